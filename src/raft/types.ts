@@ -1,0 +1,224 @@
+/**
+ * The data types of the consensus core: log entries, messages, hard state, snapshots and the
+ * Ready batch. Everything here is plain data so that the runtime can persist it and the
+ * transport can encode it without knowing how the core works.
+ *
+ * Node ids are short strings ("n1"). The empty string means "nobody" (no vote, no leader).
+ */
+
+export type NodeId = string;
+export const NONE: NodeId = '';
+
+export const EntryType = {
+  /** An application command (or an empty no-op when `data` is empty). */
+  Normal: 0,
+  /** `data` is an encoded ConfChange (see conf-change.ts). */
+  ConfChange: 1,
+} as const;
+export type EntryType = (typeof EntryType)[keyof typeof EntryType];
+
+export interface Entry {
+  term: number;
+  index: number;
+  type: EntryType;
+  data: Uint8Array;
+}
+
+/** What must be durable before any message of the same Ready leaves the node. */
+export interface HardState {
+  term: number;
+  vote: NodeId;
+  commit: number;
+}
+
+export interface ConfState {
+  voters: NodeId[];
+  learners: NodeId[];
+}
+
+export interface SnapshotMeta {
+  index: number;
+  term: number;
+  conf: ConfState;
+}
+
+export interface Snapshot {
+  meta: SnapshotMeta;
+  /** Opaque state-machine image; the runtime may stream it in chunks. */
+  data: Uint8Array;
+}
+
+export const Role = {
+  Follower: 'follower',
+  PreCandidate: 'pre-candidate',
+  Candidate: 'candidate',
+  Leader: 'leader',
+} as const;
+export type Role = (typeof Role)[keyof typeof Role];
+
+/**
+ * Message types. "Local" types never cross the network: the core steps them into itself
+ * (Hup, Beat, Prop from a leader's own node) or the runtime reports them (SnapStatus,
+ * Unreachable).
+ */
+export const MessageType = {
+  Hup: 'hup', // local: start an election
+  Beat: 'beat', // local: leader sends heartbeats
+  Prop: 'prop', // a proposal; followers forward it to the leader
+  App: 'app',
+  AppResp: 'app-resp',
+  Vote: 'vote',
+  VoteResp: 'vote-resp',
+  PreVote: 'pre-vote',
+  PreVoteResp: 'pre-vote-resp',
+  Snap: 'snap',
+  Heartbeat: 'heartbeat',
+  HeartbeatResp: 'heartbeat-resp',
+  Unreachable: 'unreachable', // local
+  SnapStatus: 'snap-status', // local
+  CheckQuorum: 'check-quorum', // local
+  TransferLeader: 'transfer-leader',
+  TimeoutNow: 'timeout-now',
+  ReadIndex: 'read-index',
+  ReadIndexResp: 'read-index-resp',
+} as const;
+export type MessageType = (typeof MessageType)[keyof typeof MessageType];
+
+export interface Message {
+  type: MessageType;
+  from: NodeId;
+  to: NodeId;
+  term: number;
+  /** App: term of the entry at `index`. AppResp reject: term of the follower's entry at rejectHint. */
+  logTerm: number;
+  /** App: index preceding `entries`. AppResp: last index matched (or rejected index). Vote: candidate's last index. */
+  index: number;
+  entries: Entry[];
+  commit: number;
+  reject: boolean;
+  /** AppResp reject: the follower's guess of the last index that may match (fast backtracking). */
+  rejectHint: number;
+  snapshot?: Snapshot;
+  /**
+   * ReadIndex / ReadIndexResp: the caller's read context. Heartbeat / HeartbeatResp: the
+   * read-confirmation round number encoded by the core (see read-index.ts). Vote / PreVote:
+   * the bytes "transfer" when the election was started by TimeoutNow (skips leader stickiness).
+   */
+  context?: Uint8Array;
+}
+
+/** Returned in Ready once a linearizable read may be served at `index` (after apply reaches it). */
+export interface ReadState {
+  index: number;
+  context: Uint8Array;
+}
+
+export interface SoftState {
+  leader: NodeId;
+  role: Role;
+}
+
+/**
+ * One batch of work for the runtime. Contract (in this order):
+ *  1. persist `snapshot` (if any), `entries` and `hardState` (if any) in one durable write;
+ *  2. send `messages` (only after step 1; a leader's App/Heartbeat/Snap messages may be sent
+ *     before step 1, since the leader counts its own entries only once `advance` reports them
+ *     durable);
+ *  3. install `snapshot` into the state machine, then apply `committedEntries` in order;
+ *  4. serve `readStates` once the state machine has applied up to each `index`;
+ *  5. call `advance(ready)`.
+ */
+export interface Ready {
+  softState?: SoftState;
+  hardState?: HardState;
+  entries: Entry[];
+  snapshot?: Snapshot;
+  committedEntries: Entry[];
+  messages: Message[];
+  readStates: ReadState[];
+  /** True when hardState or entries changed and therefore need an fsync. */
+  mustSync: boolean;
+}
+
+export const ReadOnlyOption = {
+  /** ReadIndex: a quorum confirms leadership after the read arrived. */
+  Safe: 'safe',
+  /** Lease: the leader trusts its CheckQuorum lease; requires checkQuorum. */
+  LeaseBased: 'lease',
+} as const;
+export type ReadOnlyOption = (typeof ReadOnlyOption)[keyof typeof ReadOnlyOption];
+
+export interface RaftConfig {
+  id: NodeId;
+  /** Ticks without hearing from a leader before a follower campaigns (randomized in [e, 2e)). */
+  electionTick: number;
+  heartbeatTick: number;
+  storage: import('./storage.ts').Storage;
+  /** Index of the last entry already applied to the state machine (on restart). */
+  applied?: number;
+  /** Maximum bytes of entries in one App message. */
+  maxSizePerMsg?: number;
+  /** Maximum in-flight App messages per follower in the replicate state. */
+  maxInflightMsgs?: number;
+  /** Maximum in-flight bytes per follower (0 = unlimited). */
+  maxInflightBytes?: number;
+  /** Maximum bytes of committed entries handed out in one Ready. */
+  maxCommittedSizePerReady?: number;
+  preVote?: boolean;
+  checkQuorum?: boolean;
+  readOnlyOption?: ReadOnlyOption;
+  /** A seeded PRNG in [0, 1). Election jitter is the only randomness in the core. */
+  random: () => number;
+  /** Receives debug strings; the core never logs by itself. */
+  logger?: (level: 'debug' | 'info' | 'warn', msg: string) => void;
+}
+
+/** A typed error per failure, so callers can map them to client replies. */
+export class ProposalDroppedError extends Error {
+  override name = 'ProposalDroppedError';
+  constructor(reason: string) {
+    super(`proposal dropped: ${reason}`);
+  }
+}
+
+export class CompactedError extends Error {
+  override name = 'CompactedError';
+  constructor(index: number) {
+    super(`requested index ${index} is unavailable due to compaction`);
+  }
+}
+
+export class UnavailableError extends Error {
+  override name = 'UnavailableError';
+  constructor(index: number) {
+    super(`requested entry at index ${index} is unavailable`);
+  }
+}
+
+export class SnapshotTemporarilyUnavailableError extends Error {
+  override name = 'SnapshotTemporarilyUnavailableError';
+  constructor() {
+    super('snapshot is temporarily unavailable');
+  }
+}
+
+export const ConfChangeType = {
+  /** Add a node as a non-voting learner (the first step of every join). */
+  AddLearner: 'add-learner',
+  /** Add a voter, or promote a learner to voter. */
+  AddVoter: 'add-voter',
+  RemoveNode: 'remove-node',
+} as const;
+export type ConfChangeType = (typeof ConfChangeType)[keyof typeof ConfChangeType];
+
+/**
+ * One membership change. RaftKV changes one server at a time (dissertation section 4.1): the
+ * leader accepts a new ConfChange only when the previous one has been applied, and only after
+ * its own term's no-op has been applied. `context` carries runtime data (e.g. the new member's
+ * addresses) that the core passes through untouched.
+ */
+export interface ConfChange {
+  type: ConfChangeType;
+  node: NodeId;
+  context?: Uint8Array;
+}
