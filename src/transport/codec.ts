@@ -1,0 +1,365 @@
+/**
+ * The peer wire format (version 1): a compact hand-written binary codec for Raft messages.
+ *
+ * Chosen over msgpackr because it measured faster at both ends and smaller on the wire for the
+ * dominant traffic (App messages with many small entries), and because its decoder validates
+ * as it reads instead of needing a second pass over a generic object tree; see
+ * test/transport/codec.bench.ts.
+ *
+ * Every WebSocket message is one frame: `[version u8][kind u8][body]`. Numbers are LEB128
+ * varints, strings and byte fields are varint-length-prefixed. Decoded entry data, contexts
+ * and snapshot data are views into the received frame (no copy).
+ *
+ * Message body:
+ *   type u8 · flags u8 (1 reject, 2 context, 4 snapshot) · from str · to str ·
+ *   term · logTerm · index · commit · rejectHint · [context bytes] ·
+ *   entryCount · entries (term · index · type u8 · data bytes)* ·
+ *   [snapshot: index · term · voters (count · str*) · learners (count · str*) · data bytes]
+ */
+import {
+  type Entry,
+  EntryType,
+  type Message,
+  MessageType,
+  type NodeId,
+  type Snapshot,
+} from '../raft/types.ts';
+import {
+  bytesSize,
+  CodecError,
+  CodecErrorReason,
+  checkUint,
+  Reader,
+  strSize,
+  varintSize,
+  Writer,
+} from './bytes.ts';
+
+export { CodecError, CodecErrorReason } from './bytes.ts';
+
+export const PROTOCOL_VERSION = 1;
+
+export const FrameKind = {
+  /** server → client: protocol version and a fresh nonce. */
+  ServerHello: 1,
+  /** client → server: cluster id, node id, its own nonce and its proof of the secret. */
+  ClientHello: 2,
+  /** server → client: the server's node id and its proof of the secret. */
+  Welcome: 3,
+  /** One message (used by tools and tests; links send batches). */
+  Message: 16,
+  /** Every message written in one flush. */
+  Batch: 17,
+  /** Opens a chunked snapshot transfer: the Snap message without its data, plus the data size. */
+  SnapBegin: 18,
+  /** A slice of the snapshot data at an offset. */
+  SnapChunk: 19,
+} as const;
+export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
+const frameKinds: ReadonlySet<number> = new Set(Object.values(FrameKind));
+
+export const HEADER_SIZE = 2;
+
+/**
+ * Message types that cross the network, in wire order (the index is the wire code). Local
+ * types (hup, beat, unreachable, snap-status, check-quorum) are refused in both directions so
+ * that a peer can never inject a runtime-only signal into our core.
+ */
+const WIRE_TYPES = [
+  MessageType.Prop,
+  MessageType.App,
+  MessageType.AppResp,
+  MessageType.Vote,
+  MessageType.VoteResp,
+  MessageType.PreVote,
+  MessageType.PreVoteResp,
+  MessageType.Snap,
+  MessageType.Heartbeat,
+  MessageType.HeartbeatResp,
+  MessageType.TransferLeader,
+  MessageType.TimeoutNow,
+  MessageType.ReadIndex,
+  MessageType.ReadIndexResp,
+] as const satisfies readonly MessageType[];
+export type WireMessageType = (typeof WIRE_TYPES)[number];
+const wireCode: ReadonlyMap<MessageType, number> = new Map(WIRE_TYPES.map((t, i) => [t, i]));
+
+export function isWireType(t: MessageType): t is WireMessageType {
+  return wireCode.has(t);
+}
+
+const ENTRY_TYPES: ReadonlySet<number> = new Set(Object.values(EntryType));
+
+const Flag = { Reject: 1, Context: 2, Snapshot: 4 } as const;
+const ALL_FLAGS = Flag.Reject | Flag.Context | Flag.Snapshot;
+
+const EMPTY = new Uint8Array(0);
+
+/** Smallest possible encodings, used to reject absurd counts before allocating for them. */
+const MIN_ENTRY_SIZE = 4;
+const MIN_MESSAGE_SIZE = 10;
+
+function strListSize(list: readonly NodeId[]): number {
+  let n = varintSize(list.length);
+  for (const s of list) n += strSize(s);
+  return n;
+}
+
+/** Exact body size of `m`; also validates every number so encoding cannot fail half-way. */
+export function messageSize(m: Message): number {
+  if (!wireCode.has(m.type)) {
+    throw new CodecError(CodecErrorReason.BadType, `message type ${m.type} is local and never crosses the network`);
+  }
+  checkUint(m.term, 'term');
+  checkUint(m.logTerm, 'logTerm');
+  checkUint(m.index, 'index');
+  checkUint(m.commit, 'commit');
+  checkUint(m.rejectHint, 'rejectHint');
+  let n =
+    2 +
+    strSize(m.from) +
+    strSize(m.to) +
+    varintSize(m.term) +
+    varintSize(m.logTerm) +
+    varintSize(m.index) +
+    varintSize(m.commit) +
+    varintSize(m.rejectHint) +
+    varintSize(m.entries.length);
+  if (m.context) n += bytesSize(m.context);
+  for (const e of m.entries) {
+    checkUint(e.term, 'entry term');
+    checkUint(e.index, 'entry index');
+    if (!ENTRY_TYPES.has(e.type)) throw new CodecError(CodecErrorReason.BadType, `entry type ${e.type}`);
+    n += varintSize(e.term) + varintSize(e.index) + 1 + bytesSize(e.data);
+  }
+  const s = m.snapshot;
+  if (s) {
+    checkUint(s.meta.index, 'snapshot index');
+    checkUint(s.meta.term, 'snapshot term');
+    n +=
+      varintSize(s.meta.index) +
+      varintSize(s.meta.term) +
+      strListSize(s.meta.conf.voters) +
+      strListSize(s.meta.conf.learners) +
+      bytesSize(s.data);
+  }
+  return n;
+}
+
+/** Writes the body of `m`; the writer must have `messageSize(m)` bytes left. */
+export function writeMessage(w: Writer, m: Message): void {
+  w.u8(wireCode.get(m.type)!);
+  w.u8((m.reject ? Flag.Reject : 0) | (m.context ? Flag.Context : 0) | (m.snapshot ? Flag.Snapshot : 0));
+  w.str(m.from);
+  w.str(m.to);
+  w.varint(m.term);
+  w.varint(m.logTerm);
+  w.varint(m.index);
+  w.varint(m.commit);
+  w.varint(m.rejectHint);
+  if (m.context) w.bytes(m.context);
+  w.varint(m.entries.length);
+  for (const e of m.entries) {
+    w.varint(e.term);
+    w.varint(e.index);
+    w.u8(e.type);
+    w.bytes(e.data);
+  }
+  const s = m.snapshot;
+  if (s) {
+    w.varint(s.meta.index);
+    w.varint(s.meta.term);
+    w.varint(s.meta.conf.voters.length);
+    for (const v of s.meta.conf.voters) w.str(v);
+    w.varint(s.meta.conf.learners.length);
+    for (const l of s.meta.conf.learners) w.str(l);
+    w.bytes(s.data);
+  }
+}
+
+function readStrList(r: Reader, field: string): NodeId[] {
+  const n = r.count(1, field);
+  const out: NodeId[] = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = r.str(field);
+  return out;
+}
+
+/** Reads one message body from `r`. */
+export function readMessage(r: Reader): Message {
+  const code = r.u8('type');
+  const type = WIRE_TYPES[code];
+  if (type === undefined) throw new CodecError(CodecErrorReason.BadType, `message type code ${code}`);
+  const flags = r.u8('flags');
+  if ((flags & ~ALL_FLAGS) !== 0) throw new CodecError(CodecErrorReason.Malformed, `unknown flags ${flags}`);
+  const from = r.str('from');
+  const to = r.str('to');
+  const term = r.varint('term');
+  const logTerm = r.varint('logTerm');
+  const index = r.varint('index');
+  const commit = r.varint('commit');
+  const rejectHint = r.varint('rejectHint');
+  const context = flags & Flag.Context ? r.bytesField('context') : undefined;
+  const count = r.count(MIN_ENTRY_SIZE, 'entry count');
+  const entries: Entry[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const eTerm = r.varint('entry term');
+    const eIndex = r.varint('entry index');
+    const eType = r.u8('entry type');
+    if (!ENTRY_TYPES.has(eType)) throw new CodecError(CodecErrorReason.BadType, `entry type ${eType}`);
+    entries[i] = { term: eTerm, index: eIndex, type: eType as EntryType, data: r.bytesField('entry data') };
+  }
+  const m: Message = {
+    type,
+    from,
+    to,
+    term,
+    logTerm,
+    index,
+    entries,
+    commit,
+    reject: (flags & Flag.Reject) !== 0,
+    rejectHint,
+  };
+  if (context) m.context = context;
+  if (flags & Flag.Snapshot) m.snapshot = readSnapshot(r);
+  return m;
+}
+
+function readSnapshot(r: Reader): Snapshot {
+  const index = r.varint('snapshot index');
+  const term = r.varint('snapshot term');
+  const voters = readStrList(r, 'voters');
+  const learners = readStrList(r, 'learners');
+  return { meta: { index, term, conf: { voters, learners } }, data: r.bytesField('snapshot data') };
+}
+
+/** A writer for a frame of `kind` whose body is `bodySize` bytes, header already written. */
+export function newFrame(kind: FrameKind, bodySize: number): Writer {
+  const w = new Writer(HEADER_SIZE + bodySize);
+  w.u8(PROTOCOL_VERSION);
+  w.u8(kind);
+  return w;
+}
+
+/** Checks the header of a received frame and returns its kind and a reader over its body. */
+export function openFrame(bytes: Uint8Array): { kind: FrameKind; body: Reader } {
+  if (bytes.length < HEADER_SIZE) throw new CodecError(CodecErrorReason.Truncated, 'frame header');
+  if (bytes[0] !== PROTOCOL_VERSION) {
+    throw new CodecError(CodecErrorReason.Version, `frame version ${bytes[0]}, this node speaks ${PROTOCOL_VERSION}`);
+  }
+  const kind = bytes[1];
+  if (!frameKinds.has(kind)) throw new CodecError(CodecErrorReason.BadType, `frame kind ${kind}`);
+  return { kind: kind as FrameKind, body: new Reader(bytes, HEADER_SIZE) };
+}
+
+function expectKind(bytes: Uint8Array, kind: FrameKind): Reader {
+  const f = openFrame(bytes);
+  if (f.kind !== kind) throw new CodecError(CodecErrorReason.BadType, `expected frame kind ${kind}, got ${f.kind}`);
+  return f.body;
+}
+
+export function encodeMessage(m: Message): Buffer {
+  const w = newFrame(FrameKind.Message, messageSize(m));
+  writeMessage(w, m);
+  return w.finish();
+}
+
+export function decodeMessage(bytes: Uint8Array): Message {
+  const r = expectKind(bytes, FrameKind.Message);
+  const m = readMessage(r);
+  r.done('message');
+  return m;
+}
+
+/** Frame size of a batch holding messages whose body sizes are `sizes`. */
+export function batchSize(sizes: readonly number[]): number {
+  let n = HEADER_SIZE + varintSize(sizes.length);
+  for (const s of sizes) n += varintSize(s) + s;
+  return n;
+}
+
+/**
+ * Encodes `messages` (whose body sizes the caller already computed with `messageSize`) into
+ * one Batch frame. Each body is length-prefixed so a decoder can check it ends where announced.
+ */
+export function encodeBatch(messages: readonly Message[], sizes: readonly number[]): Buffer {
+  const w = newFrame(FrameKind.Batch, batchSize(sizes) - HEADER_SIZE);
+  w.varint(messages.length);
+  for (let i = 0; i < messages.length; i++) {
+    w.varint(sizes[i]);
+    writeMessage(w, messages[i]);
+  }
+  return w.finish();
+}
+
+/** Reads a Batch frame body. */
+export function readBatch(r: Reader): Message[] {
+  const n = r.count(MIN_MESSAGE_SIZE + 1, 'batch count');
+  const out: Message[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const size = r.varint('message size');
+    if (size > r.remaining) throw new CodecError(CodecErrorReason.Truncated, `message of ${size} bytes`);
+    const sub = new Reader(r.bytes, r.pos, r.pos + size);
+    out[i] = readMessage(sub);
+    sub.done('batched message');
+    r.pos += size;
+  }
+  r.done('batch');
+  return out;
+}
+
+export function decodeBatch(bytes: Uint8Array): Message[] {
+  return readBatch(expectKind(bytes, FrameKind.Batch));
+}
+
+export interface SnapBegin {
+  transferId: number;
+  totalBytes: number;
+  /** The Snap message with an empty `snapshot.data`. */
+  message: Message;
+}
+
+export function encodeSnapBegin(transferId: number, m: Message): Buffer {
+  const snapshot = m.snapshot;
+  if (m.type !== MessageType.Snap || !snapshot) {
+    throw new CodecError(CodecErrorReason.BadType, 'a chunked transfer carries a Snap message with a snapshot');
+  }
+  const head: Message = { ...m, snapshot: { meta: snapshot.meta, data: EMPTY } };
+  const size = messageSize(head);
+  const w = newFrame(FrameKind.SnapBegin, varintSize(transferId) + varintSize(snapshot.data.length) + size);
+  w.varint(transferId);
+  w.varint(snapshot.data.length);
+  writeMessage(w, head);
+  return w.finish();
+}
+
+export function readSnapBegin(r: Reader): SnapBegin {
+  const transferId = r.varint('transfer id');
+  const totalBytes = r.varint('snapshot size');
+  const message = readMessage(r);
+  r.done('snapshot header');
+  if (message.type !== MessageType.Snap || !message.snapshot || message.snapshot.data.length !== 0) {
+    throw new CodecError(CodecErrorReason.Malformed, 'snapshot header must be a Snap message without data');
+  }
+  return { transferId, totalBytes, message };
+}
+
+export interface SnapChunk {
+  transferId: number;
+  offset: number;
+  data: Uint8Array;
+}
+
+export function encodeSnapChunk(transferId: number, offset: number, data: Uint8Array): Buffer {
+  const w = newFrame(FrameKind.SnapChunk, varintSize(transferId) + varintSize(offset) + data.length);
+  w.varint(transferId);
+  w.varint(offset);
+  w.raw(data);
+  return w.finish();
+}
+
+export function readSnapChunk(r: Reader): SnapChunk {
+  const transferId = r.varint('transfer id');
+  const offset = r.varint('chunk offset');
+  return { transferId, offset, data: r.view(r.remaining, 'chunk data') };
+}

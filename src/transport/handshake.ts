@@ -1,0 +1,218 @@
+/**
+ * Mutual challenge-response authentication of a peer link, and the close codes that say why
+ * a link was refused.
+ *
+ *   server → ServerHello { serverNonce }
+ *   client → ClientHello { clusterId, nodeId, clientNonce, proof = HMAC(secret, "client" · serverNonce · clusterId · nodeId) }
+ *   server → Welcome     { serverNodeId, proof = HMAC(secret, "server" · clientNonce · clusterId · serverNodeId) }
+ *
+ * Each side proves knowledge of the secret over a nonce the *other* side just chose, so
+ * neither proof can be replayed. The role label keeps a client proof from ever being usable as
+ * a server proof. Strings are length-prefixed inside the MAC so ("ab","c") ≠ ("a","bc").
+ * The protocol version is the header byte of every frame (see codec.ts).
+ *
+ * This authenticates the endpoints; it does not encrypt or sign each later frame. Against an
+ * active man in the middle, run the links over a private network or TLS.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { CodecError, CodecErrorReason, type Reader, strSize, Writer } from './bytes.ts';
+import { FrameKind, newFrame, openFrame } from './codec.ts';
+
+export const NONCE_SIZE = 32;
+export const PROOF_SIZE = 32;
+
+/** WebSocket close codes used by peer links (4000-4999 are private to the application). */
+export const CloseCode = {
+  Normal: 1000,
+  GoingAway: 1001,
+  /** A text frame: peer links speak binary only. */
+  UnsupportedData: 1003,
+  /** Sent by ws itself when a frame exceeds maxPayload. */
+  MessageTooBig: 1009,
+  /** Undecodable frame, unexpected frame kind, or a message claiming another sender. */
+  ProtocolError: 4000,
+  VersionMismatch: 4001,
+  ClusterMismatch: 4002,
+  UnknownPeer: 4003,
+  AuthFailed: 4004,
+  HandshakeTimeout: 4005,
+  /** Raft traffic before the handshake completed. */
+  NotAuthenticated: 4006,
+  /** A newer connection from the same peer replaced this one. */
+  Superseded: 4007,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+export class HandshakeError extends Error {
+  override name = 'HandshakeError';
+  constructor(
+    readonly code: CloseCode,
+    readonly reason: string,
+  ) {
+    super(`${reason} (close code ${code})`);
+  }
+}
+
+export function newNonce(): Buffer {
+  return randomBytes(NONCE_SIZE);
+}
+
+const Role = { Client: 'raftkv-client', Server: 'raftkv-server' } as const;
+type Role = (typeof Role)[keyof typeof Role];
+
+function proof(role: Role, secret: string | Uint8Array, nonce: Uint8Array, clusterId: string, nodeId: string): Buffer {
+  const w = new Writer(strSize(role) + NONCE_SIZE + strSize(clusterId) + strSize(nodeId));
+  w.str(role);
+  w.raw(nonce);
+  w.str(clusterId);
+  w.str(nodeId);
+  return createHmac('sha256', secret).update(w.finish()).digest();
+}
+
+export function clientProof(secret: string | Uint8Array, serverNonce: Uint8Array, clusterId: string, nodeId: string) {
+  return proof(Role.Client, secret, serverNonce, clusterId, nodeId);
+}
+
+export function serverProof(secret: string | Uint8Array, clientNonce: Uint8Array, clusterId: string, nodeId: string) {
+  return proof(Role.Server, secret, clientNonce, clusterId, nodeId);
+}
+
+export function proofMatches(expected: Buffer, got: Uint8Array): boolean {
+  return got.length === expected.length && timingSafeEqual(expected, got);
+}
+
+/** The frame kind of a received frame, with a handshake error if the header is wrong. */
+function open(bytes: Uint8Array, kind: FrameKind, what: string): Reader {
+  try {
+    const f = openFrame(bytes);
+    if (f.kind !== kind) throw new CodecError(CodecErrorReason.BadType, `expected ${what}, got frame kind ${f.kind}`);
+    return f.body;
+  } catch (e) {
+    throw asHandshakeError(e, what);
+  }
+}
+
+function asHandshakeError(e: unknown, what: string): HandshakeError {
+  if (e instanceof HandshakeError) return e;
+  if (e instanceof CodecError && e.reason === CodecErrorReason.Version) {
+    return new HandshakeError(CloseCode.VersionMismatch, `protocol version mismatch: ${e.message}`);
+  }
+  if (e instanceof CodecError) {
+    return new HandshakeError(CloseCode.ProtocolError, `bad ${what}: ${e.message}`);
+  }
+  throw e;
+}
+
+function parse<T>(bytes: Uint8Array, kind: FrameKind, what: string, read: (r: Reader) => T): T {
+  const r = open(bytes, kind, what);
+  try {
+    const value = read(r);
+    r.done(what);
+    return value;
+  } catch (e) {
+    throw asHandshakeError(e, what);
+  }
+}
+
+export function encodeServerHello(nonce: Uint8Array): Buffer {
+  const w = newFrame(FrameKind.ServerHello, NONCE_SIZE);
+  w.raw(nonce);
+  return w.finish();
+}
+
+export function decodeServerHello(bytes: Uint8Array): { nonce: Uint8Array } {
+  return parse(bytes, FrameKind.ServerHello, 'server hello', (r) => ({ nonce: r.view(NONCE_SIZE, 'nonce') }));
+}
+
+export interface ClientHello {
+  clusterId: string;
+  nodeId: string;
+  nonce: Uint8Array;
+  proof: Uint8Array;
+}
+
+export function encodeClientHello(h: ClientHello): Buffer {
+  const w = newFrame(FrameKind.ClientHello, strSize(h.clusterId) + strSize(h.nodeId) + NONCE_SIZE + PROOF_SIZE);
+  w.str(h.clusterId);
+  w.str(h.nodeId);
+  w.raw(h.nonce);
+  w.raw(h.proof);
+  return w.finish();
+}
+
+export function decodeClientHello(bytes: Uint8Array): ClientHello {
+  return parse(bytes, FrameKind.ClientHello, 'client hello', (r) => ({
+    clusterId: r.str('cluster id'),
+    nodeId: r.str('node id'),
+    nonce: r.view(NONCE_SIZE, 'nonce'),
+    proof: r.view(PROOF_SIZE, 'proof'),
+  }));
+}
+
+export interface Welcome {
+  nodeId: string;
+  proof: Uint8Array;
+}
+
+export function encodeWelcome(h: Welcome): Buffer {
+  const w = newFrame(FrameKind.Welcome, strSize(h.nodeId) + PROOF_SIZE);
+  w.str(h.nodeId);
+  w.raw(h.proof);
+  return w.finish();
+}
+
+export function decodeWelcome(bytes: Uint8Array): Welcome {
+  return parse(bytes, FrameKind.Welcome, 'welcome', (r) => ({
+    nodeId: r.str('node id'),
+    proof: r.view(PROOF_SIZE, 'proof'),
+  }));
+}
+
+export interface ServerIdentity {
+  clusterId: string;
+  nodeId: string;
+  secret: string | Uint8Array;
+  isAllowedPeer: (id: string) => boolean;
+}
+
+/**
+ * Checks a client hello against the server's identity; returns the Welcome frame to send, or
+ * throws a HandshakeError naming the close code. Checks run cheapest-first; the MAC comparison
+ * is constant-time.
+ */
+export function acceptClient(server: ServerIdentity, serverNonce: Uint8Array, bytes: Uint8Array): {
+  peerId: string;
+  welcome: Buffer;
+} {
+  const hello = decodeClientHello(bytes);
+  if (hello.clusterId !== server.clusterId) {
+    throw new HandshakeError(CloseCode.ClusterMismatch, `cluster id mismatch: peer is in "${hello.clusterId}"`);
+  }
+  if (hello.nodeId === server.nodeId || !server.isAllowedPeer(hello.nodeId)) {
+    throw new HandshakeError(CloseCode.UnknownPeer, `node "${hello.nodeId}" is not an allowed peer`);
+  }
+  if (!proofMatches(clientProof(server.secret, serverNonce, hello.clusterId, hello.nodeId), hello.proof)) {
+    throw new HandshakeError(CloseCode.AuthFailed, `node "${hello.nodeId}" failed authentication`);
+  }
+  const welcome = encodeWelcome({
+    nodeId: server.nodeId,
+    proof: serverProof(server.secret, hello.nonce, server.clusterId, server.nodeId),
+  });
+  return { peerId: hello.nodeId, welcome };
+}
+
+/** Checks the server's Welcome: it must be the node we meant to reach, and know the secret. */
+export function verifyServer(
+  client: { clusterId: string; secret: string | Uint8Array },
+  expectedPeer: string,
+  clientNonce: Uint8Array,
+  bytes: Uint8Array,
+): void {
+  const w = decodeWelcome(bytes);
+  if (w.nodeId !== expectedPeer) {
+    throw new HandshakeError(CloseCode.UnknownPeer, `reached node "${w.nodeId}", expected "${expectedPeer}"`);
+  }
+  if (!proofMatches(serverProof(client.secret, clientNonce, client.clusterId, w.nodeId), w.proof)) {
+    throw new HandshakeError(CloseCode.AuthFailed, `node "${w.nodeId}" failed authentication`);
+  }
+}

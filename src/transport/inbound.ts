@@ -1,0 +1,191 @@
+/**
+ * The server end of a peer link: authenticates the dialling peer, then decodes and delivers
+ * its Raft messages. Anything a peer can send (garbage, text, wrong frame kinds, traffic
+ * before authentication, messages claiming another sender) ends in a logged close with a
+ * distinct code, never an exception escaping into the process.
+ */
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import type { Message, NodeId } from '../raft/types.ts';
+import { CodecError } from './bytes.ts';
+import { FrameKind, openFrame, PROTOCOL_VERSION, readBatch, readSnapBegin, readSnapChunk } from './codec.ts';
+import {
+  acceptClient,
+  CloseCode,
+  encodeServerHello,
+  HandshakeError,
+  newNonce,
+  type ServerIdentity,
+} from './handshake.ts';
+import { SnapshotAssembler, SnapshotTransferError } from './snapshot-chunks.ts';
+import { closeSocket, frameBytes, keepAlive } from './socket.ts';
+
+export interface InboundOptions extends ServerIdentity {
+  logger: Logger;
+  handshakeTimeoutMs: number;
+  pingIntervalMs: number;
+  maxSnapshotBytes: number;
+  snapshotTimeoutMs: number;
+  deliver: (m: Message) => void;
+  /** The peer authenticated as `peerId`. */
+  onAuthenticated: (conn: InboundConnection) => void;
+  onClosed: (conn: InboundConnection) => void;
+}
+
+const DATA_KINDS: ReadonlySet<number> = new Set([FrameKind.Batch, FrameKind.SnapBegin, FrameKind.SnapChunk]);
+
+/** Raised for a well-formed frame that breaks the link protocol. */
+class ProtocolViolation extends Error {
+  override name = 'ProtocolViolation';
+}
+
+export class InboundConnection {
+  /** Set once the peer has authenticated. */
+  peerId: NodeId | undefined;
+  private readonly nonce = newNonce();
+  private readonly assembler: SnapshotAssembler;
+  private stopHandshake: (() => void) | undefined;
+  private stopKeepAlive: (() => void) | undefined;
+  private log: Logger;
+  private closing = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly remote: string,
+    private readonly opts: InboundOptions,
+  ) {
+    this.log = opts.logger.child({ remote });
+    this.assembler = new SnapshotAssembler({
+      maxBytes: opts.maxSnapshotBytes,
+      timeoutMs: opts.snapshotTimeoutMs,
+      onDrop: (transfer, reason) => this.log.warn({ transfer, reason }, 'incoming snapshot transfer dropped'),
+    });
+    const timer = setTimeout(() => this.refuse(CloseCode.HandshakeTimeout, 'handshake timed out'), opts.handshakeTimeoutMs);
+    timer.unref();
+    this.stopHandshake = () => clearTimeout(timer);
+    ws.on('message', (data, isBinary) => this.onFrame(frameBytes(data), isBinary));
+    // ws reports frames it cannot parse (oversized, bad opcodes) here, and closes the socket
+    // itself with the matching code (1009, 1002) right after.
+    ws.on('error', (err) => this.log.warn({ err: err.message, peer: this.peerId }, 'peer connection error'));
+    ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
+    ws.send(encodeServerHello(this.nonce));
+  }
+
+  /** Closes the connection with `code`; logged by the caller. */
+  close(code: CloseCode, reason: string): void {
+    this.closing = true;
+    closeSocket(this.ws, code, reason);
+  }
+
+  /** Resolves once the socket is closed. */
+  closed(): Promise<void> {
+    if (this.ws.readyState === this.ws.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => this.ws.once('close', () => resolve()));
+  }
+
+  private refuse(code: CloseCode, reason: string): void {
+    if (this.closing) return;
+    this.log.warn({ code, reason, peer: this.peerId }, 'peer connection refused');
+    this.close(code, reason);
+  }
+
+  private onFrame(bytes: Uint8Array, isBinary: boolean): void {
+    if (this.closing) return;
+    if (!isBinary) {
+      this.refuse(CloseCode.UnsupportedData, 'binary frames only');
+      return;
+    }
+    if (this.peerId === undefined) {
+      this.onHandshakeFrame(bytes);
+      return;
+    }
+    try {
+      this.onDataFrame(bytes);
+    } catch (e) {
+      if (e instanceof CodecError) {
+        this.refuse(CloseCode.ProtocolError, `undecodable frame: ${e.message}`);
+      } else if (e instanceof ProtocolViolation || e instanceof SnapshotTransferError) {
+        this.refuse(CloseCode.ProtocolError, e.message);
+      } else {
+        throw e;
+      }
+    }
+  }
+
+  private onHandshakeFrame(bytes: Uint8Array): void {
+    if (bytes.length >= 2 && bytes[0] === PROTOCOL_VERSION && DATA_KINDS.has(bytes[1])) {
+      this.refuse(CloseCode.NotAuthenticated, 'raft traffic before the handshake');
+      return;
+    }
+    try {
+      const { peerId, welcome } = acceptClient(this.opts, this.nonce, bytes);
+      this.stopHandshake?.();
+      this.peerId = peerId;
+      this.log = this.log.child({ peer: peerId });
+      this.ws.send(welcome);
+      this.stopKeepAlive = keepAlive(this.ws, this.opts.pingIntervalMs, () => {
+        this.log.warn('peer stopped answering pings');
+        this.ws.terminate();
+      });
+      this.log.info('peer authenticated');
+      this.opts.onAuthenticated(this);
+    } catch (e) {
+      if (!(e instanceof HandshakeError)) throw e;
+      this.refuse(e.code, e.reason);
+    }
+  }
+
+  private onDataFrame(bytes: Uint8Array): void {
+    const { kind, body } = openFrame(bytes);
+    switch (kind) {
+      case FrameKind.Batch: {
+        const messages = readBatch(body);
+        // Check the whole batch first, so a spoofed message delivers none of its batch.
+        for (const m of messages) this.checkAddress(m);
+        for (const m of messages) this.deliver(m);
+        return;
+      }
+      case FrameKind.SnapBegin: {
+        const begin = readSnapBegin(body);
+        this.checkAddress(begin.message);
+        this.log.info({ transfer: begin.transferId, bytes: begin.totalBytes }, 'receiving snapshot');
+        this.assembler.begin(begin);
+        return;
+      }
+      case FrameKind.SnapChunk: {
+        const m = this.assembler.chunk(readSnapChunk(body));
+        if (m) {
+          this.log.info({ bytes: m.snapshot?.data.length, index: m.snapshot?.meta.index }, 'snapshot received');
+          this.deliver(m);
+        }
+        return;
+      }
+      default:
+        throw new ProtocolViolation(`unexpected frame kind ${kind} after the handshake`);
+    }
+  }
+
+  private checkAddress(m: Message): void {
+    if (m.from !== this.peerId || m.to !== this.opts.nodeId) {
+      throw new ProtocolViolation(`message ${m.from}→${m.to} on the link of ${this.peerId}→${this.opts.nodeId}`);
+    }
+  }
+
+  private deliver(m: Message): void {
+    try {
+      this.opts.deliver(m);
+    } catch (err) {
+      // The core rejecting one message must not take the link (or the process) down.
+      this.log.error({ err, type: m.type }, 'onMessage threw');
+    }
+  }
+
+  private onClose(code: number, reason: string): void {
+    this.closing = true;
+    this.stopHandshake?.();
+    this.stopKeepAlive?.();
+    this.assembler.dispose();
+    if (this.peerId !== undefined) this.log.info({ code, reason }, 'peer connection closed');
+    this.opts.onClosed(this);
+  }
+}

@@ -1,0 +1,9 @@
+/** Raft peer links over WebSocket: the public surface of this folder. */
+export { type BackoffOptions, BackoffConfigError } from './backoff.ts';
+export { CodecError, CodecErrorReason } from './bytes.ts';
+export { decodeMessage, encodeMessage, PROTOCOL_VERSION } from './codec.ts';
+export { CloseCode, HandshakeError } from './handshake.ts';
+export { LinkState, type LinkStats } from './link.ts';
+export { SnapshotTransferError } from './snapshot-chunks.ts';
+export { PEER_PATH } from './socket.ts';
+export { type Peer, TRANSPORT_DEFAULTS, Transport, TransportConfigError, type TransportOptions } from './transport.ts';

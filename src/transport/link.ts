@@ -1,0 +1,399 @@
+/**
+ * One outbound link: this node dials one peer, authenticates it, and streams Raft messages to
+ * it. Links only ever send; the peer's messages arrive on its own outbound link to us.
+ *
+ * Memory is bounded by three limits: the queue (messages and bytes waiting for the socket),
+ * the socket's own buffer (we stop writing once ws's bufferedAmount passes maxBufferedBytes,
+ * so a slow or stalled peer backs up into the queue, and the queue drops), and one snapshot
+ * transfer in flight, which references the snapshot's data rather than copying it.
+ */
+import type { Logger } from 'pino';
+import WebSocket from 'ws';
+import { type Message, MessageType, type NodeId } from '../raft/types.ts';
+import type { Backoff } from './backoff.ts';
+import { CodecError } from './bytes.ts';
+import { encodeBatch, HEADER_SIZE, messageSize } from './codec.ts';
+import {
+  CloseCode,
+  clientProof,
+  decodeServerHello,
+  encodeClientHello,
+  HandshakeError,
+  newNonce,
+  verifyServer,
+} from './handshake.ts';
+import { OutboundSnapshot } from './snapshot-chunks.ts';
+import { closeSocket, frameBytes, keepAlive } from './socket.ts';
+
+export const LinkState = { Connected: 'connected', Connecting: 'connecting', Down: 'down' } as const;
+export type LinkState = (typeof LinkState)[keyof typeof LinkState];
+
+export interface LinkStats {
+  state: LinkState;
+  /** Messages handed to the socket. */
+  sent: number;
+  /** Messages dropped: link not connected, queue full, too large, or lost when the link fell. */
+  dropped: number;
+  queuedBytes: number;
+  queuedMessages: number;
+  /** Bytes written to the socket that the kernel has not taken yet. */
+  bufferedBytes: number;
+  /** Snapshot data of the transfer in flight not yet written. */
+  snapshotPendingBytes: number;
+}
+
+export interface LinkLimits {
+  maxQueueBytes: number;
+  maxQueueMessages: number;
+  maxBufferedBytes: number;
+  maxBatchBytes: number;
+  maxPayload: number;
+  snapshotChunkBytes: number;
+  handshakeTimeoutMs: number;
+  pingIntervalMs: number;
+}
+
+export interface LinkOptions {
+  self: NodeId;
+  peer: NodeId;
+  url: string;
+  clusterId: string;
+  secret: string | Uint8Array;
+  limits: LinkLimits;
+  backoff: Backoff;
+  logger: Logger;
+  /** A message could not be delivered (the runtime reports the peer unreachable). */
+  onUnreachable: (peer: NodeId) => void;
+  /** A Snap message was fully written (true) or lost (false). */
+  onSnapshotStatus: (peer: NodeId, ok: boolean) => void;
+}
+
+/** Close codes with which a peer refuses us because of configuration, worth a warning. */
+const REFUSALS: ReadonlySet<number> = new Set([
+  CloseCode.VersionMismatch,
+  CloseCode.ClusterMismatch,
+  CloseCode.UnknownPeer,
+  CloseCode.AuthFailed,
+  CloseCode.ProtocolError,
+  CloseCode.UnsupportedData,
+  CloseCode.MessageTooBig,
+]);
+
+/** Masking protects browsers' proxies, not node-to-node links; a zero mask lets ws skip it. */
+const zeroMask = (mask: Buffer) => {
+  mask.fill(0);
+};
+
+/** Room for the Snap message around a snapshot chunk and for the batch header. */
+export const FRAME_OVERHEAD = 16 * 1024;
+
+export class PeerLink {
+  private ws: WebSocket | undefined;
+  private state: LinkState = LinkState.Down;
+  private url: string;
+  private closed = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private stopHandshake: (() => void) | undefined;
+  private stopKeepAlive: (() => void) | undefined;
+
+  private queue: Message[] = [];
+  private sizes: number[] = [];
+  private head = 0;
+  private queuedBytes = 0;
+  private flushScheduled = false;
+  private sent = 0;
+  private dropped = 0;
+
+  private snapshot: OutboundSnapshot | undefined;
+  private nextTransferId = 1;
+
+  private readonly log: Logger;
+  private readonly limits: LinkLimits;
+
+  constructor(private readonly opts: LinkOptions) {
+    this.url = opts.url;
+    this.limits = opts.limits;
+    this.log = opts.logger.child({ peer: opts.peer });
+    this.dial();
+  }
+
+  get peerUrl(): string {
+    return this.url;
+  }
+
+  /** Points the link at a new address: the current connection is replaced at once. */
+  setUrl(url: string): void {
+    if (url === this.url) return;
+    this.url = url;
+    this.log.info({ url }, 'peer address changed, redialling');
+    this.opts.backoff.reset();
+    this.teardown(CloseCode.GoingAway, 'peer address changed');
+    clearTimeout(this.reconnectTimer);
+    this.dial();
+  }
+
+  /**
+   * Queues `m` for the peer; false when it was dropped. Ownership passes to the link: the
+   * message is encoded when its batch is written, so it must not be mutated afterwards.
+   */
+  send(m: Message): boolean {
+    if (m.type === MessageType.Snap) return this.sendSnapshot(m);
+    if (this.state !== LinkState.Connected) return this.drop();
+    let size: number;
+    try {
+      size = messageSize(m);
+    } catch (e) {
+      if (!(e instanceof CodecError)) throw e;
+      this.log.error({ err: e, type: m.type }, 'unencodable message dropped');
+      return this.drop();
+    }
+    if (HEADER_SIZE + 16 + size > this.limits.maxPayload) {
+      this.log.warn({ bytes: size, maxPayload: this.limits.maxPayload }, 'message larger than maxPayload dropped');
+      return this.drop();
+    }
+    const queued = this.queue.length - this.head;
+    if (queued >= this.limits.maxQueueMessages || this.queuedBytes + size > this.limits.maxQueueBytes) {
+      return this.drop();
+    }
+    this.queue.push(m);
+    this.sizes.push(size);
+    this.queuedBytes += size;
+    this.scheduleFlush();
+    return true;
+  }
+
+  stats(): LinkStats {
+    return {
+      state: this.state,
+      sent: this.sent,
+      dropped: this.dropped,
+      queuedBytes: this.queuedBytes,
+      queuedMessages: this.queue.length - this.head,
+      bufferedBytes: this.ws?.bufferedAmount ?? 0,
+      snapshotPendingBytes: this.snapshot?.pendingBytes ?? 0,
+    };
+  }
+
+  /** Stops the link for good; resolves once its socket is closed. */
+  close(code: CloseCode, reason: string): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    const ws = this.ws;
+    this.teardown(code, reason);
+    if (!ws || ws.readyState === ws.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => ws.once('close', () => resolve()));
+  }
+
+  private drop(): false {
+    this.dropped++;
+    return false;
+  }
+
+  private sendSnapshot(m: Message): boolean {
+    if (this.state !== LinkState.Connected) {
+      this.drop();
+      this.opts.onSnapshotStatus(this.opts.peer, false);
+      return false;
+    }
+    try {
+      messageSize(m);
+    } catch (e) {
+      if (!(e instanceof CodecError)) throw e;
+      this.log.error({ err: e }, 'unencodable snapshot message dropped');
+      this.drop();
+      this.opts.onSnapshotStatus(this.opts.peer, false);
+      return false;
+    }
+    if (this.snapshot) {
+      // The core has moved on to a newer snapshot; the receiver drops the old transfer when
+      // the new one begins, so the old one is neither finished nor reported.
+      this.log.info({ transfer: this.snapshot.transferId }, 'snapshot transfer superseded');
+      this.dropped++;
+    }
+    this.snapshot = new OutboundSnapshot(this.nextTransferId++, m, this.limits.snapshotChunkBytes);
+    this.log.info(
+      { transfer: this.snapshot.transferId, bytes: m.snapshot?.data.length, index: m.snapshot?.meta.index },
+      'sending snapshot',
+    );
+    this.scheduleFlush();
+    return true;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // setImmediate rather than a microtask: everything sent during this turn of the event
+    // loop, from any number of Ready batches, goes out in as few frames as possible.
+    setImmediate(() => this.flush());
+  }
+
+  private readonly onWritten = (err?: Error) => {
+    if (!err && (this.head < this.queue.length || this.snapshot)) this.scheduleFlush();
+  };
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const ws = this.ws;
+    if (!ws || this.state !== LinkState.Connected) return;
+    const { maxBufferedBytes, maxBatchBytes } = this.limits;
+    while (this.head < this.queue.length && ws.bufferedAmount < maxBufferedBytes) {
+      const start = this.head;
+      let bytes = HEADER_SIZE + 3;
+      let end = start;
+      while (end < this.queue.length) {
+        const next = this.sizes[end] + 5;
+        if (end > start && bytes + next > maxBatchBytes) break;
+        bytes += next;
+        end++;
+      }
+      const sizes = this.sizes.slice(start, end);
+      const frame = encodeBatch(this.queue.slice(start, end), sizes);
+      this.head = end;
+      for (const s of sizes) this.queuedBytes -= s;
+      this.sent += end - start;
+      this.compactQueue();
+      ws.send(frame, this.onWritten);
+    }
+    while (this.snapshot && ws.bufferedAmount < maxBufferedBytes) {
+      const transfer = this.snapshot;
+      const frame = transfer.nextFrame()!;
+      if (!transfer.finished) {
+        ws.send(frame, this.onWritten);
+        continue;
+      }
+      this.snapshot = undefined;
+      this.sent++;
+      ws.send(frame, (err?: Error) => {
+        if (!err) this.log.info({ transfer: transfer.transferId }, 'snapshot sent');
+        if (!this.closed) this.opts.onSnapshotStatus(this.opts.peer, !err);
+        this.onWritten(err);
+      });
+    }
+  }
+
+  private compactQueue(): void {
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.sizes = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.sizes = this.sizes.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Everything waiting is lost with the connection; Raft retransmits what matters. */
+  private discardPending(): void {
+    this.dropped += this.queue.length - this.head;
+    this.queue = [];
+    this.sizes = [];
+    this.head = 0;
+    this.queuedBytes = 0;
+    if (this.snapshot) {
+      this.snapshot = undefined;
+      this.dropped++;
+      if (!this.closed) this.opts.onSnapshotStatus(this.opts.peer, false);
+    }
+  }
+
+  private dial(): void {
+    this.state = LinkState.Connecting;
+    const { limits } = this;
+    const ws = new WebSocket(this.url, {
+      maxPayload: limits.maxPayload,
+      perMessageDeflate: false,
+      generateMask: zeroMask,
+      handshakeTimeout: limits.handshakeTimeoutMs,
+    });
+    this.ws = ws;
+    const clientNonce = newNonce();
+    let phase: 'hello' | 'welcome' | 'open' = 'hello';
+
+    const timer = setTimeout(() => {
+      this.log.warn({ url: this.url, phase }, 'peer handshake timed out');
+      closeSocket(ws, CloseCode.HandshakeTimeout, 'handshake timed out');
+    }, limits.handshakeTimeoutMs);
+    timer.unref();
+    this.stopHandshake = () => clearTimeout(timer);
+
+    ws.on('message', (data, isBinary) => {
+      if (ws !== this.ws) return;
+      if (!isBinary) {
+        this.log.warn('peer sent a text frame');
+        closeSocket(ws, CloseCode.UnsupportedData, 'binary frames only');
+        return;
+      }
+      const bytes = frameBytes(data);
+      try {
+        if (phase === 'hello') {
+          const { nonce } = decodeServerHello(bytes);
+          const { clusterId, self, secret } = this.opts;
+          const proof = clientProof(secret, nonce, clusterId, self);
+          ws.send(encodeClientHello({ clusterId, nodeId: self, nonce: clientNonce, proof }));
+          phase = 'welcome';
+        } else if (phase === 'welcome') {
+          verifyServer(this.opts, this.opts.peer, clientNonce, bytes);
+          phase = 'open';
+          this.onOpen(ws);
+        } else {
+          throw new HandshakeError(CloseCode.ProtocolError, 'a peer server sends nothing after its welcome');
+        }
+      } catch (e) {
+        if (!(e instanceof HandshakeError)) throw e;
+        this.log.warn({ url: this.url, code: e.code, reason: e.reason }, 'peer failed the handshake');
+        closeSocket(ws, e.code, e.reason);
+      }
+    });
+    ws.on('error', (err) => {
+      this.log.debug({ url: this.url, err: err.message }, 'peer socket error');
+    });
+    ws.on('close', (code, reason) => this.onClose(ws, code, reason.toString()));
+  }
+
+  private onOpen(ws: WebSocket): void {
+    this.stopHandshake?.();
+    this.state = LinkState.Connected;
+    this.opts.backoff.reset();
+    this.stopKeepAlive = keepAlive(ws, this.limits.pingIntervalMs, () => {
+      this.log.warn('peer stopped answering pings');
+      ws.terminate();
+    });
+    this.log.info({ url: this.url }, 'peer link up');
+  }
+
+  private onClose(ws: WebSocket, code: number, reason: string): void {
+    if (ws !== this.ws) return;
+    const wasConnected = this.state === LinkState.Connected;
+    this.release();
+    if (REFUSALS.has(code)) {
+      this.log.warn({ url: this.url, code, reason }, 'peer refused the link');
+    } else if (wasConnected) {
+      this.log.info({ url: this.url, code, reason }, 'peer link down');
+    }
+    if (this.closed) return;
+    if (wasConnected) this.opts.onUnreachable(this.opts.peer);
+    const delay = this.opts.backoff.next();
+    this.log.debug({ delayMs: Math.round(delay) }, 'redialling peer');
+    this.reconnectTimer = setTimeout(() => this.dial(), delay);
+    this.reconnectTimer.unref();
+  }
+
+  /** Forgets the current socket and everything tied to it. */
+  private release(): void {
+    this.stopHandshake?.();
+    this.stopKeepAlive?.();
+    this.stopHandshake = undefined;
+    this.stopKeepAlive = undefined;
+    this.ws = undefined;
+    this.state = LinkState.Down;
+    this.discardPending();
+  }
+
+  private teardown(code: CloseCode, reason: string): void {
+    const ws = this.ws;
+    if (!ws) return;
+    this.release();
+    closeSocket(ws, code, reason);
+  }
+}

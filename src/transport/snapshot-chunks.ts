@@ -1,0 +1,146 @@
+/**
+ * Snapshot transfer over a peer link.
+ *
+ * A Snap message whose data exceeds the chunk size travels as a SnapBegin frame (the message
+ * without data, plus the data size) followed by SnapChunk frames in offset order; the receiver
+ * copies them into one buffer and delivers the whole Message once the last byte arrived. This
+ * keeps every frame under maxPayload and lets heartbeats interleave with a large transfer.
+ *
+ * Each receiving connection holds at most one transfer. It is dropped, and its buffer freed,
+ * when it stalls past a timeout, when a newer transfer begins, or when the connection closes.
+ */
+import type { Message } from '../raft/types.ts';
+import {
+  encodeBatch,
+  encodeSnapBegin,
+  encodeSnapChunk,
+  messageSize,
+  type SnapBegin,
+  type SnapChunk,
+} from './codec.ts';
+
+/** The frames of one outbound Snap message, produced lazily so only one chunk is in memory. */
+export class OutboundSnapshot {
+  private offset = -1;
+  private readonly data: Uint8Array;
+
+  constructor(
+    readonly transferId: number,
+    readonly message: Message,
+    private readonly chunkBytes: number,
+  ) {
+    this.data = message.snapshot?.data ?? new Uint8Array(0);
+  }
+
+  get finished(): boolean {
+    return this.offset >= this.data.length;
+  }
+
+  /** Bytes of snapshot data not yet handed to the socket. */
+  get pendingBytes(): number {
+    return this.data.length - Math.max(this.offset, 0);
+  }
+
+  /** The next frame to send, or undefined once everything was produced. */
+  nextFrame(): Buffer | undefined {
+    if (this.finished) return undefined;
+    if (this.offset < 0) {
+      if (this.data.length <= this.chunkBytes) {
+        this.offset = this.data.length;
+        return encodeBatch([this.message], [messageSize(this.message)]);
+      }
+      this.offset = 0;
+      return encodeSnapBegin(this.transferId, this.message);
+    }
+    const end = Math.min(this.offset + this.chunkBytes, this.data.length);
+    const frame = encodeSnapChunk(this.transferId, this.offset, this.data.subarray(this.offset, end));
+    this.offset = end;
+    return frame;
+  }
+}
+
+export class SnapshotTransferError extends Error {
+  override name = 'SnapshotTransferError';
+}
+
+export interface AssemblerOptions {
+  /** Largest snapshot accepted; a larger one is refused before any memory is allocated. */
+  maxBytes: number;
+  /** A transfer with no chunk for this long is dropped. */
+  timeoutMs: number;
+  /** Told when a transfer is dropped without completing (for logs). */
+  onDrop: (transferId: number, reason: string) => void;
+}
+
+interface Transfer {
+  id: number;
+  message: Message;
+  buf: Buffer;
+  received: number;
+  timer: NodeJS.Timeout;
+}
+
+/** Reassembles the chunked snapshots arriving on one connection. */
+export class SnapshotAssembler {
+  private current: Transfer | undefined;
+
+  constructor(private readonly opts: AssemblerOptions) {}
+
+  /** Bytes held by the transfer in progress (0 when none). */
+  get heldBytes(): number {
+    return this.current?.buf.length ?? 0;
+  }
+
+  begin(b: SnapBegin): void {
+    if (this.current) this.drop(`superseded by transfer ${b.transferId}`);
+    if (b.totalBytes > this.opts.maxBytes) {
+      this.opts.onDrop(b.transferId, `snapshot of ${b.totalBytes} bytes exceeds the ${this.opts.maxBytes}-byte limit`);
+      return;
+    }
+    const timer = setTimeout(() => this.drop('timed out'), this.opts.timeoutMs);
+    timer.unref();
+    // allocUnsafe is safe here: the message is delivered only after every byte was written.
+    this.current = { id: b.transferId, message: b.message, buf: Buffer.allocUnsafe(b.totalBytes), received: 0, timer };
+  }
+
+  /**
+   * Adds a chunk; returns the complete Snap message after the last one. Chunks of a transfer
+   * that was dropped (timed out, superseded, refused) are ignored: the sender may not know yet.
+   * A chunk out of order or past the end is a protocol violation.
+   */
+  chunk(c: SnapChunk): Message | undefined {
+    const t = this.current;
+    if (!t || t.id !== c.transferId) return undefined;
+    if (c.offset !== t.received) {
+      this.drop('out of order');
+      throw new SnapshotTransferError(`snapshot chunk at offset ${c.offset}, expected ${t.received}`);
+    }
+    if (t.received + c.data.length > t.buf.length) {
+      this.drop('overflow');
+      throw new SnapshotTransferError(`snapshot chunk overruns the announced ${t.buf.length} bytes`);
+    }
+    t.buf.set(c.data, t.received);
+    t.received += c.data.length;
+    if (t.received < t.buf.length) {
+      t.timer.refresh();
+      return undefined;
+    }
+    clearTimeout(t.timer);
+    this.current = undefined;
+    const m = t.message;
+    return { ...m, snapshot: { meta: m.snapshot!.meta, data: t.buf } };
+  }
+
+  /** Drops the transfer in progress, if any (connection closed). */
+  dispose(): void {
+    if (this.current) this.drop('connection closed');
+  }
+
+  private drop(reason: string): void {
+    const t = this.current;
+    if (!t) return;
+    clearTimeout(t.timer);
+    this.current = undefined;
+    this.opts.onDrop(t.id, reason);
+  }
+}

@@ -1,0 +1,283 @@
+/**
+ * Raft peer links over WebSocket.
+ *
+ * Every node dials every peer once (an outbound `PeerLink` per peer, which only sends) and
+ * accepts the peers' links on `ws://host:port/raft/v1` (inbound connections, which only
+ * deliver). Frames are binary (codec.ts), links are mutually authenticated (handshake.ts),
+ * large snapshots travel in chunks (snapshot-chunks.ts), and every buffer is bounded: a slow
+ * or dead peer costs at most maxQueueBytes + maxBufferedBytes + one batch, and the excess is
+ * dropped and counted, since Raft retransmits.
+ *
+ * `registerRoutes` registers `@fastify/websocket` itself, so that the transport owns ws's
+ * maxPayload; the application must not register that plugin on the same instance.
+ */
+import websocket from '@fastify/websocket';
+import type { FastifyBaseLogger, FastifyInstance, RawServerDefault } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import { type Message, MessageType, type NodeId } from '../raft/types.ts';
+import { Backoff, checkBackoff } from './backoff.ts';
+import { CloseCode } from './handshake.ts';
+import { InboundConnection } from './inbound.ts';
+import { FRAME_OVERHEAD, type LinkLimits, type LinkStats, PeerLink } from './link.ts';
+import { closeSocket, PEER_PATH } from './socket.ts';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+export const TRANSPORT_DEFAULTS = {
+  /** Encoded bytes waiting per peer before new messages are dropped. */
+  maxQueueBytes: 8 * MiB,
+  maxQueueMessages: 4096,
+  /** ws's bufferedAmount above which a link stops writing and lets its queue absorb. */
+  maxBufferedBytes: 1 * MiB,
+  /** Target size of one batch frame (a single larger message still goes alone). */
+  maxBatchBytes: 256 * KiB,
+  /** Largest frame accepted from or sent to a peer; above the largest App message Raft makes. */
+  maxPayload: 16 * MiB,
+  /** Snapshots larger than this travel in chunks of this size. */
+  snapshotChunkBytes: 1 * MiB,
+  maxSnapshotBytes: 4096 * MiB,
+  /** An incoming chunked snapshot with no chunk for this long is dropped. */
+  snapshotTimeoutMs: 30_000,
+  /** Dial + authentication must finish within this. */
+  handshakeTimeoutMs: 5_000,
+  /** A ping unanswered for a whole interval closes the link. */
+  pingIntervalMs: 5_000,
+  backoff: { minMs: 100, maxMs: 5_000 },
+} as const;
+
+export interface Peer {
+  id: NodeId;
+  /** ws://host:port/raft/v1 (or wss://). */
+  url: string;
+}
+
+export interface TransportOptions extends Partial<LinkLimits> {
+  nodeId: NodeId;
+  clusterId: string;
+  secret: string | Uint8Array;
+  /** Used as given; the caller binds whatever names the component. */
+  logger: Logger;
+  onMessage: (m: Message) => void;
+  /** Which node ids may dial in; by default, the peers last given to setPeers. */
+  isAllowedPeer?: (id: NodeId) => boolean;
+  maxSnapshotBytes?: number;
+  snapshotTimeoutMs?: number;
+  backoff?: { minMs: number; maxMs: number };
+  /** Uniform in [0, 1), for backoff jitter. */
+  random?: () => number;
+}
+
+export class TransportConfigError extends Error {
+  override name = 'TransportConfigError';
+}
+
+export class Transport {
+  /** A message to `id` was dropped because the link is down or saturated, or the link fell. */
+  onUnreachable?: (id: NodeId) => void;
+  /** A Snap message to `id` was completely written to the socket (true) or lost (false). */
+  onSnapshotStatus?: (id: NodeId, ok: boolean) => void;
+
+  private readonly links = new Map<NodeId, PeerLink>();
+  private readonly inbound = new Set<InboundConnection>();
+  private readonly inboundByPeer = new Map<NodeId, InboundConnection>();
+  private readonly limits: LinkLimits;
+  private readonly log: Logger;
+  private readonly isAllowedPeer: (id: NodeId) => boolean;
+  private closed = false;
+
+  constructor(private readonly opts: TransportOptions) {
+    const d = TRANSPORT_DEFAULTS;
+    this.limits = {
+      maxQueueBytes: opts.maxQueueBytes ?? d.maxQueueBytes,
+      maxQueueMessages: opts.maxQueueMessages ?? d.maxQueueMessages,
+      maxBufferedBytes: opts.maxBufferedBytes ?? d.maxBufferedBytes,
+      maxBatchBytes: opts.maxBatchBytes ?? d.maxBatchBytes,
+      maxPayload: opts.maxPayload ?? d.maxPayload,
+      snapshotChunkBytes: opts.snapshotChunkBytes ?? d.snapshotChunkBytes,
+      handshakeTimeoutMs: opts.handshakeTimeoutMs ?? d.handshakeTimeoutMs,
+      pingIntervalMs: opts.pingIntervalMs ?? d.pingIntervalMs,
+    };
+    for (const [name, v] of Object.entries(this.limits)) {
+      if (!(Number.isSafeInteger(v) && v > 0)) throw new TransportConfigError(`${name} must be a positive integer`);
+    }
+    if (this.limits.snapshotChunkBytes + FRAME_OVERHEAD > this.limits.maxPayload) {
+      throw new TransportConfigError('snapshotChunkBytes must leave 16 KiB of room under maxPayload');
+    }
+    if (this.limits.maxBatchBytes > this.limits.maxPayload) {
+      throw new TransportConfigError('maxBatchBytes must not exceed maxPayload');
+    }
+    if (opts.secret.length === 0) throw new TransportConfigError('the cluster secret must not be empty');
+    if (!opts.nodeId) throw new TransportConfigError('nodeId must not be empty');
+    checkBackoff(opts.backoff ?? d.backoff);
+    this.log = opts.logger;
+    this.isAllowedPeer = opts.isAllowedPeer ?? ((id) => this.links.has(id));
+  }
+
+  /**
+   * Registers `@fastify/websocket` (with this transport's maxPayload) and the peer route on
+   * `app`. Call before `app.listen`. Generic over the logger so that an instance built with a
+   * pino `loggerInstance` is accepted as it is.
+   */
+  async registerRoutes<L extends FastifyBaseLogger>(
+    app: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, L>,
+  ): Promise<void> {
+    if (app.hasDecorator('websocketServer')) {
+      throw new TransportConfigError(
+        '@fastify/websocket is already registered; Transport.registerRoutes registers it itself (it owns maxPayload)',
+      );
+    }
+    await app.register(websocket, {
+      options: { maxPayload: this.limits.maxPayload, perMessageDeflate: false },
+      // Each connection logs its own errors; the default handler would destroy the socket
+      // before ws's close frame (say 1009, message too big) reaches the peer.
+      errorHandler: () => {},
+    });
+    app.get(PEER_PATH, { websocket: true }, (socket, req) => this.accept(socket, req.socket.remoteAddress ?? '?'));
+  }
+
+  /** Adds, removes and re-addresses outbound links to match `peers` (this node is skipped). */
+  setPeers(peers: Peer[]): void {
+    if (this.closed) return;
+    const wanted = new Map<NodeId, string>();
+    for (const p of peers) {
+      if (p.id === this.opts.nodeId) continue;
+      if (wanted.has(p.id)) throw new TransportConfigError(`peer ${p.id} listed twice`);
+      wanted.set(p.id, validateUrl(p));
+    }
+    for (const [id, link] of this.links) {
+      if (!wanted.has(id)) {
+        this.links.delete(id);
+        this.log.info({ peer: id }, 'peer removed');
+        void link.close(CloseCode.Normal, 'peer removed');
+      }
+    }
+    for (const [id, url] of wanted) {
+      const link = this.links.get(id);
+      if (link) {
+        link.setUrl(url);
+        continue;
+      }
+      this.log.info({ peer: id, url }, 'peer added');
+      this.links.set(id, this.newLink(id, url));
+    }
+    for (const conn of this.inbound) {
+      if (conn.peerId !== undefined && !this.isAllowedPeer(conn.peerId)) {
+        this.log.info({ peer: conn.peerId }, 'closing the link of a node that is no longer a peer');
+        conn.close(CloseCode.UnknownPeer, 'no longer a peer');
+      }
+    }
+  }
+
+  /**
+   * Queues messages to their peers and returns at once. A message that cannot be queued (link
+   * down or saturated, unknown peer) is dropped and counted, and `onUnreachable` is told after
+   * this call returns. Messages must not be mutated after they were handed over.
+   */
+  send(messages: Message[]): void {
+    if (this.closed) return;
+    let unreachable: Set<NodeId> | undefined;
+    for (const m of messages) {
+      const link = this.links.get(m.to);
+      const ok = link ? link.send(m) : false;
+      if (!link) this.log.debug({ to: m.to, type: m.type }, 'message for an unknown peer dropped');
+      // A lost Snap is reported through onSnapshotStatus instead.
+      if (!ok && (m.type !== MessageType.Snap || !link)) {
+        unreachable ??= new Set();
+        unreachable.add(m.to);
+      }
+    }
+    if (unreachable) {
+      const ids = unreachable;
+      // Deferred so the runtime is never re-entered from inside its own send call.
+      queueMicrotask(() => {
+        for (const id of ids) this.onUnreachable?.(id);
+      });
+    }
+  }
+
+  stats(): Record<NodeId, LinkStats> {
+    const out: Record<NodeId, LinkStats> = {};
+    for (const [id, link] of this.links) out[id] = link.stats();
+    return out;
+  }
+
+  /** Closes every link, inbound and outbound; the fastify instance is the caller's to close. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const pending: Promise<void>[] = [];
+    for (const link of this.links.values()) pending.push(link.close(CloseCode.GoingAway, 'node shutting down'));
+    this.links.clear();
+    for (const conn of this.inbound) {
+      conn.close(CloseCode.GoingAway, 'node shutting down');
+      pending.push(conn.closed());
+    }
+    await Promise.all(pending);
+  }
+
+  private newLink(id: NodeId, url: string): PeerLink {
+    const { opts } = this;
+    return new PeerLink({
+      self: opts.nodeId,
+      peer: id,
+      url,
+      clusterId: opts.clusterId,
+      secret: opts.secret,
+      limits: this.limits,
+      backoff: new Backoff(opts.backoff ?? TRANSPORT_DEFAULTS.backoff, opts.random ?? Math.random),
+      logger: this.log,
+      onUnreachable: (peer) => this.onUnreachable?.(peer),
+      onSnapshotStatus: (peer, ok) => this.onSnapshotStatus?.(peer, ok),
+    });
+  }
+
+  private accept(socket: WebSocket, remote: string): void {
+    if (this.closed) {
+      closeSocket(socket, CloseCode.GoingAway, 'node shutting down');
+      return;
+    }
+    const { opts } = this;
+    const conn = new InboundConnection(socket, remote, {
+      clusterId: opts.clusterId,
+      nodeId: opts.nodeId,
+      secret: opts.secret,
+      isAllowedPeer: this.isAllowedPeer,
+      logger: this.log,
+      handshakeTimeoutMs: this.limits.handshakeTimeoutMs,
+      pingIntervalMs: this.limits.pingIntervalMs,
+      maxSnapshotBytes: opts.maxSnapshotBytes ?? TRANSPORT_DEFAULTS.maxSnapshotBytes,
+      snapshotTimeoutMs: opts.snapshotTimeoutMs ?? TRANSPORT_DEFAULTS.snapshotTimeoutMs,
+      deliver: opts.onMessage,
+      onAuthenticated: (c) => {
+        const id = c.peerId!;
+        const previous = this.inboundByPeer.get(id);
+        if (previous) {
+          this.log.info({ peer: id }, 'newer connection from peer replaces the old one');
+          previous.close(CloseCode.Superseded, 'replaced by a newer connection');
+        }
+        this.inboundByPeer.set(id, c);
+      },
+      onClosed: (c) => {
+        this.inbound.delete(c);
+        if (c.peerId !== undefined && this.inboundByPeer.get(c.peerId) === c) this.inboundByPeer.delete(c.peerId);
+      },
+    });
+    this.inbound.add(conn);
+  }
+}
+
+function validateUrl(p: Peer): string {
+  let url: URL;
+  try {
+    url = new URL(p.url);
+  } catch {
+    throw new TransportConfigError(`peer ${p.id}: "${p.url}" is not a URL`);
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw new TransportConfigError(`peer ${p.id}: "${p.url}" must be a ws:// or wss:// URL`);
+  }
+  return p.url;
+}

@@ -1,0 +1,76 @@
+/** Shared test data for the transport tests: messages of every wire type, a seeded PRNG. */
+import { type Entry, EntryType, type Message, MessageType, type NodeId } from '../../src/raft/types.ts';
+
+/** mulberry32: a small seeded PRNG so fuzz failures replay. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function bytesOf(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (i * 131 + seed * 7) & 0xff;
+  return out;
+}
+
+export function entries(count: number, firstIndex: number, size = 16): Entry[] {
+  const out: Entry[] = [];
+  for (let i = 0; i < count; i++) {
+    out.push({
+      term: 3,
+      index: firstIndex + i,
+      type: i % 5 === 4 ? EntryType.ConfChange : EntryType.Normal,
+      data: bytesOf(i % 7 === 0 ? 0 : size, i),
+    });
+  }
+  return out;
+}
+
+export function message(type: MessageType, from: NodeId, to: NodeId, extra: Partial<Message> = {}): Message {
+  return { type, from, to, term: 3, logTerm: 2, index: 10, entries: [], commit: 9, reject: false, rejectHint: 0, ...extra };
+}
+
+/** One realistic message of every type that crosses the network. */
+export function everyWireMessage(from: NodeId, to: NodeId): Message[] {
+  const ctx = new TextEncoder().encode('read-ctx-42');
+  return [
+    message(MessageType.Prop, from, to, { term: 0, logTerm: 0, index: 0, commit: 0, entries: entries(3, 0) }),
+    message(MessageType.App, from, to, { entries: entries(16, 11), commit: 2 ** 40 }),
+    message(MessageType.AppResp, from, to, { reject: true, rejectHint: 7, logTerm: 1 }),
+    message(MessageType.Vote, from, to, { context: new TextEncoder().encode('transfer') }),
+    message(MessageType.VoteResp, from, to, { reject: true }),
+    message(MessageType.PreVote, from, to, { term: 4 }),
+    message(MessageType.PreVoteResp, from, to, { term: 4 }),
+    message(MessageType.Snap, from, to, {
+      snapshot: {
+        meta: { index: 1000, term: 3, conf: { voters: [from, to, 'n3'], learners: ['learner-é'] } },
+        data: bytesOf(5000, 9),
+      },
+    }),
+    message(MessageType.Heartbeat, from, to, { context: new Uint8Array([0, 0, 0, 12]) }),
+    message(MessageType.HeartbeatResp, from, to, { context: new Uint8Array([0, 0, 0, 12]) }),
+    message(MessageType.TransferLeader, from, to),
+    message(MessageType.TimeoutNow, from, to, { term: Number.MAX_SAFE_INTEGER }),
+    message(MessageType.ReadIndex, from, to, { entries: [{ term: 0, index: 0, type: EntryType.Normal, data: ctx }] }),
+    message(MessageType.ReadIndexResp, from, to, { index: 123_456_789, entries: [{ term: 0, index: 0, type: EntryType.Normal, data: ctx }] }),
+  ];
+}
+
+/** A comparable form of a message: byte fields as plain arrays, absent optionals omitted. */
+export function plain(m: Message): unknown {
+  const out: Record<string, unknown> = {
+    ...m,
+    entries: m.entries.map((e) => ({ ...e, data: Array.from(e.data) })),
+  };
+  if (m.context) out.context = Array.from(m.context);
+  else delete out.context;
+  if (m.snapshot) out.snapshot = { meta: m.snapshot.meta, data: Array.from(m.snapshot.data) };
+  else delete out.snapshot;
+  return out;
+}
