@@ -222,3 +222,61 @@ export interface ConfChange {
   node: NodeId;
   context?: Uint8Array;
 }
+
+/** Raised when the core detects a broken invariant (etcd would panic): never catch and continue. */
+export class RaftInvariantError extends Error {
+  override name = 'RaftInvariantError';
+}
+
+/** The RaftConfig passed to RawNode is unusable. */
+export class InvalidConfigError extends Error {
+  override name = 'InvalidConfigError';
+}
+
+/** A proposed ConfChange would leave the cluster unusable (e.g. no voters). */
+export class InvalidConfChangeError extends Error {
+  override name = 'InvalidConfChangeError';
+}
+
+/** Bytes given to decodeConfChange are not an encoded ConfChange. */
+export class ConfChangeDecodeError extends Error {
+  override name = 'ConfChangeDecodeError';
+}
+
+/** MemoryStorage was asked to install or create a snapshot older than the one it has. */
+export class SnapshotOutOfDateError extends Error {
+  override name = 'SnapshotOutOfDateError';
+  constructor(index: number, current: number) {
+    super(`snapshot at index ${index} is older than the current one at ${current}`);
+  }
+}
+
+export const ProgressState = {
+  /** The leader sends one App per heartbeat until it finds the follower's last matching index. */
+  Probe: 'probe',
+  /** The leader streams entries optimistically, bounded by the inflight window. */
+  Replicate: 'replicate',
+  /** The follower needs a snapshot; nothing else is sent until reportSnapshot. */
+  Snapshot: 'snapshot',
+} as const;
+export type ProgressState = (typeof ProgressState)[keyof typeof ProgressState];
+
+export interface ProgressStatus {
+  match: number;
+  next: number;
+  state: ProgressState;
+}
+
+export interface Status {
+  id: NodeId;
+  term: number;
+  vote: NodeId;
+  commit: number;
+  applied: number;
+  lead: NodeId;
+  role: Role;
+  conf: ConfState;
+  leadTransferee: NodeId;
+  /** Only on the leader: what it knows of every member's log. */
+  progress?: Record<NodeId, ProgressStatus>;
+}

@@ -1,0 +1,45 @@
+import { type Message, MessageType, type NodeId } from './types.ts';
+
+const MESSAGE_TYPES: ReadonlySet<string> = new Set(Object.values(MessageType));
+
+/** A message the node addresses to itself (or that its runtime reports), with term 0. */
+export function local(type: Message['type'], from: NodeId, extra: Partial<Message> = {}): Message {
+  return {
+    type,
+    from,
+    to: from,
+    term: 0,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    ...extra,
+  };
+}
+
+/** Why a message from the network is malformed, or undefined if it is well formed. */
+export function validateNetworkMessage(m: Message): string | undefined {
+  if (typeof m !== 'object' || m === null) return 'not an object';
+  if (!MESSAGE_TYPES.has(m.type)) return `unknown type ${String(m.type)}`;
+  if (typeof m.from !== 'string' || typeof m.to !== 'string') return 'from/to must be node ids';
+  for (const field of ['term', 'logTerm', 'index', 'commit', 'rejectHint'] as const) {
+    if (!Number.isSafeInteger(m[field]) || m[field] < 0) return `${field} must be a non-negative integer`;
+  }
+  if (typeof m.reject !== 'boolean') return 'reject must be a boolean';
+  if (!Array.isArray(m.entries)) return 'entries must be an array';
+  for (const e of m.entries) {
+    if (!Number.isSafeInteger(e?.term) || !Number.isSafeInteger(e?.index) || !(e.data instanceof Uint8Array)) {
+      return 'malformed entry';
+    }
+  }
+  if (m.context !== undefined && !(m.context instanceof Uint8Array)) return 'context must be bytes';
+  if (m.type === MessageType.Snap && !m.snapshot) return 'snap without a snapshot';
+  return undefined;
+}
+
+export function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  if (!a || a.length !== b.length) return false;
+  return a.every((x, i) => x === b[i]);
+}

@@ -1,0 +1,82 @@
+import { entriesSize } from './entry-size.ts';
+import type { Progress } from './progress.ts';
+import type { Raft } from './raft.ts';
+import { encodeRound } from './read-index.ts';
+import {
+  CompactedError,
+  type Entry,
+  MessageType,
+  type NodeId,
+  RaftInvariantError,
+  SnapshotTemporarilyUnavailableError,
+} from './types.ts';
+
+/** The leader's outgoing traffic: App (or Snap when the entries are compacted), Heartbeat, TimeoutNow. */
+
+export function sendAppend(r: Raft, to: NodeId): void {
+  maybeSendAppend(r, to, true);
+}
+
+/**
+ * Sends the next App to `to` unless its progress is paused (a probe outstanding, the inflight
+ * window full, or a snapshot in flight). With `sendIfEmpty` false an App without entries is
+ * not worth sending. Returns whether a message went out.
+ */
+export function maybeSendAppend(r: Raft, to: NodeId, sendIfEmpty: boolean): boolean {
+  const pr = r.trk.progress.get(to);
+  if (!pr || pr.isPaused()) return false;
+  const prevIndex = pr.next - 1;
+  let prevTerm: number;
+  let entries: Entry[];
+  try {
+    prevTerm = r.log.term(prevIndex);
+    entries = r.log.entries(pr.next, r.maxMsgSize);
+  } catch (e) {
+    if (e instanceof CompactedError) return maybeSendSnapshot(r, to, pr);
+    throw e;
+  }
+  if (entries.length === 0 && !sendIfEmpty) return false;
+  r.send({ type: MessageType.App, to, index: prevIndex, logTerm: prevTerm, entries, commit: r.log.committed });
+  pr.sentEntries(entries.length, entriesSize(entries));
+  return true;
+}
+
+/** The entries `to` needs are compacted away: send the latest snapshot instead (section 7). */
+function maybeSendSnapshot(r: Raft, to: NodeId, pr: Progress): boolean {
+  if (!pr.recentActive) {
+    // Do not ship a possibly large snapshot to a node we have not heard from.
+    r.logger('debug', `${r.id} holds back a snapshot for inactive ${to}`);
+    return false;
+  }
+  let snap: ReturnType<Raft['log']['snapshot']>;
+  try {
+    snap = r.log.snapshot();
+  } catch (e) {
+    if (e instanceof SnapshotTemporarilyUnavailableError) return false;
+    throw e;
+  }
+  if (snap.meta.index === 0) throw new RaftInvariantError('entries are compacted but there is no snapshot');
+  pr.becomeSnapshot(snap.meta.index);
+  r.send({ type: MessageType.Snap, to, snapshot: snap });
+  r.logger('info', `${r.id} sends snapshot at ${snap.meta.index} to ${to}`);
+  return true;
+}
+
+export function bcastAppend(r: Raft): void {
+  for (const id of r.trk.progress.keys()) if (id !== r.id) sendAppend(r, id);
+}
+
+/** Heartbeats carry the read-confirmation round, if any reads wait for one. */
+export function bcastHeartbeat(r: Raft, round: number | undefined): void {
+  const context = round === undefined ? undefined : encodeRound(round);
+  for (const [id, pr] of r.trk.progress) {
+    if (id === r.id) continue;
+    // Never tell a follower a commit index beyond what it is known to hold.
+    const commit = Math.min(pr.match, r.log.committed);
+    r.send({ type: MessageType.Heartbeat, to: id, commit, ...(context ? { context } : {}) });
+  }
+}
+
+export function sendTimeoutNow(r: Raft, to: NodeId): void {
+  r.send({ type: MessageType.TimeoutNow, to });
+}
