@@ -1,0 +1,76 @@
+/**
+ * Storage failures, one class each, so the runtime can tell "refuse to start" (corruption, lock)
+ * from "stop serving" (a failed write) from "caller bug" (an invalid write).
+ */
+
+/**
+ * The data on disk is not a valid Raft log. The node must not start: serving it could lose or
+ * invent acknowledged writes. The message names the data directory and the index or record.
+ */
+export class CorruptDataError extends Error {
+  override name = 'CorruptDataError';
+  readonly dir: string;
+  /** What is wrong, without the directory. */
+  readonly detail: string;
+  /** The log index at fault, when the damage can be pinned to one. */
+  readonly index: number | undefined;
+  constructor(dir: string, detail: string, index?: number) {
+    super(`corrupt Raft log in ${dir}: ${detail}`);
+    this.dir = dir;
+    this.detail = detail;
+    this.index = index;
+  }
+}
+
+/** Another process (or another LevelStorage in this one) holds the directory's lock. */
+export class StorageLockedError extends Error {
+  override name = 'StorageLockedError';
+  constructor(dir: string) {
+    super(`Raft log in ${dir} is locked by another process`);
+  }
+}
+
+/** The directory holds a store written by an incompatible version of RaftKV. */
+export class UnsupportedFormatError extends Error {
+  override name = 'UnsupportedFormatError';
+  constructor(dir: string, version: number, supported: number) {
+    super(`Raft log in ${dir} has format version ${version}; this build reads version ${supported}`);
+  }
+}
+
+/** Used after close(). */
+export class StorageClosedError extends Error {
+  override name = 'StorageClosedError';
+  constructor(dir: string) {
+    super(`Raft log in ${dir} is closed`);
+  }
+}
+
+/**
+ * A LevelDB write failed (disk full, I/O error). The in-memory log is then ahead of the disk, so
+ * every later write fails too: the node must restart and recover from what is durable.
+ */
+export class StorageFailedError extends Error {
+  override name = 'StorageFailedError';
+  constructor(dir: string, cause: unknown) {
+    super(`write to Raft log in ${dir} failed: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
+  }
+}
+
+/** A snapshot at or below the current snapshot's index (etcd's ErrSnapOutOfDate). */
+export class SnapshotOutOfDateError extends Error {
+  override name = 'SnapshotOutOfDateError';
+  constructor(index: number, current: number) {
+    super(`snapshot at index ${index} is out of date: the current snapshot is at index ${current}`);
+  }
+}
+
+/**
+ * A write that would break a log invariant (a gap, decreasing terms, commit beyond the log,
+ * compaction past the snapshot). It is rejected before anything changes, so the store stays valid.
+ */
+export class InvalidWriteError extends Error {
+  override name = 'InvalidWriteError';
+}

@@ -1,0 +1,377 @@
+/**
+ * The durable Raft log: LevelDB underneath, etcd MemoryStorage semantics on top.
+ *
+ * The core reads synchronously, so the retained log (bounded by compaction) and the latest
+ * snapshot live in memory (memory-log.ts) and every change is written through to LevelDB
+ * (records.ts for the layout). A change is visible to readers as soon as its call returns and
+ * durable when its promise resolves: writes of one event-loop turn share one fsynced batch
+ * (write-queue.ts). The runtime must not acknowledge anything before that promise resolves.
+ *
+ * Crash safety rests on LevelDB batches being atomic and on a snapshot's chunks being keyed by
+ * its index: chunks are written first, under keys nothing points at yet, and one batch then
+ * switches the metadata to them and deletes the previous snapshot's chunks. A crash at any point
+ * leaves either the old snapshot or the new one, plus orphan chunks that the next open removes.
+ */
+import { crc32 } from 'node:zlib';
+import { Level } from 'level';
+import type { Storage } from '../raft/storage.ts';
+import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.ts';
+import {
+  CorruptDataError,
+  InvalidWriteError,
+  StorageClosedError,
+  StorageFailedError,
+  StorageLockedError,
+} from './errors.ts';
+import { checkConf, MemoryLog, type SaveRequest } from './memory-log.ts';
+import { isLevelCorruption, type LevelDb, levelDbCorruptionReport, recover } from './recover.ts';
+import {
+  chunkKey,
+  encodeChunk,
+  encodeCompacted,
+  encodeEntry,
+  encodeFormat,
+  encodeHardState,
+  encodeQuarantine,
+  encodeSnapMeta,
+  entryKey,
+  fixedKey,
+  type StoredSnapMeta,
+} from './records.ts';
+import { type WriteOp, WriteQueue } from './write-queue.ts';
+
+/** Satisfied by a pino logger. */
+export interface StorageLogger {
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+export interface LevelStorageOptions {
+  logger?: StorageLogger;
+  /** fsync every batch (default true). Turn off only where durability is not under test. */
+  syncWrites?: boolean;
+  /** Size of one stored piece of snapshot data, in bytes (default 1 MiB). */
+  chunkSize?: number;
+}
+
+export interface StorageStats {
+  firstIndex: number;
+  lastIndex: number;
+  /** Retained entries and their encoded size. */
+  entries: number;
+  bytes: number;
+  snapshotIndex: number;
+  /** Duration of the most recent batch write (fsync included), in milliseconds. */
+  lastFsyncMs: number;
+  /** LevelDB batches written since open. */
+  batches: number;
+}
+
+const DEFAULT_CHUNK_SIZE = 1 << 20;
+const silent: StorageLogger = { info() {}, warn() {}, error() {} };
+
+export class LevelStorage implements Storage {
+  /** Called after every batch with its duration in ms, for the fsync latency histogram. */
+  onFsync: ((ms: number) => void) | undefined;
+
+  private readonly queue: WriteQueue;
+  private readonly logger: StorageLogger;
+  private readonly chunkSize: number;
+  /** Number of chunks the current snapshot occupies on disk. */
+  private snapChunks: number;
+  /** createSnapshot calls run one after another. */
+  private snapshotting: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private lastFsyncMs = 0;
+  private batches = 0;
+
+  private constructor(
+    readonly dir: string,
+    private readonly db: LevelDb,
+    private readonly log: MemoryLog,
+    snapChunks: number,
+    opts: LevelStorageOptions,
+  ) {
+    this.snapChunks = snapChunks;
+    this.logger = opts.logger ?? silent;
+    this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    const sync = opts.syncWrites ?? true;
+    this.queue = new WriteQueue({
+      write: (ops) => db.batch(ops, { sync }),
+      written: (ms) => {
+        this.lastFsyncMs = ms;
+        this.batches++;
+        this.onFsync?.(ms);
+      },
+      failed: (err) => {
+        const failure = new StorageFailedError(dir, err);
+        this.logger.error(failure.message);
+        return failure;
+      },
+    });
+  }
+
+  /**
+   * Opens (or creates) the log in `dir` and verifies all of it. Throws CorruptDataError if any
+   * record is damaged or missing, StorageLockedError if another process has it open.
+   */
+  static async open(dir: string, opts: LevelStorageOptions = {}): Promise<LevelStorage> {
+    const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 0xffffffff) {
+      throw new RangeError(`chunkSize must be a positive 32-bit integer, got ${chunkSize}`);
+    }
+    const logger = opts.logger ?? silent;
+    const t0 = performance.now();
+    const db: LevelDb = new Level<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    try {
+      await db.open();
+    } catch (err) {
+      throw openError(dir, err);
+    }
+    const dropped = await levelDbCorruptionReport(dir);
+    let rec: Awaited<ReturnType<typeof recover>>;
+    try {
+      rec = await recover(db, dir);
+    } catch (err) {
+      const verdict =
+        dropped && err instanceof CorruptDataError
+          ? new CorruptDataError(dir, `${err.detail}; LevelDB also dropped damaged records while recovering (${dropped})`, err.index)
+          : err;
+      await refuse(db, verdict, dropped);
+      throw verdict;
+    }
+    if (dropped) {
+      const last = rec.state.start.index + rec.state.entries.length;
+      const verdict = new CorruptDataError(
+        dir,
+        `LevelDB dropped damaged records while recovering (${dropped}); the log read back ends at index ${last} and acknowledged entries after it may be lost`,
+        last + 1,
+      );
+      await refuse(db, verdict, dropped);
+      throw verdict;
+    }
+    if (rec.fresh) await db.put(fixedKey('format'), encodeFormat(), { sync: true });
+    if (rec.orphanChunks.length > 0) {
+      await db.batch(
+        rec.orphanChunks.map((key) => ({ type: 'del' as const, key })),
+        { sync: true },
+      );
+      logger.info(`${dir}: removed ${rec.orphanChunks.length} snapshot chunks left by an unfinished snapshot`);
+    }
+    const s = new LevelStorage(dir, db, new MemoryLog(rec.state), rec.snapChunks, opts);
+    const hs = rec.state.hardState;
+    logger.info(
+      `${dir}: opened Raft log in ${(performance.now() - t0).toFixed(0)} ms: entries ${s.firstIndex()}..${s.lastIndex()}, ` +
+        `snapshot at ${rec.state.snapshot.meta.index} (${rec.state.snapshot.data.byteLength} bytes), term ${hs.term}, commit ${hs.commit}`,
+    );
+    return s;
+  }
+
+  // ---- Storage (synchronous reads for the core) ----
+
+  initialState(): { hardState: HardState; confState: ConfState } {
+    return { hardState: this.log.hardState(), confState: this.log.snapshot().meta.conf };
+  }
+
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    return this.log.entries(lo, hi, maxBytes);
+  }
+
+  term(i: number): number {
+    return this.log.term(i);
+  }
+
+  firstIndex(): number {
+    return this.log.firstIndex();
+  }
+
+  lastIndex(): number {
+    return this.log.lastIndex();
+  }
+
+  /** The latest snapshot; its data is shared, not copied, so callers must not modify it. */
+  snapshot(): Snapshot {
+    return this.log.snapshot();
+  }
+
+  // ---- writes ----
+
+  /**
+   * Persists one Ready's durable parts: a received snapshot (replacing the log up to its index,
+   * or all of it if the log conflicts), entries (truncating any conflicting suffix, as etcd's
+   * MemoryStorage.Append) and the hard state, atomically. Visible to reads at once; resolves
+   * when durable. Entry objects are kept, not copied.
+   */
+  save(req: SaveRequest): Promise<void> {
+    try {
+      this.assertWritable();
+      const plan = this.log.planSave(req);
+      const ops: WriteOp[] = [];
+      let chunkCount: number | undefined;
+      if (plan.snapshot) {
+        const { index, term, conf } = plan.snapshot.meta;
+        const { meta, pieces } = this.layOut(index, term, conf, plan.snapshot.data);
+        for (const piece of pieces) meta.dataCrc = crc32(piece, meta.dataCrc);
+        // A received snapshot is written in full before anything queued after it, so it can go
+        // as a run of chunk batches; only the final batch makes it current.
+        pieces.forEach((piece, n) => void this.queue.pushAlone(() => [chunkPut(index, n, piece)]).catch(() => {}));
+        ops.push(...this.snapshotSwitch(meta), { type: 'put', key: fixedKey('compacted'), value: encodeCompacted(plan.start!) });
+        chunkCount = meta.chunkCount;
+      }
+      for (const [from, to] of plan.deleted) for (let i = from; i <= to; i++) ops.push({ type: 'del', key: entryKey(i) });
+      for (const e of plan.appended) ops.push({ type: 'put', key: entryKey(e.index), value: encodeEntry(e) });
+      if (plan.hardState) ops.push({ type: 'put', key: fixedKey('hardState'), value: encodeHardState(plan.hardState) });
+      this.log.applySave(plan);
+      if (chunkCount !== undefined) this.snapChunks = chunkCount;
+      return this.queue.push(ops);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Records the state machine's image at `index` (applied, so committed) as the latest
+   * snapshot. The data is written in chunks, one batch each, so that saves queued meanwhile wait
+   * for at most one chunk; the snapshot becomes current, in memory and on disk, only once all
+   * chunks are durable. `data` is kept, not copied. The log is not touched: see compact().
+   */
+  createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<Snapshot> {
+    const run = this.snapshotting.then(() => this.writeSnapshot(index, conf, data));
+    this.snapshotting = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Deletes the entries up to and including `index`, which must not pass the snapshot.
+   * Throws CompactedError if they are already gone (as MemoryStorage.Compact).
+   */
+  compact(index: number): Promise<void> {
+    try {
+      this.assertWritable();
+      const plan = this.log.planCompact(index);
+      const ops: WriteOp[] = [{ type: 'put', key: fixedKey('compacted'), value: encodeCompacted(plan.start) }];
+      for (let i = plan.deleted[0]; i <= plan.deleted[1]; i++) ops.push({ type: 'del', key: entryKey(i) });
+      this.log.applyCompact(plan);
+      return this.queue.push(ops);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  stats(): StorageStats {
+    return {
+      firstIndex: this.log.firstIndex(),
+      lastIndex: this.log.lastIndex(),
+      entries: this.log.count(),
+      bytes: this.log.bytes(),
+      snapshotIndex: this.log.snapshot().meta.index,
+      lastFsyncMs: this.lastFsyncMs,
+      batches: this.batches,
+    };
+  }
+
+  /**
+   * Waits for queued writes, stops a snapshot being written (its chunks are removed at the next
+   * open) and closes LevelDB. Later writes fail with StorageClosedError.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.snapshotting;
+    await this.queue.drain().catch(() => {});
+    await this.db.close();
+  }
+
+  private async writeSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<Snapshot> {
+    this.assertWritable();
+    checkConf(conf);
+    if (!(data instanceof Uint8Array)) throw new InvalidWriteError('snapshot data is not a Uint8Array');
+    const term = this.log.checkNewSnapshot(index);
+    const { meta, pieces } = this.layOut(index, term, conf, data);
+    let written = 0;
+    try {
+      for (const piece of pieces) {
+        this.assertWritable();
+        meta.dataCrc = crc32(piece, meta.dataCrc);
+        await this.queue.pushAlone(() => [chunkPut(index, written, piece)]);
+        written++;
+      }
+      // A received snapshot or a truncation may have landed while the chunks were written.
+      this.assertWritable();
+      if (this.log.checkNewSnapshot(index) !== term) {
+        throw new InvalidWriteError(`entry ${index} changed term while its snapshot was written`);
+      }
+    } catch (err) {
+      if (!this.closed && !this.queue.failedWith()) {
+        const orphans = Array.from({ length: written }, (_, n) => ({ type: 'del' as const, key: chunkKey(index, n) }));
+        await this.queue.push(orphans).catch(() => {});
+      }
+      throw err;
+    }
+    const snap: Snapshot = { meta: { index, term, conf }, data };
+    const ops = this.snapshotSwitch(meta);
+    this.log.setSnapshot(snap);
+    this.snapChunks = meta.chunkCount;
+    await this.queue.push(ops);
+    this.logger.info(`${this.dir}: snapshot at index ${index} (term ${term}, ${data.byteLength} bytes) is durable`);
+    return snap;
+  }
+
+  /** Cuts snapshot data into chunk-sized views (no copies); the caller fills in the CRC. */
+  private layOut(index: number, term: number, conf: ConfState, data: Uint8Array): { meta: StoredSnapMeta; pieces: Uint8Array[] } {
+    const chunkCount = Math.ceil(data.byteLength / this.chunkSize);
+    const pieces = Array.from({ length: chunkCount }, (_, n) => data.subarray(n * this.chunkSize, (n + 1) * this.chunkSize));
+    return { meta: { index, term, conf, dataLength: data.byteLength, dataCrc: 0, chunkSize: this.chunkSize, chunkCount }, pieces };
+  }
+
+  /** Ops that make `meta` the current snapshot and delete the chunks of the one it replaces. */
+  private snapshotSwitch(meta: StoredSnapMeta): WriteOp[] {
+    const old = this.log.snapshot().meta.index;
+    const ops: WriteOp[] = [{ type: 'put', key: fixedKey('snapMeta'), value: encodeSnapMeta(meta) }];
+    for (let n = 0; n < this.snapChunks; n++) ops.push({ type: 'del', key: chunkKey(old, n) });
+    return ops;
+  }
+
+  private assertWritable(): void {
+    if (this.closed) throw new StorageClosedError(this.dir);
+    const failure = this.queue.failedWith();
+    if (failure) throw failure;
+  }
+}
+
+function chunkPut(snapIndex: number, n: number, piece: Uint8Array): WriteOp {
+  const key = chunkKey(snapIndex, n);
+  return { type: 'put', key, value: encodeChunk(key, piece) };
+}
+
+function openError(dir: string, err: unknown): Error {
+  if (isLevelCorruption(err)) {
+    return new CorruptDataError(dir, `LevelDB cannot open it: ${innermost(err).message}`);
+  }
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if ((e as { code?: unknown }).code === 'LEVEL_LOCKED') return new StorageLockedError(dir);
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function innermost(err: unknown): Error {
+  let e = err as Error;
+  while (e.cause instanceof Error) e = e.cause;
+  return e;
+}
+
+/**
+ * Closes a store that failed verification. When LevelDB itself dropped records, the evidence is
+ * gone after this open, so the verdict is written into the store: it stays refused until an
+ * operator replaces the directory (the node then rejoins from a leader's snapshot).
+ */
+async function refuse(db: LevelDb, err: unknown, dropped: string | undefined): Promise<void> {
+  try {
+    if (dropped && err instanceof CorruptDataError) {
+      await db.put(fixedKey('quarantine'), encodeQuarantine(err.detail), { sync: true });
+    }
+  } finally {
+    await db.close();
+  }
+}

@@ -1,0 +1,289 @@
+/**
+ * The on-disk layout of the Raft log in LevelDB: keys and checksummed binary records.
+ *
+ * Keys are partitioned by prefix, with fixed-width big-endian numbers so that LevelDB's byte
+ * order is numeric order:
+ *
+ *   m                                 format marker (magic + format version)
+ *   h                                 hard state
+ *   c                                 compaction point: index and term of the last deleted entry
+ *   e <index u64>                     one log entry
+ *   s/meta                            snapshot metadata (index, term, conf, size, whole-data CRC)
+ *   s/chunk/ <snap index u64> <n u32>  snapshot data, in chunks
+ *   q                                 quarantine: why this store was refused (see recover.ts)
+ *
+ * Every value is `crc32 (4 bytes) | format version (1 byte) | payload`. The CRC covers the key,
+ * the version and the payload, so a value that LevelDB hands back under the wrong key fails the
+ * check just like a flipped bit does. Chunk keys carry the snapshot's index so a new snapshot
+ * never overwrites the chunks of the one it replaces (see level-storage.ts, createSnapshot).
+ */
+import { crc32 } from 'node:zlib';
+import type { ConfState, Entry, EntryType, HardState } from '../raft/types.ts';
+import { EntryType as EntryTypes } from '../raft/types.ts';
+
+export const FORMAT_VERSION = 1;
+const FORMAT_MAGIC = 'raftkv-log';
+
+export const KeyPrefix = {
+  format: 'm',
+  hardState: 'h',
+  compacted: 'c',
+  entry: 'e',
+  snapMeta: 's/meta',
+  snapChunk: 's/chunk/',
+  quarantine: 'q',
+} as const;
+
+const HEADER = 5; // crc32 + version
+const U64_MAX_HI = 2 ** 21; // 2^53 / 2^32: larger numbers are not safe JS integers
+const ENTRY_KEY_BYTES = 1 + 8;
+const ENTRY_FIXED = 1 + 8; // type + term
+const CHUNK_PREFIX = Buffer.from(KeyPrefix.snapChunk, 'latin1');
+const ENTRY_TYPES: ReadonlySet<number> = new Set(Object.values(EntryTypes));
+
+/**
+ * Bytes one entry occupies on disk (key + record header + fields + data). Used for maxBytes in
+ * `entries()` and for the `bytes` statistic, so both measure the same thing.
+ */
+export const entrySize = (e: Entry): number => ENTRY_KEY_BYTES + HEADER + ENTRY_FIXED + e.data.byteLength;
+
+/** A record failed its checksum or could not be decoded; recover.ts turns it into a CorruptDataError. */
+export class RecordError extends Error {
+  override name = 'RecordError';
+}
+
+export const fixedKey = (name: 'format' | 'hardState' | 'compacted' | 'snapMeta' | 'quarantine'): Buffer =>
+  Buffer.from(KeyPrefix[name], 'latin1');
+
+export function entryKey(index: number): Buffer {
+  const k = Buffer.allocUnsafe(ENTRY_KEY_BYTES);
+  k[0] = KeyPrefix.entry.charCodeAt(0);
+  writeU64(k, 1, index);
+  return k;
+}
+
+/** The index in an entry key, or undefined if the key is not a well-formed entry key. */
+export function entryKeyIndex(key: Uint8Array): number | undefined {
+  if (key.byteLength !== ENTRY_KEY_BYTES || key[0] !== KeyPrefix.entry.charCodeAt(0)) return undefined;
+  return readU64Safe(Buffer.from(key.buffer, key.byteOffset, key.byteLength), 1);
+}
+
+/** Bounds of the key range holding every entry: [gte, lt). */
+export const entryRange = (): { gte: Buffer; lt: Buffer } => ({
+  gte: Buffer.from(KeyPrefix.entry, 'latin1'),
+  lt: Buffer.from(String.fromCharCode(KeyPrefix.entry.charCodeAt(0) + 1), 'latin1'),
+});
+
+export function chunkKey(snapIndex: number, n: number): Buffer {
+  const k = Buffer.allocUnsafe(CHUNK_PREFIX.length + 12);
+  CHUNK_PREFIX.copy(k, 0);
+  writeU64(k, CHUNK_PREFIX.length, snapIndex);
+  k.writeUInt32BE(n, CHUNK_PREFIX.length + 8);
+  return k;
+}
+
+/** Parses a chunk key into its snapshot index and chunk number. */
+export function chunkKeyParts(key: Uint8Array): { snapIndex: number; n: number } | undefined {
+  const b = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  if (b.length !== CHUNK_PREFIX.length + 12 || !b.subarray(0, CHUNK_PREFIX.length).equals(CHUNK_PREFIX)) {
+    return undefined;
+  }
+  const snapIndex = readU64Safe(b, CHUNK_PREFIX.length);
+  if (snapIndex === undefined) return undefined;
+  return { snapIndex, n: b.readUInt32BE(CHUNK_PREFIX.length + 8) };
+}
+
+/** The key range of one snapshot's chunks, or (without an index) of all chunks. */
+export function chunkRange(snapIndex?: number): { gte: Buffer; lt: Buffer } {
+  if (snapIndex === undefined) {
+    const lt = Buffer.from(CHUNK_PREFIX);
+    lt[lt.length - 1]++;
+    return { gte: CHUNK_PREFIX, lt };
+  }
+  return { gte: chunkKey(snapIndex, 0), lt: chunkKey(snapIndex + 1, 0) };
+}
+
+// ---- values ----
+
+function seal(key: Buffer, value: Buffer): Buffer {
+  value[4] = FORMAT_VERSION;
+  value.writeUInt32BE(crc32(value.subarray(4), crc32(key)), 0);
+  return value;
+}
+
+/** Checks a value's checksum and version and returns its payload. */
+export function openRecord(key: Uint8Array, value: Uint8Array): Buffer {
+  const v = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (v.length < HEADER) throw new RecordError(`record is ${v.length} bytes, shorter than its header`);
+  const expected = v.readUInt32BE(0);
+  const actual = crc32(v.subarray(4), crc32(key));
+  if (expected !== actual) throw new RecordError('checksum mismatch');
+  if (v[4] !== FORMAT_VERSION) throw new RecordError(`unknown record version ${v[4]}`);
+  return v.subarray(HEADER);
+}
+
+export function encodeFormat(): Buffer {
+  const magic = Buffer.from(FORMAT_MAGIC, 'latin1');
+  const v = Buffer.allocUnsafe(HEADER + magic.length);
+  magic.copy(v, HEADER);
+  return seal(fixedKey('format'), v);
+}
+
+/**
+ * The format version of a marker record. A marker that fails its checksum or lacks the magic is a
+ * RecordError; a future version is returned as is so the caller can name it.
+ */
+export function decodeFormat(value: Uint8Array): number {
+  const v = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (v.length < HEADER || v.readUInt32BE(0) !== crc32(v.subarray(4), crc32(fixedKey('format')))) {
+    throw new RecordError('format marker checksum mismatch');
+  }
+  if (v.subarray(HEADER).toString('latin1') !== FORMAT_MAGIC) throw new RecordError('not a RaftKV log');
+  return v[4];
+}
+
+export function encodeEntry(e: Entry): Buffer {
+  const v = Buffer.allocUnsafe(HEADER + ENTRY_FIXED + e.data.byteLength);
+  v[HEADER] = e.type;
+  writeU64(v, HEADER + 1, e.term);
+  v.set(e.data, HEADER + ENTRY_FIXED);
+  return seal(entryKey(e.index), v);
+}
+
+export function decodeEntry(key: Uint8Array, value: Uint8Array, index: number): Entry {
+  const p = openRecord(key, value);
+  if (p.length < ENTRY_FIXED) throw new RecordError('entry record truncated');
+  const type = p[0];
+  if (!ENTRY_TYPES.has(type)) throw new RecordError(`unknown entry type ${type}`);
+  const term = readU64(p, 1);
+  // A view, not a copy: each LevelDB value is its own allocation.
+  const data = new Uint8Array(p.buffer, p.byteOffset + ENTRY_FIXED, p.length - ENTRY_FIXED);
+  return { index, term, type: type as EntryType, data };
+}
+
+export function encodeHardState(hs: HardState): Buffer {
+  const vote = Buffer.from(hs.vote, 'utf8');
+  const v = Buffer.allocUnsafe(HEADER + 16 + vote.length);
+  writeU64(v, HEADER, hs.term);
+  writeU64(v, HEADER + 8, hs.commit);
+  vote.copy(v, HEADER + 16);
+  return seal(fixedKey('hardState'), v);
+}
+
+export function decodeHardState(value: Uint8Array): HardState {
+  const p = openRecord(fixedKey('hardState'), value);
+  if (p.length < 16) throw new RecordError('hard state record truncated');
+  return { term: readU64(p, 0), commit: readU64(p, 8), vote: p.subarray(16).toString('utf8') };
+}
+
+/** Index and term of the last entry removed by compaction (etcd's dummy entry at ents[0]). */
+export interface LogStart {
+  index: number;
+  term: number;
+}
+
+export function encodeCompacted(c: LogStart): Buffer {
+  const v = Buffer.allocUnsafe(HEADER + 16);
+  writeU64(v, HEADER, c.index);
+  writeU64(v, HEADER + 8, c.term);
+  return seal(fixedKey('compacted'), v);
+}
+
+export function decodeCompacted(value: Uint8Array): LogStart {
+  const p = openRecord(fixedKey('compacted'), value);
+  if (p.length !== 16) throw new RecordError('compaction record has the wrong size');
+  return { index: readU64(p, 0), term: readU64(p, 8) };
+}
+
+/** Snapshot metadata as stored: enough to find, size and verify the chunks. */
+export interface StoredSnapMeta {
+  index: number;
+  term: number;
+  conf: ConfState;
+  dataLength: number;
+  /** CRC32 of the whole data, checked after the chunks are joined. */
+  dataCrc: number;
+  chunkSize: number;
+  chunkCount: number;
+}
+
+export function encodeSnapMeta(m: StoredSnapMeta): Buffer {
+  // ConfState is JSON so that fields the core may add later survive a round trip unchanged.
+  const conf = Buffer.from(JSON.stringify(m.conf), 'utf8');
+  const v = Buffer.allocUnsafe(HEADER + 36 + conf.length);
+  writeU64(v, HEADER, m.index);
+  writeU64(v, HEADER + 8, m.term);
+  writeU64(v, HEADER + 16, m.dataLength);
+  v.writeUInt32BE(m.dataCrc, HEADER + 24);
+  v.writeUInt32BE(m.chunkSize, HEADER + 28);
+  v.writeUInt32BE(m.chunkCount, HEADER + 32);
+  conf.copy(v, HEADER + 36);
+  return seal(fixedKey('snapMeta'), v);
+}
+
+export function decodeSnapMeta(value: Uint8Array): StoredSnapMeta {
+  const p = openRecord(fixedKey('snapMeta'), value);
+  if (p.length < 36) throw new RecordError('snapshot metadata truncated');
+  let conf: unknown;
+  try {
+    conf = JSON.parse(p.subarray(36).toString('utf8'));
+  } catch {
+    throw new RecordError('snapshot conf state is not JSON');
+  }
+  if (!isConfState(conf)) throw new RecordError('snapshot conf state is malformed');
+  const m: StoredSnapMeta = {
+    index: readU64(p, 0),
+    term: readU64(p, 8),
+    dataLength: readU64(p, 16),
+    dataCrc: p.readUInt32BE(24),
+    chunkSize: p.readUInt32BE(28),
+    chunkCount: p.readUInt32BE(32),
+    conf,
+  };
+  const expectedChunks = m.chunkSize === 0 ? -1 : Math.ceil(m.dataLength / m.chunkSize);
+  if (m.chunkCount !== expectedChunks) {
+    throw new RecordError(`snapshot metadata claims ${m.chunkCount} chunks for ${m.dataLength} bytes`);
+  }
+  return m;
+}
+
+export function encodeChunk(key: Buffer, chunk: Uint8Array): Buffer {
+  const v = Buffer.allocUnsafe(HEADER + chunk.byteLength);
+  v.set(chunk, HEADER);
+  return seal(key, v);
+}
+
+export function encodeQuarantine(reason: string): Buffer {
+  const r = Buffer.from(reason, 'utf8');
+  const v = Buffer.allocUnsafe(HEADER + r.length);
+  r.copy(v, HEADER);
+  return seal(fixedKey('quarantine'), v);
+}
+
+export const decodeQuarantine = (value: Uint8Array): string =>
+  openRecord(fixedKey('quarantine'), value).toString('utf8');
+
+// ---- helpers ----
+
+function isConfState(x: unknown): x is ConfState {
+  const strings = (a: unknown) => Array.isArray(a) && a.every((s) => typeof s === 'string');
+  return typeof x === 'object' && x !== null && strings((x as ConfState).voters) && strings((x as ConfState).learners);
+}
+
+function writeU64(b: Buffer, off: number, n: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${n} is not a non-negative safe integer`);
+  b.writeUInt32BE(Math.floor(n / 2 ** 32), off);
+  b.writeUInt32BE(n >>> 0, off + 4);
+}
+
+function readU64(b: Buffer, off: number): number {
+  const n = readU64Safe(b, off);
+  if (n === undefined) throw new RecordError('number exceeds 2^53');
+  return n;
+}
+
+function readU64Safe(b: Buffer, off: number): number | undefined {
+  const hi = b.readUInt32BE(off);
+  if (hi >= U64_MAX_HI) return undefined;
+  return hi * 2 ** 32 + b.readUInt32BE(off + 4);
+}

@@ -1,0 +1,239 @@
+/**
+ * Start-up: read the whole durable state back from LevelDB and verify it before anything is
+ * served. Every record's checksum, contiguous entry indexes, non-decreasing terms, the snapshot's
+ * chunks and whole-data checksum, and the cross-record invariants (compaction point <= snapshot
+ * <= last index, snapshot term matches the log, snapshot index <= commit <= last index). The
+ * first violation is a CorruptDataError naming the directory and the index.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import type { Level } from 'level';
+import type { Entry, HardState, Snapshot } from '../raft/types.ts';
+import { CorruptDataError, UnsupportedFormatError } from './errors.ts';
+import type { LogState } from './memory-log.ts';
+import {
+  chunkKeyParts,
+  chunkRange,
+  decodeCompacted,
+  decodeEntry,
+  decodeFormat,
+  decodeHardState,
+  decodeQuarantine,
+  decodeSnapMeta,
+  entryKeyIndex,
+  entryRange,
+  FORMAT_VERSION,
+  fixedKey,
+  type LogStart,
+  openRecord,
+  RecordError,
+  type StoredSnapMeta,
+} from './records.ts';
+
+export type LevelDb = Level<Buffer, Buffer>;
+
+export interface Recovered {
+  state: LogState;
+  /** True for an empty directory: the caller writes the format marker. */
+  fresh: boolean;
+  /** How the current snapshot's chunks are laid out on disk (0 chunks for the empty snapshot). */
+  snapChunks: number;
+  /** Chunks of snapshots that never became current (a crash mid-write) or were replaced. */
+  orphanChunks: Buffer[];
+}
+
+const EMPTY_HARD_STATE: HardState = { term: 0, vote: '', commit: 0 };
+const emptySnapshot = (): Snapshot => ({
+  meta: { index: 0, term: 0, conf: { voters: [], learners: [] } },
+  data: new Uint8Array(0),
+});
+
+export async function recover(db: LevelDb, dir: string): Promise<Recovered> {
+  const corrupt = (detail: string, index?: number) => new CorruptDataError(dir, detail, index);
+  const get = (name: Parameters<typeof fixedKey>[0]) => guard(dir, `the ${name} record`, () => db.get(fixedKey(name)));
+  const decode = <T>(what: string, index: number | undefined, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof RecordError) throw corrupt(`${what}: ${err.message}`, index);
+      throw err;
+    }
+  };
+
+  const q = await get('quarantine');
+  if (q !== undefined) {
+    const reason = decode('quarantine record', undefined, () => decodeQuarantine(q));
+    throw corrupt(`this store was refused before and stays refused: ${reason}`);
+  }
+
+  const marker = await get('format');
+  if (marker === undefined) {
+    const any = await guard(dir, 'the key space', () => db.keys({ limit: 1 }).all());
+    if (any.length > 0) throw corrupt('the format marker is missing but the directory holds data');
+    const state = { hardState: EMPTY_HARD_STATE, snapshot: emptySnapshot(), snapshotStored: false, start: { index: 0, term: 0 }, entries: [] };
+    return { state, fresh: true, snapChunks: 0, orphanChunks: [] };
+  }
+  const version = decode('format marker', undefined, () => decodeFormat(marker));
+  if (version !== FORMAT_VERSION) throw new UnsupportedFormatError(dir, version, FORMAT_VERSION);
+
+  const hsValue = await get('hardState');
+  const hardState = hsValue === undefined ? EMPTY_HARD_STATE : decode('hard state', undefined, () => decodeHardState(hsValue));
+
+  const metaValue = await get('snapMeta');
+  const meta = metaValue === undefined ? undefined : decode('snapshot metadata', undefined, () => decodeSnapMeta(metaValue));
+  const snapshot = meta ? { meta: { index: meta.index, term: meta.term, conf: meta.conf }, data: await readChunks(db, dir, meta) } : emptySnapshot();
+  const orphanChunks = await findOrphanChunks(db, dir, meta?.index);
+
+  const startValue = await get('compacted');
+  const start: LogStart = startValue === undefined ? { index: 0, term: 0 } : decode('compaction record', undefined, () => decodeCompacted(startValue));
+
+  const entries = await readEntries(db, dir, start);
+  const last = start.index + entries.length;
+  const snapIndex = snapshot.meta.index;
+  const termAt = (i: number) => (i === start.index ? start.term : entries[i - start.index - 1].term);
+
+  if (start.index > snapIndex) throw corrupt(`the log was compacted to index ${start.index}, past the snapshot at ${snapIndex}`, start.index);
+  if (last < snapIndex) throw corrupt(`entries ${last + 1}..${snapIndex} are missing: the log ends before the snapshot at ${snapIndex}`, last + 1);
+  if (meta && termAt(snapIndex) !== meta.term) {
+    throw corrupt(`entry ${snapIndex} has term ${termAt(snapIndex)} but the snapshot at that index has term ${meta.term}`, snapIndex);
+  }
+  if (hardState.commit > last) {
+    throw corrupt(`the commit index is ${hardState.commit} but the log ends at ${last}: committed entries from ${last + 1} are missing`, last + 1);
+  }
+  if (hardState.commit < snapIndex) throw corrupt(`the commit index ${hardState.commit} is below the snapshot index ${snapIndex}`, snapIndex);
+
+  return { state: { hardState, snapshot, snapshotStored: meta !== undefined, start, entries }, fresh: false, snapChunks: meta?.chunkCount ?? 0, orphanChunks };
+}
+
+async function readEntries(db: LevelDb, dir: string, start: LogStart): Promise<Entry[]> {
+  const entries: Entry[] = [];
+  let prev = start;
+  await scan(db, dir, entryRange(), () => `entries after index ${prev.index}`, (key, value) => {
+    const index = entryKeyIndex(key);
+    const expected = prev.index + 1;
+    if (index === undefined) {
+      throw new CorruptDataError(dir, `malformed entry key ${Buffer.from(key).toString('hex')} after index ${prev.index}`, expected);
+    }
+    if (index < expected) {
+      throw new CorruptDataError(dir, `entry ${index} is still stored below the compaction point ${start.index}`, index);
+    }
+    if (index > expected) {
+      const gap = index === expected + 1 ? `entry ${expected} is` : `entries ${expected}..${index - 1} are`;
+      throw new CorruptDataError(dir, `${gap} missing: the log jumps from index ${prev.index} to ${index}`, expected);
+    }
+    let e: Entry;
+    try {
+      e = decodeEntry(key, value, index);
+    } catch (err) {
+      if (err instanceof RecordError) throw new CorruptDataError(dir, `entry ${index}: ${err.message}`, index);
+      throw err;
+    }
+    if (e.term < prev.term) {
+      throw new CorruptDataError(dir, `entry ${index} has term ${e.term}, below term ${prev.term} of entry ${prev.index}`, index);
+    }
+    entries.push(e);
+    prev = e;
+  });
+  return entries;
+}
+
+async function readChunks(db: LevelDb, dir: string, meta: StoredSnapMeta): Promise<Uint8Array> {
+  const what = `snapshot at index ${meta.index}`;
+  const corrupt = (detail: string) => new CorruptDataError(dir, `${what}: ${detail}`, meta.index);
+  const data = new Uint8Array(meta.dataLength);
+  let n = 0;
+  let crc = 0;
+  await scan(db, dir, chunkRange(meta.index), () => `${what}, chunk ${n}`, (key, value) => {
+    const parts = chunkKeyParts(key);
+    if (parts === undefined) throw corrupt(`malformed chunk key ${Buffer.from(key).toString('hex')}`);
+    if (parts.n !== n) throw corrupt(`chunk ${n} of ${meta.chunkCount} is missing`);
+    if (n >= meta.chunkCount) throw corrupt(`unexpected chunk ${n}: the snapshot has ${meta.chunkCount}`);
+    let chunk: Buffer;
+    try {
+      chunk = openRecord(key, value);
+    } catch (err) {
+      if (err instanceof RecordError) throw corrupt(`chunk ${n} of ${meta.chunkCount}: ${err.message}`);
+      throw err;
+    }
+    const expected = Math.min(meta.chunkSize, meta.dataLength - n * meta.chunkSize);
+    if (chunk.length !== expected) throw corrupt(`chunk ${n} is ${chunk.length} bytes, expected ${expected}`);
+    data.set(chunk, n * meta.chunkSize);
+    crc = crc32(chunk, crc);
+    n++;
+  });
+  if (n !== meta.chunkCount) throw corrupt(`chunk ${n} of ${meta.chunkCount} is missing`);
+  if (crc !== meta.dataCrc) throw corrupt('the data fails its checksum');
+  return data;
+}
+
+async function findOrphanChunks(db: LevelDb, dir: string, current: number | undefined): Promise<Buffer[]> {
+  const orphans: Buffer[] = [];
+  const keys = await guard(dir, 'snapshot chunk keys', () => db.keys(chunkRange()).all());
+  for (const key of keys) {
+    const parts = chunkKeyParts(key);
+    if (parts === undefined) throw new CorruptDataError(dir, `malformed snapshot chunk key ${key.toString('hex')}`);
+    if (parts.snapIndex !== current) orphans.push(key);
+  }
+  return orphans;
+}
+
+/** Streams a key range through `visit`, in key order. */
+async function scan(
+  db: LevelDb,
+  dir: string,
+  range: { gte: Buffer; lt: Buffer },
+  where: () => string,
+  visit: (key: Buffer, value: Buffer) => void,
+): Promise<void> {
+  const it = db.iterator({ ...range, highWaterMarkBytes: 1 << 20 });
+  try {
+    for (;;) {
+      const batch = await guard(dir, where(), () => it.nextv(1000));
+      if (batch.length === 0) return;
+      for (const [key, value] of batch) visit(key, value);
+    }
+  } finally {
+    await it.close();
+  }
+}
+
+/** Runs a LevelDB read, turning LevelDB's own corruption reports into a CorruptDataError. */
+async function guard<T>(dir: string, what: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (isLevelCorruption(err)) {
+      throw new CorruptDataError(dir, `LevelDB reports corruption while reading ${what}: ${(err as Error).message}`);
+    }
+    throw err;
+  }
+}
+
+export function isLevelCorruption(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if ((e as { code?: unknown }).code === 'LEVEL_CORRUPTION') return true;
+  }
+  return false;
+}
+
+/**
+ * LevelDB recovers its write-ahead log leniently: a record that fails LevelDB's own checksum is
+ * dropped (with the rest of its 32 KiB block) and only noted in the info log, and the next open
+ * forgets it ever happened. The info log is rewritten on every open, so its "Corruption" lines
+ * are exactly what this open had to drop. (A torn tail from a crash is not reported there.)
+ */
+export async function levelDbCorruptionReport(dir: string): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, 'LOG'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const lines = text
+    .split('\n')
+    .filter((l) => l.includes('Corruption'))
+    // Drop the timestamp and thread id LevelDB puts in front.
+    .map((l) => l.replace(/^\S+ \S+ /, '').trim());
+  return lines.length > 0 ? lines.join('; ') : undefined;
+}

@@ -1,0 +1,116 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { Level } from 'level';
+import { type Entry, EntryType } from '../../src/raft/types.ts';
+import { LevelStorage, type LevelStorageOptions } from '../../src/storage/index.ts';
+
+export const tmpDirs: string[] = [];
+
+/** A fresh directory under the OS temp dir; removeTmpDirs() deletes them all. */
+export async function tmpDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'raftkv-storage-'));
+  tmpDirs.push(dir);
+  return dir;
+}
+
+export async function removeTmpDirs(): Promise<void> {
+  await Promise.all(tmpDirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+}
+
+export const ent = (index: number, term: number, data: Uint8Array = new Uint8Array(0)): Entry => ({
+  index,
+  term,
+  type: EntryType.Normal,
+  data,
+});
+
+/** Entries from [index, term] pairs, as etcd's tests write them. */
+export const ents = (...pairs: Array<[number, number]>): Entry[] => pairs.map(([i, t]) => ent(i, t));
+
+export const conf = { voters: ['n1', 'n2', 'n3'], learners: [] as string[] };
+
+export async function openStore(dir: string, opts: LevelStorageOptions = {}): Promise<LevelStorage> {
+  return LevelStorage.open(dir, opts);
+}
+
+/** Everything a reader can observe, for comparing a store before and after reopening it. */
+export function observe(s: LevelStorage) {
+  const first = s.firstIndex();
+  const last = s.lastIndex();
+  const snap = s.snapshot();
+  return {
+    first,
+    last,
+    termBefore: s.term(first - 1),
+    entries: last >= first ? s.entries(first, last + 1, Number.POSITIVE_INFINITY).map(plain) : [],
+    initial: s.initialState(),
+    snapshotMeta: snap.meta,
+    snapshotData: Buffer.from(snap.data.buffer, snap.data.byteOffset, snap.data.byteLength).toString('hex'),
+  };
+}
+
+const plain = (e: Entry) => ({ index: e.index, term: e.term, type: e.type, data: Buffer.from(e.data).toString('hex') });
+
+/** Closes the store, opens the directory again and checks that nothing observable changed. */
+export async function reopen(s: LevelStorage, opts: LevelStorageOptions = {}): Promise<LevelStorage> {
+  const before = observe(s);
+  await s.close();
+  const again = await LevelStorage.open(s.dir, opts);
+  const after = observe(again);
+  if (!isDeepStrictEqual(after, before)) {
+    await again.close();
+    throw new Error(`reopened store differs:\nbefore ${JSON.stringify(before)}\nafter  ${JSON.stringify(after)}`);
+  }
+  return again;
+}
+
+/** Runs fn against the raw LevelDB underneath a (closed) store. */
+export async function withRawDb<T>(dir: string, fn: (db: Level<Buffer, Buffer>) => Promise<T>): Promise<T> {
+  const db = new Level<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await db.open();
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+/** Moves everything out of LevelDB's write-ahead log into sorted table (.ldb) files. */
+export const flushToTables = (dir: string) =>
+  withRawDb(dir, (db) =>
+    // In Node, `level` is classic-level, which has compactRange; the universal typings omit it.
+    (db as unknown as { compactRange(start: Buffer, end: Buffer): Promise<void> }).compactRange(Buffer.alloc(0), Buffer.alloc(1, 0xff)),
+  );
+
+/**
+ * Flips one bit of the byte at `offset` within the first occurrence of `needle` in the store's
+ * files of the given kind ('.log' write-ahead log or '.ldb' tables). Returns the file name.
+ */
+export async function flipByteOf(dir: string, needle: Uint8Array, offset: number, kind: '.log' | '.ldb'): Promise<string> {
+  for (const name of (await readdir(dir)).filter((f) => f.endsWith(kind)).sort()) {
+    const path = join(dir, name);
+    const bytes = await readFile(path);
+    const at = bytes.indexOf(needle);
+    if (at >= 0) {
+      bytes[at + offset] ^= 0x10;
+      await writeFile(path, bytes);
+      return name;
+    }
+  }
+  throw new Error(`pattern not found in any ${kind} file of ${dir}`);
+}
+
+/** Bytes that no compressor shrinks and that occur nowhere else on disk. */
+export function distinctive(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
