@@ -104,6 +104,9 @@ export class PeerLink {
   private sent = 0;
   private dropped = 0;
 
+  /** A dial failure was already logged at info since the link was last up. */
+  private failureLogged = false;
+
   private snapshot: OutboundSnapshot | undefined;
   private nextTransferId = 1;
 
@@ -346,7 +349,10 @@ export class PeerLink {
       }
     });
     ws.on('error', (err) => {
-      this.log.debug({ url: this.url, err: err.message }, 'peer socket error');
+      // Once per streak at info, so a node that cannot reach a peer says so without flooding.
+      const level = this.failureLogged ? 'debug' : 'info';
+      this.failureLogged = true;
+      this.log[level]({ url: this.url, err: err.message }, 'peer socket error');
     });
     ws.on('close', (code, reason) => this.onClose(ws, code, reason.toString()));
   }
@@ -355,6 +361,7 @@ export class PeerLink {
     this.stopHandshake?.();
     this.state = LinkState.Connected;
     this.opts.backoff.reset();
+    this.failureLogged = false;
     this.stopKeepAlive = keepAlive(ws, this.limits.pingIntervalMs, () => {
       this.log.warn('peer stopped answering pings');
       ws.terminate();
