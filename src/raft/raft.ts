@@ -1,10 +1,11 @@
-import { applyToConfState } from './conf-change.ts';
 import { validateConfig } from './config.ts';
 import { RaftLog } from './log.ts';
+import { campaign, handleVoteRequest, hasUnappliedConfChanges, TRANSFER_CONTEXT, VOTE_RESPONSE } from './election.ts';
+import { applyConfChange, restoreSnapshot } from './membership.ts';
 import { local, sameBytes } from './message.ts';
-import { VoteResult } from './quorum.ts';
+import type { VoteResult } from './quorum.ts';
 import { type PendingRead, ReadIndexQueue } from './read-index.ts';
-import { bcastAppend, maybeSendAppend, sendTimeoutNow } from './replication.ts';
+import { bcastAppend } from './replication.ts';
 import { stepCandidate, stepFollower } from './step-follower.ts';
 import { stepLeader } from './step-leader.ts';
 import {
@@ -28,17 +29,7 @@ import {
 } from './types.ts';
 import { ProgressTracker } from './tracker.ts';
 
-/** Vote context of an election started by TimeoutNow: it overrides leader stickiness. */
-export const TRANSFER_CONTEXT = new TextEncoder().encode('transfer');
-
 export type MessageInit = Partial<Message> & Pick<Message, 'type' | 'to'>;
-
-type Campaign = 'pre-election' | 'election' | 'transfer';
-
-const VOTE_RESPONSE = {
-  [MessageType.Vote]: MessageType.VoteResp,
-  [MessageType.PreVote]: MessageType.PreVoteResp,
-} as const;
 
 /**
  * The Raft state machine (one node). Everything is synchronous: inputs are `tick` and `step`,
@@ -73,6 +64,8 @@ export class Raft {
   /** Index of the latest ConfChange (or the term's no-op); a new one waits until it is applied. */
   pendingConfIndex = 0;
   reads = new ReadIndexQueue();
+  /** Ticks left for a TimeoutNow that waits for committed conf changes to be applied. */
+  private deferredTransferTicks = 0;
   /** ReadIndex requests that arrived before this leader committed an entry of its term. */
   pendingReadIndexMessages: Message[] = [];
 
@@ -171,6 +164,7 @@ export class Raft {
     this.heartbeatElapsed = 0;
     this.randomizedElectionTimeout = this.electionTimeout + Math.floor(this.random() * this.electionTimeout);
     this.leadTransferee = NONE;
+    this.deferredTransferTicks = 0;
     this.trk.resetVotes();
     this.trk.resetProgress(this.log.lastIndex(), this.id, this.log.persistedLastIndex());
     this.pendingConfIndex = 0;
@@ -187,6 +181,7 @@ export class Raft {
 
   private tickElection(): void {
     this.electionElapsed++;
+    if (this.deferredTransferTicks > 0) this.deferredTransferTicks--;
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       this.step(local(MessageType.Hup, this.id));
@@ -243,7 +238,7 @@ export class Raft {
         return;
       case MessageType.Vote:
       case MessageType.PreVote:
-        this.handleVoteRequest(m);
+        handleVoteRequest(this, m);
         return;
     }
     switch (this.role) {
@@ -273,24 +268,6 @@ export class Raft {
     }
   }
 
-  private handleVoteRequest(m: Message): void {
-    const respType = VOTE_RESPONSE[m.type as keyof typeof VOTE_RESPONSE];
-    const canVote =
-      this.vote === m.from ||
-      (this.vote === NONE && this.lead === NONE) ||
-      (m.type === MessageType.PreVote && m.term > this.term);
-    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
-      // A grant carries the candidate's term so that a pre-candidate can tell it apart.
-      this.send({ type: respType, to: m.from, term: m.term });
-      if (m.type === MessageType.Vote) {
-        this.electionElapsed = 0;
-        this.vote = m.from;
-      }
-    } else {
-      this.send({ type: respType, to: m.from, term: this.term, reject: true });
-    }
-  }
-
   // ---- elections ----
 
   /** Learners, removed nodes and nodes waiting for a snapshot never campaign. */
@@ -304,49 +281,21 @@ export class Raft {
       this.logger('warn', `${this.id} is not promotable and will not campaign`);
       return;
     }
-    if (this.hasUnappliedConfChanges()) {
+    if (hasUnappliedConfChanges(this)) {
+      // Our configuration may be more than one change behind: campaigning with it is unsafe.
       this.logger('warn', `${this.id} cannot campaign with committed but unapplied conf changes`);
+      // A handoff (TimeoutNow) is kept until they are applied, for at most an election timeout.
+      if (transfer) this.deferredTransferTicks = this.electionTimeout;
       return;
     }
-    this.campaign(transfer ? 'transfer' : this.preVote ? 'pre-election' : 'election');
+    campaign(this, transfer ? 'transfer' : this.preVote ? 'pre-election' : 'election');
   }
 
-  private hasUnappliedConfChanges(): boolean {
-    if (this.log.applied >= this.log.committed) return false;
-    const ents = this.log.slice(this.log.applied + 1, this.log.committed + 1, Number.POSITIVE_INFINITY);
-    return ents.some((e) => e.type === EntryType.ConfChange);
-  }
-
-  private campaign(kind: Campaign): void {
-    let voteType: typeof MessageType.Vote | typeof MessageType.PreVote;
-    let term: number;
-    if (kind === 'pre-election') {
-      this.becomePreCandidate();
-      voteType = MessageType.PreVote;
-      term = this.term + 1;
-    } else {
-      this.becomeCandidate();
-      voteType = MessageType.Vote;
-      term = this.term;
-    }
-    // Our own vote first: a single voter wins at once. (It is persisted with the Ready that
-    // carries the requests, before they leave.)
-    if (this.poll(this.id, true) === VoteResult.Won) {
-      this.wonElection();
-      return;
-    }
-    const lastIndex = this.log.lastIndex();
-    const lastTerm = this.log.lastTerm();
-    for (const id of this.trk.voters) {
-      if (id === this.id) continue;
-      this.send({
-        type: voteType,
-        to: id,
-        term,
-        index: lastIndex,
-        logTerm: lastTerm,
-        ...(kind === 'transfer' ? { context: TRANSFER_CONTEXT } : {}),
-      });
+  /** The runtime applied entries: run a handoff campaign that was waiting for them. */
+  onApplied(): void {
+    if (this.deferredTransferTicks > 0 && !hasUnappliedConfChanges(this)) {
+      this.deferredTransferTicks = 0;
+      this.hup(true);
     }
   }
 
@@ -357,7 +306,7 @@ export class Raft {
 
   wonElection(): void {
     if (this.role === Role.PreCandidate) {
-      this.campaign('election');
+      campaign(this, 'election');
     } else {
       this.becomeLeader();
       bcastAppend(this);
@@ -412,65 +361,18 @@ export class Raft {
     }
   }
 
-  // ---- leadership transfer and membership ----
+  // ---- leadership transfer, membership, snapshots ----
 
   abortLeaderTransfer(): void {
     this.leadTransferee = NONE;
   }
 
   applyConfChange(cc: ConfChange): ConfState {
-    const next = applyToConfState(this.trk.confState(), cc);
-    if (next.voters.length === 0) {
-      // Proposals are validated, so this only happens for a hand-crafted entry. Ignoring it is
-      // deterministic on every replica, where throwing would stop the whole cluster.
-      this.logger('warn', `${this.id} ignored conf change ${cc.type} ${cc.node}: it leaves no voters`);
-      return this.trk.confState();
-    }
-    this.trk.setConfig(next, this.log.lastIndex());
-    if (this.role !== Role.Leader) return next;
-    if (!this.trk.isVoter(this.id)) {
-      this.stepDownAfterRemoval();
-      return next;
-    }
-    if (this.leadTransferee !== NONE && !this.trk.isVoter(this.leadTransferee)) this.abortLeaderTransfer();
-    // The quorum may have shrunk, and new members need their first probe.
-    if (this.maybeCommit()) this.onCommitAdvanced();
-    else for (const id of this.trk.progress.keys()) if (id !== this.id) maybeSendAppend(this, id, false);
-    return next;
+    return applyConfChange(this, cc);
   }
 
-  /** A leader no longer among the voters hands off to the most caught-up voter and steps down. */
-  private stepDownAfterRemoval(): void {
-    let best: NodeId = NONE;
-    let bestMatch = -1;
-    for (const id of this.trk.voters) {
-      const match = this.trk.progress.get(id)?.match ?? 0;
-      if (match > bestMatch) {
-        best = id;
-        bestMatch = match;
-      }
-    }
-    if (best !== NONE) sendTimeoutNow(this, best);
-    this.becomeFollower(this.term, NONE);
-  }
-
-  /** Installs a snapshot sent by the leader; false if it brings nothing new. */
   restore(snap: Snapshot): boolean {
-    const { index, term, conf } = snap.meta;
-    if (index <= this.log.committed) return false;
-    if (!conf.voters.includes(this.id) && !conf.learners.includes(this.id)) {
-      this.logger('warn', `${this.id} ignored a snapshot at ${index} whose configuration excludes it`);
-      return false;
-    }
-    if (this.log.matchTerm(index, term)) {
-      // We already have the entry: just learn that it is committed.
-      this.log.commitTo(index);
-      return false;
-    }
-    this.log.restore(snap);
-    this.trk.setConfig(conf, this.log.lastIndex());
-    this.logger('info', `${this.id} restored snapshot at ${index} (term ${term})`);
-    return true;
+    return restoreSnapshot(this, snap);
   }
 
   // ---- output ----

@@ -184,6 +184,7 @@ export class RawNode {
     }
     const lastApplied = rd.committedEntries.at(-1);
     if (lastApplied) r.log.appliedTo(lastApplied.index);
+    r.onApplied();
   }
 
   status(): Status {
