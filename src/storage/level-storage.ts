@@ -24,7 +24,7 @@ import {
   StorageLockedError,
 } from './errors.ts';
 import { checkConf, MemoryLog, type SaveRequest } from './memory-log.ts';
-import { isLevelCorruption, type LevelDb, levelDbCorruptionReport, recover } from './recover.ts';
+import { isLevelCorruption, type LevelDb, levelDbCorruptionReport, type Recovered, recover } from './recover.ts';
 import {
   chunkKey,
   encodeChunk,
@@ -129,35 +129,20 @@ export class LevelStorage implements Storage {
     } catch (err) {
       throw openError(dir, err);
     }
-    const dropped = await levelDbCorruptionReport(dir);
-    let rec: Awaited<ReturnType<typeof recover>>;
+    let rec: Recovered;
     try {
-      rec = await recover(db, dir);
+      rec = await verify(db, dir);
+      if (rec.fresh) await db.put(fixedKey('format'), encodeFormat(), { sync: true });
+      if (rec.orphanChunks.length > 0) {
+        await db.batch(
+          rec.orphanChunks.map((key) => ({ type: 'del' as const, key })),
+          { sync: true },
+        );
+        logger.info(`${dir}: removed ${rec.orphanChunks.length} snapshot chunks left by an unfinished snapshot`);
+      }
     } catch (err) {
-      const verdict =
-        dropped && err instanceof CorruptDataError
-          ? new CorruptDataError(dir, `${err.detail}; LevelDB also dropped damaged records while recovering (${dropped})`, err.index)
-          : err;
-      await refuse(db, verdict, dropped);
-      throw verdict;
-    }
-    if (dropped) {
-      const last = rec.state.start.index + rec.state.entries.length;
-      const verdict = new CorruptDataError(
-        dir,
-        `LevelDB dropped damaged records while recovering (${dropped}); the log read back ends at index ${last} and acknowledged entries after it may be lost`,
-        last + 1,
-      );
-      await refuse(db, verdict, dropped);
-      throw verdict;
-    }
-    if (rec.fresh) await db.put(fixedKey('format'), encodeFormat(), { sync: true });
-    if (rec.orphanChunks.length > 0) {
-      await db.batch(
-        rec.orphanChunks.map((key) => ({ type: 'del' as const, key })),
-        { sync: true },
-      );
-      logger.info(`${dir}: removed ${rec.orphanChunks.length} snapshot chunks left by an unfinished snapshot`);
+      await db.close().catch(() => {});
+      throw err;
     }
     const s = new LevelStorage(dir, db, new MemoryLog(rec.state), rec.snapChunks, opts);
     const hs = rec.state.hardState;
@@ -291,11 +276,11 @@ export class LevelStorage implements Storage {
     const { meta, pieces } = this.layOut(index, term, conf, data);
     let written = 0;
     try {
-      for (const piece of pieces) {
+      for (const [n, piece] of pieces.entries()) {
         this.assertWritable();
         meta.dataCrc = crc32(piece, meta.dataCrc);
-        await this.queue.pushAlone(() => [chunkPut(index, written, piece)]);
-        written++;
+        await this.queue.pushAlone(() => [chunkPut(index, n, piece)]);
+        written = n + 1;
       }
       // A received snapshot or a truncation may have landed while the chunks were written.
       this.assertWritable();
@@ -362,16 +347,31 @@ function innermost(err: unknown): Error {
 }
 
 /**
- * Closes a store that failed verification. When LevelDB itself dropped records, the evidence is
- * gone after this open, so the verdict is written into the store: it stays refused until an
- * operator replaces the directory (the node then rejoins from a leader's snapshot).
+ * recover() plus LevelDB's own report. When LevelDB itself dropped records while opening, the
+ * evidence is gone after this open, so the verdict is written into the store: it stays refused
+ * until an operator replaces the directory (the node then rejoins from a leader's snapshot).
  */
-async function refuse(db: LevelDb, err: unknown, dropped: string | undefined): Promise<void> {
+async function verify(db: LevelDb, dir: string): Promise<Recovered> {
+  const dropped = await levelDbCorruptionReport(dir);
+  let verdict: unknown;
   try {
-    if (dropped && err instanceof CorruptDataError) {
-      await db.put(fixedKey('quarantine'), encodeQuarantine(err.detail), { sync: true });
-    }
-  } finally {
-    await db.close();
+    const rec = await recover(db, dir);
+    if (!dropped) return rec;
+    const last = rec.state.start.index + rec.state.entries.length;
+    verdict = new CorruptDataError(
+      dir,
+      `LevelDB dropped damaged records while recovering (${dropped}); the log read back ends at index ${last} and acknowledged entries after it may be lost`,
+      last + 1,
+    );
+  } catch (err) {
+    verdict =
+      dropped && err instanceof CorruptDataError
+        ? new CorruptDataError(dir, `${err.detail}; LevelDB also dropped damaged records while recovering (${dropped})`, err.index)
+        : err;
   }
+  if (dropped && verdict instanceof CorruptDataError) {
+    // Best effort: failing to record the verdict must not hide it.
+    await db.put(fixedKey('quarantine'), encodeQuarantine(verdict.detail), { sync: true }).catch(() => {});
+  }
+  throw verdict;
 }

@@ -64,7 +64,9 @@ export async function recover(db: LevelDb, dir: string): Promise<Recovered> {
   const q = await get('quarantine');
   if (q !== undefined) {
     const reason = decode('quarantine record', undefined, () => decodeQuarantine(q));
-    throw corrupt(`this store was refused before and stays refused: ${reason}`);
+    throw corrupt(
+      `this store was refused before and stays refused: ${reason}. Replace the member: remove it from the cluster, move this directory away, and add it back empty (it then receives a snapshot from the leader)`,
+    );
   }
 
   const marker = await get('format');
@@ -234,6 +236,6 @@ export async function levelDbCorruptionReport(dir: string): Promise<string | und
     .split('\n')
     .filter((l) => l.includes('Corruption'))
     // Drop the timestamp and thread id LevelDB puts in front.
-    .map((l) => l.replace(/^\S+ \S+ /, '').trim());
+    .map((l) => l.replace(/^\S+ \S+ /, '').replace('(ignoring error) ', '').trim());
   return lines.length > 0 ? lines.join('; ') : undefined;
 }
