@@ -29,6 +29,8 @@ export const CloseCode = {
   UnsupportedData: 1003,
   /** Sent by ws itself when a frame exceeds maxPayload. */
   MessageTooBig: 1009,
+  /** A bug on our side while handling the peer's frame (logged with its stack). */
+  InternalError: 1011,
   /** Undecodable frame, unexpected frame kind, or a message claiming another sender. */
   ProtocolError: 4000,
   VersionMismatch: 4001,

@@ -95,19 +95,20 @@ export class InboundConnection {
       this.refuse(CloseCode.UnsupportedData, 'binary frames only');
       return;
     }
-    if (this.peerId === undefined) {
-      this.onHandshakeFrame(bytes);
-      return;
-    }
     try {
-      this.onDataFrame(bytes);
+      if (this.peerId === undefined) this.onHandshakeFrame(bytes);
+      else this.onDataFrame(bytes);
     } catch (e) {
-      if (e instanceof CodecError) {
+      if (e instanceof HandshakeError) {
+        this.refuse(e.code, e.reason);
+      } else if (e instanceof CodecError) {
         this.refuse(CloseCode.ProtocolError, `undecodable frame: ${e.message}`);
       } else if (e instanceof ProtocolViolation || e instanceof SnapshotTransferError) {
         this.refuse(CloseCode.ProtocolError, e.message);
       } else {
-        throw e;
+        // A bug of ours: it costs this connection (the peer redials), never the process.
+        this.log.error({ err: e, peer: this.peerId }, 'internal error handling a peer frame');
+        this.close(CloseCode.InternalError, 'internal error');
       }
     }
   }
@@ -117,22 +118,17 @@ export class InboundConnection {
       this.refuse(CloseCode.NotAuthenticated, 'raft traffic before the handshake');
       return;
     }
-    try {
-      const { peerId, welcome } = acceptClient(this.opts, this.nonce, bytes);
-      this.stopHandshake?.();
-      this.peerId = peerId;
-      this.log = this.log.child({ peer: peerId });
-      this.ws.send(welcome);
-      this.stopKeepAlive = keepAlive(this.ws, this.opts.pingIntervalMs, () => {
-        this.log.warn('peer stopped answering pings');
-        this.ws.terminate();
-      });
-      this.log.info('peer authenticated');
-      this.opts.onAuthenticated(this);
-    } catch (e) {
-      if (!(e instanceof HandshakeError)) throw e;
-      this.refuse(e.code, e.reason);
-    }
+    const { peerId, welcome } = acceptClient(this.opts, this.nonce, bytes);
+    this.stopHandshake?.();
+    this.peerId = peerId;
+    this.log = this.log.child({ peer: peerId });
+    this.ws.send(welcome);
+    this.stopKeepAlive = keepAlive(this.ws, this.opts.pingIntervalMs, () => {
+      this.log.warn('peer stopped answering pings');
+      this.ws.terminate();
+    });
+    this.log.info('peer authenticated');
+    this.opts.onAuthenticated(this);
   }
 
   private onDataFrame(bytes: Uint8Array): void {

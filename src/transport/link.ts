@@ -193,19 +193,13 @@ export class PeerLink {
   }
 
   private sendSnapshot(m: Message): boolean {
-    if (this.state !== LinkState.Connected) {
-      this.drop();
-      this.opts.onSnapshotStatus(this.opts.peer, false);
-      return false;
-    }
+    if (this.state !== LinkState.Connected) return this.snapshotLost();
     try {
       messageSize(m);
     } catch (e) {
       if (!(e instanceof CodecError)) throw e;
       this.log.error({ err: e }, 'unencodable snapshot message dropped');
-      this.drop();
-      this.opts.onSnapshotStatus(this.opts.peer, false);
-      return false;
+      return this.snapshotLost();
     }
     if (this.snapshot) {
       // The core has moved on to a newer snapshot; the receiver drops the old transfer when
@@ -220,6 +214,15 @@ export class PeerLink {
     );
     this.scheduleFlush();
     return true;
+  }
+
+  /** Counts a Snap that never left and reports it after the caller's send returns. */
+  private snapshotLost(): false {
+    this.drop();
+    queueMicrotask(() => {
+      if (!this.closed) this.opts.onSnapshotStatus(this.opts.peer, false);
+    });
+    return false;
   }
 
   private scheduleFlush(): void {
@@ -343,9 +346,14 @@ export class PeerLink {
           throw new HandshakeError(CloseCode.ProtocolError, 'a peer server sends nothing after its welcome');
         }
       } catch (e) {
-        if (!(e instanceof HandshakeError)) throw e;
-        this.log.warn({ url: this.url, code: e.code, reason: e.reason }, 'peer failed the handshake');
-        closeSocket(ws, e.code, e.reason);
+        if (e instanceof HandshakeError) {
+          this.log.warn({ url: this.url, code: e.code, reason: e.reason }, 'peer failed the handshake');
+          closeSocket(ws, e.code, e.reason);
+        } else {
+          // A bug of ours: it costs this connection (we redial), never the process.
+          this.log.error({ err: e }, 'internal error during the peer handshake');
+          closeSocket(ws, CloseCode.InternalError, 'internal error');
+        }
       }
     });
     ws.on('error', (err) => {

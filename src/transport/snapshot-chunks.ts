@@ -97,10 +97,17 @@ export class SnapshotAssembler {
       this.opts.onDrop(b.transferId, `snapshot of ${b.totalBytes} bytes exceeds the ${this.opts.maxBytes}-byte limit`);
       return;
     }
+    let buf: Buffer;
+    try {
+      // allocUnsafe is safe here: the message is delivered only after every byte was written.
+      buf = Buffer.allocUnsafe(b.totalBytes);
+    } catch (err) {
+      this.opts.onDrop(b.transferId, `cannot allocate ${b.totalBytes} bytes: ${(err as Error).message}`);
+      return;
+    }
     const timer = setTimeout(() => this.drop('timed out'), this.opts.timeoutMs);
     timer.unref();
-    // allocUnsafe is safe here: the message is delivered only after every byte was written.
-    this.current = { id: b.transferId, message: b.message, buf: Buffer.allocUnsafe(b.totalBytes), received: 0, timer };
+    this.current = { id: b.transferId, message: b.message, buf, received: 0, timer };
   }
 
   /**

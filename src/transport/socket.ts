@@ -20,8 +20,25 @@ export function closeSocket(ws: WebSocket, code: number, reason: string): void {
     ws.terminate();
     return;
   }
-  if (ws.readyState === ws.OPEN) ws.close(code, Buffer.from(reason).subarray(0, 123).toString());
+  if (ws.readyState === ws.OPEN) ws.close(code, truncateUtf8(reason, 123));
   setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+}
+
+/**
+ * The longest prefix of `s` whose UTF-8 encoding fits in `maxBytes`, cut between characters:
+ * ws throws on a close reason over 123 bytes, and reasons may quote a peer's (hostile) ids.
+ */
+export function truncateUtf8(s: string, maxBytes: number): string {
+  let bytes = 0;
+  let end = 0;
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    const n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    if (bytes + n > maxBytes) break;
+    bytes += n;
+    end += ch.length;
+  }
+  return s.slice(0, end);
 }
 
 /**

@@ -115,8 +115,12 @@ export async function rawClient(url: string): Promise<RawClient> {
   const ws = new WebSocket(url, { perMessageDeflate: false });
   const frames: Buffer[] = [];
   ws.on('message', (data) => frames.push(data as Buffer));
+  let isClosed = false;
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
-    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+    ws.on('close', (code, reason) => {
+      isClosed = true;
+      resolve({ code, reason: reason.toString() });
+    });
   });
   ws.on('error', () => {});
   await new Promise<void>((resolve, reject) => {
@@ -133,7 +137,7 @@ export async function rawClient(url: string): Promise<RawClient> {
       const clusterId = opts.clusterId ?? CLUSTER;
       const proof = clientProof(opts.secret ?? SECRET, nonce, clusterId, nodeId);
       ws.send(encodeClientHello({ clusterId, nodeId, nonce: newNonce(), proof }));
-      await Promise.race([waitFor(() => frames.length >= 2, 'welcome'), closed]);
+      await waitFor(() => frames.length >= 2 || isClosed, 'welcome or close');
     },
   };
 }

@@ -266,6 +266,8 @@ describe('snapshots', () => {
         snapshot: { meta: { index: 1, term: 1, conf: { voters: ['a', 'b'], learners: [] } }, data: new Uint8Array(10) },
       }),
     ]);
+    expect(a.snapshotStatus).toEqual([]); // never re-entrantly from inside send
+    await sleep(0);
     expect(a.snapshotStatus).toEqual([['b', false]]);
   });
 });

@@ -11,6 +11,7 @@ import { MessageType } from '../../src/raft/types.ts';
 import { encodeBatch, encodeMessage, FrameKind, messageSize } from '../../src/transport/codec.ts';
 import { encodeServerHello, encodeWelcome, newNonce } from '../../src/transport/handshake.ts';
 import { CloseCode, PEER_PATH, Transport, TransportConfigError } from '../../src/transport/index.ts';
+import { truncateUtf8 } from '../../src/transport/socket.ts';
 import { everyWireMessage, message, plain } from './fixtures.ts';
 import {
   CLUSTER,
@@ -129,6 +130,27 @@ describe('handshake', () => {
       clusterId: 'clusterId' in override ? override.clusterId : CLUSTER,
     });
     expect((await raw.closed).code).toBe(code);
+  });
+
+  it('survives ids that make the close reason long and multi-byte', async () => {
+    const b = await node('b', { isAllowedPeer: () => true });
+    const hostileId = `x${'é'.repeat(200)}${'😈'.repeat(100)}`; // the odd prefix puts a byte cut mid-character
+    const raw = await rawClient(b.url);
+    await raw.authenticate('x', { clusterId: hostileId });
+    const { code, reason } = await raw.closed;
+    expect(code).toBe(CloseCode.ClusterMismatch);
+    expect(Buffer.byteLength(reason)).toBeLessThanOrEqual(123);
+    expect(reason.startsWith('cluster id mismatch: peer is in "xéé')).toBe(true);
+    expect(logged(b, 'peer connection refused', { code: CloseCode.ClusterMismatch })).toBeDefined();
+  });
+
+  it('truncates close reasons between characters', () => {
+    expect(truncateUtf8('abc', 123)).toBe('abc');
+    expect(truncateUtf8('aé', 2)).toBe('a');
+    expect(truncateUtf8('a😈b', 4)).toBe('a');
+    expect(truncateUtf8('a😈b', 5)).toBe('a😈');
+    const long = 'é'.repeat(100);
+    expect(Buffer.byteLength(truncateUtf8(long, 123))).toBe(122);
   });
 
   it('refuses a client speaking another protocol version', async () => {
