@@ -1,0 +1,120 @@
+/**
+ * Failures of the RESP front end, one class per failure as node-redis and ioredis do it.
+ *
+ * A `ProtocolError` is a malformed request: the server answers `-ERR <message>` and closes that
+ * one connection, exactly as redis-server does (networking.c, Redis 7.0). The messages are
+ * Redis's own texts byte for byte, because clients and tests match on them.
+ */
+
+export abstract class ProtocolError extends Error {
+  /**
+   * The message as bytes. Redis prints the offending byte raw in "expected '$', got 'X'", so a
+   * byte >= 0x80 must reach the wire as itself, not as its UTF-8 encoding.
+   */
+  readonly bytes: Buffer;
+
+  constructor(message: string) {
+    super(message);
+    this.bytes = Buffer.from(message, 'latin1');
+  }
+}
+
+export class ExpectedDollarError extends ProtocolError {
+  override name = 'ExpectedDollarError';
+  constructor(readonly got: number) {
+    super(`Protocol error: expected '$', got '${String.fromCharCode(got)}'`);
+  }
+}
+
+export class InvalidMultibulkLengthError extends ProtocolError {
+  override name = 'InvalidMultibulkLengthError';
+  constructor() {
+    super('Protocol error: invalid multibulk length');
+  }
+}
+
+export class InvalidBulkLengthError extends ProtocolError {
+  override name = 'InvalidBulkLengthError';
+  constructor() {
+    super('Protocol error: invalid bulk length');
+  }
+}
+
+export class UnbalancedQuotesError extends ProtocolError {
+  override name = 'UnbalancedQuotesError';
+  constructor() {
+    super('Protocol error: unbalanced quotes in request');
+  }
+}
+
+export class InlineTooBigError extends ProtocolError {
+  override name = 'InlineTooBigError';
+  constructor() {
+    super('Protocol error: too big inline request');
+  }
+}
+
+export class MultibulkCountTooBigError extends ProtocolError {
+  override name = 'MultibulkCountTooBigError';
+  constructor() {
+    super('Protocol error: too big mbulk count string');
+  }
+}
+
+export class BulkCountTooBigError extends ProtocolError {
+  override name = 'BulkCountTooBigError';
+  constructor() {
+    super('Protocol error: too big bulk count string');
+  }
+}
+
+/** Before AUTH, Redis caps a request at 10 arguments so strangers cannot make it allocate. */
+export class UnauthenticatedMultibulkLengthError extends ProtocolError {
+  override name = 'UnauthenticatedMultibulkLengthError';
+  constructor() {
+    super('Protocol error: unauthenticated multibulk length');
+  }
+}
+
+/** Before AUTH, Redis caps each argument at 16384 bytes. */
+export class UnauthenticatedBulkLengthError extends ProtocolError {
+  override name = 'UnauthenticatedBulkLengthError';
+  constructor() {
+    super('Protocol error: unauthenticated bulk length');
+  }
+}
+
+/**
+ * The client sent more unprocessed bytes than client-query-buffer-limit allows. Redis logs this
+ * and drops the connection without a reply, and so does the server here.
+ */
+export class QueryBufferLimitError extends Error {
+  override name = 'QueryBufferLimitError';
+  constructor(
+    readonly buffered: number,
+    readonly limit: number,
+  ) {
+    super(`query buffer of ${buffered} bytes exceeds client-query-buffer-limit ${limit}`);
+  }
+}
+
+/**
+ * Thrown by a command handler (or a helper deep inside one) to answer with an error reply:
+ * `throw new CommandError('ERR value is not an integer or out of range')`. The server turns it
+ * into that reply; any other exception becomes `-ERR internal error` and is reported.
+ */
+export class CommandError extends Error {
+  override name = 'CommandError';
+  /** `text` includes the error code, as in `R.error`. */
+  constructor(readonly text: string) {
+    super(text);
+  }
+}
+
+/** A `many` reply (several replies to one request) was put inside an array or map. */
+export class NestedManyReplyError extends Error {
+  override name = 'NestedManyReplyError';
+  constructor() {
+    super("a 'many' reply is only valid at the top level");
+  }
+}
