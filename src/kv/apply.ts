@@ -1,0 +1,287 @@
+/**
+ * The semantics of every op, evaluated at apply time against the entry's timestamp (never the
+ * local clock). A key whose expiry is <= ts is treated as absent and reclaimed on the spot;
+ * that is deterministic, since every replica applies the same entry with the same ts.
+ */
+import { constants } from 'node:buffer';
+import { fromBinary, toBinary } from './bytes.ts';
+import type { Item } from './item.ts';
+import type { Keyspace } from './keyspace.ts';
+import { addLongDouble, formatLongDouble, parseLongDouble } from './long-double.ts';
+import { addInt64, parseInt64 } from './numbers.ts';
+import type { KvOp, OpOf, Rng } from './ops.ts';
+import { expireTimeOf, liveCount, matchingKeys, randomKeyOf, scanKeys, ttlOf } from './reads.ts';
+import { bulk, ERR, error, int, invalidExpireTime, type KvResult, NIL, OK } from './results.ts';
+
+/**
+ * Redis's proto-max-bulk-len default (512 MiB), capped by V8's longest string: the bound for a
+ * value built at apply time (APPEND) and for any stored value.
+ */
+export const MAX_STRING_BYTES = Math.min(512 * 1024 * 1024, constants.MAX_STRING_LENGTH);
+
+export interface ApplyContext {
+  ks: Keyspace;
+  ts: number;
+  index: number;
+  /** Deterministic per entry, for RANDOMKEY inside a MULTI. */
+  rng: Rng;
+}
+
+/** The key if it exists and is not expired at ts; an expired key is deleted first. */
+function live(ctx: ApplyContext, key: string): Item | undefined {
+  const item = ctx.ks.map.get(key);
+  if (item === undefined) return undefined;
+  if (item.expiredAt(ctx.ts)) {
+    ctx.ks.remove(item, 0);
+    return undefined;
+  }
+  return item;
+}
+
+/** Deletes an item found by the leader's expiry/eviction; a logical change only if still live. */
+function reclaim(ctx: ApplyContext, item: Item): void {
+  ctx.ks.remove(item, item.expiredAt(ctx.ts) ? 0 : ctx.index);
+}
+
+/** Stores a plain value with the given expiry, creating the key if needed. */
+function store(ctx: ApplyContext, key: string, cur: Item | undefined, value: string, expiresAt: number): void {
+  if (cur === undefined) {
+    ctx.ks.create(key, value, expiresAt, ctx.index);
+    return;
+  }
+  ctx.ks.setValue(cur, value, ctx.index);
+  ctx.ks.setExpiry(cur, expiresAt, ctx.index);
+  ctx.ks.lru.touch(cur);
+}
+
+function valueReply(item: Item | undefined): KvResult {
+  return item === undefined ? NIL : bulk(fromBinary(item.value));
+}
+
+function set(ctx: ApplyContext, op: OpOf<'set'>): KvResult {
+  if (op.pxat !== undefined && op.pxat <= 0) return error(invalidExpireTime('set'));
+  if (op.value.length > MAX_STRING_BYTES) return error(ERR.tooBig);
+  const key = toBinary(op.key);
+  const cur = live(ctx, key);
+  const blocked = (op.cond === 'nx' && cur !== undefined) || (op.cond === 'xx' && cur === undefined);
+  const reply = op.get ? valueReply(cur) : blocked ? NIL : OK;
+  if (blocked) {
+    if (cur) ctx.ks.lru.touch(cur);
+    return reply;
+  }
+  const expiresAt = op.pxat ?? (op.keepTtl && cur ? cur.expiresAt : 0);
+  if (expiresAt !== 0 && expiresAt <= ctx.ts) {
+    // Written already expired: the net effect is a deletion of whatever was there.
+    if (cur) ctx.ks.remove(cur, ctx.index);
+    else ctx.ks.markDeleted(key, ctx.index);
+    return reply;
+  }
+  store(ctx, key, cur, toBinary(op.value), expiresAt);
+  return reply;
+}
+
+function del(ctx: ApplyContext, keys: Uint8Array[]): KvResult {
+  let n = 0;
+  for (const k of keys) {
+    const item = live(ctx, toBinary(k));
+    if (item) {
+      ctx.ks.remove(item, ctx.index);
+      n++;
+    }
+  }
+  return int(n);
+}
+
+function pexpireat(ctx: ApplyContext, op: OpOf<'pexpireat'>): KvResult {
+  if (op.nx && (op.xx || op.gt || op.lt)) return error(ERR.nxAndOthers);
+  if (op.gt && op.lt) return error(ERR.gtAndLt);
+  const cur = live(ctx, toBinary(op.key));
+  if (cur === undefined) return int(0);
+  const current = cur.expiresAt;
+  // A key without expiry counts as an infinite TTL for GT and LT.
+  if (op.nx && current !== 0) return int(0);
+  if (op.xx && current === 0) return int(0);
+  if (op.gt && (current === 0 || op.at <= current)) return int(0);
+  if (op.lt && current !== 0 && op.at >= current) return int(0);
+  if (op.at <= ctx.ts) ctx.ks.remove(cur, ctx.index);
+  else {
+    ctx.ks.setExpiry(cur, op.at, ctx.index);
+    ctx.ks.lru.touch(cur);
+  }
+  return int(1);
+}
+
+function persist(ctx: ApplyContext, key: Uint8Array): KvResult {
+  const cur = live(ctx, toBinary(key));
+  if (cur === undefined || cur.expiresAt === 0) return int(0);
+  ctx.ks.setExpiry(cur, 0, ctx.index);
+  ctx.ks.lru.touch(cur);
+  return int(1);
+}
+
+function incrby(ctx: ApplyContext, op: OpOf<'incrby'>): KvResult {
+  const key = toBinary(op.key);
+  const cur = live(ctx, key);
+  const base = cur === undefined ? 0 : parseInt64(cur.value);
+  if (base === null) return error(ERR.notInteger);
+  const sum = addInt64(base, op.delta);
+  if (sum === null) return error(ERR.overflow);
+  store(ctx, key, cur, String(sum), cur?.expiresAt ?? 0);
+  return int(sum);
+}
+
+function incrbyfloat(ctx: ApplyContext, op: OpOf<'incrbyfloat'>): KvResult {
+  const key = toBinary(op.key);
+  const cur = live(ctx, key);
+  const base = parseLongDouble(cur === undefined ? '0' : cur.value);
+  const incr = parseLongDouble(op.incr);
+  if (base === null || incr === null) return error(ERR.notFloat);
+  const sum = addLongDouble(base, incr);
+  if (sum === null || sum.inf) return error(ERR.nanOrInf);
+  const text = formatLongDouble(sum);
+  store(ctx, key, cur, text, cur?.expiresAt ?? 0);
+  return bulk(fromBinary(text));
+}
+
+function append(ctx: ApplyContext, op: OpOf<'append'>): KvResult {
+  const key = toBinary(op.key);
+  const cur = live(ctx, key);
+  const length = (cur?.value.length ?? 0) + op.value.length;
+  if (length > MAX_STRING_BYTES) return error(ERR.tooBig);
+  const added = toBinary(op.value);
+  store(ctx, key, cur, cur === undefined ? added : cur.value + added, cur?.expiresAt ?? 0);
+  return int(length);
+}
+
+function mset(ctx: ApplyContext, pairs: [Uint8Array, Uint8Array][], onlyIfNoneExist: boolean): KvResult {
+  for (const [, v] of pairs) if (v.length > MAX_STRING_BYTES) return error(ERR.tooBig);
+  if (onlyIfNoneExist) {
+    for (const [k] of pairs) if (live(ctx, toBinary(k))) return int(0);
+  }
+  for (const [k, v] of pairs) {
+    const key = toBinary(k);
+    store(ctx, key, live(ctx, key), toBinary(v), 0);
+  }
+  return onlyIfNoneExist ? int(1) : OK;
+}
+
+function getdel(ctx: ApplyContext, key: Uint8Array): KvResult {
+  const cur = live(ctx, toBinary(key));
+  if (cur === undefined) return NIL;
+  const reply = valueReply(cur);
+  ctx.ks.remove(cur, ctx.index);
+  return reply;
+}
+
+function getex(ctx: ApplyContext, op: OpOf<'getex'>): KvResult {
+  if (op.pxat !== undefined && op.pxat <= 0) return error(invalidExpireTime('getex'));
+  const cur = live(ctx, toBinary(op.key));
+  if (cur === undefined) return NIL;
+  const reply = valueReply(cur);
+  if (op.pxat !== undefined) {
+    if (op.pxat <= ctx.ts) {
+      ctx.ks.remove(cur, ctx.index);
+      return reply;
+    }
+    ctx.ks.setExpiry(cur, op.pxat, ctx.index);
+  } else if (op.persist && cur.expiresAt !== 0) {
+    ctx.ks.setExpiry(cur, 0, ctx.index);
+  }
+  ctx.ks.lru.touch(cur);
+  return reply;
+}
+
+function expireIf(ctx: ApplyContext, op: OpOf<'expireIf'>): KvResult {
+  const item = ctx.ks.map.get(toBinary(op.key));
+  if (item === undefined || item.expiresAt === 0 || item.expiresAt > op.at) return int(0);
+  reclaim(ctx, item);
+  return int(1);
+}
+
+function evict(ctx: ApplyContext, keys: Uint8Array[]): KvResult {
+  let n = 0;
+  for (const k of keys) {
+    const item = ctx.ks.map.get(toBinary(k));
+    if (item) {
+      reclaim(ctx, item);
+      n++;
+    }
+  }
+  return int(n);
+}
+
+/** A read that Redis does with "touch" (GET, STRLEN, ...) rather than NOTOUCH (TTL, TYPE, ...). */
+function readTouch(ctx: ApplyContext, key: Uint8Array): Item | undefined {
+  const item = live(ctx, toBinary(key));
+  if (item) ctx.ks.lru.touch(item);
+  return item;
+}
+
+function keyList(keys: string[]): KvResult {
+  return { type: 'array', value: keys.map((k) => bulk(fromBinary(k))) };
+}
+
+export function applyOp(ctx: ApplyContext, op: KvOp): KvResult {
+  switch (op.type) {
+    case 'set':
+      return set(ctx, op);
+    case 'del':
+      return del(ctx, op.keys);
+    case 'pexpireat':
+      return pexpireat(ctx, op);
+    case 'persist':
+      return persist(ctx, op.key);
+    case 'incrby':
+      return incrby(ctx, op);
+    case 'incrbyfloat':
+      return incrbyfloat(ctx, op);
+    case 'append':
+      return append(ctx, op);
+    case 'mset':
+      return mset(ctx, op.pairs, false);
+    case 'msetnx':
+      return mset(ctx, op.pairs, true);
+    case 'getdel':
+      return getdel(ctx, op.key);
+    case 'getex':
+      return getex(ctx, op);
+    case 'flushall':
+      ctx.ks.clear(ctx.index);
+      return OK;
+    case 'publish':
+      return { type: 'publish', channel: op.channel, message: op.message };
+    case 'expireIf':
+      return expireIf(ctx, op);
+    case 'evict':
+      return evict(ctx, op.keys);
+    case 'get':
+      return valueReply(readTouch(ctx, op.key));
+    case 'mget':
+      return { type: 'array', value: op.keys.map((k) => valueReply(readTouch(ctx, k))) };
+    case 'exists': {
+      let n = 0;
+      for (const k of op.keys) if (live(ctx, toBinary(k))) n++;
+      return int(n);
+    }
+    case 'strlen':
+      return int(readTouch(ctx, op.key)?.value.length ?? 0);
+    case 'type':
+      return { type: 'status', value: live(ctx, toBinary(op.key)) ? 'string' : 'none' };
+    case 'ttl':
+      return int(ttlOf(live(ctx, toBinary(op.key)), ctx.ts, op.unit));
+    case 'expiretime':
+      return int(expireTimeOf(live(ctx, toBinary(op.key)), op.unit));
+    case 'dbsize':
+      return int(liveCount(ctx.ks, ctx.ts));
+    case 'keys':
+      return keyList(matchingKeys(ctx.ks, toBinary(op.pattern), ctx.ts));
+    case 'scan': {
+      const page = scanKeys(ctx.ks, op.cursor, op.count, op.match && toBinary(op.match), ctx.ts);
+      return { type: 'array', value: [bulk(fromBinary(String(page.cursor))), keyList(page.keys)] };
+    }
+    case 'randomkey': {
+      const key = randomKeyOf(ctx.ks, ctx.rng, ctx.ts);
+      return key === undefined ? NIL : bulk(fromBinary(key));
+    }
+  }
+}

@@ -1,0 +1,356 @@
+/**
+ * Binary encoding of a KvEntry (the data of a Normal raft entry).
+ *
+ *   entry := FORMAT(u8 = 1) ts(uvarint) nwatch(uvarint) {key(bytes) version(svarint)}*
+ *            nops(uvarint) op*
+ *   op    := code(u8) fields...            (per op, see writeOp)
+ *   bytes := len(uvarint) raw
+ *
+ * Hand-written rather than msgpackr: for a SET with a 16-byte key, 64-byte value and PXAT it
+ * encodes in ~340 ns vs ~1080 ns, decodes in ~290 ns vs ~1400 ns, and takes 99 bytes vs 140
+ * (`npx tsx test/kv/codec.bench.ts`, Node 20, x86_64). The buffer is sized exactly first and
+ * taken from Node's allocation pool: an unpooled allocation alone costs ~750 ns, and since
+ * raft releases entries in log order, pool slabs are freed together rather than pinned.
+ */
+import { Buffer } from 'node:buffer';
+import { ByteReader, ByteWriter, uvarintSize, zigzag } from './bytes.ts';
+import { KvDecodeError, KvEncodeError } from './errors.ts';
+import { type KvEntry, type KvOp, MAX_TIME_MS, OP, type OpName, type WatchedKey } from './ops.ts';
+
+const FORMAT = 1;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+const NAME_BY_CODE: (OpName | undefined)[] = [];
+for (const name of Object.keys(OP) as OpName[]) NAME_BY_CODE[OP[name].code] = name;
+
+// Flag bits.
+const SET_NX = 1;
+const SET_XX = 2;
+const SET_GET = 4;
+const SET_KEEPTTL = 8;
+const SET_PXAT = 16;
+const EXP_NX = 1;
+const EXP_XX = 2;
+const EXP_GT = 4;
+const EXP_LT = 8;
+const GETEX_PXAT = 1;
+const GETEX_PERSIST = 2;
+const SCAN_MATCH = 1;
+
+export function encodeEntry(e: KvEntry): Uint8Array {
+  checkCount(e.ts, 'ts');
+  const watch = e.watch ?? [];
+  let size = 1 + uvarintSize(e.ts) + uvarintSize(watch.length) + uvarintSize(e.ops.length);
+  for (const w of watch) {
+    checkTime(w.version, 'watch version');
+    size += bytesSize(w.key) + uvarintSize(zigzag(w.version));
+  }
+  for (const op of e.ops) size += opSize(op);
+  const w = new ByteWriter(Buffer.allocUnsafe(size));
+  w.u8(FORMAT);
+  w.uvarint(e.ts);
+  w.uvarint(watch.length);
+  for (const x of watch) {
+    w.bytes(x.key);
+    w.svarint(x.version);
+  }
+  w.uvarint(e.ops.length);
+  for (const op of e.ops) writeOp(w, op);
+  if (w.pos !== size) throw new KvEncodeError(`size mismatch: wrote ${w.pos} of ${size} bytes`);
+  return w.buf;
+}
+
+/** Decodes an entry; keys and values in the result are views into `data`. */
+export function decodeEntry(data: Uint8Array): KvEntry {
+  const r = new ByteReader(data);
+  try {
+    const format = r.u8();
+    if (format !== FORMAT) throw new KvDecodeError(`unknown format ${format}`);
+    const ts = r.uvarint();
+    const nwatch = r.uvarint();
+    let watch: WatchedKey[] | undefined;
+    if (nwatch > 0) {
+      watch = [];
+      for (let i = 0; i < nwatch; i++) watch.push({ key: r.bytes(), version: r.svarint() });
+    }
+    const nops = r.uvarint();
+    const ops: KvOp[] = [];
+    for (let i = 0; i < nops; i++) ops.push(readOp(r));
+    if (r.remaining !== 0) throw new KvDecodeError(`${r.remaining} trailing bytes`);
+    return watch ? { ts, ops, watch } : { ts, ops };
+  } catch (err) {
+    if (err instanceof KvDecodeError) throw err;
+    throw new KvDecodeError((err as Error).message);
+  }
+}
+
+function bytesSize(b: Uint8Array): number {
+  return uvarintSize(b.length) + b.length;
+}
+
+function listSize(list: Uint8Array[]): number {
+  let size = uvarintSize(list.length);
+  for (const b of list) size += bytesSize(b);
+  return size;
+}
+
+function pairsSize(pairs: [Uint8Array, Uint8Array][]): number {
+  let size = uvarintSize(pairs.length);
+  for (const [k, v] of pairs) size += bytesSize(k) + bytesSize(v);
+  return size;
+}
+
+function timeSize(t: number, what: string): number {
+  checkTime(t, what);
+  return uvarintSize(zigzag(t));
+}
+
+function opSize(op: KvOp): number {
+  switch (op.type) {
+    case 'set':
+      return 2 + bytesSize(op.key) + bytesSize(op.value) + (op.pxat === undefined ? 0 : timeSize(op.pxat, 'pxat'));
+    case 'del':
+    case 'evict':
+    case 'mget':
+    case 'exists':
+      return 1 + listSize(op.keys);
+    case 'pexpireat':
+      return 2 + bytesSize(op.key) + timeSize(op.at, 'at');
+    case 'expireIf':
+      return 1 + bytesSize(op.key) + timeSize(op.at, 'at');
+    case 'persist':
+    case 'getdel':
+    case 'get':
+    case 'strlen':
+    case 'type':
+      return 1 + bytesSize(op.key);
+    case 'incrby':
+      if (op.delta < INT64_MIN || op.delta > INT64_MAX) throw new KvEncodeError('incrby delta is not a 64-bit integer');
+      return 9 + bytesSize(op.key);
+    case 'incrbyfloat':
+      for (let i = 0; i < op.incr.length; i++) {
+        if (op.incr.charCodeAt(i) > 0xff) throw new KvEncodeError('incrbyfloat increment is not a binary string');
+      }
+      return 1 + bytesSize(op.key) + uvarintSize(op.incr.length) + op.incr.length;
+    case 'append':
+      return 1 + bytesSize(op.key) + bytesSize(op.value);
+    case 'mset':
+    case 'msetnx':
+      return 1 + pairsSize(op.pairs);
+    case 'getex':
+      return 2 + bytesSize(op.key) + (op.pxat === undefined ? 0 : timeSize(op.pxat, 'pxat'));
+    case 'flushall':
+    case 'dbsize':
+    case 'randomkey':
+      return 1;
+    case 'publish':
+      return 1 + bytesSize(op.channel) + bytesSize(op.message);
+    case 'ttl':
+    case 'expiretime':
+      return 2 + bytesSize(op.key);
+    case 'keys':
+      return 1 + bytesSize(op.pattern);
+    case 'scan':
+      checkCount(op.cursor, 'scan cursor');
+      checkCount(op.count, 'scan count');
+      return 2 + uvarintSize(op.cursor) + uvarintSize(op.count) + (op.match ? bytesSize(op.match) : 0);
+  }
+}
+
+function writeList(w: ByteWriter, list: Uint8Array[]): void {
+  w.uvarint(list.length);
+  for (const b of list) w.bytes(b);
+}
+
+function writePairs(w: ByteWriter, pairs: [Uint8Array, Uint8Array][]): void {
+  w.uvarint(pairs.length);
+  for (const [k, v] of pairs) {
+    w.bytes(k);
+    w.bytes(v);
+  }
+}
+
+function writeOp(w: ByteWriter, op: KvOp): void {
+  w.u8(OP[op.type].code);
+  switch (op.type) {
+    case 'set': {
+      const flags =
+        (op.cond === 'nx' ? SET_NX : 0) |
+        (op.cond === 'xx' ? SET_XX : 0) |
+        (op.get ? SET_GET : 0) |
+        (op.keepTtl ? SET_KEEPTTL : 0) |
+        (op.pxat === undefined ? 0 : SET_PXAT);
+      w.u8(flags);
+      w.bytes(op.key);
+      w.bytes(op.value);
+      if (op.pxat !== undefined) w.svarint(op.pxat);
+      return;
+    }
+    case 'del':
+    case 'evict':
+    case 'mget':
+    case 'exists':
+      writeList(w, op.keys);
+      return;
+    case 'pexpireat':
+      w.u8((op.nx ? EXP_NX : 0) | (op.xx ? EXP_XX : 0) | (op.gt ? EXP_GT : 0) | (op.lt ? EXP_LT : 0));
+      w.bytes(op.key);
+      w.svarint(op.at);
+      return;
+    case 'expireIf':
+      w.bytes(op.key);
+      w.svarint(op.at);
+      return;
+    case 'persist':
+    case 'getdel':
+    case 'get':
+    case 'strlen':
+    case 'type':
+      w.bytes(op.key);
+      return;
+    case 'incrby':
+      w.bytes(op.key);
+      w.i64(op.delta);
+      return;
+    case 'incrbyfloat':
+      w.bytes(op.key);
+      w.binary(op.incr);
+      return;
+    case 'append':
+      w.bytes(op.key);
+      w.bytes(op.value);
+      return;
+    case 'mset':
+    case 'msetnx':
+      writePairs(w, op.pairs);
+      return;
+    case 'getex':
+      w.u8((op.pxat === undefined ? 0 : GETEX_PXAT) | (op.persist ? GETEX_PERSIST : 0));
+      w.bytes(op.key);
+      if (op.pxat !== undefined) w.svarint(op.pxat);
+      return;
+    case 'flushall':
+    case 'dbsize':
+    case 'randomkey':
+      return;
+    case 'publish':
+      w.bytes(op.channel);
+      w.bytes(op.message);
+      return;
+    case 'ttl':
+    case 'expiretime':
+      w.u8(op.unit === 's' ? 1 : 0);
+      w.bytes(op.key);
+      return;
+    case 'keys':
+      w.bytes(op.pattern);
+      return;
+    case 'scan':
+      w.u8(op.match ? SCAN_MATCH : 0);
+      w.uvarint(op.cursor);
+      w.uvarint(op.count);
+      if (op.match) w.bytes(op.match);
+      return;
+  }
+}
+
+function readList(r: ByteReader): Uint8Array[] {
+  const n = r.uvarint();
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) out.push(r.bytes());
+  return out;
+}
+
+function readPairs(r: ByteReader): [Uint8Array, Uint8Array][] {
+  const n = r.uvarint();
+  const out: [Uint8Array, Uint8Array][] = [];
+  for (let i = 0; i < n; i++) out.push([r.bytes(), r.bytes()]);
+  return out;
+}
+
+function readOp(r: ByteReader): KvOp {
+  const code = r.u8();
+  const type = NAME_BY_CODE[code];
+  if (type === undefined) throw new KvDecodeError(`unknown op code ${code}`);
+  switch (type) {
+    case 'set': {
+      const flags = r.u8();
+      if ((flags & SET_NX) !== 0 && (flags & SET_XX) !== 0) throw new KvDecodeError('set with both NX and XX');
+      const op: KvOp = { type, key: r.bytes(), value: r.bytes() };
+      if (flags & SET_NX) op.cond = 'nx';
+      if (flags & SET_XX) op.cond = 'xx';
+      if (flags & SET_GET) op.get = true;
+      if (flags & SET_KEEPTTL) op.keepTtl = true;
+      if (flags & SET_PXAT) op.pxat = r.svarint();
+      return op;
+    }
+    case 'del':
+    case 'evict':
+    case 'mget':
+    case 'exists':
+      return { type, keys: readList(r) };
+    case 'pexpireat': {
+      const flags = r.u8();
+      const op: KvOp = { type, key: r.bytes(), at: r.svarint() };
+      if (flags & EXP_NX) op.nx = true;
+      if (flags & EXP_XX) op.xx = true;
+      if (flags & EXP_GT) op.gt = true;
+      if (flags & EXP_LT) op.lt = true;
+      return op;
+    }
+    case 'expireIf':
+      return { type, key: r.bytes(), at: r.svarint() };
+    case 'persist':
+    case 'getdel':
+    case 'get':
+    case 'strlen':
+    case 'type':
+      return { type, key: r.bytes() };
+    case 'incrby':
+      return { type, key: r.bytes(), delta: r.i64() };
+    case 'incrbyfloat':
+      return { type, key: r.bytes(), incr: r.binary() };
+    case 'append':
+      return { type, key: r.bytes(), value: r.bytes() };
+    case 'mset':
+    case 'msetnx':
+      return { type, pairs: readPairs(r) };
+    case 'getex': {
+      const flags = r.u8();
+      const op: KvOp = { type, key: r.bytes() };
+      if (flags & GETEX_PXAT) op.pxat = r.svarint();
+      if (flags & GETEX_PERSIST) op.persist = true;
+      return op;
+    }
+    case 'flushall':
+    case 'dbsize':
+    case 'randomkey':
+      return { type };
+    case 'publish':
+      return { type, channel: r.bytes(), message: r.bytes() };
+    case 'ttl':
+    case 'expiretime': {
+      const unit = r.u8() === 1 ? 's' : 'ms';
+      return { type, key: r.bytes(), unit };
+    }
+    case 'keys':
+      return { type, pattern: r.bytes() };
+    case 'scan': {
+      const flags = r.u8();
+      const op: KvOp = { type, cursor: r.uvarint(), count: r.uvarint() };
+      if (flags & SCAN_MATCH) op.match = r.bytes();
+      return op;
+    }
+  }
+}
+
+function checkCount(n: number, what: string): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new KvEncodeError(`${what} must be a non-negative safe integer, got ${n}`);
+}
+
+function checkTime(t: number, what: string): void {
+  if (!Number.isSafeInteger(t) || Math.abs(t) > MAX_TIME_MS) {
+    throw new KvEncodeError(`${what} must be an integer within +-${MAX_TIME_MS}, got ${t}`);
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * The keyspace's data structures and the only code that mutates them: a Map from key to Item,
+ * the LRU lists, the expiry heap, the creation-order array behind SCAN and RANDOMKEY, memory
+ * accounting and WATCH versions. Every write goes through create / setValue / setExpiry /
+ * remove / clear, which is where snapshots get their copy-on-write hook.
+ */
+import { ExpiryHeap } from './expiry-heap.ts';
+import { Item, itemBytes } from './item.ts';
+import { LruLists } from './lru.ts';
+
+/**
+ * Versions of absent keys are tracked per hash bucket rather than per key (a tombstone per
+ * deleted key would grow without bound): deleting a live key stamps its bucket with the log
+ * index, and an absent key's version is derived from its bucket. A WATCH on an absent key can
+ * thus abort because another key of the same bucket was deleted; never the other way round.
+ */
+export const VERSION_BUCKETS = 16384;
+
+/** Values captured before a key's first write during a snapshot. */
+export interface ItemImage {
+  value: string;
+  expiresAt: number;
+  version: number;
+}
+
+export function bucketOf(key: string): number {
+  // FNV-1a: cheap, stable across processes and versions.
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) & (VERSION_BUCKETS - 1);
+}
+
+export class Keyspace {
+  map = new Map<string, Item>();
+  lru = new LruLists();
+  heap = new ExpiryHeap();
+  /** Items in creation (seq) order; removed ones stay until compaction (see remove). */
+  order: Item[] = [];
+  usedBytes = 0;
+  nextSeq = 1;
+  /** Per bucket, the last log index at which a live key of that bucket was deleted. */
+  deletedAt = new Float64Array(VERSION_BUCKETS);
+  /** Generation of the running snapshot; items with the same snapGen are not yet written. */
+  snapGen = -1;
+  /** Set by the running snapshot: saves an item's fields before they first change. */
+  preserve: ((item: Item) => void) | null = null;
+  private deadInOrder = 0;
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  /**
+   * WATCH version at `now`: the log index of the last write for a live key, and for an absent
+   * or logically expired key a negative number derived from its bucket's last deletion.
+   */
+  version(key: string, now: number): number {
+    const item = this.map.get(key);
+    if (item !== undefined && !item.expiredAt(now)) return item.version;
+    return -(this.deletedAt[bucketOf(key)] + 1);
+  }
+
+  create(key: string, value: string, expiresAt: number, version: number): Item {
+    const item = new Item(key, value, expiresAt, version, this.nextSeq++);
+    this.map.set(key, item);
+    this.lru.add(item);
+    if (expiresAt !== 0) this.heap.insert(item);
+    this.order.push(item);
+    this.usedBytes += item.bytes;
+    return item;
+  }
+
+  setValue(item: Item, value: string, version: number): void {
+    if (item.snapGen === this.snapGen) this.preserve!(item);
+    const bytes = itemBytes(item.key, value);
+    this.usedBytes += bytes - item.bytes;
+    item.bytes = bytes;
+    item.value = value;
+    item.version = version;
+  }
+
+  /** Sets (at > 0) or clears (at = 0) a key's expiry. */
+  setExpiry(item: Item, at: number, version: number): void {
+    if (item.snapGen === this.snapGen) this.preserve!(item);
+    item.version = version;
+    const was = item.expiresAt;
+    if (was === at) return;
+    item.expiresAt = at;
+    if (was === 0) {
+      this.heap.insert(item);
+      this.lru.volatilityChanged(item, true);
+    } else if (at === 0) {
+      this.heap.remove(item);
+      this.lru.volatilityChanged(item, false);
+    } else {
+      this.heap.update(item);
+    }
+  }
+
+  /**
+   * Deletes a key. `index` > 0 records a logical deletion for WATCH (pass 0 when the key was
+   * already logically expired: Redis treats reclaiming an expired key as no change).
+   */
+  remove(item: Item, index: number): void {
+    this.map.delete(item.key);
+    this.lru.remove(item);
+    if (item.heapIdx >= 0) this.heap.remove(item);
+    item.live = false;
+    this.usedBytes -= item.bytes;
+    if (index > 0) this.markDeleted(item.key, index);
+    // Compact the scan order once most of it is dead: amortized O(1) per delete.
+    this.deadInOrder++;
+    if (this.deadInOrder > 1024 && this.deadInOrder * 2 > this.order.length) {
+      this.order = this.order.filter((i) => i.live);
+      this.deadInOrder = 0;
+    }
+  }
+
+  /** Records a logical change of an absent key (its WATCH version moves). */
+  markDeleted(key: string, index: number): void {
+    this.deletedAt[bucketOf(key)] = index;
+  }
+
+  /** FLUSHALL. Items are dropped, not mutated, so a running snapshot still sees them intact. */
+  clear(index: number): void {
+    this.map = new Map();
+    this.lru = new LruLists();
+    this.heap = new ExpiryHeap();
+    this.order = [];
+    this.deadInOrder = 0;
+    this.usedBytes = 0;
+    // Every watched key may have existed; being conservative only costs a retried EXEC.
+    this.deletedAt.fill(index);
+  }
+
+  /** First position in `order` whose seq is greater than `seq` (binary search). */
+  orderIndexAfter(seq: number): number {
+    const order = this.order;
+    let lo = 0;
+    let hi = order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (order[mid].seq <= seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}

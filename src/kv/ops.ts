@@ -1,0 +1,118 @@
+/**
+ * The log command format: what a Normal raft entry carries for the kv state machine.
+ *
+ * An entry is one client command or one MULTI/EXEC transaction (several ops applied atomically),
+ * stamped with the leader's clock. Every time in an op is absolute Unix milliseconds: relative
+ * TTLs (EX, PX, EXPIRE ...) are converted by the front end before proposing, like Redis does
+ * when it replicates them.
+ */
+
+type Bytes = Uint8Array;
+
+/** A seeded PRNG returning a float in [0, 1); the kv layer never uses Math.random. */
+export type Rng = () => number;
+
+/**
+ * The op table. `code` is the byte on the wire (never reuse one); `write` is false for ops that
+ * only read (they exist so a MULTI can interleave reads with writes in one atomic entry).
+ */
+export const OP = {
+  set: { code: 1, write: true },
+  del: { code: 2, write: true },
+  pexpireat: { code: 3, write: true },
+  persist: { code: 4, write: true },
+  incrby: { code: 5, write: true },
+  incrbyfloat: { code: 6, write: true },
+  append: { code: 7, write: true },
+  mset: { code: 8, write: true },
+  msetnx: { code: 9, write: true },
+  getdel: { code: 10, write: true },
+  getex: { code: 11, write: true },
+  flushall: { code: 12, write: true },
+  /** No state change: the result carries the message so every node delivers it in log order. */
+  publish: { code: 13, write: true },
+  /** Leader's active expiry: delete `key` only if its expiry is still set and <= `at`. */
+  expireIf: { code: 14, write: true },
+  /** Leader's eviction: delete the keys that are still present. */
+  evict: { code: 15, write: true },
+  get: { code: 32, write: false },
+  mget: { code: 33, write: false },
+  exists: { code: 34, write: false },
+  strlen: { code: 35, write: false },
+  type: { code: 36, write: false },
+  ttl: { code: 37, write: false },
+  expiretime: { code: 38, write: false },
+  dbsize: { code: 39, write: false },
+  keys: { code: 40, write: false },
+  scan: { code: 41, write: false },
+  randomkey: { code: 42, write: false },
+} as const;
+
+export type OpName = keyof typeof OP;
+
+/** 'ms' for PTTL/PEXPIRETIME, 's' for TTL/EXPIRETIME. */
+export type TimeUnit = 'ms' | 's';
+
+/** Fields of each op; the mapped type below fails to compile if an OP entry has no shape. */
+interface OpShapes {
+  /** SET key value [NX|XX] [GET] [KEEPTTL|PXAT at]. Without KEEPTTL or pxat the TTL is cleared. */
+  set: { key: Bytes; value: Bytes; cond?: 'nx' | 'xx'; get?: boolean; keepTtl?: boolean; pxat?: number };
+  del: { keys: Bytes[] };
+  /** PEXPIREAT key at [NX|XX|GT|LT]; XX may combine with GT or LT, as in Redis. */
+  pexpireat: { key: Bytes; at: number; nx?: boolean; xx?: boolean; gt?: boolean; lt?: boolean };
+  persist: { key: Bytes };
+  /** INCR/DECR/INCRBY/DECRBY: a signed 64-bit delta. */
+  incrby: { key: Bytes; delta: bigint };
+  /** The increment exactly as the client sent it (parsed at apply time like strtold). */
+  incrbyfloat: { key: Bytes; incr: string };
+  append: { key: Bytes; value: Bytes };
+  mset: { pairs: [key: Bytes, value: Bytes][] };
+  msetnx: { pairs: [key: Bytes, value: Bytes][] };
+  getdel: { key: Bytes };
+  /** GETEX key [PXAT at | PERSIST]; neither is a plain GET. */
+  getex: { key: Bytes; pxat?: number; persist?: boolean };
+  flushall: Record<never, never>;
+  publish: { channel: Bytes; message: Bytes };
+  expireIf: { key: Bytes; at: number };
+  evict: { keys: Bytes[] };
+  get: { key: Bytes };
+  mget: { keys: Bytes[] };
+  exists: { keys: Bytes[] };
+  strlen: { key: Bytes };
+  type: { key: Bytes };
+  ttl: { key: Bytes; unit: TimeUnit };
+  expiretime: { key: Bytes; unit: TimeUnit };
+  dbsize: Record<never, never>;
+  keys: { pattern: Bytes };
+  scan: { cursor: number; match?: Bytes; count: number };
+  randomkey: Record<never, never>;
+}
+
+/** One command, discriminated by `type`. */
+export type KvOp = { [K in OpName]: { type: K } & OpShapes[K] }[OpName];
+export type OpOf<K extends OpName> = Extract<KvOp, { type: K }>;
+
+/** A WATCHed key and the version the leader read for it (see KvStore.version). */
+export interface WatchedKey {
+  key: Bytes;
+  version: number;
+}
+
+/** The payload of one Normal log entry. */
+export interface KvEntry {
+  /** The leader's clock (Unix ms) when it proposed the entry: "now" for every op in it. */
+  ts: number;
+  ops: KvOp[];
+  /** For EXEC after WATCH: the whole entry aborts if any of these versions changed. */
+  watch?: WatchedKey[];
+}
+
+/**
+ * Largest absolute time an op may carry (2^52 - 1 ms, about year 144,000). Redis accepts up to
+ * 2^63 - 1; the front end answers "invalid expire time" beyond this bound.
+ */
+export const MAX_TIME_MS = 2 ** 52 - 1;
+
+export function isWriteOp(op: KvOp): boolean {
+  return OP[op.type].write;
+}

@@ -1,0 +1,212 @@
+/**
+ * KvStore: the replicated state machine. `apply` is the only way state changes, and it depends
+ * on nothing but the entries (time comes from entry.ts), so replicas that apply the same log
+ * hold the same keys, values, expiries and versions. Everything else here is either a read
+ * (never deletes, treats expired keys as absent) or a leader-side helper whose decisions are
+ * themselves proposed through the log (EXPIRE_IF, EVICT).
+ */
+import type { Buffer } from 'node:buffer';
+import { applyOp, type ApplyContext } from './apply.ts';
+import { fromBinary, toBinary } from './bytes.ts';
+import { RestoreInProgressError } from './errors.ts';
+import { chooseVictims, type EvictionPolicy } from './eviction.ts';
+import { Keyspace } from './keyspace.ts';
+import type { KvEntry, Rng, TimeUnit } from './ops.ts';
+import { expireTimeOf, findLive, liveCount, matchingKeys, randomKeyOf, scanKeys, ttlOf } from './reads.ts';
+import { ABORTED, type KvResult } from './results.ts';
+import { readSnapshot, SnapshotWriter } from './snapshot.ts';
+
+export interface KvStoreOptions {
+  /** Bytes of accounted memory (see ITEM_OVERHEAD) above which writes need eviction; 0 = no limit. */
+  maxmemory?: number;
+  policy?: EvictionPolicy;
+}
+
+export interface ReadOptions {
+  /** Mark the key most recently used (what Redis does for GET, not for TTL or EXISTS). */
+  touch?: boolean;
+}
+
+export interface ScanOptions {
+  /** Redis glob (see KEYS). */
+  match?: Uint8Array;
+  /** Keys to examine, default 10 as in Redis. */
+  count?: number;
+}
+
+/** A key due for active expiry, to be proposed as `{ type: 'expireIf', key, at: expiresAt }`. */
+export interface ExpiredKey {
+  key: Buffer;
+  expiresAt: number;
+}
+
+/** mulberry32: a tiny deterministic PRNG seeded by the log index, for RANDOMKEY inside MULTI. */
+function seededRng(seed: number): Rng {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class KvStore {
+  private ks = new Keyspace();
+  private applied = 0;
+  private restoring = false;
+  private writer: SnapshotWriter | null = null;
+  private snapshotGen = 0;
+  maxmemory: number;
+  policy: EvictionPolicy;
+
+  constructor(options: KvStoreOptions = {}) {
+    this.maxmemory = options.maxmemory ?? 0;
+    this.policy = options.policy ?? 'noeviction';
+  }
+
+  /** Index of the last applied entry (or of the restored snapshot). */
+  get appliedIndex(): number {
+    return this.applied;
+  }
+
+  /**
+   * Applies one committed entry at log `index`: one result per op, or a single `aborted`
+   * result when a WATCHed key's version changed since the leader read it.
+   */
+  apply(entry: KvEntry, index: number): KvResult[] {
+    if (this.restoring) throw new RestoreInProgressError();
+    this.applied = index;
+    const ks = this.ks;
+    if (entry.watch) {
+      for (const w of entry.watch) {
+        if (ks.version(toBinary(w.key), entry.ts) !== w.version) return [ABORTED];
+      }
+    }
+    const ctx: ApplyContext = { ks, ts: entry.ts, index, rng: seededRng(index) };
+    return entry.ops.map((op) => applyOp(ctx, op));
+  }
+
+  /** WATCH: the key's version at `nowMs`, to put in the EXEC entry's `watch` list. */
+  version(key: Uint8Array, nowMs: number): number {
+    return this.ks.version(toBinary(key), nowMs);
+  }
+
+  get(key: Uint8Array, nowMs: number, opts?: ReadOptions): Buffer | null {
+    const item = findLive(this.ks, toBinary(key), nowMs);
+    if (item === undefined) return null;
+    if (opts?.touch) this.ks.lru.touch(item);
+    return fromBinary(item.value);
+  }
+
+  exists(key: Uint8Array, nowMs: number): boolean {
+    return findLive(this.ks, toBinary(key), nowMs) !== undefined;
+  }
+
+  strlen(key: Uint8Array, nowMs: number, opts?: ReadOptions): number {
+    const item = findLive(this.ks, toBinary(key), nowMs);
+    if (item && opts?.touch) this.ks.lru.touch(item);
+    return item?.value.length ?? 0;
+  }
+
+  type(key: Uint8Array, nowMs: number): 'string' | 'none' {
+    return this.exists(key, nowMs) ? 'string' : 'none';
+  }
+
+  /** PTTL (unit 'ms', the default) or TTL ('s', rounded like Redis): -2 missing, -1 no expiry. */
+  ttl(key: Uint8Array, nowMs: number, unit: TimeUnit = 'ms'): number {
+    return ttlOf(findLive(this.ks, toBinary(key), nowMs), nowMs, unit);
+  }
+
+  /** PEXPIRETIME ('ms', the default) or EXPIRETIME ('s'): -2 missing, -1 no expiry. */
+  expireTime(key: Uint8Array, nowMs: number, unit: TimeUnit = 'ms'): number {
+    return expireTimeOf(findLive(this.ks, toBinary(key), nowMs), unit);
+  }
+
+  keys(pattern: Uint8Array, nowMs: number): Buffer[] {
+    return matchingKeys(this.ks, toBinary(pattern), nowMs).map(fromBinary);
+  }
+
+  /** One SCAN step; pass the returned cursor back, 0 means done. See reads.ts for guarantees. */
+  scan(cursor: number, opts: ScanOptions, nowMs: number): { cursor: number; keys: Buffer[] } {
+    const match = opts.match && toBinary(opts.match);
+    const page = scanKeys(this.ks, cursor, opts.count ?? 10, match, nowMs);
+    return { cursor: page.cursor, keys: page.keys.map(fromBinary) };
+  }
+
+  randomKey(rng: Rng, nowMs: number): Buffer | null {
+    const key = randomKeyOf(this.ks, rng, nowMs);
+    return key === undefined ? null : fromBinary(key);
+  }
+
+  /** Keys not expired at `nowMs`. */
+  dbsize(nowMs: number): number {
+    return liveCount(this.ks, nowMs);
+  }
+
+  /** Accounted bytes: Σ key length + value length + ITEM_OVERHEAD. */
+  usedMemory(): number {
+    return this.ks.usedBytes;
+  }
+
+  /** True when a maxmemory is set and exceeded: evict first, or answer ERR.oom for writes. */
+  overMaxmemory(): boolean {
+    return this.maxmemory > 0 && this.ks.usedBytes > this.maxmemory;
+  }
+
+  /** Bytes to evict to get back to maxmemory (0 when within it). */
+  bytesOverMaxmemory(): number {
+    return this.overMaxmemory() ? this.ks.usedBytes - this.maxmemory : 0;
+  }
+
+  /**
+   * Leader only: keys to propose in an EVICT op, in policy order, enough to free
+   * `bytesToFree` (or fewer when the policy has no more candidates; [] under noeviction).
+   * The same keys come back until that EVICT is applied, so keep one in flight at a time.
+   */
+  evictionCandidates(bytesToFree: number, policy: EvictionPolicy, rng: Rng, maxKeys = 1024): Buffer[] {
+    return chooseVictims(this.ks, bytesToFree, policy, rng, maxKeys).map((item) => fromBinary(item.key));
+  }
+
+  /**
+   * Leader only: up to `limit` keys whose expiry is <= nowMs, each to be proposed as an
+   * EXPIRE_IF op with `at: expiresAt`. Until those are applied the same keys come back.
+   */
+  expiredSample(nowMs: number, limit: number): ExpiredKey[] {
+    return this.ks.heap.expired(nowMs, limit).map((item) => ({ key: fromBinary(item.key), expiresAt: item.expiresAt }));
+  }
+
+  /** The earliest expiry in the keyspace, to schedule the next active-expiry pass. */
+  nextExpiry(): number | undefined {
+    return this.ks.heap.peek()?.expiresAt;
+  }
+
+  /**
+   * Starts a snapshot of the state as of now (appliedIndex); applies may continue while it is
+   * iterated. A running snapshot of this store is cancelled first.
+   */
+  beginSnapshot(chunkBytes?: number): SnapshotWriter {
+    this.writer?.cancel();
+    this.writer = new SnapshotWriter(this.ks, this.applied, ++this.snapshotGen, chunkBytes);
+    return this.writer;
+  }
+
+  /**
+   * Replaces the whole state with a snapshot, read in slices. The old state stays readable
+   * until the new one is complete; apply throws RestoreInProgressError meanwhile. Resolves to
+   * the snapshot's index; rejects with SnapshotFormatError, leaving the old state, on bad input.
+   */
+  async restore(source: AsyncIterable<Uint8Array> | Uint8Array): Promise<number> {
+    if (this.restoring) throw new RestoreInProgressError();
+    this.restoring = true;
+    try {
+      const { ks, index } = await readSnapshot(source);
+      // A running snapshot keeps reading the old keyspace, which no longer changes.
+      this.ks = ks;
+      this.applied = index;
+      return index;
+    } finally {
+      this.restoring = false;
+    }
+  }
+}
