@@ -22,6 +22,7 @@ import {
   newNonce,
   verifyServer,
 } from './handshake.ts';
+import { SendQueue } from './send-queue.ts';
 import { OutboundSnapshot } from './snapshot-chunks.ts';
 import { closeSocket, frameBytes, keepAlive } from './socket.ts';
 
@@ -96,10 +97,7 @@ export class PeerLink {
   private stopHandshake: (() => void) | undefined;
   private stopKeepAlive: (() => void) | undefined;
 
-  private queue: Message[] = [];
-  private sizes: number[] = [];
-  private head = 0;
-  private queuedBytes = 0;
+  private readonly queue: SendQueue;
   private flushScheduled = false;
   private sent = 0;
   private dropped = 0;
@@ -117,6 +115,7 @@ export class PeerLink {
     this.url = opts.url;
     this.limits = opts.limits;
     this.log = opts.logger.child({ peer: opts.peer });
+    this.queue = new SendQueue({ maxBytes: opts.limits.maxQueueBytes, maxMessages: opts.limits.maxQueueMessages });
     this.dial();
   }
 
@@ -154,13 +153,7 @@ export class PeerLink {
       this.log.warn({ bytes: size, maxPayload: this.limits.maxPayload }, 'message larger than maxPayload dropped');
       return this.drop();
     }
-    const queued = this.queue.length - this.head;
-    if (queued >= this.limits.maxQueueMessages || this.queuedBytes + size > this.limits.maxQueueBytes) {
-      return this.drop();
-    }
-    this.queue.push(m);
-    this.sizes.push(size);
-    this.queuedBytes += size;
+    if (!this.queue.push(m, size)) return this.drop();
     this.scheduleFlush();
     return true;
   }
@@ -170,8 +163,8 @@ export class PeerLink {
       state: this.state,
       sent: this.sent,
       dropped: this.dropped,
-      queuedBytes: this.queuedBytes,
-      queuedMessages: this.queue.length - this.head,
+      queuedBytes: this.queue.bytes,
+      queuedMessages: this.queue.length,
       bufferedBytes: this.ws?.bufferedAmount ?? 0,
       snapshotPendingBytes: this.snapshot?.pendingBytes ?? 0,
     };
@@ -234,7 +227,7 @@ export class PeerLink {
   }
 
   private readonly onWritten = (err?: Error) => {
-    if (!err && (this.head < this.queue.length || this.snapshot)) this.scheduleFlush();
+    if (!err && (this.queue.length > 0 || this.snapshot)) this.scheduleFlush();
   };
 
   private flush(): void {
@@ -242,23 +235,10 @@ export class PeerLink {
     const ws = this.ws;
     if (!ws || this.state !== LinkState.Connected) return;
     const { maxBufferedBytes, maxBatchBytes } = this.limits;
-    while (this.head < this.queue.length && ws.bufferedAmount < maxBufferedBytes) {
-      const start = this.head;
-      let bytes = HEADER_SIZE + 3;
-      let end = start;
-      while (end < this.queue.length) {
-        const next = this.sizes[end] + 5;
-        if (end > start && bytes + next > maxBatchBytes) break;
-        bytes += next;
-        end++;
-      }
-      const sizes = this.sizes.slice(start, end);
-      const frame = encodeBatch(this.queue.slice(start, end), sizes);
-      this.head = end;
-      for (const s of sizes) this.queuedBytes -= s;
-      this.sent += end - start;
-      this.compactQueue();
-      ws.send(frame, this.onWritten);
+    while (this.queue.length > 0 && ws.bufferedAmount < maxBufferedBytes) {
+      const { messages, sizes } = this.queue.take(maxBatchBytes)!;
+      this.sent += messages.length;
+      ws.send(encodeBatch(messages, sizes), this.onWritten);
     }
     while (this.snapshot && ws.bufferedAmount < maxBufferedBytes) {
       const transfer = this.snapshot;
@@ -277,25 +257,9 @@ export class PeerLink {
     }
   }
 
-  private compactQueue(): void {
-    if (this.head === this.queue.length) {
-      this.queue = [];
-      this.sizes = [];
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.sizes = this.sizes.slice(this.head);
-      this.head = 0;
-    }
-  }
-
   /** Everything waiting is lost with the connection; Raft retransmits what matters. */
   private discardPending(): void {
-    this.dropped += this.queue.length - this.head;
-    this.queue = [];
-    this.sizes = [];
-    this.head = 0;
-    this.queuedBytes = 0;
+    this.dropped += this.queue.clear();
     if (this.snapshot) {
       this.snapshot = undefined;
       this.dropped++;
