@@ -59,14 +59,6 @@ export class StorageFailedError extends Error {
   }
 }
 
-/** A snapshot at or below the current snapshot's index (etcd's ErrSnapOutOfDate). */
-export class SnapshotOutOfDateError extends Error {
-  override name = 'SnapshotOutOfDateError';
-  constructor(index: number, current: number) {
-    super(`snapshot at index ${index} is out of date: the current snapshot is at index ${current}`);
-  }
-}
-
 /**
  * A write that would break a log invariant (a gap, decreasing terms, commit beyond the log,
  * compaction past the snapshot). It is rejected before anything changes, so the store stays valid.

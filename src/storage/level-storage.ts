@@ -58,7 +58,7 @@ export interface LevelStorageOptions {
 export interface StorageStats {
   firstIndex: number;
   lastIndex: number;
-  /** Retained entries and their encoded size. */
+  /** Retained entries, and their size as the core measures it (16 bytes + data each). */
   entries: number;
   bytes: number;
   snapshotIndex: number;

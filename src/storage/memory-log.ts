@@ -6,9 +6,19 @@
  * applied. The plan is also what LevelStorage turns into LevelDB operations, so memory and disk
  * cannot disagree about what a write did, and a rejected write changes neither.
  */
-import { CompactedError, type ConfState, type Entry, EntryType, type HardState, type Snapshot, UnavailableError } from '../raft/types.ts';
-import { InvalidWriteError, SnapshotOutOfDateError } from './errors.ts';
-import { entrySize, type LogStart } from './records.ts';
+import { entrySize } from '../raft/index.ts';
+import {
+  CompactedError,
+  type ConfState,
+  type Entry,
+  EntryType,
+  type HardState,
+  type Snapshot,
+  SnapshotOutOfDateError,
+  UnavailableError,
+} from '../raft/types.ts';
+import { InvalidWriteError } from './errors.ts';
+import type { LogStart } from './records.ts';
 
 export interface LogState {
   hardState: HardState;
@@ -85,11 +95,12 @@ export class MemoryLog {
     return this.ents[0].index + this.ents.length - 1;
   }
 
-  /** Number and encoded size of the retained entries. */
+  /** Number of retained entries. */
   count(): number {
     return this.ents.length - 1;
   }
 
+  /** Size of the retained entries as the core measures it (its entrySize, also used for maxBytes). */
   bytes(): number {
     return this.size;
   }

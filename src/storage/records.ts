@@ -41,12 +41,6 @@ const ENTRY_FIXED = 1 + 8; // type + term
 const CHUNK_PREFIX = Buffer.from(KeyPrefix.snapChunk, 'latin1');
 const ENTRY_TYPES: ReadonlySet<number> = new Set(Object.values(EntryTypes));
 
-/**
- * Bytes one entry occupies on disk (key + record header + fields + data). Used for maxBytes in
- * `entries()` and for the `bytes` statistic, so both measure the same thing.
- */
-export const entrySize = (e: Entry): number => ENTRY_KEY_BYTES + HEADER + ENTRY_FIXED + e.data.byteLength;
-
 /** A record failed its checksum or could not be decoded; recover.ts turns it into a CorruptDataError. */
 export class RecordError extends Error {
   override name = 'RecordError';

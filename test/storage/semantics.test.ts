@@ -12,7 +12,7 @@ import {
   StorageClosedError,
   StorageLockedError,
 } from '../../src/storage/index.ts';
-import { entrySize } from '../../src/storage/records.ts';
+import { entrySize } from '../../src/raft/index.ts';
 import { conf, ent, ents, observe, openStore, removeTmpDirs, reopen, tmpDir } from './helpers.ts';
 
 const open: LevelStorage[] = [];
