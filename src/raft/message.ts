@@ -1,6 +1,7 @@
-import { type Message, MessageType, type NodeId } from './types.ts';
+import { EntryType, type Message, MessageType, type NodeId } from './types.ts';
 
 const MESSAGE_TYPES: ReadonlySet<string> = new Set(Object.values(MessageType));
+const ENTRY_TYPES: ReadonlySet<number> = new Set(Object.values(EntryType));
 
 /** A message the node addresses to itself (or that its runtime reports), with term 0. */
 export function local(type: Message['type'], from: NodeId, extra: Partial<Message> = {}): Message {
@@ -30,12 +31,22 @@ export function validateNetworkMessage(m: Message): string | undefined {
   if (typeof m.reject !== 'boolean') return 'reject must be a boolean';
   if (!Array.isArray(m.entries)) return 'entries must be an array';
   for (const e of m.entries) {
-    if (!Number.isSafeInteger(e?.term) || !Number.isSafeInteger(e?.index) || !(e.data instanceof Uint8Array)) {
+    if (
+      !Number.isSafeInteger(e?.term) ||
+      !Number.isSafeInteger(e?.index) ||
+      !ENTRY_TYPES.has(e.type) ||
+      !(e.data instanceof Uint8Array)
+    ) {
       return 'malformed entry';
     }
   }
   if (m.context !== undefined && !(m.context instanceof Uint8Array)) return 'context must be bytes';
-  if (m.type === MessageType.Snap && !m.snapshot) return 'snap without a snapshot';
+  if (m.type === MessageType.Snap) {
+    const meta = m.snapshot?.meta;
+    if (!meta || !Number.isSafeInteger(meta.index) || !Number.isSafeInteger(meta.term)) return 'malformed snapshot';
+    if (!Array.isArray(meta.conf?.voters) || !Array.isArray(meta.conf?.learners)) return 'malformed snapshot conf';
+    if (!(m.snapshot?.data instanceof Uint8Array)) return 'malformed snapshot data';
+  }
   return undefined;
 }
 

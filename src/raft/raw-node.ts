@@ -16,10 +16,13 @@ import {
   type SoftState,
   type Status,
 } from './types.ts';
-import { validateConfChange } from './conf-change.ts';
 
-/** Message types that only the node itself or its runtime may produce. */
+/**
+ * Message types that only the node itself or its runtime may produce. Prop is among them:
+ * proposals are accepted only by `propose` on the leader, never forwarded by peers.
+ */
 const LOCAL_ONLY: ReadonlySet<Message['type']> = new Set([
+  MessageType.Prop,
   MessageType.Hup,
   MessageType.Beat,
   MessageType.CheckQuorum,
@@ -69,7 +72,6 @@ export class RawNode {
    * leader's no-op) is not yet applied, InvalidConfChangeError for a change leaving no voters.
    */
   proposeConfChange(cc: ConfChange): { index: number; term: number } {
-    validateConfChange(this.raft.trk.confState(), cc);
     return this.proposeEntry(EntryType.ConfChange, encodeConfChange(cc));
   }
 
@@ -95,15 +97,12 @@ export class RawNode {
       r.logger('warn', `${r.id} dropped a malformed message: ${problem}`);
       return;
     }
-    if (LOCAL_ONLY.has(m.type) || m.to !== r.id) return;
+    if (LOCAL_ONLY.has(m.type) || m.to !== r.id || m.from === r.id) return;
+    // Only a forwarded read travels without a term; anything else with term 0 would bypass
+    // the term rules.
+    if (m.term === 0 && m.type !== MessageType.ReadIndex) return;
     if (RESPONSES.has(m.type) && !r.trk.progress.has(m.from)) return;
-    try {
-      r.step(m);
-    } catch (e) {
-      // A forwarded proposal the leader cannot take is dropped; the proposer times out.
-      if (e instanceof ProposalDroppedError) r.logger('debug', `${r.id}: ${e.message}`);
-      else throw e;
-    }
+    r.step(m);
   }
 
   /**
