@@ -81,12 +81,7 @@ const WIRE_TYPES = [
   MessageType.ReadIndex,
   MessageType.ReadIndexResp,
 ] as const satisfies readonly MessageType[];
-export type WireMessageType = (typeof WIRE_TYPES)[number];
 const wireCode: ReadonlyMap<MessageType, number> = new Map(WIRE_TYPES.map((t, i) => [t, i]));
-
-export function isWireType(t: MessageType): t is WireMessageType {
-  return wireCode.has(t);
-}
 
 const ENTRY_TYPES: ReadonlySet<number> = new Set(Object.values(EntryType));
 

@@ -119,10 +119,6 @@ export class PeerLink {
     this.dial();
   }
 
-  get peerUrl(): string {
-    return this.url;
-  }
-
   /** Points the link at a new address: the current connection is replaced at once. */
   setUrl(url: string): void {
     if (url === this.url) return;
