@@ -94,12 +94,11 @@ export class Raft {
   }
 
   private loadHardState(hs: HardState): void {
-    if (hs.commit < this.log.committed || hs.commit > this.log.lastIndex()) {
-      throw new RaftInvariantError(
-        `hard state commit ${hs.commit} outside [${this.log.committed}, ${this.log.lastIndex()}]`,
-      );
+    if (hs.commit > this.log.lastIndex()) {
+      throw new RaftInvariantError(`hard state commit ${hs.commit} is beyond the last index ${this.log.lastIndex()}`);
     }
-    this.log.committed = hs.commit;
+    // A durable snapshot is committed by definition, even if the stored commit lags behind it.
+    this.log.committed = Math.max(hs.commit, this.log.committed);
     this.term = hs.term;
     this.vote = hs.vote;
   }
@@ -162,7 +161,9 @@ export class Raft {
     this.lead = NONE;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
-    this.randomizedElectionTimeout = this.electionTimeout + Math.floor(this.random() * this.electionTimeout);
+    const jitter = Math.floor(this.random() * this.electionTimeout);
+    // Clamped so that a PRNG returning exactly 1 still stays within [e, 2e).
+    this.randomizedElectionTimeout = this.electionTimeout + Math.min(Math.max(jitter, 0), this.electionTimeout - 1);
     this.leadTransferee = NONE;
     this.deferredTransferTicks = 0;
     this.trk.resetVotes();
