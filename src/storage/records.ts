@@ -18,8 +18,7 @@
  * never overwrites the chunks of the one it replaces (see level-storage.ts, createSnapshot).
  */
 import { crc32 } from 'node:zlib';
-import type { ConfState, Entry, EntryType, HardState } from '../raft/types.ts';
-import { EntryType as EntryTypes } from '../raft/types.ts';
+import { type ConfState, type Entry, EntryType, type HardState } from '../raft/types.ts';
 
 export const FORMAT_VERSION = 1;
 const FORMAT_MAGIC = 'raftkv-log';
@@ -39,7 +38,7 @@ const U64_MAX_HI = 2 ** 21; // 2^53 / 2^32: larger numbers are not safe JS integ
 const ENTRY_KEY_BYTES = 1 + 8;
 const ENTRY_FIXED = 1 + 8; // type + term
 const CHUNK_PREFIX = Buffer.from(KeyPrefix.snapChunk, 'latin1');
-const ENTRY_TYPES: ReadonlySet<number> = new Set(Object.values(EntryTypes));
+const ENTRY_TYPES: ReadonlySet<number> = new Set(Object.values(EntryType));
 
 /** A record failed its checksum or could not be decoded; recover.ts turns it into a CorruptDataError. */
 export class RecordError extends Error {
