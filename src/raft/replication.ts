@@ -7,6 +7,7 @@ import {
   type Entry,
   MessageType,
   type NodeId,
+  ProgressState,
   RaftInvariantError,
   SnapshotTemporarilyUnavailableError,
 } from './types.ts';
@@ -30,7 +31,10 @@ export function maybeSendAppend(r: Raft, to: NodeId, sendIfEmpty: boolean): bool
   let entries: Entry[];
   try {
     prevTerm = r.log.term(prevIndex);
-    entries = r.log.entries(pr.next, r.maxMsgSize);
+    // With a full window (reachable only via a heartbeat response, which unpauses) send an
+    // empty App: it recovers a follower whose whole window was lost, without overfilling it.
+    const windowFull = pr.state === ProgressState.Replicate && pr.inflights.full();
+    entries = windowFull ? [] : r.log.entries(pr.next, r.maxMsgSize);
   } catch (e) {
     if (e instanceof CompactedError) return maybeSendSnapshot(r, to, pr);
     throw e;

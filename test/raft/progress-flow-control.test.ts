@@ -82,6 +82,20 @@ describe('Progress and flow control', () => {
     ]);
   });
 
+  it('a full window whose Apps were all lost recovers through an empty App after a heartbeat', () => {
+    const { n } = leader({ maxInflightMsgs: 2 });
+    ack(n, 1);
+    n.drain();
+    for (const v of ['a', 'b', 'c']) n.node.propose(enc(v));
+    n.drain(); // both Apps are lost
+    n.node.step(msg({ type: MessageType.HeartbeatResp, from: 'n2', to: 'n1', term: 1 }));
+    expect(appsTo(n.drain(), 'n2')).toEqual([[3, []]]);
+    // The follower lacks index 3: its rejection sends the leader back to probing from 2.
+    n.node.step(msg({ type: MessageType.AppResp, from: 'n2', to: 'n1', term: 1, index: 3, reject: true, rejectHint: 1 }));
+    expect(appsTo(n.drain(), 'n2')).toEqual([[1, [2, 3, 4]]]);
+    expect(n.status().progress?.n2).toEqual({ match: 1, next: 2, state: 'probe' });
+  });
+
   it('a rejection while replicating falls back to probing from match + 1', () => {
     const { n } = leader();
     ack(n, 1);
