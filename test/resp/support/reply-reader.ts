@@ -117,7 +117,6 @@ export function plain(r: Reply): unknown {
     case 'bool':
       return r.v;
     case 'bulk':
-      return r.v === null ? null : typeof r.v === 'string' ? r.v : r.v.toString('utf8');
     case 'verbatim':
       return typeof r.v === 'string' ? r.v : r.v.toString('utf8');
     case 'null':
@@ -126,6 +125,7 @@ export function plain(r: Reply): unknown {
     case 'array':
     case 'set':
     case 'push':
+    case 'many':
       return r.v.map(plain);
     case 'map':
       return Object.fromEntries(r.v.map(([k, v]) => [String(plain(k)), plain(v)]));

@@ -1,0 +1,93 @@
+/**
+ * A `Dispatcher` that does what Redis 7.0's processCommand does before a command runs, in the
+ * same order, and then calls the command's handler from a table:
+ *
+ *   lookup (unknown command / subcommand) -> arity -> NOAUTH -> no-multi -> guard hook
+ *   (MOVED, CLUSTERDOWN, OOM) -> RESP2 subscribe-mode restriction -> MULTI queueing -> handler
+ *
+ * A rejection while a MULTI is open marks the transaction so EXEC answers EXECABORT. The table
+ * type has one entry per supported command, so a missing handler is a compile error.
+ */
+import type { ClientConn } from '../conn.ts';
+import { R, type Reply } from '../reply.ts';
+import type { Dispatcher } from '../server.ts';
+import {
+  NO_MULTI_ERROR,
+  NOAUTH_ERROR,
+  checkArity,
+  pubsubContextError,
+  unknownCommandError,
+  unknownSubcommandError,
+} from './errors.ts';
+import type { CommandSpec } from './spec.ts';
+import { type HandlerName, lookupCommand, resolveCommand } from './table.ts';
+
+/** Runs one command. `argv` has passed the arity check; `cmd` is the resolved (sub)command. */
+export type Handler = (conn: ClientConn, argv: Buffer[], cmd: CommandSpec) => Reply | Promise<Reply>;
+
+/** One handler per command and subcommand ("get", "client|setname", bare "command"). */
+export type HandlerTable = { readonly [K in HandlerName]: Handler };
+
+export interface RouterHooks {
+  /**
+   * Runs once the command is known, its arity right and the client authenticated, before MULTI
+   * queueing: return an error reply to refuse (MOVED, CLUSTERDOWN, OOM), or null to go on.
+   */
+  guard?(conn: ClientConn, cmd: CommandSpec, argv: Buffer[]): Reply | null;
+  connected?(conn: ClientConn): void;
+  disconnected?(conn: ClientConn): void;
+}
+
+/** What a RESP2 connection in subscribe mode may still run. */
+const SUBSCRIBE_MODE_ALLOWED = new Set(['ping', 'subscribe', 'unsubscribe', 'psubscribe', 'punsubscribe', 'quit', 'reset']);
+/** What runs at once inside MULTI instead of being queued. */
+const MULTI_IMMEDIATE = new Set(['exec', 'discard', 'multi', 'watch', 'quit', 'reset']);
+
+export class CommandRouter implements Dispatcher {
+  constructor(
+    readonly handlers: HandlerTable,
+    private readonly hooks: RouterHooks = {},
+  ) {}
+
+  dispatch(conn: ClientConn, argv: Buffer[]): Reply | Promise<Reply> {
+    const cmd = resolveCommand(argv);
+    if (cmd === null) {
+      const container = lookupCommand(argv[0]);
+      conn.lastCommand = null;
+      return this.reject(conn, container !== null ? unknownSubcommandError(argv) : unknownCommandError(argv));
+    }
+    conn.lastCommand = cmd.name;
+    const arityError = checkArity(cmd, argv.length);
+    if (arityError !== null) return this.reject(conn, arityError);
+    if (!conn.authenticated && !cmd.is.no_auth) return this.reject(conn, NOAUTH_ERROR);
+    if (conn.multi !== null && cmd.is.no_multi) return this.reject(conn, NO_MULTI_ERROR);
+    const refused = this.hooks.guard?.(conn, cmd, argv) ?? null;
+    if (refused !== null) return this.reject(conn, refused);
+    if (conn.resp === 2 && conn.subscribed && !SUBSCRIBE_MODE_ALLOWED.has(cmd.name)) {
+      return this.reject(conn, pubsubContextError(cmd));
+    }
+    if (conn.multi !== null && !MULTI_IMMEDIATE.has(cmd.name)) {
+      conn.multi.push({ cmd, argv });
+      return R.QUEUED;
+    }
+    return this.execute(conn, cmd, argv);
+  }
+
+  /** Runs a command's handler with no checks: EXEC uses it for the commands it queued. */
+  execute(conn: ClientConn, cmd: CommandSpec, argv: Buffer[]): Reply | Promise<Reply> {
+    return this.handlers[cmd.name as HandlerName](conn, argv, cmd);
+  }
+
+  connected(conn: ClientConn): void {
+    this.hooks.connected?.(conn);
+  }
+
+  disconnected(conn: ClientConn): void {
+    this.hooks.disconnected?.(conn);
+  }
+
+  private reject(conn: ClientConn, reply: Reply): Reply {
+    if (conn.multi !== null) conn.multiDirty = true;
+    return reply;
+  }
+}

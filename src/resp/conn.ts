@@ -1,0 +1,159 @@
+/**
+ * The per-connection state that command handlers read and write, and the CLIENT INFO/LIST line
+ * that describes it. The server owns the socket; a `ClientConn` reaches it only through the
+ * small `ConnectionControl` interface, so handlers and tests can use a connection without a
+ * socket behind it.
+ */
+import type { CommandSpec } from './commands/spec.ts';
+import type { RespVersion } from './encoder.ts';
+import type { Reply } from './reply.ts';
+
+/** A command queued between MULTI and EXEC. */
+export interface QueuedCommand {
+  readonly cmd: CommandSpec;
+  readonly argv: Buffer[];
+}
+
+/** What a connection asks of the server that owns its socket. */
+export interface ConnectionControl {
+  /** Sends a reply out of band (pub/sub), after every reply already due on this connection. */
+  push(reply: Reply): void;
+  /** Stops reading requests and closes once every pending reply has been written (QUIT). */
+  closeAfterReply(): void;
+  /** Drops the connection now; pending replies are lost (CLIENT KILL). */
+  close(): void;
+  /** Buffer sizes for CLIENT LIST (bytes). */
+  stats(): { queryBuffer: number; outputBuffer: number; outputPending: number };
+}
+
+export class ClientConn {
+  /** CLIENT SETNAME; null until set. */
+  name: string | null = null;
+  /** Reply protocol, switched by HELLO. */
+  resp: RespVersion = 2;
+  /** READONLY was sent: reads may be served from this (follower) node's local state. */
+  readonly = false;
+  /** False until AUTH succeeds when a password is required. */
+  authenticated: boolean;
+  /** ACL user name, as CLIENT LIST prints it. */
+  user = 'default';
+  db = 0;
+  /** CLIENT NO-EVICT. */
+  noEvict = false;
+  /** Subscribed channels and patterns, as latin1 strings (lossless for any bytes). */
+  readonly channels = new Set<string>();
+  readonly patterns = new Set<string>();
+  /** Commands queued since MULTI; null outside a transaction. */
+  multi: QueuedCommand[] | null = null;
+  /** A command was rejected while queuing: EXEC must answer EXECABORT. */
+  multiDirty = false;
+  /**
+   * WATCHed keys (latin1 strings) to whatever the dispatcher recorded at WATCH time, e.g. the
+   * log index that last wrote the key; EXEC compares at apply time.
+   */
+  readonly watched = new Map<string, number>();
+  /** A watched key was touched (CLIENT LIST flag `d`). */
+  watchDirty = false;
+  /**
+   * The latest write of this connection that is not applied yet, for the dispatcher to set.
+   * Requests are dispatched without waiting for earlier replies, but Redis runs a connection's
+   * commands in order: a read dispatched after a write must wait for it before reading state
+   * (`await conn.pendingWrite`), or it could answer from before the write. Settle it either
+   * way (a failed write must not block later reads).
+   */
+  pendingWrite: Promise<unknown> | null = null;
+  /** Full name of the last command looked up (CLIENT LIST `cmd=`). */
+  lastCommand: string | null = null;
+  /** ms timestamps from the server clock. */
+  lastInteraction: number;
+
+  constructor(
+    readonly id: number,
+    /** Peer address, "127.0.0.1:51234". */
+    readonly addr: string,
+    /** Local address, "127.0.0.1:6379". */
+    readonly laddr: string,
+    readonly fd: number,
+    readonly createdAt: number,
+    authenticated: boolean,
+    private readonly control: ConnectionControl,
+  ) {
+    this.authenticated = authenticated;
+    this.lastInteraction = createdAt;
+  }
+
+  /** In subscribe mode (RESP2 then restricts the commands it accepts). */
+  get subscribed(): boolean {
+    return this.channels.size > 0 || this.patterns.size > 0;
+  }
+
+  /** Delivers a pub/sub message or other out-of-band reply. */
+  push(reply: Reply): void {
+    this.control.push(reply);
+  }
+
+  closeAfterReply(): void {
+    this.control.closeAfterReply();
+  }
+
+  close(): void {
+    this.control.close();
+  }
+
+  /** Back to a fresh connection's state, as RESET does (the caller unsubscribes first). */
+  reset(): void {
+    this.name = null;
+    this.resp = 2;
+    this.readonly = false;
+    this.db = 0;
+    this.noEvict = false;
+    this.channels.clear();
+    this.patterns.clear();
+    this.multi = null;
+    this.multiDirty = false;
+    this.watched.clear();
+    this.watchDirty = false;
+  }
+
+  /** The CLIENT INFO / CLIENT LIST line (without the trailing newline), in Redis 7.0's format. */
+  info(now: number): string {
+    const s = this.control.stats();
+    let flags = '';
+    if (this.subscribed) flags += 'P';
+    if (this.multi !== null) flags += 'x';
+    if (this.watchDirty) flags += 'd';
+    if (this.readonly) flags += 'r';
+    if (this.noEvict) flags += 'e';
+    const multiMem = this.multi?.reduce((n, q) => n + q.argv.reduce((m, a) => m + a.length, 0), 0) ?? 0;
+    return [
+      `id=${this.id}`,
+      `addr=${this.addr}`,
+      `laddr=${this.laddr}`,
+      `fd=${this.fd}`,
+      `name=${this.name ?? ''}`,
+      `age=${Math.floor((now - this.createdAt) / 1000)}`,
+      `idle=${Math.floor((now - this.lastInteraction) / 1000)}`,
+      `flags=${flags || 'N'}`,
+      `db=${this.db}`,
+      `sub=${this.channels.size}`,
+      `psub=${this.patterns.size}`,
+      'ssub=0',
+      `multi=${this.multi?.length ?? -1}`,
+      `qbuf=${s.queryBuffer}`,
+      'qbuf-free=0',
+      'argv-mem=0',
+      `multi-mem=${multiMem}`,
+      'rbs=0',
+      'rbp=0',
+      `obl=${s.outputBuffer}`,
+      'oll=0',
+      `omem=${s.outputPending}`,
+      `tot-mem=${s.queryBuffer + s.outputBuffer + s.outputPending + multiMem}`,
+      'events=r',
+      `cmd=${this.lastCommand ?? 'NULL'}`,
+      `user=${this.user}`,
+      'redir=-1',
+      `resp=${this.resp}`,
+    ].join(' ');
+  }
+}
