@@ -64,7 +64,7 @@ export type Role = (typeof Role)[keyof typeof Role];
 export const MessageType = {
   Hup: 'hup', // local: start an election
   Beat: 'beat', // local: leader sends heartbeats
-  Prop: 'prop', // a proposal; followers forward it to the leader
+  Prop: 'prop', // local: a proposal on the leader (never forwarded; RawNode.step drops it)
   App: 'app',
   AppResp: 'app-resp',
   Vote: 'vote',
