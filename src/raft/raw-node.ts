@@ -8,6 +8,7 @@ import {
   type HardState,
   type Message,
   MessageType,
+  NONE,
   type NodeId,
   ProposalDroppedError,
   type RaftConfig,
@@ -78,7 +79,7 @@ export class RawNode {
   private proposeEntry(type: EntryType, data: Uint8Array): { index: number; term: number } {
     const r = this.raft;
     if (r.role !== Role.Leader) {
-      throw new ProposalDroppedError(r.lead === '' ? 'no leader' : `not the leader (leader is ${r.lead})`);
+      throw new ProposalDroppedError(r.lead === NONE ? 'no leader' : `not the leader (leader is ${r.lead})`);
     }
     r.step(local(MessageType.Prop, r.id, { entries: [{ term: 0, index: 0, type, data }] }));
     return { index: r.log.lastIndex(), term: r.term };

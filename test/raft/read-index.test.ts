@@ -70,6 +70,18 @@ describe('ReadIndex', () => {
     expect(n.readStates.map((r) => dec(r.context))).toEqual(['r1', 'r2']);
   });
 
+  it('a late ack of an older round does not confirm a newer one', () => {
+    const n = leader();
+    n.node.readIndex(enc('r1'));
+    const round1 = n.drain();
+    n.node.readIndex(enc('r2'));
+    n.node.tick(); // the heartbeat starts round 2 for r2
+    expect(rounds(n.drain())).toEqual(['n2:2', 'n3:2']);
+    ack(n, 'n2', round1[0]); // sent before r2 arrived
+    n.drain();
+    expect(n.readStates.map((r) => dec(r.context))).toEqual(['r1']);
+  });
+
   it('the read index is the commit index when the read arrived', () => {
     const n = leader();
     n.node.readIndex(enc('r1'));
