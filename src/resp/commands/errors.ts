@@ -77,3 +77,17 @@ export function pubsubContextError(cmd: CommandSpec): Reply {
 }
 
 export const NO_MULTI_ERROR = R.error('ERR Command not allowed inside a transaction');
+
+/**
+ * A refused EXEC: `EXECABORT Transaction discarded because of: <reason>`, the reason without
+ * the `ERR ` of a formatted error but with any other code ("NOAUTH Authentication required.").
+ */
+export function execAbortError(reason: Reply): Reply {
+  if (reason.t !== 'error') return reason;
+  const text = typeof reason.v === 'string' ? Buffer.from(reason.v) : reason.v;
+  const body = text.subarray(0, 4).equals(ERR_PREFIX) ? text.subarray(4) : text;
+  return R.error(Buffer.concat([EXECABORT_PREFIX, body]));
+}
+
+const ERR_PREFIX = Buffer.from('ERR ');
+const EXECABORT_PREFIX = Buffer.from('EXECABORT Transaction discarded because of: ');

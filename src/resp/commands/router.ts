@@ -12,9 +12,10 @@ import type { ClientConn } from '../conn.ts';
 import { R, type Reply } from '../reply.ts';
 import type { Dispatcher } from '../server.ts';
 import {
+  checkArity,
+  execAbortError,
   NO_MULTI_ERROR,
   NOAUTH_ERROR,
-  checkArity,
   pubsubContextError,
   unknownCommandError,
   unknownSubcommandError,
@@ -38,6 +39,14 @@ export interface RouterHooks {
   disconnected?(conn: ClientConn): void;
 }
 
+/** Redis's discardTransaction: the queue, its doom flag and the watches go. */
+export function discardTransaction(conn: ClientConn): void {
+  conn.multi = null;
+  conn.multiDirty = false;
+  conn.watched.clear();
+  conn.watchDirty = false;
+}
+
 /** What a RESP2 connection in subscribe mode may still run. */
 const SUBSCRIBE_MODE_ALLOWED = new Set(['ping', 'subscribe', 'unsubscribe', 'psubscribe', 'punsubscribe', 'quit', 'reset']);
 /** What runs at once inside MULTI instead of being queued. */
@@ -54,17 +63,22 @@ export class CommandRouter implements Dispatcher {
     if (cmd === null) {
       const container = lookupCommand(argv[0]);
       conn.lastCommand = null;
-      return this.reject(conn, container !== null ? unknownSubcommandError(argv) : unknownCommandError(argv));
+      return this.reject(conn, null, container !== null ? unknownSubcommandError(argv) : unknownCommandError(argv));
     }
     conn.lastCommand = cmd.name;
     const arityError = checkArity(cmd, argv.length);
-    if (arityError !== null) return this.reject(conn, arityError);
-    if (!conn.authenticated && !cmd.is.no_auth) return this.reject(conn, NOAUTH_ERROR);
-    if (conn.multi !== null && cmd.is.no_multi) return this.reject(conn, NO_MULTI_ERROR);
+    if (arityError !== null) return this.reject(conn, cmd, arityError);
+    if (!conn.authenticated && !cmd.is.no_auth) return this.reject(conn, cmd, NOAUTH_ERROR);
+    if (conn.multi !== null && cmd.is.no_multi) return this.reject(conn, cmd, NO_MULTI_ERROR);
     const refused = this.hooks.guard?.(conn, cmd, argv) ?? null;
-    if (refused !== null) return this.reject(conn, refused);
+    if (refused !== null) {
+      // A redirect refuses EXEC by dropping the transaction, and answers as is (Redis Cluster).
+      if (cmd.name === 'exec') discardTransaction(conn);
+      else if (conn.multi !== null) conn.multiDirty = true;
+      return refused;
+    }
     if (conn.resp === 2 && conn.subscribed && !SUBSCRIBE_MODE_ALLOWED.has(cmd.name)) {
-      return this.reject(conn, pubsubContextError(cmd));
+      return this.reject(conn, cmd, pubsubContextError(cmd));
     }
     if (conn.multi !== null && !MULTI_IMMEDIATE.has(cmd.name)) {
       conn.multi.push({ cmd, argv });
@@ -86,7 +100,15 @@ export class CommandRouter implements Dispatcher {
     this.hooks.disconnected?.(conn);
   }
 
-  private reject(conn: ClientConn, reply: Reply): Reply {
+  /**
+   * Redis's rejectCommand: a refused command inside MULTI dooms the transaction, and a refused
+   * EXEC drops it and answers `EXECABORT Transaction discarded because of: <reason>`.
+   */
+  private reject(conn: ClientConn, cmd: CommandSpec | null, reply: Reply): Reply {
+    if (cmd?.name === 'exec') {
+      discardTransaction(conn);
+      return execAbortError(reply);
+    }
     if (conn.multi !== null) conn.multiDirty = true;
     return reply;
   }
