@@ -1,0 +1,82 @@
+/** `raftkv start`: parse settings, open the node, serve HTTP (and peers), handle signals. */
+import { parseArgs } from 'node:util';
+import { buildHttpApp } from '../http/app.ts';
+import { ConfigError, type NodeConfig, SETTINGS, type SettingName, envName, resolveConfig } from '../node/config.ts';
+import { createLogger } from '../node/logger.ts';
+import { RaftNode } from '../node/raft-node.ts';
+
+function helpText(): string {
+  const lines = ['raftkv start: run one node. Flags beat RAFTKV_* environment variables, which beat --config.'];
+  for (const [name, spec] of Object.entries(SETTINGS)) {
+    const def = Array.isArray(spec.default) ? '' : ` (default ${JSON.stringify(spec.default)})`;
+    lines.push(`  --${name.padEnd(22)} ${envName(name).padEnd(30)} ${spec.help}${def}`);
+  }
+  return lines.join('\n');
+}
+
+export function parseStartArgs(argv: string[]): NodeConfig {
+  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
+  for (const [name, spec] of Object.entries(SETTINGS)) options[name] = { type: spec.kind === 'bool' ? 'boolean' : 'string' };
+  let values: Record<string, unknown>;
+  try {
+    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new ConfigError('flags', (err as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(`${helpText()}\n`);
+    process.exit(0);
+  }
+  delete values.help;
+  return resolveConfig(values as Partial<Record<SettingName, unknown>>);
+}
+
+export async function runStart(argv: string[]): Promise<void> {
+  let cfg: NodeConfig;
+  try {
+    cfg = parseStartArgs(argv);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`raftkv: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(cfg.logLevel, cfg.id, process.env.RAFTKV_LOG_PRETTY ? process.env.RAFTKV_LOG_PRETTY === '1' : undefined);
+  let node: RaftNode;
+  try {
+    node = await RaftNode.open(cfg, log);
+  } catch (err) {
+    log.fatal({ err }, `cannot open data directory ${cfg.dataDir}: ${(err as Error).message}`);
+    process.stderr.write(`raftkv: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const app = await buildHttpApp(node, log);
+  await app.listen({ host: cfg.httpHost, port: cfg.httpPort });
+  node.start();
+  log.info(
+    { resp: `${cfg.host}:${cfg.port}`, http: `${cfg.httpHost}:${cfg.httpPort}`, dataDir: cfg.dataDir, peers: cfg.peers.map((p) => p.id) },
+    'node started',
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    try {
+      await node.shutdown();
+      await app.close();
+      log.info('shut down cleanly');
+      process.exit(0);
+    } catch (err) {
+      log.error({ err }, 'unclean shutdown');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  node.on('fatal', () => {
+    process.exit(1);
+  });
+}

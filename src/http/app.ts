@@ -1,0 +1,39 @@
+/**
+ * The node's one fastify instance: key routes, cluster admin, metrics and health, plus the
+ * peer WebSocket route (registered by the transport on the same server).
+ */
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Logger } from '../node/logger.ts';
+import type { RaftNode } from '../node/raft-node.ts';
+import { registerClusterRoutes } from './cluster-routes.ts';
+import { registerErrorHandler } from './errors.ts';
+import { registerHealthRoutes } from './health-routes.ts';
+import { registerKvRoutes } from './kv-routes.ts';
+
+export async function buildHttpApp(node: RaftNode, log: Logger): Promise<FastifyInstance> {
+  // pino's Logger is a FastifyBaseLogger at run time; the generic types just do not line up.
+  const app: FastifyInstance = Fastify({
+    loggerInstance: log.child({ component: 'http' }) as unknown as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: node.cfg.maxHttpBodyBytes,
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'RaftKV HTTP API', version: '1' },
+    },
+  });
+  registerErrorHandler(app);
+  await node.registerRoutes(app);
+  registerKvRoutes(app, node);
+  registerClusterRoutes(app, node);
+  registerHealthRoutes(app, node);
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}
+
+/** The URL of the same route on the leader, for 307 redirects of writes. */
+export function leaderUrl(node: RaftNode, path: string): string | undefined {
+  const leader = node.leader();
+  return leader ? `http://${leader.host}:${leader.httpPort}${path}` : undefined;
+}

@@ -1,0 +1,75 @@
+/** Cluster administration: status, membership and leadership transfer. */
+import type { FastifyInstance } from 'fastify';
+import type { RaftNode } from '../node/raft-node.ts';
+
+const memberSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', minLength: 1, maxLength: 64 },
+    host: { type: 'string', minLength: 1 },
+    port: { type: 'integer', minimum: 1, maximum: 65535 },
+    http_port: { type: 'integer', minimum: 1, maximum: 65535 },
+  },
+  required: ['id', 'host', 'port', 'http_port'],
+  additionalProperties: false,
+} as const;
+
+export function registerClusterRoutes(app: FastifyInstance, node: RaftNode): void {
+  app.get('/v1/cluster', { schema: { description: 'Members, roles, term, commit and applied index, leader' } }, async () => {
+    const s = node.status();
+    const members = node.members.all().map((m) => ({
+      id: m.id,
+      host: m.host,
+      port: m.port,
+      http_port: m.httpPort,
+      role: m.id === s.leader ? 'leader' : s.learners.includes(m.id) ? 'learner' : s.voters.includes(m.id) ? 'follower' : 'unknown',
+    }));
+    return {
+      id: s.id,
+      role: s.role,
+      term: s.term,
+      leader: s.leader || null,
+      commit: s.commit,
+      applied: s.applied,
+      last_index: s.lastIndex,
+      snapshot_index: s.snapshotIndex,
+      voters: s.voters,
+      learners: s.learners,
+      members,
+      progress: node.progress() ?? null,
+    };
+  });
+
+  app.post<{ Body: { id: string; host: string; port: number; http_port: number } }>(
+    '/v1/cluster/members',
+    { schema: { description: 'Add a member: it joins as a learner and is promoted once caught up', body: memberSchema } },
+    async (req, reply) => {
+      const b = req.body;
+      await node.addMember({ id: b.id, host: b.host, port: b.port, httpPort: b.http_port });
+      return reply.code(202).send({ ok: true, id: b.id, status: 'learner' });
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/v1/cluster/members/:id',
+    { schema: { description: 'Remove a member', params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } } },
+    async (req) => {
+      await node.removeMember(req.params.id);
+      return { ok: true, removed: req.params.id };
+    },
+  );
+
+  app.post<{ Body: { to?: string } | undefined }>(
+    '/v1/cluster/transfer-leadership',
+    {
+      schema: {
+        description: 'Hand leadership to a voter (the most caught-up one when `to` is absent)',
+        body: { type: ['object', 'null'], properties: { to: { type: 'string' } }, additionalProperties: false },
+      },
+    },
+    async (req) => {
+      const leader = await node.transferLeadership(req.body?.to);
+      return { ok: true, leader };
+    },
+  );
+}

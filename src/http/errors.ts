@@ -1,0 +1,51 @@
+/**
+ * Maps the runtime's typed errors to HTTP answers. Clients get a JSON body with a message and
+ * a stable code; nothing the client sends can make the server crash.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { MemberExistsError, NodeClosedError, NotLeaderError, UnknownMemberError } from '../node/raft-node.ts';
+import { OutcomeUnknownError, ProposalFailedError, ReadTimeoutError } from '../node/waiters.ts';
+import { ProposalDroppedError } from '../raft/types.ts';
+
+export class HttpError extends Error {
+  override name = 'HttpError';
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const BY_CLASS: [new (...a: never[]) => Error, number, string][] = [
+  [UnknownMemberError, 404, 'unknown_member'],
+  [MemberExistsError, 409, 'member_exists'],
+  [ProposalDroppedError, 503, 'proposal_dropped'],
+  [ProposalFailedError, 503, 'proposal_failed'],
+  [ReadTimeoutError, 503, 'read_timeout'],
+  [NodeClosedError, 503, 'shutting_down'],
+  [OutcomeUnknownError, 504, 'outcome_unknown'],
+];
+
+export function registerErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, req, reply) => {
+    if (err instanceof NotLeaderError) return redirectToLeader(req, reply, err);
+    if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: err.code, message: err.message });
+    for (const [cls, status, code] of BY_CLASS) {
+      if (err instanceof cls) return reply.code(status).send({ error: code, message: err.message });
+    }
+    if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.code(err.statusCode).send({ error: String(err.code ?? 'bad_request').toLowerCase(), message: err.message });
+    }
+    req.log.error({ err }, 'unhandled error in HTTP route');
+    return reply.code(500).send({ error: 'internal', message: err.message });
+  });
+}
+
+export function redirectToLeader(req: FastifyRequest, reply: FastifyReply, err: NotLeaderError): FastifyReply {
+  if (!err.leader) return reply.code(503).send({ error: 'no_leader', message: 'no leader elected' });
+  const url = `http://${err.leader.host}:${err.leader.httpPort}${req.url}`;
+  return reply.code(307).header('location', url).send({ error: 'not_leader', leader: err.leader.id, location: url });
+}

@@ -1,0 +1,221 @@
+/**
+ * Node configuration: one `as const` table names every setting once, with its flag, its
+ * environment variable, its type and its default. Flags beat the environment, which beats the
+ * JSON config file, which beats the defaults. A bad value stops the process with an error that
+ * names the setting.
+ */
+import { readFileSync } from 'node:fs';
+
+export const EVICTION_POLICIES = [
+  'noeviction',
+  'allkeys-lru',
+  'volatile-lru',
+  'allkeys-random',
+  'volatile-ttl',
+] as const;
+export type EvictionPolicy = (typeof EVICTION_POLICIES)[number];
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export const READ_MODES = ['safe', 'lease'] as const;
+
+type Kind = 'string' | 'int' | 'bool' | 'peers' | readonly string[];
+
+interface SettingSpec {
+  readonly kind: Kind;
+  readonly default: unknown;
+  readonly help: string;
+  readonly min?: number;
+}
+
+/** Flag names are the keys in kebab-case; env vars are RAFTKV_ + upper snake case. */
+export const SETTINGS = {
+  id: { kind: 'string', default: 'n1', help: 'node id, unique in the cluster' },
+  'cluster-id': { kind: 'string', default: 'raftkv', help: 'cluster id checked on every peer link' },
+  'cluster-secret': { kind: 'string', default: 'raftkv-dev-secret', help: 'shared secret for peer links' },
+  'data-dir': { kind: 'string', default: './data/n1', help: 'LevelDB data directory' },
+  host: { kind: 'string', default: '127.0.0.1', help: 'RESP bind address' },
+  port: { kind: 'int', default: 6379, min: 1, help: 'RESP port' },
+  'http-host': { kind: 'string', default: '127.0.0.1', help: 'HTTP + peer bind address' },
+  'http-port': { kind: 'int', default: 0, min: 0, help: 'HTTP + peer port (0: RESP port + 10000)' },
+  'advertise-host': { kind: 'string', default: '', help: 'host announced to clients and peers (default: host)' },
+  'advertise-port': { kind: 'int', default: 0, min: 0, help: 'RESP port announced to clients (default: port)' },
+  'advertise-http-port': { kind: 'int', default: 0, min: 0, help: 'HTTP port announced (default: http-port)' },
+  peers: {
+    kind: 'peers',
+    default: [],
+    help: 'initial voters: id=host:resp_port:http_port,... (with --join: the existing members)',
+  },
+  join: { kind: 'bool', default: false, help: 'start empty and wait to be added as a member' },
+  'tick-ms': { kind: 'int', default: 50, min: 1, help: 'raft tick interval' },
+  'election-ticks': { kind: 'int', default: 10, min: 2, help: 'election timeout in ticks' },
+  'heartbeat-ticks': { kind: 'int', default: 1, min: 1, help: 'heartbeat interval in ticks' },
+  'read-mode': { kind: READ_MODES, default: 'safe', help: 'linearizable reads: safe (ReadIndex) or lease' },
+  'snapshot-entries': { kind: 'int', default: 100_000, min: 1, help: 'snapshot after this many entries' },
+  'snapshot-bytes': { kind: 'int', default: 64 * 1024 * 1024, min: 1, help: 'or after this many log bytes' },
+  'snapshot-keep-entries': { kind: 'int', default: 5_000, min: 0, help: 'log tail kept after compaction' },
+  maxmemory: { kind: 'int', default: 0, min: 0, help: 'bytes of data before eviction (0: no limit)' },
+  'maxmemory-policy': { kind: EVICTION_POLICIES, default: 'noeviction', help: 'eviction policy' },
+  requirepass: { kind: 'string', default: '', help: 'password clients must AUTH with' },
+  'max-value-bytes': { kind: 'int', default: 32 * 1024 * 1024, min: 1, help: 'largest value accepted (one log entry)' },
+  'max-http-body-bytes': { kind: 'int', default: 16 * 1024 * 1024, min: 1, help: 'largest HTTP body' },
+  maxclients: { kind: 'int', default: 10_000, min: 1, help: 'maximum RESP clients' },
+  'log-level': { kind: LOG_LEVELS, default: 'info', help: 'pino log level' },
+  config: { kind: 'string', default: '', help: 'JSON config file' },
+} as const satisfies Record<string, SettingSpec>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+export interface PeerAddress {
+  id: string;
+  host: string;
+  port: number;
+  httpPort: number;
+}
+
+export interface NodeConfig {
+  id: string;
+  clusterId: string;
+  clusterSecret: string;
+  dataDir: string;
+  host: string;
+  port: number;
+  httpHost: string;
+  httpPort: number;
+  advertiseHost: string;
+  advertisePort: number;
+  advertiseHttpPort: number;
+  peers: PeerAddress[];
+  join: boolean;
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  readMode: (typeof READ_MODES)[number];
+  snapshotEntries: number;
+  snapshotBytes: number;
+  snapshotKeepEntries: number;
+  maxmemory: number;
+  maxmemoryPolicy: EvictionPolicy;
+  requirepass: string;
+  maxValueBytes: number;
+  maxHttpBodyBytes: number;
+  maxclients: number;
+  logLevel: (typeof LOG_LEVELS)[number];
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    readonly setting: string,
+    detail: string,
+  ) {
+    super(`invalid setting '${setting}': ${detail}`);
+  }
+}
+
+const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+export const envName = (s: string) => `RAFTKV_${s.replace(/-/g, '_').toUpperCase()}`;
+
+/** `id=host:port:httpPort`; httpPort defaults to port + 10000 as in Redis Cluster's bus port. */
+export function parsePeers(text: string, setting = 'peers'): PeerAddress[] {
+  if (text.trim() === '') return [];
+  return text.split(',').map((part) => {
+    const m = /^([A-Za-z0-9_.-]+)=([^:]+):(\d+)(?::(\d+))?$/.exec(part.trim());
+    if (!m) throw new ConfigError(setting, `'${part}' is not id=host:port[:http_port]`);
+    const port = Number(m[3]);
+    const httpPort = m[4] ? Number(m[4]) : port + 10000;
+    if (port < 1 || port > 65535 || httpPort < 1 || httpPort > 65535) {
+      throw new ConfigError(setting, `'${part}' has a port outside 1-65535`);
+    }
+    return { id: m[1], host: m[2], port, httpPort };
+  });
+}
+
+function coerce(name: SettingName, raw: unknown): unknown {
+  const spec: SettingSpec = SETTINGS[name];
+  const kind = spec.kind;
+  if (kind === 'string') {
+    if (typeof raw !== 'string') throw new ConfigError(name, 'expected a string');
+    return raw;
+  }
+  if (kind === 'int') {
+    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+    if (!Number.isSafeInteger(n)) throw new ConfigError(name, `expected an integer, got '${String(raw)}'`);
+    if (spec.min !== undefined && n < spec.min) throw new ConfigError(name, `must be >= ${spec.min}`);
+    if ((name.endsWith('port') || name === 'port') && n > 65535) throw new ConfigError(name, 'must be <= 65535');
+    return n;
+  }
+  if (kind === 'bool') {
+    if (typeof raw === 'boolean') return raw;
+    if (raw === 'true' || raw === '1' || raw === 'yes') return true;
+    if (raw === 'false' || raw === '0' || raw === 'no') return false;
+    throw new ConfigError(name, `expected true or false, got '${String(raw)}'`);
+  }
+  if (kind === 'peers') {
+    if (Array.isArray(raw)) return raw.map((p) => parsePeers(String(p), name)[0]);
+    if (typeof raw !== 'string') throw new ConfigError(name, 'expected id=host:port,...');
+    return parsePeers(raw, name);
+  }
+  if (typeof raw !== 'string' || !kind.includes(raw)) {
+    throw new ConfigError(name, `expected one of ${kind.join(', ')}, got '${String(raw)}'`);
+  }
+  return raw;
+}
+
+/**
+ * Merge the sources into a validated config. `flags` holds raw flag values by setting name
+ * (strings from util.parseArgs, booleans for bool flags).
+ */
+export function resolveConfig(
+  flags: Partial<Record<SettingName, unknown>>,
+  env: NodeJS.ProcessEnv = process.env,
+): NodeConfig {
+  const file = (flags.config as string | undefined) ?? env[envName('config')] ?? '';
+  let fromFile: Record<string, unknown> = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError('config', `cannot read ${file}: ${(err as Error).message}`);
+    }
+    try {
+      fromFile = JSON.parse(text) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError('config', `${file} is not valid JSON: ${(err as Error).message}`);
+    }
+    if (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile)) {
+      throw new ConfigError('config', `${file} must hold a JSON object`);
+    }
+    for (const key of Object.keys(fromFile)) {
+      if (!(key in SETTINGS)) throw new ConfigError(key, `unknown setting in ${file}`);
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const name of Object.keys(SETTINGS) as SettingName[]) {
+    const envValue = env[envName(name)];
+    let raw: unknown = SETTINGS[name].default;
+    if (name in fromFile) raw = fromFile[name];
+    if (envValue !== undefined && envValue !== '') raw = envValue;
+    if (flags[name] !== undefined) raw = flags[name];
+    out[camel(name)] = raw === SETTINGS[name].default ? raw : coerce(name, raw);
+  }
+  const cfg = out as unknown as NodeConfig & { config?: string };
+  delete cfg.config;
+  if (cfg.httpPort === 0) cfg.httpPort = cfg.port + 10000;
+  if (cfg.httpPort > 65535) throw new ConfigError('http-port', 'RESP port + 10000 exceeds 65535; set --http-port');
+  if (!cfg.advertiseHost) cfg.advertiseHost = cfg.host === '0.0.0.0' || cfg.host === '::' ? '127.0.0.1' : cfg.host;
+  if (!cfg.advertisePort) cfg.advertisePort = cfg.port;
+  if (!cfg.advertiseHttpPort) cfg.advertiseHttpPort = cfg.httpPort;
+  if (cfg.heartbeatTicks >= cfg.electionTicks) {
+    throw new ConfigError('heartbeat-ticks', 'must be smaller than election-ticks');
+  }
+  if (!cfg.join && cfg.peers.length > 0 && !cfg.peers.some((p) => p.id === cfg.id)) {
+    throw new ConfigError('peers', `must include this node's id '${cfg.id}' (or start with --join)`);
+  }
+  const ids = new Set<string>();
+  for (const p of cfg.peers) {
+    if (ids.has(p.id)) throw new ConfigError('peers', `duplicate id '${p.id}'`);
+    ids.add(p.id);
+  }
+  return cfg;
+}

@@ -1,0 +1,69 @@
+/**
+ * Work only the leader does, always through the log so that every replica deletes the same
+ * keys at the same index: active expiry (conditional deletes that spare a key re-set in the
+ * meantime) and eviction under maxmemory.
+ */
+import type { KvOp } from '../kv/index.ts';
+import type { NodeConfig } from './config.ts';
+import type { Logger } from './logger.ts';
+import type { RaftNode } from './raft-node.ts';
+
+/** Redis's active expire cycle samples 20 keys per round; we batch a few rounds per entry. */
+const EXPIRE_BATCH = 64;
+const EXPIRE_EVERY_MS = 100;
+
+export class LeaderDuties {
+  private expiryInFlight = false;
+  private evictionInFlight = false;
+  private lastExpiry = 0;
+
+  constructor(
+    private readonly node: RaftNode,
+    private readonly cfg: NodeConfig,
+    private readonly log: Logger,
+  ) {}
+
+  reset(): void {
+    this.expiryInFlight = false;
+    this.evictionInFlight = false;
+  }
+
+  onTick(): void {
+    const now = Date.now();
+    if (now - this.lastExpiry >= EXPIRE_EVERY_MS) {
+      this.lastExpiry = now;
+      this.expire();
+    }
+    this.afterApply();
+  }
+
+  private expire(): void {
+    if (this.expiryInFlight) return;
+    const due = this.node.kv.expiredSample(this.node.now(), EXPIRE_BATCH);
+    if (due.length === 0) return;
+    const ops: KvOp[] = due.map((d) => ({ type: 'expireIf', key: d.key, at: d.expiresAt }));
+    this.expiryInFlight = true;
+    this.node
+      .propose(ops)
+      .catch((err: Error) => this.log.debug({ err: err.message }, 'active expiry proposal did not commit'))
+      .finally(() => {
+        this.expiryInFlight = false;
+      });
+  }
+
+  /** Called after entries are applied on the leader: propose evictions while over maxmemory. */
+  afterApply(): void {
+    if (this.evictionInFlight || this.cfg.maxmemory === 0 || this.cfg.maxmemoryPolicy === 'noeviction') return;
+    const over = this.node.kv.bytesOverMaxmemory();
+    if (over <= 0) return;
+    const keys = this.node.kv.evictionCandidates(over, this.cfg.maxmemoryPolicy, Math.random);
+    if (keys.length === 0) return;
+    this.evictionInFlight = true;
+    this.node
+      .propose([{ type: 'evict', keys }])
+      .catch((err: Error) => this.log.debug({ err: err.message }, 'eviction proposal did not commit'))
+      .finally(() => {
+        this.evictionInFlight = false;
+      });
+  }
+}

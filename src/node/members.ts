@@ -1,0 +1,64 @@
+/**
+ * The address book: which host and ports each member announces. Raft itself only knows node
+ * ids; addresses travel in ConfChange contexts and in snapshots so that every replica, and a
+ * node restarted from its data directory, agrees on them.
+ */
+import type { PeerAddress } from './config.ts';
+
+export type Member = PeerAddress;
+
+export class InvalidMemberError extends Error {
+  override name = 'InvalidMemberError';
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export function encodeMember(m: Member): Uint8Array {
+  return enc.encode(JSON.stringify({ id: m.id, host: m.host, port: m.port, httpPort: m.httpPort }));
+}
+
+export function decodeMember(b: Uint8Array | undefined): Member | undefined {
+  if (!b || b.length === 0) return undefined;
+  const v = JSON.parse(dec.decode(b)) as Partial<Member>;
+  if (typeof v.id !== 'string' || typeof v.host !== 'string' || !Number.isInteger(v.port) || !Number.isInteger(v.httpPort)) {
+    throw new InvalidMemberError(`bad member record: ${dec.decode(b)}`);
+  }
+  return v as Member;
+}
+
+export class Members {
+  private byId = new Map<string, Member>();
+
+  constructor(initial: Member[] = []) {
+    for (const m of initial) this.byId.set(m.id, m);
+  }
+
+  get(id: string): Member | undefined {
+    return this.byId.get(id);
+  }
+
+  set(m: Member): void {
+    this.byId.set(m.id, m);
+  }
+
+  delete(id: string): void {
+    this.byId.delete(id);
+  }
+
+  all(): Member[] {
+    return [...this.byId.values()];
+  }
+
+  encode(): Uint8Array {
+    return enc.encode(JSON.stringify(this.all()));
+  }
+
+  restore(b: Uint8Array): void {
+    const list = JSON.parse(dec.decode(b)) as Member[];
+    this.byId.clear();
+    for (const m of list) this.byId.set(m.id, m);
+  }
+}
+
+export const raftUrl = (m: Member) => `ws://${m.host}:${m.httpPort}/raft/v1`;

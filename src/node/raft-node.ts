@@ -1,0 +1,573 @@
+/**
+ * One RaftKV server process: it owns the timers, drives the pure Raft core through the
+ * Ready/advance contract, persists to LevelDB, talks to peers, applies committed entries to the
+ * KV state machine and routes each result back to the caller that proposed it.
+ */
+import { EventEmitter } from 'node:events';
+import type { FastifyInstance } from 'fastify';
+import { KvStore, decodeEntry, encodeEntry, type KvEntry, type KvOp, type KvResult } from '../kv/index.ts';
+import { RawNode, decodeConfChange, encodeConfChange } from '../raft/index.ts';
+import {
+  ConfChangeType,
+  EntryType,
+  MessageType,
+  NONE,
+  ReadOnlyOption,
+  Role,
+  type ConfState,
+  type Entry,
+  type Message,
+  type Ready,
+  type Snapshot,
+} from '../raft/types.ts';
+import { LevelStorage } from '../storage/index.ts';
+import { Transport } from '../transport/index.ts';
+import type { NodeConfig } from './config.ts';
+import { LeaderDuties } from './leader-duties.ts';
+import type { Logger } from './logger.ts';
+import { type Member, Members, decodeMember, encodeMember, raftUrl } from './members.ts';
+import { NodeMetrics } from './metrics.ts';
+import { Snapshotter } from './snapshotter.ts';
+import { ProposalWaiters, ReadWaiters } from './waiters.ts';
+
+/** Leader messages that may leave before the leader's own append is durable (thesis 10.2.1). */
+const EARLY_LEADER_MESSAGES = new Set<string>([MessageType.App, MessageType.Heartbeat, MessageType.Snap]);
+
+export class NotLeaderError extends Error {
+  override name = 'NotLeaderError';
+  constructor(readonly leader: Member | undefined) {
+    super(leader ? `not the leader; the leader is ${leader.id}` : 'no leader is known');
+  }
+}
+
+export class NodeClosedError extends Error {
+  override name = 'NodeClosedError';
+  constructor() {
+    super('node is shutting down');
+  }
+}
+
+export interface PublishEvent {
+  channel: Uint8Array;
+  message: Uint8Array;
+}
+
+export interface NodeStatus {
+  id: string;
+  role: Role;
+  term: number;
+  leader: string;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  snapshotIndex: number;
+  voters: string[];
+  learners: string[];
+}
+
+export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [string]; fatal: [Error] }> {
+  readonly members: Members;
+  readonly metrics: NodeMetrics;
+  readonly kv: KvStore;
+  private raw!: RawNode;
+  private conf: ConfState = { voters: [], learners: [] };
+  private role: Role = Role.Follower;
+  private leaderId = NONE;
+  private applied = 0;
+  private lastTs = 0;
+  private readyScheduled = false;
+  private inReady = false;
+  private closed = false;
+  private ticker: NodeJS.Timeout | undefined;
+  private readonly proposals = new ProposalWaiters();
+  private readonly reads: ReadWaiters;
+  private readonly snapshotter: Snapshotter;
+  private readonly duties: LeaderDuties;
+  /** Learners we added and will promote once they have caught up. */
+  private readonly promoting = new Set<string>();
+
+  private constructor(
+    readonly cfg: NodeConfig,
+    readonly log: Logger,
+    readonly storage: LevelStorage,
+    readonly transport: Transport,
+  ) {
+    super();
+    this.members = new Members(cfg.peers);
+    this.members.set({ id: cfg.id, host: cfg.advertiseHost, port: cfg.advertisePort, httpPort: cfg.advertiseHttpPort });
+    this.metrics = new NodeMetrics(this);
+    this.kv = new KvStore({ maxmemory: cfg.maxmemory, policy: cfg.maxmemoryPolicy });
+    this.reads = new ReadWaiters((ctx) => {
+      this.raw.readIndex(ctx);
+      this.scheduleReady();
+    });
+    this.snapshotter = new Snapshotter(this, storage, log);
+    this.duties = new LeaderDuties(this, cfg, log);
+  }
+
+  /** Open storage, restore the newest snapshot and build the core; call `start` to begin ticking. */
+  static async open(cfg: NodeConfig, log: Logger): Promise<RaftNode> {
+    const storage = await LevelStorage.open(cfg.dataDir, { logger: log });
+    let node: RaftNode | undefined;
+    const transport = new Transport({
+      nodeId: cfg.id,
+      clusterId: cfg.clusterId,
+      secret: cfg.clusterSecret,
+      logger: log.child({ component: 'transport' }),
+      onMessage: (m) => node?.onPeerMessage(m),
+      // The cluster secret authenticates peers; a node joining the cluster must accept the
+      // leader before it has applied the change that makes the leader known to its core.
+      isAllowedPeer: () => true,
+      // One log entry travels in one frame, so the frame limit follows the largest value.
+      maxPayload: cfg.maxValueBytes + 1024 * 1024,
+    });
+    node = new RaftNode(cfg, log, storage, transport);
+    transport.onUnreachable = (id) => node?.raw.reportUnreachable(id);
+    transport.onSnapshotStatus = (id, ok) => node?.raw.reportSnapshot(id, ok);
+    await node.recover();
+    return node;
+  }
+
+  private async recover(): Promise<void> {
+    const snap = this.storage.snapshot();
+    const fresh = snap.meta.index === 0 && this.storage.lastIndex() === 0 && this.storage.initialState().hardState.term === 0;
+    if (fresh && !this.cfg.join) await this.bootstrap();
+    if (snap.meta.index > 0) await this.snapshotter.install(snap);
+    this.applied = snap.meta.index;
+    this.conf = snap.meta.conf;
+    this.raw = new RawNode({
+      id: this.cfg.id,
+      electionTick: this.cfg.electionTicks,
+      heartbeatTick: this.cfg.heartbeatTicks,
+      storage: this.storage,
+      applied: snap.meta.index,
+      maxSizePerMsg: 1024 * 1024,
+      maxInflightMsgs: 256,
+      maxInflightBytes: 32 * 1024 * 1024,
+      maxCommittedSizePerReady: 16 * 1024 * 1024,
+      preVote: true,
+      checkQuorum: true,
+      readOnlyOption: this.cfg.readMode === 'lease' ? ReadOnlyOption.LeaseBased : ReadOnlyOption.Safe,
+      random: Math.random,
+      logger: (level, msg) => this.log[level]({ component: 'raft' }, msg),
+    });
+    this.refreshPeers();
+    this.log.info(
+      { snapshotIndex: snap.meta.index, lastIndex: this.storage.lastIndex(), voters: this.conf.voters },
+      'recovered from data directory',
+    );
+  }
+
+  /**
+   * A new cluster's configuration goes in as committed log entries (as etcd bootstraps), not as
+   * a snapshot: a node that joins later replays the log from index 1 and must learn the
+   * original voters and their addresses from it. Every initial member writes the same entries
+   * (sorted by id) in term 1, so their logs match.
+   */
+  private async bootstrap(): Promise<void> {
+    const self = this.members.get(this.cfg.id)!;
+    const initial = this.cfg.peers.length > 0 ? [...this.cfg.peers] : [self];
+    initial.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const entries: Entry[] = initial.map((m, i) => ({
+      term: 1,
+      index: i + 1,
+      type: EntryType.ConfChange,
+      data: encodeConfChange({ type: ConfChangeType.AddVoter, node: m.id, context: encodeMember(m) }),
+    }));
+    await this.storage.save({ entries, hardState: { term: 1, vote: NONE, commit: entries.length } });
+    this.log.info({ voters: initial.map((m) => m.id) }, 'bootstrapped a new cluster');
+  }
+
+  registerRoutes(app: FastifyInstance): Promise<void> | void {
+    return this.transport.registerRoutes(app);
+  }
+
+  start(): void {
+    this.ticker = setInterval(() => this.onTick(), this.cfg.tickMs);
+    this.scheduleReady();
+  }
+
+  // ---- queries ------------------------------------------------------------------------------
+
+  get id(): string {
+    return this.cfg.id;
+  }
+
+  isLeader(): boolean {
+    return this.role === Role.Leader;
+  }
+
+  leader(): Member | undefined {
+    return this.leaderId === NONE ? undefined : this.members.get(this.leaderId);
+  }
+
+  get appliedIndex(): number {
+    return this.applied;
+  }
+
+  confState(): ConfState {
+    return this.conf;
+  }
+
+  status(): NodeStatus {
+    const s = this.raw.status();
+    return {
+      id: this.cfg.id,
+      role: s.role,
+      term: s.term,
+      leader: s.lead,
+      commit: s.commit,
+      applied: this.applied,
+      lastIndex: this.storage.lastIndex(),
+      snapshotIndex: this.storage.snapshot().meta.index,
+      voters: [...this.conf.voters],
+      learners: [...this.conf.learners],
+    };
+  }
+
+  /** Progress of followers, on the leader only. */
+  progress(): Record<string, { match: number; next: number; state: string }> | undefined {
+    return this.raw.status().progress;
+  }
+
+  /** The leader's clock for new entries; never behind a timestamp already in the log. */
+  now(): number {
+    const t = Date.now();
+    if (t > this.lastTs) this.lastTs = t;
+    return this.lastTs;
+  }
+
+  // ---- writes -------------------------------------------------------------------------------
+
+  /** Propose KV operations as one atomic entry; resolves with their results once applied. */
+  propose(ops: KvOp[], watch?: KvEntry['watch']): Promise<KvResult[]> {
+    const entry: KvEntry = { ts: this.now(), ops };
+    if (watch && watch.length > 0) entry.watch = watch;
+    return this.proposeBytes(encodeEntry(entry)) as Promise<KvResult[]>;
+  }
+
+  private proposeBytes(data: Uint8Array): Promise<unknown> {
+    if (this.closed) return Promise.reject(new NodeClosedError());
+    if (this.role !== Role.Leader) return Promise.reject(new NotLeaderError(this.leader()));
+    if (this.raw.status().leadTransferee !== NONE) return this.afterTransfer();
+    const { index, term } = this.raw.propose(data);
+    this.scheduleReady();
+    return this.proposals.wait(index, term, Date.now() + this.writeTimeoutMs());
+  }
+
+  /**
+   * The core refuses proposals while it hands leadership over. Rather than fail the write, wait
+   * for the handover and redirect the caller to the new leader, who will accept it.
+   */
+  private afterTransfer(): Promise<never> {
+    return new Promise((_, reject) => {
+      const timer = setTimeout(() => {
+        this.off('leader', onLeader);
+        reject(new NotLeaderError(this.leader()));
+      }, this.cfg.tickMs * this.cfg.electionTicks * 2);
+      const onLeader = (id: string) => {
+        if (id === this.cfg.id || id === NONE) return;
+        clearTimeout(timer);
+        this.off('leader', onLeader);
+        reject(new NotLeaderError(this.leader()));
+      };
+      this.on('leader', onLeader);
+    });
+  }
+
+  private writeTimeoutMs(): number {
+    return Math.max(2000, this.cfg.tickMs * this.cfg.electionTicks * 4);
+  }
+
+  // ---- reads --------------------------------------------------------------------------------
+
+  /** Resolves once this node may serve a linearizable read from its state machine. */
+  linearizableBarrier(): Promise<void> {
+    if (this.closed) return Promise.reject(new NodeClosedError());
+    return this.reads.wait(Date.now() + this.writeTimeoutMs());
+  }
+
+  // ---- membership ---------------------------------------------------------------------------
+
+  /** Add a member as a learner; it is promoted to voter automatically once caught up. */
+  async addMember(m: Member): Promise<void> {
+    if (this.conf.voters.includes(m.id) || this.conf.learners.includes(m.id)) {
+      throw new MemberExistsError(m.id);
+    }
+    this.promoting.add(m.id);
+    await this.proposeConfChange({ type: ConfChangeType.AddLearner, node: m.id, context: encodeMember(m) });
+  }
+
+  async removeMember(id: string): Promise<void> {
+    if (!this.conf.voters.includes(id) && !this.conf.learners.includes(id)) throw new UnknownMemberError(id);
+    this.promoting.delete(id);
+    await this.proposeConfChange({ type: ConfChangeType.RemoveNode, node: id });
+  }
+
+  private proposeConfChange(cc: Parameters<RawNode['proposeConfChange']>[0]): Promise<unknown> {
+    if (this.role !== Role.Leader) return Promise.reject(new NotLeaderError(this.leader()));
+    const { index, term } = this.raw.proposeConfChange(cc);
+    this.scheduleReady();
+    return this.proposals.wait(index, term, Date.now() + this.writeTimeoutMs());
+  }
+
+  /** Hand leadership to `to` (or the most caught-up voter); resolves when someone else leads. */
+  async transferLeadership(to?: string, timeoutMs = this.cfg.tickMs * this.cfg.electionTicks * 2): Promise<string> {
+    if (this.role !== Role.Leader) throw new NotLeaderError(this.leader());
+    const target = to ?? this.bestTransferTarget();
+    if (!target) throw new UnknownMemberError('(no other voter)');
+    if (!this.conf.voters.includes(target) || target === this.cfg.id) throw new UnknownMemberError(target);
+    this.raw.transferLeadership(target);
+    this.scheduleReady();
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('leader', onLeader);
+        reject(new Error(`leadership transfer to ${target} did not complete in ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onLeader = (id: string) => {
+        if (id !== this.cfg.id && id !== NONE) {
+          clearTimeout(timer);
+          this.off('leader', onLeader);
+          resolve(id);
+        }
+      };
+      this.on('leader', onLeader);
+    });
+  }
+
+  /** The most caught-up voter we can reach right now (a dead one could never take over). */
+  private bestTransferTarget(): string | undefined {
+    const pr = this.progress() ?? {};
+    const links = this.transport.stats();
+    let best: string | undefined;
+    let bestMatch = -1;
+    for (const id of this.conf.voters) {
+      if (id === this.cfg.id || links[id]?.state !== 'connected') continue;
+      const match = pr[id]?.match ?? 0;
+      if (match > bestMatch) {
+        best = id;
+        bestMatch = match;
+      }
+    }
+    return best;
+  }
+
+  // ---- the Ready loop -----------------------------------------------------------------------
+
+  private onTick(): void {
+    this.raw.tick();
+    const now = Date.now();
+    this.proposals.expire(now);
+    this.reads.expire(now);
+    if (this.role === Role.Leader) {
+      this.duties.onTick();
+      this.promoteCaughtUpLearners();
+    }
+    this.scheduleReady();
+  }
+
+  private onPeerMessage(m: Message): void {
+    if (this.closed) return;
+    try {
+      this.raw.step(m);
+    } catch (err) {
+      this.log.warn({ err, from: m.from, type: m.type }, 'dropped a peer message the core refused');
+    }
+    this.scheduleReady();
+  }
+
+  scheduleReady(): void {
+    if (this.readyScheduled || this.inReady || this.closed) return;
+    this.readyScheduled = true;
+    setImmediate(() => {
+      this.readyScheduled = false;
+      void this.runReady();
+    });
+  }
+
+  private async runReady(): Promise<void> {
+    if (this.inReady || this.closed) return;
+    this.inReady = true;
+    try {
+      while (!this.closed && this.raw.hasReady()) await this.handleReady(this.raw.ready());
+    } catch (err) {
+      // Storage failures leave the node unable to keep its promises; stop rather than lie.
+      this.log.fatal({ err }, 'ready loop failed; stopping the node');
+      this.closed = true;
+      process.exitCode = 1;
+      this.emit('fatal', err as Error);
+    } finally {
+      this.inReady = false;
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.softState) this.onSoftState(rd.softState.role, rd.softState.leader);
+    const leaderNow = this.role === Role.Leader;
+    let late = rd.messages;
+    if (leaderNow) {
+      const early = rd.messages.filter((m) => EARLY_LEADER_MESSAGES.has(m.type));
+      late = rd.messages.filter((m) => !EARLY_LEADER_MESSAGES.has(m.type));
+      this.send(early);
+    }
+    if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
+      const t0 = performance.now();
+      await this.storage.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
+      this.metrics.fsync(performance.now() - t0);
+    }
+    this.send(late);
+    if (rd.snapshot && rd.snapshot.meta.index > this.applied) {
+      await this.snapshotter.install(rd.snapshot);
+      this.proposals.skippedTo(rd.snapshot.meta.index);
+      this.applied = rd.snapshot.meta.index;
+      this.conf = rd.snapshot.meta.conf;
+      this.refreshPeers();
+    }
+    for (const e of rd.committedEntries) this.applyEntry(e);
+    for (const rs of rd.readStates) this.reads.onReadState(rs);
+    this.raw.advance(rd);
+    this.reads.serve(this.applied);
+    if (rd.committedEntries.length > 0) {
+      if (this.role === Role.Leader) this.duties.afterApply();
+      this.snapshotter.maybeSnapshot(this.applied);
+    }
+  }
+
+  private send(messages: Message[]): void {
+    if (messages.length === 0) return;
+    this.transport.send(messages);
+  }
+
+  private onSoftState(role: Role, leader: string): void {
+    const leaderChanged = leader !== this.leaderId;
+    if (role !== this.role) this.log.info({ role, term: this.raw.status().term }, `became ${role}`);
+    this.role = role;
+    this.leaderId = leader;
+    if (leaderChanged) {
+      this.metrics.leaderChanges.inc();
+      this.log.info({ leader: leader || null, term: this.raw.status().term }, 'leader changed');
+      this.emit('leader', leader);
+    }
+    if (role !== Role.Leader) this.duties.reset();
+  }
+
+  private applyEntry(e: Entry): void {
+    if (e.type === EntryType.ConfChange) {
+      this.applyConfChange(e);
+    } else if (e.data.length > 0) {
+      const entry = decodeEntry(e.data);
+      if (entry.ts > this.lastTs) this.lastTs = entry.ts;
+      const results = this.kv.apply(entry, e.index);
+      this.metrics.applied(entry, results);
+      for (let i = 0; i < entry.ops.length; i++) {
+        const r = results[i] as KvResult & { publish?: PublishEvent };
+        if (r?.publish) this.emit('publish', r.publish);
+      }
+      this.proposals.applied(e.index, e.term, results);
+    } else {
+      this.proposals.applied(e.index, e.term, []);
+    }
+    this.applied = e.index;
+  }
+
+  private applyConfChange(e: Entry): void {
+    const cc = decodeConfChange(e.data);
+    this.conf = this.raw.applyConfChange(cc);
+    const member = decodeMember(cc.context);
+    if (member) this.members.set(member);
+    if (cc.type === ConfChangeType.RemoveNode) {
+      this.members.delete(cc.node);
+      this.promoting.delete(cc.node);
+    }
+    if (cc.type === ConfChangeType.AddVoter) this.promoting.delete(cc.node);
+    this.log.info({ change: cc.type, node: cc.node, voters: this.conf.voters, learners: this.conf.learners }, 'membership changed');
+    this.refreshPeers();
+    this.proposals.applied(e.index, e.term, this.conf);
+  }
+
+  private promoteCaughtUpLearners(): void {
+    if (this.promoting.size === 0) return;
+    const pr = this.progress() ?? {};
+    const commit = this.raw.status().commit;
+    for (const id of this.promoting) {
+      if (!this.conf.learners.includes(id)) continue;
+      if ((pr[id]?.match ?? 0) < commit) continue;
+      try {
+        const { index, term } = this.raw.proposeConfChange({ type: ConfChangeType.AddVoter, node: id });
+        this.promoting.delete(id);
+        void this.proposals.wait(index, term, Date.now() + this.writeTimeoutMs()).catch(() => this.promoting.add(id));
+        this.log.info({ node: id }, 'learner caught up; proposing promotion to voter');
+      } catch {
+        // another change is still pending; retry on a later tick
+      }
+    }
+  }
+
+  /**
+   * Links go to every configured member and every address we know: a node that is joining is in
+   * no configuration yet (its own core's), but must still answer the leader.
+   */
+  private refreshPeers(): void {
+    const ids = new Set([...this.conf.voters, ...this.conf.learners, ...this.members.all().map((m) => m.id)]);
+    ids.delete(this.cfg.id);
+    const peers: { id: string; url: string }[] = [];
+    for (const id of ids) {
+      const m = this.members.get(id);
+      if (m) peers.push({ id, url: raftUrl(m) });
+      else this.log.warn({ node: id }, 'member has no known address');
+    }
+    this.transport.setPeers(peers);
+  }
+
+  /** Exposed for the snapshotter: the state at `applied` to put in a snapshot. */
+  snapshotEnvelope(): { index: number; conf: ConfState; members: Uint8Array } {
+    return { index: this.applied, conf: this.conf, members: this.members.encode() };
+  }
+
+  /** Encodes a ConfChange for tests and admin tools. */
+  static encodeConfChange = encodeConfChange;
+
+  // ---- shutdown -----------------------------------------------------------------------------
+
+  /** SIGTERM path: a leader hands over first so clients see no failed write. */
+  async shutdown(): Promise<void> {
+    if (this.closed) return;
+    if (this.role === Role.Leader && this.conf.voters.length > 1) {
+      try {
+        const to = await this.transferLeadership(undefined, this.cfg.tickMs * this.cfg.electionTicks * 2);
+        this.log.info({ to }, 'handed leadership over before shutdown');
+      } catch (err) {
+        this.log.warn({ err }, 'leadership transfer before shutdown failed');
+      }
+      // Writes we proposed before the handover commit under the new leader; stay up as a
+      // follower until we have applied them, so their callers hear the real outcome.
+      const deadline = Date.now() + this.cfg.tickMs * this.cfg.electionTicks * 2;
+      while (this.proposals.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    }
+    // Let the Ready in progress finish so nothing acknowledged is half-written.
+    while (this.inReady) await new Promise((r) => setTimeout(r, 5));
+    this.closed = true;
+    if (this.ticker) clearInterval(this.ticker);
+    this.proposals.failAll(new NodeClosedError());
+    this.reads.failAll(new NodeClosedError());
+    await this.snapshotter.stop();
+    await this.transport.close();
+    await this.storage.close();
+  }
+}
+
+export class MemberExistsError extends Error {
+  override name = 'MemberExistsError';
+  constructor(id: string) {
+    super(`member ${id} already exists`);
+  }
+}
+
+export class UnknownMemberError extends Error {
+  override name = 'UnknownMemberError';
+  constructor(id: string) {
+    super(`unknown member ${id}`);
+  }
+}
+
+export type { Snapshot };

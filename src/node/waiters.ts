@@ -1,0 +1,176 @@
+/**
+ * Callers waiting on the log: a proposal waits for its index to be applied, a linearizable
+ * read waits for a ReadState and then for apply to reach that state's index.
+ *
+ * A proposal's fate is decided only by what is applied at its index: the same term means our
+ * entry committed (success); another term means a different leader's entry won (definite
+ * failure). Losing leadership alone decides nothing, because the entry may still commit under
+ * the next leader; such callers wait until apply decides or their deadline passes, and a
+ * deadline is reported as "outcome unknown", never as failure.
+ */
+import type { ReadState } from '../raft/types.ts';
+
+export class ProposalFailedError extends Error {
+  override name = 'ProposalFailedError';
+}
+
+/** The outcome is unknown: the entry may or may not have been applied. */
+export class OutcomeUnknownError extends Error {
+  override name = 'OutcomeUnknownError';
+}
+
+export class ReadTimeoutError extends Error {
+  override name = 'ReadTimeoutError';
+}
+
+interface ProposalWaiter {
+  term: number;
+  deadline: number;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
+
+export class ProposalWaiters {
+  private byIndex = new Map<number, ProposalWaiter>();
+
+  get size(): number {
+    return this.byIndex.size;
+  }
+
+  wait<T>(index: number, term: number, deadline: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.byIndex.set(index, { term, deadline, resolve: resolve as (v: unknown) => void, reject });
+    });
+  }
+
+  /** Called for every applied entry, in log order. */
+  applied(index: number, term: number, result: unknown): void {
+    const w = this.byIndex.get(index);
+    if (!w) return;
+    this.byIndex.delete(index);
+    if (w.term === term) w.resolve(result);
+    else w.reject(new ProposalFailedError(`entry ${index} was replaced by another leader's entry (term ${term})`));
+  }
+
+  /** A snapshot jumped apply past these indexes, so we cannot tell what happened to them. */
+  skippedTo(index: number): void {
+    for (const [i, w] of this.byIndex) {
+      if (i <= index) {
+        this.byIndex.delete(i);
+        w.reject(new OutcomeUnknownError(`entry ${i} was covered by a snapshot; its outcome is unknown`));
+      }
+    }
+  }
+
+  expire(now: number): void {
+    for (const [i, w] of this.byIndex) {
+      if (w.deadline <= now) {
+        this.byIndex.delete(i);
+        w.reject(new OutcomeUnknownError('timed out waiting for the write to commit; its outcome is unknown'));
+      }
+    }
+  }
+
+  failAll(err: Error): void {
+    for (const w of this.byIndex.values()) w.reject(err);
+    this.byIndex.clear();
+  }
+}
+
+interface ReadBatch {
+  id: bigint;
+  deadline: number;
+  /** Set once the ReadState for this batch arrived. */
+  index: number | undefined;
+  callers: { resolve: () => void; reject: (e: Error) => void }[];
+}
+
+/**
+ * Reads are grouped per event-loop turn into one ReadIndex request; the core itself shares one
+ * confirmation round among all requests waiting at that time.
+ */
+export class ReadWaiters {
+  private nextId = 1n;
+  private open: ReadBatch | undefined;
+  private pending = new Map<bigint, ReadBatch>();
+  private ready: ReadBatch[] = [];
+
+  constructor(private readonly issue: (ctx: Uint8Array) => void) {}
+
+  get size(): number {
+    let n = this.ready.length;
+    for (const b of this.pending.values()) n += b.callers.length;
+    return n + (this.open?.callers.length ?? 0);
+  }
+
+  /** Resolves once the caller may read the state machine linearizably. */
+  wait(deadline: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (!this.open) {
+        const batch: ReadBatch = { id: this.nextId++, deadline, index: undefined, callers: [] };
+        this.open = batch;
+        queueMicrotask(() => this.flush(batch));
+      }
+      this.open.callers.push({ resolve, reject });
+    });
+  }
+
+  private flush(batch: ReadBatch): void {
+    if (this.open === batch) this.open = undefined;
+    this.pending.set(batch.id, batch);
+    this.issue(encodeCtx(batch.id));
+  }
+
+  onReadState(rs: ReadState): void {
+    const id = decodeCtx(rs.context);
+    if (id === undefined) return;
+    const batch = this.pending.get(id);
+    if (!batch) return;
+    this.pending.delete(id);
+    batch.index = rs.index;
+    this.ready.push(batch);
+  }
+
+  /** Release every batch whose read index has been applied. */
+  serve(applied: number): void {
+    if (this.ready.length === 0) return;
+    const keep: ReadBatch[] = [];
+    for (const b of this.ready) {
+      if ((b.index ?? Number.POSITIVE_INFINITY) <= applied) for (const c of b.callers) c.resolve();
+      else keep.push(b);
+    }
+    this.ready = keep;
+  }
+
+  expire(now: number): void {
+    for (const [id, b] of this.pending) {
+      if (b.deadline <= now) {
+        this.pending.delete(id);
+        for (const c of b.callers) c.reject(new ReadTimeoutError('could not confirm leadership with a quorum in time'));
+      }
+    }
+    this.ready = this.ready.filter((b) => {
+      if (b.deadline > now) return true;
+      for (const c of b.callers) c.reject(new ReadTimeoutError('state machine did not catch up in time'));
+      return false;
+    });
+  }
+
+  failAll(err: Error): void {
+    for (const b of [...this.pending.values(), ...this.ready]) for (const c of b.callers) c.reject(err);
+    this.pending.clear();
+    this.ready = [];
+  }
+}
+
+function encodeCtx(id: bigint): Uint8Array {
+  const b = new Uint8Array(9);
+  b[0] = 0x72; // 'r': marks runtime read contexts
+  new DataView(b.buffer).setBigUint64(1, id);
+  return b;
+}
+
+function decodeCtx(b: Uint8Array): bigint | undefined {
+  if (b.length !== 9 || b[0] !== 0x72) return undefined;
+  return new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(1);
+}

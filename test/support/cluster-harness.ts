@@ -1,0 +1,202 @@
+/**
+ * Real RaftKV node processes on loopback for integration tests: free ports, temporary data
+ * directories, kill -9, SIGTERM, restart from the same data directory, and HTTP helpers.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface NodeHandle {
+  id: string;
+  port: number;
+  httpPort: number;
+  dataDir: string;
+  proc?: ChildProcess;
+  logFile: string;
+  exitCode?: number | null;
+}
+
+export interface ClusterStatus {
+  id: string;
+  role: string;
+  term: number;
+  leader: string | null;
+  commit: number;
+  applied: number;
+  last_index: number;
+  snapshot_index: number;
+  voters: string[];
+  learners: string[];
+}
+
+export interface HarnessOptions {
+  nodes?: number;
+  extraArgs?: string[];
+  tickMs?: number;
+}
+
+export class ClusterHarness {
+  readonly root = mkdtempSync(join(tmpdir(), 'raftkv-it-'));
+  readonly nodes: NodeHandle[] = [];
+  private logs: WriteStream[] = [];
+  extraArgs: string[];
+  private peersArg = '';
+
+  constructor(private readonly opts: HarnessOptions = {}) {
+    this.extraArgs = opts.extraArgs ?? [];
+  }
+
+  async start(): Promise<void> {
+    const n = this.opts.nodes ?? 3;
+    for (let i = 1; i <= n; i++) this.nodes.push(await this.allocate(`n${i}`));
+    this.peersArg = this.nodes.map((h) => `${h.id}=127.0.0.1:${h.port}:${h.httpPort}`).join(',');
+    for (const h of this.nodes) this.spawn(h);
+    await Promise.all(this.nodes.map((h) => this.waitHttp(h)));
+  }
+
+  async allocate(id: string): Promise<NodeHandle> {
+    const port = await freePort();
+    const httpPort = await freePort();
+    return { id, port, httpPort, dataDir: join(this.root, id), logFile: join(this.root, `${id}.log`) };
+  }
+
+  node(id: string): NodeHandle {
+    const h = this.nodes.find((x) => x.id === id);
+    if (!h) throw new Error(`no node ${id}`);
+    return h;
+  }
+
+  spawn(h: NodeHandle, opts: { join?: boolean; args?: string[] } = {}): void {
+    const args = [
+      '--import', 'tsx', MAIN, 'start',
+      '--id', h.id, '--port', String(h.port), '--http-port', String(h.httpPort), '--data-dir', h.dataDir,
+      '--tick-ms', String(this.opts.tickMs ?? 50), '--log-level', 'info',
+      // A joining node gets the existing members' addresses, as etcd's initial-cluster-state=existing.
+      ...(opts.join ? ['--join', '--peers', this.peersArg] : ['--peers', this.peersArg]),
+      ...this.extraArgs, ...(opts.args ?? []),
+    ];
+    const out = createWriteStream(h.logFile, { flags: 'a' });
+    this.logs.push(out);
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RAFTKV_LOG_PRETTY: '0' } });
+    proc.stdout?.pipe(out, { end: false });
+    proc.stderr?.pipe(out, { end: false });
+    h.exitCode = undefined;
+    proc.on('exit', (code) => {
+      h.exitCode = code;
+    });
+    h.proc = proc;
+  }
+
+  url(h: NodeHandle, path: string): string {
+    return `http://127.0.0.1:${h.httpPort}${path}`;
+  }
+
+  async waitHttp(h: NodeHandle, timeoutMs = 20_000): Promise<void> {
+    await waitFor(async () => {
+      if (h.exitCode !== undefined) throw new Error(`${h.id} exited with ${h.exitCode}; see ${h.logFile}`);
+      try {
+        return (await fetch(this.url(h, '/healthz'))).ok;
+      } catch {
+        return false;
+      }
+    }, timeoutMs, `${h.id} to serve HTTP`);
+  }
+
+  async status(h: NodeHandle): Promise<ClusterStatus | undefined> {
+    try {
+      const r = await fetch(this.url(h, '/v1/cluster'), { signal: AbortSignal.timeout(2000) });
+      return r.ok ? ((await r.json()) as ClusterStatus) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  running(): NodeHandle[] {
+    return this.nodes.filter((h) => h.proc && h.exitCode === undefined);
+  }
+
+  /** Waits until all running nodes agree on one leader among them. */
+  async waitLeader(timeoutMs = 15_000, among = this.running()): Promise<NodeHandle> {
+    let leader: NodeHandle | undefined;
+    await waitFor(async () => {
+      const sts = await Promise.all(among.map((h) => this.status(h)));
+      const ids = new Set(sts.map((s) => s?.leader));
+      const id = sts[0]?.leader;
+      if (ids.size !== 1 || !id) return false;
+      leader = among.find((h) => h.id === id);
+      return leader !== undefined;
+    }, timeoutMs, 'a leader');
+    return leader!;
+  }
+
+  async put(h: NodeHandle, key: string, value: string, ttlMs?: number): Promise<Response> {
+    return fetch(this.url(h, `/v1/kv/${encodeURIComponent(key)}`), {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(ttlMs ? { value, ttl_ms: ttlMs } : { value }),
+      redirect: 'manual',
+      signal: AbortSignal.timeout(5000),
+    });
+  }
+
+  async get(h: NodeHandle, key: string): Promise<{ status: number; value?: string; ttl_ms?: number | null }> {
+    const r = await fetch(this.url(h, `/v1/kv/${encodeURIComponent(key)}`), { signal: AbortSignal.timeout(5000) });
+    if (r.status !== 200) return { status: r.status };
+    const body = (await r.json()) as { value: string; ttl_ms: number | null };
+    return { status: 200, value: body.value, ttl_ms: body.ttl_ms };
+  }
+
+  kill9(h: NodeHandle): Promise<void> {
+    return this.signal(h, 'SIGKILL');
+  }
+
+  async signal(h: NodeHandle, sig: NodeJS.Signals): Promise<void> {
+    const p = h.proc;
+    if (!p || h.exitCode !== undefined) return;
+    const exited = new Promise<void>((r) => p.once('exit', () => r()));
+    p.kill(sig);
+    await exited;
+  }
+
+  async restart(h: NodeHandle): Promise<void> {
+    this.spawn(h);
+    await this.waitHttp(h);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((h) => this.kill9(h)));
+    for (const l of this.logs) l.end();
+    if (!process.env.RAFTKV_KEEP_TEST_DATA) rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string, everyMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await cond()) return;
+    } catch (err) {
+      lastErr = err;
+      if (err instanceof Error && /exited with/.test(err.message)) throw err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);
+}
