@@ -48,6 +48,8 @@ export class Raft {
   msgs: Message[] = [];
   readStates: ReadState[] = [];
 
+  /** Ticks since this node started: the core's only clock. */
+  ticks = 0;
   electionElapsed = 0;
   heartbeatElapsed = 0;
   readonly electionTimeout: number;
@@ -173,9 +175,29 @@ export class Raft {
     this.pendingReadIndexMessages = [];
   }
 
+  // ---- leases ----
+
+  /**
+   * With lease reads, a node that just (re)started may have promised a leader, before it
+   * crashed, not to vote for an election timeout; it keeps that promise without remembering it.
+   */
+  private inStartupLease(): boolean {
+    return this.readOnlyOption === ReadOnly.LeaseBased && this.ticks < this.electionTimeout;
+  }
+
+  /**
+   * Whether this leader may serve a read without a confirmation round: a quorum confirmed a
+   * round sent less than an election timeout ago (one tick of margin for tick-phase skew
+   * between nodes). Assumes all nodes tick at the same rate.
+   */
+  leaseValid(): boolean {
+    return this.reads.leaseCovers(this.ticks, this.electionTimeout - 1);
+  }
+
   // ---- ticks ----
 
   tick(): void {
+    this.ticks++;
     if (this.role === Role.Leader) this.tickHeartbeat();
     else this.tickElection();
   }
@@ -211,7 +233,7 @@ export class Raft {
     if (m.term > this.term) {
       if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
         const force = sameBytes(m.context, TRANSFER_CONTEXT);
-        const inLease = this.checkQuorum && this.lead !== NONE && this.electionElapsed < this.electionTimeout;
+        const inLease = this.checkQuorum && this.electionElapsed < this.electionTimeout && (this.lead !== NONE || this.inStartupLease());
         if (!force && inLease) {
           // Leader stickiness: we heard from a live leader recently, so this candidate is
           // disruptive (e.g. rejoining from a partition). Ignore it without raising our term.

@@ -2,13 +2,18 @@ import { majorityValue } from './quorum.ts';
 import type { NodeId } from './types.ts';
 
 /**
- * The leader's queue of ReadIndex requests awaiting leadership confirmation (dissertation 6.4).
+ * The leader's leadership confirmations (dissertation 6.4) and the ReadIndex requests waiting
+ * for them.
  *
  * Confirmation goes in numbered rounds: a round is a heartbeat broadcast carrying its number,
  * and a follower's HeartbeatResp echoing number r (or a later one) proves the follower still
  * accepted this leader after round r started. A read is released only by a round that started
  * after the read arrived; reads arriving while a round is in flight all wait for the next one,
  * so one round serves every read waiting at the time.
+ *
+ * The same rounds give the lease (dissertation 6.4.1): once a quorum confirmed a round sent at
+ * tick t, no follower of that quorum votes for anyone else before t + electionTimeout, however
+ * late its answer arrived, because it reset its election timer when the heartbeat reached it.
  */
 export interface PendingRead {
   /** Who asked: the leader itself or a follower that forwarded the read. */
@@ -23,24 +28,36 @@ export class ReadIndexQueue {
   private pending: PendingRead[] = [];
   private lastRound = 0;
   private readonly acked = new Map<NodeId, number>();
+  /** Tick at which each unconfirmed round was sent. */
+  private readonly sentAt = new Map<number, number>();
+  /** Tick at which the latest quorum-confirmed round was sent; -1 before any. */
+  private confirmedSentAt = -1;
+
+  private startRound(now: number): number {
+    this.lastRound++;
+    this.sentAt.set(this.lastRound, now);
+    return this.lastRound;
+  }
 
   /** Queues a read; returns the number of a round to broadcast now, if one must start. */
-  add(read: Omit<PendingRead, 'round'>): number | undefined {
+  add(read: Omit<PendingRead, 'round'>, now: number): number | undefined {
     const inFlight = this.pending.some((r) => r.round === this.lastRound);
     if (inFlight) {
       this.pending.push({ ...read, round: this.lastRound + 1 });
       return undefined;
     }
-    this.lastRound++;
-    this.pending.push({ ...read, round: this.lastRound });
-    return this.lastRound;
+    const round = this.startRound(now);
+    this.pending.push({ ...read, round });
+    return round;
   }
 
-  /** The round a regular heartbeat carries: starts the waiting round early, if there is one. */
-  heartbeatRound(): number | undefined {
-    if (this.pending.length === 0) return undefined;
-    if (this.pending.some((r) => r.round > this.lastRound)) this.lastRound++;
-    return this.lastRound;
+  /**
+   * The round a regular heartbeat carries: a new one if reads wait for it or `renewLease` asks
+   * for one, else the one in flight (a resend), else none.
+   */
+  heartbeatRound(now: number, renewLease: boolean): number | undefined {
+    if (renewLease || this.pending.some((r) => r.round > this.lastRound)) return this.startRound(now);
+    return this.pending.length > 0 ? this.lastRound : undefined;
   }
 
   ack(from: NodeId, round: number): void {
@@ -52,17 +69,27 @@ export class ReadIndexQueue {
    * Takes the reads whose round a quorum of `voters` confirmed (`self` always confirms). If reads
    * are still waiting for a round that has not started, `nextRound` says to start it now.
    */
-  release(voters: readonly NodeId[], self: NodeId): { released: PendingRead[]; nextRound?: number } {
-    if (this.pending.length === 0) return { released: [] };
+  release(voters: readonly NodeId[], self: NodeId, now: number): { released: PendingRead[]; nextRound?: number } {
     const confirmed = majorityValue(voters, (id) => (id === self ? this.lastRound : (this.acked.get(id) ?? 0)));
+    this.noteConfirmed(confirmed);
     const released = this.pending.filter((r) => r.round <= confirmed);
     if (released.length === 0) return { released };
     this.pending = this.pending.filter((r) => r.round > confirmed);
     if (this.pending.length > 0 && this.pending[0].round > this.lastRound) {
-      this.lastRound++;
-      return { released, nextRound: this.lastRound };
+      return { released, nextRound: this.startRound(now) };
     }
     return { released };
+  }
+
+  private noteConfirmed(round: number): void {
+    const sent = this.sentAt.get(round);
+    if (sent !== undefined) this.confirmedSentAt = Math.max(this.confirmedSentAt, sent);
+    for (const r of this.sentAt.keys()) if (r <= round) this.sentAt.delete(r);
+  }
+
+  /** Whether the lease from the latest confirmed round, `duration` ticks long, covers `now`. */
+  leaseCovers(now: number, duration: number): boolean {
+    return this.confirmedSentAt >= 0 && now < this.confirmedSentAt + duration;
   }
 
   size(): number {

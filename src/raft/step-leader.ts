@@ -16,7 +16,8 @@ import { validateConfChange, decodeConfChange } from './conf-change.ts';
 export function stepLeader(r: Raft, m: Message): void {
   switch (m.type) {
     case MessageType.Beat:
-      bcastHeartbeat(r, r.reads.heartbeatRound());
+      // Lease mode renews its lease with every heartbeat; safe mode starts rounds only for reads.
+      bcastHeartbeat(r, r.reads.heartbeatRound(r.ticks, r.readOnlyOption === ReadOnlyOption.LeaseBased));
       return;
     case MessageType.CheckQuorum:
       if (!r.trk.quorumActive(r.id)) {
@@ -46,7 +47,7 @@ export function stepLeader(r: Raft, m: Message): void {
       pr.recentActive = true;
       pr.msgAppFlowPaused = false;
       if (pr.match < r.log.lastIndex() || pr.state === ProgressState.Probe) sendAppend(r, m.from);
-      if (r.readOnlyOption === ReadOnlyOption.Safe && m.context) {
+      if (m.context) {
         const round = decodeRound(m.context);
         if (round !== undefined) {
           r.reads.ack(m.from, round);
@@ -154,18 +155,19 @@ function handleReadIndex(r: Raft, m: Message): void {
     return;
   }
   const index = r.log.committed;
-  if (r.readOnlyOption === ReadOnlyOption.LeaseBased) {
-    // CheckQuorum guarantees no other leader exists within our lease.
+  if (r.readOnlyOption === ReadOnlyOption.LeaseBased && r.leaseValid()) {
+    // No other leader can exist before the lease runs out (see read-index.ts).
     r.respondToRead({ from: m.from, context }, index);
     return;
   }
-  const round = r.reads.add({ from: m.from, context, index });
+  // Safe mode, or a lease that lapsed: confirm leadership with a round.
+  const round = r.reads.add({ from: m.from, context, index }, r.ticks);
   if (round !== undefined) bcastHeartbeat(r, round);
   releaseConfirmedReads(r);
 }
 
 function releaseConfirmedReads(r: Raft): void {
-  const { released, nextRound } = r.reads.release(r.trk.voters, r.id);
+  const { released, nextRound } = r.reads.release(r.trk.voters, r.id, r.ticks);
   for (const read of released) r.respondToRead(read, read.index);
   if (nextRound !== undefined) bcastHeartbeat(r, nextRound);
 }

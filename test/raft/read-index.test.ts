@@ -147,7 +147,7 @@ describe('ReadIndex', () => {
     expect(n.readStates).toEqual([]);
   });
 
-  it("lease reads answer without a round, and require CheckQuorum", () => {
+  it('lease mode requires CheckQuorum', () => {
     expect(
       () =>
         new RawNode({
@@ -159,9 +159,67 @@ describe('ReadIndex', () => {
           readOnlyOption: 'lease',
         }),
     ).toThrow(InvalidConfigError);
-    const n = leader({ checkQuorum: true, readOnlyOption: 'lease' });
+  });
+});
+
+describe('Lease reads', () => {
+  const lease = { checkQuorum: true, readOnlyOption: 'lease' as const };
+
+  it('a new leader has no lease: its first read takes a round, whose quorum ack starts the lease', () => {
+    const n = leader(lease);
     n.node.readIndex(enc('r1'));
+    const out = n.drain();
+    expect(rounds(out)).toEqual(['n2:1', 'n3:1']);
+    ack(n, 'n2', out[0]);
+    n.drain();
+    expect(n.readStates.map((r) => dec(r.context))).toEqual(['r1']);
+    n.node.readIndex(enc('r2'));
+    expect(rounds(n.drain())).toEqual([]); // served from the lease
+    expect(n.readStates.map((r) => dec(r.context))).toEqual(['r1', 'r2']);
+  });
+
+  it('every heartbeat renews the lease; without acks it lapses one election timeout after the round was sent', () => {
+    const n = leader(lease); // electionTick 10, heartbeatTick 1
+    n.node.tick();
+    const hb = n.drain();
+    expect(rounds(hb)).toEqual(['n2:1', 'n3:1']); // a round per heartbeat, reads or not
+    ack(n, 'n3', hb[1]); // round 1 was sent at tick 1: the lease runs to tick 10 (exclusive, with margin)
+    n.drain();
+    for (let t = 2; t <= 9; t++) n.node.tick();
+    n.drain();
+    n.node.readIndex(enc('in-lease'));
     expect(rounds(n.drain())).toEqual([]);
-    expect(n.readStates).toEqual([{ index: 1, context: enc('r1') }]);
+    expect(n.readStates.map((r) => dec(r.context))).toEqual(['in-lease']);
+    n.node.tick(); // tick 10: lapsed
+    n.drain();
+    n.node.readIndex(enc('lapsed'));
+    const out = n.drain();
+    expect(rounds(out)).toEqual(['n2:11', 'n3:11']);
+    expect(n.readStates.map((r) => dec(r.context))).toEqual(['in-lease']);
+  });
+
+  it('a late ack extends the lease from when the round was sent, not when the ack arrived', () => {
+    const n = leader(lease);
+    n.node.tick();
+    const hb = n.drain(); // round 1 at tick 1
+    for (let t = 2; t <= 10; t++) n.node.tick();
+    n.drain();
+    ack(n, 'n2', hb[0]); // arrives at tick 10
+    n.drain();
+    n.node.readIndex(enc('r'));
+    expect(rounds(n.drain())).toEqual(['n2:11', 'n3:11']);
+    expect(n.readStates).toEqual([]);
+  });
+
+  it('a freshly started node keeps the promise it may have made before a crash', () => {
+    const n = soloNode('n2', newStorage(three), lease);
+    n.node.step(msg({ type: MessageType.Vote, from: 'n3', to: 'n2', term: 1 }));
+    expect(n.drain()).toEqual([]);
+    for (let t = 0; t < 10; t++) n.node.tick();
+    n.drain();
+    n.node.step(msg({ type: MessageType.Vote, from: 'n3', to: 'n2', term: 2 }));
+    expect(brief(n.drain(), ['reject'])).toEqual([
+      { type: MessageType.VoteResp, from: 'n2', to: 'n3', term: 2, reject: false },
+    ]);
   });
 });
