@@ -1,7 +1,41 @@
-import { EntryType, type Message, MessageType, type NodeId } from './types.ts';
+import { EntryType, type Message, MessageType, type NodeId, RaftInvariantError } from './types.ts';
 
 const MESSAGE_TYPES: ReadonlySet<string> = new Set(Object.values(MessageType));
 const ENTRY_TYPES: ReadonlySet<number> = new Set(Object.values(EntryType));
+
+export type MessageInit = Partial<Message> & Pick<Message, 'type' | 'to'>;
+
+const VOTE_TYPES: ReadonlySet<Message['type']> = new Set([
+  MessageType.Vote,
+  MessageType.VoteResp,
+  MessageType.PreVote,
+  MessageType.PreVoteResp,
+]);
+
+/**
+ * An outgoing message with defaults filled in. Vote messages carry an explicit term (a
+ * pre-vote's is in the future, a grant echoes the candidate's); forwarded reads keep term 0,
+ * being valid in any term; everything else carries the sender's term.
+ */
+export function newMessage(init: MessageInit, from: NodeId, term: number): Message {
+  const m: Message = {
+    from,
+    term: 0,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    ...init,
+  };
+  if (VOTE_TYPES.has(m.type)) {
+    if (m.term === 0) throw new RaftInvariantError(`${m.type} needs an explicit term`);
+  } else if (m.type !== MessageType.ReadIndex) {
+    m.term = term;
+  }
+  return m;
+}
 
 /** A message the node addresses to itself (or that its runtime reports), with term 0. */
 export function local(type: Message['type'], from: NodeId, extra: Partial<Message> = {}): Message {

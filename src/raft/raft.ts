@@ -1,8 +1,8 @@
 import { validateConfig } from './config.ts';
 import { RaftLog } from './log.ts';
-import { campaign, handleVoteRequest, hasUnappliedConfChanges, TRANSFER_CONTEXT, VOTE_RESPONSE } from './election.ts';
+import { campaign, handleVoteRequest, hasUnappliedConfChanges, TRANSFER_CONTEXT } from './election.ts';
 import { applyConfChange, restoreSnapshot } from './membership.ts';
-import { local, sameBytes } from './message.ts';
+import { local, type MessageInit, newMessage, sameBytes } from './message.ts';
 import type { VoteResult } from './quorum.ts';
 import { type PendingRead, ReadIndexQueue } from './read-index.ts';
 import { bcastAppend } from './replication.ts';
@@ -28,8 +28,6 @@ import {
   type SoftState,
 } from './types.ts';
 import { ProgressTracker } from './tracker.ts';
-
-export type MessageInit = Partial<Message> & Pick<Message, 'type' | 'to'>;
 
 /**
  * The Raft state machine (one node). Everything is synchronous: inputs are `tick` and `step`,
@@ -401,24 +399,6 @@ export class Raft {
   // ---- output ----
 
   send(init: MessageInit): void {
-    const m: Message = {
-      from: this.id,
-      term: 0,
-      logTerm: 0,
-      index: 0,
-      entries: [],
-      commit: 0,
-      reject: false,
-      rejectHint: 0,
-      ...init,
-    };
-    const isVote = m.type in VOTE_RESPONSE || m.type === MessageType.VoteResp || m.type === MessageType.PreVoteResp;
-    if (isVote) {
-      if (m.term === 0) throw new RaftInvariantError(`${m.type} needs an explicit term`);
-    } else if (m.type !== MessageType.Prop && m.type !== MessageType.ReadIndex) {
-      // Forwarded proposals and reads keep term 0: they are valid in any term.
-      m.term = this.term;
-    }
-    this.msgs.push(m);
+    this.msgs.push(newMessage(init, this.id, this.term));
   }
 }
