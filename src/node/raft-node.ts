@@ -119,7 +119,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       // leader before it has applied the change that makes the leader known to its core.
       isAllowedPeer: () => true,
       // One log entry travels in one frame, so the frame limit follows the largest value.
-      maxPayload: cfg.maxValueBytes + 1024 * 1024,
+      maxPayload: Math.max(cfg.maxValueBytes, 16 * 1024 * 1024) + 1024 * 1024,
     });
     node = new RaftNode(cfg, log, storage, transport);
     transport.onUnreachable = (id) => node?.raw.reportUnreachable(id);
