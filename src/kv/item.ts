@@ -25,13 +25,11 @@ export class Item {
   expiresAt: number;
   /** Log index of the last write to this key (WATCH compares it). */
   version: number;
-  /** Creation order: SCAN's cursor and the snapshot writer's tie-breaker. */
+  /** Creation order: SCAN's cursor, and what tells a snapshot which keys it covers. */
   seq: number;
   bytes: number;
   /** False once removed from the keyspace (a snapshot may still hold it). */
   live = true;
-  /** Equal to the running snapshot's generation while this key still awaits serialization. */
-  snapGen = 0;
   /** Position in the expiry heap, -1 when the key has no expiry. */
   heapIdx = -1;
   // All-keys LRU list (head = least recently used) and the volatile-keys LRU list.

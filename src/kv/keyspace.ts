@@ -1,11 +1,12 @@
 /**
- * The keyspace's data structures and the only code that mutates them: a Map from key to Item,
+ * The keyspace's data structures and the only code that mutates them: a KeyMap from key to Item,
  * the LRU lists, the expiry heap, the creation-order array behind SCAN and RANDOMKEY, memory
  * accounting and WATCH versions. Every write goes through create / setValue / setExpiry /
  * remove / clear, which is where snapshots get their copy-on-write hook.
  */
 import { ExpiryHeap } from './expiry-heap.ts';
 import { Item, itemBytes } from './item.ts';
+import { hashKey, KeyMap } from './key-map.ts';
 import { LruLists } from './lru.ts';
 
 /**
@@ -14,7 +15,8 @@ import { LruLists } from './lru.ts';
  * index, and an absent key's version is derived from its bucket. A WATCH on an absent key can
  * thus abort because another key of the same bucket was deleted; never the other way round.
  */
-export const VERSION_BUCKETS = 16384;
+const BUCKET_BITS = 14;
+export const VERSION_BUCKETS = 1 << BUCKET_BITS;
 
 /** Values captured before a key's first write during a snapshot. */
 export interface ItemImage {
@@ -24,28 +26,30 @@ export interface ItemImage {
 }
 
 export function bucketOf(key: string): number {
-  // FNV-1a: cheap, stable across processes and versions.
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) & (VERSION_BUCKETS - 1);
+  // The high bits: the low ones pick the KeyMap shard.
+  return hashKey(key) >>> (32 - BUCKET_BITS);
 }
 
 export class Keyspace {
-  map = new Map<string, Item>();
+  map = new KeyMap();
   lru = new LruLists();
   heap = new ExpiryHeap();
-  /** Items in creation (seq) order; removed ones stay until compaction (see remove). */
+  /**
+   * Items in creation (seq) order; removed ones stay until compaction (see remove). Only ever
+   * appended to, or replaced by a new array (compaction, clear): a snapshot relies on that.
+   */
   order: Item[] = [];
   usedBytes = 0;
   nextSeq = 1;
   /** Per bucket, the last log index at which a live key of that bucket was deleted. */
   deletedAt = new Float64Array(VERSION_BUCKETS);
-  /** Generation of the running snapshot; items with the same snapGen are not yet written. */
-  snapGen = -1;
-  /** Set by the running snapshot: saves an item's fields before they first change. */
+  /**
+   * The running snapshot covers items with seq < snapEnd and has written those with
+   * seq <= snapDone; `preserve` saves a pending item's fields before they first change or the
+   * item is removed. snapEnd = 0 when no snapshot runs.
+   */
+  snapEnd = 0;
+  snapDone = 0;
   preserve: ((item: Item) => void) | null = null;
   private deadInOrder = 0;
 
@@ -65,7 +69,7 @@ export class Keyspace {
 
   create(key: string, value: string, expiresAt: number, version: number): Item {
     const item = new Item(key, value, expiresAt, version, this.nextSeq++);
-    this.map.set(key, item);
+    this.map.add(item);
     this.lru.add(item);
     if (expiresAt !== 0) this.heap.insert(item);
     this.order.push(item);
@@ -73,8 +77,12 @@ export class Keyspace {
     return item;
   }
 
+  private pendingInSnapshot(item: Item): boolean {
+    return item.seq < this.snapEnd && item.seq > this.snapDone;
+  }
+
   setValue(item: Item, value: string, version: number): void {
-    if (item.snapGen === this.snapGen) this.preserve!(item);
+    if (this.pendingInSnapshot(item)) this.preserve!(item);
     const bytes = itemBytes(item.key, value);
     this.usedBytes += bytes - item.bytes;
     item.bytes = bytes;
@@ -84,7 +92,7 @@ export class Keyspace {
 
   /** Sets (at > 0) or clears (at = 0) a key's expiry. */
   setExpiry(item: Item, at: number, version: number): void {
-    if (item.snapGen === this.snapGen) this.preserve!(item);
+    if (this.pendingInSnapshot(item)) this.preserve!(item);
     item.version = version;
     const was = item.expiresAt;
     if (was === at) return;
@@ -105,6 +113,7 @@ export class Keyspace {
    * already logically expired: Redis treats reclaiming an expired key as no change).
    */
   remove(item: Item, index: number): void {
+    if (this.pendingInSnapshot(item)) this.preserve!(item);
     this.map.delete(item.key);
     this.lru.remove(item);
     if (item.heapIdx >= 0) this.heap.remove(item);
@@ -124,9 +133,12 @@ export class Keyspace {
     this.deletedAt[bucketOf(key)] = index;
   }
 
-  /** FLUSHALL. Items are dropped, not mutated, so a running snapshot still sees them intact. */
+  /**
+   * FLUSHALL. Items are dropped, not mutated or marked removed, so a running snapshot still
+   * reads them intact from its own reference to the old `order` array.
+   */
   clear(index: number): void {
-    this.map = new Map();
+    this.map = new KeyMap();
     this.lru = new LruLists();
     this.heap = new ExpiryHeap();
     this.order = [];

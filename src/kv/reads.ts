@@ -55,6 +55,8 @@ export function scanKeys(ks: Keyspace, cursor: number, count: number, match: str
   const order = ks.order;
   let i = ks.orderIndexAfter(cursor);
   const keys: string[] = [];
+  // Redis skips matching for a bare "*" (which, as a glob, would not match the empty key).
+  const filter = match === '*' ? undefined : match;
   let examined = 0;
   const budget = Math.max(1, count);
   let last = cursor;
@@ -64,7 +66,7 @@ export function scanKeys(ks: Keyspace, cursor: number, count: number, match: str
     examined++;
     last = item.seq;
     if (item.expiredAt(now)) continue;
-    if (match === undefined || globMatch(match, item.key)) keys.push(item.key);
+    if (filter === undefined || globMatch(filter, item.key)) keys.push(item.key);
   }
   // Skip trailing removed slots so the final page reports completion.
   while (i < order.length && !order[i].live) i++;

@@ -2,18 +2,22 @@
  * Snapshots of the keyspace that stay consistent at the index they were taken at while applies
  * continue, produced and restored in slices so the event loop never stalls (heartbeats!).
  *
- * Taking one: the writer captures the item list in LRU order (one O(n) pass of pointer copies,
- * ~17 ms for 1M keys) and marks each item with its generation. Items are immutable except
- * through Keyspace.setValue/setExpiry, which call `preserve` for a still-marked item: the writer
- * stores the item's fields as they were (values are immutable strings, so this is three
- * pointer copies). Deleted items are dropped from the Map but not changed, and new items are
- * not in the captured list, so neither needs any copy.
+ * Taking one is O(1): the writer keeps a reference to the keyspace's creation-order array and
+ * its current length. That array is only appended to (new keys, which the snapshot must not
+ * see, land past that length) or replaced by a new array (compaction, FLUSHALL), never changed
+ * in place, so the writer's view stays exactly the set of keys that existed. A key is pending
+ * while doneSeq < seq < endSeq; before such a key's value, expiry or version changes, or it is
+ * removed, Keyspace calls `preserve` and the writer keeps the old fields (three references:
+ * values are immutable strings). Keys removed before the snapshot began are dead in the array
+ * and skipped.
  *
  * Format (all varints unsigned LEB128):
  *   "RKVS" FORMAT(u8 = 1) index count nbuckets {bucket deletedAt}*
  *   count x { key(len, bytes) value(len, bytes) expiresAt(0 = none) version }
  *   crc32(u32 LE) of every preceding byte
- * Records are in LRU order (least recent first), so a restore rebuilds the same LRU order.
+ * Records are in creation order; a restore rebuilds the LRU lists in that order (LRU order is
+ * leader-local bookkeeping, not replicated state). Replicas that applied the same log write
+ * byte-identical snapshots.
  */
 import { Buffer } from 'node:buffer';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -25,10 +29,10 @@ import { type ItemImage, Keyspace, VERSION_BUCKETS } from './keyspace.ts';
 
 const MAGIC = Buffer.from('RKVS', 'latin1');
 const FORMAT = 1;
-/** Target chunk size; one chunk is one slice of synchronous work (~2-4 ms at 1 MiB). */
-export const SNAPSHOT_CHUNK_BYTES = 1 << 20;
+/** Target chunk size: one chunk is one slice of synchronous work (well under 5 ms). */
+export const SNAPSHOT_CHUNK_BYTES = 256 * 1024;
 /** Records restored between two yields to the event loop. */
-const RESTORE_SLICE = 4096;
+const RESTORE_SLICE = 1024;
 
 function recordSize(key: string, value: string, expiresAt: number, version: number): number {
   return uvarintSize(key.length) + key.length + uvarintSize(value.length) + value.length + uvarintSize(expiresAt) + uvarintSize(version);
@@ -42,7 +46,8 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
   /** The last applied log index the snapshot reflects. */
   readonly index: number;
   readonly keyCount: number;
-  private items: (Item | null)[];
+  private items: Item[];
+  private readonly end: number;
   private readonly originals = new Map<Item, ItemImage>();
   private readonly buckets: Float64Array;
   private state: 'ready' | 'running' | 'done' | 'aborted' = 'ready';
@@ -50,25 +55,23 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
   constructor(
     private readonly ks: Keyspace,
     index: number,
-    private readonly gen: number,
     private readonly chunkBytes = SNAPSHOT_CHUNK_BYTES,
   ) {
     this.index = index;
-    const items = new Array<Item>(ks.size);
-    let n = 0;
-    for (let item = ks.lru.head; item !== null; item = item.next) {
-      items[n++] = item;
-      item.snapGen = gen;
-    }
-    this.items = items;
-    this.keyCount = n;
+    this.keyCount = ks.size;
+    this.items = ks.order;
+    this.end = ks.order.length;
     this.buckets = ks.deletedAt.slice();
-    ks.snapGen = gen;
-    ks.preserve = (item) => {
-      this.originals.set(item, { value: item.value, expiresAt: item.expiresAt, version: item.version });
-      item.snapGen = 0;
-    };
+    ks.snapEnd = ks.nextSeq;
+    ks.snapDone = 0;
+    ks.preserve = this.preserve;
   }
+
+  private readonly preserve = (item: Item): void => {
+    if (!this.originals.has(item)) {
+      this.originals.set(item, { value: item.value, expiresAt: item.expiresAt, version: item.version });
+    }
+  };
 
   get done(): boolean {
     return this.state === 'done';
@@ -86,12 +89,14 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
     this.state = 'running';
     try {
       let crc = 0;
+      let written = 0;
       let w = this.chunk(this.headerSize());
       this.writeHeader(w);
-      for (let i = 0; i < this.keyCount; i++) {
-        const item = this.items[i]!;
-        this.items[i] = null;
-        const img: ItemImage = this.originals.get(item) ?? item;
+      for (let i = 0; i < this.end; i++) {
+        const item = this.items[i];
+        const img: ItemImage | undefined = this.originals.get(item) ?? (item.live ? item : undefined);
+        this.ks.snapDone = item.seq;
+        if (img === undefined) continue;
         const size = recordSize(item.key, img.value, img.expiresAt, img.version);
         if (w.pos + size > w.buf.length) {
           const out = w.buf.subarray(0, w.pos);
@@ -105,8 +110,11 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
         w.binary(img.value);
         w.uvarint(img.expiresAt);
         w.uvarint(img.version);
-        if (item.snapGen === this.gen) item.snapGen = 0;
+        this.originals.delete(item);
+        written++;
       }
+      // Every key live at the start is either still live or preserved: anything else is a bug.
+      if (written !== this.keyCount) throw new Error(`snapshot wrote ${written} of ${this.keyCount} keys`);
       if (w.pos + 4 > w.buf.length) {
         const out = w.buf.subarray(0, w.pos);
         crc = crc32(out, crc);
@@ -117,6 +125,7 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
       w.buf.writeUInt32LE(crc, w.pos);
       w.pos += 4;
       this.state = 'done';
+      this.detach();
       yield w.buf.subarray(0, w.pos);
     } finally {
       if (this.state !== 'done') this.state = 'aborted';
@@ -155,8 +164,9 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
   }
 
   private detach(): void {
-    if (this.ks.snapGen === this.gen) {
-      this.ks.snapGen = -1;
+    if (this.ks.preserve === this.preserve) {
+      this.ks.snapEnd = 0;
+      this.ks.snapDone = 0;
       this.ks.preserve = null;
     }
     this.items = [];

@@ -56,7 +56,6 @@ export class KvStore {
   private applied = 0;
   private restoring = false;
   private writer: SnapshotWriter | null = null;
-  private snapshotGen = 0;
   maxmemory: number;
   policy: EvictionPolicy;
 
@@ -187,7 +186,7 @@ export class KvStore {
    */
   beginSnapshot(chunkBytes?: number): SnapshotWriter {
     this.writer?.cancel();
-    this.writer = new SnapshotWriter(this.ks, this.applied, ++this.snapshotGen, chunkBytes);
+    this.writer = new SnapshotWriter(this.ks, this.applied, chunkBytes);
     return this.writer;
   }
 

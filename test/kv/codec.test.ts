@@ -1,0 +1,111 @@
+/** The log command format: every op round-trips, bad bytes give typed errors. */
+import { Buffer } from 'node:buffer';
+import { describe, expect, it } from 'vitest';
+import { decodeEntry, encodeEntry } from '../../src/kv/codec.ts';
+import { KvDecodeError, KvEncodeError } from '../../src/kv/errors.ts';
+import { type KvEntry, type KvOp, MAX_TIME_MS, OP } from '../../src/kv/ops.ts';
+import { b, rng } from './harness.ts';
+
+const bin = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+
+const everyOp: KvOp[] = [
+  { type: 'set', key: b('k'), value: bin },
+  { type: 'set', key: b(''), value: b(''), cond: 'nx', get: true, pxat: MAX_TIME_MS },
+  { type: 'set', key: b('k'), value: b('v'), cond: 'xx', keepTtl: true },
+  { type: 'del', keys: [b('a'), bin, b('')] },
+  { type: 'pexpireat', key: b('k'), at: -MAX_TIME_MS, xx: true, gt: true },
+  { type: 'pexpireat', key: b('k'), at: 0, nx: true, lt: true },
+  { type: 'persist', key: b('k') },
+  { type: 'incrby', key: b('k'), delta: -(2n ** 63n) },
+  { type: 'incrby', key: b('k'), delta: 2n ** 63n - 1n },
+  { type: 'incrbyfloat', key: b('k'), incr: '-1.5e\xff\x00' },
+  { type: 'append', key: b('k'), value: bin },
+  { type: 'mset', pairs: [[b('a'), b('1')], [bin, bin]] },
+  { type: 'msetnx', pairs: [] },
+  { type: 'getdel', key: b('k') },
+  { type: 'getex', key: b('k') },
+  { type: 'getex', key: b('k'), pxat: 123, persist: true },
+  { type: 'flushall' },
+  { type: 'publish', channel: b('ch'), message: bin },
+  { type: 'expireIf', key: b('k'), at: 1_700_000_000_000 },
+  { type: 'evict', keys: [b('x')] },
+  { type: 'get', key: b('k') },
+  { type: 'mget', keys: [b('a'), b('b')] },
+  { type: 'exists', keys: [] },
+  { type: 'strlen', key: b('k') },
+  { type: 'type', key: b('k') },
+  { type: 'ttl', key: b('k'), unit: 's' },
+  { type: 'expiretime', key: b('k'), unit: 'ms' },
+  { type: 'dbsize' },
+  { type: 'keys', pattern: b('user:*') },
+  { type: 'scan', cursor: 2 ** 40, count: 10 },
+  { type: 'scan', cursor: 0, count: 0, match: b('*') },
+  { type: 'randomkey' },
+];
+
+describe('entry codec', () => {
+  it('covers every op in the table', () => {
+    expect(new Set(everyOp.map((op) => op.type))).toEqual(new Set(Object.keys(OP)));
+  });
+
+  it('round-trips every op, binary data and a watch list', () => {
+    const entry: KvEntry = {
+      ts: 1_700_000_123_456,
+      ops: everyOp,
+      watch: [
+        { key: bin, version: 12345 },
+        { key: b('absent'), version: -98765 },
+      ],
+    };
+    const decoded = decodeEntry(encodeEntry(entry));
+    // All bytes on both sides are Buffers, so plain JSON compares their contents.
+    const plain = (x: unknown) => JSON.parse(JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)));
+    expect(plain(decoded)).toEqual(plain(entry));
+  });
+
+  it('encodes a small SET compactly', () => {
+    const data = encodeEntry({ ts: 1_700_000_000_000, ops: [{ type: 'set', key: b('key:1'), value: b('hello') }] });
+    expect(data.length).toBeLessThanOrEqual(1 + 6 + 1 + 1 + 2 + 6 + 6);
+    expect(decodeEntry(data).watch).toBeUndefined();
+  });
+
+  it('rejects truncated, extended, unknown and random input with KvDecodeError', () => {
+    const data = encodeEntry({ ts: 5, ops: everyOp });
+    for (let cut = 0; cut < data.length; cut++) {
+      expect(() => decodeEntry(data.subarray(0, cut))).toThrow(KvDecodeError);
+    }
+    expect(() => decodeEntry(Buffer.concat([data, Buffer.from([0])]))).toThrow(/trailing/);
+    expect(() => decodeEntry(Buffer.from([2, 0, 0, 0]))).toThrow(/format/);
+    expect(() => decodeEntry(Buffer.from([1, 0, 0, 1, 99]))).toThrow(/op code 99/);
+    expect(() => decodeEntry(Buffer.from([1, 0, 0, 1, 1, 3, 0, 0]))).toThrow(/NX and XX/);
+    const r = rng(5);
+    for (let i = 0; i < 2000; i++) {
+      const junk = Buffer.from(Array.from({ length: Math.floor(r() * 40) }, () => Math.floor(r() * 256)));
+      try {
+        decodeEntry(junk);
+      } catch (err) {
+        expect(err).toBeInstanceOf(KvDecodeError);
+      }
+    }
+  });
+
+  it('accepts plain Uint8Array input (not only Buffer)', () => {
+    const data = encodeEntry({ ts: 1, ops: [{ type: 'get', key: b('k') }] });
+    const plain = new Uint8Array(data);
+    expect(decodeEntry(plain).ops[0]).toMatchObject({ type: 'get' });
+  });
+
+  it('refuses values it cannot represent with KvEncodeError', () => {
+    const bad: KvEntry[] = [
+      { ts: -1, ops: [] },
+      { ts: 1.5, ops: [] },
+      { ts: 0, ops: [{ type: 'pexpireat', key: b('k'), at: MAX_TIME_MS + 1 }] },
+      { ts: 0, ops: [{ type: 'set', key: b('k'), value: b(''), pxat: Number.NaN }] },
+      { ts: 0, ops: [{ type: 'incrby', key: b('k'), delta: 2n ** 63n }] },
+      { ts: 0, ops: [{ type: 'incrbyfloat', key: b('k'), incr: '€' }] },
+      { ts: 0, ops: [{ type: 'scan', cursor: -1, count: 1 }] },
+      { ts: 0, ops: [], watch: [{ key: b('k'), version: 2 ** 60 }] },
+    ];
+    for (const e of bad) expect(() => encodeEntry(e)).toThrow(KvEncodeError);
+  });
+});
