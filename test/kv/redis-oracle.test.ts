@@ -4,7 +4,7 @@
  * redis-server is not installed (the Debian package `redis-server`).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import Redis from 'ioredis';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { globMatch } from '../../src/kv/glob.ts';
 import { b, Harness, rng } from './harness.ts';
