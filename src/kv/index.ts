@@ -2,25 +2,29 @@
  * kv: RaftKV's replicated LRU+TTL key-value state machine.
  *
  * How the runtime uses it:
- *  - Leader, on a client write: build a KvEntry `{ ts: Date.now(), ops, watch? }` (relative
- *    TTLs already turned into absolute ms), refuse it with ERR.oom first if
- *    `store.overMaxmemory()` and the policy cannot evict (noeviction, or nothing evictable),
- *    then propose `encodeEntry(entry)`.
+ *  - Leader, on a client write: build a KvEntry `{ ts: <its clock>, ops, watch? }` (relative
+ *    TTLs already turned into absolute ms, within MAX_TIME_MS), refuse it with ERR.oom first
+ *    if `store.overMaxmemory()` and the policy cannot evict, then propose `encodeEntry(entry)`.
  *  - Every node, per committed Normal entry with data: `store.apply(decodeEntry(data), index)`
- *    and hand the KvResult[] to whoever waits on that index. A `publish` result is a message to
- *    deliver to this node's subscribers.
+ *    and hand the KvResult[] (one per op, or a single `aborted` for a failed WATCH) to whoever
+ *    waits on that index. A result `{ type: 'publish', channel, message }` is a message for
+ *    this node's subscribers; the client's reply is the receiver count.
  *  - Leader duties: `expiredSample(now, n)` -> propose `{ type: 'expireIf', key, at: expiresAt }`
- *    per key; when `bytesOverMaxmemory() > 0`, `evictionCandidates(bytes, policy, rng)` ->
+ *    per key; while `bytesOverMaxmemory() > 0`, `evictionCandidates(bytes, policy, rng)` ->
  *    propose `{ type: 'evict', keys }`. Keep one batch of each in flight: the same keys come
- *    back until their op is applied.
- *  - Reads (after ReadIndex, or stale with READONLY): `get`, `exists`, `ttl`, ... with the
- *    node's clock; they never delete. WATCH reads `version(key, now)` on the leader.
+ *    back until their op is applied. `nextExpiry()` tells when the next key falls due.
+ *  - Reads (after ReadIndex, or stale with READONLY): `get`, `exists`, `ttl`, `expireTime`,
+ *    `strlen`, `type`, `keys`, `scan`, `randomKey`, `dbsize`, with the node's clock; they treat
+ *    expired keys as absent and never delete. `{ touch: true }` marks a key recently used
+ *    (GET-like reads on the leader). WATCH reads `version(key, now)` on the leader.
  *  - Snapshots: `for await (const chunk of store.beginSnapshot())` while applies continue;
- *    `await store.restore(chunks)` to install one.
+ *    `await store.restore(chunksOrBytes)` to install one (apply throws meanwhile). Both work in
+ *    slices of a few ms and yield to the event loop between them.
  *
  * Determinism: nothing here reads a clock or Math.random. Time comes from entry.ts (reads take
- * `nowMs`), randomness from an injected Rng. Memory accounting is Σ (key bytes + value bytes
- * + ITEM_OVERHEAD), identical on every replica.
+ * `nowMs`), randomness from an injected Rng (RANDOMKEY inside a MULTI uses a PRNG seeded by
+ * the log index). Memory accounting is Σ (key bytes + value bytes + ITEM_OVERHEAD), identical
+ * on every replica. LRU order is leader-local bookkeeping: EVICT carries the chosen keys.
  */
 export { MAX_STRING_BYTES } from './apply.ts';
 export { decodeEntry, encodeEntry } from './codec.ts';

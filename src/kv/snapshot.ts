@@ -94,18 +94,25 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
       this.writeHeader(w);
       for (let i = 0; i < this.end; i++) {
         const item = this.items[i];
-        const img: ItemImage | undefined = this.originals.get(item) ?? (item.live ? item : undefined);
-        this.ks.snapDone = item.seq;
-        if (img === undefined) continue;
-        const size = recordSize(item.key, img.value, img.expiresAt, img.version);
+        let img = this.imageOf(item);
+        if (img === undefined) {
+          this.ks.snapDone = item.seq;
+          continue;
+        }
+        let size = recordSize(item.key, img.value, img.expiresAt, img.version);
         if (w.pos + size > w.buf.length) {
           const out = w.buf.subarray(0, w.pos);
           crc = crc32(out, crc);
           yield out;
           await yieldToEventLoop();
           if (this.state !== 'running') throw new SnapshotAbortedError();
+          // Still pending while we were suspended, so a write meanwhile was preserved: re-read.
+          img = this.imageOf(item)!;
+          size = recordSize(item.key, img.value, img.expiresAt, img.version);
           w = this.chunk(size);
         }
+        // Marked done only once written: until then a write to it must preserve the old fields.
+        this.ks.snapDone = item.seq;
         w.binary(item.key);
         w.binary(img.value);
         w.uvarint(img.expiresAt);
@@ -131,6 +138,11 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
       if (this.state !== 'done') this.state = 'aborted';
       this.detach();
     }
+  }
+
+  /** The fields to write for `item` as of the snapshot start; undefined if it did not exist. */
+  private imageOf(item: Item): ItemImage | undefined {
+    return this.originals.get(item) ?? (item.live ? item : undefined);
   }
 
   private chunk(min: number): ByteWriter {
