@@ -138,6 +138,11 @@ export class KvStore {
     return key === undefined ? null : fromBinary(key);
   }
 
+  /** Keys held, logically expired ones included until their logged delete is applied. */
+  get size(): number {
+    return this.ks.size;
+  }
+
   /** Keys not expired at `nowMs`. */
   dbsize(nowMs: number): number {
     return liveCount(this.ks, nowMs);

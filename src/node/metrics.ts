@@ -42,7 +42,7 @@ export class NodeMetrics {
           this.set(read());
         },
       });
-    gauge('raftkv_keys', 'Keys in the state machine (not expired)', () => node.kv.dbsize(Date.now()));
+    gauge('raftkv_keys', 'Keys held, expired ones included until their delete is applied', () => node.kv.size);
     gauge('raftkv_used_memory_bytes', 'Accounted memory of keys and values', () => node.kv.usedMemory());
     gauge('raftkv_term', 'Current Raft term', () => node.status().term);
     gauge('raftkv_commit_index', 'Commit index', () => node.status().commit);

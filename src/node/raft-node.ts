@@ -460,9 +460,8 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       if (entry.ts > this.lastTs) this.lastTs = entry.ts;
       const results = this.kv.apply(entry, e.index);
       this.metrics.applied(entry, results);
-      for (let i = 0; i < entry.ops.length; i++) {
-        const r = results[i] as KvResult & { publish?: PublishEvent };
-        if (r?.publish) this.emit('publish', r.publish);
+      for (const r of results) {
+        if (r.type === 'publish') this.emit('publish', { channel: r.channel, message: r.message });
       }
       this.proposals.applied(e.index, e.term, results);
     } else {
