@@ -51,7 +51,10 @@ function stepDownAfterRemoval(r: Raft): void {
 export function restoreSnapshot(r: Raft, snap: Snapshot): boolean {
   const { index, term, conf } = snap.meta;
   if (index <= r.log.committed) return false;
-  if (!conf.voters.includes(r.id) && !conf.learners.includes(r.id)) {
+  const inSnapshot = conf.voters.includes(r.id) || conf.learners.includes(r.id);
+  // A joining node is in no configuration until it applies its own AddLearner, and the leader's
+  // latest snapshot may predate that entry: refusing it would strand the joiner for good.
+  if (!inSnapshot && (r.trk.isVoter(r.id) || r.trk.isLearner(r.id))) {
     r.logger('warn', `${r.id} ignored a snapshot at ${index} whose configuration excludes it`);
     return false;
   }

@@ -136,11 +136,22 @@ describe('7 Log compaction', () => {
     expect(n.status().commit).toBe(2);
   });
 
-  it('a snapshot whose configuration excludes the node is ignored', () => {
-    const n = soloNode('n9', newStorage(three));
-    n.node.step(msg({ type: MessageType.Snap, from: 'n1', to: 'n9', term: 1, snapshot: snapOf(5, 1) }));
+  it('a member ignores a snapshot whose configuration excludes it', () => {
+    const n = soloNode('n3', newStorage(three));
+    const withoutN3: Snapshot = { meta: { index: 5, term: 1, conf: { voters: ['n1', 'n2'], learners: [] } }, data: enc('s') };
+    n.node.step(msg({ type: MessageType.Snap, from: 'n1', to: 'n3', term: 1, snapshot: withoutN3 }));
     expect(n.node.ready().snapshot).toBeUndefined();
     expect(n.status().commit).toBe(0);
+  });
+
+  it('a joining node installs a snapshot older than its own addition (found by the simulator)', () => {
+    // n9 knows only the genesis configuration; the leader's latest snapshot (at 5) predates the
+    // AddLearner entry that will bring n9 in. Refusing it stranded the joiner forever.
+    const n = soloNode('n9', newStorage(three));
+    n.node.step(msg({ type: MessageType.Snap, from: 'n1', to: 'n9', term: 1, snapshot: snapOf(5, 1) }));
+    expect(n.drain()).toEqual([expect.objectContaining({ type: MessageType.AppResp, to: 'n1', index: 5 })]);
+    expect(n.snapshots.map((x) => x.meta.index)).toEqual([5]);
+    expect(n.status()).toMatchObject({ commit: 5, conf: conf });
   });
 
   it('end to end: a follower that fell behind a compaction catches up through the snapshot', () => {
