@@ -115,6 +115,17 @@ describe('linearizability checker: hand-built histories', () => {
     expect(checkLinearizability(afterRead).ok).toBe(false);
   });
 
+  it('never forces indeterminate writes to happen (found by the simulator, seed 48)', () => {
+    const info = (c: number, v: string, call: number) => status(w(c, v, call, call), 'info');
+    const h = [info(1, 'a', 13), info(2, 'b', 40), info(2, 'c', 104), info(2, 'd', 128), info(1, 'e', 132)];
+    // A failed CAS expecting 'd' is legal whether or not any of them took effect.
+    expect(checkLinearizability([...h, cas(2, 'd', 'x', false, 173, 174)]).ok).toBe(true);
+    expect(checkLinearizability([...h, r(3, 'd', 150, 151), cas(2, 'd', 'x', false, 173, 174)]).ok).toBe(true);
+    expect(checkLinearizability([...h, r(3, 'd', 150, 151), cas(2, 'd', 'x', true, 173, 174), r(3, 'd', 180, 181)]).ok).toBe(
+      false,
+    );
+  });
+
   it('models compare-and-set', () => {
     const ok = [w(1, 'a', 0, 1), cas(2, 'a', 'b', true, 2, 3), cas(3, 'a', 'c', false, 4, 5), r(1, 'b', 6, 7)];
     expect(checkLinearizability(ok).ok).toBe(true);

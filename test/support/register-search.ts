@@ -185,45 +185,44 @@ export function searchRegister(all: readonly HistoryOp[], init: RegisterValue, b
     blindRank[i] = rank;
   });
   let blindPlaced = 0;
-  /**
-   * The memo keys on the linearized non-blind operations and the value; blind writes enter only
-   * as a count, and having placed fewer of them dominates (the rest stay available), so a state
-   * is explored when no visit with the same key placed as few.
-   */
-  const memo = new Map<string, { bits: Uint32Array; blind: number }[]>();
+  const memo = new Map<string, Uint32Array[]>();
   const memoValue = (v: RegisterValue) => (!observed.has(v) ? '~' : v === null ? '' : `=${v}`);
+  /** Records (linearized, blind writes placed, value); true if that state was seen before. */
   const explored = (value: RegisterValue): boolean => {
-    const key = `${h1}.${h2}.${memoValue(value)}`;
+    const key = `${h1}.${h2}.${blindPlaced}.${memoValue(value)}`;
     const bucket = memo.get(key);
     if (!bucket) {
-      memo.set(key, [{ bits: linearized.slice(), blind: blindPlaced }]);
+      memo.set(key, [linearized.slice()]);
       return false;
     }
-    for (const seen of bucket) {
-      if (!seen.bits.every((word, k) => word === linearized[k])) continue;
-      if (seen.blind <= blindPlaced) return true;
-      seen.blind = blindPlaced;
-      return false;
-    }
-    bucket.push({ bits: linearized.slice(), blind: blindPlaced });
+    for (const bits of bucket) if (bits.every((word, k) => word === linearized[k])) return true;
+    bucket.push(linearized.slice());
     return false;
   };
+  /**
+   * Indeterminate operations without a deadline may never take effect, so the search is done
+   * once every operation with a deadline is placed. A blind write is placed only when the value
+   * is an observed one: over an unobserved value it changes nothing but uses up a write.
+   */
+  let required = due.filter((d) => d !== Number.POSITIVE_INFINITY).length;
+  const placeable = (i: number) => blindRank[i] < 0 || (blindRank[i] === blindPlaced && observed.has(state));
 
   const stack: { op: number; before: RegisterValue }[] = [];
   let state = init;
   let best: { order: { op: number; before: RegisterValue }[]; stuck: number; state: RegisterValue } | null = null;
   let entry = next[0];
   let steps = 0;
-  while (next[0] >= 0) {
+  while (required > 0) {
     if (++steps > budget) return { kind: 'budget', steps };
     const i = (entry - 1) >>> 1;
     if (entry % 2 === 1) {
-      const after = blindRank[i] > blindPlaced ? ILLEGAL : apply(state, ops[i]);
+      const after = placeable(i) ? apply(state, ops[i]) : ILLEGAL;
       if (after !== ILLEGAL) {
         toggle(i, 1);
         if (!explored(after)) {
           stack.push({ op: i, before: state });
           state = after;
+          if (due[i] !== Number.POSITIVE_INFINITY) required--;
           unlink(entry);
           unlink(entry + 1);
           entry = next[0];
@@ -239,13 +238,14 @@ export function searchRegister(all: readonly HistoryOp[], init: RegisterValue, b
     const top = stack.pop();
     if (!top) break;
     toggle(top.op, -1);
+    if (due[top.op] !== Number.POSITIVE_INFINITY) required++;
     state = top.before;
     const call = 2 * top.op + 1;
     relink(call + 1);
     relink(call);
     entry = next[call];
   }
-  if (next[0] < 0) return { kind: 'ok', steps };
+  if (required === 0) return { kind: 'ok', steps };
   const found = best!;
   const partial = found.order.map((s, k) => ({
     op: ops[s.op],
