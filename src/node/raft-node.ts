@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import { KvStore, decodeEntry, encodeEntry, type KvEntry, type KvOp, type KvResult } from '../kv/index.ts';
-import { RawNode, decodeConfChange, encodeConfChange } from '../raft/index.ts';
+import { RawNode, decodeConfChange } from '../raft/index.ts';
 import {
   ConfChangeType,
   EntryType,
@@ -18,7 +18,6 @@ import {
   type Entry,
   type Message,
   type Ready,
-  type Snapshot,
 } from '../raft/types.ts';
 import { LevelStorage } from '../storage/index.ts';
 import { Transport } from '../transport/index.ts';
@@ -29,23 +28,13 @@ import { type Member, Members, decodeMember, encodeMember, raftUrl } from './mem
 import { NodeMetrics } from './metrics.ts';
 import { Snapshotter } from './snapshotter.ts';
 import { ProposalWaiters, ReadWaiters } from './waiters.ts';
+import { MemberExistsError, NodeClosedError, NotLeaderError, TransferTimeoutError, UnknownMemberError } from './errors.ts';
+import { bestTransferTarget, bootstrapEntries, nextLeader } from './leadership.ts';
+
+export { MemberExistsError, NodeClosedError, NotLeaderError, TransferTimeoutError, UnknownMemberError };
 
 /** Leader messages that may leave before the leader's own append is durable (thesis 10.2.1). */
 const EARLY_LEADER_MESSAGES = new Set<string>([MessageType.App, MessageType.Heartbeat, MessageType.Snap]);
-
-export class NotLeaderError extends Error {
-  override name = 'NotLeaderError';
-  constructor(readonly leader: Member | undefined) {
-    super(leader ? `not the leader; the leader is ${leader.id}` : 'no leader is known');
-  }
-}
-
-export class NodeClosedError extends Error {
-  override name = 'NodeClosedError';
-  constructor() {
-    super('node is shutting down');
-  }
-}
 
 export interface PublishEvent {
   channel: Uint8Array;
@@ -158,24 +147,11 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     );
   }
 
-  /**
-   * A new cluster's configuration goes in as committed log entries (as etcd bootstraps), not as
-   * a snapshot: a node that joins later replays the log from index 1 and must learn the
-   * original voters and their addresses from it. Every initial member writes the same entries
-   * (sorted by id) in term 1, so their logs match.
-   */
   private async bootstrap(): Promise<void> {
-    const self = this.members.get(this.cfg.id)!;
-    const initial = this.cfg.peers.length > 0 ? [...this.cfg.peers] : [self];
-    initial.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const entries: Entry[] = initial.map((m, i) => ({
-      term: 1,
-      index: i + 1,
-      type: EntryType.ConfChange,
-      data: encodeConfChange({ type: ConfChangeType.AddVoter, node: m.id, context: encodeMember(m) }),
-    }));
+    const initial = this.cfg.peers.length > 0 ? this.cfg.peers : [this.members.get(this.cfg.id)!];
+    const entries = bootstrapEntries(initial);
     await this.storage.save({ entries, hardState: { term: 1, vote: NONE, commit: entries.length } });
-    this.log.info({ voters: initial.map((m) => m.id) }, 'bootstrapped a new cluster');
+    this.log.info({ voters: entries.length }, 'bootstrapped a new cluster');
   }
 
   registerRoutes(app: FastifyInstance): Promise<void> | void {
@@ -260,20 +236,9 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
    * The core refuses proposals while it hands leadership over. Rather than fail the write, wait
    * for the handover and redirect the caller to the new leader, who will accept it.
    */
-  private afterTransfer(): Promise<never> {
-    return new Promise((_, reject) => {
-      const timer = setTimeout(() => {
-        this.off('leader', onLeader);
-        reject(new NotLeaderError(this.leader()));
-      }, this.cfg.tickMs * this.cfg.electionTicks * 2);
-      const onLeader = (id: string) => {
-        if (id === this.cfg.id || id === NONE) return;
-        clearTimeout(timer);
-        this.off('leader', onLeader);
-        reject(new NotLeaderError(this.leader()));
-      };
-      this.on('leader', onLeader);
-    });
+  private async afterTransfer(): Promise<never> {
+    await nextLeader(this, this.cfg.id, this.cfg.tickMs * this.cfg.electionTicks * 2);
+    throw new NotLeaderError(this.leader());
   }
 
   private writeTimeoutMs(): number {
@@ -312,45 +277,19 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     return this.proposals.wait(index, term, Date.now() + this.writeTimeoutMs());
   }
 
-  /** Hand leadership to `to` (or the most caught-up voter); resolves when someone else leads. */
+  /** Hand leadership to `to` (or the most caught-up reachable voter); resolves with the new leader. */
   async transferLeadership(to?: string, timeoutMs = this.cfg.tickMs * this.cfg.electionTicks * 2): Promise<string> {
     if (this.role !== Role.Leader) throw new NotLeaderError(this.leader());
-    const target = to ?? this.bestTransferTarget();
-    if (!target) throw new UnknownMemberError('(no other voter)');
+    const links = this.transport.stats();
+    const target = to ?? bestTransferTarget(this.conf.voters, this.cfg.id, this.progress() ?? {}, (id) => links[id]?.state === 'connected');
+    if (!target) throw new UnknownMemberError('(no other reachable voter)');
     if (!this.conf.voters.includes(target) || target === this.cfg.id) throw new UnknownMemberError(target);
+    const next = nextLeader(this, this.cfg.id, timeoutMs);
     this.raw.transferLeadership(target);
     this.scheduleReady();
-    return new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.off('leader', onLeader);
-        reject(new Error(`leadership transfer to ${target} did not complete in ${timeoutMs} ms`));
-      }, timeoutMs);
-      const onLeader = (id: string) => {
-        if (id !== this.cfg.id && id !== NONE) {
-          clearTimeout(timer);
-          this.off('leader', onLeader);
-          resolve(id);
-        }
-      };
-      this.on('leader', onLeader);
-    });
-  }
-
-  /** The most caught-up voter we can reach right now (a dead one could never take over). */
-  private bestTransferTarget(): string | undefined {
-    const pr = this.progress() ?? {};
-    const links = this.transport.stats();
-    let best: string | undefined;
-    let bestMatch = -1;
-    for (const id of this.conf.voters) {
-      if (id === this.cfg.id || links[id]?.state !== 'connected') continue;
-      const match = pr[id]?.match ?? 0;
-      if (match > bestMatch) {
-        best = id;
-        bestMatch = match;
-      }
-    }
-    return best;
+    const leader = await next;
+    if (leader === undefined) throw new TransferTimeoutError(target, timeoutMs);
+    return leader;
   }
 
   // ---- the Ready loop -----------------------------------------------------------------------
@@ -524,9 +463,6 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     return { index: this.applied, conf: this.conf, members: this.members.encode() };
   }
 
-  /** Encodes a ConfChange for tests and admin tools. */
-  static encodeConfChange = encodeConfChange;
-
   // ---- shutdown -----------------------------------------------------------------------------
 
   /** SIGTERM path: a leader hands over first so clients see no failed write. */
@@ -556,18 +492,3 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   }
 }
 
-export class MemberExistsError extends Error {
-  override name = 'MemberExistsError';
-  constructor(id: string) {
-    super(`member ${id} already exists`);
-  }
-}
-
-export class UnknownMemberError extends Error {
-  override name = 'UnknownMemberError';
-  constructor(id: string) {
-    super(`unknown member ${id}`);
-  }
-}
-
-export type { Snapshot };

@@ -1,0 +1,38 @@
+/** The runtime's failures, one class each, so the front ends can map them to replies. */
+import type { Member } from './members.ts';
+
+/** This node cannot take the request; `leader` says where to go (undefined: none is known). */
+export class NotLeaderError extends Error {
+  override name = 'NotLeaderError';
+  constructor(readonly leader: Member | undefined) {
+    super(leader ? `not the leader; the leader is ${leader.id}` : 'no leader is known');
+  }
+}
+
+export class NodeClosedError extends Error {
+  override name = 'NodeClosedError';
+  constructor() {
+    super('node is shutting down');
+  }
+}
+
+export class MemberExistsError extends Error {
+  override name = 'MemberExistsError';
+  constructor(id: string) {
+    super(`member ${id} already exists`);
+  }
+}
+
+export class UnknownMemberError extends Error {
+  override name = 'UnknownMemberError';
+  constructor(id: string) {
+    super(`unknown member ${id}`);
+  }
+}
+
+export class TransferTimeoutError extends Error {
+  override name = 'TransferTimeoutError';
+  constructor(target: string, ms: number) {
+    super(`leadership transfer to ${target} did not complete in ${ms} ms`);
+  }
+}
