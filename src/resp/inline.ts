@@ -49,7 +49,15 @@ export function splitInlineArgs(line: Buffer, start = 0, end = line.length): Buf
   for (;;) {
     while (p < stop && isSpace(line[p])) p++;
     if (p >= stop) return args;
-    const bytes: number[] = [];
+    // Fast path: a token without quotes is copied in one piece.
+    const tokenStart = p;
+    while (p < stop && !endsToken(line[p]) && line[p] !== DQUOTE && line[p] !== SQUOTE) p++;
+    if (p >= stop || endsToken(line[p])) {
+      args.push(Buffer.from(line.subarray(tokenStart, p)));
+      if (p < stop) p++;
+      continue;
+    }
+    const bytes: number[] = [...line.subarray(tokenStart, p)];
     let inDouble = false;
     let inSingle = false;
     let done = false;

@@ -237,7 +237,7 @@ class Connection implements ConnectionControl {
 
   /** Writes the finished head of the queue and flushes it to the socket. */
   private drain(): void {
-    if (this.ended || this.closed) return;
+    if (this.ended || this.closed || this.socket.destroyed) return;
     const q = this.queue;
     let n = 0;
     while (n < q.length && q[n].reply !== null) {

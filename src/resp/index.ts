@@ -1,0 +1,48 @@
+/**
+ * The RESP front end's public surface: the server and its dispatcher contract, the per-connection
+ * state, typed replies, the command table with its router, and key slots.
+ */
+export { commandSlot, keysOf } from './commands/keys.ts';
+export {
+  arityError,
+  checkArity,
+  execAbortError,
+  NOAUTH_ERROR,
+  pubsubContextError,
+  unknownCommandError,
+  unknownSubcommandError,
+} from './commands/errors.ts';
+export {
+  commandCountReply,
+  commandDocsListReply,
+  commandDocsReply,
+  commandInfoListReply,
+  commandInfoReply,
+  commandListReply,
+} from './commands/introspection.ts';
+export {
+  CommandRouter,
+  discardTransaction,
+  type Handler,
+  type HandlerTable,
+  type RouterHooks,
+} from './commands/router.ts';
+export type { CommandFlag, CommandSpec } from './commands/spec.ts';
+export {
+  COMMAND_LIST,
+  COMMANDS,
+  type CommandName,
+  HANDLER_NAMES,
+  type HandlerName,
+  lookupCommand,
+  lookupCommandByFullName,
+  lookupSubcommand,
+  resolveCommand,
+} from './commands/table.ts';
+export { ClientConn, type ConnectionControl, type QueuedCommand } from './conn.ts';
+export { encodeReply, formatDouble, type RespVersion, ReplyWriter } from './encoder.ts';
+export * from './errors.ts';
+export { DEFAULT_PARSER_LIMITS, type ParserLimits, RequestParser } from './parser.ts';
+export { R, type Reply } from './reply.ts';
+export { type Dispatcher, RespServer, type RespServerOptions, type RespServerStats } from './server.ts';
+export { crc16, keyHashSlot, SLOT_COUNT } from './slot.ts';
