@@ -18,6 +18,7 @@ import {
   type Entry,
   type Message,
   type Ready,
+  type Snapshot,
 } from '../raft/types.ts';
 import { LevelStorage } from '../storage/index.ts';
 import { Transport } from '../transport/index.ts';
@@ -456,6 +457,11 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       else this.log.warn({ node: id }, 'member has no known address');
     }
     this.transport.setPeers(peers);
+  }
+
+  /** Snapshot the state machine and compact the log now (admin API, benchmarks). */
+  snapshotNow(): Promise<Snapshot> {
+    return this.snapshotter.take();
   }
 
   /** Exposed for the snapshotter: the state at `applied` to put in a snapshot. */

@@ -1,0 +1,57 @@
+/**
+ * How long does snapshotting a large keyspace block the event loop of a live node?
+ * Loads N keys (16-byte keys, 100-byte values) into a single-node RaftKV (LevelDB on disk),
+ * then takes a snapshot while a 10 ms timer measures event-loop delay.
+ *
+ *   npx tsx test/bench/snapshot-stall.ts [keys=1000000]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { resolveConfig } from '../../src/node/config.ts';
+import { createLogger } from '../../src/node/logger.ts';
+import { RaftNode } from '../../src/node/raft-node.ts';
+import type { KvOp } from '../../src/kv/index.ts';
+
+const total = Number(process.argv[2] ?? 1_000_000);
+const dir = mkdtempSync(join(tmpdir(), 'raftkv-snapbench-'));
+const cfg = resolveConfig({ 'data-dir': dir, port: '7999', 'http-port': '17999', 'snapshot-entries': String(1e9), 'snapshot-bytes': String(1e12) }, {});
+const node = await RaftNode.open(cfg, createLogger('warn', 'bench', false));
+node.start();
+while (!node.isLeader()) await new Promise((r) => setTimeout(r, 10));
+
+const value = Buffer.alloc(100, 'v');
+const t0 = performance.now();
+const batch = 1000;
+for (let i = 0; i < total; i += batch * 8) {
+  const inflight: Promise<unknown>[] = [];
+  for (let j = i; j < Math.min(total, i + batch * 8); j += batch) {
+    const pairs: [Buffer, Buffer][] = [];
+    for (let k = j; k < Math.min(total, j + batch); k++) pairs.push([Buffer.from(`key:${String(k).padStart(12, '0')}`), value]);
+    inflight.push(node.propose([{ type: 'mset', pairs } as KvOp]));
+  }
+  await Promise.all(inflight);
+}
+console.log(`loaded ${node.kv.size} keys in ${((performance.now() - t0) / 1000).toFixed(1)} s; rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
+
+const h = monitorEventLoopDelay({ resolution: 5 });
+let maxGap = 0;
+let last = performance.now();
+const timer = setInterval(() => {
+  const now = performance.now();
+  maxGap = Math.max(maxGap, now - last - 10);
+  last = now;
+}, 10);
+h.enable();
+const s0 = performance.now();
+const snap = await node.snapshotNow();
+const took = performance.now() - s0;
+h.disable();
+clearInterval(timer);
+console.log(
+  `snapshot of ${(snap.data.length / 2 ** 20).toFixed(0)} MiB at index ${snap.meta.index} took ${(took / 1000).toFixed(2)} s; ` +
+    `event-loop delay p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms, max ${(h.max / 1e6).toFixed(1)} ms; longest timer gap ${maxGap.toFixed(1)} ms`,
+);
+await node.shutdown();
+rmSync(dir, { recursive: true, force: true });
