@@ -26,6 +26,11 @@ export interface ConnectionControl {
   stats(): { queryBuffer: number; outputBuffer: number; outputPending: number };
 }
 
+/** Whole seconds of a span, never negative (a clock may step back). */
+function seconds(ms: number): number {
+  return Math.max(0, Math.floor(ms / 1000));
+}
+
 export class ClientConn {
   /** CLIENT SETNAME; null until set. */
   name: string | null = null;
@@ -131,8 +136,8 @@ export class ClientConn {
       `laddr=${this.laddr}`,
       `fd=${this.fd}`,
       `name=${this.name ?? ''}`,
-      `age=${Math.floor((now - this.createdAt) / 1000)}`,
-      `idle=${Math.floor((now - this.lastInteraction) / 1000)}`,
+      `age=${seconds(now - this.createdAt)}`,
+      `idle=${seconds(now - this.lastInteraction)}`,
       `flags=${flags || 'N'}`,
       `db=${this.db}`,
       `sub=${this.channels.size}`,

@@ -3,6 +3,7 @@
  * state, typed replies, the command table with its router, and key slots.
  */
 export { commandSlot, keysOf } from './commands/keys.ts';
+export { ERRORS, invalidExpireTime, movedError, unknownConfigOption } from './commands/shared-errors.ts';
 export {
   arityError,
   checkArity,

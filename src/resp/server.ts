@@ -147,26 +147,32 @@ class Connection implements ConnectionControl {
   /** Dispatches every complete request, then writes what is ready in one batch. */
   private processInput(): void {
     const { conn, parser, server } = this;
-    while (!this.closing && this.paused === 0) {
-      parser.unauthenticated = !conn.authenticated;
-      let argv: Buffer[] | null;
-      try {
-        argv = parser.next();
-      } catch (err) {
-        if (!(err instanceof ProtocolError)) throw err;
-        this.enqueue(R.error(Buffer.concat([Buffer.from('ERR '), err.bytes])), conn.resp);
-        this.closeAfterReply();
-        break;
+    // Corked: a batch's replies, and any large payloads between them, leave in one writev.
+    this.socket.cork();
+    try {
+      while (!this.closing && this.paused === 0) {
+        parser.unauthenticated = !conn.authenticated;
+        let argv: Buffer[] | null;
+        try {
+          argv = parser.next();
+        } catch (err) {
+          if (!(err instanceof ProtocolError)) throw err;
+          this.enqueue(R.error(Buffer.concat([Buffer.from('ERR '), err.bytes])), conn.resp);
+          this.closeAfterReply();
+          break;
+        }
+        if (argv === null) break;
+        conn.lastInteraction = server.options.now();
+        server.stats.totalCommandsProcessed++;
+        this.dispatch(argv);
+        if (this.inFlight >= server.options.maxInFlight) this.pause(Pause.InFlight);
+        // A client that pipelines big reads without reading replies is stopped here, mid-chunk.
+        if (this.writer.buffered + this.socket.writableLength >= server.options.outputHighWater) this.drain();
       }
-      if (argv === null) break;
-      conn.lastInteraction = server.options.now();
-      server.stats.totalCommandsProcessed++;
-      this.dispatch(argv);
-      if (this.inFlight >= server.options.maxInFlight) this.pause(Pause.InFlight);
-      // A client that pipelines big reads without reading replies is stopped here, mid-chunk.
-      if (this.writer.buffered + this.socket.writableLength >= server.options.outputHighWater) this.drain();
+      this.drain();
+    } finally {
+      this.socket.uncork();
     }
-    this.drain();
   }
 
   private dispatch(argv: Buffer[]): void {

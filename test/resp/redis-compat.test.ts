@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandDocsListReply, commandInfoListReply, commandListReply } from '../../src/resp/commands/introspection.ts';
 import { CommandRouter } from '../../src/resp/commands/router.ts';
+import { ERRORS, invalidExpireTime, unknownConfigOption } from '../../src/resp/commands/shared-errors.ts';
 import { COMMANDS } from '../../src/resp/commands/table.ts';
+import { encodeReplies, encodeReply } from '../../src/resp/encoder.ts';
 import { R, type Reply } from '../../src/resp/reply.ts';
 import { RespServer } from '../../src/resp/server.ts';
 import { keyHashSlot } from '../../src/resp/slot.ts';
@@ -370,6 +372,43 @@ describe.skipIf(!enabled)('same bytes as redis-server 7', () => {
       expect(mySubDocs.size).toBe(c.subcommandList.length);
       for (const [name, doc] of mySubDocs) expect(doc, String(name)).toEqual(theirSubDocs.get(name));
     }
+  });
+
+  it('shared error texts for handlers are the ones redis-server answers', async () => {
+    const cases: [string[], Reply][] = [
+      [['GET', 'lst'], ERRORS.WRONGTYPE],
+      [['SET', 'a', 'b', 'XX', 'NX'], ERRORS.SYNTAX],
+      [['INCRBY', 'a', 'x'], ERRORS.NOT_INTEGER],
+      [['INCR', 'max'], ERRORS.OVERFLOW],
+      [['DECRBY', 'max', '-9223372036854775808'], ERRORS.DECREMENT_OVERFLOW],
+      [['INCRBYFLOAT', 'a', 'x'], ERRORS.NOT_FLOAT],
+      [['SET', 'a', 'b', 'EX', '0'], invalidExpireTime('set')],
+      [['SETEX', 'a', '0', 'b'], invalidExpireTime('setex')],
+      [['SELECT', '16'], ERRORS.DB_INDEX],
+      [['SCAN', 'x'], ERRORS.INVALID_CURSOR],
+      [['EXPIRE', 'a', '10', 'NX', 'XX'], ERRORS.EXPIRE_NX_XX],
+      [['EXPIRE', 'a', '10', 'GT', 'LT'], ERRORS.EXPIRE_GT_LT],
+      [['HELLO', '4'], ERRORS.NOPROTO],
+      [['HELLO', 'x'], ERRORS.PROTO_NOT_INTEGER],
+      [['CLIENT', 'SETNAME', 'a b'], ERRORS.CLIENT_NAME],
+      [['CONFIG', 'SET', 'nosuch', '1'], unknownConfigOption('nosuch')],
+      [['AUTH', 'a'], ERRORS.AUTH_NOT_CONFIGURED],
+      [['EXEC'], ERRORS.EXEC_WITHOUT_MULTI],
+      [['DISCARD'], ERRORS.DISCARD_WITHOUT_MULTI],
+    ];
+    const setup = [encodeRequest(['LPUSH', 'lst', 'a']), encodeRequest(['SET', 'max', '9223372036854775807'])];
+    const req = Buffer.concat([...setup, ...cases.map(([args]) => encodeRequest(args))]);
+    const { bytes } = await exchange(redis!.port, req, cases.length + 2);
+    const expected = [':1\r\n', '+OK\r\n', ...cases.map(([, reply]) => encodeReply(reply, 2).toString('latin1'))].join('');
+    expect(bytes).toBe(expected);
+    const multi = await exchange(redis!.port, Buffer.from('MULTI\r\nMULTI\r\nWATCH a\r\nFOO\r\nEXEC\r\n'), 5);
+    expect(multi.bytes).toContain(encodeReply(ERRORS.MULTI_NESTED, 2).toString());
+    expect(multi.bytes).toContain(encodeReply(ERRORS.WATCH_IN_MULTI, 2).toString());
+    expect(multi.bytes).toContain(encodeReply(ERRORS.EXECABORT, 2).toString());
+    const oom = await exchange(redis!.port, Buffer.from('CONFIG SET maxmemory 1\r\nSET x y\r\nCONFIG SET maxmemory 0\r\n'), 3);
+    expect(oom.bytes).toBe(encodeReplies([R.OK, ERRORS.OOM, R.OK], 2).toString());
+    const auth = await exchange(redisAuth!.port, Buffer.from('AUTH wrong\r\nGET a\r\n'), 2);
+    expect(auth.bytes).toBe(encodeReplies([ERRORS.WRONGPASS, ERRORS.NOAUTH], 2).toString());
   });
 
   it('key slots equal CLUSTER KEYSLOT', async () => {

@@ -244,7 +244,7 @@ describe('connections', () => {
     const { connect } = await start({
       dispatch: (conn) => {
         conn.name = 'worker';
-        return R.verbatim(`${conn.info(conn.createdAt)}\n`);
+        return R.verbatim(`${conn.info(conn.lastInteraction)}\n`);
       },
     });
     const c = await connect();
