@@ -1,0 +1,127 @@
+/**
+ * The nemeses. Each `start` injects one fault and returns how to heal it; the scheduler holds
+ * the fault for a while, heals it, and records the window.
+ */
+import { writeFileSync } from 'node:fs';
+import type { ChaosCluster } from '../cluster/cluster.ts';
+import type { ChaosNode } from '../cluster/node-proc.ts';
+import type { Random } from '../random.ts';
+import type { LoadRunner } from '../workload/runner.ts';
+import { makePartition, PARTITIONS } from './partition.ts';
+
+export const NEMESES = ['partition', 'kill', 'pause', 'membership', 'clock'] as const;
+export type NemesisName = (typeof NEMESES)[number];
+
+export interface NemesisContext {
+  cluster: ChaosCluster;
+  load: LoadRunner;
+  rnd: Random;
+  /** The clock nemesis's bound on any node's offset, in ms. */
+  maxSkewMs: number;
+  log: (line: string) => void;
+}
+
+export interface Fault {
+  nemesis: NemesisName;
+  kind: string;
+  detail: string;
+  nodes: string[];
+  heal(): Promise<void>;
+}
+
+type Start = (ctx: NemesisContext) => Promise<Fault>;
+
+/** Up to a minority of the members, including the leader with probability `pLeader`. */
+async function victims(ctx: NemesisContext, pLeader: number): Promise<ChaosNode[]> {
+  const members = ctx.cluster.memberNodes();
+  const leader = await ctx.cluster.leader();
+  const count = ctx.rnd.int(1, Math.max(1, Math.floor((members.length - 1) / 2)));
+  const pool = ctx.rnd.shuffle(members.filter((m) => m !== leader));
+  const chosen = leader && ctx.rnd.chance(pLeader) ? [leader, ...pool] : pool;
+  return chosen.slice(0, count);
+}
+
+const ids = (nodes: readonly ChaosNode[]) => nodes.map((n) => n.id);
+
+const partition: Start = async (ctx) => {
+  const leader = await ctx.cluster.leader();
+  const p = makePartition(ctx.rnd.pick(PARTITIONS), ctx.cluster.members, leader?.id, ctx.rnd);
+  ctx.cluster.partition(p.cuts);
+  return { nemesis: 'partition', kind: p.kind, detail: p.detail, nodes: p.nodes, heal: async () => ctx.cluster.heal() };
+};
+
+const kill: Start = async (ctx) => {
+  const down = await victims(ctx, 0.5);
+  await Promise.all(down.map((n) => n.kill9()));
+  return {
+    nemesis: 'kill',
+    kind: 'kill -9',
+    detail: `killed ${ids(down).join(' ')}`,
+    nodes: ids(down),
+    heal: async () => {
+      for (const n of down) n.start();
+      await Promise.all(down.map((n) => n.waitHttp(60_000).catch((err: Error) => ctx.log(`restart: ${err.message}`))));
+    },
+  };
+};
+
+const pause: Start = async (ctx) => {
+  const stopped = await victims(ctx, 0.6);
+  for (const n of stopped) n.pause();
+  return {
+    nemesis: 'pause',
+    kind: 'SIGSTOP',
+    detail: `paused ${ids(stopped).join(' ')}`,
+    nodes: ids(stopped),
+    heal: async () => {
+      // Reads go to each node the instant it wakes: an old leader must not answer them from its
+      // stale state before it learns that it was deposed.
+      const fire = await Promise.all(stopped.map((n) => ctx.load.prepareProbe(n)));
+      for (const n of stopped) n.resume();
+      await Promise.all(fire.map((f) => f()));
+    },
+  };
+};
+
+const membership: Start = async (ctx) => {
+  const [victim] = await victims(ctx, 0.3);
+  await ctx.cluster.removeMember(victim.id, 20_000);
+  return {
+    nemesis: 'membership',
+    kind: 'remove + add',
+    detail: `removed ${victim.id}`,
+    nodes: [victim.id],
+    heal: async () => {
+      const fresh = await ctx.cluster.addFreshMember(60_000);
+      ctx.log(`membership: ${fresh.id} joined in place of ${victim.id}`);
+    },
+  };
+};
+
+/** libfaketime's offset file syntax: `+1.250` or `-0.400` seconds. */
+export function offsetText(ms: number): string {
+  return `${ms < 0 ? '-' : '+'}${(Math.abs(ms) / 1000).toFixed(3)}\n`;
+}
+
+const clock: Start = async (ctx) => {
+  const members = ctx.cluster.memberNodes();
+  const skewed = ctx.rnd.shuffle(members).slice(0, ctx.rnd.int(1, members.length));
+  const offsets = skewed.map((n) => {
+    const ms = ctx.rnd.int(-ctx.maxSkewMs, ctx.maxSkewMs);
+    const file = n.spec.clock?.file;
+    if (!file) throw new Error('the clock nemesis needs nodes started with libfaketime');
+    writeFileSync(file, offsetText(ms));
+    return `${n.id}${ms >= 0 ? '+' : ''}${ms}ms`;
+  });
+  return {
+    nemesis: 'clock',
+    kind: 'skew',
+    detail: offsets.join(' '),
+    nodes: ids(skewed),
+    heal: async () => {
+      for (const n of skewed) if (n.spec.clock) writeFileSync(n.spec.clock.file, offsetText(0));
+    },
+  };
+};
+
+export const NEMESIS_TABLE: Record<NemesisName, Start> = { partition, kill, pause, membership, clock };

@@ -1,0 +1,169 @@
+/**
+ * One chaos run: start the cluster in its namespaces, drive the workload while the nemeses
+ * strike, heal, let the cluster recover, read everything back, check, and write the report.
+ */
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ChaosCluster } from './cluster/cluster.ts';
+import type { Anomaly } from './check/result.ts';
+import { elapsed, sleep } from './clock.ts';
+import { Recorder } from './history/recorder.ts';
+import type { NemesisContext } from './nemesis/nemeses.ts';
+import { Scheduler } from './nemesis/scheduler.ts';
+import type { ChaosOptions } from './options.ts';
+import { Random } from './random.ts';
+import { buildSummary, type Summary, summaryLines, writeSummary } from './report/summary.ts';
+import { writeTimeline } from './report/timeline.ts';
+import { CounterWorkload } from './workload/counter.ts';
+import { RegisterWorkload } from './workload/register.ts';
+import { LoadRunner } from './workload/runner.ts';
+import { TtlWorkload } from './workload/ttl.ts';
+import type { Workload } from './workload/workload.ts';
+
+export class SetupError extends Error {
+  override name = 'SetupError';
+}
+
+/** Debian's `faketime` package puts the preload library under the multiarch directory. */
+export function findFaketime(): string | undefined {
+  const dirs = ['/usr/lib', ...(existsSync('/usr/lib') ? readdirSync('/usr/lib').filter((d) => d.endsWith('-linux-gnu')).map((d) => `/usr/lib/${d}`) : [])];
+  for (const d of dirs) {
+    const lib = join(d, 'faketime', 'libfaketimeMT.so.1');
+    if (existsSync(lib)) return lib;
+  }
+  return undefined;
+}
+
+function makeWorkload(o: ChaosOptions): Workload {
+  const skew = o.nemesis.includes('clock') ? o.maxSkewMs : 0;
+  switch (o.workload) {
+    case 'register':
+      return new RegisterWorkload();
+    case 'counter':
+      return new CounterWorkload();
+    case 'ttl':
+      return new TtlWorkload(skew);
+  }
+}
+
+export interface RunResult {
+  dir: string;
+  summary: Summary;
+}
+
+/** Set while a run owns processes and network state, so signal handlers can tear it down. */
+export let activeCluster: ChaosCluster | undefined;
+
+export async function runChaos(o: ChaosOptions, log: (line: string) => void): Promise<RunResult> {
+  const startedAt = new Date();
+  const dir = join(o.resultsDir, startedAt.toISOString().replace(/[:.]/g, '-'));
+  mkdirSync(dir, { recursive: true });
+  let faketimeLib: string | undefined;
+  if (o.nemesis.includes('clock')) {
+    faketimeLib = findFaketime();
+    if (!faketimeLib) throw new SetupError('the clock nemesis needs libfaketime: apt-get install -y faketime');
+  }
+  const rnd = new Random(o.seed);
+  const cluster = new ChaosCluster({
+    nodes: o.nodes,
+    dir,
+    extraArgs: ['--read-mode', o.readMode, '--snapshot-entries', String(o.snapshotEntries), '--snapshot-keep-entries', String(Math.ceil(o.snapshotEntries / 5))],
+    faketimeLib,
+  });
+  activeCluster = cluster;
+  const rec = new Recorder(join(dir, 'history.jsonl'));
+  const workload = makeWorkload(o);
+  const load = new LoadRunner(workload, cluster, rec, rnd.fork(), {
+    concurrency: o.concurrency,
+    rate: o.rate,
+    timeoutMs: o.timeoutMs,
+    connectTimeoutMs: 1000,
+  });
+  const ctx: NemesisContext = { cluster, load, rnd: rnd.fork(), maxSkewMs: o.maxSkewMs, log: (l) => log(`[${(elapsed() / 1000).toFixed(1)}s] ${l}`) };
+  const harness: Anomaly[] = [];
+  let loadEnd = 0;
+  let recovered = false;
+  let finalReadsComplete = false;
+  try {
+    log(`run ${dir}: ${o.nodes} nodes, ${o.time}s, nemesis ${o.nemesis.join(',')}, workload ${o.workload}, seed ${o.seed}`);
+    await cluster.start();
+    if (!(await cluster.waitHealthy(60_000))) throw new SetupError('the cluster did not elect a leader within 60 s of starting');
+    cluster.startPolling();
+    const loadStart = elapsed();
+    load.start();
+    const scale = Math.min(1, o.time / 60);
+    const scheduler = new Scheduler(ctx, o.nemesis, {
+      endAt: loadStart + o.time * 1000,
+      healthyMs: [Math.round(2000 * scale), Math.round(4000 * scale) + 1000],
+      faultMs: [Math.round(3000 * scale) + 1000, Math.round(7000 * scale) + 1000],
+    });
+    try {
+      await scheduler.run();
+    } finally {
+      await scheduler.healCurrent();
+    }
+    cluster.heal();
+    for (const n of cluster.memberNodes()) n.resume();
+    for (const n of cluster.memberNodes()) if (!n.running) n.start();
+    await load.stop();
+    loadEnd = elapsed();
+    ctx.log('faults healed, load stopped; waiting for recovery');
+    recovered = await cluster.waitHealthy(30_000);
+    await sleep(workload.finalDelayMs(elapsed()));
+    finalReadsComplete = await load.final(30_000);
+    await cluster.stopPolling();
+    const windows = scheduler.windows;
+    rec.close();
+    cluster.teardown();
+    activeCluster = undefined;
+
+    if (!recovered) harness.push({ kind: 'no-recovery', message: 'the cluster did not converge (one leader, all members caught up) within 30 s of healing', ops: [] });
+    if (!finalReadsComplete) harness.push({ kind: 'final-reads-unanswered', message: 'some final reads got no answer within 30 s', ops: [] });
+    for (const e of cluster.unexpectedExits) {
+      harness.push({ kind: 'node-crash', key: e.node, message: `${e.node} exited on its own at ${e.t} ms (code ${e.code}, signal ${e.signal}); see logs/${e.node}.log`, ops: [] });
+    }
+    ctx.log(`checking ${rec.ops.length} operations`);
+    const check = workload.check(rec.ops);
+    const summary = buildSummary(
+      {
+        startedAt: startedAt.toISOString(),
+        seed: o.seed,
+        nodes: o.nodes,
+        timeS: o.time,
+        nemesis: o.nemesis,
+        workload: o.workload,
+        concurrency: o.concurrency,
+        rate: o.rate,
+        readMode: o.readMode,
+        maxSkewMs: o.nemesis.includes('clock') ? o.maxSkewMs : 0,
+        durationMs: Math.round(Date.now() - startedAt.getTime()),
+      },
+      rec.ops,
+      windows,
+      loadEnd,
+      [check],
+      { recovered, finalReadsComplete, unexpectedExits: cluster.unexpectedExits, members: cluster.members, roles: cluster.roles },
+      harness,
+    );
+    writeSummary(join(dir, 'summary.json'), summary);
+    writeTimeline(join(dir, 'timeline.svg'), {
+      title: `${o.workload} / ${o.nemesis.join(',')} / ${o.nodes} nodes / seed ${o.seed}: ${summary.valid ? 'valid' : 'INVALID'}`,
+      ops: rec.ops,
+      windows,
+      roles: cluster.roles,
+      nodes: [...cluster.all.keys()],
+      end: elapsed(),
+    });
+    if (summary.valid && !o.keepData) rmSync(join(dir, 'data'), { recursive: true, force: true });
+    for (const line of summaryLines(summary)) log(line);
+    log(`report: ${dir}`);
+    return { dir, summary };
+  } catch (err) {
+    writeFileSync(join(dir, 'harness-error.txt'), `${(err as Error).stack ?? String(err)}\n`);
+    throw err;
+  } finally {
+    rec.close();
+    cluster.teardown();
+    activeCluster = undefined;
+  }
+}

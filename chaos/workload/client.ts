@@ -1,0 +1,181 @@
+/**
+ * A logical client: one RESP connection (ioredis) to one node at a time, every operation
+ * recorded with its outcome.
+ *
+ * Outcomes, as Jepsen defines them:
+ * - ok: the reply arrived.
+ * - fail: the operation certainly had no effect: the node answered -MOVED or -CLUSTERDOWN
+ *   (it refused before proposing), or the request was never sent (no connection). A read that
+ *   errs is also a fail, since reads have no effect either way.
+ * - info: anything else on a write (a timeout, a connection lost with the request in flight,
+ *   an unrecognised error): it may have taken effect, now or later. The client then continues
+ *   under a new process number, since the old one is forever "still running" in the model.
+ *
+ * The client follows -MOVED to the leader for its next operation, as a cluster client would.
+ */
+import { Redis } from 'ioredis';
+import type { ChaosNode } from '../cluster/node-proc.ts';
+import { elapsed } from '../clock.ts';
+import { type ChaosOp, isWrite, OpFn, OpStatus } from '../history/ops.ts';
+import type { Recorder } from '../history/recorder.ts';
+import type { Random } from '../random.ts';
+
+export interface Directory {
+  memberNodes(): ChaosNode[];
+  byAddress(host: string, port: number): ChaosNode | undefined;
+}
+
+export interface ClientOptions {
+  /** A reply not seen within this is indeterminate. */
+  timeoutMs: number;
+  connectTimeoutMs: number;
+}
+
+export interface Request {
+  f: OpFn;
+  key: string;
+  value?: string;
+  ttl?: number;
+  final?: boolean;
+}
+
+const ARGS: Record<OpFn, (r: Request) => [string, ...string[]]> = {
+  [OpFn.Get]: (r) => ['GET', r.key],
+  [OpFn.Set]: (r) => ['SET', r.key, r.value ?? ''],
+  [OpFn.GetSet]: (r) => ['SET', r.key, r.value ?? '', 'GET'],
+  [OpFn.SetPx]: (r) => ['SET', r.key, r.value ?? '', 'PX', String(r.ttl ?? 0)],
+  [OpFn.Incr]: (r) => ['INCR', r.key],
+};
+
+class NotSentError extends Error {
+  override name = 'NotSentError';
+}
+
+export class Client {
+  process: number;
+  private node?: ChaosNode;
+  private conn?: Redis;
+  private connNode?: ChaosNode;
+
+  constructor(
+    readonly worker: number,
+    private readonly dir: Directory,
+    private readonly rec: Recorder,
+    private readonly rnd: Random,
+    private readonly opts: ClientOptions,
+  ) {
+    this.process = rec.process();
+  }
+
+  /** Sends the next operations to `node` (until a redirect says otherwise). */
+  pin(node: ChaosNode): void {
+    this.node = node;
+  }
+
+  async invoke(req: Request): Promise<ChaosOp> {
+    const node = this.target();
+    let call = elapsed();
+    try {
+      const conn = await this.connect(node);
+      call = elapsed();
+      const reply = await conn.call(...ARGS[req.f](req));
+      const result = req.f === OpFn.Set || req.f === OpFn.SetPx ? undefined : (reply as string | number | null);
+      if ((req.f === OpFn.Set || req.f === OpFn.SetPx) && reply !== 'OK') {
+        return this.finish(req, node, call, OpStatus.Info, undefined, `unexpected reply ${JSON.stringify(reply)}`);
+      }
+      return this.finish(req, node, call, OpStatus.Ok, result);
+    } catch (err) {
+      return this.failed(req, node, call, err as Error);
+    }
+  }
+
+  private failed(req: Request, node: ChaosNode, call: number, err: Error): ChaosOp {
+    const msg = err.message;
+    const moved = /^MOVED \d+ ([^:\s]+):(\d+)/.exec(msg);
+    if (moved) {
+      this.node = this.dir.byAddress(moved[1], Number(moved[2]));
+      return this.finish(req, node, call, OpStatus.Fail, undefined, msg);
+    }
+    if (msg.startsWith('CLUSTERDOWN') || err instanceof NotSentError || msg.includes("Stream isn't writeable")) {
+      this.retarget();
+      return this.finish(req, node, call, OpStatus.Fail, undefined, msg);
+    }
+    const lostConnection = !(err.name === 'ReplyError');
+    if (lostConnection) this.retarget();
+    if (!isWrite(req.f)) return this.finish(req, node, call, OpStatus.Fail, undefined, msg);
+    const op = this.finish(req, node, call, OpStatus.Info, undefined, msg);
+    // The old process may still take effect at any time; carry on as a new one, on a new connection.
+    this.process = this.rec.process();
+    this.dropConnection();
+    return op;
+  }
+
+  private finish(req: Request, node: ChaosNode, call: number, status: OpStatus, result?: string | number | null, error?: string): ChaosOp {
+    return this.rec.record({
+      process: this.process,
+      client: this.worker,
+      node: node.id,
+      f: req.f,
+      key: req.key,
+      ...(req.value !== undefined ? { value: req.value } : {}),
+      ...(req.ttl !== undefined ? { ttl: req.ttl } : {}),
+      status,
+      ...(result !== undefined ? { result } : {}),
+      ...(error !== undefined ? { error } : {}),
+      call,
+      return: elapsed(),
+      ...(req.final ? { final: true } : {}),
+    });
+  }
+
+  private target(): ChaosNode {
+    const members = this.dir.memberNodes();
+    if (!this.node || !members.includes(this.node)) this.node = this.rnd.pick(members);
+    return this.node;
+  }
+
+  private retarget(): void {
+    this.node = undefined;
+    this.dropConnection();
+  }
+
+  /** Opens (or reuses) the connection to `node`; a connection that cannot open means "not sent". */
+  async connect(node: ChaosNode): Promise<Redis> {
+    if (this.conn && this.connNode === node && this.conn.status === 'ready') return this.conn;
+    this.dropConnection();
+    const conn = new Redis({
+      host: node.ip,
+      port: 6379,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      enableReadyCheck: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      retryStrategy: () => null,
+      commandTimeout: this.opts.timeoutMs,
+      connectTimeout: this.opts.connectTimeoutMs,
+    });
+    conn.on('error', () => {
+      // Reported through the failing command; an unhandled 'error' event would crash the harness.
+    });
+    this.conn = conn;
+    this.connNode = node;
+    try {
+      await conn.connect();
+    } catch (err) {
+      this.dropConnection();
+      throw new NotSentError(`connect to ${node.id}: ${(err as Error).message}`);
+    }
+    return conn;
+  }
+
+  private dropConnection(): void {
+    this.conn?.disconnect();
+    this.conn = undefined;
+    this.connNode = undefined;
+  }
+
+  close(): void {
+    this.dropConnection();
+  }
+}
