@@ -69,6 +69,7 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
     dir,
     extraArgs: ['--read-mode', o.readMode, '--snapshot-entries', String(o.snapshotEntries), '--snapshot-keep-entries', String(Math.ceil(o.snapshotEntries / 5))],
     faketimeLib,
+    loopDisks: o.nemesis.includes('power'),
   });
   activeCluster = cluster;
   const rec = new Recorder(join(dir, 'history.jsonl'));
@@ -81,6 +82,7 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
   });
   const ctx: NemesisContext = { cluster, load, rnd: rnd.fork(), maxSkewMs: o.maxSkewMs, log: (l) => log(`[${(elapsed() / 1000).toFixed(1)}s] ${l}`) };
   const harness: Anomaly[] = [];
+  let loadStart = 0;
   let loadEnd = 0;
   let recovered = false;
   let finalReadsComplete = false;
@@ -89,7 +91,7 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
     await cluster.start();
     if (!(await cluster.waitHealthy(60_000))) throw new SetupError('the cluster did not elect a leader within 60 s of starting');
     cluster.startPolling();
-    const loadStart = elapsed();
+    loadStart = elapsed();
     load.start();
     const scale = Math.min(1, o.time / 60);
     const scheduler = new Scheduler(ctx, o.nemesis, {
@@ -140,7 +142,7 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
       },
       rec.ops,
       windows,
-      loadEnd,
+      { start: loadStart, end: loadEnd },
       [check],
       { recovered, finalReadsComplete, unexpectedExits: cluster.unexpectedExits, members: cluster.members, roles: cluster.roles },
       harness,

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { elapsed, sleep } from '../clock.ts';
 import { type Cut, type Endpoint, Firewall } from '../net/firewall.ts';
 import { Network } from '../net/network.ts';
+import { LoopDisk } from './disk.ts';
 import { ChaosNode, HTTP_PORT, type NodeSpec, type NodeStatus, RESP_PORT } from './node-proc.ts';
 
 export interface ClusterOptions {
@@ -17,6 +18,8 @@ export interface ClusterOptions {
   extraArgs: readonly string[];
   /** The libfaketime library, when the clock nemesis runs. */
   faketimeLib?: string;
+  /** Data directories on loop-mounted ext4 images, for the power nemesis (disk.ts). */
+  loopDisks?: boolean;
 }
 
 /** A node seen claiming leadership (or giving it up) by the poller. */
@@ -48,6 +51,7 @@ export class ChaosCluster {
   readonly roles: RoleSample[] = [];
   readonly unexpectedExits: UnexpectedExit[] = [];
   private readonly lastRole = new Map<string, string>();
+  private readonly disks = new Map<string, LoopDisk>();
   private nextSlot = 1;
   private nextId = 1;
   private polling = false;
@@ -83,6 +87,11 @@ export class ChaosCluster {
       extraArgs: this.opts.extraArgs,
       clock: this.opts.faketimeLib ? { lib: this.opts.faketimeLib, file: join(this.opts.dir, 'data', `${id}.faketime`) } : undefined,
     };
+    if (this.opts.loopDisks) {
+      const disk = new LoopDisk(join(this.opts.dir, 'data', `${id}.img`), spec.dataDir);
+      this.disks.set(id, disk);
+      disk.create();
+    }
     const node = new ChaosNode(spec, (n, code, signal) => {
       this.unexpectedExits.push({ t: elapsed(), node: n.id, code, signal });
     });
@@ -235,12 +244,24 @@ export class ChaosCluster {
     await this.poller;
   }
 
-  /** Synchronous tear-down: resume, kill, heal, and remove the network. Safe to call twice. */
+  /**
+   * Power loss for a node whose process is dead: its data directory keeps only what reached
+   * the disk (see disk.ts).
+   */
+  loseUnsynced(id: string): void {
+    const disk = this.disks.get(id);
+    if (!disk) throw new Error(`${id} has no loop disk; the power nemesis needs them`);
+    if (this.node(id).running) throw new Error(`${id} is still running`);
+    disk.loseUnsynced();
+  }
+
+  /** Synchronous tear-down: resume, kill, heal, unmount, and remove the network. Safe to call twice. */
   teardown(): void {
     for (const n of this.all.values()) {
       n.resume();
       n.killNow();
     }
+    for (const d of this.disks.values()) d.destroy();
     this.firewall.heal();
     this.network.destroy();
   }

@@ -9,7 +9,7 @@ import type { Random } from '../random.ts';
 import type { LoadRunner } from '../workload/runner.ts';
 import { makePartition, PARTITIONS } from './partition.ts';
 
-export const NEMESES = ['partition', 'kill', 'pause', 'membership', 'clock'] as const;
+export const NEMESES = ['partition', 'kill', 'pause', 'membership', 'clock', 'power'] as const;
 export type NemesisName = (typeof NEMESES)[number];
 
 export interface NemesisContext {
@@ -98,6 +98,27 @@ const membership: Start = async (ctx) => {
   };
 };
 
+/**
+ * Power loss: kill -9, then the node's disk loses every write it did not fsync (a minority of
+ * the nodes, or now and then all of them at once: acknowledged writes were fsynced on a
+ * majority, so they must survive even that).
+ */
+const power: Start = async (ctx) => {
+  const down = ctx.rnd.chance(0.25) ? ctx.cluster.memberNodes() : await victims(ctx, 0.5);
+  await Promise.all(down.map((n) => n.kill9()));
+  for (const n of down) ctx.cluster.loseUnsynced(n.id);
+  return {
+    nemesis: 'power',
+    kind: down.length === ctx.cluster.members.length ? 'all nodes' : 'power cut',
+    detail: `lost un-fsynced writes of ${ids(down).join(' ')}`,
+    nodes: ids(down),
+    heal: async () => {
+      for (const n of down) n.start();
+      await Promise.all(down.map((n) => n.waitHttp(60_000).catch((err: Error) => ctx.log(`restart: ${err.message}`))));
+    },
+  };
+};
+
 /** libfaketime's offset file syntax: `+1.250` or `-0.400` seconds. */
 export function offsetText(ms: number): string {
   return `${ms < 0 ? '-' : '+'}${(Math.abs(ms) / 1000).toFixed(3)}\n`;
@@ -124,4 +145,4 @@ const clock: Start = async (ctx) => {
   };
 };
 
-export const NEMESIS_TABLE: Record<NemesisName, Start> = { partition, kill, pause, membership, clock };
+export const NEMESIS_TABLE: Record<NemesisName, Start> = { partition, kill, pause, membership, clock, power };

@@ -37,10 +37,13 @@ export class Scheduler {
 
   async run(): Promise<void> {
     const { rnd } = this.ctx;
+    // Nemeses are drawn from a shuffled bag, so even a short run uses each of them.
+    let bag: NemesisName[] = [];
     while (elapsed() + this.opts.faultMs[0] < this.opts.endAt) {
       await sleep(Math.min(rnd.int(...this.opts.healthyMs), this.opts.endAt - elapsed()));
       if (elapsed() + this.opts.faultMs[0] >= this.opts.endAt) break;
-      const name = rnd.pick(this.nemeses);
+      if (bag.length === 0) bag = rnd.shuffle(this.nemeses);
+      const name = bag.pop()!;
       const start = elapsed();
       try {
         this.current = await NEMESIS_TABLE[name](this.ctx);

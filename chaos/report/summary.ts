@@ -28,10 +28,10 @@ export interface WindowStats extends Counts {
 }
 
 /** Ops by the window in which they were invoked: each fault window, and the healthy stretches between. */
-export function windowStats(ops: readonly ChaosOp[], windows: readonly FaultWindow[], loadEnd: number): WindowStats[] {
+export function windowStats(ops: readonly ChaosOp[], windows: readonly FaultWindow[], loadStart: number, loadEnd: number): WindowStats[] {
   const load = ops.filter((o) => !o.final);
   const out: WindowStats[] = [];
-  let t = 0;
+  let t = loadStart;
   const add = (name: string, detail: string, start: number, end: number) => {
     if (end <= start) return;
     out.push({ name, detail, start, end, ...counts(load.filter((o) => o.call >= start && o.call < end)) });
@@ -86,7 +86,7 @@ export function buildSummary(
   run: RunInfo,
   ops: readonly ChaosOp[],
   windows: readonly FaultWindow[],
-  loadEnd: number,
+  load: { start: number; end: number },
   checks: readonly CheckResult[],
   cluster: ClusterReport,
   harness: Anomaly[],
@@ -100,7 +100,7 @@ export function buildSummary(
     run,
     totals: counts(ops),
     byFunction,
-    windows: windowStats(ops, windows, loadEnd),
+    windows: windowStats(ops, windows, load.start, load.end),
     checks: checks.map((c) => ({ checker: c.checker, valid: c.valid, stats: c.stats, anomalies: c.anomalies.length })),
     anomalies: anomalies.slice(0, 50).map(show),
     counterexample: best ? { ...show(best), text: best.text } : null,

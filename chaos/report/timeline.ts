@@ -13,7 +13,7 @@ const WIDTH = 1600;
 const ROW = 12;
 const STATUS_COLOUR = { ok: '#2e9d4c', fail: '#d23b3b', info: '#f0a020' } as const;
 const ROLE_COLOUR: Record<string, string> = { leader: '#1f4fbf', follower: '#c9d3e6', candidate: '#f2d14b', 'pre-candidate': '#f7e7a0' };
-const NEMESIS_COLOUR: Record<string, string> = { partition: '#e8b4b4', kill: '#b4b4e8', pause: '#b4e0e8', membership: '#d8b4e8', clock: '#e8deb4' };
+const NEMESIS_COLOUR: Record<string, string> = { partition: '#e8b4b4', kill: '#b4b4e8', pause: '#b4e0e8', membership: '#d8b4e8', clock: '#e8deb4', power: '#c8c8c8' };
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 

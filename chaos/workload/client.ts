@@ -5,7 +5,8 @@
  * Outcomes, as Jepsen defines them:
  * - ok: the reply arrived.
  * - fail: the operation certainly had no effect: the node answered -MOVED or -CLUSTERDOWN
- *   (it refused before proposing), or the request was never sent (no connection). A read that
+ *   (it refused before proposing, or another leader's entry took the index), -TRYAGAIN
+ *   (RaftKV's "certainly not applied, retry"), or the request was never sent (no connection). A read that
  *   errs is also a fail, since reads have no effect either way.
  * - info: anything else on a write (a timeout, a connection lost with the request in flight,
  *   an unrecognised error): it may have taken effect, now or later. The client then continues
@@ -96,6 +97,8 @@ export class Client {
       this.node = this.dir.byAddress(moved[1], Number(moved[2]));
       return this.finish(req, node, call, OpStatus.Fail, undefined, msg);
     }
+    // TRYAGAIN: RaftKV answers it only when the command certainly did not take effect.
+    if (msg.startsWith('TRYAGAIN')) return this.finish(req, node, call, OpStatus.Fail, undefined, msg);
     if (msg.startsWith('CLUSTERDOWN') || err instanceof NotSentError || msg.includes("Stream isn't writeable")) {
       this.retarget();
       return this.finish(req, node, call, OpStatus.Fail, undefined, msg);
