@@ -5,7 +5,7 @@
  */
 import { cleanupStale, NetworkError } from './net/network.ts';
 import { OptionError, parseOptions, usage } from './options.ts';
-import { activeCluster, runChaos, SetupError } from './run.ts';
+import { activeCluster, recheck, runChaos, SetupError } from './run.ts';
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -26,6 +26,11 @@ async function main(): Promise<number> {
     const removed = cleanupStale();
     log(removed.length ? `removed: ${removed.join(', ')}` : 'nothing to clean up');
     return 0;
+  }
+  if (opts.check) {
+    const valid = recheck(opts.check, log);
+    log(`valid: ${valid}`);
+    return valid ? 0 : 1;
   }
   if (process.getuid?.() !== 0) throw new SetupError('the chaos suite needs root (network namespaces and iptables)');
   process.on('SIGINT', () => teardownAndExit(130, 'interrupted: cluster and network torn down'));

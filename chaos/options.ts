@@ -26,6 +26,7 @@ export const OPTIONS = {
   'results-dir': { kind: 'string', default: 'chaos/results', help: 'where the run directory goes' },
   'keep-data': { kind: 'bool', default: false, help: 'keep node data directories of a valid run (an invalid run always keeps them)' },
   cleanup: { kind: 'bool', default: false, help: "remove a crashed run's namespaces, links and rules, then exit" },
+  check: { kind: 'string', default: '', help: 'check the history.jsonl of an earlier run directory again, instead of running' },
   help: { kind: 'bool', default: false, help: 'this text' },
 } as const satisfies Record<string, Spec>;
 
@@ -44,6 +45,7 @@ export interface ChaosOptions {
   resultsDir: string;
   keepData: boolean;
   cleanup: boolean;
+  check: string;
   help: boolean;
 }
 

@@ -2,11 +2,12 @@
  * One chaos run: start the cluster in its namespaces, drive the workload while the nemeses
  * strike, heal, let the cluster recover, read everything back, check, and write the report.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChaosCluster } from './cluster/cluster.ts';
-import type { Anomaly } from './check/result.ts';
+import { type Anomaly, describe, smallest } from './check/result.ts';
 import { elapsed, sleep } from './clock.ts';
+import type { ChaosOp } from './history/ops.ts';
 import { Recorder } from './history/recorder.ts';
 import type { NemesisContext } from './nemesis/nemeses.ts';
 import { Scheduler } from './nemesis/scheduler.ts';
@@ -18,7 +19,7 @@ import { CounterWorkload } from './workload/counter.ts';
 import { RegisterWorkload } from './workload/register.ts';
 import { LoadRunner } from './workload/runner.ts';
 import { TtlWorkload } from './workload/ttl.ts';
-import type { Workload } from './workload/workload.ts';
+import type { Workload, WorkloadName } from './workload/workload.ts';
 
 export class SetupError extends Error {
   override name = 'SetupError';
@@ -34,15 +35,14 @@ export function findFaketime(): string | undefined {
   return undefined;
 }
 
-function makeWorkload(o: ChaosOptions): Workload {
-  const skew = o.nemesis.includes('clock') ? o.maxSkewMs : 0;
-  switch (o.workload) {
+export function makeWorkload(name: WorkloadName, skewMs: number): Workload {
+  switch (name) {
     case 'register':
       return new RegisterWorkload();
     case 'counter':
       return new CounterWorkload();
     case 'ttl':
-      return new TtlWorkload(skew);
+      return new TtlWorkload(skewMs);
   }
 }
 
@@ -73,7 +73,7 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
   });
   activeCluster = cluster;
   const rec = new Recorder(join(dir, 'history.jsonl'));
-  const workload = makeWorkload(o);
+  const workload = makeWorkload(o.workload, o.nemesis.includes('clock') ? o.maxSkewMs : 0);
   const load = new LoadRunner(workload, cluster, rec, rnd.fork(), {
     concurrency: o.concurrency,
     rate: o.rate,
@@ -168,4 +168,19 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
     cluster.teardown();
     activeCluster = undefined;
   }
+}
+
+/** Checks a stored run again (`--check DIR`): its history with the workload and skew bound of its summary. */
+export function recheck(dir: string, log: (line: string) => void): boolean {
+  const run = (JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as Summary).run;
+  const ops = readFileSync(join(dir, 'history.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as ChaosOp);
+  const result = makeWorkload(run.workload as WorkloadName, run.maxSkewMs).check(ops);
+  log(`check ${result.checker} of ${ops.length} operations: ${JSON.stringify(result.stats)}`);
+  for (const a of result.anomalies.slice(0, 20)) log(`${a.kind}: ${a.message}`);
+  const best = smallest(result.anomalies);
+  if (best) log(best.text ?? best.ops.map(describe).join('\n'));
+  return result.valid;
 }
