@@ -4,6 +4,8 @@ import { buildHttpApp } from '../http/app.ts';
 import { ConfigError, type NodeConfig, SETTINGS, type SettingName, envName, resolveConfig } from '../node/config.ts';
 import { createLogger } from '../node/logger.ts';
 import { RaftNode } from '../node/raft-node.ts';
+import { startRespServer } from '../resp/node-dispatcher.ts';
+import type { RespServer } from '../resp/server.ts';
 
 function helpText(): string {
   const lines = ['raftkv start: run one node. Flags beat RAFTKV_* environment variables, which beat --config.'];
@@ -53,9 +55,21 @@ export async function runStart(argv: string[]): Promise<void> {
   }
   const app = await buildHttpApp(node, log);
   await app.listen({ host: cfg.httpHost, port: cfg.httpPort });
+  let resp: RespServer;
+  try {
+    resp = await startRespServer(node, {
+      // Socket errors (a client reset its connection) are routine; anything else is a bug.
+      onError: (err) =>
+        (err as NodeJS.ErrnoException).code ? log.debug({ err }, 'RESP socket error') : log.error({ err }, 'RESP command failed'),
+    });
+  } catch (err) {
+    log.fatal({ err }, `cannot listen for RESP on ${cfg.host}:${cfg.port}: ${(err as Error).message}`);
+    process.stderr.write(`raftkv: cannot listen for RESP on ${cfg.host}:${cfg.port}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
   node.start();
   log.info(
-    { resp: `${cfg.host}:${cfg.port}`, http: `${cfg.httpHost}:${cfg.httpPort}`, dataDir: cfg.dataDir, peers: cfg.peers.map((p) => p.id) },
+    { resp: `${resp.address().host}:${resp.address().port}`, http: `${cfg.httpHost}:${cfg.httpPort}`, dataDir: cfg.dataDir, peers: cfg.peers.map((p) => p.id) },
     'node started',
   );
 
@@ -65,6 +79,8 @@ export async function runStart(argv: string[]): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down');
     try {
+      // Stop accepting and answer what is owed while the node can still commit it.
+      await resp.close();
       await node.shutdown();
       await app.close();
       log.info('shut down cleanly');

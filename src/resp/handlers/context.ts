@@ -1,0 +1,187 @@
+/**
+ * What every handler shares: the node, this node's subscribers, the RESP server (for CLIENT
+ * LIST and INFO), and the two ways a keyspace command reaches the state machine, `read` and
+ * `write`, which keep each connection's commands in order.
+ *
+ * Ordering. The server dispatches a connection's pipelined requests without waiting for
+ * earlier replies, and writes are proposed at once, so the log holds them in request order.
+ * Redis runs a connection's commands one after another, so two more rules apply here:
+ *  - a read waits for the connection's writes still in flight (`conn.pendingWrite`), or it
+ *    could answer from before them;
+ *  - a write waits for the connection's reads still in flight, or it could commit before an
+ *    earlier read looked, and that read would see it.
+ * Reads evaluate in request order among themselves too (they share barriers, so this costs
+ * nothing), which is what lets WATCH fill in versions that a later EXEC relies on.
+ */
+import { randomBytes } from 'node:crypto';
+import type { KvOp, KvResult, WatchedKey } from '../../kv/index.ts';
+import type { RaftNode } from '../../node/raft-node.ts';
+import type { CommandRouter } from '../commands/router.ts';
+import type { CommandSpec } from '../commands/spec.ts';
+import type { HandlerName } from '../commands/table.ts';
+import type { ClientConn } from '../conn.ts';
+import { R, type Reply } from '../reply.ts';
+import type { RespServer } from '../server.ts';
+import { evalRead, type KvPlan, readOnly } from './plan.ts';
+import { runtimeErrorReply } from './runtime-errors.ts';
+import { Subscriptions } from './subscriptions.ts';
+
+/** A command that does not touch the keyspace (or does so its own way). */
+export type LocalHandler = (ctx: NodeContext, conn: ClientConn, argv: Buffer[], cmd: CommandSpec) => Reply | Promise<Reply>;
+
+/** A keyspace command: validates its arguments and compiles to a plan, or answers an error. */
+export type KvCompiler = (ctx: NodeContext, argv: Buffer[]) => KvPlan | Reply;
+
+export type CommandImpl = { readonly kv: KvCompiler } | { readonly local: LocalHandler };
+
+export const kv = (compile: KvCompiler): CommandImpl => ({ kv: compile });
+export const local = (run: LocalHandler): CommandImpl => ({ local: run });
+
+interface ConnOrder {
+  /** Settles once the connection's latest read (or ordered step) has been evaluated. */
+  lastRead: Promise<void> | null;
+}
+
+const noop = (): void => {};
+const ABORTED: KvResult = { type: 'aborted' };
+
+/**
+ * Bytes a request's arguments take in a log entry, with room for the per-field length
+ * prefixes and op codes of the entry format.
+ */
+export function entryBytes(argv: readonly Buffer[]): number {
+  let n = 0;
+  for (const a of argv) n += a.length + 8;
+  return n;
+}
+
+/**
+ * Slack on top of max-value-bytes for keys and framing. The transport's frame limit is
+ * max(max-value-bytes, 16 MiB) + 1 MiB, so an entry within this bound always fits one frame.
+ */
+const ENTRY_SLACK_BYTES = 64 * 1024;
+
+export class NodeContext {
+  readonly subscriptions = new Subscriptions();
+  readonly startedAt = Date.now();
+  /** INFO run_id: random per process, as in Redis. */
+  readonly runId = randomBytes(20).toString('hex');
+  /** Set by `NodeDispatcher.attach`. */
+  server: RespServer | null = null;
+  private readonly orders = new WeakMap<ClientConn, ConnOrder>();
+
+  constructor(
+    readonly node: RaftNode,
+    /** Every command's implementation, for EXEC to compile what MULTI queued. */
+    readonly impls: Readonly<Record<HandlerName, CommandImpl>>,
+    /** Runs a queued local command through its handler (EXEC). */
+    readonly router: () => CommandRouter,
+  ) {}
+
+  get maxEntryBytes(): number {
+    return this.node.cfg.maxValueBytes + ENTRY_SLACK_BYTES;
+  }
+
+  entryTooBig(bytes: number): Reply {
+    return R.error(
+      `ERR request of ${bytes} bytes exceeds the size of one log entry (max-value-bytes ${this.node.cfg.maxValueBytes})`,
+    );
+  }
+
+  /**
+   * Runs `evaluate` against the local state machine once it is safe: after the connection's
+   * pending writes, after a linearizable barrier (skipped for a READONLY connection on a
+   * follower: a stale local read), and after the connection's earlier reads. A barrier that
+   * fails answers the runtime's error reply instead.
+   */
+  read<T>(conn: ClientConn, slot: number, evaluate: (now: number) => T): T | Reply | Promise<T | Reply> {
+    const stale = conn.readonly && !this.node.isLeader();
+    return this.ordered(conn, true, !stale, evaluate, slot);
+  }
+
+  /** Runs `step` after the connection's earlier reads (UNWATCH, DISCARD, RESET touch WATCH state). */
+  afterReads(conn: ClientConn, step: () => Reply): Reply | Promise<Reply> {
+    return this.ordered(conn, false, false, step, 0);
+  }
+
+  private ordered<T>(
+    conn: ClientConn,
+    afterWrites: boolean,
+    barrier: boolean,
+    evaluate: (now: number) => T,
+    slot: number,
+  ): T | Reply | Promise<T | Reply> {
+    const order = this.order(conn);
+    const writes = afterWrites ? conn.pendingWrite : null;
+    const prev = order.lastRead;
+    if (!barrier && writes === null && prev === null) return evaluate(this.node.now());
+    const node = this.node;
+    const done = (async (): Promise<T | Reply> => {
+      try {
+        if (writes !== null) await writes;
+        if (barrier) await node.linearizableBarrier();
+      } catch (err) {
+        if (prev !== null) await prev;
+        return runtimeErrorReply(node, err, slot, 'read');
+      }
+      if (prev !== null) await prev;
+      return evaluate(node.now());
+    })();
+    const settled = done.then(noop, noop);
+    order.lastRead = settled;
+    void settled.then(() => {
+      if (order.lastRead === settled) order.lastRead = null;
+    });
+    return done;
+  }
+
+  /**
+   * Proposes `ops` as one log entry once the connection's earlier reads are done, and records
+   * it as the connection's pending write. Rejects with the runtime's errors. `watch` (EXEC) is
+   * asked for the WATCHed versions at that moment; null means the transaction is already
+   * doomed, and it resolves to a single `aborted` result without proposing.
+   */
+  write(conn: ClientConn, ops: KvOp[], watch?: () => WatchedKey[] | null): Promise<KvResult[]> {
+    const prev = this.order(conn).lastRead;
+    const propose = (): Promise<KvResult[]> => {
+      try {
+        const watched = watch?.();
+        if (watched === null) return Promise.resolve([ABORTED]);
+        return this.node.propose(ops, watched);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    };
+    const p = prev === null ? propose() : prev.then(propose);
+    const settled: Promise<unknown> = p.then(noop, noop);
+    const before = conn.pendingWrite;
+    const all = before === null ? settled : Promise.all([before, settled]);
+    conn.pendingWrite = all;
+    void all.then(() => {
+      if (conn.pendingWrite === all) conn.pendingWrite = null;
+    });
+    return p;
+  }
+
+  /** Runs one compiled command on its own: a read, or one log entry. */
+  run(conn: ClientConn, plan: KvPlan, slot: number, bytes: number): Reply | Promise<Reply> {
+    const kv = this.node.kv;
+    if (readOnly(plan.ops)) {
+      return this.read(conn, slot, (now) => plan.reply(plan.ops.map((op) => evalRead(kv, op, now, Math.random))));
+    }
+    if (bytes > this.maxEntryBytes) return this.entryTooBig(bytes);
+    return this.write(conn, plan.ops).then(
+      (results) => plan.reply(results),
+      (err: unknown) => runtimeErrorReply(this.node, err, slot, 'write'),
+    );
+  }
+
+  private order(conn: ClientConn): ConnOrder {
+    let o = this.orders.get(conn);
+    if (o === undefined) {
+      o = { lastRead: null };
+      this.orders.set(conn, o);
+    }
+    return o;
+  }
+}

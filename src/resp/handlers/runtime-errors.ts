@@ -1,0 +1,53 @@
+/**
+ * The runtime's failures as Redis Cluster replies. A client must be able to tell "not here, go
+ * there" (MOVED), "nobody can serve this now" (CLUSTERDOWN), "safe to retry" (TRYAGAIN: the
+ * command certainly did not take effect) and "the write may or may not have happened" (an
+ * -ERR that says so, never TRYAGAIN: cluster clients retry TRYAGAIN by themselves, and a
+ * retried INCR whose first attempt did commit would count twice).
+ */
+import { KvEncodeError } from '../../kv/index.ts';
+import type { Member } from '../../node/members.ts';
+import { NodeClosedError, NotLeaderError, type RaftNode } from '../../node/raft-node.ts';
+import { OutcomeUnknownError, ProposalFailedError, ReadTimeoutError } from '../../node/waiters.ts';
+import { ProposalDroppedError } from '../../raft/types.ts';
+import { R, type Reply } from '../reply.ts';
+
+export const CLUSTERDOWN = R.error('CLUSTERDOWN No leader elected');
+
+/** `MOVED <slot> <host>:<port>` to the leader, or CLUSTERDOWN when none is known. */
+export function redirect(node: RaftNode, slot: number, leader: Member | undefined = node.leader()): Reply {
+  if (leader === undefined || leader.id === node.id) return CLUSTERDOWN;
+  return R.error(`MOVED ${slot} ${leader.host}:${leader.port}`);
+}
+
+/** What a failed command was: only a write can leave its outcome unknown. */
+export type Effect = 'read' | 'write';
+
+/**
+ * The reply for an error thrown by `propose` or `linearizableBarrier`; rethrows anything else
+ * (the server answers `-ERR internal error` and logs it).
+ */
+export function runtimeErrorReply(node: RaftNode, err: unknown, slot: number, effect: Effect): Reply {
+  if (err instanceof NotLeaderError) return redirect(node, slot, err.leader ?? node.leader());
+  if (err instanceof ProposalDroppedError) return redirect(node, slot);
+  if (err instanceof ProposalFailedError) {
+    // Another leader's entry took the index: this write certainly did not happen.
+    const leader = node.leader();
+    if (leader !== undefined && leader.id !== node.id) return redirect(node, slot, leader);
+    return R.error('TRYAGAIN the write was not committed because leadership changed; it is safe to retry');
+  }
+  if (err instanceof ReadTimeoutError) {
+    return R.error(`TRYAGAIN the read could not be confirmed by a quorum in time (${err.message}); retry`);
+  }
+  if (err instanceof OutcomeUnknownError) {
+    return R.error(`ERR outcome unknown: ${err.message}. The write may or may not have been applied`);
+  }
+  if (err instanceof NodeClosedError) {
+    if (effect === 'read') return R.error('TRYAGAIN this node is shutting down; retry on another node');
+    return R.error(
+      'ERR outcome unknown: this node shut down before the write was confirmed. The write may or may not have been applied',
+    );
+  }
+  if (err instanceof KvEncodeError) return R.error(`ERR ${err.message}`);
+  throw err;
+}

@@ -1,0 +1,68 @@
+/**
+ * The Redis Cluster picture of a Raft group: one shard owning every slot, the leader as its
+ * master, the other members (voters and learners) as replicas. CLUSTER SLOTS/SHARDS/NODES,
+ * INFO replication and HELLO all describe the cluster from this one view.
+ *
+ * Node ids: Redis Cluster ids are 40 hex characters; a member's id here is the SHA-1 of its
+ * RaftKV member id (`sha1("n1")`), so every node and every restart names a member the same.
+ */
+import { createHash } from 'node:crypto';
+import type { Member } from '../../node/members.ts';
+import type { RaftNode } from '../../node/raft-node.ts';
+
+export interface ClusterNode {
+  readonly member: Member;
+  /** The 40-hex-character cluster node id. */
+  readonly nodeId: string;
+  readonly self: boolean;
+  readonly leader: boolean;
+  /** Reachable from this node (itself always is). */
+  readonly healthy: boolean;
+  /** Log position known for it: its match index on the leader, applied index for itself. */
+  readonly offset: number;
+}
+
+export interface ClusterView {
+  readonly leader: ClusterNode | undefined;
+  readonly nodes: readonly ClusterNode[];
+}
+
+const ids = new Map<string, string>();
+
+export function clusterNodeId(memberId: string): string {
+  let id = ids.get(memberId);
+  if (id === undefined) {
+    id = createHash('sha1').update(memberId).digest('hex');
+    ids.set(memberId, id);
+  }
+  return id;
+}
+
+/** 'master' on the leader, 'replica' anywhere else. */
+export function serverRole(node: RaftNode): 'master' | 'replica' {
+  return node.isLeader() ? 'master' : 'replica';
+}
+
+/** Voters and learners with known addresses, the leader first, then by member id. */
+export function clusterView(node: RaftNode): ClusterView {
+  const conf = node.confState();
+  const links = node.transport.stats();
+  const progress = node.progress();
+  const leaderId = node.leader()?.id;
+  const nodes: ClusterNode[] = [];
+  for (const id of [...conf.voters, ...conf.learners]) {
+    const member = node.members.get(id);
+    if (member === undefined) continue;
+    const self = id === node.id;
+    nodes.push({
+      member,
+      nodeId: clusterNodeId(id),
+      self,
+      leader: id === leaderId,
+      healthy: self || links[id]?.state === 'connected',
+      offset: self ? node.appliedIndex : (progress?.[id]?.match ?? 0),
+    });
+  }
+  nodes.sort((a, b) => (a.leader !== b.leader ? (a.leader ? -1 : 1) : a.member.id < b.member.id ? -1 : 1));
+  return { leader: nodes.find((n) => n.leader), nodes };
+}

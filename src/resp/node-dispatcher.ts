@@ -1,0 +1,137 @@
+/**
+ * The RESP front end of a RaftNode: a `Dispatcher` that runs Redis commands against the node
+ * (handlers/), and `startRespServer`, which the CLI uses to serve it on the configured address.
+ *
+ *   const server = await startRespServer(node, { onError: (err) => log.warn({ err }) });
+ *   ...
+ *   await server.close(); // stop accepting, flush what is owed, close connections
+ */
+import type { PublishEvent, RaftNode } from '../node/raft-node.ts';
+import { commandSlot } from './commands/keys.ts';
+import { CommandRouter, type Handler, type HandlerTable } from './commands/router.ts';
+import { HANDLER_NAMES, type HandlerName } from './commands/table.ts';
+import type { ClientConn } from './conn.ts';
+import { buf, isReply } from './handlers/args.ts';
+import { CLUSTER_COMMANDS } from './handlers/cluster.ts';
+import { CONNECTION_COMMANDS } from './handlers/connection.ts';
+import { type CommandImpl, entryBytes, NodeContext } from './handlers/context.ts';
+import { EXPIRE_COMMANDS } from './handlers/expire.ts';
+import { createGuard } from './handlers/guard.ts';
+import { KEY_COMMANDS } from './handlers/keys.ts';
+import { PUBSUB_COMMANDS } from './handlers/pubsub.ts';
+import { SERVER_COMMANDS } from './handlers/server.ts';
+import { STRING_COMMANDS } from './handlers/strings.ts';
+import { TRANSACTION_COMMANDS } from './handlers/transactions.ts';
+import type { Reply } from './reply.ts';
+import { type Dispatcher, RespServer } from './server.ts';
+
+/** Every command of the table, implemented once (a missing one fails to compile). */
+const IMPLS = {
+  ...CONNECTION_COMMANDS,
+  ...SERVER_COMMANDS,
+  ...STRING_COMMANDS,
+  ...KEY_COMMANDS,
+  ...EXPIRE_COMMANDS,
+  ...PUBSUB_COMMANDS,
+  ...TRANSACTION_COMMANDS,
+  ...CLUSTER_COMMANDS,
+} as const satisfies Record<HandlerName, CommandImpl>;
+
+function handlerTable(ctx: NodeContext): HandlerTable {
+  const commands = ctx.node.metrics.commands;
+  const table = {} as Record<HandlerName, Handler>;
+  for (const name of HANDLER_NAMES) {
+    const impl: CommandImpl = IMPLS[name];
+    const counted = { command: name };
+    if ('local' in impl) {
+      const run = impl.local;
+      table[name] = (conn, argv, cmd) => {
+        commands.inc(counted);
+        return run(ctx, conn, argv, cmd);
+      };
+    } else {
+      const compile = impl.kv;
+      table[name] = (conn, argv, cmd) => {
+        commands.inc(counted);
+        const plan = compile(ctx, argv);
+        if (isReply(plan)) return plan;
+        return ctx.run(conn, plan, commandSlot(cmd, argv), entryBytes(argv));
+      };
+    }
+  }
+  return table;
+}
+
+export class NodeDispatcher implements Dispatcher {
+  readonly ctx: NodeContext;
+  private readonly router: CommandRouter;
+  private readonly onPublish = (e: PublishEvent): void => {
+    this.ctx.subscriptions.deliver(buf(e.channel), buf(e.message));
+  };
+
+  constructor(readonly node: RaftNode) {
+    this.ctx = new NodeContext(node, IMPLS, () => this.router);
+    this.router = new CommandRouter(handlerTable(this.ctx), { guard: createGuard(this.ctx) });
+    node.on('publish', this.onPublish);
+  }
+
+  /** Gives CLIENT LIST, INFO and CONFIG SET maxclients the server's connections and counters. */
+  attach(server: RespServer): void {
+    this.ctx.server = server;
+  }
+
+  dispatch(conn: ClientConn, argv: Buffer[]): Reply | Promise<Reply> {
+    return this.router.dispatch(conn, argv);
+  }
+
+  disconnected(conn: ClientConn): void {
+    this.ctx.subscriptions.dropAll(conn);
+  }
+
+  /** Stops delivering published messages (the server is closed separately). */
+  detach(): void {
+    this.node.off('publish', this.onPublish);
+  }
+}
+
+/**
+ * Requests of one connection awaiting their replies before the server stops reading it. Each
+ * waiting write is a log entry in flight; a deep pipeline only adds latency once group commit
+ * batches are full, and a write that waits longer than the runtime's write timeout is answered
+ * "outcome unknown". 1024 keeps `redis-cli --pipe` at full speed with sub-second latency.
+ */
+const MAX_IN_FLIGHT = 1024;
+
+export interface StartRespOptions {
+  /** Handler exceptions and socket errors (connections survive them). */
+  onError?: (err: unknown, conn: ClientConn | null) => void;
+}
+
+/**
+ * Serves RESP for `node` on cfg.host:cfg.port with the node's limits: maxclients, AUTH when
+ * requirepass is set (read per connection, so CONFIG SET requirepass applies to new ones),
+ * proto-max-bulk-len = max-value-bytes (one value must fit in one log entry), and a bounded
+ * pipeline depth per connection.
+ */
+export async function startRespServer(node: RaftNode, opts: StartRespOptions = {}): Promise<RespServer> {
+  const dispatcher = new NodeDispatcher(node);
+  const cfg = node.cfg;
+  const server = new RespServer({
+    dispatcher,
+    host: cfg.host,
+    port: cfg.port,
+    maxClients: cfg.maxclients,
+    authRequired: () => node.cfg.requirepass !== '',
+    limits: { maxBulkLen: cfg.maxValueBytes },
+    maxInFlight: MAX_IN_FLIGHT,
+    ...(opts.onError ? { onError: opts.onError } : {}),
+  });
+  dispatcher.attach(server);
+  try {
+    await server.listen();
+  } catch (err) {
+    dispatcher.detach();
+    throw err;
+  }
+  return server;
+}
