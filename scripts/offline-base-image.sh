@@ -102,7 +102,7 @@ if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
   extra_ca=(--change "ENV NODE_EXTRA_CA_CERTS=/usr/local/share/raftkv-base/ca-certificates.crt")
 fi
 
-env -i PATH=/usr/local/bin:/usr/bin:/bin chroot "$rootfs" /usr/local/bin/node -e 'require("node:crypto"); require("node:zlib")' ||
+env -u NODE_EXTRA_CA_CERTS chroot "$rootfs" /usr/local/bin/node -e 'require("node:crypto"); require("node:zlib")' ||
   { say "the copied node does not run in the $codename root filesystem"; exit 1; }
 chroot "$rootfs" groupadd --gid 1000 node
 chroot "$rootfs" useradd --uid 1000 --gid node --shell /bin/bash --create-home node

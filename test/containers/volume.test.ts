@@ -27,9 +27,10 @@ it('keeps its data when every container is replaced by a new one on the same vol
   for (const id of c.ids) expect(c.container(id).getId()).not.toBe(oldIds.get(id));
   const next = await c.waitForLeader();
   const after = await c.view(next);
-  // A cluster bootstrapped afresh would restart at term 1 with an empty log.
+  // A cluster bootstrapped afresh would elect its first leader at term 2, as the old one did,
+  // and its log would hold only the bootstrap entries.
   expect(after.term).toBeGreaterThan(before.term);
-  expect(after.commit).toBeGreaterThan(before.commit);
+  expect(after.commit).toBeGreaterThanOrEqual(before.commit);
   for (const id of c.ids) {
     for (let i = 0; i < 50; i++) expect(await c.get(id, `p${i}`)).toBe(`v${i}`);
   }
