@@ -27,7 +27,9 @@ import {
 } from './support/script.ts';
 
 let redis: RedisServer;
-const cluster = new ClusterHarness({ nodes: 1 });
+/** A small max-value-bytes, so the entry-size limits are cheap to reach. */
+const MAX_VALUE = 1024 * 1024;
+const cluster = new ClusterHarness({ nodes: 1, extraArgs: ['--max-value-bytes', String(MAX_VALUE)] });
 let port = 0;
 
 beforeAll(async () => {
@@ -202,11 +204,11 @@ describe('RaftKV answers like redis-server 7', () => {
   it('pub/sub: channels and patterns across connections, RESP2 and RESP3', async () => {
     await run([
       c('subscribe a b', { on: 1, replies: 2 }), c('psubscribe x* [ab]', { on: 2, replies: 2 }),
-      c('pubsub channels', { compare: unordered }), c('pubsub channels a*'), c('pubsub numsub a b c'), c('pubsub numsub'), c('pubsub channels a b'),
+      c('pubsub channels', { compare: unordered }), c('pubsub channels a*'), c('pubsub numpat'), c('pubsub numsub a b c'), c('pubsub numsub'), c('pubsub channels a b'),
       c('publish a hello'), pending(1), pending(2), c('publish xy 1'), pending(2), c('publish none m'),
       c('ping', { on: 1 }), c('ping m', { on: 1 }), c('get a', { on: 1 }), c('unsubscribe a', { on: 1 }),
       c('publish b last'), pending(1), pending(2), c('unsubscribe', { on: 1 }), c('unsubscribe', { on: 1 }),
-      c('punsubscribe x*', { on: 2 }), c('punsubscribe', { on: 2 }), c('punsubscribe', { on: 2 }),
+      c('punsubscribe x*', { on: 2 }), c('pubsub numpat'), c('punsubscribe', { on: 2 }), c('pubsub numpat'), c('punsubscribe', { on: 2 }),
       c('publish a gone'), c('subscribe', { on: 3 }), c('psubscribe', { on: 3 }),
       // RESP3: confirmations and messages are pushes, and other commands still run.
       c('hello 3', { on: 4, compare: hello }), c('subscribe r', { on: 4 }), c('set k v', { on: 4 }), c('get nokey', { on: 4 }),
@@ -274,6 +276,25 @@ describe('deliberate differences (docs/commands.md)', () => {
       expect((await conn.call('scan', '18446744073709551615')).toString()).toBe('*2\r\n$1\r\n0\r\n*0\r\n');
       const hi = (await conn.call('hello')).toString('latin1');
       expect(hi).toContain('$4\r\nmode\r\n$7\r\ncluster\r\n');
+    } finally {
+      conn.close();
+    }
+  });
+
+  it('one value is at most max-value-bytes (proto-max-bulk-len); one request at most one log entry', async () => {
+    const conn = await RawConn.open(port);
+    try {
+      expect((await conn.call('config', 'get', 'proto-max-bulk-len')).toString()).toBe(`*2\r\n$18\r\nproto-max-bulk-len\r\n$7\r\n${MAX_VALUE}\r\n`);
+      expect((await conn.call('set', 'max', Buffer.alloc(MAX_VALUE, 1))).toString()).toBe('+OK\r\n');
+      expect((await conn.call('strlen', 'max')).toString()).toBe(`:${MAX_VALUE}\r\n`);
+      const half = Buffer.alloc(MAX_VALUE / 2 + 64 * 1024, 2);
+      expect((await conn.call('mset', 'h1', half, 'h2', half)).toString()).toMatch(/^-ERR request of \d+ bytes exceeds the size of one log entry/);
+      expect((await conn.call('multi')).toString()).toBe('+OK\r\n');
+      await conn.call('set', 'h1', half);
+      await conn.call('set', 'h2', half);
+      expect((await conn.call('exec')).toString()).toMatch(/^-ERR request of \d+ bytes exceeds the size of one log entry/);
+      expect((await conn.call('exists', 'h1', 'h2')).toString()).toBe(':0\r\n');
+      expect((await conn.call('set', 'over', Buffer.alloc(MAX_VALUE + 1))).toString()).toBe('-ERR Protocol error: invalid bulk length\r\n');
     } finally {
       conn.close();
     }

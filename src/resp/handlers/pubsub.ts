@@ -65,4 +65,5 @@ export const PUBSUB_COMMANDS = {
     }
     return R.array(out);
   }),
+  'pubsub|numpat': local((ctx) => R.int(ctx.subscriptions.patternCount)),
 } as const satisfies Record<string, CommandImpl>;

@@ -68,7 +68,7 @@ const SUPPORTED: Record<string, readonly string[]> = {
   unsubscribe: [],
   psubscribe: [],
   punsubscribe: [],
-  pubsub: ['channels', 'numsub'],
+  pubsub: ['channels', 'numsub', 'numpat'],
   multi: [],
   exec: [],
   discard: [],
