@@ -92,6 +92,7 @@ const ISSUE_4: Record<HandlerName, true> = {
   punsubscribe: true,
   'pubsub|channels': true,
   'pubsub|numsub': true,
+  'pubsub|numpat': true,
   multi: true,
   exec: true,
   discard: true,
