@@ -1,0 +1,90 @@
+/**
+ * npm run sim -- --seeds N [--seed-start S] [--steps K] [--nodes 3|5]
+ * npm run sim -- --seed S [--steps K] [--nodes N] [--faults a,b,..|none] [--calm] [--no-auto-snapshots] [--clients C] [--quiet]
+ *
+ * The first form runs N seeds and shrinks any that fail; the second replays one seed with its
+ * full trace (and the knobs a shrunk report prints). The last line is always
+ * `seeds: N, steps: T, violations: V`.
+ */
+import { parseArgs } from 'node:util';
+import { DEFAULT_SEEDS, DEFAULT_STEPS, runSeeds } from './runner.ts';
+import { runSeed } from './simulation.ts';
+import { formatLine } from './trace.ts';
+
+function main(): number {
+  const { values } = parseArgs({
+    options: {
+      seeds: { type: 'string' },
+      'seed-start': { type: 'string' },
+      steps: { type: 'string' },
+      nodes: { type: 'string' },
+      seed: { type: 'string' },
+      faults: { type: 'string' },
+      calm: { type: 'boolean' },
+      'no-auto-snapshots': { type: 'boolean' },
+      clients: { type: 'string' },
+      quiet: { type: 'boolean' },
+      'no-shrink': { type: 'boolean' },
+    },
+    strict: true,
+  });
+  const int = (name: string, v: string | undefined, fallback?: number): number | undefined => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a non-negative integer, got ${v}`);
+    return n;
+  };
+  const steps = int('steps', values.steps, DEFAULT_STEPS)!;
+  const nodes = int('nodes', values.nodes);
+  if (nodes !== undefined && nodes !== 3 && nodes !== 5) throw new UsageError('--nodes must be 3 or 5');
+
+  if (values.seed !== undefined) {
+    const seed = int('seed', values.seed)!;
+    const base = runSeed({ seed, steps, nodes });
+    let skipFaults: Set<number> | undefined;
+    if (values.faults !== undefined) {
+      const keep = new Set(values.faults === 'none' ? [] : values.faults.split(',').map((x) => int('faults', x)!));
+      skipFaults = new Set(base.faults.map((f) => f.n).filter((n) => !keep.has(n)));
+    }
+    const options = {
+      seed,
+      steps,
+      nodes,
+      skipFaults,
+      calm: values.calm,
+      noAutoSnapshots: values['no-auto-snapshots'],
+      clients: int('clients', values.clients),
+    };
+    const result = runSeed({ ...options, trace: true });
+    if (!values.quiet) for (const l of result.tracer.lines) console.log(formatLine(l));
+    console.log(`trace hash ${result.traceHash}, ${result.ops} client operations, ${result.time} time units`);
+    if (result.violation) console.log(`VIOLATION ${result.violation.invariant}: ${result.violation.message}`);
+    console.log(`seeds: 1, steps: ${result.steps}, violations: ${result.violation ? 1 : 0}`);
+    return result.violation ? 1 : 0;
+  }
+
+  const seeds = int('seeds', values.seeds, DEFAULT_SEEDS)!;
+  const seedStart = int('seed-start', values['seed-start'], 1)!;
+  const started = performance.now();
+  const print = (line: string) => console.log(line);
+  const batch = runSeeds({ seeds, seedStart, steps, nodes, shrink: !values['no-shrink'], print });
+  const secs = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(`${batch.ops} client operations checked; sizes ${JSON.stringify(batch.sizes)}; ${secs}s`);
+  for (const v of batch.violations) console.log(`failing seed ${v.seed}: ${v.violation!.invariant}`);
+  console.log(`seeds: ${batch.seeds}, steps: ${batch.steps}, violations: ${batch.violations.length}`);
+  return batch.violations.length > 0 ? 1 : 0;
+}
+
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+try {
+  process.exitCode = main();
+} catch (e) {
+  if (!(e instanceof Error)) throw e;
+  const parseError = (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ?? false;
+  if (!(e instanceof UsageError) && !parseError) throw e;
+  console.error(`${e.message}\nusage: npm run sim -- --seeds N [--seed-start S] [--steps K] [--nodes 3|5] | --seed S`);
+  process.exitCode = 2;
+}

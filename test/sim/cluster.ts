@@ -1,0 +1,433 @@
+/**
+ * The simulated world of one run: nodes, network, clients and the event queue, with the hooks
+ * that feed every Ready to the safety monitor and the workload. simulation.ts drives it through
+ * the phases of a run.
+ */
+import {
+  type ConfState,
+  type Entry,
+  MemoryStorage,
+  type Message,
+  MessageType,
+  type NodeId,
+  type Ready,
+  type ReadState,
+  Role,
+  type Snapshot,
+} from '../../src/raft/index.ts';
+import { CrashTriggers, type Trigger } from './crash-triggers.ts';
+import { EventQueue } from './event-queue.ts';
+import { applyFault, churn, type FaultHost } from './faults.ts';
+import { awaitLiveness, type LivenessHost } from './liveness.ts';
+import { CALM, copyMessage, describeMessage, Network } from './network.ts';
+import { mixSeed, Prng } from './prng.ts';
+import type { Command } from './registers.ts';
+import { SafetyMonitor } from './safety.ts';
+import {
+  describeProfile,
+  ELECTION_TICK,
+  HEARTBEAT_TICK,
+  makeProfile,
+  makeSchedule,
+  type Profile,
+  type ScheduledFault,
+  TICK,
+} from './schedule.ts';
+import { CrashPoint, type ReadyHost, SimNode } from './sim-node.ts';
+import type { RunOptions } from './simulation.ts';
+import { type TraceKind, TraceKind as K, Tracer } from './trace.ts';
+import { Workload } from './workload.ts';
+
+type SimEvent =
+  | { kind: 'tick'; node: NodeId }
+  | { kind: 'deliver'; msg: Message }
+  | { kind: 'report'; node: NodeId; about: NodeId; what: 'unreachable' | 'snap-ok' | 'snap-fail' }
+  | { kind: 'client'; client: number }
+  | { kind: 'timeout'; op: number }
+  | { kind: 'fault'; fault: ScheduledFault }
+  | { kind: 'heal'; partition: number }
+  | { kind: 'churn'; fault: ScheduledFault; until: number; k: number }
+  | { kind: 'weather-end' }
+  | { kind: 'restart'; node: NodeId; incarnation: number }
+  | { kind: 'decommission'; node: NodeId }
+  | { kind: 'crash'; node: NodeId; incarnation: number; why: string; downtime: number };
+
+const ELECTION = ELECTION_TICK * TICK;
+const MSG_CODES: Record<string, number> = Object.fromEntries(Object.values(MessageType).map((t, i) => [t, i + 1]));
+
+export class Cluster implements ReadyHost, FaultHost, LivenessHost {
+  readonly profile: Profile;
+  readonly faults: ScheduledFault[];
+  time = 0;
+  step = 0;
+  readonly queue = new EventQueue<SimEvent>();
+  readonly network = new Network();
+  readonly monitor = new SafetyMonitor();
+  readonly nodes = new Map<NodeId, SimNode>();
+  readonly tracer: Tracer;
+  readonly workload: Workload;
+  private readonly netRng: Prng;
+  private readonly nodeRng: Prng;
+  readonly genesis: ConfState;
+  /** The configuration in force: the latest one any node applied, and its index. */
+  conf: { index: number; conf: ConfState };
+  private incarnations = new Map<NodeId, number>();
+  nextNodeNumber: number;
+  healing = false;
+  private stormUntil = 0;
+  private readonly triggers = new CrashTriggers();
+  private readonly lastCommit = new Map<NodeId, number>();
+  /** Every node that was ever in an applied configuration (a removed one is shut down). */
+  private readonly members = new Set<NodeId>();
+
+  constructor(private readonly opts: RunOptions) {
+    const base = makeProfile(opts.seed, opts.nodes);
+    this.profile = {
+      ...base,
+      ...(opts.calm ? { weather: CALM } : {}),
+      ...(opts.clients !== undefined ? { clients: opts.clients } : {}),
+      ...(opts.noAutoSnapshots ? { snapshotEvery: 0 } : {}),
+    };
+    // Faults far beyond the chaos phase never fire; the horizon only bounds the list.
+    this.faults = makeSchedule(opts.seed, this.profile, opts.steps * 4);
+    this.tracer = new Tracer(opts.trace ?? false);
+    this.netRng = new Prng(mixSeed(opts.seed, 3));
+    this.nodeRng = new Prng(mixSeed(opts.seed, 4));
+    const ids = Array.from({ length: this.profile.nodes }, (_, i) => `n${i + 1}`);
+    this.genesis = { voters: ids, learners: [] };
+    this.conf = { index: 0, conf: this.genesis };
+    for (const id of ids) this.members.add(id);
+    this.nextNodeNumber = ids.length + 1;
+    const { clients, keys } = this.profile;
+    this.workload = new Workload({ clients, keys, timeout: 2 * ELECTION, think: 10 }, new Prng(mixSeed(opts.seed, 5)), {
+      reachable: () => this.reachable(),
+      node: (id) => this.nodes.get(id),
+      later: (delay, event) => this.queue.push(this.time + delay, event),
+      trace: (line) => this.trace(K.Client, line),
+      proposed: (node) => this.triggered(node, 'proposal'),
+      settle: (node) => this.settle(node),
+    });
+  }
+
+  trace(kind: TraceKind, text: string): void {
+    this.tracer.line(this.step, this.time, kind, text);
+  }
+
+  // ---- setup ----
+
+  boot(): void {
+    const p = this.profile;
+    this.network.weather = p.weather;
+    for (const id of this.genesis.voters) this.addNode(id);
+    for (const f of this.faults) if (!this.opts.skipFaults?.has(f.n)) this.queue.push(f.at, { kind: 'fault', fault: f });
+    this.workload.start();
+    this.trace(K.Cluster, `boot ${p.nodes} nodes: ${describeProfile(p)}`);
+  }
+
+  /** Creates and starts a node whose disk knows only the genesis configuration. */
+  addNode(id: NodeId): SimNode {
+    const p = this.profile;
+    const node = new SimNode(
+      id,
+      new MemoryStorage(this.genesis),
+      {
+        electionTick: ELECTION_TICK,
+        heartbeatTick: HEARTBEAT_TICK,
+        preVote: p.preVote,
+        checkQuorum: p.checkQuorum,
+        readOnlyOption: p.readOnly,
+        maxSizePerMsg: p.maxSizePerMsg,
+        maxInflightMsgs: p.maxInflightMsgs,
+      },
+      p.leaderSendsFirst,
+    );
+    this.nodes.set(id, node);
+    this.startNode(node);
+    this.queue.push(this.time + this.nodeRng.int(1, TICK), { kind: 'tick', node: id });
+    return node;
+  }
+
+  private startNode(node: SimNode): void {
+    const rng = this.nodeRng.fork();
+    node.start(() => rng.float());
+    this.monitor.started(node.id, node.disk);
+    this.incarnations.set(node.id, (this.incarnations.get(node.id) ?? 0) + 1);
+  }
+
+  // ---- the event loop ----
+
+  next(): void {
+    const ev = this.queue.pop();
+    if (!ev) throw new Error('event queue ran dry');
+    this.time = ev.time;
+    this.step++;
+    this.handle(ev.item);
+    this.monitor.committedSafe(this.conf.conf.voters, (id) => this.nodes.get(id)?.disk);
+  }
+
+  private handle(ev: SimEvent): void {
+    switch (ev.kind) {
+      case 'tick': {
+        const node = this.nodes.get(ev.node)!;
+        if (node.decommissioned) return;
+        this.queue.push(this.time + TICK, ev);
+        if (!node.raw) return;
+        this.tracer.mix(1, this.time);
+        node.raw.tick();
+        this.settle(node);
+        return;
+      }
+      case 'deliver':
+        this.deliver(ev.msg);
+        return;
+      case 'report': {
+        const node = this.nodes.get(ev.node);
+        if (!node?.raw) return;
+        this.tracer.mix(3, ev.what.length);
+        if (ev.what === 'unreachable') node.raw.reportUnreachable(ev.about);
+        else node.raw.reportSnapshot(ev.about, ev.what === 'snap-ok');
+        this.settle(node);
+        return;
+      }
+      case 'client':
+        this.workload.act(ev.client);
+        return;
+      case 'timeout':
+        this.workload.timeout(ev.op);
+        return;
+      case 'fault':
+        if (!this.healing) applyFault(this, ev.fault);
+        return;
+      case 'heal':
+        // A later partition replaced this one; it heals on its own schedule.
+        if (ev.partition !== this.network.generation) return;
+        this.network.heal();
+        this.trace(K.Fault, 'partition healed');
+        return;
+      case 'churn':
+        if (!this.healing) churn(this, ev.fault, ev.until, ev.k);
+        return;
+      case 'weather-end':
+        if (this.time >= this.stormUntil && !this.healing) {
+          this.network.weather = this.profile.weather;
+          this.trace(K.Fault, 'storm over');
+        }
+        return;
+      case 'restart': {
+        const node = this.nodes.get(ev.node)!;
+        if (node.up || node.decommissioned || this.incarnations.get(node.id) !== ev.incarnation) return;
+        this.restart(node);
+        return;
+      }
+      case 'decommission':
+        this.decommission(ev.node);
+        return;
+      case 'crash': {
+        const node = this.nodes.get(ev.node)!;
+        if (!node.up || this.healing || this.incarnations.get(node.id) !== ev.incarnation) return;
+        this.crash(node, ev.why);
+        this.scheduleRestart(node, ev.downtime);
+        return;
+      }
+    }
+  }
+
+  private deliver(m: Message): void {
+    const to = this.nodes.get(m.to);
+    const from = this.nodes.get(m.from);
+    this.tracer.mix(2, MSG_CODES[m.type], m.term, m.index, m.commit, m.entries.length);
+    if (!to?.raw || to.decommissioned || from?.decommissioned || !this.network.canSend(m.from, m.to)) {
+      if (m.type === MessageType.Snap) this.report(m.from, m.to, 'snap-fail');
+      else if (to && !to.decommissioned) this.report(m.from, m.to, 'unreachable');
+      return;
+    }
+    if (this.tracer.enabled) this.trace(K.Net, `deliver ${describeMessage(m)}`);
+    to.raw.step(m);
+    this.settle(to);
+    if (m.type === MessageType.Snap) this.report(m.from, m.to, 'snap-ok');
+  }
+
+  private report(node: NodeId, about: NodeId, what: 'unreachable' | 'snap-ok' | 'snap-fail'): void {
+    this.queue.push(this.time + 1, { kind: 'report', node, about, what });
+  }
+
+  /** Lets `node` drain its Readies. */
+  settle(node: SimNode): void {
+    node.processReadies(this);
+  }
+
+  // ---- ReadyHost ----
+
+  observed(node: SimNode, rd: Ready): void {
+    // Leadership counts from the first Ready that shows it, even if the node crashes before
+    // persisting it: a leader that sends first has already spoken for its term.
+    if (node.role === Role.Leader) this.monitor.leader(node.id, node.term, node.disk);
+    else this.monitor.notLeader(node.id);
+    if (rd.softState?.role === Role.Leader) this.triggered(node, 'elected');
+  }
+
+  beforePersist(node: SimNode, rd: Ready): void {
+    this.monitor.beforePersist(node.id, node.disk, rd, node.role === Role.Leader ? node.term : undefined);
+  }
+
+  afterPersist(node: SimNode, rd: Ready): void {
+    this.monitor.afterPersist(node.id, node.disk, rd);
+    if (rd.softState) {
+      this.trace(K.Cluster, `${node.id} is ${rd.softState.role} at term ${node.term} (leader ${rd.softState.leader || 'unknown'})`);
+    }
+    if (rd.hardState) {
+      if (node.role === Role.Leader && rd.hardState.commit > (this.lastCommit.get(node.id) ?? 0)) this.triggered(node, 'commit');
+      this.lastCommit.set(node.id, rd.hardState.commit);
+    }
+  }
+
+  armCrashTrigger(sf: ScheduledFault): void {
+    this.triggers.arm(sf, this.time);
+  }
+
+  /**
+   * A targeted churn crashes `node`: after a vote or a commit once the current Ready is done;
+   * when elected or given a proposal, within the Ready that persists it, before anything is sent.
+   */
+  private triggered(node: SimNode, on: Trigger): void {
+    const strike = this.healing ? undefined : this.triggers.strike(on, this.time);
+    if (!strike) return;
+    if (on === 'proposal' || on === 'elected') {
+      node.armedCrash = CrashPoint.AfterPersist;
+      node.armedDowntime = strike.downtime;
+      return;
+    }
+    const incarnation = this.incarnations.get(node.id) ?? 0;
+    this.queue.push(this.time, { kind: 'crash', node: node.id, incarnation, why: strike.why, downtime: strike.downtime });
+  }
+
+  send(node: SimNode, messages: Message[]): void {
+    for (const m of messages) {
+      if (!this.nodes.has(m.to)) continue;
+      this.tracer.mix(4, MSG_CODES[m.type], m.term, m.index);
+      if (!this.network.canSend(m.from, m.to)) {
+        if (m.type === MessageType.Snap) this.report(m.from, m.to, 'snap-fail');
+        else this.report(m.from, m.to, 'unreachable');
+        continue;
+      }
+      if (m.type === MessageType.VoteResp && !m.reject) this.triggered(node, 'vote');
+      const delays = this.network.delays(this.netRng);
+      if (delays.length === 0 && m.type === MessageType.Snap) this.report(m.from, m.to, 'snap-fail');
+      for (const d of delays) this.queue.push(this.time + d, { kind: 'deliver', msg: copyMessage(m) });
+    }
+  }
+
+  snapshotInstalled(node: SimNode, snap: Snapshot): void {
+    this.trace(K.Cluster, `${node.id} installed snapshot at ${snap.meta.index} (term ${snap.meta.term})`);
+    this.monitor.restored(node.id, snap, node.sm.digest);
+    this.workload.snapshotInstalled(node, snap.meta.index);
+  }
+
+  applied(node: SimNode, e: Entry, command: Command | undefined, result: boolean): void {
+    this.tracer.mix(5, e.index, e.term);
+    this.monitor.applied(node.id, e, node.sm.digest);
+    this.workload.applied(node, e, command, result);
+  }
+
+  confApplied(_node: SimNode, e: Entry, conf: ConfState): void {
+    if (e.index <= this.conf.index) return;
+    this.conf = { index: e.index, conf };
+    this.trace(K.Cluster, `configuration at ${e.index}: voters ${conf.voters.join(',')} learners ${conf.learners.join(',') || '-'}`);
+    for (const id of [...conf.voters, ...conf.learners]) this.members.add(id);
+    for (const [id, n] of this.nodes) {
+      const member = conf.voters.includes(id) || conf.learners.includes(id);
+      if (!member && this.members.has(id) && !n.decommissioned) {
+        // The operator shuts a removed member down a little later (it may still be stepping down).
+        this.queue.push(this.time + this.nodeRng.int(1, 2 * ELECTION), { kind: 'decommission', node: id });
+      }
+    }
+  }
+
+  readServed(node: SimNode, rs: ReadState): void {
+    this.workload.readServed(node, rs);
+  }
+
+  settled(node: SimNode): void {
+    const every = this.profile.snapshotEvery;
+    if (every > 0 && node.sm.applied - node.disk.snapshot().meta.index >= every) this.snapshotNode(node, this.profile.snapshotTail);
+  }
+
+  crashed(node: SimNode, point: CrashPoint): void {
+    const downtime = node.armedDowntime;
+    this.crash(node, `torn Ready (${point})`);
+    this.scheduleRestart(node, downtime);
+  }
+
+  // ---- FaultHost ----
+
+  snapshotNode(node: SimNode, tail: number): void {
+    if (node.snapshot(tail)) this.monitor.snapshotTaken(node.id, node.sm.applied, node.sm.digest);
+  }
+
+  crash(node: SimNode, why: string): void {
+    node.crash();
+    this.monitor.notLeader(node.id);
+    this.trace(K.Fault, `${node.id} crashed (${why})`);
+    this.workload.crashed(node);
+  }
+
+  scheduleRestart(node: SimNode, delay: number): void {
+    this.queue.push(this.time + delay, { kind: 'restart', node: node.id, incarnation: this.incarnations.get(node.id) ?? 0 });
+  }
+
+  private restart(node: SimNode): void {
+    this.startNode(node);
+    this.trace(K.Fault, `${node.id} restarted from disk (term ${node.term}, snapshot ${node.disk.snapshot().meta.index}, last ${node.disk.lastIndex()})`);
+    this.settle(node);
+  }
+
+  private decommission(id: NodeId): void {
+    const node = this.nodes.get(id)!;
+    const conf = this.conf.conf;
+    if (node.decommissioned || conf.voters.includes(id) || conf.learners.includes(id)) return;
+    if (node.up) this.crash(node, 'removed from the cluster');
+    node.decommissioned = true;
+    this.trace(K.Cluster, `${id} decommissioned`);
+  }
+
+  get now(): number {
+    return this.time;
+  }
+
+  later(
+    delay: number,
+    ev: { kind: 'heal'; partition: number } | { kind: 'weather-end' } | { kind: 'churn'; fault: ScheduledFault; until: number; k: number },
+  ): void {
+    if (ev.kind === 'weather-end') this.stormUntil = Math.max(this.stormUntil, this.time + delay);
+    this.queue.push(this.time + delay, ev);
+  }
+
+  /** Nodes a client (or the operator) can reach. */
+  reachable(): SimNode[] {
+    return [...this.nodes.values()].filter((n) => n.up && !n.decommissioned);
+  }
+
+  /** The up node that leads in the highest term, if any. */
+  leader(): SimNode | undefined {
+    let best: SimNode | undefined;
+    for (const n of this.nodes.values()) {
+      if (n.up && !n.decommissioned && n.role === Role.Leader && (!best || n.term > best.term)) best = n;
+    }
+    return best;
+  }
+
+  /** Heals every fault and waits for the cluster to make progress again (liveness). */
+  heal(): void {
+    this.healing = true;
+    this.triggers.disarm();
+    this.network.heal();
+    this.network.weather = CALM;
+    this.trace(K.Fault, 'healing everything');
+    for (const node of this.nodes.values()) {
+      node.armedCrash = undefined;
+      if (!node.up && !node.decommissioned) this.restart(node);
+    }
+    awaitLiveness(this);
+    this.workload.close();
+  }
+}

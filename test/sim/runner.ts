@@ -1,0 +1,83 @@
+/**
+ * Running many seeds and reporting violations, shared by the CLI and the vitest suite.
+ */
+import { describeFault } from './schedule.ts';
+import { shrink } from './shrink.ts';
+import { type RunOptions, type RunResult, runSeed } from './simulation.ts';
+import { formatLine, TraceKind } from './trace.ts';
+
+/** The CLI's defaults: 1000 seeds of 3000 chaos steps each (about 20 s of CPU). */
+export const DEFAULT_SEEDS = 1000;
+export const DEFAULT_STEPS = 3000;
+
+export interface BatchOptions {
+  seeds: number;
+  seedStart: number;
+  steps: number;
+  nodes?: number;
+  /** Shrink failing seeds and print their traces (default true). */
+  shrink?: boolean;
+  /** Receives report lines as they are produced. */
+  print?: (line: string) => void;
+}
+
+export interface BatchResult {
+  seeds: number;
+  steps: number;
+  violations: RunResult[];
+  /** Seeds run per cluster size. */
+  sizes: Record<number, number>;
+  ops: number;
+}
+
+export function runSeeds(opts: BatchOptions): BatchResult {
+  const print = opts.print ?? (() => {});
+  const out: BatchResult = { seeds: 0, steps: 0, violations: [], sizes: {}, ops: 0 };
+  for (let seed = opts.seedStart; seed < opts.seedStart + opts.seeds; seed++) {
+    const options: RunOptions = { seed, steps: opts.steps, nodes: opts.nodes };
+    const result = runSeed(options);
+    out.seeds++;
+    out.steps += result.steps;
+    out.ops += result.ops;
+    out.sizes[result.profile.nodes] = (out.sizes[result.profile.nodes] ?? 0) + 1;
+    if (!result.violation) continue;
+    out.violations.push(result);
+    print(`VIOLATION at seed ${seed}: ${result.violation.invariant}`);
+    if (opts.shrink !== false) for (const line of reportViolation(options, result)) print(line);
+  }
+  return out;
+}
+
+/** The replay command for a run's options. */
+export function replayCommand(o: RunOptions, fired: number[] | undefined): string {
+  const parts = [`npm run sim -- --seed ${o.seed} --steps ${o.steps}`];
+  if (o.nodes !== undefined) parts.push(`--nodes ${o.nodes}`);
+  if (fired) parts.push(`--faults ${fired.join(',') || 'none'}`);
+  if (o.calm) parts.push('--calm');
+  if (o.noAutoSnapshots) parts.push('--no-auto-snapshots');
+  if (o.clients !== undefined) parts.push(`--clients ${o.clients}`);
+  return parts.join(' ');
+}
+
+/** Shrinks a failing run and renders it: the violation, how to replay it, and a readable trace. */
+export function reportViolation(options: RunOptions, failed: RunResult): string[] {
+  const { options: small, result: shrunk, runs } = shrink(options, failed);
+  const replayed = runSeed({ ...small, trace: true });
+  const v = replayed.violation ?? shrunk.violation!;
+  const fired = replayed.faults.filter((f) => !small.skipFaults?.has(f.n) && f.at <= replayed.time);
+  const lines = [
+    `seed ${options.seed}: ${v.invariant} at step ${v.step} (time ${v.time}): ${v.message}`,
+    `shrunk in ${runs} reruns to ${v.step} steps and ${fired.length} of ${failed.faults.filter((f) => f.at <= failed.time).length} faults${small.calm ? ', calm network' : ''}${small.noAutoSnapshots ? ', no automatic snapshots' : ''}${small.clients !== undefined ? `, ${small.clients} client(s)` : ''}`,
+    `replay: ${replayCommand(small, fired.map((f) => f.n))}`,
+    'faults:',
+    ...fired.map((f) => `  #${f.n} at t=${f.at}: ${describeFault(f.fault)}`),
+    'trace (faults, cluster and client events; the last network events before the violation):',
+  ];
+  const all = replayed.tracer.lines;
+  const lastNet = all.map((l, i) => (l.kind === TraceKind.Net ? i : -1)).filter((i) => i >= 0).slice(-40);
+  const keep = new Set(lastNet);
+  all.forEach((l, i) => {
+    if (l.kind !== TraceKind.Net || keep.has(i)) lines.push(`  ${formatLine(l)}`);
+  });
+  return lines;
+}

@@ -1,0 +1,190 @@
+/**
+ * What a seed decides before the run starts: the cluster's profile (size, Raft options,
+ * network weather, workload) and the schedule of faults. Every fault carries its own salt, so
+ * its random choices (which node, which partition) do not depend on the faults before it; the
+ * shrinker can drop faults and the rest keep their meaning.
+ */
+import { ReadOnlyOption } from '../../src/raft/index.ts';
+import { CALM, PartitionShape, type Weather } from './network.ts';
+import { mixSeed, Prng } from './prng.ts';
+
+/** Time units between two ticks of a node. */
+export const TICK = 10;
+export const ELECTION_TICK = 10;
+export const HEARTBEAT_TICK = 1;
+
+export interface Profile {
+  nodes: number;
+  preVote: boolean;
+  checkQuorum: boolean;
+  readOnly: ReadOnlyOption;
+  maxSizePerMsg: number;
+  maxInflightMsgs: number;
+  /** Leaders send App/Heartbeat/Snap before persisting (Ready contract, thesis 10.2.1). */
+  leaderSendsFirst: boolean;
+  weather: Weather;
+  /** Applied entries between automatic snapshots (0: only scheduled ones). */
+  snapshotEvery: number;
+  /** Entries kept behind a snapshot for slow followers. */
+  snapshotTail: number;
+  clients: number;
+  keys: number;
+  /** Mean time units between scheduled faults. */
+  faultGap: number;
+}
+
+export type Fault =
+  | { kind: 'partition'; shape: PartitionShape; duration: number }
+  | { kind: 'crash'; target: 'leader' | 'any'; torn: boolean; downtime: number }
+  /**
+   * Quick crash-restarts for a while: of the leader or anyone every `gap`, and (targeted, in the
+   * spirit of FoundationDB's "buggify") of a node right after it grants a vote, of a new leader
+   * before its first Ready goes out or of a leader that just appended a proposal before it could
+   * send it (both leave entries only that node has, the stuff of Figure 8), or of a leader right
+   * after it advances its commit index. Elections and commits under stress.
+   */
+  | { kind: 'churn'; target: ChurnTarget; duration: number; gap: number; downtime: number }
+  | { kind: 'snapshot'; target: 'leader' | 'any' | 'all'; tail: number }
+  | { kind: 'add-member' }
+  | { kind: 'promote' }
+  | { kind: 'remove-member'; target: 'leader' | 'any' }
+  | { kind: 'transfer' }
+  | { kind: 'weather'; weather: Weather; duration: number };
+
+export type ChurnTarget = 'leader' | 'any' | 'voter' | 'elected' | 'committer' | 'proposer';
+
+export interface ScheduledFault {
+  /** Position in the schedule (stable under shrinking, for reports). */
+  n: number;
+  at: number;
+  fault: Fault;
+  salt: number;
+}
+
+export function makeProfile(seed: number, nodes?: number): Profile {
+  const rng = new Prng(mixSeed(seed, 1));
+  const checkQuorum = rng.chance(0.6);
+  const size = nodes ?? rng.pick([3, 3, 5]);
+  const stormy = rng.chance(0.3);
+  return {
+    nodes: size,
+    preVote: rng.chance(0.6),
+    checkQuorum,
+    readOnly: checkQuorum && rng.chance(0.3) ? ReadOnlyOption.LeaseBased : ReadOnlyOption.Safe,
+    maxSizePerMsg: rng.pick([64, 64, 256, 4096, Number.POSITIVE_INFINITY]),
+    maxInflightMsgs: rng.pick([1, 2, 4, 64, 256]),
+    leaderSendsFirst: rng.chance(0.5),
+    weather: {
+      drop: rng.pick([0, 0, 0.01, 0.05, stormy ? 0.2 : 0.1]),
+      duplicate: rng.pick([0, 0.01, 0.05]),
+      minDelay: 1,
+      maxDelay: rng.pick([2, 5, 10, 20, 40, 80]),
+      slow: rng.pick([0, 0.01, 0.05]),
+      longDelay: rng.pick([40, 100, 300]),
+    },
+    snapshotEvery: rng.pick([0, 10, 25, 60]),
+    snapshotTail: rng.pick([0, 0, 2, 10]),
+    clients: rng.int(3, 8),
+    keys: rng.int(1, 5),
+    faultGap: rng.pick([100, 200, 400]),
+  };
+}
+
+/** The calm version of a profile, used while shrinking. */
+export function calmProfile(p: Profile): Profile {
+  return { ...p, weather: CALM };
+}
+
+const SHAPES = Object.values(PartitionShape);
+
+/** Faults from time 0 up to `horizon`. */
+export function makeSchedule(seed: number, profile: Profile, horizon: number): ScheduledFault[] {
+  const rng = new Prng(mixSeed(seed, 2));
+  const out: ScheduledFault[] = [];
+  const election = ELECTION_TICK * TICK;
+  let at = rng.int(election, 3 * election);
+  while (at < horizon) {
+    const roll = rng.float();
+    let fault: Fault;
+    if (roll < 0.22) {
+      fault = { kind: 'partition', shape: rng.pick(SHAPES), duration: rng.int(election, 8 * election) };
+    } else if (roll < 0.36) {
+      // Half of the crashes restart at once (a supervisor), the others stay down a while.
+      const downtime = rng.chance(0.5) ? rng.int(1, 3 * TICK) : rng.int(TICK, 6 * election);
+      fault = { kind: 'crash', target: rng.chance(0.5) ? 'leader' : 'any', torn: rng.chance(0.4), downtime };
+    } else if (roll < 0.56) {
+      fault = {
+        kind: 'churn',
+        target: rng.pick(['leader', 'any', 'voter', 'voter', 'elected', 'elected', 'elected', 'committer', 'proposer'] as const),
+        duration: rng.int(3 * election, 15 * election),
+        gap: rng.pick([3 * TICK, election, 2 * election]),
+        downtime: rng.pick([2, TICK, 5 * TICK, election, 2 * election]),
+      };
+    } else if (roll < 0.63) {
+      fault = { kind: 'snapshot', target: rng.pick(['leader', 'any', 'all'] as const), tail: rng.pick([0, 1, 5]) };
+    } else if (roll < 0.7) {
+      fault = { kind: 'add-member' };
+    } else if (roll < 0.77) {
+      fault = { kind: 'promote' };
+    } else if (roll < 0.83) {
+      fault = { kind: 'remove-member', target: rng.chance(0.3) ? 'leader' : 'any' };
+    } else if (roll < 0.92) {
+      fault = { kind: 'transfer' };
+    } else {
+      const weather: Weather = {
+        drop: rng.pick([0.1, 0.3, 0.6]),
+        duplicate: rng.pick([0, 0.1, 0.3]),
+        minDelay: 1,
+        maxDelay: rng.pick([10, 40]),
+        slow: rng.pick([0.05, 0.2]),
+        longDelay: rng.pick([100, 400]),
+      };
+      fault = { kind: 'weather', weather, duration: rng.int(election, 5 * election) };
+    }
+    out.push({ n: out.length, at, fault, salt: rng.u32() });
+    at += rng.int(Math.floor(profile.faultGap / 4), 2 * profile.faultGap);
+  }
+  return out;
+}
+
+export function describeFault(f: Fault): string {
+  switch (f.kind) {
+    case 'partition':
+      return `partition ${f.shape} for ${f.duration}`;
+    case 'crash':
+      return `crash ${f.target}${f.torn ? ' (torn Ready)' : ''} for ${f.downtime}`;
+    case 'churn': {
+      const who = {
+        leader: `the leader every ~${f.gap}`,
+        any: `anyone every ~${f.gap}`,
+        voter: `the leader every ~${f.gap} and nodes right after they grant a vote`,
+        elected: 'new leaders in the Ready that makes them leader, before they send it',
+        committer: 'leaders right after they advance the commit index',
+        proposer: 'leaders that just took a proposal, before they send it',
+      }[f.target];
+      return `churn: crash ${who}, down <=${f.downtime}, for ${f.duration}`;
+    }
+    case 'snapshot':
+      return `snapshot ${f.target} keeping ${f.tail}`;
+    case 'add-member':
+      return 'add a learner';
+    case 'promote':
+      return 'promote a learner';
+    case 'remove-member':
+      return `remove ${f.target === 'leader' ? 'the leader' : 'a voter'}`;
+    case 'transfer':
+      return 'transfer leadership';
+    case 'weather':
+      return `storm drop=${f.weather.drop} dup=${f.weather.duplicate} delay<=${f.weather.maxDelay} for ${f.duration}`;
+  }
+}
+
+export function describeProfile(p: Profile): string {
+  const w = p.weather;
+  return [
+    `preVote=${p.preVote} checkQuorum=${p.checkQuorum} reads=${p.readOnly}`,
+    `maxMsg=${p.maxSizePerMsg} inflight=${p.maxInflightMsgs} leaderSendsFirst=${p.leaderSendsFirst}`,
+    `drop=${w.drop} dup=${w.duplicate} delay=${w.minDelay}..${w.maxDelay} slow=${w.slow}/${w.longDelay}`,
+    `snapshotEvery=${p.snapshotEvery} tail=${p.snapshotTail} clients=${p.clients} keys=${p.keys}`,
+  ].join(' ');
+}
