@@ -84,9 +84,9 @@ describe('follower redirects, the Redis Cluster way', () => {
   it('keeps a connection’s pipelined commands in order: each read sees the writes before it', async () => {
     const r = ioredis(leader);
     const p = r.pipeline();
-    for (let i = 0; i < 100; i++) p.incr('order:n').get('order:n').set('order:s', String(i)).get('order:s');
+    for (let i = 0; i < 50; i++) p.incr('order:n').get('order:n').set('order:s', String(i)).get('order:s');
     const out = (await p.exec()) ?? [];
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 50; i++) {
       expect(out[i * 4]).toEqual([null, i + 1]);
       expect(out[i * 4 + 1]).toEqual([null, String(i + 1)]);
       expect(out[i * 4 + 3]).toEqual([null, String(i)]);

@@ -8,7 +8,7 @@
  */
 import os from 'node:os';
 import type { Counter } from 'prom-client';
-import { R, type Reply } from '../reply.ts';
+import { R } from '../reply.ts';
 import { REDIS_VERSION } from './connection.ts';
 import type { LocalHandler, NodeContext } from './context.ts';
 import { clusterView } from './topology.ts';
@@ -195,5 +195,5 @@ export const info: LocalHandler = async (ctx, _conn, argv) => {
     const lines = await section(ctx, s);
     parts.push(`# ${TITLES[s]}\r\n${lines.map((l) => (typeof l === 'string' ? `${l}\r\n` : `${l[0]}:${l[1]}\r\n`)).join('')}`);
   }
-  return R.verbatim(parts.join('\r\n')) as Reply;
+  return R.verbatim(parts.join('\r\n'));
 };
