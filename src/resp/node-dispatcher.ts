@@ -65,11 +65,20 @@ function handlerTable(ctx: NodeContext): HandlerTable {
 export class NodeDispatcher implements Dispatcher {
   readonly ctx: NodeContext;
   private readonly router: CommandRouter;
+  /**
+   * Entries up to this index were committed before this process started: replaying them after
+   * a restart must not deliver their messages again, to subscribers that connected since.
+   */
+  private readonly replayedUpTo: number;
   private readonly onPublish = (e: PublishEvent): void => {
+    // The event fires while its entry is applied, before appliedIndex moves to it.
+    if (this.node.appliedIndex < this.replayedUpTo) return;
     this.ctx.subscriptions.deliver(buf(e.channel), buf(e.message));
   };
 
+  /** Create it before `node.start()`, so it knows which entries are replays. */
   constructor(readonly node: RaftNode) {
+    this.replayedUpTo = node.status().commit;
     this.ctx = new NodeContext(node, IMPLS, () => this.router);
     this.router = new CommandRouter(handlerTable(this.ctx), { guard: createGuard(this.ctx) });
     node.on('publish', this.onPublish);
@@ -111,7 +120,7 @@ export interface StartRespOptions {
  * Serves RESP for `node` on cfg.host:cfg.port with the node's limits: maxclients, AUTH when
  * requirepass is set (read per connection, so CONFIG SET requirepass applies to new ones),
  * proto-max-bulk-len = max-value-bytes (one value must fit in one log entry), and a bounded
- * pipeline depth per connection.
+ * pipeline depth per connection. Call it before `node.start()` (see NodeDispatcher).
  */
 export async function startRespServer(node: RaftNode, opts: StartRespOptions = {}): Promise<RespServer> {
   const dispatcher = new NodeDispatcher(node);
