@@ -21,6 +21,7 @@ export const OPTIONS = {
   rate: { kind: 'int', default: 150, min: 1, help: 'target operations per second over all clients' },
   'timeout-ms': { kind: 'int', default: 3000, min: 100, help: 'a reply later than this is indeterminate' },
   'read-mode': { kind: ['safe', 'lease'], default: 'safe', help: "the nodes' --read-mode" },
+  'follower-reads': { kind: 'bool', default: false, help: 'control experiment: GETs go to random members with READONLY (stale reads allowed), so the checker must fail' },
   'max-skew-ms': { kind: 'int', default: 1000, min: 0, help: 'clock nemesis: largest offset of a node clock' },
   'snapshot-entries': { kind: 'int', default: 1000, min: 1, help: "the nodes' --snapshot-entries (small, so snapshots and installs happen)" },
   'results-dir': { kind: 'string', default: 'chaos/results', help: 'where the run directory goes' },
@@ -40,6 +41,7 @@ export interface ChaosOptions {
   rate: number;
   timeoutMs: number;
   readMode: 'safe' | 'lease';
+  followerReads: boolean;
   maxSkewMs: number;
   snapshotEntries: number;
   resultsDir: string;

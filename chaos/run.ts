@@ -79,6 +79,7 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
     rate: o.rate,
     timeoutMs: o.timeoutMs,
     connectTimeoutMs: 1000,
+    followerReads: o.followerReads,
   });
   const ctx: NemesisContext = { cluster, load, rnd: rnd.fork(), maxSkewMs: o.maxSkewMs, log: (l) => log(`[${(elapsed() / 1000).toFixed(1)}s] ${l}`) };
   const harness: Anomaly[] = [];
@@ -137,6 +138,7 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
         concurrency: o.concurrency,
         rate: o.rate,
         readMode: o.readMode,
+        followerReads: o.followerReads,
         maxSkewMs: o.nemesis.includes('clock') ? o.maxSkewMs : 0,
         durationMs: Math.round(Date.now() - startedAt.getTime()),
       },

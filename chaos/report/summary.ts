@@ -55,6 +55,7 @@ export interface RunInfo {
   concurrency: number;
   rate: number;
   readMode: string;
+  followerReads: boolean;
   maxSkewMs: number;
   durationMs: number;
 }

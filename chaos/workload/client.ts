@@ -13,6 +13,10 @@
  *   under a new process number, since the old one is forever "still running" in the model.
  *
  * The client follows -MOVED to the leader for its next operation, as a cluster client would.
+ *
+ * With `followerReads` (a control experiment, not a RaftKV guarantee), every GET goes to a
+ * random member on a READONLY connection, which Redis Cluster semantics allow to answer from
+ * its local, possibly stale, state: the checkers must then find anomalies.
  */
 import { Redis } from 'ioredis';
 import type { ChaosNode } from '../cluster/node-proc.ts';
@@ -30,6 +34,7 @@ export interface ClientOptions {
   /** A reply not seen within this is indeterminate. */
   timeoutMs: number;
   connectTimeoutMs: number;
+  followerReads?: boolean;
 }
 
 export interface Request {
@@ -55,8 +60,7 @@ class NotSentError extends Error {
 export class Client {
   process: number;
   private node?: ChaosNode;
-  private conn?: Redis;
-  private connNode?: ChaosNode;
+  private readonly conns = new Map<ChaosNode, Redis>();
 
   constructor(
     readonly worker: number,
@@ -74,7 +78,7 @@ export class Client {
   }
 
   async invoke(req: Request): Promise<ChaosOp> {
-    const node = this.target();
+    const node = this.opts.followerReads && req.f === OpFn.Get && !req.final ? this.rnd.pick(this.dir.memberNodes()) : this.target();
     let call = elapsed();
     try {
       const conn = await this.connect(node);
@@ -100,16 +104,16 @@ export class Client {
     // TRYAGAIN: RaftKV answers it only when the command certainly did not take effect.
     if (msg.startsWith('TRYAGAIN')) return this.finish(req, node, call, OpStatus.Fail, undefined, msg);
     if (msg.startsWith('CLUSTERDOWN') || err instanceof NotSentError || msg.includes("Stream isn't writeable")) {
-      this.retarget();
+      this.retarget(node);
       return this.finish(req, node, call, OpStatus.Fail, undefined, msg);
     }
     const lostConnection = !(err.name === 'ReplyError');
-    if (lostConnection) this.retarget();
+    if (lostConnection) this.retarget(node);
     if (!isWrite(req.f)) return this.finish(req, node, call, OpStatus.Fail, undefined, msg);
     const op = this.finish(req, node, call, OpStatus.Info, undefined, msg);
     // The old process may still take effect at any time; carry on as a new one, on a new connection.
     this.process = this.rec.process();
-    this.dropConnection();
+    this.dropConnection(node);
     return op;
   }
 
@@ -137,15 +141,16 @@ export class Client {
     return this.node;
   }
 
-  private retarget(): void {
-    this.node = undefined;
-    this.dropConnection();
+  private retarget(node: ChaosNode): void {
+    if (this.node === node) this.node = undefined;
+    this.dropConnection(node);
   }
 
   /** Opens (or reuses) the connection to `node`; a connection that cannot open means "not sent". */
   async connect(node: ChaosNode): Promise<Redis> {
-    if (this.conn && this.connNode === node && this.conn.status === 'ready') return this.conn;
-    this.dropConnection();
+    const open = this.conns.get(node);
+    if (open?.status === 'ready') return open;
+    this.dropConnection(node);
     const conn = new Redis({
       host: node.ip,
       port: 6379,
@@ -161,24 +166,23 @@ export class Client {
     conn.on('error', () => {
       // Reported through the failing command; an unhandled 'error' event would crash the harness.
     });
-    this.conn = conn;
-    this.connNode = node;
+    this.conns.set(node, conn);
     try {
       await conn.connect();
+      if (this.opts.followerReads) await conn.call('READONLY');
     } catch (err) {
-      this.dropConnection();
+      this.dropConnection(node);
       throw new NotSentError(`connect to ${node.id}: ${(err as Error).message}`);
     }
     return conn;
   }
 
-  private dropConnection(): void {
-    this.conn?.disconnect();
-    this.conn = undefined;
-    this.connNode = undefined;
+  private dropConnection(node: ChaosNode): void {
+    this.conns.get(node)?.disconnect();
+    this.conns.delete(node);
   }
 
   close(): void {
-    this.dropConnection();
+    for (const node of [...this.conns.keys()]) this.dropConnection(node);
   }
 }
