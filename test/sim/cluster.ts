@@ -22,7 +22,7 @@ import { awaitLiveness, type LivenessHost } from './liveness.ts';
 import { CALM, copyMessage, describeMessage, Network } from './network.ts';
 import { mixSeed, Prng } from './prng.ts';
 import type { Command } from './registers.ts';
-import { SafetyMonitor } from './safety.ts';
+import { SafetyMonitor } from './invariants.ts';
 import {
   describeProfile,
   ELECTION_TICK,

@@ -3,7 +3,7 @@
  * and every member (voters and learners) must apply it, within a bounded time.
  */
 import type { ConfState, NodeId } from '../../src/raft/index.ts';
-import { Invariant, InvariantViolation, type SafetyMonitor } from './safety.ts';
+import { Invariant, InvariantViolation, type SafetyMonitor } from './invariants.ts';
 import { ELECTION_TICK, TICK } from './schedule.ts';
 import type { SimNode } from './sim-node.ts';
 import { TraceKind as K, type TraceKind } from './trace.ts';

@@ -15,7 +15,7 @@ export interface BatchOptions {
   seedStart: number;
   steps: number;
   nodes?: number;
-  /** Shrink failing seeds and print their traces (default true). */
+  /** Shrink the first failing seed and print its trace (default true); later ones are only listed. */
   shrink?: boolean;
   /** Receives report lines as they are produced. */
   print?: (line: string) => void;
@@ -43,7 +43,8 @@ export function runSeeds(opts: BatchOptions): BatchResult {
     if (!result.violation) continue;
     out.violations.push(result);
     print(`VIOLATION at seed ${seed}: ${result.violation.invariant}`);
-    if (opts.shrink !== false) for (const line of reportViolation(options, result)) print(line);
+    const first = out.violations.length === 1;
+    if (first && opts.shrink !== false) for (const line of reportViolation(options, result)) print(line);
   }
   return out;
 }

@@ -7,7 +7,7 @@
  */
 import { checkLinearizability, formatCounterexample } from '../support/linearizability.ts';
 import { Cluster } from './cluster.ts';
-import { Invariant, InvariantViolation } from './safety.ts';
+import { Invariant, InvariantViolation } from './invariants.ts';
 import type { Profile, ScheduledFault } from './schedule.ts';
 import { TraceKind as K, type Tracer } from './trace.ts';
 

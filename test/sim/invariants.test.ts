@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type Entry, EntryType, type HardState, MemoryStorage, type Ready } from '../../src/raft/index.ts';
-import { InvariantViolation, SafetyMonitor } from './safety.ts';
+import { InvariantViolation, SafetyMonitor } from './invariants.ts';
 
 /** The safety monitor fed by hand: each invariant must fire on the violation it describes. */
 
