@@ -143,6 +143,11 @@ export class KvStore {
     return this.ks.size;
   }
 
+  /** Keys that carry an expiry (INFO keyspace `expires=`), expired ones included until deleted. */
+  get volatileCount(): number {
+    return this.ks.heap.size;
+  }
+
   /** Keys not expired at `nowMs`. */
   dbsize(nowMs: number): number {
     return liveCount(this.ks, nowMs);

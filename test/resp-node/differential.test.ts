@@ -68,7 +68,7 @@ function infoFields(...fields: string[]): Comparator {
     s
       .split('\r\n')
       .filter((l) => l.startsWith('# ') || fields.some((f) => l.startsWith(`${f}:`)))
-      .map((l) => l.replace(/^(db0:keys=\d+).*/, '$1'))
+      .map((l) => l.replace(/^(db0:keys=\d+,expires=\d+).*/, '$1'))
       .join('|');
   return (a, b) => {
     const ours = pick(a);
@@ -194,7 +194,7 @@ describe('RaftKV answers like redis-server 7', () => {
       c('config set maxclients 10000'), c('config set maxmemory'), c('config set maxmemory 1 maxmemory-policy'),
       c('config get'), c('config foo'), c('config'), c('command info get set mset'), c('command info nosuch get'),
       c('command docs get'), c('command docs nosuch'), c('command foo'), c('command count x'), c('time', { compare: time }),
-      c('time a'), c('dbsize x'), c('set a 1'), c('dbsize'), c('info keyspace', { compare: infoFields('db0:keys') }),
+      c('time a'), c('dbsize x'), c('set a 1'), c('dbsize'), c('set infottl 1 ex 1000'), c('info keyspace', { compare: infoFields('db0:keys') }), c('del infottl'),
       c('info server clients', { compare: infoFields('redis_version') }),
       c('info', { compare: infoFields('redis_version', 'role', 'maxmemory', 'maxmemory_policy', 'pubsub_channels') }),
       c('info nosuchsection'),

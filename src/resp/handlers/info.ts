@@ -167,7 +167,8 @@ async function section(ctx: NodeContext, s: Section): Promise<Lines> {
       return [['cluster_enabled', 1]];
     case 'keyspace': {
       const keys = ctx.node.kv.dbsize(ctx.node.now());
-      return keys > 0 ? [`db0:keys=${keys}`] : [];
+      // Redis 7.0's line; avg_ttl is not tracked and reported as 0.
+      return keys > 0 ? [`db0:keys=${keys},expires=${ctx.node.kv.volatileCount},avg_ttl=0`] : [];
     }
     case 'raft':
       return raft(ctx);
