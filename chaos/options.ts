@@ -23,6 +23,7 @@ export const OPTIONS = {
   'read-mode': { kind: ['safe', 'lease'], default: 'safe', help: "the nodes' --read-mode" },
   'follower-reads': { kind: 'bool', default: false, help: 'control experiment: GETs go to random members with READONLY (stale reads allowed), so the checker must fail' },
   'max-skew-ms': { kind: 'int', default: 1000, min: 0, help: 'clock nemesis: largest offset of a node clock' },
+  'tick-ms': { kind: 'int', default: 50, min: 1, help: "the nodes' --tick-ms (smaller: faster elections, more of them)" },
   'snapshot-entries': { kind: 'int', default: 1000, min: 1, help: "the nodes' --snapshot-entries (small, so snapshots and installs happen)" },
   'results-dir': { kind: 'string', default: 'chaos/results', help: 'where the run directory goes' },
   'keep-data': { kind: 'bool', default: false, help: 'keep node data directories of a valid run (an invalid run always keeps them)' },
@@ -43,6 +44,7 @@ export interface ChaosOptions {
   readMode: 'safe' | 'lease';
   followerReads: boolean;
   maxSkewMs: number;
+  tickMs: number;
   snapshotEntries: number;
   resultsDir: string;
   keepData: boolean;

@@ -67,7 +67,7 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
   const cluster = new ChaosCluster({
     nodes: o.nodes,
     dir,
-    extraArgs: ['--read-mode', o.readMode, '--snapshot-entries', String(o.snapshotEntries), '--snapshot-keep-entries', String(Math.ceil(o.snapshotEntries / 5))],
+    extraArgs: ['--read-mode', o.readMode, '--tick-ms', String(o.tickMs), '--snapshot-entries', String(o.snapshotEntries), '--snapshot-keep-entries', String(Math.ceil(o.snapshotEntries / 5))],
     faketimeLib,
     loopDisks: o.nemesis.includes('power'),
   });
@@ -138,6 +138,7 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
         concurrency: o.concurrency,
         rate: o.rate,
         readMode: o.readMode,
+        tickMs: o.tickMs,
         followerReads: o.followerReads,
         maxSkewMs: o.nemesis.includes('clock') ? o.maxSkewMs : 0,
         durationMs: Math.round(Date.now() - startedAt.getTime()),

@@ -55,6 +55,7 @@ export interface RunInfo {
   concurrency: number;
   rate: number;
   readMode: string;
+  tickMs: number;
   followerReads: boolean;
   maxSkewMs: number;
   durationMs: number;
