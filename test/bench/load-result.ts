@@ -1,0 +1,36 @@
+/** The shape every load generator (Node RESP, Go etcd) prints as one JSON line. */
+export interface LoadResult {
+  system: string;
+  clients: number;
+  ops: number;
+  errors: number;
+  seconds: number;
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  /** CPU the load generator itself used, in cores (1.0 = one core busy the whole run). */
+  generatorCpu: number;
+}
+
+export function percentile(sorted: Float64Array | number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, i)]!;
+}
+
+export function summarize(system: string, clients: number, latenciesMs: Float64Array, errors: number, seconds: number, generatorCpu: number): LoadResult {
+  const sorted = latenciesMs.slice().sort();
+  return {
+    system,
+    clients,
+    ops: sorted.length,
+    errors,
+    seconds,
+    opsPerSec: sorted.length / seconds,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    p999Ms: percentile(sorted, 99.9),
+    generatorCpu,
+  };
+}

@@ -1,0 +1,83 @@
+/** Turns one run's measurements into the printed table and the target ratios (PASS/MISS). */
+import type { LoadResult } from './load-result.ts';
+import type { RbResult } from './redis-benchmark.ts';
+
+export interface BenchResults {
+  startedAt: string;
+  quick: boolean;
+  machine: { cpus: number; loadAvgBefore: number[]; loadAvgAfter: number[]; node: string };
+  writeLoad: LoadResult[];
+  redisBenchmark: RbResult[];
+  failover?: { killMs: number[]; termMs: number[]; killMedianMs: number; termMedianMs: number };
+  memory?: { keys: number; raftkvRssMiB: Record<string, number>; redisRssMiB: number };
+  targets: Target[];
+}
+
+export interface Target {
+  name: string;
+  measured: string;
+  goal: string;
+  pass: boolean | null;
+}
+
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(x >= 100 ? 0 : x >= 10 ? 1 : 2) : 'n/a');
+const pad = (s: string, n: number) => s.padEnd(n);
+
+export function renderTable(r: BenchResults): string {
+  const rows: string[][] = [['system', 'load', 'clients', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'gen CPU']];
+  for (const w of r.writeLoad) {
+    rows.push([w.system, 'SET closed-loop', String(w.clients), f1(w.opsPerSec), f1(w.p50Ms), f1(w.p99Ms), f1(w.p999Ms), `${(w.generatorCpu * 100).toFixed(0)}%`]);
+  }
+  for (const b of r.redisBenchmark) rows.push([b.system, `redis-benchmark ${b.test.toUpperCase()}`, b.config, f1(b.opsPerSec), f1(b.p50Ms), f1(b.p99Ms), '', '']);
+  if (r.failover) {
+    rows.push(['raftkv', 'failover kill -9', `n=${r.failover.killMs.length}`, '', `median ${f1(r.failover.killMedianMs)}`, `max ${f1(Math.max(...r.failover.killMs))}`, '', '']);
+    rows.push(['raftkv', 'failover SIGTERM', `n=${r.failover.termMs.length}`, '', `median ${f1(r.failover.termMedianMs)}`, `max ${f1(Math.max(...r.failover.termMs))}`, '', '']);
+  }
+  if (r.memory) {
+    const nodes = Object.entries(r.memory.raftkvRssMiB).map(([id, m]) => `${id} ${m.toFixed(0)}`).join(', ');
+    rows.push(['raftkv', `RSS MiB, ${r.memory.keys} keys`, nodes, '', '', '', '', '']);
+    rows.push(['redis', `RSS MiB, ${r.memory.keys} keys`, r.memory.redisRssMiB.toFixed(0), '', '', '', '', '']);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)) + 2);
+  const lines = rows.map((row) => row.map((c, i) => pad(c, widths[i]!)).join('').trimEnd());
+  lines.splice(1, 0, '-'.repeat(widths.reduce((a, b) => a + b, 0)));
+  lines.push('', 'targets (ratios measured in this run):');
+  for (const t of r.targets) lines.push(`  ${t.pass === null ? 'SKIP' : t.pass ? 'PASS' : 'MISS'}  ${pad(t.name, 44)} ${pad(t.measured, 40)} goal ${t.goal}`);
+  return lines.join('\n');
+}
+
+export function computeTargets(r: Omit<BenchResults, 'targets'>): Target[] {
+  const w = (system: string, clients: number) => r.writeLoad.find((x) => x.system === system && x.clients === clients);
+  const rb = (system: string, test: string, config: string) => r.redisBenchmark.find((x) => x.system === system && x.test === test && x.config === config);
+  const out: Target[] = [];
+  for (const c of [64, 256]) {
+    const a = w('raftkv', c);
+    const b = w('etcd', c);
+    if (!a || !b) {
+      out.push({ name: `SET ops/s vs etcd at ${c} clients`, measured: 'not measured', goal: '>= 2x, p99 <= etcd', pass: null });
+      continue;
+    }
+    const ratio = a.opsPerSec / b.opsPerSec;
+    out.push({
+      name: `SET ops/s vs etcd at ${c} clients`,
+      measured: `${ratio.toFixed(2)}x; p99 ${f1(a.p99Ms)} vs ${f1(b.p99Ms)} ms`,
+      goal: '>= 2x, p99 <= etcd',
+      pass: ratio >= 2 && a.p99Ms <= b.p99Ms,
+    });
+  }
+  const one = w('raftkv', 1);
+  out.push({ name: 'single-client SET p50', measured: one ? `${one.p50Ms.toFixed(3)} ms (etcd ${w('etcd', 1)?.p50Ms.toFixed(3) ?? 'n/a'} ms)` : 'not measured', goal: '<= 0.5 ms', pass: one ? one.p50Ms <= 0.5 : null });
+  for (const [cfg, goal] of [['-c 50 -P 16', 0.45], ['-c 50 -P 1', 0.9]] as const) {
+    const a = rb('raftkv', 'get', cfg);
+    const b = rb('redis', 'get', cfg);
+    const ratio = a && b ? a.opsPerSec / b.opsPerSec : Number.NaN;
+    out.push({ name: `GET ${cfg} vs Redis`, measured: a && b ? `${ratio.toFixed(2)}x (${f1(a.opsPerSec)} vs ${f1(b.opsPerSec)})` : 'not measured', goal: `>= ${goal}x`, pass: a && b ? ratio >= goal : null });
+  }
+  const fo = r.failover;
+  out.push({ name: 'failover after kill -9 (median)', measured: fo ? `${f1(fo.killMedianMs)} ms` : 'not measured', goal: '<= 1000 ms', pass: fo ? fo.killMedianMs <= 1000 : null });
+  out.push({ name: 'failover after SIGTERM (median)', measured: fo ? `${f1(fo.termMedianMs)} ms` : 'not measured', goal: '<= 100 ms', pass: fo ? fo.termMedianMs <= 100 : null });
+  const m = r.memory;
+  const worst = m ? Math.max(...Object.values(m.raftkvRssMiB)) : Number.NaN;
+  out.push({ name: 'RSS per node vs Redis (largest node)', measured: m ? `${(worst / m.redisRssMiB).toFixed(2)}x (${worst.toFixed(0)} vs ${m.redisRssMiB.toFixed(0)} MiB)` : 'not measured (--memory)', goal: '<= 2x', pass: m ? worst / m.redisRssMiB <= 2 : null });
+  return out;
+}

@@ -1,0 +1,153 @@
+/**
+ * `npm run bench`: RaftKV (3 nodes, fsync on) side by side with redis-server (no persistence,
+ * and AOF appendfsync always) and a 3-member etcd, all started here on loopback, measured in
+ * one run. Prints one table whose last lines are the target ratios, and writes
+ * test/bench/results/<timestamp>.json and .svg. Everything started is stopped on exit,
+ * failure or Ctrl-C.
+ *
+ *   npx tsx test/bench/run.ts [--quick] [--seconds S] [--failover-trials N] [--memory] [--memory-keys N]
+ *                             [--skip etcd,redis-benchmark,write,failover]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { renderSvg } from './chart.ts';
+import { failoverTrials, median } from './failover.ts';
+import type { LoadResult } from './load-result.ts';
+import { raftkvRss, redisRss } from './memory.ts';
+import { cleanup, installSignalCleanup } from './procs.ts';
+import { RB_CONFIGS, type RbConfig, type RbResult, type RbTest, redisBenchmark } from './redis-benchmark.ts';
+import { type BenchResults, computeTargets, renderTable } from './report.ts';
+import { buildEtcdLoad, etcdLoad, startEtcd } from './systems/etcd.ts';
+import { raftkvLoad, startRaftKV } from './systems/raftkv.ts';
+import { startRedis } from './systems/redis.ts';
+import { RespClient } from './resp-client.ts';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    seconds: { type: 'string' },
+    'failover-trials': { type: 'string' },
+    memory: { type: 'boolean', default: false },
+    'memory-keys': { type: 'string', default: '1000000' },
+    skip: { type: 'string', default: '' },
+    clients: { type: 'string', default: '1,16,64,256' },
+  },
+});
+const quick = values.quick;
+const seconds = Number(values.seconds ?? (quick ? 2 : 5));
+const trials = Number(values['failover-trials'] ?? (quick ? 3 : 5));
+const skip = new Set(values.skip.split(',').filter(Boolean));
+const clientCounts = values.clients.split(',').map(Number);
+
+/**
+ * redis-benchmark request counts sized to take a few seconds each on a 2-core machine;
+ * RaftKV writes are fsync-bound so they get fewer. --quick divides by 4.
+ */
+function requests(system: string, test: RbTest, cfg: RbConfig): number {
+  const base: Record<RbConfig['label'], number> =
+    system === 'raftkv' && test === 'set' ? { '-c 50 -P 1': 15_000, '-c 50 -P 16': 40_000, '-c 1 -P 1': 1_500 }
+      : system === 'redis-aof' && test === 'set' ? { '-c 50 -P 1': 40_000, '-c 50 -P 16': 150_000, '-c 1 -P 1': 3_000 }
+        : system === 'raftkv' ? { '-c 50 -P 1': 60_000, '-c 50 -P 16': 200_000, '-c 1 -P 1': 5_000 }
+          : { '-c 50 -P 1': 150_000, '-c 50 -P 16': 600_000, '-c 1 -P 1': 15_000 };
+  return Math.round(base[cfg.label] / (quick ? 4 : 1));
+}
+
+const log = (msg: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+async function main(): Promise<void> {
+  installSignalCleanup();
+  const startedAt = new Date().toISOString();
+  const loadAvgBefore = loadavg();
+  log(`load average ${loadAvgBefore.map((x) => x.toFixed(2)).join(' ')} on ${cpus().length} CPUs`);
+
+  log(`starting RaftKV (3 nodes), redis-server x2${skip.has('etcd') ? '' : ', etcd (3 members)'}`);
+  const etcdBin = skip.has('etcd') ? undefined : await buildEtcdLoad();
+  const [raft, redis, redisAof, etcd] = await Promise.all([
+    startRaftKV(),
+    startRedis('redis', false),
+    startRedis('redis-aof', true),
+    skip.has('etcd') ? undefined : startEtcd(),
+  ]);
+
+  const writeLoad: LoadResult[] = [];
+  if (!skip.has('write')) {
+    for (const c of clientCounts) {
+      const leader = await raft.waitLeader();
+      log(`write load: raftkv ${c} clients`);
+      writeLoad.push(await raftkvLoad(leader, c, seconds));
+      if (etcd && etcdBin) {
+        log(`write load: etcd ${c} clients`);
+        writeLoad.push(await etcdLoad(etcdBin, etcd, c, seconds));
+      }
+    }
+  }
+
+  const rb: RbResult[] = [];
+  if (!skip.has('redis-benchmark')) {
+    for (const test of ['set', 'get'] as const) {
+      for (const cfg of RB_CONFIGS) {
+        const leader = await raft.waitLeader();
+        for (const [system, port] of [['raftkv', leader.port], ['redis', redis.port], ['redis-aof', redisAof.port]] as const) {
+          if (system === 'redis-aof' && test === 'get') continue; // reads never touch the AOF
+          log(`redis-benchmark ${system} ${test} ${cfg.label}`);
+          rb.push(await redisBenchmark(system, port, test, cfg, requests(system, test, cfg)));
+        }
+      }
+    }
+  }
+
+  let failover: BenchResults['failover'];
+  if (!skip.has('failover') && trials > 0) {
+    log(`failover: ${trials} x kill -9`);
+    const killMs = await failoverTrials(raft, 'SIGKILL', trials);
+    log(`failover: ${trials} x SIGTERM`);
+    const termMs = await failoverTrials(raft, 'SIGTERM', trials);
+    failover = { killMs, termMs, killMedianMs: median(killMs), termMedianMs: median(termMs) };
+  }
+
+  let memory: BenchResults['memory'];
+  if (values.memory) {
+    const keys = Number(values['memory-keys']);
+    for (const port of [(await raft.waitLeader()).port, redis.port]) {
+      const c = await RespClient.connect(port);
+      await c.command('FLUSHALL');
+      c.close();
+    }
+    log(`memory: loading ${keys} keys into RaftKV`);
+    const raftkvRssMiB = await raftkvRss(raft, keys);
+    log(`memory: loading ${keys} keys into redis`);
+    const redisRssMiB = await redisRss(redis.port, redis.proc.pid!, keys);
+    memory = { keys, raftkvRssMiB, redisRssMiB };
+  }
+
+  const partial = {
+    startedAt,
+    quick,
+    machine: { cpus: cpus().length, loadAvgBefore, loadAvgAfter: loadavg(), node: process.version },
+    writeLoad,
+    redisBenchmark: rb,
+    failover,
+    memory,
+  };
+  const results: BenchResults = { ...partial, targets: computeTargets(partial) };
+  const dir = fileURLToPath(new URL('./results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  const stamp = startedAt.replaceAll(':', '-').replace(/\..*/, '');
+  writeFileSync(join(dir, `${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(dir, `${stamp}.svg`), renderSvg(results));
+  console.log(renderTable(results));
+  console.log(`\nload average before ${loadAvgBefore.map((x) => x.toFixed(2)).join(' ')}, after ${results.machine.loadAvgAfter.map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(`results: ${join(dir, `${stamp}.json`)}\nchart:   ${join(dir, `${stamp}.svg`)}`);
+}
+
+try {
+  await main();
+} catch (err) {
+  console.error(err);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}
