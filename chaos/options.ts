@@ -22,6 +22,7 @@ export const OPTIONS = {
   'timeout-ms': { kind: 'int', default: 3000, min: 100, help: 'a reply later than this is indeterminate' },
   'read-mode': { kind: ['safe', 'lease'], default: 'safe', help: "the nodes' --read-mode" },
   'follower-reads': { kind: 'bool', default: false, help: 'control experiment: GETs go to random members with READONLY (stale reads allowed), so the checker must fail' },
+  overlap: { kind: 'bool', default: false, help: 'half the time, a second different fault joins the one in force' },
   'max-skew-ms': { kind: 'int', default: 1000, min: 0, help: 'clock nemesis: largest offset of a node clock' },
   'tick-ms': { kind: 'int', default: 50, min: 1, help: "the nodes' --tick-ms (smaller: faster elections, more of them)" },
   'snapshot-entries': { kind: 'int', default: 1000, min: 1, help: "the nodes' --snapshot-entries (small, so snapshots and installs happen)" },
@@ -43,6 +44,7 @@ export interface ChaosOptions {
   timeoutMs: number;
   readMode: 'safe' | 'lease';
   followerReads: boolean;
+  overlap: boolean;
   maxSkewMs: number;
   tickMs: number;
   snapshotEntries: number;

@@ -99,6 +99,7 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
       endAt: loadStart + o.time * 1000,
       healthyMs: [Math.round(2000 * scale), Math.round(4000 * scale) + 1000],
       faultMs: [Math.round(3000 * scale) + 1000, Math.round(7000 * scale) + 1000],
+      overlap: o.overlap,
     });
     try {
       await scheduler.run();
@@ -140,6 +141,7 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
         readMode: o.readMode,
         tickMs: o.tickMs,
         followerReads: o.followerReads,
+        overlap: o.overlap,
         maxSkewMs: o.nemesis.includes('clock') ? o.maxSkewMs : 0,
         durationMs: Math.round(Date.now() - startedAt.getTime()),
       },

@@ -43,6 +43,13 @@ async function victims(ctx: NemesisContext, pLeader: number): Promise<ChaosNode[
 
 const ids = (nodes: readonly ChaosNode[]) => nodes.map((n) => n.id);
 
+/** Restarts what is down (an overlapping fault may have restarted some already). */
+async function restart(ctx: NemesisContext, nodes: readonly ChaosNode[]): Promise<void> {
+  const down = nodes.filter((n) => !n.running);
+  for (const n of down) n.start();
+  await Promise.all(down.map((n) => n.waitHttp(60_000).catch((err: Error) => ctx.log(`restart: ${err.message}`))));
+}
+
 const partition: Start = async (ctx) => {
   const leader = await ctx.cluster.leader();
   const p = makePartition(ctx.rnd.pick(PARTITIONS), ctx.cluster.members, leader?.id, ctx.rnd);
@@ -58,10 +65,7 @@ const kill: Start = async (ctx) => {
     kind: 'kill -9',
     detail: `killed ${ids(down).join(' ')}`,
     nodes: ids(down),
-    heal: async () => {
-      for (const n of down) n.start();
-      await Promise.all(down.map((n) => n.waitHttp(60_000).catch((err: Error) => ctx.log(`restart: ${err.message}`))));
-    },
+    heal: () => restart(ctx, down),
   };
 };
 
@@ -112,10 +116,7 @@ const power: Start = async (ctx) => {
     kind: down.length === ctx.cluster.members.length ? 'all nodes' : 'power cut',
     detail: `lost un-fsynced writes of ${ids(down).join(' ')}`,
     nodes: ids(down),
-    heal: async () => {
-      for (const n of down) n.start();
-      await Promise.all(down.map((n) => n.waitHttp(60_000).catch((err: Error) => ctx.log(`restart: ${err.message}`))));
-    },
+    heal: () => restart(ctx, down),
   };
 };
 

@@ -39,7 +39,7 @@ export function windowStats(ops: readonly ChaosOp[], windows: readonly FaultWind
   for (const w of [...windows].sort((a, b) => a.start - b.start)) {
     add('healthy', '', t, w.start);
     add(`${w.nemesis}: ${w.kind}`, w.error ?? w.detail, w.start, w.end);
-    t = w.end;
+    t = Math.max(t, w.end);
   }
   add('healthy', '', t, loadEnd);
   return out;
@@ -57,6 +57,7 @@ export interface RunInfo {
   readMode: string;
   tickMs: number;
   followerReads: boolean;
+  overlap: boolean;
   maxSkewMs: number;
   durationMs: number;
 }

@@ -38,12 +38,13 @@ export function renderTimeline(inp: TimelineInput): string {
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${LEFT + WIDTH + 20}" height="${height}" font-family="monospace" font-size="10">`);
   out.push(`<rect width="100%" height="100%" fill="white"/>`);
   out.push(`<text x="4" y="14" font-size="12">${esc(inp.title)}</text>`);
-  for (const w of inp.windows) {
+  for (const [i, w] of inp.windows.entries()) {
     const colour = NEMESIS_COLOUR[w.nemesis] ?? '#ddd';
     out.push(
       `<rect x="${x(w.start).toFixed(1)}" y="${top}" width="${Math.max(1, x(w.end) - x(w.start)).toFixed(1)}" height="${height - top - 30}" fill="${colour}" opacity="0.6"><title>${esc(`${w.nemesis} ${w.kind}: ${w.error ?? w.detail} [${w.start}, ${w.end}]`)}</title></rect>`,
     );
-    out.push(`<text x="${(x(w.start) + 2).toFixed(1)}" y="${top + 10}">${esc(`${w.nemesis}: ${w.kind}`)}</text>`);
+    // Overlapping windows alternate their label rows.
+    out.push(`<text x="${(x(w.start) + 2).toFixed(1)}" y="${top + 10 - (i % 2) * 10}">${esc(`${w.nemesis}: ${w.kind}`)}</text>`);
   }
   inp.nodes.forEach((id, i) => {
     const y = nodeTop + i * ROW;
