@@ -3,7 +3,7 @@
  * directories, kill -9, SIGTERM, restart from the same data directory, and HTTP helpers.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,7 +116,7 @@ export class ClusterHarness {
 
   async waitHttp(h: NodeHandle, timeoutMs = 20_000): Promise<void> {
     await waitFor(async () => {
-      if (h.exitCode !== undefined) throw new Error(`${h.id} exited with ${h.exitCode}; see ${h.logFile}`);
+      if (h.exitCode !== undefined) throw new Error(`${h.id} exited with ${h.exitCode}; its log ends:\n${logTail(h.logFile)}`);
       try {
         return (await fetch(this.url(h, '/healthz'))).ok;
       } catch {
@@ -206,4 +206,13 @@ export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs:
     await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);
+}
+
+/** The last lines of a node's log, so a failure report says why without the (removed) file. */
+function logTail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
 }
