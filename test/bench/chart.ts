@@ -55,7 +55,7 @@ export function renderSvg(r: BenchResults): string {
     clients.map((c) => ({ label: `${c} clients`, bars: r.writeLoad.filter((w) => w.clients === c).map((w) => ({ series: w.system, value: pick(w) })) }));
   const rbKeys = [...new Set(r.redisBenchmark.map((b) => `${b.test.toUpperCase()} ${b.config}`))];
   const rbGroups: Group[] = rbKeys.map((k) => ({
-    label: k.replace(' -P 1', '').replace('-c ', 'c').replace('-P ', 'P'),
+    label: k.replace('-c ', 'c').replace('-P ', 'P').replace(/ P1$/, ''),
     bars: r.redisBenchmark.filter((b) => `${b.test.toUpperCase()} ${b.config}` === k).map((b) => ({ series: b.system, value: b.opsPerSec })),
   }));
   const rbP50: Group[] = rbGroups.map((g, i) => ({
