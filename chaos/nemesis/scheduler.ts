@@ -82,10 +82,15 @@ export class Scheduler {
     }
   }
 
-  /** Heals the faults in force, newest first (also used when the run is cut short). */
+  /**
+   * Heals the faults in force, newest first, except that a membership change completes last:
+   * its "heal" adds a member, which needs a quorum that a partition or a kill in force may deny.
+   * Also used when the run is cut short.
+   */
   async healCurrent(): Promise<void> {
-    while (this.current.length > 0) {
-      const { fault: f, start } = this.current.pop()!;
+    const order = [...this.current].reverse().sort((a, b) => Number(a.fault.nemesis === 'membership') - Number(b.fault.nemesis === 'membership'));
+    this.current = [];
+    for (const { fault: f, start } of order) {
       const healAt = elapsed();
       try {
         await f.heal();
