@@ -82,12 +82,23 @@ function realtime(key: string, ops: readonly ChaosOp[]): Anomaly[] {
 function readBounds(key: string, reads: readonly ChaosOp[], okIncrs: readonly ChaosOp[], incrs: readonly ChaosOp[]): Anomaly[] {
   const calls = incrs.filter((o) => o.status !== OpStatus.Fail).map((o) => o.call).sort((a, b) => a - b);
   for (const r of reads) {
-    let invoked = 0;
-    while (invoked < calls.length && calls[invoked] < r.return) invoked++;
+    const invoked = countBelow(calls, r.return);
     if (num(r) > invoked) {
       const later = okIncrs.filter((o) => o.call >= r.return).slice(0, 1);
       return [{ kind: 'phantom-read', key, message: `a read of ${key} returned ${num(r)} when only ${invoked} INCRs had been sent`, ops: [r, ...later] }];
     }
   }
   return [];
+}
+
+/** How many of the sorted `xs` are below `limit` (binary search). */
+function countBelow(xs: readonly number[], limit: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (xs[mid] < limit) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

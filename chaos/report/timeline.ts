@@ -27,7 +27,9 @@ export interface TimelineInput {
 }
 
 export function renderTimeline(inp: TimelineInput): string {
-  const end = Math.max(inp.end, ...inp.ops.map((o) => o.return), 1);
+  // A loop, not Math.max(...spread): long runs have more operations than a call may take arguments.
+  let end = Math.max(inp.end, 1);
+  for (const o of inp.ops) if (o.return > end) end = o.return;
   const x = (t: number) => LEFT + (t / end) * WIDTH;
   const lanes = [...new Set(inp.ops.map((o) => o.client))].sort((a, b) => a - b);
   const top = 40;

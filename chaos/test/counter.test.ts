@@ -36,6 +36,11 @@ describe('counter checker', () => {
     expect(r.anomalies[0].ops.map((o) => o.index)).toEqual([1, 2]);
   });
 
+  it('flags a read of more increments than had been sent', () => {
+    const r = checkCounter(history(incr(1, 0, 1), incr(2, 2, 3), get(3, 5, 6), incr(null, 10, 11, 'info'), get(3, 20, 21, true)));
+    expect(r.anomalies.map((a) => a.kind)).toEqual(['phantom-read']);
+  });
+
   it('lets a read concurrent with an increment see either value', () => {
     const r = checkCounter(history(incr(1, 0, 1), incr(2, 2, 10), get(1, 3, 4), get(2, 5, 6), get(2, 20, 21, true)));
     expect(r.valid).toBe(true);
