@@ -59,6 +59,15 @@ function summarize(p: Profile, top: number): string {
   return lines.join('\n');
 }
 
+/** Mean batch-write (fsync) time and batch count since start, from the node's Prometheus histogram. */
+async function fsyncSummary(url: string): Promise<string> {
+  const text = await (await fetch(url)).text();
+  const num = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  const sum = num('raftkv_fsync_duration_seconds_sum');
+  const count = num('raftkv_fsync_duration_seconds_count');
+  return `${count} fsynced batches, mean ${((sum / count) * 1000).toFixed(2)} ms`;
+}
+
 installSignalCleanup();
 try {
   const profDir = tempDir('raftkv-bench-prof-');
@@ -71,6 +80,7 @@ try {
   leader.proc!.kill('SIGUSR2');
   const load = await raftkvLoad(leader, Number(values.clients), Number(values.seconds));
   console.log(`load: ${load.opsPerSec.toFixed(0)} SET/s at ${load.clients} clients, p50 ${load.p50Ms.toFixed(2)} ms, p99 ${load.p99Ms.toFixed(2)} ms`);
+  for (const n of h.nodes) console.log(`${n.id}${n === leader ? ' (leader)' : ''}: ${await fsyncSummary(h.url(n, '/metrics'))}`);
   const pid = leader.proc!.pid!;
   for (const n of h.nodes) await h.signal(n, 'SIGTERM');
   const file = readdirSync(profDir).find((f) => f === `${pid}.cpuprofile`);
