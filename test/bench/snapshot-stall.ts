@@ -8,11 +8,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { resolveConfig } from '../../src/node/config.ts';
 import { createLogger } from '../../src/node/logger.ts';
 import { RaftNode } from '../../src/node/raft-node.ts';
 import type { KvOp } from '../../src/kv/index.ts';
+import { measureLoopStall } from '../support/loop-stall.ts';
 
 const total = Number(process.argv[2] ?? 1_000_000);
 const dir = mkdtempSync(join(tmpdir(), 'raftkv-snapbench-'));
@@ -35,23 +35,15 @@ for (let i = 0; i < total; i += batch * 8) {
 }
 console.log(`loaded ${node.kv.size} keys in ${((performance.now() - t0) / 1000).toFixed(1)} s; rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
 
-const h = monitorEventLoopDelay({ resolution: 5 });
-let maxGap = 0;
-let last = performance.now();
-const timer = setInterval(() => {
-  const now = performance.now();
-  maxGap = Math.max(maxGap, now - last - 10);
-  last = now;
-}, 10);
-h.enable();
 const s0 = performance.now();
-const snap = await node.snapshotNow();
+let snap: Awaited<ReturnType<typeof node.snapshotNow>> | undefined;
+const stall = await measureLoopStall(async () => {
+  snap = await node.snapshotNow();
+});
 const took = performance.now() - s0;
-h.disable();
-clearInterval(timer);
 console.log(
-  `snapshot of ${(snap.data.length / 2 ** 20).toFixed(0)} MiB at index ${snap.meta.index} took ${(took / 1000).toFixed(2)} s; ` +
-    `event-loop delay p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms, max ${(h.max / 1e6).toFixed(1)} ms; longest timer gap ${maxGap.toFixed(1)} ms`,
+  `snapshot of ${(snap!.data.length / 2 ** 20).toFixed(0)} MiB at index ${snap!.meta.index} took ${(took / 1000).toFixed(2)} s; ` +
+    `longest event-loop slice ${stall.longestSliceMs.toFixed(1)} ms (loop-thread CPU); monitorEventLoopDelay max ${stall.delayMaxMs.toFixed(1)} ms`,
 );
 await node.shutdown();
 rmSync(dir, { recursive: true, force: true });

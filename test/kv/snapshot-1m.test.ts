@@ -15,23 +15,14 @@
  *    logged. A non-sliced snapshot would show up in the first measure as seconds of CPU.
  */
 import { Buffer } from 'node:buffer';
-import { existsSync, readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { KvStore } from '../../src/kv/store.ts';
+import { loopThreadCpuMs } from '../support/loop-stall.ts';
 import { rng } from './harness.ts';
 
 const N = 1_000_000;
 const MAX_STALL_MS = 50;
-
-const schedstat = `/proc/self/task/${process.pid}/schedstat`;
-/** Milliseconds of CPU the event-loop thread has run. */
-const loopThreadCpuMs: () => number = existsSync(schedstat)
-  ? () => Number(readFileSync(schedstat, 'latin1').split(' ')[0]) / 1e6
-  : () => {
-      const u = process.cpuUsage();
-      return (u.user + u.system) / 1000;
-    };
 
 /** Key i (16 bytes), written into `into` when given. */
 function keyAt(i: number, into = Buffer.allocUnsafe(16)): Buffer {
