@@ -49,6 +49,12 @@ export const SETTINGS = {
   'tick-ms': { kind: 'int', default: 50, min: 1, help: 'raft tick interval' },
   'election-ticks': { kind: 'int', default: 10, min: 2, help: 'election timeout in ticks' },
   'heartbeat-ticks': { kind: 'int', default: 1, min: 1, help: 'heartbeat interval in ticks' },
+  'request-timeout-ms': {
+    kind: 'int',
+    default: 5000,
+    min: 100,
+    help: 'how long a write or linearizable read waits for the log before answering "outcome unknown" / TRYAGAIN (etcd: 5 s)',
+  },
   'read-mode': { kind: READ_MODES, default: 'safe', help: 'linearizable reads: safe (ReadIndex) or lease' },
   'snapshot-entries': { kind: 'int', default: 100_000, min: 1, help: 'snapshot after this many entries' },
   'snapshot-bytes': { kind: 'int', default: 64 * 1024 * 1024, min: 1, help: 'or after this many log bytes' },
@@ -89,6 +95,7 @@ export interface NodeConfig {
   tickMs: number;
   electionTicks: number;
   heartbeatTicks: number;
+  requestTimeoutMs: number;
   readMode: (typeof READ_MODES)[number];
   snapshotEntries: number;
   snapshotBytes: number;

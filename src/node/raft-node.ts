@@ -242,8 +242,9 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     throw new NotLeaderError(this.leader());
   }
 
+  /** Never shorter than a few election timeouts, or every failover would time requests out. */
   private writeTimeoutMs(): number {
-    return Math.max(2000, this.cfg.tickMs * this.cfg.electionTicks * 4);
+    return Math.max(this.cfg.requestTimeoutMs, this.cfg.tickMs * this.cfg.electionTicks * 4);
   }
 
   // ---- reads --------------------------------------------------------------------------------
