@@ -3,7 +3,7 @@
  * The last line printed is `valid: true` or `valid: false`; the exit code is 0 for a valid
  * history, 1 for an invalid one and 2 when the harness itself could not run.
  */
-import { cleanupStale, NetworkError } from './net/network.ts';
+import { cleanupStale, NetworkError, networkOwner } from './net/network.ts';
 import { OptionError, parseOptions, usage } from './options.ts';
 import { activeCluster, recheck, runChaos, SetupError } from './run.ts';
 
@@ -23,6 +23,7 @@ async function main(): Promise<number> {
     return 0;
   }
   if (opts.cleanup) {
+    if (networkOwner() !== undefined) throw new SetupError(`a live chaos run (pid ${networkOwner()}) owns the network; stop it instead`);
     const removed = cleanupStale();
     log(removed.length ? `removed: ${removed.join(', ')}` : 'nothing to clean up');
     return 0;

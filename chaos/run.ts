@@ -64,12 +64,18 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
     if (!faketimeLib) throw new SetupError('the clock nemesis needs libfaketime: apt-get install -y faketime');
   }
   const rnd = new Random(o.seed);
+  let waited = false;
   const cluster = new ChaosCluster({
     nodes: o.nodes,
     dir,
     extraArgs: ['--read-mode', o.readMode, '--tick-ms', String(o.tickMs), '--snapshot-entries', String(o.snapshotEntries), '--snapshot-keep-entries', String(Math.ceil(o.snapshotEntries / 5))],
     faketimeLib,
     loopDisks: o.nemesis.includes('power'),
+    log,
+    onWait: (owner) => {
+      if (!waited) log(`waiting for the chaos run of pid ${owner} to release the network`);
+      waited = true;
+    },
   });
   activeCluster = cluster;
   const rec = new Recorder(join(dir, 'history.jsonl'));

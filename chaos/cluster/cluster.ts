@@ -20,6 +20,9 @@ export interface ClusterOptions {
   faketimeLib?: string;
   /** Data directories on loop-mounted ext4 images, for the power nemesis (disk.ts). */
   loopDisks?: boolean;
+  /** Called every second while another run owns the network. */
+  onWait?: (owner: number) => void;
+  log: (line: string) => void;
 }
 
 /** A node seen claiming leadership (or giving it up) by the poller. */
@@ -62,7 +65,8 @@ export class ChaosCluster {
   async start(): Promise<void> {
     mkdirSync(join(this.opts.dir, 'data'), { recursive: true });
     mkdirSync(join(this.opts.dir, 'logs'), { recursive: true });
-    this.network.create();
+    const stale = await this.network.create(10 * 60_000, (owner) => this.opts.onWait?.(owner));
+    if (stale.length > 0) this.opts.log(`removed a dead run's leftovers: ${stale.join(', ')}`);
     const nodes = Array.from({ length: this.opts.nodes }, () => this.create());
     const peers = nodes.map((n) => n.peerAddress).join(',');
     for (const n of nodes) {

@@ -4,13 +4,14 @@
  * `iptables`; skipped otherwise.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Firewall } from '../net/firewall.ts';
-import { Network, type Slot } from '../net/network.ts';
-import { hasCommand, shQuiet } from '../net/sh.ts';
+import { LOCK_FILE, Network, type Slot } from '../net/network.ts';
+import { hasCommand } from '../net/sh.ts';
 
-// Skipped without root or tools, and while a chaos run owns the network (the bridge is its lock).
-const usable = process.getuid?.() === 0 && hasCommand('ip') && hasCommand('iptables') && !shQuiet(['ip', 'link', 'show', 'rkvcbr0']);
+// Skipped without root or tools; waits while a chaos run owns the network.
+const usable = process.getuid?.() === 0 && hasCommand('ip') && hasCommand('iptables');
 const PEER = 16379;
 const RESP = 6379;
 
@@ -31,7 +32,7 @@ describe.skipIf(!usable)('network namespaces and iptables cuts', () => {
   let fw: Firewall;
 
   beforeAll(async () => {
-    net.create();
+    await net.create(5 * 60_000);
     a = net.slot(1);
     b = net.slot(2);
     for (const s of [a, b]) servers.push(spawn('ip', ['netns', 'exec', s.ns, process.execPath, '-e', SERVER, s.ip], { stdio: 'ignore' }));
@@ -40,7 +41,7 @@ describe.skipIf(!usable)('network namespaces and iptables cuts', () => {
       return { ns: s.ns, ip: s.ip, httpPort: PEER };
     });
     await new Promise((r) => setTimeout(r, 500));
-  });
+  }, 6 * 60_000);
 
   afterAll(() => {
     for (const s of servers) s.kill('SIGKILL');
@@ -72,13 +73,14 @@ describe.skipIf(!usable)('network namespaces and iptables cuts', () => {
     fw.heal();
   });
 
-  it('leaves nothing behind', () => {
+  it('holds the network until destroyed, and leaves nothing behind', async () => {
     const other = new Network();
-    expect(() => other.create()).toThrow(/another chaos run is active/);
+    await expect(other.create(1500)).rejects.toThrow(/still owns the network/);
     net.destroy();
+    expect(existsSync(LOCK_FILE)).toBe(false);
     const ns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
     expect(ns).not.toContain('rkvc-');
-    other.create();
+    await other.create(0);
     other.destroy();
   });
 });
