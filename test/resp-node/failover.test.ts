@@ -106,8 +106,13 @@ describe('kill -9 of the leader under client load', () => {
       defaults: { disableOfflineQueue: true, socket: { reconnectStrategy: (retries: number) => Math.min(50 * retries, 500) } },
     });
     // node-redis refreshes its slot map only on MOVED/ASK (redis/node-redis#2806): a client
-    // whose master died never hears a MOVED. The usual wiring refreshes it on node errors.
-    const rediscover = () => void c._slots.rediscover({ options: rootNodes[0] } as never).catch(() => {});
+    // whose master died never hears a MOVED. The usual wiring refreshes it on node errors,
+    // asking each root node in turn: the first one may be the node that was killed.
+    let next = 0;
+    const rediscover = () => {
+      const root = rootNodes[next++ % rootNodes.length];
+      void c._slots.rediscover({ options: root } as never).catch(() => {});
+    };
     c.on('node-error', rediscover);
     c.on('error', () => {});
     await c.connect();
