@@ -73,8 +73,6 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   private readonly reads: ReadWaiters;
   private readonly snapshotter: Snapshotter;
   private readonly duties: LeaderDuties;
-  /** Learners we added and will promote once they have caught up. */
-  private readonly promoting = new Set<string>();
 
   private constructor(
     readonly cfg: NodeConfig,
@@ -262,13 +260,11 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     if (this.conf.voters.includes(m.id) || this.conf.learners.includes(m.id)) {
       throw new MemberExistsError(m.id);
     }
-    this.promoting.add(m.id);
     await this.proposeConfChange({ type: ConfChangeType.AddLearner, node: m.id, context: encodeMember(m) });
   }
 
   async removeMember(id: string): Promise<void> {
     if (!this.conf.voters.includes(id) && !this.conf.learners.includes(id)) throw new UnknownMemberError(id);
-    this.promoting.delete(id);
     await this.proposeConfChange({ type: ConfChangeType.RemoveNode, node: id });
   }
 
@@ -416,31 +412,31 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     this.conf = this.raw.applyConfChange(cc);
     const member = decodeMember(cc.context);
     if (member) this.members.set(member);
-    if (cc.type === ConfChangeType.RemoveNode) {
-      this.members.delete(cc.node);
-      this.promoting.delete(cc.node);
-    }
-    if (cc.type === ConfChangeType.AddVoter) this.promoting.delete(cc.node);
+    if (cc.type === ConfChangeType.RemoveNode) this.members.delete(cc.node);
     this.log.info({ change: cc.type, node: cc.node, voters: this.conf.voters, learners: this.conf.learners }, 'membership changed');
     this.refreshPeers();
     this.proposals.applied(e.index, e.term, this.conf);
   }
 
+  /**
+   * Every learner is a member on its way to voting (the admin API adds members only as learners
+   * first), so whichever node leads promotes it once it has caught up: the leader that added it
+   * may be gone by then.
+   */
   private promoteCaughtUpLearners(): void {
-    if (this.promoting.size === 0) return;
+    if (this.conf.learners.length === 0) return;
     const pr = this.progress() ?? {};
     const commit = this.raw.status().commit;
-    for (const id of this.promoting) {
-      if (!this.conf.learners.includes(id)) continue;
+    for (const id of this.conf.learners) {
       if ((pr[id]?.match ?? 0) < commit) continue;
       try {
         const { index, term } = this.raw.proposeConfChange({ type: ConfChangeType.AddVoter, node: id });
-        this.promoting.delete(id);
-        void this.proposals.wait(index, term, Date.now() + this.writeTimeoutMs()).catch(() => this.promoting.add(id));
+        void this.proposals.wait(index, term, Date.now() + this.writeTimeoutMs()).catch(() => undefined);
         this.log.info({ node: id }, 'learner caught up; proposing promotion to voter');
       } catch {
-        // another change is still pending; retry on a later tick
+        // the previous change is not applied yet (one at a time); retry on a later tick
       }
+      return;
     }
   }
 

@@ -134,6 +134,28 @@ describe('a 3-node cluster of real processes', () => {
     expect(st!.voters.sort()).toEqual(cluster.nodes.filter((h) => h.id !== victim.id).map((h) => h.id).sort());
   });
 
+  it('promotes a learner even when the leader that added it dies first', async () => {
+    cluster = new ClusterHarness();
+    await cluster.start();
+    const leader = await cluster.waitLeader();
+    const n4 = await cluster.allocate('n4');
+    cluster.nodes.push(n4);
+    // Added while it is not running, so it cannot catch up before the leader dies.
+    const add = await fetch(cluster.url(leader, '/v1/cluster/members'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'n4', host: '127.0.0.1', port: n4.port, http_port: n4.httpPort }),
+    });
+    expect(add.status).toBe(202);
+    expect((await cluster.status(leader))?.learners).toEqual(['n4']);
+    await cluster.kill9(leader);
+    const rest = cluster.nodes.filter((h) => h.id !== leader.id && h.id !== 'n4');
+    const next = await cluster.waitLeader(10_000, rest);
+    cluster.spawn(n4, { join: true });
+    await cluster.waitHttp(n4);
+    await waitFor(async () => (await cluster!.status(next))?.voters.includes('n4') ?? false, 15_000, 'the new leader to promote n4');
+  });
+
   it('hands leadership over on SIGTERM with no failed client write', async () => {
     cluster = new ClusterHarness();
     await cluster.start();
