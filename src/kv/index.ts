@@ -51,6 +51,7 @@ export {
   type TimeUnit,
   type WatchedKey,
 } from './ops.ts';
+export { mulberry32 } from './prng.ts';
 export { ERR, invalidExpireTime, type KvResult } from './results.ts';
 export { SNAPSHOT_CHUNK_BYTES, SnapshotWriter } from './snapshot.ts';
 export { type ExpiredKey, KvStore, type KvStoreOptions, type ReadOptions, type ScanOptions } from './store.ts';

@@ -12,6 +12,7 @@ import { RestoreInProgressError } from './errors.ts';
 import { chooseVictims, type EvictionPolicy } from './eviction.ts';
 import { Keyspace } from './keyspace.ts';
 import type { KvEntry, Rng, TimeUnit } from './ops.ts';
+import { mulberry32 } from './prng.ts';
 import { expireTimeOf, findLive, liveCount, matchingKeys, randomKeyOf, scanKeys, ttlOf } from './reads.ts';
 import { ABORTED, type KvResult } from './results.ts';
 import { readSnapshot, SnapshotWriter } from './snapshot.ts';
@@ -38,17 +39,6 @@ export interface ScanOptions {
 export interface ExpiredKey {
   key: Buffer;
   expiresAt: number;
-}
-
-/** mulberry32: a tiny deterministic PRNG seeded by the log index, for RANDOMKEY inside MULTI. */
-function seededRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export class KvStore {
@@ -82,7 +72,7 @@ export class KvStore {
         if (ks.version(toBinary(w.key), entry.ts) !== w.version) return [ABORTED];
       }
     }
-    const ctx: ApplyContext = { ks, ts: entry.ts, index, rng: seededRng(index) };
+    const ctx: ApplyContext = { ks, ts: entry.ts, index, rng: mulberry32(index) };
     return entry.ops.map((op) => applyOp(ctx, op));
   }
 

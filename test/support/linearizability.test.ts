@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { HistoryOp, RegisterValue } from './history.ts';
 import { checkLinearizability, formatCounterexample } from './linearizability.ts';
+import { mulberry32 } from '../../src/kv/prng.ts';
 
 // Compact builders: [call, return] in arbitrary time units.
 const w = (c: number, v: RegisterValue, call: number, ret: number, key = 'k'): HistoryOp => ({
@@ -151,16 +152,7 @@ describe('linearizability checker: hand-built histories', () => {
   });
 });
 
-/** mulberry32: a tiny seeded PRNG so the generated histories are the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+
 
 /**
  * A history of `perKey` operations on each key from `clients` concurrent clients against a real

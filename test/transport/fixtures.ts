@@ -1,17 +1,9 @@
 /** Shared test data for the transport tests: messages of every wire type, a seeded PRNG. */
 import { type Entry, EntryType, type Message, MessageType, type NodeId } from '../../src/raft/types.ts';
 
-/** mulberry32: a small seeded PRNG so fuzz failures replay. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG so fuzz failures replay. */
+export { mulberry32 as prng } from '../../src/kv/prng.ts';
+
 
 export function bytesOf(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
