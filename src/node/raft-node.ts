@@ -225,7 +225,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     // A follower that is shutting down still knows the leader: send the caller there.
     if (this.role !== Role.Leader) return Promise.reject(new NotLeaderError(this.leader()));
     if (this.closed) return Promise.reject(new NodeClosedError());
-    if (this.raw.status().leadTransferee !== NONE) return this.afterTransfer();
+    if (this.raw.leadTransferee !== NONE) return this.afterTransfer();
     const { index, term } = this.raw.propose(data);
     this.scheduleReady();
     return this.proposals.wait(index, term, Date.now() + this.writeTimeoutMs());

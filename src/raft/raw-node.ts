@@ -187,6 +187,11 @@ export class RawNode {
     r.onApplied();
   }
 
+  /** The node leadership is being handed to (NONE when no transfer runs); cheaper than status(). */
+  get leadTransferee(): NodeId {
+    return this.raft.leadTransferee;
+  }
+
   status(): Status {
     const r = this.raft;
     const status: Status = {
