@@ -16,20 +16,31 @@ export function encodeRequest(args: readonly (string | Buffer)[]): Buffer {
   return Buffer.concat(parts);
 }
 
-export class RawClient {
-  private pending = Buffer.alloc(0);
-  private readonly replies: Reply[] = [];
+/** Cuts one reply off the front of `buf`: its value and where it ends, or null if incomplete. */
+export type Framer<T> = (buf: Buffer) => { value: T; end: number } | null;
+
+/**
+ * A test connection that writes exact bytes and queues each reply as the framer cuts it from
+ * the stream: decoded `Reply` values here, raw reply bytes for the differential tests.
+ */
+export class FramedConn<T> {
+  private inbox = Buffer.alloc(0);
+  private readonly replies: T[] = [];
   private wake: (() => void) | null = null;
   closed = false;
 
-  private constructor(readonly socket: net.Socket) {
+  protected constructor(
+    readonly socket: net.Socket,
+    frame: Framer<T>,
+    private readonly readTimeoutMs: number,
+  ) {
     socket.on('data', (d) => {
-      this.pending = Buffer.concat([this.pending, d]);
+      this.inbox = Buffer.concat([this.inbox, d]);
       for (;;) {
-        const r = readReply(this.pending);
+        const r = this.inbox.length === 0 ? null : frame(this.inbox);
         if (r === null) break;
-        this.pending = this.pending.subarray(r.end);
-        this.replies.push(r.reply);
+        this.inbox = this.inbox.subarray(r.end);
+        this.replies.push(r.value);
       }
       this.wake?.();
     });
@@ -40,10 +51,10 @@ export class RawClient {
     socket.on('error', () => {});
   }
 
-  static connect(port: number): Promise<RawClient> {
+  protected static dial(port: number): Promise<net.Socket> {
     return new Promise((resolve, reject) => {
       const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => resolve(new RawClient(s)));
+      s.once('connect', () => resolve(s));
       s.once('error', reject);
     });
   }
@@ -53,15 +64,8 @@ export class RawClient {
     this.socket.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
   }
 
-  /** Sends one multibulk command and returns its reply. */
-  async call(...args: (string | Buffer)[]): Promise<Reply> {
-    this.send(encodeRequest(args));
-    const [r] = await this.read(1);
-    return r;
-  }
-
   /** Waits for n replies (rejects if the server closes first or nothing comes in time). */
-  async read(n: number, timeoutMs = 2000): Promise<Reply[]> {
+  async read(n: number, timeoutMs = this.readTimeoutMs): Promise<T[]> {
     const deadline = Date.now() + timeoutMs;
     while (this.replies.length < n) {
       if (this.closed) throw new Error(`connection closed after ${this.replies.length} of ${n} replies`);
@@ -91,12 +95,30 @@ export class RawClient {
     });
   }
 
-  /** Replies received but not yet read. */
+  /** Replies received but not yet read (pushes, pipelined answers). */
   get unread(): number {
     return this.replies.length;
   }
 
   close(): void {
     this.socket.destroy();
+  }
+}
+
+const decodeReply: Framer<Reply> = (buf) => {
+  const r = readReply(buf);
+  return r === null ? null : { value: r.reply, end: r.end };
+};
+
+export class RawClient extends FramedConn<Reply> {
+  static async connect(port: number): Promise<RawClient> {
+    return new RawClient(await FramedConn.dial(port), decodeReply, 2000);
+  }
+
+  /** Sends one multibulk command and returns its reply. */
+  async call(...args: (string | Buffer)[]): Promise<Reply> {
+    this.send(encodeRequest(args));
+    const [r] = await this.read(1);
+    return r;
   }
 }

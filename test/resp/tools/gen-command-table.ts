@@ -8,10 +8,8 @@
  * The command list below is the supported set (issue 4); it is the only hand-written input.
  */
 import { writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { encodeRequest } from '../support/client.ts';
-import { readReply } from '../support/reply-reader.ts';
+import { RawClient } from '../support/client.ts';
 import type { Reply } from '../../../src/resp/reply.ts';
 
 const SUPPORTED: Record<string, readonly string[]> = {
@@ -78,28 +76,6 @@ const SUPPORTED: Record<string, readonly string[]> = {
   readwrite: [],
   cluster: ['slots', 'shards', 'nodes', 'info', 'myid', 'keyslot'],
 };
-
-class Conn {
-  private pending = Buffer.alloc(0);
-  private waiters: ((r: Reply) => void)[] = [];
-  constructor(private readonly sock: net.Socket) {
-    sock.on('data', (d) => {
-      this.pending = Buffer.concat([this.pending, d]);
-      for (;;) {
-        const r = readReply(this.pending);
-        if (r === null) break;
-        this.pending = this.pending.subarray(r.end);
-        this.waiters.shift()?.(r.reply);
-      }
-    });
-  }
-  call(...args: string[]): Promise<Reply> {
-    return new Promise((resolve) => {
-      this.waiters.push(resolve);
-      this.sock.write(encodeRequest(args));
-    });
-  }
-}
 
 function str(r: Reply): string {
   if (r.t === 'bulk' || r.t === 'simple' || r.t === 'verbatim') return r.v.toString();
@@ -213,9 +189,7 @@ function ts(value: unknown, indent: string): string {
 
 async function main(): Promise<void> {
   const port = Number(process.argv[2] ?? 7379);
-  const sock = net.connect(port, '127.0.0.1');
-  await new Promise((r) => sock.once('connect', r));
-  const conn = new Conn(sock);
+  const conn = await RawClient.connect(port);
   await conn.call('HELLO', '3');
   const byGroup = new Map<string, [string, Entry][]>();
   for (const [name, subs] of Object.entries(SUPPORTED)) {
@@ -225,7 +199,7 @@ async function main(): Promise<void> {
     const group = String(entry.docs.group);
     byGroup.set(group, [...(byGroup.get(group) ?? []), [name, entry]]);
   }
-  sock.end();
+  conn.close();
   const dir = fileURLToPath(new URL('../../../src/resp/commands/data/', import.meta.url));
   for (const [group, cmds] of byGroup) {
     const constName = `${group.toUpperCase().replace(/-/g, '_')}_COMMANDS`;
