@@ -3,7 +3,7 @@
  * a stable code; nothing the client sends can make the server crash.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { MemberExistsError, NodeClosedError, NotLeaderError, UnknownMemberError } from '../node/raft-node.ts';
+import { ConfChangePendingError, MemberExistsError, NodeClosedError, NotLeaderError, UnknownMemberError } from '../node/raft-node.ts';
 import { OutcomeUnknownError, ProposalFailedError, ReadTimeoutError } from '../node/waiters.ts';
 import { ProposalDroppedError } from '../raft/types.ts';
 
@@ -21,6 +21,7 @@ export class HttpError extends Error {
 const BY_CLASS: [new (...a: never[]) => Error, number, string][] = [
   [UnknownMemberError, 404, 'unknown_member'],
   [MemberExistsError, 409, 'member_exists'],
+  [ConfChangePendingError, 503, 'conf_change_pending'],
   [ProposalDroppedError, 503, 'proposal_dropped'],
   [ProposalFailedError, 503, 'proposal_failed'],
   [ReadTimeoutError, 503, 'read_timeout'],

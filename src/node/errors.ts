@@ -36,3 +36,11 @@ export class TransferTimeoutError extends Error {
     super(`leadership transfer to ${target} did not complete in ${ms} ms`);
   }
 }
+
+/** The previous membership change was still not applied when the request's time ran out. */
+export class ConfChangePendingError extends Error {
+  override name = 'ConfChangePendingError';
+  constructor() {
+    super('the previous membership change is still being applied; try again');
+  }
+}

@@ -29,10 +29,10 @@ import { type Member, Members, decodeMember, encodeMember, raftUrl } from './mem
 import { NodeMetrics } from './metrics.ts';
 import { Snapshotter } from './snapshotter.ts';
 import { ProposalWaiters, ReadWaiters } from './waiters.ts';
-import { MemberExistsError, NodeClosedError, NotLeaderError, TransferTimeoutError, UnknownMemberError } from './errors.ts';
+import { ConfChangePendingError, MemberExistsError, NodeClosedError, NotLeaderError, TransferTimeoutError, UnknownMemberError } from './errors.ts';
 import { bestTransferTarget, bootstrapEntries, nextLeader } from './leadership.ts';
 
-export { MemberExistsError, NodeClosedError, NotLeaderError, TransferTimeoutError, UnknownMemberError };
+export { ConfChangePendingError, MemberExistsError, NodeClosedError, NotLeaderError, TransferTimeoutError, UnknownMemberError };
 
 /** Leader messages that may leave before the leader's own append is durable (thesis 10.2.1). */
 const EARLY_LEADER_MESSAGES = new Set<string>([MessageType.App, MessageType.Heartbeat, MessageType.Snap]);
@@ -268,11 +268,23 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     await this.proposeConfChange({ type: ConfChangeType.RemoveNode, node: id });
   }
 
-  private proposeConfChange(cc: Parameters<RawNode['proposeConfChange']>[0]): Promise<unknown> {
-    if (this.role !== Role.Leader) return Promise.reject(new NotLeaderError(this.leader()));
+  /**
+   * Changes go one at a time, so an admin request that arrives while the previous change (or a
+   * new leader's no-op) is still being applied waits for it rather than failing: right after an
+   * election, or while a learner is being promoted, a refusal would only make the operator retry.
+   */
+  private async proposeConfChange(cc: Parameters<RawNode['proposeConfChange']>[0]): Promise<unknown> {
+    const deadline = Date.now() + this.writeTimeoutMs();
+    for (;;) {
+      if (this.closed) throw new NodeClosedError();
+      if (this.role !== Role.Leader) throw new NotLeaderError(this.leader());
+      if (!this.raw.confChangePending) break;
+      if (Date.now() >= deadline) throw new ConfChangePendingError();
+      await new Promise((r) => setTimeout(r, this.cfg.tickMs));
+    }
     const { index, term } = this.raw.proposeConfChange(cc);
     this.scheduleReady();
-    return this.proposals.wait(index, term, Date.now() + this.writeTimeoutMs());
+    return this.proposals.wait(index, term, deadline);
   }
 
   /** Hand leadership to `to` (or the most caught-up reachable voter); resolves with the new leader. */

@@ -85,6 +85,14 @@ export class RawNode {
     return { index: r.log.lastIndex(), term: r.term };
   }
 
+  /**
+   * True while a proposed membership change (or a new leader's no-op, which may hide one from an
+   * earlier term) is not yet applied; proposeConfChange would throw until it is.
+   */
+  get confChangePending(): boolean {
+    return this.raft.pendingConfIndex > this.raft.log.applied;
+  }
+
   /** Called by the runtime when it applies a committed ConfChange entry. */
   applyConfChange(cc: ConfChange): ConfState {
     return this.raft.applyConfChange(cc);
