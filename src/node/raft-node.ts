@@ -353,34 +353,49 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
 
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState) this.onSoftState(rd.softState.role, rd.softState.leader);
-    const leaderNow = this.role === Role.Leader;
+    const durable = { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot };
+    const mustSync = this.storage.saveNeedsSync(durable);
     let late = rd.messages;
-    if (leaderNow) {
-      const early = rd.messages.filter((m) => EARLY_LEADER_MESSAGES.has(m.type));
+    if (!mustSync) {
+      // Nothing in this Ready is a promise to a peer (at most a new commit index), so its
+      // messages need not wait for the disk: heartbeat answers, and with them ReadIndex rounds,
+      // stay off the fsync path.
+      this.send(late);
+      late = [];
+    } else if (this.role === Role.Leader) {
+      this.send(rd.messages.filter((m) => EARLY_LEADER_MESSAGES.has(m.type)));
       late = rd.messages.filter((m) => !EARLY_LEADER_MESSAGES.has(m.type));
-      this.send(early);
     }
+    // Committed entries are on a quorum already, so, as etcd does, they are applied while this
+    // Ready's own writes are on their way to disk; a received snapshot must be installed first.
+    if (!rd.snapshot) this.applyCommitted(rd);
     if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
       const t0 = performance.now();
-      await this.storage.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
-      this.metrics.fsync(performance.now() - t0);
+      await this.storage.save(durable);
+      if (mustSync) this.metrics.fsync(performance.now() - t0);
     }
     this.send(late);
-    if (rd.snapshot && rd.snapshot.meta.index > this.applied) {
-      await this.snapshotter.install(rd.snapshot);
-      this.proposals.skippedTo(rd.snapshot.meta.index);
-      this.applied = rd.snapshot.meta.index;
-      this.conf = rd.snapshot.meta.conf;
-      this.refreshPeers();
+    if (rd.snapshot) {
+      if (rd.snapshot.meta.index > this.applied) {
+        await this.snapshotter.install(rd.snapshot);
+        this.proposals.skippedTo(rd.snapshot.meta.index);
+        this.applied = rd.snapshot.meta.index;
+        this.conf = rd.snapshot.meta.conf;
+        this.refreshPeers();
+      }
+      this.applyCommitted(rd);
     }
-    for (const e of rd.committedEntries) this.applyEntry(e);
-    for (const rs of rd.readStates) this.reads.onReadState(rs);
     this.raw.advance(rd);
-    this.reads.serve(this.applied);
     if (rd.committedEntries.length > 0) {
       if (this.role === Role.Leader) this.duties.afterApply();
       this.snapshotter.maybeSnapshot(this.applied);
     }
+  }
+
+  private applyCommitted(rd: Ready): void {
+    for (const e of rd.committedEntries) this.applyEntry(e);
+    for (const rs of rd.readStates) this.reads.onReadState(rs);
+    this.reads.serve(this.applied);
   }
 
   private send(messages: Message[]): void {

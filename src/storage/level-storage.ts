@@ -98,7 +98,7 @@ export class LevelStorage implements Storage {
     this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
     const sync = opts.syncWrites ?? true;
     this.queue = new WriteQueue({
-      write: (ops) => db.batch(ops, { sync }),
+      write: (ops, mustSync) => db.batch(ops, { sync: sync && mustSync }),
       written: (ms) => {
         this.lastFsyncMs = ms;
         this.batches++;
@@ -191,6 +191,7 @@ export class LevelStorage implements Storage {
   save(req: SaveRequest): Promise<void> {
     try {
       this.assertWritable();
+      const sync = this.saveNeedsSync(req);
       const plan = this.log.planSave(req);
       const ops: WriteOp[] = [];
       let chunkCount: number | undefined;
@@ -209,10 +210,24 @@ export class LevelStorage implements Storage {
       if (plan.hardState) ops.push({ type: 'put', key: fixedKey('hardState'), value: encodeHardState(plan.hardState) });
       this.log.applySave(plan);
       if (chunkCount !== undefined) this.snapChunks = chunkCount;
-      return this.queue.push(ops);
+      return this.queue.push(ops, sync);
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * Whether a save must be fsynced before what depends on it may happen (etcd's MustSync): new
+   * entries, a snapshot, or a new term or vote are promises to other nodes. A commit index alone
+   * is not: after a crash it is learned again from the leader, so writing it without waiting
+   * for the disk loses nothing a peer relies on.
+   */
+  saveNeedsSync(req: SaveRequest): boolean {
+    if (req.snapshot || (req.entries && req.entries.length > 0)) return true;
+    const hs = req.hardState;
+    if (!hs) return false;
+    const prev = this.log.hardState();
+    return hs.term !== prev.term || hs.vote !== prev.vote;
   }
 
   /**

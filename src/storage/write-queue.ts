@@ -1,5 +1,5 @@
 /**
- * Group commit. Writes gathered in one event-loop turn, and all writes that arrive while a batch
+ * Group commit. Writes issued in one synchronous stretch, and all writes that arrive while a batch
  * is being fsynced, go to LevelDB as one batch; each caller's promise settles when the batch
  * holding its writes is durable.
  *
@@ -19,13 +19,15 @@ interface Group {
   /** Builds the ops when the batch is written, so large values are not all encoded up front. */
   build?: () => WriteOp[];
   waiters: Waiter[];
+  /** Fsync the batch: false only if every write in it said it may skip the fsync. */
+  sync: boolean;
   /** A sealed group takes no more writes; the next write starts a new group. */
   sealed: boolean;
 }
 
 export interface WriteQueueSink {
-  /** Writes one atomic batch and resolves when it is durable. */
-  write(ops: WriteOp[]): Promise<void>;
+  /** Writes one atomic batch; resolves when it is durable if `sync`, else when it is written. */
+  write(ops: WriteOp[], sync: boolean): Promise<void>;
   /** Called after each batch with its duration (the fsync latency) and size. */
   written(ms: number, ops: number): void;
   /** Turns a write error into the error every pending and later write rejects with. */
@@ -40,13 +42,18 @@ export class WriteQueue {
 
   constructor(private readonly sink: WriteQueueSink) {}
 
-  /** Adds ops to the batch being gathered; resolves when that batch is durable. */
-  push(ops: WriteOp[]): Promise<void> {
+  /**
+   * Adds ops to the batch being gathered; resolves when that batch is durable. With
+   * `sync` false the caller only needs order, not durability, so the batch may skip the fsync
+   * unless another write in it needs one.
+   */
+  push(ops: WriteOp[], sync = true): Promise<void> {
     let g = this.groups.at(-1);
     if (!g || g.sealed) {
-      g = { ops: [], waiters: [], sealed: false };
+      g = { ops: [], waiters: [], sync: false, sealed: false };
       this.groups.push(g);
     }
+    if (sync) g.sync = true;
     return this.enqueue(g, ops);
   }
 
@@ -55,7 +62,7 @@ export class WriteQueue {
    * queued around it by no more than itself. `build` runs when the batch is about to be written.
    */
   pushAlone(build: () => WriteOp[]): Promise<void> {
-    const g: Group = { ops: [], build, waiters: [], sealed: true };
+    const g: Group = { ops: [], build, waiters: [], sync: true, sealed: true };
     this.groups.push(g);
     return this.enqueue(g, []);
   }
@@ -76,9 +83,12 @@ export class WriteQueue {
     const done = new Promise<void>((resolve, reject) => g.waiters.push({ resolve, reject }));
     if (!this.running && !this.scheduled) {
       this.scheduled = true;
-      // setImmediate runs after the current turn, including its microtasks, so every write
-      // issued in this turn joins the batch.
-      setImmediate(() => void this.run());
+      // A microtask runs once the current synchronous stretch is done, so the writes it issues
+      // join one batch; writes from later callbacks join the next batch, gathered while this
+      // one is on disk. Waiting a whole loop turn instead (setImmediate) adds that turn's
+      // socket work to every write's latency, and the runtime already issues one save per
+      // Ready.
+      queueMicrotask(() => void this.run());
     }
     return done;
   }
@@ -92,7 +102,7 @@ export class WriteQueue {
         const ops = g.build ? g.build() : g.ops;
         if (ops.length > 0) {
           const t0 = performance.now();
-          await this.sink.write(ops);
+          await this.sink.write(ops, g.sync);
           this.sink.written(performance.now() - t0, ops.length);
         }
       } catch (err) {

@@ -1,5 +1,5 @@
 /**
- * Group commit: the writes of one event-loop turn share one fsynced LevelDB batch, writes that
+ * Group commit: the writes of one synchronous stretch share one fsynced LevelDB batch, writes that
  * arrive while a batch is in flight share the next one, and no promise resolves before its batch
  * is durable.
  */
@@ -67,6 +67,22 @@ describe('LevelStorage group commit', () => {
     ]);
   });
 
+  it('asks for an fsync only for entries, snapshots, and a new term or vote (etcd MustSync)', async () => {
+    const s = await store();
+    await s.save({ entries: [ent(1, 1)], hardState: { term: 1, vote: 'n1', commit: 0 } });
+    expect(s.saveNeedsSync({ entries: [ent(2, 1)] })).toBe(true);
+    expect(s.saveNeedsSync({ hardState: { term: 1, vote: 'n1', commit: 1 } })).toBe(false);
+    expect(s.saveNeedsSync({ hardState: { term: 2, vote: 'n1', commit: 1 } })).toBe(true);
+    expect(s.saveNeedsSync({ hardState: { term: 1, vote: 'n2', commit: 1 } })).toBe(true);
+    expect(s.saveNeedsSync({})).toBe(false);
+    // An unsynced commit index is still written, in order, and read back after a restart.
+    await s.save({ hardState: { term: 1, vote: 'n1', commit: 1 } });
+    stores.splice(stores.indexOf(s), 1);
+    const again = await reopen(s);
+    stores.push(again);
+    expect(again.initialState().hardState.commit).toBe(1);
+  });
+
   it('saves awaited one by one are one batch each', async () => {
     const s = await store();
     const before = s.stats().batches;
@@ -76,13 +92,15 @@ describe('LevelStorage group commit', () => {
 });
 
 describe('WriteQueue', () => {
-  type Call = { ops: number; finish: (err?: Error) => void };
+  type Call = { ops: number; sync: boolean; finish: (err?: Error) => void };
 
   function fakeSink() {
     const calls: Call[] = [];
     const sink = {
-      write: (ops: WriteOp[]) =>
-        new Promise<void>((resolve, reject) => calls.push({ ops: ops.length, finish: (err) => (err ? reject(err) : resolve()) })),
+      write: (ops: WriteOp[], sync: boolean) =>
+        new Promise<void>((resolve, reject) =>
+          calls.push({ ops: ops.length, sync, finish: (err) => (err ? reject(err) : resolve()) }),
+        ),
       written: () => {},
       failed: (err: unknown) => new StorageFailedError('/data', err),
     };
@@ -141,6 +159,23 @@ describe('WriteQueue', () => {
     await expect(queue.push([op(3)])).rejects.toThrow(StorageFailedError);
     expect(queue.failedWith()).toBeInstanceOf(StorageFailedError);
     expect(calls).toHaveLength(1);
+  });
+
+  it('skips the fsync only for a batch in which no write asked for one', async () => {
+    const { calls, queue } = fakeSink();
+    const a = queue.push([op(1)], false);
+    await nextTurn();
+    const b = queue.push([op(2)], false);
+    const c = queue.push([op(3)]);
+    calls[0].finish();
+    await a;
+    await nextTurn();
+    calls[1].finish();
+    await Promise.all([b, c]);
+    expect(calls.map((x) => [x.ops, x.sync])).toEqual([
+      [1, false],
+      [2, true],
+    ]);
   });
 
   it('drain resolves at once when nothing is queued, and after queued writes otherwise', async () => {
