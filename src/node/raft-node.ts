@@ -67,6 +67,9 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   private lastTs = 0;
   private readyScheduled = false;
   private inReady = false;
+  /** Settles when the last Ready handed to storage is durable and finished. */
+  private persisted: Promise<void> = Promise.resolve();
+  private savesInFlight = 0;
   private closed = false;
   private ticker: NodeJS.Timeout | undefined;
   private readonly proposals = new ProposalWaiters();
@@ -335,28 +338,44 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     });
   }
 
+  /**
+   * Takes every Ready the core has, without waiting for the disk between them (etcd's
+   * asynchronous storage writes): the core hands out each entry once (unstable "in progress"),
+   * saves queue in order behind each other, and each Ready is finished (its late messages
+   * sent, `advance`d) when its own save is durable, strictly in order. So a leader keeps
+   * replicating new proposals while earlier ones are being fsynced, and a follower keeps
+   * accepting appends. A Ready with a received snapshot is the exception: it waits for every
+   * earlier save and is installed before anything after it is taken.
+   */
   private async runReady(): Promise<void> {
     if (this.inReady || this.closed) return;
     this.inReady = true;
     try {
-      while (!this.closed && this.raw.hasReady()) await this.handleReady(this.raw.ready());
+      while (!this.closed && this.raw.hasReady()) {
+        const rd = this.raw.ready();
+        if (rd.snapshot) await this.handleSnapshotReady(rd);
+        else this.handleReady(rd);
+      }
     } catch (err) {
-      // Storage failures leave the node unable to keep its promises; stop rather than lie.
-      this.log.fatal({ err }, 'ready loop failed; stopping the node');
-      this.closed = true;
-      process.exitCode = 1;
-      this.emit('fatal', err as Error);
+      this.failReady(err);
     } finally {
       this.inReady = false;
     }
   }
 
-  private async handleReady(rd: Ready): Promise<void> {
+  /** Storage failures leave the node unable to keep its promises; stop rather than lie. */
+  private failReady(err: unknown): void {
+    if (this.closed) return;
+    this.log.fatal({ err }, 'ready loop failed; stopping the node');
+    this.closed = true;
+    process.exitCode = 1;
+    this.emit('fatal', err as Error);
+  }
+
+  private handleReady(rd: Ready): void {
     if (rd.softState) this.onSoftState(rd.softState.role, rd.softState.leader);
-    const durable = { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot };
-    const mustSync = this.storage.saveNeedsSync(durable);
     let late = rd.messages;
-    if (!mustSync) {
+    if (!rd.mustSync) {
       // Nothing in this Ready is a promise to a peer (at most a new commit index), so its
       // messages need not wait for the disk: heartbeat answers, and with them ReadIndex rounds,
       // stay off the fsync path.
@@ -367,35 +386,60 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       late = rd.messages.filter((m) => !EARLY_LEADER_MESSAGES.has(m.type));
     }
     // Committed entries are on a quorum already, so, as etcd does, they are applied while this
-    // Ready's own writes are on their way to disk; a received snapshot must be installed first.
-    if (!rd.snapshot) this.applyCommitted(rd);
-    if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
-      const t0 = performance.now();
-      await this.storage.save(durable);
-      if (mustSync) this.metrics.fsync(performance.now() - t0);
+    // Ready's own writes are on their way to disk.
+    this.applyCommitted(rd);
+    const saves = rd.entries.length > 0 || rd.hardState !== undefined;
+    if (!saves && this.savesInFlight === 0) {
+      this.finishReady(rd, late);
+      return;
     }
-    this.send(late);
-    if (rd.snapshot) {
-      if (rd.snapshot.meta.index > this.applied) {
-        await this.snapshotter.install(rd.snapshot);
-        this.proposals.skippedTo(rd.snapshot.meta.index);
-        this.applied = rd.snapshot.meta.index;
-        this.conf = rd.snapshot.meta.conf;
-        this.refreshPeers();
-      }
-      this.applyCommitted(rd);
+    const t0 = performance.now();
+    const saved = saves ? this.storage.save({ hardState: rd.hardState, entries: rd.entries }, rd.mustSync) : undefined;
+    const before = this.persisted;
+    this.savesInFlight++;
+    this.persisted = (async () => {
+      await before;
+      await saved;
+      if (rd.mustSync) this.metrics.fsync(performance.now() - t0);
+      this.savesInFlight--;
+      if (this.closed) return;
+      this.finishReady(rd, late);
+      this.scheduleReady();
+    })();
+    this.persisted.catch((err: unknown) => this.failReady(err));
+  }
+
+  private async handleSnapshotReady(rd: Ready): Promise<void> {
+    await this.persisted;
+    if (rd.softState) this.onSoftState(rd.softState.role, rd.softState.leader);
+    await this.storage.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
+    this.send(rd.messages);
+    const snap = rd.snapshot!;
+    if (snap.meta.index > this.applied) {
+      await this.snapshotter.install(snap);
+      this.proposals.skippedTo(snap.meta.index);
+      this.applied = snap.meta.index;
+      this.conf = snap.meta.conf;
+      this.refreshPeers();
     }
-    this.raw.advance(rd);
-    if (rd.committedEntries.length > 0) {
-      if (this.role === Role.Leader) this.duties.afterApply();
-      this.snapshotter.maybeSnapshot(this.applied);
-    }
+    this.applyCommitted(rd);
+    this.finishReady(rd, []);
   }
 
   private applyCommitted(rd: Ready): void {
     for (const e of rd.committedEntries) this.applyEntry(e);
     for (const rs of rd.readStates) this.reads.onReadState(rs);
     this.reads.serve(this.applied);
+  }
+
+  /** `rd` is durable: what depended on that may go out, and the core may count it. */
+  private finishReady(rd: Ready, late: Message[]): void {
+    this.send(late);
+    this.raw.advance(rd);
+    if (rd.committedEntries.length > 0) {
+      if (this.role === Role.Leader) this.duties.afterApply();
+      this.snapshotter.maybeSnapshot(this.applied);
+    }
   }
 
   private send(messages: Message[]): void {

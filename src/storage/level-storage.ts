@@ -186,12 +186,12 @@ export class LevelStorage implements Storage {
    * Persists one Ready's durable parts: a received snapshot (replacing the log up to its index,
    * or all of it if the log conflicts), entries (truncating any conflicting suffix, as etcd's
    * MemoryStorage.Append) and the hard state, atomically. Visible to reads at once; resolves
-   * when durable. Entry objects are kept, not copied.
+   * when durable. Entry objects are kept, not copied. `sync` false (the core's Ready.mustSync:
+   * only the commit index moved) writes in order but without waiting for an fsync of its own.
    */
-  save(req: SaveRequest): Promise<void> {
+  save(req: SaveRequest, sync = true): Promise<void> {
     try {
       this.assertWritable();
-      const sync = this.saveNeedsSync(req);
       const plan = this.log.planSave(req);
       const ops: WriteOp[] = [];
       let chunkCount: number | undefined;
@@ -216,19 +216,6 @@ export class LevelStorage implements Storage {
     }
   }
 
-  /**
-   * Whether a save must be fsynced before what depends on it may happen (etcd's MustSync): new
-   * entries, a snapshot, or a new term or vote are promises to other nodes. A commit index alone
-   * is not: after a crash it is learned again from the leader, so writing it without waiting
-   * for the disk loses nothing a peer relies on.
-   */
-  saveNeedsSync(req: SaveRequest): boolean {
-    if (req.snapshot || (req.entries && req.entries.length > 0)) return true;
-    const hs = req.hardState;
-    if (!hs) return false;
-    const prev = this.log.hardState();
-    return hs.term !== prev.term || hs.vote !== prev.vote;
-  }
 
   /**
    * Records the state machine's image at `index` (applied, so committed) as the latest

@@ -217,9 +217,11 @@ export class PeerLink {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    // setImmediate rather than a microtask: everything sent during this turn of the event
-    // loop, from any number of Ready batches, goes out in as few frames as possible.
-    setImmediate(() => this.flush());
+    // A microtask: the runtime hands over each Ready's messages in one call, so they still
+    // leave as one frame, but without waiting a loop turn (that turn's socket work would be
+    // added to every hop of every write). Messages that pile up while the socket is busy go
+    // out together from onWritten.
+    queueMicrotask(() => this.flush());
   }
 
   private readonly onWritten = (err?: Error) => {
