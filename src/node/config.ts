@@ -59,6 +59,12 @@ export const SETTINGS = {
   'snapshot-entries': { kind: 'int', default: 100_000, min: 1, help: 'snapshot after this many entries' },
   'snapshot-bytes': { kind: 'int', default: 64 * 1024 * 1024, min: 1, help: 'or after this many log bytes' },
   'snapshot-keep-entries': { kind: 'int', default: 5_000, min: 0, help: 'log tail kept after compaction' },
+  'snapshot-keep-bytes': {
+    kind: 'int',
+    default: 8 * 1024 * 1024,
+    min: 0,
+    help: 'and at most this many bytes of it (followers further behind get the snapshot)',
+  },
   maxmemory: { kind: 'int', default: 0, min: 0, help: 'bytes of data before eviction (0: no limit)' },
   'maxmemory-policy': { kind: EVICTION_POLICIES, default: 'noeviction', help: 'eviction policy' },
   requirepass: { kind: 'string', default: '', help: 'password clients must AUTH with' },
@@ -100,6 +106,7 @@ export interface NodeConfig {
   snapshotEntries: number;
   snapshotBytes: number;
   snapshotKeepEntries: number;
+  snapshotKeepBytes: number;
   maxmemory: number;
   maxmemoryPolicy: EvictionPolicy;
   requirepass: string;

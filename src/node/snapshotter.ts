@@ -5,7 +5,8 @@
  */
 import { ITEM_OVERHEAD } from '../kv/index.ts';
 import type { LevelStorage } from '../storage/index.ts';
-import type { Snapshot } from '../raft/types.ts';
+import { entrySize } from '../raft/index.ts';
+import type { Entry, Snapshot } from '../raft/types.ts';
 import type { Logger } from './logger.ts';
 import type { RaftNode } from './raft-node.ts';
 
@@ -17,9 +18,28 @@ export class SnapshotFormatError extends Error {
   override name = 'SnapshotFormatError';
 }
 
+/**
+ * The index to compact the log to after a snapshot at `index`, given the retained entries that
+ * end at `index`: the kept tail holds at most `keepEntries` entries and at most `keepBytes` bytes.
+ * Entries count alone is no bound on memory: 5000 entries of 1000-key MSETs are 600 MB. A
+ * follower further behind than the tail gets the snapshot instead.
+ */
+export function compactionPoint(tail: readonly Entry[], index: number, keepEntries: number, keepBytes: number): number {
+  let kept = 0;
+  let bytes = 0;
+  for (let i = tail.length - 1; i >= 0 && kept < keepEntries; i--) {
+    bytes += entrySize(tail[i]);
+    if (bytes > keepBytes) break;
+    kept++;
+  }
+  return index - kept;
+}
+
 export class Snapshotter {
   private running: Promise<Snapshot> | undefined;
   private stopped = false;
+  /** Bytes of the retained entries at or below the snapshot's index, for the (snapshot, first index) it was measured at. */
+  private tail = { snapIndex: -1, first: -1, bytes: 0 };
 
   constructor(
     private readonly node: RaftNode,
@@ -59,9 +79,25 @@ export class Snapshotter {
     if (this.running || this.stopped) return;
     const since = applied - this.storage.snapshot().meta.index;
     const cfg = this.node.cfg;
-    if (since < cfg.snapshotEntries && this.storage.stats().bytes < cfg.snapshotBytes) return;
+    if (since < cfg.snapshotEntries && this.storage.stats().bytes - this.tailBytes() < cfg.snapshotBytes) return;
     if (since <= 0) return;
     this.take().catch((err: Error) => this.log.error({ err }, 'snapshot failed'));
+  }
+
+  /**
+   * The kept tail is not new log: counting it toward snapshot-bytes would snapshot on every apply
+   * once the tail alone passes the threshold. Recomputed only when the snapshot or the
+   * compaction point moves (at most keep-entries entries).
+   */
+  private tailBytes(): number {
+    const snapIndex = this.storage.snapshot().meta.index;
+    const first = this.storage.firstIndex();
+    if (snapIndex !== this.tail.snapIndex || first !== this.tail.first) {
+      let bytes = 0;
+      if (first <= snapIndex) for (const e of this.storage.entries(first, snapIndex + 1, Number.POSITIVE_INFINITY)) bytes += entrySize(e);
+      this.tail = { snapIndex, first, bytes };
+    }
+    return this.tail.bytes;
   }
 
   /** Snapshot now, after any snapshot already running (admin API, benchmarks). */
@@ -80,7 +116,10 @@ export class Snapshotter {
     const t0 = performance.now();
     const image = await this.assemble(members);
     const snap = await this.storage.createSnapshot(index, conf, image);
-    const compactTo = index - this.node.cfg.snapshotKeepEntries;
+    const { snapshotKeepEntries, snapshotKeepBytes } = this.node.cfg;
+    const first = Math.max(this.storage.firstIndex(), index - snapshotKeepEntries + 1);
+    const tail = first <= index ? this.storage.entries(first, index + 1, Number.POSITIVE_INFINITY) : [];
+    const compactTo = compactionPoint(tail, index, snapshotKeepEntries, snapshotKeepBytes);
     if (compactTo >= this.storage.firstIndex()) await this.storage.compact(compactTo);
     this.node.metrics.snapshots.inc();
     this.log.info(
