@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cleanup, installSignalCleanup, tempDir } from './procs.ts';
-import { raftkvLoad, startRaftKV } from './systems/raftkv.ts';
+import { buildRaftKV, raftkvLoad, startRaftKV } from './systems/raftkv.ts';
 
 interface ProfileNode {
   id: number;
@@ -73,7 +73,7 @@ try {
   const profDir = tempDir('raftkv-bench-prof-');
   process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${fileURLToPath(new URL('./cpu-prof-preload.mjs', import.meta.url))}`.trim();
   process.env.RAFTKV_CPU_PROF_DIR = profDir;
-  const h = await startRaftKV();
+  const h = await startRaftKV(await buildRaftKV());
   delete process.env.NODE_OPTIONS;
   delete process.env.RAFTKV_CPU_PROF_DIR;
   const leader = await h.waitLeader();
