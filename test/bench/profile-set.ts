@@ -4,7 +4,7 @@
  * (profiling only the load: the leader gets SIGUSR2 when it starts), stops the nodes with SIGTERM (so V8 writes the profiles), and prints the leader's top
  * self-time functions and the share per source area.
  *
- *   npx tsx test/bench/profile-set.ts [--clients 64] [--seconds 10] [--top 25]
+ *   npx tsx test/bench/profile-set.ts [--clients 64] [--seconds 10] [--top 25] [--node leader|follower]
  * The .cpuprofile stays in test/bench/results/ (git-ignored) for Chrome DevTools.
  */
 import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cleanup, installSignalCleanup, tempDir } from './procs.ts';
-import { raftkvLoad, startRaftKV } from './systems/raftkv.ts';
+import { buildRaftKV, raftkvLoad, startRaftKV } from './systems/raftkv.ts';
 
 interface ProfileNode {
   id: number;
@@ -24,7 +24,7 @@ interface Profile {
   samples: number[];
 }
 
-const { values } = parseArgs({ options: { clients: { type: 'string', default: '64' }, seconds: { type: 'string', default: '10' }, top: { type: 'string', default: '25' } } });
+const { values } = parseArgs({ options: { clients: { type: 'string', default: '64' }, seconds: { type: 'string', default: '10' }, top: { type: 'string', default: '25' }, node: { type: 'string', default: 'leader' } } });
 
 /** Buckets a frame by where its code lives, so the summary says which layer costs what. */
 function area(url: string, fn: string): string {
@@ -73,21 +73,22 @@ try {
   const profDir = tempDir('raftkv-bench-prof-');
   process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${fileURLToPath(new URL('./cpu-prof-preload.mjs', import.meta.url))}`.trim();
   process.env.RAFTKV_CPU_PROF_DIR = profDir;
-  const h = await startRaftKV();
+  const h = await startRaftKV(await buildRaftKV());
   delete process.env.NODE_OPTIONS;
   delete process.env.RAFTKV_CPU_PROF_DIR;
   const leader = await h.waitLeader();
-  leader.proc!.kill('SIGUSR2');
+  const profiled = values.node === 'follower' ? h.nodes.find((n) => n !== leader)! : leader;
+  profiled.proc!.kill('SIGUSR2');
   const load = await raftkvLoad(leader, Number(values.clients), Number(values.seconds));
   console.log(`load: ${load.opsPerSec.toFixed(0)} SET/s at ${load.clients} clients, p50 ${load.p50Ms.toFixed(2)} ms, p99 ${load.p99Ms.toFixed(2)} ms`);
   for (const n of h.nodes) console.log(`${n.id}${n === leader ? ' (leader)' : ''}: ${await fsyncSummary(h.url(n, '/metrics'))}`);
-  const pid = leader.proc!.pid!;
+  const pid = profiled.proc!.pid!;
   for (const n of h.nodes) await h.signal(n, 'SIGTERM');
   const file = readdirSync(profDir).find((f) => f === `${pid}.cpuprofile`);
-  if (!file) throw new Error(`no profile for leader pid ${pid} in ${profDir}: ${readdirSync(profDir).join(', ')}`);
+  if (!file) throw new Error(`no profile for ${values.node} pid ${pid} in ${profDir}: ${readdirSync(profDir).join(', ')}`);
   const out = fileURLToPath(new URL('./results/', import.meta.url));
   mkdirSync(out, { recursive: true });
-  const kept = join(out, `leader-set-${new Date().toISOString().replaceAll(':', '-').replace(/\..*/, '')}.cpuprofile`);
+  const kept = join(out, `${values.node}-set-${new Date().toISOString().replaceAll(':', '-').replace(/\..*/, '')}.cpuprofile`);
   copyFileSync(join(profDir, file), kept);
   console.log(summarize(JSON.parse(readFileSync(kept, 'utf8')) as Profile, Number(values.top)));
   console.log(`\nprofile: ${kept}`);

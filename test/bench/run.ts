@@ -21,7 +21,7 @@ import { cleanup, installSignalCleanup } from './procs.ts';
 import { RB_CONFIGS, type RbConfig, type RbResult, type RbTest, redisBenchmark } from './redis-benchmark.ts';
 import { type BenchResults, computeTargets, renderTable } from './report.ts';
 import { buildEtcdLoad, etcdLoad, startEtcd } from './systems/etcd.ts';
-import { raftkvLoad, startRaftKV } from './systems/raftkv.ts';
+import { buildRaftKV, raftkvLoad, startRaftKV } from './systems/raftkv.ts';
 import { startRedis } from './systems/redis.ts';
 import { RespClient } from './resp-client.ts';
 
@@ -65,8 +65,9 @@ async function main(): Promise<void> {
 
   log(`starting RaftKV (3 nodes), redis-server x2${skip.has('etcd') ? '' : ', etcd (3 members)'}`);
   const etcdBin = skip.has('etcd') ? undefined : await buildEtcdLoad();
+  const raftMain = await buildRaftKV();
   const [raft, redis, redisAof, etcd] = await Promise.all([
-    startRaftKV(),
+    startRaftKV(raftMain),
     startRedis('redis', false),
     startRedis('redis-aof', true),
     skip.has('etcd') ? undefined : startEtcd(),

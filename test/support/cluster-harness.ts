@@ -54,6 +54,11 @@ export interface ClusterStatus {
 
 export interface HarnessOptions {
   nodes?: number;
+  /**
+   * A compiled entry point (e.g. the benchmark's build of src/cli/main.ts) to run with plain
+   * node instead of the TypeScript sources through tsx.
+   */
+  main?: string;
   extraArgs?: string[];
   tickMs?: number;
 }
@@ -91,7 +96,7 @@ export class ClusterHarness {
 
   spawn(h: NodeHandle, opts: { join?: boolean; args?: string[] } = {}): void {
     const args = [
-      '--import', 'tsx', MAIN, 'start',
+      ...(this.opts.main ? ['--enable-source-maps', this.opts.main] : ['--import', 'tsx', MAIN]), 'start',
       '--id', h.id, '--port', String(h.port), '--http-port', String(h.httpPort), '--data-dir', h.dataDir,
       '--tick-ms', String(this.opts.tickMs ?? 50), '--log-level', 'info',
       // A joining node gets the existing members' addresses, as etcd's initial-cluster-state=existing.
