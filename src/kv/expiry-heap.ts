@@ -3,7 +3,7 @@
  * min-heap of the keys that have an expiry, ordered by (expiresAt, seq). Each Item stores its
  * slot, so insert, remove and re-key are O(log n).
  */
-import type { Item } from './item.ts';
+import { type Item, NOT_IN_HEAP } from './item.ts';
 
 function before(a: Item, b: Item): boolean {
   return a.expiresAt < b.expiresAt || (a.expiresAt === b.expiresAt && a.seq < b.seq);
@@ -29,7 +29,7 @@ export class ExpiryHeap {
   remove(item: Item): void {
     const i = item.heapIdx;
     const last = this.items.pop()!;
-    item.heapIdx = -1;
+    item.heapIdx = NOT_IN_HEAP;
     if (last === item) return;
     this.items[i] = last;
     last.heapIdx = i;

@@ -83,9 +83,7 @@ export class Keyspace {
 
   setValue(item: Item, value: string, version: number): void {
     if (this.pendingInSnapshot(item)) this.preserve!(item);
-    const bytes = itemBytes(item.key, value);
-    this.usedBytes += bytes - item.bytes;
-    item.bytes = bytes;
+    this.usedBytes += itemBytes(item.key, value) - item.bytes;
     item.value = value;
     item.version = version;
   }
@@ -117,7 +115,7 @@ export class Keyspace {
     this.map.delete(item.key);
     this.lru.remove(item);
     if (item.heapIdx >= 0) this.heap.remove(item);
-    item.live = false;
+    item.markRemoved();
     this.usedBytes -= item.bytes;
     if (index > 0) this.markDeleted(item.key, index);
     // Compact the scan order once most of it is dead: amortized O(1) per delete.
