@@ -41,6 +41,11 @@ function recordSize(key: string, value: string, expiresAt: number, version: numb
 /**
  * A snapshot in progress: iterate it (once) to get the chunks. Cancelling it, or beginning a
  * newer snapshot on the same store, makes a pending iteration throw SnapshotAbortedError.
+ *
+ * With `reuseChunks`, a chunk is valid only until the iteration resumes: the writer fills the
+ * same buffer again. For a consumer that copies each chunk at once, that spares a 1M-key
+ * snapshot 500 x 256 KB of short-lived allocations (external memory the GC must collect, and
+ * malloc churn between long-lived log entries).
  */
 export class SnapshotWriter implements AsyncIterable<Uint8Array> {
   /** The last applied log index the snapshot reflects. */
@@ -51,11 +56,14 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
   private readonly originals = new Map<Item, ItemImage>();
   private readonly buckets: Float64Array;
   private state: 'ready' | 'running' | 'done' | 'aborted' = 'ready';
+  /** The last chunk, once its consumer is done with it (reuseChunks only). */
+  private spare: Buffer | undefined;
 
   constructor(
     private readonly ks: Keyspace,
     index: number,
     private readonly chunkBytes = SNAPSHOT_CHUNK_BYTES,
+    private readonly reuseChunks = false,
   ) {
     this.index = index;
     this.keyCount = ks.size;
@@ -106,6 +114,7 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
           yield out;
           await yieldToEventLoop();
           if (this.state !== 'running') throw new SnapshotAbortedError();
+          if (this.reuseChunks) this.spare = w.buf;
           // Still pending while we were suspended, so a write meanwhile was preserved: re-read.
           img = this.imageOf(item)!;
           size = recordSize(item.key, img.value, img.expiresAt, img.version);
@@ -126,6 +135,7 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
         const out = w.buf.subarray(0, w.pos);
         crc = crc32(out, crc);
         yield out;
+        if (this.reuseChunks) this.spare = w.buf;
         w = this.chunk(4);
       }
       crc = crc32(w.buf.subarray(0, w.pos), crc);
@@ -146,6 +156,8 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
   }
 
   private chunk(min: number): ByteWriter {
+    const spare = this.spare;
+    if (spare !== undefined && spare.length >= min) return new ByteWriter(spare);
     return new ByteWriter(Buffer.allocUnsafe(Math.max(this.chunkBytes, min)));
   }
 

@@ -182,11 +182,12 @@ export class KvStore {
 
   /**
    * Starts a snapshot of the state as of now (appliedIndex); applies may continue while it is
-   * iterated. A running snapshot of this store is cancelled first.
+   * iterated. A running snapshot of this store is cancelled first. `reuseChunks`: see
+   * SnapshotWriter (for a consumer that copies every chunk before asking for the next).
    */
-  beginSnapshot(chunkBytes?: number): SnapshotWriter {
+  beginSnapshot(chunkBytes?: number, reuseChunks = false): SnapshotWriter {
     this.writer?.cancel();
-    this.writer = new SnapshotWriter(this.ks, this.applied, chunkBytes);
+    this.writer = new SnapshotWriter(this.ks, this.applied, chunkBytes, reuseChunks);
     return this.writer;
   }
 

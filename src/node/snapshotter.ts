@@ -148,7 +148,8 @@ export class Snapshotter {
       len += bytes.length;
     };
     put(this.envelopeHeader(members));
-    for await (const chunk of this.node.kv.beginSnapshot()) put(chunk);
+    // Each chunk is copied before the next is asked for, so the writer may refill one buffer.
+    for await (const chunk of this.node.kv.beginSnapshot(undefined, true)) put(chunk);
     return buf.subarray(0, len);
   }
 

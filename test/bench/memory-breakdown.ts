@@ -3,10 +3,11 @@
  * does, then per node, through the inspector protocol (nodes run with --inspect on loopback):
  * RSS (anonymous / file-backed) and process.memoryUsage() as the bench sees them, again after a
  * forced full GC (what is retained versus garbage not yet collected), the V8 heap per space,
- * and the raft log held. With --heap-snapshot each node also writes a V8 heap snapshot into
+ * and the raft log held. --passes N writes the key set N times (steady state under writes:
+ * several snapshots and compactions instead of one). With --heap-snapshot each node also writes a V8 heap snapshot into
  * --dir (summarize it with heap-summary.ts).
  *
- *   npx tsx test/bench/memory-breakdown.ts [--keys 1000000] [--heap-snapshot] [--dir DIR]
+ *   npx tsx test/bench/memory-breakdown.ts [--keys 1000000] [--passes 1] [--heap-snapshot] [--dir DIR]
  *                                          [-- extra node args, e.g. --snapshot-keep-entries 100]
  */
 import { createWriteStream, readFileSync } from 'node:fs';
@@ -15,12 +16,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { ClusterHarness, type NodeHandle } from '../support/cluster-harness.ts';
-import { raftkvRss } from './memory.ts';
+import { LoadReplyError, loadKeys, raftkvRss } from './memory.ts';
 import { sleep } from './procs.ts';
 
 const { values, positionals } = parseArgs({
   options: {
     keys: { type: 'string', default: '1000000' },
+    passes: { type: 'string', default: '1' },
     'heap-snapshot': { type: 'boolean', default: false },
     dir: { type: 'string', default: tmpdir() },
   },
@@ -116,6 +118,19 @@ async function main(): Promise<void> {
   try {
     await h.start();
     await h.waitLeader();
+    for (let i = 1; i < Number(values.passes); i++) {
+      // A pass that hits a leader change (MOVED) is simply rewritten on the new leader.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await loadKeys((await h.waitLeader()).port, Number(values.keys));
+          break;
+        } catch (err) {
+          if (!(err instanceof LoadReplyError) || attempt >= 3) throw err;
+          console.error(`pass ${i}: ${err.message}; retrying`);
+          await sleep(1000);
+        }
+      }
+    }
     await raftkvRss(h, Number(values.keys));
     for (const n of h.nodes) {
       const st = await h.status(n);

@@ -45,6 +45,21 @@ describe('snapshot round trip', () => {
     expect((await collect(copy.beginSnapshot())).equals(data)).toBe(true);
   });
 
+  it('with reuseChunks, refills one buffer and still writes the same bytes when each chunk is copied', async () => {
+    const h = populated(2000);
+    const expected = await collect(h.store.beginSnapshot(1024));
+    const copies: Buffer[] = [];
+    const backing = new Set<ArrayBuffer>();
+    for await (const chunk of h.store.beginSnapshot(1024, true)) {
+      copies.push(Buffer.from(chunk));
+      backing.add(chunk.buffer as ArrayBuffer);
+    }
+    expect(copies.length).toBeGreaterThan(20);
+    // The header chunk and the refilled one (a pooled small Buffer may share its slab).
+    expect(backing.size).toBeLessThanOrEqual(2);
+    expect(Buffer.concat(copies).equals(expected)).toBe(true);
+  });
+
   it('restores from chunks of any size, down to single bytes', async () => {
     const h = populated(50);
     const data = await collect(h.store.beginSnapshot());
