@@ -10,14 +10,12 @@ import { RawNode, decodeConfChange } from '../raft/index.ts';
 import {
   ConfChangeType,
   EntryType,
-  MessageType,
   NONE,
   ReadOnlyOption,
   Role,
   type ConfState,
   type Entry,
   type Message,
-  type Ready,
   type Snapshot,
 } from '../raft/types.ts';
 import { LevelStorage } from '../storage/index.ts';
@@ -28,14 +26,12 @@ import type { Logger } from './logger.ts';
 import { type Member, Members, decodeMember, encodeMember, raftUrl } from './members.ts';
 import { NodeMetrics } from './metrics.ts';
 import { Snapshotter } from './snapshotter.ts';
+import { type ReadyHost, ReadyLoop } from './ready-loop.ts';
 import { ProposalWaiters, ReadWaiters } from './waiters.ts';
 import { ConfChangePendingError, MemberExistsError, NodeClosedError, NotLeaderError, TransferTimeoutError, UnknownMemberError } from './errors.ts';
 import { bestTransferTarget, bootstrapEntries, nextLeader } from './leadership.ts';
 
 export { ConfChangePendingError, MemberExistsError, NodeClosedError, NotLeaderError, TransferTimeoutError, UnknownMemberError };
-
-/** Leader messages that may leave before the leader's own append is durable (thesis 10.2.1). */
-const EARLY_LEADER_MESSAGES = new Set<string>([MessageType.App, MessageType.Heartbeat, MessageType.Snap]);
 
 export interface PublishEvent {
   channel: Uint8Array;
@@ -65,11 +61,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   private leaderId = NONE;
   private applied = 0;
   private lastTs = 0;
-  private readyScheduled = false;
-  private inReady = false;
-  /** Settles when the last Ready handed to storage is durable and finished. */
-  private persisted: Promise<void> = Promise.resolve();
-  private savesInFlight = 0;
+  private readonly loop = new ReadyLoop(this.readyHost());
   private closed = false;
   private ticker: NodeJS.Timeout | undefined;
   private readonly proposals = new ProposalWaiters();
@@ -330,116 +322,48 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   }
 
   scheduleReady(): void {
-    if (this.readyScheduled || this.inReady || this.closed) return;
-    this.readyScheduled = true;
-    setImmediate(() => {
-      this.readyScheduled = false;
-      void this.runReady();
-    });
+    if (!this.closed) this.loop.schedule();
   }
 
-  /**
-   * Takes every Ready the core has, without waiting for the disk between them (etcd's
-   * asynchronous storage writes): the core hands out each entry once (unstable "in progress"),
-   * saves queue in order behind each other, and each Ready is finished (its late messages
-   * sent, `advance`d) when its own save is durable, strictly in order. So a leader keeps
-   * replicating new proposals while earlier ones are being fsynced, and a follower keeps
-   * accepting appends. A Ready with a received snapshot is the exception: it waits for every
-   * earlier save and is installed before anything after it is taken.
-   */
-  private async runReady(): Promise<void> {
-    if (this.inReady || this.closed) return;
-    this.inReady = true;
-    try {
-      while (!this.closed && this.raw.hasReady()) {
-        const rd = this.raw.ready();
-        if (rd.snapshot) await this.handleSnapshotReady(rd);
-        else this.handleReady(rd);
-      }
-    } catch (err) {
-      this.failReady(err);
-    } finally {
-      this.inReady = false;
-    }
-  }
-
-  /** Storage failures leave the node unable to keep its promises; stop rather than lie. */
-  private failReady(err: unknown): void {
-    if (this.closed) return;
-    this.log.fatal({ err }, 'ready loop failed; stopping the node');
-    this.closed = true;
-    process.exitCode = 1;
-    this.emit('fatal', err as Error);
-  }
-
-  private handleReady(rd: Ready): void {
-    if (rd.softState) this.onSoftState(rd.softState.role, rd.softState.leader);
-    let late = rd.messages;
-    if (!rd.mustSync) {
-      // Nothing in this Ready is a promise to a peer (at most a new commit index), so its
-      // messages need not wait for the disk: heartbeat answers, and with them ReadIndex rounds,
-      // stay off the fsync path.
-      this.send(late);
-      late = [];
-    } else if (this.role === Role.Leader) {
-      this.send(rd.messages.filter((m) => EARLY_LEADER_MESSAGES.has(m.type)));
-      late = rd.messages.filter((m) => !EARLY_LEADER_MESSAGES.has(m.type));
-    }
-    // Committed entries are on a quorum already, so, as etcd does, they are applied while this
-    // Ready's own writes are on their way to disk.
-    this.applyCommitted(rd);
-    const saves = rd.entries.length > 0 || rd.hardState !== undefined;
-    if (!saves && this.savesInFlight === 0) {
-      this.finishReady(rd, late);
-      return;
-    }
-    const t0 = performance.now();
-    const saved = saves ? this.storage.save({ hardState: rd.hardState, entries: rd.entries }, rd.mustSync) : undefined;
-    const before = this.persisted;
-    this.savesInFlight++;
-    this.persisted = (async () => {
-      await before;
-      await saved;
-      if (rd.mustSync) this.metrics.fsync(performance.now() - t0);
-      this.savesInFlight--;
-      if (this.closed) return;
-      this.finishReady(rd, late);
-      this.scheduleReady();
-    })();
-    this.persisted.catch((err: unknown) => this.failReady(err));
-  }
-
-  private async handleSnapshotReady(rd: Ready): Promise<void> {
-    await this.persisted;
-    if (rd.softState) this.onSoftState(rd.softState.role, rd.softState.leader);
-    await this.storage.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
-    this.send(rd.messages);
-    const snap = rd.snapshot!;
-    if (snap.meta.index > this.applied) {
-      await this.snapshotter.install(snap);
-      this.proposals.skippedTo(snap.meta.index);
-      this.applied = snap.meta.index;
-      this.conf = snap.meta.conf;
-      this.refreshPeers();
-    }
-    this.applyCommitted(rd);
-    this.finishReady(rd, []);
-  }
-
-  private applyCommitted(rd: Ready): void {
-    for (const e of rd.committedEntries) this.applyEntry(e);
-    for (const rs of rd.readStates) this.reads.onReadState(rs);
-    this.reads.serve(this.applied);
-  }
-
-  /** `rd` is durable: what depended on that may go out, and the core may count it. */
-  private finishReady(rd: Ready, late: Message[]): void {
-    this.send(late);
-    this.raw.advance(rd);
-    if (rd.committedEntries.length > 0) {
-      if (this.role === Role.Leader) this.duties.afterApply();
-      this.snapshotter.maybeSnapshot(this.applied);
-    }
+  /** The Ready loop's view of this node. */
+  private readyHost(): ReadyHost {
+    const node = this;
+    return {
+      get raw() {
+        return node.raw;
+      },
+      role: () => this.role,
+      onSoftState: (role, leader) => this.onSoftState(role, leader),
+      send: (messages) => this.send(messages),
+      save: (req, sync) => this.storage.save(req, sync),
+      saved: (ms) => this.metrics.fsync(ms),
+      applyCommitted: (rd) => {
+        for (const e of rd.committedEntries) this.applyEntry(e);
+        for (const rs of rd.readStates) this.reads.onReadState(rs);
+        this.reads.serve(this.applied);
+      },
+      installSnapshot: async (snap) => {
+        if (snap.meta.index <= this.applied) return;
+        await this.snapshotter.install(snap);
+        this.proposals.skippedTo(snap.meta.index);
+        this.applied = snap.meta.index;
+        this.conf = snap.meta.conf;
+        this.refreshPeers();
+      },
+      afterAdvance: (rd) => {
+        if (rd.committedEntries.length === 0) return;
+        if (this.role === Role.Leader) this.duties.afterApply();
+        this.snapshotter.maybeSnapshot(this.applied);
+      },
+      fail: (err) => {
+        // Storage failures leave the node unable to keep its promises; stop rather than lie.
+        if (this.closed) return;
+        this.log.fatal({ err }, 'ready loop failed; stopping the node');
+        this.closed = true;
+        process.exitCode = 1;
+        this.emit('fatal', err as Error);
+      },
+    };
   }
 
   private send(messages: Message[]): void {
@@ -554,8 +478,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       const deadline = Date.now() + this.cfg.tickMs * this.cfg.electionTicks * 2;
       while (this.proposals.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     }
-    // Let the Ready in progress finish so nothing acknowledged is half-written.
-    while (this.inReady) await new Promise((r) => setTimeout(r, 5));
+    await this.loop.stop();
     this.closed = true;
     if (this.ticker) clearInterval(this.ticker);
     this.proposals.failAll(new NodeClosedError());

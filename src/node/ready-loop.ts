@@ -1,0 +1,149 @@
+/**
+ * Drives the core's Ready/advance contract for one node: takes each Ready, sends, applies and
+ * persists it, and tells the core when it is durable.
+ *
+ * Readies are taken without waiting for the disk between them (etcd's asynchronous storage
+ * writes): the core hands out each entry once (unstable "in progress"), saves queue in order
+ * behind each other, and each Ready is finished (its late messages sent, `advance`d) when its
+ * own save is durable, strictly in order. So a leader keeps replicating new proposals while
+ * earlier ones are being fsynced, and a follower keeps accepting appends. A Ready with a
+ * received snapshot is the exception: it waits for every earlier save and is installed before
+ * anything after it is taken.
+ */
+import type { RawNode } from '../raft/index.ts';
+import { type Message, MessageType, type Ready, Role, type Snapshot } from '../raft/types.ts';
+import type { SaveRequest } from '../storage/index.ts';
+
+/** Leader messages that may leave before the leader's own append is durable (thesis 10.2.1). */
+const EARLY_LEADER_MESSAGES = new Set<string>([MessageType.App, MessageType.Heartbeat, MessageType.Snap]);
+
+/** What the loop needs from its node; each call is one step of handling a Ready. */
+export interface ReadyHost {
+  readonly raw: RawNode;
+  role(): Role;
+  onSoftState(role: Role, leader: string): void;
+  send(messages: Message[]): void;
+  save(req: SaveRequest, sync: boolean): Promise<void>;
+  /** Observes how long a synced save took (the fsync histogram). */
+  saved(ms: number): void;
+  /** Applies the Ready's committed entries and releases its read states. */
+  applyCommitted(rd: Ready): void;
+  /** Replaces the state machine with a received snapshot (already durable). */
+  installSnapshot(snap: Snapshot): Promise<void>;
+  /** After `advance`: leader duties, snapshot triggers. */
+  afterAdvance(rd: Ready): void;
+  /** The loop cannot keep its promises any more (a failed save); the node must stop. */
+  fail(err: unknown): void;
+}
+
+export class ReadyLoop {
+  private scheduled = false;
+  private running = false;
+  private stopped = false;
+  /** Settles when the last Ready handed to storage is durable and finished. */
+  private persisted: Promise<void> = Promise.resolve();
+  private savesInFlight = 0;
+
+  constructor(private readonly host: ReadyHost) {}
+
+  /** Handle whatever the core has, soon: after this turn's other input has been stepped in. */
+  schedule(): void {
+    if (this.scheduled || this.running || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(this.runNow);
+  }
+
+  /**
+   * Takes no more Readies, and resolves once the one being handled is done and every queued
+   * save has settled, so nothing acknowledged is left half-written.
+   */
+  async stop(): Promise<void> {
+    while (this.running) await new Promise((r) => setTimeout(r, 5));
+    this.stopped = true;
+    await this.persisted.catch(() => undefined);
+  }
+
+  private readonly runNow = (): void => {
+    this.scheduled = false;
+    void this.run();
+  };
+
+  private async run(): Promise<void> {
+    if (this.running || this.stopped) return;
+    this.running = true;
+    const raw = this.host.raw;
+    try {
+      while (!this.stopped && raw.hasReady()) {
+        const rd = raw.ready();
+        if (rd.snapshot) await this.handleSnapshot(rd);
+        else this.handle(rd);
+      }
+    } catch (err) {
+      this.failed(err);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private failed(err: unknown): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.host.fail(err);
+  }
+
+  private handle(rd: Ready): void {
+    const host = this.host;
+    if (rd.softState) host.onSoftState(rd.softState.role, rd.softState.leader);
+    let late = rd.messages;
+    if (!rd.mustSync) {
+      // Nothing in this Ready is a promise to a peer (at most a new commit index), so its
+      // messages need not wait for the disk: heartbeat answers, and with them ReadIndex rounds,
+      // stay off the fsync path.
+      host.send(late);
+      late = [];
+    } else if (host.role() === Role.Leader) {
+      host.send(rd.messages.filter((m) => EARLY_LEADER_MESSAGES.has(m.type)));
+      late = rd.messages.filter((m) => !EARLY_LEADER_MESSAGES.has(m.type));
+    }
+    // Committed entries are on a quorum already, so, as etcd does, they are applied while this
+    // Ready's own writes are on their way to disk.
+    host.applyCommitted(rd);
+    const saves = rd.entries.length > 0 || rd.hardState !== undefined;
+    if (!saves && this.savesInFlight === 0) {
+      this.finish(rd, late);
+      return;
+    }
+    const t0 = performance.now();
+    const saved = saves ? host.save({ hardState: rd.hardState, entries: rd.entries }, rd.mustSync) : undefined;
+    const before = this.persisted;
+    this.savesInFlight++;
+    this.persisted = (async () => {
+      await before;
+      await saved;
+      if (rd.mustSync) host.saved(performance.now() - t0);
+      this.savesInFlight--;
+      if (this.stopped) return;
+      this.finish(rd, late);
+      this.schedule();
+    })();
+    this.persisted.catch((err: unknown) => this.failed(err));
+  }
+
+  private async handleSnapshot(rd: Ready): Promise<void> {
+    await this.persisted;
+    const host = this.host;
+    if (rd.softState) host.onSoftState(rd.softState.role, rd.softState.leader);
+    await host.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot }, true);
+    host.send(rd.messages);
+    await host.installSnapshot(rd.snapshot!);
+    host.applyCommitted(rd);
+    this.finish(rd, []);
+  }
+
+  /** `rd` is durable: what depended on that may go out, and the core may count it. */
+  private finish(rd: Ready, late: Message[]): void {
+    this.host.send(late);
+    this.host.raw.advance(rd);
+    this.host.afterAdvance(rd);
+  }
+}
