@@ -1,15 +1,16 @@
 /**
  * One key of the keyspace. An intrusive record: it is at once the Map value, a node of the LRU
- * lists and a slot of the expiry heap, so touch, expire and delete are O(1) / O(log n) with no
- * side tables.
+ * lists and (through its Expiry) a slot of the expiry heap, so touch, expire and delete are
+ * O(1) / O(log n) with no side tables.
  */
 
 /**
  * Fixed per-key cost in the memory accounting, on top of key and value length: this record,
  * the two strings' headers, the key-map slot and the creation-order slot. Measured on Node 20
  * x86_64 with 1M keys of 16 bytes and values of 100 bytes (test/bench/memory-breakdown.ts,
- * heap used after a full GC, minus an empty node's): 300 heap bytes per key, against 316
- * accounted. Deterministic on purpose: replicas must agree on it.
+ * heap used after a full GC, minus an empty node's): 276 heap bytes per key, against 316
+ * accounted; a key with an expiry takes 72 more (its Expiry and the boxed time).
+ * Deterministic on purpose: replicas must agree on it.
  */
 export const ITEM_OVERHEAD = 200;
 
@@ -18,38 +19,96 @@ export function itemBytes(key: string, value: string): number {
   return key.length + value.length + ITEM_OVERHEAD;
 }
 
-/** heapIdx of a live key without expiry; a removed key's is REMOVED. */
+/** heapIdx of a key without expiry. */
 export const NOT_IN_HEAP = -1;
-const REMOVED = -2;
 
 /**
- * Ten fields, all inline (no side objects): 104 bytes per key on 64-bit V8. Whatever can be
- * derived (accounted bytes, liveness) is a getter, not a field.
+ * What only a key with an expiry needs. Kept out of Item so that keys without one (most, often
+ * all) do not pay for it: 32 bytes each, plus the box V8 gives every object's double field
+ * once any expiry (a Unix ms time, not a small integer) has been stored in it.
+ */
+class Expiry {
+  /** Position in the expiry heap. */
+  heapIdx = NOT_IN_HEAP;
+  // The volatile-keys LRU list.
+  vprev: Item | null = null;
+  vnext: Item | null = null;
+
+  constructor(
+    /** Absolute Unix ms, > 0. */
+    public at: number,
+  ) {}
+}
+
+/** Stands in for `exp` once the key is removed: a removed key is not live and has no expiry. */
+const REMOVED = new Expiry(0);
+
+/**
+ * Seven fields, 80 heap bytes on 64-bit V8. What can be derived (accounted bytes, liveness) is
+ * a getter, not a field.
  */
 export class Item {
   readonly key: string;
   /** Binary string (one char per byte). Replaced, never mutated, so snapshots can share it. */
   value: string;
-  /** Absolute Unix ms; 0 means no expiry. */
-  expiresAt: number;
   /** Log index of the last write to this key (WATCH compares it). */
   version: number;
   /** Creation order: SCAN's cursor, and what tells a snapshot which keys it covers. */
   seq: number;
-  /** Position in the expiry heap; NOT_IN_HEAP when the key has no expiry, REMOVED once deleted. */
-  heapIdx = NOT_IN_HEAP;
-  // All-keys LRU list (head = least recently used) and the volatile-keys LRU list.
+  // All-keys LRU list (head = least recently used).
   prev: Item | null = null;
   next: Item | null = null;
-  vprev: Item | null = null;
-  vnext: Item | null = null;
+  /** null when the key has no expiry; REMOVED once deleted. */
+  private exp: Expiry | null;
 
   constructor(key: string, value: string, expiresAt: number, version: number, seq: number) {
     this.key = key;
     this.value = value;
-    this.expiresAt = expiresAt;
     this.version = version;
     this.seq = seq;
+    this.exp = expiresAt === 0 ? null : new Expiry(expiresAt);
+  }
+
+  /** Absolute Unix ms; 0 means no expiry. */
+  get expiresAt(): number {
+    return this.exp === null ? 0 : this.exp.at;
+  }
+
+  /**
+   * Changes the expiry. Only the Keyspace calls this, and it keeps the heap and the volatile
+   * list in step: a key leaves both before its expiry is cleared and joins them after it is set.
+   */
+  set expiresAt(at: number) {
+    if (at === 0) this.exp = null;
+    else if (this.exp === null) this.exp = new Expiry(at);
+    else this.exp.at = at;
+  }
+
+  /** Position in the expiry heap; NOT_IN_HEAP when the key has no expiry. */
+  get heapIdx(): number {
+    return this.exp === null ? NOT_IN_HEAP : this.exp.heapIdx;
+  }
+
+  /** Only keys with an expiry are in the heap. */
+  set heapIdx(i: number) {
+    this.exp!.heapIdx = i;
+  }
+
+  // The volatile-keys LRU list, which holds only keys with an expiry.
+  get vprev(): Item | null {
+    return this.exp === null ? null : this.exp.vprev;
+  }
+
+  set vprev(item: Item | null) {
+    this.exp!.vprev = item;
+  }
+
+  get vnext(): Item | null {
+    return this.exp === null ? null : this.exp.vnext;
+  }
+
+  set vnext(item: Item | null) {
+    this.exp!.vnext = item;
   }
 
   /** usedMemory contribution: derived, so it cannot drift from the value. */
@@ -59,16 +118,16 @@ export class Item {
 
   /** False once removed from the keyspace (a snapshot may still hold it). */
   get live(): boolean {
-    return this.heapIdx !== REMOVED;
+    return this.exp !== REMOVED;
   }
 
-  /** Marks the key removed; it must already be out of the expiry heap. */
+  /** Marks the key removed; it must already be out of the expiry heap and the LRU lists. */
   markRemoved(): void {
-    this.heapIdx = REMOVED;
+    this.exp = REMOVED;
   }
 
   /** Logically expired at `now` (expiry == now counts as expired, as in Redis). */
   expiredAt(now: number): boolean {
-    return this.expiresAt !== 0 && this.expiresAt <= now;
+    return this.exp !== null && this.exp.at !== 0 && this.exp.at <= now;
   }
 }

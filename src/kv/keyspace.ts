@@ -94,14 +94,18 @@ export class Keyspace {
     item.version = version;
     const was = item.expiresAt;
     if (was === at) return;
-    item.expiresAt = at;
+    // The heap slot and volatile links live with the expiry: set it before joining, clear it
+    // after leaving.
     if (was === 0) {
+      item.expiresAt = at;
       this.heap.insert(item);
       this.lru.volatilityChanged(item, true);
     } else if (at === 0) {
       this.heap.remove(item);
       this.lru.volatilityChanged(item, false);
+      item.expiresAt = 0;
     } else {
+      item.expiresAt = at;
       this.heap.update(item);
     }
   }
