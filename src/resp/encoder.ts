@@ -29,6 +29,8 @@ export interface WriterOptions {
 }
 
 const CRLF = '\r\n';
+/** Bulk payloads shorter than this are encoded by `smallBulk` (two length digits at most). */
+const SMALL_BULK = 64;
 
 /** C's printf("%.17g"), which Redis 7.0 uses for doubles (RESP3 `,` and RESP2 bulk). */
 export function formatDouble(d: number): string {
@@ -177,6 +179,26 @@ export class ReplyWriter {
     this.ascii(CRLF);
   }
 
+  /**
+   * `$<len>\r\n<payload>\r\n` for a short Buffer, byte by byte: the GET reply, where a
+   * template string and three native writes would cost more than the bytes themselves.
+   */
+  private smallBulk(b: Buffer): void {
+    const n = b.length;
+    this.reserve(n + 7);
+    const out = this.slab.buf;
+    let p = this.len;
+    out[p++] = 0x24;
+    if (n >= 10) out[p++] = 0x30 + Math.floor(n / 10);
+    out[p++] = 0x30 + (n % 10);
+    out[p++] = 0x0d;
+    out[p++] = 0x0a;
+    for (let i = 0; i < n; i++) out[p++] = b[i];
+    out[p++] = 0x0d;
+    out[p++] = 0x0a;
+    this.len = p;
+  }
+
   private line(prefix: string, text: string): void {
     const n = Buffer.byteLength(text);
     this.reserve(prefix.length + n + 2);
@@ -204,7 +226,8 @@ export class ReplyWriter {
         this.ascii(`:${r.v}${CRLF}`);
         return;
       case 'bulk':
-        this.blob('$', r.v);
+        if (typeof r.v !== 'string' && r.v.length < SMALL_BULK) this.smallBulk(r.v);
+        else this.blob('$', r.v);
         return;
       case 'null':
         this.ascii(proto === 3 ? `_${CRLF}` : `$-1${CRLF}`);

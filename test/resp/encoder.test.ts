@@ -66,6 +66,12 @@ describe('RESP2 and RESP3 wire forms, byte for byte', () => {
     expect(encodeReply(R.error(Buffer.from([0x45, 0x52, 0x52, 0x20, 0xe9])), 2)).toEqual(Buffer.from('-ERR \xe9\r\n', 'latin1'));
   });
 
+  it('frames Buffer bulks of every short length byte for byte, in one stream', () => {
+    const payloads = Array.from({ length: 130 }, (_, n) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 37 + n) % 256)));
+    const want = Buffer.concat(payloads.flatMap((p) => [Buffer.from(`$${p.length}\r\n`), p, Buffer.from('\r\n')]));
+    expect(encodeReplies(payloads.map(R.bulk), 2)).toEqual(want);
+  });
+
   it('refuses a many reply inside an aggregate', () => {
     expect(() => encodeReply(R.array([R.many([R.OK])]), 2)).toThrow(NestedManyReplyError);
   });
