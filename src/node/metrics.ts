@@ -1,16 +1,27 @@
 /**
  * Prometheus metrics. Each node has its own registry (tests run several nodes in one process);
- * gauges read the node's state when scraped instead of being pushed on the hot path.
+ * gauges read the node's state when scraped instead of being pushed on the hot path, and so do
+ * the per-request counters (commands, keyspace hits and misses): the hot path adds to a plain
+ * number, and prom-client reads it at scrape time, so no label hashing happens per request.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { KvEntry, KvResult } from '../kv/index.ts';
 import type { RaftNode } from './raft-node.ts';
 
+/** A count kept as a plain number and read by the registry when scraped. */
+export class Tally {
+  value = 0;
+
+  inc(n = 1): void {
+    this.value += n;
+  }
+}
+
 export class NodeMetrics {
   readonly registry = new Registry();
-  readonly commands: Counter<'command'>;
-  readonly hits: Counter;
-  readonly misses: Counter;
+  private readonly commandTallies = new Map<string, Tally>();
+  readonly hits = new Tally();
+  readonly misses = new Tally();
   readonly leaderChanges: Counter;
   readonly snapshots: Counter;
   readonly evictions: Counter;
@@ -20,9 +31,29 @@ export class NodeMetrics {
   constructor(node: RaftNode) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'raftkv_process_' });
-    this.commands = new Counter({ name: 'raftkv_commands_total', help: 'Commands served, by command', labelNames: ['command'], registers });
-    this.hits = new Counter({ name: 'raftkv_keyspace_hits_total', help: 'Reads that found their key', registers });
-    this.misses = new Counter({ name: 'raftkv_keyspace_misses_total', help: 'Reads that missed', registers });
+    const tallies = this.commandTallies;
+    new Counter({
+      name: 'raftkv_commands_total',
+      help: 'Commands served, by command',
+      labelNames: ['command'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [command, t] of tallies) if (t.value > 0) this.inc({ command }, t.value);
+      },
+    });
+    const tallied = (name: string, help: string, t: Tally) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(t.value);
+        },
+      });
+    tallied('raftkv_keyspace_hits_total', 'Reads that found their key', this.hits);
+    tallied('raftkv_keyspace_misses_total', 'Reads that missed', this.misses);
     this.leaderChanges = new Counter({ name: 'raftkv_leader_changes_total', help: 'Leader changes seen by this node', registers });
     this.snapshots = new Counter({ name: 'raftkv_snapshots_total', help: 'Snapshots taken', registers });
     this.evictions = new Counter({ name: 'raftkv_evicted_keys_total', help: 'Keys evicted (applied from the log)', registers });
@@ -58,6 +89,16 @@ export class NodeMetrics {
         for (const [peer, s] of Object.entries(node.transport.stats())) this.set({ peer }, s.state === 'connected' ? 1 : 0);
       },
     });
+  }
+
+  /** The tally of one command (by full name, "client|list"); keep it and `inc()` per request. */
+  command(name: string): Tally {
+    let t = this.commandTallies.get(name);
+    if (t === undefined) {
+      t = new Tally();
+      this.commandTallies.set(name, t);
+    }
+    return t;
   }
 
   fsync(ms: number): void {

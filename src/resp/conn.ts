@@ -5,6 +5,7 @@
  * socket behind it.
  */
 import type { CommandSpec } from './commands/spec.ts';
+import type { DeferredReply } from './deferred-reply.ts';
 import type { RespVersion } from './encoder.ts';
 import type { Reply } from './reply.ts';
 
@@ -18,6 +19,8 @@ export interface QueuedCommand {
 export interface ConnectionControl {
   /** Sends a reply out of band (pub/sub), after every reply already due on this connection. */
   push(reply: Reply): void;
+  /** A reply to settle later, for the handler to return (see DeferredReply). */
+  defer(): DeferredReply;
   /** Stops reading requests and closes once every pending reply has been written (QUIT). */
   closeAfterReply(): void;
   /** Drops the connection now; pending replies are lost (CLIENT KILL). */
@@ -95,6 +98,14 @@ export class ClientConn {
   /** Delivers a pub/sub message or other out-of-band reply. */
   push(reply: Reply): void {
     this.control.push(reply);
+  }
+
+  /**
+   * A reply owed later: return it from the handler, settle it when the answer is known. The
+   * promise-free alternative to returning a Promise, for hot paths.
+   */
+  defer(): DeferredReply {
+    return this.control.defer();
   }
 
   closeAfterReply(): void {

@@ -5,6 +5,7 @@
  */
 import type net from 'node:net';
 import { ClientConn, type ConnectionControl } from './conn.ts';
+import { DeferredReply, type DeferredReplyOwner } from './deferred-reply.ts';
 import { ReplyWriter, type RespVersion } from './encoder.ts';
 import { CommandError, ProtocolError, QueryBufferLimitError } from './errors.ts';
 import { RequestParser } from './parser.ts';
@@ -22,9 +23,10 @@ const INTERNAL_ERROR = R.error('ERR internal error');
 /** How long a closing connection may wait for its owed replies before it is dropped. */
 const CLOSE_GRACE_MS = 5000;
 
+/** A place in the reply queue: a finished reply, or a deferred one still unsettled. */
 interface Slot {
-  reply: Reply | null;
-  proto: RespVersion;
+  readonly reply: Reply | null;
+  readonly proto: RespVersion;
 }
 
 const Pause = { Output: 1, InFlight: 2 } as const;
@@ -33,7 +35,7 @@ function isPromise(v: Reply | Promise<Reply>): v is Promise<Reply> {
   return typeof (v as Promise<Reply>).then === 'function';
 }
 
-export class Connection implements ConnectionControl {
+export class Connection implements ConnectionControl, DeferredReplyOwner {
   readonly conn: ClientConn;
   private readonly parser: RequestParser;
   private readonly writer: ReplyWriter;
@@ -45,6 +47,11 @@ export class Connection implements ConnectionControl {
   private closed = false;
   private drainScheduled = false;
   private graceTimer: NodeJS.Timeout | null = null;
+  private readonly drainTask = (): void => {
+    this.drainScheduled = false;
+    this.drain();
+    if (!this.closing && this.paused === 0) this.processInput();
+  };
 
   constructor(
     private readonly server: ConnectionHost,
@@ -78,6 +85,7 @@ export class Connection implements ConnectionControl {
   private onData(chunk: Buffer): void {
     if (this.closing) return;
     this.server.stats.totalNetInputBytes += chunk.length;
+    this.conn.lastInteraction = this.server.options.now();
     try {
       this.parser.push(chunk);
     } catch (err) {
@@ -112,7 +120,6 @@ export class Connection implements ConnectionControl {
           break;
         }
         if (argv === null) break;
-        conn.lastInteraction = server.options.now();
         server.stats.totalCommandsProcessed++;
         this.dispatch(argv);
         if (this.inFlight >= server.options.maxInFlight) this.pause(Pause.InFlight);
@@ -126,11 +133,22 @@ export class Connection implements ConnectionControl {
   }
 
   private dispatch(argv: Buffer[]): void {
-    let result: Reply | Promise<Reply>;
+    let result: Reply | Promise<Reply> | DeferredReply;
     try {
       result = this.server.options.dispatcher.dispatch(this.conn, argv);
     } catch (err) {
       result = this.failure(err);
+    }
+    if (result instanceof DeferredReply) {
+      // Settled while the handler ran: a finished reply like any other.
+      if (result.reply !== null) {
+        this.enqueue(result.reply, result.proto);
+        return;
+      }
+      this.queue.push(result);
+      result.inFlight = true;
+      this.inFlight++;
+      return;
     }
     // The version in force once the handler returned: HELLO 3 answers in RESP3 itself.
     const proto = this.conn.resp;
@@ -138,23 +156,26 @@ export class Connection implements ConnectionControl {
       this.enqueue(result, proto);
       return;
     }
-    const slot: Slot = { reply: null, proto };
-    this.queue.push(slot);
+    const deferred = new DeferredReply(this, proto);
+    this.queue.push(deferred);
+    deferred.inFlight = true;
     this.inFlight++;
-    result
-      .then(
-        (reply) => {
-          slot.reply = reply;
-        },
-        (err: unknown) => {
-          slot.reply = this.failure(err);
-        },
-      )
-      .then(() => {
-        this.inFlight--;
-        if (this.inFlight < this.server.options.maxInFlight / 2) this.unpause(Pause.InFlight);
-        this.scheduleDrain();
-      });
+    result.then(
+      (reply) => deferred.settle(reply),
+      (err: unknown) => deferred.settle(this.failure(err)),
+    );
+  }
+
+  defer(): DeferredReply {
+    return new DeferredReply(this, this.conn.resp);
+  }
+
+  settled(d: DeferredReply): void {
+    if (!d.inFlight) return;
+    d.inFlight = false;
+    this.inFlight--;
+    if (this.inFlight < this.server.options.maxInFlight / 2) this.unpause(Pause.InFlight);
+    this.scheduleDrain();
   }
 
   private failure(err: unknown): Reply {
@@ -184,11 +205,7 @@ export class Connection implements ConnectionControl {
     if (this.drainScheduled) return;
     this.drainScheduled = true;
     // Replies that finish in the same turn (a commit resolving many writes) share one write.
-    queueMicrotask(() => {
-      this.drainScheduled = false;
-      this.drain();
-      if (!this.closing && this.paused === 0) this.processInput();
-    });
+    queueMicrotask(this.drainTask);
   }
 
   /** Writes the finished head of the queue and flushes it to the socket. */

@@ -118,3 +118,11 @@ export class NestedManyReplyError extends Error {
     super("a 'many' reply is only valid at the top level");
   }
 }
+
+/** A deferred reply was settled twice: a handler bug that would answer one request twice. */
+export class DeferredReplySettledError extends Error {
+  override name = 'DeferredReplySettledError';
+  constructor() {
+    super('a deferred reply was settled twice');
+  }
+}

@@ -7,14 +7,13 @@
  *   await server.close(); // stop accepting, flush what is owed, close connections
  */
 import type { PublishEvent, RaftNode } from '../node/raft-node.ts';
-import { commandSlot } from './commands/keys.ts';
 import { CommandRouter, type Handler, type HandlerTable } from './commands/router.ts';
 import { HANDLER_NAMES, type HandlerName } from './commands/table.ts';
 import type { ClientConn } from './conn.ts';
 import { buf, isReply } from './handlers/args.ts';
 import { CLUSTER_COMMANDS } from './handlers/cluster.ts';
 import { CONNECTION_COMMANDS } from './handlers/connection.ts';
-import { type CommandImpl, entryBytes, NodeContext } from './handlers/context.ts';
+import { type CommandImpl, NodeContext } from './handlers/context.ts';
 import { EXPIRE_COMMANDS } from './handlers/expire.ts';
 import { createGuard } from './handlers/guard.ts';
 import { KEY_COMMANDS } from './handlers/keys.ts';
@@ -22,8 +21,7 @@ import { PUBSUB_COMMANDS } from './handlers/pubsub.ts';
 import { SERVER_COMMANDS } from './handlers/server.ts';
 import { STRING_COMMANDS } from './handlers/strings.ts';
 import { TRANSACTION_COMMANDS } from './handlers/transactions.ts';
-import type { Reply } from './reply.ts';
-import { type Dispatcher, RespServer } from './server.ts';
+import { type Answer, type Dispatcher, RespServer } from './server.ts';
 
 /** Every command of the table, implemented once (a missing one fails to compile). */
 const IMPLS = {
@@ -38,24 +36,29 @@ const IMPLS = {
 } as const satisfies Record<HandlerName, CommandImpl>;
 
 function handlerTable(ctx: NodeContext): HandlerTable {
-  const commands = ctx.node.metrics.commands;
   const table = {} as Record<HandlerName, Handler>;
   for (const name of HANDLER_NAMES) {
     const impl: CommandImpl = IMPLS[name];
-    const counted = { command: name };
+    const tally = ctx.node.metrics.command(name);
     if ('local' in impl) {
       const run = impl.local;
       table[name] = (conn, argv, cmd) => {
-        commands.inc(counted);
+        tally.value++;
         return run(ctx, conn, argv, cmd);
+      };
+    } else if (impl.read !== undefined) {
+      const read = impl.read;
+      table[name] = (conn, argv, cmd) => {
+        tally.value++;
+        return ctx.readAlone(conn, read, cmd, argv);
       };
     } else {
       const compile = impl.kv;
       table[name] = (conn, argv, cmd) => {
-        commands.inc(counted);
+        tally.value++;
         const plan = compile(ctx, argv);
         if (isReply(plan)) return plan;
-        return ctx.run(conn, plan, commandSlot(cmd, argv), entryBytes(argv));
+        return ctx.run(conn, plan, cmd, argv);
       };
     }
   }
@@ -79,7 +82,7 @@ export class NodeDispatcher implements Dispatcher {
   /** Create it before `node.start()`, so it knows which entries are replays. */
   constructor(readonly node: RaftNode) {
     this.replayedUpTo = node.status().commit;
-    this.ctx = new NodeContext(node, IMPLS, () => this.router);
+    this.ctx = new NodeContext(node, IMPLS);
     this.router = new CommandRouter(handlerTable(this.ctx), { guard: createGuard(this.ctx) });
     node.on('publish', this.onPublish);
   }
@@ -89,7 +92,7 @@ export class NodeDispatcher implements Dispatcher {
     this.ctx.server = server;
   }
 
-  dispatch(conn: ClientConn, argv: Buffer[]): Reply | Promise<Reply> {
+  dispatch(conn: ClientConn, argv: Buffer[]): Answer {
     return this.router.dispatch(conn, argv);
   }
 

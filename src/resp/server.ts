@@ -17,8 +17,12 @@
 import net from 'node:net';
 import type { ClientConn } from './conn.ts';
 import { Connection, type ConnectionHost } from './connection.ts';
+import type { DeferredReply } from './deferred-reply.ts';
 import type { ParserLimits } from './parser.ts';
 import type { Reply } from './reply.ts';
+
+/** What a handler answers: the reply, a promise of it, or a reply it will settle later. */
+export type Answer = Reply | Promise<Reply> | DeferredReply;
 
 /**
  * Runs requests. The node's implementation routes them to Raft; `CommandRouter`
@@ -27,14 +31,14 @@ import type { Reply } from './reply.ts';
 export interface Dispatcher {
   /**
    * Runs one request. `argv[0]` is the command name as sent; arguments are views on received
-   * bytes (copy what you keep). Return the reply, or a promise of it for work that waits (a
-   * write until it commits): later requests of the connection are dispatched meanwhile, but
+   * bytes (copy what you keep). Return the reply, or for work that waits (a write until it
+   * commits) a promise of it or a `conn.defer()` settled later: later requests of the connection are dispatched meanwhile, but
    * their replies wait for this one. State changes that later requests must see (MULTI, HELLO,
    * SUBSCRIBE) must be made before returning, and a read must not run ahead of the
    * connection's earlier writes (see `ClientConn.pendingWrite`). Throw `CommandError` to answer
    * an error; any other exception answers `-ERR internal error` and goes to `onError`.
    */
-  dispatch(conn: ClientConn, argv: Buffer[]): Reply | Promise<Reply>;
+  dispatch(conn: ClientConn, argv: Buffer[]): Answer;
   /** A connection was accepted. */
   connected?(conn: ClientConn): void;
   /** A connection is gone, whatever the reason: drop its subscriptions and watches here. */

@@ -11,7 +11,7 @@ import { createClient, createCluster } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyHashSlot } from '../../src/resp/slot.ts';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
-import { RawConn } from './support/resp-bytes.ts';
+import { encodeCommand, RawConn } from './support/resp-bytes.ts';
 
 const cluster = new ClusterHarness({ nodes: 3 });
 let leader: NodeHandle;
@@ -90,6 +90,20 @@ describe('follower redirects, the Redis Cluster way', () => {
       expect(out[i * 4]).toEqual([null, i + 1]);
       expect(out[i * 4 + 1]).toEqual([null, String(i + 1)]);
       expect(out[i * 4 + 3]).toEqual([null, String(i)]);
+    }
+  });
+
+  it('batched reads answer before a later write of their connection commits, on every connection', async () => {
+    const conns = await Promise.all([raw(leader), raw(leader), raw(leader)]);
+    for (const [i, c] of conns.entries()) expect(str(await c.call('set', `batch:${i}`, 'a'))).toBe('+OK\r\n');
+    // Each connection's 30 GETs share barriers with the others'; its SET must wait for them.
+    for (const [i, c] of conns.entries()) {
+      const key = `batch:${i}`;
+      const get = encodeCommand(['get', key]);
+      c.send(Buffer.concat([...Array(30).fill(get), encodeCommand(['set', key, 'b']), ...Array(5).fill(get)]));
+    }
+    for (const c of conns) {
+      expect((await c.read(36)).map(str)).toEqual([...Array(30).fill('$1\r\na\r\n'), '+OK\r\n', ...Array(5).fill('$1\r\nb\r\n')]);
     }
   });
 });

@@ -3,9 +3,10 @@ import { CommandRouter } from '../../src/resp/commands/router.ts';
 import type { CommandSpec } from '../../src/resp/commands/spec.ts';
 import { encodeReply } from '../../src/resp/encoder.ts';
 import { R, type Reply } from '../../src/resp/reply.ts';
+import type { Answer } from '../../src/resp/server.ts';
 import { args, fakeConn, handlerTable } from './support/handlers.ts';
 
-const text = (r: Reply | Promise<Reply>) => encodeReply(r as Reply, 2).toString('latin1');
+const text = (r: Answer) => encodeReply(r as Reply, 2).toString('latin1');
 
 function router(guard?: (cmd: CommandSpec, argv: Buffer[]) => Reply | null) {
   const calls: string[] = [];

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientConn } from '../../src/resp/conn.ts';
 import { CommandError } from '../../src/resp/errors.ts';
 import { R, type Reply } from '../../src/resp/reply.ts';
-import { type Dispatcher, RespServer, type RespServerOptions } from '../../src/resp/server.ts';
+import { type Answer, type Dispatcher, RespServer, type RespServerOptions } from '../../src/resp/server.ts';
 import { RawClient } from './support/client.ts';
 import { plain } from './support/reply-reader.ts';
 
@@ -34,17 +34,41 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const str = (b: Buffer | undefined) => b?.toString('latin1') ?? '';
 
 /**
- * `SLOW ms value` answers value after ms; `FAST value` at once; `HELLO 3` switches to RESP3;
+ * `SLOW ms value` answers value after ms; `DEFER ms value` the same through `conn.defer()`
+ * (`DEFER 0` settles before returning); `GROUP value` joins a group that one timer settles
+ * together 20 ms after its first member; `FAST value` at once; `HELLO 3` switches to RESP3;
  * `NIL` answers null; `BOOM` throws; `DENY` throws a CommandError; `BIG n` answers n bytes.
  */
 function toyDispatcher(log: string[] = []): Dispatcher {
+  let group: (() => void)[] = [];
   return {
-    dispatch(conn: ClientConn, argv: Buffer[]): Reply | Promise<Reply> {
+    dispatch(conn: ClientConn, argv: Buffer[]): Answer {
       const name = str(argv[0]).toUpperCase();
       log.push(argv.map(str).join(' '));
       switch (name) {
         case 'SLOW':
           return sleep(Number(str(argv[1]))).then(() => R.bulk(str(argv[2])));
+        case 'DEFER': {
+          const d = conn.defer();
+          const ms = Number(str(argv[1]));
+          const reply = R.bulk(str(argv[2]));
+          if (ms === 0) d.settle(reply);
+          else setTimeout(() => d.settle(reply), ms);
+          return d;
+        }
+        case 'GROUP': {
+          const d = conn.defer();
+          const reply = R.bulk(str(argv[1]));
+          if (group.length === 0) {
+            setTimeout(() => {
+              const members = group;
+              group = [];
+              for (const settle of members) settle();
+            }, 20);
+          }
+          group.push(() => d.settle(reply));
+          return d;
+        }
         case 'FAST':
         case 'ECHO':
           return R.bulk(argv[1]);
@@ -77,6 +101,26 @@ describe('pipelining', () => {
     const c = await connect();
     c.send('SLOW 60 a\r\nFAST b\r\nSLOW 5 c\r\nSLOW 30 d\r\nFAST e\r\n');
     expect((await c.read(5)).map(plain)).toEqual(['a', 'b', 'c', 'd', 'e']);
+  });
+
+  it('keeps order with deferred replies, settled late, early or before the handler returned', async () => {
+    const { connect } = await start(toyDispatcher());
+    const c = await connect();
+    c.send('DEFER 50 a\r\nFAST b\r\nDEFER 0 c\r\nSLOW 10 d\r\nDEFER 5 e\r\nDEFER 30 f\r\nFAST g\r\n');
+    expect((await c.read(7)).map(plain)).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+    c.send('DEFER 0 h\r\nFAST i\r\n');
+    expect((await c.read(2)).map(plain)).toEqual(['h', 'i']);
+  });
+
+  it('writes deferred replies settled in one turn with one socket write', async () => {
+    const { connect } = await start(toyDispatcher());
+    const c = await connect();
+    let req = '';
+    for (let i = 0; i < 50; i++) req += `GROUP v${i}\r\n`;
+    c.send(req);
+    const replies = await c.read(50);
+    expect(replies.map(plain)).toEqual(Array.from({ length: 50 }, (_, i) => `v${i}`));
+    expect(c.chunks).toBe(1);
   });
 
   it('dispatches later requests while an earlier one waits', async () => {

@@ -10,7 +10,7 @@
  */
 import type { ClientConn } from '../conn.ts';
 import { R, type Reply } from '../reply.ts';
-import type { Dispatcher } from '../server.ts';
+import type { Answer, Dispatcher } from '../server.ts';
 import {
   checkArity,
   execAbortError,
@@ -24,7 +24,7 @@ import type { CommandSpec } from './spec.ts';
 import { type HandlerName, lookupCommand, resolveCommand } from './table.ts';
 
 /** Runs one command. `argv` has passed the arity check; `cmd` is the resolved (sub)command. */
-export type Handler = (conn: ClientConn, argv: Buffer[], cmd: CommandSpec) => Reply | Promise<Reply>;
+export type Handler = (conn: ClientConn, argv: Buffer[], cmd: CommandSpec) => Answer;
 
 /** One handler per command and subcommand ("get", "client|setname", bare "command"). */
 export type HandlerTable = { readonly [K in HandlerName]: Handler };
@@ -58,7 +58,7 @@ export class CommandRouter implements Dispatcher {
     private readonly hooks: RouterHooks = {},
   ) {}
 
-  dispatch(conn: ClientConn, argv: Buffer[]): Reply | Promise<Reply> {
+  dispatch(conn: ClientConn, argv: Buffer[]): Answer {
     const cmd = resolveCommand(argv);
     if (cmd === null) {
       const container = lookupCommand(argv[0]);
@@ -88,7 +88,7 @@ export class CommandRouter implements Dispatcher {
   }
 
   /** Runs a command's handler with no checks: EXEC uses it for the commands it queued. */
-  execute(conn: ClientConn, cmd: CommandSpec, argv: Buffer[]): Reply | Promise<Reply> {
+  execute(conn: ClientConn, cmd: CommandSpec, argv: Buffer[]): Answer {
     return this.handlers[cmd.name as HandlerName](conn, argv, cmd);
   }
 

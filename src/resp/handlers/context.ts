@@ -12,17 +12,23 @@
  *    earlier read looked, and that read would see it.
  * Reads evaluate in request order among themselves too (they share barriers, so this costs
  * nothing), which is what lets WATCH fill in versions that a later EXEC relies on.
+ *
+ * The common case, a plain read on the leader with nothing of its connection still pending,
+ * takes the batched path (read-batches.ts): no promise or closure per read, one barrier per
+ * event-loop turn, replies settled together. Everything else is chained with promises.
  */
 import { randomBytes } from 'node:crypto';
 import type { KvOp, KvResult, WatchedKey } from '../../kv/index.ts';
 import type { RaftNode } from '../../node/raft-node.ts';
-import type { CommandRouter } from '../commands/router.ts';
+import { commandSlot } from '../commands/keys.ts';
 import type { CommandSpec } from '../commands/spec.ts';
 import type { HandlerName } from '../commands/table.ts';
 import type { ClientConn } from '../conn.ts';
+import type { DeferredReply } from '../deferred-reply.ts';
 import { R, type Reply } from '../reply.ts';
 import type { RespServer } from '../server.ts';
-import { evalRead, type KvPlan, readOnly } from './plan.ts';
+import { evalPlan, type KvPlan, readOnly, resultReply } from './plan.ts';
+import { type ReadBatch, ReadBatches } from './read-batches.ts';
 import { runtimeErrorReply } from './runtime-errors.ts';
 import { Subscriptions } from './subscriptions.ts';
 
@@ -32,15 +38,29 @@ export type LocalHandler = (ctx: NodeContext, conn: ClientConn, argv: Buffer[], 
 /** A keyspace command: validates its arguments and compiles to a plan, or answers an error. */
 export type KvCompiler = (ctx: NodeContext, argv: Buffer[]) => KvPlan | Reply;
 
-export type CommandImpl = { readonly kv: KvCompiler } | { readonly local: LocalHandler };
+/**
+ * A hot read command evaluated straight from its arguments, without compiling a plan: it must
+ * answer exactly what its compiled plan would, and need no validation beyond the arity check.
+ */
+export type DirectRead = (ctx: NodeContext, argv: Buffer[], now: number) => Reply;
 
-export const kv = (compile: KvCompiler): CommandImpl => ({ kv: compile });
+export type CommandImpl = { readonly kv: KvCompiler; readonly read?: DirectRead } | { readonly local: LocalHandler };
+
+/** A keyspace command; `read`, for a plain read, serves it alone without building the plan. */
+export const kv = (compile: KvCompiler, read?: DirectRead): CommandImpl => (read ? { kv: compile, read } : { kv: compile });
 export const local = (run: LocalHandler): CommandImpl => ({ local: run });
 
 interface ConnOrder {
   /** Settles once the connection's latest read (or ordered step) has been evaluated. */
   lastRead: Promise<void> | null;
+  /** The batch of the connection's latest batched read, when that read came after `lastRead`. */
+  lastBatch: ReadBatch<BatchedRead> | null;
 }
+
+/** What a batched read evaluates: a compiled read plan, or a direct read of its arguments. */
+type BatchedRead = KvPlan | DirectRead;
+
+const INTERNAL_ERROR = R.error('ERR internal error');
 
 const noop = (): void => {};
 const ABORTED: KvResult = { type: 'aborted' };
@@ -69,14 +89,31 @@ export class NodeContext {
   /** Set by `NodeDispatcher.attach`. */
   server: RespServer | null = null;
   private readonly orders = new WeakMap<ClientConn, ConnOrder>();
+  private readonly batches: ReadBatches<BatchedRead>;
+  /** A lookup's reply (GET and its kin), counted in keyspace_hits/misses as Redis counts it. */
+  readonly lookup = (r: KvResult): Reply => {
+    if (r.type === 'bulk') this.node.metrics.hits.value++;
+    else if (r.type === 'nil') this.node.metrics.misses.value++;
+    return resultReply(r);
+  };
 
   constructor(
     readonly node: RaftNode,
-    /** Every command's implementation, for EXEC to compile what MULTI queued. */
+    /** Every command's implementation, for EXEC to compile and run what MULTI queued. */
     readonly impls: Readonly<Record<HandlerName, CommandImpl>>,
-    /** Runs a queued local command through its handler (EXEC). */
-    readonly router: () => CommandRouter,
-  ) {}
+  ) {
+    const kv = node.kv;
+    this.batches = new ReadBatches<BatchedRead>({
+      barrier: () => node.linearizableBarrier(),
+      now: () => node.now(),
+      evaluate: (read, argv, now) => (typeof read === 'function' ? read(this, argv, now) : evalPlan(kv, read, now)),
+      failed: (err, slot) => runtimeErrorReply(node, err, slot, 'read'),
+      crashed: (err) => {
+        this.server?.options.onError(err, null);
+        return INTERNAL_ERROR;
+      },
+    });
+  }
 
   get maxEntryBytes(): number {
     return this.node.cfg.maxValueBytes + ENTRY_SLACK_BYTES;
@@ -113,7 +150,7 @@ export class NodeContext {
   ): T | Reply | Promise<T | Reply> {
     const order = this.order(conn);
     const writes = afterWrites ? conn.pendingWrite : null;
-    const prev = order.lastRead;
+    const prev = this.earlierReads(order);
     if (!barrier && writes === null && prev === null) return evaluate(this.node.now());
     const node = this.node;
     const done = (async (): Promise<T | Reply> => {
@@ -129,10 +166,23 @@ export class NodeContext {
     })();
     const settled = done.then(noop, noop);
     order.lastRead = settled;
+    order.lastBatch = null;
     void settled.then(() => {
       if (order.lastRead === settled) order.lastRead = null;
     });
     return done;
+  }
+
+  /** Settles once the connection's reads so far are evaluated; null when none is pending. */
+  private earlierReads(order: ConnOrder): Promise<void> | null {
+    if (order.lastRead !== null) return order.lastRead;
+    const b = order.lastBatch;
+    if (b === null) return null;
+    if (b.finished) {
+      order.lastBatch = null;
+      return null;
+    }
+    return b.whenFinished();
   }
 
   /**
@@ -142,7 +192,7 @@ export class NodeContext {
    * doomed, and it resolves to a single `aborted` result without proposing.
    */
   write(conn: ClientConn, ops: KvOp[], watch?: () => WatchedKey[] | null): Promise<KvResult[]> {
-    const prev = this.order(conn).lastRead;
+    const prev = this.earlierReads(this.order(conn));
     const propose = (): Promise<KvResult[]> => {
       try {
         const watched = watch?.();
@@ -164,22 +214,32 @@ export class NodeContext {
   }
 
   /** Runs one compiled command on its own: a read, or one log entry. */
-  run(conn: ClientConn, plan: KvPlan, slot: number, bytes: number): Reply | Promise<Reply> {
-    const kv = this.node.kv;
-    if (readOnly(plan.ops)) {
-      return this.read(conn, slot, (now) => plan.reply(plan.ops.map((op) => evalRead(kv, op, now, Math.random))));
-    }
+  run(conn: ClientConn, plan: KvPlan, cmd: CommandSpec, argv: Buffer[]): Reply | Promise<Reply> | DeferredReply {
+    if (readOnly(plan.ops)) return this.readAlone(conn, plan, cmd, argv);
+    const bytes = entryBytes(argv);
     if (bytes > this.maxEntryBytes) return this.entryTooBig(bytes);
     return this.write(conn, plan.ops).then(
       (results) => plan.reply(results),
-      (err: unknown) => runtimeErrorReply(this.node, err, slot, 'write'),
+      (err: unknown) => runtimeErrorReply(this.node, err, commandSlot(cmd, argv), 'write'),
     );
+  }
+
+  /** Serves a plain read alone: batched when nothing of its connection is pending, else chained. */
+  readAlone(conn: ClientConn, read: BatchedRead, cmd: CommandSpec, argv: Buffer[]): Reply | Promise<Reply> | DeferredReply {
+    const order = this.order(conn);
+    if (conn.pendingWrite === null && order.lastRead === null && (!conn.readonly || this.node.isLeader())) {
+      const reply = conn.defer();
+      order.lastBatch = this.batches.add(reply, read, cmd, argv);
+      return reply;
+    }
+    const kv = this.node.kv;
+    return this.read(conn, commandSlot(cmd, argv), (now) => (typeof read === 'function' ? read(this, argv, now) : evalPlan(kv, read, now)));
   }
 
   private order(conn: ClientConn): ConnOrder {
     let o = this.orders.get(conn);
     if (o === undefined) {
-      o = { lastRead: null };
+      o = { lastRead: null, lastBatch: null };
       this.orders.set(conn, o);
     }
     return o;

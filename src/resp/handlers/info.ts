@@ -92,8 +92,8 @@ async function stats(ctx: NodeContext): Promise<Lines> {
     ['rejected_connections', s?.rejectedConnections ?? 0],
     ['expired_keys', await total(m.expirations)],
     ['evicted_keys', await total(m.evictions)],
-    ['keyspace_hits', await total(m.hits)],
-    ['keyspace_misses', await total(m.misses)],
+    ['keyspace_hits', m.hits.value],
+    ['keyspace_misses', m.misses.value],
     ['pubsub_channels', ctx.subscriptions.channelCount],
     ['pubsub_patterns', ctx.subscriptions.patternCount],
   ];

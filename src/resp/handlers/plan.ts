@@ -50,9 +50,33 @@ export function resultReply(r: KvResult): Reply {
   }
 }
 
+/** One op whose result maps to the reply; a class, so building one creates no closure. */
+class SinglePlan implements KvPlan {
+  readonly ops: KvOp[];
+
+  constructor(
+    op: KvOp,
+    private readonly map: (r: KvResult) => Reply,
+  ) {
+    this.ops = [op];
+  }
+
+  reply(results: readonly KvResult[]): Reply {
+    return this.map(results[0]);
+  }
+}
+
 /** A plan of one op whose result maps with `resultReply` (or `map`). */
 export function single(op: KvOp, map: (r: KvResult) => Reply = resultReply): KvPlan {
-  return { ops: [op], reply: (results) => map(results[0]) };
+  return new SinglePlan(op, map);
+}
+
+/** A read-only plan's reply from the local state machine at `now`. */
+export function evalPlan(kv: KvStore, plan: KvPlan, now: number): Reply {
+  const ops = plan.ops;
+  const results: KvResult[] = new Array(ops.length);
+  for (let i = 0; i < ops.length; i++) results[i] = evalRead(kv, ops[i], now, Math.random);
+  return plan.reply(results);
 }
 
 const bulkOrNil = (b: Uint8Array | null): KvResult => (b === null ? { type: 'nil' } : { type: 'bulk', value: b });

@@ -3,22 +3,29 @@
  * the counters. Arguments are parsed like Redis 7.0's t_string.c (same checks, same order, same
  * errors); relative expiry becomes an absolute PXAT here, before the entry is proposed.
  */
-import type { KvResult, OpOf } from '../../kv/index.ts';
+import type { OpOf } from '../../kv/index.ts';
 import { parseLongDouble } from '../../kv/long-double.ts';
 import { arityError } from '../commands/errors.ts';
 import { COMMANDS } from '../commands/table.ts';
-import { R, type Reply } from '../reply.ts';
+import { R } from '../reply.ts';
 import { absoluteExpire, type ExpireUnit, INT64_MIN, int64OrReply, isReply, option, SYNTAX_ERROR } from './args.ts';
-import { type CommandImpl, type KvCompiler, kv, type NodeContext } from './context.ts';
+import { type CommandImpl, type DirectRead, type KvCompiler, kv } from './context.ts';
 import { type KvPlan, resultReply, single } from './plan.ts';
 
 const EXPIRE_UNITS = new Set<string>(['ex', 'px', 'exat', 'pxat']);
 
-/** Counts a lookup in INFO's keyspace_hits/misses and the Prometheus counters. */
-function lookup(ctx: NodeContext, r: KvResult): Reply {
-  if (r.type === 'bulk') ctx.node.metrics.hits.inc();
-  else if (r.type === 'nil') ctx.node.metrics.misses.inc();
-  return resultReply(r);
+const TOUCH = { touch: true } as const;
+
+/** GET served alone: the value looked up directly, answered as the `get` op's plan answers. */
+const getDirect: DirectRead = (ctx, argv, now) => {
+  const value = ctx.node.kv.get(argv[1], now, TOUCH);
+  const metrics = ctx.node.metrics;
+  if (value === null) {
+    metrics.misses.value++;
+    return R.NULL;
+  }
+  metrics.hits.value++;
+  return R.bulk(value);
 }
 
 /** SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL] (parseExtendedStringArgumentsOrReply). */
@@ -82,11 +89,11 @@ const getex: KvCompiler = (ctx, argv) => {
   if (unit !== undefined && expire !== undefined) {
     const at = absoluteExpire(expire, unit, ctx.node.now(), 'getex');
     // Redis validates the time only once it has found the key: a missing key answers nil.
-    if (isReply(at)) return single({ type: 'get', key }, (r) => (r.type === 'nil' ? lookup(ctx, r) : at));
-    return single({ type: 'getex', key, pxat: at }, (r) => lookup(ctx, r));
+    if (isReply(at)) return single({ type: 'get', key }, (r) => (r.type === 'nil' ? ctx.lookup(r) : at));
+    return single({ type: 'getex', key, pxat: at }, ctx.lookup);
   }
-  if (persist) return single({ type: 'getex', key, persist: true }, (r) => lookup(ctx, r));
-  return single({ type: 'get', key }, (r) => lookup(ctx, r));
+  if (persist) return single({ type: 'getex', key, persist: true }, ctx.lookup);
+  return single({ type: 'get', key }, ctx.lookup);
 };
 
 /** MSET / MSETNX key value [key value ...]. */
@@ -119,7 +126,7 @@ const incrbyfloat: KvCompiler = (_ctx, argv) => {
 const mget: KvCompiler = (ctx, argv): KvPlan =>
   single({ type: 'mget', keys: argv.slice(1) }, (r) => {
     if (r.type !== 'array') return resultReply(r);
-    for (const x of r.value) lookup(ctx, x);
+    for (const x of r.value) ctx.lookup(x);
     return resultReply(r);
   });
 
@@ -128,8 +135,8 @@ export const STRING_COMMANDS = {
   setex: kv(setWithExpire('ex', 'setex')),
   psetex: kv(setWithExpire('px', 'psetex')),
   setnx: kv(setnx),
-  get: kv((ctx, argv) => single({ type: 'get', key: argv[1] }, (r) => lookup(ctx, r))),
-  getdel: kv((ctx, argv) => single({ type: 'getdel', key: argv[1] }, (r) => lookup(ctx, r))),
+  get: kv((ctx, argv) => single({ type: 'get', key: argv[1] }, ctx.lookup), getDirect),
+  getdel: kv((ctx, argv) => single({ type: 'getdel', key: argv[1] }, ctx.lookup)),
   getex: kv(getex),
   mset: kv(msetLike('mset')),
   msetnx: kv(msetLike('msetnx')),

@@ -24,7 +24,7 @@ import { runtimeErrorReply } from './runtime-errors.ts';
 const EXECABORT = R.error('EXECABORT Transaction discarded because of previous errors.');
 
 /** One queued command, compiled. */
-type Part = { plan: KvPlan; offset: number } | { local: QueuedCommand } | { reply: Reply };
+type Part = { plan: KvPlan; offset: number } | { local: QueuedCommand; run: LocalHandler } | { reply: Reply };
 
 /** The slot EXEC is routed by: the first key of the queued commands (getNodeByQuery). */
 export function transactionSlot(queued: readonly QueuedCommand[]): number {
@@ -47,7 +47,7 @@ function compile(ctx: NodeContext, queued: readonly QueuedCommand[]): { parts: P
   for (const q of queued) {
     const impl = ctx.impls[q.cmd.name as keyof typeof ctx.impls];
     if ('local' in impl) {
-      parts.push({ local: q });
+      parts.push({ local: q, run: impl.local });
       continue;
     }
     const plan = impl.kv(ctx, q.argv);
@@ -68,7 +68,10 @@ async function assemble(ctx: NodeContext, conn: ClientConn, parts: Part[], resul
     let r: Reply;
     if ('plan' in p) r = p.plan.reply(results.slice(p.offset, p.offset + p.plan.ops.length));
     else if ('reply' in p) r = p.reply;
-    else r = await ctx.router().execute(conn, p.local.cmd, p.local.argv);
+    else {
+      ctx.node.metrics.command(p.local.cmd.name).inc();
+      r = await p.run(ctx, conn, p.local.argv, p.local.cmd);
+    }
     // SUBSCRIBE a b answers twice; inside EXEC its answers join the array.
     if (r.t === 'many') out.push(...r.v);
     else out.push(r);

@@ -28,6 +28,8 @@ export class FramedConn<T> {
   private readonly replies: T[] = [];
   private wake: (() => void) | null = null;
   closed = false;
+  /** Data events received: how many pieces the server's replies arrived in. */
+  chunks = 0;
 
   protected constructor(
     readonly socket: net.Socket,
@@ -35,6 +37,7 @@ export class FramedConn<T> {
     private readonly readTimeoutMs: number,
   ) {
     socket.on('data', (d) => {
+      this.chunks++;
       this.inbox = Buffer.concat([this.inbox, d]);
       for (;;) {
         const r = this.inbox.length === 0 ? null : frame(this.inbox);

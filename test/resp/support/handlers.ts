@@ -2,6 +2,7 @@
 import type { Handler, HandlerTable } from '../../../src/resp/commands/router.ts';
 import { HANDLER_NAMES, type HandlerName } from '../../../src/resp/commands/table.ts';
 import { ClientConn, type ConnectionControl } from '../../../src/resp/conn.ts';
+import { DeferredReply } from '../../../src/resp/deferred-reply.ts';
 import { R, type Reply } from '../../../src/resp/reply.ts';
 
 /** A full table whose unlisted commands answer `-ERR test: <name> not implemented`. */
@@ -13,7 +14,7 @@ export function handlerTable(overrides: Partial<Record<HandlerName, Handler>>): 
   return table;
 }
 
-/** A connection with no socket: pushes are collected, closes recorded. */
+/** A connection with no socket: pushes are collected, closes recorded, deferred replies kept as given. */
 export function fakeConn(opts: { authenticated?: boolean } = {}): {
   conn: ClientConn;
   pushed: Reply[];
@@ -23,6 +24,7 @@ export function fakeConn(opts: { authenticated?: boolean } = {}): {
   const closed: string[] = [];
   const control: ConnectionControl = {
     push: (r) => pushed.push(r),
+    defer: () => new DeferredReply({ settled: () => {} }, conn.resp),
     closeAfterReply: () => closed.push('after-reply'),
     close: () => closed.push('now'),
     stats: () => ({ queryBuffer: 0, outputBuffer: 0, outputPending: 0 }),
