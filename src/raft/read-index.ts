@@ -98,15 +98,21 @@ export class ReadIndexQueue {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** Heartbeat context: the round number in decimal ASCII. */
 export function encodeRound(round: number): Uint8Array {
   return encoder.encode(String(round));
 }
 
+/** ASCII decimal, no leading zero, at most 16 digits; parsed by hand (every heartbeat answer). */
 export function decodeRound(ctx: Uint8Array): number | undefined {
-  const text = decoder.decode(ctx);
-  if (!/^[1-9][0-9]{0,15}$/.test(text)) return undefined;
-  return Number(text);
+  const n = ctx.length;
+  if (n === 0 || n > 16 || ctx[0] === 0x30) return undefined;
+  let round = 0;
+  for (let i = 0; i < n; i++) {
+    const digit = ctx[i] - 0x30;
+    if (digit < 0 || digit > 9) return undefined;
+    round = round * 10 + digit;
+  }
+  return round;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidConfigError, type Message, RawNode } from '../../src/raft/index.ts';
 import { brief, dec, electByHand, enc, MessageType, msg, Network, newStorage, soloNode, type TestNode } from './helpers.ts';
+import { decodeRound, encodeRound } from '../../src/raft/read-index.ts';
 
 /**
  * Dissertation 6.4: a read is served at the commit index recorded when it arrived, once a quorum
@@ -221,5 +222,13 @@ describe('Lease reads', () => {
     expect(brief(n.drain(), ['reject'])).toEqual([
       { type: MessageType.VoteResp, from: 'n2', to: 'n3', term: 2, reject: false },
     ]);
+  });
+});
+
+describe('ReadIndex round contexts', () => {
+  it('round-trip every round number and reject anything else a peer might echo', () => {
+    for (const r of [1, 9, 10, 12345, 2 ** 40, 9_007_199_254_740_991]) expect(decodeRound(encodeRound(r))).toBe(r);
+    const bytes = (s: string) => new TextEncoder().encode(s);
+    for (const bad of ['', '0', '01', '-1', '1a', ' 1', '12345678901234567', '\u00ff']) expect(decodeRound(bytes(bad))).toBeUndefined();
   });
 });
