@@ -173,9 +173,16 @@ export class RequestParser {
     for (;;) {
       if (this.pos >= this.buf.length && !this.load()) return null;
       switch (this.mode) {
-        case Mode.Idle:
-          this.mode = this.buf[this.pos] === STAR ? Mode.Count : Mode.Inline;
+        case Mode.Idle: {
+          if (this.buf[this.pos] !== STAR) {
+            this.mode = Mode.Inline;
+            break;
+          }
+          const argv = this.wholeMultibulk();
+          if (argv !== null) return argv;
+          this.mode = Mode.Count;
           break;
+        }
         case Mode.Inline: {
           if (!this.readLine(LF, InlineTooBigError)) break;
           let end = this.lineEnd;
@@ -225,6 +232,58 @@ export class RequestParser {
         }
       }
     }
+  }
+
+  /**
+   * The multibulk request at `pos` when the chunk holds all of it in canonical form (what
+   * client libraries send), parsed in one pass; else null, and the state machine takes it from
+   * the same byte, so partial requests, limits, odd digits and every error go the one slow
+   * way and the outcome never depends on which path ran.
+   */
+  private wholeMultibulk(): Buffer[] | null {
+    const buf = this.buf;
+    const end = buf.length;
+    const limits = this.limits;
+    let p = this.pos + 1;
+    let n = 0;
+    let digits = 0;
+    for (; p < end; p++) {
+      const d = buf[p] - 0x30;
+      if (d < 0 || d > 9 || (d === 0 && digits === 0)) break;
+      n = n * 10 + d;
+      digits++;
+    }
+    // The header's byte after `\r` is skipped unchecked, as in the slow path.
+    if (digits === 0 || digits > 9 || p + 1 >= end || buf[p] !== CR || p - this.pos > limits.maxInlineLen) return null;
+    if (n > limits.maxMultibulkLen || (this.unauthenticated && n > UNAUTH_MAX_MULTIBULK)) return null;
+    p += 2;
+    // Every argument takes at least 6 bytes (`$0\r\n\r\n`): a count beyond that cannot be whole.
+    if (n * 6 > end - p) return null;
+    const maxBulk = this.unauthenticated ? Math.min(UNAUTH_MAX_BULK, limits.maxBulkLen) : limits.maxBulkLen;
+    const argv: Buffer[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      if (p >= end || buf[p] !== DOLLAR) return null;
+      const start = p;
+      p++;
+      let len = 0;
+      digits = 0;
+      for (; p < end; p++) {
+        const d = buf[p] - 0x30;
+        if (d < 0 || d > 9) break;
+        len = len * 10 + d;
+        digits++;
+      }
+      // "0" alone is the only number that may start with a zero.
+      if (digits === 0 || digits > 12 || (digits > 1 && buf[start + 1] === 0x30)) return null;
+      if (p + 1 >= end || buf[p] !== CR || p - start > limits.maxInlineLen || len > maxBulk) return null;
+      p += 2;
+      // The body and the two bytes after it (skipped unchecked, as in the slow path).
+      if (p + len + 2 > end) return null;
+      argv[i] = buf.subarray(p, p + len);
+      p += len + 2;
+    }
+    this.pos = p;
+    return argv;
   }
 
   private load(): boolean {

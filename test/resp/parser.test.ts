@@ -81,6 +81,30 @@ describe('multibulk requests', () => {
   });
 });
 
+describe('whole requests in one chunk (the one-pass path) and byte by byte agree', () => {
+  const bytewise = (s: string, limits?: Parameters<typeof parseString>[1]) =>
+    parseChunks([...Buffer.from(s, 'latin1')].map((b) => Buffer.from([b])), limits);
+  const cases: [string, string, Parameters<typeof parseString>[1]?][] = [
+    ['canonical', '*2\r\n$3\r\nGET\r\n$1\r\nk\r\n'],
+    ['leading zero in a bulk length', '*1\r\n$03\r\nabc\r\n'],
+    ['leading zero in the count', '*01\r\n$1\r\na\r\n'],
+    ['zero-length bulk', '*2\r\n$0\r\n\r\n$1\r\nx\r\n'],
+    ['negative bulk length', '*1\r\n$-1\r\n'],
+    ['plus sign', '*1\r\n$+1\r\na\r\n'],
+    ['junk after the digits', '*1\r\n$1x\r\na\r\n'],
+    ['no dollar', '*2\r\n$1\r\na\r\n:1\r\n'],
+    ['odd bytes after CR and body', '*2\r_$1\rXa..$1\r\nb\r\n'],
+    ['count over the argument limit', '*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n', { maxMultibulkLen: 2 }],
+    ['bulk over the length limit', '*1\r\n$5\r\nhello\r\n', { maxBulkLen: 4 }],
+    ['header over the line limit', '*1\r\n$00000001\r\na\r\n', { maxInlineLen: 4 }],
+    ['a huge count', '*999999999\r\n$1\r\na\r\n'],
+  ];
+  it.each(cases)('%s', (_name, request, limits) => {
+    const whole = parseString(request + request, limits);
+    expect(whole).toEqual(bytewise(request + request, limits));
+  });
+});
+
 describe('inline requests', () => {
   it('splits on spaces and accepts LF or CRLF', () => {
     expect(parseString('SET k v\r\nGET k\nPING\r\n')).toEqual(ok(['SET', 'k', 'v'], ['GET', 'k'], ['PING']));
