@@ -45,8 +45,8 @@ describe('KeyMap', () => {
   it('finds binary keys, the empty key and keys differing only in their last byte', () => {
     const map = new KeyMap();
     const keys = ['', '\x00', '\x00\x00', '\xff', 'a', 'b', 'k\x00\xff\x80', 'k\x00\xff\x81'];
-    keys.forEach((k, i) => map.add(new Item(k, String(i), 0, 1, i + 1)));
-    keys.forEach((k, i) => expect(map.get(k)?.value).toBe(String(i)));
+    for (const [i, k] of keys.entries()) map.add(new Item(k, String(i), 0, 1, i + 1));
+    for (const [i, k] of keys.entries()) expect(map.get(k)?.value).toBe(String(i));
     expect(map.get('\x00\x00\x00')).toBeUndefined();
     map.delete('\x00');
     expect(map.get('\x00')).toBeUndefined();
