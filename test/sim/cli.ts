@@ -1,6 +1,7 @@
 /**
  * npm run sim -- --seeds N [--seed-start S] [--steps K] [--nodes 3|5]
  * npm run sim -- --seed S [--steps K] [--nodes N] [--faults a,b,..|none] [--calm] [--no-auto-snapshots] [--clients C] [--quiet]
+ * Either form takes --eager-responses: model ready-loop.ts's current message rule (LoopOptions).
  *
  * The first form runs N seeds and shrinks any that fail; the second replays one seed with its
  * full trace (and the knobs a shrunk report prints). The last line is always
@@ -25,6 +26,7 @@ function main(): number {
       clients: { type: 'string' },
       quiet: { type: 'boolean' },
       'no-shrink': { type: 'boolean' },
+      'eager-responses': { type: 'boolean' },
     },
     strict: true,
   });
@@ -36,11 +38,12 @@ function main(): number {
   };
   const steps = int('steps', values.steps, DEFAULT_STEPS)!;
   const nodes = int('nodes', values.nodes);
+  const eagerResponses = values['eager-responses'];
   if (nodes !== undefined && nodes !== 3 && nodes !== 5) throw new UsageError('--nodes must be 3 or 5');
 
   if (values.seed !== undefined) {
     const seed = int('seed', values.seed)!;
-    const base = runSeed({ seed, steps, nodes });
+    const base = runSeed({ seed, steps, nodes, eagerResponses });
     let skipFaults: Set<number> | undefined;
     if (values.faults !== undefined) {
       const keep = new Set(values.faults === 'none' ? [] : values.faults.split(',').map((x) => int('faults', x)!));
@@ -54,6 +57,7 @@ function main(): number {
       calm: values.calm,
       noAutoSnapshots: values['no-auto-snapshots'],
       clients: int('clients', values.clients),
+      eagerResponses,
     };
     const result = runSeed({ ...options, trace: true });
     if (!values.quiet) for (const l of result.tracer.lines) console.log(formatLine(l));
@@ -67,9 +71,9 @@ function main(): number {
   const seedStart = int('seed-start', values['seed-start'], 1)!;
   const started = performance.now();
   const print = (line: string) => console.log(line);
-  const batch = runSeeds({ seeds, seedStart, steps, nodes, shrink: !values['no-shrink'], print });
+  const batch = runSeeds({ seeds, seedStart, steps, nodes, eagerResponses, shrink: !values['no-shrink'], print });
   const secs = ((performance.now() - started) / 1000).toFixed(1);
-  console.log(`${batch.ops} client operations checked; sizes ${JSON.stringify(batch.sizes)}; ${secs}s`);
+  console.log(`${batch.ops} client operations checked; sizes ${JSON.stringify(batch.sizes)}; ${batch.pipelined} pipelined; ${secs}s`);
   for (const v of batch.violations) console.log(`failing seed ${v.seed}: ${v.violation!.invariant}`);
   console.log(`seeds: ${batch.seeds}, steps: ${batch.steps}, violations: ${batch.violations.length}`);
   return batch.violations.length > 0 ? 1 : 0;

@@ -50,7 +50,9 @@ type SimEvent =
   | { kind: 'weather-end' }
   | { kind: 'restart'; node: NodeId; incarnation: number }
   | { kind: 'decommission'; node: NodeId }
-  | { kind: 'crash'; node: NodeId; incarnation: number; why: string; downtime: number };
+  | { kind: 'crash'; node: NodeId; incarnation: number; why: string; downtime: number }
+  /** The oldest write queued on a node's disk (pipelined loop) is durable. */
+  | { kind: 'persisted'; node: NodeId; incarnation: number };
 
 const ELECTION = ELECTION_TICK * TICK;
 const MSG_CODES: Record<string, number> = Object.fromEntries(Object.values(MessageType).map((t, i) => [t, i + 1]));
@@ -68,6 +70,9 @@ export class Cluster implements ReadyHost, FaultHost, LivenessHost {
   readonly workload: Workload;
   private readonly netRng: Prng;
   private readonly nodeRng: Prng;
+  private readonly diskRng: Prng;
+  /** Per node, when the last write queued on its disk completes: later ones complete after it. */
+  private readonly durableAt = new Map<NodeId, number>();
   readonly genesis: ConfState;
   /** The configuration in force: the latest one any node applied, and its index. */
   conf: { index: number; conf: ConfState };
@@ -93,6 +98,7 @@ export class Cluster implements ReadyHost, FaultHost, LivenessHost {
     this.tracer = new Tracer(opts.trace ?? false);
     this.netRng = new Prng(mixSeed(opts.seed, 3));
     this.nodeRng = new Prng(mixSeed(opts.seed, 4));
+    this.diskRng = new Prng(mixSeed(opts.seed, 6));
     const ids = Array.from({ length: this.profile.nodes }, (_, i) => `n${i + 1}`);
     this.genesis = { voters: ids, learners: [] };
     this.conf = { index: 0, conf: this.genesis };
@@ -139,7 +145,7 @@ export class Cluster implements ReadyHost, FaultHost, LivenessHost {
         maxSizePerMsg: p.maxSizePerMsg,
         maxInflightMsgs: p.maxInflightMsgs,
       },
-      p.leaderSendsFirst,
+      { pipelined: p.asyncStorage, leaderSendsFirst: p.leaderSendsFirst, eagerResponses: this.opts.eagerResponses ?? false },
     );
     this.nodes.set(id, node);
     this.startNode(node);
@@ -150,6 +156,7 @@ export class Cluster implements ReadyHost, FaultHost, LivenessHost {
   private startNode(node: SimNode): void {
     const rng = this.nodeRng.fork();
     node.start(() => rng.float());
+    this.durableAt.delete(node.id);
     this.monitor.started(node.id, node.disk);
     this.incarnations.set(node.id, (this.incarnations.get(node.id) ?? 0) + 1);
   }
@@ -229,6 +236,19 @@ export class Cluster implements ReadyHost, FaultHost, LivenessHost {
         this.scheduleRestart(node, ev.downtime);
         return;
       }
+      case 'persisted': {
+        // A crash dropped every write queued by an earlier incarnation.
+        const node = this.nodes.get(ev.node)!;
+        if (!node.up || this.incarnations.get(node.id) !== ev.incarnation) return;
+        this.tracer.mix(6, node.storage.lastIndex(), node.disk.lastIndex());
+        node.writeDurable(this);
+        if (this.tracer.enabled && node.up) {
+          const hs = node.disk.initialState().hardState;
+          this.trace(K.Net, `${node.id} disk durable: last ${node.disk.lastIndex()} commit ${hs.commit} term ${hs.term}, ${node.queuedWrites} queued`);
+        }
+        this.settle(node);
+        return;
+      }
     }
   }
 
@@ -263,22 +283,37 @@ export class Cluster implements ReadyHost, FaultHost, LivenessHost {
     // persisting it: a leader that sends first has already spoken for its term.
     if (node.role === Role.Leader) this.monitor.leader(node.id, node.term, node.disk);
     else this.monitor.notLeader(node.id);
+    if (rd.softState) {
+      this.trace(K.Cluster, `${node.id} is ${rd.softState.role} at term ${node.term} (leader ${rd.softState.leader || 'unknown'})`);
+    }
     if (rd.softState?.role === Role.Leader) this.triggered(node, 'elected');
+    // Pipelined, a leader acts on a new commit index (applies, answers) as it takes the Ready.
+    if (node.pipelined) this.commitMoved(node, rd);
   }
 
-  beforePersist(node: SimNode, rd: Ready): void {
-    this.monitor.beforePersist(node.id, node.disk, rd, node.role === Role.Leader ? node.term : undefined);
+  beforePersist(node: SimNode, rd: Ready, leaderTerm: number | undefined): void {
+    this.monitor.beforePersist(node.id, node.disk, rd, leaderTerm);
   }
 
   afterPersist(node: SimNode, rd: Ready): void {
     this.monitor.afterPersist(node.id, node.disk, rd);
-    if (rd.softState) {
-      this.trace(K.Cluster, `${node.id} is ${rd.softState.role} at term ${node.term} (leader ${rd.softState.leader || 'unknown'})`);
-    }
-    if (rd.hardState) {
-      if (node.role === Role.Leader && rd.hardState.commit > (this.lastCommit.get(node.id) ?? 0)) this.triggered(node, 'commit');
-      this.lastCommit.set(node.id, rd.hardState.commit);
-    }
+    if (!node.pipelined) this.commitMoved(node, rd);
+  }
+
+  private commitMoved(node: SimNode, rd: Ready): void {
+    if (!rd.hardState) return;
+    if (node.role === Role.Leader && rd.hardState.commit > (this.lastCommit.get(node.id) ?? 0)) this.triggered(node, 'commit');
+    this.lastCommit.set(node.id, rd.hardState.commit);
+  }
+
+  applying(node: SimNode, rd: Ready): void {
+    for (const e of rd.committedEntries) this.monitor.claimCommitted(node.id, e.index, e.term, node.term);
+  }
+
+  diskWrite(node: SimNode): void {
+    const at = Math.max(this.durableAt.get(node.id) ?? 0, this.time + this.diskRng.int(1, this.profile.diskDelay));
+    this.durableAt.set(node.id, at);
+    this.queue.push(at, { kind: 'persisted', node: node.id, incarnation: this.incarnations.get(node.id) ?? 0 });
   }
 
   armCrashTrigger(sf: ScheduledFault): void {
@@ -361,13 +396,14 @@ export class Cluster implements ReadyHost, FaultHost, LivenessHost {
   // ---- FaultHost ----
 
   snapshotNode(node: SimNode, tail: number): void {
-    if (node.snapshot(tail)) this.monitor.snapshotTaken(node.id, node.sm.applied, node.sm.digest);
+    if (node.snapshot(tail, this)) this.monitor.snapshotTaken(node.id, node.sm.applied, node.sm.digest);
   }
 
   crash(node: SimNode, why: string): void {
+    const lost = node.queuedWrites;
     node.crash();
     this.monitor.notLeader(node.id);
-    this.trace(K.Fault, `${node.id} crashed (${why})`);
+    this.trace(K.Fault, `${node.id} crashed (${why})${lost > 0 ? `, losing ${lost} queued write(s)` : ''}`);
     this.workload.crashed(node);
   }
 
@@ -424,7 +460,7 @@ export class Cluster implements ReadyHost, FaultHost, LivenessHost {
     this.network.weather = CALM;
     this.trace(K.Fault, 'healing everything');
     for (const node of this.nodes.values()) {
-      node.armedCrash = undefined;
+      node.disarm();
       if (!node.up && !node.decommissioned) this.restart(node);
     }
     awaitLiveness(this);

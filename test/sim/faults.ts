@@ -61,7 +61,8 @@ export function applyFault(host: FaultHost, sf: ScheduledFault): void {
     case 'crash': {
       const victim = f.target === 'leader' && leader ? leader : rng.pick(up);
       if (f.torn) {
-        const early = host.profile.leaderSendsFirst && victim === leader && rng.chance(0.5);
+        // Pipelined, anyone may die with its writes still queued.
+        const early = (host.profile.asyncStorage || (host.profile.leaderSendsFirst && victim === leader)) && rng.chance(0.5);
         victim.armedCrash = early ? CrashPoint.BeforePersist : CrashPoint.AfterPersist;
         victim.armedDowntime = f.downtime;
         note(`${victim.id} will crash in its next Ready (${victim.armedCrash})`);

@@ -49,6 +49,32 @@ describe('safety monitor', () => {
     expect(violation(() => persist(m, 'n1', disk, ready([e(2, 1, 'other')]), 1))).toBe('leader-append-only');
   });
 
+  it('leader append-only: judged by the leadership a Ready was taken under, even once it is durable later', () => {
+    const m = new SafetyMonitor();
+    const disk = new MemoryStorage(three);
+    persist(m, 'n1', disk, ready([e(1, 1), e(2, 1)]));
+    m.leader('n1', 1, disk);
+    m.notLeader('n1');
+    expect(violation(() => persist(m, 'n1', disk, ready([e(2, 1, 'other')]), 1))).toBe('leader-append-only');
+    expect(violation(() => persist(m, 'n1', disk, ready([e(3, 1)]), 1))).toBe('none');
+    expect(violation(() => persist(m, 'n2', new MemoryStorage(three), ready([e(1, 1)]), 1))).toBe('none');
+  });
+
+  it('a commit claimed before it is durable (asynchronous writes) is checked like a persisted one', () => {
+    const m = new SafetyMonitor();
+    const disk = new MemoryStorage(three);
+    persist(m, 'n1', disk, ready([e(1, 1), e(2, 1)], { term: 1, vote: 'n1', commit: 2 }));
+    expect(violation(() => m.claimCommitted('n2', 2, 2, 2))).toBe('committed-entry-lost');
+    expect(violation(() => m.applied('n3', e(1, 1), 5))).toBe('none');
+    expect(violation(() => m.applied('n3', e(2, 2), 6))).toBe('state-machine-safety');
+    const m2 = new SafetyMonitor();
+    m2.claimCommitted('n2', 1, 1, 1);
+    expect(violation(() => m2.applied('n2', e(1, 1), 7))).toBe('none');
+    expect(violation(() => persist(m2, 'n1', new MemoryStorage(three), ready([e(1, 2)], { term: 2, vote: 'n1', commit: 1 })))).toBe(
+      'committed-entry-lost',
+    );
+  });
+
   it('log matching: one (index, term) with two contents, or two predecessors', () => {
     const m = new SafetyMonitor();
     persist(m, 'n1', new MemoryStorage(three), ready([e(1, 1, 'a'), e(2, 2, 'b')]));

@@ -81,10 +81,14 @@ export class SafetyMonitor {
     this.commitChecked.set(id, Math.max(disk.firstIndex() - 1, Math.min(disk.initialState().hardState.commit, disk.lastIndex())));
   }
 
-  /** Before a Ready of `id` is persisted; `leaderTerm` is set when `id` leads and keeps leading. */
+  /**
+   * Before a Ready of `id` is persisted; `leaderTerm` is set when `id` led when it took the
+   * Ready. With asynchronous writes that may be long before its save is durable, and `id` may
+   * have stepped down since: what a leader wrote must still only extend its log.
+   */
   beforePersist(id: NodeId, disk: MemoryStorage, rd: Ready, leaderTerm: number | undefined): void {
     const first = rd.entries[0];
-    if (leaderTerm !== undefined && this.leading.get(id) === leaderTerm) {
+    if (leaderTerm !== undefined && this.leaders.get(leaderTerm) === id) {
       if (rd.snapshot) this.fail(Invariant.LeaderAppendOnly, `leader ${id} (term ${leaderTerm}) installs a snapshot`);
       if (first && first.index <= disk.lastIndex()) {
         this.fail(
@@ -135,6 +139,14 @@ export class SafetyMonitor {
       );
     }
     if (seen.prevTerm < 0) seen.prevTerm = prevTerm;
+  }
+
+  /**
+   * `id`, in `nodeTerm`, treats (index, term) as committed before the hard state saying so is
+   * durable: asynchronous writes apply committed entries at once. Checked as a persisted commit.
+   */
+  claimCommitted(id: NodeId, index: number, term: number, nodeTerm: number): void {
+    this.commit(id, index, term, nodeTerm);
   }
 
   private commit(id: NodeId, index: number, term: number, nodeTerm: number): void {

@@ -20,7 +20,7 @@ export interface Profile {
   readOnly: ReadOnlyOption;
   maxSizePerMsg: number;
   maxInflightMsgs: number;
-  /** Leaders send App/Heartbeat/Snap before persisting (Ready contract, thesis 10.2.1). */
+  /** Serial loop: leaders send App/Heartbeat/Snap before persisting (Ready contract, thesis 10.2.1). */
   leaderSendsFirst: boolean;
   weather: Weather;
   /** Applied entries between automatic snapshots (0: only scheduled ones). */
@@ -31,6 +31,13 @@ export interface Profile {
   keys: number;
   /** Mean time units between scheduled faults. */
   faultGap: number;
+  /**
+   * The pipelined Ready loop of src/node/ready-loop.ts (asynchronous storage writes, always
+   * sending a leader's App/Heartbeat/Snap early) instead of the serial one.
+   */
+  asyncStorage: boolean;
+  /** Pipelined: a write is durable 1 to this many time units after the one before it could be. */
+  diskDelay: number;
 }
 
 export type Fault =
@@ -87,6 +94,9 @@ export function makeProfile(seed: number, nodes?: number): Profile {
     clients: rng.int(3, 8),
     keys: rng.int(1, 5),
     faultGap: rng.pick([100, 200, 400]),
+    // Drawn last, so that the serial runs keep the profiles their seeds always had.
+    asyncStorage: rng.chance(0.5),
+    diskDelay: rng.pick([2, 5, 10, 20]),
   };
 }
 
@@ -183,7 +193,8 @@ export function describeProfile(p: Profile): string {
   const w = p.weather;
   return [
     `preVote=${p.preVote} checkQuorum=${p.checkQuorum} reads=${p.readOnly}`,
-    `maxMsg=${p.maxSizePerMsg} inflight=${p.maxInflightMsgs} leaderSendsFirst=${p.leaderSendsFirst}`,
+    `maxMsg=${p.maxSizePerMsg} inflight=${p.maxInflightMsgs}`,
+    p.asyncStorage ? `storage=async(delay<=${p.diskDelay})` : `storage=serial leaderSendsFirst=${p.leaderSendsFirst}`,
     `drop=${w.drop} dup=${w.duplicate} delay=${w.minDelay}..${w.maxDelay} slow=${w.slow}/${w.longDelay}`,
     `snapshotEvery=${p.snapshotEvery} tail=${p.snapshotTail} clients=${p.clients} keys=${p.keys}`,
   ].join(' ');

@@ -23,6 +23,8 @@ export interface RunOptions {
   calm?: boolean;
   clients?: number;
   noAutoSnapshots?: boolean;
+  /** The pipelined loop sends a Ready's answers before earlier saves are durable (LoopOptions). */
+  eagerResponses?: boolean;
 }
 
 export interface Violation {
