@@ -1,6 +1,6 @@
 /**
- * Where a node's memory goes once it holds N keys. Loads a 3-node cluster as the --memory bench
- * does, then per node, through the inspector protocol (nodes run with --inspect on loopback):
+ * Where a node's memory goes once it holds N keys. Loads a 3-node cluster (compiled, as the
+ * bench runs it) the way the --memory bench does, then per node, through the inspector protocol (nodes run with --inspect on loopback):
  * RSS (anonymous / file-backed) and process.memoryUsage() as the bench sees them, again after a
  * forced full GC (what is retained versus garbage not yet collected), the V8 heap per space,
  * and the raft log held. --passes N writes the key set N times (steady state under writes:
@@ -18,6 +18,7 @@ import WebSocket from 'ws';
 import { ClusterHarness, type NodeHandle } from '../support/cluster-harness.ts';
 import { LoadReplyError, loadKeys, raftkvRss } from './memory.ts';
 import { sleep } from './procs.ts';
+import { buildRaftKV } from './systems/raftkv.ts';
 
 const { values, positionals } = parseArgs({
   options: {
@@ -114,7 +115,8 @@ async function heapSnapshot(insp: Inspector, file: string): Promise<void> {
 async function main(): Promise<void> {
   // process.env is what the harness passes to its nodes.
   process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:0`;
-  const h = new ClusterHarness({ nodes: 3, extraArgs: ['--log-level', 'warn', ...positionals] });
+  const main = await buildRaftKV();
+  const h = new ClusterHarness({ nodes: 3, main, extraArgs: ['--log-level', 'warn', ...positionals] });
   try {
     await h.start();
     await h.waitLeader();
