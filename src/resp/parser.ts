@@ -11,7 +11,8 @@
  *   yet": the request waits and then fails as too big.
  *
  * Hot path: a chunk holding whole requests is parsed in place; every argument is a zero-copy
- * `subarray` of that chunk. Only a line or bulk body cut by a chunk boundary is copied, once.
+ * `subarray` of that chunk (a command name repeated from the previous request is that
+ * request's name Buffer). Only a line or bulk body cut by a chunk boundary is copied, once.
  */
 import {
   BulkCountTooBigError,
@@ -118,6 +119,9 @@ export class RequestParser {
   private lineBuf: Buffer = EMPTY;
   private lineStart = 0;
   private lineEnd = 0;
+
+  /** The last command name seen, copied: repeated names share it instead of a new view each. */
+  private lastName: Buffer = EMPTY;
 
   // The multibulk request in progress.
   private argv: Buffer[] = [];
@@ -279,11 +283,28 @@ export class RequestParser {
       p += 2;
       // The body and the two bytes after it (skipped unchecked, as in the slow path).
       if (p + len + 2 > end) return null;
-      argv[i] = buf.subarray(p, p + len);
+      argv[i] = i === 0 ? this.commandName(buf, p, len) : buf.subarray(p, p + len);
       p += len + 2;
     }
     this.pos = p;
     return argv;
+  }
+
+  /**
+   * The command name at buf[p, p + len): the previous request's Buffer when the bytes are the
+   * same (a pipeline of GETs allocates no name at all), else a view that becomes the new one.
+   */
+  private commandName(buf: Buffer, p: number, len: number): Buffer {
+    const last = this.lastName;
+    if (last.length === len) {
+      let i = 0;
+      while (i < len && last[i] === buf[p + i]) i++;
+      if (i === len) return last;
+    }
+    const name = buf.subarray(p, p + len);
+    // A copy, so the name does not keep its whole chunk alive; long "names" are not worth it.
+    if (len <= 32) this.lastName = Buffer.from(name);
+    return name;
   }
 
   private load(): boolean {

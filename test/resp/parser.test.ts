@@ -42,6 +42,16 @@ describe('multibulk requests', () => {
     expect(argv.map((a) => a.buffer === chunk.buffer)).toEqual([true, true, true]);
   });
 
+  it('hands a repeated command name back as one Buffer, byte-exact (case included)', () => {
+    const parser = new RequestParser();
+    const requests = [['GET', 'a'], ['GET', 'b'], ['GET', 'c'], ['get', 'd']];
+    parser.push(Buffer.concat(requests.map(encodeRequest)));
+    const parsed = requests.map(() => parser.next() as Buffer[]);
+    expect(parsed[2][0]).toBe(parsed[1][0]);
+    expect(parsed[3][0]).not.toBe(parsed[2][0]);
+    expect(parsed.map((argv) => argv.map((a) => a.toString('latin1')))).toEqual(requests);
+  });
+
   it('skips empty (*0) and negative-count requests like Redis', () => {
     expect(parseString('*0\r\n*-1\r\n*-5\r\n*1\r\n$4\r\nPING\r\n')).toEqual(ok(['PING']));
   });

@@ -50,6 +50,8 @@ export type HandlerName =
 class NameIndex {
   private readonly buckets = new Map<number, { bytes: Buffer; spec: CommandSpec }[]>();
   readonly size: number;
+  /** The last name found: a pipeline repeats one command, and comparing beats hashing. */
+  private last: { bytes: Buffer; spec: CommandSpec } | null = null;
 
   constructor(specs: readonly CommandSpec[], nameOf: (s: CommandSpec) => string) {
     for (const spec of specs) {
@@ -63,9 +65,16 @@ class NameIndex {
   }
 
   get(name: Buffer): CommandSpec | null {
+    const last = this.last;
+    if (last !== null && equalsLower(name, last.bytes)) return last.spec;
     const bucket = this.buckets.get(hashLower(name));
     if (bucket === undefined) return null;
-    for (const e of bucket) if (equalsLower(name, e.bytes)) return e.spec;
+    for (const e of bucket) {
+      if (equalsLower(name, e.bytes)) {
+        this.last = e;
+        return e.spec;
+      }
+    }
     return null;
   }
 }
