@@ -4,7 +4,8 @@
  * profiler preloaded but idle, see cpu-prof-preload.mjs) and a redis-server without
  * persistence, fills both with `redis-benchmark -t set`, warms the leader up, then runs
  * `redis-benchmark -t get` against each in turn for --rounds rounds and prints ops/s, the
- * ratio and the load average. Then the profiler starts (SIGUSR2) for one more RaftKV GET run,
+ * ratio, each server's CPU time per request (user + system, from /proc: less sensitive to
+ * machine load than ops/s) and the load average. Then the profiler starts (SIGUSR2) for one more RaftKV GET run,
  * so the profile holds that load only and the ratios carry no profiler overhead.
  *
  *   npx tsx test/bench/profile-get.ts [--clients 50] [--pipeline 16 (or 1)] [--requests 500000]
@@ -18,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cleanup, installSignalCleanup, run, tempDir } from './procs.ts';
 import { type Profile, summarize } from './profile-summary.ts';
-import { RB_CONFIGS, redisBenchmark } from './redis-benchmark.ts';
+import { RB_CONFIGS, type RbConfig, redisBenchmark } from './redis-benchmark.ts';
 import { startRaftKV } from './systems/raftkv.ts';
 import { startRedis } from './systems/redis.ts';
 
@@ -44,6 +45,20 @@ async function fill(port: number): Promise<void> {
   await run('redis-benchmark', ['-h', '127.0.0.1', '-p', String(port), '-t', 'set', '-n', '200000', '-r', '100000', '-d', '16', '-c', '50', '-P', '16', '-q']);
 }
 
+/** CPU seconds (user + system) a process has used, from /proc (clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Runs one GET load and reports it with the CPU microseconds the server spent per request. */
+async function measured(system: string, port: number, pid: number, config: RbConfig) {
+  const before = cpuSeconds(pid);
+  const r = await redisBenchmark(system, port, 'get', config, requests);
+  return { ...r, cpuUsPerOp: ((cpuSeconds(pid) - before) * 1e6) / requests };
+}
+
 const loadAverage = (): string => execFileSync('uptime', { encoding: 'utf8' }).trim().replace(/^.*load average/, 'load average');
 
 installSignalCleanup();
@@ -63,11 +78,12 @@ try {
   // Warm-up: the leader's GET path gets optimized before anything is measured.
   await redisBenchmark('raftkv', leader.port, 'get', cfg, Math.min(requests, 200000));
   for (let round = 1; round <= Number(values.rounds); round++) {
-    const r = await redisBenchmark('redis', redis.port, 'get', cfg, requests);
-    const k = await redisBenchmark('raftkv', leader.port, 'get', cfg, requests);
+    const r = await measured('redis', redis.port, redis.proc.pid!, cfg);
+    const k = await measured('raftkv', leader.port, leader.proc!.pid!, cfg);
     console.log(
-      `round ${round} GET ${cfg.label}: raftkv ${k.opsPerSec.toFixed(0)}/s (p50 ${k.p50Ms} ms), redis ${r.opsPerSec.toFixed(0)}/s` +
-        ` (p50 ${r.p50Ms} ms), ratio ${(k.opsPerSec / r.opsPerSec).toFixed(3)}; ${loadAverage()}`,
+      `round ${round} GET ${cfg.label}: raftkv ${k.opsPerSec.toFixed(0)}/s (p50 ${k.p50Ms} ms, ${k.cpuUsPerOp.toFixed(2)} us CPU/op),` +
+        ` redis ${r.opsPerSec.toFixed(0)}/s (p50 ${r.p50Ms} ms, ${r.cpuUsPerOp.toFixed(2)} us CPU/op),` +
+        ` ratio ${(k.opsPerSec / r.opsPerSec).toFixed(3)}; ${loadAverage()}`,
     );
   }
   if (profile) {
