@@ -40,9 +40,9 @@ import { type Command, decodeCommand, Registers } from './registers.ts';
 /** How an armed crash cuts the next Ready short. */
 export const CrashPoint = {
   /**
-   * Persisted, but nothing sent. Serial: nothing applied either. Pipelined: the Ready's
-   * messages never leave the process (its transport had not flushed them) and the node dies
-   * the moment its save is durable, before it advances.
+   * Persisted, but nothing sent. Serial: nothing applied either. Pipelined: the disk catches up
+   * at once (a fast disk, a slow transport): every queued write up to this Ready's becomes
+   * durable, and the node dies before any of this Ready's messages leave or it advances.
    */
   AfterPersist: 'after-persist',
   /**
@@ -276,6 +276,7 @@ export class SimNode {
         this.receiving = true;
         this.pending.push({ kind: 'received', rd, leaderTerm, crash: armed === CrashPoint.AfterPersist });
         host.diskWrite(this);
+        if (armed === CrashPoint.AfterPersist) this.catchUpAndDie(host);
         return;
       }
       let early: Message[] = [];
@@ -305,11 +306,26 @@ export class SimNode {
       }
       this.pending.push({ kind: 'ready', rd, late, saves, leaderTerm, crash: armed === CrashPoint.AfterPersist });
       if (saves) host.diskWrite(this);
+      if (armed === CrashPoint.AfterPersist) {
+        this.catchUpAndDie(host);
+        return;
+      }
       if (armed === CrashPoint.BeforePersist) {
         host.crashed(this, CrashPoint.BeforePersist);
         return;
       }
     }
+  }
+
+  /**
+   * Completes the queued writes now, in order, up to the armed one, which crashes the node.
+   * Left alive until its disk caught up on its own, the node would go on sending (a leader's
+   * next appends make followers ask for the held entries), and the state the crash point exists
+   * for, entries only the dead node has, would rarely survive.
+   */
+  private catchUpAndDie(host: ReadyHost): void {
+    const raw = this.raw;
+    while (this.raw === raw && this.pending.length > 0) this.writeDurable(host);
   }
 
   /**
