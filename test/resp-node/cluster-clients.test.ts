@@ -108,6 +108,27 @@ describe('follower redirects, the Redis Cluster way', () => {
   });
 });
 
+describe('counters', () => {
+  it('count commands and keyspace hits and misses, the same in INFO and /metrics', async () => {
+    const c = await raw(leader);
+    const stat = async (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(str(await c.call('info', 'stats')))?.[1]);
+    const scrape = async () => (await fetch(cluster.url(leader, '/metrics'))).text();
+    const metric = (text: string, line: string) => Number(new RegExp(`^${line} (\\d+)$`, 'm').exec(text)?.[1]);
+    expect(str(await c.call('set', 'count:k', 'v'))).toBe('+OK\r\n');
+    const [hits, misses] = [await stat('keyspace_hits'), await stat('keyspace_misses')];
+    expect([hits, misses].every(Number.isInteger)).toBe(true);
+    const gets = metric(await scrape(), 'raftkv_commands_total\\{command="get"\\}') || 0;
+    for (let i = 0; i < 3; i++) await c.call('get', 'count:k');
+    for (let i = 0; i < 2; i++) await c.call('get', 'count:missing');
+    expect(await stat('keyspace_hits')).toBe(hits + 3);
+    expect(await stat('keyspace_misses')).toBe(misses + 2);
+    const text = await scrape();
+    expect(metric(text, 'raftkv_commands_total\\{command="get"\\}')).toBe(gets + 5);
+    expect(metric(text, 'raftkv_keyspace_hits_total')).toBe(hits + 3);
+    expect(metric(text, 'raftkv_keyspace_misses_total')).toBe(misses + 2);
+  });
+});
+
 describe('CLUSTER and INFO describe one shard led by the Raft leader', () => {
   it('CLUSTER SLOTS, SHARDS, NODES, INFO and MYID agree on every node', async () => {
     for (const h of cluster.nodes) {
