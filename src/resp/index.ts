@@ -41,9 +41,10 @@ export {
   resolveCommand,
 } from './commands/table.ts';
 export { ClientConn, type ConnectionControl, type QueuedCommand } from './conn.ts';
+export { DeferredReply, type DeferredReplyOwner } from './deferred-reply.ts';
 export { encodeReply, formatDouble, type RespVersion, ReplyWriter } from './encoder.ts';
 export * from './errors.ts';
 export { DEFAULT_PARSER_LIMITS, type ParserLimits, RequestParser } from './parser.ts';
 export { R, type Reply } from './reply.ts';
-export { type Dispatcher, RespServer, type RespServerOptions, type RespServerStats } from './server.ts';
+export { type Answer, type Dispatcher, RespServer, type RespServerOptions, type RespServerStats } from './server.ts';
 export { crc16, keyHashSlot, SLOT_COUNT } from './slot.ts';
