@@ -17,6 +17,12 @@ import type { SaveRequest } from '../storage/index.ts';
 /** Leader messages that may leave before the leader's own append is durable (thesis 10.2.1). */
 const EARLY_LEADER_MESSAGES = new Set<string>([MessageType.App, MessageType.Heartbeat, MessageType.Snap]);
 
+/**
+ * Answers that acknowledge an append or grant a vote (etcd's msgsAfterAppend): each promises
+ * that what the core holds is durable.
+ */
+const AFTER_APPEND = new Set<string>([MessageType.AppResp, MessageType.VoteResp, MessageType.PreVoteResp]);
+
 /** What the loop needs from its node; each call is one step of handling a Ready. */
 export interface ReadyHost {
   readonly raw: RawNode;
@@ -96,11 +102,15 @@ export class ReadyLoop {
     if (rd.softState) host.onSoftState(rd.softState.role, rd.softState.leader);
     let late = rd.messages;
     if (!rd.mustSync) {
-      // Nothing in this Ready is a promise to a peer (at most a new commit index), so its
-      // messages need not wait for the disk: heartbeat answers, and with them ReadIndex rounds,
-      // stay off the fsync path.
-      host.send(late);
-      late = [];
+      // This Ready writes nothing a peer relies on (at most a new commit index), so its
+      // messages need not wait for its own save: heartbeat answers, and with them ReadIndex
+      // rounds, stay off the fsync path. But an append ack or a vote speaks for the core's
+      // whole log and hard state, which earlier saves may not have made durable yet (a resent
+      // append, a repeated vote request): those wait for them. The simulator found this
+      // (test/sim, --eager-responses).
+      const behind = this.savesInFlight > 0;
+      host.send(behind ? rd.messages.filter((m) => !AFTER_APPEND.has(m.type)) : late);
+      late = behind ? rd.messages.filter((m) => AFTER_APPEND.has(m.type)) : [];
     } else if (host.role() === Role.Leader) {
       host.send(rd.messages.filter((m) => EARLY_LEADER_MESSAGES.has(m.type)));
       late = rd.messages.filter((m) => !EARLY_LEADER_MESSAGES.has(m.type));
