@@ -33,7 +33,10 @@ const cluster = new ClusterHarness({ nodes: 1, extraArgs: ['--max-value-bytes', 
 let port = 0;
 
 beforeAll(async () => {
-  [redis] = await Promise.all([RedisServer.start(['--databases', '1']), cluster.start()]);
+  // allSettled: a cluster that fails to start must not leave the started redis-server unowned.
+  const [r, started] = await Promise.allSettled([RedisServer.start(['--databases', '1']), cluster.start()]);
+  if (r.status === 'fulfilled') redis = r.value;
+  for (const s of [r, started]) if (s.status === 'rejected') throw s.reason;
   await cluster.waitLeader();
   port = cluster.nodes[0].port;
 }, 60_000);
