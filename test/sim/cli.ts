@@ -1,7 +1,7 @@
 /**
  * npm run sim -- --seeds N [--seed-start S] [--steps K] [--nodes 3|5]
  * npm run sim -- --seed S [--steps K] [--nodes N] [--faults a,b,..|none] [--calm] [--no-auto-snapshots] [--clients C] [--quiet]
- * Either form takes --eager-responses: model ready-loop.ts's current message rule (LoopOptions).
+ * Either form takes --eager-responses: model ready-loop.ts's message rule before 5d66380 (LoopOptions).
  *
  * The first form runs N seeds and shrinks any that fail; the second replays one seed with its
  * full trace (and the knobs a shrunk report prints). The last line is always

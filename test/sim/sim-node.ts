@@ -100,8 +100,8 @@ export interface LoopOptions {
   leaderSendsFirst: boolean;
   /**
    * Pipelined loop: a Ready without mustSync sends all its messages at once, AFTER_APPEND ones
-   * included, while earlier saves are still queued. This is what src/node/ready-loop.ts does as
-   * of f16bbc0, and it loses acknowledged writes (docs/testing.md); only for reproducing that.
+   * included, while earlier saves are still queued. This is what src/node/ready-loop.ts did
+   * before 5d66380, and it loses acknowledged writes (docs/testing.md); only for reproducing that.
    */
   eagerResponses: boolean;
 }
