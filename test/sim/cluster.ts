@@ -33,7 +33,8 @@ import {
   type ScheduledFault,
   TICK,
 } from './schedule.ts';
-import { CrashPoint, type ReadyHost, SimNode } from './sim-node.ts';
+import { CrashPoint, type ReadyHost } from './ready-host.ts';
+import { SimNode } from './sim-node.ts';
 import type { RunOptions } from './simulation.ts';
 import { type TraceKind, TraceKind as K, Tracer } from './trace.ts';
 import { Workload } from './workload.ts';

@@ -12,7 +12,8 @@ import {
 import type { Network } from './network.ts';
 import { mixSeed, Prng } from './prng.ts';
 import { describeFault, type Profile, type ScheduledFault } from './schedule.ts';
-import { CrashPoint, type SimNode } from './sim-node.ts';
+import { CrashPoint } from './ready-host.ts';
+import type { SimNode } from './sim-node.ts';
 import { type TraceKind, TraceKind as K } from './trace.ts';
 
 /** Most nodes a run may have at once (spare ids for joins). */
