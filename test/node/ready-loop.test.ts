@@ -1,0 +1,77 @@
+/**
+ * The runtime's Ready driver: pipelined saves finish strictly in order, and nothing that
+ * promises durability (an append ack, a vote) leaves before every save queued ahead of it.
+ */
+import { describe, expect, it } from 'vitest';
+import type { RawNode } from '../../src/raft/index.ts';
+import { type Message, MessageType, type Ready, Role } from '../../src/raft/types.ts';
+import { ReadyLoop } from '../../src/node/ready-loop.ts';
+
+function ready(over: Partial<Ready>): Ready {
+  return { entries: [], committedEntries: [], messages: [], readStates: [], mustSync: false, ...over };
+}
+const msg = (type: Message['type'], index = 0): Message => ({ type, from: 'n2', to: 'n1', term: 1, index }) as Message;
+const ent = (index: number) => ({ index, term: 1, type: 'normal', data: new Uint8Array() }) as Ready['entries'][number];
+
+function harness(role: Role = Role.Follower) {
+  const queue: Ready[] = [];
+  const sent: string[] = [];
+  const advanced: number[] = [];
+  const saves: { resolve: () => void }[] = [];
+  const raw = {
+    hasReady: () => queue.length > 0,
+    ready: () => queue.shift()!,
+    advance: (rd: Ready) => advanced.push(rd.entries.at(-1)?.index ?? 0),
+  } as unknown as RawNode;
+  const loop = new ReadyLoop({
+    raw,
+    role: () => role,
+    onSoftState: () => {},
+    send: (ms) => sent.push(...ms.map((m) => `${m.type}@${m.index}`)),
+    save: () => new Promise<void>((resolve) => saves.push({ resolve })),
+    saved: () => {},
+    applyCommitted: () => {},
+    installSnapshot: async () => {},
+    afterAdvance: () => {},
+    fail: (err) => {
+      throw err;
+    },
+  });
+  const turn = () => new Promise<void>((r) => setImmediate(r));
+  return { queue, sent, advanced, saves, loop, turn };
+}
+
+describe('ReadyLoop', () => {
+  it('holds an append ack from a Ready that writes nothing until the earlier save is durable', async () => {
+    const h = harness();
+    h.queue.push(ready({ entries: [ent(3)], mustSync: true, messages: [msg(MessageType.AppResp, 3)] }));
+    h.queue.push(ready({ messages: [msg(MessageType.AppResp, 3), msg(MessageType.HeartbeatResp)] }));
+    h.loop.schedule();
+    await h.turn();
+    // The heartbeat answer needs nothing durable; both acks wait for entry 3's save.
+    expect(h.sent).toEqual([`${MessageType.HeartbeatResp}@0`]);
+    expect(h.advanced).toEqual([]);
+    h.saves[0].resolve();
+    await h.turn();
+    expect(h.sent).toEqual([`${MessageType.HeartbeatResp}@0`, `${MessageType.AppResp}@3`, `${MessageType.AppResp}@3`]);
+    expect(h.advanced).toEqual([3, 0]);
+  });
+
+  it('finishes pipelined Readies in order even if a later save settles first', async () => {
+    const h = harness(Role.Leader);
+    h.queue.push(ready({ entries: [ent(1)], mustSync: true, messages: [msg(MessageType.App, 1), msg(MessageType.VoteResp, 1)] }));
+    h.queue.push(ready({ entries: [ent(2)], mustSync: true, messages: [msg(MessageType.App, 2), msg(MessageType.VoteResp, 2)] }));
+    h.loop.schedule();
+    await h.turn();
+    // A leader's appends leave before its own save; both Readies were taken without waiting.
+    expect(h.sent).toEqual([`${MessageType.App}@1`, `${MessageType.App}@2`]);
+    expect(h.saves).toHaveLength(2);
+    h.saves[1].resolve();
+    await h.turn();
+    expect(h.advanced).toEqual([]);
+    h.saves[0].resolve();
+    await h.turn();
+    expect(h.advanced).toEqual([1, 2]);
+    expect(h.sent.slice(2)).toEqual([`${MessageType.VoteResp}@1`, `${MessageType.VoteResp}@2`]);
+  });
+});
