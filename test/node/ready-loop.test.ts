@@ -4,14 +4,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { RawNode } from '../../src/raft/index.ts';
-import { type Message, MessageType, type Ready, Role } from '../../src/raft/types.ts';
+import { EntryType, type Message, MessageType, type Ready, Role } from '../../src/raft/types.ts';
 import { ReadyLoop } from '../../src/node/ready-loop.ts';
 
 function ready(over: Partial<Ready>): Ready {
   return { entries: [], committedEntries: [], messages: [], readStates: [], mustSync: false, ...over };
 }
 const msg = (type: Message['type'], index = 0): Message => ({ type, from: 'n2', to: 'n1', term: 1, index }) as Message;
-const ent = (index: number) => ({ index, term: 1, type: 'normal', data: new Uint8Array() }) as Ready['entries'][number];
+const ent = (index: number): Ready['entries'][number] => ({ index, term: 1, type: EntryType.Normal, data: new Uint8Array() });
 
 function harness(role: Role = Role.Follower) {
   const queue: Ready[] = [];
