@@ -217,13 +217,27 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   }
 
   private proposeBytes(data: Uint8Array): Promise<unknown> {
-    // A follower that is shutting down still knows the leader: send the caller there.
-    if (this.role !== Role.Leader) return Promise.reject(new NotLeaderError(this.leader()));
+    // Ask the core, not this.role: a vote request earlier in this turn may already have stepped
+    // it down, and the Ready that tells us has not been handled yet.
+    if (!this.raw.isLeader) return this.redirect();
     if (this.closed) return Promise.reject(new NodeClosedError());
     if (this.raw.leadTransferee !== NONE) return this.afterTransfer();
     const { index, term } = this.raw.propose(data);
     this.scheduleReady();
     return this.proposals.wait(index, term, Date.now() + this.writeTimeoutMs());
+  }
+
+  /**
+   * A follower (even one shutting down) sends the caller to the leader. Right after a handover or
+   * an election the leader is briefly unknown; wait for it rather than fail a write that the next
+   * leader would accept.
+   */
+  private async redirect(): Promise<never> {
+    // leaderId may still name us when the core stepped down earlier in this turn.
+    if ((this.leaderId === NONE || this.leaderId === this.cfg.id) && !this.closed) {
+      await nextLeader(this, this.cfg.id, this.cfg.tickMs * this.cfg.electionTicks * 2);
+    }
+    throw new NotLeaderError(this.leader());
   }
 
   /**

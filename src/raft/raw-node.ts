@@ -195,6 +195,11 @@ export class RawNode {
     r.onApplied();
   }
 
+  /** Whether the core is leader right now, even before the Ready that reports it is handled. */
+  get isLeader(): boolean {
+    return this.raft.role === Role.Leader;
+  }
+
   /** The node leadership is being handed to (NONE when no transfer runs); cheaper than status(). */
   get leadTransferee(): NodeId {
     return this.raft.leadTransferee;

@@ -163,11 +163,12 @@ describe('a 3-node cluster of real processes', () => {
     let stop = false;
     let ok = 0;
     const failures: string[] = [];
-    const writer = (async () => {
+    // Several writers, so some request lands in the turn where the old leader steps down.
+    const writeLoop = async (w: number) => {
       let i = 0;
       while (!stop) {
         // fetch follows 307 redirects to the new leader, as any HTTP client would.
-        const r = await fetch(cluster!.url(leader, `/v1/kv/t${i}`), {
+        const r = await fetch(cluster!.url(leader, `/v1/kv/t${w}-${i}`), {
           method: 'PUT',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ value: 'v' }),
@@ -180,7 +181,8 @@ describe('a 3-node cluster of real processes', () => {
         else failures.push(`${r.status} ${await r.text()}`);
         i++;
       }
-    })();
+    };
+    const writer = Promise.all([0, 1, 2, 3].map(writeLoop));
     await waitFor(() => ok > 20, 5000, 'some writes');
     await cluster.signal(leader, 'SIGTERM');
     expect(leader.exitCode).toBe(0);
