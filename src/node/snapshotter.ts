@@ -3,8 +3,7 @@
  * slices (so the event loop keeps ticking and heartbeats keep flowing); this module wraps that
  * image with the member address book, which every replica must agree on as well.
  */
-import { ITEM_OVERHEAD } from '../kv/index.ts';
-import type { LevelStorage } from '../storage/index.ts';
+import type { LevelStorage, SnapshotInfo } from '../storage/index.ts';
 import { entrySize } from '../raft/index.ts';
 import type { Entry, Snapshot } from '../raft/types.ts';
 import type { Logger } from './logger.ts';
@@ -36,7 +35,7 @@ export function compactionPoint(tail: readonly Entry[], index: number, keepEntri
 }
 
 export class Snapshotter {
-  private running: Promise<Snapshot> | undefined;
+  private running: Promise<SnapshotInfo> | undefined;
   private stopped = false;
   /** Bytes of the retained entries at or below the snapshot's index, for the (snapshot, first index) it was measured at. */
   private tail = { snapIndex: -1, first: -1, bytes: 0 };
@@ -77,7 +76,7 @@ export class Snapshotter {
 
   maybeSnapshot(applied: number): void {
     if (this.running || this.stopped) return;
-    const since = applied - this.storage.snapshot().meta.index;
+    const since = applied - this.storage.snapshotMeta().index;
     const cfg = this.node.cfg;
     if (since < cfg.snapshotEntries && this.storage.stats().bytes - this.tailBytes() < cfg.snapshotBytes) return;
     if (since <= 0) return;
@@ -90,7 +89,7 @@ export class Snapshotter {
    * compaction point moves (at most keep-entries entries).
    */
   private tailBytes(): number {
-    const snapIndex = this.storage.snapshot().meta.index;
+    const snapIndex = this.storage.snapshotMeta().index;
     const first = this.storage.firstIndex();
     if (snapIndex !== this.tail.snapIndex || first !== this.tail.first) {
       let bytes = 0;
@@ -101,7 +100,7 @@ export class Snapshotter {
   }
 
   /** Snapshot now, after any snapshot already running (admin API, benchmarks). */
-  take(): Promise<Snapshot> {
+  take(): Promise<SnapshotInfo> {
     const p = (this.running ?? Promise.resolve()).catch(() => undefined).then(() => this.takeOne());
     this.running = p;
     const clear = () => {
@@ -111,11 +110,10 @@ export class Snapshotter {
     return p;
   }
 
-  private async takeOne(): Promise<Snapshot> {
+  private async takeOne(): Promise<SnapshotInfo> {
     const { index, conf, members } = this.node.snapshotEnvelope();
     const t0 = performance.now();
-    const image = await this.assemble(members);
-    const snap = await this.storage.createSnapshot(index, conf, image);
+    const snap = await this.storage.createSnapshot(index, conf, this.image(members));
     const { snapshotKeepEntries, snapshotKeepBytes } = this.node.cfg;
     const first = Math.max(this.storage.firstIndex(), index - snapshotKeepEntries + 1);
     const tail = first <= index ? this.storage.entries(first, index + 1, Number.POSITIVE_INFINITY) : [];
@@ -123,34 +121,20 @@ export class Snapshotter {
     if (compactTo >= this.storage.firstIndex()) await this.storage.compact(compactTo);
     this.node.metrics.snapshots.inc();
     this.log.info(
-      { index, bytes: snap.data.length, ms: Math.round(performance.now() - t0), compactedTo: Math.max(compactTo, 0) },
+      { index, bytes: snap.bytes, ms: Math.round(performance.now() - t0), compactedTo: Math.max(compactTo, 0) },
       'took snapshot and compacted the log',
     );
     return snap;
   }
 
   /**
-   * Copies the state machine's chunks into one buffer as they arrive. One Buffer.concat at the
-   * end would page-fault and copy the whole image in a single turn (120 ms for 1M keys).
+   * The snapshot as a stream: the address book, then the state machine's chunks as it writes
+   * them. The storage copies each chunk before asking for the next, so the writer may refill one
+   * buffer, and the whole image is never in memory at once.
    */
-  private async assemble(members: Uint8Array): Promise<Uint8Array> {
-    // Keys and values plus a little framing per key; growing is the rare fallback.
-    const kv = this.node.kv;
-    let buf = Buffer.allocUnsafe(HEADER + members.length + kv.usedMemory() - kv.size * (ITEM_OVERHEAD - 32) + 65536);
-    let len = 0;
-    const put = (bytes: Uint8Array) => {
-      if (len + bytes.length > buf.length) {
-        const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, len + bytes.length));
-        buf.copy(bigger, 0, 0, len);
-        buf = bigger;
-      }
-      buf.set(bytes, len);
-      len += bytes.length;
-    };
-    put(this.envelopeHeader(members));
-    // Each chunk is copied before the next is asked for, so the writer may refill one buffer.
-    for await (const chunk of this.node.kv.beginSnapshot(undefined, true)) put(chunk);
-    return buf.subarray(0, len);
+  private async *image(members: Uint8Array): AsyncGenerator<Uint8Array> {
+    yield this.envelopeHeader(members);
+    yield* this.node.kv.beginSnapshot(undefined, true);
   }
 
   async stop(): Promise<void> {

@@ -2,8 +2,9 @@
  * The durable Raft log: LevelDB underneath, etcd MemoryStorage semantics on top.
  *
  * The core reads synchronously, so the retained log (bounded by compaction) and the latest
- * snapshot live in memory (memory-log.ts) and every change is written through to LevelDB
- * (records.ts for the layout). A change is visible to readers as soon as its call returns and
+ * snapshot's metadata live in memory (memory-log.ts) and every change is written through to
+ * LevelDB (records.ts for the layout). The snapshot's data is read back only when needed
+ * (snapshot-cache.ts), and a local snapshot is streamed to disk without ever being whole in memory. A change is visible to readers as soon as its call returns and
  * durable when its promise resolves: writes of one event-loop turn share one fsynced batch
  * (write-queue.ts). The runtime must not acknowledge anything before that promise resolves.
  *
@@ -12,10 +13,16 @@
  * switches the metadata to them and deletes the previous snapshot's chunks. A crash at any point
  * leaves either the old snapshot or the new one, plus orphan chunks that the next open removes.
  */
-import { crc32 } from 'node:zlib';
 import { Level } from 'level';
 import type { Storage } from '../raft/storage.ts';
-import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.ts';
+import {
+  type ConfState,
+  type Entry,
+  type HardState,
+  type Snapshot,
+  type SnapshotMeta,
+  SnapshotTemporarilyUnavailableError,
+} from '../raft/types.ts';
 import {
   CorruptDataError,
   InvalidWriteError,
@@ -24,10 +31,16 @@ import {
   StorageLockedError,
 } from './errors.ts';
 import { checkConf, MemoryLog, type SaveRequest } from './memory-log.ts';
-import { isLevelCorruption, type LevelDb, levelDbCorruptionReport, type Recovered, recover } from './recover.ts';
+import {
+  isLevelCorruption,
+  type LevelDb,
+  levelDbCorruptionReport,
+  type Recovered,
+  readSnapshotData,
+  recover,
+} from './recover.ts';
 import {
   chunkKey,
-  encodeChunk,
   encodeCompacted,
   encodeEntry,
   encodeFormat,
@@ -38,6 +51,8 @@ import {
   fixedKey,
   type StoredSnapMeta,
 } from './records.ts';
+import { SnapshotCache } from './snapshot-cache.ts';
+import { chunkPut, layOut, writeChunks } from './snapshot-chunks.ts';
 import { type WriteOp, WriteQueue } from './write-queue.ts';
 
 /** Satisfied by a pino logger. */
@@ -53,6 +68,15 @@ export interface LevelStorageOptions {
   syncWrites?: boolean;
   /** Size of one stored piece of snapshot data, in bytes (default 1 MiB). */
   chunkSize?: number;
+  /** How long snapshot data read back from disk stays in memory after its last use (default 30 s). */
+  snapshotLingerMs?: number;
+}
+
+/** What createSnapshot recorded. */
+export interface SnapshotInfo {
+  meta: SnapshotMeta;
+  /** Size of the data. */
+  bytes: number;
 }
 
 export interface StorageStats {
@@ -69,6 +93,7 @@ export interface StorageStats {
 }
 
 const DEFAULT_CHUNK_SIZE = 1 << 20;
+const DEFAULT_SNAPSHOT_LINGER_MS = 30_000;
 const silent: StorageLogger = { info() {}, warn() {}, error() {} };
 
 export class LevelStorage implements Storage {
@@ -78,8 +103,11 @@ export class LevelStorage implements Storage {
   private readonly queue: WriteQueue;
   private readonly logger: StorageLogger;
   private readonly chunkSize: number;
-  /** Number of chunks the current snapshot occupies on disk. */
-  private snapChunks: number;
+  /** Where the current snapshot's data is on disk; undefined for the implicit empty snapshot. */
+  private stored: StoredSnapMeta | undefined;
+  private readonly cache: SnapshotCache;
+  /** Settles when the current snapshot's switch batch is durable: its chunks can be read back. */
+  private storedDurable: Promise<void> = Promise.resolve();
   /** createSnapshot calls run one after another. */
   private snapshotting: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -90,10 +118,11 @@ export class LevelStorage implements Storage {
     readonly dir: string,
     private readonly db: LevelDb,
     private readonly log: MemoryLog,
-    snapChunks: number,
+    stored: StoredSnapMeta | undefined,
     opts: LevelStorageOptions,
   ) {
-    this.snapChunks = snapChunks;
+    this.stored = stored;
+    this.cache = new SnapshotCache(opts.snapshotLingerMs ?? DEFAULT_SNAPSHOT_LINGER_MS);
     this.logger = opts.logger ?? silent;
     this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
     const sync = opts.syncWrites ?? true;
@@ -144,11 +173,13 @@ export class LevelStorage implements Storage {
       await db.close().catch(() => {});
       throw err;
     }
-    const s = new LevelStorage(dir, db, new MemoryLog(rec.state), rec.snapChunks, opts);
+    const s = new LevelStorage(dir, db, new MemoryLog(rec.state), rec.snapStored, opts);
+    // Read (and verified) anyway: the runtime restores its state machine from it right away.
+    if (rec.snapStored) s.cache.keep({ meta: rec.state.snapshot, data: rec.snapData });
     const hs = rec.state.hardState;
     logger.info(
       `${dir}: opened Raft log in ${(performance.now() - t0).toFixed(0)} ms: entries ${s.firstIndex()}..${s.lastIndex()}, ` +
-        `snapshot at ${rec.state.snapshot.meta.index} (${rec.state.snapshot.data.byteLength} bytes), term ${hs.term}, commit ${hs.commit}`,
+        `snapshot at ${rec.state.snapshot.index} (${rec.snapData.byteLength} bytes), term ${hs.term}, commit ${hs.commit}`,
     );
     return s;
   }
@@ -156,7 +187,7 @@ export class LevelStorage implements Storage {
   // ---- Storage (synchronous reads for the core) ----
 
   initialState(): { hardState: HardState; confState: ConfState } {
-    return { hardState: this.log.hardState(), confState: this.log.snapshot().meta.conf };
+    return { hardState: this.log.hardState(), confState: this.log.snapshotMeta().conf };
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
@@ -175,9 +206,45 @@ export class LevelStorage implements Storage {
     return this.log.lastIndex();
   }
 
-  /** The latest snapshot; its data is shared, not copied, so callers must not modify it. */
+  /**
+   * The latest snapshot, if its data is in memory; otherwise starts reading it from disk and
+   * throws SnapshotTemporarilyUnavailableError (the core retries on a later heartbeat). The data
+   * is shared, not copied, so callers must not modify it.
+   */
   snapshot(): Snapshot {
-    return this.log.snapshot();
+    const meta = this.log.snapshotMeta();
+    if (!this.log.snapshotStored()) return { meta, data: new Uint8Array(0) };
+    const hit = this.cache.get(meta.index);
+    if (hit) return hit;
+    void this.loadSnapshot();
+    throw new SnapshotTemporarilyUnavailableError();
+  }
+
+  /** The latest snapshot's metadata; never touches the data. */
+  snapshotMeta(): SnapshotMeta {
+    return this.log.snapshotMeta();
+  }
+
+  /**
+   * The latest snapshot with its data, read from disk (and verified) unless it is in memory, e.g.
+   * to restore the state machine at start-up. Rejects with CorruptDataError on a damaged chunk.
+   */
+  loadSnapshot(): Promise<Snapshot> {
+    const meta = this.log.snapshotMeta();
+    const stored = this.stored;
+    if (!this.log.snapshotStored() || !stored) return Promise.resolve({ meta, data: new Uint8Array(0) });
+    const current = () => !this.closed && this.log.snapshotMeta().index === meta.index;
+    const durable = this.storedDurable;
+    const read = async (): Promise<Snapshot> => {
+      await durable;
+      return { meta, data: await readSnapshotData(this.db, this.dir, stored) };
+    };
+    const p = this.cache.load(meta.index, read, current);
+    // Callers that only prompt a read (snapshot()) do not wait for it; failures are logged here.
+    p.catch((err: Error) => {
+      if (current()) this.logger.error(`${this.dir}: cannot read the snapshot at index ${meta.index}: ${err.message}`);
+    });
+    return p;
   }
 
   // ---- writes ----
@@ -194,23 +261,24 @@ export class LevelStorage implements Storage {
       this.assertWritable();
       const plan = this.log.planSave(req);
       const ops: WriteOp[] = [];
-      let chunkCount: number | undefined;
+      let stored: StoredSnapMeta | undefined;
       if (plan.snapshot) {
         const { index, term, conf } = plan.snapshot.meta;
-        const { meta, pieces } = this.layOut(index, term, conf, plan.snapshot.data);
-        for (const piece of pieces) meta.dataCrc = crc32(piece, meta.dataCrc);
+        const meta = this.newLayout(index, term, conf);
+        const pieces = layOut(meta, plan.snapshot.data);
         // A received snapshot is written in full before anything queued after it, so it can go
         // as a run of chunk batches; only the final batch makes it current.
         pieces.forEach((piece, n) => void this.queue.pushAlone(() => [chunkPut(index, n, piece)]).catch(() => {}));
         ops.push(...this.snapshotSwitch(meta), { type: 'put', key: fixedKey('compacted'), value: encodeCompacted(plan.start!) });
-        chunkCount = meta.chunkCount;
+        stored = meta;
       }
       for (const [from, to] of plan.deleted) for (let i = from; i <= to; i++) ops.push({ type: 'del', key: entryKey(i) });
       for (const e of plan.appended) ops.push({ type: 'put', key: entryKey(e.index), value: encodeEntry(e) });
       if (plan.hardState) ops.push({ type: 'put', key: fixedKey('hardState'), value: encodeHardState(plan.hardState) });
       this.log.applySave(plan);
-      if (chunkCount !== undefined) this.snapChunks = chunkCount;
-      return this.queue.push(ops, sync);
+      const done = this.queue.push(ops, sync);
+      if (stored) this.replaceStored(stored, done);
+      return done;
     } catch (err) {
       return Promise.reject(err);
     }
@@ -219,14 +287,14 @@ export class LevelStorage implements Storage {
 
   /**
    * Records the state machine's image at `index` (applied, so committed) as the latest
-   * snapshot. The data is written in chunks, one batch each, so that saves queued meanwhile wait
-   * for at most one chunk; the snapshot becomes current, in memory and on disk, only once all
-   * chunks are durable. `data` is kept, not copied. The log is not touched: see compact().
+   * snapshot. The data may come as a stream of chunks, which are re-cut to the stored chunk size
+   * and written as they arrive, one batch each (saves queued meanwhile wait for at most one
+   * chunk), so the whole image is never in memory; each chunk is copied before the next one is
+   * requested, so the source may refill one buffer. The snapshot becomes current, in memory and
+   * on disk, only once all chunks are durable. The log is not touched: see compact().
    */
-  createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<Snapshot> {
+  createSnapshot(index: number, conf: ConfState, data: Uint8Array | AsyncIterable<Uint8Array>): Promise<SnapshotInfo> {
     const run = this.snapshotting.then(() => this.writeSnapshot(index, conf, data));
-    // Settle to nothing either way: `run.catch()` would pass the snapshot through and keep its
-    // whole image reachable until the next one.
     this.snapshotting = run.then(
       () => undefined,
       () => undefined,
@@ -257,7 +325,7 @@ export class LevelStorage implements Storage {
       lastIndex: this.log.lastIndex(),
       entries: this.log.count(),
       bytes: this.log.bytes(),
-      snapshotIndex: this.log.snapshot().meta.index,
+      snapshotIndex: this.log.snapshotMeta().index,
       lastFsyncMs: this.lastFsyncMs,
       batches: this.batches,
     };
@@ -270,25 +338,26 @@ export class LevelStorage implements Storage {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.cache.clear();
     await this.snapshotting;
     await this.queue.drain().catch(() => {});
     await this.db.close();
   }
 
-  private async writeSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<Snapshot> {
+  private async writeSnapshot(index: number, conf: ConfState, data: Uint8Array | AsyncIterable<Uint8Array>): Promise<SnapshotInfo> {
     this.assertWritable();
     checkConf(conf);
-    if (!(data instanceof Uint8Array)) throw new InvalidWriteError('snapshot data is not a Uint8Array');
+    const source = data instanceof Uint8Array ? [data] : data;
+    if (typeof (source as Partial<AsyncIterable<unknown>>)?.[Symbol.asyncIterator] !== 'function' && !Array.isArray(source)) {
+      throw new InvalidWriteError('snapshot data is neither a Uint8Array nor an async iterable of them');
+    }
     const term = this.log.checkNewSnapshot(index);
-    const { meta, pieces } = this.layOut(index, term, conf, data);
-    let written = 0;
+    const meta = this.newLayout(index, term, conf);
     try {
-      for (const [n, piece] of pieces.entries()) {
+      await writeChunks(source, meta, (op) => {
         this.assertWritable();
-        meta.dataCrc = crc32(piece, meta.dataCrc);
-        await this.queue.pushAlone(() => [chunkPut(index, n, piece)]);
-        written = n + 1;
-      }
+        return this.queue.pushAlone(() => [op]);
+      });
       // A received snapshot or a truncation may have landed while the chunks were written.
       this.assertWritable();
       if (this.log.checkNewSnapshot(index) !== term) {
@@ -296,32 +365,39 @@ export class LevelStorage implements Storage {
       }
     } catch (err) {
       if (!this.closed && !this.queue.failedWith()) {
-        const orphans = Array.from({ length: written }, (_, n) => ({ type: 'del' as const, key: chunkKey(index, n) }));
+        const orphans = Array.from({ length: meta.chunkCount }, (_, n) => ({ type: 'del' as const, key: chunkKey(index, n) }));
         await this.queue.push(orphans).catch(() => {});
       }
       throw err;
     }
-    const snap: Snapshot = { meta: { index, term, conf }, data };
+    const snapMeta: SnapshotMeta = { index, term, conf };
     const ops = this.snapshotSwitch(meta);
-    this.log.setSnapshot(snap);
-    this.snapChunks = meta.chunkCount;
-    await this.queue.push(ops);
-    this.logger.info(`${this.dir}: snapshot at index ${index} (term ${term}, ${data.byteLength} bytes) is durable`);
-    return snap;
+    this.log.setSnapshot(snapMeta);
+    const done = this.queue.push(ops);
+    this.replaceStored(meta, done);
+    await done;
+    this.logger.info(`${this.dir}: snapshot at index ${index} (term ${term}, ${meta.dataLength} bytes) is durable`);
+    return { meta: snapMeta, bytes: meta.dataLength };
   }
 
-  /** Cuts snapshot data into chunk-sized views (no copies); the caller fills in the CRC. */
-  private layOut(index: number, term: number, conf: ConfState, data: Uint8Array): { meta: StoredSnapMeta; pieces: Uint8Array[] } {
-    const chunkCount = Math.ceil(data.byteLength / this.chunkSize);
-    const pieces = Array.from({ length: chunkCount }, (_, n) => data.subarray(n * this.chunkSize, (n + 1) * this.chunkSize));
-    return { meta: { index, term, conf, dataLength: data.byteLength, dataCrc: 0, chunkSize: this.chunkSize, chunkCount }, pieces };
+  /** The current snapshot's data is now `stored`, on disk once `durable`; what was cached is out of date. */
+  private replaceStored(stored: StoredSnapMeta, durable: Promise<void>): void {
+    this.stored = stored;
+    this.storedDurable = durable;
+    durable.catch(() => {}); // the writer's caller sees the failure
+    this.cache.clear();
+  }
+
+  /** The layout of a new snapshot's data, before any of it is cut (snapshot-chunks.ts). */
+  private newLayout(index: number, term: number, conf: ConfState): StoredSnapMeta {
+    return { index, term, conf, dataLength: 0, dataCrc: 0, chunkSize: this.chunkSize, chunkCount: 0 };
   }
 
   /** Ops that make `meta` the current snapshot and delete the chunks of the one it replaces. */
   private snapshotSwitch(meta: StoredSnapMeta): WriteOp[] {
-    const old = this.log.snapshot().meta.index;
+    const old = this.log.snapshotMeta().index;
     const ops: WriteOp[] = [{ type: 'put', key: fixedKey('snapMeta'), value: encodeSnapMeta(meta) }];
-    for (let n = 0; n < this.snapChunks; n++) ops.push({ type: 'del', key: chunkKey(old, n) });
+    for (let n = 0; n < (this.stored?.chunkCount ?? 0); n++) ops.push({ type: 'del', key: chunkKey(old, n) });
     return ops;
   }
 
@@ -330,11 +406,6 @@ export class LevelStorage implements Storage {
     const failure = this.queue.failedWith();
     if (failure) throw failure;
   }
-}
-
-function chunkPut(snapIndex: number, n: number, piece: Uint8Array): WriteOp {
-  const key = chunkKey(snapIndex, n);
-  return { type: 'put', key, value: encodeChunk(key, piece) };
 }
 
 function openError(dir: string, err: unknown): Error {

@@ -14,6 +14,7 @@ import {
   EntryType,
   type HardState,
   type Snapshot,
+  type SnapshotMeta,
   SnapshotOutOfDateError,
   UnavailableError,
 } from '../raft/types.ts';
@@ -22,7 +23,8 @@ import type { LogStart } from './records.ts';
 
 export interface LogState {
   hardState: HardState;
-  snapshot: Snapshot;
+  /** Only the metadata is kept: the data lives on disk (level-storage.ts reads it on demand). */
+  snapshot: SnapshotMeta;
   /**
    * False while the snapshot is the implicit empty one at index 0. A store may then take a real
    * snapshot at index 0: the runtime bootstraps a new cluster's configuration that way.
@@ -66,7 +68,7 @@ export class MemoryLog {
   // ents[0] is a dummy entry at the compaction point, as in etcd, so that term(firstIndex - 1)
   // needs no special case.
   private ents: Entry[];
-  private snap: Snapshot;
+  private snap: SnapshotMeta;
   private snapStored: boolean;
   private hs: HardState;
   private size = 0;
@@ -83,8 +85,13 @@ export class MemoryLog {
     return this.hs;
   }
 
-  snapshot(): Snapshot {
+  snapshotMeta(): SnapshotMeta {
     return this.snap;
+  }
+
+  /** False while the snapshot is the implicit empty one (index 0, no data on disk). */
+  snapshotStored(): boolean {
+    return this.snapStored;
   }
 
   firstIndex(): number {
@@ -126,7 +133,7 @@ export class MemoryLog {
     const plan: SavePlan = { deleted: [], appended: [] };
     let vStart: LogStart = { index: this.ents[0].index, term: this.ents[0].term };
     let vLast = this.lastIndex();
-    let vSnapIndex = this.snap.meta.index;
+    let vSnapIndex = this.snap.index;
     // Terms of the log as it will be once the snapshot (if any) is in.
     let vTerm = (i: number) => this.term(i);
 
@@ -193,7 +200,7 @@ export class MemoryLog {
       const kept = plan.retain ? this.ents.slice(plan.start.index - this.ents[0].index + 1) : [];
       this.ents = [dummy(plan.start), ...kept];
       this.size = sumSizes(kept);
-      this.snap = plan.snapshot;
+      this.snap = plan.snapshot.meta;
       this.snapStored = true;
     }
     if (plan.appended.length > 0) {
@@ -222,22 +229,22 @@ export class MemoryLog {
   }
 
   /** Installs a locally created snapshot (checked by checkNewSnapshot); the log is unchanged. */
-  setSnapshot(snap: Snapshot): void {
+  setSnapshot(snap: SnapshotMeta): void {
     this.snap = snap;
     this.snapStored = true;
   }
 
   private checkNewer(index: number): void {
-    const current = this.snapStored ? this.snap.meta.index : -1;
-    if (index <= current) throw new SnapshotOutOfDateError(index, this.snap.meta.index);
+    const current = this.snapStored ? this.snap.index : -1;
+    if (index <= current) throw new SnapshotOutOfDateError(index, this.snap.index);
   }
 
   planCompact(index: number): CompactPlan {
     checkNumber('compaction index', index);
     const offset = this.ents[0].index;
     if (index <= offset) throw new CompactedError(index);
-    if (index > this.snap.meta.index) {
-      throw new InvalidWriteError(`cannot compact to index ${index}: the snapshot is at ${this.snap.meta.index}`);
+    if (index > this.snap.index) {
+      throw new InvalidWriteError(`cannot compact to index ${index}: the snapshot is at ${this.snap.index}`);
     }
     return { start: { index, term: this.term(index) }, deleted: [offset + 1, index] };
   }

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Level } from 'level';
-import type { Entry, HardState, Snapshot } from '../raft/types.ts';
+import type { Entry, HardState, SnapshotMeta } from '../raft/types.ts';
 import { CorruptDataError, UnsupportedFormatError } from './errors.ts';
 import type { LogState } from './memory-log.ts';
 import {
@@ -37,17 +37,16 @@ export interface Recovered {
   state: LogState;
   /** True for an empty directory: the caller writes the format marker. */
   fresh: boolean;
-  /** How the current snapshot's chunks are laid out on disk (0 chunks for the empty snapshot). */
-  snapChunks: number;
+  /** How the current snapshot's chunks are laid out on disk; undefined for the empty snapshot. */
+  snapStored: StoredSnapMeta | undefined;
+  /** The current snapshot's data, read and verified (empty for the empty snapshot). */
+  snapData: Uint8Array;
   /** Chunks of snapshots that never became current (a crash mid-write) or were replaced. */
   orphanChunks: Buffer[];
 }
 
 const EMPTY_HARD_STATE: HardState = { term: 0, vote: '', commit: 0 };
-const emptySnapshot = (): Snapshot => ({
-  meta: { index: 0, term: 0, conf: { voters: [], learners: [] } },
-  data: new Uint8Array(0),
-});
+const emptySnapshot = (): SnapshotMeta => ({ index: 0, term: 0, conf: { voters: [], learners: [] } });
 
 export async function recover(db: LevelDb, dir: string): Promise<Recovered> {
   const corrupt = (detail: string, index?: number) => new CorruptDataError(dir, detail, index);
@@ -74,7 +73,7 @@ export async function recover(db: LevelDb, dir: string): Promise<Recovered> {
     const any = await guard(dir, 'the key space', () => db.keys({ limit: 1 }).all());
     if (any.length > 0) throw corrupt('the format marker is missing but the directory holds data');
     const state = { hardState: EMPTY_HARD_STATE, snapshot: emptySnapshot(), snapshotStored: false, start: { index: 0, term: 0 }, entries: [] };
-    return { state, fresh: true, snapChunks: 0, orphanChunks: [] };
+    return { state, fresh: true, snapStored: undefined, snapData: new Uint8Array(0), orphanChunks: [] };
   }
   const version = decode('format marker', undefined, () => decodeFormat(marker));
   if (version !== FORMAT_VERSION) throw new UnsupportedFormatError(dir, version, FORMAT_VERSION);
@@ -84,7 +83,8 @@ export async function recover(db: LevelDb, dir: string): Promise<Recovered> {
 
   const metaValue = await get('snapMeta');
   const meta = metaValue === undefined ? undefined : decode('snapshot metadata', undefined, () => decodeSnapMeta(metaValue));
-  const snapshot = meta ? { meta: { index: meta.index, term: meta.term, conf: meta.conf }, data: await readChunks(db, dir, meta) } : emptySnapshot();
+  const snapshot = meta ? { index: meta.index, term: meta.term, conf: meta.conf } : emptySnapshot();
+  const snapData = meta ? await readSnapshotData(db, dir, meta) : new Uint8Array(0);
   const orphanChunks = await findOrphanChunks(db, dir, meta?.index);
 
   const startValue = await get('compacted');
@@ -92,7 +92,7 @@ export async function recover(db: LevelDb, dir: string): Promise<Recovered> {
 
   const entries = await readEntries(db, dir, start);
   const last = start.index + entries.length;
-  const snapIndex = snapshot.meta.index;
+  const snapIndex = snapshot.index;
   const termAt = (i: number) => (i === start.index ? start.term : entries[i - start.index - 1].term);
 
   if (start.index > snapIndex) throw corrupt(`the log was compacted to index ${start.index}, past the snapshot at ${snapIndex}`, start.index);
@@ -105,7 +105,7 @@ export async function recover(db: LevelDb, dir: string): Promise<Recovered> {
   }
   if (hardState.commit < snapIndex) throw corrupt(`the commit index ${hardState.commit} is below the snapshot index ${snapIndex}`, snapIndex);
 
-  return { state: { hardState, snapshot, snapshotStored: meta !== undefined, start, entries }, fresh: false, snapChunks: meta?.chunkCount ?? 0, orphanChunks };
+  return { state: { hardState, snapshot, snapshotStored: meta !== undefined, start, entries }, fresh: false, snapStored: meta, snapData, orphanChunks };
 }
 
 async function readEntries(db: LevelDb, dir: string, start: LogStart): Promise<Entry[]> {
@@ -140,7 +140,12 @@ async function readEntries(db: LevelDb, dir: string, start: LogStart): Promise<E
   return entries;
 }
 
-async function readChunks(db: LevelDb, dir: string, meta: StoredSnapMeta): Promise<Uint8Array> {
+/**
+ * Reads a snapshot's data back and verifies every chunk and the whole-data checksum: at open,
+ * and later whenever a follower needs the snapshot (level-storage.ts keeps only its metadata).
+ * Reads go one chunk-sized batch at a time, so the event loop keeps turning.
+ */
+export async function readSnapshotData(db: LevelDb, dir: string, meta: StoredSnapMeta): Promise<Uint8Array> {
   const what = `snapshot at index ${meta.index}`;
   const corrupt = (detail: string) => new CorruptDataError(dir, `${what}: ${detail}`, meta.index);
   const data = new Uint8Array(meta.dataLength);

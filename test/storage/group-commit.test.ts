@@ -57,7 +57,7 @@ describe('LevelStorage group commit', () => {
     expect([s.lastIndex(), s.term(5), s.term(6)]).toEqual([6, 2, 2]);
     // The second batch truncated what the first wrote: the disk agrees with memory.
     stores[0] = await reopen(s);
-    expect(observe(stores[0]).entries.map((e) => [e.index, e.term])).toEqual([
+    expect((await observe(stores[0])).entries.map((e) => [e.index, e.term])).toEqual([
       [1, 1],
       [2, 1],
       [3, 1],

@@ -36,10 +36,10 @@ export async function openStore(dir: string, opts: LevelStorageOptions = {}): Pr
 }
 
 /** Everything a reader can observe, for comparing a store before and after reopening it. */
-export function observe(s: LevelStorage) {
+export async function observe(s: LevelStorage) {
   const first = s.firstIndex();
   const last = s.lastIndex();
-  const snap = s.snapshot();
+  const snap = await s.loadSnapshot();
   return {
     first,
     last,
@@ -55,10 +55,10 @@ const plain = (e: Entry) => ({ index: e.index, term: e.term, type: e.type, data:
 
 /** Closes the store, opens the directory again and checks that nothing observable changed. */
 export async function reopen(s: LevelStorage, opts: LevelStorageOptions = {}): Promise<LevelStorage> {
-  const before = observe(s);
+  const before = await observe(s);
   await s.close();
   const again = await LevelStorage.open(s.dir, opts);
-  const after = observe(again);
+  const after = await observe(again);
   if (!isDeepStrictEqual(after, before)) {
     await again.close();
     throw new Error(`reopened store differs:\nbefore ${JSON.stringify(before)}\nafter  ${JSON.stringify(after)}`);

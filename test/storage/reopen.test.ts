@@ -151,7 +151,7 @@ describe('unfinished snapshots', () => {
     const local = s.createSnapshot(8, conf, distinctive(4 * 1024 * 1024, 8));
     await s.save({ snapshot: { meta: { index: 30, term: 2, conf }, data: new Uint8Array([30]) } });
     await expect(local).rejects.toThrow(SnapshotOutOfDateError);
-    expect(s.snapshot().meta.index).toBe(30);
+    expect(s.snapshotMeta().index).toBe(30);
     stores[0] = await reopen(s);
     await stores[0].close();
     expect((await chunkKeysOf(dir)).map((p) => p?.snapIndex)).toEqual([30]);

@@ -143,7 +143,7 @@ describe('compact (TestStorageCompact)', () => {
     await s.createSnapshot(5, conf, new Uint8Array([5]));
     await expect(s.compact(6)).rejects.toThrow(InvalidWriteError);
     await s.compact(4);
-    expect([s.firstIndex(), s.lastIndex(), s.snapshot().meta.index]).toEqual([5, 6, 5]);
+    expect([s.firstIndex(), s.lastIndex(), s.snapshotMeta().index]).toEqual([5, 6, 5]);
     expect(pairsOf(s.entries(5, 7, 1000))).toEqual([[5, 5], [6, 6]]);
     await reopened(s);
   });
@@ -155,8 +155,9 @@ describe('createSnapshot (TestStorageCreateSnapshot)', () => {
     await s.save({ hardState: { term: 5, vote: '', commit: 5 } });
     const data = new TextEncoder().encode('data');
     const got = await s.createSnapshot(i, conf, data);
-    expect(got).toEqual({ meta: { index: i, term: i, conf }, data });
-    expect(s.snapshot()).toBe(got);
+    expect(got).toEqual({ meta: { index: i, term: i, conf }, bytes: 4 });
+    expect(s.snapshotMeta()).toEqual(got.meta);
+    expect(await s.loadSnapshot()).toEqual({ meta: got.meta, data });
     expect(s.initialState().confState).toEqual(conf);
     await reopened(s);
   });
@@ -181,7 +182,7 @@ describe('createSnapshot (TestStorageCreateSnapshot)', () => {
     await expect(s.createSnapshot(3, conf, new Uint8Array())).rejects.toThrow(SnapshotOutOfDateError);
     await expect(s.createSnapshot(6, conf, new Uint8Array())).rejects.toThrow(InvalidWriteError);
     await expect(s.createSnapshot(5, conf, new Uint8Array())).rejects.toThrow(/only 4 is committed/);
-    expect(s.snapshot().meta.index).toBe(3);
+    expect(s.snapshotMeta().index).toBe(3);
     await reopened(s);
   });
 });
@@ -255,10 +256,10 @@ describe('writes that would break the log are refused and change nothing', () =>
     ['an index that is not an integer', { entries: [ent(6.5, 5)] }, /not a non-negative integer/],
   ] as const)('%s', async (_, req, msg) => {
     const s = await storeWith([3, 3], [4, 4], [5, 5]);
-    const before = observe(s);
+    const before = await observe(s);
     await expect(s.save(req as Parameters<LevelStorage['save']>[0])).rejects.toThrow(msg);
     await expect(s.save(req as Parameters<LevelStorage['save']>[0])).rejects.toThrow(InvalidWriteError);
-    expect(observe(s)).toEqual(before);
+    expect(await observe(s)).toEqual(before);
     await reopened(s);
   });
 
