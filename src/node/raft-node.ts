@@ -16,9 +16,8 @@ import {
   type ConfState,
   type Entry,
   type Message,
-  type Snapshot,
 } from '../raft/types.ts';
-import { LevelStorage } from '../storage/index.ts';
+import { LevelStorage, type SnapshotInfo } from '../storage/index.ts';
 import { Transport } from '../transport/index.ts';
 import type { NodeConfig } from './config.ts';
 import { LeaderDuties } from './leader-duties.ts';
@@ -112,7 +111,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   }
 
   private async recover(): Promise<void> {
-    const snap = this.storage.snapshot();
+    const snap = await this.storage.loadSnapshot();
     const fresh = snap.meta.index === 0 && this.storage.lastIndex() === 0 && this.storage.initialState().hardState.term === 0;
     if (fresh && !this.cfg.join) await this.bootstrap();
     if (snap.meta.index > 0) await this.snapshotter.install(snap);
@@ -189,7 +188,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       commit: s.commit,
       applied: this.applied,
       lastIndex: this.storage.lastIndex(),
-      snapshotIndex: this.storage.snapshot().meta.index,
+      snapshotIndex: this.storage.snapshotMeta().index,
       voters: [...this.conf.voters],
       learners: [...this.conf.learners],
     };
@@ -466,7 +465,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   }
 
   /** Snapshot the state machine and compact the log now (admin API, benchmarks). */
-  snapshotNow(): Promise<Snapshot> {
+  snapshotNow(): Promise<SnapshotInfo> {
     return this.snapshotter.take();
   }
 

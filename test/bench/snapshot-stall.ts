@@ -42,7 +42,7 @@ const stall = await measureLoopStall(async () => {
 });
 const took = performance.now() - s0;
 console.log(
-  `snapshot of ${(snap!.data.length / 2 ** 20).toFixed(0)} MiB at index ${snap!.meta.index} took ${(took / 1000).toFixed(2)} s; ` +
+  `snapshot of ${(snap!.bytes / 2 ** 20).toFixed(0)} MiB at index ${snap!.meta.index} took ${(took / 1000).toFixed(2)} s; ` +
     `longest event-loop slice ${stall.longestSliceMs.toFixed(1)} ms (loop-thread CPU); monitorEventLoopDelay max ${stall.delayMaxMs.toFixed(1)} ms`,
 );
 await node.shutdown();
