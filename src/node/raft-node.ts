@@ -58,6 +58,8 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   private conf: ConfState = { voters: [], learners: [] };
   private role: Role = Role.Follower;
   private leaderId = NONE;
+  /** The most recent leader this node knew, kept while none is known (see lastKnownLeader). */
+  private lastLeaderId = NONE;
   private applied = 0;
   private lastTs = 0;
   private readonly loop = new ReadyLoop(this.readyHost());
@@ -168,6 +170,14 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
 
   leader(): Member | undefined {
     return this.leaderId === NONE ? undefined : this.members.get(this.leaderId);
+  }
+
+  /**
+   * The current leader or, during an election, the last one this node knew. Redis Cluster keeps
+   * a failed master as its slots' owner until a replica takes over; clients rely on that.
+   */
+  lastKnownLeader(): Member | undefined {
+    return this.members.get(this.leaderId === NONE ? this.lastLeaderId : this.leaderId);
   }
 
   get appliedIndex(): number {
@@ -389,6 +399,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     if (role !== this.role) this.log.info({ role, term: this.raw.status().term }, `became ${role}`);
     this.role = role;
     this.leaderId = leader;
+    if (leader !== NONE) this.lastLeaderId = leader;
     if (leaderChanged) {
       this.metrics.leaderChanges.inc();
       this.log.info({ leader: leader || null, term: this.raw.status().term }, 'leader changed');

@@ -3,9 +3,11 @@
  * Redis 7.0 cluster's replies, so ioredis `Cluster` and node-redis `createCluster` discover
  * the leader as the master of slots 0-16383 and the followers as its replicas.
  *
- * While no leader is known the cluster is down: CLUSTER SLOTS is empty, CLUSTER INFO says
- * `cluster_state:fail`, and clients retry discovery. Replicas this node cannot reach are left
- * out of CLUSTER SLOTS (Redis leaves out failed replicas too) and flagged in NODES and SHARDS.
+ * While no leader is known the cluster is down: CLUSTER INFO says `cluster_state:fail`, and the
+ * slots stay with the last leader, flagged `fail?` in NODES and `failed` in SHARDS when this node
+ * cannot reach it (Redis keeps a failed master as the owner until a replica is promoted), so a
+ * client that refreshes its map mid-election still has a node to fail on and retry. Replicas
+ * this node cannot reach are left out of CLUSTER SLOTS (Redis leaves out failed replicas too).
  */
 import type { RaftNode } from '../../node/raft-node.ts';
 import { R, type Reply } from '../reply.ts';
@@ -21,9 +23,9 @@ function slotsNode(n: ClusterNode): Reply {
 
 function slots(node: RaftNode): Reply {
   const view = clusterView(node);
-  if (view.leader === undefined) return R.EMPTY_ARRAY;
-  const replicas = view.nodes.filter((n) => !n.leader && n.healthy);
-  return R.array([R.array([R.int(0), R.int(LAST_SLOT), slotsNode(view.leader), ...replicas.map(slotsNode)])]);
+  if (view.owner === undefined) return R.EMPTY_ARRAY;
+  const replicas = view.nodes.filter((n) => !n.owner && n.healthy);
+  return R.array([R.array([R.int(0), R.int(LAST_SLOT), slotsNode(view.owner), ...replicas.map(slotsNode)])]);
 }
 
 function shards(node: RaftNode): Reply {
@@ -35,22 +37,22 @@ function shards(node: RaftNode): Reply {
       field('port', R.int(n.member.port)),
       field('ip', R.bulk(n.member.host)),
       field('endpoint', R.bulk(n.member.host)),
-      field('role', R.bulk(n.leader ? 'master' : 'replica')),
+      field('role', R.bulk(n.owner ? 'master' : 'replica')),
       field('replication-offset', R.int(n.offset)),
       field('health', R.bulk(n.healthy ? 'online' : 'failed')),
     ]),
   );
-  const owned = view.leader === undefined ? [] : [R.int(0), R.int(LAST_SLOT)];
+  const owned = view.owner === undefined ? [] : [R.int(0), R.int(LAST_SLOT)];
   return R.array([R.map([field('slots', R.array(owned)), field('nodes', R.array(nodes))])]);
 }
 
 /** One CLUSTER NODES line: id addr@bus flags master ping pong epoch link slots. */
-function nodesLine(n: ClusterNode, leader: ClusterNode | undefined, term: number, now: number): string {
-  const flags = [n.self ? 'myself' : '', n.leader ? 'master' : 'slave', n.healthy ? '' : 'fail?'].filter(Boolean).join(',');
-  const master = n.leader || leader === undefined ? '-' : leader.nodeId;
+function nodesLine(n: ClusterNode, owner: ClusterNode | undefined, term: number, now: number): string {
+  const flags = [n.self ? 'myself' : '', n.owner ? 'master' : 'slave', n.healthy ? '' : 'fail?'].filter(Boolean).join(',');
+  const master = n.owner || owner === undefined ? '-' : owner.nodeId;
   const pong = n.self || !n.healthy ? 0 : now;
   const link = n.healthy ? 'connected' : 'disconnected';
-  const owned = n.leader ? ` 0-${LAST_SLOT}` : '';
+  const owned = n.owner ? ` 0-${LAST_SLOT}` : '';
   return `${n.nodeId} ${n.member.host}:${n.member.port}@${n.member.httpPort} ${flags} ${master} 0 ${pong} ${term} ${link}${owned}\n`;
 }
 
@@ -82,7 +84,7 @@ export const CLUSTER_COMMANDS = {
     const view = clusterView(ctx.node);
     const term = ctx.node.status().term;
     const now = Date.now();
-    return R.verbatim(view.nodes.map((n) => nodesLine(n, view.leader, term, now)).join(''));
+    return R.verbatim(view.nodes.map((n) => nodesLine(n, view.owner, term, now)).join(''));
   }),
   'cluster|info': local((ctx) => R.verbatim(info(ctx.node))),
   'cluster|myid': local((ctx) => R.bulk(clusterNodeId(ctx.node.id))),

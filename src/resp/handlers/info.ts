@@ -116,12 +116,13 @@ function replication(ctx: NodeContext): Lines {
       ['master_repl_offset', offset],
     ];
   }
-  const leader = view.leader;
+  // During an election a Redis replica still names its failed master, with the link down.
+  const master = view.owner;
   return [
     ['role', 'slave'],
-    ['master_host', leader?.member.host ?? ''],
-    ['master_port', leader?.member.port ?? 0],
-    ['master_link_status', leader?.healthy ? 'up' : 'down'],
+    ['master_host', master?.member.host ?? ''],
+    ['master_port', master?.member.port ?? 0],
+    ['master_link_status', view.leader?.healthy ? 'up' : 'down'],
     ['master_sync_in_progress', 0],
     ['slave_repl_offset', offset],
     ['slave_read_only', 1],

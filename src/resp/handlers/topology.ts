@@ -16,6 +16,8 @@ export interface ClusterNode {
   readonly nodeId: string;
   readonly self: boolean;
   readonly leader: boolean;
+  /** Owns the slots: the leader, or the last leader while none is known. */
+  readonly owner: boolean;
   /** Reachable from this node (itself always is). */
   readonly healthy: boolean;
   /** Log position known for it: its match index on the leader, applied index for itself. */
@@ -24,6 +26,12 @@ export interface ClusterNode {
 
 export interface ClusterView {
   readonly leader: ClusterNode | undefined;
+  /**
+   * Who owns the slots: the leader or, during an election, the last leader (a failed master, as
+   * Redis Cluster reports one until a replica takes over). Empty slots would make node-redis
+   * drop every node and never rediscover, so only a node that never knew a leader reports none.
+   */
+  readonly owner: ClusterNode | undefined;
   readonly nodes: readonly ClusterNode[];
 }
 
@@ -43,12 +51,13 @@ export function serverRole(node: RaftNode): 'master' | 'replica' {
   return node.isLeader() ? 'master' : 'replica';
 }
 
-/** Voters and learners with known addresses, the leader first, then by member id. */
+/** Voters and learners with known addresses, the slot owner first, then by member id. */
 export function clusterView(node: RaftNode): ClusterView {
   const conf = node.confState();
   const links = node.transport.stats();
   const progress = node.progress();
   const leaderId = node.leader()?.id;
+  const ownerId = node.lastKnownLeader()?.id;
   const nodes: ClusterNode[] = [];
   for (const id of [...conf.voters, ...conf.learners]) {
     const member = node.members.get(id);
@@ -59,10 +68,11 @@ export function clusterView(node: RaftNode): ClusterView {
       nodeId: clusterNodeId(id),
       self,
       leader: id === leaderId,
+      owner: id === ownerId,
       healthy: self || links[id]?.state === 'connected',
       offset: self ? node.appliedIndex : (progress?.[id]?.match ?? 0),
     });
   }
-  nodes.sort((a, b) => (a.leader !== b.leader ? (a.leader ? -1 : 1) : a.member.id < b.member.id ? -1 : 1));
-  return { leader: nodes.find((n) => n.leader), nodes };
+  nodes.sort((a, b) => (a.owner !== b.owner ? (a.owner ? -1 : 1) : a.member.id < b.member.id ? -1 : 1));
+  return { leader: nodes.find((n) => n.leader), owner: nodes.find((n) => n.owner), nodes };
 }
