@@ -4,7 +4,7 @@
  */
 import type { BenchResults } from './report.ts';
 
-const COLORS: Record<string, string> = { raftkv: '#2b6cb0', etcd: '#c05621', redis: '#2f855a', 'redis-aof': '#805ad5' };
+const COLORS: Record<string, string> = { raftkv: '#2b6cb0', 'raftkv-lease': '#63b3ed', etcd: '#c05621', redis: '#2f855a', 'redis-aof': '#805ad5' };
 const W = 440;
 const H = 260;
 

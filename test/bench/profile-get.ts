@@ -9,7 +9,8 @@
  * so the profile holds that load only and the ratios carry no profiler overhead.
  *
  *   npx tsx test/bench/profile-get.ts [--clients 50] [--pipeline 16 (or 1)] [--requests 500000]
- *                                     [--rounds 2] [--top 25] [--no-profile]
+ *                                     [--rounds 2] [--top 25] [--no-profile] [--lease]
+ * --lease starts the nodes with --read-mode lease.
  * The .cpuprofile stays in test/bench/results/ (git-ignored) for Chrome DevTools.
  */
 import { execFileSync } from 'node:child_process';
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     top: { type: 'string', default: '25' },
     'no-profile': { type: 'boolean', default: false },
+    lease: { type: 'boolean', default: false },
   },
 });
 const clients = Number(values.clients);
@@ -68,7 +70,7 @@ try {
     process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${fileURLToPath(new URL('./cpu-prof-preload.mjs', import.meta.url))}`.trim();
     process.env.RAFTKV_CPU_PROF_DIR = profDir;
   }
-  const h = await startRaftKV();
+  const h = await startRaftKV(undefined, values.lease ? ['--read-mode', 'lease'] : []);
   delete process.env.NODE_OPTIONS;
   delete process.env.RAFTKV_CPU_PROF_DIR;
   const redis = await startRedis('redis', false);

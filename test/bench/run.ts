@@ -6,7 +6,12 @@
  * failure or Ctrl-C.
  *
  *   npx tsx test/bench/run.ts [--quick] [--seconds S] [--failover-trials N] [--memory] [--memory-keys N]
- *                             [--skip etcd,redis-benchmark,write,failover]
+ *                             [--skip etcd,redis-benchmark,lease,write,failover]
+ *
+ * `lease` is a second RaftKV cluster started with `--read-mode lease` for the GET rows only
+ * (reads served under the leader's CheckQuorum lease, no quorum round per read): the option's
+ * cost next to the default ReadIndex reads. It runs after the main redis-benchmark rows and is
+ * stopped before the failover and memory parts.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -98,6 +103,19 @@ async function main(): Promise<void> {
         }
       }
     }
+  }
+
+  if (!skip.has('redis-benchmark') && !skip.has('lease')) {
+    log('starting RaftKV (3 nodes) with --read-mode lease');
+    const lease = await startRaftKV(raftMain, ['--read-mode', 'lease']);
+    const leader = await lease.waitLeader();
+    // The same keys the main cluster's GETs find (redis-benchmark -r draws them alike).
+    await redisBenchmark('raftkv-lease', leader.port, 'set', RB_CONFIGS[1]!, requests('raftkv', 'set', RB_CONFIGS[1]!));
+    for (const cfg of RB_CONFIGS) {
+      log(`redis-benchmark raftkv-lease get ${cfg.label}`);
+      rb.push(await redisBenchmark('raftkv-lease', (await lease.waitLeader()).port, 'get', cfg, requests('raftkv', 'get', cfg)));
+    }
+    await lease.stop();
   }
 
   let failover: BenchResults['failover'];

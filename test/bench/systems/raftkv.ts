@@ -21,8 +21,8 @@ export async function buildRaftKV(): Promise<string> {
 }
 
 /** `main` is a compiled entry from buildRaftKV; without it the nodes run the sources via tsx. */
-export async function startRaftKV(main?: string): Promise<ClusterHarness> {
-  const h = new ClusterHarness({ nodes: 3, main, extraArgs: ['--log-level', 'warn'] });
+export async function startRaftKV(main?: string, args: string[] = []): Promise<ClusterHarness> {
+  const h = new ClusterHarness({ nodes: 3, main, extraArgs: ['--log-level', 'warn', ...args] });
   onCleanup(() => h.stop());
   await h.start();
   await h.waitLeader();
