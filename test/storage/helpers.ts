@@ -5,6 +5,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { Level } from 'level';
 import { type Entry, EntryType } from '../../src/raft/types.ts';
 import { LevelStorage, type LevelStorageOptions } from '../../src/storage/index.ts';
+import { chunkKeyParts, chunkRange } from '../../src/storage/records.ts';
 
 export const tmpDirs: string[] = [];
 
@@ -76,6 +77,13 @@ export async function withRawDb<T>(dir: string, fn: (db: Level<Buffer, Buffer>) 
     await db.close();
   }
 }
+
+/** The (snapshot index, chunk number) of every snapshot chunk record in a closed store. */
+export const chunkKeysOf = (dir: string) =>
+  withRawDb(dir, async (db) => (await db.keys(chunkRange()).all()).map((k) => chunkKeyParts(k)));
+
+export const sameBytes = (a: Uint8Array, b: Uint8Array) =>
+  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 /** Moves everything out of LevelDB's write-ahead log into sorted table (.ldb) files. */
 export const flushToTables = (dir: string) =>

@@ -6,8 +6,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Entry, EntryType } from '../../src/raft/types.ts';
 import { type LevelStorage, SnapshotOutOfDateError, StorageClosedError } from '../../src/storage/index.ts';
-import { chunkKey, chunkKeyParts, chunkRange, encodeChunk } from '../../src/storage/records.ts';
-import { conf, distinctive, ent, openStore, removeTmpDirs, reopen, tmpDir, withRawDb } from './helpers.ts';
+import { chunkKey, encodeChunk } from '../../src/storage/records.ts';
+import { chunkKeysOf, conf, distinctive, ent, openStore, removeTmpDirs, reopen, sameBytes, tmpDir, withRawDb } from './helpers.ts';
 import { measureLoopStall } from '../support/loop-stall.ts';
 
 const stores: LevelStorage[] = [];
@@ -15,12 +15,6 @@ afterEach(async () => {
   await Promise.all(stores.splice(0).map((s) => s.close()));
   await removeTmpDirs();
 });
-
-const chunkKeysOf = (dir: string) =>
-  withRawDb(dir, async (db) => (await db.keys(chunkRange()).all()).map((k) => chunkKeyParts(k)));
-
-const sameBytes = (a: Uint8Array, b: Uint8Array) =>
-  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 describe('reopen round trip', () => {
   it('keeps entries of every kind, the hard state, a 50 MB snapshot in 1 MiB chunks and the compaction point', async () => {

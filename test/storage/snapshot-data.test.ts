@@ -6,21 +6,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SnapshotTemporarilyUnavailableError } from '../../src/raft/types.ts';
 import type { LevelStorage } from '../../src/storage/index.ts';
-import { chunkKeyParts, chunkRange } from '../../src/storage/records.ts';
 import { measureLoopStall } from '../support/loop-stall.ts';
-import { conf, distinctive, ent, openStore, removeTmpDirs, reopen, tmpDir, withRawDb } from './helpers.ts';
+import { chunkKeysOf, conf, distinctive, ent, openStore, removeTmpDirs, reopen, sameBytes, tmpDir, } from './helpers.ts';
 
 const stores: LevelStorage[] = [];
 afterEach(async () => {
   await Promise.all(stores.splice(0).map((s) => s.close()));
   await removeTmpDirs();
 });
-
-const chunkKeysOf = (dir: string) =>
-  withRawDb(dir, async (db) => (await db.keys(chunkRange()).all()).map((k) => chunkKeyParts(k)));
-
-const sameBytes = (a: Uint8Array, b: Uint8Array) =>
-  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 /**
  * `data` in pieces of varying sizes, all through one buffer that is overwritten for the next
