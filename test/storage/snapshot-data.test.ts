@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SnapshotTemporarilyUnavailableError } from '../../src/raft/types.ts';
 import type { LevelStorage } from '../../src/storage/index.ts';
 import { measureLoopStall } from '../support/loop-stall.ts';
-import { chunkKeysOf, conf, distinctive, ent, openStore, removeTmpDirs, reopen, sameBytes, tmpDir, } from './helpers.ts';
+import { chunkKeysOf, conf, distinctive, ent, openStore, removeTmpDirs, reopen, sameBytes, tmpDir } from './helpers.ts';
 
 const stores: LevelStorage[] = [];
 afterEach(async () => {
