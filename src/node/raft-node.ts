@@ -24,6 +24,7 @@ import { LeaderDuties } from './leader-duties.ts';
 import type { Logger } from './logger.ts';
 import { type Member, Members, decodeMember, encodeMember, raftUrl } from './members.ts';
 import { NodeMetrics } from './metrics.ts';
+import { ProposalBatch } from './proposal-batch.ts';
 import { Snapshotter } from './snapshotter.ts';
 import { type ReadyHost, ReadyLoop } from './ready-loop.ts';
 import { ProposalWaiters, ReadWaiters } from './waiters.ts';
@@ -66,6 +67,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   private closed = false;
   private ticker: NodeJS.Timeout | undefined;
   private readonly proposals = new ProposalWaiters();
+  private readonly batch = new ProposalBatch();
   private readonly reads: ReadWaiters;
   private readonly snapshotter: Snapshotter;
   private readonly duties: LeaderDuties;
@@ -226,14 +228,26 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   }
 
   private proposeBytes(data: Uint8Array): Promise<unknown> {
+    const refused = this.refusal();
+    if (refused) return refused();
+    const p = this.batch.add(data, Date.now() + this.writeTimeoutMs());
+    this.scheduleReady();
+    return p;
+  }
+
+  /** Why a proposal cannot be taken now, as the answer to give; undefined if it can. */
+  private refusal(): (() => Promise<never>) | undefined {
     // Ask the core, not this.role: a vote request earlier in this turn may already have stepped
     // it down, and the Ready that tells us has not been handled yet.
-    if (!this.raw.isLeader) return this.redirect();
-    if (this.closed) return Promise.reject(new NodeClosedError());
-    if (this.raw.leadTransferee !== NONE) return this.afterTransfer();
-    const { index, term } = this.raw.propose(data);
-    this.scheduleReady();
-    return this.proposals.wait(index, term, Date.now() + this.writeTimeoutMs());
+    if (!this.raw.isLeader) return () => this.redirect();
+    if (this.closed) return () => Promise.reject(new NodeClosedError());
+    if (this.raw.leadTransferee !== NONE) return () => this.afterTransfer();
+    return undefined;
+  }
+
+  /** The Ready loop is about to run: the turn's writes go to the core as one proposal. */
+  private proposeBatch(): void {
+    if (this.batch.size > 0) this.batch.flush(this.refusal(), (data) => this.raw.proposeBatch(data), this.proposals);
   }
 
   /**
@@ -357,6 +371,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       },
       role: () => this.role,
       onSoftState: (role, leader) => this.onSoftState(role, leader),
+      beforeReady: () => this.proposeBatch(),
       send: (messages) => this.send(messages),
       save: (req, sync) => this.storage.save(req, sync),
       saved: (ms) => this.metrics.fsync(ms),
@@ -383,6 +398,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
         if (this.closed) return;
         this.log.fatal({ err }, 'ready loop failed; stopping the node');
         this.closed = true;
+        this.proposeBatch();
         process.exitCode = 1;
         this.emit('fatal', err as Error);
       },
@@ -500,11 +516,12 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       // Writes we proposed before the handover commit under the new leader; stay up as a
       // follower until we have applied them, so their callers hear the real outcome.
       const deadline = Date.now() + this.cfg.tickMs * this.cfg.electionTicks * 2;
-      while (this.proposals.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      while (this.proposals.size + this.batch.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     }
     await this.loop.stop();
     this.closed = true;
     if (this.ticker) clearInterval(this.ticker);
+    this.proposeBatch();
     this.proposals.failAll(new NodeClosedError());
     this.reads.failAll(new NodeClosedError());
     await this.snapshotter.stop();

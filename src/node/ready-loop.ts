@@ -28,6 +28,8 @@ export interface ReadyHost {
   readonly raw: RawNode;
   role(): Role;
   onSoftState(role: Role, leader: string): void;
+  /** Hands the core what the node collected for it this turn (batched proposals). */
+  beforeReady(): void;
   send(messages: Message[]): void;
   save(req: SaveRequest, sync: boolean): Promise<void>;
   /** Observes how long a synced save took (the fsync histogram). */
@@ -79,7 +81,9 @@ export class ReadyLoop {
     this.running = true;
     const raw = this.host.raw;
     try {
-      while (!this.stopped && raw.hasReady()) {
+      while (!this.stopped) {
+        this.host.beforeReady();
+        if (!raw.hasReady()) break;
         const rd = raw.ready();
         if (rd.snapshot) await this.handleSnapshot(rd);
         else this.handle(rd);

@@ -23,7 +23,7 @@ export class ReadTimeoutError extends Error {
   override name = 'ReadTimeoutError';
 }
 
-interface ProposalWaiter {
+export interface ProposalWaiter {
   term: number;
   deadline: number;
   resolve: (v: unknown) => void;
@@ -41,6 +41,11 @@ export class ProposalWaiters {
     return new Promise<T>((resolve, reject) => {
       this.byIndex.set(index, { term, deadline, resolve: resolve as (v: unknown) => void, reject });
     });
+  }
+
+  /** Like `wait`, for a caller whose promise was handed out before its index was known. */
+  register(index: number, w: ProposalWaiter): void {
+    this.byIndex.set(index, w);
   }
 
   /** Called for every applied entry, in log order. */

@@ -4,6 +4,7 @@ import { Raft } from './raft.ts';
 import {
   type ConfChange,
   type ConfState,
+  type Entry,
   EntryType,
   type HardState,
   type Message,
@@ -69,6 +70,14 @@ export class RawNode {
   }
 
   /**
+   * Appends several entries as one proposal: one append and one App per follower for all of
+   * them, instead of one each. Returns the last entry's index; the first is index - n + 1.
+   */
+  proposeBatch(data: readonly Uint8Array[]): { index: number; term: number } {
+    return this.proposeEntries(data.map((d) => ({ term: 0, index: 0, type: EntryType.Normal, data: d })));
+  }
+
+  /**
    * Proposes one membership change. Throws ProposalDroppedError while another change (or the
    * leader's no-op) is not yet applied, InvalidConfChangeError for a change leaving no voters.
    */
@@ -77,11 +86,15 @@ export class RawNode {
   }
 
   private proposeEntry(type: EntryType, data: Uint8Array): { index: number; term: number } {
+    return this.proposeEntries([{ term: 0, index: 0, type, data }]);
+  }
+
+  private proposeEntries(entries: Entry[]): { index: number; term: number } {
     const r = this.raft;
     if (r.role !== Role.Leader) {
       throw new ProposalDroppedError(r.lead === NONE ? 'no leader' : `not the leader (leader is ${r.lead})`);
     }
-    r.step(local(MessageType.Prop, r.id, { entries: [{ term: 0, index: 0, type, data }] }));
+    r.step(local(MessageType.Prop, r.id, { entries }));
     return { index: r.log.lastIndex(), term: r.term };
   }
 

@@ -50,7 +50,9 @@ export class Connection implements ConnectionControl, DeferredReplyOwner {
   private readonly drainTask = (): void => {
     this.drainScheduled = false;
     this.drain();
-    if (!this.closing && this.paused === 0) this.processInput();
+    // Only requests parsed while paused, or unparsed bytes, need another pass; a reply alone
+    // (the common case) does not.
+    if (!this.closing && this.paused === 0 && this.parser.bufferedBytes() > 0) this.processInput();
   };
 
   constructor(

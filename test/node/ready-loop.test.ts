@@ -31,6 +31,7 @@ function harness(role: Role = Role.Follower) {
     save: () => new Promise<void>((resolve) => saves.push({ resolve })),
     saved: () => {},
     applyCommitted: () => {},
+    beforeReady: () => {},
     installSnapshot: async () => {},
     afterAdvance: () => {},
     fail: (err) => {

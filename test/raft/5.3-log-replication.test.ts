@@ -42,6 +42,20 @@ describe('5.3 Log replication', () => {
     expect(n.storage.lastIndex()).toBe(2);
   });
 
+  it('a batch of proposals is appended in order and leaves as one App per follower', () => {
+    const n = steadyLeader();
+    expect(n.node.proposeBatch([enc('a'), enc('b'), enc('c')])).toEqual({ index: 4, term: 1 });
+    const out = n.drain();
+    expect(brief(out, ['index', 'logTerm'])).toEqual([
+      { type: MessageType.App, from: 'n1', to: 'n2', term: 1, index: 1, logTerm: 1 },
+      { type: MessageType.App, from: 'n1', to: 'n3', term: 1, index: 1, logTerm: 1 },
+    ]);
+    expect(out[0].entries.map((e) => [e.index, e.term])).toEqual([[2, 1], [3, 1], [4, 1]]);
+    for (const from of ['n2', 'n3']) n.node.step(msg({ type: MessageType.AppResp, from, to: 'n1', term: 1, index: 4 }));
+    n.drain();
+    expect(appliedData(n)).toEqual(['a', 'b', 'c']);
+  });
+
   it('the leader counts itself only once its own append is durable (advance)', () => {
     const n = steadyLeader();
     n.node.propose(enc('x'));

@@ -37,8 +37,10 @@ describe('RawNode', () => {
   it('proposals are refused by followers and candidates', () => {
     const n = soloNode('n1', newStorage(three));
     expect(() => n.node.propose(enc('x'))).toThrow(ProposalDroppedError);
+    expect(() => n.node.proposeBatch([enc('x'), enc('y')])).toThrow(ProposalDroppedError);
     n.node.campaign();
     expect(() => n.node.propose(enc('x'))).toThrow(ProposalDroppedError);
+    expect(() => n.node.proposeBatch([enc('x')])).toThrow(ProposalDroppedError);
     expect(() => n.node.proposeConfChange({ type: ConfChangeType.AddLearner, node: 'n4' })).toThrow(
       ProposalDroppedError,
     );

@@ -25,6 +25,7 @@ import type { CommandSpec } from '../commands/spec.ts';
 import type { HandlerName } from '../commands/table.ts';
 import type { ClientConn } from '../conn.ts';
 import type { DeferredReply } from '../deferred-reply.ts';
+import { CommandError } from '../errors.ts';
 import { R, type Reply } from '../reply.ts';
 import type { RespServer } from '../server.ts';
 import { evalPlan, type KvPlan, readOnly, resultReply } from './plan.ts';
@@ -203,13 +204,14 @@ export class NodeContext {
       }
     };
     const p = prev === null ? propose() : prev.then(propose);
-    const settled: Promise<unknown> = p.then(noop, noop);
     const before = conn.pendingWrite;
-    const all = before === null ? settled : Promise.all([before, settled]);
-    conn.pendingWrite = all;
-    void all.then(() => {
+    // Settles (never rejects) once this write and the connection's earlier ones are done, and
+    // then stops being the pending write unless a later write took over.
+    const done = (): void => {
       if (conn.pendingWrite === all) conn.pendingWrite = null;
-    });
+    };
+    const all: Promise<void> = before === null ? p.then(done, done) : Promise.all([before, p.then(noop, noop)]).then(done);
+    conn.pendingWrite = all;
     return p;
   }
 
@@ -218,10 +220,31 @@ export class NodeContext {
     if (readOnly(plan.ops)) return this.readAlone(conn, plan, cmd, argv);
     const bytes = entryBytes(argv);
     if (bytes > this.maxEntryBytes) return this.entryTooBig(bytes);
-    return this.write(conn, plan.ops).then(
-      (results) => plan.reply(results),
-      (err: unknown) => runtimeErrorReply(this.node, err, commandSlot(cmd, argv), 'write'),
+    // A deferred reply rather than a promise of one: a write's reply reaches the connection
+    // one promise reaction sooner, and without the promise and closures the connection would
+    // add around it.
+    const reply = conn.defer();
+    this.write(conn, plan.ops).then(
+      (results) => this.settle(conn, reply, () => plan.reply(results)),
+      (err: unknown) => this.settle(conn, reply, () => runtimeErrorReply(this.node, err, commandSlot(cmd, argv), 'write')),
     );
+    return reply;
+  }
+
+  /** Settles `reply` with what `make` returns, or with what the connection answers for a throw. */
+  private settle(conn: ClientConn, reply: DeferredReply, make: () => Reply): void {
+    let r: Reply;
+    try {
+      r = make();
+    } catch (err) {
+      if (err instanceof CommandError) {
+        r = R.error(err.text);
+      } else {
+        this.server?.options.onError(err, conn);
+        r = INTERNAL_ERROR;
+      }
+    }
+    reply.settle(r);
   }
 
   /** Serves a plain read alone: batched when nothing of its connection is pending, else chained. */
