@@ -48,7 +48,11 @@ COPY scripts/healthcheck.mjs ./scripts/
 
 # Container defaults: listen on every interface, keep data in the volume. Give each node its
 # RAFTKV_ID, RAFTKV_PEERS and RAFTKV_ADVERTISE_HOST (the name other nodes and clients reach it by).
+# MALLOC_* and the node flag in ENTRYPOINT are the runtime settings every node runs with
+# (src/cli/runtime.ts says why; a test keeps the two in step).
 ENV NODE_ENV=production \
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=65536 \
     RAFTKV_HOST=0.0.0.0 \
     RAFTKV_HTTP_HOST=0.0.0.0 \
     RAFTKV_PORT=6379 \
@@ -61,5 +65,5 @@ EXPOSE 6379 16379
 HEALTHCHECK --interval=5s --timeout=3s --start-period=20s --retries=3 CMD ["node", "scripts/healthcheck.mjs"]
 # node runs as PID 1 and handles SIGTERM itself: a leader hands over leadership before exiting.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "--enable-source-maps", "dist/cli/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=8", "--enable-source-maps", "dist/cli/main.js"]
 CMD ["start"]

@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { NODE_FLAGS, nodeEnv } from './runtime.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 
@@ -51,9 +52,9 @@ export async function runCluster(argv: string[]): Promise<void> {
     mkdirSync(s.dataDir, { recursive: true });
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', MAIN, 'start', '--id', s.id, '--port', String(s.port), '--http-port', String(s.httpPort),
+      [...NODE_FLAGS, '--import', 'tsx', MAIN, 'start', '--id', s.id, '--port', String(s.port), '--http-port', String(s.httpPort),
         '--data-dir', s.dataDir, '--peers', peers, '--log-level', values['log-level'], ...positionals],
-      { stdio: 'inherit', env: { ...process.env, RAFTKV_LOG_PRETTY: pretty } },
+      { stdio: 'inherit', env: { ...nodeEnv(process.env), RAFTKV_LOG_PRETTY: pretty } },
     );
     children.push(child);
   }

@@ -6,6 +6,7 @@ import { createLogger } from '../node/logger.ts';
 import { RaftNode } from '../node/raft-node.ts';
 import { startRespServer } from '../resp/node-dispatcher.ts';
 import type { RespServer } from '../resp/server.ts';
+import { missingRuntimeSettings } from './runtime.ts';
 
 function helpText(): string {
   const lines = ['raftkv start: run one node. Flags beat RAFTKV_* environment variables, which beat --config.'];
@@ -68,6 +69,10 @@ export async function runStart(argv: string[]): Promise<void> {
     process.exit(1);
   }
   node.start();
+  const missing = missingRuntimeSettings();
+  if (missing.length > 0) {
+    log.warn({ missing }, 'started without the runtime settings raftkv cluster and the image apply; expect more memory per key (docs/performance.md)');
+  }
   log.info(
     { resp: `${resp.address().host}:${resp.address().port}`, http: `${cfg.httpHost}:${cfg.httpPort}`, dataDir: cfg.dataDir, peers: cfg.peers.map((p) => p.id) },
     'node started',

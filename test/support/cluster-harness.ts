@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS, nodeEnv } from '../../src/cli/runtime.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
@@ -96,6 +97,7 @@ export class ClusterHarness {
 
   spawn(h: NodeHandle, opts: { join?: boolean; args?: string[] } = {}): void {
     const args = [
+      ...NODE_FLAGS,
       ...(this.opts.main ? ['--enable-source-maps', this.opts.main] : ['--import', 'tsx', MAIN]), 'start',
       '--id', h.id, '--port', String(h.port), '--http-port', String(h.httpPort), '--data-dir', h.dataDir,
       '--tick-ms', String(this.opts.tickMs ?? 50), '--log-level', 'info',
@@ -105,7 +107,7 @@ export class ClusterHarness {
     ];
     const out = createWriteStream(h.logFile, { flags: 'a' });
     this.logs.push(out);
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RAFTKV_LOG_PRETTY: '0' } });
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...nodeEnv(process.env), RAFTKV_LOG_PRETTY: '0' } });
     proc.stdout?.pipe(out, { end: false });
     proc.stderr?.pipe(out, { end: false });
     h.exitCode = undefined;
