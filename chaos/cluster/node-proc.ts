@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS, nodeEnv } from '../../src/cli/runtime.ts';
 import type { Slot } from '../net/network.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -78,13 +79,13 @@ export class ChaosNode {
     if (this.proc) throw new Error(`${this.id} is already running`);
     const { spec } = this;
     const nodeArgs = [
-      process.execPath, '--import', 'tsx', MAIN, 'start',
+      process.execPath, ...NODE_FLAGS, '--import', 'tsx', MAIN, 'start',
       '--id', spec.id, '--host', spec.slot.ip, '--port', String(RESP_PORT),
       '--http-host', spec.slot.ip, '--http-port', String(HTTP_PORT),
       '--data-dir', spec.dataDir, '--peers', spec.peers, '--log-level', 'info',
       ...(spec.join ? ['--join'] : []), ...spec.extraArgs,
     ];
-    const env: NodeJS.ProcessEnv = { ...process.env, RAFTKV_LOG_PRETTY: '0' };
+    const env: NodeJS.ProcessEnv = { ...nodeEnv(process.env), RAFTKV_LOG_PRETTY: '0' };
     let argv = nodeArgs;
     if (spec.clock) {
       if (!existsSync(spec.clock.file)) writeFileSync(spec.clock.file, '+0\n');
