@@ -52,7 +52,7 @@ COPY scripts/healthcheck.mjs ./scripts/
 # (src/cli/runtime.ts says why; a test keeps the two in step).
 ENV NODE_ENV=production \
     MALLOC_ARENA_MAX=2 \
-    MALLOC_MMAP_THRESHOLD_=65536 \
+    MALLOC_MMAP_THRESHOLD_=65537 \
     RAFTKV_HOST=0.0.0.0 \
     RAFTKV_HTTP_HOST=0.0.0.0 \
     RAFTKV_PORT=6379 \
