@@ -7,7 +7,10 @@
  * several snapshots and compactions instead of one). With --heap-snapshot each node also writes a V8 heap snapshot into
  * --dir (summarize it with heap-summary.ts).
  *
- *   npx tsx test/bench/memory-breakdown.ts [--keys 1000000] [--passes 1] [--heap-snapshot] [--dir DIR]
+ * --history first replays what the full bench does before its memory part (the closed-loop SET
+ * loads at 1-256 clients, redis-benchmark SETs, FLUSHALL), which leaves the leader larger.
+ *
+ *   npx tsx test/bench/memory-breakdown.ts [--keys 1000000] [--passes 1] [--history] [--heap-snapshot] [--dir DIR]
  *                                          [-- extra node args, e.g. --snapshot-keep-entries 100]
  */
 import { createWriteStream, readFileSync } from 'node:fs';
@@ -18,13 +21,16 @@ import WebSocket from 'ws';
 import { ClusterHarness, type NodeHandle } from '../support/cluster-harness.ts';
 import { LoadReplyError, loadKeys, raftkvRss } from './memory.ts';
 import { sleep } from './procs.ts';
-import { buildRaftKV } from './systems/raftkv.ts';
+import { RB_CONFIGS, redisBenchmark } from './redis-benchmark.ts';
+import { RespClient } from './resp-client.ts';
+import { buildRaftKV, raftkvLoad } from './systems/raftkv.ts';
 
 const { values, positionals } = parseArgs({
   options: {
     keys: { type: 'string', default: '1000000' },
     passes: { type: 'string', default: '1' },
     'heap-snapshot': { type: 'boolean', default: false },
+    history: { type: 'boolean', default: false },
     dir: { type: 'string', default: tmpdir() },
   },
   allowPositionals: true,
@@ -112,6 +118,15 @@ async function heapSnapshot(insp: Inspector, file: string): Promise<void> {
   await new Promise((resolve) => out.end(resolve));
 }
 
+async function replayBenchHistory(h: ClusterHarness): Promise<void> {
+  for (const clients of [1, 16, 64, 256]) await raftkvLoad(await h.waitLeader(), clients, 5);
+  const leader = await h.waitLeader();
+  for (const cfg of RB_CONFIGS) await redisBenchmark('raftkv', leader.port, 'set', cfg, 20_000);
+  const c = await RespClient.connect((await h.waitLeader()).port);
+  await c.command('FLUSHALL');
+  c.close();
+}
+
 async function main(): Promise<void> {
   // process.env is what the harness passes to its nodes.
   process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:0`;
@@ -120,6 +135,7 @@ async function main(): Promise<void> {
   try {
     await h.start();
     await h.waitLeader();
+    if (values.history) await replayBenchHistory(h);
     for (let i = 1; i < Number(values.passes); i++) {
       // A pass that hits a leader change (MOVED) is simply rewritten on the new leader.
       for (let attempt = 0; ; attempt++) {
