@@ -33,6 +33,11 @@ function cli(args: string[], input?: string): Promise<string> {
     });
     p.once('error', (e) => reject(new Error(`cannot run redis-cli (apt-get install redis-tools): ${e.message}`)));
     p.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`redis-cli ${args.join(' ')} exited ${code}: ${err}${out}`))));
+    // A redis-cli that does not read stdin may have exited already; writing to it is an EPIPE
+    // that says nothing the exit code and output do not.
+    p.stdin.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') reject(e);
+    });
     p.stdin.end(input ?? '');
   });
 }
