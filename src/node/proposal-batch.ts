@@ -46,7 +46,10 @@ export class ProposalBatch {
       }
     }
     if (!last) {
-      for (const w of waiters) refusal!().catch(w.reject);
+      // One answer for the whole batch: a redirect waits for the next leader once, not once per
+      // write (each wait is a listener and a timer).
+      const answer = refusal!();
+      for (const w of waiters) answer.catch(w.reject);
       return;
     }
     const first = last.index - data.length + 1;

@@ -32,11 +32,18 @@ describe('ProposalBatch', () => {
       const calls = [batch.add(bytes('a'), 0), batch.add(bytes('b'), 0)];
       const err = new Error(mode);
       let proposedCalls = 0;
-      batch.flush(mode === 'refused' ? () => Promise.reject(err) : undefined, () => {
+      let refusals = 0;
+      const refuse = () => {
+        refusals++;
+        return Promise.reject(err);
+      };
+      batch.flush(mode === 'refused' ? refuse : undefined, () => {
         proposedCalls++;
         throw err;
       }, waiters);
       expect(proposedCalls).toBe(mode === 'refused' ? 0 : 1);
+      // One answer for the batch: a redirect must not wait for the next leader once per write.
+      expect(refusals).toBe(mode === 'refused' ? 1 : 0);
       for (const c of calls) await expect(c).rejects.toBe(err);
       expect(waiters.size).toBe(0);
     }
