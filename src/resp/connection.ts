@@ -7,7 +7,7 @@ import type net from 'node:net';
 import { ClientConn, type ConnectionControl } from './conn.ts';
 import { DeferredReply, type DeferredReplyOwner } from './deferred-reply.ts';
 import { ReplyWriter, type RespVersion } from './encoder.ts';
-import { CommandError, ProtocolError, QueryBufferLimitError } from './errors.ts';
+import { ProtocolError, QueryBufferLimitError, thrownReply } from './errors.ts';
 import { RequestParser } from './parser.ts';
 import { R, type Reply } from './reply.ts';
 import type { RespServerStats, ResolvedOptions } from './server.ts';
@@ -19,7 +19,6 @@ export interface ConnectionHost {
   removeConnection(c: Connection): void;
 }
 
-const INTERNAL_ERROR = R.error('ERR internal error');
 /** How long a closing connection may wait for its owed replies before it is dropped. */
 const CLOSE_GRACE_MS = 5000;
 
@@ -181,9 +180,7 @@ export class Connection implements ConnectionControl, DeferredReplyOwner {
   }
 
   private failure(err: unknown): Reply {
-    if (err instanceof CommandError) return R.error(err.text);
-    this.server.options.onError(err, this.conn);
-    return INTERNAL_ERROR;
+    return thrownReply(err, (e) => this.server.options.onError(e, this.conn));
   }
 
   /** A finished reply: written now if nothing is ahead of it, else queued behind. */

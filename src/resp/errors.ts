@@ -5,6 +5,7 @@
  * one connection, exactly as redis-server does (networking.c, Redis 7.0). The messages are
  * Redis's own texts byte for byte, because clients and tests match on them.
  */
+import { R, type Reply } from './reply.ts';
 
 export abstract class ProtocolError extends Error {
   /**
@@ -109,6 +110,16 @@ export class CommandError extends Error {
   constructor(readonly text: string) {
     super(text);
   }
+}
+
+/** What a client hears for anything else a command throws: a bug, which `report` logs. */
+export const INTERNAL_ERROR = R.error('ERR internal error');
+
+/** The reply for an error a command threw: its own text for a CommandError, else INTERNAL_ERROR. */
+export function thrownReply(err: unknown, report: (err: unknown) => void): Reply {
+  if (err instanceof CommandError) return R.error(err.text);
+  report(err);
+  return INTERNAL_ERROR;
 }
 
 /** A `many` reply (several replies to one request) was put inside an array or map. */

@@ -25,7 +25,7 @@ import type { CommandSpec } from '../commands/spec.ts';
 import type { HandlerName } from '../commands/table.ts';
 import type { ClientConn } from '../conn.ts';
 import type { DeferredReply } from '../deferred-reply.ts';
-import { CommandError } from '../errors.ts';
+import { INTERNAL_ERROR, thrownReply } from '../errors.ts';
 import { R, type Reply } from '../reply.ts';
 import type { RespServer } from '../server.ts';
 import { evalPlan, type KvPlan, readOnly, resultReply } from './plan.ts';
@@ -61,7 +61,6 @@ interface ConnOrder {
 /** What a batched read evaluates: a compiled read plan, or a direct read of its arguments. */
 type BatchedRead = KvPlan | DirectRead;
 
-const INTERNAL_ERROR = R.error('ERR internal error');
 
 const noop = (): void => {};
 const ABORTED: KvResult = { type: 'aborted' };
@@ -237,12 +236,7 @@ export class NodeContext {
     try {
       r = make();
     } catch (err) {
-      if (err instanceof CommandError) {
-        r = R.error(err.text);
-      } else {
-        this.server?.options.onError(err, conn);
-        r = INTERNAL_ERROR;
-      }
+      r = thrownReply(err, (e) => this.server?.options.onError(e, conn));
     }
     reply.settle(r);
   }
