@@ -4,7 +4,8 @@
  * The core reads synchronously, so the retained log (bounded by compaction) and the latest
  * snapshot's metadata live in memory (memory-log.ts) and every change is written through to
  * LevelDB (records.ts for the layout). The snapshot's data is read back only when needed
- * (snapshot-cache.ts), and a local snapshot is streamed to disk without ever being whole in memory. A change is visible to readers as soon as its call returns and
+ * (snapshot-cache.ts), and a local snapshot is streamed to disk without ever being whole in
+ * memory. A change is visible to readers as soon as its call returns and
  * durable when its promise resolves: writes of one event-loop turn share one fsynced batch
  * (write-queue.ts). The runtime must not acknowledge anything before that promise resolves.
  *
