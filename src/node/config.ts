@@ -84,37 +84,29 @@ export interface PeerAddress {
   httpPort: number;
 }
 
-export interface NodeConfig {
-  id: string;
-  clusterId: string;
-  clusterSecret: string;
-  dataDir: string;
-  host: string;
-  port: number;
-  httpHost: string;
-  httpPort: number;
-  advertiseHost: string;
-  advertisePort: number;
-  advertiseHttpPort: number;
-  peers: PeerAddress[];
-  join: boolean;
-  tickMs: number;
-  electionTicks: number;
-  heartbeatTicks: number;
-  requestTimeoutMs: number;
-  readMode: (typeof READ_MODES)[number];
-  snapshotEntries: number;
-  snapshotBytes: number;
-  snapshotKeepEntries: number;
-  snapshotKeepBytes: number;
-  maxmemory: number;
-  maxmemoryPolicy: EvictionPolicy;
-  requirepass: string;
-  maxValueBytes: number;
-  maxHttpBodyBytes: number;
-  maxclients: number;
-  logLevel: (typeof LOG_LEVELS)[number];
-}
+/** A setting's value type, from its `kind`. */
+type ValueOf<K> = K extends 'string'
+  ? string
+  : K extends 'int'
+    ? number
+    : K extends 'bool'
+      ? boolean
+      : K extends 'peers'
+        ? PeerAddress[]
+        : K extends readonly (infer U)[]
+          ? U
+          : never;
+
+/** `max-value-bytes` → `maxValueBytes`. */
+type Camel<S extends string> = S extends `${infer H}-${infer T}` ? `${H}${Capitalize<Camel<T>>}` : S;
+
+/**
+ * The resolved settings, derived from SETTINGS so a setting is declared once: every row but
+ * `config` (the file the others came from) becomes a camel-case field of its kind's type.
+ */
+export type NodeConfig = {
+  -readonly [N in Exclude<SettingName, 'config'> as Camel<N>]: ValueOf<(typeof SETTINGS)[N]['kind']>;
+};
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
