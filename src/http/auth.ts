@@ -30,11 +30,6 @@ const OPEN_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz', PEER_PA
 
 export const WWW_AUTHENTICATE = 'Bearer realm="raftkv", Basic realm="raftkv"';
 
-const TEXTS = {
-  missing: 'authentication required: send Authorization: Bearer <token>, or Basic with user default and the password',
-  invalid: 'invalid credentials',
-} as const;
-
 /**
  * The secret an Authorization header presents: a Bearer token, or the password of Basic user
  * `default`. Header values reach Node as latin1, so the bytes are taken back as they came.
@@ -70,7 +65,7 @@ export function registerAuth(app: FastifyInstance, host: HttpAuthHost): void {
       return;
     }
     const given = presentedSecret(req.headers.authorization);
-    if (given === null) return unauthorized(reply, TEXTS.missing);
-    if (given === undefined || !secretMatches(given, credential)) return unauthorized(reply, TEXTS.invalid);
+    if (given === null) return unauthorized(reply, ACCESS_TEXTS.HTTP_AUTH_MISSING);
+    if (given === undefined || !secretMatches(given, credential)) return unauthorized(reply, ACCESS_TEXTS.HTTP_AUTH_INVALID);
   });
 }

@@ -19,8 +19,11 @@ export type AccessConfig = Pick<NodeConfig, 'requirepass' | 'httpToken' | 'prote
  * The texts of access decisions. RESP sends DENIED as `-DENIED <text>\r\n` (Redis's code, so
  * clients that match on it still do); HTTP sends the same text as a 403's message. The advice is
  * Redis's (networking.c, clientAcceptHandler), shape and order kept, with RaftKV's settings.
+ * The HTTP_AUTH texts are the messages of a 401.
  */
 export const ACCESS_TEXTS = {
+  HTTP_AUTH_MISSING: 'authentication required: send Authorization: Bearer <token>, or Basic with user default and the password',
+  HTTP_AUTH_INVALID: 'invalid credentials',
   DENIED:
     'RaftKV is running in protected mode because protected mode is enabled and no password is set for the default user. ' +
     'In this mode connections are only accepted from the loopback interface. ' +

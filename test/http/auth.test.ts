@@ -131,6 +131,11 @@ describe('with --requirepass', () => {
     expect(await code(['-u', `default:${PASSWORD}`, '-X', 'PUT', '-H', 'content-type: application/json', '--data', '{"value":"v"}', url])).toBe('200');
     expect(JSON.parse(await curl(['-u', `default:${PASSWORD}`, url]))).toMatchObject({ key: 'curl', value: 'v' });
     expect(JSON.parse(await curl(['-H', `Authorization: Bearer ${PASSWORD}`, url]))).toMatchObject({ value: 'v' });
+    // Open routes are matched as routed, not by prefix: a path through /healthz is not open.
+    const base = cluster.url(leader, '');
+    expect(await code(['--path-as-is', `${base}/healthz/../v1/cluster`])).toBe('401');
+    expect(await code([`${base}/healthz/`])).toBe('401');
+    expect(await code([`${base}/readyz?x=1`])).toBe('200');
     // The challenge curl sees names both schemes.
     expect(await curl(['-D', '-', '-o', '/dev/null', url])).toMatch(/^www-authenticate: Bearer realm="raftkv", Basic realm="raftkv"\r$/im);
   });

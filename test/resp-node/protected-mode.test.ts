@@ -2,7 +2,8 @@
  * Protected mode on real node processes bound to 0.0.0.0, with clients that really are not on
  * loopback: they connect from (and to) this machine's own non-loopback address, so the node sees
  * that address as the peer while no packet leaves the machine. Three single-node clusters:
- * the default (protected mode on, no password), `--protected-mode no`, and `--requirepass`.
+ * the default (protected mode on, no password; with --metrics-public), `--protected-mode no`,
+ * and `--requirepass`.
  * Also checks the one WARN line each logs at start, and that CONFIG SET requirepass lets remote
  * clients in (and removing it shuts them out again) from the next connection on.
  */
@@ -18,7 +19,7 @@ const REMOTE = nonLoopbackAddress();
 const DENIED_BYTES = `-DENIED ${ACCESS_TEXTS.DENIED}\r\n`;
 const EVERYWHERE = ['--host', '0.0.0.0', '--http-host', '0.0.0.0'];
 
-const guarded = new ClusterHarness({ nodes: 1, extraArgs: EVERYWHERE });
+const guarded = new ClusterHarness({ nodes: 1, extraArgs: [...EVERYWHERE, '--metrics-public'] });
 const open = new ClusterHarness({ nodes: 1, extraArgs: [...EVERYWHERE, '--protected-mode', 'no'] });
 const locked = new ClusterHarness({ nodes: 1, extraArgs: [...EVERYWHERE, '--requirepass', 'pw'], httpToken: 'pw' });
 const all = [guarded, open, locked];
@@ -112,13 +113,14 @@ describe.skipIf(!REMOTE)(`protected mode, remote clients from ${REMOTE}`, () => 
       expect(await redisCli(['-h', '127.0.0.1', '-p', String(guarded.nodes[0].port), 'ping'])).toBe('PONG\n');
     });
 
-    it('answers remote HTTP with 403 and the same advice, but keeps the probes open', async () => {
+    it('answers remote HTTP with 403 and the same advice, but keeps the probes (and /metrics, opened) open', async () => {
       const h = guarded.nodes[0];
-      for (const path of ['/v1/cluster', '/v1/kv/a', '/metrics', '/openapi.json']) {
+      for (const path of ['/v1/cluster', '/v1/kv/a', '/openapi.json', '/no/such/route']) {
         expect(await remoteHttp(h, path), path).toEqual({ status: 403, body: { error: 'denied', message: ACCESS_TEXTS.DENIED } });
       }
       expect((await remoteHttp(h, '/healthz')).status).toBe(200);
       expect((await remoteHttp(h, '/readyz')).status).toBe(200);
+      expect((await remoteHttp(h, '/metrics')).status).toBe(200);
       expect((await guarded.status(h))?.leader).toBe(h.id);
     });
 
