@@ -85,17 +85,25 @@ async function remoteHttp(h: NodeHandle, path: string, headers: Record<string, s
   }
 }
 
-/** The WARN lines about exposure a node logged, once it has logged that it started. */
-async function exposureWarnings(h: NodeHandle): Promise<string[]> {
-  await waitFor(() => readFileSync(h.logFile, 'utf8').includes('"msg":"node started"'), 10_000, `${h.id} to log its start`);
-  // The line follows "node started" synchronously; by the time that line is in the file, so is it.
-  await new Promise((r) => setTimeout(r, 200));
+function warningsIn(h: NodeHandle): string[] {
   return readFileSync(h.logFile, 'utf8')
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as { level: number; msg: string })
     .filter((l) => l.level === 40 && /non-loopback/.test(l.msg))
     .map((l) => l.msg);
+}
+
+/**
+ * The WARN lines about exposure a node logged at start. The line is written right after
+ * "node started", in the same turn; once that (or the expected count) is in the log, a pause
+ * lets a second copy show up if there were one.
+ */
+async function exposureWarnings(h: NodeHandle, expected: number): Promise<string[]> {
+  await waitFor(() => readFileSync(h.logFile, 'utf8').includes('"msg":"node started"'), 10_000, `${h.id} to log its start`);
+  await waitFor(() => warningsIn(h).length >= expected, 10_000, `${h.id} to log ${expected} exposure warning(s)`);
+  await new Promise((r) => setTimeout(r, 500));
+  return warningsIn(h);
 }
 
 describe.skipIf(!REMOTE)(`protected mode, remote clients from ${REMOTE}`, () => {
@@ -107,6 +115,27 @@ describe.skipIf(!REMOTE)(`protected mode, remote clients from ${REMOTE}`, () => 
       expect(r.closed).toBe(true);
       expect(DENIED_BYTES).toMatch(/^-DENIED RaftKV is running in protected mode because protected mode is enabled and no password is set for the default user\. /);
       expect(await redisCli(['-h', REMOTE!, '-p', String(h.port), 'ping'])).toMatch(/^DENIED RaftKV is running in protected mode .*'--requirepass <password>'.*'--protected-mode no'/);
+    });
+
+    it('drops a refused client that never closes its side within the grace period', async () => {
+      const s = net.connect({ host: REMOTE, port: guarded.nodes[0].port, localAddress: REMOTE, allowHalfOpen: true });
+      let data = '';
+      s.on('data', (d) => {
+        data += d.toString('latin1');
+      });
+      const ended = new Promise<void>((r) => s.once('end', () => r()));
+      const failed = new Promise<string>((r) => s.once('error', (e: NodeJS.ErrnoException) => r(String(e.code))));
+      await ended;
+      expect(data).toBe(DENIED_BYTES);
+      // The node half-closed; it drains what this client sends until the grace (1 s) runs out.
+      // Then a write meets a closed socket, which answers with a reset; the next write fails.
+      const started = Date.now();
+      const writer = setInterval(() => s.write('*1\r\n$4\r\nPING\r\n'), 100);
+      const outcome = await Promise.race([failed, new Promise<string>((r) => setTimeout(() => r('still open after 5 s'), 5000))]);
+      clearInterval(writer);
+      s.destroy();
+      expect(outcome).toMatch(/^(ECONNRESET|EPIPE)$/);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(700);
     });
 
     it('still serves loopback RESP clients', async () => {
@@ -125,7 +154,7 @@ describe.skipIf(!REMOTE)(`protected mode, remote clients from ${REMOTE}`, () => 
     });
 
     it('logs exactly one WARN line at start saying what it refuses', async () => {
-      const lines = await exposureWarnings(guarded.nodes[0]);
+      const lines = await exposureWarnings(guarded.nodes[0], 1);
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(/^RESP on 0\.0\.0\.0:\d+ and HTTP on 0\.0\.0\.0:\d+ bound to a non-loopback address with no password: protected mode refuses/);
     });
@@ -160,7 +189,7 @@ describe.skipIf(!REMOTE)(`protected mode, remote clients from ${REMOTE}`, () => 
     });
 
     it('logs exactly one WARN line at start saying it is open', async () => {
-      const lines = await exposureWarnings(open.nodes[0]);
+      const lines = await exposureWarnings(open.nodes[0], 1);
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(/protected mode off: anyone who reaches it can read and write every key/);
     });
@@ -177,7 +206,7 @@ describe.skipIf(!REMOTE)(`protected mode, remote clients from ${REMOTE}`, () => 
     });
 
     it('logs no exposure warning', async () => {
-      expect(await exposureWarnings(locked.nodes[0])).toEqual([]);
+      expect(await exposureWarnings(locked.nodes[0], 0)).toEqual([]);
     });
   });
 });
