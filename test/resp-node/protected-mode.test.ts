@@ -1,9 +1,9 @@
 /**
  * Protected mode on real node processes bound to 0.0.0.0, with clients that really are not on
  * loopback: they connect from (and to) this machine's own non-loopback address, so the node sees
- * that address as the peer while no packet leaves the machine. Three single-node clusters:
- * the default (protected mode on, no password; with --metrics-public), `--protected-mode no`,
- * and `--requirepass`.
+ * that address as the peer while no packet leaves the machine. Three clusters: the default
+ * (protected mode on, no password; with --metrics-public), three nodes whose peer links also
+ * use that address; and single nodes with `--protected-mode no` and with `--requirepass`.
  * Also checks the one WARN line each logs at start, and that CONFIG SET requirepass lets remote
  * clients in (and removing it shuts them out again) from the next connection on.
  */
@@ -19,15 +19,17 @@ const REMOTE = nonLoopbackAddress();
 const DENIED_BYTES = `-DENIED ${ACCESS_TEXTS.DENIED}\r\n`;
 const EVERYWHERE = ['--host', '0.0.0.0', '--http-host', '0.0.0.0'];
 
-const guarded = new ClusterHarness({ nodes: 1, extraArgs: [...EVERYWHERE, '--metrics-public'] });
+// Three nodes that reach each other at REMOTE: peer links are not behind protected mode.
+const guarded = new ClusterHarness({ nodes: 3, peerHost: REMOTE, extraArgs: [...EVERYWHERE, '--metrics-public'] });
 const open = new ClusterHarness({ nodes: 1, extraArgs: [...EVERYWHERE, '--protected-mode', 'no'] });
 const locked = new ClusterHarness({ nodes: 1, extraArgs: [...EVERYWHERE, '--requirepass', 'pw'], httpToken: 'pw' });
 const all = [guarded, open, locked];
+let leader: NodeHandle;
 
 beforeAll(async () => {
   if (!REMOTE) return;
   await Promise.all(all.map((c) => c.start()));
-  await Promise.all(all.map((c) => c.waitLeader()));
+  [leader] = await Promise.all(all.map((c) => c.waitLeader()));
 }, 90_000);
 
 afterAll(async () => {
@@ -108,6 +110,12 @@ async function exposureWarnings(h: NodeHandle, expected: number): Promise<string
 
 describe.skipIf(!REMOTE)(`protected mode, remote clients from ${REMOTE}`, () => {
   describe('on (the default), no password', () => {
+    it('still lets peers at non-loopback addresses link: the nodes elect a leader and replicate', async () => {
+      expect(await redisCli(['-h', '127.0.0.1', '-p', String(leader.port), 'set', 'k', 'replicated'])).toBe('OK\n');
+      for (const h of guarded.nodes) expect((await guarded.get(h, 'k')).value, h.id).toBe('replicated');
+      expect((await guarded.status(leader))?.voters).toHaveLength(3);
+    });
+
     it('answers a remote RESP client with the exact -DENIED text and closes the connection', async () => {
       const h = guarded.nodes[0];
       const r = await remoteRaw(h.port, '*1\r\n$4\r\nPING\r\n');
@@ -150,7 +158,7 @@ describe.skipIf(!REMOTE)(`protected mode, remote clients from ${REMOTE}`, () => 
       expect((await remoteHttp(h, '/healthz')).status).toBe(200);
       expect((await remoteHttp(h, '/readyz')).status).toBe(200);
       expect((await remoteHttp(h, '/metrics')).status).toBe(200);
-      expect((await guarded.status(h))?.leader).toBe(h.id);
+      expect((await guarded.status(h))?.leader).toBe(leader.id);
     });
 
     it('logs exactly one WARN line at start saying what it refuses', async () => {
@@ -160,7 +168,7 @@ describe.skipIf(!REMOTE)(`protected mode, remote clients from ${REMOTE}`, () => 
     });
 
     it('lets remote clients in from the next connection once CONFIG SET requirepass sets a password, and out once it is cleared', async () => {
-      const h = guarded.nodes[0];
+      const h = leader;
       const admin = new Redis({ port: h.port, host: '127.0.0.1', maxRetriesPerRequest: 1, lazyConnect: true });
       await admin.connect();
       try {

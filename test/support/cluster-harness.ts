@@ -78,6 +78,8 @@ export interface HarnessOptions {
   tickMs?: number;
   /** The nodes' HTTP credential (requirepass or http-token): sent as a Bearer token by the helpers. */
   httpToken?: string;
+  /** The address the nodes reach each other at (default 127.0.0.1); bind them to it too. */
+  peerHost?: string;
 }
 
 export class ClusterHarness {
@@ -94,7 +96,8 @@ export class ClusterHarness {
   async start(): Promise<void> {
     const n = this.opts.nodes ?? 3;
     for (let i = 1; i <= n; i++) this.nodes.push(await this.allocate(`n${i}`));
-    this.peersArg = this.nodes.map((h) => `${h.id}=127.0.0.1:${h.port}:${h.httpPort}`).join(',');
+    const host = this.opts.peerHost ?? '127.0.0.1';
+    this.peersArg = this.nodes.map((h) => `${h.id}=${host}:${h.port}:${h.httpPort}`).join(',');
     for (const h of this.nodes) this.spawn(h);
     await Promise.all(this.nodes.map((h) => this.waitHttp(h)));
   }
