@@ -24,7 +24,9 @@ let follower: NodeHandle;
 let single: NodeHandle;
 
 beforeAll(async () => {
-  await Promise.all([cluster.start(), tokenNode.start()]);
+  // One after the other, so that no more than three node processes start at once.
+  await cluster.start();
+  await tokenNode.start();
   leader = await cluster.waitLeader();
   follower = cluster.nodes.find((h) => h !== leader)!;
   single = await tokenNode.waitLeader();
