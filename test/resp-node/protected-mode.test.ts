@@ -120,9 +120,13 @@ describe.skipIf(!REMOTE)(`protected mode, remote clients from ${REMOTE}`, () => 
 
     it('answers a remote RESP client with the exact -DENIED text and closes the connection', async () => {
       const h = guarded.nodes[0];
+      const rejected = async () => Number(/rejected_connections:(\d+)/.exec(await redisCli(['-p', String(h.port), 'info', 'stats']))?.[1]);
+      const before = await rejected();
       const r = await remoteRaw(h.port, '*1\r\n$4\r\nPING\r\n');
       expect(r.data).toBe(DENIED_BYTES);
       expect(r.closed).toBe(true);
+      // Counted as Redis counts it (stat_rejected_conn).
+      expect(await rejected()).toBe(before + 1);
       expect(DENIED_BYTES).toMatch(/^-DENIED RaftKV is running in protected mode because protected mode is enabled and no password is set for the default user\. /);
       expect(await redisCli(['-h', REMOTE!, '-p', String(h.port), 'ping'])).toMatch(/^DENIED RaftKV is running in protected mode .*'--requirepass <password>'.*'--protected-mode no'/);
     });
