@@ -1,7 +1,10 @@
 # RaftKV node image.
 #
 #   docker build -t raftkv .
-#   docker run -p 6379:6379 -p 16379:16379 -v raftkv-data:/data raftkv          # one-node cluster
+#   docker run -p 6379:6379 -p 16379:16379 -v raftkv-data:/data -e RAFTKV_REQUIREPASS=pw raftkv   # one-node cluster
+#
+# Without RAFTKV_REQUIREPASS, protected mode refuses clients that are not on the container's
+# loopback (published ports included); RAFTKV_PROTECTED_MODE=no opens it on a trusted network.
 #
 # Without a registry, build on a local equivalent of the official base image:
 #   docker build --build-arg NODE_IMAGE="$(scripts/offline-base-image.sh)" -t raftkv .

@@ -83,6 +83,10 @@ export class ChaosNode {
       '--id', spec.id, '--host', spec.slot.ip, '--port', String(RESP_PORT),
       '--http-host', spec.slot.ip, '--http-port', String(HTTP_PORT),
       '--data-dir', spec.dataDir, '--peers', spec.peers, '--log-level', 'info',
+      // The workload's clients are in the root namespace (10.77.0.1), not on the node's
+      // loopback, and use no password: protected mode would refuse them. The bridge reaches
+      // nothing outside this machine. The node logs its one WARN line about it.
+      '--protected-mode', 'no',
       ...(spec.join ? ['--join'] : []), ...spec.extraArgs,
     ];
     const env: NodeJS.ProcessEnv = { ...nodeEnv(process.env), RAFTKV_LOG_PRETTY: '0' };

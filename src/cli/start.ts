@@ -1,6 +1,7 @@
 /** `raftkv start`: parse settings, open the node, serve HTTP (and peers), handle signals. */
 import { parseArgs } from 'node:util';
 import { buildHttpApp } from '../http/app.ts';
+import { exposureWarning } from '../node/access.ts';
 import { ConfigError, type NodeConfig, SETTINGS, type SettingName, envName, resolveConfig } from '../node/config.ts';
 import { createLogger } from '../node/logger.ts';
 import { RaftNode } from '../node/raft-node.ts';
@@ -77,6 +78,8 @@ export async function runStart(argv: string[]): Promise<void> {
     { resp: `${resp.address().host}:${resp.address().port}`, http: `${cfg.httpHost}:${cfg.httpPort}`, dataDir: cfg.dataDir, peers: cfg.peers.map((p) => p.id) },
     'node started',
   );
+  const exposed = exposureWarning(cfg);
+  if (exposed) log.warn({ protectedMode: cfg.protectedMode }, exposed);
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -1,11 +1,13 @@
 /**
  * The node's one fastify instance: key routes, cluster admin, metrics and health, plus the
- * peer WebSocket route (registered by the transport on the same server).
+ * peer WebSocket route (registered by the transport on the same server), all behind the
+ * authentication and protected-mode hook (auth.ts).
  */
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../node/logger.ts';
 import type { RaftNode } from '../node/raft-node.ts';
+import { registerAuth } from './auth.ts';
 import { registerClusterRoutes } from './cluster-routes.ts';
 import { registerErrorHandler } from './errors.ts';
 import { registerHealthRoutes } from './health-routes.ts';
@@ -24,6 +26,8 @@ export async function buildHttpApp(node: RaftNode, log: Logger): Promise<Fastify
     },
   });
   registerErrorHandler(app);
+  // First, so that it guards every route registered after it, the peer route included.
+  registerAuth(app, node);
   await node.registerRoutes(app);
   registerKvRoutes(app, node);
   registerClusterRoutes(app, node);

@@ -17,6 +17,7 @@ export type EvictionPolicy = (typeof EVICTION_POLICIES)[number];
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export const READ_MODES = ['safe', 'lease'] as const;
+export const YES_NO = ['yes', 'no'] as const;
 
 type Kind = 'string' | 'int' | 'bool' | 'peers' | readonly string[];
 
@@ -67,7 +68,14 @@ export const SETTINGS = {
   },
   maxmemory: { kind: 'int', default: 0, min: 0, help: 'bytes of data before eviction (0: no limit)' },
   'maxmemory-policy': { kind: EVICTION_POLICIES, default: 'noeviction', help: 'eviction policy' },
-  requirepass: { kind: 'string', default: '', help: 'password clients must AUTH with' },
+  requirepass: { kind: 'string', default: '', help: 'password clients must AUTH with (RESP) or send as Bearer / Basic default:<pw> (HTTP)' },
+  'http-token': { kind: 'string', default: '', help: 'HTTP Bearer token, instead of requirepass, for every route but /healthz and /readyz' },
+  'metrics-public': { kind: 'bool', default: false, help: 'serve /metrics without authentication (for scrapers)' },
+  'protected-mode': {
+    kind: YES_NO,
+    default: 'yes',
+    help: 'while no password is set, refuse RESP and HTTP clients that are not on loopback (Redis: protected-mode)',
+  },
   'max-value-bytes': { kind: 'int', default: 32 * 1024 * 1024, min: 1, help: 'largest value accepted (one log entry)' },
   'max-http-body-bytes': { kind: 'int', default: 16 * 1024 * 1024, min: 1, help: 'largest HTTP body' },
   maxclients: { kind: 'int', default: 10_000, min: 1, help: 'maximum RESP clients' },

@@ -6,6 +6,7 @@
  *   ...
  *   await server.close(); // stop accepting, flush what is owed, close connections
  */
+import { ACCESS_TEXTS, respRefuses } from '../node/access.ts';
 import type { PublishEvent, RaftNode } from '../node/raft-node.ts';
 import { CommandRouter, type Handler, type HandlerTable } from './commands/router.ts';
 import { HANDLER_NAMES, type HandlerName } from './commands/table.ts';
@@ -114,6 +115,9 @@ export class NodeDispatcher implements Dispatcher {
  */
 const MAX_IN_FLIGHT = 1024;
 
+/** Protected mode's refusal, written as Redis writes it: the error, then the connection closes. */
+const DENIED_REPLY = Buffer.from(`-DENIED ${ACCESS_TEXTS.DENIED}\r\n`);
+
 export interface StartRespOptions {
   /** Handler exceptions and socket errors (connections survive them). */
   onError?: (err: unknown, conn: ClientConn | null) => void;
@@ -121,7 +125,8 @@ export interface StartRespOptions {
 
 /**
  * Serves RESP for `node` on cfg.host:cfg.port with the node's limits: maxclients, AUTH when
- * requirepass is set (read per connection, so CONFIG SET requirepass applies to new ones),
+ * requirepass is set and protected mode while it is not (both read per connection, so CONFIG
+ * SET requirepass applies to new ones),
  * proto-max-bulk-len = max-value-bytes (one value must fit in one log entry), and a bounded
  * pipeline depth per connection. Call it before `node.start()` (see NodeDispatcher).
  */
@@ -134,6 +139,7 @@ export async function startRespServer(node: RaftNode, opts: StartRespOptions = {
     port: cfg.port,
     maxClients: cfg.maxclients,
     authRequired: () => node.cfg.requirepass !== '',
+    refuseClient: (address) => (respRefuses(node.cfg, address) ? DENIED_REPLY : null),
     limits: { maxBulkLen: cfg.maxValueBytes },
     maxInFlight: MAX_IN_FLIGHT,
     ...(opts.onError ? { onError: opts.onError } : {}),

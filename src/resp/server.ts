@@ -9,10 +9,11 @@
  *
  * Batching: replies finished in one event-loop turn go out in one socket write (see encoder).
  *
- * Protection: Redis's request limits (parser), maxclients, a cap on requests in flight per
- * connection and on unsent output (reading pauses until the client catches up), and a hard
- * output cap for pub/sub subscribers that do not read. A protocol error answers
- * `-ERR Protocol error: ...` and closes that connection only, after the replies it is owed.
+ * Protection: Redis's request limits (parser), maxclients, protected mode (`refuseClient`), a
+ * cap on requests in flight per connection and on unsent output (reading pauses until the
+ * client catches up), and a hard output cap for pub/sub subscribers that do not read. A
+ * protocol error answers `-ERR Protocol error: ...` and closes that connection only, after the
+ * replies it is owed.
  */
 import net from 'node:net';
 import type { ClientConn } from './conn.ts';
@@ -56,6 +57,11 @@ export interface RespServerOptions {
   maxClients?: number;
   /** Whether new connections must AUTH first (requirepass set). Read per connection. */
   authRequired?: () => boolean;
+  /**
+   * Checked for each accepted client after maxclients, as Redis checks protected mode: a reply
+   * to write before closing the connection (the client is refused), or null to serve it.
+   */
+  refuseClient?: (remoteAddress: string | undefined) => Buffer | null;
   /** Pause reading a connection while this many reply bytes wait for its socket. */
   outputHighWater?: number;
   /** Pause reading a connection while this many of its requests await their replies. */
@@ -80,6 +86,8 @@ export interface RespServerStats {
 export type ResolvedOptions = Required<Omit<RespServerOptions, 'limits'>> & Pick<RespServerOptions, 'limits'>;
 
 const MAX_CLIENTS_ERROR = Buffer.from('-ERR max number of clients reached\r\n');
+/** How long a refused client may take to read its refusal and close. */
+const REFUSED_GRACE_MS = 1000;
 
 /** The RESP listener. */
 export class RespServer implements ConnectionHost {
@@ -101,6 +109,7 @@ export class RespServer implements ConnectionHost {
       port: 0,
       maxClients: 10000,
       authRequired: () => false,
+      refuseClient: () => null,
       outputHighWater: 1024 * 1024,
       maxInFlight: 16384,
       pubsubOutputLimit: 32 * 1024 * 1024,
@@ -148,10 +157,10 @@ export class RespServer implements ConnectionHost {
 
   private accept(socket: net.Socket): void {
     this.stats.totalConnectionsReceived++;
-    if (this.connections.size >= this.options.maxClients) {
-      this.stats.rejectedConnections++;
-      socket.on('error', () => {});
-      socket.end(MAX_CLIENTS_ERROR);
+    const refusal =
+      this.connections.size >= this.options.maxClients ? MAX_CLIENTS_ERROR : this.options.refuseClient(socket.remoteAddress);
+    if (refusal !== null) {
+      this.refuse(socket, refusal);
       return;
     }
     const c = new Connection(this, socket, this.nextId++);
@@ -162,6 +171,21 @@ export class RespServer implements ConnectionHost {
       this.options.onError(err, c.conn);
       c.close();
     }
+  }
+
+  /**
+   * Answers a refused client and closes. What it sends meanwhile is read and dropped, so its
+   * close is seen; one that never closes is dropped after a grace period, so refused sockets
+   * (which maxclients does not count) cannot pile up.
+   */
+  private refuse(socket: net.Socket, reply: Buffer): void {
+    this.stats.rejectedConnections++;
+    const timer = setTimeout(() => socket.destroy(), REFUSED_GRACE_MS);
+    timer.unref();
+    socket.on('error', () => {});
+    socket.on('close', () => clearTimeout(timer));
+    socket.resume();
+    socket.end(reply);
   }
 
   /** @internal Called by a connection once its socket has closed. */

@@ -73,7 +73,9 @@ export class ContainerCluster {
     let c = new GenericContainer(this.opts.image)
       .withNetwork(this.network)
       .withNetworkAliases(id)
-      .withEnvironment({ RAFTKV_ID: id, RAFTKV_PEERS: peers, RAFTKV_ADVERTISE_HOST: id })
+      // The tests' clients come through the mapped ports, from the Docker gateway rather than
+      // the container's loopback, and send no password: protected mode off, on a test network.
+      .withEnvironment({ RAFTKV_ID: id, RAFTKV_PEERS: peers, RAFTKV_ADVERTISE_HOST: id, RAFTKV_PROTECTED_MODE: 'no' })
       .withExposedPorts(RESP_PORT, HTTP_PORT)
       .withWaitStrategy(Wait.forHttp('/healthz', HTTP_PORT).forStatusCode(200))
       .withStartupTimeout(30_000);

@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS, nodeEnv } from '../../src/cli/runtime.ts';
@@ -28,6 +28,20 @@ export async function freePort(): Promise<number> {
     if (ok) return port;
   }
   throw new Error('no free port found in 20000-31999');
+}
+
+/**
+ * An IPv4 address of this machine that is not loopback, or undefined. A client that connects to
+ * it (from it, as the kernel picks the local address as the source) is what a node bound to
+ * 0.0.0.0 sees as a remote client, while the packets never leave the machine.
+ */
+export function nonLoopbackAddress(): string | undefined {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.family === 'IPv4' && !a.internal && !a.address.startsWith('169.254.')) return a.address;
+    }
+  }
+  return undefined;
 }
 
 export interface NodeHandle {
@@ -62,6 +76,10 @@ export interface HarnessOptions {
   main?: string;
   extraArgs?: string[];
   tickMs?: number;
+  /** The nodes' HTTP credential (requirepass or http-token): sent as a Bearer token by the helpers. */
+  httpToken?: string;
+  /** The address the nodes reach each other at (default 127.0.0.1); bind them to it too. */
+  peerHost?: string;
 }
 
 export class ClusterHarness {
@@ -78,7 +96,8 @@ export class ClusterHarness {
   async start(): Promise<void> {
     const n = this.opts.nodes ?? 3;
     for (let i = 1; i <= n; i++) this.nodes.push(await this.allocate(`n${i}`));
-    this.peersArg = this.nodes.map((h) => `${h.id}=127.0.0.1:${h.port}:${h.httpPort}`).join(',');
+    const host = this.opts.peerHost ?? '127.0.0.1';
+    this.peersArg = this.nodes.map((h) => `${h.id}=${host}:${h.port}:${h.httpPort}`).join(',');
     for (const h of this.nodes) this.spawn(h);
     await Promise.all(this.nodes.map((h) => this.waitHttp(h)));
   }
@@ -117,6 +136,11 @@ export class ClusterHarness {
     h.proc = proc;
   }
 
+  /** The Authorization header the helpers send, when the nodes want one. */
+  authHeaders(): Record<string, string> {
+    return this.opts.httpToken ? { authorization: `Bearer ${this.opts.httpToken}` } : {};
+  }
+
   url(h: NodeHandle, path: string): string {
     return `http://127.0.0.1:${h.httpPort}${path}`;
   }
@@ -134,7 +158,7 @@ export class ClusterHarness {
 
   async status(h: NodeHandle): Promise<ClusterStatus | undefined> {
     try {
-      const r = await fetch(this.url(h, '/v1/cluster'), { signal: AbortSignal.timeout(2000) });
+      const r = await fetch(this.url(h, '/v1/cluster'), { headers: this.authHeaders(), signal: AbortSignal.timeout(2000) });
       return r.ok ? ((await r.json()) as ClusterStatus) : undefined;
     } catch {
       return undefined;
@@ -162,7 +186,7 @@ export class ClusterHarness {
   async put(h: NodeHandle, key: string, value: string, ttlMs?: number): Promise<Response> {
     return fetch(this.url(h, `/v1/kv/${encodeURIComponent(key)}`), {
       method: 'PUT',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...this.authHeaders() },
       body: JSON.stringify(ttlMs ? { value, ttl_ms: ttlMs } : { value }),
       redirect: 'manual',
       signal: AbortSignal.timeout(5000),
@@ -170,7 +194,7 @@ export class ClusterHarness {
   }
 
   async get(h: NodeHandle, key: string): Promise<{ status: number; value?: string; ttl_ms?: number | null }> {
-    const r = await fetch(this.url(h, `/v1/kv/${encodeURIComponent(key)}`), { signal: AbortSignal.timeout(5000) });
+    const r = await fetch(this.url(h, `/v1/kv/${encodeURIComponent(key)}`), { headers: this.authHeaders(), signal: AbortSignal.timeout(5000) });
     if (r.status !== 200) return { status: r.status };
     const body = (await r.json()) as { value: string; ttl_ms: number | null };
     return { status: 200, value: body.value, ttl_ms: body.ttl_ms };

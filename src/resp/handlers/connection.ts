@@ -3,6 +3,7 @@
  * 7.0's replies and error texts. There is one user, "default", whose password is `requirepass`
  * (no password: any AUTH as "default" succeeds, as Redis's nopass user).
  */
+import { secretMatches } from '../../node/access.ts';
 import { discardTransaction } from '../commands/router.ts';
 import type { ClientConn } from '../conn.ts';
 import { R } from '../reply.ts';
@@ -17,11 +18,11 @@ const WRONGPASS = R.error('WRONGPASS invalid username-password pair or user is d
 const RESET = R.simple('RESET');
 const BAD_NAME = R.error('ERR Client names cannot contain spaces, newlines or special characters.');
 
-/** ACLAuthenticateUser for the one user. */
+/** ACLAuthenticateUser for the one user; the password is compared in constant time. */
 function authenticate(ctx: NodeContext, conn: ClientConn, user: Buffer, pass: Buffer): boolean {
   const required = ctx.node.cfg.requirepass;
   if (user.toString('latin1') !== 'default') return false;
-  if (required !== '' && !pass.equals(Buffer.from(required))) return false;
+  if (required !== '' && !secretMatches(pass, required)) return false;
   conn.authenticated = true;
   conn.user = 'default';
   return true;
