@@ -65,9 +65,11 @@ export const SETTINGS = {
     min: 0,
     help: 'and at most this many bytes of it (followers further behind get the snapshot)',
   },
-  maxmemory: { kind: 'int', default: 0, min: 0, help: 'bytes of data before eviction (0: no limit)' },
-  'maxmemory-policy': { kind: EVICTION_POLICIES, default: 'noeviction', help: 'eviction policy' },
-  requirepass: { kind: 'string', default: '', help: 'password clients must AUTH with' },
+  // Cluster-wide: CONFIG SET replicates these through the log, and a value set that way wins
+  // over the flag from then on; the flag only seeds a cluster that never set one.
+  maxmemory: { kind: 'int', default: 0, min: 0, help: 'bytes of data before eviction (0: no limit); cluster-wide once CONFIG SET' },
+  'maxmemory-policy': { kind: EVICTION_POLICIES, default: 'noeviction', help: 'eviction policy; cluster-wide once CONFIG SET' },
+  requirepass: { kind: 'string', default: '', help: 'password clients must AUTH with; cluster-wide once CONFIG SET' },
   'max-value-bytes': { kind: 'int', default: 32 * 1024 * 1024, min: 1, help: 'largest value accepted (one log entry)' },
   'max-http-body-bytes': { kind: 'int', default: 16 * 1024 * 1024, min: 1, help: 'largest HTTP body' },
   maxclients: { kind: 'int', default: 10_000, min: 1, help: 'maximum RESP clients' },
