@@ -69,6 +69,8 @@ export class ClusterHarness {
   readonly nodes: NodeHandle[] = [];
   private logs: WriteStream[] = [];
   extraArgs: string[];
+  /** Sent as `Authorization: Bearer` by the HTTP helpers, for a cluster with a password. */
+  httpToken = '';
   private peersArg = '';
 
   constructor(private readonly opts: HarnessOptions = {}) {
@@ -134,7 +136,7 @@ export class ClusterHarness {
 
   async status(h: NodeHandle): Promise<ClusterStatus | undefined> {
     try {
-      const r = await fetch(this.url(h, '/v1/cluster'), { signal: AbortSignal.timeout(2000) });
+      const r = await fetch(this.url(h, '/v1/cluster'), { headers: this.authHeaders(), signal: AbortSignal.timeout(2000) });
       return r.ok ? ((await r.json()) as ClusterStatus) : undefined;
     } catch {
       return undefined;
@@ -162,7 +164,7 @@ export class ClusterHarness {
   async put(h: NodeHandle, key: string, value: string, ttlMs?: number): Promise<Response> {
     return fetch(this.url(h, `/v1/kv/${encodeURIComponent(key)}`), {
       method: 'PUT',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...this.authHeaders() },
       body: JSON.stringify(ttlMs ? { value, ttl_ms: ttlMs } : { value }),
       redirect: 'manual',
       signal: AbortSignal.timeout(5000),
@@ -170,10 +172,14 @@ export class ClusterHarness {
   }
 
   async get(h: NodeHandle, key: string): Promise<{ status: number; value?: string; ttl_ms?: number | null }> {
-    const r = await fetch(this.url(h, `/v1/kv/${encodeURIComponent(key)}`), { signal: AbortSignal.timeout(5000) });
+    const r = await fetch(this.url(h, `/v1/kv/${encodeURIComponent(key)}`), { headers: this.authHeaders(), signal: AbortSignal.timeout(5000) });
     if (r.status !== 200) return { status: r.status };
     const body = (await r.json()) as { value: string; ttl_ms: number | null };
     return { status: 200, value: body.value, ttl_ms: body.ttl_ms };
+  }
+
+  authHeaders(): Record<string, string> {
+    return this.httpToken ? { authorization: `Bearer ${this.httpToken}` } : {};
   }
 
   kill9(h: NodeHandle): Promise<void> {
