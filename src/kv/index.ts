@@ -56,15 +56,7 @@ export {
   type WatchedKey,
 } from './ops.ts';
 export { mulberry32 } from './prng.ts';
-export {
-  CLUSTER_SETTINGS,
-  type ClusterSettingName,
-  type ClusterSettings,
-  type IgnoredSetting,
-  isClusterSetting,
-  mergeSettings,
-  settingPairs,
-} from './settings.ts';
+export { type ClusterSettings, type IgnoredSetting, mergeSettings } from './settings.ts';
 export { ERR, invalidExpireTime, type KvResult } from './results.ts';
 export { SNAPSHOT_CHUNK_BYTES, SnapshotWriter } from './snapshot.ts';
 export { type ExpiredKey, KvStore, type KvStoreOptions, type ReadOptions, type ScanOptions } from './store.ts';

@@ -11,7 +11,7 @@
  * version) is ignored and reported, never thrown: the other pairs of the op still apply.
  *
  * Only values set through the log live here; an absent field means "never set cluster-wide",
- * and the node's own flag applies (see RaftNode.adoptSettings).
+ * and the node's own flag applies (see node/settings.ts).
  */
 import { Buffer, isUtf8 } from 'node:buffer';
 import { toBinary } from './bytes.ts';
@@ -26,12 +26,7 @@ export interface ClusterSettings {
 }
 
 /** The cluster-wide CONFIG parameters, by their Redis names. */
-export const CLUSTER_SETTINGS = ['requirepass', 'maxmemory', 'maxmemory-policy'] as const;
-export type ClusterSettingName = (typeof CLUSTER_SETTINGS)[number];
-
-export function isClusterSetting(name: string): name is ClusterSettingName {
-  return (CLUSTER_SETTINGS as readonly string[]).includes(name);
-}
+type ClusterSettingName = 'requirepass' | 'maxmemory' | 'maxmemory-policy';
 
 /** A pair apply did not take, and why; the value is never included (it may be a password). */
 export interface IgnoredSetting {

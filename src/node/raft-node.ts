@@ -124,7 +124,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     if (snap.meta.index > 0) await this.snapshotter.install(snap);
     // Serve under the committed cluster-wide settings from the start, not the flags (settings.ts).
     const commit = this.storage.initialState().hardState.commit;
-    const tail = commit > snap.meta.index ? this.storage.entries(snap.meta.index + 1, commit + 1, Infinity) : [];
+    const tail = commit > snap.meta.index ? this.storage.entries(snap.meta.index + 1, commit + 1, Number.POSITIVE_INFINITY) : [];
     this.settings.atCommit(this.kv.settings, tail);
     this.applied = snap.meta.index;
     this.conf = snap.meta.conf;

@@ -82,10 +82,10 @@ export class NodeSettings {
     cfg.maxmemory = s.maxmemory ?? this.flags.maxmemory;
     cfg.maxmemoryPolicy = s.maxmemoryPolicy ?? this.flags.maxmemoryPolicy;
     if (changed) {
-      this.log.info(
-        { clusterWide: Object.keys(s), maxmemory: cfg.maxmemory, maxmemoryPolicy: cfg.maxmemoryPolicy, requirepass: cfg.requirepass !== '' },
-        'cluster-wide settings adopted',
-      );
+      // Whether a password is set, never which.
+      const requirepass = cfg.requirepass !== '';
+      const { maxmemory, maxmemoryPolicy } = cfg;
+      this.log.info({ clusterWide: Object.keys(s), requirepass, maxmemory, maxmemoryPolicy }, 'cluster-wide settings adopted');
     }
   }
 }

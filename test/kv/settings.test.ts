@@ -37,9 +37,8 @@ describe('CONFIG op', () => {
     const h = new Harness({ maxmemory: 5, policy: 'noeviction' });
     expect(h.store.settings).toEqual({});
     expect(h.store.maxmemory).toBe(5);
-    expect(h.run(config(['requirepass', 'pässwörd'], ['maxmemory', '100'], ['maxmemory-policy', 'allkeys-lru'], ['maxmemory', '200']))).toEqual({
-      settings: [],
-    });
+    const op = config(['requirepass', 'pässwörd'], ['maxmemory', '100'], ['maxmemory-policy', 'allkeys-lru'], ['maxmemory', '200']);
+    expect(h.run(op)).toEqual({ settings: [] });
     expect(h.store.settings).toEqual({ requirepass: 'pässwörd', maxmemory: 200, maxmemoryPolicy: 'allkeys-lru' });
     expect(h.store.maxmemory).toBe(200);
     expect(h.store.policy).toBe('allkeys-lru');

@@ -100,6 +100,14 @@ describe('cluster-wide CONFIG SET through the log', () => {
     // Without -c, redis-cli shows the redirect as is.
     expect(await redisCli([...base, 'config', 'set', 'maxmemory-policy', 'volatile-ttl'])).toBe(`MOVED 0 127.0.0.1:${leader.port}\n\n`);
     expect(await ask(follower, PW, 'config', 'get', 'maxmemory-policy')).toBe(configReply('maxmemory-policy', 'noeviction'));
+    // All or nothing: the node-local parameter sent with it is not applied either.
+    const moved = `-MOVED 0 127.0.0.1:${leader.port}\r\n`;
+    expect(await ask(follower, PW, 'config', 'set', 'maxclients', '5000', 'maxmemory-policy', 'volatile-ttl')).toBe(moved);
+    expect(await ask(follower, PW, 'config', 'get', 'maxclients')).toBe(configReply('maxclients', '10000'));
+    // Alone, a node-local parameter applies on the follower itself, and only there.
+    expect(await ask(follower, PW, 'config', 'set', 'maxclients', '5000')).toBe('+OK\r\n');
+    expect(await ask(follower, PW, 'config', 'get', 'maxclients')).toBe(configReply('maxclients', '5000'));
+    expect(await ask(leader, PW, 'config', 'get', 'maxclients')).toBe(configReply('maxclients', '10000'));
     expect(await redisCli(['-c', ...base, 'config', 'set', 'maxmemory-policy', 'volatile-ttl'])).toBe('OK\n');
     await everyNode(PW, ['config', 'get', 'maxmemory-policy'], configReply('maxmemory-policy', 'volatile-ttl'), 'policy volatile-ttl');
   });

@@ -5,7 +5,7 @@
  *    and they survive restarts, compaction and failovers. It answers +OK once applied here, and
  *    it is a write: a follower answers MOVED to the leader. A value set this way wins over the
  *    node's flag from then on (etcd's cluster-wide config); the flag only seeds a cluster that
- *    never set it. The node adopts applied values in RaftNode.adoptSettings.
+ *    never set it. The node adopts applied values in node/settings.ts.
  *  - node-local (maxclients, ...): applied at once to the node the command is sent to, not
  *    replicated and not persisted (a restart reads the flags, environment and config file).
  * One CONFIG SET is all or nothing, as in Redis: every value is checked first, the cluster-wide
@@ -135,5 +135,7 @@ export const configSet: LocalHandler = (ctx, conn, argv) => {
   const bytes = entryBytes(argv);
   if (bytes > ctx.maxEntryBytes) return ctx.entryTooBig(bytes);
   // Keyless, so a follower's MOVED names slot 0, as for FLUSHALL.
-  return ctx.write(conn, [{ type: 'config', pairs }]).then(applyLocal, (err: unknown) => runtimeErrorReply(ctx.node, err, 0, 'write'));
+  return ctx.write(conn, [{ type: 'config', pairs }]).then(applyLocal, (err: unknown) =>
+    runtimeErrorReply(ctx.node, err, 0, 'write'),
+  );
 };
