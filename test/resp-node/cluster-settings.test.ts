@@ -2,10 +2,10 @@
  * Cluster-wide settings through the log, on a live 3-node cluster: CONFIG SET requirepass on
  * the leader makes every node require AUTH (connections already authenticated stay so, as in
  * Redis); the password survives a leader kill, a restart of every node (also one started with
- * another --requirepass flag: the log wins) and reaches a node that catches up from a snapshot;
- * maxmemory and its policy set cluster-wide hold on the new leader after a failover; through a
- * follower, `redis-cli -c` follows the MOVED of CONFIG SET. No password ever reaches a log
- * line or /metrics.
+ * another --requirepass flag: the log wins) and reaches, with a snapshot, a node that was down
+ * and a new member; maxmemory and its policy set cluster-wide hold on the new leader after a
+ * failover; through a follower, `redis-cli -c` follows the MOVED of CONFIG SET. No password
+ * ever reaches a log line or /metrics.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -189,6 +189,25 @@ describe('cluster-wide CONFIG SET through the log', () => {
     await waitFor(async () => (await ask(late, PW2, 'ping')) === '+PONG\r\n', 20_000, `${late.id} to take the new password`);
     expect(await ask(late, undefined, 'ping')).toBe(NOAUTH);
     expect(await ask(late, PW, 'ping')).toBe(WRONGPASS);
+  });
+
+  it('a new member added through the admin API gets the settings with the snapshot it starts from', async () => {
+    const leader = await cluster.waitLeader();
+    const n4 = await cluster.allocate('n4');
+    cluster.nodes.push(n4);
+    cluster.spawn(n4, { join: true });
+    await cluster.waitHttp(n4);
+    const add = await fetch(cluster.url(leader, '/v1/cluster/members'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...cluster.authHeaders() },
+      body: JSON.stringify({ id: 'n4', host: '127.0.0.1', port: n4.port, http_port: n4.httpPort }),
+    });
+    expect(add.status).toBe(202);
+    // The log before the CONFIG entry is compacted away: only a snapshot can bring it.
+    await waitFor(() => readFileSync(n4.logFile, 'utf8').includes('n4 restored snapshot at'), 30_000, 'n4 to install a snapshot');
+    await waitFor(async () => (await ask(n4, PW2, 'ping')) === '+PONG\r\n', 20_000, 'n4 to take the password');
+    expect(await ask(n4, undefined, 'ping')).toBe(NOAUTH);
+    expect(await ask(n4, PW2, 'config', 'get', 'maxmemory-policy')).toBe(configReply('maxmemory-policy', 'noeviction'));
   });
 
   it('no password appears in any log line or in /metrics', async () => {
