@@ -85,12 +85,25 @@ describe('cluster-wide CONFIG SET through the log', () => {
     }
   });
 
-  it('checks values before proposing, with Redis error texts, and a bad pair leaves the others unset', async () => {
+  it('checks values before proposing (Redis error texts, a bad pair sets nothing); inside MULTI it runs at EXEC', async () => {
     const leader = await cluster.waitLeader();
     expect(await ask(leader, PW, 'config', 'set', 'maxmemory-policy', 'allkeys-lru', 'maxmemory', '12x')).toBe(
       "-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value\r\n",
     );
     expect(await ask(leader, PW, 'config', 'get', 'maxmemory-policy')).toBe(configReply('maxmemory-policy', 'noeviction'));
+    // Inside MULTI it runs at EXEC, after the transaction's own entry, as its own entry.
+    const c = await RawConn.open(leader.port);
+    try {
+      const replies = [];
+      for (const cmd of [['auth', PW], ['multi'], ['set', 'm', '1'], ['config', 'set', 'maxmemory-policy', 'allkeys-random'], ['exec']]) {
+        replies.push((await c.call(...cmd.map((a) => Buffer.from(a)))).toString());
+      }
+      expect(replies).toEqual(['+OK\r\n', '+OK\r\n', '+QUEUED\r\n', '+QUEUED\r\n', '*2\r\n+OK\r\n+OK\r\n']);
+    } finally {
+      c.close();
+    }
+    expect(await ask(leader, PW, 'config', 'get', 'maxmemory-policy')).toBe(configReply('maxmemory-policy', 'allkeys-random'));
+    expect(await ask(leader, PW, 'config', 'set', 'maxmemory-policy', 'noeviction')).toBe('+OK\r\n');
   });
 
   it('through a follower: MOVED to the leader, which redis-cli -c follows; every node applies it', async () => {
