@@ -9,6 +9,7 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
 import { RawConn } from './support/resp-bytes.ts';
@@ -106,7 +107,7 @@ describe('cluster-wide CONFIG SET through the log', () => {
     expect(await ask(leader, PW, 'config', 'set', 'maxmemory-policy', 'noeviction')).toBe('+OK\r\n');
   });
 
-  it('through a follower: MOVED to the leader, which redis-cli -c follows; every node applies it', async () => {
+  it('through a follower: MOVED to the leader, which redis-cli -c follows (ioredis Cluster too); every node applies it', async () => {
     const leader = await cluster.waitLeader();
     const follower = cluster.nodes.find((h) => h !== leader)!;
     const base = ['-p', String(follower.port), '-a', PW, '--no-auth-warning'];
@@ -123,6 +124,16 @@ describe('cluster-wide CONFIG SET through the log', () => {
     expect(await ask(leader, PW, 'config', 'get', 'maxclients')).toBe(configReply('maxclients', '10000'));
     expect(await redisCli(['-c', ...base, 'config', 'set', 'maxmemory-policy', 'volatile-ttl'])).toBe('OK\n');
     await everyNode(PW, ['config', 'get', 'maxmemory-policy'], configReply('maxmemory-policy', 'volatile-ttl'), 'policy volatile-ttl');
+    // ioredis Cluster, seeded with the follower only, gets it to the leader too.
+    const io = new Cluster([{ host: '127.0.0.1', port: follower.port }], { redisOptions: { password: PW } });
+    io.on('error', () => {});
+    try {
+      expect(await io.config('SET', 'maxmemory-policy', 'allkeys-lru')).toBe('OK');
+    } finally {
+      io.disconnect();
+    }
+    await everyNode(PW, ['config', 'get', 'maxmemory-policy'], configReply('maxmemory-policy', 'allkeys-lru'), 'policy allkeys-lru');
+    expect(await ask(leader, PW, 'config', 'set', 'maxmemory-policy', 'volatile-ttl')).toBe('+OK\r\n');
   });
 
   it('kill -9 the leader: the new leader requires the password and enforces maxmemory + policy set cluster-wide', async () => {
