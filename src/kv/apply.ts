@@ -12,6 +12,7 @@ import { addInt64, parseInt64 } from './numbers.ts';
 import type { KvOp, OpOf, Rng } from './ops.ts';
 import { expireTimeOf, liveCount, matchingKeys, randomKeyOf, scanKeys, ttlOf } from './reads.ts';
 import { bulk, ERR, error, int, invalidExpireTime, type KvResult, NIL, OK } from './results.ts';
+import { type ClusterSettings, mergeSettings } from './settings.ts';
 
 /**
  * Redis's proto-max-bulk-len default (512 MiB), capped by V8's longest string: the bound for a
@@ -25,6 +26,8 @@ export interface ApplyContext {
   index: number;
   /** Deterministic per entry, for RANDOMKEY inside a MULTI. */
   rng: Rng;
+  /** The store's cluster-wide settings, which a CONFIG op changes in place. */
+  settings: ClusterSettings;
 }
 
 /** The key if it exists and is not expired at ts; an expired key is deleted first. */
@@ -254,6 +257,8 @@ export function applyOp(ctx: ApplyContext, op: KvOp): KvResult {
       return expireIf(ctx, op);
     case 'evict':
       return evict(ctx, op.keys);
+    case 'config':
+      return { type: 'settings', ignored: mergeSettings(ctx.settings, op.pairs) };
     case 'get':
       return valueReply(readTouch(ctx, op.key));
     case 'mget':

@@ -137,6 +137,7 @@ function opSize(op: KvOp): number {
       return 1 + bytesSize(op.key) + bytesSize(op.value);
     case 'mset':
     case 'msetnx':
+    case 'config':
       return 1 + pairsSize(op.pairs);
     case 'getex':
       return 2 + bytesSize(op.key) + (op.pxat === undefined ? 0 : timeSize(op.pxat, 'pxat'));
@@ -223,6 +224,7 @@ function writeOp(w: ByteWriter, op: KvOp): void {
       return;
     case 'mset':
     case 'msetnx':
+    case 'config':
       writePairs(w, op.pairs);
       return;
     case 'getex':
@@ -315,6 +317,7 @@ function readOp(r: ByteReader): KvOp {
       return { type, key: r.bytes(), value: r.bytes() };
     case 'mset':
     case 'msetnx':
+    case 'config':
       return { type, pairs: readPairs(r) };
     case 'getex': {
       const flags = r.u8();

@@ -17,6 +17,10 @@
  *    `strlen`, `type`, `keys`, `scan`, `randomKey`, `dbsize`, with the node's clock; they treat
  *    expired keys as absent and never delete. `{ touch: true }` marks a key recently used
  *    (GET-like reads on the leader). WATCH reads `version(key, now)` on the leader.
+ *  - Cluster-wide settings (CONFIG SET requirepass, maxmemory, maxmemory-policy): propose one
+ *    `{ type: 'config', pairs }` op with canonical values; its result `{ type: 'settings' }`
+ *    tells the node to adopt `store.settings` (also after a restore). `store.maxmemory` and
+ *    `store.policy` already follow them.
  *  - Snapshots: `for await (const chunk of store.beginSnapshot())` while applies continue;
  *    `await store.restore(chunksOrBytes)` to install one (apply throws meanwhile). Both work in
  *    slices of a few ms and yield to the event loop between them.
@@ -52,6 +56,7 @@ export {
   type WatchedKey,
 } from './ops.ts';
 export { mulberry32 } from './prng.ts';
+export { type ClusterSettings, type IgnoredSetting, mergeSettings } from './settings.ts';
 export { ERR, invalidExpireTime, type KvResult } from './results.ts';
 export { SNAPSHOT_CHUNK_BYTES, SnapshotWriter } from './snapshot.ts';
 export { type ExpiredKey, KvStore, type KvStoreOptions, type ReadOptions, type ScanOptions } from './store.ts';

@@ -35,6 +35,8 @@ export const OP = {
   expireIf: { code: 14, write: true },
   /** Leader's eviction: delete the keys that are still present. */
   evict: { code: 15, write: true },
+  /** CONFIG SET of cluster-wide settings (settings.ts): (name, value) pairs, all in one entry. */
+  config: { code: 16, write: true },
   get: { code: 32, write: false },
   mget: { code: 33, write: false },
   exists: { code: 34, write: false },
@@ -75,6 +77,8 @@ interface OpShapes {
   publish: { channel: Bytes; message: Bytes };
   expireIf: { key: Bytes; at: number };
   evict: { keys: Bytes[] };
+  /** Canonical (name, value) pairs, e.g. ("maxmemory", "1073741824"); see settings.ts. */
+  config: { pairs: [name: Bytes, value: Bytes][] };
   get: { key: Bytes };
   mget: { keys: Bytes[] };
   exists: { keys: Bytes[] };

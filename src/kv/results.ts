@@ -2,6 +2,7 @@
  * Results of applying an op: protocol-neutral typed values that the RESP and HTTP front ends
  * turn into replies. Errors carry Redis's exact text, prefix included ("ERR ...").
  */
+import type { IgnoredSetting } from './settings.ts';
 
 export type KvResult =
   | { type: 'ok' }
@@ -16,7 +17,12 @@ export type KvResult =
   /** The whole entry was skipped because a WATCHed key changed (EXEC replies a nil array). */
   | { type: 'aborted' }
   /** PUBLISH: the runtime delivers the message and replies with the receiver count. */
-  | { type: 'publish'; channel: Uint8Array; message: Uint8Array };
+  | { type: 'publish'; channel: Uint8Array; message: Uint8Array }
+  /**
+   * CONFIG (cluster-wide settings): they changed, so the node adopts KvStore.settings; `ignored`
+   * lists pairs this version could not apply (logged by the node). The client's reply is OK.
+   */
+  | { type: 'settings'; ignored: IgnoredSetting[] };
 
 /** Redis's error texts, as it words them. */
 export const ERR = {

@@ -12,9 +12,12 @@
  * and skipped.
  *
  * Format (all varints unsigned LEB128):
- *   "RKVS" FORMAT(u8 = 1) index count nbuckets {bucket deletedAt}*
+ *   "RKVS" FORMAT(u8 = 1 | 2) index count nbuckets {bucket deletedAt}*
+ *   [FORMAT 2: nsettings {name(len, bytes) value(len, bytes)}*]
  *   count x { key(len, bytes) value(len, bytes) expiresAt(0 = none) version }
  *   crc32(u32 LE) of every preceding byte
+ * FORMAT 2 adds the cluster-wide settings (settings.ts) in their canonical text form. A store
+ * with none set still writes FORMAT 1, which an older version can install.
  * Records are in creation order; a restore rebuilds the LRU lists in that order (LRU order is
  * leader-local bookkeeping, not replicated state). Replicas that applied the same log write
  * byte-identical snapshots.
@@ -26,9 +29,13 @@ import { ByteReader, ByteWriter, ShortInputError, uvarintSize } from './bytes.ts
 import { SnapshotAbortedError, SnapshotFormatError } from './errors.ts';
 import type { Item } from './item.ts';
 import { type ItemImage, Keyspace, VERSION_BUCKETS } from './keyspace.ts';
+import { type ClusterSettings, mergeSettings, settingPairs } from './settings.ts';
 
 const MAGIC = Buffer.from('RKVS', 'latin1');
-const FORMAT = 1;
+/** Without settings. */
+const FORMAT_1 = 1;
+/** With the cluster-wide settings after the version buckets. */
+const FORMAT_2 = 2;
 /** Target chunk size: one chunk is one slice of synchronous work (well under 5 ms). */
 export const SNAPSHOT_CHUNK_BYTES = 256 * 1024;
 /** Records restored between two yields to the event loop. */
@@ -55,6 +62,8 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
   private readonly end: number;
   private readonly originals = new Map<Item, ItemImage>();
   private readonly buckets: Float64Array;
+  /** The cluster-wide settings as of `index`, canonical pairs (copies: apply may change them). */
+  private readonly settings: [Uint8Array, Uint8Array][];
   private state: 'ready' | 'running' | 'done' | 'aborted' = 'ready';
   /** The last chunk, once its consumer is done with it (reuseChunks only). */
   private spare: Buffer | undefined;
@@ -64,8 +73,10 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
     index: number,
     private readonly chunkBytes = SNAPSHOT_CHUNK_BYTES,
     private readonly reuseChunks = false,
+    settings: Readonly<ClusterSettings> = {},
   ) {
     this.index = index;
+    this.settings = settingPairs(settings);
     this.keyCount = ks.size;
     this.items = ks.order;
     this.end = ks.order.length;
@@ -170,13 +181,17 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
   private headerSize(): number {
     let size = MAGIC.length + 1 + uvarintSize(this.index) + uvarintSize(this.keyCount) + uvarintSize(VERSION_BUCKETS);
     for (const b of this.nonzeroBuckets()) size += uvarintSize(b) + uvarintSize(this.buckets[b]);
+    if (this.settings.length > 0) {
+      size += uvarintSize(this.settings.length);
+      for (const [n, v] of this.settings) size += uvarintSize(n.length) + n.length + uvarintSize(v.length) + v.length;
+    }
     return size;
   }
 
   private writeHeader(w: ByteWriter): void {
     w.buf.set(MAGIC, 0);
     w.pos = MAGIC.length;
-    w.u8(FORMAT);
+    w.u8(this.settings.length > 0 ? FORMAT_2 : FORMAT_1);
     w.uvarint(this.index);
     w.uvarint(this.keyCount);
     const buckets = this.nonzeroBuckets();
@@ -184,6 +199,12 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
     for (const b of buckets) {
       w.uvarint(b);
       w.uvarint(this.buckets[b]);
+    }
+    if (this.settings.length === 0) return;
+    w.uvarint(this.settings.length);
+    for (const [n, v] of this.settings) {
+      w.bytes(n);
+      w.bytes(v);
     }
   }
 
@@ -274,14 +295,18 @@ interface Header {
   index: number;
   count: number;
   buckets: [number, number][];
+  settings: ClusterSettings;
 }
+
+/** More than any version defines; a bound so a corrupt count cannot loop for long. */
+const MAX_SETTINGS = 1024;
 
 function readHeader(r: ByteReader): Header {
   for (let i = 0; i < MAGIC.length; i++) {
     if (r.u8() !== MAGIC[i]) throw new SnapshotFormatError('bad magic');
   }
   const format = r.u8();
-  if (format !== FORMAT) throw new SnapshotFormatError(`unknown format ${format}`);
+  if (format !== FORMAT_1 && format !== FORMAT_2) throw new SnapshotFormatError(`unknown format ${format}`);
   const index = r.uvarint();
   const count = r.uvarint();
   const n = r.uvarint();
@@ -292,11 +317,23 @@ function readHeader(r: ByteReader): Header {
     if (b >= VERSION_BUCKETS) throw new SnapshotFormatError(`version bucket ${b}`);
     buckets.push([b, r.uvarint()]);
   }
-  return { index, count, buckets };
+  const settings: ClusterSettings = {};
+  if (format === FORMAT_2) {
+    const ns = r.uvarint();
+    if (ns > MAX_SETTINGS) throw new SnapshotFormatError(`${ns} settings`);
+    const pairs: [Uint8Array, Uint8Array][] = [];
+    // Copies: the input chunks may be reused once read.
+    for (let i = 0; i < ns; i++) pairs.push([Buffer.from(r.bytes()), Buffer.from(r.bytes())]);
+    // A setting this version does not know (a newer version's) is dropped, as apply would.
+    mergeSettings(settings, pairs);
+  }
+  return { index, count, buckets, settings };
 }
 
 /** Builds a new keyspace from a snapshot stream; the caller swaps it in when this resolves. */
-export async function readSnapshot(source: AsyncIterable<Uint8Array> | Uint8Array): Promise<{ ks: Keyspace; index: number }> {
+export async function readSnapshot(
+  source: AsyncIterable<Uint8Array> | Uint8Array,
+): Promise<{ ks: Keyspace; index: number; settings: ClusterSettings }> {
   const src = new ChunkSource(source);
   try {
     const header = await src.read(readHeader);
@@ -336,7 +373,7 @@ export async function readSnapshot(source: AsyncIterable<Uint8Array> | Uint8Arra
     });
     if (crc !== expected) throw new SnapshotFormatError('checksum mismatch');
     if (src.available > 0 || (await src.grow())) throw new SnapshotFormatError('trailing bytes');
-    return { ks, index: header.index };
+    return { ks, index: header.index, settings: header.settings };
   } catch (err) {
     if (err instanceof SnapshotFormatError) throw err;
     throw new SnapshotFormatError((err as Error).message);

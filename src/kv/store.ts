@@ -3,7 +3,8 @@
  * on nothing but the entries (time comes from entry.ts), so replicas that apply the same log
  * hold the same keys, values, expiries and versions. Everything else here is either a read
  * (never deletes, treats expired keys as absent) or a leader-side helper whose decisions are
- * themselves proposed through the log (EXPIRE_IF, EVICT).
+ * themselves proposed through the log (EXPIRE_IF, EVICT). The cluster-wide settings (CONFIG op,
+ * settings.ts) are replicated state too: applied from the log and carried by snapshots.
  */
 import type { Buffer } from 'node:buffer';
 import { applyOp, type ApplyContext } from './apply.ts';
@@ -15,10 +16,14 @@ import type { KvEntry, Rng, TimeUnit } from './ops.ts';
 import { mulberry32 } from './prng.ts';
 import { expireTimeOf, findLive, liveCount, matchingKeys, randomKeyOf, scanKeys, ttlOf } from './reads.ts';
 import { ABORTED, type KvResult } from './results.ts';
+import type { ClusterSettings } from './settings.ts';
 import { readSnapshot, SnapshotWriter } from './snapshot.ts';
 
 export interface KvStoreOptions {
-  /** Bytes of accounted memory (see ITEM_OVERHEAD) above which writes need eviction; 0 = no limit. */
+  /**
+   * Bytes of accounted memory (see ITEM_OVERHEAD) above which writes need eviction; 0 = no
+   * limit. Like `policy`, a default: a value set cluster-wide through the log overrides it.
+   */
   maxmemory?: number;
   policy?: EvictionPolicy;
 }
@@ -46,12 +51,37 @@ export class KvStore {
   private applied = 0;
   private restoring = false;
   private writer: SnapshotWriter | null = null;
-  maxmemory: number;
-  policy: EvictionPolicy;
+  /** Replicated: set by CONFIG ops, carried by snapshots. */
+  private cluster: ClusterSettings = {};
+  private defaultMaxmemory: number;
+  private defaultPolicy: EvictionPolicy;
 
   constructor(options: KvStoreOptions = {}) {
-    this.maxmemory = options.maxmemory ?? 0;
-    this.policy = options.policy ?? 'noeviction';
+    this.defaultMaxmemory = options.maxmemory ?? 0;
+    this.defaultPolicy = options.policy ?? 'noeviction';
+  }
+
+  /** The cluster-wide settings applied so far (only those ever set through the log). */
+  get settings(): Readonly<ClusterSettings> {
+    return this.cluster;
+  }
+
+  /** The effective maxmemory: the cluster-wide value once one is set, else the default (settable). */
+  get maxmemory(): number {
+    return this.cluster.maxmemory ?? this.defaultMaxmemory;
+  }
+
+  set maxmemory(n: number) {
+    this.defaultMaxmemory = n;
+  }
+
+  /** The effective eviction policy, like `maxmemory`. */
+  get policy(): EvictionPolicy {
+    return this.cluster.maxmemoryPolicy ?? this.defaultPolicy;
+  }
+
+  set policy(p: EvictionPolicy) {
+    this.defaultPolicy = p;
   }
 
   /** Index of the last applied entry (or of the restored snapshot). */
@@ -72,7 +102,7 @@ export class KvStore {
         if (ks.version(toBinary(w.key), entry.ts) !== w.version) return [ABORTED];
       }
     }
-    const ctx: ApplyContext = { ks, ts: entry.ts, index, rng: mulberry32(index) };
+    const ctx: ApplyContext = { ks, ts: entry.ts, index, rng: mulberry32(index), settings: this.cluster };
     return entry.ops.map((op) => applyOp(ctx, op));
   }
 
@@ -187,7 +217,7 @@ export class KvStore {
    */
   beginSnapshot(chunkBytes?: number, reuseChunks = false): SnapshotWriter {
     this.writer?.cancel();
-    this.writer = new SnapshotWriter(this.ks, this.applied, chunkBytes, reuseChunks);
+    this.writer = new SnapshotWriter(this.ks, this.applied, chunkBytes, reuseChunks, this.cluster);
     return this.writer;
   }
 
@@ -200,10 +230,11 @@ export class KvStore {
     if (this.restoring) throw new RestoreInProgressError();
     this.restoring = true;
     try {
-      const { ks, index } = await readSnapshot(source);
+      const { ks, index, settings } = await readSnapshot(source);
       // A running snapshot keeps reading the old keyspace, which no longer changes.
       this.ks = ks;
       this.applied = index;
+      this.cluster = settings;
       return index;
     } finally {
       this.restoring = false;

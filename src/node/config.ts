@@ -66,9 +66,15 @@ export const SETTINGS = {
     min: 0,
     help: 'and at most this many bytes of it (followers further behind get the snapshot)',
   },
-  maxmemory: { kind: 'int', default: 0, min: 0, help: 'bytes of data before eviction (0: no limit)' },
-  'maxmemory-policy': { kind: EVICTION_POLICIES, default: 'noeviction', help: 'eviction policy' },
-  requirepass: { kind: 'string', default: '', help: 'password clients must AUTH with (RESP) or send as Bearer / Basic default:<pw> (HTTP)' },
+  // Cluster-wide: CONFIG SET replicates these through the log, and a value set that way wins
+  // over the flag from then on; the flag only seeds a cluster that never set one.
+  maxmemory: { kind: 'int', default: 0, min: 0, help: 'bytes of data before eviction (0: no limit); cluster-wide once CONFIG SET' },
+  'maxmemory-policy': { kind: EVICTION_POLICIES, default: 'noeviction', help: 'eviction policy; cluster-wide once CONFIG SET' },
+  requirepass: {
+    kind: 'string',
+    default: '',
+    help: 'password clients must AUTH with (RESP) or send as Bearer / Basic default:<pw> (HTTP); cluster-wide once CONFIG SET',
+  },
   'http-token': { kind: 'string', default: '', help: 'HTTP Bearer token, instead of requirepass, for every route but /healthz and /readyz' },
   'metrics-public': { kind: 'bool', default: false, help: 'serve /metrics without authentication (for scrapers)' },
   'protected-mode': {

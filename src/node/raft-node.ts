@@ -25,6 +25,7 @@ import type { Logger } from './logger.ts';
 import { type Member, Members, decodeMember, encodeMember, raftUrl } from './members.ts';
 import { NodeMetrics } from './metrics.ts';
 import { ProposalBatch } from './proposal-batch.ts';
+import { NodeSettings } from './settings.ts';
 import { Snapshotter } from './snapshotter.ts';
 import { type ReadyHost, ReadyLoop } from './ready-loop.ts';
 import { ProposalWaiters, ReadWaiters } from './waiters.ts';
@@ -71,6 +72,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   private readonly reads: ReadWaiters;
   private readonly snapshotter: Snapshotter;
   private readonly duties: LeaderDuties;
+  private readonly settings: NodeSettings;
 
   private constructor(
     readonly cfg: NodeConfig,
@@ -83,6 +85,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     this.members.set({ id: cfg.id, host: cfg.advertiseHost, port: cfg.advertisePort, httpPort: cfg.advertiseHttpPort });
     this.metrics = new NodeMetrics(this);
     this.kv = new KvStore({ maxmemory: cfg.maxmemory, policy: cfg.maxmemoryPolicy });
+    this.settings = new NodeSettings(cfg, log);
     this.reads = new ReadWaiters((ctx) => {
       this.raw.readIndex(ctx);
       this.scheduleReady();
@@ -119,6 +122,10 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     const fresh = snap.meta.index === 0 && this.storage.lastIndex() === 0 && this.storage.initialState().hardState.term === 0;
     if (fresh && !this.cfg.join) await this.bootstrap();
     if (snap.meta.index > 0) await this.snapshotter.install(snap);
+    // Serve under the committed cluster-wide settings from the start, not the flags (settings.ts).
+    const commit = this.storage.initialState().hardState.commit;
+    const tail = commit > snap.meta.index ? this.storage.entries(snap.meta.index + 1, commit + 1, Number.POSITIVE_INFINITY) : [];
+    this.settings.atCommit(this.kv.settings, tail);
     this.applied = snap.meta.index;
     this.conf = snap.meta.conf;
     this.raw = new RawNode({
@@ -383,6 +390,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       installSnapshot: async (snap) => {
         if (snap.meta.index <= this.applied) return;
         await this.snapshotter.install(snap);
+        this.settings.restored(this.kv.settings);
         this.proposals.skippedTo(snap.meta.index);
         this.applied = snap.meta.index;
         this.conf = snap.meta.conf;
@@ -390,6 +398,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       },
       afterAdvance: (rd) => {
         if (rd.committedEntries.length === 0) return;
+        this.settings.caughtUp(this.applied, this.kv.settings);
         if (this.role === Role.Leader) this.duties.afterApply();
         this.snapshotter.maybeSnapshot(this.applied);
       },
@@ -434,6 +443,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       this.metrics.applied(entry, results);
       for (const r of results) {
         if (r.type === 'publish') this.emit('publish', { channel: r.channel, message: r.message });
+        else if (r.type === 'settings') this.settings.applied(e.index, this.kv.settings, r.ignored);
       }
       this.proposals.applied(e.index, e.term, results);
     } else {

@@ -29,6 +29,7 @@ const everyOp: KvOp[] = [
   { type: 'publish', channel: b('ch'), message: bin },
   { type: 'expireIf', key: b('k'), at: 1_700_000_000_000 },
   { type: 'evict', keys: [b('x')] },
+  { type: 'config', pairs: [[b('requirepass'), Buffer.from('pässwörd', 'utf8')], [b('maxmemory'), b('1073741824')]] },
   { type: 'get', key: b('k') },
   { type: 'mget', keys: [b('a'), b('b')] },
   { type: 'exists', keys: [] },

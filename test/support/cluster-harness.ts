@@ -87,10 +87,13 @@ export class ClusterHarness {
   readonly nodes: NodeHandle[] = [];
   private logs: WriteStream[] = [];
   extraArgs: string[];
+  /** Sent as `Authorization: Bearer` by the HTTP helpers; starts as opts.httpToken, tests change it after CONFIG SET requirepass. */
+  httpToken: string;
   private peersArg = '';
 
   constructor(private readonly opts: HarnessOptions = {}) {
     this.extraArgs = opts.extraArgs ?? [];
+    this.httpToken = opts.httpToken ?? '';
   }
 
   async start(): Promise<void> {
@@ -138,7 +141,7 @@ export class ClusterHarness {
 
   /** The Authorization header the helpers send, when the nodes want one. */
   authHeaders(): Record<string, string> {
-    return this.opts.httpToken ? { authorization: `Bearer ${this.opts.httpToken}` } : {};
+    return this.httpToken ? { authorization: `Bearer ${this.httpToken}` } : {};
   }
 
   url(h: NodeHandle, path: string): string {

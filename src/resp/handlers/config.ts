@@ -1,28 +1,39 @@
 /**
- * CONFIG GET/SET over the settings RaftKV has. Changes apply to this node only and are not
- * persisted (a restart reads the flags, environment and config file again). maxmemory and the
- * eviction policy matter on the leader, which alone decides evictions and answers -OOM.
+ * CONFIG GET/SET over the settings RaftKV has, of two scopes:
+ *  - cluster-wide (requirepass, maxmemory, maxmemory-policy): CONFIG SET validates them and
+ *    proposes one CONFIG op through the log, so every replica applies them at the same index
+ *    and they survive restarts, compaction and failovers. It answers +OK once applied here, and
+ *    it is a write: a follower answers MOVED to the leader. A value set this way wins over the
+ *    node's flag from then on (etcd's cluster-wide config); the flag only seeds a cluster that
+ *    never set it. The node adopts applied values in node/settings.ts.
+ *  - node-local (maxclients, ...): applied at once to the node the command is sent to, not
+ *    replicated and not persisted (a restart reads the flags, environment and config file).
+ * One CONFIG SET is all or nothing, as in Redis: every value is checked first, the cluster-wide
+ * ones go in one entry, and the node-local ones apply once that entry has.
  */
+import { isUtf8 } from 'node:buffer';
 import { EVICTION_POLICIES, type EvictionPolicy, globMatch } from '../../kv/index.ts';
 import { R, type Reply } from '../reply.ts';
 import { cstr, option, SYNTAX_ERROR } from './args.ts';
-import type { LocalHandler, NodeContext } from './context.ts';
+import { entryBytes, type LocalHandler, type NodeContext } from './context.ts';
+import { runtimeErrorReply } from './runtime-errors.ts';
 
 interface Param {
   get(ctx: NodeContext): string;
-  /** Validates a value: a function that applies it, or why it is refused. Absent: immutable. */
+  /** Node-local: validates a value: a function that applies it, or why it is refused. */
   set?(ctx: NodeContext, value: string): (() => void) | string;
+  /** Cluster-wide: validates a value into its canonical form for the log, or why it is refused. */
+  replicated?(value: Buffer): Buffer | string;
 }
 
 /** memtoull: digits with an optional b/k/kb/m/mb/g/gb unit (k = 1000, kb = 1024). */
-function memoryValue(s: string): number | null {
+function memoryValue(s: string): bigint | null {
   const m = /^(\d*)(b|k|kb|m|mb|g|gb)?$/i.exec(s);
   if (!m || (m[1] === '' && m[2] !== undefined)) return null;
   const unit = (m[2] ?? 'b').toLowerCase();
   const mul = { b: 1, k: 1e3, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 }[unit] ?? 1;
   const n = BigInt(m[1] === '' ? '0' : m[1]) * BigInt(mul);
-  if (n >= 2n ** 64n) return null;
-  return Number(n);
+  return n >= 2n ** 64n ? null : n;
 }
 
 function integer(s: string, min: number, max: number): number | string {
@@ -35,33 +46,26 @@ function integer(s: string, min: number, max: number): number | string {
 const PARAMS: Record<string, Param> = {
   maxmemory: {
     get: (ctx) => String(ctx.node.cfg.maxmemory),
-    set: (ctx, v) => {
-      const n = memoryValue(v);
-      if (n === null) return 'argument must be a memory value';
-      return () => {
-        ctx.node.cfg.maxmemory = n;
-        ctx.node.kv.maxmemory = n;
-      };
+    replicated: (v) => {
+      // The exact integer memtoull gives, even past 2^53 (settings.ts parses it back).
+      const n = memoryValue(v.toString('latin1'));
+      return n === null ? 'argument must be a memory value' : Buffer.from(n.toString(), 'latin1');
     },
   },
   'maxmemory-policy': {
     get: (ctx) => ctx.node.cfg.maxmemoryPolicy,
-    set: (ctx, v) => {
-      const policy = v.toLowerCase() as EvictionPolicy;
+    replicated: (v) => {
+      const policy = v.toString('latin1').toLowerCase() as EvictionPolicy;
       if (!EVICTION_POLICIES.includes(policy)) {
         return `argument(s) must be one of the following: ${EVICTION_POLICIES.join(', ')}`;
       }
-      return () => {
-        ctx.node.cfg.maxmemoryPolicy = policy;
-        ctx.node.kv.policy = policy;
-      };
+      return Buffer.from(policy, 'latin1');
     },
   },
   requirepass: {
     get: (ctx) => ctx.node.cfg.requirepass,
-    set: (ctx, v) => () => {
-      ctx.node.cfg.requirepass = v;
-    },
+    // AUTH, HTTP auth and --requirepass all take the password as UTF-8 text (Redis: any bytes).
+    replicated: (v) => (isUtf8(v) ? v : 'argument must be valid UTF-8'),
   },
   maxclients: {
     get: (ctx) => String(ctx.node.cfg.maxclients),
@@ -90,28 +94,48 @@ export const configGet: LocalHandler = (ctx, _conn, argv) => {
   return R.map(out);
 };
 
-/** CONFIG SET name value [name value ...]: all or nothing, checked in Redis's order. */
-export const configSet: LocalHandler = (ctx, _conn, argv) => {
+/**
+ * CONFIG SET name value [name value ...]: all or nothing, checked in Redis's order; the
+ * cluster-wide parameters go through the log as one entry (see the top of this file).
+ */
+export const configSet: LocalHandler = (ctx, conn, argv) => {
   // The router checked the minimum (arity -4); an odd count past it is a syntax error.
   if (argv.length % 2 !== 0) return SYNTAX_ERROR;
   const failed = (arg: Buffer, why: string): Reply =>
     R.error(`ERR CONFIG SET failed (possibly related to argument '${cstr(arg)}') - ${why}`);
   const seen = new Set<Param>();
-  const chosen: [Buffer, Param, string][] = [];
+  const chosen: [Buffer, Param, Buffer][] = [];
   for (let i = 2; i < argv.length; i += 2) {
-    const p = PARAMS[option(argv[i])];
+    const name = option(argv[i]);
+    const p = Object.hasOwn(PARAMS, name) ? PARAMS[name] : undefined;
     if (p === undefined) return R.error(`ERR Unknown option or number of arguments for CONFIG SET - '${cstr(argv[i])}'`);
-    if (p.set === undefined) return failed(argv[i], "can't set immutable config");
+    if (p.set === undefined && p.replicated === undefined) return failed(argv[i], "can't set immutable config");
     if (seen.has(p)) return failed(argv[i], 'duplicate parameter');
     seen.add(p);
-    chosen.push([argv[i], p, argv[i + 1].toString('latin1')]);
+    chosen.push([argv[i], p, argv[i + 1]]);
   }
   const apply: (() => void)[] = [];
+  const pairs: [Buffer, Buffer][] = [];
   for (const [arg, p, value] of chosen) {
-    const r = p.set?.(ctx, value);
+    if (p.replicated) {
+      const canonical = p.replicated(value);
+      if (typeof canonical === 'string') return failed(arg, canonical);
+      pairs.push([Buffer.from(option(arg), 'latin1'), canonical]);
+      continue;
+    }
+    const r = p.set?.(ctx, value.toString('latin1'));
     if (typeof r === 'string') return failed(arg, r);
     if (r) apply.push(r);
   }
-  for (const f of apply) f();
-  return R.OK;
+  const applyLocal = (): Reply => {
+    for (const f of apply) f();
+    return R.OK;
+  };
+  if (pairs.length === 0) return applyLocal();
+  const bytes = entryBytes(argv);
+  if (bytes > ctx.maxEntryBytes) return ctx.entryTooBig(bytes);
+  // Keyless, so a follower's MOVED names slot 0, as for FLUSHALL.
+  return ctx.write(conn, [{ type: 'config', pairs }]).then(applyLocal, (err: unknown) =>
+    runtimeErrorReply(ctx.node, err, 0, 'write'),
+  );
 };

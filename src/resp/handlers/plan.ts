@@ -47,6 +47,9 @@ export function resultReply(r: KvResult): Reply {
     case 'publish':
       // Only PUBLISH produces it, and its plan counts receivers instead.
       throw new TypeError('publish result without a PUBLISH plan');
+    case 'settings':
+      // CONFIG SET: the node has adopted the settings by the time the reply is made.
+      return R.OK;
   }
 }
 
