@@ -141,7 +141,10 @@ export class ClusterHarness {
 
   /** The Authorization header the helpers send, when the nodes want one. */
   authHeaders(): Record<string, string> {
-    return this.httpToken ? { authorization: `Bearer ${this.httpToken}` } : {};
+    if (!this.httpToken) return {};
+    // fetch sends a header's characters as latin1 bytes; the node reads the token's UTF-8 bytes
+    // (as curl sends them), so a non-ASCII password goes out as its UTF-8 encoding.
+    return { authorization: `Bearer ${Buffer.from(this.httpToken, 'utf8').toString('latin1')}` };
   }
 
   url(h: NodeHandle, path: string): string {
