@@ -28,6 +28,8 @@ export function hostProblem(host: unknown): string | undefined {
   if (typeof host !== 'string') return 'must be a string';
   if (host.length === 0) return 'must not be empty';
   if (host.length > MAX_HOST) return `must be at most ${MAX_HOST} characters`;
+  // A zone id (fe80::1%eth0) names an interface of one machine, and WHATWG URLs refuse it.
+  if (isIP(host) === 6 && host.includes('%')) return 'must not carry an IPv6 zone id';
   if (isIP(host) !== 0) return undefined;
   const labels = (host.endsWith('.') ? host.slice(0, -1) : host).split('.');
   if (!labels.every((l) => LABEL.test(l))) return 'must be an IP address or a hostname (letters, digits, hyphens and dots)';

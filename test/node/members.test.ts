@@ -5,6 +5,7 @@
  * a real 3-node cluster) is test/integration/poison-entry.test.ts.
  */
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../src/kv/prng.ts';
 import { hostPort, hostProblem, nodeIdProblem, portProblem } from '../../src/node/addresses.ts';
 import { InvalidMemberError, Members, checkMember, decodeMember, encodeMember, raftUrl } from '../../src/node/members.ts';
 
@@ -18,7 +19,7 @@ describe('address rules', () => {
   });
 
   it('refuses what is neither', () => {
-    const bad = ['a b', '', '256.1.1.1', '1.2.3', '-a.com', 'a-.com', 'a..b', 'a_b', 'http://x', 'x:80', '[::1]', 'a'.repeat(64), `${'a.'.repeat(126)}aa`, 'é.com', 'a\nb', 'a/b'];
+    const bad = ['a b', '', '256.1.1.1', '1.2.3', '-a.com', 'a-.com', 'a..b', 'a_b', 'http://x', 'x:80', '[::1]', 'a'.repeat(64), `${'a.'.repeat(126)}aa`, 'é.com', 'a\nb', 'a/b', 'fe80::1%eth0'];
     for (const h of bad) expect(hostProblem(h), JSON.stringify(h)).toBeDefined();
     expect(hostProblem(42)).toBe('must be a string');
   });
@@ -78,8 +79,21 @@ describe('member records', () => {
     expect(book.all().map((m) => m.id)).toEqual(['n1']);
   });
 
+  it('makes a URL that parses from every random host it accepts', () => {
+    const rng = mulberry32(10);
+    const chars = 'ab09.-:%[]_ fF';
+    let accepted = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const host = Array.from({ length: 1 + Math.floor(rng() * 12) }, () => chars[Math.floor(rng() * chars.length)]).join('');
+      if (hostProblem(host) !== undefined) continue;
+      accepted++;
+      expect(() => new URL(raftUrl({ id: 'x', host, port: 1, httpPort: 2 })), host).not.toThrow();
+    }
+    expect(accepted).toBeGreaterThan(100);
+  });
+
   it('makes a URL that parses from every record it accepts', () => {
-    for (const host of ['::1', 'example.com', '192.168.0.1', 'n1.']) {
+    for (const host of ['::1', '::ffff:127.0.0.1', 'example.com', '192.168.0.1', 'n1.']) {
       expect(() => new URL(raftUrl(checkMember({ ...good, host })))).not.toThrow();
     }
   });
