@@ -7,6 +7,7 @@ import { createLogger } from '../node/logger.ts';
 import { RaftNode } from '../node/raft-node.ts';
 import { startRespServer } from '../resp/node-dispatcher.ts';
 import type { RespServer } from '../resp/server.ts';
+import { listenError, openFailure, prepareDataDir, storageOpenError } from './preflight.ts';
 import { missingRuntimeSettings } from './runtime.ts';
 
 function helpText(): string {
@@ -35,15 +36,19 @@ export function parseStartArgs(argv: string[]): NodeConfig {
   return resolveConfig(values as Partial<Record<SettingName, unknown>>);
 }
 
+/** Stops with exit code 2 and one line naming the setting: the operator's to fix. */
+function badSetting(err: ConfigError): never {
+  process.stderr.write(`raftkv: ${err.message}\n`);
+  process.exit(2);
+}
+
 export async function runStart(argv: string[]): Promise<void> {
   let cfg: NodeConfig;
   try {
     cfg = parseStartArgs(argv);
+    prepareDataDir(cfg.dataDir);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`raftkv: ${err.message}\n`);
-      process.exit(2);
-    }
+    if (err instanceof ConfigError) badSetting(err);
     throw err;
   }
   const log = createLogger(cfg.logLevel, cfg.id, process.env.RAFTKV_LOG_PRETTY ? process.env.RAFTKV_LOG_PRETTY === '1' : undefined);
@@ -51,12 +56,22 @@ export async function runStart(argv: string[]): Promise<void> {
   try {
     node = await RaftNode.open(cfg, log);
   } catch (err) {
-    log.fatal({ err }, `cannot open data directory ${cfg.dataDir}: ${(err as Error).message}`);
-    process.stderr.write(`raftkv: ${(err as Error).message}\n`);
+    const setting = storageOpenError(err);
+    if (setting) badSetting(setting);
+    // Corrupt or unreadable data is not a setting (exit 1), but the operator must know where.
+    const why = openFailure(err, cfg.dataDir);
+    log.fatal({ err }, why);
+    process.stderr.write(`raftkv: ${why}\n`);
     process.exit(1);
   }
   const app = await buildHttpApp(node, log);
-  await app.listen({ host: cfg.httpHost, port: cfg.httpPort });
+  try {
+    await app.listen({ host: cfg.httpHost, port: cfg.httpPort });
+  } catch (err) {
+    const setting = listenError(err, { port: 'http-port', host: 'http-host' }, cfg.httpHost, cfg.httpPort);
+    if (setting) badSetting(setting);
+    throw err;
+  }
   let resp: RespServer;
   try {
     resp = await startRespServer(node, {
@@ -65,6 +80,8 @@ export async function runStart(argv: string[]): Promise<void> {
         (err as NodeJS.ErrnoException).code ? log.debug({ err }, 'RESP socket error') : log.error({ err }, 'RESP command failed'),
     });
   } catch (err) {
+    const setting = listenError(err, { port: 'port', host: 'host' }, cfg.host, cfg.port);
+    if (setting) badSetting(setting);
     log.fatal({ err }, `cannot listen for RESP on ${cfg.host}:${cfg.port}: ${(err as Error).message}`);
     process.stderr.write(`raftkv: cannot listen for RESP on ${cfg.host}:${cfg.port}: ${(err as Error).message}\n`);
     process.exit(1);

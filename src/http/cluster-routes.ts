@@ -1,12 +1,21 @@
-/** Cluster administration: status, membership and leadership transfer. */
+/**
+ * Cluster administration: status, membership and leadership transfer. Whatever an admin request
+ * would put in the log is checked first (the schema for shapes, checkMember for the rules the
+ * schema cannot say, such as what a hostname is), so a bad request gets a 400 naming the field
+ * instead of becoming an entry that every replica must apply.
+ */
 import type { FastifyInstance } from 'fastify';
+import { checkMember } from '../node/members.ts';
 import type { RaftNode } from '../node/raft-node.ts';
+
+/** The same rule as nodeIdProblem (src/node/addresses.ts), for the OpenAPI document. */
+const idSchema = { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' } as const;
 
 const memberSchema = {
   type: 'object',
   properties: {
-    id: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', minLength: 1, maxLength: 64 },
-    host: { type: 'string', minLength: 1 },
+    id: idSchema,
+    host: { type: 'string', minLength: 1, maxLength: 253, description: 'an IPv4 or IPv6 address or a DNS hostname' },
     port: { type: 'integer', minimum: 1, maximum: 65535 },
     http_port: { type: 'integer', minimum: 1, maximum: 65535 },
   },
@@ -45,14 +54,14 @@ export function registerClusterRoutes(app: FastifyInstance, node: RaftNode): voi
     { schema: { description: 'Add a member: it joins as a learner and is promoted once caught up', body: memberSchema } },
     async (req, reply) => {
       const b = req.body;
-      await node.addMember({ id: b.id, host: b.host, port: b.port, httpPort: b.http_port });
+      await node.addMember(checkMember({ id: b.id, host: b.host, port: b.port, httpPort: b.http_port }));
       return reply.code(202).send({ ok: true, id: b.id, status: 'learner' });
     },
   );
 
   app.delete<{ Params: { id: string } }>(
     '/v1/cluster/members/:id',
-    { schema: { description: 'Remove a member', params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } } },
+    { schema: { description: 'Remove a member', params: { type: 'object', properties: { id: idSchema }, required: ['id'] } } },
     async (req) => {
       await node.removeMember(req.params.id);
       return { ok: true, removed: req.params.id };
@@ -64,7 +73,7 @@ export function registerClusterRoutes(app: FastifyInstance, node: RaftNode): voi
     {
       schema: {
         description: 'Hand leadership to a voter (the most caught-up one when `to` is absent)',
-        body: { type: ['object', 'null'], properties: { to: { type: 'string' } }, additionalProperties: false },
+        body: { type: ['object', 'null'], properties: { to: idSchema }, additionalProperties: false },
       },
     },
     async (req) => {

@@ -3,7 +3,15 @@
  * a stable code; nothing the client sends can make the server crash.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ConfChangePendingError, MemberExistsError, NodeClosedError, NotLeaderError, UnknownMemberError } from '../node/raft-node.ts';
+import { InvalidMemberError } from '../node/members.ts';
+import {
+  ConfChangePendingError,
+  MemberExistsError,
+  NodeClosedError,
+  NotLeaderError,
+  TransferTimeoutError,
+  UnknownMemberError,
+} from '../node/raft-node.ts';
 import { OutcomeUnknownError, ProposalFailedError, ReadTimeoutError } from '../node/waiters.ts';
 import { ProposalDroppedError } from '../raft/types.ts';
 
@@ -26,6 +34,7 @@ const BY_CLASS: [new (...a: never[]) => Error, number, string][] = [
   [ProposalFailedError, 503, 'proposal_failed'],
   [ReadTimeoutError, 503, 'read_timeout'],
   [NodeClosedError, 503, 'shutting_down'],
+  [TransferTimeoutError, 503, 'transfer_timeout'],
   [OutcomeUnknownError, 504, 'outcome_unknown'],
 ];
 
@@ -36,13 +45,26 @@ export function registerErrorHandler(app: FastifyInstance): void {
     for (const [cls, status, code] of BY_CLASS) {
       if (err instanceof cls) return reply.code(status).send({ error: code, message: err.message });
     }
-    if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });
+    if (err instanceof InvalidMemberError) {
+      const field = err.field === 'httpPort' ? 'http_port' : err.field;
+      return reply.code(400).send({ error: 'bad_request', field, message: `${field} ${err.problem}` });
+    }
+    if (err.validation) return reply.code(400).send({ error: 'bad_request', ...invalidField(err.validation), message: err.message });
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       return reply.code(err.statusCode).send({ error: String(err.code ?? 'bad_request').toLowerCase(), message: err.message });
     }
     req.log.error({ err }, 'unhandled error in HTTP route');
     return reply.code(500).send({ error: 'internal', message: err.message });
   });
+}
+
+/** The field a schema error is about (`{}` if it names none), as `{ field }` for the reply body. */
+function invalidField(validation: unknown): { field?: string } {
+  const first = (Array.isArray(validation) ? validation[0] : undefined) as
+    | { instancePath?: string; params?: { missingProperty?: string; additionalProperty?: string } }
+    | undefined;
+  const field = first?.instancePath?.replace(/^\//, '') || first?.params?.missingProperty || first?.params?.additionalProperty;
+  return field ? { field } : {};
 }
 
 export function redirectToLeader(req: FastifyRequest, reply: FastifyReply, err: NotLeaderError): FastifyReply {

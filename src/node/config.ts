@@ -5,6 +5,8 @@
  * names the setting.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { hostProblem, nodeIdProblem } from './addresses.ts';
 
 export const EVICTION_POLICIES = [
   'noeviction',
@@ -135,18 +137,28 @@ export class ConfigError extends Error {
 const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 export const envName = (s: string) => `RAFTKV_${s.replace(/-/g, '_').toUpperCase()}`;
 
-/** `id=host:port:httpPort`; httpPort defaults to port + 10000 as in Redis Cluster's bus port. */
+/**
+ * `id=host:port:httpPort`; httpPort defaults to port + 10000 as in Redis Cluster's bus port. An
+ * IPv6 host goes in brackets (`n1=[::1]:6379`). Ids and hosts follow the rules every other
+ * member address follows (addresses.ts).
+ */
 export function parsePeers(text: string, setting = 'peers'): PeerAddress[] {
   if (text.trim() === '') return [];
   return text.split(',').map((part) => {
-    const m = /^([A-Za-z0-9_.-]+)=([^:]+):(\d+)(?::(\d+))?$/.exec(part.trim());
+    const m = /^([^=]+)=(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)(?::(\d+))?$/.exec(part.trim());
     if (!m) throw new ConfigError(setting, `'${part}' is not id=host:port[:http_port]`);
-    const port = Number(m[3]);
-    const httpPort = m[4] ? Number(m[4]) : port + 10000;
+    const [, id, v6, name, portText, httpText] = m;
+    const host = v6 ?? name;
+    const idProblem = nodeIdProblem(id);
+    if (idProblem) throw new ConfigError(setting, `'${part}': the id ${idProblem}`);
+    const problem = hostProblem(host) ?? (v6 !== undefined && isIP(v6) !== 6 ? 'is not an IPv6 address' : undefined);
+    if (problem) throw new ConfigError(setting, `'${part}': the host '${host}' ${problem}`);
+    const port = Number(portText);
+    const httpPort = httpText ? Number(httpText) : port + 10000;
     if (port < 1 || port > 65535 || httpPort < 1 || httpPort > 65535) {
       throw new ConfigError(setting, `'${part}' has a port outside 1-65535`);
     }
-    return { id: m[1], host: m[2], port, httpPort };
+    return { id, host, port, httpPort };
   });
 }
 
@@ -221,6 +233,7 @@ export function resolveConfig(
   }
   const cfg = out as unknown as NodeConfig & { config?: string };
   delete cfg.config;
+  checkNames(cfg);
   if (cfg.httpPort === 0) cfg.httpPort = cfg.port + 10000;
   if (cfg.httpPort > 65535) throw new ConfigError('http-port', 'RESP port + 10000 exceeds 65535; set --http-port');
   if (!cfg.advertiseHost) cfg.advertiseHost = cfg.host === '0.0.0.0' || cfg.host === '::' ? '127.0.0.1' : cfg.host;
@@ -238,4 +251,20 @@ export function resolveConfig(
     ids.add(p.id);
   }
   return cfg;
+}
+
+/** Names the node and its addresses use: caught here rather than as a stack trace at listen. */
+function checkNames(cfg: NodeConfig): void {
+  const idProblem = nodeIdProblem(cfg.id);
+  if (idProblem) throw new ConfigError('id', `'${cfg.id}' ${idProblem}`);
+  const hosts: [SettingName, string][] = [
+    ['host', cfg.host],
+    ['http-host', cfg.httpHost],
+  ];
+  if (cfg.advertiseHost) hosts.push(['advertise-host', cfg.advertiseHost]);
+  for (const [setting, host] of hosts) {
+    const problem = hostProblem(host);
+    if (problem) throw new ConfigError(setting, `'${host}' ${problem}`);
+  }
+  if (cfg.dataDir === '') throw new ConfigError('data-dir', 'must not be empty');
 }

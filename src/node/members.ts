@@ -2,29 +2,64 @@
  * The address book: which host and ports each member announces. Raft itself only knows node
  * ids; addresses travel in ConfChange contexts and in snapshots so that every replica, and a
  * node restarted from its data directory, agrees on them.
+ *
+ * Every member record is checked with one validator (checkMember) wherever it comes in: before
+ * the admin API proposes it, and again when a record is read back from the log or a snapshot,
+ * since an entry written by an older version, or by hand, reaches every replica's apply. A
+ * record that fails is refused there, never turned into a URL that would throw.
  */
 import type { PeerAddress } from './config.ts';
+import { hostPort, hostProblem, nodeIdProblem, portProblem } from './addresses.ts';
 
 export type Member = PeerAddress;
 
+/** A member record that cannot be used; `field` names the offending member field. */
 export class InvalidMemberError extends Error {
   override name = 'InvalidMemberError';
+  constructor(
+    readonly field: keyof Member | 'record',
+    readonly problem: string,
+  ) {
+    super(`member ${field} ${problem}`);
+  }
 }
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+/** Far above any valid record (64-character id, 253-character host, two ports). */
+const MAX_RECORD_BYTES = 1024;
+
+/** Returns `v` as a Member if it is a usable one; throws InvalidMemberError naming the field. */
+export function checkMember(v: unknown): Member {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InvalidMemberError('record', 'must be an object');
+  const m = v as Record<keyof Member, unknown>;
+  const problems: [keyof Member, string | undefined][] = [
+    ['id', nodeIdProblem(m.id)],
+    ['host', hostProblem(m.host)],
+    ['port', portProblem(m.port)],
+    ['httpPort', portProblem(m.httpPort)],
+  ];
+  for (const [field, problem] of problems) {
+    if (problem) throw new InvalidMemberError(field, problem);
+  }
+  return { id: m.id as string, host: m.host as string, port: m.port as number, httpPort: m.httpPort as number };
+}
 
 export function encodeMember(m: Member): Uint8Array {
   return enc.encode(JSON.stringify({ id: m.id, host: m.host, port: m.port, httpPort: m.httpPort }));
 }
 
+/** The member in a ConfChange context (undefined if there is none); throws InvalidMemberError. */
 export function decodeMember(b: Uint8Array | undefined): Member | undefined {
   if (!b || b.length === 0) return undefined;
-  const v = JSON.parse(dec.decode(b)) as Partial<Member>;
-  if (typeof v.id !== 'string' || typeof v.host !== 'string' || !Number.isInteger(v.port) || !Number.isInteger(v.httpPort)) {
-    throw new InvalidMemberError(`bad member record: ${dec.decode(b)}`);
+  if (b.length > MAX_RECORD_BYTES) throw new InvalidMemberError('record', `of ${b.length} bytes is too long`);
+  let v: unknown;
+  try {
+    v = JSON.parse(dec.decode(b));
+  } catch {
+    throw new InvalidMemberError('record', 'is not JSON');
   }
-  return v as Member;
+  return checkMember(v);
 }
 
 export class Members {
@@ -54,11 +89,31 @@ export class Members {
     return enc.encode(JSON.stringify(this.all()));
   }
 
-  restore(b: Uint8Array): void {
-    const list = JSON.parse(dec.decode(b)) as Member[];
+  /**
+   * Replaces the book with a snapshot's. Unusable records are left out (the member then has no
+   * known address) and returned as problems for the caller to log; an unreadable book leaves the
+   * current one as it is.
+   */
+  restore(b: Uint8Array): string[] {
+    let list: unknown;
+    try {
+      list = JSON.parse(dec.decode(b));
+    } catch {
+      return ['the address book is not JSON; kept the current one'];
+    }
+    if (!Array.isArray(list)) return ['the address book is not a list; kept the current one'];
+    const problems: string[] = [];
     this.byId.clear();
-    for (const m of list) this.byId.set(m.id, m);
+    for (const v of list) {
+      try {
+        const m = checkMember(v);
+        this.byId.set(m.id, m);
+      } catch (err) {
+        problems.push(`skipped a member record: ${(err as Error).message}`);
+      }
+    }
+    return problems;
   }
 }
 
-export const raftUrl = (m: Member) => `ws://${m.host}:${m.httpPort}/raft/v1`;
+export const raftUrl = (m: Member) => `ws://${hostPort(m.host, m.httpPort)}/raft/v1`;

@@ -13,6 +13,7 @@ import {
   NONE,
   ReadOnlyOption,
   Role,
+  type ConfChange,
   type ConfState,
   type Entry,
   type Message,
@@ -22,7 +23,7 @@ import { Transport } from '../transport/index.ts';
 import type { NodeConfig } from './config.ts';
 import { LeaderDuties } from './leader-duties.ts';
 import type { Logger } from './logger.ts';
-import { type Member, Members, decodeMember, encodeMember, raftUrl } from './members.ts';
+import { InvalidMemberError, type Member, Members, checkMember, decodeMember, encodeMember, raftUrl } from './members.ts';
 import { NodeMetrics } from './metrics.ts';
 import { ProposalBatch } from './proposal-batch.ts';
 import { NodeSettings } from './settings.ts';
@@ -296,6 +297,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
 
   /** Add a member as a learner; it is promoted to voter automatically once caught up. */
   async addMember(m: Member): Promise<void> {
+    checkMember(m);
     if (this.conf.voters.includes(m.id) || this.conf.learners.includes(m.id)) {
       throw new MemberExistsError(m.id);
     }
@@ -433,29 +435,67 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     if (role !== Role.Leader) this.duties.reset();
   }
 
+  /**
+   * Apply is total: an entry this version cannot use (written by an older version, or by hand)
+   * is logged and applied as a no-op for the unusable part, the same way on every replica, so
+   * that `applied` moves on and no replica stops. Only storage failures stop the node.
+   */
   private applyEntry(e: Entry): void {
     if (e.type === EntryType.ConfChange) {
       this.applyConfChange(e);
     } else if (e.data.length > 0) {
-      const entry = decodeEntry(e.data);
-      if (entry.ts > this.lastTs) this.lastTs = entry.ts;
-      const results = this.kv.apply(entry, e.index);
-      this.metrics.applied(entry, results);
-      for (const r of results) {
-        if (r.type === 'publish') this.emit('publish', { channel: r.channel, message: r.message });
-        else if (r.type === 'settings') this.settings.applied(e.index, this.kv.settings, r.ignored);
-      }
-      this.proposals.applied(e.index, e.term, results);
+      this.applyKvEntry(e);
     } else {
       this.proposals.applied(e.index, e.term, []);
     }
     this.applied = e.index;
   }
 
+  private applyKvEntry(e: Entry): void {
+    let entry: KvEntry;
+    let results: KvResult[];
+    try {
+      entry = decodeEntry(e.data);
+      results = this.kv.apply(entry, e.index);
+    } catch (err) {
+      this.log.error({ err, index: e.index }, `entry ${e.index} cannot be applied; applied as a no-op`);
+      this.proposals.unusable(e.index, `entry ${e.index} could not be applied`);
+      return;
+    }
+    if (entry.ts > this.lastTs) this.lastTs = entry.ts;
+    this.metrics.applied(entry, results);
+    for (const r of results) {
+      if (r.type === 'publish') this.emit('publish', { channel: r.channel, message: r.message });
+      else if (r.type === 'settings') this.settings.applied(e.index, this.kv.settings, r.ignored);
+    }
+    this.proposals.applied(e.index, e.term, results);
+  }
+
+  /**
+   * The change itself always reaches the core, so that every replica agrees on the voters; only
+   * an unusable address is skipped (the member then has no known address). A record may only
+   * address the node the change is about, or one entry could redirect another member's links.
+   */
   private applyConfChange(e: Entry): void {
-    const cc = decodeConfChange(e.data);
+    let cc: ConfChange;
+    try {
+      cc = decodeConfChange(e.data);
+      // Proposals are validated; NONE in the log would make "no node" a member.
+      if (cc.node === NONE) throw new Error('conf change without a node id');
+    } catch (err) {
+      this.log.error({ err, index: e.index }, `conf change ${e.index} cannot be decoded; applied as a no-op`);
+      this.proposals.unusable(e.index, `conf change ${e.index} could not be decoded`);
+      return;
+    }
     this.conf = this.raw.applyConfChange(cc);
-    const member = decodeMember(cc.context);
+    let member: Member | undefined;
+    try {
+      member = decodeMember(cc.context);
+      if (member && member.id !== cc.node) throw new InvalidMemberError('id', `${member.id} does not match the change's node ${cc.node}`);
+    } catch (err) {
+      member = undefined;
+      this.log.error({ err, index: e.index, node: cc.node }, `conf change ${e.index} carries an unusable address; applied without it`);
+    }
     if (member) this.members.set(member);
     if (cc.type === ConfChangeType.RemoveNode) this.members.delete(cc.node);
     this.log.info({ change: cc.type, node: cc.node, voters: this.conf.voters, learners: this.conf.learners }, 'membership changed');

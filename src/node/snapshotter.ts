@@ -68,7 +68,9 @@ export class Snapshotter {
   /** Replace the state machine with a snapshot's image. */
   async install(snap: Snapshot): Promise<void> {
     const { members, kv } = this.decodeEnvelope(snap.data);
-    if (members.length > 0) this.node.members.restore(members);
+    if (members.length > 0) {
+      for (const problem of this.node.members.restore(members)) this.log.error({ index: snap.meta.index }, `snapshot ${snap.meta.index}: ${problem}`);
+    }
     // The bootstrap snapshot at index 0 carries only the address book.
     if (kv.length > 0) await this.node.kv.restore(kv);
     this.log.info({ index: snap.meta.index, term: snap.meta.term, bytes: snap.data.length }, 'installed snapshot');

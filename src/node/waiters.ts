@@ -57,6 +57,14 @@ export class ProposalWaiters {
     else w.reject(new ProposalFailedError(`entry ${index} was replaced by another leader's entry (term ${term})`));
   }
 
+  /** The entry at `index` was applied as a no-op because it could not be used. */
+  unusable(index: number, why: string): void {
+    const w = this.byIndex.get(index);
+    if (!w) return;
+    this.byIndex.delete(index);
+    w.reject(new ProposalFailedError(why));
+  }
+
   /** A snapshot jumped apply past these indexes, so we cannot tell what happened to them. */
   skippedTo(index: number): void {
     for (const [i, w] of this.byIndex) {

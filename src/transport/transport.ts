@@ -138,14 +138,19 @@ export class Transport {
     app.get(PEER_PATH, { websocket: true }, (socket, req) => this.accept(socket, req.socket.remoteAddress ?? '?'));
   }
 
-  /** Adds, removes and re-addresses outbound links to match `peers` (this node is skipped). */
+  /**
+   * Adds, removes and re-addresses outbound links to match `peers` (this node is skipped). Never
+   * throws: it runs when a membership change is applied, so a peer with an unusable URL (or
+   * listed twice) is skipped with a warning and the other links are kept.
+   */
   setPeers(peers: Peer[]): void {
     if (this.closed) return;
     const wanted = new Map<NodeId, string>();
     for (const p of peers) {
       if (p.id === this.opts.nodeId) continue;
-      if (wanted.has(p.id)) throw new TransportConfigError(`peer ${p.id} listed twice`);
-      wanted.set(p.id, validateUrl(p));
+      const problem = wanted.has(p.id) ? 'listed twice' : urlProblem(p.url);
+      if (problem) this.log.warn({ peer: p.id, url: p.url }, `peer skipped: ${problem}`);
+      else wanted.set(p.id, p.url);
     }
     for (const [id, link] of this.links) {
       if (!wanted.has(id)) {
@@ -269,15 +274,14 @@ export class Transport {
   }
 }
 
-function validateUrl(p: Peer): string {
-  let url: URL;
+/** Why `url` cannot be dialled as a peer link, or undefined if it can. */
+function urlProblem(url: string): string | undefined {
+  let parsed: URL;
   try {
-    url = new URL(p.url);
+    parsed = new URL(url);
   } catch {
-    throw new TransportConfigError(`peer ${p.id}: "${p.url}" is not a URL`);
+    return 'not a URL';
   }
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
-    throw new TransportConfigError(`peer ${p.id}: "${p.url}" must be a ws:// or wss:// URL`);
-  }
-  return p.url;
+  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') return 'not a ws:// or wss:// URL';
+  return undefined;
 }

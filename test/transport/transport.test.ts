@@ -82,14 +82,24 @@ describe('delivery', () => {
     expect(a.transport.stats().b).toMatchObject({ dropped: 1, sent: 0 });
   });
 
-  it('validates its configuration and peer list', () => {
-    const base = { nodeId: 'a', clusterId: CLUSTER, secret: SECRET, logger: captureLogger([]), onMessage: () => {} };
+  it('validates its configuration, and skips a bad peer with a warning rather than throw', async () => {
+    const logs: LogLine[] = [];
+    const base = { nodeId: 'a', clusterId: CLUSTER, secret: SECRET, logger: captureLogger(logs), onMessage: () => {} };
     expect(() => new Transport({ ...base, secret: '' })).toThrow(TransportConfigError);
     expect(() => new Transport({ ...base, maxPayload: 1024 * 1024 })).toThrow(TransportConfigError);
     expect(() => new Transport({ ...base, maxQueueBytes: 0 })).toThrow(TransportConfigError);
     const t = new Transport(base);
-    expect(() => t.setPeers([{ id: 'b', url: 'http://127.0.0.1:1/' }])).toThrow(TransportConfigError);
-    expect(() => t.setPeers([{ id: 'b', url: 'nonsense' }])).toThrow(TransportConfigError);
+    // setPeers runs when a membership change is applied: one bad address must not stop the node.
+    t.setPeers([
+      { id: 'b', url: 'http://127.0.0.1:1/' },
+      { id: 'c', url: 'nonsense' },
+      { id: 'd', url: 'ws://a b:1/raft/v1' },
+      { id: 'e', url: 'ws://127.0.0.1:1/raft/v1' },
+      { id: 'e', url: 'ws://127.0.0.1:2/raft/v1' },
+    ]);
+    expect(Object.keys(t.stats())).toEqual(['e']);
+    expect(logs.filter((l) => l.msg.startsWith('peer skipped')).map((l) => l.peer)).toEqual(['b', 'c', 'd', 'e']);
+    await t.close();
   });
 });
 
