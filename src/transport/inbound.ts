@@ -78,9 +78,14 @@ export class InboundConnection {
     timer.unref();
     this.stopHandshake = () => clearTimeout(timer);
     ws.on('message', (data, isBinary) => this.onFrame(frameBytes(data), isBinary));
-    // ws reports frames it cannot parse (oversized, bad opcodes) here, and closes the socket
-    // itself with the matching code (1009, 1002) right after.
-    ws.on('error', (err) => this.log.warn({ err: err.message, peer: this.peerId }, 'peer connection error'));
+    // ws reports frames it cannot parse (oversized, bad opcodes) here, after sending the
+    // matching close frame (1009, 1002). It would then read and discard whatever else the peer
+    // sends until the closing handshake ends (up to 30 s): for a peer that has not even
+    // authenticated, cut the connection now instead, so a flood costs no reads at all.
+    ws.on('error', (err) => {
+      this.log.warn({ err: err.message, peer: this.peerId }, 'peer connection error');
+      if (this.peerId === undefined) ws.terminate();
+    });
     ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
     ws.send(encodeServerHello(this.nonce));
   }
