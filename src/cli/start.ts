@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { buildHttpApp } from '../http/app.ts';
 import { ConfigError, type NodeConfig, SETTINGS, type SettingName, envName, resolveConfig } from '../node/config.ts';
 import { createLogger } from '../node/logger.ts';
+import { settlePeerSecret } from '../node/peer-secret.ts';
 import { RaftNode } from '../node/raft-node.ts';
 import { startRespServer } from '../resp/node-dispatcher.ts';
 import type { RespServer } from '../resp/server.ts';
@@ -31,7 +32,10 @@ export function parseStartArgs(argv: string[]): NodeConfig {
     process.exit(0);
   }
   delete values.help;
-  return resolveConfig(values as Partial<Record<SettingName, unknown>>);
+  const flags = values as Partial<Record<SettingName, unknown>>;
+  const cfg = resolveConfig(flags);
+  settlePeerSecret(cfg, flags);
+  return cfg;
 }
 
 export async function runStart(argv: string[]): Promise<void> {
