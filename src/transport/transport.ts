@@ -358,6 +358,7 @@ export class Transport {
           previous.close(CloseCode.Superseded, 'replaced by a newer connection');
         }
         this.inboundByPeer.set(id, c);
+        this.links.get(id)?.redialNow();
       },
       onClosed: (c) => {
         this.inbound.delete(c);

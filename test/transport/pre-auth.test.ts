@@ -113,6 +113,21 @@ describe('unknown node ids', () => {
     expect(warned.map((l) => l.level)).toEqual([40, 40, 20, 20, 20, 20]); // warn, warn, then debug
     expect(b.received).toEqual([]);
   });
+
+
+  it('a node refused until it is added links up as soon as the node that added it dials it', async () => {
+    let added = false;
+    const b = await node('b', { isAllowedPeer: (id) => added && id === 'a' });
+    // A long backoff, as a joining node reaches after a few seconds of refusals.
+    const a = await node('a', { backoff: { minMs: 4000, maxMs: 4000 } });
+    a.transport.setPeers([{ id: 'b', url: b.url }]);
+    await waitFor(() => logged(a, 'peer refused the link', { code: CloseCode.UnknownPeer }) !== undefined, 'the first refusal');
+    added = true;
+    const t0 = Date.now();
+    b.transport.setPeers([{ id: 'a', url: a.url }]);
+    await waitFor(() => connected(a, 'b'), 'a to redial b once b dialled it', 2000);
+    expect(Date.now() - t0).toBeLessThan(1000);
+  });
 });
 
 describe('incoming snapshots', () => {
