@@ -6,7 +6,7 @@
  * loopback without one.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -150,10 +150,31 @@ describe('raftkv cluster (npm start)', () => {
       '--data-dir', join(root, 'data'), '--log-level', 'warn'], { stdio: 'ignore', env: nodeEnv(process.env) });
     // Wait for a leader every node agrees on, and a write through it.
     const http = [0, 1, 2].map((i) => `http://127.0.0.1:${base + 10000 + i}`);
+    let leader = '';
     await waitFor(async () => {
       const sts = await Promise.all(http.map(async (u) => (await fetch(`${u}/v1/cluster`)).json() as Promise<ClusterStatus>));
-      return sts.every((s) => s.leader && s.leader === sts[0].leader);
+      leader = sts[0].leader ?? '';
+      return sts.every((s) => s.leader && s.leader === leader);
     }, 30_000, 'the local cluster to elect a leader');
+    const put = await fetch(`${http[Number(leader.slice(1)) - 1]}/v1/kv/hello`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ value: 'world' }),
+    });
+    expect(put.status).toBe(200);
+  }
+
+  /** The command lines of every process we can see. */
+  function allCommandLines(): string {
+    const out: string[] = [];
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      try {
+        out.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+      } catch {
+        // gone, or not ours to read
+      }
+    }
+    return out.join('\n');
   }
 
   async function stopLocal(): Promise<void> {
@@ -172,9 +193,10 @@ describe('raftkv cluster (npm start)', () => {
     await stopLocal();
     await startLocal(base);
     expect(readFileSync(file, 'utf8').trim()).toBe(secret);
-    // No node was given the secret on its command line.
-    const args = readFileSync(`/proc/${proc!.pid}/cmdline`, 'utf8');
-    expect(args).not.toContain(secret);
+    // No node was given the secret on its command line, which every user can read.
+    const cmdlines = allCommandLines();
+    expect(cmdlines).toContain('--cluster-secret-file');
+    expect(cmdlines).not.toContain(secret);
     await stopLocal();
   }, 120_000);
 });
