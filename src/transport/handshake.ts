@@ -20,6 +20,12 @@ import { FrameKind, newFrame, openFrame } from './codec.ts';
 
 export const NONCE_SIZE = 32;
 export const PROOF_SIZE = 32;
+/**
+ * Largest frame either side accepts before the handshake completed. The handshake frames are
+ * under 1 KiB unless the ids are absurd; a dialling link keeps this limit for good, since a
+ * peer's server sends nothing after its welcome.
+ */
+export const HANDSHAKE_FRAME_LIMIT = 4 * 1024;
 
 /** WebSocket close codes used by peer links (4000-4999 are private to the application). */
 export const CloseCode = {

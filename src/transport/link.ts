@@ -17,6 +17,7 @@ import {
   CloseCode,
   clientProof,
   decodeServerHello,
+  HANDSHAKE_FRAME_LIMIT,
   encodeClientHello,
   HandshakeError,
   newNonce,
@@ -286,7 +287,9 @@ export class PeerLink {
     this.state = LinkState.Connecting;
     const { limits } = this;
     const ws = new WebSocket(this.url, {
-      maxPayload: limits.maxPayload,
+      // Only the server hello and welcome ever come this way: a hostile or impostor server
+      // cannot make this node buffer a large frame.
+      maxPayload: HANDSHAKE_FRAME_LIMIT,
       perMessageDeflate: false,
       generateMask: zeroMask,
       handshakeTimeout: limits.handshakeTimeoutMs,

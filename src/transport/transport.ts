@@ -24,7 +24,7 @@ import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { type Message, MessageType, type NodeId } from '../raft/types.ts';
 import { Backoff, checkBackoff } from './backoff.ts';
-import { CloseCode } from './handshake.ts';
+import { CloseCode, HANDSHAKE_FRAME_LIMIT } from './handshake.ts';
 import { InboundConnection } from './inbound.ts';
 import { FRAME_OVERHEAD, type LinkLimits, type LinkStats, PeerLink } from './link.ts';
 import { SnapshotSlots } from './snapshot-chunks.ts';
@@ -52,7 +52,7 @@ export const TRANSPORT_DEFAULTS = {
   /** Incoming snapshot transfers in progress at once, over all connections. */
   maxSnapshotTransfers: 2,
   /** Largest frame before the handshake completed; the handshake frames are under 1 KiB. */
-  maxPreAuthPayload: 4 * KiB,
+  maxPreAuthPayload: HANDSHAKE_FRAME_LIMIT,
   /** Connections still authenticating, beyond which new ones are refused at the upgrade. */
   maxUnauthenticated: 16,
   /** The same, per remote address, so that one host cannot take every slot. */
