@@ -1,7 +1,10 @@
 # RaftKV node image.
 #
 #   docker build -t raftkv .
-#   docker run -p 6379:6379 -p 16379:16379 -v raftkv-data:/data -e RAFTKV_REQUIREPASS=pw raftkv   # one-node cluster
+#   docker run -p 6379:6379 -p 16379:16379 -v raftkv-data:/data \
+#     -e RAFTKV_CLUSTER_SECRET="$(openssl rand -hex 16)" -e RAFTKV_REQUIREPASS=pw raftkv   # one-node cluster
+# The image listens on every interface, so a node needs a cluster secret (16+ bytes; there is no
+# default): RAFTKV_CLUSTER_SECRET, or RAFTKV_CLUSTER_SECRET_FILE naming a file, as compose does.
 #
 # Without RAFTKV_REQUIREPASS, protected mode refuses clients that are not on the container's
 # loopback (published ports included); RAFTKV_PROTECTED_MODE=no opens it on a trusted network.
@@ -41,8 +44,8 @@ RUN node scripts/npm-install-locked.mjs --omit=dev --ignore-scripts --no-audit -
 FROM ${NODE_IMAGE} AS run
 RUN groupadd --system --gid 10001 raftkv \
  && useradd --system --uid 10001 --gid raftkv --home-dir /app --no-create-home --shell /usr/sbin/nologin raftkv \
- && mkdir -p /data \
- && chown raftkv:raftkv /data
+ && mkdir -p /data /secret \
+ && chown raftkv:raftkv /data /secret
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

@@ -4,6 +4,7 @@
  * (a file descriptor, not a pipe), so logs survive the harness and cost it nothing.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS, nodeEnv } from '../../src/cli/runtime.ts';
@@ -11,6 +12,12 @@ import type { Slot } from '../net/network.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * The run's cluster secret: nodes listen on their namespace's address (not loopback), so they
+ * need one. Given by environment, which `ps` does not show; every node of one run shares it.
+ */
+const RUN_SECRET = randomBytes(24).toString('hex');
 
 /** Every node listens on the same ports, each on its own address. */
 export const RESP_PORT = 6379;
@@ -89,7 +96,7 @@ export class ChaosNode {
       '--protected-mode', 'no',
       ...(spec.join ? ['--join'] : []), ...spec.extraArgs,
     ];
-    const env: NodeJS.ProcessEnv = { ...nodeEnv(process.env), RAFTKV_LOG_PRETTY: '0' };
+    const env: NodeJS.ProcessEnv = { ...nodeEnv(process.env), RAFTKV_LOG_PRETTY: '0', RAFTKV_CLUSTER_SECRET: RUN_SECRET };
     let argv = nodeArgs;
     if (spec.clock) {
       if (!existsSync(spec.clock.file)) writeFileSync(spec.clock.file, '+0\n');

@@ -1,9 +1,13 @@
 /**
  * `raftkv cluster --nodes N`: N local nodes as child processes on consecutive ports, each with
  * its own data directory. Ctrl-C stops them gracefully (the leader hands over first).
+ *
+ * The nodes share a cluster secret generated on the first start and kept in the data folder
+ * (`<data-dir>/cluster-secret`, mode 0600), passed by file rather than argv, which ps shows.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -27,6 +31,22 @@ export function localClusterSpecs(nodes: number, basePort: number, dataRoot: str
   }));
 }
 
+/**
+ * The local cluster's secret file under `dataRoot`: created with a random secret if absent
+ * (exclusively, so two clusters started at once on one folder agree), reused otherwise.
+ */
+export function ensureClusterSecret(dataRoot: string): string {
+  const file = join(dataRoot, 'cluster-secret');
+  mkdirSync(dataRoot, { recursive: true });
+  try {
+    writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  if (readFileSync(file, 'utf8').trim() === '') fail(`${file} is empty: delete it to have a new secret made`);
+  return file;
+}
+
 export async function runCluster(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -44,6 +64,12 @@ export async function runCluster(argv: string[]): Promise<void> {
   if (!Number.isInteger(base) || base < 1 || base + n - 1 + 10000 > 65535) fail(`--base-port '${values['base-port']}' is out of range`);
   const root = resolve(values['data-dir']);
   const specs = localClusterSpecs(n, base, root);
+  let secretFile: string;
+  try {
+    secretFile = ensureClusterSecret(root);
+  } catch (err) {
+    fail(`cannot keep the cluster secret under ${root}: ${(err as Error).message}`);
+  }
   const peers = specs.map((s) => `${s.id}=127.0.0.1:${s.port}:${s.httpPort}`).join(',');
   const pretty = process.stdout.isTTY ? '1' : '0';
 
@@ -53,7 +79,8 @@ export async function runCluster(argv: string[]): Promise<void> {
     const child = spawn(
       process.execPath,
       [...NODE_FLAGS, '--import', 'tsx', MAIN, 'start', '--id', s.id, '--port', String(s.port), '--http-port', String(s.httpPort),
-        '--data-dir', s.dataDir, '--peers', peers, '--log-level', values['log-level'], ...positionals],
+        '--data-dir', s.dataDir, '--peers', peers, '--cluster-secret-file', secretFile, '--log-level', values['log-level'],
+        ...positionals],
       { stdio: 'inherit', env: { ...nodeEnv(process.env), RAFTKV_LOG_PRETTY: pretty } },
     );
     children.push(child);
@@ -62,7 +89,7 @@ export async function runCluster(argv: string[]): Promise<void> {
   process.stdout.write(
     [
       '',
-      `RaftKV local cluster: ${n} node${n > 1 ? 's' : ''}, data under ${root}`,
+      `RaftKV local cluster: ${n} node${n > 1 ? 's' : ''}, data under ${root} (peer secret in ${secretFile})`,
       ...specs.map((s) => `  ${s.id}  RESP 127.0.0.1:${s.port}   HTTP http://127.0.0.1:${s.httpPort}   data ${s.dataDir}`),
       '',
       `  redis-cli -c -p ${specs[Math.min(1, n - 1)].port} set hello world`,

@@ -4,6 +4,7 @@ import { buildHttpApp } from '../http/app.ts';
 import { exposureWarning } from '../node/access.ts';
 import { ConfigError, type NodeConfig, SETTINGS, type SettingName, envName, resolveConfig } from '../node/config.ts';
 import { createLogger } from '../node/logger.ts';
+import { settlePeerSecret } from '../node/peer-secret.ts';
 import { RaftNode } from '../node/raft-node.ts';
 import { startRespServer } from '../resp/node-dispatcher.ts';
 import type { RespServer } from '../resp/server.ts';
@@ -33,7 +34,10 @@ export function parseStartArgs(argv: string[]): NodeConfig {
     process.exit(0);
   }
   delete values.help;
-  return resolveConfig(values as Partial<Record<SettingName, unknown>>);
+  const flags = values as Partial<Record<SettingName, unknown>>;
+  const cfg = resolveConfig(flags);
+  settlePeerSecret(cfg, flags);
+  return cfg;
 }
 
 /** Stops with exit code 2 and one line naming the setting: the operator's to fix. */

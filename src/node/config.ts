@@ -34,7 +34,12 @@ interface SettingSpec {
 export const SETTINGS = {
   id: { kind: 'string', default: 'n1', help: 'node id, unique in the cluster' },
   'cluster-id': { kind: 'string', default: 'raftkv', help: 'cluster id checked on every peer link' },
-  'cluster-secret': { kind: 'string', default: 'raftkv-dev-secret', help: 'shared secret for peer links' },
+  'cluster-secret': {
+    kind: 'string',
+    default: '',
+    help: 'shared secret for peer links, at least 16 bytes; required unless every peer address is loopback (prefer cluster-secret-file: ps shows flags)',
+  },
+  'cluster-secret-file': { kind: 'string', default: '', help: 'file holding the cluster secret (trimmed); raftkv cluster makes one' },
   'data-dir': { kind: 'string', default: './data/n1', help: 'LevelDB data directory' },
   host: { kind: 'string', default: '127.0.0.1', help: 'RESP bind address' },
   port: { kind: 'int', default: 6379, min: 1, help: 'RESP port' },
@@ -67,6 +72,12 @@ export const SETTINGS = {
     default: 8 * 1024 * 1024,
     min: 0,
     help: 'and at most this many bytes of it (followers further behind get the snapshot)',
+  },
+  'max-snapshot-bytes': {
+    kind: 'int',
+    default: 2 * 1024 * 1024 * 1024,
+    min: 1,
+    help: 'largest snapshot accepted from the leader, checked before any memory is allocated (etcd: 2 GiB backend quota)',
   },
   // Cluster-wide: CONFIG SET replicates these through the log, and a value set that way wins
   // over the flag from then on; the flag only seeds a cluster that never set one.

@@ -24,6 +24,7 @@ import type { NodeConfig } from './config.ts';
 import { LeaderDuties } from './leader-duties.ts';
 import type { Logger } from './logger.ts';
 import { InvalidMemberError, type Member, Members, checkMember, decodeMember, encodeMember, raftUrl } from './members.ts';
+import { peerSecret } from './peer-secret.ts';
 import { NodeMetrics } from './metrics.ts';
 import { ProposalBatch } from './proposal-batch.ts';
 import { NodeSettings } from './settings.ts';
@@ -99,17 +100,19 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   static async open(cfg: NodeConfig, log: Logger): Promise<RaftNode> {
     const storage = await LevelStorage.open(cfg.dataDir, { logger: log });
     let node: RaftNode | undefined;
+    const { secret, derived } = peerSecret(cfg);
+    if (derived) log.info('no cluster secret: peer links are loopback-only, authenticated by a secret derived from the cluster id');
     const transport = new Transport({
       nodeId: cfg.id,
       clusterId: cfg.clusterId,
-      secret: cfg.clusterSecret,
+      secret,
       logger: log.child({ component: 'transport' }),
       onMessage: (m) => node?.onPeerMessage(m),
-      // The cluster secret authenticates peers; a node joining the cluster must accept the
-      // leader before it has applied the change that makes the leader known to its core.
-      isAllowedPeer: () => true,
+      // Knowing the secret is not enough: only members may dial in (see isPeer).
+      isAllowedPeer: (id) => node?.isPeer(id) ?? false,
       // One log entry travels in one frame, so the frame limit follows the largest value.
       maxPayload: Math.max(cfg.maxValueBytes, 16 * 1024 * 1024) + 1024 * 1024,
+      maxSnapshotBytes: cfg.maxSnapshotBytes,
     });
     node = new RaftNode(cfg, log, storage, transport);
     transport.onUnreachable = (id) => node?.raw.reportUnreachable(id);
@@ -523,6 +526,16 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       }
       return;
     }
+  }
+
+  /**
+   * Who may dial in: a voter or learner of our configuration, or a member whose address we know.
+   * The address book holds the learners being added and, on a node started with --join, the
+   * --peers it was given, so a joining node accepts the leader before it has applied the change
+   * that makes the leader known to its core. A removed member loses its link (refreshPeers).
+   */
+  private isPeer(id: string): boolean {
+    return this.conf.voters.includes(id) || this.conf.learners.includes(id) || this.members.get(id) !== undefined;
   }
 
   /**

@@ -20,6 +20,12 @@ import { FrameKind, newFrame, openFrame } from './codec.ts';
 
 export const NONCE_SIZE = 32;
 export const PROOF_SIZE = 32;
+/**
+ * Largest frame either side accepts before the handshake completed. The handshake frames are
+ * under 1 KiB unless the ids are absurd; a dialling link keeps this limit for good, since a
+ * peer's server sends nothing after its welcome.
+ */
+export const HANDSHAKE_FRAME_LIMIT = 4 * 1024;
 
 /** WebSocket close codes used by peer links (4000-4999 are private to the application). */
 export const CloseCode = {
@@ -27,10 +33,12 @@ export const CloseCode = {
   GoingAway: 1001,
   /** A text frame: peer links speak binary only. */
   UnsupportedData: 1003,
-  /** Sent by ws itself when a frame exceeds maxPayload. */
+  /** Sent by ws itself when a frame exceeds maxPayload (before the handshake, maxPreAuthPayload). */
   MessageTooBig: 1009,
   /** A bug on our side while handling the peer's frame (logged with its stack). */
   InternalError: 1011,
+  /** Too many connections are still authenticating: the peer should redial later. */
+  TryAgainLater: 1013,
   /** Undecodable frame, unexpected frame kind, or a message claiming another sender. */
   ProtocolError: 4000,
   VersionMismatch: 4001,
@@ -50,6 +58,8 @@ export class HandshakeError extends Error {
   constructor(
     readonly code: CloseCode,
     readonly reason: string,
+    /** The node id the peer claimed, when the refusal is about it (for log rate-limiting). */
+    readonly claimedId?: string,
   ) {
     super(`${reason} (close code ${code})`);
   }
@@ -191,7 +201,7 @@ export function acceptClient(server: ServerIdentity, serverNonce: Uint8Array, by
     throw new HandshakeError(CloseCode.ClusterMismatch, `cluster id mismatch: peer is in "${hello.clusterId}"`);
   }
   if (hello.nodeId === server.nodeId || !server.isAllowedPeer(hello.nodeId)) {
-    throw new HandshakeError(CloseCode.UnknownPeer, `node "${hello.nodeId}" is not an allowed peer`);
+    throw new HandshakeError(CloseCode.UnknownPeer, `node "${hello.nodeId}" is not an allowed peer`, hello.nodeId);
   }
   if (!proofMatches(clientProof(server.secret, serverNonce, hello.clusterId, hello.nodeId), hello.proof)) {
     throw new HandshakeError(CloseCode.AuthFailed, `node "${hello.nodeId}" failed authentication`);

@@ -3,6 +3,10 @@
  * its Raft messages. Anything a peer can send (garbage, text, wrong frame kinds, traffic
  * before authentication, messages claiming another sender) ends in a logged close with a
  * distinct code, never an exception escaping into the process.
+ *
+ * Until the peer has authenticated, ws refuses any frame over maxPreAuthPayload (a few KiB:
+ * the handshake frames are under 1 KiB) as soon as it has read the frame's header, so an
+ * unauthenticated connection never makes this node buffer more than that; see raisePayloadLimit.
  */
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
@@ -17,15 +21,24 @@ import {
   newNonce,
   type ServerIdentity,
 } from './handshake.ts';
-import { SnapshotAssembler, SnapshotTransferError } from './snapshot-chunks.ts';
+import { SnapshotAssembler, type SnapshotSlots, SnapshotTransferError } from './snapshot-chunks.ts';
 import { closeSocket, frameBytes, keepAlive } from './socket.ts';
 
 export interface InboundOptions extends ServerIdentity {
   logger: Logger;
   handshakeTimeoutMs: number;
   pingIntervalMs: number;
+  /** Largest frame once authenticated (the socket starts with the pre-auth limit). */
+  maxPayload: number;
   maxSnapshotBytes: number;
   snapshotTimeoutMs: number;
+  /** Incoming snapshot transfers, shared by all of the node's connections. */
+  snapshotSlots: SnapshotSlots;
+  /**
+   * Whether a refusal of the node id `claimedId` as an unknown peer is the first of its kind
+   * (logged at warn; later ones at debug, so a removed node that keeps dialling logs once).
+   */
+  firstUnknownPeer: (claimedId: string) => boolean;
   deliver: (m: Message) => void;
   /** The peer authenticated as `peerId`. */
   onAuthenticated: (conn: InboundConnection) => void;
@@ -57,6 +70,7 @@ export class InboundConnection {
     this.log = opts.logger.child({ remote });
     this.assembler = new SnapshotAssembler({
       maxBytes: opts.maxSnapshotBytes,
+      slots: opts.snapshotSlots,
       timeoutMs: opts.snapshotTimeoutMs,
       onDrop: (transfer, reason) => this.log.warn({ transfer, reason }, 'incoming snapshot transfer dropped'),
     });
@@ -64,9 +78,14 @@ export class InboundConnection {
     timer.unref();
     this.stopHandshake = () => clearTimeout(timer);
     ws.on('message', (data, isBinary) => this.onFrame(frameBytes(data), isBinary));
-    // ws reports frames it cannot parse (oversized, bad opcodes) here, and closes the socket
-    // itself with the matching code (1009, 1002) right after.
-    ws.on('error', (err) => this.log.warn({ err: err.message, peer: this.peerId }, 'peer connection error'));
+    // ws reports frames it cannot parse (oversized, bad opcodes) here, after sending the
+    // matching close frame (1009, 1002). It would then read and discard whatever else the peer
+    // sends until the closing handshake ends (up to 30 s): for a peer that has not even
+    // authenticated, cut the connection now instead, so a flood costs no reads at all.
+    ws.on('error', (err) => {
+      this.log.warn({ err: err.message, peer: this.peerId }, 'peer connection error');
+      if (this.peerId === undefined) ws.terminate();
+    });
     ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
     ws.send(encodeServerHello(this.nonce));
   }
@@ -83,9 +102,10 @@ export class InboundConnection {
     return new Promise((resolve) => this.ws.once('close', () => resolve()));
   }
 
-  private refuse(code: CloseCode, reason: string): void {
+  private refuse(code: CloseCode, reason: string, claimedId?: string): void {
     if (this.closing) return;
-    this.log.warn({ code, reason, peer: this.peerId }, 'peer connection refused');
+    const quiet = code === CloseCode.UnknownPeer && claimedId !== undefined && !this.opts.firstUnknownPeer(claimedId);
+    this.log[quiet ? 'debug' : 'warn']({ code, reason, peer: this.peerId }, 'peer connection refused');
     this.close(code, reason);
   }
 
@@ -100,7 +120,7 @@ export class InboundConnection {
       else this.onDataFrame(bytes);
     } catch (e) {
       if (e instanceof HandshakeError) {
-        this.refuse(e.code, e.reason);
+        this.refuse(e.code, e.reason, e.claimedId);
       } else if (e instanceof CodecError) {
         this.refuse(CloseCode.ProtocolError, `undecodable frame: ${e.message}`);
       } else if (e instanceof ProtocolViolation || e instanceof SnapshotTransferError) {
@@ -120,6 +140,8 @@ export class InboundConnection {
     }
     const { peerId, welcome } = acceptClient(this.opts, this.nonce, bytes);
     this.stopHandshake?.();
+    // Before the welcome: the peer sends nothing large until it has read it.
+    raisePayloadLimit(this.ws, this.opts.maxPayload);
     this.peerId = peerId;
     this.log = this.log.child({ peer: peerId });
     this.ws.send(welcome);
@@ -184,4 +206,23 @@ export class InboundConnection {
     if (this.peerId !== undefined) this.log.info({ code, reason }, 'peer connection closed');
     this.opts.onClosed(this);
   }
+}
+
+/**
+ * Lets an authenticated peer's socket take frames up to `maxPayload`. ws has no public setter:
+ * its server applies one maxPayload (here the pre-auth limit) to every socket's Receiver, which
+ * compares each frame's declared length with `_maxPayload` when it reads the frame header
+ * (Receiver#haveLength), before buffering any payload. The Receiver reads the field afresh for
+ * every frame, so raising it between frames is safe, and this runs inside the 'message' event
+ * of the client hello, before the next header is parsed; the peer sends nothing more until it
+ * has our welcome anyway. Should a ws upgrade rename the field, this throws (the connection
+ * closes with InternalError, logged) rather than leave links silently stuck at the small
+ * limit: it fails closed, and the transport tests say so at once.
+ */
+function raisePayloadLimit(ws: WebSocket, maxPayload: number): void {
+  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
+  if (!receiver || typeof receiver._maxPayload !== 'number') {
+    throw new Error('ws internals changed: cannot raise the payload limit of an authenticated peer socket');
+  }
+  receiver._maxPayload = maxPayload;
 }

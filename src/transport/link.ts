@@ -17,6 +17,7 @@ import {
   CloseCode,
   clientProof,
   decodeServerHello,
+  HANDSHAKE_FRAME_LIMIT,
   encodeClientHello,
   HandshakeError,
   newNonce,
@@ -104,6 +105,8 @@ export class PeerLink {
 
   /** A dial failure was already logged at info since the link was last up. */
   private failureLogged = false;
+  /** A refusal by the peer was already logged at warn since the link was last up. */
+  private refusalLogged = false;
 
   private snapshot: OutboundSnapshot | undefined;
   private nextTransferId = 1;
@@ -127,6 +130,21 @@ export class PeerLink {
     this.opts.backoff.reset();
     this.teardown(CloseCode.GoingAway, 'peer address changed');
     clearTimeout(this.reconnectTimer);
+    this.dial();
+  }
+
+  /**
+   * The peer just dialled us and authenticated, so it is up and knows us: if this link is
+   * waiting to redial, dial now. A node being added as a learner is refused (UnknownPeer) until
+   * the leader has applied its addition, and would otherwise sit out its backoff (up to
+   * maxMs) before it could answer the leader that is already replicating to it.
+   */
+  redialNow(): void {
+    if (this.closed || this.state !== LinkState.Down || !this.reconnectTimer) return;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.opts.backoff.reset();
+    this.log.debug('peer dialled us; redialling it now');
     this.dial();
   }
 
@@ -269,7 +287,9 @@ export class PeerLink {
     this.state = LinkState.Connecting;
     const { limits } = this;
     const ws = new WebSocket(this.url, {
-      maxPayload: limits.maxPayload,
+      // Only the server hello and welcome ever come this way: a hostile or impostor server
+      // cannot make this node buffer a large frame.
+      maxPayload: HANDSHAKE_FRAME_LIMIT,
       perMessageDeflate: false,
       generateMask: zeroMask,
       handshakeTimeout: limits.handshakeTimeoutMs,
@@ -332,6 +352,7 @@ export class PeerLink {
     this.state = LinkState.Connected;
     this.opts.backoff.reset();
     this.failureLogged = false;
+    this.refusalLogged = false;
     this.stopKeepAlive = keepAlive(ws, this.limits.pingIntervalMs, () => {
       this.log.warn('peer stopped answering pings');
       ws.terminate();
@@ -344,7 +365,9 @@ export class PeerLink {
     const wasConnected = this.state === LinkState.Connected;
     this.release();
     if (REFUSALS.has(code)) {
-      this.log.warn({ url: this.url, code, reason }, 'peer refused the link');
+      // Once per streak at warn: a node waiting to be added is refused on every redial.
+      this.log[this.refusalLogged ? 'debug' : 'warn']({ url: this.url, code, reason }, 'peer refused the link');
+      this.refusalLogged = true;
     } else if (wasConnected) {
       this.log.info({ url: this.url, code, reason }, 'peer link down');
     }

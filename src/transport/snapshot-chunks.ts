@@ -8,6 +8,9 @@
  *
  * Each receiving connection holds at most one transfer. It is dropped, and its buffer freed,
  * when it stalls past a timeout, when a newer transfer begins, or when the connection closes.
+ * All connections of a node share a few transfer slots (SnapshotSlots), so the memory of
+ * incoming snapshots is bounded by slots × maxBytes however many members send at once; a
+ * transfer refused for want of a slot is dropped, and Raft sends the snapshot again later.
  */
 import type { Message } from '../raft/types.ts';
 import {
@@ -63,9 +66,32 @@ export class SnapshotTransferError extends Error {
   override name = 'SnapshotTransferError';
 }
 
+/** Concurrent incoming transfers, shared by every connection of one node. */
+export class SnapshotSlots {
+  private used = 0;
+
+  constructor(readonly max: number) {}
+
+  get inUse(): number {
+    return this.used;
+  }
+
+  tryAcquire(): boolean {
+    if (this.used >= this.max) return false;
+    this.used++;
+    return true;
+  }
+
+  release(): void {
+    this.used--;
+  }
+}
+
 export interface AssemblerOptions {
   /** Largest snapshot accepted; a larger one is refused before any memory is allocated. */
   maxBytes: number;
+  /** Shared with the node's other connections; a transfer needs a free slot to begin. */
+  slots: SnapshotSlots;
   /** A transfer with no chunk for this long is dropped. */
   timeoutMs: number;
   /** Told when a transfer is dropped without completing (for logs). */
@@ -97,11 +123,16 @@ export class SnapshotAssembler {
       this.opts.onDrop(b.transferId, `snapshot of ${b.totalBytes} bytes exceeds the ${this.opts.maxBytes}-byte limit`);
       return;
     }
+    if (!this.opts.slots.tryAcquire()) {
+      this.opts.onDrop(b.transferId, `${this.opts.slots.max} incoming snapshot transfers are already in progress`);
+      return;
+    }
     let buf: Buffer;
     try {
       // allocUnsafe is safe here: the message is delivered only after every byte was written.
       buf = Buffer.allocUnsafe(b.totalBytes);
     } catch (err) {
+      this.opts.slots.release();
       this.opts.onDrop(b.transferId, `cannot allocate ${b.totalBytes} bytes: ${(err as Error).message}`);
       return;
     }
@@ -134,6 +165,7 @@ export class SnapshotAssembler {
     }
     clearTimeout(t.timer);
     this.current = undefined;
+    this.opts.slots.release();
     const m = t.message;
     return { ...m, snapshot: { meta: m.snapshot!.meta, data: t.buf } };
   }
@@ -148,6 +180,7 @@ export class SnapshotAssembler {
     if (!t) return;
     clearTimeout(t.timer);
     this.current = undefined;
+    this.opts.slots.release();
     this.opts.onDrop(t.id, reason);
   }
 }

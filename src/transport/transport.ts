@@ -10,6 +10,12 @@
  *
  * `registerRoutes` registers `@fastify/websocket` itself, so that the transport owns ws's
  * maxPayload; the application must not register that plugin on the same instance.
+ *
+ * What an unauthenticated party costs is bounded too: its frames may not exceed
+ * maxPreAuthPayload (inbound.ts), at most maxUnauthenticated connections (and
+ * maxUnauthenticatedPerAddress from one address) may be authenticating at once, the rest are
+ * refused at the HTTP upgrade with 503, and only members (isAllowedPeer) get past the handshake.
+ * Incoming snapshots share maxSnapshotTransfers slots and are bounded by maxSnapshotBytes.
  */
 import websocket from '@fastify/websocket';
 import type { FastifyBaseLogger, FastifyInstance, RawServerDefault } from 'fastify';
@@ -18,13 +24,16 @@ import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { type Message, MessageType, type NodeId } from '../raft/types.ts';
 import { Backoff, checkBackoff } from './backoff.ts';
-import { CloseCode } from './handshake.ts';
+import { CloseCode, HANDSHAKE_FRAME_LIMIT } from './handshake.ts';
 import { InboundConnection } from './inbound.ts';
 import { FRAME_OVERHEAD, type LinkLimits, type LinkStats, PeerLink } from './link.ts';
+import { SnapshotSlots } from './snapshot-chunks.ts';
 import { closeSocket, PEER_PATH } from './socket.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
+/** Distinct unknown node ids warned about before further ones go to debug. */
+const MAX_UNKNOWN_LOGGED = 256;
 
 export const TRANSPORT_DEFAULTS = {
   /** Encoded bytes waiting per peer before new messages are dropped. */
@@ -38,7 +47,16 @@ export const TRANSPORT_DEFAULTS = {
   maxPayload: 16 * MiB,
   /** Snapshots larger than this travel in chunks of this size. */
   snapshotChunkBytes: 1 * MiB,
-  maxSnapshotBytes: 4096 * MiB,
+  /** Largest snapshot accepted from a peer (the node passes its max-snapshot-bytes setting). */
+  maxSnapshotBytes: 2048 * MiB,
+  /** Incoming snapshot transfers in progress at once, over all connections. */
+  maxSnapshotTransfers: 2,
+  /** Largest frame before the handshake completed; the handshake frames are under 1 KiB. */
+  maxPreAuthPayload: HANDSHAKE_FRAME_LIMIT,
+  /** Connections still authenticating, beyond which new ones are refused at the upgrade. */
+  maxUnauthenticated: 16,
+  /** The same, per remote address, so that one host cannot take every slot. */
+  maxUnauthenticatedPerAddress: 4,
   /** An incoming chunked snapshot with no chunk for this long is dropped. */
   snapshotTimeoutMs: 30_000,
   /** Dial + authentication must finish within this. */
@@ -64,6 +82,10 @@ export interface TransportOptions extends Partial<LinkLimits> {
   /** Which node ids may dial in; by default, the peers last given to setPeers. */
   isAllowedPeer?: (id: NodeId) => boolean;
   maxSnapshotBytes?: number;
+  maxSnapshotTransfers?: number;
+  maxPreAuthPayload?: number;
+  maxUnauthenticated?: number;
+  maxUnauthenticatedPerAddress?: number;
   snapshotTimeoutMs?: number;
   backoff?: { minMs: number; maxMs: number };
   /** Uniform in [0, 1), for backoff jitter. */
@@ -86,6 +108,11 @@ export class Transport {
   private readonly limits: LinkLimits;
   private readonly log: Logger;
   private readonly isAllowedPeer: (id: NodeId) => boolean;
+  private readonly snapshotSlots: SnapshotSlots;
+  private readonly guard: { preAuthPayload: number; total: number; perAddress: number };
+  /** Node ids already refused as unknown peers at warn level (bounded: see firstUnknownPeer). */
+  private readonly unknownLogged = new Set<string>();
+  private unknownOverflowLogged = false;
   private closed = false;
 
   constructor(private readonly opts: TransportOptions) {
@@ -109,6 +136,22 @@ export class Transport {
     if (this.limits.maxBatchBytes > this.limits.maxPayload) {
       throw new TransportConfigError('maxBatchBytes must not exceed maxPayload');
     }
+    this.guard = {
+      preAuthPayload: opts.maxPreAuthPayload ?? d.maxPreAuthPayload,
+      total: opts.maxUnauthenticated ?? d.maxUnauthenticated,
+      perAddress: opts.maxUnauthenticatedPerAddress ?? d.maxUnauthenticatedPerAddress,
+    };
+    for (const [name, v] of Object.entries(this.guard)) {
+      if (!(Number.isSafeInteger(v) && v > 0)) throw new TransportConfigError(`${name} must be a positive integer`);
+    }
+    if (this.guard.preAuthPayload > this.limits.maxPayload) {
+      throw new TransportConfigError('maxPreAuthPayload must not exceed maxPayload');
+    }
+    const transfers = opts.maxSnapshotTransfers ?? d.maxSnapshotTransfers;
+    if (!(Number.isSafeInteger(transfers) && transfers > 0)) {
+      throw new TransportConfigError('maxSnapshotTransfers must be a positive integer');
+    }
+    this.snapshotSlots = new SnapshotSlots(transfers);
     if (opts.secret.length === 0) throw new TransportConfigError('the cluster secret must not be empty');
     if (!opts.nodeId) throw new TransportConfigError('nodeId must not be empty');
     checkBackoff(opts.backoff ?? d.backoff);
@@ -117,9 +160,10 @@ export class Transport {
   }
 
   /**
-   * Registers `@fastify/websocket` (with this transport's maxPayload) and the peer route on
-   * `app`. Call before `app.listen`. Generic over the logger so that an instance built with a
-   * pino `loggerInstance` is accepted as it is.
+   * Registers `@fastify/websocket` and the peer route on `app`. Call before `app.listen`.
+   * Generic over the logger so that an instance built with a pino `loggerInstance` is accepted
+   * as it is. ws's maxPayload is the pre-auth limit; each socket gets the full maxPayload once
+   * its peer has authenticated.
    */
   async registerRoutes<L extends FastifyBaseLogger>(
     app: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, L>,
@@ -130,12 +174,57 @@ export class Transport {
       );
     }
     await app.register(websocket, {
-      options: { maxPayload: this.limits.maxPayload, perMessageDeflate: false },
+      options: { maxPayload: this.guard.preAuthPayload, perMessageDeflate: false },
       // Each connection logs its own errors; the default handler would destroy the socket
       // before ws's close frame (say 1009, message too big) reaches the peer.
       errorHandler: () => {},
     });
-    app.get(PEER_PATH, { websocket: true }, (socket, req) => this.accept(socket, req.socket.remoteAddress ?? '?'));
+    app.get(
+      PEER_PATH,
+      {
+        websocket: true,
+        // Runs before the upgrade: refusing here costs an HTTP reply, not a WebSocket.
+        preValidation: async (req, reply) => {
+          const busy = this.tooManyUnauthenticated(req.socket.remoteAddress ?? '?');
+          if (busy) {
+            this.log.debug({ remote: req.socket.remoteAddress, busy }, 'peer upgrade refused');
+            await reply.code(503).header('retry-after', '1').send({ error: busy });
+          }
+        },
+      },
+      (socket, req) => this.accept(socket, req.socket.remoteAddress ?? '?'),
+    );
+  }
+
+  /** Why one more unauthenticated connection from `remote` is refused; undefined if it is not. */
+  private tooManyUnauthenticated(remote: string): string | undefined {
+    let total = 0;
+    let fromRemote = 0;
+    for (const c of this.inbound) {
+      if (c.peerId !== undefined) continue;
+      total++;
+      if (c.remote === remote) fromRemote++;
+    }
+    if (total >= this.guard.total) return `${total} peer connections are already authenticating`;
+    if (fromRemote >= this.guard.perAddress) return `${fromRemote} peer connections from ${remote} are already authenticating`;
+    return undefined;
+  }
+
+  /**
+   * Warn about an unknown peer id once; the set is bounded so that a peer cycling through
+   * random ids cannot grow it (past the bound, refusals are logged at debug only).
+   */
+  private firstUnknownPeer(id: string): boolean {
+    if (this.unknownLogged.has(id)) return false;
+    if (this.unknownLogged.size >= MAX_UNKNOWN_LOGGED) {
+      if (!this.unknownOverflowLogged) {
+        this.unknownOverflowLogged = true;
+        this.log.warn({ ids: MAX_UNKNOWN_LOGGED }, 'many unknown node ids refused; further ones are logged at debug');
+      }
+      return false;
+    }
+    this.unknownLogged.add(id);
+    return true;
   }
 
   /**
@@ -244,6 +333,13 @@ export class Transport {
       closeSocket(socket, CloseCode.GoingAway, 'node shutting down');
       return;
     }
+    // The upgrade hook checked this already; connections racing through it are refused here.
+    const busy = this.tooManyUnauthenticated(remote);
+    if (busy) {
+      this.log.debug({ remote, busy }, 'peer connection refused');
+      closeSocket(socket, CloseCode.TryAgainLater, busy);
+      return;
+    }
     const { opts } = this;
     const conn = new InboundConnection(socket, remote, {
       clusterId: opts.clusterId,
@@ -253,7 +349,10 @@ export class Transport {
       logger: this.log,
       handshakeTimeoutMs: this.limits.handshakeTimeoutMs,
       pingIntervalMs: this.limits.pingIntervalMs,
+      maxPayload: this.limits.maxPayload,
       maxSnapshotBytes: opts.maxSnapshotBytes ?? TRANSPORT_DEFAULTS.maxSnapshotBytes,
+      snapshotSlots: this.snapshotSlots,
+      firstUnknownPeer: (id) => this.firstUnknownPeer(id),
       snapshotTimeoutMs: opts.snapshotTimeoutMs ?? TRANSPORT_DEFAULTS.snapshotTimeoutMs,
       deliver: opts.onMessage,
       onAuthenticated: (c) => {
@@ -264,6 +363,7 @@ export class Transport {
           previous.close(CloseCode.Superseded, 'replaced by a newer connection');
         }
         this.inboundByPeer.set(id, c);
+        this.links.get(id)?.redialNow();
       },
       onClosed: (c) => {
         this.inbound.delete(c);

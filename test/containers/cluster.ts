@@ -3,7 +3,7 @@
  * by network alias (n1, n2, n3); the tests reach them through mapped ports from the host, or,
  * for a node cut off from the network (whose mapped ports go with it), through `docker exec`.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   GenericContainer,
   Network,
@@ -44,6 +44,8 @@ export class ContainerCluster {
   private readonly containers = new Map<string, StartedTestContainer>();
   private readonly stopped = new Set<string>();
   private readonly runId = randomUUID().slice(0, 8);
+  /** The nodes listen on every interface of their network, so they need a cluster secret: one per cluster. */
+  private readonly secret = randomBytes(24).toString('hex');
 
   private constructor(
     private readonly opts: Required<ClusterOptions>,
@@ -75,7 +77,7 @@ export class ContainerCluster {
       .withNetworkAliases(id)
       // The tests' clients come through the mapped ports, from the Docker gateway rather than
       // the container's loopback, and send no password: protected mode off, on a test network.
-      .withEnvironment({ RAFTKV_ID: id, RAFTKV_PEERS: peers, RAFTKV_ADVERTISE_HOST: id, RAFTKV_PROTECTED_MODE: 'no' })
+      .withEnvironment({ RAFTKV_ID: id, RAFTKV_PEERS: peers, RAFTKV_ADVERTISE_HOST: id, RAFTKV_PROTECTED_MODE: 'no', RAFTKV_CLUSTER_SECRET: this.secret })
       .withExposedPorts(RESP_PORT, HTTP_PORT)
       .withWaitStrategy(Wait.forHttp('/healthz', HTTP_PORT).forStatusCode(200))
       .withStartupTimeout(30_000);

@@ -3,7 +3,8 @@
  * directories, kill -9, SIGTERM, restart from the same data directory, and HTTP helpers.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,12 +21,7 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = 20000 + Math.floor(Math.random() * 12000);
-    const ok = await new Promise<boolean>((resolve) => {
-      const srv = createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-    if (ok) return port;
+    if (await isFree(port)) return port;
   }
   throw new Error('no free port found in 20000-31999');
 }
@@ -42,6 +38,29 @@ export function nonLoopbackAddress(): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * A base port B such that B + each of `offsets` is free now (for `raftkv cluster --base-port`,
+ * which takes B..B+n-1 for RESP and B+10000.. for HTTP). Bases stay below 22000 so the HTTP
+ * ports stay below Linux's ephemeral range too.
+ */
+export async function freeBasePort(offsets: number[]): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 20000 + Math.floor(Math.random() * 2000);
+    let free = 0;
+    while (free < offsets.length && (await isFree(base + offsets[free]))) free++;
+    if (free === offsets.length) return base;
+  }
+  throw new Error('no free base port found in 20000-21999');
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
 }
 
 export interface NodeHandle {
@@ -84,6 +103,9 @@ export interface HarnessOptions {
 
 export class ClusterHarness {
   readonly root = mkdtempSync(join(tmpdir(), 'raftkv-it-'));
+  /** The cluster's peer secret, generated per harness and given to nodes by file, as `raftkv cluster` does. */
+  readonly secret = randomBytes(24).toString('hex');
+  readonly secretFile = join(this.root, 'cluster-secret');
   readonly nodes: NodeHandle[] = [];
   private logs: WriteStream[] = [];
   extraArgs: string[];
@@ -94,6 +116,7 @@ export class ClusterHarness {
   constructor(private readonly opts: HarnessOptions = {}) {
     this.extraArgs = opts.extraArgs ?? [];
     this.httpToken = opts.httpToken ?? '';
+    writeFileSync(this.secretFile, `${this.secret}\n`, { mode: 0o600 });
   }
 
   async start(): Promise<void> {
@@ -122,7 +145,7 @@ export class ClusterHarness {
       ...NODE_FLAGS,
       ...(this.opts.main ? ['--enable-source-maps', this.opts.main] : ['--import', 'tsx', MAIN]), 'start',
       '--id', h.id, '--port', String(h.port), '--http-port', String(h.httpPort), '--data-dir', h.dataDir,
-      '--tick-ms', String(this.opts.tickMs ?? 50), '--log-level', 'info',
+      '--tick-ms', String(this.opts.tickMs ?? 50), '--log-level', 'info', '--cluster-secret-file', this.secretFile,
       // A joining node gets the existing members' addresses, as etcd's initial-cluster-state=existing.
       ...(opts.join ? ['--join', '--peers', this.peersArg] : ['--peers', this.peersArg]),
       ...this.extraArgs, ...(opts.args ?? []),

@@ -111,8 +111,12 @@ export interface RawClient {
   authenticate(nodeId: NodeId, opts?: { clusterId?: string; secret?: string }): Promise<void>;
 }
 
-export async function rawClient(url: string): Promise<RawClient> {
-  const ws = new WebSocket(url, { perMessageDeflate: false });
+/**
+ * Opens a raw peer connection and waits for the server hello. `localAddress` picks the source
+ * address (any of 127.0.0.0/8 works on Linux), for the per-address limits.
+ */
+export async function rawClient(url: string, opts: { localAddress?: string } = {}): Promise<RawClient> {
+  const ws = new WebSocket(url, { perMessageDeflate: false, localAddress: opts.localAddress });
   const frames: Buffer[] = [];
   ws.on('message', (data) => frames.push(data as Buffer));
   let isClosed = false;
@@ -140,4 +144,21 @@ export async function rawClient(url: string): Promise<RawClient> {
       await waitFor(() => frames.length >= 2 || isClosed, 'welcome or close');
     },
   };
+}
+
+/** The HTTP status with which the server refused to upgrade a peer connection (0: it upgraded). */
+export function upgradeRefusal(url: string, opts: { localAddress?: string } = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false, localAddress: opts.localAddress });
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? -1);
+      res.resume();
+      ws.terminate();
+    });
+    ws.on('open', () => {
+      resolve(0);
+      ws.terminate();
+    });
+    ws.on('error', (err) => reject(err));
+  });
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MessageType } from '../../src/raft/types.ts';
 import { Backoff, BackoffConfigError } from '../../src/transport/backoff.ts';
 import { FrameKind, openFrame, readBatch, readSnapBegin, readSnapChunk } from '../../src/transport/codec.ts';
-import { OutboundSnapshot, SnapshotAssembler, SnapshotTransferError } from '../../src/transport/snapshot-chunks.ts';
+import { OutboundSnapshot, SnapshotAssembler, SnapshotSlots, SnapshotTransferError } from '../../src/transport/snapshot-chunks.ts';
 import { bytesOf, message } from './fixtures.ts';
 
 function snapMessage(size: number) {
@@ -18,10 +18,11 @@ function frames(t: OutboundSnapshot): Buffer[] {
   return out;
 }
 
-function newAssembler(opts: { maxBytes?: number; timeoutMs?: number } = {}) {
+function newAssembler(opts: { maxBytes?: number; timeoutMs?: number; slots?: SnapshotSlots } = {}) {
   const drops: string[] = [];
   const a = new SnapshotAssembler({
     maxBytes: opts.maxBytes ?? 1 << 20,
+    slots: opts.slots ?? new SnapshotSlots(2),
     timeoutMs: opts.timeoutMs ?? 10_000,
     onDrop: (id, reason) => drops.push(`${id}:${reason}`),
   });
@@ -103,6 +104,26 @@ describe('snapshot chunking', () => {
     feed(b, fs.slice(0, 1));
     expect(() => feed(b, fs.slice(2, 3))).toThrow(SnapshotTransferError);
     expect(b.heldBytes).toBe(0);
+  });
+
+  it('shares a few transfer slots between connections: the excess is refused before allocating', () => {
+    const slots = new SnapshotSlots(2);
+    const [x, y, z] = [newAssembler({ slots }), newAssembler({ slots }), newAssembler({ slots })];
+    const begin = (t: OutboundSnapshot) => frames(t).slice(0, 1);
+    feed(x.a, begin(new OutboundSnapshot(1, snapMessage(10_000), 4096)));
+    feed(y.a, begin(new OutboundSnapshot(2, snapMessage(10_000), 4096)));
+    feed(z.a, begin(new OutboundSnapshot(3, snapMessage(10_000), 4096)));
+    expect(slots.inUse).toBe(2);
+    expect(z.drops).toEqual(['3:2 incoming snapshot transfers are already in progress']);
+    expect(z.a.heldBytes).toBe(0);
+    // A slot comes back when a transfer completes, is dropped, or its connection closes.
+    const whole = frames(new OutboundSnapshot(4, snapMessage(10_000), 4096));
+    x.a.dispose();
+    expect(slots.inUse).toBe(1);
+    expect(feed(z.a, whole)?.snapshot?.data.length).toBe(10_000);
+    expect(slots.inUse).toBe(1);
+    y.a.dispose();
+    expect(slots.inUse).toBe(0);
   });
 
   it('dispose frees the transfer in progress', () => {

@@ -212,6 +212,22 @@ describe('handshake', () => {
     expect(a.transport.stats().b.sent).toBe(0);
   });
 
+  it('refuses a server frame over the handshake limit from its header, and never links', async () => {
+    const impostor = new WebSocketServer({ host: '127.0.0.1', port: 0, path: PEER_PATH });
+    cleanup.push(() => new Promise((r) => impostor.close(() => r())));
+    const closes: number[] = [];
+    impostor.on('connection', (ws) => {
+      ws.on('close', (code) => closes.push(code));
+      ws.send(Buffer.alloc(8 * 1024 * 1024, 1)); // instead of a server hello
+    });
+    await new Promise((r) => impostor.once('listening', r));
+    const a = await node('a');
+    a.transport.setPeers([{ id: 'b', url: `ws://127.0.0.1:${(impostor.address() as AddressInfo).port}${PEER_PATH}` }]);
+    await waitFor(() => closes.length >= 2, 'two refused dials');
+    expect(closes.every((c) => c === CloseCode.MessageTooBig)).toBe(true);
+    expect(a.transport.stats().b.state).not.toBe('connected');
+  });
+
   it('refuses to link to a node other than the one it dialled', async () => {
     const c = await node('c', { isAllowedPeer: () => true });
     const a = await node('a');
