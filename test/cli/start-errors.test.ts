@@ -69,7 +69,9 @@ describe('raftkv start with a bad setting', () => {
   });
 
   it('an address that is not on this machine (192.0.2.1 is reserved for documentation)', async () => {
-    expectBadSetting(await start(['--http-host', '192.0.2.1']), 'http-host', '192.0.2.1 is not an address of this machine');
+    // With a peer secret, so the off-loopback secret rule (its own test) does not answer first.
+    const args = ['--http-host', '192.0.2.1', '--cluster-secret', 'start-errors-test-secret'];
+    expectBadSetting(await start(args), 'http-host', '192.0.2.1 is not an address of this machine');
   });
 
   it('a peer host that is no hostname', async () => {
