@@ -26,7 +26,8 @@ beforeAll(async () => {
   app = await buildHttpApp(node, log);
   await app.ready();
   node.start();
-  await waitFor(() => node.isLeader(), 5000, 'the single node to lead');
+  // Also wait for the new leader's no-op to apply, or it could move the index mid-test.
+  await waitFor(() => node.isLeader() && node.appliedIndex === node.status().lastIndex, 5000, 'the single node to lead and apply its no-op');
 });
 
 afterAll(async () => {
