@@ -21,7 +21,7 @@ import { PUBSUB_COMMANDS } from './handlers/pubsub.ts';
 import { SERVER_COMMANDS } from './handlers/server.ts';
 import { STRING_COMMANDS } from './handlers/strings.ts';
 import { TRANSACTION_COMMANDS } from './handlers/transactions.ts';
-import { type Answer, type Dispatcher, RespServer } from './server.ts';
+import { type Answer, type Dispatcher, type RespTlsOptions, RespServer } from './server.ts';
 
 /** Every command of the table, implemented once (a missing one fails to compile). */
 const IMPLS = {
@@ -117,13 +117,16 @@ const MAX_IN_FLIGHT = 1024;
 export interface StartRespOptions {
   /** Handler exceptions and socket errors (connections survive them). */
   onError?: (err: unknown, conn: ClientConn | null) => void;
+  /** RESP over TLS on cfg.host (tls-config.ts reads it from the tls-* settings). */
+  tls?: RespTlsOptions;
 }
 
 /**
  * Serves RESP for `node` on cfg.host:cfg.port with the node's limits: maxclients, AUTH when
  * requirepass is set (read per connection, so CONFIG SET requirepass applies to new ones),
  * proto-max-bulk-len = max-value-bytes (one value must fit in one log entry), and a bounded
- * pipeline depth per connection. Call it before `node.start()` (see NodeDispatcher).
+ * pipeline depth per connection. `port 0` serves no plain RESP, as in Redis (config.ts allows it
+ * only with a TLS port). Call it before `node.start()` (see NodeDispatcher).
  */
 export async function startRespServer(node: RaftNode, opts: StartRespOptions = {}): Promise<RespServer> {
   const dispatcher = new NodeDispatcher(node);
@@ -131,7 +134,8 @@ export async function startRespServer(node: RaftNode, opts: StartRespOptions = {
   const server = new RespServer({
     dispatcher,
     host: cfg.host,
-    port: cfg.port,
+    port: cfg.port === 0 ? null : cfg.port,
+    ...(opts.tls ? { tls: opts.tls } : {}),
     maxClients: cfg.maxclients,
     authRequired: () => node.cfg.requirepass !== '',
     limits: { maxBulkLen: cfg.maxValueBytes },
