@@ -9,6 +9,8 @@ const memberSchema = {
     host: { type: 'string', minLength: 1 },
     port: { type: 'integer', minimum: 1, maximum: 65535 },
     http_port: { type: 'integer', minimum: 1, maximum: 65535 },
+    /** RESP over TLS port, named to TLS clients in MOVED and CLUSTER replies. */
+    tls_port: { type: 'integer', minimum: 1, maximum: 65535 },
   },
   required: ['id', 'host', 'port', 'http_port'],
   additionalProperties: false,
@@ -22,6 +24,7 @@ export function registerClusterRoutes(app: FastifyInstance, node: RaftNode): voi
       host: m.host,
       port: m.port,
       http_port: m.httpPort,
+      ...(m.tlsPort ? { tls_port: m.tlsPort } : {}),
       role: m.id === s.leader ? 'leader' : s.learners.includes(m.id) ? 'learner' : s.voters.includes(m.id) ? 'follower' : 'unknown',
     }));
     return {
@@ -40,12 +43,12 @@ export function registerClusterRoutes(app: FastifyInstance, node: RaftNode): voi
     };
   });
 
-  app.post<{ Body: { id: string; host: string; port: number; http_port: number } }>(
+  app.post<{ Body: { id: string; host: string; port: number; http_port: number; tls_port?: number } }>(
     '/v1/cluster/members',
     { schema: { description: 'Add a member: it joins as a learner and is promoted once caught up', body: memberSchema } },
     async (req, reply) => {
       const b = req.body;
-      await node.addMember({ id: b.id, host: b.host, port: b.port, httpPort: b.http_port });
+      await node.addMember({ id: b.id, host: b.host, port: b.port, httpPort: b.http_port, ...(b.tls_port ? { tlsPort: b.tls_port } : {}) });
       return reply.code(202).send({ ok: true, id: b.id, status: 'learner' });
     },
   );

@@ -17,6 +17,7 @@ export type EvictionPolicy = (typeof EVICTION_POLICIES)[number];
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export const READ_MODES = ['safe', 'lease'] as const;
+export const TLS_AUTH_CLIENTS = ['yes', 'no', 'optional'] as const;
 
 type Kind = 'string' | 'int' | 'bool' | 'peers' | readonly string[];
 
@@ -34,16 +35,17 @@ export const SETTINGS = {
   'cluster-secret': { kind: 'string', default: 'raftkv-dev-secret', help: 'shared secret for peer links' },
   'data-dir': { kind: 'string', default: './data/n1', help: 'LevelDB data directory' },
   host: { kind: 'string', default: '127.0.0.1', help: 'RESP bind address' },
-  port: { kind: 'int', default: 6379, min: 1, help: 'RESP port' },
+  port: { kind: 'int', default: 6379, min: 0, help: 'RESP port (0: no plain RESP, with --tls-port as in Redis)' },
   'http-host': { kind: 'string', default: '127.0.0.1', help: 'HTTP + peer bind address' },
-  'http-port': { kind: 'int', default: 0, min: 0, help: 'HTTP + peer port (0: RESP port + 10000)' },
+  'http-port': { kind: 'int', default: 0, min: 0, help: 'HTTP + peer port (0: RESP port, else TLS port, + 10000)' },
   'advertise-host': { kind: 'string', default: '', help: 'host announced to clients and peers (default: host)' },
   'advertise-port': { kind: 'int', default: 0, min: 0, help: 'RESP port announced to clients (default: port)' },
   'advertise-http-port': { kind: 'int', default: 0, min: 0, help: 'HTTP port announced (default: http-port)' },
+  'advertise-tls-port': { kind: 'int', default: 0, min: 0, help: 'RESP TLS port announced to TLS clients (default: tls-port)' },
   peers: {
     kind: 'peers',
     default: [],
-    help: 'initial voters: id=host:resp_port:http_port,... (with --join: the existing members)',
+    help: 'initial voters: id=host:resp_port[:http_port[:tls_port]],... (with --join: the existing members)',
   },
   join: { kind: 'bool', default: false, help: 'start empty and wait to be added as a member' },
   'tick-ms': { kind: 'int', default: 50, min: 1, help: 'raft tick interval' },
@@ -71,6 +73,21 @@ export const SETTINGS = {
   'max-value-bytes': { kind: 'int', default: 32 * 1024 * 1024, min: 1, help: 'largest value accepted (one log entry)' },
   'max-http-body-bytes': { kind: 'int', default: 16 * 1024 * 1024, min: 1, help: 'largest HTTP body' },
   maxclients: { kind: 'int', default: 10_000, min: 1, help: 'maximum RESP clients' },
+  // TLS (docs/security.md, "TLS"). RESP uses Redis's names; the HTTP port (API and peer
+  // route) and the peer links use etcd's, prefixed http- and peer-. Files are read at start.
+  'tls-port': { kind: 'int', default: 0, min: 0, help: 'RESP over TLS port (0: off)' },
+  'tls-cert-file': { kind: 'string', default: '', help: 'RESP TLS certificate (PEM)' },
+  'tls-key-file': { kind: 'string', default: '', help: 'RESP TLS private key (PEM)' },
+  'tls-ca-cert-file': { kind: 'string', default: '', help: 'CA bundle that RESP client certificates must chain to' },
+  'tls-auth-clients': { kind: TLS_AUTH_CLIENTS, default: 'yes', help: 'RESP client certificates: yes (required), optional, no' },
+  'http-cert-file': { kind: 'string', default: '', help: 'HTTPS certificate of the HTTP port (default: peer-cert-file)' },
+  'http-key-file': { kind: 'string', default: '', help: 'HTTPS private key (default: peer-key-file)' },
+  'http-trusted-ca-file': { kind: 'string', default: '', help: 'CA bundle for API client certificates' },
+  'http-client-cert-auth': { kind: 'bool', default: false, help: 'API clients must present a certificate from http-trusted-ca-file' },
+  'peer-cert-file': { kind: 'string', default: '', help: 'peer TLS certificate (turns on wss:// peer links)' },
+  'peer-key-file': { kind: 'string', default: '', help: 'peer TLS private key' },
+  'peer-trusted-ca-file': { kind: 'string', default: '', help: 'CA bundle that peers\' certificates must chain to' },
+  'peer-client-cert-auth': { kind: 'bool', default: true, help: 'with peer TLS, inbound peers must present a certificate' },
   'log-level': { kind: LOG_LEVELS, default: 'info', help: 'pino log level' },
   config: { kind: 'string', default: '', help: 'JSON config file' },
 } as const satisfies Record<string, SettingSpec>;
@@ -82,6 +99,8 @@ export interface PeerAddress {
   host: string;
   port: number;
   httpPort: number;
+  /** RESP over TLS port; absent (or 0) when the member serves no TLS. */
+  tlsPort?: number;
 }
 
 /** A setting's value type, from its `kind`. */
@@ -121,18 +140,23 @@ export class ConfigError extends Error {
 const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 export const envName = (s: string) => `RAFTKV_${s.replace(/-/g, '_').toUpperCase()}`;
 
-/** `id=host:port:httpPort`; httpPort defaults to port + 10000 as in Redis Cluster's bus port. */
+/**
+ * `id=host:port[:httpPort[:tlsPort]]`; httpPort defaults to port + 10000 as in Redis Cluster's
+ * bus port. The RESP port may be 0 (TLS only) when a TLS port is given.
+ */
 export function parsePeers(text: string, setting = 'peers'): PeerAddress[] {
   if (text.trim() === '') return [];
   return text.split(',').map((part) => {
-    const m = /^([A-Za-z0-9_.-]+)=([^:]+):(\d+)(?::(\d+))?$/.exec(part.trim());
-    if (!m) throw new ConfigError(setting, `'${part}' is not id=host:port[:http_port]`);
+    const m = /^([A-Za-z0-9_.-]+)=([^:]+):(\d+)(?::(\d+)(?::(\d+))?)?$/.exec(part.trim());
+    if (!m) throw new ConfigError(setting, `'${part}' is not id=host:port[:http_port[:tls_port]]`);
     const port = Number(m[3]);
-    const httpPort = m[4] ? Number(m[4]) : port + 10000;
-    if (port < 1 || port > 65535 || httpPort < 1 || httpPort > 65535) {
+    const tlsPort = m[5] ? Number(m[5]) : 0;
+    const httpPort = m[4] ? Number(m[4]) : (port || tlsPort) + 10000;
+    const ok = (p: number, min: number) => p >= min && p <= 65535;
+    if (!ok(port, tlsPort ? 0 : 1) || !ok(httpPort, 1) || !ok(tlsPort, 0)) {
       throw new ConfigError(setting, `'${part}' has a port outside 1-65535`);
     }
-    return { id: m[1], host: m[2], port, httpPort };
+    return tlsPort ? { id: m[1], host: m[2], port, httpPort, tlsPort } : { id: m[1], host: m[2], port, httpPort };
   });
 }
 
@@ -207,11 +231,14 @@ export function resolveConfig(
   }
   const cfg = out as unknown as NodeConfig & { config?: string };
   delete cfg.config;
-  if (cfg.httpPort === 0) cfg.httpPort = cfg.port + 10000;
+  // Redis: `port 0` turns plain RESP off, which leaves nothing to serve without a TLS port.
+  if (cfg.port === 0 && cfg.tlsPort === 0) throw new ConfigError('port', 'must be set (0 turns plain RESP off only with --tls-port)');
+  if (cfg.httpPort === 0) cfg.httpPort = (cfg.port || cfg.tlsPort) + 10000;
   if (cfg.httpPort > 65535) throw new ConfigError('http-port', 'RESP port + 10000 exceeds 65535; set --http-port');
   if (!cfg.advertiseHost) cfg.advertiseHost = cfg.host === '0.0.0.0' || cfg.host === '::' ? '127.0.0.1' : cfg.host;
   if (!cfg.advertisePort) cfg.advertisePort = cfg.port;
   if (!cfg.advertiseHttpPort) cfg.advertiseHttpPort = cfg.httpPort;
+  if (!cfg.advertiseTlsPort) cfg.advertiseTlsPort = cfg.tlsPort;
   if (cfg.heartbeatTicks >= cfg.electionTicks) {
     throw new ConfigError('heartbeat-ticks', 'must be smaller than election-ticks');
   }
