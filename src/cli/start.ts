@@ -4,6 +4,7 @@ import { buildHttpApp } from '../http/app.ts';
 import { ConfigError, type NodeConfig, SETTINGS, type SettingName, envName, resolveConfig } from '../node/config.ts';
 import { createLogger } from '../node/logger.ts';
 import { RaftNode } from '../node/raft-node.ts';
+import { loadTls, type NodeTls } from '../node/tls-config.ts';
 import { startRespServer } from '../resp/node-dispatcher.ts';
 import type { RespServer } from '../resp/server.ts';
 import { missingRuntimeSettings } from './runtime.ts';
@@ -36,8 +37,10 @@ export function parseStartArgs(argv: string[]): NodeConfig {
 
 export async function runStart(argv: string[]): Promise<void> {
   let cfg: NodeConfig;
+  let tls: NodeTls;
   try {
     cfg = parseStartArgs(argv);
+    tls = loadTls(cfg);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`raftkv: ${err.message}\n`);
@@ -48,17 +51,18 @@ export async function runStart(argv: string[]): Promise<void> {
   const log = createLogger(cfg.logLevel, cfg.id, process.env.RAFTKV_LOG_PRETTY ? process.env.RAFTKV_LOG_PRETTY === '1' : undefined);
   let node: RaftNode;
   try {
-    node = await RaftNode.open(cfg, log);
+    node = await RaftNode.open(cfg, log, tls);
   } catch (err) {
     log.fatal({ err }, `cannot open data directory ${cfg.dataDir}: ${(err as Error).message}`);
     process.stderr.write(`raftkv: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  const app = await buildHttpApp(node, log);
+  const app = await buildHttpApp(node, log, tls);
   await app.listen({ host: cfg.httpHost, port: cfg.httpPort });
   let resp: RespServer;
   try {
     resp = await startRespServer(node, {
+      ...(tls.resp ? { tls: tls.resp } : {}),
       // Socket errors (a client reset its connection) are routine; anything else is a bug.
       onError: (err) =>
         (err as NodeJS.ErrnoException).code ? log.debug({ err }, 'RESP socket error') : log.error({ err }, 'RESP command failed'),
@@ -74,7 +78,11 @@ export async function runStart(argv: string[]): Promise<void> {
     log.warn({ missing }, 'started without the runtime settings raftkv cluster and the image apply; expect more memory per key (docs/performance.md)');
   }
   log.info(
-    { resp: `${resp.address().host}:${resp.address().port}`, http: `${cfg.httpHost}:${cfg.httpPort}`, dataDir: cfg.dataDir, peers: cfg.peers.map((p) => p.id) },
+    {
+      resp: cfg.port ? `${resp.address().host}:${resp.address().port}` : 'off',
+      ...(tls.resp ? { respTls: `${resp.tlsAddress()?.host}:${resp.tlsAddress()?.port}` } : {}),
+      https: tls.https !== undefined,
+      http: `${cfg.httpHost}:${cfg.httpPort}`, dataDir: cfg.dataDir, peers: cfg.peers.map((p) => p.id) },
     'node started',
   );
 

@@ -47,6 +47,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
 
 export function redirectToLeader(req: FastifyRequest, reply: FastifyReply, err: NotLeaderError): FastifyReply {
   if (!err.leader) return reply.code(503).send({ error: 'no_leader', message: 'no leader elected' });
-  const url = `http://${err.leader.host}:${err.leader.httpPort}${req.url}`;
+  // Members are configured alike (docs/security.md, "TLS"): the leader speaks our scheme.
+  const url = `${req.protocol}://${err.leader.host}:${err.leader.httpPort}${req.url}`;
   return reply.code(307).header('location', url).send({ error: 'not_leader', leader: err.leader.id, location: url });
 }
