@@ -150,6 +150,15 @@ export class RespServer implements ConnectionHost {
         this.stats.rejectedConnections++;
         this.options.onError(err, null);
       });
+      // Sockets still in their handshake are not connections yet (maxclients counts those
+      // after it), so the TLS listener holds at most maxclients sockets of its own, in their
+      // handshake or past it: a flood of connections that never finish their handshake is
+      // bounded, not only timed out. node closes the excess before any TLS work.
+      this.tlsServer.maxConnections = this.options.maxClients;
+      this.tlsServer.on('drop', () => {
+        this.stats.totalConnectionsReceived++;
+        this.stats.rejectedConnections++;
+      });
     }
     if (!this.server && !this.tlsServer) throw new Error('RespServer: no plain port and no TLS port to listen on');
   }
@@ -219,6 +228,8 @@ export class RespServer implements ConnectionHost {
 
   private accept(socket: net.Socket, overTls: boolean): void {
     this.stats.totalConnectionsReceived++;
+    // CONFIG SET maxclients changes the option; the TLS listener's cap follows it from here.
+    if (this.tlsServer) this.tlsServer.maxConnections = this.options.maxClients;
     if (this.connections.size >= this.options.maxClients) {
       this.stats.rejectedConnections++;
       socket.on('error', () => {});

@@ -31,12 +31,13 @@ const dispatcher: Dispatcher = {
   },
 };
 
-async function start(authClients: TlsAuthClients, port: number | null = 0) {
+async function start(authClients: TlsAuthClients, port: number | null = 0, maxClients = 100) {
   const pem = certs.pem;
   const node = certs.node('n1');
   const server = new RespServer({
     dispatcher,
     port,
+    maxClients,
     tls: { port: 0, authClients, context: { cert: pem(node.cert), key: pem(node.key), ca: pem(certs.ca) } },
   });
   servers.push(server);
@@ -113,6 +114,24 @@ describe('RESP over TLS', () => {
   it('port null serves TLS only', async () => {
     const { server, tlsPort } = await start('yes', null);
     expect(server.address().port).toBe(tlsPort);
+    expect(await overTls(tlsPort, 'client')).toBe('+PONG');
+  });
+
+  it('sockets that never finish their handshake are capped at maxclients, and freed on close', async () => {
+    const { server, tlsPort } = await start('yes', 0, 3);
+    const idle: net.Socket[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s = net.connect(tlsPort, '127.0.0.1');
+      s.on('error', () => {});
+      await new Promise((r) => s.once('connect', r));
+      idle.push(s);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    // The fourth is closed at once, without a handshake.
+    expect(await overTls(tlsPort, 'client')).toBe('refused');
+    expect(server.stats.rejectedConnections).toBe(1);
+    for (const s of idle) s.destroy();
+    await new Promise((r) => setTimeout(r, 50));
     expect(await overTls(tlsPort, 'client')).toBe('+PONG');
   });
 
