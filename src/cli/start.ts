@@ -68,8 +68,9 @@ export async function runStart(argv: string[]): Promise<void> {
         (err as NodeJS.ErrnoException).code ? log.debug({ err }, 'RESP socket error') : log.error({ err }, 'RESP command failed'),
     });
   } catch (err) {
-    log.fatal({ err }, `cannot listen for RESP on ${cfg.host}:${cfg.port}: ${(err as Error).message}`);
-    process.stderr.write(`raftkv: cannot listen for RESP on ${cfg.host}:${cfg.port}: ${(err as Error).message}\n`);
+    const where = `${cfg.host}:${[cfg.port, cfg.tlsPort].filter((p) => p !== 0).join(' and ')}`;
+    log.fatal({ err }, `cannot listen for RESP on ${where}: ${(err as Error).message}`);
+    process.stderr.write(`raftkv: cannot listen for RESP on ${where}: ${(err as Error).message}\n`);
     process.exit(1);
   }
   node.start();
