@@ -165,18 +165,24 @@ export class RespServer implements ConnectionHost {
 
   /** Starts listening; resolves with the bound address (port 0 picks one), as `address()`. */
   async listen(): Promise<{ host: string; port: number }> {
-    for (const [srv, port] of [
-      [this.server, this.options.port],
-      [this.tlsServer, this.options.tls?.port],
-    ] as const) {
-      if (!srv) continue;
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen(port ?? 0, this.options.host, () => {
-          srv.off('error', reject);
-          resolve();
+    try {
+      for (const [srv, port] of [
+        [this.server, this.options.port],
+        [this.tlsServer, this.options.tls?.port],
+      ] as const) {
+        if (!srv) continue;
+        await new Promise<void>((resolve, reject) => {
+          srv.once('error', reject);
+          srv.listen(port ?? 0, this.options.host, () => {
+            srv.off('error', reject);
+            resolve();
+          });
         });
-      });
+      }
+    } catch (err) {
+      // One listener failed (its port is taken): the other must not stay bound.
+      if (this.server?.listening) this.server.close();
+      throw err;
     }
     return this.address();
   }

@@ -12,6 +12,7 @@ import type { ClientConn } from '../../src/resp/conn.ts';
 import { R } from '../../src/resp/reply.ts';
 import { type Dispatcher, RespServer, type TlsAuthClients } from '../../src/resp/server.ts';
 import { makeCerts, type TestCerts } from '../support/certs.ts';
+import { freePort } from '../support/cluster-harness.ts';
 
 let certs: TestCerts;
 const servers: RespServer[] = [];
@@ -133,6 +134,26 @@ describe('RESP over TLS', () => {
     for (const s of idle) s.destroy();
     await new Promise((r) => setTimeout(r, 50));
     expect(await overTls(tlsPort, 'client')).toBe('+PONG');
+  });
+
+  it('when the TLS port is taken, listen fails and the plain listener is released', async () => {
+    const { tlsPort } = await start('yes');
+    const pem = certs.pem;
+    const node = certs.node('n1');
+    const plainPort = await freePort();
+    const second = new RespServer({
+      dispatcher,
+      port: plainPort,
+      tls: { port: tlsPort, authClients: 'no', context: { cert: pem(node.cert), key: pem(node.key) } },
+    });
+    await expect(second.listen()).rejects.toThrow(/EADDRINUSE/);
+    // The plain port is free again: another server can bind it.
+    const probe = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen(plainPort, '127.0.0.1', () => resolve());
+    });
+    await new Promise((r) => probe.close(r));
   });
 
   it('a plain-text client on the TLS port loses only its own connection', async () => {
