@@ -31,7 +31,7 @@ export interface NodeTls {
   /** RESP over TLS, when tls-port is set. */
   resp?: { port: number; context: PemPair & { ca?: Buffer }; authClients: NodeConfig['tlsAuthClients'] };
   /** The HTTP port's HTTPS options (fastify `https`), when peer TLS is on. */
-  https?: PemPair & { ca: Buffer[]; requestCert: boolean; rejectUnauthorized: false };
+  https?: PemPair & { ca: Buffer[]; requestCert: boolean; rejectUnauthorized: false; handshakeTimeout: number };
   /** What the peer route demands of a client certificate: undefined for nothing. */
   peerClientCa?: CaSet;
   /** What every other route demands: undefined for nothing. */
@@ -87,6 +87,9 @@ function need(setting: string, value: string, why: string): string {
   return value;
 }
 
+/** How long a TLS client may take over its handshake on the HTTPS port. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
 /** The HTTP port speaks HTTPS, and peer links wss://, exactly when peer TLS is configured. */
 export const secureHttp = (cfg: Pick<NodeConfig, 'peerCertFile'>): boolean => cfg.peerCertFile !== '';
 
@@ -139,7 +142,15 @@ export function loadTls(cfg: NodeConfig): NodeTls {
     ca.push(pem);
   }
   if (cfg.peerClientCertAuth) out.peerClientCa = peerCas;
-  out.https = { ...server, ca, requestCert: cfg.peerClientCertAuth || cfg.httpClientCertAuth, rejectUnauthorized: false };
+  out.https = {
+    ...server,
+    ca,
+    requestCert: cfg.peerClientCertAuth || cfg.httpClientCertAuth,
+    rejectUnauthorized: false,
+    // As on the RESP TLS port (node's default is 120 s): a socket that never finishes its
+    // handshake is not held for long.
+    handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+  };
   out.peerDial = { ...peer, ca: peerCa };
   return out;
 }
