@@ -5,6 +5,9 @@
  * the upgrade, so the leader never hears from n3 and does not count it. With the other good
  * node stopped, the leader alone plus n3 is no quorum: a write cannot commit.
  *
+ * Every node also keeps plain RESP: a plain client is sent to plain ports and a TLS client to
+ * TLS ports (MOVED, CLUSTER SLOTS/NODES), as Redis Cluster does with tls-cluster.
+ *
  * The same cluster shows RESP's tls-auth-clients optional (n1) and no (n2) letting a client
  * without a certificate in, and optional still refusing one from the wrong CA; and n2's
  * --http-client-cert-auth refusing API clients without a certificate while its peers link.
@@ -24,6 +27,7 @@ beforeAll(async () => {
   cluster = new ClusterHarness({
     nodes: 3,
     tls: certs,
+    plainToo: true,
     nodeArgs: {
       n1: ['--tls-auth-clients', 'optional'],
       n2: ['--tls-auth-clients', 'no', '--http-client-cert-auth', '--http-trusted-ca-file', certs.ca],
@@ -64,6 +68,26 @@ function redisCli(h: NodeHandle, args: string[]): Promise<string> {
     p.once('close', () => resolve(out));
   });
 }
+
+describe('a node with plain and TLS ports', () => {
+  it('names plain ports to plain clients and TLS ports to TLS clients (MOVED, CLUSTER SLOTS/NODES)', async () => {
+    const [n1, n2] = cluster.nodes;
+    const leader = await cluster.waitLeader(15_000, [n1, n2]);
+    const follower = leader === n1 ? n2 : n1;
+    const plain = (args: string[]) => run('redis-cli', ['-p', String(follower.port), ...args]).then((r) => r.out);
+    const tls = (args: string[]) => redisCli(follower, ['--cert', certs.client.cert, '--key', certs.client.key, ...args]);
+    expect(await plain(['get', 'k'])).toMatch(new RegExp(`^MOVED \\d+ 127\\.0\\.0\\.1:${leader.port}\\n`));
+    expect(await tls(['get', 'k'])).toMatch(new RegExp(`^MOVED \\d+ 127\\.0\\.0\\.1:${leader.tlsPort}\\n`));
+    expect((await plain(['cluster', 'slots'])).split('\n')).toContain(String(leader.port));
+    expect((await tls(['cluster', 'slots'])).split('\n')).toContain(String(leader.tlsPort));
+    expect(await plain(['cluster', 'nodes'])).toContain(`127.0.0.1:${leader.port}@${leader.httpPort}`);
+    expect(await tls(['cluster', 'nodes'])).toContain(`127.0.0.1:${leader.tlsPort}@${leader.httpPort}`);
+    // SHARDS names both, as Redis 7 does.
+    const shards = await plain(['cluster', 'shards']);
+    expect(shards).toContain(`tls-port\n${leader.tlsPort}`);
+    expect(shards).toContain(`port\n${leader.port}`);
+  });
+});
 
 describe('HTTPS client certificates (--http-client-cert-auth)', () => {
   it('an API client without a certificate gets 401; with one from the trusted CA, 200', async () => {

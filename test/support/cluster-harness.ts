@@ -35,7 +35,7 @@ export async function freePort(): Promise<number> {
 
 export interface NodeHandle {
   id: string;
-  /** Plain RESP; 0 when the harness runs with `tls`. */
+  /** Plain RESP; 0 when the harness runs with `tls` (unless `plainToo`). */
   port: number;
   /** RESP over TLS, with `tls`; else 0. */
   tlsPort: number;
@@ -76,6 +76,8 @@ export interface HarnessOptions {
    * helpers then speak HTTPS with the client certificate.
    */
   tls?: TestCerts;
+  /** With `tls`, keep plain RESP on `port` too (both ports in every member record). */
+  plainToo?: boolean;
 }
 
 export class ClusterHarness {
@@ -98,7 +100,7 @@ export class ClusterHarness {
   }
 
   async allocate(id: string): Promise<NodeHandle> {
-    const port = this.opts.tls ? 0 : await freePort();
+    const port = this.opts.tls && !this.opts.plainToo ? 0 : await freePort();
     const tlsPort = this.opts.tls ? await freePort() : 0;
     const httpPort = await freePort();
     return { id, port, tlsPort, httpPort, dataDir: join(this.root, id), logFile: join(this.root, `${id}.log`) };
