@@ -1,13 +1,15 @@
 /** Cluster administration: status, membership and leadership transfer. */
 import type { FastifyInstance } from 'fastify';
 import type { RaftNode } from '../node/raft-node.ts';
+import { HttpError } from './errors.ts';
 
 const memberSchema = {
   type: 'object',
   properties: {
     id: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', minLength: 1, maxLength: 64 },
     host: { type: 'string', minLength: 1 },
-    port: { type: 'integer', minimum: 1, maximum: 65535 },
+    /** 0: the member serves no plain RESP (then tls_port is required). */
+    port: { type: 'integer', minimum: 0, maximum: 65535 },
     http_port: { type: 'integer', minimum: 1, maximum: 65535 },
     /** RESP over TLS port, named to TLS clients in MOVED and CLUSTER replies. */
     tls_port: { type: 'integer', minimum: 1, maximum: 65535 },
@@ -48,6 +50,7 @@ export function registerClusterRoutes(app: FastifyInstance, node: RaftNode): voi
     { schema: { description: 'Add a member: it joins as a learner and is promoted once caught up', body: memberSchema } },
     async (req, reply) => {
       const b = req.body;
+      if (b.port === 0 && !b.tls_port) throw new HttpError(400, 'bad_request', 'body/port must be >= 1 unless tls_port is given');
       await node.addMember({ id: b.id, host: b.host, port: b.port, httpPort: b.http_port, ...(b.tls_port ? { tlsPort: b.tls_port } : {}) });
       return reply.code(202).send({ ok: true, id: b.id, status: 'learner' });
     },

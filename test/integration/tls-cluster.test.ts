@@ -20,7 +20,7 @@ let leader: NodeHandle;
 let follower: NodeHandle;
 
 beforeAll(async () => {
-  certs = makeCerts(['n1', 'n2', 'n3']);
+  certs = makeCerts(['n1', 'n2', 'n3', 'n4']);
   cluster = new ClusterHarness({ nodes: 3, tls: certs });
   await cluster.start();
   leader = await cluster.waitLeader();
@@ -135,6 +135,30 @@ describe('a 3-node cluster entirely over TLS', () => {
     expect(follower.exitCode).toBeUndefined();
     expect((await cluster.fetch(cluster.url(follower, '/healthz'))).ok).toBe(true);
   });
+
+  it('a TLS-only member added over HTTPS with its tls_port joins, and clients are sent to that port', async () => {
+    const n4 = await cluster.allocate('n4');
+    cluster.nodes.push(n4);
+    cluster.spawn(n4, { join: true });
+    await cluster.waitHttp(n4);
+    const refused = await cluster.fetch(cluster.url(leader, '/v1/cluster/members'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'n4', host: '127.0.0.1', port: 0, http_port: n4.httpPort }),
+    });
+    expect(refused.status).toBe(400);
+    const add = await cluster.fetch(cluster.url(leader, '/v1/cluster/members'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'n4', host: '127.0.0.1', port: 0, http_port: n4.httpPort, tls_port: n4.tlsPort }),
+    });
+    expect(add.status).toBe(202);
+    await waitFor(async () => (await cluster.status(leader))?.voters.includes('n4') ?? false, 20_000, 'n4 to be promoted to voter');
+    expect((await cli(leader, ['cluster', 'nodes'])).out).toContain(`127.0.0.1:${n4.tlsPort}@${n4.httpPort}`);
+    // n4 follows the leader over wss:// and sends TLS clients to the leader's TLS port.
+    expect((await cli(n4, ['-c', 'set', 'via-n4', 'yes'])).out).toBe('OK\n');
+    expect((await cli(leader, ['get', 'via-n4'])).out).toBe('yes\n');
+  }, 40_000);
 
   it('a write to a follower over HTTPS redirects to the leader with an https:// URL', async () => {
     const r = await httpsFetch({ ca: certs.pem(certs.ca) }, cluster.url(follower, '/v1/kv/redirected'), {
