@@ -145,11 +145,9 @@ export class RespServer implements ConnectionHost {
         (socket) => this.acceptTls(socket, t.authClients),
       );
       // A failed handshake (no or bad client certificate, plain text on the TLS port, timeout)
-      // costs that socket only; node has already destroyed it.
-      this.tlsServer.on('tlsClientError', (err) => {
-        this.stats.rejectedConnections++;
-        this.options.onError(err, null);
-      });
+      // costs that socket only; node has already destroyed it. Not a rejected connection in
+      // INFO's sense (Redis counts maxclients refusals there), so only reported.
+      this.tlsServer.on('tlsClientError', (err) => this.options.onError(err, null));
       // Sockets still in their handshake are not connections yet (maxclients counts those
       // after it), so the TLS listener holds at most maxclients sockets of its own, in their
       // handshake or past it: a flood of connections that never finish their handshake is
@@ -224,7 +222,6 @@ export class RespServer implements ConnectionHost {
     // node's rejectUnauthorized is all or nothing; Redis's `optional` still refuses a
     // certificate that was sent but does not chain to the CA.
     if (auth === 'optional' && !socket.authorized && Object.keys(socket.getPeerCertificate()).length > 0) {
-      this.stats.rejectedConnections++;
       this.options.onError(Object.assign(new Error(`TLS client certificate refused: ${socket.authorizationError}`), { code: 'ERR_TLS_CERT' }), null);
       socket.destroy();
       return;
