@@ -6,6 +6,7 @@ import { ConfigError, type NodeConfig, SETTINGS, type SettingName, envName, reso
 import { createLogger } from '../node/logger.ts';
 import { settlePeerSecret } from '../node/peer-secret.ts';
 import { RaftNode } from '../node/raft-node.ts';
+import { loadTls, type NodeTls } from '../node/tls-config.ts';
 import { startRespServer } from '../resp/node-dispatcher.ts';
 import type { RespServer } from '../resp/server.ts';
 import { listenError, openFailure, prepareDataDir, storageOpenError } from './preflight.ts';
@@ -48,9 +49,11 @@ function badSetting(err: ConfigError): never {
 
 export async function runStart(argv: string[]): Promise<void> {
   let cfg: NodeConfig;
+  let tls: NodeTls;
   try {
     cfg = parseStartArgs(argv);
     prepareDataDir(cfg.dataDir);
+    tls = loadTls(cfg);
   } catch (err) {
     if (err instanceof ConfigError) badSetting(err);
     throw err;
@@ -58,7 +61,7 @@ export async function runStart(argv: string[]): Promise<void> {
   const log = createLogger(cfg.logLevel, cfg.id, process.env.RAFTKV_LOG_PRETTY ? process.env.RAFTKV_LOG_PRETTY === '1' : undefined);
   let node: RaftNode;
   try {
-    node = await RaftNode.open(cfg, log);
+    node = await RaftNode.open(cfg, log, tls);
   } catch (err) {
     const setting = storageOpenError(err);
     if (setting) badSetting(setting);
@@ -68,7 +71,7 @@ export async function runStart(argv: string[]): Promise<void> {
     process.stderr.write(`raftkv: ${why}\n`);
     process.exit(1);
   }
-  const app = await buildHttpApp(node, log);
+  const app = await buildHttpApp(node, log, tls);
   try {
     await app.listen({ host: cfg.httpHost, port: cfg.httpPort });
   } catch (err) {
@@ -79,15 +82,17 @@ export async function runStart(argv: string[]): Promise<void> {
   let resp: RespServer;
   try {
     resp = await startRespServer(node, {
+      ...(tls.resp ? { tls: tls.resp } : {}),
       // Socket errors (a client reset its connection) are routine; anything else is a bug.
       onError: (err) =>
         (err as NodeJS.ErrnoException).code ? log.debug({ err }, 'RESP socket error') : log.error({ err }, 'RESP command failed'),
     });
   } catch (err) {
-    const setting = listenError(err, { port: 'port', host: 'host' }, cfg.host, cfg.port);
+    const where = `${cfg.host}:${[cfg.port, cfg.tlsPort].filter((p) => p !== 0).join(' and ')}`;
+    const setting = listenError(err, { port: cfg.port === 0 ? 'tls-port' : 'port', host: 'host' }, cfg.host, cfg.port || cfg.tlsPort);
     if (setting) badSetting(setting);
-    log.fatal({ err }, `cannot listen for RESP on ${cfg.host}:${cfg.port}: ${(err as Error).message}`);
-    process.stderr.write(`raftkv: cannot listen for RESP on ${cfg.host}:${cfg.port}: ${(err as Error).message}\n`);
+    log.fatal({ err }, `cannot listen for RESP on ${where}: ${(err as Error).message}`);
+    process.stderr.write(`raftkv: cannot listen for RESP on ${where}: ${(err as Error).message}\n`);
     process.exit(1);
   }
   node.start();
@@ -96,7 +101,11 @@ export async function runStart(argv: string[]): Promise<void> {
     log.warn({ missing }, 'started without the runtime settings raftkv cluster and the image apply; expect more memory per key (docs/performance.md)');
   }
   log.info(
-    { resp: `${resp.address().host}:${resp.address().port}`, http: `${cfg.httpHost}:${cfg.httpPort}`, dataDir: cfg.dataDir, peers: cfg.peers.map((p) => p.id) },
+    {
+      resp: cfg.port ? `${resp.address().host}:${resp.address().port}` : 'off',
+      ...(tls.resp ? { respTls: `${resp.tlsAddress()?.host}:${resp.tlsAddress()?.port}` } : {}),
+      https: tls.https !== undefined,
+      http: `${cfg.httpHost}:${cfg.httpPort}`, dataDir: cfg.dataDir, peers: cfg.peers.map((p) => p.id) },
     'node started',
   );
   const exposed = exposureWarning(cfg);

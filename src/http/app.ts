@@ -1,25 +1,31 @@
 /**
  * The node's one fastify instance: key routes, cluster admin, metrics and health, plus the
  * peer WebSocket route (registered by the transport on the same server), all behind the
- * authentication and protected-mode hook (auth.ts).
+ * authentication and protected-mode hook (auth.ts). With peer TLS it serves HTTPS, and the
+ * client-certificate checks of tls-auth.ts run before every route.
  */
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../node/logger.ts';
 import type { RaftNode } from '../node/raft-node.ts';
 import { registerAuth } from './auth.ts';
+import { type NodeTls, secureHttp } from '../node/tls-config.ts';
 import { registerClusterRoutes } from './cluster-routes.ts';
 import { registerErrorHandler } from './errors.ts';
 import { registerHealthRoutes } from './health-routes.ts';
 import { registerKvRoutes } from './kv-routes.ts';
+import { registerClientCertChecks } from './tls-auth.ts';
 
-export async function buildHttpApp(node: RaftNode, log: Logger): Promise<FastifyInstance> {
+export async function buildHttpApp(node: RaftNode, log: Logger, tls: NodeTls = {}): Promise<FastifyInstance> {
   // pino's Logger is a FastifyBaseLogger at run time; the generic types just do not line up.
-  const app: FastifyInstance = Fastify({
+  // An HTTPS instance is typed over https.Server; the routes use nothing that differs.
+  const app = Fastify({
     loggerInstance: log.child({ component: 'http' }) as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: node.cfg.maxHttpBodyBytes,
-  });
+    ...(tls.https ? { https: tls.https } : {}),
+  }) as unknown as FastifyInstance;
+  registerClientCertChecks(app, tls);
   await app.register(swagger, {
     openapi: {
       info: { title: 'RaftKV HTTP API', version: '1' },
@@ -39,5 +45,5 @@ export async function buildHttpApp(node: RaftNode, log: Logger): Promise<Fastify
 /** The URL of the same route on the leader, for 307 redirects of writes. */
 export function leaderUrl(node: RaftNode, path: string): string | undefined {
   const leader = node.leader();
-  return leader ? `http://${leader.host}:${leader.httpPort}${path}` : undefined;
+  return leader ? `${secureHttp(node.cfg) ? 'https' : 'http'}://${leader.host}:${leader.httpPort}${path}` : undefined;
 }

@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { checkMember } from '../node/members.ts';
 import type { RaftNode } from '../node/raft-node.ts';
+import { HttpError } from './errors.ts';
 
 /** The same rule as nodeIdProblem (src/node/addresses.ts), for the OpenAPI document. */
 const idSchema = { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' } as const;
@@ -16,8 +17,11 @@ const memberSchema = {
   properties: {
     id: idSchema,
     host: { type: 'string', minLength: 1, maxLength: 253, description: 'an IPv4 or IPv6 address or a DNS hostname' },
-    port: { type: 'integer', minimum: 1, maximum: 65535 },
+    /** 0: the member serves no plain RESP (then tls_port is required). */
+    port: { type: 'integer', minimum: 0, maximum: 65535 },
     http_port: { type: 'integer', minimum: 1, maximum: 65535 },
+    /** RESP over TLS port, named to TLS clients in MOVED and CLUSTER replies. */
+    tls_port: { type: 'integer', minimum: 1, maximum: 65535 },
   },
   required: ['id', 'host', 'port', 'http_port'],
   additionalProperties: false,
@@ -31,6 +35,7 @@ export function registerClusterRoutes(app: FastifyInstance, node: RaftNode): voi
       host: m.host,
       port: m.port,
       http_port: m.httpPort,
+      ...(m.tlsPort ? { tls_port: m.tlsPort } : {}),
       role: m.id === s.leader ? 'leader' : s.learners.includes(m.id) ? 'learner' : s.voters.includes(m.id) ? 'follower' : 'unknown',
     }));
     return {
@@ -49,12 +54,13 @@ export function registerClusterRoutes(app: FastifyInstance, node: RaftNode): voi
     };
   });
 
-  app.post<{ Body: { id: string; host: string; port: number; http_port: number } }>(
+  app.post<{ Body: { id: string; host: string; port: number; http_port: number; tls_port?: number } }>(
     '/v1/cluster/members',
     { schema: { description: 'Add a member: it joins as a learner and is promoted once caught up', body: memberSchema } },
     async (req, reply) => {
       const b = req.body;
-      await node.addMember(checkMember({ id: b.id, host: b.host, port: b.port, httpPort: b.http_port }));
+      if (b.port === 0 && !b.tls_port) throw new HttpError(400, 'bad_request', 'body/port must be >= 1 unless tls_port is given');
+      await node.addMember(checkMember({ id: b.id, host: b.host, port: b.port, httpPort: b.http_port, ...(b.tls_port ? { tlsPort: b.tls_port } : {}) }));
       return reply.code(202).send({ ok: true, id: b.id, status: 'learner' });
     },
   );

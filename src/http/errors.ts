@@ -46,7 +46,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
       if (err instanceof cls) return reply.code(status).send({ error: code, message: err.message });
     }
     if (err instanceof InvalidMemberError) {
-      const field = err.field === 'httpPort' ? 'http_port' : err.field;
+      const field = err.field === 'httpPort' ? 'http_port' : err.field === 'tlsPort' ? 'tls_port' : err.field;
       return reply.code(400).send({ error: 'bad_request', field, message: `${field} ${err.problem}` });
     }
     if (err.validation) return reply.code(400).send({ error: 'bad_request', ...invalidField(err.validation), message: err.message });
@@ -69,6 +69,7 @@ function invalidField(validation: unknown): { field?: string } {
 
 export function redirectToLeader(req: FastifyRequest, reply: FastifyReply, err: NotLeaderError): FastifyReply {
   if (!err.leader) return reply.code(503).send({ error: 'no_leader', message: 'no leader elected' });
-  const url = `http://${err.leader.host}:${err.leader.httpPort}${req.url}`;
+  // Members are configured alike (docs/security.md, "TLS"): the leader speaks our scheme.
+  const url = `${req.protocol}://${err.leader.host}:${err.leader.httpPort}${req.url}`;
   return reply.code(307).header('location', url).send({ error: 'not_leader', leader: err.leader.id, location: url });
 }

@@ -20,6 +20,7 @@ export type EvictionPolicy = (typeof EVICTION_POLICIES)[number];
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export const READ_MODES = ['safe', 'lease'] as const;
 export const YES_NO = ['yes', 'no'] as const;
+export const TLS_AUTH_CLIENTS = ['yes', 'no', 'optional'] as const;
 
 type Kind = 'string' | 'int' | 'bool' | 'peers' | readonly string[];
 
@@ -42,16 +43,17 @@ export const SETTINGS = {
   'cluster-secret-file': { kind: 'string', default: '', help: 'file holding the cluster secret (trimmed); raftkv cluster makes one' },
   'data-dir': { kind: 'string', default: './data/n1', help: 'LevelDB data directory' },
   host: { kind: 'string', default: '127.0.0.1', help: 'RESP bind address' },
-  port: { kind: 'int', default: 6379, min: 1, help: 'RESP port' },
+  port: { kind: 'int', default: 6379, min: 0, help: 'RESP port (0: no plain RESP, with --tls-port as in Redis)' },
   'http-host': { kind: 'string', default: '127.0.0.1', help: 'HTTP + peer bind address' },
-  'http-port': { kind: 'int', default: 0, min: 0, help: 'HTTP + peer port (0: RESP port + 10000)' },
+  'http-port': { kind: 'int', default: 0, min: 0, help: 'HTTP + peer port (0: RESP port, else TLS port, + 10000)' },
   'advertise-host': { kind: 'string', default: '', help: 'host announced to clients and peers (default: host)' },
   'advertise-port': { kind: 'int', default: 0, min: 0, help: 'RESP port announced to clients (default: port)' },
   'advertise-http-port': { kind: 'int', default: 0, min: 0, help: 'HTTP port announced (default: http-port)' },
+  'advertise-tls-port': { kind: 'int', default: 0, min: 0, help: 'RESP TLS port announced to TLS clients (default: tls-port)' },
   peers: {
     kind: 'peers',
     default: [],
-    help: 'initial voters: id=host:resp_port:http_port,... (with --join: the existing members)',
+    help: 'initial voters: id=host:resp_port[:http_port[:tls_port]],... (with --join: the existing members)',
   },
   join: { kind: 'bool', default: false, help: 'start empty and wait to be added as a member' },
   'tick-ms': { kind: 'int', default: 50, min: 1, help: 'raft tick interval' },
@@ -98,6 +100,21 @@ export const SETTINGS = {
   'max-value-bytes': { kind: 'int', default: 32 * 1024 * 1024, min: 1, help: 'largest value accepted (one log entry)' },
   'max-http-body-bytes': { kind: 'int', default: 16 * 1024 * 1024, min: 1, help: 'largest HTTP body' },
   maxclients: { kind: 'int', default: 10_000, min: 1, help: 'maximum RESP clients' },
+  // TLS (docs/security.md, "TLS"). RESP uses Redis's names; the HTTP port (API and peer
+  // route) and the peer links use etcd's, prefixed http- and peer-. Files are read at start.
+  'tls-port': { kind: 'int', default: 0, min: 0, help: 'RESP over TLS port (0: off)' },
+  'tls-cert-file': { kind: 'string', default: '', help: 'RESP TLS certificate (PEM)' },
+  'tls-key-file': { kind: 'string', default: '', help: 'RESP TLS private key (PEM)' },
+  'tls-ca-cert-file': { kind: 'string', default: '', help: 'CA bundle that RESP client certificates must chain to' },
+  'tls-auth-clients': { kind: TLS_AUTH_CLIENTS, default: 'yes', help: 'RESP client certificates: yes (required), optional, no' },
+  'http-cert-file': { kind: 'string', default: '', help: 'HTTPS certificate of the HTTP port (default: peer-cert-file)' },
+  'http-key-file': { kind: 'string', default: '', help: 'HTTPS private key (default: peer-key-file)' },
+  'http-trusted-ca-file': { kind: 'string', default: '', help: 'CA bundle for API client certificates' },
+  'http-client-cert-auth': { kind: 'bool', default: false, help: 'API clients must present a certificate from http-trusted-ca-file' },
+  'peer-cert-file': { kind: 'string', default: '', help: 'peer TLS certificate (turns on wss:// peer links)' },
+  'peer-key-file': { kind: 'string', default: '', help: 'peer TLS private key' },
+  'peer-trusted-ca-file': { kind: 'string', default: '', help: 'CA bundle that peers\' certificates must chain to' },
+  'peer-client-cert-auth': { kind: 'bool', default: true, help: 'with peer TLS, inbound peers must present a certificate' },
   'log-level': { kind: LOG_LEVELS, default: 'info', help: 'pino log level' },
   config: { kind: 'string', default: '', help: 'JSON config file' },
 } as const satisfies Record<string, SettingSpec>;
@@ -109,6 +126,8 @@ export interface PeerAddress {
   host: string;
   port: number;
   httpPort: number;
+  /** RESP over TLS port; absent (or 0) when the member serves no TLS. */
+  tlsPort?: number;
 }
 
 /** A setting's value type, from its `kind`. */
@@ -149,27 +168,30 @@ const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperC
 export const envName = (s: string) => `RAFTKV_${s.replace(/-/g, '_').toUpperCase()}`;
 
 /**
- * `id=host:port:httpPort`; httpPort defaults to port + 10000 as in Redis Cluster's bus port. An
- * IPv6 host goes in brackets (`n1=[::1]:6379`). Ids and hosts follow the rules every other
- * member address follows (addresses.ts).
+ * `id=host:port[:httpPort[:tlsPort]]`; httpPort defaults to port + 10000 as in Redis Cluster's
+ * bus port. The RESP port may be 0 (TLS only) when a TLS port is given. An IPv6 host goes in
+ * brackets (`n1=[::1]:6379`). Ids and hosts follow the rules every other member address follows
+ * (addresses.ts).
  */
 export function parsePeers(text: string, setting = 'peers'): PeerAddress[] {
   if (text.trim() === '') return [];
   return text.split(',').map((part) => {
-    const m = /^([^=]+)=(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)(?::(\d+))?$/.exec(part.trim());
-    if (!m) throw new ConfigError(setting, `'${part}' is not id=host:port[:http_port]`);
-    const [, id, v6, name, portText, httpText] = m;
+    const m = /^([^=]+)=(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)(?::(\d+)(?::(\d+))?)?$/.exec(part.trim());
+    if (!m) throw new ConfigError(setting, `'${part}' is not id=host:port[:http_port[:tls_port]]`);
+    const [, id, v6, name, portText, httpText, tlsText] = m;
     const host = v6 ?? name;
     const idProblem = nodeIdProblem(id);
     if (idProblem) throw new ConfigError(setting, `'${part}': the id ${idProblem}`);
     const problem = hostProblem(host) ?? (v6 !== undefined && isIP(v6) !== 6 ? 'is not an IPv6 address' : undefined);
     if (problem) throw new ConfigError(setting, `'${part}': the host '${host}' ${problem}`);
     const port = Number(portText);
-    const httpPort = httpText ? Number(httpText) : port + 10000;
-    if (port < 1 || port > 65535 || httpPort < 1 || httpPort > 65535) {
+    const tlsPort = tlsText ? Number(tlsText) : 0;
+    const httpPort = httpText ? Number(httpText) : (port || tlsPort) + 10000;
+    const ok = (p: number, min: number) => p >= min && p <= 65535;
+    if (!ok(port, tlsPort ? 0 : 1) || !ok(httpPort, 1) || !ok(tlsPort, 0)) {
       throw new ConfigError(setting, `'${part}' has a port outside 1-65535`);
     }
-    return { id, host, port, httpPort };
+    return tlsPort ? { id, host, port, httpPort, tlsPort } : { id, host, port, httpPort };
   });
 }
 
@@ -245,11 +267,14 @@ export function resolveConfig(
   const cfg = out as unknown as NodeConfig & { config?: string };
   delete cfg.config;
   checkNames(cfg);
-  if (cfg.httpPort === 0) cfg.httpPort = cfg.port + 10000;
+  // Redis: `port 0` turns plain RESP off, which leaves nothing to serve without a TLS port.
+  if (cfg.port === 0 && cfg.tlsPort === 0) throw new ConfigError('port', 'must be set (0 turns plain RESP off only with --tls-port)');
+  if (cfg.httpPort === 0) cfg.httpPort = (cfg.port || cfg.tlsPort) + 10000;
   if (cfg.httpPort > 65535) throw new ConfigError('http-port', 'RESP port + 10000 exceeds 65535; set --http-port');
   if (!cfg.advertiseHost) cfg.advertiseHost = cfg.host === '0.0.0.0' || cfg.host === '::' ? '127.0.0.1' : cfg.host;
   if (!cfg.advertisePort) cfg.advertisePort = cfg.port;
   if (!cfg.advertiseHttpPort) cfg.advertiseHttpPort = cfg.httpPort;
+  if (!cfg.advertiseTlsPort) cfg.advertiseTlsPort = cfg.tlsPort;
   if (cfg.heartbeatTicks >= cfg.electionTicks) {
     throw new ConfigError('heartbeat-ticks', 'must be smaller than election-ticks');
   }

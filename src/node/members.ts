@@ -33,20 +33,27 @@ const MAX_RECORD_BYTES = 1024;
 export function checkMember(v: unknown): Member {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InvalidMemberError('record', 'must be an object');
   const m = v as Record<keyof Member, unknown>;
+  const tls = m.tlsPort !== undefined && m.tlsPort !== 0;
   const problems: [keyof Member, string | undefined][] = [
     ['id', nodeIdProblem(m.id)],
     ['host', hostProblem(m.host)],
-    ['port', portProblem(m.port)],
+    // Port 0: a TLS-only member (no plain RESP), which then must have a TLS port.
+    ['port', tls && m.port === 0 ? undefined : portProblem(m.port)],
     ['httpPort', portProblem(m.httpPort)],
+    ['tlsPort', tls ? portProblem(m.tlsPort) : undefined],
   ];
   for (const [field, problem] of problems) {
     if (problem) throw new InvalidMemberError(field, problem);
   }
-  return { id: m.id as string, host: m.host as string, port: m.port as number, httpPort: m.httpPort as number };
+  const member: Member = { id: m.id as string, host: m.host as string, port: m.port as number, httpPort: m.httpPort as number };
+  if (tls) member.tlsPort = m.tlsPort as number;
+  return member;
 }
 
+/** A member without a TLS port encodes as before TLS existed, so older nodes read it. */
 export function encodeMember(m: Member): Uint8Array {
-  return enc.encode(JSON.stringify({ id: m.id, host: m.host, port: m.port, httpPort: m.httpPort }));
+  const tls = m.tlsPort ? { tlsPort: m.tlsPort } : {};
+  return enc.encode(JSON.stringify({ id: m.id, host: m.host, port: m.port, httpPort: m.httpPort, ...tls }));
 }
 
 /** The member in a ConfChange context (undefined if there is none); throws InvalidMemberError. */
@@ -116,4 +123,19 @@ export class Members {
   }
 }
 
-export const raftUrl = (m: Member) => `ws://${hostPort(m.host, m.httpPort)}/raft/v1`;
+/**
+ * The member's peer route. Whether members serve HTTPS is not in their record: a cluster is
+ * configured alike (peer TLS on every member or on none), so a node dials with its own scheme,
+ * as etcd's --initial-cluster URLs carry one scheme for all. A member configured otherwise
+ * fails the TLS handshake or the upgrade, which both ends log.
+ */
+export const raftUrl = (m: Member, secure = false) => `${secure ? 'wss' : 'ws'}://${hostPort(m.host, m.httpPort)}/raft/v1`;
+
+/**
+ * The RESP port to name `m` by to a client, as Redis Cluster does with tls-cluster: a client
+ * on a TLS connection gets the TLS port, a plain one the plain port, each falling back to the
+ * other when the member serves only one (a client must not be sent to a port that is off).
+ */
+export function respPort(m: Member, tls: boolean): number {
+  return tls ? m.tlsPort || m.port : m.port || m.tlsPort || 0;
+}

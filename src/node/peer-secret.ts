@@ -7,12 +7,14 @@
  * authenticate with a secret derived from the cluster id. That secret is public, so it only
  * stands for "a process on this machine", which loopback already means; `raftkv cluster`
  * generates a real one anyway. Off loopback a node refuses to start without a secret of at least
- * MIN_SECRET_BYTES (etcd-like strictness), or a peer TLS setting.
+ * MIN_SECRET_BYTES (etcd-like strictness), unless mutual peer TLS (peer-cert-file with
+ * peer-client-cert-auth) authenticates its peers instead.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { ConfigError, type NodeConfig, type SettingName } from './config.ts';
+import { secureHttp } from './tls-config.ts';
 
 export const MIN_SECRET_BYTES = 16;
 
@@ -62,9 +64,9 @@ export function settlePeerSecret(cfg: NodeConfig, flags: Partial<Record<SettingN
   }
   const remote = offLoopbackPeerAddresses(cfg);
   if (remote.length === 0) return;
-  // TODO(peer TLS, task D): a node with peer-cert-file/peer-key-file/peer-trusted-ca-file set
-  // authenticates peers by certificate and may run without a secret; accept that here once
-  // those settings exist (`if (!cfg.clusterSecret && cfg.peerCertFile) return;`).
+  // Mutual peer TLS authenticates the machines at the other end by certificate, so the HMAC
+  // handshake on top may use the derived secret (it then only binds node and cluster ids).
+  if (!cfg.clusterSecret && secureHttp(cfg) && cfg.peerClientCertAuth) return;
   if (!cfg.clusterSecret) {
     throw new ConfigError(
       'cluster-secret',

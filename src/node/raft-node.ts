@@ -31,6 +31,7 @@ import { NodeSettings } from './settings.ts';
 import { Snapshotter } from './snapshotter.ts';
 import { type ReadyHost, ReadyLoop } from './ready-loop.ts';
 import { ProposalWaiters, ReadWaiters } from './waiters.ts';
+import { type NodeTls, secureHttp } from './tls-config.ts';
 import { ConfChangePendingError, MemberExistsError, NodeClosedError, NotLeaderError, TransferTimeoutError, UnknownMemberError } from './errors.ts';
 import { bestTransferTarget, bootstrapEntries, nextLeader } from './leadership.ts';
 
@@ -84,7 +85,8 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   ) {
     super();
     this.members = new Members(cfg.peers);
-    this.members.set({ id: cfg.id, host: cfg.advertiseHost, port: cfg.advertisePort, httpPort: cfg.advertiseHttpPort });
+    const tls = cfg.advertiseTlsPort ? { tlsPort: cfg.advertiseTlsPort } : {};
+    this.members.set({ id: cfg.id, host: cfg.advertiseHost, port: cfg.advertisePort, httpPort: cfg.advertiseHttpPort, ...tls });
     this.metrics = new NodeMetrics(this);
     this.kv = new KvStore({ maxmemory: cfg.maxmemory, policy: cfg.maxmemoryPolicy });
     this.settings = new NodeSettings(cfg, log);
@@ -97,7 +99,8 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   }
 
   /** Open storage, restore the newest snapshot and build the core; call `start` to begin ticking. */
-  static async open(cfg: NodeConfig, log: Logger): Promise<RaftNode> {
+  /** `tls.peerDial`: the client side of wss:// peer links (tls-config.ts), when peer TLS is on. */
+  static async open(cfg: NodeConfig, log: Logger, tls: Pick<NodeTls, 'peerDial'> = {}): Promise<RaftNode> {
     const storage = await LevelStorage.open(cfg.dataDir, { logger: log });
     let node: RaftNode | undefined;
     const { secret, derived } = peerSecret(cfg);
@@ -106,6 +109,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       nodeId: cfg.id,
       clusterId: cfg.clusterId,
       secret,
+      ...(tls.peerDial ? { tls: tls.peerDial } : {}),
       logger: log.child({ component: 'transport' }),
       onMessage: (m) => node?.onPeerMessage(m),
       // Knowing the secret is not enough: only members may dial in (see isPeer).
@@ -548,7 +552,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     const peers: { id: string; url: string }[] = [];
     for (const id of ids) {
       const m = this.members.get(id);
-      if (m) peers.push({ id, url: raftUrl(m) });
+      if (m) peers.push({ id, url: raftUrl(m, secureHttp(this.cfg)) });
       else this.log.warn({ node: id }, 'member has no known address');
     }
     this.transport.setPeers(peers);

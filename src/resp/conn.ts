@@ -48,6 +48,11 @@ export class ClientConn {
   db = 0;
   /** CLIENT NO-EVICT. */
   noEvict = false;
+  /**
+   * Accepted on the TLS port (set by the server): MOVED and CLUSTER replies then name members'
+   * TLS ports, as Redis does for a TLS client with tls-cluster.
+   */
+  tls = false;
   /** Subscribed channels and patterns, as latin1 strings (lossless for any bytes). */
   readonly channels = new Set<string>();
   readonly patterns = new Set<string>();

@@ -22,7 +22,7 @@ import { PUBSUB_COMMANDS } from './handlers/pubsub.ts';
 import { SERVER_COMMANDS } from './handlers/server.ts';
 import { STRING_COMMANDS } from './handlers/strings.ts';
 import { TRANSACTION_COMMANDS } from './handlers/transactions.ts';
-import { type Answer, type Dispatcher, RespServer } from './server.ts';
+import { type Answer, type Dispatcher, type RespTlsOptions, RespServer } from './server.ts';
 
 /** Every command of the table, implemented once (a missing one fails to compile). */
 const IMPLS = {
@@ -121,6 +121,8 @@ const DENIED_REPLY = Buffer.from(`-DENIED ${ACCESS_TEXTS.DENIED}\r\n`);
 export interface StartRespOptions {
   /** Handler exceptions and socket errors (connections survive them). */
   onError?: (err: unknown, conn: ClientConn | null) => void;
+  /** RESP over TLS on cfg.host (tls-config.ts reads it from the tls-* settings). */
+  tls?: RespTlsOptions;
 }
 
 /**
@@ -128,7 +130,8 @@ export interface StartRespOptions {
  * requirepass is set and protected mode while it is not (both read per connection, so CONFIG
  * SET requirepass applies to new ones),
  * proto-max-bulk-len = max-value-bytes (one value must fit in one log entry), and a bounded
- * pipeline depth per connection. Call it before `node.start()` (see NodeDispatcher).
+ * pipeline depth per connection. `port 0` serves no plain RESP, as in Redis (config.ts allows it
+ * only with a TLS port). Call it before `node.start()` (see NodeDispatcher).
  */
 export async function startRespServer(node: RaftNode, opts: StartRespOptions = {}): Promise<RespServer> {
   const dispatcher = new NodeDispatcher(node);
@@ -136,7 +139,8 @@ export async function startRespServer(node: RaftNode, opts: StartRespOptions = {
   const server = new RespServer({
     dispatcher,
     host: cfg.host,
-    port: cfg.port,
+    port: cfg.port === 0 ? null : cfg.port,
+    ...(opts.tls ? { tls: opts.tls } : {}),
     maxClients: cfg.maxclients,
     authRequired: () => node.cfg.requirepass !== '',
     refuseClient: (address) => (respRefuses(node.cfg, address) ? DENIED_REPLY : null),

@@ -14,8 +14,14 @@
  * client catches up), and a hard output cap for pub/sub subscribers that do not read. A
  * protocol error answers `-ERR Protocol error: ...` and closes that connection only, after the
  * replies it is owed.
+ *
+ * TLS: with `tls` set, a second listener serves RESP over TLS with the same `Connection` class
+ * (a TLSSocket is a net.Socket), and `port: null` turns the plain listener off (Redis's `port 0`).
+ * Client certificates follow Redis's tls-auth-clients; connections count against maxclients
+ * once their handshake is done, and a handshake must finish within TLS_HANDSHAKE_TIMEOUT_MS.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import type { ClientConn } from './conn.ts';
 import { Connection, type ConnectionHost } from './connection.ts';
 import type { DeferredReply } from './deferred-reply.ts';
@@ -50,8 +56,10 @@ export interface RespServerOptions {
   dispatcher: Dispatcher;
   /** Listen address; loopback unless configured otherwise. */
   host?: string;
-  /** 0 picks a free port. */
-  port?: number;
+  /** 0 picks a free port; null serves no plain RESP (TLS only). */
+  port?: number | null;
+  /** A RESP over TLS listener on the same host. */
+  tls?: RespTlsOptions;
   limits?: Partial<ParserLimits>;
   /** maxclients (Redis default 10000). */
   maxClients?: number;
@@ -74,6 +82,20 @@ export interface RespServerOptions {
   onError?: (err: unknown, conn: ClientConn | null) => void;
 }
 
+/** Redis's tls-auth-clients: client certificates required, optional (checked if sent), or not asked. */
+export type TlsAuthClients = 'yes' | 'no' | 'optional';
+
+export interface RespTlsOptions {
+  /** 0 picks a free port. */
+  port: number;
+  /** Certificate, key, and the CA bundle client certificates must chain to. */
+  context: Pick<tls.SecureContextOptions, 'cert' | 'key' | 'ca'>;
+  authClients: TlsAuthClients;
+}
+
+/** A client that opens a TLS connection and never finishes the handshake holds it this long. */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
 export interface RespServerStats {
   totalConnectionsReceived: number;
   rejectedConnections: number;
@@ -83,7 +105,7 @@ export interface RespServerStats {
 }
 
 /** The options with their defaults filled in. */
-export type ResolvedOptions = Required<Omit<RespServerOptions, 'limits'>> & Pick<RespServerOptions, 'limits'>;
+export type ResolvedOptions = Required<Omit<RespServerOptions, 'limits' | 'tls'>> & Pick<RespServerOptions, 'limits' | 'tls'>;
 
 const MAX_CLIENTS_ERROR = Buffer.from('-ERR max number of clients reached\r\n');
 /** How long a refused client may take to read its refusal and close. */
@@ -99,7 +121,9 @@ export class RespServer implements ConnectionHost {
     totalNetInputBytes: 0,
     totalNetOutputBytes: 0,
   };
-  private readonly server: net.Server;
+  /** The plain listener, unless turned off (port: null). */
+  private readonly server: net.Server | undefined;
+  private readonly tlsServer: tls.Server | undefined;
   private readonly connections = new Set<Connection>();
   private nextId = 1;
 
@@ -117,23 +141,69 @@ export class RespServer implements ConnectionHost {
       onError: () => {},
       ...options,
     };
-    this.server = net.createServer((socket) => this.accept(socket));
-  }
-
-  /** Starts listening; resolves with the bound address (port 0 picks one). */
-  listen(): Promise<{ host: string; port: number }> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.options.port, this.options.host, () => {
-        this.server.off('error', reject);
-        resolve(this.address());
+    if (this.options.port !== null) this.server = net.createServer((socket) => this.accept(socket, false));
+    const t = this.options.tls;
+    if (t) {
+      this.tlsServer = tls.createServer(
+        {
+          ...t.context,
+          requestCert: t.authClients !== 'no',
+          rejectUnauthorized: t.authClients === 'yes',
+          handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+        },
+        (socket) => this.acceptTls(socket, t.authClients),
+      );
+      // A failed handshake (no or bad client certificate, plain text on the TLS port, timeout)
+      // costs that socket only; node has already destroyed it. Not a rejected connection in
+      // INFO's sense (Redis counts maxclients refusals there), so only reported.
+      this.tlsServer.on('tlsClientError', (err) => this.options.onError(err, null));
+      // Sockets still in their handshake are not connections yet (maxclients counts those
+      // after it), so the TLS listener holds at most maxclients sockets of its own, in their
+      // handshake or past it: a flood of connections that never finish their handshake is
+      // bounded, not only timed out. node closes the excess before any TLS work.
+      this.tlsServer.maxConnections = this.options.maxClients;
+      this.tlsServer.on('drop', () => {
+        this.stats.totalConnectionsReceived++;
+        this.stats.rejectedConnections++;
       });
-    });
+    }
+    if (!this.server && !this.tlsServer) throw new Error('RespServer: no plain port and no TLS port to listen on');
   }
 
+  /** Starts listening; resolves with the bound address (port 0 picks one), as `address()`. */
+  async listen(): Promise<{ host: string; port: number }> {
+    try {
+      for (const [srv, port] of [
+        [this.server, this.options.port],
+        [this.tlsServer, this.options.tls?.port],
+      ] as const) {
+        if (!srv) continue;
+        await new Promise<void>((resolve, reject) => {
+          srv.once('error', reject);
+          srv.listen(port ?? 0, this.options.host, () => {
+            srv.off('error', reject);
+            resolve();
+          });
+        });
+      }
+    } catch (err) {
+      // One listener failed (its port is taken): the other must not stay bound.
+      if (this.server?.listening) this.server.close();
+      throw err;
+    }
+    return this.address();
+  }
+
+  /** The plain listener's address, or the TLS one's when plain RESP is off. */
   address(): { host: string; port: number } {
-    const a = this.server.address() as net.AddressInfo;
+    const a = (this.server ?? this.tlsServer)!.address() as net.AddressInfo;
     return { host: a.address, port: a.port };
+  }
+
+  /** The TLS listener's address; undefined without one. */
+  tlsAddress(): { host: string; port: number } | undefined {
+    const a = this.tlsServer?.address() as net.AddressInfo | null | undefined;
+    return a ? { host: a.address, port: a.port } : undefined;
   }
 
   /** Connected clients (CLIENT LIST, INFO clients). */
@@ -150,13 +220,28 @@ export class RespServer implements ConnectionHost {
    * and resolves once every connection is closed.
    */
   async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = [this.server, this.tlsServer].map(
+      (srv) => new Promise<void>((resolve) => (srv?.listening ? srv.close(() => resolve()) : resolve())),
+    );
     for (const c of this.connections) c.closeAfterReply();
-    await closed;
+    await Promise.all(closed);
   }
 
-  private accept(socket: net.Socket): void {
+  private acceptTls(socket: tls.TLSSocket, auth: TlsAuthClients): void {
+    // node's rejectUnauthorized is all or nothing; Redis's `optional` still refuses a
+    // certificate that was sent but does not chain to the CA.
+    if (auth === 'optional' && !socket.authorized && Object.keys(socket.getPeerCertificate()).length > 0) {
+      this.options.onError(Object.assign(new Error(`TLS client certificate refused: ${socket.authorizationError}`), { code: 'ERR_TLS_CERT' }), null);
+      socket.destroy();
+      return;
+    }
+    this.accept(socket, true);
+  }
+
+  private accept(socket: net.Socket, overTls: boolean): void {
     this.stats.totalConnectionsReceived++;
+    // CONFIG SET maxclients changes the option; the TLS listener's cap follows it from here.
+    if (this.tlsServer) this.tlsServer.maxConnections = this.options.maxClients;
     const refusal =
       this.connections.size >= this.options.maxClients ? MAX_CLIENTS_ERROR : this.options.refuseClient(socket.remoteAddress);
     if (refusal !== null) {
@@ -164,6 +249,7 @@ export class RespServer implements ConnectionHost {
       return;
     }
     const c = new Connection(this, socket, this.nextId++);
+    c.conn.tls = overTls;
     this.connections.add(c);
     try {
       this.options.dispatcher.connected?.(c.conn);

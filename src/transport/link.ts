@@ -55,12 +55,25 @@ export interface LinkLimits {
   pingIntervalMs: number;
 }
 
+/**
+ * A wss:// link's client side: the certificate this node presents (the server's peer route may
+ * demand it) and the CA the server's certificate must chain to. Host names and IP literals are
+ * checked against the certificate's subjectAltName as https does.
+ */
+export interface LinkTls {
+  cert: Buffer;
+  key: Buffer;
+  ca: Buffer;
+}
+
 export interface LinkOptions {
   self: NodeId;
   peer: NodeId;
   url: string;
   clusterId: string;
   secret: string | Uint8Array;
+  /** For wss:// URLs; without it a wss:// link trusts node's default CAs and presents nothing. */
+  tls?: LinkTls;
   limits: LinkLimits;
   backoff: Backoff;
   logger: Logger;
@@ -293,6 +306,7 @@ export class PeerLink {
       perMessageDeflate: false,
       generateMask: zeroMask,
       handshakeTimeout: limits.handshakeTimeoutMs,
+      ...(this.opts.tls ?? {}),
     });
     this.ws = ws;
     const clientNonce = newNonce();

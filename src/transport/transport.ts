@@ -26,7 +26,7 @@ import { type Message, MessageType, type NodeId } from '../raft/types.ts';
 import { Backoff, checkBackoff } from './backoff.ts';
 import { CloseCode, HANDSHAKE_FRAME_LIMIT } from './handshake.ts';
 import { InboundConnection } from './inbound.ts';
-import { FRAME_OVERHEAD, type LinkLimits, type LinkStats, PeerLink } from './link.ts';
+import { FRAME_OVERHEAD, type LinkLimits, type LinkStats, type LinkTls, PeerLink } from './link.ts';
 import { SnapshotSlots } from './snapshot-chunks.ts';
 import { closeSocket, PEER_PATH } from './socket.ts';
 
@@ -76,6 +76,8 @@ export interface TransportOptions extends Partial<LinkLimits> {
   nodeId: NodeId;
   clusterId: string;
   secret: string | Uint8Array;
+  /** Client side of wss:// links (the server side is the fastify instance's https options). */
+  tls?: LinkTls;
   /** Used as given; the caller binds whatever names the component. */
   logger: Logger;
   onMessage: (m: Message) => void;
@@ -320,6 +322,7 @@ export class Transport {
       url,
       clusterId: opts.clusterId,
       secret: opts.secret,
+      ...(opts.tls ? { tls: opts.tls } : {}),
       limits: this.limits,
       backoff: new Backoff(opts.backoff ?? TRANSPORT_DEFAULTS.backoff, opts.random ?? Math.random),
       logger: this.log,

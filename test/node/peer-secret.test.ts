@@ -42,6 +42,13 @@ describe('cluster secret settings', () => {
     expect(() => parseStartArgs(args)).toThrow(`invalid setting ${message}`);
   });
 
+  it('mutual peer TLS stands in for the secret off loopback (the certificates authenticate the peers)', () => {
+    const tls = ['--peer-cert-file', '/c.pem', '--peer-key-file', '/k.pem', '--peer-trusted-ca-file', '/ca.pem'];
+    const cfg = parseStartArgs([...remotePeers, ...tls]);
+    expect(cfg.clusterSecret).toBe('');
+    expect(cfg.peerClientCertAuth).toBe(true);
+  });
+
   it('reads the secret from a file (trimmed), and an empty RAFTKV_CLUSTER_SECRET counts as unset', () => {
     const f = file('ok', '  0123456789abcdef0123\n');
     chmodSync(f, 0o600);

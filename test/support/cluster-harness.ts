@@ -1,6 +1,7 @@
 /**
  * Real RaftKV node processes on loopback for integration tests: free ports, temporary data
  * directories, kill -9, SIGTERM, restart from the same data directory, and HTTP helpers.
+ * With `tls` (certs.ts), every port is TLS: RESP on `tlsPort` only, HTTPS, wss:// peers.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -10,6 +11,8 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS, nodeEnv } from '../../src/cli/runtime.ts';
+import type { TestCerts } from './certs.ts';
+import { httpsFetch } from './https-fetch.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
@@ -65,7 +68,10 @@ function isFree(port: number): Promise<boolean> {
 
 export interface NodeHandle {
   id: string;
+  /** Plain RESP; 0 when the harness runs with `tls` (unless `plainToo`). */
   port: number;
+  /** RESP over TLS, with `tls`; else 0. */
+  tlsPort: number;
   httpPort: number;
   dataDir: string;
   proc?: ChildProcess;
@@ -94,11 +100,21 @@ export interface HarnessOptions {
    */
   main?: string;
   extraArgs?: string[];
+  /** More flags for one node, by id, after extraArgs (the last of a repeated flag wins). */
+  nodeArgs?: Record<string, string[]>;
   tickMs?: number;
   /** The nodes' HTTP credential (requirepass or http-token): sent as a Bearer token by the helpers. */
   httpToken?: string;
   /** The address the nodes reach each other at (default 127.0.0.1); bind them to it too. */
   peerHost?: string;
+  /**
+   * Run every node on TLS only: `--port 0 --tls-port`, peer TLS (so HTTPS and wss://) with
+   * node certificates named after the node ids, all from this CA. The harness's own HTTP
+   * helpers then speak HTTPS with the client certificate.
+   */
+  tls?: TestCerts;
+  /** With `tls`, keep plain RESP on `port` too (both ports in every member record). */
+  plainToo?: boolean;
 }
 
 export class ClusterHarness {
@@ -123,15 +139,36 @@ export class ClusterHarness {
     const n = this.opts.nodes ?? 3;
     for (let i = 1; i <= n; i++) this.nodes.push(await this.allocate(`n${i}`));
     const host = this.opts.peerHost ?? '127.0.0.1';
-    this.peersArg = this.nodes.map((h) => `${h.id}=${host}:${h.port}:${h.httpPort}`).join(',');
+    this.peersArg = this.nodes.map((h) => `${h.id}=${host}:${h.port}:${h.httpPort}${h.tlsPort ? `:${h.tlsPort}` : ''}`).join(',');
     for (const h of this.nodes) this.spawn(h);
     await Promise.all(this.nodes.map((h) => this.waitHttp(h)));
   }
 
   async allocate(id: string): Promise<NodeHandle> {
-    const port = await freePort();
+    const port = this.opts.tls && !this.opts.plainToo ? 0 : await freePort();
+    const tlsPort = this.opts.tls ? await freePort() : 0;
     const httpPort = await freePort();
-    return { id, port, httpPort, dataDir: join(this.root, id), logFile: join(this.root, `${id}.log`) };
+    return { id, port, tlsPort, httpPort, dataDir: join(this.root, id), logFile: join(this.root, `${id}.log`) };
+  }
+
+  /** The TLS flags of node `h` (nothing without `tls`). */
+  tlsArgs(h: NodeHandle): string[] {
+    const certs = this.opts.tls;
+    if (!certs) return [];
+    const own = certs.node(h.id);
+    return [
+      '--tls-port', String(h.tlsPort), '--tls-cert-file', own.cert, '--tls-key-file', own.key, '--tls-ca-cert-file', certs.ca,
+      '--peer-cert-file', own.cert, '--peer-key-file', own.key, '--peer-trusted-ca-file', certs.ca,
+    ];
+  }
+
+  /** fetch, over HTTPS with the test CA and client certificate when the harness runs with `tls`. */
+  /** fetch with the nodes' credential, over HTTPS with the client certificate when `tls` is on. */
+  fetch(url: string, init: RequestInit = {}): Promise<Response> {
+    init = { ...init, headers: { ...this.authHeaders(), ...(init.headers as Record<string, string> | undefined) } };
+    const certs = this.opts.tls;
+    if (!certs) return fetch(url, init);
+    return httpsFetch({ ca: certs.pem(certs.ca), cert: certs.pem(certs.client.cert), key: certs.pem(certs.client.key) }, url, init);
   }
 
   node(id: string): NodeHandle {
@@ -146,9 +183,10 @@ export class ClusterHarness {
       ...(this.opts.main ? ['--enable-source-maps', this.opts.main] : ['--import', 'tsx', MAIN]), 'start',
       '--id', h.id, '--port', String(h.port), '--http-port', String(h.httpPort), '--data-dir', h.dataDir,
       '--tick-ms', String(this.opts.tickMs ?? 50), '--log-level', 'info', '--cluster-secret-file', this.secretFile,
+      ...this.tlsArgs(h),
       // A joining node gets the existing members' addresses, as etcd's initial-cluster-state=existing.
       ...(opts.join ? ['--join', '--peers', this.peersArg] : ['--peers', this.peersArg]),
-      ...this.extraArgs, ...(opts.args ?? []),
+      ...this.extraArgs, ...(this.opts.nodeArgs?.[h.id] ?? []), ...(opts.args ?? []),
     ];
     const out = createWriteStream(h.logFile, { flags: 'a' });
     this.logs.push(out);
@@ -171,14 +209,14 @@ export class ClusterHarness {
   }
 
   url(h: NodeHandle, path: string): string {
-    return `http://127.0.0.1:${h.httpPort}${path}`;
+    return `${this.opts.tls ? 'https' : 'http'}://127.0.0.1:${h.httpPort}${path}`;
   }
 
   async waitHttp(h: NodeHandle, timeoutMs = 20_000): Promise<void> {
     await waitFor(async () => {
       if (h.exitCode !== undefined) throw new Error(`${h.id} exited with ${h.exitCode}; its log ends:\n${logTail(h.logFile)}`);
       try {
-        return (await fetch(this.url(h, '/healthz'))).ok;
+        return (await this.fetch(this.url(h, '/healthz'))).ok;
       } catch {
         return false;
       }
@@ -187,7 +225,7 @@ export class ClusterHarness {
 
   async status(h: NodeHandle): Promise<ClusterStatus | undefined> {
     try {
-      const r = await fetch(this.url(h, '/v1/cluster'), { headers: this.authHeaders(), signal: AbortSignal.timeout(2000) });
+      const r = await this.fetch(this.url(h, '/v1/cluster'), { signal: AbortSignal.timeout(2000) });
       return r.ok ? ((await r.json()) as ClusterStatus) : undefined;
     } catch {
       return undefined;
@@ -213,7 +251,7 @@ export class ClusterHarness {
   }
 
   async put(h: NodeHandle, key: string, value: string, ttlMs?: number): Promise<Response> {
-    return fetch(this.url(h, `/v1/kv/${encodeURIComponent(key)}`), {
+    return this.fetch(this.url(h, `/v1/kv/${encodeURIComponent(key)}`), {
       method: 'PUT',
       headers: { 'content-type': 'application/json', ...this.authHeaders() },
       body: JSON.stringify(ttlMs ? { value, ttl_ms: ttlMs } : { value }),
@@ -223,7 +261,7 @@ export class ClusterHarness {
   }
 
   async get(h: NodeHandle, key: string): Promise<{ status: number; value?: string; ttl_ms?: number | null }> {
-    const r = await fetch(this.url(h, `/v1/kv/${encodeURIComponent(key)}`), { headers: this.authHeaders(), signal: AbortSignal.timeout(5000) });
+    const r = await this.fetch(this.url(h, `/v1/kv/${encodeURIComponent(key)}`), { signal: AbortSignal.timeout(5000) });
     if (r.status !== 200) return { status: r.status };
     const body = (await r.json()) as { value: string; ttl_ms: number | null };
     return { status: 200, value: body.value, ttl_ms: body.ttl_ms };

@@ -9,6 +9,7 @@
  * client that refreshes its map mid-election still has a node to fail on and retry. Replicas
  * this node cannot reach are left out of CLUSTER SLOTS (Redis leaves out failed replicas too).
  */
+import { respPort } from '../../node/members.ts';
 import type { RaftNode } from '../../node/raft-node.ts';
 import { R, type Reply } from '../reply.ts';
 import { keyHashSlot, SLOT_COUNT } from '../slot.ts';
@@ -17,15 +18,19 @@ import { type ClusterNode, clusterNodeId, clusterView } from './topology.ts';
 
 const LAST_SLOT = SLOT_COUNT - 1;
 
-function slotsNode(n: ClusterNode): Reply {
-  return R.array([R.bulk(n.member.host), R.int(n.member.port), R.bulk(n.nodeId), R.map([])]);
+// `tls`: the asking client is on a TLS connection; SLOTS and NODES then name TLS ports, as
+// Redis does with tls-cluster (CLUSTER NODES's bus port after the @ stays the HTTP port).
+
+function slotsNode(n: ClusterNode, tls: boolean): Reply {
+  return R.array([R.bulk(n.member.host), R.int(respPort(n.member, tls)), R.bulk(n.nodeId), R.map([])]);
 }
 
-function slots(node: RaftNode): Reply {
+function slots(node: RaftNode, tls: boolean): Reply {
   const view = clusterView(node);
   if (view.owner === undefined) return R.EMPTY_ARRAY;
   const replicas = view.nodes.filter((n) => !n.owner && n.healthy);
-  return R.array([R.array([R.int(0), R.int(LAST_SLOT), slotsNode(view.owner), ...replicas.map(slotsNode)])]);
+  const entries = [view.owner, ...replicas].map((n) => slotsNode(n, tls));
+  return R.array([R.array([R.int(0), R.int(LAST_SLOT), ...entries])]);
 }
 
 function shards(node: RaftNode): Reply {
@@ -34,7 +39,9 @@ function shards(node: RaftNode): Reply {
   const nodes = view.nodes.map((n) =>
     R.map([
       field('id', R.bulk(n.nodeId)),
-      field('port', R.int(n.member.port)),
+      // Redis 7: `port` is the plain port (left out when it is off), `tls-port` the TLS one.
+      ...(n.member.port ? [field('port', R.int(n.member.port))] : []),
+      ...(n.member.tlsPort ? [field('tls-port', R.int(n.member.tlsPort))] : []),
       field('ip', R.bulk(n.member.host)),
       field('endpoint', R.bulk(n.member.host)),
       field('role', R.bulk(n.owner ? 'master' : 'replica')),
@@ -47,13 +54,13 @@ function shards(node: RaftNode): Reply {
 }
 
 /** One CLUSTER NODES line: id addr@bus flags master ping pong epoch link slots. */
-function nodesLine(n: ClusterNode, owner: ClusterNode | undefined, term: number, now: number): string {
+function nodesLine(n: ClusterNode, owner: ClusterNode | undefined, term: number, now: number, tls: boolean): string {
   const flags = [n.self ? 'myself' : '', n.owner ? 'master' : 'slave', n.healthy ? '' : 'fail?'].filter(Boolean).join(',');
   const master = n.owner || owner === undefined ? '-' : owner.nodeId;
   const pong = n.self || !n.healthy ? 0 : now;
   const link = n.healthy ? 'connected' : 'disconnected';
   const owned = n.owner ? ` 0-${LAST_SLOT}` : '';
-  return `${n.nodeId} ${n.member.host}:${n.member.port}@${n.member.httpPort} ${flags} ${master} 0 ${pong} ${term} ${link}${owned}\n`;
+  return `${n.nodeId} ${n.member.host}:${respPort(n.member, tls)}@${n.member.httpPort} ${flags} ${master} 0 ${pong} ${term} ${link}${owned}\n`;
 }
 
 function info(node: RaftNode): string {
@@ -78,13 +85,13 @@ function info(node: RaftNode): string {
 }
 
 export const CLUSTER_COMMANDS = {
-  'cluster|slots': local((ctx) => slots(ctx.node)),
+  'cluster|slots': local((ctx, conn) => slots(ctx.node, conn.tls)),
   'cluster|shards': local((ctx) => shards(ctx.node)),
-  'cluster|nodes': local((ctx) => {
+  'cluster|nodes': local((ctx, conn) => {
     const view = clusterView(ctx.node);
     const term = ctx.node.status().term;
     const now = Date.now();
-    return R.verbatim(view.nodes.map((n) => nodesLine(n, view.owner, term, now)).join(''));
+    return R.verbatim(view.nodes.map((n) => nodesLine(n, view.owner, term, now, conn.tls)).join(''));
   }),
   'cluster|info': local((ctx) => R.verbatim(info(ctx.node))),
   'cluster|myid': local((ctx) => R.bulk(clusterNodeId(ctx.node.id))),

@@ -107,7 +107,7 @@ export class NodeContext {
       barrier: () => node.linearizableBarrier(),
       now: () => node.now(),
       evaluate: (read, argv, now) => (typeof read === 'function' ? read(this, argv, now) : evalPlan(kv, read, now)),
-      failed: (err, slot) => runtimeErrorReply(node, err, slot, 'read'),
+      failed: (err, slot, tls) => runtimeErrorReply(node, err, slot, 'read', tls),
       crashed: (err) => {
         this.server?.options.onError(err, null);
         return INTERNAL_ERROR;
@@ -159,7 +159,7 @@ export class NodeContext {
         if (barrier) await node.linearizableBarrier();
       } catch (err) {
         if (prev !== null) await prev;
-        return runtimeErrorReply(node, err, slot, 'read');
+        return runtimeErrorReply(node, err, slot, 'read', conn.tls);
       }
       if (prev !== null) await prev;
       return evaluate(node.now());
@@ -225,7 +225,7 @@ export class NodeContext {
     const reply = conn.defer();
     this.write(conn, plan.ops).then(
       (results) => this.settle(conn, reply, () => plan.reply(results)),
-      (err: unknown) => this.settle(conn, reply, () => runtimeErrorReply(this.node, err, commandSlot(cmd, argv), 'write')),
+      (err: unknown) => this.settle(conn, reply, () => runtimeErrorReply(this.node, err, commandSlot(cmd, argv), 'write', conn.tls)),
     );
     return reply;
   }
@@ -246,7 +246,7 @@ export class NodeContext {
     const order = this.order(conn);
     if (conn.pendingWrite === null && order.lastRead === null && (!conn.readonly || this.node.isLeader())) {
       const reply = conn.defer();
-      order.lastBatch = this.batches.add(reply, read, cmd, argv);
+      order.lastBatch = this.batches.add(reply, read, cmd, argv, conn.tls);
       return reply;
     }
     const kv = this.node.kv;

@@ -65,7 +65,7 @@ export function createGuard(ctx: NodeContext): NonNullable<RouterHooks['guard']>
     if (need !== null && !leader) {
       if (node.leader() === undefined) return CLUSTERDOWN;
       if (need === 'write' || !conn.readonly) {
-        return redirect(node, inExec ? transactionSlot(conn.multi ?? []) : commandSlot(cmd, argv));
+        return redirect(node, inExec ? transactionSlot(conn.multi ?? []) : commandSlot(cmd, argv), conn.tls);
       }
     }
     if (denyoom && leader && outOfMemory()) return OOM;

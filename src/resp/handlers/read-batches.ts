@@ -23,7 +23,7 @@ export interface BatchHost<R> {
   /** The read's reply from the local state machine at `now`. */
   evaluate(read: R, argv: Buffer[], now: number): Reply;
   /** The reply for a read whose barrier failed with `err` (it may rethrow a bug). */
-  failed(err: unknown, slot: number): Reply;
+  failed(err: unknown, slot: number, tls: boolean): Reply;
   /** The reply for a read that threw: a bug, reported and answered as an internal error. */
   crashed(err: unknown): Reply;
 }
@@ -39,6 +39,8 @@ export class ReadBatch<R> {
   readonly reads: R[] = [];
   readonly cmds: CommandSpec[] = [];
   readonly argvs: Buffer[][] = [];
+  /** Whether each read's client is on TLS (a MOVED names the TLS port then). */
+  readonly tls: boolean[] = [];
   private done: Promise<void> | null = null;
   private resolveDone: (() => void) | null = null;
 
@@ -86,7 +88,7 @@ export class ReadBatches<R> {
   constructor(private readonly host: BatchHost<R>) {}
 
   /** Queues a read to answer into `reply` after the next barrier; returns its batch. */
-  add(reply: DeferredReply, read: R, cmd: CommandSpec, argv: Buffer[]): ReadBatch<R> {
+  add(reply: DeferredReply, read: R, cmd: CommandSpec, argv: Buffer[], tls = false): ReadBatch<R> {
     let b = this.open;
     if (b === null) {
       b = new ReadBatch<R>();
@@ -98,6 +100,7 @@ export class ReadBatches<R> {
     b.reads.push(read);
     b.cmds.push(cmd);
     b.argvs.push(argv);
+    b.tls.push(tls);
     return b;
   }
 
@@ -129,11 +132,11 @@ export class ReadBatches<R> {
   }
 
   private fail(b: ReadBatch<R>): void {
-    const { replies, cmds, argvs } = b;
+    const { replies, cmds, argvs, tls } = b;
     for (let i = 0; i < replies.length; i++) {
       let reply: Reply;
       try {
-        reply = this.host.failed(b.error, commandSlot(cmds[i], argvs[i]));
+        reply = this.host.failed(b.error, commandSlot(cmds[i], argvs[i]), tls[i]);
       } catch (err) {
         reply = this.host.crashed(err);
       }

@@ -6,7 +6,7 @@
  * retried INCR whose first attempt did commit would count twice).
  */
 import { KvEncodeError } from '../../kv/index.ts';
-import type { Member } from '../../node/members.ts';
+import { type Member, respPort } from '../../node/members.ts';
 import { NodeClosedError, NotLeaderError, type RaftNode } from '../../node/raft-node.ts';
 import { OutcomeUnknownError, ProposalFailedError, ReadTimeoutError } from '../../node/waiters.ts';
 import { ProposalDroppedError } from '../../raft/types.ts';
@@ -14,10 +14,13 @@ import { R, type Reply } from '../reply.ts';
 
 export const CLUSTERDOWN = R.error('CLUSTERDOWN No leader elected');
 
-/** `MOVED <slot> <host>:<port>` to the leader, or CLUSTERDOWN when none is known. */
-export function redirect(node: RaftNode, slot: number, leader: Member | undefined = node.leader()): Reply {
+/**
+ * `MOVED <slot> <host>:<port>` to the leader, or CLUSTERDOWN when none is known. `tls`: the
+ * client is on a TLS connection, so the port is the leader's TLS port (see respPort).
+ */
+export function redirect(node: RaftNode, slot: number, tls: boolean, leader: Member | undefined = node.leader()): Reply {
   if (leader === undefined || leader.id === node.id) return CLUSTERDOWN;
-  return R.error(`MOVED ${slot} ${leader.host}:${leader.port}`);
+  return R.error(`MOVED ${slot} ${leader.host}:${respPort(leader, tls)}`);
 }
 
 /** What a failed command was: only a write can leave its outcome unknown. */
@@ -27,13 +30,13 @@ export type Effect = 'read' | 'write';
  * The reply for an error thrown by `propose` or `linearizableBarrier`; rethrows anything else
  * (the server answers `-ERR internal error` and logs it).
  */
-export function runtimeErrorReply(node: RaftNode, err: unknown, slot: number, effect: Effect): Reply {
-  if (err instanceof NotLeaderError) return redirect(node, slot, err.leader ?? node.leader());
-  if (err instanceof ProposalDroppedError) return redirect(node, slot);
+export function runtimeErrorReply(node: RaftNode, err: unknown, slot: number, effect: Effect, tls: boolean): Reply {
+  if (err instanceof NotLeaderError) return redirect(node, slot, tls, err.leader ?? node.leader());
+  if (err instanceof ProposalDroppedError) return redirect(node, slot, tls);
   if (err instanceof ProposalFailedError) {
     // Another leader's entry took the index: this write certainly did not happen.
     const leader = node.leader();
-    if (leader !== undefined && leader.id !== node.id) return redirect(node, slot, leader);
+    if (leader !== undefined && leader.id !== node.id) return redirect(node, slot, tls, leader);
     return R.error('TRYAGAIN the write was not committed because leadership changed; it is safe to retry');
   }
   if (err instanceof ReadTimeoutError) {
