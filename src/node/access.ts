@@ -61,9 +61,13 @@ export function isLoopbackAddress(address: string | undefined): boolean {
   return isIPv6(a) && (a === '::1' || a === '0:0:0:0:0:0:0:1');
 }
 
-/** A bind address that only loopback clients can reach (`localhost` included). */
-export function isLoopbackBind(host: string): boolean {
-  return host === 'localhost' || isLoopbackAddress(host);
+/**
+ * A host (bind address, advertised or peer address) that only this machine reaches: a loopback
+ * literal (IPv6 possibly in brackets), `localhost` or a `*.localhost` name (RFC 6761).
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return h === 'localhost' || h.endsWith('.localhost') || isLoopbackAddress(h);
 }
 
 /** The credential HTTP clients must present: `http-token` if set, else the password; '' for none. */
@@ -90,8 +94,8 @@ export function httpRefuses(cfg: AccessConfig, address: string | undefined): boo
  */
 export function exposureWarning(cfg: AccessConfig): string | undefined {
   const open: string[] = [];
-  if (!isLoopbackBind(cfg.host) && cfg.requirepass === '') open.push(`RESP on ${cfg.host}:${cfg.port}`);
-  if (!isLoopbackBind(cfg.httpHost) && httpCredential(cfg) === '') open.push(`HTTP on ${cfg.httpHost}:${cfg.httpPort}`);
+  if (!isLoopbackHost(cfg.host) && cfg.requirepass === '') open.push(`RESP on ${cfg.host}:${cfg.port}`);
+  if (!isLoopbackHost(cfg.httpHost) && httpCredential(cfg) === '') open.push(`HTTP on ${cfg.httpHost}:${cfg.httpPort}`);
   if (open.length === 0) return undefined;
   const where = open.join(' and ');
   if (cfg.protectedMode === 'yes') {

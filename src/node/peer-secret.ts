@@ -12,25 +12,11 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { isLoopbackHost } from './access.ts';
 import { ConfigError, type NodeConfig, type SettingName } from './config.ts';
 import { secureHttp } from './tls-config.ts';
 
 export const MIN_SECRET_BYTES = 16;
-
-const loopback = new BlockList();
-loopback.addSubnet('127.0.0.0', 8, 'ipv4');
-loopback.addAddress('::1', 'ipv6');
-loopback.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
-
-/** Whether `host` (a name or an IP literal, IPv6 possibly in brackets) is this machine only. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
-  if (h === 'localhost' || h.endsWith('.localhost')) return true;
-  if (isIPv4(h)) return loopback.check(h, 'ipv4');
-  if (isIPv6(h)) return loopback.check(h, 'ipv6');
-  return false;
-}
 
 /** The peer addresses of `cfg` that are not loopback: what other machines would use. */
 export function offLoopbackPeerAddresses(cfg: NodeConfig): string[] {

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { presentedSecret } from '../../src/http/auth.ts';
-import { exposureWarning, httpRefuses, isLoopbackAddress, isLoopbackBind, respRefuses, secretMatches } from '../../src/node/access.ts';
+import { exposureWarning, httpRefuses, isLoopbackAddress, isLoopbackHost, respRefuses, secretMatches } from '../../src/node/access.ts';
 import { resolveConfig } from '../../src/node/config.ts';
 
 describe('secretMatches', () => {
@@ -39,9 +39,9 @@ describe('loopback', () => {
     for (const a of [undefined, '', '0.0.0.0', '::', '10.0.0.1', '192.0.2.2', '128.0.0.1', '::ffff:10.0.0.1', 'fd00::2', '::2', 'localhost', '127.0.0.1.evil']) {
       expect(isLoopbackAddress(a), String(a)).toBe(false);
     }
-    expect(isLoopbackBind('localhost')).toBe(true);
-    expect(isLoopbackBind('0.0.0.0')).toBe(false);
-    expect(isLoopbackBind('::')).toBe(false);
+    expect(isLoopbackHost('localhost')).toBe(true);
+    expect(isLoopbackHost('0.0.0.0')).toBe(false);
+    expect(isLoopbackHost('::')).toBe(false);
   });
 });
 

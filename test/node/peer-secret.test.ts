@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseStartArgs } from '../../src/cli/start.ts';
-import { isLoopbackHost, peerSecret } from '../../src/node/peer-secret.ts';
+import { isLoopbackHost } from '../../src/node/access.ts';
+import { peerSecret } from '../../src/node/peer-secret.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'raftkv-secret-'));
 const file = (name: string, text: string) => {
