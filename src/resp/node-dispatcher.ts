@@ -6,6 +6,7 @@
  *   ...
  *   await server.close(); // stop accepting, flush what is owed, close connections
  */
+import { type OutputLimits, parseOutputLimits } from '../node/client-limits.ts';
 import type { PublishEvent, RaftNode } from '../node/raft-node.ts';
 import { CommandRouter, type Handler, type HandlerTable } from './commands/router.ts';
 import { HANDLER_NAMES, type HandlerName } from './commands/table.ts';
@@ -13,7 +14,7 @@ import type { ClientConn } from './conn.ts';
 import { buf, isReply } from './handlers/args.ts';
 import { CLUSTER_COMMANDS } from './handlers/cluster.ts';
 import { CONNECTION_COMMANDS } from './handlers/connection.ts';
-import { type CommandImpl, NodeContext } from './handlers/context.ts';
+import { type CommandImpl, entryBytes, NodeContext } from './handlers/context.ts';
 import { EXPIRE_COMMANDS } from './handlers/expire.ts';
 import { createGuard } from './handlers/guard.ts';
 import { KEY_COMMANDS } from './handlers/keys.ts';
@@ -21,6 +22,7 @@ import { PUBSUB_COMMANDS } from './handlers/pubsub.ts';
 import { SERVER_COMMANDS } from './handlers/server.ts';
 import { STRING_COMMANDS } from './handlers/strings.ts';
 import { TRANSACTION_COMMANDS } from './handlers/transactions.ts';
+import { REQUEST_ARG_BYTES } from './parser.ts';
 import { type Answer, type Dispatcher, RespServer } from './server.ts';
 
 /** Every command of the table, implemented once (a missing one fails to compile). */
@@ -83,7 +85,14 @@ export class NodeDispatcher implements Dispatcher {
   constructor(readonly node: RaftNode) {
     this.replayedUpTo = node.status().commit;
     this.ctx = new NodeContext(node, IMPLS);
-    this.router = new CommandRouter(handlerTable(this.ctx), { guard: createGuard(this.ctx) });
+    this.router = new CommandRouter(handlerTable(this.ctx), {
+      guard: createGuard(this.ctx),
+      // A MULTI queue is one log entry at EXEC: one that cannot fit is refused as it grows.
+      queueLimit: (conn, argv) => {
+        const bytes = conn.multiBytes + conn.multiArgs * REQUEST_ARG_BYTES + entryBytes(argv);
+        return bytes > this.ctx.maxEntryBytes ? this.ctx.entryTooBig(bytes) : null;
+      },
+    });
     node.on('publish', this.onPublish);
   }
 
@@ -122,8 +131,10 @@ export interface StartRespOptions {
 /**
  * Serves RESP for `node` on cfg.host:cfg.port with the node's limits: maxclients, AUTH when
  * requirepass is set (read per connection, so CONFIG SET requirepass applies to new ones),
- * proto-max-bulk-len = max-value-bytes (one value must fit in one log entry), and a bounded
- * pipeline depth per connection. Call it before `node.start()` (see NodeDispatcher).
+ * proto-max-bulk-len = max-value-bytes (one value must fit in one log entry), one request at
+ * most one log entry, a bounded pipeline depth per connection, and the client memory limits
+ * (client-query-buffer-limit, client-output-buffer-limit, maxmemory-clients) and `timeout`.
+ * Call it before `node.start()` (see NodeDispatcher).
  */
 export async function startRespServer(node: RaftNode, opts: StartRespOptions = {}): Promise<RespServer> {
   const dispatcher = new NodeDispatcher(node);
@@ -134,8 +145,13 @@ export async function startRespServer(node: RaftNode, opts: StartRespOptions = {
     port: cfg.port,
     maxClients: cfg.maxclients,
     authRequired: () => node.cfg.requirepass !== '',
-    limits: { maxBulkLen: cfg.maxValueBytes },
+    limits: { maxBulkLen: cfg.maxValueBytes, maxRequestBytes: dispatcher.ctx.maxEntryBytes },
     maxInFlight: MAX_IN_FLIGHT,
+    queryBufferLimit: cfg.clientQueryBufferLimit,
+    // Checked when the config was loaded.
+    outputLimits: parseOutputLimits(cfg.clientOutputBufferLimit) as OutputLimits,
+    maxMemoryClients: cfg.maxmemoryClients,
+    timeout: cfg.timeout,
     ...(opts.onError ? { onError: opts.onError } : {}),
   });
   dispatcher.attach(server);
