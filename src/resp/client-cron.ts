@@ -65,8 +65,17 @@ export class ClientCron {
     return Math.max(...this.outputPeaks);
   }
 
+  /** Brings the total and the peaks up to date without enforcing anything (INFO). */
+  sample(): void {
+    this.pass(false);
+  }
+
   /** One pass (public for tests). */
   tick(): void {
+    this.pass(true);
+  }
+
+  private pass(enforce: boolean): void {
     const o = this.options;
     const now = o.now();
     const second = Math.floor(now / 1000);
@@ -79,12 +88,12 @@ export class ClientCron {
       }
       this.lastSecond = second;
     }
-    const idleCheck = o.timeout > 0 && this.ticks++ % (1000 / TICK_MS) === 0;
+    const idleCheck = enforce && o.timeout > 0 && this.ticks++ % (1000 / TICK_MS) === 0;
     const idleMs = o.timeout * 1000;
     let total = 0;
     const sized: [CronConnection, number][] = [];
     for (const c of this.connections) {
-      if (c.checkOutputLimits()) continue;
+      if (enforce && c.checkOutputLimits()) continue;
       if (idleCheck && !c.conn.subscribed && !c.waiting && now - c.conn.lastInteraction > idleMs) {
         c.close();
         continue;
@@ -93,10 +102,10 @@ export class ClientCron {
       total += m.total;
       if (m.qbuf + m.argvMem > this.inputPeaks[slot]) this.inputPeaks[slot] = m.qbuf + m.argvMem;
       if (m.omem > this.outputPeaks[slot]) this.outputPeaks[slot] = m.omem;
-      if (!c.conn.noEvict) sized.push([c, m.total]);
+      if (enforce && o.maxMemoryClients > 0 && !c.conn.noEvict && m.total > 0) sized.push([c, m.total]);
     }
     this.totalMemory = total;
-    if (o.maxMemoryClients > 0 && total > o.maxMemoryClients) this.evict(sized, total);
+    if (enforce && o.maxMemoryClients > 0 && total > o.maxMemoryClients) this.evict(sized, total);
   }
 
   /** maxmemory-clients: closes the biggest clients (not CLIENT NO-EVICT ones) until under it. */

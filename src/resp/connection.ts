@@ -287,9 +287,9 @@ export class Connection implements ConnectionControl, DeferredReplyOwner {
     if (n > 0) q.splice(0, n);
     if (this.closing && q.length === 0) {
       this.ended = true;
-      // Closed once the last reply is out, as Redis does: a client that keeps sending (after a
-      // protocol error, say) is not read for ever.
-      this.socket.end(() => this.socket.destroy());
+      // A client that keeps sending (after a protocol error, say) is dropped by the grace timer;
+      // closing now would reset the connection and could lose the reply it is owed.
+      this.socket.end();
       return;
     }
     if (this.owed() >= mark) {

@@ -57,10 +57,11 @@ function server(ctx: NodeContext): Lines {
 
 /**
  * Redis 7.0's clients section, plus mem_clients_normal (Redis keeps it under memory, where it
- * is too): every client's tot-mem, summed by the server's last pass (at most 100 ms old).
+ * is too): every client's tot-mem, summed now.
  */
 function clients(ctx: NodeContext): Lines {
   const cron = ctx.server?.cron;
+  cron?.sample();
   return [
     ['connected_clients', ctx.server?.clientCount ?? 0],
     ['cluster_connections', 0],
