@@ -237,7 +237,7 @@ export class Connection implements ConnectionControl, DeferredReplyOwner {
    * Returns whether it closed the connection.
    */
   checkOutputLimits(): boolean {
-    if (this.closed) return false;
+    if (this.closed || this.socket.destroyed) return false;
     const o = this.server.options;
     const limit = this.conn.subscribed ? o.outputLimits.pubsub : o.outputLimits.normal;
     const owed = this.owed();
