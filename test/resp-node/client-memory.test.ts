@@ -5,6 +5,7 @@
  * 1 s throughout, and CLIENT LIST showing the attacker's memory while it holds it. Then the
  * limits' CONFIG GET/SET, INFO clients and the idle `timeout` on the same real node.
  */
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
@@ -212,5 +213,9 @@ describe('the limits on a real node', () => {
     cluster.spawn(h, { args: ['--client-output-buffer-limit', 'pubsub 1mb'] });
     await waitFor(() => h.exitCode !== undefined, 20_000, 'the node to exit');
     expect(h.exitCode).toBe(2);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(readFileSync(h.logFile, 'utf8')).toContain(
+      "invalid setting 'client-output-buffer-limit': Wrong number of arguments in buffer limit configuration.",
+    );
   }, 30_000);
 });
