@@ -120,6 +120,8 @@ describe('hostile clients against a node in its default settings', () => {
     expect(omem).toBeGreaterThan(0);
     expect(omem).toBeLessThanOrEqual(MIB + 512 * 1024 + 1024 * 64);
     expect(Number(seen?.['tot-mem'])).toBeGreaterThanOrEqual(omem);
+    const info = (await n.admin.info('clients')) as string;
+    expect(Number(/client_recent_max_output_buffer:(\d+)/.exec(info)?.[1])).toBeGreaterThanOrEqual(omem);
     await verdict(n);
     // Once it reads, it gets every reply, whole.
     let bytes = 0;
@@ -174,6 +176,14 @@ describe('the limits on a real node', () => {
     expect(await get('client-output-buffer-limit')).toBe('normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60');
     expect(await get('maxmemory-clients')).toBe(String(128 * MIB));
     expect(await get('timeout')).toBe('0');
+    // A bulk cut by packets: qbuf is what has arrived, not what the header declared.
+    const partial = await rawSocket(n.h.port);
+    await send(partial, `*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${10 * MIB}\r\n`);
+    await send(partial, Buffer.alloc(3 * MIB, 0x63));
+    await waitFor(async () => Number((await clientOf(n.admin, partial))?.qbuf) === 3 * MIB, 5000, 'qbuf of 3 MiB');
+    expect(Number((await clientOf(n.admin, partial))?.['argv-mem'])).toBe(3 + 1 + 2 * 128);
+    partial.destroy();
+
     await n.admin.config('SET', 'client-output-buffer-limit', 'pubsub 16mb 4mb 30');
     expect(await get('client-output-buffer-limit')).toBe('normal 0 0 0 slave 268435456 67108864 60 pubsub 16777216 4194304 30');
     await expect(n.admin.config('SET', 'client-output-buffer-limit', 'pubsub 16mb')).rejects.toThrow(/Wrong number of arguments/);
