@@ -118,6 +118,17 @@ export class KvStore {
     return fromBinary(item.value);
   }
 
+  /**
+   * GET without the copy: the value as the store holds it, a binary string (one char per
+   * byte). Strings are immutable, so a reply may keep it until it is written.
+   */
+  getBinary(key: Uint8Array, nowMs: number, opts?: ReadOptions): string | null {
+    const item = findLive(this.ks, toBinary(key), nowMs);
+    if (item === undefined) return null;
+    if (opts?.touch) this.ks.lru.touch(item);
+    return item.value;
+  }
+
   exists(key: Uint8Array, nowMs: number): boolean {
     return findLive(this.ks, toBinary(key), nowMs) !== undefined;
   }

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostProblem, nodeIdProblem } from './addresses.ts';
+import { DEFAULT_OUTPUT_LIMITS, parseOutputLimits } from './client-limits.ts';
 
 export const EVICTION_POLICIES = [
   'noeviction',
@@ -115,6 +116,24 @@ export const SETTINGS = {
   'peer-key-file': { kind: 'string', default: '', help: 'peer TLS private key' },
   'peer-trusted-ca-file': { kind: 'string', default: '', help: 'CA bundle that peers\' certificates must chain to' },
   'peer-client-cert-auth': { kind: 'bool', default: true, help: 'with peer TLS, inbound peers must present a certificate' },
+  'client-query-buffer-limit': {
+    kind: 'int',
+    default: 64 * 1024 * 1024,
+    min: 1024 * 1024,
+    help: "bytes one RESP client may hold in unfinished requests before it is closed (Redis: 1gb; keep above max-value-bytes)",
+  },
+  'client-output-buffer-limit': {
+    kind: 'string',
+    default: DEFAULT_OUTPUT_LIMITS,
+    help: "Redis's <class> <hard> <soft> <soft-seconds> groups (classes normal, pubsub): owed reply bytes that close a client",
+  },
+  'maxmemory-clients': {
+    kind: 'int',
+    default: 256 * 1024 * 1024,
+    min: 0,
+    help: 'total bytes of all RESP clients before the biggest are closed (0: no limit; Redis: 0)',
+  },
+  timeout: { kind: 'int', default: 0, min: 0, help: 'close RESP clients idle this many seconds (0: never)' },
   'log-level': { kind: LOG_LEVELS, default: 'info', help: 'pino log level' },
   config: { kind: 'string', default: '', help: 'JSON config file' },
 } as const satisfies Record<string, SettingSpec>;
@@ -281,6 +300,8 @@ export function resolveConfig(
   if (!cfg.join && cfg.peers.length > 0 && !cfg.peers.some((p) => p.id === cfg.id)) {
     throw new ConfigError('peers', `must include this node's id '${cfg.id}' (or start with --join)`);
   }
+  const outputLimits = parseOutputLimits(cfg.clientOutputBufferLimit);
+  if (typeof outputLimits === 'string') throw new ConfigError('client-output-buffer-limit', outputLimits);
   const ids = new Set<string>();
   for (const p of cfg.peers) {
     if (ids.has(p.id)) throw new ConfigError('peers', `duplicate id '${p.id}'`);

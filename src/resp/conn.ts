@@ -7,12 +7,31 @@
 import type { CommandSpec } from './commands/spec.ts';
 import type { DeferredReply } from './deferred-reply.ts';
 import type { RespVersion } from './encoder.ts';
+import { ARG_OVERHEAD } from './parser.ts';
 import type { Reply } from './reply.ts';
 
 /** A command queued between MULTI and EXEC. */
 export interface QueuedCommand {
   readonly cmd: CommandSpec;
   readonly argv: Buffer[];
+}
+
+/** A connection's memory, as CLIENT LIST shows it (bytes). */
+export interface ClientMemory {
+  /** Received bytes not yet parsed into arguments. */
+  qbuf: number;
+  /** The arguments of the request being parsed, with their per-argument overhead. */
+  argvMem: number;
+  /** Commands queued since MULTI. */
+  multiMem: number;
+  /** Encoded reply bytes not yet given to the socket. */
+  obl: number;
+  /** Replies waiting in the queue. */
+  oll: number;
+  /** Every reply byte owed: obl, the socket's backlog and the waiting replies. */
+  omem: number;
+  /** qbuf + argv-mem + multi-mem + omem. */
+  total: number;
 }
 
 /** What a connection asks of the server that owns its socket. */
@@ -25,8 +44,8 @@ export interface ConnectionControl {
   closeAfterReply(): void;
   /** Drops the connection now; pending replies are lost (CLIENT KILL). */
   close(): void;
-  /** Buffer sizes for CLIENT LIST (bytes). */
-  stats(): { queryBuffer: number; outputBuffer: number; outputPending: number };
+  /** What the connection holds, for CLIENT LIST. */
+  memory(): ClientMemory;
 }
 
 /** Whole seconds of a span, never negative (a clock may step back). */
@@ -58,6 +77,9 @@ export class ClientConn {
   readonly patterns = new Set<string>();
   /** Commands queued since MULTI; null outside a transaction. */
   multi: QueuedCommand[] | null = null;
+  /** Arguments and their bytes in `multi`, kept by whoever queues (CLIENT LIST multi-mem). */
+  multiArgs = 0;
+  multiBytes = 0;
   /** A command was rejected while queuing: EXEC must answer EXECABORT. */
   multiDirty = false;
   /**
@@ -95,6 +117,26 @@ export class ClientConn {
     this.lastInteraction = createdAt;
   }
 
+  /** CLIENT LIST multi-mem: the queued arguments, each with a parsed argument's overhead. */
+  get multiMem(): number {
+    return this.multiBytes + this.multiArgs * ARG_OVERHEAD;
+  }
+
+  /** Queues a command after MULTI (the router checked it may be). */
+  queue(cmd: CommandSpec, argv: Buffer[]): void {
+    (this.multi as QueuedCommand[]).push({ cmd, argv });
+    this.multiArgs += argv.length;
+    for (const a of argv) this.multiBytes += a.length;
+  }
+
+  /** Ends the transaction: nothing queued, nothing doomed. */
+  clearMulti(): void {
+    this.multi = null;
+    this.multiDirty = false;
+    this.multiArgs = 0;
+    this.multiBytes = 0;
+  }
+
   /** In subscribe mode (RESP2 then restricts the commands it accepts). */
   get subscribed(): boolean {
     return this.channels.size > 0 || this.patterns.size > 0;
@@ -130,22 +172,20 @@ export class ClientConn {
     this.noEvict = false;
     this.channels.clear();
     this.patterns.clear();
-    this.multi = null;
-    this.multiDirty = false;
+    this.clearMulti();
     this.watched.clear();
     this.watchDirty = false;
   }
 
   /** The CLIENT INFO / CLIENT LIST line (without the trailing newline), in Redis 7.0's format. */
   info(now: number): string {
-    const s = this.control.stats();
+    const m = this.control.memory();
     let flags = '';
     if (this.subscribed) flags += 'P';
     if (this.multi !== null) flags += 'x';
     if (this.watchDirty) flags += 'd';
     if (this.readonly) flags += 'r';
     if (this.noEvict) flags += 'e';
-    const multiMem = this.multi?.reduce((n, q) => n + q.argv.reduce((m, a) => m + a.length, 0), 0) ?? 0;
     return [
       `id=${this.id}`,
       `addr=${this.addr}`,
@@ -160,16 +200,16 @@ export class ClientConn {
       `psub=${this.patterns.size}`,
       'ssub=0',
       `multi=${this.multi?.length ?? -1}`,
-      `qbuf=${s.queryBuffer}`,
+      `qbuf=${m.qbuf}`,
       'qbuf-free=0',
-      'argv-mem=0',
-      `multi-mem=${multiMem}`,
+      `argv-mem=${m.argvMem}`,
+      `multi-mem=${m.multiMem}`,
       'rbs=0',
       'rbp=0',
-      `obl=${s.outputBuffer}`,
-      'oll=0',
-      `omem=${s.outputPending}`,
-      `tot-mem=${s.queryBuffer + s.outputBuffer + s.outputPending + multiMem}`,
+      `obl=${m.obl}`,
+      `oll=${m.oll}`,
+      `omem=${m.omem}`,
+      `tot-mem=${m.total}`,
       'events=r',
       `cmd=${this.lastCommand ?? 'NULL'}`,
       `user=${this.user}`,
@@ -177,4 +217,5 @@ export class ClientConn {
       `resp=${this.resp}`,
     ].join(' ');
   }
+
 }

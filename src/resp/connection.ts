@@ -2,12 +2,21 @@
  * One client connection of the RESP server: its parser, its reply writer and the ordered queue
  * of replies it owes (see server.ts for the rules). Talks to the server only through
  * `ConnectionHost`, so the two files do not import each other.
+ *
+ * Memory. What the connection holds is counted as Redis counts it (`memory()`, CLIENT LIST):
+ * the parser's qbuf and argv-mem, the MULTI queue, and `omem`, the reply bytes owed (encoded
+ * and not yet handed to the socket, the socket's own backlog, and finished replies waiting
+ * behind an unfinished one). Once omem reaches the output mark (outputHighWater) the
+ * connection is no longer served: no request is read or dispatched, and no more replies are
+ * encoded, until the client reads. A client that never reads therefore costs the mark plus
+ * one reply, and stalls only itself. client-output-buffer-limit closes it beyond that (pub/sub
+ * pushes do not wait for requests), and the server's cron enforces maxmemory-clients.
  */
 import type net from 'node:net';
-import { ClientConn, type ConnectionControl } from './conn.ts';
+import { ClientConn, type ClientMemory, type ConnectionControl } from './conn.ts';
 import { DeferredReply, type DeferredReplyOwner } from './deferred-reply.ts';
-import { ReplyWriter, type RespVersion } from './encoder.ts';
-import { ProtocolError, QueryBufferLimitError, thrownReply } from './errors.ts';
+import { heldBytes, ReplyWriter, type RespVersion } from './encoder.ts';
+import { ClientLimitError, ProtocolError, QueryBufferLimitError, thrownReply } from './errors.ts';
 import { RequestParser } from './parser.ts';
 import { R, type Reply } from './reply.ts';
 import type { RespServerStats, ResolvedOptions } from './server.ts';
@@ -40,6 +49,10 @@ export class Connection implements ConnectionControl, DeferredReplyOwner {
   private readonly writer: ReplyWriter;
   private readonly queue: Slot[] = [];
   private inFlight = 0;
+  /** heldBytes of the finished replies waiting in `queue`. */
+  private queuedBytes = 0;
+  /** When omem went above the soft output limit (0: it is not). */
+  private softLimitSince = 0;
   private paused = 0;
   private closing = false;
   private ended = false;
@@ -78,15 +91,19 @@ export class Connection implements ConnectionControl, DeferredReplyOwner {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 300_000);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.unpause(Pause.Output));
+    // The socket took its backlog: write what waits, and serve again once below the mark.
+    socket.on('drain', () => this.scheduleDrain());
     socket.on('error', (err) => server.options.onError(err, this.conn));
     socket.on('close', () => this.onClose());
   }
 
   private onData(chunk: Buffer): void {
     if (this.closing) return;
+    const o = this.server.options;
     this.server.stats.totalNetInputBytes += chunk.length;
-    this.conn.lastInteraction = this.server.options.now();
+    this.conn.lastInteraction = o.now();
+    // CONFIG SET client-query-buffer-limit applies to connections already open.
+    this.parser.limits.queryBufferLimit = o.queryBufferLimit;
     try {
       this.parser.push(chunk);
     } catch (err) {
@@ -124,8 +141,9 @@ export class Connection implements ConnectionControl, DeferredReplyOwner {
         server.stats.totalCommandsProcessed++;
         this.dispatch(argv);
         if (this.inFlight >= server.options.maxInFlight) this.pause(Pause.InFlight);
-        // A client that pipelines big reads without reading replies is stopped here, mid-chunk.
-        if (this.writer.buffered + this.socket.writableLength >= server.options.outputHighWater) this.drain();
+        // A client that pipelines big reads without reading replies is stopped here, mid-chunk:
+        // drain() stops serving it while its owed bytes are at the mark.
+        if (this.owed() >= server.options.outputHighWater) this.drain();
       }
       this.drain();
     } finally {
@@ -175,6 +193,7 @@ export class Connection implements ConnectionControl, DeferredReplyOwner {
     if (!d.inFlight) return;
     d.inFlight = false;
     this.inFlight--;
+    this.queuedBytes += heldBytes(d.reply as Reply);
     if (this.inFlight < this.server.options.maxInFlight / 2) this.unpause(Pause.InFlight);
     this.scheduleDrain();
   }
@@ -185,19 +204,56 @@ export class Connection implements ConnectionControl, DeferredReplyOwner {
 
   /** A finished reply: written now if nothing is ahead of it, else queued behind. */
   private enqueue(reply: Reply, proto: RespVersion): void {
-    if (this.queue.length === 0) this.writer.write(reply, proto);
-    else this.queue.push({ reply, proto });
+    if (this.queue.length === 0) {
+      this.writer.write(reply, proto);
+    } else {
+      this.queue.push({ reply, proto });
+      this.queuedBytes += heldBytes(reply);
+    }
   }
 
   push(reply: Reply): void {
     if (this.closing) return;
-    this.enqueue(reply, this.conn.resp);
-    this.scheduleDrain();
-    const limit = this.server.options.pubsubOutputLimit;
-    if (this.conn.subscribed && this.writer.buffered + this.socket.writableLength > limit) {
-      this.server.options.onError(new Error(`pub/sub client ${this.conn.id} passed the output limit`), this.conn);
-      this.close();
+    // A subscriber that does not read gets nothing encoded past the mark: messages wait as
+    // replies, counted in omem, until the client-output-buffer-limit closes it.
+    if (this.owed() >= this.server.options.outputHighWater) {
+      this.queue.push({ reply, proto: this.conn.resp });
+      this.queuedBytes += heldBytes(reply);
+    } else {
+      this.enqueue(reply, this.conn.resp);
     }
+    this.scheduleDrain();
+    this.checkOutputLimits();
+  }
+
+  /** Reply bytes owed to the client (CLIENT LIST omem). */
+  private owed(): number {
+    return this.writer.buffered + this.socket.writableLength + this.queuedBytes;
+  }
+
+  /**
+   * client-output-buffer-limit for the connection's class (pubsub while subscribed, else
+   * normal): closes it above the hard limit, or once above the soft limit for its seconds.
+   * Returns whether it closed the connection.
+   */
+  checkOutputLimits(): boolean {
+    if (this.closed || this.socket.destroyed) return false;
+    const o = this.server.options;
+    const limit = this.conn.subscribed ? o.outputLimits.pubsub : o.outputLimits.normal;
+    const owed = this.owed();
+    let over = limit.hard > 0 && owed > limit.hard;
+    if (!over && limit.soft > 0 && owed > limit.soft) {
+      const now = o.now();
+      if (this.softLimitSince === 0) this.softLimitSince = now;
+      else over = now - this.softLimitSince >= limit.softSeconds * 1000;
+    } else if (!over) {
+      this.softLimitSince = 0;
+    }
+    if (!over) return false;
+    const cls = this.conn.subscribed ? 'pubsub' : 'normal';
+    o.onError(new ClientLimitError(this.conn.id, `owes ${owed} reply bytes, over client-output-buffer-limit ${cls}`), this.conn);
+    this.close();
+    return true;
   }
 
   private scheduleDrain(): void {
@@ -207,23 +263,42 @@ export class Connection implements ConnectionControl, DeferredReplyOwner {
     queueMicrotask(this.drainTask);
   }
 
-  /** Writes the finished head of the queue and flushes it to the socket. */
+  /**
+   * Writes the finished head of the queue and flushes it to the socket, up to the output mark:
+   * replies past it wait unencoded (a GET's holds the stored value, not a copy). Serving stops
+   * while the owed bytes are at the mark and resumes when the socket drains below it.
+   */
   private drain(): void {
     if (this.ended || this.closed || this.socket.destroyed) return;
     const q = this.queue;
+    const mark = this.server.options.outputHighWater;
     let n = 0;
-    while (n < q.length && q[n].reply !== null) {
-      this.writer.write(q[n].reply as Reply, q[n].proto);
-      n++;
+    for (;;) {
+      while (n < q.length && q[n].reply !== null && this.writer.buffered + this.socket.writableLength < mark) {
+        const reply = q[n].reply as Reply;
+        this.queuedBytes -= heldBytes(reply);
+        this.writer.write(reply, q[n].proto);
+        n++;
+      }
+      this.writer.flush();
+      // The socket may have taken it all at once: go on while finished replies wait.
+      if (n >= q.length || q[n].reply === null || this.socket.writableLength >= mark) break;
     }
     if (n > 0) q.splice(0, n);
-    this.writer.flush();
     if (this.closing && q.length === 0) {
       this.ended = true;
+      // A client that keeps sending (after a protocol error, say) is dropped by the grace timer;
+      // closing now would reset the connection and could lose the reply it is owed.
       this.socket.end();
       return;
     }
-    if (this.socket.writableLength >= this.server.options.outputHighWater) this.pause(Pause.Output);
+    if (this.owed() >= mark) {
+      this.pause(Pause.Output);
+      this.checkOutputLimits();
+    } else {
+      if (this.softLimitSince !== 0) this.checkOutputLimits();
+      this.unpause(Pause.Output);
+    }
   }
 
   private pause(reason: number): void {
@@ -254,12 +329,17 @@ export class Connection implements ConnectionControl, DeferredReplyOwner {
     this.socket.destroy();
   }
 
-  stats(): { queryBuffer: number; outputBuffer: number; outputPending: number } {
-    return {
-      queryBuffer: this.parser.bufferedBytes(),
-      outputBuffer: this.writer.buffered,
-      outputPending: this.socket.writableLength,
-    };
+  memory(): ClientMemory {
+    const qbuf = this.parser.queryBytes();
+    const argvMem = this.parser.argvBytes();
+    const multiMem = this.conn.multiMem;
+    const omem = this.owed();
+    return { qbuf, argvMem, multiMem, obl: this.writer.buffered, oll: this.queue.length, omem, total: qbuf + argvMem + multiMem + omem };
+  }
+
+  /** Waiting for a reply it is owed (a client blocked on a write is not idle for `timeout`). */
+  get waiting(): boolean {
+    return this.inFlight > 0 || this.queue.length > 0 || this.owed() > 0;
   }
 
   private onClose(): void {

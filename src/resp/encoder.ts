@@ -199,6 +199,42 @@ export class ReplyWriter {
     this.len = p;
   }
 
+  /**
+   * `$<len>\r\n<bytes>\r\n` from a binary string: copied straight into the buffer, or, when
+   * large, into a Buffer of its own that goes to the sink by reference. This is the one copy
+   * of a GET's value, made only once the reply is due to the socket.
+   */
+  private binary(s: string): void {
+    const n = s.length;
+    if (n >= this.direct) {
+      this.ascii(`$${n}${CRLF}`);
+      this.flush();
+      this.sink(Buffer.from(s, 'latin1'), null);
+      this.ascii(CRLF);
+      return;
+    }
+    this.reserve(n + 16);
+    const buf = this.slab.buf;
+    if (n < SMALL_BULK) {
+      // As smallBulk: byte by byte, no header string for a short value.
+      let p = this.len;
+      buf[p++] = 0x24;
+      if (n >= 10) buf[p++] = 0x30 + Math.floor(n / 10);
+      buf[p++] = 0x30 + (n % 10);
+      buf[p++] = 0x0d;
+      buf[p++] = 0x0a;
+      for (let i = 0; i < n; i++) buf[p++] = s.charCodeAt(i);
+      buf[p++] = 0x0d;
+      buf[p++] = 0x0a;
+      this.len = p;
+      return;
+    }
+    this.len += buf.write(`$${n}${CRLF}`, this.len, 'latin1');
+    this.len += buf.write(s, this.len, 'latin1');
+    buf[this.len++] = 0x0d;
+    buf[this.len++] = 0x0a;
+  }
+
   private line(prefix: string, text: string): void {
     const n = Buffer.byteLength(text);
     this.reserve(prefix.length + n + 2);
@@ -228,6 +264,9 @@ export class ReplyWriter {
       case 'bulk':
         if (typeof r.v !== 'string' && r.v.length < SMALL_BULK) this.smallBulk(r.v);
         else this.blob('$', r.v);
+        return;
+      case 'binary':
+        this.binary(r.v);
         return;
       case 'null':
         this.ascii(proto === 3 ? `_${CRLF}` : `$-1${CRLF}`);
@@ -270,6 +309,44 @@ export class ReplyWriter {
   private aggregate(prefix: string, items: readonly Reply[], proto: RespVersion): void {
     this.ascii(`${prefix}${items.length}${CRLF}`);
     for (const item of items) this.encode(item, proto);
+  }
+}
+
+/** What a reply waiting in a queue is charged for an object or an aggregate's element. */
+const REPLY_OVERHEAD = 16;
+
+/**
+ * The memory a reply holds of its own while it waits to be encoded (CLIENT LIST `omem`): its
+ * payload bytes, plus a small charge per object. A `binary` reply shares the keyspace's string
+ * and holds only its object; aggregates are walked.
+ */
+export function heldBytes(r: Reply): number {
+  switch (r.t) {
+    case 'binary':
+    case 'null':
+    case 'nullArray':
+    case 'int':
+    case 'double':
+    case 'bool':
+      return REPLY_OVERHEAD;
+    case 'bulk':
+    case 'simple':
+    case 'error':
+    case 'verbatim':
+      return REPLY_OVERHEAD + r.v.length;
+    case 'map': {
+      let n = REPLY_OVERHEAD;
+      for (const [k, v] of r.v) n += heldBytes(k) + heldBytes(v);
+      return n;
+    }
+    case 'array':
+    case 'set':
+    case 'push':
+    case 'many': {
+      let n = REPLY_OVERHEAD;
+      for (const x of r.v) n += heldBytes(x);
+      return n;
+    }
   }
 }
 

@@ -100,6 +100,20 @@ export class QueryBufferLimitError extends Error {
 }
 
 /**
+ * A client passed client-output-buffer-limit or was chosen by maxmemory-clients: the server
+ * reports it (Redis logs it) and closes the connection without a reply.
+ */
+export class ClientLimitError extends Error {
+  override name = 'ClientLimitError';
+  constructor(
+    readonly clientId: number,
+    detail: string,
+  ) {
+    super(`client ${clientId} closed: ${detail}`);
+  }
+}
+
+/**
  * Thrown by a command handler (or a helper deep inside one) to answer with an error reply:
  * `throw new CommandError('ERR value is not an integer or out of range')`. The server turns it
  * into that reply; any other exception becomes `-ERR internal error` and is reported.

@@ -7,6 +7,7 @@
  *   await server.close(); // stop accepting, flush what is owed, close connections
  */
 import { ACCESS_TEXTS, respRefuses } from '../node/access.ts';
+import { type OutputLimits, parseOutputLimits } from '../node/client-limits.ts';
 import type { PublishEvent, RaftNode } from '../node/raft-node.ts';
 import { CommandRouter, type Handler, type HandlerTable } from './commands/router.ts';
 import { HANDLER_NAMES, type HandlerName } from './commands/table.ts';
@@ -14,7 +15,7 @@ import type { ClientConn } from './conn.ts';
 import { buf, isReply } from './handlers/args.ts';
 import { CLUSTER_COMMANDS } from './handlers/cluster.ts';
 import { CONNECTION_COMMANDS } from './handlers/connection.ts';
-import { type CommandImpl, NodeContext } from './handlers/context.ts';
+import { type CommandImpl, entryBytes, NodeContext } from './handlers/context.ts';
 import { EXPIRE_COMMANDS } from './handlers/expire.ts';
 import { createGuard } from './handlers/guard.ts';
 import { KEY_COMMANDS } from './handlers/keys.ts';
@@ -22,6 +23,7 @@ import { PUBSUB_COMMANDS } from './handlers/pubsub.ts';
 import { SERVER_COMMANDS } from './handlers/server.ts';
 import { STRING_COMMANDS } from './handlers/strings.ts';
 import { TRANSACTION_COMMANDS } from './handlers/transactions.ts';
+import { REQUEST_ARG_BYTES } from './parser.ts';
 import { type Answer, type Dispatcher, type RespTlsOptions, RespServer } from './server.ts';
 
 /** Every command of the table, implemented once (a missing one fails to compile). */
@@ -84,7 +86,14 @@ export class NodeDispatcher implements Dispatcher {
   constructor(readonly node: RaftNode) {
     this.replayedUpTo = node.status().commit;
     this.ctx = new NodeContext(node, IMPLS);
-    this.router = new CommandRouter(handlerTable(this.ctx), { guard: createGuard(this.ctx) });
+    this.router = new CommandRouter(handlerTable(this.ctx), {
+      guard: createGuard(this.ctx),
+      // A MULTI queue is one log entry at EXEC: one that cannot fit is refused as it grows.
+      queueLimit: (conn, argv) => {
+        const bytes = conn.multiBytes + conn.multiArgs * REQUEST_ARG_BYTES + entryBytes(argv);
+        return bytes > this.ctx.maxEntryBytes ? this.ctx.entryTooBig(bytes) : null;
+      },
+    });
     node.on('publish', this.onPublish);
   }
 
@@ -129,9 +138,11 @@ export interface StartRespOptions {
  * Serves RESP for `node` on cfg.host:cfg.port with the node's limits: maxclients, AUTH when
  * requirepass is set and protected mode while it is not (both read per connection, so CONFIG
  * SET requirepass applies to new ones),
- * proto-max-bulk-len = max-value-bytes (one value must fit in one log entry), and a bounded
- * pipeline depth per connection. `port 0` serves no plain RESP, as in Redis (config.ts allows it
- * only with a TLS port). Call it before `node.start()` (see NodeDispatcher).
+ * proto-max-bulk-len = max-value-bytes (one value must fit in one log entry), one request at
+ * most one log entry, a bounded pipeline depth per connection, and the client memory limits
+ * (client-query-buffer-limit, client-output-buffer-limit, maxmemory-clients) and `timeout`.
+ * `port 0` serves no plain RESP, as in Redis (config.ts allows it only with a TLS port). Call it
+ * before `node.start()` (see NodeDispatcher).
  */
 export async function startRespServer(node: RaftNode, opts: StartRespOptions = {}): Promise<RespServer> {
   const dispatcher = new NodeDispatcher(node);
@@ -144,8 +155,13 @@ export async function startRespServer(node: RaftNode, opts: StartRespOptions = {
     maxClients: cfg.maxclients,
     authRequired: () => node.cfg.requirepass !== '',
     refuseClient: (address) => (respRefuses(node.cfg, address) ? DENIED_REPLY : null),
-    limits: { maxBulkLen: cfg.maxValueBytes },
+    limits: { maxBulkLen: cfg.maxValueBytes, maxRequestBytes: dispatcher.ctx.maxEntryBytes },
     maxInFlight: MAX_IN_FLIGHT,
+    queryBufferLimit: cfg.clientQueryBufferLimit,
+    // Checked when the config was loaded.
+    outputLimits: parseOutputLimits(cfg.clientOutputBufferLimit) as OutputLimits,
+    maxMemoryClients: cfg.maxmemoryClients,
+    timeout: cfg.timeout,
     ...(opts.onError ? { onError: opts.onError } : {}),
   });
   dispatcher.attach(server);

@@ -13,6 +13,13 @@
  * Hot path: a chunk holding whole requests is parsed in place; every argument is a zero-copy
  * `subarray` of that chunk (a command name repeated from the previous request is that
  * request's name Buffer). Only a line or bulk body cut by a chunk boundary is copied, once.
+ *
+ * Memory: nothing is allocated for what a header only declares. A count that could not fit
+ * one request (`maxRequestBytes`, one log entry) is refused as soon as its line arrives, and a
+ * body cut by chunk boundaries is gathered from the chunks as they come, then joined. What the
+ * parser holds is reported as Redis does in CLIENT LIST: `qbuf` (bytes not yet turned into
+ * arguments) and `argv-mem` (the arguments of the request in progress, each with its object's
+ * overhead), and both count against client-query-buffer-limit.
  */
 import {
   BulkCountTooBigError,
@@ -38,6 +45,11 @@ export interface ParserLimits {
   maxInlineLen: number;
   /** client-query-buffer-limit: the most bytes held for requests not yet complete. */
   queryBufferLimit: number;
+  /**
+   * The largest request, counted as a log entry counts it (each argument's length plus
+   * REQUEST_ARG_BYTES): a multibulk count that cannot fit is refused at its header.
+   */
+  maxRequestBytes: number;
 }
 
 export const DEFAULT_PARSER_LIMITS: Readonly<ParserLimits> = {
@@ -45,7 +57,18 @@ export const DEFAULT_PARSER_LIMITS: Readonly<ParserLimits> = {
   maxMultibulkLen: 2 ** 31 - 1,
   maxInlineLen: 64 * 1024,
   queryBufferLimit: 1024 * 1024 * 1024,
+  maxRequestBytes: Number.POSITIVE_INFINITY,
 };
+
+/** What each argument adds to a request's size in a log entry (see handlers/context.ts entryBytes). */
+export const REQUEST_ARG_BYTES = 8;
+
+/**
+ * argv-mem's charge per argument on top of its bytes: a Buffer view is about 100 bytes of heap
+ * with its array slot (measured on Node 20 x86_64, 1M `subarray`s: 106 bytes each), rounded up
+ * so that the accounted size is never below what the heap holds.
+ */
+export const ARG_OVERHEAD = 128;
 
 /** Redis's caps on a client that still has to AUTH (networking.c). */
 const UNAUTH_MAX_MULTIBULK = 10;
@@ -100,7 +123,6 @@ export class RequestParser {
   /** Set while the connection still has to AUTH: Redis then caps request sizes. */
   unauthenticated = false;
 
-  private readonly limits: ParserLimits;
   private readonly queue: Buffer[] = [];
   private queuedBytes = 0;
   private buf: Buffer = EMPTY;
@@ -128,9 +150,13 @@ export class RequestParser {
   private argsLeft = 0;
   private argBytes = 0;
   private bulkLen = 0;
-  private body: Buffer | null = null;
+  /** Pieces of a body cut by chunk boundaries (views on the chunks), joined once complete. */
+  private bodyParts: Buffer[] | null = null;
   private bodyFilled = 0;
   private trailerLeft = 0;
+
+  /** A copy of the limits given; the connection updates `queryBufferLimit` on CONFIG SET. */
+  readonly limits: ParserLimits;
 
   constructor(limits: Partial<ParserLimits> = {}) {
     this.limits = { ...DEFAULT_PARSER_LIMITS, ...limits };
@@ -151,9 +177,19 @@ export class RequestParser {
     }
   }
 
-  /** Bytes received but not yet returned as a complete request. */
+  /** Bytes held for requests not yet complete: qbuf plus argv-mem, what the limit bounds. */
   bufferedBytes(): number {
-    return this.queuedBytes + (this.buf.length - this.pos) + this.lineLen + this.bodyFilled + this.argBytes;
+    return this.queryBytes() + this.argvBytes();
+  }
+
+  /** CLIENT LIST `qbuf`: bytes received and not yet turned into arguments. */
+  queryBytes(): number {
+    return this.queuedBytes + (this.buf.length - this.pos) + this.lineLen + this.bodyFilled;
+  }
+
+  /** CLIENT LIST `argv-mem`: the arguments of the request in progress, with their overhead. */
+  argvBytes(): number {
+    return this.argBytes + this.argv.length * ARG_OVERHEAD;
   }
 
   /**
@@ -200,7 +236,9 @@ export class RequestParser {
         case Mode.Count: {
           if (!this.readLine(CR, MultibulkCountTooBigError)) break;
           const n = parseLongLong(this.lineBuf, this.lineStart + 1, this.lineEnd);
-          if (n === null || n > this.limits.maxMultibulkLen) throw new InvalidMultibulkLengthError();
+          if (n === null || n > this.limits.maxMultibulkLen || n * REQUEST_ARG_BYTES > this.limits.maxRequestBytes) {
+            throw new InvalidMultibulkLengthError();
+          }
           if (n > UNAUTH_MAX_MULTIBULK && this.unauthenticated) throw new UnauthenticatedMultibulkLengthError();
           if (n <= 0) {
             this.mode = Mode.Idle;
@@ -218,6 +256,8 @@ export class RequestParser {
           const n = parseLongLong(this.lineBuf, this.lineStart + 1, this.lineEnd);
           if (n === null || n < 0 || n > this.limits.maxBulkLen) throw new InvalidBulkLengthError();
           if (n > UNAUTH_MAX_BULK && this.unauthenticated) throw new UnauthenticatedBulkLengthError();
+          // A request that could never fit the query buffer is refused before its bytes come.
+          if (this.argBytes + n > this.limits.queryBufferLimit) throw new InvalidBulkLengthError();
           this.bulkLen = n;
           this.mode = Mode.BulkBody;
           break;
@@ -259,7 +299,8 @@ export class RequestParser {
     }
     // The header's byte after `\r` is skipped unchecked, as in the slow path.
     if (digits === 0 || digits > 9 || p + 1 >= end || buf[p] !== CR || p - this.pos > limits.maxInlineLen) return null;
-    if (n > limits.maxMultibulkLen || (this.unauthenticated && n > UNAUTH_MAX_MULTIBULK)) return null;
+    if (n > limits.maxMultibulkLen || n * REQUEST_ARG_BYTES > limits.maxRequestBytes) return null;
+    if (this.unauthenticated && n > UNAUTH_MAX_MULTIBULK) return null;
     p += 2;
     // Every argument takes at least 6 bytes (`$0\r\n\r\n`): a count beyond that cannot be whole.
     if (n * 6 > end - p) return null;
@@ -401,7 +442,7 @@ export class RequestParser {
   private readBody(): boolean {
     const buf = this.buf;
     const len = this.bulkLen;
-    if (this.body === null && this.trailerLeft === 0) {
+    if (this.bodyParts === null && this.trailerLeft === 0) {
       if (buf.length - this.pos >= len) {
         // The whole body is in this chunk: no copy.
         this.argv.push(buf.subarray(this.pos, this.pos + len));
@@ -409,20 +450,21 @@ export class RequestParser {
         this.pos += len;
         this.trailerLeft = 2;
       } else {
-        // Cut by a chunk boundary: gather it once into a buffer of its exact size.
-        this.body = Buffer.allocUnsafe(len);
+        // Cut by a chunk boundary: keep views on the pieces as they arrive (nothing is
+        // allocated for bytes only declared) and join them once, when the last one comes.
+        this.bodyParts = [];
         this.bodyFilled = 0;
       }
     }
-    if (this.body !== null) {
+    if (this.bodyParts !== null) {
       const n = Math.min(len - this.bodyFilled, buf.length - this.pos);
-      buf.copy(this.body, this.bodyFilled, this.pos, this.pos + n);
+      if (n > 0) this.bodyParts.push(buf.subarray(this.pos, this.pos + n));
       this.bodyFilled += n;
       this.pos += n;
       if (this.bodyFilled < len) return false;
-      this.argv.push(this.body);
+      this.argv.push(Buffer.concat(this.bodyParts, len));
       this.argBytes += len;
-      this.body = null;
+      this.bodyParts = null;
       this.bodyFilled = 0;
       this.trailerLeft = 2;
     }
@@ -431,4 +473,5 @@ export class RequestParser {
     this.trailerLeft -= skip;
     return this.trailerLeft === 0;
   }
+
 }

@@ -14,6 +14,11 @@ export type Reply =
   | { readonly t: 'error'; readonly v: string | Buffer }
   | { readonly t: 'int'; readonly v: number | bigint }
   | { readonly t: 'bulk'; readonly v: Buffer | string }
+  /**
+   * A bulk string given as a binary string (one char per byte, the form the keyspace keeps):
+   * the reply holds the stored value itself, and the bytes are copied only when written.
+   */
+  | { readonly t: 'binary'; readonly v: string }
   /** A missing value: `$-1` in RESP2, `_` in RESP3. */
   | { readonly t: 'null' }
   /** A missing aggregate (EXEC aborted by WATCH): `*-1` in RESP2, `_` in RESP3. */
@@ -54,6 +59,7 @@ export const R = {
   error: (text: string | Buffer): Reply => ({ t: 'error', v: text }),
   int: (v: number | bigint): Reply => ({ t: 'int', v }),
   bulk: (v: Buffer | string): Reply => ({ t: 'bulk', v }),
+  binary: (v: string): Reply => ({ t: 'binary', v }),
   /** A bulk string, or a null reply for a missing value. */
   bulkOrNull: (v: Buffer | string | null | undefined): Reply => (v == null ? R.NULL : { t: 'bulk', v }),
   array: (v: readonly Reply[]): Reply => ({ t: 'array', v }),

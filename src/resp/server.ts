@@ -10,10 +10,10 @@
  * Batching: replies finished in one event-loop turn go out in one socket write (see encoder).
  *
  * Protection: Redis's request limits (parser), maxclients, protected mode (`refuseClient`), a
- * cap on requests in flight per connection and on unsent output (reading pauses until the
- * client catches up), and a hard output cap for pub/sub subscribers that do not read. A
- * protocol error answers `-ERR Protocol error: ...` and closes that connection only, after the
- * replies it is owed.
+ * cap on requests in flight per connection, an output mark past which a connection is not
+ * served until it reads, Redis's client-query-buffer-limit, client-output-buffer-limit,
+ * maxmemory-clients and idle `timeout` (see client-cron.ts). A protocol error answers
+ * `-ERR Protocol error: ...` and closes that connection only, after the replies it is owed.
  *
  * TLS: with `tls` set, a second listener serves RESP over TLS with the same `Connection` class
  * (a TLSSocket is a net.Socket), and `port: null` turns the plain listener off (Redis's `port 0`).
@@ -22,10 +22,12 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import { DEFAULT_OUTPUT_LIMITS, type OutputLimits, parseOutputLimits } from '../node/client-limits.ts';
+import { ClientCron } from './client-cron.ts';
 import type { ClientConn } from './conn.ts';
 import { Connection, type ConnectionHost } from './connection.ts';
 import type { DeferredReply } from './deferred-reply.ts';
-import type { ParserLimits } from './parser.ts';
+import { DEFAULT_PARSER_LIMITS, type ParserLimits } from './parser.ts';
 import type { Reply } from './reply.ts';
 
 /** What a handler answers: the reply, a promise of it, or a reply it will settle later. */
@@ -70,12 +72,18 @@ export interface RespServerOptions {
    * to write before closing the connection (the client is refused), or null to serve it.
    */
   refuseClient?: (remoteAddress: string | undefined) => Buffer | null;
-  /** Pause reading a connection while this many reply bytes wait for its socket. */
+  /** Stop serving a connection (reading, dispatching, encoding) while it owes this many reply bytes. */
   outputHighWater?: number;
   /** Pause reading a connection while this many of its requests await their replies. */
   maxInFlight?: number;
-  /** Close a subscribed connection whose unsent output passes this (Redis: pubsub 32mb). */
-  pubsubOutputLimit?: number;
+  /** client-query-buffer-limit: close a connection holding more in unfinished requests. */
+  queryBufferLimit?: number;
+  /** client-output-buffer-limit (Redis: normal 0 0 0, pubsub 32mb 8mb 60). */
+  outputLimits?: OutputLimits;
+  /** maxmemory-clients: above this total, the biggest connections are closed (0: off, as Redis). */
+  maxMemoryClients?: number;
+  /** timeout: close connections idle this many seconds (0: never). */
+  timeout?: number;
   /** Clock in ms for CLIENT LIST age/idle. */
   now?: () => number;
   /** Handler exceptions and socket errors; connections survive them. */
@@ -126,6 +134,8 @@ export class RespServer implements ConnectionHost {
   private readonly tlsServer: tls.Server | undefined;
   private readonly connections = new Set<Connection>();
   private nextId = 1;
+  /** Client memory totals and peaks, maxmemory-clients and idle timeouts. */
+  readonly cron: ClientCron;
 
   constructor(options: RespServerOptions) {
     this.options = {
@@ -136,7 +146,10 @@ export class RespServer implements ConnectionHost {
       refuseClient: () => null,
       outputHighWater: 1024 * 1024,
       maxInFlight: 16384,
-      pubsubOutputLimit: 32 * 1024 * 1024,
+      queryBufferLimit: options.limits?.queryBufferLimit ?? DEFAULT_PARSER_LIMITS.queryBufferLimit,
+      outputLimits: parseOutputLimits(DEFAULT_OUTPUT_LIMITS) as OutputLimits,
+      maxMemoryClients: 0,
+      timeout: 0,
       now: Date.now,
       onError: () => {},
       ...options,
@@ -168,6 +181,7 @@ export class RespServer implements ConnectionHost {
       });
     }
     if (!this.server && !this.tlsServer) throw new Error('RespServer: no plain port and no TLS port to listen on');
+    this.cron = new ClientCron(this.options, this.connections);
   }
 
   /** Starts listening; resolves with the bound address (port 0 picks one), as `address()`. */
@@ -191,6 +205,7 @@ export class RespServer implements ConnectionHost {
       if (this.server?.listening) this.server.close();
       throw err;
     }
+    this.cron.start();
     return this.address();
   }
 
@@ -220,6 +235,7 @@ export class RespServer implements ConnectionHost {
    * and resolves once every connection is closed.
    */
   async close(): Promise<void> {
+    this.cron.stop();
     const closed = [this.server, this.tlsServer].map(
       (srv) => new Promise<void>((resolve) => (srv?.listening ? srv.close(() => resolve()) : resolve())),
     );

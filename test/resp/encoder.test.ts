@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeReplies, encodeReply, formatDouble, ReplyWriter } from '../../src/resp/encoder.ts';
+import { encodeReplies, encodeReply, formatDouble, heldBytes, ReplyWriter } from '../../src/resp/encoder.ts';
 import { NestedManyReplyError } from '../../src/resp/errors.ts';
 import { R, type Reply } from '../../src/resp/reply.ts';
 import { readAllReplies } from './support/reply-reader.ts';
@@ -70,6 +70,22 @@ describe('RESP2 and RESP3 wire forms, byte for byte', () => {
     const payloads = Array.from({ length: 130 }, (_, n) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 37 + n) % 256)));
     const want = Buffer.concat(payloads.flatMap((p) => [Buffer.from(`$${p.length}\r\n`), p, Buffer.from('\r\n')]));
     expect(encodeReplies(payloads.map(R.bulk), 2)).toEqual(want);
+  });
+
+  it('writes a binary-string bulk exactly as the Buffer bulk of the same bytes, at every size', () => {
+    for (const n of [0, 1, 9, 10, 63, 64, 99, 100, 1000, 16 * 1024 - 1, 16 * 1024, 100_000]) {
+      const bytes = Buffer.alloc(n);
+      for (let i = 0; i < n; i++) bytes[i] = (i * 37) & 0xff;
+      const asBinary = encodeReplies([R.binary(bytes.toString('latin1')), R.OK], 2);
+      expect(asBinary.equals(encodeReplies([R.bulk(bytes), R.OK], 2)), `length ${n}`).toBe(true);
+    }
+  });
+
+  it('charges a waiting reply its own bytes, and a binary reply only its object', () => {
+    const big = 'x'.repeat(512 * 1024);
+    expect(heldBytes(R.binary(big))).toBeLessThan(64);
+    expect(heldBytes(R.bulk(Buffer.from(big, 'latin1')))).toBeGreaterThanOrEqual(512 * 1024);
+    expect(heldBytes(R.push([R.bulk('message'), R.bulk('ch'), R.bulk(Buffer.alloc(1000))]))).toBeGreaterThanOrEqual(1009);
   });
 
   it('refuses a many reply inside an aggregate', () => {

@@ -11,7 +11,7 @@ import {
   UnauthenticatedMultibulkLengthError,
   UnbalancedQuotesError,
 } from '../../src/resp/errors.ts';
-import { RequestParser } from '../../src/resp/parser.ts';
+import { ARG_OVERHEAD, RequestParser } from '../../src/resp/parser.ts';
 import { encodeRequest } from './support/client.ts';
 import { parseChunks, parseString } from './support/parse.ts';
 
@@ -252,13 +252,67 @@ describe('protocol errors carry Redis 7.0 texts', () => {
 });
 
 describe('query buffer limit', () => {
-  it('throws when an unfinished request holds more than the limit', () => {
-    const p = new RequestParser({ queryBufferLimit: 100 });
+  it('throws when an unfinished request holds more than the limit, argv-mem included', () => {
+    const p = new RequestParser({ queryBufferLimit: 300 });
     p.push(Buffer.from('*2\r\n$3\r\nSET\r\n$200\r\n'));
+    expect(p.next()).toBeNull();
+    // SET is parsed: 3 bytes plus one argument's overhead.
+    expect(p.argvBytes()).toBe(3 + ARG_OVERHEAD);
+    p.push(Buffer.alloc(60, 0x61));
     expect(p.next()).toBeNull();
     p.push(Buffer.alloc(60, 0x61));
     expect(p.next()).toBeNull();
+    expect(p.queryBytes()).toBe(120);
     expect(() => p.push(Buffer.alloc(60, 0x61))).toThrow(QueryBufferLimitError);
+  });
+
+  it('refuses a bulk that could never fit the query buffer at its header, before its bytes', () => {
+    const p = new RequestParser({ queryBufferLimit: 1000 });
+    p.push(Buffer.from('*2\r\n$3\r\nSET\r\n$1001\r\n'));
+    expect(() => p.next()).toThrow(InvalidBulkLengthError);
+  });
+
+  it('refuses a count that cannot fit one request at its header', () => {
+    const p = new RequestParser({ maxRequestBytes: 8 * 1000 });
+    p.push(Buffer.from('*1001\r\n'));
+    expect(() => p.next()).toThrow(InvalidMultibulkLengthError);
+    const q = new RequestParser({ maxRequestBytes: 8 * 1000 });
+    q.push(Buffer.from(`*1000\r\n${'$0\r\n\r\n'.repeat(1000)}`));
+    expect(q.next()?.length).toBe(1000);
+    // The same limit on the one-pass path for whole requests.
+    const r = new RequestParser({ maxRequestBytes: 8 * 2 });
+    r.push(Buffer.from('*3\r\n$0\r\n\r\n$0\r\n\r\n$0\r\n\r\n'));
+    expect(() => r.next()).toThrow(InvalidMultibulkLengthError);
+  });
+
+  it('counts empty arguments: a flood of $0 grows argv-mem and hits the limit', () => {
+    const p = new RequestParser({ queryBufferLimit: 1000 * ARG_OVERHEAD });
+    p.push(Buffer.from('*2147483647\r\n'));
+    expect(p.next()).toBeNull();
+    expect(p.bufferedBytes()).toBe(0);
+    p.push(Buffer.from('$0\r\n\r\n'.repeat(500)));
+    expect(p.next()).toBeNull();
+    expect(p.argvBytes()).toBe(500 * ARG_OVERHEAD);
+    p.push(Buffer.from('$0\r\n\r\n'.repeat(500)));
+    expect(p.next()).toBeNull();
+    expect(p.bufferedBytes()).toBe(1000 * ARG_OVERHEAD);
+    expect(() => p.push(Buffer.from('$'))).toThrow(QueryBufferLimitError);
+  });
+
+  it('holds only the bytes received of a body cut by chunk boundaries', () => {
+    const p = new RequestParser();
+    p.push(Buffer.from('*2\r\n$3\r\nSET\r\n$1000000\r\n'));
+    expect(p.next()).toBeNull();
+    p.push(Buffer.alloc(10, 0x61));
+    expect(p.next()).toBeNull();
+    expect(p.queryBytes()).toBe(10);
+    p.push(Buffer.alloc(999_990, 0x62));
+    p.push(Buffer.from('\r\n'));
+    const argv = p.next();
+    expect(argv?.[1].length).toBe(1_000_000);
+    expect(argv?.[1][9]).toBe(0x61);
+    expect(argv?.[1][10]).toBe(0x62);
+    expect(p.bufferedBytes()).toBe(0);
   });
 
   it('does not count requests already returned', () => {

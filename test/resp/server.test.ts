@@ -30,6 +30,7 @@ async function start(dispatcher: Dispatcher, opts: Partial<RespServerOptions> = 
   return { server, port, connect };
 }
 
+const NO_LIMIT = { hard: 0, soft: 0, softSeconds: 0 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const str = (b: Buffer | undefined) => b?.toString('latin1') ?? '';
 
@@ -350,7 +351,7 @@ describe('backpressure', () => {
           return R.OK;
         },
       },
-      { pubsubOutputLimit: 256 * 1024 },
+      { outputLimits: { normal: NO_LIMIT, slave: NO_LIMIT, pubsub: { hard: 256 * 1024, soft: 0, softSeconds: 0 } } },
     );
     const c = await connect();
     await c.call('SUBSCRIBE', 'ch');

@@ -35,14 +35,18 @@ export interface RouterHooks {
    * queueing: return an error reply to refuse (MOVED, CLUSTERDOWN, OOM), or null to go on.
    */
   guard?(conn: ClientConn, cmd: CommandSpec, argv: Buffer[]): Reply | null;
+  /**
+   * Before a command joins a MULTI queue: an error reply when the queue, with `argv` added,
+   * would be too big to run (EXEC then answers EXECABORT and the queue is dropped), else null.
+   */
+  queueLimit?(conn: ClientConn, argv: Buffer[]): Reply | null;
   connected?(conn: ClientConn): void;
   disconnected?(conn: ClientConn): void;
 }
 
 /** Redis's discardTransaction: the queue, its doom flag and the watches go. */
 export function discardTransaction(conn: ClientConn): void {
-  conn.multi = null;
-  conn.multiDirty = false;
+  conn.clearMulti();
   conn.watched.clear();
   conn.watchDirty = false;
 }
@@ -81,7 +85,17 @@ export class CommandRouter implements Dispatcher {
       return this.reject(conn, cmd, pubsubContextError(cmd));
     }
     if (conn.multi !== null && !MULTI_IMMEDIATE.has(cmd.name)) {
-      conn.multi.push({ cmd, argv });
+      // A doomed transaction keeps nothing more: EXEC will only answer EXECABORT.
+      if (conn.multiDirty) return R.QUEUED;
+      const tooBig = this.hooks.queueLimit?.(conn, argv) ?? null;
+      if (tooBig !== null) {
+        conn.multi = [];
+        conn.multiArgs = 0;
+        conn.multiBytes = 0;
+        conn.multiDirty = true;
+        return tooBig;
+      }
+      conn.queue(cmd, argv);
       return R.QUEUED;
     }
     return this.execute(conn, cmd, argv);

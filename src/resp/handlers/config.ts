@@ -13,6 +13,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { EVICTION_POLICIES, type EvictionPolicy, globMatch } from '../../kv/index.ts';
+import { formatOutputLimits, type OutputLimits, parseMemory, parseOutputLimits } from '../../node/client-limits.ts';
 import { R, type Reply } from '../reply.ts';
 import { cstr, option, SYNTAX_ERROR } from './args.ts';
 import { entryBytes, type LocalHandler, type NodeContext } from './context.ts';
@@ -75,6 +76,53 @@ const PARAMS: Record<string, Param> = {
       return () => {
         ctx.node.cfg.maxclients = n;
         if (ctx.server) ctx.server.options.maxClients = n;
+      };
+    },
+  },
+  // Client memory and idle limits: node-local, as each node's clients are its own.
+  'client-query-buffer-limit': {
+    get: (ctx) => String(ctx.node.cfg.clientQueryBufferLimit),
+    set: (ctx, v) => {
+      const n = parseMemory(v);
+      if (n === null) return 'argument must be a memory value';
+      if (n < 1024 * 1024) return 'argument must be between 1048576 and 9007199254740991 inclusive';
+      return () => {
+        ctx.node.cfg.clientQueryBufferLimit = n;
+        if (ctx.server) ctx.server.options.queryBufferLimit = n;
+      };
+    },
+  },
+  'client-output-buffer-limit': {
+    get: (ctx) => formatOutputLimits(ctx.server?.options.outputLimits ?? (parseOutputLimits(ctx.node.cfg.clientOutputBufferLimit) as OutputLimits)),
+    set: (ctx, v) => {
+      const base = ctx.server?.options.outputLimits ?? (parseOutputLimits(ctx.node.cfg.clientOutputBufferLimit) as OutputLimits);
+      const limits = parseOutputLimits(v, base);
+      if (typeof limits === 'string') return limits;
+      return () => {
+        ctx.node.cfg.clientOutputBufferLimit = formatOutputLimits(limits);
+        if (ctx.server) ctx.server.options.outputLimits = limits;
+      };
+    },
+  },
+  'maxmemory-clients': {
+    get: (ctx) => String(ctx.node.cfg.maxmemoryClients),
+    set: (ctx, v) => {
+      const n = parseMemory(v);
+      if (n === null) return 'argument must be a memory value';
+      return () => {
+        ctx.node.cfg.maxmemoryClients = n;
+        if (ctx.server) ctx.server.options.maxMemoryClients = n;
+      };
+    },
+  },
+  timeout: {
+    get: (ctx) => String(ctx.node.cfg.timeout),
+    set: (ctx, v) => {
+      const n = integer(v, 0, 2147483647);
+      if (typeof n === 'string') return n;
+      return () => {
+        ctx.node.cfg.timeout = n;
+        if (ctx.server) ctx.server.options.timeout = n;
       };
     },
   },

@@ -55,12 +55,21 @@ function server(ctx: NodeContext): Lines {
   ];
 }
 
+/**
+ * Redis 7.0's clients section, plus mem_clients_normal (Redis keeps it under memory, where it
+ * is too): every client's tot-mem, summed now.
+ */
 function clients(ctx: NodeContext): Lines {
+  const cron = ctx.server?.cron;
+  cron?.sample();
   return [
     ['connected_clients', ctx.server?.clientCount ?? 0],
     ['cluster_connections', 0],
     ['maxclients', ctx.node.cfg.maxclients],
+    ['client_recent_max_input_buffer', cron?.recentMaxInput ?? 0],
+    ['client_recent_max_output_buffer', cron?.recentMaxOutput ?? 0],
     ['blocked_clients', 0],
+    ['mem_clients_normal', cron?.totalMemory ?? 0],
   ];
 }
 
@@ -78,6 +87,8 @@ function memory(ctx: NodeContext): Lines {
     ['maxmemory', max],
     ['maxmemory_human', human(max)],
     ['maxmemory_policy', ctx.node.cfg.maxmemoryPolicy],
+    ['mem_clients_normal', ctx.server?.cron.totalMemory ?? 0],
+    ['maxmemory_clients', ctx.node.cfg.maxmemoryClients],
   ];
 }
 
@@ -90,6 +101,7 @@ async function stats(ctx: NodeContext): Promise<Lines> {
     ['total_net_input_bytes', s?.totalNetInputBytes ?? 0],
     ['total_net_output_bytes', s?.totalNetOutputBytes ?? 0],
     ['rejected_connections', s?.rejectedConnections ?? 0],
+    ['evicted_clients', ctx.server?.cron.evictedClients ?? 0],
     ['expired_keys', await total(m.expirations)],
     ['evicted_keys', await total(m.evictions)],
     ['keyspace_hits', m.hits.value],

@@ -18,14 +18,15 @@ const TOUCH = { touch: true } as const;
 
 /** GET served alone: the value looked up directly, answered as the `get` op's plan answers. */
 const getDirect: DirectRead = (ctx, argv, now) => {
-  const value = ctx.node.kv.get(argv[1], now, TOUCH);
+  // The stored string, not a copy: a reply that waits for a slow reader costs no memory.
+  const value = ctx.node.kv.getBinary(argv[1], now, TOUCH);
   const metrics = ctx.node.metrics;
   if (value === null) {
     metrics.misses.value++;
     return R.NULL;
   }
   metrics.hits.value++;
-  return R.bulk(value);
+  return R.binary(value);
 }
 
 /** SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL] (parseExtendedStringArgumentsOrReply). */

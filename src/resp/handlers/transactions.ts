@@ -86,7 +86,7 @@ const exec: LocalHandler = (ctx, conn) => {
     return EXECABORT;
   }
   const queued = conn.multi;
-  conn.multi = null;
+  conn.clearMulti();
   const slot = transactionSlot(queued);
   const { parts, ops } = compile(ctx, queued);
   const node = ctx.node;
@@ -145,8 +145,7 @@ export const TRANSACTION_COMMANDS = {
   exec: local(exec),
   discard: local((ctx, conn) => {
     if (conn.multi === null) return R.error('ERR DISCARD without MULTI');
-    conn.multi = null;
-    conn.multiDirty = false;
+    conn.clearMulti();
     return ctx.afterReads(conn, () => unwatch(conn));
   }),
   watch: local(watch),

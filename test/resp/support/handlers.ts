@@ -27,7 +27,7 @@ export function fakeConn(opts: { authenticated?: boolean } = {}): {
     defer: () => new DeferredReply({ settled: () => {} }, conn.resp),
     closeAfterReply: () => closed.push('after-reply'),
     close: () => closed.push('now'),
-    stats: () => ({ queryBuffer: 0, outputBuffer: 0, outputPending: 0 }),
+    memory: () => ({ qbuf: 0, argvMem: 0, multiMem: 0, obl: 0, oll: 0, omem: 0, total: 0 }),
   };
   const conn = new ClientConn(7, '127.0.0.1:50000', '127.0.0.1:6379', 9, 1_000_000, opts.authenticated ?? true, control);
   return { conn, pushed, closed };
