@@ -52,8 +52,9 @@ export async function runStart(argv: string[]): Promise<void> {
   let tls: NodeTls;
   try {
     cfg = parseStartArgs(argv);
-    prepareDataDir(cfg.dataDir);
+    // Every setting is checked before the data directory is created.
     tls = loadTls(cfg);
+    prepareDataDir(cfg.dataDir);
   } catch (err) {
     if (err instanceof ConfigError) badSetting(err);
     throw err;

@@ -7,7 +7,6 @@
 import type { FastifyInstance } from 'fastify';
 import { checkMember } from '../node/members.ts';
 import type { RaftNode } from '../node/raft-node.ts';
-import { HttpError } from './errors.ts';
 
 /** The same rule as nodeIdProblem (src/node/addresses.ts), for the OpenAPI document. */
 const idSchema = { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' } as const;
@@ -59,7 +58,7 @@ export function registerClusterRoutes(app: FastifyInstance, node: RaftNode): voi
     { schema: { description: 'Add a member: it joins as a learner and is promoted once caught up', body: memberSchema } },
     async (req, reply) => {
       const b = req.body;
-      if (b.port === 0 && !b.tls_port) throw new HttpError(400, 'bad_request', 'body/port must be >= 1 unless tls_port is given');
+      // checkMember refuses port 0 unless a TLS port is given (a TLS-only member), naming the field.
       await node.addMember(checkMember({ id: b.id, host: b.host, port: b.port, httpPort: b.http_port, ...(b.tls_port ? { tlsPort: b.tls_port } : {}) }));
       return reply.code(202).send({ ok: true, id: b.id, status: 'learner' });
     },
