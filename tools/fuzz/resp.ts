@@ -185,7 +185,7 @@ export const RESP_MUTATORS: Readonly<Record<string, FrameMutator>> = {
     return encodeCommand(copy);
   },
   wrongArity(rng, argv) {
-    if (rng.chance(0.5)) return encodeCommand(argv.slice(0, rng.int(0, argv.length)));
+    if (rng.chance(0.5)) return encodeCommand(argv.slice(0, rng.int(0, argv.length - 1)));
     return encodeCommand([...argv, ...new Array(1 + rng.skewed(64)).fill(Buffer.from('x'))]);
   },
   unknownCommand(rng, argv) {
