@@ -4,8 +4,9 @@
  * `iterations: N, crashes: C, stalls: S, max-rss-mib: M`; the exit code is 1 when there was a
  * crash or a stall or RSS passed its bound, 2 when the fuzzer itself could not run.
  */
+import { readFileSync } from 'node:fs';
 import { HttpTarget } from './http-target.ts';
-import { OptionError, parseOptions, usage } from './options.ts';
+import { type FuzzOptions, OptionError, parseOptions, type TargetName, usage } from './options.ts';
 import { PeerTarget } from './peer-target.ts';
 import { DEFAULT_EXCLUDED } from './resp.ts';
 import { RespTarget } from './resp-target.ts';
@@ -30,15 +31,40 @@ async function main(): Promise<number> {
     return 0;
   }
   const o = parsed;
-  const included = o.include.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-  const excluded = DEFAULT_EXCLUDED.filter((c) => !included.includes(c));
-  const target: Target =
-    o.target === 'resp' ? new RespTarget(o.password, excluded) : o.target === 'http' ? new HttpTarget(o.password) : new PeerTarget(o.iterations);
+  if (o.triage) return triage(o);
   log(`seed: ${o.seed}`);
-  const s = await runFuzz(o, target as Target, log);
+  const s = await runFuzz(o, makeTarget(o), log);
   if (o.target === 'peer') log(`member stalls (authenticated phase, not counted): ${s.memberStalls}`);
   log(`iterations: ${s.iterations}, crashes: ${s.crashes}, stalls: ${s.stalls}, max-rss-mib: ${s.maxRssMib}`);
   return s.crashes > 0 || s.stalls > 0 || s.rssExceeded ? 1 : 0;
+}
+
+function makeTarget(o: FuzzOptions): Target {
+  const included = o.include.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const excluded = DEFAULT_EXCLUDED.filter((c) => !included.includes(c));
+  const target = o.target === 'resp' ? new RespTarget(o.password, excluded) : o.target === 'http' ? new HttpTarget(o.password) : new PeerTarget(o.iterations);
+  return target as Target;
+}
+
+/**
+ * Each session of a record, replayed alone on a fresh node: which input (if any single one)
+ * crashes the node, stalls the probe or grows RSS, and by how much.
+ */
+async function triage(o: FuzzOptions): Promise<number> {
+  const rec = JSON.parse(readFileSync(o.triage, 'utf8')) as { target: TargetName; seed: number; runIterations: number; sessions: { first: number }[] };
+  const total = { iterations: 0, crashes: 0, stalls: 0, maxRssMib: 0, rss: false };
+  for (const { first } of rec.sessions) {
+    const one: FuzzOptions = { ...o, target: rec.target, seed: rec.seed, iterations: rec.runIterations, replay: first, triage: '' };
+    const s = await runFuzz(one, makeTarget(one), () => {});
+    log(`session ${first}: ${s.iterations} iterations, crashes ${s.crashes}, stalls ${s.stalls}, rss ${s.baseRssMib} -> ${s.maxRssMib} MiB (+${s.maxRssMib - s.baseRssMib})`);
+    total.iterations += s.iterations;
+    total.crashes += s.crashes;
+    total.stalls += s.stalls;
+    total.maxRssMib = Math.max(total.maxRssMib, s.maxRssMib);
+    total.rss ||= s.rssExceeded;
+  }
+  log(`iterations: ${total.iterations}, crashes: ${total.crashes}, stalls: ${total.stalls}, max-rss-mib: ${total.maxRssMib}`);
+  return total.crashes > 0 || total.stalls > 0 || total.rss ? 1 : 0;
 }
 
 main().then(

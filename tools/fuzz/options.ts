@@ -19,9 +19,11 @@ export const OPTIONS = {
   'rss-limit-mib': { kind: 'int', default: 512, min: 1, help: "the node's RSS bound (VmRSS); passing it ends the run" },
   'stall-ms': { kind: 'int', default: 1000, min: 1, help: "the well-behaved client's bound for a SET and GET" },
   'probe-ms': { kind: 'int', default: 200, min: 10, help: 'how often the well-behaved client checks' },
+  'maxmemory-mib': { kind: 'int', default: 64, min: 0, help: "the node's maxmemory (allkeys-lru), so that stored data, which the inputs grow with APPEND and big SETs, is not taken for a memory attack (0: the node's default, no limit)" },
   password: { kind: 'string', default: '', help: 'start the node with --requirepass and authenticate every session with it' },
   include: { kind: 'string', default: '', help: 'comma-separated commands to generate although excluded by default (config|set)' },
   replay: { kind: 'int', default: -1, min: -1, help: 'send only the session starting at this iteration (with the same --seed and --iterations)' },
+  triage: { kind: 'string', default: '', help: 'replay each session of a crash, stall or RSS record alone, on a fresh node, and report what each did' },
   'results-dir': { kind: 'string', default: 'tools/fuzz/results', help: 'where the run folder (records of crashes, stalls, RSS) goes' },
 } as const satisfies Record<string, Spec>;
 
@@ -33,9 +35,11 @@ export interface FuzzOptions {
   rssLimitMib: number;
   stallMs: number;
   probeMs: number;
+  maxmemoryMib: number;
   password: string;
   include: string;
   replay: number;
+  triage: string;
   resultsDir: string;
   /** Nodes started: one; the peer target authenticates as a learner of it. */
   nodes: number;
@@ -75,6 +79,8 @@ export function parseOptions(argv: readonly string[], defaultSeed: number): Fuzz
       if (spec.min !== undefined && n < spec.min) throw new OptionError(`--${name}: must be at least ${spec.min}`);
       out[camel(name)] = n;
     } else if (Array.isArray(spec.kind)) {
+      // A triage takes the target (and seed and length) from its record.
+      if (v === undefined && values.triage) continue;
       if (v === undefined) throw new OptionError(`--${name} is required (${spec.kind.join(' | ')})`);
       if (!spec.kind.includes(String(v))) throw new OptionError(`--${name}: expected one of ${spec.kind.join(', ')}, got '${String(v)}'`);
       out[camel(name)] = v;

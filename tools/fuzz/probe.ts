@@ -5,12 +5,17 @@
  * connection or a late one is a stall; the probe then reconnects and goes on.
  */
 import { connect, type Socket } from 'node:net';
+import { loadavg } from 'node:os';
 import { encodeCommand } from './resp.ts';
 
 export interface StallEvent {
   at: string;
   elapsedMs: number;
   why: string;
+  /** The machine's 1-minute load average: a stall on a saturated machine may be the machine's. */
+  loadavg: number;
+  /** Longest gap between the probe's own polls: large means the probe itself was starved. */
+  probeMaxGapMs: number;
 }
 
 export class Probe {
@@ -21,6 +26,8 @@ export class Probe {
   private timer: NodeJS.Timeout | undefined;
   private seq = 0;
   private running = false;
+  /** Longest gap between two polls of the current check. */
+  private maxGap = 0;
   /** A check is under way. */
   busy = false;
 
@@ -46,6 +53,7 @@ export class Probe {
   /** One check now (also used once before fuzzing starts, to know the node works at all). */
   async check(): Promise<string | null> {
     const started = Date.now();
+    this.maxGap = 0;
     const key = `fuzz-probe:${process.pid}`;
     const value = `v${++this.seq}`;
     const expected = Buffer.from(`+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n+OK\r\n$${value.length}\r\n${value}\r\n`);
@@ -68,8 +76,9 @@ export class Probe {
     const started = Date.now();
     const why = await this.check();
     this.checks++;
+    const gap = this.maxGap;
     if (why !== null && this.running) {
-      const e = { at: new Date(started).toISOString(), elapsedMs: Date.now() - started, why };
+      const e = { at: new Date(started).toISOString(), elapsedMs: Date.now() - started, why, loadavg: loadavg()[0], probeMaxGapMs: gap };
       this.stalls.push(e);
       this.onStall(e);
       this.sock?.destroy();
@@ -101,9 +110,12 @@ export class Probe {
 
   /** Waits until `n` bytes arrived (or the deadline, or the connection closing). */
   private async read(n: number, deadline: number): Promise<Buffer | null> {
+    let last = Date.now();
     while (this.buf.length < n) {
       if (Date.now() >= deadline || !this.sock || this.sock.destroyed) return null;
       await new Promise((r) => setTimeout(r, 2));
+      this.maxGap = Math.max(this.maxGap, Date.now() - last);
+      last = Date.now();
     }
     // Bytes past the expected reply are wrong too: the reply must be exactly this.
     await new Promise((r) => setImmediate(r));

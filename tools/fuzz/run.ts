@@ -22,6 +22,8 @@ export interface RunSummary {
   /** Stalls the target does not count (see Target.countsStall). */
   memberStalls: number;
   maxRssMib: number;
+  /** RSS when the fuzzing began (after start-up and the target's set-up). */
+  baseRssMib: number;
   rssExceeded: boolean;
   dir: string;
 }
@@ -67,8 +69,15 @@ export async function runFuzz<S extends Session>(o: FuzzOptions, target: Target<
   const harness = new ClusterHarness({ nodes: o.nodes });
   activeHarness = harness;
   const secret = clusterSecretFor(harness);
-  harness.extraArgs = [...secret.args, ...(o.password ? ['--requirepass', o.password] : []), '--log-level', process.env.FUZZ_NODE_LOG_LEVEL ?? 'warn'];
-  const summary: RunSummary = { iterations: 0, crashes: 0, stalls: 0, memberStalls: 0, maxRssMib: 0, rssExceeded: false, dir };
+  harness.extraArgs = [
+    ...secret.args,
+    ...(o.password ? ['--requirepass', o.password] : []),
+    ...(o.maxmemoryMib > 0 ? ['--maxmemory', String(o.maxmemoryMib * 1024 * 1024), '--maxmemory-policy', 'allkeys-lru'] : []),
+    // Refused connections log a warning each; FUZZ_NODE_LOG_LEVEL=debug shows everything.
+    '--log-level',
+    process.env.FUZZ_NODE_LOG_LEVEL ?? 'warn',
+  ];
+  const summary: RunSummary = { iterations: 0, crashes: 0, stalls: 0, memberStalls: 0, maxRssMib: 0, baseRssMib: 0, rssExceeded: false, dir };
   let probe: ProbeProcess | undefined;
   let rssTimer: NodeJS.Timeout | undefined;
   let stopping = false;
@@ -95,7 +104,7 @@ export async function runFuzz<S extends Session>(o: FuzzOptions, target: Target<
       if (counts) summary.stalls++;
       else summary.memberStalls++;
       appendFileSync(join(dir, 'stalls.jsonl'), `${JSON.stringify({ ...e, counts, iteration: summary.iterations, inFlight: [...inFlight].map((s) => s.first) })}\n`);
-      log(`${counts ? 'stall' : 'member stall'} at iteration ${summary.iterations}: ${e.why}`);
+      log(`${counts ? 'stall' : 'member stall'} at iteration ${summary.iterations}: ${e.why} (load ${e.loadavg.toFixed(1)}, probe gap ${e.probeMaxGapMs} ms)`);
     });
     await probe.whenReady();
     await target.prepare(info);
@@ -111,18 +120,25 @@ export async function runFuzz<S extends Session>(o: FuzzOptions, target: Target<
       }));
       const file = join(dir, `${kind}-iteration-${summary.iterations}.json`);
       const logs = Object.fromEntries(harness.nodes.map((h) => [h.id, logTail(h.logFile, 40)]));
-      writeFileSync(file, `${JSON.stringify({ kind, target: o.target, seed: o.seed, iteration: summary.iterations, ...extra, logs, sessions }, null, 1)}\n`);
+      writeFileSync(file, `${JSON.stringify({ kind, target: o.target, seed: o.seed, runIterations: o.iterations, iteration: summary.iterations, ...extra, logs, sessions }, null, 1)}\n`);
       return file;
     };
 
+    // Past the bound: a record for each time RSS crosses it, and the run goes on (later inputs
+    // may find other things); past twice the bound the run stops, to spare the machine.
     const maxRssKib = o.rssLimitMib * 1024;
+    summary.baseRssMib = Math.round(rssKib(pid) / 1024);
+    let above = false;
     rssTimer = setInterval(() => {
       const kib = rssKib(pid);
-      summary.maxRssMib = Math.max(summary.maxRssMib, Math.round(kib / 1024));
-      if (kib > maxRssKib && !summary.rssExceeded) {
+      const mib = Math.round(kib / 1024);
+      summary.maxRssMib = Math.max(summary.maxRssMib, mib);
+      if (kib > maxRssKib && !above) {
         summary.rssExceeded = true;
-        stop ??= `RSS ${Math.round(kib / 1024)} MiB passed the bound of ${o.rssLimitMib} MiB; record ${record('rss', { rssMib: Math.round(kib / 1024) })}`;
+        log(`RSS ${mib} MiB passed the bound of ${o.rssLimitMib} MiB at iteration ${summary.iterations}; record ${record('rss', { rssMib: mib })}`);
       }
+      above = kib > maxRssKib;
+      if (kib > 2 * maxRssKib) stop ??= `RSS ${mib} MiB passed twice the bound; record ${record('rss-stop', { rssMib: mib })}`;
     }, 100);
     for (const h of harness.nodes) {
       h.proc!.once('exit', (code, signal) => {
