@@ -98,13 +98,16 @@ export async function runFuzz<S extends Session>(o: FuzzOptions, target: Target<
     /** Why the run ends early (a crash, RSS past its bound, a fuzzer error). */
     let stop: string | undefined;
     probe = new ProbeProcess({ port: node.port, password: o.password, stallMs: o.stallMs, everyMs: o.probeMs, readyTimeoutMs: 30_000 }, (e) => {
-      // A dead node stalls every check: the crash is the finding, not them.
-      if (stop !== undefined) return;
-      const counts = target.countsStall?.(Date.parse(e.at)) ?? true;
-      if (counts) summary.stalls++;
-      else summary.memberStalls++;
-      appendFileSync(join(dir, 'stalls.jsonl'), `${JSON.stringify({ ...e, counts, iteration: summary.iterations, inFlight: [...inFlight].map((s) => s.first) })}\n`);
-      log(`${counts ? 'stall' : 'member stall'} at iteration ${summary.iterations}: ${e.why} (load ${e.loadavg.toFixed(1)}, probe gap ${e.probeMaxGapMs} ms)`);
+      // A dead node stalls every check: the crash is the finding, not them. The probe may see
+      // the node gone before its exit event reaches us, so the stall is counted a little later.
+      setTimeout(() => {
+        if (stop !== undefined) return;
+        const counts = target.countsStall?.(Date.parse(e.at)) ?? true;
+        if (counts) summary.stalls++;
+        else summary.memberStalls++;
+        appendFileSync(join(dir, 'stalls.jsonl'), `${JSON.stringify({ ...e, counts, iteration: summary.iterations, inFlight: [...inFlight].map((s) => s.first) })}\n`);
+        log(`${counts ? 'stall' : 'member stall'} at iteration ${summary.iterations}: ${e.why} (load ${e.loadavg.toFixed(1)}, probe gap ${e.probeMaxGapMs} ms)`);
+      }, 300);
     });
     await probe.whenReady();
     await target.prepare(info);
@@ -181,6 +184,8 @@ export async function runFuzz<S extends Session>(o: FuzzOptions, target: Target<
     const secs = (Date.now() - started) / 1000;
     // Non-reading clients still held open: the probe lets the node settle, then looks once more.
     const finished = await probe.finish();
+    // Stalls reported just before are counted after a short delay (see the probe's handler).
+    await new Promise((r) => setTimeout(r, 400));
     if (stop === undefined && finished.last !== null) {
       if (target.countsStall?.(Date.now()) ?? true) summary.stalls++;
       else summary.memberStalls++;
