@@ -47,16 +47,19 @@ function makeTarget(o: FuzzOptions): Target {
 }
 
 /**
- * Each session of a record, replayed alone on a fresh node: which input (if any single one)
- * crashes the node, stalls the probe or grows RSS, and by how much.
+ * The sessions of a record, each replayed alone on a fresh node, then all of them together:
+ * which input (if any single one) crashes the node, stalls the probe or grows RSS, and by how
+ * much, and whether the set reproduces what no one of them does alone.
  */
 async function triage(o: FuzzOptions): Promise<number> {
   const rec = JSON.parse(readFileSync(o.triage, 'utf8')) as { target: TargetName; seed: number; runIterations: number; sessions: { first: number }[] };
   const total = { iterations: 0, crashes: 0, stalls: 0, maxRssMib: 0, rss: false };
-  for (const { first } of rec.sessions) {
-    const one: FuzzOptions = { ...o, target: rec.target, seed: rec.seed, iterations: rec.runIterations, replay: first, triage: '' };
+  const firsts = rec.sessions.map((s) => s.first);
+  for (const replay of [...firsts.map((f) => [f]), firsts]) {
+    const one: FuzzOptions = { ...o, target: rec.target, seed: rec.seed, iterations: rec.runIterations, replay, triage: '' };
     const s = await runFuzz(one, makeTarget(one), () => {});
-    log(`session ${first}: ${s.iterations} iterations, crashes ${s.crashes}, stalls ${s.stalls}, rss ${s.baseRssMib} -> ${s.maxRssMib} MiB (+${s.maxRssMib - s.baseRssMib})`);
+    const what = replay.length === 1 ? `session ${replay[0]}` : `all ${replay.length} sessions together`;
+    log(`${what}: ${s.iterations} iterations, crashes ${s.crashes}, stalls ${s.stalls}, rss ${s.baseRssMib} -> ${s.maxRssMib} MiB (+${s.maxRssMib - s.baseRssMib})`);
     total.iterations += s.iterations;
     total.crashes += s.crashes;
     total.stalls += s.stalls;

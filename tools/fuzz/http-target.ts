@@ -29,8 +29,8 @@ export class HttpTarget implements Target<StreamSession> {
     return httpSession(rng, this.ops, first, maxFrames, this.password);
   }
 
-  send(s: StreamSession, counters: Counters): Promise<void> {
-    return sendStream(this.port, s, counters);
+  send(s: StreamSession, counters: Counters, onClosed: () => void): Promise<void> {
+    return sendStream(this.port, s, counters, onClosed);
   }
 
   bytesOf(s: StreamSession): Buffer[] {

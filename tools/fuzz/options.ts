@@ -22,8 +22,8 @@ export const OPTIONS = {
   'maxmemory-mib': { kind: 'int', default: 64, min: 0, help: "the node's maxmemory (allkeys-lru), so that stored data, which the inputs grow with APPEND and big SETs, is not taken for a memory attack (0: the node's default, no limit)" },
   password: { kind: 'string', default: '', help: 'start the node with --requirepass and authenticate every session with it' },
   include: { kind: 'string', default: '', help: 'comma-separated commands to generate although excluded by default (config|set)' },
-  replay: { kind: 'int', default: -1, min: -1, help: 'send only the session starting at this iteration (with the same --seed and --iterations)' },
-  triage: { kind: 'string', default: '', help: 'replay each session of a crash, stall or RSS record alone, on a fresh node, and report what each did' },
+  replay: { kind: 'string', default: '', help: 'send only the sessions starting at these iterations (comma-separated; same --seed and --iterations), all at once' },
+  triage: { kind: 'string', default: '', help: 'replay each session of a crash, stall or RSS record alone on a fresh node, then all of them together, and report what each did' },
   'results-dir': { kind: 'string', default: 'tools/fuzz/results', help: 'where the run folder (records of crashes, stalls, RSS) goes' },
 } as const satisfies Record<string, Spec>;
 
@@ -38,7 +38,7 @@ export interface FuzzOptions {
   maxmemoryMib: number;
   password: string;
   include: string;
-  replay: number;
+  replay: number[];
   triage: string;
   resultsDir: string;
   /** Nodes started: one; the peer target authenticates as a learner of it. */
@@ -88,7 +88,11 @@ export function parseOptions(argv: readonly string[], defaultSeed: number): Fuzz
       out[camel(name)] = v;
     }
   }
+  const replay = String(out.replay).split(',').filter((x) => x.trim() !== '');
+  out.replay = replay.map(Number);
   const o = out as unknown as FuzzOptions;
-  if (o.replay >= o.iterations) throw new OptionError('--replay: must be below --iterations');
+  if (o.replay.some((i) => !Number.isSafeInteger(i) || i < 0 || i >= o.iterations)) {
+    throw new OptionError(`--replay: expected iterations below --iterations, got '${replay.join(',')}'`);
+  }
   return o;
 }

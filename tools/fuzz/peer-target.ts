@@ -63,7 +63,15 @@ export class PeerTarget implements Target<PeerSession> {
     return s.messages.map((m) => m.data);
   }
 
-  async send(s: PeerSession, counters: Counters): Promise<void> {
+  async send(s: PeerSession, counters: Counters, onClosed: () => void): Promise<void> {
+    try {
+      await this.session(s, counters);
+    } finally {
+      onClosed();
+    }
+  }
+
+  private async session(s: PeerSession, counters: Counters): Promise<void> {
     const node = this.node!;
     const ws = new WebSocket(`ws://127.0.0.1:${node.httpPort}${PEER_PATH}`, { perMessageDeflate: false, maxPayload: 64 << 20 });
     let closed = false;

@@ -23,8 +23,8 @@ export class RespTarget implements Target<StreamSession> {
     return respSession(rng, this.cmds, first, maxFrames, this.password);
   }
 
-  send(s: StreamSession, counters: Counters): Promise<void> {
-    return sendStream(this.port, s, counters);
+  send(s: StreamSession, counters: Counters, onClosed: () => void): Promise<void> {
+    return sendStream(this.port, s, counters, onClosed);
   }
 
   bytesOf(s: StreamSession): Buffer[] {

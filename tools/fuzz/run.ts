@@ -31,6 +31,8 @@ export interface RunSummary {
 /** A session's bytes in a record are cut here; `--seed` and `--replay` regenerate it whole. */
 const RECORD_BYTES = 256 * 1024;
 const PROGRESS_MS = 10_000;
+/** A rise this large within a second is recorded (the issue's target: +64 MiB per attack). */
+const RSS_JUMP_MIB = 64;
 const LOOPBACK_ONLY = new URL('./loopback-only.mjs', import.meta.url).href;
 
 function rssKib(pid: number): number {
@@ -132,10 +134,21 @@ export async function runFuzz<S extends Session>(o: FuzzOptions, target: Target<
     const maxRssKib = o.rssLimitMib * 1024;
     summary.baseRssMib = Math.round(rssKib(pid) / 1024);
     let above = false;
+    // The last second of samples: a quick rise is recorded when it happens, with the inputs
+    // then in flight, since RSS that a heap grew stays high and the bound may be crossed later.
+    const window: number[] = [];
+    let lastJump = 0;
     rssTimer = setInterval(() => {
       const kib = rssKib(pid);
       const mib = Math.round(kib / 1024);
       summary.maxRssMib = Math.max(summary.maxRssMib, mib);
+      window.push(kib);
+      if (window.length > 10) window.shift();
+      const rise = Math.round((kib - Math.min(...window)) / 1024);
+      if (rise >= RSS_JUMP_MIB && Date.now() - lastJump > 2000) {
+        lastJump = Date.now();
+        log(`RSS rose ${rise} MiB within 1 s (to ${mib} MiB) at iteration ${summary.iterations}; record ${record('rss-jump', { rssMib: mib, riseMib: rise })}`);
+      }
       if (kib > maxRssKib && !above) {
         summary.rssExceeded = true;
         log(`RSS ${mib} MiB passed the bound of ${o.rssLimitMib} MiB at iteration ${summary.iterations}; record ${record('rss', { rssMib: mib })}`);
@@ -154,25 +167,31 @@ export async function runFuzz<S extends Session>(o: FuzzOptions, target: Target<
 
     const counters: Counters = { replyBytes: 0, serverClosed: 0 };
     const total = o.iterations;
-    let next = Math.max(o.replay, 0);
+    // Replaying: exactly the named sessions, all at once. Else every session in order.
+    const queue = o.replay.length > 0 ? [...o.replay] : undefined;
+    let next = 0;
+    const nextFirst = (): number | undefined => (queue ? queue.shift() : next < total ? next : undefined);
     const started = Date.now();
     let lastProgress = started;
     const worker = async () => {
-      while (stop === undefined && next < total) {
-        const s = target.generate(sessionRng(o.seed, next), next, total - next);
-        next += s.frames;
+      for (let first = nextFirst(); stop === undefined && first !== undefined; first = nextFirst()) {
+        const s = target.generate(sessionRng(o.seed, first), first, total - first);
+        if (!queue) next += s.frames;
+        // In flight while its connection is open, which for a client that never reads is
+        // after the worker has moved on.
         inFlight.add(s);
+        const closed = () => {
+          inFlight.delete(s);
+          recent.push(s);
+          if (recent.length > 8) recent.shift();
+        };
         try {
-          await target.send(s, counters);
+          await target.send(s, counters, closed);
         } catch (err) {
           log(`fuzzer error in session at ${s.first}: ${(err as Error).stack ?? String(err)}`);
           stop ??= 'fuzzer error';
         }
-        inFlight.delete(s);
-        recent.push(s);
-        if (recent.length > 8) recent.shift();
         summary.iterations += s.frames;
-        if (o.replay >= 0) break;
         if (Date.now() - lastProgress >= PROGRESS_MS) {
           lastProgress = Date.now();
           const secs = (lastProgress - started) / 1000;
@@ -180,7 +199,7 @@ export async function runFuzz<S extends Session>(o: FuzzOptions, target: Target<
         }
       }
     };
-    await Promise.all(Array.from({ length: o.replay >= 0 ? 1 : o.connections }, worker));
+    await Promise.all(Array.from({ length: queue ? queue.length : o.connections }, worker));
     const secs = (Date.now() - started) / 1000;
     // Non-reading clients still held open: the probe lets the node settle, then looks once more.
     const finished = await probe.finish();

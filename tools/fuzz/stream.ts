@@ -21,7 +21,11 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export async function sendStream(port: number, s: StreamSession, stats: Counters): Promise<void> {
+/**
+ * Resolves once the session no longer needs a worker (a non-reading client is left open);
+ * `onClosed` runs when its connection is gone.
+ */
+export async function sendStream(port: number, s: StreamSession, stats: Counters, onClosed: () => void): Promise<void> {
   while (!s.reads && lingering.size >= MAX_LINGERING) await sleep(20);
   const sock = connect({ port, host: '127.0.0.1', noDelay: true });
   let closed = false;
@@ -31,6 +35,7 @@ export async function sendStream(port: number, s: StreamSession, stats: Counters
     sock.once('close', () => {
       closed = true;
       if (!endedByUs) stats.serverClosed++;
+      onClosed();
       resolve();
     });
   });

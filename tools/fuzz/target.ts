@@ -32,7 +32,11 @@ export interface Target<S extends Session = Session> {
   prepare(node: NodeInfo): Promise<void>;
   /** The session starting at iteration `first`, at most `maxFrames` long; pure in `rng`. */
   generate(rng: Rng, first: number, maxFrames: number): S;
-  send(session: S, counters: Counters): Promise<void>;
+  /**
+   * Sends a session; resolves when the next session may start. `onClosed` runs once its
+   * connection is gone (later, for a client left open without reading).
+   */
+  send(session: S, counters: Counters, onClosed: () => void): Promise<void>;
   /** The bytes of a session, for a crash record. */
   bytesOf(session: S): Buffer[];
   /**
