@@ -33,9 +33,19 @@ async function main(): Promise<number> {
   const o = parsed;
   if (o.triage) return triage(o);
   log(`seed: ${o.seed}`);
-  const s = await runFuzz(o, makeTarget(o), log);
-  if (o.target === 'peer') log(`member stalls (authenticated phase, not counted): ${s.memberStalls}`);
+  const target = makeTarget(o);
+  const s = await runFuzz(o, target, log);
+  let misconfigured = false;
+  if (target instanceof PeerTarget) {
+    log(`authenticated sessions: ${target.authenticated} of ${target.authAttempts}`);
+    log(`member stalls (authenticated phase, not counted): ${s.memberStalls}`);
+    // Refused every time (a wrong secret, an id the node does not accept): the second half of
+    // the run tested nothing it claims to.
+    misconfigured = s.crashes === 0 && target.authAttempts >= 10 && target.authenticated === 0;
+    if (misconfigured) log('fuzzer error: the node refused every authenticated session');
+  }
   log(`iterations: ${s.iterations}, crashes: ${s.crashes}, stalls: ${s.stalls}, max-rss-mib: ${s.maxRssMib}`);
+  if (misconfigured) return 2;
   return s.crashes > 0 || s.stalls > 0 || s.rssExceeded ? 1 : 0;
 }
 

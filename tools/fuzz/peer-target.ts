@@ -10,7 +10,7 @@
  * in both phases.
  */
 import WebSocket from 'ws';
-import { clientProof, decodeServerHello, encodeClientHello, newNonce } from '../../src/transport/handshake.ts';
+import { clientProof, decodeServerHello, decodeWelcome, encodeClientHello, newNonce } from '../../src/transport/handshake.ts';
 import { PEER_PATH } from '../../src/transport/socket.ts';
 import { freePort } from '../../test/support/cluster-harness.ts';
 import { type PeerIdentity, type PeerSession, peerSession } from './peer.ts';
@@ -30,6 +30,9 @@ export class PeerTarget implements Target<PeerSession> {
   private node: NodeInfo | undefined;
   private id: PeerIdentity = { clusterId: '', nodeId: 'n1', peerId: FUZZ_PEER_ID };
   private readonly authFrom: number;
+  /** Sessions that tried to authenticate, and those the node welcomed. */
+  authAttempts = 0;
+  authenticated = 0;
   /** When the first authenticated session was generated (the member phase began). */
   private memberPhaseSince = Number.POSITIVE_INFINITY;
 
@@ -108,10 +111,14 @@ export class PeerTarget implements Target<PeerSession> {
         const { clusterId, peerId } = this.id;
         ws.send(encodeClientHello({ clusterId, nodeId: peerId, nonce: newNonce(), proof: clientProof(node.clusterSecret, serverNonce, clusterId, peerId) }));
         // The Welcome, or a close that says why the node refused us.
-        if ((await next()) === undefined) {
+        this.authAttempts++;
+        const welcome = await next();
+        if (welcome === undefined) {
           await closedP;
           return;
         }
+        decodeWelcome(welcome);
+        this.authenticated++;
       }
     }
     for (const m of s.messages) {

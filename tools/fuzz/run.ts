@@ -52,9 +52,13 @@ function logTail(file: string, lines: number): string[] {
   }
 }
 
-/** The secret the harness gives its nodes, if it keeps one; else ours, passed as a flag. */
+/**
+ * The secret the harness gives its nodes, if it keeps one (`secret`, or `clusterSecret`);
+ * else one of ours, passed as a flag (this tree's default would do, but may go away).
+ */
 function clusterSecretFor(h: ClusterHarness): { secret: string; args: string[] } {
-  const kept = (h as unknown as { clusterSecret?: unknown }).clusterSecret;
+  const held = h as unknown as { secret?: unknown; clusterSecret?: unknown };
+  const kept = held.secret ?? held.clusterSecret;
   if (typeof kept === 'string' && kept !== '') return { secret: kept, args: [] };
   const secret = randomBytes(16).toString('hex');
   return { secret, args: ['--cluster-secret', secret] };
@@ -67,7 +71,8 @@ export async function runFuzz<S extends Session>(o: FuzzOptions, target: Target<
   const dir = join(o.resultsDir, `${o.target}-seed${o.seed}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(dir, { recursive: true });
   // The nodes may dial loopback only, whatever members the inputs add (see loopback-only.mjs).
-  process.env.NODE_OPTIONS = [process.env.NODE_OPTIONS, `--import=${LOOPBACK_ONLY}`].filter(Boolean).join(' ');
+  const preload = `--import=${LOOPBACK_ONLY}`;
+  if (!process.env.NODE_OPTIONS?.includes(preload)) process.env.NODE_OPTIONS = [process.env.NODE_OPTIONS, preload].filter(Boolean).join(' ');
   const harness = new ClusterHarness({ nodes: o.nodes });
   activeHarness = harness;
   const secret = clusterSecretFor(harness);
