@@ -209,7 +209,11 @@ function mutateFrame(rng: Rng, f: Buffer): Buffer {
     const huge = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, rng.chance(0.5) ? 0x0f : 0x7f]);
     return Buffer.concat([f.subarray(0, pos), huge, f.subarray(Math.min(f.length, pos + rng.int(0, 8)))]);
   }
-  if (r < 0.22) return Buffer.concat([f, Buffer.alloc(1 + rng.skewed(32 << 20), 0x41)]);
+  if (r < 0.3) {
+    // Big frames: any size up to 32 MiB, or near the frame limit a node had (maxPayload 33 MiB).
+    const size = rng.chance(0.5) ? 1 + rng.skewed(32 << 20) : rng.int(16 << 20, 33 << 20);
+    return Buffer.concat([f, Buffer.alloc(size, 0x41)]);
+  }
   return mutateBytes(rng, f);
 }
 
