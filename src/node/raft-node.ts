@@ -10,6 +10,7 @@ import { RawNode, decodeConfChange } from '../raft/index.ts';
 import {
   ConfChangeType,
   EntryType,
+  MessageType,
   NONE,
   ReadOnlyOption,
   Role,
@@ -365,6 +366,22 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   }
 
   private onPeerMessage(m: Message): void {
+    if (this.closed) return;
+    if (m.type === MessageType.Snap && m.snapshot) {
+      void this.onPeerSnapshot(m, m.snapshot.data);
+      return;
+    }
+    this.stepPeerMessage(m);
+  }
+
+  /** A snapshot is checked before the core sees it: once taken, it is saved (snapshotter.problem). */
+  private async onPeerSnapshot(m: Message, data: Uint8Array): Promise<void> {
+    const problem = await this.snapshotter.problem(data);
+    if (problem === undefined) return this.stepPeerMessage(m);
+    this.log.warn({ from: m.from, index: m.snapshot?.meta.index, bytes: data.length, problem }, 'dropped a snapshot from a peer that cannot be installed');
+  }
+
+  private stepPeerMessage(m: Message): void {
     if (this.closed) return;
     try {
       this.raw.step(m);

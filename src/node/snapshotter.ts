@@ -4,6 +4,7 @@
  * image with the member address book, which every replica must agree on as well.
  */
 import type { LevelStorage, SnapshotInfo } from '../storage/index.ts';
+import { snapshotImageProblem } from '../kv/index.ts';
 import { entrySize } from '../raft/index.ts';
 import type { Entry, Snapshot } from '../raft/types.ts';
 import type { Logger } from './logger.ts';
@@ -63,6 +64,21 @@ export class Snapshotter {
     const n = b.readUInt32BE(5);
     if (HEADER + n > b.length) throw new SnapshotFormatError('truncated snapshot header');
     return { members: b.subarray(HEADER, HEADER + n), kv: b.subarray(HEADER + n) };
+  }
+
+  /**
+   * Why a snapshot received from a peer cannot be installed (its envelope or its image's
+   * checksum is wrong), or undefined. A corrupt or forged one is dropped before the core sees
+   * it, so it is never saved (see snapshotImageProblem).
+   */
+  async problem(data: Uint8Array): Promise<string | undefined> {
+    let kv: Uint8Array;
+    try {
+      kv = this.decodeEnvelope(data).kv;
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return kv.length === 0 ? undefined : snapshotImageProblem(kv);
   }
 
   /** Replace the state machine with a snapshot's image. */

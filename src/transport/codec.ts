@@ -179,6 +179,19 @@ function readStrList(r: Reader, field: string): NodeId[] {
   return out;
 }
 
+/**
+ * The largest term or index a peer may send: 2^52, a million entries a second for 142 years.
+ * Anything near 2^53 would make term + 1 or index + n unsafe in the core and storage, so a
+ * member that sends one (a bug, or forged) loses its link instead of stopping this node.
+ */
+export const MAX_LOG_NUMBER = 2 ** 52;
+
+function logNumber(r: Reader, field: string): number {
+  const n = r.varint(field);
+  if (n > MAX_LOG_NUMBER) throw new CodecError(CodecErrorReason.Malformed, `${field} ${n} is above 2^52`);
+  return n;
+}
+
 /** Reads one message body from `r`. */
 export function readMessage(r: Reader): Message {
   const code = r.u8('type');
@@ -188,17 +201,17 @@ export function readMessage(r: Reader): Message {
   if ((flags & ~ALL_FLAGS) !== 0) throw new CodecError(CodecErrorReason.Malformed, `unknown flags ${flags}`);
   const from = r.str('from');
   const to = r.str('to');
-  const term = r.varint('term');
-  const logTerm = r.varint('logTerm');
-  const index = r.varint('index');
-  const commit = r.varint('commit');
-  const rejectHint = r.varint('rejectHint');
+  const term = logNumber(r, 'term');
+  const logTerm = logNumber(r, 'logTerm');
+  const index = logNumber(r, 'index');
+  const commit = logNumber(r, 'commit');
+  const rejectHint = logNumber(r, 'rejectHint');
   const context = flags & Flag.Context ? r.bytesField('context') : undefined;
   const count = r.count(MIN_ENTRY_SIZE, 'entry count');
   const entries: Entry[] = new Array(count);
   for (let i = 0; i < count; i++) {
-    const eTerm = r.varint('entry term');
-    const eIndex = r.varint('entry index');
+    const eTerm = logNumber(r, 'entry term');
+    const eIndex = logNumber(r, 'entry index');
     const eType = r.u8('entry type');
     if (!ENTRY_TYPES.has(eType)) throw new CodecError(CodecErrorReason.BadType, `entry type ${eType}`);
     entries[i] = { term: eTerm, index: eIndex, type: eType as EntryType, data: r.bytesField('entry data') };
@@ -221,8 +234,8 @@ export function readMessage(r: Reader): Message {
 }
 
 function readSnapshot(r: Reader): Snapshot {
-  const index = r.varint('snapshot index');
-  const term = r.varint('snapshot term');
+  const index = logNumber(r, 'snapshot index');
+  const term = logNumber(r, 'snapshot term');
   const voters = readStrList(r, 'voters');
   const learners = readStrList(r, 'learners');
   return { meta: { index, term, conf: { voters, learners } }, data: r.bytesField('snapshot data') };

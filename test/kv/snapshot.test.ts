@@ -2,6 +2,7 @@
 import { Buffer } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
 import { RestoreInProgressError, SnapshotAbortedError, SnapshotFormatError } from '../../src/kv/errors.ts';
+import { snapshotImageProblem } from '../../src/kv/snapshot.ts';
 import { KvStore } from '../../src/kv/store.ts';
 import { b, collect, Harness, rng } from './harness.ts';
 
@@ -190,6 +191,23 @@ describe('restore of bad input', () => {
       await expect(target.store.restore(chunksOf(bad, 3))).rejects.toThrow(SnapshotFormatError);
     }
     expect(target.get('keep')).toBe('me');
+  });
+
+  it('snapshotImageProblem passes a good image and names what is wrong with a bad one (checked before a peer snapshot reaches the core)', async () => {
+    const data = await collect(populated(100).store.beginSnapshot());
+    expect(await snapshotImageProblem(data)).toBeUndefined();
+    expect(await snapshotImageProblem(await collect(new Harness().store.beginSnapshot()))).toBeUndefined();
+    expect(await snapshotImageProblem(Buffer.from('RKV'))).toBe('shorter than a snapshot');
+    expect(await snapshotImageProblem(Buffer.from('garbage, not a snapshot'))).toBe('bad magic');
+    const format = Buffer.from(data);
+    format[4] = 9;
+    expect(await snapshotImageProblem(format)).toBe('unknown format 9');
+    for (const pos of [5, Math.floor(data.length / 2), data.length - 1]) {
+      const bad = Buffer.from(data);
+      bad[pos] ^= 0x40;
+      expect(await snapshotImageProblem(bad), `byte ${pos}`).toBe('checksum mismatch');
+    }
+    expect(await snapshotImageProblem(data.subarray(0, data.length - 1))).toBe('checksum mismatch');
   });
 
   it('refuses apply and a second restore while a restore runs', async () => {

@@ -9,6 +9,7 @@ import {
   encodeSnapBegin,
   encodeSnapChunk,
   FrameKind,
+  MAX_LOG_NUMBER,
   messageSize,
   openFrame,
   PROTOCOL_VERSION,
@@ -50,16 +51,35 @@ describe('message codec', () => {
     }
   });
 
-  it('round-trips non-ASCII node ids and the largest safe integers', () => {
+  it('round-trips non-ASCII node ids and the largest log numbers (2^52)', () => {
     const m = message(MessageType.App, 'nœud-1', '节点2', {
-      term: Number.MAX_SAFE_INTEGER,
+      term: MAX_LOG_NUMBER,
       index: 2 ** 31,
       logTerm: 2 ** 32 - 1,
-      commit: 2 ** 53 - 2,
+      commit: 2 ** 52 - 2,
       rejectHint: 127,
       entries: [{ term: 2 ** 35, index: 2 ** 45 + 3, type: EntryType.Normal, data: new Uint8Array([1, 2, 3]) }],
     });
     expect(plain(decodeMessage(encodeMessage(m)))).toEqual(plain(m));
+  });
+
+  // The fuzzer's find: a member sent term 2^53 - 1, the node campaigned at 2^53 and storage
+  // refused the unsafe term, stopping the node. Such numbers now cost the sender its link.
+  it('refuses terms and indexes above 2^52 as malformed, in every field that carries one', () => {
+    const big = Number.MAX_SAFE_INTEGER;
+    const cases = [
+      { term: big },
+      { logTerm: big },
+      { index: big },
+      { commit: big },
+      { rejectHint: big },
+      { entries: [{ term: big, index: 1, type: EntryType.Normal, data: new Uint8Array() }] },
+      { entries: [{ term: 1, index: MAX_LOG_NUMBER + 1, type: EntryType.Normal, data: new Uint8Array() }] },
+    ];
+    for (const fields of cases) {
+      const bytes = encodeMessage(message(MessageType.App, 'a', 'b', fields));
+      expect(reasonOf(() => decodeMessage(bytes)), JSON.stringify(Object.keys(fields))).toBe(CodecErrorReason.Malformed);
+    }
   });
 
   it('refuses to encode local message types and invalid numbers', () => {

@@ -48,7 +48,7 @@ export function everyWireMessage(from: NodeId, to: NodeId): Message[] {
     message(MessageType.Heartbeat, from, to, { context: new Uint8Array([0, 0, 0, 12]) }),
     message(MessageType.HeartbeatResp, from, to, { context: new Uint8Array([0, 0, 0, 12]) }),
     message(MessageType.TransferLeader, from, to),
-    message(MessageType.TimeoutNow, from, to, { term: Number.MAX_SAFE_INTEGER }),
+    message(MessageType.TimeoutNow, from, to, { term: 2 ** 52 }),
     message(MessageType.ReadIndex, from, to, { entries: [{ term: 0, index: 0, type: EntryType.Normal, data: ctx }] }),
     message(MessageType.ReadIndexResp, from, to, { index: 123_456_789, entries: [{ term: 0, index: 0, type: EntryType.Normal, data: ctx }] }),
   ];
