@@ -65,7 +65,7 @@ export const HEADER_SIZE = 2;
  * types (hup, beat, unreachable, snap-status, check-quorum) are refused in both directions so
  * that a peer can never inject a runtime-only signal into our core.
  */
-const WIRE_TYPES = [
+export const WIRE_TYPES = [
   MessageType.Prop,
   MessageType.App,
   MessageType.AppResp,
