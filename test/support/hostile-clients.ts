@@ -106,12 +106,18 @@ export function command(...args: (string | Buffer)[]): Buffer {
 /**
  * Attack 1: a multibulk header declaring `count` arguments, then `args` empty bulks
  * (`$0\r\n\r\n`, 6 bytes each) in 64 KiB writes. Returns how many it sent before the server
- * closed the connection (or all of them) and whether it was closed.
+ * closed the connection (or all of them) and whether it was closed. `count` null sends no
+ * header: more arguments of a request an earlier call began.
  */
-export async function emptyBulkFlood(s: Socket, count: number, args: number, onChunk?: (sent: number) => void): Promise<{ sent: number; closed: boolean }> {
+export async function emptyBulkFlood(
+  s: Socket,
+  count: number | null,
+  args: number,
+  onChunk?: (sent: number) => void,
+): Promise<{ sent: number; closed: boolean }> {
   // Flowing, so that the server's close is seen (what it sends is dropped unless listened to).
   s.resume();
-  if (!(await send(s, `*${count}\r\n`))) return { sent: 0, closed: true };
+  if (count !== null && !(await send(s, `*${count}\r\n`))) return { sent: 0, closed: true };
   const perChunk = 10_000;
   const chunk = Buffer.from('$0\r\n\r\n'.repeat(perChunk), 'latin1');
   let sent = 0;
