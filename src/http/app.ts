@@ -6,10 +6,11 @@
  */
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { hostPort } from '../node/addresses.ts';
 import type { Logger } from '../node/logger.ts';
 import type { RaftNode } from '../node/raft-node.ts';
-import { registerAuth } from './auth.ts';
 import { type NodeTls, secureHttp } from '../node/tls-config.ts';
+import { registerAuth } from './auth.ts';
 import { registerClusterRoutes } from './cluster-routes.ts';
 import { registerErrorHandler } from './errors.ts';
 import { registerHealthRoutes } from './health-routes.ts';
@@ -45,5 +46,5 @@ export async function buildHttpApp(node: RaftNode, log: Logger, tls: NodeTls = {
 /** The URL of the same route on the leader, for 307 redirects of writes. */
 export function leaderUrl(node: RaftNode, path: string): string | undefined {
   const leader = node.leader();
-  return leader ? `${secureHttp(node.cfg) ? 'https' : 'http'}://${leader.host}:${leader.httpPort}${path}` : undefined;
+  return leader ? `${secureHttp(node.cfg) ? 'https' : 'http'}://${hostPort(leader.host, leader.httpPort)}${path}` : undefined;
 }

@@ -3,6 +3,7 @@
  * a stable code; nothing the client sends can make the server crash.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hostPort } from '../node/addresses.ts';
 import { InvalidMemberError } from '../node/members.ts';
 import {
   ConfChangePendingError,
@@ -70,6 +71,6 @@ function invalidField(validation: unknown): { field?: string } {
 export function redirectToLeader(req: FastifyRequest, reply: FastifyReply, err: NotLeaderError): FastifyReply {
   if (!err.leader) return reply.code(503).send({ error: 'no_leader', message: 'no leader elected' });
   // Members are configured alike (docs/security.md, "TLS"): the leader speaks our scheme.
-  const url = `${req.protocol}://${err.leader.host}:${err.leader.httpPort}${req.url}`;
+  const url = `${req.protocol}://${hostPort(err.leader.host, err.leader.httpPort)}${req.url}`;
   return reply.code(307).header('location', url).send({ error: 'not_leader', leader: err.leader.id, location: url });
 }
