@@ -31,7 +31,7 @@ import { ProposalBatch } from './proposal-batch.ts';
 import { NodeSettings } from './settings.ts';
 import { Snapshotter } from './snapshotter.ts';
 import { type ReadyHost, ReadyLoop } from './ready-loop.ts';
-import { ProposalWaiters, ReadWaiters } from './waiters.ts';
+import { OutcomeUnknownError, ProposalWaiters, ReadWaiters } from './waiters.ts';
 import { type NodeTls, secureHttp } from './tls-config.ts';
 import { ConfChangePendingError, MemberExistsError, NodeClosedError, NotLeaderError, TransferTimeoutError, UnknownMemberError } from './errors.ts';
 import { bestTransferTarget, bootstrapEntries, nextLeader } from './leadership.ts';
@@ -606,7 +606,9 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     this.closed = true;
     if (this.ticker) clearInterval(this.ticker);
     this.proposeBatch();
-    this.proposals.failAll(new NodeClosedError());
+    // These writes are in the log: they may still commit under another leader. Say so (HTTP
+    // 504, RESP "outcome unknown"); NodeClosedError is for writes this node never proposed.
+    this.proposals.failAll(new OutcomeUnknownError('this node shut down before the write was confirmed; its outcome is unknown'));
     this.reads.failAll(new NodeClosedError());
     await this.snapshotter.stop();
     await this.transport.close();

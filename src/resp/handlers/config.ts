@@ -184,6 +184,6 @@ export const configSet: LocalHandler = (ctx, conn, argv) => {
   if (bytes > ctx.maxEntryBytes) return ctx.entryTooBig(bytes);
   // Keyless, so a follower's MOVED names slot 0, as for FLUSHALL.
   return ctx.write(conn, [{ type: 'config', pairs }]).then(applyLocal, (err: unknown) =>
-    runtimeErrorReply(ctx.node, err, 0, 'write', conn.tls),
+    runtimeErrorReply(ctx.node, err, 0, conn.tls),
   );
 };

@@ -107,7 +107,7 @@ export class NodeContext {
       barrier: () => node.linearizableBarrier(),
       now: () => node.now(),
       evaluate: (read, argv, now) => (typeof read === 'function' ? read(this, argv, now) : evalPlan(kv, read, now)),
-      failed: (err, slot, tls) => runtimeErrorReply(node, err, slot, 'read', tls),
+      failed: (err, slot, tls) => runtimeErrorReply(node, err, slot, tls),
       crashed: (err) => {
         this.server?.options.onError(err, null);
         return INTERNAL_ERROR;
@@ -159,7 +159,7 @@ export class NodeContext {
         if (barrier) await node.linearizableBarrier();
       } catch (err) {
         if (prev !== null) await prev;
-        return runtimeErrorReply(node, err, slot, 'read', conn.tls);
+        return runtimeErrorReply(node, err, slot, conn.tls);
       }
       if (prev !== null) await prev;
       return evaluate(node.now());
@@ -225,7 +225,7 @@ export class NodeContext {
     const reply = conn.defer();
     this.write(conn, plan.ops).then(
       (results) => this.settle(conn, reply, () => plan.reply(results)),
-      (err: unknown) => this.settle(conn, reply, () => runtimeErrorReply(this.node, err, commandSlot(cmd, argv), 'write', conn.tls)),
+      (err: unknown) => this.settle(conn, reply, () => runtimeErrorReply(this.node, err, commandSlot(cmd, argv), conn.tls)),
     );
     return reply;
   }

@@ -23,14 +23,11 @@ export function redirect(node: RaftNode, slot: number, tls: boolean, leader: Mem
   return R.error(`MOVED ${slot} ${leader.host}:${respPort(leader, tls)}`);
 }
 
-/** What a failed command was: only a write can leave its outcome unknown. */
-export type Effect = 'read' | 'write';
-
 /**
  * The reply for an error thrown by `propose` or `linearizableBarrier`; rethrows anything else
  * (the server answers `-ERR internal error` and logs it).
  */
-export function runtimeErrorReply(node: RaftNode, err: unknown, slot: number, effect: Effect, tls: boolean): Reply {
+export function runtimeErrorReply(node: RaftNode, err: unknown, slot: number, tls: boolean): Reply {
   if (err instanceof NotLeaderError) return redirect(node, slot, tls, err.leader ?? node.leader());
   if (err instanceof ProposalDroppedError) return redirect(node, slot, tls);
   if (err instanceof ProposalFailedError) {
@@ -45,12 +42,9 @@ export function runtimeErrorReply(node: RaftNode, err: unknown, slot: number, ef
   if (err instanceof OutcomeUnknownError) {
     return R.error(`ERR outcome unknown: ${err.message}. The write may or may not have been applied`);
   }
-  if (err instanceof NodeClosedError) {
-    if (effect === 'read') return R.error('TRYAGAIN this node is shutting down; retry on another node');
-    return R.error(
-      'ERR outcome unknown: this node shut down before the write was confirmed. The write may or may not have been applied',
-    );
-  }
+  // Only for requests this node never put in the log (a write it had proposed is failed with
+  // OutcomeUnknownError at shutdown), so a retry elsewhere is safe.
+  if (err instanceof NodeClosedError) return R.error('TRYAGAIN this node is shutting down; retry on another node');
   if (err instanceof KvEncodeError) return R.error(`ERR ${err.message}`);
   throw err;
 }

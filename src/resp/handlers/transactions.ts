@@ -107,7 +107,7 @@ const exec: LocalHandler = (ctx, conn) => {
   }
   return ctx.write(conn, ops, () => takeWatches(conn)).then(
     (results) => (results[0]?.type === 'aborted' ? R.NULL_ARRAY : assemble(ctx, conn, parts, results)),
-    (err: unknown) => runtimeErrorReply(node, err, slot, 'write', conn.tls),
+    (err: unknown) => runtimeErrorReply(node, err, slot, conn.tls),
   );
 };
 
