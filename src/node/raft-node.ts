@@ -455,6 +455,8 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       this.metrics.leaderChanges.inc();
       this.log.info({ leader: leader || null, term: this.raw.status().term }, 'leader changed');
       this.emit('leader', leader);
+      // Outside the Ready being handled: the core takes the requests on its next turn.
+      if (leader !== NONE) queueMicrotask(() => this.reads.resend());
     }
     if (role !== Role.Leader) this.duties.reset();
   }

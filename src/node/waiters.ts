@@ -134,6 +134,17 @@ export class ReadWaiters {
     this.issue(encodeCtx(batch.id));
   }
 
+  /**
+   * Asks again for every batch still waiting for its read index. The core forgets pending
+   * ReadIndex requests when leadership changes (a new leader never heard of them), so without
+   * this a read in flight during a failover would wait out its whole deadline. A late answer
+   * from the old leader is still good (it was confirmed by a quorum when given): the first of
+   * the two answers serves the batch.
+   */
+  resend(): void {
+    for (const b of this.pending.values()) this.issue(encodeCtx(b.id));
+  }
+
   onReadState(rs: ReadState): void {
     const id = decodeCtx(rs.context);
     if (id === undefined) return;

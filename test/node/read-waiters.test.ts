@@ -1,0 +1,55 @@
+/**
+ * Linearizable reads wait for a ReadIndex answer. The core forgets pending ReadIndex requests
+ * when leadership changes, so the node asks again once a new leader is known (issue 11, hole 6):
+ * a read in flight during a failover is served by the next leader instead of timing out.
+ */
+import { describe, expect, it } from 'vitest';
+import { ReadTimeoutError, ReadWaiters } from '../../src/node/waiters.ts';
+
+const tick = () => new Promise<void>((r) => queueMicrotask(r));
+
+describe('ReadWaiters across a leader change', () => {
+  it('resend asks again for every batch still waiting for its index, with the same context', async () => {
+    const issued: string[] = [];
+    const w = new ReadWaiters((ctx) => issued.push(Buffer.from(ctx).toString('hex')));
+    let done = false;
+    const read = w.wait(Date.now() + 60_000).then(() => {
+      done = true;
+    });
+    await tick();
+    expect(issued).toHaveLength(1);
+    w.resend();
+    expect(issued).toEqual([issued[0], issued[0]]);
+    // The new leader's answer serves the read once its index is applied.
+    w.onReadState({ index: 7, context: Buffer.from(issued[0], 'hex') });
+    w.serve(6);
+    await tick();
+    expect(done).toBe(false);
+    w.serve(7);
+    await read;
+    expect(done).toBe(true);
+  });
+
+  it('a batch that already has its index is not asked for again, and a second answer is ignored', async () => {
+    const issued: Uint8Array[] = [];
+    const w = new ReadWaiters((ctx) => issued.push(ctx));
+    const read = w.wait(Date.now() + 60_000);
+    await tick();
+    w.onReadState({ index: 3, context: issued[0] });
+    w.resend();
+    expect(issued).toHaveLength(1);
+    w.onReadState({ index: 99, context: issued[0] });
+    w.serve(3);
+    await read;
+    expect(w.size).toBe(0);
+  });
+
+  it('without an answer the read still ends at its deadline (TRYAGAIN upstream), never hangs', async () => {
+    const w = new ReadWaiters(() => {});
+    const read = w.wait(1000);
+    await tick();
+    w.resend();
+    w.expire(1000);
+    await expect(read).rejects.toBeInstanceOf(ReadTimeoutError);
+  });
+});
