@@ -61,6 +61,13 @@ export class Raft {
 
   /** The node leadership is being handed to; proposals are refused meanwhile. */
   leadTransferee: NodeId = NONE;
+  /**
+   * Set when this leader sends TimeoutNow, for the rest of its term. Voters grant a transferee
+   * their vote despite any lease they promised (its vote request carries the transfer context),
+   * so from then on another leader may exist while this one's lease seems to hold; the vote
+   * request may be delayed past an aborted transfer too, so only a new term clears it.
+   */
+  leaseRevoked = false;
   /** Index of the latest ConfChange (or the term's no-op); a new one waits until it is applied. */
   pendingConfIndex = 0;
   reads = new ReadIndexQueue();
@@ -165,6 +172,7 @@ export class Raft {
     // Clamped so that a PRNG returning exactly 1 still stays within [e, 2e).
     this.randomizedElectionTimeout = this.electionTimeout + Math.min(Math.max(jitter, 0), this.electionTimeout - 1);
     this.leadTransferee = NONE;
+    this.leaseRevoked = false;
     this.deferredTransferTicks = 0;
     this.trk.resetVotes();
     this.trk.resetProgress(this.log.lastIndex(), this.id, this.log.persistedLastIndex());
@@ -186,9 +194,12 @@ export class Raft {
   /**
    * Whether this leader may serve a read without a confirmation round: a quorum confirmed a
    * round sent less than an election timeout ago (one tick of margin for tick-phase skew
-   * between nodes). Assumes all nodes tick at the same rate.
+   * between nodes). Assumes all nodes tick at the same rate. A leadership transfer ends the
+   * lease as soon as it starts (see leaseRevoked): dissertation 6.4.1 assumes no other leader
+   * can be elected within the lease, which a transfer breaks on purpose.
    */
   leaseValid(): boolean {
+    if (this.leadTransferee !== NONE || this.leaseRevoked) return false;
     return this.reads.leaseCovers(this.ticks, this.electionTimeout - 1);
   }
 

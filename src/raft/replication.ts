@@ -82,5 +82,6 @@ export function bcastHeartbeat(r: Raft, round: number | undefined): void {
 }
 
 export function sendTimeoutNow(r: Raft, to: NodeId): void {
+  r.leaseRevoked = true;
   r.send({ type: MessageType.TimeoutNow, to });
 }

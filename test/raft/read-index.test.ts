@@ -212,6 +212,29 @@ describe('Lease reads', () => {
     expect(n.readStates).toEqual([]);
   });
 
+  // Issue 11, hole 2 (also etcd-io/raft#99, tikv#1595): the transferee's vote request carries
+  // the transfer context, so voters grant it despite this leader's lease.
+  it('a leadership transfer ends the lease when it starts, and for the rest of the term even if it aborts', () => {
+    const n = leader(lease);
+    n.node.readIndex(enc('r1'));
+    ack(n, 'n2', n.drain()[0]);
+    n.drain();
+    n.node.readIndex(enc('r2'));
+    expect(rounds(n.drain())).toEqual([]); // the lease holds
+    n.node.transferLeadership('n2');
+    expect(n.drain().map((m) => `${m.type}:${m.to}`)).toContain(`${MessageType.TimeoutNow}:n2`);
+    n.node.readIndex(enc('during'));
+    expect(rounds(n.drain())).toEqual(['n2:2', 'n3:2']); // no longer served from the lease
+    for (let t = 0; t < 10; t++) n.node.tick(); // the transfer times out and is aborted
+    const hb = n.drain().filter((m) => m.type === MessageType.Heartbeat);
+    expect(n.node.leadTransferee).toBe('');
+    ack(n, 'n3', hb[hb.length - 1]); // a fresh round confirmed by a quorum...
+    n.drain();
+    n.node.readIndex(enc('after'));
+    expect(rounds(n.drain())).not.toEqual([]); // ...still starts no lease in this term
+    expect(n.readStates.map((r) => dec(r.context))).not.toContain('after');
+  });
+
   it('a freshly started node keeps the promise it may have made before a crash', () => {
     const n = soloNode('n2', newStorage(three), lease);
     n.node.step(msg({ type: MessageType.Vote, from: 'n3', to: 'n2', term: 1 }));
