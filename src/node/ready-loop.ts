@@ -51,6 +51,16 @@ export class ReadyLoop {
   /** Settles when the last Ready handed to storage is durable and finished. */
   private persisted: Promise<void> = Promise.resolve();
   private savesInFlight = 0;
+  /**
+   * Saves in flight that change the term or vote. A leader's appends may leave before its own
+   * save (thesis 10.2.1) only once its term is durable: a single voter wins its election in the
+   * very Ready that raises the term, and Apps sent before that save could reach a learner, then
+   * a crash, a restart at the old term and a second win of the same term would propose another
+   * entry at the same index and term (issue 11, hole 1).
+   */
+  private termSavesInFlight = 0;
+  /** The hard state last handed to storage; unknown until the first Ready carries one. */
+  private lastHardState: Ready['hardState'];
 
   constructor(private readonly host: ReadyHost) {}
 
@@ -105,6 +115,12 @@ export class ReadyLoop {
     const host = this.host;
     if (rd.softState) host.onSoftState(rd.softState.role, rd.softState.leader);
     let late = rd.messages;
+    const prev = this.lastHardState;
+    const hs = rd.hardState;
+    // Unknown (the first hard state since start) counts as a change: that costs one held Ready.
+    const termChange = hs !== undefined && (prev === undefined || hs.term !== prev.term || hs.vote !== prev.vote);
+    if (hs !== undefined) this.lastHardState = hs;
+    if (termChange) this.termSavesInFlight++;
     if (!rd.mustSync) {
       // This Ready writes nothing a peer relies on (at most a new commit index), so its
       // messages need not wait for its own save: heartbeat answers, and with them ReadIndex
@@ -115,7 +131,7 @@ export class ReadyLoop {
       const behind = this.savesInFlight > 0;
       host.send(behind ? rd.messages.filter((m) => !AFTER_APPEND.has(m.type)) : late);
       late = behind ? rd.messages.filter((m) => AFTER_APPEND.has(m.type)) : [];
-    } else if (host.role() === Role.Leader) {
+    } else if (host.role() === Role.Leader && this.termSavesInFlight === 0) {
       host.send(rd.messages.filter((m) => EARLY_LEADER_MESSAGES.has(m.type)));
       late = rd.messages.filter((m) => !EARLY_LEADER_MESSAGES.has(m.type));
     }
@@ -136,6 +152,7 @@ export class ReadyLoop {
       await saved;
       if (rd.mustSync) host.saved(performance.now() - t0);
       this.savesInFlight--;
+      if (termChange) this.termSavesInFlight--;
       if (this.stopped) return;
       this.finish(rd, late);
       this.schedule();
@@ -147,6 +164,7 @@ export class ReadyLoop {
     await this.persisted;
     const host = this.host;
     if (rd.softState) host.onSoftState(rd.softState.role, rd.softState.leader);
+    if (rd.hardState) this.lastHardState = rd.hardState;
     await host.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot }, true);
     host.send(rd.messages);
     await host.installSnapshot(rd.snapshot!);

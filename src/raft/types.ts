@@ -123,7 +123,8 @@ export interface SoftState {
  *  1. persist `snapshot` (if any), `entries` and `hardState` (if any) in one durable write;
  *  2. send `messages` (only after step 1; a leader's App/Heartbeat/Snap messages may be sent
  *     before step 1, since the leader counts its own entries only once `advance` reports them
- *     durable);
+ *     durable, but not while a hard state that changes its term or vote is still unsaved: a
+ *     single voter becomes leader in the Ready that raises its term);
  *  3. install `snapshot` into the state machine, then apply `committedEntries` in order;
  *  4. serve `readStates` once the state machine has applied up to each `index`;
  *  5. call `advance(ready)`.

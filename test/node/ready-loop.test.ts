@@ -75,4 +75,34 @@ describe('ReadyLoop', () => {
     expect(h.advanced).toEqual([1, 2]);
     expect(h.sent.slice(2)).toEqual([`${MessageType.VoteResp}@1`, `${MessageType.VoteResp}@2`]);
   });
+
+  // Issue 11, hole 1: a single voter wins in the Ready that raises its term. Its Apps to a
+  // learner must wait for that term to be durable, or a crash before the save lets it win the
+  // same term again and propose a different entry at the same index and term.
+  it('holds a leader\'s appends until the save that changes its term or vote is durable', async () => {
+    const h = harness(Role.Leader);
+    const hs = (term: number) => ({ term, vote: 'n1', commit: 0 });
+    h.queue.push(ready({ hardState: hs(1), entries: [ent(1)], mustSync: true, messages: [msg(MessageType.App, 1)] }));
+    h.loop.schedule();
+    await h.turn();
+    h.saves[0].resolve();
+    await h.turn();
+    expect(h.sent).toEqual([`${MessageType.App}@1`]);
+    // The new term: nothing leaves before its save, not even from the next Ready.
+    h.queue.push(ready({ hardState: hs(2), entries: [ent(2)], mustSync: true, messages: [msg(MessageType.App, 2)] }));
+    h.queue.push(ready({ entries: [ent(3)], mustSync: true, messages: [msg(MessageType.App, 3)] }));
+    h.loop.schedule();
+    await h.turn();
+    expect(h.sent).toEqual([`${MessageType.App}@1`]);
+    h.saves[1].resolve();
+    h.saves[2].resolve();
+    await h.turn();
+    expect(h.sent).toEqual([`${MessageType.App}@1`, `${MessageType.App}@2`, `${MessageType.App}@3`]);
+    // Same term again: appends go out ahead of their save, as thesis 10.2.1 allows.
+    h.queue.push(ready({ hardState: { ...hs(2), commit: 3 }, entries: [ent(4)], mustSync: true, messages: [msg(MessageType.App, 4)] }));
+    h.loop.schedule();
+    await h.turn();
+    expect(h.sent.at(-1)).toBe(`${MessageType.App}@4`);
+    expect(h.saves).toHaveLength(4);
+  });
 });
