@@ -9,7 +9,7 @@ import type { Item } from './item.ts';
 import type { Keyspace } from './keyspace.ts';
 import { addLongDouble, formatLongDouble, parseLongDouble } from './long-double.ts';
 import { addInt64, parseInt64 } from './numbers.ts';
-import type { KvOp, OpOf, Rng } from './ops.ts';
+import type { KvOp, OpOf, Rng, Victim } from './ops.ts';
 import { expireTimeOf, liveCount, matchingKeys, randomKeyOf, scanKeys, ttlOf } from './reads.ts';
 import { bulk, ERR, error, int, invalidExpireTime, type KvResult, NIL, OK } from './results.ts';
 import { type ClusterSettings, mergeSettings } from './settings.ts';
@@ -201,11 +201,29 @@ function expireIf(ctx: ApplyContext, op: OpOf<'expireIf'>): KvResult {
   return int(1);
 }
 
+/** The pre-issue-11 EVICT, kept for old log entries: deletes whatever is there now. */
 function evict(ctx: ApplyContext, keys: Uint8Array[]): KvResult {
   let n = 0;
   for (const k of keys) {
     const item = ctx.ks.map.get(toBinary(k));
     if (item) {
+      reclaim(ctx, item);
+      n++;
+    }
+  }
+  return int(n);
+}
+
+/**
+ * EVICT_IF: the leader picked each victim at some version and proposed it later. A key written
+ * since (SET, PERSIST, a new TTL, deleted and re-created) has another version and is spared, as
+ * expireIf spares a key re-set in the meantime; the next pick sees it as it is now.
+ */
+function evictIf(ctx: ApplyContext, victims: Victim[]): KvResult {
+  let n = 0;
+  for (const v of victims) {
+    const item = ctx.ks.map.get(toBinary(v.key));
+    if (item !== undefined && item.version === v.version) {
       reclaim(ctx, item);
       n++;
     }
@@ -257,6 +275,8 @@ export function applyOp(ctx: ApplyContext, op: KvOp): KvResult {
       return expireIf(ctx, op);
     case 'evict':
       return evict(ctx, op.keys);
+    case 'evictIf':
+      return evictIf(ctx, op.victims);
     case 'config':
       return { type: 'settings', ignored: mergeSettings(ctx.settings, op.pairs) };
     case 'get':

@@ -6,6 +6,10 @@
  *   op    := code(u8) fields...            (per op, see writeOp)
  *   bytes := len(uvarint) raw
  *
+ * Ops are only ever added (new codes), never changed, so every entry ever logged still decodes
+ * and applies the same way: EVICT_IF (17) carries `n {key(bytes) version(uvarint)}*`, and the
+ * unconditional EVICT (15) it replaced is still read.
+ *
  * Hand-written rather than msgpackr: for a SET with a 16-byte key, 64-byte value and PXAT it
  * encodes in ~340 ns vs ~1080 ns, decodes in ~290 ns vs ~1400 ns, and takes 99 bytes vs 140
  * (`npx tsx test/kv/codec.bench.ts`, Node 20, x86_64). The buffer is sized exactly first and
@@ -15,7 +19,7 @@
 import { Buffer } from 'node:buffer';
 import { ByteReader, ByteWriter, uvarintSize, zigzag } from './bytes.ts';
 import { KvDecodeError, KvEncodeError } from './errors.ts';
-import { type KvEntry, type KvOp, MAX_TIME_MS, OP, type OpName, type WatchedKey } from './ops.ts';
+import { type KvEntry, type KvOp, MAX_TIME_MS, OP, type OpName, type Victim, type WatchedKey } from './ops.ts';
 
 const FORMAT = 1;
 const INT64_MIN = -(2n ** 63n);
@@ -101,6 +105,15 @@ function pairsSize(pairs: [Uint8Array, Uint8Array][]): number {
   return size;
 }
 
+function victimsSize(victims: Victim[]): number {
+  let size = uvarintSize(victims.length);
+  for (const v of victims) {
+    checkCount(v.version, 'evict version');
+    size += bytesSize(v.key) + uvarintSize(v.version);
+  }
+  return size;
+}
+
 function timeSize(t: number, what: string): number {
   checkTime(t, what);
   return uvarintSize(zigzag(t));
@@ -139,6 +152,8 @@ function opSize(op: KvOp): number {
     case 'msetnx':
     case 'config':
       return 1 + pairsSize(op.pairs);
+    case 'evictIf':
+      return 1 + victimsSize(op.victims);
     case 'getex':
       return 2 + bytesSize(op.key) + (op.pxat === undefined ? 0 : timeSize(op.pxat, 'pxat'));
     case 'flushall':
@@ -226,6 +241,13 @@ function writeOp(w: ByteWriter, op: KvOp): void {
     case 'msetnx':
     case 'config':
       writePairs(w, op.pairs);
+      return;
+    case 'evictIf':
+      w.uvarint(op.victims.length);
+      for (const v of op.victims) {
+        w.bytes(v.key);
+        w.uvarint(v.version);
+      }
       return;
     case 'getex':
       w.u8((op.pxat === undefined ? 0 : GETEX_PXAT) | (op.persist ? GETEX_PERSIST : 0));
@@ -319,6 +341,12 @@ function readOp(r: ByteReader): KvOp {
     case 'msetnx':
     case 'config':
       return { type, pairs: readPairs(r) };
+    case 'evictIf': {
+      const n = r.uvarint();
+      const victims: Victim[] = [];
+      for (let i = 0; i < n; i++) victims.push({ key: r.bytes(), version: r.uvarint() });
+      return { type, victims };
+    }
     case 'getex': {
       const flags = r.u8();
       const op: KvOp = { type, key: r.bytes() };

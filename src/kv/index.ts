@@ -11,7 +11,7 @@
  *    this node's subscribers; the client's reply is the receiver count.
  *  - Leader duties: `expiredSample(now, n)` -> propose `{ type: 'expireIf', key, at: expiresAt }`
  *    per key; while `bytesOverMaxmemory() > 0`, `evictionCandidates(bytes, policy, rng)` ->
- *    propose `{ type: 'evict', keys }`. Keep one batch of each in flight: the same keys come
+ *    propose `{ type: 'evictIf', victims }`. Keep one batch of each in flight: the same keys come
  *    back until their op is applied. `nextExpiry()` tells when the next key falls due.
  *  - Reads (after ReadIndex, or stale with READONLY): `get`, `exists`, `ttl`, `expireTime`,
  *    `strlen`, `type`, `keys`, `scan`, `randomKey`, `dbsize`, with the node's clock; they treat
@@ -54,6 +54,7 @@ export {
   type OpOf,
   type Rng,
   type TimeUnit,
+  type Victim,
   type WatchedKey,
 } from './ops.ts';
 export { mulberry32 } from './prng.ts';

@@ -59,12 +59,18 @@ export class Keyspace {
 
   /**
    * WATCH version at `now`: the log index of the last write for a live key, and for an absent
-   * or logically expired key a negative number derived from its bucket's last deletion.
+   * key a negative number derived from its bucket's last deletion. A logically expired key reads
+   * as deleted at its last write (its version), which is what reclaiming it records (remove
+   * with index 0): so the version does not move when the key is reclaimed (Redis: no change),
+   * yet a key written after a WATCH of it as absent and expired before EXEC still aborts it
+   * (Redis touches the watch on the write).
    */
   version(key: string, now: number): number {
     const item = this.map.get(key);
-    if (item !== undefined && !item.expiredAt(now)) return item.version;
-    return -(this.deletedAt[bucketOf(key)] + 1);
+    const deleted = this.deletedAt[bucketOf(key)];
+    if (item === undefined) return -(deleted + 1);
+    if (!item.expiredAt(now)) return item.version;
+    return -(Math.max(deleted, item.version) + 1);
   }
 
   create(key: string, value: string, expiresAt: number, version: number): Item {
@@ -111,8 +117,9 @@ export class Keyspace {
   }
 
   /**
-   * Deletes a key. `index` > 0 records a logical deletion for WATCH (pass 0 when the key was
-   * already logically expired: Redis treats reclaiming an expired key as no change).
+   * Deletes a key. `index` > 0 records a logical deletion at that index for WATCH. Pass 0 when
+   * the key was already logically expired: Redis treats reclaiming an expired key as no change,
+   * so the bucket only records the key's last write, as `version` already reported it.
    */
   remove(item: Item, index: number): void {
     if (this.pendingInSnapshot(item)) this.preserve!(item);
@@ -122,6 +129,7 @@ export class Keyspace {
     item.markRemoved();
     this.usedBytes -= item.bytes;
     if (index > 0) this.markDeleted(item.key, index);
+    else this.markDeleted(item.key, Math.max(this.deletedAt[bucketOf(item.key)], item.version));
     // Compact the scan order once most of it is dead: amortized O(1) per delete.
     this.deadInOrder++;
     if (this.deadInOrder > 1024 && this.deadInOrder * 2 > this.order.length) {

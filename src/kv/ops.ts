@@ -33,10 +33,19 @@ export const OP = {
   publish: { code: 13, write: true },
   /** Leader's active expiry: delete `key` only if its expiry is still set and <= `at`. */
   expireIf: { code: 14, write: true },
-  /** Leader's eviction: delete the keys that are still present. */
+  /**
+   * Leader's eviction as logged before issue 11: delete the keys that are still present. No
+   * longer proposed (a write committed between the pick and the apply was lost); old log
+   * entries still apply as they did.
+   */
   evict: { code: 15, write: true },
   /** CONFIG SET of cluster-wide settings (settings.ts): (name, value) pairs, all in one entry. */
   config: { code: 16, write: true },
+  /**
+   * Leader's eviction: delete each key only if its version is still the one the leader saw
+   * when it picked it, so a key written (or whose TTL changed) in between survives.
+   */
+  evictIf: { code: 17, write: true },
   get: { code: 32, write: false },
   mget: { code: 33, write: false },
   exists: { code: 34, write: false },
@@ -79,6 +88,7 @@ interface OpShapes {
   evict: { keys: Bytes[] };
   /** Canonical (name, value) pairs, e.g. ("maxmemory", "1073741824"); see settings.ts. */
   config: { pairs: [name: Bytes, value: Bytes][] };
+  evictIf: { victims: Victim[] };
   get: { key: Bytes };
   mget: { keys: Bytes[] };
   exists: { keys: Bytes[] };
@@ -98,6 +108,12 @@ export type OpOf<K extends OpName> = Extract<KvOp, { type: K }>;
 
 /** A WATCHed key and the version the leader read for it (see KvStore.version). */
 export interface WatchedKey {
+  key: Bytes;
+  version: number;
+}
+
+/** An eviction victim: a key and its version (log index of its last write) when it was picked. */
+export interface Victim {
   key: Bytes;
   version: number;
 }

@@ -12,7 +12,7 @@ import { fromBinary, toBinary } from './bytes.ts';
 import { RestoreInProgressError } from './errors.ts';
 import { chooseVictims, type EvictionPolicy } from './eviction.ts';
 import { Keyspace } from './keyspace.ts';
-import type { KvEntry, Rng, TimeUnit } from './ops.ts';
+import type { KvEntry, Rng, TimeUnit, Victim } from './ops.ts';
 import { mulberry32 } from './prng.ts';
 import { expireTimeOf, findLive, liveCount, matchingKeys, randomKeyOf, scanKeys, ttlOf } from './reads.ts';
 import { ABORTED, type KvResult } from './results.ts';
@@ -200,12 +200,13 @@ export class KvStore {
   }
 
   /**
-   * Leader only: keys to propose in an EVICT op, in policy order, enough to free
-   * `bytesToFree` (or fewer when the policy has no more candidates; [] under noeviction).
-   * The same keys come back until that EVICT is applied, so keep one in flight at a time.
+   * Leader only: victims to propose in an EVICT_IF op, in policy order, enough to free
+   * `bytesToFree` (or fewer when the policy has no more candidates; [] under noeviction). Each
+   * carries the key's version now, so apply spares a key written before the op commits. The
+   * same keys come back until that op is applied, so keep one in flight at a time.
    */
-  evictionCandidates(bytesToFree: number, policy: EvictionPolicy, rng: Rng, maxKeys = 1024): Buffer[] {
-    return chooseVictims(this.ks, bytesToFree, policy, rng, maxKeys).map((item) => fromBinary(item.key));
+  evictionCandidates(bytesToFree: number, policy: EvictionPolicy, rng: Rng, maxKeys = 1024): Victim[] {
+    return chooseVictims(this.ks, bytesToFree, policy, rng, maxKeys).map((item) => ({ key: fromBinary(item.key), version: item.version }));
   }
 
   /**

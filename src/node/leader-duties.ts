@@ -1,7 +1,8 @@
 /**
  * Work only the leader does, always through the log so that every replica deletes the same
  * keys at the same index: active expiry (conditional deletes that spare a key re-set in the
- * meantime) and eviction under maxmemory.
+ * meantime) and eviction under maxmemory (deletes conditional on the version each victim had
+ * when picked, so a write committed between the pick and the apply survives).
  */
 import type { KvOp } from '../kv/index.ts';
 import type { NodeConfig } from './config.ts';
@@ -56,11 +57,12 @@ export class LeaderDuties {
     if (this.evictionInFlight || this.cfg.maxmemory === 0 || this.cfg.maxmemoryPolicy === 'noeviction') return;
     const over = this.node.kv.bytesOverMaxmemory();
     if (over <= 0) return;
-    const keys = this.node.kv.evictionCandidates(over, this.cfg.maxmemoryPolicy, Math.random);
-    if (keys.length === 0) return;
+    // Each victim carries the version it has now: a key written before this commits is spared.
+    const victims = this.node.kv.evictionCandidates(over, this.cfg.maxmemoryPolicy, Math.random);
+    if (victims.length === 0) return;
     this.evictionInFlight = true;
     this.node
-      .propose([{ type: 'evict', keys }])
+      .propose([{ type: 'evictIf', victims }])
       .catch((err: Error) => this.log.debug({ err: err.message }, 'eviction proposal did not commit'))
       .finally(() => {
         this.evictionInFlight = false;

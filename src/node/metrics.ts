@@ -109,7 +109,7 @@ export class NodeMetrics {
     for (let i = 0; i < entry.ops.length; i++) {
       const op = entry.ops[i];
       if (op.type === 'expireIf' && isDeleted(results[i])) this.expirations.inc();
-      else if (op.type === 'evict') this.evictions.inc(deletedCount(results[i]));
+      else if (op.type === 'evict' || op.type === 'evictIf') this.evictions.inc(deletedCount(results[i]));
     }
   }
 }

@@ -29,6 +29,7 @@ const everyOp: KvOp[] = [
   { type: 'publish', channel: b('ch'), message: bin },
   { type: 'expireIf', key: b('k'), at: 1_700_000_000_000 },
   { type: 'evict', keys: [b('x')] },
+  { type: 'evictIf', victims: [{ key: b('x'), version: 0 }, { key: bin, version: Number.MAX_SAFE_INTEGER }] },
   { type: 'config', pairs: [[b('requirepass'), Buffer.from('pässwörd', 'utf8')], [b('maxmemory'), b('1073741824')]] },
   { type: 'get', key: b('k') },
   { type: 'mget', keys: [b('a'), b('b')] },
@@ -90,6 +91,14 @@ describe('entry codec', () => {
     }
   });
 
+  it('still decodes an unconditional EVICT as logged before EVICT_IF existed; EVICT_IF adds a varint per key', () => {
+    // FORMAT 1, ts 7, no watch, one op: code 15, two keys "a" and "bc".
+    const old = Buffer.from([1, 7, 0, 1, 15, 2, 1, 0x61, 2, 0x62, 0x63]);
+    expect(decodeEntry(old)).toEqual({ ts: 7, ops: [{ type: 'evict', keys: [b('a'), b('bc')] }] });
+    const data = encodeEntry({ ts: 7, ops: [{ type: 'evictIf', victims: [{ key: b('a'), version: 5 }, { key: b('bc'), version: 300 }] }] });
+    expect(data).toEqual(Buffer.from([1, 7, 0, 1, 17, 2, 1, 0x61, 5, 2, 0x62, 0x63, 0xac, 0x02]));
+  });
+
   it('accepts plain Uint8Array input (not only Buffer)', () => {
     const data = encodeEntry({ ts: 1, ops: [{ type: 'get', key: b('k') }] });
     const plain = new Uint8Array(data);
@@ -106,6 +115,7 @@ describe('entry codec', () => {
       { ts: 0, ops: [{ type: 'incrbyfloat', key: b('k'), incr: '€' }] },
       { ts: 0, ops: [{ type: 'scan', cursor: -1, count: 1 }] },
       { ts: 0, ops: [], watch: [{ key: b('k'), version: 2 ** 60 }] },
+      { ts: 0, ops: [{ type: 'evictIf', victims: [{ key: b('k'), version: -1 }] }] },
     ];
     for (const e of bad) expect(() => encodeEntry(e)).toThrow(KvEncodeError);
   });

@@ -57,7 +57,7 @@ function randomLog(seed: number, length: number, leader: KvStore): Uint8Array[] 
     const ops = Array.from({ length: 1 + Math.floor(r() * 3) }, pick);
     // Leader duties, computed from the leader's own state as the runtime would.
     for (const due of leader.expiredSample(ts, 5)) ops.push({ type: 'expireIf', key: due.key, at: due.expiresAt });
-    if (leader.usedMemory() > 30 * 260) ops.push({ type: 'evict', keys: leader.evictionCandidates(2000, 'allkeys-lru', r) });
+    if (leader.usedMemory() > 30 * 260) ops.push({ type: 'evictIf', victims: leader.evictionCandidates(2000, 'allkeys-lru', r) });
     // WATCH as read a few entries earlier, so some EXECs see a changed version and abort.
     versions.push(leader.version(b('k1'), ts));
     const watch = r() < 0.2 ? [{ key: b('k1'), version: versions[Math.max(0, versions.length - 4)] }] : undefined;

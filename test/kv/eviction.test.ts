@@ -2,12 +2,13 @@
 import { Buffer } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
 import { ITEM_OVERHEAD } from '../../src/kv/item.ts';
+import type { Victim } from '../../src/kv/ops.ts';
 import { b, Harness, rng } from './harness.ts';
 
 const cost = (key: string, value: string) => key.length + value.length + ITEM_OVERHEAD;
 
-function names(keys: Uint8Array[]): string[] {
-  return keys.map((k) => Buffer.from(k).toString('latin1'));
+function names(victims: Victim[]): string[] {
+  return victims.map((v) => Buffer.from(v.key).toString('latin1'));
 }
 
 describe('memory accounting', () => {
@@ -97,7 +98,7 @@ describe('eviction candidates', () => {
       h.set(`k${i}`, 'v', { pxat: at });
     }
     const chosen = h.store.evictionCandidates(Number.MAX_SAFE_INTEGER, 'volatile-ttl', r, 500);
-    const times = chosen.map((k) => h.store.expireTime(k, h.ts));
+    const times = chosen.map((v) => h.store.expireTime(v.key, h.ts));
     expect(times).toEqual([...order].sort((x, y) => x - y));
   });
 
@@ -120,12 +121,83 @@ describe('eviction candidates', () => {
     expect(h.store.evictionCandidates(one, 'volatile-ttl', r)).toEqual([]);
   });
 
-  it('EVICT deletes the keys still present and counts them', () => {
+  it('the old unconditional EVICT (op 15, still in old logs) deletes the keys still present and counts them', () => {
     const h = filled();
     const victims = h.store.evictionCandidates(2 * one, 'allkeys-lru', r);
     h.run({ type: 'del', keys: [b('a')] });
-    expect(h.run({ type: 'evict', keys: victims })).toBe(1);
+    expect(h.run({ type: 'evict', keys: victims.map((v) => v.key) })).toBe(1);
     expect(h.store.dbsize(h.ts)).toBe(3);
     expect(h.store.usedMemory()).toBe(3 * one);
+  });
+});
+
+describe('EVICT_IF: the leader picks, proposes, and the entry applies later', () => {
+  const one = cost('a', 'v');
+  const r = rng(3);
+
+  it('a SET committed between the pick and the apply survives (an acknowledged write is not lost)', () => {
+    const h = new Harness();
+    for (const k of ['a', 'b', 'c']) h.set(k, 'v');
+    const victims = h.store.evictionCandidates(2 * one, 'allkeys-lru', r);
+    expect(names(victims)).toEqual(['a', 'b']);
+    expect(h.set('a', 'acked')).toBe('OK');
+    expect(h.run({ type: 'evictIf', victims })).toBe(1);
+    expect(h.get('a')).toBe('acked');
+    expect(h.get('b')).toBeNull();
+    expect(h.store.usedMemory()).toBe(cost('a', 'acked') + one);
+  });
+
+  it('a key deleted and re-created in between survives; an unchanged key (even if read) goes', () => {
+    const h = new Harness();
+    for (const k of ['a', 'b']) h.set(k, 'v');
+    const victims = h.store.evictionCandidates(2 * one, 'allkeys-lru', r);
+    h.run({ type: 'del', keys: [b('a')] });
+    h.set('a', 'v');
+    h.run({ type: 'get', key: b('b') });
+    expect(h.run({ type: 'evictIf', victims })).toBe(1);
+    expect(h.get('a')).toBe('v');
+    expect(h.get('b')).toBeNull();
+  });
+
+  it('volatile-lru never evicts a key that lost its TTL in between (PERSIST)', () => {
+    const h = new Harness();
+    h.set('p', 'v');
+    h.set('t', 'v', { pxat: h.ts + 1000 });
+    const victims = h.store.evictionCandidates(one, 'volatile-lru', r);
+    expect(names(victims)).toEqual(['t']);
+    h.run({ type: 'persist', key: b('t') });
+    expect(h.run({ type: 'evictIf', victims })).toBe(0);
+    expect(h.get('t')).toBe('v');
+    expect(h.store.ttl(b('t'), h.ts, 'ms')).toBe(-1);
+  });
+
+  it('volatile-ttl never evicts a key re-SET without a TTL in between', () => {
+    const h = new Harness();
+    h.set('t', 'v', { pxat: h.ts + 1000 });
+    h.set('u', 'v', { pxat: h.ts + 2000 });
+    const victims = h.store.evictionCandidates(2 * one, 'volatile-ttl', r);
+    expect(names(victims)).toEqual(['t', 'u']);
+    h.set('t', 'v');
+    expect(h.run({ type: 'evictIf', victims })).toBe(1);
+    expect(h.get('t')).toBe('v');
+    expect(h.get('u')).toBeNull();
+  });
+
+  it('replicas that picked nothing themselves apply the same deletions from the log', () => {
+    const leader = new Harness();
+    const follower = new Harness();
+    const both = (f: (h: Harness) => void) => {
+      for (const h of [leader, follower]) f(h);
+    };
+    both((h) => {
+      for (const k of ['a', 'b', 'c']) h.set(k, 'v');
+      h.run({ type: 'get', key: b('a') });
+    });
+    const victims = leader.store.evictionCandidates(2 * one, 'allkeys-lru', r);
+    expect(names(victims)).toEqual(['b', 'c']);
+    both((h) => h.set('b', 'new'));
+    const results = [leader, follower].map((h) => h.run({ type: 'evictIf', victims }));
+    expect(results).toEqual([1, 1]);
+    for (const h of [leader, follower]) expect(['a', 'b', 'c'].map((k) => h.get(k))).toEqual(['v', 'new', null]);
   });
 });

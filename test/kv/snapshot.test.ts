@@ -38,7 +38,7 @@ describe('snapshot round trip', () => {
     expect(dump(copy)).toEqual(dump(h.store));
     expect(copy.usedMemory()).toBe(h.store.usedMemory());
     expect(copy.nextExpiry()).toBe(h.store.nextExpiry());
-    const lru = (s: KvStore) => s.evictionCandidates(Number.MAX_SAFE_INTEGER, 'allkeys-lru', Math.random, 1000).map(String);
+    const lru = (s: KvStore) => s.evictionCandidates(Number.MAX_SAFE_INTEGER, 'allkeys-lru', Math.random, 1000).map((v) => String(v.key));
     const creationOrder = h.store.scan(0, { count: 1000 }, 0).keys.map(String);
     expect(lru(copy)).toEqual(creationOrder);
     expect(lru(h.store).at(-1)).toBe('key10');

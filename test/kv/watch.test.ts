@@ -83,6 +83,58 @@ describe('WATCH', () => {
     expect(h.exec(txn, watch)).toEqual([1, '1']);
   });
 
+  it('an absent key SET with a TTL that expires before EXEC aborts it (Redis touches the watch on the write)', () => {
+    const h = new Harness();
+    const watch = watchOf(h, 'w');
+    h.set('w', 'v', { pxat: h.ts + 50 });
+    h.ts += 50;
+    expect(h.store.get(b('w'), h.ts)).toBeNull();
+    expect(h.exec(txn, watch)).toEqual(['ABORTED']);
+  });
+
+  it('... however the expired key was reclaimed before EXEC (active expiry, a read)', () => {
+    const reclaims: ((h: Harness) => void)[] = [
+      (h) => {
+        const [due] = h.store.expiredSample(h.ts, 1);
+        expect(h.run({ type: 'expireIf', key: due.key, at: due.expiresAt })).toBe(1);
+      },
+      (h) => expect(h.run({ type: 'get', key: b('w') })).toBeNull(),
+      (h) => expect(h.run({ type: 'exists', keys: [b('w')] })).toBe(0),
+    ];
+    for (const reclaim of reclaims) {
+      const h = new Harness();
+      const watch = watchOf(h, 'w');
+      h.set('w', 'v', { pxat: h.ts + 50 });
+      h.ts += 60;
+      reclaim(h);
+      expect(h.store.version(b('w'), h.ts)).toBe(watchOf(h, 'w')[0].version);
+      expect(h.exec(txn, watch)).toEqual(['ABORTED']);
+    }
+  });
+
+  it('every replica decides the same, whether it replayed the write or restored a snapshot before or after the reclaim', async () => {
+    const h = new Harness();
+    h.set('w', 'old');
+    h.run({ type: 'del', keys: [b('w')] });
+    const watch = watchOf(h, 'w');
+    h.set('w', 'v', { pxat: h.ts + 50 });
+    h.ts += 60;
+    const expiredUnreclaimed = new Harness();
+    expiredUnreclaimed.index = h.index;
+    expiredUnreclaimed.ts = h.ts;
+    await expiredUnreclaimed.store.restore(await collect(h.store.beginSnapshot()));
+    h.run({ type: 'get', key: b('w') });
+    const reclaimed = new Harness();
+    reclaimed.index = h.index;
+    reclaimed.ts = h.ts;
+    await reclaimed.store.restore(await collect(h.store.beginSnapshot()));
+    expiredUnreclaimed.run({ type: 'get', key: b('w') });
+    for (const r of [h, expiredUnreclaimed, reclaimed]) expect(r.exec(txn, watch)).toEqual(['ABORTED']);
+    // And a WATCH taken now, on the reclaimed key, is "no change" everywhere.
+    const later = watchOf(h, 'w');
+    for (const r of [h, expiredUnreclaimed, reclaimed]) expect(r.exec(txn, later)).toEqual([1, '1']);
+  });
+
   it('eviction of a watched key aborts', () => {
     const h = new Harness();
     h.set('w', 'v');
