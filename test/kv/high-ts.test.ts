@@ -1,12 +1,14 @@
 /**
  * The newest entry timestamp applied (KvStore.highTs) is replicated state: raised by every
- * applied entry, carried by snapshots (FORMAT 3) and byte-identical on replicas (issue 11,
- * hole 4).
+ * applied entry, carried by snapshots (FORMAT 3), byte-identical on replicas, and the floor of
+ * the node's clock, so a node restored from a snapshot never stamps an entry older than the
+ * log it replaced (issue 11, hole 4).
  */
 import { Buffer } from 'node:buffer';
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { KvStore } from '../../src/kv/store.ts';
+import { EntryClock } from '../../src/node/entry-clock.ts';
 import { b, collect, Harness } from './harness.ts';
 
 /** A snapshot image of an empty store: the header bytes after the magic, then the crc. */
@@ -15,6 +17,12 @@ function image(header: number[]): Buffer {
   const crc = Buffer.alloc(4);
   crc.writeUInt32LE(crc32(body));
   return Buffer.concat([body, crc]);
+}
+
+/** The clock a node builds over `store` (raft-node.ts), with a wall clock stuck at `wall`, not leading. */
+function clockOver(store: KvStore, wall: number): EntryClock {
+  const core = { isLeader: false, term: 1, logEntries: () => [] };
+  return new EntryClock({ wall: () => wall, appliedTs: () => store.highTs, applied: () => store.appliedIndex, core: () => core });
 }
 
 describe('KvStore.highTs', () => {
@@ -92,5 +100,24 @@ describe('the timestamp in snapshots', () => {
     await copy.restore(image([3, 9, 0, 0, 0, 0xac, 0x02]));
     expect(await copy.restore(image([2, 9, 0, 0, 0]))).toBe(9);
     expect(copy.highTs).toBe(0);
+  });
+});
+
+describe('a node restored from a snapshot', () => {
+  it('stamps entries no older than the snapshot’s high-water, whatever its wall clock says', async () => {
+    // The old leader's clock ran a minute ahead of this node's: its entries carry that time.
+    const wall = 1_700_000_000_000;
+    const h = new Harness();
+    h.ts = wall + 60_000;
+    h.set('k', 'v', { pxat: wall + 30_000 });
+    h.set('other', 'x');
+    const restored = new KvStore();
+    await restored.restore(await collect(h.store.beginSnapshot()));
+    const clock = clockOver(restored, wall);
+    const ts = clock.now();
+    expect(ts).toBeGreaterThanOrEqual(h.ts);
+    // And it reads by that clock: the key the log already expired stays expired.
+    expect(restored.get(b('k'), ts)).toBeNull();
+    expect(clock.now()).toBeGreaterThanOrEqual(ts);
   });
 });
