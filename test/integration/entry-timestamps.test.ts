@@ -8,15 +8,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { buildHttpApp } from '../../src/http/app.ts';
 import { decodeEntry, encodeEntry, entryTs } from '../../src/kv/codec.ts';
 import { resolveConfig } from '../../src/node/config.ts';
 import { createLogger } from '../../src/node/logger.ts';
 import { RaftNode } from '../../src/node/raft-node.ts';
 import type { RawNode } from '../../src/raft/index.ts';
 import { EntryType } from '../../src/raft/types.ts';
+import { startRespServer } from '../../src/resp/node-dispatcher.ts';
+import type { RespServer } from '../../src/resp/server.ts';
 import { LevelStorage } from '../../src/storage/index.ts';
 import { freePort, waitFor } from '../support/cluster-harness.ts';
+import { RawClient } from '../resp/support/client.ts';
 
 const HOUR = 3_600_000;
 const log = createLogger('silent', 'n1', false);
@@ -24,6 +29,7 @@ const dirs: string[] = [];
 const cleanup: (() => Promise<void> | void)[] = [];
 
 afterEach(async () => {
+  vi.restoreAllMocks();
   for (const f of cleanup.splice(0).reverse()) await f();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
@@ -100,5 +106,45 @@ describe('entry timestamps never go backwards', () => {
     for (let i = 1; i < stamped.length; i++) expect(stamped[i], `entry ts #${i}`).toBeGreaterThanOrEqual(stamped[i - 1]);
     expect(stamped.at(-1)).toBeGreaterThanOrEqual(future + 2);
     expect(decodeEntry(node.storage.entries(node.storage.lastIndex(), node.storage.lastIndex() + 1, Number.POSITIVE_INFINITY)[0].data).ops[0]).toMatchObject({ type: 'set' });
+  });
+});
+
+describe('reads judge expiry by one clock', () => {
+  it('HTTP GET of a key expired by the leader’s clock agrees with RESP GET', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'raftkv-ts-'));
+    dirs.push(dir);
+    const node = await RaftNode.open(await config(dir), log);
+    const resp: RespServer = await startRespServer(node);
+    const app: FastifyInstance = await buildHttpApp(node, log);
+    await app.ready();
+    cleanup.push(async () => {
+      await node.shutdown();
+      await resp.close();
+      await app.close();
+    });
+    node.start();
+    await waitFor(() => node.isLeader(), 5000, 'the single node to lead');
+    // Only the read rule decides here: no logged expiry deletes the key meanwhile.
+    vi.spyOn(node.kv, 'expiredSample').mockReturnValue([]);
+    const client = await RawClient.connect(node.cfg.port);
+    cleanup.push(() => client.close());
+
+    const wall = Date.now();
+    expect(await client.call('SET', 'gone', 'v', 'PXAT', String(wall + 30_000))).toEqual({ t: 'simple', v: 'OK' });
+    expect(await client.call('SET', 'kept', 'v', 'PXAT', String(wall + HOUR + 30_000))).toEqual({ t: 'simple', v: 'OK' });
+    // An entry stamped by a leader whose clock ran an hour ahead: the log's time is now past
+    // `gone`'s expiry, though this machine's wall clock is not.
+    const propose = (node as unknown as { proposeBytes(d: Uint8Array): Promise<unknown> }).proposeBytes.bind(node);
+    await propose(encodeEntry({ ts: wall + HOUR, ops: [{ type: 'set', key: Buffer.from('marker'), value: Buffer.from('x') }] }));
+
+    expect(await client.call('GET', 'gone')).toEqual({ t: 'null' });
+    const http = await app.inject({ method: 'GET', url: '/v1/kv/gone' });
+    expect(http.statusCode).toBe(404);
+    // A live key's TTL is measured from the same clock too.
+    const pttl = (await client.call('PTTL', 'kept')) as { t: 'int'; v: number };
+    const body = (await app.inject({ method: 'GET', url: '/v1/kv/kept' })).json() as { ttl_ms: number };
+    expect(pttl.v).toBeLessThanOrEqual(30_000);
+    expect(body.ttl_ms).toBeLessThanOrEqual(30_000);
+    expect(Math.abs(body.ttl_ms - Number(pttl.v))).toBeLessThan(5_000);
   });
 });
