@@ -39,7 +39,8 @@ export function registerKvRoutes(app: FastifyInstance, node: RaftNode): void {
     async (req, reply) => {
       await node.linearizableBarrier();
       const key = Buffer.from(req.params.key);
-      const now = Date.now();
+      // The node's clock, as RESP reads use: never behind the log (the timestamp rule).
+      const now = node.now();
       const value = node.kv.get(key, now, { touch: true });
       if (value === null) {
         node.metrics.misses.inc();

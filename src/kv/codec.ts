@@ -65,6 +65,20 @@ export function encodeEntry(e: KvEntry): Uint8Array {
   return w.buf;
 }
 
+/**
+ * The entry's timestamp alone, without decoding the rest (a byte and a varint): a new leader
+ * reads it from every entry of its unapplied log tail before it stamps one (raft-node.ts).
+ * Undefined when `data` is not an entry of this format.
+ */
+export function entryTs(data: Uint8Array): number | undefined {
+  if (data.length < 2 || data[0] !== FORMAT) return undefined;
+  try {
+    return new ByteReader(data, 1).uvarint();
+  } catch {
+    return undefined;
+  }
+}
+
 /** Decodes an entry; keys and values in the result are views into `data`. */
 export function decodeEntry(data: Uint8Array): KvEntry {
   const r = new ByteReader(data);

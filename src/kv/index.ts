@@ -32,7 +32,7 @@
  */
 export { MAX_STRING_BYTES } from './apply.ts';
 export { snapshotImageProblem } from './snapshot.ts';
-export { decodeEntry, encodeEntry } from './codec.ts';
+export { decodeEntry, encodeEntry, entryTs } from './codec.ts';
 export {
   KvDecodeError,
   KvEncodeError,

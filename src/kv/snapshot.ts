@@ -12,12 +12,16 @@
  * and skipped.
  *
  * Format (all varints unsigned LEB128):
- *   "RKVS" FORMAT(u8 = 1 | 2) index count nbuckets {bucket deletedAt}*
- *   [FORMAT 2: nsettings {name(len, bytes) value(len, bytes)}*]
+ *   "RKVS" FORMAT(u8 = 1 | 2 | 3) index count nbuckets {bucket deletedAt}*
+ *   [FORMAT 2, 3: nsettings {name(len, bytes) value(len, bytes)}*]
+ *   [FORMAT 3: highTs]
  *   count x { key(len, bytes) value(len, bytes) expiresAt(0 = none) version }
  *   crc32(u32 LE) of every preceding byte
- * FORMAT 2 adds the cluster-wide settings (settings.ts) in their canonical text form. A store
- * with none set still writes FORMAT 1, which an older version can install.
+ * FORMAT 2 adds the cluster-wide settings (settings.ts) in their canonical text form. FORMAT 3
+ * adds the newest entry timestamp applied (KvStore.highTs, a varint of 6 bytes for today's
+ * times), so that a node restored from it never stamps or reads at an older time than the log
+ * holds. A store with neither still writes FORMAT 1, and one with settings but no timestamp
+ * FORMAT 2: an older version can install those. Every older format still loads (highTs 0).
  * Records are in creation order; a restore rebuilds the LRU lists in that order (LRU order is
  * leader-local bookkeeping, not replicated state). Replicas that applied the same log write
  * byte-identical snapshots.
@@ -36,6 +40,8 @@ const MAGIC = Buffer.from('RKVS', 'latin1');
 const FORMAT_1 = 1;
 /** With the cluster-wide settings after the version buckets. */
 const FORMAT_2 = 2;
+/** FORMAT 2 plus the high-water entry timestamp after the settings. */
+const FORMAT_3 = 3;
 /** Target chunk size: one chunk is one slice of synchronous work (well under 5 ms). */
 export const SNAPSHOT_CHUNK_BYTES = 256 * 1024;
 
@@ -49,7 +55,7 @@ export async function snapshotImageProblem(image: Uint8Array): Promise<string | 
   if (image.length < MAGIC.length + 1 + 4) return 'shorter than a snapshot';
   if (!MAGIC.equals(image.subarray(0, MAGIC.length))) return 'bad magic';
   const format = image[MAGIC.length];
-  if (format !== 1 && format !== 2) return `unknown format ${format}`;
+  if (format !== FORMAT_1 && format !== FORMAT_2 && format !== FORMAT_3) return `unknown format ${format}`;
   const end = image.length - 4;
   let crc = 0;
   for (let at = 0; at < end; at += CHECK_SLICE_BYTES) {
@@ -87,6 +93,8 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
   private readonly buckets: Float64Array;
   /** The cluster-wide settings as of `index`, canonical pairs (copies: apply may change them). */
   private readonly settings: [Uint8Array, Uint8Array][];
+  /** KvStore.highTs as of `index`. */
+  readonly highTs: number;
   private state: 'ready' | 'running' | 'done' | 'aborted' = 'ready';
   /** The last chunk, once its consumer is done with it (reuseChunks only). */
   private spare: Buffer | undefined;
@@ -97,9 +105,11 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
     private readonly chunkBytes = SNAPSHOT_CHUNK_BYTES,
     private readonly reuseChunks = false,
     settings: Readonly<ClusterSettings> = {},
+    highTs = 0,
   ) {
     this.index = index;
     this.settings = settingPairs(settings);
+    this.highTs = highTs;
     this.keyCount = ks.size;
     this.items = ks.order;
     this.end = ks.order.length;
@@ -204,17 +214,25 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
   private headerSize(): number {
     let size = MAGIC.length + 1 + uvarintSize(this.index) + uvarintSize(this.keyCount) + uvarintSize(VERSION_BUCKETS);
     for (const b of this.nonzeroBuckets()) size += uvarintSize(b) + uvarintSize(this.buckets[b]);
-    if (this.settings.length > 0) {
+    if (this.format() !== FORMAT_1) {
       size += uvarintSize(this.settings.length);
       for (const [n, v] of this.settings) size += uvarintSize(n.length) + n.length + uvarintSize(v.length) + v.length;
     }
+    if (this.format() === FORMAT_3) size += uvarintSize(this.highTs);
     return size;
+  }
+
+  /** The oldest format that holds what this snapshot carries (the header comment says why). */
+  private format(): number {
+    if (this.highTs > 0) return FORMAT_3;
+    return this.settings.length > 0 ? FORMAT_2 : FORMAT_1;
   }
 
   private writeHeader(w: ByteWriter): void {
     w.buf.set(MAGIC, 0);
     w.pos = MAGIC.length;
-    w.u8(this.settings.length > 0 ? FORMAT_2 : FORMAT_1);
+    const format = this.format();
+    w.u8(format);
     w.uvarint(this.index);
     w.uvarint(this.keyCount);
     const buckets = this.nonzeroBuckets();
@@ -223,12 +241,13 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
       w.uvarint(b);
       w.uvarint(this.buckets[b]);
     }
-    if (this.settings.length === 0) return;
+    if (format === FORMAT_1) return;
     w.uvarint(this.settings.length);
     for (const [n, v] of this.settings) {
       w.bytes(n);
       w.bytes(v);
     }
+    if (format === FORMAT_3) w.uvarint(this.highTs);
   }
 
   private detach(): void {
@@ -319,6 +338,7 @@ interface Header {
   count: number;
   buckets: [number, number][];
   settings: ClusterSettings;
+  highTs: number;
 }
 
 /** More than any version defines; a bound so a corrupt count cannot loop for long. */
@@ -329,7 +349,7 @@ function readHeader(r: ByteReader): Header {
     if (r.u8() !== MAGIC[i]) throw new SnapshotFormatError('bad magic');
   }
   const format = r.u8();
-  if (format !== FORMAT_1 && format !== FORMAT_2) throw new SnapshotFormatError(`unknown format ${format}`);
+  if (format !== FORMAT_1 && format !== FORMAT_2 && format !== FORMAT_3) throw new SnapshotFormatError(`unknown format ${format}`);
   const index = r.uvarint();
   const count = r.uvarint();
   const n = r.uvarint();
@@ -341,7 +361,7 @@ function readHeader(r: ByteReader): Header {
     buckets.push([b, r.uvarint()]);
   }
   const settings: ClusterSettings = {};
-  if (format === FORMAT_2) {
+  if (format !== FORMAT_1) {
     const ns = r.uvarint();
     if (ns > MAX_SETTINGS) throw new SnapshotFormatError(`${ns} settings`);
     const pairs: [Uint8Array, Uint8Array][] = [];
@@ -350,13 +370,14 @@ function readHeader(r: ByteReader): Header {
     // A setting this version does not know (a newer version's) is dropped, as apply would.
     mergeSettings(settings, pairs);
   }
-  return { index, count, buckets, settings };
+  const highTs = format === FORMAT_3 ? r.uvarint() : 0;
+  return { index, count, buckets, settings, highTs };
 }
 
 /** Builds a new keyspace from a snapshot stream; the caller swaps it in when this resolves. */
 export async function readSnapshot(
   source: AsyncIterable<Uint8Array> | Uint8Array,
-): Promise<{ ks: Keyspace; index: number; settings: ClusterSettings }> {
+): Promise<{ ks: Keyspace; index: number; settings: ClusterSettings; highTs: number }> {
   const src = new ChunkSource(source);
   try {
     const header = await src.read(readHeader);
@@ -396,7 +417,7 @@ export async function readSnapshot(
     });
     if (crc !== expected) throw new SnapshotFormatError('checksum mismatch');
     if (src.available > 0 || (await src.grow())) throw new SnapshotFormatError('trailing bytes');
-    return { ks, index: header.index, settings: header.settings };
+    return { ks, index: header.index, settings: header.settings, highTs: header.highTs };
   } catch (err) {
     if (err instanceof SnapshotFormatError) throw err;
     throw new SnapshotFormatError((err as Error).message);

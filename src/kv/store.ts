@@ -4,7 +4,8 @@
  * hold the same keys, values, expiries and versions. Everything else here is either a read
  * (never deletes, treats expired keys as absent) or a leader-side helper whose decisions are
  * themselves proposed through the log (EXPIRE_IF, EVICT). The cluster-wide settings (CONFIG op,
- * settings.ts) are replicated state too: applied from the log and carried by snapshots.
+ * settings.ts) are replicated state too: applied from the log and carried by snapshots. So is
+ * the newest entry timestamp applied (`highTs`), the floor of the node's clock (entry-clock.ts).
  */
 import type { Buffer } from 'node:buffer';
 import { applyOp, type ApplyContext } from './apply.ts';
@@ -53,6 +54,8 @@ export class KvStore {
   private writer: SnapshotWriter | null = null;
   /** Replicated: set by CONFIG ops, carried by snapshots. */
   private cluster: ClusterSettings = {};
+  /** Replicated: the largest entry.ts applied, carried by snapshots (see `highTs`). */
+  private maxTs = 0;
   private defaultMaxmemory: number;
   private defaultPolicy: EvictionPolicy;
 
@@ -84,6 +87,15 @@ export class KvStore {
     this.defaultPolicy = p;
   }
 
+  /**
+   * The largest timestamp of any entry applied (or carried by the restored snapshot); 0 before
+   * any. A node's clock never runs behind it, so nothing it stamps or reads goes back in time
+   * past the log, even on a node just restored from a snapshot.
+   */
+  get highTs(): number {
+    return this.maxTs;
+  }
+
   /** Index of the last applied entry (or of the restored snapshot). */
   get appliedIndex(): number {
     return this.applied;
@@ -96,6 +108,7 @@ export class KvStore {
   apply(entry: KvEntry, index: number): KvResult[] {
     if (this.restoring) throw new RestoreInProgressError();
     this.applied = index;
+    if (entry.ts > this.maxTs) this.maxTs = entry.ts;
     const ks = this.ks;
     if (entry.watch) {
       for (const w of entry.watch) {
@@ -229,7 +242,7 @@ export class KvStore {
    */
   beginSnapshot(chunkBytes?: number, reuseChunks = false): SnapshotWriter {
     this.writer?.cancel();
-    this.writer = new SnapshotWriter(this.ks, this.applied, chunkBytes, reuseChunks, this.cluster);
+    this.writer = new SnapshotWriter(this.ks, this.applied, chunkBytes, reuseChunks, this.cluster, this.maxTs);
     return this.writer;
   }
 
@@ -242,11 +255,12 @@ export class KvStore {
     if (this.restoring) throw new RestoreInProgressError();
     this.restoring = true;
     try {
-      const { ks, index, settings } = await readSnapshot(source);
+      const { ks, index, settings, highTs } = await readSnapshot(source);
       // A running snapshot keeps reading the old keyspace, which no longer changes.
       this.ks = ks;
       this.applied = index;
       this.cluster = settings;
+      this.maxTs = highTs;
       return index;
     } finally {
       this.restoring = false;

@@ -30,6 +30,7 @@ import { NodeMetrics } from './metrics.ts';
 import { ProposalBatch } from './proposal-batch.ts';
 import { NodeSettings } from './settings.ts';
 import { Snapshotter } from './snapshotter.ts';
+import { EntryClock } from './entry-clock.ts';
 import { type ReadyHost, ReadyLoop } from './ready-loop.ts';
 import { OutcomeUnknownError, ProposalWaiters, ReadWaiters } from './waiters.ts';
 import { type NodeTls, secureHttp } from './tls-config.ts';
@@ -67,7 +68,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   /** The most recent leader this node knew, kept while none is known (see lastKnownLeader). */
   private lastLeaderId = NONE;
   private applied = 0;
-  private lastTs = 0;
+  private readonly clock: EntryClock;
   private readonly loop = new ReadyLoop(this.readyHost());
   private closed = false;
   private ticker: NodeJS.Timeout | undefined;
@@ -97,6 +98,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     });
     this.snapshotter = new Snapshotter(this, storage, log);
     this.duties = new LeaderDuties(this, cfg, log);
+    this.clock = new EntryClock({ wall: Date.now, appliedTs: () => this.kv.highTs, applied: () => this.applied, core: () => this.raw });
   }
 
   /** Open storage, restore the newest snapshot and build the core; call `start` to begin ticking. */
@@ -227,11 +229,12 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     return this.raw.status().progress;
   }
 
-  /** The leader's clock for new entries; never behind a timestamp already in the log. */
+  /**
+   * The clock entries are stamped with and reads judge expiry by (RESP and HTTP alike): never
+   * behind a timestamp already in the log (entry-clock.ts).
+   */
   now(): number {
-    const t = Date.now();
-    if (t > this.lastTs) this.lastTs = t;
-    return this.lastTs;
+    return this.clock.now();
   }
 
   // ---- writes -------------------------------------------------------------------------------
@@ -488,7 +491,6 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       this.proposals.unusable(e.index, `entry ${e.index} could not be applied`);
       return;
     }
-    if (entry.ts > this.lastTs) this.lastTs = entry.ts;
     this.metrics.applied(entry, results);
     for (const r of results) {
       if (r.type === 'publish') this.emit('publish', { channel: r.channel, message: r.message });

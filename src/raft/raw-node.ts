@@ -218,6 +218,19 @@ export class RawNode {
     return this.raft.leadTransferee;
   }
 
+  /** The current term; cheaper than status(). */
+  get term(): number {
+    return this.raft.term;
+  }
+
+  /**
+   * The log from `lo` on, durable and unstable entries alike, at most `maxBytes` per call (but
+   * at least one entry); [] past the end. For the runtime to read what it has not applied.
+   */
+  logEntries(lo: number, maxBytes: number): Entry[] {
+    return this.raft.log.entries(lo, maxBytes);
+  }
+
   status(): Status {
     const r = this.raft;
     const status: Status = {

@@ -1,7 +1,7 @@
 /** The log command format: every op round-trips, bad bytes give typed errors. */
 import { Buffer } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
-import { decodeEntry, encodeEntry } from '../../src/kv/codec.ts';
+import { decodeEntry, encodeEntry, entryTs } from '../../src/kv/codec.ts';
 import { KvDecodeError, KvEncodeError } from '../../src/kv/errors.ts';
 import { type KvEntry, type KvOp, MAX_TIME_MS, OP } from '../../src/kv/ops.ts';
 import { b, rng } from './harness.ts';
@@ -97,6 +97,18 @@ describe('entry codec', () => {
     expect(decodeEntry(old)).toEqual({ ts: 7, ops: [{ type: 'evict', keys: [b('a'), b('bc')] }] });
     const data = encodeEntry({ ts: 7, ops: [{ type: 'evictIf', victims: [{ key: b('a'), version: 5 }, { key: b('bc'), version: 300 }] }] });
     expect(data).toEqual(Buffer.from([1, 7, 0, 1, 17, 2, 1, 0x61, 5, 2, 0x62, 0x63, 0xac, 0x02]));
+  });
+
+  it('entryTs reads the timestamp alone, and undefined from what is not an entry', () => {
+    const data = encodeEntry({ ts: 1_700_000_123_456, ops: everyOp, watch: [{ key: bin, version: 3 }] });
+    expect(entryTs(data)).toBe(1_700_000_123_456);
+    expect(entryTs(new Uint8Array(data))).toBe(1_700_000_123_456);
+    expect(entryTs(encodeEntry({ ts: 0, ops: [] }))).toBe(0);
+    expect(entryTs(new Uint8Array(0))).toBeUndefined();
+    expect(entryTs(Buffer.from([1]))).toBeUndefined();
+    expect(entryTs(Buffer.from([1, 0x80]))).toBeUndefined();
+    expect(entryTs(Buffer.from([2, 5]))).toBeUndefined();
+    expect(entryTs(Buffer.from([1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]))).toBeUndefined();
   });
 
   it('accepts plain Uint8Array input (not only Buffer)', () => {

@@ -1,6 +1,7 @@
 /**
  * Cluster-wide settings in the state machine: the CONFIG op through the codec and apply, their
- * snapshot format (FORMAT 2, and FORMAT 1 without them), and apply staying total on bad pairs.
+ * snapshot format (FORMAT 3 with the entry timestamp, FORMAT 2 without it, FORMAT 1 without
+ * either: high-ts.test.ts has the timestamp), and apply staying total on bad pairs.
  */
 import { Buffer } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
@@ -95,12 +96,12 @@ describe('CONFIG op', () => {
 });
 
 describe('settings in snapshots', () => {
-  it('round-trip (FORMAT 2) and override the restoring store’s own defaults', async () => {
+  it('round-trip (FORMAT 3, with the entry timestamp) and override the restoring store’s own defaults', async () => {
     const h = new Harness();
     h.set('k', 'v');
     h.run(config(['requirepass', 'pä ss\nword'], ['maxmemory', '18446744073709551615'], ['maxmemory-policy', 'volatile-ttl']));
     const { data, copy } = await roundTrip(h.store);
-    expect(data[4]).toBe(2);
+    expect(data[4]).toBe(3);
     expect(copy.settings).toEqual(h.store.settings);
     // Past 2^53, kept as the largest exact number (a limit no store reaches).
     expect(copy.maxmemory).toBe(Number.MAX_SAFE_INTEGER);
@@ -110,8 +111,10 @@ describe('settings in snapshots', () => {
     expect((await collect(copy.beginSnapshot())).equals(data)).toBe(true);
   });
 
-  it('without settings, write FORMAT 1 (what older versions read); restoring one clears settings', async () => {
+  it('without settings or a timestamp, write FORMAT 1 (what older versions read); restoring one clears settings', async () => {
     const h = new Harness();
+    // Entries stamped 0 leave no timestamp to carry (one stamped later: high-ts.test.ts).
+    h.ts = 0;
     h.set('k', 'v');
     const { data, copy } = await roundTrip(h.store);
     expect(data[4]).toBe(1);
