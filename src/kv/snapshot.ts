@@ -84,8 +84,9 @@ const CHECK_SLICE_BYTES = 4 * 1024 * 1024;
 /** Records restored between two yields to the event loop. */
 const RESTORE_SLICE = 1024;
 
-function recordSize(seqDelta: number, key: string, value: string, expiresAt: number, version: number): number {
-  return uvarintSize(seqDelta) + uvarintSize(key.length) + key.length + uvarintSize(value.length) + value.length + uvarintSize(expiresAt) + uvarintSize(version);
+/** A record's size; `seqBytes` is its seq delta's (0 before FORMAT 4). */
+function recordSize(seqBytes: number, key: string, value: string, expiresAt: number, version: number): number {
+  return seqBytes + uvarintSize(key.length) + key.length + uvarintSize(value.length) + value.length + uvarintSize(expiresAt) + uvarintSize(version);
 }
 
 /**
@@ -172,8 +173,9 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
           this.ks.snapDone = item.seq;
           continue;
         }
-        const seqDelta = this.withSeqs ? item.seq - prevSeq : 0;
-        let size = recordSize(seqDelta, item.key, img.value, img.expiresAt, img.version);
+        const seqDelta = item.seq - prevSeq;
+        const seqBytes = this.withSeqs ? uvarintSize(seqDelta) : 0;
+        let size = recordSize(seqBytes, item.key, img.value, img.expiresAt, img.version);
         if (w.pos + size > w.buf.length) {
           const out = w.buf.subarray(0, w.pos);
           crc = crc32(out, crc);
@@ -183,7 +185,7 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
           if (this.reuseChunks) this.spare = w.buf;
           // Still pending while we were suspended, so a write meanwhile was preserved: re-read.
           img = this.imageOf(item)!;
-          size = recordSize(seqDelta, item.key, img.value, img.expiresAt, img.version);
+          size = recordSize(seqBytes, item.key, img.value, img.expiresAt, img.version);
           w = this.chunk(size);
         }
         // Marked done only once written: until then a write to it must preserve the old fields.
