@@ -40,6 +40,7 @@ export class Keyspace {
    */
   order: Item[] = [];
   usedBytes = 0;
+  /** The next key's creation seq (its SCAN cursor); replicated, carried by snapshots. */
   nextSeq = 1;
   /** Per bucket, the last log index at which a live key of that bucket was deleted. */
   deletedAt = new Float64Array(VERSION_BUCKETS);

@@ -50,6 +50,8 @@ export interface ScanPage {
  * kept in creation order, so a key present for the whole iteration is returned exactly once
  * whatever is added or deleted meanwhile (Redis only promises "at least once"). Like Redis,
  * COUNT is the amount of work (keys examined), so a page may hold fewer keys, even none.
+ * Seqs are replicated state and snapshots carry them (snapshot.ts FORMAT 4), so a cursor from
+ * one replica continues on any other, restored from a snapshot or not.
  */
 export function scanKeys(ks: Keyspace, cursor: number, count: number, match: string | undefined, now: number): ScanPage {
   const order = ks.order;

@@ -12,16 +12,23 @@
  * and skipped.
  *
  * Format (all varints unsigned LEB128):
- *   "RKVS" FORMAT(u8 = 1 | 2 | 3) index count nbuckets {bucket deletedAt}*
- *   [FORMAT 2, 3: nsettings {name(len, bytes) value(len, bytes)}*]
- *   [FORMAT 3: highTs]
- *   count x { key(len, bytes) value(len, bytes) expiresAt(0 = none) version }
+ *   "RKVS" FORMAT(u8 = 1 | 2 | 3 | 4) index count nbuckets {bucket deletedAt}*
+ *   [FORMAT 2, 3, 4: nsettings {name(len, bytes) value(len, bytes)}*]
+ *   [FORMAT 3, 4: highTs]
+ *   [FORMAT 4: nextSeq]
+ *   count x { [FORMAT 4: seq - previous record's seq (0 before the first)]
+ *             key(len, bytes) value(len, bytes) expiresAt(0 = none) version }
  *   crc32(u32 LE) of every preceding byte
  * FORMAT 2 adds the cluster-wide settings (settings.ts) in their canonical text form. FORMAT 3
  * adds the newest entry timestamp applied (KvStore.highTs, a varint of 6 bytes for today's
  * times), so that a node restored from it never stamps or reads at an older time than the log
  * holds. A store with neither still writes FORMAT 1, and one with settings but no timestamp
  * FORMAT 2: an older version can install those. Every older format still loads (highTs 0).
+ * FORMAT 4 adds each key's creation sequence (Item.seq, the SCAN cursor; a delta, nearly always
+ * one byte) and the keyspace's nextSeq, so that a SCAN continued on a node restored from the
+ * snapshot neither skips nor repeats keys. It is written only when deletions left gaps
+ * (nextSeq != count + 1): otherwise the seqs are exactly 1..count, which is what a restore of
+ * an older format numbers them, and FORMAT 1-3 loses nothing.
  * Records are in creation order; a restore rebuilds the LRU lists in that order (LRU order is
  * leader-local bookkeeping, not replicated state). Replicas that applied the same log write
  * byte-identical snapshots.
@@ -34,6 +41,7 @@ import { SnapshotAbortedError, SnapshotFormatError } from './errors.ts';
 import type { Item } from './item.ts';
 import { type ItemImage, Keyspace, VERSION_BUCKETS } from './keyspace.ts';
 import { type ClusterSettings, mergeSettings, settingPairs } from './settings.ts';
+import { ChunkSource } from './snapshot-input.ts';
 
 const MAGIC = Buffer.from('RKVS', 'latin1');
 /** Without settings. */
@@ -42,6 +50,12 @@ const FORMAT_1 = 1;
 const FORMAT_2 = 2;
 /** FORMAT 2 plus the high-water entry timestamp after the settings. */
 const FORMAT_3 = 3;
+/** FORMAT 3 plus the keys' creation sequences and the keyspace's nextSeq. */
+const FORMAT_4 = 4;
+
+function knownFormat(format: number): boolean {
+  return format === FORMAT_1 || format === FORMAT_2 || format === FORMAT_3 || format === FORMAT_4;
+}
 /** Target chunk size: one chunk is one slice of synchronous work (well under 5 ms). */
 export const SNAPSHOT_CHUNK_BYTES = 256 * 1024;
 
@@ -55,7 +69,7 @@ export async function snapshotImageProblem(image: Uint8Array): Promise<string | 
   if (image.length < MAGIC.length + 1 + 4) return 'shorter than a snapshot';
   if (!MAGIC.equals(image.subarray(0, MAGIC.length))) return 'bad magic';
   const format = image[MAGIC.length];
-  if (format !== FORMAT_1 && format !== FORMAT_2 && format !== FORMAT_3) return `unknown format ${format}`;
+  if (!knownFormat(format)) return `unknown format ${format}`;
   const end = image.length - 4;
   let crc = 0;
   for (let at = 0; at < end; at += CHECK_SLICE_BYTES) {
@@ -70,8 +84,9 @@ const CHECK_SLICE_BYTES = 4 * 1024 * 1024;
 /** Records restored between two yields to the event loop. */
 const RESTORE_SLICE = 1024;
 
-function recordSize(key: string, value: string, expiresAt: number, version: number): number {
-  return uvarintSize(key.length) + key.length + uvarintSize(value.length) + value.length + uvarintSize(expiresAt) + uvarintSize(version);
+/** A record's size; `seqBytes` is its seq delta's (0 before FORMAT 4). */
+function recordSize(seqBytes: number, key: string, value: string, expiresAt: number, version: number): number {
+  return seqBytes + uvarintSize(key.length) + key.length + uvarintSize(value.length) + value.length + uvarintSize(expiresAt) + uvarintSize(version);
 }
 
 /**
@@ -89,6 +104,10 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
   readonly keyCount: number;
   private items: Item[];
   private readonly end: number;
+  /** Keyspace.nextSeq at the start: every key the snapshot covers has a smaller seq. */
+  private readonly nextSeq: number;
+  /** Whether records carry their seq (FORMAT 4). */
+  private readonly withSeqs: boolean;
   private readonly originals = new Map<Item, ItemImage>();
   private readonly buckets: Float64Array;
   /** The cluster-wide settings as of `index`, canonical pairs (copies: apply may change them). */
@@ -113,6 +132,8 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
     this.keyCount = ks.size;
     this.items = ks.order;
     this.end = ks.order.length;
+    this.nextSeq = ks.nextSeq;
+    this.withSeqs = this.format() === FORMAT_4;
     this.buckets = ks.deletedAt.slice();
     ks.snapEnd = ks.nextSeq;
     ks.snapDone = 0;
@@ -142,6 +163,7 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
     try {
       let crc = 0;
       let written = 0;
+      let prevSeq = 0;
       let w = this.chunk(this.headerSize());
       this.writeHeader(w);
       for (let i = 0; i < this.end; i++) {
@@ -151,7 +173,9 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
           this.ks.snapDone = item.seq;
           continue;
         }
-        let size = recordSize(item.key, img.value, img.expiresAt, img.version);
+        const seqDelta = item.seq - prevSeq;
+        const seqBytes = this.withSeqs ? uvarintSize(seqDelta) : 0;
+        let size = recordSize(seqBytes, item.key, img.value, img.expiresAt, img.version);
         if (w.pos + size > w.buf.length) {
           const out = w.buf.subarray(0, w.pos);
           crc = crc32(out, crc);
@@ -161,11 +185,13 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
           if (this.reuseChunks) this.spare = w.buf;
           // Still pending while we were suspended, so a write meanwhile was preserved: re-read.
           img = this.imageOf(item)!;
-          size = recordSize(item.key, img.value, img.expiresAt, img.version);
+          size = recordSize(seqBytes, item.key, img.value, img.expiresAt, img.version);
           w = this.chunk(size);
         }
         // Marked done only once written: until then a write to it must preserve the old fields.
         this.ks.snapDone = item.seq;
+        if (this.withSeqs) w.uvarint(seqDelta);
+        prevSeq = item.seq;
         w.binary(item.key);
         w.binary(img.value);
         w.uvarint(img.expiresAt);
@@ -218,12 +244,14 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
       size += uvarintSize(this.settings.length);
       for (const [n, v] of this.settings) size += uvarintSize(n.length) + n.length + uvarintSize(v.length) + v.length;
     }
-    if (this.format() === FORMAT_3) size += uvarintSize(this.highTs);
+    if (this.format() >= FORMAT_3) size += uvarintSize(this.highTs);
+    if (this.format() === FORMAT_4) size += uvarintSize(this.nextSeq);
     return size;
   }
 
   /** The oldest format that holds what this snapshot carries (the header comment says why). */
   private format(): number {
+    if (this.nextSeq !== this.keyCount + 1) return FORMAT_4;
     if (this.highTs > 0) return FORMAT_3;
     return this.settings.length > 0 ? FORMAT_2 : FORMAT_1;
   }
@@ -247,7 +275,9 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
       w.bytes(n);
       w.bytes(v);
     }
-    if (format === FORMAT_3) w.uvarint(this.highTs);
+    if (format === FORMAT_2) return;
+    w.uvarint(this.highTs);
+    if (format === FORMAT_4) w.uvarint(this.nextSeq);
   }
 
   private detach(): void {
@@ -261,84 +291,14 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
   }
 }
 
-function asBuffer(b: Uint8Array): Buffer {
-  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-}
-
-/** Pull-based input over chunks, buffering only the unread tail; tracks the CRC of what was read. */
-class ChunkSource {
-  buf: Buffer;
-  pos = 0;
-  private crc = 0;
-  private crcFrom = 0;
-  private it: AsyncIterator<Uint8Array> | undefined;
-
-  constructor(source: AsyncIterable<Uint8Array> | Uint8Array) {
-    if (source instanceof Uint8Array) {
-      this.buf = asBuffer(source);
-    } else {
-      this.buf = Buffer.alloc(0);
-      this.it = source[Symbol.asyncIterator]();
-    }
-  }
-
-  get available(): number {
-    return this.buf.length - this.pos;
-  }
-
-  /**
-   * Buffers at least twice the unread bytes (64 KiB minimum), so a record spanning many chunks
-   * costs O(its size) in copies. False when the input has nothing more.
-   */
-  async grow(): Promise<boolean> {
-    if (this.it === undefined) return false;
-    const want = Math.max(2 * this.available, 64 * 1024);
-    const parts = [this.buf.subarray(this.pos)];
-    let total = this.available;
-    this.crc = crc32(this.buf.subarray(this.crcFrom, this.pos), this.crc);
-    while (total < want) {
-      const r = await this.it.next();
-      if (r.done) {
-        this.it = undefined;
-        break;
-      }
-      parts.push(asBuffer(r.value));
-      total += r.value.length;
-    }
-    const grew = total > this.available;
-    this.buf = parts.length === 1 ? parts[0] : Buffer.concat(parts, total);
-    this.pos = 0;
-    this.crcFrom = 0;
-    return grew;
-  }
-
-  /** CRC32 of every byte consumed so far. */
-  consumedCrc(): number {
-    return crc32(this.buf.subarray(this.crcFrom, this.pos), this.crc);
-  }
-
-  /** Runs a synchronous parse at the current position, growing the buffer until it fits. */
-  async read<T>(parse: (r: ByteReader) => T): Promise<T> {
-    for (;;) {
-      const r = new ByteReader(this.buf, this.pos);
-      try {
-        const value = parse(r);
-        this.pos = r.pos;
-        return value;
-      } catch (err) {
-        if (!(err instanceof ShortInputError)) throw err;
-        if (!(await this.grow())) throw new SnapshotFormatError('truncated');
-      }
-    }
-  }
-}
-
 interface Header {
   index: number;
   count: number;
   buckets: [number, number][];
   settings: ClusterSettings;
   highTs: number;
+  /** FORMAT 4: the keyspace's nextSeq; 0 when records carry no seq (renumbered 1..count). */
+  nextSeq: number;
 }
 
 /** More than any version defines; a bound so a corrupt count cannot loop for long. */
@@ -349,7 +309,7 @@ function readHeader(r: ByteReader): Header {
     if (r.u8() !== MAGIC[i]) throw new SnapshotFormatError('bad magic');
   }
   const format = r.u8();
-  if (format !== FORMAT_1 && format !== FORMAT_2 && format !== FORMAT_3) throw new SnapshotFormatError(`unknown format ${format}`);
+  if (!knownFormat(format)) throw new SnapshotFormatError(`unknown format ${format}`);
   const index = r.uvarint();
   const count = r.uvarint();
   const n = r.uvarint();
@@ -370,8 +330,10 @@ function readHeader(r: ByteReader): Header {
     // A setting this version does not know (a newer version's) is dropped, as apply would.
     mergeSettings(settings, pairs);
   }
-  const highTs = format === FORMAT_3 ? r.uvarint() : 0;
-  return { index, count, buckets, settings, highTs };
+  const highTs = format === FORMAT_3 || format === FORMAT_4 ? r.uvarint() : 0;
+  const nextSeq = format === FORMAT_4 ? r.uvarint() : 0;
+  if (format === FORMAT_4 && nextSeq <= count) throw new SnapshotFormatError(`nextSeq ${nextSeq} for ${count} keys`);
+  return { index, count, buckets, settings, highTs, nextSeq };
 }
 
 /** Builds a new keyspace from a snapshot stream; the caller swaps it in when this resolves. */
@@ -385,16 +347,23 @@ export async function readSnapshot(
     for (const [b, index] of header.buckets) ks.deletedAt[b] = index;
     let remaining = header.count;
     let sinceYield = 0;
+    const withSeqs = header.nextSeq > 0;
+    let seq = 0;
     while (remaining > 0) {
       const r = new ByteReader(src.buf, src.pos);
       try {
         while (remaining > 0 && sinceYield < RESTORE_SLICE) {
+          const next = withSeqs ? seq + r.uvarint() : seq + 1;
           const key = r.binary();
           const value = r.binary();
           const expiresAt = r.uvarint();
           const version = r.uvarint();
           src.pos = r.pos;
           if (ks.map.has(key)) throw new SnapshotFormatError('duplicate key');
+          // Seqs ascend (SCAN's binary search over `order` relies on it) and stay below nextSeq.
+          if (next <= seq || (withSeqs && next >= header.nextSeq)) throw new SnapshotFormatError(`key seq ${next} after ${seq}`);
+          seq = next;
+          ks.nextSeq = seq; // create() takes it and moves on
           ks.create(key, value, expiresAt, version);
           remaining--;
           sinceYield++;
@@ -416,6 +385,7 @@ export async function readSnapshot(
       return r.buf.readUInt32LE(r.pos - 4);
     });
     if (crc !== expected) throw new SnapshotFormatError('checksum mismatch');
+    if (withSeqs) ks.nextSeq = header.nextSeq;
     if (src.available > 0 || (await src.grow())) throw new SnapshotFormatError('trailing bytes');
     return { ks, index: header.index, settings: header.settings, highTs: header.highTs };
   } catch (err) {
