@@ -4,39 +4,12 @@
  * at (see `sessionRng`), so a seed replays the same bytes and one session can be regenerated
  * alone from a crash record.
  */
-export class Rng {
-  private state: number;
+import { SplitMix32 } from '../../test/support/splitmix32.ts';
 
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** 32 random bits. */
-  u32(): number {
-    this.state = (this.state + 0x9e3779b9) >>> 0;
-    let z = this.state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (z ^ (z >>> 16)) >>> 0;
-  }
-
-  /** A float in [0, 1). */
-  next(): number {
-    return this.u32() / 2 ** 32;
-  }
-
-  /** An integer in [min, max]. */
-  int(min: number, max: number): number {
-    return min + Math.floor(this.next() * (max - min + 1));
-  }
-
+export class Rng extends SplitMix32 {
   /** An integer in [0, max], log-uniform: small values far likelier (sizes, counts, repeats). */
   skewed(max: number): number {
     return Math.min(max, Math.floor(Math.exp(this.next() * Math.log(max + 1))) - 1);
-  }
-
-  chance(p: number): boolean {
-    return this.next() < p;
   }
 
   pick<T>(items: readonly T[]): T {
