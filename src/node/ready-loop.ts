@@ -59,6 +59,13 @@ export class ReadyLoop {
    * entry at the same index and term (issue 11, hole 1).
    */
   private termSavesInFlight = 0;
+  /**
+   * Readies whose committed entries wait in the save chain to be applied: while a snapshot is
+   * being restored into the state machine (sliced, so the event loop turns) the loop goes on
+   * taking Readies, so heartbeat answers keep flowing (issue 11, hole 6a), but nothing is
+   * applied out of order or on top of a half-restored state machine.
+   */
+  private appliesBehind = 0;
   /** The hard state last handed to storage; unknown until the first Ready carries one. */
   private lastHardState: Ready['hardState'];
 
@@ -136,8 +143,10 @@ export class ReadyLoop {
       late = rd.messages.filter((m) => !EARLY_LEADER_MESSAGES.has(m.type));
     }
     // Committed entries are on a quorum already, so, as etcd does, they are applied while this
-    // Ready's own writes are on their way to disk.
-    host.applyCommitted(rd);
+    // Ready's own writes are on their way to disk; behind a snapshot restore, after it.
+    const applyLater = this.appliesBehind > 0;
+    if (applyLater) this.appliesBehind++;
+    else host.applyCommitted(rd);
     const saves = rd.entries.length > 0 || rd.hardState !== undefined;
     if (!saves && this.savesInFlight === 0) {
       this.finish(rd, late);
@@ -151,6 +160,10 @@ export class ReadyLoop {
       await before;
       await saved;
       if (rd.mustSync) host.saved(performance.now() - t0);
+      if (applyLater && !this.stopped) {
+        host.applyCommitted(rd);
+        this.appliesBehind--;
+      }
       this.savesInFlight--;
       if (termChange) this.termSavesInFlight--;
       if (this.stopped) return;
@@ -167,9 +180,20 @@ export class ReadyLoop {
     if (rd.hardState) this.lastHardState = rd.hardState;
     await host.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot }, true);
     host.send(rd.messages);
-    await host.installSnapshot(rd.snapshot!);
-    host.applyCommitted(rd);
-    this.finish(rd, []);
+    // The restore runs in the save chain; later Readies are taken meanwhile (appliesBehind).
+    const installed = host.installSnapshot(rd.snapshot!);
+    this.savesInFlight++;
+    this.appliesBehind++;
+    this.persisted = (async () => {
+      await installed;
+      if (this.stopped) return;
+      host.applyCommitted(rd);
+      this.appliesBehind--;
+      this.savesInFlight--;
+      this.finish(rd, []);
+      this.schedule();
+    })();
+    this.persisted.catch((err: unknown) => this.failed(err));
   }
 
   /** `rd` is durable: what depended on that may go out, and the core may count it. */

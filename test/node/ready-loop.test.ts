@@ -13,11 +13,12 @@ function ready(over: Partial<Ready>): Ready {
 const msg = (type: Message['type'], index = 0): Message => ({ type, from: 'n2', to: 'n1', term: 1, index }) as Message;
 const ent = (index: number): Ready['entries'][number] => ({ index, term: 1, type: EntryType.Normal, data: new Uint8Array() });
 
-function harness(role: Role = Role.Follower) {
+function harness(role: Role = Role.Follower, install: () => Promise<void> = async () => {}) {
   const queue: Ready[] = [];
   const sent: string[] = [];
   const advanced: number[] = [];
   const saves: { resolve: () => void }[] = [];
+  const applied: number[] = [];
   const raw = {
     hasReady: () => queue.length > 0,
     ready: () => queue.shift()!,
@@ -30,16 +31,16 @@ function harness(role: Role = Role.Follower) {
     send: (ms) => sent.push(...ms.map((m) => `${m.type}@${m.index}`)),
     save: () => new Promise<void>((resolve) => saves.push({ resolve })),
     saved: () => {},
-    applyCommitted: () => {},
+    applyCommitted: (rd) => applied.push(...rd.committedEntries.map((e) => e.index)),
     beforeReady: () => {},
-    installSnapshot: async () => {},
+    installSnapshot: install,
     afterAdvance: () => {},
     fail: (err) => {
       throw err;
     },
   });
   const turn = () => new Promise<void>((r) => setImmediate(r));
-  return { queue, sent, advanced, saves, loop, turn };
+  return { queue, sent, advanced, saves, applied, loop, turn };
 }
 
 describe('ReadyLoop', () => {
@@ -104,5 +105,33 @@ describe('ReadyLoop', () => {
     await h.turn();
     expect(h.sent.at(-1)).toBe(`${MessageType.App}@4`);
     expect(h.saves).toHaveLength(4);
+  });
+
+  // Issue 11, hole 6a: restoring a large snapshot takes many event-loop turns; the loop must go
+  // on answering heartbeats meanwhile, and apply nothing until the restore is done.
+  it('keeps taking Readies while a snapshot is restored: heartbeat answers leave, applies wait, in order', async () => {
+    let restored!: () => void;
+    const h = harness(Role.Follower, () => new Promise<void>((r) => (restored = r)));
+    const snapshot = { meta: { index: 10, term: 1, conf: { voters: ['n1'], learners: [] } }, data: new Uint8Array() };
+    h.queue.push(ready({ snapshot, mustSync: true, committedEntries: [] }));
+    h.loop.schedule();
+    await h.turn();
+    h.saves[0].resolve();
+    await h.turn();
+    h.queue.push(ready({ messages: [msg(MessageType.HeartbeatResp)], committedEntries: [ent(11)] }));
+    h.queue.push(ready({ messages: [msg(MessageType.HeartbeatResp)], committedEntries: [ent(12)] }));
+    h.loop.schedule();
+    await h.turn();
+    expect(h.sent).toEqual([`${MessageType.HeartbeatResp}@0`, `${MessageType.HeartbeatResp}@0`]);
+    expect(h.applied).toEqual([]);
+    restored();
+    await h.turn();
+    await h.turn();
+    expect(h.applied).toEqual([11, 12]);
+    // Once the restore is done, applies happen at once again.
+    h.queue.push(ready({ committedEntries: [ent(13)] }));
+    h.loop.schedule();
+    await h.turn();
+    expect(h.applied).toEqual([11, 12, 13]);
   });
 });
