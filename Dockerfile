@@ -21,11 +21,9 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-COPY scripts/npm-install-locked.mjs ./scripts/
-# npm ci, tolerating a lock made where other platforms' optional packages are missing (see the
-# script). No install scripts: the build only needs TypeScript, and native add-ons of dev tools
-# would want a compiler the slim image does not have.
-RUN node scripts/npm-install-locked.mjs --ignore-scripts --no-audit --no-fund
+# No install scripts: the build only needs TypeScript, and native add-ons of dev tools would
+# want a compiler the slim image does not have.
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY scripts/tsconfig.image.json ./scripts/
 COPY src ./src
@@ -35,10 +33,9 @@ RUN npx tsc -p scripts/tsconfig.image.json
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-COPY scripts/npm-install-locked.mjs ./scripts/
 # LevelDB (classic-level) and msgpackr load prebuilt binaries shipped inside their packages,
 # so install scripts are not needed here either.
-RUN node scripts/npm-install-locked.mjs --omit=dev --ignore-scripts --no-audit --no-fund
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 # ---- run ------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS run
