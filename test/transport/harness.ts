@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
+import { afterEach } from 'vitest';
 import WebSocket from 'ws';
 import type { Message, NodeId } from '../../src/raft/types.ts';
 import { clientProof, decodeServerHello, encodeClientHello, newNonce } from '../../src/transport/handshake.ts';
@@ -161,4 +162,24 @@ export function upgradeRefusal(url: string, opts: { localAddress?: string } = {}
     });
     ws.on('error', (err) => reject(err));
   });
+}
+
+/**
+ * For a test file: `node()` starts a node that is stopped after each test, and `cleanup` takes
+ * any other teardown (servers, raw sockets), run in reverse order after each test.
+ */
+export function stoppedAfterEach(): {
+  cleanup: (() => Promise<void>)[];
+  node: (id: string, opts?: Parameters<typeof startNode>[1]) => Promise<TestNode>;
+} {
+  const cleanup: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    while (cleanup.length) await cleanup.pop()!();
+  });
+  const node = async (id: string, opts: Parameters<typeof startNode>[1] = {}) => {
+    const n = await startNode(id, opts);
+    cleanup.push(() => n.stop());
+    return n;
+  };
+  return { cleanup, node };
 }

@@ -6,23 +6,14 @@
  */
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MessageType } from '../../src/raft/types.ts';
 import { encodeSnapBegin } from '../../src/transport/codec.ts';
 import { CloseCode, TRANSPORT_DEFAULTS } from '../../src/transport/index.ts';
 import { message } from './fixtures.ts';
-import { connectAll, connected, logged, type RawClient, rawClient, startNode, type TestNode, upgradeRefusal, waitFor } from './harness.ts';
+import { connectAll, connected, logged, type RawClient, rawClient, stoppedAfterEach, type TestNode, upgradeRefusal, waitFor } from './harness.ts';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!();
-});
-
-async function node(id: string, opts: Parameters<typeof startNode>[1] = {}): Promise<TestNode> {
-  const n = await startNode(id, opts);
-  cleanup.push(() => n.stop());
-  return n;
-}
+const { cleanup, node } = stoppedAfterEach();
 
 async function raw(url: string, localAddress?: string): Promise<RawClient> {
   const c = await rawClient(url, { localAddress });

@@ -5,21 +5,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EntryType, type Message, MessageType } from '../../src/raft/types.ts';
 import { message } from './fixtures.ts';
-import { connectAll, connected, logged, startNode, type TestNode, waitFor } from './harness.ts';
+import { connectAll, connected, logged, startNode, stoppedAfterEach, type TestNode, waitFor } from './harness.ts';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!();
-});
-
-async function node(id: string, opts: Parameters<typeof startNode>[1] = {}): Promise<TestNode> {
-  const n = await startNode(id, opts);
-  cleanup.push(() => n.stop());
-  return n;
-}
+const { cleanup, node } = stoppedAfterEach();
 
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

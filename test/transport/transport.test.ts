@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { MessageType } from '../../src/raft/types.ts';
 import { encodeBatch, encodeMessage, FrameKind, messageSize } from '../../src/transport/codec.ts';
@@ -22,21 +22,13 @@ import {
   logged,
   rawClient,
   SECRET,
-  startNode,
+  type startNode,
+  stoppedAfterEach,
   type TestNode,
   waitFor,
 } from './harness.ts';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!();
-});
-
-async function node(id: string, opts: Parameters<typeof startNode>[1] = {}): Promise<TestNode> {
-  const n = await startNode(id, opts);
-  cleanup.push(() => n.stop());
-  return n;
-}
+const { cleanup, node } = stoppedAfterEach();
 
 describe('delivery', () => {
   it('delivers every message type, both ways, in order and intact', async () => {
