@@ -135,20 +135,38 @@ export class ClusterHarness {
     writeFileSync(this.secretFile, `${this.secret}\n`, { mode: 0o600 });
   }
 
+  /**
+   * Allocates ports and starts every node. A port is free when picked but bound a moment later,
+   * and a test file running in parallel can take it in between; the node then exits 2 naming
+   * the port (cli/preflight.ts). That is the harness's race, not the node's fault: start over on
+   * fresh ports and fresh data directories, up to three times.
+   */
   async start(): Promise<void> {
-    const n = this.opts.nodes ?? 3;
-    for (let i = 1; i <= n; i++) this.nodes.push(await this.allocate(`n${i}`));
-    const host = this.opts.peerHost ?? '127.0.0.1';
-    this.peersArg = this.nodes.map((h) => `${h.id}=${host}:${h.port}:${h.httpPort}${h.tlsPort ? `:${h.tlsPort}` : ''}`).join(',');
-    for (const h of this.nodes) this.spawn(h);
-    await Promise.all(this.nodes.map((h) => this.waitHttp(h)));
+    for (let attempt = 1; ; attempt++) {
+      const n = this.opts.nodes ?? 3;
+      // Same ids (tests and certificates name nodes by id), new data and log paths.
+      for (let i = 1; i <= n; i++) this.nodes.push(await this.allocate(`n${i}`, attempt === 1 ? '' : `-try${attempt}`));
+      const host = this.opts.peerHost ?? '127.0.0.1';
+      this.peersArg = this.nodes.map((h) => `${h.id}=${host}:${h.port}:${h.httpPort}${h.tlsPort ? `:${h.tlsPort}` : ''}`).join(',');
+      for (const h of this.nodes) this.spawn(h);
+      try {
+        await Promise.all(this.nodes.map((h) => this.waitHttp(h)));
+        return;
+      } catch (err) {
+        const portTaken = this.nodes.some((h) => h.exitCode === 2 && readFileSync(h.logFile, 'utf8').includes('is already in use'));
+        if (!portTaken || attempt >= 3) throw err;
+        await Promise.all(this.nodes.map((h) => this.kill9(h)));
+        this.nodes.length = 0;
+      }
+    }
   }
 
-  async allocate(id: string): Promise<NodeHandle> {
+  async allocate(id: string, pathSuffix = ''): Promise<NodeHandle> {
     const port = this.opts.tls && !this.opts.plainToo ? 0 : await freePort();
     const tlsPort = this.opts.tls ? await freePort() : 0;
     const httpPort = await freePort();
-    return { id, port, tlsPort, httpPort, dataDir: join(this.root, id), logFile: join(this.root, `${id}.log`) };
+    const name = `${id}${pathSuffix}`;
+    return { id, port, tlsPort, httpPort, dataDir: join(this.root, name), logFile: join(this.root, `${name}.log`) };
   }
 
   /** The TLS flags of node `h` (nothing without `tls`). */
@@ -216,7 +234,8 @@ export class ClusterHarness {
     await waitFor(async () => {
       if (h.exitCode !== undefined) throw new Error(`${h.id} exited with ${h.exitCode}; its log ends:\n${logTail(h.logFile)}`);
       try {
-        return (await this.fetch(this.url(h, '/healthz'))).ok;
+        // Bounded: whatever holds the port may accept and never answer.
+        return (await this.fetch(this.url(h, '/healthz'), { signal: AbortSignal.timeout(2000) })).ok;
       } catch {
         return false;
       }
