@@ -236,6 +236,17 @@ export class KvStore {
   }
 
   /**
+   * Keys from least to most recently used (binary strings): the leader's LRU order, which a
+   * backup carries (node/backup.ts) so that a cluster restored from it evicts what this one
+   * would have. One synchronous walk: about 10 ms per million keys.
+   */
+  lruOrder(): string[] {
+    const out: string[] = [];
+    for (let item = this.ks.lru.head; item !== null; item = item.next) out.push(item.key);
+    return out;
+  }
+
+  /**
    * Starts a snapshot of the state as of now (appliedIndex); applies may continue while it is
    * iterated. A running snapshot of this store is cancelled first. `reuseChunks`: see
    * SnapshotWriter (for a consumer that copies every chunk before asking for the next).
