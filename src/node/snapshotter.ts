@@ -18,6 +18,37 @@ export class SnapshotFormatError extends Error {
   override name = 'SnapshotFormatError';
 }
 
+/** The snapshot starts with the address book; the state machine's image follows. */
+export function envelopeHeader(members: Uint8Array): Uint8Array {
+  const out = Buffer.allocUnsafe(HEADER + members.length);
+  out.writeUInt32BE(MAGIC, 0);
+  out.writeUInt8(VERSION, 4);
+  out.writeUInt32BE(members.length, 5);
+  out.set(members, HEADER);
+  return out;
+}
+
+/**
+ * The address book and the image of a snapshot, or (of its first bytes) undefined when they
+ * end before the address book does; a backup streams the image without holding it.
+ */
+export function splitEnvelope(data: Uint8Array): { members: Uint8Array; kv: Uint8Array } | undefined {
+  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (b.length >= 4 && b.readUInt32BE(0) !== MAGIC) throw new SnapshotFormatError('not a RaftKV snapshot');
+  if (b.length < HEADER) return undefined;
+  if (b.readUInt8(4) !== VERSION) throw new SnapshotFormatError(`unsupported snapshot version ${b.readUInt8(4)}`);
+  const n = b.readUInt32BE(5);
+  if (HEADER + n > b.length) return undefined;
+  return { members: b.subarray(HEADER, HEADER + n), kv: b.subarray(HEADER + n) };
+}
+
+function decodeEnvelope(data: Uint8Array): { members: Uint8Array; kv: Uint8Array } {
+  if (data.byteLength < HEADER) throw new SnapshotFormatError('not a RaftKV snapshot');
+  const parts = splitEnvelope(data);
+  if (parts === undefined) throw new SnapshotFormatError('truncated snapshot header');
+  return parts;
+}
+
 /**
  * The index to compact the log to after a snapshot at `index`, given the retained entries that
  * end at `index`: the kept tail holds at most `keepEntries` entries and at most `keepBytes` bytes.
@@ -47,25 +78,6 @@ export class Snapshotter {
     private readonly log: Logger,
   ) {}
 
-  /** The snapshot starts with the address book; the state machine's image follows. */
-  private envelopeHeader(members: Uint8Array): Uint8Array {
-    const out = Buffer.allocUnsafe(HEADER + members.length);
-    out.writeUInt32BE(MAGIC, 0);
-    out.writeUInt8(VERSION, 4);
-    out.writeUInt32BE(members.length, 5);
-    out.set(members, HEADER);
-    return out;
-  }
-
-  private decodeEnvelope(data: Uint8Array): { members: Uint8Array; kv: Uint8Array } {
-    const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    if (b.length < HEADER || b.readUInt32BE(0) !== MAGIC) throw new SnapshotFormatError('not a RaftKV snapshot');
-    if (b.readUInt8(4) !== VERSION) throw new SnapshotFormatError(`unsupported snapshot version ${b.readUInt8(4)}`);
-    const n = b.readUInt32BE(5);
-    if (HEADER + n > b.length) throw new SnapshotFormatError('truncated snapshot header');
-    return { members: b.subarray(HEADER, HEADER + n), kv: b.subarray(HEADER + n) };
-  }
-
   /**
    * Why a snapshot received from a peer cannot be installed (its envelope or its image's
    * checksum is wrong), or undefined. A corrupt or forged one is dropped before the core sees
@@ -74,7 +86,7 @@ export class Snapshotter {
   async problem(data: Uint8Array): Promise<string | undefined> {
     let kv: Uint8Array;
     try {
-      kv = this.decodeEnvelope(data).kv;
+      kv = decodeEnvelope(data).kv;
     } catch (err) {
       return (err as Error).message;
     }
@@ -83,7 +95,7 @@ export class Snapshotter {
 
   /** Replace the state machine with a snapshot's image. */
   async install(snap: Snapshot): Promise<void> {
-    const { members, kv } = this.decodeEnvelope(snap.data);
+    const { members, kv } = decodeEnvelope(snap.data);
     if (members.length > 0) {
       for (const problem of this.node.members.restore(members)) this.log.error({ index: snap.meta.index }, `snapshot ${snap.meta.index}: ${problem}`);
     }
@@ -151,7 +163,7 @@ export class Snapshotter {
    * buffer, and the whole image is never in memory at once.
    */
   private async *image(members: Uint8Array): AsyncGenerator<Uint8Array> {
-    yield this.envelopeHeader(members);
+    yield envelopeHeader(members);
     yield* this.node.kv.beginSnapshot(undefined, true);
   }
 
