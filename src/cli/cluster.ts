@@ -7,11 +7,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { parsePeers } from '../node/config.ts';
 import { NODE_FLAGS, nodeEnv } from './runtime.ts';
+import { checkBackup, dataDirProblem, restoredClusterId, writeDataDir } from './snapshot-restore.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 
@@ -55,6 +57,7 @@ export async function runCluster(argv: string[]): Promise<void> {
       'base-port': { type: 'string', default: '6379' },
       'data-dir': { type: 'string', default: './data' },
       'log-level': { type: 'string', default: 'info' },
+      restore: { type: 'string' },
     },
     allowPositionals: true,
   });
@@ -71,6 +74,7 @@ export async function runCluster(argv: string[]): Promise<void> {
     fail(`cannot keep the cluster secret under ${root}: ${(err as Error).message}`);
   }
   const peers = specs.map((s) => `${s.id}=127.0.0.1:${s.port}:${s.httpPort}`).join(',');
+  if (values.restore !== undefined) await restoreLocal(values.restore, specs, peers);
   const pretty = process.stdout.isTTY ? '1' : '0';
 
   const children: ChildProcess[] = [];
@@ -125,6 +129,31 @@ export async function runCluster(argv: string[]): Promise<void> {
   }
   process.on('SIGINT', () => stopAll('SIGTERM'));
   process.on('SIGTERM', () => stopAll('SIGTERM'));
+}
+
+/** `--restore FILE`: every node's data folder from the backup, before any node starts (snapshot-restore.ts). */
+async function restoreLocal(file: string, specs: LocalNodeSpec[], peers: string): Promise<void> {
+  const written: string[] = [];
+  try {
+    for (const s of specs) {
+      const problem = dataDirProblem(s.dataDir);
+      if (problem) throw new Error(problem);
+    }
+    const layout = await checkBackup(file);
+    const peerList = parsePeers(peers);
+    const clusterId = restoredClusterId(layout, peerList);
+    for (const s of specs) {
+      await writeDataDir(file, layout, { dataDir: s.dataDir, peers: peerList, clusterId });
+      written.push(s.dataDir);
+    }
+    const h = layout.header;
+    process.stdout.write(`restored ${file} (${h.keyCount} keys at index ${h.index}) into ${specs.length} data folders; new cluster id ${clusterId}\n`);
+  } catch (err) {
+    // All or none: a retry must not find some folders restored and refuse them.
+    for (const dir of written) rmSync(dir, { recursive: true, force: true });
+    process.stderr.write(`raftkv cluster: cannot restore ${file}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
 }
 
 function fail(msg: string): never {

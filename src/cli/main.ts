@@ -3,11 +3,13 @@
  * processes (what `npm start` does).
  */
 import { runCluster } from './cluster.ts';
+import { runSnapshot } from './snapshot.ts';
 import { runStart } from './start.ts';
 
 const USAGE = `usage:
   raftkv start [--id n1 --port 6379 --peers n1=127.0.0.1:6379,... --data-dir ./data/n1 ...]
-  raftkv cluster [--nodes 3] [--base-port 6379] [--data-dir ./data]
+  raftkv cluster [--nodes 3] [--base-port 6379] [--data-dir ./data] [--restore FILE]
+  raftkv snapshot save|status|restore ...   (raftkv snapshot --help)
 Run 'raftkv start --help' for every setting.`;
 
 const [command, ...rest] = process.argv.slice(2);
@@ -17,6 +19,9 @@ switch (command) {
     break;
   case 'cluster':
     await runCluster(rest);
+    break;
+  case 'snapshot':
+    await runSnapshot(rest);
     break;
   default:
     process.stderr.write(`${command ? `unknown command '${command}'\n` : ''}${USAGE}\n`);

@@ -115,6 +115,11 @@ export interface HarnessOptions {
   tls?: TestCerts;
   /** With `tls`, keep plain RESP on `port` too (both ports in every member record). */
   plainToo?: boolean;
+  /**
+   * Runs once ports and data paths are allocated, before any node starts, with the `--peers`
+   * value the nodes get (e.g. to restore a backup into their data folders).
+   */
+  prepare?: (nodes: NodeHandle[], peers: string) => Promise<void>;
 }
 
 export class ClusterHarness {
@@ -148,6 +153,7 @@ export class ClusterHarness {
       for (let i = 1; i <= n; i++) this.nodes.push(await this.allocate(`n${i}`, attempt === 1 ? '' : `-try${attempt}`));
       const host = this.opts.peerHost ?? '127.0.0.1';
       this.peersArg = this.nodes.map((h) => `${h.id}=${host}:${h.port}:${h.httpPort}${h.tlsPort ? `:${h.tlsPort}` : ''}`).join(',');
+      await this.opts.prepare?.(this.nodes, this.peersArg);
       for (const h of this.nodes) this.spawn(h);
       try {
         await Promise.all(this.nodes.map((h) => this.waitHttp(h)));
