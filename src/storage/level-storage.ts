@@ -44,6 +44,8 @@ import {
 import {
   chunkKey,
   chunkRange,
+  clusterIdProblem,
+  encodeClusterId,
   encodeCompacted,
   encodeEntry,
   encodeFormat,
@@ -116,15 +118,18 @@ export class LevelStorage implements Storage {
   private closed = false;
   private lastFsyncMs = 0;
   private batches = 0;
+  private storedClusterId: string | undefined;
 
   private constructor(
     readonly dir: string,
     private readonly db: LevelDb,
     private readonly log: MemoryLog,
     stored: StoredSnapMeta | undefined,
+    clusterId: string | undefined,
     opts: LevelStorageOptions,
   ) {
     this.stored = stored;
+    this.storedClusterId = clusterId;
     this.cache = new SnapshotCache(opts.snapshotLingerMs ?? DEFAULT_SNAPSHOT_LINGER_MS);
     this.logger = opts.logger ?? silent;
     this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
@@ -176,7 +181,7 @@ export class LevelStorage implements Storage {
       await db.close().catch(() => {});
       throw err;
     }
-    const s = new LevelStorage(dir, db, new MemoryLog(rec.state), rec.snapStored, opts);
+    const s = new LevelStorage(dir, db, new MemoryLog(rec.state), rec.snapStored, rec.clusterId, opts);
     // Read (and verified) anyway: the runtime restores its state machine from it right away.
     if (rec.snapStored) s.cache.keep({ meta: rec.state.snapshot, data: rec.snapData });
     const hs = rec.state.hardState;
@@ -267,6 +272,35 @@ export class LevelStorage implements Storage {
       const it = this.db.iterator({ ...chunkRange(stored.index), highWaterMarkBytes: 1 << 20 });
       const meta: SnapshotMeta = { index: stored.index, term: stored.term, conf: stored.conf };
       return { meta, bytes: stored.dataLength, chunks: snapshotChunks(it, this.dir, stored) };
+    }
+  }
+
+  // ---- cluster identity ----
+
+  /** The id of the cluster this log belongs to, if one was stored (see node/cluster-id.ts). */
+  clusterId(): string | undefined {
+    return this.storedClusterId;
+  }
+
+  /**
+   * Records which cluster this log belongs to: visible at once, durable when the promise
+   * resolves, and ordered with the log's writes (a save queued after it is not durable before
+   * it). The id is written once: storing the same id again is a no-op, a different one is an
+   * InvalidWriteError, since a log that changed clusters would mix two clusters' entries.
+   */
+  setClusterId(id: string): Promise<void> {
+    try {
+      this.assertWritable();
+      const problem = clusterIdProblem(id);
+      if (problem) throw new InvalidWriteError(`${problem}, got ${JSON.stringify(id)}`);
+      if (this.storedClusterId === id) return Promise.resolve();
+      if (this.storedClusterId !== undefined) {
+        throw new InvalidWriteError(`this log belongs to cluster ${this.storedClusterId}; it cannot be moved to cluster ${id}`);
+      }
+      this.storedClusterId = id;
+      return this.queue.push([{ type: 'put', key: fixedKey('clusterId'), value: encodeClusterId(id) }]);
+    } catch (err) {
+      return Promise.reject(err);
     }
   }
 
