@@ -89,6 +89,8 @@ export async function writeDataDir(file: string, layout: BackupLayout, target: R
     if (imageProblem) throw new BackupFileError(`the file changed while it was restored: ${imageProblem}`);
     const storage = await LevelStorage.open(tmp);
     try {
+      // First, as a bootstrap stores it (node/cluster-id.ts): the node then presents it to peers.
+      await storage.setClusterId(target.clusterId);
       const conf = { voters: target.peers.map((p) => p.id), learners: [] };
       await storage.save({
         snapshot: { meta: { index: header.index, term: header.term, conf }, data },
@@ -103,7 +105,6 @@ export async function writeDataDir(file: string, layout: BackupLayout, target: R
       await readPart(file, layout.lruStart, header.lruBytes, lru, 8);
       writeDurably(join(tmp, RESTORED_LRU_FILE), lru);
     }
-    writeDurably(join(tmp, CLUSTER_ID_FILE), `${target.clusterId}\n`);
     fsyncDir(tmp);
     if (existsSync(dir)) rmdirSync(dir); // empty (checked above)
     renameSync(tmp, dir);
@@ -113,9 +114,6 @@ export async function writeDataDir(file: string, layout: BackupLayout, target: R
     throw err;
   }
 }
-
-/** Where a restored folder records its new cluster id. */
-export const CLUSTER_ID_FILE = 'cluster-id';
 
 function writeDurably(path: string, data: string | Buffer): void {
   writeFileSync(path, data, { mode: 0o600 });

@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { BackupFileError, type BackupLayout, verifyBackup } from '../node/backup-file.ts';
 import { ConfigError, parsePeers } from '../node/config.ts';
+import { clusterIdProblem } from '../storage/records.ts';
 import { API_FLAGS, ApiClient, ApiError, apiOptions, jsonBody } from './api-client.ts';
 import { checkBackup, fsyncDir, restoredClusterId, writeDataDir } from './snapshot-restore.ts';
 
@@ -178,6 +179,8 @@ async function restore(argv: string[]): Promise<void> {
   const peers = parsePeers(values.peers as string);
   const id = values.id as string;
   if (!peers.some((p) => p.id === id)) throw new UsageError(`--peers must include --id '${id}'`);
+  const idProblem = values['cluster-id'] === undefined ? undefined : clusterIdProblem(values['cluster-id']);
+  if (idProblem) throw new UsageError(`--cluster-id: ${idProblem}`);
   const layout = await checkBackup(positionals[0]);
   const clusterId = (values['cluster-id'] as string | undefined) ?? restoredClusterId(layout, peers);
   await writeDataDir(positionals[0], layout, { dataDir: values['data-dir'] as string, peers, clusterId });

@@ -27,7 +27,7 @@ import { splitEnvelope } from './snapshotter.ts';
 /** What a backup needs of the node. */
 export interface BackupHost {
   readonly cfg: Pick<NodeConfig, 'id' | 'clusterId'>;
-  readonly storage: Pick<LevelStorage, 'snapshotMeta' | 'streamSnapshot'>;
+  readonly storage: Pick<LevelStorage, 'snapshotMeta' | 'streamSnapshot' | 'clusterId'>;
   readonly kv: Pick<KvStore, 'lruOrder'>;
   readonly appliedIndex: number;
   isLeader(): boolean;
@@ -78,7 +78,8 @@ export async function openBackup(node: BackupHost): Promise<Backup> {
     book.restore(parts!.members);
     const lru = node.kv.lruOrder();
     const header: BackupHeader = {
-      clusterId: node.cfg.clusterId,
+      // Stored with the log (node/cluster-id.ts); the configured one for data from before ids.
+      clusterId: node.storage.clusterId() ?? node.cfg.clusterId,
       index: stored.meta.index,
       term: stored.meta.term,
       members: book.all(),

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LevelStorage } from '../../src/storage/index.ts';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -58,6 +59,8 @@ const expiries = new Map<string, number>();
 const LRU_KEYS = Array.from({ length: 10 }, (_, i) => `lru:${i}`);
 const PLAIN_KEYS = Array.from({ length: 20 }, (_, i) => `plain:${i}`);
 const VALUE = 'v'.repeat(1000);
+/** The source cluster's id, as the backup's header has it. */
+let sourceClusterId = '';
 
 beforeAll(async () => {
   await source.start();
@@ -107,7 +110,9 @@ describe('raftkv snapshot save / status', () => {
     const json = await cli(['snapshot', 'status', file, '-o', 'json']);
     expect(json.code, json.stderr).toBe(0);
     const h = JSON.parse(json.stdout) as Record<string, unknown>;
-    expect(h).toMatchObject({ checksum: 'ok', clusterId: 'raftkv', keyCount: 33, node: leader.id, voters: ['n1', 'n2', 'n3'], learners: [] });
+    expect(typeof h.clusterId).toBe('string');
+    sourceClusterId = h.clusterId as string;
+    expect(h).toMatchObject({ checksum: 'ok', keyCount: 33, node: leader.id, voters: ['n1', 'n2', 'n3'], learners: [] });
     expect((h.members as { id: string }[]).map((m) => m.id).sort()).toEqual(['n1', 'n2', 'n3']);
     expect(h.index).toBeGreaterThan(33);
     expect(Date.now() - Date.parse(h.createdAt as string)).toBeLessThan(60_000);
@@ -144,9 +149,10 @@ describe('a cluster restored from the backup', () => {
   afterAll(() => restored?.stop());
 
   it('every member got the same new cluster id', () => {
-    const ids = [...restoreOutput.matchAll(/new cluster id (\w+) \(was raftkv\)/g)].map((m) => m[1]);
+    const ids = [...restoreOutput.matchAll(/new cluster id (\S+) \(was (\S+)\)/g)].map((m) => [m[1], m[2]]);
     expect(ids).toHaveLength(3);
-    expect(new Set(ids).size).toBe(1);
+    expect(new Set(ids.map(([id]) => id)).size).toBe(1);
+    expect(ids.every(([id, was]) => was === sourceClusterId && id !== was)).toBe(true);
   });
 
   it('evicts in the backed-up LRU order', async () => {
@@ -225,6 +231,14 @@ describe('a damaged backup', () => {
     rmSync(target, { recursive: true, force: true });
     const run0 = await cli(['snapshot', 'restore', file, '--data-dir', target, '--id', 'n1', '--peers', 'n1=127.0.0.1:7001']);
     expect(run0.code, run0.stderr).toBe(0);
+    // The new identity is stored with the log, where the node reads it (node/cluster-id.ts).
+    const storage = await LevelStorage.open(target);
+    try {
+      expect(storage.clusterId()).toBe(/new cluster id (\S+)/.exec(run0.stdout)?.[1]);
+      expect(storage.snapshotMeta()).toMatchObject({ conf: { voters: ['n1'], learners: [] } });
+    } finally {
+      await storage.close();
+    }
     const again = await cli(['snapshot', 'restore', file, '--data-dir', target, '--id', 'n1', '--peers', 'n1=127.0.0.1:7001']);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('already holds data');
