@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LevelStorage } from '../../src/storage/index.ts';
-import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
+import { ClusterHarness, freeBasePort, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const PASSWORD = 'backup-test-password';
@@ -196,6 +196,50 @@ describe('a cluster restored from the backup', () => {
     } finally {
       r.disconnect();
     }
+  });
+});
+
+describe('npm start -- --restore FILE', () => {
+  it('starts the local cluster from the backup, and refuses folders that hold data', { timeout: 120_000 }, async () => {
+    const base = await freeBasePort([0, 1, 2, 10000, 10001, 10002]);
+    const root = join(dir, 'local');
+    const args = ['--import', 'tsx', MAIN, 'cluster', '--nodes', '3', '--base-port', String(base), '--data-dir', root, '--restore', file, '--log-level', 'warn'];
+    // Its own process group, so that the cleanup reaches the nodes whatever happens.
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const http = `http://127.0.0.1:${base + 10000}`;
+      await waitFor(async () => {
+        const r = await fetch(`${http}/v1/kv/plain%3A7`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+        return r?.status === 200 && ((await r.json()) as { value: string }).value === 'value of plain:7';
+      }, 60_000, `the restored local cluster to serve plain:7 (output: ${out})`);
+      expect(out).toMatch(/restored .* \(33 keys at index \d+\) into 3 data folders; new cluster id \S+/);
+      const ttl = (await (await fetch(`${http}/v1/kv/ttl%3Along`)).json()) as { ttl_ms: number };
+      expect(ttl.ttl_ms).toBeGreaterThan(0);
+      expect(ttl.ttl_ms).toBeLessThanOrEqual(expiries.get('ttl:long')! - Date.now() + 1000);
+    } finally {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      await exited;
+    }
+    const again = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    again.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => again.on('exit', (c) => resolve(c)));
+    expect(code, err).toBe(1);
+    expect(err).toMatch(/cannot restore .*: .*n1 already holds data/);
   });
 });
 
