@@ -171,6 +171,8 @@ function checkHeader(json: Buffer): BackupHeader {
     if (!Number.isSafeInteger(h[name]) || (h[name] as number) < 0) throw new BackupFileError(`the header's ${name} is not a count`);
   };
   for (const name of ['index', 'term', 'keyCount', 'bodyFormat', 'bodyBytes', 'lruBytes']) count(name);
+  // A backup is of a stored snapshot, which is never the empty one at index 0, term 0.
+  if ((h.index as number) < 1 || (h.term as number) < 1) throw new BackupFileError(`the header's index ${h.index} and term ${h.term} are not a snapshot's`);
   for (const name of ['clusterId', 'createdAt', 'node']) {
     if (typeof h[name] !== 'string') throw new BackupFileError(`the header's ${name} is not a string`);
   }
