@@ -76,7 +76,7 @@ export async function openBackup(node: BackupHost): Promise<Backup> {
     }
     const book = new Members();
     book.restore(parts!.members);
-    const lru = node.kv.lruOrder();
+    const lru = await node.kv.lruOrder();
     const header: BackupHeader = {
       // Stored with the log (node/cluster-id.ts); the configured one for data from before ids.
       clusterId: node.storage.clusterId() ?? node.cfg.clusterId,
