@@ -26,7 +26,10 @@ import { splitEnvelope } from './snapshotter.ts';
 
 /** What a backup needs of the node. */
 export interface BackupHost {
-  readonly cfg: Pick<NodeConfig, 'id' | 'clusterId'>;
+  /** Its cluster id (node/cluster-id.ts), once settled. */
+  readonly clusterId?: string | undefined;
+  /** `clusterId`: the configured id, on versions before ids were stored. */
+  readonly cfg: Pick<NodeConfig, 'id'> & { readonly clusterId?: string };
   readonly storage: Pick<LevelStorage, 'snapshotMeta' | 'streamSnapshot' | 'clusterId'>;
   readonly kv: Pick<KvStore, 'lruOrder'>;
   readonly appliedIndex: number;
@@ -78,8 +81,7 @@ export async function openBackup(node: BackupHost): Promise<Backup> {
     book.restore(parts!.members);
     const lru = await node.kv.lruOrder();
     const header: BackupHeader = {
-      // Stored with the log (node/cluster-id.ts); the configured one for data from before ids.
-      clusterId: node.storage.clusterId() ?? node.cfg.clusterId,
+      clusterId: node.clusterId ?? node.storage.clusterId() ?? node.cfg.clusterId ?? '',
       index: stored.meta.index,
       term: stored.meta.term,
       members: book.all(),
