@@ -101,39 +101,20 @@ async function save(argv: string[]): Promise<void> {
   }
 }
 
-/** The leader's answer to GET /v1/snapshot: endpoints in order, following one redirect. */
+/** The leader's answer to GET /v1/snapshot, streaming; any other answer is an ApiError. */
 async function leaderSnapshot(client: ApiClient): Promise<IncomingMessage & { url: string }> {
-  const problems: string[] = [];
-  for (const endpoint of client.opts.endpoints) {
-    let origin = endpoint;
-    try {
-      for (let hop = 0; hop < 2; hop++) {
-        const res = await client.stream(origin, '/v1/snapshot');
-        if (res.statusCode === 200) return Object.assign(res, { url: origin });
-        const body = await drain(res);
-        const location = res.headers.location;
-        if (res.statusCode === 307 && location && hop === 0) {
-          origin = new URL(location).origin;
-          continue;
-        }
-        const answer = { endpoint: origin, status: res.statusCode ?? 0, headers: res.headers, body };
-        if (res.statusCode === 401) jsonBody(answer); // throws, saying how to authenticate
-        const message = (() => {
-          try {
-            return (JSON.parse(body.toString('utf8')) as { message?: string }).message;
-          } catch {
-            return undefined;
-          }
-        })();
-        problems.push(`${origin}: ${res.statusCode} ${message ?? body.toString('utf8').slice(0, 200)}`);
-        break;
-      }
-    } catch (err) {
-      if (err instanceof ApiError) throw err;
-      problems.push(`${origin}: ${(err as Error).message}`);
-    }
+  const { endpoint, res } = await client.streamFromLeader('/v1/snapshot');
+  if (res.statusCode === 200) return Object.assign(res, { url: endpoint });
+  const body = await drain(res);
+  const answer = { endpoint, status: res.statusCode ?? 0, headers: res.headers, body };
+  if (res.statusCode === 401) jsonBody(answer); // throws, saying how to authenticate
+  let message: string | undefined;
+  try {
+    message = (JSON.parse(body.toString('utf8')) as { message?: string }).message;
+  } catch {
+    message = undefined;
   }
-  throw new ApiError(`no leader sent a snapshot (${problems.join('; ')})`);
+  throw new ApiError(`${endpoint}: ${res.statusCode} ${message ?? body.toString('utf8').slice(0, 200)}`);
 }
 
 async function drain(res: IncomingMessage): Promise<Buffer> {
