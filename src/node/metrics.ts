@@ -10,7 +10,7 @@
  * counters (commands, keyspace hits and misses): the hot path adds to a plain number, and
  * prom-client reads it at scrape time, so no label hashing happens per request.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { KvEntry, KvResult } from '../kv/index.ts';
@@ -123,6 +123,16 @@ export class NodeMetrics {
     gauge('raftkv_keys', 'Keys held, expired ones included until their delete is applied', () => host.kv.size);
     gauge('raftkv_used_memory_bytes', 'Accounted memory of keys and values', () => host.kv.usedMemory());
     gauge('raftkv_disk_size_bytes', 'Bytes of files in the data directory (LevelDB log, snapshots)', () => directoryBytes(host.cfg.dataDir));
+    // The filesystem under the data directory, for the disk-full alert without a node exporter.
+    const fs = () => statfs(host.cfg.dataDir).catch(() => undefined);
+    gauge('raftkv_disk_filesystem_avail_bytes', 'Bytes an unprivileged writer may still use on the data directory\'s filesystem', async () => {
+      const s = await fs();
+      return s ? s.bavail * s.bsize : Number.NaN;
+    });
+    gauge('raftkv_disk_filesystem_size_bytes', "Size of the data directory's filesystem", async () => {
+      const s = await fs();
+      return s ? s.blocks * s.bsize : Number.NaN;
+    });
     new Gauge({
       name: 'raftkv_network_peer_connected',
       help: '1 when the outbound link to a peer is connected',

@@ -4,6 +4,7 @@
  * build, and Node.js process metrics under their standard names.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync, statfsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
 
@@ -12,6 +13,14 @@ afterEach(async () => {
   await cluster?.stop();
   cluster = undefined;
 });
+
+/** The PromQL of ops/grafana's dashboard panels and ops/prometheus's alert rules. */
+function shippedQueries(): string[] {
+  const root = new URL('../../ops/', import.meta.url);
+  const dashboard = JSON.parse(readFileSync(new URL('grafana/raftkv-dashboard.json', root), 'utf8')) as { panels: Array<{ targets: Array<{ expr: string }> }> };
+  const rules = readFileSync(new URL('prometheus/alerts.yml', root), 'utf8');
+  return [...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)), ...[...rules.matchAll(/^\s*expr: (.*)$/gm)].map((x) => x[1])];
+}
 
 /** Every sample of a scrape, by its full series name (`name{labels}`). */
 async function scrape(c: ClusterHarness, h: NodeHandle): Promise<Map<string, number>> {
@@ -65,6 +74,9 @@ describe('metrics', () => {
       const bytes = files.trim().split('\n').reduce((n, l) => n + Number(l), 0);
       expect(bytes).toBeGreaterThan(1000);
       expect(m.get('raftkv_disk_size_bytes'), h.id).toBe(bytes);
+      const fs = statfsSync(h.dataDir);
+      expect(m.get('raftkv_disk_filesystem_size_bytes'), h.id).toBe(fs.blocks * fs.bsize);
+      expect(Math.abs(m.get('raftkv_disk_filesystem_avail_bytes')! - fs.bavail * fs.bsize), h.id).toBeLessThan(64 * 1024 * 1024);
       expect(m.get(`raftkv_build_info{version="0.1.0",node_version="${process.version}"}`), h.id).toBe(1);
       // Stock Node.js dashboards: the default metrics under their standard names, unprefixed.
       expect(m.get('process_cpu_seconds_total'), h.id).toBeGreaterThan(0);
@@ -72,6 +84,11 @@ describe('metrics', () => {
       expect([...m.keys()].some((k) => k.startsWith('raftkv_process_')), h.id).toBe(false);
       for (const p of cluster.nodes) if (p !== h) expect(m.get(`raftkv_network_peer_connected{peer="${p.id}"}`), `${h.id}->${p.id}`).toBe(1);
     }
+    // Every series the shipped dashboard and alert rules query exists under that name.
+    const served = new Set([...(await scrape(cluster, leader)).keys()].map((k) => k.split('{')[0]));
+    const queried = [...shippedQueries().join('\n').matchAll(/\b(?:raftkv|process|nodejs)_\w+/g)].map((x) => x[0]);
+    expect(queried.length).toBeGreaterThan(15);
+    expect(queried.filter((n) => !served.has(n))).toEqual([]);
   });
 
   it('counts a new leader, and no leader while there is none', async () => {
