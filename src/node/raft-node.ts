@@ -124,6 +124,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     node = new RaftNode(cfg, log, storage, transport);
     transport.onUnreachable = (id) => node?.raw.reportUnreachable(id);
     transport.onSnapshotStatus = (id, ok) => node?.raw.reportSnapshot(id, ok);
+    transport.onPeerRtt = (id, ms) => node?.metrics.peerRtt(id, ms);
     await node.recover();
     return node;
   }
@@ -235,6 +236,11 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
    */
   now(): number {
     return this.clock.now();
+  }
+
+  /** For the metrics: proposals not yet decided, and those that ended in an error. */
+  proposalCounts(): { pending: number; failed: number } {
+    return { pending: this.proposals.size + this.batch.size, failed: this.proposals.failed };
   }
 
   // ---- writes -------------------------------------------------------------------------------
@@ -412,7 +418,9 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       save: (req, sync) => this.storage.save(req, sync),
       saved: (ms) => this.metrics.fsync(ms),
       applyCommitted: (rd) => {
+        const t0 = performance.now();
         for (const e of rd.committedEntries) this.applyEntry(e);
+        if (rd.committedEntries.length > 0) this.metrics.applyTook(performance.now() - t0);
         for (const rs of rd.readStates) this.reads.onReadState(rs);
         this.reads.serve(this.applied);
       },
@@ -455,7 +463,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     this.leaderId = leader;
     if (leader !== NONE) this.lastLeaderId = leader;
     if (leaderChanged) {
-      this.metrics.leaderChanges.inc();
+      if (leader !== NONE) this.metrics.leaderChanged();
       this.log.info({ leader: leader || null, term: this.raw.status().term }, 'leader changed');
       this.emit('leader', leader);
       // Outside the Ready being handled: the core takes the requests on its next turn.

@@ -137,7 +137,7 @@ export class Snapshotter {
     const tail = first <= index ? this.storage.entries(first, index + 1, Number.POSITIVE_INFINITY) : [];
     const compactTo = compactionPoint(tail, index, snapshotKeepEntries, snapshotKeepBytes);
     if (compactTo >= this.storage.firstIndex()) await this.storage.compact(compactTo);
-    this.node.metrics.snapshots.inc();
+    this.node.metrics.snapshotTook(performance.now() - t0);
     this.log.info(
       { index, bytes: snap.bytes, ms: Math.round(performance.now() - t0), compactedTo: Math.max(compactTo, 0) },
       'took snapshot and compacted the log',
