@@ -13,6 +13,18 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type KvResult, MAX_SESSION_KEY_BYTES, type OpOf, SESSION_ERR } from '../kv/index.ts';
 import { IDEMPOTENCY_ERRORS } from './errors.ts';
 
+/** For the write routes' schema, so /openapi.json documents the header (checked by sessionOp). */
+export const idempotencyHeaders = {
+  type: 'object',
+  properties: {
+    'idempotency-key': {
+      type: 'string',
+      description:
+        'Up to 255 printable ASCII characters, unique per request: a retry with the same key answers the first result (header Idempotent-Replayed: true) and applies nothing; another request with it is 422',
+    },
+  },
+} as const;
+
 /** Printable ASCII, spaces inside allowed (the header's OWS is already trimmed). */
 const PRINTABLE = /^[\x20-\x7e]+$/;
 

@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { RaftNode } from '../node/raft-node.ts';
 import type { KvOp, KvResult } from '../kv/index.ts';
 import { HttpError } from './errors.ts';
-import { sessionOp, sessionOutcome } from './idempotency.ts';
+import { idempotencyHeaders, sessionOp, sessionOutcome } from './idempotency.ts';
 
 const keyParams = {
   type: 'object',
@@ -61,6 +61,7 @@ export function registerKvRoutes(app: FastifyInstance, node: RaftNode): void {
       schema: {
         description: 'Write a key, optionally with a time to live',
         params: keyParams,
+        headers: idempotencyHeaders,
         body: {
           type: 'object',
           properties: { value: { type: 'string' }, ttl_ms: { type: 'integer', minimum: 1 } },
@@ -92,6 +93,7 @@ export function registerKvRoutes(app: FastifyInstance, node: RaftNode): void {
       schema: {
         description: 'Delete a key',
         params: keyParams,
+        headers: idempotencyHeaders,
         response: { 200: { type: 'object', properties: { deleted: { type: 'integer' } } } },
       },
     },

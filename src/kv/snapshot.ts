@@ -439,7 +439,7 @@ function writeSession(w: ByteWriter, r: SessionRecord): void {
   w.binary(r.fingerprint);
   w.uvarint(r.index);
   w.uvarint(r.expiresAt);
-  w.bytes(r.results);
+  w.binary(r.results);
 }
 
 /** More records than the table can hold: a corrupt count, refused before any loop. */
@@ -453,7 +453,7 @@ async function readSessions(src: ChunkSource): Promise<Sessions> {
   for (let i = 0; i < n; i++) {
     if (i > 0 && i % RESTORE_SLICE === 0) await yieldToEventLoop();
     const rec = await src.read(
-      (r): SessionRecord => ({ key: r.binary(), fingerprint: r.binary(), index: r.uvarint(), expiresAt: r.uvarint(), results: Buffer.from(r.bytes()) }),
+      (r): SessionRecord => ({ key: r.binary(), fingerprint: r.binary(), index: r.uvarint(), expiresAt: r.uvarint(), results: r.binary() }),
     );
     if (rec.key.length === 0 || rec.key.length > MAX_SESSION_KEY_BYTES) throw new SnapshotFormatError('idempotency key length');
     if (rec.fingerprint.length === 0 || rec.fingerprint.length > MAX_FINGERPRINT_BYTES) throw new SnapshotFormatError('idempotency fingerprint length');

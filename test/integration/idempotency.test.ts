@@ -39,7 +39,7 @@ async function send(h: NodeHandle, method: 'PUT' | 'DELETE', key: string, value?
 const put = (h: NodeHandle, key: string, value: string, idem?: string) => send(h, 'PUT', key, value, idem);
 const del = (h: NodeHandle, key: string, idem?: string) => send(h, 'DELETE', key, undefined, idem);
 
-async function valueOf(h: NodeHandle, key: string): Promise<string | undefined> {
+async function readValue(h: NodeHandle, key: string): Promise<string | undefined> {
   return (await cluster!.get(h, key)).value;
 }
 
@@ -54,18 +54,24 @@ describe('HTTP writes with an Idempotency-Key', () => {
     expect(await put(leader, 'a', 'v2')).toMatchObject({ status: 200 });
     const retry = await put(leader, 'a', 'v1', 'key-1');
     expect(retry).toEqual({ ...first, replayed: true });
-    expect(await valueOf(leader, 'a')).toBe('v2');
+    expect(await readValue(leader, 'a')).toBe('v2');
 
     const other = await put(leader, 'a', 'v3', 'key-1');
     expect(other).toMatchObject({ status: 422, body: { error: 'idempotency_key_reused' } });
     expect((await del(leader, 'a', 'key-1')).status).toBe(422);
-    expect(await valueOf(leader, 'a')).toBe('v2');
+    expect(await readValue(leader, 'a')).toBe('v2');
 
     // DELETE's first result is "deleted 1"; applied again it would be 0.
     expect(await del(leader, 'a', 'del-1')).toMatchObject({ status: 200, body: { deleted: 1 }, replayed: false });
     expect(await put(leader, 'a', 'v4')).toMatchObject({ status: 200 });
     expect(await del(leader, 'a', 'del-1')).toMatchObject({ status: 200, body: { deleted: 1 }, replayed: true });
-    expect(await valueOf(leader, 'a')).toBe('v4');
+    expect(await readValue(leader, 'a')).toBe('v4');
+
+    // Racing copies of one request, in flight together: the log orders them, one applies.
+    expect(await put(leader, 'r', 'present')).toMatchObject({ status: 200 });
+    const racing = await Promise.all([1, 2, 3].map(() => del(leader, 'r', 'race-del')));
+    expect(racing.map((x) => x.body)).toEqual([{ deleted: 1 }, { deleted: 1 }, { deleted: 1 }]);
+    expect(racing.filter((x) => !x.replayed)).toHaveLength(1);
 
     for (const bad of ['', 'x'.repeat(256), 'tab\there']) {
       const r = await put(leader, 'bad', 'v', bad);
@@ -87,8 +93,8 @@ describe('HTTP writes with an Idempotency-Key', () => {
     expect(await put(next, 'c', 'two')).toMatchObject({ status: 200 });
     expect(await put(next, 'b', 'x1', 'key-b')).toEqual({ ...b1, replayed: true });
     expect(await del(next, 'c', 'del-c')).toEqual({ ...c1, replayed: true });
-    expect(await valueOf(next, 'b')).toBe('x2');
-    expect(await valueOf(next, 'c')).toBe('two');
+    expect(await readValue(next, 'b')).toBe('x2');
+    expect(await readValue(next, 'c')).toBe('two');
     expect((await put(next, 'b', 'x3', 'key-b')).status).toBe(422);
   }, 90_000);
 
@@ -111,12 +117,12 @@ describe('HTTP writes with an Idempotency-Key', () => {
     await cluster.restart(leader);
     await cluster.restart(f1);
     expect(await cluster.waitLeader(20_000, [leader, f1])).toBe(leader);
-    await waitFor(async () => (await valueOf(leader, 'k')) === 'first', 10_000, 'the write to commit');
+    await waitFor(async () => (await readValue(leader, 'k')) === 'first', 10_000, 'the write to commit');
     expect(await put(leader, 'k', 'other')).toMatchObject({ status: 200 });
     const retry = await put(leader, 'k', 'first', 'retry-me');
     expect(retry).toMatchObject({ status: 200, replayed: true, body: { ok: true } });
     expect(await put(leader, 'k', 'first', 'retry-me')).toEqual(retry);
-    expect(await valueOf(leader, 'k')).toBe('other');
+    expect(await readValue(leader, 'k')).toBe('other');
   }, 90_000);
 
   it('answer the first result after a snapshot and a restart of every node', async () => {
@@ -145,8 +151,8 @@ describe('HTTP writes with an Idempotency-Key', () => {
     expect(await put(leader, 'a', 'v1', 'snap-key')).toEqual({ ...first, replayed: true });
     expect(await del(leader, 'gone', 'snap-del')).toEqual({ ...removed, replayed: true });
     expect((await put(leader, 'a', 'v9', 'snap-key')).status).toBe(422);
-    expect(await valueOf(leader, 'a')).toBe('v2');
-    expect(await valueOf(leader, 'gone')).toBe('back');
+    expect(await readValue(leader, 'a')).toBe('v2');
+    expect(await readValue(leader, 'gone')).toBe('back');
   }, 120_000);
 
   it('forget a key after idempotency-ttl-ms of entry time', async () => {
@@ -159,6 +165,6 @@ describe('HTTP writes with an Idempotency-Key', () => {
     expect(await put(n1, 'a', 'v2', 'short-lived')).toMatchObject({ status: 422 });
     await new Promise((r) => setTimeout(r, 5500 - (Date.now() - started)));
     expect(await put(n1, 'a', 'v2', 'short-lived')).toMatchObject({ status: 200, replayed: false });
-    expect(await valueOf(n1, 'a')).toBe('v2');
+    expect(await readValue(n1, 'a')).toBe('v2');
   }, 60_000);
 });

@@ -66,6 +66,15 @@ describe('an entry led by a SESSION op', () => {
     expect(h.get('a')).toBe('2');
   });
 
+  it('expires a record behind a longer-lived one too (lookups judge each by its own time)', () => {
+    const h = new Harness();
+    h.exec([session('long', FP, 60_000), { type: 'set', key: b('a'), value: b('1') }]);
+    h.exec([session('short', FP, 1000), { type: 'set', key: b('a'), value: b('2') }]);
+    h.ts += 1000;
+    expect(h.exec([session('short', OTHER, 1000), { type: 'set', key: b('a'), value: b('3') }])).toEqual([[{ status: 'applied' }, 3], 'OK']);
+    expect(h.exec([session('long', OTHER), { type: 'set', key: b('a'), value: b('4') }])).toEqual([{ err: SESSION_ERR.conflict }]);
+  });
+
   it('drops expired records as later entries pass them (any entry, not only SESSION ones)', () => {
     const h = new Harness();
     for (let i = 0; i < 10; i++) h.exec([session(`k${i}`, FP, 1000), { type: 'set', key: b('a'), value: b('1') }]);
