@@ -121,6 +121,7 @@ export class Sessions {
    * it as absent, and it stays within the cap).
    */
   expire(ts: number): void {
+    if (this.map.size === 0) return;
     for (const r of this.map.values()) {
       if (r.expiresAt > ts) return;
       this.remove(r.key);

@@ -114,6 +114,7 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
   private readonly end: number;
   /** Keyspace.nextSeq at the start: every key the snapshot covers has a smaller seq. */
   private readonly nextSeq: number;
+  private readonly fmt: number;
   /** Whether records carry their seq (FORMAT 4, 5). */
   private readonly withSeqs: boolean;
   private readonly originals = new Map<Item, ItemImage>();
@@ -145,7 +146,8 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
     this.items = ks.order;
     this.end = ks.order.length;
     this.nextSeq = ks.nextSeq;
-    this.withSeqs = this.format() >= FORMAT_4;
+    this.fmt = this.pickFormat();
+    this.withSeqs = this.fmt >= FORMAT_4;
     this.buckets = ks.deletedAt.slice();
     ks.snapEnd = ks.nextSeq;
     ks.snapDone = 0;
@@ -278,8 +280,13 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
     return size;
   }
 
-  /** The oldest format that holds what this snapshot carries (the header comment says why). */
+  /** Fixed at the start: detach() drops the session list the choice depends on. */
   private format(): number {
+    return this.fmt;
+  }
+
+  /** The oldest format that holds what this snapshot carries (the header comment says why). */
+  private pickFormat(): number {
     if (this.sessions.length > 0) return FORMAT_5;
     if (this.nextSeq !== this.keyCount + 1) return FORMAT_4;
     if (this.highTs > 0) return FORMAT_3;
