@@ -96,6 +96,10 @@ describe('HTTP API', () => {
     const api = (await app.inject('/openapi.json')).json();
     expect(api.openapi).toMatch(/^3\./);
     expect(Object.keys(api.paths)).toEqual(expect.arrayContaining(['/v1/kv/{key}', '/v1/cluster', '/v1/cluster/members']));
+    for (const method of ['put', 'delete']) {
+      const names = api.paths['/v1/kv/{key}'][method].parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`);
+      expect(names).toContain('header:idempotency-key');
+    }
   });
 });
 
