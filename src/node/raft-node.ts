@@ -120,6 +120,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       // One log entry travels in one frame, so the frame limit follows the largest value.
       maxPayload: Math.max(cfg.maxValueBytes, 16 * 1024 * 1024) + 1024 * 1024,
       maxSnapshotBytes: cfg.maxSnapshotBytes,
+      peerDownWarnMs: cfg.tickMs * cfg.electionTicks,
     });
     node = new RaftNode(cfg, log, storage, transport);
     transport.onUnreachable = (id) => node?.raw.reportUnreachable(id);
