@@ -3,7 +3,7 @@
  * LevelDB): every member's own numbers in one table, and a killed member marked unreachable,
  * never shown with the role it had. The CLI runs as a process, as an operator runs it.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,7 +34,8 @@ interface MemberView {
 }
 
 describe('raftkv status and /v1/cluster', () => {
-  const cluster = new ClusterHarness({ nodes: 3 });
+  // Settings with units, as an operator writes them (the 500 ms election timeout is the harness's 10 ticks of 50 ms).
+  const cluster = new ClusterHarness({ nodes: 3, extraArgs: ['--maxmemory', '100mb', '--election-timeout', '500ms', '--request-timeout-ms', '5s'] });
   let leader: NodeHandle;
 
   beforeAll(async () => {
@@ -71,6 +72,13 @@ describe('raftkv status and /v1/cluster', () => {
     expect(table.stdout).toMatch(/\| ID +\| ENDPOINT +\| ROLE +\| TERM +\| COMMIT +\| APPLIED +\| LAG +\| LAST CONTACT +\| DISK +\| SNAPSHOT +\| VERSION +\| CLUSTER ID +\|/);
     for (const h of cluster.nodes) expect(table.stdout).toContain(`| ${h.id} `);
   }, 60_000);
+
+  it('nodes started with unit-bearing flags run with those values (CONFIG GET, /v1/cluster)', async () => {
+    const reply = execFileSync('redis-cli', ['-p', String(leader.port), 'CONFIG', 'GET', 'maxmemory'], { encoding: 'utf8' });
+    expect(reply.trim().split('\n')).toEqual(['maxmemory', String(100 * 1024 * 1024)]);
+    const v = (await (await cluster.fetch(cluster.url(leader, '/v1/cluster'))).json()) as { election_timeout_ms: number };
+    expect(v.election_timeout_ms).toBe(500);
+  });
 
   it('a killed member: the leader says unreachable, a follower says unknown, status marks it and the others stay right', async () => {
     const [victim, survivor] = cluster.nodes.filter((h) => h.id !== leader.id);
