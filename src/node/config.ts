@@ -62,7 +62,7 @@ export const SETTINGS = {
     help: 'initial voters: id=host:resp_port[:http_port[:tls_port]],... (with --join: the existing members)',
   },
   join: { kind: 'bool', default: false, help: 'start empty and wait to be added as a member' },
-  'tick-ms': { kind: 'duration', default: 50, min: 1, help: 'raft tick interval (50, 50ms)' },
+  'tick-ms': { kind: 'duration', default: 50, min: 1, help: 'raft tick interval' },
   'election-ticks': { kind: 'int', default: 10, min: 2, help: 'election timeout in ticks' },
   'heartbeat-ticks': { kind: 'int', default: 1, min: 1, help: 'heartbeat interval in ticks' },
   // etcd's names, in time: each is a whole number of ticks and, when given, sets the tick count.

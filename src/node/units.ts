@@ -42,6 +42,7 @@ export function parseDuration(s: string, bareUnit: 'ms' | 's' = 'ms'): number | 
 
 /** `1024` → `1kb`, `52428800` → `50mb`: the largest unit that divides the value exactly. */
 export function formatBytes(n: number): string {
+  if (n === 0) return '0';
   for (const [unit, size] of [['gb', 1024 ** 3], ['mb', 1024 ** 2], ['kb', 1024]] as const) {
     if (n >= size && n % size === 0) return `${n / size}${unit}`;
   }
@@ -50,5 +51,6 @@ export function formatBytes(n: number): string {
 
 /** `1500` → `1.5s`, `50` → `50ms`. */
 export function formatDuration(ms: number): string {
+  if (ms === 0) return '0';
   return ms >= 1000 && ms % 100 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }

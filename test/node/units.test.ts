@@ -38,6 +38,7 @@ describe('units', () => {
     expect(formatBytes(1000)).toBe('1000b');
     expect(formatDuration(5000)).toBe('5s');
     expect(formatDuration(50)).toBe('50ms');
+    expect([formatBytes(0), formatDuration(0)]).toEqual(['0', '0']);
   });
 
   it('byte-size settings take units from flags, the environment and the old plain integers', () => {
