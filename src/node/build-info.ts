@@ -1,10 +1,7 @@
 /**
- * What this build is, for `raftkv_build_info`, INFO and `raftkv status`: the package version
- * (read once from package.json, which ships with the code in every install and image) and the
+ * What this build is, for `raftkv_build_info` and INFO: the package version (version.ts) and the
  * Node.js version running it.
  */
-import { readFileSync } from 'node:fs';
+import { VERSION } from './version.ts';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-
-export const BUILD_INFO = { version: pkg.version, nodeVersion: process.version } as const;
+export const BUILD_INFO = { version: VERSION, nodeVersion: process.version } as const;

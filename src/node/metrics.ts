@@ -10,11 +10,11 @@
  * counters (commands, keyspace hits and misses): the hot path adds to a plain number, and
  * prom-client reads it at scrape time, so no label hashing happens per request.
  */
-import { readdir, stat, statfs } from 'node:fs/promises';
-import { join } from 'node:path';
+import { statfs } from 'node:fs/promises';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { KvEntry, KvResult } from '../kv/index.ts';
 import { BUILD_INFO } from './build-info.ts';
+import { diskUsage } from './disk-usage.ts';
 
 /** A count kept as a plain number and read by the registry when scraped. */
 export class Tally {
@@ -122,7 +122,7 @@ export class NodeMetrics {
     gauge('raftkv_server_proposals_pending', 'Proposals waiting to commit', () => host.proposalCounts().pending);
     gauge('raftkv_keys', 'Keys held, expired ones included until their delete is applied', () => host.kv.size);
     gauge('raftkv_used_memory_bytes', 'Accounted memory of keys and values', () => host.kv.usedMemory());
-    gauge('raftkv_disk_size_bytes', 'Bytes of files in the data directory (LevelDB log, snapshots)', () => directoryBytes(host.cfg.dataDir));
+    gauge('raftkv_disk_size_bytes', 'Bytes of files in the data directory (LevelDB log, snapshots)', () => diskUsage(host.cfg.dataDir));
     // The filesystem under the data directory, for the disk-full alert without a node exporter.
     const fs = () => statfs(host.cfg.dataDir).catch(() => undefined);
     gauge('raftkv_disk_filesystem_avail_bytes', 'Bytes an unprivileged writer may still use on the data directory\'s filesystem', async () => {
@@ -183,23 +183,6 @@ export class NodeMetrics {
       else if (op.type === 'evict' || op.type === 'evictIf') this.evictions.inc(deletedCount(results[i]));
     }
   }
-}
-
-/** Sum of file sizes under `dir`, recursively; files vanishing mid-walk (compaction) count 0. */
-async function directoryBytes(dir: string): Promise<number> {
-  let total = 0;
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch {
-    return 0;
-  }
-  for (const e of entries) {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) total += await directoryBytes(path);
-    else if (e.isFile()) total += await stat(path).then((s) => s.size, () => 0);
-  }
-  return total;
 }
 
 function isDeleted(r: KvResult | undefined): boolean {

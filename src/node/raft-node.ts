@@ -25,6 +25,7 @@ import type { NodeConfig } from './config.ts';
 import { LeaderDuties } from './leader-duties.ts';
 import type { Logger } from './logger.ts';
 import { InvalidMemberError, type Member, Members, checkMember, decodeMember, encodeMember, raftUrl } from './members.ts';
+import { PeerContact } from './peer-contact.ts';
 import { peerSecret } from './peer-secret.ts';
 import { NodeMetrics } from './metrics.ts';
 import { ProposalBatch } from './proposal-batch.ts';
@@ -61,6 +62,8 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   readonly members: Members;
   readonly metrics: NodeMetrics;
   readonly kv: KvStore;
+  /** When each peer was last heard from (`raftkv status`'s last contact, /v1/cluster). */
+  readonly contact = new PeerContact();
   private raw!: RawNode;
   private conf: ConfState = { voters: [], learners: [] };
   private role: Role = Role.Follower;
@@ -120,6 +123,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       // One log entry travels in one frame, so the frame limit follows the largest value.
       maxPayload: Math.max(cfg.maxValueBytes, 16 * 1024 * 1024) + 1024 * 1024,
       maxSnapshotBytes: cfg.maxSnapshotBytes,
+      peerDownWarnMs: cfg.tickMs * cfg.electionTicks,
     });
     node = new RaftNode(cfg, log, storage, transport);
     transport.onUnreachable = (id) => node?.raw.reportUnreachable(id);
@@ -376,6 +380,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
 
   private onPeerMessage(m: Message): void {
     if (this.closed) return;
+    this.contact.heard(m.from);
     if (m.type === MessageType.Snap && m.snapshot) {
       void this.onPeerSnapshot(m, m.snapshot.data);
       return;

@@ -149,7 +149,7 @@ export class InboundConnection {
       this.log.warn('peer stopped answering pings');
       this.ws.terminate();
     });
-    this.log.info('peer authenticated');
+    this.log.debug('peer authenticated');
     this.opts.onAuthenticated(this);
   }
 
@@ -203,7 +203,7 @@ export class InboundConnection {
     this.stopHandshake?.();
     this.stopKeepAlive?.();
     this.assembler.dispose();
-    if (this.peerId !== undefined) this.log.info({ code, reason }, 'peer connection closed');
+    if (this.peerId !== undefined) this.log.debug({ code, reason }, 'peer connection closed');
     this.opts.onClosed(this);
   }
 }

@@ -53,6 +53,8 @@ export interface LinkLimits {
   snapshotChunkBytes: number;
   handshakeTimeoutMs: number;
   pingIntervalMs: number;
+  /** A peer unreachable this long is one WARN (and one INFO when it is back): the node's election timeout. */
+  peerDownWarnMs: number;
 }
 
 /**
@@ -101,6 +103,9 @@ const zeroMask = (mask: Buffer) => {
   mask.fill(0);
 };
 
+/** How long a link that was never up may stay down before its WARN (see startDownClock). */
+const START_GRACE_MS = 10_000;
+
 /** Room for the Snap message around a snapshot chunk and for the batch header. */
 export const FRAME_OVERHEAD = 16 * 1024;
 
@@ -118,10 +123,14 @@ export class PeerLink {
   private sent = 0;
   private dropped = 0;
 
-  /** A dial failure was already logged at info since the link was last up. */
-  private failureLogged = false;
   /** A refusal by the peer was already logged at warn since the link was last up. */
   private refusalLogged = false;
+  /** Since when the link has not been up (it starts down), and the timer of its one WARN. */
+  private downSince = 0;
+  private downTimer: NodeJS.Timeout | undefined;
+  private downWarned = false;
+  /** Peers of a new cluster start within seconds of each other: no WARN before the first link up. */
+  private everUp = false;
 
   private snapshot: OutboundSnapshot | undefined;
   private nextTransferId = 1;
@@ -134,6 +143,7 @@ export class PeerLink {
     this.limits = opts.limits;
     this.log = opts.logger.child({ peer: opts.peer });
     this.queue = new SendQueue({ maxBytes: opts.limits.maxQueueBytes, maxMessages: opts.limits.maxQueueMessages });
+    this.startDownClock();
     this.dial();
   }
 
@@ -203,6 +213,7 @@ export class PeerLink {
   close(code: CloseCode, reason: string): Promise<void> {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.downTimer);
     const ws = this.ws;
     this.teardown(code, reason);
     if (!ws || ws.readyState === ws.CLOSED) return Promise.resolve();
@@ -355,10 +366,9 @@ export class PeerLink {
       }
     });
     ws.on('error', (err) => {
-      // Once per streak at info, so a node that cannot reach a peer says so without flooding.
-      const level = this.failureLogged ? 'debug' : 'info';
-      this.failureLogged = true;
-      this.log[level]({ url: this.url, err: err.message }, 'peer socket error');
+      // Debug only: peers starting at different moments refuse each other at every start. A
+      // peer that stays unreachable is the one WARN of startDownClock.
+      this.log.debug({ url: this.url, err: err.message }, 'peer socket error');
     });
     ws.on('close', (code, reason) => this.onClose(ws, code, reason.toString()));
   }
@@ -367,8 +377,12 @@ export class PeerLink {
     this.stopHandshake?.();
     this.state = LinkState.Connected;
     this.opts.backoff.reset();
-    this.failureLogged = false;
     this.refusalLogged = false;
+    this.everUp = true;
+    clearTimeout(this.downTimer);
+    this.downTimer = undefined;
+    if (this.downWarned) this.log.info({ url: this.url, downMs: Date.now() - this.downSince }, 'peer reachable again');
+    this.downWarned = false;
     this.stopKeepAlive = keepAlive(
       ws,
       this.limits.pingIntervalMs,
@@ -378,7 +392,7 @@ export class PeerLink {
       },
       (ms) => this.opts.onRtt?.(this.opts.peer, ms),
     );
-    this.log.info({ url: this.url }, 'peer link up');
+    this.log.debug({ url: this.url }, 'peer link up');
   }
 
   private onClose(ws: WebSocket, code: number, reason: string): void {
@@ -390,14 +404,33 @@ export class PeerLink {
       this.log[this.refusalLogged ? 'debug' : 'warn']({ url: this.url, code, reason }, 'peer refused the link');
       this.refusalLogged = true;
     } else if (wasConnected) {
-      this.log.info({ url: this.url, code, reason }, 'peer link down');
+      this.log.debug({ url: this.url, code, reason }, 'peer link down');
     }
     if (this.closed) return;
+    if (wasConnected) this.startDownClock();
     if (wasConnected) this.opts.onUnreachable(this.opts.peer);
     const delay = this.opts.backoff.next();
     this.log.debug({ delayMs: Math.round(delay) }, 'redialling peer');
     this.reconnectTimer = setTimeout(() => this.dial(), delay);
     this.reconnectTimer.unref();
+  }
+
+  /**
+   * The link just went down (or starts down): if it is still not up after peerDownWarnMs, one
+   * WARN says so; onOpen says when it is back. A blip shorter than an election timeout stays at
+   * debug, and so do the refusals while a cluster starts: a link never up yet waits
+   * START_GRACE_MS, as the peers of a new cluster start seconds apart on a busy machine.
+   */
+  private startDownClock(): void {
+    this.downSince = Date.now();
+    clearTimeout(this.downTimer);
+    const after = this.everUp ? this.limits.peerDownWarnMs : Math.max(this.limits.peerDownWarnMs, START_GRACE_MS);
+    this.downTimer = setTimeout(() => {
+      if (this.closed || this.state === LinkState.Connected) return;
+      this.downWarned = true;
+      this.log.warn({ url: this.url, downMs: Date.now() - this.downSince }, `peer unreachable for more than ${after} ms`);
+    }, after);
+    this.downTimer.unref();
   }
 
   /** Forgets the current socket and everything tied to it. */

@@ -63,6 +63,8 @@ export const TRANSPORT_DEFAULTS = {
   handshakeTimeoutMs: 5_000,
   /** A ping unanswered for a whole interval closes the link. */
   pingIntervalMs: 5_000,
+  /** The default election timeout (10 ticks of 50 ms); the node passes its own. */
+  peerDownWarnMs: 500,
   backoff: { minMs: 100, maxMs: 5_000 },
 } as const;
 
@@ -130,6 +132,7 @@ export class Transport {
       snapshotChunkBytes: opts.snapshotChunkBytes ?? d.snapshotChunkBytes,
       handshakeTimeoutMs: opts.handshakeTimeoutMs ?? d.handshakeTimeoutMs,
       pingIntervalMs: opts.pingIntervalMs ?? d.pingIntervalMs,
+      peerDownWarnMs: opts.peerDownWarnMs ?? d.peerDownWarnMs,
     };
     for (const [name, v] of Object.entries(this.limits)) {
       if (!(Number.isSafeInteger(v) && v > 0)) throw new TransportConfigError(`${name} must be a positive integer`);
@@ -258,7 +261,7 @@ export class Transport {
         link.setUrl(url);
         continue;
       }
-      this.log.info({ peer: id, url }, 'peer added');
+      this.log.debug({ peer: id, url }, 'peer added');
       this.links.set(id, this.newLink(id, url));
     }
     for (const conn of this.inbound) {
