@@ -93,6 +93,7 @@ export async function runCluster(argv: string[]): Promise<void> {
       ...specs.map((s) => `  ${s.id}  RESP 127.0.0.1:${s.port}   HTTP http://127.0.0.1:${s.httpPort}   data ${s.dataDir}`),
       '',
       `  redis-cli -c -p ${specs[Math.min(1, n - 1)].port} set hello world`,
+      `  plain clients (no -c, no cluster mode) on any node: RAFTKV_FOLLOWER_PROXY=${process.env.RAFTKV_FOLLOWER_PROXY === 'yes' ? 'yes (on)' : 'yes npm start (followers forward to the leader)'}`,
       `  curl -s http://127.0.0.1:${specs[0].httpPort}/v1/cluster`,
       `  curl -s http://127.0.0.1:${specs[0].httpPort}/metrics`,
       '',

@@ -151,3 +151,31 @@ export class DeferredReplySettledError extends Error {
     super('a deferred reply was settled twice');
   }
 }
+
+/**
+ * The follower proxy's replies (src/resp/proxy/), Redis-style: TRYAGAIN when the command
+ * certainly did not run (a client may retry it), the runtime's "outcome unknown" for a write
+ * whose leader went away before answering, EXECABORT for a transaction it cannot carry.
+ */
+export const PROXY_ERRORS = {
+  /** No leader was known, or none could be reached, within the wait; nothing was sent. */
+  noLeader: (waitedMs: number) =>
+    R.error(`TRYAGAIN no leader to forward to after waiting ${waitedMs} ms (election in progress?); the command did not run, retry`),
+  /** The leader answered that it is not the leader any more, or the forward queue is full. */
+  notRun: R.error('TRYAGAIN the leader changed before the command ran; it did not run, retry'),
+  /** A read whose leader went away before it answered: reads change nothing, so retrying is safe. */
+  readLost: (leader: string) => R.error(`TRYAGAIN the leader ${leader} went away before answering this read; retry`),
+  /** Shutting down with the command not yet sent. */
+  closing: R.error('TRYAGAIN this node is shutting down; retry on another node'),
+  /** A reply larger than one peer frame (KEYS or MGET of huge values). */
+  replyTooBig: (bytes: number) =>
+    R.error(`ERR the reply of ${bytes} bytes is too large to relay through the follower proxy; send this command to the leader`),
+  /** A unit (a transaction with very many WATCHed keys) larger than one peer frame. */
+  requestTooBig: (bytes: number) =>
+    R.error(`ERR the request of ${bytes} bytes is too large to forward to the leader; send it to the leader`),
+  /** A command in MULTI that changes this connection's state cannot run on the leader for it. */
+  notInForwardedMulti: (name: string) =>
+    R.error(
+      `EXECABORT Transaction discarded because of: ${name.toUpperCase()} cannot run inside a transaction the follower proxy forwards to the leader`,
+    ),
+} as const;
