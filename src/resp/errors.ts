@@ -173,6 +173,10 @@ export const PROXY_ERRORS = {
   /** A unit (a transaction with very many WATCHed keys) larger than one peer frame. */
   requestTooBig: (bytes: number) =>
     R.error(`ERR the request of ${bytes} bytes is too large to forward to the leader; send it to the leader`),
+  /** CONFIG SET of per-node parameters (applied here) and cluster-wide ones (the leader's) at once. */
+  mixedConfigSet: R.error(
+    'ERR CONFIG SET of cluster-wide and per-node parameters at once cannot go through the follower proxy; set them in two commands',
+  ),
   /** A command in MULTI that changes this connection's state cannot run on the leader for it. */
   notInForwardedMulti: (name: string) =>
     R.error(

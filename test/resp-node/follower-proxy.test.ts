@@ -129,9 +129,38 @@ describe('follower-proxy yes', () => {
     await pub.publish('ps:ch', 'm2');
     await waitFor(() => got.length === 2, 5000, 'two messages');
     expect(got).toEqual(['m1', 'm2']);
+    sub.disconnect();
+    pub.disconnect();
   });
 
+  it('a stopped leader costs a forwarded write about one election, not the write timeout', async () => {
+    const leader = await cluster.waitLeader();
+    const others = cluster.running().filter((h) => h.id !== leader.id);
+    const c = new Redis(follower.port);
+    closers.push(() => c.disconnect());
+    expect(await c.set('stop:k', 'before')).toBe('OK');
+    leader.proc?.kill('SIGSTOP');
+    try {
+      const t0 = Date.now();
+      // Sent to the stopped leader, whose link stays up: answered once another leader is known.
+      const first = await c.set('stop:k', 'during').then(
+        (r) => String(r),
+        (err: Error) => err.message,
+      );
+      const took = Date.now() - t0;
+      expect(first).toMatch(/^(OK|ERR outcome unknown: .*|TRYAGAIN .*)$/);
+      // The write timeout is 5 s and the peer pings 5 s: well under either.
+      expect(took).toBeLessThan(4000);
+      await cluster.waitLeader(15_000, others);
+      expect(await c.set('stop:k', 'after')).toBe('OK');
+      expect(await c.get('stop:k')).toBe('after');
+    } finally {
+      leader.proc?.kill('SIGCONT');
+    }
+  }, 60_000);
+
   it('ioredis and node-redis plain clients on a follower survive a SIGKILL of the leader', async () => {
+    follower = await followerOf(cluster);
     const io = new Redis(follower.port);
     const nr = createClient({ socket: { port: follower.port, host: '127.0.0.1' } });
     nr.on('error', () => {});
@@ -208,6 +237,31 @@ describe('follower-proxy yes', () => {
     expect(txCounter).toBeGreaterThanOrEqual(txs.acked);
     expect(txCounter).toBeLessThanOrEqual(txs.tried);
   }, 120_000);
+
+  it('the follower authenticates the client; the leader runs what it forwards for it', async () => {
+    follower = await followerOf(cluster);
+    const admin = new Redis(follower.port);
+    closers.push(() => admin.disconnect());
+    // CONFIG SET is replicated: forwarded, and every node then wants the password.
+    expect(await admin.config('SET', 'requirepass', 'proxy-secret')).toBe('OK');
+    cluster.httpToken = 'proxy-secret';
+    const c = await RawConn.open(follower.port);
+    closers.push(() => c.close());
+    expect((await c.call('SET', 'auth:k', 'v')).toString()).toMatch(/^-NOAUTH /);
+    expect((await c.call('AUTH', 'wrong')).toString()).toMatch(/^-WRONGPASS /);
+    expect((await c.call('SET', 'auth:k', 'v')).toString()).toMatch(/^-NOAUTH /);
+    expect((await c.call('AUTH', 'proxy-secret')).toString()).toBe('+OK\r\n');
+    expect((await c.call('SET', 'auth:k', 'v')).toString()).toBe('+OK\r\n');
+    expect((await c.call('GET', 'auth:k')).toString()).toBe('$1\r\nv\r\n');
+    // Per-node parameters stay on the node that took them; mixing both kinds is refused.
+    expect((await c.call('CONFIG', 'SET', 'timeout', '77')).toString()).toBe('+OK\r\n');
+    expect((await c.call('CONFIG', 'GET', 'timeout')).toString()).toContain('77');
+    const leader = await cluster.waitLeader();
+    const onLeader = new Redis(leader.port, { password: 'proxy-secret' });
+    closers.push(() => onLeader.disconnect());
+    expect(await onLeader.config('GET', 'timeout')).toEqual(['timeout', '0']);
+    expect((await c.call('CONFIG', 'SET', 'timeout', '1', 'maxmemory', '1000000')).toString()).toMatch(/^-ERR CONFIG SET of cluster-wide and per-node/);
+  });
 });
 
 describe('follower-proxy no (the default)', () => {

@@ -24,8 +24,8 @@
  * Failover. With no leader known, or its link down, a unit waits up to two election timeouts
  * for one, then answers TRYAGAIN (nothing was sent). A leader that answers "not here" ran
  * nothing, and the unit goes to the next leader. A unit whose leader went away (link down, or no
- * answer within the write timeout) answers what the leader would: "outcome unknown" for a
- * write, TRYAGAIN for a read.
+ * answer within the write timeout, or another leader elected meanwhile) answers what the
+ * leader would: "outcome unknown" for a write, TRYAGAIN for a read.
  *
  * Memory. At most PROXY_INFLIGHT_BYTES of request bytes await replies at once, over all
  * connections, and at most PROXY_SOCKET_BYTES wait in the peer socket; beyond that units wait
@@ -42,6 +42,7 @@ import type { DeferredReply } from '../deferred-reply.ts';
 import type { RespVersion } from '../encoder.ts';
 import { PROXY_ERRORS } from '../errors.ts';
 import type { NodeContext } from '../handlers/context.ts';
+import { configSetScope } from '../handlers/config.ts';
 import { needOf, transactionNeed } from '../handlers/guard.ts';
 import { runtimeErrorReply } from '../handlers/runtime-errors.ts';
 import { R, type Reply } from '../reply.ts';
@@ -61,7 +62,7 @@ const MAX_TRIES = 5;
 const FRAME_SLACK = 64 * 1024;
 
 /** Local commands that may run inside a forwarded transaction: they change no connection state. */
-const SAFE_LOCAL_IN_MULTI = new Set(['ping', 'echo', 'time', 'lastsave']);
+const SAFE_LOCAL_IN_MULTI = new Set(['ping', 'echo']);
 
 interface Job {
   readonly commands: Buffer[][];
@@ -125,7 +126,15 @@ export class FollowerProxy {
     t.onPeerDown = (id) => {
       for (const u of [...this.pending.values()]) if (u.target === id) this.lost(u);
     };
+    // A new leader: what the old one has not answered may still commit, or may not. A stopped
+    // (not dead) leader keeps its link up until the pings time out; do not wait for that.
+    this.node.on('leader', this.onLeader);
   }
+
+  private readonly onLeader = (id: string): void => {
+    if (id === '') return;
+    for (const u of [...this.pending.values()]) if (u.target !== id && u.target !== this.node.id) this.lost(u);
+  };
 
   /** The guard lets this connection's commands through on a follower: the proxy takes them. */
   takes(conn: ClientConn): boolean {
@@ -143,6 +152,13 @@ export class FollowerProxy {
     if (cmd.name === 'exec') return this.forwardExec(conn);
     // WATCH runs here after a ReadIndex barrier; its versions go with EXEC.
     if (cmd.name === 'watch') return null;
+    // Cluster-wide parameters go to the leader (they are a log entry); per-node ones stay here.
+    if (cmd.name === 'config|set') {
+      const scope = configSetScope(argv);
+      if (scope === 'local') return null;
+      if (scope === 'mixed') return PROXY_ERRORS.mixedConfigSet;
+      return this.enqueue(conn, [argv], true, argv.reduce((n, a) => n + a.length + 8, 0), false);
+    }
     const need = needOf(cmd);
     if (need === null || (need === 'read' && conn.readonly)) return null;
     let bytes = 0;
@@ -407,6 +423,7 @@ export class FollowerProxy {
   /** Stops forwarding: waiting units answer TRYAGAIN; units in flight keep their timeouts. */
   close(): void {
     this.closed = true;
+    this.node.off('leader', this.onLeader);
   }
 
   private leaderWaitMs(): number {
