@@ -158,13 +158,15 @@ export class DeferredReplySettledError extends Error {
  * whose leader went away before answering, EXECABORT for a transaction it cannot carry.
  */
 export const PROXY_ERRORS = {
-  /** No leader was known, or none could be reached, within the wait; nothing was sent. */
+  /** No leader was known, its link was down, or the forward budget full, for the whole wait; nothing was sent. */
   noLeader: (waitedMs: number) =>
-    R.error(`TRYAGAIN no leader to forward to after waiting ${waitedMs} ms (election in progress?); the command did not run, retry`),
+    R.error(
+      `TRYAGAIN no leader to forward to within ${waitedMs} ms (no leader known, its link down, or the forward queue full); the command did not run, retry`,
+    ),
   /** The leader answered that it is not the leader any more, or the forward queue is full. */
   notRun: R.error('TRYAGAIN the leader changed before the command ran; it did not run, retry'),
   /** A read whose leader went away before it answered: reads change nothing, so retrying is safe. */
-  readLost: (leader: string) => R.error(`TRYAGAIN the leader ${leader} went away before answering this read; retry`),
+  readLost: (leader: string, why: string) => R.error(`TRYAGAIN the leader ${leader} did not answer this read (${why}); retry`),
   /** Shutting down with the command not yet sent. */
   closing: R.error('TRYAGAIN this node is shutting down; retry on another node'),
   /** A reply larger than one peer frame (KEYS or MGET of huge values). */

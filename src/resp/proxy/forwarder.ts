@@ -124,7 +124,7 @@ export class FollowerProxy {
     const t = this.node.transport;
     t.onForward = (from, body) => this.onForward(from, body);
     t.onPeerDown = (id) => {
-      for (const u of [...this.pending.values()]) if (u.target === id) this.lost(u);
+      for (const u of [...this.pending.values()]) if (u.target === id) this.lost(u, 'its link went down');
     };
     // A new leader: what the old one has not answered may still commit, or may not. A stopped
     // (not dead) leader keeps its link up until the pings time out; do not wait for that.
@@ -133,7 +133,7 @@ export class FollowerProxy {
 
   private readonly onLeader = (id: string): void => {
     if (id === '') return;
-    for (const u of [...this.pending.values()]) if (u.target !== id && u.target !== this.node.id) this.lost(u);
+    for (const u of [...this.pending.values()]) if (u.target !== id && u.target !== this.node.id) this.lost(u, `${id} was elected`);
   };
 
   /** The guard lets this connection's commands through on a follower: the proxy takes them. */
@@ -315,7 +315,8 @@ export class FollowerProxy {
     unit.target = target;
     this.pending.set(unit.id, unit);
     this.inflightBytes += unit.body.length;
-    unit.timer = setTimeout(() => this.lost(unit), this.replyTimeoutMs());
+    const ms = this.replyTimeoutMs();
+    unit.timer = setTimeout(() => this.lost(unit, `no answer within ${ms} ms`), ms);
   }
 
   private onForward(from: string, body: Uint8Array): void {
@@ -373,15 +374,15 @@ export class FollowerProxy {
     setTimeout(() => this.pump(unit.conn, state), this.node.cfg.tickMs);
   }
 
-  /** The leader went away (link down) or never answered: the rest of the unit is unknown. */
-  private lost(unit: Unit): void {
+  /** The leader went away (link down, replaced) or never answered: the rest of the unit is unknown. */
+  private lost(unit: Unit, why: string): void {
     if (!this.pending.has(unit.id)) return;
     this.leave(unit);
     const target = unit.target ?? '?';
     this.finishWith(unit, (job, res) => {
       if (res !== undefined) return res.status === ForwardStatus.Reply ? R.raw(res.bytes) : PROXY_ERRORS.notRun;
-      if (!job.write) return PROXY_ERRORS.readLost(target);
-      const err = new OutcomeUnknownError(`the leader ${target} went away before it answered; its outcome is unknown`);
+      if (!job.write) return PROXY_ERRORS.readLost(target, why);
+      const err = new OutcomeUnknownError(`the leader ${target} did not answer (${why}); its outcome is unknown`);
       return runtimeErrorReply(this.node, err, 0, false);
     });
   }
