@@ -309,6 +309,7 @@ export class FollowerProxy {
       return;
     }
     unit.timer = setTimeout(() => this.attempt(unit), node.cfg.tickMs);
+    unit.timer.unref();
   }
 
   private inFlight(unit: Unit, target: string): void {
@@ -317,6 +318,7 @@ export class FollowerProxy {
     this.inflightBytes += unit.body.length;
     const ms = this.replyTimeoutMs();
     unit.timer = setTimeout(() => this.lost(unit, `no answer within ${ms} ms`), ms);
+    unit.timer.unref();
   }
 
   private onForward(from: string, body: Uint8Array): void {
