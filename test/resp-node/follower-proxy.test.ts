@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
+import { clientOf, command, Probe, RssSampler, rawSocket, rssMiB, send } from '../support/hostile-clients.ts';
 import { encodeCommand, RawConn } from './support/resp-bytes.ts';
 
 /** Runs redis-cli and resolves with its stdout (a missing binary fails the test). */
@@ -132,6 +133,43 @@ describe('follower-proxy yes', () => {
     sub.disconnect();
     pub.disconnect();
   });
+
+  it('a client that pipelines forwarded GETs of 512 KiB and never reads costs the follower about the output mark', async () => {
+    const pid = follower.proc?.pid as number;
+    const admin = new Redis(follower.port);
+    closers.push(() => admin.disconnect());
+    const value = Buffer.alloc(512 * 1024, 0x61);
+    expect(await admin.set('flood:big', value)).toBe('OK');
+    const probe = new Probe(follower.port);
+    await new Promise((r) => setTimeout(r, 1000));
+    const baseline = rssMiB(pid);
+    const sampler = new RssSampler(pid);
+    const s = await rawSocket(follower.port);
+    s.pause();
+    // 256 MiB of replies if they were all fetched from the leader at once.
+    await send(s, Buffer.concat(Array.from({ length: 512 }, () => command('GET', 'flood:big'))));
+    await waitFor(async () => Number((await clientOf(admin, s))?.oll) > 0, 10_000, 'replies waiting for the attacker');
+    await new Promise((r) => setTimeout(r, 2000));
+    const seen = await clientOf(admin, s);
+    const peak = sampler.stop();
+    await probe.stop();
+    // Units stop once the client owes the output mark (1 MiB); the unit that crossed it brings
+    // at most 4 MiB of replies, plus one reply (forwarder.ts, UNIT_REPLY_BYTES).
+    expect(Number(seen?.omem)).toBeLessThanOrEqual(1024 * 1024 + 4 * 1024 * 1024 + value.length + 64);
+    expect(peak - baseline, `RSS grew from ${baseline.toFixed(0)} to ${peak.toFixed(0)} MiB`).toBeLessThanOrEqual(64);
+    expect(probe.failures).toEqual([]);
+    expect(probe.worstMs, 'slowest probe round trip (ms)').toBeLessThan(1000);
+    // Once it reads, it gets every reply, whole.
+    let bytes = 0;
+    s.on('data', (d: Buffer) => {
+      bytes += d.length;
+    });
+    s.resume();
+    const each = `$${value.length}\r\n`.length + value.length + 2;
+    await waitFor(() => bytes >= 512 * each, 60_000, 'the 512 replies');
+    expect(bytes).toBe(512 * each);
+    s.destroy();
+  }, 120_000);
 
   it('a stopped leader costs a forwarded write about one election, not the write timeout', async () => {
     const leader = await cluster.waitLeader();

@@ -27,8 +27,9 @@
  * answer within the write timeout, or another leader elected meanwhile) answers what the
  * leader would: "outcome unknown" for a write, TRYAGAIN for a read.
  *
- * Memory. At most PROXY_INFLIGHT_BYTES of request bytes await replies at once, over all
- * connections, and at most PROXY_SOCKET_BYTES wait in the peer socket; beyond that units wait
+ * Memory. A connection's units adapt to its replies' sizes and stop while its client is not
+ * reading (UNIT_REPLY_BYTES, OUTPUT_GATE). At most PROXY_INFLIGHT_BYTES of request bytes await
+ * replies at once, over all connections, and at most PROXY_SOCKET_BYTES wait in the peer socket; beyond that units wait
  * for room as they wait for a leader. What waits is bounded per connection by the server's
  * in-flight cap and query buffer limit, and the relayed replies count in the connection's omem
  * (client-output-buffer-limit, maxmemory-clients).
@@ -56,6 +57,18 @@ export const PROXY_SOCKET_BYTES = 8 * 1024 * 1024;
 /** A pipeline unit stops growing past this many commands or bytes (one command always goes). */
 const UNIT_COMMANDS = 512;
 const UNIT_BYTES = 1024 * 1024;
+/**
+ * Reply bytes a unit should bring back: the next unit of a connection holds at most this
+ * divided by the largest reply of its last unit (at least one command, at most twice the last
+ * unit), starting from FIRST_UNIT commands. No unit leaves while the client owes OUTPUT_GATE
+ * bytes already (it is not reading; the server's output mark): relayed replies are copies,
+ * unlike a leader's GET reply, which points at the stored value.
+ */
+const UNIT_REPLY_BYTES = 4 * 1024 * 1024;
+const OUTPUT_GATE = 1024 * 1024;
+const FIRST_UNIT = 4;
+/** How often a connection whose client is not reading is looked at again. */
+const READ_POLL_MS = 10;
 /** A unit refused as "not here" goes to the next leader at most this many times. */
 const MAX_TRIES = 5;
 /** Room left in a peer frame around one reply. */
@@ -100,6 +113,10 @@ interface Unit {
 interface ConnState {
   readonly queue: Job[];
   active: Unit | null;
+  /** Commands the next pipeline unit may hold (see UNIT_REPLY_BYTES). */
+  unitMax: number;
+  /** A pump waits for the client to read its replies. */
+  waitTimer: NodeJS.Timeout | null;
 }
 
 export interface ProxyHost extends ExecutorHost {
@@ -203,7 +220,7 @@ export class FollowerProxy {
     const reply = conn.defer();
     let state = this.states.get(conn);
     if (state === undefined) {
-      state = { queue: [], active: null };
+      state = { queue: [], active: null, unitMax: FIRST_UNIT, waitTimer: null };
       this.states.set(conn, state);
     }
     let resolve!: () => void;
@@ -239,12 +256,20 @@ export class FollowerProxy {
 
   /** Sends the connection's next unit if none is in flight. */
   private pump(conn: ClientConn, state: ConnState): void {
-    if (state.active !== null || state.queue.length === 0 || !state.queue[0].ready) return;
+    if (state.active !== null || state.queue.length === 0 || !state.queue[0].ready || state.waitTimer !== null) return;
+    if (conn.memory().omem >= OUTPUT_GATE && this.states.get(conn) === state) {
+      state.waitTimer = setTimeout(() => {
+        state.waitTimer = null;
+        this.pump(conn, state);
+      }, READ_POLL_MS);
+      state.waitTimer.unref();
+      return;
+    }
     const q = state.queue;
     let n = 1;
     if (!q[0].tx) {
       let bytes = q[0].bytes;
-      while (n < q.length && n < UNIT_COMMANDS && q[n].ready && !q[n].tx && q[n].resp === q[0].resp && bytes + q[n].bytes <= UNIT_BYTES) {
+      while (n < q.length && n < state.unitMax && q[n].ready && !q[n].tx && q[n].resp === q[0].resp && bytes + q[n].bytes <= UNIT_BYTES) {
         bytes += q[n].bytes;
         n++;
       }
@@ -358,6 +383,12 @@ export class FollowerProxy {
   /** Every reply is in; what did not run goes to the next leader, unless a later command ran. */
   private complete(unit: Unit): void {
     this.leave(unit);
+    const st = this.states.get(unit.conn);
+    if (st !== undefined) {
+      let biggest = 1;
+      for (const r of unit.results) if (r !== undefined && r.bytes.length > biggest) biggest = r.bytes.length;
+      st.unitMax = Math.max(1, Math.min(UNIT_COMMANDS, st.unitMax * 2, Math.floor(UNIT_REPLY_BYTES / biggest)));
+    }
     const rest = unit.jobs.slice(unit.settled);
     const laterRan = rest.some((_, i) => unit.results[unit.answers[unit.settled + i]]?.status === ForwardStatus.Reply);
     if (rest.length === 0 || laterRan || rest[0].tries + 1 >= MAX_TRIES) {
@@ -420,6 +451,7 @@ export class FollowerProxy {
     const state = this.states.get(conn);
     if (state === undefined) return;
     for (const job of state.queue.splice(0)) this.settle(job, PROXY_ERRORS.closing);
+    if (state.waitTimer !== null) clearTimeout(state.waitTimer);
     this.states.delete(conn);
   }
 
