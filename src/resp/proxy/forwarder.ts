@@ -43,11 +43,11 @@ import type { DeferredReply } from '../deferred-reply.ts';
 import type { RespVersion } from '../encoder.ts';
 import { PROXY_ERRORS } from '../errors.ts';
 import type { NodeContext } from '../handlers/context.ts';
-import { configSetScope } from '../handlers/config.ts';
-import { needOf, transactionNeed } from '../handlers/guard.ts';
+import { isReply } from '../handlers/args.ts';
 import { runtimeErrorReply } from '../handlers/runtime-errors.ts';
 import { R, type Reply } from '../reply.ts';
 import { type ExecutorHost, isForwarded, runUnit } from './executor.ts';
+import { type Route, routeOf } from './route.ts';
 import { decodeForward, encodeReply, encodeRequest, type ForwardReply, type ForwardRequest, ForwardStatus } from './wire.ts';
 
 /** Request bytes awaiting the leader's replies, over all connections. */
@@ -73,9 +73,6 @@ const READ_POLL_MS = 10;
 const MAX_TRIES = 5;
 /** Room left in a peer frame around one reply. */
 const FRAME_SLACK = 64 * 1024;
-
-/** Local commands that may run inside a forwarded transaction: they change no connection state. */
-const SAFE_LOCAL_IN_MULTI = new Set(['ping', 'echo']);
 
 interface Job {
   readonly commands: Buffer[][];
@@ -166,21 +163,9 @@ export class FollowerProxy {
     if (!this.takes(conn)) return null;
     // A new leader runs commands itself, once what the connection forwarded before is answered.
     if (this.node.isLeader() && !this.busy(conn)) return null;
-    if (cmd.name === 'exec') return this.forwardExec(conn);
-    // WATCH runs here after a ReadIndex barrier; its versions go with EXEC.
-    if (cmd.name === 'watch') return null;
-    // Cluster-wide parameters go to the leader (they are a log entry); per-node ones stay here.
-    if (cmd.name === 'config|set') {
-      const scope = configSetScope(argv);
-      if (scope === 'local') return null;
-      if (scope === 'mixed') return PROXY_ERRORS.mixedConfigSet;
-      return this.enqueue(conn, [argv], true, argv.reduce((n, a) => n + a.length + 8, 0), false);
-    }
-    const need = needOf(cmd);
-    if (need === null || (need === 'read' && conn.readonly)) return null;
-    let bytes = 0;
-    for (const a of argv) bytes += a.length + 8;
-    return this.enqueue(conn, [argv], need === 'write', bytes, false);
+    const route = routeOf(this.host.ctx.impls, conn, cmd, argv);
+    if (route === null || isReply(route)) return route;
+    return this.enqueue(conn, route);
   }
 
   private busy(conn: ClientConn): boolean {
@@ -188,35 +173,7 @@ export class FollowerProxy {
     return state !== undefined && (state.active !== null || state.queue.length > 0);
   }
 
-  private forwardExec(conn: ClientConn): Reply | DeferredReply | null {
-    const queued = conn.multi;
-    if (queued === null || conn.multiDirty) return null;
-    const need = transactionNeed(conn).need;
-    if (need === null || (need === 'read' && conn.readonly)) return null;
-    const impls = this.host.ctx.impls;
-    for (const q of queued) {
-      const impl = impls[q.cmd.name as keyof typeof impls];
-      if ('local' in impl && !SAFE_LOCAL_IN_MULTI.has(q.cmd.name)) {
-        conn.clearMulti();
-        conn.watched.clear();
-        conn.watchDirty = false;
-        return PROXY_ERRORS.notInForwardedMulti(q.cmd.name.replace('|', ' '));
-      }
-    }
-    conn.clearMulti();
-    const commands: Buffer[][] = [[Buffer.from('MULTI')]];
-    let bytes = 0;
-    let write = conn.watched.size > 0;
-    for (const q of queued) {
-      commands.push(q.argv);
-      for (const a of q.argv) bytes += a.length + 8;
-      write ||= needOf(q.cmd) === 'write';
-    }
-    commands.push([Buffer.from('EXEC')]);
-    return this.enqueue(conn, commands, write, bytes, true);
-  }
-
-  private enqueue(conn: ClientConn, commands: Buffer[][], write: boolean, bytes: number, tx: boolean): DeferredReply {
+  private enqueue(conn: ClientConn, { commands, write, bytes, tx }: Route): DeferredReply {
     const reply = conn.defer();
     let state = this.states.get(conn);
     if (state === undefined) {
