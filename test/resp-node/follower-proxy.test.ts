@@ -262,6 +262,9 @@ describe('follower-proxy yes', () => {
     stop = true;
     await Promise.all(loops);
 
+    const kinds = new Map<string, number>();
+    for (const e of errors) kinds.set(e.split(' ').slice(0, 3).join(' '), (kinds.get(e.split(' ').slice(0, 3).join(' ')) ?? 0) + 1);
+    console.log(`failover through the proxy: ${acked.size} writes acknowledged, ${afterKill} rounds after the kill, errors: ${JSON.stringify([...kinds])}`);
     // Only TRYAGAIN, CLUSTERDOWN or "outcome unknown" surfaced, never MOVED.
     for (const e of errors) expect(e).toMatch(/TRYAGAIN|outcome unknown|transaction failed|CLUSTERDOWN/);
     expect(errors.join('\n')).not.toMatch(/MOVED/);
