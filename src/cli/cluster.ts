@@ -122,6 +122,7 @@ export async function runCluster(argv: string[]): Promise<void> {
 
   let stopping = false;
   let failed = false;
+  const proxyOn = (passed.includes('--follower-proxy') && passed[passed.indexOf('--follower-proxy') + 1] === 'yes') || process.env.RAFTKV_FOLLOWER_PROXY === 'yes';
   const banner = (ready: boolean) => {
     if (stopping || nodes.every((x) => x.exited)) return;
     const endpoints = base === 6379 ? '' : ` --endpoints http://127.0.0.1:${specs[0].httpPort}`;
@@ -132,6 +133,7 @@ export async function runCluster(argv: string[]): Promise<void> {
         ...specs.map((s) => `  ${s.id}  RESP 127.0.0.1:${s.port}   HTTP http://127.0.0.1:${s.httpPort}   data ${s.dataDir}`),
         ready ? '' : `  (no leader yet: ${Math.round(BANNER_WAIT_MS / 1000)} s after start; the logs above say why)\n`,
         `  redis-cli -c -p ${specs[Math.min(1, n - 1)].port} set hello world`,
+        `  plain clients (no -c, no cluster mode) on any node: ${proxyOn ? 'the follower proxy is on' : 'npm start -- --follower-proxy yes (followers forward to the leader)'}`,
         `  npx raftkv status${endpoints}`,
         `  curl -s http://127.0.0.1:${specs[0].httpPort}/v1/cluster`,
         `  curl -s http://127.0.0.1:${specs[0].httpPort}/metrics`,

@@ -87,6 +87,11 @@ export const SETTINGS = {
     help: 'how long a write or linearizable read waits for the log before answering "outcome unknown" / TRYAGAIN (etcd: 5 s)',
   },
   'read-mode': { kind: READ_MODES, default: 'safe', help: 'linearizable reads: safe (ReadIndex) or lease' },
+  'follower-proxy': {
+    kind: YES_NO,
+    default: 'no',
+    help: 'a follower forwards commands that need the leader over its peer link and relays the reply, for plain (non-cluster) Redis clients; no: -MOVED, as Redis Cluster (RedisRaft: follower-proxy)',
+  },
   'snapshot-entries': { kind: 'int', default: 100_000, min: 1, help: 'snapshot after this many entries' },
   'snapshot-bytes': { kind: 'bytes', default: 64 * 1024 * 1024, min: 1, help: 'or after this many log bytes' },
   'snapshot-keep-entries': { kind: 'int', default: 5_000, min: 0, help: 'log tail kept after compaction' },

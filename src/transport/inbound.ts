@@ -40,12 +40,14 @@ export interface InboundOptions extends ServerIdentity {
    */
   firstUnknownPeer: (claimedId: string) => boolean;
   deliver: (m: Message) => void;
+  /** The body of a Forward frame from the authenticated peer `from` (the follower proxy). */
+  deliverForward: (from: NodeId, body: Uint8Array) => void;
   /** The peer authenticated as `peerId`. */
   onAuthenticated: (conn: InboundConnection) => void;
   onClosed: (conn: InboundConnection) => void;
 }
 
-const DATA_KINDS: ReadonlySet<number> = new Set([FrameKind.Batch, FrameKind.SnapBegin, FrameKind.SnapChunk]);
+const DATA_KINDS: ReadonlySet<number> = new Set([FrameKind.Batch, FrameKind.SnapBegin, FrameKind.SnapChunk, FrameKind.Forward]);
 
 /** Raised for a well-formed frame that breaks the link protocol. */
 class ProtocolViolation extends Error {
@@ -175,6 +177,17 @@ export class InboundConnection {
         if (m) {
           this.log.info({ bytes: m.snapshot?.data.length, index: m.snapshot?.meta.index }, 'snapshot received');
           this.deliver(m);
+        }
+        return;
+      }
+      case FrameKind.Forward: {
+        const from = this.peerId as NodeId;
+        const payload = body.view(body.remaining, 'forward body');
+        try {
+          this.opts.deliverForward(from, payload);
+        } catch (err) {
+          // As for Raft messages: the receiver's failure costs the frame, not the link.
+          this.log.error({ err }, 'forward handler threw');
         }
         return;
       }

@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { type Message, MessageType, type NodeId } from '../raft/types.ts';
 import type { Backoff } from './backoff.ts';
 import { CodecError } from './bytes.ts';
-import { encodeBatch, HEADER_SIZE, messageSize } from './codec.ts';
+import { encodeBatch, encodeForward, HEADER_SIZE, messageSize } from './codec.ts';
 import {
   CloseCode,
   clientProof,
@@ -85,6 +85,8 @@ export interface LinkOptions {
   onSnapshotStatus: (peer: NodeId, ok: boolean) => void;
   /** A keep-alive ping was answered after `ms` (the peer round-trip metric). */
   onRtt?: (peer: NodeId, ms: number) => void;
+  /** The link was up and went down: what was sent on it may or may not have arrived. */
+  onDown?: (peer: NodeId) => void;
 }
 
 /** Close codes with which a peer refuses us because of configuration, worth a warning. */
@@ -194,6 +196,21 @@ export class PeerLink {
     }
     if (!this.queue.push(m, size)) return this.drop();
     this.scheduleFlush();
+    return true;
+  }
+
+  /**
+   * Writes a Forward frame (the follower proxy) at once, beside the Raft batches; false when it
+   * was not sent: link not up, frame over maxPayload, or, unless `always`, the socket already
+   * holding `budget` bytes (the proxy then waits or answers TRYAGAIN; it never queues here).
+   * `always` is for the leader's replies, which the follower's own budget bounds.
+   */
+  sendForward(body: Uint8Array, budget: number, always: boolean): boolean {
+    const ws = this.ws;
+    if (!ws || this.state !== LinkState.Connected) return false;
+    if (HEADER_SIZE + body.length > this.limits.maxPayload) return false;
+    if (!always && ws.bufferedAmount + body.length > budget) return false;
+    ws.send(encodeForward(body));
     return true;
   }
 
@@ -407,8 +424,11 @@ export class PeerLink {
       this.log.debug({ url: this.url, code, reason }, 'peer link down');
     }
     if (this.closed) return;
-    if (wasConnected) this.startDownClock();
-    if (wasConnected) this.opts.onUnreachable(this.opts.peer);
+    if (wasConnected) {
+      this.startDownClock();
+      this.opts.onUnreachable(this.opts.peer);
+      this.opts.onDown?.(this.opts.peer);
+    }
     const delay = this.opts.backoff.next();
     this.log.debug({ delayMs: Math.round(delay) }, 'redialling peer');
     this.reconnectTimer = setTimeout(() => this.dial(), delay);

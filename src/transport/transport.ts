@@ -107,6 +107,10 @@ export class Transport {
   onSnapshotStatus?: (id: NodeId, ok: boolean) => void;
   /** A ping on the outbound link to `id` was answered after `ms` milliseconds. */
   onPeerRtt?: (id: NodeId, ms: number) => void;
+  /** A Forward frame's body from the authenticated member `from` (src/resp/proxy/). */
+  onForward?: (from: NodeId, body: Uint8Array) => void;
+  /** The outbound link to `id` was up and went down. */
+  onPeerDown?: (id: NodeId) => void;
 
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly inbound = new Set<InboundConnection>();
@@ -299,6 +303,20 @@ export class Transport {
     }
   }
 
+  /**
+   * Sends a Forward frame to the member `to` over its authenticated link (see
+   * PeerLink.sendForward); false when it did not leave.
+   */
+  sendForward(to: NodeId, body: Uint8Array, budget: number, always = false): boolean {
+    if (this.closed) return false;
+    return this.links.get(to)?.sendForward(body, budget, always) ?? false;
+  }
+
+  /** The largest frame a peer accepts from this node (and this node from a peer). */
+  get maxPayload(): number {
+    return this.limits.maxPayload;
+  }
+
   stats(): Record<NodeId, LinkStats> {
     const out: Record<NodeId, LinkStats> = {};
     for (const [id, link] of this.links) out[id] = link.stats();
@@ -334,6 +352,7 @@ export class Transport {
       onUnreachable: (peer) => this.onUnreachable?.(peer),
       onSnapshotStatus: (peer, ok) => this.onSnapshotStatus?.(peer, ok),
       onRtt: (peer, ms) => this.onPeerRtt?.(peer, ms),
+      onDown: (peer) => this.onPeerDown?.(peer),
     });
   }
 
@@ -364,6 +383,7 @@ export class Transport {
       firstUnknownPeer: (id) => this.firstUnknownPeer(id),
       snapshotTimeoutMs: opts.snapshotTimeoutMs ?? TRANSPORT_DEFAULTS.snapshotTimeoutMs,
       deliver: opts.onMessage,
+      deliverForward: (from, body) => this.onForward?.(from, body),
       onAuthenticated: (c) => {
         const id = c.peerId!;
         const previous = this.inboundByPeer.get(id);

@@ -139,6 +139,22 @@ export const configGet: LocalHandler = (ctx, _conn, argv) => {
 };
 
 /**
+ * Which parameters of a CONFIG SET are cluster-wide (go through the log, so a follower must
+ * send them to the leader) and which apply to this node only: 'replicated', 'local', or 'mixed'.
+ * Unknown names count as local: the command fails here, as it would anywhere.
+ */
+export function configSetScope(argv: readonly Buffer[]): 'replicated' | 'local' | 'mixed' {
+  let replicated = 0;
+  let local = 0;
+  for (let i = 2; i < argv.length; i += 2) {
+    const name = option(argv[i]);
+    if (Object.hasOwn(PARAMS, name) && PARAMS[name].replicated) replicated++;
+    else local++;
+  }
+  return replicated === 0 ? 'local' : local === 0 ? 'replicated' : 'mixed';
+}
+
+/**
  * CONFIG SET name value [name value ...]: all or nothing, checked in Redis's order; the
  * cluster-wide parameters go through the log as one entry (see the top of this file).
  */
