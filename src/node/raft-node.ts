@@ -6,25 +6,15 @@
 import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import { KvStore, decodeEntry, encodeEntry, type KvEntry, type KvOp, type KvResult } from '../kv/index.ts';
-import { RawNode, decodeConfChange } from '../raft/index.ts';
-import {
-  ConfChangeType,
-  EntryType,
-  MessageType,
-  NONE,
-  ReadOnlyOption,
-  Role,
-  type ConfChange,
-  type ConfState,
-  type Entry,
-  type Message,
-} from '../raft/types.ts';
+import { RawNode } from '../raft/index.ts';
+import { EntryType, MessageType, NONE, ReadOnlyOption, Role, type ConfState, type Entry, type Message } from '../raft/types.ts';
 import { LevelStorage, type SnapshotInfo } from '../storage/index.ts';
 import { Transport } from '../transport/index.ts';
 import type { NodeConfig } from './config.ts';
 import { LeaderDuties } from './leader-duties.ts';
 import type { Logger } from './logger.ts';
-import { InvalidMemberError, type Member, Members, checkMember, decodeMember, encodeMember, raftUrl } from './members.ts';
+import { type Member, Members } from './members.ts';
+import { Membership, type MembershipHost } from './membership.ts';
 import { peerSecret } from './peer-secret.ts';
 import { NodeMetrics } from './metrics.ts';
 import { ProposalBatch } from './proposal-batch.ts';
@@ -33,7 +23,7 @@ import { Snapshotter } from './snapshotter.ts';
 import { EntryClock } from './entry-clock.ts';
 import { type ReadyHost, ReadyLoop } from './ready-loop.ts';
 import { OutcomeUnknownError, ProposalWaiters, ReadWaiters } from './waiters.ts';
-import { type NodeTls, secureHttp } from './tls-config.ts';
+import type { NodeTls } from './tls-config.ts';
 import { ConfChangePendingError, MemberExistsError, NodeClosedError, NotLeaderError, TransferTimeoutError, UnknownMemberError } from './errors.ts';
 import { bestTransferTarget, bootstrapEntries, nextLeader } from './leadership.ts';
 
@@ -62,7 +52,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   readonly metrics: NodeMetrics;
   readonly kv: KvStore;
   private raw!: RawNode;
-  private conf: ConfState = { voters: [], learners: [] };
+  private readonly membership: Membership;
   private role: Role = Role.Follower;
   private leaderId = NONE;
   /** The most recent leader this node knew, kept while none is known (see lastKnownLeader). */
@@ -89,6 +79,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     this.members = new Members(cfg.peers);
     const tls = cfg.advertiseTlsPort ? { tlsPort: cfg.advertiseTlsPort } : {};
     this.members.set({ id: cfg.id, host: cfg.advertiseHost, port: cfg.advertisePort, httpPort: cfg.advertiseHttpPort, ...tls });
+    this.membership = new Membership(this.membershipHost(), this.members, cfg, log);
     this.metrics = new NodeMetrics(this);
     this.kv = new KvStore({ maxmemory: cfg.maxmemory, policy: cfg.maxmemoryPolicy });
     this.settings = new NodeSettings(cfg, log);
@@ -115,8 +106,8 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       ...(tls.peerDial ? { tls: tls.peerDial } : {}),
       logger: log.child({ component: 'transport' }),
       onMessage: (m) => node?.onPeerMessage(m),
-      // Knowing the secret is not enough: only members may dial in (see isPeer).
-      isAllowedPeer: (id) => node?.isPeer(id) ?? false,
+      // Knowing the secret is not enough: only members may dial in (Membership.isPeer).
+      isAllowedPeer: (id) => node?.membership.isPeer(id) ?? false,
       // One log entry travels in one frame, so the frame limit follows the largest value.
       maxPayload: Math.max(cfg.maxValueBytes, 16 * 1024 * 1024) + 1024 * 1024,
       maxSnapshotBytes: cfg.maxSnapshotBytes,
@@ -138,7 +129,6 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     const tail = commit > snap.meta.index ? this.storage.entries(snap.meta.index + 1, commit + 1, Number.POSITIVE_INFINITY) : [];
     this.settings.atCommit(this.kv.settings, tail);
     this.applied = snap.meta.index;
-    this.conf = snap.meta.conf;
     this.raw = new RawNode({
       id: this.cfg.id,
       electionTick: this.cfg.electionTicks,
@@ -155,9 +145,9 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       random: Math.random,
       logger: (level, msg) => this.log[level]({ component: 'raft' }, msg),
     });
-    this.refreshPeers();
+    this.membership.restored(snap.meta.conf);
     this.log.info(
-      { snapshotIndex: snap.meta.index, lastIndex: this.storage.lastIndex(), voters: this.conf.voters },
+      { snapshotIndex: snap.meta.index, lastIndex: this.storage.lastIndex(), voters: this.membership.conf.voters },
       'recovered from data directory',
     );
   }
@@ -205,7 +195,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   }
 
   confState(): ConfState {
-    return this.conf;
+    return this.membership.conf;
   }
 
   status(): NodeStatus {
@@ -219,8 +209,8 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       applied: this.applied,
       lastIndex: this.storage.lastIndex(),
       snapshotIndex: this.storage.snapshotMeta().index,
-      voters: [...this.conf.voters],
-      learners: [...this.conf.learners],
+      voters: [...this.membership.conf.voters],
+      learners: [...this.membership.conf.learners],
     };
   }
 
@@ -307,45 +297,39 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   // ---- membership ---------------------------------------------------------------------------
 
   /** Add a member as a learner; it is promoted to voter automatically once caught up. */
-  async addMember(m: Member): Promise<void> {
-    checkMember(m);
-    if (this.conf.voters.includes(m.id) || this.conf.learners.includes(m.id)) {
-      throw new MemberExistsError(m.id);
-    }
-    await this.proposeConfChange({ type: ConfChangeType.AddLearner, node: m.id, context: encodeMember(m) });
+  addMember(m: Member): Promise<void> {
+    return this.membership.add(m);
   }
 
-  async removeMember(id: string): Promise<void> {
-    if (!this.conf.voters.includes(id) && !this.conf.learners.includes(id)) throw new UnknownMemberError(id);
-    await this.proposeConfChange({ type: ConfChangeType.RemoveNode, node: id });
+  removeMember(id: string): Promise<void> {
+    return this.membership.remove(id);
   }
 
-  /**
-   * Changes go one at a time, so an admin request that arrives while the previous change (or a
-   * new leader's no-op) is still being applied waits for it rather than failing: right after an
-   * election, or while a learner is being promoted, a refusal would only make the operator retry.
-   */
-  private async proposeConfChange(cc: Parameters<RawNode['proposeConfChange']>[0]): Promise<unknown> {
-    const deadline = Date.now() + this.writeTimeoutMs();
-    for (;;) {
-      if (this.closed) throw new NodeClosedError();
-      if (this.role !== Role.Leader) throw new NotLeaderError(this.leader());
-      if (!this.raw.confChangePending) break;
-      if (Date.now() >= deadline) throw new ConfChangePendingError();
-      await new Promise((r) => setTimeout(r, this.cfg.tickMs));
-    }
-    const { index, term } = this.raw.proposeConfChange(cc);
-    this.scheduleReady();
-    return this.proposals.wait(index, term, deadline);
+  /** Membership's view of this node (membership.ts). */
+  private membershipHost(): MembershipHost {
+    const node = this;
+    return {
+      get core() {
+        return node.raw;
+      },
+      isLeader: () => this.role === Role.Leader,
+      closed: () => this.closed,
+      leader: () => this.leader(),
+      proposals: this.proposals,
+      writeTimeoutMs: () => this.writeTimeoutMs(),
+      scheduleReady: () => this.scheduleReady(),
+      setPeers: (peers) => this.transport.setPeers(peers),
+    };
   }
 
   /** Hand leadership to `to` (or the most caught-up reachable voter); resolves with the new leader. */
   async transferLeadership(to?: string, timeoutMs = this.cfg.tickMs * this.cfg.electionTicks * 2): Promise<string> {
     if (this.role !== Role.Leader) throw new NotLeaderError(this.leader());
     const links = this.transport.stats();
-    const target = to ?? bestTransferTarget(this.conf.voters, this.cfg.id, this.progress() ?? {}, (id) => links[id]?.state === 'connected');
+    const voters = this.membership.conf.voters;
+    const target = to ?? bestTransferTarget(voters, this.cfg.id, this.progress() ?? {}, (id) => links[id]?.state === 'connected');
     if (!target) throw new UnknownMemberError('(no other reachable voter)');
-    if (!this.conf.voters.includes(target) || target === this.cfg.id) throw new UnknownMemberError(target);
+    if (!voters.includes(target) || target === this.cfg.id) throw new UnknownMemberError(target);
     const next = nextLeader(this, this.cfg.id, timeoutMs);
     this.raw.transferLeadership(target);
     this.scheduleReady();
@@ -363,7 +347,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     this.reads.expire(now);
     if (this.role === Role.Leader) {
       this.duties.onTick();
-      this.promoteCaughtUpLearners();
+      this.membership.promoteCaughtUpLearners();
     }
     this.scheduleReady();
   }
@@ -422,8 +406,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
         this.settings.restored(this.kv.settings);
         this.proposals.skippedTo(snap.meta.index);
         this.applied = snap.meta.index;
-        this.conf = snap.meta.conf;
-        this.refreshPeers();
+        this.membership.restored(snap.meta.conf);
       },
       afterAdvance: (rd) => {
         if (rd.committedEntries.length === 0) return;
@@ -499,84 +482,8 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     this.proposals.applied(e.index, e.term, results);
   }
 
-  /**
-   * The change itself always reaches the core, so that every replica agrees on the voters; only
-   * an unusable address is skipped (the member then has no known address). A record may only
-   * address the node the change is about, or one entry could redirect another member's links.
-   */
   private applyConfChange(e: Entry): void {
-    let cc: ConfChange;
-    try {
-      cc = decodeConfChange(e.data);
-      // Proposals are validated; NONE in the log would make "no node" a member.
-      if (cc.node === NONE) throw new Error('conf change without a node id');
-    } catch (err) {
-      this.log.error({ err, index: e.index }, `conf change ${e.index} cannot be decoded; applied as a no-op`);
-      this.proposals.unusable(e.index, `conf change ${e.index} could not be decoded`);
-      return;
-    }
-    this.conf = this.raw.applyConfChange(cc);
-    let member: Member | undefined;
-    try {
-      member = decodeMember(cc.context);
-      if (member && member.id !== cc.node) throw new InvalidMemberError('id', `${member.id} does not match the change's node ${cc.node}`);
-    } catch (err) {
-      member = undefined;
-      this.log.error({ err, index: e.index, node: cc.node }, `conf change ${e.index} carries an unusable address; applied without it`);
-    }
-    if (member) this.members.set(member);
-    if (cc.type === ConfChangeType.RemoveNode) this.members.delete(cc.node);
-    this.log.info({ change: cc.type, node: cc.node, voters: this.conf.voters, learners: this.conf.learners }, 'membership changed');
-    this.refreshPeers();
-    this.proposals.applied(e.index, e.term, this.conf);
-  }
-
-  /**
-   * Every learner is a member on its way to voting (the admin API adds members only as learners
-   * first), so whichever node leads promotes it once it has caught up: the leader that added it
-   * may be gone by then.
-   */
-  private promoteCaughtUpLearners(): void {
-    if (this.conf.learners.length === 0) return;
-    const pr = this.progress() ?? {};
-    const commit = this.raw.status().commit;
-    for (const id of this.conf.learners) {
-      if ((pr[id]?.match ?? 0) < commit) continue;
-      try {
-        const { index, term } = this.raw.proposeConfChange({ type: ConfChangeType.AddVoter, node: id });
-        void this.proposals.wait(index, term, Date.now() + this.writeTimeoutMs()).catch(() => undefined);
-        this.log.info({ node: id }, 'learner caught up; proposing promotion to voter');
-      } catch {
-        // the previous change is not applied yet (one at a time); retry on a later tick
-      }
-      return;
-    }
-  }
-
-  /**
-   * Who may dial in: a voter or learner of our configuration, or a member whose address we know.
-   * The address book holds the learners being added and, on a node started with --join, the
-   * --peers it was given, so a joining node accepts the leader before it has applied the change
-   * that makes the leader known to its core. A removed member loses its link (refreshPeers).
-   */
-  private isPeer(id: string): boolean {
-    return this.conf.voters.includes(id) || this.conf.learners.includes(id) || this.members.get(id) !== undefined;
-  }
-
-  /**
-   * Links go to every configured member and every address we know: a node that is joining is in
-   * no configuration yet (its own core's), but must still answer the leader.
-   */
-  private refreshPeers(): void {
-    const ids = new Set([...this.conf.voters, ...this.conf.learners, ...this.members.all().map((m) => m.id)]);
-    ids.delete(this.cfg.id);
-    const peers: { id: string; url: string }[] = [];
-    for (const id of ids) {
-      const m = this.members.get(id);
-      if (m) peers.push({ id, url: raftUrl(m, secureHttp(this.cfg)) });
-      else this.log.warn({ node: id }, 'member has no known address');
-    }
-    this.transport.setPeers(peers);
+    this.membership.apply(e);
   }
 
   /** Snapshot the state machine and compact the log now (admin API, benchmarks). */
@@ -586,7 +493,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
 
   /** Exposed for the snapshotter: the state at `applied` to put in a snapshot. */
   snapshotEnvelope(): { index: number; conf: ConfState; members: Uint8Array } {
-    return { index: this.applied, conf: this.conf, members: this.members.encode() };
+    return { index: this.applied, conf: this.membership.conf, members: this.members.encode() };
   }
 
   // ---- shutdown -----------------------------------------------------------------------------
@@ -594,7 +501,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   /** SIGTERM path: a leader hands over first so clients see no failed write. */
   async shutdown(): Promise<void> {
     if (this.closed) return;
-    if (this.role === Role.Leader && this.conf.voters.length > 1) {
+    if (this.role === Role.Leader && this.membership.conf.voters.length > 1) {
       try {
         const to = await this.transferLeadership(undefined, this.cfg.tickMs * this.cfg.electionTicks * 2);
         this.log.info({ to }, 'handed leadership over before shutdown');
