@@ -19,7 +19,7 @@ import { peerSecret } from './peer-secret.ts';
 import { NodeMetrics } from './metrics.ts';
 import { ProposalBatch } from './proposal-batch.ts';
 import { NodeSettings } from './settings.ts';
-import { Snapshotter } from './snapshotter.ts';
+import { type SnapshotHost, Snapshotter } from './snapshotter.ts';
 import { EntryClock } from './entry-clock.ts';
 import { type ReadyHost, ReadyLoop } from './ready-loop.ts';
 import { OutcomeUnknownError, ProposalWaiters, ReadWaiters } from './waiters.ts';
@@ -87,7 +87,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       this.raw.readIndex(ctx);
       this.scheduleReady();
     });
-    this.snapshotter = new Snapshotter(this, storage, log);
+    this.snapshotter = new Snapshotter(this.snapshotHost(), storage, cfg, log);
     this.duties = new LeaderDuties(this, cfg, log);
     this.clock = new EntryClock({ wall: Date.now, appliedTs: () => this.kv.highTs, applied: () => this.applied, core: () => this.raw });
   }
@@ -491,9 +491,14 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     return this.snapshotter.take();
   }
 
-  /** Exposed for the snapshotter: the state at `applied` to put in a snapshot. */
-  snapshotEnvelope(): { index: number; conf: ConfState; members: Uint8Array } {
-    return { index: this.applied, conf: this.membership.conf, members: this.members.encode() };
+  /** The snapshotter's view of this node (snapshotter.ts). */
+  private snapshotHost(): SnapshotHost {
+    return {
+      kv: this.kv,
+      members: this.members,
+      envelope: () => ({ index: this.applied, conf: this.membership.conf, members: this.members.encode() }),
+      taken: () => this.metrics.snapshots.inc(),
+    };
   }
 
   // ---- shutdown -----------------------------------------------------------------------------
