@@ -6,7 +6,6 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { KvEntry, KvResult } from '../kv/index.ts';
-import type { RaftNode } from './raft-node.ts';
 
 /** A count kept as a plain number and read by the registry when scraped. */
 export class Tally {
@@ -15,6 +14,19 @@ export class Tally {
   inc(n = 1): void {
     this.value += n;
   }
+}
+
+/** What the gauges read from the node when scraped. */
+export interface MetricsSource {
+  /** Keys held and their accounted bytes (KvStore.size, usedMemory). */
+  keys(): number;
+  usedMemory(): number;
+  term(): number;
+  commit(): number;
+  applied(): number;
+  isLeader(): boolean;
+  /** The outbound peer links (Transport.stats). */
+  links(): Record<string, { state: string }>;
 }
 
 export class NodeMetrics {
@@ -28,7 +40,7 @@ export class NodeMetrics {
   readonly expirations: Counter;
   private readonly fsyncSeconds: Histogram;
 
-  constructor(node: RaftNode) {
+  constructor(node: MetricsSource) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'raftkv_process_' });
     const tallies = this.commandTallies;
@@ -73,11 +85,11 @@ export class NodeMetrics {
           this.set(read());
         },
       });
-    gauge('raftkv_keys', 'Keys held, expired ones included until their delete is applied', () => node.kv.size);
-    gauge('raftkv_used_memory_bytes', 'Accounted memory of keys and values', () => node.kv.usedMemory());
-    gauge('raftkv_term', 'Current Raft term', () => node.status().term);
-    gauge('raftkv_commit_index', 'Commit index', () => node.status().commit);
-    gauge('raftkv_applied_index', 'Applied index', () => node.appliedIndex);
+    gauge('raftkv_keys', 'Keys held, expired ones included until their delete is applied', () => node.keys());
+    gauge('raftkv_used_memory_bytes', 'Accounted memory of keys and values', () => node.usedMemory());
+    gauge('raftkv_term', 'Current Raft term', () => node.term());
+    gauge('raftkv_commit_index', 'Commit index', () => node.commit());
+    gauge('raftkv_applied_index', 'Applied index', () => node.applied());
     gauge('raftkv_is_leader', '1 on the leader', () => (node.isLeader() ? 1 : 0));
     new Gauge({
       name: 'raftkv_peer_connected',
@@ -86,7 +98,7 @@ export class NodeMetrics {
       registers,
       collect() {
         this.reset();
-        for (const [peer, s] of Object.entries(node.transport.stats())) this.set({ peer }, s.state === 'connected' ? 1 : 0);
+        for (const [peer, s] of Object.entries(node.links())) this.set({ peer }, s.state === 'connected' ? 1 : 0);
       },
     });
   }

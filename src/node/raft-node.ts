@@ -80,7 +80,15 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     const tls = cfg.advertiseTlsPort ? { tlsPort: cfg.advertiseTlsPort } : {};
     this.members.set({ id: cfg.id, host: cfg.advertiseHost, port: cfg.advertisePort, httpPort: cfg.advertiseHttpPort, ...tls });
     this.membership = new Membership(this.membershipHost(), this.members, cfg, log);
-    this.metrics = new NodeMetrics(this);
+    this.metrics = new NodeMetrics({
+      keys: () => this.kv.size,
+      usedMemory: () => this.kv.usedMemory(),
+      term: () => this.raw.term,
+      commit: () => this.raw.status().commit,
+      applied: () => this.applied,
+      isLeader: () => this.isLeader(),
+      links: () => this.transport.stats(),
+    });
     this.kv = new KvStore({ maxmemory: cfg.maxmemory, policy: cfg.maxmemoryPolicy });
     this.settings = new NodeSettings(cfg, log);
     this.reads = new ReadWaiters((ctx) => {
