@@ -96,7 +96,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       this.scheduleReady();
     });
     this.snapshotter = new Snapshotter(this.snapshotHost(), storage, cfg, log);
-    this.duties = new LeaderDuties(this, cfg, log);
+    this.duties = new LeaderDuties({ kv: this.kv, now: () => this.now(), propose: (ops) => this.propose(ops) }, cfg, log);
     this.clock = new EntryClock({ wall: Date.now, appliedTs: () => this.kv.highTs, applied: () => this.applied, core: () => this.raw });
   }
 
