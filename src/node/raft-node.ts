@@ -5,27 +5,27 @@
  */
 import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
-import { KvStore, decodeEntry, encodeEntry, type KvEntry, type KvOp, type KvResult } from '../kv/index.ts';
-import { RawNode } from '../raft/index.ts';
-import { EntryType, MessageType, NONE, ReadOnlyOption, Role, type ConfState, type Entry, type Message } from '../raft/types.ts';
-import { LevelStorage, type SnapshotInfo } from '../storage/index.ts';
-import { Transport } from '../transport/index.ts';
+import { type KvStore, decodeEntry, encodeEntry, type KvEntry, type KvOp, type KvResult } from '../kv/index.ts';
+import type { RawNode } from '../raft/index.ts';
+import { EntryType, MessageType, NONE, Role, type ConfState, type Entry, type Message } from '../raft/types.ts';
+import type { LevelStorage, SnapshotInfo } from '../storage/index.ts';
+import type { Transport } from '../transport/index.ts';
 import type { NodeConfig } from './config.ts';
 import { LeaderDuties } from './leader-duties.ts';
 import type { Logger } from './logger.ts';
-import { type Member, Members } from './members.ts';
+import type { Member, Members } from './members.ts';
 import { Membership, type MembershipHost } from './membership.ts';
-import { peerSecret } from './peer-secret.ts';
+import { type NodeParts, openParts } from './open.ts';
 import { NodeMetrics } from './metrics.ts';
 import { ProposalBatch } from './proposal-batch.ts';
-import { NodeSettings } from './settings.ts';
+import type { NodeSettings } from './settings.ts';
 import { type SnapshotHost, Snapshotter } from './snapshotter.ts';
 import { EntryClock } from './entry-clock.ts';
 import { type ReadyHost, ReadyLoop } from './ready-loop.ts';
 import { OutcomeUnknownError, ProposalWaiters, ReadWaiters } from './waiters.ts';
 import type { NodeTls } from './tls-config.ts';
 import { ConfChangePendingError, MemberExistsError, NodeClosedError, NotLeaderError, TransferTimeoutError, UnknownMemberError } from './errors.ts';
-import { bestTransferTarget, bootstrapEntries, nextLeader } from './leadership.ts';
+import { bestTransferTarget, nextLeader } from './leadership.ts';
 
 export { ConfChangePendingError, MemberExistsError, NodeClosedError, NotLeaderError, TransferTimeoutError, UnknownMemberError };
 
@@ -48,10 +48,12 @@ export interface NodeStatus {
 }
 
 export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [string]; fatal: [Error] }> {
+  readonly storage: LevelStorage;
+  readonly transport: Transport;
   readonly members: Members;
   readonly metrics: NodeMetrics;
   readonly kv: KvStore;
-  private raw!: RawNode;
+  private readonly raw: RawNode;
   private readonly membership: Membership;
   private role: Role = Role.Follower;
   private leaderId = NONE;
@@ -72,13 +74,15 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   private constructor(
     readonly cfg: NodeConfig,
     readonly log: Logger,
-    readonly storage: LevelStorage,
-    readonly transport: Transport,
+    parts: NodeParts,
   ) {
     super();
-    this.members = new Members(cfg.peers);
-    const tls = cfg.advertiseTlsPort ? { tlsPort: cfg.advertiseTlsPort } : {};
-    this.members.set({ id: cfg.id, host: cfg.advertiseHost, port: cfg.advertisePort, httpPort: cfg.advertiseHttpPort, ...tls });
+    this.storage = parts.storage;
+    this.transport = parts.transport;
+    this.raw = parts.raw;
+    this.kv = parts.kv;
+    this.members = parts.members;
+    this.settings = parts.settings;
     this.membership = new Membership(this.membershipHost(), this.members, cfg, log);
     this.metrics = new NodeMetrics({
       keys: () => this.kv.size,
@@ -89,82 +93,30 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       isLeader: () => this.isLeader(),
       links: () => this.transport.stats(),
     });
-    this.kv = new KvStore({ maxmemory: cfg.maxmemory, policy: cfg.maxmemoryPolicy });
-    this.settings = new NodeSettings(cfg, log);
     this.reads = new ReadWaiters((ctx) => {
       this.raw.readIndex(ctx);
       this.scheduleReady();
     });
-    this.snapshotter = new Snapshotter(this.snapshotHost(), storage, cfg, log);
+    this.snapshotter = new Snapshotter(this.snapshotHost(), this.storage, cfg, log);
     this.duties = new LeaderDuties({ kv: this.kv, now: () => this.now(), propose: (ops) => this.propose(ops) }, cfg, log);
     this.clock = new EntryClock({ wall: Date.now, appliedTs: () => this.kv.highTs, applied: () => this.applied, core: () => this.raw });
+    this.applied = parts.applied;
+    this.membership.restored(parts.conf);
+    log.info({ snapshotIndex: parts.applied, lastIndex: this.storage.lastIndex(), voters: this.membership.conf.voters }, 'recovered from data directory');
   }
 
-  /** Open storage, restore the newest snapshot and build the core; call `start` to begin ticking. */
+  /** Open storage, restore the newest snapshot and build the core (open.ts); call `start` to begin ticking. */
   /** `tls.peerDial`: the client side of wss:// peer links (tls-config.ts), when peer TLS is on. */
   static async open(cfg: NodeConfig, log: Logger, tls: Pick<NodeTls, 'peerDial'> = {}): Promise<RaftNode> {
-    const storage = await LevelStorage.open(cfg.dataDir, { logger: log });
     let node: RaftNode | undefined;
-    const { secret, derived } = peerSecret(cfg);
-    if (derived) log.info('no cluster secret: peer links are loopback-only, authenticated by a secret derived from the cluster id');
-    const transport = new Transport({
-      nodeId: cfg.id,
-      clusterId: cfg.clusterId,
-      secret,
-      ...(tls.peerDial ? { tls: tls.peerDial } : {}),
-      logger: log.child({ component: 'transport' }),
+    const parts = await openParts(cfg, log, tls, {
       onMessage: (m) => node?.onPeerMessage(m),
-      // Knowing the secret is not enough: only members may dial in (Membership.isPeer).
       isAllowedPeer: (id) => node?.membership.isPeer(id) ?? false,
-      // One log entry travels in one frame, so the frame limit follows the largest value.
-      maxPayload: Math.max(cfg.maxValueBytes, 16 * 1024 * 1024) + 1024 * 1024,
-      maxSnapshotBytes: cfg.maxSnapshotBytes,
+      onUnreachable: (id) => node?.raw.reportUnreachable(id),
+      onSnapshotStatus: (id, ok) => node?.raw.reportSnapshot(id, ok),
     });
-    node = new RaftNode(cfg, log, storage, transport);
-    transport.onUnreachable = (id) => node?.raw.reportUnreachable(id);
-    transport.onSnapshotStatus = (id, ok) => node?.raw.reportSnapshot(id, ok);
-    await node.recover();
+    node = new RaftNode(cfg, log, parts);
     return node;
-  }
-
-  private async recover(): Promise<void> {
-    const snap = await this.storage.loadSnapshot();
-    const fresh = snap.meta.index === 0 && this.storage.lastIndex() === 0 && this.storage.initialState().hardState.term === 0;
-    if (fresh && !this.cfg.join) await this.bootstrap();
-    if (snap.meta.index > 0) await this.snapshotter.install(snap);
-    // Serve under the committed cluster-wide settings from the start, not the flags (settings.ts).
-    const commit = this.storage.initialState().hardState.commit;
-    const tail = commit > snap.meta.index ? this.storage.entries(snap.meta.index + 1, commit + 1, Number.POSITIVE_INFINITY) : [];
-    this.settings.atCommit(this.kv.settings, tail);
-    this.applied = snap.meta.index;
-    this.raw = new RawNode({
-      id: this.cfg.id,
-      electionTick: this.cfg.electionTicks,
-      heartbeatTick: this.cfg.heartbeatTicks,
-      storage: this.storage,
-      applied: snap.meta.index,
-      maxSizePerMsg: 1024 * 1024,
-      maxInflightMsgs: 256,
-      maxInflightBytes: 32 * 1024 * 1024,
-      maxCommittedSizePerReady: 16 * 1024 * 1024,
-      preVote: true,
-      checkQuorum: true,
-      readOnlyOption: this.cfg.readMode === 'lease' ? ReadOnlyOption.LeaseBased : ReadOnlyOption.Safe,
-      random: Math.random,
-      logger: (level, msg) => this.log[level]({ component: 'raft' }, msg),
-    });
-    this.membership.restored(snap.meta.conf);
-    this.log.info(
-      { snapshotIndex: snap.meta.index, lastIndex: this.storage.lastIndex(), voters: this.membership.conf.voters },
-      'recovered from data directory',
-    );
-  }
-
-  private async bootstrap(): Promise<void> {
-    const initial = this.cfg.peers.length > 0 ? this.cfg.peers : [this.members.get(this.cfg.id)!];
-    const entries = bootstrapEntries(initial);
-    await this.storage.save({ entries, hardState: { term: 1, vote: NONE, commit: entries.length } });
-    this.log.info({ voters: entries.length }, 'bootstrapped a new cluster');
   }
 
   registerRoutes(app: FastifyInstance): Promise<void> | void {
