@@ -17,12 +17,12 @@ import type { Member, Members } from './members.ts';
 import { Membership, type MembershipHost } from './membership.ts';
 import { type NodeParts, openParts } from './open.ts';
 import { NodeMetrics } from './metrics.ts';
-import { ProposalBatch } from './proposal-batch.ts';
 import type { NodeSettings } from './settings.ts';
 import { type SnapshotHost, Snapshotter } from './snapshotter.ts';
 import { EntryClock } from './entry-clock.ts';
 import { type ReadyHost, ReadyLoop } from './ready-loop.ts';
 import { OutcomeUnknownError, ProposalWaiters, ReadWaiters } from './waiters.ts';
+import { type WritesHost, Writes } from './writes.ts';
 import type { NodeTls } from './tls-config.ts';
 import { ConfChangePendingError, MemberExistsError, NodeClosedError, NotLeaderError, TransferTimeoutError, UnknownMemberError } from './errors.ts';
 import { bestTransferTarget, nextLeader } from './leadership.ts';
@@ -65,7 +65,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   private closed = false;
   private ticker: NodeJS.Timeout | undefined;
   private readonly proposals = new ProposalWaiters();
-  private readonly batch = new ProposalBatch();
+  private readonly writes: Writes;
   private readonly reads: ReadWaiters;
   private readonly snapshotter: Snapshotter;
   private readonly duties: LeaderDuties;
@@ -83,6 +83,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     this.kv = parts.kv;
     this.members = parts.members;
     this.settings = parts.settings;
+    this.writes = new Writes(this.writesHost(), cfg);
     this.membership = new Membership(this.membershipHost(), this.members, cfg, log);
     this.metrics = new NodeMetrics({
       keys: () => this.kv.size,
@@ -197,53 +198,20 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   }
 
   private proposeBytes(data: Uint8Array): Promise<unknown> {
-    const refused = this.refusal();
-    if (refused) return refused();
-    const p = this.batch.add(data, Date.now() + this.writeTimeoutMs());
-    this.scheduleReady();
-    return p;
+    return this.writes.propose(data);
   }
 
-  /** Why a proposal cannot be taken now, as the answer to give; undefined if it can. */
-  private refusal(): (() => Promise<never>) | undefined {
-    // Ask the core, not this.role: a vote request earlier in this turn may already have stepped
-    // it down, and the Ready that tells us has not been handled yet.
-    if (!this.raw.isLeader) return () => this.redirect();
-    if (this.closed) return () => Promise.reject(new NodeClosedError());
-    if (this.raw.leadTransferee !== NONE) return () => this.afterTransfer();
-    return undefined;
-  }
-
-  /** The Ready loop is about to run: the turn's writes go to the core as one proposal. */
-  private proposeBatch(): void {
-    if (this.batch.size > 0) this.batch.flush(this.refusal(), (data) => this.raw.proposeBatch(data), this.proposals);
-  }
-
-  /**
-   * A follower (even one shutting down) sends the caller to the leader. Right after a handover or
-   * an election the leader is briefly unknown; wait for it rather than fail a write that the next
-   * leader would accept.
-   */
-  private async redirect(): Promise<never> {
-    // leaderId may still name us when the core stepped down earlier in this turn.
-    if ((this.leaderId === NONE || this.leaderId === this.cfg.id) && !this.closed) {
-      await nextLeader(this, this.cfg.id, this.cfg.tickMs * this.cfg.electionTicks * 2);
-    }
-    throw new NotLeaderError(this.leader());
-  }
-
-  /**
-   * The core refuses proposals while it hands leadership over. Rather than fail the write, wait
-   * for the handover and redirect the caller to the new leader, who will accept it.
-   */
-  private async afterTransfer(): Promise<never> {
-    await nextLeader(this, this.cfg.id, this.cfg.tickMs * this.cfg.electionTicks * 2);
-    throw new NotLeaderError(this.leader());
-  }
-
-  /** Never shorter than a few election timeouts, or every failover would time requests out. */
-  private writeTimeoutMs(): number {
-    return Math.max(this.cfg.requestTimeoutMs, this.cfg.tickMs * this.cfg.electionTicks * 4);
+  /** The write path's view of this node (writes.ts). */
+  private writesHost(): WritesHost {
+    return {
+      core: this.raw,
+      closed: () => this.closed,
+      leaderId: () => this.leaderId,
+      leader: () => this.leader(),
+      nextLeader: (timeoutMs) => nextLeader(this, this.cfg.id, timeoutMs),
+      scheduleReady: () => this.scheduleReady(),
+      proposals: this.proposals,
+    };
   }
 
   // ---- reads --------------------------------------------------------------------------------
@@ -251,7 +219,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   /** Resolves once this node may serve a linearizable read from its state machine. */
   linearizableBarrier(): Promise<void> {
     if (this.closed) return Promise.reject(new NodeClosedError());
-    return this.reads.wait(Date.now() + this.writeTimeoutMs());
+    return this.reads.wait(Date.now() + this.writes.timeoutMs());
   }
 
   // ---- membership ---------------------------------------------------------------------------
@@ -267,16 +235,13 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
 
   /** Membership's view of this node (membership.ts). */
   private membershipHost(): MembershipHost {
-    const node = this;
     return {
-      get core() {
-        return node.raw;
-      },
+      core: this.raw,
       isLeader: () => this.role === Role.Leader,
       closed: () => this.closed,
       leader: () => this.leader(),
       proposals: this.proposals,
-      writeTimeoutMs: () => this.writeTimeoutMs(),
+      writeTimeoutMs: () => this.writes.timeoutMs(),
       scheduleReady: () => this.scheduleReady(),
       setPeers: (peers) => this.transport.setPeers(peers),
     };
@@ -351,7 +316,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       },
       role: () => this.role,
       onSoftState: (role, leader) => this.onSoftState(role, leader),
-      beforeReady: () => this.proposeBatch(),
+      beforeReady: () => this.writes.flush(),
       send: (messages) => this.send(messages),
       save: (req, sync) => this.storage.save(req, sync),
       saved: (ms) => this.metrics.fsync(ms),
@@ -379,7 +344,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
         if (this.closed) return;
         this.log.fatal({ err }, 'ready loop failed; stopping the node');
         this.closed = true;
-        this.proposeBatch();
+        this.writes.flush();
         process.exitCode = 1;
         this.emit('fatal', err as Error);
       },
@@ -476,12 +441,12 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       // Writes we proposed before the handover commit under the new leader; stay up as a
       // follower until we have applied them, so their callers hear the real outcome.
       const deadline = Date.now() + this.cfg.tickMs * this.cfg.electionTicks * 2;
-      while (this.proposals.size + this.batch.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      while (this.proposals.size + this.writes.queued > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     }
     await this.loop.stop();
     this.closed = true;
     if (this.ticker) clearInterval(this.ticker);
-    this.proposeBatch();
+    this.writes.flush();
     // These writes are in the log: they may still commit under another leader. Say so (HTTP
     // 504, RESP "outcome unknown"); NodeClosedError is for writes this node never proposed.
     this.proposals.failAll(new OutcomeUnknownError('this node shut down before the write was confirmed; its outcome is unknown'));
