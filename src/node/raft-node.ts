@@ -25,7 +25,7 @@ import { OutcomeUnknownError, ProposalWaiters, ReadWaiters } from './waiters.ts'
 import { type WritesHost, Writes } from './writes.ts';
 import type { NodeTls } from './tls-config.ts';
 import { ConfChangePendingError, MemberExistsError, NodeClosedError, NotLeaderError, TransferTimeoutError, UnknownMemberError } from './errors.ts';
-import { bestTransferTarget, nextLeader } from './leadership.ts';
+import { Leadership, type LeadershipHost } from './leadership.ts';
 
 export { ConfChangePendingError, MemberExistsError, NodeClosedError, NotLeaderError, TransferTimeoutError, UnknownMemberError };
 
@@ -55,10 +55,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   readonly kv: KvStore;
   private readonly raw: RawNode;
   private readonly membership: Membership;
-  private role: Role = Role.Follower;
-  private leaderId = NONE;
-  /** The most recent leader this node knew, kept while none is known (see lastKnownLeader). */
-  private lastLeaderId = NONE;
+  private readonly leadership: Leadership;
   private applied = 0;
   private readonly clock: EntryClock;
   private readonly loop = new ReadyLoop(this.readyHost());
@@ -83,6 +80,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     this.kv = parts.kv;
     this.members = parts.members;
     this.settings = parts.settings;
+    this.leadership = new Leadership(this.leadershipHost(), cfg, log);
     this.writes = new Writes(this.writesHost(), cfg);
     this.membership = new Membership(this.membershipHost(), this.members, cfg, log);
     this.metrics = new NodeMetrics({
@@ -136,19 +134,16 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   }
 
   isLeader(): boolean {
-    return this.role === Role.Leader;
+    return this.leadership.isLeader();
   }
 
   leader(): Member | undefined {
-    return this.leaderId === NONE ? undefined : this.members.get(this.leaderId);
+    return this.leadership.leader();
   }
 
-  /**
-   * The current leader or, during an election, the last one this node knew. Redis Cluster keeps
-   * a failed master as its slots' owner until a replica takes over; clients rely on that.
-   */
+  /** The current leader or, during an election, the last one this node knew (leadership.ts). */
   lastKnownLeader(): Member | undefined {
-    return this.members.get(this.leaderId === NONE ? this.lastLeaderId : this.leaderId);
+    return this.leadership.lastKnownLeader();
   }
 
   get appliedIndex(): number {
@@ -206,9 +201,9 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     return {
       core: this.raw,
       closed: () => this.closed,
-      leaderId: () => this.leaderId,
+      leaderId: () => this.leadership.leaderId,
       leader: () => this.leader(),
-      nextLeader: (timeoutMs) => nextLeader(this, this.cfg.id, timeoutMs),
+      nextLeader: (timeoutMs) => this.leadership.next(timeoutMs),
       scheduleReady: () => this.scheduleReady(),
       proposals: this.proposals,
     };
@@ -237,7 +232,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   private membershipHost(): MembershipHost {
     return {
       core: this.raw,
-      isLeader: () => this.role === Role.Leader,
+      isLeader: () => this.isLeader(),
       closed: () => this.closed,
       leader: () => this.leader(),
       proposals: this.proposals,
@@ -248,19 +243,26 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   }
 
   /** Hand leadership to `to` (or the most caught-up reachable voter); resolves with the new leader. */
-  async transferLeadership(to?: string, timeoutMs = this.cfg.tickMs * this.cfg.electionTicks * 2): Promise<string> {
-    if (this.role !== Role.Leader) throw new NotLeaderError(this.leader());
-    const links = this.transport.stats();
-    const voters = this.membership.conf.voters;
-    const target = to ?? bestTransferTarget(voters, this.cfg.id, this.progress() ?? {}, (id) => links[id]?.state === 'connected');
-    if (!target) throw new UnknownMemberError('(no other reachable voter)');
-    if (!voters.includes(target) || target === this.cfg.id) throw new UnknownMemberError(target);
-    const next = nextLeader(this, this.cfg.id, timeoutMs);
-    this.raw.transferLeadership(target);
-    this.scheduleReady();
-    const leader = await next;
-    if (leader === undefined) throw new TransferTimeoutError(target, timeoutMs);
-    return leader;
+  transferLeadership(to?: string, timeoutMs = this.cfg.tickMs * this.cfg.electionTicks * 2): Promise<string> {
+    return this.leadership.transfer(to, timeoutMs);
+  }
+
+  /** Leader tracking's view of this node (leadership.ts). */
+  private leadershipHost(): LeadershipHost {
+    return {
+      core: this.raw,
+      members: this.members,
+      events: this,
+      voters: () => this.membership.conf.voters,
+      links: () => this.transport.stats(),
+      scheduleReady: () => this.scheduleReady(),
+      leaderChanged: (leader) => {
+        this.metrics.leaderChanges.inc();
+        this.emit('leader', leader);
+        // Outside the Ready being handled: the core takes the requests on its next turn.
+        if (leader !== NONE) queueMicrotask(() => this.reads.resend());
+      },
+    };
   }
 
   // ---- the Ready loop -----------------------------------------------------------------------
@@ -270,7 +272,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     const now = Date.now();
     this.proposals.expire(now);
     this.reads.expire(now);
-    if (this.role === Role.Leader) {
+    if (this.isLeader()) {
       this.duties.onTick();
       this.membership.promoteCaughtUpLearners();
     }
@@ -314,8 +316,11 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       get raw() {
         return node.raw;
       },
-      role: () => this.role,
-      onSoftState: (role, leader) => this.onSoftState(role, leader),
+      role: () => this.leadership.role,
+      onSoftState: (role, leader) => {
+        this.leadership.update(role, leader);
+        if (role !== Role.Leader) this.duties.reset();
+      },
       beforeReady: () => this.writes.flush(),
       send: (messages) => this.send(messages),
       save: (req, sync) => this.storage.save(req, sync),
@@ -336,7 +341,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       afterAdvance: (rd) => {
         if (rd.committedEntries.length === 0) return;
         this.settings.caughtUp(this.applied, this.kv.settings);
-        if (this.role === Role.Leader) this.duties.afterApply();
+        if (this.isLeader()) this.duties.afterApply();
         this.snapshotter.maybeSnapshot(this.applied);
       },
       fail: (err) => {
@@ -354,22 +359,6 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   private send(messages: Message[]): void {
     if (messages.length === 0) return;
     this.transport.send(messages);
-  }
-
-  private onSoftState(role: Role, leader: string): void {
-    const leaderChanged = leader !== this.leaderId;
-    if (role !== this.role) this.log.info({ role, term: this.raw.status().term }, `became ${role}`);
-    this.role = role;
-    this.leaderId = leader;
-    if (leader !== NONE) this.lastLeaderId = leader;
-    if (leaderChanged) {
-      this.metrics.leaderChanges.inc();
-      this.log.info({ leader: leader || null, term: this.raw.status().term }, 'leader changed');
-      this.emit('leader', leader);
-      // Outside the Ready being handled: the core takes the requests on its next turn.
-      if (leader !== NONE) queueMicrotask(() => this.reads.resend());
-    }
-    if (role !== Role.Leader) this.duties.reset();
   }
 
   /**
@@ -431,7 +420,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   /** SIGTERM path: a leader hands over first so clients see no failed write. */
   async shutdown(): Promise<void> {
     if (this.closed) return;
-    if (this.role === Role.Leader && this.membership.conf.voters.length > 1) {
+    if (this.isLeader() && this.membership.conf.voters.length > 1) {
       try {
         const to = await this.transferLeadership(undefined, this.cfg.tickMs * this.cfg.electionTicks * 2);
         this.log.info({ to }, 'handed leadership over before shutdown');
