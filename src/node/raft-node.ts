@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import { type KvStore, decodeEntry, encodeEntry, type KvEntry, type KvOp, type KvResult } from '../kv/index.ts';
 import type { RawNode } from '../raft/index.ts';
-import { EntryType, MessageType, NONE, Role, type ConfState, type Entry, type Message } from '../raft/types.ts';
+import { EntryType, NONE, Role, type ConfState, type Entry, type Message } from '../raft/types.ts';
 import type { LevelStorage, SnapshotInfo } from '../storage/index.ts';
 import type { Transport } from '../transport/index.ts';
 import type { NodeConfig } from './config.ts';
@@ -16,6 +16,7 @@ import type { Logger } from './logger.ts';
 import type { Member, Members } from './members.ts';
 import { Membership, type MembershipHost } from './membership.ts';
 import { type NodeParts, openParts } from './open.ts';
+import { PeerInput } from './peer-input.ts';
 import { NodeMetrics } from './metrics.ts';
 import type { NodeSettings } from './settings.ts';
 import { type SnapshotHost, Snapshotter } from './snapshotter.ts';
@@ -56,6 +57,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   private readonly raw: RawNode;
   private readonly membership: Membership;
   private readonly leadership: Leadership;
+  private readonly peerInput: PeerInput;
   private applied = 0;
   private readonly clock: EntryClock;
   private readonly loop = new ReadyLoop(this.readyHost());
@@ -97,6 +99,10 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       this.scheduleReady();
     });
     this.snapshotter = new Snapshotter(this.snapshotHost(), this.storage, cfg, log);
+    this.peerInput = new PeerInput(
+      { core: this.raw, closed: () => this.closed, snapshotProblem: (data) => this.snapshotter.problem(data), scheduleReady: () => this.scheduleReady() },
+      log,
+    );
     this.duties = new LeaderDuties({ kv: this.kv, now: () => this.now(), propose: (ops) => this.propose(ops) }, cfg, log);
     this.clock = new EntryClock({ wall: Date.now, appliedTs: () => this.kv.highTs, applied: () => this.applied, core: () => this.raw });
     this.applied = parts.applied;
@@ -109,7 +115,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   static async open(cfg: NodeConfig, log: Logger, tls: Pick<NodeTls, 'peerDial'> = {}): Promise<RaftNode> {
     let node: RaftNode | undefined;
     const parts = await openParts(cfg, log, tls, {
-      onMessage: (m) => node?.onPeerMessage(m),
+      onMessage: (m) => node?.peerInput.receive(m),
       isAllowedPeer: (id) => node?.membership.isPeer(id) ?? false,
       onUnreachable: (id) => node?.raw.reportUnreachable(id),
       onSnapshotStatus: (id, ok) => node?.raw.reportSnapshot(id, ok),
@@ -275,32 +281,6 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     if (this.isLeader()) {
       this.duties.onTick();
       this.membership.promoteCaughtUpLearners();
-    }
-    this.scheduleReady();
-  }
-
-  private onPeerMessage(m: Message): void {
-    if (this.closed) return;
-    if (m.type === MessageType.Snap && m.snapshot) {
-      void this.onPeerSnapshot(m, m.snapshot.data);
-      return;
-    }
-    this.stepPeerMessage(m);
-  }
-
-  /** A snapshot is checked before the core sees it: once taken, it is saved (snapshotter.problem). */
-  private async onPeerSnapshot(m: Message, data: Uint8Array): Promise<void> {
-    const problem = await this.snapshotter.problem(data);
-    if (problem === undefined) return this.stepPeerMessage(m);
-    this.log.warn({ from: m.from, index: m.snapshot?.meta.index, bytes: data.length, problem }, 'dropped a snapshot from a peer that cannot be installed');
-  }
-
-  private stepPeerMessage(m: Message): void {
-    if (this.closed) return;
-    try {
-      this.raw.step(m);
-    } catch (err) {
-      this.log.warn({ err, from: m.from, type: m.type }, 'dropped a peer message the core refused');
     }
     this.scheduleReady();
   }
