@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { MAX_SESSION_TTL_MS } from '../kv/sessions.ts';
 import { hostProblem, nodeIdProblem } from './addresses.ts';
 import { DEFAULT_OUTPUT_LIMITS, parseOutputLimits } from './client-limits.ts';
 
@@ -30,6 +31,7 @@ interface SettingSpec {
   readonly default: unknown;
   readonly help: string;
   readonly min?: number;
+  readonly max?: number;
 }
 
 /** Flag names are the keys in kebab-case; env vars are RAFTKV_ + upper snake case. */
@@ -97,6 +99,13 @@ export const SETTINGS = {
     kind: YES_NO,
     default: 'yes',
     help: 'while no password is set, refuse RESP and HTTP clients that are not on loopback (Redis: protected-mode)',
+  },
+  'idempotency-ttl-ms': {
+    kind: 'int',
+    default: 24 * 3600 * 1000,
+    min: 1,
+    max: MAX_SESSION_TTL_MS,
+    help: 'how long an HTTP Idempotency-Key answers a retry with the first result, judged by entry timestamps (Stripe: 24 h)',
   },
   'max-value-bytes': { kind: 'int', default: 32 * 1024 * 1024, min: 1, help: 'largest value accepted (one log entry)' },
   'max-http-body-bytes': { kind: 'int', default: 16 * 1024 * 1024, min: 1, help: 'largest HTTP body' },
@@ -225,6 +234,7 @@ function coerce(name: SettingName, raw: unknown): unknown {
     const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
     if (!Number.isSafeInteger(n)) throw new ConfigError(name, `expected an integer, got '${String(raw)}'`);
     if (spec.min !== undefined && n < spec.min) throw new ConfigError(name, `must be >= ${spec.min}`);
+    if (spec.max !== undefined && n > spec.max) throw new ConfigError(name, `must be <= ${spec.max}`);
     if ((name.endsWith('port') || name === 'port') && n > 65535) throw new ConfigError(name, 'must be <= 65535');
     return n;
   }

@@ -28,6 +28,8 @@ export interface PeerHandlers {
   isAllowedPeer(id: string): boolean;
   onUnreachable(id: string): void;
   onSnapshotStatus(id: string, ok: boolean): void;
+  /** A keep-alive ping's round trip on the link to a peer (the metrics histogram). */
+  onPeerRtt(id: string, ms: number): void;
 }
 
 /** A node's parts as recovered from its data directory. */
@@ -63,6 +65,7 @@ export async function openParts(cfg: NodeConfig, log: Logger, tls: Pick<NodeTls,
   });
   transport.onUnreachable = (id) => peers.onUnreachable(id);
   transport.onSnapshotStatus = (id, ok) => peers.onSnapshotStatus(id, ok);
+  transport.onPeerRtt = (id, ms) => peers.onPeerRtt(id, ms);
 
   const members = new Members(cfg.peers);
   const self = cfg.advertiseTlsPort ? { tlsPort: cfg.advertiseTlsPort } : {};

@@ -85,14 +85,17 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     this.leadership = new Leadership(this.leadershipHost(), cfg, log);
     this.writes = new Writes(this.writesHost(), cfg);
     this.membership = new Membership(this.membershipHost(), this.members, cfg, log);
+    const node = this;
     this.metrics = new NodeMetrics({
-      keys: () => this.kv.size,
-      usedMemory: () => this.kv.usedMemory(),
-      term: () => this.raw.term,
-      commit: () => this.raw.status().commit,
-      applied: () => this.applied,
+      cfg,
+      kv: this.kv,
+      get appliedIndex() {
+        return node.applied;
+      },
+      status: () => this.status(),
       isLeader: () => this.isLeader(),
-      links: () => this.transport.stats(),
+      proposalCounts: () => this.proposalCounts(),
+      transport: this.transport,
     });
     this.reads = new ReadWaiters((ctx) => {
       this.raw.readIndex(ctx);
@@ -119,6 +122,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       isAllowedPeer: (id) => node?.membership.isPeer(id) ?? false,
       onUnreachable: (id) => node?.raw.reportUnreachable(id),
       onSnapshotStatus: (id, ok) => node?.raw.reportSnapshot(id, ok),
+      onPeerRtt: (id, ms) => node?.metrics.peerRtt(id, ms),
     });
     node = new RaftNode(cfg, log, parts);
     return node;
@@ -187,6 +191,11 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
    */
   now(): number {
     return this.clock.now();
+  }
+
+  /** For the metrics: proposals not yet decided, and those that ended in an error. */
+  proposalCounts(): { pending: number; failed: number } {
+    return { pending: this.proposals.size + this.writes.queued, failed: this.proposals.failed };
   }
 
   // ---- writes -------------------------------------------------------------------------------
@@ -263,7 +272,8 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       links: () => this.transport.stats(),
       scheduleReady: () => this.scheduleReady(),
       leaderChanged: (leader) => {
-        this.metrics.leaderChanges.inc();
+        // A new leader is counted; "no leader" is not (as in etcd).
+        if (leader !== NONE) this.metrics.leaderChanged();
         this.emit('leader', leader);
         // Outside the Ready being handled: the core takes the requests on its next turn.
         if (leader !== NONE) queueMicrotask(() => this.reads.resend());
@@ -306,7 +316,9 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       save: (req, sync) => this.storage.save(req, sync),
       saved: (ms) => this.metrics.fsync(ms),
       applyCommitted: (rd) => {
+        const t0 = performance.now();
         for (const e of rd.committedEntries) this.applyEntry(e);
+        if (rd.committedEntries.length > 0) this.metrics.applyTook(performance.now() - t0);
         for (const rs of rd.readStates) this.reads.onReadState(rs);
         this.reads.serve(this.applied);
       },
@@ -391,7 +403,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       kv: this.kv,
       members: this.members,
       envelope: () => ({ index: this.applied, conf: this.membership.conf, members: this.members.encode() }),
-      taken: () => this.metrics.snapshots.inc(),
+      taken: (ms) => this.metrics.snapshotTook(ms),
     };
   }
 

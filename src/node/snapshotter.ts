@@ -47,8 +47,8 @@ export interface SnapshotHost extends SnapshotTarget {
   readonly kv: Pick<KvStore, 'restore' | 'beginSnapshot'>;
   /** The state to put in a snapshot now: the applied index, its configuration, the address book. */
   envelope(): { index: number; conf: ConfState; members: Uint8Array };
-  /** A snapshot was taken (the metrics counter). */
-  taken(): void;
+  /** A snapshot was taken, saved and the log compacted, in `ms` (the metrics histogram). */
+  taken(ms: number): void;
 }
 
 /** The storage calls the snapshotter makes: size the log, write a snapshot, compact. */
@@ -167,7 +167,7 @@ export class Snapshotter {
     const tail = first <= index ? this.storage.entries(first, index + 1, Number.POSITIVE_INFINITY) : [];
     const compactTo = compactionPoint(tail, index, snapshotKeepEntries, snapshotKeepBytes);
     if (compactTo >= this.storage.firstIndex()) await this.storage.compact(compactTo);
-    this.host.taken();
+    this.host.taken(performance.now() - t0);
     this.log.info(
       { index, bytes: snap.bytes, ms: Math.round(performance.now() - t0), compactedTo: Math.max(compactTo, 0) },
       'took snapshot and compacted the log',

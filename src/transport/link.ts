@@ -81,6 +81,8 @@ export interface LinkOptions {
   onUnreachable: (peer: NodeId) => void;
   /** A Snap message was fully written (true) or lost (false). */
   onSnapshotStatus: (peer: NodeId, ok: boolean) => void;
+  /** A keep-alive ping was answered after `ms` (the peer round-trip metric). */
+  onRtt?: (peer: NodeId, ms: number) => void;
 }
 
 /** Close codes with which a peer refuses us because of configuration, worth a warning. */
@@ -367,10 +369,15 @@ export class PeerLink {
     this.opts.backoff.reset();
     this.failureLogged = false;
     this.refusalLogged = false;
-    this.stopKeepAlive = keepAlive(ws, this.limits.pingIntervalMs, () => {
-      this.log.warn('peer stopped answering pings');
-      ws.terminate();
-    });
+    this.stopKeepAlive = keepAlive(
+      ws,
+      this.limits.pingIntervalMs,
+      () => {
+        this.log.warn('peer stopped answering pings');
+        ws.terminate();
+      },
+      (ms) => this.opts.onRtt?.(this.opts.peer, ms),
+    );
     this.log.info({ url: this.url }, 'peer link up');
   }
 

@@ -103,6 +103,8 @@ export class Transport {
   onUnreachable?: (id: NodeId) => void;
   /** A Snap message to `id` was completely written to the socket (true) or lost (false). */
   onSnapshotStatus?: (id: NodeId, ok: boolean) => void;
+  /** A ping on the outbound link to `id` was answered after `ms` milliseconds. */
+  onPeerRtt?: (id: NodeId, ms: number) => void;
 
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly inbound = new Set<InboundConnection>();
@@ -328,6 +330,7 @@ export class Transport {
       logger: this.log,
       onUnreachable: (peer) => this.onUnreachable?.(peer),
       onSnapshotStatus: (peer, ok) => this.onSnapshotStatus?.(peer, ok),
+      onRtt: (peer, ms) => this.onPeerRtt?.(peer, ms),
     });
   }
 

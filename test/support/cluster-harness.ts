@@ -115,6 +115,8 @@ export interface HarnessOptions {
   tls?: TestCerts;
   /** With `tls`, keep plain RESP on `port` too (both ports in every member record). */
   plainToo?: boolean;
+  /** Where the nodes' data directories go (default: the harness's own temporary folder, with the logs). */
+  dataRoot?: string;
 }
 
 export class ClusterHarness {
@@ -166,7 +168,7 @@ export class ClusterHarness {
     const tlsPort = this.opts.tls ? await freePort() : 0;
     const httpPort = await freePort();
     const name = `${id}${pathSuffix}`;
-    return { id, port, tlsPort, httpPort, dataDir: join(this.root, name), logFile: join(this.root, `${name}.log`) };
+    return { id, port, tlsPort, httpPort, dataDir: join(this.opts.dataRoot ?? this.root, name), logFile: join(this.root, `${name}.log`) };
   }
 
   /** The TLS flags of node `h` (nothing without `tls`). */
