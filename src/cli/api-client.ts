@@ -139,10 +139,13 @@ export class ApiClient {
     throw new ApiError(`no endpoint answered (${problems.join('; ')})`);
   }
 
-  /** Every endpoint at once; an unreachable one is reported, not dropped (status tables). */
-  all(method: string, path: string): Promise<Array<ApiResponse | { endpoint: string; error: string }>> {
+  /**
+   * Every endpoint at once (the configured ones, or `endpoints`, e.g. the members one endpoint
+   * lists); an unreachable one is reported in its place, not dropped (status tables).
+   */
+  all(method: string, path: string, endpoints = this.opts.endpoints): Promise<Array<ApiResponse | { endpoint: string; error: string }>> {
     return Promise.all(
-      this.opts.endpoints.map((e) => this.request(e, method, path).catch((err: Error) => ({ endpoint: e, error: err.message }))),
+      endpoints.map((e) => this.request(e, method, path).catch((err: Error) => ({ endpoint: e, error: err.message }))),
     );
   }
 

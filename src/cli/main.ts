@@ -1,16 +1,21 @@
 /**
  * `raftkv start` runs one node; `raftkv cluster --nodes N` runs N local nodes as child
- * processes (what `npm start` does).
+ * processes (what `npm start` does); the operator commands (`raftkv status`, ...) talk to a
+ * running cluster over its HTTP API (api-client.ts). Each command parses its own flags
+ * (args.ts): `raftkv <command> --help` prints its usage and exits 0.
  */
 import { runCluster } from './cluster.ts';
 import { runSnapshot } from './snapshot.ts';
 import { runStart } from './start.ts';
+import { runStatus } from './status.ts';
 
-const USAGE = `usage:
-  raftkv start [--id n1 --port 6379 --peers n1=127.0.0.1:6379,... --data-dir ./data/n1 ...]
-  raftkv cluster [--nodes 3] [--base-port 6379] [--data-dir ./data] [--restore FILE]
-  raftkv snapshot save|status|restore ...   (raftkv snapshot --help)
-Run 'raftkv start --help' for every setting.`;
+const USAGE = `usage: raftkv <command> [flags]
+  start     run one node ('raftkv start --help' lists every setting)
+  cluster   run a local cluster of N nodes, as npm start does (npm start -- --base-port 7000)
+  status    one table of every member: role, term, commit, applied, lag, log size, version
+  snapshot  save a backup from the leader, show a backup's header, restore one into a new member
+  help      this text
+'raftkv <command> --help' prints a command's flags.`;
 
 const [command, ...rest] = process.argv.slice(2);
 switch (command) {
@@ -20,10 +25,18 @@ switch (command) {
   case 'cluster':
     await runCluster(rest);
     break;
+  case 'status':
+    await runStatus(rest);
+    break;
   case 'snapshot':
     await runSnapshot(rest);
     break;
+  case 'help':
+  case '--help':
+  case '-h':
+    process.stdout.write(`${USAGE}\n`);
+    break;
   default:
-    process.stderr.write(`${command ? `unknown command '${command}'\n` : ''}${USAGE}\n`);
-    process.exit(command === '--help' || command === '-h' ? 0 : 2);
+    process.stderr.write(`${command === undefined ? 'raftkv: no command' : `raftkv: unknown command '${command}'`}\n${USAGE}\n`);
+    process.exit(2);
 }

@@ -8,28 +8,31 @@ import { createLogger } from '../node/logger.ts';
 import { settlePeerSecret } from '../node/peer-secret.ts';
 import { RaftNode } from '../node/raft-node.ts';
 import { loadTls, type NodeTls } from '../node/tls-config.ts';
+import { formatBytes, formatDuration } from '../node/units.ts';
 import { startRespServer } from '../resp/node-dispatcher.ts';
 import type { RespServer } from '../resp/server.ts';
+import { ArgsError, argsProblem, usageError } from './args.ts';
 import { listenError, openFailure, prepareDataDir, storageOpenError } from './preflight.ts';
 import { missingRuntimeSettings } from './runtime.ts';
 
 function helpText(): string {
   const lines = ['raftkv start: run one node. Flags beat RAFTKV_* environment variables, which beat --config.'];
   for (const [name, spec] of Object.entries(SETTINGS)) {
-    const def = Array.isArray(spec.default) ? '' : ` (default ${JSON.stringify(spec.default)})`;
+    const shown = spec.kind === 'bytes' ? formatBytes(spec.default as number) : spec.kind === 'duration' ? formatDuration(spec.default as number) : JSON.stringify(spec.default);
+    const def = Array.isArray(spec.default) ? '' : ` (default ${shown})`;
     lines.push(`  --${name.padEnd(22)} ${envName(name).padEnd(30)} ${spec.help}${def}`);
   }
   return lines.join('\n');
 }
 
 export function parseStartArgs(argv: string[]): NodeConfig {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
   for (const [name, spec] of Object.entries(SETTINGS)) options[name] = { type: spec.kind === 'bool' ? 'boolean' : 'string' };
   let values: Record<string, unknown>;
   try {
     ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
   } catch (err) {
-    throw new ConfigError('flags', (err as Error).message);
+    throw new ArgsError(argsProblem(err));
   }
   if (values.help) {
     process.stdout.write(`${helpText()}\n`);
@@ -58,6 +61,7 @@ export async function runStart(argv: string[]): Promise<void> {
     prepareDataDir(cfg.dataDir);
   } catch (err) {
     if (err instanceof ConfigError) badSetting(err);
+    if (err instanceof ArgsError) usageError('start', err.message);
     throw err;
   }
   const log = createLogger(cfg.logLevel, cfg.id, process.env.RAFTKV_LOG_PRETTY ? process.env.RAFTKV_LOG_PRETTY === '1' : undefined);

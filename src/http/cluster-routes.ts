@@ -6,7 +6,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { checkMember } from '../node/members.ts';
-import type { RaftNode } from '../node/raft-node.ts';
+import { diskUsage } from '../node/disk-usage.ts';
+import type { NodeStatus, RaftNode } from '../node/raft-node.ts';
+import { VERSION } from '../node/version.ts';
 
 /** The same rule as nodeIdProblem (src/node/addresses.ts), for the OpenAPI document. */
 const idSchema = { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' } as const;
@@ -26,16 +28,38 @@ const memberSchema = {
   additionalProperties: false,
 } as const;
 
+/**
+ * A member's role as this node can vouch for it, and when it last heard from it. Only the
+ * leader hears from everyone (each answers its heartbeats), so only the leader says `follower`
+ * or `learner`, and says `unreachable` for one not heard from within an election timeout rather
+ * than the role it had. Any other node knows itself and the leader it hears from; the others
+ * are `unknown` (with `voter` still saying what the configuration makes them).
+ */
+export function memberRoles(s: NodeStatus, electionTimeoutMs: number, sinceMs: (id: string) => number | undefined) {
+  return (id: string) => {
+    const voter = s.voters.includes(id);
+    const last = id === s.id ? 0 : (sinceMs(id) ?? null);
+    let role: string;
+    if (id === s.id) role = s.role;
+    else if (id === s.leader) role = last !== null && last <= electionTimeoutMs ? 'leader' : 'unreachable';
+    else if (s.role !== 'leader') role = 'unknown';
+    else if (last === null || last > electionTimeoutMs) role = 'unreachable';
+    else role = s.learners.includes(id) ? 'learner' : voter ? 'follower' : 'unknown';
+    return { role, voter, last_contact_ms: last };
+  };
+}
+
 export function registerClusterRoutes(app: FastifyInstance, node: RaftNode): void {
-  app.get('/v1/cluster', { schema: { description: 'Members, roles, term, commit and applied index, leader' } }, async () => {
+  app.get('/v1/cluster', { schema: { description: 'Members, roles, term, commit and applied index, leader, disk size, version' } }, async () => {
     const s = node.status();
+    const view = memberRoles(s, node.cfg.electionTimeout, (id) => node.contact.sinceMs(id));
     const members = node.members.all().map((m) => ({
       id: m.id,
       host: m.host,
       port: m.port,
       http_port: m.httpPort,
       ...(m.tlsPort ? { tls_port: m.tlsPort } : {}),
-      role: m.id === s.leader ? 'leader' : s.learners.includes(m.id) ? 'learner' : s.voters.includes(m.id) ? 'follower' : 'unknown',
+      ...view(m.id),
     }));
     return {
       id: s.id,
@@ -50,6 +74,10 @@ export function registerClusterRoutes(app: FastifyInstance, node: RaftNode): voi
       learners: s.learners,
       members,
       progress: node.progress() ?? null,
+      cluster_id: node.cfg.clusterId,
+      version: VERSION,
+      disk_bytes: await diskUsage(node.cfg.dataDir),
+      election_timeout_ms: node.cfg.electionTimeout,
     };
   });
 

@@ -27,6 +27,18 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * Idempotency-Key answers (idempotency.ts), worded after the IETF draft: a malformed key is 400,
+ * a key reused for another request 422. A retry while the first is in flight needs no 409: both
+ * are in the log, and the later one answers the earlier one's result.
+ */
+export const IDEMPOTENCY_ERRORS = {
+  invalid: (problem: string) => new HttpError(400, 'invalid_idempotency_key', `Idempotency-Key ${problem}`),
+  reused: () =>
+    new HttpError(422, 'idempotency_key_reused', 'Idempotency-Key was already used for a different request (method, key or body); send a new key'),
+  unusable: (message: string) => new HttpError(500, 'internal', `the idempotency record could not be used: ${message}`),
+} as const;
+
 const BY_CLASS: [new (...a: never[]) => Error, number, string][] = [
   [UnknownMemberError, 404, 'unknown_member'],
   [MemberExistsError, 409, 'member_exists'],

@@ -1,10 +1,13 @@
 /**
  * /v1/kv/:key. Reads are linearizable on every node (a follower's ReadIndex is confirmed by the
- * leader); writes on a follower answer 307 with the leader's URL.
+ * leader); writes on a follower answer 307 with the leader's URL. Writes take an
+ * Idempotency-Key header (idempotency.ts): a retry with the same key answers the first result.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { RaftNode } from '../node/raft-node.ts';
+import type { KvOp, KvResult } from '../kv/index.ts';
 import { HttpError } from './errors.ts';
+import { idempotencyHeaders, sessionOp, sessionOutcome } from './idempotency.ts';
 
 const keyParams = {
   type: 'object',
@@ -58,6 +61,7 @@ export function registerKvRoutes(app: FastifyInstance, node: RaftNode): void {
       schema: {
         description: 'Write a key, optionally with a time to live',
         params: keyParams,
+        headers: idempotencyHeaders,
         body: {
           type: 'object',
           properties: { value: { type: 'string' }, ttl_ms: { type: 'integer', minimum: 1 } },
@@ -67,16 +71,19 @@ export function registerKvRoutes(app: FastifyInstance, node: RaftNode): void {
         response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, index: { type: 'integer' } } } },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const value = Buffer.from(req.body.value);
       if (value.length > node.cfg.maxValueBytes) {
         throw new HttpError(413, 'value_too_large', `value of ${value.length} bytes exceeds max-value-bytes (${node.cfg.maxValueBytes})`);
       }
       const key = Buffer.from(req.params.key);
+      // The request as sent (ttl_ms, not the deadline this attempt computes) is what a retry repeats.
+      const session = sessionOp(req, node.cfg.idempotencyTtlMs, `/v1/kv/${req.params.key}`, [req.body.value, req.body.ttl_ms ?? null]);
       const pxat = req.body.ttl_ms === undefined ? undefined : node.now() + req.body.ttl_ms;
-      const [result] = await node.propose([{ type: 'set', key, value, ...(pxat === undefined ? {} : { pxat }) }]);
+      const { results, index } = await write(node, [{ type: 'set', key, value, ...(pxat === undefined ? {} : { pxat }) }], session, reply);
+      const [result] = results;
       if (result?.type === 'error') throw new HttpError(409, 'rejected', result.message);
-      return { ok: true, index: node.appliedIndex };
+      return { ok: true, index };
     },
   );
 
@@ -86,12 +93,27 @@ export function registerKvRoutes(app: FastifyInstance, node: RaftNode): void {
       schema: {
         description: 'Delete a key',
         params: keyParams,
+        headers: idempotencyHeaders,
         response: { 200: { type: 'object', properties: { deleted: { type: 'integer' } } } },
       },
     },
-    async (req) => {
-      const [result] = await node.propose([{ type: 'del', keys: [Buffer.from(req.params.key)] }]);
+    async (req, reply) => {
+      const session = sessionOp(req, node.cfg.idempotencyTtlMs, `/v1/kv/${req.params.key}`, null);
+      const { results } = await write(node, [{ type: 'del', keys: [Buffer.from(req.params.key)] }], session, reply);
+      const [result] = results;
       return { deleted: result?.type === 'int' ? Number(result.value) : 0 };
     },
   );
+}
+
+/**
+ * Proposes `ops`, led by the request's SESSION op when it has an Idempotency-Key. `index`: the
+ * entry that applied the request (every attempt alike) with a key, else the node's applied index.
+ */
+async function write(node: RaftNode, ops: KvOp[], session: KvOp | undefined, reply: FastifyReply): Promise<{ results: KvResult[]; index: number }> {
+  if (session === undefined) {
+    const results = await node.propose(ops);
+    return { results, index: node.appliedIndex };
+  }
+  return sessionOutcome(await node.propose([session, ...ops]), reply);
 }

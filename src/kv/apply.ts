@@ -12,6 +12,7 @@ import { addInt64, parseInt64 } from './numbers.ts';
 import type { KvOp, OpOf, Rng, Victim } from './ops.ts';
 import { expireTimeOf, liveCount, matchingKeys, randomKeyOf, scanKeys, ttlOf } from './reads.ts';
 import { bulk, ERR, error, int, invalidExpireTime, type KvResult, NIL, OK } from './results.ts';
+import { SESSION_ERR } from './sessions.ts';
 import { type ClusterSettings, mergeSettings } from './settings.ts';
 
 /**
@@ -279,6 +280,9 @@ export function applyOp(ctx: ApplyContext, op: KvOp): KvResult {
       return evictIf(ctx, op.victims);
     case 'config':
       return { type: 'settings', ignored: mergeSettings(ctx.settings, op.pairs) };
+    case 'session':
+      // Meaningful only as an entry's first op, which KvStore.apply handles (sessions.ts).
+      return error(SESSION_ERR.malformed);
     case 'get':
       return valueReply(readTouch(ctx, op.key));
     case 'mget':

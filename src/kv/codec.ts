@@ -8,7 +8,8 @@
  *
  * Ops are only ever added (new codes), never changed, so every entry ever logged still decodes
  * and applies the same way: EVICT_IF (17) carries `n {key(bytes) version(uvarint)}*`, and the
- * unconditional EVICT (15) it replaced is still read.
+ * unconditional EVICT (15) it replaced is still read. SESSION (18) carries
+ * `key(bytes) fingerprint(bytes) ttlMs(uvarint)`.
  *
  * Hand-written rather than msgpackr: for a SET with a 16-byte key, 64-byte value and PXAT it
  * encodes in ~340 ns vs ~1080 ns, decodes in ~290 ns vs ~1400 ns, and takes 99 bytes vs 140
@@ -168,6 +169,9 @@ function opSize(op: KvOp): number {
       return 1 + pairsSize(op.pairs);
     case 'evictIf':
       return 1 + victimsSize(op.victims);
+    case 'session':
+      checkCount(op.ttlMs, 'session ttl');
+      return 1 + bytesSize(op.key) + bytesSize(op.fingerprint) + uvarintSize(op.ttlMs);
     case 'getex':
       return 2 + bytesSize(op.key) + (op.pxat === undefined ? 0 : timeSize(op.pxat, 'pxat'));
     case 'flushall':
@@ -262,6 +266,11 @@ function writeOp(w: ByteWriter, op: KvOp): void {
         w.bytes(v.key);
         w.uvarint(v.version);
       }
+      return;
+    case 'session':
+      w.bytes(op.key);
+      w.bytes(op.fingerprint);
+      w.uvarint(op.ttlMs);
       return;
     case 'getex':
       w.u8((op.pxat === undefined ? 0 : GETEX_PXAT) | (op.persist ? GETEX_PERSIST : 0));
@@ -361,6 +370,8 @@ function readOp(r: ByteReader): KvOp {
       for (let i = 0; i < n; i++) victims.push({ key: r.bytes(), version: r.uvarint() });
       return { type, victims };
     }
+    case 'session':
+      return { type, key: r.bytes(), fingerprint: r.bytes(), ttlMs: r.uvarint() };
     case 'getex': {
       const flags = r.u8();
       const op: KvOp = { type, key: r.bytes() };

@@ -21,6 +21,10 @@
  *    `{ type: 'config', pairs }` op with canonical values; its result `{ type: 'settings' }`
  *    tells the node to adopt `store.settings` (also after a restore). `store.maxmemory` and
  *    `store.policy` already follow them.
+ *  - Idempotent writes (HTTP Idempotency-Key): put `{ type: 'session', key, fingerprint, ttlMs }`
+ *    first in the entry. Results: `[applied|replayed, index]` then one per further op, the first
+ *    results again on a replay, or a single error (SESSION_ERR) for a key reused with another
+ *    fingerprint. See sessions.ts.
  *  - Snapshots: `for await (const chunk of store.beginSnapshot())` while applies continue;
  *    `await store.restore(chunksOrBytes)` to install one (apply throws meanwhile). Both work in
  *    slices of a few ms and yield to the event loop between them.
@@ -60,5 +64,12 @@ export {
 export { mulberry32 } from './prng.ts';
 export { type ClusterSettings, type IgnoredSetting, mergeSettings } from './settings.ts';
 export { ERR, invalidExpireTime, type KvResult } from './results.ts';
+export {
+  MAX_FINGERPRINT_BYTES,
+  MAX_SESSION_BYTES,
+  MAX_SESSION_KEY_BYTES,
+  MAX_SESSION_TTL_MS,
+  SESSION_ERR,
+} from './sessions.ts';
 export { SNAPSHOT_CHUNK_BYTES, SnapshotWriter } from './snapshot.ts';
 export { type ExpiredKey, KvStore, type KvStoreOptions, type ReadOptions, type ScanOptions } from './store.ts';

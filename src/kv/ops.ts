@@ -46,6 +46,11 @@ export const OP = {
    * when it picked it, so a key written (or whose TTL changed) in between survives.
    */
   evictIf: { code: 17, write: true },
+  /**
+   * An idempotent write (sessions.ts): only as an entry's first op, it makes the rest of the
+   * entry apply at most once per key; a repeat answers the first results.
+   */
+  session: { code: 18, write: true },
   get: { code: 32, write: false },
   mget: { code: 33, write: false },
   exists: { code: 34, write: false },
@@ -89,6 +94,12 @@ interface OpShapes {
   /** Canonical (name, value) pairs, e.g. ("maxmemory", "1073741824"); see settings.ts. */
   config: { pairs: [name: Bytes, value: Bytes][] };
   evictIf: { victims: Victim[] };
+  /**
+   * The client's Idempotency-Key, a fingerprint of its request (method, path, body) and how
+   * long the record lives after the entry's ts: the proposer's setting, carried so that every
+   * replica expires it alike.
+   */
+  session: { key: Bytes; fingerprint: Bytes; ttlMs: number };
   get: { key: Bytes };
   mget: { keys: Bytes[] };
   exists: { keys: Bytes[] };

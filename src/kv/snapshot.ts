@@ -2,7 +2,8 @@
  * Snapshots of the keyspace that stay consistent at the index they were taken at while applies
  * continue, produced and restored in slices so the event loop never stalls (heartbeats!).
  *
- * Taking one is O(1): the writer keeps a reference to the keyspace's creation-order array and
+ * Taking one is O(1) in keys (the idempotency records, a few hundred thousand at most, are
+ * copied as a list of references; records never change): the writer keeps a reference to the keyspace's creation-order array and
  * its current length. That array is only appended to (new keys, which the snapshot must not
  * see, land past that length) or replaced by a new array (compaction, FLUSHALL), never changed
  * in place, so the writer's view stays exactly the set of keys that existed. A key is pending
@@ -12,12 +13,14 @@
  * and skipped.
  *
  * Format (all varints unsigned LEB128):
- *   "RKVS" FORMAT(u8 = 1 | 2 | 3 | 4) index count nbuckets {bucket deletedAt}*
- *   [FORMAT 2, 3, 4: nsettings {name(len, bytes) value(len, bytes)}*]
- *   [FORMAT 3, 4: highTs]
- *   [FORMAT 4: nextSeq]
- *   count x { [FORMAT 4: seq - previous record's seq (0 before the first)]
+ *   "RKVS" FORMAT(u8 = 1 | 2 | 3 | 4 | 5) index count nbuckets {bucket deletedAt}*
+ *   [FORMAT 2-5: nsettings {name(len, bytes) value(len, bytes)}*]
+ *   [FORMAT 3-5: highTs]
+ *   [FORMAT 4, 5: nextSeq]
+ *   count x { [FORMAT 4, 5: seq - previous record's seq (0 before the first)]
  *             key(len, bytes) value(len, bytes) expiresAt(0 = none) version }
+ *   [FORMAT 5: nsessions {key(len, bytes) fingerprint(len, bytes) index expiresAt
+ *                         results(len, bytes)}*]
  *   crc32(u32 LE) of every preceding byte
  * FORMAT 2 adds the cluster-wide settings (settings.ts) in their canonical text form. FORMAT 3
  * adds the newest entry timestamp applied (KvStore.highTs, a varint of 6 bytes for today's
@@ -29,6 +32,8 @@
  * snapshot neither skips nor repeats keys. It is written only when deletions left gaps
  * (nextSeq != count + 1): otherwise the seqs are exactly 1..count, which is what a restore of
  * an older format numbers them, and FORMAT 1-3 loses nothing.
+ * FORMAT 5 adds the idempotency records (sessions.ts) in table order, after the keys; written
+ * only when there are any. It always carries FORMAT 4's seqs.
  * Records are in creation order; a restore rebuilds the LRU lists in that order (LRU order is
  * leader-local bookkeeping, not replicated state). Replicas that applied the same log write
  * byte-identical snapshots.
@@ -41,6 +46,7 @@ import { SnapshotAbortedError, SnapshotFormatError } from './errors.ts';
 import type { Item } from './item.ts';
 import { type ItemImage, Keyspace, VERSION_BUCKETS } from './keyspace.ts';
 import { type ClusterSettings, mergeSettings, settingPairs } from './settings.ts';
+import { decodeResults, MAX_FINGERPRINT_BYTES, MAX_SESSION_BYTES, MAX_SESSION_KEY_BYTES, MAX_SESSION_RESULT_BYTES, SESSION_OVERHEAD, type SessionRecord, Sessions } from './sessions.ts';
 import { ChunkSource } from './snapshot-input.ts';
 
 const MAGIC = Buffer.from('RKVS', 'latin1');
@@ -52,9 +58,11 @@ const FORMAT_2 = 2;
 const FORMAT_3 = 3;
 /** FORMAT 3 plus the keys' creation sequences and the keyspace's nextSeq. */
 const FORMAT_4 = 4;
+/** FORMAT 4 plus the idempotency records after the keys. */
+const FORMAT_5 = 5;
 
 function knownFormat(format: number): boolean {
-  return format === FORMAT_1 || format === FORMAT_2 || format === FORMAT_3 || format === FORMAT_4;
+  return format >= FORMAT_1 && format <= FORMAT_5;
 }
 /** Target chunk size: one chunk is one slice of synchronous work (well under 5 ms). */
 export const SNAPSHOT_CHUNK_BYTES = 256 * 1024;
@@ -106,7 +114,8 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
   private readonly end: number;
   /** Keyspace.nextSeq at the start: every key the snapshot covers has a smaller seq. */
   private readonly nextSeq: number;
-  /** Whether records carry their seq (FORMAT 4). */
+  private readonly fmt: number;
+  /** Whether records carry their seq (FORMAT 4, 5). */
   private readonly withSeqs: boolean;
   private readonly originals = new Map<Item, ItemImage>();
   private readonly buckets: Float64Array;
@@ -114,6 +123,8 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
   private readonly settings: [Uint8Array, Uint8Array][];
   /** KvStore.highTs as of `index`. */
   readonly highTs: number;
+  /** The idempotency records as of `index` (immutable records; the list is the snapshot's own). */
+  private sessions: readonly SessionRecord[];
   private state: 'ready' | 'running' | 'done' | 'aborted' = 'ready';
   /** The last chunk, once its consumer is done with it (reuseChunks only). */
   private spare: Buffer | undefined;
@@ -125,15 +136,18 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
     private readonly reuseChunks = false,
     settings: Readonly<ClusterSettings> = {},
     highTs = 0,
+    sessions: readonly SessionRecord[] = [],
   ) {
     this.index = index;
     this.settings = settingPairs(settings);
     this.highTs = highTs;
+    this.sessions = sessions;
     this.keyCount = ks.size;
     this.items = ks.order;
     this.end = ks.order.length;
     this.nextSeq = ks.nextSeq;
-    this.withSeqs = this.format() === FORMAT_4;
+    this.fmt = this.pickFormat();
+    this.withSeqs = this.fmt >= FORMAT_4;
     this.buckets = ks.deletedAt.slice();
     ks.snapEnd = ks.nextSeq;
     ks.snapDone = 0;
@@ -201,6 +215,23 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
       }
       // Every key live at the start is either still live or preserved: anything else is a bug.
       if (written !== this.keyCount) throw new Error(`snapshot wrote ${written} of ${this.keyCount} keys`);
+      if (this.format() === FORMAT_5) {
+        const sessions = this.sessions;
+        for (let i = -1; i < sessions.length; i++) {
+          const size = i < 0 ? uvarintSize(sessions.length) : sessionSize(sessions[i]);
+          if (w.pos + size > w.buf.length) {
+            const out = w.buf.subarray(0, w.pos);
+            crc = crc32(out, crc);
+            yield out;
+            await yieldToEventLoop();
+            if (this.state !== 'running') throw new SnapshotAbortedError();
+            if (this.reuseChunks) this.spare = w.buf;
+            w = this.chunk(size);
+          }
+          if (i < 0) w.uvarint(sessions.length);
+          else writeSession(w, sessions[i]);
+        }
+      }
       if (w.pos + 4 > w.buf.length) {
         const out = w.buf.subarray(0, w.pos);
         crc = crc32(out, crc);
@@ -245,12 +276,18 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
       for (const [n, v] of this.settings) size += uvarintSize(n.length) + n.length + uvarintSize(v.length) + v.length;
     }
     if (this.format() >= FORMAT_3) size += uvarintSize(this.highTs);
-    if (this.format() === FORMAT_4) size += uvarintSize(this.nextSeq);
+    if (this.format() >= FORMAT_4) size += uvarintSize(this.nextSeq);
     return size;
   }
 
-  /** The oldest format that holds what this snapshot carries (the header comment says why). */
+  /** Fixed at the start: detach() drops the session list the choice depends on. */
   private format(): number {
+    return this.fmt;
+  }
+
+  /** The oldest format that holds what this snapshot carries (the header comment says why). */
+  private pickFormat(): number {
+    if (this.sessions.length > 0) return FORMAT_5;
     if (this.nextSeq !== this.keyCount + 1) return FORMAT_4;
     if (this.highTs > 0) return FORMAT_3;
     return this.settings.length > 0 ? FORMAT_2 : FORMAT_1;
@@ -277,7 +314,7 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
     }
     if (format === FORMAT_2) return;
     w.uvarint(this.highTs);
-    if (format === FORMAT_4) w.uvarint(this.nextSeq);
+    if (format >= FORMAT_4) w.uvarint(this.nextSeq);
   }
 
   private detach(): void {
@@ -287,11 +324,13 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
       this.ks.preserve = null;
     }
     this.items = [];
+    this.sessions = [];
     this.originals.clear();
   }
 }
 
 interface Header {
+  format: number;
   index: number;
   count: number;
   buckets: [number, number][];
@@ -330,10 +369,10 @@ function readHeader(r: ByteReader): Header {
     // A setting this version does not know (a newer version's) is dropped, as apply would.
     mergeSettings(settings, pairs);
   }
-  const highTs = format === FORMAT_3 || format === FORMAT_4 ? r.uvarint() : 0;
-  const nextSeq = format === FORMAT_4 ? r.uvarint() : 0;
-  if (format === FORMAT_4 && nextSeq <= count) throw new SnapshotFormatError(`nextSeq ${nextSeq} for ${count} keys`);
-  return { index, count, buckets, settings, highTs, nextSeq };
+  const highTs = format >= FORMAT_3 ? r.uvarint() : 0;
+  const nextSeq = format >= FORMAT_4 ? r.uvarint() : 0;
+  if (format >= FORMAT_4 && nextSeq <= count) throw new SnapshotFormatError(`nextSeq ${nextSeq} for ${count} keys`);
+  return { format, index, count, buckets, settings, highTs, nextSeq };
 }
 
 /**
@@ -354,7 +393,7 @@ export function snapshotImageSummary(prefix: Uint8Array): { format: number; inde
 /** Builds a new keyspace from a snapshot stream; the caller swaps it in when this resolves. */
 export async function readSnapshot(
   source: AsyncIterable<Uint8Array> | Uint8Array,
-): Promise<{ ks: Keyspace; index: number; settings: ClusterSettings; highTs: number }> {
+): Promise<{ ks: Keyspace; index: number; settings: ClusterSettings; highTs: number; sessions: Sessions }> {
   const src = new ChunkSource(source);
   try {
     const header = await src.read(readHeader);
@@ -393,6 +432,7 @@ export async function readSnapshot(
         sinceYield = 0;
       }
     }
+    const sessions = header.format === FORMAT_5 ? await readSessions(src) : new Sessions();
     const expected = src.consumedCrc();
     const crc = await src.read((r) => {
       if (r.remaining < 4) throw new ShortInputError('crc');
@@ -402,9 +442,51 @@ export async function readSnapshot(
     if (crc !== expected) throw new SnapshotFormatError('checksum mismatch');
     if (withSeqs) ks.nextSeq = header.nextSeq;
     if (src.available > 0 || (await src.grow())) throw new SnapshotFormatError('trailing bytes');
-    return { ks, index: header.index, settings: header.settings, highTs: header.highTs };
+    return { ks, index: header.index, settings: header.settings, highTs: header.highTs, sessions };
   } catch (err) {
     if (err instanceof SnapshotFormatError) throw err;
     throw new SnapshotFormatError((err as Error).message);
   }
+}
+
+function sessionSize(r: SessionRecord): number {
+  return (
+    uvarintSize(r.key.length) + r.key.length + uvarintSize(r.fingerprint.length) + r.fingerprint.length +
+    uvarintSize(r.index) + uvarintSize(r.expiresAt) + uvarintSize(r.results.length) + r.results.length
+  );
+}
+
+function writeSession(w: ByteWriter, r: SessionRecord): void {
+  w.binary(r.key);
+  w.binary(r.fingerprint);
+  w.uvarint(r.index);
+  w.uvarint(r.expiresAt);
+  w.binary(r.results);
+}
+
+/** More records than the table can hold: a corrupt count, refused before any loop. */
+const MAX_SESSION_RECORDS = Math.ceil(MAX_SESSION_BYTES / SESSION_OVERHEAD) + 1;
+
+/** FORMAT 5's idempotency records, each checked as apply would have made it. */
+async function readSessions(src: ChunkSource): Promise<Sessions> {
+  const n = await src.read((r) => r.uvarint());
+  if (n > MAX_SESSION_RECORDS) throw new SnapshotFormatError(`${n} idempotency records`);
+  const sessions = new Sessions();
+  for (let i = 0; i < n; i++) {
+    if (i > 0 && i % RESTORE_SLICE === 0) await yieldToEventLoop();
+    const rec = await src.read(
+      (r): SessionRecord => ({ key: r.binary(), fingerprint: r.binary(), index: r.uvarint(), expiresAt: r.uvarint(), results: r.binary() }),
+    );
+    if (rec.key.length === 0 || rec.key.length > MAX_SESSION_KEY_BYTES) throw new SnapshotFormatError('idempotency key length');
+    if (rec.fingerprint.length === 0 || rec.fingerprint.length > MAX_FINGERPRINT_BYTES) throw new SnapshotFormatError('idempotency fingerprint length');
+    if (rec.results.length > MAX_SESSION_RESULT_BYTES) throw new SnapshotFormatError('idempotency results length');
+    try {
+      decodeResults(rec.results);
+    } catch (err) {
+      throw new SnapshotFormatError(`idempotency results: ${(err as Error).message}`);
+    }
+    if (sessions.has(rec.key)) throw new SnapshotFormatError('duplicate idempotency key');
+    sessions.add(rec);
+  }
+  return sessions;
 }

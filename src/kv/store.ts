@@ -5,7 +5,8 @@
  * (never deletes, treats expired keys as absent) or a leader-side helper whose decisions are
  * themselves proposed through the log (EXPIRE_IF, EVICT). The cluster-wide settings (CONFIG op,
  * settings.ts) are replicated state too: applied from the log and carried by snapshots. So is
- * the newest entry timestamp applied (`highTs`), the floor of the node's clock (entry-clock.ts).
+ * the newest entry timestamp applied (`highTs`), the floor of the node's clock (entry-clock.ts),
+ * and the idempotency records of sessions.ts (an entry led by a SESSION op applies at most once).
  */
 import type { Buffer } from 'node:buffer';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -14,10 +15,11 @@ import { fromBinary, toBinary } from './bytes.ts';
 import { RestoreInProgressError } from './errors.ts';
 import { chooseVictims, type EvictionPolicy } from './eviction.ts';
 import { Keyspace } from './keyspace.ts';
-import type { KvEntry, Rng, TimeUnit, Victim } from './ops.ts';
+import type { KvEntry, KvOp, OpOf, Rng, TimeUnit, Victim } from './ops.ts';
 import { mulberry32 } from './prng.ts';
 import { expireTimeOf, findLive, liveCount, matchingKeys, randomKeyOf, scanKeys, ttlOf } from './reads.ts';
-import { ABORTED, type KvResult } from './results.ts';
+import { ABORTED, error, type KvResult } from './results.ts';
+import { decodeResults, newRecord, SESSION_ERR, Sessions, sessionProblem, sessionResult } from './sessions.ts';
 import type { ClusterSettings } from './settings.ts';
 import { readSnapshot, SnapshotWriter } from './snapshot.ts';
 
@@ -60,6 +62,8 @@ export class KvStore {
   private cluster: ClusterSettings = {};
   /** Replicated: the largest entry.ts applied, carried by snapshots (see `highTs`). */
   private maxTs = 0;
+  /** Replicated: the idempotency records (sessions.ts), carried by snapshots. */
+  private sessions = new Sessions();
   private defaultMaxmemory: number;
   private defaultPolicy: EvictionPolicy;
 
@@ -113,6 +117,13 @@ export class KvStore {
     if (this.restoring) throw new RestoreInProgressError();
     this.applied = index;
     if (entry.ts > this.maxTs) this.maxTs = entry.ts;
+    this.sessions.expire(entry.ts);
+    const first = entry.ops[0];
+    if (first?.type === 'session') return this.applySession(entry, first, index);
+    return this.applyOps(entry, entry.ops, index);
+  }
+
+  private applyOps(entry: KvEntry, ops: KvOp[], index: number): KvResult[] {
     const ks = this.ks;
     if (entry.watch) {
       for (const w of entry.watch) {
@@ -120,7 +131,32 @@ export class KvStore {
       }
     }
     const ctx: ApplyContext = { ks, ts: entry.ts, index, rng: mulberry32(index), settings: this.cluster };
-    return entry.ops.map((op) => applyOp(ctx, op));
+    return ops.map((op) => applyOp(ctx, op));
+  }
+
+  /**
+   * An idempotent write (sessions.ts): the rest of the entry applies only if no live record
+   * holds the key. Results: the SESSION op's (sessionResult) then one per further op; or a
+   * single error when the key was used for another request, or the op is unusable (nothing
+   * applies, so a malformed record in the log is a no-op).
+   */
+  private applySession(entry: KvEntry, op: OpOf<'session'>, index: number): KvResult[] {
+    if (sessionProblem(op) !== undefined) return [error(SESSION_ERR.malformed)];
+    const found = this.sessions.find(toBinary(op.key), entry.ts);
+    if (found !== undefined) {
+      if (found.fingerprint !== toBinary(op.fingerprint)) return [error(SESSION_ERR.conflict)];
+      let results: KvResult[];
+      try {
+        results = decodeResults(found.results);
+      } catch {
+        // Only a corrupt record gets here (restore checks them): answer, never throw in apply.
+        results = [error(SESSION_ERR.malformed)];
+      }
+      return [sessionResult(true, found.index), ...results];
+    }
+    const results = this.applyOps(entry, entry.ops.slice(1), index);
+    this.sessions.add(newRecord(op, entry.ts, index, results));
+    return [sessionResult(false, index), ...results];
   }
 
   /** WATCH: the key's version at `nowMs`, to put in the EXEC entry's `watch` list. */
@@ -206,6 +242,11 @@ export class KvStore {
     return this.ks.usedBytes;
   }
 
+  /** Idempotency records held and their accounted bytes (sessions.ts; not part of usedMemory). */
+  sessionStats(): { records: number; bytes: number } {
+    return { records: this.sessions.size, bytes: this.sessions.usedBytes };
+  }
+
   /** True when a maxmemory is set and exceeded: evict first, or answer ERR.oom for writes. */
   overMaxmemory(): boolean {
     return this.maxmemory > 0 && this.ks.usedBytes > this.maxmemory;
@@ -273,7 +314,7 @@ export class KvStore {
    */
   beginSnapshot(chunkBytes?: number, reuseChunks = false): SnapshotWriter {
     this.writer?.cancel();
-    this.writer = new SnapshotWriter(this.ks, this.applied, chunkBytes, reuseChunks, this.cluster, this.maxTs);
+    this.writer = new SnapshotWriter(this.ks, this.applied, chunkBytes, reuseChunks, this.cluster, this.maxTs, this.sessions.records());
     return this.writer;
   }
 
@@ -286,12 +327,13 @@ export class KvStore {
     if (this.restoring) throw new RestoreInProgressError();
     this.restoring = true;
     try {
-      const { ks, index, settings, highTs } = await readSnapshot(source);
+      const { ks, index, settings, highTs, sessions } = await readSnapshot(source);
       // A running snapshot keeps reading the old keyspace, which no longer changes.
       this.ks = ks;
       this.applied = index;
       this.cluster = settings;
       this.maxTs = highTs;
+      this.sessions = sessions;
       return index;
     } finally {
       this.restoring = false;

@@ -5,6 +5,7 @@
  * (connection.ts); this file only knows the format, so the config loader can check a value
  * at start and exit naming the setting.
  */
+import { parseBytes } from './units.ts';
 
 /** One class's limits: close at `hard` bytes owed, or after `softSeconds` above `soft` (0: none). */
 export interface OutputLimit {
@@ -24,13 +25,7 @@ export interface OutputLimits {
 export const DEFAULT_OUTPUT_LIMITS = 'normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60';
 
 /** Redis's memtoull: digits with an optional b/k/kb/m/mb/g/gb unit (k = 1000, kb = 1024). */
-export function parseMemory(s: string): number | null {
-  const m = /^(\d+)(b|k|kb|m|mb|g|gb)?$/i.exec(s);
-  if (!m) return null;
-  const mul = { b: 1, k: 1e3, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 }[(m[2] ?? 'b').toLowerCase()] ?? 1;
-  const n = BigInt(m[1]) * BigInt(mul);
-  return n > BigInt(Number.MAX_SAFE_INTEGER) ? null : Number(n);
-}
+export const parseMemory = parseBytes;
 
 /**
  * Applies `text` (groups of four: class hard soft seconds) on top of `base`, as CONFIG SET

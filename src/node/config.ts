@@ -6,8 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { MAX_SESSION_TTL_MS } from '../kv/sessions.ts';
 import { hostProblem, nodeIdProblem } from './addresses.ts';
 import { DEFAULT_OUTPUT_LIMITS, parseOutputLimits } from './client-limits.ts';
+import { parseBytes, parseDuration } from './units.ts';
 
 export const EVICTION_POLICIES = [
   'noeviction',
@@ -23,13 +25,18 @@ export const READ_MODES = ['safe', 'lease'] as const;
 export const YES_NO = ['yes', 'no'] as const;
 export const TLS_AUTH_CLIENTS = ['yes', 'no', 'optional'] as const;
 
-type Kind = 'string' | 'int' | 'bool' | 'peers' | readonly string[];
+/**
+ * `bytes`: an integer with Redis's units (`100mb`, node/units.ts); `duration`: milliseconds,
+ * with units (`500ms`, `2s`) or bare digits in ms, as these settings always took.
+ */
+type Kind = 'string' | 'int' | 'bytes' | 'duration' | 'bool' | 'peers' | readonly string[];
 
 interface SettingSpec {
   readonly kind: Kind;
   readonly default: unknown;
   readonly help: string;
   readonly min?: number;
+  readonly max?: number;
 }
 
 /** Flag names are the keys in kebab-case; env vars are RAFTKV_ + upper snake case. */
@@ -57,34 +64,52 @@ export const SETTINGS = {
     help: 'initial voters: id=host:resp_port[:http_port[:tls_port]],... (with --join: the existing members)',
   },
   join: { kind: 'bool', default: false, help: 'start empty and wait to be added as a member' },
-  'tick-ms': { kind: 'int', default: 50, min: 1, help: 'raft tick interval' },
+  'tick-ms': { kind: 'duration', default: 50, min: 1, help: 'raft tick interval' },
   'election-ticks': { kind: 'int', default: 10, min: 2, help: 'election timeout in ticks' },
   'heartbeat-ticks': { kind: 'int', default: 1, min: 1, help: 'heartbeat interval in ticks' },
+  // etcd's names, in time: each is a whole number of ticks and, when given, sets the tick count.
+  'election-timeout': {
+    kind: 'duration',
+    default: 0,
+    min: 0,
+    help: 'election timeout as a time (1s, 500ms), a multiple of tick-ms; wins over election-ticks (0: election-ticks x tick-ms)',
+  },
+  'heartbeat-interval': {
+    kind: 'duration',
+    default: 0,
+    min: 0,
+    help: 'heartbeat interval as a time (100ms), a multiple of tick-ms; wins over heartbeat-ticks (0: heartbeat-ticks x tick-ms)',
+  },
   'request-timeout-ms': {
-    kind: 'int',
+    kind: 'duration',
     default: 5000,
     min: 100,
     help: 'how long a write or linearizable read waits for the log before answering "outcome unknown" / TRYAGAIN (etcd: 5 s)',
   },
   'read-mode': { kind: READ_MODES, default: 'safe', help: 'linearizable reads: safe (ReadIndex) or lease' },
+  'follower-proxy': {
+    kind: YES_NO,
+    default: 'no',
+    help: 'a follower forwards commands that need the leader over its peer link and relays the reply, for plain (non-cluster) Redis clients; no: -MOVED, as Redis Cluster (RedisRaft: follower-proxy)',
+  },
   'snapshot-entries': { kind: 'int', default: 100_000, min: 1, help: 'snapshot after this many entries' },
-  'snapshot-bytes': { kind: 'int', default: 64 * 1024 * 1024, min: 1, help: 'or after this many log bytes' },
+  'snapshot-bytes': { kind: 'bytes', default: 64 * 1024 * 1024, min: 1, help: 'or after this many log bytes' },
   'snapshot-keep-entries': { kind: 'int', default: 5_000, min: 0, help: 'log tail kept after compaction' },
   'snapshot-keep-bytes': {
-    kind: 'int',
+    kind: 'bytes',
     default: 8 * 1024 * 1024,
     min: 0,
     help: 'and at most this many bytes of it (followers further behind get the snapshot)',
   },
   'max-snapshot-bytes': {
-    kind: 'int',
+    kind: 'bytes',
     default: 2 * 1024 * 1024 * 1024,
     min: 1,
     help: 'largest snapshot accepted from the leader, checked before any memory is allocated (etcd: 2 GiB backend quota)',
   },
   // Cluster-wide: CONFIG SET replicates these through the log, and a value set that way wins
   // over the flag from then on; the flag only seeds a cluster that never set one.
-  maxmemory: { kind: 'int', default: 0, min: 0, help: 'bytes of data before eviction (0: no limit); cluster-wide once CONFIG SET' },
+  maxmemory: { kind: 'bytes', default: 0, min: 0, help: 'bytes of data before eviction (0: no limit); cluster-wide once CONFIG SET' },
   'maxmemory-policy': { kind: EVICTION_POLICIES, default: 'noeviction', help: 'eviction policy; cluster-wide once CONFIG SET' },
   requirepass: {
     kind: 'string',
@@ -98,8 +123,15 @@ export const SETTINGS = {
     default: 'yes',
     help: 'while no password is set, refuse RESP and HTTP clients that are not on loopback (Redis: protected-mode)',
   },
-  'max-value-bytes': { kind: 'int', default: 32 * 1024 * 1024, min: 1, help: 'largest value accepted (one log entry)' },
-  'max-http-body-bytes': { kind: 'int', default: 16 * 1024 * 1024, min: 1, help: 'largest HTTP body' },
+  'idempotency-ttl-ms': {
+    kind: 'int',
+    default: 24 * 3600 * 1000,
+    min: 1,
+    max: MAX_SESSION_TTL_MS,
+    help: 'how long an HTTP Idempotency-Key answers a retry with the first result, judged by entry timestamps (Stripe: 24 h)',
+  },
+  'max-value-bytes': { kind: 'bytes', default: 32 * 1024 * 1024, min: 1, help: 'largest value accepted (one log entry)' },
+  'max-http-body-bytes': { kind: 'bytes', default: 16 * 1024 * 1024, min: 1, help: 'largest HTTP body' },
   maxclients: { kind: 'int', default: 10_000, min: 1, help: 'maximum RESP clients' },
   // TLS (docs/security.md, "TLS"). RESP uses Redis's names; the HTTP port (API and peer
   // route) and the peer links use etcd's, prefixed http- and peer-. Files are read at start.
@@ -117,7 +149,7 @@ export const SETTINGS = {
   'peer-trusted-ca-file': { kind: 'string', default: '', help: 'CA bundle that peers\' certificates must chain to' },
   'peer-client-cert-auth': { kind: 'bool', default: true, help: 'with peer TLS, inbound peers must present a certificate' },
   'client-query-buffer-limit': {
-    kind: 'int',
+    kind: 'bytes',
     default: 64 * 1024 * 1024,
     min: 1024 * 1024,
     help: "bytes one RESP client may hold in unfinished requests before it is closed (Redis: 1gb; keep above max-value-bytes)",
@@ -128,7 +160,7 @@ export const SETTINGS = {
     help: "Redis's <class> <hard> <soft> <soft-seconds> groups (classes normal, pubsub): owed reply bytes that close a client",
   },
   'maxmemory-clients': {
-    kind: 'int',
+    kind: 'bytes',
     default: 256 * 1024 * 1024,
     min: 0,
     help: 'total bytes of all RESP clients before the biggest are closed (0: no limit; Redis: 0)',
@@ -152,7 +184,7 @@ export interface PeerAddress {
 /** A setting's value type, from its `kind`. */
 type ValueOf<K> = K extends 'string'
   ? string
-  : K extends 'int'
+  : K extends 'int' | 'bytes' | 'duration'
     ? number
     : K extends 'bool'
       ? boolean
@@ -225,7 +257,17 @@ function coerce(name: SettingName, raw: unknown): unknown {
     const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
     if (!Number.isSafeInteger(n)) throw new ConfigError(name, `expected an integer, got '${String(raw)}'`);
     if (spec.min !== undefined && n < spec.min) throw new ConfigError(name, `must be >= ${spec.min}`);
+    if (spec.max !== undefined && n > spec.max) throw new ConfigError(name, `must be <= ${spec.max}`);
     if ((name.endsWith('port') || name === 'port') && n > 65535) throw new ConfigError(name, 'must be <= 65535');
+    return n;
+  }
+  if (kind === 'bytes' || kind === 'duration') {
+    const n = typeof raw === 'number' ? raw : typeof raw !== 'string' ? null : kind === 'bytes' ? parseBytes(raw.trim()) : parseDuration(raw);
+    if (n === null || !Number.isSafeInteger(n)) {
+      const expected = kind === 'bytes' ? 'a byte size (1048576, 512kb, 100mb, 2gb)' : 'a duration (500ms, 2s, or milliseconds)';
+      throw new ConfigError(name, `expected ${expected}, got '${String(raw)}'`);
+    }
+    if (spec.min !== undefined && n < spec.min) throw new ConfigError(name, `must be >= ${spec.min}`);
     return n;
   }
   if (kind === 'bool') {
@@ -294,6 +336,10 @@ export function resolveConfig(
   if (!cfg.advertisePort) cfg.advertisePort = cfg.port;
   if (!cfg.advertiseHttpPort) cfg.advertiseHttpPort = cfg.httpPort;
   if (!cfg.advertiseTlsPort) cfg.advertiseTlsPort = cfg.tlsPort;
+  cfg.electionTicks = ticksOf(cfg, 'election-timeout', cfg.electionTimeout, cfg.electionTicks, 2);
+  cfg.heartbeatTicks = ticksOf(cfg, 'heartbeat-interval', cfg.heartbeatInterval, cfg.heartbeatTicks, 1);
+  cfg.electionTimeout = cfg.electionTicks * cfg.tickMs;
+  cfg.heartbeatInterval = cfg.heartbeatTicks * cfg.tickMs;
   if (cfg.heartbeatTicks >= cfg.electionTicks) {
     throw new ConfigError('heartbeat-ticks', 'must be smaller than election-ticks');
   }
@@ -308,6 +354,19 @@ export function resolveConfig(
     ids.add(p.id);
   }
   return cfg;
+}
+
+/**
+ * The tick count a time setting stands for (`--election-timeout 1s` at `--tick-ms 50` is 20
+ * ticks), or `ticks` when the time is 0 (not given). Raft counts ticks, so a time that is not a
+ * whole number of them is refused rather than rounded.
+ */
+function ticksOf(cfg: NodeConfig, setting: SettingName, ms: number, ticks: number, min: number): number {
+  if (ms === 0) return ticks;
+  if (ms % cfg.tickMs !== 0) throw new ConfigError(setting, `${ms}ms is not a whole number of ticks (tick-ms is ${cfg.tickMs})`);
+  const n = ms / cfg.tickMs;
+  if (n < min) throw new ConfigError(setting, `must be at least ${min} tick${min > 1 ? 's' : ''} (${min * cfg.tickMs}ms at tick-ms ${cfg.tickMs})`);
+  return n;
 }
 
 /** Names the node and its addresses use: caught here rather than as a stack trace at listen. */

@@ -4,14 +4,23 @@
  * meantime) and eviction under maxmemory (deletes conditional on the version each victim had
  * when picked, so a write committed between the pick and the apply survives).
  */
-import type { KvOp } from '../kv/index.ts';
+import type { KvOp, KvStore } from '../kv/index.ts';
 import type { NodeConfig } from './config.ts';
 import type { Logger } from './logger.ts';
-import type { RaftNode } from './raft-node.ts';
 
 /** Redis's active expire cycle samples 20 keys per round; we batch a few rounds per entry. */
 const EXPIRE_BATCH = 64;
 const EXPIRE_EVERY_MS = 100;
+
+/** What the leader's duties need from its node. */
+export interface DutiesHost {
+  /** The state machine, to pick keys that are due or victims while over maxmemory. */
+  readonly kv: Pick<KvStore, 'expiredSample' | 'bytesOverMaxmemory' | 'evictionCandidates'>;
+  /** The node's clock (entry-clock.ts), which judges what is due. */
+  now(): number;
+  /** Proposes ops as one entry through the log (RaftNode.propose). */
+  propose(ops: KvOp[]): Promise<unknown>;
+}
 
 export class LeaderDuties {
   private expiryInFlight = false;
@@ -19,8 +28,9 @@ export class LeaderDuties {
   private lastExpiry = 0;
 
   constructor(
-    private readonly node: RaftNode,
-    private readonly cfg: NodeConfig,
+    private readonly node: DutiesHost,
+    /** Read at each call: cluster-wide settings change these (settings.ts). */
+    private readonly cfg: Pick<NodeConfig, 'maxmemory' | 'maxmemoryPolicy'>,
     private readonly log: Logger,
   ) {}
 

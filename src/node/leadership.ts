@@ -1,9 +1,16 @@
-/** Small pure helpers for leadership changes, kept out of the runtime's Ready loop. */
-import { NONE } from '../raft/types.ts';
+/**
+ * Who leads, as this node knows it: the role and leader the Ready loop reports, the last leader
+ * known during an election, handing leadership over; and small pure helpers for leadership
+ * changes. `Leadership` sees the node only through `LeadershipHost`.
+ */
+import { NONE, Role } from '../raft/types.ts';
 import type { Entry } from '../raft/types.ts';
 import { ConfChangeType, EntryType } from '../raft/types.ts';
-import { encodeConfChange } from '../raft/index.ts';
-import { type Member, encodeMember } from './members.ts';
+import { type RawNode, encodeConfChange } from '../raft/index.ts';
+import type { NodeConfig } from './config.ts';
+import { NotLeaderError, TransferTimeoutError, UnknownMemberError } from './errors.ts';
+import type { Logger } from './logger.ts';
+import { type Member, type Members, encodeMember } from './members.ts';
 
 /**
  * Resolves with the id of the next leader other than `self` (an unknown leader, during an
@@ -64,4 +71,85 @@ export function bootstrapEntries(initial: readonly Member[]): Entry[] {
     type: EntryType.ConfChange,
     data: encodeConfChange({ type: ConfChangeType.AddVoter, node: m.id, context: encodeMember(m) }),
   }));
+}
+
+/** What leader tracking and handover need from the node. */
+export interface LeadershipHost {
+  readonly core: Pick<RawNode, 'term' | 'status' | 'transferLeadership'>;
+  /** The address book: a leader is named to clients by its record. */
+  readonly members: Pick<Members, 'get'>;
+  /** The node's 'leader' event, which a handover waits on (nextLeader). */
+  readonly events: LeaderEvents;
+  /** The voters of the applied configuration. */
+  voters(): readonly string[];
+  /** The outbound peer links (Transport.stats): a voter we cannot reach could never take over. */
+  links(): Record<string, { state: string }>;
+  scheduleReady(): void;
+  /** The known leader changed (NONE: an election is on); the new one is already recorded. */
+  leaderChanged(leader: string): void;
+}
+
+export class Leadership {
+  /** The role the Ready loop last reported; the core may be ahead of it within a turn. */
+  role: Role = Role.Follower;
+  /** The leader the Ready loop last reported (NONE while none is known). */
+  leaderId = NONE;
+  /** The most recent leader this node knew, kept while none is known (see lastKnownLeader). */
+  private lastLeaderId = NONE;
+
+  constructor(
+    private readonly host: LeadershipHost,
+    private readonly cfg: Pick<NodeConfig, 'id'>,
+    private readonly log: Logger,
+  ) {}
+
+  isLeader(): boolean {
+    return this.role === Role.Leader;
+  }
+
+  leader(): Member | undefined {
+    return this.leaderId === NONE ? undefined : this.host.members.get(this.leaderId);
+  }
+
+  /**
+   * The current leader or, during an election, the last one this node knew. Redis Cluster keeps
+   * a failed master as its slots' owner until a replica takes over; clients rely on that.
+   */
+  lastKnownLeader(): Member | undefined {
+    return this.host.members.get(this.leaderId === NONE ? this.lastLeaderId : this.leaderId);
+  }
+
+  /** The Ready loop reports the core's soft state. */
+  update(role: Role, leader: string): void {
+    const leaderChanged = leader !== this.leaderId;
+    if (role !== this.role) this.log.info({ role, term: this.host.core.term }, `became ${role}`);
+    this.role = role;
+    this.leaderId = leader;
+    if (leader !== NONE) this.lastLeaderId = leader;
+    if (leaderChanged) {
+      this.log.info({ leader: leader || null, term: this.host.core.term }, 'leader changed');
+      this.host.leaderChanged(leader);
+    }
+  }
+
+  /** Resolves with the next leader other than this node, or undefined after `timeoutMs`. */
+  next(timeoutMs: number): Promise<string | undefined> {
+    return nextLeader(this.host.events, this.cfg.id, timeoutMs);
+  }
+
+  /** Hand leadership to `to` (or the most caught-up reachable voter); resolves with the new leader. */
+  async transfer(to: string | undefined, timeoutMs: number): Promise<string> {
+    if (this.role !== Role.Leader) throw new NotLeaderError(this.leader());
+    const links = this.host.links();
+    const voters = this.host.voters();
+    const target = to ?? bestTransferTarget(voters, this.cfg.id, this.host.core.status().progress ?? {}, (id) => links[id]?.state === 'connected');
+    if (!target) throw new UnknownMemberError('(no other reachable voter)');
+    if (!voters.includes(target) || target === this.cfg.id) throw new UnknownMemberError(target);
+    const next = this.next(timeoutMs);
+    this.host.core.transferLeadership(target);
+    this.host.scheduleReady();
+    const leader = await next;
+    if (leader === undefined) throw new TransferTimeoutError(target, timeoutMs);
+    return leader;
+  }
 }

@@ -8,7 +8,7 @@ export function createLogger(level: string, name: string, pretty = process.stdou
     return pino({
       level,
       name,
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } },
+      transport: { target: 'pino-pretty', options: { colorize: true, singleLine: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } },
     });
   }
   return pino({ level, name, base: { node: name } });

@@ -4,11 +4,12 @@
  * image with the member address book, which every replica must agree on as well.
  */
 import type { LevelStorage, SnapshotInfo } from '../storage/index.ts';
-import { snapshotImageProblem } from '../kv/index.ts';
+import { type KvStore, snapshotImageProblem } from '../kv/index.ts';
 import { entrySize } from '../raft/index.ts';
-import type { Entry, Snapshot } from '../raft/types.ts';
+import type { ConfState, Entry, Snapshot } from '../raft/types.ts';
+import type { NodeConfig } from './config.ts';
 import type { Logger } from './logger.ts';
-import type { RaftNode } from './raft-node.ts';
+import type { Members } from './members.ts';
 
 const MAGIC = 0x524b5653; // "RKVS"
 const VERSION = 1;
@@ -66,6 +67,40 @@ export function compactionPoint(tail: readonly Entry[], index: number, keepEntri
   return index - kept;
 }
 
+/** What a snapshot is restored into: the state machine and the address book. */
+export interface SnapshotTarget {
+  readonly kv: Pick<KvStore, 'restore'>;
+  readonly members: Pick<Members, 'restore'>;
+}
+
+/** What the snapshotter needs from its node. */
+export interface SnapshotHost extends SnapshotTarget {
+  readonly kv: Pick<KvStore, 'restore' | 'beginSnapshot'>;
+  /** The state to put in a snapshot now: the applied index, its configuration, the address book. */
+  envelope(): { index: number; conf: ConfState; members: Uint8Array };
+  /** A snapshot was taken, saved and the log compacted, in `ms` (the metrics histogram). */
+  taken(ms: number): void;
+}
+
+/** The storage calls the snapshotter makes: size the log, write a snapshot, compact. */
+export type SnapshotStorage = Pick<LevelStorage, 'snapshotMeta' | 'stats' | 'firstIndex' | 'entries' | 'createSnapshot' | 'compact'>;
+
+export type SnapshotSettings = Pick<NodeConfig, 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries' | 'snapshotKeepBytes'>;
+
+/**
+ * Replace the state machine and the address book with a snapshot's: on open (open.ts), before
+ * the node exists, and for a snapshot received from the leader (Snapshotter.install).
+ */
+export async function installSnapshot(snap: Snapshot, into: SnapshotTarget, log: Logger): Promise<void> {
+  const { members, kv } = decodeEnvelope(snap.data);
+  if (members.length > 0) {
+    for (const problem of into.members.restore(members)) log.error({ index: snap.meta.index }, `snapshot ${snap.meta.index}: ${problem}`);
+  }
+  // The bootstrap snapshot at index 0 carries only the address book.
+  if (kv.length > 0) await into.kv.restore(kv);
+  log.info({ index: snap.meta.index, term: snap.meta.term, bytes: snap.data.length }, 'installed snapshot');
+}
+
 export class Snapshotter {
   private running: Promise<SnapshotInfo> | undefined;
   private stopped = false;
@@ -73,8 +108,9 @@ export class Snapshotter {
   private tail = { snapIndex: -1, first: -1, bytes: 0 };
 
   constructor(
-    private readonly node: RaftNode,
-    private readonly storage: LevelStorage,
+    private readonly host: SnapshotHost,
+    private readonly storage: SnapshotStorage,
+    private readonly cfg: SnapshotSettings,
     private readonly log: Logger,
   ) {}
 
@@ -94,20 +130,14 @@ export class Snapshotter {
   }
 
   /** Replace the state machine with a snapshot's image. */
-  async install(snap: Snapshot): Promise<void> {
-    const { members, kv } = decodeEnvelope(snap.data);
-    if (members.length > 0) {
-      for (const problem of this.node.members.restore(members)) this.log.error({ index: snap.meta.index }, `snapshot ${snap.meta.index}: ${problem}`);
-    }
-    // The bootstrap snapshot at index 0 carries only the address book.
-    if (kv.length > 0) await this.node.kv.restore(kv);
-    this.log.info({ index: snap.meta.index, term: snap.meta.term, bytes: snap.data.length }, 'installed snapshot');
+  install(snap: Snapshot): Promise<void> {
+    return installSnapshot(snap, this.host, this.log);
   }
 
   maybeSnapshot(applied: number): void {
     if (this.running || this.stopped) return;
     const since = applied - this.storage.snapshotMeta().index;
-    const cfg = this.node.cfg;
+    const cfg = this.cfg;
     if (since < cfg.snapshotEntries && this.storage.stats().bytes - this.tailBytes() < cfg.snapshotBytes) return;
     if (since <= 0) return;
     this.take().catch((err: Error) => this.log.error({ err }, 'snapshot failed'));
@@ -141,15 +171,15 @@ export class Snapshotter {
   }
 
   private async takeOne(): Promise<SnapshotInfo> {
-    const { index, conf, members } = this.node.snapshotEnvelope();
+    const { index, conf, members } = this.host.envelope();
     const t0 = performance.now();
     const snap = await this.storage.createSnapshot(index, conf, this.image(members));
-    const { snapshotKeepEntries, snapshotKeepBytes } = this.node.cfg;
+    const { snapshotKeepEntries, snapshotKeepBytes } = this.cfg;
     const first = Math.max(this.storage.firstIndex(), index - snapshotKeepEntries + 1);
     const tail = first <= index ? this.storage.entries(first, index + 1, Number.POSITIVE_INFINITY) : [];
     const compactTo = compactionPoint(tail, index, snapshotKeepEntries, snapshotKeepBytes);
     if (compactTo >= this.storage.firstIndex()) await this.storage.compact(compactTo);
-    this.node.metrics.snapshots.inc();
+    this.host.taken(performance.now() - t0);
     this.log.info(
       { index, bytes: snap.bytes, ms: Math.round(performance.now() - t0), compactedTo: Math.max(compactTo, 0) },
       'took snapshot and compacted the log',
@@ -164,7 +194,7 @@ export class Snapshotter {
    */
   private async *image(members: Uint8Array): AsyncGenerator<Uint8Array> {
     yield envelopeHeader(members);
-    yield* this.node.kv.beginSnapshot(undefined, true);
+    yield* this.host.kv.beginSnapshot(undefined, true);
   }
 
   async stop(): Promise<void> {

@@ -32,6 +32,8 @@ export interface ProposalWaiter {
 
 export class ProposalWaiters {
   private byIndex = new Map<number, ProposalWaiter>();
+  /** Proposals that ended in an error: failed, replaced, or outcome unknown (the failed-proposals metric). */
+  failed = 0;
 
   get size(): number {
     return this.byIndex.size;
@@ -54,7 +56,7 @@ export class ProposalWaiters {
     if (!w) return;
     this.byIndex.delete(index);
     if (w.term === term) w.resolve(result);
-    else w.reject(new ProposalFailedError(`entry ${index} was replaced by another leader's entry (term ${term})`));
+    else this.fail(w, new ProposalFailedError(`entry ${index} was replaced by another leader's entry (term ${term})`));
   }
 
   /** The entry at `index` was applied as a no-op because it could not be used. */
@@ -62,7 +64,7 @@ export class ProposalWaiters {
     const w = this.byIndex.get(index);
     if (!w) return;
     this.byIndex.delete(index);
-    w.reject(new ProposalFailedError(why));
+    this.fail(w, new ProposalFailedError(why));
   }
 
   /** A snapshot jumped apply past these indexes, so we cannot tell what happened to them. */
@@ -70,7 +72,7 @@ export class ProposalWaiters {
     for (const [i, w] of this.byIndex) {
       if (i <= index) {
         this.byIndex.delete(i);
-        w.reject(new OutcomeUnknownError(`entry ${i} was covered by a snapshot; its outcome is unknown`));
+        this.fail(w, new OutcomeUnknownError(`entry ${i} was covered by a snapshot; its outcome is unknown`));
       }
     }
   }
@@ -79,14 +81,19 @@ export class ProposalWaiters {
     for (const [i, w] of this.byIndex) {
       if (w.deadline <= now) {
         this.byIndex.delete(i);
-        w.reject(new OutcomeUnknownError('timed out waiting for the write to commit; its outcome is unknown'));
+        this.fail(w, new OutcomeUnknownError('timed out waiting for the write to commit; its outcome is unknown'));
       }
     }
   }
 
   failAll(err: Error): void {
-    for (const w of this.byIndex.values()) w.reject(err);
+    for (const w of this.byIndex.values()) this.fail(w, err);
     this.byIndex.clear();
+  }
+
+  private fail(w: ProposalWaiter, err: Error): void {
+    this.failed++;
+    w.reject(err);
   }
 }
 

@@ -142,6 +142,11 @@ export class ClientConn {
     return this.channels.size > 0 || this.patterns.size > 0;
   }
 
+  /** What the connection holds now (CLIENT LIST's fields; omem: reply bytes owed). */
+  memory(): ClientMemory {
+    return this.control.memory();
+  }
+
   /** Delivers a pub/sub message or other out-of-band reply. */
   push(reply: Reply): void {
     this.control.push(reply);

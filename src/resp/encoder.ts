@@ -301,6 +301,9 @@ export class ReplyWriter {
         if (proto === 3) this.blob('=', r.v, r.format);
         else this.blob('$', r.v);
         return;
+      case 'raw':
+        this.bytes(r.v);
+        return;
       case 'many':
         throw new NestedManyReplyError();
     }
@@ -333,6 +336,7 @@ export function heldBytes(r: Reply): number {
     case 'simple':
     case 'error':
     case 'verbatim':
+    case 'raw':
       return REPLY_OVERHEAD + r.v.length;
     case 'map': {
       let n = REPLY_OVERHEAD;

@@ -151,3 +151,37 @@ export class DeferredReplySettledError extends Error {
     super('a deferred reply was settled twice');
   }
 }
+
+/**
+ * The follower proxy's replies (src/resp/proxy/), Redis-style: TRYAGAIN when the command
+ * certainly did not run (a client may retry it), the runtime's "outcome unknown" for a write
+ * whose leader went away before answering, EXECABORT for a transaction it cannot carry.
+ */
+export const PROXY_ERRORS = {
+  /** No leader was known, its link was down, or the forward budget full, for the whole wait; nothing was sent. */
+  noLeader: (waitedMs: number) =>
+    R.error(
+      `TRYAGAIN no leader to forward to within ${waitedMs} ms (no leader known, its link down, or the forward queue full); the command did not run, retry`,
+    ),
+  /** The leader answered that it is not the leader any more, or the forward queue is full. */
+  notRun: R.error('TRYAGAIN the leader changed before the command ran; it did not run, retry'),
+  /** A read whose leader went away before it answered: reads change nothing, so retrying is safe. */
+  readLost: (leader: string, why: string) => R.error(`TRYAGAIN the leader ${leader} did not answer this read (${why}); retry`),
+  /** Shutting down with the command not yet sent. */
+  closing: R.error('TRYAGAIN this node is shutting down; retry on another node'),
+  /** A reply larger than one peer frame (KEYS or MGET of huge values). */
+  replyTooBig: (bytes: number) =>
+    R.error(`ERR the reply of ${bytes} bytes is too large to relay through the follower proxy; send this command to the leader`),
+  /** A unit (a transaction with very many WATCHed keys) larger than one peer frame. */
+  requestTooBig: (bytes: number) =>
+    R.error(`ERR the request of ${bytes} bytes is too large to forward to the leader; send it to the leader`),
+  /** CONFIG SET of per-node parameters (applied here) and cluster-wide ones (the leader's) at once. */
+  mixedConfigSet: R.error(
+    'ERR CONFIG SET of cluster-wide and per-node parameters at once cannot go through the follower proxy; set them in two commands',
+  ),
+  /** A command in MULTI that changes this connection's state cannot run on the leader for it. */
+  notInForwardedMulti: (name: string) =>
+    R.error(
+      `EXECABORT Transaction discarded because of: ${name.toUpperCase()} cannot run inside a transaction the follower proxy forwards to the leader`,
+    ),
+} as const;

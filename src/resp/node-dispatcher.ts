@@ -20,6 +20,7 @@ import { EXPIRE_COMMANDS } from './handlers/expire.ts';
 import { createGuard } from './handlers/guard.ts';
 import { KEY_COMMANDS } from './handlers/keys.ts';
 import { PUBSUB_COMMANDS } from './handlers/pubsub.ts';
+import { FollowerProxy } from './proxy/forwarder.ts';
 import { SERVER_COMMANDS } from './handlers/server.ts';
 import { STRING_COMMANDS } from './handlers/strings.ts';
 import { TRANSACTION_COMMANDS } from './handlers/transactions.ts';
@@ -70,6 +71,8 @@ function handlerTable(ctx: NodeContext): HandlerTable {
 
 export class NodeDispatcher implements Dispatcher {
   readonly ctx: NodeContext;
+  /** Forwards to the leader with follower-proxy on; serves what followers forward either way. */
+  readonly proxy: FollowerProxy;
   private readonly router: CommandRouter;
   /**
    * Entries up to this index were committed before this process started: replaying them after
@@ -86,8 +89,19 @@ export class NodeDispatcher implements Dispatcher {
   constructor(readonly node: RaftNode) {
     this.replayedUpTo = node.status().commit;
     this.ctx = new NodeContext(node, IMPLS);
+    this.proxy = new FollowerProxy(
+      {
+        node,
+        ctx: this.ctx,
+        dispatch: (conn, argv) => this.router.dispatch(conn, argv),
+        disconnected: (conn) => this.ctx.subscriptions.dropAll(conn),
+        onError: (err) => this.ctx.server?.options.onError(err, null),
+      },
+      node.cfg.followerProxy === 'yes',
+    );
     this.router = new CommandRouter(handlerTable(this.ctx), {
-      guard: createGuard(this.ctx),
+      guard: createGuard(this.ctx, (conn) => this.proxy.takes(conn)),
+      forward: (conn, cmd, argv) => this.proxy.forward(conn, cmd, argv),
       // A MULTI queue is one log entry at EXEC: one that cannot fit is refused as it grows.
       queueLimit: (conn, argv) => {
         const bytes = conn.multiBytes + conn.multiArgs * REQUEST_ARG_BYTES + entryBytes(argv);
@@ -108,11 +122,13 @@ export class NodeDispatcher implements Dispatcher {
 
   disconnected(conn: ClientConn): void {
     this.ctx.subscriptions.dropAll(conn);
+    this.proxy.disconnected(conn);
   }
 
-  /** Stops delivering published messages (the server is closed separately). */
+  /** Stops delivering published messages and forwarding (the server is closed separately). */
   detach(): void {
     this.node.off('publish', this.onPublish);
+    this.proxy.close();
   }
 }
 

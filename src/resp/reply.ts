@@ -37,6 +37,11 @@ export type Reply =
   /** RESP3 `>` (out-of-band pub/sub message); in RESP2 an array. */
   | { readonly t: 'push'; readonly v: readonly Reply[] }
   /**
+   * One reply already encoded, relayed as is: the leader's answer to a command a follower
+   * forwarded (src/resp/proxy/), encoded there in this connection's protocol version.
+   */
+  | { readonly t: 'raw'; readonly v: Buffer }
+  /**
    * Several consecutive replies to one request, as SUBSCRIBE a b c confirms each channel
    * separately. Only valid at the top level, never inside an aggregate.
    */
@@ -72,4 +77,5 @@ export const R = {
   verbatim: (v: Buffer | string, format = 'txt'): Reply => ({ t: 'verbatim', format, v }),
   push: (v: readonly Reply[]): Reply => ({ t: 'push', v }),
   many: (v: readonly Reply[]): Reply => ({ t: 'many', v }),
+  raw: (v: Buffer): Reply => ({ t: 'raw', v }),
 } as const;

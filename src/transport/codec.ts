@@ -54,6 +54,11 @@ export const FrameKind = {
   SnapBegin: 18,
   /** A slice of the snapshot data at an offset. */
   SnapChunk: 19,
+  /**
+   * A client command a follower forwards to the leader, or the leader's reply to one (the
+   * follower proxy, src/resp/proxy/): an opaque body the transport hands to `onForward`.
+   */
+  Forward: 20,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 const frameKinds: ReadonlySet<number> = new Set(Object.values(FrameKind));
@@ -363,6 +368,13 @@ export function encodeSnapChunk(transferId: number, offset: number, data: Uint8A
   w.varint(transferId);
   w.varint(offset);
   w.raw(data);
+  return w.finish();
+}
+
+/** A Forward frame around `body` (src/resp/proxy/wire.ts encodes it). */
+export function encodeForward(body: Uint8Array): Buffer {
+  const w = newFrame(FrameKind.Forward, body.length);
+  w.raw(body);
   return w.finish();
 }
 

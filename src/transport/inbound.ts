@@ -40,12 +40,14 @@ export interface InboundOptions extends ServerIdentity {
    */
   firstUnknownPeer: (claimedId: string) => boolean;
   deliver: (m: Message) => void;
+  /** The body of a Forward frame from the authenticated peer `from` (the follower proxy). */
+  deliverForward: (from: NodeId, body: Uint8Array) => void;
   /** The peer authenticated as `peerId`. */
   onAuthenticated: (conn: InboundConnection) => void;
   onClosed: (conn: InboundConnection) => void;
 }
 
-const DATA_KINDS: ReadonlySet<number> = new Set([FrameKind.Batch, FrameKind.SnapBegin, FrameKind.SnapChunk]);
+const DATA_KINDS: ReadonlySet<number> = new Set([FrameKind.Batch, FrameKind.SnapBegin, FrameKind.SnapChunk, FrameKind.Forward]);
 
 /** Raised for a well-formed frame that breaks the link protocol. */
 class ProtocolViolation extends Error {
@@ -149,7 +151,7 @@ export class InboundConnection {
       this.log.warn('peer stopped answering pings');
       this.ws.terminate();
     });
-    this.log.info('peer authenticated');
+    this.log.debug('peer authenticated');
     this.opts.onAuthenticated(this);
   }
 
@@ -178,6 +180,17 @@ export class InboundConnection {
         }
         return;
       }
+      case FrameKind.Forward: {
+        const from = this.peerId as NodeId;
+        const payload = body.view(body.remaining, 'forward body');
+        try {
+          this.opts.deliverForward(from, payload);
+        } catch (err) {
+          // As for Raft messages: the receiver's failure costs the frame, not the link.
+          this.log.error({ err }, 'forward handler threw');
+        }
+        return;
+      }
       default:
         throw new ProtocolViolation(`unexpected frame kind ${kind} after the handshake`);
     }
@@ -203,7 +216,7 @@ export class InboundConnection {
     this.stopHandshake?.();
     this.stopKeepAlive?.();
     this.assembler.dispose();
-    if (this.peerId !== undefined) this.log.info({ code, reason }, 'peer connection closed');
+    if (this.peerId !== undefined) this.log.debug({ code, reason }, 'peer connection closed');
     this.opts.onClosed(this);
   }
 }

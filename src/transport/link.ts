@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { type Message, MessageType, type NodeId } from '../raft/types.ts';
 import type { Backoff } from './backoff.ts';
 import { CodecError } from './bytes.ts';
-import { encodeBatch, HEADER_SIZE, messageSize } from './codec.ts';
+import { encodeBatch, encodeForward, HEADER_SIZE, messageSize } from './codec.ts';
 import {
   CloseCode,
   clientProof,
@@ -53,6 +53,8 @@ export interface LinkLimits {
   snapshotChunkBytes: number;
   handshakeTimeoutMs: number;
   pingIntervalMs: number;
+  /** A peer unreachable this long is one WARN (and one INFO when it is back): the node's election timeout. */
+  peerDownWarnMs: number;
 }
 
 /**
@@ -81,6 +83,10 @@ export interface LinkOptions {
   onUnreachable: (peer: NodeId) => void;
   /** A Snap message was fully written (true) or lost (false). */
   onSnapshotStatus: (peer: NodeId, ok: boolean) => void;
+  /** A keep-alive ping was answered after `ms` (the peer round-trip metric). */
+  onRtt?: (peer: NodeId, ms: number) => void;
+  /** The link was up and went down: what was sent on it may or may not have arrived. */
+  onDown?: (peer: NodeId) => void;
 }
 
 /** Close codes with which a peer refuses us because of configuration, worth a warning. */
@@ -99,6 +105,9 @@ const zeroMask = (mask: Buffer) => {
   mask.fill(0);
 };
 
+/** How long a link that was never up may stay down before its WARN (see startDownClock). */
+const START_GRACE_MS = 10_000;
+
 /** Room for the Snap message around a snapshot chunk and for the batch header. */
 export const FRAME_OVERHEAD = 16 * 1024;
 
@@ -116,10 +125,14 @@ export class PeerLink {
   private sent = 0;
   private dropped = 0;
 
-  /** A dial failure was already logged at info since the link was last up. */
-  private failureLogged = false;
   /** A refusal by the peer was already logged at warn since the link was last up. */
   private refusalLogged = false;
+  /** Since when the link has not been up (it starts down), and the timer of its one WARN. */
+  private downSince = 0;
+  private downTimer: NodeJS.Timeout | undefined;
+  private downWarned = false;
+  /** Peers of a new cluster start within seconds of each other: no WARN before the first link up. */
+  private everUp = false;
 
   private snapshot: OutboundSnapshot | undefined;
   private nextTransferId = 1;
@@ -132,6 +145,7 @@ export class PeerLink {
     this.limits = opts.limits;
     this.log = opts.logger.child({ peer: opts.peer });
     this.queue = new SendQueue({ maxBytes: opts.limits.maxQueueBytes, maxMessages: opts.limits.maxQueueMessages });
+    this.startDownClock();
     this.dial();
   }
 
@@ -185,6 +199,21 @@ export class PeerLink {
     return true;
   }
 
+  /**
+   * Writes a Forward frame (the follower proxy) at once, beside the Raft batches; false when it
+   * was not sent: link not up, frame over maxPayload, or, unless `always`, the socket already
+   * holding `budget` bytes (the proxy then waits or answers TRYAGAIN; it never queues here).
+   * `always` is for the leader's replies, which the follower's own budget bounds.
+   */
+  sendForward(body: Uint8Array, budget: number, always: boolean): boolean {
+    const ws = this.ws;
+    if (!ws || this.state !== LinkState.Connected) return false;
+    if (HEADER_SIZE + body.length > this.limits.maxPayload) return false;
+    if (!always && ws.bufferedAmount + body.length > budget) return false;
+    ws.send(encodeForward(body));
+    return true;
+  }
+
   stats(): LinkStats {
     return {
       state: this.state,
@@ -201,6 +230,7 @@ export class PeerLink {
   close(code: CloseCode, reason: string): Promise<void> {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.downTimer);
     const ws = this.ws;
     this.teardown(code, reason);
     if (!ws || ws.readyState === ws.CLOSED) return Promise.resolve();
@@ -353,10 +383,9 @@ export class PeerLink {
       }
     });
     ws.on('error', (err) => {
-      // Once per streak at info, so a node that cannot reach a peer says so without flooding.
-      const level = this.failureLogged ? 'debug' : 'info';
-      this.failureLogged = true;
-      this.log[level]({ url: this.url, err: err.message }, 'peer socket error');
+      // Debug only: peers starting at different moments refuse each other at every start. A
+      // peer that stays unreachable is the one WARN of startDownClock.
+      this.log.debug({ url: this.url, err: err.message }, 'peer socket error');
     });
     ws.on('close', (code, reason) => this.onClose(ws, code, reason.toString()));
   }
@@ -365,13 +394,22 @@ export class PeerLink {
     this.stopHandshake?.();
     this.state = LinkState.Connected;
     this.opts.backoff.reset();
-    this.failureLogged = false;
     this.refusalLogged = false;
-    this.stopKeepAlive = keepAlive(ws, this.limits.pingIntervalMs, () => {
-      this.log.warn('peer stopped answering pings');
-      ws.terminate();
-    });
-    this.log.info({ url: this.url }, 'peer link up');
+    this.everUp = true;
+    clearTimeout(this.downTimer);
+    this.downTimer = undefined;
+    if (this.downWarned) this.log.info({ url: this.url, downMs: Date.now() - this.downSince }, 'peer reachable again');
+    this.downWarned = false;
+    this.stopKeepAlive = keepAlive(
+      ws,
+      this.limits.pingIntervalMs,
+      () => {
+        this.log.warn('peer stopped answering pings');
+        ws.terminate();
+      },
+      (ms) => this.opts.onRtt?.(this.opts.peer, ms),
+    );
+    this.log.debug({ url: this.url }, 'peer link up');
   }
 
   private onClose(ws: WebSocket, code: number, reason: string): void {
@@ -383,14 +421,36 @@ export class PeerLink {
       this.log[this.refusalLogged ? 'debug' : 'warn']({ url: this.url, code, reason }, 'peer refused the link');
       this.refusalLogged = true;
     } else if (wasConnected) {
-      this.log.info({ url: this.url, code, reason }, 'peer link down');
+      this.log.debug({ url: this.url, code, reason }, 'peer link down');
     }
     if (this.closed) return;
-    if (wasConnected) this.opts.onUnreachable(this.opts.peer);
+    if (wasConnected) {
+      this.startDownClock();
+      this.opts.onUnreachable(this.opts.peer);
+      this.opts.onDown?.(this.opts.peer);
+    }
     const delay = this.opts.backoff.next();
     this.log.debug({ delayMs: Math.round(delay) }, 'redialling peer');
     this.reconnectTimer = setTimeout(() => this.dial(), delay);
     this.reconnectTimer.unref();
+  }
+
+  /**
+   * The link just went down (or starts down): if it is still not up after peerDownWarnMs, one
+   * WARN says so; onOpen says when it is back. A blip shorter than an election timeout stays at
+   * debug, and so do the refusals while a cluster starts: a link never up yet waits
+   * START_GRACE_MS, as the peers of a new cluster start seconds apart on a busy machine.
+   */
+  private startDownClock(): void {
+    this.downSince = Date.now();
+    clearTimeout(this.downTimer);
+    const after = this.everUp ? this.limits.peerDownWarnMs : Math.max(this.limits.peerDownWarnMs, START_GRACE_MS);
+    this.downTimer = setTimeout(() => {
+      if (this.closed || this.state === LinkState.Connected) return;
+      this.downWarned = true;
+      this.log.warn({ url: this.url, downMs: Date.now() - this.downSince }, `peer unreachable for more than ${after} ms`);
+    }, after);
+    this.downTimer.unref();
   }
 
   /** Forgets the current socket and everything tied to it. */

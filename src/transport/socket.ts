@@ -45,9 +45,12 @@ export function truncateUtf8(s: string, maxBytes: number): string {
  * Pings every `intervalMs`; a ping still unanswered at the next tick means the peer is gone
  * (or too stalled to matter) and `onDead` runs. Returns a function that stops the checks.
  */
-export function keepAlive(ws: WebSocket, intervalMs: number, onDead: () => void): () => void {
+export function keepAlive(ws: WebSocket, intervalMs: number, onDead: () => void, onRtt?: (ms: number) => void): () => void {
   let awaitingPong = false;
+  let pingAt = 0;
   const onPong = () => {
+    // A pong the peer sends unasked (RFC 6455 allows it) measures nothing.
+    if (awaitingPong) onRtt?.(performance.now() - pingAt);
     awaitingPong = false;
   };
   ws.on('pong', onPong);
@@ -58,6 +61,7 @@ export function keepAlive(ws: WebSocket, intervalMs: number, onDead: () => void)
       return;
     }
     awaitingPong = true;
+    pingAt = performance.now();
     ws.ping();
   }, intervalMs);
   timer.unref();

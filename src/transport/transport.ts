@@ -63,6 +63,8 @@ export const TRANSPORT_DEFAULTS = {
   handshakeTimeoutMs: 5_000,
   /** A ping unanswered for a whole interval closes the link. */
   pingIntervalMs: 5_000,
+  /** The default election timeout (10 ticks of 50 ms); the node passes its own. */
+  peerDownWarnMs: 500,
   backoff: { minMs: 100, maxMs: 5_000 },
 } as const;
 
@@ -103,6 +105,12 @@ export class Transport {
   onUnreachable?: (id: NodeId) => void;
   /** A Snap message to `id` was completely written to the socket (true) or lost (false). */
   onSnapshotStatus?: (id: NodeId, ok: boolean) => void;
+  /** A ping on the outbound link to `id` was answered after `ms` milliseconds. */
+  onPeerRtt?: (id: NodeId, ms: number) => void;
+  /** A Forward frame's body from the authenticated member `from` (src/resp/proxy/). */
+  onForward?: (from: NodeId, body: Uint8Array) => void;
+  /** The outbound link to `id` was up and went down. */
+  onPeerDown?: (id: NodeId) => void;
 
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly inbound = new Set<InboundConnection>();
@@ -128,6 +136,7 @@ export class Transport {
       snapshotChunkBytes: opts.snapshotChunkBytes ?? d.snapshotChunkBytes,
       handshakeTimeoutMs: opts.handshakeTimeoutMs ?? d.handshakeTimeoutMs,
       pingIntervalMs: opts.pingIntervalMs ?? d.pingIntervalMs,
+      peerDownWarnMs: opts.peerDownWarnMs ?? d.peerDownWarnMs,
     };
     for (const [name, v] of Object.entries(this.limits)) {
       if (!(Number.isSafeInteger(v) && v > 0)) throw new TransportConfigError(`${name} must be a positive integer`);
@@ -256,7 +265,7 @@ export class Transport {
         link.setUrl(url);
         continue;
       }
-      this.log.info({ peer: id, url }, 'peer added');
+      this.log.debug({ peer: id, url }, 'peer added');
       this.links.set(id, this.newLink(id, url));
     }
     for (const conn of this.inbound) {
@@ -294,6 +303,20 @@ export class Transport {
     }
   }
 
+  /**
+   * Sends a Forward frame to the member `to` over its authenticated link (see
+   * PeerLink.sendForward); false when it did not leave.
+   */
+  sendForward(to: NodeId, body: Uint8Array, budget: number, always = false): boolean {
+    if (this.closed) return false;
+    return this.links.get(to)?.sendForward(body, budget, always) ?? false;
+  }
+
+  /** The largest frame a peer accepts from this node (and this node from a peer). */
+  get maxPayload(): number {
+    return this.limits.maxPayload;
+  }
+
   stats(): Record<NodeId, LinkStats> {
     const out: Record<NodeId, LinkStats> = {};
     for (const [id, link] of this.links) out[id] = link.stats();
@@ -328,6 +351,8 @@ export class Transport {
       logger: this.log,
       onUnreachable: (peer) => this.onUnreachable?.(peer),
       onSnapshotStatus: (peer, ok) => this.onSnapshotStatus?.(peer, ok),
+      onRtt: (peer, ms) => this.onPeerRtt?.(peer, ms),
+      onDown: (peer) => this.onPeerDown?.(peer),
     });
   }
 
@@ -358,6 +383,7 @@ export class Transport {
       firstUnknownPeer: (id) => this.firstUnknownPeer(id),
       snapshotTimeoutMs: opts.snapshotTimeoutMs ?? TRANSPORT_DEFAULTS.snapshotTimeoutMs,
       deliver: opts.onMessage,
+      deliverForward: (from, body) => this.onForward?.(from, body),
       onAuthenticated: (c) => {
         const id = c.peerId!;
         const previous = this.inboundByPeer.get(id);

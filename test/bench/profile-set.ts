@@ -63,8 +63,8 @@ function summarize(p: Profile, top: number): string {
 async function fsyncSummary(url: string): Promise<string> {
   const text = await (await fetch(url)).text();
   const num = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
-  const sum = num('raftkv_fsync_duration_seconds_sum');
-  const count = num('raftkv_fsync_duration_seconds_count');
+  const sum = num('raftkv_disk_fsync_duration_seconds_sum');
+  const count = num('raftkv_disk_fsync_duration_seconds_count');
   return `${count} fsynced batches, mean ${((sum / count) * 1000).toFixed(2)} ms`;
 }
 

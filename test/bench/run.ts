@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: RaftKV (3 nodes, fsync on) side by side with redis-server (no persistence,
  * and AOF appendfsync always) and a 3-member etcd, all started here on loopback, measured in
- * one run. Prints one table whose last lines are the target ratios, and writes
+ * one run, and a minimal Node.js RESP server on a Map (systems/node-ceiling-server.mjs), the
+ * ceiling any Node front end reaches on this machine. Prints one table whose last lines are the target ratios, and writes
  * test/bench/results/<timestamp>.json and .svg. Everything started is stopped on exit,
  * failure or Ctrl-C.
  *
@@ -27,6 +28,7 @@ import { RB_CONFIGS, type RbConfig, type RbResult, type RbTest, redisBenchmark }
 import { type BenchResults, computeTargets, renderTable } from './report.ts';
 import { buildEtcdLoad, etcdLoad, startEtcd } from './systems/etcd.ts';
 import { buildRaftKV, raftkvLoad, startRaftKV } from './systems/raftkv.ts';
+import { startNodeCeiling } from './systems/node-ceiling.ts';
 import { startRedis } from './systems/redis.ts';
 import { RespClient } from './resp-client.ts';
 
@@ -74,10 +76,11 @@ async function main(): Promise<void> {
   log(`starting RaftKV (3 nodes), redis-server x2${skip.has('etcd') ? '' : ', etcd (3 members)'}`);
   const etcdBin = skip.has('etcd') ? undefined : await buildEtcdLoad();
   const raftMain = await buildRaftKV();
-  const [raft, redis, redisAof, etcd] = await Promise.all([
+  const [raft, redis, redisAof, ceiling, etcd] = await Promise.all([
     startRaftKV(raftMain),
     startRedis('redis', false),
     startRedis('redis-aof', true),
+    startNodeCeiling(),
     skip.has('etcd') ? undefined : startEtcd(),
   ]);
 
@@ -102,7 +105,8 @@ async function main(): Promise<void> {
       if (test === 'get') await redisBenchmark('raftkv', (await raft.waitLeader()).port, 'get', RB_CONFIGS[1]!, GET_WARMUP);
       for (const cfg of RB_CONFIGS) {
         const leader = await raft.waitLeader();
-        for (const [system, port] of [['raftkv', leader.port], ['redis', redis.port], ['redis-aof', redisAof.port]] as const) {
+        const systems = [['raftkv', leader.port], ['redis', redis.port], ['redis-aof', redisAof.port], ['node-ceiling', ceiling.port]] as const;
+        for (const [system, port] of systems) {
           if (system === 'redis-aof' && test === 'get') continue; // reads never touch the AOF
           log(`redis-benchmark ${system} ${test} ${cfg.label}`);
           rb.push(await redisBenchmark(system, port, test, cfg, requests(system, test, cfg)));

@@ -91,11 +91,15 @@ describe('HTTP API', () => {
     const st = (await app.inject('/v1/cluster')).json();
     expect(st).toMatchObject({ id: 'n1', role: 'leader', leader: 'n1', voters: ['n1'] });
     const metrics = await app.inject('/metrics');
-    expect(metrics.body).toMatch(/^raftkv_is_leader 1$/m);
-    expect(metrics.body).toMatch(/^raftkv_fsync_duration_seconds_count \d+$/m);
+    expect(metrics.body).toMatch(/^raftkv_server_is_leader 1$/m);
+    expect(metrics.body).toMatch(/^raftkv_disk_fsync_duration_seconds_count \d+$/m);
     const api = (await app.inject('/openapi.json')).json();
     expect(api.openapi).toMatch(/^3\./);
     expect(Object.keys(api.paths)).toEqual(expect.arrayContaining(['/v1/kv/{key}', '/v1/cluster', '/v1/cluster/members']));
+    for (const method of ['put', 'delete']) {
+      const names = api.paths['/v1/kv/{key}'][method].parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`);
+      expect(names).toContain('header:idempotency-key');
+    }
   });
 });
 

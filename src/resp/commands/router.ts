@@ -3,7 +3,8 @@
  * same order, and then calls the command's handler from a table:
  *
  *   lookup (unknown command / subcommand) -> arity -> NOAUTH -> no-multi -> guard hook
- *   (MOVED, CLUSTERDOWN, OOM) -> RESP2 subscribe-mode restriction -> MULTI queueing -> handler
+ *   (MOVED, CLUSTERDOWN, OOM) -> RESP2 subscribe-mode restriction -> MULTI queueing -> forward
+ *   hook (the follower proxy) -> handler
  *
  * A rejection while a MULTI is open marks the transaction so EXEC answers EXECABORT. The table
  * type has one entry per supported command, so a missing handler is a compile error.
@@ -40,6 +41,11 @@ export interface RouterHooks {
    * would be too big to run (EXEC then answers EXECABORT and the queue is dropped), else null.
    */
   queueLimit?(conn: ClientConn, argv: Buffer[]): Reply | null;
+  /**
+   * Just before a command runs (not when it is queued after MULTI): an answer when something
+   * else takes it (the follower proxy sends it to the leader), or null to run its handler here.
+   */
+  forward?(conn: ClientConn, cmd: CommandSpec, argv: Buffer[]): Answer | null;
   connected?(conn: ClientConn): void;
   disconnected?(conn: ClientConn): void;
 }
@@ -98,7 +104,7 @@ export class CommandRouter implements Dispatcher {
       conn.queue(cmd, argv);
       return R.QUEUED;
     }
-    return this.execute(conn, cmd, argv);
+    return this.hooks.forward?.(conn, cmd, argv) ?? this.execute(conn, cmd, argv);
   }
 
   /** Runs a command's handler with no checks: EXEC uses it for the commands it queued. */

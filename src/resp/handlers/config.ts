@@ -14,6 +14,7 @@
 import { isUtf8 } from 'node:buffer';
 import { EVICTION_POLICIES, type EvictionPolicy, globMatch } from '../../kv/index.ts';
 import { formatOutputLimits, type OutputLimits, parseMemory, parseOutputLimits } from '../../node/client-limits.ts';
+import { parseBytesExact } from '../../node/units.ts';
 import { R, type Reply } from '../reply.ts';
 import { cstr, option, SYNTAX_ERROR } from './args.ts';
 import { entryBytes, type LocalHandler, type NodeContext } from './context.ts';
@@ -27,14 +28,9 @@ interface Param {
   replicated?(value: Buffer): Buffer | string;
 }
 
-/** memtoull: digits with an optional b/k/kb/m/mb/g/gb unit (k = 1000, kb = 1024). */
+/** memtoull (node/units.ts); an empty value is 0, as Redis's string2ull takes it. */
 function memoryValue(s: string): bigint | null {
-  const m = /^(\d*)(b|k|kb|m|mb|g|gb)?$/i.exec(s);
-  if (!m || (m[1] === '' && m[2] !== undefined)) return null;
-  const unit = (m[2] ?? 'b').toLowerCase();
-  const mul = { b: 1, k: 1e3, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 }[unit] ?? 1;
-  const n = BigInt(m[1] === '' ? '0' : m[1]) * BigInt(mul);
-  return n >= 2n ** 64n ? null : n;
+  return s === '' ? 0n : parseBytesExact(s);
 }
 
 function integer(s: string, min: number, max: number): number | string {
@@ -141,6 +137,22 @@ export const configGet: LocalHandler = (ctx, _conn, argv) => {
   }
   return R.map(out);
 };
+
+/**
+ * Which parameters of a CONFIG SET are cluster-wide (go through the log, so a follower must
+ * send them to the leader) and which apply to this node only: 'replicated', 'local', or 'mixed'.
+ * Unknown names count as local: the command fails here, as it would anywhere.
+ */
+export function configSetScope(argv: readonly Buffer[]): 'replicated' | 'local' | 'mixed' {
+  let replicated = 0;
+  let local = 0;
+  for (let i = 2; i < argv.length; i += 2) {
+    const name = option(argv[i]);
+    if (Object.hasOwn(PARAMS, name) && PARAMS[name].replicated) replicated++;
+    else local++;
+  }
+  return replicated === 0 ? 'local' : local === 0 ? 'replicated' : 'mixed';
+}
 
 /**
  * CONFIG SET name value [name value ...]: all or nothing, checked in Redis's order; the

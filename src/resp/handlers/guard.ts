@@ -9,6 +9,8 @@
  *    machine is over maxmemory and the policy cannot evict anything:
  *    `-OOM command not allowed when used memory > 'maxmemory'.`
  * EXEC is judged by what MULTI queued (and WATCHed), and routed by the first queued key.
+ * With the follower proxy on, a follower lets such commands through: the router's forward hook
+ * sends them to the leader (proxy/forwarder.ts).
  */
 import { ERR } from '../../kv/index.ts';
 import { commandSlot } from '../commands/keys.ts';
@@ -22,15 +24,15 @@ import { transactionSlot } from './transactions.ts';
 
 const OOM = R.error(ERR.oom);
 
-type Need = 'write' | 'read' | null;
+export type Need = 'write' | 'read' | null;
 
-function needOf(cmd: CommandSpec): Need {
+export function needOf(cmd: CommandSpec): Need {
   if (cmd.is.write || cmd.name === 'publish' || cmd.name === 'watch') return 'write';
   return cmd.is.readonly ? 'read' : null;
 }
 
 /** What EXEC needs: the strongest need of the queued commands; any WATCH needs the leader. */
-function transactionNeed(conn: ClientConn): { need: Need; denyoom: boolean } {
+export function transactionNeed(conn: ClientConn): { need: Need; denyoom: boolean } {
   let need: Need = conn.watched.size > 0 ? 'write' : null;
   let denyoom = false;
   for (const q of conn.multi ?? []) {
@@ -49,7 +51,11 @@ function queues(conn: ClientConn, cmd: CommandSpec): boolean {
 
 const NEVER_REFUSED_IN_MULTI = new Set(['exec', 'discard', 'quit', 'reset']);
 
-export function createGuard(ctx: NodeContext): NonNullable<RouterHooks['guard']> {
+/**
+ * `proxied`: the follower proxy takes this connection's commands (proxy/forwarder.ts), so a
+ * follower lets them through to be forwarded (or queued in MULTI) instead of redirecting.
+ */
+export function createGuard(ctx: NodeContext, proxied: (conn: ClientConn) => boolean = () => false): NonNullable<RouterHooks['guard']> {
   const node = ctx.node;
   /** Over maxmemory with nothing the policy may evict (Redis: performEvictions fails). */
   const outOfMemory = (): boolean => {
@@ -62,7 +68,7 @@ export function createGuard(ctx: NodeContext): NonNullable<RouterHooks['guard']>
     const inExec = cmd.name === 'exec' && conn.multi !== null;
     const { need, denyoom } = inExec ? transactionNeed(conn) : { need: needOf(cmd), denyoom: cmd.is.denyoom || queues(conn, cmd) };
     const leader = node.isLeader();
-    if (need !== null && !leader) {
+    if (need !== null && !leader && !proxied(conn)) {
       if (node.leader() === undefined) return CLUSTERDOWN;
       if (need === 'write' || !conn.readonly) {
         return redirect(node, inExec ? transactionSlot(conn.multi ?? []) : commandSlot(cmd, argv), conn.tls);

@@ -8,6 +8,7 @@
  */
 import os from 'node:os';
 import type { Counter } from 'prom-client';
+import { BUILD_INFO } from '../../node/build-info.ts';
 import { R } from '../reply.ts';
 import { REDIS_VERSION } from './connection.ts';
 import type { LocalHandler, NodeContext } from './context.ts';
@@ -51,7 +52,8 @@ function server(ctx: NodeContext): Lines {
     ['uptime_in_days', Math.floor(uptime / 86400)],
     ['executable', process.argv[1] ?? ''],
     ['raftkv_node_id', cfg.id],
-    ['raftkv_node_version', process.version],
+    ['raftkv_version', BUILD_INFO.version],
+    ['raftkv_node_version', BUILD_INFO.nodeVersion],
   ];
 }
 

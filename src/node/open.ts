@@ -1,0 +1,118 @@
+/**
+ * Opening a node's data directory: everything a RaftNode is made of, built before the node so
+ * that it never exists half-built (no core assigned later, no message stepped into nothing).
+ *
+ * In order: the storage; the peer transport (its callbacks reach the node once it exists); the
+ * address book and the state machine; a new cluster's bootstrap entries; the newest snapshot
+ * restored into both; the cluster-wide settings as of the committed log (settings.ts); and the
+ * consensus core, resuming at the snapshot's index. The Ready loop applies the rest of the log.
+ */
+import { KvStore } from '../kv/index.ts';
+import { RawNode } from '../raft/index.ts';
+import { type ConfState, type Message, NONE, ReadOnlyOption } from '../raft/types.ts';
+import { LevelStorage } from '../storage/index.ts';
+import { Transport } from '../transport/index.ts';
+import type { NodeConfig } from './config.ts';
+import { bootstrapEntries } from './leadership.ts';
+import { LeaseClock, leaseDurationMs } from './lease.ts';
+import type { Logger } from './logger.ts';
+import { Members } from './members.ts';
+import { peerSecret } from './peer-secret.ts';
+import { NodeSettings } from './settings.ts';
+import { installSnapshot } from './snapshotter.ts';
+import type { NodeTls } from './tls-config.ts';
+
+/** How the transport reaches the node, once it is built (until then, nothing is delivered). */
+export interface PeerHandlers {
+  onMessage(m: Message): void;
+  /** Knowing the secret is not enough: only members may dial in (Membership.isPeer). */
+  isAllowedPeer(id: string): boolean;
+  onUnreachable(id: string): void;
+  onSnapshotStatus(id: string, ok: boolean): void;
+  /** A keep-alive ping's round trip on the link to a peer (the metrics histogram). */
+  onPeerRtt(id: string, ms: number): void;
+}
+
+/** A node's parts as recovered from its data directory. */
+export interface NodeParts {
+  storage: LevelStorage;
+  transport: Transport;
+  raw: RawNode;
+  kv: KvStore;
+  members: Members;
+  settings: NodeSettings;
+  /** The snapshot's index: apply resumes after it. */
+  applied: number;
+  /** The snapshot's configuration; the log after it changes it as it is applied again. */
+  conf: ConfState;
+  /** Lease reads: when confirmation rounds left, on the monotonic clock (lease.ts); the core asks it. */
+  lease: LeaseClock;
+}
+
+/** `tls.peerDial`: the client side of wss:// peer links (tls-config.ts), when peer TLS is on. */
+export async function openParts(cfg: NodeConfig, log: Logger, tls: Pick<NodeTls, 'peerDial'>, peers: PeerHandlers): Promise<NodeParts> {
+  const storage = await LevelStorage.open(cfg.dataDir, { logger: log });
+  const { secret, derived } = peerSecret(cfg);
+  if (derived) log.info('no cluster secret: peer links are loopback-only, authenticated by a secret derived from the cluster id');
+  const transport = new Transport({
+    nodeId: cfg.id,
+    clusterId: cfg.clusterId,
+    secret,
+    ...(tls.peerDial ? { tls: tls.peerDial } : {}),
+    logger: log.child({ component: 'transport' }),
+    onMessage: (m) => peers.onMessage(m),
+    isAllowedPeer: (id) => peers.isAllowedPeer(id),
+    // One log entry travels in one frame, so the frame limit follows the largest value.
+    maxPayload: Math.max(cfg.maxValueBytes, 16 * 1024 * 1024) + 1024 * 1024,
+    maxSnapshotBytes: cfg.maxSnapshotBytes,
+    peerDownWarnMs: cfg.tickMs * cfg.electionTicks,
+  });
+  transport.onUnreachable = (id) => peers.onUnreachable(id);
+  transport.onSnapshotStatus = (id, ok) => peers.onSnapshotStatus(id, ok);
+  transport.onPeerRtt = (id, ms) => peers.onPeerRtt(id, ms);
+
+  const members = new Members(cfg.peers);
+  const self = cfg.advertiseTlsPort ? { tlsPort: cfg.advertiseTlsPort } : {};
+  members.set({ id: cfg.id, host: cfg.advertiseHost, port: cfg.advertisePort, httpPort: cfg.advertiseHttpPort, ...self });
+  const kv = new KvStore({ maxmemory: cfg.maxmemory, policy: cfg.maxmemoryPolicy });
+  const settings = new NodeSettings(cfg, log);
+
+  const snap = await storage.loadSnapshot();
+  const fresh = snap.meta.index === 0 && storage.lastIndex() === 0 && storage.initialState().hardState.term === 0;
+  if (fresh && !cfg.join) await bootstrap(cfg, log, storage, members);
+  if (snap.meta.index > 0) await installSnapshot(snap, { kv, members }, log);
+  // Serve under the committed cluster-wide settings from the start, not the flags (settings.ts).
+  const commit = storage.initialState().hardState.commit;
+  const tail = commit > snap.meta.index ? storage.entries(snap.meta.index + 1, commit + 1, Number.POSITIVE_INFINITY) : [];
+  settings.atCommit(kv.settings, tail);
+  const lease = new LeaseClock({ now: () => performance.now(), durationMs: leaseDurationMs(cfg.tickMs, cfg.electionTicks) });
+  const raw = new RawNode({
+    id: cfg.id,
+    electionTick: cfg.electionTicks,
+    heartbeatTick: cfg.heartbeatTicks,
+    storage,
+    applied: snap.meta.index,
+    maxSizePerMsg: 1024 * 1024,
+    maxInflightMsgs: 256,
+    maxInflightBytes: 32 * 1024 * 1024,
+    maxCommittedSizePerReady: 16 * 1024 * 1024,
+    preVote: true,
+    checkQuorum: true,
+    readOnlyOption: cfg.readMode === 'lease' ? ReadOnlyOption.LeaseBased : ReadOnlyOption.Safe,
+    random: Math.random,
+    leaseHolds: (term, round) => lease.holds(term, round),
+    logger: (level, msg) => log[level]({ component: 'raft' }, msg),
+  });
+  return { storage, transport, raw, kv, members, settings, applied: snap.meta.index, conf: snap.meta.conf, lease };
+}
+
+/**
+ * A new cluster starts from log entries that add its initial members (leadership.ts): the
+ * --peers, or this node alone.
+ */
+async function bootstrap(cfg: NodeConfig, log: Logger, storage: LevelStorage, members: Members): Promise<void> {
+  const initial = cfg.peers.length > 0 ? cfg.peers : [members.get(cfg.id)!];
+  const entries = bootstrapEntries(initial);
+  await storage.save({ entries, hardState: { term: 1, vote: NONE, commit: entries.length } });
+  log.info({ voters: entries.length }, 'bootstrapped a new cluster');
+}

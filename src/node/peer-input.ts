@@ -1,0 +1,50 @@
+/**
+ * What comes in from peers, on its way to the core: a snapshot is checked before the core sees
+ * it (once the core takes one, it is saved: snapshotter.problem), and a message the core refuses
+ * is logged and dropped rather than thrown into the transport. Nothing is stepped once the node
+ * is closed. Sees the node only through `PeerInputHost`.
+ */
+import type { RawNode } from '../raft/index.ts';
+import { type Message, MessageType } from '../raft/types.ts';
+import type { Logger } from './logger.ts';
+
+export interface PeerInputHost {
+  readonly core: Pick<RawNode, 'step'>;
+  closed(): boolean;
+  /** Why a received snapshot cannot be installed, or undefined (Snapshotter.problem). */
+  snapshotProblem(data: Uint8Array): Promise<string | undefined>;
+  /** The core has new input to handle. */
+  scheduleReady(): void;
+}
+
+export class PeerInput {
+  constructor(
+    private readonly host: PeerInputHost,
+    private readonly log: Logger,
+  ) {}
+
+  receive(m: Message): void {
+    if (this.host.closed()) return;
+    if (m.type === MessageType.Snap && m.snapshot) {
+      void this.checkSnapshot(m, m.snapshot.data);
+      return;
+    }
+    this.step(m);
+  }
+
+  private async checkSnapshot(m: Message, data: Uint8Array): Promise<void> {
+    const problem = await this.host.snapshotProblem(data);
+    if (problem === undefined) return this.step(m);
+    this.log.warn({ from: m.from, index: m.snapshot?.meta.index, bytes: data.length, problem }, 'dropped a snapshot from a peer that cannot be installed');
+  }
+
+  private step(m: Message): void {
+    if (this.host.closed()) return;
+    try {
+      this.host.core.step(m);
+    } catch (err) {
+      this.log.warn({ err, from: m.from, type: m.type }, 'dropped a peer message the core refused');
+    }
+    this.host.scheduleReady();
+  }
+}

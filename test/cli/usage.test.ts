@@ -1,0 +1,81 @@
+/**
+ * Every `raftkv` command's help and exit codes, through the real CLI process: `--help` / `-h`
+ * print usage on stdout with exit 0; an unknown command or option is one line on stderr naming
+ * it, exit 2, and no stack trace (was: "unknown command '--help'", and an
+ * ERR_PARSE_ARGS_UNKNOWN_OPTION stack trace from `raftkv cluster --help`).
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+function raftkv(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** One line on stderr, no stack trace, exit 2. */
+function expectUsageError(r: { code: number | null; stderr: string; stdout: string }, text: string): void {
+  expect(r.code, r.stderr).toBe(2);
+  expect(r.stderr).toContain(text);
+  expect(r.stderr).not.toMatch(/\n\s+at |ERR_PARSE_ARGS/);
+  expect(r.stdout).toBe('');
+}
+
+describe('raftkv help and exit codes', () => {
+  it.each([['--help'], ['-h'], ['help']])('raftkv %s prints the commands, exit 0', async (arg) => {
+    const r = await raftkv([arg]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('usage: raftkv <command>');
+    for (const c of ['start', 'cluster', 'status']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+    expect(r.stderr).toBe('');
+  });
+
+  it('no command, or an unknown one: usage on stderr, exit 2', async () => {
+    const none = await raftkv([]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('raftkv: no command');
+    const unknown = await raftkv(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("raftkv: unknown command 'frobnicate'");
+  });
+
+  it.each([
+    ['start', '--election-timeout'],
+    ['cluster', '--base-port'],
+    ['status', '--endpoints'],
+  ])('raftkv %s --help and -h print its options, exit 0', async (command, option) => {
+    for (const flag of ['--help', '-h']) {
+      const r = await raftkv([command, flag]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(option);
+      expect(r.stderr).toBe('');
+    }
+  });
+
+  it.each(['start', 'cluster', 'status'])('raftkv %s --bogus: one line naming the option, exit 2', async (command) => {
+    const r = await raftkv([command, '--bogus', '1']);
+    expectUsageError(r, `raftkv ${command}: unknown option '--bogus'`);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('a flag missing its value and an unexpected argument are one line, exit 2', async () => {
+    expectUsageError(await raftkv(['cluster', '--nodes']), "raftkv cluster: option '--nodes <value>' argument missing");
+    expectUsageError(await raftkv(['status', 'extra']), "raftkv status: unexpected argument 'extra'");
+    expectUsageError(await raftkv(['start', 'extra']), "raftkv start: unexpected argument 'extra'");
+  });
+
+  it('raftkv cluster checks the node settings it passes on before starting anything', async () => {
+    const r = await raftkv(['cluster', '--maxmemory', '100xb', '--data-dir', '/nonexistent/never-created']);
+    expectUsageError(r, "raftkv cluster: invalid setting 'maxmemory': expected a byte size");
+  });
+});
