@@ -2,17 +2,18 @@
  * `raftkv snapshot save|status|restore`, as `etcdctl snapshot save` and `etcdutl snapshot
  * status|restore`: a backup file of the whole keyspace from the leader, its header and checksum,
  * and a new member's data folder made from it (node/backup-file.ts has the format,
- * snapshot-restore.ts the folder). Exit codes: 0 done, 1 failed (nothing written), 2 usage.
+ * snapshot-restore.ts the folder). Exit codes: 0 done, 1 failed (nothing written), 2 usage (one
+ * line, as every command's: args.ts).
  */
 import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { BackupFileError, type BackupLayout, verifyBackup } from '../node/backup-file.ts';
 import { ConfigError, parsePeers } from '../node/config.ts';
 import { clusterIdProblem } from '../storage/records.ts';
 import { API_FLAGS, ApiClient, ApiError, apiOptions, jsonBody } from './api-client.ts';
+import { type Parsed, parseCommandArgs, usageError } from './args.ts';
 import { checkBackup, fsyncDir, restoredClusterId, writeDataDir } from './snapshot-restore.ts';
 
 const USAGE = `usage:
@@ -50,8 +51,7 @@ export async function runSnapshot(argv: string[]): Promise<void> {
     }
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError || (err instanceof ApiError && err.usage)) {
-      process.stderr.write(`raftkv snapshot: ${err.message}\n${USAGE}\n`);
-      process.exit(2);
+      usageError(['save', 'status', 'restore'].includes(sub) ? `snapshot ${sub}` : 'snapshot', err.message);
     }
     if (err instanceof BackupFileError || err instanceof ApiError) {
       process.stderr.write(`raftkv snapshot ${sub}: ${err.message}\n`);
@@ -62,24 +62,15 @@ export async function runSnapshot(argv: string[]): Promise<void> {
   }
 }
 
-/** parseArgs that turns its own errors into usage errors; `--help` prints the usage. */
-function args(argv: string[], options: NonNullable<ParseArgsConfig['options']>, files: number) {
-  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
-  try {
-    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true }) as typeof parsed;
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (parsed.values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
-  if (parsed.positionals.length !== files) throw new UsageError(parsed.positionals.length === 0 ? 'FILE is required' : 'expected one FILE');
+/** The shared flag parsing (args.ts): `--help` prints the usage, a wrong flag is exit 2. */
+function args(sub: string, argv: string[], options: Parameters<typeof parseCommandArgs>[2], files: number): Parsed {
+  const parsed = parseCommandArgs(`snapshot ${sub}`, argv, options, USAGE, files);
+  if (parsed.positionals.length < files) throw new UsageError('FILE is required');
   return parsed;
 }
 
 async function save(argv: string[]): Promise<void> {
-  const { values, positionals } = args(argv, API_FLAGS, 1);
+  const { values, positionals } = args('save', argv, API_FLAGS, 1);
   // Taking the snapshot may take a while on a large keyspace before the first byte comes.
   const opts = apiOptions({ ...values, 'timeout-ms': (values['timeout-ms'] as string | undefined) ?? '60000' } as Parameters<typeof apiOptions>[0]);
   const client = new ApiClient(opts);
@@ -124,7 +115,7 @@ async function drain(res: IncomingMessage): Promise<Buffer> {
 }
 
 async function status(argv: string[]): Promise<void> {
-  const { values, positionals } = args(argv, { output: { type: 'string', short: 'o', default: 'table' } }, 1);
+  const { values, positionals } = args('status', argv, { output: { type: 'string', short: 'o', default: 'table' } }, 1);
   if (values.output !== 'table' && values.output !== 'json') throw new UsageError(`-o must be table or json, got '${values.output}'`);
   const layout = await verifyBackup(positionals[0]);
   process.stdout.write(values.output === 'json' ? `${JSON.stringify(statusJson(positionals[0], layout), null, 2)}\n` : statusTable(positionals[0], layout));
@@ -152,6 +143,7 @@ function statusTable(file: string, { header: h, size }: BackupLayout): string {
 
 async function restore(argv: string[]): Promise<void> {
   const { values, positionals } = args(
+    'restore',
     argv,
     { 'data-dir': { type: 'string' }, id: { type: 'string' }, peers: { type: 'string' }, 'cluster-id': { type: 'string' } },
     1,
