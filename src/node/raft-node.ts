@@ -34,10 +34,31 @@ import { EntryClock } from './entry-clock.ts';
 import { type ReadyHost, ReadyLoop } from './ready-loop.ts';
 import { OutcomeUnknownError, ProposalWaiters, ReadWaiters } from './waiters.ts';
 import { type NodeTls, secureHttp } from './tls-config.ts';
-import { ConfChangePendingError, MemberExistsError, NodeClosedError, NotLeaderError, TransferTimeoutError, UnknownMemberError } from './errors.ts';
+import {
+  ConfChangePendingError,
+  LearnerBehindError,
+  MemberExistsError,
+  NodeClosedError,
+  NotLearnerError,
+  NotLeaderError,
+  TransferTimeoutError,
+  UnknownMemberError,
+} from './errors.ts';
 import { bestTransferTarget, bootstrapEntries, nextLeader } from './leadership.ts';
+import { adoptClusterId, settleClusterId } from './cluster-id.ts';
+import { Removal } from './removal.ts';
+import { RejectLoops } from './reject-loop.ts';
 
-export { ConfChangePendingError, MemberExistsError, NodeClosedError, NotLeaderError, TransferTimeoutError, UnknownMemberError };
+export {
+  ConfChangePendingError,
+  LearnerBehindError,
+  MemberExistsError,
+  NodeClosedError,
+  NotLearnerError,
+  NotLeaderError,
+  TransferTimeoutError,
+  UnknownMemberError,
+};
 
 export interface PublishEvent {
   channel: Uint8Array;
@@ -57,8 +78,10 @@ export interface NodeStatus {
   learners: string[];
 }
 
-export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [string]; fatal: [Error] }> {
+export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [string]; fatal: [Error]; removed: [string] }> {
   readonly members: Members;
+  /** Whether this node was removed from the cluster, and which removed members to tell (removal.ts). */
+  readonly removal: Removal;
   readonly metrics: NodeMetrics;
   readonly kv: KvStore;
   private raw!: RawNode;
@@ -78,6 +101,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   private readonly snapshotter: Snapshotter;
   private readonly duties: LeaderDuties;
   private readonly settings: NodeSettings;
+  private readonly rejectLoops: RejectLoops;
 
   private constructor(
     readonly cfg: NodeConfig,
@@ -99,6 +123,13 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     this.snapshotter = new Snapshotter(this, storage, log);
     this.duties = new LeaderDuties(this, cfg, log);
     this.clock = new EntryClock({ wall: Date.now, appliedTs: () => this.kv.highTs, applied: () => this.applied, core: () => this.raw });
+    this.rejectLoops = new RejectLoops({
+      log,
+      logPosition: () => ({ lastIndex: this.storage.lastIndex(), commit: this.raw.status().commit }),
+      matchOf: (peer) => (this.role === Role.Leader ? this.progress()?.[peer]?.match : undefined),
+      now: Date.now,
+    });
+    this.removal = new Removal({ id: cfg.id, log, confState: () => this.conf, stop: () => this.onRemoved() });
   }
 
   /** Open storage, restore the newest snapshot and build the core; call `start` to begin ticking. */
@@ -110,7 +141,11 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     if (derived) log.info('no cluster secret: peer links are loopback-only, authenticated by a secret derived from the cluster id');
     const transport = new Transport({
       nodeId: cfg.id,
-      clusterId: cfg.clusterId,
+      // Settled in recover(), before any link is made (cluster-id.ts).
+      clusterId: '',
+      learnClusterId: (id, from) => adoptClusterId(storage, log, id, from),
+      wasRemoved: (id) => node?.removal.wasRemoved(id) ?? false,
+      onRemoved: (by) => node?.removal.toldByPeer(by),
       secret,
       ...(tls.peerDial ? { tls: tls.peerDial } : {}),
       logger: log.child({ component: 'transport' }),
@@ -131,7 +166,10 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   private async recover(): Promise<void> {
     const snap = await this.storage.loadSnapshot();
     const fresh = snap.meta.index === 0 && this.storage.lastIndex() === 0 && this.storage.initialState().hardState.term === 0;
-    if (fresh && !this.cfg.join) await this.bootstrap();
+    const initial = fresh && !this.cfg.join ? bootstrapEntries(this.cfg.peers.length > 0 ? this.cfg.peers : [this.members.get(this.cfg.id)!]) : undefined;
+    const identity = await settleClusterId(this.storage, { token: this.cfg.clusterToken, fresh, bootstrap: initial, alone: initial?.length === 1 });
+    this.transport.clusterId = identity.id ?? '';
+    if (initial) await this.bootstrap(initial);
     if (snap.meta.index > 0) await this.snapshotter.install(snap);
     // Serve under the committed cluster-wide settings from the start, not the flags (settings.ts).
     const commit = this.storage.initialState().hardState.commit;
@@ -157,14 +195,12 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     });
     this.refreshPeers();
     this.log.info(
-      { snapshotIndex: snap.meta.index, lastIndex: this.storage.lastIndex(), voters: this.conf.voters },
+      { snapshotIndex: snap.meta.index, lastIndex: this.storage.lastIndex(), voters: this.conf.voters, clusterId: identity.id ?? null, idFrom: identity.origin },
       'recovered from data directory',
     );
   }
 
-  private async bootstrap(): Promise<void> {
-    const initial = this.cfg.peers.length > 0 ? this.cfg.peers : [this.members.get(this.cfg.id)!];
-    const entries = bootstrapEntries(initial);
+  private async bootstrap(entries: Entry[]): Promise<void> {
     await this.storage.save({ entries, hardState: { term: 1, vote: NONE, commit: entries.length } });
     this.log.info({ voters: entries.length }, 'bootstrapped a new cluster');
   }
@@ -174,7 +210,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   }
 
   start(): void {
-    this.ticker = setInterval(() => this.onTick(), this.cfg.tickMs);
+    if (!this.removal.removed) this.ticker = setInterval(() => this.onTick(), this.cfg.tickMs);
     this.scheduleReady();
   }
 
@@ -182,6 +218,11 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
 
   get id(): string {
     return this.cfg.id;
+  }
+
+  /** The cluster this node's data belongs to; undefined while a joining node has not learned it. */
+  get clusterId(): string | undefined {
+    return this.transport.clusterId || undefined;
   }
 
   isLeader(): boolean {
@@ -321,6 +362,21 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   }
 
   /**
+   * Make a learner a voter now. Learners are promoted automatically once caught up
+   * (promoteCaughtUpLearners); this is the operator's way to ask, refused as etcd refuses it
+   * while the learner is behind, since a voter that cannot vote yet weakens the quorum.
+   */
+  async promoteMember(id: string): Promise<void> {
+    if (this.conf.voters.includes(id)) throw new NotLearnerError(id);
+    if (!this.conf.learners.includes(id)) throw new UnknownMemberError(id);
+    if (this.role !== Role.Leader) throw new NotLeaderError(this.leader());
+    const match = this.progress()?.[id]?.match ?? 0;
+    const commit = this.raw.status().commit;
+    if (match < commit) throw new LearnerBehindError(id, match, commit);
+    await this.proposeConfChange({ type: ConfChangeType.AddVoter, node: id });
+  }
+
+  /**
    * Changes go one at a time, so an admin request that arrives while the previous change (or a
    * new leader's no-op) is still being applied waits for it rather than failing: right after an
    * election, or while a learner is being promoted, a refusal would only make the operator retry.
@@ -391,6 +447,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     } catch (err) {
       this.log.warn({ err, from: m.from, type: m.type }, 'dropped a peer message the core refused');
     }
+    this.rejectLoops.incoming(m);
     this.scheduleReady();
   }
 
@@ -445,7 +502,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
 
   private send(messages: Message[]): void {
     if (messages.length === 0) return;
-    this.transport.send(messages);
+    this.transport.send(this.rejectLoops.outgoing(messages));
   }
 
   private onSoftState(role: Role, leader: string): void {
@@ -528,6 +585,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     if (cc.type === ConfChangeType.RemoveNode) this.members.delete(cc.node);
     this.log.info({ change: cc.type, node: cc.node, voters: this.conf.voters, learners: this.conf.learners }, 'membership changed');
     this.refreshPeers();
+    this.removal.applied(cc);
     this.proposals.applied(e.index, e.term, this.conf);
   }
 
@@ -568,15 +626,26 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
    * no configuration yet (its own core's), but must still answer the leader.
    */
   private refreshPeers(): void {
+    // A removed node talks to no one (removal.ts).
     const ids = new Set([...this.conf.voters, ...this.conf.learners, ...this.members.all().map((m) => m.id)]);
     ids.delete(this.cfg.id);
     const peers: { id: string; url: string }[] = [];
+    if (this.removal.removed) ids.clear();
     for (const id of ids) {
       const m = this.members.get(id);
       if (m) peers.push({ id, url: raftUrl(m, secureHttp(this.cfg)) });
       else this.log.warn({ node: id }, 'member has no known address');
     }
     this.transport.setPeers(peers);
+  }
+
+  /** This node was removed (removal.ts): no more ticks, so no campaigns; no more peer links. */
+  private onRemoved(): void {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = undefined;
+    this.transport.setPeers([]);
+    // Outside the apply or handshake that found out: listeners may shut the node down.
+    setImmediate(() => this.emit('removed', this.removal.reason ?? 'removed'));
   }
 
   /** Snapshot the state machine and compact the log now (admin API, benchmarks). */
