@@ -114,6 +114,24 @@ export class ApiClient {
     throw new ApiError(`no endpoint answered (${problems.join('; ')})`);
   }
 
+  /**
+   * A request only the leader can take (membership, leadership): sent to the first endpoint that
+   * answers, then along the 307 redirects followers answer with (src/http/errors.ts), at most
+   * a few hops, since leadership may move while the request travels.
+   */
+  async toLeader(method: string, path: string, body?: unknown): Promise<ApiResponse> {
+    let res = await this.first(method, path, body);
+    for (let hops = 0; res.status === 307 && hops < 3; hops++) {
+      const location = res.headers.location;
+      if (!location) break;
+      const next = new URL(location, res.endpoint);
+      res = await this.request(next.origin, method, `${next.pathname}${next.search}`, body).catch((err: Error) => {
+        throw new ApiError(`the leader at ${next.origin} did not answer: ${err.message}`);
+      });
+    }
+    return res;
+  }
+
   /** Every endpoint at once; an unreachable one is reported, not dropped (status tables). */
   all(method: string, path: string): Promise<Array<ApiResponse | { endpoint: string; error: string }>> {
     return Promise.all(
