@@ -129,7 +129,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       matchOf: (peer) => (this.role === Role.Leader ? this.progress()?.[peer]?.match : undefined),
       now: Date.now,
     });
-    this.removal = new Removal({ id: cfg.id, log, confState: () => this.conf, stop: () => this.onRemoved() });
+    this.removal = new Removal({ id: cfg.id, log, confState: () => this.conf, leaderId: () => this.leaderId, stop: () => this.onRemoved() });
   }
 
   /** Open storage, restore the newest snapshot and build the core; call `start` to begin ticking. */

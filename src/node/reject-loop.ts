@@ -88,7 +88,7 @@ export class RejectLoops {
       return;
     }
     if (!s || match > s.mark) {
-      this.rejected.set(m.from, { rejects: 1, mark: match, pauseMs: 0, pausedUntil: 0, warnedAt: 0 });
+      this.rejected.set(m.from, { rejects: 1, mark: match, pauseMs: 0, pausedUntil: 0, warnedAt: Number.NEGATIVE_INFINITY });
       return;
     }
     s.rejects++;
@@ -115,7 +115,7 @@ export class RejectLoops {
       return;
     }
     if (!s || lastIndex > s.mark) {
-      this.rejecting.set(m.to, { rejects: 1, mark: lastIndex, pauseMs: 0, pausedUntil: 0, warnedAt: 0 });
+      this.rejecting.set(m.to, { rejects: 1, mark: lastIndex, pauseMs: 0, pausedUntil: 0, warnedAt: Number.NEGATIVE_INFINITY });
       return;
     }
     s.rejects++;

@@ -10,8 +10,11 @@
  * handshake (etcd answers a removed member's requests with "the member has been permanently
  * removed from the cluster").
  *
- * A node acts on that only while it believes it is a member: a node joining with empty data is
- * in no configuration yet, and may be refused while its addition is under way. Once removed it
+ * A node acts on that only while it believes it is a member (a node joining with empty data is
+ * in no configuration yet, and may be refused while its addition is under way), and only when
+ * the teller is its leader or it knows none: a member removed and added back under the same id
+ * may dial a follower that has applied the removal but not yet the addition, while the leader
+ * it follows knows better. Once removed it
  * stops ticking (no more campaigns), drops its peer links, says so once, reports `removed`
  * (/readyz, INFO), and the process exits unless --exit-when-removed no.
  */
@@ -24,6 +27,8 @@ const MAX_REMEMBERED = 1024;
 export interface RemovalHost {
   readonly id: string;
   confState(): ConfState;
+  /** The leader this node follows; '' when it knows none. */
+  leaderId(): string;
   readonly log: Logger;
   /** This node was removed: stop campaigning and drop peer links (called once). */
   stop(): void;
@@ -70,6 +75,8 @@ export class Removal {
     const conf = this.host.confState();
     // Not in our own configuration: joining (not added yet) or already removed.
     if (!conf.voters.includes(this.host.id) && !conf.learners.includes(this.host.id)) return;
+    const leader = this.host.leaderId();
+    if (leader !== '' && leader !== by) return;
     this.mark(`member ${by} says this node was removed from the cluster`);
   }
 
