@@ -67,6 +67,20 @@ describe('a removed member', () => {
     expect(lines(n3, REMOVED)).toHaveLength(1);
   });
 
+  it('the leader removing itself answers the request, exits 0, and the others elect a leader and take writes', async () => {
+    cluster = new ClusterHarness();
+    await cluster.start();
+    const leader = await cluster.waitLeader();
+    await remove(cluster, leader, leader.id);
+    await waitFor(() => leader.exitCode !== undefined, 15_000, `${leader.id} to exit`);
+    expect(leader.exitCode).toBe(0);
+    expect(lines(leader, REMOVED)).toHaveLength(1);
+    const rest = cluster.nodes.filter((h) => h !== leader);
+    const next = await cluster.waitLeader(15_000, rest);
+    expect((await cluster.status(next))!.voters.sort()).toEqual(rest.map((h) => h.id).sort());
+    expect((await cluster.put(next, 'after', 'self-removal')).status).toBe(200);
+  });
+
   it('removed while it was down: back up, it learns it from its peers and exits 0', async () => {
     cluster = new ClusterHarness();
     await cluster.start();
