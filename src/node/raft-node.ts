@@ -138,7 +138,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     const storage = await LevelStorage.open(cfg.dataDir, { logger: log });
     let node: RaftNode | undefined;
     const { secret, derived } = peerSecret(cfg);
-    if (derived) log.info('no cluster secret: peer links are loopback-only, authenticated by a secret derived from the cluster id');
+    if (derived) log.info('no cluster secret: peer links are loopback-only, authenticated by a secret derived from the cluster token');
     const transport = new Transport({
       nodeId: cfg.id,
       // Settled in recover(), before any link is made (cluster-id.ts).
@@ -584,8 +584,9 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     if (member) this.members.set(member);
     if (cc.type === ConfChangeType.RemoveNode) this.members.delete(cc.node);
     this.log.info({ change: cc.type, node: cc.node, voters: this.conf.voters, learners: this.conf.learners }, 'membership changed');
-    this.refreshPeers();
+    // Before the links are updated: a removed member's link is then closed as removed (removal.ts).
     this.removal.applied(cc);
+    this.refreshPeers();
     this.proposals.applied(e.index, e.term, this.conf);
   }
 
@@ -626,11 +627,10 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
    * no configuration yet (its own core's), but must still answer the leader.
    */
   private refreshPeers(): void {
-    // A removed node talks to no one (removal.ts).
     const ids = new Set([...this.conf.voters, ...this.conf.learners, ...this.members.all().map((m) => m.id)]);
     ids.delete(this.cfg.id);
     const peers: { id: string; url: string }[] = [];
-    if (this.removal.removed) ids.clear();
+    if (this.removal.removed) ids.clear(); // a removed node talks to no one (removal.ts)
     for (const id of ids) {
       const m = this.members.get(id);
       if (m) peers.push({ id, url: raftUrl(m, secureHttp(this.cfg)) });
