@@ -5,6 +5,8 @@
  * (args.ts): `raftkv <command> --help` prints its usage and exits 0.
  */
 import { runCluster } from './cluster.ts';
+import { runLeader } from './leader.ts';
+import { runMember } from './member.ts';
 import { runStart } from './start.ts';
 import { runStatus } from './status.ts';
 
@@ -12,6 +14,8 @@ const USAGE = `usage: raftkv <command> [flags]
   start     run one node ('raftkv start --help' lists every setting)
   cluster   run a local cluster of N nodes, as npm start does (npm start -- --base-port 7000)
   status    one table of every member: role, term, commit, applied, lag, log size, version
+  member    list|add|remove|promote members ('raftkv member --help')
+  leader    transfer [ID]: hand leadership over
   help      this text
 'raftkv <command> --help' prints a command's flags.`;
 
@@ -22,6 +26,12 @@ switch (command) {
     break;
   case 'cluster':
     await runCluster(rest);
+    break;
+  case 'member':
+    await runMember(rest);
+    break;
+  case 'leader':
+    await runLeader(rest);
     break;
   case 'status':
     await runStatus(rest);

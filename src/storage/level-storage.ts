@@ -42,6 +42,8 @@ import {
 } from './recover.ts';
 import {
   chunkKey,
+  clusterIdProblem,
+  encodeClusterId,
   encodeCompacted,
   encodeEntry,
   encodeFormat,
@@ -114,15 +116,18 @@ export class LevelStorage implements Storage {
   private closed = false;
   private lastFsyncMs = 0;
   private batches = 0;
+  private storedClusterId: string | undefined;
 
   private constructor(
     readonly dir: string,
     private readonly db: LevelDb,
     private readonly log: MemoryLog,
     stored: StoredSnapMeta | undefined,
+    clusterId: string | undefined,
     opts: LevelStorageOptions,
   ) {
     this.stored = stored;
+    this.storedClusterId = clusterId;
     this.cache = new SnapshotCache(opts.snapshotLingerMs ?? DEFAULT_SNAPSHOT_LINGER_MS);
     this.logger = opts.logger ?? silent;
     this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
@@ -174,7 +179,7 @@ export class LevelStorage implements Storage {
       await db.close().catch(() => {});
       throw err;
     }
-    const s = new LevelStorage(dir, db, new MemoryLog(rec.state), rec.snapStored, opts);
+    const s = new LevelStorage(dir, db, new MemoryLog(rec.state), rec.snapStored, rec.clusterId, opts);
     // Read (and verified) anyway: the runtime restores its state machine from it right away.
     if (rec.snapStored) s.cache.keep({ meta: rec.state.snapshot, data: rec.snapData });
     const hs = rec.state.hardState;
@@ -246,6 +251,35 @@ export class LevelStorage implements Storage {
       if (current()) this.logger.error(`${this.dir}: cannot read the snapshot at index ${meta.index}: ${err.message}`);
     });
     return p;
+  }
+
+  // ---- cluster identity ----
+
+  /** The id of the cluster this log belongs to, if one was stored (see node/cluster-id.ts). */
+  clusterId(): string | undefined {
+    return this.storedClusterId;
+  }
+
+  /**
+   * Records which cluster this log belongs to: visible at once, durable when the promise
+   * resolves, and ordered with the log's writes (a save queued after it is not durable before
+   * it). The id is written once: storing the same id again is a no-op, a different one is an
+   * InvalidWriteError, since a log that changed clusters would mix two clusters' entries.
+   */
+  setClusterId(id: string): Promise<void> {
+    try {
+      this.assertWritable();
+      const problem = clusterIdProblem(id);
+      if (problem) throw new InvalidWriteError(`${problem}, got ${JSON.stringify(id)}`);
+      if (this.storedClusterId === id) return Promise.resolve();
+      if (this.storedClusterId !== undefined) {
+        throw new InvalidWriteError(`this log belongs to cluster ${this.storedClusterId}; it cannot be moved to cluster ${id}`);
+      }
+      this.storedClusterId = id;
+      return this.queue.push([{ type: 'put', key: fixedKey('clusterId'), value: encodeClusterId(id) }]);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   // ---- writes ----

@@ -11,6 +11,7 @@
  *   s/meta                            snapshot metadata (index, term, conf, size, whole-data CRC)
  *   s/chunk/ <snap index u64> <n u32>  snapshot data, in chunks
  *   q                                 quarantine: why this store was refused (see recover.ts)
+ *   i                                 cluster id: the cluster this log belongs to (node/cluster-id.ts)
  *
  * Every value is `crc32 (4 bytes) | format version (1 byte) | payload`. The CRC covers the key,
  * the version and the payload, so a value that LevelDB hands back under the wrong key fails the
@@ -31,6 +32,7 @@ export const KeyPrefix = {
   snapMeta: 's/meta',
   snapChunk: 's/chunk/',
   quarantine: 'q',
+  clusterId: 'i',
 } as const;
 
 const HEADER = 5; // crc32 + version
@@ -45,7 +47,7 @@ export class RecordError extends Error {
   override name = 'RecordError';
 }
 
-export const fixedKey = (name: 'format' | 'hardState' | 'compacted' | 'snapMeta' | 'quarantine'): Buffer =>
+export const fixedKey = (name: 'format' | 'hardState' | 'compacted' | 'snapMeta' | 'quarantine' | 'clusterId'): Buffer =>
   Buffer.from(KeyPrefix[name], 'latin1');
 
 export function entryKey(index: number): Buffer {
@@ -255,6 +257,31 @@ export function encodeQuarantine(reason: string): Buffer {
 
 export const decodeQuarantine = (value: Uint8Array): string =>
   openRecord(fixedKey('quarantine'), value).toString('utf8');
+
+/** Longest cluster id stored: the id travels in every peer handshake and close reason. */
+export const MAX_CLUSTER_ID_BYTES = 64;
+
+/** Why `id` cannot be a cluster id, or undefined: 1-64 bytes of printable ASCII. */
+export function clusterIdProblem(id: unknown): string | undefined {
+  if (typeof id !== 'string' || id.length === 0) return 'a cluster id is a non-empty string';
+  if (id.length > MAX_CLUSTER_ID_BYTES) return `a cluster id is at most ${MAX_CLUSTER_ID_BYTES} characters`;
+  if (!/^[\x21-\x7e]+$/.test(id)) return 'a cluster id is printable ASCII without spaces';
+  return undefined;
+}
+
+export function encodeClusterId(id: string): Buffer {
+  const r = Buffer.from(id, 'latin1');
+  const v = Buffer.allocUnsafe(HEADER + r.length);
+  r.copy(v, HEADER);
+  return seal(fixedKey('clusterId'), v);
+}
+
+export function decodeClusterId(value: Uint8Array): string {
+  const id = openRecord(fixedKey('clusterId'), value).toString('latin1');
+  const problem = clusterIdProblem(id);
+  if (problem) throw new RecordError(problem);
+  return id;
+}
 
 // ---- helpers ----
 

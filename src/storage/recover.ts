@@ -15,6 +15,7 @@ import type { LogState } from './memory-log.ts';
 import {
   chunkKeyParts,
   chunkRange,
+  decodeClusterId,
   decodeCompacted,
   decodeEntry,
   decodeFormat,
@@ -43,6 +44,8 @@ export interface Recovered {
   snapData: Uint8Array;
   /** Chunks of snapshots that never became current (a crash mid-write) or were replaced. */
   orphanChunks: Buffer[];
+  /** The cluster this log belongs to; undefined if none was stored (fresh, or written before ids). */
+  clusterId: string | undefined;
 }
 
 const EMPTY_HARD_STATE: HardState = { term: 0, vote: '', commit: 0 };
@@ -73,10 +76,13 @@ export async function recover(db: LevelDb, dir: string): Promise<Recovered> {
     const any = await guard(dir, 'the key space', () => db.keys({ limit: 1 }).all());
     if (any.length > 0) throw corrupt('the format marker is missing but the directory holds data');
     const state = { hardState: EMPTY_HARD_STATE, snapshot: emptySnapshot(), snapshotStored: false, start: { index: 0, term: 0 }, entries: [] };
-    return { state, fresh: true, snapStored: undefined, snapData: new Uint8Array(0), orphanChunks: [] };
+    return { state, fresh: true, snapStored: undefined, snapData: new Uint8Array(0), orphanChunks: [], clusterId: undefined };
   }
   const version = decode('format marker', undefined, () => decodeFormat(marker));
   if (version !== FORMAT_VERSION) throw new UnsupportedFormatError(dir, version, FORMAT_VERSION);
+
+  const idValue = await get('clusterId');
+  const clusterId = idValue === undefined ? undefined : decode('cluster id', undefined, () => decodeClusterId(idValue));
 
   const hsValue = await get('hardState');
   const hardState = hsValue === undefined ? EMPTY_HARD_STATE : decode('hard state', undefined, () => decodeHardState(hsValue));
@@ -105,7 +111,14 @@ export async function recover(db: LevelDb, dir: string): Promise<Recovered> {
   }
   if (hardState.commit < snapIndex) throw corrupt(`the commit index ${hardState.commit} is below the snapshot index ${snapIndex}`, snapIndex);
 
-  return { state: { hardState, snapshot, snapshotStored: meta !== undefined, start, entries }, fresh: false, snapStored: meta, snapData, orphanChunks };
+  return {
+    state: { hardState, snapshot, snapshotStored: meta !== undefined, start, entries },
+    fresh: false,
+    snapStored: meta,
+    snapData,
+    orphanChunks,
+    clusterId,
+  };
 }
 
 async function readEntries(db: LevelDb, dir: string, start: LogStart): Promise<Entry[]> {

@@ -49,6 +49,7 @@ export async function observe(s: LevelStorage) {
     initial: s.initialState(),
     snapshotMeta: snap.meta,
     snapshotData: Buffer.from(snap.data.buffer, snap.data.byteOffset, snap.data.byteLength).toString('hex'),
+    clusterId: s.clusterId(),
   };
 }
 
