@@ -140,6 +140,24 @@ export class ApiClient {
   }
 
   /**
+   * A request only the leader can take (membership, leadership): sent to the first endpoint that
+   * answers, then along the 307 redirects followers answer with (src/http/errors.ts), at most
+   * a few hops, since leadership may move while the request travels.
+   */
+  async toLeader(method: string, path: string, body?: unknown): Promise<ApiResponse> {
+    let res = await this.first(method, path, body);
+    for (let hops = 0; res.status === 307 && hops < 3; hops++) {
+      const location = res.headers.location;
+      if (!location) break;
+      const next = new URL(location, res.endpoint);
+      res = await this.request(next.origin, method, `${next.pathname}${next.search}`, body).catch((err: Error) => {
+        throw new ApiError(`the leader at ${next.origin} did not answer: ${err.message}`);
+      });
+    }
+    return res;
+  }
+
+  /**
    * Every endpoint at once (the configured ones, or `endpoints`, e.g. the members one endpoint
    * lists); an unreachable one is reported in its place, not dropped (status tables).
    */

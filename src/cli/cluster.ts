@@ -109,6 +109,7 @@ export async function runCluster(argv: string[]): Promise<void> {
     fail(`cannot keep the cluster secret under ${root}: ${(err as Error).message}`);
   }
   const peers = specs.map((s) => `${s.id}=127.0.0.1:${s.port}:${s.httpPort}`).join(',');
+  const token = randomBytes(8).toString('hex');
   if (values.restore !== undefined) await restoreLocal(values.restore as string, specs, peers);
   const pretty = process.stdout.isTTY ? '1' : '0';
 
@@ -118,7 +119,10 @@ export async function runCluster(argv: string[]): Promise<void> {
     const child = spawn(
       process.execPath,
       [...NODE_FLAGS, '--import', 'tsx', MAIN, 'start', '--id', s.id, '--port', String(s.port), '--http-port', String(s.httpPort),
-        '--data-dir', s.dataDir, '--peers', peers, '--cluster-secret-file', secretFile, '--log-level', str('log-level'), ...passed],
+        '--data-dir', s.dataDir, '--peers', peers, '--cluster-secret-file', secretFile, '--log-level', str('log-level'),
+        // Used only by nodes that bootstrap now: each new local cluster gets a random id (cluster-id.ts).
+        '--cluster-token', token,
+        ...passed],
       { stdio: 'inherit', env: { ...nodeEnv(process.env), RAFTKV_LOG_PRETTY: pretty } },
     );
     nodes.push({ spec: s, child, exited: false });

@@ -5,6 +5,8 @@
  * (args.ts): `raftkv <command> --help` prints its usage and exits 0.
  */
 import { runCluster } from './cluster.ts';
+import { runLeader } from './leader.ts';
+import { runMember } from './member.ts';
 import { runSnapshot } from './snapshot.ts';
 import { runStart } from './start.ts';
 import { runStatus } from './status.ts';
@@ -14,6 +16,8 @@ const USAGE = `usage: raftkv <command> [flags]
   cluster   run a local cluster of N nodes, as npm start does (npm start -- --base-port 7000)
   status    one table of every member: role, term, commit, applied, lag, log size, version
   snapshot  save a backup from the leader, show a backup's header, restore one into a new member
+  member    list|add|remove|promote members ('raftkv member --help')
+  leader    transfer [ID]: hand leadership over
   help      this text
 'raftkv <command> --help' prints a command's flags.`;
 
@@ -24,6 +28,12 @@ switch (command) {
     break;
   case 'cluster':
     await runCluster(rest);
+    break;
+  case 'member':
+    await runMember(rest);
+    break;
+  case 'leader':
+    await runLeader(rest);
     break;
   case 'status':
     await runStatus(rest);

@@ -137,6 +137,9 @@ export async function runStart(argv: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  node.on('removed', () => {
+    if (cfg.exitWhenRemoved === 'yes') void stop('removed from the cluster');
+  });
   node.on('fatal', () => {
     process.exit(1);
   });

@@ -63,7 +63,9 @@ export function registerClusterRoutes(app: FastifyInstance, node: RaftNode): voi
     }));
     return {
       id: s.id,
+      cluster_id: node.clusterId ?? null,
       role: s.role,
+      removed: node.removal.removed,
       term: s.term,
       leader: s.leader || null,
       commit: s.commit,
@@ -74,7 +76,6 @@ export function registerClusterRoutes(app: FastifyInstance, node: RaftNode): voi
       learners: s.learners,
       members,
       progress: node.progress() ?? null,
-      cluster_id: node.cfg.clusterId,
       version: VERSION,
       disk_bytes: await diskUsage(node.cfg.dataDir),
       election_timeout_ms: node.cfg.electionTimeout,
@@ -98,6 +99,20 @@ export function registerClusterRoutes(app: FastifyInstance, node: RaftNode): voi
     async (req) => {
       await node.removeMember(req.params.id);
       return { ok: true, removed: req.params.id };
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/v1/cluster/members/:id/promote',
+    {
+      schema: {
+        description: 'Make a learner a voter (refused while it is behind; caught-up learners are promoted automatically)',
+        params: { type: 'object', properties: { id: idSchema }, required: ['id'] },
+      },
+    },
+    async (req) => {
+      await node.promoteMember(req.params.id);
+      return { ok: true, promoted: req.params.id };
     },
   );
 

@@ -7,8 +7,10 @@ import { hostPort } from '../node/addresses.ts';
 import { InvalidMemberError } from '../node/members.ts';
 import {
   ConfChangePendingError,
+  LearnerBehindError,
   MemberExistsError,
   NodeClosedError,
+  NotLearnerError,
   NotLeaderError,
   TransferTimeoutError,
   UnknownMemberError,
@@ -42,6 +44,8 @@ export const IDEMPOTENCY_ERRORS = {
 const BY_CLASS: [new (...a: never[]) => Error, number, string][] = [
   [UnknownMemberError, 404, 'unknown_member'],
   [MemberExistsError, 409, 'member_exists'],
+  [NotLearnerError, 409, 'not_learner'],
+  [LearnerBehindError, 409, 'learner_not_ready'],
   [ConfChangePendingError, 503, 'conf_change_pending'],
   [ProposalDroppedError, 503, 'proposal_dropped'],
   [ProposalFailedError, 503, 'proposal_failed'],

@@ -8,6 +8,8 @@ export function registerHealthRoutes(app: FastifyInstance, node: RaftNode): void
   // it knows to be committed.
   app.get('/readyz', { schema: { description: 'A leader is known and this node has caught up' } }, async (_req, reply) => {
     const s = node.status();
+    // A removed node is never ready: it no longer follows any leader.
+    if (node.removal.removed) return reply.code(503).send({ ready: false, removed: true, reason: node.removal.reason });
     const ready = s.leader !== '' && s.applied >= s.commit;
     return reply.code(ready ? 200 : 503).send({ ready, leader: s.leader || null, commit: s.commit, applied: s.applied });
   });

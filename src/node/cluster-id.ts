@@ -23,6 +23,9 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Entry } from '../raft/types.ts';
+import { clusterIdProblem } from '../storage/index.ts';
+import { CloseCode, HandshakeError } from '../transport/index.ts';
+import type { Logger } from './logger.ts';
 
 /** A new random cluster id: 64 bits in hex, as etcd shows its cluster IDs. */
 export function randomClusterId(): string {
@@ -67,3 +70,16 @@ export async function settleClusterId(
   return { id: undefined, origin: 'joining' };
 }
 
+
+/**
+ * A node joining with empty data adopts the id of the first authenticated member that dials it
+ * (transport learnClusterId). The id is stored through the log's write queue, so it is durable
+ * no later than anything that member sends next. An id that cannot be stored refuses the link.
+ */
+export function adoptClusterId(store: ClusterIdStore, log: Logger, id: string, from: string): void {
+  const problem = clusterIdProblem(id);
+  if (problem) throw new HandshakeError(CloseCode.ProtocolError, `unusable cluster id: ${problem}`);
+  log.info({ clusterId: id, from }, 'joined a cluster: adopted its id');
+  // A failed write fails the write queue, and with it the next save: the Ready loop stops the node.
+  store.setClusterId(id).catch((err: Error) => log.error({ err, clusterId: id }, 'cannot store the cluster id'));
+}

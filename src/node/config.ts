@@ -42,7 +42,11 @@ interface SettingSpec {
 /** Flag names are the keys in kebab-case; env vars are RAFTKV_ + upper snake case. */
 export const SETTINGS = {
   id: { kind: 'string', default: 'n1', help: 'node id, unique in the cluster' },
-  'cluster-id': { kind: 'string', default: 'raftkv', help: 'cluster id checked on every peer link' },
+  'cluster-token': {
+    kind: 'string',
+    default: 'raftkv',
+    help: 'name shared by the nodes of one cluster: seeds the cluster id made at bootstrap and the loopback-only peer secret (etcd: initial-cluster-token)',
+  },
   'cluster-secret': {
     kind: 'string',
     default: '',
@@ -64,6 +68,11 @@ export const SETTINGS = {
     help: 'initial voters: id=host:resp_port[:http_port[:tls_port]],... (with --join: the existing members)',
   },
   join: { kind: 'bool', default: false, help: 'start empty and wait to be added as a member' },
+  'exit-when-removed': {
+    kind: YES_NO,
+    default: 'yes',
+    help: 'once removed from the cluster, stop (exit code 0); no: stay up, reporting removed on /readyz and INFO',
+  },
   'tick-ms': { kind: 'duration', default: 50, min: 1, help: 'raft tick interval' },
   'election-ticks': { kind: 'int', default: 10, min: 2, help: 'election timeout in ticks' },
   'heartbeat-ticks': { kind: 'int', default: 1, min: 1, help: 'heartbeat interval in ticks' },

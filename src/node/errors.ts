@@ -44,3 +44,19 @@ export class ConfChangePendingError extends Error {
     super('the previous membership change is still being applied; try again');
   }
 }
+
+/** `member promote` of a member that is not a learner (already a voter). */
+export class NotLearnerError extends Error {
+  override name = 'NotLearnerError';
+  constructor(id: string) {
+    super(`member ${id} is not a learner`);
+  }
+}
+
+/** `member promote` of a learner that has not caught up with the leader (etcd refuses it too). */
+export class LearnerBehindError extends Error {
+  override name = 'LearnerBehindError';
+  constructor(id: string, match: number, commit: number) {
+    super(`learner ${id} has not caught up (at ${match} of ${commit}); it is promoted automatically once it has`);
+  }
+}

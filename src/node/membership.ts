@@ -11,9 +11,18 @@ import { decodeConfChange } from '../raft/index.ts';
 import { type ConfChange, ConfChangeType, type ConfState, type Entry, NONE } from '../raft/types.ts';
 import type { Peer } from '../transport/index.ts';
 import type { NodeConfig } from './config.ts';
-import { ConfChangePendingError, MemberExistsError, NodeClosedError, NotLeaderError, UnknownMemberError } from './errors.ts';
+import {
+  ConfChangePendingError,
+  LearnerBehindError,
+  MemberExistsError,
+  NodeClosedError,
+  NotLearnerError,
+  NotLeaderError,
+  UnknownMemberError,
+} from './errors.ts';
 import type { Logger } from './logger.ts';
 import { InvalidMemberError, type Member, type Members, checkMember, decodeMember, encodeMember, raftUrl } from './members.ts';
+import type { Removal } from './removal.ts';
 import { secureHttp } from './tls-config.ts';
 import type { ProposalWaiters } from './waiters.ts';
 
@@ -36,6 +45,8 @@ export interface MembershipHost {
   scheduleReady(): void;
   /** The peer links to keep (Transport.setPeers). */
   setPeers(peers: Peer[]): void;
+  /** Whether this node was removed, told of each applied change first (removal.ts). */
+  readonly removal: Pick<Removal, 'applied' | 'removed'>;
 }
 
 export class Membership {
@@ -61,6 +72,21 @@ export class Membership {
   async remove(id: string): Promise<void> {
     if (!this.conf.voters.includes(id) && !this.conf.learners.includes(id)) throw new UnknownMemberError(id);
     await this.propose({ type: ConfChangeType.RemoveNode, node: id });
+  }
+
+  /**
+   * Make a learner a voter now. Learners are promoted automatically once caught up
+   * (promoteCaughtUpLearners); this is the operator's way to ask, refused as etcd refuses it
+   * while the learner is behind, since a voter that cannot vote yet weakens the quorum.
+   */
+  async promote(id: string): Promise<void> {
+    if (this.conf.voters.includes(id)) throw new NotLearnerError(id);
+    if (!this.conf.learners.includes(id)) throw new UnknownMemberError(id);
+    if (!this.host.isLeader()) throw new NotLeaderError(this.host.leader());
+    const status = this.host.core.status();
+    const match = status.progress?.[id]?.match ?? 0;
+    if (match < status.commit) throw new LearnerBehindError(id, match, status.commit);
+    await this.propose({ type: ConfChangeType.AddVoter, node: id });
   }
 
   /**
@@ -133,6 +159,8 @@ export class Membership {
     if (member) this.members.set(member);
     if (cc.type === ConfChangeType.RemoveNode) this.members.delete(cc.node);
     this.log.info({ change: cc.type, node: cc.node, voters: this.conf.voters, learners: this.conf.learners }, 'membership changed');
+    // Before the links are updated: a removed member's link is then closed as removed (removal.ts).
+    this.host.removal.applied(cc);
     this.refreshPeers();
     this.host.proposals.applied(e.index, e.term, this.conf);
   }
@@ -160,6 +188,7 @@ export class Membership {
   refreshPeers(): void {
     const ids = new Set([...this.conf.voters, ...this.conf.learners, ...this.members.all().map((m) => m.id)]);
     ids.delete(this.cfg.id);
+    if (this.host.removal.removed) ids.clear(); // a removed node talks to no one (removal.ts)
     const peers: Peer[] = [];
     for (const id of ids) {
       const m = this.members.get(id);

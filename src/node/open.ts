@@ -9,9 +9,10 @@
  */
 import { KvStore } from '../kv/index.ts';
 import { RawNode } from '../raft/index.ts';
-import { type ConfState, type Message, NONE, ReadOnlyOption } from '../raft/types.ts';
+import { type ConfState, type Entry, type Message, NONE, ReadOnlyOption } from '../raft/types.ts';
 import { LevelStorage } from '../storage/index.ts';
 import { Transport } from '../transport/index.ts';
+import { adoptClusterId, settleClusterId } from './cluster-id.ts';
 import type { NodeConfig } from './config.ts';
 import { bootstrapEntries } from './leadership.ts';
 import { LeaseClock, leaseDurationMs } from './lease.ts';
@@ -31,6 +32,10 @@ export interface PeerHandlers {
   onSnapshotStatus(id: string, ok: boolean): void;
   /** A keep-alive ping's round trip on the link to a peer (the metrics histogram). */
   onPeerRtt(id: string, ms: number): void;
+  /** Whether `id` was removed from the cluster, so its link is closed as removed (removal.ts). */
+  wasRemoved(id: string): boolean;
+  /** A member that proved itself told this node it was removed. */
+  onRemoved(by: string): void;
 }
 
 /** A node's parts as recovered from its data directory. */
@@ -53,10 +58,14 @@ export interface NodeParts {
 export async function openParts(cfg: NodeConfig, log: Logger, tls: Pick<NodeTls, 'peerDial'>, peers: PeerHandlers): Promise<NodeParts> {
   const storage = await LevelStorage.open(cfg.dataDir, { logger: log });
   const { secret, derived } = peerSecret(cfg);
-  if (derived) log.info('no cluster secret: peer links are loopback-only, authenticated by a secret derived from the cluster id');
+  if (derived) log.info('no cluster secret: peer links are loopback-only, authenticated by a secret derived from the cluster token');
   const transport = new Transport({
     nodeId: cfg.id,
-    clusterId: cfg.clusterId,
+    // Settled below, before any link is made (cluster-id.ts).
+    clusterId: '',
+    learnClusterId: (id, from) => adoptClusterId(storage, log, id, from),
+    wasRemoved: (id) => peers.wasRemoved(id),
+    onRemoved: (by) => peers.onRemoved(by),
     secret,
     ...(tls.peerDial ? { tls: tls.peerDial } : {}),
     logger: log.child({ component: 'transport' }),
@@ -79,7 +88,11 @@ export async function openParts(cfg: NodeConfig, log: Logger, tls: Pick<NodeTls,
 
   const snap = await storage.loadSnapshot();
   const fresh = snap.meta.index === 0 && storage.lastIndex() === 0 && storage.initialState().hardState.term === 0;
-  if (fresh && !cfg.join) await bootstrap(cfg, log, storage, members);
+  const initial = fresh && !cfg.join ? bootstrapEntries(cfg.peers.length > 0 ? cfg.peers : [members.get(cfg.id)!]) : undefined;
+  const identity = await settleClusterId(storage, { token: cfg.clusterToken, fresh, bootstrap: initial, alone: initial?.length === 1 });
+  transport.clusterId = identity.id ?? '';
+  log.info({ clusterId: identity.id ?? null, idFrom: identity.origin }, 'cluster identity');
+  if (initial) await bootstrap(log, storage, initial);
   if (snap.meta.index > 0) await installSnapshot(snap, { kv, members }, log);
   // Serve under the committed cluster-wide settings from the start, not the flags (settings.ts).
   const commit = storage.initialState().hardState.commit;
@@ -110,9 +123,7 @@ export async function openParts(cfg: NodeConfig, log: Logger, tls: Pick<NodeTls,
  * A new cluster starts from log entries that add its initial members (leadership.ts): the
  * --peers, or this node alone.
  */
-async function bootstrap(cfg: NodeConfig, log: Logger, storage: LevelStorage, members: Members): Promise<void> {
-  const initial = cfg.peers.length > 0 ? cfg.peers : [members.get(cfg.id)!];
-  const entries = bootstrapEntries(initial);
+async function bootstrap(log: Logger, storage: LevelStorage, entries: Entry[]): Promise<void> {
   await storage.save({ entries, hardState: { term: 1, vote: NONE, commit: entries.length } });
   log.info({ voters: entries.length }, 'bootstrapped a new cluster');
 }

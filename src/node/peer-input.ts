@@ -15,6 +15,8 @@ export interface PeerInputHost {
   snapshotProblem(data: Uint8Array): Promise<string | undefined>;
   /** The core has new input to handle. */
   scheduleReady(): void;
+  /** Every message from a peer once stepped, refused or not (the reject-loop guard watches them). */
+  stepped?(m: Message): void;
 }
 
 export class PeerInput {
@@ -45,6 +47,7 @@ export class PeerInput {
     } catch (err) {
       this.log.warn({ err, from: m.from, type: m.type }, 'dropped a peer message the core refused');
     }
+    this.host.stepped?.(m);
     this.host.scheduleReady();
   }
 }

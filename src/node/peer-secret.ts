@@ -4,7 +4,8 @@
  *
  * There is no built-in secret. A node whose peer addresses are all loopback (its peer bind
  * address, the address it announces, every --peers host) may run without one: its links then
- * authenticate with a secret derived from the cluster id. That secret is public, so it only
+ * authenticate with a secret derived from the cluster token (not from the stored cluster id,
+ * cluster-id.ts: a node joining with empty data must authenticate before it knows that). That secret is public, so it only
  * stands for "a process on this machine", which loopback already means; `raftkv cluster`
  * generates a real one anyway. Off loopback a node refuses to start without a secret of at least
  * MIN_SECRET_BYTES (etcd-like strictness), unless mutual peer TLS (peer-cert-file with
@@ -65,8 +66,8 @@ export function settlePeerSecret(cfg: NodeConfig, flags: Partial<Record<SettingN
 }
 
 /** The secret peer links use: the configured one, else the loopback-only one of the cluster. */
-export function peerSecret(cfg: Pick<NodeConfig, 'clusterSecret' | 'clusterId'>): { secret: string; derived: boolean } {
+export function peerSecret(cfg: Pick<NodeConfig, 'clusterSecret' | 'clusterToken'>): { secret: string; derived: boolean } {
   if (cfg.clusterSecret) return { secret: cfg.clusterSecret, derived: false };
-  const secret = createHash('sha256').update(`raftkv loopback-only peer secret\0${cfg.clusterId}`).digest('hex');
+  const secret = createHash('sha256').update(`raftkv loopback-only peer secret\0${cfg.clusterToken}`).digest('hex');
   return { secret, derived: true };
 }

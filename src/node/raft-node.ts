@@ -27,10 +27,30 @@ import { type ReadyHost, ReadyLoop } from './ready-loop.ts';
 import { OutcomeUnknownError, ProposalWaiters, ReadWaiters } from './waiters.ts';
 import { type WritesHost, Writes } from './writes.ts';
 import type { NodeTls } from './tls-config.ts';
-import { ConfChangePendingError, MemberExistsError, NodeClosedError, NotLeaderError, TransferTimeoutError, UnknownMemberError } from './errors.ts';
+import {
+  ConfChangePendingError,
+  LearnerBehindError,
+  MemberExistsError,
+  NodeClosedError,
+  NotLearnerError,
+  NotLeaderError,
+  TransferTimeoutError,
+  UnknownMemberError,
+} from './errors.ts';
 import { Leadership, type LeadershipHost } from './leadership.ts';
+import { Removal } from './removal.ts';
+import { RejectLoops } from './reject-loop.ts';
 
-export { ConfChangePendingError, MemberExistsError, NodeClosedError, NotLeaderError, TransferTimeoutError, UnknownMemberError };
+export {
+  ConfChangePendingError,
+  LearnerBehindError,
+  MemberExistsError,
+  NodeClosedError,
+  NotLearnerError,
+  NotLeaderError,
+  TransferTimeoutError,
+  UnknownMemberError,
+};
 
 export interface PublishEvent {
   channel: Uint8Array;
@@ -50,10 +70,12 @@ export interface NodeStatus {
   learners: string[];
 }
 
-export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [string]; fatal: [Error] }> {
+export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [string]; fatal: [Error]; removed: [string] }> {
   readonly storage: LevelStorage;
   readonly transport: Transport;
   readonly members: Members;
+  /** Whether this node was removed from the cluster, and which removed members to tell (removal.ts). */
+  readonly removal: Removal;
   readonly metrics: NodeMetrics;
   readonly kv: KvStore;
   private readonly raw: RawNode;
@@ -75,6 +97,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   private readonly snapshotter: Snapshotter;
   private readonly duties: LeaderDuties;
   private readonly settings: NodeSettings;
+  private readonly rejectLoops: RejectLoops;
 
   private constructor(
     readonly cfg: NodeConfig,
@@ -90,6 +113,19 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     this.settings = parts.settings;
     this.lease = parts.lease;
     this.leadership = new Leadership(this.leadershipHost(), cfg, log);
+    this.removal = new Removal({
+      id: cfg.id,
+      log,
+      confState: () => this.membership.conf,
+      leaderId: () => this.leadership.leaderId,
+      stop: () => this.onRemoved(),
+    });
+    this.rejectLoops = new RejectLoops({
+      log,
+      logPosition: () => ({ lastIndex: this.storage.lastIndex(), commit: this.raw.status().commit }),
+      matchOf: (peer) => (this.isLeader() ? this.progress()?.[peer]?.match : undefined),
+      now: Date.now,
+    });
     this.writes = new Writes(this.writesHost(), cfg);
     this.membership = new Membership(this.membershipHost(), this.members, cfg, log);
     const node = this;
@@ -110,7 +146,13 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     });
     this.snapshotter = new Snapshotter(this.snapshotHost(), this.storage, cfg, log);
     this.peerInput = new PeerInput(
-      { core: this.raw, closed: () => this.closed, snapshotProblem: (data) => this.snapshotter.problem(data), scheduleReady: () => this.scheduleReady() },
+      {
+        core: this.raw,
+        closed: () => this.closed,
+        snapshotProblem: (data) => this.snapshotter.problem(data),
+        scheduleReady: () => this.scheduleReady(),
+        stepped: (m) => this.rejectLoops.incoming(m),
+      },
       log,
     );
     this.duties = new LeaderDuties({ kv: this.kv, now: () => this.now(), propose: (ops) => this.propose(ops) }, cfg, log);
@@ -133,6 +175,8 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       onUnreachable: (id) => node?.raw.reportUnreachable(id),
       onSnapshotStatus: (id, ok) => node?.raw.reportSnapshot(id, ok),
       onPeerRtt: (id, ms) => node?.metrics.peerRtt(id, ms),
+      wasRemoved: (id) => node?.removal.wasRemoved(id) ?? false,
+      onRemoved: (by) => node?.removal.toldByPeer(by),
     });
     node = new RaftNode(cfg, log, parts);
     return node;
@@ -143,7 +187,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   }
 
   start(): void {
-    this.ticker = setInterval(() => this.onTick(), this.cfg.tickMs);
+    if (!this.removal.removed) this.ticker = setInterval(() => this.onTick(), this.cfg.tickMs);
     this.scheduleReady();
   }
 
@@ -151,6 +195,11 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
 
   get id(): string {
     return this.cfg.id;
+  }
+
+  /** The cluster this node's data belongs to; undefined while a joining node has not learned it. */
+  get clusterId(): string | undefined {
+    return this.transport.clusterId || undefined;
   }
 
   isLeader(): boolean {
@@ -253,8 +302,14 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     return this.membership.remove(id);
   }
 
+  /** Make a learner a voter now, refused while it is behind (membership.ts). */
+  promoteMember(id: string): Promise<void> {
+    return this.membership.promote(id);
+  }
+
   /** Membership's view of this node (membership.ts). */
   private membershipHost(): MembershipHost {
+    const node = this;
     return {
       core: this.raw,
       isLeader: () => this.isLeader(),
@@ -264,6 +319,9 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       writeTimeoutMs: () => this.writes.timeoutMs(),
       scheduleReady: () => this.scheduleReady(),
       setPeers: (peers) => this.transport.setPeers(peers),
+      get removal() {
+        return node.removal;
+      },
     };
   }
 
@@ -360,9 +418,11 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
 
   private send(messages: Message[]): void {
     if (messages.length === 0) return;
+    // Appends to a follower that rejects them in a loop are held back (reject-loop.ts).
+    const out = this.rejectLoops.outgoing(messages);
     // A lease starts when its round's heartbeats leave, which may be after the core started it.
-    if (this.cfg.readMode === 'lease') this.lease.sending(messages);
-    this.transport.send(messages);
+    if (this.cfg.readMode === 'lease') this.lease.sending(out);
+    this.transport.send(out);
   }
 
   /**
@@ -402,6 +462,15 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
 
   private applyConfChange(e: Entry): void {
     this.membership.apply(e);
+  }
+
+  /** This node was removed (removal.ts): no more ticks, so no campaigns; no more peer links. */
+  private onRemoved(): void {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = undefined;
+    this.transport.setPeers([]);
+    // Outside the apply or handshake that found out: listeners may shut the node down.
+    setImmediate(() => this.emit('removed', this.removal.reason ?? 'removed'));
   }
 
   /** Snapshot the state machine and compact the log now (admin API, benchmarks). */

@@ -11,3 +11,4 @@ export {
 export { SnapshotOutOfDateError } from '../raft/types.ts';
 export { LevelStorage, type LevelStorageOptions, type SnapshotInfo, type StorageLogger, type StorageStats } from './level-storage.ts';
 export type { SaveRequest } from './memory-log.ts';
+export { clusterIdProblem } from './records.ts';

@@ -6,6 +6,11 @@
  *   client → ClientHello { clusterId, nodeId, clientNonce, proof = HMAC(secret, "client" · serverNonce · clusterId · nodeId) }
  *   server → Welcome     { serverNodeId, proof = HMAC(secret, "server" · clientNonce · clusterId · serverNodeId) }
  *
+ * The cluster id is the one stored with the node's data (node/cluster-id.ts), or empty on a node
+ * that joins with empty data and has not learned it yet. Two different ids refuse the link
+ * (ClusterMismatch, naming both); a node without one adopts the id of the first authenticated
+ * peer that dials it (learnClusterId). The Welcome's proof binds the id the client sent.
+ *
  * Each side proves knowledge of the secret over a nonce the *other* side just chose, so
  * neither proof can be replayed. The role label keeps a client proof from ever being usable as
  * a server proof. Strings are length-prefixed inside the MAC so ("ab","c") ≠ ("a","bc").
@@ -50,6 +55,12 @@ export const CloseCode = {
   NotAuthenticated: 4006,
   /** A newer connection from the same peer replaced this one. */
   Superseded: 4007,
+  /**
+   * The dialling node was removed from the cluster. Sent only after this side's Welcome (so the
+   * dialler knows a real member says it), and acted on only by a node that still believes it is
+   * a member (node/removal.ts).
+   */
+  Removed: 4008,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -181,10 +192,26 @@ export function decodeWelcome(bytes: Uint8Array): Welcome {
 }
 
 export interface ServerIdentity {
+  /** This node's cluster id; '' while it has none (joining with empty data). */
   clusterId: string;
   nodeId: string;
   secret: string | Uint8Array;
   isAllowedPeer: (id: string) => boolean;
+  /**
+   * An authenticated peer presented `clusterId` while this node has none: the node adopts it.
+   * May throw a HandshakeError to refuse the link (an id the node cannot store).
+   */
+  learnClusterId?: (clusterId: string, peerId: string) => void;
+  /** Whether `id`, not an allowed peer, is a member this node saw removed (told with CloseCode.Removed). */
+  wasRemoved?: (id: string) => boolean;
+}
+
+/** The close reason that tells a removed member so. */
+export const removedReason = (nodeId: string) => `member ${nodeId} was removed from the cluster`;
+
+/** The refusal when two nodes' data belong to different clusters; both ids, as etcd's error. */
+export function clusterMismatchReason(server: { nodeId: string; clusterId: string }, client: { nodeId: string; clusterId: string }): string {
+  return `cluster ID mismatch: ${server.nodeId} is in cluster ${server.clusterId}, ${client.nodeId} in cluster ${client.clusterId}`;
 }
 
 /**
@@ -195,12 +222,15 @@ export interface ServerIdentity {
 export function acceptClient(server: ServerIdentity, serverNonce: Uint8Array, bytes: Uint8Array): {
   peerId: string;
   welcome: Buffer;
+  /** The peer is a removed member: send the welcome, then close with CloseCode.Removed. */
+  removed?: true;
 } {
   const hello = decodeClientHello(bytes);
-  if (hello.clusterId !== server.clusterId) {
-    throw new HandshakeError(CloseCode.ClusterMismatch, `cluster id mismatch: peer is in "${hello.clusterId}"`);
+  if (hello.clusterId !== '' && server.clusterId !== '' && hello.clusterId !== server.clusterId) {
+    throw new HandshakeError(CloseCode.ClusterMismatch, clusterMismatchReason(server, hello), hello.nodeId);
   }
-  if (hello.nodeId === server.nodeId || !server.isAllowedPeer(hello.nodeId)) {
+  const removed = hello.nodeId !== server.nodeId && !server.isAllowedPeer(hello.nodeId) && server.wasRemoved?.(hello.nodeId) === true;
+  if (hello.nodeId === server.nodeId || (!removed && !server.isAllowedPeer(hello.nodeId))) {
     throw new HandshakeError(CloseCode.UnknownPeer, `node "${hello.nodeId}" is not an allowed peer`, hello.nodeId);
   }
   if (!proofMatches(clientProof(server.secret, serverNonce, hello.clusterId, hello.nodeId), hello.proof)) {
@@ -208,8 +238,10 @@ export function acceptClient(server: ServerIdentity, serverNonce: Uint8Array, by
   }
   const welcome = encodeWelcome({
     nodeId: server.nodeId,
-    proof: serverProof(server.secret, hello.nonce, server.clusterId, server.nodeId),
+    proof: serverProof(server.secret, hello.nonce, hello.clusterId, server.nodeId),
   });
+  if (removed) return { peerId: hello.nodeId, welcome, removed };
+  if (server.clusterId === '' && hello.clusterId !== '') server.learnClusterId?.(hello.clusterId, hello.nodeId);
   return { peerId: hello.nodeId, welcome };
 }
 

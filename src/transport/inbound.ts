@@ -19,6 +19,7 @@ import {
   encodeServerHello,
   HandshakeError,
   newNonce,
+  removedReason,
   type ServerIdentity,
 } from './handshake.ts';
 import { SnapshotAssembler, type SnapshotSlots, SnapshotTransferError } from './snapshot-chunks.ts';
@@ -106,7 +107,9 @@ export class InboundConnection {
 
   private refuse(code: CloseCode, reason: string, claimedId?: string): void {
     if (this.closing) return;
-    const quiet = code === CloseCode.UnknownPeer && claimedId !== undefined && !this.opts.firstUnknownPeer(claimedId);
+    // A node of another cluster redials as patiently as an unknown one: one warning per id.
+    const repeated = claimedId !== undefined && !this.opts.firstUnknownPeer(code === CloseCode.UnknownPeer ? claimedId : `${claimedId} (${code})`);
+    const quiet = (code === CloseCode.UnknownPeer || code === CloseCode.ClusterMismatch) && repeated;
     this.log[quiet ? 'debug' : 'warn']({ code, reason, peer: this.peerId }, 'peer connection refused');
     this.close(code, reason);
   }
@@ -140,8 +143,16 @@ export class InboundConnection {
       this.refuse(CloseCode.NotAuthenticated, 'raft traffic before the handshake');
       return;
     }
-    const { peerId, welcome } = acceptClient(this.opts, this.nonce, bytes);
+    const { peerId, welcome, removed } = acceptClient(this.opts, this.nonce, bytes);
     this.stopHandshake?.();
+    if (removed) {
+      // The welcome first: it proves to the removed node that a member of its cluster says so.
+      this.ws.send(welcome);
+      const quiet = !this.opts.firstUnknownPeer(`${peerId} (${CloseCode.Removed})`);
+      this.log[quiet ? 'debug' : 'info']({ peer: peerId }, 'told a removed member it was removed');
+      this.close(CloseCode.Removed, removedReason(peerId));
+      return;
+    }
     // Before the welcome: the peer sends nothing large until it has read it.
     raisePayloadLimit(this.ws, this.opts.maxPayload);
     this.peerId = peerId;

@@ -87,6 +87,8 @@ export interface LinkOptions {
   onRtt?: (peer: NodeId, ms: number) => void;
   /** The link was up and went down: what was sent on it may or may not have arrived. */
   onDown?: (peer: NodeId) => void;
+  /** The peer, having proved itself, closed the link because this node was removed (CloseCode.Removed). */
+  onRemoved?: (peer: NodeId) => void;
 }
 
 /** Close codes with which a peer refuses us because of configuration, worth a warning. */
@@ -416,7 +418,9 @@ export class PeerLink {
     if (ws !== this.ws) return;
     const wasConnected = this.state === LinkState.Connected;
     this.release();
-    if (REFUSALS.has(code)) {
+    // Only after the peer's Welcome: anyone can send a close code before it.
+    if (code === CloseCode.Removed && wasConnected) this.opts.onRemoved?.(this.opts.peer);
+    if (REFUSALS.has(code) || code === CloseCode.Removed) {
       // Once per streak at warn: a node waiting to be added is refused on every redial.
       this.log[this.refusalLogged ? 'debug' : 'warn']({ url: this.url, code, reason }, 'peer refused the link');
       this.refusalLogged = true;

@@ -24,7 +24,7 @@ import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { type Message, MessageType, type NodeId } from '../raft/types.ts';
 import { Backoff, checkBackoff } from './backoff.ts';
-import { CloseCode, HANDSHAKE_FRAME_LIMIT } from './handshake.ts';
+import { CloseCode, HANDSHAKE_FRAME_LIMIT, removedReason } from './handshake.ts';
 import { InboundConnection } from './inbound.ts';
 import { FRAME_OVERHEAD, type LinkLimits, type LinkStats, type LinkTls, PeerLink } from './link.ts';
 import { SnapshotSlots } from './snapshot-chunks.ts';
@@ -76,7 +76,14 @@ export interface Peer {
 
 export interface TransportOptions extends Partial<LinkLimits> {
   nodeId: NodeId;
+  /** The cluster id at start; '' for a node that joins with empty data (see clusterId). */
   clusterId: string;
+  /** A node without a cluster id adopted `id` from peer `peerId` (handshake.ts): store it. */
+  learnClusterId?: (id: string, peerId: NodeId) => void;
+  /** Whether a node that is not a peer was removed from the cluster: it is told so (CloseCode.Removed). */
+  wasRemoved?: (id: NodeId) => boolean;
+  /** Peer `by`, after proving itself, said this node was removed from the cluster. */
+  onRemoved?: (by: NodeId) => void;
   secret: string | Uint8Array;
   /** Client side of wss:// links (the server side is the fastify instance's https options). */
   tls?: LinkTls;
@@ -124,8 +131,11 @@ export class Transport {
   private readonly unknownLogged = new Set<string>();
   private unknownOverflowLogged = false;
   private closed = false;
+  /** Presented in every handshake; set once on a joining node (learnClusterId), never changed. */
+  clusterId: string;
 
   constructor(private readonly opts: TransportOptions) {
+    this.clusterId = opts.clusterId;
     const d = TRANSPORT_DEFAULTS;
     this.limits = {
       maxQueueBytes: opts.maxQueueBytes ?? d.maxQueueBytes,
@@ -271,7 +281,9 @@ export class Transport {
     for (const conn of this.inbound) {
       if (conn.peerId !== undefined && !this.isAllowedPeer(conn.peerId)) {
         this.log.info({ peer: conn.peerId }, 'closing the link of a node that is no longer a peer');
-        conn.close(CloseCode.UnknownPeer, 'no longer a peer');
+        // This connection authenticated us to the peer, so it may carry the news of its removal.
+        if (this.opts.wasRemoved?.(conn.peerId)) conn.close(CloseCode.Removed, removedReason(conn.peerId));
+        else conn.close(CloseCode.UnknownPeer, 'no longer a peer');
       }
     }
   }
@@ -339,11 +351,15 @@ export class Transport {
 
   private newLink(id: NodeId, url: string): PeerLink {
     const { opts } = this;
+    const transport = this;
     return new PeerLink({
       self: opts.nodeId,
       peer: id,
       url,
-      clusterId: opts.clusterId,
+      // Read at each dial: a joining node learns its id after its links were made.
+      get clusterId() {
+        return transport.clusterId;
+      },
       secret: opts.secret,
       ...(opts.tls ? { tls: opts.tls } : {}),
       limits: this.limits,
@@ -353,6 +369,7 @@ export class Transport {
       onSnapshotStatus: (peer, ok) => this.onSnapshotStatus?.(peer, ok),
       onRtt: (peer, ms) => this.onPeerRtt?.(peer, ms),
       onDown: (peer) => this.onPeerDown?.(peer),
+      onRemoved: (peer) => this.opts.onRemoved?.(peer),
     });
   }
 
@@ -369,8 +386,16 @@ export class Transport {
       return;
     }
     const { opts } = this;
+    const transport = this;
     const conn = new InboundConnection(socket, remote, {
-      clusterId: opts.clusterId,
+      get clusterId() {
+        return transport.clusterId;
+      },
+      learnClusterId: (id, peer) => {
+        opts.learnClusterId?.(id, peer);
+        this.clusterId = id;
+      },
+      ...(opts.wasRemoved ? { wasRemoved: opts.wasRemoved } : {}),
       nodeId: opts.nodeId,
       secret: opts.secret,
       isAllowedPeer: this.isAllowedPeer,

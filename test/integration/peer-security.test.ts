@@ -45,7 +45,7 @@ describe('a running cluster and parties that are not members', () => {
   async function forge(target: NodeHandle, frames: (st: ClusterStatus) => Message[]): Promise<number> {
     const st = (await cluster.status(target))!;
     const c = await rawClient(peerUrl(target));
-    await c.authenticate('evil', { clusterId: 'raftkv', secret: cluster.secret });
+    await c.authenticate('evil', { clusterId: st.cluster_id ?? '', secret: cluster.secret });
     // Were it welcomed, this is what it would deliver.
     const ms = frames(st);
     if (c.ws.readyState === c.ws.OPEN) c.ws.send(encodeBatch(ms, ms.map(messageSize)));

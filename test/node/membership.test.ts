@@ -28,6 +28,7 @@ function setup(core: RawNode, book: Member[], peerCertFile = '') {
     writeTimeoutMs: () => 60_000,
     scheduleReady: () => {},
     setPeers: (p) => peers.push(p),
+    removal: { applied: () => {}, removed: false },
   };
   const members = new Members(book);
   const cfg = { id: 'n1', tickMs: 10, peerCertFile };

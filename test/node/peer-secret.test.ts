@@ -19,14 +19,14 @@ const file = (name: string, text: string) => {
 const remotePeers = ['--peers', 'n1=127.0.0.1:7001:17001,n2=10.0.0.2:7002:17002'];
 
 describe('cluster secret settings', () => {
-  it('loopback needs no secret: the node derives a loopback-only one from the cluster id', () => {
+  it('loopback needs no secret: the node derives a loopback-only one from the cluster token', () => {
     const cfg = parseStartArgs(['--peers', 'n1=127.0.0.1:7001:17001,n2=localhost:7002:17002,n3=127.0.0.3:7003:17003']);
     expect(cfg.clusterSecret).toBe('');
-    const a = peerSecret({ clusterSecret: '', clusterId: 'raftkv' });
+    const a = peerSecret({ clusterSecret: '', clusterToken: 'raftkv' });
     expect(a.derived).toBe(true);
     expect(a.secret).toHaveLength(64);
-    expect(peerSecret({ clusterSecret: '', clusterId: 'other' }).secret).not.toBe(a.secret);
-    expect(peerSecret({ clusterSecret: 's'.repeat(16), clusterId: 'raftkv' })).toEqual({ secret: 's'.repeat(16), derived: false });
+    expect(peerSecret({ clusterSecret: '', clusterToken: 'other' }).secret).not.toBe(a.secret);
+    expect(peerSecret({ clusterSecret: 's'.repeat(16), clusterToken: 'raftkv' })).toEqual({ secret: 's'.repeat(16), derived: false });
   });
 
   it.each([

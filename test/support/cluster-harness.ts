@@ -85,6 +85,8 @@ export interface NodeHandle {
 
 export interface ClusterStatus {
   id: string;
+  /** The cluster this node's data belongs to (node/cluster-id.ts); null while joining. */
+  cluster_id: string | null;
   role: string;
   term: number;
   leader: string | null;
@@ -165,8 +167,7 @@ export class ClusterHarness {
           h.proxy = await PeerProxy.open(h.proxyPort, h.httpPort);
         }
       }
-      const host = this.opts.peerHost ?? '127.0.0.1';
-      this.peersArg = this.nodes.map((h) => `${h.id}=${host}:${h.port}:${h.proxyPort ?? h.httpPort}${h.tlsPort ? `:${h.tlsPort}` : ''}`).join(',');
+      this.listPeers();
       await this.opts.prepare?.(this.nodes, this.peersArg);
       for (const h of this.nodes) this.spawn(h);
       try {
@@ -180,6 +181,24 @@ export class ClusterHarness {
         this.nodes.length = 0;
       }
     }
+  }
+
+  /** --peers from every node the harness holds (what spawn passes). */
+  private listPeers(): void {
+    const host = this.opts.peerHost ?? '127.0.0.1';
+    this.peersArg = this.nodes.map((h) => `${h.id}=${host}:${h.port}:${h.proxyPort ?? h.httpPort}${h.tlsPort ? `:${h.tlsPort}` : ''}`).join(',');
+  }
+
+  /**
+   * Allocates `count` more nodes (n4, n5, ... after three) and makes --peers list all of them,
+   * as `raftkv cluster --nodes 5` does over a folder that held 3 nodes; starts nothing.
+   */
+  async addNodes(count: number): Promise<NodeHandle[]> {
+    const added: NodeHandle[] = [];
+    for (let i = 0; i < count; i++) added.push(await this.allocate(`n${this.nodes.length + added.length + 1}`));
+    this.nodes.push(...added);
+    this.listPeers();
+    return added;
   }
 
   async allocate(id: string, pathSuffix = ''): Promise<NodeHandle> {

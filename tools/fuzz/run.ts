@@ -8,7 +8,6 @@
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SETTINGS } from '../../src/node/config.ts';
 import { ClusterHarness } from '../../test/support/cluster-harness.ts';
 import type { FuzzOptions } from './options.ts';
 import { ProbeProcess } from './probe-process.ts';
@@ -97,7 +96,8 @@ export async function runFuzz<S extends Session>(o: FuzzOptions, target: Target<
       port: node.port,
       httpPort: node.httpPort,
       nodeId: node.id,
-      clusterId: SETTINGS['cluster-id'].default,
+      // The id the node made at bootstrap: the fuzz peer must present it (node/cluster-id.ts).
+      clusterId: (await harness.status(node))?.cluster_id ?? '',
       clusterSecret: secret.secret,
       password: o.password,
     };

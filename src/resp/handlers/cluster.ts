@@ -80,6 +80,8 @@ function info(node: RaftNode): string {
     'cluster_stats_messages_sent:0',
     'cluster_stats_messages_received:0',
     'total_cluster_links_buffer_limit_exceeded:0',
+    // Not a Redis field: the RaftKV cluster this node's data belongs to (node/cluster-id.ts).
+    `raftkv_cluster_id:${node.clusterId ?? ''}`,
   ];
   return `${lines.join('\r\n')}\r\n`;
 }

@@ -52,6 +52,7 @@ function server(ctx: NodeContext): Lines {
     ['uptime_in_days', Math.floor(uptime / 86400)],
     ['executable', process.argv[1] ?? ''],
     ['raftkv_node_id', cfg.id],
+    ['raftkv_cluster_id', ctx.node.clusterId ?? ''],
     ['raftkv_version', BUILD_INFO.version],
     ['raftkv_node_version', BUILD_INFO.nodeVersion],
   ];
@@ -152,7 +153,10 @@ function raft(ctx: NodeContext): Lines {
   const members = clusterView(node).nodes.map((n) => `${n.member.id}@${n.member.host}:${n.member.port}`);
   return [
     ['raft_node_id', st.id],
+    ['raft_cluster_id', node.clusterId ?? ''],
     ['raft_role', st.role],
+    // member, removed (removal.ts) or joining (started with --join, not yet in a configuration)
+    ['raft_member_state', node.removal.removed ? 'removed' : st.voters.includes(st.id) || st.learners.includes(st.id) ? 'member' : 'joining'],
     ['raft_term', st.term],
     ['raft_leader', leader?.id ?? ''],
     ['raft_leader_addr', leader ? `${leader.host}:${leader.port}` : ''],
