@@ -101,6 +101,31 @@ export class ApiClient {
     return this.open(endpoint, 'GET', path);
   }
 
+  /**
+   * GET `path` from the leader, still streaming (a snapshot): the endpoints in order until one
+   * answers, then along the 307 redirects followers answer with, at most a few hops. The
+   * answer whatever its status, with the endpoint that gave it; the caller reads or drains it.
+   */
+  async streamFromLeader(path: string): Promise<{ endpoint: string; res: IncomingMessage }> {
+    const problems: string[] = [];
+    for (const first of this.opts.endpoints) {
+      let endpoint = first;
+      try {
+        let res = await this.stream(endpoint, path);
+        for (let hops = 0; res.statusCode === 307 && res.headers.location && hops < 3; hops++) {
+          const next = new URL(res.headers.location, endpoint);
+          res.resume();
+          endpoint = next.origin;
+          res = await this.stream(endpoint, `${next.pathname}${next.search}`);
+        }
+        return { endpoint, res };
+      } catch (err) {
+        problems.push(`${endpoint}: ${(err as Error).message}`);
+      }
+    }
+    throw new ApiError(`no endpoint answered (${problems.join('; ')})`);
+  }
+
   /** The first endpoint, in order, that answers at all (any HTTP status), with its answer. */
   async first(method: string, path: string, body?: unknown): Promise<ApiResponse> {
     const problems: string[] = [];

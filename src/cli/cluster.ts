@@ -7,12 +7,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, resolveConfig, SETTINGS } from '../node/config.ts';
+import { ConfigError, parsePeers, resolveConfig, SETTINGS } from '../node/config.ts';
 import { parseCommandArgs } from './args.ts';
 import { NODE_FLAGS, nodeEnv } from './runtime.ts';
+import { checkBackup, dataDirProblem, restoredClusterId, writeDataDir } from './snapshot-restore.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 
@@ -57,13 +58,15 @@ const OWN_OPTIONS = {
   'base-port': { type: 'string', default: '6379' },
   'data-dir': { type: 'string', default: './data' },
   'log-level': { type: 'string', default: 'info' },
+  restore: { type: 'string' },
 } as const;
 
-const USAGE = `usage: raftkv cluster [--nodes 3] [--base-port 6379] [--data-dir ./data] [--log-level info] [node settings]
+const USAGE = `usage: raftkv cluster [--nodes 3] [--base-port 6379] [--data-dir ./data] [--log-level info] [--restore FILE] [node settings]
   --nodes N          how many local nodes, 1-9 (default 3)
   --base-port P      RESP ports P, P+1, ...; HTTP ports P+10000, ... (default 6379)
   --data-dir DIR     one folder per node under DIR, and the cluster secret (default ./data)
   --log-level LEVEL  trace, debug, info, warn, error, fatal, silent (default info)
+  --restore FILE     make every node's folder from a backup first; refused if any holds data
 Any other 'raftkv start' setting is passed to every node, e.g. --maxmemory 100mb or
 --election-timeout 1s ('raftkv start --help' lists them). With npm: npm start -- --base-port 7000`;
 
@@ -107,6 +110,7 @@ export async function runCluster(argv: string[]): Promise<void> {
   }
   const peers = specs.map((s) => `${s.id}=127.0.0.1:${s.port}:${s.httpPort}`).join(',');
   const token = randomBytes(8).toString('hex');
+  if (values.restore !== undefined) await restoreLocal(values.restore as string, specs, peers);
   const pretty = process.stdout.isTTY ? '1' : '0';
 
   const nodes: LocalNode[] = [];
@@ -210,6 +214,31 @@ async function clusterReady(specs: LocalNodeSpec[], stopped: () => boolean): Pro
     await new Promise((r) => setTimeout(r, 200));
   }
   return false;
+}
+
+/** `--restore FILE`: every node's data folder from the backup, before any node starts (snapshot-restore.ts). */
+async function restoreLocal(file: string, specs: LocalNodeSpec[], peers: string): Promise<void> {
+  const written: string[] = [];
+  try {
+    for (const s of specs) {
+      const problem = dataDirProblem(s.dataDir);
+      if (problem) throw new Error(problem);
+    }
+    const layout = await checkBackup(file);
+    const peerList = parsePeers(peers);
+    const clusterId = restoredClusterId(layout, peerList);
+    for (const s of specs) {
+      await writeDataDir(file, layout, { dataDir: s.dataDir, peers: peerList, clusterId });
+      written.push(s.dataDir);
+    }
+    const h = layout.header;
+    process.stdout.write(`restored ${file} (${h.keyCount} keys at index ${h.index}) into ${specs.length} data folders; new cluster id ${clusterId}\n`);
+  } catch (err) {
+    // All or none: a retry must not find some folders restored and refuse them.
+    for (const dir of written) rmSync(dir, { recursive: true, force: true });
+    process.stderr.write(`raftkv cluster: cannot restore ${file}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
 }
 
 function fail(msg: string): never {

@@ -7,6 +7,7 @@
 import { runCluster } from './cluster.ts';
 import { runLeader } from './leader.ts';
 import { runMember } from './member.ts';
+import { runSnapshot } from './snapshot.ts';
 import { runStart } from './start.ts';
 import { runStatus } from './status.ts';
 
@@ -14,6 +15,7 @@ const USAGE = `usage: raftkv <command> [flags]
   start     run one node ('raftkv start --help' lists every setting)
   cluster   run a local cluster of N nodes, as npm start does (npm start -- --base-port 7000)
   status    one table of every member: role, term, commit, applied, lag, log size, version
+  snapshot  save a backup from the leader, show a backup's header, restore one into a new member
   member    list|add|remove|promote members ('raftkv member --help')
   leader    transfer [ID]: hand leadership over
   help      this text
@@ -35,6 +37,9 @@ switch (command) {
     break;
   case 'status':
     await runStatus(rest);
+    break;
+  case 'snapshot':
+    await runSnapshot(rest);
     break;
   case 'help':
   case '--help':

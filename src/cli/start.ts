@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { buildHttpApp } from '../http/app.ts';
 import { exposureWarning } from '../node/access.ts';
+import { applyRestoredLru } from '../node/backup.ts';
 import { ConfigError, type NodeConfig, SETTINGS, type SettingName, envName, resolveConfig } from '../node/config.ts';
 import { createLogger } from '../node/logger.ts';
 import { settlePeerSecret } from '../node/peer-secret.ts';
@@ -76,6 +77,7 @@ export async function runStart(argv: string[]): Promise<void> {
     process.stderr.write(`raftkv: ${why}\n`);
     process.exit(1);
   }
+  applyRestoredLru(cfg.dataDir, node.kv, node.now(), log);
   const app = await buildHttpApp(node, log, tls);
   try {
     await app.listen({ host: cfg.httpHost, port: cfg.httpPort });

@@ -15,6 +15,7 @@ import { registerClusterRoutes } from './cluster-routes.ts';
 import { registerErrorHandler } from './errors.ts';
 import { registerHealthRoutes } from './health-routes.ts';
 import { registerKvRoutes } from './kv-routes.ts';
+import { registerSnapshotRoutes } from './snapshot-routes.ts';
 import { registerClientCertChecks } from './tls-auth.ts';
 
 export async function buildHttpApp(node: RaftNode, log: Logger, tls: NodeTls = {}): Promise<FastifyInstance> {
@@ -39,6 +40,7 @@ export async function buildHttpApp(node: RaftNode, log: Logger, tls: NodeTls = {
   registerKvRoutes(app, node);
   registerClusterRoutes(app, node);
   registerHealthRoutes(app, node);
+  registerSnapshotRoutes(app, node);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

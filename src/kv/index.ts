@@ -35,7 +35,7 @@
  * on every replica. LRU order is leader-local bookkeeping: EVICT carries the chosen keys.
  */
 export { MAX_STRING_BYTES } from './apply.ts';
-export { snapshotImageProblem } from './snapshot.ts';
+export { snapshotImageProblem, snapshotImageSummary } from './snapshot.ts';
 export { decodeEntry, encodeEntry, entryTs } from './codec.ts';
 export {
   KvDecodeError,

@@ -375,6 +375,21 @@ function readHeader(r: ByteReader): Header {
   return { format, index, count, buckets, settings, highTs, nextSeq };
 }
 
+/**
+ * What an image's header says (a backup file repeats it in its own header), from the image's
+ * first bytes: undefined when they end before the header does. SnapshotFormatError if it is
+ * not an image of a format this version reads.
+ */
+export function snapshotImageSummary(prefix: Uint8Array): { format: number; index: number; keyCount: number } | undefined {
+  try {
+    const header = readHeader(new ByteReader(prefix));
+    return { format: prefix[MAGIC.length], index: header.index, keyCount: header.count };
+  } catch (err) {
+    if (err instanceof ShortInputError) return undefined;
+    throw err;
+  }
+}
+
 /** Builds a new keyspace from a snapshot stream; the caller swaps it in when this resolves. */
 export async function readSnapshot(
   source: AsyncIterable<Uint8Array> | Uint8Array,

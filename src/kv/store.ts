@@ -9,6 +9,7 @@
  * and the idempotency records of sessions.ts (an entry led by a SESSION op applies at most once).
  */
 import type { Buffer } from 'node:buffer';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { applyOp, type ApplyContext } from './apply.ts';
 import { fromBinary, toBinary } from './bytes.ts';
 import { RestoreInProgressError } from './errors.ts';
@@ -21,6 +22,9 @@ import { ABORTED, error, type KvResult } from './results.ts';
 import { decodeResults, newRecord, SESSION_ERR, Sessions, sessionProblem, sessionResult } from './sessions.ts';
 import type { ClusterSettings } from './settings.ts';
 import { readSnapshot, SnapshotWriter } from './snapshot.ts';
+
+/** Keys walked between two yields to the event loop (lruOrder). */
+const LRU_SLICE = 16 * 1024;
 
 export interface KvStoreOptions {
   /**
@@ -274,6 +278,33 @@ export class KvStore {
   /** The earliest expiry in the keyspace, to schedule the next active-expiry pass. */
   nextExpiry(): number | undefined {
     return this.ks.heap.peek()?.expiresAt;
+  }
+
+  /**
+   * Keys from least to most recently used (binary strings): the leader's LRU order, which a
+   * backup carries (node/backup.ts) so that a cluster restored from it evicts what this one
+   * would have. Walked in slices with a turn of the event loop between them: pointer chasing
+   * through 500k keys held the loop for 45-60 ms of CPU in one piece, 6-7 ms per slice now
+   * (test/kv/lru-order.test.ts), and heartbeats must flow. Exact when no
+   * key is read or deleted meanwhile; otherwise a key read during the walk may be listed twice
+   * (its later place wins on restore), and if the key to resume at was deleted the walk ends
+   * there (the rest stay least recent after a restore).
+   */
+  async lruOrder(): Promise<string[]> {
+    const out: string[] = [];
+    // A bound: reads that keep moving keys to the tail could otherwise keep the walk going.
+    const limit = 2 * this.ks.size;
+    let item = this.ks.lru.head;
+    while (item !== null && out.length < limit) {
+      for (let n = 0; item !== null && n < LRU_SLICE && out.length < limit; n++) {
+        out.push(item.key);
+        item = item.next;
+      }
+      if (item === null) break;
+      await yieldToEventLoop();
+      if (!item.live) break;
+    }
+    return out;
   }
 
   /**

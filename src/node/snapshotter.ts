@@ -19,6 +19,37 @@ export class SnapshotFormatError extends Error {
   override name = 'SnapshotFormatError';
 }
 
+/** The snapshot starts with the address book; the state machine's image follows. */
+export function envelopeHeader(members: Uint8Array): Uint8Array {
+  const out = Buffer.allocUnsafe(HEADER + members.length);
+  out.writeUInt32BE(MAGIC, 0);
+  out.writeUInt8(VERSION, 4);
+  out.writeUInt32BE(members.length, 5);
+  out.set(members, HEADER);
+  return out;
+}
+
+/**
+ * The address book and the image of a snapshot, or (of its first bytes) undefined when they
+ * end before the address book does; a backup streams the image without holding it.
+ */
+export function splitEnvelope(data: Uint8Array): { members: Uint8Array; kv: Uint8Array } | undefined {
+  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (b.length >= 4 && b.readUInt32BE(0) !== MAGIC) throw new SnapshotFormatError('not a RaftKV snapshot');
+  if (b.length < HEADER) return undefined;
+  if (b.readUInt8(4) !== VERSION) throw new SnapshotFormatError(`unsupported snapshot version ${b.readUInt8(4)}`);
+  const n = b.readUInt32BE(5);
+  if (HEADER + n > b.length) return undefined;
+  return { members: b.subarray(HEADER, HEADER + n), kv: b.subarray(HEADER + n) };
+}
+
+function decodeEnvelope(data: Uint8Array): { members: Uint8Array; kv: Uint8Array } {
+  if (data.byteLength < HEADER) throw new SnapshotFormatError('not a RaftKV snapshot');
+  const parts = splitEnvelope(data);
+  if (parts === undefined) throw new SnapshotFormatError('truncated snapshot header');
+  return parts;
+}
+
 /**
  * The index to compact the log to after a snapshot at `index`, given the retained entries that
  * end at `index`: the kept tail holds at most `keepEntries` entries and at most `keepBytes` bytes.
@@ -55,25 +86,6 @@ export interface SnapshotHost extends SnapshotTarget {
 export type SnapshotStorage = Pick<LevelStorage, 'snapshotMeta' | 'stats' | 'firstIndex' | 'entries' | 'createSnapshot' | 'compact'>;
 
 export type SnapshotSettings = Pick<NodeConfig, 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries' | 'snapshotKeepBytes'>;
-
-/** The snapshot starts with the address book; the state machine's image follows. */
-function envelopeHeader(members: Uint8Array): Uint8Array {
-  const out = Buffer.allocUnsafe(HEADER + members.length);
-  out.writeUInt32BE(MAGIC, 0);
-  out.writeUInt8(VERSION, 4);
-  out.writeUInt32BE(members.length, 5);
-  out.set(members, HEADER);
-  return out;
-}
-
-function decodeEnvelope(data: Uint8Array): { members: Uint8Array; kv: Uint8Array } {
-  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  if (b.length < HEADER || b.readUInt32BE(0) !== MAGIC) throw new SnapshotFormatError('not a RaftKV snapshot');
-  if (b.readUInt8(4) !== VERSION) throw new SnapshotFormatError(`unsupported snapshot version ${b.readUInt8(4)}`);
-  const n = b.readUInt32BE(5);
-  if (HEADER + n > b.length) throw new SnapshotFormatError('truncated snapshot header');
-  return { members: b.subarray(HEADER, HEADER + n), kv: b.subarray(HEADER + n) };
-}
 
 /**
  * Replace the state machine and the address book with a snapshot's: on open (open.ts), before

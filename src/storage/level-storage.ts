@@ -39,9 +39,11 @@ import {
   type Recovered,
   readSnapshotData,
   recover,
+  snapshotChunks,
 } from './recover.ts';
 import {
   chunkKey,
+  chunkRange,
   clusterIdProblem,
   encodeClusterId,
   encodeCompacted,
@@ -251,6 +253,26 @@ export class LevelStorage implements Storage {
       if (current()) this.logger.error(`${this.dir}: cannot read the snapshot at index ${meta.index}: ${err.message}`);
     });
     return p;
+  }
+
+  /**
+   * The latest snapshot's data as a stream of checked chunks, never whole in memory (a backup,
+   * node/backup.ts); undefined while there is none but the implicit empty one. Once this
+   * resolves, the stream reads from a LevelDB snapshot of that moment: a newer Raft snapshot
+   * replacing this one meanwhile does not cut it short. Stop iterating early only with return().
+   */
+  async streamSnapshot(): Promise<{ meta: SnapshotMeta; bytes: number; chunks: AsyncIterable<Uint8Array> } | undefined> {
+    for (;;) {
+      const stored = this.stored;
+      if (!this.log.snapshotStored() || !stored) return undefined;
+      // A received snapshot's chunks are queued, not written, when it becomes current.
+      await this.storedDurable;
+      if (this.closed) throw new StorageClosedError(this.dir);
+      if (this.stored !== stored) continue;
+      const it = this.db.iterator({ ...chunkRange(stored.index), highWaterMarkBytes: 1 << 20 });
+      const meta: SnapshotMeta = { index: stored.index, term: stored.term, conf: stored.conf };
+      return { meta, bytes: stored.dataLength, chunks: snapshotChunks(it, this.dir, stored) };
+    }
   }
 
   // ---- cluster identity ----

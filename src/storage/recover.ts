@@ -33,6 +33,11 @@ import {
 } from './records.ts';
 
 export type LevelDb = Level<Buffer, Buffer>;
+/** What snapshotChunks needs of a LevelDB iterator over Buffer keys and values. */
+export interface LevelIterator {
+  nextv(size: number): Promise<[Buffer, Buffer][]>;
+  close(): Promise<void>;
+}
 
 export interface Recovered {
   state: LogState;
@@ -159,32 +164,55 @@ async function readEntries(db: LevelDb, dir: string, start: LogStart): Promise<E
  * Reads go one chunk-sized batch at a time, so the event loop keeps turning.
  */
 export async function readSnapshotData(db: LevelDb, dir: string, meta: StoredSnapMeta): Promise<Uint8Array> {
+  const data = new Uint8Array(meta.dataLength);
+  let at = 0;
+  for await (const chunk of snapshotChunks(db.iterator({ ...chunkRange(meta.index), highWaterMarkBytes: 1 << 20 }), dir, meta)) {
+    data.set(chunk, at);
+    at += chunk.length;
+  }
+  return data;
+}
+
+/**
+ * A snapshot's data as its stored chunks, each checked (key, record checksum, size), and the
+ * whole-data checksum checked after the last: a CorruptDataError ends the stream otherwise.
+ * `it` is an iterator over the snapshot's chunk range, opened by the caller: LevelDB reads it
+ * from an implicit snapshot taken when it was opened, so a newer Raft snapshot deleting these
+ * chunks meanwhile does not cut the stream short (backups, level-storage.ts).
+ */
+export async function* snapshotChunks(it: LevelIterator, dir: string, meta: StoredSnapMeta): AsyncGenerator<Buffer> {
   const what = `snapshot at index ${meta.index}`;
   const corrupt = (detail: string) => new CorruptDataError(dir, `${what}: ${detail}`, meta.index);
-  const data = new Uint8Array(meta.dataLength);
   let n = 0;
   let crc = 0;
-  await scan(db, dir, chunkRange(meta.index), () => `${what}, chunk ${n}`, (key, value) => {
-    const parts = chunkKeyParts(key);
-    if (parts === undefined) throw corrupt(`malformed chunk key ${Buffer.from(key).toString('hex')}`);
-    if (parts.n !== n) throw corrupt(`chunk ${n} of ${meta.chunkCount} is missing`);
-    if (n >= meta.chunkCount) throw corrupt(`unexpected chunk ${n}: the snapshot has ${meta.chunkCount}`);
-    let chunk: Buffer;
-    try {
-      chunk = openRecord(key, value);
-    } catch (err) {
-      if (err instanceof RecordError) throw corrupt(`chunk ${n} of ${meta.chunkCount}: ${err.message}`);
-      throw err;
+  try {
+    for (;;) {
+      const batch = await guard(dir, `${what}, chunk ${n}`, () => it.nextv(16));
+      if (batch.length === 0) break;
+      for (const [key, value] of batch) {
+        const parts = chunkKeyParts(key);
+        if (parts === undefined) throw corrupt(`malformed chunk key ${Buffer.from(key).toString('hex')}`);
+        if (parts.n !== n) throw corrupt(`chunk ${n} of ${meta.chunkCount} is missing`);
+        if (n >= meta.chunkCount) throw corrupt(`unexpected chunk ${n}: the snapshot has ${meta.chunkCount}`);
+        let chunk: Buffer;
+        try {
+          chunk = openRecord(key, value);
+        } catch (err) {
+          if (err instanceof RecordError) throw corrupt(`chunk ${n} of ${meta.chunkCount}: ${err.message}`);
+          throw err;
+        }
+        const expected = Math.min(meta.chunkSize, meta.dataLength - n * meta.chunkSize);
+        if (chunk.length !== expected) throw corrupt(`chunk ${n} is ${chunk.length} bytes, expected ${expected}`);
+        crc = crc32(chunk, crc);
+        n++;
+        yield chunk;
+      }
     }
-    const expected = Math.min(meta.chunkSize, meta.dataLength - n * meta.chunkSize);
-    if (chunk.length !== expected) throw corrupt(`chunk ${n} is ${chunk.length} bytes, expected ${expected}`);
-    data.set(chunk, n * meta.chunkSize);
-    crc = crc32(chunk, crc);
-    n++;
-  });
+  } finally {
+    await it.close();
+  }
   if (n !== meta.chunkCount) throw corrupt(`chunk ${n} of ${meta.chunkCount} is missing`);
   if (crc !== meta.dataCrc) throw corrupt('the data fails its checksum');
-  return data;
 }
 
 async function findOrphanChunks(db: LevelDb, dir: string, current: number | undefined): Promise<Buffer[]> {

@@ -71,4 +71,25 @@ describe('operator API client', () => {
     const res = await new ApiClient({ endpoints: [locked], timeoutMs: 2000 }).first('GET', '/v1/cluster');
     expect(() => jsonBody(res)).toThrow(/RAFTKV_HTTP_TOKEN/);
   });
+
+  it('streams from the leader: past an endpoint that is down, along a follower\'s redirect', async () => {
+    const leader = await serve((req, res) => {
+      res.setHeader('x-path', req.url ?? '');
+      res.end(Buffer.alloc(300_000, 7));
+    });
+    const follower = await serve((req, res) => {
+      res.statusCode = 307;
+      res.setHeader('location', `${leader}${req.url}`);
+      res.end('{"error":"not_leader"}');
+    });
+    const client = new ApiClient({ endpoints: ['http://127.0.0.1:1', follower], timeoutMs: 2000 });
+    const { endpoint, res } = await client.streamFromLeader('/v1/snapshot');
+    expect(endpoint).toBe(leader);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['x-path']).toBe('/v1/snapshot');
+    let bytes = 0;
+    for await (const c of res) bytes += (c as Buffer).length;
+    expect(bytes).toBe(300_000);
+    await expect(new ApiClient({ endpoints: ['http://127.0.0.1:1'], timeoutMs: 2000 }).streamFromLeader('/v1/snapshot')).rejects.toThrow(/no endpoint answered/);
+  });
 });

@@ -36,7 +36,7 @@ describe('raftkv help and exit codes', () => {
     const r = await raftkv([arg]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('usage: raftkv <command>');
-    for (const c of ['start', 'cluster', 'status']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+    for (const c of ['start', 'cluster', 'status', 'snapshot']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
     expect(r.stderr).toBe('');
   });
 
@@ -53,6 +53,7 @@ describe('raftkv help and exit codes', () => {
     ['start', '--election-timeout'],
     ['cluster', '--base-port'],
     ['status', '--endpoints'],
+    ['snapshot', '--data-dir'],
   ])('raftkv %s --help and -h print its options, exit 0', async (command, option) => {
     for (const flag of ['--help', '-h']) {
       const r = await raftkv([command, flag]);

@@ -143,4 +143,23 @@ describe('snapshot data on demand', () => {
     expect(() => again.snapshot()).toThrow(SnapshotTemporarilyUnavailableError);
     expect(sameBytes((await again.loadSnapshot()).data, distinctive(3000, 10))).toBe(true);
   });
+
+  it('a backup stream reads the snapshot it opened to the end, though a newer one replaced it meanwhile', async () => {
+    const s = await storeAt(10, { chunkSize: 1000 });
+    const data = distinctive(10_500, 10);
+    await s.createSnapshot(10, conf, data);
+    const stream = await s.streamSnapshot();
+    expect(stream?.meta).toEqual({ index: 10, term: 1, conf });
+    expect(stream?.bytes).toBe(data.length);
+    const it = stream!.chunks[Symbol.asyncIterator]();
+    const first = await it.next();
+    // The newer snapshot's switch batch deletes every chunk of the one being streamed.
+    await s.createSnapshot(12, conf, distinctive(3000, 12));
+    const parts = [Buffer.from(first.value as Uint8Array)];
+    for (let r = await it.next(); !r.done; r = await it.next()) parts.push(Buffer.from(r.value));
+    expect(sameBytes(Buffer.concat(parts), data)).toBe(true);
+    expect((await s.streamSnapshot())?.meta.index).toBe(12);
+    await s.close();
+    expect((await chunkKeysOf(s.dir)).every((k) => k?.snapIndex === 12)).toBe(true);
+  });
 });

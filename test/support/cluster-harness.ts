@@ -121,6 +121,11 @@ export interface HarnessOptions {
   tls?: TestCerts;
   /** With `tls`, keep plain RESP on `port` too (both ports in every member record). */
   plainToo?: boolean;
+  /**
+   * Runs once ports and data paths are allocated, before any node starts, with the `--peers`
+   * value the nodes get (e.g. to restore a backup into their data folders).
+   */
+  prepare?: (nodes: NodeHandle[], peers: string) => Promise<void>;
   /** Where the nodes' data directories go (default: the harness's own temporary folder, with the logs). */
   dataRoot?: string;
   /** Peers reach each node through a PeerProxy (peer-proxy.ts), so a test can `deafen` it. */
@@ -163,6 +168,7 @@ export class ClusterHarness {
         }
       }
       this.listPeers();
+      await this.opts.prepare?.(this.nodes, this.peersArg);
       for (const h of this.nodes) this.spawn(h);
       try {
         await Promise.all(this.nodes.map((h) => this.waitHttp(h)));
