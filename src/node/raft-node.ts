@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
-import { KvStore, decodeEntry, encodeEntry, type KvEntry, type KvOp, type KvResult } from '../kv/index.ts';
+import { KvStore, encodeEntry, type KvEntry, type KvOp, type KvResult } from '../kv/index.ts';
 import { RawNode, decodeConfChange } from '../raft/index.ts';
 import {
   ConfChangeType,
@@ -30,7 +30,7 @@ import { NodeMetrics } from './metrics.ts';
 import { ProposalBatch } from './proposal-batch.ts';
 import { NodeSettings } from './settings.ts';
 import { Snapshotter } from './snapshotter.ts';
-import { EntryClock } from './entry-clock.ts';
+import { Applier, type ApplierHost } from './applier.ts';
 import { type ReadyHost, ReadyLoop } from './ready-loop.ts';
 import { OutcomeUnknownError, ProposalWaiters, ReadWaiters } from './waiters.ts';
 import { type NodeTls, secureHttp } from './tls-config.ts';
@@ -67,8 +67,14 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   private leaderId = NONE;
   /** The most recent leader this node knew, kept while none is known (see lastKnownLeader). */
   private lastLeaderId = NONE;
-  private applied = 0;
-  private readonly clock: EntryClock;
+  /** Committed entries go to the state machine through the applier, which owns `applied`. */
+  private readonly applier: Applier;
+  private get applied(): number {
+    return this.applier.applied;
+  }
+  private set applied(index: number) {
+    this.applier.applied = index;
+  }
   private readonly loop = new ReadyLoop(this.readyHost());
   private closed = false;
   private ticker: NodeJS.Timeout | undefined;
@@ -98,7 +104,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     });
     this.snapshotter = new Snapshotter(this, storage, log);
     this.duties = new LeaderDuties(this, cfg, log);
-    this.clock = new EntryClock({ wall: Date.now, appliedTs: () => this.kv.highTs, applied: () => this.applied, core: () => this.raw });
+    this.applier = new Applier(this.applierHost());
   }
 
   /** Open storage, restore the newest snapshot and build the core; call `start` to begin ticking. */
@@ -234,7 +240,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
    * behind a timestamp already in the log (entry-clock.ts).
    */
   now(): number {
-    return this.clock.now();
+    return this.applier.now();
   }
 
   // ---- writes -------------------------------------------------------------------------------
@@ -412,7 +418,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       save: (req, sync) => this.storage.save(req, sync),
       saved: (ms) => this.metrics.fsync(ms),
       applyCommitted: (rd) => {
-        for (const e of rd.committedEntries) this.applyEntry(e);
+        for (const e of rd.committedEntries) this.applier.applyEntry(e);
         for (const rs of rd.readStates) this.reads.onReadState(rs);
         this.reads.serve(this.applied);
       },
@@ -464,39 +470,23 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     if (role !== Role.Leader) this.duties.reset();
   }
 
-  /**
-   * Apply is total: an entry this version cannot use (written by an older version, or by hand)
-   * is logged and applied as a no-op for the unusable part, the same way on every replica, so
-   * that `applied` moves on and no replica stops. Only storage failures stop the node.
-   */
-  private applyEntry(e: Entry): void {
-    if (e.type === EntryType.ConfChange) {
-      this.applyConfChange(e);
-    } else if (e.data.length > 0) {
-      this.applyKvEntry(e);
-    } else {
-      this.proposals.applied(e.index, e.term, []);
-    }
-    this.applied = e.index;
-  }
-
-  private applyKvEntry(e: Entry): void {
-    let entry: KvEntry;
-    let results: KvResult[];
-    try {
-      entry = decodeEntry(e.data);
-      results = this.kv.apply(entry, e.index);
-    } catch (err) {
-      this.log.error({ err, index: e.index }, `entry ${e.index} cannot be applied; applied as a no-op`);
-      this.proposals.unusable(e.index, `entry ${e.index} could not be applied`);
-      return;
-    }
-    this.metrics.applied(entry, results);
-    for (const r of results) {
-      if (r.type === 'publish') this.emit('publish', { channel: r.channel, message: r.message });
-      else if (r.type === 'settings') this.settings.applied(e.index, this.kv.settings, r.ignored);
-    }
-    this.proposals.applied(e.index, e.term, results);
+  /** The applier's view of this node: conf changes and what KV results mean outside the store. */
+  private applierHost(): ApplierHost {
+    return {
+      kv: this.kv,
+      proposals: this.proposals,
+      wall: Date.now,
+      core: () => this.raw,
+      applyConfChange: (e) => this.applyConfChange(e),
+      kvApplied: (index, entry, results) => {
+        this.metrics.applied(entry, results);
+        for (const r of results) {
+          if (r.type === 'publish') this.emit('publish', { channel: r.channel, message: r.message });
+          else if (r.type === 'settings') this.settings.applied(index, this.kv.settings, r.ignored);
+        }
+      },
+      unusable: (index, err) => this.log.error({ err, index }, `entry ${index} cannot be applied; applied as a no-op`),
+    };
   }
 
   /**
