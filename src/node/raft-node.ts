@@ -9,7 +9,6 @@ import { KvStore, encodeEntry, type KvEntry, type KvOp, type KvResult } from '..
 import { RawNode, decodeConfChange } from '../raft/index.ts';
 import {
   ConfChangeType,
-  EntryType,
   MessageType,
   NONE,
   ReadOnlyOption,

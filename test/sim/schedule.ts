@@ -4,6 +4,7 @@
  * its random choices (which node, which partition) do not depend on the faults before it; the
  * shrinker can drop faults and the rest keep their meaning.
  */
+import type { EvictionPolicy } from '../../src/kv/index.ts';
 import { ReadOnlyOption } from '../../src/raft/index.ts';
 import { CALM, PartitionShape, type Weather } from './network.ts';
 import { mixSeed, Prng } from './prng.ts';
@@ -20,23 +21,22 @@ export interface Profile {
   readOnly: ReadOnlyOption;
   maxSizePerMsg: number;
   maxInflightMsgs: number;
-  /** Serial loop: leaders send App/Heartbeat/Snap before persisting (Ready contract, thesis 10.2.1). */
-  leaderSendsFirst: boolean;
   weather: Weather;
   /** Applied entries between automatic snapshots (0: only scheduled ones). */
   snapshotEvery: number;
   /** Entries kept behind a snapshot for slow followers. */
   snapshotTail: number;
   clients: number;
+  /** Register keys (k*), keys with TTLs (t*), counters (n*): see workload.ts. */
   keys: number;
+  ttlKeys: number;
+  counterKeys: number;
+  /** The KV store's maxmemory (0: none) and eviction policy; the leader evicts through the log. */
+  maxmemory: number;
+  policy: EvictionPolicy;
   /** Mean time units between scheduled faults. */
   faultGap: number;
-  /**
-   * The pipelined Ready loop of src/node/ready-loop.ts (asynchronous storage writes, always
-   * sending a leader's App/Heartbeat/Snap early) instead of the serial one.
-   */
-  asyncStorage: boolean;
-  /** Pipelined: a write is durable 1 to this many time units after the one before it could be. */
+  /** A write is durable 1 to this many time units after it is issued, never before the one ahead of it. */
   diskDelay: number;
 }
 
@@ -71,7 +71,7 @@ export interface ScheduledFault {
 export function makeProfile(seed: number, nodes?: number): Profile {
   const rng = new Prng(mixSeed(seed, 1));
   const checkQuorum = rng.chance(0.6);
-  const size = nodes ?? rng.pick([3, 3, 5]);
+  const size = nodes ?? rng.pick([1, 2, 3, 3, 3, 5, 5]);
   const stormy = rng.chance(0.3);
   return {
     nodes: size,
@@ -80,7 +80,6 @@ export function makeProfile(seed: number, nodes?: number): Profile {
     readOnly: checkQuorum && rng.chance(0.3) ? ReadOnlyOption.LeaseBased : ReadOnlyOption.Safe,
     maxSizePerMsg: rng.pick([64, 64, 256, 4096, Number.POSITIVE_INFINITY]),
     maxInflightMsgs: rng.pick([1, 2, 4, 64, 256]),
-    leaderSendsFirst: rng.chance(0.5),
     weather: {
       drop: rng.pick([0, 0, 0.01, 0.05, stormy ? 0.2 : 0.1]),
       duplicate: rng.pick([0, 0.01, 0.05]),
@@ -94,9 +93,12 @@ export function makeProfile(seed: number, nodes?: number): Profile {
     clients: rng.int(3, 8),
     keys: rng.int(1, 5),
     faultGap: rng.pick([100, 200, 400]),
-    // Drawn last, so that the serial runs keep the profiles their seeds always had.
-    asyncStorage: rng.chance(0.5),
-    diskDelay: rng.pick([2, 5, 10, 20]),
+    diskDelay: rng.pick([1, 2, 5, 10, 20]),
+    ttlKeys: rng.pick([0, 1, 2]),
+    counterKeys: rng.pick([0, 1, 2]),
+    // An item costs ITEM_OVERHEAD (200) bytes plus its key and value: room for about 3 or 6 keys.
+    maxmemory: rng.pick([0, 0, 700, 1400]),
+    policy: rng.pick(['allkeys-lru', 'allkeys-random', 'volatile-lru', 'volatile-ttl'] as const),
   };
 }
 
@@ -194,8 +196,9 @@ export function describeProfile(p: Profile): string {
   return [
     `preVote=${p.preVote} checkQuorum=${p.checkQuorum} reads=${p.readOnly}`,
     `maxMsg=${p.maxSizePerMsg} inflight=${p.maxInflightMsgs}`,
-    p.asyncStorage ? `storage=async(delay<=${p.diskDelay})` : `storage=serial leaderSendsFirst=${p.leaderSendsFirst}`,
+    `disk delay<=${p.diskDelay}`,
     `drop=${w.drop} dup=${w.duplicate} delay=${w.minDelay}..${w.maxDelay} slow=${w.slow}/${w.longDelay}`,
-    `snapshotEvery=${p.snapshotEvery} tail=${p.snapshotTail} clients=${p.clients} keys=${p.keys}`,
+    `snapshotEvery=${p.snapshotEvery} tail=${p.snapshotTail} clients=${p.clients} keys=${p.keys}+${p.ttlKeys}ttl+${p.counterKeys}incr`,
+    p.maxmemory > 0 ? `maxmemory=${p.maxmemory} ${p.policy}` : 'maxmemory=0',
   ].join(' ');
 }

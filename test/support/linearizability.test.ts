@@ -69,7 +69,7 @@ describe('linearizability checker: hand-built histories', () => {
     expect(res.key).toBe('k');
     const c = res.counterexample!;
     // Reads that are not needed are gone; both writes must stay definite.
-    expect(c.ops.map((o) => `${o.op}:${o.op === 'read' ? o.output : o.input}:${o.status}`).sort()).toEqual([
+    expect(c.ops.map((o) => `${o.op}:${o.op === 'read' || o.op === 'incr' ? o.output : o.input}:${o.status}`).sort()).toEqual([
       'read:1:ok',
       'write:1:ok',
       'write:2:ok',
@@ -190,7 +190,7 @@ function generate(seed: number, keys: string[], perKey: number, clients: number,
       if (op.op === 'read') op.output = value;
       else if (op.op === 'write') {
         if (p.effect) value = op.input;
-      } else {
+      } else if (op.op === 'cas') {
         op.output = value === op.input.expect;
         if (op.output) value = op.input.value;
       }
