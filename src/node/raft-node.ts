@@ -30,6 +30,7 @@ import { ProposalBatch } from './proposal-batch.ts';
 import { NodeSettings } from './settings.ts';
 import { Snapshotter } from './snapshotter.ts';
 import { Applier, type ApplierHost } from './applier.ts';
+import { LeaseClock, leaseDurationMs } from './lease.ts';
 import { type ReadyHost, ReadyLoop } from './ready-loop.ts';
 import { OutcomeUnknownError, ProposalWaiters, ReadWaiters } from './waiters.ts';
 import { type NodeTls, secureHttp } from './tls-config.ts';
@@ -74,6 +75,8 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   private set applied(index: number) {
     this.applier.applied = index;
   }
+  /** Lease reads: when confirmation rounds left, on the monotonic clock (lease.ts). */
+  private readonly lease: LeaseClock;
   private readonly loop = new ReadyLoop(this.readyHost());
   private closed = false;
   private ticker: NodeJS.Timeout | undefined;
@@ -103,6 +106,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     });
     this.snapshotter = new Snapshotter(this, storage, log);
     this.duties = new LeaderDuties(this, cfg, log);
+    this.lease = new LeaseClock({ now: () => performance.now(), durationMs: leaseDurationMs(cfg.tickMs, cfg.electionTicks) });
     this.applier = new Applier(this.applierHost());
   }
 
@@ -158,6 +162,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       checkQuorum: true,
       readOnlyOption: this.cfg.readMode === 'lease' ? ReadOnlyOption.LeaseBased : ReadOnlyOption.Safe,
       random: Math.random,
+      leaseHolds: (term, round) => this.lease.holds(term, round),
       logger: (level, msg) => this.log[level]({ component: 'raft' }, msg),
     });
     this.refreshPeers();
@@ -450,6 +455,8 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
 
   private send(messages: Message[]): void {
     if (messages.length === 0) return;
+    // A lease starts when its round's heartbeats leave, which may be after the core started it.
+    if (this.cfg.readMode === 'lease') this.lease.sending(messages);
     this.transport.send(messages);
   }
 

@@ -58,6 +58,7 @@ export class Raft {
   readonly preVote: boolean;
   readonly readOnlyOption: ReadOnlyOption;
   readonly maxMsgSize: number;
+  private readonly leaseHolds: NonNullable<RaftConfig['leaseHolds']>;
 
   /** The node leadership is being handed to; proposals are refused meanwhile. */
   leadTransferee: NodeId = NONE;
@@ -89,6 +90,7 @@ export class Raft {
     this.readOnlyOption = c.readOnlyOption ?? ReadOnly.Safe;
     this.maxMsgSize = c.maxSizePerMsg ?? Number.POSITIVE_INFINITY;
     this.random = c.random;
+    this.leaseHolds = c.leaseHolds ?? (() => false);
     this.logger = c.logger ?? (() => {});
     this.log = new RaftLog(c.storage, c.maxCommittedSizePerReady ?? Number.POSITIVE_INFINITY);
     this.trk = new ProgressTracker(c.maxInflightMsgs ?? 256, c.maxInflightBytes ?? 0);
@@ -192,15 +194,16 @@ export class Raft {
   }
 
   /**
-   * Whether this leader may serve a read without a confirmation round: a quorum confirmed a
-   * round sent less than an election timeout ago (one tick of margin for tick-phase skew
-   * between nodes). Assumes all nodes tick at the same rate. A leadership transfer ends the
-   * lease as soon as it starts (see leaseRevoked): dissertation 6.4.1 assumes no other leader
-   * can be elected within the lease, which a transfer breaks on purpose.
+   * Whether this leader may serve a read without a confirmation round: the node, which measures
+   * real time, says the lease begun by the latest confirmed round still holds (leaseHolds; the
+   * rule is in docs/architecture.md, "The lease rule"). A leadership transfer ends the lease as
+   * soon as it starts (see leaseRevoked): dissertation 6.4.1 assumes no other leader can be
+   * elected within the lease, which a transfer breaks on purpose.
    */
   leaseValid(): boolean {
     if (this.leadTransferee !== NONE || this.leaseRevoked) return false;
-    return this.reads.leaseCovers(this.ticks, this.electionTimeout - 1);
+    const round = this.reads.confirmedRound();
+    return round > 0 && this.leaseHolds(this.term, round);
   }
 
   // ---- ticks ----

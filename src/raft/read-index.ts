@@ -11,9 +11,12 @@ import type { NodeId } from './types.ts';
  * after the read arrived; reads arriving while a round is in flight all wait for the next one,
  * so one round serves every read waiting at the time.
  *
- * The same rounds give the lease (dissertation 6.4.1): once a quorum confirmed a round sent at
- * tick t, no follower of that quorum votes for anyone else before t + electionTimeout, however
- * late its answer arrived, because it reset its election timer when the heartbeat reached it.
+ * The same rounds give the lease (dissertation 6.4.1): once a quorum confirmed a round, no
+ * follower of that quorum votes for anyone else until an election timeout after the round's
+ * heartbeat reached it, however late its answer arrived, because it reset its election timer
+ * then. How long ago that was is a matter of real time, which the core does not read: it keeps
+ * the latest confirmed round, and the node, which saw when that round's heartbeats left, says
+ * whether its lease still holds (RaftConfig.leaseHolds, src/node/lease.ts).
  */
 export interface PendingRead {
   /** Who asked: the leader itself or a follower that forwarded the read. */
@@ -28,25 +31,21 @@ export class ReadIndexQueue {
   private pending: PendingRead[] = [];
   private lastRound = 0;
   private readonly acked = new Map<NodeId, number>();
-  /** Tick at which each unconfirmed round was sent. */
-  private readonly sentAt = new Map<number, number>();
-  /** Tick at which the latest quorum-confirmed round was sent; -1 before any. */
-  private confirmedSentAt = -1;
+  /** The latest round a quorum confirmed; 0 before any. */
+  private confirmed = 0;
 
-  private startRound(now: number): number {
-    this.lastRound++;
-    this.sentAt.set(this.lastRound, now);
-    return this.lastRound;
+  private startRound(): number {
+    return ++this.lastRound;
   }
 
   /** Queues a read; returns the number of a round to broadcast now, if one must start. */
-  add(read: Omit<PendingRead, 'round'>, now: number): number | undefined {
+  add(read: Omit<PendingRead, 'round'>): number | undefined {
     const inFlight = this.pending.some((r) => r.round === this.lastRound);
     if (inFlight) {
       this.pending.push({ ...read, round: this.lastRound + 1 });
       return undefined;
     }
-    const round = this.startRound(now);
+    const round = this.startRound();
     this.pending.push({ ...read, round });
     return round;
   }
@@ -55,8 +54,8 @@ export class ReadIndexQueue {
    * The round a regular heartbeat carries: a new one if reads wait for it or `renewLease` asks
    * for one, else the one in flight (a resend), else none.
    */
-  heartbeatRound(now: number, renewLease: boolean): number | undefined {
-    if (renewLease || this.pending.some((r) => r.round > this.lastRound)) return this.startRound(now);
+  heartbeatRound(renewLease: boolean): number | undefined {
+    if (renewLease || this.pending.some((r) => r.round > this.lastRound)) return this.startRound();
     return this.pending.length > 0 ? this.lastRound : undefined;
   }
 
@@ -69,27 +68,25 @@ export class ReadIndexQueue {
    * Takes the reads whose round a quorum of `voters` confirmed (`self` always confirms). If reads
    * are still waiting for a round that has not started, `nextRound` says to start it now.
    */
-  release(voters: readonly NodeId[], self: NodeId, now: number): { released: PendingRead[]; nextRound?: number } {
+  release(voters: readonly NodeId[], self: NodeId): { released: PendingRead[]; nextRound?: number } {
     const confirmed = majorityValue(voters, (id) => (id === self ? this.lastRound : (this.acked.get(id) ?? 0)));
-    this.noteConfirmed(confirmed);
+    this.confirmed = Math.max(this.confirmed, confirmed);
     const released = this.pending.filter((r) => r.round <= confirmed);
     if (released.length === 0) return { released };
     this.pending = this.pending.filter((r) => r.round > confirmed);
     if (this.pending.length > 0 && this.pending[0].round > this.lastRound) {
-      return { released, nextRound: this.startRound(now) };
+      return { released, nextRound: this.startRound() };
     }
     return { released };
   }
 
-  private noteConfirmed(round: number): void {
-    const sent = this.sentAt.get(round);
-    if (sent !== undefined) this.confirmedSentAt = Math.max(this.confirmedSentAt, sent);
-    for (const r of this.sentAt.keys()) if (r <= round) this.sentAt.delete(r);
-  }
-
-  /** Whether the lease from the latest confirmed round, `duration` ticks long, covers `now`. */
-  leaseCovers(now: number, duration: number): boolean {
-    return this.confirmedSentAt >= 0 && now < this.confirmedSentAt + duration;
+  /**
+   * The latest round a quorum confirmed (0: none yet). Every member of that quorum received a
+   * heartbeat carrying this round or a later one, so its election timer restarted no earlier
+   * than the first send of any such round.
+   */
+  confirmedRound(): number {
+    return this.confirmed;
   }
 
   size(): number {

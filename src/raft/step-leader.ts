@@ -17,7 +17,7 @@ export function stepLeader(r: Raft, m: Message): void {
   switch (m.type) {
     case MessageType.Beat:
       // Lease mode renews its lease with every heartbeat; safe mode starts rounds only for reads.
-      bcastHeartbeat(r, r.reads.heartbeatRound(r.ticks, r.readOnlyOption === ReadOnlyOption.LeaseBased));
+      bcastHeartbeat(r, r.reads.heartbeatRound(r.readOnlyOption === ReadOnlyOption.LeaseBased));
       return;
     case MessageType.CheckQuorum:
       if (!r.trk.quorumActive(r.id)) {
@@ -161,13 +161,13 @@ function handleReadIndex(r: Raft, m: Message): void {
     return;
   }
   // Safe mode, or a lease that lapsed: confirm leadership with a round.
-  const round = r.reads.add({ from: m.from, context, index }, r.ticks);
+  const round = r.reads.add({ from: m.from, context, index });
   if (round !== undefined) bcastHeartbeat(r, round);
   releaseConfirmedReads(r);
 }
 
 function releaseConfirmedReads(r: Raft): void {
-  const { released, nextRound } = r.reads.release(r.trk.voters, r.id, r.ticks);
+  const { released, nextRound } = r.reads.release(r.trk.voters, r.id);
   for (const read of released) r.respondToRead(read, read.index);
   if (nextRound !== undefined) bcastHeartbeat(r, nextRound);
 }

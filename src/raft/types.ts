@@ -168,6 +168,13 @@ export interface RaftConfig {
   preVote?: boolean;
   checkQuorum?: boolean;
   readOnlyOption?: ReadOnlyOption;
+  /**
+   * Lease reads: whether the lease begun by confirmation round `round` of this leader's term
+   * `term` still holds, i.e. whether less than a lease has passed, on the node's monotonic clock,
+   * since a heartbeat carrying that round or a later one first left (src/node/lease.ts). The
+   * core never reads a clock; it asks. Without it, lease mode confirms every read with a round.
+   */
+  leaseHolds?: (term: number, round: number) => boolean;
   /** A seeded PRNG in [0, 1). Election jitter is the only randomness in the core. */
   random: () => number;
   /** Receives debug strings; the core never logs by itself. */

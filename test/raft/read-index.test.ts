@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidConfigError, type Message, RawNode } from '../../src/raft/index.ts';
 import { brief, dec, electByHand, enc, MessageType, msg, Network, newStorage, soloNode, type TestNode } from './helpers.ts';
 import { decodeRound, encodeRound } from '../../src/raft/read-index.ts';
+import { LeaseClock } from '../../src/node/lease.ts';
 
 /**
  * Dissertation 6.4: a read is served at the commit index recorded when it arrived, once a quorum
@@ -165,73 +166,124 @@ describe('ReadIndex', () => {
 
 describe('Lease reads', () => {
   const lease = { checkQuorum: true, readOnlyOption: 'lease' as const };
+  const LEASE_MS = 450;
+
+  /**
+   * A lease-mode leader whose lease is measured by a LeaseClock (src/node/lease.ts) on a clock
+   * moved by hand; `send` hands the Ready's messages out "now", as the node's send does.
+   */
+  function leaseLeader() {
+    let now = 1000;
+    const clock = new LeaseClock({ now: () => now, durationMs: LEASE_MS });
+    const n = leader({ ...lease, leaseHolds: (term: number, round: number) => clock.holds(term, round) });
+    return {
+      n,
+      clock,
+      at: (ms: number) => {
+        now = ms;
+      },
+      send: (): Message[] => {
+        const out = n.drain();
+        clock.sending(out);
+        return out;
+      },
+    };
+  }
 
   it('a new leader has no lease: its first read takes a round, whose quorum ack starts the lease', () => {
-    const n = leader(lease);
+    const { n, send } = leaseLeader();
     n.node.readIndex(enc('r1'));
-    const out = n.drain();
+    const out = send();
     expect(rounds(out)).toEqual(['n2:1', 'n3:1']);
     ack(n, 'n2', out[0]);
-    n.drain();
+    send();
     expect(n.readStates.map((r) => dec(r.context))).toEqual(['r1']);
     n.node.readIndex(enc('r2'));
-    expect(rounds(n.drain())).toEqual([]); // served from the lease
+    expect(rounds(send())).toEqual([]); // served from the lease
     expect(n.readStates.map((r) => dec(r.context))).toEqual(['r1', 'r2']);
   });
 
-  it('every heartbeat renews the lease; without acks it lapses one election timeout after the round was sent', () => {
-    const n = leader(lease); // electionTick 10, heartbeatTick 1
-    n.node.tick();
-    const hb = n.drain();
-    expect(rounds(hb)).toEqual(['n2:1', 'n3:1']); // a round per heartbeat, reads or not
-    ack(n, 'n3', hb[1]); // round 1 was sent at tick 1: the lease runs to tick 10 (exclusive, with margin)
-    n.drain();
-    for (let t = 2; t <= 9; t++) n.node.tick();
-    n.drain();
-    n.node.readIndex(enc('in-lease'));
-    expect(rounds(n.drain())).toEqual([]);
-    expect(n.readStates.map((r) => dec(r.context))).toEqual(['in-lease']);
-    n.node.tick(); // tick 10: lapsed
-    n.drain();
-    n.node.readIndex(enc('lapsed'));
-    const out = n.drain();
-    expect(rounds(out)).toEqual(['n2:11', 'n3:11']);
-    expect(n.readStates.map((r) => dec(r.context))).toEqual(['in-lease']);
-  });
-
-  it('a late ack extends the lease from when the round was sent, not when the ack arrived', () => {
-    const n = leader(lease);
-    n.node.tick();
-    const hb = n.drain(); // round 1 at tick 1
-    for (let t = 2; t <= 10; t++) n.node.tick();
-    n.drain();
-    ack(n, 'n2', hb[0]); // arrives at tick 10
-    n.drain();
-    n.node.readIndex(enc('r'));
-    expect(rounds(n.drain())).toEqual(['n2:11', 'n3:11']);
-    expect(n.readStates).toEqual([]);
-  });
-
-  // Issue 11, hole 2 (also etcd-io/raft#99, tikv#1595): the transferee's vote request carries
-  // the transfer context, so voters grant it despite this leader's lease.
-  it('a leadership transfer ends the lease when it starts, and for the rest of the term even if it aborts', () => {
+  it('without a clock (no leaseHolds) lease mode confirms every read with a round', () => {
     const n = leader(lease);
     n.node.readIndex(enc('r1'));
     ack(n, 'n2', n.drain()[0]);
     n.drain();
     n.node.readIndex(enc('r2'));
-    expect(rounds(n.drain())).toEqual([]); // the lease holds
+    expect(rounds(n.drain())).toEqual(['n2:2', 'n3:2']);
+  });
+
+  it('the lease runs from when the round left, on the clock: a stall without ticks does not stretch it', () => {
+    const { n, at, send } = leaseLeader(); // electionTick 10, heartbeatTick 1
+    n.node.tick();
+    at(1100); // the Ready with round 1 is taken later than the tick that started the round
+    const hb = send();
+    expect(rounds(hb)).toEqual(['n2:1', 'n3:1']); // a round per heartbeat, reads or not
+    ack(n, 'n3', hb[1]);
+    send();
+    at(1100 + LEASE_MS - 1);
+    n.node.readIndex(enc('in-lease'));
+    expect(rounds(send())).toEqual([]);
+    expect(n.readStates.map((r) => dec(r.context))).toEqual(['in-lease']);
+    // No tick has run since (an event-loop stall): with ticks as the clock the lease would
+    // still hold; on the monotonic clock it has run out.
+    at(1100 + LEASE_MS);
+    n.node.readIndex(enc('lapsed'));
+    expect(rounds(send())).toEqual(['n2:2', 'n3:2']);
+    expect(n.readStates.map((r) => dec(r.context))).toEqual(['in-lease']);
+  });
+
+  it('a late ack extends the lease from when the round left, not when the ack arrived', () => {
+    const { n, at, send } = leaseLeader();
+    n.node.tick();
+    const hb = send(); // round 1 leaves at 1000
+    at(1000 + LEASE_MS);
+    ack(n, 'n2', hb[0]); // arrives a lease later
+    send();
+    n.node.readIndex(enc('r'));
+    expect(rounds(send())).toEqual(['n2:2', 'n3:2']);
+    expect(n.readStates).toEqual([]);
+  });
+
+  it('rounds that leave out of order: the lease starts at the earliest send of the confirmed round or a later one', () => {
+    const { n, at, clock, send } = leaseLeader();
+    n.node.tick();
+    const r1 = n.drain(); // round 1, held back (a Ready behind a save)
+    n.node.tick();
+    const r2 = send(); // round 2 leaves first, at 1000
+    expect(rounds(r2)).toEqual(['n2:2', 'n3:2']);
+    at(1200);
+    clock.sending(r1);
+    ack(n, 'n2', r1[0]); // confirms round 1: n2 may have had round 2, from 1000, before it
+    send();
+    at(1000 + LEASE_MS - 1);
+    n.node.readIndex(enc('in'));
+    expect(rounds(send())).toEqual([]);
+    at(1000 + LEASE_MS); // round 1's own send was only LEASE_MS - 200 ago
+    n.node.readIndex(enc('out'));
+    expect(rounds(send())).not.toEqual([]);
+    expect(n.readStates.map((r) => dec(r.context))).toEqual(['in']);
+  });
+
+  // Issue 11, hole 2 (also etcd-io/raft#99, tikv#1595): the transferee's vote request carries
+  // the transfer context, so voters grant it despite this leader's lease.
+  it('a leadership transfer ends the lease when it starts, and for the rest of the term even if it aborts', () => {
+    const { n, send } = leaseLeader();
+    n.node.readIndex(enc('r1'));
+    ack(n, 'n2', send()[0]);
+    send();
+    n.node.readIndex(enc('r2'));
+    expect(rounds(send())).toEqual([]); // the lease holds
     n.node.transferLeadership('n2');
-    expect(n.drain().map((m) => `${m.type}:${m.to}`)).toContain(`${MessageType.TimeoutNow}:n2`);
+    expect(send().map((m) => `${m.type}:${m.to}`)).toContain(`${MessageType.TimeoutNow}:n2`);
     n.node.readIndex(enc('during'));
-    expect(rounds(n.drain())).toEqual(['n2:2', 'n3:2']); // no longer served from the lease
+    expect(rounds(send())).toEqual(['n2:2', 'n3:2']); // no longer served from the lease
     for (let t = 0; t < 10; t++) n.node.tick(); // the transfer times out and is aborted
-    const hb = n.drain().filter((m) => m.type === MessageType.Heartbeat);
+    const hb = send().filter((m) => m.type === MessageType.Heartbeat);
     expect(n.node.leadTransferee).toBe('');
     ack(n, 'n3', hb[hb.length - 1]); // a fresh round confirmed by a quorum...
-    n.drain();
+    send();
     n.node.readIndex(enc('after'));
-    expect(rounds(n.drain())).not.toEqual([]); // ...still starts no lease in this term
+    expect(rounds(send())).not.toEqual([]); // ...still starts no lease in this term
     expect(n.readStates.map((r) => dec(r.context))).not.toContain('after');
   });
 

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS, nodeEnv } from '../../src/cli/runtime.ts';
 import type { TestCerts } from './certs.ts';
 import { httpsFetch } from './https-fetch.ts';
+import { PeerProxy } from './peer-proxy.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
@@ -77,6 +78,9 @@ export interface NodeHandle {
   proc?: ChildProcess;
   logFile: string;
   exitCode?: number | null;
+  /** With `peerProxies`: the relay every peer dials instead of `httpPort`. */
+  proxy?: PeerProxy;
+  proxyPort?: number;
 }
 
 export interface ClusterStatus {
@@ -115,6 +119,8 @@ export interface HarnessOptions {
   tls?: TestCerts;
   /** With `tls`, keep plain RESP on `port` too (both ports in every member record). */
   plainToo?: boolean;
+  /** Peers reach each node through a PeerProxy (peer-proxy.ts), so a test can `deafen` it. */
+  peerProxies?: boolean;
 }
 
 export class ClusterHarness {
@@ -146,8 +152,14 @@ export class ClusterHarness {
       const n = this.opts.nodes ?? 3;
       // Same ids (tests and certificates name nodes by id), new data and log paths.
       for (let i = 1; i <= n; i++) this.nodes.push(await this.allocate(`n${i}`, attempt === 1 ? '' : `-try${attempt}`));
+      if (this.opts.peerProxies) {
+        for (const h of this.nodes) {
+          h.proxyPort = await freePort();
+          h.proxy = await PeerProxy.open(h.proxyPort, h.httpPort);
+        }
+      }
       const host = this.opts.peerHost ?? '127.0.0.1';
-      this.peersArg = this.nodes.map((h) => `${h.id}=${host}:${h.port}:${h.httpPort}${h.tlsPort ? `:${h.tlsPort}` : ''}`).join(',');
+      this.peersArg = this.nodes.map((h) => `${h.id}=${host}:${h.port}:${h.proxyPort ?? h.httpPort}${h.tlsPort ? `:${h.tlsPort}` : ''}`).join(',');
       for (const h of this.nodes) this.spawn(h);
       try {
         await Promise.all(this.nodes.map((h) => this.waitHttp(h)));
@@ -156,6 +168,7 @@ export class ClusterHarness {
         const portTaken = this.nodes.some((h) => h.exitCode === 2 && readFileSync(h.logFile, 'utf8').includes('is already in use'));
         if (!portTaken || attempt >= 3) throw err;
         await Promise.all(this.nodes.map((h) => this.kill9(h)));
+        await Promise.all(this.nodes.map((h) => h.proxy?.close()));
         this.nodes.length = 0;
       }
     }
@@ -202,6 +215,7 @@ export class ClusterHarness {
       '--id', h.id, '--port', String(h.port), '--http-port', String(h.httpPort), '--data-dir', h.dataDir,
       '--tick-ms', String(this.opts.tickMs ?? 50), '--log-level', 'info', '--cluster-secret-file', this.secretFile,
       ...this.tlsArgs(h),
+      ...(h.proxyPort ? ['--advertise-http-port', String(h.proxyPort)] : []),
       // A joining node gets the existing members' addresses, as etcd's initial-cluster-state=existing.
       ...(opts.join ? ['--join', '--peers', this.peersArg] : ['--peers', this.peersArg]),
       ...this.extraArgs, ...(this.opts.nodeArgs?.[h.id] ?? []), ...(opts.args ?? []),
@@ -298,6 +312,15 @@ export class ClusterHarness {
     await exited;
   }
 
+  /** SIGSTOP: the process stops where it is; the kernel still accepts connections and data for it. */
+  pause(h: NodeHandle): void {
+    h.proc?.kill('SIGSTOP');
+  }
+
+  resume(h: NodeHandle): void {
+    h.proc?.kill('SIGCONT');
+  }
+
   async restart(h: NodeHandle): Promise<void> {
     this.spawn(h);
     await this.waitHttp(h);
@@ -305,6 +328,7 @@ export class ClusterHarness {
 
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((h) => this.kill9(h)));
+    await Promise.all(this.nodes.map((h) => h.proxy?.close()));
     for (const l of this.logs) l.end();
     if (!process.env.RAFTKV_KEEP_TEST_DATA) rmSync(this.root, { recursive: true, force: true });
   }
