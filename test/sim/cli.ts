@@ -1,5 +1,5 @@
 /**
- * npm run sim -- --seeds N [--seed-start S] [--steps K] [--nodes 1|2|3|5]
+ * npm run sim -- --seeds N [--seed-start S] [--steps K] [--nodes 1|2|3|5] [--read-mode safe|lease]
  * npm run sim -- --seed S [--steps K] [--nodes N] [--faults a,b,..|none] [--calm] [--no-auto-snapshots] [--clients C] [--quiet]
  *
  * The first form runs N seeds and shrinks any that fail; the second replays one seed with its
@@ -25,6 +25,7 @@ async function main(): Promise<number> {
       clients: { type: 'string' },
       quiet: { type: 'boolean' },
       'no-shrink': { type: 'boolean' },
+      'read-mode': { type: 'string' },
     },
     strict: true,
   });
@@ -37,10 +38,13 @@ async function main(): Promise<number> {
   const steps = int('steps', values.steps, DEFAULT_STEPS)!;
   const nodes = int('nodes', values.nodes);
   if (nodes !== undefined && ![1, 2, 3, 5].includes(nodes)) throw new UsageError('--nodes must be 1, 2, 3 or 5');
+  const mode = values['read-mode'];
+  if (mode !== undefined && mode !== 'safe' && mode !== 'lease') throw new UsageError('--read-mode must be safe or lease');
+  const readMode: 'safe' | 'lease' | undefined = mode;
 
   if (values.seed !== undefined) {
     const seed = int('seed', values.seed)!;
-    const base = await runSeed({ seed, steps, nodes });
+    const base = await runSeed({ seed, steps, nodes, readMode });
     let skipFaults: Set<number> | undefined;
     if (values.faults !== undefined) {
       const keep = new Set(values.faults === 'none' ? [] : values.faults.split(',').map((x) => int('faults', x)!));
@@ -54,6 +58,7 @@ async function main(): Promise<number> {
       calm: values.calm,
       noAutoSnapshots: values['no-auto-snapshots'],
       clients: int('clients', values.clients),
+      readMode,
     };
     const result = await runSeed({ ...options, trace: true });
     if (!values.quiet) for (const l of result.tracer.lines) console.log(formatLine(l));
@@ -67,9 +72,9 @@ async function main(): Promise<number> {
   const seedStart = int('seed-start', values['seed-start'], 1)!;
   const started = performance.now();
   const print = (line: string) => console.log(line);
-  const batch = await runSeeds({ seeds, seedStart, steps, nodes, shrink: !values['no-shrink'], print });
+  const batch = await runSeeds({ seeds, seedStart, steps, nodes, readMode, shrink: !values['no-shrink'], print });
   const secs = ((performance.now() - started) / 1000).toFixed(1);
-  console.log(`${batch.ops} client operations checked; sizes ${JSON.stringify(batch.sizes)}; ${secs}s`);
+  console.log(`${batch.ops} client operations checked; sizes ${JSON.stringify(batch.sizes)}; ${batch.leases} with lease reads; ${secs}s`);
   for (const v of batch.violations) console.log(`failing seed ${v.seed}: ${v.violation!.invariant}`);
   console.log(`seeds: ${batch.seeds}, steps: ${batch.steps}, violations: ${batch.violations.length}`);
   return batch.violations.length > 0 ? 1 : 0;
@@ -85,6 +90,6 @@ try {
   if (!(e instanceof Error)) throw e;
   const parseError = (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ?? false;
   if (!(e instanceof UsageError) && !parseError) throw e;
-  console.error(`${e.message}\nusage: npm run sim -- --seeds N [--seed-start S] [--steps K] [--nodes 1|2|3|5] | --seed S`);
+  console.error(`${e.message}\nusage: npm run sim -- --seeds N [--seed-start S] [--steps K] [--nodes 1|2|3|5] [--read-mode safe|lease] | --seed S`);
   process.exitCode = 2;
 }

@@ -6,15 +6,17 @@
  * order every time.
  */
 import { createHash } from 'node:crypto';
-import type { KvOp } from '../../src/kv/index.ts';
+import { entryTs, type KvOp } from '../../src/kv/index.ts';
 import { bootstrapEntries } from '../../src/node/leadership.ts';
 import {
   type ConfState,
   type Entry,
+  EntryType,
   type Message,
   MessageType,
   type NodeId,
   type Ready,
+  ReadOnlyOption,
   Role,
   type Snapshot,
 } from '../../src/raft/index.ts';
@@ -95,9 +97,16 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
   private readonly members = new Set<NodeId>();
   /** A violation found inside a node's callbacks (which the Ready loop would swallow). */
   private violation: InvariantViolation | undefined;
+  /** Each node's clock: wall = EPOCH_MS + offset + time * rate, monotonic = time * rate; ticks every TICK / rate. */
+  private readonly clocks = new Map<NodeId, { offset: number; rate: number }>();
+  private readonly clockRng: Prng;
+  /** Nodes whose event loop is stalled, until when. */
+  private readonly stalledUntil = new Map<NodeId, number>();
+  /** Per node, the newest entry timestamp it applied (the timestamp rule: never backwards). */
+  private readonly lastTs = new Map<NodeId, number>();
 
   constructor(private readonly opts: RunOptions) {
-    const base = makeProfile(opts.seed, opts.nodes);
+    const base = makeProfile(opts.seed, opts.nodes, opts.readMode);
     this.profile = {
       ...base,
       ...(opts.calm ? { weather: CALM } : {}),
@@ -110,6 +119,7 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
     this.netRng = new Prng(mixSeed(opts.seed, 3));
     this.nodeRng = new Prng(mixSeed(opts.seed, 4));
     this.diskRng = new Prng(mixSeed(opts.seed, 6));
+    this.clockRng = new Prng(mixSeed(opts.seed, 7));
     const ids = Array.from({ length: this.profile.nodes }, (_, i) => `n${i + 1}`);
     this.genesis = { voters: ids, learners: [] };
     this.conf = { index: ids.length, conf: this.genesis };
@@ -165,7 +175,10 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
       maxInflightMsgs: p.maxInflightMsgs,
     };
     const rng = this.nodeRng.fork();
-    const node = new SimNode(id, disk, this, { settings, maxmemory: p.maxmemory, policy: p.policy, timeout: 2 * ELECTION }, () => rng.float());
+    const opts = { settings, maxmemory: p.maxmemory, policy: p.policy, timeout: 2 * ELECTION, lease: p.readOnly === ReadOnlyOption.LeaseBased };
+    const node = new SimNode(id, disk, this, opts, () => rng.float());
+    const skew = p.clockSkew;
+    this.clocks.set(id, { offset: skew > 0 ? this.clockRng.int(-skew, skew) : 0, rate: 1 + (this.clockRng.float() * 2 - 1) * p.drift });
     this.nodes.set(id, node);
     this.startNode(node);
     this.queue.push(this.time + this.nodeRng.int(1, TICK), { kind: 'tick', node: id });
@@ -175,6 +188,7 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
   private startNode(node: SimNode): void {
     const rng = this.nodeRng.fork();
     this.durableAt.delete(node.id);
+    this.lastTs.delete(node.id);
     this.monitor.started(node.id, node.disk.log);
     void node.start(() => rng.float(), (index) => this.monitor.digestAt(index) ?? GENESIS_DIGEST);
   }
@@ -194,12 +208,35 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
     this.monitor.committedSafe(this.conf.conf.voters, (id) => this.nodes.get(id)?.disk.log);
   }
 
+  /** The node an event is handled by, if it is one whose event loop can stall. */
+  private target(ev: SimEvent): NodeId | undefined {
+    switch (ev.kind) {
+      case 'tick':
+      case 'report':
+      case 'persisted':
+      case 'ready':
+        return ev.node;
+      case 'deliver':
+        return ev.msg.to;
+      default:
+        return undefined;
+    }
+  }
+
   private handle(ev: SimEvent): void {
+    const at = this.target(ev);
+    const until = at === undefined ? undefined : this.stalledUntil.get(at);
+    if (until !== undefined && until > this.time) {
+      // A stalled event loop handles this later, in order; a timer does not catch up.
+      if (ev.kind === 'tick') this.queue.push(until + this.tickEvery(at!), ev);
+      else this.queue.push(until, ev);
+      return;
+    }
     switch (ev.kind) {
       case 'tick': {
         const node = this.nodes.get(ev.node)!;
         if (node.decommissioned) return;
-        this.queue.push(this.time + TICK, ev);
+        this.queue.push(this.time + this.tickEvery(node.id), ev);
         if (!node.up) return;
         this.tracer.mix(1, this.time);
         node.tick(this.time);
@@ -304,8 +341,26 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
 
   // ---- NodeHooks ----
 
-  wall(_node: SimNode): number {
-    return EPOCH_MS + this.time;
+  wall(node: SimNode): number {
+    const c = this.clocks.get(node.id)!;
+    return Math.floor(EPOCH_MS + c.offset + this.time * c.rate);
+  }
+
+  mono(node: SimNode): number {
+    return this.time * this.clocks.get(node.id)!.rate;
+  }
+
+  /** Time units between two ticks of `id`: TICK on its own clock. */
+  private tickEvery(id: NodeId): number {
+    return TICK / this.clocks.get(id)!.rate;
+  }
+
+  jumpClock(node: SimNode, jump: number): void {
+    this.clocks.get(node.id)!.offset += jump;
+  }
+
+  stall(node: SimNode, duration: number): void {
+    this.stalledUntil.set(node.id, Math.max(this.stalledUntil.get(node.id) ?? 0, this.time + duration));
   }
 
   defer(node: SimNode, run: () => void): void {
@@ -370,8 +425,8 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
     this.violation = new InvariantViolation(Invariant.CoreError, `${node.id}: ${what}: ${detail}`);
   }
 
-  dutyProposed(_node: SimNode, ops: KvOp[]): void {
-    this.workload.evicting(ops);
+  dutyProposed(node: SimNode, ops: KvOp[]): void {
+    this.workload.evicting(node, ops);
   }
 
   simTime(): number {
@@ -421,12 +476,22 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
       return;
     }
     node.setDigest(digest);
+    this.lastTs.delete(node.id);
     this.guard(() => this.monitor.restored(node.id, snap, digest));
   }
 
   applied(node: SimNode, e: Entry): void {
     this.tracer.mix(5, e.index, e.term);
     this.guard(() => this.monitor.applied(node.id, e, node.digest));
+    if (e.type !== EntryType.Normal || e.data.length === 0) return;
+    const ts = entryTs(e.data) ?? 0;
+    const last = this.lastTs.get(node.id) ?? node.kv?.highTs ?? 0;
+    if (ts < last) {
+      this.guard(() => {
+        throw new InvariantViolation(Invariant.Timestamps, `${node.id} applied entry ${e.index} stamped ${ts}, after one stamped ${last}`);
+      });
+    }
+    this.lastTs.set(node.id, Math.max(ts, last));
   }
 
   confApplied(_node: SimNode, e: Entry, conf: ConfState): void {
@@ -502,9 +567,9 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
     this.queue.push(this.time + delay, ev);
   }
 
-  /** Nodes a client (or the operator) can reach. */
+  /** Nodes a client (or the operator) can reach: a stalled one does not answer. */
   reachable(): SimNode[] {
-    return [...this.nodes.values()].filter((n) => n.up && !n.decommissioned);
+    return [...this.nodes.values()].filter((n) => n.up && !n.decommissioned && !((this.stalledUntil.get(n.id) ?? 0) > this.time));
   }
 
   /** The up node that leads in the highest term, if any. */
@@ -522,6 +587,7 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
     this.triggers.disarm();
     this.network.heal();
     this.network.weather = CALM;
+    this.stalledUntil.clear();
     this.trace(K.Fault, 'healing everything');
     for (const node of this.nodes.values()) {
       node.armedCrash = undefined;

@@ -33,6 +33,10 @@ export interface FaultHost {
   /** Arms a targeted churn (crash after granting a vote / after advancing commit). */
   armCrashTrigger(sf: ScheduledFault): void;
   addNode(id: NodeId): SimNode;
+  /** Moves `node`'s wall clock by `jump` ms. */
+  jumpClock(node: SimNode, jump: number): void;
+  /** `node`'s event loop stops for `duration`. */
+  stall(node: SimNode, duration: number): void;
   settle(node: SimNode): void;
   later(
     delay: number,
@@ -153,6 +157,18 @@ export function applyFault(host: FaultHost, sf: ScheduledFault): void {
       host.later(f.duration, { kind: 'weather-end' });
       note('started');
       return;
+    case 'clock': {
+      const victim = rng.pick(up);
+      host.jumpClock(victim, f.jump);
+      note(victim.id);
+      return;
+    }
+    case 'stall': {
+      const victim = f.target === 'leader' && leader ? leader : rng.pick(up);
+      host.stall(victim, f.duration);
+      note(victim.id);
+      return;
+    }
   }
 }
 

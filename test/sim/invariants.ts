@@ -33,6 +33,8 @@ export const Invariant = {
   LeaderCompleteness: 'leader-completeness',
   StateMachineSafety: 'state-machine-safety',
   CommittedLost: 'committed-entry-lost',
+  /** A committed entry is stamped before one applied ahead of it (docs/architecture.md, timestamp rule). */
+  Timestamps: 'entry-timestamps',
   /** The core threw (RaftInvariantError or any other exception). */
   CoreError: 'core-error',
   Liveness: 'liveness',

@@ -1,6 +1,7 @@
 /**
  * Running many seeds and reporting violations, shared by the CLI and the vitest suite.
  */
+import { ReadOnlyOption } from '../../src/raft/index.ts';
 import { describeFault } from './schedule.ts';
 import { shrink } from './shrink.ts';
 import { type RunOptions, type RunResult, runSeed } from './simulation.ts';
@@ -15,6 +16,7 @@ export interface BatchOptions {
   seedStart: number;
   steps: number;
   nodes?: number;
+  readMode?: 'safe' | 'lease';
   /** Shrink the first failing seed and print its trace (default true); later ones are only listed. */
   shrink?: boolean;
   /** Receives report lines as they are produced. */
@@ -27,19 +29,22 @@ export interface BatchResult {
   violations: RunResult[];
   /** Seeds run per cluster size. */
   sizes: Record<number, number>;
+  /** Seeds run with lease reads. */
+  leases: number;
   ops: number;
 }
 
 export async function runSeeds(opts: BatchOptions): Promise<BatchResult> {
   const print = opts.print ?? (() => {});
-  const out: BatchResult = { seeds: 0, steps: 0, violations: [], sizes: {}, ops: 0 };
+  const out: BatchResult = { seeds: 0, steps: 0, violations: [], sizes: {}, leases: 0, ops: 0 };
   for (let seed = opts.seedStart; seed < opts.seedStart + opts.seeds; seed++) {
-    const options: RunOptions = { seed, steps: opts.steps, nodes: opts.nodes };
+    const options: RunOptions = { seed, steps: opts.steps, nodes: opts.nodes, readMode: opts.readMode };
     const result = await runSeed(options);
     out.seeds++;
     out.steps += result.steps;
     out.ops += result.ops;
     out.sizes[result.profile.nodes] = (out.sizes[result.profile.nodes] ?? 0) + 1;
+    if (result.profile.readOnly === ReadOnlyOption.LeaseBased) out.leases++;
     if (!result.violation) continue;
     out.violations.push(result);
     print(`VIOLATION at seed ${seed}: ${result.violation.invariant}`);
@@ -53,6 +58,7 @@ export async function runSeeds(opts: BatchOptions): Promise<BatchResult> {
 export function replayCommand(o: RunOptions, fired: number[] | undefined): string {
   const parts = [`npm run sim -- --seed ${o.seed} --steps ${o.steps}`];
   if (o.nodes !== undefined) parts.push(`--nodes ${o.nodes}`);
+  if (o.readMode !== undefined) parts.push(`--read-mode ${o.readMode}`);
   if (fired) parts.push(`--faults ${fired.join(',') || 'none'}`);
   if (o.calm) parts.push('--calm');
   if (o.noAutoSnapshots) parts.push('--no-auto-snapshots');

@@ -38,6 +38,15 @@ export interface Profile {
   faultGap: number;
   /** A write is durable 1 to this many time units after it is issued, never before the one ahead of it. */
   diskDelay: number;
+  /** Largest initial offset of a node's wall clock, and of a clock fault's jump (ms; 0: clocks agree). */
+  clockSkew: number;
+  /**
+   * Largest deviation of a node's clock rate (its wall and monotonic clocks, and its ticks)
+   * from real time. Lease profiles stay within the lease's stated bound (LEASE_CLOCK_DRIFT).
+   */
+  drift: number;
+  /** Event-loop stalls are among the faults. */
+  stalls: boolean;
 }
 
 export type Fault =
@@ -56,7 +65,11 @@ export type Fault =
   | { kind: 'promote' }
   | { kind: 'remove-member'; target: 'leader' | 'any' }
   | { kind: 'transfer' }
-  | { kind: 'weather'; weather: Weather; duration: number };
+  | { kind: 'weather'; weather: Weather; duration: number }
+  /** A node's wall clock jumps by `jump` ms (backwards when negative); its monotonic clock does not. */
+  | { kind: 'clock'; jump: number }
+  /** A node's event loop processes nothing for `duration`; then it catches up, but missed ticks are lost. */
+  | { kind: 'stall'; target: 'leader' | 'any'; duration: number };
 
 export type ChurnTarget = 'leader' | 'any' | 'voter' | 'elected' | 'committer' | 'proposer';
 
@@ -68,12 +81,12 @@ export interface ScheduledFault {
   salt: number;
 }
 
-export function makeProfile(seed: number, nodes?: number): Profile {
+export function makeProfile(seed: number, nodes?: number, readMode?: 'safe' | 'lease'): Profile {
   const rng = new Prng(mixSeed(seed, 1));
-  const checkQuorum = rng.chance(0.6);
+  const checkQuorum = readMode === 'lease' || rng.chance(0.6);
   const size = nodes ?? rng.pick([1, 2, 3, 3, 3, 5, 5]);
   const stormy = rng.chance(0.3);
-  return {
+  const profile: Profile = {
     nodes: size,
     preVote: rng.chance(0.6),
     checkQuorum,
@@ -99,7 +112,15 @@ export function makeProfile(seed: number, nodes?: number): Profile {
     // An item costs ITEM_OVERHEAD (200) bytes plus its key and value: room for about 3 or 6 keys.
     maxmemory: rng.pick([0, 0, 700, 1400]),
     policy: rng.pick(['allkeys-lru', 'allkeys-random', 'volatile-lru', 'volatile-ttl'] as const),
+    clockSkew: rng.pick([0, 0, 20, 200, 2000]),
+    drift: rng.pick([0, 0.002, 0.004]),
+    stalls: rng.chance(0.5),
   };
+  if (readMode !== undefined) profile.readOnly = readMode === 'lease' ? ReadOnlyOption.LeaseBased : ReadOnlyOption.Safe;
+  // Expiry is judged by each node's clock: reads of TTL keys agree across nodes only when the
+  // clocks do (docs/architecture.md, timestamp rule), so TTL keys go with perfect clocks only.
+  if (profile.clockSkew > 0 || profile.drift > 0) profile.ttlKeys = 0;
+  return profile;
 }
 
 /** The calm version of a profile, used while shrinking. */
@@ -117,8 +138,13 @@ export function makeSchedule(seed: number, profile: Profile, horizon: number): S
   let at = rng.int(election, 3 * election);
   while (at < horizon) {
     const roll = rng.float();
+    const timing = rng.float();
     let fault: Fault;
-    if (roll < 0.22) {
+    if (timing < 0.06 && profile.clockSkew > 0) {
+      fault = { kind: 'clock', jump: rng.int(-profile.clockSkew, profile.clockSkew) };
+    } else if (timing < 0.12 && profile.stalls) {
+      fault = { kind: 'stall', target: rng.chance(0.5) ? 'leader' : 'any', duration: rng.int(TICK, 3 * election) };
+    } else if (roll < 0.22) {
       fault = { kind: 'partition', shape: rng.pick(SHAPES), duration: rng.int(election, 8 * election) };
     } else if (roll < 0.36) {
       // Half of the crashes restart at once (a supervisor), the others stay down a while.
@@ -188,6 +214,10 @@ export function describeFault(f: Fault): string {
       return 'transfer leadership';
     case 'weather':
       return `storm drop=${f.weather.drop} dup=${f.weather.duplicate} delay<=${f.weather.maxDelay} for ${f.duration}`;
+    case 'clock':
+      return `clock jump ${f.jump} ms`;
+    case 'stall':
+      return `stall ${f.target === 'leader' ? 'the leader' : 'a node'} for ${f.duration}`;
   }
 }
 
@@ -197,6 +227,7 @@ export function describeProfile(p: Profile): string {
     `preVote=${p.preVote} checkQuorum=${p.checkQuorum} reads=${p.readOnly}`,
     `maxMsg=${p.maxSizePerMsg} inflight=${p.maxInflightMsgs}`,
     `disk delay<=${p.diskDelay}`,
+    `skew<=${p.clockSkew} drift<=${p.drift} stalls=${p.stalls}`,
     `drop=${w.drop} dup=${w.duplicate} delay=${w.minDelay}..${w.maxDelay} slow=${w.slow}/${w.longDelay}`,
     `snapshotEvery=${p.snapshotEvery} tail=${p.snapshotTail} clients=${p.clients} keys=${p.keys}+${p.ttlKeys}ttl+${p.counterKeys}incr`,
     p.maxmemory > 0 ? `maxmemory=${p.maxmemory} ${p.policy}` : 'maxmemory=0',

@@ -15,6 +15,7 @@
 import { type KvEntry, type KvOp, type KvResult, KvStore, encodeEntry } from '../../src/kv/index.ts';
 import type { EvictionPolicy } from '../../src/kv/index.ts';
 import { Applier } from '../../src/node/applier.ts';
+import { LeaseClock, leaseDurationMs } from '../../src/node/lease.ts';
 import { ProposalBatch } from '../../src/node/proposal-batch.ts';
 import { type ReadyHost, ReadyLoop } from '../../src/node/ready-loop.ts';
 import { ProposalWaiters, ReadWaiters } from '../../src/node/waiters.ts';
@@ -22,6 +23,7 @@ import { type ConfState, decodeConfChange, type Entry, type Message, NONE, type 
 import type { SaveRequest } from '../../src/storage/memory-log.ts';
 import { LeaderDuties } from './duties.ts';
 import { chainDigest, GENESIS_DIGEST } from './digest.ts';
+import { ELECTION_TICK, TICK } from './schedule.ts';
 import { type Disk, SimStorage } from './sim-storage.ts';
 
 export type NodeSettings = Omit<RaftConfig, 'id' | 'storage' | 'applied' | 'random' | 'logger'>;
@@ -55,6 +57,8 @@ export interface NodeHooks {
   simTime(): number;
   /** The node's wall clock (the simulated time as this node's clock reads it). */
   wall(node: SimNode): number;
+  /** The node's monotonic clock (performance.now), at its own rate. */
+  mono(node: SimNode): number;
   /** Runs `fn` as a later event at the current time (the Ready loop's setImmediate). */
   defer(node: SimNode, fn: () => void): void;
   send(node: SimNode, messages: Message[]): void;
@@ -88,6 +92,8 @@ export interface NodeOptions {
   policy: EvictionPolicy;
   /** Time units a write or read waits before its outcome is unknown. */
   timeout: number;
+  /** Lease reads: the node measures the lease on its own monotonic clock (src/node/lease.ts). */
+  lease: boolean;
 }
 
 /** One incarnation of the process. */
@@ -99,6 +105,7 @@ class Process {
   readonly applier: Applier;
   readonly loop: ReadyLoop;
   readonly duties: LeaderDuties;
+  readonly lease: LeaseClock | undefined;
   raw!: RawNode;
   conf: ConfState;
   role: Role = Role.Follower;
@@ -117,6 +124,7 @@ class Process {
   ) {
     this.kv = new KvStore({ maxmemory: opts.maxmemory, policy: opts.policy });
     this.conf = storage.initialState().confState;
+    if (opts.lease) this.lease = new LeaseClock({ now: () => node.hooks.mono(node), durationMs: leaseDurationMs(TICK, ELECTION_TICK) });
     this.reads = new ReadWaiters((ctx) => {
       if (!this.alive) return;
       this.raw.readIndex(ctx);
@@ -177,7 +185,10 @@ class Process {
         if (this.alive && this.batch.size > 0) this.batch.flush(this.refusal(), (data) => this.raw.proposeBatch(data), this.proposals);
       },
       send: (messages) => {
-        if (this.alive && this.dying !== CrashPoint.AfterPersist && messages.length > 0) hooks.send(node, messages);
+        if (!this.alive || this.dying === CrashPoint.AfterPersist || messages.length === 0) return;
+        // RaftNode.send: a lease starts when its round's heartbeats leave.
+        this.lease?.sending(messages);
+        hooks.send(node, messages);
       },
       save: (req) => {
         if (!this.alive) return new Promise(() => {});
@@ -311,7 +322,9 @@ export class SimNode {
       p.applier.applied = snap.meta.index;
       p.digest = digestAt(snap.meta.index);
     }
-    p.raw = new RawNode({ ...this.opts.settings, id: this.id, storage, applied: snap.meta.index, random });
+    const lease = p.lease;
+    const leaseHolds = lease ? (term: number, round: number) => lease.holds(term, round) : undefined;
+    p.raw = new RawNode({ ...this.opts.settings, id: this.id, storage, applied: snap.meta.index, random, ...(leaseHolds ? { leaseHolds } : {}) });
     const ready = p.raw.ready.bind(p.raw);
     p.raw.ready = () => this.taken(p, ready());
     p.schedule();

@@ -14,6 +14,13 @@ describe('deterministic cluster simulation', () => {
     expect(batch.ops).toBeGreaterThan(60 * 50);
   }, 300_000);
 
+  it('lease reads (measured on each node\'s own drifting clock) stay linearizable under stalls, skew and drift', async () => {
+    const batch = await runSeeds({ seeds: 25, seedStart: 1000, steps: DEFAULT_STEPS, readMode: 'lease', shrink: false });
+    const failures = batch.violations.map((r) => `seed ${r.seed}: ${r.violation!.invariant}: ${r.violation!.message}`);
+    expect(failures).toEqual([]);
+    expect(batch.leases).toBe(25);
+  }, 300_000);
+
   it('a seed replays bit for bit, with or without a trace', async () => {
     for (const seed of [7, 4242]) {
       const a = await runSeed({ seed, steps: DEFAULT_STEPS });
@@ -49,6 +56,9 @@ describe('deterministic cluster simulation', () => {
       'WATCH/EXEC aborted': /op \d+ fail: applied: aborted/,
       'WATCH/EXEC proposed': /cas k\d .* \(version \d+\)/,
       'TTL set': /with ttl/,
+      'clock jump': /clock jump -?\d+ ms: n\d/,
+      'event-loop stall': /stall (the leader|a node) for \d+: n\d/,
+      'clock drift': /drift<=0\.00[24]/,
     };
     for (let seed = 1; seed <= 60 && seen.size < Object.keys(effects).length; seed++) {
       const r = await runSeed({ seed, steps: DEFAULT_STEPS, trace: true });

@@ -23,6 +23,8 @@ export interface RunOptions {
   calm?: boolean;
   clients?: number;
   noAutoSnapshots?: boolean;
+  /** Overrides the profile's read mode (lease implies CheckQuorum). */
+  readMode?: 'safe' | 'lease';
 }
 
 export interface Violation {

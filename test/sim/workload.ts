@@ -125,8 +125,8 @@ export class Workload {
 
   private write(client: number, target: SimNode, key: string, op: KvOp, value: string | null, ttl = false): void {
     const h: HistoryOp = { clientId: client, key, op: 'write', input: value, call: this.tick(), return: 0, status: 'info' };
-    // The key may expire at any time after the SET: an indeterminate delete.
-    if (ttl) this.history.push({ clientId: 'expiry', key, op: 'write', input: null, call: h.call, return: 0, status: 'info' });
+    // The value may expire at any time after the SET: an indeterminate delete of that value only.
+    if (ttl) this.history.push({ clientId: 'expiry', key, op: 'cas', input: { expect: value, value: null }, call: h.call, return: 0, status: 'info' });
     this.submit(client, target, h, [op], undefined, `${op.type} ${key}${value === null ? '' : `=${value}`}${ttl ? ' with ttl' : ''}`, (r) => (r[0]?.type === 'error' ? 'fail' : 'ok'));
   }
 
@@ -226,14 +226,21 @@ export class Workload {
     this.next(p.client, delay === undefined ? undefined : this.rng.int(1, 5));
   }
 
-  /** The leader proposed an eviction: each victim may be deleted from now on. */
-  evicting(ops: KvOp[]): void {
+  /**
+   * The leader proposed an eviction: each victim may be deleted from now on, but only while it
+   * holds the value it has now (the version the leader picked it at: values are unique).
+   */
+  evicting(node: SimNode, ops: KvOp[]): void {
     const call = this.tick();
+    const now = node.now();
     for (const op of ops) {
       if (op.type !== 'evictIf') continue;
       for (const v of op.victims) {
         const key = dec.decode(v.key);
-        if (key !== LIVENESS_KEY) this.history.push({ clientId: 'eviction', key, op: 'write', input: null, call, return: 0, status: 'info' });
+        const held = node.kv!.get(v.key, now);
+        if (key === LIVENESS_KEY || held === null) continue;
+        const input = { expect: dec.decode(held), value: null };
+        this.history.push({ clientId: 'eviction', key, op: 'cas', input, call, return: 0, status: 'info' });
       }
     }
   }

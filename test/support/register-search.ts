@@ -11,7 +11,7 @@
  * - indeterminate writes of unobserved values are interchangeable too, so they are used in call
  *   order, or dropped when no failed CAS could tell that they happened.
  */
-import { counterValue, describeOp, type HistoryOp, OpKind, OpStatus, type RegisterValue } from './history.ts';
+import { counterValue, describeOp, type HistoryOp, OpKind, OpStatus, type RegisterValue, show } from './history.ts';
 
 export interface LinearizedStep {
   op: HistoryOp;
@@ -72,7 +72,7 @@ export interface Shape {
   blind: number[];
   /**
    * Further groups of interchangeable indeterminate operations, each in call order: writes of
-   * one observed value, and INCRs. Which of a group's operations took effect cannot matter,
+   * one observed value, compare-and-sets with the same arguments, and INCRs. Which of a group's operations took effect cannot matter,
    * only how many (an earlier call can stand in for a later one anywhere), so each group is
    * used in call order, which keeps a history full of timeouts from 2^k subsets.
    */
@@ -117,10 +117,13 @@ export function shape(all: readonly HistoryOp[], init: RegisterValue): Shape {
     .map((_o, i) => i)
     .filter((i) => ops[i].status === OpStatus.Info && ops[i].op === OpKind.Write && !observed.has(written(ops[i])!))
     .sort((a, b) => ops[a].call - ops[b].call);
-  const byValue = new Map<RegisterValue | typeof INCR, number[]>();
+  const byValue = new Map<string | typeof INCR, number[]>();
   ops.forEach((o, i) => {
     if (o.status !== OpStatus.Info || blind.includes(i)) return;
-    const group = o.op === OpKind.Incr ? INCR : o.op === OpKind.Write ? o.input : undefined;
+    let group: string | typeof INCR | undefined;
+    if (o.op === OpKind.Incr) group = INCR;
+    else if (o.op === OpKind.Write) group = `w${show(o.input)}`;
+    else if (o.op === OpKind.Cas) group = `c${show(o.input.expect)}${show(o.input.value)}`;
     if (group === undefined) return;
     const list = byValue.get(group) ?? [];
     list.push(i);
@@ -257,8 +260,16 @@ export function searchRegister(all: readonly HistoryOp[], init: RegisterValue, b
    * is an observed one: over an unobserved value it changes nothing but uses up a write.
    */
   let required = due.filter((d) => d !== Number.POSITIVE_INFINITY).length;
+  /**
+   * An indeterminate compare-and-set that finds another value would change nothing: it is only
+   * placed where it takes effect (it may still never happen), which spares the search every
+   * subset of no-ops (the simulator's eviction and expiry deletes are such operations).
+   */
+  const inert = (o: HistoryOp) => o.status === OpStatus.Info && o.op === OpKind.Cas && state !== o.input.expect;
   const placeable = (i: number) =>
-    blindRank[i] >= 0 ? blindRank[i] === blindPlaced && observed.has(state) : groupOf[i] < 0 || groupRank[i] === groupPlaced[groupOf[i]];
+    blindRank[i] >= 0
+      ? blindRank[i] === blindPlaced && observed.has(state)
+      : (groupOf[i] < 0 || groupRank[i] === groupPlaced[groupOf[i]]) && !inert(ops[i]);
 
   const stack: { op: number; before: RegisterValue }[] = [];
   let state = init;
