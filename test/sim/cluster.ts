@@ -445,7 +445,9 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
     const strike = this.healing ? undefined : this.triggers.strike(on, this.time);
     if (!strike) return;
     if (on === 'proposal' || on === 'elected') {
-      node.armedCrash = CrashPoint.AfterPersist;
+      // Half the time the disk catches up first; half the time the queued saves (a new term's
+      // among them) are lost with the node, after its early messages left.
+      node.armedCrash = strike.lose ? CrashPoint.BeforePersist : CrashPoint.AfterPersist;
       node.armedDowntime = strike.downtime;
       return;
     }

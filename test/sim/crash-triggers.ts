@@ -32,10 +32,13 @@ export class CrashTriggers {
     this.armed = undefined;
   }
 
-  /** Whether `on` crashes its node now: how long it stays down, and why. */
-  strike(on: Trigger, now: number): { downtime: number; why: string } | undefined {
+  /**
+   * Whether `on` crashes its node now: how long it stays down, why, and (for a crash inside the
+   * Ready, 'elected' and 'proposal') whether the disk catches up first or the queued saves are lost.
+   */
+  strike(on: Trigger, now: number): { downtime: number; why: string; lose: boolean } | undefined {
     const t = this.armed;
     if (!t || t.on !== on || now > t.until || !t.rng.chance(CHANCE[on])) return undefined;
-    return { downtime: t.rng.int(1, t.downtime), why: `churn #${t.n}: ${WHY[on]}` };
+    return { downtime: t.rng.int(1, t.downtime), why: `churn #${t.n}: ${WHY[on]}`, lose: t.rng.chance(0.5) };
   }
 }
