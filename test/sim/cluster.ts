@@ -464,6 +464,7 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
         continue;
       }
       if (m.type === MessageType.VoteResp && !m.reject) this.triggered(node, 'vote');
+      if (m.type === MessageType.App && m.entries.length > 0 && node.queuedWrites > 0) this.triggered(node, 'sent');
       const delays = this.network.delays(this.netRng);
       if (delays.length === 0 && m.type === MessageType.Snap) this.report(m.from, m.to, 'snap-fail');
       for (const d of delays) this.queue.push(this.time + d, { kind: 'deliver', msg: copyMessage(m) });
@@ -552,6 +553,13 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
     const node = this.nodes.get(id)!;
     const conf = this.conf.conf;
     if (node.decommissioned || conf.voters.includes(id) || conf.learners.includes(id)) return;
+    // The operator waits until every remaining voter has applied the removal: a voter that has
+    // not may never learn it committed (its commit index is not fsynced), and would need the
+    // removed node's vote forever (docs/testing.md, "Bugs the simulator found").
+    if (conf.voters.some((v) => !(this.nodes.get(v)?.up && this.nodes.get(v)!.applied >= this.conf.index))) {
+      this.queue.push(this.time + ELECTION, { kind: 'decommission', node: id });
+      return;
+    }
     if (node.up) this.crash(node, 'removed from the cluster');
     node.decommissioned = true;
     this.trace(K.Cluster, `${id} decommissioned`);

@@ -7,15 +7,16 @@
 import { mixSeed, Prng } from './prng.ts';
 import type { ScheduledFault } from './schedule.ts';
 
-export type Trigger = 'vote' | 'elected' | 'commit' | 'proposal';
+export type Trigger = 'vote' | 'elected' | 'commit' | 'proposal' | 'sent';
 
-const TRIGGER_OF = { voter: 'vote', elected: 'elected', committer: 'commit', proposer: 'proposal' } as const;
-const CHANCE: Record<Trigger, number> = { vote: 0.8, elected: 0.6, commit: 0.8, proposal: 0.5 };
+const TRIGGER_OF = { voter: 'vote', elected: 'elected', committer: 'commit', proposer: 'proposal', sender: 'sent' } as const;
+const CHANCE: Record<Trigger, number> = { vote: 0.8, elected: 0.6, commit: 0.8, proposal: 0.5, sent: 0.3 };
 const WHY: Record<Trigger, string> = {
   vote: 'just granted a vote',
   elected: 'just became leader',
   commit: 'just advanced its commit index',
   proposal: 'just took a proposal',
+  sent: 'just sent entries with its own saves still queued',
 };
 
 export class CrashTriggers {

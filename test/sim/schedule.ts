@@ -71,7 +71,7 @@ export type Fault =
   /** A node's event loop processes nothing for `duration`; then it catches up, but missed ticks are lost. */
   | { kind: 'stall'; target: 'leader' | 'any'; duration: number };
 
-export type ChurnTarget = 'leader' | 'any' | 'voter' | 'elected' | 'committer' | 'proposer';
+export type ChurnTarget = 'leader' | 'any' | 'voter' | 'elected' | 'committer' | 'proposer' | 'sender';
 
 export interface ScheduledFault {
   /** Position in the schedule (stable under shrinking, for reports). */
@@ -153,7 +153,7 @@ export function makeSchedule(seed: number, profile: Profile, horizon: number): S
     } else if (roll < 0.56) {
       fault = {
         kind: 'churn',
-        target: rng.pick(['leader', 'any', 'voter', 'voter', 'elected', 'elected', 'elected', 'committer', 'proposer'] as const),
+        target: rng.pick(['leader', 'any', 'voter', 'voter', 'elected', 'elected', 'elected', 'committer', 'proposer', 'sender'] as const),
         duration: rng.int(3 * election, 15 * election),
         gap: rng.pick([3 * TICK, election, 2 * election]),
         downtime: rng.pick([2, TICK, 5 * TICK, election, 2 * election]),
@@ -199,6 +199,7 @@ export function describeFault(f: Fault): string {
         elected: 'new leaders in the Ready that makes them leader, before they send it',
         committer: 'leaders right after they advance the commit index',
         proposer: 'leaders that just took a proposal, before they send it',
+        sender: 'leaders that just sent entries while their own saves are queued (losing them)',
       }[f.target];
       return `churn: crash ${who}, down <=${f.downtime}, for ${f.duration}`;
     }
