@@ -125,16 +125,17 @@ export function applyFault(host: FaultHost, sf: ScheduledFault): void {
         return;
       }
       const conf: ConfState = leader.raw.status().conf;
-      // Clusters founded with one or two voters shrink back to one; larger ones keep three.
-      const floor = host.profile.nodes <= 2 ? 1 : 3;
+      // Clusters founded with one or two voters shrink back to two, larger ones to three. Never
+      // from two voters to one: the removal needs both votes to commit, and a survivor that has
+      // not applied it may need the removed node's vote forever (docs/testing.md, "Bugs the
+      // simulator found").
+      const floor = host.profile.nodes <= 2 ? 2 : 3;
       if (conf.voters.length <= floor) {
-        note(`keeping at least ${floor === 1 ? 'one voter' : 'three voters'}`);
+        note(`keeping at least ${floor === 2 ? 'two voters' : 'three voters'}`);
         return;
       }
       const others = conf.voters.filter((id) => id !== leader.id);
-      // Not the leader of two voters: the survivor may never learn that its removal committed,
-      // and then needs the removed node's vote forever (docs/testing.md, "Bugs the simulator found").
-      const victim = f.target === 'leader' && conf.voters.length > 2 ? leader.id : rng.pick(others);
+      const victim = f.target === 'leader' ? leader.id : rng.pick(others);
       propose(host, leader, { type: ConfChangeType.RemoveNode, node: victim }, note);
       return;
     }
