@@ -125,11 +125,13 @@ class Process {
     this.kv = new KvStore({ maxmemory: opts.maxmemory, policy: opts.policy });
     this.conf = storage.initialState().confState;
     if (opts.lease) this.lease = new LeaseClock({ now: () => node.hooks.mono(node), durationMs: leaseDurationMs(TICK, ELECTION_TICK) });
+    // Read contexts start at a seeded random id per incarnation, as the runtime's start at a random one.
+    const firstId = (BigInt(Math.floor(node.rng() * 2 ** 32)) << 32n) | BigInt(Math.floor(node.rng() * 2 ** 32));
     this.reads = new ReadWaiters((ctx) => {
       if (!this.alive) return;
       this.raw.readIndex(ctx);
       this.schedule();
-    });
+    }, firstId);
     const hooks = node.hooks;
     this.applier = new Applier({
       kv: this.kv,
