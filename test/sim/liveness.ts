@@ -42,6 +42,8 @@ export async function awaitLiveness(host: LivenessHost): Promise<void> {
   };
   while (!converged()) {
     if (host.time > deadline) throw new InvariantViolation(Invariant.Liveness, report(host));
+    // A write on a node that crashed or was removed never settles: try again after a while.
+    if (waiting && host.time >= nextTry + 2 * ELECTION) waiting = false;
     if (host.time >= nextTry && live === undefined && !waiting) {
       const leader = host.leader();
       if (leader) {
