@@ -5,9 +5,9 @@
  */
 import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
-import { type KvStore, decodeEntry, encodeEntry, type KvEntry, type KvOp, type KvResult } from '../kv/index.ts';
+import { type KvStore, encodeEntry, type KvEntry, type KvOp, type KvResult } from '../kv/index.ts';
 import type { RawNode } from '../raft/index.ts';
-import { EntryType, NONE, Role, type ConfState, type Entry, type Message } from '../raft/types.ts';
+import { NONE, Role, type ConfState, type Entry, type Message } from '../raft/types.ts';
 import type { LevelStorage, SnapshotInfo } from '../storage/index.ts';
 import type { Transport } from '../transport/index.ts';
 import type { NodeConfig } from './config.ts';
@@ -20,7 +20,7 @@ import { PeerInput } from './peer-input.ts';
 import { NodeMetrics } from './metrics.ts';
 import type { NodeSettings } from './settings.ts';
 import { type SnapshotHost, Snapshotter } from './snapshotter.ts';
-import { EntryClock } from './entry-clock.ts';
+import { Applier, type ApplierHost } from './applier.ts';
 import type { LeaseClock } from './lease.ts';
 import { PeerContact } from './peer-contact.ts';
 import { type ReadyHost, ReadyLoop } from './ready-loop.ts';
@@ -82,8 +82,14 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   private readonly membership: Membership;
   private readonly leadership: Leadership;
   private readonly peerInput: PeerInput;
-  private applied = 0;
-  private readonly clock: EntryClock;
+  /** Committed entries go to the state machine through the applier, which owns `applied`. */
+  private readonly applier: Applier;
+  private get applied(): number {
+    return this.applier.applied;
+  }
+  private set applied(index: number) {
+    this.applier.applied = index;
+  }
   /** Lease reads: when confirmation rounds left, on the monotonic clock (lease.ts). */
   private readonly lease: LeaseClock;
   /** When each peer was last heard from (`raftkv status`'s last contact, /v1/cluster). */
@@ -156,7 +162,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       log,
     );
     this.duties = new LeaderDuties({ kv: this.kv, now: () => this.now(), propose: (ops) => this.propose(ops) }, cfg, log);
-    this.clock = new EntryClock({ wall: Date.now, appliedTs: () => this.kv.highTs, applied: () => this.applied, core: () => this.raw });
+    this.applier = new Applier(this.applierHost());
     this.applied = parts.applied;
     this.membership.restored(parts.conf);
     log.info({ snapshotIndex: parts.applied, lastIndex: this.storage.lastIndex(), voters: this.membership.conf.voters }, 'recovered from data directory');
@@ -249,7 +255,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
    * behind a timestamp already in the log (entry-clock.ts).
    */
   now(): number {
-    return this.clock.now();
+    return this.applier.now();
   }
 
   /** For the metrics: proposals not yet decided, and those that ended in an error. */
@@ -385,7 +391,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       saved: (ms) => this.metrics.fsync(ms),
       applyCommitted: (rd) => {
         const t0 = performance.now();
-        for (const e of rd.committedEntries) this.applyEntry(e);
+        for (const e of rd.committedEntries) this.applier.applyEntry(e);
         if (rd.committedEntries.length > 0) this.metrics.applyTook(performance.now() - t0);
         for (const rs of rd.readStates) this.reads.onReadState(rs);
         this.reads.serve(this.applied);
@@ -425,39 +431,23 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     this.transport.send(out);
   }
 
-  /**
-   * Apply is total: an entry this version cannot use (written by an older version, or by hand)
-   * is logged and applied as a no-op for the unusable part, the same way on every replica, so
-   * that `applied` moves on and no replica stops. Only storage failures stop the node.
-   */
-  private applyEntry(e: Entry): void {
-    if (e.type === EntryType.ConfChange) {
-      this.applyConfChange(e);
-    } else if (e.data.length > 0) {
-      this.applyKvEntry(e);
-    } else {
-      this.proposals.applied(e.index, e.term, []);
-    }
-    this.applied = e.index;
-  }
-
-  private applyKvEntry(e: Entry): void {
-    let entry: KvEntry;
-    let results: KvResult[];
-    try {
-      entry = decodeEntry(e.data);
-      results = this.kv.apply(entry, e.index);
-    } catch (err) {
-      this.log.error({ err, index: e.index }, `entry ${e.index} cannot be applied; applied as a no-op`);
-      this.proposals.unusable(e.index, `entry ${e.index} could not be applied`);
-      return;
-    }
-    this.metrics.applied(entry, results);
-    for (const r of results) {
-      if (r.type === 'publish') this.emit('publish', { channel: r.channel, message: r.message });
-      else if (r.type === 'settings') this.settings.applied(e.index, this.kv.settings, r.ignored);
-    }
-    this.proposals.applied(e.index, e.term, results);
+  /** The applier's view of this node: conf changes and what KV results mean outside the store. */
+  private applierHost(): ApplierHost {
+    return {
+      kv: this.kv,
+      proposals: this.proposals,
+      wall: Date.now,
+      core: () => this.raw,
+      applyConfChange: (e) => this.applyConfChange(e),
+      kvApplied: (index, entry, results) => {
+        this.metrics.applied(entry, results);
+        for (const r of results) {
+          if (r.type === 'publish') this.emit('publish', { channel: r.channel, message: r.message });
+          else if (r.type === 'settings') this.settings.applied(index, this.kv.settings, r.ignored);
+        }
+      },
+      unusable: (index, err) => this.log.error({ err, index }, `entry ${index} cannot be applied; applied as a no-op`),
+    };
   }
 
   private applyConfChange(e: Entry): void {

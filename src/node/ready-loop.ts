@@ -44,6 +44,20 @@ export interface ReadyHost {
   fail(err: unknown): void;
 }
 
+/**
+ * How the loop meets the event loop: the runtime defers a run with setImmediate and times
+ * fsyncs with performance.now; the simulator (test/sim) passes its own, so that its event
+ * queue decides when a deferred run happens and nothing reads a real clock.
+ */
+export interface LoopScheduler {
+  /** Runs `fn` after this turn's other input has been handled. */
+  defer(fn: () => void): void;
+  /** Milliseconds, for the fsync histogram only. */
+  now(): number;
+}
+
+const EVENT_LOOP: LoopScheduler = { defer: (fn) => setImmediate(fn), now: () => performance.now() };
+
 export class ReadyLoop {
   private scheduled = false;
   private running = false;
@@ -69,13 +83,16 @@ export class ReadyLoop {
   /** The hard state last handed to storage; unknown until the first Ready carries one. */
   private lastHardState: Ready['hardState'];
 
-  constructor(private readonly host: ReadyHost) {}
+  constructor(
+    private readonly host: ReadyHost,
+    private readonly sched: LoopScheduler = EVENT_LOOP,
+  ) {}
 
   /** Handle whatever the core has, soon: after this turn's other input has been stepped in. */
   schedule(): void {
     if (this.scheduled || this.running || this.stopped) return;
     this.scheduled = true;
-    setImmediate(this.runNow);
+    this.sched.defer(this.runNow);
   }
 
   /**
@@ -152,14 +169,14 @@ export class ReadyLoop {
       this.finish(rd, late);
       return;
     }
-    const t0 = performance.now();
+    const t0 = this.sched.now();
     const saved = saves ? host.save({ hardState: rd.hardState, entries: rd.entries }, rd.mustSync) : undefined;
     const before = this.persisted;
     this.savesInFlight++;
     this.persisted = (async () => {
       await before;
       await saved;
-      if (rd.mustSync) host.saved(performance.now() - t0);
+      if (rd.mustSync) host.saved(this.sched.now() - t0);
       if (applyLater && !this.stopped) {
         host.applyCommitted(rd);
         this.appliesBehind--;

@@ -8,6 +8,7 @@
  * the next leader; such callers wait until apply decides or their deadline passes, and a
  * deadline is reported as "outcome unknown", never as failure.
  */
+import { randomBytes } from 'node:crypto';
 import type { ReadState } from '../raft/types.ts';
 
 export class ProposalFailedError extends Error {
@@ -110,12 +111,23 @@ interface ReadBatch {
  * confirmation round among all requests waiting at that time.
  */
 export class ReadWaiters {
-  private nextId = 1n;
+  private nextId: bigint;
   private open: ReadBatch | undefined;
   private pending = new Map<bigint, ReadBatch>();
   private ready: ReadBatch[] = [];
 
-  constructor(private readonly issue: (ctx: Uint8Array) => void) {}
+  /**
+   * `firstId`: where this process's contexts start. Random, because the leader may answer a
+   * ReadIndex of a previous run of this node (it queues requests until it can confirm them):
+   * counting from 1 again after a restart, a new read could take that stale answer, whose index
+   * may be older than the new read (found by the simulator).
+   */
+  constructor(
+    private readonly issue: (ctx: Uint8Array) => void,
+    firstId: bigint = randomBytes(8).readBigUInt64BE(0),
+  ) {
+    this.nextId = firstId;
+  }
 
   get size(): number {
     let n = this.ready.length;
@@ -127,7 +139,8 @@ export class ReadWaiters {
   wait(deadline: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (!this.open) {
-        const batch: ReadBatch = { id: this.nextId++, deadline, index: undefined, callers: [] };
+        const batch: ReadBatch = { id: this.nextId, deadline, index: undefined, callers: [] };
+        this.nextId = BigInt.asUintN(64, this.nextId + 1n);
         this.open = batch;
         queueMicrotask(() => this.flush(batch));
       }

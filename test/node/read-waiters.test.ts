@@ -8,6 +8,32 @@ import { ReadTimeoutError, ReadWaiters } from '../../src/node/waiters.ts';
 
 const tick = () => new Promise<void>((r) => queueMicrotask(r));
 
+describe('ReadWaiters across a restart', () => {
+  it("a leader's late answer to the previous process's read serves no read of the new one", async () => {
+    const before: Uint8Array[] = [];
+    const old = new ReadWaiters((ctx) => before.push(ctx));
+    void old.wait(Date.now() + 60_000).catch(() => undefined);
+    await tick();
+    // The process restarts; the leader still holds the old request and answers it later, with
+    // the index it had then. A read of the new process must not take that answer.
+    const after: Uint8Array[] = [];
+    const w = new ReadWaiters((ctx) => after.push(ctx));
+    let done = false;
+    void w.wait(Date.now() + 60_000).then(() => {
+      done = true;
+    });
+    await tick();
+    w.onReadState({ index: 3, context: before[0] });
+    w.serve(10);
+    await tick();
+    expect(done).toBe(false);
+    w.onReadState({ index: 9, context: after[0] });
+    w.serve(10);
+    await tick();
+    expect(done).toBe(true);
+  });
+});
+
 describe('ReadWaiters across a leader change', () => {
   it('resend asks again for every batch still waiting for its index, with the same context', async () => {
     const issued: string[] = [];

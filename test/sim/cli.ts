@@ -1,7 +1,6 @@
 /**
- * npm run sim -- --seeds N [--seed-start S] [--steps K] [--nodes 3|5]
+ * npm run sim -- --seeds N [--seed-start S] [--steps K] [--nodes 1|2|3|5] [--read-mode safe|lease]
  * npm run sim -- --seed S [--steps K] [--nodes N] [--faults a,b,..|none] [--calm] [--no-auto-snapshots] [--clients C] [--quiet]
- * Either form takes --eager-responses: model ready-loop.ts's message rule before 5d66380 (LoopOptions).
  *
  * The first form runs N seeds and shrinks any that fail; the second replays one seed with its
  * full trace (and the knobs a shrunk report prints). The last line is always
@@ -12,7 +11,7 @@ import { DEFAULT_SEEDS, DEFAULT_STEPS, runSeeds } from './runner.ts';
 import { runSeed } from './simulation.ts';
 import { formatLine } from './trace.ts';
 
-function main(): number {
+async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       seeds: { type: 'string' },
@@ -26,7 +25,7 @@ function main(): number {
       clients: { type: 'string' },
       quiet: { type: 'boolean' },
       'no-shrink': { type: 'boolean' },
-      'eager-responses': { type: 'boolean' },
+      'read-mode': { type: 'string' },
     },
     strict: true,
   });
@@ -38,12 +37,14 @@ function main(): number {
   };
   const steps = int('steps', values.steps, DEFAULT_STEPS)!;
   const nodes = int('nodes', values.nodes);
-  const eagerResponses = values['eager-responses'];
-  if (nodes !== undefined && nodes !== 3 && nodes !== 5) throw new UsageError('--nodes must be 3 or 5');
+  if (nodes !== undefined && ![1, 2, 3, 5].includes(nodes)) throw new UsageError('--nodes must be 1, 2, 3 or 5');
+  const mode = values['read-mode'];
+  if (mode !== undefined && mode !== 'safe' && mode !== 'lease') throw new UsageError('--read-mode must be safe or lease');
+  const readMode: 'safe' | 'lease' | undefined = mode;
 
   if (values.seed !== undefined) {
     const seed = int('seed', values.seed)!;
-    const base = runSeed({ seed, steps, nodes, eagerResponses });
+    const base = await runSeed({ seed, steps, nodes, readMode });
     let skipFaults: Set<number> | undefined;
     if (values.faults !== undefined) {
       const keep = new Set(values.faults === 'none' ? [] : values.faults.split(',').map((x) => int('faults', x)!));
@@ -57,9 +58,9 @@ function main(): number {
       calm: values.calm,
       noAutoSnapshots: values['no-auto-snapshots'],
       clients: int('clients', values.clients),
-      eagerResponses,
+      readMode,
     };
-    const result = runSeed({ ...options, trace: true });
+    const result = await runSeed({ ...options, trace: true });
     if (!values.quiet) for (const l of result.tracer.lines) console.log(formatLine(l));
     console.log(`trace hash ${result.traceHash}, ${result.ops} client operations, ${result.time} time units`);
     if (result.violation) console.log(`VIOLATION ${result.violation.invariant}: ${result.violation.message}`);
@@ -71,9 +72,9 @@ function main(): number {
   const seedStart = int('seed-start', values['seed-start'], 1)!;
   const started = performance.now();
   const print = (line: string) => console.log(line);
-  const batch = runSeeds({ seeds, seedStart, steps, nodes, eagerResponses, shrink: !values['no-shrink'], print });
+  const batch = await runSeeds({ seeds, seedStart, steps, nodes, readMode, shrink: !values['no-shrink'], print });
   const secs = ((performance.now() - started) / 1000).toFixed(1);
-  console.log(`${batch.ops} client operations checked; sizes ${JSON.stringify(batch.sizes)}; ${batch.pipelined} pipelined; ${secs}s`);
+  console.log(`${batch.ops} client operations checked; sizes ${JSON.stringify(batch.sizes)}; ${batch.leases} with lease reads; ${secs}s`);
   for (const v of batch.violations) console.log(`failing seed ${v.seed}: ${v.violation!.invariant}`);
   console.log(`seeds: ${batch.seeds}, steps: ${batch.steps}, violations: ${batch.violations.length}`);
   return batch.violations.length > 0 ? 1 : 0;
@@ -84,11 +85,11 @@ class UsageError extends Error {
 }
 
 try {
-  process.exitCode = main();
+  process.exitCode = await main();
 } catch (e) {
   if (!(e instanceof Error)) throw e;
   const parseError = (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ?? false;
   if (!(e instanceof UsageError) && !parseError) throw e;
-  console.error(`${e.message}\nusage: npm run sim -- --seeds N [--seed-start S] [--steps K] [--nodes 3|5] | --seed S`);
+  console.error(`${e.message}\nusage: npm run sim -- --seeds N [--seed-start S] [--steps K] [--nodes 1|2|3|5] [--read-mode safe|lease] | --seed S`);
   process.exitCode = 2;
 }

@@ -7,15 +7,16 @@
 import { mixSeed, Prng } from './prng.ts';
 import type { ScheduledFault } from './schedule.ts';
 
-export type Trigger = 'vote' | 'elected' | 'commit' | 'proposal';
+export type Trigger = 'vote' | 'elected' | 'commit' | 'proposal' | 'sent';
 
-const TRIGGER_OF = { voter: 'vote', elected: 'elected', committer: 'commit', proposer: 'proposal' } as const;
-const CHANCE: Record<Trigger, number> = { vote: 0.8, elected: 0.6, commit: 0.8, proposal: 0.5 };
+const TRIGGER_OF = { voter: 'vote', elected: 'elected', committer: 'commit', proposer: 'proposal', sender: 'sent' } as const;
+const CHANCE: Record<Trigger, number> = { vote: 0.8, elected: 0.6, commit: 0.8, proposal: 0.5, sent: 0.3 };
 const WHY: Record<Trigger, string> = {
   vote: 'just granted a vote',
   elected: 'just became leader',
   commit: 'just advanced its commit index',
   proposal: 'just took a proposal',
+  sent: 'just sent entries with its own saves still queued',
 };
 
 export class CrashTriggers {
@@ -32,10 +33,13 @@ export class CrashTriggers {
     this.armed = undefined;
   }
 
-  /** Whether `on` crashes its node now: how long it stays down, and why. */
-  strike(on: Trigger, now: number): { downtime: number; why: string } | undefined {
+  /**
+   * Whether `on` crashes its node now: how long it stays down, why, and (for a crash inside the
+   * Ready, 'elected' and 'proposal') whether the disk catches up first or the queued saves are lost.
+   */
+  strike(on: Trigger, now: number): { downtime: number; why: string; lose: boolean } | undefined {
     const t = this.armed;
     if (!t || t.on !== on || now > t.until || !t.rng.chance(CHANCE[on])) return undefined;
-    return { downtime: t.rng.int(1, t.downtime), why: `churn #${t.n}: ${WHY[on]}` };
+    return { downtime: t.rng.int(1, t.downtime), why: `churn #${t.n}: ${WHY[on]}`, lose: t.rng.chance(0.5) };
   }
 }

@@ -12,8 +12,7 @@ import {
 import type { Network } from './network.ts';
 import { mixSeed, Prng } from './prng.ts';
 import { describeFault, type Profile, type ScheduledFault } from './schedule.ts';
-import { CrashPoint } from './ready-host.ts';
-import type { SimNode } from './sim-node.ts';
+import { CrashPoint, type SimNode } from './sim-node.ts';
 import { type TraceKind, TraceKind as K } from './trace.ts';
 
 /** Most nodes a run may have at once (spare ids for joins). */
@@ -34,6 +33,10 @@ export interface FaultHost {
   /** Arms a targeted churn (crash after granting a vote / after advancing commit). */
   armCrashTrigger(sf: ScheduledFault): void;
   addNode(id: NodeId): SimNode;
+  /** Moves `node`'s wall clock by `jump` ms. */
+  jumpClock(node: SimNode, jump: number): void;
+  /** `node`'s event loop stops for `duration`. */
+  stall(node: SimNode, duration: number): void;
   settle(node: SimNode): void;
   later(
     delay: number,
@@ -62,8 +65,8 @@ export function applyFault(host: FaultHost, sf: ScheduledFault): void {
     case 'crash': {
       const victim = f.target === 'leader' && leader ? leader : rng.pick(up);
       if (f.torn) {
-        // Pipelined, anyone may die with its writes still queued.
-        const early = (host.profile.asyncStorage || (host.profile.leaderSendsFirst && victim === leader)) && rng.chance(0.5);
+        // Anyone may die with its writes still queued.
+        const early = rng.chance(0.5);
         victim.armedCrash = early ? CrashPoint.BeforePersist : CrashPoint.AfterPersist;
         victim.armedDowntime = f.downtime;
         note(`${victim.id} will crash in its next Ready (${victim.armedCrash})`);
@@ -84,7 +87,7 @@ export function applyFault(host: FaultHost, sf: ScheduledFault): void {
     case 'snapshot': {
       const targets = f.target === 'all' ? up : [f.target === 'leader' && leader ? leader : rng.pick(up)];
       for (const n of targets) host.snapshotNode(n, f.tail);
-      note(targets.map((n) => `${n.id}@${n.sm.applied}`).join(' '));
+      note(targets.map((n) => `${n.id}@${n.applied}`).join(' '));
       return;
     }
     case 'add-member': {
@@ -122,8 +125,13 @@ export function applyFault(host: FaultHost, sf: ScheduledFault): void {
         return;
       }
       const conf: ConfState = leader.raw.status().conf;
-      if (conf.voters.length <= 3) {
-        note('keeping at least three voters');
+      // Clusters founded with one or two voters shrink back to two, larger ones to three. Never
+      // from two voters to one: the removal needs both votes to commit, and a survivor that has
+      // not applied it may need the removed node's vote forever (docs/testing.md, "Bugs the
+      // simulator found").
+      const floor = host.profile.nodes <= 2 ? 2 : 3;
+      if (conf.voters.length <= floor) {
+        note(`keeping at least ${floor === 2 ? 'two voters' : 'three voters'}`);
         return;
       }
       const others = conf.voters.filter((id) => id !== leader.id);
@@ -152,6 +160,18 @@ export function applyFault(host: FaultHost, sf: ScheduledFault): void {
       host.later(f.duration, { kind: 'weather-end' });
       note('started');
       return;
+    case 'clock': {
+      const victim = rng.pick(up);
+      host.jumpClock(victim, f.jump);
+      note(victim.id);
+      return;
+    }
+    case 'stall': {
+      const victim = f.target === 'leader' && leader ? leader : rng.pick(up);
+      host.stall(victim, f.duration);
+      note(victim.id);
+      return;
+    }
   }
 }
 

@@ -14,7 +14,17 @@
  *   latest committed entry could gather a quorum of votes (5.4.1) with the durable logs as they
  *   are, so it can never be overwritten.
  */
-import type { Entry, MemoryStorage, NodeId, Ready, Snapshot } from '../../src/raft/index.ts';
+import type { Entry, HardState, NodeId, Snapshot } from '../../src/raft/index.ts';
+import type { SaveRequest } from '../../src/storage/memory-log.ts';
+
+/** What the monitor reads of a node's disk (a MemoryLog). */
+export interface DurableLog {
+  firstIndex(): number;
+  lastIndex(): number;
+  term(i: number): number;
+  snapshotMeta(): { index: number };
+  hardState(): HardState;
+}
 
 export const Invariant = {
   ElectionSafety: 'election-safety',
@@ -23,6 +33,8 @@ export const Invariant = {
   LeaderCompleteness: 'leader-completeness',
   StateMachineSafety: 'state-machine-safety',
   CommittedLost: 'committed-entry-lost',
+  /** A committed entry is stamped before one applied ahead of it (docs/architecture.md, timestamp rule). */
+  Timestamps: 'entry-timestamps',
   /** The core threw (RaftInvariantError or any other exception). */
   CoreError: 'core-error',
   Liveness: 'liveness',
@@ -48,7 +60,7 @@ interface LoggedEntry {
 }
 
 /** Whether `disk` durably holds (index, term), counting a snapshot at or past it. */
-export function holds(disk: MemoryStorage, index: number, term: number): boolean {
+export function holds(disk: DurableLog, index: number, term: number): boolean {
   const snapIndex = disk.firstIndex() - 1;
   if (index < snapIndex) return true;
   if (index > disk.lastIndex()) return false;
@@ -67,7 +79,8 @@ export class SafetyMonitor {
   /** Per node, the highest commit index already checked against its disk. */
   private readonly commitChecked = new Map<NodeId, number>();
   private readonly appliedTerm: number[] = [];
-  private readonly digestAt = new Map<number, number>();
+  private readonly digests = new Map<number, number>();
+  private readonly imageAt = new Map<number, number>();
   private readonly lastApplied = new Map<NodeId, number>();
 
   private fail(invariant: Invariant, message: string): never {
@@ -75,10 +88,10 @@ export class SafetyMonitor {
   }
 
   /** A node (re)started from its disk. */
-  started(id: NodeId, disk: MemoryStorage): void {
+  started(id: NodeId, disk: DurableLog): void {
     this.leading.delete(id);
-    this.lastApplied.set(id, disk.snapshot().meta.index);
-    this.commitChecked.set(id, Math.max(disk.firstIndex() - 1, Math.min(disk.initialState().hardState.commit, disk.lastIndex())));
+    this.lastApplied.set(id, disk.snapshotMeta().index);
+    this.commitChecked.set(id, Math.max(disk.firstIndex() - 1, Math.min(disk.hardState().commit, disk.lastIndex())));
   }
 
   /**
@@ -86,8 +99,8 @@ export class SafetyMonitor {
    * Ready. With asynchronous writes that may be long before its save is durable, and `id` may
    * have stepped down since: what a leader wrote must still only extend its log.
    */
-  beforePersist(id: NodeId, disk: MemoryStorage, rd: Ready, leaderTerm: number | undefined): void {
-    const first = rd.entries[0];
+  beforePersist(id: NodeId, disk: DurableLog, rd: SaveRequest, leaderTerm: number | undefined): void {
+    const first = rd.entries?.[0];
     if (leaderTerm !== undefined && this.leaders.get(leaderTerm) === id) {
       if (rd.snapshot) this.fail(Invariant.LeaderAppendOnly, `leader ${id} (term ${leaderTerm}) installs a snapshot`);
       if (first && first.index <= disk.lastIndex()) {
@@ -100,12 +113,13 @@ export class SafetyMonitor {
   }
 
   /** After a Ready of `id` was persisted: register its entries and its commit index. */
-  afterPersist(id: NodeId, disk: MemoryStorage, rd: Ready): void {
+  afterPersist(id: NodeId, disk: DurableLog, rd: SaveRequest): void {
     if (rd.snapshot) this.commitChecked.set(id, Math.max(this.commitChecked.get(id) ?? 0, rd.snapshot.meta.index));
-    for (let k = 0; k < rd.entries.length; k++) {
-      const e = rd.entries[k];
+    const entries = rd.entries ?? [];
+    for (let k = 0; k < entries.length; k++) {
+      const e = entries[k];
       let prevTerm = -1;
-      if (k > 0) prevTerm = rd.entries[k - 1].term;
+      if (k > 0) prevTerm = entries[k - 1].term;
       else if (e.index - 1 >= disk.firstIndex() - 1) prevTerm = disk.term(e.index - 1);
       this.logEntry(id, e, prevTerm);
     }
@@ -168,7 +182,7 @@ export class SafetyMonitor {
   }
 
   /** `id` leads in `term` now (called after every Ready; `disk` holds its whole log). */
-  leader(id: NodeId, term: number, disk: MemoryStorage): void {
+  leader(id: NodeId, term: number, disk: DurableLog): void {
     if (this.leading.get(id) === term) return;
     const other = this.leaders.get(term);
     if (other !== undefined && other !== id) this.fail(Invariant.ElectionSafety, `${other} and ${id} both lead term ${term}`);
@@ -223,14 +237,26 @@ export class SafetyMonitor {
     this.digestMatches(id, snap.meta.index, digest);
   }
 
-  /** A snapshot was taken from `id`'s state machine at `index`. */
-  snapshotTaken(id: NodeId, index: number, digest: number): void {
+  /**
+   * A snapshot was taken from `id`'s state machine at `index`; `image` hashes its bytes.
+   * Replicas that applied the same log write byte-identical images (src/kv/snapshot.ts), so
+   * this compares the state machines themselves, not just the entries they applied.
+   */
+  snapshotTaken(id: NodeId, index: number, digest: number, image: number): void {
     this.digestMatches(id, index, digest);
+    const known = this.imageAt.get(index);
+    if (known === undefined) this.imageAt.set(index, image);
+    else if (known !== image) this.fail(Invariant.StateMachineSafety, `${id}'s state machine image at index ${index} differs from another replica's`);
+  }
+
+  /** The digest of the state at `index`, known once any node applied or restored up to it. */
+  digestAt(index: number): number | undefined {
+    return this.digests.get(index);
   }
 
   private digestMatches(id: NodeId, index: number, digest: number): void {
-    const known = this.digestAt.get(index);
-    if (known === undefined) this.digestAt.set(index, digest);
+    const known = this.digests.get(index);
+    if (known === undefined) this.digests.set(index, digest);
     else if (known !== digest) this.fail(Invariant.StateMachineSafety, `${id} state at index ${index} differs from another replica's`);
   }
 
@@ -241,7 +267,7 @@ export class SafetyMonitor {
    * commit rule of 5.4.2 the holders of the entry always outnumber them; counting replicas of an
    * older term's entry breaks this the moment it commits, long before a leader overwrites it.
    */
-  committedSafe(voters: readonly NodeId[], disks: (id: NodeId) => MemoryStorage | undefined): void {
+  committedSafe(voters: readonly NodeId[], disks: (id: NodeId) => DurableLog | undefined): void {
     const c = this.maxCommitted;
     if (c === 0) return;
     const term = this.committedTerm[c];

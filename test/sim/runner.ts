@@ -1,6 +1,7 @@
 /**
  * Running many seeds and reporting violations, shared by the CLI and the vitest suite.
  */
+import { ReadOnlyOption } from '../../src/raft/index.ts';
 import { describeFault } from './schedule.ts';
 import { shrink } from './shrink.ts';
 import { type RunOptions, type RunResult, runSeed } from './simulation.ts';
@@ -15,7 +16,7 @@ export interface BatchOptions {
   seedStart: number;
   steps: number;
   nodes?: number;
-  eagerResponses?: boolean;
+  readMode?: 'safe' | 'lease';
   /** Shrink the first failing seed and print its trace (default true); later ones are only listed. */
   shrink?: boolean;
   /** Receives report lines as they are produced. */
@@ -28,27 +29,27 @@ export interface BatchResult {
   violations: RunResult[];
   /** Seeds run per cluster size. */
   sizes: Record<number, number>;
-  /** Seeds run with the pipelined Ready loop (asynchronous storage writes). */
-  pipelined: number;
+  /** Seeds run with lease reads. */
+  leases: number;
   ops: number;
 }
 
-export function runSeeds(opts: BatchOptions): BatchResult {
+export async function runSeeds(opts: BatchOptions): Promise<BatchResult> {
   const print = opts.print ?? (() => {});
-  const out: BatchResult = { seeds: 0, steps: 0, violations: [], sizes: {}, pipelined: 0, ops: 0 };
+  const out: BatchResult = { seeds: 0, steps: 0, violations: [], sizes: {}, leases: 0, ops: 0 };
   for (let seed = opts.seedStart; seed < opts.seedStart + opts.seeds; seed++) {
-    const options: RunOptions = { seed, steps: opts.steps, nodes: opts.nodes, eagerResponses: opts.eagerResponses };
-    const result = runSeed(options);
+    const options: RunOptions = { seed, steps: opts.steps, nodes: opts.nodes, readMode: opts.readMode };
+    const result = await runSeed(options);
     out.seeds++;
     out.steps += result.steps;
     out.ops += result.ops;
     out.sizes[result.profile.nodes] = (out.sizes[result.profile.nodes] ?? 0) + 1;
-    if (result.profile.asyncStorage) out.pipelined++;
+    if (result.profile.readOnly === ReadOnlyOption.LeaseBased) out.leases++;
     if (!result.violation) continue;
     out.violations.push(result);
     print(`VIOLATION at seed ${seed}: ${result.violation.invariant}`);
     const first = out.violations.length === 1;
-    if (first && opts.shrink !== false) for (const line of reportViolation(options, result)) print(line);
+    if (first && opts.shrink !== false) for (const line of await reportViolation(options, result)) print(line);
   }
   return out;
 }
@@ -57,18 +58,18 @@ export function runSeeds(opts: BatchOptions): BatchResult {
 export function replayCommand(o: RunOptions, fired: number[] | undefined): string {
   const parts = [`npm run sim -- --seed ${o.seed} --steps ${o.steps}`];
   if (o.nodes !== undefined) parts.push(`--nodes ${o.nodes}`);
+  if (o.readMode !== undefined) parts.push(`--read-mode ${o.readMode}`);
   if (fired) parts.push(`--faults ${fired.join(',') || 'none'}`);
   if (o.calm) parts.push('--calm');
   if (o.noAutoSnapshots) parts.push('--no-auto-snapshots');
   if (o.clients !== undefined) parts.push(`--clients ${o.clients}`);
-  if (o.eagerResponses) parts.push('--eager-responses');
   return parts.join(' ');
 }
 
 /** Shrinks a failing run and renders it: the violation, how to replay it, and a readable trace. */
-export function reportViolation(options: RunOptions, failed: RunResult): string[] {
-  const { options: small, result: shrunk, runs } = shrink(options, failed);
-  const replayed = runSeed({ ...small, trace: true });
+export async function reportViolation(options: RunOptions, failed: RunResult): Promise<string[]> {
+  const { options: small, result: shrunk, runs } = await shrink(options, failed);
+  const replayed = await runSeed({ ...small, trace: true });
   const v = replayed.violation ?? shrunk.violation!;
   const fired = replayed.faults.filter((f) => !small.skipFaults?.has(f.n) && f.at <= replayed.time);
   const lines = [

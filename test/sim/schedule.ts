@@ -4,6 +4,7 @@
  * its random choices (which node, which partition) do not depend on the faults before it; the
  * shrinker can drop faults and the rest keep their meaning.
  */
+import type { EvictionPolicy } from '../../src/kv/index.ts';
 import { ReadOnlyOption } from '../../src/raft/index.ts';
 import { CALM, PartitionShape, type Weather } from './network.ts';
 import { mixSeed, Prng } from './prng.ts';
@@ -20,24 +21,32 @@ export interface Profile {
   readOnly: ReadOnlyOption;
   maxSizePerMsg: number;
   maxInflightMsgs: number;
-  /** Serial loop: leaders send App/Heartbeat/Snap before persisting (Ready contract, thesis 10.2.1). */
-  leaderSendsFirst: boolean;
   weather: Weather;
   /** Applied entries between automatic snapshots (0: only scheduled ones). */
   snapshotEvery: number;
   /** Entries kept behind a snapshot for slow followers. */
   snapshotTail: number;
   clients: number;
+  /** Register keys (k*), keys with TTLs (t*), counters (n*): see workload.ts. */
   keys: number;
+  ttlKeys: number;
+  counterKeys: number;
+  /** The KV store's maxmemory (0: none) and eviction policy; the leader evicts through the log. */
+  maxmemory: number;
+  policy: EvictionPolicy;
   /** Mean time units between scheduled faults. */
   faultGap: number;
-  /**
-   * The pipelined Ready loop of src/node/ready-loop.ts (asynchronous storage writes, always
-   * sending a leader's App/Heartbeat/Snap early) instead of the serial one.
-   */
-  asyncStorage: boolean;
-  /** Pipelined: a write is durable 1 to this many time units after the one before it could be. */
+  /** A write is durable 1 to this many time units after it is issued, never before the one ahead of it. */
   diskDelay: number;
+  /** Largest initial offset of a node's wall clock, and of a clock fault's jump (ms; 0: clocks agree). */
+  clockSkew: number;
+  /**
+   * Largest deviation of a node's clock rate (its wall and monotonic clocks, and its ticks)
+   * from real time. Lease profiles stay within the lease's stated bound (LEASE_CLOCK_DRIFT).
+   */
+  drift: number;
+  /** Event-loop stalls are among the faults. */
+  stalls: boolean;
 }
 
 export type Fault =
@@ -56,9 +65,13 @@ export type Fault =
   | { kind: 'promote' }
   | { kind: 'remove-member'; target: 'leader' | 'any' }
   | { kind: 'transfer' }
-  | { kind: 'weather'; weather: Weather; duration: number };
+  | { kind: 'weather'; weather: Weather; duration: number }
+  /** A node's wall clock jumps by `jump` ms (backwards when negative); its monotonic clock does not. */
+  | { kind: 'clock'; jump: number }
+  /** A node's event loop processes nothing for `duration`; then it catches up, but missed ticks are lost. */
+  | { kind: 'stall'; target: 'leader' | 'any'; duration: number };
 
-export type ChurnTarget = 'leader' | 'any' | 'voter' | 'elected' | 'committer' | 'proposer';
+export type ChurnTarget = 'leader' | 'any' | 'voter' | 'elected' | 'committer' | 'proposer' | 'sender';
 
 export interface ScheduledFault {
   /** Position in the schedule (stable under shrinking, for reports). */
@@ -68,19 +81,18 @@ export interface ScheduledFault {
   salt: number;
 }
 
-export function makeProfile(seed: number, nodes?: number): Profile {
+export function makeProfile(seed: number, nodes?: number, readMode?: 'safe' | 'lease'): Profile {
   const rng = new Prng(mixSeed(seed, 1));
-  const checkQuorum = rng.chance(0.6);
-  const size = nodes ?? rng.pick([3, 3, 5]);
+  const checkQuorum = readMode === 'lease' || rng.chance(0.6);
+  const size = nodes ?? rng.pick([1, 2, 3, 3, 3, 5, 5]);
   const stormy = rng.chance(0.3);
-  return {
+  const profile: Profile = {
     nodes: size,
     preVote: rng.chance(0.6),
     checkQuorum,
     readOnly: checkQuorum && rng.chance(0.3) ? ReadOnlyOption.LeaseBased : ReadOnlyOption.Safe,
     maxSizePerMsg: rng.pick([64, 64, 256, 4096, Number.POSITIVE_INFINITY]),
     maxInflightMsgs: rng.pick([1, 2, 4, 64, 256]),
-    leaderSendsFirst: rng.chance(0.5),
     weather: {
       drop: rng.pick([0, 0, 0.01, 0.05, stormy ? 0.2 : 0.1]),
       duplicate: rng.pick([0, 0.01, 0.05]),
@@ -94,10 +106,21 @@ export function makeProfile(seed: number, nodes?: number): Profile {
     clients: rng.int(3, 8),
     keys: rng.int(1, 5),
     faultGap: rng.pick([100, 200, 400]),
-    // Drawn last, so that the serial runs keep the profiles their seeds always had.
-    asyncStorage: rng.chance(0.5),
-    diskDelay: rng.pick([2, 5, 10, 20]),
+    diskDelay: rng.pick([1, 2, 5, 10, 20]),
+    ttlKeys: rng.pick([0, 1, 2]),
+    counterKeys: rng.pick([0, 1, 2]),
+    // An item costs ITEM_OVERHEAD (200) bytes plus its key and value: room for about 3 or 6 keys.
+    maxmemory: rng.pick([0, 0, 700, 1400]),
+    policy: rng.pick(['allkeys-lru', 'allkeys-random', 'volatile-lru', 'volatile-ttl'] as const),
+    clockSkew: rng.pick([0, 0, 20, 200, 2000]),
+    drift: rng.pick([0, 0.002, 0.004]),
+    stalls: rng.chance(0.5),
   };
+  if (readMode !== undefined) profile.readOnly = readMode === 'lease' ? ReadOnlyOption.LeaseBased : ReadOnlyOption.Safe;
+  // Expiry is judged by each node's clock: reads of TTL keys agree across nodes only when the
+  // clocks do (docs/architecture.md, timestamp rule), so TTL keys go with perfect clocks only.
+  if (profile.clockSkew > 0 || profile.drift > 0) profile.ttlKeys = 0;
+  return profile;
 }
 
 /** The calm version of a profile, used while shrinking. */
@@ -115,8 +138,13 @@ export function makeSchedule(seed: number, profile: Profile, horizon: number): S
   let at = rng.int(election, 3 * election);
   while (at < horizon) {
     const roll = rng.float();
+    const timing = rng.float();
     let fault: Fault;
-    if (roll < 0.22) {
+    if (timing < 0.06 && profile.clockSkew > 0) {
+      fault = { kind: 'clock', jump: rng.int(-profile.clockSkew, profile.clockSkew) };
+    } else if (timing < 0.12 && profile.stalls) {
+      fault = { kind: 'stall', target: rng.chance(0.5) ? 'leader' : 'any', duration: rng.int(TICK, 3 * election) };
+    } else if (roll < 0.22) {
       fault = { kind: 'partition', shape: rng.pick(SHAPES), duration: rng.int(election, 8 * election) };
     } else if (roll < 0.36) {
       // Half of the crashes restart at once (a supervisor), the others stay down a while.
@@ -125,7 +153,7 @@ export function makeSchedule(seed: number, profile: Profile, horizon: number): S
     } else if (roll < 0.56) {
       fault = {
         kind: 'churn',
-        target: rng.pick(['leader', 'any', 'voter', 'voter', 'elected', 'elected', 'elected', 'committer', 'proposer'] as const),
+        target: rng.pick(['leader', 'any', 'voter', 'voter', 'elected', 'elected', 'elected', 'committer', 'proposer', 'sender'] as const),
         duration: rng.int(3 * election, 15 * election),
         gap: rng.pick([3 * TICK, election, 2 * election]),
         downtime: rng.pick([2, TICK, 5 * TICK, election, 2 * election]),
@@ -171,6 +199,7 @@ export function describeFault(f: Fault): string {
         elected: 'new leaders in the Ready that makes them leader, before they send it',
         committer: 'leaders right after they advance the commit index',
         proposer: 'leaders that just took a proposal, before they send it',
+        sender: 'leaders that just sent entries while their own saves are queued (losing them)',
       }[f.target];
       return `churn: crash ${who}, down <=${f.downtime}, for ${f.duration}`;
     }
@@ -186,6 +215,10 @@ export function describeFault(f: Fault): string {
       return 'transfer leadership';
     case 'weather':
       return `storm drop=${f.weather.drop} dup=${f.weather.duplicate} delay<=${f.weather.maxDelay} for ${f.duration}`;
+    case 'clock':
+      return `clock jump ${f.jump} ms`;
+    case 'stall':
+      return `stall ${f.target === 'leader' ? 'the leader' : 'a node'} for ${f.duration}`;
   }
 }
 
@@ -194,8 +227,10 @@ export function describeProfile(p: Profile): string {
   return [
     `preVote=${p.preVote} checkQuorum=${p.checkQuorum} reads=${p.readOnly}`,
     `maxMsg=${p.maxSizePerMsg} inflight=${p.maxInflightMsgs}`,
-    p.asyncStorage ? `storage=async(delay<=${p.diskDelay})` : `storage=serial leaderSendsFirst=${p.leaderSendsFirst}`,
+    `disk delay<=${p.diskDelay}`,
+    `skew<=${p.clockSkew} drift<=${p.drift} stalls=${p.stalls}`,
     `drop=${w.drop} dup=${w.duplicate} delay=${w.minDelay}..${w.maxDelay} slow=${w.slow}/${w.longDelay}`,
-    `snapshotEvery=${p.snapshotEvery} tail=${p.snapshotTail} clients=${p.clients} keys=${p.keys}`,
+    `snapshotEvery=${p.snapshotEvery} tail=${p.snapshotTail} clients=${p.clients} keys=${p.keys}+${p.ttlKeys}ttl+${p.counterKeys}incr`,
+    p.maxmemory > 0 ? `maxmemory=${p.maxmemory} ${p.policy}` : 'maxmemory=0',
   ].join(' ');
 }

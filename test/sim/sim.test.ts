@@ -3,44 +3,36 @@ import { DEFAULT_STEPS, runSeeds } from './runner.ts';
 import { runSeed } from './simulation.ts';
 
 describe('deterministic cluster simulation', () => {
-  it('500 seeds of 3- and 5-node clusters under faults break no invariant', () => {
-    const batch = runSeeds({ seeds: 500, seedStart: 1, steps: DEFAULT_STEPS, shrink: false });
+  it('60 seeds of 1-, 2-, 3- and 5-voter clusters under faults break no invariant', async () => {
+    const batch = await runSeeds({ seeds: 60, seedStart: 1, steps: DEFAULT_STEPS, shrink: false });
     const failures = batch.violations.map((r) => `seed ${r.seed}: ${r.violation!.invariant}: ${r.violation!.message}`);
     expect(failures).toEqual([]);
-    expect(batch.seeds).toBe(500);
-    expect(batch.sizes[3]).toBeGreaterThan(150);
-    expect(batch.sizes[5]).toBeGreaterThan(100);
-    expect(batch.pipelined).toBeGreaterThan(200);
-    expect(batch.seeds - batch.pipelined).toBeGreaterThan(200);
+    expect(batch.seeds).toBe(60);
+    for (const size of [1, 2, 3, 5]) expect(batch.sizes[size]).toBeGreaterThan(4);
     // Every seed ran its chaos phase, then healed, committed a write everywhere and was checked.
-    expect(batch.steps).toBeGreaterThan(500 * DEFAULT_STEPS);
-    expect(batch.ops).toBeGreaterThan(500 * 50);
-  });
+    expect(batch.steps).toBeGreaterThan(60 * DEFAULT_STEPS);
+    expect(batch.ops).toBeGreaterThan(60 * 50);
+  }, 300_000);
 
-  it('a seed replays bit for bit, with or without a trace', () => {
+  it('lease reads (measured on each node\'s own drifting clock) stay linearizable under stalls, skew and drift', async () => {
+    const batch = await runSeeds({ seeds: 25, seedStart: 1000, steps: DEFAULT_STEPS, readMode: 'lease', shrink: false });
+    const failures = batch.violations.map((r) => `seed ${r.seed}: ${r.violation!.invariant}: ${r.violation!.message}`);
+    expect(failures).toEqual([]);
+    expect(batch.leases).toBe(25);
+  }, 300_000);
+
+  it('a seed replays bit for bit, with or without a trace', async () => {
     for (const seed of [7, 4242]) {
-      const a = runSeed({ seed, steps: DEFAULT_STEPS });
-      const b = runSeed({ seed, steps: DEFAULT_STEPS, trace: true });
+      const a = await runSeed({ seed, steps: DEFAULT_STEPS });
+      const b = await runSeed({ seed, steps: DEFAULT_STEPS, trace: true });
       expect(b.traceHash).toBe(a.traceHash);
       expect([b.steps, b.time, b.ops]).toEqual([a.steps, a.time, a.ops]);
       expect(b.tracer.lines.length).toBeGreaterThan(100);
     }
-    expect(runSeed({ seed: 8, steps: 500 }).traceHash).not.toBe(runSeed({ seed: 9, steps: 500 }).traceHash);
-  });
+    expect((await runSeed({ seed: 8, steps: 500 })).traceHash).not.toBe((await runSeed({ seed: 9, steps: 500 })).traceHash);
+  }, 60_000);
 
-  it('the pipelined loop must hold append acknowledgements behind the saves queued before them', () => {
-    // n3 gets entry 3 (its save queued), then an empty append at index 3: the answer comes from
-    // a Ready with nothing to write. Sent at once, it lets n1 commit and acknowledge entry 3
-    // while only n1 has it on disk, and n2 and n3 could elect n2 without it.
-    const options = { seed: 9, steps: 160, skipFaults: new Set<number>(), calm: true, noAutoSnapshots: true, clients: 2 };
-    const eager = runSeed({ ...options, eagerResponses: true });
-    expect(eager.profile.asyncStorage).toBe(true);
-    expect(eager.violation?.invariant).toBe('committed-entry-lost');
-    expect(eager.violation?.message).toMatch(/committed entry 3 \(term 1\) is not on n2's disk/);
-    expect(runSeed({ ...options, steps: DEFAULT_STEPS }).violation).toBeUndefined();
-  });
-
-  it('exercises every kind of fault the design asks for', () => {
+  it('exercises every kind of fault and operation the design asks for', async () => {
     const seen = new Set<string>();
     const effects: Record<string, RegExp> = {
       'symmetric partition': /partition halves/,
@@ -55,17 +47,25 @@ describe('deterministic cluster simulation', () => {
       'crash after a commit': /crashed \(churn #\d+: just advanced its commit index\)/,
       'snapshot installed': /installed snapshot/,
       'learner added': /configuration at \d+: voters [\w,]+ learners n\d/,
+      'one voter grows to two': /configuration at \d+: voters n\d,n\d learners/,
       'member removed': /decommissioned/,
       'leadership transferred': /transfer leadership: n\d -> n\d/,
       storm: /storm .* started/,
       'liveness after healing': /liveness: write at index \d+ applied on every member/,
+      'INCR applied': /op \d+ ok: applied: \d+$/,
+      'WATCH/EXEC aborted': /op \d+ fail: applied: aborted/,
+      'WATCH/EXEC proposed': /cas k\d .* \(version \d+\)/,
+      'TTL set': /with ttl/,
+      'clock jump': /clock jump -?\d+ ms: n\d/,
+      'event-loop stall': /stall (the leader|a node) for \d+: n\d/,
+      'clock drift': /drift<=0\.00[24]/,
     };
     for (let seed = 1; seed <= 60 && seen.size < Object.keys(effects).length; seed++) {
-      const r = runSeed({ seed, steps: DEFAULT_STEPS, trace: true });
+      const r = await runSeed({ seed, steps: DEFAULT_STEPS, trace: true });
       for (const line of r.tracer.lines) {
         for (const [name, re] of Object.entries(effects)) if (re.test(line.text)) seen.add(name);
       }
     }
     expect([...seen].sort()).toEqual(Object.keys(effects).sort());
-  });
+  }, 300_000);
 });

@@ -23,8 +23,8 @@ export interface RunOptions {
   calm?: boolean;
   clients?: number;
   noAutoSnapshots?: boolean;
-  /** The pipelined loop sends a Ready's answers before earlier saves are durable (LoopOptions). */
-  eagerResponses?: boolean;
+  /** Overrides the profile's read mode (lease implies CheckQuorum). */
+  readMode?: 'safe' | 'lease';
 }
 
 export interface Violation {
@@ -46,13 +46,13 @@ export interface RunResult {
   ops: number;
 }
 
-export function runSeed(opts: RunOptions): RunResult {
+export async function runSeed(opts: RunOptions): Promise<RunResult> {
   const cluster = new Cluster(opts);
   let violation: Violation | undefined;
   try {
     cluster.boot();
-    while (cluster.step < opts.steps) cluster.next();
-    cluster.heal();
+    while (cluster.step < opts.steps) await cluster.next();
+    await cluster.heal();
     const result = checkLinearizability(cluster.workload.history);
     if (!result.ok) throw new InvariantViolation(Invariant.Linearizability, `\n${formatCounterexample(result.counterexample!)}`);
   } catch (e) {
@@ -75,6 +75,6 @@ export function runSeed(opts: RunOptions): RunResult {
 
 function describeError(e: unknown): string {
   if (!(e instanceof Error)) return String(e);
-  const where = e.stack?.split('\n').find((l) => l.includes('src/raft/'))?.trim();
+  const where = e.stack?.split('\n').find((l) => l.includes('src/'))?.trim();
   return `${e.name}: ${e.message}${where ? ` (${where})` : ''}`;
 }

@@ -1,20 +1,29 @@
 /**
  * Simulated clients and the history they record. Each client runs one operation at a time, as
- * a Jepsen process does: writes and compare-and-sets proposed on the node it believes leads,
- * and linearizable reads through ReadIndex on any node (followers forward them). Outcomes:
+ * a Jepsen process does, through the node's own entry points: writes go to the node the client
+ * believes leads (SimNode.propose: the proposal batch, then the write waiters), reads wait for
+ * the node's linearizable barrier (the read waiters, ReadIndex) and then read its KV store.
  *
- * - ok: the proposing node applied the entry (the reply is computed at apply time), or the read
- *   was served once the node's state machine reached the read index;
- * - fail: the proposal was refused (ProposalDroppedError) or its index was taken by another
- *   entry, so it can never be applied;
- * - info: anything else the client cannot know (timeout, server crash, the entry was skipped
- *   by a snapshot).
+ * Keys come in three kinds, each checked as a register (test/support/linearizability.ts):
+ * - k*: GET, SET, DEL, and WATCH + MULTI/SET/EXEC, recorded as a compare-and-set whose expected
+ *   value is what the node's store held when the client took the version (an aborted EXEC did
+ *   nothing: `fail`);
+ * - t*: GET, SET with a TTL (PXAT from the node's clock) or without, DEL. A TTL SET adds an
+ *   indeterminate delete to the history (the key may expire at any time after);
+ * - n*: GET, INCR, DEL.
+ * The leader's eviction proposals add an indeterminate delete for each victim.
+ *
+ * Outcomes: ok when the proposing node applied the entry (the reply is computed at apply time)
+ * or the read was served; fail when the write was refused before it was proposed, its index
+ * holds another entry, or an EXEC aborted; info for anything else (timeout, crash, a snapshot
+ * that skipped the index).
  */
-import { type Entry, type NodeId, ProposalDroppedError, type ReadState } from '../../src/raft/index.ts';
+import type { KvOp, KvResult } from '../../src/kv/index.ts';
+import { OutcomeUnknownError, ProposalFailedError } from '../../src/node/waiters.ts';
+import type { NodeId } from '../../src/raft/index.ts';
 import type { HistoryOp } from '../support/history.ts';
 import type { Prng } from './prng.ts';
-import { type Command, encodeCommand } from './registers.ts';
-import type { SimNode } from './sim-node.ts';
+import { RefusedError, type SimNode } from './sim-node.ts';
 
 export interface WorkloadHost {
   /** Nodes a client can connect to (up and not decommissioned). */
@@ -23,10 +32,10 @@ export interface WorkloadHost {
   /** Runs `event` for the client `delay` time units from now. */
   later(delay: number, event: { kind: 'client'; client: number } | { kind: 'timeout'; op: number }): void;
   trace(line: string): void;
-  /** A node accepted a proposal (before it handles the Ready carrying it). */
+  /** A node accepted a write (before it handles the Ready carrying it). */
   proposed(node: SimNode): void;
-  /** After a client call into a node, let the node handle its Ready. */
-  settle(node: SimNode): void;
+  /** The simulated time (deadlines). */
+  time(): number;
 }
 
 interface Pending {
@@ -34,20 +43,23 @@ interface Pending {
   opId: number;
   client: number;
   node: NodeId;
-  /** For writes: where the proposal landed. For reads: the context bytes. */
-  index: number;
-  term: number;
-  context?: string;
+  incarnation: number;
 }
 
 export interface WorkloadOptions {
   clients: number;
   keys: number;
+  /** Keys with TTLs (t*) and counters (n*). */
+  ttlKeys: number;
+  counterKeys: number;
   /** Time units a client waits for an answer before giving up (the op becomes `info`). */
   timeout: number;
   /** Mean think time between a client's operations. */
   think: number;
 }
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
 
 export class Workload {
   readonly history: HistoryOp[] = [];
@@ -55,7 +67,6 @@ export class Workload {
   private nextOpId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly hints: (NodeId | undefined)[];
-  private readonly lastRead: Map<string, string | null>[];
   private seq = 0;
   /** False once the run winds down: clients finish what they have but start nothing new. */
   active = true;
@@ -66,7 +77,6 @@ export class Workload {
     private readonly host: WorkloadHost,
   ) {
     this.hints = new Array(opts.clients).fill(undefined);
-    this.lastRead = Array.from({ length: opts.clients }, () => new Map());
   }
 
   start(): void {
@@ -81,10 +91,6 @@ export class Workload {
     return ++this.clock;
   }
 
-  private key(): string {
-    return `k${this.rng.int(1, this.opts.keys)}`;
-  }
-
   private next(client: number, delay = this.rng.int(1, 2 * this.opts.think)): void {
     if (this.active) this.host.later(delay, { kind: 'client', client });
   }
@@ -97,70 +103,107 @@ export class Workload {
       this.next(client);
       return;
     }
+    const { keys, ttlKeys, counterKeys } = this.opts;
+    const k = this.rng.int(1, keys + ttlKeys + counterKeys);
+    const key = k <= keys ? `k${k}` : k <= keys + ttlKeys ? `t${k - keys}` : `n${k - keys - ttlKeys}`;
     const roll = this.rng.float();
     if (roll < 0.45) {
-      this.read(client, nodes);
+      this.read(client, nodes, key);
       return;
     }
-    const key = this.key();
+    const target = this.hinted(client) ?? this.rng.pick(nodes);
     const value = `c${client}-${++this.seq}`;
+    const kind = key[0];
+    if (roll < 0.55) this.write(client, target, key, { type: 'del', keys: [enc.encode(key)] }, null);
+    else if (kind === 'n') this.incr(client, target, key);
+    else if (kind === 'k' && roll > 0.85) this.cas(client, target, key, value);
+    else if (kind === 't' && roll > 0.7) {
+      const pxat = target.now() + this.rng.int(20, 600);
+      this.write(client, target, key, { type: 'set', key: enc.encode(key), value: enc.encode(value), pxat }, value, true);
+    } else this.write(client, target, key, { type: 'set', key: enc.encode(key), value: enc.encode(value) }, value);
+  }
+
+  private write(client: number, target: SimNode, key: string, op: KvOp, value: string | null, ttl = false): void {
+    const h: HistoryOp = { clientId: client, key, op: 'write', input: value, call: this.tick(), return: 0, status: 'info' };
+    // The value may expire at any time after the SET: an indeterminate delete of that value only.
+    if (ttl) this.history.push({ clientId: 'expiry', key, op: 'cas', input: { expect: value, value: null }, call: h.call, return: 0, status: 'info' });
+    this.submit(client, target, h, [op], undefined, `${op.type} ${key}${value === null ? '' : `=${value}`}${ttl ? ' with ttl' : ''}`, (r) => (r[0]?.type === 'error' ? 'fail' : 'ok'));
+  }
+
+  private incr(client: number, target: SimNode, key: string): void {
+    const h: HistoryOp = { clientId: client, key, op: 'incr', call: this.tick(), return: 0, status: 'info' };
+    this.submit(client, target, h, [{ type: 'incrby', key: enc.encode(key), delta: 1n }], undefined, `incr ${key}`, (r) => {
+      const res = r[0];
+      h.output = res?.type === 'int' ? Number(res.value) : 'error';
+      return 'ok';
+    });
+  }
+
+  /** WATCH key, read it on the node, MULTI SET key value EXEC. */
+  private cas(client: number, target: SimNode, key: string, value: string): void {
+    const kv = target.kv!;
+    const now = target.now();
+    const version = kv.version(enc.encode(key), now);
+    const current = kv.get(enc.encode(key), now);
+    const expect = current === null ? null : dec.decode(current);
+    const h: HistoryOp = { clientId: client, key, op: 'cas', input: { expect, value }, call: this.tick(), return: 0, status: 'info' };
+    const watch = [{ key: enc.encode(key), version }];
+    const op: KvOp = { type: 'set', key: enc.encode(key), value: enc.encode(value) };
+    this.submit(client, target, h, [op], watch, `cas ${key} ${expect}->${value} (version ${version})`, (r) => {
+      if (r[0]?.type === 'aborted') return 'fail';
+      if (h.op === 'cas') h.output = true;
+      return 'ok';
+    });
+  }
+
+  private submit(
+    client: number,
+    target: SimNode,
+    h: HistoryOp,
+    ops: KvOp[],
+    watch: { key: Uint8Array; version: number }[] | undefined,
+    what: string,
+    outcome: (r: KvResult[]) => 'ok' | 'fail',
+  ): void {
+    this.history.push(h);
     const opId = this.nextOpId++;
-    const command: Command =
-      roll < 0.8
-        ? { op: 'write', id: opId, key, value }
-        : { op: 'cas', id: opId, key, expect: this.lastRead[client].get(key) ?? null, value };
-    this.propose(client, nodes, opId, command);
+    const p: Pending = { op: h, opId, client, node: target.id, incarnation: target.incarnation };
+    this.pending.set(opId, p);
+    this.host.trace(`client c${client} ${what} -> ${target.id} (op ${opId})`);
+    this.host.later(this.opts.timeout, { kind: 'timeout', op: opId });
+    target.propose(ops, this.host.time() + this.opts.timeout, watch).then(
+      (r) => this.pending.has(opId) && this.settled(p, outcome(r), `applied: ${describeResult(r[0])}`),
+      (err: Error) => {
+        if (err instanceof RefusedError) {
+          this.hints[client] = err.leader || undefined;
+          this.settled(p, 'fail', `refused: ${err.message}`, 1);
+        } else if (err instanceof ProposalFailedError) this.settled(p, 'fail', err.message);
+        else if (err instanceof OutcomeUnknownError) this.settled(p, 'info', err.message);
+        else this.settled(p, 'info', `${err.name}: ${err.message}`);
+      },
+    );
+    if (this.pending.has(opId)) this.host.proposed(target);
   }
 
-  /** A write or CAS, sent to the node the client believes leads. */
-  propose(client: number, nodes: SimNode[], opId: number, command: Command): void {
-    const hinted = this.hinted(client);
-    const target = hinted ?? this.rng.pick(nodes);
-    const call = this.tick();
-    const op: HistoryOp =
-      command.op === 'write'
-        ? { clientId: client, key: command.key, op: 'write', input: command.value, call, return: 0, status: 'info' }
-        : {
-            clientId: client,
-            key: command.key,
-            op: 'cas',
-            input: { expect: command.expect, value: command.value },
-            call,
-            return: 0,
-            status: 'info',
-          };
-    this.history.push(op);
-    try {
-      const { index, term } = target.raw!.propose(encodeCommand(command));
-      this.pending.set(opId, { op, opId, client, node: target.id, index, term });
-      this.host.trace(`client c${client} ${describe(command)} -> ${target.id} at index ${index} term ${term}`);
-      this.host.later(this.opts.timeout, { kind: 'timeout', op: opId });
-      this.host.proposed(target);
-      this.host.settle(target);
-    } catch (e) {
-      if (!(e instanceof ProposalDroppedError)) throw e;
-      op.status = 'fail';
-      op.return = this.tick();
-      const lead = target.raw!.status().lead;
-      this.hints[client] = lead || this.rng.pick(nodes).id;
-      this.host.trace(`client c${client} ${describe(command)} -> ${target.id} refused: ${e.message}`);
-      this.next(client, this.rng.int(1, 5));
-    }
-  }
-
-  private read(client: number, nodes: SimNode[]): void {
+  private read(client: number, nodes: SimNode[], key: string): void {
     const hinted = this.hinted(client);
     const target = hinted && this.rng.chance(0.5) ? hinted : this.rng.pick(nodes);
-    const key = this.key();
     const opId = this.nextOpId++;
-    const op: HistoryOp = { clientId: client, key, op: 'read', call: this.tick(), return: 0, status: 'info' };
-    this.history.push(op);
-    const context = `r${opId}`;
-    this.pending.set(opId, { op, opId, client, node: target.id, index: 0, term: 0, context });
-    this.host.trace(`client c${client} read ${key} via ${target.id} (${context})`);
+    const h: HistoryOp = { clientId: client, key, op: 'read', call: this.tick(), return: 0, status: 'info' };
+    this.history.push(h);
+    const p: Pending = { op: h, opId, client, node: target.id, incarnation: target.incarnation };
+    this.pending.set(opId, p);
+    this.host.trace(`client c${client} read ${key} via ${target.id} (op ${opId})`);
     this.host.later(this.opts.timeout, { kind: 'timeout', op: opId });
-    target.raw!.readIndex(new TextEncoder().encode(context));
-    this.host.settle(target);
+    target.barrier(this.host.time() + this.opts.timeout).then(
+      () => {
+        if (!this.pending.has(opId) || !target.up || target.incarnation !== p.incarnation) return;
+        const v = target.kv!.get(enc.encode(key), target.now());
+        if (h.op === 'read') h.output = v === null ? null : dec.decode(v);
+        this.settled(p, 'ok', `read at applied ${target.applied} -> ${h.op === 'read' ? h.output : ''}`);
+      },
+      (err: Error) => this.settled(p, 'info', `${err.name}: ${err.message}`),
+    );
   }
 
   /** The node the client believes leads, if it is reachable. */
@@ -170,49 +213,41 @@ export class Workload {
     return node?.up && !node.decommissioned ? node : undefined;
   }
 
-  private finish(p: Pending, status: 'ok' | 'fail' | 'info', why: string): void {
+  private settled(p: Pending, status: 'ok' | 'fail' | 'info', why: string, delay?: number): void {
+    if (!this.pending.has(p.opId)) return;
+    this.finish(p, status, why, delay);
+  }
+
+  private finish(p: Pending, status: 'ok' | 'fail' | 'info', why: string, delay?: number): void {
     this.pending.delete(p.opId);
     p.op.status = status;
     p.op.return = this.tick();
     this.host.trace(`client c${p.client} op ${p.opId} ${status}: ${why}`);
-    if (status === 'ok' && p.op.op === 'read') this.lastRead[p.client].set(p.op.key, p.op.output ?? null);
-    this.next(p.client);
+    this.next(p.client, delay === undefined ? undefined : this.rng.int(1, 5));
   }
 
-  /** `node` applied `e`: settle the write it proposed at that index, if any. */
-  applied(node: SimNode, e: Entry, command: Command | undefined, result: boolean): void {
-    for (const p of this.pending.values()) {
-      if (p.node !== node.id || p.context !== undefined || p.index !== e.index) continue;
-      if (e.term === p.term && command?.id === p.opId) {
-        if (p.op.op === 'cas') p.op.output = result;
-        this.finish(p, 'ok', `applied at ${e.index}${p.op.op === 'cas' ? (result ? ', swapped' : ', unchanged') : ''}`);
-      } else {
-        this.finish(p, 'fail', `index ${e.index} holds another entry (term ${e.term})`);
+  /**
+   * The leader proposed an eviction: each victim may be deleted from now on, but only while it
+   * holds the value it has now (the version the leader picked it at: values are unique).
+   */
+  evicting(node: SimNode, ops: KvOp[]): void {
+    const call = this.tick();
+    const now = node.now();
+    for (const op of ops) {
+      if (op.type !== 'evictIf') continue;
+      for (const v of op.victims) {
+        const key = dec.decode(v.key);
+        const held = node.kv!.get(v.key, now);
+        if (key === LIVENESS_KEY || held === null) continue;
+        const input = { expect: dec.decode(held), value: null };
+        this.history.push({ clientId: 'eviction', key, op: 'cas', input, call, return: 0, status: 'info' });
       }
-      return;
-    }
-  }
-
-  readServed(node: SimNode, rs: ReadState): void {
-    const context = new TextDecoder().decode(rs.context);
-    for (const p of this.pending.values()) {
-      if (p.node !== node.id || p.context !== context) continue;
-      if (p.op.op === 'read') p.op.output = node.sm.get(p.op.key);
-      this.finish(p, 'ok', `read at index ${rs.index} (applied ${node.sm.applied}) -> ${p.op.op === 'read' ? p.op.output : ''}`);
-      return;
     }
   }
 
   /** The node's process died: its clients cannot learn their outcomes. */
   crashed(node: SimNode): void {
     for (const p of [...this.pending.values()]) if (p.node === node.id) this.finish(p, 'info', `${node.id} crashed`);
-  }
-
-  /** A snapshot skipped over proposed entries: their fate is unknown to this node's callers. */
-  snapshotInstalled(node: SimNode, index: number): void {
-    for (const p of [...this.pending.values()]) {
-      if (p.node === node.id && p.context === undefined && p.index <= index) this.finish(p, 'info', `skipped by snapshot at ${index}`);
-    }
   }
 
   timeout(opId: number): void {
@@ -227,6 +262,12 @@ export class Workload {
   }
 }
 
-function describe(c: Command): string {
-  return c.op === 'write' ? `write ${c.key}=${c.value}` : `cas ${c.key} ${c.expect}->${c.value}`;
+/** The key the liveness check writes; not part of the checked history. */
+export const LIVENESS_KEY = 'live';
+
+function describeResult(r: KvResult | undefined): string {
+  if (!r) return '-';
+  if (r.type === 'int') return String(r.value);
+  if (r.type === 'error') return r.message;
+  return r.type;
 }

@@ -9,11 +9,22 @@
 
 export type RegisterValue = string | null;
 
+/** The integer an INCR finds in `v` (absent is 0), or undefined if it is not one. */
+export function counterValue(v: RegisterValue): number | undefined {
+  if (v === null) return 0;
+  return /^-?(0|[1-9][0-9]{0,14})$/.test(v) ? Number(v) : undefined;
+}
+
 export const OpKind = {
   Read: 'read',
   Write: 'write',
   /** Compare-and-set: writes `input.value` only if the register holds `input.expect`. */
   Cas: 'cas',
+  /**
+   * INCR: the register holds a decimal integer (absent counts as 0) and gains one; `output` is
+   * the new value, or 'error' when the register held something else (left unchanged).
+   */
+  Incr: 'incr',
 } as const;
 export type OpKind = (typeof OpKind)[keyof typeof OpKind];
 
@@ -56,7 +67,12 @@ export interface CasOp extends OpBase {
   output?: boolean;
 }
 
-export type HistoryOp = ReadOp | WriteOp | CasOp;
+export interface IncrOp extends OpBase {
+  op: typeof OpKind.Incr;
+  output?: number | 'error';
+}
+
+export type HistoryOp = ReadOp | WriteOp | CasOp | IncrOp;
 
 /** One line per operation, for reports: `c2 write k1 := "a" ok [12, 15]`. */
 export function describeOp(op: HistoryOp): string {
@@ -73,6 +89,9 @@ export function describeOp(op: HistoryOp): string {
       body = `cas ${op.key} ${show(op.input.expect)} -> ${show(op.input.value)}${
         op.status === OpStatus.Ok ? ` = ${op.output ? 'swapped' : 'unchanged'}` : ''
       }`;
+      break;
+    case OpKind.Incr:
+      body = `incr ${op.key}${op.status === OpStatus.Ok ? ` -> ${op.output}` : ''}`;
       break;
   }
   return `c${op.clientId} ${body} ${op.status} ${span}`;

@@ -69,7 +69,7 @@ describe('linearizability checker: hand-built histories', () => {
     expect(res.key).toBe('k');
     const c = res.counterexample!;
     // Reads that are not needed are gone; both writes must stay definite.
-    expect(c.ops.map((o) => `${o.op}:${o.op === 'read' ? o.output : o.input}:${o.status}`).sort()).toEqual([
+    expect(c.ops.map((o) => `${o.op}:${o.op === 'read' || o.op === 'incr' ? o.output : o.input}:${o.status}`).sort()).toEqual([
       'read:1:ok',
       'write:1:ok',
       'write:2:ok',
@@ -141,6 +141,27 @@ describe('linearizability checker: hand-built histories', () => {
     expect(checkLinearizability([w(1, 'a', 0, 1), maybe, r(3, 'a', 4, 5)]).ok).toBe(true);
   });
 
+  it('models INCR: integers (absent is 0) gain one, anything else is an error', () => {
+    const incr = (c: number, out: number | 'error' | undefined, call: number, ret: number): HistoryOp =>
+      out === undefined
+        ? { clientId: c, key: 'k', op: 'incr', call, return: 0, status: 'info' }
+        : { clientId: c, key: 'k', op: 'incr', output: out, call, return: ret, status: 'ok' };
+    expect(checkLinearizability([incr(1, 1, 1, 2), incr(2, 2, 3, 4), r(1, '2', 5, 6)]).ok).toBe(true);
+    // Two INCRs answered 1: one of them was lost.
+    expect(checkLinearizability([incr(1, 1, 1, 2), incr(2, 1, 3, 4)]).ok).toBe(false);
+    // Concurrent INCRs may finish in either order.
+    expect(checkLinearizability([incr(1, 2, 1, 4), incr(2, 1, 2, 3)]).ok).toBe(true);
+    expect(checkLinearizability([w(1, 'a', 1, 2), incr(2, 'error', 3, 4), r(1, 'a', 5, 6)]).ok).toBe(true);
+    expect(checkLinearizability([w(1, 'a', 1, 2), incr(2, 1, 3, 4)]).ok).toBe(false);
+    // Indeterminate INCRs may or may not have happened, in any number: 40 of them stay cheap.
+    const many: HistoryOp[] = [];
+    for (let i = 0; i < 40; i++) many.push(incr(i, undefined, i + 1, 0));
+    many.push(r(99, '17', 100, 101), incr(98, 25, 102, 103), r(99, '25', 104, 105));
+    expect(checkLinearizability(many).ok).toBe(true);
+    many.push(r(99, '24', 106, 107));
+    expect(checkLinearizability(many).ok).toBe(false);
+  });
+
   it('checks keys independently and honours initial values', () => {
     const h = [w(1, 'a', 0, 1, 'x'), r(2, 'a', 2, 3, 'x'), r(1, 'seed', 0, 1, 'y')];
     expect(checkLinearizability(h)).toMatchObject({ ok: false, key: 'y', keys: 2 });
@@ -190,7 +211,7 @@ function generate(seed: number, keys: string[], perKey: number, clients: number,
       if (op.op === 'read') op.output = value;
       else if (op.op === 'write') {
         if (p.effect) value = op.input;
-      } else {
+      } else if (op.op === 'cas') {
         op.output = value === op.input.expect;
         if (op.output) value = op.input.value;
       }

@@ -121,7 +121,8 @@ function cutAfter(ops: readonly HistoryOp[], t: number): HistoryOp[] {
     if (o.call > t) continue;
     const running = o.status === OpStatus.Info || o.return > t;
     if (running && isReadLike(o)) continue;
-    out.push(running && isDefiniteWrite(o) ? relax(o) : o);
+    // A running INCR's result may depend on what was cut: it keeps only its effect.
+    out.push(running && (isDefiniteWrite(o) || o.op === OpKind.Incr) ? relax(o) : o);
   }
   return out;
 }

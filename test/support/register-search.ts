@@ -11,7 +11,7 @@
  * - indeterminate writes of unobserved values are interchangeable too, so they are used in call
  *   order, or dropped when no failed CAS could tell that they happened.
  */
-import { describeOp, type HistoryOp, OpKind, OpStatus, type RegisterValue } from './history.ts';
+import { counterValue, describeOp, type HistoryOp, OpKind, OpStatus, type RegisterValue, show } from './history.ts';
 
 export interface LinearizedStep {
   op: HistoryOp;
@@ -40,8 +40,23 @@ function apply(state: RegisterValue, op: HistoryOp): RegisterValue | typeof ILLE
       if (op.output) return matches ? op.input.value : ILLEGAL;
       return matches ? ILLEGAL : state;
     }
+    case OpKind.Incr: {
+      const n = counterValue(state);
+      const after = n === undefined ? state : String(n + 1);
+      if (op.status === OpStatus.Info) return after;
+      if (n === undefined) return op.output === 'error' ? state : ILLEGAL;
+      return op.output === n + 1 ? after : ILLEGAL;
+    }
   }
 }
+
+/**
+ * Values nobody observed look alike to reads, writes and CAS; not to INCR, whose result depends
+ * on the exact value. A key with an INCR in its history treats every value as observed.
+ */
+const EVERY_VALUE = { has: () => true, add: () => EVERY_VALUE } as unknown as Set<RegisterValue>;
+
+const INCR = Symbol('incr');
 
 const written = (o: HistoryOp): RegisterValue | undefined =>
   o.op === OpKind.Write ? o.input : o.op === OpKind.Cas ? o.input.value : undefined;
@@ -55,6 +70,13 @@ export interface Shape {
   observed: Set<RegisterValue>;
   /** Indices into `ops` of indeterminate plain writes of unobserved values, in call order. */
   blind: number[];
+  /**
+   * Further groups of interchangeable indeterminate operations, each in call order: writes of
+   * one observed value, compare-and-sets with the same arguments, and INCRs. Which of a group's operations took effect cannot matter,
+   * only how many (an earlier call can stand in for a later one anywhere), so each group is
+   * used in call order, which keeps a history full of timeouts from 2^k subsets.
+   */
+  groups: number[][];
 }
 
 /**
@@ -66,8 +88,10 @@ export function shape(all: readonly HistoryOp[], init: RegisterValue): Shape {
   // Dropping an indeterminate CAS can leave a value unobserved, so repeat until nothing changes.
   let ops = all.slice();
   let facts = survey(ops);
+  const hasIncr = ops.some((o) => o.op === OpKind.Incr);
   for (;;) {
-    const { observed, lastFailedCas } = facts;
+    const { lastFailedCas } = facts;
+    const observed = hasIncr ? EVERY_VALUE : facts.observed;
     const kept = ops.filter((o) => {
       if (o.status !== OpStatus.Info) return true;
       if (o.op === OpKind.Read) return false;
@@ -77,12 +101,14 @@ export function shape(all: readonly HistoryOp[], init: RegisterValue): Shape {
     ops = kept;
     facts = survey(ops);
   }
-  const { observed, firstSeen, writers } = facts;
+  const { firstSeen, writers } = facts;
+  const observed = hasIncr ? EVERY_VALUE : facts.observed;
   const due = ops.map((o) => {
     const ret = o.status === OpStatus.Info ? Number.POSITIVE_INFINITY : o.return;
     if (!(ret >= o.call)) throw new RangeError(`operation returns before its call: ${describeOp(o)}`);
     const w = written(o);
-    if (w === undefined || w === init || writers.get(w) !== 1) return ret;
+    // An INCR may produce an integer value too: then its writer is not the only one.
+    if (w === undefined || w === init || writers.get(w) !== 1 || (hasIncr && counterValue(w) !== undefined)) return ret;
     const deadline = firstSeen.get(w);
     // A read of the value that returned before this write began is illegal whatever we pick.
     return deadline === undefined ? ret : Math.max(o.call, Math.min(ret, deadline));
@@ -91,7 +117,20 @@ export function shape(all: readonly HistoryOp[], init: RegisterValue): Shape {
     .map((_o, i) => i)
     .filter((i) => ops[i].status === OpStatus.Info && ops[i].op === OpKind.Write && !observed.has(written(ops[i])!))
     .sort((a, b) => ops[a].call - ops[b].call);
-  return { ops, due, observed, blind };
+  const byValue = new Map<string | typeof INCR, number[]>();
+  ops.forEach((o, i) => {
+    if (o.status !== OpStatus.Info || blind.includes(i)) return;
+    let group: string | typeof INCR | undefined;
+    if (o.op === OpKind.Incr) group = INCR;
+    else if (o.op === OpKind.Write) group = `w${show(o.input)}`;
+    else if (o.op === OpKind.Cas) group = `c${show(o.input.expect)}${show(o.input.value)}`;
+    if (group === undefined) return;
+    const list = byValue.get(group) ?? [];
+    list.push(i);
+    byValue.set(group, list);
+  });
+  const groups = [...byValue.values()].filter((g) => g.length > 1).map((g) => g.sort((a, b) => ops[a].call - ops[b].call));
+  return { ops, due, observed, blind, groups };
 }
 
 /** Which values are read or compared, when each is first seen, and who writes them. */
@@ -132,7 +171,7 @@ function mix32(x: number): number {
  * extended, so the search backtracks. `budget` bounds the number of search steps.
  */
 export function searchRegister(all: readonly HistoryOp[], init: RegisterValue, budget: number): Verdict {
-  const { ops, due, observed, blind } = shape(all, init);
+  const { ops, due, observed, blind, groups } = shape(all, init);
   const n = ops.length;
   if (n === 0) return { kind: 'ok', steps: 0 };
   // Node 0 is the head; op i has call node 2i+1 and deadline node 2i+2.
@@ -175,6 +214,11 @@ export function searchRegister(all: readonly HistoryOp[], init: RegisterValue, b
       blindPlaced += by;
       return;
     }
+    if (groupOf[i] >= 0) {
+      groupPlaced[groupOf[i]] += by;
+      groupKey = groupPlaced.join(',');
+      return;
+    }
     linearized[i >>> 5] ^= 1 << (i & 31);
     h1 ^= r1[i];
     h2 ^= r2[i];
@@ -185,11 +229,22 @@ export function searchRegister(all: readonly HistoryOp[], init: RegisterValue, b
     blindRank[i] = rank;
   });
   let blindPlaced = 0;
+  // Each group is placed in call order too: groupRank[i] must equal groupPlaced[groupOf[i]].
+  const groupOf = new Int32Array(n).fill(-1);
+  const groupRank = new Int32Array(n).fill(-1);
+  groups.forEach((g, k) => {
+    g.forEach((i, rank) => {
+      groupOf[i] = k;
+      groupRank[i] = rank;
+    });
+  });
+  const groupPlaced = new Int32Array(groups.length);
+  let groupKey = groupPlaced.join(',');
   const memo = new Map<string, Uint32Array[]>();
   const memoValue = (v: RegisterValue) => (!observed.has(v) ? '~' : v === null ? '' : `=${v}`);
   /** Records (linearized, blind writes placed, value); true if that state was seen before. */
   const explored = (value: RegisterValue): boolean => {
-    const key = `${h1}.${h2}.${blindPlaced}.${memoValue(value)}`;
+    const key = `${h1}.${h2}.${blindPlaced}.${groupKey}.${memoValue(value)}`;
     const bucket = memo.get(key);
     if (!bucket) {
       memo.set(key, [linearized.slice()]);
@@ -205,7 +260,16 @@ export function searchRegister(all: readonly HistoryOp[], init: RegisterValue, b
    * is an observed one: over an unobserved value it changes nothing but uses up a write.
    */
   let required = due.filter((d) => d !== Number.POSITIVE_INFINITY).length;
-  const placeable = (i: number) => blindRank[i] < 0 || (blindRank[i] === blindPlaced && observed.has(state));
+  /**
+   * An indeterminate compare-and-set that finds another value would change nothing: it is only
+   * placed where it takes effect (it may still never happen), which spares the search every
+   * subset of no-ops (the simulator's eviction and expiry deletes are such operations).
+   */
+  const inert = (o: HistoryOp) => o.status === OpStatus.Info && o.op === OpKind.Cas && state !== o.input.expect;
+  const placeable = (i: number) =>
+    blindRank[i] >= 0
+      ? blindRank[i] === blindPlaced && observed.has(state)
+      : (groupOf[i] < 0 || groupRank[i] === groupPlaced[groupOf[i]]) && !inert(ops[i]);
 
   const stack: { op: number; before: RegisterValue }[] = [];
   let state = init;
