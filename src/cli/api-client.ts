@@ -47,7 +47,8 @@ export class ApiError extends Error {
 
 /** Options from parsed `API_FLAGS` values and the environment. */
 export function apiOptions(values: { endpoints?: string; token?: string; cacert?: string; 'timeout-ms'?: string }, env = process.env): ApiOptions {
-  const list = (values.endpoints ?? env.RAFTKV_ENDPOINTS ?? DEFAULT_ENDPOINT).split(',').map((s) => s.trim());
+  // An empty variable counts as unset, as for the node's RAFTKV_* settings.
+  const list = (values.endpoints ?? (env.RAFTKV_ENDPOINTS || DEFAULT_ENDPOINT)).split(',').map((s) => s.trim());
   const endpoints = list.filter((s) => s !== '').map(normalEndpoint);
   if (endpoints.length === 0) throw new ApiError('--endpoints names no endpoint', true);
   const timeoutMs = values['timeout-ms'] === undefined ? 5000 : Number(values['timeout-ms']);

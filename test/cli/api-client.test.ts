@@ -17,6 +17,7 @@ function serve(handler: Parameters<typeof createServer>[1]): Promise<string> {
 describe('operator API client', () => {
   it('takes endpoints and the credential from flags, then the environment, then the local default', () => {
     expect(apiOptions({}, {}).endpoints).toEqual([DEFAULT_ENDPOINT]);
+    expect(apiOptions({}, { RAFTKV_ENDPOINTS: '' }).endpoints).toEqual([DEFAULT_ENDPOINT]);
     expect(apiOptions({}, { RAFTKV_ENDPOINTS: 'a:1, https://b:2' }).endpoints).toEqual(['http://a:1', 'https://b:2']);
     expect(apiOptions({ endpoints: 'c:3' }, { RAFTKV_ENDPOINTS: 'a:1' }).endpoints).toEqual(['http://c:3']);
     expect(apiOptions({}, { REDISCLI_AUTH: 'pw' }).token).toBe('pw');

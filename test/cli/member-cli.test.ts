@@ -5,31 +5,14 @@
  * through a follower's endpoint, remove (the node then exits). Usage errors exit 2 and failures
  * exit 1, each with one line saying why; --help exits 0.
  */
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterHarness, type NodeHandle, freePort, waitFor } from '../support/cluster-harness.ts';
+import { type CliRun, runRaftkv } from '../support/raftkv-cli.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function raftkv(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const env = { ...process.env };
-    delete env.RAFTKV_ENDPOINTS;
-    execFile(process.execPath, ['--import', 'tsx', MAIN, ...args], { timeout: 60_000, env }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr });
-    });
-  });
-}
+const raftkv = (...args: string[]) => runRaftkv(args);
 
 /** The single line a failure prints (usage errors add the usage text after it). */
-const firstLine = (r: Run) => r.stderr.split('\n')[0];
+const firstLine = (r: CliRun) => r.stderr.split('\n')[0];
 
 describe('help and usage errors', () => {
   it.each([

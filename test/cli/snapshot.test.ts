@@ -14,40 +14,15 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LevelStorage } from '../../src/storage/index.ts';
 import { ClusterHarness, freeBasePort, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
+import { runRaftkv } from '../support/raftkv-cli.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const PASSWORD = 'backup-test-password';
 const dir = mkdtempSync(join(tmpdir(), 'raftkv-backup-'));
 const file = join(dir, 'backup.snapshot');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** The real CLI, as an operator runs it. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RAFTKV_HTTP_TOKEN: '', REDISCLI_AUTH: '', RAFTKV_ENDPOINTS: '', ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  return new Promise((resolve) =>
-    child.on('exit', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runRaftkv(args, env);
 
 function redis(h: NodeHandle): Redis {
   return new Redis({ port: h.port, host: '127.0.0.1', password: PASSWORD, lazyConnect: true, maxRetriesPerRequest: 1 });

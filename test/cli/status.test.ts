@@ -3,28 +3,16 @@
  * LevelDB): every member's own numbers in one table, and a killed member marked unreachable,
  * never shown with the role it had. The CLI runs as a process, as an operator runs it.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterStatusReport } from '../../src/cli/status.ts';
 import { ClusterHarness, freePort, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
+import { runRaftkv } from '../support/raftkv-cli.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-function raftkv(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RAFTKV_ENDPOINTS: '' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
-}
+const raftkv = (args: string[]) => runRaftkv(args);
 
 interface MemberView {
   id: string;

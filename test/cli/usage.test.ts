@@ -4,24 +4,10 @@
  * it, exit 2, and no stack trace (was: "unknown command '--help'", and an
  * ERR_PARSE_ARGS_UNKNOWN_OPTION stack trace from `raftkv cluster --help`).
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runRaftkv } from '../support/raftkv-cli.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-
-function raftkv(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
-}
+const raftkv = (args: string[]) => runRaftkv(args);
 
 /** One line on stderr, no stack trace, exit 2. */
 function expectUsageError(r: { code: number | null; stderr: string; stdout: string }, text: string): void {
