@@ -20,6 +20,10 @@ export interface DutiesHost {
   now(): number;
   /** Proposes ops as one entry through the log (RaftNode.propose). */
   propose(ops: KvOp[]): Promise<unknown>;
+  /** The clock that paces active expiry (Date.now in the node, simulated time in the simulator). */
+  time(): number;
+  /** Where eviction's random samples come from (Math.random in the node, seeded in the simulator). */
+  random(): number;
 }
 
 export class LeaderDuties {
@@ -31,7 +35,7 @@ export class LeaderDuties {
     private readonly node: DutiesHost,
     /** Read at each call: cluster-wide settings change these (settings.ts). */
     private readonly cfg: Pick<NodeConfig, 'maxmemory' | 'maxmemoryPolicy'>,
-    private readonly log: Logger,
+    private readonly log: Pick<Logger, 'debug'>,
   ) {}
 
   reset(): void {
@@ -40,7 +44,7 @@ export class LeaderDuties {
   }
 
   onTick(): void {
-    const now = Date.now();
+    const now = this.node.time();
     if (now - this.lastExpiry >= EXPIRE_EVERY_MS) {
       this.lastExpiry = now;
       this.expire();
@@ -68,7 +72,7 @@ export class LeaderDuties {
     const over = this.node.kv.bytesOverMaxmemory();
     if (over <= 0) return;
     // Each victim carries the version it has now: a key written before this commits is spared.
-    const victims = this.node.kv.evictionCandidates(over, this.cfg.maxmemoryPolicy, Math.random);
+    const victims = this.node.kv.evictionCandidates(over, this.cfg.maxmemoryPolicy, () => this.node.random());
     if (victims.length === 0) return;
     this.evictionInFlight = true;
     this.node

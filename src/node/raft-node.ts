@@ -161,7 +161,11 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       },
       log,
     );
-    this.duties = new LeaderDuties({ kv: this.kv, now: () => this.now(), propose: (ops) => this.propose(ops) }, cfg, log);
+    this.duties = new LeaderDuties(
+      { kv: this.kv, now: () => this.now(), propose: (ops) => this.propose(ops), time: Date.now, random: Math.random },
+      cfg,
+      log,
+    );
     this.applier = new Applier(this.applierHost());
     this.applied = parts.applied;
     this.membership.restored(parts.conf);

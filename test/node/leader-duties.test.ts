@@ -16,16 +16,20 @@ function setup(cfg: Pick<NodeConfig, 'maxmemory' | 'maxmemoryPolicy'>) {
   const kv = new KvStore({ maxmemory: cfg.maxmemory, policy: cfg.maxmemoryPolicy });
   const proposed: { ops: KvOp[]; settle: () => void }[] = [];
   let now = T0;
+  // The pace of the expiry pass, apart from the node clock that judges what is due.
+  let time = 1_000_000;
   const duties = new LeaderDuties(
     {
       kv,
       now: () => now,
       propose: (ops) => new Promise<unknown>((resolve) => proposed.push({ ops, settle: () => resolve([]) })),
+      time: () => time,
+      random: Math.random,
     },
     cfg,
     pino({ level: 'silent' }),
   );
-  return { kv, duties, proposed, at: (t: number) => (now = t) };
+  return { kv, duties, proposed, at: (t: number) => (now = t), pass: (ms: number) => (time += ms) };
 }
 
 const settled = () => new Promise<void>((r) => setImmediate(r));
@@ -38,15 +42,17 @@ describe('LeaderDuties', () => {
     h.duties.onTick();
     expect(h.proposed).toHaveLength(0); // nothing due yet
     h.at(T0 + 20);
-    await new Promise((r) => setTimeout(r, 110)); // the expiry pass runs at most every 100 ms
+    h.duties.onTick();
+    expect(h.proposed).toHaveLength(0); // the expiry pass runs at most every 100 ms
+    h.pass(110);
     h.duties.onTick();
     expect(h.proposed.map((p) => p.ops)).toEqual([[{ type: 'expireIf', key: b('a'), at: T0 + 10 }]]);
-    await new Promise((r) => setTimeout(r, 110));
+    h.pass(110);
     h.duties.onTick();
     expect(h.proposed).toHaveLength(1); // the first is still in flight
     h.proposed[0].settle();
     await settled();
-    await new Promise((r) => setTimeout(r, 110));
+    h.pass(110);
     h.duties.onTick();
     expect(h.proposed).toHaveLength(2); // not applied yet, so the same key is due again
   });

@@ -21,7 +21,7 @@ import { type ReadyHost, ReadyLoop } from '../../src/node/ready-loop.ts';
 import { ProposalWaiters, ReadWaiters } from '../../src/node/waiters.ts';
 import { type ConfState, decodeConfChange, type Entry, type Message, NONE, type NodeId, type RaftConfig, RawNode, type Ready, Role, type Snapshot } from '../../src/raft/index.ts';
 import type { SaveRequest } from '../../src/storage/memory-log.ts';
-import { LeaderDuties } from './duties.ts';
+import { LeaderDuties } from '../../src/node/leader-duties.ts';
 import { chainDigest, GENESIS_DIGEST } from './digest.ts';
 import { ELECTION_TICK, TICK } from './schedule.ts';
 import { type Disk, SimStorage } from './sim-storage.ts';
@@ -148,15 +148,29 @@ class Process {
     });
     // A deferred run of a dead incarnation's loop never happens.
     this.loop = new ReadyLoop(this.readyHost(), { defer: (fn) => hooks.defer(node, () => this.alive && fn()), now: () => 0 });
+    const kv = this.kv;
     const duties = {
-      kv: this.kv,
+      kv,
       now: () => this.applier.now(),
       propose: (ops: KvOp[]) => {
         hooks.dutyProposed(node, ops);
         return node.propose(ops, hooks.simTime() + opts.timeout);
       },
+      // The runtime paces expiry by its setInterval's clock: here, simulated time.
+      time: () => hooks.simTime(),
+      random: node.rng,
     };
-    this.duties = new LeaderDuties(duties, node.rng);
+    // The production class; maxmemory and the policy are read from the store at each call, as
+    // the node's cluster-wide settings are.
+    const settings = {
+      get maxmemory() {
+        return kv.maxmemory;
+      },
+      get maxmemoryPolicy() {
+        return kv.policy;
+      },
+    };
+    this.duties = new LeaderDuties(duties, settings, { debug: () => {} });
   }
 
   schedule(): void {
@@ -365,7 +379,7 @@ export class SimNode {
     p.raw.tick();
     p.proposals.expire(now);
     p.reads.expire(now);
-    if (p.role === Role.Leader) p.duties.onTick(now);
+    if (p.role === Role.Leader) p.duties.onTick();
     p.schedule();
   }
 
