@@ -145,7 +145,12 @@ export class ReadyLoop {
     const termChange = hs !== undefined && (prev === undefined || hs.term !== prev.term || hs.vote !== prev.vote);
     if (hs !== undefined) this.lastHardState = hs;
     if (termChange) this.termSavesInFlight++;
-    if (!rd.mustSync) {
+    if (host.role() === Role.Leader && this.termSavesInFlight > 0) {
+      // Every leader message carries the new term, and whatever it sends (a tick's heartbeat,
+      // the Apps a heartbeat answer unpauses) waits until that term is durable (hole 1), even
+      // from a Ready that itself writes nothing: it finishes behind the term's save.
+      late = rd.messages;
+    } else if (!rd.mustSync) {
       // This Ready writes nothing a peer relies on (at most a new commit index), so its
       // messages need not wait for its own save: heartbeat answers, and with them ReadIndex
       // rounds, stay off the fsync path. But an append ack or a vote speaks for the core's
@@ -155,7 +160,7 @@ export class ReadyLoop {
       const behind = this.savesInFlight > 0;
       host.send(behind ? rd.messages.filter((m) => !AFTER_APPEND.has(m.type)) : late);
       late = behind ? rd.messages.filter((m) => AFTER_APPEND.has(m.type)) : [];
-    } else if (host.role() === Role.Leader && this.termSavesInFlight === 0) {
+    } else if (host.role() === Role.Leader) {
       host.send(rd.messages.filter((m) => EARLY_LEADER_MESSAGES.has(m.type)));
       late = rd.messages.filter((m) => !EARLY_LEADER_MESSAGES.has(m.type));
     }

@@ -107,6 +107,28 @@ describe('ReadyLoop', () => {
     expect(h.saves).toHaveLength(4);
   });
 
+  // Hole 1's second path (found by reading, after the simulator's run of the production loop):
+  // a Ready that writes nothing (a tick's heartbeat, or the Apps a heartbeat answer unpauses)
+  // skips the mustSync branch. Its messages carry the new term too, so they wait as well.
+  it('holds every leader message, from Readies that write nothing too, until its new term is durable', async () => {
+    const h = harness(Role.Leader);
+    const hs = (term: number) => ({ term, vote: 'n1', commit: 0 });
+    h.queue.push(ready({ hardState: hs(2), entries: [ent(1)], mustSync: true, messages: [] }));
+    h.queue.push(ready({ messages: [msg(MessageType.Heartbeat)] }));
+    h.queue.push(ready({ messages: [msg(MessageType.App, 1)] }));
+    h.loop.schedule();
+    await h.turn();
+    expect(h.sent).toEqual([]);
+    h.saves[0].resolve();
+    await h.turn();
+    expect(h.sent).toEqual([`${MessageType.Heartbeat}@0`, `${MessageType.App}@1`]);
+    // Once the term is durable, a Ready that writes nothing sends at once again.
+    h.queue.push(ready({ messages: [msg(MessageType.Heartbeat)] }));
+    h.loop.schedule();
+    await h.turn();
+    expect(h.sent).toHaveLength(3);
+  });
+
   // Issue 11, hole 6a: restoring a large snapshot takes many event-loop turns; the loop must go
   // on answering heartbeats meanwhile, and apply nothing until the restore is done.
   it('keeps taking Readies while a snapshot is restored: heartbeat answers leave, applies wait, in order', async () => {
