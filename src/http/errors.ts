@@ -14,7 +14,7 @@ import {
   NotLeaderError,
   TransferTimeoutError,
   UnknownMemberError,
-} from '../node/raft-node.ts';
+} from '../node/errors.ts';
 import { OutcomeUnknownError, ProposalFailedError, ReadTimeoutError } from '../node/waiters.ts';
 import { ProposalDroppedError } from '../raft/types.ts';
 

@@ -27,30 +27,10 @@ import { type ReadyHost, ReadyLoop } from './ready-loop.ts';
 import { OutcomeUnknownError, ProposalWaiters, ReadWaiters } from './waiters.ts';
 import { type WritesHost, Writes } from './writes.ts';
 import type { NodeTls } from './tls-config.ts';
-import {
-  ConfChangePendingError,
-  LearnerBehindError,
-  MemberExistsError,
-  NodeClosedError,
-  NotLearnerError,
-  NotLeaderError,
-  TransferTimeoutError,
-  UnknownMemberError,
-} from './errors.ts';
+import { NodeClosedError } from './errors.ts';
 import { Leadership, type LeadershipHost } from './leadership.ts';
 import { Removal } from './removal.ts';
 import { RejectLoops } from './reject-loop.ts';
-
-export {
-  ConfChangePendingError,
-  LearnerBehindError,
-  MemberExistsError,
-  NodeClosedError,
-  NotLearnerError,
-  NotLeaderError,
-  TransferTimeoutError,
-  UnknownMemberError,
-};
 
 export interface PublishEvent {
   channel: Uint8Array;

@@ -7,7 +7,8 @@
  */
 import { KvEncodeError } from '../../kv/index.ts';
 import { type Member, respPort } from '../../node/members.ts';
-import { NodeClosedError, NotLeaderError, type RaftNode } from '../../node/raft-node.ts';
+import { NodeClosedError, NotLeaderError } from '../../node/errors.ts';
+import type { RaftNode } from '../../node/raft-node.ts';
 import { OutcomeUnknownError, ProposalFailedError, ReadTimeoutError } from '../../node/waiters.ts';
 import { ProposalDroppedError } from '../../raft/types.ts';
 import { R, type Reply } from '../reply.ts';
