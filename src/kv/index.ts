@@ -35,7 +35,7 @@
  * on every replica. LRU order is leader-local bookkeeping: EVICT carries the chosen keys.
  */
 export { MAX_STRING_BYTES } from './apply.ts';
-export { snapshotImageProblem, snapshotImageSummary } from './snapshot.ts';
+export { snapshotImageProblem, snapshotImageSummary } from './snapshot-format.ts';
 export { decodeEntry, encodeEntry, entryTs } from './codec.ts';
 export {
   KvDecodeError,
@@ -71,5 +71,6 @@ export {
   MAX_SESSION_TTL_MS,
   SESSION_ERR,
 } from './sessions.ts';
-export { SNAPSHOT_CHUNK_BYTES, SnapshotWriter } from './snapshot.ts';
+export { SnapshotWriter } from './snapshot.ts';
+export { SNAPSHOT_CHUNK_BYTES } from './snapshot-format.ts';
 export { type ExpiredKey, KvStore, type KvStoreOptions, type ReadOptions, type ScanOptions } from './store.ts';

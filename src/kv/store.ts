@@ -21,7 +21,8 @@ import { expireTimeOf, findLive, liveCount, matchingKeys, randomKeyOf, scanKeys,
 import { ABORTED, error, type KvResult } from './results.ts';
 import { decodeResults, newRecord, SESSION_ERR, Sessions, sessionProblem, sessionResult } from './sessions.ts';
 import type { ClusterSettings } from './settings.ts';
-import { readSnapshot, SnapshotWriter } from './snapshot.ts';
+import { SnapshotWriter } from './snapshot.ts';
+import { readSnapshot } from './snapshot-read.ts';
 
 /** Keys walked between two yields to the event loop (lruOrder). */
 const LRU_SLICE = 16 * 1024;

@@ -10,7 +10,7 @@ import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { SnapshotFormatError } from '../../src/kv/errors.ts';
 import { bucketOf } from '../../src/kv/keyspace.ts';
-import { snapshotImageProblem } from '../../src/kv/snapshot.ts';
+import { snapshotImageProblem } from '../../src/kv/snapshot-format.ts';
 import { b, collect, Harness } from './harness.ts';
 
 /** A snapshot image: the bytes after the magic, then the crc. */

@@ -2,7 +2,7 @@
 import { Buffer } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
 import { RestoreInProgressError, SnapshotAbortedError, SnapshotFormatError } from '../../src/kv/errors.ts';
-import { snapshotImageProblem } from '../../src/kv/snapshot.ts';
+import { snapshotImageProblem } from '../../src/kv/snapshot-format.ts';
 import { KvStore } from '../../src/kv/store.ts';
 import { b, collect, Harness, rng } from './harness.ts';
 

@@ -1,0 +1,159 @@
+/**
+ * The keyspace snapshot format, shared by the writer (snapshot.ts) and the reader
+ * (snapshot-read.ts), and the checks run on an image before it is installed.
+ *
+ * Format (all varints unsigned LEB128):
+ *   "RKVS" FORMAT(u8 = 1 | 2 | 3 | 4 | 5) index count nbuckets {bucket deletedAt}*
+ *   [FORMAT 2-5: nsettings {name(len, bytes) value(len, bytes)}*]
+ *   [FORMAT 3-5: highTs]
+ *   [FORMAT 4, 5: nextSeq]
+ *   count x { [FORMAT 4, 5: seq - previous record's seq (0 before the first)]
+ *             key(len, bytes) value(len, bytes) expiresAt(0 = none) version }
+ *   [FORMAT 5: nsessions {key(len, bytes) fingerprint(len, bytes) index expiresAt
+ *                         results(len, bytes)}*]
+ *   crc32(u32 LE) of every preceding byte
+ * FORMAT 2 adds the cluster-wide settings (settings.ts) in their canonical text form. FORMAT 3
+ * adds the newest entry timestamp applied (KvStore.highTs, a varint of 6 bytes for today's
+ * times), so that a node restored from it never stamps or reads at an older time than the log
+ * holds. A store with neither still writes FORMAT 1, and one with settings but no timestamp
+ * FORMAT 2: an older version can install those. Every older format still loads (highTs 0).
+ * FORMAT 4 adds each key's creation sequence (Item.seq, the SCAN cursor; a delta, nearly always
+ * one byte) and the keyspace's nextSeq, so that a SCAN continued on a node restored from the
+ * snapshot neither skips nor repeats keys. It is written only when deletions left gaps
+ * (nextSeq != count + 1): otherwise the seqs are exactly 1..count, which is what a restore of
+ * an older format numbers them, and FORMAT 1-3 loses nothing.
+ * FORMAT 5 adds the idempotency records (sessions.ts) in table order, after the keys; written
+ * only when there are any. It always carries FORMAT 4's seqs.
+ * Records are in creation order; a restore rebuilds the LRU lists in that order (LRU order is
+ * leader-local bookkeeping, not replicated state). Replicas that applied the same log write
+ * byte-identical snapshots.
+ */
+import { Buffer } from 'node:buffer';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { crc32 } from 'node:zlib';
+import { ByteReader, type ByteWriter, ShortInputError, uvarintSize } from './bytes.ts';
+import { SnapshotFormatError } from './errors.ts';
+import { VERSION_BUCKETS } from './keyspace.ts';
+import type { SessionRecord } from './sessions.ts';
+import { type ClusterSettings, mergeSettings } from './settings.ts';
+
+export const MAGIC = Buffer.from('RKVS', 'latin1');
+/** Without settings. */
+export const FORMAT_1 = 1;
+/** With the cluster-wide settings after the version buckets. */
+export const FORMAT_2 = 2;
+/** FORMAT 2 plus the high-water entry timestamp after the settings. */
+export const FORMAT_3 = 3;
+/** FORMAT 3 plus the keys' creation sequences and the keyspace's nextSeq. */
+export const FORMAT_4 = 4;
+/** FORMAT 4 plus the idempotency records after the keys. */
+export const FORMAT_5 = 5;
+
+export function knownFormat(format: number): boolean {
+  return format >= FORMAT_1 && format <= FORMAT_5;
+}
+/** Target chunk size: one chunk is one slice of synchronous work (well under 5 ms). */
+export const SNAPSHOT_CHUNK_BYTES = 256 * 1024;
+
+/**
+ * Why `image` cannot be a keyspace snapshot, judged by its magic, format and trailing crc32, or
+ * undefined if it may be one. Checked before a snapshot from a peer reaches the core: once the
+ * core takes a snapshot it is saved, and a restore that then fails would stop the node at
+ * every start. The crc runs over 4 MiB slices with a turn of the event loop between them.
+ */
+export async function snapshotImageProblem(image: Uint8Array): Promise<string | undefined> {
+  if (image.length < MAGIC.length + 1 + 4) return 'shorter than a snapshot';
+  if (!MAGIC.equals(image.subarray(0, MAGIC.length))) return 'bad magic';
+  const format = image[MAGIC.length];
+  if (!knownFormat(format)) return `unknown format ${format}`;
+  const end = image.length - 4;
+  let crc = 0;
+  for (let at = 0; at < end; at += CHECK_SLICE_BYTES) {
+    if (at > 0) await yieldToEventLoop();
+    crc = crc32(image.subarray(at, Math.min(end, at + CHECK_SLICE_BYTES)), crc);
+  }
+  const expected = Buffer.from(image.buffer, image.byteOffset + end, 4).readUInt32LE(0);
+  return crc === expected ? undefined : 'checksum mismatch';
+}
+
+const CHECK_SLICE_BYTES = 4 * 1024 * 1024;
+
+/** A record's size; `seqBytes` is its seq delta's (0 before FORMAT 4). */
+export function recordSize(seqBytes: number, key: string, value: string, expiresAt: number, version: number): number {
+  return seqBytes + uvarintSize(key.length) + key.length + uvarintSize(value.length) + value.length + uvarintSize(expiresAt) + uvarintSize(version);
+}
+
+export interface Header {
+  format: number;
+  index: number;
+  count: number;
+  buckets: [number, number][];
+  settings: ClusterSettings;
+  highTs: number;
+  /** FORMAT 4: the keyspace's nextSeq; 0 when records carry no seq (renumbered 1..count). */
+  nextSeq: number;
+}
+
+/** More than any version defines; a bound so a corrupt count cannot loop for long. */
+const MAX_SETTINGS = 1024;
+
+export function readHeader(r: ByteReader): Header {
+  for (let i = 0; i < MAGIC.length; i++) {
+    if (r.u8() !== MAGIC[i]) throw new SnapshotFormatError('bad magic');
+  }
+  const format = r.u8();
+  if (!knownFormat(format)) throw new SnapshotFormatError(`unknown format ${format}`);
+  const index = r.uvarint();
+  const count = r.uvarint();
+  const n = r.uvarint();
+  if (n > VERSION_BUCKETS) throw new SnapshotFormatError(`${n} version buckets`);
+  const buckets: [number, number][] = [];
+  for (let i = 0; i < n; i++) {
+    const b = r.uvarint();
+    if (b >= VERSION_BUCKETS) throw new SnapshotFormatError(`version bucket ${b}`);
+    buckets.push([b, r.uvarint()]);
+  }
+  const settings: ClusterSettings = {};
+  if (format !== FORMAT_1) {
+    const ns = r.uvarint();
+    if (ns > MAX_SETTINGS) throw new SnapshotFormatError(`${ns} settings`);
+    const pairs: [Uint8Array, Uint8Array][] = [];
+    // Copies: the input chunks may be reused once read.
+    for (let i = 0; i < ns; i++) pairs.push([Buffer.from(r.bytes()), Buffer.from(r.bytes())]);
+    // A setting this version does not know (a newer version's) is dropped, as apply would.
+    mergeSettings(settings, pairs);
+  }
+  const highTs = format >= FORMAT_3 ? r.uvarint() : 0;
+  const nextSeq = format >= FORMAT_4 ? r.uvarint() : 0;
+  if (format >= FORMAT_4 && nextSeq <= count) throw new SnapshotFormatError(`nextSeq ${nextSeq} for ${count} keys`);
+  return { format, index, count, buckets, settings, highTs, nextSeq };
+}
+
+/**
+ * What an image's header says (a backup file repeats it in its own header), from the image's
+ * first bytes: undefined when they end before the header does. SnapshotFormatError if it is
+ * not an image of a format this version reads.
+ */
+export function snapshotImageSummary(prefix: Uint8Array): { format: number; index: number; keyCount: number } | undefined {
+  try {
+    const header = readHeader(new ByteReader(prefix));
+    return { format: prefix[MAGIC.length], index: header.index, keyCount: header.count };
+  } catch (err) {
+    if (err instanceof ShortInputError) return undefined;
+    throw err;
+  }
+}
+export function sessionSize(r: SessionRecord): number {
+  return (
+    uvarintSize(r.key.length) + r.key.length + uvarintSize(r.fingerprint.length) + r.fingerprint.length +
+    uvarintSize(r.index) + uvarintSize(r.expiresAt) + uvarintSize(r.results.length) + r.results.length
+  );
+}
+
+export function writeSession(w: ByteWriter, r: SessionRecord): void {
+  w.binary(r.key);
+  w.binary(r.fingerprint);
+  w.uvarint(r.index);
+  w.uvarint(r.expiresAt);
+  w.binary(r.results);
+}

@@ -1,0 +1,101 @@
+/**
+ * Restoring a keyspace from a snapshot stream (format: snapshot-format.ts), in slices of
+ * RESTORE_SLICE records with a turn of the event loop between them, so that a follower
+ * installing a large snapshot keeps answering heartbeats.
+ */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { ByteReader, ShortInputError } from './bytes.ts';
+import { SnapshotFormatError } from './errors.ts';
+import { Keyspace } from './keyspace.ts';
+import { decodeResults, MAX_FINGERPRINT_BYTES, MAX_SESSION_BYTES, MAX_SESSION_KEY_BYTES, MAX_SESSION_RESULT_BYTES, SESSION_OVERHEAD, type SessionRecord, Sessions } from './sessions.ts';
+import type { ClusterSettings } from './settings.ts';
+import { FORMAT_5, readHeader } from './snapshot-format.ts';
+import { ChunkSource } from './snapshot-input.ts';
+
+/** Records restored between two yields to the event loop. */
+const RESTORE_SLICE = 1024;
+
+/** Builds a new keyspace from a snapshot stream; the caller swaps it in when this resolves. */
+export async function readSnapshot(
+  source: AsyncIterable<Uint8Array> | Uint8Array,
+): Promise<{ ks: Keyspace; index: number; settings: ClusterSettings; highTs: number; sessions: Sessions }> {
+  const src = new ChunkSource(source);
+  try {
+    const header = await src.read(readHeader);
+    const ks = new Keyspace();
+    for (const [b, index] of header.buckets) ks.deletedAt[b] = index;
+    let remaining = header.count;
+    let sinceYield = 0;
+    const withSeqs = header.nextSeq > 0;
+    let seq = 0;
+    while (remaining > 0) {
+      const r = new ByteReader(src.buf, src.pos);
+      try {
+        while (remaining > 0 && sinceYield < RESTORE_SLICE) {
+          const next = withSeqs ? seq + r.uvarint() : seq + 1;
+          const key = r.binary();
+          const value = r.binary();
+          const expiresAt = r.uvarint();
+          const version = r.uvarint();
+          src.pos = r.pos;
+          if (ks.map.has(key)) throw new SnapshotFormatError('duplicate key');
+          // Seqs ascend (SCAN's binary search over `order` relies on it) and stay below nextSeq.
+          if (next <= seq || (withSeqs && next >= header.nextSeq)) throw new SnapshotFormatError(`key seq ${next} after ${seq}`);
+          seq = next;
+          ks.nextSeq = seq; // create() takes it and moves on
+          ks.create(key, value, expiresAt, version);
+          remaining--;
+          sinceYield++;
+        }
+      } catch (err) {
+        if (!(err instanceof ShortInputError)) throw err;
+        if (!(await src.grow())) throw new SnapshotFormatError('truncated');
+        continue;
+      }
+      if (sinceYield >= RESTORE_SLICE) {
+        await yieldToEventLoop();
+        sinceYield = 0;
+      }
+    }
+    const sessions = header.format === FORMAT_5 ? await readSessions(src) : new Sessions();
+    const expected = src.consumedCrc();
+    const crc = await src.read((r) => {
+      if (r.remaining < 4) throw new ShortInputError('crc');
+      r.pos += 4;
+      return r.buf.readUInt32LE(r.pos - 4);
+    });
+    if (crc !== expected) throw new SnapshotFormatError('checksum mismatch');
+    if (withSeqs) ks.nextSeq = header.nextSeq;
+    if (src.available > 0 || (await src.grow())) throw new SnapshotFormatError('trailing bytes');
+    return { ks, index: header.index, settings: header.settings, highTs: header.highTs, sessions };
+  } catch (err) {
+    if (err instanceof SnapshotFormatError) throw err;
+    throw new SnapshotFormatError((err as Error).message);
+  }
+}
+/** More records than the table can hold: a corrupt count, refused before any loop. */
+const MAX_SESSION_RECORDS = Math.ceil(MAX_SESSION_BYTES / SESSION_OVERHEAD) + 1;
+
+/** FORMAT 5's idempotency records, each checked as apply would have made it. */
+async function readSessions(src: ChunkSource): Promise<Sessions> {
+  const n = await src.read((r) => r.uvarint());
+  if (n > MAX_SESSION_RECORDS) throw new SnapshotFormatError(`${n} idempotency records`);
+  const sessions = new Sessions();
+  for (let i = 0; i < n; i++) {
+    if (i > 0 && i % RESTORE_SLICE === 0) await yieldToEventLoop();
+    const rec = await src.read(
+      (r): SessionRecord => ({ key: r.binary(), fingerprint: r.binary(), index: r.uvarint(), expiresAt: r.uvarint(), results: r.binary() }),
+    );
+    if (rec.key.length === 0 || rec.key.length > MAX_SESSION_KEY_BYTES) throw new SnapshotFormatError('idempotency key length');
+    if (rec.fingerprint.length === 0 || rec.fingerprint.length > MAX_FINGERPRINT_BYTES) throw new SnapshotFormatError('idempotency fingerprint length');
+    if (rec.results.length > MAX_SESSION_RESULT_BYTES) throw new SnapshotFormatError('idempotency results length');
+    try {
+      decodeResults(rec.results);
+    } catch (err) {
+      throw new SnapshotFormatError(`idempotency results: ${(err as Error).message}`);
+    }
+    if (sessions.has(rec.key)) throw new SnapshotFormatError('duplicate idempotency key');
+    sessions.add(rec);
+  }
+  return sessions;
+}
