@@ -7,7 +7,8 @@
 import type { FastifyInstance } from 'fastify';
 import { checkMember } from '../node/members.ts';
 import { diskUsage } from '../node/disk-usage.ts';
-import type { NodeStatus, RaftNode } from '../node/raft-node.ts';
+import type { NodeStatus } from '../node/node-status.ts';
+import type { RaftNode } from '../node/raft-node.ts';
 import { VERSION } from '../node/version.ts';
 
 /** The same rule as nodeIdProblem (src/node/addresses.ts), for the OpenAPI document. */

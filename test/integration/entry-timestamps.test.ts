@@ -134,7 +134,8 @@ describe('reads judge expiry by one clock', () => {
     expect(await client.call('SET', 'kept', 'v', 'PXAT', String(wall + HOUR + 30_000))).toEqual({ t: 'simple', v: 'OK' });
     // An entry stamped by a leader whose clock ran an hour ahead: the log's time is now past
     // `gone`'s expiry, though this machine's wall clock is not.
-    const propose = (node as unknown as { proposeBytes(d: Uint8Array): Promise<unknown> }).proposeBytes.bind(node);
+    const writes = (node as unknown as { units: { writes: { propose(d: Uint8Array): Promise<unknown> } } }).units.writes;
+    const propose = writes.propose.bind(writes);
     await propose(encodeEntry({ ts: wall + HOUR, ops: [{ type: 'set', key: Buffer.from('marker'), value: Buffer.from('x') }] }));
 
     expect(await client.call('GET', 'gone')).toEqual({ t: 'null' });

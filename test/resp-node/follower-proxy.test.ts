@@ -154,7 +154,7 @@ describe('follower-proxy yes', () => {
     const peak = sampler.stop();
     await probe.stop();
     // Units stop once the client owes the output mark (1 MiB); the unit that crossed it brings
-    // at most 4 MiB of replies, plus one reply (forwarder.ts, UNIT_REPLY_BYTES).
+    // at most 4 MiB of replies, plus one reply (proxy/unit.ts, UNIT_REPLY_BYTES).
     expect(Number(seen?.omem)).toBeLessThanOrEqual(1024 * 1024 + 4 * 1024 * 1024 + value.length + 64);
     expect(peak - baseline, `RSS grew from ${baseline.toFixed(0)} to ${peak.toFixed(0)} MiB`).toBeLessThanOrEqual(64);
     expect(probe.failures).toEqual([]);

@@ -27,8 +27,8 @@
  * answer within the write timeout, or another leader elected meanwhile) answers what the
  * leader would: "outcome unknown" for a write, TRYAGAIN for a read.
  *
- * Memory. A connection's units adapt to its replies' sizes and stop while its client is not
- * reading (UNIT_REPLY_BYTES, OUTPUT_GATE). At most PROXY_INFLIGHT_BYTES of request bytes await
+ * Memory. A connection's units adapt to its replies' sizes (unit.ts) and stop while its client
+ * is not reading (OUTPUT_GATE). At most PROXY_INFLIGHT_BYTES of request bytes await
  * replies at once, over all connections, and at most PROXY_SOCKET_BYTES wait in the peer socket; beyond that units wait
  * for room as they wait for a leader. What waits is bounded per connection by the server's
  * in-flight cap and query buffer limit, and the relayed replies count in the connection's omem
@@ -40,7 +40,6 @@ import { CodecError } from '../../transport/bytes.ts';
 import type { CommandSpec } from '../commands/spec.ts';
 import type { ClientConn } from '../conn.ts';
 import type { DeferredReply } from '../deferred-reply.ts';
-import type { RespVersion } from '../encoder.ts';
 import { PROXY_ERRORS } from '../errors.ts';
 import type { NodeContext } from '../handlers/context.ts';
 import { isReply } from '../handlers/args.ts';
@@ -48,73 +47,22 @@ import { runtimeErrorReply } from '../handlers/runtime-errors.ts';
 import { R, type Reply } from '../reply.ts';
 import { type ExecutorHost, isForwarded, runUnit } from './executor.ts';
 import { type Route, routeOf } from './route.ts';
-import { decodeForward, encodeReply, encodeRequest, type ForwardReply, type ForwardRequest, ForwardStatus } from './wire.ts';
+import { type ConnState, type Job, makeUnit, newConnState, nextAnswer, nextUnitMax, record, retryable, type Unit, unitLength } from './unit.ts';
+import { decodeForward, encodeReply, type ForwardReply, type ForwardRequest, ForwardStatus } from './wire.ts';
 
 /** Request bytes awaiting the leader's replies, over all connections. */
 export const PROXY_INFLIGHT_BYTES = 64 * 1024 * 1024;
 /** Bytes the peer socket may hold before units wait for it to drain. */
 export const PROXY_SOCKET_BYTES = 8 * 1024 * 1024;
-/** A pipeline unit stops growing past this many commands or bytes (one command always goes). */
-const UNIT_COMMANDS = 512;
-const UNIT_BYTES = 1024 * 1024;
 /**
- * Reply bytes a unit should bring back: the next unit of a connection holds at most this
- * divided by the largest reply of its last unit (at least one command, at most twice the last
- * unit), starting from FIRST_UNIT commands. No unit leaves while the client owes OUTPUT_GATE
- * bytes already (it is not reading; the server's output mark): relayed replies are copies,
- * unlike a leader's GET reply, which points at the stored value.
+ * No unit leaves while the client owes this many reply bytes already (it is not reading; the
+ * server's output mark): relayed replies are copies (unit.ts has how units size to them).
  */
-const UNIT_REPLY_BYTES = 4 * 1024 * 1024;
 const OUTPUT_GATE = 1024 * 1024;
-const FIRST_UNIT = 4;
 /** How often a connection whose client is not reading is looked at again. */
 const READ_POLL_MS = 10;
-/** A unit refused as "not here" goes to the next leader at most this many times. */
-const MAX_TRIES = 5;
 /** Room left in a peer frame around one reply. */
 const FRAME_SLACK = 64 * 1024;
-
-interface Job {
-  readonly commands: Buffer[][];
-  readonly reply: DeferredReply;
-  readonly resp: RespVersion;
-  /** Changes state: its lost outcome is unknown, not a safe retry. */
-  readonly write: boolean;
-  readonly bytes: number;
-  /** A transaction: its reply is that of its last command (EXEC). */
-  readonly tx: boolean;
-  /** Passed the connection's earlier reads (WATCH); a transaction has its WATCHes then. */
-  ready: boolean;
-  watches: [string, number][];
-  watchDirty: boolean;
-  tries: number;
-  done: () => void;
-}
-
-interface Unit {
-  readonly id: number;
-  readonly conn: ClientConn;
-  readonly jobs: Job[];
-  /** Index in the request's commands of the reply that answers each job. */
-  readonly answers: number[];
-  readonly body: Buffer;
-  readonly results: (ForwardReply | undefined)[];
-  received: number;
-  /** Jobs answered, in order. */
-  settled: number;
-  deadline: number;
-  target: string | null;
-  timer: NodeJS.Timeout | null;
-}
-
-interface ConnState {
-  readonly queue: Job[];
-  active: Unit | null;
-  /** Commands the next pipeline unit may hold (see UNIT_REPLY_BYTES). */
-  unitMax: number;
-  /** A pump waits for the client to read its replies. */
-  waitTimer: NodeJS.Timeout | null;
-}
 
 export interface ProxyHost extends ExecutorHost {
   readonly node: RaftNode;
@@ -177,7 +125,7 @@ export class FollowerProxy {
     const reply = conn.defer();
     let state = this.states.get(conn);
     if (state === undefined) {
-      state = { queue: [], active: null, unitMax: FIRST_UNIT, waitTimer: null };
+      state = newConnState();
       this.states.set(conn, state);
     }
     let resolve!: () => void;
@@ -222,41 +170,11 @@ export class FollowerProxy {
       state.waitTimer.unref();
       return;
     }
-    const q = state.queue;
-    let n = 1;
-    if (!q[0].tx) {
-      let bytes = q[0].bytes;
-      while (n < q.length && n < state.unitMax && q[n].ready && !q[n].tx && q[n].resp === q[0].resp && bytes + q[n].bytes <= UNIT_BYTES) {
-        bytes += q[n].bytes;
-        n++;
-      }
-    }
-    const jobs = q.splice(0, n);
-    const commands: Buffer[][] = [];
-    const answers: number[] = [];
-    for (const j of jobs) {
-      for (const c of j.commands) commands.push(c);
-      answers.push(commands.length - 1);
-    }
-    const head = jobs[0];
-    const req: ForwardRequest = { id: this.nextId++, resp: head.resp, watchDirty: head.watchDirty, watches: head.watches, commands };
-    const body = encodeRequest(req);
-    const unit: Unit = {
-      id: req.id,
-      conn,
-      jobs,
-      answers,
-      body,
-      results: new Array(commands.length),
-      received: 0,
-      settled: 0,
-      deadline: Date.now() + this.leaderWaitMs(),
-      target: null,
-      timer: null,
-    };
+    const jobs = state.queue.splice(0, unitLength(state.queue, state.unitMax));
+    const unit = makeUnit(this.nextId++, conn, jobs, Date.now() + this.leaderWaitMs());
     state.active = unit;
-    if (body.length + 2 > this.node.transport.maxPayload) {
-      this.finishWith(unit, () => PROXY_ERRORS.requestTooBig(body.length));
+    if (unit.body.length + 2 > this.node.transport.maxPayload) {
+      this.finishWith(unit, () => PROXY_ERRORS.requestTooBig(unit.body.length));
       return;
     }
     this.attempt(unit);
@@ -325,34 +243,22 @@ export class FollowerProxy {
 
   private onReply(from: string, r: ForwardReply): void {
     const unit = this.pending.get(r.id);
-    if (unit === undefined || unit.target !== from || r.index >= unit.results.length || unit.results[r.index] !== undefined) return;
-    unit.results[r.index] = r;
-    unit.received++;
+    if (unit === undefined || !record(unit, from, r)) return;
     // Answer in order as replies come in, up to the first command that did not run.
-    while (unit.settled < unit.jobs.length) {
-      const res = unit.results[unit.answers[unit.settled]];
-      if (res === undefined || res.status !== ForwardStatus.Reply) break;
-      this.settle(unit.jobs[unit.settled++], R.raw(res.bytes));
-    }
+    for (let bytes = nextAnswer(unit); bytes !== undefined; bytes = nextAnswer(unit)) this.settle(unit.jobs[unit.settled++], R.raw(bytes));
     if (unit.received === unit.results.length) this.complete(unit);
   }
 
   /** Every reply is in; what did not run goes to the next leader, unless a later command ran. */
   private complete(unit: Unit): void {
     this.leave(unit);
-    const st = this.states.get(unit.conn);
-    if (st !== undefined) {
-      let biggest = 1;
-      for (const r of unit.results) if (r !== undefined && r.bytes.length > biggest) biggest = r.bytes.length;
-      st.unitMax = Math.max(1, Math.min(UNIT_COMMANDS, st.unitMax * 2, Math.floor(UNIT_REPLY_BYTES / biggest)));
-    }
-    const rest = unit.jobs.slice(unit.settled);
-    const laterRan = rest.some((_, i) => unit.results[unit.answers[unit.settled + i]]?.status === ForwardStatus.Reply);
-    if (rest.length === 0 || laterRan || rest[0].tries + 1 >= MAX_TRIES) {
+    const state = this.states.get(unit.conn);
+    if (state !== undefined) state.unitMax = nextUnitMax(state.unitMax, unit.results);
+    const rest = retryable(unit);
+    if (rest.length === 0) {
       this.finishWith(unit, (_job, res) => (res?.status === ForwardStatus.Reply ? R.raw(res.bytes) : PROXY_ERRORS.notRun));
       return;
     }
-    const state = this.states.get(unit.conn);
     if (state === undefined) {
       this.finishWith(unit, () => PROXY_ERRORS.closing);
       return;
