@@ -68,7 +68,7 @@ export function encodeEntry(e: KvEntry): Uint8Array {
 
 /**
  * The entry's timestamp alone, without decoding the rest (a byte and a varint): a new leader
- * reads it from every entry of its unapplied log tail before it stamps one (raft-node.ts).
+ * reads it from every entry of its unapplied log tail before it stamps one (entry-clock.ts).
  * Undefined when `data` is not an entry of this format.
  */
 export function entryTs(data: Uint8Array): number | undefined {

@@ -19,7 +19,7 @@ function image(header: number[]): Buffer {
   return Buffer.concat([body, crc]);
 }
 
-/** The clock a node builds over `store` (raft-node.ts), with a wall clock stuck at `wall`, not leading. */
+/** The clock a node builds over `store` (applier.ts, entry-clock.ts), with a wall clock stuck at `wall`, not leading. */
 function clockOver(store: KvStore, wall: number): EntryClock {
   const core = { isLeader: false, term: 1, logEntries: () => [] };
   return new EntryClock({ wall: () => wall, appliedTs: () => store.highTs, applied: () => store.appliedIndex, core: () => core });
