@@ -13,10 +13,10 @@
  *   op    := VERSION code epoch group fields  code from SHARD_OP (ops.ts):
  *            createGroup: n str* hint  ·  split: atSlot newGroup  ·  the others: node str
  *
- * A 3-group map over 3 nodes takes 42 bytes; a replica op about 8. Decoding is hostile-input
- * safe: its only failure is a CodecError (truncated, bad version or kind, malformed), every
- * count is checked against the bytes left before anything is allocated, and a decoded map must
- * pass checkMap. A decoded op is well-formed but may still be refused by validate (a stale
+ * A map of 3 data groups and group 0 over 3 nodes takes 52 bytes, a replica op about 8.
+ * Decoding is hostile-input safe: its only failure is a CodecError (truncated, bad version or
+ * kind, malformed), every count is checked against the bytes left before anything is read for
+ * it, and a decoded map must pass checkMap. A decoded op is well-formed but may still be refused by validate (a stale
  * epoch, an unknown group): that is apply's answer, not the codec's.
  */
 import type { NodeId } from '../raft/types.ts';

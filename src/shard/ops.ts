@@ -67,6 +67,9 @@ interface ShardOpShapes {
 
 export type ShardOp = { [K in ShardOpName]: { type: K; epoch: number } & ShardOpShapes[K] }[ShardOpName];
 
+/** An op before it is planned against a map: stamp it with `{ ...body, epoch: map.epoch }`. */
+export type ShardOpBody = ShardOp extends infer T ? (T extends ShardOp ? Omit<T, 'epoch'> : never) : never;
+
 /**
  * Every refusal, worded the way Redis (slots) and etcd (members) word theirs, so an operator
  * reading `raftkv shard` output or a rebalancer log line knows what to do next.
