@@ -15,15 +15,15 @@ const live = (...ids: string[]): PlannerNode[] => ids.map((id) => ({ id }));
 
 /** Runs a plan's ops in order, as the executor will; every one must apply. */
 function run(map: SlotMap, plan: PlannedOp[]): SlotMap {
-  plan.forEach((p, i) => {
-    // Op i was planned against the map ops 0..i-1 leave.
+  for (const p of plan) {
+    // Each op was planned against the map the ops before it leave.
     expect(p.op.epoch, p.reason).toBe(map.epoch);
     const res = apply(map, p.op);
     expect(res.error, p.reason).toBeUndefined();
     expect(checkMap(res.map)).toBeUndefined();
     expect(res.map.epoch).toBe(p.op.epoch + 1);
     map = res.map;
-  });
+  }
   return map;
 }
 
