@@ -70,9 +70,16 @@ export interface PlannedOp {
   readonly reason: string;
 }
 
-/** The next ops, in the order they must run; empty when the cluster is balanced. */
+/**
+ * The next ops, in the order they must run; empty when the cluster is balanced. Throws a
+ * RangeError for an option that is not a non-negative number (a setting the caller checks).
+ */
 export function planRebalance(input: PlannerInput, options: PlannerOptions = {}): PlannedOp[] {
-  return new Plan(input, { ...PLANNER_DEFAULTS, ...options }).run();
+  const opts = { ...PLANNER_DEFAULTS, ...options };
+  for (const [name, v] of Object.entries(opts)) {
+    if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) throw new RangeError(`planner option ${name} must be a non-negative number, got ${v}`);
+  }
+  return new Plan(input, opts).run();
 }
 
 const fmt = (x: number) => String(Math.round(x * 100) / 100);

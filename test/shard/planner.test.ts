@@ -184,6 +184,12 @@ describe('rebalance planner', () => {
     expect(planRebalance({ map, nodes: live('n1', 'n2', 'n3'), load: new Map([[1, 900]]) })).toEqual([]);
   });
 
+  it('refuses options that are not non-negative numbers', () => {
+    const input = { map: initialLayout(['n1'], 1), nodes: live('n1') };
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) expect(() => planRebalance(input, { maxMoves: bad })).toThrow(/maxMoves must be a non-negative number/);
+    expect(planRebalance(input, { maxMoves: 0, maxTransfers: 0 })).toEqual([]);
+  });
+
   it('is deterministic: the same input in another order gives the same plan', () => {
     const map = initialLayout(['n1', 'n2', 'n3', 'n4'], 5);
     const nodes = [...live('n1', 'n2', 'n5', 'n6'), { id: 'n3', draining: true }];
