@@ -28,7 +28,7 @@
  */
 import type { NodeId } from '../raft/types.ts';
 import { apply, type ShardOp, type ShardOpBody } from './ops.ts';
-import { type GroupId, type GroupReplicas, MAX_SLOT, METADATA_GROUP, nextGroupId, SHARD_LIMITS, type SlotMap } from './slot-map.ts';
+import { findGroup, type GroupId, type GroupReplicas, MAX_SLOT, METADATA_GROUP, nextGroupId, SHARD_LIMITS, type SlotMap } from './slot-map.ts';
 
 /** A live member of the cluster (the caller decides liveness, with its own dead timeout). */
 export interface PlannerNode {
@@ -91,6 +91,7 @@ class Plan {
   private readonly live: Set<NodeId>;
   /** Live and not draining, in id order: the nodes that may receive replicas and leaders. */
   private readonly usable: NodeId[];
+  private readonly usableSet: Set<NodeId>;
   private readonly target: number;
   /** Leader transfers planned so far, to keep reported leader counts current. */
   private readonly transfers: { from: NodeId | undefined; to: NodeId }[] = [];
@@ -105,6 +106,7 @@ class Plan {
     this.map = input.map;
     this.live = new Set(input.nodes.map((n) => n.id));
     this.usable = input.nodes.filter((n) => !n.draining).map((n) => n.id).sort(byId);
+    this.usableSet = new Set(this.usable);
     this.target = Math.max(1, Math.min(opts.replicas, this.usable.length));
     this.inFlight = input.map.groups.filter((g) => g.learners.length > 0 || g.voters.length > this.target).length;
   }
@@ -387,11 +389,11 @@ class Plan {
   }
 
   private group(id: GroupId): GroupReplicas {
-    return this.map.groups.find((g) => g.id === id)!;
+    return findGroup(this.map, id)!;
   }
 
   private isUsable(n: NodeId): boolean {
-    return this.usable.includes(n);
+    return this.usableSet.has(n);
   }
 
   private why(n: NodeId): string {

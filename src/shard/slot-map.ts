@@ -161,11 +161,12 @@ export function checkMap(map: SlotMap): string | undefined {
   const groups = map.groups;
   if (groups.length > SHARD_LIMITS.maxGroups) return `${groups.length} groups, at most ${SHARD_LIMITS.maxGroups}`;
   if (groups[0]?.id !== METADATA_GROUP) return 'the map has no metadata group 0';
+  const goodIds = new Set<NodeId>();
   for (let i = 0; i < groups.length; i++) {
     const g = groups[i];
     if (!isGroupId(g.id)) return `group id ${g.id} is not a uint32`;
     if (i > 0 && g.id <= groups[i - 1].id) return `groups are not sorted by id at group ${g.id}`;
-    const problem = groupProblem(g);
+    const problem = groupProblem(g, goodIds);
     if (problem) return problem;
   }
   const ranges = map.ranges;
@@ -184,17 +185,22 @@ export function checkMap(map: SlotMap): string | undefined {
   return undefined;
 }
 
-/** Why a group's replica sets are unusable, or undefined. */
-export function groupProblem(g: GroupReplicas): string | undefined {
+/**
+ * Why a group's replica sets are unusable, or undefined. `goodIds` remembers ids already found
+ * valid, so a map of many groups checks each node id once.
+ */
+export function groupProblem(g: GroupReplicas, goodIds = new Set<NodeId>()): string | undefined {
   if (g.voters.length === 0) return `group ${g.id} has no voter`;
   const all = replicasOf(g);
   if (all.length > SHARD_LIMITS.maxReplicas) return `group ${g.id} has ${all.length} replicas, at most ${SHARD_LIMITS.maxReplicas}`;
-  const seen = new Set<NodeId>();
-  for (const id of all) {
-    const problem = nodeIdProblem(id);
-    if (problem) return `group ${g.id}: ${problem}`;
-    if (seen.has(id)) return `group ${g.id} lists node ${id} twice`;
-    seen.add(id);
+  for (let i = 0; i < all.length; i++) {
+    const id = all[i];
+    if (!goodIds.has(id)) {
+      const problem = nodeIdProblem(id);
+      if (problem) return `group ${g.id}: ${problem}`;
+      goodIds.add(id);
+    }
+    if (all.indexOf(id) !== i) return `group ${g.id} lists node ${id} twice`;
   }
   if (g.leaderHint !== undefined && !g.voters.includes(g.leaderHint)) return `group ${g.id}'s leader hint ${g.leaderHint} is not one of its voters`;
   return undefined;
