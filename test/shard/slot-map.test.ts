@@ -1,4 +1,5 @@
 /** The slot map's lookups and the invariant checker: every broken invariant is named. */
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { nodeIdProblem as runtimeNodeIdProblem } from '../../src/node/addresses.ts';
 import { keyHashSlot, SLOT_COUNT as RESP_SLOT_COUNT } from '../../src/resp/slot.ts';
@@ -35,6 +36,20 @@ function sample(): SlotMap {
 }
 
 describe('slot map', () => {
+  it('is pure: no clock, no Math.random, no I/O, and imports only raft types and the byte codec', () => {
+    const dir = new URL('../../src/shard/', import.meta.url);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
+    expect(files).toContain('ops.ts');
+    for (const file of files) {
+      // Comments may name what the code must not use; the code may not use it.
+      const code = readFileSync(new URL(file, dir), 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+      expect(code, file).not.toMatch(/Date\.now|new Date|Math\.random|performance\.|process\.|setTimeout|setImmediate|crypto/);
+      for (const [, from] of code.matchAll(/from '([^']+)'/g)) {
+        expect(['../raft/types.ts', '../transport/bytes.ts'].includes(from) || /^\.\/[a-z-]+\.ts$/.test(from), `${file} imports ${from}`).toBe(true);
+      }
+    }
+  });
+
   it('agrees with the RESP front end on the slot count and with the runtime on node ids', () => {
     expect(SLOT_COUNT).toBe(RESP_SLOT_COUNT);
     for (const id of ['n1', 'node-1.a_b', 'x'.repeat(64), 'x'.repeat(65), '', 'a b', 'é', 'n1\n', 7, undefined]) {
