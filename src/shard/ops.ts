@@ -75,15 +75,15 @@ export type ShardOpBody = ShardOp extends infer T ? (T extends ShardOp ? Omit<T,
  * reading `raftkv shard` output or a rebalancer log line knows what to do next.
  */
 export const SHARD_ERRORS = {
-  unknownOp: (type: unknown) => `unknown slot map change ${JSON.stringify(String(type)).slice(0, 40)}`,
+  unknownOp: (type: unknown) => `unknown slot map change ${JSON.stringify(show(type))}`,
   staleEpoch: (planned: unknown, current: number) =>
-    `stale slot map epoch: the change was planned at epoch ${planned}, the map is at epoch ${current}; plan it again`,
-  badGroupId: (id: unknown) => `invalid group id ${id}: must be an integer in 0..${SHARD_LIMITS.maxGroupId}`,
+    `stale slot map epoch: the change was planned at epoch ${show(planned)}, the map is at epoch ${current}; plan it again`,
+  badGroupId: (id: unknown) => `invalid group id ${show(id)}: must be an integer in 0..${SHARD_LIMITS.maxGroupId}`,
   unknownGroup: (id: GroupId) => `unknown group ${id}`,
   groupExists: (id: GroupId) => `group ${id} already exists`,
   metadataGroup: (id: GroupId) => `group ${id} is the metadata group: it owns no slots`,
   tooManyGroups: () => `the map already has ${SHARD_LIMITS.maxGroups} groups`,
-  badSlot: (slot: unknown) => `Invalid or out of range slot ${slot}`,
+  badSlot: (slot: unknown) => `Invalid or out of range slot ${show(slot)}`,
   nothingBelow: (group: GroupId, slot: number) => `group ${group} owns no slot below ${slot}: nothing would stay in it`,
   nothingFrom: (group: GroupId, slot: number) => `group ${group} owns no slot from ${slot} up: nothing would move to the new group`,
   alreadyVoter: (node: NodeId, group: GroupId) => `node ${node} is already a voter of group ${group}`,
@@ -94,7 +94,18 @@ export const SHARD_ERRORS = {
   lastVoter: (node: NodeId, group: GroupId) => `node ${node} is the last voter of group ${group}: add another voter first`,
   tooManyReplicas: (group: GroupId) => `group ${group} already has ${SHARD_LIMITS.maxReplicas} replicas`,
   badGroup: (problem: string) => `invalid group: ${problem}`,
+  /** Input no caller builds (a getter that throws, say): refused all the same. */
+  unreadable: (err: unknown) => `unreadable slot map change: ${show(err instanceof Error ? err.message : err)}`,
 } as const;
+
+/** A value from an op, for an error text: short, and never a throw (a Symbol, a bad toString). */
+function show(v: unknown): string {
+  try {
+    return String(v).slice(0, 40);
+  } catch {
+    return `(${typeof v})`;
+  }
+}
 
 export interface ApplyResult {
   /** The map after the op: the same object when the op was refused or changed nothing. */
@@ -141,7 +152,13 @@ export function validate(map: SlotMap, op: ShardOp): string | undefined {
 
 /** The map after `op`, or the map unchanged and the error. Total: never throws. */
 export function apply(map: SlotMap, op: ShardOp): ApplyResult {
-  const error = validate(map, op);
+  let error: string | undefined;
+  try {
+    error = validate(map, op);
+  } catch (err) {
+    // validate reads only fields it checks; this catches what no decoded op can hold.
+    error = SHARD_ERRORS.unreadable(err);
+  }
   if (error !== undefined) return { map, error };
   const epoch = map.epoch + 1;
   switch (op.type) {

@@ -76,7 +76,8 @@ export function isSlot(v: unknown): v is number {
 /** Why `id` cannot name a node, or undefined if it can. */
 export function nodeIdProblem(id: unknown): string | undefined {
   if (typeof id !== 'string' || !NODE_ID.test(id)) {
-    return `invalid node id ${JSON.stringify(String(id)).slice(0, 80)}: must be 1-64 characters of A-Z, a-z, 0-9, _, . and -`;
+    const shown = typeof id === 'string' ? JSON.stringify(id.slice(0, 70)) : `(${typeof id})`;
+    return `invalid node id ${shown}: must be 1-64 characters of A-Z, a-z, 0-9, _, . and -`;
   }
   return undefined;
 }

@@ -170,6 +170,19 @@ describe('slot map ops', () => {
       { type: 'createGroup', epoch: 1, group: 5, voters: [1, 2] },
       { type: 'createGroup', epoch: 1, group: 5, voters: Array(100_000).fill('n1') },
       { type: 'setLeaderHint', epoch: 1, group: Number.NaN, node: 'n1' },
+      { type: 'split', epoch: Symbol('e'), group: 1 },
+      { type: 'split', epoch: 1, group: Symbol('g') },
+      { type: 'split', epoch: 1, group: 1, atSlot: Symbol('s'), newGroup: 4 },
+      { type: 'promote', epoch: 1, group: 1, node: Symbol('n') },
+      { type: 'promote', epoch: { toString: () => { throw new Error('no'); } }, group: 1 },
+      { type: 'createGroup', epoch: 1, group: 9, voters: [{}], leaderHint: Symbol('h') },
+      {
+        type: 'addLearner',
+        epoch: 1,
+        get group() {
+          throw new Error('a getter that throws');
+        },
+      },
     ];
     for (const op of junk) {
       const res = apply(map, op as ShardOp);
