@@ -187,7 +187,7 @@ class Plan {
         const to = this.receiver(id);
         if (to === undefined) break;
         const why = `group ${id} has ${this.group(id).voters.length} voters, wants ${this.target}`;
-        this.emit({ type: 'addLearner', group: id, node: to }, why, `add ${to} as a learner (snapshot catch-up)`);
+        if (!this.emit({ type: 'addLearner', group: id, node: to }, why, `add ${to} as a learner (snapshot catch-up)`)) break;
         this.emit({ type: 'promote', group: id, node: to }, why, `promote ${to} once it has caught up`);
       }
     }
@@ -215,7 +215,8 @@ class Plan {
         counts.get(to) === 0
           ? `node ${to} joined: ${to} holds 0 replicas, mean ${mean}`
           : `replicas uneven: ${from} holds ${counts.get(from)}, ${to} holds ${counts.get(to)}, mean ${mean}`;
-      this.move(candidates[0].id, from, to, why);
+      // A move that cannot start (the group is at its replica limit) ends this phase.
+      if (!this.move(candidates[0].id, from, to, why)) return;
     }
   }
 
@@ -306,10 +307,11 @@ class Plan {
 
   // ---- building blocks
   /** learner -> promote -> (leadership off `from`) -> remove `from`. */
-  private move(id: GroupId, from: NodeId, to: NodeId, why: string): void {
-    this.emit({ type: 'addLearner', group: id, node: to }, why, `add ${to} as a learner of group ${id} (snapshot catch-up)`);
+  private move(id: GroupId, from: NodeId, to: NodeId, why: string): boolean {
+    if (!this.emit({ type: 'addLearner', group: id, node: to }, why, `add ${to} as a learner of group ${id} (snapshot catch-up)`)) return false;
     this.emit({ type: 'promote', group: id, node: to }, why, `promote ${to} in group ${id} once it has caught up`);
     this.remove(id, from, why);
+    return true;
   }
 
   private remove(id: GroupId, node: NodeId, why: string): boolean {
