@@ -253,4 +253,28 @@ describe('rebalance planner', () => {
     }
     expect(moves).toBeGreaterThan(50);
   });
+
+  it('with random load and reported leaders, every plan applies in order and is the same twice (seeded)', () => {
+    const pool = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6'];
+    const seen = new Set<string>();
+    for (let seed = 1; seed <= 40; seed++) {
+      const rnd = new SplitMix32(seed);
+      let map = initialLayout(pool.slice(0, rnd.int(2, 5)), rnd.int(1, 9));
+      const nodes: PlannerNode[] = pool.filter(() => rnd.chance(0.8)).map((id) => ({ id, draining: rnd.chance(0.1) }));
+      if (!nodes.some((n) => !n.draining)) nodes.push({ id: 'n1' });
+      for (let round = 0; round < 8; round++) {
+        // Fresh measurements every round, as the rebalancer takes them.
+        const load = new Map(map.groups.map((g) => [g.id, rnd.chance(0.3) ? rnd.int(0, 20_000) : rnd.int(0, 500)]));
+        const leaders = rnd.chance(0.5) ? new Map(nodes.map((n) => [n.id, rnd.int(0, 4)])) : undefined;
+        const options = { maxMoves: rnd.int(1, 3), maxTransfers: rnd.int(0, 3) };
+        const plan = planRebalance({ map, nodes, load, leaders }, options);
+        expect(planRebalance({ map, nodes, load, leaders }, options)).toEqual(plan);
+        expect(plan.filter((p) => p.op.type === 'setLeaderHint').length).toBeLessThanOrEqual(options.maxTransfers + 4 * options.maxMoves);
+        expect(plan.filter((p) => p.op.type === 'split').length).toBeLessThanOrEqual(1);
+        for (const p of plan) seen.add(p.op.type);
+        map = run(map, plan);
+      }
+    }
+    expect([...seen].sort()).toEqual(['addLearner', 'promote', 'removeReplica', 'setLeaderHint', 'split']);
+  });
 });
