@@ -20,11 +20,13 @@
  *  3. replaces replicas on gone nodes, tops up groups with too few voters, and moves replicas
  *     off draining nodes (learner -> promote -> remove);
  *  4. evens replicas per node (a joined node holds none) to within one of each other;
- *  5. evens leaders: by load (ops/s led per node within `loadTolerance` of the mean) when load
- *     is given, else by count to within one;
- *  6. splits a group whose load alone is more than a node's fair share, at its middle slot.
- * At most `maxMoves` replica moves are in progress at once (those already in the map count)
- * and at most `maxTransfers` leader transfers and one split are planned per call.
+ *  5. evens leaders: by load (ops/s led per node within `loadTolerance` of the mean) when the
+ *     load sums to `minBalanceLoad` or more, else by count to within one;
+ *  6. splits a group whose load alone (at least `minSplitLoad`) is more than a node's fair
+ *     share, at its middle slot.
+ * At most `maxMoves` replica moves are in progress at once (those already in the map count),
+ * and a plan holds at most `maxTransfers` leader transfers made for their own sake (removing a
+ * hinted leader first moves its hint, whatever the count) and one split.
  */
 import type { NodeId } from '../raft/types.ts';
 import { apply, type ShardOp, type ShardOpBody } from './ops.ts';
