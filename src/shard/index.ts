@@ -23,7 +23,7 @@
  */
 export { CodecError, CodecErrorReason, decodeMap, decodeOp, encodeMap, encodeOp, SHARD_CODEC_VERSION } from './codec.ts';
 export { evenSlotRanges, INITIAL_EPOCH, initialLayout } from './layout.ts';
-export { type ApplyResult, apply, SHARD_ERRORS, SHARD_OP, type ShardOp, type ShardOpName, validate } from './ops.ts';
+export { type ApplyResult, apply, SHARD_ERRORS, SHARD_OP, type ShardOp, type ShardOpBody, type ShardOpName, validate } from './ops.ts';
 export { PLANNER_DEFAULTS, type PlannedOp, type PlannerInput, type PlannerNode, type PlannerOptions, planRebalance } from './planner.ts';
 export {
   checkMap,
