@@ -1,5 +1,5 @@
 /**
- * The peer wire format (version 1): a compact hand-written binary codec for Raft messages.
+ * The peer wire format (version 2): a compact hand-written binary codec for Raft messages.
  *
  * Chosen over msgpackr because it measured faster at both ends and smaller on the wire for the
  * dominant traffic (App messages with many small entries), and because its decoder validates
@@ -9,6 +9,17 @@
  * Every WebSocket message is one frame: `[version u8][kind u8][body]`. Numbers are LEB128
  * varints, strings and byte fields are varint-length-prefixed. Decoded entry data, contexts
  * and snapshot data are views into the received frame (no copy).
+ *
+ * Version 2 tags every message with its Raft group (groups.ts), a varint in front of it: one
+ * byte for groups below 128, so today's group 1 pays one byte per message. Version 1 had no
+ * tag; the two refuse each other's links at the handshake (VersionMismatch), since a node of
+ * either could not place the other's messages.
+ *
+ *   Message:   group · message body
+ *   Batch:     count · (group · body size · message body)*
+ *   SnapBegin: transfer id · data size · group · message body without the data
+ *   SnapChunk: transfer id · offset · data
+ *   Heartbeats: the coalesced heartbeats of many groups (heartbeats.ts)
  *
  * Message body:
  *   type u8 · flags u8 (1 reject, 2 context, 4 snapshot) · from str · to str ·
@@ -34,10 +45,12 @@ import {
   varintSize,
   Writer,
 } from './bytes.ts';
+import { type GroupId, GroupIds, isGroupId } from './groups.ts';
 
 export { CodecError, CodecErrorReason } from './bytes.ts';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: every message carries its group (issue 13); 1 had none. */
+export const PROTOCOL_VERSION = 2;
 
 export const FrameKind = {
   /** server → client: protocol version and a fresh nonce. */
@@ -59,6 +72,8 @@ export const FrameKind = {
    * follower proxy, src/resp/proxy/): an opaque body the transport hands to `onForward`.
    */
   Forward: 20,
+  /** The heartbeats and heartbeat responses of many groups, compacted (heartbeats.ts). */
+  Heartbeats: 21,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 const frameKinds: ReadonlySet<number> = new Set(Object.values(FrameKind));
@@ -191,10 +206,21 @@ function readStrList(r: Reader, field: string): NodeId[] {
  */
 export const MAX_LOG_NUMBER = 2 ** 52;
 
-function logNumber(r: Reader, field: string): number {
+export function logNumber(r: Reader, field: string): number {
   const n = r.varint(field);
   if (n > MAX_LOG_NUMBER) throw new CodecError(CodecErrorReason.Malformed, `${field} ${n} is above 2^52`);
   return n;
+}
+
+/** Throws unless `group` can be written (a uint32). */
+export function checkGroup(group: GroupId): void {
+  if (!isGroupId(group)) throw new CodecError(CodecErrorReason.Malformed, `group must be a uint32, got ${group}`);
+}
+
+export function readGroup(r: Reader): GroupId {
+  const g = r.varint('group');
+  if (g > GroupIds.Max) throw new CodecError(CodecErrorReason.Malformed, `group ${g} is above 2^32 - 1`);
+  return g;
 }
 
 /** Reads one message body from `r`. */
@@ -271,34 +297,52 @@ function expectKind(bytes: Uint8Array, kind: FrameKind): Reader {
   return f.body;
 }
 
-export function encodeMessage(m: Message): Buffer {
-  const w = newFrame(FrameKind.Message, messageSize(m));
+/** A Message frame: `m` of `group` (tools and tests; links send batches). */
+export function encodeMessage(m: Message, group: GroupId = GroupIds.Default): Buffer {
+  checkGroup(group);
+  const w = newFrame(FrameKind.Message, varintSize(group) + messageSize(m));
+  w.varint(group);
   writeMessage(w, m);
   return w.finish();
 }
 
-export function decodeMessage(bytes: Uint8Array): Message {
+export function decodeGroupMessage(bytes: Uint8Array): { group: GroupId; message: Message } {
   const r = expectKind(bytes, FrameKind.Message);
-  const m = readMessage(r);
+  const group = readGroup(r);
+  const message = readMessage(r);
   r.done('message');
-  return m;
+  return { group, message };
 }
 
-/** Frame size of a batch holding messages whose body sizes are `sizes`. */
-export function batchSize(sizes: readonly number[]): number {
+/** The message of a Message frame, whatever its group. */
+export function decodeMessage(bytes: Uint8Array): Message {
+  return decodeGroupMessage(bytes).message;
+}
+
+/** The messages of one Batch frame and the group of each (parallel arrays: no object per message). */
+export interface GroupBatch {
+  groups: GroupId[];
+  messages: Message[];
+}
+
+/** Frame size of a batch holding messages of `groups` whose body sizes are `sizes`. */
+export function batchSize(sizes: readonly number[], groups?: readonly GroupId[]): number {
   let n = HEADER_SIZE + varintSize(sizes.length);
-  for (const s of sizes) n += varintSize(s) + s;
+  for (let i = 0; i < sizes.length; i++) n += (groups ? varintSize(groups[i]) : 1) + varintSize(sizes[i]) + sizes[i];
   return n;
 }
 
 /**
  * Encodes `messages` (whose body sizes the caller already computed with `messageSize`) into
- * one Batch frame. Each body is length-prefixed so a decoder can check it ends where announced.
+ * one Batch frame, message i of `groups[i]` (all of group 1 when `groups` is omitted). Each
+ * body is length-prefixed so a decoder can check it ends where announced.
  */
-export function encodeBatch(messages: readonly Message[], sizes: readonly number[]): Buffer {
-  const w = newFrame(FrameKind.Batch, batchSize(sizes) - HEADER_SIZE);
+export function encodeBatch(messages: readonly Message[], sizes: readonly number[], groups?: readonly GroupId[]): Buffer {
+  if (groups) for (const g of groups) checkGroup(g);
+  const w = newFrame(FrameKind.Batch, batchSize(sizes, groups) - HEADER_SIZE);
   w.varint(messages.length);
   for (let i = 0; i < messages.length; i++) {
+    w.varint(groups ? groups[i] : GroupIds.Default);
     w.varint(sizes[i]);
     writeMessage(w, messages[i]);
   }
@@ -306,42 +350,53 @@ export function encodeBatch(messages: readonly Message[], sizes: readonly number
 }
 
 /** Reads a Batch frame body. */
-export function readBatch(r: Reader): Message[] {
-  const n = r.count(MIN_MESSAGE_SIZE + 1, 'batch count');
-  const out: Message[] = new Array(n);
+export function readBatch(r: Reader): GroupBatch {
+  // Each message takes at least a group byte, a size byte and a minimal body.
+  const n = r.count(MIN_MESSAGE_SIZE + 2, 'batch count');
+  const groups: GroupId[] = new Array(n);
+  const messages: Message[] = new Array(n);
   for (let i = 0; i < n; i++) {
+    groups[i] = readGroup(r);
     const size = r.varint('message size');
     if (size > r.remaining) throw new CodecError(CodecErrorReason.Truncated, `message of ${size} bytes`);
     const sub = new Reader(r.bytes, r.pos, r.pos + size);
-    out[i] = readMessage(sub);
+    messages[i] = readMessage(sub);
     sub.done('batched message');
     r.pos += size;
   }
   r.done('batch');
-  return out;
+  return { groups, messages };
 }
 
-export function decodeBatch(bytes: Uint8Array): Message[] {
+export function decodeGroupBatch(bytes: Uint8Array): GroupBatch {
   return readBatch(expectKind(bytes, FrameKind.Batch));
+}
+
+/** The messages of a Batch frame, whatever their groups (tools and tests). */
+export function decodeBatch(bytes: Uint8Array): Message[] {
+  return decodeGroupBatch(bytes).messages;
 }
 
 export interface SnapBegin {
   transferId: number;
   totalBytes: number;
+  group: GroupId;
   /** The Snap message with an empty `snapshot.data`. */
   message: Message;
 }
 
-export function encodeSnapBegin(transferId: number, m: Message): Buffer {
+export function encodeSnapBegin(transferId: number, m: Message, group: GroupId = GroupIds.Default): Buffer {
   const snapshot = m.snapshot;
   if (m.type !== MessageType.Snap || !snapshot) {
     throw new CodecError(CodecErrorReason.BadType, 'a chunked transfer carries a Snap message with a snapshot');
   }
+  checkGroup(group);
   const head: Message = { ...m, snapshot: { meta: snapshot.meta, data: EMPTY } };
   const size = messageSize(head);
-  const w = newFrame(FrameKind.SnapBegin, varintSize(transferId) + varintSize(snapshot.data.length) + size);
+  const w = newFrame(FrameKind.SnapBegin, varintSize(transferId) + varintSize(snapshot.data.length) + varintSize(group) + size);
   w.varint(transferId);
   w.varint(snapshot.data.length);
+  w.varint(group);
   writeMessage(w, head);
   return w.finish();
 }
@@ -349,12 +404,13 @@ export function encodeSnapBegin(transferId: number, m: Message): Buffer {
 export function readSnapBegin(r: Reader): SnapBegin {
   const transferId = r.varint('transfer id');
   const totalBytes = r.varint('snapshot size');
+  const group = readGroup(r);
   const message = readMessage(r);
   r.done('snapshot header');
   if (message.type !== MessageType.Snap || !message.snapshot || message.snapshot.data.length !== 0) {
     throw new CodecError(CodecErrorReason.Malformed, 'snapshot header must be a Snap message without data');
   }
-  return { transferId, totalBytes, message };
+  return { transferId, totalBytes, group, message };
 }
 
 export interface SnapChunk {

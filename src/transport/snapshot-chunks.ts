@@ -6,7 +6,9 @@
  * copies them into one buffer and delivers the whole Message once the last byte arrived. This
  * keeps every frame under maxPayload and lets heartbeats interleave with a large transfer.
  *
- * Each receiving connection holds at most one transfer. It is dropped, and its buffer freed,
+ * A Snap message belongs to one group (SnapBegin names it). A link sends one transfer at a time:
+ * other groups' snapshots for the same peer wait behind it (link.ts). Each receiving connection
+ * holds at most one transfer. It is dropped, and its buffer freed,
  * when it stalls past a timeout, when a newer transfer begins, or when the connection closes.
  * All connections of a node share a few transfer slots (SnapshotSlots), so the memory of
  * incoming snapshots is bounded by slots × maxBytes however many members send at once; a
@@ -21,6 +23,7 @@ import {
   type SnapBegin,
   type SnapChunk,
 } from './codec.ts';
+import { type GroupId, GroupIds } from './groups.ts';
 
 /** The frames of one outbound Snap message, produced lazily so only one chunk is in memory. */
 export class OutboundSnapshot {
@@ -31,6 +34,7 @@ export class OutboundSnapshot {
     readonly transferId: number,
     readonly message: Message,
     private readonly chunkBytes: number,
+    readonly group: GroupId = GroupIds.Default,
   ) {
     this.data = message.snapshot?.data ?? new Uint8Array(0);
   }
@@ -50,10 +54,10 @@ export class OutboundSnapshot {
     if (this.offset < 0) {
       if (this.data.length <= this.chunkBytes) {
         this.offset = this.data.length;
-        return encodeBatch([this.message], [messageSize(this.message)]);
+        return encodeBatch([this.message], [messageSize(this.message)], [this.group]);
       }
       this.offset = 0;
-      return encodeSnapBegin(this.transferId, this.message);
+      return encodeSnapBegin(this.transferId, this.message, this.group);
     }
     const end = Math.min(this.offset + this.chunkBytes, this.data.length);
     const frame = encodeSnapChunk(this.transferId, this.offset, this.data.subarray(this.offset, end));
@@ -100,6 +104,7 @@ export interface AssemblerOptions {
 
 interface Transfer {
   id: number;
+  group: GroupId;
   message: Message;
   buf: Buffer;
   received: number;
@@ -138,7 +143,7 @@ export class SnapshotAssembler {
     }
     const timer = setTimeout(() => this.drop('timed out'), this.opts.timeoutMs);
     timer.unref();
-    this.current = { id: b.transferId, message: b.message, buf, received: 0, timer };
+    this.current = { id: b.transferId, group: b.group, message: b.message, buf, received: 0, timer };
   }
 
   /**
@@ -146,7 +151,7 @@ export class SnapshotAssembler {
    * that was dropped (timed out, superseded, refused) are ignored: the sender may not know yet.
    * A chunk out of order or past the end is a protocol violation.
    */
-  chunk(c: SnapChunk): Message | undefined {
+  chunk(c: SnapChunk): { group: GroupId; message: Message } | undefined {
     const t = this.current;
     if (!t || t.id !== c.transferId) return undefined;
     if (c.offset !== t.received) {
@@ -167,7 +172,7 @@ export class SnapshotAssembler {
     this.current = undefined;
     this.opts.slots.release();
     const m = t.message;
-    return { ...m, snapshot: { meta: m.snapshot!.meta, data: t.buf } };
+    return { group: t.group, message: { ...m, snapshot: { meta: m.snapshot!.meta, data: t.buf } } };
   }
 
   /** Drops the transfer in progress, if any (connection closed). */

@@ -36,6 +36,19 @@ describe('send queue', () => {
     expect([q.length, q.bytes]).toEqual([0, 0]);
   });
 
+  it('holds heartbeats beside the batches, under the same bounds, and splits them at the frame limit', () => {
+    const q = new SendQueue({ maxMessages: 5, maxBytes: 1 << 20 });
+    expect(q.push(hb(1), messageSize(hb(1)), 7)).toBe(true);
+    for (let i = 0; i < 4; i++) expect(q.pushHeartbeat(hb(i), 10, i + 100)).toBe(true);
+    expect(q.pushHeartbeat(hb(9), 10, 9)).toBe(false); // 5 messages in all
+    expect([q.length, q.batched, q.heartbeats, q.bytes]).toEqual([5, 1, 4, messageSize(hb(1)) + 40]);
+    expect(q.take(1 << 20)!.groups).toEqual([7]);
+    // A frame limit of header + count + two entries: two heartbeats, then the other two.
+    expect(q.takeHeartbeats(2 + 3 + 20)!.groups).toEqual([100, 101]);
+    expect(q.takeHeartbeats(1 << 20)!.groups).toEqual([102, 103]);
+    expect([q.length, q.bytes, q.takeHeartbeats(1 << 20)]).toEqual([0, 0, undefined]);
+  });
+
   it('clear discards and counts everything', () => {
     const q = new SendQueue({ maxMessages: 100, maxBytes: 1 << 20 });
     for (let i = 0; i < 5; i++) q.push(hb(i), messageSize(hb(i)));
