@@ -33,7 +33,7 @@ import {
 } from './handshake.ts';
 import { coalescible, encodeHeartbeats, heartbeatSize } from './heartbeats.ts';
 import { SendQueue } from './send-queue.ts';
-import { OutboundSnapshot } from './snapshot-chunks.ts';
+import { OutboundSnapshots } from './snapshot-chunks.ts';
 import { closeSocket, frameBytes, keepAlive } from './socket.ts';
 
 export const LinkState = { Connected: 'connected', Connecting: 'connecting', Down: 'down' } as const;
@@ -154,10 +154,8 @@ export class PeerLink {
   /** Peers of a new cluster start within seconds of each other: no WARN before the first link up. */
   private everUp = false;
 
-  /** The one transfer in flight; other groups' Snap messages wait behind it, one per group. */
-  private snapshot: OutboundSnapshot | undefined;
-  private readonly waitingSnapshots = new Map<GroupId, Message>();
-  private nextTransferId = 1;
+  /** One transfer in flight; other groups' Snap messages wait behind it, one per group. */
+  private readonly snapshots: OutboundSnapshots;
 
   private readonly log: Logger;
   private readonly limits: LinkLimits;
@@ -167,6 +165,7 @@ export class PeerLink {
     this.limits = opts.limits;
     this.log = opts.logger.child({ peer: opts.peer });
     this.queue = new SendQueue({ maxBytes: opts.limits.maxQueueBytes, maxMessages: opts.limits.maxQueueMessages });
+    this.snapshots = new OutboundSnapshots(opts.limits.snapshotChunkBytes, this.log);
     this.startDownClock();
     this.dial();
   }
@@ -213,15 +212,15 @@ export class PeerLink {
       this.log.error({ err: e, type: m.type, group }, 'unencodable message dropped');
       return this.drop();
     }
+    if (HEADER_SIZE + 16 + size > this.limits.maxPayload) {
+      this.log.warn({ bytes: size, maxPayload: this.limits.maxPayload }, 'message larger than maxPayload dropped');
+      return this.drop();
+    }
     if (beat) {
       if (!this.queue.pushHeartbeat(m, size, group)) return this.drop();
       // A read-confirmation round is waiting on this one: it must not wait for the turn's end.
       this.scheduleFlush(m.context !== undefined);
       return true;
-    }
-    if (HEADER_SIZE + 16 + size > this.limits.maxPayload) {
-      this.log.warn({ bytes: size, maxPayload: this.limits.maxPayload }, 'message larger than maxPayload dropped');
-      return this.drop();
     }
     if (!this.queue.push(m, size, group)) return this.drop();
     this.scheduleFlush(true);
@@ -251,7 +250,7 @@ export class PeerLink {
       queuedBytes: this.queue.bytes,
       queuedMessages: this.queue.length,
       bufferedBytes: this.ws?.bufferedAmount ?? 0,
-      snapshotPendingBytes: (this.snapshot?.pendingBytes ?? 0) + waitingBytes(this.waitingSnapshots),
+      snapshotPendingBytes: this.snapshots.pendingBytes,
       heartbeatFrames: this.heartbeatFrames,
       heartbeatsCoalesced: this.heartbeatsCoalesced,
     };
@@ -283,41 +282,9 @@ export class PeerLink {
       this.log.error({ err: e, group }, 'unencodable snapshot message dropped');
       return this.snapshotLost(group);
     }
-    const current = this.snapshot;
-    if (current && current.group !== group) {
-      // The receiver holds one transfer per connection: another group's waits its turn. A newer
-      // Snap of the same waiting group replaces the older one (superseded, as below).
-      if (this.waitingSnapshots.has(group)) this.dropped++;
-      this.waitingSnapshots.set(group, m);
-      return true;
-    }
-    if (current) {
-      // The core has moved on to a newer snapshot; the receiver drops the old transfer when
-      // the new one begins, so the old one is neither finished nor reported.
-      this.log.info({ transfer: current.transferId, group }, 'snapshot transfer superseded');
-      this.dropped++;
-    }
-    this.startSnapshot(m, group);
+    this.dropped += this.snapshots.add(m, group);
     this.scheduleFlush(true);
     return true;
-  }
-
-  private startSnapshot(m: Message, group: GroupId): void {
-    this.snapshot = new OutboundSnapshot(this.nextTransferId++, m, this.limits.snapshotChunkBytes, group);
-    this.log.info(
-      { transfer: this.snapshot.transferId, group, bytes: m.snapshot?.data.length, index: m.snapshot?.meta.index },
-      'sending snapshot',
-    );
-  }
-
-  /** Starts the transfer of the group that has waited longest; false if none waits. */
-  private nextSnapshot(): boolean {
-    for (const [group, m] of this.waitingSnapshots) {
-      this.waitingSnapshots.delete(group);
-      this.startSnapshot(m, group);
-      return true;
-    }
-    return false;
   }
 
   /** Counts a Snap that never left and reports it after the caller's send returns. */
@@ -350,7 +317,7 @@ export class PeerLink {
   }
 
   private readonly onWritten = (err?: Error) => {
-    if (!err && (this.queue.length > 0 || this.snapshot || this.waitingSnapshots.size > 0)) this.scheduleFlush(true);
+    if (!err && (this.queue.length > 0 || this.snapshots.pending)) this.scheduleFlush(true);
   };
 
   private flush(): void {
@@ -374,14 +341,13 @@ export class PeerLink {
       this.heartbeatsCoalesced += messages.length;
       ws.send(encodeHeartbeats(groups, messages, sizes), this.onWritten);
     }
-    while (ws.bufferedAmount < maxBufferedBytes && (this.snapshot || this.nextSnapshot())) {
-      const transfer = this.snapshot!;
+    for (let transfer = this.snapshots.active(); transfer && ws.bufferedAmount < maxBufferedBytes; transfer = this.snapshots.active()) {
       const frame = transfer.nextFrame()!;
       if (!transfer.finished) {
         ws.send(frame, this.onWritten);
         continue;
       }
-      this.snapshot = undefined;
+      this.snapshots.finished();
       this.sent++;
       ws.send(frame, (err?: Error) => {
         if (!err) this.log.info({ transfer: transfer.transferId, group: transfer.group }, 'snapshot sent');
@@ -396,11 +362,7 @@ export class PeerLink {
     this.dropped += this.queue.clear();
     clearImmediate(this.turnFlush);
     this.turnFlush = undefined;
-    const lost: GroupId[] = [];
-    if (this.snapshot) lost.push(this.snapshot.group);
-    lost.push(...this.waitingSnapshots.keys());
-    this.snapshot = undefined;
-    this.waitingSnapshots.clear();
+    const lost = this.snapshots.clear();
     this.dropped += lost.length;
     if (!this.closed) for (const g of lost) this.opts.onSnapshotStatus(g, this.opts.peer, false);
   }
@@ -551,10 +513,4 @@ export class PeerLink {
     this.release();
     closeSocket(ws, code, reason);
   }
-}
-
-function waitingBytes(waiting: ReadonlyMap<GroupId, Message>): number {
-  let n = 0;
-  for (const m of waiting.values()) n += m.snapshot?.data.length ?? 0;
-  return n;
 }

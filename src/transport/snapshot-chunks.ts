@@ -14,6 +14,7 @@
  * incoming snapshots is bounded by slots × maxBytes however many members send at once; a
  * transfer refused for want of a slot is dropped, and Raft sends the snapshot again later.
  */
+import type { Logger } from 'pino';
 import type { Message } from '../raft/types.ts';
 import {
   encodeBatch,
@@ -63,6 +64,82 @@ export class OutboundSnapshot {
     const frame = encodeSnapChunk(this.transferId, this.offset, this.data.subarray(this.offset, end));
     this.offset = end;
     return frame;
+  }
+}
+
+/**
+ * The outbound snapshots of one link: one transfer in flight (the receiver assembles one per
+ * connection) and, behind it, at most one Snap message per other group, started in the order
+ * they arrived. A newer Snap of a group replaces its older one, in flight or waiting: the core
+ * has moved on, and the receiver drops an unfinished transfer when the next one begins, so the
+ * replaced one is neither finished nor reported.
+ */
+export class OutboundSnapshots {
+  private current: OutboundSnapshot | undefined;
+  private readonly waiting = new Map<GroupId, Message>();
+  private nextTransferId = 1;
+
+  constructor(
+    private readonly chunkBytes: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** Queues `m` of `group`; returns how many older Snap messages it replaced (0 or 1). */
+  add(m: Message, group: GroupId): number {
+    const current = this.current;
+    if (current && current.group !== group) {
+      const replaced = this.waiting.has(group) ? 1 : 0;
+      this.waiting.set(group, m);
+      return replaced;
+    }
+    if (current) this.log.info({ transfer: current.transferId, group }, 'snapshot transfer superseded');
+    this.start(m, group);
+    return current ? 1 : 0;
+  }
+
+  /** The transfer to write from, starting the longest-waiting one if none is in flight. */
+  active(): OutboundSnapshot | undefined {
+    if (!this.current) {
+      for (const [group, m] of this.waiting) {
+        this.waiting.delete(group);
+        this.start(m, group);
+        break;
+      }
+    }
+    return this.current;
+  }
+
+  /** The transfer in flight has produced its last frame. */
+  finished(): void {
+    this.current = undefined;
+  }
+
+  get pending(): boolean {
+    return this.current !== undefined || this.waiting.size > 0;
+  }
+
+  /** Snapshot data not yet handed to the socket, in flight and waiting. */
+  get pendingBytes(): number {
+    let n = this.current?.pendingBytes ?? 0;
+    for (const m of this.waiting.values()) n += m.snapshot?.data.length ?? 0;
+    return n;
+  }
+
+  /** Forgets every transfer (the connection is gone); returns the groups whose Snap was lost. */
+  clear(): GroupId[] {
+    const lost = this.current ? [this.current.group] : [];
+    lost.push(...this.waiting.keys());
+    this.current = undefined;
+    this.waiting.clear();
+    return lost;
+  }
+
+  private start(m: Message, group: GroupId): void {
+    this.current = new OutboundSnapshot(this.nextTransferId++, m, this.chunkBytes, group);
+    this.log.info(
+      { transfer: this.current.transferId, group, bytes: m.snapshot?.data.length, index: m.snapshot?.meta.index },
+      'sending snapshot',
+    );
   }
 }
 
