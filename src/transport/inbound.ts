@@ -1,9 +1,9 @@
 /**
  * The server end of a peer link: authenticates the dialling peer, then decodes and delivers
  * its Raft messages, each to its group (a group this node does not host gets nothing: its
- * messages are counted and dropped, see groups.ts). Anything a peer can send (garbage, text, wrong frame kinds, traffic
- * before authentication, messages claiming another sender) ends in a logged close with a
- * distinct code, never an exception escaping into the process.
+ * messages are counted and dropped, see groups.ts). Anything a peer can send (garbage, text,
+ * wrong frame kinds, traffic before authentication, messages claiming another sender) ends in
+ * a logged close with a distinct code, never an exception escaping into the process.
  *
  * Until the peer has authenticated, ws refuses any frame over maxPreAuthPayload (a few KiB:
  * the handshake frames are under 1 KiB) as soon as it has read the frame's header, so an

@@ -5,10 +5,11 @@
  * accepts the peers' links on `ws://host:port/raft/v1` (inbound connections, which only
  * deliver). Those links carry every Raft group the two nodes share: each message is tagged
  * with its group, and each group sends and receives through its endpoint (`group`, groups.ts);
- * `send`, `onMessage`, `onUnreachable` and `onSnapshotStatus` are group 1's. Frames are binary (codec.ts), links are mutually authenticated (handshake.ts),
- * large snapshots travel in chunks (snapshot-chunks.ts), and every buffer is bounded: a slow
- * or dead peer costs at most maxQueueBytes + maxBufferedBytes + one batch, and the excess is
- * dropped and counted, since Raft retransmits.
+ * `send`, `onMessage`, `onUnreachable` and `onSnapshotStatus` are group 1's. Frames are binary
+ * (codec.ts; heartbeats coalesced per peer and turn, heartbeats.ts), links are mutually
+ * authenticated (handshake.ts), large snapshots travel in chunks (snapshot-chunks.ts), and
+ * every buffer is bounded: a slow or dead peer costs at most maxQueueBytes + maxBufferedBytes
+ * + one batch, and the excess is dropped and counted, since Raft retransmits.
  *
  * `registerRoutes` registers `@fastify/websocket` itself, so that the transport owns ws's
  * maxPayload; the application must not register that plugin on the same instance.

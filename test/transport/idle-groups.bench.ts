@@ -1,6 +1,10 @@
 /**
  * The cost of an idle Raft group on the peer links (issue 13, mux; docs/performance.md, "Idle
- * groups"): CPU and bytes per second, with heartbeats coalesced per peer and turn and without.
+ * groups"): CPU and bytes per second, in three modes:
+ *   coalesced  heartbeats of all groups to a peer in a turn as one Heartbeats frame (the default);
+ *   batched    heartbeats as ordinary messages in the turn's batch frame (protocol 1's way);
+ *   single     one frame per message (maxBatchBytes tiny), the frames that a link per group
+ *              would send, though without its extra connections, handshakes and pings.
  *
  * Starts N node processes (3 by default), each a real Transport on a loopback port linked to the
  * others, hosting the same G groups. As idle Raft groups do with leaders spread evenly, group g's
@@ -11,7 +15,7 @@
  * WebSocket payloads and frame headers, not TCP/IP headers) and write syscalls (syscw), over
  * --seconds after a warm-up. G = 0 is the baseline: links up, keep-alive pings only.
  *
- *   npx tsx test/transport/idle-groups.bench.ts [--groups 0,1,10,100,1000] [--seconds 10] [--tick-ms 100] [--nodes 3]
+ *   npx tsx test/transport/idle-groups.bench.ts [--groups 0,1,10,100,1000] [--seconds 10] [--tick-ms 100] [--nodes 3] [--modes coalesced,batched,single]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -30,11 +34,12 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     'tick-ms': { type: 'string', default: '100' },
     nodes: { type: 'string', default: '3' },
+    modes: { type: 'string', default: 'coalesced,batched,single' },
     // Child mode (spawned by the parent):
     child: { type: 'boolean', default: false },
     index: { type: 'string', default: '0' },
     ports: { type: 'string', default: '' },
-    coalesce: { type: 'string', default: '1' },
+    mode: { type: 'string', default: 'coalesced' },
   },
 });
 
@@ -56,7 +61,9 @@ async function child(): Promise<void> {
     clusterId: 'idle-groups',
     secret: SECRET,
     logger: pino({ level: 'silent' }),
-    coalesceHeartbeats: values.coalesce === '1',
+    coalesceHeartbeats: values.mode === 'coalesced',
+    // Above this a message leaves alone: every frame then holds one message.
+    ...(values.mode === 'single' ? { maxBatchBytes: 1 } : {}),
     isAllowedPeer: () => true,
   });
   const app = Fastify();
@@ -120,13 +127,13 @@ function ask(p: ChildProcess): Promise<ChildStats> {
   });
 }
 
-async function measure(groups: number, coalesce: boolean, seconds: number, nodes: number) {
+async function measure(groups: number, mode: string, seconds: number, nodes: number) {
   const ports = await Promise.all(Array.from({ length: nodes }, () => freePort()));
   const procs = ports.map((_, i) =>
     spawn(
       process.execPath,
       ['--import', 'tsx', new URL(import.meta.url).pathname, '--child', '--index', String(i), '--ports', ports.join(','),
-        '--groups', String(groups), '--coalesce', coalesce ? '1' : '0', '--tick-ms', values['tick-ms']],
+        '--groups', String(groups), '--mode', mode, '--tick-ms', values['tick-ms']],
       { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
     ),
   );
@@ -134,18 +141,19 @@ async function measure(groups: number, coalesce: boolean, seconds: number, nodes
     await Promise.all(procs.map((p) => new Promise((r) => p.once('message', r))));
     await new Promise((r) => setTimeout(r, 2000)); // warm-up: JIT, first frames
     const pids = procs.map((p) => p.pid!);
+    // The children's IPC replies are writes too: read /proc after the first, before the second.
+    const before = await Promise.all(procs.map(ask));
     const cpu0 = pids.map(cpuSeconds);
     const io0 = pids.map(procIo);
-    const before = await Promise.all(procs.map(ask));
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const wall = (performance.now() - t0) / 1000;
-    const after = await Promise.all(procs.map(ask));
     const cpu = pids.map((pid, i) => (cpuSeconds(pid) - cpu0[i]) / wall);
     const io = pids.map((pid, i) => {
       const now = procIo(pid);
       return { bytes: (now.wchar - io0[i].wchar) / wall, writes: (now.syscw - io0[i].syscw) / wall };
     });
+    const after = await Promise.all(procs.map(ask));
     const per = (f: (s: ChildStats) => number) => after.reduce((n, s, i) => n + f(s) - f(before[i]), 0) / nodes / wall;
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     return {
@@ -168,14 +176,14 @@ async function main(): Promise<void> {
   console.log(`# idle groups: ${nodes} nodes, tick ${values['tick-ms']} ms, ${seconds} s per row, load ${loadavg()[0].toFixed(1)}`);
   console.log('| heartbeats | G | CPU per node (% of a core) | CPU per group (µs/s, over G = 0) | bytes/s per node | bytes/s per group | writes/s per node | heartbeats + answers received/s per node |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const coalesce of [true, false]) {
+  for (const mode of values.modes.split(',')) {
     let base: { cpu: number; bytes: number } | undefined;
     for (const g of groupCounts) {
-      const r = await measure(g, coalesce, seconds, nodes);
+      const r = await measure(g, mode, seconds, nodes);
       if (g === 0) base = r;
       const perGroup = (x: number, b = 0) => (g === 0 ? '' : ((x - b) / g).toFixed(1));
       console.log(
-        `| ${coalesce ? 'coalesced' : 'batched'} | ${g} | ${(r.cpu * 100).toFixed(2)} | ${perGroup(r.cpu * 1e6, base ? base.cpu * 1e6 : 0)} | ${Math.round(r.bytes)} | ${perGroup(r.bytes, base?.bytes ?? 0)} | ${r.writes.toFixed(1)} | ${Math.round(r.received)}${r.dropped > 0 ? ` (dropped ${r.dropped.toFixed(1)}/s)` : ''} |`,
+        `| ${mode} | ${g} | ${(r.cpu * 100).toFixed(2)} | ${perGroup(r.cpu * 1e6, base ? base.cpu * 1e6 : 0)} | ${Math.round(r.bytes)} | ${perGroup(r.bytes, base?.bytes ?? 0)} | ${r.writes.toFixed(1)} | ${Math.round(r.received)}${r.dropped > 0 ? ` (dropped ${r.dropped.toFixed(1)}/s)` : ''} |`,
       );
     }
   }
