@@ -137,6 +137,21 @@ describe('one link, many groups', () => {
     await waitFor(() => a.unreachable.includes('b') && [2, 3].every((g) => ga.get(g)!.unreachable.includes('b')), 'all told');
   });
 
+  it('hosts no group when not given onMessage, until the caller asks for one', async () => {
+    const b = await node('b', { onMessage: undefined });
+    expect(b.transport.groupStats()).toEqual({ hosted: 0, unhostedDropped: 0 });
+    const a = await node('a');
+    connectAll([a, b]);
+    await waitFor(() => connected(a, 'b'), 'link up');
+    a.transport.send([message(MessageType.App, 'a', 'b')]);
+    await waitFor(() => b.transport.groupStats().unhostedDropped === 1, 'dropped');
+    const got: Message[] = [];
+    b.transport.group(1, { onMessage: (m) => got.push(m) });
+    a.transport.send([message(MessageType.App, 'a', 'b', { commit: 5 })]);
+    await waitFor(() => got.length === 1, 'delivered once hosted');
+    expect(got[0].commit).toBe(5);
+  });
+
   it('refuses invalid and duplicate group ids', async () => {
     const a = await node('a');
     for (const id of [-1, 1.5, 2 ** 32, Number.NaN, 1]) {
@@ -217,6 +232,28 @@ describe('coalesced heartbeats', () => {
     expect(on.frames.every((k) => k === FrameKind.Heartbeats)).toBe(true);
     expect(off.frames.every((k) => k === FrameKind.Batch)).toBe(true);
     expect(on.stats).toMatchObject({ heartbeatsCoalesced: G, sent: G, dropped: 0 });
+  });
+
+  it('wait for the end of the turn unless they carry a read round, which leaves at once', async () => {
+    const [a] = await linkedPair();
+    const [plainBeat, roundBeat] = idleHeartbeats('a', 'b', [1, 2]).messages.map((m) => ({ ...m, type: MessageType.Heartbeat }));
+    delete plainBeat.context;
+    expect(roundBeat.context).toBeDefined();
+    const frames = () => a.transport.stats().b.heartbeatFrames;
+    a.transport.send([plainBeat]);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(frames()).toBe(0); // microtasks ran: still waiting for the turn's end
+    await new Promise((r) => setImmediate(r));
+    expect(frames()).toBe(1);
+    a.transport.send([roundBeat]);
+    await Promise.resolve();
+    expect(frames()).toBe(2); // a read confirmation is not held for the turn
+    // A waiting plain heartbeat leaves with the next urgent flush, in the same frame.
+    a.transport.send([plainBeat]);
+    a.transport.send([roundBeat]);
+    await Promise.resolve();
+    expect(a.transport.stats().b).toMatchObject({ heartbeatFrames: 3, heartbeatsCoalesced: 4 });
   });
 
   it("of all groups in one turn go out as one frame, where each group's own microtask flush made many", async () => {
