@@ -25,6 +25,12 @@ const Flag = { Response: 1, Context: 2 } as const;
 const ALL_FLAGS = Flag.Response | Flag.Context;
 /** group, flags, term, commit: one byte each at least. */
 const MIN_ENTRY_SIZE = 4;
+/**
+ * Most entries in one frame, sent or accepted. A sender splits at maxBatchBytes (256 KiB: at
+ * most this many 4-byte entries) anyway; the cap keeps a member's 16 MiB frame of minimal
+ * entries from expanding into four million message objects at once.
+ */
+export const MAX_HEARTBEATS_PER_FRAME = 65_536;
 
 /** Whether `m` travels coalesced: a heartbeat (or response) with nothing the compact form drops. */
 export function coalescible(m: Message): boolean {
@@ -75,6 +81,9 @@ export function encodeHeartbeats(groups: readonly GroupId[], messages: readonly 
  */
 export function readHeartbeats(r: Reader, from: NodeId, to: NodeId): GroupBatch {
   const n = r.count(MIN_ENTRY_SIZE, 'heartbeat count');
+  if (n > MAX_HEARTBEATS_PER_FRAME) {
+    throw new CodecError(CodecErrorReason.Malformed, `${n} heartbeats in one frame, at most ${MAX_HEARTBEATS_PER_FRAME}`);
+  }
   const groups: GroupId[] = new Array(n);
   const messages: Message[] = new Array(n);
   for (let i = 0; i < n; i++) {

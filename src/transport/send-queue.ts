@@ -9,7 +9,7 @@ import type { Message } from '../raft/types.ts';
 import { varintSize } from './bytes.ts';
 import { HEADER_SIZE } from './codec.ts';
 import { type GroupId, GroupIds } from './groups.ts';
-import { heartbeatsFrameSize } from './heartbeats.ts';
+import { heartbeatsFrameSize, MAX_HEARTBEATS_PER_FRAME } from './heartbeats.ts';
 
 export interface SendQueueLimits {
   maxBytes: number;
@@ -113,10 +113,11 @@ export class SendQueue {
     const all = this.beats;
     if (all.messages.length === 0) return undefined;
     let end = all.messages.length;
-    if (heartbeatsFrameSize(all.sizes) > maxFrameBytes) {
+    if (end > MAX_HEARTBEATS_PER_FRAME || heartbeatsFrameSize(all.sizes) > maxFrameBytes) {
+      const most = Math.min(all.sizes.length, MAX_HEARTBEATS_PER_FRAME);
       let frame = HEADER_SIZE + 3 + all.sizes[0];
       end = 1;
-      while (end < all.sizes.length && frame + all.sizes[end] <= maxFrameBytes) frame += all.sizes[end++];
+      while (end < most && frame + all.sizes[end] <= maxFrameBytes) frame += all.sizes[end++];
     }
     const out = end === all.messages.length ? all : { messages: all.messages.slice(0, end), sizes: all.sizes.slice(0, end), groups: all.groups.slice(0, end) };
     this.beats =

@@ -22,7 +22,14 @@ import {
   readSnapBegin,
 } from '../../src/transport/codec.ts';
 import { GroupIds } from '../../src/transport/groups.ts';
-import { coalescible, encodeHeartbeats, heartbeatSize, heartbeatsFrameSize, readHeartbeats } from '../../src/transport/heartbeats.ts';
+import {
+  coalescible,
+  encodeHeartbeats,
+  heartbeatSize,
+  heartbeatsFrameSize,
+  MAX_HEARTBEATS_PER_FRAME,
+  readHeartbeats,
+} from '../../src/transport/heartbeats.ts';
 import { everyWireMessage, idleHeartbeats, message, plain, prng } from './fixtures.ts';
 
 function reasonOf(fn: () => unknown): string {
@@ -159,6 +166,14 @@ describe('coalesced heartbeats', () => {
     expect(reasonOf(() => read(raw(entry(2 ** 32, 0, 3, 4))))).toBe(CodecErrorReason.Malformed);
     // A count far beyond the bytes that could hold it, refused before allocating.
     expect(reasonOf(() => read(raw((w) => w.varint(2 ** 40))))).toBe(CodecErrorReason.Truncated);
+    // A count the bytes could hold but that would expand into too many messages at once.
+    const minimal = (count: number) =>
+      raw((w) => {
+        w.varint(count);
+        for (let i = 0; i < count; i++) w.raw(new Uint8Array([1, 0, 1, 1]));
+      }, 4 + count * 4);
+    expect(reasonOf(() => read(minimal(MAX_HEARTBEATS_PER_FRAME + 1)))).toBe(CodecErrorReason.Malformed);
+    expect(read(minimal(MAX_HEARTBEATS_PER_FRAME)).messages.length).toBe(MAX_HEARTBEATS_PER_FRAME);
     const { groups, messages } = idleHeartbeats('a', 'b', [1, 2, 3, 300, 40_000]);
     const frame = heartbeatFrame(groups, messages);
     expect(frame.length).toBe(heartbeatsFrameSize(messages.map((m, i) => heartbeatSize(groups[i], m))));

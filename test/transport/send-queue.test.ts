@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MessageType } from '../../src/raft/types.ts';
 import { decodeBatch, encodeBatch, messageSize } from '../../src/transport/codec.ts';
+import { MAX_HEARTBEATS_PER_FRAME } from '../../src/transport/heartbeats.ts';
 import { SendQueue } from '../../src/transport/send-queue.ts';
 import { bytesOf, message } from './fixtures.ts';
 
@@ -47,6 +48,14 @@ describe('send queue', () => {
     expect(q.takeHeartbeats(2 + 3 + 20)!.groups).toEqual([100, 101]);
     expect(q.takeHeartbeats(1 << 20)!.groups).toEqual([102, 103]);
     expect([q.length, q.bytes, q.takeHeartbeats(1 << 20)]).toEqual([0, 0, undefined]);
+  });
+
+  it('puts at most MAX_HEARTBEATS_PER_FRAME heartbeats in one frame, whatever the byte limit', () => {
+    const q = new SendQueue({ maxMessages: 200_000, maxBytes: 1 << 30 });
+    const n = MAX_HEARTBEATS_PER_FRAME + 10;
+    for (let i = 0; i < n; i++) q.pushHeartbeat(hb(i), 4, 1);
+    expect(q.takeHeartbeats(1 << 30)!.messages.length).toBe(MAX_HEARTBEATS_PER_FRAME);
+    expect(q.takeHeartbeats(1 << 30)!.messages.length).toBe(10);
   });
 
   it('clear discards and counts everything', () => {
