@@ -1,5 +1,5 @@
 /**
- * The peer wire format (version 1): a compact hand-written binary codec for Raft messages.
+ * The peer wire format (version 2): a compact hand-written binary codec for Raft messages.
  *
  * Chosen over msgpackr because it measured faster at both ends and smaller on the wire for the
  * dominant traffic (App messages with many small entries), and because its decoder validates
@@ -10,34 +10,29 @@
  * varints, strings and byte fields are varint-length-prefixed. Decoded entry data, contexts
  * and snapshot data are views into the received frame (no copy).
  *
- * Message body:
- *   type u8 · flags u8 (1 reject, 2 context, 4 snapshot) · from str · to str ·
- *   term · logTerm · index · commit · rejectHint · [context bytes] ·
- *   entryCount · entries (term · index · type u8 · data bytes)* ·
- *   [snapshot: index · term · voters (count · str*) · learners (count · str*) · data bytes]
+ * Version 2 tags every message with its Raft group (groups.ts), a varint in front of it: one
+ * byte for groups below 128, so today's group 1 pays one byte per message. Version 1 had no
+ * tag; the two refuse each other's links at the handshake (VersionMismatch), since a node of
+ * either could not place the other's messages.
+ *
+ *   Message:   group · message body
+ *   Batch:     count · (group · body size · message body)*
+ *   SnapBegin: transfer id · data size · group · message body without the data
+ *   SnapChunk: transfer id · offset · data
+ *   Heartbeats: the coalesced heartbeats of many groups (heartbeats.ts)
+ *
+ * The message body is message.ts's.
  */
-import {
-  type Entry,
-  EntryType,
-  type Message,
-  MessageType,
-  type NodeId,
-  type Snapshot,
-} from '../raft/types.ts';
-import {
-  bytesSize,
-  CodecError,
-  CodecErrorReason,
-  checkUint,
-  Reader,
-  strSize,
-  varintSize,
-  Writer,
-} from './bytes.ts';
+import { type Message, MessageType } from '../raft/types.ts';
+import { CodecError, CodecErrorReason, Reader, varintSize, Writer } from './bytes.ts';
+import { type GroupId, GroupIds, isGroupId } from './groups.ts';
+import { MIN_MESSAGE_SIZE, messageSize, readMessage, writeMessage } from './message.ts';
 
 export { CodecError, CodecErrorReason } from './bytes.ts';
+export { logNumber, MAX_LOG_NUMBER, messageSize, readMessage, WIRE_TYPES, writeMessage } from './message.ts';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: every message carries its group (issue 13); 1 had none. */
+export const PROTOCOL_VERSION = 2;
 
 export const FrameKind = {
   /** server → client: protocol version and a fresh nonce. */
@@ -59,191 +54,25 @@ export const FrameKind = {
    * follower proxy, src/resp/proxy/): an opaque body the transport hands to `onForward`.
    */
   Forward: 20,
+  /** The heartbeats and heartbeat responses of many groups, compacted (heartbeats.ts). */
+  Heartbeats: 21,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 const frameKinds: ReadonlySet<number> = new Set(Object.values(FrameKind));
 
 export const HEADER_SIZE = 2;
 
-/**
- * Message types that cross the network, in wire order (the index is the wire code). Local
- * types (hup, beat, unreachable, snap-status, check-quorum) are refused in both directions so
- * that a peer can never inject a runtime-only signal into our core.
- */
-export const WIRE_TYPES = [
-  MessageType.Prop,
-  MessageType.App,
-  MessageType.AppResp,
-  MessageType.Vote,
-  MessageType.VoteResp,
-  MessageType.PreVote,
-  MessageType.PreVoteResp,
-  MessageType.Snap,
-  MessageType.Heartbeat,
-  MessageType.HeartbeatResp,
-  MessageType.TransferLeader,
-  MessageType.TimeoutNow,
-  MessageType.ReadIndex,
-  MessageType.ReadIndexResp,
-] as const satisfies readonly MessageType[];
-const wireCode: ReadonlyMap<MessageType, number> = new Map(WIRE_TYPES.map((t, i) => [t, i]));
-
-const ENTRY_TYPES: ReadonlySet<number> = new Set(Object.values(EntryType));
-
-const Flag = { Reject: 1, Context: 2, Snapshot: 4 } as const;
-const ALL_FLAGS = Flag.Reject | Flag.Context | Flag.Snapshot;
-
 const EMPTY = new Uint8Array(0);
 
-/** Smallest possible encodings, used to reject absurd counts before allocating for them. */
-const MIN_ENTRY_SIZE = 4;
-const MIN_MESSAGE_SIZE = 10;
-
-function strListSize(list: readonly NodeId[]): number {
-  let n = varintSize(list.length);
-  for (const s of list) n += strSize(s);
-  return n;
+/** Throws unless `group` can be written (a uint32). */
+export function checkGroup(group: GroupId): void {
+  if (!isGroupId(group)) throw new CodecError(CodecErrorReason.Malformed, `group must be a uint32, got ${group}`);
 }
 
-/** Exact body size of `m`; also validates every number so encoding cannot fail half-way. */
-export function messageSize(m: Message): number {
-  if (!wireCode.has(m.type)) {
-    throw new CodecError(CodecErrorReason.BadType, `message type ${m.type} is local and never crosses the network`);
-  }
-  checkUint(m.term, 'term');
-  checkUint(m.logTerm, 'logTerm');
-  checkUint(m.index, 'index');
-  checkUint(m.commit, 'commit');
-  checkUint(m.rejectHint, 'rejectHint');
-  let n =
-    2 +
-    strSize(m.from) +
-    strSize(m.to) +
-    varintSize(m.term) +
-    varintSize(m.logTerm) +
-    varintSize(m.index) +
-    varintSize(m.commit) +
-    varintSize(m.rejectHint) +
-    varintSize(m.entries.length);
-  if (m.context) n += bytesSize(m.context);
-  for (const e of m.entries) {
-    checkUint(e.term, 'entry term');
-    checkUint(e.index, 'entry index');
-    if (!ENTRY_TYPES.has(e.type)) throw new CodecError(CodecErrorReason.BadType, `entry type ${e.type}`);
-    n += varintSize(e.term) + varintSize(e.index) + 1 + bytesSize(e.data);
-  }
-  const s = m.snapshot;
-  if (s) {
-    checkUint(s.meta.index, 'snapshot index');
-    checkUint(s.meta.term, 'snapshot term');
-    n +=
-      varintSize(s.meta.index) +
-      varintSize(s.meta.term) +
-      strListSize(s.meta.conf.voters) +
-      strListSize(s.meta.conf.learners) +
-      bytesSize(s.data);
-  }
-  return n;
-}
-
-/** Writes the body of `m`; the writer must have `messageSize(m)` bytes left. */
-export function writeMessage(w: Writer, m: Message): void {
-  w.u8(wireCode.get(m.type)!);
-  w.u8((m.reject ? Flag.Reject : 0) | (m.context ? Flag.Context : 0) | (m.snapshot ? Flag.Snapshot : 0));
-  w.str(m.from);
-  w.str(m.to);
-  w.varint(m.term);
-  w.varint(m.logTerm);
-  w.varint(m.index);
-  w.varint(m.commit);
-  w.varint(m.rejectHint);
-  if (m.context) w.bytes(m.context);
-  w.varint(m.entries.length);
-  for (const e of m.entries) {
-    w.varint(e.term);
-    w.varint(e.index);
-    w.u8(e.type);
-    w.bytes(e.data);
-  }
-  const s = m.snapshot;
-  if (s) {
-    w.varint(s.meta.index);
-    w.varint(s.meta.term);
-    w.varint(s.meta.conf.voters.length);
-    for (const v of s.meta.conf.voters) w.str(v);
-    w.varint(s.meta.conf.learners.length);
-    for (const l of s.meta.conf.learners) w.str(l);
-    w.bytes(s.data);
-  }
-}
-
-function readStrList(r: Reader, field: string): NodeId[] {
-  const n = r.count(1, field);
-  const out: NodeId[] = new Array(n);
-  for (let i = 0; i < n; i++) out[i] = r.str(field);
-  return out;
-}
-
-/**
- * The largest term or index a peer may send: 2^52, a million entries a second for 142 years.
- * Anything near 2^53 would make term + 1 or index + n unsafe in the core and storage, so a
- * member that sends one (a bug, or forged) loses its link instead of stopping this node.
- */
-export const MAX_LOG_NUMBER = 2 ** 52;
-
-function logNumber(r: Reader, field: string): number {
-  const n = r.varint(field);
-  if (n > MAX_LOG_NUMBER) throw new CodecError(CodecErrorReason.Malformed, `${field} ${n} is above 2^52`);
-  return n;
-}
-
-/** Reads one message body from `r`. */
-export function readMessage(r: Reader): Message {
-  const code = r.u8('type');
-  const type = WIRE_TYPES[code];
-  if (type === undefined) throw new CodecError(CodecErrorReason.BadType, `message type code ${code}`);
-  const flags = r.u8('flags');
-  if ((flags & ~ALL_FLAGS) !== 0) throw new CodecError(CodecErrorReason.Malformed, `unknown flags ${flags}`);
-  const from = r.str('from');
-  const to = r.str('to');
-  const term = logNumber(r, 'term');
-  const logTerm = logNumber(r, 'logTerm');
-  const index = logNumber(r, 'index');
-  const commit = logNumber(r, 'commit');
-  const rejectHint = logNumber(r, 'rejectHint');
-  const context = flags & Flag.Context ? r.bytesField('context') : undefined;
-  const count = r.count(MIN_ENTRY_SIZE, 'entry count');
-  const entries: Entry[] = new Array(count);
-  for (let i = 0; i < count; i++) {
-    const eTerm = logNumber(r, 'entry term');
-    const eIndex = logNumber(r, 'entry index');
-    const eType = r.u8('entry type');
-    if (!ENTRY_TYPES.has(eType)) throw new CodecError(CodecErrorReason.BadType, `entry type ${eType}`);
-    entries[i] = { term: eTerm, index: eIndex, type: eType as EntryType, data: r.bytesField('entry data') };
-  }
-  const m: Message = {
-    type,
-    from,
-    to,
-    term,
-    logTerm,
-    index,
-    entries,
-    commit,
-    reject: (flags & Flag.Reject) !== 0,
-    rejectHint,
-  };
-  if (context) m.context = context;
-  if (flags & Flag.Snapshot) m.snapshot = readSnapshot(r);
-  return m;
-}
-
-function readSnapshot(r: Reader): Snapshot {
-  const index = logNumber(r, 'snapshot index');
-  const term = logNumber(r, 'snapshot term');
-  const voters = readStrList(r, 'voters');
-  const learners = readStrList(r, 'learners');
-  return { meta: { index, term, conf: { voters, learners } }, data: r.bytesField('snapshot data') };
+export function readGroup(r: Reader): GroupId {
+  const g = r.varint('group');
+  if (g > GroupIds.Max) throw new CodecError(CodecErrorReason.Malformed, `group ${g} is above 2^32 - 1`);
+  return g;
 }
 
 /** A writer for a frame of `kind` whose body is `bodySize` bytes, header already written. */
@@ -271,34 +100,52 @@ function expectKind(bytes: Uint8Array, kind: FrameKind): Reader {
   return f.body;
 }
 
-export function encodeMessage(m: Message): Buffer {
-  const w = newFrame(FrameKind.Message, messageSize(m));
+/** A Message frame: `m` of `group` (tools and tests; links send batches). */
+export function encodeMessage(m: Message, group: GroupId = GroupIds.Default): Buffer {
+  checkGroup(group);
+  const w = newFrame(FrameKind.Message, varintSize(group) + messageSize(m));
+  w.varint(group);
   writeMessage(w, m);
   return w.finish();
 }
 
-export function decodeMessage(bytes: Uint8Array): Message {
+export function decodeGroupMessage(bytes: Uint8Array): { group: GroupId; message: Message } {
   const r = expectKind(bytes, FrameKind.Message);
-  const m = readMessage(r);
+  const group = readGroup(r);
+  const message = readMessage(r);
   r.done('message');
-  return m;
+  return { group, message };
 }
 
-/** Frame size of a batch holding messages whose body sizes are `sizes`. */
-export function batchSize(sizes: readonly number[]): number {
+/** The message of a Message frame, whatever its group. */
+export function decodeMessage(bytes: Uint8Array): Message {
+  return decodeGroupMessage(bytes).message;
+}
+
+/** The messages of one Batch frame and the group of each (parallel arrays: no object per message). */
+export interface GroupBatch {
+  groups: GroupId[];
+  messages: Message[];
+}
+
+/** Frame size of a batch holding messages of `groups` whose body sizes are `sizes`. */
+export function batchSize(sizes: readonly number[], groups?: readonly GroupId[]): number {
   let n = HEADER_SIZE + varintSize(sizes.length);
-  for (const s of sizes) n += varintSize(s) + s;
+  for (let i = 0; i < sizes.length; i++) n += (groups ? varintSize(groups[i]) : 1) + varintSize(sizes[i]) + sizes[i];
   return n;
 }
 
 /**
  * Encodes `messages` (whose body sizes the caller already computed with `messageSize`) into
- * one Batch frame. Each body is length-prefixed so a decoder can check it ends where announced.
+ * one Batch frame, message i of `groups[i]` (all of group 1 when `groups` is omitted). Each
+ * body is length-prefixed so a decoder can check it ends where announced.
  */
-export function encodeBatch(messages: readonly Message[], sizes: readonly number[]): Buffer {
-  const w = newFrame(FrameKind.Batch, batchSize(sizes) - HEADER_SIZE);
+export function encodeBatch(messages: readonly Message[], sizes: readonly number[], groups?: readonly GroupId[]): Buffer {
+  if (groups) for (const g of groups) checkGroup(g);
+  const w = newFrame(FrameKind.Batch, batchSize(sizes, groups) - HEADER_SIZE);
   w.varint(messages.length);
   for (let i = 0; i < messages.length; i++) {
+    w.varint(groups ? groups[i] : GroupIds.Default);
     w.varint(sizes[i]);
     writeMessage(w, messages[i]);
   }
@@ -306,42 +153,53 @@ export function encodeBatch(messages: readonly Message[], sizes: readonly number
 }
 
 /** Reads a Batch frame body. */
-export function readBatch(r: Reader): Message[] {
-  const n = r.count(MIN_MESSAGE_SIZE + 1, 'batch count');
-  const out: Message[] = new Array(n);
+export function readBatch(r: Reader): GroupBatch {
+  // Each message takes at least a group byte, a size byte and a minimal body.
+  const n = r.count(MIN_MESSAGE_SIZE + 2, 'batch count');
+  const groups: GroupId[] = new Array(n);
+  const messages: Message[] = new Array(n);
   for (let i = 0; i < n; i++) {
+    groups[i] = readGroup(r);
     const size = r.varint('message size');
     if (size > r.remaining) throw new CodecError(CodecErrorReason.Truncated, `message of ${size} bytes`);
     const sub = new Reader(r.bytes, r.pos, r.pos + size);
-    out[i] = readMessage(sub);
+    messages[i] = readMessage(sub);
     sub.done('batched message');
     r.pos += size;
   }
   r.done('batch');
-  return out;
+  return { groups, messages };
 }
 
-export function decodeBatch(bytes: Uint8Array): Message[] {
+export function decodeGroupBatch(bytes: Uint8Array): GroupBatch {
   return readBatch(expectKind(bytes, FrameKind.Batch));
+}
+
+/** The messages of a Batch frame, whatever their groups (tools and tests). */
+export function decodeBatch(bytes: Uint8Array): Message[] {
+  return decodeGroupBatch(bytes).messages;
 }
 
 export interface SnapBegin {
   transferId: number;
   totalBytes: number;
+  group: GroupId;
   /** The Snap message with an empty `snapshot.data`. */
   message: Message;
 }
 
-export function encodeSnapBegin(transferId: number, m: Message): Buffer {
+export function encodeSnapBegin(transferId: number, m: Message, group: GroupId = GroupIds.Default): Buffer {
   const snapshot = m.snapshot;
   if (m.type !== MessageType.Snap || !snapshot) {
     throw new CodecError(CodecErrorReason.BadType, 'a chunked transfer carries a Snap message with a snapshot');
   }
+  checkGroup(group);
   const head: Message = { ...m, snapshot: { meta: snapshot.meta, data: EMPTY } };
   const size = messageSize(head);
-  const w = newFrame(FrameKind.SnapBegin, varintSize(transferId) + varintSize(snapshot.data.length) + size);
+  const w = newFrame(FrameKind.SnapBegin, varintSize(transferId) + varintSize(snapshot.data.length) + varintSize(group) + size);
   w.varint(transferId);
   w.varint(snapshot.data.length);
+  w.varint(group);
   writeMessage(w, head);
   return w.finish();
 }
@@ -349,12 +207,13 @@ export function encodeSnapBegin(transferId: number, m: Message): Buffer {
 export function readSnapBegin(r: Reader): SnapBegin {
   const transferId = r.varint('transfer id');
   const totalBytes = r.varint('snapshot size');
+  const group = readGroup(r);
   const message = readMessage(r);
   r.done('snapshot header');
   if (message.type !== MessageType.Snap || !message.snapshot || message.snapshot.data.length !== 0) {
     throw new CodecError(CodecErrorReason.Malformed, 'snapshot header must be a Snap message without data');
   }
-  return { transferId, totalBytes, message };
+  return { transferId, totalBytes, group, message };
 }
 
 export interface SnapChunk {

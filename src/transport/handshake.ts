@@ -14,14 +14,16 @@
  * Each side proves knowledge of the secret over a nonce the *other* side just chose, so
  * neither proof can be replayed. The role label keeps a client proof from ever being usable as
  * a server proof. Strings are length-prefixed inside the MAC so ("ab","c") ≠ ("a","bc").
- * The protocol version is the header byte of every frame (see codec.ts).
+ * The protocol version is the header byte of every frame (see codec.ts): a hello of another
+ * version is refused with VersionMismatch and a reason naming both versions. Nodes of two
+ * versions never link (version 2 added group tags; there is no translation between them).
  *
  * This authenticates the endpoints; it does not encrypt or sign each later frame. Against an
  * active man in the middle, run the links over a private network or TLS.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CodecError, CodecErrorReason, type Reader, strSize, Writer } from './bytes.ts';
-import { FrameKind, newFrame, openFrame } from './codec.ts';
+import { FrameKind, newFrame, openFrame, PROTOCOL_VERSION } from './codec.ts';
 
 export const NONCE_SIZE = 32;
 export const PROOF_SIZE = 32;
@@ -104,8 +106,16 @@ export function proofMatches(expected: Buffer, got: Uint8Array): boolean {
   return got.length === expected.length && timingSafeEqual(expected, got);
 }
 
+/** The close reason when the peer's frames carry protocol version `theirs`. */
+export function versionMismatchReason(theirs: number): string {
+  return `protocol version mismatch: peer speaks ${theirs}, this node ${PROTOCOL_VERSION}; mixed versions cannot link, upgrade every node`;
+}
+
 /** The frame kind of a received frame, with a handshake error if the header is wrong. */
 function open(bytes: Uint8Array, kind: FrameKind, what: string): Reader {
+  if (bytes.length > 0 && bytes[0] !== PROTOCOL_VERSION) {
+    throw new HandshakeError(CloseCode.VersionMismatch, versionMismatchReason(bytes[0]));
+  }
   try {
     const f = openFrame(bytes);
     if (f.kind !== kind) throw new CodecError(CodecErrorReason.BadType, `expected ${what}, got frame kind ${f.kind}`);

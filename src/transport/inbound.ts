@@ -1,8 +1,9 @@
 /**
  * The server end of a peer link: authenticates the dialling peer, then decodes and delivers
- * its Raft messages. Anything a peer can send (garbage, text, wrong frame kinds, traffic
- * before authentication, messages claiming another sender) ends in a logged close with a
- * distinct code, never an exception escaping into the process.
+ * its Raft messages, each to its group (a group this node does not host gets nothing: its
+ * messages are counted and dropped, see groups.ts). Anything a peer can send (garbage, text,
+ * wrong frame kinds, traffic before authentication, messages claiming another sender) ends in
+ * a logged close with a distinct code, never an exception escaping into the process.
  *
  * Until the peer has authenticated, ws refuses any frame over maxPreAuthPayload (a few KiB:
  * the handshake frames are under 1 KiB) as soon as it has read the frame's header, so an
@@ -12,7 +13,8 @@ import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import type { Message, NodeId } from '../raft/types.ts';
 import { CodecError } from './bytes.ts';
-import { FrameKind, openFrame, PROTOCOL_VERSION, readBatch, readSnapBegin, readSnapChunk } from './codec.ts';
+import { FrameKind, type GroupBatch, openFrame, PROTOCOL_VERSION, readBatch, readSnapBegin, readSnapChunk } from './codec.ts';
+import type { GroupId } from './groups.ts';
 import {
   acceptClient,
   CloseCode,
@@ -22,6 +24,7 @@ import {
   removedReason,
   type ServerIdentity,
 } from './handshake.ts';
+import { readHeartbeats } from './heartbeats.ts';
 import { SnapshotAssembler, type SnapshotSlots, SnapshotTransferError } from './snapshot-chunks.ts';
 import { closeSocket, frameBytes, keepAlive } from './socket.ts';
 
@@ -40,7 +43,11 @@ export interface InboundOptions extends ServerIdentity {
    * (logged at warn; later ones at debug, so a removed node that keeps dialling logs once).
    */
   firstUnknownPeer: (claimedId: string) => boolean;
-  deliver: (m: Message) => void;
+  /** Whether this node hosts `group`; what arrives for any other goes to `unhosted` instead. */
+  hosts: (group: GroupId) => boolean;
+  /** A message (or snapshot transfer) from `from` for a group this node does not host was dropped. */
+  unhosted: (group: GroupId, from: NodeId) => void;
+  deliver: (group: GroupId, m: Message) => void;
   /** The body of a Forward frame from the authenticated peer `from` (the follower proxy). */
   deliverForward: (from: NodeId, body: Uint8Array) => void;
   /** The peer authenticated as `peerId`. */
@@ -48,7 +55,13 @@ export interface InboundOptions extends ServerIdentity {
   onClosed: (conn: InboundConnection) => void;
 }
 
-const DATA_KINDS: ReadonlySet<number> = new Set([FrameKind.Batch, FrameKind.SnapBegin, FrameKind.SnapChunk, FrameKind.Forward]);
+const DATA_KINDS: ReadonlySet<number> = new Set([
+  FrameKind.Batch,
+  FrameKind.Heartbeats,
+  FrameKind.SnapBegin,
+  FrameKind.SnapChunk,
+  FrameKind.Forward,
+]);
 
 /** Raised for a well-formed frame that breaks the link protocol. */
 class ProtocolViolation extends Error {
@@ -170,24 +183,34 @@ export class InboundConnection {
     const { kind, body } = openFrame(bytes);
     switch (kind) {
       case FrameKind.Batch: {
-        const messages = readBatch(body);
+        const batch = readBatch(body);
         // Check the whole batch first, so a spoofed message delivers none of its batch.
-        for (const m of messages) this.checkAddress(m);
-        for (const m of messages) this.deliver(m);
+        for (const m of batch.messages) this.checkAddress(m);
+        this.deliverAll(batch);
         return;
       }
+      case FrameKind.Heartbeats:
+        // The link's two ends are the only sender and receiver a coalesced entry can have.
+        this.deliverAll(readHeartbeats(body, this.peerId as NodeId, this.opts.nodeId));
+        return;
       case FrameKind.SnapBegin: {
         const begin = readSnapBegin(body);
         this.checkAddress(begin.message);
-        this.log.info({ transfer: begin.transferId, bytes: begin.totalBytes }, 'receiving snapshot');
+        if (!this.opts.hosts(begin.group)) {
+          // Refused before any memory is set aside; its chunks then match no transfer.
+          this.opts.unhosted(begin.group, this.peerId as NodeId);
+          return;
+        }
+        this.log.info({ transfer: begin.transferId, group: begin.group, bytes: begin.totalBytes }, 'receiving snapshot');
         this.assembler.begin(begin);
         return;
       }
       case FrameKind.SnapChunk: {
-        const m = this.assembler.chunk(readSnapChunk(body));
-        if (m) {
-          this.log.info({ bytes: m.snapshot?.data.length, index: m.snapshot?.meta.index }, 'snapshot received');
-          this.deliver(m);
+        const done = this.assembler.chunk(readSnapChunk(body));
+        if (done) {
+          const m = done.message;
+          this.log.info({ group: done.group, bytes: m.snapshot?.data.length, index: m.snapshot?.meta.index }, 'snapshot received');
+          this.deliver(done.group, m);
         }
         return;
       }
@@ -213,12 +236,21 @@ export class InboundConnection {
     }
   }
 
-  private deliver(m: Message): void {
+  private deliverAll(batch: GroupBatch): void {
+    const { groups, messages } = batch;
+    for (let i = 0; i < messages.length; i++) this.deliver(groups[i], messages[i]);
+  }
+
+  private deliver(group: GroupId, m: Message): void {
+    if (!this.opts.hosts(group)) {
+      this.opts.unhosted(group, m.from);
+      return;
+    }
     try {
-      this.opts.deliver(m);
+      this.opts.deliver(group, m);
     } catch (err) {
       // The core rejecting one message must not take the link (or the process) down.
-      this.log.error({ err, type: m.type }, 'onMessage threw');
+      this.log.error({ err, type: m.type, group }, 'onMessage threw');
     }
   }
 

@@ -1,7 +1,8 @@
 /** Raft peer links over WebSocket: the public surface of this folder. */
 export { type BackoffOptions, BackoffConfigError } from './backoff.ts';
 export { CodecError, CodecErrorReason } from './bytes.ts';
-export { decodeMessage, encodeMessage, PROTOCOL_VERSION } from './codec.ts';
+export { decodeGroupMessage, decodeMessage, encodeMessage, PROTOCOL_VERSION } from './codec.ts';
+export { GroupConfigError, GroupEndpoint, type GroupHandlers, type GroupId, GroupIds, isGroupId } from './groups.ts';
 export { CloseCode, HandshakeError } from './handshake.ts';
 export { LinkState, type LinkStats } from './link.ts';
 export { SnapshotTransferError } from './snapshot-chunks.ts';

@@ -1,6 +1,13 @@
 /**
  * One outbound link: this node dials one peer, authenticates it, and streams Raft messages to
- * it. Links only ever send; the peer's messages arrive on its own outbound link to us.
+ * it, of every group the two nodes share. Links only ever send; the peer's messages arrive on
+ * its own outbound link to us.
+ *
+ * Per flush, the messages waiting go out as batch frames (each message tagged with its group)
+ * and the heartbeats of all groups as one coalesced Heartbeats frame (heartbeats.ts). Anything
+ * but a plain heartbeat flushes in a microtask, as soon as the caller's synchronous work ends;
+ * a plain heartbeat (no read-confirmation context) waits for the end of the event-loop turn, so
+ * that every group ticking in this turn lands in the same frame.
  *
  * Memory is bounded by three limits: the queue (messages and bytes waiting for the socket),
  * the socket's own buffer (we stop writing once ws's bufferedAmount passes maxBufferedBytes,
@@ -13,6 +20,7 @@ import { type Message, MessageType, type NodeId } from '../raft/types.ts';
 import type { Backoff } from './backoff.ts';
 import { CodecError } from './bytes.ts';
 import { encodeBatch, encodeForward, HEADER_SIZE, messageSize } from './codec.ts';
+import { type GroupId, GroupIds } from './groups.ts';
 import {
   CloseCode,
   clientProof,
@@ -23,8 +31,9 @@ import {
   newNonce,
   verifyServer,
 } from './handshake.ts';
+import { coalescible, encodeHeartbeats, heartbeatSize } from './heartbeats.ts';
 import { SendQueue } from './send-queue.ts';
-import { OutboundSnapshot } from './snapshot-chunks.ts';
+import { OutboundSnapshots } from './snapshot-chunks.ts';
 import { closeSocket, frameBytes, keepAlive } from './socket.ts';
 
 export const LinkState = { Connected: 'connected', Connecting: 'connecting', Down: 'down' } as const;
@@ -40,8 +49,11 @@ export interface LinkStats {
   queuedMessages: number;
   /** Bytes written to the socket that the kernel has not taken yet. */
   bufferedBytes: number;
-  /** Snapshot data of the transfer in flight not yet written. */
+  /** Snapshot data not yet written: the transfer in flight and those of other groups waiting behind it. */
   snapshotPendingBytes: number;
+  /** Coalesced Heartbeats frames written, and the heartbeats they carried (counted in `sent` too). */
+  heartbeatFrames: number;
+  heartbeatsCoalesced: number;
 }
 
 export interface LinkLimits {
@@ -77,12 +89,14 @@ export interface LinkOptions {
   /** For wss:// URLs; without it a wss:// link trusts node's default CAs and presents nothing. */
   tls?: LinkTls;
   limits: LinkLimits;
+  /** Send heartbeats as coalesced Heartbeats frames (false: in the batches, as version 1 did). */
+  coalesceHeartbeats: boolean;
   backoff: Backoff;
   logger: Logger;
   /** A message could not be delivered (the runtime reports the peer unreachable). */
   onUnreachable: (peer: NodeId) => void;
-  /** A Snap message was fully written (true) or lost (false). */
-  onSnapshotStatus: (peer: NodeId, ok: boolean) => void;
+  /** A Snap message of `group` was fully written (true) or lost (false). */
+  onSnapshotStatus: (group: GroupId, peer: NodeId, ok: boolean) => void;
   /** A keep-alive ping was answered after `ms` (the peer round-trip metric). */
   onRtt?: (peer: NodeId, ms: number) => void;
   /** The link was up and went down: what was sent on it may or may not have arrived. */
@@ -124,8 +138,12 @@ export class PeerLink {
 
   private readonly queue: SendQueue;
   private flushScheduled = false;
+  /** The end-of-turn flush that plain heartbeats wait for. */
+  private turnFlush: NodeJS.Immediate | undefined;
   private sent = 0;
   private dropped = 0;
+  private heartbeatFrames = 0;
+  private heartbeatsCoalesced = 0;
 
   /** A refusal by the peer was already logged at warn since the link was last up. */
   private refusalLogged = false;
@@ -136,8 +154,8 @@ export class PeerLink {
   /** Peers of a new cluster start within seconds of each other: no WARN before the first link up. */
   private everUp = false;
 
-  private snapshot: OutboundSnapshot | undefined;
-  private nextTransferId = 1;
+  /** One transfer in flight; other groups' Snap messages wait behind it, one per group. */
+  private readonly snapshots: OutboundSnapshots;
 
   private readonly log: Logger;
   private readonly limits: LinkLimits;
@@ -147,6 +165,7 @@ export class PeerLink {
     this.limits = opts.limits;
     this.log = opts.logger.child({ peer: opts.peer });
     this.queue = new SendQueue({ maxBytes: opts.limits.maxQueueBytes, maxMessages: opts.limits.maxQueueMessages });
+    this.snapshots = new OutboundSnapshots(opts.limits.snapshotChunkBytes, this.log);
     this.startDownClock();
     this.dial();
   }
@@ -178,26 +197,33 @@ export class PeerLink {
   }
 
   /**
-   * Queues `m` for the peer; false when it was dropped. Ownership passes to the link: the
-   * message is encoded when its batch is written, so it must not be mutated afterwards.
+   * Queues `m` of `group` for the peer; false when it was dropped. Ownership passes to the
+   * link: the message is encoded when its frame is written, so it must not be mutated afterwards.
    */
-  send(m: Message): boolean {
-    if (m.type === MessageType.Snap) return this.sendSnapshot(m);
+  send(m: Message, group: GroupId = GroupIds.Default): boolean {
+    if (m.type === MessageType.Snap) return this.sendSnapshot(m, group);
     if (this.state !== LinkState.Connected) return this.drop();
+    const beat = this.opts.coalesceHeartbeats && coalescible(m);
     let size: number;
     try {
-      size = messageSize(m);
+      size = beat ? heartbeatSize(group, m) : messageSize(m);
     } catch (e) {
       if (!(e instanceof CodecError)) throw e;
-      this.log.error({ err: e, type: m.type }, 'unencodable message dropped');
+      this.log.error({ err: e, type: m.type, group }, 'unencodable message dropped');
       return this.drop();
     }
     if (HEADER_SIZE + 16 + size > this.limits.maxPayload) {
       this.log.warn({ bytes: size, maxPayload: this.limits.maxPayload }, 'message larger than maxPayload dropped');
       return this.drop();
     }
-    if (!this.queue.push(m, size)) return this.drop();
-    this.scheduleFlush();
+    if (beat) {
+      if (!this.queue.pushHeartbeat(m, size, group)) return this.drop();
+      // A read-confirmation round is waiting on this one: it must not wait for the turn's end.
+      this.scheduleFlush(m.context !== undefined);
+      return true;
+    }
+    if (!this.queue.push(m, size, group)) return this.drop();
+    this.scheduleFlush(true);
     return true;
   }
 
@@ -224,7 +250,9 @@ export class PeerLink {
       queuedBytes: this.queue.bytes,
       queuedMessages: this.queue.length,
       bufferedBytes: this.ws?.bufferedAmount ?? 0,
-      snapshotPendingBytes: this.snapshot?.pendingBytes ?? 0,
+      snapshotPendingBytes: this.snapshots.pendingBytes,
+      heartbeatFrames: this.heartbeatFrames,
+      heartbeatsCoalesced: this.heartbeatsCoalesced,
     };
   }
 
@@ -232,6 +260,7 @@ export class PeerLink {
   close(code: CloseCode, reason: string): Promise<void> {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
+    clearImmediate(this.turnFlush);
     clearTimeout(this.downTimer);
     const ws = this.ws;
     this.teardown(code, reason);
@@ -244,75 +273,85 @@ export class PeerLink {
     return false;
   }
 
-  private sendSnapshot(m: Message): boolean {
-    if (this.state !== LinkState.Connected) return this.snapshotLost();
+  private sendSnapshot(m: Message, group: GroupId): boolean {
+    if (this.state !== LinkState.Connected) return this.snapshotLost(group);
     try {
       messageSize(m);
     } catch (e) {
       if (!(e instanceof CodecError)) throw e;
-      this.log.error({ err: e }, 'unencodable snapshot message dropped');
-      return this.snapshotLost();
+      this.log.error({ err: e, group }, 'unencodable snapshot message dropped');
+      return this.snapshotLost(group);
     }
-    if (this.snapshot) {
-      // The core has moved on to a newer snapshot; the receiver drops the old transfer when
-      // the new one begins, so the old one is neither finished nor reported.
-      this.log.info({ transfer: this.snapshot.transferId }, 'snapshot transfer superseded');
-      this.dropped++;
-    }
-    this.snapshot = new OutboundSnapshot(this.nextTransferId++, m, this.limits.snapshotChunkBytes);
-    this.log.info(
-      { transfer: this.snapshot.transferId, bytes: m.snapshot?.data.length, index: m.snapshot?.meta.index },
-      'sending snapshot',
-    );
-    this.scheduleFlush();
+    this.dropped += this.snapshots.add(m, group);
+    this.scheduleFlush(true);
     return true;
   }
 
   /** Counts a Snap that never left and reports it after the caller's send returns. */
-  private snapshotLost(): false {
+  private snapshotLost(group: GroupId): false {
     this.drop();
     queueMicrotask(() => {
-      if (!this.closed) this.opts.onSnapshotStatus(this.opts.peer, false);
+      if (!this.closed) this.opts.onSnapshotStatus(group, this.opts.peer, false);
     });
     return false;
   }
 
-  private scheduleFlush(): void {
+  /**
+   * `now`: in a microtask. The runtime hands over each Ready's messages in one call, so they
+   * still leave as one frame, but without waiting a loop turn (that turn's socket work would be
+   * added to every hop of every write). Otherwise (plain heartbeats) at the end of this turn,
+   * unless an earlier flush takes them along. Messages that pile up while the socket is busy go
+   * out together from onWritten.
+   */
+  private scheduleFlush(now: boolean): void {
     if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    // A microtask: the runtime hands over each Ready's messages in one call, so they still
-    // leave as one frame, but without waiting a loop turn (that turn's socket work would be
-    // added to every hop of every write). Messages that pile up while the socket is busy go
-    // out together from onWritten.
-    queueMicrotask(() => this.flush());
+    if (now) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flush());
+    } else {
+      this.turnFlush ??= setImmediate(() => {
+        this.turnFlush = undefined;
+        this.flush();
+      });
+    }
   }
 
   private readonly onWritten = (err?: Error) => {
-    if (!err && (this.queue.length > 0 || this.snapshot)) this.scheduleFlush();
+    if (!err && (this.queue.length > 0 || this.snapshots.pending)) this.scheduleFlush(true);
   };
 
   private flush(): void {
     this.flushScheduled = false;
+    if (this.turnFlush) {
+      clearImmediate(this.turnFlush);
+      this.turnFlush = undefined;
+    }
     const ws = this.ws;
     if (!ws || this.state !== LinkState.Connected) return;
     const { maxBufferedBytes, maxBatchBytes } = this.limits;
-    while (this.queue.length > 0 && ws.bufferedAmount < maxBufferedBytes) {
-      const { messages, sizes } = this.queue.take(maxBatchBytes)!;
+    while (this.queue.batched > 0 && ws.bufferedAmount < maxBufferedBytes) {
+      const { messages, sizes, groups } = this.queue.take(maxBatchBytes)!;
       this.sent += messages.length;
-      ws.send(encodeBatch(messages, sizes), this.onWritten);
+      ws.send(encodeBatch(messages, sizes, groups), this.onWritten);
     }
-    while (this.snapshot && ws.bufferedAmount < maxBufferedBytes) {
-      const transfer = this.snapshot;
+    while (this.queue.heartbeats > 0 && ws.bufferedAmount < maxBufferedBytes) {
+      const { messages, sizes, groups } = this.queue.takeHeartbeats(maxBatchBytes)!;
+      this.sent += messages.length;
+      this.heartbeatFrames++;
+      this.heartbeatsCoalesced += messages.length;
+      ws.send(encodeHeartbeats(groups, messages, sizes), this.onWritten);
+    }
+    for (let transfer = this.snapshots.active(); transfer && ws.bufferedAmount < maxBufferedBytes; transfer = this.snapshots.active()) {
       const frame = transfer.nextFrame()!;
       if (!transfer.finished) {
         ws.send(frame, this.onWritten);
         continue;
       }
-      this.snapshot = undefined;
+      this.snapshots.finished();
       this.sent++;
       ws.send(frame, (err?: Error) => {
-        if (!err) this.log.info({ transfer: transfer.transferId }, 'snapshot sent');
-        if (!this.closed) this.opts.onSnapshotStatus(this.opts.peer, !err);
+        if (!err) this.log.info({ transfer: transfer.transferId, group: transfer.group }, 'snapshot sent');
+        if (!this.closed) this.opts.onSnapshotStatus(transfer.group, this.opts.peer, !err);
         this.onWritten(err);
       });
     }
@@ -321,11 +360,11 @@ export class PeerLink {
   /** Everything waiting is lost with the connection; Raft retransmits what matters. */
   private discardPending(): void {
     this.dropped += this.queue.clear();
-    if (this.snapshot) {
-      this.snapshot = undefined;
-      this.dropped++;
-      if (!this.closed) this.opts.onSnapshotStatus(this.opts.peer, false);
-    }
+    clearImmediate(this.turnFlush);
+    this.turnFlush = undefined;
+    const lost = this.snapshots.clear();
+    this.dropped += lost.length;
+    if (!this.closed) for (const g of lost) this.opts.onSnapshotStatus(g, this.opts.peer, false);
   }
 
   private dial(): void {

@@ -1,11 +1,15 @@
 /**
- * The bounded queue of one outbound link: messages waiting for the socket, with their encoded
- * sizes. It refuses what would pass either bound (the caller counts that as a drop; Raft
- * retransmits), and hands out batches in order for one frame each.
+ * The bounded queue of one outbound link: messages waiting for the socket, with their groups
+ * and encoded sizes, and beside them the heartbeats waiting for their coalesced frame
+ * (heartbeats.ts). It refuses what would pass either bound, counting both kinds together (the
+ * caller counts that as a drop; Raft retransmits), and hands out batches in order for one frame
+ * each.
  */
 import type { Message } from '../raft/types.ts';
 import { varintSize } from './bytes.ts';
 import { HEADER_SIZE } from './codec.ts';
+import { type GroupId, GroupIds } from './groups.ts';
+import { heartbeatsFrameSize, MAX_HEARTBEATS_PER_FRAME } from './heartbeats.ts';
 
 export interface SendQueueLimits {
   maxBytes: number;
@@ -14,20 +18,34 @@ export interface SendQueueLimits {
 
 export interface Batch {
   messages: Message[];
-  /** Body size of each message, as computed by `messageSize`. */
+  /** Body size of each message, as computed by `messageSize` (or `heartbeatSize`). */
   sizes: number[];
+  groups: GroupId[];
 }
 
 export class SendQueue {
   private messages: Message[] = [];
   private sizes: number[] = [];
+  private groups: GroupId[] = [];
   /** Index of the first message not taken yet (shifting arrays per batch would be O(n)). */
   private head = 0;
   private queuedBytes = 0;
+  private beats: Batch = { messages: [], sizes: [], groups: [] };
 
   constructor(private readonly limits: SendQueueLimits) {}
 
+  /** Messages waiting, heartbeats included. */
   get length(): number {
+    return this.messages.length - this.head + this.beats.messages.length;
+  }
+
+  /** Heartbeats waiting for their coalesced frame. */
+  get heartbeats(): number {
+    return this.beats.messages.length;
+  }
+
+  /** Messages waiting for a batch frame. */
+  get batched(): number {
     return this.messages.length - this.head;
   }
 
@@ -36,36 +54,78 @@ export class SendQueue {
     return this.queuedBytes;
   }
 
-  /** Appends `m` (whose body is `size` bytes); false, and nothing queued, if a bound is hit. */
-  push(m: Message, size: number): boolean {
-    if (this.length >= this.limits.maxMessages || this.queuedBytes + size > this.limits.maxBytes) return false;
+  private full(size: number): boolean {
+    return this.length >= this.limits.maxMessages || this.queuedBytes + size > this.limits.maxBytes;
+  }
+
+  /** Appends `m` of `group` (whose body is `size` bytes); false, and nothing queued, if a bound is hit. */
+  push(m: Message, size: number, group: GroupId = GroupIds.Default): boolean {
+    if (this.full(size)) return false;
     this.messages.push(m);
     this.sizes.push(size);
+    this.groups.push(group);
+    this.queuedBytes += size;
+    return true;
+  }
+
+  /** Appends a coalescible heartbeat whose compact entry is `size` bytes, under the same bounds. */
+  pushHeartbeat(m: Message, size: number, group: GroupId): boolean {
+    if (this.full(size)) return false;
+    this.beats.messages.push(m);
+    this.beats.sizes.push(size);
+    this.beats.groups.push(group);
     this.queuedBytes += size;
     return true;
   }
 
   /**
    * Removes and returns the oldest messages whose batch frame fits in `maxFrameBytes` (at
-   * least one message, however large), or undefined when empty.
+   * least one message, however large), or undefined when none waits.
    */
   take(maxFrameBytes: number): Batch | undefined {
-    if (this.length === 0) return undefined;
+    if (this.batched === 0) return undefined;
     const start = this.head;
     // Frame bytes so far, counting the message-count varint at its widest (3 bytes: < 2^21).
-    let frame = HEADER_SIZE + 3 + varintSize(this.sizes[start]) + this.sizes[start];
+    let frame = HEADER_SIZE + 3 + this.entrySize(start);
     let end = start + 1;
     while (end < this.messages.length) {
-      const next = varintSize(this.sizes[end]) + this.sizes[end];
+      const next = this.entrySize(end);
       if (frame + next > maxFrameBytes) break;
       frame += next;
       end++;
     }
-    const batch = { messages: this.messages.slice(start, end), sizes: this.sizes.slice(start, end) };
+    const batch = {
+      messages: this.messages.slice(start, end),
+      sizes: this.sizes.slice(start, end),
+      groups: this.groups.slice(start, end),
+    };
     for (const s of batch.sizes) this.queuedBytes -= s;
     this.head = end;
     this.compact();
     return batch;
+  }
+
+  /**
+   * Removes and returns the oldest heartbeats whose Heartbeats frame fits in `maxFrameBytes`
+   * (all of them, normally: a thousand groups' heartbeats take a few KiB), or undefined.
+   */
+  takeHeartbeats(maxFrameBytes: number): Batch | undefined {
+    const all = this.beats;
+    if (all.messages.length === 0) return undefined;
+    let end = all.messages.length;
+    if (end > MAX_HEARTBEATS_PER_FRAME || heartbeatsFrameSize(all.sizes) > maxFrameBytes) {
+      const most = Math.min(all.sizes.length, MAX_HEARTBEATS_PER_FRAME);
+      let frame = HEADER_SIZE + 3 + all.sizes[0];
+      end = 1;
+      while (end < most && frame + all.sizes[end] <= maxFrameBytes) frame += all.sizes[end++];
+    }
+    const out = end === all.messages.length ? all : { messages: all.messages.slice(0, end), sizes: all.sizes.slice(0, end), groups: all.groups.slice(0, end) };
+    this.beats =
+      end === all.messages.length
+        ? { messages: [], sizes: [], groups: [] }
+        : { messages: all.messages.slice(end), sizes: all.sizes.slice(end), groups: all.groups.slice(end) };
+    for (const s of out.sizes) this.queuedBytes -= s;
+    return out;
   }
 
   /** Empties the queue; returns how many messages were discarded. */
@@ -73,17 +133,28 @@ export class SendQueue {
     const n = this.length;
     this.messages = [];
     this.sizes = [];
+    this.groups = [];
     this.head = 0;
     this.queuedBytes = 0;
+    this.beats = { messages: [], sizes: [], groups: [] };
     return n;
+  }
+
+  /** Bytes message `i` adds to a batch frame: its group, its length prefix and its body. */
+  private entrySize(i: number): number {
+    return varintSize(this.groups[i]) + varintSize(this.sizes[i]) + this.sizes[i];
   }
 
   private compact(): void {
     if (this.head === this.messages.length) {
-      this.clear();
+      this.messages = [];
+      this.sizes = [];
+      this.groups = [];
+      this.head = 0;
     } else if (this.head > 1024 && this.head * 2 > this.messages.length) {
       this.messages = this.messages.slice(this.head);
       this.sizes = this.sizes.slice(this.head);
+      this.groups = this.groups.slice(this.head);
       this.head = 0;
     }
   }

@@ -3,10 +3,13 @@
  *
  * Every node dials every peer once (an outbound `PeerLink` per peer, which only sends) and
  * accepts the peers' links on `ws://host:port/raft/v1` (inbound connections, which only
- * deliver). Frames are binary (codec.ts), links are mutually authenticated (handshake.ts),
- * large snapshots travel in chunks (snapshot-chunks.ts), and every buffer is bounded: a slow
- * or dead peer costs at most maxQueueBytes + maxBufferedBytes + one batch, and the excess is
- * dropped and counted, since Raft retransmits.
+ * deliver). Those links carry every Raft group the two nodes share: each message is tagged
+ * with its group, and each group sends and receives through its endpoint (`group`, groups.ts);
+ * `send`, `onMessage`, `onUnreachable` and `onSnapshotStatus` are group 1's. Frames are binary
+ * (codec.ts; heartbeats coalesced per peer and turn, heartbeats.ts), links are mutually
+ * authenticated (handshake.ts), large snapshots travel in chunks (snapshot-chunks.ts), and
+ * every buffer is bounded: a slow or dead peer costs at most maxQueueBytes + maxBufferedBytes
+ * + one batch, and the excess is dropped and counted, since Raft retransmits.
  *
  * `registerRoutes` registers `@fastify/websocket` itself, so that the transport owns ws's
  * maxPayload; the application must not register that plugin on the same instance.
@@ -24,6 +27,7 @@ import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { type Message, MessageType, type NodeId } from '../raft/types.ts';
 import { Backoff, checkBackoff } from './backoff.ts';
+import { type GroupEndpoint, type GroupHandlers, type GroupId, GroupIds, GroupTable } from './groups.ts';
 import { CloseCode, HANDSHAKE_FRAME_LIMIT, removedReason } from './handshake.ts';
 import { InboundConnection } from './inbound.ts';
 import { FRAME_OVERHEAD, type LinkLimits, type LinkStats, type LinkTls, PeerLink } from './link.ts';
@@ -89,7 +93,10 @@ export interface TransportOptions extends Partial<LinkLimits> {
   tls?: LinkTls;
   /** Used as given; the caller binds whatever names the component. */
   logger: Logger;
-  onMessage: (m: Message) => void;
+  /** Group 1's messages: given, group 1 is hosted from the start (a single-group node). */
+  onMessage?: (m: Message) => void;
+  /** Coalesce heartbeats per peer and turn into Heartbeats frames (default true; false for comparison). */
+  coalesceHeartbeats?: boolean;
   /** Which node ids may dial in; by default, the peers last given to setPeers. */
   isAllowedPeer?: (id: NodeId) => boolean;
   maxSnapshotBytes?: number;
@@ -108,9 +115,9 @@ export class TransportConfigError extends Error {
 }
 
 export class Transport {
-  /** A message to `id` was dropped because the link is down or saturated, or the link fell. */
+  /** Group 1: a message to `id` was dropped because the link is down or saturated, or the link fell. */
   onUnreachable?: (id: NodeId) => void;
-  /** A Snap message to `id` was completely written to the socket (true) or lost (false). */
+  /** Group 1: a Snap message to `id` was completely written to the socket (true) or lost (false). */
   onSnapshotStatus?: (id: NodeId, ok: boolean) => void;
   /** A ping on the outbound link to `id` was answered after `ms` milliseconds. */
   onPeerRtt?: (id: NodeId, ms: number) => void;
@@ -120,6 +127,7 @@ export class Transport {
   onPeerDown?: (id: NodeId) => void;
 
   private readonly links = new Map<NodeId, PeerLink>();
+  private readonly groups: GroupTable;
   private readonly inbound = new Set<InboundConnection>();
   private readonly inboundByPeer = new Map<NodeId, InboundConnection>();
   private readonly limits: LinkLimits;
@@ -178,6 +186,26 @@ export class Transport {
     checkBackoff(opts.backoff ?? d.backoff);
     this.log = opts.logger;
     this.isAllowedPeer = opts.isAllowedPeer ?? ((id) => this.links.has(id));
+    this.groups = new GroupTable({ sendGroup: (g, ms) => this.sendGroup(g, ms) }, this.log);
+    if (opts.onMessage) {
+      const one = this.groups.open(GroupIds.Default, { onMessage: opts.onMessage });
+      one.onUnreachable = (id) => this.onUnreachable?.(id);
+      one.onSnapshotStatus = (id, ok) => this.onSnapshotStatus?.(id, ok);
+    }
+  }
+
+  /**
+   * Hosts group `id` and returns its endpoint: its messages arrive at `handlers.onMessage`,
+   * and it sends through the node's links like `send`. Throws GroupConfigError if `id` is not a
+   * uint32 or is hosted already (group 1 is, when `onMessage` was given).
+   */
+  group(id: GroupId, handlers: GroupHandlers): GroupEndpoint {
+    return this.groups.open(id, handlers);
+  }
+
+  /** Hosted groups, and messages dropped on arrival because their group is not hosted. */
+  groupStats(): { hosted: number; unhostedDropped: number } {
+    return { hosted: this.groups.size, unhostedDropped: this.groups.unhosted };
   }
 
   /**
@@ -294,12 +322,17 @@ export class Transport {
    * this call returns. Messages must not be mutated after they were handed over.
    */
   send(messages: Message[]): void {
+    this.sendGroup(GroupIds.Default, messages);
+  }
+
+  /** `send` for group `group` (its endpoint's send); drops are reported to that group. */
+  private sendGroup(group: GroupId, messages: Message[]): void {
     if (this.closed) return;
     let unreachable: Set<NodeId> | undefined;
     for (const m of messages) {
       const link = this.links.get(m.to);
-      const ok = link ? link.send(m) : false;
-      if (!link) this.log.debug({ to: m.to, type: m.type }, 'message for an unknown peer dropped');
+      const ok = link ? link.send(m, group) : false;
+      if (!link) this.log.debug({ to: m.to, type: m.type, group }, 'message for an unknown peer dropped');
       // A lost Snap is reported through onSnapshotStatus instead.
       if (!ok && (m.type !== MessageType.Snap || !link)) {
         unreachable ??= new Set();
@@ -310,7 +343,7 @@ export class Transport {
       const ids = unreachable;
       // Deferred so the runtime is never re-entered from inside its own send call.
       queueMicrotask(() => {
-        for (const id of ids) this.onUnreachable?.(id);
+        for (const id of ids) this.groups.unreachable(group, id);
       });
     }
   }
@@ -363,10 +396,11 @@ export class Transport {
       secret: opts.secret,
       ...(opts.tls ? { tls: opts.tls } : {}),
       limits: this.limits,
+      coalesceHeartbeats: opts.coalesceHeartbeats ?? true,
       backoff: new Backoff(opts.backoff ?? TRANSPORT_DEFAULTS.backoff, opts.random ?? Math.random),
       logger: this.log,
-      onUnreachable: (peer) => this.onUnreachable?.(peer),
-      onSnapshotStatus: (peer, ok) => this.onSnapshotStatus?.(peer, ok),
+      onUnreachable: (peer) => this.groups.linkFell(peer),
+      onSnapshotStatus: (group, peer, ok) => this.groups.snapshotStatus(group, peer, ok),
       onRtt: (peer, ms) => this.onPeerRtt?.(peer, ms),
       onDown: (peer) => this.onPeerDown?.(peer),
       onRemoved: (peer) => this.opts.onRemoved?.(peer),
@@ -407,7 +441,9 @@ export class Transport {
       snapshotSlots: this.snapshotSlots,
       firstUnknownPeer: (id) => this.firstUnknownPeer(id),
       snapshotTimeoutMs: opts.snapshotTimeoutMs ?? TRANSPORT_DEFAULTS.snapshotTimeoutMs,
-      deliver: opts.onMessage,
+      hosts: (g) => this.groups.hosts(g),
+      unhosted: (g, from) => this.groups.dropUnhosted(g, from),
+      deliver: (g, m) => this.groups.deliver(g, m),
       deliverForward: (from, body) => this.onForward?.(from, body),
       onAuthenticated: (c) => {
         const id = c.peerId!;

@@ -16,6 +16,7 @@ import {
   readSnapBegin,
   readSnapChunk,
 } from '../../src/transport/codec.ts';
+import { coalescible, encodeHeartbeats, heartbeatSize, readHeartbeats } from '../../src/transport/heartbeats.ts';
 import {
   acceptClient,
   CloseCode,
@@ -30,7 +31,7 @@ import {
   newNonce,
   verifyServer,
 } from '../../src/transport/handshake.ts';
-import { everyWireMessage, message, plain, prng } from './fixtures.ts';
+import { everyWireMessage, idleHeartbeats, message, plain, prng } from './fixtures.ts';
 
 function reasonOf(fn: () => unknown): string {
   try {
@@ -46,7 +47,8 @@ describe('message codec', () => {
   it('round-trips every wire message type with all fields', () => {
     for (const m of everyWireMessage('n1', 'n2')) {
       const bytes = encodeMessage(m);
-      expect(bytes.length).toBe(2 + messageSize(m));
+      // Header, the group (1 byte for group 1), the body.
+      expect(bytes.length).toBe(2 + 1 + messageSize(m));
       expect(plain(decodeMessage(bytes))).toEqual(plain(m));
     }
   });
@@ -115,11 +117,12 @@ describe('message codec', () => {
     const badKind = Buffer.from(good);
     badKind[1] = 99;
     expect(reasonOf(() => decodeMessage(badKind))).toBe(CodecErrorReason.BadType);
+    // Byte 2 is the group (1); the message body starts at byte 3.
     const badType = Buffer.from(good);
-    badType[2] = 200;
+    badType[3] = 200;
     expect(reasonOf(() => decodeMessage(badType))).toBe(CodecErrorReason.BadType);
     const badFlags = Buffer.from(good);
-    badFlags[3] = 0x80;
+    badFlags[4] = 0x80;
     expect(reasonOf(() => decodeMessage(badFlags))).toBe(CodecErrorReason.Malformed);
     expect(reasonOf(() => decodeMessage(Buffer.concat([good, Buffer.from([0])])))).toBe(CodecErrorReason.Malformed);
     expect(reasonOf(() => decodeMessage(new Uint8Array(0)))).toBe(CodecErrorReason.Truncated);
@@ -160,11 +163,14 @@ describe('message codec', () => {
 describe('codec fuzz', () => {
   const valid = (() => {
     const msgs = everyWireMessage('n1', 'n2');
+    const beats = idleHeartbeats('n1', 'n2', [1, 2, 300, 2 ** 32 - 1]);
     return [
-      ...msgs.map((m) => encodeMessage(m)),
+      ...msgs.map((m, i) => encodeMessage(m, i * 37)),
       encodeBatch(msgs, msgs.map(messageSize)),
-      encodeSnapBegin(3, msgs[7]),
+      encodeBatch(msgs, msgs.map(messageSize), msgs.map((_, i) => i * 1000)),
+      encodeSnapBegin(3, msgs[7], 4000),
       encodeSnapChunk(3, 0, new Uint8Array(40)),
+      encodeHeartbeats(beats.groups, beats.messages, beats.messages.map((m, i) => heartbeatSize(beats.groups[i], m))),
     ];
   })();
 
@@ -175,6 +181,13 @@ describe('codec fuzz', () => {
     else if (kind === FrameKind.Batch) decodeBatch(bytes);
     else if (kind === FrameKind.SnapBegin) readSnapBegin(body);
     else if (kind === FrameKind.SnapChunk) readSnapChunk(body);
+    else if (kind === FrameKind.Heartbeats) {
+      // Expanded heartbeats must be messages the runtime accepts: re-encoding them cannot fail.
+      for (const m of readHeartbeats(body, 'n1', 'n2').messages) {
+        if (!coalescible(m)) throw new Error('expanded a heartbeat the compact form cannot hold');
+        messageSize(m);
+      }
+    }
   }
 
   function onlyCodecErrors(bytes: Uint8Array): boolean {
@@ -196,7 +209,7 @@ describe('codec fuzz', () => {
       // Give most inputs a valid header so the fuzzing reaches the body decoders.
       if (n >= 2 && rnd() < 0.8) {
         b[0] = PROTOCOL_VERSION;
-        b[1] = [16, 17, 18, 19][Math.floor(rnd() * 4)];
+        b[1] = [16, 17, 18, 19, 21][Math.floor(rnd() * 5)];
       }
       onlyCodecErrors(b);
     }

@@ -66,3 +66,19 @@ export function plain(m: Message): unknown {
   else delete out.snapshot;
   return out;
 }
+
+/**
+ * What idle groups send: a leader's heartbeat (commit, sometimes a read round) or a follower's
+ * answer, one per group in `groups`, shaped exactly as the core makes them (replication.ts).
+ */
+export function idleHeartbeats(from: NodeId, to: NodeId, groups: number[]): { groups: number[]; messages: Message[] } {
+  const messages = groups.map((g, i) => {
+    const base = { from, to, term: 1 + (g % 5) * 1000, logTerm: 0, index: 0, entries: [], reject: false, rejectHint: 0 };
+    const context = i % 3 === 1 ? new TextEncoder().encode(String(1000 + i)) : undefined;
+    const type = i % 2 === 0 ? MessageType.Heartbeat : MessageType.HeartbeatResp;
+    const m: Message = { ...base, type, commit: type === MessageType.Heartbeat ? g * 7 : 0 };
+    if (context) m.context = context;
+    return m;
+  });
+  return { groups, messages };
+}

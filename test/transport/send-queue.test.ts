@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MessageType } from '../../src/raft/types.ts';
 import { decodeBatch, encodeBatch, messageSize } from '../../src/transport/codec.ts';
+import { MAX_HEARTBEATS_PER_FRAME } from '../../src/transport/heartbeats.ts';
 import { SendQueue } from '../../src/transport/send-queue.ts';
 import { bytesOf, message } from './fixtures.ts';
 
@@ -34,6 +35,27 @@ describe('send queue', () => {
     expect(out.map((m) => m.commit)).toEqual(all.map((m) => m.commit));
     expect(out.filter((m) => m.entries.length === 1).length).toBe(1);
     expect([q.length, q.bytes]).toEqual([0, 0]);
+  });
+
+  it('holds heartbeats beside the batches, under the same bounds, and splits them at the frame limit', () => {
+    const q = new SendQueue({ maxMessages: 5, maxBytes: 1 << 20 });
+    expect(q.push(hb(1), messageSize(hb(1)), 7)).toBe(true);
+    for (let i = 0; i < 4; i++) expect(q.pushHeartbeat(hb(i), 10, i + 100)).toBe(true);
+    expect(q.pushHeartbeat(hb(9), 10, 9)).toBe(false); // 5 messages in all
+    expect([q.length, q.batched, q.heartbeats, q.bytes]).toEqual([5, 1, 4, messageSize(hb(1)) + 40]);
+    expect(q.take(1 << 20)!.groups).toEqual([7]);
+    // A frame limit of header + count + two entries: two heartbeats, then the other two.
+    expect(q.takeHeartbeats(2 + 3 + 20)!.groups).toEqual([100, 101]);
+    expect(q.takeHeartbeats(1 << 20)!.groups).toEqual([102, 103]);
+    expect([q.length, q.bytes, q.takeHeartbeats(1 << 20)]).toEqual([0, 0, undefined]);
+  });
+
+  it('puts at most MAX_HEARTBEATS_PER_FRAME heartbeats in one frame, whatever the byte limit', () => {
+    const q = new SendQueue({ maxMessages: 200_000, maxBytes: 1 << 30 });
+    const n = MAX_HEARTBEATS_PER_FRAME + 10;
+    for (let i = 0; i < n; i++) q.pushHeartbeat(hb(i), 4, 1);
+    expect(q.takeHeartbeats(1 << 30)!.messages.length).toBe(MAX_HEARTBEATS_PER_FRAME);
+    expect(q.takeHeartbeats(1 << 30)!.messages.length).toBe(10);
   });
 
   it('clear discards and counts everything', () => {

@@ -29,8 +29,13 @@ function newAssembler(opts: { maxBytes?: number; timeoutMs?: number; slots?: Sna
   return { a, drops };
 }
 
-/** Feeds frames to an assembler; returns what it completed. */
+/** Feeds frames to an assembler; returns the message it completed. */
 function feed(a: SnapshotAssembler, fs: Buffer[]) {
+  return feedGroup(a, fs)?.message;
+}
+
+/** Feeds frames to an assembler; returns what it completed, with its group. */
+function feedGroup(a: SnapshotAssembler, fs: Buffer[]) {
   let done: ReturnType<SnapshotAssembler['chunk']>;
   for (const f of fs) {
     const { kind, body } = openFrame(f);
@@ -47,7 +52,7 @@ describe('snapshot chunking', () => {
     expect(fs.length).toBe(1);
     const { kind, body } = openFrame(fs[0]);
     expect(kind).toBe(FrameKind.Batch);
-    expect(Array.from(readBatch(body)[0].snapshot!.data)).toEqual(Array.from(bytesOf(1000, 3)));
+    expect(Array.from(readBatch(body).messages[0].snapshot!.data)).toEqual(Array.from(bytesOf(1000, 3)));
     expect(t.finished).toBe(true);
   });
 
@@ -63,6 +68,15 @@ describe('snapshot chunking', () => {
     expect(done.snapshot!.meta).toEqual(m.snapshot!.meta);
     expect(Buffer.compare(Buffer.from(done.snapshot!.data), Buffer.from(m.snapshot!.data))).toBe(0);
     expect(a.heldBytes).toBe(0);
+  });
+
+  it('carries the group of the Snap message, small or chunked', () => {
+    const small = frames(new OutboundSnapshot(1, snapMessage(1000), 4096, 300));
+    expect(readBatch(openFrame(small[0]).body).groups).toEqual([300]);
+    const { a } = newAssembler();
+    const done = feedGroup(a, frames(new OutboundSnapshot(2, snapMessage(10_000), 4096, 70_000)))!;
+    expect(done.group).toBe(70_000);
+    expect(done.message.snapshot!.data.length).toBe(10_000);
   });
 
   it('a newer transfer replaces an unfinished one and frees it', () => {
