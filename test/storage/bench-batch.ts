@@ -1,11 +1,12 @@
 /**
  * The single-group write path's cost per group commit: rounds of `--saves` saves issued in one
  * turn (one 100-byte entry and the hard state each; one LevelDB batch per round), reporting wall
- * and CPU microseconds per batch (CPU includes LevelDB's worker thread) with and without fsync.
- * `--src` points at another checkout's src/ so that the same loop can be run before and after a
- * change (an A/B on the same disk, interleaved: `--repeat` alternates nothing, run it twice).
+ * and CPU microseconds per batch (CPU includes LevelDB's worker thread), without and with fsync.
+ * Each `--src` is a checkout's src/ directory: with two, the same loop runs before and after a
+ * change in one process, alternating `--repeat` times so that the machine's load hits both alike,
+ * and the medians are compared.
  *
- *   npx tsx test/storage/bench-batch.ts [--src ../other/src] [--rounds 2000] [--saves 20]
+ *   npx tsx test/storage/bench-batch.ts [--src ../base/src --src src] [--rounds 1000] [--saves 20] [--repeat 9]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,16 +15,33 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
-  options: { src: { type: 'string', default: 'src' }, rounds: { type: 'string', default: '2000' }, saves: { type: 'string', default: '20' } },
+  options: {
+    src: { type: 'string', multiple: true, default: ['src'] },
+    rounds: { type: 'string', default: '1000' },
+    saves: { type: 'string', default: '20' },
+    repeat: { type: 'string', default: '9' },
+  },
 });
 const ROUNDS = Number(values.rounds);
 const SAVES = Number(values.saves);
-const mod = await import(pathToFileURL(resolve(values.src!, 'storage/index.ts')).href);
+const REPEAT = Number(values.repeat);
 const payload = new Uint8Array(100).fill(7);
 
-async function run(sync: boolean): Promise<{ wallUs: number; cpuUs: number; batches: number }> {
+interface Storage {
+  save(req: unknown): Promise<void>;
+  stats(): { batches: number };
+  close(): Promise<void>;
+}
+const sources = await Promise.all(
+  values.src!.map(async (src) => {
+    const mod = await import(pathToFileURL(resolve(src, 'storage/index.ts')).href);
+    return { src, open: (dir: string, sync: boolean): Promise<Storage> => mod.LevelStorage.open(dir, { syncWrites: sync }) };
+  }),
+);
+
+async function run(open: (dir: string, sync: boolean) => Promise<Storage>, sync: boolean): Promise<{ wallUs: number; cpuUs: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'raftkv-bench-batch-'));
-  const s = await mod.LevelStorage.open(dir, { syncWrites: sync });
+  const s = await open(dir, sync);
   let last = 0;
   const round = () =>
     Promise.all(
@@ -32,7 +50,7 @@ async function run(sync: boolean): Promise<{ wallUs: number; cpuUs: number; batc
         return s.save({ entries: [{ index, term: 1, type: 0, data: payload }], hardState: { term: 1, vote: 'n1', commit: index - 1 } });
       }),
     );
-  for (let i = 0; i < 100; i++) await round(); // warm up
+  for (let i = 0; i < 50; i++) await round(); // warm up
   const b0 = s.stats().batches;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
@@ -42,12 +60,24 @@ async function run(sync: boolean): Promise<{ wallUs: number; cpuUs: number; batc
   const batches = s.stats().batches - b0;
   await s.close();
   await rm(dir, { recursive: true, force: true });
-  return { wallUs: (wall * 1000) / batches, cpuUs: (c.user + c.system) / batches, batches };
+  return { wallUs: (wall * 1000) / batches, cpuUs: (c.user + c.system) / batches };
 }
 
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 for (const sync of [false, true]) {
-  const r = await run(sync);
-  console.log(
-    `${values.src} sync=${sync} ${SAVES} saves/batch: ${r.batches} batches, wall ${r.wallUs.toFixed(1)} us/batch, cpu ${r.cpuUs.toFixed(1)} us/batch`,
-  );
+  const results = sources.map(() => ({ wall: [] as number[], cpu: [] as number[] }));
+  for (let k = 0; k < REPEAT; k++) {
+    for (const [i, source] of sources.entries()) {
+      const r = await run(source.open, sync);
+      results[i].wall.push(r.wallUs);
+      results[i].cpu.push(r.cpuUs);
+    }
+  }
+  for (const [i, source] of sources.entries()) {
+    console.log(
+      `${source.src} fsync=${sync} ${SAVES} saves/batch, median of ${REPEAT}x${ROUNDS} batches: ` +
+        `wall ${median(results[i].wall).toFixed(1)} us/batch, cpu ${median(results[i].cpu).toFixed(1)} us/batch`,
+    );
+  }
 }
