@@ -127,9 +127,12 @@ export class StorageEngine implements GroupHost {
       if (!isLevelCorruption(err)) throw err;
       throw new CorruptDataError(dir, `LevelDB reports corruption while listing groups: ${innermost(err).message}`);
     }
-    const refused = [...engine.groups.values()].filter((g) => g.refused).length;
+    // A refused group's error says what is wrong; whoever asks for the group gets it (group()).
+    const refused = engine.groupIds().filter((id) => engine.refusal(id));
     const ms = (performance.now() - t0).toFixed(0);
-    engine.logger.info(`${dir}: opened the storage engine in ${ms} ms: ${engine.groups.size} groups${refused > 0 ? `, ${refused} refused` : ''}`);
+    const summary = `${dir}: opened the storage engine in ${ms} ms: ${engine.groups.size} groups`;
+    if (refused.length === 0) engine.logger.info(summary);
+    else engine.logger.warn(`${summary}, of which refused as damaged: ${refused.map((id) => `group ${id}`).join(', ')}`);
     return engine;
   }
 
@@ -267,7 +270,6 @@ export class StorageEngine implements GroupHost {
 
   private refuse(id: number, err: Error): void {
     this.groups.set(id, { refused: err });
-    this.logger.error(err.message);
   }
 
   /** Deletes every key of a group, DROP_SLICE_KEYS per batch, the drop marker last. */
