@@ -3,6 +3,8 @@
  * today's storage API, written through one group commit; groups created, listed at open and
  * dropped in bounded slices; damage in one group refused without hiding the others.
  */
+import { cp } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Entry, EntryType } from '../../src/raft/types.ts';
 import {
@@ -137,6 +139,39 @@ describe('many groups in one engine', () => {
     await e.db.close();
     await p;
     await expect(b.save({ entries: [ent(1, 1)] })).rejects.toThrow(/failed/);
+  });
+});
+
+describe('a data directory written before the engine', () => {
+  // Written by the storage of commit e210549 (before the engine): chunk size 256, cluster id
+  // `legacy-cluster`, entries 1..30 (1 a conf change) in terms 1-3, commit 25, a snapshot at 20
+  // of distinctive(1000, 77) with conf n1-n3 + learner n4, compacted to 15.
+  const fixture = fileURLToPath(new URL('./fixtures/pre-engine-dir', import.meta.url));
+  const expected = {
+    first: 16,
+    last: 30,
+    initial: { hardState: { term: 3, vote: 'n2', commit: 25 }, confState: { voters: ['n1', 'n2', 'n3'], learners: ['n4'] } },
+    snapshotMeta: { index: 20, term: 2, conf: { voters: ['n1', 'n2', 'n3'], learners: ['n4'] } },
+    clusterId: 'legacy-cluster',
+  };
+
+  it('opens as it is, as group 1, with every record; a second group joins it without moving a key', async () => {
+    const dir = await tmpDir();
+    await cp(fixture, dir, { recursive: true });
+    const before = await rawKeys(dir);
+    const e = await openEngine(dir, { chunkSize: 256 });
+    expect(e.groupIds()).toEqual([1]);
+    const seen = await observe(e.group(1));
+    expect(seen).toMatchObject(expected);
+    expect(seen.snapshotData).toBe(Buffer.from(distinctive(1000, 77)).toString('hex'));
+    expect(seen.entries.map((x) => x.data)).toEqual(Array.from({ length: 15 }, (_, i) => Buffer.from(distinctive(25 + i, 515 + i)).toString('hex')));
+    await (await e.createGroup(2)).save({ entries: [ent(1, 1)] });
+    await e.close();
+    const after = await rawKeys(dir);
+    expect(after.filter((k) => !k.startsWith('67'))).toEqual(before);
+    const s = await openStore(dir, { chunkSize: 256 });
+    expect(await observe(s)).toEqual(seen);
+    await s.close();
   });
 });
 
