@@ -1,19 +1,32 @@
 /**
- * The cost of idle groups in one engine: for N groups, each holding what a freshly bootstrapped
- * group holds (three membership entries, the hard state, the cluster id), the bytes on disk after
- * writing them and after a reopen (LevelDB turns its write-ahead log into a table at open), and
- * the time to open the engine, which lists and verifies every group (median of `--opens`).
+ * The cost of groups in one engine.
  *
- *   npx tsx test/storage/bench-engine.ts [--groups 1,10,100,1000] [--opens 5]
+ * Idle: for N groups, each holding what a freshly bootstrapped group holds (three membership
+ * entries, the hard state, the cluster id), the bytes on disk after writing them and after a
+ * reopen (LevelDB turns its write-ahead log into a table at open), the time to open the engine,
+ * which lists and verifies every group (median of `--opens`), and the heap it then holds.
+ *
+ * Busy: N groups that each save one 100-byte entry per turn, with fsync, in one engine and in N
+ * separate LevelDBs (one per group, as N single-group stores would): native fsyncs per turn and
+ * wall and CPU microseconds per group save.
+ *
+ *   npx --node-options=--expose-gc tsx test/storage/bench-engine.ts [--groups 1,10,100,1000] [--opens 5] [--busy 1,3,9,27] [--turns 300]
  */
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EntryType } from '../../src/raft/types.ts';
-import { StorageEngine } from '../../src/storage/index.ts';
+import { LevelStorage, StorageEngine } from '../../src/storage/index.ts';
 
-const { values } = parseArgs({ options: { groups: { type: 'string', default: '1,10,100,1000' }, opens: { type: 'string', default: '5' } } });
+const { values } = parseArgs({
+  options: {
+    groups: { type: 'string', default: '1,10,100,1000' },
+    opens: { type: 'string', default: '5' },
+    busy: { type: 'string', default: '1,3,9,27' },
+    turns: { type: 'string', default: '300' },
+  },
+});
 const OPENS = Number(values.opens);
 
 async function bytesOf(dir: string): Promise<number> {
@@ -24,7 +37,13 @@ async function bytesOf(dir: string): Promise<number> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-console.log('groups  bytes written  bytes after reopen  per group  open ms (median)  open ms per group');
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+const heap = () => {
+  gc();
+  return process.memoryUsage().heapUsed;
+};
+
+console.log('idle: groups  bytes written  bytes after reopen  per group  open ms (median)  open ms per group  heap bytes per group');
 for (const n of values.groups!.split(',').map(Number)) {
   const dir = await mkdtemp(join(tmpdir(), 'raftkv-bench-engine-'));
   const e = await StorageEngine.open(dir);
@@ -45,10 +64,13 @@ for (const n of values.groups!.split(',').map(Number)) {
   await e.close();
   const written = await bytesOf(dir);
   const times: number[] = [];
+  let heapPerGroup = 0;
   for (let k = 0; k < OPENS; k++) {
+    const h0 = heap();
     const t0 = performance.now();
     const again = await StorageEngine.open(dir);
     times.push(performance.now() - t0);
+    heapPerGroup = (heap() - h0) / n;
     if (again.groupIds().length !== n) throw new Error(`expected ${n} groups, found ${again.groupIds().length}`);
     await again.close();
   }
@@ -56,13 +78,63 @@ for (const n of values.groups!.split(',').map(Number)) {
   const ms = median(times);
   console.log(
     [
-      String(n).padStart(6),
+      String(n).padStart(12),
       String(written).padStart(14),
       String(reopened).padStart(19),
       String(Math.round(reopened / n)).padStart(10),
       ms.toFixed(1).padStart(17),
       (ms / n).toFixed(2).padStart(18),
+      heapPerGroup.toFixed(0).padStart(21),
     ].join(' '),
   );
   await rm(dir, { recursive: true, force: true });
+}
+
+const TURNS = Number(values.turns);
+const payload = new Uint8Array(100).fill(7);
+
+/** `turns` turns in which every group saves one entry; the native fsyncs are counted by the stores. */
+async function busy(stores: LevelStorage[], fsyncs: () => number): Promise<{ fsyncsPerTurn: number; wallUs: number; cpuUs: number }> {
+  let index = 0;
+  const turn = () => {
+    index++;
+    return Promise.all(stores.map((s) => s.save({ entries: [{ index, term: 1, type: EntryType.Normal, data: payload }], hardState: { term: 1, vote: 'n1', commit: index - 1 } })));
+  };
+  for (let i = 0; i < 20; i++) await turn();
+  const f0 = fsyncs();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < TURNS; i++) await turn();
+  const wall = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  const saves = TURNS * stores.length;
+  return { fsyncsPerTurn: (fsyncs() - f0) / TURNS, wallUs: (wall * 1000) / saves, cpuUs: (c.user + c.system) / saves };
+}
+
+console.log('\nbusy: groups  layout         fsyncs/turn  wall us/save  cpu us/save');
+for (const n of values.busy!.split(',').map(Number)) {
+  for (const layout of ['one engine', 'one db each'] as const) {
+    const dirs = await Promise.all(Array.from({ length: layout === 'one engine' ? 1 : n }, () => mkdtemp(join(tmpdir(), 'raftkv-bench-engine-'))));
+    let stores: LevelStorage[];
+    let fsyncs: () => number;
+    let close: () => Promise<void>;
+    if (layout === 'one engine') {
+      const e = await StorageEngine.open(dirs[0]);
+      stores = await Promise.all(Array.from({ length: n }, (_, i) => e.createGroup(i + 1)));
+      fsyncs = () => e.stats().syncedBatches;
+      close = () => e.close();
+    } else {
+      stores = await Promise.all(dirs.map((d) => LevelStorage.open(d)));
+      fsyncs = () => stores.reduce((sum, s) => sum + s.stats().batches, 0);
+      close = async () => {
+        for (const s of stores) await s.close();
+      };
+    }
+    const r = await busy(stores, fsyncs);
+    console.log(
+      [String(n).padStart(12), layout.padEnd(14), r.fsyncsPerTurn.toFixed(2).padStart(11), r.wallUs.toFixed(1).padStart(13), r.cpuUs.toFixed(1).padStart(12)].join(' '),
+    );
+    await close();
+    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  }
 }
