@@ -24,6 +24,7 @@ import {
   distinctive,
   ent,
   flipByteOf,
+  flushToTables,
   observe,
   openEngine,
   openStore,
@@ -294,6 +295,20 @@ describe('damage is pinned to its group', () => {
     // The damaged replica is replaced by dropping it (the node then gets a leader's snapshot).
     await e.dropGroup(3);
     expect(e.groupIds()).toEqual([1, 2]);
+  });
+
+  it('a flipped byte in a table file, inside a group 3 entry, refuses group 3 only', async () => {
+    const { dir, keep } = await threeGroups();
+    const payload = distinctive(64, 4242);
+    let e = await openEngine(dir);
+    await e.group(3).save({ entries: [ent(e.group(3).lastIndex() + 1, 3, payload)] });
+    const index = e.group(3).lastIndex();
+    await e.close();
+    await flushToTables(dir);
+    await flipByteOf(dir, payload, 20, '.ldb');
+    e = await openEngine(dir);
+    expect(() => e.group(3)).toThrow(new RegExp(`\\(group 3\\): entry ${index}: checksum mismatch`));
+    expect(await Promise.all([1, 2].map((g) => observe(e.group(g))))).toEqual(keep);
   });
 
   it("another group's record copied under group 3's key fails the checksum, which covers the prefix", async () => {
