@@ -38,8 +38,8 @@ export class StorageLockedError extends Error {
 /** The directory holds a store written by an incompatible version of RaftKV. */
 export class UnsupportedFormatError extends Error {
   override name = 'UnsupportedFormatError';
-  constructor(dir: string, version: number, supported: number) {
-    super(`Raft log in ${dir} has format version ${version}; this build reads version ${supported}`);
+  constructor(dir: string, version: number, supported: number, group?: number) {
+    super(`Raft log in ${dir}${group === undefined ? '' : ` (group ${group})`} has format version ${version}; this build reads version ${supported}`);
   }
 }
 

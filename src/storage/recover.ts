@@ -88,7 +88,7 @@ export async function recover(db: LevelDb, w: Where): Promise<Recovered> {
     return { state, fresh: true, snapStored: undefined, snapData: new Uint8Array(0), orphanChunks: [], clusterId: undefined };
   }
   const version = decode('format marker', undefined, () => decodeFormat(marker, ks));
-  if (version !== FORMAT_VERSION) throw new UnsupportedFormatError(dir, version, FORMAT_VERSION);
+  if (version !== FORMAT_VERSION) throw new UnsupportedFormatError(dir, version, FORMAT_VERSION, ks.group);
 
   const idValue = await get('clusterId');
   const clusterId = idValue === undefined ? undefined : decode('cluster id', undefined, () => decodeClusterId(idValue, ks));

@@ -5,6 +5,7 @@
  */
 import { cp } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { crc32 } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Entry, EntryType } from '../../src/raft/types.ts';
 import {
@@ -14,6 +15,7 @@ import {
   type LevelStorage,
   StorageClosedError,
   UnknownGroupError,
+  UnsupportedFormatError,
 } from '../../src/storage/index.ts';
 import { keySpace } from '../../src/storage/keys.ts';
 import { encodeDropping, encodeEntry, fixedKey } from '../../src/storage/records.ts';
@@ -324,6 +326,21 @@ describe('damage is pinned to its group', () => {
     await withRawDb(dir, (db) => db.del(fixedKey('format', keySpace(2))));
     const e = await openEngine(dir);
     expect(() => e.group(2)).toThrow(/\(group 2\): the format marker is missing/);
+    expect([e.group(1).lastIndex(), e.group(3).lastIndex()].every((n) => n > 0)).toBe(true);
+  });
+
+  it('a group written by a newer format version is refused alone, named', async () => {
+    const { dir } = await threeGroups();
+    const key = fixedKey('format', keySpace(2));
+    await withRawDb(dir, async (db) => {
+      const v = (await db.get(key))!;
+      v[4] = 2;
+      v.writeUInt32BE(crc32(v.subarray(4), crc32(key)), 0);
+      await db.put(key, v);
+    });
+    const e = await openEngine(dir);
+    expect(() => e.group(2)).toThrow(UnsupportedFormatError);
+    expect(() => e.group(2)).toThrow(/\(group 2\) has format version 2; this build reads version 1/);
     expect([e.group(1).lastIndex(), e.group(3).lastIndex()].every((n) => n > 0)).toBe(true);
   });
 
