@@ -10,7 +10,8 @@
  * separate LevelDBs (one per group, as N single-group stores would): native fsyncs per turn and
  * wall and CPU microseconds per group save.
  *
- *   npx --node-options=--expose-gc tsx test/storage/bench-engine.ts [--groups 1,10,100,1000] [--opens 5] [--busy 1,3,9,27] [--turns 300]
+ *   node --expose-gc --import tsx test/storage/bench-engine.ts [--groups 1,10,100,1000] [--opens 5]
+ *     [--busy 1,3,9,27] [--turns 300] [--repeat 5]
  */
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,9 +26,11 @@ const { values } = parseArgs({
     opens: { type: 'string', default: '5' },
     busy: { type: 'string', default: '1,3,9,27' },
     turns: { type: 'string', default: '300' },
+    repeat: { type: 'string', default: '5' },
   },
 });
 const OPENS = Number(values.opens);
+const REPEAT = Number(values.repeat);
 
 async function bytesOf(dir: string): Promise<number> {
   let total = 0;
@@ -42,6 +45,13 @@ const heap = () => {
   gc();
   return process.memoryUsage().heapUsed;
 };
+
+// The first open in a process pays for loading and compiling the code: not a group's cost.
+{
+  const warm = await mkdtemp(join(tmpdir(), 'raftkv-bench-engine-'));
+  await (await StorageEngine.open(warm)).close();
+  await rm(warm, { recursive: true, force: true });
+}
 
 console.log('idle: groups  bytes written  bytes after reopen  per group  open ms (median)  open ms per group  heap bytes per group');
 for (const n of values.groups!.split(',').map(Number)) {
@@ -111,9 +121,9 @@ async function busy(stores: LevelStorage[], fsyncs: () => number): Promise<{ fsy
   return { fsyncsPerTurn: (fsyncs() - f0) / TURNS, wallUs: (wall * 1000) / saves, cpuUs: (c.user + c.system) / saves };
 }
 
-console.log('\nbusy: groups  layout         fsyncs/turn  wall us/save  cpu us/save');
-for (const n of values.busy!.split(',').map(Number)) {
-  for (const layout of ['one engine', 'one db each'] as const) {
+/** One run of `n` busy groups in `layout`. */
+async function busyRun(n: number, layout: 'one engine' | 'one db each') {
+  {
     const dirs = await Promise.all(Array.from({ length: layout === 'one engine' ? 1 : n }, () => mkdtemp(join(tmpdir(), 'raftkv-bench-engine-'))));
     let stores: LevelStorage[];
     let fsyncs: () => number;
@@ -131,10 +141,20 @@ for (const n of values.busy!.split(',').map(Number)) {
       };
     }
     const r = await busy(stores, fsyncs);
-    console.log(
-      [String(n).padStart(12), layout.padEnd(14), r.fsyncsPerTurn.toFixed(2).padStart(11), r.wallUs.toFixed(1).padStart(13), r.cpuUs.toFixed(1).padStart(12)].join(' '),
-    );
     await close();
     await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+    return r;
+  }
+}
+
+console.log(`\nbusy (medians of ${REPEAT} alternating runs): groups  layout         fsyncs/turn  wall us/save  cpu us/save`);
+for (const n of values.busy!.split(',').map(Number)) {
+  const layouts = ['one engine', 'one db each'] as const;
+  const runs = layouts.map(() => [] as Awaited<ReturnType<typeof busy>>[]);
+  for (let k = 0; k < REPEAT; k++) for (const [i, layout] of layouts.entries()) runs[i].push(await busyRun(n, layout));
+  for (const [i, layout] of layouts.entries()) {
+    const m = (f: (r: Awaited<ReturnType<typeof busy>>) => number) => median(runs[i].map(f));
+    const cols = [m((r) => r.fsyncsPerTurn).toFixed(2).padStart(11), m((r) => r.wallUs).toFixed(1).padStart(13), m((r) => r.cpuUs).toFixed(1).padStart(12)];
+    console.log([String(n).padStart(50), layout.padEnd(14), ...cols].join(' '));
   }
 }
