@@ -138,11 +138,12 @@ export class StorageEngine implements GroupHost {
 
   /** The groups on disk, in order: open, closed and refused ones (not those being dropped). */
   groupIds(): number[] {
-    return [...this.groups.keys()].sort((a, b) => a - b);
+    return [...this.groups.keys()].filter((id) => !this.dropping.has(id)).sort((a, b) => a - b);
   }
 
+  /** Whether group `id` is on disk (open, closed or refused) and not being dropped. */
   has(id: number): boolean {
-    return this.groups.has(id);
+    return this.groups.has(id) && !this.dropping.has(id);
   }
 
   /**
@@ -169,7 +170,8 @@ export class StorageEngine implements GroupHost {
     this.assertOpen();
     const problem = groupIdProblem(id);
     if (problem) throw new RangeError(problem);
-    if (this.groups.has(id) || this.dropping.has(id)) throw new InvalidWriteError(`group ${id} already exists in ${this.dir}`);
+    if (this.dropping.has(id)) throw new InvalidWriteError(`group ${id} is being dropped in ${this.dir}; create it again once the drop is done`);
+    if (this.groups.has(id)) throw new InvalidWriteError(`group ${id} already exists in ${this.dir}`);
     const ks = keySpace(id);
     const slot: { view?: LevelStorage } = {};
     this.groups.set(id, slot);

@@ -206,7 +206,11 @@ describe('creating and dropping groups', () => {
 
     const counter = countNativeWrites();
     try {
-      await e.dropGroup(5);
+      const drop = e.dropGroup(5);
+      // While it is being dropped the group is gone for readers, and its id is not free yet.
+      expect([e.has(5), e.groupIds()]).toEqual([false, [1, 4, 6]]);
+      await expect(e.createGroup(5)).rejects.toThrow(/group 5 is being dropped/);
+      await drop;
     } finally {
       counter.stop();
     }
