@@ -5,7 +5,9 @@
 
 /**
  * The data on disk is not a valid Raft log. The node must not start: serving it could lose or
- * invent acknowledged writes. The message names the data directory and the index or record.
+ * invent acknowledged writes. The message names the data directory, the group (when the damage
+ * is in one group's records; other groups in the directory are unaffected, engine.ts) and the
+ * index or record.
  */
 export class CorruptDataError extends Error {
   override name = 'CorruptDataError';
@@ -14,11 +16,14 @@ export class CorruptDataError extends Error {
   readonly detail: string;
   /** The log index at fault, when the damage can be pinned to one. */
   readonly index: number | undefined;
-  constructor(dir: string, detail: string, index?: number) {
-    super(`corrupt Raft log in ${dir}: ${detail}`);
+  /** The Raft group whose records are damaged; undefined when LevelDB itself is. */
+  readonly group: number | undefined;
+  constructor(dir: string, detail: string, index?: number, group?: number) {
+    super(`corrupt Raft log in ${dir}${group === undefined ? '' : ` (group ${group})`}: ${detail}`);
     this.dir = dir;
     this.detail = detail;
     this.index = index;
+    this.group = group;
   }
 }
 
@@ -33,16 +38,24 @@ export class StorageLockedError extends Error {
 /** The directory holds a store written by an incompatible version of RaftKV. */
 export class UnsupportedFormatError extends Error {
   override name = 'UnsupportedFormatError';
-  constructor(dir: string, version: number, supported: number) {
-    super(`Raft log in ${dir} has format version ${version}; this build reads version ${supported}`);
+  constructor(dir: string, version: number, supported: number, group?: number) {
+    super(`Raft log in ${dir}${group === undefined ? '' : ` (group ${group})`} has format version ${version}; this build reads version ${supported}`);
   }
 }
 
-/** Used after close(). */
+/** The engine holds no such group (engine.ts). */
+export class UnknownGroupError extends Error {
+  override name = 'UnknownGroupError';
+  constructor(dir: string, group: number) {
+    super(`Raft log in ${dir} has no group ${group}`);
+  }
+}
+
+/** Used after close(), of the engine or of one group's view. */
 export class StorageClosedError extends Error {
   override name = 'StorageClosedError';
-  constructor(dir: string) {
-    super(`Raft log in ${dir} is closed`);
+  constructor(dir: string, group?: number) {
+    super(`Raft log in ${dir}${group === undefined ? '' : ` (group ${group})`} is closed`);
   }
 }
 

@@ -1,5 +1,7 @@
 /**
- * The durable Raft log: LevelDB underneath, etcd MemoryStorage semantics on top.
+ * One Raft group's durable log: LevelDB underneath, etcd MemoryStorage semantics on top. It is a
+ * view of the node's one LevelDB (engine.ts), which holds every group's records under the
+ * group's key prefix (keys.ts) and writes all groups' changes of one turn in one batch.
  *
  * The core reads synchronously, so the retained log (bounded by compaction) and the latest
  * snapshot's metadata live in memory (memory-log.ts) and every change is written through to
@@ -14,7 +16,6 @@
  * switches the metadata to them and deletes the previous snapshot's chunks. A crash at any point
  * leaves either the old snapshot or the new one, plus orphan chunks that the next open removes.
  */
-import { Level } from 'level';
 import type { Storage } from '../raft/storage.ts';
 import {
   type ConfState,
@@ -24,88 +25,41 @@ import {
   type SnapshotMeta,
   SnapshotTemporarilyUnavailableError,
 } from '../raft/types.ts';
-import {
-  CorruptDataError,
-  InvalidWriteError,
-  StorageClosedError,
-  StorageFailedError,
-  StorageLockedError,
-} from './errors.ts';
+import { InvalidWriteError, StorageClosedError } from './errors.ts';
+import type { KeySpace } from './keys.ts';
 import { checkConf, MemoryLog, type SaveRequest } from './memory-log.ts';
+import { type LevelDb, type Recovered, readSnapshotData, snapshotChunks, type Where } from './recover.ts';
 import {
-  isLevelCorruption,
-  type LevelDb,
-  levelDbCorruptionReport,
-  type Recovered,
-  readSnapshotData,
-  recover,
-  snapshotChunks,
-} from './recover.ts';
-import {
-  chunkKey,
-  chunkRange,
   clusterIdProblem,
   encodeClusterId,
   encodeCompacted,
   encodeEntry,
-  encodeFormat,
   encodeHardState,
-  encodeQuarantine,
   encodeSnapMeta,
-  entryKey,
-  fixedKey,
   type StoredSnapMeta,
 } from './records.ts';
+import { openSingleGroup } from './engine.ts';
 import { SnapshotCache } from './snapshot-cache.ts';
 import { chunkPut, layOut, writeChunks } from './snapshot-chunks.ts';
-import { type WriteOp, WriteQueue } from './write-queue.ts';
-
-/** Satisfied by a pino logger. */
-export interface StorageLogger {
-  info(msg: string): void;
-  warn(msg: string): void;
-  error(msg: string): void;
-}
-
-export interface LevelStorageOptions {
-  logger?: StorageLogger;
-  /** fsync every batch (default true). Turn off only where durability is not under test. */
-  syncWrites?: boolean;
-  /** Size of one stored piece of snapshot data, in bytes (default 1 MiB). */
-  chunkSize?: number;
-  /** How long snapshot data read back from disk stays in memory after its last use (default 30 s). */
-  snapshotLingerMs?: number;
-}
-
-/** What createSnapshot recorded. */
-export interface SnapshotInfo {
-  meta: SnapshotMeta;
-  /** Size of the data. */
-  bytes: number;
-}
-
-export interface StorageStats {
-  firstIndex: number;
-  lastIndex: number;
-  /** Retained entries, and their size as the core measures it (16 bytes + data each). */
-  entries: number;
-  bytes: number;
-  snapshotIndex: number;
-  /** Duration of the most recent batch write (fsync included), in milliseconds. */
-  lastFsyncMs: number;
-  /** LevelDB batches written since open. */
-  batches: number;
-}
-
-const DEFAULT_CHUNK_SIZE = 1 << 20;
-const DEFAULT_SNAPSHOT_LINGER_MS = 30_000;
-const silent: StorageLogger = { info() {}, warn() {}, error() {} };
+import { DEFAULT_CHUNK_SIZE, DEFAULT_SNAPSHOT_LINGER_MS, type GroupHost, type LevelStorageOptions, silent } from './options.ts';
+import type { SnapshotInfo, StorageLogger, StorageStats } from './options.ts';
+import type { WriteOp, WriteOwner, WriteQueue } from './write-queue.ts';
 
 export class LevelStorage implements Storage {
-  /** Called after every batch with its duration in ms, for the fsync latency histogram. */
+  /** Called after every batch with this group's writes, with its duration in ms (fsync histogram). */
   onFsync: ((ms: number) => void) | undefined;
 
+  readonly dir: string;
+  readonly group: number;
+  private readonly db: LevelDb;
   private readonly queue: WriteQueue;
+  private readonly ks: KeySpace;
+  private readonly where: Where;
+  /** Names this group in log lines. */
+  private readonly name: string;
+  /** Told of every batch holding this group's writes. */
+  private readonly owner: WriteOwner;
+  private readonly log: MemoryLog;
   private readonly logger: StorageLogger;
   private readonly chunkSize: number;
   /** Where the current snapshot's data is on disk; undefined for the implicit empty snapshot. */
@@ -120,76 +74,48 @@ export class LevelStorage implements Storage {
   private batches = 0;
   private storedClusterId: string | undefined;
 
-  private constructor(
-    readonly dir: string,
-    private readonly db: LevelDb,
-    private readonly log: MemoryLog,
-    stored: StoredSnapMeta | undefined,
-    clusterId: string | undefined,
+  /**
+   * Built by the engine (engine.ts) from a group's verified records; the log's in-memory image
+   * starts from them. Use StorageEngine.open and engine.group(id), or LevelStorage.open.
+   */
+  constructor(
+    private readonly host: GroupHost,
+    ks: KeySpace,
+    rec: Recovered,
     opts: LevelStorageOptions,
   ) {
-    this.stored = stored;
-    this.storedClusterId = clusterId;
+    this.dir = host.dir;
+    this.group = ks.group;
+    this.db = host.db;
+    this.queue = host.queue;
+    this.ks = ks;
+    this.where = { dir: host.dir, ks };
+    this.name = `${host.dir} (group ${ks.group})`;
+    this.log = new MemoryLog(rec.state);
+    this.stored = rec.snapStored;
+    this.storedClusterId = rec.clusterId;
     this.cache = new SnapshotCache(opts.snapshotLingerMs ?? DEFAULT_SNAPSHOT_LINGER_MS);
     this.logger = opts.logger ?? silent;
     this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
-    const sync = opts.syncWrites ?? true;
-    this.queue = new WriteQueue({
-      write: (ops, mustSync) => rawBatch(db, ops, sync && mustSync),
+    this.owner = {
       written: (ms) => {
         this.lastFsyncMs = ms;
         this.batches++;
         this.onFsync?.(ms);
       },
-      failed: (err) => {
-        const failure = new StorageFailedError(dir, err);
-        this.logger.error(failure.message);
-        return failure;
-      },
-    });
+    };
+    // Read (and verified) anyway: the runtime restores its state machine from it right away.
+    if (rec.snapStored) this.cache.keep({ meta: rec.state.snapshot, data: rec.snapData });
   }
 
   /**
-   * Opens (or creates) the log in `dir` and verifies all of it. Throws CorruptDataError if any
-   * record is damaged or missing, StorageLockedError if another process has it open.
+   * Opens (or creates) the log in `dir` and verifies all of it: the engine (engine.ts) with group
+   * 1, today's single group, which it creates in an empty directory. Closing it closes the
+   * engine. Throws CorruptDataError if any of group 1's records is damaged or missing,
+   * StorageLockedError if another process has the directory open.
    */
-  static async open(dir: string, opts: LevelStorageOptions = {}): Promise<LevelStorage> {
-    const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
-    if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 0xffffffff) {
-      throw new RangeError(`chunkSize must be a positive 32-bit integer, got ${chunkSize}`);
-    }
-    const logger = opts.logger ?? silent;
-    const t0 = performance.now();
-    const db: LevelDb = new Level<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    try {
-      await db.open();
-    } catch (err) {
-      throw openError(dir, err);
-    }
-    let rec: Recovered;
-    try {
-      rec = await verify(db, dir);
-      if (rec.fresh) await db.put(fixedKey('format'), encodeFormat(), { sync: true });
-      if (rec.orphanChunks.length > 0) {
-        await db.batch(
-          rec.orphanChunks.map((key) => ({ type: 'del' as const, key })),
-          { sync: true },
-        );
-        logger.info(`${dir}: removed ${rec.orphanChunks.length} snapshot chunks left by an unfinished snapshot`);
-      }
-    } catch (err) {
-      await db.close().catch(() => {});
-      throw err;
-    }
-    const s = new LevelStorage(dir, db, new MemoryLog(rec.state), rec.snapStored, rec.clusterId, opts);
-    // Read (and verified) anyway: the runtime restores its state machine from it right away.
-    if (rec.snapStored) s.cache.keep({ meta: rec.state.snapshot, data: rec.snapData });
-    const hs = rec.state.hardState;
-    logger.info(
-      `${dir}: opened Raft log in ${(performance.now() - t0).toFixed(0)} ms: entries ${s.firstIndex()}..${s.lastIndex()}, ` +
-        `snapshot at ${rec.state.snapshot.index} (${rec.snapData.byteLength} bytes), term ${hs.term}, commit ${hs.commit}`,
-    );
-    return s;
+  static open(dir: string, opts: LevelStorageOptions = {}): Promise<LevelStorage> {
+    return openSingleGroup(dir, opts);
   }
 
   // ---- Storage (synchronous reads for the core) ----
@@ -245,12 +171,12 @@ export class LevelStorage implements Storage {
     const durable = this.storedDurable;
     const read = async (): Promise<Snapshot> => {
       await durable;
-      return { meta, data: await readSnapshotData(this.db, this.dir, stored) };
+      return { meta, data: await readSnapshotData(this.db, this.where, stored) };
     };
     const p = this.cache.load(meta.index, read, current);
     // Callers that only prompt a read (snapshot()) do not wait for it; failures are logged here.
     p.catch((err: Error) => {
-      if (current()) this.logger.error(`${this.dir}: cannot read the snapshot at index ${meta.index}: ${err.message}`);
+      if (current()) this.logger.error(`${this.name}: cannot read the snapshot at index ${meta.index}: ${err.message}`);
     });
     return p;
   }
@@ -267,11 +193,11 @@ export class LevelStorage implements Storage {
       if (!this.log.snapshotStored() || !stored) return undefined;
       // A received snapshot's chunks are queued, not written, when it becomes current.
       await this.storedDurable;
-      if (this.closed) throw new StorageClosedError(this.dir);
+      if (this.closed) throw new StorageClosedError(this.dir, this.group);
       if (this.stored !== stored) continue;
-      const it = this.db.iterator({ ...chunkRange(stored.index), highWaterMarkBytes: 1 << 20 });
+      const it = this.db.iterator({ ...this.ks.chunkRange(stored.index), highWaterMarkBytes: 1 << 20 });
       const meta: SnapshotMeta = { index: stored.index, term: stored.term, conf: stored.conf };
-      return { meta, bytes: stored.dataLength, chunks: snapshotChunks(it, this.dir, stored) };
+      return { meta, bytes: stored.dataLength, chunks: snapshotChunks(it, this.where, stored) };
     }
   }
 
@@ -298,7 +224,7 @@ export class LevelStorage implements Storage {
         throw new InvalidWriteError(`this log belongs to cluster ${this.storedClusterId}; it cannot be moved to cluster ${id}`);
       }
       this.storedClusterId = id;
-      return this.queue.push([{ type: 'put', key: fixedKey('clusterId'), value: encodeClusterId(id) }]);
+      return this.queue.push([{ type: 'put', key: this.ks.fixed('clusterId'), value: encodeClusterId(id, this.ks) }], true, this.owner);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -325,15 +251,16 @@ export class LevelStorage implements Storage {
         const pieces = layOut(meta, plan.snapshot.data);
         // A received snapshot is written in full before anything queued after it, so it can go
         // as a run of chunk batches; only the final batch makes it current.
-        pieces.forEach((piece, n) => void this.queue.pushAlone(() => [chunkPut(index, n, piece)]).catch(() => {}));
-        ops.push(...this.snapshotSwitch(meta), { type: 'put', key: fixedKey('compacted'), value: encodeCompacted(plan.start!) });
+        pieces.forEach((piece, n) => void this.queue.pushAlone(() => [chunkPut(this.ks, index, n, piece)], this.owner).catch(() => {}));
+        ops.push(...this.snapshotSwitch(meta), { type: 'put', key: this.ks.fixed('compacted'), value: encodeCompacted(plan.start!, this.ks) });
         stored = meta;
       }
-      for (const [from, to] of plan.deleted) for (let i = from; i <= to; i++) ops.push({ type: 'del', key: entryKey(i) });
-      for (const e of plan.appended) ops.push({ type: 'put', key: entryKey(e.index), value: encodeEntry(e) });
-      if (plan.hardState) ops.push({ type: 'put', key: fixedKey('hardState'), value: encodeHardState(plan.hardState) });
+      const ks = this.ks;
+      for (const [from, to] of plan.deleted) for (let i = from; i <= to; i++) ops.push({ type: 'del', key: ks.entry(i) });
+      for (const e of plan.appended) ops.push({ type: 'put', key: ks.entry(e.index), value: encodeEntry(e, ks) });
+      if (plan.hardState) ops.push({ type: 'put', key: ks.fixed('hardState'), value: encodeHardState(plan.hardState, ks) });
       this.log.applySave(plan);
-      const done = this.queue.push(ops, sync);
+      const done = this.queue.push(ops, sync, this.owner);
       if (stored) this.replaceStored(stored, done);
       return done;
     } catch (err) {
@@ -367,10 +294,10 @@ export class LevelStorage implements Storage {
     try {
       this.assertWritable();
       const plan = this.log.planCompact(index);
-      const ops: WriteOp[] = [{ type: 'put', key: fixedKey('compacted'), value: encodeCompacted(plan.start) }];
-      for (let i = plan.deleted[0]; i <= plan.deleted[1]; i++) ops.push({ type: 'del', key: entryKey(i) });
+      const ops: WriteOp[] = [{ type: 'put', key: this.ks.fixed('compacted'), value: encodeCompacted(plan.start, this.ks) }];
+      for (let i = plan.deleted[0]; i <= plan.deleted[1]; i++) ops.push({ type: 'del', key: this.ks.entry(i) });
       this.log.applyCompact(plan);
-      return this.queue.push(ops);
+      return this.queue.push(ops, true, this.owner);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -389,8 +316,9 @@ export class LevelStorage implements Storage {
   }
 
   /**
-   * Waits for queued writes, stops a snapshot being written (its chunks are removed at the next
-   * open) and closes LevelDB. Later writes fail with StorageClosedError.
+   * Waits for queued writes and stops a snapshot being written (its chunks are removed at the
+   * next open); then the engine forgets this group's view, or closes LevelDB if this view is all
+   * it serves (LevelStorage.open). Later writes fail with StorageClosedError.
    */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -398,8 +326,9 @@ export class LevelStorage implements Storage {
     this.cache.clear();
     await this.snapshotting;
     await this.queue.drain().catch(() => {});
-    await this.db.close();
+    await this.host.release(this);
   }
+
 
   private async writeSnapshot(index: number, conf: ConfState, data: Uint8Array | AsyncIterable<Uint8Array>): Promise<SnapshotInfo> {
     this.assertWritable();
@@ -411,9 +340,9 @@ export class LevelStorage implements Storage {
     const term = this.log.checkNewSnapshot(index);
     const meta = this.newLayout(index, term, conf);
     try {
-      await writeChunks(source, meta, (op) => {
+      await writeChunks(this.ks, source, meta, (op) => {
         this.assertWritable();
-        return this.queue.pushAlone(() => [op]);
+        return this.queue.pushAlone(() => [op], this.owner);
       });
       // A received snapshot or a truncation may have landed while the chunks were written.
       this.assertWritable();
@@ -422,18 +351,18 @@ export class LevelStorage implements Storage {
       }
     } catch (err) {
       if (!this.closed && !this.queue.failedWith()) {
-        const orphans = Array.from({ length: meta.chunkCount }, (_, n) => ({ type: 'del' as const, key: chunkKey(index, n) }));
-        await this.queue.push(orphans).catch(() => {});
+        const orphans = Array.from({ length: meta.chunkCount }, (_, n) => ({ type: 'del' as const, key: this.ks.chunk(index, n) }));
+        await this.queue.push(orphans, true, this.owner).catch(() => {});
       }
       throw err;
     }
     const snapMeta: SnapshotMeta = { index, term, conf };
     const ops = this.snapshotSwitch(meta);
     this.log.setSnapshot(snapMeta);
-    const done = this.queue.push(ops);
+    const done = this.queue.push(ops, true, this.owner);
     this.replaceStored(meta, done);
     await done;
-    this.logger.info(`${this.dir}: snapshot at index ${index} (term ${term}, ${meta.dataLength} bytes) is durable`);
+    this.logger.info(`${this.name}: snapshot at index ${index} (term ${term}, ${meta.dataLength} bytes) is durable`);
     return { meta: snapMeta, bytes: meta.dataLength };
   }
 
@@ -453,89 +382,14 @@ export class LevelStorage implements Storage {
   /** Ops that make `meta` the current snapshot and delete the chunks of the one it replaces. */
   private snapshotSwitch(meta: StoredSnapMeta): WriteOp[] {
     const old = this.log.snapshotMeta().index;
-    const ops: WriteOp[] = [{ type: 'put', key: fixedKey('snapMeta'), value: encodeSnapMeta(meta) }];
-    for (let n = 0; n < (this.stored?.chunkCount ?? 0); n++) ops.push({ type: 'del', key: chunkKey(old, n) });
+    const ops: WriteOp[] = [{ type: 'put', key: this.ks.fixed('snapMeta'), value: encodeSnapMeta(meta, this.ks) }];
+    for (let n = 0; n < (this.stored?.chunkCount ?? 0); n++) ops.push({ type: 'del', key: this.ks.chunk(old, n) });
     return ops;
   }
 
   private assertWritable(): void {
-    if (this.closed) throw new StorageClosedError(this.dir);
+    if (this.closed) throw new StorageClosedError(this.dir, this.group);
     const failure = this.queue.failedWith();
     if (failure) throw failure;
   }
-}
-
-function openError(dir: string, err: unknown): Error {
-  if (isLevelCorruption(err)) {
-    return new CorruptDataError(dir, `LevelDB cannot open it: ${innermost(err).message}`);
-  }
-  for (let e = err; e instanceof Error; e = e.cause) {
-    if ((e as { code?: unknown }).code === 'LEVEL_LOCKED') return new StorageLockedError(dir);
-  }
-  return err instanceof Error ? err : new Error(String(err));
-}
-
-function innermost(err: unknown): Error {
-  let e = err as Error;
-  while (e.cause instanceof Error) e = e.cause;
-  return e;
-}
-
-/**
- * recover() plus LevelDB's own report. When LevelDB itself dropped records while opening, the
- * evidence is gone after this open, so the verdict is written into the store: it stays refused
- * until an operator replaces the directory (the node then rejoins from a leader's snapshot).
- */
-async function verify(db: LevelDb, dir: string): Promise<Recovered> {
-  const dropped = await levelDbCorruptionReport(dir);
-  let verdict: unknown;
-  try {
-    const rec = await recover(db, dir);
-    if (!dropped) return rec;
-    const last = rec.state.start.index + rec.state.entries.length;
-    verdict = new CorruptDataError(
-      dir,
-      `LevelDB dropped damaged records while recovering (${dropped}); the log read back ends at index ${last} and acknowledged entries after it may be lost`,
-      last + 1,
-    );
-  } catch (err) {
-    verdict =
-      dropped && err instanceof CorruptDataError
-        ? new CorruptDataError(dir, `${err.detail}; LevelDB also dropped damaged records while recovering (${dropped})`, err.index)
-        : err;
-  }
-  if (dropped && verdict instanceof CorruptDataError) {
-    // Best effort: failing to record the verdict must not hide it.
-    await db.put(fixedKey('quarantine'), encodeQuarantine(verdict.detail), { sync: true }).catch(() => {});
-  }
-  throw verdict;
-}
-
-/** classic-level's native batch behind abstract-level's ChainedBatch (its implementation API). */
-interface NativeBatch {
-  _put(key: Buffer, value: Buffer): void;
-  _del(key: Buffer): void;
-  _write(options: { sync: boolean }): Promise<void>;
-}
-
-/**
- * One LevelDB write batch through abstract-level's implementation API rather than the public
- * `batch()`: our keys and values are encoded Buffers already and we use no hooks, events or
- * sublevels, while the public method clones and re-validates every operation, which cost 2.3x
- * the CPU of the write itself (15.5-17.9 vs 6.7-7.0 us per 100-byte put in 20-put batches; the
- * Raft log's hottest path). A chained batch rather than `_batch(ops)`: the latter makes the
- * native side look up `type`, `key` and `value` on every op object by name, which cost another
- * 0.3-1.0 us per put (3.0-3.6 vs 2.2-2.7 us per 80-byte put in 30-put batches, CPU with the
- * worker thread's, test/bench/level-batch.ts on the 2-core bench machine).
- */
-function rawBatch(db: LevelDb, ops: WriteOp[], sync: boolean): Promise<void> {
-  if (db.status !== 'open') return db.batch(ops, { sync });
-  const batch = (db as unknown as { _chainedBatch(): NativeBatch })._chainedBatch();
-  // It registers itself for db.close() to close; it is written at once and never closed.
-  db.detachResource(batch as unknown as Parameters<LevelDb['detachResource']>[0]);
-  for (const op of ops) {
-    if (op.type === 'put') batch._put(op.key, op.value);
-    else batch._del(op.key);
-  }
-  return batch._write({ sync });
 }

@@ -1,8 +1,6 @@
 /**
- * The on-disk layout of the Raft log in LevelDB: keys and checksummed binary records.
- *
- * Keys are partitioned by prefix, with fixed-width big-endian numbers so that LevelDB's byte
- * order is numeric order:
+ * The records of one Raft group's log in LevelDB: their keys and checksummed binary values.
+ * Keys (keys.ts has the group prefix in front of them, empty for group 1):
  *
  *   m                                 format marker (magic + format version)
  *   h                                 hard state
@@ -12,91 +10,42 @@
  *   s/chunk/ <snap index u64> <n u32>  snapshot data, in chunks
  *   q                                 quarantine: why this store was refused (see recover.ts)
  *   i                                 cluster id: the cluster this log belongs to (node/cluster-id.ts)
+ *   d                                 the group is being dropped (engine.ts)
  *
- * Every value is `crc32 (4 bytes) | format version (1 byte) | payload`. The CRC covers the key,
- * the version and the payload, so a value that LevelDB hands back under the wrong key fails the
- * check just like a flipped bit does. Chunk keys carry the snapshot's index so a new snapshot
- * never overwrites the chunks of the one it replaces (see level-storage.ts, createSnapshot).
+ * Every value is `crc32 (4 bytes) | format version (1 byte) | payload`. The CRC covers the key
+ * (prefix included), the version and the payload, so a value that LevelDB hands back under the
+ * wrong key, or another group's, fails the check just like a flipped bit does. Chunk keys carry
+ * the snapshot's index so a new snapshot never overwrites the chunks of the one it replaces (see
+ * level-storage.ts, createSnapshot). Every function takes the group's KeySpace; without one it
+ * is group 1's, the single group of today's nodes.
  */
 import { crc32 } from 'node:zlib';
 import { type ConfState, type Entry, EntryType, type HardState } from '../raft/types.ts';
+import { type FixedRecord, type KeySpace, keySpace, LEGACY_GROUP, readU64Safe, writeU64 } from './keys.ts';
+
+export { KeyPrefix } from './keys.ts';
 
 export const FORMAT_VERSION = 1;
 const FORMAT_MAGIC = 'raftkv-log';
 
-export const KeyPrefix = {
-  format: 'm',
-  hardState: 'h',
-  compacted: 'c',
-  entry: 'e',
-  snapMeta: 's/meta',
-  snapChunk: 's/chunk/',
-  quarantine: 'q',
-  clusterId: 'i',
-} as const;
-
 const HEADER = 5; // crc32 + version
-const U64_MAX_HI = 2 ** 21; // 2^53 / 2^32: larger numbers are not safe JS integers
-const ENTRY_KEY_BYTES = 1 + 8;
 const ENTRY_FIXED = 1 + 8; // type + term
-const CHUNK_PREFIX = Buffer.from(KeyPrefix.snapChunk, 'latin1');
 const ENTRY_TYPES: ReadonlySet<number> = new Set(Object.values(EntryType));
+const G1 = keySpace(LEGACY_GROUP);
 
 /** A record failed its checksum or could not be decoded; recover.ts turns it into a CorruptDataError. */
 export class RecordError extends Error {
   override name = 'RecordError';
 }
 
-export const fixedKey = (name: 'format' | 'hardState' | 'compacted' | 'snapMeta' | 'quarantine' | 'clusterId'): Buffer =>
-  Buffer.from(KeyPrefix[name], 'latin1');
-
-export function entryKey(index: number): Buffer {
-  const k = Buffer.allocUnsafe(ENTRY_KEY_BYTES);
-  k[0] = KeyPrefix.entry.charCodeAt(0);
-  writeU64(k, 1, index);
-  return k;
-}
-
-/** The index in an entry key, or undefined if the key is not a well-formed entry key. */
-export function entryKeyIndex(key: Uint8Array): number | undefined {
-  if (key.byteLength !== ENTRY_KEY_BYTES || key[0] !== KeyPrefix.entry.charCodeAt(0)) return undefined;
-  return readU64Safe(Buffer.from(key.buffer, key.byteOffset, key.byteLength), 1);
-}
-
-/** Bounds of the key range holding every entry: [gte, lt). */
-export const entryRange = (): { gte: Buffer; lt: Buffer } => ({
-  gte: Buffer.from(KeyPrefix.entry, 'latin1'),
-  lt: Buffer.from(String.fromCharCode(KeyPrefix.entry.charCodeAt(0) + 1), 'latin1'),
-});
-
-export function chunkKey(snapIndex: number, n: number): Buffer {
-  const k = Buffer.allocUnsafe(CHUNK_PREFIX.length + 12);
-  CHUNK_PREFIX.copy(k, 0);
-  writeU64(k, CHUNK_PREFIX.length, snapIndex);
-  k.writeUInt32BE(n, CHUNK_PREFIX.length + 8);
-  return k;
-}
-
-/** Parses a chunk key into its snapshot index and chunk number. */
-export function chunkKeyParts(key: Uint8Array): { snapIndex: number; n: number } | undefined {
-  const b = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
-  if (b.length !== CHUNK_PREFIX.length + 12 || !b.subarray(0, CHUNK_PREFIX.length).equals(CHUNK_PREFIX)) {
-    return undefined;
-  }
-  const snapIndex = readU64Safe(b, CHUNK_PREFIX.length);
-  if (snapIndex === undefined) return undefined;
-  return { snapIndex, n: b.readUInt32BE(CHUNK_PREFIX.length + 8) };
-}
-
-/** The key range of one snapshot's chunks, or (without an index) of all chunks. */
-export function chunkRange(snapIndex?: number): { gte: Buffer; lt: Buffer } {
-  if (snapIndex === undefined) {
-    const lt = Buffer.from(CHUNK_PREFIX);
-    lt[lt.length - 1]++;
-    return { gte: CHUNK_PREFIX, lt };
-  }
-  return { gte: chunkKey(snapIndex, 0), lt: chunkKey(snapIndex + 1, 0) };
-}
+// Group 1's keys, under the names the single-group code and its tests use.
+export const fixedKey = (name: FixedRecord, ks: KeySpace = G1): Buffer => ks.fixed(name);
+export const entryKey = (index: number, ks: KeySpace = G1): Buffer => ks.entry(index);
+export const entryKeyIndex = (key: Uint8Array, ks: KeySpace = G1): number | undefined => ks.entryIndex(key);
+export const entryRange = (ks: KeySpace = G1) => ks.entryRange();
+export const chunkKey = (snapIndex: number, n: number, ks: KeySpace = G1): Buffer => ks.chunk(snapIndex, n);
+export const chunkKeyParts = (key: Uint8Array, ks: KeySpace = G1) => ks.chunkParts(key);
+export const chunkRange = (snapIndex?: number, ks: KeySpace = G1) => ks.chunkRange(snapIndex);
 
 // ---- values ----
 
@@ -117,32 +66,32 @@ export function openRecord(key: Uint8Array, value: Uint8Array): Buffer {
   return v.subarray(HEADER);
 }
 
-export function encodeFormat(): Buffer {
+export function encodeFormat(ks: KeySpace = G1): Buffer {
   const magic = Buffer.from(FORMAT_MAGIC, 'latin1');
   const v = Buffer.allocUnsafe(HEADER + magic.length);
   magic.copy(v, HEADER);
-  return seal(fixedKey('format'), v);
+  return seal(ks.fixed('format'), v);
 }
 
 /**
  * The format version of a marker record. A marker that fails its checksum or lacks the magic is a
  * RecordError; a future version is returned as is so the caller can name it.
  */
-export function decodeFormat(value: Uint8Array): number {
+export function decodeFormat(value: Uint8Array, ks: KeySpace = G1): number {
   const v = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  if (v.length < HEADER || v.readUInt32BE(0) !== crc32(v.subarray(4), crc32(fixedKey('format')))) {
+  if (v.length < HEADER || v.readUInt32BE(0) !== crc32(v.subarray(4), crc32(ks.fixed('format')))) {
     throw new RecordError('format marker checksum mismatch');
   }
   if (v.subarray(HEADER).toString('latin1') !== FORMAT_MAGIC) throw new RecordError('not a RaftKV log');
   return v[4];
 }
 
-export function encodeEntry(e: Entry): Buffer {
+export function encodeEntry(e: Entry, ks: KeySpace = G1): Buffer {
   const v = Buffer.allocUnsafe(HEADER + ENTRY_FIXED + e.data.byteLength);
   v[HEADER] = e.type;
   writeU64(v, HEADER + 1, e.term);
   v.set(e.data, HEADER + ENTRY_FIXED);
-  return seal(entryKey(e.index), v);
+  return seal(ks.entry(e.index), v);
 }
 
 export function decodeEntry(key: Uint8Array, value: Uint8Array, index: number): Entry {
@@ -156,17 +105,17 @@ export function decodeEntry(key: Uint8Array, value: Uint8Array, index: number): 
   return { index, term, type: type as EntryType, data };
 }
 
-export function encodeHardState(hs: HardState): Buffer {
+export function encodeHardState(hs: HardState, ks: KeySpace = G1): Buffer {
   const vote = Buffer.from(hs.vote, 'utf8');
   const v = Buffer.allocUnsafe(HEADER + 16 + vote.length);
   writeU64(v, HEADER, hs.term);
   writeU64(v, HEADER + 8, hs.commit);
   vote.copy(v, HEADER + 16);
-  return seal(fixedKey('hardState'), v);
+  return seal(ks.fixed('hardState'), v);
 }
 
-export function decodeHardState(value: Uint8Array): HardState {
-  const p = openRecord(fixedKey('hardState'), value);
+export function decodeHardState(value: Uint8Array, ks: KeySpace = G1): HardState {
+  const p = openRecord(ks.fixed('hardState'), value);
   if (p.length < 16) throw new RecordError('hard state record truncated');
   return { term: readU64(p, 0), commit: readU64(p, 8), vote: p.subarray(16).toString('utf8') };
 }
@@ -177,15 +126,15 @@ export interface LogStart {
   term: number;
 }
 
-export function encodeCompacted(c: LogStart): Buffer {
+export function encodeCompacted(c: LogStart, ks: KeySpace = G1): Buffer {
   const v = Buffer.allocUnsafe(HEADER + 16);
   writeU64(v, HEADER, c.index);
   writeU64(v, HEADER + 8, c.term);
-  return seal(fixedKey('compacted'), v);
+  return seal(ks.fixed('compacted'), v);
 }
 
-export function decodeCompacted(value: Uint8Array): LogStart {
-  const p = openRecord(fixedKey('compacted'), value);
+export function decodeCompacted(value: Uint8Array, ks: KeySpace = G1): LogStart {
+  const p = openRecord(ks.fixed('compacted'), value);
   if (p.length !== 16) throw new RecordError('compaction record has the wrong size');
   return { index: readU64(p, 0), term: readU64(p, 8) };
 }
@@ -202,7 +151,7 @@ export interface StoredSnapMeta {
   chunkCount: number;
 }
 
-export function encodeSnapMeta(m: StoredSnapMeta): Buffer {
+export function encodeSnapMeta(m: StoredSnapMeta, ks: KeySpace = G1): Buffer {
   // ConfState is JSON so that fields the core may add later survive a round trip unchanged.
   const conf = Buffer.from(JSON.stringify(m.conf), 'utf8');
   const v = Buffer.allocUnsafe(HEADER + 36 + conf.length);
@@ -213,11 +162,11 @@ export function encodeSnapMeta(m: StoredSnapMeta): Buffer {
   v.writeUInt32BE(m.chunkSize, HEADER + 28);
   v.writeUInt32BE(m.chunkCount, HEADER + 32);
   conf.copy(v, HEADER + 36);
-  return seal(fixedKey('snapMeta'), v);
+  return seal(ks.fixed('snapMeta'), v);
 }
 
-export function decodeSnapMeta(value: Uint8Array): StoredSnapMeta {
-  const p = openRecord(fixedKey('snapMeta'), value);
+export function decodeSnapMeta(value: Uint8Array, ks: KeySpace = G1): StoredSnapMeta {
+  const p = openRecord(ks.fixed('snapMeta'), value);
   if (p.length < 36) throw new RecordError('snapshot metadata truncated');
   let conf: unknown;
   try {
@@ -248,15 +197,20 @@ export function encodeChunk(key: Buffer, chunk: Uint8Array): Buffer {
   return seal(key, v);
 }
 
-export function encodeQuarantine(reason: string): Buffer {
+export function encodeQuarantine(reason: string, ks: KeySpace = G1): Buffer {
   const r = Buffer.from(reason, 'utf8');
   const v = Buffer.allocUnsafe(HEADER + r.length);
   r.copy(v, HEADER);
-  return seal(fixedKey('quarantine'), v);
+  return seal(ks.fixed('quarantine'), v);
 }
 
-export const decodeQuarantine = (value: Uint8Array): string =>
-  openRecord(fixedKey('quarantine'), value).toString('utf8');
+export const decodeQuarantine = (value: Uint8Array, ks: KeySpace = G1): string =>
+  openRecord(ks.fixed('quarantine'), value).toString('utf8');
+
+/** The drop marker (engine.ts): its presence is all it says. */
+export function encodeDropping(ks: KeySpace = G1): Buffer {
+  return seal(ks.fixed('dropping'), Buffer.allocUnsafe(HEADER));
+}
 
 /** Longest cluster id stored: the id travels in every peer handshake and close reason. */
 export const MAX_CLUSTER_ID_BYTES = 64;
@@ -269,15 +223,15 @@ export function clusterIdProblem(id: unknown): string | undefined {
   return undefined;
 }
 
-export function encodeClusterId(id: string): Buffer {
+export function encodeClusterId(id: string, ks: KeySpace = G1): Buffer {
   const r = Buffer.from(id, 'latin1');
   const v = Buffer.allocUnsafe(HEADER + r.length);
   r.copy(v, HEADER);
-  return seal(fixedKey('clusterId'), v);
+  return seal(ks.fixed('clusterId'), v);
 }
 
-export function decodeClusterId(value: Uint8Array): string {
-  const id = openRecord(fixedKey('clusterId'), value).toString('latin1');
+export function decodeClusterId(value: Uint8Array, ks: KeySpace = G1): string {
+  const id = openRecord(ks.fixed('clusterId'), value).toString('latin1');
   const problem = clusterIdProblem(id);
   if (problem) throw new RecordError(problem);
   return id;
@@ -290,20 +244,8 @@ function isConfState(x: unknown): x is ConfState {
   return typeof x === 'object' && x !== null && strings((x as ConfState).voters) && strings((x as ConfState).learners);
 }
 
-function writeU64(b: Buffer, off: number, n: number): void {
-  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${n} is not a non-negative safe integer`);
-  b.writeUInt32BE(Math.floor(n / 2 ** 32), off);
-  b.writeUInt32BE(n >>> 0, off + 4);
-}
-
 function readU64(b: Buffer, off: number): number {
   const n = readU64Safe(b, off);
   if (n === undefined) throw new RecordError('number exceeds 2^53');
   return n;
-}
-
-function readU64Safe(b: Buffer, off: number): number | undefined {
-  const hi = b.readUInt32BE(off);
-  if (hi >= U64_MAX_HI) return undefined;
-  return hi * 2 ** 32 + b.readUInt32BE(off + 4);
 }

@@ -1,9 +1,10 @@
 /**
- * Start-up: read the whole durable state back from LevelDB and verify it before anything is
- * served. Every record's checksum, contiguous entry indexes, non-decreasing terms, the snapshot's
- * chunks and whole-data checksum, and the cross-record invariants (compaction point <= snapshot
- * <= last index, snapshot term matches the log, snapshot index <= commit <= last index). The
- * first violation is a CorruptDataError naming the directory and the index.
+ * Start-up: read one group's whole durable state back from LevelDB and verify it before anything
+ * is served. Every record's checksum, contiguous entry indexes, non-decreasing terms, the
+ * snapshot's chunks and whole-data checksum, and the cross-record invariants (compaction point
+ * <= snapshot <= last index, snapshot term matches the log, snapshot index <= commit <= last
+ * index). The first violation is a CorruptDataError naming the directory, the group and the
+ * index; it concerns that group's keys (keys.ts) only.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,10 +12,9 @@ import { crc32 } from 'node:zlib';
 import type { Level } from 'level';
 import type { Entry, HardState, SnapshotMeta } from '../raft/types.ts';
 import { CorruptDataError, UnsupportedFormatError } from './errors.ts';
+import type { KeySpace } from './keys.ts';
 import type { LogState } from './memory-log.ts';
 import {
-  chunkKeyParts,
-  chunkRange,
   decodeClusterId,
   decodeCompacted,
   decodeEntry,
@@ -22,10 +22,8 @@ import {
   decodeHardState,
   decodeQuarantine,
   decodeSnapMeta,
-  entryKeyIndex,
-  entryRange,
+  encodeQuarantine,
   FORMAT_VERSION,
-  fixedKey,
   type LogStart,
   openRecord,
   RecordError,
@@ -39,9 +37,15 @@ export interface LevelIterator {
   close(): Promise<void>;
 }
 
+/** Which group of which directory is being read: every error names both. */
+export interface Where {
+  dir: string;
+  ks: KeySpace;
+}
+
 export interface Recovered {
   state: LogState;
-  /** True for an empty directory: the caller writes the format marker. */
+  /** True when the group has no keys at all: the caller writes the format marker. */
   fresh: boolean;
   /** How the current snapshot's chunks are laid out on disk; undefined for the empty snapshot. */
   snapStored: StoredSnapMeta | undefined;
@@ -56,9 +60,10 @@ export interface Recovered {
 const EMPTY_HARD_STATE: HardState = { term: 0, vote: '', commit: 0 };
 const emptySnapshot = (): SnapshotMeta => ({ index: 0, term: 0, conf: { voters: [], learners: [] } });
 
-export async function recover(db: LevelDb, dir: string): Promise<Recovered> {
-  const corrupt = (detail: string, index?: number) => new CorruptDataError(dir, detail, index);
-  const get = (name: Parameters<typeof fixedKey>[0]) => guard(dir, `the ${name} record`, () => db.get(fixedKey(name)));
+export async function recover(db: LevelDb, w: Where): Promise<Recovered> {
+  const { dir, ks } = w;
+  const corrupt = (detail: string, index?: number) => corruptIn(w, detail, index);
+  const get = (name: Parameters<KeySpace['fixed']>[0]) => guard(w, `the ${name} record`, () => db.get(ks.fixed(name)));
   const decode = <T>(what: string, index: number | undefined, fn: () => T): T => {
     try {
       return fn();
@@ -70,7 +75,7 @@ export async function recover(db: LevelDb, dir: string): Promise<Recovered> {
 
   const q = await get('quarantine');
   if (q !== undefined) {
-    const reason = decode('quarantine record', undefined, () => decodeQuarantine(q));
+    const reason = decode('quarantine record', undefined, () => decodeQuarantine(q, ks));
     throw corrupt(
       `this store was refused before and stays refused: ${reason}. Replace the member: remove it from the cluster, move this directory away, and add it back empty (it then receives a snapshot from the leader)`,
     );
@@ -78,30 +83,29 @@ export async function recover(db: LevelDb, dir: string): Promise<Recovered> {
 
   const marker = await get('format');
   if (marker === undefined) {
-    const any = await guard(dir, 'the key space', () => db.keys({ limit: 1 }).all());
-    if (any.length > 0) throw corrupt('the format marker is missing but the directory holds data');
+    if (await holdsKeys(db, w)) throw corrupt('the format marker is missing but the directory holds data');
     const state = { hardState: EMPTY_HARD_STATE, snapshot: emptySnapshot(), snapshotStored: false, start: { index: 0, term: 0 }, entries: [] };
     return { state, fresh: true, snapStored: undefined, snapData: new Uint8Array(0), orphanChunks: [], clusterId: undefined };
   }
-  const version = decode('format marker', undefined, () => decodeFormat(marker));
-  if (version !== FORMAT_VERSION) throw new UnsupportedFormatError(dir, version, FORMAT_VERSION);
+  const version = decode('format marker', undefined, () => decodeFormat(marker, ks));
+  if (version !== FORMAT_VERSION) throw new UnsupportedFormatError(dir, version, FORMAT_VERSION, ks.group);
 
   const idValue = await get('clusterId');
-  const clusterId = idValue === undefined ? undefined : decode('cluster id', undefined, () => decodeClusterId(idValue));
+  const clusterId = idValue === undefined ? undefined : decode('cluster id', undefined, () => decodeClusterId(idValue, ks));
 
   const hsValue = await get('hardState');
-  const hardState = hsValue === undefined ? EMPTY_HARD_STATE : decode('hard state', undefined, () => decodeHardState(hsValue));
+  const hardState = hsValue === undefined ? EMPTY_HARD_STATE : decode('hard state', undefined, () => decodeHardState(hsValue, ks));
 
   const metaValue = await get('snapMeta');
-  const meta = metaValue === undefined ? undefined : decode('snapshot metadata', undefined, () => decodeSnapMeta(metaValue));
+  const meta = metaValue === undefined ? undefined : decode('snapshot metadata', undefined, () => decodeSnapMeta(metaValue, ks));
   const snapshot = meta ? { index: meta.index, term: meta.term, conf: meta.conf } : emptySnapshot();
-  const snapData = meta ? await readSnapshotData(db, dir, meta) : new Uint8Array(0);
-  const orphanChunks = await findOrphanChunks(db, dir, meta?.index);
+  const snapData = meta ? await readSnapshotData(db, w, meta) : new Uint8Array(0);
+  const orphanChunks = await findOrphanChunks(db, w, meta?.index);
 
   const startValue = await get('compacted');
-  const start: LogStart = startValue === undefined ? { index: 0, term: 0 } : decode('compaction record', undefined, () => decodeCompacted(startValue));
+  const start: LogStart = startValue === undefined ? { index: 0, term: 0 } : decode('compaction record', undefined, () => decodeCompacted(startValue, ks));
 
-  const entries = await readEntries(db, dir, start);
+  const entries = await readEntries(db, w, start);
   const last = start.index + entries.length;
   const snapIndex = snapshot.index;
   const termAt = (i: number) => (i === start.index ? start.term : entries[i - start.index - 1].term);
@@ -126,31 +130,32 @@ export async function recover(db: LevelDb, dir: string): Promise<Recovered> {
   };
 }
 
-async function readEntries(db: LevelDb, dir: string, start: LogStart): Promise<Entry[]> {
+async function readEntries(db: LevelDb, w: Where, start: LogStart): Promise<Entry[]> {
   const entries: Entry[] = [];
+  const corrupt = (detail: string, index?: number) => corruptIn(w, detail, index);
   let prev = start;
-  await scan(db, dir, entryRange(), () => `entries after index ${prev.index}`, (key, value) => {
-    const index = entryKeyIndex(key);
+  await scan(db, w, w.ks.entryRange(), () => `entries after index ${prev.index}`, (key, value) => {
+    const index = w.ks.entryIndex(key);
     const expected = prev.index + 1;
     if (index === undefined) {
-      throw new CorruptDataError(dir, `malformed entry key ${Buffer.from(key).toString('hex')} after index ${prev.index}`, expected);
+      throw corrupt(`malformed entry key ${Buffer.from(key).toString('hex')} after index ${prev.index}`, expected);
     }
     if (index < expected) {
-      throw new CorruptDataError(dir, `entry ${index} is still stored below the compaction point ${start.index}`, index);
+      throw corrupt(`entry ${index} is still stored below the compaction point ${start.index}`, index);
     }
     if (index > expected) {
       const gap = index === expected + 1 ? `entry ${expected} is` : `entries ${expected}..${index - 1} are`;
-      throw new CorruptDataError(dir, `${gap} missing: the log jumps from index ${prev.index} to ${index}`, expected);
+      throw corrupt(`${gap} missing: the log jumps from index ${prev.index} to ${index}`, expected);
     }
     let e: Entry;
     try {
       e = decodeEntry(key, value, index);
     } catch (err) {
-      if (err instanceof RecordError) throw new CorruptDataError(dir, `entry ${index}: ${err.message}`, index);
+      if (err instanceof RecordError) throw corrupt(`entry ${index}: ${err.message}`, index);
       throw err;
     }
     if (e.term < prev.term) {
-      throw new CorruptDataError(dir, `entry ${index} has term ${e.term}, below term ${prev.term} of entry ${prev.index}`, index);
+      throw corrupt(`entry ${index} has term ${e.term}, below term ${prev.term} of entry ${prev.index}`, index);
     }
     entries.push(e);
     prev = e;
@@ -163,10 +168,10 @@ async function readEntries(db: LevelDb, dir: string, start: LogStart): Promise<E
  * and later whenever a follower needs the snapshot (level-storage.ts keeps only its metadata).
  * Reads go one chunk-sized batch at a time, so the event loop keeps turning.
  */
-export async function readSnapshotData(db: LevelDb, dir: string, meta: StoredSnapMeta): Promise<Uint8Array> {
+export async function readSnapshotData(db: LevelDb, w: Where, meta: StoredSnapMeta): Promise<Uint8Array> {
   const data = new Uint8Array(meta.dataLength);
   let at = 0;
-  for await (const chunk of snapshotChunks(db.iterator({ ...chunkRange(meta.index), highWaterMarkBytes: 1 << 20 }), dir, meta)) {
+  for await (const chunk of snapshotChunks(db.iterator({ ...w.ks.chunkRange(meta.index), highWaterMarkBytes: 1 << 20 }), w, meta)) {
     data.set(chunk, at);
     at += chunk.length;
   }
@@ -180,17 +185,17 @@ export async function readSnapshotData(db: LevelDb, dir: string, meta: StoredSna
  * from an implicit snapshot taken when it was opened, so a newer Raft snapshot deleting these
  * chunks meanwhile does not cut the stream short (backups, level-storage.ts).
  */
-export async function* snapshotChunks(it: LevelIterator, dir: string, meta: StoredSnapMeta): AsyncGenerator<Buffer> {
+export async function* snapshotChunks(it: LevelIterator, w: Where, meta: StoredSnapMeta): AsyncGenerator<Buffer> {
   const what = `snapshot at index ${meta.index}`;
-  const corrupt = (detail: string) => new CorruptDataError(dir, `${what}: ${detail}`, meta.index);
+  const corrupt = (detail: string) => corruptIn(w, `${what}: ${detail}`, meta.index);
   let n = 0;
   let crc = 0;
   try {
     for (;;) {
-      const batch = await guard(dir, `${what}, chunk ${n}`, () => it.nextv(16));
+      const batch = await guard(w, `${what}, chunk ${n}`, () => it.nextv(16));
       if (batch.length === 0) break;
       for (const [key, value] of batch) {
-        const parts = chunkKeyParts(key);
+        const parts = w.ks.chunkParts(key);
         if (parts === undefined) throw corrupt(`malformed chunk key ${Buffer.from(key).toString('hex')}`);
         if (parts.n !== n) throw corrupt(`chunk ${n} of ${meta.chunkCount} is missing`);
         if (n >= meta.chunkCount) throw corrupt(`unexpected chunk ${n}: the snapshot has ${meta.chunkCount}`);
@@ -215,12 +220,12 @@ export async function* snapshotChunks(it: LevelIterator, dir: string, meta: Stor
   if (crc !== meta.dataCrc) throw corrupt('the data fails its checksum');
 }
 
-async function findOrphanChunks(db: LevelDb, dir: string, current: number | undefined): Promise<Buffer[]> {
+async function findOrphanChunks(db: LevelDb, w: Where, current: number | undefined): Promise<Buffer[]> {
   const orphans: Buffer[] = [];
-  const keys = await guard(dir, 'snapshot chunk keys', () => db.keys(chunkRange()).all());
+  const keys = await guard(w, 'snapshot chunk keys', () => db.keys(w.ks.chunkRange()).all());
   for (const key of keys) {
-    const parts = chunkKeyParts(key);
-    if (parts === undefined) throw new CorruptDataError(dir, `malformed snapshot chunk key ${key.toString('hex')}`);
+    const parts = w.ks.chunkParts(key);
+    if (parts === undefined) throw corruptIn(w, `malformed snapshot chunk key ${key.toString('hex')}`);
     if (parts.snapIndex !== current) orphans.push(key);
   }
   return orphans;
@@ -229,7 +234,7 @@ async function findOrphanChunks(db: LevelDb, dir: string, current: number | unde
 /** Streams a key range through `visit`, in key order. */
 async function scan(
   db: LevelDb,
-  dir: string,
+  w: Where,
   range: { gte: Buffer; lt: Buffer },
   where: () => string,
   visit: (key: Buffer, value: Buffer) => void,
@@ -237,7 +242,7 @@ async function scan(
   const it = db.iterator({ ...range, highWaterMarkBytes: 1 << 20 });
   try {
     for (;;) {
-      const batch = await guard(dir, where(), () => it.nextv(1000));
+      const batch = await guard(w, where(), () => it.nextv(1000));
       if (batch.length === 0) return;
       for (const [key, value] of batch) visit(key, value);
     }
@@ -246,13 +251,23 @@ async function scan(
   }
 }
 
+/** Whether the group has any key at all. */
+export async function holdsKeys(db: LevelDb, w: Where): Promise<boolean> {
+  for (const span of w.ks.spans()) {
+    if ((await guard(w, 'the key space', () => db.keys({ ...span, limit: 1 }).all())).length > 0) return true;
+  }
+  return false;
+}
+
+const corruptIn = (w: Where, detail: string, index?: number) => new CorruptDataError(w.dir, detail, index, w.ks.group);
+
 /** Runs a LevelDB read, turning LevelDB's own corruption reports into a CorruptDataError. */
-async function guard<T>(dir: string, what: string, read: () => Promise<T>): Promise<T> {
+async function guard<T>(w: Where, what: string, read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (err) {
     if (isLevelCorruption(err)) {
-      throw new CorruptDataError(dir, `LevelDB reports corruption while reading ${what}: ${(err as Error).message}`);
+      throw corruptIn(w, `LevelDB reports corruption while reading ${what}: ${(err as Error).message}`);
     }
     throw err;
   }
@@ -284,4 +299,35 @@ export async function levelDbCorruptionReport(dir: string): Promise<string | und
     // Drop the timestamp and thread id LevelDB puts in front.
     .map((l) => l.replace(/^\S+ \S+ /, '').replace('(ignoring error) ', '').trim());
   return lines.length > 0 ? lines.join('; ') : undefined;
+}
+
+/**
+ * recover() plus LevelDB's own report, `dropped` (levelDbCorruptionReport, read once when the
+ * engine opened). When LevelDB itself dropped records while opening, the evidence is gone after
+ * this open, and nothing tells which group's records they were: the verdict is written into
+ * every group, which stays refused until an operator replaces it (the node then gets a leader's
+ * snapshot for it).
+ */
+export async function verify(db: LevelDb, w: Where, dropped: string | undefined): Promise<Recovered> {
+  let verdict: unknown;
+  try {
+    const rec = await recover(db, w);
+    if (!dropped) return rec;
+    const last = rec.state.start.index + rec.state.entries.length;
+    verdict = corruptIn(
+      w,
+      `LevelDB dropped damaged records while recovering (${dropped}); the log read back ends at index ${last} and acknowledged entries after it may be lost`,
+      last + 1,
+    );
+  } catch (err) {
+    verdict =
+      dropped && err instanceof CorruptDataError
+        ? corruptIn(w, `${err.detail}; LevelDB also dropped damaged records while recovering (${dropped})`, err.index)
+        : err;
+  }
+  if (dropped && verdict instanceof CorruptDataError) {
+    // Best effort: failing to record the verdict must not hide it.
+    await db.put(w.ks.fixed('quarantine'), encodeQuarantine(verdict.detail, w.ks), { sync: true }).catch(() => {});
+  }
+  throw verdict;
 }

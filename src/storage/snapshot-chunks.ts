@@ -5,11 +5,12 @@
  */
 import { crc32 } from 'node:zlib';
 import { InvalidWriteError } from './errors.ts';
-import { chunkKey, encodeChunk, type StoredSnapMeta } from './records.ts';
+import type { KeySpace } from './keys.ts';
+import { encodeChunk, type StoredSnapMeta } from './records.ts';
 import type { WriteOp } from './write-queue.ts';
 
-export function chunkPut(snapIndex: number, n: number, piece: Uint8Array): WriteOp {
-  const key = chunkKey(snapIndex, n);
+export function chunkPut(ks: KeySpace, snapIndex: number, n: number, piece: Uint8Array): WriteOp {
+  const key = ks.chunk(snapIndex, n);
   return { type: 'put', key, value: encodeChunk(key, piece) };
 }
 
@@ -31,6 +32,7 @@ export function layOut(meta: StoredSnapMeta, data: Uint8Array): Uint8Array[] {
  * out, so after a failure its chunkCount still covers every chunk that may have been written.
  */
 export async function writeChunks(
+  ks: KeySpace,
   source: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
   meta: StoredSnapMeta,
   write: (op: WriteOp) => Promise<void>,
@@ -42,7 +44,7 @@ export async function writeChunks(
   const flush = async () => {
     const bytes = piece.subarray(0, fill);
     meta.dataCrc = crc32(bytes, meta.dataCrc);
-    const op = chunkPut(meta.index, meta.chunkCount++, bytes); // a copy: the piece refills
+    const op = chunkPut(ks, meta.index, meta.chunkCount++, bytes); // a copy: the piece refills
     fill = 0;
     await writing;
     writing = write(op);

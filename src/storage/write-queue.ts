@@ -1,7 +1,9 @@
 /**
  * Group commit. Writes issued in one synchronous stretch, and all writes that arrive while a batch
  * is being fsynced, go to LevelDB as one batch; each caller's promise settles when the batch
- * holding its writes is durable.
+ * holding its writes is durable. One queue serves every Raft group of a node (engine.ts), so a
+ * turn in which many groups save costs one fsync, not one per group; each write may name its
+ * owner (a group's storage), which hears about every batch that carried its writes.
  *
  * Only one batch is in flight at a time. That is also what keeps writes in order: classic-level
  * runs each batch on the libuv thread pool, so two concurrent batches could land in either order.
@@ -14,8 +16,15 @@ interface Waiter {
   reject: (err: Error) => void;
 }
 
+/** Who wrote into a batch: told its duration once it is written (a group's fsync histogram). */
+export interface WriteOwner {
+  written(ms: number): void;
+}
+
 interface Group {
   ops: WriteOp[];
+  /** The owners of the writes in the batch, if any were named. */
+  owners?: Set<WriteOwner>;
   /** Builds the ops when the batch is written, so large values are not all encoded up front. */
   build?: () => WriteOp[];
   waiters: Waiter[];
@@ -47,13 +56,17 @@ export class WriteQueue {
    * `sync` false the caller only needs order, not durability, so the batch may skip the fsync
    * unless another write in it needs one.
    */
-  push(ops: WriteOp[], sync = true): Promise<void> {
+  push(ops: WriteOp[], sync = true, owner?: WriteOwner): Promise<void> {
     let g = this.groups.at(-1);
     if (!g || g.sealed) {
       g = { ops: [], waiters: [], sync: false, sealed: false };
       this.groups.push(g);
     }
     if (sync) g.sync = true;
+    if (owner) {
+      g.owners ??= new Set();
+      g.owners.add(owner);
+    }
     return this.enqueue(g, ops);
   }
 
@@ -61,8 +74,8 @@ export class WriteQueue {
    * Adds a batch of its own, e.g. one large snapshot chunk, so that it delays the small writes
    * queued around it by no more than itself. `build` runs when the batch is about to be written.
    */
-  pushAlone(build: () => WriteOp[]): Promise<void> {
-    const g: Group = { ops: [], build, waiters: [], sync: true, sealed: true };
+  pushAlone(build: () => WriteOp[], owner?: WriteOwner): Promise<void> {
+    const g: Group = { ops: [], build, waiters: [], sync: true, sealed: true, ...(owner ? { owners: new Set([owner]) } : {}) };
     this.groups.push(g);
     return this.enqueue(g, []);
   }
@@ -103,7 +116,9 @@ export class WriteQueue {
         if (ops.length > 0) {
           const t0 = performance.now();
           await this.sink.write(ops, g.sync);
-          this.sink.written(performance.now() - t0, ops.length);
+          const ms = performance.now() - t0;
+          this.sink.written(ms, ops.length);
+          if (g.owners) for (const o of g.owners) o.written(ms);
         }
       } catch (err) {
         this.fail(this.sink.failed(err), g);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { Level } from 'level';
 import { type Entry, EntryType } from '../../src/raft/types.ts';
-import { LevelStorage, type LevelStorageOptions } from '../../src/storage/index.ts';
+import { LevelStorage, type LevelStorageOptions, StorageEngine } from '../../src/storage/index.ts';
 import { chunkKeyParts, chunkRange } from '../../src/storage/records.ts';
 
 export const tmpDirs: string[] = [];
@@ -122,4 +122,64 @@ export function distinctive(n: number, seed: number): Uint8Array {
     out[i] = x & 0xff;
   }
   return out;
+}
+
+/** Engines opened by openEngine; closeEngines() closes them all. */
+export const engines: StorageEngine[] = [];
+
+export async function openEngine(dir: string, opts: LevelStorageOptions = {}): Promise<StorageEngine> {
+  const e = await StorageEngine.open(dir, opts);
+  engines.push(e);
+  return e;
+}
+
+export const closeEngines = () => Promise.all(engines.splice(0).map((e) => e.close()));
+
+/** One native LevelDB write: its operation count and whether it was fsynced. */
+export interface NativeWrite {
+  ops: number;
+  sync: boolean;
+}
+
+/**
+ * Counts every native write of every LevelDB in this process (classic-level's chained batches,
+ * `_batch`, `_put` and `_del`, the only ways a write reaches the native side) until `stop()`.
+ */
+export function countNativeWrites(): { writes: NativeWrite[]; stop: () => void } {
+  type Proto = Record<'_chainedBatch' | '_batch' | '_put' | '_del', (...args: unknown[]) => unknown>;
+  const proto = Level.prototype as unknown as Proto;
+  const saved = { _chainedBatch: proto._chainedBatch, _batch: proto._batch, _put: proto._put, _del: proto._del };
+  const writes: NativeWrite[] = [];
+  const syncOf = (o: unknown) => (o as { sync?: boolean } | undefined)?.sync === true;
+  proto._chainedBatch = function (this: unknown) {
+    const b = saved._chainedBatch.call(this) as Record<'_put' | '_del' | '_write', (...a: unknown[]) => unknown>;
+    let ops = 0;
+    const [put, del, write] = [b._put, b._del, b._write];
+    b._put = (...a) => {
+      ops++;
+      return put.apply(b, a);
+    };
+    b._del = (...a) => {
+      ops++;
+      return del.apply(b, a);
+    };
+    b._write = (o) => {
+      writes.push({ ops, sync: syncOf(o) });
+      return write.call(b, o);
+    };
+    return b;
+  };
+  proto._batch = function (this: unknown, o: unknown, opts: unknown) {
+    writes.push({ ops: (o as unknown[]).length, sync: syncOf(opts) });
+    return saved._batch.call(this, o, opts);
+  };
+  proto._put = function (this: unknown, k: unknown, v: unknown, opts: unknown) {
+    writes.push({ ops: 1, sync: syncOf(opts) });
+    return saved._put.call(this, k, v, opts);
+  };
+  proto._del = function (this: unknown, k: unknown, opts: unknown) {
+    writes.push({ ops: 1, sync: syncOf(opts) });
+    return saved._del.call(this, k, opts);
+  };
+  return { writes, stop: () => Object.assign(proto, saved) };
 }
