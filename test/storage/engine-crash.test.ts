@@ -51,11 +51,15 @@ function runAndKill(dir: string, round: number, acked: Acked): Promise<number> {
           const m = acked.entries.get(g) ?? new Map<number, number>();
           acked.entries.set(g, m);
           for (let i = a; i <= b; i++) m.set(i, term);
-          killTimer ??= setTimeout(() => child.kill('SIGKILL'), killedAfterMs);
         } else if (what === 'snap') {
           acked.lastSnap.set(g, Math.max(acked.lastSnap.get(g) ?? 0, a));
         } else if (what === 'created' || what === 'dropping' || what === 'dropped') {
           acked[what].add(g);
+        }
+        // The clock starts at the first ack, once the run as a whole has durable snapshots and
+        // drops to check: on a loaded machine the writer may not reach either in 720 ms.
+        if (acked.entries.size > 0 && acked.lastSnap.size > 0 && acked.dropped.size > 0) {
+          killTimer ??= setTimeout(() => child.kill('SIGKILL'), killedAfterMs);
         }
       }
     });
