@@ -62,8 +62,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Both servers start each script empty. */
 async function run(steps: Step[]): Promise<void> {
-  expect(await runScript(port, redis.port, steps)).toEqual([]);
+  expect(await runScript(port, redis.port, [c('flushall'), ...steps])).toEqual([]);
 }
 
 const hello = normalized((s) => s.replace(/(\$2\r\nid\r\n):\d+/, '$1ID'));
@@ -91,10 +92,15 @@ describe('against a Redis Cluster node', () => {
     await run([
       c('ssubscribe a {a}x', { on: 1, replies: 2 }), c('ping', { on: 1 }), c('get a', { on: 1 }), c('subscribe c', { on: 1 }),
       c('ssubscribe a b', { on: 2 }), c('sunsubscribe a b', { on: 2 }),
-      c('pubsub shardchannels'), c('pubsub shardchannels {*'), c('pubsub shardnumsub a b {a}x'), c('pubsub shardnumsub'),
+      c('pubsub shardchannels', { compare: unordered }), c('pubsub shardchannels {*'), c('pubsub shardnumsub a b {a}x'), c('pubsub shardnumsub'),
       c('pubsub channels'), c('pubsub numsub a c'),
-      c('spublish a hello'), pending(1), c('publish a plain'), c('publish c plain'), pending(1), c('spublish c none'),
-      c('sunsubscribe', { on: 1, replies: 2 }), c('sunsubscribe', { on: 1 }), c('ssubscribe a', { on: 1 }),
+      c('spublish a hello'), pending(1), c('publish a plain'),
+      // A plain channel that looks like the log's shard marker stays a plain channel.
+      c(['subscribe', '\0Sa'], { on: 5 }), c(['publish', '\0Sa', 'sneaky']), pending(5), c(['spublish', '\0Sa', 'x']),
+      c('publish c plain'), pending(1), c('spublish c none'),
+      // Redis lists a connection's channels in hash-table order: name them, or keep one.
+      c('sunsubscribe {a}x a', { on: 1, replies: 2 }), c('sunsubscribe', { on: 1 }), c('ssubscribe a', { on: 1 }),
+      c('sunsubscribe', { on: 1 }), c('ssubscribe a', { on: 1 }),
       c('sunsubscribe a', { on: 1 }), c('unsubscribe', { on: 1 }), c('get a', { on: 1 }),
       c('spublish a'), c('spublish a b c'), c('ssubscribe'), c('pubsub shardchannels a b'),
       // RESP3: confirmations and messages are pushes, and other commands still run.

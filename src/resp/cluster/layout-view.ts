@@ -2,8 +2,8 @@
  * A `ClusterView` built from plain data: each data group's slot ranges, replicas, leader and
  * (when this node hosts a replica) the local handle that serves it. It is immutable: whoever
  * follows the slot map (group 0's log) and the groups' leaders builds a new one when the map's
- * epoch or a leader changes, and swaps it in; a request routed by the old one is still safe,
- * because a group refuses keys outside its own ranges when it runs the command.
+ * epoch or a leader changes, and swaps it in (`CurrentView` below); a request routed by the old
+ * one is still safe, because a group refuses keys outside its own ranges when it runs it.
  *
  * Construction checks the layout (ranges inside 0..16383, no slot owned twice, the metadata
  * group owns none, a local handle only for a group this node replicates) and throws
@@ -119,5 +119,33 @@ export class LayoutView<H> implements ClusterView<H> {
 
   shards(): readonly Shard[] {
     return this.shardList;
+  }
+}
+
+/**
+ * The view a server is started with when its layout changes over time: it answers from the
+ * current `LayoutView`, and `current` is replaced whole (a new map epoch, a new leader), so a
+ * request sees one layout from start to end of its routing.
+ */
+export class CurrentView<H> implements ClusterView<H> {
+  constructor(public current: ClusterView<H>) {}
+
+  get self(): string {
+    return this.current.self;
+  }
+  get epoch(): number {
+    return this.current.epoch;
+  }
+  get spansGroups(): boolean {
+    return this.current.spansGroups;
+  }
+  groupOf(slot: number): GroupId | undefined {
+    return this.current.groupOf(slot);
+  }
+  owner(slot: number): SlotOwner<H> | undefined {
+    return this.current.owner(slot);
+  }
+  shards(): readonly Shard[] {
+    return this.current.shards();
   }
 }
