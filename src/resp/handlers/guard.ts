@@ -88,10 +88,10 @@ export function createGuard(ctx: NodeContext, proxied: (conn: ClientConn) => boo
       if (typeof s !== 'number') return s;
       slot = s;
     }
-    const routed = (): number => (eager ? Math.max(slot, 0) : commandSlot(cmd, argv));
     if (need !== null) {
-      const refused = routeTo(view.self, view.owner(Math.max(slot, 0)), routed, need, conn, proxied);
-      if (refused !== null) return refused;
+      const owner = view.owner(Math.max(slot, 0));
+      const verdict = verdictOf(owner, need, conn, proxied);
+      if (verdict !== 'run') return refusal(verdict, view.self, owner, eager ? Math.max(slot, 0) : commandSlot(cmd, argv), conn.tls);
     } else if (slot !== KEYLESS && REPLICA_COMMANDS.has(cmd.name)) {
       const owner = view.owner(slot);
       if (owner === undefined) return ROUTING_ERRORS.slotUnbound;
@@ -102,24 +102,27 @@ export function createGuard(ctx: NodeContext, proxied: (conn: ClientConn) => boo
   };
 }
 
+type Verdict = 'run' | 'unbound' | 'changing' | 'down' | 'moved';
+
 /**
  * Whether a command that needs its group's leader (or, for a READONLY read, any replica) runs
- * here: null to run, else MOVED to the leader, CLUSTERDOWN without one, TRYAGAIN mid-change.
+ * here. No closure or slot is made on the way: this runs for every keyed command.
  */
-function routeTo(
-  self: string,
-  owner: SlotOwner<unknown> | undefined,
-  slot: () => number,
-  need: NonNullable<Need>,
-  conn: ClientConn,
-  proxied: (conn: ClientConn) => boolean,
-): Reply | null {
-  if (owner === undefined) return ROUTING_ERRORS.slotUnbound;
-  if (owner.changing) return ROUTING_ERRORS.slotChanging(slot());
-  if (owner.leads) return null;
+function verdictOf(owner: SlotOwner<unknown> | undefined, need: NonNullable<Need>, conn: ClientConn, proxied: (conn: ClientConn) => boolean): Verdict {
+  if (owner === undefined) return 'unbound';
+  if (owner.changing) return 'changing';
+  if (owner.leads) return 'run';
   // The follower proxy forwards over this node's link in the group: only for a local group.
-  if (owner.local !== undefined && proxied(conn)) return null;
-  if (owner.leader === undefined) return CLUSTERDOWN;
-  if (need === 'read' && conn.readonly && owner.local !== undefined) return null;
-  return redirectTo(self, owner.leader, slot(), conn.tls);
+  if (owner.local !== undefined && proxied(conn)) return 'run';
+  if (owner.leader === undefined) return 'down';
+  if (need === 'read' && conn.readonly && owner.local !== undefined) return 'run';
+  return 'moved';
+}
+
+/** The reply for a verdict other than 'run': MOVED to the leader, CLUSTERDOWN, TRYAGAIN. */
+function refusal(verdict: Exclude<Verdict, 'run'>, self: string, owner: SlotOwner<unknown> | undefined, slot: number, tls: boolean): Reply {
+  if (verdict === 'unbound') return ROUTING_ERRORS.slotUnbound;
+  if (verdict === 'changing') return ROUTING_ERRORS.slotChanging(slot);
+  if (verdict === 'down') return CLUSTERDOWN;
+  return redirectTo(self, owner?.leader, slot, tls);
 }
