@@ -83,6 +83,10 @@ describe('the guard over a view of two groups', () => {
     expect(await call('set', 'a', '3')).toBe(`-MOVED ${A} 127.0.0.2:7002\r\n`);
     // A replica takes shard subscriptions; SPUBLISH goes through the leader's log.
     expect(await call('ssubscribe', 'a')).toBe('*3\r\n$10\r\nssubscribe\r\n$1\r\na\r\n:1\r\n');
+    const watcher = await RawConn.open(self.port);
+    expect((await watcher.call('client', 'list')).toString()).toMatch(/ flags=Pr db=0 sub=0 psub=0 ssub=1 multi=-1 /);
+    expect((await watcher.call('info', 'stats')).toString()).toContain('pubsubshard_channels:1\r\n');
+    watcher.close();
     expect(await call('sunsubscribe')).toBe('*3\r\n$12\r\nsunsubscribe\r\n$1\r\na\r\n:0\r\n');
     expect(await call('spublish', 'a', 'm')).toBe(`-MOVED ${A} 127.0.0.2:7002\r\n`);
     expect(await call('readwrite')).toBe('+OK\r\n');
