@@ -24,8 +24,8 @@ import { commandSlot } from '../commands/keys.ts';
 import type { RouterHooks } from '../commands/router.ts';
 import type { CommandSpec } from '../commands/spec.ts';
 import type { ClientConn } from '../conn.ts';
-import { R, type Reply } from '../reply.ts';
 import { ROUTING_ERRORS } from '../errors.ts';
+import { R, type Reply } from '../reply.ts';
 import type { NodeContext } from './context.ts';
 import { CLUSTERDOWN, redirectTo } from './runtime-errors.ts';
 
