@@ -123,6 +123,13 @@ describe('the guard over a view of two groups', () => {
     expect(await call('exec')).toBe('-ERR EXEC without MULTI\r\n');
     view.current = layout({});
     expect(await call('get', 'a')).toBe('$1\r\n1\r\n');
+    // Without a queued key, EXEC goes where its WATCHed key's version lives.
+    expect(await call('watch', 'a')).toBe('+OK\r\n');
+    expect(await call('multi')).toBe('+OK\r\n');
+    expect(await call('ping')).toBe('+QUEUED\r\n');
+    view.current = layout({ leader: 'n2' });
+    expect(await call('exec')).toBe(`-MOVED ${A} 127.0.0.2:7002\r\n`);
+    view.current = layout({});
   });
 
   it('CLUSTER SLOTS and NODES follow the current view', async () => {

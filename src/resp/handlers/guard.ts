@@ -13,7 +13,8 @@
  *  - a denyoom command (or, inside MULTI, any command to queue) on the leader while the state
  *    machine is over maxmemory and the policy cannot evict anything:
  *    `-OOM command not allowed when used memory > 'maxmemory'.`
- * EXEC is judged by what MULTI queued (and WATCHed), and routed by the first queued key.
+ * EXEC is judged by what MULTI queued (and WATCHed), and routed by the first queued key, else the
+ * first WATCHed one.
  * With the follower proxy on, a follower lets such commands through: the router's forward hook
  * sends them to the leader (proxy/forwarder.ts).
  */
