@@ -134,6 +134,9 @@ describe('LayoutView', () => {
     expect(view.owner(ranges[1].start)?.leads).toBe(true);
     expect(view.owner(0)).toBe(o1);
     expect(view.groupOf(16383)).toBe(3);
+    // Node-wide commands (DBSIZE, KEYS, SCAN) run on a group this node leads.
+    expect(view.localLeader()?.group).toBe(2);
+    expect(layout('n2', [{}, { local: undefined, replicas: [members[0], members[2]], leader: 'n3' }]).localLeader()).toBeUndefined();
     expect(view.groupOf(16384)).toBeUndefined();
   });
 

@@ -6,6 +6,8 @@
  * the group owning its slot, and nowhere else. Raw sockets pin the exact MOVED, CROSSSLOT and
  * sharded pub/sub replies.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Cluster } from 'ioredis';
 import { createCluster } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -178,5 +180,24 @@ describe('redirections and refusals, byte for byte', () => {
     // Another group's slot has no keys here.
     const elsewhere = String(keyHashSlot(keyIn(1, 'cnt')));
     expect(str(await n3.call('cluster', 'countkeysinslot', elsewhere))).toBe(':0\r\n');
+  });
+});
+
+describe('redis-cli --cluster check', () => {
+  it('finds every slot covered, the nodes agreeing, and each node answering DBSIZE for its own keys', async () => {
+    const { stdout } = await promisify(execFile)('redis-cli', ['--cluster', 'check', `127.0.0.1:${shards.nodes[1].member.port}`], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    const text = stdout.replace(/\x1b\[[0-9;]*m/g, '');
+    expect(text).toContain('[OK] All nodes agree about slots configuration.');
+    expect(text).toContain('[OK] All 16384 slots covered.');
+    expect(text).not.toContain('replied with error');
+    const now = shards.nodes[0].node.now();
+    for (const n of shards.nodes) {
+      const keys = n.node.kv.dbsize(now);
+      const slots = n.ranges[0].end - n.ranges[0].start + 1;
+      expect(text).toMatch(new RegExp(`127\\.0\\.0\\.1:${n.member.port} \\(\\w+\\.\\.\\.\\) -> ${keys} keys \\| ${slots} slots \\| 0 slaves\\.`));
+    }
   });
 });

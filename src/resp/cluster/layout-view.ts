@@ -57,6 +57,7 @@ export class LayoutView<H> implements ClusterView<H> {
   private readonly bySlot = new Int32Array(SLOT_COUNT).fill(UNASSIGNED);
   private readonly owners: SlotOwner<H>[];
   private readonly shardList: Shard[];
+  private readonly ownLeader: SlotOwner<H> | undefined;
 
   constructor(layout: Layout<H>) {
     this.self = layout.self;
@@ -104,6 +105,7 @@ export class LayoutView<H> implements ClusterView<H> {
       }
     }
     this.shardList.sort((a, b) => a.ranges[0].start - b.ranges[0].start);
+    this.ownLeader = this.owners.find((o) => o.leads && o.local !== undefined && o.group !== METADATA_GROUP);
     // One group owning every slot routes as today's single group; anything else checks each key.
     const whole = this.shardList.length === 1 && this.bySlot.every((i) => i !== UNASSIGNED);
     this.spansGroups = !whole;
@@ -115,6 +117,10 @@ export class LayoutView<H> implements ClusterView<H> {
 
   owner(slot: number): SlotOwner<H> | undefined {
     return this.owners[this.bySlot[slot]];
+  }
+
+  localLeader(): SlotOwner<H> | undefined {
+    return this.ownLeader;
   }
 
   shards(): readonly Shard[] {
@@ -144,6 +150,9 @@ export class CurrentView<H> implements ClusterView<H> {
   }
   owner(slot: number): SlotOwner<H> | undefined {
     return this.current.owner(slot);
+  }
+  localLeader(): SlotOwner<H> | undefined {
+    return this.current.localLeader();
   }
   shards(): readonly Shard[] {
     return this.current.shards();

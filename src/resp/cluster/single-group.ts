@@ -48,6 +48,10 @@ export class SingleGroupView implements ClusterView<RaftNode> {
     return this.whole;
   }
 
+  localLeader(): SlotOwner<RaftNode> | undefined {
+    return this.node.isLeader() ? this.whole : undefined;
+  }
+
   shards(): readonly Shard[] {
     const g = groupView(this.node);
     return [{ group: FIRST_DATA_GROUP, ranges: ALL_SLOTS, up: g.leader !== undefined, owner: g.owner, nodes: g.nodes, configEpoch: this.epoch }];

@@ -94,6 +94,12 @@ export interface ClusterView<H = unknown> {
    * Called once per keyed command: implementations should not allocate per call.
    */
   owner(slot: number): SlotOwner<H> | undefined;
+  /**
+   * A group this node leads and hosts, for node-wide commands without keys (DBSIZE, KEYS, SCAN,
+   * RANDOMKEY, FLUSHALL), which Redis Cluster runs on each node over its own keys; undefined when
+   * it leads none (they then go to the owner of slot 0). Asked only when `spansGroups`.
+   */
+  localLeader(): SlotOwner<H> | undefined;
   /** Every data group, by first slot. Built per CLUSTER command, not per request. */
   shards(): readonly Shard[];
 }

@@ -59,6 +59,13 @@ function queues(conn: ClientConn, cmd: CommandSpec): boolean {
 
 const NEVER_REFUSED_IN_MULTI = new Set(['exec', 'discard', 'quit', 'reset']);
 
+/**
+ * Keyless commands Redis Cluster runs on each node over its own keys: with several groups they
+ * run on a node that leads one (the groups it leads answer), instead of going to slot 0's group.
+ * PUBLISH is not one of them (it is cluster-wide), nor is EXEC.
+ */
+const NODE_WIDE = new Set(['dbsize', 'keys', 'scan', 'randomkey', 'flushall', 'flushdb']);
+
 /** Commands that run on any node hosting a replica of their channels' group (SSUBSCRIBE). */
 const REPLICA_COMMANDS = new Set(['ssubscribe']);
 
@@ -90,7 +97,7 @@ export function createGuard(ctx: NodeContext, proxied: (conn: ClientConn) => boo
       slot = s;
     }
     if (need !== null) {
-      const owner = view.owner(Math.max(slot, 0));
+      const owner = eager && slot === KEYLESS && NODE_WIDE.has(cmd.name) ? (view.localLeader() ?? view.owner(0)) : view.owner(Math.max(slot, 0));
       const verdict = verdictOf(owner, need, conn, proxied);
       if (verdict !== 'run') return refusal(verdict, view.self, owner, eager ? Math.max(slot, 0) : commandSlot(cmd, argv), conn.tls);
     } else if (slot !== KEYLESS && REPLICA_COMMANDS.has(cmd.name)) {
