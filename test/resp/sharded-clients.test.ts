@@ -189,7 +189,8 @@ describe('redis-cli --cluster check', () => {
       encoding: 'utf8',
       timeout: 20_000,
     });
-    const text = stdout.replace(/\x1b\[[0-9;]*m/g, '');
+    // redis-cli colours its report with ANSI escapes (ESC [ ... m).
+    const text = stdout.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), '');
     expect(text).toContain('[OK] All nodes agree about slots configuration.');
     expect(text).toContain('[OK] All 16384 slots covered.');
     expect(text).not.toContain('replied with error');
