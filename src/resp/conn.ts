@@ -72,9 +72,10 @@ export class ClientConn {
    * TLS ports, as Redis does for a TLS client with tls-cluster.
    */
   tls = false;
-  /** Subscribed channels and patterns, as latin1 strings (lossless for any bytes). */
+  /** Subscribed channels, patterns and shard channels, as latin1 strings (lossless for any bytes). */
   readonly channels = new Set<string>();
   readonly patterns = new Set<string>();
+  readonly shardChannels = new Set<string>();
   /** Commands queued since MULTI; null outside a transaction. */
   multi: QueuedCommand[] | null = null;
   /** Arguments and their bytes in `multi`, kept by whoever queues (CLIENT LIST multi-mem). */
@@ -139,7 +140,7 @@ export class ClientConn {
 
   /** In subscribe mode (RESP2 then restricts the commands it accepts). */
   get subscribed(): boolean {
-    return this.channels.size > 0 || this.patterns.size > 0;
+    return this.channels.size > 0 || this.patterns.size > 0 || this.shardChannels.size > 0;
   }
 
   /** What the connection holds now (CLIENT LIST's fields; omem: reply bytes owed). */
@@ -177,6 +178,7 @@ export class ClientConn {
     this.noEvict = false;
     this.channels.clear();
     this.patterns.clear();
+    this.shardChannels.clear();
     this.clearMulti();
     this.watched.clear();
     this.watchDirty = false;
@@ -203,7 +205,7 @@ export class ClientConn {
       `db=${this.db}`,
       `sub=${this.channels.size}`,
       `psub=${this.patterns.size}`,
-      'ssub=0',
+      `ssub=${this.shardChannels.size}`,
       `multi=${this.multi?.length ?? -1}`,
       `qbuf=${m.qbuf}`,
       'qbuf-free=0',

@@ -185,3 +185,20 @@ export const PROXY_ERRORS = {
       `EXECABORT Transaction discarded because of: ${name.toUpperCase()} cannot run inside a transaction the follower proxy forwards to the leader`,
     ),
 } as const;
+
+/**
+ * Sharding's routing replies (issue 13), Redis Cluster's texts where Redis has one
+ * (cluster.c clusterRedirectClient). MOVED itself is built from the target's address
+ * (handlers/runtime-errors.ts), and `CLUSTERDOWN No leader elected` is the runtime's.
+ */
+export const ROUTING_ERRORS = {
+  /** The keys (or shard channels) of one request, or of one transaction, are in different groups. */
+  crossSlot: R.error("CROSSSLOT Keys in request don't hash to the same slot"),
+  /** No group owns the slot in this node's slot map. */
+  slotUnbound: R.error('CLUSTERDOWN Hash slot not served'),
+  /** The slot's group is being split or a replica moved: the command did not run. */
+  slotChanging: (slot: number) =>
+    R.error(`TRYAGAIN slot ${slot} is changing groups (a split or replica move is being applied); the command did not run, retry`),
+  /** Redis 7.0 refuses SSUBSCRIBE inside MULTI when EXEC runs it (pubsub.c ssubscribeCommand). */
+  ssubscribeInExec: R.error("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client"),
+} as const;

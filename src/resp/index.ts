@@ -1,7 +1,21 @@
 /**
  * The RESP front end's public surface: the server and its dispatcher contract, the per-connection
- * state, typed replies, the command table with its router, and key slots.
+ * state, typed replies, the command table with its router, key slots, and the cluster view that
+ * routes slots to Raft groups (cluster/).
  */
+export { CurrentView, type GroupLayout, type Layout, LayoutError, LayoutView } from './cluster/layout-view.ts';
+export { KEYLESS, requestSlot, transactionSlot } from './cluster/routing.ts';
+export { SingleGroupView } from './cluster/single-group.ts';
+export {
+  type ClusterNode,
+  type ClusterView,
+  FIRST_DATA_GROUP,
+  type GroupId,
+  METADATA_GROUP,
+  type Shard,
+  type SlotOwner,
+  type SlotRange,
+} from './cluster/view.ts';
 export { commandSlot, keysOf } from './commands/keys.ts';
 export { ERRORS, invalidExpireTime, movedError, unknownConfigOption } from './commands/shared-errors.ts';
 export {

@@ -9,6 +9,8 @@
 import { ACCESS_TEXTS, respRefuses } from '../node/access.ts';
 import { type OutputLimits, parseOutputLimits } from '../node/client-limits.ts';
 import type { PublishEvent, RaftNode } from '../node/raft-node.ts';
+import { readLogChannel } from './cluster/shard-channel.ts';
+import type { ClusterView } from './cluster/view.ts';
 import { CommandRouter, type Handler, type HandlerTable } from './commands/router.ts';
 import { HANDLER_NAMES, type HandlerName } from './commands/table.ts';
 import type { ClientConn } from './conn.ts';
@@ -82,13 +84,21 @@ export class NodeDispatcher implements Dispatcher {
   private readonly onPublish = (e: PublishEvent): void => {
     // The event fires while its entry is applied, before appliedIndex moves to it.
     if (this.node.appliedIndex < this.replayedUpTo) return;
-    this.ctx.subscriptions.deliver(buf(e.channel), buf(e.message));
+    const { channel, shard } = readLogChannel(buf(e.channel));
+    if (shard) this.ctx.subscriptions.deliverShard(channel, buf(e.message));
+    else this.ctx.subscriptions.deliver(channel, buf(e.message));
   };
 
-  /** Create it before `node.start()`, so it knows which entries are replays. */
-  constructor(readonly node: RaftNode) {
+  /**
+   * Create it before `node.start()`, so it knows which entries are replays. `view`: slot routing
+   * and the CLUSTER replies; today's single group (cluster/single-group.ts) unless given.
+   */
+  constructor(
+    readonly node: RaftNode,
+    view?: ClusterView<RaftNode>,
+  ) {
     this.replayedUpTo = node.status().commit;
-    this.ctx = new NodeContext(node, IMPLS);
+    this.ctx = new NodeContext(node, IMPLS, view);
     this.proxy = new FollowerProxy(
       {
         node,
@@ -148,6 +158,8 @@ export interface StartRespOptions {
   onError?: (err: unknown, conn: ClientConn | null) => void;
   /** RESP over TLS on cfg.host (tls-config.ts reads it from the tls-* settings). */
   tls?: RespTlsOptions;
+  /** Slot -> group routing for a node hosting several groups; today's single group if absent. */
+  view?: ClusterView<RaftNode>;
 }
 
 /**
@@ -161,7 +173,7 @@ export interface StartRespOptions {
  * before `node.start()` (see NodeDispatcher).
  */
 export async function startRespServer(node: RaftNode, opts: StartRespOptions = {}): Promise<RespServer> {
-  const dispatcher = new NodeDispatcher(node);
+  const dispatcher = new NodeDispatcher(node, opts.view);
   const cfg = node.cfg;
   const server = new RespServer({
     dispatcher,

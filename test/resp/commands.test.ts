@@ -26,7 +26,7 @@ import { keyHashSlot } from '../../src/resp/slot.ts';
 import { args } from './support/handlers.ts';
 import { plain } from './support/reply-reader.ts';
 
-/** Issue 4's command list. Typed as a full record, so the table can neither miss nor add one. */
+/** Issue 4's command list, and issue 13's additions. Typed as a full record, so the table can neither miss nor add one. */
 const ISSUE_4: Record<HandlerName, true> = {
   ping: true,
   echo: true,
@@ -106,14 +106,22 @@ const ISSUE_4: Record<HandlerName, true> = {
   'cluster|info': true,
   'cluster|myid': true,
   'cluster|keyslot': true,
+  // Issue 13: sharded pub/sub and slot introspection.
+  spublish: true,
+  ssubscribe: true,
+  sunsubscribe: true,
+  'pubsub|shardchannels': true,
+  'pubsub|shardnumsub': true,
+  'cluster|countkeysinslot': true,
+  'cluster|getkeysinslot': true,
 };
 
 const errText = (r: ReturnType<typeof unknownCommandError>) => encodeReply(r, 2).toString('latin1');
 
 describe('command table', () => {
-  it('holds exactly the commands of issue 4', () => {
+  it('holds exactly the commands of issues 4 and 13', () => {
     expect([...HANDLER_NAMES].sort()).toEqual(Object.keys(ISSUE_4).sort());
-    expect(COMMAND_LIST).toHaveLength(62);
+    expect(COMMAND_LIST).toHaveLength(65);
   });
 
   it("has Redis 7.0's metadata", () => {
@@ -226,7 +234,7 @@ describe('keys', () => {
 
 describe('COMMAND replies', () => {
   it('COMMAND COUNT counts top-level commands', () => {
-    expect(plain(commandCountReply())).toBe(62);
+    expect(plain(commandCountReply())).toBe(65);
   });
 
   it('COMMAND INFO has the 10 fields', () => {
@@ -267,6 +275,6 @@ describe('COMMAND replies', () => {
       complexity: 'O(1)',
       arguments: [{ name: 'key', type: 'key', key_spec_index: 0 }],
     });
-    expect(Object.keys(plain(commandDocsListReply([])) as object)).toHaveLength(62);
+    expect(Object.keys(plain(commandDocsListReply([])) as object)).toHaveLength(65);
   });
 });

@@ -58,7 +58,17 @@ export function discardTransaction(conn: ClientConn): void {
 }
 
 /** What a RESP2 connection in subscribe mode may still run. */
-const SUBSCRIBE_MODE_ALLOWED = new Set(['ping', 'subscribe', 'unsubscribe', 'psubscribe', 'punsubscribe', 'quit', 'reset']);
+const SUBSCRIBE_MODE_ALLOWED = new Set([
+  'ping',
+  'subscribe',
+  'unsubscribe',
+  'psubscribe',
+  'punsubscribe',
+  'ssubscribe',
+  'sunsubscribe',
+  'quit',
+  'reset',
+]);
 /** What runs at once inside MULTI instead of being queued. */
 const MULTI_IMMEDIATE = new Set(['exec', 'discard', 'multi', 'watch', 'quit', 'reset']);
 

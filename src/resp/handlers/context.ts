@@ -20,6 +20,8 @@
 import { randomBytes } from 'node:crypto';
 import type { KvOp, KvResult, WatchedKey } from '../../kv/index.ts';
 import type { RaftNode } from '../../node/raft-node.ts';
+import { SingleGroupView } from '../cluster/single-group.ts';
+import type { ClusterView } from '../cluster/view.ts';
 import { commandSlot } from '../commands/keys.ts';
 import type { CommandSpec } from '../commands/spec.ts';
 import type { HandlerName } from '../commands/table.ts';
@@ -101,6 +103,11 @@ export class NodeContext {
     readonly node: RaftNode,
     /** Every command's implementation, for EXEC to compile and run what MULTI queued. */
     readonly impls: Readonly<Record<HandlerName, CommandImpl>>,
+    /**
+     * Slot -> group routing and the shards CLUSTER commands show: today's single group unless
+     * a caller hosting several groups passes its own (cluster/view.ts).
+     */
+    readonly view: ClusterView<RaftNode> = new SingleGroupView(node),
   ) {
     const kv = node.kv;
     this.batches = new ReadBatches<BatchedRead>({

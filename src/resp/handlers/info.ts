@@ -12,7 +12,7 @@ import { BUILD_INFO } from '../../node/build-info.ts';
 import { R } from '../reply.ts';
 import { REDIS_VERSION } from './connection.ts';
 import type { LocalHandler, NodeContext } from './context.ts';
-import { clusterView } from './topology.ts';
+import { groupView } from './topology.ts';
 
 type Lines = (string | [string, string | number])[];
 
@@ -111,13 +111,14 @@ async function stats(ctx: NodeContext): Promise<Lines> {
     ['keyspace_misses', m.misses.value],
     ['pubsub_channels', ctx.subscriptions.channelCount],
     ['pubsub_patterns', ctx.subscriptions.patternCount],
+    ['pubsubshard_channels', ctx.subscriptions.shardChannelCount],
   ];
 }
 
 /** The leader reports connected followers as replicas; a follower reports the leader as its master. */
 function replication(ctx: NodeContext): Lines {
   const node = ctx.node;
-  const view = clusterView(node);
+  const view = groupView(node);
   const offset = node.appliedIndex;
   if (node.isLeader()) {
     const replicas = view.nodes.filter((n) => !n.self && n.healthy);
@@ -150,7 +151,7 @@ function raft(ctx: NodeContext): Lines {
   const node = ctx.node;
   const st = node.status();
   const leader = node.leader();
-  const members = clusterView(node).nodes.map((n) => `${n.member.id}@${n.member.host}:${n.member.port}`);
+  const members = groupView(node).nodes.map((n) => `${n.member.id}@${n.member.host}:${n.member.port}`);
   return [
     ['raft_node_id', st.id],
     ['raft_cluster_id', node.clusterId ?? ''],

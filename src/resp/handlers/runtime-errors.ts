@@ -20,7 +20,12 @@ export const CLUSTERDOWN = R.error('CLUSTERDOWN No leader elected');
  * client is on a TLS connection, so the port is the leader's TLS port (see respPort).
  */
 export function redirect(node: RaftNode, slot: number, tls: boolean, leader: Member | undefined = node.leader()): Reply {
-  if (leader === undefined || leader.id === node.id) return CLUSTERDOWN;
+  return redirectTo(node.id, leader, slot, tls);
+}
+
+/** The same for any group: `self` is this node's member id, `leader` the group's leader. */
+export function redirectTo(self: string, leader: Member | undefined, slot: number, tls: boolean): Reply {
+  if (leader === undefined || leader.id === self) return CLUSTERDOWN;
   return R.error(`MOVED ${slot} ${leader.host}:${respPort(leader, tls)}`);
 }
 

@@ -1,7 +1,9 @@
 /**
- * This node's pub/sub subscribers. Channels and patterns are kept as latin1 strings (lossless
- * for any bytes). Messages arrive from the log in commit order (RaftNode's 'publish' event), so
- * every node delivers the same messages in the same order.
+ * This node's pub/sub subscribers: channels, patterns and (Redis 7) shard channels, three
+ * separate namespaces as in Redis (SPUBLISH ch reaches SSUBSCRIBE ch only, PUBLISH ch never
+ * does). Names are kept as latin1 strings (lossless for any bytes). Messages arrive from the log
+ * in commit order (RaftNode's 'publish' event), so every node delivers the same messages in the
+ * same order; a shard message comes from its group's log and reaches that group's replicas.
  */
 import { globMatch } from '../../kv/index.ts';
 import type { ClientConn } from '../conn.ts';
@@ -9,28 +11,42 @@ import { R } from '../reply.ts';
 
 const MESSAGE = R.bulk('message');
 const PMESSAGE = R.bulk('pmessage');
+const SMESSAGE = R.bulk('smessage');
+
+/** SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE. */
+export type SubscriptionKind = 'channel' | 'pattern' | 'shard';
+
+/** The connection's own set of names of one kind. */
+export function ownNames(conn: ClientConn, kind: SubscriptionKind): Set<string> {
+  return kind === 'channel' ? conn.channels : kind === 'pattern' ? conn.patterns : conn.shardChannels;
+}
 
 export class Subscriptions {
   private readonly channels = new Map<string, Set<ClientConn>>();
   private readonly patterns = new Map<string, Set<ClientConn>>();
+  private readonly shardChannels = new Map<string, Set<ClientConn>>();
 
-  /** Adds `conn` to a channel (or pattern); false if it was already there. */
-  subscribe(conn: ClientConn, name: string, pattern: boolean): boolean {
-    const own = pattern ? conn.patterns : conn.channels;
+  private index(kind: SubscriptionKind): Map<string, Set<ClientConn>> {
+    return kind === 'channel' ? this.channels : kind === 'pattern' ? this.patterns : this.shardChannels;
+  }
+
+  /** Adds `conn` to a channel (or pattern, or shard channel); false if it was already there. */
+  subscribe(conn: ClientConn, name: string, kind: SubscriptionKind): boolean {
+    const own = ownNames(conn, kind);
     if (own.has(name)) return false;
     own.add(name);
-    const index = pattern ? this.patterns : this.channels;
+    const index = this.index(kind);
     const set = index.get(name);
     if (set) set.add(conn);
     else index.set(name, new Set([conn]));
     return true;
   }
 
-  /** Removes `conn` from a channel (or pattern); false if it was not there. */
-  unsubscribe(conn: ClientConn, name: string, pattern: boolean): boolean {
-    const own = pattern ? conn.patterns : conn.channels;
+  /** Removes `conn` from a channel (or pattern, or shard channel); false if it was not there. */
+  unsubscribe(conn: ClientConn, name: string, kind: SubscriptionKind): boolean {
+    const own = ownNames(conn, kind);
     if (!own.delete(name)) return false;
-    const index = pattern ? this.patterns : this.channels;
+    const index = this.index(kind);
     const set = index.get(name);
     if (set) {
       set.delete(conn);
@@ -41,8 +57,40 @@ export class Subscriptions {
 
   /** Drops every subscription of a connection that is gone or RESET. */
   dropAll(conn: ClientConn): void {
-    for (const ch of [...conn.channels]) this.unsubscribe(conn, ch, false);
-    for (const p of [...conn.patterns]) this.unsubscribe(conn, p, true);
+    for (const ch of [...conn.channels]) this.unsubscribe(conn, ch, 'channel');
+    for (const p of [...conn.patterns]) this.unsubscribe(conn, p, 'pattern');
+    for (const ch of [...conn.shardChannels]) this.unsubscribe(conn, ch, 'shard');
+  }
+
+  /** Delivers an SPUBLISH message to this node's subscribers of the shard channel. */
+  deliverShard(channel: Buffer, message: Buffer): number {
+    const subs = this.shardChannels.get(channel.toString('latin1'));
+    if (subs === undefined) return 0;
+    const reply = R.push([SMESSAGE, R.bulk(channel), R.bulk(message)]);
+    for (const conn of subs) conn.push(reply);
+    return subs.size;
+  }
+
+  /** SPUBLISH's answer: this node's subscribers of the shard channel (see `receivers`). */
+  shardReceivers(channel: Buffer): number {
+    return this.shardChannels.get(channel.toString('latin1'))?.size ?? 0;
+  }
+
+  /** Shard channels with at least one subscriber, optionally matching a glob (PUBSUB SHARDCHANNELS). */
+  activeShardChannels(pattern?: string): string[] {
+    const out: string[] = [];
+    for (const name of this.shardChannels.keys()) if (pattern === undefined || globMatch(pattern, name)) out.push(name);
+    return out;
+  }
+
+  /** Subscribers of one shard channel (PUBSUB SHARDNUMSUB). */
+  shardSubscribers(channel: string): number {
+    return this.shardChannels.get(channel)?.size ?? 0;
+  }
+
+  /** INFO pubsubshard_channels. */
+  get shardChannelCount(): number {
+    return this.shardChannels.size;
   }
 
   /**

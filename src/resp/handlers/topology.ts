@@ -1,30 +1,19 @@
 /**
- * The Redis Cluster picture of a Raft group: one shard owning every slot, the leader as its
- * master, the other members (voters and learners) as replicas. CLUSTER SLOTS/SHARDS/NODES,
- * INFO replication and HELLO all describe the cluster from this one view.
+ * The Redis Cluster picture of a Raft group: the leader as its master, the other members
+ * (voters and learners) as replicas. CLUSTER SLOTS/SHARDS/NODES (through cluster/single-group.ts),
+ * INFO replication and HELLO all describe the node's group from this one view.
  *
  * Node ids: Redis Cluster ids are 40 hex characters; a member's id here is the SHA-1 of its
  * RaftKV member id (`sha1("n1")`), so every node and every restart names a member the same.
  */
 import { createHash } from 'node:crypto';
-import type { Member } from '../../node/members.ts';
 import type { RaftNode } from '../../node/raft-node.ts';
+import type { ClusterNode } from '../cluster/view.ts';
 
-export interface ClusterNode {
-  readonly member: Member;
-  /** The 40-hex-character cluster node id. */
-  readonly nodeId: string;
-  readonly self: boolean;
-  readonly leader: boolean;
-  /** Owns the slots: the leader, or the last leader while none is known. */
-  readonly owner: boolean;
-  /** Reachable from this node (itself always is). */
-  readonly healthy: boolean;
-  /** Log position known for it: its match index on the leader, applied index for itself. */
-  readonly offset: number;
-}
+export type { ClusterNode };
 
-export interface ClusterView {
+/** One Raft group's members as Redis Cluster nodes (cluster/single-group.ts makes it a shard). */
+export interface GroupView {
   readonly leader: ClusterNode | undefined;
   /**
    * Who owns the slots: the leader or, during an election, the last leader (a failed master, as
@@ -52,7 +41,7 @@ export function serverRole(node: RaftNode): 'master' | 'replica' {
 }
 
 /** Voters and learners with known addresses, the slot owner first, then by member id. */
-export function clusterView(node: RaftNode): ClusterView {
+export function groupView(node: RaftNode): GroupView {
   const conf = node.confState();
   const links = node.transport.stats();
   const progress = node.progress();

@@ -12,9 +12,11 @@
  * a null array: nothing unverified ever commits.
  */
 import type { KvOp, KvResult, WatchedKey } from '../../kv/index.ts';
-import { commandSlot, keysOf } from '../commands/keys.ts';
+import { KEYLESS, transactionSlot } from '../cluster/routing.ts';
+import { commandSlot } from '../commands/keys.ts';
 import { discardTransaction } from '../commands/router.ts';
 import type { ClientConn, QueuedCommand } from '../conn.ts';
+import { ROUTING_ERRORS } from '../errors.ts';
 import { R, type Reply } from '../reply.ts';
 import { isReply } from './args.ts';
 import { type CommandImpl, entryBytes, type LocalHandler, local, type NodeContext } from './context.ts';
@@ -26,10 +28,13 @@ const EXECABORT = R.error('EXECABORT Transaction discarded because of previous e
 /** One queued command, compiled. */
 type Part = { plan: KvPlan; offset: number } | { local: QueuedCommand; run: LocalHandler } | { reply: Reply };
 
-/** The slot EXEC is routed by: the first key of the queued commands (getNodeByQuery). */
-export function transactionSlot(queued: readonly QueuedCommand[]): number {
-  for (const q of queued) if (keysOf(q.cmd, q.argv).length > 0) return commandSlot(q.cmd, q.argv);
-  return 0;
+/**
+ * The slot a failed EXEC redirects by: the first key of the queued commands, else of the WATCHed
+ * keys, else 0 (the guard has already refused a transaction spanning groups).
+ */
+function execSlot(ctx: NodeContext, conn: ClientConn, queued: readonly QueuedCommand[]): number {
+  const slot = transactionSlot(ctx.view, queued, conn.watched.keys());
+  return typeof slot === 'number' && slot !== KEYLESS ? slot : 0;
 }
 
 /** The WATCHed versions to check, taken (and the watches dropped) as EXEC runs; null if doomed. */
@@ -68,7 +73,10 @@ async function assemble(ctx: NodeContext, conn: ClientConn, parts: Part[], resul
     let r: Reply;
     if ('plan' in p) r = p.plan.reply(results.slice(p.offset, p.offset + p.plan.ops.length));
     else if ('reply' in p) r = p.reply;
-    else {
+    else if (p.local.cmd.name === 'ssubscribe') {
+      // Redis 7.0 runs EXEC's commands as a client that may not block, and SSUBSCRIBE refuses one.
+      r = ROUTING_ERRORS.ssubscribeInExec;
+    } else {
       ctx.node.metrics.command(p.local.cmd.name).inc();
       r = await p.run(ctx, conn, p.local.argv, p.local.cmd);
     }
@@ -87,7 +95,7 @@ const exec: LocalHandler = (ctx, conn) => {
   }
   const queued = conn.multi;
   conn.clearMulti();
-  const slot = transactionSlot(queued);
+  const slot = execSlot(ctx, conn, queued);
   const { parts, ops } = compile(ctx, queued);
   const node = ctx.node;
   if (readOnly(ops)) {

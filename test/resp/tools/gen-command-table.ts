@@ -5,7 +5,8 @@
  *   redis-server --port 7379 --bind 127.0.0.1 --save '' --appendonly no &
  *   npx tsx test/resp/tools/gen-command-table.ts 7379
  *
- * The command list below is the supported set (issue 4); it is the only hand-written input.
+ * The command list below is the supported set (issue 4, and issue 13's sharded pub/sub and
+ * slot introspection); it is the only hand-written input.
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -62,11 +63,14 @@ const SUPPORTED: Record<string, readonly string[]> = {
   flushall: [],
   flushdb: [],
   publish: [],
+  spublish: [],
   subscribe: [],
   unsubscribe: [],
   psubscribe: [],
   punsubscribe: [],
-  pubsub: ['channels', 'numsub', 'numpat'],
+  ssubscribe: [],
+  sunsubscribe: [],
+  pubsub: ['channels', 'numsub', 'numpat', 'shardchannels', 'shardnumsub'],
   multi: [],
   exec: [],
   discard: [],
@@ -74,7 +78,7 @@ const SUPPORTED: Record<string, readonly string[]> = {
   unwatch: [],
   readonly: [],
   readwrite: [],
-  cluster: ['slots', 'shards', 'nodes', 'info', 'myid', 'keyslot'],
+  cluster: ['slots', 'shards', 'nodes', 'info', 'myid', 'keyslot', 'countkeysinslot', 'getkeysinslot'],
 };
 
 function str(r: Reply): string {
