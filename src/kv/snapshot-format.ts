@@ -181,7 +181,7 @@ function readSharding(r: ByteReader, index: number): { owned: SlotSet | null; sp
     const start = r.uvarint();
     const end = r.uvarint();
     if (at > index || (i > 0 && at <= splits[i - 1].index)) throw new SnapshotFormatError(`split at index ${at}`);
-    if (group > MAX_GROUP_ID || groups.has(group)) throw new SnapshotFormatError(`split to group ${group}`);
+    if (group === 0 || group > MAX_GROUP_ID || groups.has(group)) throw new SnapshotFormatError(`split to group ${group}`);
     if (start > LAST_SLOT || end > LAST_SLOT || start > end) throw new SnapshotFormatError(`split of slots [${start}, ${end}]`);
     groups.add(group);
     splits.push({ index: at, group, slots: [start, end] });

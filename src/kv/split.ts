@@ -39,7 +39,7 @@ export type { SplitRecord } from './snapshot-format.ts';
 export const SPLIT_ERR = {
   notAlone: 'ERR a split must be the only op of its entry',
   badSlot: `ERR invalid slot: a split slot is an integer within 0..${SLOT_COUNT - 1}`,
-  badGroup: `ERR invalid group: a group id is an integer within 0..${MAX_GROUP_ID}`,
+  badGroup: `ERR invalid group: a data group id is an integer within 1..${MAX_GROUP_ID}`,
   notOwned: "ERR I'm not the owner of the split slot",
   rangeStart: 'ERR the split slot is the first slot of its range: both halves must keep a slot',
   groupUsed: 'ERR this group already split off a group with that id',
@@ -59,7 +59,8 @@ export const MAX_DROP_EXAMINED = 4096;
  */
 export function splitProblem(op: OpOf<'split'>, owned: SlotSet | null, splits: readonly SplitRecord[]): string | undefined {
   if (!Number.isInteger(op.atSlot) || op.atSlot < 0 || op.atSlot >= SLOT_COUNT) return SPLIT_ERR.badSlot;
-  if (!Number.isInteger(op.group) || op.group < 0 || op.group > MAX_GROUP_ID) return SPLIT_ERR.badGroup;
+  // Group 0 is the metadata group (the slot map), never a data group.
+  if (!Number.isInteger(op.group) || op.group < 1 || op.group > MAX_GROUP_ID) return SPLIT_ERR.badGroup;
   const range = ownedRange(owned, op.atSlot);
   if (range === undefined) return SPLIT_ERR.notOwned;
   if (range[0] === op.atSlot) return SPLIT_ERR.rangeStart;

@@ -159,6 +159,7 @@ describe('the split entry', () => {
       [split(16384, 3), SPLIT_ERR.badSlot],
       [split(2 ** 40, 3), SPLIT_ERR.badSlot],
       [split(500, 2 ** 32), SPLIT_ERR.badGroup],
+      [split(500, 0), SPLIT_ERR.badGroup],
       [split(1000, 3), SPLIT_ERR.notOwned],
       [split(9000, 3), SPLIT_ERR.notOwned],
       [split(0, 3), SPLIT_ERR.rangeStart],
