@@ -34,7 +34,7 @@
  *    end answer MOVED before reading. A split is one entry `{ type: 'split', atSlot, group }`,
  *    alone (check `splitProblem` before proposing); its result `{ type: 'split', index, group,
  *    slots }` means `takeSplitImage(group)` now holds the new group's image at that index, to
- *    stream into `new KvStore().restore(image)`. While `unownedKeys > 0` the leader proposes
+ *    stream into `new KvStore().restore(image)`. While `cleanupPending > 0` the leader proposes
  *    `{ type: 'dropUnowned', limit }` (one in flight) to delete the given-up keys.
  *
  * Determinism: nothing here reads a clock or Math.random. Time comes from entry.ts (reads take

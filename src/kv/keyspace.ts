@@ -75,11 +75,14 @@ export class Keyspace {
   /** Keys held in slots not owned: given up by a split and not yet dropped. */
   unowned = 0;
   /**
-   * The cleanup walk (dropUnowned): every given-up key has a seq below dropEnd (nextSeq at the
-   * last split; later keys are owned ones) and above dropAfter, the last seq walked.
+   * The cleanup walk (dropUnowned), replicated and carried by snapshots (FORMAT 6): every
+   * given-up key not yet dropped has a seq in (dropAfter, dropEnd), dropEnd being nextSeq at the
+   * last split (later keys are owned ones). Both 0 when no cleanup is pending. Seqs, not
+   * positions: the walk advances alike on a replica that holds given-up keys and on one restored
+   * from a snapshot, which never held them, so every replica finishes it.
    */
-  private dropAfter = 0;
-  private dropEnd = 0;
+  dropAfter = 0;
+  dropEnd = 0;
   /**
    * Bounds over the running snapshots (SnapshotHook): an item is pending in some snapshot only
    * if snapDone < seq < snapEnd, the one test a write pays. snapEnd = 0 when none runs.
@@ -272,6 +275,8 @@ export class Keyspace {
     this.usedBytes = 0;
     this.slotKeys?.fill(0);
     this.unowned = 0;
+    this.dropAfter = 0;
+    this.dropEnd = 0;
     // Every watched key may have existed; being conservative only costs a retried EXEC.
     this.deletedAt.fill(index);
   }
@@ -302,37 +307,38 @@ export class Keyspace {
   giveUp(range: SlotRange): void {
     this.own((this.owned ?? new SlotSet(ALL_SLOTS)).without(range));
     this.unowned += this.keysIn([range]);
+    // Walk again from the first key: given-up keys of an earlier split may be left.
     this.dropAfter = 0;
-    this.dropEnd = this.nextSeq;
+    this.dropEnd = this.nextSeq > 1 ? this.nextSeq : 0;
+  }
+
+  /** Seqs the cleanup walk has still to pass (0 once done): the leader proposes steps meanwhile. */
+  get dropPending(): number {
+    return this.dropEnd === 0 ? 0 : this.dropEnd - 1 - this.dropAfter;
   }
 
   /**
-   * The cleanup step: walks on from the last position, in creation order, over at most `limit`
-   * places of the order array, and drops the given-up keys met. Returns how many it dropped.
-   * Deterministic on replicas that applied the same log; which keys a step drops matters to
-   * nothing a client sees (the keys are invisible), and a replica restored from a snapshot
-   * after the split holds none (snapshots skip them).
+   * The cleanup step: drops the given-up keys whose seq lies in the next `limit` seqs of the
+   * walk, so it touches at most `limit` keys whatever it holds, and advances the walk by the
+   * same seqs on every replica. Returns how many it dropped (0 on a replica that holds none).
    */
   dropUnowned(limit: number): number {
     const owned = this.owned;
-    if (this.unowned === 0 || owned === null) return 0;
+    if (this.dropEnd === 0 || owned === null) return 0;
+    const last = Math.min(this.dropAfter + limit, this.dropEnd - 1);
     // A local reference: a drop may compact this.order into a new array, which holds the same
     // live items, so walking on through the old one drops the same keys.
     const order = this.order;
-    let i = this.orderIndexAfter(this.dropAfter);
     let dropped = 0;
-    for (let visited = 0; visited < limit && i < order.length && order[i].seq < this.dropEnd; visited++) {
-      const item = order[i++];
-      this.dropAfter = item.seq;
+    for (let i = this.orderIndexAfter(this.dropAfter); i < order.length && order[i].seq <= last; i++) {
+      const item = order[i];
       if (item.live && !owned.hasKey(item.key)) {
         this.drop(item);
         dropped++;
       }
     }
-    const atEnd = i >= order.length || order[i].seq >= this.dropEnd;
-    // Every given-up key lies behind dropEnd, so none is left at the end; should one be, the
-    // next step walks again from the start rather than never finishing.
-    if (atEnd && this.unowned > 0) this.dropAfter = 0;
+    this.dropAfter = last;
+    if (last >= this.dropEnd - 1) this.dropAfter = this.dropEnd = 0;
     return dropped;
   }
 }

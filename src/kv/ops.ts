@@ -56,7 +56,7 @@ export const OP = {
    * it, to a new group built from this state at this entry (split.ts). Alone in its entry.
    */
   split: { code: 19, write: true },
-  /** Cleanup after a split: deletes given-up keys met in the next `limit` keys, in creation order. */
+  /** Cleanup after a split: deletes the given-up keys of the next `limit` creation seqs. */
   dropUnowned: { code: 20, write: true },
   get: { code: 32, write: false },
   mget: { code: 33, write: false },
@@ -109,7 +109,7 @@ interface OpShapes {
   session: { key: Bytes; fingerprint: Bytes; ttlMs: number };
   /** `group`: the new group's id (uint32), reserved in the metadata group first. */
   split: { atSlot: number; group: number };
-  /** Keys examined at most (capped by MAX_DROP_EXAMINED). */
+  /** Creation seqs walked (capped by MAX_DROP_EXAMINED). */
   dropUnowned: { limit: number };
   get: { key: Bytes };
   mget: { keys: Bytes[] };

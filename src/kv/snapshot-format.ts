@@ -7,7 +7,7 @@
  *   [FORMAT 2-6: nsettings {name(len, bytes) value(len, bytes)}*]
  *   [FORMAT 3-6: highTs]
  *   [FORMAT 4-6: nextSeq]
- *   [FORMAT 6: nranges {start end}* nsplits {index group start end}*]
+ *   [FORMAT 6: nranges {start end}* nsplits {index group start end}* dropAfter dropEnd]
  *   count x { [FORMAT 4-6: seq - previous record's seq (0 before the first)]
  *             key(len, bytes) value(len, bytes) expiresAt(0 = none) version }
  *   [FORMAT 5, 6: nsessions {key(len, bytes) fingerprint(len, bytes) index expiresAt
@@ -25,8 +25,9 @@
  * an older format numbers them, and FORMAT 1-3 loses nothing.
  * FORMAT 5 adds the idempotency records (sessions.ts) in table order, after the keys; written
  * only when there are any. It always carries FORMAT 4's seqs.
- * FORMAT 6 (issue 13) adds, after nextSeq, the slots the image owns and the splits the store
- * made: `nranges {start end}* nsplits {index group start end}*`, ranges canonical (owned.ts).
+ * FORMAT 6 (issue 13) adds, after nextSeq, the slots the image owns, the splits the store made
+ * and its cleanup walk: `nranges {start end}* nsplits {index group start end}* dropAfter
+ * dropEnd`, ranges canonical (owned.ts), the walk 0 0 when none is pending (keyspace.ts).
  * It always carries FORMAT 5's section (nsessions may be 0). Written only when the image does
  * not own every slot (a group that split, or the image of one split off) or records a split;
  * a store that owns every slot writes what it wrote before.
@@ -114,6 +115,8 @@ export interface Header {
   /** FORMAT 6: the slots owned; null = every slot (as every older format). */
   owned: SlotSet | null;
   splits: SplitRecord[];
+  /** FORMAT 6: the cleanup walk [dropAfter, dropEnd]; [0, 0] when none is pending. */
+  cleanup: [number, number];
 }
 
 /** More than any version defines; a bound so a corrupt count cannot loop for long. */
@@ -148,8 +151,8 @@ export function readHeader(r: ByteReader): Header {
   const highTs = format >= FORMAT_3 ? r.uvarint() : 0;
   const nextSeq = format >= FORMAT_4 ? r.uvarint() : 0;
   if (format >= FORMAT_4 && nextSeq <= count) throw new SnapshotFormatError(`nextSeq ${nextSeq} for ${count} keys`);
-  const { owned, splits } = format >= FORMAT_6 ? readSharding(r, index) : { owned: null, splits: [] };
-  return { format, index, count, buckets, settings, highTs, nextSeq, owned, splits };
+  const sharding = format >= FORMAT_6 ? readSharding(r, index, nextSeq) : { owned: null, splits: [], cleanup: [0, 0] as [number, number] };
+  return { format, index, count, buckets, settings, highTs, nextSeq, ...sharding };
 }
 
 /** Canonical ranges (disjoint, non-adjacent) hold at most this many: one slot of every two. */
@@ -158,7 +161,7 @@ const MAX_RANGES = (LAST_SLOT + 2) / 2;
 const MAX_SPLITS = LAST_SLOT;
 
 /** FORMAT 6's section, checked as apply would have made it. */
-function readSharding(r: ByteReader, index: number): { owned: SlotSet | null; splits: SplitRecord[] } {
+function readSharding(r: ByteReader, index: number, nextSeq: number): Pick<Header, 'owned' | 'splits' | 'cleanup'> {
   const n = r.uvarint();
   if (n === 0 || n > MAX_RANGES) throw new SnapshotFormatError(`${n} slot ranges`);
   const ranges: SlotRange[] = [];
@@ -186,18 +189,23 @@ function readSharding(r: ByteReader, index: number): { owned: SlotSet | null; sp
     groups.add(group);
     splits.push({ index: at, group, slots: [start, end] });
   }
+  const after = r.uvarint();
+  const end = r.uvarint();
+  // None pending (0 0), or a walk that has seqs left, below nextSeq.
+  if ((after !== 0 || end !== 0) && (end < 2 || after > end - 2 || end > nextSeq)) throw new SnapshotFormatError(`cleanup walk (${after}, ${end})`);
   const owned = new SlotSet(ranges);
-  return { owned: owned.full ? null : owned, splits };
+  if (owned.full && end !== 0) throw new SnapshotFormatError('cleanup walk without a split');
+  return { owned: owned.full ? null : owned, splits, cleanup: [after, end] };
 }
 
-export function shardingSize(ranges: readonly SlotRange[], splits: readonly SplitRecord[]): number {
-  let size = uvarintSize(ranges.length) + uvarintSize(splits.length);
+export function shardingSize(ranges: readonly SlotRange[], splits: readonly SplitRecord[], cleanup: readonly [number, number]): number {
+  let size = uvarintSize(ranges.length) + uvarintSize(splits.length) + uvarintSize(cleanup[0]) + uvarintSize(cleanup[1]);
   for (const [start, end] of ranges) size += uvarintSize(start) + uvarintSize(end);
   for (const s of splits) size += uvarintSize(s.index) + uvarintSize(s.group) + uvarintSize(s.slots[0]) + uvarintSize(s.slots[1]);
   return size;
 }
 
-export function writeSharding(w: ByteWriter, ranges: readonly SlotRange[], splits: readonly SplitRecord[]): void {
+export function writeSharding(w: ByteWriter, ranges: readonly SlotRange[], splits: readonly SplitRecord[], cleanup: readonly [number, number]): void {
   w.uvarint(ranges.length);
   for (const [start, end] of ranges) {
     w.uvarint(start);
@@ -210,6 +218,8 @@ export function writeSharding(w: ByteWriter, ranges: readonly SlotRange[], split
     w.uvarint(s.slots[0]);
     w.uvarint(s.slots[1]);
   }
+  w.uvarint(cleanup[0]);
+  w.uvarint(cleanup[1]);
 }
 
 /**

@@ -85,6 +85,7 @@ export async function readSnapshot(source: AsyncIterable<Uint8Array> | Uint8Arra
     });
     if (crc !== expected) throw new SnapshotFormatError('checksum mismatch');
     if (withSeqs) ks.nextSeq = header.nextSeq;
+    [ks.dropAfter, ks.dropEnd] = header.cleanup;
     if (src.available > 0 || (await src.grow())) throw new SnapshotFormatError('trailing bytes');
     return { ks, index: header.index, settings: header.settings, highTs: header.highTs, sessions, splits: header.splits };
   } catch (err) {

@@ -59,6 +59,8 @@ export interface SnapshotState {
   slots?: SlotSet | null;
   /** The splits the store made (FORMAT 6). */
   splits?: readonly SplitRecord[];
+  /** The cleanup walk after a split, [dropAfter, dropEnd] (FORMAT 6; Keyspace). */
+  cleanup?: readonly [after: number, end: number];
 }
 
 /**
@@ -84,6 +86,7 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
   private readonly originals = new Map<Item, ItemImage>();
   private readonly slots: SlotSet | null;
   private readonly splits: readonly SplitRecord[];
+  private readonly cleanup: readonly [number, number];
   private readonly hook: SnapshotHook;
   private readonly buckets: Float64Array;
   /** The cluster-wide settings as of `index`, canonical pairs (copies: apply may change them). */
@@ -111,6 +114,7 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
     this.sessions = state.sessions ?? [];
     this.slots = state.slots ?? null;
     this.splits = state.splits ?? [];
+    this.cleanup = state.cleanup ?? [0, 0];
     // O(slots owned) at most: the keyspace counts keys per slot.
     this.keyCount = this.slots === null ? ks.size : ks.keysIn(this.slots.ranges);
     this.items = ks.order;
@@ -250,7 +254,7 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
     }
     if (this.format() >= FORMAT_3) size += uvarintSize(this.highTs);
     if (this.format() >= FORMAT_4) size += uvarintSize(this.nextSeq);
-    if (this.format() >= FORMAT_6) size += shardingSize(this.ownedRanges(), this.splits);
+    if (this.format() >= FORMAT_6) size += shardingSize(this.ownedRanges(), this.splits, this.cleanup);
     return size;
   }
 
@@ -295,7 +299,7 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
     if (format === FORMAT_2) return;
     w.uvarint(this.highTs);
     if (format >= FORMAT_4) w.uvarint(this.nextSeq);
-    if (format >= FORMAT_6) writeSharding(w, this.ownedRanges(), this.splits);
+    if (format >= FORMAT_6) writeSharding(w, this.ownedRanges(), this.splits, this.cleanup);
   }
 
   private detach(): void {

@@ -11,9 +11,10 @@
  *     see their keys, and its own snapshots skip them;
  *  3. records the split (index, group, slots), carried by its snapshots, so a node knows which
  *     groups came out of this one, and a second split to the same group is refused.
- * The given-up keys stay in memory until DROP_UNOWNED entries delete them (a bounded walk per
- * entry, proposed by the leader while `KvStore.unownedKeys` > 0), so neither the split nor the
- * cleanup is ever one long apply.
+ * The given-up keys stay in memory until DROP_UNOWNED entries delete them: each walks the next
+ * `limit` creation seqs of a replicated cursor (keyspace.ts), proposed by the leader while
+ * `KvStore.cleanupPending` > 0, so neither the split nor the cleanup is ever one long apply, and
+ * every replica, holding given-up keys or restored without them, finishes the walk.
  *
  * A split is refused (an error result, nothing changes) when it is not alone in its entry, when
  * `atSlot` is not owned, or when it is the first slot of its range: both halves of a split keep
@@ -46,10 +47,10 @@ export const SPLIT_ERR = {
 } as const;
 
 /**
- * Places of the creation-order list one DROP_UNOWNED entry walks at most, whatever it asks: a
- * slot hash each and a delete for a given-up key, ~4 ms of apply (median; 12 ms at most, when
- * the step also compacts the order list) cleaning up after a 1M-key split on this 2-core machine
- * under load (8192 took twice that).
+ * Creation seqs one DROP_UNOWNED entry walks at most, whatever it asks, so it touches at most
+ * this many keys (a slot hash each, a delete for a given-up one): ~4 ms of apply (median; 12 ms
+ * when the step also compacts the order list) cleaning up after a 1M-key split on this 2-core
+ * machine under load; 8192 took twice that.
  */
 export const MAX_DROP_EXAMINED = 4096;
 

@@ -266,9 +266,15 @@ export class KvStore {
   }
 
   /**
-   * Keys given up in a split and not yet deleted: while > 0, the leader proposes
-   * `{ type: 'dropUnowned', limit }` entries (one in flight), each a bounded walk (split.ts).
+   * What is left of the cleanup after a split, in seqs to walk (replicated: the same on every
+   * replica at an index): while > 0, the leader proposes `{ type: 'dropUnowned', limit }`
+   * entries, one in flight, each walking `limit` seqs (split.ts).
    */
+  get cleanupPending(): number {
+    return this.ks.dropPending;
+  }
+
+  /** Keys given up in a split and not yet deleted here (local: a restored replica holds none). */
   get unownedKeys(): number {
     return this.ks.unowned;
   }
@@ -354,7 +360,12 @@ export class KvStore {
       return new SnapshotWriter(this.ks, this.applied, chunkBytes, reuseChunks, { ...this.state(), slots: set, splits: [] });
     }
     this.writer?.cancel();
-    this.writer = new SnapshotWriter(this.ks, this.applied, chunkBytes, reuseChunks, { ...this.state(), slots: this.ks.owned, splits: this.splitter.made });
+    this.writer = new SnapshotWriter(this.ks, this.applied, chunkBytes, reuseChunks, {
+      ...this.state(),
+      slots: this.ks.owned,
+      splits: this.splitter.made,
+      cleanup: [this.ks.dropAfter, this.ks.dropEnd],
+    });
     return this.writer;
   }
 
