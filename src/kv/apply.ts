@@ -14,6 +14,7 @@ import { expireTimeOf, liveCount, matchingKeys, randomKeyOf, scanKeys, ttlOf } f
 import { bulk, ERR, error, int, invalidExpireTime, type KvResult, NIL, OK } from './results.ts';
 import { SESSION_ERR } from './sessions.ts';
 import { type ClusterSettings, mergeSettings } from './settings.ts';
+import { MAX_DROP_EXAMINED, SPLIT_ERR } from './split.ts';
 
 /**
  * Redis's proto-max-bulk-len default (512 MiB), capped by V8's longest string: the bound for a
@@ -42,9 +43,15 @@ function live(ctx: ApplyContext, key: string): Item | undefined {
   return item;
 }
 
-/** Deletes an item found by the leader's expiry/eviction; a logical change only if still live. */
+/**
+ * Deletes an item found by the leader's expiry/eviction; a logical change only if still live.
+ * A key given up in a split (which the leader's sample may still name) is dropped as cleanup
+ * drops it: no client of this group can see it.
+ */
 function reclaim(ctx: ApplyContext, item: Item): void {
-  ctx.ks.remove(item, item.expiredAt(ctx.ts) ? 0 : ctx.index);
+  const owned = ctx.ks.owned;
+  if (owned !== null && !owned.hasKey(item.key)) ctx.ks.drop(item);
+  else ctx.ks.remove(item, item.expiredAt(ctx.ts) ? 0 : ctx.index);
 }
 
 /** Stores a plain value with the given expiry, creating the key if needed. */
@@ -283,6 +290,11 @@ export function applyOp(ctx: ApplyContext, op: KvOp): KvResult {
     case 'session':
       // Meaningful only as an entry's first op, which KvStore.apply handles (sessions.ts).
       return error(SESSION_ERR.malformed);
+    case 'split':
+      // Meaningful only alone in its entry, which KvStore.apply handles (split.ts).
+      return error(SPLIT_ERR.notAlone);
+    case 'dropUnowned':
+      return int(ctx.ks.dropUnowned(Math.min(op.limit, MAX_DROP_EXAMINED)));
     case 'get':
       return valueReply(readTouch(ctx, op.key));
     case 'mget':

@@ -9,7 +9,9 @@
  * Ops are only ever added (new codes), never changed, so every entry ever logged still decodes
  * and applies the same way: EVICT_IF (17) carries `n {key(bytes) version(uvarint)}*`, and the
  * unconditional EVICT (15) it replaced is still read. SESSION (18) carries
- * `key(bytes) fingerprint(bytes) ttlMs(uvarint)`.
+ * `key(bytes) fingerprint(bytes) ttlMs(uvarint)`. SPLIT (19) carries `atSlot(uvarint)
+ * group(uvarint)` and DROP_UNOWNED (20) `limit(uvarint)`: any varint decodes, and apply refuses
+ * what it cannot use (split.ts), so a hostile entry is a no-op, never a crash.
  *
  * Hand-written rather than msgpackr: for a SET with a 16-byte key, 64-byte value and PXAT it
  * encodes in ~340 ns vs ~1080 ns, decodes in ~290 ns vs ~1400 ns, and takes 99 bytes vs 140
@@ -172,6 +174,13 @@ function opSize(op: KvOp): number {
     case 'session':
       checkCount(op.ttlMs, 'session ttl');
       return 1 + bytesSize(op.key) + bytesSize(op.fingerprint) + uvarintSize(op.ttlMs);
+    case 'split':
+      checkCount(op.atSlot, 'split slot');
+      checkCount(op.group, 'split group');
+      return 1 + uvarintSize(op.atSlot) + uvarintSize(op.group);
+    case 'dropUnowned':
+      checkCount(op.limit, 'drop limit');
+      return 1 + uvarintSize(op.limit);
     case 'getex':
       return 2 + bytesSize(op.key) + (op.pxat === undefined ? 0 : timeSize(op.pxat, 'pxat'));
     case 'flushall':
@@ -271,6 +280,13 @@ function writeOp(w: ByteWriter, op: KvOp): void {
       w.bytes(op.key);
       w.bytes(op.fingerprint);
       w.uvarint(op.ttlMs);
+      return;
+    case 'split':
+      w.uvarint(op.atSlot);
+      w.uvarint(op.group);
+      return;
+    case 'dropUnowned':
+      w.uvarint(op.limit);
       return;
     case 'getex':
       w.u8((op.pxat === undefined ? 0 : GETEX_PXAT) | (op.persist ? GETEX_PERSIST : 0));
@@ -372,6 +388,10 @@ function readOp(r: ByteReader): KvOp {
     }
     case 'session':
       return { type, key: r.bytes(), fingerprint: r.bytes(), ttlMs: r.uvarint() };
+    case 'split':
+      return { type, atSlot: r.uvarint(), group: r.uvarint() };
+    case 'dropUnowned':
+      return { type, limit: r.uvarint() };
     case 'getex': {
       const flags = r.u8();
       const op: KvOp = { type, key: r.bytes() };

@@ -58,15 +58,18 @@ export class ExpiryHeap {
     return out;
   }
 
-  /** How many items have expiresAt <= `now`, with the same pruning as `expired`. */
-  countExpired(now: number): number {
+  /**
+   * How many items have expiresAt <= `now` (and pass `only`, when given), with the same
+   * pruning as `expired`.
+   */
+  countExpired(now: number, only?: (item: Item) => boolean): number {
     let count = 0;
     const stack: number[] = [0];
     const items = this.items;
     while (stack.length > 0) {
       const i = stack.pop()!;
       if (i >= items.length || items[i].expiresAt > now) continue;
-      count++;
+      if (only === undefined || only(items[i])) count++;
       stack.push(2 * i + 2, 2 * i + 1);
     }
     return count;

@@ -28,6 +28,14 @@
  *  - Snapshots: `for await (const chunk of store.beginSnapshot())` while applies continue;
  *    `await store.restore(chunksOrBytes)` to install one (apply throws meanwhile). Both work in
  *    slices of a few ms and yield to the event loop between them.
+ *  - Sharding (issue 13; owned.ts, split.ts): a store owns slot ranges (`new KvStore({ slots })`,
+ *    default all). An entry naming a key of another slot applies nothing: its one result is
+ *    `{ type: 'moved', slot }`. Reads do not see such keys; `ownsKey` / `ownsSlot` let the front
+ *    end answer MOVED before reading. A split is one entry `{ type: 'split', atSlot, group }`,
+ *    alone (check `splitProblem` before proposing); its result `{ type: 'split', index, group,
+ *    slots }` means `takeSplitImage(group)` now holds the new group's image at that index, to
+ *    stream into `new KvStore().restore(image)`. While `cleanupPending > 0` the leader proposes
+ *    `{ type: 'dropUnowned', limit }` (one in flight) to delete the given-up keys.
  *
  * Determinism: nothing here reads a clock or Math.random. Time comes from entry.ts (reads take
  * `nowMs`), randomness from an injected Rng (RANDOMKEY inside a MULTI uses a PRNG seeded by
@@ -46,6 +54,9 @@ export {
 } from './errors.ts';
 export { EVICTION_POLICIES, type EvictionPolicy, isEvictionPolicy } from './eviction.ts';
 export { globMatch } from './glob.ts';
+export { ALL_SLOTS, LAST_SLOT, type SlotRange, SlotSet, slotRangesProblem } from './owned.ts';
+export { binarySlot, crc16, keyHashSlot, SLOT_COUNT } from './slot.ts';
+export { MAX_DROP_EXAMINED, SPLIT_ERR, type SplitRecord, splitProblem } from './split.ts';
 export { ITEM_OVERHEAD } from './item.ts';
 export { parseInt64 } from './numbers.ts';
 export {

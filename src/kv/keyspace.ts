@@ -1,13 +1,16 @@
 /**
  * The keyspace's data structures and the only code that mutates them: a KeyMap from key to Item,
  * the LRU lists, the expiry heap, the creation-order array behind SCAN and RANDOMKEY, memory
- * accounting and WATCH versions. Every write goes through create / setValue / setExpiry /
- * remove / clear, which is where snapshots get their copy-on-write hook.
+ * accounting, WATCH versions, and (issue 13) the slots owned with a key count per slot. Every
+ * write goes through create / setValue / setExpiry / remove / drop / clear, which is where
+ * snapshots get their copy-on-write hook.
  */
 import { ExpiryHeap } from './expiry-heap.ts';
 import { Item, itemBytes } from './item.ts';
 import { hashKey, KeyMap } from './key-map.ts';
 import { LruLists } from './lru.ts';
+import { ALL_SLOTS, type SlotRange, SlotSet } from './owned.ts';
+import { binarySlot, SLOT_COUNT } from './slot.ts';
 
 /**
  * Versions of absent keys are tracked per hash bucket rather than per key (a tombstone per
@@ -23,6 +26,18 @@ export interface ItemImage {
   value: string;
   expiresAt: number;
   version: number;
+}
+
+/**
+ * A running snapshot as the keyspace sees it (snapshot.ts). It covers the keys with
+ * seq < end and has written those with seq <= done; `preserve` saves a pending item's fields
+ * before they first change or the item is removed. Several may run at once: the store's own
+ * image and the images of groups split off it.
+ */
+export interface SnapshotHook {
+  readonly end: number;
+  done: number;
+  preserve(item: Item): void;
 }
 
 export function bucketOf(key: string): number {
@@ -45,13 +60,36 @@ export class Keyspace {
   /** Per bucket, the last log index at which a live key of that bucket was deleted. */
   deletedAt = new Float64Array(VERSION_BUCKETS);
   /**
-   * The running snapshot covers items with seq < snapEnd and has written those with
-   * seq <= snapDone; `preserve` saves a pending item's fields before they first change or the
-   * item is removed. snapEnd = 0 when no snapshot runs.
+   * The slots owned; null means all 16384 (a group never split, today's single group), for
+   * which nothing below computes a slot on the apply path. Replicated, carried by snapshots.
+   * Set it through `own`.
+   */
+  owned: SlotSet | null = null;
+  /**
+   * Keys held per slot, given-up ones included until dropped; null until first needed
+   * (`countSlots`), because keeping it costs a slot hash (~40 ns for a 16-byte key) on every
+   * key created or deleted. Derived data, never replicated: counted now or later, it is the same.
+   * Always kept while `owned` is set.
+   */
+  private slotKeys: Uint32Array | null = null;
+  /** Keys held in slots not owned: given up by a split and not yet dropped. */
+  unowned = 0;
+  /**
+   * The cleanup walk (dropUnowned), replicated and carried by snapshots (FORMAT 6): every
+   * given-up key not yet dropped has a seq in (dropAfter, dropEnd), dropEnd being nextSeq at the
+   * last split (later keys are owned ones). Both 0 when no cleanup is pending. Seqs, not
+   * positions: the walk advances alike on a replica that holds given-up keys and on one restored
+   * from a snapshot, which never held them, so every replica finishes it.
+   */
+  dropAfter = 0;
+  dropEnd = 0;
+  /**
+   * Bounds over the running snapshots (SnapshotHook): an item is pending in some snapshot only
+   * if snapDone < seq < snapEnd, the one test a write pays. snapEnd = 0 when none runs.
    */
   snapEnd = 0;
   snapDone = 0;
-  preserve: ((item: Item) => void) | null = null;
+  private hooks: SnapshotHook[] = [];
   private deadInOrder = 0;
 
   get size(): number {
@@ -74,6 +112,7 @@ export class Keyspace {
     return -(Math.max(deleted, item.version) + 1);
   }
 
+  /** Creates a key; apply and restore only create keys of owned slots. */
   create(key: string, value: string, expiresAt: number, version: number): Item {
     const item = new Item(key, value, expiresAt, version, this.nextSeq++);
     this.map.add(item);
@@ -81,15 +120,76 @@ export class Keyspace {
     if (expiresAt !== 0) this.heap.insert(item);
     this.order.push(item);
     this.usedBytes += item.bytes;
+    if (this.slotKeys !== null) this.slotKeys[binarySlot(key)]++;
     return item;
+  }
+
+  /** Makes the store own `owned` (null = every slot); the keys it holds must be of those slots. */
+  own(owned: SlotSet | null): void {
+    if (owned !== null) this.countSlots();
+    this.owned = owned;
+  }
+
+  /**
+   * Starts keeping the per-slot key counts if not yet kept: one walk over the keys (O(keys),
+   * ~50 ms for 1M; a group of a sharded node starts counting when it is made, so it never pays
+   * this inside an apply).
+   */
+  countSlots(): void {
+    if (this.slotKeys !== null) return;
+    const counts = new Uint32Array(SLOT_COUNT);
+    for (const item of this.map.values()) counts[binarySlot(item.key)]++;
+    this.slotKeys = counts;
+  }
+
+  /** Keys held in `slot` (counting from now on if not yet). */
+  keysInSlot(slot: number): number {
+    this.countSlots();
+    return this.slotKeys![slot] ?? 0;
+  }
+
+  /** Registers a running snapshot; it must `advance` as it writes and `detach` when done. */
+  attach(hook: SnapshotHook): void {
+    this.hooks.push(hook);
+    this.bound();
+  }
+
+  detach(hook: SnapshotHook): void {
+    const i = this.hooks.indexOf(hook);
+    if (i < 0) return;
+    this.hooks.splice(i, 1);
+    this.bound();
+  }
+
+  /** The snapshot has written (or skipped) every key up to `seq`. */
+  advance(hook: SnapshotHook, seq: number): void {
+    hook.done = seq;
+    if (this.hooks.length === 1) this.snapDone = seq;
+    else this.bound();
+  }
+
+  private bound(): void {
+    let end = 0;
+    let done = Number.MAX_SAFE_INTEGER;
+    for (const h of this.hooks) {
+      end = Math.max(end, h.end);
+      done = Math.min(done, h.done);
+    }
+    this.snapEnd = end;
+    this.snapDone = this.hooks.length === 0 ? 0 : done;
   }
 
   private pendingInSnapshot(item: Item): boolean {
     return item.seq < this.snapEnd && item.seq > this.snapDone;
   }
 
+  /** Saves the item's fields for each snapshot it is pending in. */
+  private preserve(item: Item): void {
+    for (const h of this.hooks) if (item.seq < h.end && item.seq > h.done) h.preserve(item);
+  }
+
   setValue(item: Item, value: string, version: number): void {
-    if (this.pendingInSnapshot(item)) this.preserve!(item);
+    if (this.pendingInSnapshot(item)) this.preserve(item);
     this.usedBytes += itemBytes(item.key, value) - item.bytes;
     item.value = value;
     item.version = version;
@@ -97,7 +197,7 @@ export class Keyspace {
 
   /** Sets (at > 0) or clears (at = 0) a key's expiry. */
   setExpiry(item: Item, at: number, version: number): void {
-    if (this.pendingInSnapshot(item)) this.preserve!(item);
+    if (this.pendingInSnapshot(item)) this.preserve(item);
     item.version = version;
     const was = item.expiresAt;
     if (was === at) return;
@@ -123,14 +223,32 @@ export class Keyspace {
    * so the bucket only records the key's last write, as `version` already reported it.
    */
   remove(item: Item, index: number): void {
-    if (this.pendingInSnapshot(item)) this.preserve!(item);
+    this.unlink(item);
+    if (index > 0) this.markDeleted(item.key, index);
+    else this.markDeleted(item.key, Math.max(this.deletedAt[bucketOf(item.key)], item.version));
+  }
+
+  /**
+   * Deletes a given-up key (cleanup after a split). Not a logical change: no client of this
+   * group can see the key, so its WATCH bucket is left alone, as on a replica restored from a
+   * snapshot, which never held it.
+   */
+  drop(item: Item): void {
+    this.unlink(item);
+  }
+
+  private unlink(item: Item): void {
+    if (this.pendingInSnapshot(item)) this.preserve(item);
     this.map.delete(item.key);
     this.lru.remove(item);
     if (item.heapIdx >= 0) this.heap.remove(item);
     item.markRemoved();
     this.usedBytes -= item.bytes;
-    if (index > 0) this.markDeleted(item.key, index);
-    else this.markDeleted(item.key, Math.max(this.deletedAt[bucketOf(item.key)], item.version));
+    if (this.slotKeys !== null) {
+      const slot = binarySlot(item.key);
+      this.slotKeys[slot]--;
+      if (this.owned !== null && !this.owned.has(slot)) this.unowned--;
+    }
     // Compact the scan order once most of it is dead: amortized O(1) per delete.
     this.deadInOrder++;
     if (this.deadInOrder > 1024 && this.deadInOrder * 2 > this.order.length) {
@@ -155,6 +273,10 @@ export class Keyspace {
     this.order = [];
     this.deadInOrder = 0;
     this.usedBytes = 0;
+    this.slotKeys?.fill(0);
+    this.unowned = 0;
+    this.dropAfter = 0;
+    this.dropEnd = 0;
     // Every watched key may have existed; being conservative only costs a retried EXEC.
     this.deletedAt.fill(index);
   }
@@ -170,5 +292,53 @@ export class Keyspace {
       else hi = mid;
     }
     return lo;
+  }
+
+  /** Keys held in the slots of `ranges`. */
+  keysIn(ranges: readonly SlotRange[]): number {
+    this.countSlots();
+    const counts = this.slotKeys!;
+    let n = 0;
+    for (const [start, end] of ranges) for (let s = start; s <= end; s++) n += counts[s];
+    return n;
+  }
+
+  /** Gives up `range` (a split): its keys become invisible here and wait for dropUnowned. */
+  giveUp(range: SlotRange): void {
+    this.own((this.owned ?? new SlotSet(ALL_SLOTS)).without(range));
+    this.unowned += this.keysIn([range]);
+    // Walk again from the first key: given-up keys of an earlier split may be left.
+    this.dropAfter = 0;
+    this.dropEnd = this.nextSeq > 1 ? this.nextSeq : 0;
+  }
+
+  /** Seqs the cleanup walk has still to pass (0 once done): the leader proposes steps meanwhile. */
+  get dropPending(): number {
+    return this.dropEnd === 0 ? 0 : this.dropEnd - 1 - this.dropAfter;
+  }
+
+  /**
+   * The cleanup step: drops the given-up keys whose seq lies in the next `limit` seqs of the
+   * walk, so it touches at most `limit` keys whatever it holds, and advances the walk by the
+   * same seqs on every replica. Returns how many it dropped (0 on a replica that holds none).
+   */
+  dropUnowned(limit: number): number {
+    const owned = this.owned;
+    if (this.dropEnd === 0 || owned === null) return 0;
+    const last = Math.min(this.dropAfter + limit, this.dropEnd - 1);
+    // A local reference: a drop may compact this.order into a new array, which holds the same
+    // live items, so walking on through the old one drops the same keys.
+    const order = this.order;
+    let dropped = 0;
+    for (let i = this.orderIndexAfter(this.dropAfter); i < order.length && order[i].seq <= last; i++) {
+      const item = order[i];
+      if (item.live && !owned.hasKey(item.key)) {
+        this.drop(item);
+        dropped++;
+      }
+    }
+    this.dropAfter = last;
+    if (last >= this.dropEnd - 1) this.dropAfter = this.dropEnd = 0;
+    return dropped;
   }
 }

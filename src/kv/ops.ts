@@ -51,6 +51,13 @@ export const OP = {
    * entry apply at most once per key; a repeat answers the first results.
    */
   session: { code: 18, write: true },
+  /**
+   * Issue 13: the group gives up the slots from `atSlot` to the end of the owned range holding
+   * it, to a new group built from this state at this entry (split.ts). Alone in its entry.
+   */
+  split: { code: 19, write: true },
+  /** Cleanup after a split: deletes the given-up keys of the next `limit` creation seqs. */
+  dropUnowned: { code: 20, write: true },
   get: { code: 32, write: false },
   mget: { code: 33, write: false },
   exists: { code: 34, write: false },
@@ -100,6 +107,10 @@ interface OpShapes {
    * replica expires it alike.
    */
   session: { key: Bytes; fingerprint: Bytes; ttlMs: number };
+  /** `group`: the new group's id (uint32), reserved in the metadata group first. */
+  split: { atSlot: number; group: number };
+  /** Creation seqs walked (capped by MAX_DROP_EXAMINED). */
+  dropUnowned: { limit: number };
   get: { key: Bytes };
   mget: { keys: Bytes[] };
   exists: { keys: Bytes[] };

@@ -1,16 +1,23 @@
 /**
  * Read-side computations shared by KvStore's local reads and the read ops inside a MULTI.
- * None of them deletes anything: a key whose expiry is <= now is simply skipped.
+ * None of them deletes anything: a key whose expiry is <= now is simply skipped, and so is a
+ * key of a slot the store does not own (given up in a split, not yet dropped).
  */
 import { globMatch, isLiteralPattern } from './glob.ts';
 import type { Item } from './item.ts';
 import type { Keyspace } from './keyspace.ts';
 import type { Rng, TimeUnit } from './ops.ts';
 
-/** The item for `key` if it exists and is not expired at `now`. */
+/** The item for `key` if it exists, is not expired at `now` and is of an owned slot. */
 export function findLive(ks: Keyspace, key: string, now: number): Item | undefined {
   const item = ks.map.get(key);
-  return item === undefined || item.expiredAt(now) ? undefined : item;
+  if (item === undefined || item.expiredAt(now)) return undefined;
+  return ks.owned === null || ks.owned.hasKey(key) ? item : undefined;
+}
+
+/** Whether a held item is visible to reads at `now`: not expired, and of an owned slot. */
+function visible(ks: Keyspace, item: Item, now: number): boolean {
+  return !item.expiredAt(now) && (ks.owned === null || ks.owned.hasKey(item.key));
 }
 
 /** TTL/PTTL: -2 missing, -1 no expiry, else the remaining time (seconds rounded, as Redis). */
@@ -34,7 +41,7 @@ export function matchingKeys(ks: Keyspace, pattern: string, now: number): string
   const all = pattern === '*';
   const out: string[] = [];
   for (const item of ks.map.values()) {
-    if (!item.expiredAt(now) && (all || globMatch(pattern, item.key))) out.push(item.key);
+    if (visible(ks, item, now) && (all || globMatch(pattern, item.key))) out.push(item.key);
   }
   return out;
 }
@@ -67,7 +74,7 @@ export function scanKeys(ks: Keyspace, cursor: number, count: number, match: str
     if (!item.live) continue;
     examined++;
     last = item.seq;
-    if (item.expiredAt(now)) continue;
+    if (!visible(ks, item, now)) continue;
     if (filter === undefined || globMatch(filter, item.key)) keys.push(item.key);
   }
   // Skip trailing removed slots so the final page reports completion.
@@ -78,21 +85,23 @@ export function scanKeys(ks: Keyspace, cursor: number, count: number, match: str
 /** RANDOMKEY: uniform over live keys (rejection sampling over the creation-order array). */
 export function randomKeyOf(ks: Keyspace, rng: Rng, now: number): string | undefined {
   const order = ks.order;
-  if (ks.size === 0) return undefined;
+  if (ks.size === ks.unowned) return undefined;
   for (let attempt = 0; attempt < 100; attempt++) {
     const item = order[Math.floor(rng() * order.length)];
-    if (item.live && !item.expiredAt(now)) return item.key;
+    if (item.live && visible(ks, item, now)) return item.key;
   }
-  // Nearly everything is removed or expired: walk once from a random start.
+  // Nearly everything is removed, expired or given up: walk once from a random start.
   const start = Math.floor(rng() * order.length);
   for (let n = 0; n < order.length; n++) {
     const item = order[(start + n) % order.length];
-    if (item.live && !item.expiredAt(now)) return item.key;
+    if (item.live && visible(ks, item, now)) return item.key;
   }
   return undefined;
 }
 
-/** Keys not expired at `now`. */
+/** Keys of owned slots not expired at `now`. */
 export function liveCount(ks: Keyspace, now: number): number {
-  return ks.size - ks.heap.countExpired(now);
+  const owned = ks.owned;
+  if (owned === null) return ks.size - ks.heap.countExpired(now);
+  return ks.size - ks.unowned - ks.heap.countExpired(now, (item) => owned.hasKey(item.key));
 }

@@ -2,6 +2,7 @@
  * Results of applying an op: protocol-neutral typed values that the RESP and HTTP front ends
  * turn into replies. Errors carry Redis's exact text, prefix included ("ERR ...").
  */
+import type { SlotRange } from './owned.ts';
 import type { IgnoredSetting } from './settings.ts';
 
 export type KvResult =
@@ -22,7 +23,18 @@ export type KvResult =
    * CONFIG (cluster-wide settings): they changed, so the node adopts KvStore.settings; `ignored`
    * lists pairs this version could not apply (logged by the node). The client's reply is OK.
    */
-  | { type: 'settings'; ignored: IgnoredSetting[] };
+  | { type: 'settings'; ignored: IgnoredSetting[] }
+  /**
+   * Issue 13: the entry named a key of `slot`, which this group does not own (given up in a
+   * split, or never its own), so nothing in it applied. The only result of the entry, as
+   * `aborted`. The front end answers MOVED or TRYAGAIN from its slot map.
+   */
+  | { type: 'moved'; slot: number }
+  /**
+   * A SPLIT applied at `index`: this group gave `slots` to the new `group`, whose image
+   * KvStore.takeSplitImage(group) hands out (begun at this index).
+   */
+  | { type: 'split'; index: number; group: number; slots: SlotRange };
 
 /** Redis's error texts, as it words them. */
 export const ERR = {

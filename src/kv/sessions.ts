@@ -24,7 +24,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { ByteReader, ByteWriter, fromBinary, toBinary, uvarintSize, zigzag } from './bytes.ts';
-import type { OpOf } from './ops.ts';
+import type { KvEntry, KvOp, OpOf } from './ops.ts';
 import { error, int, type KvResult } from './results.ts';
 
 /** Longest Idempotency-Key (bytes), as Stripe's 255 characters. */
@@ -91,6 +91,31 @@ export class Sessions {
   /** Accounted bytes (see recordBytes). */
   get usedBytes(): number {
     return this.bytes;
+  }
+
+  /**
+   * An entry led by SESSION `op`, applied at `index`: the rest of it (`applyRest`) applies only
+   * if no live record holds the key. Results: the SESSION op's (sessionResult) then one per
+   * further op; or a single error when the key was used for another request, or the op is
+   * unusable (nothing applies, so a malformed record in the log is a no-op).
+   */
+  apply(entry: KvEntry, op: OpOf<'session'>, index: number, applyRest: (ops: KvOp[]) => KvResult[]): KvResult[] {
+    if (sessionProblem(op) !== undefined) return [error(SESSION_ERR.malformed)];
+    const found = this.find(toBinary(op.key), entry.ts);
+    if (found !== undefined) {
+      if (found.fingerprint !== toBinary(op.fingerprint)) return [error(SESSION_ERR.conflict)];
+      let results: KvResult[];
+      try {
+        results = decodeResults(found.results);
+      } catch {
+        // Only a corrupt record gets here (restore checks them): answer, never throw in apply.
+        results = [error(SESSION_ERR.malformed)];
+      }
+      return [sessionResult(true, found.index), ...results];
+    }
+    const results = applyRest(entry.ops.slice(1));
+    this.add(newRecord(op, entry.ts, index, results));
+    return [sessionResult(false, index), ...results];
   }
 
   /** The live record for `key` at entry time `ts`. */
@@ -235,6 +260,10 @@ function writeResult(w: ByteWriter, r: KvResult, depth: number): void {
       break;
     case 'publish':
     case 'settings':
+    // Never in a record (a `moved` entry applies nothing, a split is alone in its entry), but
+    // the size above counts a byte for them: write one.
+    case 'moved':
+    case 'split':
       w.u8(T_DONE);
       break;
   }

@@ -3,14 +3,15 @@
  * (snapshot-read.ts), and the checks run on an image before it is installed.
  *
  * Format (all varints unsigned LEB128):
- *   "RKVS" FORMAT(u8 = 1 | 2 | 3 | 4 | 5) index count nbuckets {bucket deletedAt}*
- *   [FORMAT 2-5: nsettings {name(len, bytes) value(len, bytes)}*]
- *   [FORMAT 3-5: highTs]
- *   [FORMAT 4, 5: nextSeq]
- *   count x { [FORMAT 4, 5: seq - previous record's seq (0 before the first)]
+ *   "RKVS" FORMAT(u8 = 1 .. 6) index count nbuckets {bucket deletedAt}*
+ *   [FORMAT 2-6: nsettings {name(len, bytes) value(len, bytes)}*]
+ *   [FORMAT 3-6: highTs]
+ *   [FORMAT 4-6: nextSeq]
+ *   [FORMAT 6: nranges {start end}* nsplits {index group start end}* dropAfter dropEnd]
+ *   count x { [FORMAT 4-6: seq - previous record's seq (0 before the first)]
  *             key(len, bytes) value(len, bytes) expiresAt(0 = none) version }
- *   [FORMAT 5: nsessions {key(len, bytes) fingerprint(len, bytes) index expiresAt
- *                         results(len, bytes)}*]
+ *   [FORMAT 5, 6: nsessions {key(len, bytes) fingerprint(len, bytes) index expiresAt
+ *                            results(len, bytes)}*]
  *   crc32(u32 LE) of every preceding byte
  * FORMAT 2 adds the cluster-wide settings (settings.ts) in their canonical text form. FORMAT 3
  * adds the newest entry timestamp applied (KvStore.highTs, a varint of 6 bytes for today's
@@ -24,6 +25,12 @@
  * an older format numbers them, and FORMAT 1-3 loses nothing.
  * FORMAT 5 adds the idempotency records (sessions.ts) in table order, after the keys; written
  * only when there are any. It always carries FORMAT 4's seqs.
+ * FORMAT 6 (issue 13) adds, after nextSeq, the slots the image owns, the splits the store made
+ * and its cleanup walk: `nranges {start end}* nsplits {index group start end}* dropAfter
+ * dropEnd`, ranges canonical (owned.ts), the walk 0 0 when none is pending (keyspace.ts).
+ * It always carries FORMAT 5's section (nsessions may be 0). Written only when the image does
+ * not own every slot (a group that split, or the image of one split off) or records a split;
+ * a store that owns every slot writes what it wrote before.
  * Records are in creation order; a restore rebuilds the LRU lists in that order (LRU order is
  * leader-local bookkeeping, not replicated state). Replicas that applied the same log write
  * byte-identical snapshots.
@@ -34,6 +41,7 @@ import { crc32 } from 'node:zlib';
 import { ByteReader, type ByteWriter, ShortInputError, uvarintSize } from './bytes.ts';
 import { SnapshotFormatError } from './errors.ts';
 import { VERSION_BUCKETS } from './keyspace.ts';
+import { LAST_SLOT, type SlotRange, SlotSet } from './owned.ts';
 import type { SessionRecord } from './sessions.ts';
 import { type ClusterSettings, mergeSettings } from './settings.ts';
 
@@ -48,10 +56,22 @@ export const FORMAT_3 = 3;
 export const FORMAT_4 = 4;
 /** FORMAT 4 plus the idempotency records after the keys. */
 export const FORMAT_5 = 5;
+/** FORMAT 5 plus the slots owned and the splits made. */
+export const FORMAT_6 = 6;
 
 export function knownFormat(format: number): boolean {
-  return format >= FORMAT_1 && format <= FORMAT_5;
+  return format >= FORMAT_1 && format <= FORMAT_6;
 }
+
+/** A split the store made: at log `index` it gave `slots` to the new `group` (split.ts). */
+export interface SplitRecord {
+  readonly index: number;
+  readonly group: number;
+  readonly slots: SlotRange;
+}
+
+/** Largest group id (uint32). */
+export const MAX_GROUP_ID = 0xffffffff;
 /** Target chunk size: one chunk is one slice of synchronous work (well under 5 ms). */
 export const SNAPSHOT_CHUNK_BYTES = 256 * 1024;
 
@@ -92,6 +112,11 @@ export interface Header {
   highTs: number;
   /** FORMAT 4: the keyspace's nextSeq; 0 when records carry no seq (renumbered 1..count). */
   nextSeq: number;
+  /** FORMAT 6: the slots owned; null = every slot (as every older format). */
+  owned: SlotSet | null;
+  splits: SplitRecord[];
+  /** FORMAT 6: the cleanup walk [dropAfter, dropEnd]; [0, 0] when none is pending. */
+  cleanup: [number, number];
 }
 
 /** More than any version defines; a bound so a corrupt count cannot loop for long. */
@@ -126,7 +151,75 @@ export function readHeader(r: ByteReader): Header {
   const highTs = format >= FORMAT_3 ? r.uvarint() : 0;
   const nextSeq = format >= FORMAT_4 ? r.uvarint() : 0;
   if (format >= FORMAT_4 && nextSeq <= count) throw new SnapshotFormatError(`nextSeq ${nextSeq} for ${count} keys`);
-  return { format, index, count, buckets, settings, highTs, nextSeq };
+  const sharding = format >= FORMAT_6 ? readSharding(r, index, nextSeq) : { owned: null, splits: [], cleanup: [0, 0] as [number, number] };
+  return { format, index, count, buckets, settings, highTs, nextSeq, ...sharding };
+}
+
+/** Canonical ranges (disjoint, non-adjacent) hold at most this many: one slot of every two. */
+const MAX_RANGES = (LAST_SLOT + 2) / 2;
+/** Every split gives up at least one slot and keeps one. */
+const MAX_SPLITS = LAST_SLOT;
+
+/** FORMAT 6's section, checked as apply would have made it. */
+function readSharding(r: ByteReader, index: number, nextSeq: number): Pick<Header, 'owned' | 'splits' | 'cleanup'> {
+  const n = r.uvarint();
+  if (n === 0 || n > MAX_RANGES) throw new SnapshotFormatError(`${n} slot ranges`);
+  const ranges: SlotRange[] = [];
+  for (let i = 0; i < n; i++) {
+    const start = r.uvarint();
+    const end = r.uvarint();
+    // Canonical only: a replica writes merged ranges, and a restore must write the same bytes.
+    if (start > LAST_SLOT || end > LAST_SLOT || start > end || (i > 0 && start <= ranges[i - 1][1] + 1)) {
+      throw new SnapshotFormatError(`slot range [${start}, ${end}]`);
+    }
+    ranges.push([start, end]);
+  }
+  const ns = r.uvarint();
+  if (ns > MAX_SPLITS) throw new SnapshotFormatError(`${ns} splits`);
+  const splits: SplitRecord[] = [];
+  const groups = new Set<number>();
+  for (let i = 0; i < ns; i++) {
+    const at = r.uvarint();
+    const group = r.uvarint();
+    const start = r.uvarint();
+    const end = r.uvarint();
+    if (at > index || (i > 0 && at <= splits[i - 1].index)) throw new SnapshotFormatError(`split at index ${at}`);
+    if (group === 0 || group > MAX_GROUP_ID || groups.has(group)) throw new SnapshotFormatError(`split to group ${group}`);
+    if (start > LAST_SLOT || end > LAST_SLOT || start > end) throw new SnapshotFormatError(`split of slots [${start}, ${end}]`);
+    groups.add(group);
+    splits.push({ index: at, group, slots: [start, end] });
+  }
+  const after = r.uvarint();
+  const end = r.uvarint();
+  // None pending (0 0), or a walk that has seqs left, below nextSeq.
+  if ((after !== 0 || end !== 0) && (end < 2 || after > end - 2 || end > nextSeq)) throw new SnapshotFormatError(`cleanup walk (${after}, ${end})`);
+  const owned = new SlotSet(ranges);
+  if (owned.full && end !== 0) throw new SnapshotFormatError('cleanup walk without a split');
+  return { owned: owned.full ? null : owned, splits, cleanup: [after, end] };
+}
+
+export function shardingSize(ranges: readonly SlotRange[], splits: readonly SplitRecord[], cleanup: readonly [number, number]): number {
+  let size = uvarintSize(ranges.length) + uvarintSize(splits.length) + uvarintSize(cleanup[0]) + uvarintSize(cleanup[1]);
+  for (const [start, end] of ranges) size += uvarintSize(start) + uvarintSize(end);
+  for (const s of splits) size += uvarintSize(s.index) + uvarintSize(s.group) + uvarintSize(s.slots[0]) + uvarintSize(s.slots[1]);
+  return size;
+}
+
+export function writeSharding(w: ByteWriter, ranges: readonly SlotRange[], splits: readonly SplitRecord[], cleanup: readonly [number, number]): void {
+  w.uvarint(ranges.length);
+  for (const [start, end] of ranges) {
+    w.uvarint(start);
+    w.uvarint(end);
+  }
+  w.uvarint(splits.length);
+  for (const s of splits) {
+    w.uvarint(s.index);
+    w.uvarint(s.group);
+    w.uvarint(s.slots[0]);
+    w.uvarint(s.slots[1]);
+  }
+  w.uvarint(cleanup[0]);
+  w.uvarint(cleanup[1]);
 }
 
 /**

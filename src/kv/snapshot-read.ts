@@ -7,22 +7,39 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { ByteReader, ShortInputError } from './bytes.ts';
 import { SnapshotFormatError } from './errors.ts';
 import { Keyspace } from './keyspace.ts';
+import type { SlotSet } from './owned.ts';
 import { decodeResults, MAX_FINGERPRINT_BYTES, MAX_SESSION_BYTES, MAX_SESSION_KEY_BYTES, MAX_SESSION_RESULT_BYTES, SESSION_OVERHEAD, type SessionRecord, Sessions } from './sessions.ts';
 import type { ClusterSettings } from './settings.ts';
-import { FORMAT_5, readHeader } from './snapshot-format.ts';
+import { binarySlot } from './slot.ts';
+import { FORMAT_5, readHeader, type SplitRecord } from './snapshot-format.ts';
 import { ChunkSource } from './snapshot-input.ts';
 
 /** Records restored between two yields to the event loop. */
 const RESTORE_SLICE = 1024;
 
-/** Builds a new keyspace from a snapshot stream; the caller swaps it in when this resolves. */
-export async function readSnapshot(
-  source: AsyncIterable<Uint8Array> | Uint8Array,
-): Promise<{ ks: Keyspace; index: number; settings: ClusterSettings; highTs: number; sessions: Sessions }> {
+/** What a snapshot restores. */
+export interface Restored {
+  ks: Keyspace;
+  index: number;
+  settings: ClusterSettings;
+  highTs: number;
+  sessions: Sessions;
+  splits: SplitRecord[];
+}
+
+/**
+ * Builds a new keyspace from a snapshot stream; the caller swaps it in when this resolves.
+ * `countSlots`: keep per-slot key counts from the first key (Keyspace.countSlots), as an image
+ * that does not own every slot always does.
+ */
+export async function readSnapshot(source: AsyncIterable<Uint8Array> | Uint8Array, countSlots = false): Promise<Restored> {
   const src = new ChunkSource(source);
   try {
     const header = await src.read(readHeader);
     const ks = new Keyspace();
+    if (countSlots) ks.countSlots();
+    const owned: SlotSet | null = header.owned;
+    ks.own(owned);
     for (const [b, index] of header.buckets) ks.deletedAt[b] = index;
     let remaining = header.count;
     let sinceYield = 0;
@@ -39,6 +56,8 @@ export async function readSnapshot(
           const version = r.uvarint();
           src.pos = r.pos;
           if (ks.map.has(key)) throw new SnapshotFormatError('duplicate key');
+          // An image holds only keys of the slots it owns (a writer filters by them).
+          if (owned !== null && !owned.has(binarySlot(key))) throw new SnapshotFormatError('key outside the owned slots');
           // Seqs ascend (SCAN's binary search over `order` relies on it) and stay below nextSeq.
           if (next <= seq || (withSeqs && next >= header.nextSeq)) throw new SnapshotFormatError(`key seq ${next} after ${seq}`);
           seq = next;
@@ -57,7 +76,7 @@ export async function readSnapshot(
         sinceYield = 0;
       }
     }
-    const sessions = header.format === FORMAT_5 ? await readSessions(src) : new Sessions();
+    const sessions = header.format >= FORMAT_5 ? await readSessions(src) : new Sessions();
     const expected = src.consumedCrc();
     const crc = await src.read((r) => {
       if (r.remaining < 4) throw new ShortInputError('crc');
@@ -66,8 +85,9 @@ export async function readSnapshot(
     });
     if (crc !== expected) throw new SnapshotFormatError('checksum mismatch');
     if (withSeqs) ks.nextSeq = header.nextSeq;
+    [ks.dropAfter, ks.dropEnd] = header.cleanup;
     if (src.available > 0 || (await src.grow())) throw new SnapshotFormatError('trailing bytes');
-    return { ks, index: header.index, settings: header.settings, highTs: header.highTs, sessions };
+    return { ks, index: header.index, settings: header.settings, highTs: header.highTs, sessions, splits: header.splits };
   } catch (err) {
     if (err instanceof SnapshotFormatError) throw err;
     throw new SnapshotFormatError((err as Error).message);

@@ -12,6 +12,12 @@
  * removed, Keyspace calls `preserve` and the writer keeps the old fields (three references:
  * values are immutable strings). Keys removed before the snapshot began are dead in the array
  * and skipped.
+ *
+ * A writer may be limited to a set of slots (issue 13): it then writes only the keys of those
+ * slots, and the image owns exactly them (FORMAT 6). A store's own snapshot is limited to the
+ * slots it owns, so keys given up in a split and not yet dropped never reach it; the image of a
+ * group split off is limited to the slots given up. Several writers may run on one keyspace at
+ * once (Keyspace.attach), so a split's image and the store's own snapshot never cancel each other.
  */
 import { Buffer } from 'node:buffer';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -19,11 +25,43 @@ import { crc32 } from 'node:zlib';
 import { ByteWriter, uvarintSize } from './bytes.ts';
 import { SnapshotAbortedError } from './errors.ts';
 import type { Item } from './item.ts';
-import { type ItemImage, type Keyspace, VERSION_BUCKETS } from './keyspace.ts';
+import { type ItemImage, type Keyspace, type SnapshotHook, VERSION_BUCKETS } from './keyspace.ts';
+import { ALL_SLOTS, type SlotRange, type SlotSet } from './owned.ts';
 import type { SessionRecord } from './sessions.ts';
 import { type ClusterSettings, settingPairs } from './settings.ts';
-import { FORMAT_1, FORMAT_2, FORMAT_3, FORMAT_4, FORMAT_5, MAGIC, recordSize, SNAPSHOT_CHUNK_BYTES, sessionSize, writeSession } from './snapshot-format.ts';
+import { binarySlot } from './slot.ts';
+import {
+  FORMAT_1,
+  FORMAT_2,
+  FORMAT_3,
+  FORMAT_4,
+  FORMAT_5,
+  FORMAT_6,
+  MAGIC,
+  recordSize,
+  SNAPSHOT_CHUNK_BYTES,
+  type SplitRecord,
+  sessionSize,
+  shardingSize,
+  writeSession,
+  writeSharding,
+} from './snapshot-format.ts';
 
+/** What a snapshot covers besides the keyspace: replicated state of the store, as of its index. */
+export interface SnapshotState {
+  settings?: Readonly<ClusterSettings>;
+  highTs?: number;
+  sessions?: readonly SessionRecord[];
+  /**
+   * The slots the image holds, and owns once restored: only keys of these slots are written.
+   * null (the default) = every key held, and the image owns every slot.
+   */
+  slots?: SlotSet | null;
+  /** The splits the store made (FORMAT 6). */
+  splits?: readonly SplitRecord[];
+  /** The cleanup walk after a split, [dropAfter, dropEnd] (FORMAT 6; Keyspace). */
+  cleanup?: readonly [after: number, end: number];
+}
 
 /**
  * A snapshot in progress: iterate it (once) to get the chunks. Cancelling it, or beginning a
@@ -46,6 +84,10 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
   /** Whether records carry their seq (FORMAT 4, 5). */
   private readonly withSeqs: boolean;
   private readonly originals = new Map<Item, ItemImage>();
+  private readonly slots: SlotSet | null;
+  private readonly splits: readonly SplitRecord[];
+  private readonly cleanup: readonly [number, number];
+  private readonly hook: SnapshotHook;
   private readonly buckets: Float64Array;
   /** The cluster-wide settings as of `index`, canonical pairs (copies: apply may change them). */
   private readonly settings: [Uint8Array, Uint8Array][];
@@ -64,31 +106,38 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
     index: number,
     private readonly chunkBytes = SNAPSHOT_CHUNK_BYTES,
     private readonly reuseChunks = false,
-    settings: Readonly<ClusterSettings> = {},
-    highTs = 0,
-    sessions: readonly SessionRecord[] = [],
+    state: SnapshotState = {},
   ) {
     this.index = index;
-    this.settings = settingPairs(settings);
-    this.highTs = highTs;
-    this.sessions = sessions;
-    this.keyCount = ks.size;
+    this.settings = settingPairs(state.settings ?? {});
+    this.highTs = state.highTs ?? 0;
+    this.sessions = state.sessions ?? [];
+    this.slots = state.slots ?? null;
+    this.splits = state.splits ?? [];
+    this.cleanup = state.cleanup ?? [0, 0];
+    // O(slots owned) at most: the keyspace counts keys per slot.
+    this.keyCount = this.slots === null ? ks.size : ks.keysIn(this.slots.ranges);
     this.items = ks.order;
     this.end = ks.order.length;
     this.nextSeq = ks.nextSeq;
     this.fmt = this.pickFormat();
     this.withSeqs = this.fmt >= FORMAT_4;
     this.buckets = ks.deletedAt.slice();
-    ks.snapEnd = ks.nextSeq;
-    ks.snapDone = 0;
-    ks.preserve = this.preserve;
+    this.hook = { end: ks.nextSeq, done: 0, preserve: this.preserve };
+    ks.attach(this.hook);
   }
 
   private readonly preserve = (item: Item): void => {
-    if (!this.originals.has(item)) {
-      this.originals.set(item, { value: item.value, expiresAt: item.expiresAt, version: item.version });
-    }
+    if (this.originals.has(item)) return;
+    // A key outside the image's slots is skipped: nothing to keep for it.
+    if (this.slots !== null && !this.slots.has(binarySlot(item.key))) return;
+    this.originals.set(item, { value: item.value, expiresAt: item.expiresAt, version: item.version });
   };
+
+  /** Whether the image holds `item`'s slot (computed only for a filtered image). */
+  private wanted(item: Item): boolean {
+    return this.slots === null || this.slots.has(binarySlot(item.key));
+  }
 
   get done(): boolean {
     return this.state === 'done';
@@ -113,8 +162,8 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
       for (let i = 0; i < this.end; i++) {
         const item = this.items[i];
         let img = this.imageOf(item);
-        if (img === undefined) {
-          this.ks.snapDone = item.seq;
+        if (img === undefined || !this.wanted(item)) {
+          this.ks.advance(this.hook, item.seq);
           continue;
         }
         const seqDelta = item.seq - prevSeq;
@@ -128,7 +177,7 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
           w = this.chunk(size);
         }
         // Marked done only once written: until then a write to it must preserve the old fields.
-        this.ks.snapDone = item.seq;
+        this.ks.advance(this.hook, item.seq);
         if (this.withSeqs) w.uvarint(seqDelta);
         prevSeq = item.seq;
         w.binary(item.key);
@@ -140,7 +189,7 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
       }
       // Every key live at the start is either still live or preserved: anything else is a bug.
       if (written !== this.keyCount) throw new Error(`snapshot wrote ${written} of ${this.keyCount} keys`);
-      if (this.format() === FORMAT_5) {
+      if (this.format() >= FORMAT_5) {
         const sessions = this.sessions;
         for (let i = -1; i < sessions.length; i++) {
           const size = i < 0 ? uvarintSize(sessions.length) : sessionSize(sessions[i]);
@@ -205,6 +254,7 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
     }
     if (this.format() >= FORMAT_3) size += uvarintSize(this.highTs);
     if (this.format() >= FORMAT_4) size += uvarintSize(this.nextSeq);
+    if (this.format() >= FORMAT_6) size += shardingSize(this.ownedRanges(), this.splits, this.cleanup);
     return size;
   }
 
@@ -213,8 +263,14 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
     return this.fmt;
   }
 
+  /** The ranges the image owns, as FORMAT 6 writes them. */
+  private ownedRanges(): readonly SlotRange[] {
+    return this.slots?.ranges ?? ALL_SLOTS;
+  }
+
   /** The oldest format that holds what this snapshot carries (the header comment says why). */
   private pickFormat(): number {
+    if ((this.slots !== null && !this.slots.full) || this.splits.length > 0) return FORMAT_6;
     if (this.sessions.length > 0) return FORMAT_5;
     if (this.nextSeq !== this.keyCount + 1) return FORMAT_4;
     if (this.highTs > 0) return FORMAT_3;
@@ -243,14 +299,11 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
     if (format === FORMAT_2) return;
     w.uvarint(this.highTs);
     if (format >= FORMAT_4) w.uvarint(this.nextSeq);
+    if (format >= FORMAT_6) writeSharding(w, this.ownedRanges(), this.splits, this.cleanup);
   }
 
   private detach(): void {
-    if (this.ks.preserve === this.preserve) {
-      this.ks.snapEnd = 0;
-      this.ks.snapDone = 0;
-      this.ks.preserve = null;
-    }
+    this.ks.detach(this.hook);
     this.items = [];
     this.sessions = [];
     this.originals.clear();

@@ -6,26 +6,27 @@
  * themselves proposed through the log (EXPIRE_IF, EVICT). The cluster-wide settings (CONFIG op,
  * settings.ts) are replicated state too: applied from the log and carried by snapshots. So is
  * the newest entry timestamp applied (`highTs`), the floor of the node's clock (entry-clock.ts),
- * and the idempotency records of sessions.ts (an entry led by a SESSION op applies at most once).
+ * the idempotency records of sessions.ts (an entry led by a SESSION op applies at most once),
+ * and (issue 13) the slots the store owns and the splits it made (owned.ts, split.ts): an
+ * entry naming a key of a slot it does not own applies nothing and answers `moved`.
  */
 import type { Buffer } from 'node:buffer';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { applyOp, type ApplyContext } from './apply.ts';
 import { fromBinary, toBinary } from './bytes.ts';
 import { RestoreInProgressError } from './errors.ts';
 import { chooseVictims, type EvictionPolicy } from './eviction.ts';
 import { Keyspace } from './keyspace.ts';
-import type { KvEntry, KvOp, OpOf, Rng, TimeUnit, Victim } from './ops.ts';
+import { lruOrder } from './lru.ts';
+import type { KvEntry, KvOp, Rng, TimeUnit, Victim } from './ops.ts';
+import { ALL_SLOTS, firstUnownedSlot, type SlotRange, SlotSet } from './owned.ts';
 import { mulberry32 } from './prng.ts';
 import { expireTimeOf, findLive, liveCount, matchingKeys, randomKeyOf, scanKeys, ttlOf } from './reads.ts';
-import { ABORTED, error, type KvResult } from './results.ts';
-import { decodeResults, newRecord, SESSION_ERR, Sessions, sessionProblem, sessionResult } from './sessions.ts';
+import { ABORTED, type KvResult } from './results.ts';
+import { Sessions } from './sessions.ts';
 import type { ClusterSettings } from './settings.ts';
-import { SnapshotWriter } from './snapshot.ts';
+import { type SnapshotState, SnapshotWriter } from './snapshot.ts';
 import { readSnapshot } from './snapshot-read.ts';
-
-/** Keys walked between two yields to the event loop (lruOrder). */
-const LRU_SLICE = 16 * 1024;
+import { type SplitRecord, Splits, splitAlone } from './split.ts';
 
 export interface KvStoreOptions {
   /**
@@ -34,6 +35,17 @@ export interface KvStoreOptions {
    */
   maxmemory?: number;
   policy?: EvictionPolicy;
+  /**
+   * The slots a new group starts owning (issue 13), as every replica of it must: its share of
+   * the initial layout. Default: all of 0..16383. A restored snapshot says what it owns.
+   */
+  slots?: readonly SlotRange[];
+  /**
+   * Keep key counts per slot from the start: what a group of a sharded node wants, so that a
+   * split is O(slots) rather than a walk over every key inside its apply. Off (a single group),
+   * creating or deleting a key costs no slot hash until a split or a count asks for them.
+   */
+  countSlots?: boolean;
 }
 
 export interface ReadOptions {
@@ -65,12 +77,21 @@ export class KvStore {
   private maxTs = 0;
   /** Replicated: the idempotency records (sessions.ts), carried by snapshots. */
   private sessions = new Sessions();
+  /** Replicated: the splits this store made (split.ts), carried by snapshots. */
+  private splitter = new Splits();
   private defaultMaxmemory: number;
   private defaultPolicy: EvictionPolicy;
+  private readonly countSlots: boolean;
 
   constructor(options: KvStoreOptions = {}) {
     this.defaultMaxmemory = options.maxmemory ?? 0;
     this.defaultPolicy = options.policy ?? 'noeviction';
+    this.countSlots = options.countSlots ?? false;
+    if (this.countSlots) this.ks.countSlots();
+    if (options.slots !== undefined) {
+      const owned = new SlotSet(options.slots);
+      this.ks.own(owned.full ? null : owned);
+    }
   }
 
   /** The cluster-wide settings applied so far (only those ever set through the log). */
@@ -112,15 +133,24 @@ export class KvStore {
 
   /**
    * Applies one committed entry at log `index`: one result per op, or a single `aborted`
-   * result when a WATCHed key's version changed since the leader read it.
+   * result when a WATCHed key's version changed since the leader read it, or a single `moved`
+   * when it names a key of a slot this store does not own (nothing applies).
    */
   apply(entry: KvEntry, index: number): KvResult[] {
     if (this.restoring) throw new RestoreInProgressError();
     this.applied = index;
     if (entry.ts > this.maxTs) this.maxTs = entry.ts;
     this.sessions.expire(entry.ts);
+    const owned = this.ks.owned;
+    if (owned !== null) {
+      // Judged before anything applies (a SESSION record included), so a refused entry is a
+      // no-op that the client retries where its slot map now points.
+      const slot = firstUnownedSlot(entry, owned);
+      if (slot >= 0) return [{ type: 'moved', slot }];
+    }
     const first = entry.ops[0];
-    if (first?.type === 'session') return this.applySession(entry, first, index);
+    if (first?.type === 'session') return this.sessions.apply(entry, first, index, (rest) => this.applyOps(entry, rest, index));
+    if (first?.type === 'split' && splitAlone(entry)) return [this.splitter.apply(this.ks, first, index, this.state())];
     return this.applyOps(entry, entry.ops, index);
   }
 
@@ -133,31 +163,6 @@ export class KvStore {
     }
     const ctx: ApplyContext = { ks, ts: entry.ts, index, rng: mulberry32(index), settings: this.cluster };
     return ops.map((op) => applyOp(ctx, op));
-  }
-
-  /**
-   * An idempotent write (sessions.ts): the rest of the entry applies only if no live record
-   * holds the key. Results: the SESSION op's (sessionResult) then one per further op; or a
-   * single error when the key was used for another request, or the op is unusable (nothing
-   * applies, so a malformed record in the log is a no-op).
-   */
-  private applySession(entry: KvEntry, op: OpOf<'session'>, index: number): KvResult[] {
-    if (sessionProblem(op) !== undefined) return [error(SESSION_ERR.malformed)];
-    const found = this.sessions.find(toBinary(op.key), entry.ts);
-    if (found !== undefined) {
-      if (found.fingerprint !== toBinary(op.fingerprint)) return [error(SESSION_ERR.conflict)];
-      let results: KvResult[];
-      try {
-        results = decodeResults(found.results);
-      } catch {
-        // Only a corrupt record gets here (restore checks them): answer, never throw in apply.
-        results = [error(SESSION_ERR.malformed)];
-      }
-      return [sessionResult(true, found.index), ...results];
-    }
-    const results = this.applyOps(entry, entry.ops.slice(1), index);
-    this.sessions.add(newRecord(op, entry.ts, index, results));
-    return [sessionResult(false, index), ...results];
   }
 
   /** WATCH: the key's version at `nowMs`, to put in the EXEC entry's `watch` list. */
@@ -238,7 +243,57 @@ export class KvStore {
     return liveCount(this.ks, nowMs);
   }
 
-  /** Accounted bytes: Σ key length + value length + ITEM_OVERHEAD. */
+  /** The slots owned (canonical ranges). */
+  get ownedSlots(): readonly SlotRange[] {
+    return this.ks.owned?.ranges ?? ALL_SLOTS;
+  }
+
+  /** Whether the store serves `slot`: the front end answers MOVED / TRYAGAIN for one it does not. */
+  ownsSlot(slot: number): boolean {
+    return this.ks.owned === null || this.ks.owned.has(slot);
+  }
+
+  ownsKey(key: Uint8Array): boolean {
+    return this.ks.owned === null || this.ks.owned.hasKey(toBinary(key));
+  }
+
+  /**
+   * CLUSTER COUNTKEYSINSLOT: keys held in an owned slot (expired ones until deleted), else 0.
+   * The first call on a store made without `countSlots` counts every key once.
+   */
+  countKeysInSlot(slot: number): number {
+    return this.ownsSlot(slot) ? this.ks.keysInSlot(slot) : 0;
+  }
+
+  /**
+   * What is left of the cleanup after a split, in seqs to walk (replicated: the same on every
+   * replica at an index): while > 0, the leader proposes `{ type: 'dropUnowned', limit }`
+   * entries, one in flight, each walking `limit` seqs (split.ts).
+   */
+  get cleanupPending(): number {
+    return this.ks.dropPending;
+  }
+
+  /** Keys given up in a split and not yet deleted here (local: a restored replica holds none). */
+  get unownedKeys(): number {
+    return this.ks.unowned;
+  }
+
+  /** The splits this store made, oldest first (replicated, carried by snapshots). */
+  get splits(): readonly SplitRecord[] {
+    return this.splitter.made;
+  }
+
+  /**
+   * The image of the group split off as `group`, begun at its split entry; handed out once
+   * (undefined after, or if no split to it was applied here). Iterate it into the new group's
+   * `KvStore.restore`; cancel it if that group already exists (a split replayed at a restart).
+   */
+  takeSplitImage(group: number): SnapshotWriter | undefined {
+    return this.splitter.take(group);
+  }
+
+  /** Accounted bytes (given-up keys included until dropped): Σ key + value length + ITEM_OVERHEAD. */
   usedMemory(): number {
     return this.ks.usedBytes;
   }
@@ -282,41 +337,41 @@ export class KvStore {
   }
 
   /**
-   * Keys from least to most recently used (binary strings): the leader's LRU order, which a
-   * backup carries (node/backup.ts) so that a cluster restored from it evicts what this one
-   * would have. Walked in slices with a turn of the event loop between them: pointer chasing
-   * through 500k keys held the loop for 45-60 ms of CPU in one piece, 6-7 ms per slice now
-   * (test/kv/lru-order.test.ts), and heartbeats must flow. Exact when no
-   * key is read or deleted meanwhile; otherwise a key read during the walk may be listed twice
-   * (its later place wins on restore), and if the key to resume at was deleted the walk ends
-   * there (the rest stay least recent after a restore).
+   * Keys from least to most recently used (binary strings), given-up ones left out: the
+   * leader's LRU order, which a backup carries (node/backup.ts). Walked in slices (lru.ts).
    */
-  async lruOrder(): Promise<string[]> {
-    const out: string[] = [];
-    // A bound: reads that keep moving keys to the tail could otherwise keep the walk going.
-    const limit = 2 * this.ks.size;
-    let item = this.ks.lru.head;
-    while (item !== null && out.length < limit) {
-      for (let n = 0; item !== null && n < LRU_SLICE && out.length < limit; n++) {
-        out.push(item.key);
-        item = item.next;
-      }
-      if (item === null) break;
-      await yieldToEventLoop();
-      if (!item.live) break;
-    }
-    return out;
+  lruOrder(): Promise<string[]> {
+    return lruOrder(this.ks);
   }
 
   /**
    * Starts a snapshot of the state as of now (appliedIndex); applies may continue while it is
    * iterated. A running snapshot of this store is cancelled first. `reuseChunks`: see
    * SnapshotWriter (for a consumer that copies every chunk before asking for the next).
+   * With `slots` (owned ones; RangeError otherwise), an image of those slots alone, which owns
+   * just them once restored: it neither cancels the store's own snapshot nor is cancelled by it.
    */
-  beginSnapshot(chunkBytes?: number, reuseChunks = false): SnapshotWriter {
+  beginSnapshot(chunkBytes?: number, reuseChunks = false, slots?: readonly SlotRange[]): SnapshotWriter {
+    if (slots !== undefined) {
+      const set = new SlotSet(slots);
+      for (const [start, end] of set.ranges) {
+        for (let s = start; s <= end; s++) if (!this.ownsSlot(s)) throw new RangeError(`slot ${s} is not owned`);
+      }
+      return new SnapshotWriter(this.ks, this.applied, chunkBytes, reuseChunks, { ...this.state(), slots: set, splits: [] });
+    }
     this.writer?.cancel();
-    this.writer = new SnapshotWriter(this.ks, this.applied, chunkBytes, reuseChunks, this.cluster, this.maxTs, this.sessions.records());
+    this.writer = new SnapshotWriter(this.ks, this.applied, chunkBytes, reuseChunks, {
+      ...this.state(),
+      slots: this.ks.owned,
+      splits: this.splitter.made,
+      cleanup: [this.ks.dropAfter, this.ks.dropEnd],
+    });
     return this.writer;
+  }
+
+  /** The replicated state a snapshot carries besides the keys. */
+  private state(): SnapshotState {
+    return { settings: this.cluster, highTs: this.maxTs, sessions: this.sessions.records() };
   }
 
   /**
@@ -328,13 +383,15 @@ export class KvStore {
     if (this.restoring) throw new RestoreInProgressError();
     this.restoring = true;
     try {
-      const { ks, index, settings, highTs, sessions } = await readSnapshot(source);
-      // A running snapshot keeps reading the old keyspace, which no longer changes.
+      const { ks, index, settings, highTs, sessions, splits } = await readSnapshot(source, this.countSlots);
+      // A running snapshot (a split's image too) keeps reading the old keyspace, which no
+      // longer changes.
       this.ks = ks;
       this.applied = index;
       this.cluster = settings;
       this.maxTs = highTs;
       this.sessions = sessions;
+      this.splitter.made = splits;
       return index;
     } finally {
       this.restoring = false;

@@ -31,6 +31,8 @@ const everyOp: KvOp[] = [
   { type: 'evict', keys: [b('x')] },
   { type: 'evictIf', victims: [{ key: b('x'), version: 0 }, { key: bin, version: Number.MAX_SAFE_INTEGER }] },
   { type: 'session', key: b('idem-key'), fingerprint: bin, ttlMs: 86_400_000 },
+  { type: 'split', atSlot: 16383, group: 0xffffffff },
+  { type: 'dropUnowned', limit: 4096 },
   { type: 'config', pairs: [[b('requirepass'), Buffer.from('pässwörd', 'utf8')], [b('maxmemory'), b('1073741824')]] },
   { type: 'get', key: b('k') },
   { type: 'mget', keys: [b('a'), b('b')] },

@@ -10,7 +10,7 @@ export function b(s: string): Buffer {
   return Buffer.from(s, 'latin1');
 }
 
-export type Shown = string | number | bigint | null | Shown[] | { err: string } | { status: string } | { publish: [string, string] } | { settings: string[] } | 'ABORTED';
+export type Shown = string | number | bigint | null | Shown[] | { err: string } | { status: string } | { publish: [string, string] } | { settings: string[] } | { moved: number } | { split: number[] } | 'ABORTED';
 
 /** A KvResult as a plain value: OK -> 'OK', nil -> null, bulk -> latin1 string, ... */
 export function show(r: KvResult): Shown {
@@ -35,6 +35,10 @@ export function show(r: KvResult): Shown {
       return { publish: [Buffer.from(r.channel).toString('latin1'), Buffer.from(r.message).toString('latin1')] };
     case 'settings':
       return { settings: r.ignored.map((i) => `${i.name}: ${i.why}`) };
+    case 'moved':
+      return { moved: r.slot };
+    case 'split':
+      return { split: [r.group, r.slots[0], r.slots[1], r.index] };
   }
 }
 

@@ -50,6 +50,11 @@ export function resultReply(r: KvResult): Reply {
     case 'settings':
       // CONFIG SET: the node has adopted the settings by the time the reply is made.
       return R.OK;
+    case 'moved':
+    case 'split':
+      // Issue 13: only a group that owns part of the slots answers them, and a single-group
+      // node owns them all; the sharded route layer maps them (MOVED / TRYAGAIN).
+      throw new TypeError(`${r.type} result without a sharded route`);
   }
 }
 
