@@ -11,6 +11,7 @@
  */
 import { isWriteOp, type KvOp, type KvResult, type KvStore, type Rng } from '../../kv/index.ts';
 import { R, type Reply } from '../reply.ts';
+import { ROUTING_ERRORS } from '../errors.ts';
 import { buf } from './args.ts';
 
 export interface KvPlan {
@@ -51,10 +52,12 @@ export function resultReply(r: KvResult): Reply {
       // CONFIG SET: the node has adopted the settings by the time the reply is made.
       return R.OK;
     case 'moved':
+      // The group no longer owns the slot (a split applied after routing): nothing ran, and the
+      // client's retry follows the slot map to the new owner. A single-group node owns every slot.
+      return ROUTING_ERRORS.slotChanging(r.slot);
     case 'split':
-      // Issue 13: only a group that owns part of the slots answers them, and a single-group
-      // node owns them all; the sharded route layer maps them (MOVED / TRYAGAIN).
-      throw new TypeError(`${r.type} result without a sharded route`);
+      // Only the shard admin path proposes SPLIT; a reply, should one reach a client, says it applied.
+      return R.OK;
   }
 }
 
