@@ -278,7 +278,9 @@ export function applyOp(ctx: ApplyContext, op: KvOp): KvResult {
       ctx.ks.clear(ctx.index);
       return OK;
     case 'publish':
-      return { type: 'publish', channel: op.channel, message: op.message };
+      return { type: 'publish', channel: op.channel, message: op.message, shard: false };
+    case 'spublish':
+      return { type: 'publish', channel: op.channel, message: op.message, shard: true };
     case 'expireIf':
       return expireIf(ctx, op);
     case 'evict':

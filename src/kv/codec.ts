@@ -188,6 +188,7 @@ function opSize(op: KvOp): number {
     case 'randomkey':
       return 1;
     case 'publish':
+    case 'spublish':
       return 1 + bytesSize(op.channel) + bytesSize(op.message);
     case 'ttl':
     case 'expiretime':
@@ -298,6 +299,7 @@ function writeOp(w: ByteWriter, op: KvOp): void {
     case 'randomkey':
       return;
     case 'publish':
+    case 'spublish':
       w.bytes(op.channel);
       w.bytes(op.message);
       return;
@@ -404,6 +406,7 @@ function readOp(r: ByteReader): KvOp {
     case 'randomkey':
       return { type };
     case 'publish':
+    case 'spublish':
       return { type, channel: r.bytes(), message: r.bytes() };
     case 'ttl':
     case 'expiretime': {

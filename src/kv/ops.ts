@@ -58,6 +58,8 @@ export const OP = {
   split: { code: 19, write: true },
   /** Cleanup after a split: deletes the given-up keys of the next `limit` creation seqs. */
   dropUnowned: { code: 20, write: true },
+  /** SPUBLISH (Redis 7 sharded pub/sub): `publish`, delivered to shard-channel subscribers. */
+  spublish: { code: 21, write: true },
   get: { code: 32, write: false },
   mget: { code: 33, write: false },
   exists: { code: 34, write: false },
@@ -111,6 +113,7 @@ interface OpShapes {
   split: { atSlot: number; group: number };
   /** Creation seqs walked (capped by MAX_DROP_EXAMINED). */
   dropUnowned: { limit: number };
+  spublish: { channel: Bytes; message: Bytes };
   get: { key: Bytes };
   mget: { keys: Bytes[] };
   exists: { keys: Bytes[] };

@@ -134,6 +134,9 @@ function unownedIn(op: KvOp, owned: SlotSet): number {
     case 'ttl':
     case 'expiretime':
       return unownedKey(op.key, owned);
+    case 'spublish':
+      // A shard channel lives in its slot's group, as a key does.
+      return unownedKey(op.channel, owned);
     case 'del':
     case 'mget':
     case 'exists':

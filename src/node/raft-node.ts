@@ -30,6 +30,8 @@ import { type NodeUnits, wireUnits } from './wiring.ts';
 export interface PublishEvent {
   channel: Uint8Array;
   message: Uint8Array;
+  /** SPUBLISH (shard channel subscribers), else PUBLISH. */
+  shard: boolean;
 }
 
 export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [string]; fatal: [Error]; removed: [string] }> {
@@ -63,7 +65,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       closed: () => this.closed,
       events: this,
       leaderChanged: (leader) => this.emit('leader', leader),
-      published: (channel, message) => this.emit('publish', { channel, message }),
+      published: (channel, message, shard) => this.emit('publish', { channel, message, shard }),
       removed: () => this.onRemoved(),
       fatal: (err) => this.onFatal(err),
     });

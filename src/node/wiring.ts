@@ -36,7 +36,7 @@ export interface NodeSide {
   /** A leader was elected, or none is known (NONE): for the node's listeners. */
   leaderChanged(leader: string): void;
   /** An applied PUBLISH: every node delivers it to its own subscribers. */
-  published(channel: Uint8Array, message: Uint8Array): void;
+  published(channel: Uint8Array, message: Uint8Array, shard: boolean): void;
   /** This node was removed from the cluster (removal.ts). */
   removed(): void;
   /** The Ready loop failed (storage): the node stops rather than lie. */
@@ -185,7 +185,7 @@ export function wireUnits(cfg: NodeConfig, log: Logger, parts: NodeParts, node: 
     kvApplied: (index, entry, results) => {
       metrics.applied(entry, results);
       for (const r of results) {
-        if (r.type === 'publish') node.published(r.channel, r.message);
+        if (r.type === 'publish') node.published(r.channel, r.message, r.shard);
         else if (r.type === 'settings') settings.applied(index, kv.settings, r.ignored);
       }
     },

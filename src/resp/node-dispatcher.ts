@@ -9,7 +9,6 @@
 import { ACCESS_TEXTS, respRefuses } from '../node/access.ts';
 import { type OutputLimits, parseOutputLimits } from '../node/client-limits.ts';
 import type { PublishEvent, RaftNode } from '../node/raft-node.ts';
-import { readLogChannel } from './cluster/shard-channel.ts';
 import type { ClusterView } from './cluster/view.ts';
 import { CommandRouter, type Handler, type HandlerTable } from './commands/router.ts';
 import { HANDLER_NAMES, type HandlerName } from './commands/table.ts';
@@ -84,9 +83,8 @@ export class NodeDispatcher implements Dispatcher {
   private readonly onPublish = (e: PublishEvent): void => {
     // The event fires while its entry is applied, before appliedIndex moves to it.
     if (this.node.appliedIndex < this.replayedUpTo) return;
-    const { channel, shard } = readLogChannel(buf(e.channel));
-    if (shard) this.ctx.subscriptions.deliverShard(channel, buf(e.message));
-    else this.ctx.subscriptions.deliver(channel, buf(e.message));
+    if (e.shard) this.ctx.subscriptions.deliverShard(buf(e.channel), buf(e.message));
+    else this.ctx.subscriptions.deliver(buf(e.channel), buf(e.message));
   };
 
   /**

@@ -27,6 +27,7 @@ const everyOp: KvOp[] = [
   { type: 'getex', key: b('k'), pxat: 123, persist: true },
   { type: 'flushall' },
   { type: 'publish', channel: b('ch'), message: bin },
+  { type: 'spublish', channel: b('ch'), message: bin },
   { type: 'expireIf', key: b('k'), at: 1_700_000_000_000 },
   { type: 'evict', keys: [b('x')] },
   { type: 'evictIf', victims: [{ key: b('x'), version: 0 }, { key: bin, version: Number.MAX_SAFE_INTEGER }] },

@@ -86,6 +86,8 @@ describe('owned slots', () => {
       { type: 'exists', keys: [b(other)] },
       { type: 'getex', key: b(other), persist: true },
       { type: 'append', key: b(other), value: b('x') },
+      // A shard channel belongs to its slot's group, as a key does.
+      { type: 'spublish', channel: b(other), message: b('m') },
     ];
     for (const op of ops) expect(h.exec([op])).toEqual([{ moved: 100 }]);
     expect(h.exec([{ type: 'get', key: b(mine) }], [{ key: b(other), version: -1 }])).toEqual([{ moved: 100 }]);

@@ -10,7 +10,6 @@ import type { Member } from '../../src/node/members.ts';
 import { type GroupLayout, LayoutError, LayoutView } from '../../src/resp/cluster/layout-view.ts';
 import { clusterInfoLines, clusterNodes, clusterShards, clusterSlots } from '../../src/resp/cluster/render.ts';
 import { KEYLESS, requestSlot, transactionSlot } from '../../src/resp/cluster/routing.ts';
-import { logChannel, readLogChannel } from '../../src/resp/cluster/shard-channel.ts';
 import type { ClusterView } from '../../src/resp/cluster/view.ts';
 import { resolveCommand } from '../../src/resp/commands/table.ts';
 import type { QueuedCommand } from '../../src/resp/conn.ts';
@@ -229,19 +228,5 @@ describe('CLUSTER replies from a 3-group view', () => {
     expect(fields(down)).toMatchObject({ cluster_state: 'fail', cluster_slots_ok: String(16384 - 5461), cluster_slots_fail: '5461', cluster_size: '2' });
     // The last leader keeps its slots in SLOTS, as Redis keeps a failed master.
     expect((plain(clusterSlots(down, false)) as unknown[][])[1][2]).toEqual(node(2));
-  });
-});
-
-describe('shard channels in the log', () => {
-  it('round-trips every kind and leaves plain channels untouched', () => {
-    const cases: [string, boolean][] = [['news', false], ['news', true], ['\0Sfake', false], ['\0Pfake', false], ['\0', false], ['', true], ['', false]];
-    for (const [ch, shard] of cases) {
-      const logged = logChannel(Buffer.from(ch, 'latin1'), shard);
-      const back = readLogChannel(logged);
-      expect([back.channel.toString('latin1'), back.shard], JSON.stringify(ch)).toEqual([ch, shard]);
-    }
-    expect(logChannel(Buffer.from('news'), false).toString()).toBe('news');
-    // Entries written before sharded pub/sub read as the plain channels they were.
-    expect(readLogChannel(Buffer.from('\0x', 'latin1'))).toEqual({ channel: Buffer.from('\0x', 'latin1'), shard: false });
   });
 });

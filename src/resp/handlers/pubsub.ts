@@ -13,7 +13,6 @@
  * count in SUBSCRIBE/PSUBSCRIBE confirmations is the connection's channels and patterns; in
  * SSUBSCRIBE/SUNSUBSCRIBE ones its shard channels (Redis's two counts).
  */
-import { logChannel, readLogChannel } from '../cluster/shard-channel.ts';
 import type { ClientConn } from '../conn.ts';
 import { R, type Reply } from '../reply.ts';
 import { buf } from './args.ts';
@@ -62,10 +61,9 @@ function unsubscribe(kind: SubscriptionKind): LocalHandler {
 /** PUBLISH or SPUBLISH: one log entry; the reply counts this node's receivers once it applied. */
 function publish(shard: boolean) {
   return kv((ctx: NodeContext, argv: Buffer[]) =>
-    single({ type: 'publish', channel: logChannel(argv[1], shard), message: argv[2] }, (r) => {
+    single({ type: shard ? 'spublish' : 'publish', channel: argv[1], message: argv[2] }, (r) => {
       if (r.type !== 'publish') return resultReply(r);
-      const { channel } = readLogChannel(buf(r.channel));
-      return R.int(shard ? ctx.subscriptions.shardReceivers(channel) : ctx.subscriptions.receivers(channel));
+      return R.int(shard ? ctx.subscriptions.shardReceivers(argv[1]) : ctx.subscriptions.receivers(argv[1]));
     }),
   );
 }
