@@ -15,7 +15,6 @@
  */
 import type { ClientConn } from '../conn.ts';
 import { R, type Reply } from '../reply.ts';
-import { buf } from './args.ts';
 import { type CommandImpl, kv, type LocalHandler, local, type NodeContext } from './context.ts';
 import { resultReply, single } from './plan.ts';
 import { ownNames, type SubscriptionKind } from './subscriptions.ts';
