@@ -50,6 +50,10 @@ describe('deterministic cluster simulation', () => {
       'one voter grows to two': /configuration at \d+: voters n\d,n\d learners/,
       'member removed': /decommissioned/,
       'leadership transferred': /transfer leadership: n\d -> n\d/,
+      // Issue 11's holes 2 and 1 (targeted.ts): a transfer whose old leader is cut off as its
+      // TimeoutNow lands; a single voter re-elected on a slow disk with a learner catching up.
+      'old leader cut off mid-transfer': /(isolate|deafen) n\d \(its TimeoutNow reached n\d\)/,
+      'single voter restarted on a slow disk': /n1 restarts on a slow disk, n\d is the learner/,
       storm: /storm .* started/,
       'liveness after healing': /liveness: write at index \d+ applied on every member/,
       'INCR applied': /op \d+ ok: applied: \d+$/,
