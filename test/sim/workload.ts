@@ -12,6 +12,7 @@
  *   indeterminate delete to the history (the key may expire at any time after);
  * - n*: GET, INCR, DEL.
  * The leader's eviction proposals add an indeterminate delete for each victim.
+ * A targeted scenario (targeted.ts) may steer reads and writes to given nodes for a while.
  *
  * Outcomes: ok when the proposing node applied the entry (the reply is computed at apply time)
  * or the read was served; fail when the write was refused before it was proposed, its index
@@ -117,6 +118,7 @@ export class Workload {
     const k = this.rng.int(1, keys + ttlKeys + counterKeys);
     const key = k <= keys ? `k${k}` : k <= keys + ttlKeys ? `t${k - keys}` : `n${k - keys - ttlKeys}`;
     const roll = this.rng.float();
+    // Steered to write only, the reads' share of the roll goes to DEL.
     if (roll < 0.45 && !this.writesOnly(nodes)) {
       this.read(client, nodes, key);
       return;
