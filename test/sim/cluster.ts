@@ -24,7 +24,7 @@ import type { SaveRequest } from '../../src/storage/memory-log.ts';
 import { CrashTriggers, type Trigger } from './crash-triggers.ts';
 import { GENESIS_DIGEST } from './digest.ts';
 import { EventQueue } from './event-queue.ts';
-import { applyFault, churn, type FaultHost } from './faults.ts';
+import { applyFault, churn, type FaultHost, type LaterEvent } from './faults.ts';
 import { Invariant, InvariantViolation, SafetyMonitor } from './invariants.ts';
 import { awaitLiveness, type LivenessHost } from './liveness.ts';
 import { CALM, copyMessage, describeMessage, Network } from './network.ts';
@@ -41,6 +41,7 @@ import {
 } from './schedule.ts';
 import { CrashPoint, type NodeHooks, SimNode } from './sim-node.ts';
 import { Disk } from './sim-storage.ts';
+import { Scenarios } from './targeted.ts';
 import type { RunOptions } from './simulation.ts';
 import { type TraceKind, TraceKind as K, Tracer } from './trace.ts';
 import { Workload } from './workload.ts';
@@ -57,6 +58,8 @@ type SimEvent =
   | { kind: 'fault'; fault: ScheduledFault }
   | { kind: 'heal'; partition: number }
   | { kind: 'churn'; fault: ScheduledFault; until: number; k: number }
+  /** The next step of a targeted scenario (targeted.ts). */
+  | { kind: 'scenario'; fault: ScheduledFault; k: number }
   | { kind: 'weather-end' }
   | { kind: 'restart'; node: NodeId; incarnation: number }
   | { kind: 'decommission'; node: NodeId }
@@ -92,6 +95,7 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
   healing = false;
   private stormUntil = 0;
   private readonly triggers = new CrashTriggers();
+  private readonly scenarios = new Scenarios(this);
   private readonly lastCommit = new Map<NodeId, number>();
   /** Every node that was ever in an applied configuration (a removed one is shut down). */
   private readonly members = new Set<NodeId>();
@@ -272,6 +276,9 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
       case 'churn':
         if (!this.healing) churn(this, ev.fault, ev.until, ev.k);
         return;
+      case 'scenario':
+        if (!this.healing) this.scenarios.step(ev.fault, ev.k);
+        return;
       case 'weather-end':
         if (this.time >= this.stormUntil && !this.healing) {
           this.network.weather = this.profile.weather;
@@ -328,6 +335,7 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
     if (this.tracer.enabled) this.trace(K.Net, `deliver ${describeMessage(m)}`);
     to.step(m);
     if (m.type === MessageType.Snap) this.report(m.from, m.to, 'snap-ok');
+    if (!this.healing) this.scenarios.delivered(m);
   }
 
   private report(node: NodeId, about: NodeId, what: 'unreachable' | 'snap-ok' | 'snap-fail'): void {
@@ -403,7 +411,10 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
   }
 
   diskIssued(node: SimNode): void {
-    const at = Math.max(this.durableAt.get(node.id) ?? 0, this.time + this.diskRng.int(1, this.profile.diskDelay));
+    // A scenario's slow disk takes at least half its delay for every write.
+    const slow = this.scenarios.slowDisk(node.id);
+    const delay = slow === undefined ? this.diskRng.int(1, this.profile.diskDelay) : this.diskRng.int(Math.ceil(slow / 2), slow);
+    const at = Math.max(this.durableAt.get(node.id) ?? 0, this.time + delay);
     this.durableAt.set(node.id, at);
     this.queue.push(at, { kind: 'persisted', node: node.id, incarnation: node.incarnation });
   }
@@ -569,10 +580,11 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
     return this.time;
   }
 
-  later(
-    delay: number,
-    ev: { kind: 'heal'; partition: number } | { kind: 'weather-end' } | { kind: 'churn'; fault: ScheduledFault; until: number; k: number },
-  ): void {
+  scenario(sf: ScheduledFault): void {
+    this.scenarios.step(sf, 0);
+  }
+
+  later(delay: number, ev: LaterEvent): void {
     if (ev.kind === 'weather-end') this.stormUntil = Math.max(this.stormUntil, this.time + delay);
     this.queue.push(this.time + delay, ev);
   }
@@ -595,6 +607,7 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
   async heal(): Promise<void> {
     this.healing = true;
     this.triggers.disarm();
+    this.scenarios.disarm();
     this.network.heal();
     this.network.weather = CALM;
     this.stalledUntil.clear();

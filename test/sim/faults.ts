@@ -38,11 +38,17 @@ export interface FaultHost {
   /** `node`'s event loop stops for `duration`. */
   stall(node: SimNode, duration: number): void;
   settle(node: SimNode): void;
-  later(
-    delay: number,
-    ev: { kind: 'heal'; partition: number } | { kind: 'weather-end' } | { kind: 'churn'; fault: ScheduledFault; until: number; k: number },
-  ): void;
+  /** Starts a targeted scenario (targeted.ts). */
+  scenario(sf: ScheduledFault): void;
+  later(delay: number, ev: LaterEvent): void;
 }
+
+/** What a fault schedules for later: a heal, the end of a storm, a churn's next crash, a scenario's next step. */
+export type LaterEvent =
+  | { kind: 'heal'; partition: number }
+  | { kind: 'weather-end' }
+  | { kind: 'churn'; fault: ScheduledFault; until: number; k: number }
+  | { kind: 'scenario'; fault: ScheduledFault; k: number };
 
 export function applyFault(host: FaultHost, sf: ScheduledFault): void {
   const rng = new Prng(sf.salt);
@@ -172,6 +178,10 @@ export function applyFault(host: FaultHost, sf: ScheduledFault): void {
       note(victim.id);
       return;
     }
+    case 'transfer-cut':
+    case 'unsynced-term':
+      host.scenario(sf);
+      return;
   }
 }
 

@@ -110,6 +110,14 @@ export class Network {
     }
   }
 
+  /** Cuts exactly the directed `links` (replacing any partition), described as `description`. */
+  cutLinks(links: readonly (readonly [NodeId, NodeId])[], description: string): void {
+    this.cut.clear();
+    this.generation++;
+    for (const [a, b] of links) this.cut.add(`${a}>${b}`);
+    this.description = description;
+  }
+
   /**
    * The delivery delays for one message: empty when it is dropped, two entries when it is
    * duplicated. Cut links are checked by the caller at send and at delivery.

@@ -21,6 +21,10 @@ export interface BatchOptions {
   shrink?: boolean;
   /** Receives report lines as they are produced. */
   print?: (line: string) => void;
+  /** Keep each run's readable trace lines, for `inspect` (tracing costs next to nothing). */
+  trace?: boolean;
+  /** Sees every run's result as it finishes (the vitest suite checks what the runs exercised). */
+  inspect?: (result: RunResult) => void;
 }
 
 export interface BatchResult {
@@ -39,7 +43,8 @@ export async function runSeeds(opts: BatchOptions): Promise<BatchResult> {
   const out: BatchResult = { seeds: 0, steps: 0, violations: [], sizes: {}, leases: 0, ops: 0 };
   for (let seed = opts.seedStart; seed < opts.seedStart + opts.seeds; seed++) {
     const options: RunOptions = { seed, steps: opts.steps, nodes: opts.nodes, readMode: opts.readMode };
-    const result = await runSeed(options);
+    const result = await runSeed({ ...options, trace: opts.trace });
+    opts.inspect?.(result);
     out.seeds++;
     out.steps += result.steps;
     out.ops += result.ops;

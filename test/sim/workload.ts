@@ -12,6 +12,7 @@
  *   indeterminate delete to the history (the key may expire at any time after);
  * - n*: GET, INCR, DEL.
  * The leader's eviction proposals add an indeterminate delete for each victim.
+ * A targeted scenario (targeted.ts) may steer reads and writes to given nodes for a while.
  *
  * Outcomes: ok when the proposing node applied the entry (the reply is computed at apply time)
  * or the read was served; fail when the write was refused before it was proposed, its index
@@ -46,6 +47,14 @@ interface Pending {
   incarnation: number;
 }
 
+export interface Steering {
+  reads?: NodeId;
+  writes?: NodeId;
+  /** No reads while the write target is reachable. */
+  writesOnly?: boolean;
+  until: number;
+}
+
 export interface WorkloadOptions {
   clients: number;
   keys: number;
@@ -68,6 +77,8 @@ export class Workload {
   private readonly pending = new Map<number, Pending>();
   private readonly hints: (NodeId | undefined)[];
   private seq = 0;
+  /** Where a targeted scenario (targeted.ts) sends reads and writes for a while. */
+  private steering: Steering | undefined;
   /** False once the run winds down: clients finish what they have but start nothing new. */
   active = true;
 
@@ -107,11 +118,12 @@ export class Workload {
     const k = this.rng.int(1, keys + ttlKeys + counterKeys);
     const key = k <= keys ? `k${k}` : k <= keys + ttlKeys ? `t${k - keys}` : `n${k - keys - ttlKeys}`;
     const roll = this.rng.float();
-    if (roll < 0.45) {
+    // Steered to write only, the reads' share of the roll goes to DEL.
+    if (roll < 0.45 && !this.writesOnly(nodes)) {
       this.read(client, nodes, key);
       return;
     }
-    const target = this.hinted(client) ?? this.rng.pick(nodes);
+    const target = this.steered('writes', nodes) ?? this.hinted(client) ?? this.rng.pick(nodes);
     const value = `c${client}-${++this.seq}`;
     const kind = key[0];
     if (roll < 0.55) this.write(client, target, key, { type: 'del', keys: [enc.encode(key)] }, null);
@@ -187,7 +199,7 @@ export class Workload {
 
   private read(client: number, nodes: SimNode[], key: string): void {
     const hinted = this.hinted(client);
-    const target = hinted && this.rng.chance(0.5) ? hinted : this.rng.pick(nodes);
+    const target = this.steered('reads', nodes) ?? (hinted && this.rng.chance(0.5) ? hinted : this.rng.pick(nodes));
     const opId = this.nextOpId++;
     const h: HistoryOp = { clientId: client, key, op: 'read', call: this.tick(), return: 0, status: 'info' };
     this.history.push(h);
@@ -204,6 +216,27 @@ export class Workload {
       },
       (err: Error) => this.settled(p, 'info', `${err.name}: ${err.message}`),
     );
+  }
+
+  /**
+   * Until `until`, every client reads through `reads` and writes through `writes` while that
+   * node is reachable (a scenario's old and new leader); a later call replaces an earlier one.
+   */
+  steer(steering: Steering): void {
+    this.steering = steering;
+    const to = [steering.reads && `reads to ${steering.reads}`, steering.writes && `writes${steering.writesOnly ? ' only' : ''} to ${steering.writes}`].filter(Boolean);
+    this.host.trace(`clients steered (${to.join(', ')}) until ${steering.until}`);
+  }
+
+  private steered(kind: 'reads' | 'writes', nodes: SimNode[]): SimNode | undefined {
+    const s = this.steering;
+    if (!s || this.host.time() > s.until) return undefined;
+    return nodes.find((n) => n.id === s[kind]);
+  }
+
+  /** Steered writes only: no reads while the write target is reachable. */
+  private writesOnly(nodes: SimNode[]): boolean {
+    return this.steering?.writesOnly === true && this.steered('writes', nodes) !== undefined;
   }
 
   /** The node the client believes leads, if it is reachable. */
