@@ -5,7 +5,7 @@
  *
  * Why a B+tree and not Redis's skiplist: a skiplist node in V8 is an object with a forward
  * array and a span array (about 120 heap bytes per element measured); a leaf here holds up to
- * LEAF_MAX pairs in two plain arrays (a Float64-backed score array and a member array), about
+ * NODE_MAX pairs in two plain arrays (a Float64-backed score array and a member array), about
  * 20 bytes per element, and a lookup touches ~log64(n) nodes instead of ~log2(n) objects (the
  * numbers are in docs/performance.md, "Collections"). Inner nodes keep each child's size (rank
  * and select in O(log n)) and its first pair (the descent).
@@ -16,11 +16,8 @@
  * so a range walks on in O(1) per element. Pure: no clock, no randomness.
  */
 
-const LEAF_MAX = 64;
-const INNER_MAX = 64;
-/** Below this a node is merged with a neighbour (and split again if the pair is too big). */
-const LEAF_MIN = LEAF_MAX >> 2;
-const INNER_MIN = INNER_MAX >> 2;
+/** Widest node (pairs in a leaf, children in an inner node); tests pass 4 to get deep trees. */
+export const NODE_MAX = 64;
 
 /** True for the pairs before some bound; must be true for a prefix of the order only. */
 export type Before = (score: number, member: string) => boolean;
@@ -78,8 +75,13 @@ export class ScoreTree {
   private head: Leaf;
   private tail: Leaf;
 
-  constructor() {
+  /** Below `min` a node is merged with a neighbour (and split again if the pair is too wide). */
+  private readonly min: number;
+
+  constructor(private readonly max = NODE_MAX) {
     this.head = this.tail = this.root as Leaf;
+    // At least 2, so that a node left with one child (or one pair) is merged, never kept.
+    this.min = Math.max(2, max >> 2);
   }
 
   get size(): number {
@@ -172,7 +174,7 @@ export class ScoreTree {
       const i = lastTrue(node.scores.length, (k) => pairLess(node.scores[k], node.members[k], score, member)) + 1;
       node.scores.splice(i, 0, score);
       node.members.splice(i, 0, member);
-      if (node.scores.length <= LEAF_MAX) return null;
+      if (node.scores.length <= this.max) return null;
       return this.splitLeaf(node);
     }
     let i = lastTrue(node.children.length, (k) => pairLess(node.firstScores[k], node.firstMembers[k], score, member));
@@ -190,7 +192,7 @@ export class ScoreTree {
       node.firstScores.splice(i + 1, 0, firstScore(split));
       node.firstMembers.splice(i + 1, 0, firstMember(split));
     }
-    if (node.children.length <= INNER_MAX) return null;
+    if (node.children.length <= this.max) return null;
     return this.splitInner(node);
   }
 
@@ -236,7 +238,7 @@ export class ScoreTree {
       node.firstScores[i] = firstScore(child);
       node.firstMembers[i] = firstMember(child);
     }
-    if (width(child) < (child instanceof Leaf ? LEAF_MIN : INNER_MIN) && node.children.length > 1) this.rebalance(node, i);
+    if (width(child) < this.min && node.children.length > 1) this.rebalance(node, i);
     return true;
   }
 
@@ -253,7 +255,7 @@ export class ScoreTree {
       else this.tail = left;
       this.removeChild(parent, l + 1);
       parent.sizes[l] = left.scores.length;
-      if (left.scores.length > LEAF_MAX) this.reinsert(parent, l, this.splitLeaf(left));
+      if (left.scores.length > this.max) this.reinsert(parent, l, this.splitLeaf(left));
     } else {
       const a = left as Inner;
       const b = right as Inner;
@@ -263,7 +265,7 @@ export class ScoreTree {
       a.firstMembers.push(...b.firstMembers);
       this.removeChild(parent, l + 1);
       parent.sizes[l] = nodeSize(a);
-      if (a.children.length > INNER_MAX) this.reinsert(parent, l, this.splitInner(a));
+      if (a.children.length > this.max) this.reinsert(parent, l, this.splitInner(a));
     }
     const merged = parent.children[l];
     if (width(merged) > 0) {

@@ -56,6 +56,8 @@ export type ZEntry = [member: string, score: number];
 export interface ZSetLimits {
   maxListpackEntries: number;
   maxListpackValue: number;
+  /** The tree's node width (score-tree.ts NODE_MAX); tests shrink it to get deep trees. */
+  treeNodeMax?: number;
 }
 
 const DEFAULT_LIMITS: ZSetLimits = {
@@ -274,7 +276,7 @@ export class SortedSet {
   }
 
   private convert(): void {
-    const tree = new ScoreTree();
+    const tree = new ScoreTree(this.limits.treeNodeMax);
     const dict = new Map<string, number>();
     const scores = this.lpScores!;
     const members = this.lpMembers!;
