@@ -20,10 +20,13 @@ import { pickIndices } from './random.ts';
 
 export const HASH_MAX_LISTPACK_ENTRIES = 128;
 export const HASH_MAX_LISTPACK_VALUE = 64;
-export const HASH_BASE = 120;
-/** Two array slots and two string headers. */
-export const LISTPACK_FIELD = 48;
-/** Two array slots, two string headers and a Map entry. */
+/**
+ * Per-field estimates beside the field's and value's lengths (measured: node --expose-gc, test/kv/structs/structs.bench.ts; a flat member string costs its length plus ~20 bytes of header and padding): the object with its
+ * first arrays (~440 B measured with one field); listpack, two array slots (17 B) and two string
+ * headers; hashtable, two slots and a Map entry (50-55 B at 1M-100k) and two headers.
+ */
+export const HASH_BASE = 440;
+export const LISTPACK_FIELD = 56;
 export const HASHTABLE_FIELD = 96;
 
 export interface HashLimits {

@@ -20,11 +20,14 @@ import type { Rng } from '../ops.ts';
 import { pickIndices } from './random.ts';
 
 export const SET_MAX_INTSET_ENTRIES = 512;
-export const SET_BASE = 120;
-/** Array slot for the member and for its value, the string header. */
+/**
+ * Per-member estimates beside the member's length (measured: node --expose-gc, test/kv/structs/structs.bench.ts; a flat member string costs its length plus ~20 bytes of header and padding): the object with its first arrays
+ * (~490 B measured with one member); intset, the member's and value's slots (17 B) and the
+ * header; hashtable, a slot and a Map entry (40-46 B at 1M-100k) and the header.
+ */
+export const SET_BASE = 490;
 export const INTSET_MEMBER = 40;
-/** Array slot, string header, Map entry. */
-export const HASHTABLE_MEMBER = 72;
+export const HASHTABLE_MEMBER = 66;
 
 export class MemberSet {
   /** Accounted heap bytes, kept up to date on every change. */

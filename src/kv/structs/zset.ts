@@ -29,12 +29,14 @@ import { type Before, pairLess, ScoreTree } from './score-tree.ts';
 /** Redis 7.0 defaults: zset-max-listpack-entries, zset-max-listpack-value. */
 export const ZSET_MAX_LISTPACK_ENTRIES = 128;
 export const ZSET_MAX_LISTPACK_VALUE = 64;
-/** The object, its arrays or its Map and tree root. */
-export const ZSET_BASE = 200;
-/** A listpack entry besides the member's bytes: 8-byte score, 8-byte reference, string header. */
-export const LISTPACK_ENTRY = 32;
-/** A skiplist entry besides the member's bytes: Map entry, tree slots, string header. */
-export const SKIPLIST_ENTRY = 80;
+/**
+ * Per-element estimates beside the member's length (measured: node --expose-gc, test/kv/structs/structs.bench.ts; a flat member string costs its length plus ~20 bytes of header and padding): the object with its first arrays
+ * (~460 B measured with one member); a listpack entry, two array slots (16.5 B) and the string's
+ * header; a skiplist entry, Map entry and tree slots (72-80 B at 1M-100k) and the header.
+ */
+export const ZSET_BASE = 460;
+export const LISTPACK_ENTRY = 36;
+export const SKIPLIST_ENTRY = 100;
 
 /** A score bound: `1.5` is inclusive, `(1.5` exclusive; -inf/+inf are the infinities. */
 export interface ScoreBound {
