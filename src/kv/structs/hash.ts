@@ -116,6 +116,23 @@ export class Hash {
     return [this.fields[i], this.values[i]];
   }
 
+  /**
+   * One HSCAN step: up to `count` entries walking positions downwards from the cursor (0 starts
+   * at the top); the next cursor is the lowest position visited, 0 when done. Walking down keeps
+   * SCAN's guarantee under deletes: a delete only ever moves an entry from a higher position
+   * (visited) to a lower one (maybe visited again: SCAN allows repeats), so an entry present for
+   * the whole scan is returned at least once; new entries append at the top and may be missed.
+   * A listpack is returned whole in one step (cursor 0), as Redis does: its inserts shift positions.
+   */
+  scan(cursor: number, count: number): { cursor: number; entries: Array<[string, string]> } {
+    if (!this.index) return { cursor: 0, entries: [...this.entries()] };
+    const top = cursor <= 0 ? this.fields.length : Math.min(cursor, this.fields.length);
+    const low = Math.max(0, top - Math.max(1, count));
+    const entries: Array<[string, string]> = [];
+    for (let i = top - 1; i >= low; i--) entries.push(this.at(i));
+    return { cursor: low, entries };
+  }
+
   /** HRANDFIELD: Redis's count rule (random.ts), pairs in pick order. */
   random(rng: Rng, count: number): Array<[string, string]> {
     return pickIndices(rng, this.size, count).map((i) => this.at(i));

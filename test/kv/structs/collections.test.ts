@@ -215,3 +215,63 @@ describe('pickIndices (Redis count rule)', () => {
     expect(new Set(many).size).toBe(90);
   });
 });
+
+describe('SCAN steps (Hash.scan, MemberSet.scan)', () => {
+  it('every member present for the whole scan is returned, under random adds and deletes', () => {
+    for (const seed of [21, 22, 23]) {
+      const rng = new SplitMix32(seed);
+      const s = new MemberSet();
+      const h = new Hash();
+      for (let i = 0; i < 2000; i++) {
+        s.add(`m${i}`);
+        h.set(`m${i}`, `v${i}`);
+      }
+      const start = new Set([...s]);
+      const deleted = new Set<string>();
+      const seenS = new Set<string>();
+      const seenH = new Set<string>();
+      let cs = 0;
+      let ch = 0;
+      let steps = 0;
+      do {
+        const count = rng.int(1, 50);
+        const rs = s.scan(cs, count);
+        const rh = h.scan(ch, count);
+        for (const m of rs.members) seenS.add(m);
+        for (const [f] of rh.entries) seenH.add(f);
+        cs = rs.cursor;
+        ch = rh.cursor;
+        for (let k = 0; k < 20; k++) {
+          const m = `m${rng.int(0, 2999)}`;
+          if (rng.chance(0.5)) {
+            s.delete(m);
+            h.delete(m);
+            deleted.add(m);
+          } else {
+            s.add(m);
+            h.set(m, 'x');
+          }
+        }
+        steps++;
+      } while ((cs !== 0 || ch !== 0) && steps < 10_000);
+      expect(cs).toBe(0);
+      expect(ch).toBe(0);
+      for (const m of start) {
+        if (deleted.has(m)) continue;
+        expect(seenS.has(m), `seed ${seed} set ${m}`).toBe(true);
+        expect(seenH.has(m), `seed ${seed} hash ${m}`).toBe(true);
+      }
+    }
+  });
+
+  it('a compact encoding is returned whole with cursor 0, as Redis does', () => {
+    const s = new MemberSet();
+    for (let i = 0; i < 100; i++) s.add(String(i));
+    expect(s.encoding).toBe('intset');
+    expect(s.scan(0, 10)).toEqual({ cursor: 0, members: [...s] });
+    const h = new Hash();
+    h.set('a', '1');
+    h.set('b', '2');
+    expect(h.scan(0, 1)).toEqual({ cursor: 0, entries: [...h.entries()] });
+  });
+});
