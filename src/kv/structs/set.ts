@@ -87,6 +87,23 @@ export class MemberSet {
     return this.members[i];
   }
 
+  /**
+   * One SSCAN step: up to `count` members walking positions downwards from the cursor (0 starts
+   * at the top); the next cursor is the lowest position visited, 0 when done. Walking down keeps
+   * SCAN's guarantee under deletes: a delete only ever moves a member from a higher position
+   * (visited) to a lower one (maybe visited again: SCAN allows repeats), so a member present for
+   * the whole scan is returned at least once; new members append at the top and may be missed.
+   * An intset is returned whole in one step (cursor 0), as Redis does: its inserts shift positions.
+   */
+  scan(cursor: number, count: number): { cursor: number; members: string[] } {
+    if (!this.index) return { cursor: 0, members: [...this.members] };
+    const top = cursor <= 0 ? this.members.length : Math.min(cursor, this.members.length);
+    const low = Math.max(0, top - Math.max(1, count));
+    const members: string[] = [];
+    for (let i = top - 1; i >= low; i--) members.push(this.members[i]);
+    return { cursor: low, members };
+  }
+
   /** SRANDMEMBER: Redis's count rule (random.ts), members in pick order. */
   random(rng: Rng, count: number): string[] {
     return pickIndices(rng, this.size, count).map((i) => this.members[i]);
