@@ -4,7 +4,7 @@
  * HRANDFIELD needs for random picks from a seeded generator and HSCAN for a cursor. So:
  *
  * - `listpack` (Redis 7.0's name; up to hash-max-listpack-entries 128 fields, none and no value
- *   longer than hash-max-listpack-value 64): two parallel arrays in insertion order, lookups
+ *   longer than hash-max-listpack-value 64): two exact-size parallel arrays (tight.ts) in insertion order, lookups
  *   scan. HGETALL then lists fields in Redis's own order, and a small hash has no Map.
  * - `hashtable`: the same arrays plus a Map field -> position. Deleting moves the last field
  *   into the hole (O(1)), so the order is a deterministic function of the operations, though not
@@ -17,15 +17,16 @@
  */
 import type { Rng } from '../ops.ts';
 import { pickIndices } from './random.ts';
+import { withInserted, withRemoved } from './tight.ts';
 
 export const HASH_MAX_LISTPACK_ENTRIES = 128;
 export const HASH_MAX_LISTPACK_VALUE = 64;
 /**
  * Per-field estimates beside the field's and value's lengths (measured: node --expose-gc, test/kv/structs/structs.bench.ts; a flat member string costs its length plus ~20 bytes of header and padding): the object with its
- * first arrays (~440 B measured with one field); listpack, two array slots (17 B) and two string
+ * first arrays (~240 B measured with one field); listpack, two array slots (17 B) and two string
  * headers; hashtable, two slots and a Map entry (50-55 B at 1M-100k) and two headers.
  */
-export const HASH_BASE = 440;
+export const HASH_BASE = 220;
 export const LISTPACK_FIELD = 56;
 export const HASHTABLE_FIELD = 96;
 
@@ -82,9 +83,14 @@ export class Hash {
     ) {
       this.convert();
     }
-    this.index?.set(field, this.fields.length);
-    this.fields.push(field);
-    this.values.push(value);
+    if (this.index) {
+      this.index.set(field, this.fields.length);
+      this.fields.push(field);
+      this.values.push(value);
+    } else {
+      this.fields = withInserted(this.fields, this.fields.length, field);
+      this.values = withInserted(this.values, this.values.length, value);
+    }
     this.bytes += field.length + value.length + this.perField();
     return true;
   }
@@ -95,8 +101,8 @@ export class Hash {
     if (i < 0) return false;
     this.bytes -= field.length + this.values[i].length + this.perField();
     if (!this.index) {
-      this.fields.splice(i, 1);
-      this.values.splice(i, 1);
+      this.fields = withRemoved(this.fields, i);
+      this.values = withRemoved(this.values, i);
       return true;
     }
     const last = this.fields.length - 1;

@@ -4,7 +4,7 @@
  *
  * - `intset`: while every member is an integer in Redis's canonical form (string2ll accepts
  *   it: no '+', no leading zeros, no "-0", within int64) and there are at most
- *   set-max-intset-entries (512): a sorted array of the members and their values (numbers, or
+ *   set-max-intset-entries (512): a sorted exact-size array (tight.ts) of the members and their values (numbers, or
  *   bigints beyond 2^53; JS compares the two kinds exactly). SMEMBERS then lists them in Redis's
  *   own order, ascending.
  * - `hashtable`: a member array plus a Map member -> position; deleting moves the last member
@@ -18,14 +18,15 @@
 import { parseInt64 } from '../numbers.ts';
 import type { Rng } from '../ops.ts';
 import { pickIndices } from './random.ts';
+import { withInserted, withRemoved } from './tight.ts';
 
 export const SET_MAX_INTSET_ENTRIES = 512;
 /**
  * Per-member estimates beside the member's length (measured: node --expose-gc, test/kv/structs/structs.bench.ts; a flat member string costs its length plus ~20 bytes of header and padding): the object with its first arrays
- * (~490 B measured with one member); intset, the member's and value's slots (17 B) and the
+ * (~200 B measured with one member); intset, the member's and value's slots (17 B) and the
  * header; hashtable, a slot and a Map entry (40-46 B at 1M-100k) and the header.
  */
-export const SET_BASE = 490;
+export const SET_BASE = 180;
 export const INTSET_MEMBER = 40;
 export const HASHTABLE_MEMBER = 66;
 
@@ -58,8 +59,8 @@ export class MemberSet {
       if (value !== null && this.members.length + 1 <= this.maxIntsetEntries) {
         const i = this.lowerBound(value);
         if (i < this.values!.length && this.values![i] === value) return false;
-        this.members.splice(i, 0, member);
-        this.values!.splice(i, 0, value);
+        this.members = withInserted(this.members, i, member);
+        this.values = withInserted(this.values!, i, value);
         this.bytes += member.length + INTSET_MEMBER;
         return true;
       }
@@ -123,8 +124,8 @@ export class MemberSet {
   private removeAt(i: number): void {
     const member = this.members[i];
     if (!this.index) {
-      this.members.splice(i, 1);
-      this.values!.splice(i, 1);
+      this.members = withRemoved(this.members, i);
+      this.values = withRemoved(this.values!, i);
       this.bytes -= member.length + INTSET_MEMBER;
       return;
     }

@@ -7,7 +7,7 @@
  * becomes 0 there (and stays 0 on conversion), while the skiplist keeps the double's sign.
  *
  * Two encodings, as Redis 7.0 (OBJECT ENCODING names them):
- * - `listpack`: two sorted parallel arrays, no index; lookups scan (at most 128 entries by
+ * - `listpack`: two sorted parallel arrays of exact size (tight.ts), no index; lookups scan (at most 128 entries by
  *   default, zset-max-listpack-entries / zset-max-listpack-value);
  * - `skiplist`: a Map member -> score (ZSCORE in O(1)) and a ScoreTree for the order (an
  *   order-statistic B+tree, not a skiplist: see score-tree.ts for why; the name is Redis's).
@@ -25,16 +25,17 @@
 import type { Rng } from '../ops.ts';
 import { pickIndices } from './random.ts';
 import { type Before, pairLess, ScoreTree } from './score-tree.ts';
+import { withInserted, withInsertedScore, withRemoved, withRemovedScore } from './tight.ts';
 
 /** Redis 7.0 defaults: zset-max-listpack-entries, zset-max-listpack-value. */
 export const ZSET_MAX_LISTPACK_ENTRIES = 128;
 export const ZSET_MAX_LISTPACK_VALUE = 64;
 /**
  * Per-element estimates beside the member's length (measured: node --expose-gc, test/kv/structs/structs.bench.ts; a flat member string costs its length plus ~20 bytes of header and padding): the object with its first arrays
- * (~460 B measured with one member); a listpack entry, two array slots (16.5 B) and the string's
+ * (~280 B measured with one member); a listpack entry, two array slots (15 B) and the string's
  * header; a skiplist entry, Map entry and tree slots (72-80 B at 1M-100k) and the header.
  */
-export const ZSET_BASE = 460;
+export const ZSET_BASE = 260;
 export const LISTPACK_ENTRY = 36;
 export const SKIPLIST_ENTRY = 100;
 
@@ -263,8 +264,8 @@ export class SortedSet {
       return;
     }
     const i = this.countBefore((s, m) => pairLess(s, m, score, member));
-    this.lpScores!.splice(i, 0, score);
-    this.lpMembers!.splice(i, 0, member);
+    this.lpScores = withInsertedScore(this.lpScores!, i, score);
+    this.lpMembers = withInserted(this.lpMembers!, i, member);
   }
 
   private removeOrdered(member: string, score: number): void {
@@ -273,8 +274,8 @@ export class SortedSet {
       return;
     }
     const i = this.countBefore((s, m) => pairLess(s, m, score, member));
-    this.lpScores!.splice(i, 1);
-    this.lpMembers!.splice(i, 1);
+    this.lpScores = withRemovedScore(this.lpScores!, i);
+    this.lpMembers = withRemoved(this.lpMembers!, i);
   }
 
   private convert(): void {
