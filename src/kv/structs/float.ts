@@ -9,6 +9,9 @@
  * otherwise, trailing zeros and a bare point removed. JS's toExponential gives the same digits
  * except on exact ties, which it rounds up: those (rare: the exact value must have exactly 18
  * significant digits) are redone here with BigInt. Pure, so every replica prints the same bytes.
+ *
+ * HINCRBYFLOAT is not this: Redis 7.0 computes it in long double and prints it with ld2string
+ * (LD_STR_HUMAN), exactly as INCRBYFLOAT, so it reuses src/kv/long-double.ts.
  */
 
 const DIGITS = 17;

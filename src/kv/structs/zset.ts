@@ -183,6 +183,16 @@ export class SortedSet {
     return this.spanRange(this.lexSpan(min, max), reverse, limit);
   }
 
+  /**
+   * ZREMRANGEBYRANK / BYSCORE / BYLEX: removes the members at ranks [from, to) (a span from
+   * scoreSpan or lexSpan, or a rank range + 1) and returns them in order. O(log n + m log n).
+   */
+  removeSpan([from, to]: [number, number]): ZEntry[] {
+    const out = this.collect(from, Math.max(0, Math.min(to, this.size) - from), false);
+    for (const [m] of out) this.remove(m);
+    return out;
+  }
+
   /** ZPOPMIN / ZPOPMAX: removes and returns up to count members from the low or high end. */
   pop(count: number, max = false): ZEntry[] {
     const out = this.rangeByRank(0, count - 1, max);

@@ -131,6 +131,12 @@ function run(seed: number, steps: number, pool: number, maxEntries: number, same
       const want = max ? model.entries.slice(-count).reverse() : model.entries.slice(0, count);
       expect(z.pop(count, max), ctx).toEqual(want);
       model.entries = max ? model.entries.slice(0, Math.max(0, model.entries.length - count)) : model.entries.slice(count);
+    } else if (op === 10 && rng.chance(0.3)) {
+      // ZREMRANGEBYSCORE (or BYLEX when all scores are equal)
+      const span = sameScore ? z.lexSpan(lexBound(rng, pool), lexBound(rng, pool)) : z.scoreSpan(scoreBound(rng), scoreBound(rng));
+      const want = model.entries.slice(span[0], span[1]);
+      expect(z.removeSpan(span), ctx).toEqual(want);
+      model.entries.splice(span[0], want.length);
     } else if (op === 10) {
       const count = rng.int(-5, 8);
       const seedPick = rng.u32();
