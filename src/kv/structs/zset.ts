@@ -9,8 +9,10 @@
  * Two encodings, as Redis 7.0 (OBJECT ENCODING names them):
  * - `listpack`: two sorted parallel arrays of exact size (tight.ts), no index; lookups scan (at most 128 entries by
  *   default, zset-max-listpack-entries / zset-max-listpack-value);
- * - `skiplist`: a Map member -> score (ZSCORE in O(1)) and a ScoreTree for the order (an
- *   order-statistic B+tree, not a skiplist: see score-tree.ts for why; the name is Redis's).
+ * - `skiplist`: a ScoreTree for the order (an order-statistic B+tree, not a skiplist: see
+ *   score-tree.ts for why; the name is Redis's), and for ZSCORE in O(1) a Map member -> position
+ *   in two dense arrays (members, scores) with swap-remove: a Map of small integers stores no
+ *   boxed double per entry, and positions give ZRANDMEMBER O(1) picks and ZSCAN a cursor.
  * A listpack set converts when an add would take it past maxEntries or a member is longer than
  * maxValue; it never converts back (Redis does not either).
  *
@@ -76,7 +78,10 @@ export class SortedSet {
   private lpScores: number[] | null = [];
   private lpMembers: string[] | null = [];
   // skiplist encoding
+  /** Member -> position in posMembers/posScores (a small integer: no boxed double per entry). */
   private dict: Map<string, number> | null = null;
+  private posMembers: string[] = [];
+  private posScores: number[] = [];
   private tree: ScoreTree | null = null;
 
   constructor(private readonly limits: ZSetLimits = DEFAULT_LIMITS) {}
@@ -91,7 +96,10 @@ export class SortedSet {
 
   /** The member's score, or undefined. O(1) (skiplist) or O(n <= 128) (listpack). */
   score(member: string): number | undefined {
-    if (this.dict) return this.dict.get(member);
+    if (this.dict) {
+      const i = this.dict.get(member);
+      return i === undefined ? undefined : this.posScores[i];
+    }
     const i = this.lpMembers!.indexOf(member);
     return i < 0 ? undefined : this.lpScores![i];
   }
@@ -112,11 +120,15 @@ export class SortedSet {
       if (prev === score) return prev;
       this.removeOrdered(member, prev);
       this.insertOrdered(member, score);
-      if (this.dict) this.dict.set(member, score);
+      if (this.dict) this.posScores[this.dict.get(member)!] = score;
       return prev;
     }
     this.insertOrdered(member, score);
-    if (this.dict) this.dict.set(member, score);
+    if (this.dict) {
+      this.dict.set(member, this.posMembers.length);
+      this.posMembers.push(member);
+      this.posScores.push(score);
+    }
     this.memberBytes += member.length;
     this.bytes += member.length + (this.tree ? SKIPLIST_ENTRY : LISTPACK_ENTRY);
     return undefined;
@@ -127,7 +139,19 @@ export class SortedSet {
     const prev = this.score(member);
     if (prev === undefined) return false;
     this.removeOrdered(member, prev);
-    this.dict?.delete(member);
+    if (this.dict) {
+      // Swap-remove: the last member takes the hole, so positions stay dense.
+      const i = this.dict.get(member)!;
+      const last = this.posMembers.length - 1;
+      if (i !== last) {
+        this.posMembers[i] = this.posMembers[last];
+        this.posScores[i] = this.posScores[last];
+        this.dict.set(this.posMembers[i], i);
+      }
+      this.posMembers.pop();
+      this.posScores.pop();
+      this.dict.delete(member);
+    }
     this.memberBytes -= member.length;
     this.bytes -= member.length + (this.tree ? SKIPLIST_ENTRY : LISTPACK_ENTRY);
     return true;
@@ -200,9 +224,25 @@ export class SortedSet {
     return out;
   }
 
-  /** ZRANDMEMBER: Redis's count rule (see random.ts), entries in pick order. */
+  /** ZRANDMEMBER: Redis's count rule (see random.ts), entries in pick order; O(1) a pick. */
   random(rng: Rng, count: number): ZEntry[] {
-    return pickIndices(rng, this.size, count).map((r) => this.collect(r, 1, false)[0]);
+    if (!this.dict) return pickIndices(rng, this.size, count).map((r) => this.collect(r, 1, false)[0]);
+    return pickIndices(rng, this.size, count).map((i) => [this.posMembers[i], this.posScores[i]]);
+  }
+
+  /**
+   * One ZSCAN step, as Hash.scan: a skiplist walks its dense positions downwards from the
+   * cursor (0 starts at the top; the next cursor is the lowest position visited, 0 when done),
+   * which keeps SCAN's guarantee under deletes (swap-remove only moves a visited member down);
+   * a listpack is returned whole with cursor 0, as Redis does.
+   */
+  scan(cursor: number, count: number): { cursor: number; entries: ZEntry[] } {
+    if (!this.dict) return { cursor: 0, entries: [...this.entries()] };
+    const top = cursor <= 0 ? this.posMembers.length : Math.min(cursor, this.posMembers.length);
+    const low = Math.max(0, top - Math.max(1, count));
+    const entries: ZEntry[] = [];
+    for (let i = top - 1; i >= low; i--) entries.push([this.posMembers[i], this.posScores[i]]);
+    return { cursor: low, entries };
   }
 
   /** All entries in order (snapshots, ZRANGE 0 -1). */
@@ -295,7 +335,9 @@ export class SortedSet {
     const members = this.lpMembers!;
     for (let i = 0; i < scores.length; i++) {
       tree.insert(scores[i], members[i]);
-      dict.set(members[i], scores[i]);
+      dict.set(members[i], i);
+      this.posMembers.push(members[i]);
+      this.posScores.push(scores[i]);
     }
     this.tree = tree;
     this.dict = dict;

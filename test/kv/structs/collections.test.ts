@@ -10,6 +10,7 @@ import { DEQUE_BASE, DEQUE_ENTRY, Deque } from '../../../src/kv/structs/deque.ts
 import { HASH_BASE, HASHTABLE_FIELD, Hash, LISTPACK_FIELD } from '../../../src/kv/structs/hash.ts';
 import { pickIndices } from '../../../src/kv/structs/random.ts';
 import { HASHTABLE_MEMBER, INTSET_MEMBER, MemberSet, SET_BASE } from '../../../src/kv/structs/set.ts';
+import { SortedSet } from '../../../src/kv/structs/zset.ts';
 import { SplitMix32 } from '../../support/splitmix32.ts';
 
 function value(rng: SplitMix32): string {
@@ -216,27 +217,37 @@ describe('pickIndices (Redis count rule)', () => {
   });
 });
 
-describe('SCAN steps (Hash.scan, MemberSet.scan)', () => {
+describe('SCAN steps (Hash.scan, MemberSet.scan, SortedSet.scan)', () => {
   it('every member present for the whole scan is returned, under random adds and deletes', () => {
     for (const seed of [21, 22, 23]) {
       const rng = new SplitMix32(seed);
       const s = new MemberSet();
       const h = new Hash();
+      const z = new SortedSet();
       for (let i = 0; i < 2000; i++) {
         s.add(`m${i}`);
         h.set(`m${i}`, `v${i}`);
+        z.set(`m${i}`, i % 7);
       }
       const start = new Set([...s]);
       const deleted = new Set<string>();
       const seenS = new Set<string>();
       const seenH = new Set<string>();
+      const seenZ = new Set<string>();
       let cs = 0;
       let ch = 0;
+      let cz = 0;
       let steps = 0;
       do {
         const count = rng.int(1, 50);
         const rs = s.scan(cs, count);
         const rh = h.scan(ch, count);
+        const rz = z.scan(cz, count);
+        for (const [m, score] of rz.entries) {
+          seenZ.add(m);
+          expect(z.score(m) === undefined || z.score(m) === score).toBe(true);
+        }
+        cz = rz.cursor;
         for (const m of rs.members) seenS.add(m);
         for (const [f] of rh.entries) seenH.add(f);
         cs = rs.cursor;
@@ -246,20 +257,23 @@ describe('SCAN steps (Hash.scan, MemberSet.scan)', () => {
           if (rng.chance(0.5)) {
             s.delete(m);
             h.delete(m);
+            z.remove(m);
             deleted.add(m);
           } else {
             s.add(m);
             h.set(m, 'x');
+            z.set(m, rng.int(0, 9));
           }
         }
         steps++;
-      } while ((cs !== 0 || ch !== 0) && steps < 10_000);
+      } while ((cs !== 0 || ch !== 0 || cz !== 0) && steps < 10_000);
       expect(cs).toBe(0);
       expect(ch).toBe(0);
       for (const m of start) {
         if (deleted.has(m)) continue;
         expect(seenS.has(m), `seed ${seed} set ${m}`).toBe(true);
         expect(seenH.has(m), `seed ${seed} hash ${m}`).toBe(true);
+        expect(seenZ.has(m), `seed ${seed} zset ${m}`).toBe(true);
       }
     }
   });
