@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../../src/kv/prng.ts';
-import { DEQUE_BASE, DEQUE_ENTRY, Deque } from '../../../src/kv/structs/deque.ts';
+import { CHUNK, DEQUE_BASE, Deque, OPEN_ENTRY, PACKED_ENTRY } from '../../../src/kv/structs/deque.ts';
 import { HASH_BASE, HASHTABLE_FIELD, Hash, LISTPACK_FIELD } from '../../../src/kv/structs/hash.ts';
 import { pickIndices } from '../../../src/kv/structs/random.ts';
 import { HASHTABLE_MEMBER, INTSET_MEMBER, MemberSet, SET_BASE } from '../../../src/kv/structs/set.ts';
@@ -14,7 +14,8 @@ import { SortedSet } from '../../../src/kv/structs/zset.ts';
 import { SplitMix32 } from '../../support/splitmix32.ts';
 
 function value(rng: SplitMix32): string {
-  return rng.chance(0.1) ? 'v'.repeat(rng.int(0, 80)) : `v${rng.int(0, 20)}\xfe`;
+  // Up to 300 bytes: packed lengths of one and two varint bytes.
+  return rng.chance(0.1) ? '\x80'.repeat(rng.int(0, 300)) : `v${rng.int(0, 20)}\xfe`;
 }
 
 describe('Deque against an array', () => {
@@ -23,13 +24,14 @@ describe('Deque against an array', () => {
       const rng = new SplitMix32(seed);
       const d = new Deque();
       let model: string[] = [];
+      let mostPacked = 0;
       for (let step = 0; step < 20000; step++) {
         const ctx = `seed ${seed} step ${step}`;
         const op = rng.int(0, 11);
         const n = model.length;
         // Bias towards growth in the first half and shrinkage after, so the ring resizes both ways.
         const grow = step % 10000 < 5000;
-        if (op <= 2 && (grow || rng.chance(0.3))) {
+        if (op <= (grow ? 4 : 2) && (grow || rng.chance(0.3))) {
           const v = value(rng);
           if (rng.chance(0.5)) {
             d.pushBack(v);
@@ -57,7 +59,7 @@ describe('Deque against an array', () => {
         } else if (op === 8) {
           const i = rng.int(-1, n);
           expect(d.removeAt(i), ctx).toBe(i >= 0 && i < n ? model.splice(i, 1)[0] : undefined);
-        } else if (op === 9) {
+        } else if (op === 9 && rng.chance(0.2)) {
           const v = value(rng);
           const count = rng.int(-3, 3);
           const limit = count === 0 ? Number.POSITIVE_INFINITY : Math.abs(count);
@@ -66,7 +68,7 @@ describe('Deque against an array', () => {
           const drop = new Set(order.filter((i) => model[i] === v).slice(0, limit === Number.POSITIVE_INFINITY ? undefined : limit));
           expect(d.removeValue(v, count), ctx).toBe(drop.size);
           model = model.filter((_, i) => !drop.has(i));
-        } else if (op === 10 && rng.chance(0.05)) {
+        } else if (op === 10 && !grow && rng.chance(0.05)) {
           const start = rng.int(0, n + 1);
           const stop = rng.int(start - 2, n + 1);
           d.trim(start, stop);
@@ -77,9 +79,14 @@ describe('Deque against an array', () => {
           expect(d.range(start, stop), ctx).toEqual(model.slice(start, Math.max(start, stop + 1)));
         }
         expect(d.length, ctx).toBe(model.length);
-        expect(d.bytes, ctx).toBe(model.reduce((s, v) => s + v.length + DEQUE_ENTRY, DEQUE_BASE));
+        const packed = d.check(); // chunk shape; elements in packed chunks
+        mostPacked = Math.max(mostPacked, packed);
+        if (step % 500 === 0) expect([...d], ctx).toEqual(model);
+        const open = model.length - packed;
+        expect(d.bytes, ctx).toBe(model.reduce((s, v) => s + v.length, DEQUE_BASE + open * OPEN_ENTRY + packed * PACKED_ENTRY));
       }
       expect([...d]).toEqual(model);
+      expect(mostPacked, `seed ${seed}`).toBeGreaterThan(4 * CHUNK); // packing really ran
     }
   });
 
