@@ -4,11 +4,12 @@
  * order is byte order). -0 and +0 compare equal, as in C.
  *
  * Why a B+tree and not Redis's skiplist: a skiplist node in V8 is an object with a forward
- * array and a span array (about 120 heap bytes per element measured); a leaf here holds up to
- * NODE_MAX pairs in two plain arrays (a Float64-backed score array and a member array), about
- * 20 bytes per element, and a lookup touches ~log64(n) nodes instead of ~log2(n) objects (the
- * numbers are in docs/performance.md, "Collections"). Inner nodes keep each child's size (rank
- * and select in O(log n)) and its first pair (the descent).
+ * array and a span array, 198 heap bytes per element measured (the skiplist alone); a leaf
+ * here holds up to NODE_MAX pairs in two plain arrays (unboxed doubles, member references), so
+ * the whole sorted set, Map and position arrays included, costs 84, and a lookup touches
+ * ~log64(n) nodes instead of ~log2(n) objects (2-3x faster: docs/performance.md,
+ * "Collections"). Inner nodes keep each child's size (rank and select in O(log n)) and its
+ * first pair (the descent).
  *
  * Positions: everything here is by rank (0-based). Callers find ranks with `countBefore`, a
  * monotone predicate that is true for a prefix of the order ("is this pair before the bound"),

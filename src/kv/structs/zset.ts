@@ -35,7 +35,8 @@ export const ZSET_MAX_LISTPACK_VALUE = 64;
 /**
  * Per-element estimates beside the member's length (measured: node --expose-gc, test/kv/structs/structs.bench.ts; a flat member string costs its length plus ~20 bytes of header and padding): the object with its first arrays
  * (~280 B measured with one member); a listpack entry, two array slots (15 B) and the string's
- * header; a skiplist entry, Map entry and tree slots (72-80 B at 1M-100k) and the header.
+ * header; a skiplist entry, Map entry, position slots and tree slots (79-84 B at 1M-100k) and the
+ * header.
  */
 export const ZSET_BASE = 260;
 export const LISTPACK_ENTRY = 36;
