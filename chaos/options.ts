@@ -21,7 +21,11 @@ export const OPTIONS = {
   rate: { kind: 'int', default: 150, min: 1, help: 'target operations per second over all clients' },
   'timeout-ms': { kind: 'int', default: 3000, min: 100, help: 'a reply later than this is indeterminate' },
   'read-mode': { kind: ['safe', 'lease'], default: 'safe', help: "the nodes' --read-mode" },
-  'follower-reads': { kind: 'bool', default: false, help: 'control experiment: GETs go to random members with READONLY (stale reads allowed), so the checker must fail' },
+  'follower-reads': {
+    kind: 'bool',
+    default: false,
+    help: 'control experiment: GETs go to random members with READONLY (stale reads allowed), so the checker must fail',
+  },
   overlap: { kind: 'bool', default: false, help: 'half the time, a second different fault joins the one in force' },
   'max-skew-ms': { kind: 'int', default: 1000, min: 0, help: 'clock nemesis: largest offset of a node clock' },
   'tick-ms': { kind: 'int', default: 50, min: 1, help: "the nodes' --tick-ms (smaller: faster elections, more of them)" },
@@ -94,7 +98,10 @@ export function parseOptions(argv: readonly string[], defaultSeed: number): Chao
       if (spec.max !== undefined && n > spec.max) throw new OptionError(name, `must be at most ${spec.max}`);
       out[camel(name)] = n;
     } else if (spec.kind === 'nemeses') {
-      const list = String(v).split(',').map((s) => s.trim()).filter(Boolean);
+      const list = String(v)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       for (const item of list) {
         if (!(NEMESES as readonly string[]).includes(item)) throw new OptionError(name, `unknown nemesis '${item}' (choose from ${NEMESES.join(', ')})`);
       }

@@ -4,9 +4,9 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ChaosCluster } from './cluster/cluster.ts';
 import { type Anomaly, describe, smallest } from './check/result.ts';
 import { elapsed, sleep } from './clock.ts';
+import { ChaosCluster } from './cluster/cluster.ts';
 import type { ChaosOp } from './history/ops.ts';
 import { Recorder } from './history/recorder.ts';
 import type { NemesisContext } from './nemesis/nemeses.ts';
@@ -27,7 +27,14 @@ export class SetupError extends Error {
 
 /** Debian's `faketime` package puts the preload library under the multiarch directory. */
 export function findFaketime(): string | undefined {
-  const dirs = ['/usr/lib', ...(existsSync('/usr/lib') ? readdirSync('/usr/lib').filter((d) => d.endsWith('-linux-gnu')).map((d) => `/usr/lib/${d}`) : [])];
+  const dirs = [
+    '/usr/lib',
+    ...(existsSync('/usr/lib')
+      ? readdirSync('/usr/lib')
+          .filter((d) => d.endsWith('-linux-gnu'))
+          .map((d) => `/usr/lib/${d}`)
+      : []),
+  ];
   for (const d of dirs) {
     const lib = join(d, 'faketime', 'libfaketimeMT.so.1');
     if (existsSync(lib)) return lib;
@@ -68,7 +75,16 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
   const cluster = new ChaosCluster({
     nodes: o.nodes,
     dir,
-    extraArgs: ['--read-mode', o.readMode, '--tick-ms', String(o.tickMs), '--snapshot-entries', String(o.snapshotEntries), '--snapshot-keep-entries', String(Math.ceil(o.snapshotEntries / 5))],
+    extraArgs: [
+      '--read-mode',
+      o.readMode,
+      '--tick-ms',
+      String(o.tickMs),
+      '--snapshot-entries',
+      String(o.snapshotEntries),
+      '--snapshot-keep-entries',
+      String(Math.ceil(o.snapshotEntries / 5)),
+    ],
     faketimeLib,
     loopDisks: o.nemesis.includes('power'),
     log,
@@ -127,10 +143,16 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
     cluster.teardown();
     activeCluster = undefined;
 
-    if (!recovered) harness.push({ kind: 'no-recovery', message: 'the cluster did not converge (one leader, all members caught up) within 30 s of healing', ops: [] });
+    if (!recovered)
+      harness.push({ kind: 'no-recovery', message: 'the cluster did not converge (one leader, all members caught up) within 30 s of healing', ops: [] });
     if (!finalReadsComplete) harness.push({ kind: 'final-reads-unanswered', message: 'some final reads got no answer within 30 s', ops: [] });
     for (const e of cluster.unexpectedExits) {
-      harness.push({ kind: 'node-crash', key: e.node, message: `${e.node} exited on its own at ${e.t} ms (code ${e.code}, signal ${e.signal}); see logs/${e.node}.log`, ops: [] });
+      harness.push({
+        kind: 'node-crash',
+        key: e.node,
+        message: `${e.node} exited on its own at ${e.t} ms (code ${e.code}, signal ${e.signal}); see logs/${e.node}.log`,
+        ops: [],
+      });
     }
     ctx.log(`checking ${rec.ops.length} operations`);
     const check = workload.check(rec.ops);

@@ -72,7 +72,14 @@ function realtime(key: string, ops: readonly ChaosOp[]): Anomaly[] {
     if (!best) continue;
     const bad = b.f === OpFn.Incr ? num(b) <= num(best) : num(b) < num(best);
     if (bad) {
-      return [{ kind: 'realtime', key, message: `${key} went from ${num(best)} back to ${num(b)} although the first finished before the second began`, ops: [best, b] }];
+      return [
+        {
+          kind: 'realtime',
+          key,
+          message: `${key} went from ${num(best)} back to ${num(b)} although the first finished before the second began`,
+          ops: [best, b],
+        },
+      ];
     }
   }
   return [];
@@ -80,7 +87,10 @@ function realtime(key: string, ops: readonly ChaosOp[]): Anomaly[] {
 
 /** A read returning v needs v INCRs invoked before it returned. */
 function readBounds(key: string, reads: readonly ChaosOp[], okIncrs: readonly ChaosOp[], incrs: readonly ChaosOp[]): Anomaly[] {
-  const calls = incrs.filter((o) => o.status !== OpStatus.Fail).map((o) => o.call).sort((a, b) => a - b);
+  const calls = incrs
+    .filter((o) => o.status !== OpStatus.Fail)
+    .map((o) => o.call)
+    .sort((a, b) => a - b);
   for (const r of reads) {
     const invoked = countBelow(calls, r.return);
     if (num(r) > invoked) {

@@ -194,7 +194,9 @@ export class ChaosCluster {
   /** Starts a fresh node with --join and asks the leader to add it; resolves once it votes. */
   async addFreshMember(timeoutMs: number): Promise<ChaosNode> {
     const node = this.create(true);
-    node.spec.peers = this.memberNodes().map((n) => n.peerAddress).join(',');
+    node.spec.peers = this.memberNodes()
+      .map((n) => n.peerAddress)
+      .join(',');
     node.start();
     await node.waitHttp(60_000);
     const deadline = Date.now() + timeoutMs;

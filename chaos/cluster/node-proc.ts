@@ -86,15 +86,35 @@ export class ChaosNode {
     if (this.proc) throw new Error(`${this.id} is already running`);
     const { spec } = this;
     const nodeArgs = [
-      process.execPath, ...NODE_FLAGS, '--import', 'tsx', MAIN, 'start',
-      '--id', spec.id, '--host', spec.slot.ip, '--port', String(RESP_PORT),
-      '--http-host', spec.slot.ip, '--http-port', String(HTTP_PORT),
-      '--data-dir', spec.dataDir, '--peers', spec.peers, '--log-level', 'info',
+      process.execPath,
+      ...NODE_FLAGS,
+      '--import',
+      'tsx',
+      MAIN,
+      'start',
+      '--id',
+      spec.id,
+      '--host',
+      spec.slot.ip,
+      '--port',
+      String(RESP_PORT),
+      '--http-host',
+      spec.slot.ip,
+      '--http-port',
+      String(HTTP_PORT),
+      '--data-dir',
+      spec.dataDir,
+      '--peers',
+      spec.peers,
+      '--log-level',
+      'info',
       // The workload's clients are in the root namespace (10.77.0.1), not on the node's
       // loopback, and use no password: protected mode would refuse them. The bridge reaches
       // nothing outside this machine. The node logs its one WARN line about it.
-      '--protected-mode', 'no',
-      ...(spec.join ? ['--join'] : []), ...spec.extraArgs,
+      '--protected-mode',
+      'no',
+      ...(spec.join ? ['--join'] : []),
+      ...spec.extraArgs,
     ];
     const env: NodeJS.ProcessEnv = { ...nodeEnv(process.env), RAFTKV_LOG_PRETTY: '0', RAFTKV_CLUSTER_SECRET: RUN_SECRET };
     let argv = nodeArgs;
@@ -103,8 +123,12 @@ export class ChaosNode {
       // `env` sets the preload for node only, not for `ip` itself. Monotonic clocks stay real,
       // so Raft's timers are untouched and only the wall clock (entry timestamps, TTLs) skews.
       argv = [
-        'env', `LD_PRELOAD=${spec.clock.lib}`, `FAKETIME_TIMESTAMP_FILE=${spec.clock.file}`,
-        'FAKETIME_DONT_FAKE_MONOTONIC=1', 'FAKETIME_CACHE_DURATION=1', ...nodeArgs,
+        'env',
+        `LD_PRELOAD=${spec.clock.lib}`,
+        `FAKETIME_TIMESTAMP_FILE=${spec.clock.file}`,
+        'FAKETIME_DONT_FAKE_MONOTONIC=1',
+        'FAKETIME_CACHE_DURATION=1',
+        ...nodeArgs,
       ];
     }
     const fd = openSync(spec.logFile, 'a');

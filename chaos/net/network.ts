@@ -58,7 +58,9 @@ export class Network {
     writeFileSync(LOCK_FILE, String(process.pid));
     this.locked = true;
     const stale = shQuiet(['ip', 'link', 'show', BRIDGE]) ? cleanupStale() : [];
-    const clash = sh(['ip', '-o', '-4', 'addr', 'show']).split('\n').find((l) => l.includes(` ${SUBNET}.`));
+    const clash = sh(['ip', '-o', '-4', 'addr', 'show'])
+      .split('\n')
+      .find((l) => l.includes(` ${SUBNET}.`));
     if (clash) throw new NetworkError(`${SUBNET}.0/24 is already in use here: ${clash.trim()}`);
     this.up = true;
     sh(['ip', 'link', 'add', BRIDGE, 'type', 'bridge']);
@@ -125,7 +127,10 @@ export function cleanupStale(): string[] {
     const ns = line.split(' ')[0];
     if (!ns.startsWith(`${NET_PREFIX}-`)) continue;
     // Node processes a dead harness left in its namespaces (by pid, found through the namespace).
-    for (const pid of sh(['ip', 'netns', 'pids', ns]).split('\n').map(Number).filter((p) => p > 0)) {
+    for (const pid of sh(['ip', 'netns', 'pids', ns])
+      .split('\n')
+      .map(Number)
+      .filter((p) => p > 0)) {
       try {
         process.kill(pid, 'SIGCONT');
         process.kill(pid, 'SIGKILL');
@@ -157,7 +162,9 @@ function cleanupLoopDisks(): string[] {
   for (const line of list.split('\n')) {
     const [dev, file] = line.trim().split(/\s+/, 2);
     if (!dev || !file || !/\/data\/n\d+\.img(\.crash)?( \(deleted\))?$/.test(file) || !file.includes('/results/')) continue;
-    for (const target of sh(['sh', '-c', `findmnt -n -o TARGET -S ${dev} || true`]).split('\n').filter(Boolean)) {
+    for (const target of sh(['sh', '-c', `findmnt -n -o TARGET -S ${dev} || true`])
+      .split('\n')
+      .filter(Boolean)) {
       shQuiet(['umount', '-l', target]);
     }
     if (shQuiet(['losetup', '-d', dev])) removed.push(`loop ${dev} (${file})`);

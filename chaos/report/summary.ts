@@ -1,7 +1,7 @@
 /** summary.json: counts, availability per fault window, the checks' verdicts and the counterexample. */
 import { writeFileSync } from 'node:fs';
-import type { RoleSample, UnexpectedExit } from '../cluster/cluster.ts';
 import { type Anomaly, type CheckResult, describe, smallest } from '../check/result.ts';
+import type { RoleSample, UnexpectedExit } from '../cluster/cluster.ts';
 import type { ChaosOp } from '../history/ops.ts';
 import type { FaultWindow } from '../nemesis/scheduler.ts';
 
@@ -119,12 +119,11 @@ export function writeSummary(file: string, s: Summary): void {
 /** The few lines printed at the end of a run (the caller prints `valid: ...` last). */
 export function summaryLines(s: Summary): string[] {
   const pct = (c: Counts) => (c.availability === null ? '-' : `${(c.availability * 100).toFixed(1)}%`);
-  const lines = [
-    `ops: ${s.totals.ops} (ok ${s.totals.ok}, fail ${s.totals.fail}, info ${s.totals.info})`,
-    'availability per window:',
-  ];
+  const lines = [`ops: ${s.totals.ops} (ok ${s.totals.ok}, fail ${s.totals.fail}, info ${s.totals.info})`, 'availability per window:'];
   for (const w of s.windows) {
-    lines.push(`  ${(w.start / 1000).toFixed(1).padStart(6)}s-${(w.end / 1000).toFixed(1).padEnd(6)} ${w.name.padEnd(28)} ${String(w.ops).padStart(5)} ops ${pct(w).padStart(6)}  ${w.detail}`);
+    lines.push(
+      `  ${(w.start / 1000).toFixed(1).padStart(6)}s-${(w.end / 1000).toFixed(1).padEnd(6)} ${w.name.padEnd(28)} ${String(w.ops).padStart(5)} ops ${pct(w).padStart(6)}  ${w.detail}`,
+    );
   }
   for (const c of s.checks) lines.push(`check ${c.checker}: ${c.valid ? 'ok' : `${c.anomalies} anomalies`} ${JSON.stringify(c.stats)}`);
   if (!s.cluster.recovered) lines.push('cluster did not recover after the faults were healed');

@@ -13,7 +13,14 @@ const WIDTH = 1600;
 const ROW = 12;
 const STATUS_COLOUR = { ok: '#2e9d4c', fail: '#d23b3b', info: '#f0a020' } as const;
 const ROLE_COLOUR: Record<string, string> = { leader: '#1f4fbf', follower: '#c9d3e6', candidate: '#f2d14b', 'pre-candidate': '#f7e7a0' };
-const NEMESIS_COLOUR: Record<string, string> = { partition: '#e8b4b4', kill: '#b4b4e8', pause: '#b4e0e8', membership: '#d8b4e8', clock: '#e8deb4', power: '#c8c8c8' };
+const NEMESIS_COLOUR: Record<string, string> = {
+  partition: '#e8b4b4',
+  kill: '#b4b4e8',
+  pause: '#b4e0e8',
+  membership: '#d8b4e8',
+  clock: '#e8deb4',
+  power: '#c8c8c8',
+};
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -56,7 +63,9 @@ export function renderTimeline(inp: TimelineInput): string {
       const until = samples[j + 1]?.t ?? end;
       const colour = ROLE_COLOUR[s.role];
       if (!colour) return;
-      out.push(`<rect x="${x(s.t).toFixed(1)}" y="${y + 1}" width="${Math.max(0.5, x(until) - x(s.t)).toFixed(1)}" height="${ROW - 2}" fill="${colour}"><title>${esc(`${id} ${s.role} term ${s.term} from ${s.t}`)}</title></rect>`);
+      out.push(
+        `<rect x="${x(s.t).toFixed(1)}" y="${y + 1}" width="${Math.max(0.5, x(until) - x(s.t)).toFixed(1)}" height="${ROW - 2}" fill="${colour}"><title>${esc(`${id} ${s.role} term ${s.term} from ${s.t}`)}</title></rect>`,
+      );
     });
   });
   lanes.forEach((lane, i) => {
@@ -68,13 +77,17 @@ export function renderTimeline(inp: TimelineInput): string {
     const y = laneY.get(o.client)!;
     const w = Math.max(0.8, x(o.return) - x(o.call));
     const tip = `#${o.index} p${o.process}@${o.node} ${o.f} ${o.key}${o.value !== undefined ? ` ${o.value}` : ''}${o.result !== undefined ? ` -> ${o.result}` : ''} ${o.status}${o.error ? ` (${o.error})` : ''}`;
-    out.push(`<rect x="${x(o.call).toFixed(1)}" y="${y + 2}" width="${w.toFixed(1)}" height="${ROW - 4}" fill="${STATUS_COLOUR[o.status]}"><title>${esc(tip)}</title></rect>`);
+    out.push(
+      `<rect x="${x(o.call).toFixed(1)}" y="${y + 2}" width="${w.toFixed(1)}" height="${ROW - 4}" fill="${STATUS_COLOUR[o.status]}"><title>${esc(tip)}</title></rect>`,
+    );
   }
   const axisY = height - 26;
   out.push(`<line x1="${LEFT}" y1="${axisY}" x2="${LEFT + WIDTH}" y2="${axisY}" stroke="#333"/>`);
   const step = end > 120_000 ? 10_000 : end > 30_000 ? 5_000 : 1_000;
   for (let t = 0; t <= end; t += step) {
-    out.push(`<line x1="${x(t).toFixed(1)}" y1="${axisY}" x2="${x(t).toFixed(1)}" y2="${axisY + 4}" stroke="#333"/><text x="${(x(t) - 6).toFixed(1)}" y="${axisY + 14}">${t / 1000}s</text>`);
+    out.push(
+      `<line x1="${x(t).toFixed(1)}" y1="${axisY}" x2="${x(t).toFixed(1)}" y2="${axisY + 4}" stroke="#333"/><text x="${(x(t) - 6).toFixed(1)}" y="${axisY + 14}">${t / 1000}s</text>`,
+    );
   }
   const legend = [...Object.entries(STATUS_COLOUR), ...Object.entries(ROLE_COLOUR).slice(0, 3)];
   legend.forEach(([name, colour], i) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Cut } from '../net/firewall.ts';
 import { asymmetric, bridge, halves, isolateLeader, majoritiesRing } from '../nemesis/partition.ts';
+import type { Cut } from '../net/firewall.ts';
 import { Random } from '../random.ts';
 
 const five = ['n1', 'n2', 'n3', 'n4', 'n5'];

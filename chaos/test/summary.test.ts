@@ -3,7 +3,15 @@ import type { FaultWindow } from '../nemesis/scheduler.ts';
 import { windowStats } from '../report/summary.ts';
 import { history, op } from './ops.ts';
 
-const win = (nemesis: FaultWindow['nemesis'], start: number, end: number): FaultWindow => ({ nemesis, kind: 'k', detail: '', nodes: [], start, healAt: end, end });
+const win = (nemesis: FaultWindow['nemesis'], start: number, end: number): FaultWindow => ({
+  nemesis,
+  kind: 'k',
+  detail: '',
+  nodes: [],
+  start,
+  healAt: end,
+  end,
+});
 
 describe('availability per window', () => {
   it('counts operations by the window they were invoked in, with healthy stretches between', () => {

@@ -19,8 +19,8 @@
  * its local, possibly stale, state: the checkers must then find anomalies.
  */
 import { Redis } from 'ioredis';
-import type { ChaosNode } from '../cluster/node-proc.ts';
 import { elapsed } from '../clock.ts';
+import type { ChaosNode } from '../cluster/node-proc.ts';
 import { type ChaosOp, isWrite, OpFn, OpStatus } from '../history/ops.ts';
 import type { Recorder } from '../history/recorder.ts';
 import type { Random } from '../random.ts';

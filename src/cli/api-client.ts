@@ -13,7 +13,7 @@
  * node:http rather than fetch, so a CA file and a per-request deadline need no extra package.
  */
 import { readFileSync } from 'node:fs';
-import { type IncomingMessage, request as httpRequest } from 'node:http';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
 export const DEFAULT_ENDPOINT = 'http://127.0.0.1:16379';
@@ -163,9 +163,7 @@ export class ApiClient {
    * lists); an unreachable one is reported in its place, not dropped (status tables).
    */
   all(method: string, path: string, endpoints = this.opts.endpoints): Promise<Array<ApiResponse | { endpoint: string; error: string }>> {
-    return Promise.all(
-      endpoints.map((e) => this.request(e, method, path).catch((err: Error) => ({ endpoint: e, error: err.message }))),
-    );
+    return Promise.all(endpoints.map((e) => this.request(e, method, path).catch((err: Error) => ({ endpoint: e, error: err.message }))));
   }
 
   private open(endpoint: string, method: string, path: string, body?: unknown): Promise<IncomingMessage> {

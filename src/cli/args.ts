@@ -40,13 +40,7 @@ export function argsProblem(err: unknown): string {
  * `argv` parsed against `options` (plus --help/-h); usage on --help, one line and exit 2 on a
  * wrong flag. `maxPositionals` bounds the operands (0: none allowed).
  */
-export function parseCommandArgs(
-  command: string,
-  argv: string[],
-  options: Record<string, OptionSpec>,
-  usage: string,
-  maxPositionals = 0,
-): Parsed {
+export function parseCommandArgs(command: string, argv: string[], options: Record<string, OptionSpec>, usage: string, maxPositionals = 0): Parsed {
   let parsed: Parsed;
   try {
     parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true }) as Parsed;

@@ -50,8 +50,21 @@ export function ensureClusterSecret(dataRoot: string): string {
 }
 
 /** Settings each node gets its own value of; every other `raftkv start` setting is passed to all. */
-const PER_NODE = new Set<string>(['id', 'port', 'http-port', 'data-dir', 'peers', 'cluster-secret-file', 'log-level', 'join', 'config',
-  'advertise-port', 'advertise-http-port', 'advertise-tls-port', 'tls-port']);
+const PER_NODE = new Set<string>([
+  'id',
+  'port',
+  'http-port',
+  'data-dir',
+  'peers',
+  'cluster-secret-file',
+  'log-level',
+  'join',
+  'config',
+  'advertise-port',
+  'advertise-http-port',
+  'advertise-tls-port',
+  'tls-port',
+]);
 
 const OWN_OPTIONS = {
   nodes: { type: 'string', default: '3' },
@@ -118,11 +131,31 @@ export async function runCluster(argv: string[]): Promise<void> {
     mkdirSync(s.dataDir, { recursive: true });
     const child = spawn(
       process.execPath,
-      [...NODE_FLAGS, '--import', 'tsx', MAIN, 'start', '--id', s.id, '--port', String(s.port), '--http-port', String(s.httpPort),
-        '--data-dir', s.dataDir, '--peers', peers, '--cluster-secret-file', secretFile, '--log-level', str('log-level'),
+      [
+        ...NODE_FLAGS,
+        '--import',
+        'tsx',
+        MAIN,
+        'start',
+        '--id',
+        s.id,
+        '--port',
+        String(s.port),
+        '--http-port',
+        String(s.httpPort),
+        '--data-dir',
+        s.dataDir,
+        '--peers',
+        peers,
+        '--cluster-secret-file',
+        secretFile,
+        '--log-level',
+        str('log-level'),
         // Used only by nodes that bootstrap now: each new local cluster gets a random id (cluster-id.ts).
-        '--cluster-token', token,
-        ...passed],
+        '--cluster-token',
+        token,
+        ...passed,
+      ],
       { stdio: 'inherit', env: { ...nodeEnv(process.env), RAFTKV_LOG_PRETTY: pretty } },
     );
     nodes.push({ spec: s, child, exited: false });
@@ -130,7 +163,8 @@ export async function runCluster(argv: string[]): Promise<void> {
 
   let stopping = false;
   let failed = false;
-  const proxyOn = (passed.includes('--follower-proxy') && passed[passed.indexOf('--follower-proxy') + 1] === 'yes') || process.env.RAFTKV_FOLLOWER_PROXY === 'yes';
+  const proxyOn =
+    (passed.includes('--follower-proxy') && passed[passed.indexOf('--follower-proxy') + 1] === 'yes') || process.env.RAFTKV_FOLLOWER_PROXY === 'yes';
   const banner = (ready: boolean) => {
     if (stopping || nodes.every((x) => x.exited)) return;
     const endpoints = base === 6379 ? '' : ` --endpoints http://127.0.0.1:${specs[0].httpPort}`;

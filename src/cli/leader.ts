@@ -3,7 +3,7 @@
  * `move-leader` (before maintenance on the leader's machine; SIGTERM does it too). Exit codes as
  * member.ts: 0 done, 1 refused or unreachable, 2 usage.
  */
-import { FLAGS_HELP, command, ok, out, usageIf } from './member.ts';
+import { command, FLAGS_HELP, ok, out, usageIf } from './member.ts';
 
 export const LEADER_USAGE = `usage:
   raftkv leader transfer [ID]   hand leadership to ID (default: the most caught-up voter)
@@ -21,4 +21,3 @@ export async function runLeader(argv: string[]): Promise<void> {
     out(`leadership moved to ${leader}`);
   });
 }
-

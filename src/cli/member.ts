@@ -107,7 +107,14 @@ function table(rows: MemberRow[]): string {
     cells.push([r.id, r.role, r.leader ? 'yes' : 'no', addr(r.port), addr(r.http_port), addr(r.tls_port)]);
   }
   const widths = cells[0].map((_, i) => Math.max(...cells.map((c) => c[i].length)));
-  return cells.map((c) => c.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+  return cells
+    .map((c) =>
+      c
+        .map((v, i) => v.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /**

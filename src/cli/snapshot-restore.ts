@@ -13,7 +13,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, ren
 import { basename, dirname, join, resolve } from 'node:path';
 import { KvStore, snapshotImageProblem } from '../kv/index.ts';
 import { RESTORED_LRU_FILE } from '../node/backup.ts';
-import { type BackupLayout, BackupFileError, bodyStream, readPart, verifyBackup } from '../node/backup-file.ts';
+import { BackupFileError, type BackupLayout, bodyStream, readPart, verifyBackup } from '../node/backup-file.ts';
 import type { PeerAddress } from '../node/config.ts';
 import { Members } from '../node/members.ts';
 import { envelopeHeader } from '../node/snapshotter.ts';

@@ -85,7 +85,9 @@ async function save(argv: string[]): Promise<void> {
     renameSync(part, file);
     fsyncDir(dirname(file));
     const h = layout.header;
-    process.stdout.write(`saved ${positionals[0]}: index ${h.index}, term ${h.term}, ${h.keyCount} keys, ${layout.size} bytes, cluster ${h.clusterId}, from ${h.node}\n`);
+    process.stdout.write(
+      `saved ${positionals[0]}: index ${h.index}, term ${h.term}, ${h.keyCount} keys, ${layout.size} bytes, cluster ${h.clusterId}, from ${h.node}\n`,
+    );
   } catch (err) {
     rmSync(part, { force: true });
     throw err;

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { buildHttpApp } from '../http/app.ts';
 import { exposureWarning } from '../node/access.ts';
 import { applyRestoredLru } from '../node/backup.ts';
-import { ConfigError, type NodeConfig, SETTINGS, type SettingName, envName, resolveConfig } from '../node/config.ts';
+import { ConfigError, envName, type NodeConfig, resolveConfig, SETTINGS, type SettingName } from '../node/config.ts';
 import { createLogger } from '../node/logger.ts';
 import { settlePeerSecret } from '../node/peer-secret.ts';
 import { RaftNode } from '../node/raft-node.ts';
@@ -18,7 +18,12 @@ import { missingRuntimeSettings } from './runtime.ts';
 function helpText(): string {
   const lines = ['raftkv start: run one node. Flags beat RAFTKV_* environment variables, which beat --config.'];
   for (const [name, spec] of Object.entries(SETTINGS)) {
-    const shown = spec.kind === 'bytes' ? formatBytes(spec.default as number) : spec.kind === 'duration' ? formatDuration(spec.default as number) : JSON.stringify(spec.default);
+    const shown =
+      spec.kind === 'bytes'
+        ? formatBytes(spec.default as number)
+        : spec.kind === 'duration'
+          ? formatDuration(spec.default as number)
+          : JSON.stringify(spec.default);
     const def = Array.isArray(spec.default) ? '' : ` (default ${shown})`;
     lines.push(`  --${name.padEnd(22)} ${envName(name).padEnd(30)} ${spec.help}${def}`);
   }
@@ -91,8 +96,7 @@ export async function runStart(argv: string[]): Promise<void> {
     resp = await startRespServer(node, {
       ...(tls.resp ? { tls: tls.resp } : {}),
       // Socket errors (a client reset its connection) are routine; anything else is a bug.
-      onError: (err) =>
-        (err as NodeJS.ErrnoException).code ? log.debug({ err }, 'RESP socket error') : log.error({ err }, 'RESP command failed'),
+      onError: (err) => ((err as NodeJS.ErrnoException).code ? log.debug({ err }, 'RESP socket error') : log.error({ err }, 'RESP command failed')),
     });
   } catch (err) {
     const where = `${cfg.host}:${[cfg.port, cfg.tlsPort].filter((p) => p !== 0).join(' and ')}`;
@@ -112,7 +116,10 @@ export async function runStart(argv: string[]): Promise<void> {
       resp: cfg.port ? `${resp.address().host}:${resp.address().port}` : 'off',
       ...(tls.resp ? { respTls: `${resp.tlsAddress()?.host}:${resp.tlsAddress()?.port}` } : {}),
       https: tls.https !== undefined,
-      http: `${cfg.httpHost}:${cfg.httpPort}`, dataDir: cfg.dataDir, peers: cfg.peers.map((p) => p.id) },
+      http: `${cfg.httpHost}:${cfg.httpPort}`,
+      dataDir: cfg.dataDir,
+      peers: cfg.peers.map((p) => p.id),
+    },
     'node started',
   );
   const exposed = exposureWarning(cfg);

@@ -9,7 +9,7 @@
  * Exit code: 0 when every member answered and a leader is known, 1 otherwise (the table is
  * printed either way), 2 for a wrong invocation.
  */
-import { ApiClient, ApiError, API_FLAGS, apiOptions, jsonBody } from './api-client.ts';
+import { API_FLAGS, ApiClient, ApiError, apiOptions, jsonBody } from './api-client.ts';
 import { parseCommandArgs, usageError } from './args.ts';
 
 const USAGE = `usage: raftkv status [--endpoints URL,...] [-o table|json] [--token T] [--cacert FILE] [--timeout-ms 5000]
@@ -73,7 +73,11 @@ export async function clusterStatus(client: ApiClient): Promise<ClusterStatusRep
   if (first.status !== 200) throw new ApiError(`${first.endpoint}: ${first.status} ${first.body.toString('utf8').slice(0, 200)}`);
   const listing = jsonBody<ClusterView>(first);
   const members = listing.members.map((m) => ({ id: m.id, endpoint: memberEndpoint(first.endpoint, m) }));
-  const answers = await client.all('GET', '/v1/cluster', members.map((m) => m.endpoint));
+  const answers = await client.all(
+    'GET',
+    '/v1/cluster',
+    members.map((m) => m.endpoint),
+  );
   const views = new Map<string, ClusterView | string>();
   answers.forEach((a, i) => {
     const id = members[i].id;
@@ -98,15 +102,36 @@ export async function clusterStatus(client: ApiClient): Promise<ClusterStatusRep
     const contact = leader?.members.find((m) => m.id === id)?.last_contact_ms ?? null;
     if (v === undefined || typeof v === 'string') {
       return {
-        id, endpoint, reachable: false, role: 'unreachable', term: null, commit: null, applied: null, lag: null,
-        last_contact_ms: contact, disk_bytes: null, snapshot_index: null, version: null, cluster_id: null, error: v ?? 'no answer',
+        id,
+        endpoint,
+        reachable: false,
+        role: 'unreachable',
+        term: null,
+        commit: null,
+        applied: null,
+        lag: null,
+        last_contact_ms: contact,
+        disk_bytes: null,
+        snapshot_index: null,
+        version: null,
+        cluster_id: null,
+        error: v ?? 'no answer',
       };
     }
     return {
-      id, endpoint, reachable: true, role: v.role, term: v.term, commit: v.commit, applied: v.applied,
+      id,
+      endpoint,
+      reachable: true,
+      role: v.role,
+      term: v.term,
+      commit: v.commit,
+      applied: v.applied,
       lag: leader ? Math.max(0, leader.commit - v.applied) : null,
-      last_contact_ms: contact, disk_bytes: v.disk_bytes ?? null, snapshot_index: v.snapshot_index,
-      version: v.version ?? null, cluster_id: v.cluster_id ?? null,
+      last_contact_ms: contact,
+      disk_bytes: v.disk_bytes ?? null,
+      snapshot_index: v.snapshot_index,
+      version: v.version ?? null,
+      cluster_id: v.cluster_id ?? null,
     };
   });
   return { leader: leaderId, members: rows };
@@ -134,8 +159,18 @@ function ago(ms: number | null): string {
 export function statusTable(r: ClusterStatusReport): string {
   const head = ['ID', 'ENDPOINT', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'LAG', 'LAST CONTACT', 'DISK', 'SNAPSHOT', 'VERSION', 'CLUSTER ID'];
   const rows = r.members.map((m) => [
-    m.id, m.endpoint, m.role, dash(m.term), dash(m.commit), dash(m.applied), dash(m.lag),
-    m.role === 'leader' ? '-' : ago(m.last_contact_ms), size(m.disk_bytes), dash(m.snapshot_index), dash(m.version), dash(m.cluster_id),
+    m.id,
+    m.endpoint,
+    m.role,
+    dash(m.term),
+    dash(m.commit),
+    dash(m.applied),
+    dash(m.lag),
+    m.role === 'leader' ? '-' : ago(m.last_contact_ms),
+    size(m.disk_bytes),
+    dash(m.snapshot_index),
+    dash(m.version),
+    dash(m.cluster_id),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;

@@ -5,8 +5,8 @@
  * instead of becoming an entry that every replica must apply.
  */
 import type { FastifyInstance } from 'fastify';
-import { checkMember } from '../node/members.ts';
 import { diskUsage } from '../node/disk-usage.ts';
+import { checkMember } from '../node/members.ts';
 import type { NodeStatus } from '../node/node-status.ts';
 import type { RaftNode } from '../node/raft-node.ts';
 import { VERSION } from '../node/version.ts';

@@ -4,17 +4,17 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hostPort } from '../node/addresses.ts';
-import { InvalidMemberError } from '../node/members.ts';
 import {
   ConfChangePendingError,
   LearnerBehindError,
   MemberExistsError,
   NodeClosedError,
-  NotLearnerError,
   NotLeaderError,
+  NotLearnerError,
   TransferTimeoutError,
   UnknownMemberError,
 } from '../node/errors.ts';
+import { InvalidMemberError } from '../node/members.ts';
 import { OutcomeUnknownError, ProposalFailedError, ReadTimeoutError } from '../node/waiters.ts';
 import { ProposalDroppedError } from '../raft/types.ts';
 
@@ -36,8 +36,7 @@ export class HttpError extends Error {
  */
 export const IDEMPOTENCY_ERRORS = {
   invalid: (problem: string) => new HttpError(400, 'invalid_idempotency_key', `Idempotency-Key ${problem}`),
-  reused: () =>
-    new HttpError(422, 'idempotency_key_reused', 'Idempotency-Key was already used for a different request (method, key or body); send a new key'),
+  reused: () => new HttpError(422, 'idempotency_key_reused', 'Idempotency-Key was already used for a different request (method, key or body); send a new key'),
   unusable: (message: string) => new HttpError(500, 'internal', `the idempotency record could not be used: ${message}`),
 } as const;
 

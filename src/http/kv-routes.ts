@@ -4,8 +4,8 @@
  * Idempotency-Key header (idempotency.ts): a retry with the same key answers the first result.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { RaftNode } from '../node/raft-node.ts';
 import type { KvOp, KvResult } from '../kv/index.ts';
+import type { RaftNode } from '../node/raft-node.ts';
 import { HttpError } from './errors.ts';
 import { idempotencyHeaders, sessionOp, sessionOutcome } from './idempotency.ts';
 

@@ -5,8 +5,9 @@
  * any route and before a WebSocket upgrade, answers 401 when the route's CA did not vouch for
  * the client. It is independent of the password check, which runs after it.
  */
-import type { FastifyInstance } from 'fastify';
+
 import type { TLSSocket } from 'node:tls';
+import type { FastifyInstance } from 'fastify';
 import { type CaSet, chainsTo, type NodeTls } from '../node/tls-config.ts';
 import { PEER_PATH } from '../transport/socket.ts';
 import { HttpError } from './errors.ts';

@@ -43,7 +43,6 @@
  * on every replica. LRU order is leader-local bookkeeping: EVICT carries the chosen keys.
  */
 export { MAX_STRING_BYTES } from './apply.ts';
-export { snapshotImageProblem, snapshotImageSummary } from './snapshot-format.ts';
 export { decodeEntry, encodeEntry, entryTs } from './codec.ts';
 export {
   KvDecodeError,
@@ -54,9 +53,6 @@ export {
 } from './errors.ts';
 export { EVICTION_POLICIES, type EvictionPolicy, isEvictionPolicy } from './eviction.ts';
 export { globMatch } from './glob.ts';
-export { ALL_SLOTS, LAST_SLOT, type SlotRange, SlotSet, slotRangesProblem } from './owned.ts';
-export { binarySlot, crc16, keyHashSlot, SLOT_COUNT } from './slot.ts';
-export { MAX_DROP_EXAMINED, SPLIT_ERR, type SplitRecord, splitProblem } from './split.ts';
 export { ITEM_OVERHEAD } from './item.ts';
 export { parseInt64 } from './numbers.ts';
 export {
@@ -72,8 +68,8 @@ export {
   type Victim,
   type WatchedKey,
 } from './ops.ts';
+export { ALL_SLOTS, LAST_SLOT, type SlotRange, SlotSet, slotRangesProblem } from './owned.ts';
 export { mulberry32 } from './prng.ts';
-export { type ClusterSettings, type IgnoredSetting, mergeSettings } from './settings.ts';
 export { ERR, invalidExpireTime, type KvResult } from './results.ts';
 export {
   MAX_FINGERPRINT_BYTES,
@@ -82,6 +78,9 @@ export {
   MAX_SESSION_TTL_MS,
   SESSION_ERR,
 } from './sessions.ts';
+export { type ClusterSettings, type IgnoredSetting, mergeSettings } from './settings.ts';
+export { binarySlot, crc16, keyHashSlot, SLOT_COUNT } from './slot.ts';
 export { SnapshotWriter } from './snapshot.ts';
-export { SNAPSHOT_CHUNK_BYTES } from './snapshot-format.ts';
+export { SNAPSHOT_CHUNK_BYTES, snapshotImageProblem, snapshotImageSummary } from './snapshot-format.ts';
+export { MAX_DROP_EXAMINED, SPLIT_ERR, type SplitRecord, splitProblem } from './split.ts';
 export { type ExpiredKey, KvStore, type KvStoreOptions, type ReadOptions, type ScanOptions } from './store.ts';

@@ -18,7 +18,7 @@ export type KvResult =
   /** The whole entry was skipped because a WATCHed key changed (EXEC replies a nil array). */
   | { type: 'aborted' }
   /** PUBLISH: the runtime delivers the message and replies with the receiver count. */
-  | { type: 'publish'; channel: Uint8Array; message: Uint8Array; /** SPUBLISH's */ shard: boolean }
+  | { type: 'publish'; channel: Uint8Array; message: Uint8Array /** SPUBLISH's */; shard: boolean }
   /**
    * CONFIG (cluster-wide settings): they changed, so the node adopts KvStore.settings; `ignored`
    * lists pairs this version could not apply (logged by the node). The client's reply is OK.

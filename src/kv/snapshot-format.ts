@@ -238,8 +238,14 @@ export function snapshotImageSummary(prefix: Uint8Array): { format: number; inde
 }
 export function sessionSize(r: SessionRecord): number {
   return (
-    uvarintSize(r.key.length) + r.key.length + uvarintSize(r.fingerprint.length) + r.fingerprint.length +
-    uvarintSize(r.index) + uvarintSize(r.expiresAt) + uvarintSize(r.results.length) + r.results.length
+    uvarintSize(r.key.length) +
+    r.key.length +
+    uvarintSize(r.fingerprint.length) +
+    r.fingerprint.length +
+    uvarintSize(r.index) +
+    uvarintSize(r.expiresAt) +
+    uvarintSize(r.results.length) +
+    r.results.length
   );
 }
 

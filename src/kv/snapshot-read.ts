@@ -8,7 +8,16 @@ import { ByteReader, ShortInputError } from './bytes.ts';
 import { SnapshotFormatError } from './errors.ts';
 import { Keyspace } from './keyspace.ts';
 import type { SlotSet } from './owned.ts';
-import { decodeResults, MAX_FINGERPRINT_BYTES, MAX_SESSION_BYTES, MAX_SESSION_KEY_BYTES, MAX_SESSION_RESULT_BYTES, SESSION_OVERHEAD, type SessionRecord, Sessions } from './sessions.ts';
+import {
+  decodeResults,
+  MAX_FINGERPRINT_BYTES,
+  MAX_SESSION_BYTES,
+  MAX_SESSION_KEY_BYTES,
+  MAX_SESSION_RESULT_BYTES,
+  SESSION_OVERHEAD,
+  type SessionRecord,
+  Sessions,
+} from './sessions.ts';
 import type { ClusterSettings } from './settings.ts';
 import { binarySlot } from './slot.ts';
 import { FORMAT_5, readHeader, type SplitRecord } from './snapshot-format.ts';

@@ -11,7 +11,7 @@
  * entry naming a key of a slot it does not own applies nothing and answers `moved`.
  */
 import type { Buffer } from 'node:buffer';
-import { applyOp, type ApplyContext } from './apply.ts';
+import { type ApplyContext, applyOp } from './apply.ts';
 import { fromBinary, toBinary } from './bytes.ts';
 import { RestoreInProgressError } from './errors.ts';
 import { chooseVictims, type EvictionPolicy } from './eviction.ts';

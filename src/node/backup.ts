@@ -140,7 +140,7 @@ export function applyRestoredLru(dataDir: string, kv: Pick<KvStore, 'appliedInde
     if (index === kv.appliedIndex) {
       let touched = 0;
       for (const key of decodeLru(data.subarray(8))) if (kv.getBinary(key, now, { touch: true }) !== null) touched++;
-      log.info({ index, keys: touched }, 'restored the backup\'s LRU order');
+      log.info({ index, keys: touched }, "restored the backup's LRU order");
     }
   } catch (err) {
     log.warn({ err }, 'cannot apply the restored LRU order; keys keep their creation order');

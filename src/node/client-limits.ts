@@ -35,7 +35,10 @@ export const parseMemory = parseBytes;
 export function parseOutputLimits(text: string, base?: OutputLimits): OutputLimits | string {
   const none = { hard: 0, soft: 0, softSeconds: 0 };
   const out: OutputLimits = base ? { ...base } : { normal: none, slave: none, pubsub: none };
-  const words = text.trim().split(/\s+/).filter((w) => w !== '');
+  const words = text
+    .trim()
+    .split(/\s+/)
+    .filter((w) => w !== '');
   if (words.length === 0 || words.length % 4 !== 0) return 'Wrong number of arguments in buffer limit configuration.';
   for (let i = 0; i < words.length; i += 4) {
     let cls = words[i].toLowerCase();

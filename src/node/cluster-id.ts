@@ -70,7 +70,6 @@ export async function settleClusterId(
   return { id: undefined, origin: 'joining' };
 }
 
-
 /**
  * A node joining with empty data adopts the id of the first authenticated member that dials it
  * (transport learnClusterId). The id is stored through the log's write queue, so it is durable

@@ -11,13 +11,7 @@ import { hostProblem, nodeIdProblem } from './addresses.ts';
 import { DEFAULT_OUTPUT_LIMITS, parseOutputLimits } from './client-limits.ts';
 import { parseBytes, parseDuration } from './units.ts';
 
-export const EVICTION_POLICIES = [
-  'noeviction',
-  'allkeys-lru',
-  'volatile-lru',
-  'allkeys-random',
-  'volatile-ttl',
-] as const;
+export const EVICTION_POLICIES = ['noeviction', 'allkeys-lru', 'volatile-lru', 'allkeys-random', 'volatile-ttl'] as const;
 export type EvictionPolicy = (typeof EVICTION_POLICIES)[number];
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -155,13 +149,13 @@ export const SETTINGS = {
   'http-client-cert-auth': { kind: 'bool', default: false, help: 'API clients must present a certificate from http-trusted-ca-file' },
   'peer-cert-file': { kind: 'string', default: '', help: 'peer TLS certificate (turns on wss:// peer links)' },
   'peer-key-file': { kind: 'string', default: '', help: 'peer TLS private key' },
-  'peer-trusted-ca-file': { kind: 'string', default: '', help: 'CA bundle that peers\' certificates must chain to' },
+  'peer-trusted-ca-file': { kind: 'string', default: '', help: "CA bundle that peers' certificates must chain to" },
   'peer-client-cert-auth': { kind: 'bool', default: true, help: 'with peer TLS, inbound peers must present a certificate' },
   'client-query-buffer-limit': {
     kind: 'bytes',
     default: 64 * 1024 * 1024,
     min: 1024 * 1024,
-    help: "bytes one RESP client may hold in unfinished requests before it is closed (Redis: 1gb; keep above max-value-bytes)",
+    help: 'bytes one RESP client may hold in unfinished requests before it is closed (Redis: 1gb; keep above max-value-bytes)',
   },
   'client-output-buffer-limit': {
     kind: 'string',
@@ -300,10 +294,7 @@ function coerce(name: SettingName, raw: unknown): unknown {
  * Merge the sources into a validated config. `flags` holds raw flag values by setting name
  * (strings from util.parseArgs, booleans for bool flags).
  */
-export function resolveConfig(
-  flags: Partial<Record<SettingName, unknown>>,
-  env: NodeJS.ProcessEnv = process.env,
-): NodeConfig {
+export function resolveConfig(flags: Partial<Record<SettingName, unknown>>, env: NodeJS.ProcessEnv = process.env): NodeConfig {
   const file = (flags.config as string | undefined) ?? env[envName('config')] ?? '';
   let fromFile: Record<string, unknown> = {};
   if (file) {

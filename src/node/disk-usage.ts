@@ -17,7 +17,11 @@ export async function diskUsage(dir: string): Promise<number> {
   for (const e of entries) {
     const p = join(dir, e.name);
     if (e.isDirectory()) total += await diskUsage(p);
-    else if (e.isFile()) total += await stat(p).then((s) => s.size, () => 0);
+    else if (e.isFile())
+      total += await stat(p).then(
+        (s) => s.size,
+        () => 0,
+      );
   }
   return total;
 }

@@ -3,14 +3,14 @@
  * known during an election, handing leadership over; and small pure helpers for leadership
  * changes. `Leadership` sees the node only through `LeadershipHost`.
  */
-import { NONE, Role } from '../raft/types.ts';
+
+import { encodeConfChange, type RawNode } from '../raft/index.ts';
 import type { Entry } from '../raft/types.ts';
-import { ConfChangeType, EntryType } from '../raft/types.ts';
-import { type RawNode, encodeConfChange } from '../raft/index.ts';
+import { ConfChangeType, EntryType, NONE, Role } from '../raft/types.ts';
 import type { NodeConfig } from './config.ts';
 import { NotLeaderError, TransferTimeoutError, UnknownMemberError } from './errors.ts';
 import type { Logger } from './logger.ts';
-import { type Member, type Members, encodeMember } from './members.ts';
+import { encodeMember, type Member, type Members } from './members.ts';
 
 /**
  * Resolves with the id of the next leader other than `self` (an unknown leader, during an

@@ -8,8 +8,9 @@
  * since an entry written by an older version, or by hand, reaches every replica's apply. A
  * record that fails is refused there, never turned into a URL that would throw.
  */
-import type { PeerAddress } from './config.ts';
+
 import { hostPort, hostProblem, nodeIdProblem, portProblem } from './addresses.ts';
+import type { PeerAddress } from './config.ts';
 
 export type Member = PeerAddress;
 

@@ -16,12 +16,12 @@ import {
   LearnerBehindError,
   MemberExistsError,
   NodeClosedError,
-  NotLearnerError,
   NotLeaderError,
+  NotLearnerError,
   UnknownMemberError,
 } from './errors.ts';
 import type { Logger } from './logger.ts';
-import { InvalidMemberError, type Member, type Members, checkMember, decodeMember, encodeMember, raftUrl } from './members.ts';
+import { checkMember, decodeMember, encodeMember, InvalidMemberError, type Member, type Members, raftUrl } from './members.ts';
 import type { Removal } from './removal.ts';
 import { secureHttp } from './tls-config.ts';
 import type { ProposalWaiters } from './waiters.ts';

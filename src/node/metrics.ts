@@ -88,7 +88,11 @@ export class NodeMetrics {
       });
     tallied('raftkv_keyspace_hits_total', 'Reads that found their key', () => this.hits.value);
     tallied('raftkv_keyspace_misses_total', 'Reads that missed', () => this.misses.value);
-    tallied('raftkv_server_proposals_failed_total', 'Proposals that ended in an error: replaced, unusable, or outcome unknown', () => host.proposalCounts().failed);
+    tallied(
+      'raftkv_server_proposals_failed_total',
+      'Proposals that ended in an error: replaced, unusable, or outcome unknown',
+      () => host.proposalCounts().failed,
+    );
     this.leaderChanges = new Counter({ name: 'raftkv_server_leader_changes_seen_total', help: 'Times this node saw a new leader', registers });
     this.evictions = new Counter({ name: 'raftkv_evicted_keys_total', help: 'Keys evicted (applied from the log)', registers });
     this.expirations = new Counter({ name: 'raftkv_expired_keys_total', help: 'Keys expired (applied from the log)', registers });
@@ -125,7 +129,7 @@ export class NodeMetrics {
     gauge('raftkv_disk_size_bytes', 'Bytes of files in the data directory (LevelDB log, snapshots)', () => diskUsage(host.cfg.dataDir));
     // The filesystem under the data directory, for the disk-full alert without a node exporter.
     const fs = () => statfs(host.cfg.dataDir).catch(() => undefined);
-    gauge('raftkv_disk_filesystem_avail_bytes', 'Bytes an unprivileged writer may still use on the data directory\'s filesystem', async () => {
+    gauge('raftkv_disk_filesystem_avail_bytes', "Bytes an unprivileged writer may still use on the data directory's filesystem", async () => {
       const s = await fs();
       return s ? s.bavail * s.bsize : Number.NaN;
     });

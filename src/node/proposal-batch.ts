@@ -29,11 +29,7 @@ export class ProposalBatch {
    * stepped down, closed or is handing over since the calls were accepted) every caller gets
    * that answer instead, and so it does if `propose` throws.
    */
-  flush(
-    refusal: (() => Promise<never>) | undefined,
-    propose: (data: Uint8Array[]) => { index: number; term: number },
-    proposals: ProposalWaiters,
-  ): void {
+  flush(refusal: (() => Promise<never>) | undefined, propose: (data: Uint8Array[]) => { index: number; term: number }, proposals: ProposalWaiters): void {
     const { data, waiters } = this;
     this.data = [];
     this.waiters = [];

@@ -18,7 +18,7 @@
  * stops ticking (no more campaigns), drops its peer links, says so once, reports `removed`
  * (/readyz, INFO), and the process exits unless --exit-when-removed no.
  */
-import { ConfChangeType, type ConfChange, type ConfState } from '../raft/types.ts';
+import { type ConfChange, ConfChangeType, type ConfState } from '../raft/types.ts';
 import type { Logger } from './logger.ts';
 
 /** Members remembered as removed; beyond this the oldest are forgotten (they then get UnknownPeer). */

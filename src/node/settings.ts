@@ -11,10 +11,11 @@
  * authenticated. So on open the node adopts the settings as of its committed log at once
  * (`atCommit`), and ignores the older values it meets while re-applying that log.
  */
-import type { NodeConfig } from './config.ts';
-import type { Logger } from './logger.ts';
+
 import { type ClusterSettings, decodeEntry, type IgnoredSetting, mergeSettings } from '../kv/index.ts';
 import { type Entry, EntryType } from '../raft/types.ts';
+import type { NodeConfig } from './config.ts';
+import type { Logger } from './logger.ts';
 
 type Effective = Pick<NodeConfig, 'requirepass' | 'maxmemory' | 'maxmemoryPolicy'>;
 

@@ -3,10 +3,11 @@
  * slices (so the event loop keeps ticking and heartbeats keep flowing); this module wraps that
  * image with the member address book, which every replica must agree on as well.
  */
-import type { LevelStorage, SnapshotInfo } from '../storage/index.ts';
+
 import { type KvStore, snapshotImageProblem } from '../kv/index.ts';
 import { entrySize } from '../raft/index.ts';
 import type { ConfState, Entry, Snapshot } from '../raft/types.ts';
+import type { LevelStorage, SnapshotInfo } from '../storage/index.ts';
 import type { NodeConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { Members } from './members.ts';

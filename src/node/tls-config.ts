@@ -16,7 +16,7 @@
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createSecureContext, type TLSSocket, type PeerCertificate } from 'node:tls';
+import { createSecureContext, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { ConfigError, type NodeConfig } from './config.ts';
 
 export interface PemPair {

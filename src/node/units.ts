@@ -43,7 +43,11 @@ export function parseDuration(s: string, bareUnit: 'ms' | 's' = 'ms'): number | 
 /** `1024` → `1kb`, `52428800` → `50mb`: the largest unit that divides the value exactly. */
 export function formatBytes(n: number): string {
   if (n === 0) return '0';
-  for (const [unit, size] of [['gb', 1024 ** 3], ['mb', 1024 ** 2], ['kb', 1024]] as const) {
+  for (const [unit, size] of [
+    ['gb', 1024 ** 3],
+    ['mb', 1024 ** 2],
+    ['kb', 1024],
+  ] as const) {
     if (n >= size && n % size === 0) return `${n / size}${unit}`;
   }
   return `${n}b`;

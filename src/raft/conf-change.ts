@@ -1,10 +1,4 @@
-import {
-  type ConfChange,
-  ConfChangeDecodeError,
-  ConfChangeType,
-  type ConfState,
-  InvalidConfChangeError,
-} from './types.ts';
+import { type ConfChange, ConfChangeDecodeError, ConfChangeType, type ConfState, InvalidConfChangeError } from './types.ts';
 
 /**
  * Binary layout of a ConfChange entry (version 1):

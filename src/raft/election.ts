@@ -1,5 +1,5 @@
-import type { Raft } from './raft.ts';
 import { VoteResult } from './quorum.ts';
+import type { Raft } from './raft.ts';
 import { EntryType, type Message, MessageType, NONE } from './types.ts';
 
 /** Vote context of an election started by TimeoutNow: it overrides leader stickiness. */
@@ -16,10 +16,7 @@ export type Campaign = 'pre-election' | 'election' | 'transfer';
 /** Figure 2 RequestVote receiver: one vote per term, only for an up-to-date log (5.4.1). */
 export function handleVoteRequest(r: Raft, m: Message): void {
   const respType = VOTE_RESPONSE[m.type as keyof typeof VOTE_RESPONSE];
-  const canVote =
-    r.vote === m.from ||
-    (r.vote === NONE && r.lead === NONE) ||
-    (m.type === MessageType.PreVote && m.term > r.term);
+  const canVote = r.vote === m.from || (r.vote === NONE && r.lead === NONE) || (m.type === MessageType.PreVote && m.term > r.term);
   if (canVote && r.log.isUpToDate(m.index, m.logTerm)) {
     // A grant carries the candidate's term so that a pre-candidate can tell it apart.
     r.send({ type: respType, to: m.from, term: m.term });
@@ -72,4 +69,3 @@ export function campaign(r: Raft, kind: Campaign): void {
     });
   }
 }
-

@@ -1,4 +1,4 @@
-import { RaftInvariantError, type Entry, type Snapshot } from './types.ts';
+import { type Entry, RaftInvariantError, type Snapshot } from './types.ts';
 
 /**
  * Entries (and possibly a snapshot) not yet durable. `entries[i]` has index `offset + i`.
@@ -95,9 +95,7 @@ export class Unstable {
 
   slice(lo: number, hi: number): Entry[] {
     if (lo < this.offset || hi > this.offset + this.entries.length || lo > hi) {
-      throw new RaftInvariantError(
-        `unstable slice [${lo},${hi}) out of bounds [${this.offset},${this.offset + this.entries.length})`,
-      );
+      throw new RaftInvariantError(`unstable slice [${lo},${hi}) out of bounds [${this.offset},${this.offset + this.entries.length})`);
     }
     return this.entries.slice(lo - this.offset, hi - this.offset);
   }

@@ -1,13 +1,7 @@
 import { limitSize } from './entry-size.ts';
 import { Unstable } from './log-unstable.ts';
 import type { Storage } from './storage.ts';
-import {
-  CompactedError,
-  type Entry,
-  RaftInvariantError,
-  type Snapshot,
-  UnavailableError,
-} from './types.ts';
+import { CompactedError, type Entry, RaftInvariantError, type Snapshot, UnavailableError } from './types.ts';
 
 /**
  * The node's view of the log: durable entries in Storage followed by unstable ones.

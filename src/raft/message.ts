@@ -5,12 +5,7 @@ const ENTRY_TYPES: ReadonlySet<number> = new Set(Object.values(EntryType));
 
 export type MessageInit = Partial<Message> & Pick<Message, 'type' | 'to'>;
 
-const VOTE_TYPES: ReadonlySet<Message['type']> = new Set([
-  MessageType.Vote,
-  MessageType.VoteResp,
-  MessageType.PreVote,
-  MessageType.PreVoteResp,
-]);
+const VOTE_TYPES: ReadonlySet<Message['type']> = new Set([MessageType.Vote, MessageType.VoteResp, MessageType.PreVote, MessageType.PreVoteResp]);
 
 /**
  * An outgoing message with defaults filled in. Vote messages carry an explicit term (a
@@ -65,12 +60,7 @@ export function validateNetworkMessage(m: Message): string | undefined {
   if (typeof m.reject !== 'boolean') return 'reject must be a boolean';
   if (!Array.isArray(m.entries)) return 'entries must be an array';
   for (const e of m.entries) {
-    if (
-      !Number.isSafeInteger(e?.term) ||
-      !Number.isSafeInteger(e?.index) ||
-      !ENTRY_TYPES.has(e.type) ||
-      !(e.data instanceof Uint8Array)
-    ) {
+    if (!Number.isSafeInteger(e?.term) || !Number.isSafeInteger(e?.index) || !ENTRY_TYPES.has(e.type) || !(e.data instanceof Uint8Array)) {
       return 'malformed entry';
     }
   }

@@ -1,6 +1,6 @@
 import { validateConfig } from './config.ts';
-import { RaftLog } from './log.ts';
 import { campaign, handleVoteRequest, hasUnappliedConfChanges, TRANSFER_CONTEXT } from './election.ts';
+import { RaftLog } from './log.ts';
 import { applyConfChange, restoreSnapshot } from './membership.ts';
 import { local, type MessageInit, newMessage, sameBytes } from './message.ts';
 import type { VoteResult } from './quorum.ts';
@@ -8,6 +8,7 @@ import { type PendingRead, ReadIndexQueue } from './read-index.ts';
 import { bcastAppend } from './replication.ts';
 import { stepCandidate, stepFollower } from './step-follower.ts';
 import { stepLeader } from './step-leader.ts';
+import { ProgressTracker } from './tracker.ts';
 import {
   type ConfChange,
   type ConfState,
@@ -20,14 +21,13 @@ import {
   type NodeId,
   type RaftConfig,
   RaftInvariantError,
-  type ReadOnlyOption,
   ReadOnlyOption as ReadOnly,
+  type ReadOnlyOption,
   type ReadState,
   Role,
   type Snapshot,
   type SoftState,
 } from './types.ts';
-import { ProgressTracker } from './tracker.ts';
 
 /**
  * The Raft state machine (one node). Everything is synchronous: inputs are `tick` and `step`,

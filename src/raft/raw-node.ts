@@ -32,12 +32,7 @@ const LOCAL_ONLY: ReadonlySet<Message['type']> = new Set([
   MessageType.SnapStatus,
 ]);
 
-const RESPONSES: ReadonlySet<Message['type']> = new Set([
-  MessageType.AppResp,
-  MessageType.VoteResp,
-  MessageType.PreVoteResp,
-  MessageType.HeartbeatResp,
-]);
+const RESPONSES: ReadonlySet<Message['type']> = new Set([MessageType.AppResp, MessageType.VoteResp, MessageType.PreVoteResp, MessageType.HeartbeatResp]);
 
 /**
  * The public face of the consensus core, after etcd-io/raft's RawNode. The runtime feeds it
@@ -175,11 +170,7 @@ export class RawNode {
     const snap = r.log.unstable.nextSnapshot();
     if (snap) rd.snapshot = snap;
     // A commit index that moved alone need not be fsynced: it can be recomputed after a crash.
-    rd.mustSync =
-      rd.entries.length > 0 ||
-      rd.snapshot !== undefined ||
-      hard.term !== this.prevHard.term ||
-      hard.vote !== this.prevHard.vote;
+    rd.mustSync = rd.entries.length > 0 || rd.snapshot !== undefined || hard.term !== this.prevHard.term || hard.vote !== this.prevHard.vote;
 
     r.msgs = [];
     r.readStates = [];

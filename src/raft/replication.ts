@@ -2,15 +2,7 @@ import { entriesSize } from './entry-size.ts';
 import type { Progress } from './progress.ts';
 import type { Raft } from './raft.ts';
 import { encodeRound } from './read-index.ts';
-import {
-  CompactedError,
-  type Entry,
-  MessageType,
-  type NodeId,
-  ProgressState,
-  RaftInvariantError,
-  SnapshotTemporarilyUnavailableError,
-} from './types.ts';
+import { CompactedError, type Entry, MessageType, type NodeId, ProgressState, RaftInvariantError, SnapshotTemporarilyUnavailableError } from './types.ts';
 
 /** The leader's outgoing traffic: App (or Snap when the entries are compacted), Heartbeat, TimeoutNow. */
 

@@ -1,5 +1,5 @@
-import type { Raft } from './raft.ts';
 import { VoteResult } from './quorum.ts';
+import type { Raft } from './raft.ts';
 import { type Message, MessageType, NONE, ProposalDroppedError, Role } from './types.ts';
 
 /** Step functions of followers, pre-candidates and candidates, and their handling of leader traffic. */

@@ -1,16 +1,8 @@
+import { decodeConfChange, validateConfChange } from './conf-change.ts';
 import type { Raft } from './raft.ts';
 import { decodeRound } from './read-index.ts';
 import { bcastAppend, bcastHeartbeat, maybeSendAppend, sendAppend, sendTimeoutNow } from './replication.ts';
-import {
-  type Message,
-  MessageType,
-  NONE,
-  ProgressState,
-  ProposalDroppedError,
-  ReadOnlyOption,
-  EntryType,
-} from './types.ts';
-import { validateConfChange, decodeConfChange } from './conf-change.ts';
+import { EntryType, type Message, MessageType, NONE, ProgressState, ProposalDroppedError, ReadOnlyOption } from './types.ts';
 
 /** The leader's step function. Throws ProposalDroppedError for a proposal it cannot take. */
 export function stepLeader(r: Raft, m: Message): void {

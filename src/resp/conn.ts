@@ -224,5 +224,4 @@ export class ClientConn {
       `resp=${this.resp}`,
     ].join(' ');
   }
-
 }

@@ -19,7 +19,7 @@ import { heldBytes, ReplyWriter, type RespVersion } from './encoder.ts';
 import { ClientLimitError, ProtocolError, QueryBufferLimitError, thrownReply } from './errors.ts';
 import { RequestParser } from './parser.ts';
 import { R, type Reply } from './reply.ts';
-import type { RespServerStats, ResolvedOptions } from './server.ts';
+import type { ResolvedOptions, RespServerStats } from './server.ts';
 
 /** What a connection needs from the server that accepted it. */
 export interface ConnectionHost {

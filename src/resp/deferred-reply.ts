@@ -6,8 +6,9 @@
  * It exists for the hot read path: a pipelined GET costs one small object here instead of a
  * promise, its reactions and their closures.
  */
-import { DeferredReplySettledError } from './errors.ts';
+
 import type { RespVersion } from './encoder.ts';
+import { DeferredReplySettledError } from './errors.ts';
 import type { Reply } from './reply.ts';
 
 /** The connection that queued the reply, told when it is settled. */

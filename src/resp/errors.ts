@@ -170,20 +170,14 @@ export const PROXY_ERRORS = {
   /** Shutting down with the command not yet sent. */
   closing: R.error('TRYAGAIN this node is shutting down; retry on another node'),
   /** A reply larger than one peer frame (KEYS or MGET of huge values). */
-  replyTooBig: (bytes: number) =>
-    R.error(`ERR the reply of ${bytes} bytes is too large to relay through the follower proxy; send this command to the leader`),
+  replyTooBig: (bytes: number) => R.error(`ERR the reply of ${bytes} bytes is too large to relay through the follower proxy; send this command to the leader`),
   /** A unit (a transaction with very many WATCHed keys) larger than one peer frame. */
-  requestTooBig: (bytes: number) =>
-    R.error(`ERR the request of ${bytes} bytes is too large to forward to the leader; send it to the leader`),
+  requestTooBig: (bytes: number) => R.error(`ERR the request of ${bytes} bytes is too large to forward to the leader; send it to the leader`),
   /** CONFIG SET of per-node parameters (applied here) and cluster-wide ones (the leader's) at once. */
-  mixedConfigSet: R.error(
-    'ERR CONFIG SET of cluster-wide and per-node parameters at once cannot go through the follower proxy; set them in two commands',
-  ),
+  mixedConfigSet: R.error('ERR CONFIG SET of cluster-wide and per-node parameters at once cannot go through the follower proxy; set them in two commands'),
   /** A command in MULTI that changes this connection's state cannot run on the leader for it. */
   notInForwardedMulti: (name: string) =>
-    R.error(
-      `EXECABORT Transaction discarded because of: ${name.toUpperCase()} cannot run inside a transaction the follower proxy forwards to the leader`,
-    ),
+    R.error(`EXECABORT Transaction discarded because of: ${name.toUpperCase()} cannot run inside a transaction the follower proxy forwards to the leader`),
 } as const;
 
 /**

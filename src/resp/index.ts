@@ -16,8 +16,6 @@ export {
   type SlotOwner,
   type SlotRange,
 } from './cluster/view.ts';
-export { commandSlot, keysOf } from './commands/keys.ts';
-export { ERRORS, invalidExpireTime, movedError, unknownConfigOption } from './commands/shared-errors.ts';
 export {
   arityError,
   checkArity,
@@ -35,6 +33,7 @@ export {
   commandInfoReply,
   commandListReply,
 } from './commands/introspection.ts';
+export { commandSlot, keysOf } from './commands/keys.ts';
 export {
   CommandRouter,
   discardTransaction,
@@ -42,6 +41,7 @@ export {
   type HandlerTable,
   type RouterHooks,
 } from './commands/router.ts';
+export { ERRORS, invalidExpireTime, movedError, unknownConfigOption } from './commands/shared-errors.ts';
 export type { CommandFlag, CommandSpec } from './commands/spec.ts';
 export {
   COMMAND_LIST,
@@ -56,7 +56,7 @@ export {
 } from './commands/table.ts';
 export { ClientConn, type ConnectionControl, type QueuedCommand } from './conn.ts';
 export { DeferredReply, type DeferredReplyOwner } from './deferred-reply.ts';
-export { encodeReply, formatDouble, type RespVersion, ReplyWriter } from './encoder.ts';
+export { encodeReply, formatDouble, ReplyWriter, type RespVersion } from './encoder.ts';
 export * from './errors.ts';
 export { DEFAULT_PARSER_LIMITS, type ParserLimits, RequestParser } from './parser.ts';
 export { R, type Reply } from './reply.ts';

@@ -21,12 +21,12 @@ import { EXPIRE_COMMANDS } from './handlers/expire.ts';
 import { createGuard } from './handlers/guard.ts';
 import { KEY_COMMANDS } from './handlers/keys.ts';
 import { PUBSUB_COMMANDS } from './handlers/pubsub.ts';
-import { FollowerProxy } from './proxy/forwarder.ts';
 import { SERVER_COMMANDS } from './handlers/server.ts';
 import { STRING_COMMANDS } from './handlers/strings.ts';
 import { TRANSACTION_COMMANDS } from './handlers/transactions.ts';
 import { REQUEST_ARG_BYTES } from './parser.ts';
-import { type Answer, type Dispatcher, type RespTlsOptions, RespServer } from './server.ts';
+import { FollowerProxy } from './proxy/forwarder.ts';
+import { type Answer, type Dispatcher, RespServer, type RespTlsOptions } from './server.ts';
 
 /** Every command of the table, implemented once (a missing one fails to compile). */
 const IMPLS = {

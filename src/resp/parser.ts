@@ -473,5 +473,4 @@ export class RequestParser {
     this.trailerLeft -= skip;
     return this.trailerLeft === 0;
   }
-
 }

@@ -236,9 +236,7 @@ export class RespServer implements ConnectionHost {
    */
   async close(): Promise<void> {
     this.cron.stop();
-    const closed = [this.server, this.tlsServer].map(
-      (srv) => new Promise<void>((resolve) => (srv?.listening ? srv.close(() => resolve()) : resolve())),
-    );
+    const closed = [this.server, this.tlsServer].map((srv) => new Promise<void>((resolve) => (srv?.listening ? srv.close(() => resolve()) : resolve())));
     for (const c of this.connections) c.closeAfterReply();
     await Promise.all(closed);
   }
@@ -258,8 +256,7 @@ export class RespServer implements ConnectionHost {
     this.stats.totalConnectionsReceived++;
     // CONFIG SET maxclients changes the option; the TLS listener's cap follows it from here.
     if (this.tlsServer) this.tlsServer.maxConnections = this.options.maxClients;
-    const refusal =
-      this.connections.size >= this.options.maxClients ? MAX_CLIENTS_ERROR : this.options.refuseClient(socket.remoteAddress);
+    const refusal = this.connections.size >= this.options.maxClients ? MAX_CLIENTS_ERROR : this.options.refuseClient(socket.remoteAddress);
     if (refusal !== null) {
       this.refuse(socket, refusal);
       return;

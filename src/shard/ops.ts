@@ -19,8 +19,8 @@
  */
 import type { NodeId } from '../raft/types.ts';
 import {
-  findGroup,
   FIRST_DATA_GROUP,
+  findGroup,
   type GroupId,
   type GroupReplicas,
   groupProblem,
@@ -183,7 +183,9 @@ export function apply(map: SlotMap, op: ShardOp): ApplyResult {
       if (findGroup(map, op.group)!.leaderHint === op.node) return { map };
       return { map: { epoch, ranges: map.ranges, groups: replaceGroup(map, op.group, (g) => withHint(g, op.node)) } };
     case 'addLearner':
-      return { map: { epoch, ranges: map.ranges, groups: replaceGroup(map, op.group, (g) => withHint({ ...g, learners: [...g.learners, op.node] }, g.leaderHint)) } };
+      return {
+        map: { epoch, ranges: map.ranges, groups: replaceGroup(map, op.group, (g) => withHint({ ...g, learners: [...g.learners, op.node] }, g.leaderHint)) },
+      };
     case 'promote':
       return {
         map: {
@@ -248,4 +250,3 @@ function withHint(g: GroupReplicas, hint: NodeId | undefined): GroupReplicas {
 function replaceGroup(map: SlotMap, id: GroupId, f: (g: GroupReplicas) => GroupReplicas): GroupReplicas[] {
   return map.groups.map((g) => (g.id === id ? f(g) : g));
 }
-

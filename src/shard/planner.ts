@@ -107,7 +107,10 @@ class Plan {
   ) {
     this.map = input.map;
     this.live = new Set(input.nodes.map((n) => n.id));
-    this.usable = input.nodes.filter((n) => !n.draining).map((n) => n.id).sort(byId);
+    this.usable = input.nodes
+      .filter((n) => !n.draining)
+      .map((n) => n.id)
+      .sort(byId);
     this.usableSet = new Set(this.usable);
     this.target = Math.max(1, Math.min(opts.replicas, this.usable.length));
     this.inFlight = input.map.groups.filter((g) => g.learners.length > 0 || g.voters.length > this.target).length;

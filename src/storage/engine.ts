@@ -23,29 +23,13 @@
  * Existing directories: group 1's prefix is empty, so a directory written before the engine is
  * an engine holding group 1, and nothing is migrated (docs/architecture.md, the shared engine).
  */
-import {
-  CorruptDataError,
-  InvalidWriteError,
-  StorageClosedError,
-  StorageFailedError,
-  UnknownGroupError,
-  UnsupportedFormatError,
-} from './errors.ts';
-import {
-  groupIdProblem,
-  type KeySpace,
-  keySpace,
-  LEGACY_GROUP,
-  MAX_GROUP_ID,
-  prefixedGroupsRange,
-  prefixedKeyGroup,
-  rawGroupPrefix,
-} from './keys.ts';
+import { CorruptDataError, InvalidWriteError, StorageClosedError, StorageFailedError, UnknownGroupError, UnsupportedFormatError } from './errors.ts';
+import { groupIdProblem, type KeySpace, keySpace, LEGACY_GROUP, MAX_GROUP_ID, prefixedGroupsRange, prefixedKeyGroup, rawGroupPrefix } from './keys.ts';
 import { innermost, openLevel, rawBatch } from './level-db.ts';
 import { LevelStorage } from './level-storage.ts';
-import { DEFAULT_CHUNK_SIZE, type GroupHost, type LevelStorageOptions, silent, type StorageLogger } from './options.ts';
-import { holdsKeys, isLevelCorruption, type LevelDb, levelDbCorruptionReport, type Recovered, verify } from './recover.ts';
+import { DEFAULT_CHUNK_SIZE, type GroupHost, type LevelStorageOptions, type StorageLogger, silent } from './options.ts';
 import { encodeDropping, encodeFormat, openRecord, RecordError } from './records.ts';
+import { holdsKeys, isLevelCorruption, type LevelDb, levelDbCorruptionReport, type Recovered, verify } from './recover.ts';
 import { type WriteOp, WriteQueue } from './write-queue.ts';
 
 /** Keys deleted per batch when a group is dropped: a slice, never the whole group at once. */

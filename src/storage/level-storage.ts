@@ -17,32 +17,17 @@
  * leaves either the old snapshot or the new one, plus orphan chunks that the next open removes.
  */
 import type { Storage } from '../raft/storage.ts';
-import {
-  type ConfState,
-  type Entry,
-  type HardState,
-  type Snapshot,
-  type SnapshotMeta,
-  SnapshotTemporarilyUnavailableError,
-} from '../raft/types.ts';
+import { type ConfState, type Entry, type HardState, type Snapshot, type SnapshotMeta, SnapshotTemporarilyUnavailableError } from '../raft/types.ts';
+import { openSingleGroup } from './engine.ts';
 import { InvalidWriteError, StorageClosedError } from './errors.ts';
 import type { KeySpace } from './keys.ts';
 import { checkConf, MemoryLog, type SaveRequest } from './memory-log.ts';
+import type { SnapshotInfo, StorageLogger, StorageStats } from './options.ts';
+import { DEFAULT_CHUNK_SIZE, DEFAULT_SNAPSHOT_LINGER_MS, type GroupHost, type LevelStorageOptions, silent } from './options.ts';
+import { clusterIdProblem, encodeClusterId, encodeCompacted, encodeEntry, encodeHardState, encodeSnapMeta, type StoredSnapMeta } from './records.ts';
 import { type LevelDb, type Recovered, readSnapshotData, snapshotChunks, type Where } from './recover.ts';
-import {
-  clusterIdProblem,
-  encodeClusterId,
-  encodeCompacted,
-  encodeEntry,
-  encodeHardState,
-  encodeSnapMeta,
-  type StoredSnapMeta,
-} from './records.ts';
-import { openSingleGroup } from './engine.ts';
 import { SnapshotCache } from './snapshot-cache.ts';
 import { chunkPut, layOut, writeChunks } from './snapshot-chunks.ts';
-import { DEFAULT_CHUNK_SIZE, DEFAULT_SNAPSHOT_LINGER_MS, type GroupHost, type LevelStorageOptions, silent } from './options.ts';
-import type { SnapshotInfo, StorageLogger, StorageStats } from './options.ts';
 import type { WriteOp, WriteOwner, WriteQueue } from './write-queue.ts';
 
 export class LevelStorage implements Storage {
@@ -268,7 +253,6 @@ export class LevelStorage implements Storage {
     }
   }
 
-
   /**
    * Records the state machine's image at `index` (applied, so committed) as the latest
    * snapshot. The data may come as a stream of chunks, which are re-cut to the stored chunk size
@@ -328,7 +312,6 @@ export class LevelStorage implements Storage {
     await this.queue.drain().catch(() => {});
     await this.host.release(this);
   }
-
 
   private async writeSnapshot(index: number, conf: ConfState, data: Uint8Array | AsyncIterable<Uint8Array>): Promise<SnapshotInfo> {
     this.assertWritable();

@@ -204,8 +204,7 @@ export function encodeQuarantine(reason: string, ks: KeySpace = G1): Buffer {
   return seal(ks.fixed('quarantine'), v);
 }
 
-export const decodeQuarantine = (value: Uint8Array, ks: KeySpace = G1): string =>
-  openRecord(ks.fixed('quarantine'), value).toString('utf8');
+export const decodeQuarantine = (value: Uint8Array, ks: KeySpace = G1): string => openRecord(ks.fixed('quarantine'), value).toString('utf8');
 
 /** The drop marker (engine.ts): its presence is all it says. */
 export function encodeDropping(ks: KeySpace = G1): Buffer {

@@ -134,32 +134,38 @@ async function readEntries(db: LevelDb, w: Where, start: LogStart): Promise<Entr
   const entries: Entry[] = [];
   const corrupt = (detail: string, index?: number) => corruptIn(w, detail, index);
   let prev = start;
-  await scan(db, w, w.ks.entryRange(), () => `entries after index ${prev.index}`, (key, value) => {
-    const index = w.ks.entryIndex(key);
-    const expected = prev.index + 1;
-    if (index === undefined) {
-      throw corrupt(`malformed entry key ${Buffer.from(key).toString('hex')} after index ${prev.index}`, expected);
-    }
-    if (index < expected) {
-      throw corrupt(`entry ${index} is still stored below the compaction point ${start.index}`, index);
-    }
-    if (index > expected) {
-      const gap = index === expected + 1 ? `entry ${expected} is` : `entries ${expected}..${index - 1} are`;
-      throw corrupt(`${gap} missing: the log jumps from index ${prev.index} to ${index}`, expected);
-    }
-    let e: Entry;
-    try {
-      e = decodeEntry(key, value, index);
-    } catch (err) {
-      if (err instanceof RecordError) throw corrupt(`entry ${index}: ${err.message}`, index);
-      throw err;
-    }
-    if (e.term < prev.term) {
-      throw corrupt(`entry ${index} has term ${e.term}, below term ${prev.term} of entry ${prev.index}`, index);
-    }
-    entries.push(e);
-    prev = e;
-  });
+  await scan(
+    db,
+    w,
+    w.ks.entryRange(),
+    () => `entries after index ${prev.index}`,
+    (key, value) => {
+      const index = w.ks.entryIndex(key);
+      const expected = prev.index + 1;
+      if (index === undefined) {
+        throw corrupt(`malformed entry key ${Buffer.from(key).toString('hex')} after index ${prev.index}`, expected);
+      }
+      if (index < expected) {
+        throw corrupt(`entry ${index} is still stored below the compaction point ${start.index}`, index);
+      }
+      if (index > expected) {
+        const gap = index === expected + 1 ? `entry ${expected} is` : `entries ${expected}..${index - 1} are`;
+        throw corrupt(`${gap} missing: the log jumps from index ${prev.index} to ${index}`, expected);
+      }
+      let e: Entry;
+      try {
+        e = decodeEntry(key, value, index);
+      } catch (err) {
+        if (err instanceof RecordError) throw corrupt(`entry ${index}: ${err.message}`, index);
+        throw err;
+      }
+      if (e.term < prev.term) {
+        throw corrupt(`entry ${index} has term ${e.term}, below term ${prev.term} of entry ${prev.index}`, index);
+      }
+      entries.push(e);
+      prev = e;
+    },
+  );
   return entries;
 }
 
@@ -297,7 +303,12 @@ export async function levelDbCorruptionReport(dir: string): Promise<string | und
     .split('\n')
     .filter((l) => l.includes('Corruption'))
     // Drop the timestamp and thread id LevelDB puts in front.
-    .map((l) => l.replace(/^\S+ \S+ /, '').replace('(ignoring error) ', '').trim());
+    .map((l) =>
+      l
+        .replace(/^\S+ \S+ /, '')
+        .replace('(ignoring error) ', '')
+        .trim(),
+    );
   return lines.length > 0 ? lines.join('; ') : undefined;
 }
 

@@ -229,7 +229,11 @@ export function clusterMismatchReason(server: { nodeId: string; clusterId: strin
  * throws a HandshakeError naming the close code. Checks run cheapest-first; the MAC comparison
  * is constant-time.
  */
-export function acceptClient(server: ServerIdentity, serverNonce: Uint8Array, bytes: Uint8Array): {
+export function acceptClient(
+  server: ServerIdentity,
+  serverNonce: Uint8Array,
+  bytes: Uint8Array,
+): {
   peerId: string;
   welcome: Buffer;
   /** The peer is a removed member: send the welcome, then close with CloseCode.Removed. */

@@ -15,15 +15,7 @@ import type { Message, NodeId } from '../raft/types.ts';
 import { CodecError } from './bytes.ts';
 import { FrameKind, type GroupBatch, openFrame, PROTOCOL_VERSION, readBatch, readSnapBegin, readSnapChunk } from './codec.ts';
 import type { GroupId } from './groups.ts';
-import {
-  acceptClient,
-  CloseCode,
-  encodeServerHello,
-  HandshakeError,
-  newNonce,
-  removedReason,
-  type ServerIdentity,
-} from './handshake.ts';
+import { acceptClient, CloseCode, encodeServerHello, HandshakeError, newNonce, removedReason, type ServerIdentity } from './handshake.ts';
 import { readHeartbeats } from './heartbeats.ts';
 import { SnapshotAssembler, type SnapshotSlots, SnapshotTransferError } from './snapshot-chunks.ts';
 import { closeSocket, frameBytes, keepAlive } from './socket.ts';
@@ -55,13 +47,7 @@ export interface InboundOptions extends ServerIdentity {
   onClosed: (conn: InboundConnection) => void;
 }
 
-const DATA_KINDS: ReadonlySet<number> = new Set([
-  FrameKind.Batch,
-  FrameKind.Heartbeats,
-  FrameKind.SnapBegin,
-  FrameKind.SnapChunk,
-  FrameKind.Forward,
-]);
+const DATA_KINDS: ReadonlySet<number> = new Set([FrameKind.Batch, FrameKind.Heartbeats, FrameKind.SnapBegin, FrameKind.SnapChunk, FrameKind.Forward]);
 
 /** Raised for a well-formed frame that breaks the link protocol. */
 class ProtocolViolation extends Error {

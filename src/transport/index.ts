@@ -1,5 +1,5 @@
 /** Raft peer links over WebSocket: the public surface of this folder. */
-export { type BackoffOptions, BackoffConfigError } from './backoff.ts';
+export { BackoffConfigError, type BackoffOptions } from './backoff.ts';
 export { CodecError, CodecErrorReason } from './bytes.ts';
 export { decodeGroupMessage, decodeMessage, encodeMessage, PROTOCOL_VERSION } from './codec.ts';
 export { GroupConfigError, GroupEndpoint, type GroupHandlers, type GroupId, GroupIds, isGroupId } from './groups.ts';

@@ -21,16 +21,7 @@ import type { Backoff } from './backoff.ts';
 import { CodecError } from './bytes.ts';
 import { encodeBatch, encodeForward, HEADER_SIZE, messageSize } from './codec.ts';
 import { type GroupId, GroupIds } from './groups.ts';
-import {
-  CloseCode,
-  clientProof,
-  decodeServerHello,
-  HANDSHAKE_FRAME_LIMIT,
-  encodeClientHello,
-  HandshakeError,
-  newNonce,
-  verifyServer,
-} from './handshake.ts';
+import { CloseCode, clientProof, decodeServerHello, encodeClientHello, HANDSHAKE_FRAME_LIMIT, HandshakeError, newNonce, verifyServer } from './handshake.ts';
 import { coalescible, encodeHeartbeats, heartbeatSize } from './heartbeats.ts';
 import { SendQueue } from './send-queue.ts';
 import { OutboundSnapshots } from './snapshot-chunks.ts';

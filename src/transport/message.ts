@@ -9,24 +9,8 @@
  * Sizes are computed exactly before writing (messageSize, which also validates every number);
  * the reader validates as it reads and returns byte fields as views into the frame.
  */
-import {
-  type Entry,
-  EntryType,
-  type Message,
-  MessageType,
-  type NodeId,
-  type Snapshot,
-} from '../raft/types.ts';
-import {
-  bytesSize,
-  CodecError,
-  CodecErrorReason,
-  checkUint,
-  type Reader,
-  strSize,
-  varintSize,
-  type Writer,
-} from './bytes.ts';
+import { type Entry, EntryType, type Message, MessageType, type NodeId, type Snapshot } from '../raft/types.ts';
+import { bytesSize, CodecError, CodecErrorReason, checkUint, type Reader, strSize, varintSize, type Writer } from './bytes.ts';
 
 /**
  * Message types that cross the network, in wire order (the index is the wire code). Local
@@ -97,12 +81,7 @@ export function messageSize(m: Message): number {
   if (s) {
     checkUint(s.meta.index, 'snapshot index');
     checkUint(s.meta.term, 'snapshot term');
-    n +=
-      varintSize(s.meta.index) +
-      varintSize(s.meta.term) +
-      strListSize(s.meta.conf.voters) +
-      strListSize(s.meta.conf.learners) +
-      bytesSize(s.data);
+    n += varintSize(s.meta.index) + varintSize(s.meta.term) + strListSize(s.meta.conf.voters) + strListSize(s.meta.conf.learners) + bytesSize(s.data);
   }
   return n;
 }

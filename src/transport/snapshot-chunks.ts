@@ -16,14 +16,7 @@
  */
 import type { Logger } from 'pino';
 import type { Message } from '../raft/types.ts';
-import {
-  encodeBatch,
-  encodeSnapBegin,
-  encodeSnapChunk,
-  messageSize,
-  type SnapBegin,
-  type SnapChunk,
-} from './codec.ts';
+import { encodeBatch, encodeSnapBegin, encodeSnapChunk, messageSize, type SnapBegin, type SnapChunk } from './codec.ts';
 import { type GroupId, GroupIds } from './groups.ts';
 
 /** The frames of one outbound Snap message, produced lazily so only one chunk is in memory. */
@@ -136,10 +129,7 @@ export class OutboundSnapshots {
 
   private start(m: Message, group: GroupId): void {
     this.current = new OutboundSnapshot(this.nextTransferId++, m, this.chunkBytes, group);
-    this.log.info(
-      { transfer: this.current.transferId, group, bytes: m.snapshot?.data.length, index: m.snapshot?.meta.index },
-      'sending snapshot',
-    );
+    this.log.info({ transfer: this.current.transferId, group, bytes: m.snapshot?.data.length, index: m.snapshot?.meta.index }, 'sending snapshot');
   }
 }
 

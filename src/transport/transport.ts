@@ -20,9 +20,10 @@
  * refused at the HTTP upgrade with 503, and only members (isAllowedPeer) get past the handshake.
  * Incoming snapshots share maxSnapshotTransfers slots and are bounded by maxSnapshotBytes.
  */
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import websocket from '@fastify/websocket';
 import type { FastifyBaseLogger, FastifyInstance, RawServerDefault } from 'fastify';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { type Message, MessageType, type NodeId } from '../raft/types.ts';
@@ -214,13 +215,9 @@ export class Transport {
    * as it is. ws's maxPayload is the pre-auth limit; each socket gets the full maxPayload once
    * its peer has authenticated.
    */
-  async registerRoutes<L extends FastifyBaseLogger>(
-    app: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, L>,
-  ): Promise<void> {
+  async registerRoutes<L extends FastifyBaseLogger>(app: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, L>): Promise<void> {
     if (app.hasDecorator('websocketServer')) {
-      throw new TransportConfigError(
-        '@fastify/websocket is already registered; Transport.registerRoutes registers it itself (it owns maxPayload)',
-      );
+      throw new TransportConfigError('@fastify/websocket is already registered; Transport.registerRoutes registers it itself (it owns maxPayload)');
     }
     await app.register(websocket, {
       options: { maxPayload: this.guard.preAuthPayload, perMessageDeflate: false },

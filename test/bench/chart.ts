@@ -29,7 +29,9 @@ function panel(x0: number, y0: number, title: string, unit: string, groups: Grou
     const y = top + plotH - (plotH * t) / 4;
     const v = (max * t) / 4;
     parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${y}" y2="${y}" stroke="#ddd"/>`);
-    parts.push(`<text x="${left - 4}" y="${y + 4}" text-anchor="end" font-size="10">${v >= 1000 ? `${(v / 1000).toFixed(v >= 10000 ? 0 : 1)}k` : v.toFixed(v >= 10 ? 0 : 1)}</text>`);
+    parts.push(
+      `<text x="${left - 4}" y="${y + 4}" text-anchor="end" font-size="10">${v >= 1000 ? `${(v / 1000).toFixed(v >= 10000 ? 0 : 1)}k` : v.toFixed(v >= 10 ? 0 : 1)}</text>`,
+    );
   }
   parts.push(`<text x="12" y="${top + plotH / 2}" font-size="10" transform="rotate(-90 12 ${top + plotH / 2})" text-anchor="middle">${esc(unit)}</text>`);
   groups.forEach((g, gi) => {
@@ -37,13 +39,17 @@ function panel(x0: number, y0: number, title: string, unit: string, groups: Grou
     g.bars.forEach((b, bi) => {
       const h = Number.isFinite(b.value) ? (plotH * b.value) / max : 0;
       const x = left + gi * gw + gw * 0.1 + bi * bw;
-      parts.push(`<rect x="${x.toFixed(1)}" y="${(top + plotH - h).toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${COLORS[b.series] ?? '#718096'}"><title>${esc(`${b.series} ${g.label}: ${b.value.toFixed(2)} ${unit}`)}</title></rect>`);
+      parts.push(
+        `<rect x="${x.toFixed(1)}" y="${(top + plotH - h).toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${COLORS[b.series] ?? '#718096'}"><title>${esc(`${b.series} ${g.label}: ${b.value.toFixed(2)} ${unit}`)}</title></rect>`,
+      );
     });
     parts.push(`<text x="${left + gi * gw + gw / 2}" y="${top + plotH + 14}" text-anchor="middle" font-size="10">${esc(g.label)}</text>`);
   });
   const series = [...new Set(groups.flatMap((g) => g.bars.map((b) => b.series)))];
   series.forEach((s, i) => {
-    parts.push(`<rect x="${left + i * 90}" y="${H - 22}" width="10" height="10" fill="${COLORS[s] ?? '#718096'}"/><text x="${left + i * 90 + 14}" y="${H - 13}" font-size="11">${esc(s)}</text>`);
+    parts.push(
+      `<rect x="${left + i * 90}" y="${H - 22}" width="10" height="10" fill="${COLORS[s] ?? '#718096'}"/><text x="${left + i * 90 + 14}" y="${H - 13}" font-size="11">${esc(s)}</text>`,
+    );
   });
   parts.push('</g>');
   return parts.join('\n');
@@ -63,8 +69,20 @@ export function renderSvg(r: BenchResults): string {
     bars: r.redisBenchmark.filter((b) => `${b.test.toUpperCase()} ${b.config}` === rbKeys[i]).map((b) => ({ series: b.system, value: b.p50Ms })),
   }));
   const body = [
-    panel(0, 0, 'replicated SET throughput', 'ops/s', writeGroups((w) => w.opsPerSec)),
-    panel(W, 0, 'replicated SET p99 latency', 'ms', writeGroups((w) => w.p99Ms)),
+    panel(
+      0,
+      0,
+      'replicated SET throughput',
+      'ops/s',
+      writeGroups((w) => w.opsPerSec),
+    ),
+    panel(
+      W,
+      0,
+      'replicated SET p99 latency',
+      'ms',
+      writeGroups((w) => w.p99Ms),
+    ),
     panel(0, H, 'redis-benchmark throughput', 'ops/s', rbGroups),
     panel(W, H, 'redis-benchmark p50 latency', 'ms', rbP50),
   ];

@@ -2,7 +2,7 @@
  * Every process and temp directory the benchmark creates is registered here, so one cleanup
  * path (normal exit, a thrown error, Ctrl-C, SIGTERM) kills them and removes the directories.
  */
-import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';

@@ -61,7 +61,10 @@ async function measured(system: string, port: number, pid: number, config: RbCon
   return { ...r, cpuUsPerOp: ((cpuSeconds(pid) - before) * 1e6) / requests };
 }
 
-const loadAverage = (): string => execFileSync('uptime', { encoding: 'utf8' }).trim().replace(/^.*load average/, 'load average');
+const loadAverage = (): string =>
+  execFileSync('uptime', { encoding: 'utf8' })
+    .trim()
+    .replace(/^.*load average/, 'load average');
 
 installSignalCleanup();
 try {

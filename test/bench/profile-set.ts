@@ -24,7 +24,14 @@ interface Profile {
   samples: number[];
 }
 
-const { values } = parseArgs({ options: { clients: { type: 'string', default: '64' }, seconds: { type: 'string', default: '10' }, top: { type: 'string', default: '25' }, node: { type: 'string', default: 'leader' } } });
+const { values } = parseArgs({
+  options: {
+    clients: { type: 'string', default: '64' },
+    seconds: { type: 'string', default: '10' },
+    top: { type: 'string', default: '25' },
+    node: { type: 'string', default: 'leader' },
+  },
+});
 
 /** Buckets a frame by where its code lives, so the summary says which layer costs what. */
 function area(url: string, fn: string): string {

@@ -27,8 +27,23 @@ export class RedisBenchmarkOutputError extends Error {
 
 export async function redisBenchmark(system: string, port: number, test: RbTest, cfg: RbConfig, requests: number): Promise<RbResult> {
   const out = await run('redis-benchmark', [
-    '-h', '127.0.0.1', '-p', String(port), '-t', test, '-n', String(requests), '-c', String(cfg.clients), '-P', String(cfg.pipeline),
-    '-d', '16', '-r', '100000', '--csv',
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-t',
+    test,
+    '-n',
+    String(requests),
+    '-c',
+    String(cfg.clients),
+    '-P',
+    String(cfg.pipeline),
+    '-d',
+    '16',
+    '-r',
+    '100000',
+    '--csv',
   ]);
   // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
   const row = out.split('\n').find((l) => l.startsWith(`"${test.toUpperCase()}"`));

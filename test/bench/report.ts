@@ -26,20 +26,55 @@ const pad = (s: string, n: number) => s.padEnd(n);
 export function renderTable(r: BenchResults): string {
   const rows: string[][] = [['system', 'load', 'clients', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'gen CPU']];
   for (const w of r.writeLoad) {
-    rows.push([w.system, 'SET closed-loop', String(w.clients), f1(w.opsPerSec), f1(w.p50Ms), f1(w.p99Ms), f1(w.p999Ms), `${(w.generatorCpu * 100).toFixed(0)}%`]);
+    rows.push([
+      w.system,
+      'SET closed-loop',
+      String(w.clients),
+      f1(w.opsPerSec),
+      f1(w.p50Ms),
+      f1(w.p99Ms),
+      f1(w.p999Ms),
+      `${(w.generatorCpu * 100).toFixed(0)}%`,
+    ]);
   }
-  for (const b of r.redisBenchmark) rows.push([b.system, `redis-benchmark ${b.test.toUpperCase()}`, b.config, f1(b.opsPerSec), f1(b.p50Ms), f1(b.p99Ms), '', '']);
+  for (const b of r.redisBenchmark)
+    rows.push([b.system, `redis-benchmark ${b.test.toUpperCase()}`, b.config, f1(b.opsPerSec), f1(b.p50Ms), f1(b.p99Ms), '', '']);
   if (r.failover) {
-    rows.push(['raftkv', 'failover kill -9', `n=${r.failover.killMs.length}`, '', `median ${f1(r.failover.killMedianMs)}`, `max ${f1(Math.max(...r.failover.killMs))}`, '', '']);
-    rows.push(['raftkv', 'failover SIGTERM', `n=${r.failover.termMs.length}`, '', `median ${f1(r.failover.termMedianMs)}`, `max ${f1(Math.max(...r.failover.termMs))}`, '', '']);
+    rows.push([
+      'raftkv',
+      'failover kill -9',
+      `n=${r.failover.killMs.length}`,
+      '',
+      `median ${f1(r.failover.killMedianMs)}`,
+      `max ${f1(Math.max(...r.failover.killMs))}`,
+      '',
+      '',
+    ]);
+    rows.push([
+      'raftkv',
+      'failover SIGTERM',
+      `n=${r.failover.termMs.length}`,
+      '',
+      `median ${f1(r.failover.termMedianMs)}`,
+      `max ${f1(Math.max(...r.failover.termMs))}`,
+      '',
+      '',
+    ]);
   }
   if (r.memory) {
-    const nodes = Object.entries(r.memory.raftkvRssMiB).map(([id, m]) => `${id} ${m.toFixed(0)}`).join(', ');
+    const nodes = Object.entries(r.memory.raftkvRssMiB)
+      .map(([id, m]) => `${id} ${m.toFixed(0)}`)
+      .join(', ');
     rows.push(['raftkv', `RSS MiB, ${r.memory.keys} keys`, nodes, '', '', '', '', '']);
     rows.push(['redis', `RSS MiB, ${r.memory.keys} keys`, r.memory.redisRssMiB.toFixed(0), '', '', '', '', '']);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)) + 2);
-  const lines = rows.map((row) => row.map((c, i) => pad(c, widths[i]!)).join('').trimEnd());
+  const lines = rows.map((row) =>
+    row
+      .map((c, i) => pad(c, widths[i]!))
+      .join('')
+      .trimEnd(),
+  );
   lines.splice(1, 0, '-'.repeat(widths.reduce((a, b) => a + b, 0)));
   lines.push('', 'targets (ratios measured in this run):');
   for (const t of r.targets) lines.push(`  ${t.pass === null ? 'SKIP' : t.pass ? 'PASS' : 'MISS'}  ${pad(t.name, 44)} ${pad(t.measured, 40)} goal ${t.goal}`);
@@ -66,12 +101,25 @@ export function computeTargets(r: Omit<BenchResults, 'targets'>): Target[] {
     });
   }
   const one = w('raftkv', 1);
-  out.push({ name: 'single-client SET p50', measured: one ? `${one.p50Ms.toFixed(3)} ms (etcd ${w('etcd', 1)?.p50Ms.toFixed(3) ?? 'n/a'} ms)` : 'not measured', goal: '<= 0.5 ms', pass: one ? one.p50Ms <= 0.5 : null });
-  for (const [cfg, goal] of [['-c 50 -P 16', 0.45], ['-c 50 -P 1', 0.9]] as const) {
+  out.push({
+    name: 'single-client SET p50',
+    measured: one ? `${one.p50Ms.toFixed(3)} ms (etcd ${w('etcd', 1)?.p50Ms.toFixed(3) ?? 'n/a'} ms)` : 'not measured',
+    goal: '<= 0.5 ms',
+    pass: one ? one.p50Ms <= 0.5 : null,
+  });
+  for (const [cfg, goal] of [
+    ['-c 50 -P 16', 0.45],
+    ['-c 50 -P 1', 0.9],
+  ] as const) {
     const a = rb('raftkv', 'get', cfg);
     const b = rb('redis', 'get', cfg);
     const ratio = a && b ? a.opsPerSec / b.opsPerSec : Number.NaN;
-    out.push({ name: `GET ${cfg} vs Redis`, measured: a && b ? `${ratio.toFixed(2)}x (${f1(a.opsPerSec)} vs ${f1(b.opsPerSec)})` : 'not measured', goal: `>= ${goal}x`, pass: a && b ? ratio >= goal : null });
+    out.push({
+      name: `GET ${cfg} vs Redis`,
+      measured: a && b ? `${ratio.toFixed(2)}x (${f1(a.opsPerSec)} vs ${f1(b.opsPerSec)})` : 'not measured',
+      goal: `>= ${goal}x`,
+      pass: a && b ? ratio >= goal : null,
+    });
   }
   // Issue 15's read target: the ceiling any Node.js front end reaches here, not Redis.
   for (const system of ['raftkv', 'raftkv-lease'] as const) {
@@ -81,22 +129,50 @@ export function computeTargets(r: Omit<BenchResults, 'targets'>): Target[] {
       if (system === 'raftkv-lease' && !a) continue;
       const ratio = a && b ? a.opsPerSec / b.opsPerSec : Number.NaN;
       const name = `GET ${cfg} vs the Node ceiling${system === 'raftkv-lease' ? ', --read-mode lease' : ''}`;
-      out.push({ name, measured: a && b ? `${ratio.toFixed(2)}x (${f1(a.opsPerSec)} vs ${f1(b.opsPerSec)})` : 'not measured', goal: '>= 0.9x', pass: a && b ? ratio >= 0.9 : null });
+      out.push({
+        name,
+        measured: a && b ? `${ratio.toFixed(2)}x (${f1(a.opsPerSec)} vs ${f1(b.opsPerSec)})` : 'not measured',
+        goal: '>= 0.9x',
+        pass: a && b ? ratio >= 0.9 : null,
+      });
     }
   }
   // The option, not the default: the verdicts above are for ReadIndex reads.
-  for (const [cfg, goal] of [['-c 50 -P 16', 0.45], ['-c 50 -P 1', 0.9]] as const) {
+  for (const [cfg, goal] of [
+    ['-c 50 -P 16', 0.45],
+    ['-c 50 -P 1', 0.9],
+  ] as const) {
     const a = rb('raftkv-lease', 'get', cfg);
     const b = rb('redis', 'get', cfg);
     if (!a || !b) continue;
     const ratio = a.opsPerSec / b.opsPerSec;
-    out.push({ name: `GET ${cfg} vs Redis, --read-mode lease`, measured: `${ratio.toFixed(2)}x (${f1(a.opsPerSec)} vs ${f1(b.opsPerSec)})`, goal: `>= ${goal}x`, pass: ratio >= goal });
+    out.push({
+      name: `GET ${cfg} vs Redis, --read-mode lease`,
+      measured: `${ratio.toFixed(2)}x (${f1(a.opsPerSec)} vs ${f1(b.opsPerSec)})`,
+      goal: `>= ${goal}x`,
+      pass: ratio >= goal,
+    });
   }
   const fo = r.failover;
-  out.push({ name: 'failover after kill -9 (median)', measured: fo ? `${f1(fo.killMedianMs)} ms` : 'not measured', goal: '<= 1000 ms', pass: fo ? fo.killMedianMs <= 1000 : null });
-  out.push({ name: 'failover after SIGTERM (median)', measured: fo ? `${f1(fo.termMedianMs)} ms` : 'not measured', goal: '<= 100 ms', pass: fo ? fo.termMedianMs <= 100 : null });
+  out.push({
+    name: 'failover after kill -9 (median)',
+    measured: fo ? `${f1(fo.killMedianMs)} ms` : 'not measured',
+    goal: '<= 1000 ms',
+    pass: fo ? fo.killMedianMs <= 1000 : null,
+  });
+  out.push({
+    name: 'failover after SIGTERM (median)',
+    measured: fo ? `${f1(fo.termMedianMs)} ms` : 'not measured',
+    goal: '<= 100 ms',
+    pass: fo ? fo.termMedianMs <= 100 : null,
+  });
   const m = r.memory;
   const worst = m ? Math.max(...Object.values(m.raftkvRssMiB)) : Number.NaN;
-  out.push({ name: 'RSS per node vs Redis (largest node)', measured: m ? `${(worst / m.redisRssMiB).toFixed(2)}x (${worst.toFixed(0)} vs ${m.redisRssMiB.toFixed(0)} MiB)` : 'not measured (--memory)', goal: '<= 2x', pass: m ? worst / m.redisRssMiB <= 2 : null });
+  out.push({
+    name: 'RSS per node vs Redis (largest node)',
+    measured: m ? `${(worst / m.redisRssMiB).toFixed(2)}x (${worst.toFixed(0)} vs ${m.redisRssMiB.toFixed(0)} MiB)` : 'not measured (--memory)',
+    goal: '<= 2x',
+    pass: m ? worst / m.redisRssMiB <= 2 : null,
+  });
   return out;
 }

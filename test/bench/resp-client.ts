@@ -35,13 +35,15 @@ function parse(buf: Buffer, pos: number): { value: Reply; end: number } | undefi
       return { value: new Error(line), end: eol + 2 };
     case 0x3a: // :
       return { value: Number(line), end: eol + 2 };
-    case 0x24: { // $
+    case 0x24: {
+      // $
       const n = Number(line);
       if (n < 0) return { value: null, end: eol + 2 };
       if (buf.length < eol + 2 + n + 2) return undefined;
       return { value: buf.subarray(eol + 2, eol + 2 + n), end: eol + 2 + n + 2 };
     }
-    case 0x2a: { // *
+    case 0x2a: {
+      // *
       const n = Number(line);
       if (n < 0) return { value: null, end: eol + 2 };
       const items: Reply[] = [];
@@ -64,7 +66,10 @@ export class RespClient {
   private readonly waiters: { resolve: (r: Reply) => void; reject: (e: Error) => void }[] = [];
   private closed = false;
 
-  private constructor(private readonly socket: Socket, readonly port: number) {
+  private constructor(
+    private readonly socket: Socket,
+    readonly port: number,
+  ) {
     socket.setNoDelay(true);
     socket.on('data', (d: Buffer) => this.onData(d));
     const fail = () => {

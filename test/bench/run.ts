@@ -26,11 +26,11 @@ import { raftkvRss, redisRss } from './memory.ts';
 import { cleanup, installSignalCleanup } from './procs.ts';
 import { RB_CONFIGS, type RbConfig, type RbResult, type RbTest, redisBenchmark } from './redis-benchmark.ts';
 import { type BenchResults, computeTargets, renderTable } from './report.ts';
-import { buildEtcdLoad, etcdLoad, startEtcd } from './systems/etcd.ts';
-import { buildRaftKV, raftkvLoad, startRaftKV } from './systems/raftkv.ts';
-import { startNodeCeiling } from './systems/node-ceiling.ts';
-import { startRedis } from './systems/redis.ts';
 import { RespClient } from './resp-client.ts';
+import { buildEtcdLoad, etcdLoad, startEtcd } from './systems/etcd.ts';
+import { startNodeCeiling } from './systems/node-ceiling.ts';
+import { buildRaftKV, raftkvLoad, startRaftKV } from './systems/raftkv.ts';
+import { startRedis } from './systems/redis.ts';
 
 const { values } = parseArgs({
   options: {
@@ -55,9 +55,12 @@ const clientCounts = values.clients.split(',').map(Number);
  */
 function requests(system: string, test: RbTest, cfg: RbConfig): number {
   const base: Record<RbConfig['label'], number> =
-    system === 'raftkv' && test === 'set' ? { '-c 50 -P 1': 15_000, '-c 50 -P 16': 40_000, '-c 1 -P 1': 1_500 }
-      : system === 'redis-aof' && test === 'set' ? { '-c 50 -P 1': 40_000, '-c 50 -P 16': 150_000, '-c 1 -P 1': 3_000 }
-        : system === 'raftkv' ? { '-c 50 -P 1': 60_000, '-c 50 -P 16': 200_000, '-c 1 -P 1': 5_000 }
+    system === 'raftkv' && test === 'set'
+      ? { '-c 50 -P 1': 15_000, '-c 50 -P 16': 40_000, '-c 1 -P 1': 1_500 }
+      : system === 'redis-aof' && test === 'set'
+        ? { '-c 50 -P 1': 40_000, '-c 50 -P 16': 150_000, '-c 1 -P 1': 3_000 }
+        : system === 'raftkv'
+          ? { '-c 50 -P 1': 60_000, '-c 50 -P 16': 200_000, '-c 1 -P 1': 5_000 }
           : { '-c 50 -P 1': 150_000, '-c 50 -P 16': 600_000, '-c 1 -P 1': 15_000 };
   return Math.round(base[cfg.label] / (quick ? 4 : 1));
 }
@@ -105,7 +108,12 @@ async function main(): Promise<void> {
       if (test === 'get') await redisBenchmark('raftkv', (await raft.waitLeader()).port, 'get', RB_CONFIGS[1]!, GET_WARMUP);
       for (const cfg of RB_CONFIGS) {
         const leader = await raft.waitLeader();
-        const systems = [['raftkv', leader.port], ['redis', redis.port], ['redis-aof', redisAof.port], ['node-ceiling', ceiling.port]] as const;
+        const systems = [
+          ['raftkv', leader.port],
+          ['redis', redis.port],
+          ['redis-aof', redisAof.port],
+          ['node-ceiling', ceiling.port],
+        ] as const;
         for (const [system, port] of systems) {
           if (system === 'redis-aof' && test === 'get') continue; // reads never touch the AOF
           log(`redis-benchmark ${system} ${test} ${cfg.label}`);
@@ -169,7 +177,9 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, `${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(dir, `${stamp}.svg`), renderSvg(results));
   console.log(renderTable(results));
-  console.log(`\nload average before ${loadAvgBefore.map((x) => x.toFixed(2)).join(' ')}, after ${results.machine.loadAvgAfter.map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `\nload average before ${loadAvgBefore.map((x) => x.toFixed(2)).join(' ')}, after ${results.machine.loadAvgAfter.map((x) => x.toFixed(2)).join(' ')}`,
+  );
   console.log(`results: ${join(dir, `${stamp}.json`)}\nchart:   ${join(dir, `${stamp}.svg`)}`);
 }
 

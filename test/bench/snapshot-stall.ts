@@ -8,10 +8,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { KvOp } from '../../src/kv/index.ts';
 import { resolveConfig } from '../../src/node/config.ts';
 import { createLogger } from '../../src/node/logger.ts';
 import { RaftNode } from '../../src/node/raft-node.ts';
-import type { KvOp } from '../../src/kv/index.ts';
 import { measureLoopStall } from '../support/loop-stall.ts';
 
 const total = Number(process.argv[2] ?? 1_000_000);

@@ -73,7 +73,7 @@ describe('operator API client', () => {
     expect(() => jsonBody(res)).toThrow(/RAFTKV_HTTP_TOKEN/);
   });
 
-  it('streams from the leader: past an endpoint that is down, along a follower\'s redirect', async () => {
+  it("streams from the leader: past an endpoint that is down, along a follower's redirect", async () => {
     const leader = await serve((req, res) => {
       res.setHeader('x-path', req.url ?? '');
       res.end(Buffer.alloc(300_000, 7));
@@ -91,6 +91,8 @@ describe('operator API client', () => {
     let bytes = 0;
     for await (const c of res) bytes += (c as Buffer).length;
     expect(bytes).toBe(300_000);
-    await expect(new ApiClient({ endpoints: ['http://127.0.0.1:1'], timeoutMs: 2000 }).streamFromLeader('/v1/snapshot')).rejects.toThrow(/no endpoint answered/);
+    await expect(new ApiClient({ endpoints: ['http://127.0.0.1:1'], timeoutMs: 2000 }).streamFromLeader('/v1/snapshot')).rejects.toThrow(
+      /no endpoint answered/,
+    );
   });
 });

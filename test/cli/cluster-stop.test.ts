@@ -32,7 +32,11 @@ function childPids(ppid: number): number[] {
     .filter((d) => /^\d+$/.test(d))
     .filter((d) => {
       try {
-        return readFileSync(`/proc/${d}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1] === String(ppid);
+        return (
+          readFileSync(`/proc/${d}/stat`, 'utf8')
+            .replace(/^.*\) /, '')
+            .split(' ')[1] === String(ppid)
+        );
       } catch {
         return false;
       }
@@ -49,9 +53,13 @@ function nodeIdOf(pid: number): string | undefined {
 describe('raftkv cluster after a node is killed', () => {
   it('names the node, pid and signal, and a later stop does not hang', async () => {
     const base = await freeBasePort([0, 1, 2, 10000, 10001, 10002]);
-    const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, 'cluster', '--nodes', '3', '--base-port', String(base), '--data-dir', root, '--log-level', 'warn'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const proc = spawn(
+      process.execPath,
+      ['--import', 'tsx', MAIN, 'cluster', '--nodes', '3', '--base-port', String(base), '--data-dir', root, '--log-level', 'warn'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     cli = proc;
     let stdout = '';
     let stderr = '';
@@ -68,7 +76,9 @@ describe('raftkv cluster after a node is killed', () => {
     await waitFor(() => stdout.includes('Ctrl-C stops the cluster.'), 60_000, `the banner (stderr: ${stderr})`, 100);
     expect(stdout).toContain(`RESP 127.0.0.1:${base}`);
     // (tsx's esbuild service is a child too, without an --id.)
-    const nodes = childPids(proc.pid as number).map((pid) => ({ pid, id: nodeIdOf(pid) })).filter((n) => n.id !== undefined);
+    const nodes = childPids(proc.pid as number)
+      .map((pid) => ({ pid, id: nodeIdOf(pid) }))
+      .filter((n) => n.id !== undefined);
     expect(nodes.map((n) => n.id).sort()).toEqual(['n1', 'n2', 'n3']);
 
     const victim = nodes.find((n) => n.id === 'n2') as { pid: number; id: string };

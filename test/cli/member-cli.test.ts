@@ -6,7 +6,7 @@
  * exit 1, each with one line saying why; --help exits 0.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterHarness, type NodeHandle, freePort, waitFor } from '../support/cluster-harness.ts';
+import { ClusterHarness, freePort, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
 import { type CliRun, runRaftkv } from '../support/raftkv-cli.ts';
 
 const raftkv = (...args: string[]) => runRaftkv(args);

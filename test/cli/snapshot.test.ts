@@ -6,7 +6,7 @@
  * truncated file refused with nothing written; no credential, no backup.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -178,7 +178,22 @@ describe('npm start -- --restore FILE', () => {
   it('starts the local cluster from the backup, and refuses folders that hold data', { timeout: 120_000 }, async () => {
     const base = await freeBasePort([0, 1, 2, 10000, 10001, 10002]);
     const root = join(dir, 'local');
-    const args = ['--import', 'tsx', MAIN, 'cluster', '--nodes', '3', '--base-port', String(base), '--data-dir', root, '--restore', file, '--log-level', 'warn'];
+    const args = [
+      '--import',
+      'tsx',
+      MAIN,
+      'cluster',
+      '--nodes',
+      '3',
+      '--base-port',
+      String(base),
+      '--data-dir',
+      root,
+      '--restore',
+      file,
+      '--log-level',
+      'warn',
+    ];
     // Its own process group, so that the cleanup reaches the nodes whatever happens.
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let out = '';
@@ -191,10 +206,14 @@ describe('npm start -- --restore FILE', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
       const http = `http://127.0.0.1:${base + 10000}`;
-      await waitFor(async () => {
-        const r = await fetch(`${http}/v1/kv/plain%3A7`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
-        return r?.status === 200 && ((await r.json()) as { value: string }).value === 'value of plain:7';
-      }, 60_000, `the restored local cluster to serve plain:7 (output: ${out})`);
+      await waitFor(
+        async () => {
+          const r = await fetch(`${http}/v1/kv/plain%3A7`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+          return r?.status === 200 && ((await r.json()) as { value: string }).value === 'value of plain:7';
+        },
+        60_000,
+        `the restored local cluster to serve plain:7 (output: ${out})`,
+      );
       expect(out).toMatch(/restored .* \(33 keys at index \d+\) into 3 data folders; new cluster id \S+/);
       const ttl = (await (await fetch(`${http}/v1/kv/ttl%3Along`)).json()) as { ttl_ms: number };
       expect(ttl.ttl_ms).toBeGreaterThan(0);
@@ -231,7 +250,11 @@ describe('a damaged backup', () => {
     const garbage = join(dir, 'garbage.snapshot');
     writeFileSync(garbage, 'not a backup at all');
 
-    for (const [f, why] of [[corrupt, /checksum mismatch/], [truncated, /truncated: \d+ of \d+ bytes/], [garbage, /not a RaftKV backup/]] as const) {
+    for (const [f, why] of [
+      [corrupt, /checksum mismatch/],
+      [truncated, /truncated: \d+ of \d+ bytes/],
+      [garbage, /not a RaftKV backup/],
+    ] as const) {
       const status = await cli(['snapshot', 'status', f]);
       expect(status.code, status.stderr).toBe(1);
       expect(status.stderr).toMatch(why);
@@ -269,7 +292,13 @@ describe('the CLI', () => {
     const help = await cli(['snapshot', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('raftkv snapshot restore FILE --data-dir DIR --id ID --peers');
-    for (const args of [['snapshot'], ['snapshot', 'bogus'], ['snapshot', 'status'], ['snapshot', 'save', 'f', '--nope'], ['snapshot', 'restore', file, '--id', 'n1']]) {
+    for (const args of [
+      ['snapshot'],
+      ['snapshot', 'bogus'],
+      ['snapshot', 'status'],
+      ['snapshot', 'save', 'f', '--nope'],
+      ['snapshot', 'restore', file, '--id', 'n1'],
+    ]) {
       const run = await cli(args);
       expect(run.code, args.join(' ')).toBe(2);
       expect(run.stderr, 'one line naming the problem').toMatch(/^raftkv snapshot[a-z ]*: .*--help lists the options\)\n$/);

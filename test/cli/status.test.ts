@@ -37,7 +37,7 @@ describe('raftkv status and /v1/cluster', () => {
   const view = async (h: NodeHandle) =>
     (await (await cluster.fetch(cluster.url(h, '/v1/cluster'))).json()) as { members: MemberView[]; version: string; disk_bytes: number; cluster_id: string };
 
-  it('one table of every member, from one endpoint (a follower), each row the member\'s own numbers', async () => {
+  it("one table of every member, from one endpoint (a follower), each row the member's own numbers", async () => {
     const follower = cluster.nodes.find((h) => h.id !== leader.id) as NodeHandle;
     const r = await raftkv(['status', '--endpoints', endpoint(follower), '-o', 'json']);
     expect(r.code, r.stderr).toBe(0);
@@ -57,7 +57,9 @@ describe('raftkv status and /v1/cluster', () => {
     }
     const table = await raftkv(['status', '--endpoints', endpoint(leader)]);
     expect(table.code, table.stderr).toBe(0);
-    expect(table.stdout).toMatch(/\| ID +\| ENDPOINT +\| ROLE +\| TERM +\| COMMIT +\| APPLIED +\| LAG +\| LAST CONTACT +\| DISK +\| SNAPSHOT +\| VERSION +\| CLUSTER ID +\|/);
+    expect(table.stdout).toMatch(
+      /\| ID +\| ENDPOINT +\| ROLE +\| TERM +\| COMMIT +\| APPLIED +\| LAG +\| LAST CONTACT +\| DISK +\| SNAPSHOT +\| VERSION +\| CLUSTER ID +\|/,
+    );
     for (const h of cluster.nodes) expect(table.stdout).toContain(`| ${h.id} `);
   }, 60_000);
 

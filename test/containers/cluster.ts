@@ -4,14 +4,7 @@
  * for a node cut off from the network (whose mapped ports go with it), through `docker exec`.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import {
-  GenericContainer,
-  Network,
-  type StartedNetwork,
-  type StartedTestContainer,
-  Wait,
-  getContainerRuntimeClient,
-} from 'testcontainers';
+import { GenericContainer, getContainerRuntimeClient, Network, type StartedNetwork, type StartedTestContainer, Wait } from 'testcontainers';
 import { waitFor } from '../support/cluster-harness.ts';
 
 export const RESP_PORT = 6379;
@@ -212,9 +205,7 @@ fetch('http://127.0.0.1:${HTTP_PORT}' + p, { method: m, redirect: 'manual', body
   /** Puts the node back on the network under its alias. */
   async reconnect(id: string): Promise<void> {
     const client = await getContainerRuntimeClient();
-    await client.network
-      .getById(this.network.getId())
-      .connect({ Container: this.container(id).getId(), EndpointConfig: { Aliases: [id] } });
+    await client.network.getById(this.network.getId()).connect({ Container: this.container(id).getId(), EndpointConfig: { Aliases: [id] } });
     this.stopped.delete(id);
   }
 

@@ -66,10 +66,8 @@ function sessions<T extends { frames: number }>(seed: number, total: number, gen
   return out;
 }
 
-const respBytes = (seed: number) =>
-  Buffer.concat(sessions(seed, 2000, (rng, first, max) => respSession(rng, cmds, first, max, '')).flatMap((s) => s.writes));
-const httpBytes = (seed: number) =>
-  Buffer.concat(sessions(seed, 500, (rng, first, max) => httpSession(rng, OPS, first, max, '')).flatMap((s) => s.writes));
+const respBytes = (seed: number) => Buffer.concat(sessions(seed, 2000, (rng, first, max) => respSession(rng, cmds, first, max, '')).flatMap((s) => s.writes));
+const httpBytes = (seed: number) => Buffer.concat(sessions(seed, 500, (rng, first, max) => httpSession(rng, OPS, first, max, '')).flatMap((s) => s.writes));
 const peerBytes = (seed: number) =>
   Buffer.concat(sessions(seed, 500, (rng, first, max) => peerSession(rng, id, first, max, 250)).flatMap((s) => s.messages.map((m) => m.data)));
 

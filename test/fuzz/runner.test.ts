@@ -84,7 +84,10 @@ describe('npm run fuzz detects what it is meant to detect', () => {
     expect(run.code).toBe(1);
     expect(Number(run.last[2])).toBe(0);
     expect(Number(run.last[3])).toBeGreaterThanOrEqual(1);
-    const stalls = readFileSync(join(run.dir, 'stalls.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { at: string; why: string });
+    const stalls = readFileSync(join(run.dir, 'stalls.jsonl'), 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { at: string; why: string });
     // A check that began while the node was stopped (or up to one bound before) timed out.
     const during = stalls.filter((e) => Date.parse(e.at) >= stoppedAt - 1000 && Date.parse(e.at) <= resumedAt);
     expect(during.length).toBeGreaterThanOrEqual(1);

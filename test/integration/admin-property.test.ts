@@ -41,8 +41,35 @@ const int = (rng: Rng, n: number) => Math.floor(rng() * n);
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[int(rng, xs.length)];
 
 const ODD_STRINGS = [
-  '', ' ', 'a b', '256.1.1.1', '1.2.3', '::1', '[::1]', '::', 'localhost', 'x:80', 'http://h/', '-h', 'h-', 'a..b', 'a_b',
-  '127.0.0.1', '0.0.0.0', 'n1', 'n2', '\u0000', 'é', '😀😀', 'ﬀ', '\u202e', '../../etc', '%00', '\r\nX-Injected: 1', '{}', 'null',
+  '',
+  ' ',
+  'a b',
+  '256.1.1.1',
+  '1.2.3',
+  '::1',
+  '[::1]',
+  '::',
+  'localhost',
+  'x:80',
+  'http://h/',
+  '-h',
+  'h-',
+  'a..b',
+  'a_b',
+  '127.0.0.1',
+  '0.0.0.0',
+  'n1',
+  'n2',
+  '\u0000',
+  'é',
+  '😀😀',
+  'ﬀ',
+  '\u202e',
+  '../../etc',
+  '%00',
+  '\r\nX-Injected: 1',
+  '{}',
+  'null',
 ];
 const ODD_NUMBERS = [0, -1, 1, 65535, 65536, 1.5, -0, 2 ** 53, 1e300, -1e300];
 
@@ -135,8 +162,24 @@ function randomRequest(rng: Rng, added: string[]): Req {
   }
   // Not JSON at all, or JSON under the wrong content type.
   const path = pick(rng, ['/v1/cluster/members', '/v1/cluster/transfer-leadership']);
-  const body = pick(rng, ['{"id":', 'id=x&host=y', '\u0000\u0001', '[]'.repeat(1000), `{"id":"${'x'.repeat(10_000)}"`, '', 'null', JSON.stringify(memberBody(rng))]);
-  const type = pick(rng, ['application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=utf-16', '']);
+  const body = pick(rng, [
+    '{"id":',
+    'id=x&host=y',
+    '\u0000\u0001',
+    '[]'.repeat(1000),
+    `{"id":"${'x'.repeat(10_000)}"`,
+    '',
+    'null',
+    JSON.stringify(memberBody(rng)),
+  ]);
+  const type = pick(rng, [
+    'application/json',
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    'application/json; charset=utf-16',
+    '',
+  ]);
   return { method: 'POST', path, headers: type ? { 'content-type': type } : {}, body };
 }
 
@@ -186,7 +229,10 @@ describe(`random admin requests (seed ${SEED}; replay with FUZZ_SEED=${SEED})`, 
     for (let n = 0; n < ROUNDS; n += CONCURRENCY) {
       await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => one(n + i)));
       // A request to a node that has just died would only show up as "no answer": say so early.
-      expect(c.running().map((h) => h.id), `seed ${SEED}: a node exited after request #${n}`).toEqual(VOTERS);
+      expect(
+        c.running().map((h) => h.id),
+        `seed ${SEED}: a node exited after request #${n}`,
+      ).toEqual(VOTERS);
     }
     const summary = `seed ${SEED}, statuses ${JSON.stringify(Object.fromEntries(statuses))}`;
     expect(bad, summary).toEqual([]);
@@ -207,13 +253,18 @@ describe(`random admin requests (seed ${SEED}; replay with FUZZ_SEED=${SEED})`, 
       const del = await fetch(c.url(leader, `/v1/cluster/members/${id}`), { method: 'DELETE', signal: AbortSignal.timeout(15_000) });
       expect(del.status, `${summary}: removing ${id}`).toBe(200);
     }
-    await waitFor(async () => {
-      const sts = await Promise.all(c.nodes.map((h) => c.status(h)));
-      return sts.every((s) => s?.learners.length === 0 && s.voters.join() === VOTERS.join());
-    }, 10_000, 'the learners to be gone everywhere');
+    await waitFor(
+      async () => {
+        const sts = await Promise.all(c.nodes.map((h) => c.status(h)));
+        return sts.every((s) => s?.learners.length === 0 && s.voters.join() === VOTERS.join());
+      },
+      10_000,
+      'the learners to be gone everywhere',
+    );
     const now = await c.waitLeader();
     expect((await c.put(now, 'after-fuzz', 'ok')).status, summary).toBe(200);
     for (const h of c.nodes) await waitFor(async () => (await c.get(h, 'after-fuzz')).value === 'ok', 5000, `${h.id} to serve the write`);
-    for (const h of c.nodes) expect(readFileSync(h.logFile, 'utf8'), `${summary}: ${h.id}'s log`).not.toMatch(/unhandled error in HTTP route|ready loop failed/);
+    for (const h of c.nodes)
+      expect(readFileSync(h.logFile, 'utf8'), `${summary}: ${h.id}'s log`).not.toMatch(/unhandled error in HTTP route|ready loop failed/);
   }, 240_000);
 });

@@ -30,7 +30,10 @@ async function view(c: ClusterHarness, h: NodeHandle): Promise<Cluster> {
 }
 
 const redis = (h: NodeHandle, ...args: string[]) => execFileSync('redis-cli', ['-p', String(h.port), ...args], { encoding: 'utf8' });
-const lines = (h: NodeHandle, text: string) => readFileSync(h.logFile, 'utf8').split('\n').filter((l) => l.includes(text));
+const lines = (h: NodeHandle, text: string) =>
+  readFileSync(h.logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(text));
 
 describe('cluster identity', () => {
   it('nodes bootstrapped together share one id, shown in /v1/cluster, INFO and CLUSTER INFO; a joining node adopts it and keeps it', async () => {

@@ -51,16 +51,21 @@ describe('a 3-node cluster of real processes', () => {
     const killedAt = Date.now();
     const rest = cluster.running();
     let firstWriteAt = 0;
-    await waitFor(async () => {
-      for (const h of rest) {
-        const r = await cluster!.put(h, 'after-failover', 'yes').catch(() => undefined);
-        if (r?.status === 200) {
-          firstWriteAt = Date.now();
-          return true;
+    await waitFor(
+      async () => {
+        for (const h of rest) {
+          const r = await cluster!.put(h, 'after-failover', 'yes').catch(() => undefined);
+          if (r?.status === 200) {
+            firstWriteAt = Date.now();
+            return true;
+          }
         }
-      }
-      return false;
-    }, 5000, 'a write on the new leader', 20);
+        return false;
+      },
+      5000,
+      'a write on the new leader',
+      20,
+    );
     expect(firstWriteAt - killedAt).toBeLessThan(2000);
 
     for (const h of rest) for (const k of acked) expect((await cluster.get(h, k)).value).toBe(`v${k.slice(1)}`);
@@ -131,7 +136,12 @@ describe('a 3-node cluster of real processes', () => {
     leader = await cluster.waitLeader();
     await waitFor(async () => (await cluster!.get(n4, `w${written - 1}`)).status === 200, 10_000, 'n4 to hold the last write');
     const st = await cluster.status(n4);
-    expect(st!.voters.sort()).toEqual(cluster.nodes.filter((h) => h.id !== victim.id).map((h) => h.id).sort());
+    expect(st!.voters.sort()).toEqual(
+      cluster.nodes
+        .filter((h) => h.id !== victim.id)
+        .map((h) => h.id)
+        .sort(),
+    );
   });
 
   it('promotes a learner even when the leader that added it dies first', async () => {

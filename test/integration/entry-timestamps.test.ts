@@ -20,8 +20,8 @@ import { EntryType } from '../../src/raft/types.ts';
 import { startRespServer } from '../../src/resp/node-dispatcher.ts';
 import type { RespServer } from '../../src/resp/server.ts';
 import { LevelStorage } from '../../src/storage/index.ts';
-import { freePort, waitFor } from '../support/cluster-harness.ts';
 import { RawClient } from '../resp/support/client.ts';
+import { freePort, waitFor } from '../support/cluster-harness.ts';
 
 const HOUR = 3_600_000;
 const log = createLogger('silent', 'n1', false);
@@ -105,7 +105,9 @@ describe('entry timestamps never go backwards', () => {
     expect(stamped.length).toBeGreaterThanOrEqual(5);
     for (let i = 1; i < stamped.length; i++) expect(stamped[i], `entry ts #${i}`).toBeGreaterThanOrEqual(stamped[i - 1]);
     expect(stamped.at(-1)).toBeGreaterThanOrEqual(future + 2);
-    expect(decodeEntry(node.storage.entries(node.storage.lastIndex(), node.storage.lastIndex() + 1, Number.POSITIVE_INFINITY)[0].data).ops[0]).toMatchObject({ type: 'set' });
+    expect(decodeEntry(node.storage.entries(node.storage.lastIndex(), node.storage.lastIndex() + 1, Number.POSITIVE_INFINITY)[0].data).ops[0]).toMatchObject({
+      type: 'set',
+    });
   });
 });
 

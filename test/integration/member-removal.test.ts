@@ -15,7 +15,10 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-const lines = (h: NodeHandle, text: string) => readFileSync(h.logFile, 'utf8').split('\n').filter((l) => l.includes(text));
+const lines = (h: NodeHandle, text: string) =>
+  readFileSync(h.logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(text));
 const REMOVED = 'this node was removed from the cluster';
 
 async function remove(c: ClusterHarness, leader: NodeHandle, id: string): Promise<void> {

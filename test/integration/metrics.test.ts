@@ -71,7 +71,10 @@ describe('metrics', () => {
       expect(m.get('raftkv_snapshot_save_duration_seconds_count'), h.id).toBeGreaterThanOrEqual(1);
       // The files of the data directory, as `find -type f` sums them (nothing writes now).
       const files = execFileSync('find', [h.dataDir, '-type', 'f', '-printf', '%s\\n'], { encoding: 'utf8' });
-      const bytes = files.trim().split('\n').reduce((n, l) => n + Number(l), 0);
+      const bytes = files
+        .trim()
+        .split('\n')
+        .reduce((n, l) => n + Number(l), 0);
       expect(bytes).toBeGreaterThan(1000);
       expect(m.get('raftkv_disk_size_bytes'), h.id).toBe(bytes);
       const fs = statfsSync(h.dataDir);
@@ -81,7 +84,10 @@ describe('metrics', () => {
       // Stock Node.js dashboards: the default metrics under their standard names, unprefixed.
       expect(m.get('process_cpu_seconds_total'), h.id).toBeGreaterThan(0);
       expect(m.has('nodejs_heap_size_used_bytes'), h.id).toBe(true);
-      expect([...m.keys()].some((k) => k.startsWith('raftkv_process_')), h.id).toBe(false);
+      expect(
+        [...m.keys()].some((k) => k.startsWith('raftkv_process_')),
+        h.id,
+      ).toBe(false);
       for (const p of cluster.nodes) if (p !== h) expect(m.get(`raftkv_network_peer_connected{peer="${p.id}"}`), `${h.id}->${p.id}`).toBe(1);
     }
     // Every series the shipped dashboard and alert rules query exists under that name.
@@ -93,7 +99,11 @@ describe('metrics', () => {
       served.add(name);
       if (type === 'histogram') for (const suffix of ['_bucket', '_count', '_sum']) served.add(name + suffix);
     }
-    const queried = [...shippedQueries().join('\n').matchAll(/\b(?:raftkv|process|nodejs)_\w+/g)].map((x) => x[0]);
+    const queried = [
+      ...shippedQueries()
+        .join('\n')
+        .matchAll(/\b(?:raftkv|process|nodejs)_\w+/g),
+    ].map((x) => x[0]);
     expect(queried.length).toBeGreaterThan(15);
     expect(queried.filter((n) => !served.has(n))).toEqual([]);
   });

@@ -35,7 +35,10 @@ describe('peer-link logging', () => {
   it('a normal start logs no peer-link chatter at info or above', () => {
     for (const h of cluster.nodes) {
       const transport = lines(h).filter((l) => l.component === 'transport' && l.level >= 30);
-      expect(transport.map((l) => l.msg), h.id).toEqual([]);
+      expect(
+        transport.map((l) => l.msg),
+        h.id,
+      ).toEqual([]);
     }
   });
 
@@ -49,7 +52,10 @@ describe('peer-link logging', () => {
     await new Promise((r) => setTimeout(r, 3000));
     for (const h of others) {
       expect(warns(h), h.id).toHaveLength(1);
-      expect(lines(h).filter((l) => l.msg === 'peer socket error' && l.level >= 30), h.id).toEqual([]);
+      expect(
+        lines(h).filter((l) => l.msg === 'peer socket error' && l.level >= 30),
+        h.id,
+      ).toEqual([]);
     }
     await cluster.restart(victim);
     const back = (h: NodeHandle) => lines(h).filter((l) => l.level === 30 && l.peer === victim.id && l.msg === 'peer reachable again');

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { NODE_FLAGS, nodeEnv } from '../../src/cli/runtime.ts';
 import { encodeEntry } from '../../src/kv/index.ts';
 import { EntryType, type Message, MessageType } from '../../src/raft/types.ts';
@@ -64,10 +64,19 @@ describe('a running cluster and parties that are not members', () => {
     const heartbeat = await forge(leader, (st) => [{ ...base, type: MessageType.Heartbeat, from: 'evil', to: leader.id, term: st.term + 5 }]);
     // Issue 10: an App in the current term made a follower commit a SET no client sent.
     const data = encodeEntry({ ts: Date.now(), ops: [{ type: 'set', key: Buffer.from('forged'), value: Buffer.from('yes') }] });
-    const app = await forge(follower, (st) => [{
-      ...base, type: MessageType.App, from: 'evil', to: follower.id, term: st.term, logTerm: st.term, index: st.last_index,
-      commit: st.last_index + 1, entries: [{ term: st.term, index: st.last_index + 1, type: EntryType.Normal, data }],
-    }]);
+    const app = await forge(follower, (st) => [
+      {
+        ...base,
+        type: MessageType.App,
+        from: 'evil',
+        to: follower.id,
+        term: st.term,
+        logTerm: st.term,
+        index: st.last_index,
+        commit: st.last_index + 1,
+        entries: [{ term: st.term, index: st.last_index + 1, type: EntryType.Normal, data }],
+      },
+    ]);
     await sleep(1000); // several election timeouts
     const after = (await cluster.status(leader))!;
     expect({ role: after.role, term: after.term }).toEqual({ role: 'leader', term: before.term });
@@ -76,7 +85,9 @@ describe('a running cluster and parties that are not members', () => {
     expect([heartbeat, app]).toEqual([CloseCode.UnknownPeer, CloseCode.UnknownPeer]);
     // The refusal is logged once per claimed id, however often it dials.
     await forge(leader, () => []);
-    const log = readFileSync(leader.logFile, 'utf8').split('\n').filter((l) => l.includes('"code":4003'));
+    const log = readFileSync(leader.logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"code":4003'));
     expect(log.filter((l) => l.includes('"level":40')).length).toBe(1);
   });
 
@@ -93,21 +104,23 @@ describe('a running cluster and parties that are not members', () => {
     let outcomes: (number | 'refused' | 'timeout')[] = [];
     try {
       outcomes = await Promise.all(
-        Array.from({ length: 40 }, (_, i) =>
-          new Promise<number | 'refused' | 'timeout'>((resolve) => {
-            // Ten source addresses, so the per-address cap alone does not stop them.
-            const ws = new WebSocket(peerUrl(victim), { perMessageDeflate: false, localAddress: `127.0.0.${10 + (i % 10)}` });
-            ws.on('unexpected-response', (_req, res) => {
-              resolve('refused');
-              res.resume();
-              ws.terminate();
-            });
-            ws.on('open', () => ws.send(frame, () => {}));
-            // 1009 when the close frame makes it before the node cuts the connection, else 1006.
-            ws.on('close', (code) => resolve(code));
-            ws.on('error', () => {});
-            setTimeout(() => resolve('timeout'), 10_000).unref();
-          }),
+        Array.from(
+          { length: 40 },
+          (_, i) =>
+            new Promise<number | 'refused' | 'timeout'>((resolve) => {
+              // Ten source addresses, so the per-address cap alone does not stop them.
+              const ws = new WebSocket(peerUrl(victim), { perMessageDeflate: false, localAddress: `127.0.0.${10 + (i % 10)}` });
+              ws.on('unexpected-response', (_req, res) => {
+                resolve('refused');
+                res.resume();
+                ws.terminate();
+              });
+              ws.on('open', () => ws.send(frame, () => {}));
+              // 1009 when the close frame makes it before the node cuts the connection, else 1006.
+              ws.on('close', (code) => resolve(code));
+              ws.on('error', () => {});
+              setTimeout(() => resolve('timeout'), 10_000).unref();
+            }),
         ),
       );
       await sleep(500);
@@ -146,16 +159,23 @@ describe('raftkv cluster (npm start)', () => {
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   async function startLocal(base: number): Promise<void> {
-    proc = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', MAIN, 'cluster', '--nodes', '3', '--base-port', String(base),
-      '--data-dir', join(root, 'data'), '--log-level', 'warn'], { stdio: 'ignore', env: nodeEnv(process.env) });
+    proc = spawn(
+      process.execPath,
+      [...NODE_FLAGS, '--import', 'tsx', MAIN, 'cluster', '--nodes', '3', '--base-port', String(base), '--data-dir', join(root, 'data'), '--log-level', 'warn'],
+      { stdio: 'ignore', env: nodeEnv(process.env) },
+    );
     // Wait for a leader every node agrees on, and a write through it.
     const http = [0, 1, 2].map((i) => `http://127.0.0.1:${base + 10000 + i}`);
     let leader = '';
-    await waitFor(async () => {
-      const sts = await Promise.all(http.map(async (u) => (await fetch(`${u}/v1/cluster`)).json() as Promise<ClusterStatus>));
-      leader = sts[0].leader ?? '';
-      return sts.every((s) => s.leader && s.leader === leader);
-    }, 30_000, 'the local cluster to elect a leader');
+    await waitFor(
+      async () => {
+        const sts = await Promise.all(http.map(async (u) => (await fetch(`${u}/v1/cluster`)).json() as Promise<ClusterStatus>));
+        leader = sts[0].leader ?? '';
+        return sts.every((s) => s.leader && s.leader === leader);
+      },
+      30_000,
+      'the local cluster to elect a leader',
+    );
     const put = await fetch(`${http[Number(leader.slice(1)) - 1]}/v1/kv/hello`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },

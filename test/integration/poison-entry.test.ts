@@ -35,12 +35,16 @@ async function statuses(c: ClusterHarness): Promise<ClusterStatus[]> {
 /** Every node up, answering, and applied through the same index as the others. */
 async function waitConverged(c: ClusterHarness, atLeast = 0): Promise<number> {
   let index = 0;
-  await waitFor(async () => {
-    const sts = await statuses(c);
-    if (sts.length !== c.nodes.length) return false;
-    index = sts[0].applied;
-    return index >= atLeast && sts.every((s) => s.applied === index && s.last_index === index && s.commit === index);
-  }, 15_000, 'every node to apply the same index');
+  await waitFor(
+    async () => {
+      const sts = await statuses(c);
+      if (sts.length !== c.nodes.length) return false;
+      index = sts[0].applied;
+      return index >= atLeast && sts.every((s) => s.applied === index && s.last_index === index && s.commit === index);
+    },
+    15_000,
+    'every node to apply the same index',
+  );
   return index;
 }
 

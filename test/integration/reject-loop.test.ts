@@ -18,7 +18,10 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-const lines = (h: NodeHandle, text: string) => readFileSync(h.logFile, 'utf8').split('\n').filter((l) => l.includes(text));
+const lines = (h: NodeHandle, text: string) =>
+  readFileSync(h.logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(text));
 
 describe('append/reject loop', () => {
   it('a conflicting follower with the right id: both sides warn once, the leader backs off, no CPU burn', async () => {

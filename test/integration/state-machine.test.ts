@@ -3,7 +3,7 @@
  * so every replica agrees; and a corrupt data file stops a node with a clear error.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -22,7 +22,7 @@ async function metric(c: ClusterHarness, h: NodeHandle, name: string): Promise<n
 }
 
 describe('replicated expiry and eviction', () => {
-  it('expires a key on every node through the leader\'s logged delete', async () => {
+  it("expires a key on every node through the leader's logged delete", async () => {
     cluster = new ClusterHarness();
     await cluster.start();
     const leader = await cluster.waitLeader();
@@ -38,10 +38,14 @@ describe('replicated expiry and eviction', () => {
     await new Promise((r) => setTimeout(r, 650));
     for (const h of cluster.nodes) expect((await cluster.get(h, 'brief')).status).toBe(404);
     // ...and physically deleted everywhere by one logged conditional delete.
-    await waitFor(async () => {
-      const counts = await Promise.all(cluster!.nodes.map((h) => metric(cluster!, h, 'raftkv_keys')));
-      return counts.every((n) => n === 1);
-    }, 5000, 'every node to apply the expiry');
+    await waitFor(
+      async () => {
+        const counts = await Promise.all(cluster!.nodes.map((h) => metric(cluster!, h, 'raftkv_keys')));
+        return counts.every((n) => n === 1);
+      },
+      5000,
+      'every node to apply the expiry',
+    );
     for (const h of cluster.nodes) expect(await metric(cluster, h, 'raftkv_expired_keys_total')).toBe(1);
     for (const h of cluster.nodes) expect((await cluster.get(h, 'keep')).value).toBe('forever');
   });
@@ -60,10 +64,14 @@ describe('replicated expiry and eviction', () => {
     await waitFor(async () => (await metric(cluster!, leader, 'raftkv_used_memory_bytes')) <= 32000, 5000, 'eviction');
 
     const commit = (await cluster.status(leader))!.commit;
-    await waitFor(async () => {
-      const sts = await Promise.all(cluster!.nodes.map((h) => cluster!.status(h)));
-      return sts.every((s) => s && s.applied >= commit);
-    }, 5000, 'all nodes to apply');
+    await waitFor(
+      async () => {
+        const sts = await Promise.all(cluster!.nodes.map((h) => cluster!.status(h)));
+        return sts.every((s) => s && s.applied >= commit);
+      },
+      5000,
+      'all nodes to apply',
+    );
     const present = async (h: NodeHandle) => {
       const keys: string[] = [];
       for (const k of [...Array.from({ length: 40 }, (_, i) => `old${i}`), ...Array.from({ length: 60 }, (_, i) => `new${i}`)]) {
@@ -109,8 +117,11 @@ describe('crash safety', () => {
     expect(flipped).toBe(true);
 
     const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-    const r = spawnSync(process.execPath, ['--import', 'tsx', main, 'start', '--id', 'n1', '--port', String(h.port),
-      '--http-port', String(h.httpPort), '--data-dir', h.dataDir], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, RAFTKV_LOG_PRETTY: '0' } });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', main, 'start', '--id', 'n1', '--port', String(h.port), '--http-port', String(h.httpPort), '--data-dir', h.dataDir],
+      { encoding: 'utf8', timeout: 20_000, env: { ...process.env, RAFTKV_LOG_PRETTY: '0' } },
+    );
     expect(r.status).not.toBe(0);
     const output = r.stdout + r.stderr;
     expect(output).toContain(h.dataDir);

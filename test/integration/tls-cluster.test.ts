@@ -50,8 +50,7 @@ function run(cmd: string, args: string[]): Promise<{ code: number | null; out: s
 }
 
 const withCert = () => ['--cert', certs.client.cert, '--key', certs.client.key];
-const cli = (h: NodeHandle, args: string[], cert = withCert()) =>
-  run('redis-cli', ['-p', String(h.tlsPort), '--tls', '--cacert', certs.ca, ...cert, ...args]);
+const cli = (h: NodeHandle, args: string[], cert = withCert()) => run('redis-cli', ['-p', String(h.tlsPort), '--tls', '--cacert', certs.ca, ...cert, ...args]);
 const clientTls = () => ({ ca: certs.pem(certs.ca), cert: certs.pem(certs.client.cert), key: certs.pem(certs.client.key) });
 
 describe('a 3-node cluster entirely over TLS', () => {
@@ -59,10 +58,14 @@ describe('a 3-node cluster entirely over TLS', () => {
     const r = await cluster.put(leader, 'k', 'v');
     expect(r.status).toBe(200);
     const commit = (await cluster.status(leader))!.commit;
-    await waitFor(async () => {
-      const sts = await Promise.all(cluster.nodes.map((h) => cluster.status(h)));
-      return sts.every((s) => s !== undefined && s.applied >= commit && s.leader === leader.id);
-    }, 10_000, 'every node to apply the write');
+    await waitFor(
+      async () => {
+        const sts = await Promise.all(cluster.nodes.map((h) => cluster.status(h)));
+        return sts.every((s) => s !== undefined && s.applied >= commit && s.leader === leader.id);
+      },
+      10_000,
+      'every node to apply the write',
+    );
     expect(await cluster.get(leader, 'k')).toMatchObject({ status: 200, value: 'v' });
     // The peer links are wss://: the transport's links are up on the leader.
     const body = (await (await cluster.fetch(cluster.url(leader, '/v1/cluster'))).json()) as { members: { id: string; tls_port?: number }[] };
@@ -87,7 +90,14 @@ describe('a 3-node cluster entirely over TLS', () => {
   it('refuses a client without a certificate (tls-auth-clients yes)', async () => {
     const r = await cli(leader, ['ping'], []);
     expect(r.out).not.toContain('PONG');
-    const ioredis = new Redis({ host: '127.0.0.1', port: leader.tlsPort, tls: { ca: certs.pem(certs.ca) }, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+    const ioredis = new Redis({
+      host: '127.0.0.1',
+      port: leader.tlsPort,
+      tls: { ca: certs.pem(certs.ca) },
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      lazyConnect: true,
+    });
     ioredis.on('error', () => {});
     await expect(ioredis.connect().then(() => ioredis.ping())).rejects.toThrow();
     ioredis.disconnect();

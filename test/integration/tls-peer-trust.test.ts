@@ -12,8 +12,9 @@
  * without a certificate in, and optional still refusing one from the wrong CA; and n2's
  * --http-client-cert-auth refusing API clients without a certificate while its peers link.
  */
-import { readFileSync } from 'node:fs';
+
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCerts, type TestCerts } from '../support/certs.ts';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
@@ -95,12 +96,40 @@ describe('HTTPS client certificates (--http-client-cert-auth)', () => {
     const url = cluster.url(n2, '/v1/cluster');
     const without = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', certs.ca, url]);
     expect(without.out).toBe('401');
-    const wrongCa = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', certs.ca, '--cert', certs.other.cert, '--key', certs.other.key, url]);
+    const wrongCa = await run('curl', [
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '--cacert',
+      certs.ca,
+      '--cert',
+      certs.other.cert,
+      '--key',
+      certs.other.key,
+      url,
+    ]);
     expect(wrongCa.out).toBe('401');
-    const withCert = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', certs.ca, '--cert', certs.client.cert, '--key', certs.client.key, url]);
+    const withCert = await run('curl', [
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '--cacert',
+      certs.ca,
+      '--cert',
+      certs.client.cert,
+      '--key',
+      certs.client.key,
+      url,
+    ]);
     expect(withCert.out).toBe('200');
     // n1 does not ask API clients for a certificate.
-    expect((await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', certs.ca, cluster.url(cluster.nodes[0], '/v1/cluster')])).out).toBe('200');
+    expect((await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', certs.ca, cluster.url(cluster.nodes[0], '/v1/cluster')])).out).toBe(
+      '200',
+    );
   });
 });
 
@@ -121,7 +150,11 @@ describe('peer mutual TLS', () => {
     const leader = await cluster.waitLeader(15_000, [n1, n2]);
     const other = leader === n1 ? n2 : n1;
     expect((await cluster.put(leader, 'a', '1')).status).toBe(200);
-    await waitFor(() => readFileSync(leader.logFile, 'utf8').includes('peer link refused: no client certificate from peer-trusted-ca-file'), 10_000, 'the leader to refuse n3');
+    await waitFor(
+      () => readFileSync(leader.logFile, 'utf8').includes('peer link refused: no client certificate from peer-trusted-ca-file'),
+      10_000,
+      'the leader to refuse n3',
+    );
     const progress = ((await (await cluster.fetch(cluster.url(leader, '/v1/cluster'))).json()) as { progress: Record<string, { match: number }> }).progress;
     expect(progress[n3.id].match).toBe(0);
     expect(progress[other.id].match).toBeGreaterThan(0);
@@ -129,7 +162,10 @@ describe('peer mutual TLS', () => {
     // Without the other good node, n3 cannot make a quorum with the leader.
     await cluster.kill9(other);
     // Refused (a leader that lost its quorum steps down) or timed out: never committed.
-    const status = await cluster.put(leader, 'b', '2').then((r) => r.status, () => 'timed out');
+    const status = await cluster.put(leader, 'b', '2').then(
+      (r) => r.status,
+      () => 'timed out',
+    );
     expect(status).not.toBe(200);
     expect(n3.exitCode).toBeUndefined();
   }, 30_000);

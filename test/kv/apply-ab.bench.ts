@@ -43,5 +43,7 @@ for (let round = 0; round < 30; round++) {
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
 for (const name of ['base', 'new'] as const) {
   const r = runs[name].slice(2); // warm-up
-  console.log(`${name}: create ${median(r.map((x) => x[0])).toFixed(0)} ns/SET, overwrite ${median(r.map((x) => x[1])).toFixed(0)} ns/SET (medians of ${r.length})`);
+  console.log(
+    `${name}: create ${median(r.map((x) => x[0])).toFixed(0)} ns/SET, overwrite ${median(r.map((x) => x[1])).toFixed(0)} ns/SET (medians of ${r.length})`,
+  );
 }

@@ -20,7 +20,13 @@ const everyOp: KvOp[] = [
   { type: 'incrby', key: b('k'), delta: 2n ** 63n - 1n },
   { type: 'incrbyfloat', key: b('k'), incr: '-1.5e\xff\x00' },
   { type: 'append', key: b('k'), value: bin },
-  { type: 'mset', pairs: [[b('a'), b('1')], [bin, bin]] },
+  {
+    type: 'mset',
+    pairs: [
+      [b('a'), b('1')],
+      [bin, bin],
+    ],
+  },
   { type: 'msetnx', pairs: [] },
   { type: 'getdel', key: b('k') },
   { type: 'getex', key: b('k') },
@@ -30,11 +36,23 @@ const everyOp: KvOp[] = [
   { type: 'spublish', channel: b('ch'), message: bin },
   { type: 'expireIf', key: b('k'), at: 1_700_000_000_000 },
   { type: 'evict', keys: [b('x')] },
-  { type: 'evictIf', victims: [{ key: b('x'), version: 0 }, { key: bin, version: Number.MAX_SAFE_INTEGER }] },
+  {
+    type: 'evictIf',
+    victims: [
+      { key: b('x'), version: 0 },
+      { key: bin, version: Number.MAX_SAFE_INTEGER },
+    ],
+  },
   { type: 'session', key: b('idem-key'), fingerprint: bin, ttlMs: 86_400_000 },
   { type: 'split', atSlot: 16383, group: 0xffffffff },
   { type: 'dropUnowned', limit: 4096 },
-  { type: 'config', pairs: [[b('requirepass'), Buffer.from('pässwörd', 'utf8')], [b('maxmemory'), b('1073741824')]] },
+  {
+    type: 'config',
+    pairs: [
+      [b('requirepass'), Buffer.from('pässwörd', 'utf8')],
+      [b('maxmemory'), b('1073741824')],
+    ],
+  },
   { type: 'get', key: b('k') },
   { type: 'mget', keys: [b('a'), b('b')] },
   { type: 'exists', keys: [] },
@@ -99,7 +117,18 @@ describe('entry codec', () => {
     // FORMAT 1, ts 7, no watch, one op: code 15, two keys "a" and "bc".
     const old = Buffer.from([1, 7, 0, 1, 15, 2, 1, 0x61, 2, 0x62, 0x63]);
     expect(decodeEntry(old)).toEqual({ ts: 7, ops: [{ type: 'evict', keys: [b('a'), b('bc')] }] });
-    const data = encodeEntry({ ts: 7, ops: [{ type: 'evictIf', victims: [{ key: b('a'), version: 5 }, { key: b('bc'), version: 300 }] }] });
+    const data = encodeEntry({
+      ts: 7,
+      ops: [
+        {
+          type: 'evictIf',
+          victims: [
+            { key: b('a'), version: 5 },
+            { key: b('bc'), version: 300 },
+          ],
+        },
+      ],
+    });
     expect(data).toEqual(Buffer.from([1, 7, 0, 1, 17, 2, 1, 0x61, 5, 2, 0x62, 0x63, 0xac, 0x02]));
   });
 

@@ -39,7 +39,13 @@ function randomLog(seed: number, length: number, leader: KvStore): Uint8Array[] 
         case 8:
           return { type: 'append', key: key(), value: val() };
         case 9:
-          return { type: 'mset', pairs: [[key(), val()], [key(), val()]] };
+          return {
+            type: 'mset',
+            pairs: [
+              [key(), val()],
+              [key(), val()],
+            ],
+          };
         case 10:
           return { type: 'msetnx', pairs: [[key(), val()]] };
         case 11:

@@ -39,7 +39,7 @@ describe('PEXPIREAT', () => {
     expect(h.store.ttl(b('k'), h.ts)).toBe(want);
   });
 
-  it('rejects incompatible options with Redis\'s texts', () => {
+  it("rejects incompatible options with Redis's texts", () => {
     const h = new Harness();
     h.set('k', 'v');
     const at = h.ts + 1;

@@ -10,7 +10,19 @@ export function b(s: string): Buffer {
   return Buffer.from(s, 'latin1');
 }
 
-export type Shown = string | number | bigint | null | Shown[] | { err: string } | { status: string } | { publish: [string, string] } | { settings: string[] } | { moved: number } | { split: number[] } | 'ABORTED';
+export type Shown =
+  | string
+  | number
+  | bigint
+  | null
+  | Shown[]
+  | { err: string }
+  | { status: string }
+  | { publish: [string, string] }
+  | { settings: string[] }
+  | { moved: number }
+  | { split: number[] }
+  | 'ABORTED';
 
 /** A KvResult as a plain value: OK -> 'OK', nil -> null, bulk -> latin1 string, ... */
 export function show(r: KvResult): Shown {
@@ -81,4 +93,3 @@ export async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Buffer
 
 /** The same seeded PRNG the store uses, for tests whose data must replay. */
 export { mulberry32 as rng } from '../../src/kv/prng.ts';
-

@@ -48,7 +48,11 @@ describe('KEYS', () => {
     const h = new Harness();
     for (const k of ['user:1', 'user:2', 'user:10', 'order:1', 'us\x00er', 'u\xffx']) h.set(k, 'v');
     h.set('user:expired', 'v', { pxat: h.ts + 1 });
-    const keys = (p: string, now = h.ts + 1) => h.store.keys(b(p), now).map((k) => k.toString('latin1')).sort();
+    const keys = (p: string, now = h.ts + 1) =>
+      h.store
+        .keys(b(p), now)
+        .map((k) => k.toString('latin1'))
+        .sort();
     expect(keys('user:?')).toEqual(['user:1', 'user:2']);
     expect(keys('user:*')).toEqual(['user:1', 'user:10', 'user:2']);
     expect(keys('user:*', h.ts)).toEqual(['user:1', 'user:10', 'user:2', 'user:expired']);

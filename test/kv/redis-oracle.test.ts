@@ -78,15 +78,15 @@ describe.skipIf(!haveRedis)('against redis-server', () => {
       h.run({ type: 'del', keys: [b('k')] });
       if (cur !== null) h.set('k', cur);
       const ours = h.run({ type: 'incrbyfloat', key: b('k'), incr });
-      if (JSON.stringify(ours) !== JSON.stringify(theirs)) mismatches.push(`${JSON.stringify([cur, incr])}: ${JSON.stringify(theirs)} vs ${JSON.stringify(ours)}`);
+      if (JSON.stringify(ours) !== JSON.stringify(theirs))
+        mismatches.push(`${JSON.stringify([cur, incr])}: ${JSON.stringify(theirs)} vs ${JSON.stringify(ours)}`);
     }
     expect(mismatches).toEqual([]);
   });
 
   it('KEYS matches the same keys for 800 random patterns', async () => {
     const r = rng(77);
-    const gen = (alphabet: string, max: number) =>
-      Array.from({ length: Math.floor(r() * max) }, () => alphabet[Math.floor(r() * alphabet.length)]).join('');
+    const gen = (alphabet: string, max: number) => Array.from({ length: Math.floor(r() * max) }, () => alphabet[Math.floor(r() * alphabet.length)]).join('');
     const keys = new Set<string>();
     while (keys.size < 150) keys.add(gen('abc-][\\^z*?', 6) || 'a');
     await redis.flushall();

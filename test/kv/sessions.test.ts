@@ -134,7 +134,13 @@ describe('SESSION in the log and in snapshots', () => {
     expect((await collect(copy.beginSnapshot())).equals(data)).toBe(true);
     const replay = (s: KvStore, ts: number, key: string, fp = FP) =>
       s.apply(decodeEntry(encodeEntry({ ts, ops: [session(key, fp), { type: 'set', key: b('a'), value: b('9') }] })), 100);
-    expect(replay(copy, h.ts, 'k1')[0]).toEqual({ type: 'array', value: [{ type: 'status', value: 'replayed' }, { type: 'int', value: 1 }] });
+    expect(replay(copy, h.ts, 'k1')[0]).toEqual({
+      type: 'array',
+      value: [
+        { type: 'status', value: 'replayed' },
+        { type: 'int', value: 1 },
+      ],
+    });
     expect(replay(copy, h.ts, 'k2', OTHER)).toEqual([{ type: 'error', message: SESSION_ERR.conflict }]);
     expect(copy.get(b('a'), h.ts)?.toString()).toBe('1');
     expect(replay(copy, h.ts + 5000, 'k1')[0]).toMatchObject({ value: [{ value: 'applied' }, { value: 100 }] });

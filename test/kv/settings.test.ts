@@ -167,7 +167,12 @@ describe('settings in snapshots', () => {
       return Buffer.concat([body, crc]);
     };
     const copy = new KvStore();
-    await copy.restore(withSettings([['future-setting', 'x'], ['maxmemory', '5']]));
+    await copy.restore(
+      withSettings([
+        ['future-setting', 'x'],
+        ['maxmemory', '5'],
+      ]),
+    );
     expect(copy.settings).toEqual({ maxmemory: 5 });
     await expect(copy.restore(withSettings([['maxmemory', '5']], 2))).rejects.toThrow(SnapshotFormatError);
     await expect(copy.restore(withSettings([], 0x7f).subarray(0, 12))).rejects.toThrow(SnapshotFormatError);

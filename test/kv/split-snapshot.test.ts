@@ -35,7 +35,11 @@ function splitLog(seed: number, length: number): KvEntry[] {
     else if (pick < 0.5) ops = [{ type: 'set', key: key(), value: b(`v${i}`), ...(r() < 0.3 ? { pxat: ts + 100_000 } : {}) }];
     else if (pick < 0.6) ops = [{ type: 'del', keys: [key()] }];
     else if (pick < 0.7) ops = [{ type: 'incrby', key: key(), delta: 3n }];
-    else if (pick < 0.75) ops = [{ type: 'session', key: b(`idem${i}`), fingerprint: b('fp'), ttlMs: 1_000_000 }, { type: 'append', key: key(), value: b('+') }];
+    else if (pick < 0.75)
+      ops = [
+        { type: 'session', key: b(`idem${i}`), fingerprint: b('fp'), ttlMs: 1_000_000 },
+        { type: 'append', key: key(), value: b('+') },
+      ];
     else if (pick < 0.77) ops = [{ type: 'config', pairs: [[b('maxmemory'), b(String(1000 + i))]] }];
     else ops = [{ type: 'get', key: key() }];
     log.push({ ts, ops });
@@ -111,7 +115,8 @@ describe('the images of a split', () => {
 
   it("the parent's image does not depend on what given-up keys a replica still holds", async () => {
     const setup: KvEntry[] = [];
-    for (let i = 0; i < 3000; i++) setup.push({ ts: T0, ops: [{ type: 'set', key: b(`k${i}`), value: b(`v${i}`), ...(i % 5 === 0 ? { pxat: T0 + 60_000 } : {}) }] });
+    for (let i = 0; i < 3000; i++)
+      setup.push({ ts: T0, ops: [{ type: 'set', key: b(`k${i}`), value: b(`v${i}`), ...(i % 5 === 0 ? { pxat: T0 + 60_000 } : {}) }] });
     setup.push({ ts: T0, ops: [{ type: 'split', atSlot: SPLIT_AT, group: 2 }] });
     const replayed = applyAll(new KvStore(), setup);
     replayed.takeSplitImage(2)?.cancel();
@@ -146,7 +151,10 @@ describe('the images of a split', () => {
     h.exec([{ type: 'config', pairs: [[b('requirepass'), b('pw')]] }]);
     for (let i = 0; i < 500; i++) h.set(`k${i}`, `v${i}`, i % 4 === 0 ? { pxat: h.ts + 60_000 + i } : {});
     for (let i = 0; i < 100; i++) h.run({ type: 'del', keys: [b(`k${i * 5}`)] });
-    h.exec([{ type: 'session', key: b('idem'), fingerprint: b('fp'), ttlMs: 600_000 }, { type: 'incrby', key: b(keyIn(SPLIT_AT + 1)), delta: 5n }]);
+    h.exec([
+      { type: 'session', key: b('idem'), fingerprint: b('fp'), ttlMs: 600_000 },
+      { type: 'incrby', key: b(keyIn(SPLIT_AT + 1)), delta: 5n },
+    ]);
     const idemIndex = h.index;
     const before = dump(h.store, h.ts);
     const firstPage = h.store.scan(0, { count: 50 }, h.ts);
@@ -180,8 +188,23 @@ describe('the images of a split', () => {
     expect(child.apply({ ts: h.ts, ops: [{ type: 'set', key: b(theirs), value: b('x') }] }, ++index)).toEqual([{ type: 'moved', slot: 1 }]);
     expect(h.run({ type: 'get', key: b(mine) })).toEqual({ moved: slotOf(mine) });
     // The idempotency record went along: a retry routed to the child replays.
-    const retry = child.apply({ ts: h.ts, ops: [{ type: 'session', key: b('idem'), fingerprint: b('fp'), ttlMs: 600_000 }, { type: 'incrby', key: b(keyIn(SPLIT_AT + 1)), delta: 5n }] }, ++index);
-    expect(retry[0]).toEqual({ type: 'array', value: [{ type: 'status', value: 'replayed' }, { type: 'int', value: idemIndex }] });
+    const retry = child.apply(
+      {
+        ts: h.ts,
+        ops: [
+          { type: 'session', key: b('idem'), fingerprint: b('fp'), ttlMs: 600_000 },
+          { type: 'incrby', key: b(keyIn(SPLIT_AT + 1)), delta: 5n },
+        ],
+      },
+      ++index,
+    );
+    expect(retry[0]).toEqual({
+      type: 'array',
+      value: [
+        { type: 'status', value: 'replayed' },
+        { type: 'int', value: idemIndex },
+      ],
+    });
     expect(child.get(b(keyIn(SPLIT_AT + 1)), h.ts)?.toString()).toBe('5');
     // The child splits in turn.
     expect(child.apply({ ts: h.ts, ops: [{ type: 'split', atSlot: 12000, group: 3 }] }, ++index)[0]).toMatchObject({ type: 'split', slots: [12000, 16383] });
@@ -221,7 +244,12 @@ describe('the images of a split', () => {
     expect(h.store.unownedKeys).toBe(0);
     const child = new KvStore();
     await child.restore(Buffer.concat(chunks));
-    expect(child.keys(b('*'), h.ts).map((k) => `${k}=${child.get(k, h.ts)}`).sort()).toEqual(expectedChild.sort());
+    expect(
+      child
+        .keys(b('*'), h.ts)
+        .map((k) => `${k}=${child.get(k, h.ts)}`)
+        .sort(),
+    ).toEqual(expectedChild.sort());
     expect(own.done).toBe(true);
     const parent = new KvStore();
     await parent.restore(Buffer.concat(ownChunks));
@@ -234,8 +262,18 @@ describe('the images of a split', () => {
     const h = new Harness();
     for (let i = 0; i < 300; i++) h.set(`k${i}`, `v${i}`);
     const part = new KvStore();
-    await part.restore(await collect(h.store.beginSnapshot(undefined, false, [[0, 99], [200, 16383]])));
-    expect(part.ownedSlots).toEqual([[0, 99], [200, 16383]]);
+    await part.restore(
+      await collect(
+        h.store.beginSnapshot(undefined, false, [
+          [0, 99],
+          [200, 16383],
+        ]),
+      ),
+    );
+    expect(part.ownedSlots).toEqual([
+      [0, 99],
+      [200, 16383],
+    ]);
     expect(dump(part)).toEqual(dump(h.store).filter((l) => !(slotOf(l.slice(0, l.indexOf('='))) >= 100 && slotOf(l.slice(0, l.indexOf('='))) < 200)));
     h.run({ type: 'split', atSlot: 9000, group: 2 });
     expect(() => h.store.beginSnapshot(undefined, false, [[8000, 9000]])).toThrow(/slot 9000 is not owned/);

@@ -80,7 +80,13 @@ describe('owned slots', () => {
     const ops: KvOp[] = [
       { type: 'get', key: b(other) },
       { type: 'del', keys: [b(mine), b(other)] },
-      { type: 'mset', pairs: [[b(mine), b('x')], [b(other), b('y')]] },
+      {
+        type: 'mset',
+        pairs: [
+          [b(mine), b('x')],
+          [b(other), b('y')],
+        ],
+      },
       { type: 'pexpireat', key: b(other), at: h.ts + 10 },
       { type: 'ttl', key: b(other), unit: 'ms' },
       { type: 'exists', keys: [b(other)] },
@@ -104,11 +110,43 @@ describe('owned slots', () => {
   });
 
   it('refuses slot ranges that are not a slot set', () => {
-    for (const slots of [[], [[5, 4]], [[0, 16384]], [[-1, 3]], [[10, 20], [15, 30]], [[10, 20], [0, 5]], [[1.5, 3]]] as [number, number][][]) {
+    for (const slots of [
+      [],
+      [[5, 4]],
+      [[0, 16384]],
+      [[-1, 3]],
+      [
+        [10, 20],
+        [15, 30],
+      ],
+      [
+        [10, 20],
+        [0, 5],
+      ],
+      [[1.5, 3]],
+    ] as [number, number][][]) {
       expect(() => new KvStore({ slots })).toThrow(RangeError);
     }
-    expect(new KvStore({ slots: [[0, 9], [10, 16383]] }).ownedSlots).toEqual([[0, 16383]]);
-    expect(new KvStore({ slots: [[0, 9], [10, 20], [30, 40]] }).ownedSlots).toEqual([[0, 20], [30, 40]]);
+    expect(
+      new KvStore({
+        slots: [
+          [0, 9],
+          [10, 16383],
+        ],
+      }).ownedSlots,
+    ).toEqual([[0, 16383]]);
+    expect(
+      new KvStore({
+        slots: [
+          [0, 9],
+          [10, 20],
+          [30, 40],
+        ],
+      }).ownedSlots,
+    ).toEqual([
+      [0, 20],
+      [30, 40],
+    ]);
   });
 });
 

@@ -61,7 +61,7 @@ describe('SET', () => {
     expect(h.store.ttl(b('k'), h.ts)).toBe(-1);
   });
 
-  it('answers Redis\'s error for a non-positive PXAT and leaves the key alone', () => {
+  it("answers Redis's error for a non-positive PXAT and leaves the key alone", () => {
     const h = new Harness();
     h.set('k', 'v');
     expect(h.set('k', 'x', { pxat: 0 })).toEqual({ err: "ERR invalid expire time in 'set' command" });
@@ -144,7 +144,16 @@ describe('MSET, MSETNX', () => {
   it('MSET sets every pair, clears TTLs, and the last duplicate wins', () => {
     const h = new Harness();
     h.set('a', 'old', { pxat: h.ts + 1000 });
-    expect(h.run({ type: 'mset', pairs: [[b('a'), b('1')], [b('b'), b('2')], [b('a'), b('3')]] })).toBe('OK');
+    expect(
+      h.run({
+        type: 'mset',
+        pairs: [
+          [b('a'), b('1')],
+          [b('b'), b('2')],
+          [b('a'), b('3')],
+        ],
+      }),
+    ).toBe('OK');
     expect(h.get('a')).toBe('3');
     expect(h.get('b')).toBe('2');
     expect(h.store.ttl(b('a'), h.ts)).toBe(-1);
@@ -152,8 +161,24 @@ describe('MSET, MSETNX', () => {
 
   it('MSETNX sets all keys or none', () => {
     const h = new Harness();
-    expect(h.run({ type: 'msetnx', pairs: [[b('a'), b('1')], [b('b'), b('2')]] })).toBe(1);
-    expect(h.run({ type: 'msetnx', pairs: [[b('c'), b('3')], [b('a'), b('x')]] })).toBe(0);
+    expect(
+      h.run({
+        type: 'msetnx',
+        pairs: [
+          [b('a'), b('1')],
+          [b('b'), b('2')],
+        ],
+      }),
+    ).toBe(1);
+    expect(
+      h.run({
+        type: 'msetnx',
+        pairs: [
+          [b('c'), b('3')],
+          [b('a'), b('x')],
+        ],
+      }),
+    ).toBe(0);
     expect(h.get('c')).toBeNull();
     expect(h.get('a')).toBe('1');
   });

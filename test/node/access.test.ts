@@ -36,7 +36,20 @@ describe('loopback', () => {
   });
 
   it('is nothing else', () => {
-    for (const a of [undefined, '', '0.0.0.0', '::', '10.0.0.1', '192.0.2.2', '128.0.0.1', '::ffff:10.0.0.1', 'fd00::2', '::2', 'localhost', '127.0.0.1.evil']) {
+    for (const a of [
+      undefined,
+      '',
+      '0.0.0.0',
+      '::',
+      '10.0.0.1',
+      '192.0.2.2',
+      '128.0.0.1',
+      '::ffff:10.0.0.1',
+      'fd00::2',
+      '::2',
+      'localhost',
+      '127.0.0.1.evil',
+    ]) {
       expect(isLoopbackAddress(a), String(a)).toBe(false);
     }
     expect(isLoopbackHost('localhost')).toBe(true);

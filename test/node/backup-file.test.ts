@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BACKUP_MAGIC, type BackupHeader, BackupFileError, decodeLru, encodeBackupHeader, encodeLru, verifyBackup } from '../../src/node/backup-file.ts';
+import { BACKUP_MAGIC, BackupFileError, type BackupHeader, decodeLru, encodeBackupHeader, encodeLru, verifyBackup } from '../../src/node/backup-file.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'raftkv-backup-file-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/kv/prng.ts';
 import { hostPort, hostProblem, nodeIdProblem, portProblem } from '../../src/node/addresses.ts';
-import { InvalidMemberError, Members, checkMember, decodeMember, encodeMember, raftUrl } from '../../src/node/members.ts';
+import { checkMember, decodeMember, encodeMember, InvalidMemberError, Members, raftUrl } from '../../src/node/members.ts';
 
 const enc = new TextEncoder();
 
@@ -19,7 +19,25 @@ describe('address rules', () => {
   });
 
   it('refuses what is neither', () => {
-    const bad = ['a b', '', '256.1.1.1', '1.2.3', '-a.com', 'a-.com', 'a..b', 'a_b', 'http://x', 'x:80', '[::1]', 'a'.repeat(64), `${'a.'.repeat(126)}aa`, 'é.com', 'a\nb', 'a/b', 'fe80::1%eth0'];
+    const bad = [
+      'a b',
+      '',
+      '256.1.1.1',
+      '1.2.3',
+      '-a.com',
+      'a-.com',
+      'a..b',
+      'a_b',
+      'http://x',
+      'x:80',
+      '[::1]',
+      'a'.repeat(64),
+      `${'a.'.repeat(126)}aa`,
+      'é.com',
+      'a\nb',
+      'a/b',
+      'fe80::1%eth0',
+    ];
     for (const h of bad) expect(hostProblem(h), JSON.stringify(h)).toBeDefined();
     expect(hostProblem(42)).toBe('must be a string');
   });
@@ -72,7 +90,14 @@ describe('member records', () => {
 
   it('restores a snapshot address book without its unusable records', () => {
     const book = new Members([good]);
-    const problems = book.restore(enc.encode(JSON.stringify([{ id: 'n1', host: '127.0.0.1', port: 1, httpPort: 2 }, { id: 'x', host: 'a b', port: 1, httpPort: 1 }])));
+    const problems = book.restore(
+      enc.encode(
+        JSON.stringify([
+          { id: 'n1', host: '127.0.0.1', port: 1, httpPort: 2 },
+          { id: 'x', host: 'a b', port: 1, httpPort: 1 },
+        ]),
+      ),
+    );
     expect(problems).toHaveLength(1);
     expect(book.all().map((m) => m.id)).toEqual(['n1']);
     expect(book.restore(enc.encode('garbage'))).toHaveLength(1);

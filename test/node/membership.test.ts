@@ -6,11 +6,11 @@
  */
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { encodeMember, type Member, Members } from '../../src/node/members.ts';
 import { Membership, type MembershipHost } from '../../src/node/membership.ts';
-import { type Member, Members, encodeMember } from '../../src/node/members.ts';
 import { ProposalFailedError, ProposalWaiters } from '../../src/node/waiters.ts';
-import { type RawNode, encodeConfChange } from '../../src/raft/index.ts';
-import { ConfChangeType, EntryType, type Entry } from '../../src/raft/types.ts';
+import { encodeConfChange, type RawNode } from '../../src/raft/index.ts';
+import { ConfChangeType, type Entry, EntryType } from '../../src/raft/types.ts';
 import type { Peer } from '../../src/transport/index.ts';
 import { Network } from '../raft/helpers.ts';
 

@@ -41,7 +41,13 @@ function setup(problem: string | undefined) {
 }
 
 const snap = (): Message =>
-  msg({ type: MessageType.Snap, from: 'n2', to: 'n1', term: 2, snapshot: { meta: { index: 9, term: 2, conf: { voters: [], learners: [] } }, data: new Uint8Array(4) } });
+  msg({
+    type: MessageType.Snap,
+    from: 'n2',
+    to: 'n1',
+    term: 2,
+    snapshot: { meta: { index: 9, term: 2, conf: { voters: [], learners: [] } }, data: new Uint8Array(4) },
+  });
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
 describe('PeerInput', () => {

@@ -64,7 +64,8 @@ describe('cluster secret settings', () => {
   });
 
   it('knows loopback names and literals', () => {
-    for (const h of ['127.0.0.1', '127.9.9.9', 'localhost', 'n1.localhost', '::1', '[::1]', '::ffff:127.0.0.1']) expect([h, isLoopbackHost(h)]).toEqual([h, true]);
+    for (const h of ['127.0.0.1', '127.9.9.9', 'localhost', 'n1.localhost', '::1', '[::1]', '::ffff:127.0.0.1'])
+      expect([h, isLoopbackHost(h)]).toEqual([h, true]);
     for (const h of ['0.0.0.0', '::', '10.0.0.1', '128.0.0.1', 'db1', '::ffff:10.0.0.1', '[::2]']) expect([h, isLoopbackHost(h)]).toEqual([h, false]);
   });
 });

@@ -10,10 +10,14 @@ describe('ProposalBatch', () => {
     const waiters = new ProposalWaiters();
     const calls = ['a', 'b', 'c'].map((s) => batch.add(bytes(s), Date.now() + 1000));
     let proposed: string[] = [];
-    batch.flush(undefined, (data) => {
-      proposed = data.map((d) => new TextDecoder().decode(d));
-      return { index: 7, term: 2 };
-    }, waiters);
+    batch.flush(
+      undefined,
+      (data) => {
+        proposed = data.map((d) => new TextDecoder().decode(d));
+        return { index: 7, term: 2 };
+      },
+      waiters,
+    );
     expect(proposed).toEqual(['a', 'b', 'c']);
     expect(batch.size).toBe(0);
     waiters.applied(5, 2, 'A');
@@ -37,10 +41,14 @@ describe('ProposalBatch', () => {
         refusals++;
         return Promise.reject(err);
       };
-      batch.flush(mode === 'refused' ? refuse : undefined, () => {
-        proposedCalls++;
-        throw err;
-      }, waiters);
+      batch.flush(
+        mode === 'refused' ? refuse : undefined,
+        () => {
+          proposedCalls++;
+          throw err;
+        },
+        waiters,
+      );
       expect(proposedCalls).toBe(mode === 'refused' ? 0 : 1);
       // One answer for the batch: a redirect must not wait for the next leader once per write.
       expect(refusals).toBe(mode === 'refused' ? 1 : 0);

@@ -3,9 +3,9 @@
  * promises durability (an append ack, a vote) leaves before every save queued ahead of it.
  */
 import { describe, expect, it } from 'vitest';
+import { ReadyLoop } from '../../src/node/ready-loop.ts';
 import type { RawNode } from '../../src/raft/index.ts';
 import { EntryType, type Message, MessageType, type Ready, Role } from '../../src/raft/types.ts';
-import { ReadyLoop } from '../../src/node/ready-loop.ts';
 
 function ready(over: Partial<Ready>): Ready {
   return { entries: [], committedEntries: [], messages: [], readStates: [], mustSync: false, ...over };
@@ -80,7 +80,7 @@ describe('ReadyLoop', () => {
   // Issue 11, hole 1: a single voter wins in the Ready that raises its term. Its Apps to a
   // learner must wait for that term to be durable, or a crash before the save lets it win the
   // same term again and propose a different entry at the same index and term.
-  it('holds a leader\'s appends until the save that changes its term or vote is durable', async () => {
+  it("holds a leader's appends until the save that changes its term or vote is durable", async () => {
     const h = harness(Role.Leader);
     const hs = (term: number) => ({ term, vote: 'n1', commit: 0 });
     h.queue.push(ready({ hardState: hs(1), entries: [ent(1)], mustSync: true, messages: [msg(MessageType.App, 1)] }));

@@ -42,10 +42,7 @@ describe('leader side', () => {
     expect(loops.outgoing([app, heartbeat])).toEqual([app, heartbeat]);
     loops.incoming(reject);
     expect(loops.paused('n4')).toBe(true);
-    expect(loops.outgoing([app, heartbeat, msg(MessageType.App, 'n1', 'n2')]).map((m) => `${m.type}>${m.to}`)).toEqual([
-      'heartbeat>n4',
-      'app>n2',
-    ]);
+    expect(loops.outgoing([app, heartbeat, msg(MessageType.App, 'n1', 'n2')]).map((m) => `${m.type}>${m.to}`)).toEqual(['heartbeat>n4', 'app>n2']);
     expect(logs.filter((l) => l.msg.includes('rejects appends in a loop')).map((l) => l.pauseMs)).toEqual([REJECT_LOOP.firstPauseMs]);
     // The pause ends; the loop goes on: twice as long, no second warning within the minute.
     state.now += REJECT_LOOP.firstPauseMs;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { compactionPoint } from '../../src/node/snapshotter.ts';
 import { ENTRY_OVERHEAD } from '../../src/raft/index.ts';
 import { type Entry, EntryType } from '../../src/raft/types.ts';
-import { compactionPoint } from '../../src/node/snapshotter.ts';
 
 /** Entries ending at `last`, each with a payload of the given size. */
 function tail(last: number, sizes: number[]): Entry[] {

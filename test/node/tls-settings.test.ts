@@ -51,15 +51,39 @@ async function start(args: string[]): Promise<{ code: number | null; stderr: str
 describe('bad TLS settings exit 2 naming the setting, before anything listens', () => {
   const resp = () => ['--tls-port', '0'];
   const cases: [string, () => string[], string][] = [
-    ['a missing certificate file', () => ['--tls-port', '16999', '--tls-cert-file', join(root, 'nope.crt'), '--tls-key-file', certs.node('n1').key, '--tls-ca-cert-file', certs.ca], 'tls-cert-file'],
-    ['a key that does not match the certificate', () => ['--tls-port', '16999', '--tls-cert-file', certs.node('n1').cert, '--tls-key-file', certs.node('n2').key, '--tls-ca-cert-file', certs.ca], 'tls-key-file'],
-    ['an unreadable CA file', () => ['--peer-cert-file', certs.node('n1').cert, '--peer-key-file', certs.node('n1').key, '--peer-trusted-ca-file', root], 'peer-trusted-ca-file'],
-    ['a file that is not PEM', () => ['--peer-cert-file', join(root, 'garbage.crt'), '--peer-key-file', certs.node('n1').key, '--peer-trusted-ca-file', certs.ca], 'peer-cert-file'],
-    ['client auth without a CA', () => ['--tls-port', '16999', '--tls-cert-file', certs.node('n1').cert, '--tls-key-file', certs.node('n1').key], 'tls-ca-cert-file'],
+    [
+      'a missing certificate file',
+      () => ['--tls-port', '16999', '--tls-cert-file', join(root, 'nope.crt'), '--tls-key-file', certs.node('n1').key, '--tls-ca-cert-file', certs.ca],
+      'tls-cert-file',
+    ],
+    [
+      'a key that does not match the certificate',
+      () => ['--tls-port', '16999', '--tls-cert-file', certs.node('n1').cert, '--tls-key-file', certs.node('n2').key, '--tls-ca-cert-file', certs.ca],
+      'tls-key-file',
+    ],
+    [
+      'an unreadable CA file',
+      () => ['--peer-cert-file', certs.node('n1').cert, '--peer-key-file', certs.node('n1').key, '--peer-trusted-ca-file', root],
+      'peer-trusted-ca-file',
+    ],
+    [
+      'a file that is not PEM',
+      () => ['--peer-cert-file', join(root, 'garbage.crt'), '--peer-key-file', certs.node('n1').key, '--peer-trusted-ca-file', certs.ca],
+      'peer-cert-file',
+    ],
+    [
+      'client auth without a CA',
+      () => ['--tls-port', '16999', '--tls-cert-file', certs.node('n1').cert, '--tls-key-file', certs.node('n1').key],
+      'tls-ca-cert-file',
+    ],
     ['TLS files without a TLS port', () => [...resp(), '--tls-cert-file', certs.node('n1').cert], 'tls-port'],
     ['an HTTPS certificate without peer TLS', () => ['--http-cert-file', certs.node('n1').cert, '--http-key-file', certs.node('n1').key], 'peer-cert-file'],
     ['peer TLS without a trusted CA', () => ['--peer-cert-file', certs.node('n1').cert, '--peer-key-file', certs.node('n1').key], 'peer-trusted-ca-file'],
-    ['client-cert auth on HTTP without a CA', () => ['--peer-cert-file', certs.node('n1').cert, '--peer-key-file', certs.node('n1').key, '--peer-trusted-ca-file', certs.ca, '--http-client-cert-auth'], 'http-trusted-ca-file'],
+    [
+      'client-cert auth on HTTP without a CA',
+      () => ['--peer-cert-file', certs.node('n1').cert, '--peer-key-file', certs.node('n1').key, '--peer-trusted-ca-file', certs.ca, '--http-client-cert-auth'],
+      'http-trusted-ca-file',
+    ],
     ['no plain port and no TLS port', () => ['--port', '0'], 'port'],
   ];
   for (const [what, args, setting] of cases) {

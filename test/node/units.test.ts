@@ -26,7 +26,7 @@ describe('units', () => {
     expect(parseMemory).toBe(parseBytes);
   });
 
-  it('durations: ms, s, m, h, or bare digits in the setting\'s own unit', () => {
+  it("durations: ms, s, m, h, or bare digits in the setting's own unit", () => {
     expect(parseDuration('500ms')).toBe(500);
     expect(parseDuration('2s')).toBe(2000);
     expect(parseDuration('1.5s')).toBe(1500);
@@ -62,7 +62,12 @@ describe('units', () => {
 
   it('--election-timeout and --heartbeat-interval set the tick counts; the tick flags keep working', () => {
     const byTime = resolveConfig({ 'election-timeout': '1s', 'heartbeat-interval': '100ms' }, {});
-    expect({ e: byTime.electionTicks, h: byTime.heartbeatTicks, et: byTime.electionTimeout, hi: byTime.heartbeatInterval }).toEqual({ e: 20, h: 2, et: 1000, hi: 100 });
+    expect({ e: byTime.electionTicks, h: byTime.heartbeatTicks, et: byTime.electionTimeout, hi: byTime.heartbeatInterval }).toEqual({
+      e: 20,
+      h: 2,
+      et: 1000,
+      hi: 100,
+    });
     const byTicks = resolveConfig({ 'election-ticks': '12', 'tick-ms': '25' }, {});
     expect({ e: byTicks.electionTicks, et: byTicks.electionTimeout, hi: byTicks.heartbeatInterval }).toEqual({ e: 12, et: 300, hi: 25 });
     const defaults = resolveConfig({}, {});
@@ -73,7 +78,9 @@ describe('units', () => {
 
   it('a time that is not a whole number of ticks, or too short, is refused naming the setting', () => {
     expect(() => resolveConfig({ 'election-timeout': '1030ms' }, {})).toThrow(ConfigError);
-    expect(() => resolveConfig({ 'election-timeout': '1030ms' }, {})).toThrow("invalid setting 'election-timeout': 1030ms is not a whole number of ticks (tick-ms is 50)");
+    expect(() => resolveConfig({ 'election-timeout': '1030ms' }, {})).toThrow(
+      "invalid setting 'election-timeout': 1030ms is not a whole number of ticks (tick-ms is 50)",
+    );
     expect(() => resolveConfig({ 'election-timeout': '50ms' }, {})).toThrow("invalid setting 'election-timeout': must be at least 2 ticks");
     expect(() => resolveConfig({ 'heartbeat-interval': '500ms' }, {})).toThrow("invalid setting 'heartbeat-ticks': must be smaller than election-ticks");
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { brief, electByHand, msg, MessageType, newStorage, soloNode } from './helpers.ts';
+import { brief, electByHand, MessageType, msg, newStorage, soloNode } from './helpers.ts';
 
 /** Raft paper 5.1: server states, terms, and the rules every server follows for terms. */
 
@@ -41,9 +41,7 @@ describe('5.1 Raft basics', () => {
   it('with CheckQuorum, tells a stale leader about the newer term', () => {
     const n = soloNode('n1', newStorage(voters, { hardState: { term: 3, vote: '', commit: 0 } }), { checkQuorum: true });
     n.node.step(msg({ type: MessageType.Heartbeat, from: 'n2', to: 'n1', term: 2 }));
-    expect(brief(n.drain(), ['reject'])).toEqual([
-      { type: MessageType.AppResp, from: 'n1', to: 'n2', term: 3, reject: false },
-    ]);
+    expect(brief(n.drain(), ['reject'])).toEqual([{ type: MessageType.AppResp, from: 'n1', to: 'n2', term: 3, reject: false }]);
     expect(n.status().term).toBe(3);
   });
 

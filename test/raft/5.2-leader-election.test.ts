@@ -69,9 +69,7 @@ describe('5.2 Leader election', () => {
     ] as const) {
       const n = soloNode('n1', newStorage(three, { hardState: { term: 1, vote, commit: 0 } }));
       n.node.step(msg({ type: MessageType.Vote, from, to: 'n1', term: 1 }));
-      expect(brief(n.drain(), ['reject'])).toEqual([
-        { type: MessageType.VoteResp, from: 'n1', to: from, term: 1, reject: !granted },
-      ]);
+      expect(brief(n.drain(), ['reject'])).toEqual([{ type: MessageType.VoteResp, from: 'n1', to: from, term: 1, reject: !granted }]);
       expect(n.status().vote).toBe(granted ? from : vote);
     }
   });
@@ -82,9 +80,7 @@ describe('5.2 Leader election', () => {
     const rd = n.node.ready();
     expect(rd.hardState).toEqual({ term: 4, vote: 'n2', commit: 0 });
     expect(rd.mustSync).toBe(true);
-    expect(brief(rd.messages, ['reject'])).toEqual([
-      { type: MessageType.VoteResp, from: 'n1', to: 'n2', term: 4, reject: false },
-    ]);
+    expect(brief(rd.messages, ['reject'])).toEqual([{ type: MessageType.VoteResp, from: 'n1', to: 'n2', term: 4, reject: false }]);
   });
 
   for (const term of [1, 2]) {

@@ -1,19 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RaftInvariantError } from '../../src/raft/index.ts';
 import { RaftLog } from '../../src/raft/log.ts';
-import {
-  appliedData,
-  brief,
-  electByHand,
-  enc,
-  entriesWithTerms,
-  MessageType,
-  msg,
-  Network,
-  newStorage,
-  soloNode,
-  type TestNode,
-} from './helpers.ts';
+import { appliedData, brief, electByHand, enc, entriesWithTerms, MessageType, msg, Network, newStorage, soloNode, type TestNode } from './helpers.ts';
 
 /** Raft paper 5.3: AppendEntries, the consistency check, commitment and log repair. */
 
@@ -50,7 +38,11 @@ describe('5.3 Log replication', () => {
       { type: MessageType.App, from: 'n1', to: 'n2', term: 1, index: 1, logTerm: 1 },
       { type: MessageType.App, from: 'n1', to: 'n3', term: 1, index: 1, logTerm: 1 },
     ]);
-    expect(out[0].entries.map((e) => [e.index, e.term])).toEqual([[2, 1], [3, 1], [4, 1]]);
+    expect(out[0].entries.map((e) => [e.index, e.term])).toEqual([
+      [2, 1],
+      [3, 1],
+      [4, 1],
+    ]);
     for (const from of ['n2', 'n3']) n.node.step(msg({ type: MessageType.AppResp, from, to: 'n1', term: 1, index: 4 }));
     n.drain();
     expect(appliedData(n)).toEqual(['a', 'b', 'c']);
@@ -111,15 +103,11 @@ describe('5.3 Log replication', () => {
 
   it('a follower commits up to the leader commit, but never past what it has verified', () => {
     const n = soloNode('n2', newStorage(three));
-    n.node.step(
-      msg({ type: MessageType.App, from: 'n1', to: 'n2', term: 1, index: 0, logTerm: 0, commit: 5, entries: entriesWithTerms([1, 1]) }),
-    );
+    n.node.step(msg({ type: MessageType.App, from: 'n1', to: 'n2', term: 1, index: 0, logTerm: 0, commit: 5, entries: entriesWithTerms([1, 1]) }));
     const out = n.drain();
     expect(n.status().commit).toBe(2);
     expect(n.applied.map((e) => e.index)).toEqual([1, 2]);
-    expect(brief(out, ['index', 'reject'])).toEqual([
-      { type: MessageType.AppResp, from: 'n2', to: 'n1', term: 1, index: 2, reject: false },
-    ]);
+    expect(brief(out, ['index', 'reject'])).toEqual([{ type: MessageType.AppResp, from: 'n2', to: 'n1', term: 1, index: 2, reject: false }]);
   });
 
   // Follower log: terms [1, 2] at indexes 1, 2.
@@ -180,9 +168,7 @@ describe('5.3 Log replication', () => {
   it('an App below the follower commit index is answered with the commit index', () => {
     const n = soloNode('n2', newStorage(three, { terms: [1, 1, 1], hardState: { term: 1, vote: '', commit: 3 } }));
     n.node.step(msg({ type: MessageType.App, from: 'n1', to: 'n2', term: 1, index: 1, logTerm: 1, entries: entriesWithTerms([1], 2) }));
-    expect(brief(n.drain(), ['index', 'reject'])).toEqual([
-      { type: MessageType.AppResp, from: 'n2', to: 'n1', term: 1, index: 3, reject: false },
-    ]);
+    expect(brief(n.drain(), ['index', 'reject'])).toEqual([{ type: MessageType.AppResp, from: 'n2', to: 'n1', term: 1, index: 3, reject: false }]);
   });
 
   // Figure 7: a new leader of term 8 and the possible follower logs a-f.
@@ -236,7 +222,14 @@ describe('5.3 Log replication', () => {
     // Probe after 10 (term 6) is rejected with hint (10, term 3); the leader's last entry of
     // term <= 3 is index 3, so the second probe already matches.
     expect(brief(fromN2, ['index', 'reject', 'rejectHint', 'logTerm'])[0]).toEqual({
-      type: MessageType.AppResp, from: 'n2', to: 'n1', term: 9, index: 10, reject: true, rejectHint: 10, logTerm: 3,
+      type: MessageType.AppResp,
+      from: 'n2',
+      to: 'n1',
+      term: 9,
+      index: 10,
+      reject: true,
+      rejectHint: 10,
+      logTerm: 3,
     });
     // Then entries 4-11 go in one App, and the commit index follows in an empty one.
     expect(toN2.map((m) => [m.index, m.logTerm, m.entries.length])).toEqual([

@@ -39,9 +39,7 @@ describe('5.4.1 Election restriction', () => {
     it(`voter ${JSON.stringify(c.voter)} vs candidate (${c.index}, term ${c.logTerm}): ${c.grant ? 'grant' : 'reject'} (${c.why})`, () => {
       const n = soloNode('n1', newStorage(three, { terms: c.voter, hardState: { term: 2, vote: '', commit: 0 } }));
       n.node.step(msg({ type: MessageType.Vote, from: 'n2', to: 'n1', term: 3, index: c.index, logTerm: c.logTerm }));
-      expect(brief(n.drain(), ['reject'])).toEqual([
-        { type: MessageType.VoteResp, from: 'n1', to: 'n2', term: 3, reject: !c.grant },
-      ]);
+      expect(brief(n.drain(), ['reject'])).toEqual([{ type: MessageType.VoteResp, from: 'n1', to: 'n2', term: 3, reject: !c.grant }]);
       expect(n.status()).toMatchObject({ term: 3, vote: c.grant ? 'n2' : '' });
     });
   }

@@ -125,9 +125,7 @@ describe('6 Cluster membership changes', () => {
     net.dropType(MessageType.AppResp);
     net.stabilize();
     expect(net.leaders()).toEqual(['n1']);
-    expect(() => net.get('n1').node.proposeConfChange({ type: ConfChangeType.RemoveNode, node: 'n3' })).toThrow(
-      ProposalDroppedError,
-    );
+    expect(() => net.get('n1').node.proposeConfChange({ type: ConfChangeType.RemoveNode, node: 'n3' })).toThrow(ProposalDroppedError);
     net.heal();
     net.tick('n1');
     expect(net.get('n1').node.proposeConfChange({ type: ConfChangeType.RemoveNode, node: 'n3' }).index).toBe(2);
@@ -136,12 +134,8 @@ describe('6 Cluster membership changes', () => {
   it('a change that would leave no voters is refused', () => {
     const net = new Network(['n1']);
     net.campaign('n1');
-    expect(() => net.get('n1').node.proposeConfChange({ type: ConfChangeType.RemoveNode, node: 'n1' })).toThrow(
-      InvalidConfChangeError,
-    );
-    expect(() => net.get('n1').node.proposeConfChange({ type: ConfChangeType.AddVoter, node: '' })).toThrow(
-      InvalidConfChangeError,
-    );
+    expect(() => net.get('n1').node.proposeConfChange({ type: ConfChangeType.RemoveNode, node: 'n1' })).toThrow(InvalidConfChangeError);
+    expect(() => net.get('n1').node.proposeConfChange({ type: ConfChangeType.AddVoter, node: '' })).toThrow(InvalidConfChangeError);
   });
 
   it('removing a follower shrinks the quorum', () => {

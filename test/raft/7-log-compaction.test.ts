@@ -1,25 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  CompactedError,
-  type MemoryStorage,
-  type Snapshot,
-  SnapshotOutOfDateError,
-  UnavailableError,
-} from '../../src/raft/index.ts';
-import {
-  appliedData,
-  brief,
-  dec,
-  electByHand,
-  enc,
-  entriesWithTerms,
-  MessageType,
-  msg,
-  Network,
-  newStorage,
-  soloNode,
-  type TestNode,
-} from './helpers.ts';
+import { CompactedError, type MemoryStorage, type Snapshot, SnapshotOutOfDateError, UnavailableError } from '../../src/raft/index.ts';
+import { appliedData, brief, dec, electByHand, enc, entriesWithTerms, MessageType, msg, Network, newStorage, soloNode, type TestNode } from './helpers.ts';
 
 /**
  * Raft paper 7: the log is compacted behind a snapshot. A follower whose next entry is gone
@@ -76,9 +57,7 @@ describe('7 Log compaction', () => {
     expect(n.status().progress?.n2).toEqual({ match: 0, next: 6, state: 'probe' });
     expect(n.drain()).toEqual([]); // paused until the follower is heard from
     n.node.step(msg({ type: MessageType.HeartbeatResp, from: 'n2', to: 'n1', term: 2 }));
-    expect(brief(n.drain(), ['index', 'logTerm'])).toEqual([
-      { type: MessageType.App, from: 'n1', to: 'n2', term: 2, index: 5, logTerm: 1 },
-    ]);
+    expect(brief(n.drain(), ['index', 'logTerm'])).toEqual([{ type: MessageType.App, from: 'n1', to: 'n2', term: 2, index: 5, logTerm: 1 }]);
   });
 
   it('reportSnapshot(failed) forgets the snapshot, so the next probe sends it again', () => {
@@ -104,9 +83,7 @@ describe('7 Log compaction', () => {
     const rd = n.node.ready();
     expect(rd.snapshot?.meta.index).toBe(11);
     expect(rd.committedEntries).toEqual([]);
-    expect(brief(rd.messages, ['index', 'reject'])).toEqual([
-      { type: MessageType.AppResp, from: 'n2', to: 'n1', term: 2, index: 11, reject: false },
-    ]);
+    expect(brief(rd.messages, ['index', 'reject'])).toEqual([{ type: MessageType.AppResp, from: 'n2', to: 'n1', term: 2, index: 11, reject: false }]);
     n.storage.applySnapshot(rd.snapshot!);
     n.node.advance(rd);
     expect(n.status()).toMatchObject({ commit: 11, applied: 11, lead: 'n1' });

@@ -56,9 +56,7 @@ describe('CheckQuorum', () => {
     for (let i = 0; i < 10; i++) n.node.tick();
     n.drain();
     n.node.step(msg({ type: MessageType.Vote, from: 'n3', to: 'n2', term: 2 }));
-    expect(brief(n.drain(), ['reject'])).toEqual([
-      { type: MessageType.VoteResp, from: 'n2', to: 'n3', term: 2, reject: false },
-    ]);
+    expect(brief(n.drain(), ['reject'])).toEqual([{ type: MessageType.VoteResp, from: 'n2', to: 'n3', term: 2, reject: false }]);
   });
 
   it('a vote request marked "transfer" overrides leader stickiness', () => {
@@ -66,9 +64,7 @@ describe('CheckQuorum', () => {
     n.node.step(msg({ type: MessageType.Heartbeat, from: 'n1', to: 'n2', term: 1 }));
     n.drain();
     n.node.step(msg({ type: MessageType.Vote, from: 'n3', to: 'n2', term: 2, context: TRANSFER_CONTEXT }));
-    expect(brief(n.drain(), ['reject'])).toEqual([
-      { type: MessageType.VoteResp, from: 'n2', to: 'n3', term: 2, reject: false },
-    ]);
+    expect(brief(n.drain(), ['reject'])).toEqual([{ type: MessageType.VoteResp, from: 'n2', to: 'n3', term: 2, reject: false }]);
     expect(n.status()).toMatchObject({ term: 2, vote: 'n3' });
   });
 

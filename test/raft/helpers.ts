@@ -8,8 +8,8 @@ import {
   type Message,
   MessageType,
   type NodeId,
-  RawNode,
   type RaftConfig,
+  RawNode,
   type ReadState,
   type Snapshot,
 } from '../../src/raft/index.ts';
@@ -26,10 +26,7 @@ export function entriesWithTerms(terms: number[], from = 1): Entry[] {
   return terms.map((term, i) => ({ term, index: from + i, type: EntryType.Normal, data: new Uint8Array() }));
 }
 
-export function newStorage(
-  conf: ConfState | NodeId[],
-  init: { terms?: number[]; hardState?: HardState } = {},
-): MemoryStorage {
+export function newStorage(conf: ConfState | NodeId[], init: { terms?: number[]; hardState?: HardState } = {}): MemoryStorage {
   const cs = Array.isArray(conf) ? { voters: conf, learners: [] } : conf;
   const storage = new MemoryStorage(cs);
   if (init.terms) storage.append(entriesWithTerms(init.terms));
@@ -188,10 +185,12 @@ export class Network {
     for (let rounds = 0; rounds < 10_000; rounds++) {
       for (const n of this.nodes.values()) queue.push(...n.drain());
       if (queue.length === 0) return;
-      const batch = queue.filter((m) => this.passes(m)).flatMap((m) => {
-        const delivered = this.intercept ? this.intercept(m) : m;
-        return delivered ? [delivered] : [];
-      });
+      const batch = queue
+        .filter((m) => this.passes(m))
+        .flatMap((m) => {
+          const delivered = this.intercept ? this.intercept(m) : m;
+          return delivered ? [delivered] : [];
+        });
       queue = [];
       for (const m of batch) {
         this.trace.push(m);

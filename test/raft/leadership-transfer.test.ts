@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ProposalDroppedError } from '../../src/raft/index.ts';
 import { TRANSFER_CONTEXT } from '../../src/raft/election.ts';
+import { ProposalDroppedError } from '../../src/raft/index.ts';
 import { brief, enc, MessageType, Network } from './helpers.ts';
 
 /**

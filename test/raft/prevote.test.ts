@@ -26,9 +26,7 @@ describe('PreVote', () => {
   it('a voter grants a pre-vote without changing its term or vote, even after voting', () => {
     const n = soloNode('n2', newStorage(three, { hardState: { term: 1, vote: 'n3', commit: 0 } }), { preVote: true });
     n.node.step(msg({ type: MessageType.PreVote, from: 'n1', to: 'n2', term: 2 }));
-    expect(brief(n.drain(), ['reject'])).toEqual([
-      { type: MessageType.PreVoteResp, from: 'n2', to: 'n1', term: 2, reject: false },
-    ]);
+    expect(brief(n.drain(), ['reject'])).toEqual([{ type: MessageType.PreVoteResp, from: 'n2', to: 'n1', term: 2, reject: false }]);
     expect(n.status()).toMatchObject({ term: 1, vote: 'n3' });
   });
 
@@ -37,9 +35,7 @@ describe('PreVote', () => {
       preVote: true,
     });
     n.node.step(msg({ type: MessageType.PreVote, from: 'n1', to: 'n2', term: 2, index: 1, logTerm: 1 }));
-    expect(brief(n.drain(), ['reject'])).toEqual([
-      { type: MessageType.PreVoteResp, from: 'n2', to: 'n1', term: 1, reject: true },
-    ]);
+    expect(brief(n.drain(), ['reject'])).toEqual([{ type: MessageType.PreVoteResp, from: 'n2', to: 'n1', term: 1, reject: true }]);
   });
 
   it('a quorum of pre-votes starts the real election', () => {

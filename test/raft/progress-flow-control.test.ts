@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Inflights } from '../../src/raft/inflights.ts';
 import { Progress } from '../../src/raft/progress.ts';
 import { type Message, ProgressState } from '../../src/raft/types.ts';
-import { type NodeOptions, electByHand, enc, MessageType, msg, newStorage, soloNode, type TestNode } from './helpers.ts';
+import { electByHand, enc, MessageType, msg, type NodeOptions, newStorage, soloNode, type TestNode } from './helpers.ts';
 
 /**
  * Flow control of the leader's replication (etcd-style Progress): probe sends one App at a
@@ -12,8 +12,7 @@ import { type NodeOptions, electByHand, enc, MessageType, msg, newStorage, soloN
 
 const three = ['n1', 'n2', 'n3'];
 
-const appsTo = (ms: Message[], to: string) =>
-  ms.filter((m) => m.type === MessageType.App && m.to === to).map((m) => [m.index, m.entries.map((e) => e.index)]);
+const appsTo = (ms: Message[], to: string) => ms.filter((m) => m.type === MessageType.App && m.to === to).map((m) => [m.index, m.entries.map((e) => e.index)]);
 
 /** A term-1 leader whose no-op went out; n2 is still probing. */
 function leader(opts: NodeOptions = {}): { n: TestNode; first: Message[] } {

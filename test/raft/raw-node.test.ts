@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ConfChangeType,
-  encodeConfChange,
-  InvalidConfigError,
-  MemoryStorage,
-  ProposalDroppedError,
-  RawNode,
-} from '../../src/raft/index.ts';
+import { ConfChangeType, encodeConfChange, InvalidConfigError, MemoryStorage, ProposalDroppedError, RawNode } from '../../src/raft/index.ts';
 import { enc, MessageType, msg, Network, newStorage, soloNode, TestNode } from './helpers.ts';
 
 /** The Ready / advance contract of RawNode, restarts from storage, and configuration checks. */
@@ -41,9 +34,7 @@ describe('RawNode', () => {
     n.node.campaign();
     expect(() => n.node.propose(enc('x'))).toThrow(ProposalDroppedError);
     expect(() => n.node.proposeBatch([enc('x')])).toThrow(ProposalDroppedError);
-    expect(() => n.node.proposeConfChange({ type: ConfChangeType.AddLearner, node: 'n4' })).toThrow(
-      ProposalDroppedError,
-    );
+    expect(() => n.node.proposeConfChange({ type: ConfChangeType.AddLearner, node: 'n4' })).toThrow(ProposalDroppedError);
   });
 
   it('maxCommittedSizePerReady spreads committed entries over several Readys', () => {
@@ -80,13 +71,7 @@ describe('RawNode', () => {
 
   it('rejects unusable configurations with InvalidConfigError', () => {
     const base = { id: 'n1', storage: new MemoryStorage(), electionTick: 10, heartbeatTick: 1, random: () => 0 };
-    for (const bad of [
-      { id: '' },
-      { heartbeatTick: 0 },
-      { electionTick: 1 },
-      { maxInflightMsgs: 0 },
-      { readOnlyOption: 'lease' as const },
-    ]) {
+    for (const bad of [{ id: '' }, { heartbeatTick: 0 }, { electionTick: 1 }, { maxInflightMsgs: 0 }, { readOnlyOption: 'lease' as const }]) {
       expect(() => new RawNode({ ...base, ...bad })).toThrow(InvalidConfigError);
     }
   });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidConfigError, type Message, RawNode } from '../../src/raft/index.ts';
-import { brief, dec, electByHand, enc, MessageType, msg, Network, newStorage, soloNode, type TestNode } from './helpers.ts';
-import { decodeRound, encodeRound } from '../../src/raft/read-index.ts';
 import { LeaseClock } from '../../src/node/lease.ts';
+import { InvalidConfigError, type Message, RawNode } from '../../src/raft/index.ts';
+import { decodeRound, encodeRound } from '../../src/raft/read-index.ts';
+import { brief, dec, electByHand, enc, MessageType, msg, Network, newStorage, soloNode, type TestNode } from './helpers.ts';
 
 /**
  * Dissertation 6.4: a read is served at the commit index recorded when it arrived, once a quorum
@@ -25,8 +25,7 @@ function ack(n: TestNode, from: string, hb: Message): void {
   n.node.step(msg({ type: MessageType.HeartbeatResp, from, to: 'n1', term: 1, context: hb.context }));
 }
 
-const rounds = (ms: Message[]) =>
-  ms.filter((m) => m.type === MessageType.Heartbeat).map((m) => `${m.to}:${m.context ? dec(m.context) : '-'}`);
+const rounds = (ms: Message[]) => ms.filter((m) => m.type === MessageType.Heartbeat).map((m) => `${m.to}:${m.context ? dec(m.context) : '-'}`);
 
 describe('ReadIndex', () => {
   it('one confirmation round: heartbeats carry the round, a quorum of acks releases the read', () => {
@@ -294,9 +293,7 @@ describe('Lease reads', () => {
     for (let t = 0; t < 10; t++) n.node.tick();
     n.drain();
     n.node.step(msg({ type: MessageType.Vote, from: 'n3', to: 'n2', term: 2 }));
-    expect(brief(n.drain(), ['reject'])).toEqual([
-      { type: MessageType.VoteResp, from: 'n2', to: 'n3', term: 2, reject: false },
-    ]);
+    expect(brief(n.drain(), ['reject'])).toEqual([{ type: MessageType.VoteResp, from: 'n2', to: 'n3', term: 2, reject: false }]);
   });
 });
 

@@ -9,18 +9,7 @@ import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
-import {
-  clientOf,
-  closedWithin,
-  collect,
-  command,
-  emptyBulkFlood,
-  Probe,
-  RssSampler,
-  rawSocket,
-  rssMiB,
-  send,
-} from '../support/hostile-clients.ts';
+import { clientOf, closedWithin, collect, command, emptyBulkFlood, Probe, RssSampler, rawSocket, rssMiB, send } from '../support/hostile-clients.ts';
 
 const MIB = 1024 * 1024;
 const RSS_BOUND_MIB = 64;
@@ -86,10 +75,14 @@ describe('hostile clients against a node in its default settings', () => {
     const s = await rawSocket(n.h.port);
     await emptyBulkFlood(s, 4_000_000, 200_000);
     let seen: Record<string, string> | undefined;
-    await waitFor(async () => {
-      seen = await clientOf(n.admin, s);
-      return Number(seen?.['argv-mem']) >= 200_000 * 128;
-    }, 5000, 'the attacker in CLIENT LIST');
+    await waitFor(
+      async () => {
+        seen = await clientOf(n.admin, s);
+        return Number(seen?.['argv-mem']) >= 200_000 * 128;
+      },
+      5000,
+      'the attacker in CLIENT LIST',
+    );
     expect(Number(seen?.['tot-mem'])).toBeGreaterThanOrEqual(Number(seen?.['argv-mem']));
     const info = (await n.admin.info('clients')) as string;
     expect(Number(/mem_clients_normal:(\d+)/.exec(info)?.[1])).toBeGreaterThanOrEqual(200_000 * 128);
@@ -116,10 +109,14 @@ describe('hostile clients against a node in its default settings', () => {
     s.pause();
     await send(s, Buffer.concat(Array.from({ length: 1024 }, () => command('GET', 'big'))));
     let seen: Record<string, string> | undefined;
-    await waitFor(async () => {
-      seen = await clientOf(n.admin, s);
-      return Number(seen?.oll) > 0;
-    }, 5000, 'replies waiting for the attacker');
+    await waitFor(
+      async () => {
+        seen = await clientOf(n.admin, s);
+        return Number(seen?.oll) > 0;
+      },
+      5000,
+      'replies waiting for the attacker',
+    );
     await new Promise((r) => setTimeout(r, 1500));
     seen = await clientOf(n.admin, s);
     const omem = Number(seen?.omem);
@@ -149,10 +146,14 @@ describe('hostile clients against a node in its default settings', () => {
     const value = Buffer.alloc(MIB, 0x62);
     for (let i = 0; i < 20; i++) await send(s, command('SET', `k${i}`, value));
     let seen: Record<string, string> | undefined;
-    await waitFor(async () => {
-      seen = await clientOf(n.admin, s);
-      return Number(seen?.multi) === 20;
-    }, 5000, 'the 20 queued SETs');
+    await waitFor(
+      async () => {
+        seen = await clientOf(n.admin, s);
+        return Number(seen?.multi) === 20;
+      },
+      5000,
+      'the 20 queued SETs',
+    );
     expect(Number(seen?.['multi-mem'])).toBeGreaterThanOrEqual(20 * MIB);
     expect(Number(seen?.['tot-mem'])).toBeGreaterThanOrEqual(20 * MIB);
     for (let i = 20; i < 200; i++) await send(s, command('SET', `k${i}`, value));
@@ -230,8 +231,6 @@ describe('the limits on a real node', () => {
     await waitFor(() => h.exitCode !== undefined, 20_000, 'the node to exit');
     expect(h.exitCode).toBe(2);
     await new Promise((r) => setTimeout(r, 200));
-    expect(readFileSync(h.logFile, 'utf8')).toContain(
-      "invalid setting 'client-output-buffer-limit': Wrong number of arguments in buffer limit configuration.",
-    );
+    expect(readFileSync(h.logFile, 'utf8')).toContain("invalid setting 'client-output-buffer-limit': Wrong number of arguments in buffer limit configuration.");
   }, 30_000);
 });

@@ -165,14 +165,18 @@ describe('cluster-wide CONFIG SET through the log', () => {
     const first = await Promise.all(
       cluster.nodes.map(async (h) => {
         let reply = '';
-        await waitFor(async () => {
-          try {
-            reply = await ask(h, undefined, 'ping');
-            return true;
-          } catch {
-            return false;
-          }
-        }, 30_000, `${h.id} to accept RESP connections`);
+        await waitFor(
+          async () => {
+            try {
+              reply = await ask(h, undefined, 'ping');
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          30_000,
+          `${h.id} to accept RESP connections`,
+        );
         return reply;
       }),
     );

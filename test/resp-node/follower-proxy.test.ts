@@ -88,7 +88,10 @@ describe('follower-proxy yes', () => {
     const b = new Redis(follower.port, { lazyConnect: true });
     await a.connect();
     await b.connect();
-    closers.push(() => a.disconnect(), () => b.disconnect());
+    closers.push(
+      () => a.disconnect(),
+      () => b.disconnect(),
+    );
     expect(await a.multi().set('tx:k', '1').incr('tx:k').get('tx:k').exec()).toEqual([
       [null, 'OK'],
       [null, 2],
@@ -121,7 +124,10 @@ describe('follower-proxy yes', () => {
     const other = cluster.running().find((h) => h.id !== leader.id && h.id !== follower.id) as NodeHandle;
     const sub = new Redis(follower.port);
     const pub = new Redis(other.port);
-    closers.push(() => sub.disconnect(), () => pub.disconnect());
+    closers.push(
+      () => sub.disconnect(),
+      () => pub.disconnect(),
+    );
     const got: string[] = [];
     sub.on('message', (_ch: string, m: string) => got.push(m));
     await sub.subscribe('ps:ch');
@@ -203,7 +209,10 @@ describe('follower-proxy yes', () => {
     const nr = createClient({ socket: { port: follower.port, host: '127.0.0.1' } });
     nr.on('error', () => {});
     await nr.connect();
-    closers.push(() => io.disconnect(), () => nr.destroy());
+    closers.push(
+      () => io.disconnect(),
+      () => nr.destroy(),
+    );
     type Client = {
       set(k: string, v: string): Promise<unknown>;
       incr(k: string): Promise<unknown>;

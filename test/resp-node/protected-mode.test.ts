@@ -127,8 +127,12 @@ describe.skipIf(!REMOTE)(`protected mode, remote clients from ${REMOTE}`, () => 
       expect(r.closed).toBe(true);
       // Counted as Redis counts it (stat_rejected_conn).
       expect(await rejected()).toBe(before + 1);
-      expect(DENIED_BYTES).toMatch(/^-DENIED RaftKV is running in protected mode because protected mode is enabled and no password is set for the default user\. /);
-      expect(await redisCli(['-h', REMOTE!, '-p', String(h.port), 'ping'])).toMatch(/^DENIED RaftKV is running in protected mode .*'--requirepass <password>'.*'--protected-mode no'/);
+      expect(DENIED_BYTES).toMatch(
+        /^-DENIED RaftKV is running in protected mode because protected mode is enabled and no password is set for the default user\. /,
+      );
+      expect(await redisCli(['-h', REMOTE!, '-p', String(h.port), 'ping'])).toMatch(
+        /^DENIED RaftKV is running in protected mode .*'--requirepass <password>'.*'--protected-mode no'/,
+      );
     });
 
     it('drops a refused client that never closes its side within the grace period', async () => {

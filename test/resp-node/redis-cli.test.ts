@@ -46,9 +46,7 @@ const at = (h: NodeHandle, ...args: string[]) => cli(['-p', String(h.port), ...a
 
 describe('redis-cli against a 3-node cluster', () => {
   it('is the real redis-cli 7', async () => {
-    const version = await new Promise<string>((resolve, reject) =>
-      execFile('redis-cli', ['--version'], (err, out) => (err ? reject(err) : resolve(out))),
-    );
+    const version = await new Promise<string>((resolve, reject) => execFile('redis-cli', ['--version'], (err, out) => (err ? reject(err) : resolve(out))));
     expect(version).toMatch(/^redis-cli 7\./);
   });
 
@@ -97,12 +95,28 @@ describe('redis-cli against a 3-node cluster', () => {
     expect(new Set(listed).size).toBe(n);
     expect(listed.every((k) => /^key:\d+$/.test(k) && Number(k.slice(4)) < n)).toBe(true);
     const some = (await at(leader, '--scan', '--pattern', 'key:9999*')).split('\n').filter(Boolean).sort();
-    expect(some).toEqual(['key:9999', 'key:99990', 'key:99991', 'key:99992', 'key:99993', 'key:99994', 'key:99995', 'key:99996', 'key:99997', 'key:99998', 'key:99999']);
+    expect(some).toEqual([
+      'key:9999',
+      'key:99990',
+      'key:99991',
+      'key:99992',
+      'key:99993',
+      'key:99994',
+      'key:99995',
+      'key:99996',
+      'key:99997',
+      'key:99998',
+      'key:99999',
+    ]);
     // Every follower applied them too (INFO runs on any node).
-    await waitFor(async () => {
-      const infos = await Promise.all(cluster.nodes.map((h) => at(h, 'info', 'keyspace')));
-      return infos.every((i) => i.includes(`db0:keys=${n}`));
-    }, 20_000, 'followers to apply the mass insert');
+    await waitFor(
+      async () => {
+        const infos = await Promise.all(cluster.nodes.map((h) => at(h, 'info', 'keyspace')));
+        return infos.every((i) => i.includes(`db0:keys=${n}`));
+      },
+      20_000,
+      'followers to apply the mass insert',
+    );
     console.info(`redis-cli --pipe of ${n} SETs: ${pipeMs} ms; --scan of ${n} keys: ${scanMs} ms`);
   }, 120_000);
 });

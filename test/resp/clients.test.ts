@@ -28,8 +28,7 @@ async function startToyServer(): Promise<number> {
     conn.pendingWrite = done;
     return done;
   };
-  const read = (conn: ClientConn, run: () => Reply): Reply | Promise<Reply> =>
-    conn.pendingWrite === null ? run() : conn.pendingWrite.then(run);
+  const read = (conn: ClientConn, run: () => Reply): Reply | Promise<Reply> => (conn.pendingWrite === null ? run() : conn.pendingWrite.then(run));
   const router = new CommandRouter(
     handlerTable({
       ping: () => R.PONG,
@@ -103,9 +102,7 @@ describe('ioredis', () => {
     const value = Buffer.from([0, 13, 10, 255, 42, 36]);
     await redis.set(Buffer.from([1, 2, 0]), value);
     expect(await redis.getBuffer(Buffer.from([1, 2, 0]))).toEqual(value);
-    await expect(redis.call('nosuch', 'a', 'b')).rejects.toThrow(
-      "ERR unknown command 'nosuch', with args beginning with: 'a' 'b' ",
-    );
+    await expect(redis.call('nosuch', 'a', 'b')).rejects.toThrow("ERR unknown command 'nosuch', with args beginning with: 'a' 'b' ");
     await expect(redis.call('get')).rejects.toThrow("ERR wrong number of arguments for 'get' command");
   });
 });

@@ -172,7 +172,11 @@ describe('CLUSTER replies from a 3-group view', () => {
 
   it('SHARDS: one shard per group with roles, offsets and health', () => {
     const shards = plain(clusterShards(view)) as { slots: number[]; nodes: Record<string, unknown>[] }[];
-    expect(shards.map((s) => s.slots)).toEqual([[0, 5460], [5461, 10921], [10922, 16383]]);
+    expect(shards.map((s) => s.slots)).toEqual([
+      [0, 5460],
+      [5461, 10921],
+      [10922, 16383],
+    ]);
     expect(shards[1].nodes.map((n) => [n.id, n.role, n.health, n['replication-offset']])).toEqual([
       [id(2), 'master', 'online', 20],
       [id(1), 'replica', 'online', 10],
@@ -195,8 +199,26 @@ describe('CLUSTER replies from a 3-group view', () => {
       self: 'n3',
       epoch: 9,
       groups: [
-        { group: 1, ranges: [{ start: 0, end: 99 }, { start: 200, end: 16383 }], replicas: members, leader: 'n1', configEpoch: 8 },
-        { group: 2, ranges: [{ start: 100, end: 100 }, { start: 101, end: 199 }], replicas: members.slice(0, 2), leader: 'n2', configEpoch: 9 },
+        {
+          group: 1,
+          ranges: [
+            { start: 0, end: 99 },
+            { start: 200, end: 16383 },
+          ],
+          replicas: members,
+          leader: 'n1',
+          configEpoch: 8,
+        },
+        {
+          group: 2,
+          ranges: [
+            { start: 100, end: 100 },
+            { start: 101, end: 199 },
+          ],
+          replicas: members.slice(0, 2),
+          leader: 'n2',
+          configEpoch: 9,
+        },
       ],
     });
     expect(clusterNodes(v, 1, false).trimEnd().split('\n')).toEqual([

@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { encodeReply } from '../../src/resp/encoder.ts';
-import {
-  arityError,
-  checkArity,
-  unknownCommandError,
-  unknownSubcommandError,
-} from '../../src/resp/commands/errors.ts';
-import {
-  commandCountReply,
-  commandDocsListReply,
-  commandInfoListReply,
-  commandInfoReply,
-} from '../../src/resp/commands/introspection.ts';
+import { arityError, checkArity, unknownCommandError, unknownSubcommandError } from '../../src/resp/commands/errors.ts';
+import { commandCountReply, commandDocsListReply, commandInfoListReply, commandInfoReply } from '../../src/resp/commands/introspection.ts';
 import { commandSlot, keysOf } from '../../src/resp/commands/keys.ts';
 import {
   COMMAND_LIST,
@@ -22,6 +11,7 @@ import {
   lookupCommandByFullName,
   resolveCommand,
 } from '../../src/resp/commands/table.ts';
+import { encodeReply } from '../../src/resp/encoder.ts';
 import { keyHashSlot } from '../../src/resp/slot.ts';
 import { args } from './support/handlers.ts';
 import { plain } from './support/reply-reader.ts';
@@ -169,46 +159,32 @@ describe('pre-execution errors', () => {
     const set = COMMANDS.get('set')!;
     expect(checkArity(set, 2)).not.toBeNull();
     expect(checkArity(set, 9)).toBeNull();
-    expect(errText(arityError(COMMANDS.get('client|setname')!))).toBe(
-      "-ERR wrong number of arguments for 'client|setname' command\r\n",
-    );
+    expect(errText(arityError(COMMANDS.get('client|setname')!))).toBe("-ERR wrong number of arguments for 'client|setname' command\r\n");
   });
 
   it('unknown command, with the trailing space', () => {
-    expect(errText(unknownCommandError(args('foo', 'a', 'b')))).toBe(
-      "-ERR unknown command 'foo', with args beginning with: 'a' 'b' \r\n",
-    );
+    expect(errText(unknownCommandError(args('foo', 'a', 'b')))).toBe("-ERR unknown command 'foo', with args beginning with: 'a' 'b' \r\n");
     expect(errText(unknownCommandError(args('foo')))).toBe("-ERR unknown command 'foo', with args beginning with: \r\n");
   });
 
   it('unknown command truncation: name to 128 bytes, args while under 128', () => {
     const long = 'n'.repeat(200);
-    expect(errText(unknownCommandError(args(long)))).toBe(
-      `-ERR unknown command '${'n'.repeat(128)}', with args beginning with: \r\n`,
-    );
+    expect(errText(unknownCommandError(args(long)))).toBe(`-ERR unknown command '${'n'.repeat(128)}', with args beginning with: \r\n`);
     // 40-byte args: 43 + 43 + 43 = 129 >= 128 after three, so the fourth is left out.
     const a = 'a'.repeat(40);
-    expect(errText(unknownCommandError(args('x', a, a, a, a)))).toBe(
-      `-ERR unknown command 'x', with args beginning with: '${a}' '${a}' '${a}' \r\n`,
-    );
+    expect(errText(unknownCommandError(args('x', a, a, a, a)))).toBe(`-ERR unknown command 'x', with args beginning with: '${a}' '${a}' '${a}' \r\n`);
     // The last one shown is cut to what is left of the 128 bytes.
     const b = 'b'.repeat(100);
-    expect(errText(unknownCommandError(args('x', b, b)))).toBe(
-      `-ERR unknown command 'x', with args beginning with: '${b}' '${'b'.repeat(25)}' \r\n`,
-    );
+    expect(errText(unknownCommandError(args('x', b, b)))).toBe(`-ERR unknown command 'x', with args beginning with: '${b}' '${'b'.repeat(25)}' \r\n`);
   });
 
   it('unknown command stops at NUL and blanks CR/LF like Redis', () => {
-    expect(errText(unknownCommandError(args('P\0NG', 'a\0b')))).toBe(
-      "-ERR unknown command 'P', with args beginning with: 'a' \r\n",
-    );
+    expect(errText(unknownCommandError(args('P\0NG', 'a\0b')))).toBe("-ERR unknown command 'P', with args beginning with: 'a' \r\n");
     expect(errText(unknownCommandError(args('a\r\nb')))).toBe("-ERR unknown command 'a  b', with args beginning with: \r\n");
   });
 
   it('unknown subcommand names the container in upper case', () => {
-    expect(errText(unknownSubcommandError(args('client', 'Foo', 'x')))).toBe(
-      "-ERR unknown subcommand 'Foo'. Try CLIENT HELP.\r\n",
-    );
+    expect(errText(unknownSubcommandError(args('client', 'Foo', 'x')))).toBe("-ERR unknown subcommand 'Foo'. Try CLIENT HELP.\r\n");
   });
 });
 

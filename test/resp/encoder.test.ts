@@ -19,12 +19,7 @@ describe('RESP2 and RESP3 wire forms, byte for byte', () => {
     ['null', R.NULL, '$-1\r\n', '_\r\n'],
     ['null array', R.NULL_ARRAY, '*-1\r\n', '_\r\n'],
     ['empty array', R.EMPTY_ARRAY, '*0\r\n', '*0\r\n'],
-    [
-      'nested array',
-      R.array([R.int(1), R.array([R.bulk('a'), R.NULL])]),
-      '*2\r\n:1\r\n*2\r\n$1\r\na\r\n$-1\r\n',
-      '*2\r\n:1\r\n*2\r\n$1\r\na\r\n_\r\n',
-    ],
+    ['nested array', R.array([R.int(1), R.array([R.bulk('a'), R.NULL])]), '*2\r\n:1\r\n*2\r\n$1\r\na\r\n$-1\r\n', '*2\r\n:1\r\n*2\r\n$1\r\na\r\n_\r\n'],
     [
       'map',
       R.map([

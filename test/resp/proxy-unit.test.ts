@@ -155,10 +155,13 @@ describe('nextUnitMax', () => {
 
 describe('retryable', () => {
   it('nothing once every job is answered', () => {
-    const unit = answered([job(), job()], [
-      [0, ForwardStatus.Reply],
-      [1, ForwardStatus.Reply],
-    ]);
+    const unit = answered(
+      [job(), job()],
+      [
+        [0, ForwardStatus.Reply],
+        [1, ForwardStatus.Reply],
+      ],
+    );
     unit.settled = 2;
     expect(retryable(unit)).toEqual([]);
   });
@@ -175,10 +178,13 @@ describe('retryable', () => {
   });
 
   it('nothing when a later job ran: sending the earlier one again would reorder them', () => {
-    const unit = answered([job(), job()], [
-      [0, ForwardStatus.NotRun],
-      [1, ForwardStatus.Reply],
-    ]);
+    const unit = answered(
+      [job(), job()],
+      [
+        [0, ForwardStatus.NotRun],
+        [1, ForwardStatus.Reply],
+      ],
+    );
     expect(retryable(unit)).toEqual([]);
   });
 

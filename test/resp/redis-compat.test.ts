@@ -111,11 +111,9 @@ interface Redis {
 async function startRedis(extra: string[]): Promise<Redis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'raftkv-redis-'));
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra],
-    { stdio: 'ignore' },
-  );
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra], {
+    stdio: 'ignore',
+  });
   for (let i = 0; i < 100; i++) {
     const r = await exchange(port, Buffer.from('PING\r\n'), 0, 20);
     if (r.bytes === '+PONG\r\n' || r.bytes.startsWith('-NOAUTH')) return { child, port, dir };
@@ -257,10 +255,7 @@ describe.skipIf(!enabled)('same bytes as redis-server 7', () => {
       let s = '';
       for (let j = 0; j < 1 + Math.floor(rng() * 4); j++) {
         const arg = Array.from({ length: Math.floor(rng() * 6) }, () => (rng() < 0.3 ? pick(specials) : 'a')).join('');
-        s +=
-          rng() < 0.6
-            ? encodeRequest(['ECHO', Buffer.from(arg, 'latin1')]).toString('latin1')
-            : `ECHO ${JSON.stringify(arg)}\r\n`;
+        s += rng() < 0.6 ? encodeRequest(['ECHO', Buffer.from(arg, 'latin1')]).toString('latin1') : `ECHO ${JSON.stringify(arg)}\r\n`;
       }
       const chars = [...s];
       for (let m = 0; m < 1 + Math.floor(rng() * 3); m++) {
@@ -333,12 +328,9 @@ describe.skipIf(!enabled)('same bytes as redis-server 7', () => {
       const first = readReply(Buffer.from(r.bytes, 'latin1'));
       return { ...r, bytes: r.bytes.slice(first?.end ?? 0) };
     };
-    const [a, b] = await Promise.all([
-      exchangeAll(redis!.port, requests, helloAware),
-      exchangeAll(ours.address().port, requests, helloAware),
-    ]);
+    const [a, b] = await Promise.all([exchangeAll(redis!.port, requests, helloAware), exchangeAll(ours.address().port, requests, helloAware)]);
     for (let i = 0; i < requests.length; i++) {
-      expect(strip(a[i]).bytes.length, requests[i].toString("latin1")).toBeGreaterThan(3);
+      expect(strip(a[i]).bytes.length, requests[i].toString('latin1')).toBeGreaterThan(3);
       expect(strip(b[i]), requests[i].toString('latin1')).toEqual(strip(a[i]));
     }
   });
@@ -353,9 +345,7 @@ describe.skipIf(!enabled)('same bytes as redis-server 7', () => {
     const items = (r: Reply): readonly Reply[] => (r.t === 'array' || r.t === 'set' ? r.v : []);
     const pairs = (r: Reply) => (r.t === 'map' ? r.v : []);
     for (const c of containers) {
-      const reqs = ['INFO', 'DOCS'].map((s) =>
-        Buffer.concat([Buffer.from('HELLO 3\r\n'), encodeRequest(['COMMAND', s, c.name])]),
-      );
+      const reqs = ['INFO', 'DOCS'].map((s) => Buffer.concat([Buffer.from('HELLO 3\r\n'), encodeRequest(['COMMAND', s, c.name])]));
       const [theirInfo, theirDocs] = (await exchangeAll(redis!.port, reqs, helloAware)).map(decode);
       const [myInfo, myDocs] = (await exchangeAll(ours.address().port, reqs, helloAware)).map(decode);
       const [theirEntry, myEntry] = [items(theirInfo)[0], items(myInfo)[0]];

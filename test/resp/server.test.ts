@@ -217,7 +217,7 @@ describe('connections', () => {
   it('speaks inline commands, as telnet sends them', async () => {
     const { connect } = await start(toyDispatcher());
     const c = await connect();
-    c.send('PING\r\nECHO "hello world"\nECHO \'it\\\'s\'\r\n\r\n');
+    c.send("PING\r\nECHO \"hello world\"\nECHO 'it\\'s'\r\n\r\n");
     expect((await c.read(3)).map(plain)).toEqual(['PONG', 'hello world', "it's"]);
   });
 

@@ -12,8 +12,8 @@ import { Cluster } from 'ioredis';
 import { createCluster } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyHashSlot } from '../../src/resp/slot.ts';
-import { waitFor } from '../support/cluster-harness.ts';
 import { RawConn } from '../resp-node/support/resp-bytes.ts';
+import { waitFor } from '../support/cluster-harness.ts';
 import { ShardedServers } from './support/sharded.ts';
 
 let shards: ShardedServers;
@@ -91,7 +91,10 @@ describe('ioredis Cluster over 3 groups', () => {
     const channel = keyIn(3, 'ioch');
     const sub = new Cluster([{ host: '127.0.0.1', port: shards.nodes[0].member.port }], { shardedSubscribers: true });
     const pub = new Cluster([{ host: '127.0.0.1', port: shards.nodes[0].member.port }]);
-    closers.push(() => sub.disconnect(), () => pub.disconnect());
+    closers.push(
+      () => sub.disconnect(),
+      () => pub.disconnect(),
+    );
     const got: string[] = [];
     sub.on('smessage', (ch: string, msg: string) => got.push(`${ch}=${msg}`));
     await sub.ssubscribe(channel);

@@ -19,10 +19,10 @@ import { LayoutView } from '../../src/resp/cluster/layout-view.ts';
 import { startRespServer } from '../../src/resp/node-dispatcher.ts';
 import type { RespServer } from '../../src/resp/server.ts';
 import { keyHashSlot } from '../../src/resp/slot.ts';
-import { freePort, waitFor } from '../support/cluster-harness.ts';
 import { RedisServer } from '../resp-node/support/redis-server.ts';
 import { RawConn } from '../resp-node/support/resp-bytes.ts';
 import { c, normalized, pending, runScript, type Step, unordered } from '../resp-node/support/script.ts';
+import { freePort, waitFor } from '../support/cluster-harness.ts';
 
 let redis: RedisServer;
 let node: RaftNode;
@@ -78,46 +78,115 @@ describe('the keys the scripts use', () => {
 describe('against a Redis Cluster node', () => {
   it('MULTI/EXEC across groups: CROSSSLOT at EXEC, the transaction dropped; a CROSSSLOT command dooms it', async () => {
     await run([
-      c('multi'), c('set a 1'), c('set b 1'), c('exec'), c('exec'), c('get a'),
-      c('multi'), c('mset a 1 b 2'), c('exec'), c('mget a b'), c('del a b'),
-      c('multi'), c('set {x}a 1'), c('get {x}b'), c('exec'),
-      c('multi'), c('spublish a m'), c('spublish b m'), c('exec'),
-      c('multi'), c('spublish a m'), c('spublish {a}x m'), c('exec'),
-      c('multi'), c('ssubscribe a'), c('exec'),
-      c('multi'), c('exec'), c('multi'), c('ping'), c('exec'),
+      c('multi'),
+      c('set a 1'),
+      c('set b 1'),
+      c('exec'),
+      c('exec'),
+      c('get a'),
+      c('multi'),
+      c('mset a 1 b 2'),
+      c('exec'),
+      c('mget a b'),
+      c('del a b'),
+      c('multi'),
+      c('set {x}a 1'),
+      c('get {x}b'),
+      c('exec'),
+      c('multi'),
+      c('spublish a m'),
+      c('spublish b m'),
+      c('exec'),
+      c('multi'),
+      c('spublish a m'),
+      c('spublish {a}x m'),
+      c('exec'),
+      c('multi'),
+      c('ssubscribe a'),
+      c('exec'),
+      c('multi'),
+      c('exec'),
+      c('multi'),
+      c('ping'),
+      c('exec'),
     ]);
   });
 
   it('SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH and PUBSUB SHARD*: replies, counts, subscribe mode, CROSSSLOT per slot', async () => {
     await run([
-      c('ssubscribe a {a}x', { on: 1, replies: 2 }), c('ping', { on: 1 }), c('get a', { on: 1 }), c('subscribe c', { on: 1 }),
-      c('ssubscribe a b', { on: 2 }), c('sunsubscribe a b', { on: 2 }),
-      c('pubsub shardchannels', { compare: unordered }), c('pubsub shardchannels {*'), c('pubsub shardnumsub a b {a}x'), c('pubsub shardnumsub'),
-      c('pubsub channels'), c('pubsub numsub a c'),
-      c('spublish a hello'), pending(1), c('publish a plain'),
+      c('ssubscribe a {a}x', { on: 1, replies: 2 }),
+      c('ping', { on: 1 }),
+      c('get a', { on: 1 }),
+      c('subscribe c', { on: 1 }),
+      c('ssubscribe a b', { on: 2 }),
+      c('sunsubscribe a b', { on: 2 }),
+      c('pubsub shardchannels', { compare: unordered }),
+      c('pubsub shardchannels {*'),
+      c('pubsub shardnumsub a b {a}x'),
+      c('pubsub shardnumsub'),
+      c('pubsub channels'),
+      c('pubsub numsub a c'),
+      c('spublish a hello'),
+      pending(1),
+      c('publish a plain'),
       // A plain channel that looks like the log's shard marker stays a plain channel.
-      c(['subscribe', '\0Sa'], { on: 5 }), c(['publish', '\0Sa', 'sneaky']), pending(5), c(['spublish', '\0Sa', 'x']),
-      c('publish c plain'), pending(1), c('spublish c none'),
+      c(['subscribe', '\0Sa'], { on: 5 }),
+      c(['publish', '\0Sa', 'sneaky']),
+      pending(5),
+      c(['spublish', '\0Sa', 'x']),
+      c('publish c plain'),
+      pending(1),
+      c('spublish c none'),
       // Redis lists a connection's channels in hash-table order: name them, or keep one.
-      c('sunsubscribe {a}x a', { on: 1, replies: 2 }), c('sunsubscribe', { on: 1 }), c('ssubscribe a', { on: 1 }),
-      c('sunsubscribe', { on: 1 }), c('ssubscribe a', { on: 1 }),
-      c('sunsubscribe a', { on: 1 }), c('unsubscribe', { on: 1 }), c('get a', { on: 1 }),
-      c('spublish a'), c('spublish a b c'), c('ssubscribe'), c('pubsub shardchannels a b'),
+      c('sunsubscribe {a}x a', { on: 1, replies: 2 }),
+      c('sunsubscribe', { on: 1 }),
+      c('ssubscribe a', { on: 1 }),
+      c('sunsubscribe', { on: 1 }),
+      c('ssubscribe a', { on: 1 }),
+      c('sunsubscribe a', { on: 1 }),
+      c('unsubscribe', { on: 1 }),
+      c('get a', { on: 1 }),
+      c('spublish a'),
+      c('spublish a b c'),
+      c('ssubscribe'),
+      c('pubsub shardchannels a b'),
       // RESP3: confirmations and messages are pushes, and other commands still run.
-      c('hello 3', { on: 3, compare: hello }), c('ssubscribe a {a}x', { on: 3, replies: 2 }), c('spublish a hi'), pending(3),
-      c('get nokey', { on: 3 }), c('sunsubscribe {a}x', { on: 3 }), c('sunsubscribe', { on: 3 }), c('sunsubscribe', { on: 3 }),
+      c('hello 3', { on: 3, compare: hello }),
+      c('ssubscribe a {a}x', { on: 3, replies: 2 }),
+      c('spublish a hi'),
+      pending(3),
+      c('get nokey', { on: 3 }),
+      c('sunsubscribe {a}x', { on: 3 }),
+      c('sunsubscribe', { on: 3 }),
+      c('sunsubscribe', { on: 3 }),
       // RESET leaves subscribe mode and drops shard subscriptions too.
-      c('ssubscribe z', { on: 4 }), c('reset', { on: 4 }), c('pubsub shardnumsub z'), c('get nokey', { on: 4 }),
+      c('ssubscribe z', { on: 4 }),
+      c('reset', { on: 4 }),
+      c('pubsub shardnumsub z'),
+      c('get nokey', { on: 4 }),
     ]);
   });
 
   it('CLUSTER KEYSLOT, COUNTKEYSINSLOT and GETKEYSINSLOT, errors included', async () => {
     await run([
-      c('set a 1'), c('set {a}b 2'), c('cluster keyslot a'), c('cluster countkeysinslot 15495'), c('cluster countkeysinslot 0'),
-      c('cluster countkeysinslot 16384'), c('cluster countkeysinslot -1'), c('cluster countkeysinslot x'), c('cluster countkeysinslot 1 2'),
-      c('cluster getkeysinslot 15495 5', { compare: unordered }), c('cluster getkeysinslot 15495 0'), c('cluster getkeysinslot 15495 -1'),
-      c('cluster getkeysinslot 16384 1'), c('cluster getkeysinslot x 1'), c('cluster getkeysinslot 1 x'), c('cluster getkeysinslot 1'),
-      c('del a {a}b'), c('cluster countkeysinslot 15495'),
+      c('set a 1'),
+      c('set {a}b 2'),
+      c('cluster keyslot a'),
+      c('cluster countkeysinslot 15495'),
+      c('cluster countkeysinslot 0'),
+      c('cluster countkeysinslot 16384'),
+      c('cluster countkeysinslot -1'),
+      c('cluster countkeysinslot x'),
+      c('cluster countkeysinslot 1 2'),
+      c('cluster getkeysinslot 15495 5', { compare: unordered }),
+      c('cluster getkeysinslot 15495 0'),
+      c('cluster getkeysinslot 15495 -1'),
+      c('cluster getkeysinslot 16384 1'),
+      c('cluster getkeysinslot x 1'),
+      c('cluster getkeysinslot 1 x'),
+      c('cluster getkeysinslot 1'),
+      c('del a {a}b'),
+      c('cluster countkeysinslot 15495'),
     ]);
   });
 });

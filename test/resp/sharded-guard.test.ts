@@ -19,8 +19,8 @@ import { clusterNodeId } from '../../src/resp/handlers/topology.ts';
 import { startRespServer } from '../../src/resp/node-dispatcher.ts';
 import type { RespServer } from '../../src/resp/server.ts';
 import { keyHashSlot } from '../../src/resp/slot.ts';
-import { freePort, waitFor } from '../support/cluster-harness.ts';
 import { RawConn } from '../resp-node/support/resp-bytes.ts';
+import { freePort, waitFor } from '../support/cluster-harness.ts';
 
 let node: RaftNode;
 let server: RespServer;
@@ -40,7 +40,14 @@ function layout(g2: Partial<GroupLayout<RaftNode>>, g1: Partial<GroupLayout<Raft
     configEpoch: 1,
     local: node,
   });
-  return new LayoutView({ self: 'n1', epoch: 2, groups: [{ ...base(1, 0, 8191), ...g1 }, { ...base(2, 8192, 16383), ...g2 }] });
+  return new LayoutView({
+    self: 'n1',
+    epoch: 2,
+    groups: [
+      { ...base(1, 0, 8191), ...g1 },
+      { ...base(2, 8192, 16383), ...g2 },
+    ],
+  });
 }
 
 beforeAll(async () => {

@@ -7,8 +7,8 @@
  * subscriber, and SPUBLISH no plain one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterHarness, type NodeHandle } from '../support/cluster-harness.ts';
 import { RawConn } from '../resp-node/support/resp-bytes.ts';
+import { ClusterHarness, type NodeHandle } from '../support/cluster-harness.ts';
 
 const cluster = new ClusterHarness({ nodes: 3, extraArgs: ['--follower-proxy', 'yes'] });
 let leader: NodeHandle;

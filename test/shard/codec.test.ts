@@ -68,14 +68,58 @@ describe('slot map codec', () => {
   it('is compact: the exact bytes of a 3-group map, 52 bytes; a replica op, 8', () => {
     const bytes = encodeMap(initialLayout(['n1', 'n2', 'n3'], 3));
     expect([...bytes]).toEqual([
-      1, 0, 1, // version, kind map, epoch 1
-      3, 2, 0x6e, 0x31, 2, 0x6e, 0x32, 2, 0x6e, 0x33, // nodes n1 n2 n3
+      1,
+      0,
+      1, // version, kind map, epoch 1
+      3,
+      2,
+      0x6e,
+      0x31,
+      2,
+      0x6e,
+      0x32,
+      2,
+      0x6e,
+      0x33, // nodes n1 n2 n3
       4, // groups: id, voters (node#), learners, hint (1 + voter index)
-      0, 3, 0, 1, 2, 0, 1,
-      1, 3, 0, 1, 2, 0, 1,
-      2, 3, 1, 2, 0, 0, 1,
-      3, 3, 2, 0, 1, 0, 1,
-      3, 0xd4, 0x2a, 1, 0xaa, 0x55, 2, 0xff, 0x7f, 3, // ranges: end 5460 g1, 10922 g2, 16383 g3
+      0,
+      3,
+      0,
+      1,
+      2,
+      0,
+      1,
+      1,
+      3,
+      0,
+      1,
+      2,
+      0,
+      1,
+      2,
+      3,
+      1,
+      2,
+      0,
+      0,
+      1,
+      3,
+      3,
+      2,
+      0,
+      1,
+      0,
+      1,
+      3,
+      0xd4,
+      0x2a,
+      1,
+      0xaa,
+      0x55,
+      2,
+      0xff,
+      0x7f,
+      3, // ranges: end 5460 g1, 10922 g2, 16383 g3
     ]);
     expect(bytes.length).toBe(52);
     expect(encodeOp({ type: 'addLearner', epoch: 200, group: 2, node: 'n4' }).length).toBe(8);

@@ -33,9 +33,18 @@ const spread = (counts: Map<string, number>) => Math.max(...counts.values()) - M
 describe('initial layout', () => {
   it('cuts the slots exactly as redis-cli --cluster create does', () => {
     for (const [n, expected] of Object.entries(REDIS_CLI)) {
-      expect(evenSlotRanges(Number(n)).map((r) => `${r.start} - ${r.end}`).join(','), `${n} groups`).toBe(expected);
+      expect(
+        evenSlotRanges(Number(n))
+          .map((r) => `${r.start} - ${r.end}`)
+          .join(','),
+        `${n} groups`,
+      ).toBe(expected);
     }
-    expect(evenSlotRanges(78).map((r) => r.end).join(',')).toBe(REDIS_CLI_78_ENDS);
+    expect(
+      evenSlotRanges(78)
+        .map((r) => r.end)
+        .join(','),
+    ).toBe(REDIS_CLI_78_ENDS);
     expect(evenSlotRanges(1)).toEqual([{ start: 0, end: 16383 }]);
     expect(evenSlotRanges(2)).toEqual([
       { start: 0, end: 8191 },
@@ -51,10 +60,16 @@ describe('initial layout', () => {
         const map = initialLayout(ids, shards);
         expect(checkMap(map), at).toBeUndefined();
         expect(map.epoch).toBe(INITIAL_EPOCH);
-        expect(map.groups.map((g) => g.id), at).toEqual(Array.from({ length: shards + 1 }, (_, i) => i));
+        expect(
+          map.groups.map((g) => g.id),
+          at,
+        ).toEqual(Array.from({ length: shards + 1 }, (_, i) => i));
         const slots = map.groups.slice(1).map((g) => slotCountOf(map, g.id));
         expect(Math.max(...slots) - Math.min(...slots), at).toBeLessThanOrEqual(1);
-        expect(slots.reduce((a, b) => a + b), at).toBe(SLOT_COUNT);
+        expect(
+          slots.reduce((a, b) => a + b),
+          at,
+        ).toBe(SLOT_COUNT);
         const replicas = new Map(ids.map((id) => [id, 0]));
         const leaders = new Map(ids.map((id) => [id, 0]));
         const dataLeaders = new Map(ids.map((id) => [id, 0]));

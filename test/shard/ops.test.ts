@@ -174,7 +174,15 @@ describe('slot map ops', () => {
       { type: 'split', epoch: 1, group: Symbol('g') },
       { type: 'split', epoch: 1, group: 1, atSlot: Symbol('s'), newGroup: 4 },
       { type: 'promote', epoch: 1, group: 1, node: Symbol('n') },
-      { type: 'promote', epoch: { toString: () => { throw new Error('no'); } }, group: 1 },
+      {
+        type: 'promote',
+        epoch: {
+          toString: () => {
+            throw new Error('no');
+          },
+        },
+        group: 1,
+      },
       { type: 'createGroup', epoch: 1, group: 9, voters: [{}], leaderHint: Symbol('h') },
       {
         type: 'addLearner',

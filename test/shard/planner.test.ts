@@ -37,7 +37,12 @@ function converge(input: PlannerInput, options?: PlannerOptions, rounds = 40): {
     map = run(map, plan);
     ops.push(...plan);
   }
-  throw new Error(`no convergence in ${rounds} rounds; last ops: ${ops.slice(-6).map((p) => p.reason).join(' | ')}`);
+  throw new Error(
+    `no convergence in ${rounds} rounds; last ops: ${ops
+      .slice(-6)
+      .map((p) => p.reason)
+      .join(' | ')}`,
+  );
 }
 
 function replicaCounts(map: SlotMap, nodes: string[]): Map<string, number> {
@@ -151,7 +156,7 @@ describe('rebalance planner', () => {
     const nodes = live('n1', 'n2', 'n3');
     const plan = planRebalance({ map, nodes, load });
     expect(plan.map((p) => p.op.type)).toEqual(['setLeaderHint', 'setLeaderHint']);
-    expect(plan[0].reason).toBe('load skewed: n1 leads 9000 ops/s, mean 3000; group 1 serves 3000: transfer group 1\'s leadership from n1 to n2');
+    expect(plan[0].reason).toBe("load skewed: n1 leads 9000 ops/s, mean 3000; group 1 serves 3000: transfer group 1's leadership from n1 to n2");
     const { map: end } = converge({ map, nodes, load });
     const led = new Map(['n1', 'n2', 'n3'].map((n) => [n, 0]));
     for (const g of end.groups) led.set(g.leaderHint!, led.get(g.leaderHint!)! + (load.get(g.id) ?? 0));
@@ -186,7 +191,8 @@ describe('rebalance planner', () => {
 
   it('refuses options that are not non-negative numbers', () => {
     const input = { map: initialLayout(['n1'], 1), nodes: live('n1') };
-    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) expect(() => planRebalance(input, { maxMoves: bad })).toThrow(/maxMoves must be a non-negative number/);
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY])
+      expect(() => planRebalance(input, { maxMoves: bad })).toThrow(/maxMoves must be a non-negative number/);
     expect(planRebalance(input, { maxMoves: 0, maxTransfers: 0 })).toEqual([]);
   });
 
@@ -241,7 +247,10 @@ describe('rebalance planner', () => {
       for (const g of end.groups) {
         expect(g.learners, at).toEqual([]);
         expect(g.voters.length, at).toBe(want);
-        expect(g.voters.every((n) => usable.includes(n)), `${at}: group ${g.id} ${g.voters}`).toBe(true);
+        expect(
+          g.voters.every((n) => usable.includes(n)),
+          `${at}: group ${g.id} ${g.voters}`,
+        ).toBe(true);
         expect(g.leaderHint !== undefined && usable.includes(g.leaderHint), `${at}: group ${g.id} hint ${g.leaderHint}`).toBe(true);
       }
       expect(spread(replicaCounts(end, usable)), at).toBeLessThanOrEqual(1);

@@ -15,8 +15,8 @@ import {
   type Message,
   MessageType,
   type NodeId,
-  type Ready,
   ReadOnlyOption,
+  type Ready,
   Role,
   type Snapshot,
 } from '../../src/raft/index.ts';
@@ -29,21 +29,12 @@ import { Invariant, InvariantViolation, SafetyMonitor } from './invariants.ts';
 import { awaitLiveness, type LivenessHost } from './liveness.ts';
 import { CALM, copyMessage, describeMessage, Network } from './network.ts';
 import { mixSeed, Prng } from './prng.ts';
-import {
-  describeProfile,
-  ELECTION_TICK,
-  HEARTBEAT_TICK,
-  makeProfile,
-  makeSchedule,
-  type Profile,
-  type ScheduledFault,
-  TICK,
-} from './schedule.ts';
+import { describeProfile, ELECTION_TICK, HEARTBEAT_TICK, makeProfile, makeSchedule, type Profile, type ScheduledFault, TICK } from './schedule.ts';
 import { CrashPoint, type NodeHooks, SimNode } from './sim-node.ts';
 import { Disk } from './sim-storage.ts';
-import { Scenarios } from './targeted.ts';
 import type { RunOptions } from './simulation.ts';
-import { type TraceKind, TraceKind as K, Tracer } from './trace.ts';
+import { Scenarios } from './targeted.ts';
+import { TraceKind as K, type TraceKind, Tracer } from './trace.ts';
 import { Workload } from './workload.ts';
 
 /** The simulated clock's time 0 as a Unix time in ms (one time unit is a millisecond). */
@@ -130,18 +121,14 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
     for (const id of ids) this.members.add(id);
     this.nextNodeNumber = ids.length + 1;
     const { clients, keys, ttlKeys, counterKeys } = this.profile;
-    this.workload = new Workload(
-      { clients, keys, ttlKeys, counterKeys, timeout: 2 * ELECTION, think: 10 },
-      new Prng(mixSeed(opts.seed, 5)),
-      {
-        reachable: () => this.reachable(),
-        node: (id) => this.nodes.get(id),
-        later: (delay, event) => this.queue.push(this.time + delay, event),
-        trace: (line) => this.trace(K.Client, line),
-        proposed: (node) => this.triggered(node, 'proposal'),
-        time: () => this.time,
-      },
-    );
+    this.workload = new Workload({ clients, keys, ttlKeys, counterKeys, timeout: 2 * ELECTION, think: 10 }, new Prng(mixSeed(opts.seed, 5)), {
+      reachable: () => this.reachable(),
+      node: (id) => this.nodes.get(id),
+      later: (delay, event) => this.queue.push(this.time + delay, event),
+      trace: (line) => this.trace(K.Client, line),
+      proposed: (node) => this.triggered(node, 'proposal'),
+      time: () => this.time,
+    });
   }
 
   trace(kind: TraceKind, text: string): void {
@@ -194,7 +181,10 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
     this.durableAt.delete(node.id);
     this.lastTs.delete(node.id);
     this.monitor.started(node.id, node.disk.log);
-    void node.start(() => rng.float(), (index) => this.monitor.digestAt(index) ?? GENESIS_DIGEST);
+    void node.start(
+      () => rng.float(),
+      (index) => this.monitor.digestAt(index) ?? GENESIS_DIGEST,
+    );
   }
 
   // ---- the event loop ----

@@ -2,18 +2,12 @@
  * Carrying out a scheduled fault. Targets ("the leader", "a voter") are resolved when the fault
  * fires, from the fault's own salt, so a fault means the same thing whatever ran before it.
  */
-import {
-  ConfChangeType,
-  type ConfState,
-  InvalidConfChangeError,
-  type NodeId,
-  ProposalDroppedError,
-} from '../../src/raft/index.ts';
+import { ConfChangeType, type ConfState, InvalidConfChangeError, type NodeId, ProposalDroppedError } from '../../src/raft/index.ts';
 import type { Network } from './network.ts';
 import { mixSeed, Prng } from './prng.ts';
 import { describeFault, type Profile, type ScheduledFault } from './schedule.ts';
 import { CrashPoint, type SimNode } from './sim-node.ts';
-import { type TraceKind, TraceKind as K } from './trace.ts';
+import { TraceKind as K, type TraceKind } from './trace.ts';
 
 /** Most nodes a run may have at once (spare ids for joins). */
 const MAX_NODES = 7;
@@ -201,12 +195,7 @@ export function churn(host: FaultHost, sf: ScheduledFault, until: number, k: num
   if (host.now + next <= until) host.later(next, { kind: 'churn', fault: sf, until, k: k + 1 });
 }
 
-function propose(
-  host: FaultHost,
-  leader: SimNode,
-  cc: { type: ConfChangeType; node: NodeId },
-  note: (text: string) => void,
-): boolean {
+function propose(host: FaultHost, leader: SimNode, cc: { type: ConfChangeType; node: NodeId }, note: (text: string) => void): boolean {
   try {
     const { index, term } = leader.raw!.proposeConfChange(cc);
     note(`${cc.type} ${cc.node} proposed on ${leader.id} at index ${index} term ${term}`);

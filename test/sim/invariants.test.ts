@@ -71,18 +71,14 @@ describe('safety monitor', () => {
     const m2 = new SafetyMonitor();
     m2.claimCommitted('n2', 1, 1, 1);
     expect(violation(() => m2.applied('n2', e(1, 1), 7))).toBe('none');
-    expect(violation(() => persist(m2, 'n1', emptyLog(), ready([e(1, 2)], { term: 2, vote: 'n1', commit: 1 })))).toBe(
-      'committed-entry-lost',
-    );
+    expect(violation(() => persist(m2, 'n1', emptyLog(), ready([e(1, 2)], { term: 2, vote: 'n1', commit: 1 })))).toBe('committed-entry-lost');
   });
 
   it('log matching: one (index, term) with two contents, or two predecessors', () => {
     const m = new SafetyMonitor();
     persist(m, 'n1', emptyLog(), ready([e(1, 1, 'a'), e(2, 2, 'b')]));
     expect(violation(() => persist(m, 'n2', emptyLog(), ready([e(1, 1, 'x')])))).toBe('log-matching');
-    expect(violation(() => persist(m, 'n3', emptyLog(), ready([e(1, 2, 'z'), e(2, 2, 'b')])))).toBe(
-      'log-matching',
-    );
+    expect(violation(() => persist(m, 'n3', emptyLog(), ready([e(1, 2, 'z'), e(2, 2, 'b')])))).toBe('log-matching');
   });
 
   it('committed entries: a commit that changes term, and one a quorum could still lose', () => {
@@ -90,9 +86,7 @@ describe('safety monitor', () => {
     const d1 = emptyLog();
     const d2 = emptyLog();
     persist(m, 'n1', d1, ready([e(1, 1, 'a')], { term: 1, vote: 'n1', commit: 1 }));
-    expect(violation(() => persist(m, 'n2', d2, ready([e(1, 2, 'b')], { term: 2, vote: 'n2', commit: 1 })))).toBe(
-      'committed-entry-lost',
-    );
+    expect(violation(() => persist(m, 'n2', d2, ready([e(1, 2, 'b')], { term: 2, vote: 'n2', commit: 1 })))).toBe('committed-entry-lost');
     // Entry 1 committed on n1 alone: n2 and n3 (empty logs) can elect n2 without it.
     const disks = new Map([
       ['n1', d1],

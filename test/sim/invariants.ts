@@ -104,10 +104,7 @@ export class SafetyMonitor {
     if (leaderTerm !== undefined && this.leaders.get(leaderTerm) === id) {
       if (rd.snapshot) this.fail(Invariant.LeaderAppendOnly, `leader ${id} (term ${leaderTerm}) installs a snapshot`);
       if (first && first.index <= disk.lastIndex()) {
-        this.fail(
-          Invariant.LeaderAppendOnly,
-          `leader ${id} (term ${leaderTerm}) overwrites its log from index ${first.index} (last ${disk.lastIndex()})`,
-        );
+        this.fail(Invariant.LeaderAppendOnly, `leader ${id} (term ${leaderTerm}) overwrites its log from index ${first.index} (last ${disk.lastIndex()})`);
       }
     }
   }
@@ -147,10 +144,7 @@ export class SafetyMonitor {
       this.fail(Invariant.LogMatching, `${id} persisted a different entry at index ${e.index} term ${e.term}`);
     }
     if (seen.prevTerm >= 0 && prevTerm >= 0 && seen.prevTerm !== prevTerm) {
-      this.fail(
-        Invariant.LogMatching,
-        `${id} has (${e.index}, term ${e.term}) after term ${prevTerm}, another log after term ${seen.prevTerm}`,
-      );
+      this.fail(Invariant.LogMatching, `${id} has (${e.index}, term ${e.term}) after term ${prevTerm}, another log after term ${seen.prevTerm}`);
     }
     if (seen.prevTerm < 0) seen.prevTerm = prevTerm;
   }

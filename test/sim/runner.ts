@@ -80,13 +80,19 @@ export async function reportViolation(options: RunOptions, failed: RunResult): P
   const lines = [
     `seed ${options.seed}: ${v.invariant} at step ${v.step} (time ${v.time}): ${v.message}`,
     `shrunk in ${runs} reruns to ${v.step} steps and ${fired.length} of ${failed.faults.filter((f) => f.at <= failed.time).length} faults${small.calm ? ', calm network' : ''}${small.noAutoSnapshots ? ', no automatic snapshots' : ''}${small.clients !== undefined ? `, ${small.clients} client(s)` : ''}`,
-    `replay: ${replayCommand(small, fired.map((f) => f.n))}`,
+    `replay: ${replayCommand(
+      small,
+      fired.map((f) => f.n),
+    )}`,
     'faults:',
     ...fired.map((f) => `  #${f.n} at t=${f.at}: ${describeFault(f.fault)}`),
     'trace (faults, cluster and client events; the last network events before the violation):',
   ];
   const all = replayed.tracer.lines;
-  const lastNet = all.map((l, i) => (l.kind === TraceKind.Net ? i : -1)).filter((i) => i >= 0).slice(-40);
+  const lastNet = all
+    .map((l, i) => (l.kind === TraceKind.Net ? i : -1))
+    .filter((i) => i >= 0)
+    .slice(-40);
   const keep = new Set(lastNet);
   all.forEach((l, i) => {
     if (l.kind !== TraceKind.Net || keep.has(i)) lines.push(`  ${formatLine(l)}`);

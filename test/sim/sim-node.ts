@@ -12,16 +12,29 @@
  * of it again from the disk alone, as RaftNode.open does: the state machine from the snapshot,
  * the rest replayed from the log by the core.
  */
-import { type KvEntry, type KvOp, type KvResult, KvStore, encodeEntry } from '../../src/kv/index.ts';
+
 import type { EvictionPolicy } from '../../src/kv/index.ts';
+import { encodeEntry, type KvEntry, type KvOp, type KvResult, KvStore } from '../../src/kv/index.ts';
 import { Applier } from '../../src/node/applier.ts';
+import { LeaderDuties } from '../../src/node/leader-duties.ts';
 import { LeaseClock, leaseDurationMs } from '../../src/node/lease.ts';
 import { ProposalBatch } from '../../src/node/proposal-batch.ts';
 import { type ReadyHost, ReadyLoop } from '../../src/node/ready-loop.ts';
 import { ProposalWaiters, ReadWaiters } from '../../src/node/waiters.ts';
-import { type ConfState, decodeConfChange, type Entry, type Message, NONE, type NodeId, type RaftConfig, RawNode, type Ready, Role, type Snapshot } from '../../src/raft/index.ts';
+import {
+  type ConfState,
+  decodeConfChange,
+  type Entry,
+  type Message,
+  NONE,
+  type NodeId,
+  type RaftConfig,
+  RawNode,
+  type Ready,
+  Role,
+  type Snapshot,
+} from '../../src/raft/index.ts';
 import type { SaveRequest } from '../../src/storage/memory-log.ts';
-import { LeaderDuties } from '../../src/node/leader-duties.ts';
 import { chainDigest, GENESIS_DIGEST } from './digest.ts';
 import { ELECTION_TICK, TICK } from './schedule.ts';
 import { type Disk, SimStorage } from './sim-storage.ts';

@@ -57,7 +57,7 @@ describe('deterministic cluster simulation', () => {
     expect(batch.ops).toBeGreaterThan(60 * 50);
   });
 
-  it('lease reads (measured on each node\'s own drifting clock) stay linearizable under stalls, skew and drift', async () => {
+  it("lease reads (measured on each node's own drifting clock) stay linearizable under stalls, skew and drift", async () => {
     const batch = await runSeeds({ seeds: 25, seedStart: 1000, steps: DEFAULT_STEPS, readMode: 'lease', shrink: false });
     const failures = batch.violations.map((r) => `seed ${r.seed}: ${r.violation!.invariant}: ${r.violation!.message}`);
     expect(failures).toEqual([]);

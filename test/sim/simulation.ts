@@ -75,6 +75,9 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
 
 function describeError(e: unknown): string {
   if (!(e instanceof Error)) return String(e);
-  const where = e.stack?.split('\n').find((l) => l.includes('src/'))?.trim();
+  const where = e.stack
+    ?.split('\n')
+    .find((l) => l.includes('src/'))
+    ?.trim();
   return `${e.name}: ${e.message}${where ? ` (${where})` : ''}`;
 }

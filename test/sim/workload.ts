@@ -139,7 +139,9 @@ export class Workload {
     const h: HistoryOp = { clientId: client, key, op: 'write', input: value, call: this.tick(), return: 0, status: 'info' };
     // The value may expire at any time after the SET: an indeterminate delete of that value only.
     if (ttl) this.history.push({ clientId: 'expiry', key, op: 'cas', input: { expect: value, value: null }, call: h.call, return: 0, status: 'info' });
-    this.submit(client, target, h, [op], undefined, `${op.type} ${key}${value === null ? '' : `=${value}`}${ttl ? ' with ttl' : ''}`, (r) => (r[0]?.type === 'error' ? 'fail' : 'ok'));
+    this.submit(client, target, h, [op], undefined, `${op.type} ${key}${value === null ? '' : `=${value}`}${ttl ? ' with ttl' : ''}`, (r) =>
+      r[0]?.type === 'error' ? 'fail' : 'ok',
+    );
   }
 
   private incr(client: number, target: SimNode, key: string): void {
@@ -224,7 +226,9 @@ export class Workload {
    */
   steer(steering: Steering): void {
     this.steering = steering;
-    const to = [steering.reads && `reads to ${steering.reads}`, steering.writes && `writes${steering.writesOnly ? ' only' : ''} to ${steering.writes}`].filter(Boolean);
+    const to = [steering.reads && `reads to ${steering.reads}`, steering.writes && `writes${steering.writesOnly ? ' only' : ''} to ${steering.writes}`].filter(
+      Boolean,
+    );
     this.host.trace(`clients steered (${to.join(', ')}) until ${steering.until}`);
   }
 

@@ -108,7 +108,11 @@ async function busy(stores: LevelStorage[], fsyncs: () => number): Promise<{ fsy
   let index = 0;
   const turn = () => {
     index++;
-    return Promise.all(stores.map((s) => s.save({ entries: [{ index, term: 1, type: EntryType.Normal, data: payload }], hardState: { term: 1, vote: 'n1', commit: index - 1 } })));
+    return Promise.all(
+      stores.map((s) =>
+        s.save({ entries: [{ index, term: 1, type: EntryType.Normal, data: payload }], hardState: { term: 1, vote: 'n1', commit: index - 1 } }),
+      ),
+    );
   };
   for (let i = 0; i < 20; i++) await turn();
   const f0 = fsyncs();
@@ -154,7 +158,17 @@ for (const n of values.busy!.split(',').map(Number)) {
   for (let k = 0; k < REPEAT; k++) for (const [i, layout] of layouts.entries()) runs[i].push(await busyRun(n, layout));
   for (const [i, layout] of layouts.entries()) {
     const m = (f: (r: Awaited<ReturnType<typeof busy>>) => number) => median(runs[i].map(f));
-    const cols = [m((r) => r.fsyncsPerTurn).toFixed(2).padStart(11), m((r) => r.wallUs).toFixed(1).padStart(13), m((r) => r.cpuUs).toFixed(1).padStart(12)];
+    const cols = [
+      m((r) => r.fsyncsPerTurn)
+        .toFixed(2)
+        .padStart(11),
+      m((r) => r.wallUs)
+        .toFixed(1)
+        .padStart(13),
+      m((r) => r.cpuUs)
+        .toFixed(1)
+        .padStart(12),
+    ];
     console.log([String(n).padStart(50), layout.padEnd(14), ...cols].join(' '));
   }
 }

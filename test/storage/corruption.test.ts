@@ -7,14 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CorruptDataError, UnsupportedFormatError } from '../../src/storage/index.ts';
-import {
-  chunkKey,
-  encodeChunk,
-  encodeEntry,
-  encodeHardState,
-  entryKey,
-  fixedKey,
-} from '../../src/storage/records.ts';
+import { chunkKey, encodeChunk, encodeEntry, encodeHardState, entryKey, fixedKey } from '../../src/storage/records.ts';
 import { conf, distinctive, ent, flipByteOf, flushToTables, openStore, removeTmpDirs, tmpDir, withRawDb } from './helpers.ts';
 
 afterEach(removeTmpDirs);

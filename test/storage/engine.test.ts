@@ -134,7 +134,7 @@ describe('many groups in one engine', () => {
     expect(e.stats().syncedBatches).toBeGreaterThanOrEqual(2);
   });
 
-  it('a failed write stops every group, since the batch may have held any group\'s writes', async () => {
+  it("a failed write stops every group, since the batch may have held any group's writes", async () => {
     const e = await openEngine(await tmpDir());
     const [a, b] = [await e.createGroup(2), await e.createGroup(3)];
     const p = expect(a.save({ entries: [ent(1, 1)] })).rejects.toThrow(/write to Raft log in .* failed: Database is not open/);

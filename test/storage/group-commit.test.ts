@@ -92,9 +92,7 @@ describe('WriteQueue', () => {
     const calls: Call[] = [];
     const sink = {
       write: (ops: WriteOp[], sync: boolean) =>
-        new Promise<void>((resolve, reject) =>
-          calls.push({ ops: ops.length, sync, finish: (err) => (err ? reject(err) : resolve()) }),
-        ),
+        new Promise<void>((resolve, reject) => calls.push({ ops: ops.length, sync, finish: (err) => (err ? reject(err) : resolve()) })),
       written: () => {},
       failed: (err: unknown) => new StorageFailedError('/data', err),
     };
@@ -128,10 +126,12 @@ describe('WriteQueue', () => {
   it('writes pushAlone groups as batches of their own, in queue order, built only when their turn comes', async () => {
     const { calls, queue } = fakeSink();
     const built: number[] = [];
-    const alone = (...ks: number[]) => () => {
-      built.push(ks[0]);
-      return ks.map(op);
-    };
+    const alone =
+      (...ks: number[]) =>
+      () => {
+        built.push(ks[0]);
+        return ks.map(op);
+      };
     const all = [queue.push([op(1)]), queue.pushAlone(alone(2, 3)), queue.pushAlone(alone(4)), queue.push([op(5)]), queue.push([op(6)])];
     for (let i = 0; i < 4; i++) {
       while (calls.length <= i) await nextTurn();

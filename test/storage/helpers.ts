@@ -80,8 +80,7 @@ export async function withRawDb<T>(dir: string, fn: (db: Level<Buffer, Buffer>) 
 }
 
 /** The (snapshot index, chunk number) of every snapshot chunk record in a closed store. */
-export const chunkKeysOf = (dir: string) =>
-  withRawDb(dir, async (db) => (await db.keys(chunkRange()).all()).map((k) => chunkKeyParts(k)));
+export const chunkKeysOf = (dir: string) => withRawDb(dir, async (db) => (await db.keys(chunkRange()).all()).map((k) => chunkKeyParts(k)));
 
 export const sameBytes = (a: Uint8Array, b: Uint8Array) =>
   Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));

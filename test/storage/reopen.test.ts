@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Entry, EntryType } from '../../src/raft/types.ts';
 import { type LevelStorage, SnapshotOutOfDateError, StorageClosedError } from '../../src/storage/index.ts';
 import { chunkKey, encodeChunk } from '../../src/storage/records.ts';
-import { chunkKeysOf, conf, distinctive, ent, openStore, removeTmpDirs, reopen, sameBytes, tmpDir, withRawDb } from './helpers.ts';
 import { measureLoopStall } from '../support/loop-stall.ts';
+import { chunkKeysOf, conf, distinctive, ent, openStore, removeTmpDirs, reopen, sameBytes, tmpDir, withRawDb } from './helpers.ts';
 
 const stores: LevelStorage[] = [];
 afterEach(async () => {

@@ -4,15 +4,9 @@
  * be exactly what comes back from disk.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { CompactedError, type Entry, type Snapshot, UnavailableError } from '../../src/raft/types.ts';
-import {
-  InvalidWriteError,
-  type LevelStorage,
-  SnapshotOutOfDateError,
-  StorageClosedError,
-  StorageLockedError,
-} from '../../src/storage/index.ts';
 import { entrySize } from '../../src/raft/index.ts';
+import { CompactedError, type Entry, type Snapshot, UnavailableError } from '../../src/raft/types.ts';
+import { InvalidWriteError, type LevelStorage, SnapshotOutOfDateError, StorageClosedError, StorageLockedError } from '../../src/storage/index.ts';
 import { conf, ent, ents, observe, openStore, removeTmpDirs, reopen, tmpDir } from './helpers.ts';
 
 const open: LevelStorage[] = [];
@@ -64,16 +58,66 @@ describe('entries (TestStorageEntries)', () => {
     [2, 6, max, CompactedError],
     [3, 4, max, CompactedError],
     [4, 5, max, [[4, 4]]],
-    [4, 6, max, [[4, 4], [5, 5]]],
-    [4, 7, max, [[4, 4], [5, 5], [6, 6]]],
+    [
+      4,
+      6,
+      max,
+      [
+        [4, 4],
+        [5, 5],
+      ],
+    ],
+    [
+      4,
+      7,
+      max,
+      [
+        [4, 4],
+        [5, 5],
+        [6, 6],
+      ],
+    ],
     // even if maxBytes is zero, the first entry is returned
     [4, 7, 0, [[4, 4]]],
     // limit to 2
-    [4, 7, size(4) + size(5), [[4, 4], [5, 5]]],
-    [4, 7, size(4) + size(5) + size(6) / 2, [[4, 4], [5, 5]]],
-    [4, 7, size(4) + size(5) + size(6) - 1, [[4, 4], [5, 5]]],
+    [
+      4,
+      7,
+      size(4) + size(5),
+      [
+        [4, 4],
+        [5, 5],
+      ],
+    ],
+    [
+      4,
+      7,
+      size(4) + size(5) + size(6) / 2,
+      [
+        [4, 4],
+        [5, 5],
+      ],
+    ],
+    [
+      4,
+      7,
+      size(4) + size(5) + size(6) - 1,
+      [
+        [4, 4],
+        [5, 5],
+      ],
+    ],
     // all
-    [4, 7, size(4) + size(5) + size(6), [[4, 4], [5, 5], [6, 6]]],
+    [
+      4,
+      7,
+      size(4) + size(5) + size(6),
+      [
+        [4, 4],
+        [5, 5],
+        [6, 6],
+      ],
+    ],
   ] as const)('entries(%i, %i, %d)', async (lo, hi, maxBytes, want) => {
     const s = await storeWith([3, 3], [4, 4], [5, 5], [6, 6]);
     if (Array.isArray(want)) expect(pairsOf(s.entries(lo, hi, maxBytes))).toEqual(want);
@@ -144,7 +188,10 @@ describe('compact (TestStorageCompact)', () => {
     await expect(s.compact(6)).rejects.toThrow(InvalidWriteError);
     await s.compact(4);
     expect([s.firstIndex(), s.lastIndex(), s.snapshotMeta().index]).toEqual([5, 6, 5]);
-    expect(pairsOf(s.entries(5, 7, 1000))).toEqual([[5, 5], [6, 6]]);
+    expect(pairsOf(s.entries(5, 7, 1000))).toEqual([
+      [5, 5],
+      [6, 6],
+    ]);
     await reopened(s);
   });
 });
@@ -189,13 +236,89 @@ describe('createSnapshot (TestStorageCreateSnapshot)', () => {
 
 describe('append (TestStorageAppend)', () => {
   it.each([
-    ['older entries are ignored', [[1, 1], [2, 2]], [[3, 3], [4, 4], [5, 5]]],
-    ['identical entries', [[3, 3], [4, 4], [5, 5]], [[3, 3], [4, 4], [5, 5]]],
-    ['conflicting entries replace', [[3, 3], [4, 6], [5, 6]], [[3, 3], [4, 6], [5, 6]]],
-    ['longer', [[3, 3], [4, 4], [5, 5], [6, 5]], [[3, 3], [4, 4], [5, 5], [6, 5]]],
-    ['incoming below the first index are dropped', [[2, 3], [3, 3], [4, 5]], [[3, 3], [4, 5]]],
-    ['truncate the existing entries and append', [[4, 5]], [[3, 3], [4, 5]]],
-    ['direct append', [[6, 5]], [[3, 3], [4, 4], [5, 5], [6, 5]]],
+    [
+      'older entries are ignored',
+      [
+        [1, 1],
+        [2, 2],
+      ],
+      [
+        [3, 3],
+        [4, 4],
+        [5, 5],
+      ],
+    ],
+    [
+      'identical entries',
+      [
+        [3, 3],
+        [4, 4],
+        [5, 5],
+      ],
+      [
+        [3, 3],
+        [4, 4],
+        [5, 5],
+      ],
+    ],
+    [
+      'conflicting entries replace',
+      [
+        [3, 3],
+        [4, 6],
+        [5, 6],
+      ],
+      [
+        [3, 3],
+        [4, 6],
+        [5, 6],
+      ],
+    ],
+    [
+      'longer',
+      [
+        [3, 3],
+        [4, 4],
+        [5, 5],
+        [6, 5],
+      ],
+      [
+        [3, 3],
+        [4, 4],
+        [5, 5],
+        [6, 5],
+      ],
+    ],
+    [
+      'incoming below the first index are dropped',
+      [
+        [2, 3],
+        [3, 3],
+        [4, 5],
+      ],
+      [
+        [3, 3],
+        [4, 5],
+      ],
+    ],
+    [
+      'truncate the existing entries and append',
+      [[4, 5]],
+      [
+        [3, 3],
+        [4, 5],
+      ],
+    ],
+    [
+      'direct append',
+      [[6, 5]],
+      [
+        [3, 3],
+        [4, 4],
+        [5, 5],
+        [6, 5],
+      ],
+    ],
   ] as Array<[string, Array<[number, number]>, Array<[number, number]>]>)('%s', async (_, incoming, want) => {
     const s = await storeWith([3, 3], [4, 4], [5, 5]);
     await s.save({ entries: ents(...incoming) });

@@ -64,9 +64,7 @@ describe('streamed snapshots', () => {
     stores[0] = again;
     expect(sameBytes(again.snapshot().data, data)).toBe(true);
     await again.close();
-    expect((await chunkKeysOf(again.dir)).map((p) => `${p?.snapIndex}/${p?.n}`)).toEqual(
-      Array.from({ length: 11 }, (_, n) => `10/${n}`),
-    );
+    expect((await chunkKeysOf(again.dir)).map((p) => `${p?.snapIndex}/${p?.n}`)).toEqual(Array.from({ length: 11 }, (_, n) => `10/${n}`));
   });
 
   it('a stream that fails midway leaves the previous snapshot and no chunks of its own', async () => {

@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, type WriteStream, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -215,8 +215,20 @@ export class ClusterHarness {
     if (!certs) return [];
     const own = certs.node(h.id);
     return [
-      '--tls-port', String(h.tlsPort), '--tls-cert-file', own.cert, '--tls-key-file', own.key, '--tls-ca-cert-file', certs.ca,
-      '--peer-cert-file', own.cert, '--peer-key-file', own.key, '--peer-trusted-ca-file', certs.ca,
+      '--tls-port',
+      String(h.tlsPort),
+      '--tls-cert-file',
+      own.cert,
+      '--tls-key-file',
+      own.key,
+      '--tls-ca-cert-file',
+      certs.ca,
+      '--peer-cert-file',
+      own.cert,
+      '--peer-key-file',
+      own.key,
+      '--peer-trusted-ca-file',
+      certs.ca,
     ];
   }
 
@@ -238,14 +250,29 @@ export class ClusterHarness {
   spawn(h: NodeHandle, opts: { join?: boolean; args?: string[] } = {}): void {
     const args = [
       ...NODE_FLAGS,
-      ...(this.opts.main ? ['--enable-source-maps', this.opts.main] : ['--import', 'tsx', MAIN]), 'start',
-      '--id', h.id, '--port', String(h.port), '--http-port', String(h.httpPort), '--data-dir', h.dataDir,
-      '--tick-ms', String(this.opts.tickMs ?? 50), '--log-level', 'info', '--cluster-secret-file', this.secretFile,
+      ...(this.opts.main ? ['--enable-source-maps', this.opts.main] : ['--import', 'tsx', MAIN]),
+      'start',
+      '--id',
+      h.id,
+      '--port',
+      String(h.port),
+      '--http-port',
+      String(h.httpPort),
+      '--data-dir',
+      h.dataDir,
+      '--tick-ms',
+      String(this.opts.tickMs ?? 50),
+      '--log-level',
+      'info',
+      '--cluster-secret-file',
+      this.secretFile,
       ...this.tlsArgs(h),
       ...(h.proxyPort ? ['--advertise-http-port', String(h.proxyPort)] : []),
       // A joining node gets the existing members' addresses, as etcd's initial-cluster-state=existing.
       ...(opts.join ? ['--join', '--peers', this.peersArg] : ['--peers', this.peersArg]),
-      ...this.extraArgs, ...(this.opts.nodeArgs?.[h.id] ?? []), ...(opts.args ?? []),
+      ...this.extraArgs,
+      ...(this.opts.nodeArgs?.[h.id] ?? []),
+      ...(opts.args ?? []),
     ];
     const out = createWriteStream(h.logFile, { flags: 'a' });
     this.logs.push(out);
@@ -272,15 +299,19 @@ export class ClusterHarness {
   }
 
   async waitHttp(h: NodeHandle, timeoutMs = 20_000): Promise<void> {
-    await waitFor(async () => {
-      if (h.exitCode !== undefined) throw new Error(`${h.id} exited with ${h.exitCode}; its log ends:\n${logTail(h.logFile)}`);
-      try {
-        // Bounded: whatever holds the port may accept and never answer.
-        return (await this.fetch(this.url(h, '/healthz'), { signal: AbortSignal.timeout(2000) })).ok;
-      } catch {
-        return false;
-      }
-    }, timeoutMs, `${h.id} to serve HTTP`);
+    await waitFor(
+      async () => {
+        if (h.exitCode !== undefined) throw new Error(`${h.id} exited with ${h.exitCode}; its log ends:\n${logTail(h.logFile)}`);
+        try {
+          // Bounded: whatever holds the port may accept and never answer.
+          return (await this.fetch(this.url(h, '/healthz'), { signal: AbortSignal.timeout(2000) })).ok;
+        } catch {
+          return false;
+        }
+      },
+      timeoutMs,
+      `${h.id} to serve HTTP`,
+    );
   }
 
   async status(h: NodeHandle): Promise<ClusterStatus | undefined> {
@@ -299,14 +330,18 @@ export class ClusterHarness {
   /** Waits until all running nodes agree on one leader among them. */
   async waitLeader(timeoutMs = 15_000, among = this.running()): Promise<NodeHandle> {
     let leader: NodeHandle | undefined;
-    await waitFor(async () => {
-      const sts = await Promise.all(among.map((h) => this.status(h)));
-      const ids = new Set(sts.map((s) => s?.leader));
-      const id = sts[0]?.leader;
-      if (ids.size !== 1 || !id) return false;
-      leader = among.find((h) => h.id === id);
-      return leader !== undefined;
-    }, timeoutMs, 'a leader');
+    await waitFor(
+      async () => {
+        const sts = await Promise.all(among.map((h) => this.status(h)));
+        const ids = new Set(sts.map((s) => s?.leader));
+        const id = sts[0]?.leader;
+        if (ids.size !== 1 || !id) return false;
+        leader = among.find((h) => h.id === id);
+        return leader !== undefined;
+      },
+      timeoutMs,
+      'a leader',
+    );
     return leader!;
   }
 

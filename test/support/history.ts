@@ -86,9 +86,7 @@ export function describeOp(op: HistoryOp): string {
       body = `write ${op.key} := ${show(op.input)}`;
       break;
     case OpKind.Cas:
-      body = `cas ${op.key} ${show(op.input.expect)} -> ${show(op.input.value)}${
-        op.status === OpStatus.Ok ? ` = ${op.output ? 'swapped' : 'unchanged'}` : ''
-      }`;
+      body = `cas ${op.key} ${show(op.input.expect)} -> ${show(op.input.value)}${op.status === OpStatus.Ok ? ` = ${op.output ? 'swapped' : 'unchanged'}` : ''}`;
       break;
     case OpKind.Incr:
       body = `incr ${op.key}${op.status === OpStatus.Ok ? ` -> ${op.output}` : ''}`;

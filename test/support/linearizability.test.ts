@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../src/kv/prng.ts';
 import type { HistoryOp, RegisterValue } from './history.ts';
 import { checkLinearizability, formatCounterexample } from './linearizability.ts';
-import { mulberry32 } from '../../src/kv/prng.ts';
 
 // Compact builders: [call, return] in arbitrary time units.
 const w = (c: number, v: RegisterValue, call: number, ret: number, key = 'k'): HistoryOp => ({
@@ -22,14 +22,16 @@ const r = (c: number, out: RegisterValue, call: number, ret: number, key = 'k'):
   return: ret,
   status: 'ok',
 });
-const cas = (
-  c: number,
-  expect: RegisterValue,
-  value: RegisterValue,
-  swapped: boolean,
-  call: number,
-  ret: number,
-): HistoryOp => ({ clientId: c, key: 'k', op: 'cas', input: { expect, value }, output: swapped, call, return: ret, status: 'ok' });
+const cas = (c: number, expect: RegisterValue, value: RegisterValue, swapped: boolean, call: number, ret: number): HistoryOp => ({
+  clientId: c,
+  key: 'k',
+  op: 'cas',
+  input: { expect, value },
+  output: swapped,
+  call,
+  return: ret,
+  status: 'ok',
+});
 const status = (op: HistoryOp, s: 'info' | 'fail'): HistoryOp => ({ ...op, status: s });
 
 describe('linearizability checker: hand-built histories', () => {
@@ -122,9 +124,7 @@ describe('linearizability checker: hand-built histories', () => {
     // A failed CAS expecting 'd' is legal whether or not any of them took effect.
     expect(checkLinearizability([...h, cas(2, 'd', 'x', false, 173, 174)]).ok).toBe(true);
     expect(checkLinearizability([...h, r(3, 'd', 150, 151), cas(2, 'd', 'x', false, 173, 174)]).ok).toBe(true);
-    expect(checkLinearizability([...h, r(3, 'd', 150, 151), cas(2, 'd', 'x', true, 173, 174), r(3, 'd', 180, 181)]).ok).toBe(
-      false,
-    );
+    expect(checkLinearizability([...h, r(3, 'd', 150, 151), cas(2, 'd', 'x', true, 173, 174), r(3, 'd', 180, 181)]).ok).toBe(false);
   });
 
   it('models compare-and-set', () => {
@@ -172,8 +172,6 @@ describe('linearizability checker: hand-built histories', () => {
     expect(() => checkLinearizability([w(1, 'a', 5, 4)])).toThrow(RangeError);
   });
 });
-
-
 
 /**
  * A history of `perKey` operations on each key from `clients` concurrent clients against a real

@@ -44,10 +44,7 @@ export interface LinearizabilityResult {
   counterexample?: Counterexample;
 }
 
-export function checkLinearizability(
-  history: readonly HistoryOp[],
-  options: CheckOptions = {},
-): LinearizabilityResult {
+export function checkLinearizability(history: readonly HistoryOp[], options: CheckOptions = {}): LinearizabilityResult {
   const initial = options.initial ?? (() => null);
   const byKey = new Map<string, HistoryOp[]>();
   let ops = 0;
@@ -103,10 +100,8 @@ export function formatCounterexample(c: Counterexample): string {
   return lines.join('\n');
 }
 
-const isReadLike = (o: HistoryOp) =>
-  o.status === OpStatus.Ok && (o.op === OpKind.Read || (o.op === OpKind.Cas && !o.output));
-const isDefiniteWrite = (o: HistoryOp) =>
-  o.status === OpStatus.Ok && (o.op === OpKind.Write || (o.op === OpKind.Cas && !!o.output));
+const isReadLike = (o: HistoryOp) => o.status === OpStatus.Ok && (o.op === OpKind.Read || (o.op === OpKind.Cas && !o.output));
+const isDefiniteWrite = (o: HistoryOp) => o.status === OpStatus.Ok && (o.op === OpKind.Write || (o.op === OpKind.Cas && !!o.output));
 const relax = (o: HistoryOp): HistoryOp => ({ ...o, status: OpStatus.Info });
 
 /**

@@ -5,7 +5,7 @@
  * reach the others, whose relays stay open. It works at the connection level, as an iptables
  * INPUT rule in the chaos suite does, but needs no root. Clients keep using the real port.
  */
-import { createServer, type Server, type Socket, connect } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 
 export class PeerProxy {
   private readonly server: Server;

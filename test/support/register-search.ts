@@ -58,8 +58,7 @@ const EVERY_VALUE = { has: () => true, add: () => EVERY_VALUE } as unknown as Se
 
 const INCR = Symbol('incr');
 
-const written = (o: HistoryOp): RegisterValue | undefined =>
-  o.op === OpKind.Write ? o.input : o.op === OpKind.Cas ? o.input.value : undefined;
+const written = (o: HistoryOp): RegisterValue | undefined => (o.op === OpKind.Write ? o.input : o.op === OpKind.Cas ? o.input.value : undefined);
 
 /** A key's history prepared for the search. */
 export interface Shape {
@@ -267,9 +266,7 @@ export function searchRegister(all: readonly HistoryOp[], init: RegisterValue, b
    */
   const inert = (o: HistoryOp) => o.status === OpStatus.Info && o.op === OpKind.Cas && state !== o.input.expect;
   const placeable = (i: number) =>
-    blindRank[i] >= 0
-      ? blindRank[i] === blindPlaced && observed.has(state)
-      : (groupOf[i] < 0 || groupRank[i] === groupPlaced[groupOf[i]]) && !inert(ops[i]);
+    blindRank[i] >= 0 ? blindRank[i] === blindPlaced && observed.has(state) : (groupOf[i] < 0 || groupRank[i] === groupPlaced[groupOf[i]]) && !inert(ops[i]);
 
   const stack: { op: number; before: RegisterValue }[] = [];
   let state = init;

@@ -9,9 +9,9 @@
  * needs anyway (types and ranges of every field), so that both sides do the same job.
  */
 import { Packr } from 'msgpackr';
+import { type Entry, EntryType, type Message, MessageType } from '../../src/raft/types.ts';
 import { CodecError, CodecErrorReason } from '../../src/transport/bytes.ts';
 import { decodeMessage, encodeMessage } from '../../src/transport/codec.ts';
-import { type Entry, EntryType, type Message, MessageType } from '../../src/raft/types.ts';
 
 function appMessage(entryCount: number): Message {
   const entries: Entry[] = [];

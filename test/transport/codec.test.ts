@@ -16,7 +16,6 @@ import {
   readSnapBegin,
   readSnapChunk,
 } from '../../src/transport/codec.ts';
-import { coalescible, encodeHeartbeats, heartbeatSize, readHeartbeats } from '../../src/transport/heartbeats.ts';
 import {
   acceptClient,
   CloseCode,
@@ -31,6 +30,7 @@ import {
   newNonce,
   verifyServer,
 } from '../../src/transport/handshake.ts';
+import { coalescible, encodeHeartbeats, heartbeatSize, readHeartbeats } from '../../src/transport/heartbeats.ts';
 import { everyWireMessage, idleHeartbeats, message, plain, prng } from './fixtures.ts';
 
 function reasonOf(fn: () => unknown): string {
@@ -80,7 +80,10 @@ describe('message codec', () => {
     ];
     for (const fields of cases) {
       const bytes = encodeMessage(message(MessageType.App, 'a', 'b', fields));
-      expect(reasonOf(() => decodeMessage(bytes)), JSON.stringify(Object.keys(fields))).toBe(CodecErrorReason.Malformed);
+      expect(
+        reasonOf(() => decodeMessage(bytes)),
+        JSON.stringify(Object.keys(fields)),
+      ).toBe(CodecErrorReason.Malformed);
     }
   });
 
@@ -167,10 +170,18 @@ describe('codec fuzz', () => {
     return [
       ...msgs.map((m, i) => encodeMessage(m, i * 37)),
       encodeBatch(msgs, msgs.map(messageSize)),
-      encodeBatch(msgs, msgs.map(messageSize), msgs.map((_, i) => i * 1000)),
+      encodeBatch(
+        msgs,
+        msgs.map(messageSize),
+        msgs.map((_, i) => i * 1000),
+      ),
       encodeSnapBegin(3, msgs[7], 4000),
       encodeSnapChunk(3, 0, new Uint8Array(40)),
-      encodeHeartbeats(beats.groups, beats.messages, beats.messages.map((m, i) => heartbeatSize(beats.groups[i], m))),
+      encodeHeartbeats(
+        beats.groups,
+        beats.messages,
+        beats.messages.map((m, i) => heartbeatSize(beats.groups[i], m)),
+      ),
     ];
   })();
 

@@ -4,7 +4,6 @@ import { type Entry, EntryType, type Message, MessageType, type NodeId } from '.
 /** A seeded PRNG so fuzz failures replay. */
 export { mulberry32 as prng } from '../../src/kv/prng.ts';
 
-
 export function bytesOf(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = (i * 131 + seed * 7) & 0xff;

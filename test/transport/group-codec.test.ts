@@ -22,14 +22,7 @@ import {
   readSnapBegin,
 } from '../../src/transport/codec.ts';
 import { GroupIds } from '../../src/transport/groups.ts';
-import {
-  coalescible,
-  encodeHeartbeats,
-  heartbeatSize,
-  heartbeatsFrameSize,
-  MAX_HEARTBEATS_PER_FRAME,
-  readHeartbeats,
-} from '../../src/transport/heartbeats.ts';
+import { coalescible, encodeHeartbeats, heartbeatSize, heartbeatsFrameSize, MAX_HEARTBEATS_PER_FRAME, readHeartbeats } from '../../src/transport/heartbeats.ts';
 import { everyWireMessage, idleHeartbeats, message, plain, prng } from './fixtures.ts';
 
 function reasonOf(fn: () => unknown): string {
@@ -43,7 +36,11 @@ function reasonOf(fn: () => unknown): string {
 }
 
 function heartbeatFrame(groups: number[], messages: Message[]): Buffer {
-  return encodeHeartbeats(groups, messages, messages.map((m, i) => heartbeatSize(groups[i], m)));
+  return encodeHeartbeats(
+    groups,
+    messages,
+    messages.map((m, i) => heartbeatSize(groups[i], m)),
+  );
 }
 
 function expand(frame: Uint8Array, from = 'n1', to = 'n2') {
@@ -91,9 +88,18 @@ describe('group tags', () => {
   it('refuses to encode a group that is not a uint32, and to decode one above 2^32 - 1', () => {
     const m = message(MessageType.App, 'a', 'b');
     for (const g of [-1, 1.5, 2 ** 32, Number.NaN]) {
-      expect(reasonOf(() => encodeMessage(m, g)), String(g)).toBe(CodecErrorReason.Malformed);
-      expect(reasonOf(() => encodeBatch([m], [messageSize(m)], [g])), String(g)).toBe(CodecErrorReason.Malformed);
-      expect(reasonOf(() => heartbeatSize(g, message(MessageType.Heartbeat, 'a', 'b'))), String(g)).toBe(CodecErrorReason.Malformed);
+      expect(
+        reasonOf(() => encodeMessage(m, g)),
+        String(g),
+      ).toBe(CodecErrorReason.Malformed);
+      expect(
+        reasonOf(() => encodeBatch([m], [messageSize(m)], [g])),
+        String(g),
+      ).toBe(CodecErrorReason.Malformed);
+      expect(
+        reasonOf(() => heartbeatSize(g, message(MessageType.Heartbeat, 'a', 'b'))),
+        String(g),
+      ).toBe(CodecErrorReason.Malformed);
     }
     // Hand-written: a Message frame whose group is 2^32.
     const w = newFrame(FrameKind.Message, 5 + messageSize(m));
@@ -168,10 +174,13 @@ describe('coalesced heartbeats', () => {
     expect(reasonOf(() => read(raw((w) => w.varint(2 ** 40))))).toBe(CodecErrorReason.Truncated);
     // A count the bytes could hold but that would expand into too many messages at once.
     const minimal = (count: number) =>
-      raw((w) => {
-        w.varint(count);
-        for (let i = 0; i < count; i++) w.raw(new Uint8Array([1, 0, 1, 1]));
-      }, 4 + count * 4);
+      raw(
+        (w) => {
+          w.varint(count);
+          for (let i = 0; i < count; i++) w.raw(new Uint8Array([1, 0, 1, 1]));
+        },
+        4 + count * 4,
+      );
     expect(reasonOf(() => read(minimal(MAX_HEARTBEATS_PER_FRAME + 1)))).toBe(CodecErrorReason.Malformed);
     expect(read(minimal(MAX_HEARTBEATS_PER_FRAME)).messages.length).toBe(MAX_HEARTBEATS_PER_FRAME);
     const { groups, messages } = idleHeartbeats('a', 'b', [1, 2, 3, 300, 40_000]);
@@ -183,7 +192,11 @@ describe('coalesced heartbeats', () => {
 
   it('mutated frames only ever raise CodecError or expand to coalescible messages (seeded)', () => {
     const rnd = prng(0x4b1d);
-    const { groups, messages } = idleHeartbeats('a', 'b', Array.from({ length: 12 }, (_, i) => i * 90));
+    const { groups, messages } = idleHeartbeats(
+      'a',
+      'b',
+      Array.from({ length: 12 }, (_, i) => i * 90),
+    );
     const good = heartbeatFrame(groups, messages);
     let decoded = 0;
     for (let i = 0; i < 20_000; i++) {

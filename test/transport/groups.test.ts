@@ -90,7 +90,11 @@ describe('one link, many groups', () => {
     ga.get(4)!.endpoint.send([snap('a', 'b', 50_000, 4)]);
     ga.get(4)!.endpoint.send([snap('a', 'b', 60_000, 5)]); // supersedes group 4's waiting one
     await waitFor(() => [2, 3, 4].every((g) => gb.get(g)!.received.length === 1), 'three snapshots');
-    for (const [g, size, seed] of [[2, 100_000, 2], [3, 70_000, 3], [4, 60_000, 5]]) {
+    for (const [g, size, seed] of [
+      [2, 100_000, 2],
+      [3, 70_000, 3],
+      [4, 60_000, 5],
+    ]) {
       const got = gb.get(g)!.received[0];
       expect(Buffer.from(got.snapshot!.data).equals(Buffer.from(bytesOf(size, seed))), `group ${g}`).toBe(true);
       await waitFor(() => ga.get(g)!.snapshotStatus.length === 1, 'status');

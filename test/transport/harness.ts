@@ -41,10 +41,7 @@ export function captureLogger(logs: LogLine[]) {
   return pino({ level: 'debug' }, { write: (line: string) => logs.push(JSON.parse(line)) });
 }
 
-export async function startNode(
-  id: NodeId,
-  opts: Partial<TransportOptions> & { port?: number } = {},
-): Promise<TestNode> {
+export async function startNode(id: NodeId, opts: Partial<TransportOptions> & { port?: number } = {}): Promise<TestNode> {
   const logs: LogLine[] = [];
   const received: Message[] = [];
   const { port: wantedPort, ...rest } = opts;

@@ -25,7 +25,10 @@ describe('cluster id in the handshake', () => {
     await sleep(600); // several redials (backoff 20-200 ms)
     a.transport.send([message(MessageType.App, 'a', 'b')]);
     expect(b.received).toEqual([]);
-    for (const [n, self, other] of [[a, 'aaaa', 'bbbb'], [b, 'bbbb', 'aaaa']] as const) {
+    for (const [n, self, other] of [
+      [a, 'aaaa', 'bbbb'],
+      [b, 'bbbb', 'aaaa'],
+    ] as const) {
       const refused = n.logs.filter((l) => l.msg === 'peer connection refused' && l.level >= 40);
       const refusedBy = n.logs.filter((l) => l.msg === 'peer refused the link' && l.level >= 40);
       expect(refused).toHaveLength(1);

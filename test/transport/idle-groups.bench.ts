@@ -132,8 +132,22 @@ async function measure(groups: number, mode: string, seconds: number, nodes: num
   const procs = ports.map((_, i) =>
     spawn(
       process.execPath,
-      ['--import', 'tsx', new URL(import.meta.url).pathname, '--child', '--index', String(i), '--ports', ports.join(','),
-        '--groups', String(groups), '--mode', mode, '--tick-ms', values['tick-ms']],
+      [
+        '--import',
+        'tsx',
+        new URL(import.meta.url).pathname,
+        '--child',
+        '--index',
+        String(i),
+        '--ports',
+        ports.join(','),
+        '--groups',
+        String(groups),
+        '--mode',
+        mode,
+        '--tick-ms',
+        values['tick-ms'],
+      ],
       { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
     ),
   );
@@ -174,7 +188,9 @@ async function main(): Promise<void> {
   const nodes = Number(values.nodes);
   const groupCounts = values.groups.split(',').map(Number);
   console.log(`# idle groups: ${nodes} nodes, tick ${values['tick-ms']} ms, ${seconds} s per row, load ${loadavg()[0].toFixed(1)}`);
-  console.log('| heartbeats | G | CPU per node (% of a core) | CPU per group (µs/s, over G = 0) | bytes/s per node | bytes/s per group | writes/s per node | heartbeats + answers received/s per node |');
+  console.log(
+    '| heartbeats | G | CPU per node (% of a core) | CPU per group (µs/s, over G = 0) | bytes/s per node | bytes/s per group | writes/s per node | heartbeats + answers received/s per node |',
+  );
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const mode of values.modes.split(',')) {
     let base: { cpu: number; bytes: number } | undefined;

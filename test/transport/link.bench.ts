@@ -81,7 +81,11 @@ async function rawRun(name: string, mode: 'per-message' | 'corked' | 'batch') {
   }
   await waitFor(() => p.received() === expected, name, 60_000);
   const s = Number(process.hrtime.bigint() - start) / 1e9;
-  console.log(`${name.padEnd(34)} ${Math.round(N / s).toLocaleString('en').padStart(12)} msg/s  ${expected} frames`);
+  console.log(
+    `${name.padEnd(34)} ${Math.round(N / s)
+      .toLocaleString('en')
+      .padStart(12)} msg/s  ${expected} frames`,
+  );
   await p.close();
 }
 
@@ -100,7 +104,11 @@ async function transportRun(name: string, maxBatchBytes: number) {
   }
   await waitFor(() => b.received.length === N, name, 60_000);
   const s = Number(process.hrtime.bigint() - start) / 1e9;
-  console.log(`${name.padEnd(34)} ${Math.round(N / s).toLocaleString('en').padStart(12)} msg/s  dropped ${a.transport.stats().b.dropped}`);
+  console.log(
+    `${name.padEnd(34)} ${Math.round(N / s)
+      .toLocaleString('en')
+      .padStart(12)} msg/s  dropped ${a.transport.stats().b.dropped}`,
+  );
   await a.stop();
   await b.stop();
 }
@@ -113,7 +121,11 @@ async function maskRun(zeroMask: boolean) {
   for (let i = 0; i < total; i++) p.ws.send(chunk);
   await waitFor(() => p.received() === total, 'mask', 60_000);
   const s = Number(process.hrtime.bigint() - start) / 1e9;
-  console.log(`${(zeroMask ? 'zero mask' : 'random mask').padEnd(34)} ${Math.round(total / s).toLocaleString('en').padStart(12)} MiB/s`);
+  console.log(
+    `${(zeroMask ? 'zero mask' : 'random mask').padEnd(34)} ${Math.round(total / s)
+      .toLocaleString('en')
+      .padStart(12)} MiB/s`,
+  );
   await p.close();
 }
 

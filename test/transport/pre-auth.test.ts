@@ -105,7 +105,6 @@ describe('unknown node ids', () => {
     expect(b.received).toEqual([]);
   });
 
-
   it('a node refused until it is added links up as soon as the node that added it dials it', async () => {
     let added = false;
     const b = await node('b', { isAllowedPeer: (id) => added && id === 'a' });

@@ -43,7 +43,10 @@ describe('delivery', () => {
     // Ordinary messages keep their order; a Snap travels on the snapshot path and may be
     // overtaken by messages sent after it (Raft does not need them ordered).
     const isSnap = (m: { type: string }) => m.type === MessageType.Snap;
-    for (const [got, sent] of [[b.received, ab], [a.received, ba]]) {
+    for (const [got, sent] of [
+      [b.received, ab],
+      [a.received, ba],
+    ]) {
       expect(got.filter((m) => !isSnap(m)).map(plain)).toEqual(sent.filter((m) => !isSnap(m)).map(plain));
       expect(got.filter(isSnap).map(plain)).toEqual(sent.filter(isSnap).map(plain));
     }
@@ -252,14 +255,22 @@ describe('hostile and broken peers', () => {
     ['random bytes', CloseCode.ProtocolError, (ws: import('ws').WebSocket) => ws.send(Buffer.from([1, 17, 0xff, 0xff, 0xff]))],
     ['an unexpected frame kind', CloseCode.ProtocolError, (ws: import('ws').WebSocket) => ws.send(encodeServerHello(newNonce()))],
     ['a lone message frame', CloseCode.ProtocolError, (ws: import('ws').WebSocket) => ws.send(encodeMessage(message(MessageType.App, 'c', 'b')))],
-    ['a message claiming another sender', CloseCode.ProtocolError, (ws: import('ws').WebSocket) => {
-      const ms = [message(MessageType.Heartbeat, 'c', 'b'), message(MessageType.App, 'a', 'b')];
-      ws.send(encodeBatch(ms, ms.map(messageSize)));
-    }],
-    ['a message for another node', CloseCode.ProtocolError, (ws: import('ws').WebSocket) => {
-      const m = message(MessageType.App, 'c', 'x');
-      ws.send(encodeBatch([m], [messageSize(m)]));
-    }],
+    [
+      'a message claiming another sender',
+      CloseCode.ProtocolError,
+      (ws: import('ws').WebSocket) => {
+        const ms = [message(MessageType.Heartbeat, 'c', 'b'), message(MessageType.App, 'a', 'b')];
+        ws.send(encodeBatch(ms, ms.map(messageSize)));
+      },
+    ],
+    [
+      'a message for another node',
+      CloseCode.ProtocolError,
+      (ws: import('ws').WebSocket) => {
+        const m = message(MessageType.App, 'c', 'x');
+        ws.send(encodeBatch([m], [messageSize(m)]));
+      },
+    ],
   ] as const)('disconnects an authenticated peer sending %s; others keep working', async (_, code, attack) => {
     const { a, b } = await goodPairWithVictim();
     const raw = await rawClient(b.url);

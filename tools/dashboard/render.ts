@@ -52,7 +52,10 @@ async function main(): Promise<void> {
     await waitFor(async () => (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.ok ?? false, 30_000, 'Prometheus ready', 200);
 
     const t0 = Date.now() / 1000;
-    const client = new Cluster(cluster.nodes.map((h) => ({ host: '127.0.0.1', port: h.port })), { clusterRetryStrategy: () => 100 });
+    const client = new Cluster(
+      cluster.nodes.map((h) => ({ host: '127.0.0.1', port: h.port })),
+      { clusterRetryStrategy: () => 100 },
+    );
     client.on('error', () => {});
     let ops = 0;
     let errors = 0;
@@ -107,7 +110,9 @@ async function main(): Promise<void> {
     const subtitle = `${seconds} s on one machine: 3 nodes, 16 ioredis cluster clients (1 SET : 2 GET), leader ${victim.id} killed at 40% and restarted at 60%; ${ops} ops, ${errors} errors retried`;
     mkdirSync(dirname(resolve(values.out!)), { recursive: true });
     writeFileSync(values.out!, renderSvg(dashboard.title, subtitle, panels, t0, t1));
-    console.log(`wrote ${values.out}: ${panels.length} panels; ${ops} ops, ${errors} errors${empty.length ? `; panels with no data: ${empty.join(', ')}` : ''}`);
+    console.log(
+      `wrote ${values.out}: ${panels.length} panels; ${ops} ops, ${errors} errors${empty.length ? `; panels with no data: ${empty.join(', ')}` : ''}`,
+    );
   } finally {
     prom?.kill('SIGKILL');
     await cluster.stop();

@@ -50,7 +50,10 @@ async function main(): Promise<number> {
 }
 
 function makeTarget(o: FuzzOptions): Target {
-  const included = o.include.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const included = o.include
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   const excluded = DEFAULT_EXCLUDED.filter((c) => !included.includes(c));
   const target = o.target === 'resp' ? new RespTarget(o.password, excluded) : o.target === 'http' ? new HttpTarget(o.password) : new PeerTarget(o.iterations);
   return target as Target;
@@ -69,7 +72,9 @@ async function triage(o: FuzzOptions): Promise<number> {
     const one: FuzzOptions = { ...o, target: rec.target, seed: rec.seed, iterations: rec.runIterations, replay, triage: '' };
     const s = await runFuzz(one, makeTarget(one), () => {});
     const what = replay.length === 1 ? `session ${replay[0]}` : `all ${replay.length} sessions together`;
-    log(`${what}: ${s.iterations} iterations, crashes ${s.crashes}, stalls ${s.stalls}, rss ${s.baseRssMib} -> ${s.maxRssMib} MiB (+${s.maxRssMib - s.baseRssMib})`);
+    log(
+      `${what}: ${s.iterations} iterations, crashes ${s.crashes}, stalls ${s.stalls}, rss ${s.baseRssMib} -> ${s.maxRssMib} MiB (+${s.maxRssMib - s.baseRssMib})`,
+    );
     total.iterations += s.iterations;
     total.crashes += s.crashes;
     total.stalls += s.stalls;

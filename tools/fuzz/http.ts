@@ -32,7 +32,10 @@ export interface Operation {
 }
 
 interface OpenApi {
-  paths: Record<string, Record<string, { parameters?: { in: string; name: string; schema: Schema }[]; requestBody?: { content?: Record<string, { schema: Schema }> } }>>;
+  paths: Record<
+    string,
+    Record<string, { parameters?: { in: string; name: string; schema: Schema }[]; requestBody?: { content?: Record<string, { schema: Schema }> } }>
+  >;
 }
 
 /** The operations of an OpenAPI 3 document, in document order. */
@@ -160,12 +163,24 @@ function mutateBody(rng: Rng, body: unknown): string {
 }
 
 const METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'TRACE', 'CONNECT', 'PRI', 'FOO', 'get', 'G ET', ''];
-const CONTENT_TYPES = ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=', 'application/json; charset=utf-16', 'application/json; charset=', 'application/JSON', '*/*', 'application/octet-stream', 'application/json, text/plain', ''];
+const CONTENT_TYPES = [
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=',
+  'application/json; charset=utf-16',
+  'application/json; charset=',
+  'application/JSON',
+  '*/*',
+  'application/octet-stream',
+  'application/json, text/plain',
+  '',
+];
 
 /** encodeURIComponent over UTF-8 bytes, which (unlike it) takes lone surrogates too. */
 function percentEncode(s: string): string {
   let out = '';
-  for (const b of Buffer.from(s)) out += /[A-Za-z0-9\-_.!~*'()]/.test(String.fromCharCode(b)) && b < 0x80 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  for (const b of Buffer.from(s))
+    out += /[A-Za-z0-9\-_.!~*'()]/.test(String.fromCharCode(b)) && b < 0x80 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
   return out;
 }
 
@@ -191,7 +206,17 @@ function pathFor(rng: Rng, op: Operation, mutate: boolean): string {
       path = path.replace(`{${p.name}}`, v);
     } else path = path.replace(`{${p.name}}`, percentEncode(v));
   }
-  if (mutate && rng.chance(0.2)) path = rng.pick([`/${path}`, `${path}/`, `${path}//x`, `${path}/..`, path.replace(/\//g, '\\'), `http://x${path}`, '*', `${path}?${'a=1&'.repeat(rng.skewed(10_000))}`]);
+  if (mutate && rng.chance(0.2))
+    path = rng.pick([
+      `/${path}`,
+      `${path}/`,
+      `${path}//x`,
+      `${path}/..`,
+      path.replace(/\//g, '\\'),
+      `http://x${path}`,
+      '*',
+      `${path}?${'a=1&'.repeat(rng.skewed(10_000))}`,
+    ]);
   return path;
 }
 
@@ -227,7 +252,17 @@ export function httpRequest(rng: Rng, ops: readonly Operation[], password: strin
           break;
         }
         case 4:
-          lengthOverride = rng.pick(['-1', '0', String(body.length + 1), String(Math.max(0, body.length - 1)), '99999999999', '1e3', ' 5', `${body.length}, ${body.length}`, '0x10']);
+          lengthOverride = rng.pick([
+            '-1',
+            '0',
+            String(body.length + 1),
+            String(Math.max(0, body.length - 1)),
+            '99999999999',
+            '1e3',
+            ' 5',
+            `${body.length}, ${body.length}`,
+            '0x10',
+          ]);
           break;
         case 5:
           chunked = true;
@@ -262,7 +297,16 @@ export function httpRequest(rng: Rng, ops: readonly Operation[], password: strin
   return render(method, pathFor(rng, op, mutate), version, headers, body, lengthOverride, chunked, rng);
 }
 
-function render(method: string, path: string, version: string, headers: [string, string][], body: string, length: string | undefined, chunked: boolean, rng: Rng): Buffer {
+function render(
+  method: string,
+  path: string,
+  version: string,
+  headers: [string, string][],
+  body: string,
+  length: string | undefined,
+  chunked: boolean,
+  rng: Rng,
+): Buffer {
   const bytes = Buffer.from(body);
   const all = [...headers];
   if (chunked) all.push(['Transfer-Encoding', 'chunked']);
@@ -271,7 +315,12 @@ function render(method: string, path: string, version: string, headers: [string,
   if (!chunked) return Buffer.concat([Buffer.from(head), bytes]);
   // Chunk sizes right, wrong or absurd.
   const size = rng.pick([bytes.length.toString(16), (bytes.length + 1).toString(16), 'ffffffffffff', '-1', 'zz', `${bytes.length.toString(16)};ext=1`]);
-  return Buffer.concat([Buffer.from(head), Buffer.from(`${size}\r\n`), bytes, Buffer.from(rng.pick(['\r\n0\r\n\r\n', '\r\n', '0\r\n\r\n', '\r\n0\r\nX-Trailer: 1\r\n\r\n']))]);
+  return Buffer.concat([
+    Buffer.from(head),
+    Buffer.from(`${size}\r\n`),
+    bytes,
+    Buffer.from(rng.pick(['\r\n0\r\n\r\n', '\r\n', '0\r\n\r\n', '\r\n0\r\nX-Trailer: 1\r\n\r\n'])),
+  ]);
 }
 
 /** A keep-alive connection's worth of pipelined requests. */

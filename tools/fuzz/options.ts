@@ -19,11 +19,24 @@ export const OPTIONS = {
   'rss-limit-mib': { kind: 'int', default: 512, min: 1, help: "the node's RSS bound (VmRSS); passing it ends the run" },
   'stall-ms': { kind: 'int', default: 1000, min: 1, help: "the well-behaved client's bound for a SET and GET" },
   'probe-ms': { kind: 'int', default: 200, min: 10, help: 'how often the well-behaved client checks' },
-  'maxmemory-mib': { kind: 'int', default: 64, min: 0, help: "the node's maxmemory (allkeys-lru), so that stored data, which the inputs grow with APPEND and big SETs, is not taken for a memory attack (0: the node's default, no limit)" },
+  'maxmemory-mib': {
+    kind: 'int',
+    default: 64,
+    min: 0,
+    help: "the node's maxmemory (allkeys-lru), so that stored data, which the inputs grow with APPEND and big SETs, is not taken for a memory attack (0: the node's default, no limit)",
+  },
   password: { kind: 'string', default: '', help: 'start the node with --requirepass and authenticate every session with it' },
   include: { kind: 'string', default: '', help: 'comma-separated commands to generate although excluded by default (config|set)' },
-  replay: { kind: 'string', default: '', help: 'send only the sessions starting at these iterations (comma-separated; same --seed and --iterations), all at once' },
-  triage: { kind: 'string', default: '', help: 'replay each session of a crash, stall or RSS record alone on a fresh node, then all of them together, and report what each did' },
+  replay: {
+    kind: 'string',
+    default: '',
+    help: 'send only the sessions starting at these iterations (comma-separated; same --seed and --iterations), all at once',
+  },
+  triage: {
+    kind: 'string',
+    default: '',
+    help: 'replay each session of a crash, stall or RSS record alone on a fresh node, then all of them together, and report what each did',
+  },
   'results-dir': { kind: 'string', default: 'tools/fuzz/results', help: 'where the run folder (records of crashes, stalls, RSS) goes' },
 } as const satisfies Record<string, Spec>;
 
@@ -88,7 +101,9 @@ export function parseOptions(argv: readonly string[], defaultSeed: number): Fuzz
       out[camel(name)] = v;
     }
   }
-  const replay = String(out.replay).split(',').filter((x) => x.trim() !== '');
+  const replay = String(out.replay)
+    .split(',')
+    .filter((x) => x.trim() !== '');
   out.replay = replay.map(Number);
   const o = out as unknown as FuzzOptions;
   if (o.replay.some((i) => !Number.isSafeInteger(i) || i < 0 || i >= o.iterations)) {

@@ -94,7 +94,11 @@ export class PeerTarget implements Target<PeerSession> {
       lastActivity = Date.now();
       inbox.push(data);
     });
-    const opened = await Promise.race([new Promise<boolean>((r) => ws.once('open', () => r(true))), closedP.then(() => false), sleep(STEP_TIMEOUT_MS).then(() => false)]);
+    const opened = await Promise.race([
+      new Promise<boolean>((r) => ws.once('open', () => r(true))),
+      closedP.then(() => false),
+      sleep(STEP_TIMEOUT_MS).then(() => false),
+    ]);
     if (!opened) {
       ws.terminate();
       return;

@@ -14,7 +14,18 @@ import type { KvOp } from '../../src/kv/ops.ts';
 import { encodeMember } from '../../src/node/members.ts';
 import { encodeConfChange } from '../../src/raft/conf-change.ts';
 import { ConfChangeType, type Entry, EntryType, type Message, MessageType } from '../../src/raft/types.ts';
-import { encodeBatch, encodeSnapBegin, encodeSnapChunk, FrameKind, HEADER_SIZE, MAX_LOG_NUMBER, messageSize, newFrame, PROTOCOL_VERSION, WIRE_TYPES } from '../../src/transport/codec.ts';
+import {
+  encodeBatch,
+  encodeSnapBegin,
+  encodeSnapChunk,
+  FrameKind,
+  HEADER_SIZE,
+  MAX_LOG_NUMBER,
+  messageSize,
+  newFrame,
+  PROTOCOL_VERSION,
+  WIRE_TYPES,
+} from '../../src/transport/codec.ts';
 import { encodeClientHello, encodeServerHello, encodeWelcome, NONCE_SIZE, PROOF_SIZE } from '../../src/transport/handshake.ts';
 import { hostValue } from './http.ts';
 import { INTERESTING_NUMBERS, mutateBytes } from './mutate.ts';
@@ -129,7 +140,11 @@ export function raftMessage(rng: Rng, id: PeerIdentity): Message {
   if (rng.chance(0.15)) m.context = rng.chance(0.5) ? Buffer.from('transfer') : bytes(rng, 64);
   if (type === MessageType.Snap) {
     m.snapshot = {
-      meta: { index: num(rng), term: num(rng), conf: { voters: [id.nodeId, ...(rng.chance(0.3) ? [id.peerId] : [])], learners: rng.chance(0.5) ? [id.peerId] : [] } },
+      meta: {
+        index: num(rng),
+        term: num(rng),
+        conf: { voters: [id.nodeId, ...(rng.chance(0.3) ? [id.peerId] : [])], learners: rng.chance(0.5) ? [id.peerId] : [] },
+      },
       data: bytes(rng, 4096),
     };
   }

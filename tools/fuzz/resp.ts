@@ -7,8 +7,9 @@
  * A session is what one connection sends: a few to a few hundred frames, sometimes inside
  * MULTI, cut into writes at random points; some sessions never read their replies.
  */
-import { COMMAND_LIST } from '../../src/resp/commands/table.ts';
+
 import type { ArgSpec, CommandSpec } from '../../src/resp/commands/spec.ts';
+import { COMMAND_LIST } from '../../src/resp/commands/table.ts';
 import { INTERESTING_NUMBERS, mutateBytes, splitWrites } from './mutate.ts';
 import type { Rng } from './rng.ts';
 
@@ -166,7 +167,19 @@ export const RESP_MUTATORS: Readonly<Record<string, FrameMutator>> = {
   nested(rng, argv) {
     // Arrays inside the request, or RESP3 / reply types a request may not carry.
     const inner = encodeCommand(argv);
-    const foreign = rng.pick(['+OK\r\n', ':12\r\n', '-ERR x\r\n', '_\r\n', '%1\r\n+a\r\n+b\r\n', '~2\r\n', '#t\r\n', ',1.5\r\n', '(12\r\n', '=5\r\ntxt:x\r\n', '|1\r\n']);
+    const foreign = rng.pick([
+      '+OK\r\n',
+      ':12\r\n',
+      '-ERR x\r\n',
+      '_\r\n',
+      '%1\r\n+a\r\n+b\r\n',
+      '~2\r\n',
+      '#t\r\n',
+      ',1.5\r\n',
+      '(12\r\n',
+      '=5\r\ntxt:x\r\n',
+      '|1\r\n',
+    ]);
     const depth = 1 + rng.skewed(1000);
     return rng.chance(0.5)
       ? Buffer.concat([Buffer.from(`*${argv.length + 1}\r\n`.repeat(depth)), inner])

@@ -112,13 +112,20 @@ export async function runFuzz<S extends Session>(o: FuzzOptions, target: Target<
         const counts = target.countsStall?.(Date.parse(e.at)) ?? true;
         if (counts) summary.stalls++;
         else summary.memberStalls++;
-        appendFileSync(join(dir, 'stalls.jsonl'), `${JSON.stringify({ ...e, counts, iteration: summary.iterations, inFlight: [...inFlight].map((s) => s.first) })}\n`);
-        log(`${counts ? 'stall' : 'member stall'} at iteration ${summary.iterations}: ${e.why} (load ${e.loadavg.toFixed(1)}, probe gap ${e.probeMaxGapMs} ms)`);
+        appendFileSync(
+          join(dir, 'stalls.jsonl'),
+          `${JSON.stringify({ ...e, counts, iteration: summary.iterations, inFlight: [...inFlight].map((s) => s.first) })}\n`,
+        );
+        log(
+          `${counts ? 'stall' : 'member stall'} at iteration ${summary.iterations}: ${e.why} (load ${e.loadavg.toFixed(1)}, probe gap ${e.probeMaxGapMs} ms)`,
+        );
       }, 300);
     });
     await probe.whenReady();
     await target.prepare(info);
-    log(`fuzzing ${o.target}: node ${node.id} pid ${pid}, RESP ${node.port}, HTTP ${node.httpPort}, seed ${o.seed}, ${o.connections} connections, results ${dir}, node data ${harness.root}`);
+    log(
+      `fuzzing ${o.target}: node ${node.id} pid ${pid}, RESP ${node.port}, HTTP ${node.httpPort}, seed ${o.seed}, ${o.connections} connections, results ${dir}, node data ${harness.root}`,
+    );
 
     const recent: S[] = [];
     const record = (kind: string, extra: Record<string, unknown>) => {
@@ -130,7 +137,10 @@ export async function runFuzz<S extends Session>(o: FuzzOptions, target: Target<
       }));
       const file = join(dir, `${kind}-iteration-${summary.iterations}.json`);
       const logs = Object.fromEntries(harness.nodes.map((h) => [h.id, logTail(h.logFile, 40)]));
-      writeFileSync(file, `${JSON.stringify({ kind, target: o.target, seed: o.seed, runIterations: o.iterations, iteration: summary.iterations, ...extra, logs, sessions }, null, 1)}\n`);
+      writeFileSync(
+        file,
+        `${JSON.stringify({ kind, target: o.target, seed: o.seed, runIterations: o.iterations, iteration: summary.iterations, ...extra, logs, sessions }, null, 1)}\n`,
+      );
       return file;
     };
 
@@ -200,7 +210,9 @@ export async function runFuzz<S extends Session>(o: FuzzOptions, target: Target<
         if (Date.now() - lastProgress >= PROGRESS_MS) {
           lastProgress = Date.now();
           const secs = (lastProgress - started) / 1000;
-          log(`progress: ${summary.iterations}/${total} iterations, ${Math.round(summary.iterations / secs)}/s, rss ${Math.round(rssKib(pid) / 1024)} MiB (max ${summary.maxRssMib}), stalls ${summary.stalls}, server-closed ${counters.serverClosed}`);
+          log(
+            `progress: ${summary.iterations}/${total} iterations, ${Math.round(summary.iterations / secs)}/s, rss ${Math.round(rssKib(pid) / 1024)} MiB (max ${summary.maxRssMib}), stalls ${summary.stalls}, server-closed ${counters.serverClosed}`,
+          );
         }
       }
     };
@@ -216,7 +228,9 @@ export async function runFuzz<S extends Session>(o: FuzzOptions, target: Target<
       log(`stall after the last iteration: ${finished.last}`);
     }
     if (stop !== undefined) log(`stopped: ${stop}`);
-    log(`done in ${secs.toFixed(1)} s: ${Math.round(summary.iterations / secs)} iterations/s, ${finished.checks} probe checks, ${counters.serverClosed} sessions closed by the node, ${(counters.replyBytes / 2 ** 20).toFixed(1)} MiB of replies`);
+    log(
+      `done in ${secs.toFixed(1)} s: ${Math.round(summary.iterations / secs)} iterations/s, ${finished.checks} probe checks, ${counters.serverClosed} sessions closed by the node, ${(counters.replyBytes / 2 ** 20).toFixed(1)} MiB of replies`,
+    );
     writeFileSync(join(dir, 'summary.json'), `${JSON.stringify({ ...o, ...summary, seconds: secs, probeChecks: finished.checks, ...counters }, null, 1)}\n`);
     return summary;
   } finally {

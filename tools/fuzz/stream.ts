@@ -7,7 +7,6 @@ import { connect, type Socket } from 'node:net';
 import type { StreamSession } from './resp.ts';
 import type { Counters } from './target.ts';
 
-
 /** How long a reading client waits for the server to go quiet before it leaves. */
 const IDLE_MS = 25;
 /** Longest a session waits for a write to drain or a reply to finish. */
@@ -45,10 +44,7 @@ export async function sendStream(port: number, s: StreamSession, stats: Counters
     lastActivity = Date.now();
   });
   if (!s.reads) sock.pause();
-  const connected = await Promise.race([
-    new Promise<boolean>((r) => sock.once('connect', () => r(true))),
-    closedP.then(() => false),
-  ]);
+  const connected = await Promise.race([new Promise<boolean>((r) => sock.once('connect', () => r(true))), closedP.then(() => false)]);
   if (!connected) return;
 
   for (const chunk of s.writes) {

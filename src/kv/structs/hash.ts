@@ -77,9 +77,7 @@ export class Hash {
     }
     if (
       !this.index &&
-      (this.fields.length + 1 > this.limits.maxListpackEntries ||
-        field.length > this.limits.maxListpackValue ||
-        value.length > this.limits.maxListpackValue)
+      (this.fields.length + 1 > this.limits.maxListpackEntries || field.length > this.limits.maxListpackValue || value.length > this.limits.maxListpackValue)
     ) {
       this.convert();
     }

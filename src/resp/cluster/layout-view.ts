@@ -11,8 +11,8 @@
  * Slots no group owns are allowed: they answer `CLUSTERDOWN Hash slot not served`.
  */
 import type { Member } from '../../node/members.ts';
-import { SLOT_COUNT } from '../slot.ts';
 import { clusterNodeId } from '../handlers/topology.ts';
+import { SLOT_COUNT } from '../slot.ts';
 import { type ClusterNode, type ClusterView, type GroupId, METADATA_GROUP, type Shard, type SlotOwner, type SlotRange } from './view.ts';
 
 export interface GroupLayout<H> {

@@ -5,8 +5,8 @@
  * CLUSTER NODES showed before the view existed, so `--shards 1` answers byte for byte the same.
  */
 import type { RaftNode } from '../../node/raft-node.ts';
-import { SLOT_COUNT } from '../slot.ts';
 import { groupView } from '../handlers/topology.ts';
+import { SLOT_COUNT } from '../slot.ts';
 import { type ClusterView, FIRST_DATA_GROUP, type GroupId, type Shard, type SlotOwner } from './view.ts';
 
 const ALL_SLOTS = [{ start: 0, end: SLOT_COUNT - 1 }] as const;

@@ -35,11 +35,7 @@ const ARGS_MAX = 128;
  * last one cut so the quoted text stays within 128.
  */
 export function unknownCommandError(argv: readonly Buffer[]): Reply {
-  const parts: Buffer[] = [
-    Buffer.from("ERR unknown command '"),
-    cString(argv[0], ARGS_MAX),
-    Buffer.from("', with args beginning with: "),
-  ];
+  const parts: Buffer[] = [Buffer.from("ERR unknown command '"), cString(argv[0], ARGS_MAX), Buffer.from("', with args beginning with: ")];
   let argsLen = 0;
   for (let i = 1; i < argv.length && argsLen < ARGS_MAX; i++) {
     const arg = cString(argv[i], ARGS_MAX - argsLen);
@@ -57,13 +53,7 @@ export function unknownSubcommandError(argv: readonly Buffer[]): Reply {
     if (c >= 0x61 && c <= 0x7a) container[i] = c - 0x20;
   }
   return R.error(
-    Buffer.concat([
-      Buffer.from("ERR unknown subcommand '"),
-      cString(argv[1], ARGS_MAX),
-      Buffer.from("'. Try "),
-      container,
-      Buffer.from(' HELP.'),
-    ]),
+    Buffer.concat([Buffer.from("ERR unknown subcommand '"), cString(argv[1], ARGS_MAX), Buffer.from("'. Try "), container, Buffer.from(' HELP.')]),
   );
 }
 
@@ -71,9 +61,7 @@ export const NOAUTH_ERROR = R.error('NOAUTH Authentication required.');
 
 /** A RESP2 connection in subscribe mode may only run the (un)subscribe commands, PING, QUIT, RESET. */
 export function pubsubContextError(cmd: CommandSpec): Reply {
-  return R.error(
-    `ERR Can't execute '${cmd.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
-  );
+  return R.error(`ERR Can't execute '${cmd.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`);
 }
 
 export const NO_MULTI_ERROR = R.error('ERR Command not allowed inside a transaction');

@@ -14,8 +14,7 @@ import { COMMAND_LIST, lookupCommandByFullName } from './table.ts';
 const bulk = (s: string): Reply => R.bulk(s);
 const statusSet = (items: readonly string[]): Reply => R.set(items.map(R.simple));
 const field = (name: string, value: Reply): readonly [Reply, Reply] => [bulk(name), value];
-const intMap = (spec: object): Reply =>
-  R.map(Object.entries(spec).map(([k, v]) => field(k, typeof v === 'number' ? R.int(v) : bulk(String(v)))));
+const intMap = (spec: object): Reply => R.map(Object.entries(spec).map(([k, v]) => field(k, typeof v === 'number' ? R.int(v) : bulk(String(v)))));
 
 function searchReply(s: BeginSearch | FindKeys): Reply {
   return R.map([field('type', bulk(s.type)), field('spec', intMap(s.spec))]);
@@ -24,11 +23,7 @@ function searchReply(s: BeginSearch | FindKeys): Reply {
 function keySpecReply(k: KeySpec): Reply {
   const fields: (readonly [Reply, Reply])[] = [];
   if (k.notes !== undefined) fields.push(field('notes', bulk(k.notes)));
-  fields.push(
-    field('flags', statusSet(k.flags)),
-    field('begin_search', searchReply(k.begin_search)),
-    field('find_keys', searchReply(k.find_keys)),
-  );
+  fields.push(field('flags', statusSet(k.flags)), field('begin_search', searchReply(k.begin_search)), field('find_keys', searchReply(k.find_keys)));
   return R.map(fields);
 }
 
@@ -65,11 +60,7 @@ function argReply(a: ArgSpec): Reply {
 /** One command's COMMAND DOCS map. */
 export function commandDocsReply(cmd: CommandSpec): Reply {
   const d: CommandDocs = cmd.docs;
-  const fields: (readonly [Reply, Reply])[] = [
-    field('summary', bulk(d.summary)),
-    field('since', bulk(d.since)),
-    field('group', bulk(d.group)),
-  ];
+  const fields: (readonly [Reply, Reply])[] = [field('summary', bulk(d.summary)), field('since', bulk(d.since)), field('group', bulk(d.group))];
   if (d.complexity !== undefined) fields.push(field('complexity', bulk(d.complexity)));
   if (d.doc_flags !== undefined) fields.push(field('doc_flags', statusSet(d.doc_flags)));
   if (d.deprecated_since !== undefined) fields.push(field('deprecated_since', bulk(d.deprecated_since)));
@@ -107,9 +98,6 @@ export function commandInfoListReply(names: readonly Buffer[]): Reply {
 
 /** `COMMAND DOCS [name ...]`: a map of name to docs; unknown names are left out. */
 export function commandDocsListReply(names: readonly Buffer[]): Reply {
-  const cmds =
-    names.length === 0
-      ? COMMAND_LIST
-      : names.map((n) => lookupCommandByFullName(n)).filter((c): c is CommandSpec => c !== null);
+  const cmds = names.length === 0 ? COMMAND_LIST : names.map((n) => lookupCommandByFullName(n)).filter((c): c is CommandSpec => c !== null);
   return R.map(cmds.map((c) => field(c.name, commandDocsReply(c))));
 }

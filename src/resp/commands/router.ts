@@ -12,15 +12,7 @@
 import type { ClientConn } from '../conn.ts';
 import { R, type Reply } from '../reply.ts';
 import type { Answer, Dispatcher } from '../server.ts';
-import {
-  checkArity,
-  execAbortError,
-  NO_MULTI_ERROR,
-  NOAUTH_ERROR,
-  pubsubContextError,
-  unknownCommandError,
-  unknownSubcommandError,
-} from './errors.ts';
+import { checkArity, execAbortError, NO_MULTI_ERROR, NOAUTH_ERROR, pubsubContextError, unknownCommandError, unknownSubcommandError } from './errors.ts';
 import type { CommandSpec } from './spec.ts';
 import { type HandlerName, lookupCommand, resolveCommand } from './table.ts';
 
@@ -58,17 +50,7 @@ export function discardTransaction(conn: ClientConn): void {
 }
 
 /** What a RESP2 connection in subscribe mode may still run. */
-const SUBSCRIBE_MODE_ALLOWED = new Set([
-  'ping',
-  'subscribe',
-  'unsubscribe',
-  'psubscribe',
-  'punsubscribe',
-  'ssubscribe',
-  'sunsubscribe',
-  'quit',
-  'reset',
-]);
+const SUBSCRIBE_MODE_ALLOWED = new Set(['ping', 'subscribe', 'unsubscribe', 'psubscribe', 'punsubscribe', 'ssubscribe', 'sunsubscribe', 'quit', 'reset']);
 /** What runs at once inside MULTI instead of being queued. */
 const MULTI_IMMEDIATE = new Set(['exec', 'discard', 'multi', 'watch', 'quit', 'reset']);
 

@@ -17,9 +17,7 @@ export const ERRORS = {
   EXPIRE_NX_XX: R.error('ERR NX and XX, GT or LT options at the same time are not compatible'),
   EXPIRE_GT_LT: R.error('ERR GT and LT options at the same time are not compatible'),
   WRONGPASS: R.error('WRONGPASS invalid username-password pair or user is disabled.'),
-  AUTH_NOT_CONFIGURED: R.error(
-    'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
-  ),
+  AUTH_NOT_CONFIGURED: R.error('ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?'),
   NOPROTO: R.error('NOPROTO unsupported protocol version'),
   PROTO_NOT_INTEGER: R.error('ERR Protocol version is not an integer or out of range'),
   CLIENT_NAME: R.error('ERR Client names cannot contain spaces, newlines or special characters.'),

@@ -57,32 +57,10 @@ export const ACL_CATEGORIES = [
 ] as const;
 export type AclCategory = (typeof ACL_CATEGORIES)[number];
 
-export const KEY_SPEC_FLAGS = [
-  'RO',
-  'RW',
-  'OW',
-  'RM',
-  'access',
-  'update',
-  'insert',
-  'delete',
-  'not_key',
-  'incomplete',
-  'variable_flags',
-] as const;
+export const KEY_SPEC_FLAGS = ['RO', 'RW', 'OW', 'RM', 'access', 'update', 'insert', 'delete', 'not_key', 'incomplete', 'variable_flags'] as const;
 export type KeySpecFlag = (typeof KEY_SPEC_FLAGS)[number];
 
-export const ARG_TYPES = [
-  'string',
-  'integer',
-  'double',
-  'key',
-  'pattern',
-  'unix-time',
-  'pure-token',
-  'oneof',
-  'block',
-] as const;
+export const ARG_TYPES = ['string', 'integer', 'double', 'key', 'pattern', 'unix-time', 'pure-token', 'oneof', 'block'] as const;
 export type ArgType = (typeof ARG_TYPES)[number];
 
 export const ARG_FLAGS = ['optional', 'multiple', 'multiple_token'] as const;

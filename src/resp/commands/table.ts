@@ -39,11 +39,7 @@ export type SubcommandName = {
 export type HandlerName =
   | SubcommandName
   | {
-      [K in CommandName]: Data[K] extends { readonly subcommands: object }
-        ? Data[K] extends { readonly arity: -1 }
-          ? K
-          : never
-        : K;
+      [K in CommandName]: Data[K] extends { readonly subcommands: object } ? (Data[K] extends { readonly arity: -1 } ? K : never) : K;
     }[CommandName];
 
 /** Case-insensitive index over names, keyed by a hash of the lower-cased bytes. */

@@ -15,9 +15,10 @@
  * barrier, like a replica's. The keyspace keeps no slot index, so they walk it in SCAN pages:
  * O(N) in the node's keys, as KEYS is.
  */
+
+import { clusterInfoLines, clusterNodes, clusterShards, clusterSlots } from '../cluster/render.ts';
 import { R, type Reply } from '../reply.ts';
 import { keyHashSlot, SLOT_COUNT } from '../slot.ts';
-import { clusterInfoLines, clusterNodes, clusterShards, clusterSlots } from '../cluster/render.ts';
 import { int64OrReply } from './args.ts';
 import { type CommandImpl, local, type NodeContext } from './context.ts';
 import { clusterNodeId } from './topology.ts';

@@ -161,8 +161,7 @@ export function configSetScope(argv: readonly Buffer[]): 'replicated' | 'local' 
 export const configSet: LocalHandler = (ctx, conn, argv) => {
   // The router checked the minimum (arity -4); an odd count past it is a syntax error.
   if (argv.length % 2 !== 0) return SYNTAX_ERROR;
-  const failed = (arg: Buffer, why: string): Reply =>
-    R.error(`ERR CONFIG SET failed (possibly related to argument '${cstr(arg)}') - ${why}`);
+  const failed = (arg: Buffer, why: string): Reply => R.error(`ERR CONFIG SET failed (possibly related to argument '${cstr(arg)}') - ${why}`);
   const seen = new Set<Param>();
   const chosen: [Buffer, Param, Buffer][] = [];
   for (let i = 2; i < argv.length; i += 2) {
@@ -195,7 +194,5 @@ export const configSet: LocalHandler = (ctx, conn, argv) => {
   const bytes = entryBytes(argv);
   if (bytes > ctx.maxEntryBytes) return ctx.entryTooBig(bytes);
   // Keyless, so a follower's MOVED names slot 0, as for FLUSHALL.
-  return ctx.write(conn, [{ type: 'config', pairs }]).then(applyLocal, (err: unknown) =>
-    runtimeErrorReply(ctx.node, err, 0, conn.tls),
-  );
+  return ctx.write(conn, [{ type: 'config', pairs }]).then(applyLocal, (err: unknown) => runtimeErrorReply(ctx.node, err, 0, conn.tls));
 };

@@ -87,9 +87,7 @@ const hello: LocalHandler = (ctx, conn, argv) => {
 const auth: LocalHandler = (ctx, conn, argv) => {
   if (argv.length > 3) return SYNTAX_ERROR;
   if (argv.length === 2 && ctx.node.cfg.requirepass === '') {
-    return R.error(
-      'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
-    );
+    return R.error('ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?');
   }
   const [user, pass] = argv.length === 2 ? [Buffer.from('default'), argv[1]] : [argv[1], argv[2]];
   return authenticate(ctx, conn, user, pass) ? R.OK : WRONGPASS;

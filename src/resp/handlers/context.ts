@@ -63,7 +63,6 @@ interface ConnOrder {
 /** What a batched read evaluates: a compiled read plan, or a direct read of its arguments. */
 type BatchedRead = KvPlan | DirectRead;
 
-
 const noop = (): void => {};
 const ABORTED: KvResult = { type: 'aborted' };
 
@@ -127,9 +126,7 @@ export class NodeContext {
   }
 
   entryTooBig(bytes: number): Reply {
-    return R.error(
-      `ERR request of ${bytes} bytes exceeds the size of one log entry (max-value-bytes ${this.node.cfg.maxValueBytes})`,
-    );
+    return R.error(`ERR request of ${bytes} bytes exceeds the size of one log entry (max-value-bytes ${this.node.cfg.maxValueBytes})`);
   }
 
   /**
@@ -148,13 +145,7 @@ export class NodeContext {
     return this.ordered(conn, false, false, step, 0);
   }
 
-  private ordered<T>(
-    conn: ClientConn,
-    afterWrites: boolean,
-    barrier: boolean,
-    evaluate: (now: number) => T,
-    slot: number,
-  ): T | Reply | Promise<T | Reply> {
+  private ordered<T>(conn: ClientConn, afterWrites: boolean, barrier: boolean, evaluate: (now: number) => T, slot: number): T | Reply | Promise<T | Reply> {
     const order = this.order(conn);
     const writes = afterWrites ? conn.pendingWrite : null;
     const prev = this.earlierReads(order);

@@ -31,8 +31,14 @@ function expire(name: string, seconds: boolean, relative: boolean): KvCompiler {
   };
 }
 
-const ttl = (unit: TimeUnit): KvCompiler => (_ctx, argv) => single({ type: 'ttl', key: argv[1], unit });
-const expireTime = (unit: TimeUnit): KvCompiler => (_ctx, argv) => single({ type: 'expiretime', key: argv[1], unit });
+const ttl =
+  (unit: TimeUnit): KvCompiler =>
+  (_ctx, argv) =>
+    single({ type: 'ttl', key: argv[1], unit });
+const expireTime =
+  (unit: TimeUnit): KvCompiler =>
+  (_ctx, argv) =>
+    single({ type: 'expiretime', key: argv[1], unit });
 
 export const EXPIRE_COMMANDS = {
   expire: kv(expire('expire', true, true)),

@@ -125,10 +125,7 @@ function replication(ctx: NodeContext): Lines {
     return [
       ['role', 'master'],
       ['connected_slaves', replicas.length],
-      ...replicas.map((n, i): [string, string] => [
-        `slave${i}`,
-        `ip=${n.member.host},port=${n.member.port},state=online,offset=${n.offset},lag=0`,
-      ]),
+      ...replicas.map((n, i): [string, string] => [`slave${i}`, `ip=${n.member.host},port=${n.member.port},state=online,offset=${n.offset},lag=0`]),
       ['master_repl_offset', offset],
     ];
   }

@@ -10,8 +10,8 @@
  * touching the log.
  */
 import { isWriteOp, type KvOp, type KvResult, type KvStore, type Rng } from '../../kv/index.ts';
-import { R, type Reply } from '../reply.ts';
 import { ROUTING_ERRORS } from '../errors.ts';
+import { R, type Reply } from '../reply.ts';
 import { buf } from './args.ts';
 
 export interface KvPlan {

@@ -6,8 +6,8 @@
  * retried INCR whose first attempt did commit would count twice).
  */
 import { KvEncodeError } from '../../kv/index.ts';
-import { type Member, respPort } from '../../node/members.ts';
 import { NodeClosedError, NotLeaderError } from '../../node/errors.ts';
+import { type Member, respPort } from '../../node/members.ts';
 import type { RaftNode } from '../../node/raft-node.ts';
 import { OutcomeUnknownError, ProposalFailedError, ReadTimeoutError } from '../../node/waiters.ts';
 import { ProposalDroppedError } from '../../raft/types.ts';

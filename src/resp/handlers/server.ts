@@ -1,10 +1,5 @@
 /** Server commands: COMMAND (and COUNT/INFO/DOCS), CONFIG GET/SET, INFO and TIME. */
-import {
-  commandCountReply,
-  commandDocsListReply,
-  commandInfoListReply,
-  commandListReply,
-} from '../commands/introspection.ts';
+import { commandCountReply, commandDocsListReply, commandInfoListReply, commandListReply } from '../commands/introspection.ts';
 import { R } from '../reply.ts';
 import { configGet, configSet } from './config.ts';
 import { type CommandImpl, local } from './context.ts';

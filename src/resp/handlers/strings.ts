@@ -27,7 +27,7 @@ const getDirect: DirectRead = (ctx, argv, now) => {
   }
   metrics.hits.value++;
   return R.binary(value);
-}
+};
 
 /** SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL] (parseExtendedStringArgumentsOrReply). */
 const set: KvCompiler = (ctx, argv) => {

@@ -104,8 +104,7 @@ const exec: LocalHandler = (ctx, conn) => {
       if (watched === null || watched.some((w) => node.kv.version(w.key, now) !== w.version)) return null;
       return ops.map((op) => evalRead(node.kv, op, now, Math.random));
     });
-    const finish = (r: KvResult[] | null | Reply): Reply | Promise<Reply> =>
-      r === null ? R.NULL_ARRAY : Array.isArray(r) ? assemble(ctx, conn, parts, r) : r;
+    const finish = (r: KvResult[] | null | Reply): Reply | Promise<Reply> => (r === null ? R.NULL_ARRAY : Array.isArray(r) ? assemble(ctx, conn, parts, r) : r);
     return results instanceof Promise ? results.then(finish) : finish(results);
   }
   const bytes = queued.reduce((n, q) => n + entryBytes(q.argv), 0);
@@ -113,10 +112,12 @@ const exec: LocalHandler = (ctx, conn) => {
     takeWatches(conn);
     return ctx.entryTooBig(bytes);
   }
-  return ctx.write(conn, ops, () => takeWatches(conn)).then(
-    (results) => (results[0]?.type === 'aborted' ? R.NULL_ARRAY : assemble(ctx, conn, parts, results)),
-    (err: unknown) => runtimeErrorReply(node, err, slot, conn.tls),
-  );
+  return ctx
+    .write(conn, ops, () => takeWatches(conn))
+    .then(
+      (results) => (results[0]?.type === 'aborted' ? R.NULL_ARRAY : assemble(ctx, conn, parts, results)),
+      (err: unknown) => runtimeErrorReply(node, err, slot, conn.tls),
+    );
 };
 
 const watch: LocalHandler = (ctx, conn, argv, cmd) => {

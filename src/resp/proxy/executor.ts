@@ -15,7 +15,7 @@
  * follower is refused there rather than bounced around.
  */
 import type { ClientConn } from '../conn.ts';
-import { ClientConn as Conn, type ClientMemory, type ConnectionControl } from '../conn.ts';
+import { type ClientMemory, ClientConn as Conn, type ConnectionControl } from '../conn.ts';
 import { DeferredReply, type DeferredReplyOwner } from '../deferred-reply.ts';
 import { encodeReply } from '../encoder.ts';
 import { PROXY_ERRORS, thrownReply } from '../errors.ts';
@@ -77,13 +77,7 @@ class UnitControl implements ConnectionControl, DeferredReplyOwner {
  * Runs `req` and calls `answer` once per command, in any order. `maxReplyBytes`: a reply that
  * would not fit one peer frame is replaced by an error saying so.
  */
-export function runUnit(
-  host: ExecutorHost,
-  from: string,
-  req: ForwardRequest,
-  maxReplyBytes: number,
-  answer: (r: ForwardReply) => void,
-): void {
+export function runUnit(host: ExecutorHost, from: string, req: ForwardRequest, maxReplyBytes: number, answer: (r: ForwardReply) => void): void {
   const control = new UnitControl();
   const conn = new Conn(0, `peer:${from}`, 'proxy', -1, Date.now(), true, control);
   control.conn = conn;

@@ -37,12 +37,7 @@ function bytesOf(argv: readonly Buffer[]): number {
  * here. For EXEC it takes the transaction out of the connection (the WATCHes stay until the
  * unit leaves: forwarder.ts).
  */
-export function routeOf(
-  impls: Readonly<Record<HandlerName, CommandImpl>>,
-  conn: ClientConn,
-  cmd: CommandSpec,
-  argv: Buffer[],
-): Route | Reply | null {
+export function routeOf(impls: Readonly<Record<HandlerName, CommandImpl>>, conn: ClientConn, cmd: CommandSpec, argv: Buffer[]): Route | Reply | null {
   if (cmd.name === 'exec') return routeExec(impls, conn);
   // WATCH runs here after a ReadIndex barrier; its versions go with EXEC.
   if (cmd.name === 'watch') return null;

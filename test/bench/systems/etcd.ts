@@ -2,12 +2,13 @@
  * A 3-member etcd (Debian etcd-server) on loopback, separate data dirs, and the Go clientv3
  * load generator built offline from test/bench/etcd-load into the git-ignored .tmp/bench/.
  */
+
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadResult } from '../load-result.ts';
 import { freePort, onCleanup, ProcessExitedError, run, sleep, spawnLogged, tempDir } from '../procs.ts';
-import type { ChildProcess } from 'node:child_process';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const SRC = join(REPO, 'test/bench/etcd-load/main.go');
@@ -35,13 +36,34 @@ export async function startEtcd(): Promise<EtcdCluster> {
   const initial = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
   const procs = members.map((m) => {
     const logFile = join(root, `${m.name}.log`);
-    const p = spawnLogged('etcd', [
-      '--name', m.name, '--data-dir', join(root, m.name),
-      '--listen-client-urls', `http://127.0.0.1:${m.client}`, '--advertise-client-urls', `http://127.0.0.1:${m.client}`,
-      '--listen-peer-urls', `http://127.0.0.1:${m.peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peer}`,
-      '--initial-cluster', initial, '--initial-cluster-state', 'new', '--initial-cluster-token', token,
-      '--log-level', 'warn', '--logger', 'zap',
-    ], logFile);
+    const p = spawnLogged(
+      'etcd',
+      [
+        '--name',
+        m.name,
+        '--data-dir',
+        join(root, m.name),
+        '--listen-client-urls',
+        `http://127.0.0.1:${m.client}`,
+        '--advertise-client-urls',
+        `http://127.0.0.1:${m.client}`,
+        '--listen-peer-urls',
+        `http://127.0.0.1:${m.peer}`,
+        '--initial-advertise-peer-urls',
+        `http://127.0.0.1:${m.peer}`,
+        '--initial-cluster',
+        initial,
+        '--initial-cluster-state',
+        'new',
+        '--initial-cluster-token',
+        token,
+        '--log-level',
+        'warn',
+        '--logger',
+        'zap',
+      ],
+      logFile,
+    );
     p.once('exit', (code) => {
       if (code !== 0 && code !== null) console.error(String(new ProcessExitedError(`etcd ${m.name}`, code, logFile)));
     });
@@ -52,14 +74,16 @@ export async function startEtcd(): Promise<EtcdCluster> {
   });
   const endpoints = members.map((m) => `http://127.0.0.1:${m.client}`);
   for (let i = 0; i < 200; i++) {
-    const healthy = await Promise.all(endpoints.map(async (e) => {
-      try {
-        const r = await fetch(`${e}/health`, { signal: AbortSignal.timeout(1000) });
-        return r.ok && ((await r.json()) as { health: string }).health === 'true';
-      } catch {
-        return false;
-      }
-    }));
+    const healthy = await Promise.all(
+      endpoints.map(async (e) => {
+        try {
+          const r = await fetch(`${e}/health`, { signal: AbortSignal.timeout(1000) });
+          return r.ok && ((await r.json()) as { health: string }).health === 'true';
+        } catch {
+          return false;
+        }
+      }),
+    );
     if (healthy.every(Boolean)) return { endpoints, procs };
     await sleep(100);
   }

@@ -16,7 +16,9 @@ const DIST = join(REPO, '.tmp', 'bench', 'dist');
  * measures the JavaScript that ships rather than tsx's on-the-fly transform of the sources.
  */
 export async function buildRaftKV(): Promise<string> {
-  await run(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(REPO, 'scripts/tsconfig.image.json'), '--outDir', DIST], { cwd: REPO });
+  await run(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(REPO, 'scripts/tsconfig.image.json'), '--outDir', DIST], {
+    cwd: REPO,
+  });
   return join(DIST, 'cli', 'main.js');
 }
 

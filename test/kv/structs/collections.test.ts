@@ -131,7 +131,8 @@ describe('Hash against a Map', () => {
           if (count > 0) expect(new Set(picks.map((p) => p[0])).size, ctx).toBe(picks.length);
         } else {
           const got = [...h.entries()];
-          if (h.encoding === 'listpack') expect(got, ctx).toEqual([...model.entries()]); // Redis's order
+          if (h.encoding === 'listpack')
+            expect(got, ctx).toEqual([...model.entries()]); // Redis's order
           else expect(new Map(got), ctx).toEqual(model);
         }
         expect(h.size, ctx).toBe(model.size);
@@ -168,9 +169,7 @@ describe('MemberSet against a Set', () => {
         // Integers (canonical, big, negative) first; non-canonical ones and words later.
         const ints = ['0', '-1', '9223372036854775807', '-9223372036854775808', '9007199254740993', `${rng.int(-40, 40)}`];
         const m =
-          step < 2500 || rng.chance(0.5)
-            ? ints[rng.int(0, ints.length - 1)]
-            : ['01', '+1', '-0', '9223372036854775808', `w${rng.int(0, 30)}`][rng.int(0, 4)];
+          step < 2500 || rng.chance(0.5) ? ints[rng.int(0, ints.length - 1)] : ['01', '+1', '-0', '9223372036854775808', `w${rng.int(0, 30)}`][rng.int(0, 4)];
         if (op <= 1) {
           expect(s.add(m), ctx).toBe(!model.has(m));
           model.add(m);

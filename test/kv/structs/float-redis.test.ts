@@ -31,11 +31,38 @@ function randomBitsDouble(rng: SplitMix32): number {
 /** The edge cases, then seeded doubles of every kind. */
 function inputs(n: number): number[] {
   const out = [
-    0, -0, 1, -1, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e-300, -1e-300, 0.1 + 0.2, 0.1, 1 / 3,
-    2 ** 53, 2 ** 53 + 2, 2 ** 60, -(2 ** 63), 1e16, 1e17, 1e17 + 16, 1e21, 1e22, 1.7976931348623157e308,
-    5e-324, 2.2250738585072014e-308, 1e-4, 1e-5, 0.00012345, 1234567890123456.8,
+    0,
+    -0,
+    1,
+    -1,
+    Number.POSITIVE_INFINITY,
+    Number.NEGATIVE_INFINITY,
+    1e-300,
+    -1e-300,
+    0.1 + 0.2,
+    0.1,
+    1 / 3,
+    2 ** 53,
+    2 ** 53 + 2,
+    2 ** 60,
+    -(2 ** 63),
+    1e16,
+    1e17,
+    1e17 + 16,
+    1e21,
+    1e22,
+    1.7976931348623157e308,
+    5e-324,
+    2.2250738585072014e-308,
+    1e-4,
+    1e-5,
+    0.00012345,
+    1234567890123456.8,
     // Exact ties at the 17th digit: glibc rounds half to even, JS's toExponential up.
-    2 ** 50 + 0.25, 2 ** 50 + 0.75, 2 ** 49 + 0.125, 2 ** 51 + 0.5,
+    2 ** 50 + 0.25,
+    2 ** 50 + 0.75,
+    2 ** 49 + 0.125,
+    2 ** 51 + 0.5,
   ];
   const rng = new SplitMix32(0x5eed);
   while (out.length < n - 4) {
@@ -45,7 +72,8 @@ function inputs(n: number): number[] {
     else if (kind === 1) v = rng.int(-1e6, 1e6) / 10 ** rng.int(0, 8);
     else if (kind === 2) v = (rng.next() - 0.5) * 10 ** rng.int(-20, 25);
     else if (kind === 3) v = (2 ** 53 + rng.int(0, 2 ** 20)) * 2 ** rng.int(0, 20) * (rng.chance(0.5) ? -1 : 1);
-    else if (kind === 4) v = (2 ** rng.int(40, 52) + rng.int(0, 1000)) / 2 ** rng.int(1, 4); // tie candidates
+    else if (kind === 4)
+      v = (2 ** rng.int(40, 52) + rng.int(0, 1000)) / 2 ** rng.int(1, 4); // tie candidates
     else v = rng.u32() * 2 ** rng.int(-1074, -1000); // subnormals and tiny
     if (!Number.isNaN(v)) out.push(v);
   }

@@ -119,31 +119,46 @@ console.log(`one 15-byte member string: ${stringBytes.toFixed(1)} heap bytes`);
   const members = Array.from({ length: 64 * 2000 }, (_, i) => flat(i));
   const ints = members.map((_, i) => Buffer.from(String(i * 37)).toString('latin1'));
   const small: Array<[string, (c: number, size: number) => unknown]> = [
-    ['zset listpack', (c, size) => {
-      const z = new SortedSet();
-      for (let k = 0; k < size; k++) z.set(members[c * 64 + k], k / 8);
-      return z;
-    }],
-    ['hash listpack', (c, size) => {
-      const h = new Hash();
-      for (let k = 0; k < size; k++) h.set(members[c * 64 + k], members[c * 64 + k]);
-      return h;
-    }],
-    ['set intset', (c, size) => {
-      const s = new MemberSet();
-      for (let k = 0; k < size; k++) s.add(ints[c * 64 + k]);
-      return s;
-    }],
-    ['set hashtable (small)', (c, size) => {
-      const s = new MemberSet();
-      for (let k = 0; k < size; k++) s.add(members[c * 64 + k]);
-      return s;
-    }],
-    ['deque (small)', (c, size) => {
-      const d = new Deque();
-      for (let k = 0; k < size; k++) d.pushBack(members[c * 64 + k]);
-      return d;
-    }],
+    [
+      'zset listpack',
+      (c, size) => {
+        const z = new SortedSet();
+        for (let k = 0; k < size; k++) z.set(members[c * 64 + k], k / 8);
+        return z;
+      },
+    ],
+    [
+      'hash listpack',
+      (c, size) => {
+        const h = new Hash();
+        for (let k = 0; k < size; k++) h.set(members[c * 64 + k], members[c * 64 + k]);
+        return h;
+      },
+    ],
+    [
+      'set intset',
+      (c, size) => {
+        const s = new MemberSet();
+        for (let k = 0; k < size; k++) s.add(ints[c * 64 + k]);
+        return s;
+      },
+    ],
+    [
+      'set hashtable (small)',
+      (c, size) => {
+        const s = new MemberSet();
+        for (let k = 0; k < size; k++) s.add(members[c * 64 + k]);
+        return s;
+      },
+    ],
+    [
+      'deque (small)',
+      (c, size) => {
+        const d = new Deque();
+        for (let k = 0; k < size; k++) d.pushBack(members[c * 64 + k]);
+        return d;
+      },
+    ],
   ];
   let keep: unknown[] = [];
   for (const [label, make] of small) {

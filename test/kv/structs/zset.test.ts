@@ -7,16 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../../src/kv/prng.ts';
 import { pairLess } from '../../../src/kv/structs/score-tree.ts';
-import {
-  LISTPACK_ENTRY,
-  type LexBound,
-  type Limit,
-  SKIPLIST_ENTRY,
-  type ScoreBound,
-  SortedSet,
-  ZSET_BASE,
-  type ZEntry,
-} from '../../../src/kv/structs/zset.ts';
+import { type LexBound, LISTPACK_ENTRY, type Limit, type ScoreBound, SKIPLIST_ENTRY, SortedSet, type ZEntry, ZSET_BASE } from '../../../src/kv/structs/zset.ts';
 import { SplitMix32 } from '../../support/splitmix32.ts';
 
 class Model {

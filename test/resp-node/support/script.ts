@@ -61,8 +61,7 @@ export function elements(reply: string): string[] {
 }
 
 /** Same elements in any order (KEYS; hash-table order differs). */
-export const unordered: Comparator = (a, b) =>
-  JSON.stringify(elements(a).sort()) === JSON.stringify(elements(b).sort()) ? null : 'elements differ';
+export const unordered: Comparator = (a, b) => (JSON.stringify(elements(a).sort()) === JSON.stringify(elements(b).sort()) ? null : 'elements differ');
 
 /** SCAN: same cursor, same keys in any order. */
 export const scanPage: Comparator = (a, b) => {
@@ -126,7 +125,6 @@ export async function runScript(ourPort: number, theirPort: number, steps: reado
   }
   return out;
 }
-
 
 /** Long replies (COMMAND DOCS) are cut in failure reports. */
 function clip(s: string): string {

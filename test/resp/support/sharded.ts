@@ -73,10 +73,7 @@ export class ShardedServers {
     for (const m of members) {
       const dir = mkdtempSync(join(tmpdir(), `raftkv-shard-${m.id}-`));
       this.dirs.push(dir);
-      const cfg = resolveConfig(
-        { id: m.id, 'data-dir': dir, port: String(m.port), 'http-port': String(m.httpPort), 'tick-ms': '10' },
-        {},
-      );
+      const cfg = resolveConfig({ id: m.id, 'data-dir': dir, port: String(m.port), 'http-port': String(m.httpPort), 'tick-ms': '10' }, {});
       const node = await RaftNode.open(cfg, createLogger('silent', m.id, false));
       this.opened.push(node);
       nodes.push(node);

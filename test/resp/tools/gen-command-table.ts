@@ -10,8 +10,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { RawClient } from '../support/client.ts';
 import type { Reply } from '../../../src/resp/reply.ts';
+import { RawClient } from '../support/client.ts';
 
 const SUPPORTED: Record<string, readonly string[]> = {
   ping: [],
@@ -124,18 +124,7 @@ interface Entry {
   subcommands?: Record<string, Entry>;
 }
 
-const DOC_KEYS = [
-  'summary',
-  'since',
-  'group',
-  'complexity',
-  'doc_flags',
-  'deprecated_since',
-  'replaced_by',
-  'history',
-  'arguments',
-  'subcommands',
-];
+const DOC_KEYS = ['summary', 'since', 'group', 'complexity', 'doc_flags', 'deprecated_since', 'replaced_by', 'history', 'arguments', 'subcommands'];
 
 function build(info: Reply, docs: Reply, wantedSubs: readonly string[]): Entry {
   const [, arity, flags, first, last, step, acl, tips, keySpecs, subInfos] = list(info);

@@ -60,7 +60,10 @@ export const CLUSTER_COMMANDS = {
           doc_flags: ['deprecated'],
           deprecated_since: '7.0.0',
           replaced_by: '`CLUSTER SHARDS`',
-          history: [['4.0.0', 'Added node IDs.'], ['7.0.0', 'Added additional networking metadata field.']],
+          history: [
+            ['4.0.0', 'Added node IDs.'],
+            ['7.0.0', 'Added additional networking metadata field.'],
+          ],
         },
       },
       shards: {
@@ -156,7 +159,10 @@ export const CLUSTER_COMMANDS = {
           since: '3.0.0',
           group: 'cluster',
           complexity: 'O(log(N)) where N is the number of requested keys',
-          arguments: [{ name: 'slot', type: 'integer' }, { name: 'count', type: 'integer' }],
+          arguments: [
+            { name: 'slot', type: 'integer' },
+            { name: 'count', type: 'integer' },
+          ],
         },
       },
     },

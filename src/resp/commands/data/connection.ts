@@ -63,12 +63,7 @@ export const CONNECTION_COMMANDS = {
       since: '6.0.0',
       group: 'connection',
       complexity: 'O(1)',
-      history: [
-        [
-          '6.2.0',
-          '`protover` made optional; when called without arguments the command reports the current connection\'s context.',
-        ],
-      ],
+      history: [['6.2.0', "`protover` made optional; when called without arguments the command reports the current connection's context."]],
       arguments: [
         {
           name: 'arguments',
@@ -81,7 +76,10 @@ export const CONNECTION_COMMANDS = {
               type: 'block',
               token: 'AUTH',
               flags: ['optional'],
-              arguments: [{ name: 'username', type: 'string' }, { name: 'password', type: 'string' }],
+              arguments: [
+                { name: 'username', type: 'string' },
+                { name: 'password', type: 'string' },
+              ],
             },
             { name: 'clientname', type: 'string', token: 'SETNAME', flags: ['optional'] },
           ],
@@ -210,10 +208,7 @@ export const CONNECTION_COMMANDS = {
             ['2.8.12', 'Added unique client `id` field.'],
             ['5.0.0', 'Added optional `TYPE` filter.'],
             ['6.0.0', 'Added `user` field.'],
-            [
-              '6.2.0',
-              'Added `argv-mem`, `tot-mem`, `laddr` and `redir` fields and the optional `ID` filter.',
-            ],
+            ['6.2.0', 'Added `argv-mem`, `tot-mem`, `laddr` and `redir` fields and the optional `ID` filter.'],
             ['7.0.0', 'Added `resp`, `multi-mem`, `rbs` and `rbp` fields.'],
             ['7.0.3', 'Added `ssub` field.'],
           ],

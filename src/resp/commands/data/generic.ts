@@ -20,7 +20,8 @@ export const GENERIC_COMMANDS = {
       summary: 'Delete a key',
       since: '1.0.0',
       group: 'generic',
-      complexity: 'O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).',
+      complexity:
+        'O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).',
       arguments: [{ name: 'key', type: 'key', key_spec_index: 0, flags: ['multiple'] }],
     },
   },
@@ -41,7 +42,8 @@ export const GENERIC_COMMANDS = {
       summary: 'Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.',
       since: '4.0.0',
       group: 'generic',
-      complexity: 'O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.',
+      complexity:
+        'O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.',
       arguments: [{ name: 'key', type: 'key', key_spec_index: 0, flags: ['multiple'] }],
     },
   },
@@ -102,7 +104,7 @@ export const GENERIC_COMMANDS = {
       },
     ],
     docs: {
-      summary: 'Set a key\'s time to live in seconds',
+      summary: "Set a key's time to live in seconds",
       since: '1.0.0',
       group: 'generic',
       complexity: 'O(1)',
@@ -139,7 +141,7 @@ export const GENERIC_COMMANDS = {
       },
     ],
     docs: {
-      summary: 'Set a key\'s time to live in milliseconds',
+      summary: "Set a key's time to live in milliseconds",
       since: '2.6.0',
       group: 'generic',
       complexity: 'O(1)',
@@ -354,7 +356,8 @@ export const GENERIC_COMMANDS = {
       summary: 'Find all keys matching the given pattern',
       since: '1.0.0',
       group: 'generic',
-      complexity: 'O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.',
+      complexity:
+        'O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.',
       arguments: [{ name: 'pattern', type: 'pattern' }],
     },
   },
@@ -369,7 +372,8 @@ export const GENERIC_COMMANDS = {
       summary: 'Incrementally iterate the keys space',
       since: '2.8.0',
       group: 'generic',
-      complexity: 'O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.',
+      complexity:
+        'O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.',
       history: [['6.0.0', 'Added the `TYPE` subcommand.']],
       arguments: [
         { name: 'cursor', type: 'integer' },

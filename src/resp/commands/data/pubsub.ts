@@ -14,8 +14,12 @@ export const PUBSUB_COMMANDS = {
       summary: 'Post a message to a channel',
       since: '2.0.0',
       group: 'pubsub',
-      complexity: 'O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).',
-      arguments: [{ name: 'channel', type: 'string' }, { name: 'message', type: 'string' }],
+      complexity:
+        'O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).',
+      arguments: [
+        { name: 'channel', type: 'string' },
+        { name: 'message', type: 'string' },
+      ],
     },
   },
   spublish: {
@@ -36,7 +40,10 @@ export const PUBSUB_COMMANDS = {
       since: '7.0.0',
       group: 'pubsub',
       complexity: 'O(N) where N is the number of clients subscribed to the receiving shard channel.',
-      arguments: [{ name: 'shardchannel', type: 'string' }, { name: 'message', type: 'string' }],
+      arguments: [
+        { name: 'shardchannel', type: 'string' },
+        { name: 'message', type: 'string' },
+      ],
     },
   },
   subscribe: {
@@ -102,7 +109,8 @@ export const PUBSUB_COMMANDS = {
       summary: 'Stop listening for messages posted to channels matching the given patterns',
       since: '2.0.0',
       group: 'pubsub',
-      complexity: 'O(N+M) where N is the number of patterns the client is already subscribed and M is the number of total patterns subscribed in the system (by any client).',
+      complexity:
+        'O(N+M) where N is the number of patterns the client is already subscribed and M is the number of total patterns subscribed in the system (by any client).',
       arguments: [{ name: 'pattern', type: 'pattern', flags: ['optional', 'multiple'] }],
     },
   },

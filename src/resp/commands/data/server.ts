@@ -119,7 +119,10 @@ export const SERVER_COMMANDS = {
               name: 'parameter_value',
               type: 'block',
               flags: ['multiple'],
-              arguments: [{ name: 'parameter', type: 'string' }, { name: 'value', type: 'string' }],
+              arguments: [
+                { name: 'parameter', type: 'string' },
+                { name: 'value', type: 'string' },
+              ],
             },
           ],
         },

@@ -203,7 +203,10 @@ export const STRING_COMMANDS = {
       since: '1.0.0',
       group: 'string',
       complexity: 'O(1)',
-      arguments: [{ name: 'key', type: 'key', key_spec_index: 0 }, { name: 'value', type: 'string' }],
+      arguments: [
+        { name: 'key', type: 'key', key_spec_index: 0 },
+        { name: 'value', type: 'string' },
+      ],
     },
   },
   mset: {
@@ -229,7 +232,10 @@ export const STRING_COMMANDS = {
           name: 'key_value',
           type: 'block',
           flags: ['multiple'],
-          arguments: [{ name: 'key', type: 'key', key_spec_index: 0 }, { name: 'value', type: 'string' }],
+          arguments: [
+            { name: 'key', type: 'key', key_spec_index: 0 },
+            { name: 'value', type: 'string' },
+          ],
         },
       ],
     },
@@ -257,7 +263,10 @@ export const STRING_COMMANDS = {
           name: 'key_value',
           type: 'block',
           flags: ['multiple'],
-          arguments: [{ name: 'key', type: 'key', key_spec_index: 0 }, { name: 'value', type: 'string' }],
+          arguments: [
+            { name: 'key', type: 'key', key_spec_index: 0 },
+            { name: 'value', type: 'string' },
+          ],
         },
       ],
     },
@@ -321,8 +330,12 @@ export const STRING_COMMANDS = {
       summary: 'Append a value to a key',
       since: '2.0.0',
       group: 'string',
-      complexity: 'O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.',
-      arguments: [{ name: 'key', type: 'key', key_spec_index: 0 }, { name: 'value', type: 'string' }],
+      complexity:
+        'O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.',
+      arguments: [
+        { name: 'key', type: 'key', key_spec_index: 0 },
+        { name: 'value', type: 'string' },
+      ],
     },
   },
   incr: {
@@ -385,7 +398,10 @@ export const STRING_COMMANDS = {
       since: '1.0.0',
       group: 'string',
       complexity: 'O(1)',
-      arguments: [{ name: 'key', type: 'key', key_spec_index: 0 }, { name: 'increment', type: 'integer' }],
+      arguments: [
+        { name: 'key', type: 'key', key_spec_index: 0 },
+        { name: 'increment', type: 'integer' },
+      ],
     },
   },
   decrby: {
@@ -406,7 +422,10 @@ export const STRING_COMMANDS = {
       since: '1.0.0',
       group: 'string',
       complexity: 'O(1)',
-      arguments: [{ name: 'key', type: 'key', key_spec_index: 0 }, { name: 'decrement', type: 'integer' }],
+      arguments: [
+        { name: 'key', type: 'key', key_spec_index: 0 },
+        { name: 'decrement', type: 'integer' },
+      ],
     },
   },
   incrbyfloat: {
@@ -427,7 +446,10 @@ export const STRING_COMMANDS = {
       since: '2.6.0',
       group: 'string',
       complexity: 'O(1)',
-      arguments: [{ name: 'key', type: 'key', key_spec_index: 0 }, { name: 'increment', type: 'double' }],
+      arguments: [
+        { name: 'key', type: 'key', key_spec_index: 0 },
+        { name: 'increment', type: 'double' },
+      ],
     },
   },
 } as const satisfies Record<string, CommandData>;
