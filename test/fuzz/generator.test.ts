@@ -183,6 +183,15 @@ describe('mutators', () => {
     expect(negs.some((f) => f.startsWith('*-'))).toBe(true);
   });
 
+  it('hugeCount pads at most 8 MiB, however large the argument it repeats', () => {
+    const rng = new Rng(5);
+    const argv = [Buffer.from('SET'), Buffer.from('k'), Buffer.alloc(64 * 1024, 0x61)];
+    let longest = 0;
+    for (let i = 0; i < 2000; i++) longest = Math.max(longest, RESP_MUTATORS.hugeCount(rng, argv, cmds).length);
+    expect(longest).toBeGreaterThan(1024 * 1024); // the padding is there
+    expect(longest).toBeLessThanOrEqual(8 * 1024 * 1024 + 2 * 64 * 1024 + 64);
+  });
+
   it('mutateBytes and splitWrites: same seed, same result; writes join back to the frame', () => {
     expect(mutateBytes(new Rng(6), input).equals(mutateBytes(new Rng(6), input))).toBe(true);
     const rng = new Rng(7);
