@@ -94,6 +94,8 @@ export class Transport {
   private readonly snapshotSlots: SnapshotSlots;
   private readonly admission: Admission;
   private closed = false;
+  /** Authenticated inbound connections closed for breaking the protocol (see inboundStats). */
+  private protocolErrors = 0;
   /** Presented in every handshake; set once on a joining node (learnClusterId), never changed. */
   clusterId: string;
 
@@ -128,6 +130,11 @@ export class Transport {
   /** Hosted groups, and messages dropped on arrival because their group is not hosted. */
   groupStats(): { hosted: number; unhostedDropped: number } {
     return { hosted: this.groups.size, unhostedDropped: this.groups.unhosted };
+  }
+
+  /** Authenticated peers' connections closed for an undecodable or out-of-place frame (a frame over a cap, say). */
+  inboundStats(): { protocolErrors: number } {
+    return { protocolErrors: this.protocolErrors };
   }
 
   /**
@@ -332,6 +339,9 @@ export class Transport {
       unhosted: (g, from) => this.groups.dropUnhosted(g, from),
       deliver: (g, m) => this.groups.deliver(g, m),
       deliverForward: (from, body) => this.onForward?.(from, body),
+      onProtocolError: () => {
+        this.protocolErrors++;
+      },
       onAuthenticated: (c) => {
         const id = c.peerId!;
         const previous = this.inboundByPeer.get(id);
