@@ -34,7 +34,11 @@ export interface MetricsHost {
   isLeader(): boolean;
   /** Proposals waiting to commit or to be handed to the core, and those that ended in an error. */
   proposalCounts(): { pending: number; failed: number };
-  readonly transport: { stats(): Record<string, { state: string }> };
+  readonly transport: {
+    stats(): Record<string, { state: string; heartbeatFrames: number; heartbeatsCoalesced: number }>;
+    groupStats(): { unhostedDropped: number };
+    inboundStats(): { protocolErrors: number };
+  };
 }
 
 /** Latency buckets from 0.5 ms (a LevelDB sync on a fast disk) to seconds (a stalled one). */
@@ -137,6 +141,34 @@ export class NodeMetrics {
       const s = await fs();
       return s ? s.blocks * s.bsize : Number.NaN;
     });
+    tallied(
+      'raftkv_network_unhosted_group_messages_dropped_total',
+      'Messages (and snapshot transfers) from peers dropped on arrival because their Raft group is not hosted here',
+      () => host.transport.groupStats().unhostedDropped,
+    );
+    tallied(
+      'raftkv_network_peer_protocol_errors_total',
+      "Peers' inbound links closed for an undecodable or out-of-place frame",
+      () => host.transport.inboundStats().protocolErrors,
+    );
+    // Per outbound link, since the link was made: a peer removed and re-added starts again at 0.
+    const perPeer = (name: string, help: string, read: (s: { heartbeatFrames: number; heartbeatsCoalesced: number }) => number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['peer'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [peer, s] of Object.entries(host.transport.stats())) this.inc({ peer }, read(s));
+        },
+      });
+    perPeer('raftkv_network_peer_heartbeat_frames_sent_total', 'Coalesced Heartbeats frames written on the outbound link to a peer', (s) => s.heartbeatFrames);
+    perPeer(
+      'raftkv_network_peer_heartbeats_coalesced_total',
+      'Heartbeats and heartbeat responses, of all groups, sent to a peer inside coalesced Heartbeats frames',
+      (s) => s.heartbeatsCoalesced,
+    );
     new Gauge({
       name: 'raftkv_network_peer_connected',
       help: '1 when the outbound link to a peer is connected',

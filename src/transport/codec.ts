@@ -122,6 +122,14 @@ export function decodeMessage(bytes: Uint8Array): Message {
   return decodeGroupMessage(bytes).message;
 }
 
+/**
+ * Most messages in one Batch frame, sent or accepted (as MAX_HEARTBEATS_PER_FRAME for
+ * Heartbeats frames). A sender splits at maxBatchBytes and maxQueueMessages long before this;
+ * the cap keeps a member's 16 MiB frame of minimal messages from decoding into some 1.4
+ * million message objects at once.
+ */
+export const MAX_MESSAGES_PER_BATCH = 65_536;
+
 /** The messages of one Batch frame and the group of each (parallel arrays: no object per message). */
 export interface GroupBatch {
   groups: GroupId[];
@@ -156,6 +164,9 @@ export function encodeBatch(messages: readonly Message[], sizes: readonly number
 export function readBatch(r: Reader): GroupBatch {
   // Each message takes at least a group byte, a size byte and a minimal body.
   const n = r.count(MIN_MESSAGE_SIZE + 2, 'batch count');
+  if (n > MAX_MESSAGES_PER_BATCH) {
+    throw new CodecError(CodecErrorReason.Malformed, `${n} messages in one batch, at most ${MAX_MESSAGES_PER_BATCH}`);
+  }
   const groups: GroupId[] = new Array(n);
   const messages: Message[] = new Array(n);
   for (let i = 0; i < n; i++) {

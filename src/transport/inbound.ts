@@ -42,6 +42,8 @@ export interface InboundOptions extends ServerIdentity {
   deliver: (group: GroupId, m: Message) => void;
   /** The body of a Forward frame from the authenticated peer `from` (the follower proxy). */
   deliverForward: (from: NodeId, body: Uint8Array) => void;
+  /** The authenticated peer broke the protocol (an undecodable or out-of-place frame): its link is closed. */
+  onProtocolError: (conn: InboundConnection) => void;
   /** The peer authenticated as `peerId`. */
   onAuthenticated: (conn: InboundConnection) => void;
   onClosed: (conn: InboundConnection) => void;
@@ -125,10 +127,9 @@ export class InboundConnection {
     } catch (e) {
       if (e instanceof HandshakeError) {
         this.refuse(e.code, e.reason, e.claimedId);
-      } else if (e instanceof CodecError) {
-        this.refuse(CloseCode.ProtocolError, `undecodable frame: ${e.message}`);
-      } else if (e instanceof ProtocolViolation || e instanceof SnapshotTransferError) {
-        this.refuse(CloseCode.ProtocolError, e.message);
+      } else if (e instanceof CodecError || e instanceof ProtocolViolation || e instanceof SnapshotTransferError) {
+        if (this.peerId !== undefined && !this.closing) this.opts.onProtocolError(this);
+        this.refuse(CloseCode.ProtocolError, e instanceof CodecError ? `undecodable frame: ${e.message}` : e.message);
       } else {
         // A bug of ours: it costs this connection (the peer redials), never the process.
         this.log.error({ err: e, peer: this.peerId }, 'internal error handling a peer frame');

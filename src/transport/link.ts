@@ -3,28 +3,18 @@
  * it, of every group the two nodes share. Links only ever send; the peer's messages arrive on
  * its own outbound link to us.
  *
- * Per flush, the messages waiting go out as batch frames (each message tagged with its group)
- * and the heartbeats of all groups as one coalesced Heartbeats frame (heartbeats.ts). Anything
- * but a plain heartbeat flushes in a microtask, as soon as the caller's synchronous work ends;
- * a plain heartbeat (no read-confirmation context) waits for the end of the event-loop turn, so
- * that every group ticking in this turn lands in the same frame.
- *
- * Memory is bounded by three limits: the queue (messages and bytes waiting for the socket),
- * the socket's own buffer (we stop writing once ws's bufferedAmount passes maxBufferedBytes,
- * so a slow or stalled peer backs up into the queue, and the queue drops), and one snapshot
- * transfer in flight, which references the snapshot's data rather than copying it.
+ * What waits for the socket, and when it is written, is the link's Outbox (outbox.ts): this
+ * file holds the connection (dial, client side of the handshake, keep-alive, redial with
+ * backoff, and the one WARN of a peer that stays down).
  */
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
-import { type Message, MessageType, type NodeId } from '../raft/types.ts';
+import type { Message, NodeId } from '../raft/types.ts';
 import type { Backoff } from './backoff.ts';
-import { CodecError } from './bytes.ts';
-import { encodeBatch, encodeForward, HEADER_SIZE, messageSize } from './codec.ts';
+import { encodeForward, HEADER_SIZE } from './codec.ts';
 import { type GroupId, GroupIds } from './groups.ts';
 import { CloseCode, clientProof, decodeServerHello, encodeClientHello, HANDSHAKE_FRAME_LIMIT, HandshakeError, newNonce, verifyServer } from './handshake.ts';
-import { coalescible, encodeHeartbeats, heartbeatSize } from './heartbeats.ts';
-import { SendQueue } from './send-queue.ts';
-import { OutboundSnapshots } from './snapshot-chunks.ts';
+import { Outbox } from './outbox.ts';
 import { closeSocket, frameBytes, keepAlive } from './socket.ts';
 
 export const LinkState = { Connected: 'connected', Connecting: 'connecting', Down: 'down' } as const;
@@ -127,15 +117,6 @@ export class PeerLink {
   private stopHandshake: (() => void) | undefined;
   private stopKeepAlive: (() => void) | undefined;
 
-  private readonly queue: SendQueue;
-  private flushScheduled = false;
-  /** The end-of-turn flush that plain heartbeats wait for. */
-  private turnFlush: NodeJS.Immediate | undefined;
-  private sent = 0;
-  private dropped = 0;
-  private heartbeatFrames = 0;
-  private heartbeatsCoalesced = 0;
-
   /** A refusal by the peer was already logged at warn since the link was last up. */
   private refusalLogged = false;
   /** Since when the link has not been up (it starts down), and the timer of its one WARN. */
@@ -145,9 +126,7 @@ export class PeerLink {
   /** Peers of a new cluster start within seconds of each other: no WARN before the first link up. */
   private everUp = false;
 
-  /** One transfer in flight; other groups' Snap messages wait behind it, one per group. */
-  private readonly snapshots: OutboundSnapshots;
-
+  private readonly outbox: Outbox;
   private readonly log: Logger;
   private readonly limits: LinkLimits;
 
@@ -155,8 +134,11 @@ export class PeerLink {
     this.url = opts.url;
     this.limits = opts.limits;
     this.log = opts.logger.child({ peer: opts.peer });
-    this.queue = new SendQueue({ maxBytes: opts.limits.maxQueueBytes, maxMessages: opts.limits.maxQueueMessages });
-    this.snapshots = new OutboundSnapshots(opts.limits.snapshotChunkBytes, this.log);
+    this.outbox = new Outbox(opts.limits, opts.coalesceHeartbeats, this.log, {
+      socket: () => (this.state === LinkState.Connected ? this.ws : undefined),
+      closed: () => this.closed,
+      onSnapshotStatus: (group, ok) => opts.onSnapshotStatus(group, opts.peer, ok),
+    });
     this.startDownClock();
     this.dial();
   }
@@ -192,30 +174,7 @@ export class PeerLink {
    * link: the message is encoded when its frame is written, so it must not be mutated afterwards.
    */
   send(m: Message, group: GroupId = GroupIds.Default): boolean {
-    if (m.type === MessageType.Snap) return this.sendSnapshot(m, group);
-    if (this.state !== LinkState.Connected) return this.drop();
-    const beat = this.opts.coalesceHeartbeats && coalescible(m);
-    let size: number;
-    try {
-      size = beat ? heartbeatSize(group, m) : messageSize(m);
-    } catch (e) {
-      if (!(e instanceof CodecError)) throw e;
-      this.log.error({ err: e, type: m.type, group }, 'unencodable message dropped');
-      return this.drop();
-    }
-    if (HEADER_SIZE + 16 + size > this.limits.maxPayload) {
-      this.log.warn({ bytes: size, maxPayload: this.limits.maxPayload }, 'message larger than maxPayload dropped');
-      return this.drop();
-    }
-    if (beat) {
-      if (!this.queue.pushHeartbeat(m, size, group)) return this.drop();
-      // A read-confirmation round is waiting on this one: it must not wait for the turn's end.
-      this.scheduleFlush(m.context !== undefined);
-      return true;
-    }
-    if (!this.queue.push(m, size, group)) return this.drop();
-    this.scheduleFlush(true);
-    return true;
+    return this.outbox.send(m, group);
   }
 
   /**
@@ -234,128 +193,19 @@ export class PeerLink {
   }
 
   stats(): LinkStats {
-    return {
-      state: this.state,
-      sent: this.sent,
-      dropped: this.dropped,
-      queuedBytes: this.queue.bytes,
-      queuedMessages: this.queue.length,
-      bufferedBytes: this.ws?.bufferedAmount ?? 0,
-      snapshotPendingBytes: this.snapshots.pendingBytes,
-      heartbeatFrames: this.heartbeatFrames,
-      heartbeatsCoalesced: this.heartbeatsCoalesced,
-    };
+    return { state: this.state, bufferedBytes: this.ws?.bufferedAmount ?? 0, ...this.outbox.stats() };
   }
 
   /** Stops the link for good; resolves once its socket is closed. */
   close(code: CloseCode, reason: string): Promise<void> {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
-    clearImmediate(this.turnFlush);
+    this.outbox.stop();
     clearTimeout(this.downTimer);
     const ws = this.ws;
     this.teardown(code, reason);
     if (!ws || ws.readyState === ws.CLOSED) return Promise.resolve();
     return new Promise((resolve) => ws.once('close', () => resolve()));
-  }
-
-  private drop(): false {
-    this.dropped++;
-    return false;
-  }
-
-  private sendSnapshot(m: Message, group: GroupId): boolean {
-    if (this.state !== LinkState.Connected) return this.snapshotLost(group);
-    try {
-      messageSize(m);
-    } catch (e) {
-      if (!(e instanceof CodecError)) throw e;
-      this.log.error({ err: e, group }, 'unencodable snapshot message dropped');
-      return this.snapshotLost(group);
-    }
-    this.dropped += this.snapshots.add(m, group);
-    this.scheduleFlush(true);
-    return true;
-  }
-
-  /** Counts a Snap that never left and reports it after the caller's send returns. */
-  private snapshotLost(group: GroupId): false {
-    this.drop();
-    queueMicrotask(() => {
-      if (!this.closed) this.opts.onSnapshotStatus(group, this.opts.peer, false);
-    });
-    return false;
-  }
-
-  /**
-   * `now`: in a microtask. The runtime hands over each Ready's messages in one call, so they
-   * still leave as one frame, but without waiting a loop turn (that turn's socket work would be
-   * added to every hop of every write). Otherwise (plain heartbeats) at the end of this turn,
-   * unless an earlier flush takes them along. Messages that pile up while the socket is busy go
-   * out together from onWritten.
-   */
-  private scheduleFlush(now: boolean): void {
-    if (this.flushScheduled) return;
-    if (now) {
-      this.flushScheduled = true;
-      queueMicrotask(() => this.flush());
-    } else {
-      this.turnFlush ??= setImmediate(() => {
-        this.turnFlush = undefined;
-        this.flush();
-      });
-    }
-  }
-
-  private readonly onWritten = (err?: Error) => {
-    if (!err && (this.queue.length > 0 || this.snapshots.pending)) this.scheduleFlush(true);
-  };
-
-  private flush(): void {
-    this.flushScheduled = false;
-    if (this.turnFlush) {
-      clearImmediate(this.turnFlush);
-      this.turnFlush = undefined;
-    }
-    const ws = this.ws;
-    if (!ws || this.state !== LinkState.Connected) return;
-    const { maxBufferedBytes, maxBatchBytes } = this.limits;
-    while (this.queue.batched > 0 && ws.bufferedAmount < maxBufferedBytes) {
-      const { messages, sizes, groups } = this.queue.take(maxBatchBytes)!;
-      this.sent += messages.length;
-      ws.send(encodeBatch(messages, sizes, groups), this.onWritten);
-    }
-    while (this.queue.heartbeats > 0 && ws.bufferedAmount < maxBufferedBytes) {
-      const { messages, sizes, groups } = this.queue.takeHeartbeats(maxBatchBytes)!;
-      this.sent += messages.length;
-      this.heartbeatFrames++;
-      this.heartbeatsCoalesced += messages.length;
-      ws.send(encodeHeartbeats(groups, messages, sizes), this.onWritten);
-    }
-    for (let transfer = this.snapshots.active(); transfer && ws.bufferedAmount < maxBufferedBytes; transfer = this.snapshots.active()) {
-      const frame = transfer.nextFrame()!;
-      if (!transfer.finished) {
-        ws.send(frame, this.onWritten);
-        continue;
-      }
-      this.snapshots.finished();
-      this.sent++;
-      ws.send(frame, (err?: Error) => {
-        if (!err) this.log.info({ transfer: transfer.transferId, group: transfer.group }, 'snapshot sent');
-        if (!this.closed) this.opts.onSnapshotStatus(transfer.group, this.opts.peer, !err);
-        this.onWritten(err);
-      });
-    }
-  }
-
-  /** Everything waiting is lost with the connection; Raft retransmits what matters. */
-  private discardPending(): void {
-    this.dropped += this.queue.clear();
-    clearImmediate(this.turnFlush);
-    this.turnFlush = undefined;
-    const lost = this.snapshots.clear();
-    this.dropped += lost.length;
-    if (!this.closed) for (const g of lost) this.opts.onSnapshotStatus(g, this.opts.peer, false);
   }
 
   private dial(): void {
@@ -495,7 +345,7 @@ export class PeerLink {
     this.stopKeepAlive = undefined;
     this.ws = undefined;
     this.state = LinkState.Down;
-    this.discardPending();
+    this.outbox.discard();
   }
 
   private teardown(code: CloseCode, reason: string): void {

@@ -7,7 +7,7 @@
  */
 import type { Message } from '../raft/types.ts';
 import { varintSize } from './bytes.ts';
-import { HEADER_SIZE } from './codec.ts';
+import { HEADER_SIZE, MAX_MESSAGES_PER_BATCH } from './codec.ts';
 import { type GroupId, GroupIds } from './groups.ts';
 import { heartbeatsFrameSize, MAX_HEARTBEATS_PER_FRAME } from './heartbeats.ts';
 
@@ -80,7 +80,8 @@ export class SendQueue {
 
   /**
    * Removes and returns the oldest messages whose batch frame fits in `maxFrameBytes` (at
-   * least one message, however large), or undefined when none waits.
+   * least one message, however large; at most MAX_MESSAGES_PER_BATCH), or undefined when none
+   * waits.
    */
   take(maxFrameBytes: number): Batch | undefined {
     if (this.batched === 0) return undefined;
@@ -88,7 +89,8 @@ export class SendQueue {
     // Frame bytes so far, counting the message-count varint at its widest (3 bytes: < 2^21).
     let frame = HEADER_SIZE + 3 + this.entrySize(start);
     let end = start + 1;
-    while (end < this.messages.length) {
+    const last = Math.min(this.messages.length, start + MAX_MESSAGES_PER_BATCH);
+    while (end < last) {
       const next = this.entrySize(end);
       if (frame + next > maxFrameBytes) break;
       frame += next;

@@ -7,7 +7,7 @@
  * keeps every frame under maxPayload and lets heartbeats interleave with a large transfer.
  *
  * A Snap message belongs to one group (SnapBegin names it). A link sends one transfer at a time:
- * other groups' snapshots for the same peer wait behind it (link.ts). Each receiving connection
+ * other groups' snapshots for the same peer wait behind it (outbox.ts). Each receiving connection
  * holds at most one transfer. It is dropped, and its buffer freed,
  * when it stalls past a timeout, when a newer transfer begins, or when the connection closes.
  * All connections of a node share a few transfer slots (SnapshotSlots), so the memory of

@@ -19,6 +19,7 @@
  * maxUnauthenticatedPerAddress from one address) may be authenticating at once, the rest are
  * refused at the HTTP upgrade with 503, and only members (isAllowedPeer) get past the handshake.
  * Incoming snapshots share maxSnapshotTransfers slots and are bounded by maxSnapshotBytes.
+ * Those limits and their defaults are limits.ts; who may still be authenticating, admission.ts.
  */
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -27,51 +28,15 @@ import type { FastifyBaseLogger, FastifyInstance, RawServerDefault } from 'fasti
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { type Message, MessageType, type NodeId } from '../raft/types.ts';
+import { Admission } from './admission.ts';
 import { Backoff, checkBackoff } from './backoff.ts';
 import { type GroupEndpoint, type GroupHandlers, type GroupId, GroupIds, GroupTable } from './groups.ts';
-import { CloseCode, HANDSHAKE_FRAME_LIMIT, removedReason } from './handshake.ts';
+import { CloseCode, removedReason } from './handshake.ts';
 import { InboundConnection } from './inbound.ts';
-import { FRAME_OVERHEAD, type LinkLimits, type LinkStats, type LinkTls, PeerLink } from './link.ts';
+import { type LimitOptions, resolveLimits, TRANSPORT_DEFAULTS, TransportConfigError } from './limits.ts';
+import { type LinkLimits, type LinkStats, type LinkTls, PeerLink } from './link.ts';
 import { SnapshotSlots } from './snapshot-chunks.ts';
 import { closeSocket, PEER_PATH } from './socket.ts';
-
-const KiB = 1024;
-const MiB = 1024 * KiB;
-/** Distinct unknown node ids warned about before further ones go to debug. */
-const MAX_UNKNOWN_LOGGED = 256;
-
-export const TRANSPORT_DEFAULTS = {
-  /** Encoded bytes waiting per peer before new messages are dropped. */
-  maxQueueBytes: 8 * MiB,
-  maxQueueMessages: 4096,
-  /** ws's bufferedAmount above which a link stops writing and lets its queue absorb. */
-  maxBufferedBytes: 1 * MiB,
-  /** Target size of one batch frame (a single larger message still goes alone). */
-  maxBatchBytes: 256 * KiB,
-  /** Largest frame accepted from or sent to a peer; above the largest App message Raft makes. */
-  maxPayload: 16 * MiB,
-  /** Snapshots larger than this travel in chunks of this size. */
-  snapshotChunkBytes: 1 * MiB,
-  /** Largest snapshot accepted from a peer (the node passes its max-snapshot-bytes setting). */
-  maxSnapshotBytes: 2048 * MiB,
-  /** Incoming snapshot transfers in progress at once, over all connections. */
-  maxSnapshotTransfers: 2,
-  /** Largest frame before the handshake completed; the handshake frames are under 1 KiB. */
-  maxPreAuthPayload: HANDSHAKE_FRAME_LIMIT,
-  /** Connections still authenticating, beyond which new ones are refused at the upgrade. */
-  maxUnauthenticated: 16,
-  /** The same, per remote address, so that one host cannot take every slot. */
-  maxUnauthenticatedPerAddress: 4,
-  /** An incoming chunked snapshot with no chunk for this long is dropped. */
-  snapshotTimeoutMs: 30_000,
-  /** Dial + authentication must finish within this. */
-  handshakeTimeoutMs: 5_000,
-  /** A ping unanswered for a whole interval closes the link. */
-  pingIntervalMs: 5_000,
-  /** The default election timeout (10 ticks of 50 ms); the node passes its own. */
-  peerDownWarnMs: 500,
-  backoff: { minMs: 100, maxMs: 5_000 },
-} as const;
 
 export interface Peer {
   id: NodeId;
@@ -79,7 +44,7 @@ export interface Peer {
   url: string;
 }
 
-export interface TransportOptions extends Partial<LinkLimits> {
+export interface TransportOptions extends LimitOptions {
   nodeId: NodeId;
   /** The cluster id at start; '' for a node that joins with empty data (see clusterId). */
   clusterId: string;
@@ -101,18 +66,10 @@ export interface TransportOptions extends Partial<LinkLimits> {
   /** Which node ids may dial in; by default, the peers last given to setPeers. */
   isAllowedPeer?: (id: NodeId) => boolean;
   maxSnapshotBytes?: number;
-  maxSnapshotTransfers?: number;
-  maxPreAuthPayload?: number;
-  maxUnauthenticated?: number;
-  maxUnauthenticatedPerAddress?: number;
   snapshotTimeoutMs?: number;
   backoff?: { minMs: number; maxMs: number };
   /** Uniform in [0, 1), for backoff jitter. */
   random?: () => number;
-}
-
-export class TransportConfigError extends Error {
-  override name = 'TransportConfigError';
 }
 
 export class Transport {
@@ -135,56 +92,22 @@ export class Transport {
   private readonly log: Logger;
   private readonly isAllowedPeer: (id: NodeId) => boolean;
   private readonly snapshotSlots: SnapshotSlots;
-  private readonly guard: { preAuthPayload: number; total: number; perAddress: number };
-  /** Node ids already refused as unknown peers at warn level (bounded: see firstUnknownPeer). */
-  private readonly unknownLogged = new Set<string>();
-  private unknownOverflowLogged = false;
+  private readonly admission: Admission;
   private closed = false;
+  /** Authenticated inbound connections closed for breaking the protocol (see inboundStats). */
+  private protocolErrors = 0;
   /** Presented in every handshake; set once on a joining node (learnClusterId), never changed. */
   clusterId: string;
 
   constructor(private readonly opts: TransportOptions) {
     this.clusterId = opts.clusterId;
-    const d = TRANSPORT_DEFAULTS;
-    this.limits = {
-      maxQueueBytes: opts.maxQueueBytes ?? d.maxQueueBytes,
-      maxQueueMessages: opts.maxQueueMessages ?? d.maxQueueMessages,
-      maxBufferedBytes: opts.maxBufferedBytes ?? d.maxBufferedBytes,
-      maxBatchBytes: opts.maxBatchBytes ?? d.maxBatchBytes,
-      maxPayload: opts.maxPayload ?? d.maxPayload,
-      snapshotChunkBytes: opts.snapshotChunkBytes ?? d.snapshotChunkBytes,
-      handshakeTimeoutMs: opts.handshakeTimeoutMs ?? d.handshakeTimeoutMs,
-      pingIntervalMs: opts.pingIntervalMs ?? d.pingIntervalMs,
-      peerDownWarnMs: opts.peerDownWarnMs ?? d.peerDownWarnMs,
-    };
-    for (const [name, v] of Object.entries(this.limits)) {
-      if (!(Number.isSafeInteger(v) && v > 0)) throw new TransportConfigError(`${name} must be a positive integer`);
-    }
-    if (this.limits.snapshotChunkBytes + FRAME_OVERHEAD > this.limits.maxPayload) {
-      throw new TransportConfigError('snapshotChunkBytes must leave 16 KiB of room under maxPayload');
-    }
-    if (this.limits.maxBatchBytes > this.limits.maxPayload) {
-      throw new TransportConfigError('maxBatchBytes must not exceed maxPayload');
-    }
-    this.guard = {
-      preAuthPayload: opts.maxPreAuthPayload ?? d.maxPreAuthPayload,
-      total: opts.maxUnauthenticated ?? d.maxUnauthenticated,
-      perAddress: opts.maxUnauthenticatedPerAddress ?? d.maxUnauthenticatedPerAddress,
-    };
-    for (const [name, v] of Object.entries(this.guard)) {
-      if (!(Number.isSafeInteger(v) && v > 0)) throw new TransportConfigError(`${name} must be a positive integer`);
-    }
-    if (this.guard.preAuthPayload > this.limits.maxPayload) {
-      throw new TransportConfigError('maxPreAuthPayload must not exceed maxPayload');
-    }
-    const transfers = opts.maxSnapshotTransfers ?? d.maxSnapshotTransfers;
-    if (!(Number.isSafeInteger(transfers) && transfers > 0)) {
-      throw new TransportConfigError('maxSnapshotTransfers must be a positive integer');
-    }
-    this.snapshotSlots = new SnapshotSlots(transfers);
+    const { limits, admission, snapshotTransfers } = resolveLimits(opts);
+    this.limits = limits;
+    this.admission = new Admission(admission, opts.logger);
+    this.snapshotSlots = new SnapshotSlots(snapshotTransfers);
     if (opts.secret.length === 0) throw new TransportConfigError('the cluster secret must not be empty');
     if (!opts.nodeId) throw new TransportConfigError('nodeId must not be empty');
-    checkBackoff(opts.backoff ?? d.backoff);
+    checkBackoff(opts.backoff ?? TRANSPORT_DEFAULTS.backoff);
     this.log = opts.logger;
     this.isAllowedPeer = opts.isAllowedPeer ?? ((id) => this.links.has(id));
     this.groups = new GroupTable({ sendGroup: (g, ms) => this.sendGroup(g, ms) }, this.log);
@@ -209,6 +132,11 @@ export class Transport {
     return { hosted: this.groups.size, unhostedDropped: this.groups.unhosted };
   }
 
+  /** Authenticated peers' connections closed for an undecodable or out-of-place frame (a frame over a cap, say). */
+  inboundStats(): { protocolErrors: number } {
+    return { protocolErrors: this.protocolErrors };
+  }
+
   /**
    * Registers `@fastify/websocket` and the peer route on `app`. Call before `app.listen`.
    * Generic over the logger so that an instance built with a pino `loggerInstance` is accepted
@@ -220,7 +148,7 @@ export class Transport {
       throw new TransportConfigError('@fastify/websocket is already registered; Transport.registerRoutes registers it itself (it owns maxPayload)');
     }
     await app.register(websocket, {
-      options: { maxPayload: this.guard.preAuthPayload, perMessageDeflate: false },
+      options: { maxPayload: this.admission.limits.preAuthPayload, perMessageDeflate: false },
       // Each connection logs its own errors; the default handler would destroy the socket
       // before ws's close frame (say 1009, message too big) reaches the peer.
       errorHandler: () => {},
@@ -231,7 +159,7 @@ export class Transport {
         websocket: true,
         // Runs before the upgrade: refusing here costs an HTTP reply, not a WebSocket.
         preValidation: async (req, reply) => {
-          const busy = this.tooManyUnauthenticated(req.socket.remoteAddress ?? '?');
+          const busy = this.admission.refusal(this.inbound, req.socket.remoteAddress ?? '?');
           if (busy) {
             this.log.debug({ remote: req.socket.remoteAddress, busy }, 'peer upgrade refused');
             await reply.code(503).header('retry-after', '1').send({ error: busy });
@@ -240,37 +168,6 @@ export class Transport {
       },
       (socket, req) => this.accept(socket, req.socket.remoteAddress ?? '?'),
     );
-  }
-
-  /** Why one more unauthenticated connection from `remote` is refused; undefined if it is not. */
-  private tooManyUnauthenticated(remote: string): string | undefined {
-    let total = 0;
-    let fromRemote = 0;
-    for (const c of this.inbound) {
-      if (c.peerId !== undefined) continue;
-      total++;
-      if (c.remote === remote) fromRemote++;
-    }
-    if (total >= this.guard.total) return `${total} peer connections are already authenticating`;
-    if (fromRemote >= this.guard.perAddress) return `${fromRemote} peer connections from ${remote} are already authenticating`;
-    return undefined;
-  }
-
-  /**
-   * Warn about an unknown peer id once; the set is bounded so that a peer cycling through
-   * random ids cannot grow it (past the bound, refusals are logged at debug only).
-   */
-  private firstUnknownPeer(id: string): boolean {
-    if (this.unknownLogged.has(id)) return false;
-    if (this.unknownLogged.size >= MAX_UNKNOWN_LOGGED) {
-      if (!this.unknownOverflowLogged) {
-        this.unknownOverflowLogged = true;
-        this.log.warn({ ids: MAX_UNKNOWN_LOGGED }, 'many unknown node ids refused; further ones are logged at debug');
-      }
-      return false;
-    }
-    this.unknownLogged.add(id);
-    return true;
   }
 
   /**
@@ -410,7 +307,7 @@ export class Transport {
       return;
     }
     // The upgrade hook checked this already; connections racing through it are refused here.
-    const busy = this.tooManyUnauthenticated(remote);
+    const busy = this.admission.refusal(this.inbound, remote);
     if (busy) {
       this.log.debug({ remote, busy }, 'peer connection refused');
       closeSocket(socket, CloseCode.TryAgainLater, busy);
@@ -436,12 +333,15 @@ export class Transport {
       maxPayload: this.limits.maxPayload,
       maxSnapshotBytes: opts.maxSnapshotBytes ?? TRANSPORT_DEFAULTS.maxSnapshotBytes,
       snapshotSlots: this.snapshotSlots,
-      firstUnknownPeer: (id) => this.firstUnknownPeer(id),
+      firstUnknownPeer: (id) => this.admission.firstUnknownPeer(id),
       snapshotTimeoutMs: opts.snapshotTimeoutMs ?? TRANSPORT_DEFAULTS.snapshotTimeoutMs,
       hosts: (g) => this.groups.hosts(g),
       unhosted: (g, from) => this.groups.dropUnhosted(g, from),
       deliver: (g, m) => this.groups.deliver(g, m),
       deliverForward: (from, body) => this.onForward?.(from, body),
+      onProtocolError: () => {
+        this.protocolErrors++;
+      },
       onAuthenticated: (c) => {
         const id = c.peerId!;
         const previous = this.inboundByPeer.get(id);

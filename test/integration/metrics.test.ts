@@ -89,6 +89,16 @@ describe('metrics', () => {
         h.id,
       ).toBe(false);
       for (const p of cluster.nodes) if (p !== h) expect(m.get(`raftkv_network_peer_connected{peer="${p.id}"}`), `${h.id}->${p.id}`).toBe(1);
+      // The transport's group counters: one group, so nothing unhosted; heartbeats (the leader's,
+      // the followers' answers) travel coalesced, one or more per frame; no peer broke the protocol.
+      expect(m.get('raftkv_network_unhosted_group_messages_dropped_total'), h.id).toBe(0);
+      expect(m.get('raftkv_network_peer_protocol_errors_total'), h.id).toBe(0);
+      for (const p of cluster.nodes) {
+        if (p === h || (h !== leader && p !== leader)) continue;
+        const frames = m.get(`raftkv_network_peer_heartbeat_frames_sent_total{peer="${p.id}"}`)!;
+        expect(frames, `${h.id}->${p.id}`).toBeGreaterThan(0);
+        expect(m.get(`raftkv_network_peer_heartbeats_coalesced_total{peer="${p.id}"}`), `${h.id}->${p.id}`).toBeGreaterThanOrEqual(frames);
+      }
     }
     // Every series the shipped dashboard and alert rules query exists under that name.
     // Declared families count: a labelled counter with no samples yet (commands, before any

@@ -1,5 +1,5 @@
 /**
- * Loopback throughput of peer links, to justify three choices in link.ts:
+ * Loopback throughput of peer links, to justify three choices of the outbound link (outbox.ts, link.ts):
  *  1. one batch frame per flush, against one WebSocket frame per message, with and without
  *     corking the TCP socket around the per-message writes (raw ws, same payloads);
  *  2. the whole transport end to end, batching on vs effectively off (maxBatchBytes tiny);
