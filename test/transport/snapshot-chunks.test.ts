@@ -1,5 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MessageType } from '../../src/raft/types.ts';
 import { Backoff, BackoffConfigError } from '../../src/transport/backoff.ts';
 import { FrameKind, openFrame, readBatch, readSnapBegin, readSnapChunk } from '../../src/transport/codec.ts';
@@ -93,18 +92,24 @@ describe('snapshot chunking', () => {
     expect(feed(a, fresh.slice(1))!.snapshot!.data.length).toBe(9_000);
   });
 
-  it('an abandoned transfer times out and is freed', async () => {
-    const { a, drops } = newAssembler({ timeoutMs: 60 });
-    const fs = frames(new OutboundSnapshot(3, snapMessage(10_000), 4096));
-    feed(a, fs.slice(0, 2));
-    await sleep(30);
-    feed(a, fs.slice(2, 3)); // progress postpones the timeout
-    await sleep(40);
-    expect(drops).toEqual([]);
-    await sleep(80);
-    expect(drops).toEqual(['3:timed out']);
-    expect(a.heldBytes).toBe(0);
-    expect(feed(a, fs.slice(3))).toBeUndefined();
+  it('an abandoned transfer times out and is freed', () => {
+    // Fake timers: with real sleeps a loaded machine overshot the first one past the timeout.
+    vi.useFakeTimers();
+    try {
+      const { a, drops } = newAssembler({ timeoutMs: 60 });
+      const fs = frames(new OutboundSnapshot(3, snapMessage(10_000), 4096));
+      feed(a, fs.slice(0, 2));
+      vi.advanceTimersByTime(59);
+      feed(a, fs.slice(2, 3)); // progress postpones the timeout
+      vi.advanceTimersByTime(59);
+      expect(drops).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(drops).toEqual(['3:timed out']);
+      expect(a.heldBytes).toBe(0);
+      expect(feed(a, fs.slice(3))).toBeUndefined();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('refuses a snapshot over the size limit without allocating, and chunks out of order', () => {
