@@ -81,19 +81,19 @@ export class Membership {
     if (this.conf.voters.includes(m.id) || this.conf.learners.includes(m.id)) {
       throw new MemberExistsError(m.id);
     }
-    this.check('adding', m.id, this.conf.voters, opts);
-    await this.propose({ type: ConfChangeType.AddLearner, node: m.id, context: encodeMember(m) });
+    await this.propose({ type: ConfChangeType.AddLearner, node: m.id, context: encodeMember(m) }, () => this.check('adding', m.id, this.conf.voters, opts));
   }
 
   async remove(id: string, opts: ChangeOptions = {}): Promise<void> {
     if (!this.conf.voters.includes(id) && !this.conf.learners.includes(id)) throw new UnknownMemberError(id);
-    this.check(
-      'removing',
-      id,
-      this.conf.voters.filter((v) => v !== id),
-      opts,
+    await this.propose({ type: ConfChangeType.RemoveNode, node: id }, () =>
+      this.check(
+        'removing',
+        id,
+        this.conf.voters.filter((v) => v !== id),
+        opts,
+      ),
     );
-    await this.propose({ type: ConfChangeType.RemoveNode, node: id });
   }
 
   /**
@@ -108,16 +108,14 @@ export class Membership {
     const status = this.host.core.status();
     const match = status.progress?.[id]?.match ?? 0;
     if (match < status.commit) throw new LearnerBehindError(id, match, status.commit);
-    this.check('promoting', id, [...this.conf.voters, id], opts);
-    await this.propose({ type: ConfChangeType.AddVoter, node: id });
+    await this.propose({ type: ConfChangeType.AddVoter, node: id }, () => this.check('promoting', id, [...this.conf.voters, id], opts));
   }
 
   /**
-   * The strict reconfiguration check (reconfig-check.ts), on the leader: only it hears from
-   * every member, so a follower sends the request on (NotLeaderError) before judging.
+   * The strict reconfiguration check (reconfig-check.ts), run by propose on the leader (only it
+   * hears from every member; a follower sends the request on first).
    */
   private check(verb: ReconfigVerb, id: string, after: readonly string[], opts: ChangeOptions): void {
-    if (!this.host.isLeader()) throw new NotLeaderError(this.host.leader());
     if (opts.force) return;
     const why = unsafeReconfig(verb, id, this.conf.voters, after, (v) => this.active(v));
     if (why) throw new UnsafeReconfigError(why);
@@ -138,8 +136,9 @@ export class Membership {
    * Changes go one at a time, so an admin request that arrives while the previous change (or a
    * new leader's no-op) is still being applied waits for it rather than failing: right after an
    * election, or while a learner is being promoted, a refusal would only make the operator retry.
+   * `check` then judges the change against the configuration it will follow, and may refuse it.
    */
-  async propose(cc: ConfChange): Promise<unknown> {
+  async propose(cc: ConfChange, check?: () => void): Promise<unknown> {
     const deadline = Date.now() + this.host.writeTimeoutMs();
     for (;;) {
       if (this.host.closed()) throw new NodeClosedError();
@@ -148,6 +147,7 @@ export class Membership {
       if (Date.now() >= deadline) throw new ConfChangePendingError();
       await new Promise((r) => setTimeout(r, this.cfg.tickMs));
     }
+    check?.();
     const { index, term } = this.host.core.proposeConfChange(cc);
     this.host.scheduleReady();
     return this.host.proposals.wait(index, term, deadline);
