@@ -16,9 +16,11 @@ export const FLAGS_HELP = `flags: --endpoints URL,... (RAFTKV_ENDPOINTS; default
 
 export const MEMBER_USAGE = `usage:
   raftkv member list [-o table|json]
-  raftkv member add ID=HOST:PORT[:HTTP_PORT[:TLS_PORT]]   start the node with --join first; it joins as a learner
-  raftkv member promote ID                               make a caught-up learner a voter (automatic once caught up)
-  raftkv member remove ID
+  raftkv member add ID=HOST:PORT[:HTTP_PORT[:TLS_PORT]] [--force]   start the node with --join first; it joins as a learner
+  raftkv member promote ID [--force]                                make a caught-up learner a voter (automatic once caught up)
+  raftkv member remove ID [--force]
+  --force: make the change even if the leader finds too few active voters to commit it or
+           anything after it (refused by default with unsafe_reconfig: it would wedge the cluster)
 ${FLAGS_HELP}`;
 
 /** What /v1/cluster answers, as far as these commands read it. */
@@ -42,8 +44,12 @@ export interface MemberRow {
 }
 
 export async function runMember(argv: string[]): Promise<void> {
-  await command('member', MEMBER_USAGE, argv, { output: { type: 'string', short: 'o' } }, async (args, values, api) => {
+  const flags = { output: { type: 'string', short: 'o' }, force: { type: 'boolean' } } as const;
+  await command('member', MEMBER_USAGE, argv, flags, async (args, values, api, switches) => {
     const [sub, ...rest] = args;
+    usageIf(switches.has('force') && sub !== 'add' && sub !== 'remove' && sub !== 'promote', '--force goes with member add, remove or promote');
+    // The strict reconfiguration check's override (src/node/reconfig-check.ts).
+    const force = switches.has('force') ? '?force=true' : '';
     switch (sub) {
       case 'list': {
         usageIf(rest.length > 0, `member list takes no arguments, got '${rest.join(' ')}'`);
@@ -59,19 +65,19 @@ export async function runMember(argv: string[]): Promise<void> {
         usageIf(rest.length !== 1, 'member add takes one ID=HOST:PORT[:HTTP_PORT[:TLS_PORT]]');
         const [m] = parsePeers(rest[0], 'member');
         const body = { id: m.id, host: m.host, port: m.port, http_port: m.httpPort, ...(m.tlsPort ? { tls_port: m.tlsPort } : {}) };
-        ok(await api().toLeader('POST', '/v1/cluster/members', body));
+        ok(await api().toLeader('POST', `/v1/cluster/members${force}`, body));
         out(`added member ${m.id} (${m.host}:${m.port}, http ${m.httpPort}) as a learner; it becomes a voter once it has caught up`);
         return;
       }
       case 'remove': {
         const id = oneId(rest, 'member remove');
-        ok(await api().toLeader('DELETE', `/v1/cluster/members/${encodeURIComponent(id)}`));
+        ok(await api().toLeader('DELETE', `/v1/cluster/members/${encodeURIComponent(id)}${force}`));
         out(`removed member ${id}`);
         return;
       }
       case 'promote': {
         const id = oneId(rest, 'member promote');
-        ok(await api().toLeader('POST', `/v1/cluster/members/${encodeURIComponent(id)}/promote`));
+        ok(await api().toLeader('POST', `/v1/cluster/members/${encodeURIComponent(id)}/promote${force}`));
         out(`promoted member ${id} to voter`);
         return;
       }
@@ -168,9 +174,12 @@ export async function command(
   name: string,
   usage: string,
   argv: string[],
-  extra: Record<string, { type: 'string'; short?: string }>,
-  /** `api` is made on first use, so that usage errors in the arguments are reported first. */
-  fn: (args: string[], values: Record<string, string | undefined>, api: () => ApiClient) => Promise<void>,
+  extra: Record<string, { type: 'string' | 'boolean'; short?: string }>,
+  /**
+   * `api` is made on first use, so that usage errors in the arguments are reported first;
+   * `switches` holds the boolean flags of `extra` that were given.
+   */
+  fn: (args: string[], values: Record<string, string | undefined>, api: () => ApiClient, switches: Set<string>) => Promise<void>,
 ): Promise<void> {
   try {
     let parsed: { values: Values; positionals: string[] };
@@ -183,12 +192,22 @@ export async function command(
       out(usage);
       process.exit(0);
     }
-    const values = parsed.values as Record<string, string | undefined>;
+    const values: Record<string, string | undefined> = {};
+    const switches = new Set<string>();
+    for (const [k, v] of Object.entries(parsed.values)) {
+      if (v === true) switches.add(k);
+      else if (typeof v === 'string') values[k] = v;
+    }
     let client: ApiClient | undefined;
-    await fn(parsed.positionals, values, () => {
-      client ??= new ApiClient(apiOptions(values));
-      return client;
-    });
+    await fn(
+      parsed.positionals,
+      values,
+      () => {
+        client ??= new ApiClient(apiOptions(values));
+        return client;
+      },
+      switches,
+    );
   } catch (err) {
     const usageError = (err instanceof ApiError && err.usage) || err instanceof ConfigError;
     process.stderr.write(`raftkv ${name}: ${(err as Error).message}\n`);

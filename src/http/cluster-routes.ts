@@ -2,7 +2,8 @@
  * Cluster administration: status, membership and leadership transfer. Whatever an admin request
  * would put in the log is checked first (the schema for shapes, checkMember for the rules the
  * schema cannot say, such as what a hostname is), so a bad request gets a 400 naming the field
- * instead of becoming an entry that every replica must apply.
+ * instead of becoming an entry that every replica must apply. A change that would wedge the
+ * cluster is refused with 409 unsafe_reconfig unless `?force=true` (src/node/reconfig-check.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import { diskUsage } from '../node/disk-usage.ts';
@@ -28,6 +29,15 @@ const memberSchema = {
   required: ['id', 'host', 'port', 'http_port'],
   additionalProperties: false,
 } as const;
+
+/** `?force=true`: skip the strict reconfiguration check, as etcd's --strict-reconfig-check=false. */
+const forceQuery = {
+  type: 'object',
+  properties: { force: { type: 'boolean', description: 'make the change even if it would leave too few active voters to commit' } },
+  additionalProperties: false,
+} as const;
+
+type ForceQuery = { Querystring: { force?: boolean } };
 
 /**
  * A member's role as this node can vouch for it, and when it last heard from it. Only the
@@ -83,36 +93,44 @@ export function registerClusterRoutes(app: FastifyInstance, node: RaftNode): voi
     };
   });
 
-  app.post<{ Body: { id: string; host: string; port: number; http_port: number; tls_port?: number } }>(
+  app.post<{ Body: { id: string; host: string; port: number; http_port: number; tls_port?: number } } & ForceQuery>(
     '/v1/cluster/members',
-    { schema: { description: 'Add a member: it joins as a learner and is promoted once caught up', body: memberSchema } },
+    { schema: { description: 'Add a member: it joins as a learner and is promoted once caught up', body: memberSchema, querystring: forceQuery } },
     async (req, reply) => {
       const b = req.body;
       // checkMember refuses port 0 unless a TLS port is given (a TLS-only member), naming the field.
-      await node.addMember(checkMember({ id: b.id, host: b.host, port: b.port, httpPort: b.http_port, ...(b.tls_port ? { tlsPort: b.tls_port } : {}) }));
+      const m = checkMember({ id: b.id, host: b.host, port: b.port, httpPort: b.http_port, ...(b.tls_port ? { tlsPort: b.tls_port } : {}) });
+      await node.addMember(m, { force: req.query.force === true });
       return reply.code(202).send({ ok: true, id: b.id, status: 'learner' });
     },
   );
 
-  app.delete<{ Params: { id: string } }>(
+  app.delete<{ Params: { id: string } } & ForceQuery>(
     '/v1/cluster/members/:id',
-    { schema: { description: 'Remove a member', params: { type: 'object', properties: { id: idSchema }, required: ['id'] } } },
+    {
+      schema: {
+        description: 'Remove a member (refused if it would leave too few active voters, unless forced)',
+        params: { type: 'object', properties: { id: idSchema }, required: ['id'] },
+        querystring: forceQuery,
+      },
+    },
     async (req) => {
-      await node.removeMember(req.params.id);
+      await node.removeMember(req.params.id, { force: req.query.force === true });
       return { ok: true, removed: req.params.id };
     },
   );
 
-  app.post<{ Params: { id: string } }>(
+  app.post<{ Params: { id: string } } & ForceQuery>(
     '/v1/cluster/members/:id/promote',
     {
       schema: {
         description: 'Make a learner a voter (refused while it is behind; caught-up learners are promoted automatically)',
         params: { type: 'object', properties: { id: idSchema }, required: ['id'] },
+        querystring: forceQuery,
       },
     },
     async (req) => {
-      await node.promoteMember(req.params.id);
+      await node.promoteMember(req.params.id, { force: req.query.force === true });
       return { ok: true, promoted: req.params.id };
     },
   );

@@ -13,6 +13,7 @@ import {
   NotLearnerError,
   TransferTimeoutError,
   UnknownMemberError,
+  UnsafeReconfigError,
 } from '../node/errors.ts';
 import { InvalidMemberError } from '../node/members.ts';
 import { OutcomeUnknownError, ProposalFailedError, ReadTimeoutError } from '../node/waiters.ts';
@@ -45,6 +46,7 @@ const BY_CLASS: [new (...a: never[]) => Error, number, string][] = [
   [MemberExistsError, 409, 'member_exists'],
   [NotLearnerError, 409, 'not_learner'],
   [LearnerBehindError, 409, 'learner_not_ready'],
+  [UnsafeReconfigError, 409, 'unsafe_reconfig'],
   [ConfChangePendingError, 503, 'conf_change_pending'],
   [ProposalDroppedError, 503, 'proposal_dropped'],
   [ProposalFailedError, 503, 'proposal_failed'],

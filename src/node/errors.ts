@@ -60,3 +60,11 @@ export class LearnerBehindError extends Error {
     super(`learner ${id} has not caught up (at ${match} of ${commit}); it is promoted automatically once it has`);
   }
 }
+
+/**
+ * A membership change the leader refuses because it would wedge the cluster (reconfig-check.ts):
+ * it could not commit, or would leave too few active voters for anything after it to commit.
+ */
+export class UnsafeReconfigError extends Error {
+  override name = 'UnsafeReconfigError';
+}

@@ -4,7 +4,8 @@
  * follow from it and from the address book (members.ts).
  *
  * Kept out of RaftNode behind `MembershipHost` so that it sees only the few things it uses: the
- * core's conf-change calls, the callers waiting on the log, and the transport's peer list.
+ * core's conf-change calls, the callers waiting on the log, the transport's peer list, and when
+ * each peer was last heard from (for the strict reconfiguration check, reconfig-check.ts).
  */
 import type { RawNode } from '../raft/index.ts';
 import { decodeConfChange } from '../raft/index.ts';
@@ -19,9 +20,11 @@ import {
   NotLeaderError,
   NotLearnerError,
   UnknownMemberError,
+  UnsafeReconfigError,
 } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { checkMember, decodeMember, encodeMember, InvalidMemberError, type Member, type Members, raftUrl } from './members.ts';
+import { type ReconfigVerb, unsafeReconfig } from './reconfig-check.ts';
 import type { Removal } from './removal.ts';
 import { secureHttp } from './tls-config.ts';
 import type { ProposalWaiters } from './waiters.ts';
@@ -47,6 +50,15 @@ export interface MembershipHost {
   setPeers(peers: Peer[]): void;
   /** Whether this node was removed, told of each applied change first (removal.ts). */
   readonly removal: Pick<Removal, 'applied' | 'removed'>;
+  /** Milliseconds since a peer was last heard from, undefined if never (PeerContact.sinceMs). */
+  sinceMs(id: string): number | undefined;
+  /** Whether the link to a peer is up (Transport.stats): a killed peer drops it at once. */
+  linkUp(id: string): boolean;
+}
+
+/** An operator's change: `force` skips the strict reconfiguration check (etcd's --strict-reconfig-check=false). */
+export interface ChangeOptions {
+  force?: boolean;
 }
 
 export class Membership {
@@ -56,22 +68,32 @@ export class Membership {
   constructor(
     private readonly host: MembershipHost,
     private readonly members: Members,
-    private readonly cfg: Pick<NodeConfig, 'id' | 'tickMs' | 'peerCertFile'>,
+    private readonly cfg: Pick<NodeConfig, 'id' | 'tickMs' | 'peerCertFile' | 'electionTimeout'>,
     private readonly log: Logger,
   ) {}
 
-  /** Add a member as a learner; it is promoted to voter automatically once caught up. */
-  async add(m: Member): Promise<void> {
+  /**
+   * Add a member as a learner; it is promoted to voter automatically once caught up. A learner
+   * changes no quorum, but its entry still needs the voters' to commit (strict check).
+   */
+  async add(m: Member, opts: ChangeOptions = {}): Promise<void> {
     checkMember(m);
     if (this.conf.voters.includes(m.id) || this.conf.learners.includes(m.id)) {
       throw new MemberExistsError(m.id);
     }
-    await this.propose({ type: ConfChangeType.AddLearner, node: m.id, context: encodeMember(m) });
+    await this.propose({ type: ConfChangeType.AddLearner, node: m.id, context: encodeMember(m) }, () => this.check('adding', m.id, this.conf.voters, opts));
   }
 
-  async remove(id: string): Promise<void> {
+  async remove(id: string, opts: ChangeOptions = {}): Promise<void> {
     if (!this.conf.voters.includes(id) && !this.conf.learners.includes(id)) throw new UnknownMemberError(id);
-    await this.propose({ type: ConfChangeType.RemoveNode, node: id });
+    await this.propose({ type: ConfChangeType.RemoveNode, node: id }, () =>
+      this.check(
+        'removing',
+        id,
+        this.conf.voters.filter((v) => v !== id),
+        opts,
+      ),
+    );
   }
 
   /**
@@ -79,22 +101,44 @@ export class Membership {
    * (promoteCaughtUpLearners); this is the operator's way to ask, refused as etcd refuses it
    * while the learner is behind, since a voter that cannot vote yet weakens the quorum.
    */
-  async promote(id: string): Promise<void> {
+  async promote(id: string, opts: ChangeOptions = {}): Promise<void> {
     if (this.conf.voters.includes(id)) throw new NotLearnerError(id);
     if (!this.conf.learners.includes(id)) throw new UnknownMemberError(id);
     if (!this.host.isLeader()) throw new NotLeaderError(this.host.leader());
     const status = this.host.core.status();
     const match = status.progress?.[id]?.match ?? 0;
     if (match < status.commit) throw new LearnerBehindError(id, match, status.commit);
-    await this.propose({ type: ConfChangeType.AddVoter, node: id });
+    await this.propose({ type: ConfChangeType.AddVoter, node: id }, () => this.check('promoting', id, [...this.conf.voters, id], opts));
+  }
+
+  /**
+   * The strict reconfiguration check (reconfig-check.ts), run by propose on the leader (only it
+   * hears from every member; a follower sends the request on first).
+   */
+  private check(verb: ReconfigVerb, id: string, after: readonly string[], opts: ChangeOptions): void {
+    if (opts.force) return;
+    const why = unsafeReconfig(verb, id, this.conf.voters, after, (v) => this.active(v));
+    if (why) throw new UnsafeReconfigError(why);
+  }
+
+  /**
+   * Heard from within an election timeout and still linked, as etcd counts a member active only
+   * while its peer connection is up: a peer that was killed a moment ago is down at once, not
+   * an election timeout later. This node always is.
+   */
+  private active(id: string): boolean {
+    if (id === this.cfg.id) return true;
+    const since = this.host.sinceMs(id);
+    return since !== undefined && since <= this.cfg.electionTimeout && this.host.linkUp(id);
   }
 
   /**
    * Changes go one at a time, so an admin request that arrives while the previous change (or a
    * new leader's no-op) is still being applied waits for it rather than failing: right after an
    * election, or while a learner is being promoted, a refusal would only make the operator retry.
+   * `check` then judges the change against the configuration it will follow, and may refuse it.
    */
-  async propose(cc: ConfChange): Promise<unknown> {
+  async propose(cc: ConfChange, check?: () => void): Promise<unknown> {
     const deadline = Date.now() + this.host.writeTimeoutMs();
     for (;;) {
       if (this.host.closed()) throw new NodeClosedError();
@@ -103,6 +147,7 @@ export class Membership {
       if (Date.now() >= deadline) throw new ConfChangePendingError();
       await new Promise((r) => setTimeout(r, this.cfg.tickMs));
     }
+    check?.();
     const { index, term } = this.host.core.proposeConfChange(cc);
     this.host.scheduleReady();
     return this.host.proposals.wait(index, term, deadline);
@@ -119,6 +164,8 @@ export class Membership {
     const pr = status.progress ?? {};
     for (const id of this.conf.learners) {
       if ((pr[id]?.match ?? 0) < status.commit) continue;
+      // A caught-up learner that has since gone quiet would be a voter the quorum cannot count on.
+      if (unsafeReconfig('promoting', id, this.conf.voters, [...this.conf.voters, id], (v) => this.active(v))) continue;
       try {
         const { index, term } = this.host.core.proposeConfChange({ type: ConfChangeType.AddVoter, node: id });
         void this.host.proposals.wait(index, term, Date.now() + this.host.writeTimeoutMs()).catch(() => undefined);

@@ -18,6 +18,7 @@ import type { NodeConfig } from './config.ts';
 import { NodeClosedError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { Member, Members } from './members.ts';
+import type { ChangeOptions } from './membership.ts';
 import type { NodeMetrics } from './metrics.ts';
 import { type NodeStatus, nodeStatus } from './node-status.ts';
 import { type NodeParts, openParts } from './open.ts';
@@ -174,17 +175,18 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   // ---- membership ---------------------------------------------------------------------------
 
   /** Add a member as a learner; it is promoted to voter automatically once caught up. */
-  addMember(m: Member): Promise<void> {
-    return this.units.membership.add(m);
+  addMember(m: Member, opts?: ChangeOptions): Promise<void> {
+    return this.units.membership.add(m, opts);
   }
 
-  removeMember(id: string): Promise<void> {
-    return this.units.membership.remove(id);
+  /** Refused when it would wedge the cluster, unless forced (reconfig-check.ts); so are the others. */
+  removeMember(id: string, opts?: ChangeOptions): Promise<void> {
+    return this.units.membership.remove(id, opts);
   }
 
   /** Make a learner a voter now, refused while it is behind (membership.ts). */
-  promoteMember(id: string): Promise<void> {
-    return this.units.membership.promote(id);
+  promoteMember(id: string, opts?: ChangeOptions): Promise<void> {
+    return this.units.membership.promote(id, opts);
   }
 
   /** Hand leadership to `to` (or the most caught-up reachable voter); resolves with the new leader. */

@@ -133,6 +133,8 @@ export function wireUnits(cfg: NodeConfig, log: Logger, parts: NodeParts, node: 
       scheduleReady,
       setPeers: (peers) => transport.setPeers(peers),
       removal,
+      sinceMs: (id) => contact.sinceMs(id),
+      linkUp: (id) => transport.stats()[id]?.state === 'connected',
     },
     members,
     cfg,

@@ -27,6 +27,7 @@ describe('help and usage errors', () => {
     [['member', 'remove', 'bad id!'], 2, /is not a node id/],
     [['member', 'list', '-o', 'yaml'], 2, /-o must be table or json/],
     [['member', 'list', '--bogus'], 2, /Unknown option '--bogus'/],
+    [['member', 'list', '--force'], 2, /--force goes with member add, remove or promote/],
     [['member', 'list', '--endpoints', 'ftp://x:1'], 2, /bad endpoint/],
     [['leader'], 2, /raftkv leader: no subcommand/],
     [['leader', 'transfer', 'a', 'b'], 2, /at most one ID/],

@@ -76,6 +76,23 @@ describe('admin requests are validated before they are proposed', () => {
     expect(to.json()).toMatchObject({ error: 'bad_request', field: 'to' });
   });
 
+  it('takes force only as a boolean (true or false), naming it otherwise', async () => {
+    const before = node.appliedIndex;
+    for (const url of ['/v1/cluster/members?force=maybe', '/v1/cluster/members?force=']) {
+      const r = await app.inject({ method: 'POST', url, payload: good });
+      expect(r.statusCode, url).toBe(400);
+      expect(r.json()).toMatchObject({ error: 'bad_request', field: 'force' });
+    }
+    const del = await app.inject({ method: 'DELETE', url: '/v1/cluster/members/n1?force=2' });
+    expect(del.statusCode).toBe(400);
+    expect(del.json()).toMatchObject({ error: 'bad_request', field: 'force' });
+    expect(node.appliedIndex).toBe(before);
+    const forced = await app.inject({ method: 'POST', url: '/v1/cluster/members?force=true', payload: { ...good, id: 'forced' } });
+    expect(forced.statusCode, forced.body).toBe(202);
+    expect((await app.inject({ method: 'DELETE', url: '/v1/cluster/members/forced?force=false' })).statusCode).toBe(200);
+    expect(node.confState().learners).toEqual([]);
+  });
+
   it('accepts IPv6 literals and hostnames, and the member can be removed again', async () => {
     for (const [id, host] of [
       ['v6', '::1'],

@@ -6,6 +6,7 @@
  */
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { UnsafeReconfigError } from '../../src/node/errors.ts';
 import { encodeMember, type Member, Members } from '../../src/node/members.ts';
 import { Membership, type MembershipHost } from '../../src/node/membership.ts';
 import { ProposalFailedError, ProposalWaiters } from '../../src/node/waiters.ts';
@@ -16,7 +17,8 @@ import { Network } from '../raft/helpers.ts';
 
 const member = (id: string, httpPort = 7000): Member => ({ id, host: '127.0.0.1', port: 6000, httpPort });
 
-function setup(core: RawNode, book: Member[], peerCertFile = '') {
+/** `quiet`: peers not heard from (the strict reconfiguration check counts them as down); the rest were heard just now. */
+function setup(core: RawNode, book: Member[], peerCertFile = '', quiet = new Set<string>(), unlinked = new Set<string>()) {
   const proposals = new ProposalWaiters();
   const peers: Peer[][] = [];
   const host: MembershipHost = {
@@ -29,9 +31,11 @@ function setup(core: RawNode, book: Member[], peerCertFile = '') {
     scheduleReady: () => {},
     setPeers: (p) => peers.push(p),
     removal: { applied: () => {}, removed: false },
+    sinceMs: (id) => (quiet.has(id) ? undefined : 0),
+    linkUp: (id) => !unlinked.has(id),
   };
   const members = new Members(book);
-  const cfg = { id: 'n1', tickMs: 10, peerCertFile };
+  const cfg = { id: 'n1', tickMs: 10, peerCertFile, electionTimeout: 100 };
   const membership = new Membership(host, members, cfg, pino({ level: 'silent' }));
   return { membership, members, proposals, peers };
 }
@@ -66,6 +70,63 @@ describe('Membership', () => {
     expect(n1.node.logEntries(n1.status().commit + 1, Number.POSITIVE_INFINITY)).toHaveLength(1);
     net.stabilize();
     expect(n1.status().conf).toEqual({ voters: ['n1', 'n2', 'n3'], learners: [] });
+  });
+
+  it('does not promote a caught-up learner that has gone quiet (it would be a voter the quorum cannot count on)', () => {
+    const net = new Network(['n1', 'n2', 'n3', 'n4'], { learners: ['n4'] });
+    net.elect('n1');
+    const n1 = net.get('n1');
+    const quiet = new Set(['n3']);
+    const { membership, proposals } = setup(
+      n1.node,
+      ['n1', 'n2', 'n3', 'n4'].map((id) => member(id)),
+      '',
+      quiet,
+    );
+    membership.restored({ voters: ['n1', 'n2', 'n3'], learners: ['n4'] });
+    net.stabilize();
+    expect(n1.status().progress?.n4.match).toBe(n1.status().commit);
+    // n3 down and n4 quiet: 2 of the 4 voters n4 would make are active, short of 3.
+    quiet.add('n4');
+    membership.promoteCaughtUpLearners();
+    expect(proposals.size).toBe(0);
+    quiet.delete('n4');
+    membership.promoteCaughtUpLearners();
+    expect(proposals.size).toBe(1);
+  });
+
+  it('refuses to remove the down voter of two (the removal could never commit) unless forced', async () => {
+    const net = new Network(['n1', 'n2']);
+    net.elect('n1');
+    const n1 = net.get('n1');
+    const { membership, proposals } = setup(n1.node, [member('n1'), member('n2')], '', new Set(['n2']));
+    membership.restored({ voters: ['n1', 'n2'], learners: [] });
+    await expect(membership.remove('n2')).rejects.toThrow(
+      /^removing n2 would leave 1 of 2 voters active to commit it, short of a quorum of 2 \(not heard from within an election timeout: n2\); a change that cannot commit would wedge the cluster; pass force/,
+    );
+    await expect(membership.add(member('n3'))).rejects.toThrow(UnsafeReconfigError);
+    expect(proposals.size).toBe(0);
+    const forced = membership.remove('n2', { force: true });
+    expect(proposals.size).toBe(1);
+    forced.catch(() => undefined);
+  });
+
+  it('counts a voter heard from a moment ago as down once its link is (a killed peer drops it at once)', async () => {
+    const net = new Network(['n1', 'n2', 'n3']);
+    net.elect('n1');
+    const unlinked = new Set(['n3']);
+    const { membership, proposals } = setup(
+      net.get('n1').node,
+      ['n1', 'n2', 'n3'].map((id) => member(id)),
+      '',
+      new Set(),
+      unlinked,
+    );
+    membership.restored({ voters: ['n1', 'n2', 'n3'], learners: [] });
+    await expect(membership.remove('n2')).rejects.toThrow(/^removing n2 would leave 1 of 2 voters active, .*: n3\)/);
+    unlinked.clear();
+    void membership.remove('n2').catch(() => undefined);
+    expect(proposals.size).toBe(1);
   });
 
   it('a committed change records only the address of the node it is about', async () => {
