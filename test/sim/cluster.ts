@@ -23,11 +23,11 @@ import { awaitLiveness, type LivenessHost } from './liveness.ts';
 import { Membership } from './membership.ts';
 import { CALM, Network } from './network.ts';
 import { mixSeed, Prng } from './prng.ts';
+import type { RunOptions } from './run-options.ts';
 import { describeProfile, ELECTION_TICK, makeProfile, makeSchedule, type Profile, type ScheduledFault, TICK } from './schedule.ts';
 import { eventNode, type SimEvent } from './sim-event.ts';
 import { type CrashPoint, type NodeHooks, SimNode } from './sim-node.ts';
 import { Disk } from './sim-storage.ts';
-import type { RunOptions } from './simulation.ts';
 import { Scenarios } from './targeted.ts';
 import { TraceKind as K, type TraceKind, Tracer } from './trace.ts';
 import { Wire, type WireHost } from './wire.ts';
@@ -71,7 +71,7 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost, WireHost, Li
     this.tracer = new Tracer(opts.trace ?? false);
     this.wire = new Wire(this, new Prng(mixSeed(opts.seed, 3)));
     this.nodeRng = new Prng(mixSeed(opts.seed, 4));
-    this.life = new Lifecycle(this, this.nodeRng, new Prng(mixSeed(opts.seed, 6)));
+    this.life = new Lifecycle(this, this.nodeRng, new Prng(mixSeed(opts.seed, 6)), this.checks, this.scenarios);
     this.clocks = new NodeClocks(new Prng(mixSeed(opts.seed, 7)));
     const ids = Array.from({ length: this.profile.nodes }, (_, i) => `n${i + 1}`);
     this.genesis = { voters: ids, learners: [] };
@@ -299,17 +299,8 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost, WireHost, Li
     this.life.arm(sf);
   }
 
-  /** A targeted churn's trigger may strike `node` (lifecycle.ts). */
-  triggered(node: SimNode, on: Trigger): void {
-    this.life.triggered(node, on);
-  }
-
   send(node: SimNode, messages: Message[]): void {
     this.wire.send(node, messages);
-  }
-
-  delivered(m: Message): void {
-    if (!this.healing) this.scenarios.delivered(m);
   }
 
   snapshotInstalled(node: SimNode, snap: Snapshot): void {
@@ -334,6 +325,17 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost, WireHost, Li
     this.life.crashed(node, point);
   }
 
+  // ---- WireHost ----
+
+  /** A targeted churn's trigger may strike `node` (lifecycle.ts). */
+  triggered(node: SimNode, on: Trigger): void {
+    this.life.triggered(node, on);
+  }
+
+  delivered(m: Message): void {
+    if (!this.healing) this.scenarios.delivered(m);
+  }
+
   // ---- FaultHost ----
 
   snapshotNode(node: SimNode, tail: number): void {
@@ -346,14 +348,6 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost, WireHost, Li
 
   scheduleRestart(node: SimNode, delay: number): void {
     this.life.scheduleRestart(node, delay);
-  }
-
-  started(id: NodeId): void {
-    this.checks.started(id);
-  }
-
-  slowDisk(id: NodeId): number | undefined {
-    return this.scenarios.slowDisk(id);
   }
 
   get now(): number {

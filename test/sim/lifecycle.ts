@@ -6,6 +6,7 @@
  */
 import { type NodeId, ReadOnlyOption, Role } from '../../src/raft/index.ts';
 import type { SaveRequest } from '../../src/storage/memory-log.ts';
+import type { Checks } from './checks.ts';
 import { CrashTriggers, type Trigger } from './crash-triggers.ts';
 import { GENESIS_DIGEST } from './digest.ts';
 import type { EventQueue } from './event-queue.ts';
@@ -14,6 +15,7 @@ import type { Prng } from './prng.ts';
 import { ELECTION_TICK, HEARTBEAT_TICK, type Profile, type ScheduledFault, TICK } from './schedule.ts';
 import type { SimEvent } from './sim-event.ts';
 import { CrashPoint, type NodeOptions, type SimNode } from './sim-node.ts';
+import type { Scenarios } from './targeted.ts';
 import { TraceKind as K, type TraceKind, type Tracer } from './trace.ts';
 
 const ELECTION = ELECTION_TICK * TICK;
@@ -28,10 +30,6 @@ export interface LifecycleHost {
   readonly tracer: Tracer;
   readonly workload: { crashed(node: SimNode): void };
   trace(kind: TraceKind, text: string): void;
-  /** A node (re)starts from its disk: what it applied before no longer counts. */
-  started(id: NodeId): void;
-  /** The longest a write to `id`'s disk takes while a targeted scenario slows it. */
-  slowDisk(id: NodeId): number | undefined;
 }
 
 /** What a node of the profile `p` runs with: the production Raft settings and the profile's choices. */
@@ -55,18 +53,23 @@ export class Lifecycle {
   /** Per node, the commit index of its last saved hard state (a leader advancing it may trigger a crash). */
   private readonly lastCommit = new Map<NodeId, number>();
 
-  /** `nodeRng` forks each incarnation's election jitter; `diskRng` draws every write's delay. */
+  /**
+   * `nodeRng` forks each incarnation's election jitter; `diskRng` draws every write's delay;
+   * `checks` hears that a node (re)started from its disk; a targeted scenario may slow a disk.
+   */
   constructor(
     private readonly host: LifecycleHost,
     private readonly nodeRng: Prng,
     private readonly diskRng: Prng,
+    private readonly checks: Pick<Checks, 'started'>,
+    private readonly scenarios: Pick<Scenarios, 'slowDisk'>,
   ) {}
 
   start(node: SimNode): void {
     const h = this.host;
     const rng = this.nodeRng.fork();
     this.durableAt.delete(node.id);
-    h.started(node.id);
+    this.checks.started(node.id);
     h.monitor.started(node.id, node.disk.log);
     void node.start(
       () => rng.float(),
@@ -119,7 +122,7 @@ export class Lifecycle {
   diskIssued(node: SimNode): void {
     const h = this.host;
     // A scenario's slow disk takes at least half its delay for every write.
-    const slow = h.slowDisk(node.id);
+    const slow = this.scenarios.slowDisk(node.id);
     const delay = slow === undefined ? this.diskRng.int(1, h.profile.diskDelay) : this.diskRng.int(Math.ceil(slow / 2), slow);
     const at = Math.max(this.durableAt.get(node.id) ?? 0, h.time + delay);
     this.durableAt.set(node.id, at);

@@ -29,7 +29,7 @@ export interface WireHost {
 }
 
 export class Wire {
-  /** Draws every message's fate, in send order. */
+  /** `rng` draws every message's fate (lost, delayed, duplicated), in send order. */
   constructor(
     private readonly host: WireHost,
     private readonly rng: Prng,
