@@ -65,6 +65,7 @@ export class Lifecycle {
     private readonly scenarios: Pick<Scenarios, 'slowDisk'>,
   ) {}
 
+  /** Starts `node`'s next incarnation from its disk (a new node: from an empty or bootstrapped one). */
   start(node: SimNode): void {
     const h = this.host;
     const rng = this.nodeRng.fork();

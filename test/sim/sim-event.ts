@@ -1,6 +1,6 @@
 /**
  * The events of the simulated world's queue, in one union so the parts that schedule them
- * (cluster.ts, wire.ts, membership.ts) and the loop that handles them agree on their shape
+ * (cluster.ts, wire.ts, lifecycle.ts, membership.ts) and the loop that handles them agree on their shape
  * without importing each other.
  */
 import type { Message, NodeId } from '../../src/raft/index.ts';
