@@ -1,7 +1,7 @@
 /**
  * The events of the simulated world's queue, in one union so the parts that schedule them
- * (cluster.ts, wire.ts, lifecycle.ts, membership.ts) and the loop that handles them agree on their shape
- * without importing each other.
+ * (cluster.ts, wire.ts, lifecycle.ts, membership.ts) and the loop that handles them agree on
+ * their shape without importing each other.
  */
 import type { Message, NodeId } from '../../src/raft/index.ts';
 import type { ScheduledFault } from './schedule.ts';
