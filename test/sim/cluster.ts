@@ -3,67 +3,39 @@
  * that feed every Ready, save and apply to the safety monitor and the workload. simulation.ts
  * drives it through the phases of a run. Between two events every microtask runs (the Ready
  * loop's awaits, the waiters' promises), so each event is handled to completion, in the same
- * order every time.
+ * order every time. Here are the event loop, the world's state and healing; its parts are the
+ * node clocks and stalls (clocks.ts), the network hooks (wire.ts), a node's start, disk, crash
+ * and restart (lifecycle.ts), the safety checks the callbacks feed (checks.ts) and the
+ * membership the operator follows (membership.ts), each behind a narrow host interface.
  */
-import { createHash } from 'node:crypto';
-import { entryTs, type KvOp } from '../../src/kv/index.ts';
+import type { KvOp } from '../../src/kv/index.ts';
 import { bootstrapEntries } from '../../src/node/leadership.ts';
-import {
-  type ConfState,
-  type Entry,
-  EntryType,
-  type Message,
-  MessageType,
-  type NodeId,
-  ReadOnlyOption,
-  type Ready,
-  Role,
-  type Snapshot,
-} from '../../src/raft/index.ts';
+import { type ConfState, type Entry, type Message, type NodeId, type Ready, Role, type Snapshot } from '../../src/raft/index.ts';
 import type { SaveRequest } from '../../src/storage/memory-log.ts';
-import { CrashTriggers, type Trigger } from './crash-triggers.ts';
-import { GENESIS_DIGEST } from './digest.ts';
+import { Checks } from './checks.ts';
+import { NodeClocks } from './clocks.ts';
+import type { Trigger } from './crash-triggers.ts';
 import { EventQueue } from './event-queue.ts';
 import { applyFault, churn, type FaultHost, type LaterEvent } from './faults.ts';
-import { Invariant, InvariantViolation, SafetyMonitor } from './invariants.ts';
+import { SafetyMonitor } from './invariants.ts';
+import { Lifecycle, type LifecycleHost, nodeOptions } from './lifecycle.ts';
 import { awaitLiveness, type LivenessHost } from './liveness.ts';
-import { CALM, copyMessage, describeMessage, Network } from './network.ts';
+import { Membership } from './membership.ts';
+import { CALM, Network } from './network.ts';
 import { mixSeed, Prng } from './prng.ts';
-import { describeProfile, ELECTION_TICK, HEARTBEAT_TICK, makeProfile, makeSchedule, type Profile, type ScheduledFault, TICK } from './schedule.ts';
-import { CrashPoint, type NodeHooks, SimNode } from './sim-node.ts';
+import type { RunOptions } from './run-options.ts';
+import { describeProfile, ELECTION_TICK, makeProfile, makeSchedule, type Profile, type ScheduledFault, TICK } from './schedule.ts';
+import { eventNode, type SimEvent } from './sim-event.ts';
+import { type CrashPoint, type NodeHooks, SimNode } from './sim-node.ts';
 import { Disk } from './sim-storage.ts';
-import type { RunOptions } from './simulation.ts';
 import { Scenarios } from './targeted.ts';
 import { TraceKind as K, type TraceKind, Tracer } from './trace.ts';
+import { Wire, type WireHost } from './wire.ts';
 import { Workload } from './workload.ts';
 
-/** The simulated clock's time 0 as a Unix time in ms (one time unit is a millisecond). */
-export const EPOCH_MS = 1_700_000_000_000;
-
-type SimEvent =
-  | { kind: 'tick'; node: NodeId }
-  | { kind: 'deliver'; msg: Message }
-  | { kind: 'report'; node: NodeId; about: NodeId; what: 'unreachable' | 'snap-ok' | 'snap-fail' }
-  | { kind: 'client'; client: number }
-  | { kind: 'timeout'; op: number }
-  | { kind: 'fault'; fault: ScheduledFault }
-  | { kind: 'heal'; partition: number }
-  | { kind: 'churn'; fault: ScheduledFault; until: number; k: number }
-  /** The next step of a targeted scenario (targeted.ts). */
-  | { kind: 'scenario'; fault: ScheduledFault; k: number }
-  | { kind: 'weather-end' }
-  | { kind: 'restart'; node: NodeId; incarnation: number }
-  | { kind: 'decommission'; node: NodeId }
-  | { kind: 'crash'; node: NodeId; incarnation: number; why: string; downtime: number }
-  /** The oldest write queued on a node's disk is durable. */
-  | { kind: 'persisted'; node: NodeId; incarnation: number }
-  /** A node's Ready loop runs (its setImmediate). */
-  | { kind: 'ready'; node: NodeId; incarnation: number; run: () => void };
-
 const ELECTION = ELECTION_TICK * TICK;
-const MSG_CODES: Record<string, number> = Object.fromEntries(Object.values(MessageType).map((t, i) => [t, i + 1]));
 
-export class Cluster implements NodeHooks, FaultHost, LivenessHost {
+export class Cluster implements NodeHooks, FaultHost, LivenessHost, WireHost, LifecycleHost {
   readonly profile: Profile;
   readonly faults: ScheduledFault[];
   time = 0;
@@ -74,31 +46,17 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
   readonly nodes = new Map<NodeId, SimNode>();
   readonly tracer: Tracer;
   readonly workload: Workload;
-  private readonly netRng: Prng;
   private readonly nodeRng: Prng;
-  private readonly diskRng: Prng;
-  /** Per node, when the last write queued on its disk completes: later ones complete after it. */
-  private readonly durableAt = new Map<NodeId, number>();
   readonly genesis: ConfState;
-  /** The configuration in force: the latest one any node applied, and its index. */
-  conf: { index: number; conf: ConfState };
   nextNodeNumber: number;
   healing = false;
   private stormUntil = 0;
-  private readonly triggers = new CrashTriggers();
   private readonly scenarios = new Scenarios(this);
-  private readonly lastCommit = new Map<NodeId, number>();
-  /** Every node that was ever in an applied configuration (a removed one is shut down). */
-  private readonly members = new Set<NodeId>();
-  /** A violation found inside a node's callbacks (which the Ready loop would swallow). */
-  private violation: InvariantViolation | undefined;
-  /** Each node's clock: wall = EPOCH_MS + offset + time * rate, monotonic = time * rate; ticks every TICK / rate. */
-  private readonly clocks = new Map<NodeId, { offset: number; rate: number }>();
-  private readonly clockRng: Prng;
-  /** Nodes whose event loop is stalled, until when. */
-  private readonly stalledUntil = new Map<NodeId, number>();
-  /** Per node, the newest entry timestamp it applied (the timestamp rule: never backwards). */
-  private readonly lastTs = new Map<NodeId, number>();
+  private readonly checks = new Checks(this);
+  private readonly life: Lifecycle;
+  private readonly clocks: NodeClocks;
+  private readonly wire: Wire;
+  private readonly membership: Membership;
 
   constructor(private readonly opts: RunOptions) {
     const base = makeProfile(opts.seed, opts.nodes, opts.readMode);
@@ -111,14 +69,13 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
     // Faults far beyond the chaos phase never fire; the horizon only bounds the list.
     this.faults = makeSchedule(opts.seed, this.profile, opts.steps * 4);
     this.tracer = new Tracer(opts.trace ?? false);
-    this.netRng = new Prng(mixSeed(opts.seed, 3));
+    this.wire = new Wire(this, new Prng(mixSeed(opts.seed, 3)));
     this.nodeRng = new Prng(mixSeed(opts.seed, 4));
-    this.diskRng = new Prng(mixSeed(opts.seed, 6));
-    this.clockRng = new Prng(mixSeed(opts.seed, 7));
+    this.life = new Lifecycle(this, this.nodeRng, new Prng(mixSeed(opts.seed, 6)), this.checks, this.scenarios);
+    this.clocks = new NodeClocks(new Prng(mixSeed(opts.seed, 7)));
     const ids = Array.from({ length: this.profile.nodes }, (_, i) => `n${i + 1}`);
     this.genesis = { voters: ids, learners: [] };
-    this.conf = { index: ids.length, conf: this.genesis };
-    for (const id of ids) this.members.add(id);
+    this.membership = new Membership(this, this.genesis, this.nodeRng);
     this.nextNodeNumber = ids.length + 1;
     const { clients, keys, ttlKeys, counterKeys } = this.profile;
     this.workload = new Workload({ clients, keys, ttlKeys, counterKeys, timeout: 2 * ELECTION, think: 10 }, new Prng(mixSeed(opts.seed, 5)), {
@@ -129,6 +86,11 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
       proposed: (node) => this.triggered(node, 'proposal'),
       time: () => this.time,
     });
+  }
+
+  /** The configuration in force: the latest one any node applied, and its index. */
+  get conf(): { index: number; conf: ConfState } {
+    return this.membership.conf;
   }
 
   trace(kind: TraceKind, text: string): void {
@@ -156,35 +118,13 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
   /** Creates and starts a node; without a disk, an empty one (a node started with --join). */
   addNode(id: NodeId, disk = Disk.fresh()): SimNode {
     const p = this.profile;
-    const settings = {
-      electionTick: ELECTION_TICK,
-      heartbeatTick: HEARTBEAT_TICK,
-      preVote: p.preVote,
-      checkQuorum: p.checkQuorum,
-      readOnlyOption: p.readOnly,
-      maxSizePerMsg: p.maxSizePerMsg,
-      maxInflightMsgs: p.maxInflightMsgs,
-    };
     const rng = this.nodeRng.fork();
-    const opts = { settings, maxmemory: p.maxmemory, policy: p.policy, timeout: 2 * ELECTION, lease: p.readOnly === ReadOnlyOption.LeaseBased };
-    const node = new SimNode(id, disk, this, opts, () => rng.float());
-    const skew = p.clockSkew;
-    this.clocks.set(id, { offset: skew > 0 ? this.clockRng.int(-skew, skew) : 0, rate: 1 + (this.clockRng.float() * 2 - 1) * p.drift });
+    const node = new SimNode(id, disk, this, nodeOptions(p), () => rng.float());
+    this.clocks.add(id, p.clockSkew, p.drift);
     this.nodes.set(id, node);
-    this.startNode(node);
+    this.life.start(node);
     this.queue.push(this.time + this.nodeRng.int(1, TICK), { kind: 'tick', node: id });
     return node;
-  }
-
-  private startNode(node: SimNode): void {
-    const rng = this.nodeRng.fork();
-    this.durableAt.delete(node.id);
-    this.lastTs.delete(node.id);
-    this.monitor.started(node.id, node.disk.log);
-    void node.start(
-      () => rng.float(),
-      (index) => this.monitor.digestAt(index) ?? GENESIS_DIGEST,
-    );
   }
 
   // ---- the event loop ----
@@ -198,31 +138,16 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
     this.handle(ev.item);
     // Every microtask the event started runs before the next event.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    if (this.violation) throw this.violation;
+    if (this.checks.violation) throw this.checks.violation;
     this.monitor.committedSafe(this.conf.conf.voters, (id) => this.nodes.get(id)?.disk.log);
   }
 
-  /** The node an event is handled by, if it is one whose event loop can stall. */
-  private target(ev: SimEvent): NodeId | undefined {
-    switch (ev.kind) {
-      case 'tick':
-      case 'report':
-      case 'persisted':
-      case 'ready':
-        return ev.node;
-      case 'deliver':
-        return ev.msg.to;
-      default:
-        return undefined;
-    }
-  }
-
   private handle(ev: SimEvent): void {
-    const at = this.target(ev);
-    const until = at === undefined ? undefined : this.stalledUntil.get(at);
-    if (until !== undefined && until > this.time) {
+    const at = eventNode(ev);
+    const until = at === undefined ? undefined : this.clocks.stalled(at, this.time);
+    if (until !== undefined) {
       // A stalled event loop handles this later, in order; a timer does not catch up.
-      if (ev.kind === 'tick') this.queue.push(until + this.tickEvery(at!), ev);
+      if (ev.kind === 'tick') this.queue.push(until + this.clocks.tickEvery(at!), ev);
       else this.queue.push(until, ev);
       return;
     }
@@ -230,14 +155,14 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
       case 'tick': {
         const node = this.nodes.get(ev.node)!;
         if (node.decommissioned) return;
-        this.queue.push(this.time + this.tickEvery(node.id), ev);
+        this.queue.push(this.time + this.clocks.tickEvery(node.id), ev);
         if (!node.up) return;
         this.tracer.mix(1, this.time);
         node.tick(this.time);
         return;
       }
       case 'deliver':
-        this.deliver(ev.msg);
+        this.wire.deliver(ev.msg);
         return;
       case 'report': {
         const node = this.nodes.get(ev.node);
@@ -275,34 +200,18 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
           this.trace(K.Fault, 'storm over');
         }
         return;
-      case 'restart': {
-        const node = this.nodes.get(ev.node)!;
-        if (node.up || node.decommissioned || node.incarnation !== ev.incarnation) return;
-        this.restart(node);
+      case 'restart':
+        this.life.restartDue(ev);
         return;
-      }
       case 'decommission':
-        this.decommission(ev.node);
+        this.membership.decommission(ev.node);
         return;
-      case 'crash': {
-        const node = this.nodes.get(ev.node)!;
-        if (!node.up || this.healing || node.incarnation !== ev.incarnation) return;
-        this.crash(node, ev.why);
-        this.scheduleRestart(node, ev.downtime);
+      case 'crash':
+        this.life.crashDue(ev);
         return;
-      }
-      case 'persisted': {
-        // A crash dropped every write queued by an earlier incarnation.
-        const node = this.nodes.get(ev.node)!;
-        if (node.incarnation !== ev.incarnation) return;
-        this.tracer.mix(6, node.disk.log.lastIndex());
-        node.writeDurable();
-        if (this.tracer.enabled && node.up) {
-          const hs = node.disk.log.hardState();
-          this.trace(K.Net, `${node.id} disk durable: last ${node.disk.log.lastIndex()} commit ${hs.commit} term ${hs.term}, ${node.queuedWrites} queued`);
-        }
+      case 'persisted':
+        this.life.persisted(ev);
         return;
-      }
       case 'ready': {
         const node = this.nodes.get(ev.node)!;
         if (node.incarnation !== ev.incarnation || !node.up) return;
@@ -313,25 +222,6 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
     }
   }
 
-  private deliver(m: Message): void {
-    const to = this.nodes.get(m.to);
-    const from = this.nodes.get(m.from);
-    this.tracer.mix(2, MSG_CODES[m.type], m.term, m.index, m.commit, m.entries.length);
-    if (!to?.up || to.decommissioned || from?.decommissioned || !this.network.canSend(m.from, m.to)) {
-      if (m.type === MessageType.Snap) this.report(m.from, m.to, 'snap-fail');
-      else if (to && !to.decommissioned) this.report(m.from, m.to, 'unreachable');
-      return;
-    }
-    if (this.tracer.enabled) this.trace(K.Net, `deliver ${describeMessage(m)}`);
-    to.step(m);
-    if (m.type === MessageType.Snap) this.report(m.from, m.to, 'snap-ok');
-    if (!this.healing) this.scenarios.delivered(m);
-  }
-
-  private report(node: NodeId, about: NodeId, what: 'unreachable' | 'snap-ok' | 'snap-fail'): void {
-    this.queue.push(this.time + 1, { kind: 'report', node, about, what });
-  }
-
   /** Lets `node` run its Ready loop soon (after a fault touched its core). */
   settle(node: SimNode): void {
     node.schedule();
@@ -340,25 +230,19 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
   // ---- NodeHooks ----
 
   wall(node: SimNode): number {
-    const c = this.clocks.get(node.id)!;
-    return Math.floor(EPOCH_MS + c.offset + this.time * c.rate);
+    return this.clocks.wall(node.id, this.time);
   }
 
   mono(node: SimNode): number {
-    return this.time * this.clocks.get(node.id)!.rate;
-  }
-
-  /** Time units between two ticks of `id`: TICK on its own clock. */
-  private tickEvery(id: NodeId): number {
-    return TICK / this.clocks.get(id)!.rate;
+    return this.clocks.mono(node.id, this.time);
   }
 
   jumpClock(node: SimNode, jump: number): void {
-    this.clocks.get(node.id)!.offset += jump;
+    this.clocks.jump(node.id, jump);
   }
 
   stall(node: SimNode, duration: number): void {
-    this.stalledUntil.set(node.id, Math.max(this.stalledUntil.get(node.id) ?? 0, this.time + duration));
+    this.clocks.stall(node.id, this.time + duration);
   }
 
   defer(node: SimNode, run: () => void): void {
@@ -380,50 +264,27 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
   }
 
   saving(node: SimNode, req: SaveRequest): void {
-    const hs = req.hardState;
-    if (!hs) return;
-    if (node.role === Role.Leader && hs.commit > (this.lastCommit.get(node.id) ?? 0)) this.triggered(node, 'commit');
-    this.lastCommit.set(node.id, hs.commit);
+    this.life.saving(node, req);
   }
 
   beforeDurable(node: SimNode, req: SaveRequest, leaderTerm: number | undefined): void {
-    this.guard(() => this.monitor.beforePersist(node.id, node.disk.log, req, leaderTerm));
+    this.checks.beforeDurable(node, req, leaderTerm);
   }
 
   afterDurable(node: SimNode, req: SaveRequest): void {
-    this.guard(() => this.monitor.afterPersist(node.id, node.disk.log, req));
+    this.checks.afterDurable(node, req);
   }
 
   applying(node: SimNode, rd: Ready): void {
-    this.guard(() => {
-      for (const e of rd.committedEntries) this.monitor.claimCommitted(node.id, e.index, e.term, node.term);
-    });
+    this.checks.applying(node, rd);
   }
 
   diskIssued(node: SimNode): void {
-    // A scenario's slow disk takes at least half its delay for every write.
-    const slow = this.scenarios.slowDisk(node.id);
-    const delay = slow === undefined ? this.diskRng.int(1, this.profile.diskDelay) : this.diskRng.int(Math.ceil(slow / 2), slow);
-    const at = Math.max(this.durableAt.get(node.id) ?? 0, this.time + delay);
-    this.durableAt.set(node.id, at);
-    this.queue.push(at, { kind: 'persisted', node: node.id, incarnation: node.incarnation });
-  }
-
-  /** Runs a monitor check from inside a node's callbacks: the first violation ends the run after this event. */
-  private guard(check: () => void): void {
-    if (this.violation) return;
-    try {
-      check();
-    } catch (e) {
-      if (!(e instanceof InvariantViolation)) throw e;
-      this.violation = e;
-    }
+    this.life.diskIssued(node);
   }
 
   failed(node: SimNode, what: string, err: unknown): void {
-    if (this.violation) return;
-    const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    this.violation = new InvariantViolation(Invariant.CoreError, `${node.id}: ${what}: ${detail}`);
+    this.checks.failed(node, what, err);
   }
 
   dutyProposed(node: SimNode, ops: KvOp[]): void {
@@ -435,81 +296,24 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
   }
 
   armCrashTrigger(sf: ScheduledFault): void {
-    this.triggers.arm(sf, this.time);
-  }
-
-  /**
-   * A targeted churn crashes `node`: after a vote or a commit once the current event is done;
-   * when elected or given a proposal, within the Ready that persists it, before anything is sent.
-   */
-  private triggered(node: SimNode, on: Trigger): void {
-    const strike = this.healing ? undefined : this.triggers.strike(on, this.time);
-    if (!strike) return;
-    if (on === 'proposal' || on === 'elected') {
-      // Half the time the disk catches up first; half the time the queued saves (a new term's
-      // among them) are lost with the node, after its early messages left.
-      node.armedCrash = strike.lose ? CrashPoint.BeforePersist : CrashPoint.AfterPersist;
-      node.armedDowntime = strike.downtime;
-      return;
-    }
-    this.queue.push(this.time, { kind: 'crash', node: node.id, incarnation: node.incarnation, why: strike.why, downtime: strike.downtime });
+    this.life.arm(sf);
   }
 
   send(node: SimNode, messages: Message[]): void {
-    for (const m of messages) {
-      if (!this.nodes.has(m.to)) continue;
-      this.tracer.mix(4, MSG_CODES[m.type], m.term, m.index);
-      if (!this.network.canSend(m.from, m.to)) {
-        if (m.type === MessageType.Snap) this.report(m.from, m.to, 'snap-fail');
-        else this.report(m.from, m.to, 'unreachable');
-        continue;
-      }
-      if (m.type === MessageType.VoteResp && !m.reject) this.triggered(node, 'vote');
-      if (m.type === MessageType.App && m.entries.length > 0 && node.queuedWrites > 0) this.triggered(node, 'sent');
-      const delays = this.network.delays(this.netRng);
-      if (delays.length === 0 && m.type === MessageType.Snap) this.report(m.from, m.to, 'snap-fail');
-      for (const d of delays) this.queue.push(this.time + d, { kind: 'deliver', msg: copyMessage(m) });
-    }
+    this.wire.send(node, messages);
   }
 
   snapshotInstalled(node: SimNode, snap: Snapshot): void {
-    this.trace(K.Cluster, `${node.id} installed snapshot at ${snap.meta.index} (term ${snap.meta.term})`);
-    const digest = this.monitor.digestAt(snap.meta.index);
-    if (digest === undefined) {
-      this.failed(node, 'installed a snapshot', new Error(`no replica applied index ${snap.meta.index} yet`));
-      return;
-    }
-    node.setDigest(digest);
-    this.lastTs.delete(node.id);
-    this.guard(() => this.monitor.restored(node.id, snap, digest));
+    this.checks.snapshotInstalled(node, snap);
   }
 
   applied(node: SimNode, e: Entry): void {
     this.tracer.mix(5, e.index, e.term);
-    this.guard(() => this.monitor.applied(node.id, e, node.digest));
-    if (e.type !== EntryType.Normal || e.data.length === 0) return;
-    const ts = entryTs(e.data) ?? 0;
-    const last = this.lastTs.get(node.id) ?? node.kv?.highTs ?? 0;
-    if (ts < last) {
-      this.guard(() => {
-        throw new InvariantViolation(Invariant.Timestamps, `${node.id} applied entry ${e.index} stamped ${ts}, after one stamped ${last}`);
-      });
-    }
-    this.lastTs.set(node.id, Math.max(ts, last));
+    this.checks.applied(node, e);
   }
 
   confApplied(_node: SimNode, e: Entry, conf: ConfState): void {
-    if (e.index <= this.conf.index) return;
-    this.conf = { index: e.index, conf };
-    this.trace(K.Cluster, `configuration at ${e.index}: voters ${conf.voters.join(',')} learners ${conf.learners.join(',') || '-'}`);
-    for (const id of [...conf.voters, ...conf.learners]) this.members.add(id);
-    for (const [id, n] of this.nodes) {
-      const member = conf.voters.includes(id) || conf.learners.includes(id);
-      if (!member && this.members.has(id) && !n.decommissioned) {
-        // The operator shuts a removed member down a little later (it may still be stepping down).
-        this.queue.push(this.time + this.nodeRng.int(1, 2 * ELECTION), { kind: 'decommission', node: id });
-      }
-    }
+    this.membership.applied(e.index, conf);
   }
 
   settled(node: SimNode): void {
@@ -518,52 +322,32 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
   }
 
   crashed(node: SimNode, point: CrashPoint): void {
-    const downtime = node.armedDowntime;
-    this.crash(node, `torn Ready (${point})`);
-    this.scheduleRestart(node, downtime);
+    this.life.crashed(node, point);
+  }
+
+  // ---- WireHost ----
+
+  /** A targeted churn's trigger may strike `node` (lifecycle.ts). */
+  triggered(node: SimNode, on: Trigger): void {
+    this.life.triggered(node, on);
+  }
+
+  delivered(m: Message): void {
+    if (!this.healing) this.scenarios.delivered(m);
   }
 
   // ---- FaultHost ----
 
   snapshotNode(node: SimNode, tail: number): void {
-    node.snapshot(tail, (index, digest, data) => {
-      const image = createHash('sha1').update(data).digest().readUInt32LE(0);
-      this.guard(() => this.monitor.snapshotTaken(node.id, index, digest, image));
-    });
+    this.checks.snapshot(node, tail);
   }
 
   crash(node: SimNode, why: string): void {
-    const lost = node.queuedWrites;
-    node.crash();
-    this.monitor.notLeader(node.id);
-    this.trace(K.Fault, `${node.id} crashed (${why})${lost > 0 ? `, losing ${lost} queued write(s)` : ''}`);
-    this.workload.crashed(node);
+    this.life.crash(node, why);
   }
 
   scheduleRestart(node: SimNode, delay: number): void {
-    this.queue.push(this.time + delay, { kind: 'restart', node: node.id, incarnation: node.incarnation });
-  }
-
-  private restart(node: SimNode): void {
-    this.startNode(node);
-    const log = node.disk.log;
-    this.trace(K.Fault, `${node.id} restarted from disk (term ${log.hardState().term}, snapshot ${log.snapshotMeta().index}, last ${log.lastIndex()})`);
-  }
-
-  private decommission(id: NodeId): void {
-    const node = this.nodes.get(id)!;
-    const conf = this.conf.conf;
-    if (node.decommissioned || conf.voters.includes(id) || conf.learners.includes(id)) return;
-    // The operator waits until every remaining voter has applied the removal: a voter that has
-    // not may never learn it committed (its commit index is not fsynced), and would need the
-    // removed node's vote forever (docs/testing.md, "Bugs the simulator found").
-    if (conf.voters.some((v) => !(this.nodes.get(v)?.up && this.nodes.get(v)!.applied >= this.conf.index))) {
-      this.queue.push(this.time + ELECTION, { kind: 'decommission', node: id });
-      return;
-    }
-    if (node.up) this.crash(node, 'removed from the cluster');
-    node.decommissioned = true;
-    this.trace(K.Cluster, `${id} decommissioned`);
+    this.life.scheduleRestart(node, delay);
   }
 
   get now(): number {
@@ -581,7 +365,7 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
 
   /** Nodes a client (or the operator) can reach: a stalled one does not answer. */
   reachable(): SimNode[] {
-    return [...this.nodes.values()].filter((n) => n.up && !n.decommissioned && !((this.stalledUntil.get(n.id) ?? 0) > this.time));
+    return [...this.nodes.values()].filter((n) => n.up && !n.decommissioned && this.clocks.stalled(n.id, this.time) === undefined);
   }
 
   /** The up node that leads in the highest term, if any. */
@@ -596,16 +380,13 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost {
   /** Heals every fault and waits for the cluster to make progress again (liveness). */
   async heal(): Promise<void> {
     this.healing = true;
-    this.triggers.disarm();
+    this.life.disarm();
     this.scenarios.disarm();
     this.network.heal();
     this.network.weather = CALM;
-    this.stalledUntil.clear();
+    this.clocks.unstallAll();
     this.trace(K.Fault, 'healing everything');
-    for (const node of this.nodes.values()) {
-      node.armedCrash = undefined;
-      if (!node.up && !node.decommissioned) this.restart(node);
-    }
+    this.life.restartAll(this.nodes.values());
     await awaitLiveness(this);
     this.workload.close();
   }

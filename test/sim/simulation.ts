@@ -8,24 +8,11 @@
 import { checkLinearizability, formatCounterexample } from '../support/linearizability.ts';
 import { Cluster } from './cluster.ts';
 import { Invariant, InvariantViolation } from './invariants.ts';
+import type { RunOptions } from './run-options.ts';
 import type { Profile, ScheduledFault } from './schedule.ts';
 import { TraceKind as K, type Tracer } from './trace.ts';
 
-export interface RunOptions {
-  seed: number;
-  /** Steps (events) of the chaos phase; healing and the final checks add more. */
-  steps: number;
-  nodes?: number;
-  /** Keep readable trace lines. */
-  trace?: boolean;
-  /** Shrinking knobs: faults to leave out, calm weather, fewer clients, no automatic snapshots. */
-  skipFaults?: ReadonlySet<number>;
-  calm?: boolean;
-  clients?: number;
-  noAutoSnapshots?: boolean;
-  /** Overrides the profile's read mode (lease implies CheckQuorum). */
-  readMode?: 'safe' | 'lease';
-}
+export type { RunOptions } from './run-options.ts';
 
 export interface Violation {
   invariant: Invariant;
