@@ -191,7 +191,7 @@ class Process {
     if (this.alive && this.raw !== undefined) this.loop.schedule();
   }
 
-  /** The Ready loop's view of this process (RaftNode.readyHost, without the runtime's extras). */
+  /** The Ready loop's view of this process (wiring.ts's Ready host, without the runtime's extras). */
   private readyHost(): ReadyHost {
     const p = this;
     const node = this.node;
@@ -215,7 +215,7 @@ class Process {
       },
       send: (messages) => {
         if (!this.alive || this.dying === CrashPoint.AfterPersist || messages.length === 0) return;
-        // RaftNode.send: a lease starts when its round's heartbeats leave.
+        // wiring.ts's send: a lease starts when its round's heartbeats leave.
         this.lease?.sending(messages);
         hooks.send(node, messages);
       },
