@@ -1,40 +1,27 @@
 /**
  * Differential checks against a real redis-server (loopback, no persistence): INCRBYFLOAT's
- * long double arithmetic and text, and glob matching, on seeded random inputs. Skipped when
- * redis-server is not installed (the Debian package `redis-server`).
+ * long double arithmetic and text, and glob matching, on seeded random inputs. redis-server (the Debian
+ * package, which .ci/run installs) is required: test/support/redis-server.ts.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { globMatch } from '../../src/kv/glob.ts';
+import { RedisServer } from '../support/redis-server.ts';
 import { b, Harness, rng } from './harness.ts';
 
-const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
-
-describe.skipIf(!haveRedis)('against redis-server', () => {
-  let server: ChildProcess;
+describe('against redis-server', () => {
+  let server: RedisServer;
   let redis: Redis;
 
   beforeAll(async () => {
-    const port = 20_000 + Math.floor(Math.random() * 30_000);
-    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      server.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('Ready to accept connections')) resolve();
-      });
-      server.on('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
-    });
-    redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true });
+    server = await RedisServer.start();
+    redis = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true });
     await redis.connect();
   });
 
   afterAll(async () => {
     redis?.disconnect();
-    server?.kill();
+    await server?.stop();
   });
 
   it('INCRBYFLOAT gives the same text or error for 1500 random operands', async () => {

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/resp/commands/table.ts';
 import { ClusterHarness } from '../support/cluster-harness.ts';
-import { RedisServer } from './support/redis-server.ts';
+import { RedisServer } from '../support/redis-server.ts';
 import { RawConn } from './support/resp-bytes.ts';
 import { type Comparator, c, elements, near, normalized, pause, pending, runScript, type Step, scanPage, unordered } from './support/script.ts';
 

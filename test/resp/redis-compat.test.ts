@@ -4,11 +4,8 @@
  * same bytes go to both servers and the answers must be identical, byte for byte. Covers the
  * protocol layer only: framing errors, pre-execution errors, COMMAND INFO/DOCS and key slots.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandDocsListReply, commandInfoListReply, commandListReply } from '../../src/resp/commands/introspection.ts';
 import { CommandRouter } from '../../src/resp/commands/router.ts';
@@ -18,6 +15,7 @@ import { encodeReplies, encodeReply } from '../../src/resp/encoder.ts';
 import { R, type Reply } from '../../src/resp/reply.ts';
 import { RespServer } from '../../src/resp/server.ts';
 import { keyHashSlot } from '../../src/resp/slot.ts';
+import { RedisServer } from '../support/redis-server.ts';
 import { encodeRequest } from './support/client.ts';
 import { handlerTable } from './support/handlers.ts';
 import { prng } from './support/parse.ts';
@@ -30,17 +28,6 @@ function hasRedisServer(): boolean {
   } catch {
     return false;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /**
@@ -102,33 +89,6 @@ async function exchangeAll(
 /** A probe starting with HELLO gets two replies, else one. */
 const helloAware = (d: Buffer) => (d.subarray(0, 5).toString() === 'HELLO' ? 2 : 1);
 
-interface Redis {
-  child: ChildProcess;
-  port: number;
-  dir: string;
-}
-
-async function startRedis(extra: string[]): Promise<Redis> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'raftkv-redis-'));
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra], {
-    stdio: 'ignore',
-  });
-  for (let i = 0; i < 100; i++) {
-    const r = await exchange(port, Buffer.from('PING\r\n'), 0, 20);
-    if (r.bytes === '+PONG\r\n' || r.bytes.startsWith('-NOAUTH')) return { child, port, dir };
-    await new Promise((res) => setTimeout(res, 50));
-  }
-  child.kill();
-  throw new Error('redis-server did not start');
-}
-
-function stopRedis(r: Redis | undefined): void {
-  if (!r) return;
-  r.child.kill();
-  rmSync(r.dir, { recursive: true, force: true });
-}
-
 /** Our server with just enough handlers to answer the probes as redis-server does. */
 async function startOurs(authRequired: boolean): Promise<RespServer> {
   const router = new CommandRouter(
@@ -175,27 +135,24 @@ const enabled = hasRedisServer();
 if (!enabled) console.warn('redis-server not installed: skipping the redis-server comparison');
 
 describe.skipIf(!enabled)('same bytes as redis-server 7', () => {
-  let redis: Redis | undefined;
-  let redisAuth: Redis | undefined;
-  let redisCluster: Redis | undefined;
+  let redis: RedisServer | undefined;
+  let redisAuth: RedisServer | undefined;
+  let redisCluster: RedisServer | undefined;
   let ours: RespServer;
   let oursAuth: RespServer;
 
   beforeAll(async () => {
     [redis, redisAuth, redisCluster, ours, oursAuth] = await Promise.all([
-      startRedis([]),
-      startRedis(['--requirepass', 'sekret']),
-      startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf']),
+      RedisServer.start(),
+      RedisServer.start(['--requirepass', 'sekret']),
+      RedisServer.start(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf']),
       startOurs(false),
       startOurs(true),
     ]);
   });
 
   afterAll(async () => {
-    stopRedis(redis);
-    stopRedis(redisAuth);
-    stopRedis(redisCluster);
-    await Promise.all([ours?.close(), oursAuth?.close()]);
+    await Promise.all([redis?.stop(), redisAuth?.stop(), redisCluster?.stop(), ours?.close(), oursAuth?.close()]);
   });
 
   async function compare(inputs: readonly (string | Buffer)[], auth = false) {

@@ -1,18 +1,15 @@
 /**
  * formatScore against a real redis-server 7.0: ZADD then ZSCORE (and ZRANGE WITHSCORES) for
  * thousands of seeded random doubles, in listpack-encoded and skiplist-encoded sorted sets
- * (a listpack stores the score as text, so both round trips are covered). Skipped when
- * redis-server is not installed.
+ * (a listpack stores the score as text, so both round trips are covered). redis-server
+ * is required (test/support/redis-server.ts).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatScore } from '../../../src/kv/structs/float.ts';
 import { SortedSet } from '../../../src/kv/structs/zset.ts';
-import { freePort } from '../../support/cluster-harness.ts';
+import { RedisServer } from '../../support/redis-server.ts';
 import { SplitMix32 } from '../../support/splitmix32.ts';
-
-const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
 
 /** Text strtod reads back as exactly v. */
 function argText(v: number): string {
@@ -82,30 +79,19 @@ function inputs(n: number): number[] {
   return out;
 }
 
-describe.skipIf(!haveRedis)('formatScore against redis-server', () => {
-  let server: ChildProcess;
+describe('formatScore against redis-server', () => {
+  let server: RedisServer;
   let redis: Redis;
 
   beforeAll(async () => {
-    const port = await freePort();
-    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      server.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('Ready to accept connections')) resolve();
-      });
-      server.on('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
-    });
-    redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true });
+    server = await RedisServer.start();
+    redis = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true });
     await redis.connect();
   });
 
   afterAll(async () => {
     redis?.disconnect();
-    server?.kill();
+    await server?.stop();
   });
 
   it('ZSCORE prints 6000 doubles byte for byte as %.17g, listpack and skiplist alike', async () => {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../support/cluster-harness.ts';
+import { freePort } from './cluster-harness.ts';
 
 export class RedisServer {
   private constructor(
