@@ -25,38 +25,17 @@ import { NODE_FLAGS } from '../../src/cli/runtime.ts';
 import { KvStore } from '../../src/kv/store.ts';
 import { loopThreadCpuMs } from '../support/loop-stall.ts';
 import { rng } from './harness.ts';
+import { keyAt, loadKeys, MILLION, valueAt } from './million.ts';
 
-const N = 1_000_000;
+const N = MILLION;
 const MAX_STALL_MS = 50;
-
-/** Key i (16 bytes), written into `into` when given. */
-function keyAt(i: number, into = Buffer.allocUnsafe(16)): Buffer {
-  into.write(`key:${String(i).padStart(12, '0')}`, 'latin1');
-  return into;
-}
-
-/** Value i (100 bytes), written into `into` when given. */
-function valueAt(i: number, into = Buffer.allocUnsafe(100)): Buffer {
-  into.fill(0x61 + (i % 26));
-  into.writeUInt32BE(i, 0);
-  return into;
-}
 
 describe('snapshot of 1M keys', () => {
   it('streams into a restore without stalling the loop, and later writes do not leak', async () => {
     // Measured under a node's own runtime flags, or the figure says nothing about a node.
     expect(process.execArgv).toEqual(expect.arrayContaining([...NODE_FLAGS]));
     const source = new KvStore();
-    let index = 0;
-    const slab = Buffer.allocUnsafe(1000 * 116);
-    for (let i = 0; i < N; i += 1000) {
-      const pairs: [Buffer, Buffer][] = [];
-      for (let j = 0; j < 1000; j++) {
-        const at = j * 116;
-        pairs.push([keyAt(i + j, slab.subarray(at, at + 16)), valueAt(i + j, slab.subarray(at + 16, at + 116))]);
-      }
-      source.apply({ ts: 1, ops: [{ type: 'mset', pairs }] }, ++index);
-    }
+    let index = loadKeys(source, N);
     expect(source.dbsize(1)).toBe(N);
     // A key created and deleted leaves a gap in the creation seqs, so the snapshot is FORMAT 4
     // (a seq delta per record), which is what any store that ever deleted a key writes.

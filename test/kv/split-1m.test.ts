@@ -15,21 +15,11 @@ import { MAX_DROP_EXAMINED } from '../../src/kv/split.ts';
 import { KvStore } from '../../src/kv/store.ts';
 import { loopThreadCpuMs } from '../support/loop-stall.ts';
 import { rng } from './harness.ts';
+import { keyAt, loadKeys, MILLION, valueAt } from './million.ts';
 
-const N = 1_000_000;
+const N = MILLION;
 const MAX_STALL_MS = 50;
 const SPLIT_AT = 8192;
-
-function keyAt(i: number, into = Buffer.allocUnsafe(16)): Buffer {
-  into.write(`key:${String(i).padStart(12, '0')}`, 'latin1');
-  return into;
-}
-
-function valueAt(i: number, into = Buffer.allocUnsafe(100)): Buffer {
-  into.fill(0x61 + (i % 26));
-  into.writeUInt32BE(i, 0);
-  return into;
-}
 
 const given = (i: number) => binarySlot(keyAt(i).toString('latin1')) >= SPLIT_AT;
 
@@ -38,16 +28,7 @@ describe('split of 1M keys', () => {
     expect(process.execArgv).toEqual(expect.arrayContaining([...NODE_FLAGS]));
     // As a group of a sharded node is made: counting keys per slot from the start.
     const parent = new KvStore({ countSlots: true });
-    let index = 0;
-    const slab = Buffer.allocUnsafe(1000 * 116);
-    for (let i = 0; i < N; i += 1000) {
-      const pairs: [Buffer, Buffer][] = [];
-      for (let j = 0; j < 1000; j++) {
-        const at = j * 116;
-        pairs.push([keyAt(i + j, slab.subarray(at, at + 16)), valueAt(i + j, slab.subarray(at + 16, at + 116))]);
-      }
-      parent.apply({ ts: 1, ops: [{ type: 'mset', pairs }] }, ++index);
-    }
+    let index = loadKeys(parent, N);
     let givenCount = 0;
     for (let i = 0; i < N; i++) if (given(i)) givenCount++;
     expect(givenCount).toBeGreaterThan(0.45 * N);

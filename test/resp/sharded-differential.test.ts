@@ -19,10 +19,10 @@ import { LayoutView } from '../../src/resp/cluster/layout-view.ts';
 import { startRespServer } from '../../src/resp/node-dispatcher.ts';
 import type { RespServer } from '../../src/resp/server.ts';
 import { keyHashSlot } from '../../src/resp/slot.ts';
-import { RedisServer } from '../support/redis-server.ts';
 import { RawConn } from '../resp-node/support/resp-bytes.ts';
 import { c, normalized, pending, runScript, type Step, unordered } from '../resp-node/support/script.ts';
 import { freePort, waitFor } from '../support/cluster-harness.ts';
+import { RedisServer } from '../support/redis-server.ts';
 
 let redis: RedisServer;
 let node: RaftNode;
