@@ -3,7 +3,7 @@
  * long double arithmetic and text, and glob matching, on seeded random inputs. redis-server (the Debian
  * package, which .ci/run installs) is required: test/support/redis-server.ts.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { globMatch } from '../../src/kv/glob.ts';
 import { RedisServer } from '../support/redis-server.ts';
@@ -15,14 +15,10 @@ describe('against redis-server', () => {
 
   beforeAll(async () => {
     server = await RedisServer.start();
-    redis = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true });
-    await redis.connect();
+    redis = await server.client();
   });
 
-  afterAll(async () => {
-    redis?.disconnect();
-    await server?.stop();
-  });
+  afterAll(() => server?.stop());
 
   it('INCRBYFLOAT gives the same text or error for 1500 random operands', async () => {
     const r = rng(2024);

@@ -8,9 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { freePort } from './cluster-harness.ts';
 
 export class RedisServer {
+  private readonly clients: Redis[] = [];
+
   private constructor(
     readonly port: number,
     private readonly proc: ChildProcess,
@@ -41,7 +44,16 @@ export class RedisServer {
     return new RedisServer(port, proc, dir);
   }
 
+  /** A connected ioredis client of this server; stop() disconnects it. */
+  async client(): Promise<Redis> {
+    const redis = new Redis({ port: this.port, host: '127.0.0.1', lazyConnect: true });
+    this.clients.push(redis);
+    await redis.connect();
+    return redis;
+  }
+
   async stop(): Promise<void> {
+    for (const c of this.clients.splice(0)) c.disconnect();
     if (this.proc.exitCode === null) {
       const gone = new Promise((r) => this.proc.once('exit', r));
       this.proc.kill('SIGKILL');

@@ -4,7 +4,7 @@
  * (a listpack stores the score as text, so both round trips are covered). redis-server
  * is required (test/support/redis-server.ts).
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatScore } from '../../../src/kv/structs/float.ts';
 import { SortedSet } from '../../../src/kv/structs/zset.ts';
@@ -85,14 +85,10 @@ describe('formatScore against redis-server', () => {
 
   beforeAll(async () => {
     server = await RedisServer.start();
-    redis = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true });
-    await redis.connect();
+    redis = await server.client();
   });
 
-  afterAll(async () => {
-    redis?.disconnect();
-    await server?.stop();
-  });
+  afterAll(() => server?.stop());
 
   it('ZSCORE prints 6000 doubles byte for byte as %.17g, listpack and skiplist alike', async () => {
     const values = inputs(6000);
