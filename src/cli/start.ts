@@ -1,16 +1,25 @@
 /** `raftkv start`: parse settings, open the node, serve HTTP (and peers), handle signals. */
 import { parseArgs } from 'node:util';
+import type { FastifyInstance } from 'fastify';
 import { buildHttpApp } from '../http/app.ts';
+import { HttpError } from '../http/errors.ts';
+import { registerShardRoutes } from '../http/shard-routes.ts';
 import { exposureWarning } from '../node/access.ts';
 import { applyRestoredLru } from '../node/backup.ts';
 import { ConfigError, envName, type NodeConfig, resolveConfig, SETTINGS, type SettingName } from '../node/config.ts';
+import type { Logger } from '../node/logger.ts';
 import { createLogger } from '../node/logger.ts';
 import { settlePeerSecret } from '../node/peer-secret.ts';
 import { RaftNode } from '../node/raft-node.ts';
+import { NodeStore } from '../node/store/store.ts';
+import { followView } from '../node/store/view.ts';
 import { loadTls, type NodeTls } from '../node/tls-config.ts';
 import { formatBytes, formatDuration } from '../node/units.ts';
-import { startRespServer } from '../resp/node-dispatcher.ts';
+import { type StartRespOptions, startRespServer } from '../resp/node-dispatcher.ts';
 import type { RespServer } from '../resp/server.ts';
+import { startShardedRespServer } from '../resp/sharded-dispatcher.ts';
+import { keyHashSlot } from '../resp/slot.ts';
+import { ShardedDirectoryError } from '../storage/index.ts';
 import { ArgsError, argsProblem, usageError } from './args.ts';
 import { listenError, openFailure, prepareDataDir, storageOpenError } from './preflight.ts';
 import { missingRuntimeSettings } from './runtime.ts';
@@ -70,42 +79,15 @@ export async function runStart(argv: string[]): Promise<void> {
     throw err;
   }
   const log = createLogger(cfg.logLevel, cfg.id, process.env.RAFTKV_LOG_PRETTY ? process.env.RAFTKV_LOG_PRETTY === '1' : undefined);
-  let node: RaftNode;
+  let node: RaftNode | NodeStore;
   try {
-    node = await RaftNode.open(cfg, log, tls);
+    node = cfg.shards > 1 ? await NodeStore.open(cfg, log, tls) : await RaftNode.open(cfg, log, tls);
   } catch (err) {
-    const setting = storageOpenError(err);
-    if (setting) badSetting(setting);
-    // Corrupt or unreadable data is not a setting (exit 1), but the operator must know where.
-    const why = openFailure(err, cfg.dataDir);
-    log.fatal({ err }, why);
-    process.stderr.write(`raftkv: ${why}\n`);
-    process.exit(1);
+    // The data directory decides: one that holds a sharded cluster is opened as one.
+    node = await (err instanceof ShardedDirectoryError ? NodeStore.open(cfg, log, tls) : Promise.reject(err)).catch((err2) => openFailed(err2, cfg, log));
   }
-  applyRestoredLru(cfg.dataDir, node.kv, node.now(), log);
-  const app = await buildHttpApp(node, log, tls);
-  try {
-    await app.listen({ host: cfg.httpHost, port: cfg.httpPort });
-  } catch (err) {
-    const setting = listenError(err, { port: 'http-port', host: 'http-host' }, cfg.httpHost, cfg.httpPort);
-    if (setting) badSetting(setting);
-    throw err;
-  }
-  let resp: RespServer;
-  try {
-    resp = await startRespServer(node, {
-      ...(tls.resp ? { tls: tls.resp } : {}),
-      // Socket errors (a client reset its connection) are routine; anything else is a bug.
-      onError: (err) => ((err as NodeJS.ErrnoException).code ? log.debug({ err }, 'RESP socket error') : log.error({ err }, 'RESP command failed')),
-    });
-  } catch (err) {
-    const where = `${cfg.host}:${[cfg.port, cfg.tlsPort].filter((p) => p !== 0).join(' and ')}`;
-    const setting = listenError(err, { port: cfg.port === 0 ? 'tls-port' : 'port', host: 'host' }, cfg.host, cfg.port || cfg.tlsPort);
-    if (setting) badSetting(setting);
-    log.fatal({ err }, `cannot listen for RESP on ${where}: ${(err as Error).message}`);
-    process.stderr.write(`raftkv: cannot listen for RESP on ${where}: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
+  const served = node instanceof NodeStore ? await serveSharded(node, cfg, log, tls) : await serveSingle(node, cfg, log, tls);
+  const { app, resp } = served;
   node.start();
   const missing = missingRuntimeSettings();
   if (missing.length > 0) {
@@ -119,6 +101,7 @@ export async function runStart(argv: string[]): Promise<void> {
       http: `${cfg.httpHost}:${cfg.httpPort}`,
       dataDir: cfg.dataDir,
       peers: cfg.peers.map((p) => p.id),
+      ...(node instanceof NodeStore ? { groups: [...node.groups.keys()] } : {}),
     },
     'node started',
   );
@@ -144,10 +127,83 @@ export async function runStart(argv: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
-  node.on('removed', () => {
-    if (cfg.exitWhenRemoved === 'yes') void stop('removed from the cluster');
-  });
+  if (node instanceof RaftNode) {
+    node.on('removed', () => {
+      if (cfg.exitWhenRemoved === 'yes') void stop('removed from the cluster');
+    });
+  }
   node.on('fatal', () => {
     process.exit(1);
   });
+}
+
+/** Corrupt or unreadable data is not a setting (exit 1), but the operator must know where. */
+function openFailed(err: unknown, cfg: NodeConfig, log: Logger): never {
+  const setting = storageOpenError(err);
+  if (setting) badSetting(setting);
+  const why = openFailure(err, cfg.dataDir);
+  log.fatal({ err }, why);
+  process.stderr.write(`raftkv: ${why}\n`);
+  process.exit(1);
+}
+
+interface Served {
+  app: FastifyInstance;
+  resp: RespServer;
+}
+
+async function serveSingle(node: RaftNode, cfg: NodeConfig, log: Logger, tls: NodeTls): Promise<Served> {
+  applyRestoredLru(cfg.dataDir, node.kv, node.now(), log);
+  const app = await listenHttp(await buildHttpApp(node, log, tls), cfg);
+  const resp = await listenResp(cfg, log, tls, (opts) => startRespServer(node, opts));
+  return { app, resp };
+}
+
+/** A node hosting many groups (--shards above 1, or a data directory that holds them). */
+async function serveSharded(store: NodeStore, cfg: NodeConfig, log: Logger, tls: NodeTls): Promise<Served> {
+  const view = followView(store, log);
+  const keyNode = (key: Buffer): RaftNode => {
+    const slot = keyHashSlot(key);
+    const owner = view.owner(slot);
+    const local = owner?.local;
+    if (!local)
+      throw new HttpError(421, 'wrong_shard', `slot ${slot} of this key is served by shard ${owner?.group ?? '(none)'}, which this node does not host`);
+    return local;
+  };
+  const http = await buildHttpApp(store.metadata, log, tls, {
+    registerPeerRoutes: (app) => store.registerRoutes(app),
+    keyNode,
+    extraRoutes: (app) => registerShardRoutes(app, store),
+  });
+  const app = await listenHttp(http, cfg);
+  const resp = await listenResp(cfg, log, tls, (opts) => startShardedRespServer(store, view, opts));
+  return { app, resp };
+}
+
+async function listenHttp(app: FastifyInstance, cfg: NodeConfig): Promise<FastifyInstance> {
+  try {
+    await app.listen({ host: cfg.httpHost, port: cfg.httpPort });
+  } catch (err) {
+    const setting = listenError(err, { port: 'http-port', host: 'http-host' }, cfg.httpHost, cfg.httpPort);
+    if (setting) badSetting(setting);
+    throw err;
+  }
+  return app;
+}
+
+async function listenResp(cfg: NodeConfig, log: Logger, tls: NodeTls, serve: (opts: StartRespOptions) => Promise<RespServer>): Promise<RespServer> {
+  try {
+    return await serve({
+      ...(tls.resp ? { tls: tls.resp } : {}),
+      // Socket errors (a client reset its connection) are routine; anything else is a bug.
+      onError: (err) => ((err as NodeJS.ErrnoException).code ? log.debug({ err }, 'RESP socket error') : log.error({ err }, 'RESP command failed')),
+    });
+  } catch (err) {
+    const where = `${cfg.host}:${[cfg.port, cfg.tlsPort].filter((p) => p !== 0).join(' and ')}`;
+    const setting = listenError(err, { port: cfg.port === 0 ? 'tls-port' : 'port', host: 'host' }, cfg.host, cfg.port || cfg.tlsPort);
+    if (setting) badSetting(setting);
+    log.fatal({ err }, `cannot listen for RESP on ${where}: ${(err as Error).message}`);
+    process.stderr.write(`raftkv: cannot listen for RESP on ${where}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
 }

@@ -18,7 +18,15 @@ import { registerKvRoutes } from './kv-routes.ts';
 import { registerSnapshotRoutes } from './snapshot-routes.ts';
 import { registerClientCertChecks } from './tls-auth.ts';
 
-export async function buildHttpApp(node: RaftNode, log: Logger, tls: NodeTls = {}): Promise<FastifyInstance> {
+/** What a multi-group node changes: its peer routes are the store's, and keys go to their group. */
+export interface HttpAppOptions {
+  registerPeerRoutes?: (app: FastifyInstance) => Promise<void>;
+  keyNode?: (key: Buffer) => RaftNode;
+  /** Routes only a multi-group node has (/v1/shards). */
+  extraRoutes?: (app: FastifyInstance) => void;
+}
+
+export async function buildHttpApp(node: RaftNode, log: Logger, tls: NodeTls = {}, opts: HttpAppOptions = {}): Promise<FastifyInstance> {
   // pino's Logger is a FastifyBaseLogger at run time; the generic types just do not line up.
   // An HTTPS instance is typed over https.Server; the routes use nothing that differs.
   const app = Fastify({
@@ -36,8 +44,9 @@ export async function buildHttpApp(node: RaftNode, log: Logger, tls: NodeTls = {
   registerErrorHandler(app);
   // First, so that it guards every route registered after it, the peer route included.
   registerAuth(app, node);
-  await node.registerRoutes(app);
-  registerKvRoutes(app, node);
+  await (opts.registerPeerRoutes ? opts.registerPeerRoutes(app) : node.registerRoutes(app));
+  registerKvRoutes(app, opts.keyNode ?? (() => node));
+  opts.extraRoutes?.(app);
   registerClusterRoutes(app, node);
   registerHealthRoutes(app, node);
   registerSnapshotRoutes(app, node);

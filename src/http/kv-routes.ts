@@ -29,7 +29,11 @@ const errorReply = {
   properties: { error: { type: 'string' }, message: { type: 'string' } },
 } as const;
 
-export function registerKvRoutes(app: FastifyInstance, node: RaftNode): void {
+/**
+ * `nodeFor`: the group replica that holds a key: the node itself on a single-group node; on a
+ * multi-group node, this node's replica of the key's group (or an HttpError when it has none).
+ */
+export function registerKvRoutes(app: FastifyInstance, nodeFor: (key: Buffer) => RaftNode): void {
   app.get<{ Params: { key: string } }>(
     '/v1/kv/:key',
     {
@@ -40,8 +44,9 @@ export function registerKvRoutes(app: FastifyInstance, node: RaftNode): void {
       },
     },
     async (req, reply) => {
-      await node.linearizableBarrier();
       const key = Buffer.from(req.params.key);
+      const node = nodeFor(key);
+      await node.linearizableBarrier();
       // The node's clock, as RESP reads use: never behind the log (the timestamp rule).
       const now = node.now();
       const value = node.kv.get(key, now, { touch: true });
@@ -72,6 +77,7 @@ export function registerKvRoutes(app: FastifyInstance, node: RaftNode): void {
       },
     },
     async (req, reply) => {
+      const node = nodeFor(Buffer.from(req.params.key));
       const value = Buffer.from(req.body.value);
       if (value.length > node.cfg.maxValueBytes) {
         throw new HttpError(413, 'value_too_large', `value of ${value.length} bytes exceeds max-value-bytes (${node.cfg.maxValueBytes})`);
@@ -98,6 +104,7 @@ export function registerKvRoutes(app: FastifyInstance, node: RaftNode): void {
       },
     },
     async (req, reply) => {
+      const node = nodeFor(Buffer.from(req.params.key));
       const session = sessionOp(req, node.cfg.idempotencyTtlMs, `/v1/kv/${req.params.key}`, null);
       const { results } = await write(node, [{ type: 'del', keys: [Buffer.from(req.params.key)] }], session, reply);
       const [result] = results;

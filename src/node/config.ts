@@ -62,6 +62,13 @@ export const SETTINGS = {
     help: 'initial voters: id=host:resp_port[:http_port[:tls_port]],... (with --join: the existing members)',
   },
   join: { kind: 'bool', default: false, help: 'start empty and wait to be added as a member' },
+  shards: {
+    kind: 'int',
+    default: 1,
+    min: 1,
+    max: 64,
+    help: 'Raft groups the 16384 slots are spread over when the cluster is bootstrapped (1: one group; a sharded node also runs the slot map group 0)',
+  },
   'exit-when-removed': {
     kind: YES_NO,
     default: 'yes',
@@ -346,6 +353,10 @@ export function resolveConfig(flags: Partial<Record<SettingName, unknown>>, env:
   if (!cfg.join && cfg.peers.length > 0 && !cfg.peers.some((p) => p.id === cfg.id)) {
     throw new ConfigError('peers', `must include this node's id '${cfg.id}' (or start with --join)`);
   }
+  if (cfg.shards > 1 && cfg.followerProxy === 'yes') {
+    throw new ConfigError('follower-proxy', "is not supported with --shards above 1 yet: clients follow MOVED to each shard's leader");
+  }
+  if (cfg.shards > 1 && cfg.join) throw new ConfigError('shards', 'is for bootstrapping; a joining node learns the layout from the cluster');
   const outputLimits = parseOutputLimits(cfg.clientOutputBufferLimit);
   if (typeof outputLimits === 'string') throw new ConfigError('client-output-buffer-limit', outputLimits);
   const ids = new Set<string>();

@@ -7,7 +7,7 @@
  * restored into both; the cluster-wide settings as of the committed log (settings.ts); and the
  * consensus core, resuming at the snapshot's index. The Ready loop applies the rest of the log.
  */
-import { KvStore } from '../kv/index.ts';
+import { KvStore, type KvStoreOptions } from '../kv/index.ts';
 import { RawNode } from '../raft/index.ts';
 import { type ConfState, type Entry, type Message, NONE, ReadOnlyOption } from '../raft/types.ts';
 import { LevelStorage } from '../storage/index.ts';
@@ -41,7 +41,10 @@ export interface PeerHandlers {
 /** A node's parts as recovered from its data directory. */
 export interface NodeParts {
   storage: LevelStorage;
-  transport: Transport;
+  /** This group's sends and link state: the transport itself on a single-group node. */
+  transport: NodeLink;
+  /** The node's one transport, shared by its groups. */
+  shared: Transport;
   raw: RawNode;
   kv: KvStore;
   members: Members;
@@ -54,45 +57,92 @@ export interface NodeParts {
   lease: LeaseClock;
 }
 
+/**
+ * What a node's Raft groups send through: today's Transport for a single-group node, or one
+ * group's scoped view of the node's shared Transport (src/node/store/group-link.ts).
+ */
+export type NodeLink = Pick<Transport, 'send' | 'setPeers' | 'stats' | 'groupStats' | 'inboundStats' | 'registerRoutes' | 'close' | 'clusterId'>;
+
 /** `tls.peerDial`: the client side of wss:// peer links (tls-config.ts), when peer TLS is on. */
 export async function openParts(cfg: NodeConfig, log: Logger, tls: Pick<NodeTls, 'peerDial'>, peers: PeerHandlers): Promise<NodeParts> {
   const storage = await LevelStorage.open(cfg.dataDir, { logger: log });
+  const transport = openTransport(cfg, log, tls, peers, (id, from) => adoptClusterId(storage, log, id, from));
+  transport.onUnreachable = (id) => peers.onUnreachable(id);
+  transport.onSnapshotStatus = (id, ok) => peers.onSnapshotStatus(id, ok);
+  const members = addressBook(cfg);
+  const fresh = storage.snapshotMeta().index === 0 && storage.lastIndex() === 0 && storage.initialState().hardState.term === 0;
+  const initial = fresh && !cfg.join ? bootstrapEntries(cfg.peers.length > 0 ? cfg.peers : [members.get(cfg.id)!]) : undefined;
+  const identity = await settleClusterId(storage, { token: cfg.clusterToken, fresh, bootstrap: initial, alone: initial?.length === 1 });
+  transport.clusterId = identity.id ?? '';
+  log.info({ clusterId: identity.id ?? null, idFrom: identity.origin }, 'cluster identity');
+  if (initial) await bootstrap(log, storage, initial);
+  return openCore(cfg, log, { storage, link: transport, transport, members, kv: {} });
+}
+
+/**
+ * The node's one peer transport. `learnClusterId`: where a joining node stores the id it
+ * adopts. Group 1's callbacks are the caller's to set (a single-group node) or unused (a
+ * multi-group node hosts every group through `transport.group`).
+ */
+export function openTransport(
+  cfg: NodeConfig,
+  log: Logger,
+  tls: Pick<NodeTls, 'peerDial'>,
+  peers: Pick<PeerHandlers, 'isAllowedPeer' | 'onPeerRtt' | 'wasRemoved' | 'onRemoved'> & { onMessage?: (m: Message) => void },
+  learnClusterId: (id: string, from: string) => void,
+): Transport {
   const { secret, derived } = peerSecret(cfg);
   if (derived) log.info('no cluster secret: peer links are loopback-only, authenticated by a secret derived from the cluster token');
+  const onMessage = peers.onMessage;
   const transport = new Transport({
     nodeId: cfg.id,
-    // Settled below, before any link is made (cluster-id.ts).
+    // Settled by the caller, before any link is made (cluster-id.ts).
     clusterId: '',
-    learnClusterId: (id, from) => adoptClusterId(storage, log, id, from),
+    learnClusterId,
     wasRemoved: (id) => peers.wasRemoved(id),
     onRemoved: (by) => peers.onRemoved(by),
     secret,
     ...(tls.peerDial ? { tls: tls.peerDial } : {}),
     logger: log.child({ component: 'transport' }),
-    onMessage: (m) => peers.onMessage(m),
+    ...(onMessage ? { onMessage: (m: Message) => onMessage(m) } : {}),
     isAllowedPeer: (id) => peers.isAllowedPeer(id),
     // One log entry travels in one frame, so the frame limit follows the largest value.
     maxPayload: Math.max(cfg.maxValueBytes, 16 * 1024 * 1024) + 1024 * 1024,
     maxSnapshotBytes: cfg.maxSnapshotBytes,
     peerDownWarnMs: cfg.tickMs * cfg.electionTicks,
   });
-  transport.onUnreachable = (id) => peers.onUnreachable(id);
-  transport.onSnapshotStatus = (id, ok) => peers.onSnapshotStatus(id, ok);
   transport.onPeerRtt = (id, ms) => peers.onPeerRtt(id, ms);
+  return transport;
+}
 
+/** The address book a node starts with: the --peers, and itself as it advertises itself. */
+export function addressBook(cfg: NodeConfig): Members {
   const members = new Members(cfg.peers);
   const self = cfg.advertiseTlsPort ? { tlsPort: cfg.advertiseTlsPort } : {};
   members.set({ id: cfg.id, host: cfg.advertiseHost, port: cfg.advertisePort, httpPort: cfg.advertiseHttpPort, ...self });
-  const kv = new KvStore({ maxmemory: cfg.maxmemory, policy: cfg.maxmemoryPolicy });
-  const settings = new NodeSettings(cfg, log);
+  return members;
+}
 
+/** One group's storage and link, bootstrapped if new, before its state machine and core exist. */
+export interface GroupStart {
+  storage: LevelStorage;
+  link: NodeLink;
+  /** The whole transport, for what every group shares (RTT, forwarding). */
+  transport: Transport;
+  members: Members;
+  /** The state machine's options: a sharded group's initial slots and per-slot counts. */
+  kv: Pick<KvStoreOptions, 'slots' | 'countSlots'>;
+}
+
+/**
+ * The state machine, the settings and the consensus core of one group, from its storage: the
+ * newest snapshot restored, the committed settings replayed, the core resuming at the snapshot.
+ */
+export async function openCore(cfg: NodeConfig, log: Logger, start: GroupStart): Promise<NodeParts> {
+  const { storage, members } = start;
+  const kv = new KvStore({ maxmemory: cfg.maxmemory, policy: cfg.maxmemoryPolicy, ...start.kv });
+  const settings = new NodeSettings(cfg, log);
   const snap = await storage.loadSnapshot();
-  const fresh = snap.meta.index === 0 && storage.lastIndex() === 0 && storage.initialState().hardState.term === 0;
-  const initial = fresh && !cfg.join ? bootstrapEntries(cfg.peers.length > 0 ? cfg.peers : [members.get(cfg.id)!]) : undefined;
-  const identity = await settleClusterId(storage, { token: cfg.clusterToken, fresh, bootstrap: initial, alone: initial?.length === 1 });
-  transport.clusterId = identity.id ?? '';
-  log.info({ clusterId: identity.id ?? null, idFrom: identity.origin }, 'cluster identity');
-  if (initial) await bootstrap(log, storage, initial);
   if (snap.meta.index > 0) await installSnapshot(snap, { kv, members }, log);
   // Serve under the committed cluster-wide settings from the start, not the flags (settings.ts).
   const commit = storage.initialState().hardState.commit;
@@ -116,7 +166,7 @@ export async function openParts(cfg: NodeConfig, log: Logger, tls: Pick<NodeTls,
     leaseHolds: (term, round) => lease.holds(term, round),
     logger: (level, msg) => log[level]({ component: 'raft' }, msg),
   });
-  return { storage, transport, raw, kv, members, settings, applied: snap.meta.index, conf: snap.meta.conf, lease };
+  return { storage, transport: start.link, shared: start.transport, raw, kv, members, settings, applied: snap.meta.index, conf: snap.meta.conf, lease };
 }
 
 /**

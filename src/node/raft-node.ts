@@ -21,7 +21,7 @@ import type { Member, Members } from './members.ts';
 import type { ChangeOptions } from './membership.ts';
 import type { NodeMetrics } from './metrics.ts';
 import { type NodeStatus, nodeStatus } from './node-status.ts';
-import { type NodeParts, openParts } from './open.ts';
+import { type NodeLink, type NodeParts, openParts, type PeerHandlers } from './open.ts';
 import type { PeerContact } from './peer-contact.ts';
 import type { Removal } from './removal.ts';
 import type { NodeTls } from './tls-config.ts';
@@ -37,7 +37,10 @@ export interface PublishEvent {
 
 export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [string]; fatal: [Error]; removed: [string] }> {
   readonly storage: LevelStorage;
-  readonly transport: Transport;
+  /** This group's sends and link state (the transport itself for a single-group node). */
+  readonly transport: NodeLink;
+  /** The node's one peer transport, which every group it hosts shares (links, forwarding). */
+  readonly shared: Transport;
   readonly members: Members;
   /** Whether this node was removed from the cluster, and which removed members to tell (removal.ts). */
   readonly removal: Removal;
@@ -59,6 +62,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     super();
     this.storage = parts.storage;
     this.transport = parts.transport;
+    this.shared = parts.shared;
     this.raw = parts.raw;
     this.kv = parts.kv;
     this.members = parts.members;
@@ -78,9 +82,18 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
 
   /** Open storage, restore the newest snapshot and build the core (open.ts); call `start` to begin ticking. */
   /** `tls.peerDial`: the client side of wss:// peer links (tls-config.ts), when peer TLS is on. */
-  static async open(cfg: NodeConfig, log: Logger, tls: Pick<NodeTls, 'peerDial'> = {}): Promise<RaftNode> {
+  static open(cfg: NodeConfig, log: Logger, tls: Pick<NodeTls, 'peerDial'> = {}): Promise<RaftNode> {
+    return RaftNode.build(cfg, log, (peers) => openParts(cfg, log, tls, peers));
+  }
+
+  /**
+   * A node built from parts `open` makes once it is handed the node's peer handlers (which
+   * reach the node once it exists): `open` above for a single-group node, one group of a
+   * multi-group node's store (store/replicas.ts).
+   */
+  static async build(cfg: NodeConfig, log: Logger, open: (peers: PeerHandlers) => Promise<NodeParts>): Promise<RaftNode> {
     let node: RaftNode | undefined;
-    const parts = await openParts(cfg, log, tls, {
+    const parts = await open({
       onMessage: (m) => {
         node?.contact.heard(m.from);
         node?.units.peerInput.receive(m);

@@ -16,7 +16,7 @@ import type { ClientConn } from './conn.ts';
 import { buf, isReply } from './handlers/args.ts';
 import { CLUSTER_COMMANDS } from './handlers/cluster.ts';
 import { CONNECTION_COMMANDS } from './handlers/connection.ts';
-import { type CommandImpl, entryBytes, NodeContext } from './handlers/context.ts';
+import { type CommandImpl, entryBytes, NodeContext, type SharedContext } from './handlers/context.ts';
 import { EXPIRE_COMMANDS } from './handlers/expire.ts';
 import { createGuard } from './handlers/guard.ts';
 import { KEY_COMMANDS } from './handlers/keys.ts';
@@ -94,9 +94,11 @@ export class NodeDispatcher implements Dispatcher {
   constructor(
     readonly node: RaftNode,
     view?: ClusterView<RaftNode>,
+    /** What the dispatchers of a multi-group node's groups share (sharded-dispatcher.ts). */
+    shared?: SharedContext,
   ) {
     this.replayedUpTo = node.status().commit;
-    this.ctx = new NodeContext(node, IMPLS, view);
+    this.ctx = new NodeContext(node, IMPLS, view, shared);
     this.proxy = new FollowerProxy(
       {
         node,
@@ -171,16 +173,26 @@ export interface StartRespOptions {
  * before `node.start()` (see NodeDispatcher).
  */
 export async function startRespServer(node: RaftNode, opts: StartRespOptions = {}): Promise<RespServer> {
-  const dispatcher = new NodeDispatcher(node, opts.view);
-  const cfg = node.cfg;
+  return serveResp(node.cfg, new NodeDispatcher(node, opts.view), opts);
+}
+
+/** What `serveResp` serves: a dispatcher that can be given its server and let go of. */
+export interface ServedDispatcher extends Dispatcher {
+  readonly ctx: Pick<NodeContext, 'maxEntryBytes'>;
+  attach(server: RespServer): void;
+  detach(): void;
+}
+
+/** The RESP listener for `dispatcher` under the node's settings (see startRespServer). */
+export async function serveResp(cfg: RaftNode['cfg'], dispatcher: ServedDispatcher, opts: Pick<StartRespOptions, 'onError' | 'tls'> = {}): Promise<RespServer> {
   const server = new RespServer({
     dispatcher,
     host: cfg.host,
     port: cfg.port === 0 ? null : cfg.port,
     ...(opts.tls ? { tls: opts.tls } : {}),
     maxClients: cfg.maxclients,
-    authRequired: () => node.cfg.requirepass !== '',
-    refuseClient: (address) => (respRefuses(node.cfg, address) ? DENIED_REPLY : null),
+    authRequired: () => cfg.requirepass !== '',
+    refuseClient: (address) => (respRefuses(cfg, address) ? DENIED_REPLY : null),
     limits: { maxBulkLen: cfg.maxValueBytes, maxRequestBytes: dispatcher.ctx.maxEntryBytes },
     maxInFlight: MAX_IN_FLIGHT,
     queryBufferLimit: cfg.clientQueryBufferLimit,

@@ -23,7 +23,15 @@
  * Existing directories: group 1's prefix is empty, so a directory written before the engine is
  * an engine holding group 1, and nothing is migrated (docs/architecture.md, the shared engine).
  */
-import { CorruptDataError, InvalidWriteError, StorageClosedError, StorageFailedError, UnknownGroupError, UnsupportedFormatError } from './errors.ts';
+import {
+  CorruptDataError,
+  InvalidWriteError,
+  ShardedDirectoryError,
+  StorageClosedError,
+  StorageFailedError,
+  UnknownGroupError,
+  UnsupportedFormatError,
+} from './errors.ts';
 import { groupIdProblem, type KeySpace, keySpace, LEGACY_GROUP, MAX_GROUP_ID, prefixedGroupsRange, prefixedKeyGroup, rawGroupPrefix } from './keys.ts';
 import { innermost, openLevel, rawBatch } from './level-db.ts';
 import { LevelStorage } from './level-storage.ts';
@@ -292,6 +300,7 @@ export class StorageEngine implements GroupHost {
 export async function openSingleGroup(dir: string, opts: LevelStorageOptions): Promise<LevelStorage> {
   const engine = await StorageEngine.open(dir, opts);
   try {
+    if (engine.has(0)) throw new ShardedDirectoryError(dir);
     const view = engine.has(LEGACY_GROUP) ? engine.group(LEGACY_GROUP) : await engine.createGroup(LEGACY_GROUP);
     engine.ownedBy(view);
     return view;

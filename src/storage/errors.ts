@@ -43,6 +43,17 @@ export class UnsupportedFormatError extends Error {
   }
 }
 
+/**
+ * A single-group open of a directory that holds a sharded cluster (a metadata group, group 0):
+ * opening group 1 alone would serve one shard's keys as if they were all of them.
+ */
+export class ShardedDirectoryError extends Error {
+  override name = 'ShardedDirectoryError';
+  constructor(readonly dir: string) {
+    super(`${dir} holds a sharded cluster (a slot map and several groups); it is opened as one, never as a single group`);
+  }
+}
+
 /** The engine holds no such group (engine.ts). */
 export class UnknownGroupError extends Error {
   override name = 'UnknownGroupError';

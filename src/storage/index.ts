@@ -6,6 +6,7 @@ export { DROP_SLICE_KEYS, type EngineStats, StorageEngine } from './engine.ts';
 export {
   CorruptDataError,
   InvalidWriteError,
+  ShardedDirectoryError,
   StorageClosedError,
   StorageFailedError,
   StorageLockedError,

@@ -82,11 +82,23 @@ export function entryBytes(argv: readonly Buffer[]): number {
  */
 const ENTRY_SLACK_BYTES = 64 * 1024;
 
-export class NodeContext {
-  readonly subscriptions = new Subscriptions();
-  readonly startedAt = Date.now();
+/** What the contexts of one process's groups share (a multi-group node has one per group). */
+export interface SharedContext {
+  readonly subscriptions: Subscriptions;
+  readonly startedAt: number;
   /** INFO run_id: random per process, as in Redis. */
-  readonly runId = randomBytes(20).toString('hex');
+  readonly runId: string;
+}
+
+export function newSharedContext(): SharedContext {
+  return { subscriptions: new Subscriptions(), startedAt: Date.now(), runId: randomBytes(20).toString('hex') };
+}
+
+export class NodeContext {
+  readonly subscriptions: Subscriptions;
+  readonly startedAt: number;
+  /** INFO run_id: random per process, as in Redis. */
+  readonly runId: string;
   /** Set by `NodeDispatcher.attach`. */
   server: RespServer | null = null;
   private readonly orders = new WeakMap<ClientConn, ConnOrder>();
@@ -107,7 +119,11 @@ export class NodeContext {
      * a caller hosting several groups passes its own (cluster/view.ts).
      */
     readonly view: ClusterView<RaftNode> = new SingleGroupView(node),
+    shared: SharedContext = newSharedContext(),
   ) {
+    this.subscriptions = shared.subscriptions;
+    this.startedAt = shared.startedAt;
+    this.runId = shared.runId;
     const kv = node.kv;
     this.batches = new ReadBatches<BatchedRead>({
       barrier: () => node.linearizableBarrier(),

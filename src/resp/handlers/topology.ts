@@ -43,7 +43,7 @@ export function serverRole(node: RaftNode): 'master' | 'replica' {
 /** Voters and learners with known addresses, the slot owner first, then by member id. */
 export function groupView(node: RaftNode): GroupView {
   const conf = node.confState();
-  const links = node.transport.stats();
+  const links = node.shared.stats();
   const progress = node.progress();
   const leaderId = node.leader()?.id;
   const ownerId = node.lastKnownLeader()?.id;

@@ -83,7 +83,7 @@ export class FollowerProxy {
     private readonly enabled: boolean,
   ) {
     this.node = host.node;
-    const t = this.node.transport;
+    const t = this.node.shared;
     t.onForward = (from, body) => this.onForward(from, body);
     t.onPeerDown = (id) => {
       for (const u of [...this.pending.values()]) if (u.target === id) this.lost(u, 'its link went down');
@@ -173,7 +173,7 @@ export class FollowerProxy {
     const jobs = state.queue.splice(0, unitLength(state.queue, state.unitMax));
     const unit = makeUnit(this.nextId++, conn, jobs, Date.now() + this.leaderWaitMs());
     state.active = unit;
-    if (unit.body.length + 2 > this.node.transport.maxPayload) {
+    if (unit.body.length + 2 > this.node.shared.maxPayload) {
       this.finishWith(unit, () => PROXY_ERRORS.requestTooBig(unit.body.length));
       return;
     }
@@ -198,7 +198,7 @@ export class FollowerProxy {
       leader !== undefined &&
       leader.id !== node.id &&
       this.inflightBytes + unit.body.length <= PROXY_INFLIGHT_BYTES &&
-      node.transport.sendForward(leader.id, unit.body, PROXY_SOCKET_BYTES)
+      node.shared.sendForward(leader.id, unit.body, PROXY_SOCKET_BYTES)
     ) {
       this.inFlight(unit, leader.id);
       return;
@@ -234,7 +234,7 @@ export class FollowerProxy {
       this.onReply(from, msg.reply);
       return;
     }
-    const transport = this.node.transport;
+    const transport = this.node.shared;
     runUnit(this.host, from, msg.request, this.maxReplyBytes(), (r) => {
       // Replies are bounded by the follower's budget: never refused for the socket's backlog.
       transport.sendForward(from, encodeReply(r), 0, true);
@@ -337,7 +337,7 @@ export class FollowerProxy {
   }
 
   private maxReplyBytes(): number {
-    return this.node.transport.maxPayload - FRAME_SLACK;
+    return this.node.shared.maxPayload - FRAME_SLACK;
   }
 }
 

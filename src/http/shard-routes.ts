@@ -1,0 +1,80 @@
+/**
+ * /v1/shards (issue 13): the slot map of a sharded cluster, and the operator's changes to it.
+ * Served by every node of a multi-group node's cluster; a change runs on the metadata group's
+ * leader (a follower answers 307 there, as writes do), validated against the map it applied
+ * before it is proposed (src/node/store/map-record.ts), so a refused change costs nothing.
+ *
+ *  GET  /v1/shards                          every group: slots, voters, learners, leader hint,
+ *                                           and its leader as this node knows it
+ *  POST /v1/shards/:id/transfer-leader      { node }: make `node` the group's hinted leader;
+ *                                           the leader spread duty hands leadership over
+ */
+import type { FastifyInstance } from 'fastify';
+import type { RaftNode } from '../node/raft-node.ts';
+import { changeMap, MapChangeError } from '../node/store/map-record.ts';
+import { type GroupId, METADATA_GROUP, rangesOf, type SlotMap } from '../shard/index.ts';
+import { HttpError } from './errors.ts';
+
+/** What the routes read from the store. */
+export interface ShardRoutesHost {
+  readonly map: SlotMap | undefined;
+  readonly groups: ReadonlyMap<number, RaftNode>;
+  readonly metadata: RaftNode;
+}
+
+const idParams = { type: 'object', properties: { id: { type: 'integer', minimum: 0, maximum: 0xffffffff } }, required: ['id'] } as const;
+const nodeId = { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' } as const;
+
+export function shardList(map: SlotMap, groups: ReadonlyMap<number, RaftNode>) {
+  return {
+    epoch: map.epoch,
+    shards: map.groups.map((g) => {
+      const local = groups.get(g.id);
+      return {
+        id: g.id,
+        role: g.id === METADATA_GROUP ? 'metadata' : 'data',
+        slots: rangesOf(map, g.id).map((r) => [r.start, r.end]),
+        voters: g.voters,
+        learners: g.learners,
+        leader_hint: g.leaderHint,
+        // Known only where this node hosts a replica.
+        leader: local ? (local.leader()?.id ?? null) : null,
+        local: local !== undefined,
+      };
+    }),
+  };
+}
+
+export function registerShardRoutes(app: FastifyInstance, host: ShardRoutesHost): void {
+  const currentMap = (): SlotMap => {
+    const map = host.map;
+    if (!map) throw new HttpError(503, 'no_slot_map', 'this node has not applied the slot map yet');
+    return map;
+  };
+
+  app.get('/v1/shards', { schema: { description: 'The slot map: every shard (Raft group) with its slots, replicas and leader' } }, async () =>
+    shardList(currentMap(), host.groups),
+  );
+
+  app.post<{ Params: { id: GroupId }; Body: { node: string } }>(
+    '/v1/shards/:id/transfer-leader',
+    {
+      schema: {
+        description: "Make a voter the shard's hinted leader; leadership moves there once its link is up",
+        params: idParams,
+        body: { type: 'object', properties: { node: nodeId }, required: ['node'], additionalProperties: false },
+      },
+    },
+    async (req) => {
+      const { id } = req.params;
+      currentMap();
+      try {
+        const map = await changeMap(host.metadata, { type: 'setLeaderHint', group: id, node: req.body.node });
+        return { ok: true, epoch: map.epoch, shard: id, leader_hint: req.body.node };
+      } catch (err) {
+        if (err instanceof MapChangeError) throw new HttpError(409, 'refused', err.message);
+        throw err;
+      }
+    },
+  );
+}

@@ -1,0 +1,213 @@
+/**
+ * A node that hosts replicas of many Raft groups (issue 13, `--shards N` above 1): one LevelDB
+ * engine and one peer transport for all of them, one `RaftNode` per group on top.
+ *
+ * Each group is today's unit unchanged (core, Ready loop, KV state machine, snapshots); what
+ * the store adds is only what groups share:
+ *  - the engine (src/storage/engine.ts): each group's log is a view of one LevelDB, and every
+ *    group's saves of one turn are one fsynced batch;
+ *  - the transport: each group sends through a `GroupLink` (its endpoint, tagged on the wire,
+ *    heartbeats coalesced per peer) and the links dialled are the union of every group's peers;
+ *  - group 0, the metadata group, whose state machine holds the slot map (map-record.ts); the
+ *    store reads the map back after group 0 applies, and rebuilds the routing view (view.ts)
+ *    whenever the map or a local group's leader changes;
+ *  - the leader spread duty (leader-spread.ts), which moves each group's leadership to the
+ *    node the map hints, so leaders are spread evenly across nodes.
+ *
+ * Bootstrap (a fresh data directory): every node computes the same initial layout from the same
+ * --peers (src/shard `initialLayout`), seeds group 0 with it, then seeds each group it
+ * replicates (seed.ts). A crash part-way is finished at the next start: while the map is still at
+ * its initial epoch, a missing group of this node is seeded again, to the same bytes.
+ */
+import { EventEmitter } from 'node:events';
+import type { FastifyInstance } from 'fastify';
+import { KvStore } from '../../kv/index.ts';
+import { findGroup, INITIAL_EPOCH, initialLayout, METADATA_GROUP, rangesOf, type SlotMap } from '../../shard/index.ts';
+import { StorageEngine } from '../../storage/index.ts';
+import type { Transport } from '../../transport/index.ts';
+import { adoptClusterId, bootstrapClusterId } from '../cluster-id.ts';
+import type { NodeConfig } from '../config.ts';
+import { bootstrapEntries } from '../leadership.ts';
+import type { Logger } from '../logger.ts';
+import { Members } from '../members.ts';
+import { addressBook, openCore, openTransport } from '../open.ts';
+import type { PublishEvent } from '../raft-node.ts';
+import { RaftNode } from '../raft-node.ts';
+import { splitEnvelope } from '../snapshotter.ts';
+import type { NodeTls } from '../tls-config.ts';
+import { GroupLink, PeerUnion } from './group-link.ts';
+import { LeaderSpread } from './leader-spread.ts';
+import { type MapRecord, readMap, seedMap } from './map-record.ts';
+import { seedGroup } from './seed.ts';
+
+export class ShardedDataError extends Error {
+  override name = 'ShardedDataError';
+}
+
+export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode]; changed: []; fatal: [Error] }> {
+  /** Every group this node hosts, by id; group 0 among them. */
+  readonly groups = new Map<number, RaftNode>();
+  private record: MapRecord | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly spread: LeaderSpread;
+  private closed = false;
+
+  private constructor(
+    readonly cfg: NodeConfig,
+    readonly log: Logger,
+    readonly engine: StorageEngine,
+    readonly transport: Transport,
+  ) {
+    super();
+    this.spread = new LeaderSpread(
+      {
+        self: cfg.id,
+        map: () => this.record?.map,
+        groups: () => this.groups,
+        linkUp: (id) => transport.stats()[id]?.state === 'connected',
+      },
+      log,
+    );
+  }
+
+  /** Opens (or bootstraps) every group in cfg.dataDir; call `start` to begin ticking. */
+  static async open(cfg: NodeConfig, log: Logger, tls: Pick<NodeTls, 'peerDial'> = {}): Promise<NodeStore> {
+    const engine = await StorageEngine.open(cfg.dataDir, { logger: log });
+    let store: NodeStore | undefined;
+    try {
+      const peers = new PeerUnion({ setPeers: (p) => transport.setPeers(p) });
+      const transport = openTransport(
+        cfg,
+        log,
+        tls,
+        {
+          isAllowedPeer: (id) => peers.has(id),
+          onPeerRtt: (id, ms) => store?.groups.get(METADATA_GROUP)?.metrics.peerRtt(id, ms),
+          wasRemoved: () => false,
+          onRemoved: () => {},
+        },
+        (id, from) => adoptClusterId(engine.group(METADATA_GROUP), log, id, from),
+      );
+      store = new NodeStore(cfg, log, engine, transport);
+      await store.bootstrap();
+      for (const id of engine.groupIds()) await store.openGroup(id, peers);
+      transport.clusterId = engine.group(METADATA_GROUP).clusterId() ?? '';
+      store.refresh();
+      return store;
+    } catch (err) {
+      if (store) for (const node of store.groups.values()) await node.shutdown().catch(() => {});
+      await engine.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Seeds the groups of a new cluster, or finishes a bootstrap a crash cut short. */
+  private async bootstrap(): Promise<void> {
+    const { cfg, engine } = this;
+    const ids = engine.groupIds();
+    if (ids.length > 0 && !ids.includes(METADATA_GROUP)) {
+      throw new ShardedDataError(`${cfg.dataDir} holds a cluster of one group (no slot map): start it without --shards`);
+    }
+    const peers = cfg.peers.length > 0 ? cfg.peers : [addressBook(cfg).get(cfg.id)!];
+    let map: SlotMap;
+    if (ids.length === 0) {
+      map = initialLayout(
+        peers.map((p) => p.id),
+        cfg.shards,
+        Math.min(3, peers.length),
+      );
+    } else {
+      const g0 = engine.group(METADATA_GROUP);
+      const snap = await g0.loadSnapshot();
+      const kv = new KvStore();
+      // Group 0's seed is its first snapshot: the initial map, until a change is applied.
+      if (snap.meta.index !== 1 || g0.lastIndex() > 1) return;
+      await kv.restore(splitEnvelope(snap.data)!.kv);
+      const rec = readMap(kv, 0);
+      if (!rec || rec.map.epoch !== INITIAL_EPOCH) return;
+      map = rec.map;
+    }
+    const clusterId = bootstrapClusterId(cfg.clusterToken, bootstrapEntries(peers));
+    const book = new Members(peers);
+    for (const g of [METADATA_GROUP, ...map.groups.map((x) => x.id).filter((id) => id !== METADATA_GROUP)]) {
+      const replicas = findGroup(map, g);
+      if (!replicas?.voters.includes(cfg.id) || engine.groupIds().includes(g)) continue;
+      const storage = await engine.createGroup(g);
+      await storage.setClusterId(clusterId);
+      const kv = g === METADATA_GROUP ? new KvStore() : new KvStore({ slots: rangesOf(map, g).map((r) => [r.start, r.end] as const), countSlots: true });
+      if (g === METADATA_GROUP) seedMap(kv, map);
+      const members = new Members(replicas.voters.map((id) => book.get(id)!));
+      await seedGroup(storage, { conf: { voters: [...replicas.voters], learners: [] }, members, kv, index: 1, term: 1 });
+      this.log.info({ group: g, voters: replicas.voters }, 'bootstrapped group');
+    }
+  }
+
+  private async openGroup(id: number, peers: PeerUnion): Promise<void> {
+    const { cfg, transport } = this;
+    const log = this.log.child({ group: id });
+    const node = await RaftNode.build(cfg, log, async (handlers) => {
+      const endpoint = transport.group(id, { onMessage: (m) => handlers.onMessage(m) });
+      endpoint.onUnreachable = (peer) => handlers.onUnreachable(peer);
+      endpoint.onSnapshotStatus = (peer, ok) => handlers.onSnapshotStatus(peer, ok);
+      const link = new GroupLink(id, endpoint, transport, peers);
+      return openCore(cfg, log, { storage: this.engine.group(id), link, transport, members: addressBook(cfg), kv: { countSlots: id !== METADATA_GROUP } });
+    });
+    node.on('leader', () => this.changed());
+    node.on('publish', (e) => this.emit('publish', e, node));
+    node.on('fatal', (err) => this.emit('fatal', err));
+    this.groups.set(id, node);
+  }
+
+  registerRoutes(app: FastifyInstance): Promise<void> {
+    return this.transport.registerRoutes(app);
+  }
+
+  start(): void {
+    for (const node of this.groups.values()) node.start();
+    this.timer = setInterval(() => this.onTick(), Math.max(this.cfg.tickMs * 2, 100));
+  }
+
+  /** The slot map as this node last applied it. */
+  get map(): SlotMap | undefined {
+    return this.record?.map;
+  }
+
+  get metadata(): RaftNode {
+    const g0 = this.groups.get(METADATA_GROUP);
+    if (!g0) throw new ShardedDataError('this node hosts no replica of the metadata group');
+    return g0;
+  }
+
+  private onTick(): void {
+    if (this.closed) return;
+    this.refresh();
+    this.spread.tick();
+  }
+
+  /** Reads the map back from group 0's state machine; a new one rebuilds the routing view. */
+  private refresh(): void {
+    const g0 = this.groups.get(METADATA_GROUP);
+    if (!g0) return;
+    const rec = readMap(g0.kv, g0.now());
+    if (rec && rec.version !== this.record?.version) {
+      this.record = rec;
+      this.changed();
+    }
+  }
+
+  private changed(): void {
+    this.emit('changed');
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    // Data groups first: group 0 is what the others' routing reads.
+    const order = [...this.groups.keys()].sort((a, b) => b - a);
+    await Promise.all(order.filter((id) => id !== METADATA_GROUP).map((id) => this.groups.get(id)!.shutdown()));
+    await this.groups.get(METADATA_GROUP)?.shutdown();
+    await this.transport.close();
+    await this.engine.close();
+  }
+}

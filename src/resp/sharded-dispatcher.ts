@@ -1,0 +1,100 @@
+/**
+ * The RESP front end of a node hosting many groups (issue 13): one `NodeDispatcher` per local
+ * group, each running commands against its own group's `RaftNode`, behind one dispatcher that
+ * picks the group a request belongs to.
+ *
+ * Every group's dispatcher routes by the same view (the store's `CurrentView`), so its guard
+ * answers CROSSSLOT, MOVED, TRYAGAIN and CLUSTERDOWN the same whichever dispatcher runs it; the
+ * pick only decides whose state machine serves a request that runs here:
+ *  - a keyed command: the group owning its keys' slot;
+ *  - EXEC: the group of the transaction's keys (queued commands and WATCHed keys);
+ *  - DBSIZE, KEYS, SCAN and the like (run per node, as in Redis Cluster): a group this node
+ *    leads;
+ *  - anything else (PING, CLIENT, INFO, CONFIG, PUBLISH): the group owning slot 0 if hosted here,
+ *    else the lowest local data group.
+ * Subscriptions, INFO's run id and uptime are the process's, shared by every group's context,
+ * so a SUBSCRIBE served by one group hears a PUBLISH applied by another.
+ */
+
+import type { RaftNode } from '../node/raft-node.ts';
+import type { NodeStore } from '../node/store/store.ts';
+import { METADATA_GROUP } from '../shard/index.ts';
+import type { CurrentView } from './cluster/layout-view.ts';
+import { KEYLESS, requestSlot, transactionSlot } from './cluster/routing.ts';
+import { resolveCommand } from './commands/table.ts';
+import type { ClientConn } from './conn.ts';
+import { newSharedContext, type SharedContext } from './handlers/context.ts';
+import { NodeDispatcher, type ServedDispatcher, type StartRespOptions, serveResp } from './node-dispatcher.ts';
+import type { Answer, RespServer } from './server.ts';
+
+/** Keyless commands Redis Cluster runs on each node over its own keys (guard.ts NODE_WIDE). */
+const NODE_WIDE = new Set(['dbsize', 'keys', 'scan', 'randomkey', 'flushall', 'flushdb']);
+
+export class ShardedDispatcher implements ServedDispatcher {
+  private readonly byGroup = new Map<number, NodeDispatcher>();
+  private readonly shared: SharedContext = newSharedContext();
+
+  constructor(
+    groups: ReadonlyMap<number, RaftNode>,
+    private readonly view: CurrentView<RaftNode>,
+  ) {
+    for (const [id, node] of [...groups].sort((a, b) => a[0] - b[0])) {
+      if (id !== METADATA_GROUP) this.byGroup.set(id, new NodeDispatcher(node, view, this.shared));
+    }
+    if (this.byGroup.size === 0) throw new Error('a sharded node must host a data group to serve RESP');
+  }
+
+  get ctx(): NodeDispatcher['ctx'] {
+    return this.fallback().ctx;
+  }
+
+  attach(server: RespServer): void {
+    for (const d of this.byGroup.values()) d.attach(server);
+  }
+
+  detach(): void {
+    for (const d of this.byGroup.values()) d.detach();
+  }
+
+  dispatch(conn: ClientConn, argv: Buffer[]): Answer {
+    return this.pick(conn, argv).dispatch(conn, argv);
+  }
+
+  disconnected(conn: ClientConn): void {
+    for (const d of this.byGroup.values()) d.disconnected(conn);
+  }
+
+  private pick(conn: ClientConn, argv: Buffer[]): NodeDispatcher {
+    const cmd = resolveCommand(argv);
+    if (cmd === null || (conn.multi !== null && cmd.name !== 'exec')) return this.fallback();
+    let slot: number | object = KEYLESS;
+    if (cmd.name === 'exec') slot = transactionSlot(this.view, conn.multi ?? [], conn.watched.keys());
+    else if (cmd.keys.length > 0 || cmd.name === 'spublish' || cmd.name === 'ssubscribe' || cmd.name === 'sunsubscribe') {
+      slot = argv.length > 1 ? requestSlot(this.view, cmd, argv) : KEYLESS;
+    }
+    if (typeof slot === 'number' && slot !== KEYLESS) {
+      const group = this.view.groupOf(slot);
+      return (group !== undefined && this.byGroup.get(group)) || this.fallback();
+    }
+    if (NODE_WIDE.has(cmd.name)) {
+      const led = this.view.localLeader();
+      if (led) return this.byGroup.get(led.group) ?? this.fallback();
+    }
+    return this.fallback();
+  }
+
+  /** The group owning slot 0 if this node hosts it, else the lowest local data group. */
+  private fallback(): NodeDispatcher {
+    const g = this.view.groupOf(0);
+    return (g !== undefined && this.byGroup.get(g)) || this.byGroup.values().next().value!;
+  }
+}
+
+/** Serves RESP for every data group of `store` on cfg.host:cfg.port (see startRespServer). */
+export function startShardedRespServer(
+  store: Pick<NodeStore, 'cfg' | 'groups'>,
+  view: CurrentView<RaftNode>,
+  opts: Omit<StartRespOptions, 'view'> = {},
+): Promise<RespServer> {
+  return serveResp(store.cfg, new ShardedDispatcher(store.groups, view), opts);
+}
