@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { KvOp, KvResult } from '../kv/index.ts';
+import { keyHashSlot } from '../kv/slot.ts';
 import type { RaftNode } from '../node/raft-node.ts';
 import { HttpError } from './errors.ts';
 import { idempotencyHeaders, sessionOp, sessionOutcome } from './idempotency.ts';
@@ -47,6 +48,7 @@ export function registerKvRoutes(app: FastifyInstance, nodeFor: (key: Buffer) =>
       const key = Buffer.from(req.params.key);
       const node = nodeFor(key);
       await node.linearizableBarrier();
+      if (!node.kv.ownsKey(key)) throw tryAgain(key);
       // The node's clock, as RESP reads use: never behind the log (the timestamp rule).
       const now = node.now();
       const value = node.kv.get(key, now, { touch: true });
@@ -88,6 +90,7 @@ export function registerKvRoutes(app: FastifyInstance, nodeFor: (key: Buffer) =>
       const pxat = req.body.ttl_ms === undefined ? undefined : node.now() + req.body.ttl_ms;
       const { results, index } = await write(node, [{ type: 'set', key, value, ...(pxat === undefined ? {} : { pxat }) }], session, reply);
       const [result] = results;
+      if (result?.type === 'moved') throw tryAgain(key);
       if (result?.type === 'error') throw new HttpError(409, 'rejected', result.message);
       return { ok: true, index };
     },
@@ -108,9 +111,15 @@ export function registerKvRoutes(app: FastifyInstance, nodeFor: (key: Buffer) =>
       const session = sessionOp(req, node.cfg.idempotencyTtlMs, `/v1/kv/${req.params.key}`, null);
       const { results } = await write(node, [{ type: 'del', keys: [Buffer.from(req.params.key)] }], session, reply);
       const [result] = results;
+      if (result?.type === 'moved') throw tryAgain(Buffer.from(req.params.key));
       return { deleted: result?.type === 'int' ? Number(result.value) : 0 };
     },
   );
+}
+
+/** A key whose shard gave its slot up while the request ran (a split): nothing was done. */
+function tryAgain(key: Buffer): HttpError {
+  return new HttpError(503, 'try_again', `the shard holding slot ${keyHashSlot(key)} is changing; retry`);
 }
 
 /**

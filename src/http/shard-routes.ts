@@ -8,8 +8,12 @@
  *                                           and its leader as this node knows it
  *  POST /v1/shards/:id/transfer-leader      { node }: make `node` the group's hinted leader;
  *                                           the leader spread duty hands leadership over
+ *  POST /v1/shards/:id/split                { slot }: the shard's slots from `slot` up become a
+ *                                           new shard on the same replicas (one entry in the
+ *                                           shard's log; no key is copied between nodes)
  */
 import type { FastifyInstance } from 'fastify';
+import { NotLeaderError } from '../node/errors.ts';
 import type { RaftNode } from '../node/raft-node.ts';
 import { changeMap, MapChangeError } from '../node/store/map-record.ts';
 import { type GroupId, METADATA_GROUP, rangesOf, type SlotMap } from '../shard/index.ts';
@@ -20,6 +24,8 @@ export interface ShardRoutesHost {
   readonly map: SlotMap | undefined;
   readonly groups: ReadonlyMap<number, RaftNode>;
   readonly metadata: RaftNode;
+  /** Runs one split at a time on this node (store.ts). */
+  split(group: GroupId, slot: number): Promise<{ map: SlotMap; newGroup: GroupId }>;
 }
 
 const idParams = { type: 'object', properties: { id: { type: 'integer', minimum: 0, maximum: 0xffffffff } }, required: ['id'] } as const;
@@ -71,6 +77,29 @@ export function registerShardRoutes(app: FastifyInstance, host: ShardRoutesHost)
       try {
         const map = await changeMap(host.metadata, { type: 'setLeaderHint', group: id, node: req.body.node });
         return { ok: true, epoch: map.epoch, shard: id, leader_hint: req.body.node };
+      } catch (err) {
+        if (err instanceof MapChangeError) throw new HttpError(409, 'refused', err.message);
+        throw err;
+      }
+    },
+  );
+
+  app.post<{ Params: { id: GroupId }; Body: { slot: number } }>(
+    '/v1/shards/:id/split',
+    {
+      schema: {
+        description: "Split a shard: its slots from `slot` up become a new shard on the same replicas, the shard's log deciding the moment",
+        params: idParams,
+        body: { type: 'object', properties: { slot: { type: 'integer', minimum: 0, maximum: 16383 } }, required: ['slot'], additionalProperties: false },
+      },
+    },
+    async (req) => {
+      currentMap();
+      // Changes of the map run where group 0 is led: a follower sends the caller there.
+      if (!host.metadata.isLeader()) throw new NotLeaderError(host.metadata.leader());
+      try {
+        const { map, newGroup } = await host.split(req.params.id, req.body.slot);
+        return { ok: true, epoch: map.epoch, shard: req.params.id, new_shard: newGroup, slots: rangesOf(map, newGroup).map((r) => [r.start, r.end]) };
       } catch (err) {
         if (err instanceof MapChangeError) throw new HttpError(409, 'refused', err.message);
         throw err;

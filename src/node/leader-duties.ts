@@ -4,7 +4,7 @@
  * meantime) and eviction under maxmemory (deletes conditional on the version each victim had
  * when picked, so a write committed between the pick and the apply survives).
  */
-import type { KvOp, KvStore } from '../kv/index.ts';
+import { type KvOp, type KvStore, MAX_DROP_EXAMINED } from '../kv/index.ts';
 import type { NodeConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 
@@ -15,7 +15,7 @@ const EXPIRE_EVERY_MS = 100;
 /** What the leader's duties need from its node. */
 export interface DutiesHost {
   /** The state machine, to pick keys that are due or victims while over maxmemory. */
-  readonly kv: Pick<KvStore, 'expiredSample' | 'bytesOverMaxmemory' | 'evictionCandidates'>;
+  readonly kv: Pick<KvStore, 'expiredSample' | 'bytesOverMaxmemory' | 'evictionCandidates' | 'cleanupPending'>;
   /** The node's clock (entry-clock.ts), which judges what is due. */
   now(): number;
   /** Proposes ops as one entry through the log (RaftNode.propose). */
@@ -29,6 +29,7 @@ export interface DutiesHost {
 export class LeaderDuties {
   private expiryInFlight = false;
   private evictionInFlight = false;
+  private cleanupInFlight = false;
   private lastExpiry = 0;
 
   constructor(
@@ -41,6 +42,7 @@ export class LeaderDuties {
   reset(): void {
     this.expiryInFlight = false;
     this.evictionInFlight = false;
+    this.cleanupInFlight = false;
   }
 
   onTick(): void {
@@ -66,8 +68,27 @@ export class LeaderDuties {
       });
   }
 
+  /**
+   * After a split (issue 13), the keys given up stay until deleted through the log, a bounded
+   * walk per entry, one entry in flight (src/kv/split.ts). Before eviction: given-up keys still
+   * count toward maxmemory, and deleting them frees memory without evicting a served key.
+   */
+  private cleanup(): boolean {
+    if (this.node.kv.cleanupPending === 0) return false;
+    if (this.cleanupInFlight) return true;
+    this.cleanupInFlight = true;
+    this.node
+      .propose([{ type: 'dropUnowned', limit: MAX_DROP_EXAMINED }])
+      .catch((err: Error) => this.log.debug({ err: err.message }, 'split cleanup proposal did not commit'))
+      .finally(() => {
+        this.cleanupInFlight = false;
+      });
+    return true;
+  }
+
   /** Called after entries are applied on the leader: propose evictions while over maxmemory. */
   afterApply(): void {
+    if (this.cleanup()) return;
     if (this.evictionInFlight || this.cfg.maxmemory === 0 || this.cfg.maxmemoryPolicy === 'noeviction') return;
     const over = this.node.kv.bytesOverMaxmemory();
     if (over <= 0) return;

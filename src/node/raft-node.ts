@@ -26,7 +26,7 @@ import type { PeerContact } from './peer-contact.ts';
 import type { Removal } from './removal.ts';
 import type { NodeTls } from './tls-config.ts';
 import { OutcomeUnknownError } from './waiters.ts';
-import { type NodeUnits, wireUnits } from './wiring.ts';
+import { type AppliedSplit, type NodeUnits, wireUnits } from './wiring.ts';
 
 export interface PublishEvent {
   channel: Uint8Array;
@@ -35,7 +35,7 @@ export interface PublishEvent {
   shard: boolean;
 }
 
-export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [string]; fatal: [Error]; removed: [string] }> {
+export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [string]; fatal: [Error]; removed: [string]; split: [AppliedSplit] }> {
   readonly storage: LevelStorage;
   /** This group's sends and link state (the transport itself for a single-group node). */
   readonly transport: NodeLink;
@@ -72,6 +72,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       leaderChanged: (leader) => this.emit('leader', leader),
       published: (channel, message, shard) => this.emit('publish', { channel, message, shard }),
       removed: () => this.onRemoved(),
+      split: (split) => this.emit('split', split),
       fatal: (err) => this.onFatal(err),
     });
     this.removal = this.units.removal;

@@ -8,7 +8,7 @@
  * in one pass although they refer to each other: a unit never calls its host while being built.
  */
 import { encodeEntry, type KvEntry, type KvOp, type KvResult } from '../kv/index.ts';
-import { type Message, NONE, Role } from '../raft/types.ts';
+import { type ConfState, type Message, NONE, Role } from '../raft/types.ts';
 import { Applier } from './applier.ts';
 import type { NodeConfig } from './config.ts';
 import { LeaderDuties } from './leader-duties.ts';
@@ -39,8 +39,23 @@ export interface NodeSide {
   published(channel: Uint8Array, message: Uint8Array, shard: boolean): void;
   /** This node was removed from the cluster (removal.ts). */
   removed(): void;
+  /**
+   * A split entry was applied (issue 13): the new group's image waits in the state machine
+   * (`kv.takeSplitImage`). Called inside the apply, so the configuration is the one at `index`.
+   */
+  split(split: AppliedSplit): void;
   /** The Ready loop failed (storage): the node stops rather than lie. */
   fatal(err: unknown): void;
+}
+
+/** A split as applied: the new group's id and slots, and the parent's configuration then. */
+export interface AppliedSplit {
+  index: number;
+  group: number;
+  slots: readonly [number, number];
+  conf: ConfState;
+  /** The parent's address book, encoded (Members.encode). */
+  members: Uint8Array;
 }
 
 export interface NodeUnits {
@@ -189,6 +204,7 @@ export function wireUnits(cfg: NodeConfig, log: Logger, parts: NodeParts, node: 
       for (const r of results) {
         if (r.type === 'publish') node.published(r.channel, r.message, r.shard);
         else if (r.type === 'settings') settings.applied(index, kv.settings, r.ignored);
+        else if (r.type === 'split') node.split({ index, group: r.group, slots: r.slots, conf: membership.conf, members: members.encode() });
       }
     },
     unusable: (index, err) => log.error({ err, index }, `entry ${index} cannot be applied; applied as a no-op`),

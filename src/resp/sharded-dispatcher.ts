@@ -33,15 +33,27 @@ const NODE_WIDE = new Set(['dbsize', 'keys', 'scan', 'randomkey', 'flushall', 'f
 export class ShardedDispatcher implements ServedDispatcher {
   private readonly byGroup = new Map<number, NodeDispatcher>();
   private readonly shared: SharedContext = newSharedContext();
+  private server: RespServer | undefined;
 
   constructor(
-    groups: ReadonlyMap<number, RaftNode>,
+    /** The store's groups, live: a group created later (a split) gets its dispatcher on first use. */
+    private readonly groups: ReadonlyMap<number, RaftNode>,
     private readonly view: CurrentView<RaftNode>,
   ) {
-    for (const [id, node] of [...groups].sort((a, b) => a[0] - b[0])) {
-      if (id !== METADATA_GROUP) this.byGroup.set(id, new NodeDispatcher(node, view, this.shared));
-    }
+    for (const id of [...groups.keys()].sort((a, b) => a - b)) this.dispatcherOf(id);
     if (this.byGroup.size === 0) throw new Error('a sharded node must host a data group to serve RESP');
+  }
+
+  /** The dispatcher of local data group `id`, made on first use; undefined if not hosted. */
+  private dispatcherOf(id: number): NodeDispatcher | undefined {
+    let d = this.byGroup.get(id);
+    if (d !== undefined || id === METADATA_GROUP) return d;
+    const node = this.groups.get(id);
+    if (node === undefined) return undefined;
+    d = new NodeDispatcher(node, this.view, this.shared);
+    if (this.server) d.attach(this.server);
+    this.byGroup.set(id, d);
+    return d;
   }
 
   get ctx(): NodeDispatcher['ctx'] {
@@ -49,6 +61,7 @@ export class ShardedDispatcher implements ServedDispatcher {
   }
 
   attach(server: RespServer): void {
+    this.server = server;
     for (const d of this.byGroup.values()) d.attach(server);
   }
 
@@ -74,11 +87,11 @@ export class ShardedDispatcher implements ServedDispatcher {
     }
     if (typeof slot === 'number' && slot !== KEYLESS) {
       const group = this.view.groupOf(slot);
-      return (group !== undefined && this.byGroup.get(group)) || this.fallback();
+      return (group !== undefined && this.dispatcherOf(group)) || this.fallback();
     }
     if (NODE_WIDE.has(cmd.name)) {
       const led = this.view.localLeader();
-      if (led) return this.byGroup.get(led.group) ?? this.fallback();
+      if (led) return this.dispatcherOf(led.group) ?? this.fallback();
     }
     return this.fallback();
   }
@@ -86,7 +99,7 @@ export class ShardedDispatcher implements ServedDispatcher {
   /** The group owning slot 0 if this node hosts it, else the lowest local data group. */
   private fallback(): NodeDispatcher {
     const g = this.view.groupOf(0);
-    return (g !== undefined && this.byGroup.get(g)) || this.byGroup.values().next().value!;
+    return (g !== undefined && this.dispatcherOf(g)) || this.byGroup.values().next().value!;
   }
 }
 

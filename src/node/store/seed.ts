@@ -11,26 +11,26 @@
  * So a group's owned slots live in its own state (its snapshots, its log), never in a flag that
  * must be given again at every restart.
  */
-import type { KvStore } from '../../kv/index.ts';
 import { type ConfState, NONE } from '../../raft/types.ts';
 import type { LevelStorage } from '../../storage/index.ts';
-import type { Members } from '../members.ts';
 import { envelopeHeader } from '../snapshotter.ts';
 
 export interface GroupSeed {
   conf: ConfState;
-  members: Members;
-  kv: KvStore;
+  /** The address book, encoded (Members.encode). */
+  members: Uint8Array;
+  /** The state machine's image: a store's snapshot, or a split's image of the parent. */
+  image: AsyncIterable<Uint8Array>;
   /** The snapshot's index and term: 1 and 1 for a group made at bootstrap. */
   index: number;
   term: number;
 }
 
 /** The snapshot bytes of a seed: the address book, then the state machine's image. */
-export async function seedImage(seed: Pick<GroupSeed, 'members' | 'kv'>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [envelopeHeader(seed.members.encode())];
+export async function seedImage(seed: Pick<GroupSeed, 'members' | 'image'>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [envelopeHeader(seed.members)];
   // Copied: the writer may refill one buffer between chunks.
-  for await (const chunk of seed.kv.beginSnapshot()) parts.push(Uint8Array.from(chunk));
+  for await (const chunk of seed.image) parts.push(Uint8Array.from(chunk));
   return Buffer.concat(parts);
 }
 

@@ -22,7 +22,7 @@
 import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import { KvStore } from '../../kv/index.ts';
-import { findGroup, INITIAL_EPOCH, initialLayout, METADATA_GROUP, rangesOf, type SlotMap } from '../../shard/index.ts';
+import { findGroup, INITIAL_EPOCH, initialLayout, METADATA_GROUP, nextGroupId, rangesOf, type SlotMap, validate } from '../../shard/index.ts';
 import { StorageEngine } from '../../storage/index.ts';
 import type { Transport } from '../../transport/index.ts';
 import { adoptClusterId, bootstrapClusterId } from '../cluster-id.ts';
@@ -37,7 +37,8 @@ import { splitEnvelope } from '../snapshotter.ts';
 import type { NodeTls } from '../tls-config.ts';
 import { GroupLink, PeerUnion } from './group-link.ts';
 import { LeaderSpread } from './leader-spread.ts';
-import { type MapRecord, readMap, seedMap } from './map-record.ts';
+import { changeMap, MapChangeError, type MapRecord, readMap, seedMap } from './map-record.ts';
+import { Reconciler } from './reconcile.ts';
 import { seedGroup } from './seed.ts';
 
 export class ShardedDataError extends Error {
@@ -50,7 +51,11 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
   private record: MapRecord | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly spread: LeaderSpread;
+  private readonly reconciler: Reconciler;
+  private readonly peers: PeerUnion;
+  private started = false;
   private closed = false;
+  private splitting = false;
 
   private constructor(
     readonly cfg: NodeConfig,
@@ -59,6 +64,18 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
     readonly transport: Transport,
   ) {
     super();
+    this.peers = new PeerUnion(transport);
+    this.reconciler = new Reconciler(
+      {
+        self: cfg.id,
+        engine,
+        groups: this.groups,
+        map: () => this.record?.map,
+        startGroup: (id) => this.startGroup(id),
+        splitting: () => this.splitting,
+      },
+      log,
+    );
     this.spread = new LeaderSpread(
       {
         self: cfg.id,
@@ -75,13 +92,12 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
     const engine = await StorageEngine.open(cfg.dataDir, { logger: log });
     let store: NodeStore | undefined;
     try {
-      const peers = new PeerUnion({ setPeers: (p) => transport.setPeers(p) });
       const transport = openTransport(
         cfg,
         log,
         tls,
         {
-          isAllowedPeer: (id) => peers.has(id),
+          isAllowedPeer: (id) => store?.peers.has(id) ?? false,
           onPeerRtt: (id, ms) => store?.groups.get(METADATA_GROUP)?.metrics.peerRtt(id, ms),
           wasRemoved: () => false,
           onRemoved: () => {},
@@ -90,8 +106,9 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
       );
       store = new NodeStore(cfg, log, engine, transport);
       await store.bootstrap();
-      for (const id of engine.groupIds()) await store.openGroup(id, peers);
+      // Before any group names its peers: a link dialled without the id fails its handshake.
       transport.clusterId = engine.group(METADATA_GROUP).clusterId() ?? '';
+      for (const id of engine.groupIds()) await store.openGroup(id);
       store.refresh();
       return store;
     } catch (err) {
@@ -136,14 +153,14 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
       await storage.setClusterId(clusterId);
       const kv = g === METADATA_GROUP ? new KvStore() : new KvStore({ slots: rangesOf(map, g).map((r) => [r.start, r.end] as const), countSlots: true });
       if (g === METADATA_GROUP) seedMap(kv, map);
-      const members = new Members(replicas.voters.map((id) => book.get(id)!));
-      await seedGroup(storage, { conf: { voters: [...replicas.voters], learners: [] }, members, kv, index: 1, term: 1 });
+      const members = new Members(replicas.voters.map((id) => book.get(id)!)).encode();
+      await seedGroup(storage, { conf: { voters: [...replicas.voters], learners: [] }, members, image: kv.beginSnapshot(), index: 1, term: 1 });
       this.log.info({ group: g, voters: replicas.voters }, 'bootstrapped group');
     }
   }
 
-  private async openGroup(id: number, peers: PeerUnion): Promise<void> {
-    const { cfg, transport } = this;
+  private async openGroup(id: number): Promise<RaftNode> {
+    const { cfg, transport, peers } = this;
     const log = this.log.child({ group: id });
     const node = await RaftNode.build(cfg, log, async (handlers) => {
       const endpoint = transport.group(id, { onMessage: (m) => handlers.onMessage(m) });
@@ -155,7 +172,17 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
     node.on('leader', () => this.changed());
     node.on('publish', (e) => this.emit('publish', e, node));
     node.on('fatal', (err) => this.emit('fatal', err));
+    node.on('split', (split) => this.reconciler.onSplit(id, node, split));
     this.groups.set(id, node);
+    return node;
+  }
+
+  /** A group created while running (a split, a replica given to this node): open and start it. */
+  private async startGroup(id: number): Promise<void> {
+    if (this.closed || this.groups.has(id)) return;
+    const node = await this.openGroup(id);
+    if (this.started) node.start();
+    this.changed();
   }
 
   registerRoutes(app: FastifyInstance): Promise<void> {
@@ -163,6 +190,7 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
   }
 
   start(): void {
+    this.started = true;
     for (const node of this.groups.values()) node.start();
     this.timer = setInterval(() => this.onTick(), Math.max(this.cfg.tickMs * 2, 100));
   }
@@ -178,10 +206,50 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
     return g0;
   }
 
+  /**
+   * Splits group `group` at `slot` (on group 0's leader, which the HTTP route checks): one entry
+   * in the group's log, proposed where the group is led (leadership is moved here first), then
+   * recorded in the map. One split at a time per node.
+   */
+  async split(group: number, slot: number): Promise<{ map: SlotMap; newGroup: number }> {
+    if (this.splitting) throw new MapChangeError('a split is already running; try again once it is done');
+    this.splitting = true;
+    try {
+      const map = this.record?.map;
+      const parent = this.groups.get(group);
+      if (!map) throw new MapChangeError('this node has not applied the slot map yet');
+      // An id no split, recorded or not, has used: the map's next, past every group on disk here.
+      const used = [...this.groups.values()].flatMap((n) => n.kv.splits.map((r) => r.group));
+      const newGroup = Math.max(nextGroupId(map), ...this.engine.groupIds().map((id) => id + 1), ...used.map((id) => id + 1));
+      const body = { type: 'split' as const, group, atSlot: slot, newGroup };
+      const problem = validate(map, { ...body, epoch: map.epoch });
+      if (problem) throw new MapChangeError(problem);
+      if (!parent) throw new MapChangeError(`group ${group} has no replica on ${this.cfg.id}`);
+      if (rangesOf(map, group).filter((r) => r.end >= slot).length !== 1) {
+        throw new MapChangeError(`group ${group} owns more than one slot range from slot ${slot} up; split it within its last range`);
+      }
+      if (!parent.isLeader()) await parent.transferLeadership(this.cfg.id);
+      const [result] = await parent.propose([{ type: 'split', atSlot: slot, group: newGroup }]);
+      if (result?.type === 'error') throw new MapChangeError(result.message.replace(/^ERR /, ''));
+      if (result?.type !== 'split') throw new MapChangeError(`group ${group} did not split (${result?.type ?? 'no result'}); try again`);
+      try {
+        return { map: await changeMap(this.metadata, body), newGroup };
+      } catch (err) {
+        // The reconciler may have recorded it first (reconcile.ts).
+        const latest = readMap(this.metadata.kv, this.metadata.now())?.map;
+        if (latest && findGroup(latest, newGroup)) return { map: latest, newGroup };
+        throw err;
+      }
+    } finally {
+      this.splitting = false;
+    }
+  }
+
   private onTick(): void {
     if (this.closed) return;
     this.refresh();
     this.spread.tick();
+    this.reconciler.tick();
   }
 
   /** Reads the map back from group 0's state machine; a new one rebuilds the routing view. */
@@ -203,6 +271,7 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    await this.reconciler.idle();
     // Data groups first: group 0 is what the others' routing reads.
     const order = [...this.groups.keys()].sort((a, b) => b - a);
     await Promise.all(order.filter((id) => id !== METADATA_GROUP).map((id) => this.groups.get(id)!.shutdown()));

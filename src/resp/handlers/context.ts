@@ -27,9 +27,10 @@ import type { CommandSpec } from '../commands/spec.ts';
 import type { HandlerName } from '../commands/table.ts';
 import type { ClientConn } from '../conn.ts';
 import type { DeferredReply } from '../deferred-reply.ts';
-import { INTERNAL_ERROR, thrownReply } from '../errors.ts';
+import { INTERNAL_ERROR, ROUTING_ERRORS, thrownReply } from '../errors.ts';
 import { R, type Reply } from '../reply.ts';
 import type { RespServer } from '../server.ts';
+import { keyHashSlot } from '../slot.ts';
 import { evalPlan, type KvPlan, readOnly, resultReply } from './plan.ts';
 import { type ReadBatch, ReadBatches } from './read-batches.ts';
 import { runtimeErrorReply } from './runtime-errors.ts';
@@ -92,6 +93,15 @@ export interface SharedContext {
 
 export function newSharedContext(): SharedContext {
   return { subscriptions: new Subscriptions(), startedAt: Date.now(), runId: randomBytes(20).toString('hex') };
+}
+
+/** `read`, answered TRYAGAIN instead when the store no longer owns `slot` at evaluation. */
+function ownedRead(read: BatchedRead, slot: number): DirectRead {
+  return (ctx, argv, now) => {
+    const kv = ctx.node.kv;
+    if (!kv.ownsSlot(slot)) return ROUTING_ERRORS.slotChanging(slot);
+    return typeof read === 'function' ? read(ctx, argv, now) : evalPlan(kv, read, now);
+  };
 }
 
 export class NodeContext {
@@ -257,6 +267,10 @@ export class NodeContext {
 
   /** Serves a plain read alone: batched when nothing of its connection is pending, else chained. */
   readAlone(conn: ClientConn, read: BatchedRead, cmd: CommandSpec, argv: Buffer[]): Reply | Promise<Reply> | DeferredReply {
+    // Several groups: the group judges its own keys when it reads them, as apply does for
+    // writes, so a read routed by a stale view, or racing a split, is never served by a group
+    // that gave the slot up (its state no longer shows those keys): TRYAGAIN instead.
+    if (this.view.spansGroups && cmd.keys[0] > 0 && cmd.keys[0] < argv.length) read = ownedRead(read, keyHashSlot(argv[cmd.keys[0]]));
     const order = this.order(conn);
     if (conn.pendingWrite === null && order.lastRead === null && (!conn.readonly || this.node.isLeader())) {
       const reply = conn.defer();
