@@ -11,6 +11,8 @@
  *  POST /v1/shards/:id/split                { slot }: the shard's slots from `slot` up become a
  *                                           new shard on the same replicas (one entry in the
  *                                           shard's log; no key is copied between nodes)
+ *  POST /v1/shards/:id/move-replica         { from, to }: learner on `to`, snapshot catch-up,
+ *                                           promote, remove `from`; answers once it is done
  */
 import type { FastifyInstance } from 'fastify';
 import { NotLeaderError } from '../node/errors.ts';
@@ -24,8 +26,9 @@ export interface ShardRoutesHost {
   readonly map: SlotMap | undefined;
   readonly groups: ReadonlyMap<number, RaftNode>;
   readonly metadata: RaftNode;
-  /** Runs one split at a time on this node (store.ts). */
+  /** Runs one change at a time on this node (store.ts, changes.ts). */
   split(group: GroupId, slot: number): Promise<{ map: SlotMap; newGroup: GroupId }>;
+  moveReplica(group: GroupId, from: string, to: string): Promise<SlotMap>;
 }
 
 const idParams = { type: 'object', properties: { id: { type: 'integer', minimum: 0, maximum: 0xffffffff } }, required: ['id'] } as const;
@@ -100,6 +103,28 @@ export function registerShardRoutes(app: FastifyInstance, host: ShardRoutesHost)
       try {
         const { map, newGroup } = await host.split(req.params.id, req.body.slot);
         return { ok: true, epoch: map.epoch, shard: req.params.id, new_shard: newGroup, slots: rangesOf(map, newGroup).map((r) => [r.start, r.end]) };
+      } catch (err) {
+        if (err instanceof MapChangeError) throw new HttpError(409, 'refused', err.message);
+        throw err;
+      }
+    },
+  );
+
+  app.post<{ Params: { id: GroupId }; Body: { from: string; to: string } }>(
+    '/v1/shards/:id/move-replica',
+    {
+      schema: {
+        description: "Move a shard's replica between nodes: learner, snapshot catch-up, promote, then the old one removed",
+        params: idParams,
+        body: { type: 'object', properties: { from: nodeId, to: nodeId }, required: ['from', 'to'], additionalProperties: false },
+      },
+    },
+    async (req) => {
+      currentMap();
+      if (!host.metadata.isLeader()) throw new NotLeaderError(host.metadata.leader());
+      try {
+        const map = await host.moveReplica(req.params.id, req.body.from, req.body.to);
+        return { ok: true, epoch: map.epoch, shard: req.params.id, voters: map.groups.find((g) => g.id === req.params.id)?.voters ?? [] };
       } catch (err) {
         if (err instanceof MapChangeError) throw new HttpError(409, 'refused', err.message);
         throw err;

@@ -139,7 +139,19 @@ export class Leadership {
 
   /** Hand leadership to `to` (or the most caught-up reachable voter); resolves with the new leader. */
   async transfer(to: string | undefined, timeoutMs: number): Promise<string> {
-    if (this.role !== Role.Leader) throw new NotLeaderError(this.leader());
+    if (this.role !== Role.Leader) {
+      // A voter may ask the leader to hand over to itself: the core forwards the request to the
+      // leader, as etcd's does (a multi-group node takes a group's lead to change it, changes.ts).
+      const current = this.leader();
+      if (to !== this.cfg.id || current === undefined || !this.host.voters().includes(to)) throw new NotLeaderError(current);
+      // The next leader other than the one asked to hand over.
+      const next = nextLeader(this.host.events, current.id, timeoutMs);
+      this.host.core.transferLeadership(to);
+      this.host.scheduleReady();
+      const leader = await next;
+      if (leader === undefined) throw new TransferTimeoutError(to, timeoutMs);
+      return leader;
+    }
     const links = this.host.links();
     const voters = this.host.voters();
     const target = to ?? bestTransferTarget(voters, this.cfg.id, this.host.core.status().progress ?? {}, (id) => links[id]?.state === 'connected');

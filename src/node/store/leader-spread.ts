@@ -17,6 +17,8 @@ export interface SpreadHost {
   map(): SlotMap | undefined;
   groups(): ReadonlyMap<number, SpreadGroup>;
   linkUp(id: string): boolean;
+  /** A shard change runs on this node: it moves leaders itself, and must not be undone midway. */
+  paused(): boolean;
 }
 
 /** A group's replica on this node, as far as the duty needs it. */
@@ -43,7 +45,7 @@ export class LeaderSpread {
 
   tick(): void {
     const map = this.host.map();
-    if (!map) return;
+    if (!map || this.host.paused()) return;
     for (const [id, node] of this.host.groups()) {
       const ticks = this.led.get(id) ?? 0;
       if (!node.isLeader()) {

@@ -14,6 +14,9 @@
  *    a move, or a split this replica skipped by installing a snapshot past it); its leader sends
  *    it a snapshot. It waits a few passes first, since a lagging replica is usually about to
  *    apply the split itself and start the group from its own image.
+ *  - **A group the map lists without this node is retired here** (its replica moved away and
+ *    the removal never reached this node's log, as happens to a removed replica the leader stops
+ *    talking to), after the same wait.
  *
  * Group creation runs one at a time (`work`), in the order asked.
  */
@@ -35,6 +38,8 @@ export interface ReconcileHost {
   startGroup(id: number): Promise<void>;
   /** A split of this node's is under way: it records itself in the map. */
   splitting(): boolean;
+  /** Stops and deletes this node's replica of `id`. */
+  retireGroup(id: number): Promise<void>;
 }
 
 /** Passes a group must be missing here before it is created empty (see above). */
@@ -45,6 +50,7 @@ export class Reconciler {
   /** Groups being created (seeded from a split or empty). */
   private readonly creating = new Set<number>();
   private readonly missing = new Map<number, number>();
+  private readonly unassigned = new Map<number, number>();
   private recording = false;
 
   constructor(
@@ -86,6 +92,19 @@ export class Reconciler {
   }
 
   private hostAssigned(map: SlotMap): void {
+    for (const id of this.host.groups.keys()) {
+      const g = findGroup(map, id);
+      if (id === METADATA_GROUP || !g || g.voters.includes(this.host.self) || g.learners.includes(this.host.self)) {
+        this.unassigned.delete(id);
+        continue;
+      }
+      const passes = (this.unassigned.get(id) ?? 0) + 1;
+      this.unassigned.set(id, passes);
+      if (passes < MISSING_PASSES) continue;
+      this.unassigned.delete(id);
+      this.creating.add(id);
+      this.enqueue(() => this.host.retireGroup(id), id);
+    }
     for (const g of map.groups) {
       const mine = g.voters.includes(this.host.self) || g.learners.includes(this.host.self);
       if (!mine || this.host.groups.has(g.id) || this.creating.has(g.id)) {

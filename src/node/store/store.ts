@@ -22,7 +22,7 @@
 import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import { KvStore } from '../../kv/index.ts';
-import { findGroup, INITIAL_EPOCH, initialLayout, METADATA_GROUP, nextGroupId, rangesOf, type SlotMap, validate } from '../../shard/index.ts';
+import { checkMap, findGroup, INITIAL_EPOCH, initialLayout, METADATA_GROUP, rangesOf, type SlotMap } from '../../shard/index.ts';
 import { StorageEngine } from '../../storage/index.ts';
 import type { Transport } from '../../transport/index.ts';
 import { adoptClusterId, bootstrapClusterId } from '../cluster-id.ts';
@@ -35,11 +35,32 @@ import type { PublishEvent } from '../raft-node.ts';
 import { RaftNode } from '../raft-node.ts';
 import { splitEnvelope } from '../snapshotter.ts';
 import type { NodeTls } from '../tls-config.ts';
+import { moveReplica, splitGroup } from './changes.ts';
 import { GroupLink, PeerUnion } from './group-link.ts';
 import { LeaderSpread } from './leader-spread.ts';
-import { changeMap, MapChangeError, type MapRecord, readMap, seedMap } from './map-record.ts';
+import { MapChangeError, type MapRecord, readMap, seedMap } from './map-record.ts';
 import { Reconciler } from './reconcile.ts';
 import { seedGroup } from './seed.ts';
+
+/** Voters of group 0 at bootstrap: enough for its quorum to outlive failures, no more. */
+const METADATA_VOTERS = 5;
+
+/**
+ * Every node applies group 0's log, since every node routes by the map: the layout's group 0
+ * becomes the first METADATA_VOTERS nodes as voters (its hint kept when it is one of them) and
+ * the rest as learners.
+ */
+function withEveryNodeInGroup0(map: SlotMap, nodes: readonly string[]): SlotMap {
+  const g0 = findGroup(map, METADATA_GROUP)!;
+  const order = [...g0.voters, ...nodes.filter((n) => !g0.voters.includes(n))];
+  const voters = order.slice(0, METADATA_VOTERS);
+  const hint = g0.leaderHint !== undefined && voters.includes(g0.leaderHint) ? g0.leaderHint : voters[0];
+  const group0 = { id: METADATA_GROUP, voters, learners: order.slice(METADATA_VOTERS), leaderHint: hint };
+  const out = { ...map, groups: map.groups.map((g) => (g.id === METADATA_GROUP ? group0 : g)) };
+  const problem = checkMap(out);
+  if (problem) throw new ShardedDataError(`the initial slot map is invalid: ${problem}`);
+  return out;
+}
 
 export class ShardedDataError extends Error {
   override name = 'ShardedDataError';
@@ -55,7 +76,7 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
   private readonly peers: PeerUnion;
   private started = false;
   private closed = false;
-  private splitting = false;
+  private changing = false;
 
   private constructor(
     readonly cfg: NodeConfig,
@@ -72,7 +93,8 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
         groups: this.groups,
         map: () => this.record?.map,
         startGroup: (id) => this.startGroup(id),
-        splitting: () => this.splitting,
+        splitting: () => this.changing,
+        retireGroup: (id) => this.retireGroup(id),
       },
       log,
     );
@@ -82,6 +104,7 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
         map: () => this.record?.map,
         groups: () => this.groups,
         linkUp: (id) => transport.stats()[id]?.state === 'connected',
+        paused: () => this.changing,
       },
       log,
     );
@@ -128,10 +151,13 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
     const peers = cfg.peers.length > 0 ? cfg.peers : [addressBook(cfg).get(cfg.id)!];
     let map: SlotMap;
     if (ids.length === 0) {
-      map = initialLayout(
+      map = withEveryNodeInGroup0(
+        initialLayout(
+          peers.map((p) => p.id),
+          cfg.shards,
+          Math.min(3, peers.length),
+        ),
         peers.map((p) => p.id),
-        cfg.shards,
-        Math.min(3, peers.length),
       );
     } else {
       const g0 = engine.group(METADATA_GROUP);
@@ -148,13 +174,15 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
     const book = new Members(peers);
     for (const g of [METADATA_GROUP, ...map.groups.map((x) => x.id).filter((id) => id !== METADATA_GROUP)]) {
       const replicas = findGroup(map, g);
-      if (!replicas?.voters.includes(cfg.id) || engine.groupIds().includes(g)) continue;
+      const mine = replicas && (replicas.voters.includes(cfg.id) || replicas.learners.includes(cfg.id));
+      if (!mine || engine.groupIds().includes(g)) continue;
       const storage = await engine.createGroup(g);
       await storage.setClusterId(clusterId);
       const kv = g === METADATA_GROUP ? new KvStore() : new KvStore({ slots: rangesOf(map, g).map((r) => [r.start, r.end] as const), countSlots: true });
       if (g === METADATA_GROUP) seedMap(kv, map);
-      const members = new Members(replicas.voters.map((id) => book.get(id)!)).encode();
-      await seedGroup(storage, { conf: { voters: [...replicas.voters], learners: [] }, members, image: kv.beginSnapshot(), index: 1, term: 1 });
+      const members = new Members([...replicas.voters, ...replicas.learners].map((id) => book.get(id)!)).encode();
+      const conf = { voters: [...replicas.voters], learners: [...replicas.learners] };
+      await seedGroup(storage, { conf, members, image: kv.beginSnapshot(), index: 1, term: 1 });
       this.log.info({ group: g, voters: replicas.voters }, 'bootstrapped group');
     }
   }
@@ -173,6 +201,8 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
     node.on('publish', (e) => this.emit('publish', e, node));
     node.on('fatal', (err) => this.emit('fatal', err));
     node.on('split', (split) => this.reconciler.onSplit(id, node, split));
+    // Removed from this group (a replica moved away): only this group's replica goes.
+    node.on('removed', () => void this.retireGroup(id));
     this.groups.set(id, node);
     return node;
   }
@@ -206,43 +236,35 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
     return g0;
   }
 
-  /**
-   * Splits group `group` at `slot` (on group 0's leader, which the HTTP route checks): one entry
-   * in the group's log, proposed where the group is led (leadership is moved here first), then
-   * recorded in the map. One split at a time per node.
-   */
-  async split(group: number, slot: number): Promise<{ map: SlotMap; newGroup: number }> {
-    if (this.splitting) throw new MapChangeError('a split is already running; try again once it is done');
-    this.splitting = true;
+  /** Splits group `group` at `slot` (changes.ts); one change at a time per node. */
+  split(group: number, slot: number): Promise<{ map: SlotMap; newGroup: number }> {
+    return this.exclusive(() => splitGroup(this, group, slot));
+  }
+
+  /** Moves group `group`'s replica from node `from` to node `to` (changes.ts). */
+  moveReplica(group: number, from: string, to: string): Promise<SlotMap> {
+    return this.exclusive(() => moveReplica(this, group, from, to));
+  }
+
+  private async exclusive<T>(change: () => Promise<T>): Promise<T> {
+    if (this.changing) throw new MapChangeError('a shard change is already running on this node; try again once it is done');
+    this.changing = true;
     try {
-      const map = this.record?.map;
-      const parent = this.groups.get(group);
-      if (!map) throw new MapChangeError('this node has not applied the slot map yet');
-      // An id no split, recorded or not, has used: the map's next, past every group on disk here.
-      const used = [...this.groups.values()].flatMap((n) => n.kv.splits.map((r) => r.group));
-      const newGroup = Math.max(nextGroupId(map), ...this.engine.groupIds().map((id) => id + 1), ...used.map((id) => id + 1));
-      const body = { type: 'split' as const, group, atSlot: slot, newGroup };
-      const problem = validate(map, { ...body, epoch: map.epoch });
-      if (problem) throw new MapChangeError(problem);
-      if (!parent) throw new MapChangeError(`group ${group} has no replica on ${this.cfg.id}`);
-      if (rangesOf(map, group).filter((r) => r.end >= slot).length !== 1) {
-        throw new MapChangeError(`group ${group} owns more than one slot range from slot ${slot} up; split it within its last range`);
-      }
-      if (!parent.isLeader()) await parent.transferLeadership(this.cfg.id);
-      const [result] = await parent.propose([{ type: 'split', atSlot: slot, group: newGroup }]);
-      if (result?.type === 'error') throw new MapChangeError(result.message.replace(/^ERR /, ''));
-      if (result?.type !== 'split') throw new MapChangeError(`group ${group} did not split (${result?.type ?? 'no result'}); try again`);
-      try {
-        return { map: await changeMap(this.metadata, body), newGroup };
-      } catch (err) {
-        // The reconciler may have recorded it first (reconcile.ts).
-        const latest = readMap(this.metadata.kv, this.metadata.now())?.map;
-        if (latest && findGroup(latest, newGroup)) return { map: latest, newGroup };
-        throw err;
-      }
+      return await change();
     } finally {
-      this.splitting = false;
+      this.changing = false;
     }
+  }
+
+  /** This node no longer replicates `id` (moved away): stop it and delete its data. */
+  async retireGroup(id: number): Promise<void> {
+    const node = this.groups.get(id);
+    if (!node || id === METADATA_GROUP) return;
+    this.groups.delete(id);
+    this.changed();
+    await node.shutdown().catch((err: Error) => this.log.warn({ group: id, err }, 'retiring group: shutdown failed'));
+    await this.engine.dropGroup(id);
+    this.log.info({ group: id }, `retired group ${id}: this node no longer replicates it`);
   }
 
   private onTick(): void {
