@@ -7,6 +7,7 @@
 import { runCluster } from './cluster.ts';
 import { runLeader } from './leader.ts';
 import { runMember } from './member.ts';
+import { runShard } from './shard.ts';
 import { runSnapshot } from './snapshot.ts';
 import { runStart } from './start.ts';
 import { runStatus } from './status.ts';
@@ -18,6 +19,7 @@ const USAGE = `usage: raftkv <command> [flags]
   snapshot  save a backup from the leader, show a backup's header, restore one into a new member
   member    list|add|remove|promote members ('raftkv member --help')
   leader    transfer [ID]: hand leadership over
+  shard     list|split|move-replica|transfer-leader: the shards of a sharded cluster ('raftkv shard --help')
   help      this text
 'raftkv <command> --help' prints a command's flags.`;
 
@@ -34,6 +36,9 @@ switch (command) {
     break;
   case 'leader':
     await runLeader(rest);
+    break;
+  case 'shard':
+    await runShard(rest);
     break;
   case 'status':
     await runStatus(rest);
