@@ -19,6 +19,7 @@ export const MEMBER_USAGE = `usage:
   raftkv member add ID=HOST:PORT[:HTTP_PORT[:TLS_PORT]] [--force]   start the node with --join first; it joins as a learner
   raftkv member promote ID [--force]                                make a caught-up learner a voter (automatic once caught up)
   raftkv member remove ID [--force]
+  raftkv member drain ID [--undo]                                   sharded clusters: move its replicas and leaders away before removal
   --force: make the change even if the leader finds too few active voters to commit it or
            anything after it (refused by default with unsafe_reconfig: it would wedge the cluster)
 ${FLAGS_HELP}`;
@@ -44,10 +45,11 @@ export interface MemberRow {
 }
 
 export async function runMember(argv: string[]): Promise<void> {
-  const flags = { output: { type: 'string', short: 'o' }, force: { type: 'boolean' } } as const;
+  const flags = { output: { type: 'string', short: 'o' }, force: { type: 'boolean' }, undo: { type: 'boolean' } } as const;
   await command('member', MEMBER_USAGE, argv, flags, async (args, values, api, switches) => {
     const [sub, ...rest] = args;
     usageIf(switches.has('force') && sub !== 'add' && sub !== 'remove' && sub !== 'promote', '--force goes with member add, remove or promote');
+    usageIf(switches.has('undo') && sub !== 'drain', '--undo goes with member drain');
     // The strict reconfiguration check's override (src/node/reconfig-check.ts).
     const force = switches.has('force') ? '?force=true' : '';
     switch (sub) {
@@ -79,6 +81,15 @@ export async function runMember(argv: string[]): Promise<void> {
         const id = oneId(rest, 'member promote');
         ok(await api().toLeader('POST', `/v1/cluster/members/${encodeURIComponent(id)}/promote${force}`));
         out(`promoted member ${id} to voter`);
+        return;
+      }
+      case 'drain': {
+        const id = oneId(rest, 'member drain');
+        const undo = switches.has('undo');
+        const r = ok<{ replicas: number[] }>(await api().toLeader(undo ? 'DELETE' : 'POST', `/v1/cluster/members/${encodeURIComponent(id)}/drain`));
+        if (undo) out(`member ${id} is no longer draining`);
+        else if (r.replicas.length === 0) out(`member ${id} is draining and holds no shard replica: it can be removed`);
+        else out(`member ${id} is draining: the rebalancer moves its replicas of shards ${r.replicas.join(',')} away (raftkv shard list shows progress)`);
         return;
       }
       default:

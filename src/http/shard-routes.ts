@@ -29,14 +29,18 @@ export interface ShardRoutesHost {
   /** Runs one change at a time on this node (store.ts, changes.ts). */
   split(group: GroupId, slot: number): Promise<{ map: SlotMap; newGroup: GroupId }>;
   moveReplica(group: GroupId, from: string, to: string): Promise<SlotMap>;
+  /** The nodes being drained (drain.ts). */
+  draining(): string[];
+  setDraining(node: string, on: boolean): Promise<string[]>;
 }
 
 const idParams = { type: 'object', properties: { id: { type: 'integer', minimum: 0, maximum: 0xffffffff } }, required: ['id'] } as const;
 const nodeId = { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' } as const;
 
-export function shardList(map: SlotMap, groups: ReadonlyMap<number, RaftNode>) {
+export function shardList(map: SlotMap, groups: ReadonlyMap<number, RaftNode>, draining: string[] = []) {
   return {
     epoch: map.epoch,
+    draining,
     shards: map.groups.map((g) => {
       const local = groups.get(g.id);
       return {
@@ -62,7 +66,7 @@ export function registerShardRoutes(app: FastifyInstance, host: ShardRoutesHost)
   };
 
   app.get('/v1/shards', { schema: { description: 'The slot map: every shard (Raft group) with its slots, replicas and leader' } }, async () =>
-    shardList(currentMap(), host.groups),
+    shardList(currentMap(), host.groups, host.draining()),
   );
 
   app.post<{ Params: { id: GroupId }; Body: { node: string } }>(
@@ -131,4 +135,30 @@ export function registerShardRoutes(app: FastifyInstance, host: ShardRoutesHost)
       }
     },
   );
+
+  for (const [method, on] of [
+    ['POST', true],
+    ['DELETE', false],
+  ] as const) {
+    app.route<{ Params: { id: string } }>({
+      method,
+      url: '/v1/cluster/members/:id/drain',
+      schema: {
+        description: on
+          ? 'Drain a member before removing it: the rebalancer moves its replicas and leaders elsewhere'
+          : 'Stop draining a member: the rebalancer may give it replicas again',
+        params: { type: 'object', properties: { id: nodeId }, required: ['id'] },
+      },
+      handler: async (req) => {
+        const map = currentMap();
+        const id = req.params.id;
+        if (on && !host.metadata.confState().voters.includes(id) && !host.metadata.confState().learners.includes(id)) {
+          throw new HttpError(404, 'unknown_member', `node ${id} is not a member of the cluster`);
+        }
+        const draining = await host.setDraining(id, on);
+        const holds = map.groups.filter((g) => g.id !== METADATA_GROUP && (g.voters.includes(id) || g.learners.includes(id))).map((g) => g.id);
+        return { ok: true, node: id, draining, replicas: holds };
+      },
+    });
+  }
 }

@@ -62,6 +62,11 @@ export const SETTINGS = {
     help: 'initial voters: id=host:resp_port[:http_port[:tls_port]],... (with --join: the existing members)',
   },
   join: { kind: 'bool', default: false, help: 'start empty and wait to be added as a member' },
+  rebalance: {
+    kind: YES_NO,
+    default: 'yes',
+    help: 'sharded clusters: the metadata group leader spreads replicas and leaders evenly and empties draining nodes, one change every few seconds',
+  },
   shards: {
     kind: 'int',
     default: 1,
@@ -356,7 +361,6 @@ export function resolveConfig(flags: Partial<Record<SettingName, unknown>>, env:
   if (cfg.shards > 1 && cfg.followerProxy === 'yes') {
     throw new ConfigError('follower-proxy', "is not supported with --shards above 1 yet: clients follow MOVED to each shard's leader");
   }
-  if (cfg.shards > 1 && cfg.join) throw new ConfigError('shards', 'is for bootstrapping; a joining node learns the layout from the cluster');
   const outputLimits = parseOutputLimits(cfg.clientOutputBufferLimit);
   if (typeof outputLimits === 'string') throw new ConfigError('client-output-buffer-limit', outputLimits);
   const ids = new Set<string>();

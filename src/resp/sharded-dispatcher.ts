@@ -34,6 +34,7 @@ export class ShardedDispatcher implements ServedDispatcher {
   private readonly byGroup = new Map<number, NodeDispatcher>();
   private readonly shared: SharedContext = newSharedContext();
   private server: RespServer | undefined;
+  private metadataDispatcher: NodeDispatcher | undefined;
 
   constructor(
     /** The store's groups, live: a group created later (a split) gets its dispatcher on first use. */
@@ -41,18 +42,28 @@ export class ShardedDispatcher implements ServedDispatcher {
     private readonly view: CurrentView<RaftNode>,
   ) {
     for (const id of [...groups.keys()].sort((a, b) => a - b)) this.dispatcherOf(id);
-    if (this.byGroup.size === 0) throw new Error('a sharded node must host a data group to serve RESP');
   }
 
   /** The dispatcher of local data group `id`, made on first use; undefined if not hosted. */
   private dispatcherOf(id: number): NodeDispatcher | undefined {
     let d = this.byGroup.get(id);
+    if (d !== undefined && this.groups.get(id) !== d.node) {
+      // The group's replica here was retired (moved away) or replaced.
+      d.detach();
+      this.byGroup.delete(id);
+      d = undefined;
+    }
     if (d !== undefined || id === METADATA_GROUP) return d;
+    d = this.makeDispatcher(id);
+    if (d) this.byGroup.set(id, d);
+    return d;
+  }
+
+  private makeDispatcher(id: number): NodeDispatcher | undefined {
     const node = this.groups.get(id);
     if (node === undefined) return undefined;
-    d = new NodeDispatcher(node, this.view, this.shared);
+    const d = new NodeDispatcher(node, this.view, this.shared);
     if (this.server) d.attach(this.server);
-    this.byGroup.set(id, d);
     return d;
   }
 
@@ -62,11 +73,15 @@ export class ShardedDispatcher implements ServedDispatcher {
 
   attach(server: RespServer): void {
     this.server = server;
-    for (const d of this.byGroup.values()) d.attach(server);
+    for (const d of this.all()) d.attach(server);
   }
 
   detach(): void {
-    for (const d of this.byGroup.values()) d.detach();
+    for (const d of this.all()) d.detach();
+  }
+
+  private all(): NodeDispatcher[] {
+    return this.metadataDispatcher ? [...this.byGroup.values(), this.metadataDispatcher] : [...this.byGroup.values()];
   }
 
   dispatch(conn: ClientConn, argv: Buffer[]): Answer {
@@ -74,7 +89,7 @@ export class ShardedDispatcher implements ServedDispatcher {
   }
 
   disconnected(conn: ClientConn): void {
-    for (const d of this.byGroup.values()) d.disconnected(conn);
+    for (const d of this.all()) d.disconnected(conn);
   }
 
   private pick(conn: ClientConn, argv: Buffer[]): NodeDispatcher {
@@ -96,10 +111,17 @@ export class ShardedDispatcher implements ServedDispatcher {
     return this.fallback();
   }
 
-  /** The group owning slot 0 if this node hosts it, else the lowest local data group. */
+  /**
+   * The group owning slot 0 if this node hosts it, else the lowest local data group, else (a
+   * node that holds no data group yet: joining, or drained) the metadata group's, whose guard
+   * still redirects every keyed command by the view.
+   */
   private fallback(): NodeDispatcher {
     const g = this.view.groupOf(0);
-    return (g !== undefined && this.dispatcherOf(g)) || this.byGroup.values().next().value!;
+    const found = (g !== undefined && this.dispatcherOf(g)) || this.byGroup.values().next().value;
+    if (found) return found;
+    this.metadataDispatcher ??= this.makeDispatcher(METADATA_GROUP)!;
+    return this.metadataDispatcher;
   }
 }
 

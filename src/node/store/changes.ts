@@ -36,14 +36,35 @@ function currentMap(host: ChangeHost): SlotMap {
   return map;
 }
 
-function localGroup(host: ChangeHost, group: number): RaftNode {
+/**
+ * A change of a group runs where group 0 is led and the group is hosted. When group 0's leader
+ * holds no replica of the group, it makes a voter of group 0 that does its hinted leader (the
+ * leader spread hands group 0 over) and throws `RunElsewhereError` naming it: the rebalancer's
+ * next pass, or the caller's retry, runs the change there.
+ */
+export class RunElsewhereError extends MapChangeError {
+  override name = 'RunElsewhereError';
+  constructor(
+    readonly group: number,
+    readonly node: string,
+  ) {
+    super(`group ${group} has no replica here; the metadata group's leadership moves to ${node}, which hosts it: the change runs there`);
+  }
+}
+
+export async function localGroup(host: ChangeHost & { alive?(id: string): boolean }, group: number): Promise<RaftNode> {
   const node = host.groups.get(group);
-  if (!node) throw new MapChangeError(`group ${group} has no replica on ${host.cfg.id}; run the change on a node that hosts it`);
-  return node;
+  if (node) return node;
+  const g = host.map ? findGroup(host.map, group) : undefined;
+  const g0 = host.metadata.confState().voters;
+  const target = g?.voters.find((id) => g0.includes(id) && (host.alive?.(id) ?? true));
+  if (!target) throw new MapChangeError(`group ${group} has no replica on ${host.cfg.id}, nor on any voter of the metadata group`);
+  await record(host, { type: 'setLeaderHint', group: 0, node: target }, (m) => findGroup(m, 0)?.leaderHint === target);
+  throw new RunElsewhereError(group, target);
 }
 
 /** Leads `node`'s group from here, moving leadership here if another voter has it. */
-async function lead(host: ChangeHost, node: RaftNode): Promise<void> {
+export async function lead(host: ChangeHost, node: RaftNode): Promise<void> {
   if (node.isLeader()) return;
   if (!node.confState().voters.includes(host.cfg.id)) throw new MapChangeError(`${host.cfg.id} is not a voter of the group`);
   const leader = await node.transferLeadership(host.cfg.id);
@@ -51,7 +72,7 @@ async function lead(host: ChangeHost, node: RaftNode): Promise<void> {
 }
 
 /** Records `body` in the map; a change someone else recorded first (the reconciler) counts. */
-async function record(host: ChangeHost, body: ShardOpBody, done: (map: SlotMap) => boolean): Promise<SlotMap> {
+export async function record(host: ChangeHost, body: ShardOpBody, done: (map: SlotMap) => boolean): Promise<SlotMap> {
   try {
     return await changeMap(host.metadata, body);
   } catch (err) {
@@ -69,7 +90,7 @@ export async function splitGroup(host: ChangeHost, group: number, slot: number):
   const body = { type: 'split' as const, group, atSlot: slot, newGroup };
   const problem = validate(map, { ...body, epoch: map.epoch });
   if (problem) throw new MapChangeError(problem);
-  const parent = localGroup(host, group);
+  const parent = await localGroup(host, group);
   if (rangesOf(map, group).filter((r) => r.end >= slot).length !== 1) {
     throw new MapChangeError(`group ${group} owns more than one slot range from slot ${slot} up; split it within its last range`);
   }
@@ -91,7 +112,7 @@ export async function moveReplica(host: ChangeHost, group: number, from: string,
   if (problem) throw new MapChangeError(problem);
   const member = host.metadata.members.get(to) ?? [...host.groups.values()].map((n) => n.members.get(to)).find((m) => m);
   if (!member) throw new MapChangeError(`node ${to} is not a member of the cluster (raftkv member add it first)`);
-  const node = localGroup(host, group);
+  const node = await localGroup(host, group);
   const step = (what: string) => host.log.info({ group, from, to }, `move of group ${group} from ${from} to ${to}: ${what}`);
   await lead(host, node);
   await node.addMember(member);

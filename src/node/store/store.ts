@@ -36,9 +36,11 @@ import { RaftNode } from '../raft-node.ts';
 import { splitEnvelope } from '../snapshotter.ts';
 import type { NodeTls } from '../tls-config.ts';
 import { moveReplica, splitGroup } from './changes.ts';
+import { readDraining, setDraining } from './drain.ts';
 import { GroupLink, PeerUnion } from './group-link.ts';
 import { LeaderSpread } from './leader-spread.ts';
 import { MapChangeError, type MapRecord, readMap, seedMap } from './map-record.ts';
+import { Rebalancer } from './rebalancer.ts';
 import { Reconciler } from './reconcile.ts';
 import { seedGroup } from './seed.ts';
 
@@ -73,6 +75,7 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
   private timer: NodeJS.Timeout | undefined;
   private readonly spread: LeaderSpread;
   private readonly reconciler: Reconciler;
+  private readonly rebalancer: Rebalancer;
   private readonly peers: PeerUnion;
   private started = false;
   private closed = false;
@@ -95,6 +98,24 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
         startGroup: (id) => this.startGroup(id),
         splitting: () => this.changing,
         retireGroup: (id) => this.retireGroup(id),
+      },
+      log,
+    );
+    const store = this;
+    this.rebalancer = new Rebalancer(
+      {
+        cfg,
+        log,
+        engine,
+        groups: this.groups,
+        get map() {
+          return store.map;
+        },
+        get metadata() {
+          return store.metadata;
+        },
+        alive: (id) => id === cfg.id || transport.stats()[id]?.state === 'connected',
+        exclusive: (change) => this.exclusive(change),
       },
       log,
     );
@@ -145,6 +166,13 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
   private async bootstrap(): Promise<void> {
     const { cfg, engine } = this;
     const ids = engine.groupIds();
+    if (ids.length === 0 && cfg.join) {
+      // A node joining a sharded cluster: an empty group 0, caught up by its leader once
+      // `raftkv member add` makes it a member; the rebalancer gives it data groups after.
+      await engine.createGroup(METADATA_GROUP);
+      this.log.info('joining a sharded cluster: waiting to be added as a member');
+      return;
+    }
     if (ids.length > 0 && !ids.includes(METADATA_GROUP)) {
       throw new ShardedDataError(`${cfg.dataDir} holds a cluster of one group (no slot map): start it without --shards`);
     }
@@ -246,7 +274,17 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
     return this.exclusive(() => moveReplica(this, group, from, to));
   }
 
-  private async exclusive<T>(change: () => Promise<T>): Promise<T> {
+  draining(): string[] {
+    const g0 = this.groups.get(METADATA_GROUP);
+    return g0 ? readDraining(g0.kv, g0.now()) : [];
+  }
+
+  setDraining(node: string, on: boolean): Promise<string[]> {
+    return setDraining(this.metadata, node, on);
+  }
+
+  /** Runs `change` unless another shard change runs on this node (one at a time). */
+  async exclusive<T>(change: () => Promise<T>): Promise<T> {
     if (this.changing) throw new MapChangeError('a shard change is already running on this node; try again once it is done');
     this.changing = true;
     try {
@@ -272,6 +310,7 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
     this.refresh();
     this.spread.tick();
     this.reconciler.tick();
+    if (this.cfg.rebalance === 'yes') this.rebalancer.tick();
   }
 
   /** Reads the map back from group 0's state machine; a new one rebuilds the routing view. */

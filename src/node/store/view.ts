@@ -74,7 +74,8 @@ export interface ViewStore {
 export function followView(store: ViewStore, log: Pick<Logger, 'error'>): CurrentView<RaftNode> {
   const build = (): LayoutView<RaftNode> => {
     const map = store.map;
-    if (!map) throw new Error('the metadata group holds no slot map');
+    // A joining node before its metadata group caught up: no slot is served here yet.
+    if (!map) return new LayoutView<RaftNode>({ self: store.cfg.id, epoch: 0, groups: [] });
     return buildView({ self: store.cfg.id, map, groups: store.groups, reachable: (id) => store.transport.stats()[id]?.state === 'connected' });
   };
   const view = new CurrentView<RaftNode>(build());
