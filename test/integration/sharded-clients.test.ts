@@ -16,7 +16,7 @@ import { createCluster } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawConn } from '../resp-node/support/resp-bytes.ts';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
-import { dataShards, type ShardList, shardList, shardOfSlot, waitShardLeaders, waitShardsCaughtUp } from '../support/shards.ts';
+import { clusterShards, dataShards, type ShardList, shardList, shardOfSlot, waitShardLeaders, waitShardsCaughtUp } from '../support/shards.ts';
 
 const cluster = new ClusterHarness({ nodes: 3, shards: 3 });
 let list: ShardList;
@@ -134,6 +134,42 @@ describe('the layout', () => {
         .split('\n');
       expect(lines.filter((l) => l.split(' ')[2].includes('master'))).toHaveLength(3);
     }
+  });
+});
+
+describe('CLUSTER SHARDS', () => {
+  it("replication-offset follows each replica's log, with no leader change in between", async () => {
+    const g = dataShards(list)[0];
+    const leader = cluster.node(g.leader!);
+    const offsets = async () => {
+      const out: Record<string, number> = {};
+      for (const h of cluster.nodes) {
+        // Each node's own entry for the group: its applied index.
+        const shard = (await clusterShards(h.port)).find((s) => s.slots[0][0] === g.slots[0][0]);
+        out[h.id] = shard?.nodes.find((n) => n.port === h.port)?.offset ?? -1;
+      }
+      return out;
+    };
+    await waitShardsCaughtUp(cluster);
+    const before = await offsets();
+    const c = plain(leader);
+    for (let i = 0; i < 20; i++) {
+      const key = await keyOfGroup(g.id, `offset${i}`);
+      expect(await c.set(key, 'o')).toBe('OK');
+      written.set(key, 'o');
+    }
+    let after: Record<string, number> = {};
+    await waitFor(
+      async () => {
+        after = await offsets();
+        return cluster.nodes.every((h) => after[h.id] >= before[h.id] + 20);
+      },
+      5000,
+      "every replica's offset to advance by the 20 writes",
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: before ${JSON.stringify(before)}, after ${JSON.stringify(after)}`);
+    });
+    expect(list.epoch, 'no map change').toBe((await shardList(cluster, leader))?.epoch);
   });
 });
 
@@ -293,7 +329,11 @@ describe('POST /v1/shards/:id/transfer-leader', () => {
     const r = await post(meta, g.id, { node: to.id });
     expect(r.status).toBe(200);
     expect(await r.json()).toEqual({ ok: true, epoch: list.epoch + 1, shard: g.id, leader_hint: to.id });
-    list = await waitShardLeaders(cluster);
+    // The node that answered shows the change at once (read your writes).
+    const now = await shardList(cluster, meta);
+    expect(now?.epoch).toBe(list.epoch + 1);
+    expect(now?.shards.find((s) => s.id === g.id)?.leader_hint).toBe(to.id);
+    list = await waitShardLeaders(cluster, { epoch: list.epoch + 1 });
     expect(shardOfSlot(list, g.slots[0][0]).leader).toBe(to.id);
     // Every node's CLUSTER NODES names `to` the master of group 3's slots.
     const range = `${g.slots[0][0]}-${g.slots[0][1]}`;

@@ -2,11 +2,13 @@
  * Restart of a node hosting many groups (issue 13): three real processes with `--shards 9`, so
  * each node holds a replica of all nine data groups and of the metadata group, and leads three
  * of them. An ioredis `Cluster` keeps writing while one node is killed with SIGKILL, then
- * restarted from its data directory, and again through a clean SIGTERM restart. Every
+ * restarted from its data directory, and again through a clean SIGTERM restart (started the
+ * second time with `--shards 1`: a data directory holding the slot map opens sharded). Every
  * acknowledged write must read back afterwards, the surviving nodes must keep acknowledging
  * writes while it is down, and once it is back every group has its three replicas caught up and
  * its leader on the node the map hints.
  */
+import { readFileSync } from 'node:fs';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
@@ -91,7 +93,8 @@ async function expectAllAcked(): Promise<void> {
 /** Groups node `h` led before, per /v1/shards. */
 const ledBy = (h: NodeHandle) => dataShards(list).filter((g) => g.leader === h.id);
 
-async function downAndBack(victim: NodeHandle, how: 'SIGKILL' | 'SIGTERM', prefix: string): Promise<void> {
+/** `restartArgs`: flags for the restarted node after the harness's own (the last of a repeated flag wins). */
+async function downAndBack(victim: NodeHandle, how: 'SIGKILL' | 'SIGTERM', prefix: string, restartArgs: string[] = []): Promise<void> {
   expect(ledBy(victim).length, `${victim.id} leads data groups`).toBeGreaterThanOrEqual(3);
   const w = writeLoop(prefix);
   await waitFor(() => w.ok() >= 200, 30_000, '200 writes before the stop');
@@ -104,7 +107,8 @@ async function downAndBack(victim: NodeHandle, how: 'SIGKILL' | 'SIGTERM', prefi
   const during = await waitShardLeaders(cluster, { hinted: false, among: others, timeoutMs: 30_000 });
   for (const g of dataShards(during)) expect(g.leader).not.toBe(victim.id);
   await waitFor(() => w.ok() >= before + 500, 30_000, `500 more writes acknowledged while ${victim.id} is down`);
-  await cluster.restart(victim);
+  cluster.spawn(victim, { args: restartArgs });
+  await cluster.waitHttp(victim);
   await waitFor(() => w.ok() >= before + 1000, 30_000, `writes acknowledged after ${victim.id} came back`);
   const { ok, failed } = await w.stop();
   expect(ok).toBeGreaterThan(1000);
@@ -127,7 +131,13 @@ describe('a node hosting 10 groups (9 data + metadata)', () => {
     await downAndBack(cluster.node('n2'), 'SIGKILL', 'kill');
   }, 180_000);
 
-  it('SIGTERM restart of a node: the same, through a clean shutdown', async () => {
-    await downAndBack(cluster.node('n3'), 'SIGTERM', 'term');
+  it('SIGTERM restart of a node, started again with --shards 1: the same; the data directory decides', async () => {
+    await downAndBack(cluster.node('n3'), 'SIGTERM', 'term', ['--shards', '1']);
+    // The restarted process (its last start line) opened all ten groups.
+    const started = readFileSync(cluster.node('n3').logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"msg":"node started"'));
+    expect(started).toHaveLength(2);
+    expect(JSON.parse(started[1]).groups).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   }, 180_000);
 });

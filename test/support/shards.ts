@@ -56,6 +56,8 @@ export interface ShardLeaderOptions {
   hinted?: boolean;
   /** The nodes that must agree (default: every running node). */
   among?: NodeHandle[];
+  /** The map epoch they must have reached (after a change: the epoch its answer named). */
+  epoch?: number;
 }
 
 /**
@@ -74,7 +76,7 @@ export async function waitShardLeaders(cluster: ClusterHarness, opts: ShardLeade
       const lists = await Promise.all(among.map((h) => shardList(cluster, h)));
       if (lists.some((l) => l === undefined)) return false;
       const all = lists as ShardList[];
-      if (new Set(all.map((l) => l.epoch)).size !== 1) return false;
+      if (new Set(all.map((l) => l.epoch)).size !== 1 || all[0].epoch < (opts.epoch ?? 0)) return false;
       const shards: ShardInfo[] = [];
       for (const g of all[0].shards) {
         const named = all.map((l) => l.shards.find((s) => s.id === g.id)).filter((s) => s?.local);
