@@ -40,6 +40,8 @@ const nodeId = (id: string) => createHash('sha1').update(id).digest('hex');
 
 function plain(h: NodeHandle): Redis {
   const r = new Redis({ port: h.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  // The last test kills a node; its clients' reconnect attempts are expected, not news.
+  r.on('error', () => {});
   closers.push(() => r.disconnect());
   return r;
 }
@@ -379,5 +381,18 @@ describe('POST /v1/shards/:id/transfer-leader', () => {
     closers.push(() => c.disconnect());
     const keys = [...written.keys()];
     expect(await Promise.all(keys.map((k) => c.get(k)))).toEqual(keys.map((k) => written.get(k)));
+  });
+
+  it("CLUSTER SHARDS health follows a replica's link, with no leader change in between", async () => {
+    // After the transfer, one node leads no group at all (the metadata group included): its
+    // death changes no leader, so no new view is built on the others.
+    const idle = cluster.nodes.find((h) => list.shards.every((g) => g.leader !== h.id));
+    expect(idle, `a node leading nothing in ${JSON.stringify(list.shards.map((g) => [g.id, g.leader]))}`).toBeDefined();
+    const others = cluster.nodes.filter((h) => h !== idle);
+    const health = async (h: NodeHandle) => (await clusterShards(h.port)).map((s) => s.nodes.find((n) => n.port === idle!.port)?.health);
+    for (const h of others) expect(await health(h)).toEqual(['online', 'online', 'online']);
+    await cluster.kill9(idle!);
+    for (const h of others) await waitFor(async () => (await health(h)).every((x) => x === 'failed'), 5000, `${h.id} to report ${idle!.id} failed`);
+    expect((await waitShardLeaders(cluster, { among: others, epoch: list.epoch })).shards.map((g) => g.leader)).toEqual(list.shards.map((g) => g.leader));
   });
 });
