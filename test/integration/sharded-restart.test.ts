@@ -140,4 +140,20 @@ describe('a node hosting 10 groups (9 data + metadata)', () => {
     expect(started).toHaveLength(2);
     expect(JSON.parse(started[1]).groups).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   }, 180_000);
+
+  it('the whole cluster stopped with SIGTERM and started again: every group comes back with its data', async () => {
+    await Promise.all(cluster.nodes.map((h) => cluster.signal(h, 'SIGTERM')));
+    expect(cluster.nodes.map((h) => h.exitCode)).toEqual([0, 0, 0]);
+    for (const h of cluster.nodes) cluster.spawn(h);
+    await Promise.all(cluster.nodes.map((h) => cluster.waitHttp(h)));
+    list = await waitShardLeaders(cluster, { timeoutMs: 60_000 });
+    expect(new Set(dataShards(list).map((g) => g.leader)).size).toBe(3);
+    await waitShardsCaughtUp(cluster, 3, 60_000);
+    await expectAllAcked();
+    // And it takes writes again, in every group.
+    const w = writeLoop('again');
+    await waitFor(() => w.ok() >= 300, 30_000, '300 writes after the restart');
+    await w.stop();
+    await expectAllAcked();
+  }, 180_000);
 });
