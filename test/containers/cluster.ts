@@ -30,6 +30,8 @@ export interface ClusterOptions {
   size?: number;
   /** Keep /data in named volumes, so `recreate` can start new containers on the same data. */
   volumes?: boolean;
+  /** RAFTKV_SHARDS: data groups the cluster bootstraps with (1: one group, today's node). */
+  shards?: number;
 }
 
 export class ContainerCluster {
@@ -49,7 +51,7 @@ export class ContainerCluster {
 
   static async start(opts: ClusterOptions): Promise<ContainerCluster> {
     const network = await new Network().start();
-    const cluster = new ContainerCluster({ size: 3, volumes: false, ...opts }, network);
+    const cluster = new ContainerCluster({ size: 3, volumes: false, shards: 1, ...opts }, network);
     try {
       await Promise.all(cluster.ids.map((id) => cluster.startNode(id)));
     } catch (err) {
@@ -70,7 +72,14 @@ export class ContainerCluster {
       .withNetworkAliases(id)
       // The tests' clients come through the mapped ports, from the Docker gateway rather than
       // the container's loopback, and send no password: protected mode off, on a test network.
-      .withEnvironment({ RAFTKV_ID: id, RAFTKV_PEERS: peers, RAFTKV_ADVERTISE_HOST: id, RAFTKV_PROTECTED_MODE: 'no', RAFTKV_CLUSTER_SECRET: this.secret })
+      .withEnvironment({
+        RAFTKV_ID: id,
+        RAFTKV_PEERS: peers,
+        RAFTKV_ADVERTISE_HOST: id,
+        RAFTKV_PROTECTED_MODE: 'no',
+        RAFTKV_CLUSTER_SECRET: this.secret,
+        ...(this.opts.shards > 1 ? { RAFTKV_SHARDS: String(this.opts.shards) } : {}),
+      })
       .withExposedPorts(RESP_PORT, HTTP_PORT)
       .withWaitStrategy(Wait.forHttp('/healthz', HTTP_PORT).forStatusCode(200))
       .withStartupTimeout(30_000);
@@ -207,6 +216,12 @@ fetch('http://127.0.0.1:${HTTP_PORT}' + p, { method: m, redirect: 'manual', body
     const client = await getContainerRuntimeClient();
     await client.network.getById(this.network.getId()).connect({ Container: this.container(id).getId(), EndpointConfig: { Aliases: [id] } });
     this.stopped.delete(id);
+  }
+
+  /** Starts a new container for a node `stopNode` stopped, on its volume (its data). */
+  async startAgain(id: string): Promise<void> {
+    if (!this.opts.volumes) throw new Error('startAgain needs a cluster started with volumes');
+    await this.startNode(id);
   }
 
   /** Stops every container (cleanly) and starts new ones on the same volumes. */

@@ -130,6 +130,8 @@ export interface HarnessOptions {
   dataRoot?: string;
   /** Peers reach each node through a PeerProxy (peer-proxy.ts), so a test can `deafen` it. */
   peerProxies?: boolean;
+  /** `--shards N` on every node: a multi-group cluster (helpers in shards.ts). */
+  shards?: number;
 }
 
 export class ClusterHarness {
@@ -270,6 +272,7 @@ export class ClusterHarness {
       ...(h.proxyPort ? ['--advertise-http-port', String(h.proxyPort)] : []),
       // A joining node gets the existing members' addresses, as etcd's initial-cluster-state=existing.
       ...(opts.join ? ['--join', '--peers', this.peersArg] : ['--peers', this.peersArg]),
+      ...(this.opts.shards ? ['--shards', String(this.opts.shards)] : []),
       ...this.extraArgs,
       ...(this.opts.nodeArgs?.[h.id] ?? []),
       ...(opts.args ?? []),

@@ -253,8 +253,12 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
     this.timer = setInterval(() => this.onTick(), Math.max(this.cfg.tickMs * 2, 100));
   }
 
-  /** The slot map as this node last applied it. */
+  /**
+   * The slot map as this node last applied it: read back from group 0 here, not only on the
+   * tick, so a change this node has just applied (a POST /v1/shards answered) shows at once.
+   */
   get map(): SlotMap | undefined {
+    this.refresh();
     return this.record?.map;
   }
 

@@ -39,10 +39,14 @@ export function buildView(src: ViewSource): LayoutView<RaftNode> {
       const known = new Set(replicas.map((m) => m.id));
       const leader = local ? local.leader()?.id : g.leaderHint;
       const lastLeader = local ? local.lastKnownLeader()?.id : g.leaderHint;
+      // Live, read at each CLUSTER SHARDS: this node's applied index, and as leader each
+      // replica's match (the view itself is rebuilt only for a new map or leader).
       const offsets: Record<string, number> = {};
       if (local) {
-        offsets[src.self] = local.appliedIndex;
-        for (const [id, p] of Object.entries(local.progress() ?? {})) offsets[id] = p.match;
+        for (const m of replicas) {
+          const get = m.id === src.self ? () => local.appliedIndex : () => local.progress()?.[m.id]?.match ?? 0;
+          Object.defineProperty(offsets, m.id, { enumerable: true, get });
+        }
       }
       return {
         group: g.id,

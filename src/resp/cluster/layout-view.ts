@@ -30,7 +30,7 @@ export interface GroupLayout<H> {
   readonly changing?: boolean;
   /** This node's replica of the group, if it hosts one. */
   readonly local?: H | undefined;
-  /** Log positions by member id (CLUSTER SHARDS replication-offset); 0 when absent. */
+  /** Log positions by member id (CLUSTER SHARDS replication-offset), read at each render; 0 when absent. */
   readonly offsets?: Readonly<Record<string, number>>;
 }
 
@@ -90,14 +90,21 @@ export class LayoutView<H> implements ClusterView<H> {
       const leaderMember = g.leader === undefined ? undefined : g.replicas.find((m) => m.id === g.leader);
       this.owners.push({ group: g.group, local: g.local, leads: g.leader === layout.self, leader: leaderMember, changing: g.changing ?? false });
       const ownerId = g.lastLeader ?? g.leader;
+      const offsets = g.offsets;
       const nodes: ClusterNode[] = g.replicas.map((member) => ({
         member,
         nodeId: clusterNodeId(member.id),
         self: member.id === layout.self,
         leader: member.id === g.leader,
         owner: member.id === ownerId,
-        healthy: member.id === layout.self || reachable(member.id),
-        offset: g.offsets?.[member.id] ?? 0,
+        // Read when CLUSTER SHARDS/NODES renders, not when the layout is built: links and log
+        // positions change between layouts, which are rebuilt only for a new map or leader.
+        get healthy() {
+          return member.id === layout.self || reachable(member.id);
+        },
+        get offset() {
+          return offsets?.[member.id] ?? 0;
+        },
       }));
       nodes.sort((a, b) => (a.owner !== b.owner ? (a.owner ? -1 : 1) : a.member.id < b.member.id ? -1 : 1));
       if (ranges.length > 0) {
