@@ -67,6 +67,12 @@ export const SETTINGS = {
     default: 'yes',
     help: 'sharded clusters: the metadata group leader spreads replicas and leaders evenly and empties draining nodes, one change every few seconds',
   },
+  'rebalance-dead-after': {
+    kind: 'duration',
+    default: 60_000,
+    min: 1,
+    help: 'sharded clusters: a member not heard from this long is dead, and the rebalancer replaces its replicas (a shorter outage only moves leaders)',
+  },
   shards: {
     kind: 'int',
     default: 1,

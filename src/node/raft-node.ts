@@ -58,6 +58,8 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
     readonly cfg: NodeConfig,
     readonly log: Logger,
     parts: NodeParts,
+    /** One group of a multi-group node (store/store.ts), rather than the process's only group. */
+    private readonly hosted = false,
   ) {
     super();
     this.storage = parts.storage;
@@ -92,7 +94,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
    * reach the node once it exists): `open` above for a single-group node, one group of a
    * multi-group node's store (store/replicas.ts).
    */
-  static async build(cfg: NodeConfig, log: Logger, open: (peers: PeerHandlers) => Promise<NodeParts>): Promise<RaftNode> {
+  static async build(cfg: NodeConfig, log: Logger, open: (peers: PeerHandlers) => Promise<NodeParts>, hosted = false): Promise<RaftNode> {
     let node: RaftNode | undefined;
     const parts = await open({
       onMessage: (m) => {
@@ -106,7 +108,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       wasRemoved: (id) => node?.removal.wasRemoved(id) ?? false,
       onRemoved: (by) => node?.removal.toldByPeer(by),
     });
-    node = new RaftNode(cfg, log, parts);
+    node = new RaftNode(cfg, log, parts, hosted);
     return node;
   }
 
@@ -243,6 +245,10 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
 
   /** This node was removed (removal.ts): no more ticks, so no campaigns; no more peer links. */
   private onRemoved(): void {
+    // One group of a multi-group node: a removal in its log is not the end of the replica (it
+    // may be a replay of history the log later undoes by adding it back); the store decides by
+    // the slot map whether this node still hosts the group (store/reconcile.ts).
+    if (this.hosted) return;
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = undefined;
     this.transport.setPeers([]);

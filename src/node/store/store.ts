@@ -78,6 +78,7 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
   private readonly rebalancer: Rebalancer;
   private readonly peers: PeerUnion;
   private started = false;
+  private readonly openedAt = performance.now();
   private closed = false;
   private changing = false;
 
@@ -114,7 +115,13 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
         get metadata() {
           return store.metadata;
         },
-        alive: (id) => id === cfg.id || transport.stats()[id]?.state === 'connected',
+        // Dead only after a while: a restart or a short partition must not move every replica.
+        alive: (id) => {
+          if (id === cfg.id) return true;
+          // Not heard from yet: alive while this node has not been up that long itself.
+          const since = store.groups.get(METADATA_GROUP)?.contact.sinceMs(id) ?? performance.now() - store.openedAt;
+          return since < cfg.rebalanceDeadAfter;
+        },
         exclusive: (change) => this.exclusive(change),
       },
       log,
@@ -218,19 +225,22 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
   private async openGroup(id: number): Promise<RaftNode> {
     const { cfg, transport, peers } = this;
     const log = this.log.child({ group: id });
-    const node = await RaftNode.build(cfg, log, async (handlers) => {
-      const endpoint = transport.group(id, { onMessage: (m) => handlers.onMessage(m) });
-      endpoint.onUnreachable = (peer) => handlers.onUnreachable(peer);
-      endpoint.onSnapshotStatus = (peer, ok) => handlers.onSnapshotStatus(peer, ok);
-      const link = new GroupLink(id, endpoint, transport, peers);
-      return openCore(cfg, log, { storage: this.engine.group(id), link, transport, members: addressBook(cfg), kv: { countSlots: id !== METADATA_GROUP } });
-    });
+    const node = await RaftNode.build(
+      cfg,
+      log,
+      async (handlers) => {
+        const endpoint = transport.group(id, { onMessage: (m) => handlers.onMessage(m) });
+        endpoint.onUnreachable = (peer) => handlers.onUnreachable(peer);
+        endpoint.onSnapshotStatus = (peer, ok) => handlers.onSnapshotStatus(peer, ok);
+        const link = new GroupLink(id, endpoint, transport, peers);
+        return openCore(cfg, log, { storage: this.engine.group(id), link, transport, members: addressBook(cfg), kv: { countSlots: id !== METADATA_GROUP } });
+      },
+      true,
+    );
     node.on('leader', () => this.changed());
     node.on('publish', (e) => this.emit('publish', e, node));
     node.on('fatal', (err) => this.emit('fatal', err));
     node.on('split', (split) => this.reconciler.onSplit(id, node, split));
-    // Removed from this group (a replica moved away): only this group's replica goes.
-    node.on('removed', () => void this.retireGroup(id));
     this.groups.set(id, node);
     return node;
   }
