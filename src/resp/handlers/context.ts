@@ -111,6 +111,12 @@ export class NodeContext {
   readonly runId: string;
   /** Set by `NodeDispatcher.attach`. */
   server: RespServer | null = null;
+  /**
+   * On a multi-group node, the local groups DBSIZE and KEYS count over: every group this node
+   * leads, as Redis Cluster counts every slot a node serves (sharded-dispatcher.ts). Unset on a
+   * single-group node, whose one group is the node.
+   */
+  nodeWide: (() => readonly RaftNode[]) | undefined = undefined;
   private readonly orders = new WeakMap<ClientConn, ConnOrder>();
   private readonly batches: ReadBatches<BatchedRead>;
   /** A lookup's reply (GET and its kin), counted in keyspace_hits/misses as Redis counts it. */

@@ -4,10 +4,10 @@
  * TYPE filter keeps either every key or none.
  */
 import type { KvResult, OpOf } from '../../kv/index.ts';
-import { R } from '../reply.ts';
+import { R, type Reply } from '../reply.ts';
 import { cstr, intInRange, isReply, option, SYNTAX_ERROR } from './args.ts';
-import { type CommandImpl, type KvCompiler, kv } from './context.ts';
-import { resultReply, single } from './plan.ts';
+import { type CommandImpl, type KvCompiler, kv, type NodeContext } from './context.ts';
+import { evalPlan, type KvPlan, resultReply, single } from './plan.ts';
 
 const INVALID_CURSOR = R.error('ERR invalid cursor');
 const ULONG_MAX = 2n ** 64n - 1n;
@@ -72,15 +72,33 @@ const flush: KvCompiler = (_ctx, argv) => {
   return single({ type: 'flushall' });
 };
 
+/**
+ * A node-wide read (DBSIZE, KEYS): on a multi-group node, over every group the node leads, the
+ * replies joined by `join`; else the plan on this group, as any read.
+ */
+function nodeWide(ctx: NodeContext, plan: KvPlan, now: number, join: (replies: Reply[]) => Reply): Reply {
+  const groups = ctx.nodeWide?.();
+  if (groups === undefined || groups.length <= 1) return evalPlan(ctx.node.kv, plan, now);
+  const replies = groups.map((n) => evalPlan(n.kv, plan, n.now()));
+  const failed = replies.find((r) => r.t === 'error');
+  return failed ?? join(replies);
+}
+
 export const KEY_COMMANDS = {
   del: kv((_ctx, argv) => single({ type: 'del', keys: argv.slice(1) })),
   unlink: kv((_ctx, argv) => single({ type: 'del', keys: argv.slice(1) })),
   exists: kv((_ctx, argv) => single({ type: 'exists', keys: argv.slice(1) })),
   type: kv((_ctx, argv) => single({ type: 'type', key: argv[1] })),
-  keys: kv((_ctx, argv) => single({ type: 'keys', pattern: argv[1] })),
+  keys: kv(
+    (_ctx, argv) => single({ type: 'keys', pattern: argv[1] }),
+    (ctx, argv, now) => nodeWide(ctx, single({ type: 'keys', pattern: argv[1] }), now, (rs) => R.array(rs.flatMap((r) => (r.t === 'array' ? r.v : [])))),
+  ),
   scan: kv(scan),
   randomkey: kv(() => single({ type: 'randomkey' })),
-  dbsize: kv(() => single({ type: 'dbsize' })),
+  dbsize: kv(
+    () => single({ type: 'dbsize' }),
+    (ctx, _argv, now) => nodeWide(ctx, single({ type: 'dbsize' }), now, (rs) => R.int(rs.reduce((n, r) => n + (r.t === 'int' ? Number(r.v) : 0), 0))),
+  ),
   flushall: kv(flush),
   flushdb: kv(flush),
 } as const satisfies Record<string, CommandImpl>;
