@@ -14,6 +14,7 @@
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { ClusterHarness, NodeHandle } from '../support/cluster-harness.ts';
+import { waitShardLeaders } from '../support/shards.ts';
 import { cleanup, cpuSeconds, installSignalCleanup, ioCounts, sleep } from './procs.ts';
 import { buildRaftKV, startRaftKV } from './systems/raftkv.ts';
 
@@ -42,16 +43,6 @@ function peerSum(text: string, name: string): number {
   let sum = 0;
   for (const line of text.split('\n')) if (line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   return sum;
-}
-
-async function waitSpread(h: ClusterHarness, shards: number): Promise<void> {
-  if (shards <= 1) return;
-  for (const deadline = Date.now() + 60_000; ; await sleep(250)) {
-    const r = await h.fetch(h.url(h.nodes[0]!, '/v1/shards'), { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
-    const info = r?.ok ? ((await r.json()) as { shards: { role: string; leader: string | null; leader_hint: string }[] }) : undefined;
-    if (info?.shards.every((s) => s.role !== 'data' || s.leader === s.leader_hint)) return;
-    if (Date.now() > deadline) throw new Error(`--shards ${shards}: leaders not where the map hints after 60 s`);
-  }
 }
 
 async function measure(h: ClusterHarness, seconds: number): Promise<NodeIdle[]> {
@@ -89,7 +80,7 @@ try {
     const h = await startRaftKV(main, ['--shards', String(shards)]);
     try {
       await h.waitLeader();
-      await waitSpread(h, shards);
+      if (shards > 1) await waitShardLeaders(h, { timeoutMs: 60_000 });
       await sleep(Number(values.settle) * 1000);
       console.error(`--shards ${shards}: measuring ${seconds} s idle (load ${loadavg()[0]!.toFixed(2)})`);
       // Groups per node: the data groups, plus group 0 when there is a slot map.

@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { ClusterLoadResult } from './load-result.ts';
-import { cleanup, installSignalCleanup, run, sleep, tempDir } from './procs.ts';
+import { waitShardLeaders } from '../support/shards.ts';
+import { cleanup, installSignalCleanup, run, tempDir } from './procs.ts';
 import { type Profile, summarize } from './profile-summary.ts';
 import { buildRaftKV, startRaftKV } from './systems/raftkv.ts';
 
@@ -54,16 +55,8 @@ try {
       if (!r.ok) throw new Error(`transfer-leader ${g} to ${on}: ${r.status} ${await r.text()}`);
     }
   }
-  if (shards > 1) {
-    // As shards.ts: wait until every data group is led where the map hints.
-    for (const deadline = Date.now() + 30_000; ; await sleep(200)) {
-      const info = (await (await h.fetch(h.url(h.nodes[0]!, '/v1/shards'))).json()) as {
-        shards: { role: string; leader: string | null; leader_hint: string }[];
-      };
-      if (info.shards.every((s) => s.role !== 'data' || s.leader === s.leader_hint)) break;
-      if (Date.now() > deadline) throw new Error('leaders not where the map hints after 30 s');
-    }
-  }
+  // As shards.ts: wait until every group is led where the map hints.
+  if (shards > 1) await waitShardLeaders(h);
   const args = ['--ports', h.nodes.map((n) => n.port).join(','), '--pids', h.nodes.map((n) => n.proc!.pid!).join(',')];
   // Warm up unprofiled, then profile a second run of the same load.
   await run(process.execPath, ['--import', 'tsx', LOAD, ...args, '--clients', values.clients, '--seconds', '3']);

@@ -11,8 +11,9 @@
  * generator at the edges of its measured window.
  */
 import type { NodeHandle } from '../support/cluster-harness.ts';
+import { dataShards, type ShardList, waitShardLeaders } from '../support/shards.ts';
 import type { ClusterLoadResult } from './load-result.ts';
-import { run, sleep } from './procs.ts';
+import { run } from './procs.ts';
 import { startRaftKV } from './systems/raftkv.ts';
 
 const LOAD = new URL('./cluster-load.ts', import.meta.url).pathname;
@@ -31,21 +32,11 @@ export interface ShardRow {
   minRelative: number;
 }
 
-interface ShardInfo {
-  shards: { id: number; role: string; leader_hint: string; leader: string | null }[];
-}
-
-/** Data groups each node leads, from one node's /v1/shards (every node hosts every group here). */
-async function leaders(fetchJson: (path: string) => Promise<unknown>): Promise<{ settled: boolean; byNode: Map<string, number> }> {
-  const info = (await fetchJson('/v1/shards')) as ShardInfo;
+/** Data groups each node leads, from the agreed list. */
+function ledBy(list: ShardList): Map<string, number> {
   const byNode = new Map<string, number>();
-  let settled = true;
-  for (const s of info.shards) {
-    if (s.role !== 'data') continue;
-    if (!s.leader || s.leader !== s.leader_hint) settled = false;
-    if (s.leader) byNode.set(s.leader, (byNode.get(s.leader) ?? 0) + 1);
-  }
-  return { settled, byNode };
+  for (const s of dataShards(list)) if (s.leader) byNode.set(s.leader, (byNode.get(s.leader) ?? 0) + 1);
+  return byNode;
 }
 
 /** One shard count: start, wait for the leaders the map hints, warm up and measure, stop. */
@@ -53,22 +44,12 @@ export async function shardRun(main: string, shards: number, clients: number, se
   const h = await startRaftKV(main, ['--shards', String(shards)]);
   try {
     const leader = await h.waitLeader();
-    const first = h.nodes[0]!;
-    const fetchJson = async (path: string) => (await h.fetch(h.url(first, path), { signal: AbortSignal.timeout(2000) })).json();
     let byNode = new Map<string, number>([[leader.id, 1]]);
-    if (shards > 1) {
-      // The spread duty hands groups over a few ticks after the elections; measure after it.
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const l = await leaders(fetchJson).catch(() => undefined);
-        if (l?.settled) break;
-        if (Date.now() > deadline) throw new Error(`leaders not where the map hints after 30 s: ${JSON.stringify([...(l?.byNode ?? [])])}`);
-        await sleep(200);
-      }
-    }
+    // The spread duty hands groups over a few ticks after the elections; measure after it.
+    if (shards > 1) await waitShardLeaders(h);
     log(`shards ${shards}: ${clients} clients, ${WARMUP_S} s warm-up, ${seconds} s measured`);
     const load = await clusterLoad(h.nodes, clients, seconds);
-    if (shards > 1) byNode = (await leaders(fetchJson)).byNode;
+    if (shards > 1) byNode = ledBy(await waitShardLeaders(h, { hinted: false }));
     const cpu = load.nodeCpu.map((c) => c.user + c.system);
     const total = cpu.reduce((a, b) => a + b, 0);
     const mean = total / cpu.length;
