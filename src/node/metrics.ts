@@ -35,7 +35,7 @@ export interface MetricsHost {
   /** Proposals waiting to commit or to be handed to the core, and those that ended in an error. */
   proposalCounts(): { pending: number; failed: number };
   readonly transport: {
-    stats(): Record<string, { state: string; heartbeatFrames: number; heartbeatsCoalesced: number }>;
+    stats(): Record<string, { state: string; heartbeatFrames: number; heartbeatsCoalesced: number; sentBytes: number }>;
     groupStats(): { unhostedDropped: number };
     inboundStats(): { protocolErrors: number };
   };
@@ -152,7 +152,7 @@ export class NodeMetrics {
       () => host.transport.inboundStats().protocolErrors,
     );
     // Per outbound link, since the link was made: a peer removed and re-added starts again at 0.
-    const perPeer = (name: string, help: string, read: (s: { heartbeatFrames: number; heartbeatsCoalesced: number }) => number) =>
+    const perPeer = (name: string, help: string, read: (s: { heartbeatFrames: number; heartbeatsCoalesced: number; sentBytes: number }) => number) =>
       new Counter({
         name,
         help,
@@ -169,6 +169,8 @@ export class NodeMetrics {
       'Heartbeats and heartbeat responses, of all groups, sent to a peer inside coalesced Heartbeats frames',
       (s) => s.heartbeatsCoalesced,
     );
+    // etcd's etcd_network_peer_sent_bytes_total: what one more idle group costs shows here.
+    perPeer('raftkv_network_peer_sent_bytes_total', 'Frame bytes (WebSocket payloads) written on the outbound link to a peer', (s) => s.sentBytes);
     new Gauge({
       name: 'raftkv_network_peer_connected',
       help: '1 when the outbound link to a peer is connected',

@@ -35,6 +35,8 @@ export interface LinkStats {
   /** Coalesced Heartbeats frames written, and the heartbeats they carried (counted in `sent` too). */
   heartbeatFrames: number;
   heartbeatsCoalesced: number;
+  /** Frame bytes handed to the socket since the link was made (WebSocket payloads; no pings, no TCP/IP headers). */
+  sentBytes: number;
 }
 
 export interface LinkLimits {

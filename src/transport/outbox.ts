@@ -46,6 +46,8 @@ export interface OutboxStats {
   snapshotPendingBytes: number;
   heartbeatFrames: number;
   heartbeatsCoalesced: number;
+  /** Frame bytes handed to the socket (WebSocket payloads: batches, heartbeats, snapshot chunks). */
+  sentBytes: number;
 }
 
 export class Outbox {
@@ -59,6 +61,7 @@ export class Outbox {
   private dropped = 0;
   private heartbeatFrames = 0;
   private heartbeatsCoalesced = 0;
+  private sentBytes = 0;
 
   constructor(
     private readonly limits: LinkLimits,
@@ -108,6 +111,7 @@ export class Outbox {
       snapshotPendingBytes: this.snapshots.pendingBytes,
       heartbeatFrames: this.heartbeatFrames,
       heartbeatsCoalesced: this.heartbeatsCoalesced,
+      sentBytes: this.sentBytes,
     };
   }
 
@@ -178,6 +182,11 @@ export class Outbox {
     if (!err && (this.queue.length > 0 || this.snapshots.pending)) this.scheduleFlush(true);
   };
 
+  private write(ws: WebSocket, frame: Uint8Array): void {
+    this.sentBytes += frame.byteLength;
+    ws.send(frame, this.onWritten);
+  }
+
   private flush(): void {
     this.flushScheduled = false;
     if (this.turnFlush) {
@@ -190,23 +199,24 @@ export class Outbox {
     while (this.queue.batched > 0 && ws.bufferedAmount < maxBufferedBytes) {
       const { messages, sizes, groups } = this.queue.take(maxBatchBytes)!;
       this.sent += messages.length;
-      ws.send(encodeBatch(messages, sizes, groups), this.onWritten);
+      this.write(ws, encodeBatch(messages, sizes, groups));
     }
     while (this.queue.heartbeats > 0 && ws.bufferedAmount < maxBufferedBytes) {
       const { messages, sizes, groups } = this.queue.takeHeartbeats(maxBatchBytes)!;
       this.sent += messages.length;
       this.heartbeatFrames++;
       this.heartbeatsCoalesced += messages.length;
-      ws.send(encodeHeartbeats(groups, messages, sizes), this.onWritten);
+      this.write(ws, encodeHeartbeats(groups, messages, sizes));
     }
     for (let transfer = this.snapshots.active(); transfer && ws.bufferedAmount < maxBufferedBytes; transfer = this.snapshots.active()) {
       const frame = transfer.nextFrame()!;
       if (!transfer.finished) {
-        ws.send(frame, this.onWritten);
+        this.write(ws, frame);
         continue;
       }
       this.snapshots.finished();
       this.sent++;
+      this.sentBytes += frame.byteLength;
       ws.send(frame, (err?: Error) => {
         if (!err) this.log.info({ transfer: transfer.transferId, group: transfer.group }, 'snapshot sent');
         if (!this.host.closed()) this.host.onSnapshotStatus(transfer.group, !err);

@@ -13,6 +13,18 @@ export interface LoadResult {
   generatorCpu: number;
 }
 
+/** cluster-load.ts's result: the same, plus where the SETs went and what each node spent. */
+export interface ClusterLoadResult extends LoadResult {
+  /** SETs answered `MOVED` and sent again to the node it named. */
+  moved: number;
+  /** Per node (in --ports order): SETs it answered in the window. */
+  nodeOps: number[];
+  /** Per --pids entry: user and system CPU seconds in the window (10 ms resolution), and the main thread's part. */
+  nodeCpu: { user: number; system: number; main: number }[];
+  /** Per --pids entry: read and write syscalls and bytes written (wchar) in the window. */
+  nodeIo: { syscr: number; syscw: number; wchar: number }[];
+}
+
 export function percentile(sorted: Float64Array | number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);

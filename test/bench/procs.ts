@@ -3,7 +3,7 @@
  * path (normal exit, a thrown error, Ctrl-C, SIGTERM) kills them and removes the directories.
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,6 +105,25 @@ export async function rssBytes(pid: number): Promise<number> {
   const m = /VmRSS:\s+(\d+) kB/.exec(status);
   if (!m) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(m[1]) * 1024;
+}
+
+/**
+ * A process's user and system CPU in seconds, from /proc/<pid>/stat (USER_HZ 100: 10 ms steps),
+ * and its main thread's share (user + system): the JavaScript thread, against LevelDB's and
+ * libuv's threads and V8's helpers.
+ */
+export function cpuSeconds(pid: number): { user: number; system: number; main: number } {
+  const ticks = (file: string) => readFileSync(file, 'utf8').split(') ')[1]!.split(' ');
+  const all = ticks(`/proc/${pid}/stat`);
+  const main = ticks(`/proc/${pid}/task/${pid}/stat`);
+  return { user: Number(all[11]) / 100, system: Number(all[12]) / 100, main: (Number(main[11]) + Number(main[12])) / 100 };
+}
+
+/** A process's I/O counts from /proc/<pid>/io: bytes handed to write(2) and friends, and read and write syscalls. */
+export function ioCounts(pid: number): { wchar: number; syscr: number; syscw: number } {
+  const text = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return { wchar: field('wchar'), syscr: field('syscr'), syscw: field('syscw') };
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

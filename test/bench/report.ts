@@ -1,6 +1,7 @@
 /** Turns one run's measurements into the printed table and the target ratios (PASS/MISS). */
 import type { LoadResult } from './load-result.ts';
 import type { RbResult } from './redis-benchmark.ts';
+import { renderShards, type ShardRow, shardTargets } from './shards.ts';
 
 export interface BenchResults {
   startedAt: string;
@@ -10,6 +11,8 @@ export interface BenchResults {
   redisBenchmark: RbResult[];
   failover?: { killMs: number[]; termMs: number[]; killMedianMs: number; termMedianMs: number };
   memory?: { keys: number; raftkvRssMiB: Record<string, number>; redisRssMiB: number };
+  /** `--shards`: one row per shard count (shards.ts). */
+  shards?: ShardRow[];
   targets: Target[];
 }
 
@@ -76,12 +79,17 @@ export function renderTable(r: BenchResults): string {
       .trimEnd(),
   );
   lines.splice(1, 0, '-'.repeat(widths.reduce((a, b) => a + b, 0)));
+  // A --shards run measures only the shard rows: no empty table above them.
+  if (rows.length === 1) lines.length = 0;
+  if (r.shards) lines.push(...(lines.length > 0 ? [''] : []), 'replicated SET by shard count (3 nodes, cluster-aware closed loop):', renderShards(r.shards));
   lines.push('', 'targets (ratios measured in this run):');
   for (const t of r.targets) lines.push(`  ${t.pass === null ? 'SKIP' : t.pass ? 'PASS' : 'MISS'}  ${pad(t.name, 44)} ${pad(t.measured, 40)} goal ${t.goal}`);
   return lines.join('\n');
 }
 
 export function computeTargets(r: Omit<BenchResults, 'targets'>): Target[] {
+  // A --shards run measures the shard rows only: its targets are issue 13's.
+  if (r.shards) return shardTargets(r.shards);
   const w = (system: string, clients: number) => r.writeLoad.find((x) => x.system === system && x.clients === clients);
   const rb = (system: string, test: string, config: string) => r.redisBenchmark.find((x) => x.system === system && x.test === test && x.config === config);
   const out: Target[] = [];

@@ -13,6 +13,12 @@
  * (reads served under the leader's CheckQuorum lease, no quorum round per read): the option's
  * cost next to the default ReadIndex reads. It runs after the main redis-benchmark rows and is
  * stopped before the failover and memory parts.
+ *
+ *   npx tsx test/bench/run.ts --shards 1,3,9 [--quick] [--seconds S] [--clients 256]
+ *
+ * measures only the shard comparison (shards.ts, issue 13): a fresh 3-node cluster per shard
+ * count under a cluster-aware SET load at the largest --clients, with CPU per SET summed over
+ * the nodes and each node's share of it.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -27,6 +33,7 @@ import { cleanup, installSignalCleanup } from './procs.ts';
 import { RB_CONFIGS, type RbConfig, type RbResult, type RbTest, redisBenchmark } from './redis-benchmark.ts';
 import { type BenchResults, computeTargets, renderTable } from './report.ts';
 import { RespClient } from './resp-client.ts';
+import { type ShardRow, shardRun } from './shards.ts';
 import { buildEtcdLoad, etcdLoad, startEtcd } from './systems/etcd.ts';
 import { startNodeCeiling } from './systems/node-ceiling.ts';
 import { buildRaftKV, raftkvLoad, startRaftKV } from './systems/raftkv.ts';
@@ -41,6 +48,7 @@ const { values } = parseArgs({
     'memory-keys': { type: 'string', default: '1000000' },
     skip: { type: 'string', default: '' },
     clients: { type: 'string', default: '1,16,64,256' },
+    shards: { type: 'string' },
   },
 });
 const quick = values.quick;
@@ -75,6 +83,7 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const loadAvgBefore = loadavg();
   log(`load average ${loadAvgBefore.map((x) => x.toFixed(2)).join(' ')} on ${cpus().length} CPUs`);
+  if (values.shards) return shardsMain(startedAt, loadAvgBefore, values.shards.split(',').map(Number));
 
   log(`starting RaftKV (3 nodes), redis-server x2${skip.has('etcd') ? '' : ', etcd (3 members)'}`);
   const etcdBin = skip.has('etcd') ? undefined : await buildEtcdLoad();
@@ -181,6 +190,32 @@ async function main(): Promise<void> {
     `\nload average before ${loadAvgBefore.map((x) => x.toFixed(2)).join(' ')}, after ${results.machine.loadAvgAfter.map((x) => x.toFixed(2)).join(' ')}`,
   );
   console.log(`results: ${join(dir, `${stamp}.json`)}\nchart:   ${join(dir, `${stamp}.svg`)}`);
+}
+
+/** `--shards 1,3,9`: the shard comparison alone, one fresh cluster per count, in order. */
+async function shardsMain(startedAt: string, loadAvgBefore: number[], counts: number[]): Promise<void> {
+  const raftMain = await buildRaftKV();
+  const clients = Math.max(...clientCounts);
+  const rows: ShardRow[] = [];
+  for (const n of counts) rows.push(await shardRun(raftMain, n, clients, seconds, log));
+  const partial = {
+    startedAt,
+    quick,
+    machine: { cpus: cpus().length, loadAvgBefore, loadAvgAfter: loadavg(), node: process.version },
+    writeLoad: [],
+    redisBenchmark: [],
+    shards: rows,
+  };
+  const results: BenchResults = { ...partial, targets: computeTargets(partial) };
+  const dir = fileURLToPath(new URL('./results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `shards-${startedAt.replaceAll(':', '-').replace(/\..*/, '')}.json`);
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(renderTable(results));
+  console.log(
+    `\nload average before ${loadAvgBefore.map((x) => x.toFixed(2)).join(' ')}, after ${results.machine.loadAvgAfter.map((x) => x.toFixed(2)).join(' ')}`,
+  );
+  console.log(`results: ${file}`);
 }
 
 try {

@@ -1,7 +1,8 @@
 /**
  * The transport's counters as a node exports them (src/node/metrics.ts), over real loopback
  * links: messages for a group this node does not host, peers' links closed for a protocol
- * error, and the coalesced heartbeat frames per peer with the heartbeats they carried. The
+ * error, the coalesced heartbeat frames per peer with the heartbeats they carried, and the
+ * frame bytes written per peer (what an idle group costs, docs/performance.md). The
  * cluster-level check (test/integration/metrics.test.ts) sees them only at their idle values.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +12,8 @@ import { describe, expect, it } from 'vitest';
 import { NodeMetrics } from '../../src/node/metrics.ts';
 import { MessageType } from '../../src/raft/types.ts';
 import { encodeBatch, MAX_MESSAGES_PER_BATCH, messageSize } from '../../src/transport/codec.ts';
+import { GroupIds } from '../../src/transport/groups.ts';
+import { encodeHeartbeats, heartbeatSize } from '../../src/transport/heartbeats.ts';
 import { message } from './fixtures.ts';
 import { connectAll, connected, rawClient, stoppedAfterEach, type TestNode, waitFor } from './harness.ts';
 
@@ -40,7 +43,7 @@ async function sample(metrics: NodeMetrics, series: string): Promise<number | un
 }
 
 describe('transport metrics', () => {
-  it('exports unhosted drops, protocol errors, and heartbeat frames and heartbeats per peer', async () => {
+  it('exports unhosted drops, protocol errors, and heartbeat frames, heartbeats and bytes per peer', async () => {
     const opts = { isAllowedPeer: (id: string) => id !== 'x' };
     const [a, b] = [await node('a', opts), await node('b', opts)];
     connectAll([a, b]);
@@ -49,13 +52,23 @@ describe('transport metrics', () => {
     expect(await sample(mb, 'raftkv_network_unhosted_group_messages_dropped_total')).toBe(0);
     expect(await sample(mb, 'raftkv_network_peer_protocol_errors_total')).toBe(0);
     expect(await sample(ma, 'raftkv_network_peer_heartbeat_frames_sent_total{peer="b"}')).toBe(0);
+    expect(await sample(ma, 'raftkv_network_peer_sent_bytes_total{peer="b"}')).toBe(0);
 
     // Three plain heartbeats in one turn: one coalesced frame carrying three.
     const beat = (commit: number) => message(MessageType.Heartbeat, 'a', 'b', { logTerm: 0, index: 0, commit });
-    a.transport.send([beat(1), beat(2), beat(3)]);
+    const beats = [beat(1), beat(2), beat(3)];
+    a.transport.send(beats);
     await waitFor(() => b.received.length === 3, 'the heartbeats');
     expect(await sample(ma, 'raftkv_network_peer_heartbeat_frames_sent_total{peer="b"}')).toBe(1);
     expect(await sample(ma, 'raftkv_network_peer_heartbeats_coalesced_total{peer="b"}')).toBe(3);
+    // Bytes: exactly that frame, then exactly it plus one batch frame holding one App.
+    const g = GroupIds.Default;
+    const beatsFrame = encodeHeartbeats([g, g, g], beats, beats.map((m) => heartbeatSize(g, m))).length;
+    expect(await sample(ma, 'raftkv_network_peer_sent_bytes_total{peer="b"}')).toBe(beatsFrame);
+    const app = message(MessageType.App, 'a', 'b');
+    a.transport.send([app]);
+    await waitFor(() => b.received.length === 4, 'the App');
+    expect(await sample(ma, 'raftkv_network_peer_sent_bytes_total{peer="b"}')).toBe(beatsFrame + encodeBatch([app], [messageSize(app)], [g]).length);
 
     // A member's messages for groups b does not host, then a frame over the batch cap.
     const raw = await rawClient(b.url);
