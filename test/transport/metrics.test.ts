@@ -63,7 +63,11 @@ describe('transport metrics', () => {
     expect(await sample(ma, 'raftkv_network_peer_heartbeats_coalesced_total{peer="b"}')).toBe(3);
     // Bytes: exactly that frame, then exactly it plus one batch frame holding one App.
     const g = GroupIds.Default;
-    const beatsFrame = encodeHeartbeats([g, g, g], beats, beats.map((m) => heartbeatSize(g, m))).length;
+    const beatsFrame = encodeHeartbeats(
+      [g, g, g],
+      beats,
+      beats.map((m) => heartbeatSize(g, m)),
+    ).length;
     expect(await sample(ma, 'raftkv_network_peer_sent_bytes_total{peer="b"}')).toBe(beatsFrame);
     const app = message(MessageType.App, 'a', 'b');
     a.transport.send([app]);
