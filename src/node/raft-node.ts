@@ -52,6 +52,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   /** The units this node is made of, each wired to the others through its host (wiring.ts). */
   private readonly units: NodeUnits;
   private closed = false;
+  private started = false;
   private ticker: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -117,8 +118,16 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
   }
 
   start(): void {
-    if (!this.removal.removed) this.ticker = setInterval(() => this.onTick(), this.cfg.tickMs);
+    // A multi-group node's store ticks every group it hosts from one timer (tick()), so the
+    // groups' heartbeats leave in the same turn and coalesce into one frame per peer.
+    if (!this.removal.removed && !this.hosted) this.ticker = setInterval(() => this.onTick(), this.cfg.tickMs);
+    this.started = true;
     this.scheduleReady();
+  }
+
+  /** One tick of a hosted group, from its store's timer (see start). */
+  tick(): void {
+    if (this.started && !this.closed) this.onTick();
   }
 
   // ---- queries ------------------------------------------------------------------------------

@@ -73,6 +73,7 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
   readonly groups = new Map<number, RaftNode>();
   private record: MapRecord | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private ticker: NodeJS.Timeout | undefined;
   private readonly spread: LeaderSpread;
   private readonly reconciler: Reconciler;
   private readonly rebalancer: Rebalancer;
@@ -260,6 +261,10 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
   start(): void {
     this.started = true;
     for (const node of this.groups.values()) node.start();
+    // One timer for every group: their ticks, and so their heartbeats, share one turn.
+    this.ticker = setInterval(() => {
+      for (const node of this.groups.values()) node.tick();
+    }, this.cfg.tickMs);
     this.timer = setInterval(() => this.onTick(), Math.max(this.cfg.tickMs * 2, 100));
   }
 
@@ -346,6 +351,7 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.ticker) clearInterval(this.ticker);
     await this.reconciler.idle();
     // Data groups first: group 0 is what the others' routing reads.
     const order = [...this.groups.keys()].sort((a, b) => b - a);
