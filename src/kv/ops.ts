@@ -60,6 +60,12 @@ export const OP = {
   dropUnowned: { code: 20, write: true },
   /** SPUBLISH (Redis 7 sharded pub/sub): `publish`, delivered to shard-channel subscribers. */
   spublish: { code: 21, write: true },
+  // Issue 14, hashes. The entry codec writes these from their shapes (codec-types.ts).
+  /** HSET / HMSET / HSETNX (`nx`, one pair). */
+  hset: { code: 22, write: true },
+  hdel: { code: 23, write: true },
+  hincrby: { code: 24, write: true },
+  hincrbyfloat: { code: 25, write: true },
   get: { code: 32, write: false },
   mget: { code: 33, write: false },
   exists: { code: 34, write: false },
@@ -71,6 +77,20 @@ export const OP = {
   keys: { code: 40, write: false },
   scan: { code: 41, write: false },
   randomkey: { code: 42, write: false },
+  hget: { code: 43, write: false },
+  hmget: { code: 44, write: false },
+  hgetall: { code: 45, write: false },
+  hexists: { code: 46, write: false },
+  hlen: { code: 47, write: false },
+  hkeys: { code: 48, write: false },
+  hvals: { code: 49, write: false },
+  hstrlen: { code: 50, write: false },
+  hrandfield: { code: 51, write: false },
+  hscan: { code: 52, write: false },
+  /** OBJECT ENCODING key. */
+  encoding: { code: 53, write: false },
+  /** SCAN with a TYPE filter (a plain SCAN stays `scan`, so older entries decode the same). */
+  scanType: { code: 54, write: false },
 } as const;
 
 export type OpName = keyof typeof OP;
@@ -125,6 +145,30 @@ interface OpShapes {
   keys: { pattern: Bytes };
   scan: { cursor: number; match?: Bytes; count: number };
   randomkey: Record<never, never>;
+  hset: { key: Bytes; pairs: [field: Bytes, value: Bytes][]; nx?: boolean };
+  hdel: { key: Bytes; fields: Bytes[] };
+  /** A signed 64-bit increment. */
+  hincrby: { key: Bytes; field: Bytes; delta: bigint };
+  /** The increment as the client sent it (parsed at apply time like strtold, as incrbyfloat). */
+  hincrbyfloat: { key: Bytes; field: Bytes; incr: Bytes };
+  hget: { key: Bytes; field: Bytes };
+  hmget: { key: Bytes; fields: Bytes[] };
+  hgetall: { key: Bytes };
+  hexists: { key: Bytes; field: Bytes };
+  hlen: { key: Bytes };
+  hkeys: { key: Bytes };
+  hvals: { key: Bytes };
+  hstrlen: { key: Bytes; field: Bytes };
+  /**
+   * HRANDFIELD key [count [WITHVALUES]]: no count, one field or nil; else Redis's count rule
+   * (structs/random.ts), |count| bounded by the front end (MAX_RANDOM_COUNT).
+   */
+  hrandfield: { key: Bytes; count?: number; withValues?: boolean };
+  /** HSCAN key cursor [MATCH pattern] [COUNT count]: the cursor is a position (structs/hash.ts). */
+  hscan: { key: Bytes; cursor: number; count: number; match?: Bytes };
+  encoding: { key: Bytes };
+  /** `kind` is the TYPE argument lower-cased ("hash"); one no type has matches no key. */
+  scanType: { cursor: number; count: number; match?: Bytes; kind: Bytes };
 }
 
 /** One command, discriminated by `type`. */

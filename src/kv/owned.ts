@@ -165,6 +165,10 @@ function unownedIn(op: KvOp, owned: SlotSet): number {
     case 'randomkey':
     case 'split':
     case 'dropUnowned':
+    case 'scanType':
       return -1;
+    default:
+      // The collection ops (issue 14) each name one key.
+      return unownedKey(op.key, owned);
   }
 }

@@ -65,6 +65,34 @@ const everyOp: KvOp[] = [
   { type: 'scan', cursor: 2 ** 40, count: 10 },
   { type: 'scan', cursor: 0, count: 0, match: b('*') },
   { type: 'randomkey' },
+  // Issue 14's collection ops (codec-types.ts): every field kind, optional fields absent and present.
+  {
+    type: 'hset',
+    key: bin,
+    pairs: [
+      [b('f'), bin],
+      [b(''), b('')],
+    ],
+  },
+  { type: 'hset', key: b('h'), pairs: [[b('f'), b('v')]], nx: true },
+  { type: 'hdel', key: b('h'), fields: [b('a'), bin] },
+  { type: 'hincrby', key: b('h'), field: b('f'), delta: -(2n ** 63n) },
+  { type: 'hincrbyfloat', key: b('h'), field: b('f'), incr: b('-1.5e\xff\x00') },
+  { type: 'hget', key: b('h'), field: bin },
+  { type: 'hmget', key: b('h'), fields: [] },
+  { type: 'hgetall', key: b('h') },
+  { type: 'hexists', key: b('h'), field: b('f') },
+  { type: 'hlen', key: b('h') },
+  { type: 'hkeys', key: b('h') },
+  { type: 'hvals', key: b('h') },
+  { type: 'hstrlen', key: b('h'), field: b('f') },
+  { type: 'hrandfield', key: b('h') },
+  { type: 'hrandfield', key: b('h'), count: -(2 ** 52), withValues: true },
+  { type: 'hscan', key: b('h'), cursor: 2 ** 40, count: 10 },
+  { type: 'hscan', key: b('h'), cursor: 0, count: 1, match: b('f*') },
+  { type: 'encoding', key: b('h') },
+  { type: 'scanType', cursor: 7, count: 10, kind: b('hash') },
+  { type: 'scanType', cursor: 0, count: 100, match: b('*'), kind: b('zset') },
 ];
 
 describe('entry codec', () => {

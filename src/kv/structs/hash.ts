@@ -16,6 +16,7 @@
  * docs/performance.md "Collections").
  */
 import type { Rng } from '../ops.ts';
+import type { CollectionImage } from './image.ts';
 import { pickIndices } from './random.ts';
 import { withInserted, withRemoved } from './tight.ts';
 
@@ -41,6 +42,13 @@ const DEFAULT_LIMITS: HashLimits = {
 };
 
 export class Hash {
+  /** Restores a snapshot's hashtable as one: later edits then move fields as they did. */
+  static hashtable(): Hash {
+    const h = new Hash();
+    h.convert();
+    return h;
+  }
+
   /** Accounted heap bytes, kept up to date on every change. */
   bytes = HASH_BASE;
   private fields: string[] = [];
@@ -140,6 +148,16 @@ export class Hash {
   /** HRANDFIELD: Redis's count rule (random.ts), pairs in pick order. */
   random(rng: Rng, count: number): Array<[string, string]> {
     return pickIndices(rng, this.size, count).map((i) => this.at(i));
+  }
+
+  /**
+   * The fields and values by position, for a snapshot: the live arrays (valid until the next
+   * change) or, with `copy`, copies that stay as they are now.
+   */
+  image(copy: boolean): CollectionImage {
+    const fields = copy ? this.fields.slice() : this.fields;
+    const values = copy ? this.values.slice() : this.values;
+    return { type: 'hash', hashtable: this.index !== null, members: fields, values };
   }
 
   *entries(): IterableIterator<[string, string]> {

@@ -1,0 +1,211 @@
+/**
+ * The entry codec for the collection ops of issue 14 (codec.ts does the rest). Each op is
+ * written from a shape table rather than by hand: its fields in order, each of a few kinds, and
+ * one flags byte when it has optional or boolean fields (bit i = the i-th such field present or
+ * true). So an op costs its code, its fields' bytes and at most one byte more: HSET of one
+ * 16-byte field and 64-byte value under a 16-byte key takes 102 bytes with the entry's header.
+ *
+ *   bytes  len(uvarint) raw        list   n(uvarint) bytes*      pairs  n(uvarint) {bytes bytes}*
+ *   i64    8 bytes LE              uint   uvarint                int    zigzag varint (|n| <= 2^52)
+ *   flag   a bit of the flags byte, no bytes of its own; `?` marks an optional field (a bit too)
+ *
+ * Like every op, these only ever gain new codes; a decoded op is checked by apply, not here.
+ */
+import { type ByteReader, type ByteWriter, uvarintSize, zigzag } from './bytes.ts';
+import { KvDecodeError, KvEncodeError } from './errors.ts';
+import type { KvOp, OpName } from './ops.ts';
+
+type Kind = 'bytes' | 'list' | 'pairs' | 'i64' | 'uint' | 'int' | 'flag' | 'bytes?' | 'int?';
+type Shape = readonly (readonly [field: string, kind: Kind])[];
+
+const KEY = ['key', 'bytes'] as const;
+const FIELD = ['field', 'bytes'] as const;
+const KEY_ONLY: Shape = [KEY];
+const KEY_FIELD: Shape = [KEY, FIELD];
+
+/** The ops this file encodes, and their fields in wire order. */
+export const TYPED_SHAPES = {
+  hset: [KEY, ['pairs', 'pairs'], ['nx', 'flag']],
+  hdel: [KEY, ['fields', 'list']],
+  hincrby: [KEY, FIELD, ['delta', 'i64']],
+  hincrbyfloat: [KEY, FIELD, ['incr', 'bytes']],
+  hget: KEY_FIELD,
+  hmget: [KEY, ['fields', 'list']],
+  hgetall: KEY_ONLY,
+  hexists: KEY_FIELD,
+  hlen: KEY_ONLY,
+  hkeys: KEY_ONLY,
+  hvals: KEY_ONLY,
+  hstrlen: KEY_FIELD,
+  hrandfield: [KEY, ['count', 'int?'], ['withValues', 'flag']],
+  hscan: [KEY, ['cursor', 'uint'], ['count', 'uint'], ['match', 'bytes?']],
+  encoding: KEY_ONLY,
+  scanType: [
+    ['cursor', 'uint'],
+    ['count', 'uint'],
+    ['match', 'bytes?'],
+    ['kind', 'bytes'],
+  ],
+} as const satisfies Partial<Record<OpName, Shape>>;
+
+export type TypedOpName = keyof typeof TYPED_SHAPES;
+
+export function isTypedOp(name: OpName): name is TypedOpName {
+  return Object.hasOwn(TYPED_SHAPES, name);
+}
+
+const MAX_INT = 2 ** 52;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+function flagged(kind: Kind): boolean {
+  return kind === 'flag' || kind.endsWith('?');
+}
+
+function hasFlags(shape: Shape): boolean {
+  return shape.some(([, kind]) => flagged(kind));
+}
+
+type Fields = Record<string, unknown>;
+
+/** Bytes the op takes after its code; KvEncodeError for a value the format cannot carry. */
+export function typedOpSize(op: KvOp & { type: TypedOpName }): number {
+  const shape: Shape = TYPED_SHAPES[op.type];
+  const o = op as unknown as Fields;
+  let size = hasFlags(shape) ? 1 : 0;
+  for (const [name, kind] of shape) {
+    const v = o[name];
+    if (v === undefined || kind === 'flag') continue;
+    switch (kind) {
+      case 'bytes':
+      case 'bytes?':
+        size += bytesSize(v as Uint8Array);
+        break;
+      case 'list':
+        size += uvarintSize((v as Uint8Array[]).length);
+        for (const b of v as Uint8Array[]) size += bytesSize(b);
+        break;
+      case 'pairs':
+        size += uvarintSize((v as Uint8Array[][]).length);
+        for (const [a, b] of v as Uint8Array[][]) size += bytesSize(a) + bytesSize(b);
+        break;
+      case 'i64':
+        if ((v as bigint) < INT64_MIN || (v as bigint) > INT64_MAX) throw new KvEncodeError(`${op.type} ${name} is not a 64-bit integer`);
+        size += 8;
+        break;
+      case 'uint':
+        if (!Number.isSafeInteger(v) || (v as number) < 0) throw new KvEncodeError(`${op.type} ${name} must be a non-negative safe integer`);
+        size += uvarintSize(v as number);
+        break;
+      case 'int':
+      case 'int?':
+        if (!Number.isInteger(v) || Math.abs(v as number) > MAX_INT) throw new KvEncodeError(`${op.type} ${name} must be an integer within +-2^52`);
+        size += uvarintSize(zigzag(v as number));
+        break;
+    }
+  }
+  return size;
+}
+
+export function writeTypedOp(w: ByteWriter, op: KvOp & { type: TypedOpName }): void {
+  const shape: Shape = TYPED_SHAPES[op.type];
+  const o = op as unknown as Fields;
+  if (hasFlags(shape)) {
+    let flags = 0;
+    let bit = 1;
+    for (const [name, kind] of shape) {
+      if (!flagged(kind)) continue;
+      const v = o[name];
+      if (kind === 'flag' ? v === true : v !== undefined) flags |= bit;
+      bit <<= 1;
+    }
+    w.u8(flags);
+  }
+  for (const [name, kind] of shape) {
+    const v = o[name];
+    if (v === undefined || kind === 'flag') continue;
+    switch (kind) {
+      case 'bytes':
+      case 'bytes?':
+        w.bytes(v as Uint8Array);
+        break;
+      case 'list':
+        w.uvarint((v as Uint8Array[]).length);
+        for (const b of v as Uint8Array[]) w.bytes(b);
+        break;
+      case 'pairs':
+        w.uvarint((v as Uint8Array[][]).length);
+        for (const [a, b] of v as Uint8Array[][]) {
+          w.bytes(a);
+          w.bytes(b);
+        }
+        break;
+      case 'i64':
+        w.i64(v as bigint);
+        break;
+      case 'uint':
+        w.uvarint(v as number);
+        break;
+      case 'int':
+      case 'int?':
+        w.svarint(v as number);
+        break;
+    }
+  }
+}
+
+export function readTypedOp(r: ByteReader, type: TypedOpName): KvOp {
+  const shape: Shape = TYPED_SHAPES[type];
+  const op: Fields = { type };
+  const flags = hasFlags(shape) ? r.u8() : 0;
+  let bit = 1;
+  for (const [name, kind] of shape) {
+    if (flagged(kind)) {
+      const set = (flags & bit) !== 0;
+      bit <<= 1;
+      if (kind === 'flag') {
+        if (set) op[name] = true;
+        continue;
+      }
+      if (!set) continue;
+    }
+    switch (kind) {
+      case 'bytes':
+      case 'bytes?':
+        op[name] = r.bytes();
+        break;
+      case 'list': {
+        const n = r.uvarint();
+        const list: Uint8Array[] = [];
+        for (let i = 0; i < n; i++) list.push(r.bytes());
+        op[name] = list;
+        break;
+      }
+      case 'pairs': {
+        const n = r.uvarint();
+        const pairs: [Uint8Array, Uint8Array][] = [];
+        for (let i = 0; i < n; i++) pairs.push([r.bytes(), r.bytes()]);
+        op[name] = pairs;
+        break;
+      }
+      case 'i64':
+        op[name] = r.i64();
+        break;
+      case 'uint':
+        op[name] = r.uvarint();
+        break;
+      case 'int':
+      case 'int?':
+        op[name] = r.svarint();
+        break;
+      case 'flag':
+        break;
+    }
+  }
+  if (flags >= bit) throw new KvDecodeError(`${type} with unknown flags ${flags}`);
+  return op as unknown as KvOp;
+}
+
+function bytesSize(b: Uint8Array): number {
+  return uvarintSize(b.length) + b.length;
+}
