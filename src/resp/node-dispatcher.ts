@@ -19,6 +19,7 @@ import { CONNECTION_COMMANDS } from './handlers/connection.ts';
 import { type CommandImpl, entryBytes, NodeContext } from './handlers/context.ts';
 import { EXPIRE_COMMANDS } from './handlers/expire.ts';
 import { createGuard } from './handlers/guard.ts';
+import { HASH_COMMANDS } from './handlers/hashes.ts';
 import { KEY_COMMANDS } from './handlers/keys.ts';
 import { PUBSUB_COMMANDS } from './handlers/pubsub.ts';
 import { SERVER_COMMANDS } from './handlers/server.ts';
@@ -38,6 +39,7 @@ const IMPLS = {
   ...PUBSUB_COMMANDS,
   ...TRANSACTION_COMMANDS,
   ...CLUSTER_COMMANDS,
+  ...HASH_COMMANDS,
 } as const satisfies Record<HandlerName, CommandImpl>;
 
 function handlerTable(ctx: NodeContext): HandlerTable {

@@ -6,6 +6,7 @@
 import { CLUSTER_COMMANDS } from './data/cluster.ts';
 import { CONNECTION_COMMANDS } from './data/connection.ts';
 import { GENERIC_COMMANDS } from './data/generic.ts';
+import { HASH_COMMANDS } from './data/hash.ts';
 import { PUBSUB_COMMANDS } from './data/pubsub.ts';
 import { SERVER_COMMANDS } from './data/server.ts';
 import { STRING_COMMANDS } from './data/string.ts';
@@ -20,6 +21,7 @@ const DATA = {
   ...PUBSUB_COMMANDS,
   ...TRANSACTIONS_COMMANDS,
   ...CLUSTER_COMMANDS,
+  ...HASH_COMMANDS,
 } as const;
 
 type Data = typeof DATA;

@@ -397,4 +397,41 @@ export const GENERIC_COMMANDS = {
       complexity: 'O(1)',
     },
   },
+  object: {
+    arity: -2,
+    flags: [],
+    keys: [0, 0, 0],
+    acl: ['@slow'],
+    tips: [],
+    key_specs: [],
+    docs: {
+      summary: 'A container for object introspection commands',
+      since: '2.2.3',
+      group: 'generic',
+      complexity: 'Depends on subcommand.',
+    },
+    subcommands: {
+      encoding: {
+        arity: 3,
+        flags: ['readonly'],
+        keys: [2, 2, 1],
+        acl: ['@keyspace', '@read', '@slow'],
+        tips: ['nondeterministic_output'],
+        key_specs: [
+          {
+            flags: ['RO'],
+            begin_search: { type: 'index', spec: { index: 2 } },
+            find_keys: { type: 'range', spec: { lastkey: 0, keystep: 1, limit: 0 } },
+          },
+        ],
+        docs: {
+          summary: 'Inspect the internal encoding of a Redis object',
+          since: '2.2.3',
+          group: 'generic',
+          complexity: 'O(1)',
+          arguments: [{ name: 'key', type: 'key', key_spec_index: 0 }],
+        },
+      },
+    },
+  },
 } as const satisfies Record<string, CommandData>;
