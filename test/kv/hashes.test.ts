@@ -80,7 +80,7 @@ describe('hashes in the state machine', () => {
     expect(recount(h.store)).toBe(h.store.usedMemory());
   });
 
-  it('OBJECT ENCODING follows Redis 7.0: listpack up to 128 fields of at most 64 bytes, then hashtable for good', () => {
+  it('OBJECT ENCODING follows Redis 7.0: listpack up to 512 fields of at most 64 bytes, then hashtable for good', () => {
     const h = new Harness();
     const enc = (k: string) => h.run({ type: 'encoding', key: b(k) });
     h.run(hset('h', 'f', 'v'));
@@ -89,7 +89,7 @@ describe('hashes in the state machine', () => {
     expect(enc('h')).toBe('hashtable');
     h.run(hset('h2', 'f', 'x'.repeat(64)));
     expect(enc('h2')).toBe('listpack');
-    for (let i = 0; i < 127; i++) h.run(hset('h2', `f${i}`, 'v'));
+    for (let i = 0; i < 511; i++) h.run(hset('h2', `f${i}`, 'v'));
     expect(enc('h2')).toBe('listpack');
     h.run(hset('h2', 'one-more', 'v'));
     expect(enc('h2')).toBe('hashtable');
@@ -151,7 +151,7 @@ describe('hashes in the state machine', () => {
   it('HRANDFIELD and HSCAN in MULTI pick the same on every replica (seeded by the log index)', () => {
     const picks = () => {
       const h = new Harness();
-      for (let i = 0; i < 200; i++) h.run(hset('h', `f${i}`, `v${i}`));
+      for (let i = 0; i < 600; i++) h.run(hset('h', `f${i}`, `v${i}`));
       return h.exec([
         { type: 'hrandfield', key: b('h'), count: 5, withValues: true },
         { type: 'hrandfield', key: b('h'), count: -5 },
@@ -163,7 +163,8 @@ describe('hashes in the state machine', () => {
     expect(a).toEqual(picks());
     expect((a[0] as string[]).length).toBe(10);
     expect((a[1] as string[]).length).toBe(5);
-    expect(a[3]).toEqual(['190', Array.from({ length: 10 }, (_, i) => [`f${199 - i}`, `v${199 - i}`]).flat()]);
+    // A hashtable's HSCAN walks positions down from the top (structs/hash.ts).
+    expect(a[3]).toEqual(['590', Array.from({ length: 10 }, (_, i) => [`f${599 - i}`, `v${599 - i}`]).flat()]);
     const h = new Harness();
     h.run(hset('h', 'f', 'v'));
     expect(h.run({ type: 'hrandfield', key: b('h'), count: -1_000_001 })).toEqual({ err: expect.stringMatching(/^ERR count is out of range/) });
@@ -171,13 +172,13 @@ describe('hashes in the state machine', () => {
 });
 
 describe('snapshots of hashes (FORMAT 7)', () => {
-  /** A store with strings, a listpack hash, a hashtable hash and one shrunk back under 128. */
+  /** A store with strings, a listpack hash, a hashtable hash and one shrunk back under 512. */
   function populated(): Harness {
     const h = new Harness();
     h.set('s', 'string value', { pxat: h.ts + 60_000 });
     h.run(hset('small', 'a', '1', 'b', '2'));
-    for (let i = 0; i < 300; i++) h.run(hset('big', `f${i}`, `value ${i}`));
-    for (let i = 0; i < 200; i++) h.run(hset('shrunk', `f${i}`, 'v'));
+    for (let i = 0; i < 600; i++) h.run(hset('big', `f${i}`, `value ${i}`));
+    for (let i = 0; i < 520; i++) h.run(hset('shrunk', `f${i}`, 'v'));
     for (let i = 0; i < 150; i++) h.run({ type: 'hdel', key: b('shrunk'), fields: [b(`f${i * 1.3}`.replace('.', ''))] });
     h.run({ type: 'hdel', key: b('big'), fields: [b('f7'), b('f100')] });
     h.run({ type: 'pexpireat', key: b('big'), at: h.ts + 90_000 });
@@ -266,14 +267,14 @@ describe('snapshots of hashes (FORMAT 7)', () => {
     await expect(new KvStore().restore(poke(encAt, 2))).rejects.toThrow(/encoding 2/);
   });
 
-  it('restore refuses a listpack hash beyond 128 fields', async () => {
+  it('restore refuses a listpack hash beyond 512 fields', async () => {
     const h = new Harness();
     const pairs: [Buffer, Buffer][] = [];
-    for (let i = 0; i < 129; i++) pairs.push([b(`f${i}`), b('v')]);
+    for (let i = 0; i < 513; i++) pairs.push([b(`f${i}`), b('v')]);
     h.run({ type: 'hset', key: b('h'), pairs });
     const image = Buffer.from(await collect(h.store.beginSnapshot()));
-    // hashtable(1) n(129 = 0x81 0x01) right before the first field "f0" (len 2).
-    const encAt = image.indexOf(Buffer.from([0x81, 0x01, 2, 0x66, 0x30])) - 1;
+    // hashtable(1) n(513 = 0x81 0x04) right before the first field "f0" (len 2).
+    const encAt = image.indexOf(Buffer.from([0x81, 0x04, 2, 0x66, 0x30])) - 1;
     expect(image[encAt]).toBe(1);
     image[encAt] = 0;
     image.writeUInt32LE(crc32(image.subarray(0, image.length - 4)), image.length - 4);

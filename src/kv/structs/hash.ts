@@ -3,7 +3,7 @@
  * strings. A plain JS Map would do for lookups; what it lacks is O(1) access by position, which
  * HRANDFIELD needs for random picks from a seeded generator and HSCAN for a cursor. So:
  *
- * - `listpack` (Redis 7.0's name; up to hash-max-listpack-entries 128 fields, none and no value
+ * - `listpack` (Redis 7.0's name; up to hash-max-listpack-entries 512 fields, none and no value
  *   longer than hash-max-listpack-value 64): two exact-size parallel arrays (tight.ts) in insertion order, lookups
  *   scan. HGETALL then lists fields in Redis's own order, and a small hash has no Map.
  * - `hashtable`: the same arrays plus a Map field -> position. Deleting moves the last field
@@ -20,7 +20,8 @@ import type { CollectionImage } from './image.ts';
 import { pickIndices } from './random.ts';
 import { withInserted, withRemoved } from './tight.ts';
 
-export const HASH_MAX_LISTPACK_ENTRIES = 128;
+/** Redis 7.0's default (config.c, and the redis.conf it ships), which redis-server 7.0.15 reports. */
+export const HASH_MAX_LISTPACK_ENTRIES = 512;
 export const HASH_MAX_LISTPACK_VALUE = 64;
 /**
  * Per-field estimates beside the field's and value's lengths (measured: node --expose-gc, test/kv/structs/structs.bench.ts; a flat member string costs its length plus ~20 bytes of header and padding): the object with its
