@@ -46,6 +46,25 @@ export const TYPED_SHAPES = {
     ['match', 'bytes?'],
     ['kind', 'bytes'],
   ],
+  sadd: [KEY, ['members', 'list']],
+  srem: [KEY, ['members', 'list']],
+  spop: [KEY, ['count', 'int?']],
+  smove: [KEY, ['dest', 'bytes'], ['member', 'bytes']],
+  sstore: [KEY, ['keys', 'list'], ['mode', 'uint']],
+  smembers: KEY_ONLY,
+  sismember: [KEY, ['member', 'bytes']],
+  smismember: [KEY, ['members', 'list']],
+  scard: KEY_ONLY,
+  srandmember: [KEY, ['count', 'int?']],
+  scombine: [
+    ['keys', 'list'],
+    ['mode', 'uint'],
+  ],
+  sintercard: [
+    ['keys', 'list'],
+    ['limit', 'uint'],
+  ],
+  sscan: [KEY, ['cursor', 'uint'], ['count', 'uint'], ['match', 'bytes?']],
 } as const satisfies Partial<Record<OpName, Shape>>;
 
 export type TypedOpName = keyof typeof TYPED_SHAPES;

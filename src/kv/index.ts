@@ -64,6 +64,7 @@ export {
   type OpName,
   type OpOf,
   type Rng,
+  SET_MODE,
   type TimeUnit,
   type Victim,
   type WatchedKey,

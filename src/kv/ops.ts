@@ -66,6 +66,13 @@ export const OP = {
   hdel: { code: 23, write: true },
   hincrby: { code: 24, write: true },
   hincrbyfloat: { code: 25, write: true },
+  // Sets.
+  sadd: { code: 26, write: true },
+  srem: { code: 27, write: true },
+  spop: { code: 28, write: true },
+  smove: { code: 29, write: true },
+  /** SINTERSTORE / SUNIONSTORE / SDIFFSTORE (`mode`). */
+  sstore: { code: 30, write: true },
   get: { code: 32, write: false },
   mget: { code: 33, write: false },
   exists: { code: 34, write: false },
@@ -91,6 +98,15 @@ export const OP = {
   encoding: { code: 53, write: false },
   /** SCAN with a TYPE filter (a plain SCAN stays `scan`, so older entries decode the same). */
   scanType: { code: 54, write: false },
+  smembers: { code: 55, write: false },
+  sismember: { code: 56, write: false },
+  smismember: { code: 57, write: false },
+  scard: { code: 58, write: false },
+  srandmember: { code: 59, write: false },
+  /** SINTER / SUNION / SDIFF (`mode`). */
+  scombine: { code: 60, write: false },
+  sintercard: { code: 61, write: false },
+  sscan: { code: 62, write: false },
 } as const;
 
 export type OpName = keyof typeof OP;
@@ -169,7 +185,28 @@ interface OpShapes {
   encoding: { key: Bytes };
   /** `kind` is the TYPE argument lower-cased ("hash"); one no type has matches no key. */
   scanType: { cursor: number; count: number; match?: Bytes; kind: Bytes };
+  sadd: { key: Bytes; members: Bytes[] };
+  srem: { key: Bytes; members: Bytes[] };
+  /** SPOP key [count]: without a count one member or nil; a count >= 0 (the front end checks). */
+  spop: { key: Bytes; count?: number };
+  /** SMOVE key dest member: `key` is the source. */
+  smove: { key: Bytes; dest: Bytes; member: Bytes };
+  /** `key` is the destination; `keys` the sets combined (SET_MODE). */
+  sstore: { key: Bytes; keys: Bytes[]; mode: number };
+  smembers: { key: Bytes };
+  sismember: { key: Bytes; member: Bytes };
+  smismember: { key: Bytes; members: Bytes[] };
+  scard: { key: Bytes };
+  /** SRANDMEMBER key [count]: Redis's count rule, |count| bounded as HRANDFIELD's. */
+  srandmember: { key: Bytes; count?: number };
+  scombine: { keys: Bytes[]; mode: number };
+  /** SINTERCARD: `limit` 0 = none. */
+  sintercard: { keys: Bytes[]; limit: number };
+  sscan: { key: Bytes; cursor: number; count: number; match?: Bytes };
 }
+
+/** How SINTER*, SUNION* and SDIFF* combine their sets (the `mode` of sstore and scombine). */
+export const SET_MODE = { inter: 0, union: 1, diff: 2 } as const;
 
 /** One command, discriminated by `type`. */
 export type KvOp = { [K in OpName]: { type: K } & OpShapes[K] }[OpName];

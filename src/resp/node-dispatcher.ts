@@ -23,6 +23,7 @@ import { HASH_COMMANDS } from './handlers/hashes.ts';
 import { KEY_COMMANDS } from './handlers/keys.ts';
 import { PUBSUB_COMMANDS } from './handlers/pubsub.ts';
 import { SERVER_COMMANDS } from './handlers/server.ts';
+import { SET_COMMANDS } from './handlers/sets.ts';
 import { STRING_COMMANDS } from './handlers/strings.ts';
 import { TRANSACTION_COMMANDS } from './handlers/transactions.ts';
 import { REQUEST_ARG_BYTES } from './parser.ts';
@@ -40,6 +41,7 @@ const IMPLS = {
   ...TRANSACTION_COMMANDS,
   ...CLUSTER_COMMANDS,
   ...HASH_COMMANDS,
+  ...SET_COMMANDS,
 } as const satisfies Record<HandlerName, CommandImpl>;
 
 function handlerTable(ctx: NodeContext): HandlerTable {

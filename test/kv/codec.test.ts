@@ -93,6 +93,20 @@ const everyOp: KvOp[] = [
   { type: 'encoding', key: b('h') },
   { type: 'scanType', cursor: 7, count: 10, kind: b('hash') },
   { type: 'scanType', cursor: 0, count: 100, match: b('*'), kind: b('zset') },
+  { type: 'sadd', key: b('s'), members: [b('1'), bin] },
+  { type: 'srem', key: b('s'), members: [] },
+  { type: 'spop', key: b('s') },
+  { type: 'spop', key: b('s'), count: 0 },
+  { type: 'smove', key: b('s'), dest: b('t'), member: bin },
+  { type: 'sstore', key: b('d'), keys: [b('s'), b('t')], mode: 2 },
+  { type: 'smembers', key: b('s') },
+  { type: 'sismember', key: b('s'), member: b('m') },
+  { type: 'smismember', key: b('s'), members: [b('m'), b('n')] },
+  { type: 'scard', key: b('s') },
+  { type: 'srandmember', key: b('s'), count: -3 },
+  { type: 'scombine', keys: [b('s')], mode: 1 },
+  { type: 'sintercard', keys: [b('s'), b('t')], limit: 0 },
+  { type: 'sscan', key: b('s'), cursor: 3, count: 10, match: b('?') },
 ];
 
 describe('entry codec', () => {

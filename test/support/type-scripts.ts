@@ -5,7 +5,7 @@
  * script down to a minimal one that still differs there (ddmin over the commands, as
  * test/sim/shrink.ts cuts a run's steps). Seeds are splitmix32's, so a seed names a script.
  *
- *   const diff = await firstDifference(ourPort, redisPort, hashScript(seed, 200));
+ *   const diff = await firstDifference(ourPort, redisPort, hashScript(seed, 200)); // or setScript
  *   if (diff) console.log(formatScript(await shrinkScript(ourPort, redisPort, script)));
  */
 
@@ -107,6 +107,72 @@ export function hashScript(seed: number, length: number): ScriptCommand[] {
         break;
       default:
         script.push(cmd('exact', 'set', k, value()));
+    }
+  }
+  return script;
+}
+
+/**
+ * A set script: a few keys (one a string), members that are small integers (intsets), text
+ * (hashtables) or big integers, and the commands that combine sets.
+ */
+export function setScript(seed: number, length: number): ScriptCommand[] {
+  const r = new SplitMix32(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[r.int(0, xs.length - 1)];
+  const key = () => pick(['s1', 's1', 's2', 's3', 'str', 'none']);
+  const member = () => pick([() => String(r.int(-3, 12)), () => pick(['a', 'b', 'c', '', '007', '-0', '9223372036854775807', '18446744073709551616'])])();
+  const some = (f: () => string) => Array.from({ length: r.int(1, 4) }, f);
+  const script: ScriptCommand[] = [cmd('exact', 'set', 'str', 'string')];
+  for (let i = 0; i < length; i++) {
+    const k = key();
+    switch (r.int(0, 15)) {
+      case 0:
+      case 1:
+      case 2:
+        script.push(cmd('exact', 'sadd', k, ...some(member)));
+        break;
+      case 3:
+        script.push(cmd('exact', 'srem', k, ...some(member)));
+        break;
+      case 4:
+        script.push(cmd('members', 'smembers', k));
+        break;
+      case 5:
+        script.push(cmd('exact', pick(['sismember', 'smismember']), k, ...some(member)));
+        break;
+      case 6:
+        script.push(cmd('exact', pick(['scard', 'type', 'exists']), k));
+        break;
+      case 7:
+        script.push(cmd('members', pick(['sinter', 'sunion', 'sdiff']), ...some(key)));
+        break;
+      case 8:
+        script.push(cmd('exact', pick(['sinterstore', 'sunionstore', 'sdiffstore']), key(), ...some(key)));
+        break;
+      case 9: {
+        const keys = some(key);
+        script.push(cmd('exact', 'sintercard', keys.length, ...keys, ...(r.next() < 0.3 ? ['limit', r.int(0, 3)] : [])));
+        break;
+      }
+      case 10:
+        script.push(cmd('exact', 'smove', k, key(), member()));
+        break;
+      case 11:
+        // Which members a count below the size pops is random, and the sets would part: only
+        // ever pop them all.
+        script.push(cmd('members', 'spop', k, 100));
+        break;
+      case 12:
+        script.push(cmd('members', 'srandmember', k, pick([100, 0])));
+        break;
+      case 13:
+        script.push(cmd('exact', 'object', 'encoding', k));
+        break;
+      case 14:
+        script.push(cmd('exact', 'del', k));
+        break;
+      default:
+        script.push(cmd('exact', pick(['get', 'hget', 'hlen']), k, ...(r.next() < 0.5 ? [] : ['x'])));
     }
   }
   return script;

@@ -9,6 +9,7 @@ import { GENERIC_COMMANDS } from './data/generic.ts';
 import { HASH_COMMANDS } from './data/hash.ts';
 import { PUBSUB_COMMANDS } from './data/pubsub.ts';
 import { SERVER_COMMANDS } from './data/server.ts';
+import { SET_COMMANDS } from './data/set.ts';
 import { STRING_COMMANDS } from './data/string.ts';
 import { TRANSACTIONS_COMMANDS } from './data/transactions.ts';
 import { COMMAND_FLAGS, type CommandData, type CommandFlag, type CommandSpec } from './spec.ts';
@@ -22,6 +23,7 @@ const DATA = {
   ...TRANSACTIONS_COMMANDS,
   ...CLUSTER_COMMANDS,
   ...HASH_COMMANDS,
+  ...SET_COMMANDS,
 } as const;
 
 type Data = typeof DATA;

@@ -96,6 +96,23 @@ const SUPPORTED: Record<string, readonly string[]> = {
   hincrbyfloat: [],
   hrandfield: [],
   hscan: [],
+  sadd: [],
+  srem: [],
+  smembers: [],
+  sismember: [],
+  smismember: [],
+  scard: [],
+  spop: [],
+  srandmember: [],
+  smove: [],
+  sinter: [],
+  sintercard: [],
+  sunion: [],
+  sdiff: [],
+  sinterstore: [],
+  sunionstore: [],
+  sdiffstore: [],
+  sscan: [],
 };
 
 function str(r: Reply): string {
