@@ -76,7 +76,7 @@ describe('set commands answer like redis-server 7.0', () => {
       c('smove str s a'),
       c('smove s str 2'),
       c('smove nokey str a'),
-      c('sadd big ' + Array.from({ length: 512 }, (_, i) => String(i)).join(' ')),
+      c(`sadd big ${Array.from({ length: 512 }, (_, i) => String(i)).join(' ')}`),
       c('object encoding big'),
       c('sadd big 512'),
       c('object encoding big'),
