@@ -8,6 +8,7 @@ import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { itemBytes } from '../../src/kv/item.ts';
 import { SET_MODE } from '../../src/kv/ops.ts';
+import { keyHashSlot } from '../../src/kv/slot.ts';
 import { KvStore } from '../../src/kv/store.ts';
 import { b, collect, Harness } from './harness.ts';
 
@@ -130,5 +131,37 @@ describe('sets in the state machine', () => {
     };
     await expect(new KvStore().restore(poke(image.indexOf(b('22')), 'zz'))).rejects.toThrow(/intset beyond its limits/);
     await expect(new KvStore().restore(poke(image.indexOf(b('22')), '11'))).rejects.toThrow(/duplicate set member/);
+  });
+});
+
+describe('eviction and splits cover collections', () => {
+  it('allkeys-lru picks a hash or a set like any key, and frees its accounted bytes', () => {
+    const h = new Harness({ maxmemory: 1, policy: 'allkeys-lru' });
+    h.run({ type: 'hset', key: b('h'), pairs: Array.from({ length: 100 }, (_, i) => [b(`f${i}`), b('v')] as [Buffer, Buffer]) });
+    h.run(sadd('s', 'a', 'b'));
+    h.set('str', 'x');
+    h.run({ type: 'hget', key: b('h'), field: b('f1') });
+    const victims = h.store.evictionCandidates(h.store.bytesOverMaxmemory(), 'allkeys-lru', Math.random);
+    expect(victims.map((v) => v.key.toString())).toEqual(['s', 'str', 'h']);
+    expect(h.run({ type: 'evictIf', victims: victims.slice(0, 1) })).toBe(1);
+    expect(h.store.usedMemory()).toBe(recount(h.store));
+    expect(h.run({ type: 'evictIf', victims: victims.slice(1) })).toBe(2);
+    expect(h.store.usedMemory()).toBe(0);
+  });
+
+  it("a split's image carries the hashes and sets of its slots", async () => {
+    const h = new Harness();
+    h.run(sadd('{a}set', '1', 'x'));
+    h.run({ type: 'hset', key: b('{a}hash'), pairs: [[b('f'), b('v')]] });
+    h.run(sadd('{b}set', '2'));
+    const slot = keyHashSlot(b('{a}'));
+    const image = await collect(h.store.beginSnapshot(undefined, false, [[slot, slot]]));
+    const copy = new KvStore();
+    await copy.restore(image);
+    expect(copy.dbsize(h.ts)).toBe(2);
+    expect(copy.readCollection({ type: 'smembers', key: b('{a}set') }, h.ts, Math.random)).toEqual(
+      h.store.readCollection({ type: 'smembers', key: b('{a}set') }, h.ts, Math.random),
+    );
+    expect(copy.type(b('{a}hash'), h.ts)).toBe('hash');
   });
 });
