@@ -279,7 +279,9 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
     if (saved !== undefined) return saved;
     if (!item.live) return undefined;
     const v = item.value;
-    return { value: typeof v === 'string' ? v : v.image(false), expiresAt: item.expiresAt, version: item.version };
+    // A string item is its own image (no allocation per key); a collection shows its arrays.
+    if (typeof v === 'string') return item as ItemImage;
+    return { value: v.image(false), expiresAt: item.expiresAt, version: item.version };
   }
 
   /** A record's bytes up to its value (FORMAT 7: a collection's elements come after, in pieces). */
