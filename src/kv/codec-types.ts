@@ -77,47 +77,75 @@ const MAX_INT = 2 ** 52;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
-function flagged(kind: Kind): boolean {
-  return kind === 'flag' || kind.endsWith('?');
+// Kinds as small integers, each field with its flag bit: the shapes compiled once, so coding an
+// op is a loop over an array and a switch on an int (a string kind per field cost ~3x).
+const BYTES = 0;
+const LIST = 1;
+const PAIRS = 2;
+const I64 = 3;
+const UINT = 4;
+const INT = 5;
+const FLAG = 6;
+const KIND_CODES: Record<Kind, number> = { bytes: BYTES, 'bytes?': BYTES, list: LIST, pairs: PAIRS, i64: I64, uint: UINT, int: INT, 'int?': INT, flag: FLAG };
+
+interface Field {
+  readonly name: string;
+  readonly kind: number;
+  /** Its bit in the flags byte (optional or boolean fields), else 0. */
+  readonly bit: number;
 }
 
-function hasFlags(shape: Shape): boolean {
-  return shape.some(([, kind]) => flagged(kind));
+interface Compiled {
+  readonly fields: readonly Field[];
+  /** The flags byte is written (some field is optional or boolean). */
+  readonly flagged: boolean;
+  /** One past the highest bit used: a decoded flags byte must stay below it. */
+  readonly bitLimit: number;
+}
+
+const COMPILED = {} as Record<TypedOpName, Compiled>;
+for (const [name, shape] of Object.entries(TYPED_SHAPES) as [TypedOpName, Shape][]) {
+  let bit = 1;
+  const fields = shape.map(([field, kind]): Field => {
+    const optional = kind === 'flag' || kind.endsWith('?');
+    const f = { name: field, kind: KIND_CODES[kind], bit: optional ? bit : 0 };
+    if (optional) bit <<= 1;
+    return f;
+  });
+  COMPILED[name] = { fields, flagged: bit > 1, bitLimit: bit };
 }
 
 type Fields = Record<string, unknown>;
 
 /** Bytes the op takes after its code; KvEncodeError for a value the format cannot carry. */
 export function typedOpSize(op: KvOp & { type: TypedOpName }): number {
-  const shape: Shape = TYPED_SHAPES[op.type];
+  const c = COMPILED[op.type];
   const o = op as unknown as Fields;
-  let size = hasFlags(shape) ? 1 : 0;
-  for (const [name, kind] of shape) {
+  let size = c.flagged ? 1 : 0;
+  for (const { name, kind } of c.fields) {
     const v = o[name];
-    if (v === undefined || kind === 'flag') continue;
+    if (v === undefined) continue;
     switch (kind) {
-      case 'bytes':
-      case 'bytes?':
+      case BYTES:
         size += bytesSize(v as Uint8Array);
         break;
-      case 'list':
+      case LIST:
         size += uvarintSize((v as Uint8Array[]).length);
         for (const b of v as Uint8Array[]) size += bytesSize(b);
         break;
-      case 'pairs':
+      case PAIRS:
         size += uvarintSize((v as Uint8Array[][]).length);
         for (const [a, b] of v as Uint8Array[][]) size += bytesSize(a) + bytesSize(b);
         break;
-      case 'i64':
+      case I64:
         if ((v as bigint) < INT64_MIN || (v as bigint) > INT64_MAX) throw new KvEncodeError(`${op.type} ${name} is not a 64-bit integer`);
         size += 8;
         break;
-      case 'uint':
+      case UINT:
         if (!Number.isSafeInteger(v) || (v as number) < 0) throw new KvEncodeError(`${op.type} ${name} must be a non-negative safe integer`);
         size += uvarintSize(v as number);
         break;
-      case 'int':
-      case 'int?':
+      case INT:
         if (!Number.isInteger(v) || Math.abs(v as number) > MAX_INT) throw new KvEncodeError(`${op.type} ${name} must be an integer within +-2^52`);
         size += uvarintSize(zigzag(v as number));
         break;
@@ -127,46 +155,42 @@ export function typedOpSize(op: KvOp & { type: TypedOpName }): number {
 }
 
 export function writeTypedOp(w: ByteWriter, op: KvOp & { type: TypedOpName }): void {
-  const shape: Shape = TYPED_SHAPES[op.type];
+  const c = COMPILED[op.type];
   const o = op as unknown as Fields;
-  if (hasFlags(shape)) {
+  if (c.flagged) {
     let flags = 0;
-    let bit = 1;
-    for (const [name, kind] of shape) {
-      if (!flagged(kind)) continue;
+    for (const { name, kind, bit } of c.fields) {
+      if (bit === 0) continue;
       const v = o[name];
-      if (kind === 'flag' ? v === true : v !== undefined) flags |= bit;
-      bit <<= 1;
+      if (kind === FLAG ? v === true : v !== undefined) flags |= bit;
     }
     w.u8(flags);
   }
-  for (const [name, kind] of shape) {
+  for (const { name, kind } of c.fields) {
     const v = o[name];
-    if (v === undefined || kind === 'flag') continue;
+    if (v === undefined) continue;
     switch (kind) {
-      case 'bytes':
-      case 'bytes?':
+      case BYTES:
         w.bytes(v as Uint8Array);
         break;
-      case 'list':
+      case LIST:
         w.uvarint((v as Uint8Array[]).length);
         for (const b of v as Uint8Array[]) w.bytes(b);
         break;
-      case 'pairs':
+      case PAIRS:
         w.uvarint((v as Uint8Array[][]).length);
         for (const [a, b] of v as Uint8Array[][]) {
           w.bytes(a);
           w.bytes(b);
         }
         break;
-      case 'i64':
+      case I64:
         w.i64(v as bigint);
         break;
-      case 'uint':
+      case UINT:
         w.uvarint(v as number);
         break;
-      case 'int':
-      case 'int?':
+      case INT:
         w.svarint(v as number);
         break;
     }
@@ -174,54 +198,44 @@ export function writeTypedOp(w: ByteWriter, op: KvOp & { type: TypedOpName }): v
 }
 
 export function readTypedOp(r: ByteReader, type: TypedOpName): KvOp {
-  const shape: Shape = TYPED_SHAPES[type];
+  const c = COMPILED[type];
   const op: Fields = { type };
-  const flags = hasFlags(shape) ? r.u8() : 0;
-  let bit = 1;
-  for (const [name, kind] of shape) {
-    if (flagged(kind)) {
-      const set = (flags & bit) !== 0;
-      bit <<= 1;
-      if (kind === 'flag') {
-        if (set) op[name] = true;
-        continue;
-      }
-      if (!set) continue;
-    }
+  const flags = c.flagged ? r.u8() : 0;
+  if (flags >= c.bitLimit) throw new KvDecodeError(`${type} with unknown flags ${flags}`);
+  for (const { name, kind, bit } of c.fields) {
+    if (bit !== 0 && (flags & bit) === 0) continue;
     switch (kind) {
-      case 'bytes':
-      case 'bytes?':
+      case BYTES:
         op[name] = r.bytes();
         break;
-      case 'list': {
+      case LIST: {
         const n = r.uvarint();
         const list: Uint8Array[] = [];
         for (let i = 0; i < n; i++) list.push(r.bytes());
         op[name] = list;
         break;
       }
-      case 'pairs': {
+      case PAIRS: {
         const n = r.uvarint();
         const pairs: [Uint8Array, Uint8Array][] = [];
         for (let i = 0; i < n; i++) pairs.push([r.bytes(), r.bytes()]);
         op[name] = pairs;
         break;
       }
-      case 'i64':
+      case I64:
         op[name] = r.i64();
         break;
-      case 'uint':
+      case UINT:
         op[name] = r.uvarint();
         break;
-      case 'int':
-      case 'int?':
+      case INT:
         op[name] = r.svarint();
         break;
-      case 'flag':
+      case FLAG:
+        op[name] = true;
         break;
     }
   }
-  if (flags >= bit) throw new KvDecodeError(`${type} with unknown flags ${flags}`);
   return op as unknown as KvOp;
 }
 
