@@ -65,6 +65,8 @@ export const TYPED_SHAPES = {
     ['limit', 'uint'],
   ],
   sscan: [KEY, ['cursor', 'uint'], ['count', 'uint'], ['match', 'bytes?']],
+  rename: [KEY, ['dest', 'bytes'], ['nx', 'flag']],
+  copy: [KEY, ['dest', 'bytes'], ['replace', 'flag']],
 } as const satisfies Partial<Record<OpName, Shape>>;
 
 export type TypedOpName = keyof typeof TYPED_SHAPES;

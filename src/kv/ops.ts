@@ -73,6 +73,10 @@ export const OP = {
   smove: { code: 29, write: true },
   /** SINTERSTORE / SUNIONSTORE / SDIFFSTORE (`mode`). */
   sstore: { code: 30, write: true },
+  /** RENAME / RENAMENX (`nx`), any type. */
+  rename: { code: 31, write: true },
+  /** COPY key dest [REPLACE], any type. */
+  copy: { code: 63, write: true },
   get: { code: 32, write: false },
   mget: { code: 33, write: false },
   exists: { code: 34, write: false },
@@ -203,6 +207,8 @@ interface OpShapes {
   /** SINTERCARD: `limit` 0 = none. */
   sintercard: { keys: Bytes[]; limit: number };
   sscan: { key: Bytes; cursor: number; count: number; match?: Bytes };
+  rename: { key: Bytes; dest: Bytes; nx?: boolean };
+  copy: { key: Bytes; dest: Bytes; replace?: boolean };
 }
 
 /** How SINTER*, SUNION* and SDIFF* combine their sets (the `mode` of sstore and scombine). */

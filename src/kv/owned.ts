@@ -168,6 +168,8 @@ function unownedIn(op: KvOp, owned: SlotSet): number {
     case 'scanType':
       return -1;
     case 'smove':
+    case 'rename':
+    case 'copy':
       return Math.max(unownedKey(op.key, owned), unownedKey(op.dest, owned));
     case 'sstore':
     case 'scombine':

@@ -1,6 +1,7 @@
 /**
  * The write ops of the collection commands (issue 14): HSET, HDEL, HINCRBY, HINCRBYFLOAT, SADD,
- * SREM, SPOP, SMOVE and the SINTER/SUNION/SDIFF stores.
+ * SREM, SPOP, SMOVE and the SINTER/SUNION/SDIFF stores; and RENAME and COPY, which move or
+ * clone a value of any type.
  * Like every op they are total: whatever a decoded entry holds, the result is a value or an
  * error with Redis's text, never a throw. A collection changes in place between
  * Keyspace.beginEdit and endEdit (copy-on-write for a running snapshot, the new version, the
@@ -13,7 +14,7 @@ import type { Item } from './item.ts';
 import { addLongDouble, formatLongDouble, parseLongDouble } from './long-double.ts';
 import { addInt64, parseInt64 } from './numbers.ts';
 import { type KvOp, type OpOf, SET_MODE } from './ops.ts';
-import { bulk, ERR, error, int, type KvResult, NIL, WRONGTYPE } from './results.ts';
+import { bulk, ERR, error, int, type KvResult, NIL, OK, WRONGTYPE } from './results.ts';
 import { Hash } from './structs/hash.ts';
 import { MemberSet } from './structs/set.ts';
 import { combineSets, findSets, type ReadHost } from './type-reads.ts';
@@ -232,6 +233,50 @@ function sstore(ctx: ApplyContext, host: ReadHost, op: OpOf<'sstore'>): KvResult
   return int(result.size);
 }
 
+/** Redis's texts for RENAME and COPY. */
+export const KEY_ERR = {
+  noSuchKey: 'ERR no such key',
+  sameObject: 'ERR source and destination objects are the same',
+} as const;
+
+/**
+ * RENAME / RENAMENX (renameGenericCommand): the value moves with its TTL to `dest`, replacing
+ * whatever it held; the same name is OK (RENAMENX: 0) once the key exists.
+ */
+function rename(ctx: ApplyContext, host: ReadHost, op: OpOf<'rename'>): KvResult {
+  const srcKey = toBinary(op.key);
+  const dstKey = toBinary(op.dest);
+  const src = host.find(srcKey);
+  if (src === undefined) return error(KEY_ERR.noSuchKey);
+  if (srcKey === dstKey) return op.nx ? int(0) : OK;
+  const dst = host.find(dstKey);
+  if (dst !== undefined) {
+    if (op.nx) return int(0);
+    ctx.ks.remove(dst, ctx.index);
+  }
+  const { value, expiresAt } = src;
+  ctx.ks.remove(src, ctx.index);
+  ctx.ks.create(dstKey, value, expiresAt, ctx.index);
+  return op.nx ? int(1) : OK;
+}
+
+/** COPY key dest [REPLACE]: a collection is cloned (O(size), as Redis's dup). */
+function copy(ctx: ApplyContext, host: ReadHost, op: OpOf<'copy'>): KvResult {
+  const srcKey = toBinary(op.key);
+  const dstKey = toBinary(op.dest);
+  if (srcKey === dstKey) return error(KEY_ERR.sameObject);
+  const src = host.find(srcKey);
+  if (src === undefined) return int(0);
+  const dst = host.find(dstKey);
+  if (dst !== undefined) {
+    if (!op.replace) return int(0);
+    ctx.ks.remove(dst, ctx.index);
+  }
+  const v = src.value;
+  ctx.ks.create(dstKey, typeof v === 'string' ? v : v.clone(), src.expiresAt, ctx.index);
+  return int(1);
+}
+
 /** A collection write op; undefined for any other op. */
 export function writeCollection(ctx: ApplyContext, host: ReadHost, op: KvOp): KvResult | undefined {
   switch (op.type) {
@@ -253,6 +298,10 @@ export function writeCollection(ctx: ApplyContext, host: ReadHost, op: KvOp): Kv
       return smove(ctx, host, op);
     case 'sstore':
       return sstore(ctx, host, op);
+    case 'rename':
+      return rename(ctx, host, op);
+    case 'copy':
+      return copy(ctx, host, op);
     default:
       return undefined;
   }

@@ -107,6 +107,9 @@ const everyOp: KvOp[] = [
   { type: 'scombine', keys: [b('s')], mode: 1 },
   { type: 'sintercard', keys: [b('s'), b('t')], limit: 0 },
   { type: 'sscan', key: b('s'), cursor: 3, count: 10, match: b('?') },
+  { type: 'rename', key: b('a'), dest: bin },
+  { type: 'rename', key: b('a'), dest: b('b'), nx: true },
+  { type: 'copy', key: b('a'), dest: b('b'), replace: true },
 ];
 
 describe('entry codec', () => {

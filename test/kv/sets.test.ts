@@ -165,3 +165,23 @@ describe('eviction and splits cover collections', () => {
     expect(copy.type(b('{a}hash'), h.ts)).toBe('hash');
   });
 });
+
+describe('RENAME and COPY of collections', () => {
+  it('RENAME moves the collection with its TTL; COPY clones it independently; the accounting follows', () => {
+    const h = new Harness();
+    h.run(sadd('s', ...Array.from({ length: 600 }, (_, i) => `m${i}`)));
+    h.run({ type: 'pexpireat', key: b('s'), at: h.ts + 5000 });
+    h.run({ type: 'hset', key: b('h'), pairs: [[b('f'), b('v')]] });
+    expect(h.run({ type: 'rename', key: b('s'), dest: b('h') })).toBe('OK');
+    expect(h.run({ type: 'type', key: b('h') })).toEqual({ status: 'set' });
+    expect(h.run({ type: 'ttl', key: b('h'), unit: 'ms' })).toBe(5000);
+    expect(h.run({ type: 'copy', key: b('h'), dest: b('c') })).toBe(1);
+    h.run({ type: 'srem', key: b('c'), members: [b('m0')] });
+    expect(h.run({ type: 'scard', key: b('h') })).toBe(600);
+    expect(h.run({ type: 'scard', key: b('c') })).toBe(599);
+    expect(h.run({ type: 'encoding', key: b('c') })).toBe('hashtable');
+    expect(h.store.usedMemory()).toBe(recount(h.store));
+    expect(h.run({ type: 'rename', key: b('nokey'), dest: b('x') })).toEqual({ err: 'ERR no such key' });
+    expect(h.run({ type: 'copy', key: b('c'), dest: b('c') })).toEqual({ err: 'ERR source and destination objects are the same' });
+  });
+});

@@ -228,6 +228,57 @@ describe('set commands answer like redis-server 7.0', () => {
   });
 });
 
+describe('RENAME, RENAMENX and COPY move and clone every type', () => {
+  it('strings, hashes and sets, with their TTLs, encodings and errors', async () => {
+    await run([
+      c('set str v ex 100'),
+      c('hset h a 1 b 2'),
+      c('sadd s 3 1 2'),
+      c('sadd t x y'),
+      c('rename nokey x'),
+      c('renamenx nokey x'),
+      c('rename str str'),
+      c('renamenx str str'),
+      c('rename str str2'),
+      c('ttl str2'),
+      c('exists str'),
+      c('rename h h2'),
+      c('hgetall h2'),
+      c('object encoding h2'),
+      c('renamenx s h2'),
+      c('renamenx s s2'),
+      c('smembers s2'),
+      c('rename t h2'),
+      c('type h2'),
+      c('smembers h2', u),
+      c('copy s2 s3'),
+      c('smembers s3'),
+      c('sadd s3 9'),
+      c('smembers s2'),
+      c('copy s2 s3'),
+      c('copy s2 s3 replace'),
+      c('smembers s3'),
+      c('copy s2 s2'),
+      c('copy nokey x'),
+      c('copy str2 str3'),
+      c('ttl str3'),
+      c('copy h2 c1 db 0'),
+      c('copy h2 c2 db 1'),
+      c('copy h2 c2 db x'),
+      c('copy h2 c2 foo'),
+      c('copy h2 c2 db'),
+      c('copy h2 str3 REPLACE'),
+      c('type str3'),
+      c(`sadd big ${Array.from({ length: 600 }, (_, i) => `m${i}`).join(' ')}`),
+      c('copy big big2'),
+      c('object encoding big2'),
+      c('scard big2'),
+      c('srem big2 m1'),
+      c('scard big'),
+    ]);
+  });
+});
+
 /** Runs redis-cli and resolves with its stdout. */
 function cli(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -151,6 +151,16 @@ export class Hash {
     return pickIndices(rng, this.size, count).map((i) => this.at(i));
   }
 
+  /** COPY: an independent hash with the same fields, order, encoding and bytes. */
+  clone(): Hash {
+    const h = new Hash(this.limits);
+    h.fields = this.fields.slice();
+    h.values = this.values.slice();
+    h.index = this.index === null ? null : new Map(this.index);
+    h.bytes = this.bytes;
+    return h;
+  }
+
   /**
    * The fields and values by position, for a snapshot: the live arrays (valid until the next
    * change) or, with `copy`, copies that stay as they are now.

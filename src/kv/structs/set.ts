@@ -125,6 +125,16 @@ export class MemberSet {
     return picked;
   }
 
+  /** COPY: an independent set with the same members, order, encoding and bytes. */
+  clone(): MemberSet {
+    const s = new MemberSet(this.maxIntsetEntries);
+    s.members = this.members.slice();
+    s.values = this.values === null ? null : this.values.slice();
+    s.index = this.index === null ? null : new Map(this.index);
+    s.bytes = this.bytes;
+    return s;
+  }
+
   /** The members by position, for a snapshot: live (valid until the next change) or a copy. */
   image(copy: boolean): CollectionImage {
     return { type: 'set', hashtable: this.index !== null, members: copy ? this.members.slice() : this.members, values: null };

@@ -1,15 +1,16 @@
 /**
  * Keyspace commands: DEL, UNLINK, EXISTS, TYPE, KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHALL,
- * FLUSHDB and OBJECT ENCODING. There is one database; a key holds a string, a hash or a set
+ * FLUSHDB, RENAME, RENAMENX, COPY and OBJECT ENCODING. There is one database; a key holds a string, a hash or a set
  * (issue 14), which TYPE names and SCAN's TYPE filter selects.
  */
 import type { OpOf } from '../../kv/index.ts';
 import { R, type Reply } from '../reply.ts';
-import { cstr, intInRange, isReply, option, SYNTAX_ERROR } from './args.ts';
+import { cstr, INT32_MAX, INT32_MIN, intInRange, isReply, option, SYNTAX_ERROR } from './args.ts';
 import { type CommandImpl, type KvCompiler, kv } from './context.ts';
 import { single } from './plan.ts';
 
 const INVALID_CURSOR = R.error('ERR invalid cursor');
+const DB_OUT_OF_RANGE = R.error('ERR DB index is out of range');
 const ULONG_MAX = 2n ** 64n - 1n;
 
 /**
@@ -78,6 +79,23 @@ const scan: KvCompiler = (_ctx, argv) => {
   return single(op);
 };
 
+/** COPY source destination [DB db] [REPLACE] (copyCommand); one database, so DB must be 0. */
+const copy: KvCompiler = (_ctx, argv) => {
+  let replace = false;
+  for (let j = 3; j < argv.length; j++) {
+    const opt = option(argv[j]);
+    if (opt === 'replace') replace = true;
+    else if (opt === 'db' && j < argv.length - 1) {
+      const db = intInRange(argv[++j], INT32_MIN, INT32_MAX);
+      if (isReply(db)) return db;
+      if (db !== 0) return DB_OUT_OF_RANGE;
+    } else return SYNTAX_ERROR;
+  }
+  const op: OpOf<'copy'> = { type: 'copy', key: argv[1], dest: argv[2] };
+  if (replace) op.replace = true;
+  return single(op);
+};
+
 /** FLUSHALL / FLUSHDB [ASYNC|SYNC] (getFlushCommandFlags); both empty the one database. */
 const flush: KvCompiler = (_ctx, argv) => {
   if (argv.length > 2) return SYNTAX_ERROR;
@@ -99,6 +117,9 @@ export const KEY_COMMANDS = {
   dbsize: kv(() => single({ type: 'dbsize' })),
   flushall: kv(flush),
   flushdb: kv(flush),
+  rename: kv((_ctx, argv) => single({ type: 'rename', key: argv[1], dest: argv[2] })),
+  renamenx: kv((_ctx, argv) => single({ type: 'rename', key: argv[1], dest: argv[2], nx: true })),
+  copy: kv(copy),
   /** OBJECT ENCODING key: Redis 7.0's encoding names (src/kv/types.ts); nil for a missing key. */
   'object|encoding': kv((_ctx, argv) => single({ type: 'encoding', key: argv[2] })),
 } as const satisfies Record<string, CommandImpl>;
