@@ -28,10 +28,7 @@ import { type SnapshotState, SnapshotWriter } from './snapshot.ts';
 import { readSnapshot } from './snapshot-read.ts';
 import { type SplitRecord, Splits, splitAlone } from './split.ts';
 import { readCollectionOp } from './type-reads.ts';
-import { type TypeName, typeOf } from './types.ts';
-
-/** What a string read answers for a key that holds a collection (Redis: WRONGTYPE). */
-export const WRONG_TYPE = Symbol('wrong type');
+import { type TypeName, typeOf, WRONG_TYPE } from './types.ts';
 
 export interface KvStoreOptions {
   /**
@@ -175,10 +172,7 @@ export class KvStore {
     return this.ks.version(toBinary(key), nowMs);
   }
 
-  /**
-   * The key's string value. A key holding a collection throws WrongTypeError: a caller that
-   * may meet one (GET answers WRONGTYPE) reads through getBinary.
-   */
+  /** The key's string value; WrongTypeError for a collection (getBinary answers WRONG_TYPE). */
   get(key: Uint8Array, nowMs: number, opts?: ReadOptions): Buffer | null {
     const value = this.getBinary(key, nowMs, opts);
     if (value === WRONG_TYPE) throw new WrongTypeError();
@@ -186,9 +180,8 @@ export class KvStore {
   }
 
   /**
-   * GET without the copy: the value as the store holds it, a binary string (one char per
-   * byte), or WRONG_TYPE for a collection. Strings are immutable, so a reply may keep it until
-   * it is written.
+   * GET without the copy: the binary string the store holds (immutable, so a reply may keep it
+   * until written), or WRONG_TYPE for a collection.
    */
   getBinary(key: Uint8Array, nowMs: number, opts?: ReadOptions): string | null | typeof WRONG_TYPE {
     const item = findLive(this.ks, toBinary(key), nowMs);
@@ -203,13 +196,10 @@ export class KvStore {
 
   type(key: Uint8Array, nowMs: number): TypeName | 'none' {
     const item = findLive(this.ks, toBinary(key), nowMs);
-    return item === undefined ? 'none' : typeOf(item.value);
+    return item ? typeOf(item.value) : 'none';
   }
 
-  /**
-   * A read op of a collection command (HGET, SMEMBERS, OBJECT ENCODING ...) evaluated at
-   * `nowMs` as apply would answer it, without deleting anything; `rng` serves random picks.
-   */
+  /** A collection read op (HGET, SMEMBERS, ...) at `nowMs` as apply answers it, deleting nothing. */
   readCollection(op: KvOp, nowMs: number, rng: Rng): KvResult | undefined {
     return readCollectionOp(this.ks, op, nowMs, rng);
   }

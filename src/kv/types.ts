@@ -9,6 +9,9 @@ import type { MemberSet } from './structs/set.ts';
 
 export const TYPE = { string: 0, hash: 1, set: 2, list: 3, zset: 4 } as const;
 
+/** What a string read (KvStore.getBinary) answers for a key holding a collection: WRONGTYPE. */
+export const WRONG_TYPE = Symbol('wrong type');
+
 export type TypeName = keyof typeof TYPE;
 
 /** A collection value: changed in place (apply only), its accounted bytes kept as it changes. */
