@@ -281,3 +281,37 @@ describe('snapshots of hashes (FORMAT 7)', () => {
     await expect(new KvStore().restore(image)).rejects.toThrow(/listpack beyond its limits/);
   });
 });
+
+describe('WATCH versions of collections', () => {
+  it('a real change moves the version; a write that changes nothing does not', () => {
+    const h = new Harness();
+    h.run(hset('h', 'f', 'v'));
+    h.run({ type: 'sadd', key: b('s'), members: [b('m')] });
+    const version = (k: string) => h.store.version(b(k), h.ts);
+    const unchanged: KvOp[] = [
+      { type: 'hdel', key: b('h'), fields: [b('nope')] },
+      { type: 'hset', key: b('h'), pairs: [[b('f'), b('x')]], nx: true },
+      { type: 'sadd', key: b('s'), members: [b('m')] },
+      { type: 'srem', key: b('s'), members: [b('nope')] },
+      { type: 'hget', key: b('h'), field: b('f') },
+    ];
+    for (const op of unchanged) {
+      const before = [version('h'), version('s')];
+      h.run(op);
+      expect([version('h'), version('s')], op.type).toEqual(before);
+    }
+    for (const op of [
+      hset('h', 'f', 'same-or-not'),
+      { type: 'hincrby', key: b('h'), field: b('n'), delta: 1n },
+      { type: 'sadd', key: b('s'), members: [b('new')] },
+    ] as KvOp[]) {
+      const before = [version('h'), version('s')];
+      h.run(op);
+      expect([version('h'), version('s')], op.type).not.toEqual(before);
+    }
+    // EXEC after WATCH aborts once the hash changed.
+    const watched = version('h');
+    h.run(hset('h', 'g', '1'));
+    expect(h.exec([{ type: 'hget', key: b('h'), field: b('g') }], [{ key: b('h'), version: watched }])).toEqual(['ABORTED']);
+  });
+});
