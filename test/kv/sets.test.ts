@@ -7,7 +7,7 @@ import { Buffer } from 'node:buffer';
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { itemBytes } from '../../src/kv/item.ts';
-import { SET_MODE } from '../../src/kv/ops.ts';
+import { type KvOp, SET_MODE } from '../../src/kv/ops.ts';
 import { keyHashSlot } from '../../src/kv/slot.ts';
 import { KvStore } from '../../src/kv/store.ts';
 import { b, collect, Harness } from './harness.ts';
@@ -183,5 +183,41 @@ describe('RENAME and COPY of collections', () => {
     expect(h.store.usedMemory()).toBe(recount(h.store));
     expect(h.run({ type: 'rename', key: b('nokey'), dest: b('x') })).toEqual({ err: 'ERR no such key' });
     expect(h.run({ type: 'copy', key: b('c'), dest: b('c') })).toEqual({ err: 'ERR source and destination objects are the same' });
+  });
+});
+
+describe('replicas of hashes and sets', () => {
+  it('two stores applying the same seeded log of collection writes write byte-identical snapshots', async () => {
+    const log: KvOp[][] = [];
+    let x = 12345;
+    const next = (n: number) => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return x % n;
+    };
+    for (let i = 0; i < 3000; i++) {
+      const k = b(`k${next(5)}`);
+      const m = b(String(next(700)));
+      const ops: KvOp[] = [
+        { type: 'sadd', key: k, members: [m, b(`x${next(50)}`)] },
+        { type: 'srem', key: k, members: [m] },
+        { type: 'spop', key: k, count: next(3) },
+        { type: 'hset', key: b(`h${next(3)}`), pairs: [[m, b('v'.repeat(next(80)))]] },
+        { type: 'hdel', key: b(`h${next(3)}`), fields: [m] },
+        { type: 'sstore', key: b(`d${next(2)}`), keys: [k, b(`k${next(5)}`)], mode: next(3) },
+        { type: 'srandmember', key: k, count: -2 },
+      ];
+      log.push([ops[next(ops.length)]]);
+    }
+    const replica = () => {
+      const h = new Harness();
+      for (const ops of log) h.exec(ops);
+      return h.store;
+    };
+    const [a, c] = [replica(), replica()];
+    expect(a.usedMemory()).toBe(c.usedMemory());
+    expect(a.usedMemory()).toBe(recount(a));
+    const image = await collect(a.beginSnapshot());
+    expect(image[4]).toBe(7);
+    expect(await collect(c.beginSnapshot())).toEqual(image);
   });
 });
