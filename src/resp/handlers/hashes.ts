@@ -39,6 +39,14 @@ function mapReply(r: KvResult): Reply {
   return R.map(pairs);
 }
 
+/** HRANDFIELD ... WITHVALUES: pairs (RESP3 an array of pairs, RESP2 flat). */
+function pairsReply(r: KvResult): Reply {
+  if (r.type !== 'array') return resultReply(r);
+  const pairs: [Reply, Reply][] = [];
+  for (let i = 0; i + 1 < r.value.length; i += 2) pairs.push([resultReply(r.value[i]), resultReply(r.value[i + 1])]);
+  return R.pairs(pairs);
+}
+
 /** HINCRBYFLOAT: the increment is parsed (and refused if infinite) before the key is looked up. */
 const hincrbyfloat: KvCompiler = (_ctx, argv) => {
   const incr = parseLongDouble(argv[3].toString('latin1'));
@@ -60,8 +68,9 @@ const hrandfield: KvCompiler = (_ctx, argv) => {
   // A positive count beyond the hash's size means the whole hash.
   const count = n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
   const op: OpOf<'hrandfield'> = { type: 'hrandfield', key: argv[1], count };
-  if (withValues) op.withValues = true;
-  return single(op);
+  if (!withValues) return single(op);
+  op.withValues = true;
+  return single(op, pairsReply);
 };
 
 /**
