@@ -3,6 +3,7 @@
  * a stable code; nothing the client sends can make the server crash.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { WrongTypeError } from '../kv/errors.ts';
 import { hostPort } from '../node/addresses.ts';
 import {
   ConfChangePendingError,
@@ -47,6 +48,8 @@ const BY_CLASS: [new (...a: never[]) => Error, number, string][] = [
   [NotLearnerError, 409, 'not_learner'],
   [LearnerBehindError, 409, 'learner_not_ready'],
   [UnsafeReconfigError, 409, 'unsafe_reconfig'],
+  /** GET /v1/kv/:key of a key holding a hash or set (issue 14): the HTTP API reads strings. */
+  [WrongTypeError, 409, 'wrong_type'],
   [ConfChangePendingError, 503, 'conf_change_pending'],
   [ProposalDroppedError, 503, 'proposal_dropped'],
   [ProposalFailedError, 503, 'proposal_failed'],

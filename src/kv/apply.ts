@@ -11,10 +11,13 @@ import { addLongDouble, formatLongDouble, parseLongDouble } from './long-double.
 import { addInt64, parseInt64 } from './numbers.ts';
 import type { KvOp, OpOf, Rng, Victim } from './ops.ts';
 import { expireTimeOf, liveCount, matchingKeys, randomKeyOf, scanKeys, ttlOf } from './reads.ts';
-import { bulk, ERR, error, int, invalidExpireTime, type KvResult, NIL, OK } from './results.ts';
+import { bulk, ERR, error, int, invalidExpireTime, type KvResult, NIL, OK, WRONGTYPE } from './results.ts';
 import { SESSION_ERR } from './sessions.ts';
 import { type ClusterSettings, mergeSettings } from './settings.ts';
 import { MAX_DROP_EXAMINED, SPLIT_ERR } from './split.ts';
+import { type ReadHost, readCollection, scanOfType } from './type-reads.ts';
+import { writeCollection } from './type-writes.ts';
+import { typeOf } from './types.ts';
 
 /**
  * Redis's proto-max-bulk-len default (512 MiB), capped by V8's longest string: the bound for a
@@ -65,8 +68,20 @@ function store(ctx: ApplyContext, key: string, cur: Item | undefined, value: str
   ctx.ks.lru.touch(cur);
 }
 
+/** A string command's reply of the key's value: WRONGTYPE when it holds a collection. */
 function valueReply(item: Item | undefined): KvResult {
-  return item === undefined ? NIL : bulk(fromBinary(item.value));
+  if (item === undefined) return NIL;
+  return typeof item.value === 'string' ? bulk(fromBinary(item.value)) : WRONGTYPE;
+}
+
+/** MGET's reply for one key: nil for a key that holds no string, as Redis answers. */
+function mgetReply(item: Item | undefined): KvResult {
+  return notString(item) ? NIL : valueReply(item);
+}
+
+/** True when a string command must answer WRONGTYPE: the key holds a collection. */
+function notString(item: Item | undefined): boolean {
+  return item !== undefined && typeof item.value !== 'string';
 }
 
 function set(ctx: ApplyContext, op: OpOf<'set'>): KvResult {
@@ -74,6 +89,8 @@ function set(ctx: ApplyContext, op: OpOf<'set'>): KvResult {
   if (op.value.length > MAX_STRING_BYTES) return error(ERR.tooBig);
   const key = toBinary(op.key);
   const cur = live(ctx, key);
+  // SET ... GET reads the old value first, and a collection cannot be read as one.
+  if (op.get && notString(cur)) return WRONGTYPE;
   const blocked = (op.cond === 'nx' && cur !== undefined) || (op.cond === 'xx' && cur === undefined);
   const reply = op.get ? valueReply(cur) : blocked ? NIL : OK;
   if (blocked) {
@@ -133,7 +150,9 @@ function persist(ctx: ApplyContext, key: Uint8Array): KvResult {
 function incrby(ctx: ApplyContext, op: OpOf<'incrby'>): KvResult {
   const key = toBinary(op.key);
   const cur = live(ctx, key);
-  const base = cur === undefined ? 0 : parseInt64(cur.value);
+  const value = cur?.value;
+  if (value !== undefined && typeof value !== 'string') return WRONGTYPE;
+  const base = value === undefined ? 0 : parseInt64(value);
   if (base === null) return error(ERR.notInteger);
   const sum = addInt64(base, op.delta);
   if (sum === null) return error(ERR.overflow);
@@ -144,7 +163,9 @@ function incrby(ctx: ApplyContext, op: OpOf<'incrby'>): KvResult {
 function incrbyfloat(ctx: ApplyContext, op: OpOf<'incrbyfloat'>): KvResult {
   const key = toBinary(op.key);
   const cur = live(ctx, key);
-  const base = parseLongDouble(cur === undefined ? '0' : cur.value);
+  const value = cur?.value;
+  if (value !== undefined && typeof value !== 'string') return WRONGTYPE;
+  const base = parseLongDouble(value ?? '0');
   const incr = parseLongDouble(op.incr);
   if (base === null || incr === null) return error(ERR.notFloat);
   const sum = addLongDouble(base, incr);
@@ -157,10 +178,12 @@ function incrbyfloat(ctx: ApplyContext, op: OpOf<'incrbyfloat'>): KvResult {
 function append(ctx: ApplyContext, op: OpOf<'append'>): KvResult {
   const key = toBinary(op.key);
   const cur = live(ctx, key);
-  const length = (cur?.value.length ?? 0) + op.value.length;
+  const value = cur?.value;
+  if (value !== undefined && typeof value !== 'string') return WRONGTYPE;
+  const length = (value?.length ?? 0) + op.value.length;
   if (length > MAX_STRING_BYTES) return error(ERR.tooBig);
   const added = toBinary(op.value);
-  store(ctx, key, cur, cur === undefined ? added : cur.value + added, cur?.expiresAt ?? 0);
+  store(ctx, key, cur, value === undefined ? added : value + added, cur?.expiresAt ?? 0);
   return int(length);
 }
 
@@ -180,7 +203,7 @@ function getdel(ctx: ApplyContext, key: Uint8Array): KvResult {
   const cur = live(ctx, toBinary(key));
   if (cur === undefined) return NIL;
   const reply = valueReply(cur);
-  ctx.ks.remove(cur, ctx.index);
+  if (reply !== WRONGTYPE) ctx.ks.remove(cur, ctx.index);
   return reply;
 }
 
@@ -189,6 +212,7 @@ function getex(ctx: ApplyContext, op: OpOf<'getex'>): KvResult {
   const cur = live(ctx, toBinary(op.key));
   if (cur === undefined) return NIL;
   const reply = valueReply(cur);
+  if (reply === WRONGTYPE) return reply;
   if (op.pxat !== undefined) {
     if (op.pxat <= ctx.ts) {
       ctx.ks.remove(cur, ctx.index);
@@ -300,16 +324,22 @@ export function applyOp(ctx: ApplyContext, op: KvOp): KvResult {
     case 'get':
       return valueReply(readTouch(ctx, op.key));
     case 'mget':
-      return { type: 'array', value: op.keys.map((k) => valueReply(readTouch(ctx, k))) };
+      // MGET answers nil for a key that holds no string, as Redis does.
+      return { type: 'array', value: op.keys.map((k) => mgetReply(readTouch(ctx, k))) };
     case 'exists': {
       let n = 0;
       for (const k of op.keys) if (live(ctx, toBinary(k))) n++;
       return int(n);
     }
-    case 'strlen':
-      return int(readTouch(ctx, op.key)?.value.length ?? 0);
-    case 'type':
-      return { type: 'status', value: live(ctx, toBinary(op.key)) ? 'string' : 'none' };
+    case 'strlen': {
+      const value = readTouch(ctx, op.key)?.value;
+      if (value !== undefined && typeof value !== 'string') return WRONGTYPE;
+      return int(value?.length ?? 0);
+    }
+    case 'type': {
+      const item = live(ctx, toBinary(op.key));
+      return { type: 'status', value: item === undefined ? 'none' : typeOf(item.value) };
+    }
     case 'ttl':
       return int(ttlOf(live(ctx, toBinary(op.key)), ctx.ts, op.unit));
     case 'expiretime':
@@ -325,6 +355,13 @@ export function applyOp(ctx: ApplyContext, op: KvOp): KvResult {
     case 'randomkey': {
       const key = randomKeyOf(ctx.ks, ctx.rng, ctx.ts);
       return key === undefined ? NIL : bulk(fromBinary(key));
+    }
+    case 'scanType':
+      return scanOfType(ctx.ks, op, ctx.ts);
+    default: {
+      // The collection commands (issue 14): type-writes.ts and type-reads.ts.
+      const host: ReadHost = { find: (key) => live(ctx, key), touch: (item) => ctx.ks.lru.touch(item), rng: ctx.rng };
+      return writeCollection(ctx, host, op) ?? readCollection(host, op) ?? error(`ERR unknown op ${op.type}`);
     }
   }
 }

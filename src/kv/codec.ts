@@ -11,7 +11,8 @@
  * unconditional EVICT (15) it replaced is still read. SESSION (18) carries
  * `key(bytes) fingerprint(bytes) ttlMs(uvarint)`. SPLIT (19) carries `atSlot(uvarint)
  * group(uvarint)` and DROP_UNOWNED (20) `limit(uvarint)`: any varint decodes, and apply refuses
- * what it cannot use (split.ts), so a hostile entry is a no-op, never a crash.
+ * what it cannot use (split.ts), so a hostile entry is a no-op, never a crash. The collection
+ * ops of issue 14 (codes 22-31, 43-63) are written from their shapes by codec-types.ts.
  *
  * Hand-written rather than msgpackr: for a SET with a 16-byte key, 64-byte value and PXAT it
  * encodes in ~340 ns vs ~1080 ns, decodes in ~290 ns vs ~1400 ns, and takes 99 bytes vs 140
@@ -21,6 +22,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { ByteReader, ByteWriter, uvarintSize, zigzag } from './bytes.ts';
+import { isTypedOp, readTypedOp, typedOpSize, writeTypedOp } from './codec-types.ts';
 import { KvDecodeError, KvEncodeError } from './errors.ts';
 import { type KvEntry, type KvOp, MAX_TIME_MS, OP, type OpName, type Victim, type WatchedKey } from './ops.ts';
 
@@ -199,6 +201,8 @@ function opSize(op: KvOp): number {
       checkCount(op.cursor, 'scan cursor');
       checkCount(op.count, 'scan count');
       return 2 + uvarintSize(op.cursor) + uvarintSize(op.count) + (op.match ? bytesSize(op.match) : 0);
+    default:
+      return 1 + typedOpSize(op);
   }
 }
 
@@ -317,6 +321,8 @@ function writeOp(w: ByteWriter, op: KvOp): void {
       w.uvarint(op.count);
       if (op.match) w.bytes(op.match);
       return;
+    default:
+      writeTypedOp(w, op);
   }
 }
 
@@ -338,6 +344,7 @@ function readOp(r: ByteReader): KvOp {
   const code = r.u8();
   const type = NAME_BY_CODE[code];
   if (type === undefined) throw new KvDecodeError(`unknown op code ${code}`);
+  if (isTypedOp(type)) return readTypedOp(r, type);
   switch (type) {
     case 'set': {
       const flags = r.u8();

@@ -43,3 +43,11 @@ export class RestoreInProgressError extends Error {
     super('kv store is restoring a snapshot');
   }
 }
+
+/** A string read (KvStore.get) of a key that holds a collection (issue 14). */
+export class WrongTypeError extends Error {
+  override name = 'WrongTypeError';
+  constructor() {
+    super('WRONGTYPE Operation against a key holding the wrong kind of value');
+  }
+}

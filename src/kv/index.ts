@@ -64,6 +64,7 @@ export {
   type OpName,
   type OpOf,
   type Rng,
+  SET_MODE,
   type TimeUnit,
   type Victim,
   type WatchedKey,
@@ -84,3 +85,5 @@ export { SnapshotWriter } from './snapshot.ts';
 export { SNAPSHOT_CHUNK_BYTES, snapshotImageProblem, snapshotImageSummary } from './snapshot-format.ts';
 export { MAX_DROP_EXAMINED, SPLIT_ERR, type SplitRecord, splitProblem } from './split.ts';
 export { type ExpiredKey, KvStore, type KvStoreOptions, type ReadOptions, type ScanOptions } from './store.ts';
+export { ERR_RANDOM_COUNT, MAX_RANDOM_COUNT } from './structs/random.ts';
+export { TYPE, type TypeName, WRONG_TYPE } from './types.ts';

@@ -3,6 +3,7 @@
  * lists and (through its Expiry) a slot of the expiry heap, so touch, expire and delete are
  * O(1) / O(log n) with no side tables.
  */
+import { type Value, valueBytes } from './types.ts';
 
 /**
  * Fixed per-key cost in the memory accounting, on top of key and value length: this record,
@@ -14,9 +15,12 @@
  */
 export const ITEM_OVERHEAD = 200;
 
-/** usedMemory contribution of one key: key bytes + value bytes + ITEM_OVERHEAD. */
-export function itemBytes(key: string, value: string): number {
-  return key.length + value.length + ITEM_OVERHEAD;
+/**
+ * usedMemory contribution of one key: key bytes + value bytes + ITEM_OVERHEAD. A collection's
+ * value bytes are its own running count (structs/), adjusted on every add and remove.
+ */
+export function itemBytes(key: string, value: Value): number {
+  return key.length + valueBytes(value) + ITEM_OVERHEAD;
 }
 
 /** heapIdx of a key without expiry. */
@@ -49,8 +53,11 @@ const REMOVED = new Expiry(0);
  */
 export class Item {
   readonly key: string;
-  /** Binary string (one char per byte). Replaced, never mutated, so snapshots can share it. */
-  value: string;
+  /**
+   * A binary string (one char per byte), replaced, never mutated, so snapshots can share it; or
+   * a collection, changed in place through Keyspace.beginEdit, which lets a snapshot copy it first.
+   */
+  value: Value;
   /** Log index of the last write to this key (WATCH compares it). */
   version: number;
   /** Creation order: SCAN's cursor, and what tells a snapshot which keys it covers. */
@@ -61,7 +68,7 @@ export class Item {
   /** null when the key has no expiry; REMOVED once deleted. */
   private exp: Expiry | null;
 
-  constructor(key: string, value: string, expiresAt: number, version: number, seq: number) {
+  constructor(key: string, value: Value, expiresAt: number, version: number, seq: number) {
     this.key = key;
     this.value = value;
     this.version = version;

@@ -2,8 +2,8 @@
  * The keyspace's data structures and the only code that mutates them: a KeyMap from key to Item,
  * the LRU lists, the expiry heap, the creation-order array behind SCAN and RANDOMKEY, memory
  * accounting, WATCH versions, and (issue 13) the slots owned with a key count per slot. Every
- * write goes through create / setValue / setExpiry / remove / drop / clear, which is where
- * snapshots get their copy-on-write hook.
+ * write goes through create / setValue / beginEdit / setExpiry / remove / drop / clear, which
+ * is where snapshots get their copy-on-write hook.
  */
 import { ExpiryHeap } from './expiry-heap.ts';
 import { Item, itemBytes } from './item.ts';
@@ -11,6 +11,8 @@ import { hashKey, KeyMap } from './key-map.ts';
 import { LruLists } from './lru.ts';
 import { ALL_SLOTS, type SlotRange, SlotSet } from './owned.ts';
 import { binarySlot, SLOT_COUNT } from './slot.ts';
+import type { CollectionImage } from './structs/image.ts';
+import type { Value } from './types.ts';
 
 /**
  * Versions of absent keys are tracked per hash bucket rather than per key (a tombstone per
@@ -23,7 +25,8 @@ export const VERSION_BUCKETS = 1 << BUCKET_BITS;
 
 /** Values captured before a key's first write during a snapshot. */
 export interface ItemImage {
-  value: string;
+  /** A string, or a collection's copy (a live collection changes in place). */
+  value: string | CollectionImage;
   expiresAt: number;
   version: number;
 }
@@ -55,6 +58,8 @@ export class Keyspace {
    */
   order: Item[] = [];
   usedBytes = 0;
+  /** Keys holding a collection (issue 14): a snapshot of none writes a format older nodes read. */
+  collections = 0;
   /** The next key's creation seq (its SCAN cursor); replicated, carried by snapshots. */
   nextSeq = 1;
   /** Per bucket, the last log index at which a live key of that bucket was deleted. */
@@ -113,8 +118,9 @@ export class Keyspace {
   }
 
   /** Creates a key; apply and restore only create keys of owned slots. */
-  create(key: string, value: string, expiresAt: number, version: number): Item {
+  create(key: string, value: Value, expiresAt: number, version: number): Item {
     const item = new Item(key, value, expiresAt, version, this.nextSeq++);
+    if (typeof value !== 'string') this.collections++;
     this.map.add(item);
     this.lru.add(item);
     if (expiresAt !== 0) this.heap.insert(item);
@@ -188,11 +194,27 @@ export class Keyspace {
     for (const h of this.hooks) if (item.seq < h.end && item.seq > h.done) h.preserve(item);
   }
 
-  setValue(item: Item, value: string, version: number): void {
+  setValue(item: Item, value: Value, version: number): void {
     if (this.pendingInSnapshot(item)) this.preserve(item);
     this.usedBytes += itemBytes(item.key, value) - item.bytes;
+    this.collections += (typeof value === 'string' ? 0 : 1) - (typeof item.value === 'string' ? 0 : 1);
     item.value = value;
     item.version = version;
+  }
+
+  /**
+   * Before a collection value changes in place: a pending snapshot copies it first, and the key
+   * takes the new version. Returns the key's accounted bytes, to hand to `endEdit`.
+   */
+  beginEdit(item: Item, version: number): number {
+    if (this.pendingInSnapshot(item)) this.preserve(item);
+    item.version = version;
+    return item.bytes;
+  }
+
+  /** After the change: usedMemory moves by what the collection's own count moved (no recount). */
+  endEdit(item: Item, before: number): void {
+    this.usedBytes += item.bytes - before;
   }
 
   /** Sets (at > 0) or clears (at = 0) a key's expiry. */
@@ -244,6 +266,7 @@ export class Keyspace {
     if (item.heapIdx >= 0) this.heap.remove(item);
     item.markRemoved();
     this.usedBytes -= item.bytes;
+    if (typeof item.value !== 'string') this.collections--;
     if (this.slotKeys !== null) {
       const slot = binarySlot(item.key);
       this.slotKeys[slot]--;
@@ -273,6 +296,7 @@ export class Keyspace {
     this.order = [];
     this.deadInOrder = 0;
     this.usedBytes = 0;
+    this.collections = 0;
     this.slotKeys?.fill(0);
     this.unowned = 0;
     this.dropAfter = 0;

@@ -60,6 +60,23 @@ export const OP = {
   dropUnowned: { code: 20, write: true },
   /** SPUBLISH (Redis 7 sharded pub/sub): `publish`, delivered to shard-channel subscribers. */
   spublish: { code: 21, write: true },
+  // Issue 14, hashes. The entry codec writes these from their shapes (codec-types.ts).
+  /** HSET / HMSET / HSETNX (`nx`, one pair). */
+  hset: { code: 22, write: true },
+  hdel: { code: 23, write: true },
+  hincrby: { code: 24, write: true },
+  hincrbyfloat: { code: 25, write: true },
+  // Sets.
+  sadd: { code: 26, write: true },
+  srem: { code: 27, write: true },
+  spop: { code: 28, write: true },
+  smove: { code: 29, write: true },
+  /** SINTERSTORE / SUNIONSTORE / SDIFFSTORE (`mode`). */
+  sstore: { code: 30, write: true },
+  /** RENAME / RENAMENX (`nx`), any type. */
+  rename: { code: 31, write: true },
+  /** COPY key dest [REPLACE], any type. */
+  copy: { code: 63, write: true },
   get: { code: 32, write: false },
   mget: { code: 33, write: false },
   exists: { code: 34, write: false },
@@ -71,6 +88,29 @@ export const OP = {
   keys: { code: 40, write: false },
   scan: { code: 41, write: false },
   randomkey: { code: 42, write: false },
+  hget: { code: 43, write: false },
+  hmget: { code: 44, write: false },
+  hgetall: { code: 45, write: false },
+  hexists: { code: 46, write: false },
+  hlen: { code: 47, write: false },
+  hkeys: { code: 48, write: false },
+  hvals: { code: 49, write: false },
+  hstrlen: { code: 50, write: false },
+  hrandfield: { code: 51, write: false },
+  hscan: { code: 52, write: false },
+  /** OBJECT ENCODING key. */
+  encoding: { code: 53, write: false },
+  /** SCAN with a TYPE filter (a plain SCAN stays `scan`, so older entries decode the same). */
+  scanType: { code: 54, write: false },
+  smembers: { code: 55, write: false },
+  sismember: { code: 56, write: false },
+  smismember: { code: 57, write: false },
+  scard: { code: 58, write: false },
+  srandmember: { code: 59, write: false },
+  /** SINTER / SUNION / SDIFF (`mode`). */
+  scombine: { code: 60, write: false },
+  sintercard: { code: 61, write: false },
+  sscan: { code: 62, write: false },
 } as const;
 
 export type OpName = keyof typeof OP;
@@ -125,7 +165,54 @@ interface OpShapes {
   keys: { pattern: Bytes };
   scan: { cursor: number; match?: Bytes; count: number };
   randomkey: Record<never, never>;
+  hset: { key: Bytes; pairs: [field: Bytes, value: Bytes][]; nx?: boolean };
+  hdel: { key: Bytes; fields: Bytes[] };
+  /** A signed 64-bit increment. */
+  hincrby: { key: Bytes; field: Bytes; delta: bigint };
+  /** The increment as the client sent it (parsed at apply time like strtold, as incrbyfloat). */
+  hincrbyfloat: { key: Bytes; field: Bytes; incr: Bytes };
+  hget: { key: Bytes; field: Bytes };
+  hmget: { key: Bytes; fields: Bytes[] };
+  hgetall: { key: Bytes };
+  hexists: { key: Bytes; field: Bytes };
+  hlen: { key: Bytes };
+  hkeys: { key: Bytes };
+  hvals: { key: Bytes };
+  hstrlen: { key: Bytes; field: Bytes };
+  /**
+   * HRANDFIELD key [count [WITHVALUES]]: no count, one field or nil; else Redis's count rule
+   * (structs/random.ts), |count| bounded by the front end (MAX_RANDOM_COUNT).
+   */
+  hrandfield: { key: Bytes; count?: number; withValues?: boolean };
+  /** HSCAN key cursor [MATCH pattern] [COUNT count]: the cursor is a position (structs/hash.ts). */
+  hscan: { key: Bytes; cursor: number; count: number; match?: Bytes };
+  encoding: { key: Bytes };
+  /** `kind` is the TYPE argument lower-cased ("hash"); one no type has matches no key. */
+  scanType: { cursor: number; count: number; match?: Bytes; kind: Bytes };
+  sadd: { key: Bytes; members: Bytes[] };
+  srem: { key: Bytes; members: Bytes[] };
+  /** SPOP key [count]: without a count one member or nil; a count >= 0 (the front end checks). */
+  spop: { key: Bytes; count?: number };
+  /** SMOVE key dest member: `key` is the source. */
+  smove: { key: Bytes; dest: Bytes; member: Bytes };
+  /** `key` is the destination; `keys` the sets combined (SET_MODE). */
+  sstore: { key: Bytes; keys: Bytes[]; mode: number };
+  smembers: { key: Bytes };
+  sismember: { key: Bytes; member: Bytes };
+  smismember: { key: Bytes; members: Bytes[] };
+  scard: { key: Bytes };
+  /** SRANDMEMBER key [count]: Redis's count rule, |count| bounded as HRANDFIELD's. */
+  srandmember: { key: Bytes; count?: number };
+  scombine: { keys: Bytes[]; mode: number };
+  /** SINTERCARD: `limit` 0 = none. */
+  sintercard: { keys: Bytes[]; limit: number };
+  sscan: { key: Bytes; cursor: number; count: number; match?: Bytes };
+  rename: { key: Bytes; dest: Bytes; nx?: boolean };
+  copy: { key: Bytes; dest: Bytes; replace?: boolean };
 }
+
+/** How SINTER*, SUNION* and SDIFF* combine their sets (the `mode` of sstore and scombine). */
+export const SET_MODE = { inter: 0, union: 1, diff: 2 } as const;
 
 /** One command, discriminated by `type`. */
 export type KvOp = { [K in OpName]: { type: K } & OpShapes[K] }[OpName];

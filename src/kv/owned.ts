@@ -165,6 +165,23 @@ function unownedIn(op: KvOp, owned: SlotSet): number {
     case 'randomkey':
     case 'split':
     case 'dropUnowned':
+    case 'scanType':
       return -1;
+    case 'smove':
+    case 'rename':
+    case 'copy':
+      return Math.max(unownedKey(op.key, owned), unownedKey(op.dest, owned));
+    case 'sstore':
+    case 'scombine':
+    case 'sintercard': {
+      for (const k of op.keys) {
+        const slot = unownedKey(k, owned);
+        if (slot >= 0) return slot;
+      }
+      return op.type === 'sstore' ? unownedKey(op.key, owned) : -1;
+    }
+    default:
+      // The collection ops (issue 14) each name one key.
+      return unownedKey(op.key, owned);
   }
 }

@@ -7,6 +7,7 @@ import { globMatch, isLiteralPattern } from './glob.ts';
 import type { Item } from './item.ts';
 import type { Keyspace } from './keyspace.ts';
 import type { Rng, TimeUnit } from './ops.ts';
+import { typeOf } from './types.ts';
 
 /** The item for `key` if it exists, is not expired at `now` and is of an owned slot. */
 export function findLive(ks: Keyspace, key: string, now: number): Item | undefined {
@@ -60,7 +61,7 @@ export interface ScanPage {
  * Seqs are replicated state and snapshots carry them (snapshot.ts FORMAT 4), so a cursor from
  * one replica continues on any other, restored from a snapshot or not.
  */
-export function scanKeys(ks: Keyspace, cursor: number, count: number, match: string | undefined, now: number): ScanPage {
+export function scanKeys(ks: Keyspace, cursor: number, count: number, match: string | undefined, now: number, kind?: string): ScanPage {
   const order = ks.order;
   let i = ks.orderIndexAfter(cursor);
   const keys: string[] = [];
@@ -75,6 +76,8 @@ export function scanKeys(ks: Keyspace, cursor: number, count: number, match: str
     examined++;
     last = item.seq;
     if (!visible(ks, item, now)) continue;
+    // SCAN ... TYPE t (issue 14): a name no type has matches nothing, as in Redis 7.0.
+    if (kind !== undefined && typeOf(item.value) !== kind) continue;
     if (filter === undefined || globMatch(filter, item.key)) keys.push(item.key);
   }
   // Skip trailing removed slots so the final page reports completion.

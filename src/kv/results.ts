@@ -47,6 +47,8 @@ export const ERR = {
   gtAndLt: 'ERR GT and LT options at the same time are not compatible',
   syntax: 'ERR syntax error',
   oom: "OOM command not allowed when used memory > 'maxmemory'.",
+  /** A command for one kind of value against a key holding another (issue 14). */
+  wrongType: 'WRONGTYPE Operation against a key holding the wrong kind of value',
 } as const;
 
 /** "ERR invalid expire time in '<command>' command". */
@@ -57,6 +59,7 @@ export function invalidExpireTime(command: string): string {
 export const OK: KvResult = Object.freeze({ type: 'ok' });
 export const NIL: KvResult = Object.freeze({ type: 'nil' });
 export const ABORTED: KvResult = Object.freeze({ type: 'aborted' });
+export const WRONGTYPE: KvResult = Object.freeze({ type: 'error', message: ERR.wrongType });
 const SMALL_INTS: KvResult[] = [];
 for (let i = -2; i <= 16; i++) SMALL_INTS.push(Object.freeze({ type: 'int', value: i }));
 

@@ -3,14 +3,15 @@
  * (snapshot-read.ts), and the checks run on an image before it is installed.
  *
  * Format (all varints unsigned LEB128):
- *   "RKVS" FORMAT(u8 = 1 .. 6) index count nbuckets {bucket deletedAt}*
- *   [FORMAT 2-6: nsettings {name(len, bytes) value(len, bytes)}*]
- *   [FORMAT 3-6: highTs]
- *   [FORMAT 4-6: nextSeq]
- *   [FORMAT 6: nranges {start end}* nsplits {index group start end}* dropAfter dropEnd]
- *   count x { [FORMAT 4-6: seq - previous record's seq (0 before the first)]
- *             key(len, bytes) value(len, bytes) expiresAt(0 = none) version }
- *   [FORMAT 5, 6: nsessions {key(len, bytes) fingerprint(len, bytes) index expiresAt
+ *   "RKVS" FORMAT(u8 = 1 .. 7) index count nbuckets {bucket deletedAt}*
+ *   [FORMAT 2-7: nsettings {name(len, bytes) value(len, bytes)}*]
+ *   [FORMAT 3-7: highTs]
+ *   [FORMAT 4-7: nextSeq]
+ *   [FORMAT 6, 7: nranges {start end}* nsplits {index group start end}* dropAfter dropEnd]
+ *   count x { [FORMAT 4-7: seq - previous record's seq (0 before the first)]
+ *             key(len, bytes) value(len, bytes) expiresAt(0 = none) version }    (FORMAT 1-6)
+ *           { [seq delta] key(len, bytes) type(u8) expiresAt version value }     (FORMAT 7)
+ *   [FORMAT 5-7: nsessions {key(len, bytes) fingerprint(len, bytes) index expiresAt
  *                            results(len, bytes)}*]
  *   crc32(u32 LE) of every preceding byte
  * FORMAT 2 adds the cluster-wide settings (settings.ts) in their canonical text form. FORMAT 3
@@ -31,6 +32,12 @@
  * It always carries FORMAT 5's section (nsessions may be 0). Written only when the image does
  * not own every slot (a group that split, or the image of one split off) or records a split;
  * a store that owns every slot writes what it wrote before.
+ * FORMAT 7 (issue 14) tags each record with its value's type (types.ts TYPE) and puts the
+ * value last: a string as `value(len, bytes)`, a hash or set as `hashtable(u8: 0 = listpack
+ * or intset, 1 = hashtable) n` and its n elements by position (a hash's `field value`, a set's
+ * `member`, each len, bytes), which the writer streams across chunks like any other bytes. It
+ * always carries FORMAT 6's and 5's sections, and is written only when some key holds a
+ * collection: a keyspace of strings writes what it wrote before.
  * Records are in creation order; a restore rebuilds the LRU lists in that order (LRU order is
  * leader-local bookkeeping, not replicated state). Replicas that applied the same log write
  * byte-identical snapshots.
@@ -58,9 +65,11 @@ export const FORMAT_4 = 4;
 export const FORMAT_5 = 5;
 /** FORMAT 5 plus the slots owned and the splits made. */
 export const FORMAT_6 = 6;
+/** FORMAT 6 with typed records: hashes and sets (issue 14). */
+export const FORMAT_7 = 7;
 
 export function knownFormat(format: number): boolean {
-  return format >= FORMAT_1 && format <= FORMAT_6;
+  return format >= FORMAT_1 && format <= FORMAT_7;
 }
 
 /** A split the store made: at log `index` it gave `slots` to the new `group` (split.ts). */

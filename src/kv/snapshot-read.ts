@@ -20,8 +20,54 @@ import {
 } from './sessions.ts';
 import type { ClusterSettings } from './settings.ts';
 import { binarySlot } from './slot.ts';
-import { FORMAT_5, readHeader, type SplitRecord } from './snapshot-format.ts';
+import { FORMAT_5, FORMAT_7, readHeader, type SplitRecord } from './snapshot-format.ts';
 import { ChunkSource } from './snapshot-input.ts';
+import { Hash } from './structs/hash.ts';
+import { MemberSet } from './structs/set.ts';
+import { type Collection, TYPE } from './types.ts';
+
+/** A FORMAT 7 collection record up to its elements. */
+interface CollectionHead {
+  tag: number;
+  hashtable: number;
+  count: number;
+}
+
+/**
+ * A collection's elements, RESTORE_SLICE at a time with a turn of the event loop between, so a
+ * million-member one stalls nothing. Checked as apply would have built it: a known type and
+ * encoding, at least one element, no repeated field or member, and a compact encoding
+ * (listpack, intset) only within its limits.
+ */
+async function readCollection(src: ChunkSource, head: CollectionHead): Promise<Collection> {
+  const { tag, hashtable, count } = head;
+  if (hashtable > 1) throw new SnapshotFormatError(`encoding ${hashtable}`);
+  if (count === 0) throw new SnapshotFormatError('empty collection');
+  let c: Collection;
+  if (tag === TYPE.hash) c = hashtable ? Hash.hashtable() : new Hash();
+  else if (tag === TYPE.set) c = hashtable ? MemberSet.hashtable() : new MemberSet();
+  else throw new SnapshotFormatError(`value type ${tag}`);
+  for (let done = 0; done < count; ) {
+    const n = Math.min(RESTORE_SLICE, count - done);
+    const batch = await src.read((r) => {
+      const out: string[] = [];
+      for (let i = 0; i < n; i++) {
+        out.push(r.binary());
+        if (tag === TYPE.hash) out.push(r.binary());
+      }
+      return out;
+    });
+    if (c instanceof Hash) {
+      for (let i = 0; i < batch.length; i += 2) if (!c.set(batch[i], batch[i + 1])) throw new SnapshotFormatError('duplicate hash field');
+    } else {
+      for (const m of batch) if (!c.add(m)) throw new SnapshotFormatError('duplicate set member');
+    }
+    done += n;
+    if (done < count) await yieldToEventLoop();
+  }
+  if (!hashtable && c.encoding === 'hashtable') throw new SnapshotFormatError(`${c instanceof Hash ? 'listpack' : 'intset'} beyond its limits`);
+  return c;
+}
 
 /** Records restored between two yields to the event loop. */
 const RESTORE_SLICE = 1024;
@@ -54,15 +100,30 @@ export async function readSnapshot(source: AsyncIterable<Uint8Array> | Uint8Arra
     let sinceYield = 0;
     const withSeqs = header.nextSeq > 0;
     let seq = 0;
+    const typed = header.format >= FORMAT_7;
     while (remaining > 0) {
       const r = new ByteReader(src.buf, src.pos);
+      // A collection record's head, read here; its elements follow, read in slices below.
+      let open: { key: string; head: CollectionHead; expiresAt: number; version: number } | undefined;
       try {
         while (remaining > 0 && sinceYield < RESTORE_SLICE) {
           const next = withSeqs ? seq + r.uvarint() : seq + 1;
           const key = r.binary();
-          const value = r.binary();
-          const expiresAt = r.uvarint();
-          const version = r.uvarint();
+          let value: string | undefined;
+          let head: CollectionHead | undefined;
+          let expiresAt: number;
+          let version: number;
+          if (typed) {
+            const tag = r.u8();
+            expiresAt = r.uvarint();
+            version = r.uvarint();
+            if (tag === TYPE.string) value = r.binary();
+            else head = { tag, hashtable: r.u8(), count: r.uvarint() };
+          } else {
+            value = r.binary();
+            expiresAt = r.uvarint();
+            version = r.uvarint();
+          }
           src.pos = r.pos;
           if (ks.map.has(key)) throw new SnapshotFormatError('duplicate key');
           // An image holds only keys of the slots it owns (a writer filters by them).
@@ -70,15 +131,25 @@ export async function readSnapshot(source: AsyncIterable<Uint8Array> | Uint8Arra
           // Seqs ascend (SCAN's binary search over `order` relies on it) and stay below nextSeq.
           if (next <= seq || (withSeqs && next >= header.nextSeq)) throw new SnapshotFormatError(`key seq ${next} after ${seq}`);
           seq = next;
-          ks.nextSeq = seq; // create() takes it and moves on
-          ks.create(key, value, expiresAt, version);
           remaining--;
           sinceYield++;
+          if (head !== undefined) {
+            open = { key, head, expiresAt, version };
+            break;
+          }
+          ks.nextSeq = seq; // create() takes it and moves on
+          ks.create(key, value!, expiresAt, version);
         }
       } catch (err) {
         if (!(err instanceof ShortInputError)) throw err;
         if (!(await src.grow())) throw new SnapshotFormatError('truncated');
         continue;
+      }
+      if (open !== undefined) {
+        const collection = await readCollection(src, open.head);
+        ks.nextSeq = seq;
+        ks.create(open.key, collection, open.expiresAt, open.version);
+        sinceYield = RESTORE_SLICE;
       }
       if (sinceYield >= RESTORE_SLICE) {
         await yieldToEventLoop();

@@ -30,6 +30,16 @@ import { ALL_SLOTS, type SlotRange, type SlotSet } from './owned.ts';
 import type { SessionRecord } from './sessions.ts';
 import { type ClusterSettings, settingPairs } from './settings.ts';
 import { binarySlot } from './slot.ts';
+import type { CollectionImage } from './structs/image.ts';
+import { TYPE } from './types.ts';
+
+/** Bytes of a collection's element `e` in a FORMAT 7 record. */
+function elementSize(c: CollectionImage, e: number): number {
+  const m = c.members[e];
+  const v = c.values === null ? undefined : c.values[e];
+  return uvarintSize(m.length) + m.length + (v === undefined ? 0 : uvarintSize(v.length) + v.length);
+}
+
 import {
   FORMAT_1,
   FORMAT_2,
@@ -37,6 +47,7 @@ import {
   FORMAT_4,
   FORMAT_5,
   FORMAT_6,
+  FORMAT_7,
   MAGIC,
   recordSize,
   SNAPSHOT_CHUNK_BYTES,
@@ -81,8 +92,10 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
   /** Keyspace.nextSeq at the start: every key the snapshot covers has a smaller seq. */
   private readonly nextSeq: number;
   private readonly fmt: number;
-  /** Whether records carry their seq (FORMAT 4, 5). */
+  /** Whether records carry their seq (FORMAT 4 and later). */
   private readonly withSeqs: boolean;
+  /** Whether records carry a type tag (FORMAT 7: some key held a collection at the start). */
+  private readonly typed: boolean;
   private readonly originals = new Map<Item, ItemImage>();
   private readonly slots: SlotSet | null;
   private readonly splits: readonly SplitRecord[];
@@ -120,8 +133,9 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
     this.items = ks.order;
     this.end = ks.order.length;
     this.nextSeq = ks.nextSeq;
-    this.fmt = this.pickFormat();
+    this.fmt = this.pickFormat(ks.collections > 0);
     this.withSeqs = this.fmt >= FORMAT_4;
+    this.typed = this.fmt >= FORMAT_7;
     this.buckets = ks.deletedAt.slice();
     this.hook = { end: ks.nextSeq, done: 0, preserve: this.preserve };
     ks.attach(this.hook);
@@ -131,7 +145,9 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
     if (this.originals.has(item)) return;
     // A key outside the image's slots is skipped: nothing to keep for it.
     if (this.slots !== null && !this.slots.has(binarySlot(item.key))) return;
-    this.originals.set(item, { value: item.value, expiresAt: item.expiresAt, version: item.version });
+    const v = item.value;
+    // A collection changes in place: the snapshot keeps a copy of its arrays (O(size), once).
+    this.originals.set(item, { value: typeof v === 'string' ? v : v.image(true), expiresAt: item.expiresAt, version: item.version });
   };
 
   /** Whether the image holds `item`'s slot (computed only for a filtered image). */
@@ -168,22 +184,48 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
         }
         const seqDelta = item.seq - prevSeq;
         const seqBytes = this.withSeqs ? uvarintSize(seqDelta) : 0;
-        let size = recordSize(seqBytes, item.key, img.value, img.expiresAt, img.version);
+        let size = this.headSize(seqBytes, item.key, img);
         if (w.pos + size > w.buf.length) {
           yield* this.emit(w);
           // Still pending while we were suspended, so a write meanwhile was preserved: re-read.
           img = this.imageOf(item)!;
-          size = recordSize(seqBytes, item.key, img.value, img.expiresAt, img.version);
+          size = this.headSize(seqBytes, item.key, img);
           w = this.chunk(size);
         }
-        // Marked done only once written: until then a write to it must preserve the old fields.
-        this.ks.advance(this.hook, item.seq);
         if (this.withSeqs) w.uvarint(seqDelta);
         prevSeq = item.seq;
         w.binary(item.key);
-        w.binary(img.value);
-        w.uvarint(img.expiresAt);
-        w.uvarint(img.version);
+        if (!this.typed) {
+          // Marked done only once written: until then a write to it must preserve the old fields.
+          this.ks.advance(this.hook, item.seq);
+          w.binary(img.value as string);
+          w.uvarint(img.expiresAt);
+          w.uvarint(img.version);
+        } else {
+          const value = img.value;
+          w.u8(TYPE[typeof value === 'string' ? 'string' : value.type]);
+          w.uvarint(img.expiresAt);
+          w.uvarint(img.version);
+          if (typeof value === 'string') w.binary(value);
+          else {
+            // A collection is written in pieces, one chunk at a time; it stays pending (a write
+            // to it copies it first) until its last element is out.
+            w.u8(value.hashtable ? 1 : 0);
+            w.uvarint(value.members.length);
+            let view = value;
+            for (let e = 0; e < view.members.length; e++) {
+              const esize = elementSize(view, e);
+              if (w.pos + esize > w.buf.length) {
+                yield* this.emit(w);
+                view = this.imageOf(item)!.value as CollectionImage;
+                w = this.chunk(elementSize(view, e));
+              }
+              w.binary(view.members[e]);
+              if (view.values !== null) w.binary(view.values[e]);
+            }
+          }
+          this.ks.advance(this.hook, item.seq);
+        }
         this.originals.delete(item);
         written++;
       }
@@ -228,9 +270,26 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
     if (this.reuseChunks) this.spare = w.buf;
   }
 
-  /** The fields to write for `item` as of the snapshot start; undefined if it did not exist. */
+  /**
+   * The fields to write for `item` as of the snapshot start; undefined if it did not exist. A
+   * live collection is seen through its arrays, valid until the next change (which preserves).
+   */
   private imageOf(item: Item): ItemImage | undefined {
-    return this.originals.get(item) ?? (item.live ? item : undefined);
+    const saved = this.originals.get(item);
+    if (saved !== undefined) return saved;
+    if (!item.live) return undefined;
+    const v = item.value;
+    // A string item is its own image (no allocation per key); a collection shows its arrays.
+    if (typeof v === 'string') return item as ItemImage;
+    return { value: v.image(false), expiresAt: item.expiresAt, version: item.version };
+  }
+
+  /** A record's bytes up to its value (FORMAT 7: a collection's elements come after, in pieces). */
+  private headSize(seqBytes: number, key: string, img: ItemImage): number {
+    const v = img.value;
+    if (!this.typed) return recordSize(seqBytes, key, v as string, img.expiresAt, img.version);
+    const head = seqBytes + uvarintSize(key.length) + key.length + 1 + uvarintSize(img.expiresAt) + uvarintSize(img.version);
+    return head + (typeof v === 'string' ? uvarintSize(v.length) + v.length : 1 + uvarintSize(v.members.length));
   }
 
   private chunk(min: number): ByteWriter {
@@ -269,7 +328,8 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
   }
 
   /** The oldest format that holds what this snapshot carries (the header comment says why). */
-  private pickFormat(): number {
+  private pickFormat(collections: boolean): number {
+    if (collections) return FORMAT_7;
     if ((this.slots !== null && !this.slots.full) || this.splits.length > 0) return FORMAT_6;
     if (this.sessions.length > 0) return FORMAT_5;
     if (this.nextSeq !== this.keyCount + 1) return FORMAT_4;

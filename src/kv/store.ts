@@ -13,7 +13,7 @@
 import type { Buffer } from 'node:buffer';
 import { type ApplyContext, applyOp } from './apply.ts';
 import { fromBinary, toBinary } from './bytes.ts';
-import { RestoreInProgressError } from './errors.ts';
+import { RestoreInProgressError, WrongTypeError } from './errors.ts';
 import { chooseVictims, type EvictionPolicy } from './eviction.ts';
 import { Keyspace } from './keyspace.ts';
 import { lruOrder } from './lru.ts';
@@ -27,6 +27,8 @@ import type { ClusterSettings } from './settings.ts';
 import { type SnapshotState, SnapshotWriter } from './snapshot.ts';
 import { readSnapshot } from './snapshot-read.ts';
 import { type SplitRecord, Splits, splitAlone } from './split.ts';
+import { readCollectionOp } from './type-reads.ts';
+import { type TypeName, typeOf, WRONG_TYPE } from './types.ts';
 
 export interface KvStoreOptions {
   /**
@@ -170,36 +172,36 @@ export class KvStore {
     return this.ks.version(toBinary(key), nowMs);
   }
 
+  /** The key's string value; WrongTypeError for a collection (getBinary answers WRONG_TYPE). */
   get(key: Uint8Array, nowMs: number, opts?: ReadOptions): Buffer | null {
-    const item = findLive(this.ks, toBinary(key), nowMs);
-    if (item === undefined) return null;
-    if (opts?.touch) this.ks.lru.touch(item);
-    return fromBinary(item.value);
+    const value = this.getBinary(key, nowMs, opts);
+    if (value === WRONG_TYPE) throw new WrongTypeError();
+    return value === null ? null : fromBinary(value);
   }
 
   /**
-   * GET without the copy: the value as the store holds it, a binary string (one char per
-   * byte). Strings are immutable, so a reply may keep it until it is written.
+   * GET without the copy: the binary string the store holds (immutable, so a reply may keep it
+   * until written), or WRONG_TYPE for a collection.
    */
-  getBinary(key: Uint8Array, nowMs: number, opts?: ReadOptions): string | null {
+  getBinary(key: Uint8Array, nowMs: number, opts?: ReadOptions): string | null | typeof WRONG_TYPE {
     const item = findLive(this.ks, toBinary(key), nowMs);
     if (item === undefined) return null;
     if (opts?.touch) this.ks.lru.touch(item);
-    return item.value;
+    return typeof item.value === 'string' ? item.value : WRONG_TYPE;
   }
 
   exists(key: Uint8Array, nowMs: number): boolean {
     return findLive(this.ks, toBinary(key), nowMs) !== undefined;
   }
 
-  strlen(key: Uint8Array, nowMs: number, opts?: ReadOptions): number {
+  type(key: Uint8Array, nowMs: number): TypeName | 'none' {
     const item = findLive(this.ks, toBinary(key), nowMs);
-    if (item && opts?.touch) this.ks.lru.touch(item);
-    return item?.value.length ?? 0;
+    return item ? typeOf(item.value) : 'none';
   }
 
-  type(key: Uint8Array, nowMs: number): 'string' | 'none' {
-    return this.exists(key, nowMs) ? 'string' : 'none';
+  /** A collection read op (HGET, SMEMBERS, ...) at `nowMs` as apply answers it, deleting nothing. */
+  readCollection(op: KvOp, nowMs: number, rng: Rng): KvResult | undefined {
+    return readCollectionOp(this.ks, op, nowMs, rng);
   }
 
   /** PTTL (unit 'ms', the default) or TTL ('s', rounded like Redis): -2 missing, -1 no expiry. */

@@ -290,6 +290,14 @@ export class ReplyWriter {
           this.encode(v, proto);
         }
         return;
+      case 'pairs':
+        this.ascii(proto === 3 ? `*${r.v.length}${CRLF}` : `*${r.v.length * 2}${CRLF}`);
+        for (const [k, v] of r.v) {
+          if (proto === 3) this.ascii(`*2${CRLF}`);
+          this.encode(k, proto);
+          this.encode(v, proto);
+        }
+        return;
       case 'double':
         if (proto === 3) this.ascii(`,${formatDouble(r.v)}${CRLF}`);
         else this.blob('$', formatDouble(r.v));
@@ -338,7 +346,8 @@ export function heldBytes(r: Reply): number {
     case 'verbatim':
     case 'raw':
       return REPLY_OVERHEAD + r.v.length;
-    case 'map': {
+    case 'map':
+    case 'pairs': {
       let n = REPLY_OVERHEAD;
       for (const [k, v] of r.v) n += heldBytes(k) + heldBytes(v);
       return n;

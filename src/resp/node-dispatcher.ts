@@ -19,9 +19,11 @@ import { CONNECTION_COMMANDS } from './handlers/connection.ts';
 import { type CommandImpl, entryBytes, NodeContext, type SharedContext } from './handlers/context.ts';
 import { EXPIRE_COMMANDS } from './handlers/expire.ts';
 import { createGuard } from './handlers/guard.ts';
+import { HASH_COMMANDS } from './handlers/hashes.ts';
 import { KEY_COMMANDS } from './handlers/keys.ts';
 import { PUBSUB_COMMANDS } from './handlers/pubsub.ts';
 import { SERVER_COMMANDS } from './handlers/server.ts';
+import { SET_COMMANDS } from './handlers/sets.ts';
 import { STRING_COMMANDS } from './handlers/strings.ts';
 import { TRANSACTION_COMMANDS } from './handlers/transactions.ts';
 import { REQUEST_ARG_BYTES } from './parser.ts';
@@ -38,6 +40,8 @@ const IMPLS = {
   ...PUBSUB_COMMANDS,
   ...TRANSACTION_COMMANDS,
   ...CLUSTER_COMMANDS,
+  ...HASH_COMMANDS,
+  ...SET_COMMANDS,
 } as const satisfies Record<HandlerName, CommandImpl>;
 
 function handlerTable(ctx: NodeContext): HandlerTable {

@@ -26,6 +26,11 @@ export type Reply =
   | { readonly t: 'array'; readonly v: readonly Reply[] }
   /** RESP3 `%`; in RESP2 a flat array of key, value, key, value. */
   | { readonly t: 'map'; readonly v: readonly (readonly [Reply, Reply])[] }
+  /**
+   * Pairs that may repeat (HRANDFIELD ... WITHVALUES): RESP3 an array of two-element arrays,
+   * RESP2 a flat array, as Redis 7.0 sends them.
+   */
+  | { readonly t: 'pairs'; readonly v: readonly (readonly [Reply, Reply])[] }
   /** RESP3 `~`; in RESP2 an array. */
   | { readonly t: 'set'; readonly v: readonly Reply[] }
   /** RESP3 `,`; in RESP2 a bulk string formatted like Redis 7.0 (`%.17g`). */
@@ -71,6 +76,7 @@ export const R = {
   /** An array of bulk strings. */
   bulks: (v: readonly (Buffer | string)[]): Reply => ({ t: 'array', v: v.map((x) => ({ t: 'bulk', v: x })) }),
   map: (v: readonly (readonly [Reply, Reply])[]): Reply => ({ t: 'map', v }),
+  pairs: (v: readonly (readonly [Reply, Reply])[]): Reply => ({ t: 'pairs', v }),
   set: (v: readonly Reply[]): Reply => ({ t: 'set', v }),
   double: (v: number): Reply => ({ t: 'double', v }),
   bool: (v: boolean): Reply => ({ t: 'bool', v }),

@@ -55,6 +55,17 @@ describe('HTTP API', () => {
     expect(gone.json()).toMatchObject({ error: 'not_found' });
   });
 
+  it('answers 409 wrong_type for a key holding a hash (issue 14); PUT replaces it, DELETE deletes it', async () => {
+    await node.propose([{ type: 'hset', key: Buffer.from('profile'), pairs: [[Buffer.from('name'), Buffer.from('ada')]] }]);
+    const get = await app.inject({ method: 'GET', url: '/v1/kv/profile' });
+    expect(get.statusCode).toBe(409);
+    expect(get.json()).toEqual({ error: 'wrong_type', message: 'WRONGTYPE Operation against a key holding the wrong kind of value' });
+    expect((await app.inject({ method: 'PUT', url: '/v1/kv/profile', payload: { value: 'x' } })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/v1/kv/profile' })).json()).toMatchObject({ value: 'x' });
+    await node.propose([{ type: 'sadd', key: Buffer.from('tags'), members: [Buffer.from('a')] }]);
+    expect((await app.inject({ method: 'DELETE', url: '/v1/kv/tags' })).json()).toEqual({ deleted: 1 });
+  });
+
   it('answers malformed bodies with 400 and a message', async () => {
     const notJson = await app.inject({ method: 'PUT', url: '/v1/kv/a', headers: { 'content-type': 'application/json' }, payload: '{"value":' });
     expect(notJson.statusCode).toBe(400);

@@ -16,7 +16,7 @@ import { keyHashSlot } from '../../src/resp/slot.ts';
 import { args } from './support/handlers.ts';
 import { plain } from './support/reply-reader.ts';
 
-/** Issue 4's command list, and issue 13's additions. Typed as a full record, so the table can neither miss nor add one. */
+/** Issue 4's command list, and issue 13's and 14's additions. Typed as a full record, so the table can neither miss nor add one. */
 const ISSUE_4: Record<HandlerName, true> = {
   ping: true,
   echo: true,
@@ -104,14 +104,51 @@ const ISSUE_4: Record<HandlerName, true> = {
   'pubsub|shardnumsub': true,
   'cluster|countkeysinslot': true,
   'cluster|getkeysinslot': true,
+  'object|encoding': true,
+  rename: true,
+  renamenx: true,
+  copy: true,
+  hset: true,
+  hsetnx: true,
+  hmset: true,
+  hget: true,
+  hmget: true,
+  hgetall: true,
+  hdel: true,
+  hexists: true,
+  hlen: true,
+  hkeys: true,
+  hvals: true,
+  hstrlen: true,
+  hincrby: true,
+  hincrbyfloat: true,
+  hrandfield: true,
+  hscan: true,
+  sadd: true,
+  srem: true,
+  smembers: true,
+  sismember: true,
+  smismember: true,
+  scard: true,
+  spop: true,
+  srandmember: true,
+  smove: true,
+  sinter: true,
+  sintercard: true,
+  sunion: true,
+  sdiff: true,
+  sinterstore: true,
+  sunionstore: true,
+  sdiffstore: true,
+  sscan: true,
 };
 
 const errText = (r: ReturnType<typeof unknownCommandError>) => encodeReply(r, 2).toString('latin1');
 
 describe('command table', () => {
-  it('holds exactly the commands of issues 4 and 13', () => {
+  it('holds exactly the commands of issues 4, 13 and 14', () => {
     expect([...HANDLER_NAMES].sort()).toEqual(Object.keys(ISSUE_4).sort());
-    expect(COMMAND_LIST).toHaveLength(65);
+    expect(COMMAND_LIST).toHaveLength(102);
   });
 
   it("has Redis 7.0's metadata", () => {
@@ -128,8 +165,21 @@ describe('command table', () => {
   it('every command is write or readonly or neither, never both, and keyed commands name their keys', () => {
     for (const c of COMMANDS.values()) {
       expect(c.is.write && c.is.readonly, c.name).toBe(false);
-      if (c.key_specs.length > 0) expect(c.keys[0], c.name).toBeGreaterThan(0);
+      if (c.key_specs.length > 0 && !c.is.movablekeys) expect(c.keys[0], c.name).toBeGreaterThan(0);
     }
+  });
+
+  it('finds movable keys from a keynum key spec (SINTERCARD numkeys key ...)', () => {
+    const cmd = COMMANDS.get('sintercard')!;
+    const argv = ['sintercard', '2', 'a', '{b}c', 'limit', '1'].map((a) => Buffer.from(a));
+    expect(keysOf(cmd, argv).map(String)).toEqual(['a', '{b}c']);
+    expect(commandSlot(cmd, argv)).toBe(keyHashSlot('a'));
+    expect(
+      keysOf(
+        cmd,
+        ['sintercard', 'x', 'a'].map((a) => Buffer.from(a)),
+      ),
+    ).toEqual([]);
   });
 
   it('looks names up in any case, from Buffers or strings', () => {
@@ -210,7 +260,7 @@ describe('keys', () => {
 
 describe('COMMAND replies', () => {
   it('COMMAND COUNT counts top-level commands', () => {
-    expect(plain(commandCountReply())).toBe(65);
+    expect(plain(commandCountReply())).toBe(102);
   });
 
   it('COMMAND INFO has the 10 fields', () => {
@@ -251,6 +301,6 @@ describe('COMMAND replies', () => {
       complexity: 'O(1)',
       arguments: [{ name: 'key', type: 'key', key_spec_index: 0 }],
     });
-    expect(Object.keys(plain(commandDocsListReply([])) as object)).toHaveLength(65);
+    expect(Object.keys(plain(commandDocsListReply([])) as object)).toHaveLength(102);
   });
 });

@@ -3,7 +3,7 @@
  * strings. A plain JS Map would do for lookups; what it lacks is O(1) access by position, which
  * HRANDFIELD needs for random picks from a seeded generator and HSCAN for a cursor. So:
  *
- * - `listpack` (Redis 7.0's name; up to hash-max-listpack-entries 128 fields, none and no value
+ * - `listpack` (Redis 7.0's name; up to hash-max-listpack-entries 512 fields, none and no value
  *   longer than hash-max-listpack-value 64): two exact-size parallel arrays (tight.ts) in insertion order, lookups
  *   scan. HGETALL then lists fields in Redis's own order, and a small hash has no Map.
  * - `hashtable`: the same arrays plus a Map field -> position. Deleting moves the last field
@@ -16,10 +16,12 @@
  * docs/performance.md "Collections").
  */
 import type { Rng } from '../ops.ts';
+import type { CollectionImage } from './image.ts';
 import { pickIndices } from './random.ts';
 import { withInserted, withRemoved } from './tight.ts';
 
-export const HASH_MAX_LISTPACK_ENTRIES = 128;
+/** Redis 7.0's default (config.c, and the redis.conf it ships), which redis-server 7.0.15 reports. */
+export const HASH_MAX_LISTPACK_ENTRIES = 512;
 export const HASH_MAX_LISTPACK_VALUE = 64;
 /**
  * Per-field estimates beside the field's and value's lengths (measured: node --expose-gc, test/kv/structs/structs.bench.ts; a flat member string costs its length plus ~20 bytes of header and padding): the object with its
@@ -41,6 +43,13 @@ const DEFAULT_LIMITS: HashLimits = {
 };
 
 export class Hash {
+  /** Restores a snapshot's hashtable as one: later edits then move fields as they did. */
+  static hashtable(): Hash {
+    const h = new Hash();
+    h.convert();
+    return h;
+  }
+
   /** Accounted heap bytes, kept up to date on every change. */
   bytes = HASH_BASE;
   private fields: string[] = [];
@@ -140,6 +149,26 @@ export class Hash {
   /** HRANDFIELD: Redis's count rule (random.ts), pairs in pick order. */
   random(rng: Rng, count: number): Array<[string, string]> {
     return pickIndices(rng, this.size, count).map((i) => this.at(i));
+  }
+
+  /** COPY: an independent hash with the same fields, order, encoding and bytes. */
+  clone(): Hash {
+    const h = new Hash(this.limits);
+    h.fields = this.fields.slice();
+    h.values = this.values.slice();
+    h.index = this.index === null ? null : new Map(this.index);
+    h.bytes = this.bytes;
+    return h;
+  }
+
+  /**
+   * The fields and values by position, for a snapshot: the live arrays (valid until the next
+   * change) or, with `copy`, copies that stay as they are now.
+   */
+  image(copy: boolean): CollectionImage {
+    const fields = copy ? this.fields.slice() : this.fields;
+    const values = copy ? this.values.slice() : this.values;
+    return { type: 'hash', hashtable: this.index !== null, members: fields, values };
   }
 
   *entries(): IterableIterator<[string, string]> {

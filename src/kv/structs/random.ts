@@ -8,6 +8,14 @@
  */
 import type { Rng } from '../ops.ts';
 
+/**
+ * The most picks a negative count may ask for (they may repeat, so the collection's size does
+ * not bound them). Redis has no bound and builds the reply until the client's output limit
+ * stops it; RaftKV refuses more, before proposing and again at apply.
+ */
+export const MAX_RANDOM_COUNT = 1_000_000;
+export const ERR_RANDOM_COUNT = `ERR count is out of range (at most ${MAX_RANDOM_COUNT} picks that may repeat)`;
+
 /** One position in [0, size). */
 export function pickIndex(rng: Rng, size: number): number {
   return Math.floor(rng() * size);

@@ -17,6 +17,7 @@
  */
 import { parseInt64 } from '../numbers.ts';
 import type { Rng } from '../ops.ts';
+import type { CollectionImage } from './image.ts';
 import { pickIndices } from './random.ts';
 import { withInserted, withRemoved } from './tight.ts';
 
@@ -31,6 +32,13 @@ export const INTSET_MEMBER = 40;
 export const HASHTABLE_MEMBER = 66;
 
 export class MemberSet {
+  /** Restores a snapshot's hashtable as one (even of integers): later edits then act as they did. */
+  static hashtable(): MemberSet {
+    const s = new MemberSet();
+    s.convert();
+    return s;
+  }
+
   /** Accounted heap bytes, kept up to date on every change. */
   bytes = SET_BASE;
   private members: string[] = [];
@@ -115,6 +123,21 @@ export class MemberSet {
     const picked = this.random(rng, Math.max(0, count));
     for (const m of picked) this.delete(m);
     return picked;
+  }
+
+  /** COPY: an independent set with the same members, order, encoding and bytes. */
+  clone(): MemberSet {
+    const s = new MemberSet(this.maxIntsetEntries);
+    s.members = this.members.slice();
+    s.values = this.values === null ? null : this.values.slice();
+    s.index = this.index === null ? null : new Map(this.index);
+    s.bytes = this.bytes;
+    return s;
+  }
+
+  /** The members by position, for a snapshot: live (valid until the next change) or a copy. */
+  image(copy: boolean): CollectionImage {
+    return { type: 'set', hashtable: this.index !== null, members: copy ? this.members.slice() : this.members, values: null };
   }
 
   *[Symbol.iterator](): IterableIterator<string> {

@@ -1,15 +1,16 @@
 /**
- * Keyspace commands: DEL, UNLINK, EXISTS, TYPE, KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHALL and
- * FLUSHDB. There is one database and only strings, so TYPE says "string" or "none" and SCAN's
- * TYPE filter keeps either every key or none.
+ * Keyspace commands: DEL, UNLINK, EXISTS, TYPE, KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHALL,
+ * FLUSHDB, RENAME, RENAMENX, COPY and OBJECT ENCODING. There is one database; a key holds a string, a hash or a set
+ * (issue 14), which TYPE names and SCAN's TYPE filter selects.
  */
-import type { KvResult, OpOf } from '../../kv/index.ts';
+import type { OpOf } from '../../kv/index.ts';
 import { R, type Reply } from '../reply.ts';
-import { cstr, intInRange, isReply, option, SYNTAX_ERROR } from './args.ts';
+import { cstr, INT32_MAX, INT32_MIN, intInRange, isReply, option, SYNTAX_ERROR } from './args.ts';
 import { type CommandImpl, type KvCompiler, kv, type NodeContext } from './context.ts';
-import { evalPlan, type KvPlan, resultReply, single } from './plan.ts';
+import { evalPlan, type KvPlan, single } from './plan.ts';
 
 const INVALID_CURSOR = R.error('ERR invalid cursor');
+const DB_OUT_OF_RANGE = R.error('ERR DB index is out of range');
 const ULONG_MAX = 2n ** 64n - 1n;
 
 /**
@@ -17,7 +18,7 @@ const ULONG_MAX = 2n ** 64n - 1n;
  * wraps), an empty string is 0, and leading spaces, trailing junk or overflow are invalid.
  * RaftKV's cursors are key sequence numbers; anything past the last one ends the scan.
  */
-function scanCursor(arg: Buffer): number | null {
+export function scanCursor(arg: Buffer): number | null {
   const s = cstr(arg);
   if (s === '') return 0;
   const m = /^([+-]?)(\d+)$/.exec(s);
@@ -31,35 +32,68 @@ function scanCursor(arg: Buffer): number | null {
 /** Redis's COUNT bound is a long; a page never needs more than this. */
 const MAX_SCAN_COUNT = 2 ** 31 - 1;
 
-/** SCAN cursor [MATCH pattern] [COUNT count] [TYPE type] (scanGenericCommand). */
-const scan: KvCompiler = (_ctx, argv) => {
-  const cursor = scanCursor(argv[1]);
-  if (cursor === null) return INVALID_CURSOR;
-  let count = 10;
-  let match: Buffer | undefined;
-  let typeName: string | undefined;
-  for (let i = 2; i < argv.length; ) {
+export interface ScanOptions {
+  count: number;
+  match?: Buffer;
+  /** SCAN's TYPE, lower-cased. */
+  kind?: string;
+}
+
+/**
+ * The options of SCAN (with TYPE) and HSCAN/SSCAN (without) from argv[start], as
+ * scanGenericCommand parses them: COUNT an integer >= 1, a repeated option the last one.
+ */
+export function scanOptions(argv: Buffer[], start: number, withType: boolean): ScanOptions | Reply {
+  const opts: ScanOptions = { count: 10 };
+  for (let i = start; i < argv.length; ) {
     const opt = option(argv[i]);
     const hasValue = argv.length - i >= 2;
     if (opt === 'count' && hasValue) {
       const n = intInRange(argv[i + 1], -(2n ** 63n), 2n ** 63n - 1n);
       if (isReply(n)) return n;
       if (n < 1) return SYNTAX_ERROR;
-      count = Math.min(n, MAX_SCAN_COUNT);
+      opts.count = Math.min(n, MAX_SCAN_COUNT);
     } else if (opt === 'match' && hasValue) {
-      match = argv[i + 1];
-    } else if (opt === 'type' && hasValue) {
-      typeName = option(argv[i + 1]);
+      opts.match = argv[i + 1];
+    } else if (opt === 'type' && hasValue && withType) {
+      opts.kind = option(argv[i + 1]);
     } else return SYNTAX_ERROR;
     i += 2;
   }
-  const op: OpOf<'scan'> = { type: 'scan', cursor, count };
-  if (match !== undefined) op.match = match;
-  const onlyStrings = typeName === undefined || typeName === 'string';
-  return single(op, (r: KvResult) => {
-    if (onlyStrings || r.type !== 'array') return resultReply(r);
-    return R.array([resultReply(r.value[0]), R.EMPTY_ARRAY]);
-  });
+  return opts;
+}
+
+/** SCAN cursor [MATCH pattern] [COUNT count] [TYPE type] (scanGenericCommand). */
+const scan: KvCompiler = (_ctx, argv) => {
+  const cursor = scanCursor(argv[1]);
+  if (cursor === null) return INVALID_CURSOR;
+  const opts = scanOptions(argv, 2, true);
+  if (isReply(opts)) return opts;
+  if (opts.kind !== undefined) {
+    const op: OpOf<'scanType'> = { type: 'scanType', cursor, count: opts.count, kind: Buffer.from(opts.kind, 'latin1') };
+    if (opts.match !== undefined) op.match = opts.match;
+    return single(op);
+  }
+  const op: OpOf<'scan'> = { type: 'scan', cursor, count: opts.count };
+  if (opts.match !== undefined) op.match = opts.match;
+  return single(op);
+};
+
+/** COPY source destination [DB db] [REPLACE] (copyCommand); one database, so DB must be 0. */
+const copy: KvCompiler = (_ctx, argv) => {
+  let replace = false;
+  for (let j = 3; j < argv.length; j++) {
+    const opt = option(argv[j]);
+    if (opt === 'replace') replace = true;
+    else if (opt === 'db' && j < argv.length - 1) {
+      const db = intInRange(argv[++j], INT32_MIN, INT32_MAX);
+      if (isReply(db)) return db;
+      if (db !== 0) return DB_OUT_OF_RANGE;
+    } else return SYNTAX_ERROR;
+  }
+  const op: OpOf<'copy'> = { type: 'copy', key: argv[1], dest: argv[2] };
+  if (replace) op.replace = true;
+  return single(op);
 };
 
 /** FLUSHALL / FLUSHDB [ASYNC|SYNC] (getFlushCommandFlags); both empty the one database. */
@@ -101,4 +135,9 @@ export const KEY_COMMANDS = {
   ),
   flushall: kv(flush),
   flushdb: kv(flush),
+  rename: kv((_ctx, argv) => single({ type: 'rename', key: argv[1], dest: argv[2] })),
+  renamenx: kv((_ctx, argv) => single({ type: 'rename', key: argv[1], dest: argv[2], nx: true })),
+  copy: kv(copy),
+  /** OBJECT ENCODING key: Redis 7.0's encoding names (src/kv/types.ts); nil for a missing key. */
+  'object|encoding': kv((_ctx, argv) => single({ type: 'encoding', key: argv[2] })),
 } as const satisfies Record<string, CommandImpl>;

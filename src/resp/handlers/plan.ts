@@ -9,7 +9,7 @@
  * Compiling validates every argument first, so a malformed command is answered without
  * touching the log.
  */
-import { isWriteOp, type KvOp, type KvResult, type KvStore, type Rng } from '../../kv/index.ts';
+import { ERR, isWriteOp, type KvOp, type KvResult, type KvStore, type Rng, WRONG_TYPE } from '../../kv/index.ts';
 import { ROUTING_ERRORS } from '../errors.ts';
 import { R, type Reply } from '../reply.ts';
 import { buf } from './args.ts';
@@ -91,7 +91,16 @@ export function evalPlan(kv: KvStore, plan: KvPlan, now: number): Reply {
 }
 
 const bulkOrNil = (b: Uint8Array | null): KvResult => (b === null ? { type: 'nil' } : { type: 'bulk', value: b });
+const WRONGTYPE_RESULT: KvResult = { type: 'error', message: ERR.wrongType };
+
+/** GET's result from getBinary: the value, nil, or WRONGTYPE for a collection (nil for MGET). */
+function stringResult(v: string | null | typeof WRONG_TYPE, wrongType: KvResult): KvResult {
+  if (v === WRONG_TYPE) return wrongType;
+  return v === null ? { type: 'nil' } : { type: 'bulk', value: Buffer.from(v, 'latin1') };
+}
 const int = (value: number): KvResult => ({ type: 'int', value });
+const NIL_RESULT: KvResult = { type: 'nil' };
+const TOUCH = { touch: true } as const;
 
 /**
  * A read op evaluated against the local state machine at `now`, with the result apply would
@@ -100,16 +109,18 @@ const int = (value: number): KvResult => ({ type: 'int', value });
 export function evalRead(kv: KvStore, op: KvOp, now: number, rng: Rng): KvResult {
   switch (op.type) {
     case 'get':
-      return bulkOrNil(kv.get(op.key, now, { touch: true }));
+      return stringResult(kv.getBinary(op.key, now, TOUCH), WRONGTYPE_RESULT);
     case 'mget':
-      return { type: 'array', value: op.keys.map((k) => bulkOrNil(kv.get(k, now, { touch: true }))) };
+      return { type: 'array', value: op.keys.map((k) => stringResult(kv.getBinary(k, now, TOUCH), NIL_RESULT)) };
     case 'exists': {
       let n = 0;
       for (const k of op.keys) if (kv.exists(k, now)) n++;
       return int(n);
     }
-    case 'strlen':
-      return int(kv.strlen(op.key, now, { touch: true }));
+    case 'strlen': {
+      const v = kv.getBinary(op.key, now, TOUCH);
+      return v === WRONG_TYPE ? WRONGTYPE_RESULT : int(v?.length ?? 0);
+    }
     case 'type':
       return { type: 'status', value: kv.type(op.key, now) };
     case 'ttl':
@@ -132,7 +143,10 @@ export function evalRead(kv: KvStore, op: KvOp, now: number, rng: Rng): KvResult
     }
     case 'randomkey':
       return bulkOrNil(kv.randomKey(rng, now));
-    default:
-      throw new TypeError(`${op.type} is not a read op`);
+    default: {
+      const r = kv.readCollection(op, now, rng);
+      if (r === undefined) throw new TypeError(`${op.type} is not a read op`);
+      return r;
+    }
   }
 }

@@ -3,7 +3,7 @@
  * the counters. Arguments are parsed like Redis 7.0's t_string.c (same checks, same order, same
  * errors); relative expiry becomes an absolute PXAT here, before the entry is proposed.
  */
-import type { OpOf } from '../../kv/index.ts';
+import { ERR, type OpOf, WRONG_TYPE } from '../../kv/index.ts';
 import { parseLongDouble } from '../../kv/long-double.ts';
 import { arityError } from '../commands/errors.ts';
 import { COMMANDS } from '../commands/table.ts';
@@ -15,12 +15,14 @@ import { type KvPlan, resultReply, single } from './plan.ts';
 const EXPIRE_UNITS = new Set<string>(['ex', 'px', 'exat', 'pxat']);
 
 const TOUCH = { touch: true } as const;
+const WRONGTYPE_REPLY = R.error(ERR.wrongType);
 
 /** GET served alone: the value looked up directly, answered as the `get` op's plan answers. */
 const getDirect: DirectRead = (ctx, argv, now) => {
   // The stored string, not a copy: a reply that waits for a slow reader costs no memory.
   const value = ctx.node.kv.getBinary(argv[1], now, TOUCH);
   const metrics = ctx.node.metrics;
+  if (value === WRONG_TYPE) return WRONGTYPE_REPLY;
   if (value === null) {
     metrics.misses.value++;
     return R.NULL;

@@ -5,8 +5,8 @@
  *   redis-server --port 7379 --bind 127.0.0.1 --save '' --appendonly no &
  *   npx tsx test/resp/tools/gen-command-table.ts 7379
  *
- * The command list below is the supported set (issue 4, and issue 13's sharded pub/sub and
- * slot introspection); it is the only hand-written input.
+ * The command list below is the supported set (issue 4, issue 13's sharded pub/sub and slot
+ * introspection, issue 14's collection types); it is the only hand-written input.
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -79,6 +79,43 @@ const SUPPORTED: Record<string, readonly string[]> = {
   readonly: [],
   readwrite: [],
   cluster: ['slots', 'shards', 'nodes', 'info', 'myid', 'keyslot', 'countkeysinslot', 'getkeysinslot'],
+  object: ['encoding'],
+  rename: [],
+  renamenx: [],
+  copy: [],
+  hset: [],
+  hsetnx: [],
+  hmset: [],
+  hget: [],
+  hmget: [],
+  hgetall: [],
+  hdel: [],
+  hexists: [],
+  hlen: [],
+  hkeys: [],
+  hvals: [],
+  hstrlen: [],
+  hincrby: [],
+  hincrbyfloat: [],
+  hrandfield: [],
+  hscan: [],
+  sadd: [],
+  srem: [],
+  smembers: [],
+  sismember: [],
+  smismember: [],
+  scard: [],
+  spop: [],
+  srandmember: [],
+  smove: [],
+  sinter: [],
+  sintercard: [],
+  sunion: [],
+  sdiff: [],
+  sinterstore: [],
+  sunionstore: [],
+  sdiffstore: [],
+  sscan: [],
 };
 
 function str(r: Reply): string {

@@ -397,4 +397,131 @@ export const GENERIC_COMMANDS = {
       complexity: 'O(1)',
     },
   },
+  object: {
+    arity: -2,
+    flags: [],
+    keys: [0, 0, 0],
+    acl: ['@slow'],
+    tips: [],
+    key_specs: [],
+    docs: {
+      summary: 'A container for object introspection commands',
+      since: '2.2.3',
+      group: 'generic',
+      complexity: 'Depends on subcommand.',
+    },
+    subcommands: {
+      encoding: {
+        arity: 3,
+        flags: ['readonly'],
+        keys: [2, 2, 1],
+        acl: ['@keyspace', '@read', '@slow'],
+        tips: ['nondeterministic_output'],
+        key_specs: [
+          {
+            flags: ['RO'],
+            begin_search: { type: 'index', spec: { index: 2 } },
+            find_keys: { type: 'range', spec: { lastkey: 0, keystep: 1, limit: 0 } },
+          },
+        ],
+        docs: {
+          summary: 'Inspect the internal encoding of a Redis object',
+          since: '2.2.3',
+          group: 'generic',
+          complexity: 'O(1)',
+          arguments: [{ name: 'key', type: 'key', key_spec_index: 0 }],
+        },
+      },
+    },
+  },
+  rename: {
+    arity: 3,
+    flags: ['write'],
+    keys: [1, 2, 1],
+    acl: ['@keyspace', '@write', '@slow'],
+    tips: [],
+    key_specs: [
+      {
+        flags: ['RW', 'access', 'delete'],
+        begin_search: { type: 'index', spec: { index: 1 } },
+        find_keys: { type: 'range', spec: { lastkey: 0, keystep: 1, limit: 0 } },
+      },
+      {
+        flags: ['OW', 'update'],
+        begin_search: { type: 'index', spec: { index: 2 } },
+        find_keys: { type: 'range', spec: { lastkey: 0, keystep: 1, limit: 0 } },
+      },
+    ],
+    docs: {
+      summary: 'Rename a key',
+      since: '1.0.0',
+      group: 'generic',
+      complexity: 'O(1)',
+      arguments: [
+        { name: 'key', type: 'key', key_spec_index: 0 },
+        { name: 'newkey', type: 'key', key_spec_index: 1 },
+      ],
+    },
+  },
+  renamenx: {
+    arity: 3,
+    flags: ['write', 'fast'],
+    keys: [1, 2, 1],
+    acl: ['@keyspace', '@write', '@fast'],
+    tips: [],
+    key_specs: [
+      {
+        flags: ['RW', 'access', 'delete'],
+        begin_search: { type: 'index', spec: { index: 1 } },
+        find_keys: { type: 'range', spec: { lastkey: 0, keystep: 1, limit: 0 } },
+      },
+      {
+        flags: ['OW', 'insert'],
+        begin_search: { type: 'index', spec: { index: 2 } },
+        find_keys: { type: 'range', spec: { lastkey: 0, keystep: 1, limit: 0 } },
+      },
+    ],
+    docs: {
+      summary: 'Rename a key, only if the new key does not exist',
+      since: '1.0.0',
+      group: 'generic',
+      complexity: 'O(1)',
+      history: [['3.2.0', 'The command no longer returns an error when source and destination names are the same.']],
+      arguments: [
+        { name: 'key', type: 'key', key_spec_index: 0 },
+        { name: 'newkey', type: 'key', key_spec_index: 1 },
+      ],
+    },
+  },
+  copy: {
+    arity: -3,
+    flags: ['write', 'denyoom'],
+    keys: [1, 2, 1],
+    acl: ['@keyspace', '@write', '@slow'],
+    tips: [],
+    key_specs: [
+      {
+        flags: ['RO', 'access'],
+        begin_search: { type: 'index', spec: { index: 1 } },
+        find_keys: { type: 'range', spec: { lastkey: 0, keystep: 1, limit: 0 } },
+      },
+      {
+        flags: ['OW', 'update'],
+        begin_search: { type: 'index', spec: { index: 2 } },
+        find_keys: { type: 'range', spec: { lastkey: 0, keystep: 1, limit: 0 } },
+      },
+    ],
+    docs: {
+      summary: 'Copy a key',
+      since: '6.2.0',
+      group: 'generic',
+      complexity: 'O(N) worst case for collections, where N is the number of nested items. O(1) for string values.',
+      arguments: [
+        { name: 'source', type: 'key', key_spec_index: 0 },
+        { name: 'destination', type: 'key', key_spec_index: 1 },
+        { name: 'destination-db', type: 'integer', token: 'DB', flags: ['optional'] },
+        { name: 'replace', type: 'pure-token', token: 'REPLACE', flags: ['optional'] },
+      ],
+    },
+  },
 } as const satisfies Record<string, CommandData>;
