@@ -17,4 +17,6 @@ export interface RunOptions {
   noAutoSnapshots?: boolean;
   /** Overrides the profile's read mode (lease implies CheckQuorum). */
   readMode?: 'safe' | 'lease';
+  /** Data groups of the initial slot map: a multi-group run (groups/run.ts) instead of one group. */
+  groups?: number;
 }
