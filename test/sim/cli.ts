@@ -5,7 +5,8 @@
  * The first form runs N seeds and shrinks any that fail; the second replays one seed with its
  * full trace (and the knobs a shrunk report prints). `--groups G` makes every run a multi-group
  * one (groups/run.ts): G data groups at the start on 3 to 5 nodes (`--nodes 3|4|5` fixes it),
- * split, moved and transferred mid-fault. The last line is always
+ * split, moved and transferred mid-fault; `--mutate read-unowned|no-reconcile` breaks the
+ * protocol on purpose (run-options.ts), to see the checks catch it. The last line is always
  * `seeds: N, steps: T, violations: V`.
  */
 import { parseArgs } from 'node:util';
@@ -29,6 +30,7 @@ async function main(): Promise<number> {
       'no-shrink': { type: 'boolean' },
       'read-mode': { type: 'string' },
       groups: { type: 'string' },
+      mutate: { type: 'string' },
     },
     strict: true,
   });
@@ -43,6 +45,11 @@ async function main(): Promise<number> {
   const groups = int('groups', values.groups);
   if (groups !== undefined && (groups < 1 || groups > 16)) throw new UsageError('--groups must be within 1..16');
   if (groups === undefined && nodes !== undefined && ![1, 2, 3, 5].includes(nodes)) throw new UsageError('--nodes must be 1, 2, 3 or 5');
+  const mutation = values.mutate;
+  if (mutation !== undefined && (groups === undefined || (mutation !== 'read-unowned' && mutation !== 'no-reconcile'))) {
+    throw new UsageError('--mutate must be read-unowned or no-reconcile, with --groups');
+  }
+  const mutate: 'read-unowned' | 'no-reconcile' | undefined = mutation;
   if (groups !== undefined && nodes !== undefined && ![3, 4, 5].includes(nodes)) throw new UsageError('--nodes must be 3, 4 or 5 with --groups');
   const mode = values['read-mode'];
   if (mode !== undefined && mode !== 'safe' && mode !== 'lease') throw new UsageError('--read-mode must be safe or lease');
@@ -50,7 +57,7 @@ async function main(): Promise<number> {
 
   if (values.seed !== undefined) {
     const seed = int('seed', values.seed)!;
-    const base = await runSeed({ seed, steps, nodes, readMode, groups });
+    const base = await runSeed({ seed, steps, nodes, readMode, groups, mutate });
     let skipFaults: Set<number> | undefined;
     if (values.faults !== undefined) {
       const keep = new Set(values.faults === 'none' ? [] : values.faults.split(',').map((x) => int('faults', x)!));
@@ -66,6 +73,7 @@ async function main(): Promise<number> {
       clients: int('clients', values.clients),
       readMode,
       groups,
+      mutate,
     };
     const result = await runSeed({ ...options, trace: true });
     if (!values.quiet) for (const l of result.tracer.lines) console.log(formatLine(l));
@@ -79,7 +87,7 @@ async function main(): Promise<number> {
   const seedStart = int('seed-start', values['seed-start'], 1)!;
   const started = performance.now();
   const print = (line: string) => console.log(line);
-  const batch = await runSeeds({ seeds, seedStart, steps, nodes, readMode, groups, shrink: !values['no-shrink'], print });
+  const batch = await runSeeds({ seeds, seedStart, steps, nodes, readMode, groups, mutate, shrink: !values['no-shrink'], print });
   const secs = ((performance.now() - started) / 1000).toFixed(1);
   console.log(`${batch.ops} client operations checked; sizes ${JSON.stringify(batch.sizes)}; ${batch.leases} with lease reads; ${secs}s`);
   for (const v of batch.violations) console.log(`failing seed ${v.seed}: ${v.violation!.invariant}`);

@@ -19,4 +19,11 @@ export interface RunOptions {
   readMode?: 'safe' | 'lease';
   /** Data groups of the initial slot map: a multi-group run (groups/run.ts) instead of one group. */
   groups?: number;
+  /**
+   * A multi-group run with a deliberate fault of the protocol, to show that the checks catch it
+   * and that its failures shrink: `read-unowned` serves reads without the owner check (the
+   * RESP guard's `ownsKey`), `no-reconcile` never starts a group the map lists for a node that
+   * could not take the split image (groups/reshard.ts).
+   */
+  mutate?: 'read-unowned' | 'no-reconcile';
 }

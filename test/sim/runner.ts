@@ -19,6 +19,7 @@ export interface BatchOptions {
   readMode?: 'safe' | 'lease';
   /** Multi-group runs with this many data groups at the start (groups/run.ts). */
   groups?: number;
+  mutate?: RunOptions['mutate'];
   /** Shrink the first failing seed and print its trace (default true); later ones are only listed. */
   shrink?: boolean;
   /** Receives report lines as they are produced. */
@@ -44,7 +45,7 @@ export async function runSeeds(opts: BatchOptions): Promise<BatchResult> {
   const print = opts.print ?? (() => {});
   const out: BatchResult = { seeds: 0, steps: 0, violations: [], sizes: {}, leases: 0, ops: 0 };
   for (let seed = opts.seedStart; seed < opts.seedStart + opts.seeds; seed++) {
-    const options: RunOptions = { seed, steps: opts.steps, nodes: opts.nodes, readMode: opts.readMode, groups: opts.groups };
+    const options: RunOptions = { seed, steps: opts.steps, nodes: opts.nodes, readMode: opts.readMode, groups: opts.groups, mutate: opts.mutate };
     const result = await runSeed({ ...options, trace: opts.trace });
     opts.inspect?.(result);
     out.seeds++;
@@ -67,6 +68,7 @@ export function replayCommand(o: RunOptions, fired: number[] | undefined): strin
   if (o.nodes !== undefined) parts.push(`--nodes ${o.nodes}`);
   if (o.readMode !== undefined) parts.push(`--read-mode ${o.readMode}`);
   if (o.groups !== undefined) parts.push(`--groups ${o.groups}`);
+  if (o.mutate !== undefined) parts.push(`--mutate ${o.mutate}`);
   if (fired) parts.push(`--faults ${fired.join(',') || 'none'}`);
   if (o.calm) parts.push('--calm');
   if (o.noAutoSnapshots) parts.push('--no-auto-snapshots');

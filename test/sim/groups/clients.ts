@@ -56,7 +56,7 @@ export class GroupClients {
   active = true;
 
   constructor(
-    private readonly opts: { clients: number; keys: number; counterKeys: number; timeout: number; think: number },
+    private readonly opts: { clients: number; keys: number; counterKeys: number; timeout: number; think: number; readUnowned?: boolean },
     private readonly rng: Prng,
     private readonly host: ClientsHost,
   ) {
@@ -191,7 +191,7 @@ export class GroupClients {
         const host = this.host.hosts.get(replica.id)!;
         if (!this.pending.has(p.opId) || host.replicas.get(group) !== replica || !replica.up || replica.incarnation !== incarnation) return;
         const k = enc.encode(key);
-        if (!replica.kv!.ownsKey(k)) {
+        if (!this.opts.readUnowned && !replica.kv!.ownsKey(k)) {
           this.moved(p, keyHashSlot(key));
           return;
         }

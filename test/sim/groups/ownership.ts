@@ -35,6 +35,11 @@ export class Ownership {
     }
   }
 
+  /** Data groups there are: the layout's and every one a split entry started. */
+  get groups(): number {
+    return this.gained.size;
+  }
+
   /** The group owning `slot` now, per the split entries applied so far. */
   ownerOf(slot: number): GroupId {
     return this.owner[slot];

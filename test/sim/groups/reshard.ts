@@ -65,6 +65,8 @@ export class Reshard {
     private readonly keySlots: readonly number[],
     private readonly dropLimit: number,
     private readonly maxGroups: number,
+    /** The mutation that leaves groups unhosted (run-options.ts `no-reconcile`). */
+    private readonly noReconcile = false,
   ) {
     this.map = map;
     this.owners = new Ownership(map);
@@ -277,7 +279,7 @@ export class Reshard {
         if (kv.cleanupPending > 0 && this.cleaning.get(r) !== r.incarnation) this.cleanup(group, r);
       }
     }
-    this.reconcile(host);
+    if (!this.noReconcile) this.reconcile(host);
   }
 
   /**
