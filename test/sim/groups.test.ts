@@ -82,4 +82,26 @@ describe('multi-group simulation (issue 13): splits, replica moves and leader tr
     // Without the mutation the same seed passes.
     expect((await runSeed({ ...options, mutate: undefined })).violation).toBeUndefined();
   }, 120_000);
+
+  it('a node removed from a parent before it applied the split entry still hosts the new group it is a voter of (seed 257)', async () => {
+    // The shrunk run of seed 257 (docs/testing.md): g2 splits into g5 while n4, a voter of g2
+    // being moved off, is cut off; n4 is removed from g2 and dropped before it applies the split
+    // entry, so it never takes g5's image, yet g5's configuration (g2's at the entry) lists it.
+    const faults = new Set([1, 3, 4, 5, 6]);
+    const base = await runSeed({ seed: 257, steps: 5625, groups: 3 });
+    const options: RunOptions = {
+      seed: 257,
+      steps: 5625,
+      groups: 3,
+      skipFaults: new Set(base.faults.map((f) => f.n).filter((n) => !faults.has(n))),
+      calm: true,
+      noAutoSnapshots: true,
+    };
+    const broken = await runSeed({ ...options, mutate: 'no-reconcile' });
+    expect(broken.violation?.invariant).toBe('liveness');
+    expect(broken.violation?.message).toMatch(/g5 \(live \d+;.* n4: not hosted\)/);
+    const fixed = await runSeed({ ...options, trace: true });
+    expect(fixed.violation).toBeUndefined();
+    expect(fixed.tracer.lines.map((l) => l.text)).toContain('n4 starts g5 empty (it no longer hosts g2)');
+  }, 120_000);
 });

@@ -109,6 +109,7 @@ export async function runGroupsSeed(opts: RunOptions): Promise<RunResult> {
     clients.keys.map((k) => keyHashSlot(k)),
     profile.dropLimit,
     profile.groups + 6,
+    opts.mutate === 'no-reconcile',
   );
   reshard = rs;
   world.listener = {
