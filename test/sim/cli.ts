@@ -105,6 +105,8 @@ try {
   if (!(e instanceof Error)) throw e;
   const parseError = (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ?? false;
   if (!(e instanceof UsageError) && !parseError) throw e;
-  console.error(`${e.message}\nusage: npm run sim -- --seeds N [--seed-start S] [--steps K] [--nodes 1|2|3|5] [--read-mode safe|lease] [--groups G] | --seed S`);
+  console.error(
+    `${e.message}\nusage: npm run sim -- --seeds N [--seed-start S] [--steps K] [--nodes 1|2|3|5] [--read-mode safe|lease] [--groups G] | --seed S`,
+  );
   process.exitCode = 2;
 }

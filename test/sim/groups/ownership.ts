@@ -4,16 +4,14 @@
  * layout; the first replica of a parent to apply a split entry moves the split's slots to the
  * new group as of that entry's index. Against it:
  *
- * - every replica's store, after every entry naming keys, owns exactly the slots the timeline
- *   gives its group at that index (so a group applies a write for a key only while it owns it,
- *   and refuses it `moved` only when it does not): a store that disagrees would serve a key
- *   another group serves too, or lose a key nobody serves;
+ * - every replica applies an entry naming keys only while the timeline gives its group every
+ *   one of them at that index, and refuses it `moved` otherwise: a store that applied it would
+ *   serve a key another group serves too, one that refused it would lose a key nobody serves;
  * - every replica of a parent splits the same slots to the same group at the same index;
  * - at every map epoch, each slot's owner in the map is the group owning it, or an ancestor
  *   whose split of it the map has not recorded yet (clients then get MOVED, never a stale value).
  */
-import { decodeEntry, type KvEntry, type KvStore, keyHashSlot, SLOT_COUNT, type SplitRecord } from '../../../src/kv/index.ts';
-import type { Entry } from '../../../src/raft/index.ts';
+import { type KvEntry, type KvResult, keyHashSlot, SLOT_COUNT, type SplitRecord } from '../../../src/kv/index.ts';
 import type { SlotMap } from '../../../src/shard/index.ts';
 import type { GroupId } from './replicas.ts';
 
@@ -78,27 +76,21 @@ export class Ownership {
     return !(this.gaveUp.get(group) ?? []).some((r) => r.index <= index && r.slots[0] <= slot && slot <= r.slots[1]);
   }
 
-  /** A replica of `group` applied `e` on `kv`: the problem with what its store owns, or undefined. */
-  checkEntry(group: GroupId, replica: string, kv: KvStore, e: Entry): string | undefined {
-    let entry: KvEntry;
-    try {
-      entry = decodeEntry(e.data);
-    } catch {
-      return undefined;
-    }
-    // No keyed entry changes what a store owns (a split names no key), so the store after the
-    // entry owns what it owned when it judged the entry.
+  /**
+   * A replica of `group` applied the KV entry at `index` with `results`: the problem, or
+   * undefined. An entry naming a key its group does not own at that index must come back
+   * `moved` and do nothing; one naming only owned keys must apply.
+   */
+  checkEntry(group: GroupId, replica: string, index: number, entry: KvEntry, results: readonly KvResult[]): string | undefined {
+    const moved = results.length === 1 && results[0].type === 'moved';
+    const who = `g${group} on ${replica} at index ${index}`;
     for (const key of entryKeys(entry)) {
       const slot = keyHashSlot(key);
-      const stored = kv.ownsKey(key);
-      const timeline = this.owns(group, slot, e.index);
-      if (stored === timeline) continue;
-      const who = `g${group} on ${replica} at index ${e.index}`;
-      return stored
-        ? `${who} applied an entry for ${dec.decode(key)} (slot ${slot}), which g${this.owner[slot]} owns`
-        : `${who} refused ${dec.decode(key)} (slot ${slot}) as moved, though it owns the slot`;
+      if (this.owns(group, slot, index)) continue;
+      if (moved) return undefined;
+      return `${who} applied an entry for ${dec.decode(key)} (slot ${slot}), which g${this.owner[slot]} owns`;
     }
-    return undefined;
+    return moved ? `${who} refused an entry as moved (slot ${(results[0] as { slot: number }).slot}), though it owns every key of it` : undefined;
   }
 
   /** At a new map epoch: the problem, or undefined. */

@@ -18,7 +18,7 @@
  * change is checked against the groups' own split entries (ownership.ts). Group ids are never
  * reused: one is reserved for each split proposed, as create-group reserves it in group 0.
  */
-import { MAX_DROP_EXAMINED, type SplitRecord } from '../../../src/kv/index.ts';
+import { type KvEntry, type KvResult, MAX_DROP_EXAMINED, type SplitRecord } from '../../../src/kv/index.ts';
 import {
   ConfChangeType,
   type ConfState,
@@ -212,16 +212,17 @@ export class Reshard {
 
   // ---- what the world tells the operator ----
 
-  /** A replica applied `e`: a split entry starts the new group there; any keyed entry is judged. */
+  /** A replica applied `e`: a split entry starts the new group there. */
   applied(group: GroupId, host: HostNode, r: SimNode, e: Entry): void {
     const kv = r.kv;
     if (!kv || e.type !== EntryType.Normal || e.data.length === 0) return;
     const rec = kv.splits.at(-1);
-    if (rec?.index === e.index) {
-      this.splitApplied(group, host, r, e, rec);
-      return;
-    }
-    const problem = this.owners.checkEntry(group, r.id, kv, e);
+    if (rec?.index === e.index) this.splitApplied(group, host, r, e, rec);
+  }
+
+  /** A replica applied a KV entry: which group applied what is judged against the split entries. */
+  kvApplied(group: GroupId, r: SimNode, index: number, entry: KvEntry, results: KvResult[]): void {
+    const problem = this.owners.checkEntry(group, r.id, index, entry, results);
     if (problem) this.w.fail(Invariant.KeyOwnership, problem);
   }
 

@@ -91,7 +91,14 @@ export async function runGroupsSeed(opts: RunOptions): Promise<RunResult> {
   const map = initialLayout(ids, profile.groups, 3);
   let reshard: Reshard | undefined;
   const clients = new GroupClients(
-    { clients: profile.clients, keys: profile.keys, counterKeys: profile.counterKeys, timeout: 2 * ELECTION, think: 10, readUnowned: opts.mutate === 'read-unowned' },
+    {
+      clients: profile.clients,
+      keys: profile.keys,
+      counterKeys: profile.counterKeys,
+      timeout: 2 * ELECTION,
+      think: 10,
+      readUnowned: opts.mutate === 'read-unowned',
+    },
     new Prng(mixSeed(opts.seed, 5)),
     {
       get time() {
@@ -114,6 +121,7 @@ export async function runGroupsSeed(opts: RunOptions): Promise<RunResult> {
   reshard = rs;
   world.listener = {
     applied: (group, host, r, e) => rs.applied(group, host, r, e),
+    kvApplied: (group, r, index, entry, results) => rs.kvApplied(group, r, index, entry, results),
     confChanged: (group, conf) => rs.confChanged(group, conf),
     ticked: (host) => rs.ticked(host),
     crashed: (node, group) => clients.crashed(node, group),

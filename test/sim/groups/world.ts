@@ -9,7 +9,7 @@
  * The resharding operations and the slot map are reshard.ts's, the clients clients.ts's, the
  * schedule, healing and the verdict run.ts's.
  */
-import type { KvOp } from '../../../src/kv/index.ts';
+import type { KvEntry, KvOp, KvResult } from '../../../src/kv/index.ts';
 import { type ConfState, type Entry, type Message, MessageType, type NodeId, type Ready, Role, type Snapshot } from '../../../src/raft/index.ts';
 import type { SaveRequest } from '../../../src/storage/memory-log.ts';
 import { NodeClocks } from '../clocks.ts';
@@ -33,6 +33,8 @@ const MSG_CODES: Record<string, number> = Object.fromEntries(Object.values(Messa
 export interface WorldListener {
   /** A replica applied `e` (the split entry and the ownership checks). */
   applied(group: GroupId, host: HostNode, replica: SimNode, e: Entry): void;
+  /** A replica applied a KV entry with these results (the ownership checks). */
+  kvApplied(group: GroupId, replica: SimNode, index: number, entry: KvEntry, results: KvResult[]): void;
   /** The configuration in force of `group` changed. */
   confChanged(group: GroupId, conf: ConfState): void;
   /** A node ticked (leaders' cleanup proposals, map records). */
@@ -455,6 +457,9 @@ class ReplicaHooks implements NodeHooks {
     this.w.tracer.mix(5, e.index, e.term, this.group);
     this.g.checks.applied(r, e);
     this.w.listener.applied(this.group, this.w.hosts.get(r.id)!, r, e);
+  }
+  kvApplied(r: SimNode, index: number, entry: KvEntry, results: KvResult[]): void {
+    this.w.listener.kvApplied(this.group, r, index, entry, results);
   }
   confApplied(_r: SimNode, e: Entry, conf: ConfState): void {
     this.w.confApplied(this.group, e.index, conf);
