@@ -10,7 +10,7 @@
  * `seeds: N, steps: T, violations: V`.
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_SEEDS, DEFAULT_STEPS, runSeeds } from './runner.ts';
+import { DEFAULT_SEEDS, DEFAULT_STEPS, GROUP_STEPS, runSeeds } from './runner.ts';
 import { runSeed } from './simulation.ts';
 import { formatLine } from './trace.ts';
 
@@ -40,7 +40,6 @@ async function main(): Promise<number> {
     if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a non-negative integer, got ${v}`);
     return n;
   };
-  const steps = int('steps', values.steps, DEFAULT_STEPS)!;
   const nodes = int('nodes', values.nodes);
   const groups = int('groups', values.groups);
   if (groups !== undefined && (groups < 1 || groups > 16)) throw new UsageError('--groups must be within 1..16');
@@ -50,6 +49,7 @@ async function main(): Promise<number> {
     throw new UsageError('--mutate must be read-unowned or no-reconcile, with --groups');
   }
   const mutate: 'read-unowned' | 'no-reconcile' | undefined = mutation;
+  const steps = int('steps', values.steps, groups === undefined ? DEFAULT_STEPS : GROUP_STEPS)!;
   if (groups !== undefined && nodes !== undefined && ![3, 4, 5].includes(nodes)) throw new UsageError('--nodes must be 3, 4 or 5 with --groups');
   const mode = values['read-mode'];
   if (mode !== undefined && mode !== 'safe' && mode !== 'lease') throw new UsageError('--read-mode must be safe or lease');

@@ -1,10 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type BatchResult, runSeeds } from './runner.ts';
+import { type BatchResult, GROUP_STEPS, runSeeds } from './runner.ts';
 import { shrink } from './shrink.ts';
 import { type RunOptions, type RunResult, runSeed } from './simulation.ts';
 
-/** Chaos steps of each multi-group run (a step covers less time than in a one-group run). */
-const STEPS = 6000;
+const STEPS = GROUP_STEPS;
 
 /** What the default multi-group seeds must exercise between them (issue 13, item 5). */
 const EFFECTS: Record<string, RegExp> = {

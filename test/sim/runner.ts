@@ -10,6 +10,8 @@ import { formatLine, TraceKind } from './trace.ts';
 /** The CLI's defaults: 1000 seeds of 3000 chaos steps each (about 20 s of CPU). */
 export const DEFAULT_SEEDS = 1000;
 export const DEFAULT_STEPS = 3000;
+/** Chaos steps of a multi-group run (`--groups`): each step covers less time with more groups. */
+export const GROUP_STEPS = 6000;
 
 export interface BatchOptions {
   seeds: number;
