@@ -11,7 +11,7 @@
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_SEEDS, DEFAULT_STEPS, GROUP_STEPS, runSeeds } from './runner.ts';
-import { runSeed } from './simulation.ts';
+import { type RunOptions, runSeed } from './simulation.ts';
 import { formatLine } from './trace.ts';
 
 async function main(): Promise<number> {
@@ -45,10 +45,10 @@ async function main(): Promise<number> {
   if (groups !== undefined && (groups < 1 || groups > 16)) throw new UsageError('--groups must be within 1..16');
   if (groups === undefined && nodes !== undefined && ![1, 2, 3, 5].includes(nodes)) throw new UsageError('--nodes must be 1, 2, 3 or 5');
   const mutation = values.mutate;
-  if (mutation !== undefined && (groups === undefined || (mutation !== 'read-unowned' && mutation !== 'no-reconcile'))) {
-    throw new UsageError('--mutate must be read-unowned or no-reconcile, with --groups');
+  if (mutation !== undefined && (groups === undefined || !['read-unowned', 'no-reconcile', 'map-copies-parent'].includes(mutation))) {
+    throw new UsageError('--mutate must be read-unowned, no-reconcile or map-copies-parent, with --groups');
   }
-  const mutate: 'read-unowned' | 'no-reconcile' | undefined = mutation;
+  const mutate = mutation as RunOptions['mutate'];
   const steps = int('steps', values.steps, groups === undefined ? DEFAULT_STEPS : GROUP_STEPS)!;
   if (groups !== undefined && nodes !== undefined && ![3, 4, 5].includes(nodes)) throw new UsageError('--nodes must be 3, 4 or 5 with --groups');
   const mode = values['read-mode'];

@@ -23,7 +23,8 @@ export interface RunOptions {
    * A multi-group run with a deliberate fault of the protocol, to show that the checks catch it
    * and that its failures shrink: `read-unowned` serves reads without the owner check (the
    * RESP guard's `ownsKey`), `no-reconcile` never starts a group the map lists for a node that
-   * could not take the split image (groups/reshard.ts).
+   * could not take the split image, `map-copies-parent` leaves the new group's replicas in the
+   * map as the map's split op copies them from the parent (groups/reshard.ts).
    */
-  mutate?: 'read-unowned' | 'no-reconcile';
+  mutate?: 'read-unowned' | 'no-reconcile' | 'map-copies-parent';
 }

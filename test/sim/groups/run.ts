@@ -33,6 +33,8 @@ export interface GroupProfile extends Profile {
   groups: number;
   /** Creation seqs each cleanup entry walks after a split. */
   dropLimit: number;
+  /** Time units before a split applied on the parent's leader is recorded in the map. */
+  recordDelay: number;
 }
 
 /** The single-group profile's Raft, network and disk choices, with the multi-group run's cluster and clients. */
@@ -49,6 +51,7 @@ export function groupProfile(opts: RunOptions): GroupProfile {
     counterKeys: rng.pick([0, 1, 2]),
     groups: opts.groups ?? 3,
     dropLimit: rng.pick([1, 4, 64]),
+    recordDelay: rng.pick([0, 50, 200, 600]),
     ...(opts.calm ? { weather: { drop: 0, duplicate: 0, minDelay: 1, maxDelay: 3, slow: 0, longDelay: 0 } } : {}),
     ...(opts.clients !== undefined ? { clients: opts.clients } : {}),
     ...(opts.noAutoSnapshots ? { snapshotEvery: 0 } : {}),
@@ -116,7 +119,8 @@ export async function runGroupsSeed(opts: RunOptions): Promise<RunResult> {
     clients.keys.map((k) => keyHashSlot(k)),
     profile.dropLimit,
     profile.groups + 6,
-    opts.mutate === 'no-reconcile',
+    profile.recordDelay,
+    opts.mutate,
   );
   reshard = rs;
   world.listener = {
@@ -154,7 +158,10 @@ export async function runGroupsSeed(opts: RunOptions): Promise<RunResult> {
     for (const f of faults) if (!opts.skipFaults?.has(f.n)) world.queue.push(f.at, { kind: 'fault', fault: f });
     clients.start();
     const layout = map.ranges.map((r) => `g${r.group}:${r.start}-${r.end}@${map.groups.find((g) => g.id === r.group)!.voters.join(',')}`).join(' ');
-    world.trace(K.Cluster, `boot ${profile.nodes} nodes, ${profile.groups} groups (${layout}), keys ${clients.keys.join(',')}: ${describeProfile(profile)}`);
+    world.trace(
+      K.Cluster,
+      `boot ${profile.nodes} nodes, ${profile.groups} groups (${layout}), keys ${clients.keys.join(',')}, record delay ${profile.recordDelay}, cleanup limit ${profile.dropLimit}: ${describeProfile(profile)}`,
+    );
     while (world.step < opts.steps) await world.next();
     world.healAll();
     await awaitGroupsLive(world, rs);
