@@ -103,4 +103,29 @@ describe('multi-group simulation (issue 13): splits, replica moves and leader tr
     expect(fixed.violation).toBeUndefined();
     expect(fixed.tracer.lines.map((l) => l.text)).toContain('n4 starts g5 empty (it no longer hosts g2)');
   }, 120_000);
+
+  it("a new group's replicas in the map follow its own configuration, not the parent's replicas when the split is recorded (seed 78)", async () => {
+    // The shrunk run of seed 78 (docs/testing.md): g2 splits into g6 at index 12 (voters
+    // n1,n3,n5), then moves n3 off g2, recorded in the map before the split is. The map's split
+    // copies g2's replicas as the map lists them then (n1,n2,n5), so n3 retires its replica of
+    // g6, a voter holding committed entries: with n1 cut off, entry 14 is on n5 alone.
+    const faults = new Set([0, 2, 3, 4, 8, 9, 12]);
+    const base = await runSeed({ seed: 78, steps: 6877, groups: 3 });
+    const options: RunOptions = {
+      seed: 78,
+      steps: 6877,
+      groups: 3,
+      skipFaults: new Set(base.faults.map((f) => f.n).filter((n) => !faults.has(n))),
+      calm: true,
+      noAutoSnapshots: true,
+      clients: 2,
+    };
+    const broken = await runSeed({ ...options, mutate: 'map-copies-parent' });
+    expect(broken.violation?.invariant).toBe('committed-entry-lost');
+    expect(broken.violation?.message).toMatch(/a quorum of n1, n3, n5/);
+    const fixed = await runSeed({ ...options, trace: true });
+    expect(fixed.violation).toBeUndefined();
+    expect(fixed.tracer.lines.some((l) => /map epoch \d+: g2 split: slots \d+-\d+ to g6/.test(l.text))).toBe(true);
+    expect(fixed.tracer.lines.some((l) => /n3 retires g6/.test(l.text))).toBe(false);
+  }, 120_000);
 });
