@@ -1,10 +1,11 @@
 /**
  * The world of a multi-group run (issue 13): nodes hosting replicas of several Raft groups over
- * one simulated network, the event queue and its loop, and the hooks every replica feeds. It is
- * cluster.ts for many groups: what differs is that a node's replicas share its fate (a crash
- * kills every group of the node, a restart rebuilds each from its own storage on the node's
- * disk), its links (a partition cuts every group between two nodes; messages are tagged by
- * group) and its disk queue (one engine: writes become durable in issue order across groups).
+ * one simulated network, the event queue and its loop, and what every replica reports (through
+ * hooks.ts). It is cluster.ts for many groups: what differs is that a node's replicas share its
+ * fate (a crash kills every group of the node, a restart rebuilds each from its own storage on
+ * the node's disk), its links (a partition cuts every group between two nodes; messages are
+ * tagged by group) and its disk queue (one engine: writes become durable in issue order across
+ * groups).
  *
  * The resharding operations and the slot map are reshard.ts's, the clients clients.ts's, the
  * schedule, healing and the verdict run.ts's.
