@@ -19,7 +19,7 @@ const EFFECTS: Record<string, RegExp> = {
   'a node hosting several groups crashed': /n\d crashed \(fault #\d+\), [2-9] group/,
   'every group of a node restarted from its disk': /n\d restarted from disk: g\d+ g\d+/,
   partition: /fault #\d+ partition (halves|isolate|one-way|bridge|ring)/,
-  'split group started empty where no image could be taken': /starts g\d+ empty/,
+  'split group started empty where no image could be taken': /starts g\d+ empty \((its g\d+ skipped the split entry|it no longer hosts g\d+)/,
   'liveness of every group after healing': /liveness: g1@\d+ .* applied on every member, cleanup done/,
 };
 
