@@ -1,14 +1,17 @@
 /**
- * npm run sim -- --seeds N [--seed-start S] [--steps K] [--nodes 1|2|3|5] [--read-mode safe|lease]
+ * npm run sim -- --seeds N [--seed-start S] [--steps K] [--nodes 1|2|3|5] [--read-mode safe|lease] [--groups G]
  * npm run sim -- --seed S [--steps K] [--nodes N] [--faults a,b,..|none] [--calm] [--no-auto-snapshots] [--clients C] [--quiet]
  *
  * The first form runs N seeds and shrinks any that fail; the second replays one seed with its
- * full trace (and the knobs a shrunk report prints). The last line is always
+ * full trace (and the knobs a shrunk report prints). `--groups G` makes every run a multi-group
+ * one (groups/run.ts): G data groups at the start on 3 to 5 nodes (`--nodes 3|4|5` fixes it),
+ * split, moved and transferred mid-fault; `--mutate read-unowned|no-reconcile` breaks the
+ * protocol on purpose (run-options.ts), to see the checks catch it. The last line is always
  * `seeds: N, steps: T, violations: V`.
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_SEEDS, DEFAULT_STEPS, runSeeds } from './runner.ts';
-import { runSeed } from './simulation.ts';
+import { DEFAULT_SEEDS, DEFAULT_STEPS, GROUP_STEPS, runSeeds } from './runner.ts';
+import { type RunOptions, runSeed } from './simulation.ts';
 import { formatLine } from './trace.ts';
 
 async function main(): Promise<number> {
@@ -26,6 +29,8 @@ async function main(): Promise<number> {
       quiet: { type: 'boolean' },
       'no-shrink': { type: 'boolean' },
       'read-mode': { type: 'string' },
+      groups: { type: 'string' },
+      mutate: { type: 'string' },
     },
     strict: true,
   });
@@ -35,16 +40,24 @@ async function main(): Promise<number> {
     if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a non-negative integer, got ${v}`);
     return n;
   };
-  const steps = int('steps', values.steps, DEFAULT_STEPS)!;
   const nodes = int('nodes', values.nodes);
-  if (nodes !== undefined && ![1, 2, 3, 5].includes(nodes)) throw new UsageError('--nodes must be 1, 2, 3 or 5');
+  const groups = int('groups', values.groups);
+  if (groups !== undefined && (groups < 1 || groups > 16)) throw new UsageError('--groups must be within 1..16');
+  if (groups === undefined && nodes !== undefined && ![1, 2, 3, 5].includes(nodes)) throw new UsageError('--nodes must be 1, 2, 3 or 5');
+  const mutation = values.mutate;
+  if (mutation !== undefined && (groups === undefined || !['read-unowned', 'no-reconcile', 'map-copies-parent'].includes(mutation))) {
+    throw new UsageError('--mutate must be read-unowned, no-reconcile or map-copies-parent, with --groups');
+  }
+  const mutate = mutation as RunOptions['mutate'];
+  const steps = int('steps', values.steps, groups === undefined ? DEFAULT_STEPS : GROUP_STEPS)!;
+  if (groups !== undefined && nodes !== undefined && ![3, 4, 5].includes(nodes)) throw new UsageError('--nodes must be 3, 4 or 5 with --groups');
   const mode = values['read-mode'];
   if (mode !== undefined && mode !== 'safe' && mode !== 'lease') throw new UsageError('--read-mode must be safe or lease');
   const readMode: 'safe' | 'lease' | undefined = mode;
 
   if (values.seed !== undefined) {
     const seed = int('seed', values.seed)!;
-    const base = await runSeed({ seed, steps, nodes, readMode });
+    const base = await runSeed({ seed, steps, nodes, readMode, groups, mutate });
     let skipFaults: Set<number> | undefined;
     if (values.faults !== undefined) {
       const keep = new Set(values.faults === 'none' ? [] : values.faults.split(',').map((x) => int('faults', x)!));
@@ -59,6 +72,8 @@ async function main(): Promise<number> {
       noAutoSnapshots: values['no-auto-snapshots'],
       clients: int('clients', values.clients),
       readMode,
+      groups,
+      mutate,
     };
     const result = await runSeed({ ...options, trace: true });
     if (!values.quiet) for (const l of result.tracer.lines) console.log(formatLine(l));
@@ -72,7 +87,7 @@ async function main(): Promise<number> {
   const seedStart = int('seed-start', values['seed-start'], 1)!;
   const started = performance.now();
   const print = (line: string) => console.log(line);
-  const batch = await runSeeds({ seeds, seedStart, steps, nodes, readMode, shrink: !values['no-shrink'], print });
+  const batch = await runSeeds({ seeds, seedStart, steps, nodes, readMode, groups, mutate, shrink: !values['no-shrink'], print });
   const secs = ((performance.now() - started) / 1000).toFixed(1);
   console.log(`${batch.ops} client operations checked; sizes ${JSON.stringify(batch.sizes)}; ${batch.leases} with lease reads; ${secs}s`);
   for (const v of batch.violations) console.log(`failing seed ${v.seed}: ${v.violation!.invariant}`);
@@ -90,6 +105,8 @@ try {
   if (!(e instanceof Error)) throw e;
   const parseError = (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ?? false;
   if (!(e instanceof UsageError) && !parseError) throw e;
-  console.error(`${e.message}\nusage: npm run sim -- --seeds N [--seed-start S] [--steps K] [--nodes 1|2|3|5] [--read-mode safe|lease] | --seed S`);
+  console.error(
+    `${e.message}\nusage: npm run sim -- --seeds N [--seed-start S] [--steps K] [--nodes 1|2|3|5] [--read-mode safe|lease] [--groups G] | --seed S`,
+  );
   process.exitCode = 2;
 }

@@ -39,6 +39,8 @@ export const Invariant = {
   CoreError: 'core-error',
   Liveness: 'liveness',
   Linearizability: 'linearizability',
+  /** Multi-group runs: a group's store owns a slot the split entries gave elsewhere, or a map disagrees (groups/ownership.ts). */
+  KeyOwnership: 'key-ownership',
 } as const;
 export type Invariant = (typeof Invariant)[keyof typeof Invariant];
 

@@ -17,4 +17,14 @@ export interface RunOptions {
   noAutoSnapshots?: boolean;
   /** Overrides the profile's read mode (lease implies CheckQuorum). */
   readMode?: 'safe' | 'lease';
+  /** Data groups of the initial slot map: a multi-group run (groups/run.ts) instead of one group. */
+  groups?: number;
+  /**
+   * A multi-group run with a deliberate fault of the protocol, to show that the checks catch it
+   * and that its failures shrink: `read-unowned` serves reads without the owner check (the
+   * RESP guard's `ownsKey`), `no-reconcile` never starts a group the map lists for a node that
+   * could not take the split image, `map-copies-parent` leaves the new group's replicas in the
+   * map as the map's split op copies them from the parent (groups/reshard.ts).
+   */
+  mutate?: 'read-unowned' | 'no-reconcile' | 'map-copies-parent';
 }

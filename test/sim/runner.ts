@@ -10,6 +10,8 @@ import { formatLine, TraceKind } from './trace.ts';
 /** The CLI's defaults: 1000 seeds of 3000 chaos steps each (about 20 s of CPU). */
 export const DEFAULT_SEEDS = 1000;
 export const DEFAULT_STEPS = 3000;
+/** Chaos steps of a multi-group run (`--groups`): each step covers less time with more groups. */
+export const GROUP_STEPS = 6000;
 
 export interface BatchOptions {
   seeds: number;
@@ -17,6 +19,9 @@ export interface BatchOptions {
   steps: number;
   nodes?: number;
   readMode?: 'safe' | 'lease';
+  /** Multi-group runs with this many data groups at the start (groups/run.ts). */
+  groups?: number;
+  mutate?: RunOptions['mutate'];
   /** Shrink the first failing seed and print its trace (default true); later ones are only listed. */
   shrink?: boolean;
   /** Receives report lines as they are produced. */
@@ -42,7 +47,7 @@ export async function runSeeds(opts: BatchOptions): Promise<BatchResult> {
   const print = opts.print ?? (() => {});
   const out: BatchResult = { seeds: 0, steps: 0, violations: [], sizes: {}, leases: 0, ops: 0 };
   for (let seed = opts.seedStart; seed < opts.seedStart + opts.seeds; seed++) {
-    const options: RunOptions = { seed, steps: opts.steps, nodes: opts.nodes, readMode: opts.readMode };
+    const options: RunOptions = { seed, steps: opts.steps, nodes: opts.nodes, readMode: opts.readMode, groups: opts.groups, mutate: opts.mutate };
     const result = await runSeed({ ...options, trace: opts.trace });
     opts.inspect?.(result);
     out.seeds++;
@@ -64,6 +69,8 @@ export function replayCommand(o: RunOptions, fired: number[] | undefined): strin
   const parts = [`npm run sim -- --seed ${o.seed} --steps ${o.steps}`];
   if (o.nodes !== undefined) parts.push(`--nodes ${o.nodes}`);
   if (o.readMode !== undefined) parts.push(`--read-mode ${o.readMode}`);
+  if (o.groups !== undefined) parts.push(`--groups ${o.groups}`);
+  if (o.mutate !== undefined) parts.push(`--mutate ${o.mutate}`);
   if (fired) parts.push(`--faults ${fired.join(',') || 'none'}`);
   if (o.calm) parts.push('--calm');
   if (o.noAutoSnapshots) parts.push('--no-auto-snapshots');

@@ -83,7 +83,11 @@ export type Fault =
    * learner before the term is durable, and wins the same term again (down long enough for the
    * learner's answers of that term to be lost, which would raise its term); the learner is promoted.
    */
-  | { kind: 'unsynced-term'; diskDelay: number; downtime: number };
+  | { kind: 'unsynced-term'; diskDelay: number; downtime: number }
+  /** Multi-group runs (groups/reshard.ts): a group splits with one entry in its log. */
+  | { kind: 'split' }
+  /** Multi-group runs: a replica of a group moves (learner, promote, remove an old voter). */
+  | { kind: 'move-replica' };
 
 export type ChurnTarget = 'leader' | 'any' | 'voter' | 'elected' | 'committer' | 'proposer' | 'sender';
 
@@ -262,6 +266,10 @@ export function describeFault(f: Fault): string {
       return `transfer leadership, then ${f.cut === 'isolate' ? 'isolate' : 'deafen'} the old leader for ${f.duration}`;
     case 'unsynced-term':
       return `single voter re-elected on a slow disk (<=${f.diskDelay}), crashed before its term is durable`;
+    case 'split':
+      return 'split a group';
+    case 'move-replica':
+      return 'move a replica of a group';
   }
 }
 

@@ -87,6 +87,8 @@ export interface NodeHooks {
   /** Committed entries are about to be applied (before their hard state is durable). */
   applying(node: SimNode, rd: Ready): void;
   applied(node: SimNode, e: Entry): void;
+  /** A KV entry applied, with its results (multi-group runs judge which group applied what). */
+  kvApplied?(node: SimNode, index: number, entry: KvEntry, results: KvResult[]): void;
   confApplied(node: SimNode, e: Entry, conf: ConfState): void;
   snapshotInstalled(node: SimNode, snap: Snapshot): void;
   /** A Ready with committed entries was advanced. */
@@ -156,7 +158,7 @@ class Process {
         this.proposals.applied(e.index, e.term, this.conf);
         hooks.confApplied(node, e, this.conf);
       },
-      kvApplied: () => {},
+      kvApplied: (index, entry, results) => hooks.kvApplied?.(node, index, entry, results),
       unusable: (index, err) => hooks.failed(node, `entry ${index} could not be applied`, err),
     });
     // A deferred run of a dead incarnation's loop never happens.

@@ -7,6 +7,7 @@
  */
 import { checkLinearizability, formatCounterexample } from '../support/linearizability.ts';
 import { Cluster } from './cluster.ts';
+import { runGroupsSeed } from './groups/run.ts';
 import { Invariant, InvariantViolation } from './invariants.ts';
 import type { RunOptions } from './run-options.ts';
 import type { Profile, ScheduledFault } from './schedule.ts';
@@ -34,6 +35,7 @@ export interface RunResult {
 }
 
 export async function runSeed(opts: RunOptions): Promise<RunResult> {
+  if (opts.groups !== undefined) return runGroupsSeed(opts);
   const cluster = new Cluster(opts);
   let violation: Violation | undefined;
   try {
