@@ -13,13 +13,13 @@
  * simulated network routes by node id.
  */
 import { createHash } from 'node:crypto';
-import { type ConfState, type NodeId, NONE } from '../../../src/raft/index.ts';
+import { type ConfState, NONE, type NodeId } from '../../../src/raft/index.ts';
 import { MemoryLog } from '../../../src/storage/memory-log.ts';
 import { Checks } from '../checks.ts';
 import { fnv, GENESIS_DIGEST } from '../digest.ts';
 import { SafetyMonitor } from '../invariants.ts';
-import { Disk } from '../sim-storage.ts';
 import type { SimNode } from '../sim-node.ts';
+import { Disk } from '../sim-storage.ts';
 import type { TraceKind } from '../trace.ts';
 
 export type GroupId = number;
