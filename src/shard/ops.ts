@@ -58,7 +58,14 @@ export type ShardOpName = keyof typeof SHARD_OP;
 /** Fields of each op besides `type` and `epoch`; the mapped type fails to compile without one. */
 interface ShardOpShapes {
   createGroup: { group: GroupId; voters: NodeId[]; leaderHint?: NodeId };
-  split: { group: GroupId; atSlot: number; newGroup: GroupId };
+  /**
+   * `voters`/`learners`: the new group's configuration, which is the parent's *at the split
+   * entry* (every replica starts the new group with it). The map's copy of the parent's replicas
+   * can differ by the time the split is recorded (a move of the parent recorded in between), and
+   * a map that names other replicas than the group's configuration would have a node drop a
+   * replica its group still counts as a voter. Absent: the parent's replicas in the map.
+   */
+  split: { group: GroupId; atSlot: number; newGroup: GroupId; voters?: NodeId[]; learners?: NodeId[] };
   addLearner: { group: GroupId; node: NodeId };
   promote: { group: GroupId; node: NodeId };
   removeReplica: { group: GroupId; node: NodeId };
@@ -175,7 +182,11 @@ export function apply(map: SlotMap, op: ShardOp): ApplyResult {
         else ranges.push({ start: r.start, end: op.atSlot - 1, group: r.group }, { start: op.atSlot, end: r.end, group: op.newGroup });
       }
       const parent = findGroup(map, op.group)!;
-      const child = withHint({ id: op.newGroup, voters: [...parent.voters], learners: [...parent.learners] }, parent.leaderHint);
+      const voters = op.voters ? [...op.voters] : [...parent.voters];
+      const learners = op.learners ? [...op.learners] : [...parent.learners];
+      // The parent's hint when it is one of the new group's voters, else its first voter.
+      const hint = parent.leaderHint !== undefined && voters.includes(parent.leaderHint) ? parent.leaderHint : voters[0];
+      const child = withHint({ id: op.newGroup, voters, learners }, hint);
       const groups = [...map.groups, child].sort((a, b) => a.id - b.id);
       return { map: { epoch, ranges: joinRanges(ranges), groups } };
     }
@@ -238,6 +249,18 @@ function splitProblem(map: SlotMap, op: ShardOp & { type: 'split' }): string | u
   }
   if (!below) return SHARD_ERRORS.nothingBelow(op.group, op.atSlot);
   if (!from) return SHARD_ERRORS.nothingFrom(op.group, op.atSlot);
+  if (op.voters !== undefined || op.learners !== undefined) {
+    const voters: unknown = op.voters ?? [];
+    const learners: unknown = op.learners ?? [];
+    if (!Array.isArray(voters) || !Array.isArray(learners) || voters.length === 0) return SHARD_ERRORS.unreadable('a split names no voter');
+    const all = [...voters, ...learners];
+    for (const n of all) {
+      const problem = nodeIdProblem(n);
+      if (problem) return problem;
+    }
+    if (new Set(all).size !== all.length) return SHARD_ERRORS.unreadable('a split names a node twice');
+    if (all.length > SHARD_LIMITS.maxReplicas) return SHARD_ERRORS.tooManyReplicas(op.newGroup);
+  }
   return undefined;
 }
 

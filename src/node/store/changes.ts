@@ -25,6 +25,8 @@ export interface ChangeHost {
   readonly groups: ReadonlyMap<number, RaftNode>;
   readonly map: SlotMap | undefined;
   readonly metadata: RaftNode;
+  /** The configuration a split applied here gave its new group (reconcile.ts). */
+  splitConf?(group: number): { voters: string[]; learners: string[] } | undefined;
 }
 
 /** How long a moved replica may take to catch up before the move gives up (it stays a learner). */
@@ -99,7 +101,8 @@ export async function splitGroup(host: ChangeHost, group: number, slot: number):
   if (result?.type === 'error') throw new MapChangeError(result.message.replace(/^ERR /, ''));
   if (result?.type !== 'split') throw new MapChangeError(`group ${group} did not split (${result?.type ?? 'no result'}); try again`);
   host.log.info({ group, slot, newGroup }, `split group ${group} at slot ${slot}: new group ${newGroup}`);
-  const next = await record(host, body, (m) => findGroup(m, newGroup) !== undefined);
+  // The new group's replicas are the parent's at the split entry, not the map's now.
+  const next = await record(host, { ...body, ...host.splitConf?.(newGroup) }, (m) => findGroup(m, newGroup) !== undefined);
   return { map: next, newGroup };
 }
 

@@ -52,11 +52,23 @@ export class Reconciler {
   private readonly missing = new Map<number, number>();
   private readonly unassigned = new Map<number, number>();
   private recording = false;
+  /** The configuration each split applied here gave its new group (the parent's at the entry). */
+  private readonly confAtSplit = new Map<number, { voters: string[]; learners: string[] }>();
 
   constructor(
     private readonly host: ReconcileHost,
     private readonly log: Logger,
   ) {}
+
+  /**
+   * The new group's configuration, as the split entry gave it: what the map must record for it
+   * (a map that named other replicas would have a node drop a replica the group counts on).
+   * From the split as applied here, else from this node's replica of the new group.
+   */
+  splitConf(group: number): { voters: string[]; learners: string[] } | undefined {
+    const conf = this.confAtSplit.get(group) ?? this.host.groups.get(group)?.confState();
+    return conf && { voters: [...conf.voters], learners: [...conf.learners] };
+  }
 
   /** Everything queued so far is done. */
   idle(): Promise<void> {
@@ -65,6 +77,7 @@ export class Reconciler {
 
   /** The parent applied a split (its 'split' event, inside the apply). */
   onSplit(parent: number, node: RaftNode, split: AppliedSplit): void {
+    this.confAtSplit.set(split.group, { voters: [...split.conf.voters], learners: [...split.conf.learners] });
     // Taken now: the image is consistent at the split entry whenever it is read (copy on write).
     const image = node.kv.takeSplitImage(split.group);
     this.creating.add(split.group);
@@ -129,10 +142,10 @@ export class Reconciler {
     if (this.recording || this.host.splitting() || !g0?.isLeader()) return;
     for (const [id, node] of this.host.groups) {
       if (id === METADATA_GROUP) continue;
-      const rec = node.kv.splits.find((s) => !findGroup(map, s.group));
+      const rec = node.kv.splits.find((s) => !findGroup(map, s.group) && this.splitConf(s.group));
       if (!rec) continue;
       this.recording = true;
-      changeMap(g0, { type: 'split', group: id, atSlot: rec.slots[0], newGroup: rec.group })
+      changeMap(g0, { type: 'split', group: id, atSlot: rec.slots[0], newGroup: rec.group, ...this.splitConf(rec.group) })
         .then(
           (m) =>
             this.log.info(

@@ -288,6 +288,11 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
     return this.exclusive(() => splitGroup(this, group, slot));
   }
 
+  /** The configuration a split applied here gave its new group (reconcile.ts). */
+  splitConf(group: number): { voters: string[]; learners: string[] } | undefined {
+    return this.reconciler.splitConf(group);
+  }
+
   /** Moves group `group`'s replica from node `from` to node `to` (changes.ts). */
   moveReplica(group: number, from: string, to: string): Promise<SlotMap> {
     return this.exclusive(() => moveReplica(this, group, from, to));
