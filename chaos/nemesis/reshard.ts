@@ -173,8 +173,8 @@ export function plan(ctx: PlanHost, list: ShardList, metaLeader: string | null):
   const busy = ctx.changes.busy;
   const dataShards = list.shards.filter((s) => s.role === 'data').length;
   const kinds: ShardChangeKind[] = busy ? [] : ctx.rnd.shuffle(dataShards < MAX_DATA_SHARDS ? ['split', 'move-replica'] : ['move-replica']);
-  // Each of split and move gets a third of the draws while none is in flight; leaders move otherwise.
-  if (kinds.length > 0 && ctx.rnd.chance(1 / (kinds.length + 1))) kinds.length = 0;
+  // While none is in flight, splits and moves share 80% of the draws; leaders move otherwise.
+  if (kinds.length > 0 && ctx.rnd.chance(0.2)) kinds.length = 0;
   for (const kind of kinds) {
     const shard = pickShard(ctx, list, metaLeader);
     const p = shard && (kind === 'split' ? planSplit(ctx, shard) : planMove(ctx, shard));
