@@ -83,9 +83,16 @@ export class ShardChanges {
     this.pending.add(p);
   }
 
-  /** Waits for every change in flight to be answered (each is bounded by its timeout). */
-  async settle(): Promise<void> {
-    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  /**
+   * Waits for the changes in flight to be answered, at most `timeoutMs`; true if all were. A
+   * move still catching up is left running: recovery and the final reads go on around it.
+   */
+  async settle(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.pending.size > 0 && Date.now() < deadline) {
+      await Promise.race([Promise.all([...this.pending]), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+    }
+    return this.pending.size === 0;
   }
 
   /** `{ split: { done: 3, refused: 1 }, ... }`, for the summary and the log. */
@@ -204,7 +211,7 @@ export async function reshard(ctx: NemesisContext): Promise<Fault> {
     detail: `${p.detail} (epoch ${list.epoch}, via ${via.id})`,
     nodes: p.nodes,
     // Nothing to undo: a change that completes is the new normal. It may still be running;
-    // the run waits for every change before it checks recovery.
+    // the run waits a while for it before it checks recovery.
     heal: async () => {},
   };
 }

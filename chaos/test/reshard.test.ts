@@ -80,8 +80,12 @@ describe('reshard: what it asks for', () => {
       () => {},
     );
     for (let seed = 1; seed <= 100; seed++) expect(plan({ rnd: new Random(seed), members, changes }, map, 'n1')?.kind).toBe('transfer-leader');
+    const t0 = Date.now();
+    expect(await changes.settle(200)).toBe(false);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
+    expect(changes.counts()).toEqual({ 'move-replica': { pending: 1 } });
     answer({ outcome: 'done', status: 200, message: '' });
-    await changes.settle();
+    expect(await changes.settle(5000)).toBe(true);
     expect(changes.busy).toBe(false);
     expect(changes.counts()).toEqual({ 'move-replica': { done: 1 } });
 
