@@ -13,6 +13,13 @@ interface Spec {
 
 export const OPTIONS = {
   nodes: { kind: 'int', default: 5, min: 3, max: 9, help: 'initial cluster size' },
+  shards: {
+    kind: 'int',
+    default: 1,
+    min: 1,
+    max: 16,
+    help: "the nodes' --shards: data groups (Raft groups owning slot ranges) besides the slot map's group 0; clients route by slot",
+  },
   time: { kind: 'int', default: 60, min: 5, help: 'seconds of load under faults (recovery and checking come on top)' },
   nemesis: { kind: 'nemeses', default: 'partition,kill,pause', help: `comma-separated: ${NEMESES.join(',')}` },
   workload: { kind: WORKLOADS, default: 'register', help: WORKLOADS.join(' | ') },
@@ -39,6 +46,7 @@ export const OPTIONS = {
 
 export interface ChaosOptions {
   nodes: number;
+  shards: number;
   time: number;
   nemesis: NemesisName[];
   workload: WorkloadName;
@@ -114,5 +122,11 @@ export function parseOptions(argv: readonly string[], defaultSeed: number): Chao
       out[camel(name)] = v;
     }
   }
-  return out as unknown as ChaosOptions;
+  const o = out as unknown as ChaosOptions;
+  if (o.nemesis.includes('reshard') && o.shards < 2) throw new OptionError('nemesis', 'reshard changes shards: run it with --shards 2 or more');
+  // Removing a node from a sharded cluster means draining its replicas first (the rebalancer's
+  // `member drain`), which the membership nemesis does not do.
+  if (o.nemesis.includes('membership') && o.shards > 1) throw new OptionError('nemesis', 'membership is for a cluster of one group: not with --shards');
+  if (o.followerReads && o.shards > 1) throw new OptionError('follower-reads', 'is for a cluster of one group: not with --shards');
+  return o;
 }

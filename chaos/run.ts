@@ -10,6 +10,7 @@ import { ChaosCluster } from './cluster/cluster.ts';
 import type { ChaosOp } from './history/ops.ts';
 import { Recorder } from './history/recorder.ts';
 import type { NemesisContext } from './nemesis/nemeses.ts';
+import { ShardChanges } from './nemesis/reshard.ts';
 import { Scheduler } from './nemesis/scheduler.ts';
 import type { ChaosOptions } from './options.ts';
 import { Random } from './random.ts';
@@ -74,6 +75,7 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
   let waited = false;
   const cluster = new ChaosCluster({
     nodes: o.nodes,
+    shards: o.shards,
     dir,
     extraArgs: [
       '--read-mode',
@@ -103,14 +105,22 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
     connectTimeoutMs: 1000,
     followerReads: o.followerReads,
   });
-  const ctx: NemesisContext = { cluster, load, rnd: rnd.fork(), maxSkewMs: o.maxSkewMs, log: (l) => log(`[${(elapsed() / 1000).toFixed(1)}s] ${l}`) };
+  const changes = new ShardChanges();
+  const ctx: NemesisContext = {
+    cluster,
+    load,
+    rnd: rnd.fork(),
+    maxSkewMs: o.maxSkewMs,
+    changes,
+    log: (l) => log(`[${(elapsed() / 1000).toFixed(1)}s] ${l}`),
+  };
   const harness: Anomaly[] = [];
   let loadStart = 0;
   let loadEnd = 0;
   let recovered = false;
   let finalReadsComplete = false;
   try {
-    log(`run ${dir}: ${o.nodes} nodes, ${o.time}s, nemesis ${o.nemesis.join(',')}, workload ${o.workload}, seed ${o.seed}`);
+    log(`run ${dir}: ${o.nodes} nodes${o.shards > 1 ? ` (${o.shards} shards)` : ''}, ${o.time}s, nemesis ${o.nemesis.join(',')}, workload ${o.workload}, seed ${o.seed}`);
     await cluster.start();
     if (!(await cluster.waitHealthy(60_000))) throw new SetupError('the cluster did not elect a leader within 60 s of starting');
     cluster.startPolling();
@@ -133,6 +143,12 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
     for (const n of cluster.memberNodes()) if (!n.running) n.start();
     await load.stop();
     loadEnd = elapsed();
+    if (changes.log.length > 0) {
+      // A move still in flight ends (or gives up, after 120 s) on its own.
+      ctx.log('faults healed, load stopped; waiting (30 s at most) for the shard changes in flight');
+      if (!(await changes.settle(30_000))) ctx.log('a shard change is still in flight: recovery and final reads go on around it');
+      ctx.log(`shard changes: ${JSON.stringify(changes.counts())}`);
+    }
     ctx.log('faults healed, load stopped; waiting for recovery');
     recovered = await cluster.waitHealthy(30_000);
     await sleep(workload.finalDelayMs(elapsed()));
@@ -161,6 +177,7 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
         startedAt: startedAt.toISOString(),
         seed: o.seed,
         nodes: o.nodes,
+        shards: o.shards,
         timeS: o.time,
         nemesis: o.nemesis,
         workload: o.workload,
@@ -180,9 +197,10 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
       { recovered, finalReadsComplete, unexpectedExits: cluster.unexpectedExits, members: cluster.members, roles: cluster.roles },
       harness,
     );
+    if (changes.log.length > 0) summary.shardChanges = { counts: changes.counts(), changes: changes.log };
     writeSummary(join(dir, 'summary.json'), summary);
     writeTimeline(join(dir, 'timeline.svg'), {
-      title: `${o.workload} / ${o.nemesis.join(',')} / ${o.nodes} nodes / seed ${o.seed}: ${summary.valid ? 'valid' : 'INVALID'}`,
+      title: `${o.workload} / ${o.nemesis.join(',')} / ${o.nodes} nodes${o.shards > 1 ? `, ${o.shards} shards` : ''} / seed ${o.seed}: ${summary.valid ? 'valid' : 'INVALID'}`,
       ops: rec.ops,
       windows,
       roles: cluster.roles,

@@ -10,12 +10,15 @@ import { type Cut, type Endpoint, Firewall } from '../net/firewall.ts';
 import { Network } from '../net/network.ts';
 import { LoopDisk } from './disk.ts';
 import { ChaosNode, HTTP_PORT, type NodeSpec, type NodeStatus, RESP_PORT } from './node-proc.ts';
+import { shardsSettled } from './shards.ts';
 
 export interface ClusterOptions {
   nodes: number;
   /** The run's result directory; data/ and logs/ go below it. */
   dir: string;
   extraArgs: readonly string[];
+  /** Data groups (`--shards`); above 1 the nodes host many groups and group 0 holds the slot map. */
+  shards: number;
   /** The libfaketime library, when the clock nemesis runs. */
   faketimeLib?: string;
   /** Data directories on loop-mounted ext4 images, for the power nemesis (disk.ts). */
@@ -88,7 +91,7 @@ export class ChaosCluster {
       logFile: join(this.opts.dir, 'logs', `${id}.log`),
       peers: '',
       join: joining,
-      extraArgs: this.opts.extraArgs,
+      extraArgs: this.opts.shards > 1 && !joining ? ['--shards', String(this.opts.shards), ...this.opts.extraArgs] : this.opts.extraArgs,
       clock: this.opts.faketimeLib ? { lib: this.opts.faketimeLib, file: join(this.opts.dir, 'data', `${id}.faketime`) } : undefined,
     };
     if (this.opts.loopDisks) {
@@ -152,7 +155,9 @@ export class ChaosCluster {
 
   /**
    * Waits until every member runs, one leader is agreed on by all, it counts exactly the
-   * intended voters, and every member has applied the leader's commit index.
+   * intended voters, and every member has applied the leader's commit index. With shards, that
+   * is group 0 (what /v1/cluster reports; nodes past its five voters are its learners), and
+   * every data group must have a leader and every node the same map (shards.ts).
    */
   async waitHealthy(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
@@ -162,9 +167,12 @@ export class ChaosCluster {
       const leaders = new Set([...sts.values()].map((s) => s.leader));
       const leader = [...sts.values()].find((s) => s.role === 'leader');
       if (sts.size === nodes.length && leaders.size === 1 && leader) {
-        const voters = [...leader.voters].sort().join(',');
+        const sharded = this.opts.shards > 1;
+        const voters = [...leader.voters, ...(sharded ? leader.learners : [])].sort().join(',');
         const caughtUp = [...sts.values()].every((s) => s.applied >= leader.commit);
-        if (caughtUp && voters === [...this.members].sort().join(',') && leader.learners.length === 0) return true;
+        if (caughtUp && voters === [...this.members].sort().join(',') && (sharded || leader.learners.length === 0)) {
+          if (!sharded || (await shardsSettled(nodes))) return true;
+        }
       }
       await sleep(250);
     }

@@ -8,8 +8,9 @@ import type { ChaosNode } from '../cluster/node-proc.ts';
 import type { Random } from '../random.ts';
 import type { LoadRunner } from '../workload/runner.ts';
 import { makePartition, PARTITIONS } from './partition.ts';
+import { reshard, type ShardChanges } from './reshard.ts';
 
-export const NEMESES = ['partition', 'kill', 'pause', 'membership', 'clock', 'power'] as const;
+export const NEMESES = ['partition', 'kill', 'pause', 'membership', 'clock', 'power', 'reshard'] as const;
 export type NemesisName = (typeof NEMESES)[number];
 
 export interface NemesisContext {
@@ -18,6 +19,8 @@ export interface NemesisContext {
   rnd: Random;
   /** The clock nemesis's bound on any node's offset, in ms. */
   maxSkewMs: number;
+  /** The reshard nemesis's changes, in flight and done (reshard.ts). */
+  changes: ShardChanges;
   log: (line: string) => void;
 }
 
@@ -161,4 +164,4 @@ const clock: Start = async (ctx) => {
   };
 };
 
-export const NEMESIS_TABLE: Record<NemesisName, Start> = { partition, kill, pause, membership, clock, power };
+export const NEMESIS_TABLE: Record<NemesisName, Start> = { partition, kill, pause, membership, clock, power, reshard };

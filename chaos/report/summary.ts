@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { type Anomaly, type CheckResult, describe, smallest } from '../check/result.ts';
 import type { RoleSample, UnexpectedExit } from '../cluster/cluster.ts';
 import type { ChaosOp } from '../history/ops.ts';
+import type { ShardChange } from '../nemesis/reshard.ts';
 import type { FaultWindow } from '../nemesis/scheduler.ts';
 
 export interface Counts {
@@ -49,6 +50,8 @@ export interface RunInfo {
   startedAt: string;
   seed: number;
   nodes: number;
+  /** Data groups; absent in runs before `--shards`. */
+  shards?: number;
   timeS: number;
   nemesis: string[];
   workload: string;
@@ -81,6 +84,8 @@ export interface Summary {
   counterexample: { kind: string; key?: string; message: string; ops: string[]; text?: string } | null;
   cluster: ClusterReport;
   faults: FaultWindow[];
+  /** The reshard nemesis's changes: counts by kind and outcome, and each with its answer. */
+  shardChanges?: { counts: Record<string, Record<string, number>>; changes: ShardChange[] };
 }
 
 const show = (a: Anomaly) => ({ kind: a.kind, key: a.key, message: a.message, ops: a.ops.map(describe) });
@@ -125,6 +130,7 @@ export function summaryLines(s: Summary): string[] {
       `  ${(w.start / 1000).toFixed(1).padStart(6)}s-${(w.end / 1000).toFixed(1).padEnd(6)} ${w.name.padEnd(28)} ${String(w.ops).padStart(5)} ops ${pct(w).padStart(6)}  ${w.detail}`,
     );
   }
+  if (s.shardChanges) lines.push(`shard changes: ${JSON.stringify(s.shardChanges.counts)}`);
   for (const c of s.checks) lines.push(`check ${c.checker}: ${c.valid ? 'ok' : `${c.anomalies} anomalies`} ${JSON.stringify(c.stats)}`);
   if (!s.cluster.recovered) lines.push('cluster did not recover after the faults were healed');
   for (const e of s.cluster.unexpectedExits) lines.push(`node ${e.node} exited unexpectedly at ${e.t} ms (code ${e.code}, signal ${e.signal})`);

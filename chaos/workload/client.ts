@@ -12,13 +12,20 @@
  *   an unrecognised error): it may have taken effect, now or later. The client then continues
  *   under a new process number, since the old one is forever "still running" in the model.
  *
- * The client follows -MOVED to the leader for its next operation, as a cluster client would.
+ * The client routes by slot as a Redis Cluster client does: -MOVED names the slot and the node
+ * serving it, which goes into the slot table that all the run's clients share (as one ioredis
+ * `Cluster` shares its slot map), and is also where keys of unknown slots go (in a cluster of
+ * one group every slot has the same leader). A sharded cluster (`--shards`) puts the
+ * keys of one run in several groups led by different nodes; -TRYAGAIN and -CLUSTERDOWN, which
+ * a shard answers while it changes or has no leader, are failures that the next operation
+ * retries after a back-off (runner.ts), each attempt recorded as its own operation.
  *
  * With `followerReads` (a control experiment, not a RaftKV guarantee), every GET goes to a
  * random member on a READONLY connection, which Redis Cluster semantics allow to answer from
  * its local, possibly stale, state: the checkers must then find anomalies.
  */
 import { Redis } from 'ioredis';
+import { keyHashSlot } from '../../src/resp/slot.ts';
 import { elapsed } from '../clock.ts';
 import type { ChaosNode } from '../cluster/node-proc.ts';
 import { type ChaosOp, isWrite, OpFn, OpStatus } from '../history/ops.ts';
@@ -59,7 +66,9 @@ class NotSentError extends Error {
 
 export class Client {
   process: number;
+  /** Where keys of a slot not in `slots` go: the last node a redirect named. */
   private node?: ChaosNode;
+  private pinned?: ChaosNode;
   private readonly conns = new Map<ChaosNode, Redis>();
 
   constructor(
@@ -68,17 +77,19 @@ export class Client {
     private readonly rec: Recorder,
     private readonly rnd: Random,
     private readonly opts: ClientOptions,
+    /** Slot -> the node the last -MOVED for it named; shared by the run's clients. */
+    private readonly slots: Map<number, ChaosNode> = new Map(),
   ) {
     this.process = rec.process();
   }
 
-  /** Sends the next operations to `node` (until a redirect says otherwise). */
+  /** Sends every operation to `node`, whatever the slot (the pause nemesis's probes). */
   pin(node: ChaosNode): void {
-    this.node = node;
+    this.pinned = node;
   }
 
   async invoke(req: Request): Promise<ChaosOp> {
-    const node = this.opts.followerReads && req.f === OpFn.Get && !req.final ? this.rnd.pick(this.dir.memberNodes()) : this.target();
+    const node = this.opts.followerReads && req.f === OpFn.Get && !req.final ? this.rnd.pick(this.dir.memberNodes()) : this.target(req.key);
     let call = elapsed();
     try {
       const conn = await this.connect(node);
@@ -96,9 +107,12 @@ export class Client {
 
   private failed(req: Request, node: ChaosNode, call: number, err: Error): ChaosOp {
     const msg = err.message;
-    const moved = /^MOVED \d+ ([^:\s]+):(\d+)/.exec(msg);
+    const moved = /^MOVED (\d+) ([^:\s]+):(\d+)/.exec(msg);
     if (moved) {
-      this.node = this.dir.byAddress(moved[1], Number(moved[2]));
+      const to = this.dir.byAddress(moved[2], Number(moved[3]));
+      if (to) this.slots.set(Number(moved[1]), to);
+      else this.slots.delete(Number(moved[1]));
+      this.node = to;
       return this.finish(req, node, call, OpStatus.Fail, undefined, msg);
     }
     // TRYAGAIN: RaftKV answers it only when the command certainly did not take effect.
@@ -135,14 +149,19 @@ export class Client {
     });
   }
 
-  private target(): ChaosNode {
+  private target(key: string): ChaosNode {
+    if (this.pinned) return this.pinned;
     const members = this.dir.memberNodes();
+    const known = this.slots.get(keyHashSlot(key));
+    if (known && members.includes(known)) return known;
     if (!this.node || !members.includes(this.node)) this.node = this.rnd.pick(members);
     return this.node;
   }
 
+  /** Forgets `node` as a target (down, or not serving): the next operation picks again. */
   private retarget(node: ChaosNode): void {
     if (this.node === node) this.node = undefined;
+    for (const [slot, n] of this.slots) if (n === node) this.slots.delete(slot);
     this.dropConnection(node);
   }
 

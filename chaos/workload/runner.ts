@@ -20,6 +20,8 @@ export class LoadRunner {
   private running = false;
   private loops: Promise<void>[] = [];
   private nextWorker: number;
+  /** The slot table every client fills from -MOVED and routes by (client.ts). */
+  private readonly slots = new Map<number, ChaosNode>();
 
   constructor(
     private readonly workload: Workload,
@@ -37,7 +39,7 @@ export class LoadRunner {
   }
 
   private async loop(worker: number, rnd: Random): Promise<void> {
-    const client = new Client(worker, this.dir, this.rec, rnd, this.opts);
+    const client = new Client(worker, this.dir, this.rec, rnd, this.opts, this.slots);
     const meanGap = (1000 * this.opts.concurrency) / this.opts.rate;
     try {
       while (this.running) {
@@ -82,7 +84,7 @@ export class LoadRunner {
     const deadline = Date.now() + timeoutMs;
     let complete = true;
     const worker = async (w: number) => {
-      const client = new Client(w, this.dir, this.rec, this.rnd.fork(), this.opts);
+      const client = new Client(w, this.dir, this.rec, this.rnd.fork(), this.opts, this.slots);
       for (let req = queue.shift(); req; req = queue.shift()) {
         for (;;) {
           const op = await client.invoke(req);
