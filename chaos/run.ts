@@ -120,7 +120,9 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
   let recovered = false;
   let finalReadsComplete = false;
   try {
-    log(`run ${dir}: ${o.nodes} nodes${o.shards > 1 ? ` (${o.shards} shards)` : ''}, ${o.time}s, nemesis ${o.nemesis.join(',')}, workload ${o.workload}, seed ${o.seed}`);
+    log(
+      `run ${dir}: ${o.nodes} nodes${o.shards > 1 ? ` (${o.shards} shards)` : ''}, ${o.time}s, nemesis ${o.nemesis.join(',')}, workload ${o.workload}, seed ${o.seed}`,
+    );
     await cluster.start();
     if (!(await cluster.waitHealthy(60_000))) throw new SetupError('the cluster did not elect a leader within 60 s of starting');
     cluster.startPolling();

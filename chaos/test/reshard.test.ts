@@ -130,7 +130,11 @@ describe('reshard: how it hears the answer (real HTTP)', () => {
     const seen: string[] = [];
     const leader = await serve((req, body) => {
       seen.push(`${req.method} ${req.url} ${body}`);
-      return [409, { 'content-type': 'application/json' }, JSON.stringify({ error: 'refused', message: 'group 1 owns no slot below 0: nothing would stay in it' })];
+      return [
+        409,
+        { 'content-type': 'application/json' },
+        JSON.stringify({ error: 'refused', message: 'group 1 owns no slot below 0: nothing would stay in it' }),
+      ];
     });
     const follower = await serve((req) => [307, { location: `${leader}${req.url}` }, '{"error":"not_leader"}']);
     const r = await postChange(`${follower}/v1/shards/1/split`, { slot: 0 }, 5000);
