@@ -48,6 +48,19 @@ describe('slot map ops', () => {
     expect(nextGroupId(map)).toBe(7);
   });
 
+  it('split records the configuration the split entry gave the new group, when the map has moved on since', () => {
+    // Group 2 is on n2, n3, n1 in the map, but at its split entry it was on n1, n2, n4 (a move
+    // recorded in between): the new group must be on n1, n2, n4, or n3 would drop a replica its
+    // group never had and n4 would keep one the map does not know (simulator seed 78).
+    const map = ok(base(), { type: 'split', epoch: 1, group: 2, atSlot: 8000, newGroup: 4, voters: ['n1', 'n2', 'n4'], learners: [] });
+    expect(findGroup(map, 4)).toEqual({ id: 4, voters: ['n1', 'n2', 'n4'], learners: [], leaderHint: 'n2' });
+    const moved = ok(base(), { type: 'split', epoch: 1, group: 3, atSlot: 12000, newGroup: 4, voters: ['n1', 'n4'], learners: ['n5'] });
+    // The parent's hint (n3) is not a voter of the new group: its first voter leads.
+    expect(findGroup(moved, 4)).toEqual({ id: 4, voters: ['n1', 'n4'], learners: ['n5'], leaderHint: 'n1' });
+    refused(base(), { type: 'split', epoch: 1, group: 2, atSlot: 8000, newGroup: 4, voters: [], learners: [] }, /names no voter/);
+    refused(base(), { type: 'split', epoch: 1, group: 2, atSlot: 8000, newGroup: 4, voters: ['n1', 'n1'] }, /names a node twice/);
+  });
+
   it('splits a group of several ranges at a range start, inside a range, and between ranges', () => {
     // Group 1 owns 0-99, 200-299 and 400-16383 (a map built by hand: splits alone keep one range).
     const map: SlotMap = {
