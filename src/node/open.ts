@@ -19,6 +19,7 @@ import { LeaseClock, leaseDurationMs } from './lease.ts';
 import type { Logger } from './logger.ts';
 import { Members } from './members.ts';
 import { peerSecret } from './peer-secret.ts';
+import type { LoopScheduler } from './ready-loop.ts';
 import { NodeSettings } from './settings.ts';
 import { installSnapshot } from './snapshotter.ts';
 import type { NodeTls } from './tls-config.ts';
@@ -55,6 +56,8 @@ export interface NodeParts {
   conf: ConfState;
   /** Lease reads: when confirmation rounds left, on the monotonic clock (lease.ts); the core asks it. */
   lease: LeaseClock;
+  /** When the Ready loop runs: the event loop's setImmediate unless a store shares one turn (store/turn.ts). */
+  scheduler?: LoopScheduler;
 }
 
 /**
@@ -132,6 +135,7 @@ export interface GroupStart {
   members: Members;
   /** The state machine's options: a sharded group's initial slots and per-slot counts. */
   kv: Pick<KvStoreOptions, 'slots' | 'countSlots'>;
+  scheduler?: LoopScheduler;
 }
 
 /**
@@ -166,7 +170,9 @@ export async function openCore(cfg: NodeConfig, log: Logger, start: GroupStart):
     leaseHolds: (term, round) => lease.holds(term, round),
     logger: (level, msg) => log[level]({ component: 'raft' }, msg),
   });
-  return { storage, transport: start.link, shared: start.transport, raw, kv, members, settings, applied: snap.meta.index, conf: snap.meta.conf, lease };
+  const parts: NodeParts = { storage, transport: start.link, shared: start.transport, raw, kv, members, settings, applied: snap.meta.index, conf: snap.meta.conf, lease };
+  if (start.scheduler) parts.scheduler = start.scheduler;
+  return parts;
 }
 
 /**

@@ -218,7 +218,8 @@ export function wireUnits(cfg: NodeConfig, log: Logger, parts: NodeParts, node: 
     if (cfg.readMode === 'lease') lease.sending(out);
     transport.send(out);
   };
-  const loop: ReadyLoop = new ReadyLoop({
+  const loop: ReadyLoop = new ReadyLoop(
+    {
     raw,
     role: () => leadership.role,
     onSoftState: (role, leader) => {
@@ -251,7 +252,9 @@ export function wireUnits(cfg: NodeConfig, log: Logger, parts: NodeParts, node: 
       snapshotter.maybeSnapshot(applier.applied);
     },
     fail: (err) => node.fatal(err),
-  });
+    },
+    parts.scheduler,
+  );
 
   applier.applied = parts.applied;
   membership.restored(parts.conf);

@@ -43,6 +43,7 @@ import { MapChangeError, type MapRecord, readMap, seedMap } from './map-record.t
 import { Rebalancer } from './rebalancer.ts';
 import { Reconciler } from './reconcile.ts';
 import { seedGroup } from './seed.ts';
+import { SharedTurn } from './turn.ts';
 
 /** Voters of group 0 at bootstrap: enough for its quorum to outlive failures, no more. */
 const METADATA_VOTERS = 5;
@@ -80,6 +81,8 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
   private readonly peers: PeerUnion;
   private started = false;
   private readonly openedAt = performance.now();
+  /** Every group's Ready loop runs in one pass per turn (turn.ts). */
+  private readonly turn = new SharedTurn();
   private closed = false;
   private changing = false;
 
@@ -234,7 +237,7 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
         endpoint.onUnreachable = (peer) => handlers.onUnreachable(peer);
         endpoint.onSnapshotStatus = (peer, ok) => handlers.onSnapshotStatus(peer, ok);
         const link = new GroupLink(id, endpoint, transport, peers);
-        return openCore(cfg, log, { storage: this.engine.group(id), link, transport, members: addressBook(cfg), kv: { countSlots: id !== METADATA_GROUP } });
+        return openCore(cfg, log, { storage: this.engine.group(id), link, transport, members: addressBook(cfg), kv: { countSlots: id !== METADATA_GROUP }, scheduler: this.turn });
       },
       true,
     );
