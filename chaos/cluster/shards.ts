@@ -4,26 +4,12 @@
  * what "recovered" means once there are many groups. Group 0 (the slot map) is what
  * /v1/cluster reports, so the cluster's own health check covers it; this adds the data groups.
  */
+
+import type { ShardList } from '../../test/support/shards.ts';
 import { sleep } from '../clock.ts';
 import type { ChaosNode } from './node-proc.ts';
 
-/** One shard as GET /v1/shards reports it (src/http/shard-routes.ts). */
-export interface ShardInfo {
-  id: number;
-  role: 'metadata' | 'data';
-  slots: [number, number][];
-  voters: string[];
-  learners: string[];
-  leader_hint?: string;
-  /** The leader as this node knows it; null where it hosts no replica or knows none. */
-  leader: string | null;
-  local: boolean;
-}
-
-export interface ShardList {
-  epoch: number;
-  shards: ShardInfo[];
-}
+export type { ShardInfo, ShardList } from '../../test/support/shards.ts';
 
 export async function shardList(node: ChaosNode, timeoutMs = 1500): Promise<ShardList | undefined> {
   if (!node.running || node.paused) return undefined;

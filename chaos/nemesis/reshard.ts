@@ -129,7 +129,7 @@ function planSplit(ctx: PlanHost, shard: ShardInfo): Plan | undefined {
   const last = shard.slots.at(-1);
   if (!last || last[1] <= last[0]) return undefined;
   const slot = ctx.rnd.int(last[0] + 1, last[1]);
-  return { kind: 'split', shard, path: `/v1/shards/${shard.id}/split`, body: { slot }, detail: `shard ${shard.id} at slot ${slot}`, nodes: shard.voters };
+  return { kind: 'split', shard, path: `/v1/shards/${shard.id}/split`, body: { slot }, detail: `shard ${shard.id} at slot ${slot}`, nodes: [...shard.voters] };
 }
 
 function planMove(ctx: PlanHost, shard: ShardInfo): Plan | undefined {

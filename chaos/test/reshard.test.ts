@@ -21,6 +21,7 @@ function shard(id: number, slots: [number, number][], voters: string[], hint: st
 /** `redis-cli --cluster create`'s cut of three shards, on three of five nodes each. */
 const map: ShardList = {
   epoch: 7,
+  draining: [],
   shards: [
     shard(0, [], members, 'n1'),
     shard(1, [[0, 5460]], ['n1', 'n2', 'n3'], 'n1'),
@@ -91,6 +92,7 @@ describe('reshard: what it asks for', () => {
 
     const many: ShardList = {
       epoch: 9,
+      draining: [],
       shards: [shard(0, [], members, 'n1'), ...Array.from({ length: 12 }, (_, i) => shard(i + 1, [[i * 1000, i * 1000 + 999]], ['n1', 'n2', 'n3'], 'n1'))],
     };
     const kinds = new Set<string>();

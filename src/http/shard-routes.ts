@@ -58,6 +58,10 @@ export function shardList(map: SlotMap, groups: ReadonlyMap<number, RaftNode>, d
   };
 }
 
+/** The body of GET /v1/shards, which the test kit and chaos read (test/support/shards.ts). */
+export type ShardListBody = ReturnType<typeof shardList>;
+export type ShardBody = ShardListBody['shards'][number];
+
 export function registerShardRoutes(app: FastifyInstance, host: ShardRoutesHost): void {
   const currentMap = (): SlotMap => {
     const map = host.map;

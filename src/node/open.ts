@@ -170,7 +170,18 @@ export async function openCore(cfg: NodeConfig, log: Logger, start: GroupStart):
     leaseHolds: (term, round) => lease.holds(term, round),
     logger: (level, msg) => log[level]({ component: 'raft' }, msg),
   });
-  const parts: NodeParts = { storage, transport: start.link, shared: start.transport, raw, kv, members, settings, applied: snap.meta.index, conf: snap.meta.conf, lease };
+  const parts: NodeParts = {
+    storage,
+    transport: start.link,
+    shared: start.transport,
+    raw,
+    kv,
+    members,
+    settings,
+    applied: snap.meta.index,
+    conf: snap.meta.conf,
+    lease,
+  };
   if (start.scheduler) parts.scheduler = start.scheduler;
   return parts;
 }

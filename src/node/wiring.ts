@@ -220,38 +220,38 @@ export function wireUnits(cfg: NodeConfig, log: Logger, parts: NodeParts, node: 
   };
   const loop: ReadyLoop = new ReadyLoop(
     {
-    raw,
-    role: () => leadership.role,
-    onSoftState: (role, leader) => {
-      leadership.update(role, leader);
-      if (role !== Role.Leader) duties.reset();
-    },
-    beforeReady: () => writes.flush(),
-    send,
-    save: (req, sync) => storage.save(req, sync),
-    saved: (ms) => metrics.fsync(ms),
-    applyCommitted: (rd) => {
-      const t0 = performance.now();
-      for (const e of rd.committedEntries) applier.applyEntry(e);
-      if (rd.committedEntries.length > 0) metrics.applyTook(performance.now() - t0);
-      for (const rs of rd.readStates) reads.onReadState(rs);
-      reads.serve(applier.applied);
-    },
-    installSnapshot: async (snap) => {
-      if (snap.meta.index <= applier.applied) return;
-      await snapshotter.install(snap);
-      settings.restored(kv.settings);
-      proposals.skippedTo(snap.meta.index);
-      applier.applied = snap.meta.index;
-      membership.restored(snap.meta.conf);
-    },
-    afterAdvance: (rd) => {
-      if (rd.committedEntries.length === 0) return;
-      settings.caughtUp(applier.applied, kv.settings);
-      if (isLeader()) duties.afterApply();
-      snapshotter.maybeSnapshot(applier.applied);
-    },
-    fail: (err) => node.fatal(err),
+      raw,
+      role: () => leadership.role,
+      onSoftState: (role, leader) => {
+        leadership.update(role, leader);
+        if (role !== Role.Leader) duties.reset();
+      },
+      beforeReady: () => writes.flush(),
+      send,
+      save: (req, sync) => storage.save(req, sync),
+      saved: (ms) => metrics.fsync(ms),
+      applyCommitted: (rd) => {
+        const t0 = performance.now();
+        for (const e of rd.committedEntries) applier.applyEntry(e);
+        if (rd.committedEntries.length > 0) metrics.applyTook(performance.now() - t0);
+        for (const rs of rd.readStates) reads.onReadState(rs);
+        reads.serve(applier.applied);
+      },
+      installSnapshot: async (snap) => {
+        if (snap.meta.index <= applier.applied) return;
+        await snapshotter.install(snap);
+        settings.restored(kv.settings);
+        proposals.skippedTo(snap.meta.index);
+        applier.applied = snap.meta.index;
+        membership.restored(snap.meta.conf);
+      },
+      afterAdvance: (rd) => {
+        if (rd.committedEntries.length === 0) return;
+        settings.caughtUp(applier.applied, kv.settings);
+        if (isLeader()) duties.afterApply();
+        snapshotter.maybeSnapshot(applier.applied);
+      },
+      fail: (err) => node.fatal(err),
     },
     parts.scheduler,
   );

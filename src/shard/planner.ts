@@ -47,6 +47,12 @@ export interface PlannerInput {
   readonly load?: ReadonlyMap<GroupId, number>;
   /** Leaders each node holds, as the nodes report them (absent: counted from the map's hints). */
   readonly leaders?: ReadonlyMap<NodeId, number>;
+  /**
+   * Groups whose replicas are not the planner's to move (nor counted in a node's replicas): a
+   * multi-group node keeps group 0 on every node, changed by membership commands. Their leader
+   * hints are still balanced.
+   */
+  readonly pinned?: readonly GroupId[];
 }
 
 export const PLANNER_DEFAULTS = {
@@ -100,12 +106,14 @@ class Plan {
   /** Moves in progress in the cluster before this plan: learners, surplus voters. */
   private readonly inFlight: number;
   private trims = 0;
+  private readonly pinned: ReadonlySet<GroupId>;
 
   constructor(
     private readonly input: PlannerInput,
     private readonly opts: Required<PlannerOptions>,
   ) {
     this.map = input.map;
+    this.pinned = new Set(input.pinned ?? []);
     this.live = new Set(input.nodes.map((n) => n.id));
     this.usable = input.nodes
       .filter((n) => !n.draining)
@@ -113,7 +121,7 @@ class Plan {
       .sort(byId);
     this.usableSet = new Set(this.usable);
     this.target = Math.max(1, Math.min(opts.replicas, this.usable.length));
-    this.inFlight = input.map.groups.filter((g) => g.learners.length > 0 || g.voters.length > this.target).length;
+    this.inFlight = input.map.groups.filter((g) => !this.pinned.has(g.id) && (g.learners.length > 0 || g.voters.length > this.target)).length;
   }
 
   run(): PlannedOp[] {
@@ -128,8 +136,13 @@ class Plan {
   }
 
   // ---- 1. moves in progress
+  /** The groups whose replicas the planner moves. */
+  private movable(): GroupReplicas[] {
+    return this.map.groups.filter((g) => !this.pinned.has(g.id));
+  }
+
   private finishMoves(): void {
-    for (const id of this.map.groups.map((g) => g.id)) {
+    for (const id of this.movable().map((g) => g.id)) {
       for (const node of [...this.group(id).learners]) {
         if (this.isUsable(node)) this.emit({ type: 'promote', group: id, node }, `group ${id} has learner ${node}`, `promote ${node} once it has caught up`);
         else this.emit({ type: 'removeReplica', group: id, node }, `group ${id} has learner ${node}, which is ${this.why(node)}`, `remove it`);
@@ -168,7 +181,7 @@ class Plan {
     const gone: [GroupId, NodeId][] = [];
     const draining: [GroupId, NodeId][] = [];
     const short: GroupId[] = [];
-    for (const g of this.map.groups) {
+    for (const g of this.movable()) {
       for (const n of g.voters) {
         if (!this.live.has(n)) gone.push([g.id, n]);
         else if (!this.isUsable(n)) draining.push([g.id, n]);
@@ -209,7 +222,7 @@ class Plan {
       const load = (id: GroupId) => this.input.load?.get(id) ?? 0;
       // A group on `from` but not on `to`: one `from` does not lead first (no transfer needed),
       // then the least loaded (the cheapest to copy and disturb), then the lowest id.
-      const candidates = this.map.groups
+      const candidates = this.movable()
         .filter((g) => g.voters.includes(from) && !g.voters.includes(to) && !g.learners.includes(to))
         .sort((a, b) => Number(a.leaderHint === from) - Number(b.leaderHint === from) || load(a.id) - load(b.id) || a.id - b.id);
       if (candidates.length === 0) return;
@@ -367,7 +380,7 @@ class Plan {
 
   private replicaCounts(): Map<NodeId, number> {
     const counts = new Map<NodeId, number>(this.usable.map((n) => [n, 0]));
-    for (const g of this.map.groups) for (const n of [...g.voters, ...g.learners]) counts.set(n, (counts.get(n) ?? 0) + 1);
+    for (const g of this.movable()) for (const n of [...g.voters, ...g.learners]) counts.set(n, (counts.get(n) ?? 0) + 1);
     return counts;
   }
 

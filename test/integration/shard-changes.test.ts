@@ -11,11 +11,7 @@ import { Cluster } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
 import { runRaftkv } from '../support/raftkv-cli.ts';
-
-interface ShardList {
-  epoch: number;
-  shards: Array<{ id: number; slots: [number, number][]; voters: string[]; learners: string[]; leader_hint?: string; leader: string | null; local: boolean }>;
-}
+import { type ShardList, shardList } from '../support/shards.ts';
 
 let harness: ClusterHarness | undefined;
 let client: Cluster | undefined;
@@ -26,10 +22,11 @@ afterEach(async () => {
   harness = undefined;
 });
 
+/** GET /v1/shards from `h`, which must answer. */
 async function shards(c: ClusterHarness, h: NodeHandle): Promise<ShardList> {
-  const r = await c.fetch(c.url(h, '/v1/shards'), { signal: AbortSignal.timeout(3000) });
-  expect(r.status).toBe(200);
-  return (await r.json()) as ShardList;
+  const list = await shardList(c, h);
+  if (!list) throw new Error(`${h.id} did not answer GET /v1/shards`);
+  return list;
 }
 
 /** Every data group led by the node the map hints, as the nodes hosting it report. */

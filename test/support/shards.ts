@@ -7,26 +7,13 @@
  * chaos and the bench all start sharded clusters through these.
  */
 import { Redis } from 'ioredis';
+import type { ShardBody, ShardListBody } from '../../src/http/shard-routes.ts';
 import type { ClusterHarness, NodeHandle } from './cluster-harness.ts';
 import { waitFor } from './cluster-harness.ts';
 
-/** One group as GET /v1/shards reports it. */
-export interface ShardInfo {
-  id: number;
-  role: 'metadata' | 'data';
-  slots: [number, number][];
-  voters: string[];
-  learners: string[];
-  leader_hint: string;
-  /** The leader as the answering node knows it; null where it hosts no replica or none is known. */
-  leader: string | null;
-  local: boolean;
-}
-
-export interface ShardList {
-  epoch: number;
-  shards: ShardInfo[];
-}
+/** One group, and the whole map, as GET /v1/shards reports them (src/http/shard-routes.ts). */
+export type ShardInfo = ShardBody;
+export type ShardList = ShardListBody;
 
 /** GET /v1/shards from node `h`, or undefined while it does not answer 200. */
 export async function shardList(cluster: ClusterHarness, h: NodeHandle): Promise<ShardList | undefined> {
@@ -88,7 +75,7 @@ export async function waitShardLeaders(cluster: ClusterHarness, opts: ShardLeade
         // Each node knows the leaders of the groups it hosts; the agreed one goes for all.
         shards.push({ ...g, leader });
       }
-      agreed = { epoch: all[0].epoch, shards };
+      agreed = { epoch: all[0].epoch, draining: all[0].draining, shards };
       return true;
     },
     opts.timeoutMs ?? 30_000,

@@ -6,11 +6,13 @@
  * learner, a surplus voter), so a pass cut short by a fault, or a new leader of group 0, simply
  * plans again from the map.
  *
+ * Group 0 is left out: every node replicates it, and membership commands change it.
+ *
  * Its inputs: the live members (group 0's voters and learners this node hears from), the
  * draining set (drain.ts), and each group's load as this node sees it (entries applied per
  * second by its local replicas; a group not hosted here counts as idle).
  */
-import { type PlannedOp, planRebalance, type ShardOp } from '../../shard/index.ts';
+import { METADATA_GROUP, type PlannedOp, planRebalance, type ShardOp } from '../../shard/index.ts';
 import type { Logger } from '../logger.ts';
 import { type ChangeHost, lead, localGroup, record, splitGroup } from './changes.ts';
 import { readDraining } from './drain.ts';
@@ -49,7 +51,10 @@ export class Rebalancer {
     const draining = new Set(readDraining(g0.kv, g0.now()));
     const members = [...g0.confState().voters, ...g0.confState().learners];
     const nodes = members.filter((id) => this.host.alive(id)).map((id) => ({ id, draining: draining.has(id) }));
-    const [next] = planRebalance({ map, nodes, load: this.load });
+    // Every node replicates group 0 (store.ts), so its replicas are not the planner's to move:
+    // `raftkv member add|remove` changes them (the reconciler mirrors them in the map). Its
+    // leader hint is the planner's, like any group's.
+    const [next] = planRebalance({ map, nodes, load: this.load, pinned: [METADATA_GROUP] });
     if (!next) return;
     this.running = true;
     this.host

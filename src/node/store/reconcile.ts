@@ -102,6 +102,40 @@ export class Reconciler {
     if (!map) return;
     this.hostAssigned(map);
     this.recordSplits(map);
+    this.mirrorMetadata(map);
+  }
+
+  /**
+   * Group 0's replicas in the map follow its real configuration, which `raftkv member add|remove`
+   * changes (the rebalancer leaves them alone): one op per pass, on group 0's leader.
+   */
+  private mirrorMetadata(map: SlotMap): void {
+    const g0 = this.host.groups.get(METADATA_GROUP);
+    const inMap = findGroup(map, METADATA_GROUP);
+    if (this.recording || this.host.splitting() || !g0?.isLeader() || !inMap) return;
+    const conf = g0.confState();
+    let body: Parameters<typeof changeMap>[1] | undefined;
+    const missing = [...conf.voters, ...conf.learners].find((n) => !inMap.voters.includes(n) && !inMap.learners.includes(n));
+    const promoted = conf.voters.find((n) => inMap.learners.includes(n));
+    const removed = [...inMap.voters, ...inMap.learners].find((n) => !conf.voters.includes(n) && !conf.learners.includes(n));
+    if (missing) body = { type: 'addLearner', group: METADATA_GROUP, node: missing };
+    else if (promoted) body = { type: 'promote', group: METADATA_GROUP, node: promoted };
+    else if (removed) {
+      // The map keeps a voter as the hint: move the hint first if it names the one removed.
+      const hint = inMap.leaderHint === removed ? conf.voters[0] : undefined;
+      body = hint ? { type: 'setLeaderHint', group: METADATA_GROUP, node: hint } : { type: 'removeReplica', group: METADATA_GROUP, node: removed };
+    }
+    if (!body) return;
+    const change = body;
+    this.recording = true;
+    changeMap(g0, change)
+      .then(
+        () => this.log.info({ op: change.type, node: 'node' in change ? change.node : undefined }, "the slot map follows the metadata group's membership"),
+        (err: Error) => this.log.debug({ err: err.message }, "could not mirror the metadata group's membership in the slot map yet"),
+      )
+      .finally(() => {
+        this.recording = false;
+      });
   }
 
   private hostAssigned(map: SlotMap): void {

@@ -237,7 +237,14 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
         endpoint.onUnreachable = (peer) => handlers.onUnreachable(peer);
         endpoint.onSnapshotStatus = (peer, ok) => handlers.onSnapshotStatus(peer, ok);
         const link = new GroupLink(id, endpoint, transport, peers);
-        return openCore(cfg, log, { storage: this.engine.group(id), link, transport, members: addressBook(cfg), kv: { countSlots: id !== METADATA_GROUP }, scheduler: this.turn });
+        return openCore(cfg, log, {
+          storage: this.engine.group(id),
+          link,
+          transport,
+          members: addressBook(cfg),
+          kv: { countSlots: id !== METADATA_GROUP },
+          scheduler: this.turn,
+        });
       },
       true,
     );
