@@ -64,8 +64,12 @@ export class ShardedDispatcher implements ServedDispatcher {
     if (node === undefined) return undefined;
     const d = new NodeDispatcher(node, this.view, this.shared);
     if (this.server) d.attach(this.server);
-    // DBSIZE and KEYS count every group this node leads (Redis Cluster counts a node's slots).
-    d.ctx.nodeWide = () => [...this.groups].filter(([id, n]) => id !== METADATA_GROUP && n.isLeader()).map(([, n]) => n);
+    // DBSIZE, KEYS and SCAN cover every group this node leads (Redis Cluster counts a node's slots).
+    d.ctx.nodeWide = () =>
+      [...this.groups]
+        .filter(([id, n]) => id !== METADATA_GROUP && n.isLeader())
+        .map(([group, node]) => ({ group, node }))
+        .sort((a, b) => a.group - b.group);
     return d;
   }
 

@@ -378,6 +378,33 @@ describe('POST /v1/shards/:id/transfer-leader', () => {
     expect(str(await c.call('get', b))).toBe('$-1\r\n');
   });
 
+  it("DBSIZE, KEYS and SCAN on a node leading two groups cover the keys of both, as Redis Cluster covers all of a node's slots", async () => {
+    const byLeader = new Map<string, number[]>();
+    for (const g of dataShards(list)) byLeader.set(g.leader!, [...(byLeader.get(g.leader!) ?? []), g.id]);
+    const [leader, groups] = [...byLeader].find(([, gs]) => gs.length === 2)!;
+    const keys = [...written.keys()];
+    const slots = await keyslots(keys);
+    const expected = new Set(keys.filter((_, i) => groups.includes(shardOfSlot(list, slots[i]).id)));
+    // Both groups hold keys written above, so a node counting one of them would fall short.
+    for (const g of groups) expect(keys.some((_, i) => shardOfSlot(list, slots[i]).id === g)).toBe(true);
+    const r = plain(cluster.node(leader));
+    expect(new Set((await r.keys('*')) as string[])).toEqual(expected);
+    expect(await r.dbsize()).toBe(expected.size);
+    const scanned: string[] = [];
+    let cursor = '0';
+    let pages = 0;
+    do {
+      const [next, page] = (await r.scan(cursor, 'COUNT', 50)) as [string, string[]];
+      scanned.push(...page);
+      cursor = next;
+      pages++;
+    } while (cursor !== '0' && pages < 10_000);
+    expect(cursor).toBe('0');
+    // Every key once: a key present from the first call to the last is returned, none twice.
+    expect(scanned.length).toBe(expected.size);
+    expect(new Set(scanned)).toEqual(expected);
+  });
+
   it('every key written above reads back through a new ioredis Cluster after the move', async () => {
     const c = new Cluster([{ host: '127.0.0.1', port: cluster.nodes[0].port }]);
     closers.push(() => c.disconnect());

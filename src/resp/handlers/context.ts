@@ -116,7 +116,7 @@ export class NodeContext {
    * leads, as Redis Cluster counts every slot a node serves (sharded-dispatcher.ts). Unset on a
    * single-group node, whose one group is the node.
    */
-  nodeWide: (() => readonly RaftNode[]) | undefined = undefined;
+  nodeWide: (() => readonly { readonly group: number; readonly node: RaftNode }[]) | undefined = undefined;
   private readonly orders = new WeakMap<ClientConn, ConnOrder>();
   private readonly batches: ReadBatches<BatchedRead>;
   /** A lookup's reply (GET and its kin), counted in keyspace_hits/misses as Redis counts it. */

@@ -113,9 +113,39 @@ const flush: KvCompiler = (_ctx, argv) => {
 function nodeWide(ctx: NodeContext, plan: KvPlan, now: number, join: (replies: Reply[]) => Reply): Reply {
   const groups = ctx.nodeWide?.();
   if (groups === undefined || groups.length <= 1) return evalPlan(ctx.node.kv, plan, now);
-  const replies = groups.map((n) => evalPlan(n.kv, plan, n.now()));
+  const replies = groups.map(({ node }) => evalPlan(node.kv, plan, node.now()));
   const failed = replies.find((r) => r.t === 'error');
   return failed ?? join(replies);
+}
+
+/**
+ * SCAN's cursor on a multi-group node: the group in the bits above CURSOR_GROUP_SHIFT, the
+ * group's own cursor below (2^40 creation seqs of one group before it would overflow).
+ */
+const CURSOR_GROUP_SHIFT = 2 ** 40;
+
+/**
+ * SCAN over every group this node leads (Redis Cluster scans all of a node's slots): the groups
+ * in id order, each scanned to its end before the next; a page holds one group's keys. A
+ * single group scans as any read.
+ */
+function scanNodeWide(ctx: NodeContext, argv: Buffer[], now: number): Reply {
+  const plan = scan(ctx, argv);
+  if (isReply(plan)) return plan;
+  const groups = ctx.nodeWide?.();
+  if (groups === undefined || groups.length <= 1) return evalPlan(ctx.node.kv, plan, now);
+  const op = plan.ops[0] as OpOf<'scan'> | OpOf<'scanType'>;
+  const from = Math.floor(op.cursor / CURSOR_GROUP_SHIFT);
+  const i = groups.findIndex((g) => g.group >= from);
+  if (i < 0) return R.array([R.bulk('0'), R.EMPTY_ARRAY]);
+  const { group, node } = groups[i];
+  const inner = group === from ? op.cursor % CURSOR_GROUP_SHIFT : 0;
+  const page = evalPlan(node.kv, single({ ...op, cursor: inner }), node.now());
+  if (page.t !== 'array' || page.v.length !== 2) return page;
+  const cursorReply = page.v[0];
+  const next = cursorReply.t === 'bulk' || cursorReply.t === 'binary' ? Number(cursorReply.v.toString()) : 0;
+  const out = next !== 0 ? group * CURSOR_GROUP_SHIFT + next : i + 1 < groups.length ? groups[i + 1].group * CURSOR_GROUP_SHIFT : 0;
+  return R.array([R.bulk(String(out)), page.v[1]]);
 }
 
 export const KEY_COMMANDS = {
@@ -127,7 +157,7 @@ export const KEY_COMMANDS = {
     (_ctx, argv) => single({ type: 'keys', pattern: argv[1] }),
     (ctx, argv, now) => nodeWide(ctx, single({ type: 'keys', pattern: argv[1] }), now, (rs) => R.array(rs.flatMap((r) => (r.t === 'array' ? r.v : [])))),
   ),
-  scan: kv(scan),
+  scan: kv(scan, scanNodeWide),
   randomkey: kv(() => single({ type: 'randomkey' })),
   dbsize: kv(
     () => single({ type: 'dbsize' }),
