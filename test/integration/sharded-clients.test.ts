@@ -403,6 +403,15 @@ describe('POST /v1/shards/:id/transfer-leader', () => {
     // Every key once: a key present from the first call to the last is returned, none twice.
     expect(scanned.length).toBe(expected.size);
     expect(new Set(scanned)).toEqual(expected);
+    // RANDOMKEY draws from both groups (each holds about half the keys: 64 draws from one alone
+    // would happen with odds of 2^-63).
+    const drawn = new Set<number>();
+    for (let i = 0; i < 64; i++) {
+      const k = (await r.randomkey()) as string;
+      expect(expected.has(k)).toBe(true);
+      drawn.add(shardOfSlot(list, (await keyslots([k]))[0]).id);
+    }
+    expect([...drawn].sort()).toEqual([...groups].sort());
   });
 
   it('every key written above reads back through a new ioredis Cluster after the move', async () => {

@@ -148,6 +148,22 @@ function scanNodeWide(ctx: NodeContext, argv: Buffer[], now: number): Reply {
   return R.array([R.bulk(String(out)), page.v[1]]);
 }
 
+/**
+ * RANDOMKEY over every group this node leads: a group picked with odds by its key count, then a
+ * key of it (Redis Cluster answers a random key of the node). A single group reads as any read.
+ */
+function randomKeyNodeWide(ctx: NodeContext, _argv: Buffer[], now: number): Reply {
+  const plan = single({ type: 'randomkey' });
+  const groups = ctx.nodeWide?.();
+  if (groups === undefined || groups.length <= 1) return evalPlan(ctx.node.kv, plan, now);
+  const sizes = groups.map(({ node }) => node.kv.dbsize(node.now()));
+  let pick = Math.random() * sizes.reduce((a, b) => a + b, 0);
+  let i = 0;
+  while (i < sizes.length - 1 && pick >= sizes[i]) pick -= sizes[i++];
+  const { node } = groups[i];
+  return evalPlan(node.kv, plan, node.now());
+}
+
 export const KEY_COMMANDS = {
   del: kv((_ctx, argv) => single({ type: 'del', keys: argv.slice(1) })),
   unlink: kv((_ctx, argv) => single({ type: 'del', keys: argv.slice(1) })),
@@ -158,7 +174,7 @@ export const KEY_COMMANDS = {
     (ctx, argv, now) => nodeWide(ctx, single({ type: 'keys', pattern: argv[1] }), now, (rs) => R.array(rs.flatMap((r) => (r.t === 'array' ? r.v : [])))),
   ),
   scan: kv(scan, scanNodeWide),
-  randomkey: kv(() => single({ type: 'randomkey' })),
+  randomkey: kv(() => single({ type: 'randomkey' }), randomKeyNodeWide),
   dbsize: kv(
     () => single({ type: 'dbsize' }),
     (ctx, _argv, now) => nodeWide(ctx, single({ type: 'dbsize' }), now, (rs) => R.int(rs.reduce((n, r) => n + (r.t === 'int' ? Number(r.v) : 0), 0))),
