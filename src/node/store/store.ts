@@ -39,7 +39,7 @@ import { moveReplica, splitGroup } from './changes.ts';
 import { readDraining, setDraining } from './drain.ts';
 import { GroupLink, PeerUnion } from './group-link.ts';
 import { LeaderSpread } from './leader-spread.ts';
-import { MapChangeError, type MapRecord, readMap, seedMap } from './map-record.ts';
+import { MAP_KEY, MapChangeError, type MapRecord, readMap, seedMap } from './map-record.ts';
 import { Rebalancer } from './rebalancer.ts';
 import { Reconciler } from './reconcile.ts';
 import { seedGroup } from './seed.ts';
@@ -351,7 +351,10 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
   private refresh(): void {
     const g0 = this.groups.get(METADATA_GROUP);
     if (!g0) return;
-    const rec = readMap(g0.kv, g0.now());
+    // Decoded only when the key's version moved: the map is read on every tick and route call.
+    const now = g0.now();
+    if (this.record !== undefined && g0.kv.version(MAP_KEY, now) === this.record.version) return;
+    const rec = readMap(g0.kv, now);
     if (rec && rec.version !== this.record?.version) {
       this.record = rec;
       this.changed();
