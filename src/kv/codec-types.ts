@@ -67,6 +67,21 @@ export const TYPED_SHAPES = {
   sscan: [KEY, ['cursor', 'uint'], ['count', 'uint'], ['match', 'bytes?']],
   rename: [KEY, ['dest', 'bytes'], ['nx', 'flag']],
   copy: [KEY, ['dest', 'bytes'], ['replace', 'flag']],
+  // Sorted sets: scores and bounds travel as the client's text (shorter than 8-byte doubles for
+  // most scores, and read at apply exactly as the front end read them).
+  zadd: [KEY, ['pairs', 'pairs'], ['nx', 'flag'], ['xx', 'flag'], ['gt', 'flag'], ['lt', 'flag'], ['ch', 'flag'], ['incr', 'flag']],
+  zrem: [KEY, ['members', 'list']],
+  zpop: [KEY, ['count', 'int?'], ['max', 'flag']],
+  zmpop: [
+    ['keys', 'list'],
+    ['count', 'uint'],
+    ['max', 'flag'],
+  ],
+  zscore: [KEY, ['member', 'bytes']],
+  zmscore: [KEY, ['members', 'list']],
+  zcard: KEY_ONLY,
+  zcount: [KEY, ['min', 'bytes'], ['max', 'bytes']],
+  zrank: [KEY, ['member', 'bytes'], ['rev', 'flag']],
 } as const satisfies Partial<Record<OpName, Shape>>;
 
 export type TypedOpName = keyof typeof TYPED_SHAPES;

@@ -111,6 +111,20 @@ export const OP = {
   scombine: { code: 60, write: false },
   sintercard: { code: 61, write: false },
   sscan: { code: 62, write: false },
+  // Issue 14, sorted sets (codes from 96, clear of the lists' block). zset-writes.ts, zset-reads.ts.
+  /** ZADD / ZINCRBY (`incr`). */
+  zadd: { code: 96, write: true },
+  zrem: { code: 97, write: true },
+  /** ZPOPMIN / ZPOPMAX (`max`). */
+  zpop: { code: 98, write: true },
+  /** ZMPOP numkeys key... MIN|MAX [COUNT n]. */
+  zmpop: { code: 99, write: true },
+  zscore: { code: 112, write: false },
+  zmscore: { code: 113, write: false },
+  zcard: { code: 114, write: false },
+  zcount: { code: 115, write: false },
+  /** ZRANK / ZREVRANK (`rev`). */
+  zrank: { code: 116, write: false },
 } as const;
 
 export type OpName = keyof typeof OP;
@@ -208,6 +222,22 @@ interface OpShapes {
   sintercard: { keys: Bytes[]; limit: number };
   sscan: { key: Bytes; cursor: number; count: number; match?: Bytes };
   rename: { key: Bytes; dest: Bytes; nx?: boolean };
+  /**
+   * ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member ...: each score as the client sent it
+   * (parsed again at apply, as string2d: scores.ts). ZINCRBY is `incr` with one pair.
+   */
+  zadd: { key: Bytes; pairs: [score: Bytes, member: Bytes][]; nx?: boolean; xx?: boolean; gt?: boolean; lt?: boolean; ch?: boolean; incr?: boolean };
+  zrem: { key: Bytes; members: Bytes[] };
+  /** Without a count one entry, flat; a count >= 0 pops that many (the front end checks). */
+  zpop: { key: Bytes; count?: number; max?: boolean };
+  /** `count` >= 1; the first key holding a non-empty sorted set is popped. */
+  zmpop: { keys: Bytes[]; count: number; max?: boolean };
+  zscore: { key: Bytes; member: Bytes };
+  zmscore: { key: Bytes; members: Bytes[] };
+  zcard: { key: Bytes };
+  /** The bounds as the client sent them (zslParseRange again at apply). */
+  zcount: { key: Bytes; min: Bytes; max: Bytes };
+  zrank: { key: Bytes; member: Bytes; rev?: boolean };
   copy: { key: Bytes; dest: Bytes; replace?: boolean };
 }
 

@@ -173,7 +173,8 @@ function unownedIn(op: KvOp, owned: SlotSet): number {
       return Math.max(unownedKey(op.key, owned), unownedKey(op.dest, owned));
     case 'sstore':
     case 'scombine':
-    case 'sintercard': {
+    case 'sintercard':
+    case 'zmpop': {
       for (const k of op.keys) {
         const slot = unownedKey(k, owned);
         if (slot >= 0) return slot;

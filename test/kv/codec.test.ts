@@ -110,6 +110,25 @@ const everyOp: KvOp[] = [
   { type: 'rename', key: b('a'), dest: bin },
   { type: 'rename', key: b('a'), dest: b('b'), nx: true },
   { type: 'copy', key: b('a'), dest: b('b'), replace: true },
+  // Sorted sets: scores and bounds as the client's text.
+  {
+    type: 'zadd',
+    key: b('z'),
+    pairs: [
+      [b('1.5'), bin],
+      [b('-inf'), b('')],
+    ],
+  },
+  { type: 'zadd', key: b('z'), pairs: [[b('1'), b('m')]], nx: true, xx: true, gt: true, lt: true, ch: true, incr: true },
+  { type: 'zrem', key: b('z'), members: [bin] },
+  { type: 'zpop', key: b('z') },
+  { type: 'zpop', key: b('z'), count: 3, max: true },
+  { type: 'zmpop', keys: [b('z'), bin], count: 2 ** 40, max: true },
+  { type: 'zscore', key: b('z'), member: bin },
+  { type: 'zmscore', key: b('z'), members: [b('a'), b('b')] },
+  { type: 'zcard', key: b('z') },
+  { type: 'zcount', key: b('z'), min: b('(1'), max: b('+inf') },
+  { type: 'zrank', key: b('z'), member: b('m'), rev: true },
 ];
 
 describe('entry codec', () => {
@@ -145,7 +164,7 @@ describe('entry codec', () => {
     }
     expect(() => decodeEntry(Buffer.concat([data, Buffer.from([0])]))).toThrow(/trailing/);
     expect(() => decodeEntry(Buffer.from([2, 0, 0, 0]))).toThrow(/format/);
-    expect(() => decodeEntry(Buffer.from([1, 0, 0, 1, 99]))).toThrow(/op code 99/);
+    expect(() => decodeEntry(Buffer.from([1, 0, 0, 1, 250]))).toThrow(/op code 250/);
     expect(() => decodeEntry(Buffer.from([1, 0, 0, 1, 1, 3, 0, 0]))).toThrow(/NX and XX/);
     const r = rng(5);
     for (let i = 0; i < 2000; i++) {

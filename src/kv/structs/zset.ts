@@ -25,6 +25,7 @@
  * their lengths, never by walking them.
  */
 import type { Rng } from '../ops.ts';
+import type { CollectionImage } from './image.ts';
 import { pickIndices } from './random.ts';
 import { type Before, pairLess, ScoreTree } from './score-tree.ts';
 import { withInserted, withInsertedScore, withRemoved, withRemovedScore } from './tight.ts';
@@ -72,6 +73,13 @@ const DEFAULT_LIMITS: ZSetLimits = {
 };
 
 export class SortedSet {
+  /** Restores a snapshot's skiplist as one, whatever its size: later edits then act as they did. */
+  static skiplist(): SortedSet {
+    const z = new SortedSet();
+    z.convert();
+    return z;
+  }
+
   /** Accounted heap bytes, kept up to date on every change. */
   bytes = ZSET_BASE;
   private memberBytes = 0;
@@ -262,6 +270,41 @@ export class SortedSet {
       });
       yield* out;
     }
+  }
+
+  /**
+   * COPY: an independent sorted set with the same members, positions, encoding and bytes. The
+   * tree is rebuilt by inserts (O(n log n)): its shape is not observable, only its order.
+   */
+  clone(): SortedSet {
+    const z = new SortedSet(this.limits);
+    z.bytes = this.bytes;
+    z.memberBytes = this.memberBytes;
+    if (!this.tree) {
+      z.lpScores = this.lpScores!.slice();
+      z.lpMembers = this.lpMembers!.slice();
+      return z;
+    }
+    const tree = new ScoreTree(this.limits.treeNodeMax);
+    for (let i = 0; i < this.posMembers.length; i++) tree.insert(this.posScores[i], this.posMembers[i]);
+    z.tree = tree;
+    z.dict = new Map(this.dict!);
+    z.posMembers = this.posMembers.slice();
+    z.posScores = this.posScores.slice();
+    z.lpScores = z.lpMembers = null;
+    return z;
+  }
+
+  /**
+   * The members and scores for a snapshot: a listpack in order, a skiplist by position (so a
+   * restore that adds them in that order rebuilds the same positions, hence the same ZSCAN
+   * cursors and random picks). Live arrays (valid until the next change) or, with `copy`, copies.
+   */
+  image(copy: boolean): CollectionImage {
+    const skiplist = this.tree !== null;
+    const members = skiplist ? this.posMembers : this.lpMembers!;
+    const scores = skiplist ? this.posScores : this.lpScores!;
+    return { type: 'zset', hashtable: skiplist, members: copy ? members.slice() : members, values: null, scores: copy ? scores.slice() : scores };
   }
 
   /** For tests: the tree's own invariants. */

@@ -10,6 +10,7 @@ import { HASH_COMMANDS } from './data/hash.ts';
 import { PUBSUB_COMMANDS } from './data/pubsub.ts';
 import { SERVER_COMMANDS } from './data/server.ts';
 import { SET_COMMANDS } from './data/set.ts';
+import { SORTED_SET_COMMANDS } from './data/sorted-set.ts';
 import { STRING_COMMANDS } from './data/string.ts';
 import { TRANSACTIONS_COMMANDS } from './data/transactions.ts';
 import { COMMAND_FLAGS, type CommandData, type CommandFlag, type CommandSpec } from './spec.ts';
@@ -24,6 +25,7 @@ const DATA = {
   ...CLUSTER_COMMANDS,
   ...HASH_COMMANDS,
   ...SET_COMMANDS,
+  ...SORTED_SET_COMMANDS,
 } as const;
 
 type Data = typeof DATA;

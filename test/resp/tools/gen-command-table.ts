@@ -116,6 +116,18 @@ const SUPPORTED: Record<string, readonly string[]> = {
   sunionstore: [],
   sdiffstore: [],
   sscan: [],
+  zadd: [],
+  zincrby: [],
+  zscore: [],
+  zmscore: [],
+  zcard: [],
+  zcount: [],
+  zrank: [],
+  zrevrank: [],
+  zrem: [],
+  zpopmin: [],
+  zpopmax: [],
+  zmpop: [],
 };
 
 function str(r: Reply): string {
