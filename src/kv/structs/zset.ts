@@ -10,7 +10,8 @@
  * - `listpack`: two sorted parallel arrays of exact size (tight.ts), no index; lookups scan (at most 128 entries by
  *   default, zset-max-listpack-entries / zset-max-listpack-value);
  * - `skiplist`: a ScoreTree for the order (an order-statistic B+tree, not a skiplist: see
- *   score-tree.ts for why; the name is Redis's), and for ZSCORE in O(1) a Map member -> position
+ *   score-tree.ts for why; the name is Redis's), and for ZSCORE in O(1) a map member -> position
+ *   (member-index.ts: Maps that never rehash a million entries in one slice)
  *   in two dense arrays (members, scores) with swap-remove: a Map of small integers stores no
  *   boxed double per entry, and positions give ZRANDMEMBER O(1) picks and ZSCAN a cursor.
  * A listpack set converts when an add would take it past maxEntries or a member is longer than
@@ -26,6 +27,7 @@
  */
 import type { Rng } from '../ops.ts';
 import type { CollectionImage } from './image.ts';
+import { MemberIndex } from './member-index.ts';
 import { pickIndices } from './random.ts';
 import { type Before, pairLess, ScoreTree } from './score-tree.ts';
 import { withInserted, withInsertedScore, withRemoved, withRemovedScore } from './tight.ts';
@@ -88,7 +90,7 @@ export class SortedSet {
   private lpMembers: string[] | null = [];
   // skiplist encoding
   /** Member -> position in posMembers/posScores (a small integer: no boxed double per entry). */
-  private dict: Map<string, number> | null = null;
+  private dict: MemberIndex | null = null;
   private posMembers: string[] = [];
   private posScores: number[] = [];
   private tree: ScoreTree | null = null;
@@ -288,7 +290,7 @@ export class SortedSet {
     const tree = new ScoreTree(this.limits.treeNodeMax);
     for (let i = 0; i < this.posMembers.length; i++) tree.insert(this.posScores[i], this.posMembers[i]);
     z.tree = tree;
-    z.dict = new Map(this.dict!);
+    z.dict = this.dict!.clone();
     z.posMembers = this.posMembers.slice();
     z.posScores = this.posScores.slice();
     z.lpScores = z.lpMembers = null;
@@ -374,7 +376,7 @@ export class SortedSet {
 
   private convert(): void {
     const tree = new ScoreTree(this.limits.treeNodeMax);
-    const dict = new Map<string, number>();
+    const dict = new MemberIndex();
     const scores = this.lpScores!;
     const members = this.lpMembers!;
     for (let i = 0; i < scores.length; i++) {
