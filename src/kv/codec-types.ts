@@ -82,6 +82,10 @@ export const TYPED_SHAPES = {
   zcard: KEY_ONLY,
   zcount: [KEY, ['min', 'bytes'], ['max', 'bytes']],
   zrank: [KEY, ['member', 'bytes'], ['rev', 'flag']],
+  zrange: [KEY, ['min', 'bytes'], ['max', 'bytes'], ['by', 'uint'], ['rev', 'flag'], ['withScores', 'flag'], ['offset', 'int?'], ['count', 'int?']],
+  zrangestore: [KEY, ['dest', 'bytes'], ['min', 'bytes'], ['max', 'bytes'], ['by', 'uint'], ['rev', 'flag'], ['offset', 'int?'], ['count', 'int?']],
+  zremrange: [KEY, ['min', 'bytes'], ['max', 'bytes'], ['by', 'uint']],
+  zlexcount: [KEY, ['min', 'bytes'], ['max', 'bytes']],
 } as const satisfies Partial<Record<OpName, Shape>>;
 
 export type TypedOpName = keyof typeof TYPED_SHAPES;

@@ -119,12 +119,19 @@ export const OP = {
   zpop: { code: 98, write: true },
   /** ZMPOP numkeys key... MIN|MAX [COUNT n]. */
   zmpop: { code: 99, write: true },
+  /** ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]. */
+  zrangestore: { code: 100, write: true },
+  /** ZREMRANGEBYRANK / BYSCORE / BYLEX (`by`). */
+  zremrange: { code: 101, write: true },
   zscore: { code: 112, write: false },
   zmscore: { code: 113, write: false },
   zcard: { code: 114, write: false },
   zcount: { code: 115, write: false },
   /** ZRANK / ZREVRANK (`rev`). */
   zrank: { code: 116, write: false },
+  /** ZRANGE and ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX, ZREVRANGEBYLEX, ZREVRANGE. */
+  zrange: { code: 117, write: false },
+  zlexcount: { code: 118, write: false },
 } as const;
 
 export type OpName = keyof typeof OP;
@@ -238,8 +245,21 @@ interface OpShapes {
   /** The bounds as the client sent them (zslParseRange again at apply). */
   zcount: { key: Bytes; min: Bytes; max: Bytes };
   zrank: { key: Bytes; member: Bytes; rev?: boolean };
+  /**
+   * `by` ZRANGE_BY: ranks (min, max are int64 texts), scores or lex bounds, each as the client
+   * sent them and read again at apply. `rev`: min and max are already the (low, high) ends.
+   * LIMIT: `offset` and `count` (negative = all) for scores and lex only.
+   */
+  zrange: { key: Bytes; min: Bytes; max: Bytes; by: number; rev?: boolean; withScores?: boolean; offset?: number; count?: number };
+  /** ZRANGESTORE: `key` the source, `dest` the destination. */
+  zrangestore: { key: Bytes; dest: Bytes; min: Bytes; max: Bytes; by: number; rev?: boolean; offset?: number; count?: number };
+  zremrange: { key: Bytes; min: Bytes; max: Bytes; by: number };
+  zlexcount: { key: Bytes; min: Bytes; max: Bytes };
   copy: { key: Bytes; dest: Bytes; replace?: boolean };
 }
+
+/** What a sorted-set range is by (the `by` of zrange, zrangestore, zremrange). */
+export const ZRANGE_BY = { rank: 0, score: 1, lex: 2 } as const;
 
 /** How SINTER*, SUNION* and SDIFF* combine their sets (the `mode` of sstore and scombine). */
 export const SET_MODE = { inter: 0, union: 1, diff: 2 } as const;

@@ -170,6 +170,7 @@ function unownedIn(op: KvOp, owned: SlotSet): number {
     case 'smove':
     case 'rename':
     case 'copy':
+    case 'zrangestore':
       return Math.max(unownedKey(op.key, owned), unownedKey(op.dest, owned));
     case 'sstore':
     case 'scombine':

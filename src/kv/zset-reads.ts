@@ -12,6 +12,7 @@ import { parseScoreBound, ZSET_ERR } from './scores.ts';
 import { formatScore } from './structs/float.ts';
 import { SortedSet } from './structs/zset.ts';
 import type { ReadHost } from './type-reads.ts';
+import { zsetRangeOp } from './zset-ranges.ts';
 
 /** The key's sorted set, undefined when missing, WRONGTYPE when it holds another kind. */
 export function findZset(host: ReadHost, key: Uint8Array): SortedSet | undefined | KvResult {
@@ -44,7 +45,7 @@ export function readZset(host: ReadHost, op: KvOp): KvResult | undefined {
     case 'zrank':
       break;
     default:
-      return undefined;
+      return zsetRangeOp(null, host, op);
   }
   const z = findZset(host, op.key);
   if (z !== undefined && !(z instanceof SortedSet)) return z;

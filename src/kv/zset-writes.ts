@@ -15,6 +15,7 @@ import { formatScore } from './structs/float.ts';
 import { SortedSet, type ZEntry } from './structs/zset.ts';
 import type { ReadHost } from './type-reads.ts';
 import { edit, MAX_ELEMENT_BYTES, SET_ERR } from './type-writes.ts';
+import { zsetRangeOp } from './zset-ranges.ts';
 
 const EMPTY: KvResult = Object.freeze({ type: 'array', value: [] });
 
@@ -150,6 +151,6 @@ export function writeZset(ctx: ApplyContext, host: ReadHost, op: KvOp): KvResult
     case 'zmpop':
       return zmpop(ctx, host, op);
     default:
-      return undefined;
+      return zsetRangeOp(ctx, host, op);
   }
 }

@@ -129,6 +129,11 @@ const everyOp: KvOp[] = [
   { type: 'zcard', key: b('z') },
   { type: 'zcount', key: b('z'), min: b('(1'), max: b('+inf') },
   { type: 'zrank', key: b('z'), member: b('m'), rev: true },
+  { type: 'zrange', key: b('z'), min: b('0'), max: b('-1'), by: 0 },
+  { type: 'zrange', key: b('z'), min: b('(1'), max: b('inf'), by: 1, rev: true, withScores: true, offset: -3, count: -(2 ** 52) },
+  { type: 'zrangestore', key: b('z'), dest: bin, min: b('[a'), max: b('+'), by: 2, offset: 0, count: 5 },
+  { type: 'zremrange', key: b('z'), min: b('-'), max: b('[m'), by: 2 },
+  { type: 'zlexcount', key: b('z'), min: b('-'), max: b('+') },
 ];
 
 describe('entry codec', () => {

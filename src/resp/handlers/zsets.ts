@@ -6,10 +6,10 @@
  * sent here as a double (a RESP3 `,`, a bulk string in RESP2), and pairs nested as Redis nests
  * them in RESP3.
  */
-import type { KvResult, OpOf } from '../../kv/index.ts';
-import { parseScore, parseScoreBound, ZSET_ERR } from '../../kv/scores.ts';
+import { type KvResult, type OpOf, parseInt64, ZRANGE_BY } from '../../kv/index.ts';
+import { parseLexBound, parseScore, parseScoreBound, ZSET_ERR } from '../../kv/scores.ts';
 import { R, type Reply } from '../reply.ts';
-import { buf, int64, option, SYNTAX_ERROR } from './args.ts';
+import { buf, int64, isReply, option, SYNTAX_ERROR } from './args.ts';
 import { type CommandImpl, type KvCompiler, kv } from './context.ts';
 import { resultReply, single } from './plan.ts';
 
@@ -131,6 +131,114 @@ const zmpop: KvCompiler = (_ctx, argv) => {
   });
 };
 
+const NOT_INTEGER = R.error('ERR value is not an integer or out of range');
+const LIMIT_RANK = R.error('ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX');
+const SCORES_LEX = R.error('ERR syntax error, WITHSCORES not supported in combination with BYLEX');
+
+/** getLongFromObjectOrReply: a long, clamped to what the codec carries (|n| <= 2^52, no set is bigger). */
+function long(arg: Buffer): number | null {
+  const v = parseInt64(arg.toString('latin1'));
+  if (v === null) return null;
+  if (typeof v === 'number') return Math.max(-(2 ** 52), Math.min(2 ** 52, v));
+  return v < 0n ? -(2 ** 52) : 2 ** 52;
+}
+
+/** The range's two ends are valid for `by` (zslParseRange, zslParseLexRange, longs). */
+function rangeError(by: number, min: Buffer, max: Buffer): Reply | null {
+  if (by === ZRANGE_BY.rank) return long(min) === null || long(max) === null ? NOT_INTEGER : null;
+  if (by === ZRANGE_BY.score) {
+    return parseScoreBound(min.toString('latin1')) === null || parseScoreBound(max.toString('latin1')) === null ? R.error(ZSET_ERR.boundNotFloat) : null;
+  }
+  return parseLexBound(min.toString('latin1')) === null || parseLexBound(max.toString('latin1')) === null ? R.error(ZSET_ERR.lexBound) : null;
+}
+
+/** A range as zrangeGenericCommand reads it, or its error. */
+interface ParsedRange {
+  key: Buffer;
+  min: Buffer;
+  max: Buffer;
+  by: number;
+  rev: boolean;
+  withScores: boolean;
+  offset?: number;
+  count?: number;
+}
+
+/**
+ * zrangeGenericCommand's parse: the options after `key min max` (WITHSCORES unless storing,
+ * LIMIT with two longs, REV and BYSCORE/BYLEX where the command leaves them open), the
+ * conflicts, then the range; reversed score and lex ranges come as max, min.
+ */
+function parseRange(argv: Buffer[], at: number, store: boolean, fixedBy: number | null, fixedRev: boolean | null): ParsedRange | Reply {
+  let by = fixedBy;
+  let rev = fixedRev;
+  let withScores = false;
+  let offset: number | undefined;
+  let count: number | undefined;
+  for (let j = at + 3; j < argv.length; j++) {
+    const o = option(argv[j]);
+    const left = argv.length - j - 1;
+    if (!store && o === 'withscores') withScores = true;
+    else if (o === 'limit' && left >= 2) {
+      offset = long(argv[j + 1]) ?? undefined;
+      if (offset === undefined) return NOT_INTEGER;
+      count = long(argv[j + 2]) ?? undefined;
+      if (count === undefined) return NOT_INTEGER;
+      j += 2;
+    } else if (fixedRev === null && rev === null && o === 'rev') rev = true;
+    else if (fixedBy === null && by === null && o === 'bylex') by = ZRANGE_BY.lex;
+    else if (fixedBy === null && by === null && o === 'byscore') by = ZRANGE_BY.score;
+    else return SYNTAX_ERROR;
+  }
+  by ??= ZRANGE_BY.rank;
+  rev ??= false;
+  // A LIMIT of -1 count is "none given" to Redis: only a real one conflicts with ranks.
+  if (count !== undefined && count !== -1 && by === ZRANGE_BY.rank) return LIMIT_RANK;
+  if (withScores && by === ZRANGE_BY.lex) return SCORES_LEX;
+  let min = argv[at + 1];
+  let max = argv[at + 2];
+  if (rev && by !== ZRANGE_BY.rank) [min, max] = [max, min];
+  const bad = rangeError(by, min, max);
+  if (bad !== null) return bad;
+  const out: ParsedRange = { key: argv[at], min, max, by, rev, withScores };
+  if (offset !== undefined && by !== ZRANGE_BY.rank) {
+    out.offset = offset;
+    out.count = count;
+  }
+  return out;
+}
+
+function zrangeLike(fixedBy: number | null, fixedRev: boolean | null): KvCompiler {
+  return (_ctx, argv) => {
+    const r = parseRange(argv, 1, false, fixedBy, fixedRev);
+    if (isReply(r)) return r;
+    const op: OpOf<'zrange'> = { type: 'zrange', key: r.key, min: r.min, max: r.max, by: r.by };
+    if (r.rev) op.rev = true;
+    if (r.withScores) op.withScores = true;
+    if (r.offset !== undefined) {
+      op.offset = r.offset;
+      op.count = r.count;
+    }
+    return single(op, r.withScores ? pairsReply : resultReply);
+  };
+}
+
+const zrangestore: KvCompiler = (_ctx, argv) => {
+  const r = parseRange(argv, 2, true, null, null);
+  if (isReply(r)) return r;
+  const op: OpOf<'zrangestore'> = { type: 'zrangestore', key: r.key, dest: argv[1], min: r.min, max: r.max, by: r.by };
+  if (r.rev) op.rev = true;
+  if (r.offset !== undefined) {
+    op.offset = r.offset;
+    op.count = r.count;
+  }
+  return single(op);
+};
+
+function zremrange(by: number): KvCompiler {
+  return (_ctx, argv) => rangeError(by, argv[2], argv[3]) ?? single({ type: 'zremrange', key: argv[1], min: argv[2], max: argv[3], by });
+}
+
 export const ZSET_COMMANDS = {
   zadd: kv(zaddLike(false)),
   zincrby: kv(zaddLike(true)),
@@ -146,4 +254,15 @@ export const ZSET_COMMANDS = {
   zpopmin: kv(zpop(false)),
   zpopmax: kv(zpop(true)),
   zmpop: kv(zmpop),
+  zrange: kv(zrangeLike(null, null)),
+  zrangebyscore: kv(zrangeLike(ZRANGE_BY.score, false)),
+  zrevrangebyscore: kv(zrangeLike(ZRANGE_BY.score, true)),
+  zrangebylex: kv(zrangeLike(ZRANGE_BY.lex, false)),
+  zrevrangebylex: kv(zrangeLike(ZRANGE_BY.lex, true)),
+  zrevrange: kv(zrangeLike(ZRANGE_BY.rank, true)),
+  zrangestore: kv(zrangestore),
+  zlexcount: kv((_ctx, argv) => rangeError(ZRANGE_BY.lex, argv[2], argv[3]) ?? single({ type: 'zlexcount', key: argv[1], min: argv[2], max: argv[3] })),
+  zremrangebyrank: kv(zremrange(ZRANGE_BY.rank)),
+  zremrangebyscore: kv(zremrange(ZRANGE_BY.score)),
+  zremrangebylex: kv(zremrange(ZRANGE_BY.lex)),
 } as const satisfies Record<string, CommandImpl>;

@@ -128,6 +128,17 @@ const SUPPORTED: Record<string, readonly string[]> = {
   zpopmin: [],
   zpopmax: [],
   zmpop: [],
+  zrange: [],
+  zrangebyscore: [],
+  zrevrangebyscore: [],
+  zrangebylex: [],
+  zrevrangebylex: [],
+  zrevrange: [],
+  zrangestore: [],
+  zlexcount: [],
+  zremrangebyrank: [],
+  zremrangebyscore: [],
+  zremrangebylex: [],
 };
 
 function str(r: Reply): string {
