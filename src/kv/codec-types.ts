@@ -86,6 +86,16 @@ export const TYPED_SHAPES = {
   zrangestore: [KEY, ['dest', 'bytes'], ['min', 'bytes'], ['max', 'bytes'], ['by', 'uint'], ['rev', 'flag'], ['offset', 'int?'], ['count', 'int?']],
   zremrange: [KEY, ['min', 'bytes'], ['max', 'bytes'], ['by', 'uint']],
   zlexcount: [KEY, ['min', 'bytes'], ['max', 'bytes']],
+  zstore: [KEY, ['keys', 'list'], ['mode', 'uint'], ['weights', 'list'], ['aggregate', 'uint']],
+  zcombine: [
+    ['keys', 'list'],
+    ['mode', 'uint'],
+    ['weights', 'list'],
+    ['aggregate', 'uint'],
+    ['withScores', 'flag'],
+  ],
+  zrandmember: [KEY, ['count', 'int?'], ['withScores', 'flag']],
+  zscan: [KEY, ['cursor', 'uint'], ['count', 'uint'], ['match', 'bytes?']],
 } as const satisfies Partial<Record<OpName, Shape>>;
 
 export type TypedOpName = keyof typeof TYPED_SHAPES;

@@ -123,6 +123,8 @@ export const OP = {
   zrangestore: { code: 100, write: true },
   /** ZREMRANGEBYRANK / BYSCORE / BYLEX (`by`). */
   zremrange: { code: 101, write: true },
+  /** ZUNIONSTORE / ZINTERSTORE / ZDIFFSTORE (`mode`, SET_MODE). */
+  zstore: { code: 102, write: true },
   zscore: { code: 112, write: false },
   zmscore: { code: 113, write: false },
   zcard: { code: 114, write: false },
@@ -132,6 +134,10 @@ export const OP = {
   /** ZRANGE and ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX, ZREVRANGEBYLEX, ZREVRANGE. */
   zrange: { code: 117, write: false },
   zlexcount: { code: 118, write: false },
+  /** ZUNION / ZINTER / ZDIFF (`mode`, SET_MODE). */
+  zcombine: { code: 119, write: false },
+  zrandmember: { code: 120, write: false },
+  zscan: { code: 121, write: false },
 } as const;
 
 export type OpName = keyof typeof OP;
@@ -255,11 +261,23 @@ interface OpShapes {
   zrangestore: { key: Bytes; dest: Bytes; min: Bytes; max: Bytes; by: number; rev?: boolean; offset?: number; count?: number };
   zremrange: { key: Bytes; min: Bytes; max: Bytes; by: number };
   zlexcount: { key: Bytes; min: Bytes; max: Bytes };
+  /**
+   * The sorted sets (or sets, each member scoring 1) of `keys` combined by `mode`; `weights`
+   * as the client sent them (none = all 1), `aggregate` ZAGGREGATE. `key` is the destination.
+   */
+  zstore: { key: Bytes; keys: Bytes[]; mode: number; weights: Bytes[]; aggregate: number };
+  zcombine: { keys: Bytes[]; mode: number; weights: Bytes[]; aggregate: number; withScores?: boolean };
+  /** ZRANDMEMBER key [count [WITHSCORES]]: Redis's count rule, |count| bounded as HRANDFIELD's. */
+  zrandmember: { key: Bytes; count?: number; withScores?: boolean };
+  zscan: { key: Bytes; cursor: number; count: number; match?: Bytes };
   copy: { key: Bytes; dest: Bytes; replace?: boolean };
 }
 
 /** What a sorted-set range is by (the `by` of zrange, zrangestore, zremrange). */
 export const ZRANGE_BY = { rank: 0, score: 1, lex: 2 } as const;
+
+/** ZUNION* / ZINTER* AGGREGATE. */
+export const ZAGGREGATE = { sum: 0, min: 1, max: 2 } as const;
 
 /** How SINTER*, SUNION* and SDIFF* combine their sets (the `mode` of sstore and scombine). */
 export const SET_MODE = { inter: 0, union: 1, diff: 2 } as const;

@@ -175,12 +175,14 @@ function unownedIn(op: KvOp, owned: SlotSet): number {
     case 'sstore':
     case 'scombine':
     case 'sintercard':
-    case 'zmpop': {
+    case 'zmpop':
+    case 'zstore':
+    case 'zcombine': {
       for (const k of op.keys) {
         const slot = unownedKey(k, owned);
         if (slot >= 0) return slot;
       }
-      return op.type === 'sstore' ? unownedKey(op.key, owned) : -1;
+      return op.type === 'sstore' || op.type === 'zstore' ? unownedKey(op.key, owned) : -1;
     }
     default:
       // The collection ops (issue 14) each name one key.

@@ -17,6 +17,7 @@ import { formatScore } from './structs/float.ts';
 import { type LexBound, type Limit, type ScoreBound, SortedSet, type ZEntry, ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE } from './structs/zset.ts';
 import type { ReadHost } from './type-reads.ts';
 import { edit } from './type-writes.ts';
+import { zsetCombineOp } from './zset-combine.ts';
 import { findZset } from './zset-reads.ts';
 
 const EMPTY: KvResult = Object.freeze({ type: 'array', value: [] });
@@ -183,6 +184,6 @@ export function zsetRangeOp(ctx: ApplyContext | null, host: ReadHost, op: KvOp):
     case 'zremrange':
       return ctx === null ? undefined : zremrange(ctx, host, op);
     default:
-      return undefined;
+      return zsetCombineOp(ctx, host, op);
   }
 }

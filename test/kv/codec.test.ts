@@ -134,6 +134,11 @@ const everyOp: KvOp[] = [
   { type: 'zrangestore', key: b('z'), dest: bin, min: b('[a'), max: b('+'), by: 2, offset: 0, count: 5 },
   { type: 'zremrange', key: b('z'), min: b('-'), max: b('[m'), by: 2 },
   { type: 'zlexcount', key: b('z'), min: b('-'), max: b('+') },
+  { type: 'zstore', key: b('d'), keys: [b('a'), bin], mode: 1, weights: [b('2'), b('-inf')], aggregate: 2 },
+  { type: 'zcombine', keys: [b('a')], mode: 0, weights: [], aggregate: 0, withScores: true },
+  { type: 'zrandmember', key: b('z') },
+  { type: 'zrandmember', key: b('z'), count: -5, withScores: true },
+  { type: 'zscan', key: b('z'), cursor: 9, count: 10, match: b('m*') },
 ];
 
 describe('entry codec', () => {

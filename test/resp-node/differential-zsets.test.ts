@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
 import { RedisServer } from '../support/redis-server.ts';
 import { RawConn } from './support/resp-bytes.ts';
-import { c, runScript, type Step } from './support/script.ts';
+import { c, elements, runScript, type Step } from './support/script.ts';
 
 let redis: RedisServer;
 const single = new ClusterHarness({ nodes: 1 });
@@ -37,6 +37,11 @@ const many = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `${i +
 
 /** The commands of step 1 against a string key and a missing key. */
 const ON_STRING = [
+  'zunion 1 str',
+  'zinterstore d 1 str',
+  'zdiff 2 str str',
+  'zrandmember str 2',
+  'zscan str 0',
   'zrange str 0 1',
   'zrangebyscore str 0 1',
   'zrangebylex str - +',
@@ -415,6 +420,120 @@ describe('sorted-set commands answer like redis-server 7.0', () => {
     ]);
   });
 
+  it('ZUNION / ZINTER / ZDIFF and their stores: WEIGHTS, AGGREGATE, WITHSCORES, sets as inputs', async () => {
+    await run([
+      c('zadd a 1 x 2 y 3 z'),
+      c('zadd b 10 y 20 z 30 w'),
+      c('sadd s y w v'),
+      c('zadd inf inf x -inf y'),
+      c('zadd ninf -inf x inf y'),
+      c('zunion 2 a b'),
+      c('zunion 2 a b withscores'),
+      c('zunion 3 a b s withscores'),
+      c('zunion 2 a b weights 2 0.5 withscores'),
+      c('zunion 2 a b aggregate min withscores'),
+      c('zunion 2 a b aggregate max weights -1 1 withscores'),
+      c('zunion 2 inf ninf withscores'),
+      c('zunion 2 inf ninf aggregate min withscores'),
+      c('zunion 2 a inf weights 0 0 withscores'),
+      c('zinter 2 a b withscores'),
+      c('zinter 2 a a withscores'),
+      c('zinter 3 a b s withscores'),
+      c('zinter 2 a b weights 2 3 aggregate max withscores'),
+      c('zinter 2 a nokey withscores'),
+      c('zinter 2 inf ninf withscores'),
+      c('zinter 2 inf a weights 0 1 withscores'),
+      c('zdiff 2 a b withscores'),
+      c('zdiff 2 b s'),
+      c('zdiff 1 nokey'),
+      c('zdiff 2 a b weights 1 1'),
+      c('zdiff 2 a b aggregate sum'),
+      c('zunionstore d 2 a b'),
+      c('zrange d 0 -1 withscores'),
+      c('zinterstore d 2 a b weights 1 2'),
+      c('zrange d 0 -1 withscores'),
+      c('zdiffstore d 2 a b'),
+      c('zrange d 0 -1 withscores'),
+      c('zinterstore d 2 a nokey'),
+      c('exists d'),
+      c('set str x ex 100'),
+      c('zunionstore str 1 a'),
+      c('ttl str'),
+      c('zunionstore d 1 str'),
+      c('zunion 2 a str'),
+      c('zunion 2 a str weights 1 x'),
+      c('zunion 2 a b weights 1 x'),
+      c('zunion 2 a b weights 1'),
+      c('zunion 2 a b aggregate foo'),
+      c('zunion 2 a b aggregate'),
+      c('zunion 2 a b foo'),
+      c('zunionstore d 2 a b withscores'),
+      c('zunion 0 a'),
+      c('zunion -1 a'),
+      c('zunion x a'),
+      c('zunion 3 a b'),
+      c('zunionstore d 0 a'),
+      c('zinterstore d 0 a'),
+      c('zdiffstore d 0 a'),
+      c('zinter 0 a'),
+      c('zdiff 0 a'),
+      c(`zadd big ${many(200)}`),
+      c('zunionstore d 2 big a'),
+      c('object encoding d'),
+      c('zcard d'),
+      c('zinterstore d 2 big big weights 1 -1'),
+      c('object encoding d'),
+      c('zscore d m5'),
+      c(`zadd long 1 ${'L'.repeat(70)}`),
+      c('zunionstore d 2 a long'),
+      c('object encoding d'),
+      c('hello 3', { compare: () => null }),
+      c('zunion 2 a b withscores'),
+      c('zinter 2 a b'),
+      c('hello 2', { compare: () => null }),
+    ]);
+  });
+
+  it('ZRANDMEMBER and ZSCAN', async () => {
+    await run([
+      c('zrandmember nokey'),
+      c('zrandmember nokey 3'),
+      c('zrandmember nokey 3 withscores'),
+      c('zadd z 1 a 2 b 3 c'),
+      c('zrandmember z 10'),
+      c('zrandmember z 3 withscores'),
+      c('zrandmember z 0'),
+      c('zrandmember z 0 withscores'),
+      c('zrandmember z x'),
+      c('zrandmember z 1 foo'),
+      c('zrandmember z 1 withscores x'),
+      c('zrandmember z -9223372036854775808'),
+      c('zrandmember z 9223372036854775807 withscores'),
+      c('zrandmember z -5', { compare: (a, b) => (elements(a).length === elements(b).length ? null : 'counts differ') }),
+      c(`zadd big ${many(200)}`),
+      c('zrandmember big 1000 withscores'),
+      c('zrandmember big -3 withscores', { compare: (a, b) => (elements(a).length === elements(b).length ? null : 'counts differ') }),
+      c('zscan z 0'),
+      c('zscan z 0 match a*'),
+      c('zscan z 0 count 1'),
+      c('zscan z x'),
+      c('zscan z 0 count 0'),
+      c('zscan z 0 foo'),
+      c('zscan nokey 0 foo'),
+      c('zscan nokey 0'),
+      c('set str x'),
+      c('zscan str 0 foo'),
+      c('zscan str 0'),
+      c('zrandmember str'),
+      c('zadd f 1.5 a -0.25 b inf c'),
+      c('zscan f 0'),
+      c('hello 3', { compare: () => null }),
+      c('zrandmember z 3 withscores'),
+      c('zscan f 0'),
+      c('hello 2', { compare: () => null }),
+    ]);
+  });
+
   it('WRONGTYPE both ways; TYPE, SCAN ... TYPE, COPY, RENAME; MULTI', async () => {
     await run([
       c('set str x'),
@@ -520,6 +639,11 @@ describe('through a follower with redis-cli -c, on a 3-node cluster', () => {
       'zrange dst 0 -1',
       'zrange z - + bylex',
       'zlexcount z - +',
+      'zunionstore u 2 z big weights 2 1 aggregate max',
+      'zrange u 0 3 withscores',
+      'zinter 2 z big withscores',
+      'zdiff 2 big z',
+      'zrandmember z 100 withscores',
       'zadd z nan a',
       'zadd z nx xx 1 a',
       'zcount z x 1',

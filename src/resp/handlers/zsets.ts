@@ -6,12 +6,16 @@
  * sent here as a double (a RESP3 `,`, a bulk string in RESP2), and pairs nested as Redis nests
  * them in RESP3.
  */
-import { type KvResult, type OpOf, parseInt64, ZRANGE_BY } from '../../kv/index.ts';
+import { ERR, ERR_RANDOM_COUNT, type KvResult, MAX_RANDOM_COUNT, type OpOf, parseInt64, SET_MODE, ZAGGREGATE, ZRANGE_BY } from '../../kv/index.ts';
 import { parseLexBound, parseScore, parseScoreBound, ZSET_ERR } from '../../kv/scores.ts';
+import { WEIGHT_NOT_FLOAT } from '../../kv/zset-combine.ts';
 import { R, type Reply } from '../reply.ts';
 import { buf, int64, isReply, option, SYNTAX_ERROR } from './args.ts';
 import { type CommandImpl, type KvCompiler, kv } from './context.ts';
-import { resultReply, single } from './plan.ts';
+import { scanCursor, scanOptions } from './keys.ts';
+import { type KvPlan, resultReply, single } from './plan.ts';
+
+const LONG_MAX = 2n ** 63n - 1n;
 
 const NOT_POSITIVE = 'ERR value is out of range, must be positive';
 
@@ -239,6 +243,102 @@ function zremrange(by: number): KvCompiler {
   return (_ctx, argv) => rangeError(by, argv[2], argv[3]) ?? single({ type: 'zremrange', key: argv[1], min: argv[2], max: argv[3], by });
 }
 
+/**
+ * ZUNION / ZINTER / ZDIFF [STORE] (zunionInterDiffGenericCommand): numkeys is checked first;
+ * Redis then looks up every key before it reads WEIGHTS / AGGREGATE / WITHSCORES, so an option
+ * error becomes a plan that reads the keys' types and answers WRONGTYPE if one is not a sorted
+ * set or set, else the error. Nothing bad is proposed.
+ */
+function zcombineLike(name: string, mode: number, store: boolean): KvCompiler {
+  const at = store ? 2 : 1;
+  return (_ctx, argv) => {
+    const n = int64(argv[at]);
+    if (n === null) return NOT_INTEGER;
+    if (n < 1n) return R.error(`ERR at least 1 input key is needed for '${name}' command`);
+    if (n > BigInt(argv.length - at - 1)) return SYNTAX_ERROR;
+    const numkeys = Number(n);
+    const keys = argv.slice(at + 1, at + 1 + numkeys);
+    const weights: Buffer[] = [];
+    let aggregate: number = ZAGGREGATE.sum;
+    let withScores = false;
+    let bad: Reply | null = null;
+    for (let j = at + 1 + numkeys; j < argv.length && bad === null; ) {
+      const o = option(argv[j]);
+      const left = argv.length - j;
+      if (mode !== SET_MODE.diff && left >= numkeys + 1 && o === 'weights') {
+        j++;
+        for (let i = 0; i < numkeys; i++, j++) {
+          if (parseScore(argv[j].toString('latin1')) === null) {
+            bad = R.error(WEIGHT_NOT_FLOAT);
+            break;
+          }
+          weights[i] = argv[j];
+        }
+      } else if (mode !== SET_MODE.diff && left >= 2 && o === 'aggregate') {
+        const a = option(argv[j + 1]);
+        if (a === 'sum' || a === 'min' || a === 'max') aggregate = ZAGGREGATE[a];
+        else bad = SYNTAX_ERROR;
+        j += 2;
+      } else if (!store && o === 'withscores') {
+        withScores = true;
+        j++;
+      } else bad = SYNTAX_ERROR;
+    }
+    if (bad !== null) {
+      const reply = bad;
+      return {
+        ops: keys.map((key) => ({ type: 'type', key }) as const),
+        reply: (results) => {
+          for (const r of results) {
+            if (r.type !== 'status') return resultReply(r);
+            if (r.value !== 'none' && r.value !== 'zset' && r.value !== 'set') return R.error(ERR.wrongType);
+          }
+          return reply;
+        },
+      };
+    }
+    if (store) return single({ type: 'zstore', key: argv[1], keys, mode, weights, aggregate });
+    const op: OpOf<'zcombine'> = { type: 'zcombine', keys, mode, weights, aggregate };
+    if (withScores) op.withScores = true;
+    return single(op, withScores ? pairsReply : resultReply);
+  };
+}
+
+/** ZRANDMEMBER key [count [WITHSCORES]] (zrandmemberCommand, as HRANDFIELD). */
+const zrandmember: KvCompiler = (_ctx, argv) => {
+  if (argv.length === 2) return single({ type: 'zrandmember', key: argv[1] });
+  const n = int64(argv[2]);
+  if (n === null) return NOT_INTEGER;
+  if (n < -LONG_MAX || n > LONG_MAX) return R.error(`ERR value is out of range, value must between ${-LONG_MAX} and ${LONG_MAX}`);
+  if (argv.length > 4 || (argv.length === 4 && option(argv[3]) !== 'withscores')) return SYNTAX_ERROR;
+  const withScores = argv.length === 4;
+  if (withScores && (n < -LONG_MAX / 2n || n > LONG_MAX / 2n)) return R.error('ERR value is out of range');
+  if (n < -BigInt(MAX_RANDOM_COUNT)) return R.error(ERR_RANDOM_COUNT);
+  const count = n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
+  const op: OpOf<'zrandmember'> = { type: 'zrandmember', key: argv[1], count };
+  if (!withScores) return single(op);
+  op.withScores = true;
+  return single(op, pairsReply);
+};
+
+/** ZSCAN key cursor [MATCH pattern] [COUNT count]: the cursor, then the key, then the options (as HSCAN). */
+const zscan: KvCompiler = (_ctx, argv): KvPlan | Reply => {
+  const cursor = scanCursor(argv[2]);
+  if (cursor === null) return R.error('ERR invalid cursor');
+  const opts = scanOptions(argv, 3, false);
+  if (isReply(opts)) {
+    const bad = opts;
+    return single({ type: 'type', key: argv[1] }, (r) => {
+      if (r.type !== 'status') return resultReply(r);
+      if (r.value === 'none') return R.array([R.bulk('0'), R.EMPTY_ARRAY]);
+      return r.value === 'zset' ? bad : R.error(ERR.wrongType);
+    });
+  }
+  const op: OpOf<'zscan'> = { type: 'zscan', key: argv[1], cursor, count: opts.count };
+  if (opts.match !== undefined) op.match = opts.match;
+  return single(op);
+};
+
 export const ZSET_COMMANDS = {
   zadd: kv(zaddLike(false)),
   zincrby: kv(zaddLike(true)),
@@ -265,4 +365,12 @@ export const ZSET_COMMANDS = {
   zremrangebyrank: kv(zremrange(ZRANGE_BY.rank)),
   zremrangebyscore: kv(zremrange(ZRANGE_BY.score)),
   zremrangebylex: kv(zremrange(ZRANGE_BY.lex)),
+  zunionstore: kv(zcombineLike('zunionstore', SET_MODE.union, true)),
+  zinterstore: kv(zcombineLike('zinterstore', SET_MODE.inter, true)),
+  zdiffstore: kv(zcombineLike('zdiffstore', SET_MODE.diff, true)),
+  zunion: kv(zcombineLike('zunion', SET_MODE.union, false)),
+  zinter: kv(zcombineLike('zinter', SET_MODE.inter, false)),
+  zdiff: kv(zcombineLike('zdiff', SET_MODE.diff, false)),
+  zrandmember: kv(zrandmember),
+  zscan: kv(zscan),
 } as const satisfies Record<string, CommandImpl>;

@@ -139,6 +139,14 @@ const SUPPORTED: Record<string, readonly string[]> = {
   zremrangebyrank: [],
   zremrangebyscore: [],
   zremrangebylex: [],
+  zunionstore: [],
+  zinterstore: [],
+  zdiffstore: [],
+  zunion: [],
+  zinter: [],
+  zdiff: [],
+  zrandmember: [],
+  zscan: [],
 };
 
 function str(r: Reply): string {

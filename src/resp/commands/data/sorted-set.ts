@@ -737,4 +737,282 @@ export const SORTED_SET_COMMANDS = {
       ],
     },
   },
+  zunionstore: {
+    arity: -4,
+    flags: ['write', 'denyoom', 'movablekeys'],
+    keys: [1, 1, 1],
+    acl: ['@write', '@sortedset', '@slow'],
+    tips: [],
+    key_specs: [
+      {
+        flags: ['OW', 'update'],
+        begin_search: { type: 'index', spec: { index: 1 } },
+        find_keys: { type: 'range', spec: { lastkey: 0, keystep: 1, limit: 0 } },
+      },
+      {
+        flags: ['RO', 'access'],
+        begin_search: { type: 'index', spec: { index: 2 } },
+        find_keys: { type: 'keynum', spec: { keynumidx: 0, firstkey: 1, keystep: 1 } },
+      },
+    ],
+    docs: {
+      summary: 'Add multiple sorted sets and store the resulting sorted set in a new key',
+      since: '2.0.0',
+      group: 'sorted-set',
+      complexity:
+        'O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.',
+      arguments: [
+        { name: 'destination', type: 'key', key_spec_index: 0 },
+        { name: 'numkeys', type: 'integer' },
+        { name: 'key', type: 'key', key_spec_index: 1, flags: ['multiple'] },
+        { name: 'weight', type: 'integer', token: 'WEIGHTS', flags: ['optional', 'multiple'] },
+        {
+          name: 'aggregate',
+          type: 'oneof',
+          token: 'AGGREGATE',
+          flags: ['optional'],
+          arguments: [
+            { name: 'sum', type: 'pure-token', token: 'SUM' },
+            { name: 'min', type: 'pure-token', token: 'MIN' },
+            { name: 'max', type: 'pure-token', token: 'MAX' },
+          ],
+        },
+      ],
+    },
+  },
+  zinterstore: {
+    arity: -4,
+    flags: ['write', 'denyoom', 'movablekeys'],
+    keys: [1, 1, 1],
+    acl: ['@write', '@sortedset', '@slow'],
+    tips: [],
+    key_specs: [
+      {
+        flags: ['OW', 'update'],
+        begin_search: { type: 'index', spec: { index: 1 } },
+        find_keys: { type: 'range', spec: { lastkey: 0, keystep: 1, limit: 0 } },
+      },
+      {
+        flags: ['RO', 'access'],
+        begin_search: { type: 'index', spec: { index: 2 } },
+        find_keys: { type: 'keynum', spec: { keynumidx: 0, firstkey: 1, keystep: 1 } },
+      },
+    ],
+    docs: {
+      summary: 'Intersect multiple sorted sets and store the resulting sorted set in a new key',
+      since: '2.0.0',
+      group: 'sorted-set',
+      complexity:
+        'O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.',
+      arguments: [
+        { name: 'destination', type: 'key', key_spec_index: 0 },
+        { name: 'numkeys', type: 'integer' },
+        { name: 'key', type: 'key', key_spec_index: 1, flags: ['multiple'] },
+        { name: 'weight', type: 'integer', token: 'WEIGHTS', flags: ['optional', 'multiple'] },
+        {
+          name: 'aggregate',
+          type: 'oneof',
+          token: 'AGGREGATE',
+          flags: ['optional'],
+          arguments: [
+            { name: 'sum', type: 'pure-token', token: 'SUM' },
+            { name: 'min', type: 'pure-token', token: 'MIN' },
+            { name: 'max', type: 'pure-token', token: 'MAX' },
+          ],
+        },
+      ],
+    },
+  },
+  zdiffstore: {
+    arity: -4,
+    flags: ['write', 'denyoom', 'movablekeys'],
+    keys: [1, 1, 1],
+    acl: ['@write', '@sortedset', '@slow'],
+    tips: [],
+    key_specs: [
+      {
+        flags: ['OW', 'update'],
+        begin_search: { type: 'index', spec: { index: 1 } },
+        find_keys: { type: 'range', spec: { lastkey: 0, keystep: 1, limit: 0 } },
+      },
+      {
+        flags: ['RO', 'access'],
+        begin_search: { type: 'index', spec: { index: 2 } },
+        find_keys: { type: 'keynum', spec: { keynumidx: 0, firstkey: 1, keystep: 1 } },
+      },
+    ],
+    docs: {
+      summary: 'Subtract multiple sorted sets and store the resulting sorted set in a new key',
+      since: '6.2.0',
+      group: 'sorted-set',
+      complexity:
+        'O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.',
+      arguments: [
+        { name: 'destination', type: 'key', key_spec_index: 0 },
+        { name: 'numkeys', type: 'integer' },
+        { name: 'key', type: 'key', key_spec_index: 1, flags: ['multiple'] },
+      ],
+    },
+  },
+  zunion: {
+    arity: -3,
+    flags: ['readonly', 'movablekeys'],
+    keys: [0, 0, 0],
+    acl: ['@read', '@sortedset', '@slow'],
+    tips: [],
+    key_specs: [
+      {
+        flags: ['RO', 'access'],
+        begin_search: { type: 'index', spec: { index: 1 } },
+        find_keys: { type: 'keynum', spec: { keynumidx: 0, firstkey: 1, keystep: 1 } },
+      },
+    ],
+    docs: {
+      summary: 'Add multiple sorted sets',
+      since: '6.2.0',
+      group: 'sorted-set',
+      complexity:
+        'O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.',
+      arguments: [
+        { name: 'numkeys', type: 'integer' },
+        { name: 'key', type: 'key', key_spec_index: 0, flags: ['multiple'] },
+        { name: 'weight', type: 'integer', token: 'WEIGHTS', flags: ['optional', 'multiple'] },
+        {
+          name: 'aggregate',
+          type: 'oneof',
+          token: 'AGGREGATE',
+          flags: ['optional'],
+          arguments: [
+            { name: 'sum', type: 'pure-token', token: 'SUM' },
+            { name: 'min', type: 'pure-token', token: 'MIN' },
+            { name: 'max', type: 'pure-token', token: 'MAX' },
+          ],
+        },
+        { name: 'withscores', type: 'pure-token', token: 'WITHSCORES', flags: ['optional'] },
+      ],
+    },
+  },
+  zinter: {
+    arity: -3,
+    flags: ['readonly', 'movablekeys'],
+    keys: [0, 0, 0],
+    acl: ['@read', '@sortedset', '@slow'],
+    tips: [],
+    key_specs: [
+      {
+        flags: ['RO', 'access'],
+        begin_search: { type: 'index', spec: { index: 1 } },
+        find_keys: { type: 'keynum', spec: { keynumidx: 0, firstkey: 1, keystep: 1 } },
+      },
+    ],
+    docs: {
+      summary: 'Intersect multiple sorted sets',
+      since: '6.2.0',
+      group: 'sorted-set',
+      complexity:
+        'O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.',
+      arguments: [
+        { name: 'numkeys', type: 'integer' },
+        { name: 'key', type: 'key', key_spec_index: 0, flags: ['multiple'] },
+        { name: 'weight', type: 'integer', token: 'WEIGHTS', flags: ['optional', 'multiple'] },
+        {
+          name: 'aggregate',
+          type: 'oneof',
+          token: 'AGGREGATE',
+          flags: ['optional'],
+          arguments: [
+            { name: 'sum', type: 'pure-token', token: 'SUM' },
+            { name: 'min', type: 'pure-token', token: 'MIN' },
+            { name: 'max', type: 'pure-token', token: 'MAX' },
+          ],
+        },
+        { name: 'withscores', type: 'pure-token', token: 'WITHSCORES', flags: ['optional'] },
+      ],
+    },
+  },
+  zdiff: {
+    arity: -3,
+    flags: ['readonly', 'movablekeys'],
+    keys: [0, 0, 0],
+    acl: ['@read', '@sortedset', '@slow'],
+    tips: [],
+    key_specs: [
+      {
+        flags: ['RO', 'access'],
+        begin_search: { type: 'index', spec: { index: 1 } },
+        find_keys: { type: 'keynum', spec: { keynumidx: 0, firstkey: 1, keystep: 1 } },
+      },
+    ],
+    docs: {
+      summary: 'Subtract multiple sorted sets',
+      since: '6.2.0',
+      group: 'sorted-set',
+      complexity:
+        'O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.',
+      arguments: [
+        { name: 'numkeys', type: 'integer' },
+        { name: 'key', type: 'key', key_spec_index: 0, flags: ['multiple'] },
+        { name: 'withscores', type: 'pure-token', token: 'WITHSCORES', flags: ['optional'] },
+      ],
+    },
+  },
+  zrandmember: {
+    arity: -2,
+    flags: ['readonly'],
+    keys: [1, 1, 1],
+    acl: ['@read', '@sortedset', '@slow'],
+    tips: ['nondeterministic_output'],
+    key_specs: [
+      {
+        flags: ['RO', 'access'],
+        begin_search: { type: 'index', spec: { index: 1 } },
+        find_keys: { type: 'range', spec: { lastkey: 0, keystep: 1, limit: 0 } },
+      },
+    ],
+    docs: {
+      summary: 'Get one or multiple random elements from a sorted set',
+      since: '6.2.0',
+      group: 'sorted-set',
+      complexity: 'O(N) where N is the number of elements returned',
+      arguments: [
+        { name: 'key', type: 'key', key_spec_index: 0 },
+        {
+          name: 'options',
+          type: 'block',
+          flags: ['optional'],
+          arguments: [
+            { name: 'count', type: 'integer' },
+            { name: 'withscores', type: 'pure-token', token: 'WITHSCORES', flags: ['optional'] },
+          ],
+        },
+      ],
+    },
+  },
+  zscan: {
+    arity: -3,
+    flags: ['readonly'],
+    keys: [1, 1, 1],
+    acl: ['@read', '@sortedset', '@slow'],
+    tips: ['nondeterministic_output'],
+    key_specs: [
+      {
+        flags: ['RO', 'access'],
+        begin_search: { type: 'index', spec: { index: 1 } },
+        find_keys: { type: 'range', spec: { lastkey: 0, keystep: 1, limit: 0 } },
+      },
+    ],
+    docs: {
+      summary: 'Incrementally iterate sorted sets elements and associated scores',
+      since: '2.8.0',
+      group: 'sorted-set',
+      complexity:
+        'O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..',
+      arguments: [
+        { name: 'key', type: 'key', key_spec_index: 0 },
+        { name: 'cursor', type: 'integer' },
+        { name: 'pattern', type: 'pattern', token: 'MATCH', flags: ['optional'] },
+        { name: 'count', type: 'integer', token: 'COUNT', flags: ['optional'] },
+      ],
+    },
+  },
 } as const satisfies Record<string, CommandData>;
