@@ -5,7 +5,7 @@
  * script down to a minimal one that still differs there (ddmin over the commands, as
  * test/sim/shrink.ts cuts a run's steps). Seeds are splitmix32's, so a seed names a script.
  *
- *   const diff = await firstDifference(ourPort, redisPort, hashScript(seed, 200)); // or setScript
+ *   const diff = await firstDifference(ourPort, redisPort, hashScript(seed, 200)); // or setScript, zsetScript
  *   if (diff) console.log(formatScript(await shrinkScript(ourPort, redisPort, script)));
  */
 
@@ -173,6 +173,119 @@ export function setScript(seed: number, length: number): ScriptCommand[] {
         break;
       default:
         script.push(cmd('exact', pick(['get', 'hget', 'hlen']), k, ...(r.next() < 0.5 ? [] : ['x'])));
+    }
+  }
+  return script;
+}
+
+/**
+ * A sorted-set script: a few keys (one a string, one a set, for WRONGTYPE and set inputs),
+ * scores that are integers, decimals, infinities, -0, hex or invalid, members short or (rarely)
+ * past 64 bytes, which makes a skiplist; and every sorted-set command but the random picks below
+ * the size (ZRANDMEMBER asks for at least the size, whose answer is fixed).
+ */
+export function zsetScript(seed: number, length: number): ScriptCommand[] {
+  const r = new SplitMix32(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[r.int(0, xs.length - 1)];
+  const key = () => pick(['z1', 'z1', 'z2', 'z3', 'str', 'set', 'none']);
+  const member = () => pick([() => pick(['a', 'b', 'c', 'd', '', 'e']), () => `m${r.int(0, 20)}`, () => 'L'.repeat(r.int(60, 70))])();
+  const score = () =>
+    pick([
+      () => String(r.int(-5, 5)),
+      () => `${r.int(-9, 9)}.${r.int(0, 99)}`,
+      () => pick(['inf', '-inf', '-0', '0x10', '1e3', '0.1', '1e-320', 'x', 'nan', ' 1']),
+    ])();
+  const bound = () => pick(['-inf', '+inf', '0', '(1', '2.5', '(-1', 'x', '(']);
+  const lex = () => pick(['-', '+', '[a', '(b', '[m1', '(m5', 'x']);
+  const some = <T>(f: () => T, max = 4) => Array.from({ length: r.int(1, max) }, f);
+  const script: ScriptCommand[] = [cmd('exact', 'set', 'str', 'string'), cmd('exact', 'sadd', 'set', 'a', 'm1', 'q')];
+  for (let i = 0; i < length; i++) {
+    const k = key();
+    switch (r.int(0, 21)) {
+      case 0:
+      case 1:
+      case 2:
+      case 3: {
+        const opts = r.next() < 0.4 ? [pick(['nx', 'xx', 'gt', 'lt', 'ch', 'incr', 'ch', 'xx gt'])] : [];
+        script.push(cmd('exact', 'zadd', k, ...opts.flatMap((o) => o.split(' ')), ...some(() => [score(), member()], 3).flat()));
+        break;
+      }
+      case 4:
+        script.push(cmd('exact', 'zincrby', k, score(), member()));
+        break;
+      case 5:
+        script.push(cmd('exact', 'zrem', k, ...some(member)));
+        break;
+      case 6:
+        script.push(cmd('exact', pick(['zscore', 'zrank', 'zrevrank']), k, member()));
+        break;
+      case 7:
+        script.push(cmd('exact', 'zmscore', k, ...some(member)));
+        break;
+      case 8:
+        script.push(cmd('exact', pick(['zcard', 'type', 'exists']), k));
+        break;
+      case 9:
+        script.push(cmd('exact', pick(['zcount', 'zrangebyscore', 'zremrangebyscore']), k, bound(), bound()));
+        break;
+      case 10:
+        // Lex ranges only on `zl`, whose scores are all 0: over mixed scores Redis's answer
+        // depends on its skiplist's random levels (docs/commands.md).
+        if (r.next() < 0.5) script.push(cmd('exact', 'zadd', 'zl', ...some(() => ['0', member()], 3).flat()));
+        else script.push(cmd('exact', pick(['zlexcount', 'zrangebylex', 'zremrangebylex', 'zrevrangebylex']), 'zl', lex(), lex()));
+        break;
+      case 11:
+        script.push(cmd('exact', 'zrange', k, r.int(-5, 5), r.int(-5, 5), ...(r.next() < 0.5 ? ['withscores'] : []), ...(r.next() < 0.3 ? ['rev'] : [])));
+        break;
+      case 12: {
+        const by = pick(['byscore', 'bylex']);
+        const [lo, hi] = by === 'byscore' ? [bound(), bound()] : [lex(), lex()];
+        const extra = [
+          ...(r.next() < 0.3 ? ['rev'] : []),
+          ...(r.next() < 0.3 ? ['limit', r.int(-1, 3), r.int(-1, 3)] : []),
+          ...(r.next() < 0.3 ? ['withscores'] : []),
+        ];
+        script.push(cmd('exact', 'zrange', by === 'bylex' ? 'zl' : k, lo, hi, by, ...extra));
+        break;
+      }
+      case 13:
+        script.push(cmd('exact', pick(['zrevrange', 'zremrangebyrank']), k, r.int(-4, 4), r.int(-4, 4), ...(r.next() < 0.3 ? ['withscores'] : [])));
+        break;
+      case 14:
+        script.push(cmd('exact', pick(['zpopmin', 'zpopmax']), k, ...(r.next() < 0.5 ? [] : [r.int(0, 3)])));
+        break;
+      case 15: {
+        const keys = some(key, 3);
+        script.push(cmd('exact', 'zmpop', keys.length, ...keys, pick(['min', 'max']), ...(r.next() < 0.5 ? ['count', r.int(1, 3)] : [])));
+        break;
+      }
+      case 16: {
+        const keys = some(key, 3);
+        const name = pick(['zunion', 'zinter', 'zdiff']);
+        const opts = [
+          ...(name !== 'zdiff' && r.next() < 0.3 ? ['weights', ...keys.map(() => pick(['1', '2', '-1', '0.5', 'inf']))] : []),
+          ...(name !== 'zdiff' && r.next() < 0.3 ? ['aggregate', pick(['sum', 'min', 'max'])] : []),
+          ...(r.next() < 0.5 ? ['withscores'] : []),
+        ];
+        script.push(cmd('exact', name, keys.length, ...keys, ...opts));
+        break;
+      }
+      case 17: {
+        const keys = some(key, 3);
+        script.push(cmd('exact', pick(['zunionstore', 'zinterstore', 'zdiffstore']), key(), keys.length, ...keys));
+        break;
+      }
+      case 18:
+        script.push(cmd('exact', 'zrangestore', key(), k, r.int(-3, 3), r.int(-3, 3)));
+        break;
+      case 19:
+        script.push(cmd('exact', 'zrandmember', k, 100, ...(r.next() < 0.5 ? ['withscores'] : [])));
+        break;
+      case 20:
+        script.push(cmd('exact', 'object', 'encoding', k));
+        break;
+      default:
+        script.push(r.next() < 0.5 ? cmd('exact', pick(['del', 'get']), k) : cmd('members', 'smembers', k));
     }
   }
   return script;
