@@ -1,0 +1,83 @@
+/**
+ * Sorted sets through snapshots on a real 3-node cluster (issue 14): a follower killed while
+ * the leader writes sorted sets (listpacks, a 2000-member skiplist with -0 and infinities,
+ * members removed so positions moved) and compacts its log past them catches up through the
+ * leader's snapshot, and then every replica answers the same bytes: the order and scores
+ * (ZRANGE WITHSCORES), the encodings, and the positions (a full ZSCAN walk, whose order is the
+ * skiplist's positions, which ZRANDMEMBER's seeded picks index too).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
+import { RawConn } from './support/resp-bytes.ts';
+
+const cluster = new ClusterHarness({ extraArgs: ['--snapshot-entries', '100', '--snapshot-keep-entries', '10'] });
+
+beforeAll(() => cluster.start(), 60_000);
+afterAll(() => cluster.stop());
+
+async function call(port: number, ...args: string[]): Promise<string> {
+  const conn = await RawConn.open(port);
+  try {
+    return (await conn.call(...args)).toString('latin1');
+  } finally {
+    conn.close();
+  }
+}
+
+/** Everything a replica answers about the sorted sets, as raw bytes (read with READONLY). */
+async function view(h: NodeHandle): Promise<string> {
+  const conn = await RawConn.open(h.port);
+  try {
+    await conn.call('readonly');
+    const out: string[] = [];
+    for (const key of ['small', 'big', 'neg', 'u']) {
+      out.push((await conn.call('zrange', key, '0', '-1', 'withscores')).toString('latin1'));
+      out.push((await conn.call('object', 'encoding', key)).toString('latin1'));
+    }
+    let cursor = '0';
+    do {
+      const page = (await conn.call('zscan', 'big', cursor, 'count', '97')).toString('latin1');
+      out.push(page);
+      cursor = /^\*2\r\n\$\d+\r\n(\d+)\r\n/.exec(page)![1];
+    } while (cursor !== '0');
+    return out.join('|');
+  } finally {
+    conn.close();
+  }
+}
+
+describe('sorted sets in snapshots, on a real 3-node cluster', () => {
+  it('a follower restored from the snapshot answers byte for byte as the others', async () => {
+    const leader = await cluster.waitLeader();
+    const lagger = cluster.nodes.find((h) => h.id !== leader.id)!;
+    await cluster.kill9(lagger);
+    expect(await call(leader.port, 'zadd', 'small', '1.5', 'a', '-inf', 'b', 'inf', 'c')).toBe(':3\r\n');
+    for (let i = 0; i < 2000; i += 100) {
+      const args: string[] = [];
+      for (let j = i; j < i + 100; j++) args.push(String((j * 37) % 501), `m${j}`);
+      expect(await call(leader.port, 'zadd', 'big', ...args)).toBe(':100\r\n');
+    }
+    expect(await call(leader.port, 'zadd', 'big', '-0', 'negzero', '0x1p-1074', 'tiny')).toBe(':2\r\n');
+    for (let i = 0; i < 150; i++) await call(leader.port, 'zrem', 'big', `m${i * 13}`);
+    await call(leader.port, 'zadd', 'neg', '-0', 'x');
+    await call(leader.port, 'zunionstore', 'u', '2', 'small', 'big', 'weights', '2', '0.5');
+    const st = await cluster.status(leader);
+    expect(st!.snapshot_index).toBeGreaterThan(0);
+
+    await cluster.restart(lagger);
+    await waitFor(async () => ((await cluster.status(lagger))?.applied ?? 0) >= st!.commit, 30_000, 'the lagging node to catch up');
+    expect((await cluster.status(lagger))!.snapshot_index).toBeGreaterThan(0);
+    let views: string[] = [];
+    await waitFor(
+      async () => {
+        views = await Promise.all(cluster.nodes.map(view));
+        return views.every((v) => v === views[0]);
+      },
+      20_000,
+      'every replica to answer the same',
+    );
+    expect(views[0]).toContain('skiplist');
+    expect(views[0]).toContain('-0');
+    expect(new Set(views).size).toBe(1);
+  }, 180_000);
+});
