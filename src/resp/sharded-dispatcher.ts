@@ -10,8 +10,10 @@
  *  - EXEC: the group of the transaction's keys (queued commands and WATCHed keys);
  *  - DBSIZE, KEYS, SCAN and the like (run per node, as in Redis Cluster): a group this node
  *    leads;
- *  - anything else (PING, CLIENT, INFO, CONFIG, PUBLISH): the group owning slot 0 if hosted here,
- *    else the lowest local data group.
+ *  - PUBLISH: the metadata group, which every node hosts, so each node applies the message and
+ *    delivers it to its own subscribers: cluster-wide, in one order, as Redis 7 has it;
+ *  - anything else (PING, CLIENT, INFO, CONFIG): the group owning slot 0 if hosted here, else
+ *    the lowest local data group.
  * Subscriptions, INFO's run id and uptime are the process's, shared by every group's context,
  * so a SUBSCRIBE served by one group hears a PUBLISH applied by another.
  */
@@ -21,6 +23,7 @@ import type { NodeStore } from '../node/store/store.ts';
 import { METADATA_GROUP } from '../shard/index.ts';
 import type { CurrentView } from './cluster/layout-view.ts';
 import { KEYLESS, requestSlot, transactionSlot } from './cluster/routing.ts';
+import type { SlotOwner } from './cluster/view.ts';
 import { resolveCommand } from './commands/table.ts';
 import type { ClientConn } from './conn.ts';
 import { newSharedContext, type SharedContext } from './handlers/context.ts';
@@ -42,6 +45,21 @@ export class ShardedDispatcher implements ServedDispatcher {
     private readonly view: CurrentView<RaftNode>,
   ) {
     for (const id of [...groups.keys()].sort((a, b) => a - b)) this.dispatcherOf(id);
+    // Made now, not on first use: it delivers the messages PUBLISH puts in group 0's log.
+    this.metadataDispatcher = this.makeDispatcher(METADATA_GROUP);
+    if (this.metadataDispatcher) this.metadataDispatcher.ctx.publishOwner = () => this.publishOwner();
+  }
+
+  /**
+   * Group 0 as PUBLISH's owner. A MOVED names a slot whose data group group 0's leader also
+   * leads, when there is one, so the redirect does not teach a client's slot cache a wrong owner.
+   */
+  private publishOwner(): { owner: SlotOwner<RaftNode>; slot: number } {
+    const node = this.groups.get(METADATA_GROUP);
+    const leader = node?.leader();
+    const owner: SlotOwner<RaftNode> = { group: METADATA_GROUP, local: node, leads: node?.isLeader() ?? false, leader, changing: false };
+    const led = leader && this.view.shards().find((s) => s.owner?.member.id === leader.id && s.ranges.length > 0);
+    return { owner, slot: led ? led.ranges[0].start : 0 };
   }
 
   /** The dispatcher of local data group `id`, made on first use; undefined if not hosted. */
@@ -101,6 +119,7 @@ export class ShardedDispatcher implements ServedDispatcher {
   private pick(conn: ClientConn, argv: Buffer[]): NodeDispatcher {
     const cmd = resolveCommand(argv);
     if (cmd === null || (conn.multi !== null && cmd.name !== 'exec')) return this.fallback();
+    if (cmd.name === 'publish' && this.metadataDispatcher) return this.metadataDispatcher;
     let slot: number | object = KEYLESS;
     if (cmd.name === 'exec') slot = transactionSlot(this.view, conn.multi ?? [], conn.watched.keys());
     else if (cmd.keys.length > 0 || cmd.name === 'spublish' || cmd.name === 'ssubscribe' || cmd.name === 'sunsubscribe') {

@@ -433,4 +433,20 @@ describe('POST /v1/shards/:id/transfer-leader', () => {
     for (const h of others) await waitFor(async () => (await health(h)).every((x) => x === 'failed'), 5000, `${h.id} to report ${idle!.id} failed`);
     expect((await waitShardLeaders(cluster, { among: others, epoch: list.epoch })).shards.map((g) => g.leader)).toEqual(list.shards.map((g) => g.leader));
   });
+
+  it('FLUSHALL on a node leading two groups empties both, and no other group', async () => {
+    const byLeader = new Map<string, number[]>();
+    for (const g of dataShards(list)) byLeader.set(g.leader!, [...(byLeader.get(g.leader!) ?? []), g.id]);
+    const [twice] = [...byLeader].find(([, gs]) => gs.length === 2)!;
+    const [once] = [...byLeader].find(([, gs]) => gs.length === 1)!;
+    const both = plain(cluster.node(twice));
+    const other = plain(cluster.node(once));
+    const kept = await other.dbsize();
+    expect(await both.dbsize()).toBeGreaterThan(0);
+    expect(kept).toBeGreaterThan(0);
+    expect(await both.flushall()).toBe('OK');
+    expect(await both.dbsize()).toBe(0);
+    expect(await both.keys('*')).toEqual([]);
+    expect(await other.dbsize()).toBe(kept);
+  });
 });
