@@ -24,6 +24,8 @@ export interface HttpAppOptions {
   keyNode?: (key: Buffer) => RaftNode;
   /** Routes only a multi-group node has (/v1/shards). */
   extraRoutes?: (app: FastifyInstance) => void;
+  /** Why member `id` may not be removed now (it still holds data), or undefined (cluster-routes.ts). */
+  removalRefused?: (id: string) => string | undefined;
 }
 
 export async function buildHttpApp(node: RaftNode, log: Logger, tls: NodeTls = {}, opts: HttpAppOptions = {}): Promise<FastifyInstance> {
@@ -47,7 +49,7 @@ export async function buildHttpApp(node: RaftNode, log: Logger, tls: NodeTls = {
   await (opts.registerPeerRoutes ? opts.registerPeerRoutes(app) : node.registerRoutes(app));
   registerKvRoutes(app, opts.keyNode ?? (() => node));
   opts.extraRoutes?.(app);
-  registerClusterRoutes(app, node);
+  registerClusterRoutes(app, node, opts.removalRefused);
   registerHealthRoutes(app, node);
   registerSnapshotRoutes(app, node);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -80,6 +80,10 @@ describe('the rebalancer (issue 13)', () => {
     // n4 serves what it holds: its replicas caught up, so a READONLY read there sees the data.
     for (let i = 0; i < 500; i++) expect(await client.get(`k${i}`)).toBe(`v${i}`);
 
+    // n4 holds replicas: removing it before a drain is refused, naming them.
+    const early = await runRaftkv(['member', 'remove', 'n4', ...endpoints]);
+    expect(early.code).not.toBe(0);
+    expect(early.stderr).toMatch(/member n4 holds replicas of shards? [0-9, ]+: drain it first/);
     const drain = await runRaftkv(['member', 'drain', 'n4', ...endpoints]);
     expect(drain.code).toBe(0);
     expect(drain.stdout).toMatch(/member n4 is draining/);
@@ -106,6 +110,9 @@ describe('the rebalancer (issue 13)', () => {
     }
     const again = await runRaftkv(['member', 'drain', 'n4', ...endpoints]);
     expect(again.stdout).toMatch(/holds no shard replica: it can be removed/);
+    const removed = await runRaftkv(['member', 'remove', 'n4', ...endpoints]);
+    expect(removed.stderr).toBe('');
+    expect(removed.code).toBe(0);
     for (let i = 0; i < 500; i++) expect(await client.get(`k${i}`)).toBe(`v${i}`);
   }, 300_000);
 });
