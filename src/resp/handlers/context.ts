@@ -121,11 +121,11 @@ export class NodeContext {
    */
   nodeWide: (() => readonly { readonly group: number; readonly node: RaftNode }[]) | undefined = undefined;
   /**
-   * On a multi-group node's metadata-group dispatcher, who serves PUBLISH: group 0 (on every
-   * node) and the slot a MOVED names, one its leader serves so a client's slot cache stays right
-   * (sharded-dispatcher.ts). Unset elsewhere: PUBLISH goes to slot 0's owner.
+   * On a multi-group node's metadata-group dispatcher, who serves PUBLISH and CONFIG SET: group 0
+   * (on every node) and the slot a MOVED names, one its leader serves so a client's slot cache
+   * stays right (sharded-dispatcher.ts). Unset elsewhere: they go to slot 0's owner.
    */
-  publishOwner: (() => { readonly owner: SlotOwner<RaftNode>; readonly slot: number }) | undefined = undefined;
+  metadataOwner: (() => { readonly owner: SlotOwner<RaftNode>; readonly slot: number }) | undefined = undefined;
   private readonly orders = new WeakMap<ClientConn, ConnOrder>();
   private readonly batches: ReadBatches<BatchedRead>;
   /** A lookup's reply (GET and its kin), counted in keyspace_hits/misses as Redis counts it. */

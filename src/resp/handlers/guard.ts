@@ -97,7 +97,7 @@ export function createGuard(ctx: NodeContext, proxied: (conn: ClientConn) => boo
       slot = s;
     }
     if (need !== null) {
-      const publish = cmd.name === 'publish' && ctx.publishOwner !== undefined ? ctx.publishOwner() : undefined;
+      const publish = cmd.name === 'publish' && ctx.metadataOwner !== undefined ? ctx.metadataOwner() : undefined;
       const owner = publish
         ? publish.owner
         : eager && slot === KEYLESS && NODE_WIDE.has(cmd.name)
