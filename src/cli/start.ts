@@ -175,6 +175,7 @@ async function serveSharded(store: NodeStore, cfg: NodeConfig, log: Logger, tls:
     keyNode,
     extraRoutes: (app) => registerShardRoutes(app, store),
     removalRefused: (id) => removalRefused(store.map, id),
+    groups: store.groups,
   });
   const app = await listenHttp(http, cfg);
   const resp = await listenResp(cfg, log, tls, (opts) => startShardedRespServer(store, view, opts));

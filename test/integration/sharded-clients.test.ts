@@ -184,6 +184,14 @@ function pairs(flat: unknown[]): [string, unknown][] {
 }
 
 describe('Redis Cluster clients, unchanged', () => {
+  it('/readyz counts every group of the node', async () => {
+    for (const h of cluster.nodes) {
+      const res = await cluster.fetch(cluster.url(h, '/readyz'));
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ ready: true, groups: 4, groups_not_ready: [] });
+    }
+  });
+
   it('ioredis Cluster writes 1000 keys and reads each back from its own group', async () => {
     const c = new Cluster([{ host: '127.0.0.1', port: cluster.nodes[1].port }], { scaleReads: 'master' });
     closers.push(() => c.disconnect());
