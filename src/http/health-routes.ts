@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { RaftNode } from '../node/raft-node.ts';
+import { groupsMetrics } from './group-metrics.ts';
 
 export function registerHealthRoutes(
   app: FastifyInstance,
   node: RaftNode,
-  /** A multi-group node's groups: ready only once every one of them is (`groups` in the body). */
+  /** A multi-group node's groups: ready only once every one of them is; /metrics labels each. */
   groups?: ReadonlyMap<number, RaftNode>,
 ): void {
   app.get('/healthz', { schema: { description: 'The process is up' } }, async () => ({ ok: true }));
@@ -35,6 +36,10 @@ export function registerHealthRoutes(
   });
 
   app.get('/metrics', { schema: { description: 'Prometheus metrics', hide: true } }, async (_req, reply) => {
+    if (groups !== undefined && groups.size > 1) {
+      const { text, contentType } = await groupsMetrics(groups);
+      return reply.type(contentType).send(text);
+    }
     const text = await node.metrics.registry.metrics();
     return reply.type(node.metrics.registry.contentType).send(text);
   });

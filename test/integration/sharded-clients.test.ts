@@ -192,6 +192,24 @@ describe('Redis Cluster clients, unchanged', () => {
     }
   });
 
+  it('/metrics has a series per group for Raft figures, each family once, and one leader per group', async () => {
+    const leaders = new Map<string, number>();
+    for (const h of cluster.nodes) {
+      const res = await cluster.fetch(cluster.url(h, '/metrics'));
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      const types = text.split('\n').filter((l) => l.startsWith('# TYPE '));
+      expect(new Set(types).size).toBe(types.length);
+      const isLeader = [...text.matchAll(/^raftkv_server_is_leader\{group="(\d+)"\} (\d)$/gm)];
+      expect(isLeader.map((m) => m[1]).sort()).toEqual(['0', '1', '2', '3']);
+      for (const [, g, v] of isLeader) leaders.set(g, (leaders.get(g) ?? 0) + Number(v));
+      // What the groups share comes once, unlabelled.
+      expect(text).toMatch(/^process_cpu_user_seconds_total \d/m);
+      expect(text).toMatch(/^raftkv_build_info\{version="[^"]+",node_version="[^"]+"\} 1$/m);
+    }
+    expect(Object.fromEntries(leaders)).toEqual({ 0: 1, 1: 1, 2: 1, 3: 1 });
+  });
+
   it('ioredis Cluster writes 1000 keys and reads each back from its own group', async () => {
     const c = new Cluster([{ host: '127.0.0.1', port: cluster.nodes[1].port }], { scaleReads: 'master' });
     closers.push(() => c.disconnect());
