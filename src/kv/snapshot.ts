@@ -37,7 +37,7 @@ import { TYPE } from './types.ts';
 function elementSize(c: CollectionImage, e: number): number {
   const m = c.members[e];
   const v = c.values === null ? undefined : c.values[e];
-  return uvarintSize(m.length) + m.length + (v === undefined ? 0 : uvarintSize(v.length) + v.length);
+  return uvarintSize(m.length) + m.length + (v === undefined ? 0 : uvarintSize(v.length) + v.length) + (c.scores === undefined ? 0 : 8);
 }
 
 import {
@@ -224,6 +224,7 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
               }
               w.binary(view.members[e]);
               if (view.values !== null) w.binary(view.values[e]);
+              if (view.scores !== undefined) w.f64(view.scores[e]);
             }
           }
           this.ks.advance(this.hook, item.seq);

@@ -4,10 +4,13 @@
  * so a restored replica's later HSCAN cursors, random picks and snapshots match the others'.
  */
 export interface CollectionImage {
-  readonly type: 'hash' | 'set' | 'list';
-  /** The hashtable encoding (else listpack for a hash, intset for a set; always false for a list). */
+  readonly type: 'hash' | 'set' | 'list' | 'zset';
+  /**
+   * The hashtable encoding, a sorted set's skiplist (else listpack for a hash or zset, intset
+   * for a set; always false for a list).
+   */
   readonly hashtable: boolean;
-  /** A hash's fields, a set's members or a list's elements (head first). */
+  /** A hash's fields, a set's or sorted set's members or a list's elements (head first). */
   readonly members: readonly string[];
   /**
    * A list's first chunk's length (structs/deque.ts): with the element count it fixes the
@@ -16,4 +19,6 @@ export interface CollectionImage {
   readonly head?: number;
   /** A hash's values, by the same positions; null for a set. */
   readonly values: readonly string[] | null;
+  /** A sorted set's scores, by the same positions (absent for the others). */
+  readonly scores?: readonly number[];
 }
