@@ -5,7 +5,10 @@
  * client sent its request, and the median step from the line above. Every node and this tool
  * stamp with CLOCK_MONOTONIC (process.hrtime), which the processes of one machine share.
  *
- *   npx tsx test/bench/trace-write.ts [--writes 2000] [--warmup 1000] [--tsx] [--json FILE]
+ *   npx tsx test/bench/trace-write.ts [--writes 2000] [--warmup 1000] [--tsx] [--main DIST/cli/main.js] [--json FILE]
+ *
+ * `--main`: another compiled build (ab-write.ts leaves one per revision in .tmp/bench/), for
+ * waterfalls of two builds taken in turns.
  *
  * Of the two followers, each write's row is the one whose ack left first: the ack that commits.
  */
@@ -23,6 +26,7 @@ const { values } = parseArgs({
     writes: { type: 'string', default: '2000' },
     warmup: { type: 'string', default: '1000' },
     tsx: { type: 'boolean', default: false },
+    main: { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -114,7 +118,8 @@ try {
   const warmup = Number(values.warmup);
   const dir = mkdtempSync(join(tmpdir(), 'raftkv-trace-'));
   onCleanup(async () => rmSync(dir, { recursive: true, force: true }));
-  const h = await startRaftKV(values.tsx ? undefined : await buildRaftKV(), ['--trace-writes', dir]);
+  const main = values.main ?? (values.tsx ? undefined : await buildRaftKV());
+  const h = await startRaftKV(main, ['--trace-writes', dir]);
   const leader = await h.waitLeader();
   await drive(leader.port, warmup, 'warm');
   const t0 = now();
