@@ -54,9 +54,14 @@ export interface LoopScheduler {
   defer(fn: () => void): void;
   /** Milliseconds, for the fsync histogram only. */
   now(): number;
+  /**
+   * Runs `fn` after the work already queued in this turn's microtasks (a caller's promise
+   * reactions), still in this turn; `defer` when absent.
+   */
+  soon?(fn: () => void): void;
 }
 
-const EVENT_LOOP: LoopScheduler = { defer: (fn) => setImmediate(fn), now: () => performance.now() };
+const EVENT_LOOP: LoopScheduler = { defer: (fn) => setImmediate(fn), now: () => performance.now(), soon: (fn) => queueMicrotask(fn) };
 
 /**
  * Whether a leader's Ready only commits (and applies) entries: it saves no new entries (the
@@ -159,6 +164,7 @@ export class ReadyLoop {
     const host = this.host;
     if (rd.softState) host.onSoftState(rd.softState.role, rd.softState.leader);
     let late = rd.messages;
+    let held: Message[] | undefined;
     const prev = this.lastHardState;
     const hs = rd.hardState;
     // Unknown (the first hard state since start) counts as a change: that costs one held Ready.
@@ -175,8 +181,8 @@ export class ReadyLoop {
       // index, which no caller waits for, while the callers its applies release wait for their
       // replies. Sent now, the peer frames' writes (and the followers they wake on a busy
       // machine) went out first, ~0.2 ms before every single-client reply (issue 15's
-      // waterfall). They leave at the end of this turn instead (LoopScheduler.defer).
-      this.hold(rd.messages);
+      // waterfall). They leave after those replies (LoopScheduler.soon), held below.
+      held = rd.messages;
       late = [];
     } else if (!rd.mustSync) {
       // This Ready writes nothing a peer relies on (at most a new commit index), so its
@@ -197,6 +203,8 @@ export class ReadyLoop {
     const applyLater = this.appliesBehind > 0;
     if (applyLater) this.appliesBehind++;
     else host.applyCommitted(rd);
+    // After the applies: `soon` queues the release behind the reactions they started.
+    if (held) this.hold(held);
     const saves = rd.entries.length > 0 || rd.hardState !== undefined;
     if (!saves && this.savesInFlight === 0) {
       this.finish(rd, late);
@@ -254,11 +262,14 @@ export class ReadyLoop {
 
   private hold(messages: Message[]): void {
     if (messages.length === 0) return;
-    if (this.held.length === 0) this.sched.defer(this.release);
+    if (this.held.length === 0) {
+      if (this.sched.soon) this.sched.soon(this.release);
+      else this.sched.defer(this.release);
+    }
     for (const m of messages) this.held.push(m);
   }
 
-  /** The held messages leave (at the end of the turn, or ahead of a later send). */
+  /** The held messages leave (`soon`, or ahead of a later send). */
   private readonly release = (): void => {
     const held = this.held;
     if (held.length === 0 || this.stopped) return;

@@ -167,7 +167,8 @@ describe('ReadyLoop', () => {
       raw,
       role: () => Role.Leader,
       onSoftState: () => {},
-      send: (ms) => events.push(...ms.map((m) => `send ${m.type}@${m.index}`)),
+      // As the transport does: a send's frame is written in a microtask.
+      send: (ms) => queueMicrotask(() => events.push(...ms.map((m) => `send ${m.type}@${m.index}`))),
       save: () => Promise.resolve(),
       saved: () => {},
       // A caller waiting on the entry, answered from a promise reaction as the RESP server does.
