@@ -2,7 +2,8 @@
  * A/B of two builds on the write path (issue 15), interleaved in one run so that the machine's
  * load hits both alike: each round starts build A's 3-node cluster, then build B's (compiled,
  * fsync on, defaults), and measures on each the CPU per replicated SET summed over the three
- * nodes (from /proc, at --clients) and the single-client SET p50. Rounds alternate A B, B A, ...
+ * nodes (from /proc, at --clients; also less the idle cluster's CPU, measured first) and the
+ * single-client SET p50. Rounds alternate A B, B A, ...
  *
  *   npx tsx test/bench/ab-write.ts --a <git rev> [--b <git rev>|worktree] [--rounds 2] [--clients 64] [--seconds 5]
  *
@@ -16,7 +17,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cleanup, installSignalCleanup, run } from './procs.ts';
+import { cleanup, installSignalCleanup, run, sleep } from './procs.ts';
 import { buildRaftKV, raftkvLoad, startRaftKV } from './systems/raftkv.ts';
 
 const { values } = parseArgs({
@@ -29,6 +30,7 @@ const { values } = parseArgs({
   },
 });
 
+const IDLE_MS = 3000;
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Compiles `rev` (or the work tree) and returns its compiled cli/main.js. */
@@ -52,6 +54,10 @@ function cpuTicks(pid: number): number {
 
 interface Sample {
   cpuUs: number;
+  /** cpuUs less the idle cluster's CPU for as long as the load ran. */
+  netUs: number;
+  /** The same over idle, at one client: one commit Ready per SET. */
+  netUs1: number;
   perNode: number[];
   opsPerSec: number;
   p50Ms1: number;
@@ -64,11 +70,23 @@ async function measure(main: string): Promise<Sample> {
     const clients = Number(values.clients);
     await raftkvLoad(leader, clients, 2);
     const pids = [leader, ...h.nodes.filter((n) => n !== leader)].map((n) => n.proc!.pid!);
+    // The idle cluster's CPU (ticks, heartbeats), per second: on a machine so busy that the
+    // load runs at a few hundred SET/s, it is much of the CPU per SET, and not the writes'.
+    const idle0 = pids.map(cpuTicks);
+    const i0 = performance.now();
+    await sleep(IDLE_MS);
+    const idlePerSec = (pids.map(cpuTicks).reduce((a, t, i) => a + t - idle0[i]!, 0) / 100 / (performance.now() - i0)) * 1000;
     const before = pids.map(cpuTicks);
     const r = await raftkvLoad(leader, clients, Number(values.seconds));
-    const perNode = pids.map((p, i) => (((cpuTicks(p) - before[i]!) / 100) * 1e6) / (r.opsPerSec * r.seconds));
+    const ops = r.opsPerSec * r.seconds;
+    const perNode = pids.map((p, i) => (((cpuTicks(p) - before[i]!) / 100) * 1e6) / ops);
+    const cpuUs = perNode.reduce((a, b) => a + b, 0);
+    const before1 = pids.map(cpuTicks);
     const one = await raftkvLoad(leader, 1, Number(values.seconds));
-    return { cpuUs: perNode.reduce((a, b) => a + b, 0), perNode, opsPerSec: r.opsPerSec, p50Ms1: one.p50Ms };
+    const ops1 = one.opsPerSec * one.seconds;
+    const cpu1 = (pids.reduce((a, p, i) => a + cpuTicks(p) - before1[i]!, 0) / 100) * 1e6;
+    const netUs1 = (cpu1 - idlePerSec * one.seconds * 1e6) / ops1;
+    return { cpuUs, netUs: cpuUs - (idlePerSec * r.seconds * 1e6) / ops, perNode, opsPerSec: r.opsPerSec, p50Ms1: one.p50Ms, netUs1 };
   } finally {
     await h.stop();
   }
@@ -85,7 +103,7 @@ try {
       samples[name].push(s);
       const nodes = s.perNode.map((n) => n.toFixed(0)).join('/');
       console.log(
-        `round ${round + 1} ${name}: CPU per SET ${s.cpuUs.toFixed(1)} us (leader/followers ${nodes}) at ${values.clients} clients, ${s.opsPerSec.toFixed(0)} SET/s; 1-client p50 ${(s.p50Ms1 * 1000).toFixed(0)} us; load ${loadavg()[0]!.toFixed(1)}`,
+        `round ${round + 1} ${name}: CPU per SET ${s.cpuUs.toFixed(1)} us, ${s.netUs.toFixed(1)} over idle (leader/followers ${nodes}) at ${values.clients} clients, ${s.opsPerSec.toFixed(0)} SET/s; 1-client p50 ${(s.p50Ms1 * 1000).toFixed(0)} us, CPU ${s.netUs1.toFixed(1)} us over idle; load ${loadavg()[0]!.toFixed(1)}`,
       );
     }
   }
@@ -93,7 +111,7 @@ try {
   for (const name of ['A', 'B'] as const) {
     const s = samples[name];
     console.log(
-      `${name} (${name === 'A' ? values.a : values.b}): CPU per SET mean ${mean(s.map((x) => x.cpuUs)).toFixed(1)} us, 1-client p50 mean ${(mean(s.map((x) => x.p50Ms1)) * 1000).toFixed(0)} us, ${mean(s.map((x) => x.opsPerSec)).toFixed(0)} SET/s`,
+      `${name} (${name === 'A' ? values.a : values.b}): CPU per SET mean ${mean(s.map((x) => x.cpuUs)).toFixed(1)} us (${mean(s.map((x) => x.netUs)).toFixed(1)} over idle), 1-client p50 mean ${(mean(s.map((x) => x.p50Ms1)) * 1000).toFixed(0)} us (CPU ${mean(s.map((x) => x.netUs1)).toFixed(1)} us over idle), ${mean(s.map((x) => x.opsPerSec)).toFixed(0)} SET/s`,
     );
   }
 } catch (err) {
