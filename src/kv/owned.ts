@@ -168,6 +168,7 @@ function unownedIn(op: KvOp, owned: SlotSet): number {
     case 'scanType':
       return -1;
     case 'smove':
+    case 'lmove':
     case 'rename':
     case 'copy':
     case 'zrangestore':
@@ -175,6 +176,7 @@ function unownedIn(op: KvOp, owned: SlotSet): number {
     case 'sstore':
     case 'scombine':
     case 'sintercard':
+    case 'lmpop':
     case 'zmpop':
     case 'zstore':
     case 'zcombine': {
