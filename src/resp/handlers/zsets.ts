@@ -53,7 +53,8 @@ function nestedReply(r: KvResult): Reply {
 function rangeLong(arg: Buffer, min: bigint, message: string): number | Reply {
   const n = int64(arg);
   if (n === null || n < min) return R.error(message);
-  return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
+  // Clamped to what an op carries (codec-types.ts), beyond any sorted set's size.
+  return n > BigInt(OP_INT_MAX) ? OP_INT_MAX : Number(n);
 }
 
 /**
@@ -315,7 +316,7 @@ const zrandmember: KvCompiler = (_ctx, argv) => {
   const withScores = argv.length === 4;
   if (withScores && (n < -LONG_MAX / 2n || n > LONG_MAX / 2n)) return R.error('ERR value is out of range');
   if (n < -BigInt(MAX_RANDOM_COUNT)) return R.error(ERR_RANDOM_COUNT);
-  const count = n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
+  const count = n > BigInt(OP_INT_MAX) ? OP_INT_MAX : Number(n);
   const op: OpOf<'zrandmember'> = { type: 'zrandmember', key: argv[1], count };
   if (!withScores) return single(op);
   op.withScores = true;
