@@ -22,50 +22,34 @@ import type { ClusterSettings } from './settings.ts';
 import { binarySlot } from './slot.ts';
 import { FORMAT_5, FORMAT_7, readHeader, type SplitRecord } from './snapshot-format.ts';
 import { ChunkSource } from './snapshot-input.ts';
-import { Hash } from './structs/hash.ts';
-import { MemberSet } from './structs/set.ts';
 import { type Collection, TYPE } from './types.ts';
-
-/** A FORMAT 7 collection record up to its elements. */
-interface CollectionHead {
-  tag: number;
-  hashtable: number;
-  count: number;
-}
+import { type CollectionHead, collectionCodec, collectionHeadProblem, collectionProblem, readCollectionHead } from './value-codec.ts';
 
 /**
  * A collection's elements, RESTORE_SLICE at a time with a turn of the event loop between, so a
- * million-member one stalls nothing. Checked as apply would have built it: a known type and
- * encoding, at least one element, no repeated field or member, and a compact encoding
- * (listpack, intset) only within its limits.
+ * million-member one stalls nothing. Checked as apply would have built it (value-codec.ts): a
+ * known type and encoding, at least one element, no repeated field or member, and a compact
+ * encoding (listpack, intset) only within its limits.
  */
 async function readCollection(src: ChunkSource, head: CollectionHead): Promise<Collection> {
-  const { tag, hashtable, count } = head;
-  if (hashtable > 1) throw new SnapshotFormatError(`encoding ${hashtable}`);
-  if (count === 0) throw new SnapshotFormatError('empty collection');
-  let c: Collection;
-  if (tag === TYPE.hash) c = hashtable ? Hash.hashtable() : new Hash();
-  else if (tag === TYPE.set) c = hashtable ? MemberSet.hashtable() : new MemberSet();
-  else throw new SnapshotFormatError(`value type ${tag}`);
-  for (let done = 0; done < count; ) {
-    const n = Math.min(RESTORE_SLICE, count - done);
+  const problem = collectionHeadProblem(head);
+  if (problem !== undefined) throw new SnapshotFormatError(problem);
+  const codec = collectionCodec(head.tag)!;
+  const c = codec.create(head.hashtable === 1);
+  for (let done = 0; done < head.count; ) {
+    const n = Math.min(RESTORE_SLICE, head.count - done);
     const batch = await src.read((r) => {
       const out: string[] = [];
-      for (let i = 0; i < n; i++) {
-        out.push(r.binary());
-        if (tag === TYPE.hash) out.push(r.binary());
-      }
+      for (let i = 0; i < n; i++) codec.readElement(r, out);
       return out;
     });
-    if (c instanceof Hash) {
-      for (let i = 0; i < batch.length; i += 2) if (!c.set(batch[i], batch[i + 1])) throw new SnapshotFormatError('duplicate hash field');
-    } else {
-      for (const m of batch) if (!c.add(m)) throw new SnapshotFormatError('duplicate set member');
-    }
+    const bad = codec.add(c, batch);
+    if (bad !== undefined) throw new SnapshotFormatError(bad);
     done += n;
-    if (done < count) await yieldToEventLoop();
+    if (done < head.count) await yieldToEventLoop();
   }
-  if (!hashtable && c.encoding === 'hashtable') throw new SnapshotFormatError(`${c instanceof Hash ? 'listpack' : 'intset'} beyond its limits`);
+  const wrong = collectionProblem(codec, head, c);
+  if (wrong !== undefined) throw new SnapshotFormatError(wrong);
   return c;
 }
 
@@ -118,7 +102,7 @@ export async function readSnapshot(source: AsyncIterable<Uint8Array> | Uint8Arra
             expiresAt = r.uvarint();
             version = r.uvarint();
             if (tag === TYPE.string) value = r.binary();
-            else head = { tag, hashtable: r.u8(), count: r.uvarint() };
+            else head = readCollectionHead(r, tag);
           } else {
             value = r.binary();
             expiresAt = r.uvarint();
