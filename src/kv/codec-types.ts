@@ -67,6 +67,8 @@ export const TYPED_SHAPES = {
   sscan: [KEY, ['cursor', 'uint'], ['count', 'uint'], ['match', 'bytes?']],
   rename: [KEY, ['dest', 'bytes'], ['nx', 'flag']],
   copy: [KEY, ['dest', 'bytes'], ['replace', 'flag']],
+  restore: [KEY, ['payload', 'bytes'], ['at', 'uint'], ['replace', 'flag'], ['cold', 'flag']],
+  dump: KEY_ONLY,
 } as const satisfies Partial<Record<OpName, Shape>>;
 
 export type TypedOpName = keyof typeof TYPED_SHAPES;

@@ -111,6 +111,10 @@ export const OP = {
   scombine: { code: 60, write: false },
   sintercard: { code: 61, write: false },
   sscan: { code: 62, write: false },
+  // DUMP / RESTORE (dump.ts): codes far from the list and sorted-set ops, added from 64 on.
+  /** RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f], payload checked first. */
+  restore: { code: 120, write: true },
+  dump: { code: 121, write: false },
 } as const;
 
 export type OpName = keyof typeof OP;
@@ -209,6 +213,12 @@ interface OpShapes {
   sscan: { key: Bytes; cursor: number; count: number; match?: Bytes };
   rename: { key: Bytes; dest: Bytes; nx?: boolean };
   copy: { key: Bytes; dest: Bytes; replace?: boolean };
+  /**
+   * `at`: absolute Unix ms (0 = no TTL), the front end's clock added to a relative TTL; `cold`:
+   * IDLETIME > 0, the key enters the LRU lists as least recently used.
+   */
+  restore: { key: Bytes; payload: Bytes; at: number; replace?: boolean; cold?: boolean };
+  dump: { key: Bytes };
 }
 
 /** How SINTER*, SUNION* and SDIFF* combine their sets (the `mode` of sstore and scombine). */

@@ -17,6 +17,7 @@ import { buf, isReply } from './handlers/args.ts';
 import { CLUSTER_COMMANDS } from './handlers/cluster.ts';
 import { CONNECTION_COMMANDS } from './handlers/connection.ts';
 import { type CommandImpl, entryBytes, NodeContext, type SharedContext } from './handlers/context.ts';
+import { DUMP_COMMANDS } from './handlers/dump.ts';
 import { EXPIRE_COMMANDS } from './handlers/expire.ts';
 import { createGuard } from './handlers/guard.ts';
 import { HASH_COMMANDS } from './handlers/hashes.ts';
@@ -42,6 +43,7 @@ const IMPLS = {
   ...CLUSTER_COMMANDS,
   ...HASH_COMMANDS,
   ...SET_COMMANDS,
+  ...DUMP_COMMANDS,
 } as const satisfies Record<HandlerName, CommandImpl>;
 
 function handlerTable(ctx: NodeContext): HandlerTable {

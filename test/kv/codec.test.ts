@@ -110,6 +110,9 @@ const everyOp: KvOp[] = [
   { type: 'rename', key: b('a'), dest: bin },
   { type: 'rename', key: b('a'), dest: b('b'), nx: true },
   { type: 'copy', key: b('a'), dest: b('b'), replace: true },
+  { type: 'restore', key: b('a'), payload: b('\x01\x00\x00payload'), at: 1_700_000_000_000, replace: true, cold: true },
+  { type: 'restore', key: b('a'), payload: b(''), at: 0 },
+  { type: 'dump', key: b('a') },
 ];
 
 describe('entry codec', () => {
