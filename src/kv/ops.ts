@@ -111,10 +111,11 @@ export const OP = {
   scombine: { code: 60, write: false },
   sintercard: { code: 61, write: false },
   sscan: { code: 62, write: false },
-  // DUMP / RESTORE (dump.ts): codes far from the list and sorted-set ops, added from 64 on.
+  // DUMP / RESTORE (dump.ts): codes near the top of the byte, clear of the blocks the list and
+  // sorted-set ops take (80-99, 96-).
   /** RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f], payload checked first. */
-  restore: { code: 120, write: true },
-  dump: { code: 121, write: false },
+  restore: { code: 240, write: true },
+  dump: { code: 241, write: false },
 } as const;
 
 export type OpName = keyof typeof OP;
