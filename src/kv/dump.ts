@@ -30,7 +30,7 @@ import {
   collectionCodec,
   collectionHeadProblem,
   collectionHeadSize,
-  collectionProblem,
+  type Part,
   readCollectionHead,
   writeCollectionHead,
 } from './value-codec.ts';
@@ -108,10 +108,10 @@ export function decodePayload(payload: Uint8Array): Value | Refused {
       // Every element takes at least one byte: a larger count is a lie, refused before a loop.
       if (collectionHeadProblem(head) !== undefined || head.count > r.remaining) return refuse(DUMP_ERR.badFormat);
       const codec = collectionCodec(tag)!;
-      const c = codec.create(head.hashtable === 1);
-      const elements: string[] = [];
-      for (let i = 0; i < head.count; i++) codec.readElement(r, elements);
-      if (codec.add(c, elements) !== undefined || collectionProblem(codec, head, c) !== undefined) return refuse(DUMP_ERR.badFormat);
+      const c = codec.create(head);
+      const parts: Part[] = [];
+      for (let i = 0; i < head.count; i++) codec.readElement(r, parts);
+      if (codec.add(c, parts) !== undefined || codec.finish(c, head) !== undefined) return refuse(DUMP_ERR.badFormat);
       value = c;
     }
     return r.remaining === 0 ? value : refuse(DUMP_ERR.badFormat);

@@ -23,7 +23,7 @@ import { binarySlot } from './slot.ts';
 import { FORMAT_5, FORMAT_7, readHeader, type SplitRecord } from './snapshot-format.ts';
 import { ChunkSource } from './snapshot-input.ts';
 import { type Collection, TYPE } from './types.ts';
-import { type CollectionHead, collectionCodec, collectionHeadProblem, collectionProblem, readCollectionHead } from './value-codec.ts';
+import { type CollectionHead, collectionCodec, collectionHeadProblem, readCollectionHead } from './value-codec.ts';
 
 /**
  * A collection's elements, RESTORE_SLICE at a time with a turn of the event loop between, so a
@@ -35,7 +35,7 @@ async function readCollection(src: ChunkSource, head: CollectionHead): Promise<C
   const problem = collectionHeadProblem(head);
   if (problem !== undefined) throw new SnapshotFormatError(problem);
   const codec = collectionCodec(head.tag)!;
-  const c = codec.create(head.hashtable === 1);
+  const c = codec.create(head);
   for (let done = 0; done < head.count; ) {
     const n = Math.min(RESTORE_SLICE, head.count - done);
     const batch = await src.read((r) => {
@@ -48,7 +48,7 @@ async function readCollection(src: ChunkSource, head: CollectionHead): Promise<C
     done += n;
     if (done < head.count) await yieldToEventLoop();
   }
-  const wrong = collectionProblem(codec, head, c);
+  const wrong = codec.finish(c, head);
   if (wrong !== undefined) throw new SnapshotFormatError(wrong);
   return c;
 }

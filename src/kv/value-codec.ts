@@ -4,12 +4,12 @@
  * type's bytes are defined once. After the type tag (types.ts TYPE):
  *
  *   string       value(len, bytes)
- *   collection   hashtable(u8: 0 = the compact encoding, 1 = hashtable) n  element*n
+ *   collection   encoding(u8: 0 = the compact encoding, 1 = hashtable) n  element*n
  *
  * where an element is what its type's entry in COLLECTION_CODECS writes: a hash's `field
  * value`, a set's `member`, each (len, bytes), by position. The type dispatch is this table:
  * a new collection type (lists, sorted sets) is one entry, and both the snapshot and DUMP carry
- * it. A reader checks a collection as apply would have built it (collectionProblem).
+ * it. A reader checks a collection as apply would have built it (headProblem, add, finish).
  */
 import { type ByteReader, type ByteWriter, uvarintSize } from './bytes.ts';
 import { Hash } from './structs/hash.ts';
@@ -17,29 +17,54 @@ import type { CollectionImage } from './structs/image.ts';
 import { MemberSet } from './structs/set.ts';
 import { type Collection, TYPE } from './types.ts';
 
-/** One collection type's element coding and the checks a reader makes. */
+/** A collection record up to its elements: its tag, encoding byte and element count. */
+export interface CollectionHead {
+  tag: number;
+  /** 1 = hashtable, 0 = the compact encoding (listpack, intset). */
+  encoding: number;
+  count: number;
+}
+
+/** One element's parts as readElement leaves them (strings, a sorted set's scores). */
+export type Part = string | number;
+
+/** One collection type's coding, and the checks a reader makes so it builds only what apply would. */
 export interface CollectionCodec {
   /** The record's type tag (types.ts TYPE). */
   readonly tag: number;
-  /** The compact encoding's name: a record naming it must stay within its limits. */
-  readonly compact: string;
-  /** An empty collection in the encoding the record names. */
-  create(hashtable: boolean): Collection;
+  /** The encoding byte a record carries for an image. */
+  encoding(c: CollectionImage): number;
+  /** Why a head cannot start this type's collection (before any element is read), if so. */
+  headProblem(head: CollectionHead): string | undefined;
+  /** An empty collection in the encoding the head names. */
+  create(head: CollectionHead): Collection;
   /** Bytes of element `e` of an image. */
   elementSize(c: CollectionImage, e: number): number;
   writeElement(w: ByteWriter, c: CollectionImage, e: number): void;
-  /** Reads one element onto `out` (its strings in order); ShortInputError when input ends. */
-  readElement(r: ByteReader, out: string[]): void;
-  /** Adds elements as readElement pushed them; why they cannot be the collection's, if so. */
-  add(c: Collection, elements: readonly string[]): string | undefined;
+  /** Reads one element's parts onto `out`; ShortInputError when the input ends. */
+  readElement(r: ByteReader, out: Part[]): void;
+  /** Adds elements as readElement left them; why they cannot be the collection's, if so. */
+  add(c: Collection, parts: readonly Part[]): string | undefined;
+  /** Once every element is in: why the collection is not one apply builds, if so. */
+  finish(c: Collection, head: CollectionHead): string | undefined;
 }
 
 const binarySize = (s: string): number => uvarintSize(s.length) + s.length;
 
+/** A hash's and a set's encoding byte: hashtable or not. */
+const hashtableByte = (c: CollectionImage): number => (c.hashtable ? 1 : 0);
+const hashtableOnly = (head: CollectionHead): string | undefined => (head.encoding > 1 ? `encoding ${head.encoding}` : undefined);
+/** A compact encoding only within its limits (apply converts past them, never back). */
+const withinLimits =
+  (compact: string) =>
+  (c: Collection, head: CollectionHead): string | undefined =>
+    head.encoding === 0 && c.encoding === 'hashtable' ? `${compact} beyond its limits` : undefined;
+
 const hash: CollectionCodec = {
   tag: TYPE.hash,
-  compact: 'listpack',
-  create: (hashtable) => (hashtable ? Hash.hashtable() : new Hash()),
+  encoding: hashtableByte,
+  headProblem: hashtableOnly,
+  create: (head) => (head.encoding === 1 ? Hash.hashtable() : new Hash()),
   elementSize: (c, e) => binarySize(c.members[e]) + binarySize(c.values![e]),
   writeElement(w, c, e) {
     w.binary(c.members[e]);
@@ -48,27 +73,30 @@ const hash: CollectionCodec = {
   readElement(r, out) {
     out.push(r.binary(), r.binary());
   },
-  add(c, elements) {
+  add(c, parts) {
     const h = c as Hash;
-    for (let i = 0; i < elements.length; i += 2) if (!h.set(elements[i], elements[i + 1])) return 'duplicate hash field';
+    for (let i = 0; i < parts.length; i += 2) if (!h.set(parts[i] as string, parts[i + 1] as string)) return 'duplicate hash field';
     return undefined;
   },
+  finish: withinLimits('listpack'),
 };
 
 const set: CollectionCodec = {
   tag: TYPE.set,
-  compact: 'intset',
-  create: (hashtable) => (hashtable ? MemberSet.hashtable() : new MemberSet()),
+  encoding: hashtableByte,
+  headProblem: hashtableOnly,
+  create: (head) => (head.encoding === 1 ? MemberSet.hashtable() : new MemberSet()),
   elementSize: (c, e) => binarySize(c.members[e]),
   writeElement: (w, c, e) => w.binary(c.members[e]),
   readElement(r, out) {
     out.push(r.binary());
   },
-  add(c, elements) {
+  add(c, parts) {
     const s = c as MemberSet;
-    for (const m of elements) if (!s.add(m)) return 'duplicate set member';
+    for (const m of parts) if (!s.add(m as string)) return 'duplicate set member';
     return undefined;
   },
+  finish: withinLimits('intset'),
 };
 
 /** The collection types, by the name an image carries. Lists and sorted sets: one entry each. */
@@ -81,37 +109,24 @@ export function collectionCodec(tag: number): CollectionCodec | undefined {
   return BY_TAG.get(tag);
 }
 
-/** A collection record up to its elements. */
-export interface CollectionHead {
-  tag: number;
-  hashtable: number;
-  count: number;
-}
-
 export function collectionHeadSize(c: CollectionImage): number {
   return 1 + uvarintSize(c.members.length);
 }
 
 export function writeCollectionHead(w: ByteWriter, c: CollectionImage): void {
-  w.u8(c.hashtable ? 1 : 0);
+  w.u8(COLLECTION_CODECS[c.type].encoding(c));
   w.uvarint(c.members.length);
 }
 
 /** The head after the record's `tag`. */
 export function readCollectionHead(r: ByteReader, tag: number): CollectionHead {
-  return { tag, hashtable: r.u8(), count: r.uvarint() };
+  return { tag, encoding: r.u8(), count: r.uvarint() };
 }
 
 /** Why a head cannot start a collection (checked before any element is read), if so. */
 export function collectionHeadProblem(head: CollectionHead): string | undefined {
-  if (collectionCodec(head.tag) === undefined) return `value type ${head.tag}`;
-  if (head.hashtable > 1) return `encoding ${head.hashtable}`;
+  const codec = collectionCodec(head.tag);
+  if (codec === undefined) return `value type ${head.tag}`;
   if (head.count === 0) return 'empty collection';
-  return undefined;
-}
-
-/** Once every element is in: a compact encoding only within its limits, as apply keeps it. */
-export function collectionProblem(codec: CollectionCodec, head: CollectionHead, c: Collection): string | undefined {
-  if (!head.hashtable && c.encoding === 'hashtable') return `${codec.compact} beyond its limits`;
-  return undefined;
+  return codec.headProblem(head);
 }
