@@ -58,7 +58,7 @@ const hashtableOnly = (head: CollectionHead): string | undefined => (head.encodi
 const withinLimits =
   (compact: string) =>
   (c: Collection, head: CollectionHead): string | undefined =>
-    head.encoding === 0 && c.encoding === 'hashtable' ? `${compact} beyond its limits` : undefined;
+    head.encoding === 0 && c.encoding !== compact ? `${compact} beyond its limits` : undefined;
 
 const hash: CollectionCodec = {
   tag: TYPE.hash,

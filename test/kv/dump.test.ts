@@ -33,7 +33,12 @@ function fill(h: Harness): string[] {
   h.run({ type: 'hdel', key: b('ht'), fields: [b('f7'), b('f300')] });
   h.run(sadd('ints', ['3', '-1', '9223372036854775807']));
   h.run(sadd('members', ['a', 'b', 'c', '1']));
-  h.run(sadd('bigints', Array.from({ length: 700 }, (_, i) => String(i))));
+  h.run(
+    sadd(
+      'bigints',
+      Array.from({ length: 700 }, (_, i) => String(i)),
+    ),
+  );
   return ['str', 'empty', 'bin', 'int', 'lp', 'ht', 'ints', 'members', 'bigints'];
 }
 
@@ -147,14 +152,22 @@ describe('DUMP and RESTORE in the state machine', () => {
     expect(refusal(flipped)).toBe(DUMP_ERR.checksum);
     expect(refusal(good)).toBe('value');
     // Checksums that hold over bytes that are no value this store builds.
+    const poke = (at: number, byte: number) =>
+      forge((p) => {
+        p[at] = byte;
+        return p;
+      });
     const bad = {
       trailing: forge((p) => Buffer.concat([p.subarray(0, p.length - 4), Buffer.from([0]), p.subarray(p.length - 4)])),
-      unknownType: forge((p) => ((p[1] = 9), p)),
-      listType: forge((p) => ((p[1] = TYPE.list), p)),
-      encoding: forge((p) => ((p[2] = 2), p)),
-      empty: forge((p) => ((p[3] = 0), p)),
-      countLie: forge((p) => ((p[3] = 100), p)),
-      duplicate: forge((p) => (p.write('f0', p.indexOf('f1'), 'latin1'), p)),
+      unknownType: poke(1, 9),
+      stringTag: poke(1, TYPE.string),
+      encoding: poke(2, 2),
+      empty: poke(3, 0),
+      countLie: poke(3, 100),
+      duplicate: forge((p) => {
+        p.write('f0', p.indexOf('f1'), 'latin1');
+        return p;
+      }),
       cut: forge((p) => Buffer.concat([p.subarray(0, 6), p.subarray(p.length - 4)])),
     };
     for (const [why, p] of Object.entries(bad)) expect(refusal(p), why).toBe(DUMP_ERR.badFormat);
