@@ -9,6 +9,7 @@
  * refused with the error and crash no node.
  */
 import { spawn } from 'node:child_process';
+import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_PAYLOAD, restorePayload } from '../../tools/fuzz/payloads.ts';
 import { Rng } from '../../tools/fuzz/rng.ts';
@@ -234,6 +235,36 @@ describe('on a 3-node cluster', () => {
       expect(parts[3 * i + 2]).toBe(parts[3 * i]);
     }
   }, 120_000);
+
+  it('a refused payload proposes nothing: the applied index stays where it was', async () => {
+    const conn = await RawConn.open(leader.port);
+    try {
+      await conn.call('set', 'busy', 'x');
+      const good = bulkBody(await conn.call('dump', 'busy'));
+      const flipped = Buffer.from(good);
+      flipped[2] ^= 1;
+      // A checksum that holds over a string with a byte too many: "Bad data format".
+      const trailing = Buffer.concat([good.subarray(0, good.length - 4), Buffer.from([0]), Buffer.alloc(4)]);
+      trailing.writeUInt32LE(crc32(trailing.subarray(0, trailing.length - 4)), trailing.length - 4);
+      await waitFor(async () => (await cluster.status(leader))?.applied === (await cluster.status(leader))?.last_index, 10_000, 'the leader to apply its log');
+      const before = (await cluster.status(leader))!.applied;
+      const refused = [
+        ['restore', 'n', '0', flipped],
+        ['restore', 'n', '0', trailing, 'REPLACE'],
+        ['restore', 'n', '0', REDIS_PAYLOAD],
+        ['restore', 'n', '-1', good],
+        ['restore', 'n', '0', good, 'IDLETIME', '1', 'FREQ', '1'],
+      ];
+      for (const cmd of refused) expect((await conn.call(...cmd)).toString()[0]).toBe('-');
+      expect((await cluster.status(leader))!.applied).toBe(before);
+      expect((await conn.call('restore', 'n', '0', good)).toString()).toBe('+OK\r\n');
+      expect((await cluster.status(leader))!.applied).toBe(before + 1);
+      // BUSYKEY depends on the state the entry meets, so a good payload is proposed to learn it.
+      expect((await conn.call('restore', 'n', '0', good)).toString()).toBe('-BUSYKEY Target key name already exists.\r\n');
+    } finally {
+      conn.close();
+    }
+  });
 
   it('fuzz: corrupted real payloads are refused with the error, no node crashes, replicas agree', async () => {
     const rng = new Rng(14);
