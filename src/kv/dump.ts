@@ -23,6 +23,7 @@ import type { ApplyContext } from './apply.ts';
 import { ByteReader, ByteWriter, toBinary, uvarintSize } from './bytes.ts';
 import { MAX_TIME_MS, type OpOf } from './ops.ts';
 import { bulk, error, invalidExpireTime, type KvResult, NIL, OK } from './results.ts';
+import { imageCount } from './structs/image.ts';
 import type { ReadHost } from './type-reads.ts';
 import { TYPE, typeOf, type Value } from './types.ts';
 import {
@@ -60,7 +61,7 @@ export function dumpPayload(value: Value): Buffer {
   if (typeof value === 'string') size += uvarintSize(value.length) + value.length;
   else {
     size += collectionHeadSize(img!);
-    for (let e = 0; e < img!.members.length; e++) size += codec!.elementSize(img!, e);
+    for (let e = 0, n = imageCount(img!); e < n; e++) size += codec!.elementSize(img!, e);
   }
   const w = new ByteWriter(Buffer.allocUnsafe(size));
   w.u8(DUMP_VERSION);
@@ -68,7 +69,7 @@ export function dumpPayload(value: Value): Buffer {
   if (typeof value === 'string') w.binary(value);
   else {
     writeCollectionHead(w, img!);
-    for (let e = 0; e < img!.members.length; e++) codec!.writeElement(w, img!, e);
+    for (let e = 0, n = imageCount(img!); e < n; e++) codec!.writeElement(w, img!, e);
   }
   w.buf.writeUInt32LE(crc32(w.buf.subarray(0, w.pos)), w.pos);
   return w.buf;

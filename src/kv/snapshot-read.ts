@@ -23,13 +23,13 @@ import { binarySlot } from './slot.ts';
 import { FORMAT_5, FORMAT_7, readHeader, type SplitRecord } from './snapshot-format.ts';
 import { ChunkSource } from './snapshot-input.ts';
 import { type Collection, TYPE } from './types.ts';
-import { type CollectionHead, collectionCodec, collectionHeadProblem, readCollectionHead } from './value-codec.ts';
+import { type CollectionHead, collectionCodec, collectionHeadProblem, type Part, readCollectionHead } from './value-codec.ts';
 
 /**
  * A collection's elements, RESTORE_SLICE at a time with a turn of the event loop between, so a
  * million-member one stalls nothing. Checked as apply would have built it (value-codec.ts): a
  * known type and encoding, at least one element, no repeated field or member, and a compact
- * encoding (listpack, intset) only within its limits.
+ * encoding (listpack, intset) only within its limits; a list's chunk shape (its encoding byte).
  */
 async function readCollection(src: ChunkSource, head: CollectionHead): Promise<Collection> {
   const problem = collectionHeadProblem(head);
@@ -39,7 +39,7 @@ async function readCollection(src: ChunkSource, head: CollectionHead): Promise<C
   for (let done = 0; done < head.count; ) {
     const n = Math.min(RESTORE_SLICE, head.count - done);
     const batch = await src.read((r) => {
-      const out: string[] = [];
+      const out: Part[] = [];
       for (let i = 0; i < n; i++) codec.readElement(r, out);
       return out;
     });

@@ -47,7 +47,7 @@ import {
   writeSession,
   writeSharding,
 } from './snapshot-format.ts';
-import type { CollectionImage } from './structs/image.ts';
+import { type CollectionImage, imageCount } from './structs/image.ts';
 import { TYPE } from './types.ts';
 import { COLLECTION_CODECS, collectionHeadSize, writeCollectionHead } from './value-codec.ts';
 
@@ -206,11 +206,13 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
             writeCollectionHead(w, value);
             const codec = COLLECTION_CODECS[value.type];
             let view = value;
-            for (let e = 0; e < view.members.length; e++) {
+            for (let e = 0, n = imageCount(view); e < n; e++) {
               const esize = codec.elementSize(view, e);
               if (w.pos + esize > w.buf.length) {
                 yield* this.emit(w);
-                view = this.imageOf(item)!.value as CollectionImage;
+                // Preserved by a write meanwhile: go on from the copy. Otherwise the view taken
+                // still shows it (and a list's keeps its place in the chunks).
+                view = (this.originals.get(item)?.value as CollectionImage | undefined) ?? view;
                 w = this.chunk(codec.elementSize(view, e));
               }
               codec.writeElement(w, view, e);

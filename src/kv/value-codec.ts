@@ -4,16 +4,19 @@
  * type's bytes are defined once. After the type tag (types.ts TYPE):
  *
  *   string       value(len, bytes)
- *   collection   encoding(u8: 0 = the compact encoding, 1 = hashtable) n  element*n
+ *   collection   encoding(u8) n  element*n
  *
- * where an element is what its type's entry in COLLECTION_CODECS writes: a hash's `field
- * value`, a set's `member`, each (len, bytes), by position. The type dispatch is this table:
+ * where the encoding byte is 0 for the compact encoding (listpack, intset), 1 for a hashtable,
+ * and a list's first chunk's length (structs/deque.ts); an element is what its type's entry in
+ * COLLECTION_CODECS writes: a hash's `field value`, a set's `member`, a list's `element`, each
+ * (len, bytes), by position. The type dispatch is this table:
  * a new collection type (lists, sorted sets) is one entry, and both the snapshot and DUMP carry
  * it. A reader checks a collection as apply would have built it (headProblem, add, finish).
  */
 import { type ByteReader, type ByteWriter, uvarintSize } from './bytes.ts';
+import { CHUNK, Deque } from './structs/deque.ts';
 import { Hash } from './structs/hash.ts';
-import type { CollectionImage } from './structs/image.ts';
+import { type CollectionImage, imageCount, imageMember } from './structs/image.ts';
 import { MemberSet } from './structs/set.ts';
 import { type Collection, TYPE } from './types.ts';
 
@@ -99,8 +102,34 @@ const set: CollectionCodec = {
   finish: withinLimits('intset'),
 };
 
-/** The collection types, by the name an image carries. Lists and sorted sets: one entry each. */
-export const COLLECTION_CODECS: { readonly [K in CollectionImage['type']]: CollectionCodec } = { hash, set };
+const list: CollectionCodec = {
+  tag: TYPE.list,
+  encoding: (c) => c.head!,
+  // A list's encoding byte is its first chunk's length, which with its count fixes its chunk
+  // shape (structs/deque.ts); its elements may repeat.
+  headProblem: (head) => (head.encoding < 1 || head.encoding > Math.min(CHUNK, head.count) ? `list head of ${head.encoding}` : undefined),
+  create(head) {
+    const d = new Deque();
+    d.restoring(head.encoding);
+    return d;
+  },
+  elementSize: (c, e) => binarySize(imageMember(c, e)),
+  writeElement: (w, c, e) => w.binary(imageMember(c, e)),
+  readElement(r, out) {
+    out.push(r.binary());
+  },
+  add(c, parts) {
+    for (const e of parts) (c as Deque).pushBack(e as string);
+    return undefined;
+  },
+  finish(c) {
+    (c as Deque).restoring(CHUNK);
+    return undefined;
+  },
+};
+
+/** The collection types, by the name an image carries. Sorted sets: one entry more. */
+export const COLLECTION_CODECS: { readonly [K in CollectionImage['type']]: CollectionCodec } = { hash, set, list };
 
 const BY_TAG = new Map<number, CollectionCodec>(Object.values(COLLECTION_CODECS).map((c) => [c.tag, c]));
 
@@ -110,12 +139,12 @@ export function collectionCodec(tag: number): CollectionCodec | undefined {
 }
 
 export function collectionHeadSize(c: CollectionImage): number {
-  return 1 + uvarintSize(c.members.length);
+  return 1 + uvarintSize(imageCount(c));
 }
 
 export function writeCollectionHead(w: ByteWriter, c: CollectionImage): void {
   w.u8(COLLECTION_CODECS[c.type].encoding(c));
-  w.uvarint(c.members.length);
+  w.uvarint(imageCount(c));
 }
 
 /** The head after the record's `tag`. */

@@ -52,6 +52,7 @@ function contents(h: Harness, key: string): unknown {
   const enc = h.run({ type: 'encoding', key: b(key) });
   if (type === 'string') return [type, enc, h.get(key)];
   if (type === 'hash') return [type, enc, h.run({ type: 'hgetall', key: b(key) }), h.run({ type: 'hscan', key: b(key), cursor: 0, count: 10 })];
+  if (type === 'list') return [type, enc, h.run({ type: 'lrange', key: b(key), start: 0, stop: -1 })];
   return [type, enc, h.run({ type: 'smembers', key: b(key) }), h.run({ type: 'sscan', key: b(key), cursor: 0, count: 10 })];
 }
 

@@ -54,8 +54,12 @@ const FILL = [
   'sadd ints 3 -1 9223372036854775807',
   'sadd members a b c 1',
   `sadd bigset ${Array.from({ length: 700 }, (_, i) => `m${i}`).join(' ')}`,
+  'rpush list a b a c',
+  `rpush biglist ${Array.from({ length: 150 }, (_, i) => `e${i}`).join(' ')}`,
+  `lpush biglist ${Array.from({ length: 45 }, (_, i) => `h${i}`).join(' ')}`,
+  'lpop biglist 7',
 ];
-const KEYS = ['str', 'int', 'lp', 'ht', 'ints', 'members', 'bigset'];
+const KEYS = ['str', 'int', 'lp', 'ht', 'ints', 'members', 'bigset', 'list', 'biglist'];
 
 describe('DUMP and RESTORE answer like redis-server 7.0', () => {
   it('arity, options, and the order of errors', async () => {
@@ -144,7 +148,14 @@ describe('DUMP and RESTORE answer like redis-server 7.0', () => {
     const u = { compare: unordered };
     const steps: Step[] = [];
     for (const key of KEYS) {
-      const reads = key === 'str' || key === 'int' ? [`get c:${key}`] : key === 'lp' || key === 'ht' ? [`hgetall c:${key}`] : [`smembers c:${key}`];
+      const reads =
+        key === 'str' || key === 'int'
+          ? [`get c:${key}`]
+          : key === 'lp' || key === 'ht'
+            ? [`hgetall c:${key}`]
+            : key.endsWith('list')
+              ? [`lrange c:${key} 0 -1`, `lindex c:${key} -1`]
+              : [`smembers c:${key}`];
       for (const r of reads) steps.push(c(r, key === 'ht' || key === 'members' || key === 'bigset' ? u : {}));
       steps.push(c(`type c:${key}`), c(`object encoding c:${key}`), c(`object encoding ${key}`));
       steps.push(
@@ -155,7 +166,7 @@ describe('DUMP and RESTORE answer like redis-server 7.0', () => {
         c(`exists o:${key}`),
       );
     }
-    steps.push(c('dbsize'), c('hlen c:ht'), c('scard c:bigset'), c('hget c:ht f599'), c('sismember c:ints 9223372036854775807'));
+    steps.push(c('dbsize'), c('hlen c:ht'), c('scard c:bigset'), c('hget c:ht f599'), c('sismember c:ints 9223372036854775807'), c('llen c:biglist'));
     expect(await runScript(port, redis.port, steps)).toEqual([]);
   });
 });

@@ -7,6 +7,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { dumpPayload } from '../../src/kv/dump.ts';
+import { Deque } from '../../src/kv/structs/deque.ts';
 import { Hash } from '../../src/kv/structs/hash.ts';
 import { MemberSet } from '../../src/kv/structs/set.ts';
 import type { Value } from '../../src/kv/types.ts';
@@ -20,13 +21,21 @@ export const REDIS_PAYLOAD = Buffer.from('000568656c6c6f0a006372df766534200a', '
 function value(rng: Rng): Value {
   const n = 1 + rng.skewed(rng.chance(0.2) ? 1200 : 40);
   const item = (i: number) => (rng.chance(0.5) ? String(i * (rng.chance(0.5) ? 1 : -7)) : rng.bytes(rng.skewed(80)).toString('latin1'));
-  switch (rng.int(0, 2)) {
+  switch (rng.int(0, 3)) {
     case 0:
       return rng.bytes(rng.skewed(4096)).toString('latin1');
     case 1: {
       const h = new Hash();
       for (let i = 0; i < n; i++) h.set(`f${i}`, item(i));
       return h;
+    }
+    case 2: {
+      const l = new Deque();
+      for (let i = 0; i < n; i++) {
+        if (rng.chance(0.5)) l.pushBack(item(i));
+        else l.pushFront(item(i));
+      }
+      return l;
     }
     default: {
       const s = new MemberSet();
