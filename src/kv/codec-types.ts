@@ -86,6 +86,25 @@ export const TYPED_SHAPES = {
   lpos: [KEY, ['element', 'bytes'], ['rank', 'int'], ['count', 'int?'], ['maxlen', 'uint']],
   restore: [KEY, ['payload', 'bytes'], ['at', 'uint'], ['replace', 'flag'], ['cold', 'flag']],
   dump: KEY_ONLY,
+  // Sorted sets: scores and bounds travel as the client's text (shorter than 8-byte doubles for
+  // most scores, and read at apply exactly as the front end read them).
+  zadd: [KEY, ['pairs', 'pairs'], ['nx', 'flag'], ['xx', 'flag'], ['gt', 'flag'], ['lt', 'flag'], ['ch', 'flag'], ['incr', 'flag']],
+  zrem: [KEY, ['members', 'list']],
+  zpop: [KEY, ['count', 'int?'], ['max', 'flag']],
+  zmpop: [
+    ['keys', 'list'],
+    ['count', 'uint'],
+    ['max', 'flag'],
+  ],
+  zscore: [KEY, ['member', 'bytes']],
+  zmscore: [KEY, ['members', 'list']],
+  zcard: KEY_ONLY,
+  zcount: [KEY, ['min', 'bytes'], ['max', 'bytes']],
+  zrank: [KEY, ['member', 'bytes'], ['rev', 'flag']],
+  zrange: [KEY, ['min', 'bytes'], ['max', 'bytes'], ['by', 'uint'], ['rev', 'flag'], ['withScores', 'flag'], ['offset', 'int?'], ['count', 'int?']],
+  zrangestore: [KEY, ['dest', 'bytes'], ['min', 'bytes'], ['max', 'bytes'], ['by', 'uint'], ['rev', 'flag'], ['offset', 'int?'], ['count', 'int?']],
+  zremrange: [KEY, ['min', 'bytes'], ['max', 'bytes'], ['by', 'uint']],
+  zlexcount: [KEY, ['min', 'bytes'], ['max', 'bytes']],
 } as const satisfies Partial<Record<OpName, Shape>>;
 
 export type TypedOpName = keyof typeof TYPED_SHAPES;

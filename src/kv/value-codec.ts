@@ -9,7 +9,7 @@
  * where the encoding byte is 0 for the compact encoding (listpack, intset), 1 for a hashtable,
  * and a list's first chunk's length (structs/deque.ts); an element is what its type's entry in
  * COLLECTION_CODECS writes: a hash's `field value`, a set's `member`, a list's `element`, each
- * (len, bytes), by position. The type dispatch is this table:
+ * (len, bytes), a sorted set's `member score` (the score a double, 8 bytes LE), by position. The type dispatch is this table:
  * a new collection type (lists, sorted sets) is one entry, and both the snapshot and DUMP carry
  * it. A reader checks a collection as apply would have built it (headProblem, add, finish).
  */
@@ -18,6 +18,7 @@ import { CHUNK, Deque } from './structs/deque.ts';
 import { Hash } from './structs/hash.ts';
 import { type CollectionImage, imageCount, imageMember } from './structs/image.ts';
 import { MemberSet } from './structs/set.ts';
+import { SortedSet } from './structs/zset.ts';
 import { type Collection, TYPE } from './types.ts';
 
 /** A collection record up to its elements: its tag, encoding byte and element count. */
@@ -128,8 +129,39 @@ const list: CollectionCodec = {
   },
 };
 
-/** The collection types, by the name an image carries. Sorted sets: one entry more. */
-export const COLLECTION_CODECS: { readonly [K in CollectionImage['type']]: CollectionCodec } = { hash, set, list };
+const zset: CollectionCodec = {
+  tag: TYPE.zset,
+  encoding: hashtableByte,
+  headProblem: hashtableOnly,
+  create: (head) => (head.encoding === 1 ? SortedSet.skiplist() : new SortedSet()),
+  elementSize: (c, e) => binarySize(c.members[e]) + 8,
+  writeElement(w, c, e) {
+    w.binary(c.members[e]);
+    w.f64(c.scores![e]);
+  },
+  readElement(r, out) {
+    out.push(r.binary(), r.f64());
+  },
+  // As ZADD would have left it: no NaN score, no repeated member, a listpack in order (it was
+  // written in order: each member lands last) with its zeros stored as +0 (a listpack keeps no -0).
+  add(c, parts) {
+    const z = c as SortedSet;
+    const listpack = z.encoding === 'listpack';
+    for (let i = 0; i < parts.length; i += 2) {
+      const m = parts[i] as string;
+      const s = parts[i + 1] as number;
+      if (Number.isNaN(s)) return 'NaN score';
+      if (listpack && Object.is(s, -0)) return '-0 in a listpack';
+      if (z.set(m, s) !== undefined) return 'duplicate sorted set member';
+      if (listpack && z.encoding === 'listpack' && z.rank(m) !== z.size - 1) return 'listpack out of order';
+    }
+    return undefined;
+  },
+  finish: withinLimits('listpack'),
+};
+
+/** The collection types, by the name an image carries: one entry each. */
+export const COLLECTION_CODECS: { readonly [K in CollectionImage['type']]: CollectionCodec } = { hash, set, list, zset };
 
 const BY_TAG = new Map<number, CollectionCodec>(Object.values(COLLECTION_CODECS).map((c) => [c.tag, c]));
 

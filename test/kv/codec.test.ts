@@ -131,6 +131,30 @@ const everyOp: KvOp[] = [
   { type: 'restore', key: b('a'), payload: b('\x01\x00\x00payload'), at: 1_700_000_000_000, replace: true, cold: true },
   { type: 'restore', key: b('a'), payload: b(''), at: 0 },
   { type: 'dump', key: b('a') },
+  // Sorted sets: scores and bounds as the client's text.
+  {
+    type: 'zadd',
+    key: b('z'),
+    pairs: [
+      [b('1.5'), bin],
+      [b('-inf'), b('')],
+    ],
+  },
+  { type: 'zadd', key: b('z'), pairs: [[b('1'), b('m')]], nx: true, xx: true, gt: true, lt: true, ch: true, incr: true },
+  { type: 'zrem', key: b('z'), members: [bin] },
+  { type: 'zpop', key: b('z') },
+  { type: 'zpop', key: b('z'), count: 3, max: true },
+  { type: 'zmpop', keys: [b('z'), bin], count: 2 ** 40, max: true },
+  { type: 'zscore', key: b('z'), member: bin },
+  { type: 'zmscore', key: b('z'), members: [b('a'), b('b')] },
+  { type: 'zcard', key: b('z') },
+  { type: 'zcount', key: b('z'), min: b('(1'), max: b('+inf') },
+  { type: 'zrank', key: b('z'), member: b('m'), rev: true },
+  { type: 'zrange', key: b('z'), min: b('0'), max: b('-1'), by: 0 },
+  { type: 'zrange', key: b('z'), min: b('(1'), max: b('inf'), by: 1, rev: true, withScores: true, offset: -3, count: -(2 ** 52) },
+  { type: 'zrangestore', key: b('z'), dest: bin, min: b('[a'), max: b('+'), by: 2, offset: 0, count: 5 },
+  { type: 'zremrange', key: b('z'), min: b('-'), max: b('[m'), by: 2 },
+  { type: 'zlexcount', key: b('z'), min: b('-'), max: b('+') },
 ];
 
 describe('entry codec', () => {

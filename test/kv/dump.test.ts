@@ -39,7 +39,21 @@ function fill(h: Harness): string[] {
       Array.from({ length: 700 }, (_, i) => String(i)),
     ),
   );
-  return ['str', 'empty', 'bin', 'int', 'lp', 'ht', 'ints', 'members', 'bigints'];
+  h.run({ type: 'lpush', key: b('list'), elements: ['a', 'b', 'a', '\x00'].map(b) });
+  // A list of many chunks whose first is part-full: pushes at both ends, pops from the head.
+  h.run({ type: 'lpush', key: b('chunks'), elements: Array.from({ length: 150 }, (_, i) => b(`e${i}`)) });
+  h.run({ type: 'lpush', key: b('chunks'), elements: Array.from({ length: 45 }, (_, i) => b(`h${i}`)), left: true });
+  h.run({ type: 'lpop', key: b('chunks'), left: true, count: 7 });
+  const zadd = (key: string, n: number) =>
+    h.run({
+      type: 'zadd',
+      key: b(key),
+      pairs: Array.from({ length: n }, (_, i) => [b(`${(i * 7) % 13}${i % 3 ? '.5' : ''}`), b(`m${i}`)] as [Buffer, Buffer]),
+    });
+  zadd('zl', 5);
+  zadd('zs', 200);
+  h.run({ type: 'zrem', key: b('zs'), members: [b('m3'), b('m150')] });
+  return ['str', 'empty', 'bin', 'int', 'lp', 'ht', 'ints', 'members', 'bigints', 'list', 'chunks', 'zl', 'zs'];
 }
 
 const dumpOf = (h: Harness, key: string) => h.run({ type: 'dump', key: b(key) }) as string;
@@ -53,6 +67,7 @@ function contents(h: Harness, key: string): unknown {
   if (type === 'string') return [type, enc, h.get(key)];
   if (type === 'hash') return [type, enc, h.run({ type: 'hgetall', key: b(key) }), h.run({ type: 'hscan', key: b(key), cursor: 0, count: 10 })];
   if (type === 'list') return [type, enc, h.run({ type: 'lrange', key: b(key), start: 0, stop: -1 })];
+  if (type === 'zset') return [type, enc, h.run({ type: 'zrange', key: b(key), min: b('0'), max: b('-1'), by: 0, withScores: true })];
   return [type, enc, h.run({ type: 'smembers', key: b(key) }), h.run({ type: 'sscan', key: b(key), cursor: 0, count: 10 })];
 }
 

@@ -58,8 +58,11 @@ const FILL = [
   `rpush biglist ${Array.from({ length: 150 }, (_, i) => `e${i}`).join(' ')}`,
   `lpush biglist ${Array.from({ length: 45 }, (_, i) => `h${i}`).join(' ')}`,
   'lpop biglist 7',
+  'zadd zl 1 a 2 b 1.5 c -0 d',
+  `zadd zs ${Array.from({ length: 200 }, (_, i) => `${(i * 7) % 13}.25 m${i}`).join(' ')}`,
+  'zrem zs m3 m150',
 ];
-const KEYS = ['str', 'int', 'lp', 'ht', 'ints', 'members', 'bigset', 'list', 'biglist'];
+const KEYS = ['str', 'int', 'lp', 'ht', 'ints', 'members', 'bigset', 'list', 'biglist', 'zl', 'zs'];
 
 describe('DUMP and RESTORE answer like redis-server 7.0', () => {
   it('arity, options, and the order of errors', async () => {
@@ -155,7 +158,9 @@ describe('DUMP and RESTORE answer like redis-server 7.0', () => {
             ? [`hgetall c:${key}`]
             : key.endsWith('list')
               ? [`lrange c:${key} 0 -1`, `lindex c:${key} -1`]
-              : [`smembers c:${key}`];
+              : key.startsWith('z')
+                ? [`zrange c:${key} 0 -1 withscores`, `zscore c:${key} m199`, `zrank c:${key} b`]
+                : [`smembers c:${key}`];
       for (const r of reads) steps.push(c(r, key === 'ht' || key === 'members' || key === 'bigset' ? u : {}));
       steps.push(c(`type c:${key}`), c(`object encoding c:${key}`), c(`object encoding ${key}`));
       steps.push(
@@ -166,7 +171,15 @@ describe('DUMP and RESTORE answer like redis-server 7.0', () => {
         c(`exists o:${key}`),
       );
     }
-    steps.push(c('dbsize'), c('hlen c:ht'), c('scard c:bigset'), c('hget c:ht f599'), c('sismember c:ints 9223372036854775807'), c('llen c:biglist'));
+    steps.push(
+      c('dbsize'),
+      c('hlen c:ht'),
+      c('scard c:bigset'),
+      c('hget c:ht f599'),
+      c('sismember c:ints 9223372036854775807'),
+      c('llen c:biglist'),
+      c('zcard c:zs'),
+    );
     expect(await runScript(port, redis.port, steps)).toEqual([]);
   });
 });

@@ -10,6 +10,7 @@ import { dumpPayload } from '../../src/kv/dump.ts';
 import { Deque } from '../../src/kv/structs/deque.ts';
 import { Hash } from '../../src/kv/structs/hash.ts';
 import { MemberSet } from '../../src/kv/structs/set.ts';
+import { SortedSet } from '../../src/kv/structs/zset.ts';
 import type { Value } from '../../src/kv/types.ts';
 import { mutateBytes } from './mutate.ts';
 import type { Rng } from './rng.ts';
@@ -21,7 +22,7 @@ export const REDIS_PAYLOAD = Buffer.from('000568656c6c6f0a006372df766534200a', '
 function value(rng: Rng): Value {
   const n = 1 + rng.skewed(rng.chance(0.2) ? 1200 : 40);
   const item = (i: number) => (rng.chance(0.5) ? String(i * (rng.chance(0.5) ? 1 : -7)) : rng.bytes(rng.skewed(80)).toString('latin1'));
-  switch (rng.int(0, 3)) {
+  switch (rng.int(0, 4)) {
     case 0:
       return rng.bytes(rng.skewed(4096)).toString('latin1');
     case 1: {
@@ -36,6 +37,11 @@ function value(rng: Rng): Value {
         else l.pushFront(item(i));
       }
       return l;
+    }
+    case 3: {
+      const z = new SortedSet();
+      for (let i = 0; i < n; i++) z.set(item(i), rng.pick([0, 1.5, -2, 1e300, -Infinity, Infinity, i]));
+      return z;
     }
     default: {
       const s = new MemberSet();

@@ -4,8 +4,8 @@
  * so a restored replica's later HSCAN cursors, random picks and snapshots match the others'.
  */
 export interface CollectionImage {
-  readonly type: 'hash' | 'set' | 'list';
-  /** The hashtable encoding (else listpack for a hash, intset for a set; always false for a list). */
+  readonly type: 'hash' | 'set' | 'list' | 'zset';
+  /** The hashtable encoding, a sorted set's skiplist (else listpack for a hash or zset, intset for a set; always false for a list). */
   readonly hashtable: boolean;
   /** A hash's fields or a set's members (a list's come from `at`: this is then empty). */
   readonly members: readonly string[];
@@ -22,6 +22,8 @@ export interface CollectionImage {
   readonly head?: number;
   /** A hash's values, by the same positions; null for a set. */
   readonly values: readonly string[] | null;
+  /** A sorted set's scores, by the same positions (absent for the others). */
+  readonly scores?: readonly number[];
 }
 
 /** How many elements the image holds. */
