@@ -361,7 +361,7 @@ export function applyOp(ctx: ApplyContext, op: KvOp): KvResult {
     case 'scanType':
       return scanOfType(ctx.ks, op, ctx.ts);
     default: {
-      // The collection commands (issue 14): type-writes.ts, list-writes.ts and type-reads.ts.
+      // The collection commands (issue 14): type-writes.ts, list-writes.ts, zset-writes.ts and type-reads.ts.
       const host: ReadHost = { find: (key) => live(ctx, key), touch: (item) => ctx.ks.lru.touch(item), rng: ctx.rng };
       return (
         writeCollection(ctx, host, op) ?? writeList(ctx, host, op) ?? writeZset(ctx, host, op) ?? readCollection(host, op) ?? error(`ERR unknown op ${op.type}`)

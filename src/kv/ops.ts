@@ -111,8 +111,7 @@ export const OP = {
   scombine: { code: 60, write: false },
   sintercard: { code: 61, write: false },
   sscan: { code: 62, write: false },
-  // Issue 14, lists (codes 80-95; the reads were 96-99 on the lists branch, which the sorted
-  // sets' writes took too: moved here in the merge). Shapes in codec-types.ts.
+  // Issue 14, lists (codes 80-99, clear of the sorted sets'). Shapes in codec-types.ts.
   /** LPUSH / RPUSH / LPUSHX / RPUSHX. */
   lpush: { code: 80, write: true },
   /** LPOP / RPOP, with or without a count. */
@@ -124,18 +123,18 @@ export const OP = {
   lrem: { code: 85, write: true },
   ltrim: { code: 86, write: true },
   linsert: { code: 87, write: true },
-  llen: { code: 88, write: false },
-  lrange: { code: 89, write: false },
-  lindex: { code: 90, write: false },
-  lpos: { code: 91, write: false },
-  // Issue 14, sorted sets (codes from 96, clear of the lists' block). zset-writes.ts, zset-reads.ts.
+  llen: { code: 96, write: false },
+  lrange: { code: 97, write: false },
+  lindex: { code: 98, write: false },
+  lpos: { code: 99, write: false },
+  // Issue 14, sorted sets (writes 100-111, reads 112-127, clear of the lists' 80-99). zset-writes.ts, zset-reads.ts.
   /** ZADD / ZINCRBY (`incr`). */
-  zadd: { code: 96, write: true },
-  zrem: { code: 97, write: true },
+  zadd: { code: 102, write: true },
+  zrem: { code: 103, write: true },
   /** ZPOPMIN / ZPOPMAX (`max`). */
-  zpop: { code: 98, write: true },
+  zpop: { code: 104, write: true },
   /** ZMPOP numkeys key... MIN|MAX [COUNT n]. */
-  zmpop: { code: 99, write: true },
+  zmpop: { code: 105, write: true },
   /** ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]. */
   zrangestore: { code: 100, write: true },
   /** ZREMRANGEBYRANK / BYSCORE / BYLEX (`by`). */

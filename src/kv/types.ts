@@ -23,9 +23,9 @@ export type Value = string | Collection;
 
 export function typeOf(value: Value): TypeName {
   if (typeof value === 'string') return 'string';
-  if (value instanceof Deque) return 'list';
   if (value instanceof Hash) return 'hash';
-  return value instanceof MemberSet ? 'set' : 'zset';
+  if (value instanceof MemberSet) return 'set';
+  return value instanceof Deque ? 'list' : 'zset';
 }
 
 /** Accounted bytes of a value: a string's length, a collection's incremental count. */

@@ -5,9 +5,12 @@
  */
 export interface CollectionImage {
   readonly type: 'hash' | 'set' | 'list' | 'zset';
-  /** The hashtable encoding, a sorted set's skiplist (else listpack for a hash or zset, intset for a set; always false for a list). */
+  /**
+   * The hashtable encoding, a sorted set's skiplist (else listpack for a hash or zset, intset
+   * for a set; always false for a list).
+   */
   readonly hashtable: boolean;
-  /** A hash's fields or a set's members (a list's come from `at`: this is then empty). */
+  /** A hash's fields, a set's or sorted set's members or a list's elements (head first). */
   readonly members: readonly string[];
   /**
    * A list's elements, head first: `count` of them, `at(e)` the e-th (cheapest in order). A
