@@ -300,6 +300,18 @@ export class Deque {
     for (let k = 0; k < start; k++) this.popFront();
   }
 
+  /** The first position holding v, or -1: a scan chunk by chunk, O(position + CHUNK). */
+  indexOf(v: string): number {
+    let base = 0;
+    for (let ci = 0; ci < this.count; ci++) {
+      const c = this.chunk(ci);
+      const k = (c.items ?? unpack(c.data)).indexOf(v);
+      if (k >= 0) return base + k;
+      base += c.n;
+    }
+    return -1;
+  }
+
   *[Symbol.iterator](): IterableIterator<string> {
     for (let ci = 0; ci < this.count; ci++) {
       const c = this.chunk(ci);

@@ -10,7 +10,7 @@ export interface CollectionImage {
    * for a set; always false for a list).
    */
   readonly hashtable: boolean;
-  /** A hash's fields, a set's or sorted set's members or a list's elements (head first). */
+  /** A hash's fields, a set's or sorted set's members (a list's come from `at`: this is then empty). */
   readonly members: readonly string[];
   /**
    * A list's elements, head first: `count` of them, `at(e)` the e-th (cheapest in order). A
