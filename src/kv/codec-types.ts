@@ -84,6 +84,8 @@ export const TYPED_SHAPES = {
   lrange: [KEY, ['start', 'int'], ['stop', 'int']],
   lindex: [KEY, ['index', 'int']],
   lpos: [KEY, ['element', 'bytes'], ['rank', 'int'], ['count', 'int?'], ['maxlen', 'uint']],
+  restore: [KEY, ['payload', 'bytes'], ['at', 'uint'], ['replace', 'flag'], ['cold', 'flag']],
+  dump: KEY_ONLY,
   // Sorted sets: scores and bounds travel as the client's text (shorter than 8-byte doubles for
   // most scores, and read at apply exactly as the front end read them).
   zadd: [KEY, ['pairs', 'pairs'], ['nx', 'flag'], ['xx', 'flag'], ['gt', 'flag'], ['lt', 'flag'], ['ch', 'flag'], ['incr', 'flag']],

@@ -44,6 +44,7 @@
  */
 export { MAX_STRING_BYTES } from './apply.ts';
 export { decodeEntry, encodeEntry, entryTs } from './codec.ts';
+export { DUMP_ERR, decodePayload, dumpPayload, isRefused } from './dump.ts';
 export {
   KvDecodeError,
   KvEncodeError,

@@ -74,6 +74,22 @@ export class LruLists {
     }
   }
 
+  /** Marks a key least recently used (RESTORE ... IDLETIME: a key that has been idle). */
+  makeLeastRecent(item: Item): void {
+    this.remove(item);
+    item.prev = null;
+    item.next = this.head;
+    if (this.head) this.head.prev = item;
+    else this.tail = item;
+    this.head = item;
+    if (item.expiresAt === 0) return;
+    item.vprev = null;
+    item.vnext = this.vhead;
+    if (this.vhead) this.vhead.vprev = item;
+    else this.vtail = item;
+    this.vhead = item;
+  }
+
   /** Call when a key's expiry goes from none to set (`true`) or from set to none (`false`). */
   volatilityChanged(item: Item, volatile: boolean): void {
     if (volatile) this.addVolatile(item);

@@ -154,6 +154,11 @@ export const OP = {
   zcombine: { code: 119, write: false },
   zrandmember: { code: 120, write: false },
   zscan: { code: 121, write: false },
+  // DUMP / RESTORE (dump.ts): codes near the top of the byte, clear of the blocks the list and
+  // sorted-set ops take (80-99, 100-127).
+  /** RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f], payload checked first. */
+  restore: { code: 240, write: true },
+  dump: { code: 241, write: false },
 } as const;
 
 export type OpName = keyof typeof OP;
@@ -308,6 +313,12 @@ interface OpShapes {
   lindex: { key: Bytes; index: number };
   /** LPOS key element [RANK rank] [COUNT count] [MAXLEN maxlen]: rank != 0; no COUNT = one answer. */
   lpos: { key: Bytes; element: Bytes; rank: number; count?: number; maxlen: number };
+  /**
+   * `at`: absolute Unix ms (0 = no TTL), the front end's clock added to a relative TTL; `cold`:
+   * IDLETIME > 0, the key enters the LRU lists as least recently used.
+   */
+  restore: { key: Bytes; payload: Bytes; at: number; replace?: boolean; cold?: boolean };
+  dump: { key: Bytes };
 }
 
 /** What a sorted-set range is by (the `by` of zrange, zrangestore, zremrange). */

@@ -6,6 +6,7 @@
  * what Redis answers for an empty collection.
  */
 import { fromBinary, toBinary } from './bytes.ts';
+import { dump } from './dump.ts';
 import { globMatch } from './glob.ts';
 import type { Item } from './item.ts';
 import type { Keyspace } from './keyspace.ts';
@@ -228,6 +229,7 @@ function setRead(host: ReadHost, op: KvOp): KvResult | undefined {
 
 /** A collection read op (or OBJECT ENCODING) against `host`; undefined for any other op. */
 export function readCollection(host: ReadHost, op: KvOp): KvResult | undefined {
+  if (op.type === 'dump') return dump(host, op);
   if (op.type === 'encoding') {
     const item = host.find(toBinary(op.key));
     return item === undefined ? NIL : bulk(fromBinary(encodingOf(item.value)));

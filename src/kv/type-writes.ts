@@ -10,6 +10,7 @@
  */
 import type { ApplyContext } from './apply.ts';
 import { fromBinary, toBinary } from './bytes.ts';
+import { restore } from './dump.ts';
 import type { Item } from './item.ts';
 import { addLongDouble, formatLongDouble, parseLongDouble } from './long-double.ts';
 import { addInt64, parseInt64 } from './numbers.ts';
@@ -302,6 +303,8 @@ export function writeCollection(ctx: ApplyContext, host: ReadHost, op: KvOp): Kv
       return rename(ctx, host, op);
     case 'copy':
       return copy(ctx, host, op);
+    case 'restore':
+      return restore(ctx, host, op);
     default:
       return undefined;
   }

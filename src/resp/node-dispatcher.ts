@@ -17,6 +17,7 @@ import { buf, isReply } from './handlers/args.ts';
 import { CLUSTER_COMMANDS } from './handlers/cluster.ts';
 import { CONNECTION_COMMANDS } from './handlers/connection.ts';
 import { type CommandImpl, entryBytes, NodeContext, type SharedContext } from './handlers/context.ts';
+import { DUMP_COMMANDS } from './handlers/dump.ts';
 import { EXPIRE_COMMANDS } from './handlers/expire.ts';
 import { createGuard } from './handlers/guard.ts';
 import { HASH_COMMANDS } from './handlers/hashes.ts';
@@ -46,6 +47,7 @@ const IMPLS = {
   ...SET_COMMANDS,
   ...LIST_COMMANDS,
   ...ZSET_COMMANDS,
+  ...DUMP_COMMANDS,
 } as const satisfies Record<HandlerName, CommandImpl>;
 
 function handlerTable(ctx: NodeContext): HandlerTable {

@@ -128,6 +128,9 @@ const everyOp: KvOp[] = [
   { type: 'lindex', key: b('l'), index: -1 },
   { type: 'lpos', key: b('l'), element: b('x'), rank: -3, maxlen: 0 },
   { type: 'lpos', key: b('l'), element: b('x'), rank: 1, count: 0, maxlen: 100 },
+  { type: 'restore', key: b('a'), payload: b('\x01\x00\x00payload'), at: 1_700_000_000_000, replace: true, cold: true },
+  { type: 'restore', key: b('a'), payload: b(''), at: 0 },
+  { type: 'dump', key: b('a') },
   // Sorted sets: scores and bounds as the client's text.
   {
     type: 'zadd',

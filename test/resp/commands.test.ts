@@ -108,6 +108,8 @@ const ISSUE_4: Record<HandlerName, true> = {
   rename: true,
   renamenx: true,
   copy: true,
+  dump: true,
+  restore: true,
   hset: true,
   hsetnx: true,
   hmset: true,
@@ -196,7 +198,7 @@ const errText = (r: ReturnType<typeof unknownCommandError>) => encodeReply(r, 2)
 describe('command table', () => {
   it('holds exactly the commands of issues 4, 13 and 14', () => {
     expect([...HANDLER_NAMES].sort()).toEqual(Object.keys(ISSUE_4).sort());
-    expect(COMMAND_LIST).toHaveLength(150);
+    expect(COMMAND_LIST).toHaveLength(152);
   });
 
   it("has Redis 7.0's metadata", () => {
@@ -308,7 +310,7 @@ describe('keys', () => {
 
 describe('COMMAND replies', () => {
   it('COMMAND COUNT counts top-level commands', () => {
-    expect(plain(commandCountReply())).toBe(150);
+    expect(plain(commandCountReply())).toBe(152);
   });
 
   it('COMMAND INFO has the 10 fields', () => {
@@ -349,6 +351,6 @@ describe('COMMAND replies', () => {
       complexity: 'O(1)',
       arguments: [{ name: 'key', type: 'key', key_spec_index: 0 }],
     });
-    expect(Object.keys(plain(commandDocsListReply([])) as object)).toHaveLength(150);
+    expect(Object.keys(plain(commandDocsListReply([])) as object)).toHaveLength(152);
   });
 });

@@ -11,6 +11,7 @@
 import type { ArgSpec, CommandSpec } from '../../src/resp/commands/spec.ts';
 import { COMMAND_LIST } from '../../src/resp/commands/table.ts';
 import { INTERESTING_NUMBERS, mutateBytes, splitWrites } from './mutate.ts';
+import { restorePayload } from './payloads.ts';
 import type { Rng } from './rng.ts';
 
 /** What one connection sends; `frames` is how many iterations it counts for. */
@@ -123,6 +124,8 @@ export class RespCommands {
       const want = spec.arity > 0 ? spec.arity : -spec.arity + rng.skewed(3);
       while (argv.length < want) argv.push(stringValue(rng));
     }
+    // RESTORE gets a real payload, corrupted or not: a random string only meets the checksum.
+    if (spec.name === 'restore' && argv.length > 3) argv[3] = restorePayload(rng);
     return argv;
   }
 }

@@ -83,6 +83,8 @@ const SUPPORTED: Record<string, readonly string[]> = {
   rename: [],
   renamenx: [],
   copy: [],
+  dump: [],
+  restore: [],
   hset: [],
   hsetnx: [],
   hmset: [],
