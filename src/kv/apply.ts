@@ -7,6 +7,7 @@ import { constants } from 'node:buffer';
 import { fromBinary, toBinary } from './bytes.ts';
 import type { Item } from './item.ts';
 import type { Keyspace } from './keyspace.ts';
+import { writeList } from './list-writes.ts';
 import { addLongDouble, formatLongDouble, parseLongDouble } from './long-double.ts';
 import { addInt64, parseInt64 } from './numbers.ts';
 import type { KvOp, OpOf, Rng, Victim } from './ops.ts';
@@ -359,9 +360,9 @@ export function applyOp(ctx: ApplyContext, op: KvOp): KvResult {
     case 'scanType':
       return scanOfType(ctx.ks, op, ctx.ts);
     default: {
-      // The collection commands (issue 14): type-writes.ts and type-reads.ts.
+      // The collection commands (issue 14): type-writes.ts, list-writes.ts and type-reads.ts.
       const host: ReadHost = { find: (key) => live(ctx, key), touch: (item) => ctx.ks.lru.touch(item), rng: ctx.rng };
-      return writeCollection(ctx, host, op) ?? readCollection(host, op) ?? error(`ERR unknown op ${op.type}`);
+      return writeCollection(ctx, host, op) ?? writeList(ctx, host, op) ?? readCollection(host, op) ?? error(`ERR unknown op ${op.type}`);
     }
   }
 }

@@ -6,7 +6,7 @@
  * 16-byte field and 64-byte value under a 16-byte key takes 102 bytes with the entry's header.
  *
  *   bytes  len(uvarint) raw        list   n(uvarint) bytes*      pairs  n(uvarint) {bytes bytes}*
- *   i64    8 bytes LE              uint   uvarint                int    zigzag varint (|n| <= 2^52)
+ *   i64    8 bytes LE              uint   uvarint                int    zigzag varint (-2^52 <= n < 2^52)
  *   flag   a bit of the flags byte, no bytes of its own; `?` marks an optional field (a bit too)
  *
  * Like every op, these only ever gain new codes; a decoded op is checked by apply, not here.
@@ -67,6 +67,23 @@ export const TYPED_SHAPES = {
   sscan: [KEY, ['cursor', 'uint'], ['count', 'uint'], ['match', 'bytes?']],
   rename: [KEY, ['dest', 'bytes'], ['nx', 'flag']],
   copy: [KEY, ['dest', 'bytes'], ['replace', 'flag']],
+  // Lists.
+  lpush: [KEY, ['elements', 'list'], ['left', 'flag'], ['xx', 'flag']],
+  lpop: [KEY, ['left', 'flag'], ['count', 'int?']],
+  lmove: [KEY, ['dest', 'bytes'], ['fromLeft', 'flag'], ['toLeft', 'flag']],
+  lmpop: [
+    ['keys', 'list'],
+    ['left', 'flag'],
+    ['count', 'uint'],
+  ],
+  lset: [KEY, ['index', 'int'], ['element', 'bytes']],
+  lrem: [KEY, ['count', 'int'], ['element', 'bytes']],
+  ltrim: [KEY, ['start', 'int'], ['stop', 'int']],
+  linsert: [KEY, ['pivot', 'bytes'], ['element', 'bytes'], ['before', 'flag']],
+  llen: KEY_ONLY,
+  lrange: [KEY, ['start', 'int'], ['stop', 'int']],
+  lindex: [KEY, ['index', 'int']],
+  lpos: [KEY, ['element', 'bytes'], ['rank', 'int'], ['count', 'int?'], ['maxlen', 'uint']],
 } as const satisfies Partial<Record<OpName, Shape>>;
 
 export type TypedOpName = keyof typeof TYPED_SHAPES;
@@ -148,7 +165,9 @@ export function typedOpSize(op: KvOp & { type: TypedOpName }): number {
         size += uvarintSize(v as number);
         break;
       case INT:
-        if (!Number.isInteger(v) || Math.abs(v as number) > MAX_INT) throw new KvEncodeError(`${op.type} ${name} must be an integer within +-2^52`);
+        // -2^52 .. 2^52 - 1: zigzag maps them below 2^53, what a varint decodes (+2^52 would not).
+        if (!Number.isInteger(v) || (v as number) < -MAX_INT || (v as number) >= MAX_INT)
+          throw new KvEncodeError(`${op.type} ${name} must be an integer in [-2^52, 2^52)`);
         size += uvarintSize(zigzag(v as number));
         break;
     }

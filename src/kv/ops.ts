@@ -111,6 +111,22 @@ export const OP = {
   scombine: { code: 60, write: false },
   sintercard: { code: 61, write: false },
   sscan: { code: 62, write: false },
+  // Issue 14, lists (codes 80-99, clear of the sorted sets'). Shapes in codec-types.ts.
+  /** LPUSH / RPUSH / LPUSHX / RPUSHX. */
+  lpush: { code: 80, write: true },
+  /** LPOP / RPOP, with or without a count. */
+  lpop: { code: 81, write: true },
+  /** LMOVE / RPOPLPUSH. */
+  lmove: { code: 82, write: true },
+  lmpop: { code: 83, write: true },
+  lset: { code: 84, write: true },
+  lrem: { code: 85, write: true },
+  ltrim: { code: 86, write: true },
+  linsert: { code: 87, write: true },
+  llen: { code: 96, write: false },
+  lrange: { code: 97, write: false },
+  lindex: { code: 98, write: false },
+  lpos: { code: 99, write: false },
 } as const;
 
 export type OpName = keyof typeof OP;
@@ -209,6 +225,27 @@ interface OpShapes {
   sscan: { key: Bytes; cursor: number; count: number; match?: Bytes };
   rename: { key: Bytes; dest: Bytes; nx?: boolean };
   copy: { key: Bytes; dest: Bytes; replace?: boolean };
+  // Lists. Indexes and counts are Redis's longs clamped by the front end to +-(2^52 - 1) (no list
+  // is that long, so the clamp changes no answer); apply resolves negative indexes.
+  /** LPUSH key element...: `left` pushes at the head, `xx` only onto an existing list (PUSHX). */
+  lpush: { key: Bytes; elements: Bytes[]; left?: boolean; xx?: boolean };
+  /** LPOP / RPOP key [count]: without a count one element or nil; a count >= 0. */
+  lpop: { key: Bytes; left?: boolean; count?: number };
+  /** LMOVE key dest LEFT|RIGHT LEFT|RIGHT: `key` is the source. */
+  lmove: { key: Bytes; dest: Bytes; fromLeft?: boolean; toLeft?: boolean };
+  /** LMPOP: up to `count` (>= 1) elements of the first non-empty list of `keys`. */
+  lmpop: { keys: Bytes[]; left?: boolean; count: number };
+  lset: { key: Bytes; index: number; element: Bytes };
+  /** LREM key count element: count > 0 from the head, < 0 from the tail, 0 all. */
+  lrem: { key: Bytes; count: number; element: Bytes };
+  ltrim: { key: Bytes; start: number; stop: number };
+  /** LINSERT key BEFORE|AFTER pivot element. */
+  linsert: { key: Bytes; pivot: Bytes; element: Bytes; before?: boolean };
+  llen: { key: Bytes };
+  lrange: { key: Bytes; start: number; stop: number };
+  lindex: { key: Bytes; index: number };
+  /** LPOS key element [RANK rank] [COUNT count] [MAXLEN maxlen]: rank != 0; no COUNT = one answer. */
+  lpos: { key: Bytes; element: Bytes; rank: number; count?: number; maxlen: number };
 }
 
 /** How SINTER*, SUNION* and SDIFF* combine their sets (the `mode` of sstore and scombine). */

@@ -22,6 +22,7 @@ import type { ClusterSettings } from './settings.ts';
 import { binarySlot } from './slot.ts';
 import { FORMAT_5, FORMAT_7, readHeader, type SplitRecord } from './snapshot-format.ts';
 import { ChunkSource } from './snapshot-input.ts';
+import { CHUNK, Deque } from './structs/deque.ts';
 import { Hash } from './structs/hash.ts';
 import { MemberSet } from './structs/set.ts';
 import { type Collection, TYPE } from './types.ts';
@@ -29,7 +30,8 @@ import { type Collection, TYPE } from './types.ts';
 /** A FORMAT 7 collection record up to its elements. */
 interface CollectionHead {
   tag: number;
-  hashtable: number;
+  /** 1 = hashtable, 0 = listpack or intset; a list's first chunk's length (1..32). */
+  encoding: number;
   count: number;
 }
 
@@ -37,16 +39,22 @@ interface CollectionHead {
  * A collection's elements, RESTORE_SLICE at a time with a turn of the event loop between, so a
  * million-member one stalls nothing. Checked as apply would have built it: a known type and
  * encoding, at least one element, no repeated field or member, and a compact encoding
- * (listpack, intset) only within its limits.
+ * (listpack, intset) only within its limits. A list's encoding byte is its first chunk's length,
+ * which with its count fixes its chunk shape (structs/deque.ts); its elements may repeat.
  */
 async function readCollection(src: ChunkSource, head: CollectionHead): Promise<Collection> {
-  const { tag, hashtable, count } = head;
+  const { tag, encoding, count } = head;
+  const hashtable = tag === TYPE.list ? 0 : encoding;
   if (hashtable > 1) throw new SnapshotFormatError(`encoding ${hashtable}`);
+  if (tag === TYPE.list && (encoding < 1 || encoding > Math.min(CHUNK, count))) throw new SnapshotFormatError(`list head of ${encoding}`);
   if (count === 0) throw new SnapshotFormatError('empty collection');
   let c: Collection;
   if (tag === TYPE.hash) c = hashtable ? Hash.hashtable() : new Hash();
   else if (tag === TYPE.set) c = hashtable ? MemberSet.hashtable() : new MemberSet();
-  else throw new SnapshotFormatError(`value type ${tag}`);
+  else if (tag === TYPE.list) {
+    c = new Deque();
+    c.restoring(head.encoding);
+  } else throw new SnapshotFormatError(`value type ${tag}`);
   for (let done = 0; done < count; ) {
     const n = Math.min(RESTORE_SLICE, count - done);
     const batch = await src.read((r) => {
@@ -59,12 +67,15 @@ async function readCollection(src: ChunkSource, head: CollectionHead): Promise<C
     });
     if (c instanceof Hash) {
       for (let i = 0; i < batch.length; i += 2) if (!c.set(batch[i], batch[i + 1])) throw new SnapshotFormatError('duplicate hash field');
+    } else if (c instanceof Deque) {
+      for (const e of batch) c.pushBack(e);
     } else {
       for (const m of batch) if (!c.add(m)) throw new SnapshotFormatError('duplicate set member');
     }
     done += n;
     if (done < count) await yieldToEventLoop();
   }
+  if (c instanceof Deque) c.restoring(CHUNK);
   if (!hashtable && c.encoding === 'hashtable') throw new SnapshotFormatError(`${c instanceof Hash ? 'listpack' : 'intset'} beyond its limits`);
   return c;
 }
@@ -118,7 +129,7 @@ export async function readSnapshot(source: AsyncIterable<Uint8Array> | Uint8Arra
             expiresAt = r.uvarint();
             version = r.uvarint();
             if (tag === TYPE.string) value = r.binary();
-            else head = { tag, hashtable: r.u8(), count: r.uvarint() };
+            else head = { tag, encoding: r.u8(), count: r.uvarint() };
           } else {
             value = r.binary();
             expiresAt = r.uvarint();

@@ -210,14 +210,16 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
           else {
             // A collection is written in pieces, one chunk at a time; it stays pending (a write
             // to it copies it first) until its last element is out.
-            w.u8(value.hashtable ? 1 : 0);
+            w.u8(value.head ?? (value.hashtable ? 1 : 0));
             w.uvarint(value.members.length);
             let view = value;
             for (let e = 0; e < view.members.length; e++) {
               const esize = elementSize(view, e);
               if (w.pos + esize > w.buf.length) {
                 yield* this.emit(w);
-                view = this.imageOf(item)!.value as CollectionImage;
+                // Preserved by a write meanwhile: go on from the copy. Otherwise the view taken
+                // still shows it (a list's image is built, O(n): once per record, not per chunk).
+                view = (this.originals.get(item)?.value as CollectionImage | undefined) ?? view;
                 w = this.chunk(elementSize(view, e));
               }
               w.binary(view.members[e]);

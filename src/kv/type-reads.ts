@@ -9,6 +9,7 @@ import { fromBinary, toBinary } from './bytes.ts';
 import { globMatch } from './glob.ts';
 import type { Item } from './item.ts';
 import type { Keyspace } from './keyspace.ts';
+import { readList } from './list-reads.ts';
 import { type KvOp, type OpOf, type Rng, SET_MODE } from './ops.ts';
 import { findLive, scanKeys } from './reads.ts';
 import { bulk, error, int, type KvResult, NIL, WRONGTYPE } from './results.ts';
@@ -230,7 +231,7 @@ export function readCollection(host: ReadHost, op: KvOp): KvResult | undefined {
     const item = host.find(toBinary(op.key));
     return item === undefined ? NIL : bulk(fromBinary(encodingOf(item.value)));
   }
-  return hashRead(host, op) ?? setRead(host, op);
+  return hashRead(host, op) ?? setRead(host, op) ?? readList(host, op);
 }
 
 /** SCAN ... TYPE: the scan page of keys of that type. */

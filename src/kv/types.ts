@@ -1,9 +1,10 @@
 /**
  * The kinds of value a key holds (issue 14): a string, or a collection kept in its own structure
  * (structs/). `TYPE` is the table of kinds: its numbers are the tag a snapshot record carries
- * (never reuse one), its names what TYPE and SCAN ... TYPE answer. Lists and sorted sets have
- * their numbers already; no key holds one yet.
+ * (never reuse one), its names what TYPE and SCAN ... TYPE answer. Sorted sets have their
+ * number already; no key holds one yet.
  */
+import { Deque } from './structs/deque.ts';
 import { Hash } from './structs/hash.ts';
 import type { MemberSet } from './structs/set.ts';
 
@@ -15,13 +16,14 @@ export const WRONG_TYPE = Symbol('wrong type');
 export type TypeName = keyof typeof TYPE;
 
 /** A collection value: changed in place (apply only), its accounted bytes kept as it changes. */
-export type Collection = Hash | MemberSet;
+export type Collection = Hash | MemberSet | Deque;
 
 /** What an Item holds: a binary string (one char per byte), or a collection. */
 export type Value = string | Collection;
 
 export function typeOf(value: Value): TypeName {
   if (typeof value === 'string') return 'string';
+  if (value instanceof Deque) return 'list';
   return value instanceof Hash ? 'hash' : 'set';
 }
 

@@ -21,6 +21,7 @@ import { EXPIRE_COMMANDS } from './handlers/expire.ts';
 import { createGuard } from './handlers/guard.ts';
 import { HASH_COMMANDS } from './handlers/hashes.ts';
 import { KEY_COMMANDS } from './handlers/keys.ts';
+import { LIST_COMMANDS } from './handlers/lists.ts';
 import { PUBSUB_COMMANDS } from './handlers/pubsub.ts';
 import { SERVER_COMMANDS } from './handlers/server.ts';
 import { SET_COMMANDS } from './handlers/sets.ts';
@@ -42,6 +43,7 @@ const IMPLS = {
   ...CLUSTER_COMMANDS,
   ...HASH_COMMANDS,
   ...SET_COMMANDS,
+  ...LIST_COMMANDS,
 } as const satisfies Record<HandlerName, CommandImpl>;
 
 function handlerTable(ctx: NodeContext): HandlerTable {

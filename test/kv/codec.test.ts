@@ -110,6 +110,24 @@ const everyOp: KvOp[] = [
   { type: 'rename', key: b('a'), dest: bin },
   { type: 'rename', key: b('a'), dest: b('b'), nx: true },
   { type: 'copy', key: b('a'), dest: b('b'), replace: true },
+  { type: 'lpush', key: b('l'), elements: [b('a'), bin] },
+  { type: 'lpush', key: b('l'), elements: [b('a')], left: true, xx: true },
+  { type: 'lpop', key: b('l') },
+  { type: 'lpop', key: b('l'), left: true, count: 0 },
+  { type: 'lmove', key: b('l'), dest: bin, fromLeft: true },
+  { type: 'lmove', key: b('l'), dest: b('m'), toLeft: true },
+  { type: 'lmpop', keys: [b('a'), b('b')], count: 3 },
+  { type: 'lmpop', keys: [b('a')], left: true, count: 2 ** 52 },
+  { type: 'lset', key: b('l'), index: -(2 ** 52), element: bin },
+  { type: 'lrem', key: b('l'), count: -2, element: b('x') },
+  { type: 'ltrim', key: b('l'), start: 1, stop: -1 },
+  { type: 'linsert', key: b('l'), pivot: b('p'), element: b('e'), before: true },
+  { type: 'linsert', key: b('l'), pivot: b('p'), element: b('e') },
+  { type: 'llen', key: b('l') },
+  { type: 'lrange', key: b('l'), start: 0, stop: 2 ** 52 - 1 },
+  { type: 'lindex', key: b('l'), index: -1 },
+  { type: 'lpos', key: b('l'), element: b('x'), rank: -3, maxlen: 0 },
+  { type: 'lpos', key: b('l'), element: b('x'), rank: 1, count: 0, maxlen: 100 },
 ];
 
 describe('entry codec', () => {
@@ -145,7 +163,7 @@ describe('entry codec', () => {
     }
     expect(() => decodeEntry(Buffer.concat([data, Buffer.from([0])]))).toThrow(/trailing/);
     expect(() => decodeEntry(Buffer.from([2, 0, 0, 0]))).toThrow(/format/);
-    expect(() => decodeEntry(Buffer.from([1, 0, 0, 1, 99]))).toThrow(/op code 99/);
+    expect(() => decodeEntry(Buffer.from([1, 0, 0, 1, 250]))).toThrow(/op code 250/);
     expect(() => decodeEntry(Buffer.from([1, 0, 0, 1, 1, 3, 0, 0]))).toThrow(/NX and XX/);
     const r = rng(5);
     for (let i = 0; i < 2000; i++) {

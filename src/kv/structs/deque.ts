@@ -8,8 +8,8 @@
  * chunks at the ends stay open (arrays of strings), so pushes and pops there are O(1) amortised
  * (a chunk is packed or unpacked, O(CHUNK), once per CHUNK pushes or pops in one direction; a
  * push/pop pair alternating across a chunk boundary pays O(CHUNK) each, a bounded constant).
- * Set is O(CHUNK); insert and remove in the middle, LREM and a full LTRIM are O(n); range is
- * O(m + CHUNK).
+ * Set is O(CHUNK); insert is O(distance to the nearer end); remove in the middle, LREM and a
+ * full LTRIM are O(n); range is O(m + CHUNK).
  *
  * Elements read from a packed chunk are slices of its string (V8 keeps the chunk alive while a
  * slice lives); lists hand them to replies, and a chunk that takes one in is packed anew.
@@ -21,6 +21,8 @@
  * test/kv/structs/structs.bench.ts). Indexes are 0-based from the head; callers resolve
  * Redis's negative indexes first.
  */
+
+import type { CollectionImage } from './image.ts';
 
 export const CHUNK = 32;
 export const DEQUE_BASE = 150;
@@ -85,9 +87,42 @@ export class Deque {
   private len = 0; // elements
 
   readonly encoding = 'quicklist';
+  /** How many elements pushBack puts in the first chunk: CHUNK, except while a restore rebuilds its shape. */
+  private firstCap = CHUNK;
 
   get length(): number {
     return this.len;
+  }
+
+  /** The element count, as every collection names it (Keyspace and the write helpers use it). */
+  get size(): number {
+    return this.len;
+  }
+
+  /** COPY: an independent list with the same elements, chunk shape and bytes. O(n). */
+  clone(): Deque {
+    const d = new Deque();
+    d.lengthSum = this.lengthSum;
+    d.rebuild(this.range(0, this.len - 1));
+    return d;
+  }
+
+  /**
+   * The elements head to tail, for a snapshot: always a new array (a list has no flat array to
+   * lend), so `copy` changes nothing. O(n); the writer takes it once per record and again only
+   * after the list was preserved.
+   */
+  image(_copy: boolean): CollectionImage {
+    return { type: 'list', hashtable: false, members: this.range(0, this.len - 1), values: null, head: this.count ? this.chunk(0).n : 0 };
+  }
+
+  /**
+   * A restore rebuilding a list of `head` elements in its first chunk (its image's `head`): the
+   * pushBacks that follow fill that chunk to `head` and every later one to CHUNK, which is the
+   * shape, the packed chunks and so the bytes the list had. `restoring(CHUNK)` ends it.
+   */
+  restoring(head: number): void {
+    this.firstCap = Math.max(1, Math.min(CHUNK, head));
   }
 
   /** Element i (0 <= i < length), or undefined. */
@@ -112,7 +147,7 @@ export class Deque {
 
   pushBack(v: string): void {
     let tail = this.count ? this.chunk(this.count - 1) : undefined;
-    if (!tail || tail.n === CHUNK) {
+    if (!tail || tail.n === (this.count === 1 ? this.firstCap : CHUNK)) {
       tail = new Chunk([]);
       this.ringPush(tail, false);
       this.settleAfterGrowth(false);
@@ -174,20 +209,23 @@ export class Deque {
     return out;
   }
 
-  /** Inserts v so that it becomes element i (0 <= i <= length). O(n). */
+  /**
+   * Inserts v so that it becomes element i (0 <= i <= length): the elements between i and the
+   * nearer end are popped and pushed back around it, O(min(i, length - i)), so LINSERT near
+   * either end of a long list costs what Redis's does, not a rebuild.
+   */
   insert(i: number, v: string): void {
-    if (i <= 0) {
+    if (i <= this.len / 2) {
+      const moved: string[] = [];
+      for (let k = 0; k < i; k++) moved.push(this.popFront() as string);
       this.pushFront(v);
+      for (let k = moved.length - 1; k >= 0; k--) this.pushFront(moved[k]);
       return;
     }
-    if (i >= this.len) {
-      this.pushBack(v);
-      return;
-    }
-    const all = this.range(0, this.len - 1);
-    all.splice(i, 0, v);
-    this.lengthSum += v.length;
-    this.rebuild(all);
+    const moved: string[] = [];
+    for (let k = Math.min(this.len, this.len - i); k > 0; k--) moved.push(this.popBack() as string);
+    this.pushBack(v);
+    for (let k = moved.length - 1; k >= 0; k--) this.pushBack(moved[k]);
   }
 
   /** Removes and returns element i. O(n). */

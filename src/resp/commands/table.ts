@@ -7,6 +7,7 @@ import { CLUSTER_COMMANDS } from './data/cluster.ts';
 import { CONNECTION_COMMANDS } from './data/connection.ts';
 import { GENERIC_COMMANDS } from './data/generic.ts';
 import { HASH_COMMANDS } from './data/hash.ts';
+import { LIST_COMMANDS } from './data/list.ts';
 import { PUBSUB_COMMANDS } from './data/pubsub.ts';
 import { SERVER_COMMANDS } from './data/server.ts';
 import { SET_COMMANDS } from './data/set.ts';
@@ -24,6 +25,7 @@ const DATA = {
   ...CLUSTER_COMMANDS,
   ...HASH_COMMANDS,
   ...SET_COMMANDS,
+  ...LIST_COMMANDS,
 } as const;
 
 type Data = typeof DATA;

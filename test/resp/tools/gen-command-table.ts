@@ -116,6 +116,23 @@ const SUPPORTED: Record<string, readonly string[]> = {
   sunionstore: [],
   sdiffstore: [],
   sscan: [],
+  lpush: [],
+  rpush: [],
+  lpushx: [],
+  rpushx: [],
+  lpop: [],
+  rpop: [],
+  llen: [],
+  lrange: [],
+  lindex: [],
+  lset: [],
+  lrem: [],
+  ltrim: [],
+  linsert: [],
+  lpos: [],
+  lmove: [],
+  rpoplpush: [],
+  lmpop: [],
 };
 
 function str(r: Reply): string {
