@@ -48,6 +48,8 @@ export interface BlockRequest {
 /** What the registry needs of its group: the narrow view of the node and the runtime's errors. */
 export interface BlockHost {
   isLeader(): boolean;
+  /** This group owns the key's slot (a split gives slots away). */
+  owns(key: Buffer): boolean;
   /** The key's type in the local state machine now ('none' when absent or expired). */
   typeOf(key: Buffer): TypeName | 'none';
   /** Elements the key holds now (at least 1 for a key of `type`): how many waiters one entry serves. */
@@ -59,7 +61,7 @@ export interface BlockHost {
   takeReadied(): string[];
   /** A failed pop's reply (the runtime's errors: MOVED, TRYAGAIN, outcome unknown). */
   errorReply(err: unknown, key: Buffer, conn: ClientConn): Reply;
-  /** The reply to a waiter with nothing in flight when this node stops leading. */
+  /** The reply to a waiter with nothing in flight when this node stops leading or its slot leaves the group. */
   steppedDown(key: Buffer, conn: ClientConn): Reply;
   /** A reply that could not be built (a bug): logged; the waiter is answered an internal error. */
   onError(err: unknown, conn: ClientConn): Reply;
@@ -159,11 +161,16 @@ export class BlockedClients {
     });
   }
 
-  /** Leadership changed: if this node no longer leads, answer every waiter with nothing in flight. */
+  /**
+   * Leadership or ownership changed: a waiter this group can no longer serve (it stopped
+   * leading, or a split gave the key's slot away) is answered now if nothing is in flight for
+   * it, else once its pop's fate is known.
+   */
   leadershipChanged(): void {
-    if (this.host.isLeader()) return;
+    const leads = this.host.isLeader();
     for (const conns of [...this.byConn.values()]) {
       for (const w of [...conns]) {
+        if (leads && this.host.owns(w.req.keys[0])) continue;
         if (w.popping !== null) w.orphaned = true;
         else this.finish(w, this.host.steppedDown(w.req.keys[0], w.req.conn));
       }
@@ -242,7 +249,7 @@ export class BlockedClients {
     }
     this.lostRaces++;
     if (w.timedOut) this.finish(w, w.req.timeoutReply);
-    else if (w.orphaned || !this.host.isLeader()) this.finish(w, this.host.steppedDown(k, w.req.conn));
+    else if (w.orphaned || !this.host.isLeader() || !this.host.owns(k)) this.finish(w, this.host.steppedDown(k, w.req.conn));
     return false;
   }
 

@@ -158,6 +158,10 @@ const ISSUE_4: Record<HandlerName, true> = {
   lmove: true,
   rpoplpush: true,
   lmpop: true,
+  blpop: true,
+  brpop: true,
+  blmove: true,
+  blmpop: true,
 };
 
 const errText = (r: ReturnType<typeof unknownCommandError>) => encodeReply(r, 2).toString('latin1');
@@ -165,7 +169,7 @@ const errText = (r: ReturnType<typeof unknownCommandError>) => encodeReply(r, 2)
 describe('command table', () => {
   it('holds exactly the commands of issues 4, 13 and 14', () => {
     expect([...HANDLER_NAMES].sort()).toEqual(Object.keys(ISSUE_4).sort());
-    expect(COMMAND_LIST).toHaveLength(119);
+    expect(COMMAND_LIST).toHaveLength(123);
   });
 
   it("has Redis 7.0's metadata", () => {
@@ -277,7 +281,7 @@ describe('keys', () => {
 
 describe('COMMAND replies', () => {
   it('COMMAND COUNT counts top-level commands', () => {
-    expect(plain(commandCountReply())).toBe(119);
+    expect(plain(commandCountReply())).toBe(123);
   });
 
   it('COMMAND INFO has the 10 fields', () => {
@@ -318,6 +322,6 @@ describe('COMMAND replies', () => {
       complexity: 'O(1)',
       arguments: [{ name: 'key', type: 'key', key_spec_index: 0 }],
     });
-    expect(Object.keys(plain(commandDocsListReply([])) as object)).toHaveLength(119);
+    expect(Object.keys(plain(commandDocsListReply([])) as object)).toHaveLength(123);
   });
 });

@@ -133,6 +133,10 @@ const SUPPORTED: Record<string, readonly string[]> = {
   lmove: [],
   rpoplpush: [],
   lmpop: [],
+  blpop: [],
+  brpop: [],
+  blmove: [],
+  blmpop: [],
 };
 
 function str(r: Reply): string {
