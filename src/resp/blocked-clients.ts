@@ -98,6 +98,8 @@ export class BlockedClients {
   /** Keys with a pop entry in flight. */
   private readonly busy = new Set<string>();
   private readonly byConn = new Map<ClientConn, Set<Waiter>>();
+  /** Connections closed: a command whose first try was still in flight then must not block. */
+  private readonly gone = new WeakSet<ClientConn>();
   private scheduled = false;
   /** Pops that found nothing (another client won the element): the waiters stayed blocked. */
   lostRaces = 0;
@@ -115,6 +117,7 @@ export class BlockedClients {
 
   /** Blocks `req` at the end of its keys' queues; if a key already holds something, serves it. */
   block(req: BlockRequest): void {
+    if (this.gone.has(req.conn)) return;
     const first = req.keys[0];
     if (!this.host.isLeader()) {
       req.reply.settle(this.host.steppedDown(first, req.conn));
@@ -179,6 +182,7 @@ export class BlockedClients {
 
   /** The connection closed: its waiters leave their queues, and nothing more is popped for them. */
   disconnected(conn: ClientConn): void {
+    this.gone.add(conn);
     const conns = this.byConn.get(conn);
     if (conns === undefined) return;
     for (const w of [...conns]) this.remove(w);

@@ -7,6 +7,7 @@
  * a pop committed as its leader died may have lost its reply, and only as many elements as
  * such indeterminate pops may be missing. Finally ioredis and node-redis BRPOP smoke.
  */
+import { connect as connectSocket } from 'node:net';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +78,23 @@ describe('blocking pops on a 3-node cluster', () => {
     await blockedOn(leader, 1);
     await connect(leader).rpush('dq', 'x');
     expect(await p).toEqual(['dq', 'x']);
+  });
+
+  it('a client that disconnects before its first pop is applied never blocks (nothing is popped for it)', async () => {
+    const leader = await cluster.waitLeader();
+    for (let i = 0; i < 5; i++) {
+      // The command reaches the server and the connection ends while its first pop is in flight.
+      const s = connectSocket(leader.port);
+      await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+      s.end('*3\r\n$5\r\nBLPOP\r\n$3\r\nddq\r\n$1\r\n0\r\n');
+      await new Promise<void>((resolve) => s.once('close', () => resolve()));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    await blockedOn(leader, 0);
+    const c = connect(leader);
+    await c.rpush('ddq', 'kept');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await c.lrange('ddq', 0, -1)).toEqual(['kept']);
   });
 
   it('a follower answers MOVED to the leader', async () => {

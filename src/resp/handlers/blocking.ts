@@ -231,6 +231,8 @@ export function blocking(parse: BlockingParser): CommandImpl {
       // Several groups: a waiter lives in its group's registry, and a split moves slots one by
       // one, so the keys it waits on must stay together: one slot, as Redis Cluster asks.
       if (ctx.view.spansGroups && !oneSlot(call.keys)) return ROUTING_ERRORS.crossSlot;
+      // Made now, so that a disconnect during the first try is seen by it.
+      const reg = registry(ctx);
       const first = call.plan(call.keys);
       const reply = conn.defer();
       const slot = keyHashSlot(call.keys[0]);
@@ -244,7 +246,7 @@ export function blocking(parse: BlockingParser): CommandImpl {
             timeoutMs -= Date.now() - started;
             if (timeoutMs <= 0) return reply.settle(call.timeoutReply);
           }
-          registry(ctx).block({
+          reg.block({
             conn,
             keys: call.keys,
             type: call.type,
