@@ -84,6 +84,25 @@ export const TYPED_SHAPES = {
   lrange: [KEY, ['start', 'int'], ['stop', 'int']],
   lindex: [KEY, ['index', 'int']],
   lpos: [KEY, ['element', 'bytes'], ['rank', 'int'], ['count', 'int?'], ['maxlen', 'uint']],
+  // Sorted sets: scores and bounds travel as the client's text (shorter than 8-byte doubles for
+  // most scores, and read at apply exactly as the front end read them).
+  zadd: [KEY, ['pairs', 'pairs'], ['nx', 'flag'], ['xx', 'flag'], ['gt', 'flag'], ['lt', 'flag'], ['ch', 'flag'], ['incr', 'flag']],
+  zrem: [KEY, ['members', 'list']],
+  zpop: [KEY, ['count', 'int?'], ['max', 'flag']],
+  zmpop: [
+    ['keys', 'list'],
+    ['count', 'uint'],
+    ['max', 'flag'],
+  ],
+  zscore: [KEY, ['member', 'bytes']],
+  zmscore: [KEY, ['members', 'list']],
+  zcard: KEY_ONLY,
+  zcount: [KEY, ['min', 'bytes'], ['max', 'bytes']],
+  zrank: [KEY, ['member', 'bytes'], ['rev', 'flag']],
+  zrange: [KEY, ['min', 'bytes'], ['max', 'bytes'], ['by', 'uint'], ['rev', 'flag'], ['withScores', 'flag'], ['offset', 'int?'], ['count', 'int?']],
+  zrangestore: [KEY, ['dest', 'bytes'], ['min', 'bytes'], ['max', 'bytes'], ['by', 'uint'], ['rev', 'flag'], ['offset', 'int?'], ['count', 'int?']],
+  zremrange: [KEY, ['min', 'bytes'], ['max', 'bytes'], ['by', 'uint']],
+  zlexcount: [KEY, ['min', 'bytes'], ['max', 'bytes']],
 } as const satisfies Partial<Record<OpName, Shape>>;
 
 export type TypedOpName = keyof typeof TYPED_SHAPES;
@@ -92,7 +111,9 @@ export function isTypedOp(name: OpName): name is TypedOpName {
   return Object.hasOwn(TYPED_SHAPES, name);
 }
 
-const MAX_INT = 2 ** 52;
+/** The largest magnitude an op's int field carries; front ends clamp longs to it (no collection is that big). */
+export const OP_INT_MAX = 2 ** 52 - 1;
+const MAX_INT = OP_INT_MAX + 1;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 

@@ -25,6 +25,7 @@ import { ChunkSource } from './snapshot-input.ts';
 import { CHUNK, Deque } from './structs/deque.ts';
 import { Hash } from './structs/hash.ts';
 import { MemberSet } from './structs/set.ts';
+import { SortedSet } from './structs/zset.ts';
 import { type Collection, TYPE } from './types.ts';
 
 /** A FORMAT 7 collection record up to its elements. */
@@ -54,7 +55,8 @@ async function readCollection(src: ChunkSource, head: CollectionHead): Promise<C
   else if (tag === TYPE.list) {
     c = new Deque();
     c.restoring(head.encoding);
-  } else throw new SnapshotFormatError(`value type ${tag}`);
+  } else if (tag === TYPE.zset) return readZset(src, hashtable === 1, count);
+  else throw new SnapshotFormatError(`value type ${tag}`);
   for (let done = 0; done < count; ) {
     const n = Math.min(RESTORE_SLICE, count - done);
     const batch = await src.read((r) => {
@@ -78,6 +80,37 @@ async function readCollection(src: ChunkSource, head: CollectionHead): Promise<C
   if (c instanceof Deque) c.restoring(CHUNK);
   if (!hashtable && c.encoding === 'hashtable') throw new SnapshotFormatError(`${c instanceof Hash ? 'listpack' : 'intset'} beyond its limits`);
   return c;
+}
+
+/**
+ * A sorted set's `member score` pairs, sliced as readCollection's. Checked as ZADD would have
+ * left it: no NaN score, no repeated member, a listpack in order (it was written in order) and
+ * within its limits, and its zeros stored as +0 (a listpack keeps no -0).
+ */
+async function readZset(src: ChunkSource, skiplist: boolean, count: number): Promise<SortedSet> {
+  const z = skiplist ? SortedSet.skiplist() : new SortedSet();
+  let prev: [string, number] | undefined;
+  for (let done = 0; done < count; ) {
+    const n = Math.min(RESTORE_SLICE, count - done);
+    const batch = await src.read((r) => {
+      const out: [string, number][] = [];
+      for (let i = 0; i < n; i++) out.push([r.binary(), r.f64()]);
+      return out;
+    });
+    for (const [m, s] of batch) {
+      if (Number.isNaN(s)) throw new SnapshotFormatError('NaN score');
+      if (!skiplist) {
+        if (Object.is(s, -0)) throw new SnapshotFormatError('-0 in a listpack');
+        if (prev !== undefined && !(prev[1] < s || (prev[1] === s && prev[0] < m))) throw new SnapshotFormatError('listpack out of order');
+        prev = [m, s];
+      }
+      if (z.set(m, s) !== undefined) throw new SnapshotFormatError('duplicate sorted set member');
+    }
+    done += n;
+    if (done < count) await yieldToEventLoop();
+  }
+  if (!skiplist && z.encoding === 'skiplist') throw new SnapshotFormatError('listpack beyond its limits');
+  return z;
 }
 
 /** Records restored between two yields to the event loop. */

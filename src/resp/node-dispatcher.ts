@@ -28,6 +28,7 @@ import { SERVER_COMMANDS } from './handlers/server.ts';
 import { SET_COMMANDS } from './handlers/sets.ts';
 import { STRING_COMMANDS } from './handlers/strings.ts';
 import { TRANSACTION_COMMANDS } from './handlers/transactions.ts';
+import { ZSET_COMMANDS } from './handlers/zsets.ts';
 import { REQUEST_ARG_BYTES } from './parser.ts';
 import { FollowerProxy } from './proxy/forwarder.ts';
 import { type Answer, type Dispatcher, RespServer, type RespTlsOptions } from './server.ts';
@@ -46,6 +47,7 @@ const IMPLS = {
   ...SET_COMMANDS,
   ...LIST_COMMANDS,
   ...BLOCKING_COMMANDS,
+  ...ZSET_COMMANDS,
 } as const satisfies Record<HandlerName, CommandImpl>;
 
 function handlerTable(ctx: NodeContext): HandlerTable {

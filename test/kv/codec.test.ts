@@ -128,6 +128,30 @@ const everyOp: KvOp[] = [
   { type: 'lindex', key: b('l'), index: -1 },
   { type: 'lpos', key: b('l'), element: b('x'), rank: -3, maxlen: 0 },
   { type: 'lpos', key: b('l'), element: b('x'), rank: 1, count: 0, maxlen: 100 },
+  // Sorted sets: scores and bounds as the client's text.
+  {
+    type: 'zadd',
+    key: b('z'),
+    pairs: [
+      [b('1.5'), bin],
+      [b('-inf'), b('')],
+    ],
+  },
+  { type: 'zadd', key: b('z'), pairs: [[b('1'), b('m')]], nx: true, xx: true, gt: true, lt: true, ch: true, incr: true },
+  { type: 'zrem', key: b('z'), members: [bin] },
+  { type: 'zpop', key: b('z') },
+  { type: 'zpop', key: b('z'), count: 3, max: true },
+  { type: 'zmpop', keys: [b('z'), bin], count: 2 ** 40, max: true },
+  { type: 'zscore', key: b('z'), member: bin },
+  { type: 'zmscore', key: b('z'), members: [b('a'), b('b')] },
+  { type: 'zcard', key: b('z') },
+  { type: 'zcount', key: b('z'), min: b('(1'), max: b('+inf') },
+  { type: 'zrank', key: b('z'), member: b('m'), rev: true },
+  { type: 'zrange', key: b('z'), min: b('0'), max: b('-1'), by: 0 },
+  { type: 'zrange', key: b('z'), min: b('(1'), max: b('inf'), by: 1, rev: true, withScores: true, offset: -3, count: -(2 ** 52) },
+  { type: 'zrangestore', key: b('z'), dest: bin, min: b('[a'), max: b('+'), by: 2, offset: 0, count: 5 },
+  { type: 'zremrange', key: b('z'), min: b('-'), max: b('[m'), by: 2 },
+  { type: 'zlexcount', key: b('z'), min: b('-'), max: b('+') },
 ];
 
 describe('entry codec', () => {
@@ -224,6 +248,10 @@ describe('entry codec', () => {
       { ts: 0, ops: [{ type: 'scan', cursor: -1, count: 1 }] },
       { ts: 0, ops: [], watch: [{ key: b('k'), version: 2 ** 60 }] },
       { ts: 0, ops: [{ type: 'evictIf', victims: [{ key: b('k'), version: -1 }] }] },
+      // +2^52 zigzags to 2^53, which no varint decodes: refused here, not logged undecodable.
+      { ts: 0, ops: [{ type: 'lrange', key: b('k'), start: 0, stop: 2 ** 52 }] },
+      { ts: 0, ops: [{ type: 'lindex', key: b('k'), index: -(2 ** 52) - 1 }] },
+      { ts: 0, ops: [{ type: 'lpop', key: b('k'), count: 1.5 }] },
     ];
     for (const e of bad) expect(() => encodeEntry(e)).toThrow(KvEncodeError);
   });

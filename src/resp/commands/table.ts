@@ -11,6 +11,7 @@ import { LIST_COMMANDS } from './data/list.ts';
 import { PUBSUB_COMMANDS } from './data/pubsub.ts';
 import { SERVER_COMMANDS } from './data/server.ts';
 import { SET_COMMANDS } from './data/set.ts';
+import { SORTED_SET_COMMANDS } from './data/sorted-set.ts';
 import { STRING_COMMANDS } from './data/string.ts';
 import { TRANSACTIONS_COMMANDS } from './data/transactions.ts';
 import { COMMAND_FLAGS, type CommandData, type CommandFlag, type CommandSpec } from './spec.ts';
@@ -26,6 +27,7 @@ const DATA = {
   ...HASH_COMMANDS,
   ...SET_COMMANDS,
   ...LIST_COMMANDS,
+  ...SORTED_SET_COMMANDS,
 } as const;
 
 type Data = typeof DATA;
