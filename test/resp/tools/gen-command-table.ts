@@ -160,6 +160,9 @@ const SUPPORTED: Record<string, readonly string[]> = {
   zremrangebyrank: [],
   zremrangebyscore: [],
   zremrangebylex: [],
+  bzpopmin: [],
+  bzpopmax: [],
+  bzmpop: [],
 };
 
 function str(r: Reply): string {
