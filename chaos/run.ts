@@ -17,6 +17,7 @@ import { Random } from './random.ts';
 import { buildSummary, type Summary, summaryLines, writeSummary } from './report/summary.ts';
 import { writeTimeline } from './report/timeline.ts';
 import { CounterWorkload } from './workload/counter.ts';
+import { QueueWorkload } from './workload/queue.ts';
 import { RegisterWorkload } from './workload/register.ts';
 import { LoadRunner } from './workload/runner.ts';
 import { TtlWorkload } from './workload/ttl.ts';
@@ -51,6 +52,8 @@ export function makeWorkload(name: WorkloadName, skewMs: number): Workload {
       return new CounterWorkload();
     case 'ttl':
       return new TtlWorkload(skewMs);
+    case 'queue':
+      return new QueueWorkload();
   }
 }
 

@@ -14,6 +14,7 @@ import { CommandRouter, type Handler, type HandlerTable } from './commands/route
 import { HANDLER_NAMES, type HandlerName } from './commands/table.ts';
 import type { ClientConn } from './conn.ts';
 import { buf, isReply } from './handlers/args.ts';
+import { BLOCKING_COMMANDS, blockedClientsOf } from './handlers/blocking.ts';
 import { CLUSTER_COMMANDS } from './handlers/cluster.ts';
 import { CONNECTION_COMMANDS } from './handlers/connection.ts';
 import { type CommandImpl, entryBytes, NodeContext, type SharedContext } from './handlers/context.ts';
@@ -46,6 +47,7 @@ const IMPLS = {
   ...HASH_COMMANDS,
   ...SET_COMMANDS,
   ...LIST_COMMANDS,
+  ...BLOCKING_COMMANDS,
   ...ZSET_COMMANDS,
   ...DUMP_COMMANDS,
 } as const satisfies Record<HandlerName, CommandImpl>;
@@ -60,6 +62,12 @@ function handlerTable(ctx: NodeContext): HandlerTable {
       table[name] = (conn, argv, cmd) => {
         tally.value++;
         return run(ctx, conn, argv, cmd);
+      };
+    } else if (impl.block !== undefined) {
+      const block = impl.block;
+      table[name] = (conn, argv, cmd) => {
+        tally.value++;
+        return block(ctx, conn, argv, cmd);
       };
     } else if (impl.read !== undefined) {
       const read = impl.read;
@@ -142,6 +150,7 @@ export class NodeDispatcher implements Dispatcher {
 
   disconnected(conn: ClientConn): void {
     this.ctx.subscriptions.dropAll(conn);
+    blockedClientsOf(this.node)?.disconnected(conn);
     this.proxy.disconnected(conn);
   }
 

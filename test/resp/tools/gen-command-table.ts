@@ -135,6 +135,10 @@ const SUPPORTED: Record<string, readonly string[]> = {
   lmove: [],
   rpoplpush: [],
   lmpop: [],
+  blpop: [],
+  brpop: [],
+  blmove: [],
+  blmpop: [],
   zadd: [],
   zincrby: [],
   zscore: [],
@@ -166,6 +170,9 @@ const SUPPORTED: Record<string, readonly string[]> = {
   zdiff: [],
   zrandmember: [],
   zscan: [],
+  bzpopmin: [],
+  bzpopmax: [],
+  bzmpop: [],
 };
 
 function str(r: Reply): string {
