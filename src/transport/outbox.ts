@@ -48,6 +48,8 @@ export interface OutboxStats {
   heartbeatsCoalesced: number;
   /** Frame bytes handed to the socket (WebSocket payloads: batches, heartbeats, snapshot chunks). */
   sentBytes: number;
+  /** Frames handed to the socket (batches, heartbeats, snapshot chunks): messages per frame is sent / frames. */
+  frames: number;
 }
 
 export class Outbox {
@@ -62,6 +64,7 @@ export class Outbox {
   private heartbeatFrames = 0;
   private heartbeatsCoalesced = 0;
   private sentBytes = 0;
+  private frames = 0;
 
   constructor(
     private readonly limits: LinkLimits,
@@ -112,6 +115,7 @@ export class Outbox {
       heartbeatFrames: this.heartbeatFrames,
       heartbeatsCoalesced: this.heartbeatsCoalesced,
       sentBytes: this.sentBytes,
+      frames: this.frames,
     };
   }
 
@@ -184,6 +188,7 @@ export class Outbox {
 
   private write(ws: WebSocket, frame: Uint8Array): void {
     this.sentBytes += frame.byteLength;
+    this.frames++;
     ws.send(frame, this.onWritten);
   }
 
@@ -217,6 +222,7 @@ export class Outbox {
       this.snapshots.finished();
       this.sent++;
       this.sentBytes += frame.byteLength;
+      this.frames++;
       ws.send(frame, (err?: Error) => {
         if (!err) this.log.info({ transfer: transfer.transferId, group: transfer.group }, 'snapshot sent');
         if (!this.host.closed()) this.host.onSnapshotStatus(transfer.group, !err);
