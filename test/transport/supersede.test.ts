@@ -1,0 +1,98 @@
+/**
+ * Commit-only Apps and acks left out when a later message of the same send supersedes them
+ * (supersede.ts, issue 13): which are left out and which must not be, and over real loopback
+ * links that the peer receives only the superseding messages while every other arrives as sent.
+ */
+import { describe, expect, it } from 'vitest';
+import { type Message, MessageType } from '../../src/raft/types.ts';
+import { withoutSuperseded } from '../../src/transport/supersede.ts';
+import { entries, message, plain } from './fixtures.ts';
+import { connectAll, connected, stoppedAfterEach, waitFor } from './harness.ts';
+
+const { node } = stoppedAfterEach();
+
+/** The empty App the core sends when the commit index moves, and the App the turn's proposals add. */
+const empty = (to: string, extra: Partial<Message> = {}) => message(MessageType.App, 'n1', to, { index: 10, logTerm: 3, commit: 9, ...extra });
+const full = (to: string, extra: Partial<Message> = {}) =>
+  message(MessageType.App, 'n1', to, { index: 10, logTerm: 3, commit: 9, entries: entries(2, 11), ...extra });
+
+describe('withoutSuperseded', () => {
+  it('leaves out an empty App followed by an App with entries from the same index to the same peer', () => {
+    const later = full('n2', { commit: 10 });
+    expect(withoutSuperseded([empty('n2'), later])).toEqual([later]);
+    // Per peer: each peer's empty App goes only if its own later App supersedes it.
+    const out = withoutSuperseded([empty('n2'), empty('n3'), message(MessageType.Heartbeat, 'n1', 'n3'), full('n2'), full('n3')]);
+    expect(out.map((m: Message) => [m.type, m.to, m.entries.length])).toEqual([
+      [MessageType.Heartbeat, 'n3', 0],
+      [MessageType.App, 'n2', 2],
+      [MessageType.App, 'n3', 2],
+    ]);
+  });
+
+  it('keeps every App the later one does not cover', () => {
+    const kept: Message[][] = [
+      [empty('n2'), full('n3')], // another peer
+      [empty('n2', { commit: 11 }), full('n2', { commit: 10 })], // a lower commit index later
+      [empty('n2'), full('n2', { index: 12 })], // another previous index
+      [empty('n2'), full('n2', { logTerm: 2 })],
+      [empty('n2'), full('n2', { term: 4 })],
+      [empty('n2'), empty('n2', { commit: 10 })], // no entries later: both are commit-only
+      [full('n2'), empty('n2', { index: 12, commit: 12 })], // the empty one comes after
+      [empty('n2'), full('n2', { index: 12 }), full('n2', { index: 10 })], // not the nearest App to n2
+    ];
+    for (const list of kept) expect(withoutSuperseded(list)).toBe(list);
+  });
+
+  it('returns the same array, untouched, when no App is empty', () => {
+    const list = [full('n2'), message(MessageType.AppResp, 'n1', 'n2'), message(MessageType.Heartbeat, 'n1', 'n3')];
+    expect(withoutSuperseded(list)).toBe(list);
+    expect(withoutSuperseded([])).toEqual([]);
+  });
+});
+
+const ack = (index: number, extra: Partial<Message> = {}) => message(MessageType.AppResp, 'n2', 'n1', { index, logTerm: 0, commit: 0, ...extra });
+
+describe('withoutSuperseded, acks', () => {
+  it('leaves out an ack that a later ack of the same term to the same peer covers', () => {
+    expect(withoutSuperseded([ack(12), ack(12)])).toEqual([ack(12)]);
+    const hb = message(MessageType.HeartbeatResp, 'n2', 'n1');
+    expect(withoutSuperseded([ack(10), hb, ack(11), ack(14)])).toEqual([hb, ack(14)]);
+  });
+
+  it('keeps rejections, acks of another term or peer, and acks for a higher index than what follows', () => {
+    const kept: Message[][] = [
+      [ack(10, { reject: true, rejectHint: 4 }), ack(12)],
+      [ack(10), ack(12, { reject: true, rejectHint: 4 })],
+      [ack(10), ack(12, { term: 4 })],
+      [ack(10), ack(12, { to: 'n3' })],
+      [ack(12), ack(10)],
+      [ack(10), full('n1')], // an App is not an ack
+    ];
+    for (const list of kept) expect(withoutSuperseded(list)).toBe(list);
+  });
+});
+
+describe('a send over a real link', () => {
+  it('delivers the App with entries and not the empty App it supersedes', async () => {
+    const [a, b] = [await node('n1'), await node('n2')];
+    connectAll([a, b]);
+    await waitFor(() => connected(a, 'n2'), 'link n1 -> n2');
+    const sent = [empty('n2'), message(MessageType.Heartbeat, 'n1', 'n2', { context: new Uint8Array([1]) }), full('n2', { commit: 10 })];
+    a.transport.send(sent);
+    await waitFor(() => b.received.length >= 2, 'the messages at n2');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(b.received.map(plain)).toEqual([sent[1], sent[2]].map(plain));
+    expect(a.transport.stats().n2!.sent).toBe(2);
+    expect(a.unreachable).toEqual([]);
+  });
+
+  it('delivers the last of the acks it supersedes', async () => {
+    const [a, b] = [await node('n2'), await node('n1')];
+    connectAll([a, b]);
+    await waitFor(() => connected(a, 'n1'), 'link n2 -> n1');
+    a.transport.send([ack(10), ack(12), ack(12, { reject: true, rejectHint: 3 })]);
+    await waitFor(() => b.received.length >= 2, 'the messages at n1');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(b.received.map(plain)).toEqual([ack(12), ack(12, { reject: true, rejectHint: 3 })].map(plain));
+  });
+});
