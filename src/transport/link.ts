@@ -39,6 +39,8 @@ export interface LinkStats {
   sentBytes: number;
   /** Frames handed to the socket since the link was made (batches, heartbeats, snapshot chunks). */
   frames: number;
+  /** Messages left out because a later queued message of their group covered them (supersede.ts). */
+  superseded: number;
 }
 
 export interface LinkLimits {

@@ -5,8 +5,9 @@
  * of what was sent and dropped. Its only view of the connection is `OutboxHost.socket()`, the
  * socket while the link is up.
  *
- * Per flush, the messages waiting go out as batch frames (each message tagged with its group)
- * and the heartbeats of all groups as one coalesced Heartbeats frame (heartbeats.ts). Anything
+ * Per flush, the messages waiting go out as batch frames (each message tagged with its group),
+ * less those a later waiting message of the same group covers (a commit-only App, an ack:
+ * supersede.ts), and the heartbeats of all groups as one coalesced Heartbeats frame (heartbeats.ts). Anything
  * but a plain heartbeat flushes in a microtask, as soon as the caller's synchronous work ends;
  * a plain heartbeat (no read-confirmation context) waits for the end of the event-loop turn, so
  * that every group ticking in this turn lands in the same frame.
@@ -50,6 +51,8 @@ export interface OutboxStats {
   sentBytes: number;
   /** Frames handed to the socket (batches, heartbeats, snapshot chunks): messages per frame is sent / frames. */
   frames: number;
+  /** Messages left out at flush because a later waiting one covered them (supersede.ts; not in `sent`). */
+  superseded: number;
 }
 
 export class Outbox {
@@ -116,6 +119,7 @@ export class Outbox {
       heartbeatsCoalesced: this.heartbeatsCoalesced,
       sentBytes: this.sentBytes,
       frames: this.frames,
+      superseded: this.queue.superseded,
     };
   }
 

@@ -37,7 +37,6 @@ import { type LimitOptions, resolveLimits, TRANSPORT_DEFAULTS, TransportConfigEr
 import { type LinkLimits, type LinkStats, type LinkTls, PeerLink } from './link.ts';
 import { SnapshotSlots } from './snapshot-chunks.ts';
 import { closeSocket, PEER_PATH } from './socket.ts';
-import { withoutSuperseded } from './supersede.ts';
 
 export interface Peer {
   id: NodeId;
@@ -224,8 +223,7 @@ export class Transport {
   private sendGroup(group: GroupId, messages: Message[]): void {
     if (this.closed) return;
     let unreachable: Set<NodeId> | undefined;
-    // A commit-only App or an ack that a later message of this send carries along costs a round for nothing.
-    for (const m of withoutSuperseded(messages)) {
+    for (const m of messages) {
       const link = this.links.get(m.to);
       const ok = link ? link.send(m, group) : false;
       if (!link) this.log.debug({ to: m.to, type: m.type, group }, 'message for an unknown peer dropped');

@@ -1,15 +1,24 @@
 /**
- * Commit-only Apps and acks left out when a later message of the same send supersedes them
- * (supersede.ts, issue 13): which are left out and which must not be, and over real loopback
- * links that the peer receives only the superseding messages while every other arrives as sent.
+ * Commit-only Apps and acks left out when a later message waiting for the same flush supersedes
+ * them (supersede.ts, issue 13): which are left out and which must not be (another group's
+ * message never stands for one's own), the send queue's bookkeeping when it leaves them out, and
+ * over real loopback links that the peer receives only the superseding messages, across
+ * separate sends of one turn, while every other message arrives as sent.
  */
 import { describe, expect, it } from 'vitest';
 import { type Message, MessageType } from '../../src/raft/types.ts';
-import { withoutSuperseded } from '../../src/transport/supersede.ts';
+import { SendQueue } from '../../src/transport/send-queue.ts';
+import { supersededIn } from '../../src/transport/supersede.ts';
 import { entries, message, plain } from './fixtures.ts';
 import { connectAll, connected, stoppedAfterEach, waitFor } from './harness.ts';
 
 const { node } = stoppedAfterEach();
+
+/** `messages` less those supersededIn finds (the same array when none). */
+function withoutSuperseded(messages: Message[], groups?: number[]): Message[] {
+  const drop = supersededIn(messages, 0, messages.length, groups);
+  return drop ? messages.filter((_, i) => !drop.has(i)) : messages;
+}
 
 /** The empty App the core sends when the commit index moves, and the App the turn's proposals add. */
 const empty = (to: string, extra: Partial<Message> = {}) => message(MessageType.App, 'n1', to, { index: 10, logTerm: 3, commit: 9, ...extra });
@@ -72,6 +81,33 @@ describe('withoutSuperseded, acks', () => {
   });
 });
 
+describe('groups', () => {
+  it("never leaves a message out for another group's", () => {
+    const list = [empty('n2'), ack(10), full('n2'), ack(12)];
+    expect(withoutSuperseded(list, [1, 1, 2, 2])).toBe(list);
+    expect(withoutSuperseded(list, [1, 2, 1, 2])).toEqual([full('n2'), ack(12)]);
+  });
+
+  it('the send queue leaves them out at take, across pushes, and keeps its byte count', () => {
+    const q = new SendQueue({ maxBytes: 1 << 20, maxMessages: 1000 });
+    const pushed: [Message, number][] = [
+      [empty('n2'), 7],
+      [ack(10), 7],
+      [full('n2', { commit: 10 }), 7],
+      [empty('n2'), 3],
+      [ack(12), 7],
+    ];
+    for (const [m, g] of pushed) q.push(m, 40, g);
+    expect(q.bytes).toBe(200);
+    const batch = q.take(1 << 20)!;
+    expect(batch.messages).toEqual([full('n2', { commit: 10 }), empty('n2'), ack(12)]);
+    expect(batch.groups).toEqual([7, 3, 7]);
+    expect(q.superseded).toBe(2);
+    expect(q.bytes).toBe(0);
+    expect(q.length).toBe(0);
+  });
+});
+
 describe('a send over a real link', () => {
   it('delivers the App with entries and not the empty App it supersedes', async () => {
     const [a, b] = [await node('n1'), await node('n2')];
@@ -86,13 +122,15 @@ describe('a send over a real link', () => {
     expect(a.unreachable).toEqual([]);
   });
 
-  it('delivers the last of the acks it supersedes', async () => {
+  it('delivers the last of the acks it supersedes, sent by separate Readies of one turn', async () => {
     const [a, b] = [await node('n2'), await node('n1')];
     connectAll([a, b]);
     await waitFor(() => connected(a, 'n1'), 'link n2 -> n1');
-    a.transport.send([ack(10), ack(12), ack(12, { reject: true, rejectHint: 3 })]);
+    a.transport.send([ack(10)]);
+    a.transport.send([ack(12), ack(12, { reject: true, rejectHint: 3 })]);
     await waitFor(() => b.received.length >= 2, 'the messages at n1');
     await new Promise((r) => setTimeout(r, 50));
     expect(b.received.map(plain)).toEqual([ack(12), ack(12, { reject: true, rejectHint: 3 })].map(plain));
+    expect(a.transport.stats().n1!.superseded).toBe(1);
   });
 });
