@@ -26,7 +26,7 @@ export class Tally {
 }
 
 /** An outbound link's counts since it was made (transport/link.ts LinkStats). */
-type PeerLinkCounts = { sent: number; frames: number; heartbeatFrames: number; heartbeatsCoalesced: number; sentBytes: number };
+type PeerLinkCounts = { sent: number; frames: number; superseded: number; heartbeatFrames: number; heartbeatsCoalesced: number; sentBytes: number };
 
 /** What the metrics read from their node, at scrape time only. */
 export interface MetricsHost {
@@ -168,7 +168,16 @@ export class NodeMetrics {
       });
     // Messages per frame: how well one flush carries many groups' messages (issue 13).
     perPeer('raftkv_network_peer_messages_sent_total', 'Raft messages (of all groups) written on the outbound link to a peer', (s) => s.sent);
-    perPeer('raftkv_network_peer_frames_sent_total', 'Frames (batches, coalesced heartbeats, snapshot chunks) written on the outbound link to a peer', (s) => s.frames);
+    perPeer(
+      'raftkv_network_peer_messages_superseded_total',
+      'Commit-only Apps and acks left out of the outbound link to a peer because a later message of their group covered them',
+      (s) => s.superseded,
+    );
+    perPeer(
+      'raftkv_network_peer_frames_sent_total',
+      'Frames (batches, coalesced heartbeats, snapshot chunks) written on the outbound link to a peer',
+      (s) => s.frames,
+    );
     perPeer('raftkv_network_peer_heartbeat_frames_sent_total', 'Coalesced Heartbeats frames written on the outbound link to a peer', (s) => s.heartbeatFrames);
     perPeer(
       'raftkv_network_peer_heartbeats_coalesced_total',
