@@ -56,7 +56,10 @@ export function supersededIn(messages: readonly Message[], from: number, to: num
     if (m.type !== MessageType.App && m.type !== MessageType.AppResp) continue;
     const g = groups ? groups[i]! : 0;
     let byKey = next.get(g);
-    if (!byKey) next.set(g, (byKey = new Map()));
+    if (!byKey) {
+      byKey = new Map();
+      next.set(g, byKey);
+    }
     const key = `${m.type === MessageType.App ? 'a' : 'r'}${m.to}`;
     const later = byKey.get(key);
     if (later !== undefined && candidate(m) && coveredBy(m, later)) {
