@@ -34,6 +34,8 @@ export class SendQueue {
   private beats: Batch = { messages: [], sizes: [], groups: [] };
   /** Messages left out because a later one waiting in the queue covered them (supersede.ts). */
   superseded = 0;
+  /** Pushed since the queue last looked for superseded messages: one look per flush, not per frame. */
+  private unscanned = false;
 
   constructor(private readonly limits: SendQueueLimits) {}
 
@@ -68,6 +70,7 @@ export class SendQueue {
     this.sizes.push(size);
     this.groups.push(group);
     this.queuedBytes += size;
+    this.unscanned = true;
     return true;
   }
 
@@ -152,6 +155,8 @@ export class SendQueue {
    * the peer would have learnt from all of it.
    */
   private leaveOutSuperseded(): void {
+    if (!this.unscanned) return;
+    this.unscanned = false;
     if (this.batched < 2) return;
     const drop = supersededIn(this.messages, this.head, this.messages.length, this.groups);
     if (!drop) return;

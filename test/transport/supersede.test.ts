@@ -105,6 +105,11 @@ describe('groups', () => {
     expect(q.superseded).toBe(2);
     expect(q.bytes).toBe(0);
     expect(q.length).toBe(0);
+    // What is pushed after a take is looked at again at the next one.
+    q.push(ack(13), 40, 7);
+    q.push(ack(14), 40, 7);
+    expect(q.take(1 << 20)!.messages).toEqual([ack(14)]);
+    expect(q.superseded).toBe(3);
   });
 });
 
