@@ -25,6 +25,9 @@ export class Tally {
   }
 }
 
+/** An outbound link's counts since it was made (transport/link.ts LinkStats). */
+type PeerLinkCounts = { sent: number; frames: number; superseded: number; heartbeatFrames: number; heartbeatsCoalesced: number; sentBytes: number };
+
 /** What the metrics read from their node, at scrape time only. */
 export interface MetricsHost {
   readonly cfg: { readonly dataDir: string };
@@ -35,7 +38,7 @@ export interface MetricsHost {
   /** Proposals waiting to commit or to be handed to the core, and those that ended in an error. */
   proposalCounts(): { pending: number; failed: number };
   readonly transport: {
-    stats(): Record<string, { state: string; heartbeatFrames: number; heartbeatsCoalesced: number; sentBytes: number }>;
+    stats(): Record<string, PeerLinkCounts & { state: string }>;
     groupStats(): { unhostedDropped: number };
     inboundStats(): { protocolErrors: number };
   };
@@ -152,7 +155,7 @@ export class NodeMetrics {
       () => host.transport.inboundStats().protocolErrors,
     );
     // Per outbound link, since the link was made: a peer removed and re-added starts again at 0.
-    const perPeer = (name: string, help: string, read: (s: { heartbeatFrames: number; heartbeatsCoalesced: number; sentBytes: number }) => number) =>
+    const perPeer = (name: string, help: string, read: (s: PeerLinkCounts) => number) =>
       new Counter({
         name,
         help,
@@ -163,6 +166,18 @@ export class NodeMetrics {
           for (const [peer, s] of Object.entries(host.transport.stats())) this.inc({ peer }, read(s));
         },
       });
+    // Messages per frame: how well one flush carries many groups' messages (issue 13).
+    perPeer('raftkv_network_peer_messages_sent_total', 'Raft messages (of all groups) written on the outbound link to a peer', (s) => s.sent);
+    perPeer(
+      'raftkv_network_peer_messages_superseded_total',
+      'Commit-only Apps and acks left out of the outbound link to a peer because a later message of their group covered them',
+      (s) => s.superseded,
+    );
+    perPeer(
+      'raftkv_network_peer_frames_sent_total',
+      'Frames (batches, coalesced heartbeats, snapshot chunks) written on the outbound link to a peer',
+      (s) => s.frames,
+    );
     perPeer('raftkv_network_peer_heartbeat_frames_sent_total', 'Coalesced Heartbeats frames written on the outbound link to a peer', (s) => s.heartbeatFrames);
     perPeer(
       'raftkv_network_peer_heartbeats_coalesced_total',

@@ -37,6 +37,10 @@ export interface LinkStats {
   heartbeatsCoalesced: number;
   /** Frame bytes handed to the socket since the link was made (WebSocket payloads; no pings, no TCP/IP headers). */
   sentBytes: number;
+  /** Frames handed to the socket since the link was made (batches, heartbeats, snapshot chunks). */
+  frames: number;
+  /** Messages left out because a later queued message of their group covered them (supersede.ts). */
+  superseded: number;
 }
 
 export interface LinkLimits {

@@ -5,8 +5,9 @@
  * of what was sent and dropped. Its only view of the connection is `OutboxHost.socket()`, the
  * socket while the link is up.
  *
- * Per flush, the messages waiting go out as batch frames (each message tagged with its group)
- * and the heartbeats of all groups as one coalesced Heartbeats frame (heartbeats.ts). Anything
+ * Per flush, the messages waiting go out as batch frames (each message tagged with its group),
+ * less those a later waiting message of the same group covers (a commit-only App, an ack:
+ * supersede.ts), and the heartbeats of all groups as one coalesced Heartbeats frame (heartbeats.ts). Anything
  * but a plain heartbeat flushes in a microtask, as soon as the caller's synchronous work ends;
  * a plain heartbeat (no read-confirmation context) waits for the end of the event-loop turn, so
  * that every group ticking in this turn lands in the same frame.
@@ -48,6 +49,10 @@ export interface OutboxStats {
   heartbeatsCoalesced: number;
   /** Frame bytes handed to the socket (WebSocket payloads: batches, heartbeats, snapshot chunks). */
   sentBytes: number;
+  /** Frames handed to the socket (batches, heartbeats, snapshot chunks): messages per frame is sent / frames. */
+  frames: number;
+  /** Messages left out at flush because a later waiting one covered them (supersede.ts; not in `sent`). */
+  superseded: number;
 }
 
 export class Outbox {
@@ -62,6 +67,7 @@ export class Outbox {
   private heartbeatFrames = 0;
   private heartbeatsCoalesced = 0;
   private sentBytes = 0;
+  private frames = 0;
 
   constructor(
     private readonly limits: LinkLimits,
@@ -112,6 +118,8 @@ export class Outbox {
       heartbeatFrames: this.heartbeatFrames,
       heartbeatsCoalesced: this.heartbeatsCoalesced,
       sentBytes: this.sentBytes,
+      frames: this.frames,
+      superseded: this.queue.superseded,
     };
   }
 
@@ -184,6 +192,7 @@ export class Outbox {
 
   private write(ws: WebSocket, frame: Uint8Array): void {
     this.sentBytes += frame.byteLength;
+    this.frames++;
     ws.send(frame, this.onWritten);
   }
 
@@ -217,6 +226,7 @@ export class Outbox {
       this.snapshots.finished();
       this.sent++;
       this.sentBytes += frame.byteLength;
+      this.frames++;
       ws.send(frame, (err?: Error) => {
         if (!err) this.log.info({ transfer: transfer.transferId, group: transfer.group }, 'snapshot sent');
         if (!this.host.closed()) this.host.onSnapshotStatus(transfer.group, !err);

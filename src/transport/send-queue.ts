@@ -10,6 +10,7 @@ import { varintSize } from './bytes.ts';
 import { HEADER_SIZE, MAX_MESSAGES_PER_BATCH } from './codec.ts';
 import { type GroupId, GroupIds } from './groups.ts';
 import { heartbeatsFrameSize, MAX_HEARTBEATS_PER_FRAME } from './heartbeats.ts';
+import { supersededIn } from './supersede.ts';
 
 export interface SendQueueLimits {
   maxBytes: number;
@@ -31,6 +32,10 @@ export class SendQueue {
   private head = 0;
   private queuedBytes = 0;
   private beats: Batch = { messages: [], sizes: [], groups: [] };
+  /** Messages left out because a later one waiting in the queue covered them (supersede.ts). */
+  superseded = 0;
+  /** Pushed since the queue last looked for superseded messages: one look per flush, not per frame. */
+  private unscanned = false;
 
   constructor(private readonly limits: SendQueueLimits) {}
 
@@ -65,6 +70,7 @@ export class SendQueue {
     this.sizes.push(size);
     this.groups.push(group);
     this.queuedBytes += size;
+    this.unscanned = true;
     return true;
   }
 
@@ -85,6 +91,7 @@ export class SendQueue {
    */
   take(maxFrameBytes: number): Batch | undefined {
     if (this.batched === 0) return undefined;
+    this.leaveOutSuperseded();
     const start = this.head;
     // Frame bytes so far, counting the message-count varint at its widest (3 bytes: < 2^21).
     let frame = HEADER_SIZE + 3 + this.entrySize(start);
@@ -140,6 +147,26 @@ export class SendQueue {
     this.queuedBytes = 0;
     this.beats = { messages: [], sizes: [], groups: [] };
     return n;
+  }
+
+  /**
+   * Drops the waiting messages that a later waiting one covers (a commit-only App, an ack;
+   * supersede.ts), across every Ready queued since the last flush: what one flush sends is what
+   * the peer would have learnt from all of it.
+   */
+  private leaveOutSuperseded(): void {
+    if (!this.unscanned) return;
+    this.unscanned = false;
+    if (this.batched < 2) return;
+    const drop = supersededIn(this.messages, this.head, this.messages.length, this.groups);
+    if (!drop) return;
+    const keep = (_: unknown, i: number) => !drop.has(i + this.head);
+    for (const i of drop) this.queuedBytes -= this.sizes[i];
+    this.messages = this.messages.slice(this.head).filter(keep);
+    this.sizes = this.sizes.slice(this.head).filter(keep);
+    this.groups = this.groups.slice(this.head).filter(keep);
+    this.head = 0;
+    this.superseded += drop.size;
   }
 
   /** Bytes message `i` adds to a batch frame: its group, its length prefix and its body. */

@@ -68,6 +68,8 @@ async function main(): Promise<void> {
   const latencies = new Float64Array(Math.max(1_000_000, clients * 200_000));
   const nodeOps = ports.map(() => 0);
   let n = 0;
+  /** Every SET answered, warm-up included (what the nodes' counters around the run saw). */
+  let answered = 0;
   let errors = 0;
   let moved = 0;
   let recording = false;
@@ -91,6 +93,7 @@ async function main(): Promise<void> {
         reply = await mine[node]!.sendRaw(encoded[c]![i]!);
       }
       const dt = performance.now() - t0;
+      if (!(reply instanceof Error)) answered++;
       if (!recording) continue;
       if (reply instanceof Error) errors++;
       else if (n < latencies.length) {
@@ -119,7 +122,7 @@ async function main(): Promise<void> {
   const base = summarize(values.system, clients, latencies.subarray(0, n), errors, elapsed, (cpu.user + cpu.system) / 1e6 / elapsed);
   const nodeCpu = nodes1.map((a, i) => ({ user: a.user - nodes0[i]!.user, system: a.system - nodes0[i]!.system, main: a.main - nodes0[i]!.main }));
   const nodeIo = io1.map((a, i) => ({ syscr: a.syscr - io0[i]!.syscr, syscw: a.syscw - io0[i]!.syscw, wchar: a.wchar - io0[i]!.wchar }));
-  const result: ClusterLoadResult = { ...base, moved, nodeOps, nodeCpu, nodeIo };
+  const result: ClusterLoadResult = { ...base, moved, nodeOps, nodeCpu, nodeIo, answered };
   console.log(JSON.stringify(result));
 }
 

@@ -23,6 +23,8 @@ export interface ClusterLoadResult extends LoadResult {
   nodeCpu: { user: number; system: number; main: number }[];
   /** Per --pids entry: read and write syscalls and bytes written (wchar) in the window. */
   nodeIo: { syscr: number; syscw: number; wchar: number }[];
+  /** SETs answered over the whole run, warm-up included. */
+  answered: number;
 }
 
 export function percentile(sorted: Float64Array | number[], p: number): number {

@@ -30,6 +30,26 @@ export interface ShardRow {
   /** The busiest and the idlest node's CPU relative to the mean (1 = perfectly even). */
   maxRelative: number;
   minRelative: number;
+  /**
+   * Peer messages and frames written per SET, all nodes (their /metrics read around the load,
+   * warm-up included, over every SET answered in it): how many replication rounds a SET pays
+   * for, and how many of them share a frame.
+   */
+  peer: { messagesPerSet: number; framesPerSet: number };
+}
+
+/** Sums every series of a counter (`name{...} value` lines) in a /metrics text. */
+function metricSum(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
+
+/** The counters `peer` is computed from, summed over the nodes. */
+async function peerCounts(h: Awaited<ReturnType<typeof startRaftKV>>): Promise<{ messages: number; frames: number }> {
+  const texts = await Promise.all(h.nodes.map((n) => h.fetch(h.url(n, '/metrics'), { signal: AbortSignal.timeout(5000) }).then((r) => r.text())));
+  const sum = (name: string) => texts.reduce((a, t) => a + metricSum(t, name), 0);
+  return { messages: sum('raftkv_network_peer_messages_sent_total'), frames: sum('raftkv_network_peer_frames_sent_total') };
 }
 
 /** Data groups each node leads, from the agreed list. */
@@ -48,7 +68,10 @@ export async function shardRun(main: string, shards: number, clients: number, se
     // The spread duty hands groups over a few ticks after the elections; measure after it.
     if (shards > 1) await waitShardLeaders(h);
     log(`shards ${shards}: ${clients} clients, ${WARMUP_S} s warm-up, ${seconds} s measured`);
+    const before = await peerCounts(h);
     const load = await clusterLoad(h.nodes, clients, seconds);
+    const after = await peerCounts(h);
+    const sets = Math.max(1, load.answered);
     if (shards > 1) byNode = ledBy(await waitShardLeaders(h, { hinted: false }));
     const cpu = load.nodeCpu.map((c) => c.user + c.system);
     const total = cpu.reduce((a, b) => a + b, 0);
@@ -61,6 +84,7 @@ export async function shardRun(main: string, shards: number, clients: number, se
       cpuPerSetUs: (total * 1e6) / load.ops,
       maxRelative: Math.max(...nodes.map((n) => n.relative)),
       minRelative: Math.min(...nodes.map((n) => n.relative)),
+      peer: { messagesPerSet: (after.messages - before.messages) / sets, framesPerSet: (after.frames - before.frames) / sets },
     };
   } finally {
     await h.stop();
@@ -120,6 +144,8 @@ export function renderShards(rows: ShardRow[]): string {
     'p50 ms',
     'p99 ms',
     'CPU us/SET',
+    'msgs/SET',
+    'frames/SET',
     'per node: CPU / mean (data groups led)',
     'max/mean',
     'min/mean',
@@ -133,6 +159,8 @@ export function renderShards(rows: ShardRow[]): string {
     r.load.p50Ms.toFixed(2),
     r.load.p99Ms.toFixed(1),
     r.cpuPerSetUs.toFixed(0),
+    r.peer.messagesPerSet.toFixed(2),
+    r.peer.framesPerSet.toFixed(2),
     r.nodes.map((n) => `${n.id} ${n.relative.toFixed(2)} (${n.leads})`).join(', '),
     r.maxRelative.toFixed(2),
     r.minRelative.toFixed(2),

@@ -1,8 +1,8 @@
 /**
  * The transport's counters as a node exports them (src/node/metrics.ts), over real loopback
  * links: messages for a group this node does not host, peers' links closed for a protocol
- * error, the coalesced heartbeat frames per peer with the heartbeats they carried, and the
- * frame bytes written per peer (what an idle group costs, docs/performance.md). The
+ * error, the coalesced heartbeat frames per peer with the heartbeats they carried, messages,
+ * frames and superseded messages per peer, and the frame bytes written per peer (what an idle group costs, docs/performance.md). The
  * cluster-level check (test/integration/metrics.test.ts) sees them only at their idle values.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NodeMetrics } from '../../src/node/metrics.ts';
-import { MessageType } from '../../src/raft/types.ts';
+import { EntryType, MessageType } from '../../src/raft/types.ts';
 import { encodeBatch, MAX_MESSAGES_PER_BATCH, messageSize } from '../../src/transport/codec.ts';
 import { GroupIds } from '../../src/transport/groups.ts';
 import { encodeHeartbeats, heartbeatSize } from '../../src/transport/heartbeats.ts';
@@ -73,6 +73,15 @@ describe('transport metrics', () => {
     a.transport.send([app]);
     await waitFor(() => b.received.length === 4, 'the App');
     expect(await sample(ma, 'raftkv_network_peer_sent_bytes_total{peer="b"}')).toBe(beatsFrame + encodeBatch([app], [messageSize(app)], [g]).length);
+    // Messages and frames: four in two; then a commit-only App and the App that covers it, one frame of one.
+    expect(await sample(ma, 'raftkv_network_peer_messages_sent_total{peer="b"}')).toBe(4);
+    expect(await sample(ma, 'raftkv_network_peer_frames_sent_total{peer="b"}')).toBe(2);
+    const covering = message(MessageType.App, 'a', 'b', { entries: [{ term: 3, index: 11, type: EntryType.Normal, data: new Uint8Array(4) }] });
+    a.transport.send([app, covering]);
+    await waitFor(() => b.received.length === 5, 'the covering App');
+    expect(await sample(ma, 'raftkv_network_peer_messages_sent_total{peer="b"}')).toBe(5);
+    expect(await sample(ma, 'raftkv_network_peer_frames_sent_total{peer="b"}')).toBe(3);
+    expect(await sample(ma, 'raftkv_network_peer_messages_superseded_total{peer="b"}')).toBe(1);
 
     // A member's messages for groups b does not host, then a frame over the batch cap.
     const raw = await rawClient(b.url);

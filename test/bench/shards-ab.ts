@@ -1,0 +1,93 @@
+/**
+ * A/B of the shard comparison (issue 13): the same `shardRun` (shards.ts) for two builds,
+ * alternating A and B in one run, so that a change's effect on CPU per SET is told apart from
+ * the load of a shared machine (the figure to trust there is the ratio within one round, not
+ * one build's absolute numbers across runs).
+ *
+ * A is a git revision of this repository (default `main`), exported with `git archive` and
+ * compiled like B, the working tree (buildRaftKV); both land under .tmp/ so the compiled files
+ * resolve the project's node_modules.
+ *
+ *   npx tsx test/bench/shards-ab.ts [--base main] [--shards 1,9] [--rounds 2] [--clients 256] [--seconds 5]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { cleanup, installSignalCleanup, run } from './procs.ts';
+import { type ShardRow, shardRun } from './shards.ts';
+import { buildRaftKV } from './systems/raftkv.ts';
+
+const { values } = parseArgs({
+  options: {
+    base: { type: 'string', default: 'main' },
+    shards: { type: 'string', default: '1,9' },
+    rounds: { type: 'string', default: '2' },
+    clients: { type: 'string', default: '256' },
+    seconds: { type: 'string', default: '5' },
+  },
+});
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Compiles `rev`'s src/ into .tmp/ab/<rev>/dist (the same depth as buildRaftKV's output). */
+async function buildRevision(rev: string): Promise<string> {
+  const root = join(REPO, '.tmp', 'ab', rev.replaceAll('/', '_'));
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(root, { recursive: true });
+  execFileSync('sh', ['-c', `git archive ${JSON.stringify(rev)} src | tar -x -C ${JSON.stringify(root)}`], { cwd: REPO });
+  writeFileSync(
+    join(root, 'tsconfig.json'),
+    JSON.stringify({
+      extends: join(REPO, 'tsconfig.json'),
+      compilerOptions: { noEmit: false, noCheck: true, rewriteRelativeImportExtensions: true, rootDir: 'src', outDir: 'dist' },
+      include: ['src'],
+    }),
+  );
+  await run(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { cwd: root });
+  return join(root, 'dist', 'cli', 'main.js');
+}
+
+const log = (msg: string) => console.error(`[ab ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+installSignalCleanup();
+try {
+  const counts = values.shards.split(',').map(Number);
+  const builds = { A: await buildRevision(values.base), B: await buildRaftKV() };
+  const rows: { round: number; build: 'A' | 'B'; load: number; row: ShardRow }[] = [];
+  for (let round = 1; round <= Number(values.rounds); round++) {
+    // A first in odd rounds, B first in even ones: neither always gets the quieter minute.
+    const order: ('A' | 'B')[] = round % 2 === 1 ? ['A', 'B'] : ['B', 'A'];
+    for (const build of order) {
+      for (const n of counts) {
+        const load = loadavg()[0]!;
+        const row = await shardRun(builds[build], n, Number(values.clients), Number(values.seconds), log);
+        rows.push({ round, build, load, row });
+        log(
+          `round ${round} ${build} shards ${n}: ${row.cpuPerSetUs.toFixed(0)} us/SET, ${row.load.opsPerSec.toFixed(0)} SET/s, ` +
+            `${row.peer.messagesPerSet.toFixed(2)} msgs/SET, ${row.peer.framesPerSet.toFixed(2)} frames/SET (load ${load.toFixed(1)})`,
+        );
+      }
+    }
+  }
+  console.log(`A = ${values.base}, B = working tree; CPU us per SET (SET/s, msgs/SET, frames/SET), load average 1 min`);
+  console.log(['round', 'build', ...counts.map((n) => `shards ${n}`), counts.length === 2 ? `${counts[1]} vs ${counts[0]}` : ''].join(' | '));
+  for (let round = 1; round <= Number(values.rounds); round++) {
+    for (const build of ['A', 'B'] as const) {
+      const mine = rows.filter((r) => r.round === round && r.build === build);
+      const cells = mine.map(
+        (r) =>
+          `${r.row.cpuPerSetUs.toFixed(0)} (${(r.row.load.opsPerSec / 1000).toFixed(1)}k/s, ${r.row.peer.messagesPerSet.toFixed(2)}, ${r.row.peer.framesPerSet.toFixed(2)}; load ${r.load.toFixed(1)})`,
+      );
+      const ratio = mine.length === 2 ? `${(mine[1]!.row.cpuPerSetUs / mine[0]!.row.cpuPerSetUs).toFixed(2)}x` : '';
+      console.log([round, build, ...cells, ratio].join(' | '));
+    }
+  }
+} catch (err) {
+  console.error(err);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}
