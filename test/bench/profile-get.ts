@@ -13,8 +13,9 @@
  *
  * `--base DIR/cli/main.js` adds a second pair of RaftKV clusters running another compiled
  * build (say the previous commit, `tsc -p scripts/tsconfig.image.json --outDir DIR` in its
- * checkout); the rounds then alternate base and current build, so an A/B difference is measured
- * under the same machine load. With profiling on, the profiler then starts (SIGUSR2) on the
+ * checkout); each round then runs base and current build one after the other, swapping which
+ * goes first every round, so an A/B difference is measured under the same machine load.
+ * With profiling on, the profiler then starts (SIGUSR2) on the
  * current build's ReadIndex leader (--profile-lease: the lease leader) for one more run, so the
  * profile holds that load only and the ratios carry no profiler overhead.
  *
@@ -149,7 +150,12 @@ try {
   console.log(`GET ${cfg.label}, ${requests} requests per run; CPU is user + system per GET, "+N" the two followers'`);
   for (let round = 1; round <= Number(values.rounds); round++) {
     const results = [];
-    for (const s of systems) results.push(await onLeader(s, () => measured(s, cfg)));
+    // Every other round the builds of a mode swap places (base first, then current first), so
+    // neither gains from running second; results are printed in the same order each round.
+    const order = round % 2 === 1 ? systems : [...refs, ...[...safe].reverse(), ...[...lease].reverse()];
+    const byName = new Map<string, Awaited<ReturnType<typeof measured>>>();
+    for (const s of order) byName.set(s.name, await onLeader(s, () => measured(s, cfg)));
+    for (const s of systems) results.push(byName.get(s.name) as Awaited<ReturnType<typeof measured>>);
     const [top, rd] = results;
     for (const r of results) {
       const followers = r.system.startsWith('base') || r.system.startsWith('raftkv') ? ` +${r.othersUsPerOp.toFixed(2)}` : '';
