@@ -77,8 +77,9 @@ const cpu = (pid: number): number => {
 };
 
 /**
- * Runs `load` against `s`'s leader. An election on a loaded machine moves the leadership (the
- * run then fails with MOVED): the leader is found again and the load run again, twice at most.
+ * Runs `load` against `s`'s leader. On a loaded machine an election may move the leadership (the
+ * run then fails with MOVED), or a fill's write time out: the leader is found again and the
+ * load run again, twice at most.
  */
 async function onLeader<T>(s: System, load: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
@@ -86,8 +87,8 @@ async function onLeader<T>(s: System, load: () => Promise<T>): Promise<T> {
     try {
       return await load();
     } catch (err) {
-      if (!s.cluster || attempt === 2 || !String(err).includes('MOVED')) throw err;
-      console.log(`${s.name}: the leadership moved; again on the new leader`);
+      if (!s.cluster || attempt === 2 || !/MOVED|outcome unknown|CLUSTERDOWN|TRYAGAIN/.test(String(err))) throw err;
+      console.log(`${s.name}: ${/MOVED|outcome unknown|CLUSTERDOWN|TRYAGAIN/.exec(String(err))?.[0]}; again, on the leader`);
     }
   }
 }
