@@ -7,8 +7,8 @@
  * measured on the monotonic clock from when its round left (src/node/lease.ts) has run out, so
  * A must confirm its leadership, which it cannot.
  *
- * The same holds over RESP, whose lease reads skip the barrier altogether while the lease
- * holds (RaftNode.leaseRead): the check there must see the lease run out too.
+ * The same holds over RESP, whose read batches skip the barrier altogether while the lease
+ * holds (RaftNode.leaseRead, read-batches.ts): the check there must see the lease run out too.
  *
  * A is deafened through its PeerProxy rather than left to hear B when it wakes: messages B
  * sent during the stall would otherwise sit in A's socket and step it down before the read,
@@ -68,9 +68,9 @@ describe('lease reads after a stall', () => {
     expect(answer).not.toBe('1');
   }, 90_000);
 
-  it('nor over RESP, where a read under a lease is answered at once, without a barrier', async () => {
-    // RESP's lease fast path (RaftNode.leaseRead) checks the lease itself, synchronously, as
-    // the read arrives: once the lease has run out the read takes the barrier, which fails.
+  it('nor over RESP, where reads under a lease are answered without a barrier or Ready', async () => {
+    // RESP's lease fast path (RaftNode.leaseRead) checks the lease itself as the read's batch
+    // closes: once the lease has run out the batch takes the barrier, which fails.
     let client: Redis | undefined;
     try {
       const answer = await staleAfterStall(async (a) => {

@@ -426,8 +426,9 @@ export class SimNode {
   }
 
   /**
-   * RaftNode.linearizableBarrier, after RESP's lease fast path (RaftNode.leaseRead): under a
-   * lease that holds, with the commit index applied, the read goes ahead with no barrier.
+   * RaftNode.linearizableBarrier, after RESP's lease fast path (RaftNode.leaseRead, asked when
+   * a read batch closes): under a lease that holds, with the commit index applied, the read goes
+   * ahead with no barrier.
    */
   barrier(deadline: number): Promise<void> {
     const p = this.proc!;

@@ -15,9 +15,8 @@
  *
  * The common case, a plain read on the leader with nothing of its connection still pending,
  * takes the batched path (read-batches.ts): no promise or closure per read, one barrier per
- * event-loop turn, replies settled together. In lease mode, while the lease holds and the
- * commit index is applied (RaftNode.leaseRead), it is evaluated at once instead: no barrier.
- * Everything else is chained with promises.
+ * event-loop turn, replies settled together; in lease mode, while the lease holds, the batch
+ * needs no barrier (RaftNode.leaseRead). Everything else is chained with promises.
  */
 import { randomBytes } from 'node:crypto';
 import type { KvOp, KvResult, WatchedKey } from '../../kv/index.ts';
@@ -154,6 +153,7 @@ export class NodeContext {
     const kv = node.kv;
     this.batches = new ReadBatches<BatchedRead>({
       barrier: () => node.linearizableBarrier(),
+      leaseRead: () => node.leaseRead(),
       now: () => node.now(),
       evaluate: (read, argv, now) => (typeof read === 'function' ? read(this, argv, now) : evalPlan(kv, read, now)),
       failed: (err, slot, tls) => runtimeErrorReply(node, err, slot, tls),
@@ -314,12 +314,6 @@ export class NodeContext {
     if (this.view.spansGroups && cmd.keys[0] > 0 && cmd.keys[0] < argv.length) read = ownedRead(read, keyHashSlot(argv[cmd.keys[0]]));
     const order = this.order(conn);
     if (conn.pendingWrite === null && order.lastRead === null && (!conn.readonly || this.node.isLeader())) {
-      // A lease that holds, with the commit index applied, is all a barrier would establish:
-      // evaluated now, with no batch or deferred reply, once the connection's earlier reads are.
-      if ((order.lastBatch === null || order.lastBatch.finished) && this.node.leaseRead()) {
-        order.lastBatch = null;
-        return typeof read === 'function' ? read(this, argv, this.node.now()) : evalPlan(this.node.kv, read, this.node.now());
-      }
       const reply = conn.defer();
       order.lastBatch = this.batches.add(reply, read, cmd, argv, conn.tls);
       return reply;
