@@ -53,6 +53,14 @@ export class LeaseClock {
   private readonly sentAt = new Map<number, number>();
   /** The highest round forgotten for being older than a lease: no lease from rounds up to it. */
   private forgotten = 0;
+  /**
+   * `holds` is asked for every RESP read in lease mode (RaftNode.leaseRead), mostly for the same
+   * round: when the lease of `memoRound` ends, valid while `sentAt` has not changed (`changes`).
+   */
+  private changes = 0;
+  private memoChanges = -1;
+  private memoRound = -1;
+  private memoEnd = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly opts: LeaseOptions) {}
 
@@ -65,6 +73,7 @@ export class LeaseClock {
       this.sentAt.clear();
       this.forgotten = 0;
     }
+    this.changes++;
     if (!this.sentAt.has(round)) this.sentAt.set(round, now);
     // Rounds older than a lease can start none: forget them (bounded memory between reads).
     for (const [r, t] of this.sentAt) {
@@ -90,8 +99,13 @@ export class LeaseClock {
    */
   holds(term: number, round: number): boolean {
     if (term !== this.term || round <= this.forgotten) return false;
-    let start = Number.POSITIVE_INFINITY;
-    for (const [r, t] of this.sentAt) if (r >= round && t < start) start = t;
-    return start !== Number.POSITIVE_INFINITY && this.opts.now() < start + this.opts.durationMs;
+    if (round !== this.memoRound || this.changes !== this.memoChanges) {
+      let start = Number.POSITIVE_INFINITY;
+      for (const [r, t] of this.sentAt) if (r >= round && t < start) start = t;
+      this.memoRound = round;
+      this.memoChanges = this.changes;
+      this.memoEnd = start === Number.POSITIVE_INFINITY ? Number.NEGATIVE_INFINITY : start + this.opts.durationMs;
+    }
+    return this.opts.now() < this.memoEnd;
   }
 }

@@ -205,6 +205,17 @@ export class RaftNode extends EventEmitter<{
     return this.units.reads.wait(Date.now() + this.units.writes.timeoutMs());
   }
 
+  /**
+   * Whether a linearizable read may be evaluated now, synchronously, with no barrier: in lease
+   * mode, while the lease holds and this leader has applied its whole commit index (what a
+   * barrier would have waited for). False in safe mode, and whenever the barrier is needed.
+   */
+  leaseRead(): boolean {
+    if (this.closed) return false;
+    const index = this.raw.leaseReadIndex();
+    return index !== undefined && index <= this.units.applier.applied;
+  }
+
   // ---- membership ---------------------------------------------------------------------------
 
   /** Add a member as a learner; it is promoted to voter automatically once caught up. */

@@ -13,6 +13,7 @@ import {
   type NodeId,
   ProposalDroppedError,
   type RaftConfig,
+  ReadOnlyOption,
   type Ready,
   Role,
   type SoftState,
@@ -128,6 +129,19 @@ export class RawNode {
    */
   readIndex(context: Uint8Array): void {
     this.raft.step(local(MessageType.ReadIndex, this.raft.id, { context }));
+  }
+
+  /**
+   * The index a lease read may be served at right now, without a round or a Ready: what
+   * `readIndex` would answer at once in lease mode (step-leader.ts, handleReadIndex), the commit
+   * index, when this node is the leader, has committed an entry of its term and its lease
+   * holds. Undefined otherwise (safe mode included): the read takes the `readIndex` path.
+   */
+  leaseReadIndex(): number | undefined {
+    const r = this.raft;
+    if (r.role !== Role.Leader || r.readOnlyOption !== ReadOnlyOption.LeaseBased) return undefined;
+    if (!r.committedEntryInCurrentTerm() || !r.leaseValid()) return undefined;
+    return r.log.committed;
   }
 
   transferLeadership(to: NodeId): void {

@@ -1,27 +1,40 @@
 /**
- * Linearizable GET on the RaftKV leader against a real redis-server, measured in the same
- * minute, with the leader's CPU profile for the measured runs. Starts a 3-node cluster (the
- * profiler preloaded but idle, see cpu-prof-preload.mjs) and a redis-server without
- * persistence, fills both with `redis-benchmark -t set`, warms the leader up, then runs
- * `redis-benchmark -t get` against each in turn for --rounds rounds and prints ops/s, the
- * ratio, each server's CPU time per request (user + system, from /proc: less sensitive to
- * machine load than ops/s) and the load average. Then the profiler starts (SIGUSR2) for one more RaftKV GET run,
- * so the profile holds that load only and the ratios carry no profiler overhead.
+ * GET on the RaftKV leader against the two references of issue 15, in the same minute:
+ * redis-server, and the Node.js ceiling (systems/node-ceiling-server.mjs, a minimal Node RESP
+ * server on a Map: the most any Node front end gets on this machine). RaftKV runs twice, as a
+ * 3-node cluster with linearizable reads by ReadIndex (the default) and one with
+ * `--read-mode lease`, both from the compiled build the image ships (buildRaftKV).
+ *
+ * Each system is filled with `redis-benchmark -t set`, RaftKV's leaders are warmed up, then
+ * every round runs `redis-benchmark -t get` against each system in turn and prints ops/s, the
+ * ratio to the ceiling and to Redis, and the CPU time per GET (user + system, from /proc: less
+ * sensitive to machine load than ops/s) of the serving process and, for RaftKV, summed over the
+ * two followers (a ReadIndex round costs them a heartbeat each, on the same cores).
+ *
+ * `--base DIR/cli/main.js` adds a second pair of RaftKV clusters running another compiled
+ * build (say the previous commit, `tsc -p scripts/tsconfig.image.json --outDir DIR` in its
+ * checkout); each round then runs base and current build one after the other, swapping which
+ * goes first every round, so an A/B difference is measured under the same machine load.
+ * With profiling on, the profiler then starts (SIGUSR2) on the
+ * current build's ReadIndex leader (--profile-lease: the lease leader) for one more run, so the
+ * profile holds that load only and the ratios carry no profiler overhead.
  *
  *   npx tsx test/bench/profile-get.ts [--clients 50] [--pipeline 16 (or 1)] [--requests 500000]
- *                                     [--rounds 2] [--top 25] [--no-profile] [--lease]
- * --lease starts the nodes with --read-mode lease.
+ *                                     [--rounds 2] [--top 25] [--no-profile] [--profile-lease]
+ *                                     [--base DIR/cli/main.js]
  * The .cpuprofile stays in test/bench/results/ (git-ignored) for Chrome DevTools.
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cleanup, installSignalCleanup, run, tempDir } from './procs.ts';
+import type { ClusterHarness } from '../support/cluster-harness.ts';
+import { cleanup, cpuSeconds, installSignalCleanup, run, tempDir } from './procs.ts';
 import { type Profile, summarize } from './profile-summary.ts';
 import { RB_CONFIGS, type RbConfig, redisBenchmark } from './redis-benchmark.ts';
-import { startRaftKV } from './systems/raftkv.ts';
+import { startNodeCeiling } from './systems/node-ceiling.ts';
+import { buildRaftKV, startRaftKV } from './systems/raftkv.ts';
 import { startRedis } from './systems/redis.ts';
 
 const { values } = parseArgs({
@@ -32,7 +45,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     top: { type: 'string', default: '25' },
     'no-profile': { type: 'boolean', default: false },
-    lease: { type: 'boolean', default: false },
+    'profile-lease': { type: 'boolean', default: false },
+    base: { type: 'string' },
   },
 });
 const clients = Number(values.clients);
@@ -42,23 +56,50 @@ const profile = !values['no-profile'];
 const cfg = RB_CONFIGS.find((c) => c.clients === clients && c.pipeline === pipeline);
 if (cfg === undefined) throw new Error(`--clients/--pipeline must be one of the bench's: ${RB_CONFIGS.map((c) => c.label).join(', ')}`);
 
+/** One system under the GET load: where it listens, who serves, and who else spends CPU on it. */
+interface System {
+  name: string;
+  port: number;
+  server: number;
+  /** RaftKV's followers: their CPU per GET is the ReadIndex round's cost to the cluster. */
+  others: number[];
+  cluster?: ClusterHarness;
+}
+
 /** Writes every key GET will ask for (-r 100000 draws from the same space), 16-byte values. */
 async function fill(port: number): Promise<void> {
   await run('redis-benchmark', ['-h', '127.0.0.1', '-p', String(port), '-t', 'set', '-n', '200000', '-r', '100000', '-d', '16', '-c', '50', '-P', '16', '-q']);
 }
 
-/** CPU seconds (user + system) a process has used, from /proc (clock ticks of 10 ms). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+const cpu = (pid: number): number => {
+  const c = cpuSeconds(pid);
+  return c.user + c.system;
+};
+
+/**
+ * Runs `load` against `s`'s leader. On a loaded machine an election may move the leadership (the
+ * run then fails with MOVED), or a fill's write time out: the leader is found again and the
+ * load run again, twice at most.
+ */
+async function onLeader<T>(s: System, load: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    if (s.cluster) Object.assign(s, await roles(s.cluster));
+    try {
+      return await load();
+    } catch (err) {
+      if (!s.cluster || attempt === 2 || !/MOVED|outcome unknown|CLUSTERDOWN|TRYAGAIN/.test(String(err))) throw err;
+      console.log(`${s.name}: ${/MOVED|outcome unknown|CLUSTERDOWN|TRYAGAIN/.exec(String(err))?.[0]}; again, on the leader`);
+    }
+  }
 }
 
-/** Runs one GET load and reports it with the CPU microseconds the server spent per request. */
-async function measured(system: string, port: number, pid: number, config: RbConfig) {
-  const before = cpuSeconds(pid);
-  const r = await redisBenchmark(system, port, 'get', config, requests);
-  return { ...r, cpuUsPerOp: ((cpuSeconds(pid) - before) * 1e6) / requests };
+/** Runs one GET load and reports it with the CPU microseconds spent per request. */
+async function measured(s: System, config: RbConfig) {
+  const before = cpu(s.server);
+  const othersBefore = s.others.map(cpu);
+  const r = await redisBenchmark(s.name, s.port, 'get', config, requests);
+  const others = s.others.reduce((sum, pid, i) => sum + cpu(pid) - othersBefore[i], 0);
+  return { ...r, cpuUsPerOp: ((cpu(s.server) - before) * 1e6) / requests, othersUsPerOp: (others * 1e6) / requests };
 }
 
 const loadAverage = (): string =>
@@ -66,39 +107,76 @@ const loadAverage = (): string =>
     .trim()
     .replace(/^.*load average/, 'load average');
 
+const pidOf = (n: { proc?: { pid?: number } }): number => n.proc?.pid as number;
+
+async function roles(h: ClusterHarness): Promise<Pick<System, 'port' | 'server' | 'others'>> {
+  const leader = await h.waitLeader();
+  return { port: leader.port, server: pidOf(leader), others: h.nodes.filter((n) => n.id !== leader.id).map(pidOf) };
+}
+
+async function raftkv(name: string, main: string, args: string[]): Promise<System> {
+  const h = await startRaftKV(main, args);
+  return { name, ...(await roles(h)), cluster: h };
+}
+
 installSignalCleanup();
 try {
   const profDir = tempDir('raftkv-bench-prof-');
+  const current = await buildRaftKV();
   if (profile) {
     process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${fileURLToPath(new URL('./cpu-prof-preload.mjs', import.meta.url))}`.trim();
     process.env.RAFTKV_CPU_PROF_DIR = profDir;
   }
-  const h = await startRaftKV(undefined, values.lease ? ['--read-mode', 'lease'] : []);
+  const builds: [string, string][] = [['raftkv', current]];
+  if (values.base) builds.unshift(['base', resolve(values.base)]);
+  const safe: System[] = [];
+  const lease: System[] = [];
+  for (const [name, main] of builds) {
+    safe.push(await raftkv(`${name} readindex`, main, []));
+    lease.push(await raftkv(`${name} lease`, main, ['--read-mode', 'lease']));
+  }
   delete process.env.NODE_OPTIONS;
   delete process.env.RAFTKV_CPU_PROF_DIR;
   const redis = await startRedis('redis', false);
-  const leader = await h.waitLeader();
-  await fill(leader.port);
-  await fill(redis.port);
-  // Warm-up: the leader's GET path gets optimized before anything is measured.
-  await redisBenchmark('raftkv', leader.port, 'get', cfg, Math.min(requests, 200000));
+  const ceiling = await startNodeCeiling();
+  const refs: System[] = [
+    { name: 'node ceiling', port: ceiling.port, server: ceiling.proc.pid as number, others: [] },
+    { name: 'redis', port: redis.port, server: redis.proc.pid as number, others: [] },
+  ];
+  // Base and current build alternate within each mode.
+  const systems = [...refs, ...safe, ...lease];
+  for (const s of systems) await onLeader(s, () => fill(s.port));
+  // Warm-up: RaftKV's GET paths get optimized before anything is measured.
+  for (const s of [...safe, ...lease]) await onLeader(s, () => redisBenchmark(s.name, s.port, 'get', cfg, Math.min(requests, 200000)));
+  console.log(`GET ${cfg.label}, ${requests} requests per run; CPU is user + system per GET, "+N" the two followers'`);
   for (let round = 1; round <= Number(values.rounds); round++) {
-    const r = await measured('redis', redis.port, redis.proc.pid!, cfg);
-    const k = await measured('raftkv', leader.port, leader.proc!.pid!, cfg);
-    console.log(
-      `round ${round} GET ${cfg.label}: raftkv ${k.opsPerSec.toFixed(0)}/s (p50 ${k.p50Ms} ms, ${k.cpuUsPerOp.toFixed(2)} us CPU/op),` +
-        ` redis ${r.opsPerSec.toFixed(0)}/s (p50 ${r.p50Ms} ms, ${r.cpuUsPerOp.toFixed(2)} us CPU/op),` +
-        ` ratio ${(k.opsPerSec / r.opsPerSec).toFixed(3)}; ${loadAverage()}`,
-    );
+    const results = [];
+    // Every other round the builds of a mode swap places (base first, then current first), so
+    // neither gains from running second; results are printed in the same order each round.
+    const order = round % 2 === 1 ? systems : [...refs, ...[...safe].reverse(), ...[...lease].reverse()];
+    const byName = new Map<string, Awaited<ReturnType<typeof measured>>>();
+    for (const s of order) byName.set(s.name, await onLeader(s, () => measured(s, cfg)));
+    for (const s of systems) results.push(byName.get(s.name) as Awaited<ReturnType<typeof measured>>);
+    const [top, rd] = results;
+    for (const r of results) {
+      const followers = r.system.startsWith('base') || r.system.startsWith('raftkv') ? ` +${r.othersUsPerOp.toFixed(2)}` : '';
+      console.log(
+        `round ${round} ${r.system.padEnd(16)} ${r.opsPerSec.toFixed(0).padStart(7)}/s  ${(r.opsPerSec / top.opsPerSec).toFixed(3)}x ceiling` +
+          `  ${(r.opsPerSec / rd.opsPerSec).toFixed(3)}x redis  p50 ${r.p50Ms} ms  ${r.cpuUsPerOp.toFixed(2)}${followers} us CPU/GET`,
+      );
+    }
+    console.log(`round ${round}: ${loadAverage()}`);
   }
   if (profile) {
-    leader.proc!.kill('SIGUSR2');
-    const k = await redisBenchmark('raftkv', leader.port, 'get', cfg, requests);
-    console.log(`profiled run: raftkv ${k.opsPerSec.toFixed(0)}/s; ${loadAverage()}`);
+    const target = (values['profile-lease'] ? lease : safe).at(-1) as System;
+    if (target.cluster) Object.assign(target, await roles(target.cluster));
+    process.kill(target.server, 'SIGUSR2');
+    const k = await redisBenchmark(target.name, target.port, 'get', cfg, requests);
+    console.log(`profiled run: ${target.name} ${k.opsPerSec.toFixed(0)}/s; ${loadAverage()}`);
   }
-  const pid = leader.proc!.pid!;
-  for (const n of h.nodes) await h.signal(n, 'SIGTERM');
+  for (const s of [...safe, ...lease]) for (const n of s.cluster?.nodes ?? []) await s.cluster?.signal(n, 'SIGTERM');
   if (profile) {
+    const pid = (values['profile-lease'] ? lease : safe).at(-1)?.server;
     const file = readdirSync(profDir).find((f) => f === `${pid}.cpuprofile`);
     if (!file) throw new Error(`no profile for leader pid ${pid} in ${profDir}: ${readdirSync(profDir).join(', ')}`);
     const out = fileURLToPath(new URL('./results/', import.meta.url));

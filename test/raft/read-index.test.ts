@@ -202,6 +202,49 @@ describe('Lease reads', () => {
     expect(n.readStates.map((r) => dec(r.context))).toEqual(['r1', 'r2']);
   });
 
+  it('leaseReadIndex (the RESP fast path) answers exactly when readIndex would answer at once', () => {
+    const { n, at, send } = leaseLeader();
+    expect(leader().node.leaseReadIndex()).toBeUndefined(); // safe mode: never
+    expect(n.node.leaseReadIndex()).toBeUndefined(); // no confirmed round yet
+    n.node.tick();
+    const hb = send(); // round 1 leaves at 1000
+    ack(n, 'n2', hb[0]);
+    send();
+    expect(n.node.leaseReadIndex()).toBe(1);
+    at(1000 + LEASE_MS - 1);
+    expect(n.node.leaseReadIndex()).toBe(1);
+    at(1000 + LEASE_MS); // run out, with no tick in between
+    expect(n.node.leaseReadIndex()).toBeUndefined();
+    n.node.readIndex(enc('lapsed'));
+    expect(rounds(send())).toEqual(['n2:2', 'n3:2']); // readIndex agrees: a round
+    // A leadership transfer ends the lease at once.
+    const { n: m, send: sendM } = leaseLeader();
+    m.node.tick();
+    ack(m, 'n3', sendM()[1]);
+    sendM();
+    expect(m.node.leaseReadIndex()).toBe(1);
+    m.node.transferLeadership('n2');
+    expect(m.node.leaseReadIndex()).toBeUndefined();
+    // A follower, or a leader of a higher term before its own no-op commits, has none either.
+    m.node.step(msg({ type: MessageType.Heartbeat, from: 'n2', to: 'n1', term: 2 }));
+    expect(m.node.leaseReadIndex()).toBeUndefined();
+  });
+
+  it('leaseReadIndex: none before the leader commits an entry of its term, whatever the lease', () => {
+    const clock = new LeaseClock({ now: () => 1000, durationMs: LEASE_MS });
+    const n = soloNode('n1', newStorage(three), { ...lease, leaseHolds: (term: number, round: number) => clock.holds(term, round) });
+    electByHand(n); // its no-op is not acknowledged yet
+    n.node.tick();
+    const hb = n.drain();
+    clock.sending(hb);
+    ack(n, 'n2', hb.find((m) => m.type === MessageType.Heartbeat)!);
+    clock.sending(n.drain());
+    expect(n.node.leaseReadIndex()).toBeUndefined(); // a lease, but no own-term commit
+    n.node.step(msg({ type: MessageType.AppResp, from: 'n2', to: 'n1', term: 1, index: 1 }));
+    clock.sending(n.drain());
+    expect(n.node.leaseReadIndex()).toBe(1);
+  });
+
   it('without a clock (no leaseHolds) lease mode confirms every read with a round', () => {
     const n = leader(lease);
     n.node.readIndex(enc('r1'));

@@ -17,8 +17,10 @@ function setup() {
   const barriers: { resolve: () => void; reject: (e: Error) => void }[] = [];
   const answered: string[] = [];
   let clock = 100;
+  const lease = { holds: false };
   const host: BatchHost<string> = {
     barrier: () => new Promise<void>((resolve, reject) => barriers.push({ resolve, reject })),
+    leaseRead: () => lease.holds,
     now: () => clock++,
     evaluate: (read, argv, now) => {
       if (read === 'boom') throw new Error('bug');
@@ -34,7 +36,7 @@ function setup() {
     const batch = batches.add(d, name, GET, [Buffer.from('get'), Buffer.from(key)]);
     return { d, batch, reply: () => text(d.reply) };
   };
-  return { barriers, answered, read };
+  return { barriers, answered, read, lease };
 }
 
 describe('ReadBatches', () => {
@@ -56,6 +58,30 @@ describe('ReadBatches', () => {
     expect([a.reply(), b.reply(), c.reply()]).toEqual(['a:k1@100', 'b:k2@100', null]);
     expect(a.batch.finished).toBe(true);
     expect(c.batch.finished).toBe(false);
+  });
+
+  it('under a lease a batch is answered as it closes, with no barrier, but never ahead of an earlier batch', async () => {
+    const { barriers, answered, read, lease } = setup();
+    const a = read('a', 'k');
+    await turn(); // closed without a lease: waits for its barrier
+    lease.holds = true;
+    const b = read('b', 'k');
+    expect(b.reply()).toBeNull(); // not before the batch closes, after all its reads arrived
+    await turn();
+    expect(barriers).toHaveLength(1); // b took none
+    expect(answered).toEqual([]); // and waits for a's
+    barriers[0].resolve();
+    await turn();
+    expect(answered).toEqual(['a', 'b']);
+    expect([a.reply(), b.reply()]).toEqual(['a:k@100', 'b:k@101']);
+    const c = read('c', 'k');
+    await turn();
+    expect(barriers).toHaveLength(1);
+    expect(c.reply()).toBe('c:k@102');
+    lease.holds = false; // run out: a barrier again
+    read('d', 'k');
+    await turn();
+    expect(barriers).toHaveLength(2);
   });
 
   it('finishes batches in the order they were opened, even when a later barrier settles first', async () => {

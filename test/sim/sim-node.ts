@@ -425,9 +425,16 @@ export class SimNode {
     return result;
   }
 
-  /** RaftNode.linearizableBarrier. */
+  /**
+   * RaftNode.linearizableBarrier, after RESP's lease fast path (RaftNode.leaseRead, asked when
+   * a read batch closes): under a lease that holds, with the commit index applied, the read goes
+   * ahead with no barrier.
+   */
   barrier(deadline: number): Promise<void> {
-    return this.proc!.reads.wait(deadline);
+    const p = this.proc!;
+    const index = p.raw.leaseReadIndex();
+    if (index !== undefined && index <= p.applier.applied) return Promise.resolve();
+    return p.reads.wait(deadline);
   }
 
   /** Snapshots the state machine at its applied index and compacts all but `tail` entries behind it. */

@@ -15,7 +15,8 @@
  *
  * The common case, a plain read on the leader with nothing of its connection still pending,
  * takes the batched path (read-batches.ts): no promise or closure per read, one barrier per
- * event-loop turn, replies settled together. Everything else is chained with promises.
+ * event-loop turn, replies settled together; in lease mode, while the lease holds, the batch
+ * needs no barrier (RaftNode.leaseRead). Everything else is chained with promises.
  */
 import { randomBytes } from 'node:crypto';
 import type { KvOp, KvResult, WatchedKey } from '../../kv/index.ts';
@@ -158,6 +159,7 @@ export class NodeContext {
     const kv = node.kv;
     this.batches = new ReadBatches<BatchedRead>({
       barrier: () => node.linearizableBarrier(),
+      leaseRead: () => node.leaseRead(),
       now: () => node.now(),
       evaluate: (read, argv, now) => (typeof read === 'function' ? read(this, argv, now) : evalPlan(kv, read, now)),
       failed: (err, slot, tls) => runtimeErrorReply(node, err, slot, tls),

@@ -4,7 +4,8 @@
  * (setImmediate) the batch asks the node for ONE barrier, which therefore starts after each of
  * its reads arrived. Once the barrier is confirmed the batch's reads are evaluated in arrival
  * order in one synchronous step and their deferred replies settled, so each connection then
- * writes all of its replies at once.
+ * writes all of its replies at once. In lease mode, a lease that holds when the batch closes
+ * stands in for the barrier: the batch is answered then, with no Ready cycle.
  *
  * Batches finish in the order they were opened, even if a later barrier is confirmed first,
  * so a connection's reads that landed in two batches are still answered in order.
@@ -18,6 +19,11 @@ import type { Reply } from '../reply.ts';
 export interface BatchHost<R> {
   /** Resolves once the node may serve a linearizable read (RaftNode.linearizableBarrier). */
   barrier(): Promise<void>;
+  /**
+   * Whether a read may be served now with no barrier (RaftNode.leaseRead: a lease that holds,
+   * the commit index applied). Asked when the batch closes, after all of its reads arrived.
+   */
+  leaseRead(): boolean;
   /** The state machine's clock for evaluating reads. */
   now(): number;
   /** The read's reply from the local state machine at `now`. */
@@ -73,6 +79,12 @@ export class ReadBatches<R> {
     if (b === null) return;
     this.open = null;
     b.state = State.Waiting;
+    // Lease mode: the lease answers for every read of the batch at once, without a Ready cycle,
+    // and the replies still leave together at the end of the turn.
+    if (this.host.leaseRead()) {
+      this.settle(b, State.Confirmed, null);
+      return;
+    }
     let barrier: Promise<void>;
     try {
       barrier = this.host.barrier();
