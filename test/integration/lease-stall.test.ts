@@ -15,8 +15,9 @@
  * hiding the lease (the chaos suite's pause nemesis sees exactly that). A's own messages
  * still reach B and C.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+
 import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterHarness, type NodeHandle } from '../support/cluster-harness.ts';
 
 let cluster: ClusterHarness | undefined;
