@@ -18,6 +18,7 @@ import { buildSummary, type Summary, summaryLines, writeSummary } from './report
 import { writeTimeline } from './report/timeline.ts';
 import { CounterWorkload } from './workload/counter.ts';
 import { RegisterWorkload } from './workload/register.ts';
+import { QueueWorkload } from './workload/queue.ts';
 import { LoadRunner } from './workload/runner.ts';
 import { TtlWorkload } from './workload/ttl.ts';
 import type { Workload, WorkloadName } from './workload/workload.ts';
@@ -51,6 +52,8 @@ export function makeWorkload(name: WorkloadName, skewMs: number): Workload {
       return new CounterWorkload();
     case 'ttl':
       return new TtlWorkload(skewMs);
+    case 'queue':
+      return new QueueWorkload();
   }
 }
 

@@ -18,6 +18,12 @@ export const OpFn = {
   SetPx: 'set-px',
   /** INCR key */
   Incr: 'incr',
+  /** LPUSH key value (the queue workload); the list's new length */
+  Enqueue: 'enqueue',
+  /** BRPOP key timeout: the element popped, or null when the timeout passed */
+  Dequeue: 'dequeue',
+  /** LRANGE key 0 -1 after recovery: the elements left, as a JSON array */
+  Drain: 'drain',
 } as const;
 export type OpFn = (typeof OpFn)[keyof typeof OpFn];
 
@@ -47,4 +53,4 @@ export interface ChaosOp {
   final?: boolean;
 }
 
-export const isWrite = (f: OpFn) => f !== OpFn.Get;
+export const isWrite = (f: OpFn) => f !== OpFn.Get && f !== OpFn.Drain;

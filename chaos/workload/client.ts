@@ -58,7 +58,17 @@ const ARGS: Record<OpFn, (r: Request) => [string, ...string[]]> = {
   [OpFn.GetSet]: (r) => ['SET', r.key, r.value ?? '', 'GET'],
   [OpFn.SetPx]: (r) => ['SET', r.key, r.value ?? '', 'PX', String(r.ttl ?? 0)],
   [OpFn.Incr]: (r) => ['INCR', r.key],
+  [OpFn.Enqueue]: (r) => ['LPUSH', r.key, r.value ?? ''],
+  [OpFn.Dequeue]: (r) => ['BRPOP', r.key, String((r.ttl ?? 1000) / 1000)],
+  [OpFn.Drain]: (r) => ['LRANGE', r.key, '0', '-1'],
 };
+
+/** A reply as the history records it: BRPOP's [key, element] as the element, a list as JSON. */
+function resultOf(f: OpFn, reply: unknown): string | number | null {
+  if (f === OpFn.Dequeue) return Array.isArray(reply) ? String(reply[1]) : null;
+  if (f === OpFn.Drain) return JSON.stringify(reply);
+  return reply as string | number | null;
+}
 
 class NotSentError extends Error {
   override name = 'NotSentError';
@@ -95,7 +105,7 @@ export class Client {
       const conn = await this.connect(node);
       call = elapsed();
       const reply = await conn.call(...ARGS[req.f](req));
-      const result = req.f === OpFn.Set || req.f === OpFn.SetPx ? undefined : (reply as string | number | null);
+      const result = req.f === OpFn.Set || req.f === OpFn.SetPx ? undefined : resultOf(req.f, reply);
       if ((req.f === OpFn.Set || req.f === OpFn.SetPx) && reply !== 'OK') {
         return this.finish(req, node, call, OpStatus.Info, undefined, `unexpected reply ${JSON.stringify(reply)}`);
       }

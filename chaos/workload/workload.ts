@@ -4,7 +4,7 @@ import type { ChaosOp } from '../history/ops.ts';
 import type { Random } from '../random.ts';
 import type { Request } from './client.ts';
 
-export const WORKLOADS = ['register', 'counter', 'ttl'] as const;
+export const WORKLOADS = ['register', 'counter', 'ttl', 'queue'] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
 export interface Workload {

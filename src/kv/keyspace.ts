@@ -96,6 +96,14 @@ export class Keyspace {
   snapDone = 0;
   private hooks: SnapshotHook[] = [];
   private deadInOrder = 0;
+  /**
+   * Keys clients are blocked on (issue 14: BLPOP and its kin), set by the leader's registry
+   * (KvStore.watchBlocked); null while none is. Not state: only `readied` depends on it, which
+   * collects the blocked-on keys written since the leader last took them, so that it can
+   * serve their waiters. Costs a write one null test while nobody is blocked.
+   */
+  blockedOn: ReadonlySet<string> | null = null;
+  readied: string[] = [];
 
   get size(): number {
     return this.map.size;
@@ -127,7 +135,13 @@ export class Keyspace {
     this.order.push(item);
     this.usedBytes += item.bytes;
     if (this.slotKeys !== null) this.slotKeys[binarySlot(key)]++;
+    if (this.blockedOn !== null) this.touched(key);
     return item;
+  }
+
+  /** A write to `key`: a key clients are blocked on may now hold what they wait for. */
+  private touched(key: string): void {
+    if (this.blockedOn?.has(key)) this.readied.push(key);
   }
 
   /** Makes the store own `owned` (null = every slot); the keys it holds must be of those slots. */
@@ -200,6 +214,7 @@ export class Keyspace {
     this.collections += (typeof value === 'string' ? 0 : 1) - (typeof item.value === 'string' ? 0 : 1);
     item.value = value;
     item.version = version;
+    if (this.blockedOn !== null) this.touched(item.key);
   }
 
   /**
@@ -209,6 +224,7 @@ export class Keyspace {
   beginEdit(item: Item, version: number): number {
     if (this.pendingInSnapshot(item)) this.preserve(item);
     item.version = version;
+    if (this.blockedOn !== null) this.touched(item.key);
     return item.bytes;
   }
 

@@ -167,6 +167,27 @@ export class KvStore {
     return ops.map((op) => applyOp(ctx, op));
   }
 
+  /**
+   * Issue 14: the keys (latin1) clients are blocked on, so that apply notes when it writes one
+   * (`takeReadied`); null when none is. The leader's registry keeps it (resp/blocked-clients.ts);
+   * it changes no state and no result, only what `takeReadied` reports.
+   */
+  watchBlocked(keys: ReadonlySet<string> | null): void {
+    this.ks.blockedOn = keys;
+  }
+
+  /** Whether a blocked-on key was written since the last `takeReadied`. */
+  get hasReadied(): boolean {
+    return this.ks.readied.length > 0;
+  }
+
+  /** The blocked-on keys (latin1) written since the last call, in apply order, repeats included. */
+  takeReadied(): string[] {
+    const keys = this.ks.readied;
+    if (keys.length > 0) this.ks.readied = [];
+    return keys;
+  }
+
   /** WATCH: the key's version at `nowMs`, to put in the EXEC entry's `watch` list. */
   version(key: Uint8Array, nowMs: number): number {
     return this.ks.version(toBinary(key), nowMs);
@@ -388,6 +409,9 @@ export class KvStore {
       const { ks, index, settings, highTs, sessions, splits } = await readSnapshot(source, this.countSlots);
       // A running snapshot (a split's image too) keeps reading the old keyspace, which no
       // longer changes.
+      // Whoever was blocked may now find what it waits for: a restore writes every key.
+      ks.blockedOn = this.ks.blockedOn;
+      if (ks.blockedOn !== null) for (const k of ks.blockedOn) ks.readied.push(k);
       this.ks = ks;
       this.applied = index;
       this.cluster = settings;

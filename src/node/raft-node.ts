@@ -35,7 +35,14 @@ export interface PublishEvent {
   shard: boolean;
 }
 
-export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [string]; fatal: [Error]; removed: [string]; split: [AppliedSplit] }> {
+export class RaftNode extends EventEmitter<{
+  publish: [PublishEvent];
+  leader: [string];
+  fatal: [Error];
+  removed: [string];
+  split: [AppliedSplit];
+  keysReady: [];
+}> {
   readonly storage: LevelStorage;
   /** This group's sends and link state (the transport itself for a single-group node). */
   readonly transport: NodeLink;
@@ -74,6 +81,7 @@ export class RaftNode extends EventEmitter<{ publish: [PublishEvent]; leader: [s
       events: this,
       leaderChanged: (leader) => this.emit('leader', leader),
       published: (channel, message, shard) => this.emit('publish', { channel, message, shard }),
+      keysReady: () => this.emit('keysReady'),
       removed: () => this.onRemoved(),
       split: (split) => this.emit('split', split),
       fatal: (err) => this.onFatal(err),

@@ -38,6 +38,8 @@ export interface NodeSide {
   leaderChanged(leader: string): void;
   /** An applied PUBLISH: every node delivers it to its own subscribers. */
   published(channel: Uint8Array, message: Uint8Array, shard: boolean): void;
+  /** Apply wrote a key clients are blocked on (issue 14, `kv.takeReadied`): for the leader's registry. */
+  keysReady(): void;
   /** This node was removed from the cluster (removal.ts). */
   removed(): void;
   /**
@@ -203,6 +205,7 @@ export function wireUnits(cfg: NodeConfig, log: Logger, parts: NodeParts, node: 
     applyConfChange: (e) => membership.apply(e),
     kvApplied: (index, entry, results) => {
       metrics.applied(entry, results);
+      if (kv.hasReadied) node.keysReady();
       for (const r of results) {
         if (r.type === 'publish') node.published(r.channel, r.message, r.shard);
         else if (r.type === 'settings') settings.applied(index, kv.settings, r.ignored);

@@ -14,6 +14,7 @@ import { CommandRouter, type Handler, type HandlerTable } from './commands/route
 import { HANDLER_NAMES, type HandlerName } from './commands/table.ts';
 import type { ClientConn } from './conn.ts';
 import { buf, isReply } from './handlers/args.ts';
+import { BLOCKING_COMMANDS, blockedClientsOf } from './handlers/blocking.ts';
 import { CLUSTER_COMMANDS } from './handlers/cluster.ts';
 import { CONNECTION_COMMANDS } from './handlers/connection.ts';
 import { type CommandImpl, entryBytes, NodeContext, type SharedContext } from './handlers/context.ts';
@@ -46,6 +47,7 @@ const IMPLS = {
   ...SET_COMMANDS,
   ...LIST_COMMANDS,
   ...ZSET_COMMANDS,
+  ...BLOCKING_COMMANDS,
 } as const satisfies Record<HandlerName, CommandImpl>;
 
 function handlerTable(ctx: NodeContext): HandlerTable {
@@ -58,6 +60,12 @@ function handlerTable(ctx: NodeContext): HandlerTable {
       table[name] = (conn, argv, cmd) => {
         tally.value++;
         return run(ctx, conn, argv, cmd);
+      };
+    } else if (impl.block !== undefined) {
+      const block = impl.block;
+      table[name] = (conn, argv, cmd) => {
+        tally.value++;
+        return block(ctx, conn, argv, cmd);
       };
     } else if (impl.read !== undefined) {
       const read = impl.read;
@@ -140,6 +148,7 @@ export class NodeDispatcher implements Dispatcher {
 
   disconnected(conn: ClientConn): void {
     this.ctx.subscriptions.dropAll(conn);
+    blockedClientsOf(this.node)?.disconnected(conn);
     this.proxy.disconnected(conn);
   }
 

@@ -181,6 +181,10 @@ const ISSUE_4: Record<HandlerName, true> = {
   zremrangebyrank: true,
   zremrangebyscore: true,
   zremrangebylex: true,
+  blpop: true,
+  brpop: true,
+  blmove: true,
+  blmpop: true,
 };
 
 const errText = (r: ReturnType<typeof unknownCommandError>) => encodeReply(r, 2).toString('latin1');
@@ -188,7 +192,7 @@ const errText = (r: ReturnType<typeof unknownCommandError>) => encodeReply(r, 2)
 describe('command table', () => {
   it('holds exactly the commands of issues 4, 13 and 14', () => {
     expect([...HANDLER_NAMES].sort()).toEqual(Object.keys(ISSUE_4).sort());
-    expect(COMMAND_LIST).toHaveLength(142);
+    expect(COMMAND_LIST).toHaveLength(146);
   });
 
   it("has Redis 7.0's metadata", () => {
@@ -300,7 +304,7 @@ describe('keys', () => {
 
 describe('COMMAND replies', () => {
   it('COMMAND COUNT counts top-level commands', () => {
-    expect(plain(commandCountReply())).toBe(142);
+    expect(plain(commandCountReply())).toBe(146);
   });
 
   it('COMMAND INFO has the 10 fields', () => {
@@ -341,6 +345,6 @@ describe('COMMAND replies', () => {
       complexity: 'O(1)',
       arguments: [{ name: 'key', type: 'key', key_spec_index: 0 }],
     });
-    expect(Object.keys(plain(commandDocsListReply([])) as object)).toHaveLength(142);
+    expect(Object.keys(plain(commandDocsListReply([])) as object)).toHaveLength(146);
   });
 });

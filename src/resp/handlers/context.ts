@@ -48,7 +48,13 @@ export type KvCompiler = (ctx: NodeContext, argv: Buffer[]) => KvPlan | Reply;
  */
 export type DirectRead = (ctx: NodeContext, argv: Buffer[], now: number) => Reply;
 
-export type CommandImpl = { readonly kv: KvCompiler; readonly read?: DirectRead } | { readonly local: LocalHandler };
+/**
+ * A blocking command run on its own (issue 14, blocking.ts); its `kv` compiles the
+ * non-blocking form, which is what EXEC runs.
+ */
+export type BlockingHandler = (ctx: NodeContext, conn: ClientConn, argv: Buffer[], cmd: CommandSpec) => Reply | DeferredReply;
+
+export type CommandImpl = { readonly kv: KvCompiler; readonly read?: DirectRead; readonly block?: BlockingHandler } | { readonly local: LocalHandler };
 
 /** A keyspace command; `read`, for a plain read, serves it alone without building the plan. */
 export const kv = (compile: KvCompiler, read?: DirectRead): CommandImpl => (read ? { kv: compile, read } : { kv: compile });

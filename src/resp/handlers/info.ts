@@ -10,6 +10,7 @@ import os from 'node:os';
 import type { Counter } from 'prom-client';
 import { BUILD_INFO } from '../../node/build-info.ts';
 import { R } from '../reply.ts';
+import { blockedClientsOf } from './blocking.ts';
 import { REDIS_VERSION } from './connection.ts';
 import type { LocalHandler, NodeContext } from './context.ts';
 import { groupView } from './topology.ts';
@@ -71,7 +72,7 @@ function clients(ctx: NodeContext): Lines {
     ['maxclients', ctx.node.cfg.maxclients],
     ['client_recent_max_input_buffer', cron?.recentMaxInput ?? 0],
     ['client_recent_max_output_buffer', cron?.recentMaxOutput ?? 0],
-    ['blocked_clients', 0],
+    ['blocked_clients', blockedClientsOf(ctx.node)?.size ?? 0],
     ['mem_clients_normal', cron?.totalMemory ?? 0],
   ];
 }

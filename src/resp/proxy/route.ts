@@ -48,6 +48,9 @@ export function routeOf(impls: Readonly<Record<HandlerName, CommandImpl>>, conn:
     if (scope === 'mixed') return PROXY_ERRORS.mixedConfigSet;
     return { commands: [argv], write: true, bytes: bytesOf(argv), tx: false };
   }
+  // A blocking pop may wait its whole timeout, far beyond a forward's: it runs here, where its
+  // first pop is refused with MOVED to the leader (issue 14).
+  if (cmd.is.blocking) return null;
   const need = needOf(cmd);
   if (need === null || (need === 'read' && conn.readonly)) return null;
   return { commands: [argv], write: need === 'write', bytes: bytesOf(argv), tx: false };

@@ -156,6 +156,10 @@ const SUPPORTED: Record<string, readonly string[]> = {
   zremrangebyrank: [],
   zremrangebyscore: [],
   zremrangebylex: [],
+  blpop: [],
+  brpop: [],
+  blmove: [],
+  blmpop: [],
 };
 
 function str(r: Reply): string {

@@ -472,4 +472,134 @@ export const LIST_COMMANDS = {
       ],
     },
   },
+  blpop: {
+    arity: -3,
+    flags: ['write', 'noscript', 'blocking'],
+    keys: [1, -2, 1],
+    acl: ['@write', '@list', '@slow', '@blocking'],
+    tips: [],
+    key_specs: [
+      {
+        flags: ['RW', 'access', 'delete'],
+        begin_search: { type: 'index', spec: { index: 1 } },
+        find_keys: { type: 'range', spec: { lastkey: -2, keystep: 1, limit: 0 } },
+      },
+    ],
+    docs: {
+      summary: 'Remove and get the first element in a list, or block until one is available',
+      since: '2.0.0',
+      group: 'list',
+      complexity: 'O(N) where N is the number of provided keys.',
+      history: [['6.0.0', '`timeout` is interpreted as a double instead of an integer.']],
+      arguments: [
+        { name: 'key', type: 'key', key_spec_index: 0, flags: ['multiple'] },
+        { name: 'timeout', type: 'double' },
+      ],
+    },
+  },
+  brpop: {
+    arity: -3,
+    flags: ['write', 'noscript', 'blocking'],
+    keys: [1, -2, 1],
+    acl: ['@write', '@list', '@slow', '@blocking'],
+    tips: [],
+    key_specs: [
+      {
+        flags: ['RW', 'access', 'delete'],
+        begin_search: { type: 'index', spec: { index: 1 } },
+        find_keys: { type: 'range', spec: { lastkey: -2, keystep: 1, limit: 0 } },
+      },
+    ],
+    docs: {
+      summary: 'Remove and get the last element in a list, or block until one is available',
+      since: '2.0.0',
+      group: 'list',
+      complexity: 'O(N) where N is the number of provided keys.',
+      history: [['6.0.0', '`timeout` is interpreted as a double instead of an integer.']],
+      arguments: [
+        { name: 'key', type: 'key', key_spec_index: 0, flags: ['multiple'] },
+        { name: 'timeout', type: 'double' },
+      ],
+    },
+  },
+  blmove: {
+    arity: 6,
+    flags: ['write', 'denyoom', 'noscript', 'blocking'],
+    keys: [1, 2, 1],
+    acl: ['@write', '@list', '@slow', '@blocking'],
+    tips: [],
+    key_specs: [
+      {
+        flags: ['RW', 'access', 'delete'],
+        begin_search: { type: 'index', spec: { index: 1 } },
+        find_keys: { type: 'range', spec: { lastkey: 0, keystep: 1, limit: 0 } },
+      },
+      {
+        flags: ['RW', 'insert'],
+        begin_search: { type: 'index', spec: { index: 2 } },
+        find_keys: { type: 'range', spec: { lastkey: 0, keystep: 1, limit: 0 } },
+      },
+    ],
+    docs: {
+      summary: 'Pop an element from a list, push it to another list and return it; or block until one is available',
+      since: '6.2.0',
+      group: 'list',
+      complexity: 'O(1)',
+      arguments: [
+        { name: 'source', type: 'key', key_spec_index: 0 },
+        { name: 'destination', type: 'key', key_spec_index: 1 },
+        {
+          name: 'wherefrom',
+          type: 'oneof',
+          arguments: [
+            { name: 'left', type: 'pure-token', token: 'LEFT' },
+            { name: 'right', type: 'pure-token', token: 'RIGHT' },
+          ],
+        },
+        {
+          name: 'whereto',
+          type: 'oneof',
+          arguments: [
+            { name: 'left', type: 'pure-token', token: 'LEFT' },
+            { name: 'right', type: 'pure-token', token: 'RIGHT' },
+          ],
+        },
+        { name: 'timeout', type: 'double' },
+      ],
+    },
+  },
+  blmpop: {
+    arity: -5,
+    flags: ['write', 'blocking', 'movablekeys'],
+    keys: [0, 0, 0],
+    acl: ['@write', '@list', '@slow', '@blocking'],
+    tips: [],
+    key_specs: [
+      {
+        flags: ['RW', 'access', 'delete'],
+        begin_search: { type: 'index', spec: { index: 2 } },
+        find_keys: { type: 'keynum', spec: { keynumidx: 0, firstkey: 1, keystep: 1 } },
+      },
+    ],
+    docs: {
+      summary: 'Pop elements from a list, or block until one is available',
+      since: '7.0.0',
+      group: 'list',
+      complexity: 'O(N+M) where N is the number of provided keys and M is the number of elements returned.',
+      arguments: [
+        { name: 'timeout', type: 'double' },
+        { name: 'numkeys', type: 'integer' },
+        { name: 'key', type: 'key', key_spec_index: 0, flags: ['multiple'] },
+        {
+          name: 'where',
+          type: 'oneof',
+          arguments: [
+            { name: 'left', type: 'pure-token', token: 'LEFT' },
+            { name: 'right', type: 'pure-token', token: 'RIGHT' },
+          ],
+        },
+        { name: 'count', type: 'integer', token: 'COUNT', flags: ['optional'] },
+      ],
+    },
+  },
 } as const satisfies Record<string, CommandData>;
