@@ -18,7 +18,7 @@ import { buildSummary, type Summary, summaryLines, writeSummary } from './report
 import { writeTimeline } from './report/timeline.ts';
 import { CounterWorkload } from './workload/counter.ts';
 import { RegisterWorkload } from './workload/register.ts';
-import { QueueWorkload } from './workload/queue.ts';
+import { type QueuePop, QueueWorkload } from './workload/queue.ts';
 import { LoadRunner } from './workload/runner.ts';
 import { TtlWorkload } from './workload/ttl.ts';
 import type { Workload, WorkloadName } from './workload/workload.ts';
@@ -44,7 +44,7 @@ export function findFaketime(): string | undefined {
   return undefined;
 }
 
-export function makeWorkload(name: WorkloadName, skewMs: number): Workload {
+export function makeWorkload(name: WorkloadName, skewMs: number, queuePop: QueuePop = 'mixed'): Workload {
   switch (name) {
     case 'register':
       return new RegisterWorkload();
@@ -53,7 +53,7 @@ export function makeWorkload(name: WorkloadName, skewMs: number): Workload {
     case 'ttl':
       return new TtlWorkload(skewMs);
     case 'queue':
-      return new QueueWorkload();
+      return new QueueWorkload(queuePop);
   }
 }
 
@@ -100,7 +100,7 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
   });
   activeCluster = cluster;
   const rec = new Recorder(join(dir, 'history.jsonl'));
-  const workload = makeWorkload(o.workload, o.nemesis.includes('clock') ? o.maxSkewMs : 0);
+  const workload = makeWorkload(o.workload, o.nemesis.includes('clock') ? o.maxSkewMs : 0, o.queuePop);
   const load = new LoadRunner(workload, cluster, rec, rnd.fork(), {
     concurrency: o.concurrency,
     rate: o.rate,
