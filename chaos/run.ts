@@ -124,7 +124,7 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
   let finalReadsComplete = false;
   try {
     log(
-      `run ${dir}: ${o.nodes} nodes${o.shards > 1 ? ` (${o.shards} shards)` : ''}, ${o.time}s, nemesis ${o.nemesis.join(',')}, workload ${o.workload}, seed ${o.seed}`,
+      `run ${dir}: ${o.nodes} nodes${o.shards > 1 ? ` (${o.shards} shards)` : ''}, ${o.time}s, nemesis ${o.nemesis.join(',')}, workload ${o.workload}${o.workload === 'queue' ? ` (pop ${o.queuePop})` : ''}, seed ${o.seed}`,
     );
     await cluster.start();
     if (!(await cluster.waitHealthy(60_000))) throw new SetupError('the cluster did not elect a leader within 60 s of starting');

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { checkQueue } from '../check/queue.ts';
+import { type ChaosOp, OpFn } from '../history/ops.ts';
+import { OptionError, parseOptions } from '../options.ts';
+import { Random } from '../random.ts';
+import type { Request } from '../workload/client.ts';
+import { processingList, QueueWorkload } from '../workload/queue.ts';
 import { history, op } from './ops.ts';
 
 type St = 'ok' | 'fail' | 'info';
@@ -89,5 +94,44 @@ describe('queue checker: RPOP and the reliable queue (LMOVE into a processing li
     const unread = op('drain', P, 'fail', 12, 13, { final: true });
     expect(checkQueue(history(push('a'), move(null, 'info'), drain([]), unread)).valid).toBe(true);
     expect(checkQueue(history(push('a'), move(null, 'info'), drain([]), unread, drainP([]))).valid).toBe(false);
+  });
+});
+
+describe('queue workload', () => {
+  const done = (req: Request, result: string | null, status: St = 'ok'): ChaosOp =>
+    op(req.f, req.key, status, 0, 1, { ...(req.value !== undefined ? { value: req.value } : {}), ...(status === 'ok' ? { result } : {}) });
+
+  it('acknowledges each acknowledged LMOVE with an LREM from the same hash-tagged processing list, and reads it at the end', () => {
+    const w = new QueueWorkload('lmove');
+    const rnd = new Random(5);
+    let moves = 0;
+    for (let i = 0; i < 200; i++) {
+      const req = w.next(rnd, 0, 3);
+      expect(req.key).toMatch(/^\{q[01]\}/);
+      if (req.f !== OpFn.Move) {
+        expect(req.f).toBe(OpFn.Enqueue);
+        continue;
+      }
+      moves++;
+      expect(req.value).toBe(processingList(req.key, 3));
+      // An acknowledged move is LREMmed next; an indeterminate one is left for the final read.
+      w.observe(3, done(req, `e${i}`, i % 2 === 0 ? 'ok' : 'info'));
+      if (i % 2 === 0) expect(w.next(rnd, 0, 3)).toEqual({ f: OpFn.Ack, key: req.value, value: `e${i}` });
+    }
+    expect(moves).toBeGreaterThan(50);
+    expect(w.finals().map((r) => r.key)).toEqual(['{q0}', '{q1}', '{q0}:processing:w3', '{q1}:processing:w3']);
+  });
+
+  it('mixes the three pops by default', () => {
+    const w = new QueueWorkload();
+    const rnd = new Random(9);
+    const fs = new Set(Array.from({ length: 200 }, () => w.next(rnd, 0, 0).f));
+    expect([...fs].sort()).toEqual([OpFn.Dequeue, OpFn.Enqueue, OpFn.Move, OpFn.Pop].sort());
+  });
+
+  it('--queue-pop takes only the named pops', () => {
+    expect(parseOptions(['--workload', 'queue', '--queue-pop', 'rpop'], 1).queuePop).toBe('rpop');
+    expect(parseOptions([], 1).queuePop).toBe('mixed');
+    expect(() => parseOptions(['--queue-pop', 'blpop'], 1)).toThrow(OptionError);
   });
 });
