@@ -111,7 +111,9 @@ export function isTypedOp(name: OpName): name is TypedOpName {
   return Object.hasOwn(TYPED_SHAPES, name);
 }
 
-const MAX_INT = 2 ** 52;
+/** The largest magnitude an op's int field carries; front ends clamp longs to it (no collection is that big). */
+export const OP_INT_MAX = 2 ** 52 - 1;
+const MAX_INT = OP_INT_MAX + 1;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 

@@ -161,14 +161,7 @@ function lrem(ctx: ApplyContext, host: ReadHost, op: OpOf<'lrem'>): KvResult {
   if (!('list' in found)) return found;
   const { item, list } = found;
   const element = toBinary(op.element);
-  let any = false;
-  for (const e of list) {
-    if (e === element) {
-      any = true;
-      break;
-    }
-  }
-  if (!any) return int(0);
+  if (list.indexOf(element) < 0) return int(0);
   let removed = 0;
   edit(ctx, key, item, list, () => {
     removed = list.removeValue(element, op.count);
@@ -198,16 +191,7 @@ function linsert(ctx: ApplyContext, host: ReadHost, op: OpOf<'linsert'>): KvResu
   if (found === undefined) return int(0);
   if (!('list' in found)) return found;
   const { item, list } = found;
-  const pivot = toBinary(op.pivot);
-  let at = -1;
-  let i = 0;
-  for (const e of list) {
-    if (e === pivot) {
-      at = i;
-      break;
-    }
-    i++;
-  }
+  const at = list.indexOf(toBinary(op.pivot));
   if (at < 0) return int(-1);
   edit(ctx, key, item, list, () => list.insert(op.before ? at : at + 1, toBinary(op.element)));
   return int(list.length);

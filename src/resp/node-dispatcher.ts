@@ -46,8 +46,8 @@ const IMPLS = {
   ...HASH_COMMANDS,
   ...SET_COMMANDS,
   ...LIST_COMMANDS,
-  ...ZSET_COMMANDS,
   ...BLOCKING_COMMANDS,
+  ...ZSET_COMMANDS,
 } as const satisfies Record<HandlerName, CommandImpl>;
 
 function handlerTable(ctx: NodeContext): HandlerTable {

@@ -248,6 +248,10 @@ describe('entry codec', () => {
       { ts: 0, ops: [{ type: 'scan', cursor: -1, count: 1 }] },
       { ts: 0, ops: [], watch: [{ key: b('k'), version: 2 ** 60 }] },
       { ts: 0, ops: [{ type: 'evictIf', victims: [{ key: b('k'), version: -1 }] }] },
+      // +2^52 zigzags to 2^53, which no varint decodes: refused here, not logged undecodable.
+      { ts: 0, ops: [{ type: 'lrange', key: b('k'), start: 0, stop: 2 ** 52 }] },
+      { ts: 0, ops: [{ type: 'lindex', key: b('k'), index: -(2 ** 52) - 1 }] },
+      { ts: 0, ops: [{ type: 'lpop', key: b('k'), count: 1.5 }] },
     ];
     for (const e of bad) expect(() => encodeEntry(e)).toThrow(KvEncodeError);
   });

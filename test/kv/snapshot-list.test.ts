@@ -4,8 +4,9 @@
  * keeps pushing, popping and setting elements of that very list every millisecond. The list is
  * written in pieces across chunks and restored RESTORE_SLICE elements at a time, so no slice of
  * work holds the event loop for 50 ms (the loop thread's on-CPU time between two turns of a
- * 1 ms timer, support/loop-stall.ts); the first write during the snapshot copies the list once,
- * and the copy is the list as of the snapshot, with the same chunk shape and accounted bytes.
+ * 1 ms timer, support/loop-stall.ts); the first write during the snapshot copies the list's
+ * chunks once (sharing the packed ones), and the copy is the list as of the snapshot, with the
+ * same chunk shape and accounted bytes.
  */
 import { Buffer } from 'node:buffer';
 import { describe, expect, it } from 'vitest';

@@ -152,4 +152,39 @@ describe('blocking pops match redis-server', () => {
       c('exists k1 k2'),
     ]);
   });
+
+  it('sorted sets: BZPOPMIN, BZPOPMAX, BZMPOP (errors, at once, timeouts, MULTI, RESP3, FIFO)', async () => {
+    await run([
+      c('bzpopmin z x'),
+      c('bzpopmax z -1'),
+      c('bzmpop 0 0 z min'),
+      c('bzmpop 0 1 z middle'),
+      c('bzmpop 0 1 z min count 0'),
+      c('zadd z 1 a 2 b 3 c 4.5 d'),
+      c('bzpopmin none z 0'),
+      c('bzpopmax z 0'),
+      c('bzmpop 0 2 none z max count 5'),
+      c('bzpopmin z 0.05'),
+      c('bzmpop 0.05 1 z min'),
+      c('set s x'),
+      c('bzpopmin s 0'),
+      c('multi'),
+      c('bzpopmin z 0'),
+      c('zadd z 7 m'),
+      c('bzmpop 0 1 z min'),
+      c('exec'),
+      c('bzpopmin q 0', { on: 1, replies: 0 }),
+      pause(100),
+      c('bzmpop 0 1 q max count 2', { on: 2, replies: 0 }),
+      pause(100),
+      c('zadd q 1 x 2 y 3 z'),
+      pending(1),
+      pending(2),
+      c('hello 3', { compare: () => null }),
+      c('zadd z 1.5 a 2 b'),
+      c('bzpopmax z 0'),
+      c('bzmpop 0 1 z min'),
+      c('bzpopmin z 0.05'),
+    ]);
+  });
 });

@@ -267,6 +267,29 @@ describe('list commands answer like redis-server 7.0', () => {
     ]);
   });
 
+  it('WATCH aborts on a real change only: no-op LREM, LINSERT, LPOP 0 and PUSHX keep the version', async () => {
+    /** WATCH l on connection 1, `line` on connection 0, then a transaction on 1. */
+    const watched = (line: string) => [c('watch l', { on: 1 }), c(line), c('multi', { on: 1 }), c('llen l', { on: 1 }), c('exec', { on: 1 })];
+    await run([
+      c('rpush l a b c'),
+      ...watched('lrem l 0 nope'),
+      ...watched('linsert l before nope x'),
+      ...watched('lpop l 0'),
+      ...watched('rpushx nokey x'),
+      ...watched('lrange l 0 -1'),
+      ...watched('lpos l a'),
+      ...watched('lset l 9 x'),
+      ...watched('ltrim l 0 -1'),
+      ...watched('lrem l 1 a'),
+      ...watched('lmove l l left right'),
+      ...watched('lset l 0 z'),
+      ...watched('linsert l after z y'),
+      ...watched('lpop l 1'),
+      ...watched('lmpop 1 l right'),
+      ...watched('rpushx l n'),
+    ]);
+  });
+
   it('WRONGTYPE both ways; TYPE, SCAN ... TYPE, COPY, RENAME; RESP3; MULTI', async () => {
     const listOnString = ['lpush str a', 'rpush str a', 'lpushx str a', 'rpushx str a', 'lpop str', 'rpop str', 'lpop str 0', 'rpop str 2', 'llen str'];
     const more = ['lrange str 0 -1', 'lindex str 0', 'lset str 0 x', 'lrem str 0 a', 'ltrim str 0 1', 'linsert str before a b', 'lpos str a'];

@@ -158,6 +158,10 @@ const ISSUE_4: Record<HandlerName, true> = {
   lmove: true,
   rpoplpush: true,
   lmpop: true,
+  blpop: true,
+  brpop: true,
+  blmove: true,
+  blmpop: true,
   zadd: true,
   zincrby: true,
   zscore: true,
@@ -181,10 +185,9 @@ const ISSUE_4: Record<HandlerName, true> = {
   zremrangebyrank: true,
   zremrangebyscore: true,
   zremrangebylex: true,
-  blpop: true,
-  brpop: true,
-  blmove: true,
-  blmpop: true,
+  bzpopmin: true,
+  bzpopmax: true,
+  bzmpop: true,
 };
 
 const errText = (r: ReturnType<typeof unknownCommandError>) => encodeReply(r, 2).toString('latin1');
@@ -192,7 +195,7 @@ const errText = (r: ReturnType<typeof unknownCommandError>) => encodeReply(r, 2)
 describe('command table', () => {
   it('holds exactly the commands of issues 4, 13 and 14', () => {
     expect([...HANDLER_NAMES].sort()).toEqual(Object.keys(ISSUE_4).sort());
-    expect(COMMAND_LIST).toHaveLength(146);
+    expect(COMMAND_LIST).toHaveLength(149);
   });
 
   it("has Redis 7.0's metadata", () => {
@@ -304,7 +307,7 @@ describe('keys', () => {
 
 describe('COMMAND replies', () => {
   it('COMMAND COUNT counts top-level commands', () => {
-    expect(plain(commandCountReply())).toBe(146);
+    expect(plain(commandCountReply())).toBe(149);
   });
 
   it('COMMAND INFO has the 10 fields', () => {
@@ -345,6 +348,6 @@ describe('COMMAND replies', () => {
       complexity: 'O(1)',
       arguments: [{ name: 'key', type: 'key', key_spec_index: 0 }],
     });
-    expect(Object.keys(plain(commandDocsListReply([])) as object)).toHaveLength(146);
+    expect(Object.keys(plain(commandDocsListReply([])) as object)).toHaveLength(149);
   });
 });

@@ -108,12 +108,34 @@ export class Deque {
   }
 
   /**
-   * The elements head to tail, for a snapshot: always a new array (a list has no flat array to
-   * lend), so `copy` changes nothing. O(n); the writer takes it once per record and again only
-   * after the list was preserved.
+   * The elements head to tail, for a snapshot, read through its chunks: the live ones (valid
+   * until the next change, which preserves a copy first) or, with `copy`, chunks as they are
+   * now: a packed chunk's string is shared (strings do not change), only the open ones (at most
+   * four) are copied. O(n / CHUNK) either way, not O(n); `at` unpacks one chunk at a time.
    */
-  image(_copy: boolean): CollectionImage {
-    return { type: 'list', hashtable: false, members: this.range(0, this.len - 1), values: null, head: this.count ? this.chunk(0).n : 0 };
+  image(copy: boolean): CollectionImage {
+    const chunks: Chunk[] = [];
+    for (let ci = 0; ci < this.count; ci++) {
+      const c = this.chunk(ci);
+      if (!copy) chunks.push(c);
+      else if (c.items) chunks.push(new Chunk(c.items.slice()));
+      else chunks.push(Object.assign(new Chunk([]), { items: null, data: c.data, n: c.n }));
+    }
+    const first = chunks.length ? chunks[0].n : 0;
+    // The chunk last read: its index, its first element's position and its elements.
+    let at = -1;
+    let start = 0;
+    let items: string[] = [];
+    const element = (e: number): string => {
+      if (at < 0 || e < start || e >= start + items.length) {
+        at = e < first ? 0 : 1 + Math.floor((e - first) / CHUNK);
+        start = at === 0 ? 0 : first + (at - 1) * CHUNK;
+        const c = chunks[at];
+        items = c.items ?? unpack(c.data);
+      }
+      return items[e - start];
+    };
+    return { type: 'list', hashtable: false, members: [], values: null, head: first, count: this.len, at: element };
   }
 
   /**
@@ -276,6 +298,18 @@ export class Deque {
     const tail = this.len - 1 - stop;
     for (let k = 0; k < tail; k++) this.popBack();
     for (let k = 0; k < start; k++) this.popFront();
+  }
+
+  /** The first position holding v, or -1: a scan chunk by chunk, O(position + CHUNK). */
+  indexOf(v: string): number {
+    let base = 0;
+    for (let ci = 0; ci < this.count; ci++) {
+      const c = this.chunk(ci);
+      const k = (c.items ?? unpack(c.data)).indexOf(v);
+      if (k >= 0) return base + k;
+      base += c.n;
+    }
+    return -1;
   }
 
   *[Symbol.iterator](): IterableIterator<string> {

@@ -10,8 +10,14 @@ export interface CollectionImage {
    * for a set; always false for a list).
    */
   readonly hashtable: boolean;
-  /** A hash's fields, a set's or sorted set's members or a list's elements (head first). */
+  /** A hash's fields, a set's or sorted set's members (a list's come from `at`: this is then empty). */
   readonly members: readonly string[];
+  /**
+   * A list's elements, head first: `count` of them, `at(e)` the e-th (cheapest in order). A
+   * list has no flat array to lend, so its image reads its chunks (structs/deque.ts).
+   */
+  readonly count?: number;
+  readonly at?: (e: number) => string;
   /**
    * A list's first chunk's length (structs/deque.ts): with the element count it fixes the
    * chunk shape, so a restored list packs the same chunks and accounts the same bytes.
@@ -21,4 +27,14 @@ export interface CollectionImage {
   readonly values: readonly string[] | null;
   /** A sorted set's scores, by the same positions (absent for the others). */
   readonly scores?: readonly number[];
+}
+
+/** How many elements the image holds. */
+export function imageCount(c: CollectionImage): number {
+  return c.count ?? c.members.length;
+}
+
+/** Element e's member (a hash's field, a set's member, a list's element). */
+export function imageMember(c: CollectionImage, e: number): string {
+  return c.at ? c.at(e) : c.members[e];
 }

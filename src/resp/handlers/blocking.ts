@@ -21,6 +21,7 @@ import { keyHashSlot } from '../slot.ts';
 import { int64, isReply, option, SYNTAX_ERROR } from './args.ts';
 import type { CommandImpl, NodeContext } from './context.ts';
 import { type KvPlan, resultReply } from './plan.ts';
+import { scoreReply } from './zsets.ts';
 import { redirect, runtimeErrorReply } from './runtime-errors.ts';
 
 /** A blocking command, parsed: what it waits on, for how long, and its non-blocking form. */
@@ -69,7 +70,7 @@ export function side(arg: Buffer): boolean | Reply {
 }
 
 /** A one-op plan whose reply is `map` of its result. */
-function plan1(op: OpOf<'lmpop'> | OpOf<'lmove'>, map: (r: KvResult) => Reply): KvPlan {
+function plan1(op: OpOf<'lmpop'> | OpOf<'lmove'> | OpOf<'zmpop'>, map: (r: KvResult) => Reply): KvPlan {
   return { ops: [op], reply: (results) => map(results[0] ?? NIL) };
 }
 
@@ -163,6 +164,51 @@ function oneSlot(keys: readonly Buffer[]): boolean {
   return keys.every((k) => keyHashSlot(k) === slot);
 }
 
+/** ZMPOP's [key, [member, score, ...]] as BZPOPMIN's [key, member, score]; nil as a null array. */
+function keyMemberScore(r: KvResult): Reply {
+  if (r.type === 'nil') return R.NULL_ARRAY;
+  if (r.type !== 'array') return resultReply(r);
+  const [key, flat] = r.value;
+  if (flat?.type !== 'array' || flat.value.length < 2) return R.NULL_ARRAY;
+  return R.array([resultReply(key), resultReply(flat.value[0]), scoreReply(flat.value[1])]);
+}
+
+/** ZMPOP's reply: [key, [[member, score], ...]], nil as a null array. */
+function zmpopReply(r: KvResult): Reply {
+  if (r.type === 'nil') return R.NULL_ARRAY;
+  if (r.type !== 'array') return resultReply(r);
+  const [key, flat] = r.value;
+  const pairs: Reply[] = [];
+  if (flat?.type === 'array')
+    for (let i = 0; i + 1 < flat.value.length; i += 2) pairs.push(R.array([resultReply(flat.value[i]), scoreReply(flat.value[i + 1])]));
+  return R.array([resultReply(key), R.array(pairs)]);
+}
+
+/** BZPOPMIN / BZPOPMAX key [key ...] timeout. */
+function bzpop(max: boolean): BlockingParser {
+  return (argv) => {
+    const timeoutMs = parseTimeout(argv[argv.length - 1]);
+    if (isReply(timeoutMs)) return timeoutMs;
+    return {
+      keys: argv.slice(1, -1),
+      timeoutMs,
+      type: 'zset',
+      plan: (keys) => plan1({ type: 'zmpop', keys, count: 1, max }, keyMemberScore),
+      timeoutReply: R.NULL_ARRAY,
+    };
+  };
+}
+
+/** BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]. */
+const bzmpop: BlockingParser = (argv) => {
+  const timeoutMs = parseTimeout(argv[1]);
+  if (isReply(timeoutMs)) return timeoutMs;
+  const a = mpopArgs(argv, 2, (o) => (o === 'min' ? false : o === 'max' ? true : null));
+  if (isReply(a)) return a;
+  const { where: max, count } = a;
+  return { keys: a.keys, timeoutMs, type: 'zset', plan: (keys) => plan1({ type: 'zmpop', keys, count, max }, zmpopReply), timeoutReply: R.NULL_ARRAY };
+};
+
 /** Every group's registry, made on first use, listening to its node. */
 const registries = new WeakMap<RaftNode, BlockedClients>();
 
@@ -181,8 +227,7 @@ function registry(ctx: NodeContext): BlockedClients {
     owns: (key) => kv.ownsKey(key),
     typeOf: (key) => kv.type(key, node.now()),
     sizeOf: (key, type) => {
-      if (type !== 'list') return 1;
-      const r = kv.readCollection({ type: 'llen', key }, node.now(), Math.random);
+      const r = kv.readCollection(type === 'list' ? { type: 'llen', key } : { type: 'zcard', key }, node.now(), Math.random);
       return r?.type === 'int' ? Number(r.value) : 1;
     },
     propose: (ops) => node.propose(ops),
@@ -278,4 +323,7 @@ export const BLOCKING_COMMANDS = {
   brpop: blocking(bpop(false)),
   blmove: blocking(blmove),
   blmpop: blocking(blmpop),
+  bzpopmin: blocking(bzpop(false)),
+  bzpopmax: blocking(bzpop(true)),
+  bzmpop: blocking(bzmpop),
 } as const;

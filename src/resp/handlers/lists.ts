@@ -6,6 +6,7 @@
  * Redis looks the key up before it parses an argument (LINDEX, LSET), a bad argument is
  * answered after a TYPE read, so a missing or wrong-typed key still wins.
  */
+import { OP_INT_MAX } from '../../kv/codec-types.ts';
 import type { KvResult, OpOf } from '../../kv/index.ts';
 import { arityError } from '../commands/errors.ts';
 import { COMMANDS } from '../commands/table.ts';
@@ -15,8 +16,8 @@ import { type CommandImpl, type KvCompiler, kv } from './context.ts';
 import { type KvPlan, resultReply, single } from './plan.ts';
 
 const LONG_MAX = 2n ** 63n - 1n;
-/** What an op carries for a long (ops.ts): clamped to [-2^52, 2^52), beyond any list's length. */
-const OP_MAX = 2n ** 52n - 1n;
+/** What an op carries for a long (codec-types.ts): clamped to +-OP_INT_MAX, beyond any list's length. */
+const OP_MAX = BigInt(OP_INT_MAX);
 
 function clamp(n: bigint): number {
   return Number(n > OP_MAX ? OP_MAX : n < -OP_MAX ? -OP_MAX : n);

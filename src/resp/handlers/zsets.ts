@@ -6,6 +6,7 @@
  * sent here as a double (a RESP3 `,`, a bulk string in RESP2), and pairs nested as Redis nests
  * them in RESP3.
  */
+import { OP_INT_MAX } from '../../kv/codec-types.ts';
 import { type KvResult, type OpOf, parseInt64, ZRANGE_BY } from '../../kv/index.ts';
 import { parseLexBound, parseScore, parseScoreBound, ZSET_ERR } from '../../kv/scores.ts';
 import { R, type Reply } from '../reply.ts';
@@ -135,12 +136,12 @@ const NOT_INTEGER = R.error('ERR value is not an integer or out of range');
 const LIMIT_RANK = R.error('ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX');
 const SCORES_LEX = R.error('ERR syntax error, WITHSCORES not supported in combination with BYLEX');
 
-/** getLongFromObjectOrReply: a long, clamped to what the codec carries (|n| <= 2^52, no set is bigger). */
+/** getLongFromObjectOrReply: a long, clamped to what the codec carries (OP_INT_MAX; no set is bigger). */
 function long(arg: Buffer): number | null {
   const v = parseInt64(arg.toString('latin1'));
   if (v === null) return null;
-  if (typeof v === 'number') return Math.max(-(2 ** 52), Math.min(2 ** 52, v));
-  return v < 0n ? -(2 ** 52) : 2 ** 52;
+  if (typeof v === 'number') return Math.max(-OP_INT_MAX, Math.min(OP_INT_MAX, v));
+  return v < 0n ? -OP_INT_MAX : OP_INT_MAX;
 }
 
 /** The range's two ends are valid for `by` (zslParseRange, zslParseLexRange, longs). */

@@ -133,6 +133,10 @@ const SUPPORTED: Record<string, readonly string[]> = {
   lmove: [],
   rpoplpush: [],
   lmpop: [],
+  blpop: [],
+  brpop: [],
+  blmove: [],
+  blmpop: [],
   zadd: [],
   zincrby: [],
   zscore: [],
@@ -156,10 +160,9 @@ const SUPPORTED: Record<string, readonly string[]> = {
   zremrangebyrank: [],
   zremrangebyscore: [],
   zremrangebylex: [],
-  blpop: [],
-  brpop: [],
-  blmove: [],
-  blmpop: [],
+  bzpopmin: [],
+  bzpopmax: [],
+  bzmpop: [],
 };
 
 function str(r: Reply): string {

@@ -737,4 +737,89 @@ export const SORTED_SET_COMMANDS = {
       ],
     },
   },
+  bzpopmin: {
+    arity: -3,
+    flags: ['write', 'noscript', 'blocking', 'fast'],
+    keys: [1, -2, 1],
+    acl: ['@write', '@sortedset', '@fast', '@blocking'],
+    tips: [],
+    key_specs: [
+      {
+        flags: ['RW', 'access', 'delete'],
+        begin_search: { type: 'index', spec: { index: 1 } },
+        find_keys: { type: 'range', spec: { lastkey: -2, keystep: 1, limit: 0 } },
+      },
+    ],
+    docs: {
+      summary: 'Remove and return the member with the lowest score from one or more sorted sets, or block until one is available',
+      since: '5.0.0',
+      group: 'sorted-set',
+      complexity: 'O(log(N)) with N being the number of elements in the sorted set.',
+      history: [['6.0.0', '`timeout` is interpreted as a double instead of an integer.']],
+      arguments: [
+        { name: 'key', type: 'key', key_spec_index: 0, flags: ['multiple'] },
+        { name: 'timeout', type: 'double' },
+      ],
+    },
+  },
+  bzpopmax: {
+    arity: -3,
+    flags: ['write', 'noscript', 'blocking', 'fast'],
+    keys: [1, -2, 1],
+    acl: ['@write', '@sortedset', '@fast', '@blocking'],
+    tips: [],
+    key_specs: [
+      {
+        flags: ['RW', 'access', 'delete'],
+        begin_search: { type: 'index', spec: { index: 1 } },
+        find_keys: { type: 'range', spec: { lastkey: -2, keystep: 1, limit: 0 } },
+      },
+    ],
+    docs: {
+      summary: 'Remove and return the member with the highest score from one or more sorted sets, or block until one is available',
+      since: '5.0.0',
+      group: 'sorted-set',
+      complexity: 'O(log(N)) with N being the number of elements in the sorted set.',
+      history: [['6.0.0', '`timeout` is interpreted as a double instead of an integer.']],
+      arguments: [
+        { name: 'key', type: 'key', key_spec_index: 0, flags: ['multiple'] },
+        { name: 'timeout', type: 'double' },
+      ],
+    },
+  },
+  bzmpop: {
+    arity: -5,
+    flags: ['write', 'blocking', 'movablekeys'],
+    keys: [0, 0, 0],
+    acl: ['@write', '@sortedset', '@slow', '@blocking'],
+    tips: [],
+    key_specs: [
+      {
+        flags: ['RW', 'access', 'delete'],
+        begin_search: { type: 'index', spec: { index: 2 } },
+        find_keys: { type: 'keynum', spec: { keynumidx: 0, firstkey: 1, keystep: 1 } },
+      },
+    ],
+    docs: {
+      summary: 'Remove and return members with scores in a sorted set or block until one is available',
+      since: '7.0.0',
+      group: 'sorted-set',
+      complexity:
+        'O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.',
+      arguments: [
+        { name: 'timeout', type: 'double' },
+        { name: 'numkeys', type: 'integer' },
+        { name: 'key', type: 'key', key_spec_index: 0, flags: ['multiple'] },
+        {
+          name: 'where',
+          type: 'oneof',
+          arguments: [
+            { name: 'min', type: 'pure-token', token: 'MIN' },
+            { name: 'max', type: 'pure-token', token: 'MAX' },
+          ],
+        },
+        { name: 'count', type: 'integer', token: 'COUNT', flags: ['optional'] },
+      ],
+    },
+  },
 } as const satisfies Record<string, CommandData>;
