@@ -1,6 +1,7 @@
 /** Command-line options of `npm run chaos`, one table naming each with its type, default and help. */
 import { parseArgs } from 'node:util';
 import { NEMESES, type NemesisName } from './nemesis/nemeses.ts';
+import { QUEUE_POPS, type QueuePop } from './workload/queue.ts';
 import { WORKLOADS, type WorkloadName } from './workload/workload.ts';
 
 interface Spec {
@@ -23,6 +24,11 @@ export const OPTIONS = {
   time: { kind: 'int', default: 60, min: 5, help: 'seconds of load under faults (recovery and checking come on top)' },
   nemesis: { kind: 'nemeses', default: 'partition,kill,pause', help: `comma-separated: ${NEMESES.join(',')}` },
   workload: { kind: WORKLOADS, default: 'register', help: WORKLOADS.join(' | ') },
+  'queue-pop': {
+    kind: QUEUE_POPS,
+    default: 'mixed',
+    help: `queue workload's pop: ${QUEUE_POPS.join(' | ')} (lmove: into a per-client processing list, then LREM; mixed: each pop picks one)`,
+  },
   seed: { kind: 'int', default: undefined, min: 0, help: 'seed for every random choice (default: from the clock, printed)' },
   concurrency: { kind: 'int', default: 10, min: 1, max: 200, help: 'concurrent clients' },
   rate: { kind: 'int', default: 150, min: 1, help: 'target operations per second over all clients' },
@@ -50,6 +56,7 @@ export interface ChaosOptions {
   time: number;
   nemesis: NemesisName[];
   workload: WorkloadName;
+  queuePop: QueuePop;
   seed: number;
   concurrency: number;
   rate: number;

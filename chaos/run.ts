@@ -17,7 +17,7 @@ import { Random } from './random.ts';
 import { buildSummary, type Summary, summaryLines, writeSummary } from './report/summary.ts';
 import { writeTimeline } from './report/timeline.ts';
 import { CounterWorkload } from './workload/counter.ts';
-import { QueueWorkload } from './workload/queue.ts';
+import { type QueuePop, QueueWorkload } from './workload/queue.ts';
 import { RegisterWorkload } from './workload/register.ts';
 import { LoadRunner } from './workload/runner.ts';
 import { TtlWorkload } from './workload/ttl.ts';
@@ -44,7 +44,7 @@ export function findFaketime(): string | undefined {
   return undefined;
 }
 
-export function makeWorkload(name: WorkloadName, skewMs: number): Workload {
+export function makeWorkload(name: WorkloadName, skewMs: number, queuePop: QueuePop = 'mixed'): Workload {
   switch (name) {
     case 'register':
       return new RegisterWorkload();
@@ -53,7 +53,7 @@ export function makeWorkload(name: WorkloadName, skewMs: number): Workload {
     case 'ttl':
       return new TtlWorkload(skewMs);
     case 'queue':
-      return new QueueWorkload();
+      return new QueueWorkload(queuePop);
   }
 }
 
@@ -100,7 +100,7 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
   });
   activeCluster = cluster;
   const rec = new Recorder(join(dir, 'history.jsonl'));
-  const workload = makeWorkload(o.workload, o.nemesis.includes('clock') ? o.maxSkewMs : 0);
+  const workload = makeWorkload(o.workload, o.nemesis.includes('clock') ? o.maxSkewMs : 0, o.queuePop);
   const load = new LoadRunner(workload, cluster, rec, rnd.fork(), {
     concurrency: o.concurrency,
     rate: o.rate,
@@ -124,7 +124,7 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void): Pr
   let finalReadsComplete = false;
   try {
     log(
-      `run ${dir}: ${o.nodes} nodes${o.shards > 1 ? ` (${o.shards} shards)` : ''}, ${o.time}s, nemesis ${o.nemesis.join(',')}, workload ${o.workload}, seed ${o.seed}`,
+      `run ${dir}: ${o.nodes} nodes${o.shards > 1 ? ` (${o.shards} shards)` : ''}, ${o.time}s, nemesis ${o.nemesis.join(',')}, workload ${o.workload}${o.workload === 'queue' ? ` (pop ${o.queuePop})` : ''}, seed ${o.seed}`,
     );
     await cluster.start();
     if (!(await cluster.waitHealthy(60_000))) throw new SetupError('the cluster did not elect a leader within 60 s of starting');

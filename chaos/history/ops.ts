@@ -22,6 +22,12 @@ export const OpFn = {
   Enqueue: 'enqueue',
   /** BRPOP key timeout: the element popped, or null when the timeout passed */
   Dequeue: 'dequeue',
+  /** RPOP key: the element popped, or null on an empty list */
+  Pop: 'pop',
+  /** LMOVE key value RIGHT LEFT: the element moved into the processing list `value`, or null */
+  Move: 'move',
+  /** LREM key 1 value: a worker acknowledges the element it moved into its processing list `key` */
+  Ack: 'ack',
   /** LRANGE key 0 -1 after recovery: the elements left, as a JSON array */
   Drain: 'drain',
 } as const;

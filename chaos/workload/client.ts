@@ -60,6 +60,9 @@ const ARGS: Record<OpFn, (r: Request) => [string, ...string[]]> = {
   [OpFn.Incr]: (r) => ['INCR', r.key],
   [OpFn.Enqueue]: (r) => ['LPUSH', r.key, r.value ?? ''],
   [OpFn.Dequeue]: (r) => ['BRPOP', r.key, String((r.ttl ?? 1000) / 1000)],
+  [OpFn.Pop]: (r) => ['RPOP', r.key],
+  [OpFn.Move]: (r) => ['LMOVE', r.key, r.value ?? '', 'RIGHT', 'LEFT'],
+  [OpFn.Ack]: (r) => ['LREM', r.key, '1', r.value ?? ''],
   [OpFn.Drain]: (r) => ['LRANGE', r.key, '0', '-1'],
 };
 

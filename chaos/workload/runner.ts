@@ -43,7 +43,8 @@ export class LoadRunner {
     const meanGap = (1000 * this.opts.concurrency) / this.opts.rate;
     try {
       while (this.running) {
-        const op = await client.invoke(this.workload.next(rnd, elapsed()));
+        const op = await client.invoke(this.workload.next(rnd, elapsed(), worker));
+        this.workload.observe?.(worker, op);
         // After a refusal, back off a little instead of hammering a node that cannot serve.
         const gap = op.status === OpStatus.Ok ? -Math.log(1 - rnd.next()) * meanGap - (op.return - op.call) : rnd.int(20, 100);
         if (gap > 0) await sleep(gap);

@@ -9,8 +9,10 @@ export type WorkloadName = (typeof WORKLOADS)[number];
 
 export interface Workload {
   readonly name: WorkloadName;
-  /** The next request for a client; `now` is the run clock. */
-  next(rnd: Random, now: number): Request;
+  /** The next request for a client; `now` is the run clock, `worker` the client loop asking. */
+  next(rnd: Random, now: number, worker: number): Request;
+  /** Sees each of a client loop's outcomes (the queue's workers acknowledge what they moved). */
+  observe?(worker: number, op: ChaosOp): void;
   /** Reads sent to a node the moment it resumes from a pause, to catch a stale old leader. */
   probes(): Request[];
   /** How long to wait after recovery before the final reads (ttl: until every key expired). */
