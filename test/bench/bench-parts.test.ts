@@ -10,10 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { electionsIn } from './elections.ts';
 import { cpuPerOpUs, type LoadResult } from './load-result.ts';
 import { cycleOf, HASH_FIELDS, HASHES, KEYS, parseMix, UnknownMixError } from './mix.ts';
+import { loadType, TYPES, TypeNotBuiltError, typeTargets } from './memory-types.ts';
 import { cleanup } from './procs.ts';
 import { electionTarget, mixTarget } from './report.ts';
 import { RespClient } from './resp-client.ts';
 import { soakGrowth, soakTargets } from './soak.ts';
+import { startNodeCeiling } from './systems/node-ceiling.ts';
 import { type RedisHandle, startRedis } from './systems/redis.ts';
 
 const LOAD = fileURLToPath(new URL('./resp-load.ts', import.meta.url));
@@ -24,7 +26,7 @@ beforeAll(async () => {
 });
 afterAll(cleanup);
 
-function load(mix: string, seconds: string): LoadResult {
+function load(mix: string, seconds: string, more: string[] = []): LoadResult {
   const out = execFileSync(
     process.execPath,
     [
@@ -43,6 +45,7 @@ function load(mix: string, seconds: string): LoadResult {
       mix,
       '--pids',
       String(redis.proc.pid),
+      ...more,
     ],
     { encoding: 'utf8' },
   );
@@ -112,6 +115,39 @@ describe('the mixes', () => {
     expect(calls.hset).toBeUndefined();
     expect(calls.hgetall).toBeUndefined();
     expect(calls.get).toBeGreaterThan(0);
+  });
+});
+
+describe('the paced load', () => {
+  it('holds --rate when the server is faster', () => {
+    // Redis serves far more than 400/s on any machine: the pace, not the server, sets the rate.
+    const r = load('strings', '2', ['--rate', '400']);
+    expect(r.opsPerSec).toBeGreaterThan(340);
+    expect(r.opsPerSec).toBeLessThan(440);
+  });
+});
+
+describe('memory per type', () => {
+  it('loads one key per type with every member, in batches', async () => {
+    await resetStats();
+    for (const type of TYPES) await loadType(redis.port, type, 2500);
+    const c = await RespClient.connect(redis.port);
+    expect(await c.command('HLEN', 'mem:hash')).toBe(2500);
+    expect(await c.command('SCARD', 'mem:set')).toBe(2500);
+    expect(await c.command('LLEN', 'mem:list')).toBe(2500);
+    expect(await c.command('ZCARD', 'mem:zset')).toBe(2500);
+    expect(String(await c.command('ZSCORE', 'mem:zset', 'member:00002499'))).toBe('2499');
+    expect(String(await c.command('HGET', 'mem:hash', 'member:00001000'))).toBe('member:00001000');
+    c.close();
+  });
+
+  it('tells a type the server lacks from a failure, and reports it as not built', async () => {
+    const ceiling = await startNodeCeiling();
+    await expect(loadType(ceiling.port, 'zset', 10)).rejects.toThrow(TypeNotBuiltError);
+    const t = typeTargets([{ type: 'zset', raftkvBytes: null, redisBytes: 120 }]);
+    expect(t.find((x) => x.name.includes('zset'))).toMatchObject({ measured: 'not built in this branch', pass: null });
+    expect(typeTargets([{ type: 'hash', raftkvBytes: 250, redisBytes: 120 }])[0]!.pass).toBe(false);
+    expect(typeTargets([{ type: 'hash', raftkvBytes: 200, redisBytes: 120 }])[0]!.pass).toBe(true);
   });
 });
 

@@ -1,6 +1,7 @@
 /** Turns one run's measurements into the printed table and the target ratios (PASS/MISS). */
 import { describeWindow, type ElectionWindow, electionsIn } from './elections.ts';
 import { cpuPerOpUs, type LoadResult } from './load-result.ts';
+import { type TypeRow, typeTargets } from './memory-types.ts';
 import type { RbResult } from './redis-benchmark.ts';
 import { renderShards, type ShardRow, shardTargets } from './shards.ts';
 
@@ -16,6 +17,8 @@ export interface BenchResults {
   shards?: ShardRow[];
   /** The mixed workload (mix.ts): A/B rounds of the `strings` and `cache` mixes on the main cluster. */
   mixed?: LoadResult[];
+  /** `--memory`: bytes per member of a 100k-member collection per type (memory-types.ts). */
+  types?: TypeRow[];
   /** Terms around every load on a RaftKV cluster (elections.ts); the failover trials are not watched. */
   elections?: ElectionWindow[];
   targets: Target[];
@@ -78,6 +81,11 @@ export function renderTable(r: BenchResults): string {
       .join(', ');
     rows.push(['raftkv', `RSS MiB, ${r.memory.keys} keys`, nodes, '', '', '', '', '', '']);
     rows.push(['redis', `RSS MiB, ${r.memory.keys} keys`, r.memory.redisRssMiB.toFixed(0), '', '', '', '', '', '']);
+  }
+  for (const t of r.types ?? []) {
+    const b = (x: number | null) => (x === null ? 'not built' : `${x.toFixed(0)} B`);
+    rows.push(['raftkv leader', `RSS per ${t.type} member, 100k`, b(t.raftkvBytes), '', '', '', '', '', '']);
+    rows.push(['redis', `RSS per ${t.type} member, 100k`, b(t.redisBytes), '', '', '', '', '', '']);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)) + 2);
   const lines = rows.map((row) =>
@@ -234,6 +242,7 @@ export function computeTargets(r: Omit<BenchResults, 'targets'>): Target[] {
     goal: '<= 2x',
     pass: m ? worst / m.redisRssMiB <= 2 : null,
   });
+  out.push(...typeTargets(r.types));
   return out;
 }
 

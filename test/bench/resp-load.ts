@@ -8,7 +8,7 @@
  * the measured window (as cluster-load.ts does), so CPU per op counts exactly the window's work.
  *
  *   node --import tsx test/bench/resp-load.ts --port P --clients N --seconds S [--value-bytes 16] [--warmup S]
- *                                             [--mix set|cache|strings] [--pids A,B,C]
+ *                                             [--mix set|cache|strings] [--pids A,B,C] [--rate OPS_PER_S]
  * Prints one JSON LoadResult line.
  */
 import { parseArgs } from 'node:util';
@@ -27,6 +27,7 @@ const { values } = parseArgs({
     system: { type: 'string', default: 'raftkv' },
     mix: { type: 'string', default: 'set' },
     pids: { type: 'string', default: '' },
+    rate: { type: 'string', default: '0' },
   },
 });
 const port = Number(values.port);
@@ -40,12 +41,10 @@ const pids = values.pids.split(',').filter(Boolean).map(Number);
 // Pre-encoded commands: per-client key space of 1000 keys so the store grows to a steady size.
 const conns = await Promise.all(Array.from({ length: clients }, () => RespClient.connect(port)));
 const encoded = conns.map((_, c) => commandsFor(mix, c, value));
-for (const [c, conn] of conns.entries()) {
-  for (const cmd of preload(mix, c, value)) {
-    const r = await conn.sendRaw(cmd);
-    if (r instanceof Error) throw r;
-  }
-}
+// Every client's preload pipelined at once: one round of replication, not one per client.
+const preloaded = await Promise.all(conns.flatMap((conn, c) => preload(mix, c, value).map((cmd) => conn.sendRaw(cmd))));
+const failed = preloaded.find((r) => r instanceof Error);
+if (failed) throw failed;
 
 const latencies = new Float64Array(Math.max(1_000_000, clients * 200_000));
 let n = 0;
@@ -53,10 +52,22 @@ let errors = 0;
 let recording = false;
 let stopped = false;
 
+// --rate R: each client paces itself to R / clients requests per second (staggered), so two
+// mixes compared by CPU per op run at the same throughput: a replicated write's CPU depends on
+// how many share a batch, so a closed loop whose speed the machine's load sets would confound them.
+const paceMs = Number(values.rate) > 0 ? (1000 * clients) / Number(values.rate) : 0;
+
 async function loop(c: number): Promise<void> {
   const client = conns[c]!;
   let k = 0;
+  let next = performance.now() + (paceMs * c) / clients;
   while (!stopped) {
+    if (paceMs > 0) {
+      // Behind schedule (a slow reply): no burst to catch up beyond one interval.
+      next = Math.max(next + paceMs, performance.now() - paceMs);
+      const wait = next - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
     const t0 = performance.now();
     const reply = await client.sendRaw(encoded[c]![k++ % encoded[c]!.length]!);
     const dt = performance.now() - t0;

@@ -1,0 +1,122 @@
+/**
+ * Memory per element per data type (issue 14 section 4): one 100k-member hash, set, list and
+ * sorted set, each loaded into the RaftKV leader and into redis-server, and the RSS each process
+ * gained divided by the members. Members are `member:%08d` (15 bytes, as docs/performance.md
+ * "Collections" measured the structures alone); a hash's values are its fields, a sorted set's
+ * scores the member's number. Types are loaded one after another into the same processes, each
+ * measured as the RSS step it adds, with the followers caught up and 2 s for the collector (as
+ * memory.ts does for strings). A type the build does not have yet (its command answers
+ * "unknown command") is reported as not built.
+ */
+import type { ClusterHarness } from '../support/cluster-harness.ts';
+import { rssBytes, sleep } from './procs.ts';
+import type { Target } from './report.ts';
+import { encodeCommand, RespClient } from './resp-client.ts';
+
+export const TYPE_MEMBERS = 100_000;
+const BATCH = 1000;
+const IN_FLIGHT = 4;
+
+export interface TypeRow {
+  type: string;
+  /** RSS bytes gained per member, or null when the build lacks the type's commands. */
+  raftkvBytes: number | null;
+  redisBytes: number | null;
+}
+
+/** The command that adds members [from, to) of a type to `key`. */
+export function addCommand(type: string, key: string, from: number, to: number): (string | Buffer)[] {
+  const members: string[] = [];
+  for (let i = from; i < to; i++) members.push(`member:${String(i).padStart(8, '0')}`);
+  switch (type) {
+    case 'hash':
+      return ['HSET', key, ...members.flatMap((m) => [m, m])];
+    case 'set':
+      return ['SADD', key, ...members];
+    case 'list':
+      return ['RPUSH', key, ...members];
+    case 'zset':
+      return ['ZADD', key, ...members.flatMap((m, i) => [String(from + i), m])];
+    default:
+      throw new Error(`no loader for type ${type}`);
+  }
+}
+
+export const TYPES = ['hash', 'set', 'list', 'zset'] as const;
+
+export class TypeNotBuiltError extends Error {}
+
+/** Loads `n` members of `type` into one key; TypeNotBuiltError when the server lacks the command. */
+export async function loadType(port: number, type: string, n: number): Promise<void> {
+  const c = await RespClient.connect(port);
+  try {
+    const inflight = new Set<Promise<void>>();
+    let failure: Error | undefined;
+    for (let i = 0; i < n && !failure; i += BATCH) {
+      const p = c.sendRaw(encodeCommand(addCommand(type, `mem:${type}`, i, Math.min(n, i + BATCH)))).then((r) => {
+        inflight.delete(p);
+        if (r instanceof Error) failure ??= /unknown command/i.test(r.message) ? new TypeNotBuiltError(r.message) : r;
+      });
+      inflight.add(p);
+      if (inflight.size >= IN_FLIGHT) await Promise.race(inflight);
+    }
+    await Promise.all(inflight);
+    if (failure) throw failure;
+  } finally {
+    c.close();
+  }
+}
+
+async function caughtUp(h: ClusterHarness): Promise<void> {
+  const target = (await h.status(await h.waitLeader()))!.commit;
+  for (let i = 0; i < 600; i++) {
+    const sts = await Promise.all(h.nodes.map((n) => h.status(n)));
+    if (sts.every((s) => s && s.applied >= target)) return;
+    await sleep(100);
+  }
+}
+
+/** Each type's bytes per member on the RaftKV leader and on Redis (RSS steps, same order on both). */
+export async function typeMemory(h: ClusterHarness, redis: { port: number; pid: number }, log: (msg: string) => void, n = TYPE_MEMBERS): Promise<TypeRow[]> {
+  const rows: TypeRow[] = [];
+  for (const type of TYPES) {
+    const leader = await h.waitLeader();
+    const pid = leader.proc!.pid!;
+    await sleep(2000);
+    const r0 = await rssBytes(pid);
+    log(`memory per type: ${n} ${type} members into RaftKV`);
+    let raftkvBytes: number | null = null;
+    try {
+      await loadType(leader.port, type, n);
+      await caughtUp(h);
+      await sleep(2000);
+      raftkvBytes = ((await rssBytes(pid)) - r0) / n;
+    } catch (err) {
+      if (!(err instanceof TypeNotBuiltError)) throw err;
+      log(`memory per type: RaftKV has no ${type} commands yet (${err.message})`);
+    }
+    const q0 = await rssBytes(redis.pid);
+    await loadType(redis.port, type, n);
+    await sleep(500);
+    rows.push({ type, raftkvBytes, redisBytes: ((await rssBytes(redis.pid)) - q0) / n });
+  }
+  return rows;
+}
+
+/** One target per type: leader RSS bytes per member <= 2x Redis's. */
+export function typeTargets(rows: TypeRow[] | undefined): Target[] {
+  return TYPES.map((type) => {
+    const r = rows?.find((x) => x.type === type);
+    const ok = r && r.raftkvBytes !== null && r.redisBytes !== null;
+    return {
+      name: `bytes per ${type} member (100k) vs Redis`,
+      measured: ok
+        ? `${(r.raftkvBytes! / r.redisBytes!).toFixed(2)}x (${r.raftkvBytes!.toFixed(0)} vs ${r.redisBytes!.toFixed(0)} B)`
+        : r
+          ? 'not built in this branch'
+          : 'not measured (--memory)',
+      goal: '<= 2x',
+      pass: ok ? r.raftkvBytes! / r.redisBytes! <= 2 : null,
+    };
+  });
+}
