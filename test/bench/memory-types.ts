@@ -4,14 +4,19 @@
  * gained divided by the members. Members are `member:%08d` (15 bytes, as docs/performance.md
  * "Collections" measured the structures alone); a hash's values are its fields, a sorted set's
  * scores the member's number. Types are loaded one after another into the same processes, each
- * measured as the RSS step it adds, with the followers caught up and 2 s for the collector (as
- * memory.ts does for strings). A type the build does not have yet (its command answers
- * "unknown command") is reported as not built.
+ * measured as the RSS step it adds, with the followers caught up. RaftKV runs as its own fresh
+ * cluster with the inspector on loopback, and its leader gets a forced full GC before each RSS
+ * reading: a 100k-member step is ~10 MiB, which garbage from earlier loads would swamp (without
+ * it the bench once read a hash as -44 B per member). A type the build does not have yet (its
+ * command answers "unknown command") is reported as not built.
  */
 import type { ClusterHarness } from '../support/cluster-harness.ts';
+import { type ElectionWindow, watchElections } from './elections.ts';
+import { Inspector, inspectorUrl } from './inspector.ts';
 import { rssBytes, sleep } from './procs.ts';
 import type { Target } from './report.ts';
 import { encodeCommand, RespClient } from './resp-client.ts';
+import { startRaftKV } from './systems/raftkv.ts';
 
 export const TYPE_MEMBERS = 100_000;
 const BATCH = 1000;
@@ -76,38 +81,68 @@ async function caughtUp(h: ClusterHarness): Promise<void> {
   }
 }
 
-/** Each type's bytes per member on the RaftKV leader and on Redis (RSS steps, same order on both). */
-export async function typeMemory(h: ClusterHarness, redis: { port: number; pid: number }, log: (msg: string) => void, n = TYPE_MEMBERS): Promise<TypeRow[]> {
-  const rows: TypeRow[] = [];
-  for (const type of TYPES) {
+/**
+ * Each type's bytes per member on a fresh RaftKV cluster's leader (compiled `main`) and on Redis
+ * (RSS steps, same order on both). The cluster is stopped afterwards.
+ */
+export async function typeMemory(
+  main: string,
+  redis: { port: number; pid: number },
+  log: (msg: string) => void,
+  elections: ElectionWindow[],
+  n = TYPE_MEMBERS,
+): Promise<TypeRow[]> {
+  // process.env is what the harness passes to its nodes (as memory-breakdown.ts does).
+  const saved = process.env.NODE_OPTIONS;
+  process.env.NODE_OPTIONS = `${saved ?? ''} --inspect=127.0.0.1:0`;
+  const h = await startRaftKV(main).finally(() => {
+    if (saved === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = saved;
+  });
+  try {
     const leader = await h.waitLeader();
-    const pid = leader.proc!.pid!;
-    await sleep(2000);
-    const r0 = await rssBytes(pid);
-    log(`memory per type: ${n} ${type} members into RaftKV`);
-    let raftkvBytes: number | null = null;
+    const insp = await Inspector.connect(inspectorUrl(leader));
+    const settled = async () => {
+      await insp.call('HeapProfiler.collectGarbage');
+      await sleep(500);
+      return rssBytes(leader.proc!.pid!);
+    };
+    const rows: TypeRow[] = [];
     try {
-      await loadType(leader.port, type, n);
-      await caughtUp(h);
-      await sleep(2000);
-      raftkvBytes = ((await rssBytes(pid)) - r0) / n;
-    } catch (err) {
-      if (!(err instanceof TypeNotBuiltError)) throw err;
-      log(`memory per type: RaftKV has no ${type} commands yet (${err.message})`);
+      for (const type of TYPES) {
+        const r0 = await settled();
+        log(`memory per type: ${n} ${type} members into RaftKV`);
+        let raftkvBytes: number | null = null;
+        try {
+          await watchElections(h, `memory: 100k ${type} members`, elections, async () => {
+            await loadType(leader.port, type, n);
+            await caughtUp(h);
+          });
+          raftkvBytes = ((await settled()) - r0) / n;
+        } catch (err) {
+          if (!(err instanceof TypeNotBuiltError)) throw err;
+          log(`memory per type: RaftKV has no ${type} commands yet (${err.message})`);
+        }
+        const q0 = await rssBytes(redis.pid);
+        await loadType(redis.port, type, n);
+        await sleep(500);
+        rows.push({ type, raftkvBytes, redisBytes: ((await rssBytes(redis.pid)) - q0) / n });
+      }
+    } finally {
+      insp.close();
     }
-    const q0 = await rssBytes(redis.pid);
-    await loadType(redis.port, type, n);
-    await sleep(500);
-    rows.push({ type, raftkvBytes, redisBytes: ((await rssBytes(redis.pid)) - q0) / n });
+    return rows;
+  } finally {
+    await h.stop();
   }
-  return rows;
 }
 
 /** One target per type: leader RSS bytes per member <= 2x Redis's. */
 export function typeTargets(rows: TypeRow[] | undefined): Target[] {
   return TYPES.map((type) => {
     const r = rows?.find((x) => x.type === type);
-    const ok = r && r.raftkvBytes !== null && r.redisBytes !== null;
+    // A step at or below zero means RSS fell while loading: noise, not a figure.
+    const ok = r && r.raftkvBytes !== null && r.redisBytes !== null && r.raftkvBytes > 0 && r.redisBytes > 0;
     return {
       name: `bytes per ${type} member (100k) vs Redis`,
       measured: ok

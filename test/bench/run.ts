@@ -215,9 +215,9 @@ async function main(): Promise<void> {
     const redisRssMiB = await redisRss(redis.port, redis.proc.pid!, keys);
     memory = { keys, raftkvRssMiB, redisRssMiB };
     if (!skip.has('types')) {
-      // On top of the keys above, as RSS steps: the 1M-key figure stays the issue's.
+      // A fresh cluster with the inspector (memory-types.ts); Redis's steps come on top of its keys.
       const redisProc = { port: redis.port, pid: redis.proc.pid! };
-      types = await watchElections(raft, 'memory: 100k members per type', elections, () => typeMemory(raft, redisProc, log));
+      types = await typeMemory(raftMain, redisProc, log, elections);
     }
   }
 

@@ -2,7 +2,7 @@
 import type { SoakResult } from './soak.ts';
 
 const COLORS = ['#2b6cb0', '#63b3ed', '#2c5282', '#2f855a', '#c05621'];
-const W = 760;
+const W = 900;
 const H = 360;
 
 function esc(s: string): string {
@@ -13,7 +13,7 @@ export function renderSoakSvg(r: SoakResult, caption: string): string {
   const names = Object.keys(r.samples[0]!.rssMiB);
   const left = 60;
   const top = 40;
-  const plotW = W - left - 140;
+  const plotW = W - left - 250;
   const plotH = H - top - 60;
   const tMax = Math.max(1, ...r.samples.map((s) => s.t));
   const vMax = Math.max(1, ...r.samples.flatMap((s) => Object.values(s.rssMiB)).filter(Number.isFinite)) * 1.05;
