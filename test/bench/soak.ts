@@ -174,7 +174,10 @@ export function renderSoak(r: SoakResult): string {
       `      heap spaces after GC: ${Object.entries(g.spaces ?? {})
         .map(([k, v]) => `${k.replace('_space', '')} ${v}`)
         .join(', ')}; sockets ${a.sockets?.count ?? '?'} holding ${a.sockets?.writableKiB ?? '?'} KiB out, ${a.sockets?.readableKiB ?? '?'} KiB in; ` +
-        `log held ${b.logEntries ?? '?'} entries, ${mib(b.logMiB)} MiB`,
+        `log held ${b.logEntries ?? '?'} entries, ${mib(b.logMiB)} MiB; ` +
+        // Anonymous memory outside V8's heap and external buffers: LevelDB's memtable and block
+        // cache, malloc arenas, and heap pages V8 freed but the allocator kept.
+        `native rest after GC ${mib(g.RssAnon - g.heapTotal - g.external)}`,
     );
   }
   return lines.join('\n');
