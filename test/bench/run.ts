@@ -183,10 +183,11 @@ async function main(): Promise<void> {
   if (!skip.has('mix')) {
     for (let round = 0; round < 3; round++) {
       for (const mix of ['strings', 'cache'] as const) {
-        const leader = await raft.waitLeader();
         log(`mixed workload: ${mix}, 64 clients at ${MIX_RATE}/s, round ${round + 1}`);
-        const go = () => raftkvLoad(leader, 64, Math.max(seconds, 5), { pids: pids(), mix, rate: MIX_RATE });
-        mixed.push(await watchElections(raft, `mix ${mix} 64`, elections, go));
+        const go = async () => raftkvLoad(await raft.waitLeader(), 64, Math.max(seconds, 5), { pids: pids(), mix, rate: MIX_RATE });
+        // A leader that moves mid-round (seen at load average 30) fails the round: it is counted
+        // as the window's election and the round runs again on the new leader.
+        mixed.push(await watchElections(raft, `mix ${mix} 64`, elections, () => retryOnLeaderChange(go, log)));
       }
     }
   }
@@ -210,14 +211,14 @@ async function main(): Promise<void> {
       c.close();
     }
     log(`memory: loading ${keys} keys into RaftKV`);
-    const raftkvRssMiB = await watchElections(raft, `memory: ${keys} keys`, elections, () => raftkvRss(raft, keys));
+    const raftkvRssMiB = await watchElections(raft, `memory: ${keys} keys`, elections, () => retryOnLeaderChange(() => raftkvRss(raft, keys), log));
     log(`memory: loading ${keys} keys into redis`);
     const redisRssMiB = await redisRss(redis.port, redis.proc.pid!, keys);
     memory = { keys, raftkvRssMiB, redisRssMiB };
     if (!skip.has('types')) {
       // A fresh cluster with the inspector (memory-types.ts); Redis's steps come on top of its keys.
       const redisProc = { port: redis.port, pid: redis.proc.pid! };
-      types = await typeMemory(raftMain, redisProc, log, elections);
+      types = await retryOnLeaderChange(() => typeMemory(raftMain, redisProc, log, elections), log);
     }
   }
 
@@ -254,6 +255,18 @@ async function main(): Promise<void> {
     `\nload average before ${loadAvgBefore.map((x) => x.toFixed(2)).join(' ')}, after ${results.machine.loadAvgAfter.map((x) => x.toFixed(2)).join(' ')}`,
   );
   console.log(`results: ${join(dir, `${stamp}.json`)}\nchart:   ${join(dir, `${stamp}.svg`)}`);
+}
+
+/** Runs `fn` again (twice at most) when it failed because the leader moved (MOVED, CLUSTERDOWN). */
+async function retryOnLeaderChange<T>(fn: () => Promise<T>, say: (msg: string) => void): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= 2 || !/MOVED|CLUSTERDOWN/.test(String(err))) throw err;
+      say('the leader moved during the load; running it again');
+    }
+  }
 }
 
 /** `--shards 1,3,9`: the shard comparison alone, one fresh cluster per count, in order. */
