@@ -51,14 +51,16 @@ export const TYPES = ['hash', 'set', 'list', 'zset'] as const;
 
 export class TypeNotBuiltError extends Error {}
 
+let calls = 0;
+
 /** Loads `n` members of `type` into one key; TypeNotBuiltError when the server lacks the command. */
-export async function loadType(port: number, type: string, n: number): Promise<void> {
+export async function loadType(port: number, type: string, n: number, key = `mem:${type}`): Promise<void> {
   const c = await RespClient.connect(port);
   try {
     const inflight = new Set<Promise<void>>();
     let failure: Error | undefined;
     for (let i = 0; i < n && !failure; i += BATCH) {
-      const p = c.sendRaw(encodeCommand(addCommand(type, `mem:${type}`, i, Math.min(n, i + BATCH)))).then((r) => {
+      const p = c.sendRaw(encodeCommand(addCommand(type, key, i, Math.min(n, i + BATCH)))).then((r) => {
         inflight.delete(p);
         if (r instanceof Error) failure ??= /unknown command/i.test(r.message) ? new TypeNotBuiltError(r.message) : r;
       });
@@ -110,12 +112,14 @@ export async function typeMemory(
     const rows: TypeRow[] = [];
     try {
       for (const type of TYPES) {
+        // A new key per call: a run repeated after a leader change must not refill Redis's old one.
+        const key = `mem:${type}:${++calls}`;
         const r0 = await settled();
         log(`memory per type: ${n} ${type} members into RaftKV`);
         let raftkvBytes: number | null = null;
         try {
           await watchElections(h, `memory: 100k ${type} members`, elections, async () => {
-            await loadType(leader.port, type, n);
+            await loadType(leader.port, type, n, key);
             await caughtUp(h);
           });
           raftkvBytes = ((await settled()) - r0) / n;
@@ -124,7 +128,7 @@ export async function typeMemory(
           log(`memory per type: RaftKV has no ${type} commands yet (${err.message})`);
         }
         const q0 = await rssBytes(redis.pid);
-        await loadType(redis.port, type, n);
+        await loadType(redis.port, type, n, key);
         await sleep(500);
         rows.push({ type, raftkvBytes, redisBytes: ((await rssBytes(redis.pid)) - q0) / n });
       }
