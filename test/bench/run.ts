@@ -7,7 +7,7 @@
  * failure or Ctrl-C.
  *
  *   npx tsx test/bench/run.ts [--quick] [--seconds S] [--failover-trials N] [--memory] [--memory-keys N]
- *                             [--skip etcd,redis-benchmark,lease,write,mix,failover,types,shards]
+ *                             [--skip etcd,redis-benchmark,lease,write,mix,failover,memory,types,shards]
  *
  * `lease` is a second RaftKV cluster started with `--read-mode lease` for the GET rows only
  * (reads served under the leader's CheckQuorum lease, no quorum round per read): the option's
@@ -203,7 +203,9 @@ async function main(): Promise<void> {
 
   let memory: BenchResults['memory'];
   let types: TypeRow[] | undefined;
-  if (values.memory) {
+  // Issue 15 wants the RSS ratio from the full run, after every other load: on unless --quick
+  // (where --memory adds it) or --skip memory.
+  if (values.memory || (!quick && !skip.has('memory'))) {
     const keys = Number(values['memory-keys']);
     for (const port of [(await raft.waitLeader()).port, redis.port]) {
       const c = await RespClient.connect(port);
