@@ -28,16 +28,16 @@ import (
 )
 
 type result struct {
-	System       string  `json:"system"`
-	Clients      int     `json:"clients"`
-	Ops          int     `json:"ops"`
-	Errors       int64   `json:"errors"`
-	Seconds      float64 `json:"seconds"`
-	OpsPerSec    float64 `json:"opsPerSec"`
-	P50Ms        float64 `json:"p50Ms"`
-	P99Ms        float64 `json:"p99Ms"`
-	P999Ms       float64 `json:"p999Ms"`
-	GeneratorCPU float64 `json:"generatorCpu"`
+	System       string    `json:"system"`
+	Clients      int       `json:"clients"`
+	Ops          int       `json:"ops"`
+	Errors       int64     `json:"errors"`
+	Seconds      float64   `json:"seconds"`
+	OpsPerSec    float64   `json:"opsPerSec"`
+	P50Ms        float64   `json:"p50Ms"`
+	P99Ms        float64   `json:"p99Ms"`
+	P999Ms       float64   `json:"p999Ms"`
+	GeneratorCPU float64   `json:"generatorCpu"`
 	NodeCPU      []procCPU `json:"nodeCpu,omitempty"`
 }
 
