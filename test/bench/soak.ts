@@ -37,6 +37,8 @@ export interface SoakNodeMemory {
 
 export interface SoakResult {
   minutes: number;
+  /** The node the load was sent to: the leader when it started (roles in `breakdown` are the end's). */
+  loadedNode: string;
   intervalSeconds: number;
   samples: SoakSample[];
   /** Per process: idle RSS, peak RSS under load and their difference, MiB. */
@@ -153,13 +155,15 @@ export async function soak(
   });
   await sleep(2000);
   log('soak: memory breakdown per node (inspector)');
-  return { minutes, intervalSeconds, samples, growth: soakGrowth(samples), breakdown: await breakdown(h), elections };
+  return { minutes, loadedNode: leader.id, intervalSeconds, samples, growth: soakGrowth(samples), breakdown: await breakdown(h), elections };
 }
 
 /** The soak's rows for the printed table: samples as one line per process, then the breakdown. */
 export function renderSoak(r: SoakResult): string {
   const names = Object.keys(r.samples[0]!.rssMiB);
-  const lines = [`RSS MiB every ${r.intervalSeconds} s under redis-benchmark -t set,get -c 8 -r 100000 -d 100 (${r.minutes} min; first column idle):`];
+  const lines = [
+    `RSS MiB every ${r.intervalSeconds} s under redis-benchmark -t set,get -c 8 -r 100000 -d 100 (${r.minutes} min; first column idle), sent to ${r.loadedNode}, the leader at the start:`,
+  ];
   for (const name of names) lines.push(`  ${name.padEnd(6)} ${r.samples.map((s) => (s.rssMiB[name] ?? Number.NaN).toFixed(0).padStart(4)).join(' ')}`);
   lines.push('', 'where the memory sits after the soak (MiB; "after GC" = after a forced full collection):');
   const mib = (x: unknown) => (typeof x === 'number' ? x.toFixed(1) : '?');
@@ -167,7 +171,7 @@ export function renderSoak(r: SoakResult): string {
     const a = b.before as Record<string, number> & { spaces?: Record<string, number>; sockets?: Record<string, number> };
     const g = b.afterGc as typeof a;
     lines.push(
-      `  ${b.node} ${b.role ?? ''}: RSS ${mib(a.VmRSS)} (anon ${mib(a.RssAnon)}, file ${mib(a.RssFile)}) -> after GC ${mib(g.VmRSS)}; ` +
+      `  ${b.node} ${b.role ?? ''}${b.node === r.loadedNode ? ' (took the load)' : ''}: RSS ${mib(a.VmRSS)} (anon ${mib(a.RssAnon)}, file ${mib(a.RssFile)}) -> after GC ${mib(g.VmRSS)}; ` +
         `heap used ${mib(a.heapUsed)} of ${mib(a.heapTotal)} -> ${mib(g.heapUsed)} of ${mib(g.heapTotal)}; external ${mib(a.external)} (ArrayBuffers ${mib(a.arrayBuffers)}) -> ${mib(g.external)}`,
     );
     lines.push(
