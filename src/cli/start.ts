@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { buildHttpApp } from '../http/app.ts';
 import { HttpError } from '../http/errors.ts';
-import { registerShardRoutes } from '../http/shard-routes.ts';
+import { registerShardRoutes, removalRefused } from '../http/shard-routes.ts';
 import { exposureWarning } from '../node/access.ts';
 import { applyRestoredLru } from '../node/backup.ts';
 import { ConfigError, envName, type NodeConfig, resolveConfig, SETTINGS, type SettingName } from '../node/config.ts';
@@ -174,6 +174,8 @@ async function serveSharded(store: NodeStore, cfg: NodeConfig, log: Logger, tls:
     registerPeerRoutes: (app) => store.registerRoutes(app),
     keyNode,
     extraRoutes: (app) => registerShardRoutes(app, store),
+    removalRefused: (id) => removalRefused(store.map, id),
+    groups: store.groups,
   });
   const app = await listenHttp(http, cfg);
   const resp = await listenResp(cfg, log, tls, (opts) => startShardedRespServer(store, view, opts));

@@ -24,6 +24,10 @@ export interface HttpAppOptions {
   keyNode?: (key: Buffer) => RaftNode;
   /** Routes only a multi-group node has (/v1/shards). */
   extraRoutes?: (app: FastifyInstance) => void;
+  /** Every group of a multi-group node: /readyz waits for all of them. */
+  groups?: ReadonlyMap<number, RaftNode>;
+  /** Why member `id` may not be removed now (it still holds data), or undefined (cluster-routes.ts). */
+  removalRefused?: (id: string) => string | undefined;
 }
 
 export async function buildHttpApp(node: RaftNode, log: Logger, tls: NodeTls = {}, opts: HttpAppOptions = {}): Promise<FastifyInstance> {
@@ -47,8 +51,8 @@ export async function buildHttpApp(node: RaftNode, log: Logger, tls: NodeTls = {
   await (opts.registerPeerRoutes ? opts.registerPeerRoutes(app) : node.registerRoutes(app));
   registerKvRoutes(app, opts.keyNode ?? (() => node));
   opts.extraRoutes?.(app);
-  registerClusterRoutes(app, node);
-  registerHealthRoutes(app, node);
+  registerClusterRoutes(app, node, opts.removalRefused);
+  registerHealthRoutes(app, node, opts.groups);
   registerSnapshotRoutes(app, node);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

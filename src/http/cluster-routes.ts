@@ -11,6 +11,7 @@ import { checkMember } from '../node/members.ts';
 import type { NodeStatus } from '../node/node-status.ts';
 import type { RaftNode } from '../node/raft-node.ts';
 import { VERSION } from '../node/version.ts';
+import { HttpError } from './errors.ts';
 
 /** The same rule as nodeIdProblem (src/node/addresses.ts), for the OpenAPI document. */
 const idSchema = { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' } as const;
@@ -60,7 +61,12 @@ export function memberRoles(s: NodeStatus, electionTimeoutMs: number, sinceMs: (
   };
 }
 
-export function registerClusterRoutes(app: FastifyInstance, node: RaftNode): void {
+export function registerClusterRoutes(
+  app: FastifyInstance,
+  node: RaftNode,
+  /** A multi-group node's check that the member holds no shard replica (drain it first). */
+  removalRefused: (id: string) => string | undefined = () => undefined,
+): void {
   app.get('/v1/cluster', { schema: { description: 'Members, roles, term, commit and applied index, leader, disk size, version' } }, async () => {
     const s = node.status();
     const view = memberRoles(s, node.cfg.electionTimeout, (id) => node.contact.sinceMs(id));
@@ -117,7 +123,10 @@ export function registerClusterRoutes(app: FastifyInstance, node: RaftNode): voi
       },
     },
     async (req) => {
-      await node.removeMember(req.params.id, { force: req.query.force === true });
+      const force = req.query.force === true;
+      const refused = force ? undefined : removalRefused(req.params.id);
+      if (refused !== undefined) throw new HttpError(409, 'holds_replicas', refused);
+      await node.removeMember(req.params.id, { force });
       return { ok: true, removed: req.params.id };
     },
   );

@@ -62,6 +62,21 @@ export function shardList(map: SlotMap, groups: ReadonlyMap<number, RaftNode>, d
 export type ShardListBody = ReturnType<typeof shardList>;
 export type ShardBody = ShardListBody['shards'][number];
 
+/** A change the map refused is the caller's conflict (409), with the map's reason. */
+function refusal(err: unknown): unknown {
+  return err instanceof MapChangeError ? new HttpError(409, 'refused', err.message) : err;
+}
+
+/**
+ * Why member `id` may not leave the cluster yet: it holds a replica of a data group in the map.
+ * DELETE /v1/cluster/members/:id asks this first (unless forced); `raftkv member drain` empties it.
+ */
+export function removalRefused(map: SlotMap | undefined, id: string): string | undefined {
+  const held = map?.groups.filter((g) => g.id !== METADATA_GROUP && (g.voters.includes(id) || g.learners.includes(id))).map((g) => g.id) ?? [];
+  if (held.length === 0) return undefined;
+  return `member ${id} holds replicas of shard${held.length > 1 ? 's' : ''} ${held.join(', ')}: drain it first (raftkv member drain ${id}), or force`;
+}
+
 export function registerShardRoutes(app: FastifyInstance, host: ShardRoutesHost): void {
   const currentMap = (): SlotMap => {
     const map = host.map;
@@ -89,8 +104,7 @@ export function registerShardRoutes(app: FastifyInstance, host: ShardRoutesHost)
         const map = await changeMap(host.metadata, { type: 'setLeaderHint', group: id, node: req.body.node });
         return { ok: true, epoch: map.epoch, shard: id, leader_hint: req.body.node };
       } catch (err) {
-        if (err instanceof MapChangeError) throw new HttpError(409, 'refused', err.message);
-        throw err;
+        throw refusal(err);
       }
     },
   );
@@ -112,8 +126,7 @@ export function registerShardRoutes(app: FastifyInstance, host: ShardRoutesHost)
         const { map, newGroup } = await host.split(req.params.id, req.body.slot);
         return { ok: true, epoch: map.epoch, shard: req.params.id, new_shard: newGroup, slots: rangesOf(map, newGroup).map((r) => [r.start, r.end]) };
       } catch (err) {
-        if (err instanceof MapChangeError) throw new HttpError(409, 'refused', err.message);
-        throw err;
+        throw refusal(err);
       }
     },
   );
@@ -134,8 +147,7 @@ export function registerShardRoutes(app: FastifyInstance, host: ShardRoutesHost)
         const map = await host.moveReplica(req.params.id, req.body.from, req.body.to);
         return { ok: true, epoch: map.epoch, shard: req.params.id, voters: map.groups.find((g) => g.id === req.params.id)?.voters ?? [] };
       } catch (err) {
-        if (err instanceof MapChangeError) throw new HttpError(409, 'refused', err.message);
-        throw err;
+        throw refusal(err);
       }
     },
   );

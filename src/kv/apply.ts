@@ -7,6 +7,7 @@ import { constants } from 'node:buffer';
 import { fromBinary, toBinary } from './bytes.ts';
 import type { Item } from './item.ts';
 import type { Keyspace } from './keyspace.ts';
+import { writeList } from './list-writes.ts';
 import { addLongDouble, formatLongDouble, parseLongDouble } from './long-double.ts';
 import { addInt64, parseInt64 } from './numbers.ts';
 import type { KvOp, OpOf, Rng, Victim } from './ops.ts';
@@ -18,6 +19,7 @@ import { MAX_DROP_EXAMINED, SPLIT_ERR } from './split.ts';
 import { type ReadHost, readCollection, scanOfType } from './type-reads.ts';
 import { writeCollection } from './type-writes.ts';
 import { typeOf } from './types.ts';
+import { writeZset } from './zset-writes.ts';
 
 /**
  * Redis's proto-max-bulk-len default (512 MiB), capped by V8's longest string: the bound for a
@@ -359,9 +361,11 @@ export function applyOp(ctx: ApplyContext, op: KvOp): KvResult {
     case 'scanType':
       return scanOfType(ctx.ks, op, ctx.ts);
     default: {
-      // The collection commands (issue 14): type-writes.ts and type-reads.ts.
+      // The collection commands (issue 14): type-writes.ts, list-writes.ts, zset-writes.ts and type-reads.ts.
       const host: ReadHost = { find: (key) => live(ctx, key), touch: (item) => ctx.ks.lru.touch(item), rng: ctx.rng };
-      return writeCollection(ctx, host, op) ?? readCollection(host, op) ?? error(`ERR unknown op ${op.type}`);
+      return (
+        writeCollection(ctx, host, op) ?? writeList(ctx, host, op) ?? writeZset(ctx, host, op) ?? readCollection(host, op) ?? error(`ERR unknown op ${op.type}`)
+      );
     }
   }
 }

@@ -61,6 +61,12 @@ export class ByteWriter {
     this.pos += 8;
   }
 
+  /** A double, 8 bytes little-endian (a sorted set's score in a snapshot). */
+  f64(n: number): void {
+    this.buf.writeDoubleLE(n, this.pos);
+    this.pos += 8;
+  }
+
   /** Length-prefixed bytes. */
   bytes(b: Uint8Array): void {
     this.uvarint(b.length);
@@ -125,6 +131,13 @@ export class ByteReader {
   i64(): bigint {
     if (this.end - this.pos < 8) throw new ShortInputError('input ends inside an int64');
     const v = this.buf.readBigInt64LE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  f64(): number {
+    if (this.end - this.pos < 8) throw new ShortInputError('input ends inside a double');
+    const v = this.buf.readDoubleLE(this.pos);
     this.pos += 8;
     return v;
   }

@@ -6,7 +6,7 @@
  * 16-byte field and 64-byte value under a 16-byte key takes 102 bytes with the entry's header.
  *
  *   bytes  len(uvarint) raw        list   n(uvarint) bytes*      pairs  n(uvarint) {bytes bytes}*
- *   i64    8 bytes LE              uint   uvarint                int    zigzag varint (|n| <= 2^52)
+ *   i64    8 bytes LE              uint   uvarint                int    zigzag varint (-2^52 <= n < 2^52)
  *   flag   a bit of the flags byte, no bytes of its own; `?` marks an optional field (a bit too)
  *
  * Like every op, these only ever gain new codes; a decoded op is checked by apply, not here.
@@ -67,6 +67,42 @@ export const TYPED_SHAPES = {
   sscan: [KEY, ['cursor', 'uint'], ['count', 'uint'], ['match', 'bytes?']],
   rename: [KEY, ['dest', 'bytes'], ['nx', 'flag']],
   copy: [KEY, ['dest', 'bytes'], ['replace', 'flag']],
+  // Lists.
+  lpush: [KEY, ['elements', 'list'], ['left', 'flag'], ['xx', 'flag']],
+  lpop: [KEY, ['left', 'flag'], ['count', 'int?']],
+  lmove: [KEY, ['dest', 'bytes'], ['fromLeft', 'flag'], ['toLeft', 'flag']],
+  lmpop: [
+    ['keys', 'list'],
+    ['left', 'flag'],
+    ['count', 'uint'],
+  ],
+  lset: [KEY, ['index', 'int'], ['element', 'bytes']],
+  lrem: [KEY, ['count', 'int'], ['element', 'bytes']],
+  ltrim: [KEY, ['start', 'int'], ['stop', 'int']],
+  linsert: [KEY, ['pivot', 'bytes'], ['element', 'bytes'], ['before', 'flag']],
+  llen: KEY_ONLY,
+  lrange: [KEY, ['start', 'int'], ['stop', 'int']],
+  lindex: [KEY, ['index', 'int']],
+  lpos: [KEY, ['element', 'bytes'], ['rank', 'int'], ['count', 'int?'], ['maxlen', 'uint']],
+  // Sorted sets: scores and bounds travel as the client's text (shorter than 8-byte doubles for
+  // most scores, and read at apply exactly as the front end read them).
+  zadd: [KEY, ['pairs', 'pairs'], ['nx', 'flag'], ['xx', 'flag'], ['gt', 'flag'], ['lt', 'flag'], ['ch', 'flag'], ['incr', 'flag']],
+  zrem: [KEY, ['members', 'list']],
+  zpop: [KEY, ['count', 'int?'], ['max', 'flag']],
+  zmpop: [
+    ['keys', 'list'],
+    ['count', 'uint'],
+    ['max', 'flag'],
+  ],
+  zscore: [KEY, ['member', 'bytes']],
+  zmscore: [KEY, ['members', 'list']],
+  zcard: KEY_ONLY,
+  zcount: [KEY, ['min', 'bytes'], ['max', 'bytes']],
+  zrank: [KEY, ['member', 'bytes'], ['rev', 'flag']],
+  zrange: [KEY, ['min', 'bytes'], ['max', 'bytes'], ['by', 'uint'], ['rev', 'flag'], ['withScores', 'flag'], ['offset', 'int?'], ['count', 'int?']],
+  zrangestore: [KEY, ['dest', 'bytes'], ['min', 'bytes'], ['max', 'bytes'], ['by', 'uint'], ['rev', 'flag'], ['offset', 'int?'], ['count', 'int?']],
+  zremrange: [KEY, ['min', 'bytes'], ['max', 'bytes'], ['by', 'uint']],
+  zlexcount: [KEY, ['min', 'bytes'], ['max', 'bytes']],
 } as const satisfies Partial<Record<OpName, Shape>>;
 
 export type TypedOpName = keyof typeof TYPED_SHAPES;
@@ -75,7 +111,9 @@ export function isTypedOp(name: OpName): name is TypedOpName {
   return Object.hasOwn(TYPED_SHAPES, name);
 }
 
-const MAX_INT = 2 ** 52;
+/** The largest magnitude an op's int field carries; front ends clamp longs to it (no collection is that big). */
+export const OP_INT_MAX = 2 ** 52 - 1;
+const MAX_INT = OP_INT_MAX + 1;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
@@ -148,7 +186,9 @@ export function typedOpSize(op: KvOp & { type: TypedOpName }): number {
         size += uvarintSize(v as number);
         break;
       case INT:
-        if (!Number.isInteger(v) || Math.abs(v as number) > MAX_INT) throw new KvEncodeError(`${op.type} ${name} must be an integer within +-2^52`);
+        // -2^52 .. 2^52 - 1: zigzag maps them below 2^53, what a varint decodes (+2^52 would not).
+        if (!Number.isInteger(v) || (v as number) < -MAX_INT || (v as number) >= MAX_INT)
+          throw new KvEncodeError(`${op.type} ${name} must be an integer in [-2^52, 2^52)`);
         size += uvarintSize(zigzag(v as number));
         break;
     }

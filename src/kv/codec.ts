@@ -12,7 +12,7 @@
  * `key(bytes) fingerprint(bytes) ttlMs(uvarint)`. SPLIT (19) carries `atSlot(uvarint)
  * group(uvarint)` and DROP_UNOWNED (20) `limit(uvarint)`: any varint decodes, and apply refuses
  * what it cannot use (split.ts), so a hostile entry is a no-op, never a crash. The collection
- * ops of issue 14 (codes 22-31, 43-63) are written from their shapes by codec-types.ts.
+ * ops of issue 14 (codes 22-31, 43-63, lists 80-99) are written from their shapes by codec-types.ts.
  *
  * Hand-written rather than msgpackr: for a SET with a 16-byte key, 64-byte value and PXAT it
  * encodes in ~340 ns vs ~1080 ns, decodes in ~290 ns vs ~1400 ns, and takes 99 bytes vs 140

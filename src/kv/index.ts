@@ -68,6 +68,7 @@ export {
   type TimeUnit,
   type Victim,
   type WatchedKey,
+  ZRANGE_BY,
 } from './ops.ts';
 export { ALL_SLOTS, LAST_SLOT, type SlotRange, SlotSet, slotRangesProblem } from './owned.ts';
 export { mulberry32 } from './prng.ts';

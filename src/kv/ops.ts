@@ -111,6 +111,43 @@ export const OP = {
   scombine: { code: 60, write: false },
   sintercard: { code: 61, write: false },
   sscan: { code: 62, write: false },
+  // Issue 14, lists (codes 80-99, clear of the sorted sets'). Shapes in codec-types.ts.
+  /** LPUSH / RPUSH / LPUSHX / RPUSHX. */
+  lpush: { code: 80, write: true },
+  /** LPOP / RPOP, with or without a count. */
+  lpop: { code: 81, write: true },
+  /** LMOVE / RPOPLPUSH. */
+  lmove: { code: 82, write: true },
+  lmpop: { code: 83, write: true },
+  lset: { code: 84, write: true },
+  lrem: { code: 85, write: true },
+  ltrim: { code: 86, write: true },
+  linsert: { code: 87, write: true },
+  llen: { code: 96, write: false },
+  lrange: { code: 97, write: false },
+  lindex: { code: 98, write: false },
+  lpos: { code: 99, write: false },
+  // Issue 14, sorted sets (writes 100-111, reads 112-127, clear of the lists' 80-99). zset-writes.ts, zset-reads.ts.
+  /** ZADD / ZINCRBY (`incr`). */
+  zadd: { code: 102, write: true },
+  zrem: { code: 103, write: true },
+  /** ZPOPMIN / ZPOPMAX (`max`). */
+  zpop: { code: 104, write: true },
+  /** ZMPOP numkeys key... MIN|MAX [COUNT n]. */
+  zmpop: { code: 105, write: true },
+  /** ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]. */
+  zrangestore: { code: 100, write: true },
+  /** ZREMRANGEBYRANK / BYSCORE / BYLEX (`by`). */
+  zremrange: { code: 101, write: true },
+  zscore: { code: 112, write: false },
+  zmscore: { code: 113, write: false },
+  zcard: { code: 114, write: false },
+  zcount: { code: 115, write: false },
+  /** ZRANK / ZREVRANK (`rev`). */
+  zrank: { code: 116, write: false },
+  /** ZRANGE and ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX, ZREVRANGEBYLEX, ZREVRANGE. */
+  zrange: { code: 117, write: false },
+  zlexcount: { code: 118, write: false },
 } as const;
 
 export type OpName = keyof typeof OP;
@@ -208,8 +245,58 @@ interface OpShapes {
   sintercard: { keys: Bytes[]; limit: number };
   sscan: { key: Bytes; cursor: number; count: number; match?: Bytes };
   rename: { key: Bytes; dest: Bytes; nx?: boolean };
+  /**
+   * ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member ...: each score as the client sent it
+   * (parsed again at apply, as string2d: scores.ts). ZINCRBY is `incr` with one pair.
+   */
+  zadd: { key: Bytes; pairs: [score: Bytes, member: Bytes][]; nx?: boolean; xx?: boolean; gt?: boolean; lt?: boolean; ch?: boolean; incr?: boolean };
+  zrem: { key: Bytes; members: Bytes[] };
+  /** Without a count one entry, flat; a count >= 0 pops that many (the front end checks). */
+  zpop: { key: Bytes; count?: number; max?: boolean };
+  /** `count` >= 1; the first key holding a non-empty sorted set is popped. */
+  zmpop: { keys: Bytes[]; count: number; max?: boolean };
+  zscore: { key: Bytes; member: Bytes };
+  zmscore: { key: Bytes; members: Bytes[] };
+  zcard: { key: Bytes };
+  /** The bounds as the client sent them (zslParseRange again at apply). */
+  zcount: { key: Bytes; min: Bytes; max: Bytes };
+  zrank: { key: Bytes; member: Bytes; rev?: boolean };
+  /**
+   * `by` ZRANGE_BY: ranks (min, max are int64 texts), scores or lex bounds, each as the client
+   * sent them and read again at apply. `rev`: min and max are already the (low, high) ends.
+   * LIMIT: `offset` and `count` (negative = all) for scores and lex only.
+   */
+  zrange: { key: Bytes; min: Bytes; max: Bytes; by: number; rev?: boolean; withScores?: boolean; offset?: number; count?: number };
+  /** ZRANGESTORE: `key` the source, `dest` the destination. */
+  zrangestore: { key: Bytes; dest: Bytes; min: Bytes; max: Bytes; by: number; rev?: boolean; offset?: number; count?: number };
+  zremrange: { key: Bytes; min: Bytes; max: Bytes; by: number };
+  zlexcount: { key: Bytes; min: Bytes; max: Bytes };
   copy: { key: Bytes; dest: Bytes; replace?: boolean };
+  // Lists. Indexes and counts are Redis's longs clamped by the front end to +-(2^52 - 1) (no list
+  // is that long, so the clamp changes no answer); apply resolves negative indexes.
+  /** LPUSH key element...: `left` pushes at the head, `xx` only onto an existing list (PUSHX). */
+  lpush: { key: Bytes; elements: Bytes[]; left?: boolean; xx?: boolean };
+  /** LPOP / RPOP key [count]: without a count one element or nil; a count >= 0. */
+  lpop: { key: Bytes; left?: boolean; count?: number };
+  /** LMOVE key dest LEFT|RIGHT LEFT|RIGHT: `key` is the source. */
+  lmove: { key: Bytes; dest: Bytes; fromLeft?: boolean; toLeft?: boolean };
+  /** LMPOP: up to `count` (>= 1) elements of the first non-empty list of `keys`. */
+  lmpop: { keys: Bytes[]; left?: boolean; count: number };
+  lset: { key: Bytes; index: number; element: Bytes };
+  /** LREM key count element: count > 0 from the head, < 0 from the tail, 0 all. */
+  lrem: { key: Bytes; count: number; element: Bytes };
+  ltrim: { key: Bytes; start: number; stop: number };
+  /** LINSERT key BEFORE|AFTER pivot element. */
+  linsert: { key: Bytes; pivot: Bytes; element: Bytes; before?: boolean };
+  llen: { key: Bytes };
+  lrange: { key: Bytes; start: number; stop: number };
+  lindex: { key: Bytes; index: number };
+  /** LPOS key element [RANK rank] [COUNT count] [MAXLEN maxlen]: rank != 0; no COUNT = one answer. */
+  lpos: { key: Bytes; element: Bytes; rank: number; count?: number; maxlen: number };
 }
+
+/** What a sorted-set range is by (the `by` of zrange, zrangestore, zremrange). */
+export const ZRANGE_BY = { rank: 0, score: 1, lex: 2 } as const;
 
 /** How SINTER*, SUNION* and SDIFF* combine their sets (the `mode` of sstore and scombine). */
 export const SET_MODE = { inter: 0, union: 1, diff: 2 } as const;

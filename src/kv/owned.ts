@@ -168,12 +168,16 @@ function unownedIn(op: KvOp, owned: SlotSet): number {
     case 'scanType':
       return -1;
     case 'smove':
+    case 'lmove':
     case 'rename':
     case 'copy':
+    case 'zrangestore':
       return Math.max(unownedKey(op.key, owned), unownedKey(op.dest, owned));
     case 'sstore':
     case 'scombine':
-    case 'sintercard': {
+    case 'sintercard':
+    case 'lmpop':
+    case 'zmpop': {
       for (const k of op.keys) {
         const slot = unownedKey(k, owned);
         if (slot >= 0) return slot;

@@ -35,7 +35,11 @@
  * FORMAT 7 (issue 14) tags each record with its value's type (types.ts TYPE) and puts the
  * value last: a string as `value(len, bytes)`, a hash or set as `hashtable(u8: 0 = listpack
  * or intset, 1 = hashtable) n` and its n elements by position (a hash's `field value`, a set's
- * `member`, each len, bytes), which the writer streams across chunks like any other bytes. It
+ * `member`, each len, bytes; a sorted set's `member score`, the score a double of 8 bytes LE,
+ * in order for a listpack and by position for a skiplist, flagged 1), which the writer streams
+ * across chunks like any other bytes; a list (tag 3) as `head(u8) n` and its elements from the
+ * head, `head` being its first chunk's length (1..32; structs/deque.ts), so a restore rebuilds
+ * its shape and accounted bytes. It
  * always carries FORMAT 6's and 5's sections, and is written only when some key holds a
  * collection: a keyspace of strings writes what it wrote before.
  * Records are in creation order; a restore rebuilds the LRU lists in that order (LRU order is

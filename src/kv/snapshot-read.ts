@@ -22,14 +22,17 @@ import type { ClusterSettings } from './settings.ts';
 import { binarySlot } from './slot.ts';
 import { FORMAT_5, FORMAT_7, readHeader, type SplitRecord } from './snapshot-format.ts';
 import { ChunkSource } from './snapshot-input.ts';
+import { CHUNK, Deque } from './structs/deque.ts';
 import { Hash } from './structs/hash.ts';
 import { MemberSet } from './structs/set.ts';
+import { SortedSet } from './structs/zset.ts';
 import { type Collection, TYPE } from './types.ts';
 
 /** A FORMAT 7 collection record up to its elements. */
 interface CollectionHead {
   tag: number;
-  hashtable: number;
+  /** 1 = hashtable, 0 = listpack or intset; a list's first chunk's length (1..32). */
+  encoding: number;
   count: number;
 }
 
@@ -37,15 +40,22 @@ interface CollectionHead {
  * A collection's elements, RESTORE_SLICE at a time with a turn of the event loop between, so a
  * million-member one stalls nothing. Checked as apply would have built it: a known type and
  * encoding, at least one element, no repeated field or member, and a compact encoding
- * (listpack, intset) only within its limits.
+ * (listpack, intset) only within its limits. A list's encoding byte is its first chunk's length,
+ * which with its count fixes its chunk shape (structs/deque.ts); its elements may repeat.
  */
 async function readCollection(src: ChunkSource, head: CollectionHead): Promise<Collection> {
-  const { tag, hashtable, count } = head;
+  const { tag, encoding, count } = head;
+  const hashtable = tag === TYPE.list ? 0 : encoding;
   if (hashtable > 1) throw new SnapshotFormatError(`encoding ${hashtable}`);
+  if (tag === TYPE.list && (encoding < 1 || encoding > Math.min(CHUNK, count))) throw new SnapshotFormatError(`list head of ${encoding}`);
   if (count === 0) throw new SnapshotFormatError('empty collection');
   let c: Collection;
   if (tag === TYPE.hash) c = hashtable ? Hash.hashtable() : new Hash();
   else if (tag === TYPE.set) c = hashtable ? MemberSet.hashtable() : new MemberSet();
+  else if (tag === TYPE.list) {
+    c = new Deque();
+    c.restoring(head.encoding);
+  } else if (tag === TYPE.zset) return readZset(src, hashtable === 1, count);
   else throw new SnapshotFormatError(`value type ${tag}`);
   for (let done = 0; done < count; ) {
     const n = Math.min(RESTORE_SLICE, count - done);
@@ -59,14 +69,48 @@ async function readCollection(src: ChunkSource, head: CollectionHead): Promise<C
     });
     if (c instanceof Hash) {
       for (let i = 0; i < batch.length; i += 2) if (!c.set(batch[i], batch[i + 1])) throw new SnapshotFormatError('duplicate hash field');
+    } else if (c instanceof Deque) {
+      for (const e of batch) c.pushBack(e);
     } else {
       for (const m of batch) if (!c.add(m)) throw new SnapshotFormatError('duplicate set member');
     }
     done += n;
     if (done < count) await yieldToEventLoop();
   }
+  if (c instanceof Deque) c.restoring(CHUNK);
   if (!hashtable && c.encoding === 'hashtable') throw new SnapshotFormatError(`${c instanceof Hash ? 'listpack' : 'intset'} beyond its limits`);
   return c;
+}
+
+/**
+ * A sorted set's `member score` pairs, sliced as readCollection's. Checked as ZADD would have
+ * left it: no NaN score, no repeated member, a listpack in order (it was written in order) and
+ * within its limits, and its zeros stored as +0 (a listpack keeps no -0).
+ */
+async function readZset(src: ChunkSource, skiplist: boolean, count: number): Promise<SortedSet> {
+  const z = skiplist ? SortedSet.skiplist() : new SortedSet();
+  let prev: [string, number] | undefined;
+  for (let done = 0; done < count; ) {
+    const n = Math.min(RESTORE_SLICE, count - done);
+    const batch = await src.read((r) => {
+      const out: [string, number][] = [];
+      for (let i = 0; i < n; i++) out.push([r.binary(), r.f64()]);
+      return out;
+    });
+    for (const [m, s] of batch) {
+      if (Number.isNaN(s)) throw new SnapshotFormatError('NaN score');
+      if (!skiplist) {
+        if (Object.is(s, -0)) throw new SnapshotFormatError('-0 in a listpack');
+        if (prev !== undefined && !(prev[1] < s || (prev[1] === s && prev[0] < m))) throw new SnapshotFormatError('listpack out of order');
+        prev = [m, s];
+      }
+      if (z.set(m, s) !== undefined) throw new SnapshotFormatError('duplicate sorted set member');
+    }
+    done += n;
+    if (done < count) await yieldToEventLoop();
+  }
+  if (!skiplist && z.encoding === 'skiplist') throw new SnapshotFormatError('listpack beyond its limits');
+  return z;
 }
 
 /** Records restored between two yields to the event loop. */
@@ -118,7 +162,7 @@ export async function readSnapshot(source: AsyncIterable<Uint8Array> | Uint8Arra
             expiresAt = r.uvarint();
             version = r.uvarint();
             if (tag === TYPE.string) value = r.binary();
-            else head = { tag, hashtable: r.u8(), count: r.uvarint() };
+            else head = { tag, encoding: r.u8(), count: r.uvarint() };
           } else {
             value = r.binary();
             expiresAt = r.uvarint();

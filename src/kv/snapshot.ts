@@ -30,14 +30,14 @@ import { ALL_SLOTS, type SlotRange, type SlotSet } from './owned.ts';
 import type { SessionRecord } from './sessions.ts';
 import { type ClusterSettings, settingPairs } from './settings.ts';
 import { binarySlot } from './slot.ts';
-import type { CollectionImage } from './structs/image.ts';
+import { type CollectionImage, imageCount, imageMember } from './structs/image.ts';
 import { TYPE } from './types.ts';
 
 /** Bytes of a collection's element `e` in a FORMAT 7 record. */
 function elementSize(c: CollectionImage, e: number): number {
-  const m = c.members[e];
+  const m = imageMember(c, e);
   const v = c.values === null ? undefined : c.values[e];
-  return uvarintSize(m.length) + m.length + (v === undefined ? 0 : uvarintSize(v.length) + v.length);
+  return uvarintSize(m.length) + m.length + (v === undefined ? 0 : uvarintSize(v.length) + v.length) + (c.scores === undefined ? 0 : 8);
 }
 
 import {
@@ -210,18 +210,21 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
           else {
             // A collection is written in pieces, one chunk at a time; it stays pending (a write
             // to it copies it first) until its last element is out.
-            w.u8(value.hashtable ? 1 : 0);
-            w.uvarint(value.members.length);
+            w.u8(value.head ?? (value.hashtable ? 1 : 0));
+            w.uvarint(imageCount(value));
             let view = value;
-            for (let e = 0; e < view.members.length; e++) {
+            for (let e = 0, n = imageCount(view); e < n; e++) {
               const esize = elementSize(view, e);
               if (w.pos + esize > w.buf.length) {
                 yield* this.emit(w);
-                view = this.imageOf(item)!.value as CollectionImage;
+                // Preserved by a write meanwhile: go on from the copy. Otherwise the view taken
+                // still shows it (and a list's keeps its place in the chunks).
+                view = (this.originals.get(item)?.value as CollectionImage | undefined) ?? view;
                 w = this.chunk(elementSize(view, e));
               }
-              w.binary(view.members[e]);
+              w.binary(imageMember(view, e));
               if (view.values !== null) w.binary(view.values[e]);
+              if (view.scores !== undefined) w.f64(view.scores[e]);
             }
           }
           this.ks.advance(this.hook, item.seq);
@@ -289,7 +292,7 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
     const v = img.value;
     if (!this.typed) return recordSize(seqBytes, key, v as string, img.expiresAt, img.version);
     const head = seqBytes + uvarintSize(key.length) + key.length + 1 + uvarintSize(img.expiresAt) + uvarintSize(img.version);
-    return head + (typeof v === 'string' ? uvarintSize(v.length) + v.length : 1 + uvarintSize(v.members.length));
+    return head + (typeof v === 'string' ? uvarintSize(v.length) + v.length : 1 + uvarintSize(imageCount(v)));
   }
 
   private chunk(min: number): ByteWriter {

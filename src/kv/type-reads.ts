@@ -1,6 +1,6 @@
 /**
  * The read ops of the collection commands (issue 14): HGET, HGETALL, HRANDFIELD, HSCAN,
- * SMEMBERS, SINTER, SRANDMEMBER, SSCAN ... and OBJECT ENCODING, evaluated the same way by apply (inside a MULTI: `live` lookups that reclaim
+ * SMEMBERS, SINTER, SRANDMEMBER, SSCAN ... (the sorted sets' in zset-reads.ts) and OBJECT ENCODING, evaluated the same way by apply (inside a MULTI: `live` lookups that reclaim
  * an expired key, the entry's seeded generator) and by KvStore for a read served alone (lookups
  * that delete nothing, any generator). A key of another kind answers WRONGTYPE, a missing one
  * what Redis answers for an empty collection.
@@ -9,6 +9,7 @@ import { fromBinary, toBinary } from './bytes.ts';
 import { globMatch } from './glob.ts';
 import type { Item } from './item.ts';
 import type { Keyspace } from './keyspace.ts';
+import { readList } from './list-reads.ts';
 import { type KvOp, type OpOf, type Rng, SET_MODE } from './ops.ts';
 import { findLive, scanKeys } from './reads.ts';
 import { bulk, error, int, type KvResult, NIL, WRONGTYPE } from './results.ts';
@@ -16,6 +17,7 @@ import { Hash } from './structs/hash.ts';
 import { ERR_RANDOM_COUNT, MAX_RANDOM_COUNT } from './structs/random.ts';
 import { MemberSet } from './structs/set.ts';
 import { encodingOf } from './types.ts';
+import { readZset } from './zset-reads.ts';
 
 /** How a read finds a key and what else it may touch. */
 export interface ReadHost {
@@ -230,7 +232,7 @@ export function readCollection(host: ReadHost, op: KvOp): KvResult | undefined {
     const item = host.find(toBinary(op.key));
     return item === undefined ? NIL : bulk(fromBinary(encodingOf(item.value)));
   }
-  return hashRead(host, op) ?? setRead(host, op);
+  return hashRead(host, op) ?? setRead(host, op) ?? readList(host, op) ?? readZset(host, op);
 }
 
 /** SCAN ... TYPE: the scan page of keys of that type. */

@@ -38,7 +38,7 @@ export const HASH_ERR = {
  * Redis's proto-max-bulk-len, the bound on one field or value. Apply checks it too (a decoded
  * entry is not trusted): the front end's entry-size limit is far below it.
  */
-const MAX_ELEMENT_BYTES = 512 * 1024 * 1024;
+export const MAX_ELEMENT_BYTES = 512 * 1024 * 1024;
 
 /** The key's hash for a write: `create` makes an empty one (added once it holds a field). */
 function writableHash(host: ReadHost, key: string): { item: Item | undefined; hash: Hash } | KvResult {
@@ -52,7 +52,7 @@ function writableHash(host: ReadHost, key: string): { item: Item | undefined; ha
  * Runs `change` on the key's collection: inside beginEdit/endEdit for an existing key (touched,
  * as a write is), or on a new one that becomes the key if it ends up holding anything.
  */
-function edit(ctx: ApplyContext, key: string, item: Item | undefined, c: Collection, change: () => void): void {
+export function edit(ctx: ApplyContext, key: string, item: Item | undefined, c: Collection, change: () => void): void {
   if (item === undefined) {
     change();
     if (c.size > 0) ctx.ks.create(key, c, 0, ctx.index);

@@ -1,11 +1,12 @@
 /**
  * The kinds of value a key holds (issue 14): a string, or a collection kept in its own structure
  * (structs/). `TYPE` is the table of kinds: its numbers are the tag a snapshot record carries
- * (never reuse one), its names what TYPE and SCAN ... TYPE answer. Lists and sorted sets have
- * their numbers already; no key holds one yet.
+ * (never reuse one), its names what TYPE and SCAN ... TYPE answer.
  */
+import { Deque } from './structs/deque.ts';
 import { Hash } from './structs/hash.ts';
-import type { MemberSet } from './structs/set.ts';
+import { MemberSet } from './structs/set.ts';
+import type { SortedSet } from './structs/zset.ts';
 
 export const TYPE = { string: 0, hash: 1, set: 2, list: 3, zset: 4 } as const;
 
@@ -15,14 +16,16 @@ export const WRONG_TYPE = Symbol('wrong type');
 export type TypeName = keyof typeof TYPE;
 
 /** A collection value: changed in place (apply only), its accounted bytes kept as it changes. */
-export type Collection = Hash | MemberSet;
+export type Collection = Hash | MemberSet | Deque | SortedSet;
 
 /** What an Item holds: a binary string (one char per byte), or a collection. */
 export type Value = string | Collection;
 
 export function typeOf(value: Value): TypeName {
   if (typeof value === 'string') return 'string';
-  return value instanceof Hash ? 'hash' : 'set';
+  if (value instanceof Hash) return 'hash';
+  if (value instanceof MemberSet) return 'set';
+  return value instanceof Deque ? 'list' : 'zset';
 }
 
 /** Accounted bytes of a value: a string's length, a collection's incremental count. */

@@ -188,6 +188,11 @@ export const SETTINGS = {
   },
   timeout: { kind: 'int', default: 0, min: 0, help: 'close RESP clients idle this many seconds (0: never)' },
   'log-level': { kind: LOG_LEVELS, default: 'info', help: 'pino log level' },
+  'trace-writes': {
+    kind: 'string',
+    default: '',
+    help: 'directory for a per-stage trace of writes, written on SIGUSR2 (test/bench/trace-write.ts; empty: off)',
+  },
   config: { kind: 'string', default: '', help: 'JSON config file' },
 } as const satisfies Record<string, SettingSpec>;
 

@@ -136,6 +136,8 @@ export interface GroupStart {
   /** The state machine's options: a sharded group's initial slots and per-slot counts. */
   kv: Pick<KvStoreOptions, 'slots' | 'countSlots'>;
   scheduler?: LoopScheduler;
+  /** Whether this group's cluster-wide settings are the node's (settings.ts); yes by default. */
+  settings?: ConstructorParameters<typeof NodeSettings>[2];
 }
 
 /**
@@ -145,7 +147,7 @@ export interface GroupStart {
 export async function openCore(cfg: NodeConfig, log: Logger, start: GroupStart): Promise<NodeParts> {
   const { storage, members } = start;
   const kv = new KvStore({ maxmemory: cfg.maxmemory, policy: cfg.maxmemoryPolicy, ...start.kv });
-  const settings = new NodeSettings(cfg, log);
+  const settings = new NodeSettings(cfg, log, start.settings);
   const snap = await storage.loadSnapshot();
   if (snap.meta.index > 0) await installSnapshot(snap, { kv, members }, log);
   // Serve under the committed cluster-wide settings from the start, not the flags (settings.ts).

@@ -7,6 +7,7 @@
 import type { RawNode } from '../raft/index.ts';
 import { type Message, MessageType } from '../raft/types.ts';
 import type { Logger } from './logger.ts';
+import { writeTrace } from './write-trace.ts';
 
 export interface PeerInputHost {
   readonly core: Pick<RawNode, 'step'>;
@@ -42,6 +43,7 @@ export class PeerInput {
 
   private step(m: Message): void {
     if (this.host.closed()) return;
+    if (writeTrace) traceReceived(m);
     try {
       this.host.core.step(m);
     } catch (err) {
@@ -50,4 +52,10 @@ export class PeerInput {
     this.host.stepped?.(m);
     this.host.scheduleReady();
   }
+}
+
+/** --trace-writes: an App's entries, or an ack of them, arrived (write-trace.ts). */
+function traceReceived(m: Message): void {
+  if (m.type === MessageType.App) for (const e of m.entries) writeTrace!.stamp('peerReceived', e.index);
+  else if (m.type === MessageType.AppResp && !m.reject) writeTrace!.stamp('ackReceived', m.index);
 }

@@ -17,7 +17,7 @@ import { type Entry, EntryType } from '../raft/types.ts';
 import type { NodeConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 
-type Effective = Pick<NodeConfig, 'requirepass' | 'maxmemory' | 'maxmemoryPolicy'>;
+export type Effective = Pick<NodeConfig, 'requirepass' | 'maxmemory' | 'maxmemoryPolicy'>;
 
 export class NodeSettings {
   private readonly flags: Effective;
@@ -27,6 +27,12 @@ export class NodeSettings {
   constructor(
     private readonly cfg: NodeConfig,
     private readonly log: Logger,
+    /**
+     * On a multi-group node only group 0's settings are the node's (`adopts`); a data group's
+     * would overwrite them with whatever its own log holds. `adopted` hears each adoption, so
+     * the store can hand maxmemory and the policy to every data group's state machine.
+     */
+    private readonly role: { readonly adopts: boolean; readonly adopted?: (cfg: Readonly<Effective>) => void } = { adopts: true },
   ) {
     this.flags = { requirepass: cfg.requirepass, maxmemory: cfg.maxmemory, maxmemoryPolicy: cfg.maxmemoryPolicy };
   }
@@ -74,6 +80,7 @@ export class NodeSettings {
 
   /** Never logs a value: one is the password. */
   private adopt(s: Readonly<ClusterSettings>): void {
+    if (!this.role.adopts) return;
     const cfg = this.cfg;
     const changed =
       cfg.requirepass !== (s.requirepass ?? this.flags.requirepass) ||
@@ -88,5 +95,6 @@ export class NodeSettings {
       const { maxmemory, maxmemoryPolicy } = cfg;
       this.log.info({ clusterWide: Object.keys(s), requirepass, maxmemory, maxmemoryPolicy }, 'cluster-wide settings adopted');
     }
+    this.role.adopted?.(cfg);
   }
 }

@@ -8,7 +8,7 @@
  * in one pass although they refer to each other: a unit never calls its host while being built.
  */
 import { encodeEntry, type KvEntry, type KvOp, type KvResult } from '../kv/index.ts';
-import { type ConfState, type Message, NONE, Role } from '../raft/types.ts';
+import { type ConfState, type Entry, type Message, MessageType, NONE, Role } from '../raft/types.ts';
 import { Applier } from './applier.ts';
 import type { NodeConfig } from './config.ts';
 import { LeaderDuties } from './leader-duties.ts';
@@ -25,6 +25,7 @@ import { RejectLoops } from './reject-loop.ts';
 import { Removal } from './removal.ts';
 import { Snapshotter } from './snapshotter.ts';
 import { ProposalWaiters, ReadWaiters } from './waiters.ts';
+import { enableWriteTrace, writeTrace } from './write-trace.ts';
 import { Writes } from './writes.ts';
 
 /** What only the node itself holds: whether it still runs, and its listeners. */
@@ -81,6 +82,7 @@ export interface NodeUnits {
 
 export function wireUnits(cfg: NodeConfig, log: Logger, parts: NodeParts, node: NodeSide): NodeUnits {
   const { raw, storage, transport, kv, members, settings, lease } = parts;
+  if (cfg.traceWrites) enableWriteTrace(cfg.traceWrites, cfg.id);
   const proposals = new ProposalWaiters();
   const contact = new PeerContact();
   const scheduleReady = (): void => {
@@ -216,6 +218,7 @@ export function wireUnits(cfg: NodeConfig, log: Logger, parts: NodeParts, node: 
     const out = rejectLoops.outgoing(messages);
     // A lease starts when its round's heartbeats leave, which may be after the core started it.
     if (cfg.readMode === 'lease') lease.sending(out);
+    if (writeTrace) traceSent(out);
     transport.send(out);
   };
   const loop: ReadyLoop = new ReadyLoop(
@@ -228,11 +231,15 @@ export function wireUnits(cfg: NodeConfig, log: Logger, parts: NodeParts, node: 
       },
       beforeReady: () => writes.flush(),
       send,
-      save: (req, sync) => storage.save(req, sync),
+      save: (req, sync) => (writeTrace ? traceSave(storage.save(req, sync), req.entries) : storage.save(req, sync)),
       saved: (ms) => metrics.fsync(ms),
       applyCommitted: (rd) => {
         const t0 = performance.now();
-        for (const e of rd.committedEntries) applier.applyEntry(e);
+        if (writeTrace) for (const e of rd.committedEntries) writeTrace.stamp('committed', e.index);
+        for (const e of rd.committedEntries) {
+          applier.applyEntry(e);
+          writeTrace?.applied(e.index);
+        }
         if (rd.committedEntries.length > 0) metrics.applyTook(performance.now() - t0);
         for (const rs of rd.readStates) reads.onReadState(rs);
         reads.serve(applier.applied);
@@ -259,4 +266,21 @@ export function wireUnits(cfg: NodeConfig, log: Logger, parts: NodeParts, node: 
   applier.applied = parts.applied;
   membership.restored(parts.conf);
   return { loop, applier, leadership, membership, removal, writes, proposals, reads, snapshotter, duties, metrics, peerInput, contact, scheduleReady, propose };
+}
+
+/** --trace-writes: the entries an App carries left, or a follower's ack of them (write-trace.ts). */
+function traceSent(messages: Message[]): void {
+  for (const m of messages) {
+    if (m.type === MessageType.App) for (const e of m.entries) writeTrace!.stamp('sent', e.index);
+    else if (m.type === MessageType.AppResp && !m.reject) writeTrace!.stamp('ackSent', m.index);
+  }
+}
+
+/** --trace-writes: a Ready's entries went to storage, and are durable when `saved` settles. */
+function traceSave(saved: Promise<void>, entries: Entry[] | undefined): Promise<void> {
+  if (!entries || entries.length === 0) return saved;
+  for (const e of entries) writeTrace!.stamp('saveStart', e.index);
+  return saved.then(() => {
+    for (const e of entries) writeTrace?.stamp('saveEnd', e.index);
+  });
 }

@@ -13,6 +13,7 @@ import { NodeClosedError, NotLeaderError } from './errors.ts';
 import type { Member } from './members.ts';
 import { ProposalBatch } from './proposal-batch.ts';
 import type { ProposalWaiters } from './waiters.ts';
+import { writeTrace } from './write-trace.ts';
 
 /** What the write path needs from its node. */
 export interface WritesHost {
@@ -53,14 +54,21 @@ export class Writes {
     const refused = this.refusal();
     if (refused) return refused();
     const p = this.batch.add(data, Date.now() + this.timeoutMs());
+    writeTrace?.proposed();
     this.host.scheduleReady();
     return p;
   }
 
   /** The Ready loop is about to run (or the node stops): the turn's writes go to the core as one proposal. */
   flush(): void {
-    if (this.batch.size > 0) this.batch.flush(this.refusal(), (data) => this.host.core.proposeBatch(data), this.host.proposals);
+    if (this.batch.size > 0) this.batch.flush(this.refusal(), this.proposeBatch, this.host.proposals);
   }
+
+  private readonly proposeBatch = (data: Uint8Array[]): { index: number; term: number } => {
+    const last = this.host.core.proposeBatch(data);
+    writeTrace?.batched(last.index - data.length + 1, data.length);
+    return last;
+  };
 
   /** Why a proposal cannot be taken now, as the answer to give; undefined if it can. */
   private refusal(): (() => Promise<never>) | undefined {

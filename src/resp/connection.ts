@@ -13,6 +13,7 @@
  * pushes do not wait for requests), and the server's cron enforces maxmemory-clients.
  */
 import type net from 'node:net';
+import { writeTrace } from '../node/write-trace.ts';
 import { ClientConn, type ClientMemory, type ConnectionControl } from './conn.ts';
 import { DeferredReply, type DeferredReplyOwner } from './deferred-reply.ts';
 import { heldBytes, ReplyWriter, type RespVersion } from './encoder.ts';
@@ -102,6 +103,7 @@ export class Connection implements ConnectionControl, DeferredReplyOwner {
     const o = this.server.options;
     this.server.stats.totalNetInputBytes += chunk.length;
     this.conn.lastInteraction = o.now();
+    writeTrace?.received();
     // CONFIG SET client-query-buffer-limit applies to connections already open.
     this.parser.limits.queryBufferLimit = o.queryBufferLimit;
     try {
@@ -195,6 +197,7 @@ export class Connection implements ConnectionControl, DeferredReplyOwner {
     this.inFlight--;
     this.queuedBytes += heldBytes(d.reply as Reply);
     if (this.inFlight < this.server.options.maxInFlight / 2) this.unpause(Pause.InFlight);
+    writeTrace?.settled();
     this.scheduleDrain();
   }
 
@@ -284,7 +287,10 @@ export class Connection implements ConnectionControl, DeferredReplyOwner {
       // The socket may have taken it all at once: go on while finished replies wait.
       if (n >= q.length || q[n].reply === null || this.socket.writableLength >= mark) break;
     }
-    if (n > 0) q.splice(0, n);
+    if (n > 0) {
+      q.splice(0, n);
+      writeTrace?.replied();
+    }
     if (this.closing && q.length === 0) {
       this.ended = true;
       // A client that keeps sending (after a protocol error, say) is dropped by the grace timer;

@@ -7,6 +7,7 @@
  * a slow socket never sees its pending bytes overwritten. Large bulk payloads skip the copy
  * and go to the sink by reference between two buffer segments (the socket writev's them).
  */
+import { formatScore } from '../kv/structs/float.ts';
 import { NestedManyReplyError } from './errors.ts';
 import type { Reply } from './reply.ts';
 
@@ -32,21 +33,11 @@ const CRLF = '\r\n';
 /** Bulk payloads shorter than this are encoded by `smallBulk` (two length digits at most). */
 const SMALL_BULK = 64;
 
-/** C's printf("%.17g"), which Redis 7.0 uses for doubles (RESP3 `,` and RESP2 bulk). */
-export function formatDouble(d: number): string {
-  if (Number.isNaN(d)) return 'nan';
-  if (d === Number.POSITIVE_INFINITY) return 'inf';
-  if (d === Number.NEGATIVE_INFINITY) return '-inf';
-  if (d === 0) return Object.is(d, -0) ? '-0' : '0';
-  const [mantissa, expPart] = d.toExponential(16).split('e');
-  const exp = Number(expPart);
-  if (exp < -4 || exp >= 17) {
-    const m = mantissa.includes('.') ? mantissa.replace(/0+$/, '').replace(/\.$/, '') : mantissa;
-    return `${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
-  }
-  const fixed = d.toFixed(16 - exp);
-  return fixed.includes('.') ? fixed.replace(/0+$/, '').replace(/\.$/, '') : fixed;
-}
+/**
+ * C's printf("%.17g"), which Redis 7.0 uses for doubles (RESP3 `,` and RESP2 bulk): the sorted
+ * sets' formatter, which also rounds exact ties half to even as glibc does (issue 14).
+ */
+export const formatDouble = formatScore;
 
 function sanitizeLine(s: string): string {
   return s.includes('\r') || s.includes('\n') ? s.replace(/[\r\n]/g, ' ') : s;

@@ -21,11 +21,13 @@ import { EXPIRE_COMMANDS } from './handlers/expire.ts';
 import { createGuard } from './handlers/guard.ts';
 import { HASH_COMMANDS } from './handlers/hashes.ts';
 import { KEY_COMMANDS } from './handlers/keys.ts';
+import { LIST_COMMANDS } from './handlers/lists.ts';
 import { PUBSUB_COMMANDS } from './handlers/pubsub.ts';
 import { SERVER_COMMANDS } from './handlers/server.ts';
 import { SET_COMMANDS } from './handlers/sets.ts';
 import { STRING_COMMANDS } from './handlers/strings.ts';
 import { TRANSACTION_COMMANDS } from './handlers/transactions.ts';
+import { ZSET_COMMANDS } from './handlers/zsets.ts';
 import { REQUEST_ARG_BYTES } from './parser.ts';
 import { FollowerProxy } from './proxy/forwarder.ts';
 import { type Answer, type Dispatcher, RespServer, type RespTlsOptions } from './server.ts';
@@ -42,6 +44,8 @@ const IMPLS = {
   ...CLUSTER_COMMANDS,
   ...HASH_COMMANDS,
   ...SET_COMMANDS,
+  ...LIST_COMMANDS,
+  ...ZSET_COMMANDS,
 } as const satisfies Record<HandlerName, CommandImpl>;
 
 function handlerTable(ctx: NodeContext): HandlerTable {

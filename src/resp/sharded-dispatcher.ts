@@ -10,8 +10,11 @@
  *  - EXEC: the group of the transaction's keys (queued commands and WATCHed keys);
  *  - DBSIZE, KEYS, SCAN and the like (run per node, as in Redis Cluster): a group this node
  *    leads;
- *  - anything else (PING, CLIENT, INFO, CONFIG, PUBLISH): the group owning slot 0 if hosted here,
- *    else the lowest local data group.
+ *  - PUBLISH: the metadata group, which every node hosts, so each node applies the message and
+ *    delivers it to its own subscribers: cluster-wide, in one order, as Redis 7 has it;
+ *  - CONFIG SET: the metadata group too, whose log holds the cluster-wide settings;
+ *  - anything else (PING, CLIENT, INFO, CONFIG GET): the group owning slot 0 if hosted here, else
+ *    the lowest local data group.
  * Subscriptions, INFO's run id and uptime are the process's, shared by every group's context,
  * so a SUBSCRIBE served by one group hears a PUBLISH applied by another.
  */
@@ -21,6 +24,7 @@ import type { NodeStore } from '../node/store/store.ts';
 import { METADATA_GROUP } from '../shard/index.ts';
 import type { CurrentView } from './cluster/layout-view.ts';
 import { KEYLESS, requestSlot, transactionSlot } from './cluster/routing.ts';
+import type { SlotOwner } from './cluster/view.ts';
 import { resolveCommand } from './commands/table.ts';
 import type { ClientConn } from './conn.ts';
 import { newSharedContext, type SharedContext } from './handlers/context.ts';
@@ -29,6 +33,12 @@ import type { Answer, RespServer } from './server.ts';
 
 /** Keyless commands Redis Cluster runs on each node over its own keys (guard.ts NODE_WIDE). */
 const NODE_WIDE = new Set(['dbsize', 'keys', 'scan', 'randomkey', 'flushall', 'flushdb']);
+
+/**
+ * Commands of the whole cluster, run by group 0 (on every node): PUBLISH, so every node delivers
+ * it; CONFIG SET, whose cluster-wide settings group 0's log holds for every node (settings.ts).
+ */
+const METADATA_COMMANDS = new Set(['publish', 'config|set']);
 
 export class ShardedDispatcher implements ServedDispatcher {
   private readonly byGroup = new Map<number, NodeDispatcher>();
@@ -42,6 +52,21 @@ export class ShardedDispatcher implements ServedDispatcher {
     private readonly view: CurrentView<RaftNode>,
   ) {
     for (const id of [...groups.keys()].sort((a, b) => a - b)) this.dispatcherOf(id);
+    // Made now, not on first use: it delivers the messages PUBLISH puts in group 0's log.
+    this.metadataDispatcher = this.makeDispatcher(METADATA_GROUP);
+    if (this.metadataDispatcher) this.metadataDispatcher.ctx.metadataOwner = () => this.metadataOwner();
+  }
+
+  /**
+   * Group 0 as PUBLISH's owner. A MOVED names a slot whose data group group 0's leader also
+   * leads, when there is one, so the redirect does not teach a client's slot cache a wrong owner.
+   */
+  private metadataOwner(): { owner: SlotOwner<RaftNode>; slot: number } {
+    const node = this.groups.get(METADATA_GROUP);
+    const leader = node?.leader();
+    const owner: SlotOwner<RaftNode> = { group: METADATA_GROUP, local: node, leads: node?.isLeader() ?? false, leader, changing: false };
+    const led = leader && this.view.shards().find((s) => s.owner?.member.id === leader.id && s.ranges.length > 0);
+    return { owner, slot: led ? led.ranges[0].start : 0 };
   }
 
   /** The dispatcher of local data group `id`, made on first use; undefined if not hosted. */
@@ -101,6 +126,7 @@ export class ShardedDispatcher implements ServedDispatcher {
   private pick(conn: ClientConn, argv: Buffer[]): NodeDispatcher {
     const cmd = resolveCommand(argv);
     if (cmd === null || (conn.multi !== null && cmd.name !== 'exec')) return this.fallback();
+    if (METADATA_COMMANDS.has(cmd.name) && this.metadataDispatcher) return this.metadataDispatcher;
     let slot: number | object = KEYLESS;
     if (cmd.name === 'exec') slot = transactionSlot(this.view, conn.multi ?? [], conn.watched.keys());
     else if (cmd.keys.length > 0 || cmd.name === 'spublish' || cmd.name === 'ssubscribe' || cmd.name === 'sunsubscribe') {

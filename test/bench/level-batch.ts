@@ -2,7 +2,9 @@
  * CPU per put of the two ways level-storage.ts could hand a batch to classic-level: `_batch(ops)`
  * (the native side reads `type`, `key` and `value` off every op object by name) and a chained
  * batch (`_put(key, value)` per op). CPU includes LevelDB's worker thread; no fsync, so the
- * figure is the batch building and the write itself.
+ * figure is the batch building and the write itself. `record` is the same bytes as one put per
+ * batch (the entries' values joined under the first key): what one LevelDB record per batch of
+ * entries would cost instead of one per entry (issue 15).
  *
  *   npx tsx test/bench/level-batch.ts [--puts 30] [--rounds 3000]
  */
@@ -35,6 +37,12 @@ const ways: Record<string, (ops: Op[]) => Promise<void>> = {
     const b = raw._chainedBatch();
     db.detachResource(b as unknown as Parameters<typeof db.detachResource>[0]);
     for (const o of ops) b._put(o.key, o.value);
+    return b._write({ sync: false });
+  },
+  record: (ops) => {
+    const b = raw._chainedBatch();
+    db.detachResource(b as unknown as Parameters<typeof db.detachResource>[0]);
+    b._put(ops[0]!.key, Buffer.concat(ops.map((o) => o.value)));
     return b._write({ sync: false });
   },
 };

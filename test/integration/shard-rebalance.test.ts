@@ -6,7 +6,7 @@
  * Keys written before stay readable throughout.
  */
 import { readFileSync } from 'node:fs';
-import { Cluster } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
 import { runRaftkv } from '../support/raftkv-cli.ts';
@@ -80,6 +80,10 @@ describe('the rebalancer (issue 13)', () => {
     // n4 serves what it holds: its replicas caught up, so a READONLY read there sees the data.
     for (let i = 0; i < 500; i++) expect(await client.get(`k${i}`)).toBe(`v${i}`);
 
+    // n4 holds replicas: removing it before a drain is refused, naming them.
+    const early = await runRaftkv(['member', 'remove', 'n4', ...endpoints]);
+    expect(early.code).not.toBe(0);
+    expect(early.stderr).toMatch(/member n4 holds replicas of shards? [0-9, ]+: drain it first/);
     const drain = await runRaftkv(['member', 'drain', 'n4', ...endpoints]);
     expect(drain.code).toBe(0);
     expect(drain.stdout).toMatch(/member n4 is draining/);
@@ -92,8 +96,23 @@ describe('the rebalancer (issue 13)', () => {
       'n4 emptied',
       500,
     );
+    // PUBLISH is cluster-wide (Redis 7): it goes through group 0, which n4 still hosts, so a
+    // subscriber on n4, which now holds no data group, hears it.
+    const sub = new Redis({ host: '127.0.0.1', port: n4.port });
+    try {
+      const heard: string[] = [];
+      sub.on('message', (_channel: string, message: string) => heard.push(message));
+      await sub.subscribe('news');
+      await client.publish('news', 'to every node');
+      await waitFor(() => heard.includes('to every node'), 10_000, 'the subscriber on n4 hears PUBLISH');
+    } finally {
+      sub.disconnect();
+    }
     const again = await runRaftkv(['member', 'drain', 'n4', ...endpoints]);
     expect(again.stdout).toMatch(/holds no shard replica: it can be removed/);
+    const removed = await runRaftkv(['member', 'remove', 'n4', ...endpoints]);
+    expect(removed.stderr).toBe('');
+    expect(removed.code).toBe(0);
     for (let i = 0; i < 500; i++) expect(await client.get(`k${i}`)).toBe(`v${i}`);
   }, 300_000);
 });

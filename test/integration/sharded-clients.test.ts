@@ -184,6 +184,32 @@ function pairs(flat: unknown[]): [string, unknown][] {
 }
 
 describe('Redis Cluster clients, unchanged', () => {
+  it('/readyz counts every group of the node', async () => {
+    for (const h of cluster.nodes) {
+      const res = await cluster.fetch(cluster.url(h, '/readyz'));
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ ready: true, groups: 4, groups_not_ready: [] });
+    }
+  });
+
+  it('/metrics has a series per group for Raft figures, each family once, and one leader per group', async () => {
+    const leaders = new Map<string, number>();
+    for (const h of cluster.nodes) {
+      const res = await cluster.fetch(cluster.url(h, '/metrics'));
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      const types = text.split('\n').filter((l) => l.startsWith('# TYPE '));
+      expect(new Set(types).size).toBe(types.length);
+      const isLeader = [...text.matchAll(/^raftkv_server_is_leader\{group="(\d+)"\} (\d)$/gm)];
+      expect(isLeader.map((m) => m[1]).sort()).toEqual(['0', '1', '2', '3']);
+      for (const [, g, v] of isLeader) leaders.set(g, (leaders.get(g) ?? 0) + Number(v));
+      // What the groups share comes once, unlabelled.
+      expect(text).toMatch(/^process_cpu_user_seconds_total \d/m);
+      expect(text).toMatch(/^raftkv_build_info\{version="[^"]+",node_version="[^"]+"\} 1$/m);
+    }
+    expect(Object.fromEntries(leaders)).toEqual({ 0: 1, 1: 1, 2: 1, 3: 1 });
+  });
+
   it('ioredis Cluster writes 1000 keys and reads each back from its own group', async () => {
     const c = new Cluster([{ host: '127.0.0.1', port: cluster.nodes[1].port }], { scaleReads: 'master' });
     closers.push(() => c.disconnect());
@@ -432,5 +458,21 @@ describe('POST /v1/shards/:id/transfer-leader', () => {
     await cluster.kill9(idle!);
     for (const h of others) await waitFor(async () => (await health(h)).every((x) => x === 'failed'), 5000, `${h.id} to report ${idle!.id} failed`);
     expect((await waitShardLeaders(cluster, { among: others, epoch: list.epoch })).shards.map((g) => g.leader)).toEqual(list.shards.map((g) => g.leader));
+  });
+
+  it('FLUSHALL on a node leading two groups empties both, and no other group', async () => {
+    const byLeader = new Map<string, number[]>();
+    for (const g of dataShards(list)) byLeader.set(g.leader!, [...(byLeader.get(g.leader!) ?? []), g.id]);
+    const [twice] = [...byLeader].find(([, gs]) => gs.length === 2)!;
+    const [once] = [...byLeader].find(([, gs]) => gs.length === 1)!;
+    const both = plain(cluster.node(twice));
+    const other = plain(cluster.node(once));
+    const kept = await other.dbsize();
+    expect(await both.dbsize()).toBeGreaterThan(0);
+    expect(kept).toBeGreaterThan(0);
+    expect(await both.flushall()).toBe('OK');
+    expect(await both.dbsize()).toBe(0);
+    expect(await both.keys('*')).toEqual([]);
+    expect(await other.dbsize()).toBe(kept);
   });
 });

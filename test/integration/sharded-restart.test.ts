@@ -9,7 +9,7 @@
  * its leader on the node the map hints.
  */
 import { readFileSync } from 'node:fs';
-import { Cluster } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
 import { dataShards, type ShardList, waitShardLeaders, waitShardsCaughtUp } from '../support/shards.ts';
@@ -155,5 +155,42 @@ describe('a node hosting 10 groups (9 data + metadata)', () => {
     await waitFor(() => w.ok() >= 300, 30_000, '300 writes after the restart');
     await w.stop();
     await expectAllAcked();
+  }, 180_000);
+
+  it("CONFIG SET requirepass is the cluster's: group 0 holds it, every node asks for it, also after every node restarts", async () => {
+    const metadataLeader = cluster.node(list.shards.find((g) => g.id === 0)!.leader!);
+    const other = cluster.nodes.find((h) => h !== metadataLeader)!;
+    // Elsewhere it answers MOVED to group 0's leader, naming a slot that node serves.
+    const elsewhere = new Redis({ host: '127.0.0.1', port: other.port, maxRetriesPerRequest: 0 });
+    const moved = await elsewhere.config('SET', 'requirepass', 'pw-0').catch((e: Error) => e.message);
+    elsewhere.disconnect();
+    expect(moved).toMatch(new RegExp(`^MOVED \\d+ 127\\.0\\.0\\.1:${metadataLeader.port}$`));
+    const slot = Number(String(moved).split(' ')[1]);
+    expect(dataShards(list).find((g) => g.slots.some(([a, b]) => slot >= a && slot <= b))?.leader).toBe(metadataLeader.id);
+
+    const admin = new Redis({ host: '127.0.0.1', port: metadataLeader.port, maxRetriesPerRequest: 0 });
+    expect(await admin.config('SET', 'requirepass', 'pw-sharded')).toBe('OK');
+    admin.disconnect();
+    cluster.httpToken = 'pw-sharded';
+    const asks = async (h: NodeHandle) => {
+      const r = new Redis({ host: '127.0.0.1', port: h.port, maxRetriesPerRequest: 0, lazyConnect: true, enableReadyCheck: false });
+      r.on('error', () => {});
+      try {
+        await r.connect();
+        const refused = await r.get('k').catch((e: Error) => e.message);
+        const authed = await r.auth('pw-sharded');
+        return [String(refused).split(' ')[0], authed];
+      } finally {
+        r.disconnect();
+      }
+    };
+    for (const h of cluster.nodes) await waitFor(async () => (await asks(h))[0] === 'NOAUTH', 5000, `${h.id} to ask for the password`);
+
+    await Promise.all(cluster.nodes.map((h) => cluster.signal(h, 'SIGTERM')));
+    for (const h of cluster.nodes) cluster.spawn(h);
+    await Promise.all(cluster.nodes.map((h) => cluster.waitHttp(h)));
+    list = await waitShardLeaders(cluster, { timeoutMs: 60_000 });
+    // From the first request after the restart, on every node: no moment under the flags.
+    for (const h of cluster.nodes) expect(await asks(h)).toEqual(['NOAUTH', 'OK']);
   }, 180_000);
 });

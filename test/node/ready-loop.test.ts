@@ -156,4 +156,58 @@ describe('ReadyLoop', () => {
     await h.turn();
     expect(h.applied).toEqual([11, 12, 13]);
   });
+
+  // Issue 15's waterfall: a leader's commit Ready sent its commit Apps before the replies its
+  // applies released, and their frames' writes cost every single-client SET ~0.2 ms.
+  it("sends a leader's commit-only messages after the replies its applies release, in order with later sends", async () => {
+    const events: string[] = [];
+    const queue: Ready[] = [];
+    const raw = { hasReady: () => queue.length > 0, ready: () => queue.shift()!, advance: () => {} } as unknown as RawNode;
+    const loop = new ReadyLoop({
+      raw,
+      role: () => Role.Leader,
+      onSoftState: () => {},
+      // As the transport does: a send's frame is written in a microtask.
+      send: (ms) => queueMicrotask(() => events.push(...ms.map((m) => `send ${m.type}@${m.index}`))),
+      save: () => Promise.resolve(),
+      saved: () => {},
+      // A caller waiting on the entry, answered from a promise reaction as the RESP server does.
+      applyCommitted: (rd) => {
+        for (const e of rd.committedEntries) void Promise.resolve().then(() => queueMicrotask(() => events.push(`reply ${e.index}`)));
+      },
+      beforeReady: () => {},
+      installSnapshot: async () => {},
+      afterAdvance: () => {},
+      fail: (err) => {
+        throw err;
+      },
+    });
+    const turn = () => new Promise<void>((r) => setImmediate(r));
+    queue.push(ready({ hardState: { term: 1, vote: 'n1', commit: 0 }, mustSync: true }));
+    loop.schedule();
+    await turn();
+    await turn();
+    const commit = ready({ hardState: { term: 1, vote: 'n1', commit: 5 }, committedEntries: [ent(5)], messages: [msg(MessageType.App, 5)] });
+    queue.push(commit);
+    loop.schedule();
+    await turn();
+    await turn();
+    expect(events).toEqual(['reply 5', `send ${MessageType.App}@5`]);
+    // Held messages go out ahead of anything sent after them, before the turn ends.
+    events.length = 0;
+    queue.push({ ...commit, committedEntries: [ent(6)], messages: [msg(MessageType.App, 6)] });
+    queue.push(ready({ entries: [ent(7)], mustSync: true, messages: [msg(MessageType.App, 7)] }));
+    loop.schedule();
+    await turn();
+    await turn();
+    expect(events.filter((e) => e.startsWith('send'))).toEqual([`send ${MessageType.App}@6`, `send ${MessageType.App}@7`]);
+    // A read-confirmation round is not held: a read waits for it.
+    events.length = 0;
+    const beat = { ...msg(MessageType.Heartbeat), context: new Uint8Array([1]) };
+    queue.push({ ...commit, committedEntries: [ent(8)], messages: [beat] });
+    loop.schedule();
+    await turn();
+    await turn();
+    expect(events).toEqual([`send ${MessageType.Heartbeat}@0`, 'reply 8']);
+  });
 });

@@ -63,6 +63,23 @@ describe('NodeSettings', () => {
     expect(cfg.requirepass).toBe('later');
   });
 
+  it("on a multi-group node only group 0's settings are the node's: a data group's snapshot or replay changes nothing", () => {
+    const { cfg, lines } = setup({ requirepass: 'flag-pw' });
+    const log = pino({ level: 'silent' });
+    const seen: number[] = [];
+    const metadata = new NodeSettings(cfg, log, { adopts: true, adopted: (c) => seen.push(c.maxmemory) });
+    const data = new NodeSettings(cfg, log, { adopts: false });
+    metadata.applied(3, { requirepass: 'cluster-pw', maxmemory: 1000 }, []);
+    expect([cfg.requirepass, seen]).toEqual(['cluster-pw', [1000]]);
+    // Shared cfg: a data group whose state never set a password must not bring the flag back.
+    data.restored({});
+    data.atCommit({}, [normal(2, [config(['requirepass', 'old'])])]);
+    data.caughtUp(2, {});
+    data.applied(4, { requirepass: 'data-pw' }, []);
+    expect([cfg.requirepass, cfg.maxmemory]).toEqual(['cluster-pw', 1000]);
+    expect(lines).toEqual([]);
+  });
+
   it('logs ignored pairs by name and never a password', () => {
     const { lines, settings } = setup();
     settings.applied(2, { requirepass: 'hunter2' }, [{ name: 'maxmemory', why: 'not a byte count' }]);

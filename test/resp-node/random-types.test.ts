@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterHarness } from '../support/cluster-harness.ts';
 import { RedisServer } from '../support/redis-server.ts';
-import { firstDifference, formatScript, hashScript, type ScriptCommand, setScript, shrinkScript } from '../support/type-scripts.ts';
+import { firstDifference, formatScript, hashScript, listScript, type ScriptCommand, setScript, shrinkScript } from '../support/type-scripts.ts';
 
 let redis: RedisServer;
 const cluster = new ClusterHarness({ nodes: 1 });
@@ -47,4 +47,5 @@ async function check(kind: string, make: (seed: number) => ScriptCommand[]): Pro
 describe('random command scripts answer like redis-server 7.0', () => {
   it('hashes', () => check('hash', (seed) => hashScript(seed, 250)), 120_000);
   it('sets', () => check('set', (seed) => setScript(seed, 250)), 120_000);
+  it('lists', () => check('list', (seed) => listScript(seed, 250)), 120_000);
 });

@@ -5,7 +5,7 @@
  * script down to a minimal one that still differs there (ddmin over the commands, as
  * test/sim/shrink.ts cuts a run's steps). Seeds are splitmix32's, so a seed names a script.
  *
- *   const diff = await firstDifference(ourPort, redisPort, hashScript(seed, 200)); // or setScript
+ *   const diff = await firstDifference(ourPort, redisPort, hashScript(seed, 200)); // or setScript, listScript
  *   if (diff) console.log(formatScript(await shrinkScript(ourPort, redisPort, script)));
  */
 
@@ -173,6 +173,86 @@ export function setScript(seed: number, length: number): ScriptCommand[] {
         break;
       default:
         script.push(cmd('exact', pick(['get', 'hget', 'hlen']), k, ...(r.next() < 0.5 ? [] : ['x'])));
+    }
+  }
+  return script;
+}
+
+/**
+ * A list script: a few keys (one a string), elements from a small alphabet (so LREM, LPOS and
+ * LINSERT find them, repeated), indexes in and out of range, both ends, counts, and the moves
+ * between lists. Every reply of a list command is deterministic, so all compare exactly.
+ */
+export function listScript(seed: number, length: number): ScriptCommand[] {
+  const r = new SplitMix32(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[r.int(0, xs.length - 1)];
+  const key = () => pick(['l1', 'l1', 'l2', 'l3', 'str', 'none']);
+  const element = () => pick(['a', 'b', 'c', 'a', '', '007', '1', 'long'.repeat(r.int(1, 20))]);
+  const index = () => pick([() => r.int(-6, 6), () => r.int(-40, 40), () => pick(['x', '9223372036854775807', '-9223372036854775808'])])();
+  const end = () => pick(['left', 'right', 'LEFT', 'up']);
+  const some = (f: () => string, max = 4) => Array.from({ length: r.int(1, max) }, f);
+  const script: ScriptCommand[] = [cmd('exact', 'set', 'str', 'string')];
+  for (let i = 0; i < length; i++) {
+    const k = key();
+    switch (r.int(0, 19)) {
+      case 0:
+      case 1:
+      case 2:
+        script.push(cmd('exact', pick(['lpush', 'rpush']), k, ...some(element, 8)));
+        break;
+      case 3:
+        script.push(cmd('exact', pick(['lpushx', 'rpushx']), k, ...some(element)));
+        break;
+      case 4:
+        script.push(cmd('exact', pick(['lpop', 'rpop']), k, ...(r.next() < 0.5 ? [] : [pick([0, 1, 2, 5, -1, 'x'])])));
+        break;
+      case 5:
+        script.push(cmd('exact', 'lrange', k, index(), index()));
+        break;
+      case 6:
+        script.push(cmd('exact', pick(['llen', 'type', 'exists']), k));
+        break;
+      case 7:
+        script.push(cmd('exact', 'lindex', k, index()));
+        break;
+      case 8:
+        script.push(cmd('exact', 'lset', k, index(), element()));
+        break;
+      case 9:
+        script.push(cmd('exact', 'lrem', k, pick([0, 1, -1, 2, -2, 'x']), element()));
+        break;
+      case 10:
+        script.push(cmd('exact', 'ltrim', k, index(), index()));
+        break;
+      case 11:
+        script.push(cmd('exact', 'linsert', k, pick(['before', 'after', 'AFTER', 'x']), element(), element()));
+        break;
+      case 12: {
+        const opts = r.next() < 0.5 ? [] : ['rank', pick([1, -1, 2, -2, 0])];
+        if (r.next() < 0.5) opts.push('count', pick([0, 1, 2]));
+        if (r.next() < 0.3) opts.push('maxlen', pick([0, 1, 3]));
+        script.push(cmd('exact', 'lpos', k, element(), ...opts));
+        break;
+      }
+      case 13:
+        script.push(cmd('exact', 'lmove', k, key(), end(), end()));
+        break;
+      case 14:
+        script.push(cmd('exact', 'rpoplpush', k, key()));
+        break;
+      case 15: {
+        const keys = some(key, 3);
+        script.push(cmd('exact', 'lmpop', keys.length, ...keys, end(), ...(r.next() < 0.5 ? [] : ['count', pick([1, 3, 0])])));
+        break;
+      }
+      case 16:
+        script.push(cmd('exact', 'object', 'encoding', k));
+        break;
+      case 17:
+        script.push(cmd('exact', 'del', k));
+        break;
+      default:
+        script.push(cmd('exact', pick(['get', 'hget', 'scard']), k, ...(r.next() < 0.5 ? [] : ['x'])));
     }
   }
   return script;

@@ -8,8 +8,8 @@
  * chunks at the ends stay open (arrays of strings), so pushes and pops there are O(1) amortised
  * (a chunk is packed or unpacked, O(CHUNK), once per CHUNK pushes or pops in one direction; a
  * push/pop pair alternating across a chunk boundary pays O(CHUNK) each, a bounded constant).
- * Set is O(CHUNK); insert and remove in the middle, LREM and a full LTRIM are O(n); range is
- * O(m + CHUNK).
+ * Set is O(CHUNK); insert is O(distance to the nearer end); remove in the middle, LREM and a
+ * full LTRIM are O(n); range is O(m + CHUNK).
  *
  * Elements read from a packed chunk are slices of its string (V8 keeps the chunk alive while a
  * slice lives); lists hand them to replies, and a chunk that takes one in is packed anew.
@@ -21,6 +21,8 @@
  * test/kv/structs/structs.bench.ts). Indexes are 0-based from the head; callers resolve
  * Redis's negative indexes first.
  */
+
+import type { CollectionImage } from './image.ts';
 
 export const CHUNK = 32;
 export const DEQUE_BASE = 150;
@@ -85,9 +87,64 @@ export class Deque {
   private len = 0; // elements
 
   readonly encoding = 'quicklist';
+  /** How many elements pushBack puts in the first chunk: CHUNK, except while a restore rebuilds its shape. */
+  private firstCap = CHUNK;
 
   get length(): number {
     return this.len;
+  }
+
+  /** The element count, as every collection names it (Keyspace and the write helpers use it). */
+  get size(): number {
+    return this.len;
+  }
+
+  /** COPY: an independent list with the same elements, chunk shape and bytes. O(n). */
+  clone(): Deque {
+    const d = new Deque();
+    d.lengthSum = this.lengthSum;
+    d.rebuild(this.range(0, this.len - 1));
+    return d;
+  }
+
+  /**
+   * The elements head to tail, for a snapshot, read through its chunks: the live ones (valid
+   * until the next change, which preserves a copy first) or, with `copy`, chunks as they are
+   * now: a packed chunk's string is shared (strings do not change), only the open ones (at most
+   * four) are copied. O(n / CHUNK) either way, not O(n); `at` unpacks one chunk at a time.
+   */
+  image(copy: boolean): CollectionImage {
+    const chunks: Chunk[] = [];
+    for (let ci = 0; ci < this.count; ci++) {
+      const c = this.chunk(ci);
+      if (!copy) chunks.push(c);
+      else if (c.items) chunks.push(new Chunk(c.items.slice()));
+      else chunks.push(Object.assign(new Chunk([]), { items: null, data: c.data, n: c.n }));
+    }
+    const first = chunks.length ? chunks[0].n : 0;
+    // The chunk last read: its index, its first element's position and its elements.
+    let at = -1;
+    let start = 0;
+    let items: string[] = [];
+    const element = (e: number): string => {
+      if (at < 0 || e < start || e >= start + items.length) {
+        at = e < first ? 0 : 1 + Math.floor((e - first) / CHUNK);
+        start = at === 0 ? 0 : first + (at - 1) * CHUNK;
+        const c = chunks[at];
+        items = c.items ?? unpack(c.data);
+      }
+      return items[e - start];
+    };
+    return { type: 'list', hashtable: false, members: [], values: null, head: first, count: this.len, at: element };
+  }
+
+  /**
+   * A restore rebuilding a list of `head` elements in its first chunk (its image's `head`): the
+   * pushBacks that follow fill that chunk to `head` and every later one to CHUNK, which is the
+   * shape, the packed chunks and so the bytes the list had. `restoring(CHUNK)` ends it.
+   */
+  restoring(head: number): void {
+    this.firstCap = Math.max(1, Math.min(CHUNK, head));
   }
 
   /** Element i (0 <= i < length), or undefined. */
@@ -112,7 +169,7 @@ export class Deque {
 
   pushBack(v: string): void {
     let tail = this.count ? this.chunk(this.count - 1) : undefined;
-    if (!tail || tail.n === CHUNK) {
+    if (!tail || tail.n === (this.count === 1 ? this.firstCap : CHUNK)) {
       tail = new Chunk([]);
       this.ringPush(tail, false);
       this.settleAfterGrowth(false);
@@ -174,20 +231,23 @@ export class Deque {
     return out;
   }
 
-  /** Inserts v so that it becomes element i (0 <= i <= length). O(n). */
+  /**
+   * Inserts v so that it becomes element i (0 <= i <= length): the elements between i and the
+   * nearer end are popped and pushed back around it, O(min(i, length - i)), so LINSERT near
+   * either end of a long list costs what Redis's does, not a rebuild.
+   */
   insert(i: number, v: string): void {
-    if (i <= 0) {
+    if (i <= this.len / 2) {
+      const moved: string[] = [];
+      for (let k = 0; k < i; k++) moved.push(this.popFront() as string);
       this.pushFront(v);
+      for (let k = moved.length - 1; k >= 0; k--) this.pushFront(moved[k]);
       return;
     }
-    if (i >= this.len) {
-      this.pushBack(v);
-      return;
-    }
-    const all = this.range(0, this.len - 1);
-    all.splice(i, 0, v);
-    this.lengthSum += v.length;
-    this.rebuild(all);
+    const moved: string[] = [];
+    for (let k = Math.min(this.len, this.len - i); k > 0; k--) moved.push(this.popBack() as string);
+    this.pushBack(v);
+    for (let k = moved.length - 1; k >= 0; k--) this.pushBack(moved[k]);
   }
 
   /** Removes and returns element i. O(n). */
@@ -238,6 +298,18 @@ export class Deque {
     const tail = this.len - 1 - stop;
     for (let k = 0; k < tail; k++) this.popBack();
     for (let k = 0; k < start; k++) this.popFront();
+  }
+
+  /** The first position holding v, or -1: a scan chunk by chunk, O(position + CHUNK). */
+  indexOf(v: string): number {
+    let base = 0;
+    for (let ci = 0; ci < this.count; ci++) {
+      const c = this.chunk(ci);
+      const k = (c.items ?? unpack(c.data)).indexOf(v);
+      if (k >= 0) return base + k;
+      base += c.n;
+    }
+    return -1;
   }
 
   *[Symbol.iterator](): IterableIterator<string> {

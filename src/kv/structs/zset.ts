@@ -10,7 +10,8 @@
  * - `listpack`: two sorted parallel arrays of exact size (tight.ts), no index; lookups scan (at most 128 entries by
  *   default, zset-max-listpack-entries / zset-max-listpack-value);
  * - `skiplist`: a ScoreTree for the order (an order-statistic B+tree, not a skiplist: see
- *   score-tree.ts for why; the name is Redis's), and for ZSCORE in O(1) a Map member -> position
+ *   score-tree.ts for why; the name is Redis's), and for ZSCORE in O(1) a map member -> position
+ *   (member-index.ts: Maps that never rehash a million entries in one slice)
  *   in two dense arrays (members, scores) with swap-remove: a Map of small integers stores no
  *   boxed double per entry, and positions give ZRANDMEMBER O(1) picks and ZSCAN a cursor.
  * A listpack set converts when an add would take it past maxEntries or a member is longer than
@@ -25,6 +26,8 @@
  * their lengths, never by walking them.
  */
 import type { Rng } from '../ops.ts';
+import type { CollectionImage } from './image.ts';
+import { MemberIndex } from './member-index.ts';
 import { pickIndices } from './random.ts';
 import { type Before, pairLess, ScoreTree } from './score-tree.ts';
 import { withInserted, withInsertedScore, withRemoved, withRemovedScore } from './tight.ts';
@@ -72,6 +75,13 @@ const DEFAULT_LIMITS: ZSetLimits = {
 };
 
 export class SortedSet {
+  /** Restores a snapshot's skiplist as one, whatever its size: later edits then act as they did. */
+  static skiplist(): SortedSet {
+    const z = new SortedSet();
+    z.convert();
+    return z;
+  }
+
   /** Accounted heap bytes, kept up to date on every change. */
   bytes = ZSET_BASE;
   private memberBytes = 0;
@@ -80,7 +90,7 @@ export class SortedSet {
   private lpMembers: string[] | null = [];
   // skiplist encoding
   /** Member -> position in posMembers/posScores (a small integer: no boxed double per entry). */
-  private dict: Map<string, number> | null = null;
+  private dict: MemberIndex | null = null;
   private posMembers: string[] = [];
   private posScores: number[] = [];
   private tree: ScoreTree | null = null;
@@ -264,6 +274,41 @@ export class SortedSet {
     }
   }
 
+  /**
+   * COPY: an independent sorted set with the same members, positions, encoding and bytes. The
+   * tree is rebuilt by inserts (O(n log n)): its shape is not observable, only its order.
+   */
+  clone(): SortedSet {
+    const z = new SortedSet(this.limits);
+    z.bytes = this.bytes;
+    z.memberBytes = this.memberBytes;
+    if (!this.tree) {
+      z.lpScores = this.lpScores!.slice();
+      z.lpMembers = this.lpMembers!.slice();
+      return z;
+    }
+    const tree = new ScoreTree(this.limits.treeNodeMax);
+    for (let i = 0; i < this.posMembers.length; i++) tree.insert(this.posScores[i], this.posMembers[i]);
+    z.tree = tree;
+    z.dict = this.dict!.clone();
+    z.posMembers = this.posMembers.slice();
+    z.posScores = this.posScores.slice();
+    z.lpScores = z.lpMembers = null;
+    return z;
+  }
+
+  /**
+   * The members and scores for a snapshot: a listpack in order, a skiplist by position (so a
+   * restore that adds them in that order rebuilds the same positions, hence the same ZSCAN
+   * cursors and random picks). Live arrays (valid until the next change) or, with `copy`, copies.
+   */
+  image(copy: boolean): CollectionImage {
+    const skiplist = this.tree !== null;
+    const members = skiplist ? this.posMembers : this.lpMembers!;
+    const scores = skiplist ? this.posScores : this.lpScores!;
+    return { type: 'zset', hashtable: skiplist, members: copy ? members.slice() : members, values: null, scores: copy ? scores.slice() : scores };
+  }
+
   /** For tests: the tree's own invariants. */
   check(): void {
     this.tree?.check();
@@ -331,7 +376,7 @@ export class SortedSet {
 
   private convert(): void {
     const tree = new ScoreTree(this.limits.treeNodeMax);
-    const dict = new Map<string, number>();
+    const dict = new MemberIndex();
     const scores = this.lpScores!;
     const members = this.lpMembers!;
     for (let i = 0; i < scores.length; i++) {

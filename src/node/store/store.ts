@@ -226,6 +226,15 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
     }
   }
 
+  /** Group 0 adopted the cluster-wide settings: every data group's state machine follows. */
+  private settingsAdopted(c: Readonly<Pick<NodeConfig, 'maxmemory' | 'maxmemoryPolicy'>>): void {
+    for (const [id, node] of this.groups) {
+      if (id === METADATA_GROUP) continue;
+      node.kv.maxmemory = c.maxmemory;
+      node.kv.policy = c.maxmemoryPolicy;
+    }
+  }
+
   private async openGroup(id: number): Promise<RaftNode> {
     const { cfg, transport, peers } = this;
     const log = this.log.child({ group: id });
@@ -244,6 +253,9 @@ export class NodeStore extends EventEmitter<{ publish: [PublishEvent, RaftNode];
           members: addressBook(cfg),
           kv: { countSlots: id !== METADATA_GROUP },
           scheduler: this.turn,
+          // Group 0 holds the cluster-wide settings (CONFIG SET goes there, like PUBLISH); the
+          // data groups' state machines take maxmemory and the policy from the node.
+          settings: id === METADATA_GROUP ? { adopts: true, adopted: (c) => this.settingsAdopted(c) } : { adopts: false },
         });
       },
       true,

@@ -7,9 +7,11 @@ import { CLUSTER_COMMANDS } from './data/cluster.ts';
 import { CONNECTION_COMMANDS } from './data/connection.ts';
 import { GENERIC_COMMANDS } from './data/generic.ts';
 import { HASH_COMMANDS } from './data/hash.ts';
+import { LIST_COMMANDS } from './data/list.ts';
 import { PUBSUB_COMMANDS } from './data/pubsub.ts';
 import { SERVER_COMMANDS } from './data/server.ts';
 import { SET_COMMANDS } from './data/set.ts';
+import { SORTED_SET_COMMANDS } from './data/sorted-set.ts';
 import { STRING_COMMANDS } from './data/string.ts';
 import { TRANSACTIONS_COMMANDS } from './data/transactions.ts';
 import { COMMAND_FLAGS, type CommandData, type CommandFlag, type CommandSpec } from './spec.ts';
@@ -24,6 +26,8 @@ const DATA = {
   ...CLUSTER_COMMANDS,
   ...HASH_COMMANDS,
   ...SET_COMMANDS,
+  ...LIST_COMMANDS,
+  ...SORTED_SET_COMMANDS,
 } as const;
 
 type Data = typeof DATA;

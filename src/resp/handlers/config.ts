@@ -193,6 +193,8 @@ export const configSet: LocalHandler = (ctx, conn, argv) => {
   if (pairs.length === 0) return applyLocal();
   const bytes = entryBytes(argv);
   if (bytes > ctx.maxEntryBytes) return ctx.entryTooBig(bytes);
-  // Keyless, so a follower's MOVED names slot 0, as for FLUSHALL.
-  return ctx.write(conn, [{ type: 'config', pairs }]).then(applyLocal, (err: unknown) => runtimeErrorReply(ctx.node, err, 0, conn.tls));
+  // Keyless, so a follower's MOVED names slot 0, as for FLUSHALL; on a multi-group node it goes
+  // to group 0's leader, naming a slot that node serves.
+  const slot = ctx.metadataOwner?.().slot ?? 0;
+  return ctx.write(conn, [{ type: 'config', pairs }]).then(applyLocal, (err: unknown) => runtimeErrorReply(ctx.node, err, slot, conn.tls));
 };

@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import type { KvOp, KvResult, WatchedKey } from '../../kv/index.ts';
 import type { RaftNode } from '../../node/raft-node.ts';
 import { SingleGroupView } from '../cluster/single-group.ts';
-import type { ClusterView } from '../cluster/view.ts';
+import type { ClusterView, SlotOwner } from '../cluster/view.ts';
 import { commandSlot } from '../commands/keys.ts';
 import type { CommandSpec } from '../commands/spec.ts';
 import type { HandlerName } from '../commands/table.ts';
@@ -65,6 +65,9 @@ interface ConnOrder {
 type BatchedRead = KvPlan | DirectRead;
 
 const noop = (): void => {};
+
+/** Writes a multi-group node proposes in every group it leads (writeNodeWide). */
+const NODE_WIDE_WRITES = new Set(['flushall', 'flushdb']);
 const ABORTED: KvResult = { type: 'aborted' };
 
 /**
@@ -117,6 +120,12 @@ export class NodeContext {
    * single-group node, whose one group is the node.
    */
   nodeWide: (() => readonly { readonly group: number; readonly node: RaftNode }[]) | undefined = undefined;
+  /**
+   * On a multi-group node's metadata-group dispatcher, who serves PUBLISH and CONFIG SET: group 0
+   * (on every node) and the slot a MOVED names, one its leader serves so a client's slot cache
+   * stays right (sharded-dispatcher.ts). Unset elsewhere: they go to slot 0's owner.
+   */
+  metadataOwner: (() => { readonly owner: SlotOwner<RaftNode>; readonly slot: number }) | undefined = undefined;
   private readonly orders = new WeakMap<ClientConn, ConnOrder>();
   private readonly batches: ReadBatches<BatchedRead>;
   /** A lookup's reply (GET and its kin), counted in keyspace_hits/misses as Redis counts it. */
@@ -249,6 +258,10 @@ export class NodeContext {
     if (readOnly(plan.ops)) return this.readAlone(conn, plan, cmd, argv);
     const bytes = entryBytes(argv);
     if (bytes > this.maxEntryBytes) return this.entryTooBig(bytes);
+    if (this.nodeWide !== undefined && NODE_WIDE_WRITES.has(cmd.name)) {
+      const groups = this.nodeWide();
+      if (groups.length > 1) return this.writeNodeWide(conn, plan, groups);
+    }
     // A deferred reply rather than a promise of one: a write's reply reaches the connection
     // one promise reaction sooner, and without the promise and closures the connection would
     // add around it.
@@ -256,6 +269,26 @@ export class NodeContext {
     this.write(conn, plan.ops).then(
       (results) => this.settle(conn, reply, () => plan.reply(results)),
       (err: unknown) => this.settle(conn, reply, () => runtimeErrorReply(this.node, err, commandSlot(cmd, argv), conn.tls)),
+    );
+    return reply;
+  }
+
+  /**
+   * FLUSHALL on a multi-group node: one entry in each group this node leads (Redis Cluster
+   * flushes all of a node's slots). Not atomic across the groups, as no cross-group write is;
+   * the reply is the first failure's, else the plan's.
+   */
+  private writeNodeWide(conn: ClientConn, plan: KvPlan, groups: ReturnType<NonNullable<NodeContext['nodeWide']>>): DeferredReply {
+    const reply = conn.defer();
+    let failed: { node: RaftNode; err: unknown } | undefined;
+    const each = groups.map(({ node }) =>
+      (node === this.node ? this.write(conn, plan.ops) : node.propose(plan.ops)).catch((err: unknown) => {
+        failed ??= { node, err };
+        return [] as KvResult[];
+      }),
+    );
+    void Promise.all(each).then((results) =>
+      this.settle(conn, reply, () => (failed ? runtimeErrorReply(failed.node, failed.err, 0, conn.tls) : plan.reply(results[0]))),
     );
     return reply;
   }

@@ -97,9 +97,14 @@ export function createGuard(ctx: NodeContext, proxied: (conn: ClientConn) => boo
       slot = s;
     }
     if (need !== null) {
-      const owner = eager && slot === KEYLESS && NODE_WIDE.has(cmd.name) ? (view.localLeader() ?? view.owner(0)) : view.owner(Math.max(slot, 0));
+      const publish = cmd.name === 'publish' && ctx.metadataOwner !== undefined ? ctx.metadataOwner() : undefined;
+      const owner = publish
+        ? publish.owner
+        : eager && slot === KEYLESS && NODE_WIDE.has(cmd.name)
+          ? (view.localLeader() ?? view.owner(0))
+          : view.owner(Math.max(slot, 0));
       const verdict = verdictOf(owner, need, conn, proxied);
-      if (verdict !== 'run') return refusal(verdict, view.self, owner, eager ? Math.max(slot, 0) : commandSlot(cmd, argv), conn.tls);
+      if (verdict !== 'run') return refusal(verdict, view.self, owner, publish ? publish.slot : eager ? Math.max(slot, 0) : commandSlot(cmd, argv), conn.tls);
     } else if (slot !== KEYLESS && REPLICA_COMMANDS.has(cmd.name)) {
       const owner = view.owner(slot);
       if (owner === undefined) return ROUTING_ERRORS.slotUnbound;

@@ -5,6 +5,7 @@
  * the state machine does the rest (src/kv/type-writes.ts, type-reads.ts). Replies that Redis
  * sends as sets are RESP3 sets (`~`).
  */
+import { OP_INT_MAX } from '../../kv/codec-types.ts';
 import { ERR, ERR_RANDOM_COUNT, type KvResult, MAX_RANDOM_COUNT, type OpOf, SET_MODE } from '../../kv/index.ts';
 import { R, type Reply } from '../reply.ts';
 import { int64, isReply, option, SYNTAX_ERROR } from './args.ts';
@@ -26,7 +27,7 @@ const spop: KvCompiler = (_ctx, argv) => {
   if (argv.length > 3) return SYNTAX_ERROR;
   const n = int64(argv[2]);
   if (n === null || n < 0n) return NOT_POSITIVE;
-  const count = n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
+  const count = n > BigInt(OP_INT_MAX) ? OP_INT_MAX : Number(n);
   return single({ type: 'spop', key: argv[1], count }, setReply);
 };
 
@@ -38,7 +39,7 @@ const srandmember: KvCompiler = (_ctx, argv) => {
   if (n === null) return R.error(ERR.notInteger);
   if (n < -LONG_MAX) return R.error(`ERR value is out of range, value must between ${-LONG_MAX} and ${LONG_MAX}`);
   if (n < -BigInt(MAX_RANDOM_COUNT)) return R.error(ERR_RANDOM_COUNT);
-  const count = n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
+  const count = n > BigInt(OP_INT_MAX) ? OP_INT_MAX : Number(n);
   return single({ type: 'srandmember', key: argv[1], count });
 };
 
@@ -53,7 +54,7 @@ const sintercard: KvCompiler = (_ctx, argv) => {
     if (option(argv[i]) === 'limit' && i < argv.length - 1) {
       const l = int64(argv[++i]);
       if (l === null || l < 0n) return R.error("ERR LIMIT can't be negative");
-      limit = l > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(l);
+      limit = l > BigInt(OP_INT_MAX) ? OP_INT_MAX : Number(l);
     } else return SYNTAX_ERROR;
   }
   return single({ type: 'sintercard', keys: argv.slice(2, 2 + numkeys), limit });

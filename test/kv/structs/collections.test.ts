@@ -46,6 +46,8 @@ describe('Deque against an array', () => {
         } else if (op === 5) {
           const i = rng.int(-1, n);
           expect(d.get(i), ctx).toBe(i >= 0 ? model[i] : undefined);
+          const v = value(rng);
+          expect(d.indexOf(v), ctx).toBe(model.indexOf(v));
         } else if (op === 6) {
           const i = rng.int(-1, n);
           const v = value(rng);
@@ -81,7 +83,20 @@ describe('Deque against an array', () => {
         expect(d.length, ctx).toBe(model.length);
         const packed = d.check(); // chunk shape; elements in packed chunks
         mostPacked = Math.max(mostPacked, packed);
-        if (step % 500 === 0) expect([...d], ctx).toEqual(model);
+        if (step % 500 === 0) {
+          expect([...d], ctx).toEqual(model);
+          // A snapshot's image, live or copied, read in order and at random positions.
+          const img = d.image(rng.chance(0.5));
+          expect(img.count, ctx).toBe(model.length);
+          expect(
+            Array.from({ length: model.length }, (_, e) => img.at?.(e)),
+            ctx,
+          ).toEqual(model);
+          for (let k = 0; k < 20 && model.length > 0; k++) {
+            const e = rng.int(0, model.length - 1);
+            expect(img.at?.(e), ctx).toBe(model[e]);
+          }
+        }
         const open = model.length - packed;
         expect(d.bytes, ctx).toBe(model.reduce((s, v) => s + v.length, DEQUE_BASE + open * OPEN_ENTRY + packed * PACKED_ENTRY));
       }
