@@ -89,6 +89,8 @@ export function registerClusterRoutes(
       applied: s.applied,
       last_index: s.lastIndex,
       snapshot_index: s.snapshotIndex,
+      // The retained log's entry bytes held in memory (the bench's memory breakdown reads it).
+      log_bytes: node.storage.stats().bytes,
       voters: s.voters,
       learners: s.learners,
       members,

@@ -11,6 +11,17 @@ export interface LoadResult {
   p999Ms: number;
   /** CPU the load generator itself used, in cores (1.0 = one core busy the whole run). */
   generatorCpu: number;
+  /**
+   * With --pids (-pids for etcd-load): per server process, user and system CPU seconds in the
+   * measured window from /proc/<pid>/stat (10 ms resolution), and the main thread's part where known.
+   */
+  nodeCpu?: { user: number; system: number; main?: number }[];
+}
+
+/** Server CPU µs per operation in the measured window, summed over the processes; NaN without --pids. */
+export function cpuPerOpUs(r: LoadResult): number {
+  if (!r.nodeCpu || r.nodeCpu.length === 0 || r.ops === 0) return Number.NaN;
+  return (r.nodeCpu.reduce((a, c) => a + c.user + c.system, 0) * 1e6) / r.ops;
 }
 
 /** cluster-load.ts's result: the same, plus where the SETs went and what each node spent. */

@@ -94,6 +94,8 @@ export interface ClusterStatus {
   applied: number;
   last_index: number;
   snapshot_index: number;
+  /** Entry bytes of the retained log held in memory. */
+  log_bytes?: number;
   voters: string[];
   learners: string[];
 }

@@ -1,7 +1,9 @@
 // etcd-load drives a 3-member etcd with the same closed-loop write load the Node generator
 // puts on RaftKV: N clients, each with one Put outstanding, 16-byte values, per-op latency.
 // It talks to the leader's endpoint (as RaftKV's clients talk to its leader) and prints one
-// JSON line in the LoadResult shape of test/bench/load-result.ts.
+// JSON line in the LoadResult shape of test/bench/load-result.ts. With -pids it also reads each
+// member's CPU from /proc/<pid>/stat at the edges of the measured window (nodeCpu), as
+// resp-load.ts does for RaftKV's nodes, so CPU per write compares like with like.
 //
 // Build offline with Debian's packages:
 //
@@ -15,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,16 +28,43 @@ import (
 )
 
 type result struct {
-	System       string  `json:"system"`
-	Clients      int     `json:"clients"`
-	Ops          int     `json:"ops"`
-	Errors       int64   `json:"errors"`
-	Seconds      float64 `json:"seconds"`
-	OpsPerSec    float64 `json:"opsPerSec"`
-	P50Ms        float64 `json:"p50Ms"`
-	P99Ms        float64 `json:"p99Ms"`
-	P999Ms       float64 `json:"p999Ms"`
-	GeneratorCPU float64 `json:"generatorCpu"`
+	System       string    `json:"system"`
+	Clients      int       `json:"clients"`
+	Ops          int       `json:"ops"`
+	Errors       int64     `json:"errors"`
+	Seconds      float64   `json:"seconds"`
+	OpsPerSec    float64   `json:"opsPerSec"`
+	P50Ms        float64   `json:"p50Ms"`
+	P99Ms        float64   `json:"p99Ms"`
+	P999Ms       float64   `json:"p999Ms"`
+	GeneratorCPU float64   `json:"generatorCpu"`
+	NodeCPU      []procCPU `json:"nodeCpu,omitempty"`
+}
+
+type procCPU struct {
+	User   float64 `json:"user"`
+	System float64 `json:"system"`
+}
+
+// procCPUOf reads utime and stime (USER_HZ 100) from /proc/<pid>/stat, after the command name.
+func procCPUOf(pid int) procCPU {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return procCPU{}
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndex(s, ") ")+2:])
+	u, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return procCPU{User: u / 100, System: st / 100}
+}
+
+func procCPUs(pids []int) []procCPU {
+	out := make([]procCPU, len(pids))
+	for i, p := range pids {
+		out[i] = procCPUOf(p)
+	}
+	return out
 }
 
 func cpuSeconds() float64 {
@@ -82,7 +112,14 @@ func main() {
 	seconds := flag.Float64("seconds", 5, "measured duration")
 	warmup := flag.Float64("warmup", 1, "unmeasured warm-up")
 	valueBytes := flag.Int("value-bytes", 16, "value size")
+	pidList := flag.String("pids", "", "comma-separated member pids whose CPU to read over the window")
 	flag.Parse()
+	pids := []int{}
+	for _, p := range strings.Split(*pidList, ",") {
+		if n, err := strconv.Atoi(p); err == nil {
+			pids = append(pids, n)
+		}
+	}
 
 	leader, err := leaderEndpoint(strings.Split(*endpoints, ","))
 	if err != nil {
@@ -135,9 +172,11 @@ func main() {
 	time.Sleep(time.Duration(*warmup * float64(time.Second)))
 	recording.Store(true)
 	cpu0 := cpuSeconds()
+	nodes0 := procCPUs(pids)
 	t0 := time.Now()
 	time.Sleep(time.Duration(*seconds * float64(time.Second)))
 	recording.Store(false)
+	nodes1 := procCPUs(pids)
 	elapsed := time.Since(t0).Seconds()
 	cpu := cpuSeconds() - cpu0
 	stopped.Store(true)
@@ -148,10 +187,14 @@ func main() {
 		all = append(all, l...)
 	}
 	sort.Float64s(all)
+	var nodeCPU []procCPU
+	for i := range pids {
+		nodeCPU = append(nodeCPU, procCPU{User: nodes1[i].User - nodes0[i].User, System: nodes1[i].System - nodes0[i].System})
+	}
 	out, _ := json.Marshal(result{
 		System: "etcd", Clients: *clients, Ops: len(all), Errors: errs.Load(), Seconds: elapsed,
 		OpsPerSec: float64(len(all)) / elapsed, P50Ms: percentile(all, 50), P99Ms: percentile(all, 99),
-		P999Ms: percentile(all, 99.9), GeneratorCPU: cpu / elapsed,
+		P999Ms: percentile(all, 99.9), GeneratorCPU: cpu / elapsed, NodeCPU: nodeCPU,
 	})
 	fmt.Println(string(out))
 }

@@ -19,6 +19,13 @@ export interface EtcdCluster {
   procs: ChildProcess[];
 }
 
+/** Whether this machine can run the etcd rows: the etcd server, and go unless the generator is built. */
+export function etcdAvailable(): boolean {
+  const onPath = (cmd: string) => (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, cmd)));
+  const built = existsSync(BIN) && statSync(BIN).mtimeMs > statSync(SRC).mtimeMs;
+  return onPath('etcd') && (built || onPath('go'));
+}
+
 /** Builds the load generator unless the binary is newer than its source. */
 export async function buildEtcdLoad(): Promise<string> {
   if (existsSync(BIN) && statSync(BIN).mtimeMs > statSync(SRC).mtimeMs) return BIN;
@@ -90,7 +97,20 @@ export async function startEtcd(): Promise<EtcdCluster> {
   throw new Error(`etcd did not become healthy; logs in ${root}`);
 }
 
+/** The Go load generator against the leader; the three members' CPU in the window comes back as `nodeCpu`. */
 export async function etcdLoad(bin: string, cluster: EtcdCluster, clients: number, seconds: number): Promise<LoadResult> {
-  const out = await run(bin, ['-endpoints', cluster.endpoints.join(','), '-clients', String(clients), '-seconds', String(seconds), '-warmup', '1']);
+  const pids = cluster.procs.map((p) => p.pid!).join(',');
+  const out = await run(bin, [
+    '-endpoints',
+    cluster.endpoints.join(','),
+    '-clients',
+    String(clients),
+    '-seconds',
+    String(seconds),
+    '-warmup',
+    '1',
+    '-pids',
+    pids,
+  ]);
   return JSON.parse(out.trim().split('\n').pop()!) as LoadResult;
 }

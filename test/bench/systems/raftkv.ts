@@ -31,8 +31,32 @@ export async function startRaftKV(main?: string, args: string[] = []): Promise<C
   return h;
 }
 
-/** Runs the Node RESP write generator in its own process against the leader. */
-export async function raftkvLoad(leader: NodeHandle, clients: number, seconds: number): Promise<LoadResult> {
-  const out = await run(process.execPath, ['--import', 'tsx', LOAD, '--port', String(leader.port), '--clients', String(clients), '--seconds', String(seconds)]);
+/**
+ * Runs the Node RESP load generator in its own process against the leader: SETs, or a `mix`
+ * (mix.ts); with `pids`, the servers' CPU in the measured window comes back as `nodeCpu`.
+ */
+export async function raftkvLoad(
+  leader: NodeHandle,
+  clients: number,
+  seconds: number,
+  opts: { pids?: number[]; mix?: string; rate?: number } = {},
+): Promise<LoadResult> {
+  const extra = [
+    ...(opts.pids ? ['--pids', opts.pids.join(',')] : []),
+    ...(opts.mix ? ['--mix', opts.mix, '--system', `raftkv-${opts.mix}`] : []),
+    ...(opts.rate ? ['--rate', String(opts.rate)] : []),
+  ];
+  const out = await run(process.execPath, [
+    '--import',
+    'tsx',
+    LOAD,
+    '--port',
+    String(leader.port),
+    '--clients',
+    String(clients),
+    '--seconds',
+    String(seconds),
+    ...extra,
+  ]);
   return JSON.parse(out.trim().split('\n').pop()!) as LoadResult;
 }
