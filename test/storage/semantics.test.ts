@@ -424,3 +424,21 @@ describe('lifecycle', () => {
     expect(st.lastFsyncMs).toBe(fsyncs[0]);
   });
 });
+
+describe('held entries own their bytes', () => {
+  it('an entry that is a view into a larger buffer (the Buffer pool, a received frame) is held as an exact-size copy', async () => {
+    const s = await openStore(await tmpDir());
+    const frame = Buffer.alloc(64 * 1024, 7);
+    const view = frame.subarray(100, 120);
+    const own = new Uint8Array([1, 2, 3]);
+    await s.save({ entries: [ent(1, 1, view), ent(2, 1, own)] });
+    const [a, b] = s.entries(1, 3, Number.POSITIVE_INFINITY);
+    // The view is copied, so the 64 KiB frame is not pinned; bytes and size are unchanged.
+    expect(a.data.buffer.byteLength).toBe(20);
+    expect(Buffer.from(a.data)).toEqual(Buffer.alloc(20, 7));
+    expect(entrySize(a)).toBe(entrySize(ent(1, 1, view)));
+    // Bytes that own their buffer are kept as they are.
+    expect(b.data).toBe(own);
+    await s.close();
+  });
+});
