@@ -4,31 +4,12 @@
  * forms, RESP3 nulls, and clients served in the order they blocked. Every reply compared as
  * bytes, on a one-node RaftKV and on redis-server side by side.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterHarness } from '../support/cluster-harness.ts';
-import { RedisServer } from '../support/redis-server.ts';
-import { c, pause, pending, runScript, type Step } from './support/script.ts';
+import { describe, it } from 'vitest';
+import { c, pause, pending } from './support/script.ts';
+import { sideBySide } from './support/side-by-side.ts';
 
-let redis: RedisServer;
-const single = new ClusterHarness({ nodes: 1 });
-let port = 0;
-
-beforeAll(async () => {
-  const [r, started] = await Promise.allSettled([RedisServer.start(['--databases', '1']), single.start()]);
-  if (r.status === 'fulfilled') redis = r.value;
-  for (const s of [r, started]) if (s.status === 'rejected') throw s.reason;
-  await single.waitLeader();
-  port = single.nodes[0].port;
-}, 60_000);
-
-afterAll(async () => {
-  await Promise.all([redis?.stop(), single.stop()]);
-});
-
-async function run(steps: Step[]): Promise<void> {
-  const mismatches = await runScript(port, redis.port, [c('flushall'), ...steps]);
-  expect(mismatches).toEqual([]);
-}
+const pair = sideBySide();
+const run = pair.run;
 
 describe('blocking pops match redis-server', () => {
   it('argument errors: arity, timeouts, sides, numkeys and COUNT', async () => {

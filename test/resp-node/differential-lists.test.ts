@@ -1,37 +1,11 @@
-/**
- * Differential test of the list commands (issue 14) against a real redis-server 7.0, as
- * differential-sets.test.ts does the sets: the same scripts on both, every reply compared as
- * bytes, argument errors, arity errors, WRONGTYPE, encodings, RESP3 and MULTI included. Then
- * through a follower of a 3-node cluster with `redis-cli -c`, and every replica must hold the
- * same lists.
- */
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
-import { RedisServer } from '../support/redis-server.ts';
 import { RawConn } from './support/resp-bytes.ts';
-import { c, runScript, type Step, scanPage } from './support/script.ts';
+import { c, scanPage } from './support/script.ts';
+import { redisCli, sideBySide } from './support/side-by-side.ts';
 
-let redis: RedisServer;
-const single = new ClusterHarness({ nodes: 1 });
-let port = 0;
-
-beforeAll(async () => {
-  const [r, started] = await Promise.allSettled([RedisServer.start(['--databases', '1']), single.start()]);
-  if (r.status === 'fulfilled') redis = r.value;
-  for (const s of [r, started]) if (s.status === 'rejected') throw s.reason;
-  await single.waitLeader();
-  port = single.nodes[0].port;
-}, 60_000);
-
-afterAll(async () => {
-  await Promise.all([redis?.stop(), single.stop()]);
-});
-
-async function run(steps: Step[]): Promise<void> {
-  const mismatches = await runScript(port, redis.port, [c('flushall'), ...steps]);
-  expect(mismatches).toEqual([]);
-}
+const pair = sideBySide();
+const run = pair.run;
 
 const many = (n: number, prefix = 'e') => Array.from({ length: n }, (_, i) => `${prefix}${i}`).join(' ');
 
@@ -357,19 +331,6 @@ describe('list commands answer like redis-server 7.0', () => {
   });
 });
 
-/** Runs redis-cli and resolves with its stdout. */
-function cli(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => {
-      out += String(d);
-    });
-    p.once('error', reject);
-    p.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`redis-cli ${args.join(' ')} exited ${code}`))));
-  });
-}
-
 describe('through a follower with redis-cli -c, on a 3-node cluster', () => {
   const cluster = new ClusterHarness({ nodes: 3 });
   let follower: NodeHandle;
@@ -417,7 +378,7 @@ describe('through a follower with redis-cli -c, on a 3-node cluster', () => {
     ];
     for (const line of script) {
       const args = line.split(' ');
-      const [ours, theirs] = await Promise.all([cli(['-c', '-p', String(follower.port), ...args]), cli(['-p', String(redis.port), ...args])]);
+      const [ours, theirs] = await Promise.all([redisCli(['-c', '-p', String(follower.port), ...args]), redisCli(['-p', String(pair.redis.port), ...args])]);
       expect(ours, line).toBe(theirs);
     }
     const read = async (h: NodeHandle) => {

@@ -14,30 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_PAYLOAD, restorePayload } from '../../tools/fuzz/payloads.ts';
 import { Rng } from '../../tools/fuzz/rng.ts';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
-import { RedisServer } from '../support/redis-server.ts';
 import { RawConn } from './support/resp-bytes.ts';
 import { c, near, runScript, type Step, unordered } from './support/script.ts';
+import { sideBySide } from './support/side-by-side.ts';
 
-let redis: RedisServer;
-const single = new ClusterHarness({ nodes: 1 });
-let port = 0;
-
-beforeAll(async () => {
-  const [r, started] = await Promise.allSettled([RedisServer.start(['--databases', '1']), single.start()]);
-  if (r.status === 'fulfilled') redis = r.value;
-  for (const s of [r, started]) if (s.status === 'rejected') throw s.reason;
-  await single.waitLeader();
-  port = single.nodes[0].port;
-}, 60_000);
-
-afterAll(async () => {
-  await Promise.all([redis?.stop(), single.stop()]);
-});
-
-async function run(steps: Step[]): Promise<void> {
-  const mismatches = await runScript(port, redis.port, [c('flushall'), ...steps]);
-  expect(mismatches).toEqual([]);
-}
+const pair = sideBySide();
+const run = pair.run;
 
 /** A bulk reply's payload bytes. */
 function bulkBody(reply: Buffer): Buffer {
@@ -115,7 +97,7 @@ describe('DUMP and RESTORE answer like redis-server 7.0', () => {
   });
 
   it("a Redis payload is refused with Redis's own checksum error, the key left as it was", async () => {
-    const conn = await RawConn.open(port);
+    const conn = await RawConn.open(pair.port);
     try {
       expect((await conn.call('restore', 'rk', '0', REDIS_PAYLOAD)).toString()).toBe('-ERR DUMP payload version or checksum are wrong\r\n');
       expect((await conn.call('exists', 'rk')).toString()).toBe(':0\r\n');
@@ -125,7 +107,7 @@ describe('DUMP and RESTORE answer like redis-server 7.0', () => {
   });
 
   it("each server's own payload restores a key that answers alike: values, encodings, TTLs", async () => {
-    const [ours, theirs] = await Promise.all([RawConn.open(port), RawConn.open(redis.port)]);
+    const [ours, theirs] = await Promise.all([RawConn.open(pair.port), RawConn.open(pair.redis.port)]);
     try {
       for (const conn of [ours, theirs]) {
         await conn.call('flushall');
@@ -180,7 +162,7 @@ describe('DUMP and RESTORE answer like redis-server 7.0', () => {
       c('llen c:biglist'),
       c('zcard c:zs'),
     );
-    expect(await runScript(port, redis.port, steps)).toEqual([]);
+    expect(await runScript(pair.port, pair.redis.port, steps)).toEqual([]);
   });
 });
 
@@ -235,7 +217,7 @@ describe('on a 3-node cluster', () => {
   }
 
   it('every type round-trips on the leader and through a follower with redis-cli -c; replicas byte-identical', async () => {
-    await cli(['-p', String(redis.port), 'set', 'busy', 'x']);
+    await cli(['-p', String(pair.redis.port), 'set', 'busy', 'x']);
     const conn = await RawConn.open(leader.port);
     try {
       await conn.call('flushall');
@@ -256,7 +238,7 @@ describe('on a 3-node cluster', () => {
       expect((await cli(['-c', '-p', String(follower.port), 'dump', `f:${key}`])).equals(printed), key).toBe(true);
       // An existing key: what redis-cli prints for Redis's BUSYKEY, byte for byte.
       const busy = await cli(['-c', '-p', String(follower.port), '-x', 'restore', `f:${key}`, '0'], payload);
-      expect(busy.toString()).toBe((await cli(['-p', String(redis.port), '-x', 'restore', 'busy', '0'], payload)).toString());
+      expect(busy.toString()).toBe((await cli(['-p', String(pair.redis.port), '-x', 'restore', 'busy', '0'], payload)).toString());
     }
     const all = KEYS.flatMap((k) => [k, `l:${k}`, `f:${k}`]);
     const agreed = await replicasAgree(all);
