@@ -36,6 +36,7 @@ function job(over: Partial<Omit<Job, 'reply' | 'done'>> = {}): Job {
     write: true,
     bytes: 16,
     tx: false,
+    appliedHere: false,
     ready: true,
     watches: [],
     watchDirty: false,

@@ -21,6 +21,10 @@
  * SUBSCRIBE, CLIENT ...) cannot be queued into such a transaction: EXEC answers EXECABORT.
  * SUBSCRIBE is served locally: every node delivers each published (replicated) message.
  *
+ * Settings. A forwarded CONFIG SET answers once this node has applied it too (a ReadIndex
+ * barrier): the leader's reply can outrun the commit index it sends this node, and a client
+ * told OK for requirepass must find this node wanting the password.
+ *
  * Failover. With no leader known, or its link down, a unit waits up to two election timeouts
  * for one, then answers TRYAGAIN (nothing was sent). A leader that answers "not here" ran
  * nothing, and the unit goes to the next leader. A unit whose leader went away (link down, or no
@@ -121,7 +125,7 @@ export class FollowerProxy {
     return state !== undefined && (state.active !== null || state.queue.length > 0);
   }
 
-  private enqueue(conn: ClientConn, { commands, write, bytes, tx }: Route): DeferredReply {
+  private enqueue(conn: ClientConn, { commands, write, bytes, tx, appliedHere }: Route): DeferredReply {
     const reply = conn.defer();
     let state = this.states.get(conn);
     if (state === undefined) {
@@ -132,7 +136,7 @@ export class FollowerProxy {
     const finished = new Promise<void>((r) => {
       resolve = r;
     });
-    const job: Job = { commands, reply, resp: conn.resp, write, bytes, tx, ready: false, watches: [], watchDirty: false, tries: 0, done: resolve };
+    const job: Job = { commands, reply, resp: conn.resp, write, bytes, tx, appliedHere, ready: false, watches: [], watchDirty: false, tries: 0, done: resolve };
     state.queue.push(job);
     // Later reads of the connection wait for this command, as for a local write.
     const before = conn.pendingWrite;
@@ -305,8 +309,19 @@ export class FollowerProxy {
   }
 
   private settle(job: Job, reply: Reply): void {
-    job.reply.settle(reply);
-    job.done();
+    if (!job.appliedHere) {
+      job.reply.settle(reply);
+      job.done();
+      return;
+    }
+    // The leader applied it; this node learns the commit with the next message. A ReadIndex
+    // barrier through the leader waits for that. Its failure (no leader now) leaves the entry
+    // committed all the same: the reply stands, this node applies it when it hears.
+    const answer = (): void => {
+      job.reply.settle(reply);
+      job.done();
+    };
+    this.node.linearizableBarrier().then(answer, answer);
   }
 
   /** The connection closed: what it had not sent yet is dropped (Redis drops unread input too). */

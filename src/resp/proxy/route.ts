@@ -24,6 +24,11 @@ export interface Route {
   bytes: number;
   /** A transaction: its reply is that of its last command (EXEC). */
   tx: boolean;
+  /**
+   * Changes what this node does (CONFIG SET requirepass, maxmemory): the reply waits until this
+   * node has applied the entry, as Redis's CONFIG SET is in effect when it answers OK.
+   */
+  appliedHere: boolean;
 }
 
 function bytesOf(argv: readonly Buffer[]): number {
@@ -46,14 +51,14 @@ export function routeOf(impls: Readonly<Record<HandlerName, CommandImpl>>, conn:
     const scope = configSetScope(argv);
     if (scope === 'local') return null;
     if (scope === 'mixed') return PROXY_ERRORS.mixedConfigSet;
-    return { commands: [argv], write: true, bytes: bytesOf(argv), tx: false };
+    return { commands: [argv], write: true, bytes: bytesOf(argv), tx: false, appliedHere: true };
   }
   // A blocking pop may wait its whole timeout, far beyond a forward's: it runs here, where its
   // first pop is refused with MOVED to the leader (issue 14).
   if (cmd.is.blocking) return null;
   const need = needOf(cmd);
   if (need === null || (need === 'read' && conn.readonly)) return null;
-  return { commands: [argv], write: need === 'write', bytes: bytesOf(argv), tx: false };
+  return { commands: [argv], write: need === 'write', bytes: bytesOf(argv), tx: false, appliedHere: false };
 }
 
 function routeExec(impls: Readonly<Record<HandlerName, CommandImpl>>, conn: ClientConn): Route | Reply | null {
@@ -80,5 +85,5 @@ function routeExec(impls: Readonly<Record<HandlerName, CommandImpl>>, conn: Clie
     write ||= needOf(q.cmd) === 'write';
   }
   commands.push([Buffer.from('EXEC')]);
-  return { commands, write, bytes, tx: true };
+  return { commands, write, bytes, tx: true, appliedHere: false };
 }

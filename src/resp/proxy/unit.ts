@@ -39,6 +39,8 @@ export interface Job {
   readonly bytes: number;
   /** A transaction: its reply is that of its last command (EXEC). */
   readonly tx: boolean;
+  /** Takes effect on this node too (route.ts): answered once this node has applied it. */
+  readonly appliedHere: boolean;
   /** Passed the connection's earlier reads (WATCH); a transaction has its WATCHes then. */
   ready: boolean;
   watches: [string, number][];
