@@ -89,8 +89,11 @@ export function registerClusterRoutes(
       applied: s.applied,
       last_index: s.lastIndex,
       snapshot_index: s.snapshotIndex,
-      // The retained log's entry bytes held in memory (the bench's memory breakdown reads it).
+      // The retained log's entry bytes, and those whose data is in memory (the bench's memory
+      // breakdown reads them; older applied entries are on disk only: memory-log.ts trim).
       log_bytes: node.storage.stats().bytes,
+      log_memory_bytes: node.storage.stats().memory.bytes,
+      log_memory_entries: node.storage.stats().memory.entries,
       voters: s.voters,
       learners: s.learners,
       members,

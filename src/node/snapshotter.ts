@@ -5,8 +5,7 @@
  */
 
 import { type KvStore, snapshotImageProblem } from '../kv/index.ts';
-import { entrySize } from '../raft/index.ts';
-import type { ConfState, Entry, Snapshot } from '../raft/types.ts';
+import type { ConfState, Snapshot } from '../raft/types.ts';
 import type { LevelStorage, SnapshotInfo } from '../storage/index.ts';
 import type { NodeConfig } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -52,16 +51,17 @@ function decodeEnvelope(data: Uint8Array): { members: Uint8Array; kv: Uint8Array
 }
 
 /**
- * The index to compact the log to after a snapshot at `index`, given the retained entries that
- * end at `index`: the kept tail holds at most `keepEntries` entries and at most `keepBytes` bytes.
+ * The index to compact the log to after a snapshot at `index`, given the sizes (entrySize) of the
+ * retained entries that end at `index`: the kept tail holds at most `keepEntries` entries and at
+ * most `keepBytes` bytes.
  * Entries count alone is no bound on memory: 5000 entries of 1000-key MSETs are 600 MB. A
  * follower further behind than the tail gets the snapshot instead.
  */
-export function compactionPoint(tail: readonly Entry[], index: number, keepEntries: number, keepBytes: number): number {
+export function compactionPoint(tail: readonly number[], index: number, keepEntries: number, keepBytes: number): number {
   let kept = 0;
   let bytes = 0;
   for (let i = tail.length - 1; i >= 0 && kept < keepEntries; i--) {
-    bytes += entrySize(tail[i]);
+    bytes += tail[i];
     if (bytes > keepBytes) break;
     kept++;
   }
@@ -84,7 +84,7 @@ export interface SnapshotHost extends SnapshotTarget {
 }
 
 /** The storage calls the snapshotter makes: size the log, write a snapshot, compact. */
-export type SnapshotStorage = Pick<LevelStorage, 'snapshotMeta' | 'stats' | 'firstIndex' | 'entries' | 'createSnapshot' | 'compact'>;
+export type SnapshotStorage = Pick<LevelStorage, 'snapshotMeta' | 'stats' | 'firstIndex' | 'entrySizes' | 'createSnapshot' | 'compact'>;
 
 export type SnapshotSettings = Pick<NodeConfig, 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries' | 'snapshotKeepBytes'>;
 
@@ -154,7 +154,7 @@ export class Snapshotter {
     const first = this.storage.firstIndex();
     if (snapIndex !== this.tail.snapIndex || first !== this.tail.first) {
       let bytes = 0;
-      if (first <= snapIndex) for (const e of this.storage.entries(first, snapIndex + 1, Number.POSITIVE_INFINITY)) bytes += entrySize(e);
+      if (first <= snapIndex) for (const n of this.storage.entrySizes(first, snapIndex + 1)) bytes += n;
       this.tail = { snapIndex, first, bytes };
     }
     return this.tail.bytes;
@@ -177,7 +177,7 @@ export class Snapshotter {
     const snap = await this.storage.createSnapshot(index, conf, this.image(members));
     const { snapshotKeepEntries, snapshotKeepBytes } = this.cfg;
     const first = Math.max(this.storage.firstIndex(), index - snapshotKeepEntries + 1);
-    const tail = first <= index ? this.storage.entries(first, index + 1, Number.POSITIVE_INFINITY) : [];
+    const tail = first <= index ? this.storage.entrySizes(first, index + 1) : [];
     const compactTo = compactionPoint(tail, index, snapshotKeepEntries, snapshotKeepBytes);
     if (compactTo >= this.storage.firstIndex()) await this.storage.compact(compactTo);
     this.host.taken(performance.now() - t0);

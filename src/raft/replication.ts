@@ -2,7 +2,16 @@ import { entriesSize } from './entry-size.ts';
 import type { Progress } from './progress.ts';
 import type { Raft } from './raft.ts';
 import { encodeRound } from './read-index.ts';
-import { CompactedError, type Entry, MessageType, type NodeId, ProgressState, RaftInvariantError, SnapshotTemporarilyUnavailableError } from './types.ts';
+import {
+  CompactedError,
+  EntriesNotLoadedError,
+  type Entry,
+  MessageType,
+  type NodeId,
+  ProgressState,
+  RaftInvariantError,
+  SnapshotTemporarilyUnavailableError,
+} from './types.ts';
 
 /** The leader's outgoing traffic: App (or Snap when the entries are compacted), Heartbeat, TimeoutNow. */
 
@@ -29,6 +38,8 @@ export function maybeSendAppend(r: Raft, to: NodeId, sendIfEmpty: boolean): bool
     entries = windowFull ? [] : r.log.entries(pr.next, r.maxMsgSize);
   } catch (e) {
     if (e instanceof CompactedError) return maybeSendSnapshot(r, to, pr);
+    // Being read from disk: the follower's next heartbeat response asks again.
+    if (e instanceof EntriesNotLoadedError) return false;
     throw e;
   }
   if (entries.length === 0 && !sendIfEmpty) return false;

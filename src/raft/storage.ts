@@ -2,11 +2,14 @@ import type { ConfState, Entry, HardState, Snapshot } from './types.ts';
 
 /**
  * What the core reads of the durable log. Synchronous on purpose: the core is a pure state
- * machine. The LevelDB-backed storage keeps the retained log tail in memory (it is bounded by
- * compaction) and writes through to disk, so reads here never wait on I/O.
+ * machine. The LevelDB-backed storage keeps the terms of the whole retained log and the data of
+ * its unapplied tail in memory and writes through to disk, so reads here never wait on I/O;
+ * older entries' data is read back on demand (EntriesNotLoadedError).
  *
  * Errors: `term`/`entries` throw CompactedError below firstIndex and UnavailableError past
- * lastIndex; `snapshot` may throw SnapshotTemporarilyUnavailableError.
+ * lastIndex; `entries` may throw EntriesNotLoadedError for applied entries out of memory (the
+ * core sends nothing now and tries again on the follower's next response); `snapshot` may throw
+ * SnapshotTemporarilyUnavailableError.
  */
 export interface Storage {
   initialState(): { hardState: HardState; confState: ConfState };

@@ -203,6 +203,23 @@ export class UnavailableError extends Error {
   }
 }
 
+/**
+ * The entries from `index` are retained but not in memory (storage keeps only a tail there):
+ * the storage has begun reading them from disk, and the caller asks again later. Only entries
+ * at or below the applied index are ever out of memory, so only sends to a trailing follower
+ * meet this.
+ */
+export class EntriesNotLoadedError extends Error {
+  override name = 'EntriesNotLoadedError';
+  constructor(
+    readonly index: number,
+    /** The first index whose entry is in memory: the read need go no further. */
+    readonly memoryFirst: number,
+  ) {
+    super(`entries from index ${index} are being read from disk`);
+  }
+}
+
 export class SnapshotTemporarilyUnavailableError extends Error {
   override name = 'SnapshotTemporarilyUnavailableError';
   constructor() {

@@ -3,9 +3,10 @@
  * view of the node's one LevelDB (engine.ts), which holds every group's records under the
  * group's key prefix (keys.ts) and writes all groups' changes of one turn in one batch.
  *
- * The core reads synchronously, so the retained log (bounded by compaction) and the latest
- * snapshot's metadata live in memory (memory-log.ts) and every change is written through to
- * LevelDB (records.ts for the layout). The snapshot's data is read back only when needed
+ * The core reads synchronously, so the retained log's terms, the data of its unapplied tail and
+ * the latest snapshot's metadata live in memory (memory-log.ts) and every change is written
+ * through to LevelDB (records.ts for the layout). Applied entries past a bounded tail leave
+ * memory (trim) and are read back for a trailing follower (log-readback.ts). The snapshot's data is read back only when needed
  * (snapshot-cache.ts), and a local snapshot is streamed to disk without ever being whole in
  * memory. A change is visible to readers as soon as its call returns and
  * durable when its promise resolves: writes of one event-loop turn share one fsynced batch
@@ -17,11 +18,21 @@
  * leaves either the old snapshot or the new one, plus orphan chunks that the next open removes.
  */
 import type { Storage } from '../raft/storage.ts';
-import { type ConfState, type Entry, type HardState, type Snapshot, type SnapshotMeta, SnapshotTemporarilyUnavailableError } from '../raft/types.ts';
+import {
+  type ConfState,
+  EntriesNotLoadedError,
+  type Entry,
+  type HardState,
+  type Snapshot,
+  type SnapshotMeta,
+  SnapshotTemporarilyUnavailableError,
+} from '../raft/types.ts';
 import { openSingleGroup } from './engine.ts';
 import { InvalidWriteError, StorageClosedError } from './errors.ts';
 import type { KeySpace } from './keys.ts';
-import { checkConf, MemoryLog, type SaveRequest } from './memory-log.ts';
+import { checkConf } from './log-checks.ts';
+import { ReadBack } from './log-readback.ts';
+import { MemoryLog, type SaveRequest } from './memory-log.ts';
 import type { SnapshotInfo, StorageLogger, StorageStats } from './options.ts';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_SNAPSHOT_LINGER_MS, type GroupHost, type LevelStorageOptions, silent } from './options.ts';
 import { clusterIdProblem, encodeClusterId, encodeCompacted, encodeEntry, encodeHardState, encodeSnapMeta, type StoredSnapMeta } from './records.ts';
@@ -58,6 +69,10 @@ export class LevelStorage implements Storage {
   private lastFsyncMs = 0;
   private batches = 0;
   private storedClusterId: string | undefined;
+  /** Every entry up to here is durable (in LevelDB): only those may leave memory. */
+  private durableTo: number;
+  /** Reads entries out of memory back from disk (log-readback.ts). */
+  private readonly readBack: ReadBack;
 
   /**
    * Built by the engine (engine.ts) from a group's verified records; the log's in-memory image
@@ -77,6 +92,10 @@ export class LevelStorage implements Storage {
     this.where = { dir: host.dir, ks };
     this.name = `${host.dir} (group ${ks.group})`;
     this.log = new MemoryLog(rec.state);
+    this.durableTo = this.log.lastIndex();
+    this.readBack = new ReadBack(this.db, this.where, this.log, (msg) => {
+      if (!this.closed) this.logger.error(`${this.name}: ${msg}`);
+    });
     this.stored = rec.snapStored;
     this.storedClusterId = rec.clusterId;
     this.cache = new SnapshotCache(opts.snapshotLingerMs ?? DEFAULT_SNAPSHOT_LINGER_MS);
@@ -110,7 +129,27 @@ export class LevelStorage implements Storage {
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    return this.log.entries(lo, hi, maxBytes);
+    try {
+      return this.log.entries(lo, hi, maxBytes);
+    } catch (err) {
+      if (err instanceof EntriesNotLoadedError && !this.closed) this.readBack.start(err.index, err.memoryFirst);
+      throw err;
+    }
+  }
+
+  /** Sizes (entrySize) of the retained entries in [lo, hi), in memory or not. */
+  entrySizes(lo: number, hi: number): number[] {
+    const out: number[] = [];
+    for (let i = lo; i < hi; i++) out.push(this.log.sizeAt(i));
+    return out;
+  }
+
+  /**
+   * Moves applied entries out of memory beyond a tail of `keepEntries` entries and `keepBytes`
+   * bytes (memory-log.ts trim); none that is not durable yet. Called as the applied index moves.
+   */
+  trim(applied: number, keepEntries: number, keepBytes: number): void {
+    this.log.trim(Math.min(applied, this.durableTo), keepEntries, keepBytes);
   }
 
   term(i: number): number {
@@ -246,6 +285,20 @@ export class LevelStorage implements Storage {
       if (plan.hardState) ops.push({ type: 'put', key: ks.fixed('hardState'), value: encodeHardState(plan.hardState, ks) });
       this.log.applySave(plan);
       const done = this.queue.push(ops, sync, this.owner);
+      // What replaces entries (a truncation, a snapshot) is not durable yet.
+      const from = plan.appended[0]?.index ?? (plan.snapshot && !plan.retain ? plan.start!.index + 1 : Number.POSITIVE_INFINITY);
+      if (from <= this.durableTo) this.durableTo = from - 1;
+      if (plan.appended.length > 0) {
+        const last = plan.appended[plan.appended.length - 1].index;
+        // Writes complete in order, and entries at or below the applied index are never
+        // overwritten, so trim's bound min(applied, durableTo) names only durable entries.
+        done.then(
+          () => {
+            if (last > this.durableTo) this.durableTo = last;
+          },
+          () => {},
+        );
+      }
       if (stored) this.replaceStored(stored, done);
       return done;
     } catch (err) {
@@ -294,6 +347,7 @@ export class LevelStorage implements Storage {
       entries: this.log.count(),
       bytes: this.log.bytes(),
       snapshotIndex: this.log.snapshotMeta().index,
+      memory: this.log.memoryStats(),
       lastFsyncMs: this.lastFsyncMs,
       batches: this.batches,
     };

@@ -2,6 +2,9 @@
  * The in-memory image of the durable log, with etcd MemoryStorage's semantics. LevelStorage
  * serves the core's synchronous reads from here and writes every change through to LevelDB.
  *
+ * Entries applied and durable may move out of memory (evictTo): only their terms and sizes stay
+ * (evicted-entries.ts), and entries() asks for them to be read back from disk.
+ *
  * Every change is planned first (validated against the current state, nothing mutated) and then
  * applied. The plan is also what LevelStorage turns into LevelDB operations, so memory and disk
  * cannot disagree about what a write did, and a rejected write changes neither.
@@ -9,7 +12,7 @@
 import { entrySize } from '../raft/index.ts';
 import {
   CompactedError,
-  type ConfState,
+  EntriesNotLoadedError,
   type Entry,
   EntryType,
   type HardState,
@@ -19,6 +22,8 @@ import {
   UnavailableError,
 } from '../raft/types.ts';
 import { InvalidWriteError } from './errors.ts';
+import { EvictedEntries } from './evicted-entries.ts';
+import { checkNumber, checkRequest } from './log-checks.ts';
 import type { LogStart } from './records.ts';
 
 export interface LogState {
@@ -65,9 +70,13 @@ export interface CompactPlan {
 const dummy = (s: LogStart): Entry => ({ index: s.index, term: s.term, type: EntryType.Normal, data: new Uint8Array(0) });
 
 export class MemoryLog {
-  // ents[0] is a dummy entry at the compaction point, as in etcd, so that term(firstIndex - 1)
-  // needs no special case.
+  // ents[0] is a dummy entry just before the first entry held in memory (at the compaction
+  // point unless entries were evicted), as in etcd, so that its term needs no special case.
   private ents: Entry[];
+  /** The compaction point: the entry just before the first retained one. */
+  private start: LogStart;
+  /** Retained entries out of memory: from start.index + 1 through ents[0].index. */
+  private evicted: EvictedEntries;
   private snap: SnapshotMeta;
   private snapStored: boolean;
   private hs: HardState;
@@ -75,6 +84,8 @@ export class MemoryLog {
 
   constructor(state: LogState) {
     this.ents = [dummy(state.start), ...state.entries];
+    this.start = state.start;
+    this.evicted = new EvictedEntries(state.start.index + 1);
     this.snap = state.snapshot;
     this.snapStored = state.snapshotStored;
     this.hs = state.hardState;
@@ -95,7 +106,23 @@ export class MemoryLog {
   }
 
   firstIndex(): number {
+    return this.start.index + 1;
+  }
+
+  /** Index of the first entry whose data is in memory (lastIndex() + 1 when none is). */
+  memoryFirstIndex(): number {
     return this.ents[0].index + 1;
+  }
+
+  /** The retained entries in memory and out of it, and the bytes of those in memory. */
+  memoryStats(): { entries: number; evicted: number; bytes: number } {
+    return { entries: this.ents.length - 1, evicted: this.evicted.count, bytes: this.size - this.evicted.bytesHeld };
+  }
+
+  /** Size of retained entry i as entrySize measures it (for the snapshotter's tail). */
+  sizeAt(i: number): number {
+    if (i <= this.start.index || i > this.lastIndex()) throw new RangeError(`sizeAt: ${i} is not a retained entry`);
+    return i <= this.evicted.last ? this.evicted.size(i) : entrySize(this.ents[i - this.ents[0].index]);
   }
 
   lastIndex(): number {
@@ -104,7 +131,7 @@ export class MemoryLog {
 
   /** Number of retained entries. */
   count(): number {
-    return this.ents.length - 1;
+    return this.lastIndex() - this.start.index;
   }
 
   /** Size of the retained entries as the core measures it (its entrySize, also used for maxBytes). */
@@ -114,18 +141,61 @@ export class MemoryLog {
 
   term(i: number): number {
     const offset = this.ents[0].index;
-    if (i < offset) throw new CompactedError(i);
-    if (i - offset >= this.ents.length) throw new UnavailableError(i);
-    return this.ents[i - offset].term;
+    if (i >= offset) {
+      if (i - offset >= this.ents.length) throw new UnavailableError(i);
+      return this.ents[i - offset].term;
+    }
+    if (i < this.start.index) throw new CompactedError(i);
+    return i === this.start.index ? this.start.term : this.evicted.term(i);
   }
 
+  /**
+   * Entries in [lo, hi), at most maxBytes (at least one). Out of memory ones come from the block
+   * read back from disk (fill); if it does not hold `lo`, EntriesNotLoadedError, and the caller
+   * reads them (level-storage.ts) and the core asks again later.
+   */
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
     const offset = this.ents[0].index;
-    if (lo <= offset) throw new CompactedError(lo);
+    if (lo <= this.start.index) throw new CompactedError(lo);
     if (hi > this.lastIndex() + 1) throw new UnavailableError(hi - 1);
     if (lo > hi) throw new RangeError(`entries: lo ${lo} is above hi ${hi}`);
-    if (this.ents.length === 1) throw new UnavailableError(lo);
-    return limitSize(this.ents.slice(lo - offset, hi - offset), maxBytes);
+    if (this.count() === 0) throw new UnavailableError(lo);
+    if (lo > offset) return limitSize(this.ents.slice(lo - offset, hi - offset), maxBytes);
+    const old = this.evicted.read(lo, hi);
+    if (old === undefined) throw new EntriesNotLoadedError(lo, offset + 1);
+    // The block may end short of memory: the rest is asked for again then.
+    if (hi <= offset + 1 || this.evicted.loadedEnd() !== offset + 1) return limitSize(old, maxBytes);
+    return limitSize(old.concat(this.ents.slice(1, hi - offset)), maxBytes);
+  }
+
+  /**
+   * Moves entries out of memory, oldest first and none past `bound` (applied and durable: the
+   * caller knows), once more than `keepEntries` or `keepBytes` are in memory; then down to three
+   * quarters of each, so the work is done in batches. Their terms and sizes stay; their data is
+   * read back from disk when asked for.
+   */
+  trim(bound: number, keepEntries: number, keepBytes: number): void {
+    let count = this.ents.length - 1;
+    let bytes = this.size - this.evicted.bytesHeld;
+    if (count <= keepEntries && bytes <= keepBytes) return;
+    const last = Math.min(bound, this.lastIndex());
+    const entries = Math.floor(keepEntries * 0.75);
+    const limit = Math.floor(keepBytes * 0.75);
+    let n = 0;
+    while (this.ents[n + 1] !== undefined && this.ents[n + 1].index <= last && (count > entries || bytes > limit)) {
+      n++;
+      this.evicted.push(this.ents[n]);
+      count--;
+      bytes -= entrySize(this.ents[n]);
+    }
+    if (n === 0) return;
+    const at = this.ents[n];
+    this.ents.splice(0, n + 1, dummy({ index: at.index, term: at.term }));
+  }
+
+  /** Entries read back from disk for [lo, memoryFirstIndex()); kept if they agree with the log. */
+  fill(entries: readonly Entry[]): number {
+    return this.evicted.fill(entries);
   }
 
   planSave(req: SaveRequest): SavePlan {
@@ -173,6 +243,9 @@ export class MemoryLog {
         prevTerm = e.term;
         prevIndex = e.index;
       }
+      if (first.index <= this.ents[0].index && first.index > vStart.index) {
+        throw new InvalidWriteError(`cannot overwrite entry ${first.index}: it is applied and out of memory`);
+      }
       // As MemoryStorage.Append: everything after the new entries goes.
       if (prevIndex < vLast) plan.deleted.push([prevIndex + 1, vLast]);
       plan.appended = incoming;
@@ -197,9 +270,13 @@ export class MemoryLog {
 
   applySave(plan: SavePlan): void {
     if (plan.snapshot && plan.start) {
-      const kept = plan.retain ? this.ents.slice(plan.start.index - this.ents[0].index + 1) : [];
-      this.ents = [dummy(plan.start), ...kept];
-      this.size = sumSizes(kept);
+      if (plan.retain) this.dropTo(plan.start);
+      else {
+        this.ents = [dummy(plan.start)];
+        this.start = plan.start;
+        this.evicted = new EvictedEntries(plan.start.index + 1);
+        this.size = 0;
+      }
       this.snap = plan.snapshot.meta;
       this.snapStored = true;
     }
@@ -241,7 +318,7 @@ export class MemoryLog {
 
   planCompact(index: number): CompactPlan {
     checkNumber('compaction index', index);
-    const offset = this.ents[0].index;
+    const offset = this.start.index;
     if (index <= offset) throw new CompactedError(index);
     if (index > this.snap.index) {
       throw new InvalidWriteError(`cannot compact to index ${index}: the snapshot is at ${this.snap.index}`);
@@ -250,43 +327,23 @@ export class MemoryLog {
   }
 
   applyCompact(plan: CompactPlan): void {
+    this.dropTo(plan.start);
+  }
+
+  /** Forgets the retained entries up to `start` (a compaction, or a snapshot the log matches). */
+  private dropTo(start: LogStart): void {
     const offset = this.ents[0].index;
-    const removed = this.ents.slice(1, plan.start.index - offset + 1);
-    this.size -= sumSizes(removed);
-    this.ents = [dummy(plan.start), ...this.ents.slice(plan.start.index - offset + 1)];
+    if (start.index >= offset) {
+      const removed = this.ents.slice(1, start.index - offset + 1);
+      this.size -= sumSizes(removed) + this.evicted.bytes(this.start.index + 1, offset);
+      this.ents = [dummy(start), ...this.ents.slice(start.index - offset + 1)];
+      this.evicted = new EvictedEntries(start.index + 1);
+    } else {
+      this.size -= this.evicted.bytes(this.start.index + 1, start.index);
+      this.evicted.dropTo(start.index);
+    }
+    this.start = start;
   }
-}
-
-const ENTRY_TYPES: ReadonlySet<unknown> = new Set(Object.values(EntryType));
-
-/** Rejects values the record format cannot hold, so that encoding never fails halfway. */
-function checkRequest(req: SaveRequest): void {
-  for (const e of req.entries ?? []) {
-    checkNumber('entry index', e.index);
-    checkNumber(`term of entry ${e.index}`, e.term);
-    if (!ENTRY_TYPES.has(e.type)) throw new InvalidWriteError(`entry ${e.index} has unknown type ${String(e.type)}`);
-    if (!(e.data instanceof Uint8Array)) throw new InvalidWriteError(`entry ${e.index} data is not a Uint8Array`);
-  }
-  if (req.hardState) {
-    checkNumber('hard state term', req.hardState.term);
-    checkNumber('commit index', req.hardState.commit);
-    if (typeof req.hardState.vote !== 'string') throw new InvalidWriteError('hard state vote is not a string');
-  }
-  if (req.snapshot) {
-    checkNumber('snapshot index', req.snapshot.meta.index);
-    checkNumber('snapshot term', req.snapshot.meta.term);
-    checkConf(req.snapshot.meta.conf);
-    if (!(req.snapshot.data instanceof Uint8Array)) throw new InvalidWriteError('snapshot data is not a Uint8Array');
-  }
-}
-
-export function checkConf(conf: ConfState): void {
-  const ok = (a: unknown) => Array.isArray(a) && a.every((id) => typeof id === 'string');
-  if (!ok(conf?.voters) || !ok(conf?.learners)) throw new InvalidWriteError('conf state must list voters and learners as strings');
-}
-
-function checkNumber(what: string, n: number): void {
-  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidWriteError(`${what} ${n} is not a non-negative integer`);
 }
 
 /** The longest prefix within maxBytes, but never empty (etcd's limitSize). */

@@ -39,6 +39,8 @@ export interface StorageStats {
   entries: number;
   bytes: number;
   snapshotIndex: number;
+  /** Retained entries with their data in memory (and those bytes), and those out of it (memory-log.ts trim). */
+  memory: { entries: number; evicted: number; bytes: number };
   /** Duration of the most recent batch carrying this group's writes (fsync included), in ms. */
   lastFsyncMs: number;
   /** LevelDB batches since open that carried this group's writes (shared with other groups). */

@@ -268,7 +268,7 @@ export async function holdsKeys(db: LevelDb, w: Where): Promise<boolean> {
 const corruptIn = (w: Where, detail: string, index?: number) => new CorruptDataError(w.dir, detail, index, w.ks.group);
 
 /** Runs a LevelDB read, turning LevelDB's own corruption reports into a CorruptDataError. */
-async function guard<T>(w: Where, what: string, read: () => Promise<T>): Promise<T> {
+export async function guard<T>(w: Where, what: string, read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (err) {

@@ -28,7 +28,10 @@ export interface SoakSample {
 export interface SoakNodeMemory {
   node: string;
   role?: string;
-  /** Retained log: entries after the snapshot, and their bytes (/v1/cluster `log_bytes`). */
+  /**
+   * The log held in memory: entries with their data there, and their bytes (/v1/cluster
+   * `log_memory_entries`, `log_memory_bytes`); older retained entries are on disk only.
+   */
   logEntries?: number;
   logMiB?: number;
   before: Record<string, unknown>;
@@ -102,8 +105,8 @@ async function breakdown(h: ClusterHarness): Promise<SoakNodeMemory[]> {
       out.push({
         node: n.id,
         role: st?.role,
-        logEntries: st ? st.last_index - st.snapshot_index : undefined,
-        logMiB: st?.log_bytes !== undefined ? st.log_bytes / 2 ** 20 : undefined,
+        logEntries: st?.log_memory_entries,
+        logMiB: st?.log_memory_bytes !== undefined ? st.log_memory_bytes / 2 ** 20 : undefined,
         before,
         afterGc,
       });

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { compactionPoint } from '../../src/node/snapshotter.ts';
-import { ENTRY_OVERHEAD } from '../../src/raft/index.ts';
+import { ENTRY_OVERHEAD, entrySize } from '../../src/raft/index.ts';
 import { type Entry, EntryType } from '../../src/raft/types.ts';
 
-/** Entries ending at `last`, each with a payload of the given size. */
-function tail(last: number, sizes: number[]): Entry[] {
-  return sizes.map((n, i) => ({ index: last - sizes.length + 1 + i, term: 1, type: EntryType.Normal, data: new Uint8Array(n) }));
+/** The sizes (entrySize) of entries ending at `last`, each with a payload of the given size. */
+function tail(last: number, sizes: number[]): number[] {
+  const ents: Entry[] = sizes.map((n, i) => ({ index: last - sizes.length + 1 + i, term: 1, type: EntryType.Normal, data: new Uint8Array(n) }));
+  return ents.map(entrySize);
 }
 
 describe('compactionPoint', () => {

@@ -94,8 +94,11 @@ export interface ClusterStatus {
   applied: number;
   last_index: number;
   snapshot_index: number;
-  /** Entry bytes of the retained log held in memory. */
+  /** Entry bytes of the retained log (after the snapshot). */
   log_bytes?: number;
+  /** Those of its entries whose data is in memory, and their bytes (memory-log.ts trim). */
+  log_memory_entries?: number;
+  log_memory_bytes?: number;
   voters: string[];
   learners: string[];
 }
