@@ -65,6 +65,7 @@ export class Cluster implements NodeHooks, FaultHost, LivenessHost, WireHost, Li
       ...(opts.calm ? { weather: CALM } : {}),
       ...(opts.clients !== undefined ? { clients: opts.clients } : {}),
       ...(opts.noAutoSnapshots ? { snapshotEvery: 0 } : {}),
+      ...(opts.wholeLogInMemory ? { logMemoryEntries: Number.POSITIVE_INFINITY } : {}),
     };
     // Faults far beyond the chaos phase never fire; the horizon only bounds the list.
     this.faults = makeSchedule(opts.seed, this.profile, opts.steps * 4);

@@ -65,7 +65,8 @@ describe('multi-group simulation (issue 13): splits, replica moves and leader tr
   }, 60_000);
 
   it('catches a read served without the owner check (a stale read of a key that moved) and shrinks it to a replay', async () => {
-    const options: RunOptions = { seed: 4, steps: STEPS, groups: 3, mutate: 'read-unowned' };
+    // Seed 4 caught it until nodes kept only a tail of the log in memory; seed 1 does now.
+    const options: RunOptions = { seed: 1, steps: STEPS, groups: 3, mutate: 'read-unowned' };
     const failed = await runSeed(options);
     expect(failed.violation?.invariant).toBe('linearizability');
     expect(failed.violation?.message).toMatch(/read k\d -> nil/);
@@ -119,6 +120,9 @@ describe('multi-group simulation (issue 13): splits, replica moves and leader tr
       skipFaults: new Set(base.faults.map((f) => f.n).filter((n) => !kept.has(n))),
       calm: true,
       noAutoSnapshots: true,
+      // Shrunk before nodes kept only a tail of the log in memory; serving a trailing replica
+      // from disk moves this trajectory (the full seed then ends in a liveness failure instead).
+      wholeLogInMemory: true,
     };
     const broken = await runSeed({ ...options, mutate: 'map-copies-parent', trace: true });
     expect(broken.violation?.invariant).toBe('committed-entry-lost');

@@ -43,7 +43,14 @@ export function nodeOptions(p: Profile): NodeOptions {
     maxSizePerMsg: p.maxSizePerMsg,
     maxInflightMsgs: p.maxInflightMsgs,
   };
-  return { settings, maxmemory: p.maxmemory, policy: p.policy, timeout: 2 * ELECTION, lease: p.readOnly === ReadOnlyOption.LeaseBased };
+  return {
+    settings,
+    maxmemory: p.maxmemory,
+    policy: p.policy,
+    timeout: 2 * ELECTION,
+    lease: p.readOnly === ReadOnlyOption.LeaseBased,
+    logMemoryEntries: p.logMemoryEntries,
+  };
 }
 
 export class Lifecycle {

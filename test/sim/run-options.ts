@@ -15,6 +15,11 @@ export interface RunOptions {
   calm?: boolean;
   clients?: number;
   noAutoSnapshots?: boolean;
+  /**
+   * Every node keeps its whole log in memory (no log-memory tail): for a regression seed shrunk
+   * before the tail existed, whose trajectory depends on it.
+   */
+  wholeLogInMemory?: boolean;
   /** Overrides the profile's read mode (lease implies CheckQuorum). */
   readMode?: 'safe' | 'lease';
   /** Data groups of the initial slot map: a multi-group run (groups/run.ts) instead of one group. */

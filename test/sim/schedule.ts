@@ -14,6 +14,9 @@ export const TICK = 10;
 export const ELECTION_TICK = 10;
 export const HEARTBEAT_TICK = 1;
 
+/** Applied entries each simulated node keeps in memory, unless a run keeps the whole log (RunOptions). */
+export const SIM_LOG_MEMORY_ENTRIES = 16;
+
 export interface Profile {
   nodes: number;
   preVote: boolean;
@@ -26,6 +29,8 @@ export interface Profile {
   snapshotEvery: number;
   /** Entries kept behind a snapshot for slow followers. */
   snapshotTail: number;
+  /** Applied entries each node keeps in memory (log-memory-entries); older ones are read back from its disk. */
+  logMemoryEntries: number;
   clients: number;
   /** Register keys (k*), keys with TTLs (t*), counters (n*): see workload.ts. */
   keys: number;
@@ -121,6 +126,9 @@ export function makeProfile(seed: number, nodes?: number, readMode?: 'safe' | 'l
     },
     snapshotEvery: rng.pick([0, 10, 25, 60]),
     snapshotTail: rng.pick([0, 0, 2, 10]),
+    // Not drawn: a new draw would move every seed's profile. Far below the runtime's 4096, so
+    // trailing followers are often served from the disk.
+    logMemoryEntries: SIM_LOG_MEMORY_ENTRIES,
     clients: rng.int(3, 8),
     keys: rng.int(1, 5),
     faultGap: rng.pick([100, 200, 400]),

@@ -109,6 +109,8 @@ export interface NodeOptions {
   timeout: number;
   /** Lease reads: the node measures the lease on its own monotonic clock (src/node/lease.ts). */
   lease: boolean;
+  /** Applied entries kept in memory (log-memory-entries): older ones are read back from the disk. */
+  logMemoryEntries: number;
 }
 
 /** One incarnation of the process. */
@@ -135,7 +137,7 @@ class Process {
   constructor(
     readonly node: SimNode,
     readonly storage: SimStorage,
-    opts: NodeOptions,
+    private readonly opts: NodeOptions,
   ) {
     this.kv = new KvStore({ maxmemory: opts.maxmemory, policy: opts.policy });
     this.conf = storage.initialState().confState;
@@ -255,6 +257,7 @@ class Process {
       },
       afterAdvance: (rd) => {
         if (!this.alive || rd.committedEntries.length === 0) return;
+        this.storage.trim(this.applier.applied, this.opts.logMemoryEntries);
         if (this.role === Role.Leader) this.duties.afterApply();
         hooks.settled(node);
       },

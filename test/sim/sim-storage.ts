@@ -7,10 +7,13 @@
  * at the disk, so it judges durability honestly.
  *
  * Both logs are MemoryLogs, so every write is planned and checked exactly as the runtime's
- * (a save the runtime would refuse throws here too).
+ * (a save the runtime would refuse throws here too). The image moves applied, durable entries
+ * out of memory as LevelStorage does (trim), and reads them back from the disk when the core
+ * asks for them: the read joins the write queue, so it completes after a seeded delay too.
  */
 import type { Storage } from '../../src/raft/index.ts';
-import type { ConfState, Entry, HardState, Snapshot, SnapshotMeta } from '../../src/raft/types.ts';
+import { type ConfState, EntriesNotLoadedError, type Entry, type HardState, type Snapshot, type SnapshotMeta } from '../../src/raft/types.ts';
+import { READ_BYTES } from '../../src/storage/log-readback.ts';
 import { MemoryLog, type SaveRequest } from '../../src/storage/memory-log.ts';
 
 /** What survives a crash. */
@@ -55,7 +58,9 @@ export function copyLog(log: MemoryLog): MemoryLog {
 type Write =
   | { kind: 'save'; req: SaveRequest; leaderTerm: number | undefined; done: () => void }
   /** A state machine snapshot (createSnapshot) and the compaction after it. */
-  | { kind: 'snapshot'; meta: SnapshotMeta; data: Uint8Array; compactTo: number; done: () => void };
+  | { kind: 'snapshot'; meta: SnapshotMeta; data: Uint8Array; compactTo: number; done: () => void }
+  /** Entries out of memory read back from the disk (log-readback.ts). */
+  | { kind: 'read'; lo: number; hi: number; done: () => void };
 
 /** What the simulation does as writes are issued and become durable. */
 export interface DiskHooks {
@@ -72,6 +77,9 @@ export class SimStorage implements Storage {
   private readonly queue: Write[] = [];
   /** Set by a crash: nothing completes any more, and the queue is gone. */
   private dead = false;
+  /** Every entry up to here is on the disk (LevelStorage's durableTo). */
+  private durableTo: number;
+  private reading = false;
 
   constructor(
     readonly disk: Disk,
@@ -79,8 +87,10 @@ export class SimStorage implements Storage {
   ) {
     this.image = copyLog(disk.log);
     this.imageData = disk.data;
+    this.durableTo = this.image.lastIndex();
   }
 
+  /** Writes (and reads back) waiting for the disk. */
   get queued(): number {
     return this.queue.length;
   }
@@ -92,7 +102,21 @@ export class SimStorage implements Storage {
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    return this.image.entries(lo, hi, maxBytes);
+    try {
+      return this.image.entries(lo, hi, maxBytes);
+    } catch (err) {
+      if (err instanceof EntriesNotLoadedError && !this.reading && !this.dead) {
+        this.reading = true;
+        this.queue.push({ kind: 'read', lo: err.index, hi: err.memoryFirst, done: () => {} });
+        this.hooks.issued();
+      }
+      throw err;
+    }
+  }
+
+  /** As LevelStorage.trim: applied entries past the tail leave memory, none not yet durable. */
+  trim(applied: number, keepEntries: number): void {
+    this.image.trim(Math.min(applied, this.durableTo), keepEntries, Number.POSITIVE_INFINITY);
   }
 
   term(i: number): number {
@@ -117,9 +141,16 @@ export class SimStorage implements Storage {
   save(req: SaveRequest, leaderTerm: number | undefined): Promise<void> {
     const plan = this.image.planSave(req);
     this.image.applySave(plan);
+    const from = plan.appended[0]?.index ?? (plan.snapshot && !plan.retain ? plan.start!.index + 1 : Number.POSITIVE_INFINITY);
+    if (from <= this.durableTo) this.durableTo = from - 1;
+    const last = plan.appended[plan.appended.length - 1]?.index;
     if (req.snapshot) this.imageData = req.snapshot.data;
     return new Promise((resolve) => {
-      this.queue.push({ kind: 'save', req, leaderTerm, done: resolve });
+      const done = () => {
+        if (last !== undefined && last > this.durableTo) this.durableTo = last;
+        resolve();
+      };
+      this.queue.push({ kind: 'save', req, leaderTerm, done });
       this.hooks.issued();
     });
   }
@@ -143,7 +174,12 @@ export class SimStorage implements Storage {
     if (this.dead) return;
     const w = this.queue.shift();
     if (!w) throw new Error('a write completed that was never queued');
-    if (w.kind === 'save') {
+    if (w.kind === 'read') {
+      this.reading = false;
+      const log = this.disk.log;
+      // Compacted or truncated on the disk meanwhile: fill keeps only what agrees.
+      if (w.lo >= log.firstIndex() && w.lo <= log.lastIndex()) this.image.fill(log.entries(w.lo, Math.min(w.hi, log.lastIndex() + 1), READ_BYTES));
+    } else if (w.kind === 'save') {
       this.hooks.beforeDurable(w.req, w.leaderTerm);
       this.disk.log.applySave(this.disk.log.planSave(w.req));
       if (w.req.snapshot) this.disk.data = w.req.snapshot.data;

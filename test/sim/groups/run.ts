@@ -55,6 +55,7 @@ export function groupProfile(opts: RunOptions): GroupProfile {
     ...(opts.calm ? { weather: { drop: 0, duplicate: 0, minDelay: 1, maxDelay: 3, slow: 0, longDelay: 0 } } : {}),
     ...(opts.clients !== undefined ? { clients: opts.clients } : {}),
     ...(opts.noAutoSnapshots ? { snapshotEvery: 0 } : {}),
+    ...(opts.wholeLogInMemory ? { logMemoryEntries: Number.POSITIVE_INFINITY } : {}),
   };
 }
 
