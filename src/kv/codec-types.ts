@@ -1,9 +1,10 @@
 /**
- * The entry codec for the collection ops of issue 14 (codec.ts does the rest). Each op is
- * written from a shape table rather than by hand: its fields in order, each of a few kinds, and
- * one flags byte when it has optional or boolean fields (bit i = the i-th such field present or
- * true). So an op costs its code, its fields' bytes and at most one byte more: HSET of one
- * 16-byte field and 64-byte value under a 16-byte key takes 102 bytes with the entry's header.
+ * The entry codec for the collection ops of issue 14 (codec-ops.ts does the others, codec.ts
+ * frames the entry). Each op is written from a shape table rather than by hand: its fields in
+ * order, each of a few kinds, and one flags byte when it has optional or boolean fields (bit i =
+ * the i-th such field present or true). So an op costs its code, its fields' bytes and at most
+ * one byte more: HSET of one 16-byte field and 64-byte value under a 16-byte key takes 102 bytes
+ * with the entry's header.
  *
  *   bytes  len(uvarint) raw        list   n(uvarint) bytes*      pairs  n(uvarint) {bytes bytes}*
  *   i64    8 bytes LE              uint   uvarint                int    zigzag varint (-2^52 <= n < 2^52)

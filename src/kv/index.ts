@@ -87,6 +87,7 @@ export { binarySlot, crc16, keyHashSlot, SLOT_COUNT } from './slot.ts';
 export { SnapshotWriter } from './snapshot.ts';
 export { SNAPSHOT_CHUNK_BYTES, snapshotImageProblem, snapshotImageSummary } from './snapshot-format.ts';
 export { MAX_DROP_EXAMINED, SPLIT_ERR, type SplitRecord, splitProblem } from './split.ts';
-export { type ExpiredKey, KvStore, type KvStoreOptions, type ReadOptions, type ScanOptions } from './store.ts';
+export { type ExpiredKey, KvStore, type KvStoreOptions } from './store.ts';
+export type { ReadOptions, ScanOptions } from './store-reads.ts';
 export { ERR_RANDOM_COUNT, MAX_RANDOM_COUNT } from './structs/random.ts';
 export { TYPE, type TypeName, WRONG_TYPE } from './types.ts';

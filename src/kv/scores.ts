@@ -15,7 +15,7 @@
  * All of it is pure arithmetic on the text (decimal through V8's correctly rounded Number(),
  * hex floats rounded here half to even with BigInt), so every replica reads the same double.
  */
-import type { LexBound, ScoreBound } from './structs/zset.ts';
+import type { LexBound, ScoreBound } from './structs/zset-bounds.ts';
 
 export const ZSET_ERR = {
   notFloat: 'ERR value is not a valid float',

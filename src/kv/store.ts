@@ -1,9 +1,9 @@
 /**
  * KvStore: the replicated state machine. `apply` is the only way state changes, and it depends
  * on nothing but the entries (time comes from entry.ts), so replicas that apply the same log
- * hold the same keys, values, expiries and versions. Everything else here is either a read
- * (never deletes, treats expired keys as absent) or a leader-side helper whose decisions are
- * themselves proposed through the log (EXPIRE_IF, EVICT). The cluster-wide settings (CONFIG op,
+ * hold the same keys, values, expiries and versions. Everything else is either a read
+ * (store-reads.ts, the class it extends: never deletes, treats expired keys as absent) or a
+ * leader-side helper whose decisions are themselves proposed through the log (EXPIRE_IF, EVICT). The cluster-wide settings (CONFIG op,
  * settings.ts) are replicated state too: applied from the log and carried by snapshots. So is
  * the newest entry timestamp applied (`highTs`), the floor of the node's clock (entry-clock.ts),
  * the idempotency records of sessions.ts (an entry led by a SESSION op applies at most once),
@@ -13,22 +13,19 @@
 import type { Buffer } from 'node:buffer';
 import { type ApplyContext, applyOp } from './apply.ts';
 import { fromBinary, toBinary } from './bytes.ts';
-import { RestoreInProgressError, WrongTypeError } from './errors.ts';
+import { RestoreInProgressError } from './errors.ts';
 import { chooseVictims, type EvictionPolicy } from './eviction.ts';
-import { Keyspace } from './keyspace.ts';
 import { lruOrder } from './lru.ts';
-import type { KvEntry, KvOp, Rng, TimeUnit, Victim } from './ops.ts';
+import type { KvEntry, KvOp, Rng, Victim } from './ops.ts';
 import { ALL_SLOTS, firstUnownedSlot, type SlotRange, SlotSet } from './owned.ts';
 import { mulberry32 } from './prng.ts';
-import { expireTimeOf, findLive, liveCount, matchingKeys, randomKeyOf, scanKeys, ttlOf } from './reads.ts';
 import { ABORTED, type KvResult } from './results.ts';
 import { Sessions } from './sessions.ts';
 import type { ClusterSettings } from './settings.ts';
 import { type SnapshotState, SnapshotWriter } from './snapshot.ts';
 import { readSnapshot } from './snapshot-read.ts';
 import { type SplitRecord, Splits, splitAlone } from './split.ts';
-import { readCollectionOp } from './type-reads.ts';
-import { type TypeName, typeOf, WRONG_TYPE } from './types.ts';
+import { StoreReads } from './store-reads.ts';
 
 export interface KvStoreOptions {
   /**
@@ -50,26 +47,13 @@ export interface KvStoreOptions {
   countSlots?: boolean;
 }
 
-export interface ReadOptions {
-  /** Mark the key most recently used (what Redis does for GET, not for TTL or EXISTS). */
-  touch?: boolean;
-}
-
-export interface ScanOptions {
-  /** Redis glob (see KEYS). */
-  match?: Uint8Array;
-  /** Keys to examine, default 10 as in Redis. */
-  count?: number;
-}
-
 /** A key due for active expiry, to be proposed as `{ type: 'expireIf', key, at: expiresAt }`. */
 export interface ExpiredKey {
   key: Buffer;
   expiresAt: number;
 }
 
-export class KvStore {
-  private ks = new Keyspace();
+export class KvStore extends StoreReads {
   private applied = 0;
   private restoring = false;
   private writer: SnapshotWriter | null = null;
@@ -86,6 +70,7 @@ export class KvStore {
   private readonly countSlots: boolean;
 
   constructor(options: KvStoreOptions = {}) {
+    super();
     this.defaultMaxmemory = options.maxmemory ?? 0;
     this.defaultPolicy = options.policy ?? 'noeviction';
     this.countSlots = options.countSlots ?? false;
@@ -186,84 +171,6 @@ export class KvStore {
     const keys = this.ks.readied;
     if (keys.length > 0) this.ks.readied = [];
     return keys;
-  }
-
-  /** WATCH: the key's version at `nowMs`, to put in the EXEC entry's `watch` list. */
-  version(key: Uint8Array, nowMs: number): number {
-    return this.ks.version(toBinary(key), nowMs);
-  }
-
-  /** The key's string value; WrongTypeError for a collection (getBinary answers WRONG_TYPE). */
-  get(key: Uint8Array, nowMs: number, opts?: ReadOptions): Buffer | null {
-    const value = this.getBinary(key, nowMs, opts);
-    if (value === WRONG_TYPE) throw new WrongTypeError();
-    return value === null ? null : fromBinary(value);
-  }
-
-  /**
-   * GET without the copy: the binary string the store holds (immutable, so a reply may keep it
-   * until written), or WRONG_TYPE for a collection.
-   */
-  getBinary(key: Uint8Array, nowMs: number, opts?: ReadOptions): string | null | typeof WRONG_TYPE {
-    const item = findLive(this.ks, toBinary(key), nowMs);
-    if (item === undefined) return null;
-    if (opts?.touch) this.ks.lru.touch(item);
-    return typeof item.value === 'string' ? item.value : WRONG_TYPE;
-  }
-
-  exists(key: Uint8Array, nowMs: number): boolean {
-    return findLive(this.ks, toBinary(key), nowMs) !== undefined;
-  }
-
-  type(key: Uint8Array, nowMs: number): TypeName | 'none' {
-    const item = findLive(this.ks, toBinary(key), nowMs);
-    return item ? typeOf(item.value) : 'none';
-  }
-
-  /** A collection read op (HGET, SMEMBERS, ...) at `nowMs` as apply answers it, deleting nothing. */
-  readCollection(op: KvOp, nowMs: number, rng: Rng): KvResult | undefined {
-    return readCollectionOp(this.ks, op, nowMs, rng);
-  }
-
-  /** PTTL (unit 'ms', the default) or TTL ('s', rounded like Redis): -2 missing, -1 no expiry. */
-  ttl(key: Uint8Array, nowMs: number, unit: TimeUnit = 'ms'): number {
-    return ttlOf(findLive(this.ks, toBinary(key), nowMs), nowMs, unit);
-  }
-
-  /** PEXPIRETIME ('ms', the default) or EXPIRETIME ('s'): -2 missing, -1 no expiry. */
-  expireTime(key: Uint8Array, nowMs: number, unit: TimeUnit = 'ms'): number {
-    return expireTimeOf(findLive(this.ks, toBinary(key), nowMs), unit);
-  }
-
-  keys(pattern: Uint8Array, nowMs: number): Buffer[] {
-    return matchingKeys(this.ks, toBinary(pattern), nowMs).map(fromBinary);
-  }
-
-  /** One SCAN step; pass the returned cursor back, 0 means done. See reads.ts for guarantees. */
-  scan(cursor: number, opts: ScanOptions, nowMs: number): { cursor: number; keys: Buffer[] } {
-    const match = opts.match && toBinary(opts.match);
-    const page = scanKeys(this.ks, cursor, opts.count ?? 10, match, nowMs);
-    return { cursor: page.cursor, keys: page.keys.map(fromBinary) };
-  }
-
-  randomKey(rng: Rng, nowMs: number): Buffer | null {
-    const key = randomKeyOf(this.ks, rng, nowMs);
-    return key === undefined ? null : fromBinary(key);
-  }
-
-  /** Keys held, logically expired ones included until their logged delete is applied. */
-  get size(): number {
-    return this.ks.size;
-  }
-
-  /** Keys that carry an expiry (INFO keyspace `expires=`), expired ones included until deleted. */
-  get volatileCount(): number {
-    return this.ks.heap.size;
-  }
-
-  /** Keys not expired at `nowMs`. */
-  dbsize(nowMs: number): number {
-    return liveCount(this.ks, nowMs);
   }
 
   /** The slots owned (canonical ranges). */

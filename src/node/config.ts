@@ -2,14 +2,17 @@
  * Node configuration: one `as const` table names every setting once, with its flag, its
  * environment variable, its type and its default. Flags beat the environment, which beats the
  * JSON config file, which beats the defaults. A bad value stops the process with an error that
- * names the setting.
+ * names the setting. How a value of each kind is read: config-values.ts; what is checked across
+ * settings once they are merged: here.
  */
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { MAX_SESSION_TTL_MS } from '../kv/sessions.ts';
 import { hostProblem, nodeIdProblem } from './addresses.ts';
 import { DEFAULT_OUTPUT_LIMITS, parseOutputLimits } from './client-limits.ts';
-import { parseBytes, parseDuration } from './units.ts';
+import { ConfigError, coerce, type SettingSpec, type ValueOf } from './config-values.ts';
+
+// Named from here, beside the table, by the node and the CLI.
+export { ConfigError, type PeerAddress, parsePeers } from './config-values.ts';
 
 export const EVICTION_POLICIES = ['noeviction', 'allkeys-lru', 'volatile-lru', 'allkeys-random', 'volatile-ttl'] as const;
 export type EvictionPolicy = (typeof EVICTION_POLICIES)[number];
@@ -18,20 +21,6 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
 export const READ_MODES = ['safe', 'lease'] as const;
 export const YES_NO = ['yes', 'no'] as const;
 export const TLS_AUTH_CLIENTS = ['yes', 'no', 'optional'] as const;
-
-/**
- * `bytes`: an integer with Redis's units (`100mb`, node/units.ts); `duration`: milliseconds,
- * with units (`500ms`, `2s`) or bare digits in ms, as these settings always took.
- */
-type Kind = 'string' | 'int' | 'bytes' | 'duration' | 'bool' | 'peers' | readonly string[];
-
-interface SettingSpec {
-  readonly kind: Kind;
-  readonly default: unknown;
-  readonly help: string;
-  readonly min?: number;
-  readonly max?: number;
-}
 
 /** Flag names are the keys in kebab-case; env vars are RAFTKV_ + upper snake case. */
 export const SETTINGS = {
@@ -205,28 +194,6 @@ export const SETTINGS = {
 
 export type SettingName = keyof typeof SETTINGS;
 
-export interface PeerAddress {
-  id: string;
-  host: string;
-  port: number;
-  httpPort: number;
-  /** RESP over TLS port; absent (or 0) when the member serves no TLS. */
-  tlsPort?: number;
-}
-
-/** A setting's value type, from its `kind`. */
-type ValueOf<K> = K extends 'string'
-  ? string
-  : K extends 'int' | 'bytes' | 'duration'
-    ? number
-    : K extends 'bool'
-      ? boolean
-      : K extends 'peers'
-        ? PeerAddress[]
-        : K extends readonly (infer U)[]
-          ? U
-          : never;
-
 /** `max-value-bytes` → `maxValueBytes`. */
 type Camel<S extends string> = S extends `${infer H}-${infer T}` ? `${H}${Capitalize<Camel<T>>}` : S;
 
@@ -238,87 +205,8 @@ export type NodeConfig = {
   -readonly [N in Exclude<SettingName, 'config'> as Camel<N>]: ValueOf<(typeof SETTINGS)[N]['kind']>;
 };
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-  constructor(
-    readonly setting: string,
-    detail: string,
-  ) {
-    super(`invalid setting '${setting}': ${detail}`);
-  }
-}
-
 const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 export const envName = (s: string) => `RAFTKV_${s.replace(/-/g, '_').toUpperCase()}`;
-
-/**
- * `id=host:port[:httpPort[:tlsPort]]`; httpPort defaults to port + 10000 as in Redis Cluster's
- * bus port. The RESP port may be 0 (TLS only) when a TLS port is given. An IPv6 host goes in
- * brackets (`n1=[::1]:6379`). Ids and hosts follow the rules every other member address follows
- * (addresses.ts).
- */
-export function parsePeers(text: string, setting = 'peers'): PeerAddress[] {
-  if (text.trim() === '') return [];
-  return text.split(',').map((part) => {
-    const m = /^([^=]+)=(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)(?::(\d+)(?::(\d+))?)?$/.exec(part.trim());
-    if (!m) throw new ConfigError(setting, `'${part}' is not id=host:port[:http_port[:tls_port]]`);
-    const [, id, v6, name, portText, httpText, tlsText] = m;
-    const host = v6 ?? name;
-    const idProblem = nodeIdProblem(id);
-    if (idProblem) throw new ConfigError(setting, `'${part}': the id ${idProblem}`);
-    const problem = hostProblem(host) ?? (v6 !== undefined && isIP(v6) !== 6 ? 'is not an IPv6 address' : undefined);
-    if (problem) throw new ConfigError(setting, `'${part}': the host '${host}' ${problem}`);
-    const port = Number(portText);
-    const tlsPort = tlsText ? Number(tlsText) : 0;
-    const httpPort = httpText ? Number(httpText) : (port || tlsPort) + 10000;
-    const ok = (p: number, min: number) => p >= min && p <= 65535;
-    if (!ok(port, tlsPort ? 0 : 1) || !ok(httpPort, 1) || !ok(tlsPort, 0)) {
-      throw new ConfigError(setting, `'${part}' has a port outside 1-65535`);
-    }
-    return tlsPort ? { id, host, port, httpPort, tlsPort } : { id, host, port, httpPort };
-  });
-}
-
-function coerce(name: SettingName, raw: unknown): unknown {
-  const spec: SettingSpec = SETTINGS[name];
-  const kind = spec.kind;
-  if (kind === 'string') {
-    if (typeof raw !== 'string') throw new ConfigError(name, 'expected a string');
-    return raw;
-  }
-  if (kind === 'int') {
-    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
-    if (!Number.isSafeInteger(n)) throw new ConfigError(name, `expected an integer, got '${String(raw)}'`);
-    if (spec.min !== undefined && n < spec.min) throw new ConfigError(name, `must be >= ${spec.min}`);
-    if (spec.max !== undefined && n > spec.max) throw new ConfigError(name, `must be <= ${spec.max}`);
-    if ((name.endsWith('port') || name === 'port') && n > 65535) throw new ConfigError(name, 'must be <= 65535');
-    return n;
-  }
-  if (kind === 'bytes' || kind === 'duration') {
-    const n = typeof raw === 'number' ? raw : typeof raw !== 'string' ? null : kind === 'bytes' ? parseBytes(raw.trim()) : parseDuration(raw);
-    if (n === null || !Number.isSafeInteger(n)) {
-      const expected = kind === 'bytes' ? 'a byte size (1048576, 512kb, 100mb, 2gb)' : 'a duration (500ms, 2s, or milliseconds)';
-      throw new ConfigError(name, `expected ${expected}, got '${String(raw)}'`);
-    }
-    if (spec.min !== undefined && n < spec.min) throw new ConfigError(name, `must be >= ${spec.min}`);
-    return n;
-  }
-  if (kind === 'bool') {
-    if (typeof raw === 'boolean') return raw;
-    if (raw === 'true' || raw === '1' || raw === 'yes') return true;
-    if (raw === 'false' || raw === '0' || raw === 'no') return false;
-    throw new ConfigError(name, `expected true or false, got '${String(raw)}'`);
-  }
-  if (kind === 'peers') {
-    if (Array.isArray(raw)) return raw.map((p) => parsePeers(String(p), name)[0]);
-    if (typeof raw !== 'string') throw new ConfigError(name, 'expected id=host:port,...');
-    return parsePeers(raw, name);
-  }
-  if (typeof raw !== 'string' || !kind.includes(raw)) {
-    throw new ConfigError(name, `expected one of ${kind.join(', ')}, got '${String(raw)}'`);
-  }
-  return raw;
-}
 
 /**
  * Merge the sources into a validated config. `flags` holds raw flag values by setting name
@@ -353,7 +241,7 @@ export function resolveConfig(flags: Partial<Record<SettingName, unknown>>, env:
     if (name in fromFile) raw = fromFile[name];
     if (envValue !== undefined && envValue !== '') raw = envValue;
     if (flags[name] !== undefined) raw = flags[name];
-    out[camel(name)] = raw === SETTINGS[name].default ? raw : coerce(name, raw);
+    out[camel(name)] = raw === SETTINGS[name].default ? raw : coerce(name, SETTINGS[name], raw);
   }
   const cfg = out as unknown as NodeConfig & { config?: string };
   delete cfg.config;

@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
-import { RawConn } from './support/resp-bytes.ts';
+import { describe, it } from 'vitest';
 import { type Comparator, c, elements, near, scanPage, unordered } from './support/script.ts';
-import { redisCli, sideBySide } from './support/side-by-side.ts';
+import { sideBySide } from './support/side-by-side.ts';
+import { throughFollower } from './support/through-follower.ts';
 
 const pair = sideBySide();
 const run = pair.run;
@@ -225,81 +224,42 @@ describe('hash commands answer like redis-server 7.0', () => {
   });
 });
 
-describe('through a follower with redis-cli -c, on a 3-node cluster', () => {
-  const cluster = new ClusterHarness({ nodes: 3 });
-  let follower: NodeHandle;
-
-  beforeAll(async () => {
-    await cluster.start();
-    const leader = await cluster.waitLeader();
-    follower = cluster.nodes.find((h) => h !== leader)!;
-  }, 60_000);
-
-  afterAll(() => cluster.stop());
-
-  it('prints what redis-cli prints against redis-server, and every replica holds the same hashes', async () => {
-    const script = [
-      'flushall',
-      'hset h a 1 b 2 c 3',
-      'hset h a 10',
-      'hsetnx h d 4',
-      'hget h a',
-      'hmget h a x d',
-      'hgetall h',
-      'hincrby h a 5',
-      'hincrbyfloat h b 0.25',
-      'hdel h c x',
-      'hlen h',
-      'hkeys h',
-      'hvals h',
-      'hstrlen h a',
-      'hexists h c',
-      'hrandfield h 10 withvalues',
-      'hscan h 0',
-      'type h',
-      'object encoding h',
-      'get h',
-      'set s v',
-      'hget s f',
-      'hincrby h b 1',
-      bigHset('big', 600),
-      'object encoding big',
-      'hdel big f0 f199',
-      'hlen big',
-    ];
-    for (const line of script) {
-      const args = line.split(' ');
-      const [ours, theirs] = await Promise.all([redisCli(['-c', '-p', String(follower.port), ...args]), redisCli(['-p', String(pair.redis.port), ...args])]);
-      expect(ours, line).toBe(theirs);
-    }
-    // Every replica applied the same writes: the same fields, values, order and encoding.
-    const read = async (h: NodeHandle) => {
-      const conn = await RawConn.open(h.port);
-      try {
-        await conn.call('readonly');
-        const out: string[] = [];
-        for (const cmd of [
-          ['hgetall', 'h'],
-          ['hgetall', 'big'],
-          ['object', 'encoding', 'big'],
-          ['hscan', 'big', '0', 'count', '1000'],
-        ]) {
-          out.push((await conn.call(...cmd)).toString('latin1'));
-        }
-        return out.join('|');
-      } finally {
-        conn.close();
-      }
-    };
-    let views: string[] = [];
-    await waitFor(
-      async () => {
-        views = await Promise.all(cluster.nodes.map(read));
-        return views.every((v) => v === views[0]) && views[0].includes('hashtable');
-      },
-      20_000,
-      'every replica to hold the same hashes',
-    );
-    expect(new Set(views).size).toBe(1);
-  }, 120_000);
+throughFollower(pair, {
+  what: 'hashes',
+  lines: [
+    'flushall',
+    'hset h a 1 b 2 c 3',
+    'hset h a 10',
+    'hsetnx h d 4',
+    'hget h a',
+    'hmget h a x d',
+    'hgetall h',
+    'hincrby h a 5',
+    'hincrbyfloat h b 0.25',
+    'hdel h c x',
+    'hlen h',
+    'hkeys h',
+    'hvals h',
+    'hstrlen h a',
+    'hexists h c',
+    'hrandfield h 10 withvalues',
+    'hscan h 0',
+    'type h',
+    'object encoding h',
+    'get h',
+    'set s v',
+    'hget s f',
+    'hincrby h b 1',
+    bigHset('big', 600),
+    'object encoding big',
+    'hdel big f0 f199',
+    'hlen big',
+  ],
+  reads: [
+    ['hgetall', 'h'],
+    ['hgetall', 'big'],
+    ['object', 'encoding', 'big'],
+    ['hscan', 'big', '0', 'count', '1000'],
+  ],
+  settled: 'hashtable',
 });

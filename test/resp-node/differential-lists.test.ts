@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
-import { RawConn } from './support/resp-bytes.ts';
+import { describe, it } from 'vitest';
 import { c, scanPage } from './support/script.ts';
-import { redisCli, sideBySide } from './support/side-by-side.ts';
+import { sideBySide } from './support/side-by-side.ts';
+import { throughFollower } from './support/through-follower.ts';
 
 const pair = sideBySide();
 const run = pair.run;
@@ -331,82 +330,44 @@ describe('list commands answer like redis-server 7.0', () => {
   });
 });
 
-describe('through a follower with redis-cli -c, on a 3-node cluster', () => {
-  const cluster = new ClusterHarness({ nodes: 3 });
-  let follower: NodeHandle;
-
-  beforeAll(async () => {
-    await cluster.start();
-    const leader = await cluster.waitLeader();
-    follower = cluster.nodes.find((h) => h !== leader)!;
-  }, 60_000);
-
-  afterAll(() => cluster.stop());
-
-  it('prints what redis-cli prints against redis-server, and every replica holds the same lists', async () => {
-    const script = [
-      'flushall',
-      'rpush q j1 j2 j3',
-      'lpush q j0',
-      'lrange q 0 -1',
-      'llen q',
-      'lmove q done right left',
-      'rpoplpush q done',
-      'lrange done 0 -1',
-      'lpop q 5',
-      'lpop q 5',
-      'lpop q',
-      'rpush q a b c a',
-      'lmpop 2 nokey q left count 2',
-      'lindex q -1',
-      'lset q 0 z',
-      'lset q 5 z',
-      'lrem q 0 a',
-      'linsert q before c y',
-      'lpos q c',
-      'ltrim q 0 0',
-      'lrange q 0 -1',
-      'type q',
-      'object encoding q',
-      'get q',
-      'lpush',
-      'lpop q 1 2',
-      `rpush big ${many(700)}`,
-      'ltrim big 1 -2',
-      'llen big',
-      'lindex big 350',
-    ];
-    for (const line of script) {
-      const args = line.split(' ');
-      const [ours, theirs] = await Promise.all([redisCli(['-c', '-p', String(follower.port), ...args]), redisCli(['-p', String(pair.redis.port), ...args])]);
-      expect(ours, line).toBe(theirs);
-    }
-    const read = async (h: NodeHandle) => {
-      const conn = await RawConn.open(h.port);
-      try {
-        await conn.call('readonly');
-        const out: string[] = [];
-        for (const cmd of [
-          ['lrange', 'q', '0', '-1'],
-          ['lrange', 'done', '0', '-1'],
-          ['lrange', 'big', '0', '-1'],
-        ]) {
-          out.push((await conn.call(...cmd)).toString('latin1'));
-        }
-        return out.join('|');
-      } finally {
-        conn.close();
-      }
-    };
-    let views: string[] = [];
-    await waitFor(
-      async () => {
-        views = await Promise.all(cluster.nodes.map(read));
-        return views.every((v) => v === views[0]) && views[0].includes('e698');
-      },
-      20_000,
-      'every replica to hold the same lists',
-    );
-    expect(new Set(views).size).toBe(1);
-  }, 120_000);
+throughFollower(pair, {
+  what: 'lists',
+  lines: [
+    'flushall',
+    'rpush q j1 j2 j3',
+    'lpush q j0',
+    'lrange q 0 -1',
+    'llen q',
+    'lmove q done right left',
+    'rpoplpush q done',
+    'lrange done 0 -1',
+    'lpop q 5',
+    'lpop q 5',
+    'lpop q',
+    'rpush q a b c a',
+    'lmpop 2 nokey q left count 2',
+    'lindex q -1',
+    'lset q 0 z',
+    'lset q 5 z',
+    'lrem q 0 a',
+    'linsert q before c y',
+    'lpos q c',
+    'ltrim q 0 0',
+    'lrange q 0 -1',
+    'type q',
+    'object encoding q',
+    'get q',
+    'lpush',
+    'lpop q 1 2',
+    `rpush big ${many(700)}`,
+    'ltrim big 1 -2',
+    'llen big',
+    'lindex big 350',
+  ],
+  reads: [
+    ['lrange', 'q', '0', '-1'],
+    ['lrange', 'done', '0', '-1'],
+    ['lrange', 'big', '0', '-1'],
+  ],
+  settled: 'e698',
 });

@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
-import { RawConn } from './support/resp-bytes.ts';
+import { describe, it } from 'vitest';
 import { type Comparator, c, elements, scanPage, unordered } from './support/script.ts';
-import { redisCli, sideBySide } from './support/side-by-side.ts';
+import { sideBySide } from './support/side-by-side.ts';
+import { throughFollower } from './support/through-follower.ts';
 
 const pair = sideBySide();
 const run = pair.run;
@@ -258,79 +257,40 @@ describe('RENAME, RENAMENX and COPY move and clone every type', () => {
   });
 });
 
-describe('through a follower with redis-cli -c, on a 3-node cluster', () => {
-  const cluster = new ClusterHarness({ nodes: 3 });
-  let follower: NodeHandle;
-
-  beforeAll(async () => {
-    await cluster.start();
-    const leader = await cluster.waitLeader();
-    follower = cluster.nodes.find((h) => h !== leader)!;
-  }, 60_000);
-
-  afterAll(() => cluster.stop());
-
-  it('prints what redis-cli prints against redis-server, and every replica holds the same sets', async () => {
-    const script = [
-      'flushall',
-      'sadd a 3 1 2',
-      'sadd b 2 x',
-      'smembers a',
-      'sismember a 1',
-      'smismember a 1 7',
-      'scard b',
-      'sinter a b',
-      'sdiff a b',
-      'sinterstore d a b',
-      'smembers d',
-      'smove a b 3',
-      'srem a 1',
-      'type a',
-      'object encoding a',
-      'object encoding b',
-      'get a',
-      'sintercard 2 a b limit 5',
-      `sadd big ${Array.from({ length: 700 }, (_, i) => `m${i}`).join(' ')}`,
-      'srem big m0 m699',
-      'scard big',
-      'spop big 0',
-    ];
-    for (const line of script) {
-      const args = line.split(' ');
-      const [ours, theirs] = await Promise.all([redisCli(['-c', '-p', String(follower.port), ...args]), redisCli(['-p', String(pair.redis.port), ...args])]);
-      expect(ours, line).toBe(theirs);
-    }
-    // Random picks through the follower: proposed once, applied alike everywhere.
-    await redisCli(['-c', '-p', String(follower.port), 'spop', 'big', '5']);
-    await redisCli(['-c', '-p', String(follower.port), 'sunionstore', 'u', 'a', 'b', 'big']);
-    const read = async (h: NodeHandle) => {
-      const conn = await RawConn.open(h.port);
-      try {
-        await conn.call('readonly');
-        const out: string[] = [];
-        for (const cmd of [
-          ['smembers', 'a'],
-          ['smembers', 'b'],
-          ['smembers', 'big'],
-          ['smembers', 'u'],
-          ['sscan', 'big', '0', 'count', '1000'],
-        ]) {
-          out.push((await conn.call(...cmd)).toString('latin1'));
-        }
-        return out.join('|');
-      } finally {
-        conn.close();
-      }
-    };
-    let views: string[] = [];
-    await waitFor(
-      async () => {
-        views = await Promise.all(cluster.nodes.map(read));
-        return views.every((v) => v === views[0]) && views[0].includes('m1');
-      },
-      20_000,
-      'every replica to hold the same sets',
-    );
-    expect(new Set(views).size).toBe(1);
-  }, 120_000);
+throughFollower(pair, {
+  what: 'sets',
+  lines: [
+    'flushall',
+    'sadd a 3 1 2',
+    'sadd b 2 x',
+    'smembers a',
+    'sismember a 1',
+    'smismember a 1 7',
+    'scard b',
+    'sinter a b',
+    'sdiff a b',
+    'sinterstore d a b',
+    'smembers d',
+    'smove a b 3',
+    'srem a 1',
+    'type a',
+    'object encoding a',
+    'object encoding b',
+    'get a',
+    'sintercard 2 a b limit 5',
+    `sadd big ${Array.from({ length: 700 }, (_, i) => `m${i}`).join(' ')}`,
+    'srem big m0 m699',
+    'scard big',
+    'spop big 0',
+  ],
+  // Random picks through the follower: proposed once, applied alike everywhere.
+  writes: ['spop big 5', 'sunionstore u a b big'],
+  reads: [
+    ['smembers', 'a'],
+    ['smembers', 'b'],
+    ['smembers', 'big'],
+    ['smembers', 'u'],
+    ['sscan', 'big', '0', 'count', '1000'],
+  ],
+  settled: 'm1',
 });

@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
-import { RawConn } from './support/resp-bytes.ts';
+import { describe, it } from 'vitest';
 import { c, elements } from './support/script.ts';
-import { redisCli, sideBySide } from './support/side-by-side.ts';
+import { sideBySide } from './support/side-by-side.ts';
+import { throughFollower } from './support/through-follower.ts';
 
 const pair = sideBySide();
 const run = pair.run;
@@ -562,93 +561,55 @@ describe('sorted-set commands answer like redis-server 7.0', () => {
   });
 });
 
-describe('through a follower with redis-cli -c, on a 3-node cluster', () => {
-  const cluster = new ClusterHarness({ nodes: 3 });
-  let follower: NodeHandle;
-
-  beforeAll(async () => {
-    await cluster.start();
-    const leader = await cluster.waitLeader();
-    follower = cluster.nodes.find((h) => h !== leader)!;
-  }, 60_000);
-
-  afterAll(() => cluster.stop());
-
-  it('prints what redis-cli prints against redis-server, and every replica holds the same sorted sets', async () => {
-    const script = [
-      'flushall',
-      'zadd z 1 a 2 b 3.5 c',
-      'zadd z xx ch incr 1 a',
-      'zincrby z 0.1 b',
-      'zscore z b',
-      'zmscore z a nosuch',
-      'zcard z',
-      'zcount z (1 +inf',
-      'zrank z c',
-      'zrevrank z c',
-      'zrem z nosuch c',
-      'zpopmin z',
-      'zpopmax z 3',
-      'type z',
-      'zadd z 1 a',
-      'object encoding z',
-      `zadd big ${many(300)}`,
-      'object encoding big',
-      'zrem big m0 m299',
-      'zcard big',
-      'zmpop 2 nokey big max count 2',
-      'zrange big 0 4 withscores',
-      'zrange big (5 10 byscore rev limit 1 2 withscores',
-      'zrevrangebyscore big 20 (10',
-      'zremrangebyrank big 0 4',
-      'zremrangebyscore big 10 (12',
-      'zrangestore dst big 0 9',
-      'zrange dst 0 -1',
-      'zrange z - + bylex',
-      'zlexcount z - +',
-      'zunionstore u 2 z big weights 2 1 aggregate max',
-      'zrange u 0 3 withscores',
-      'zinter 2 z big withscores',
-      'zdiff 2 big z',
-      'zrandmember z 100 withscores',
-      'zadd z nan a',
-      'zadd z nx xx 1 a',
-      'zcount z x 1',
-      'get z',
-    ];
-    for (const line of script) {
-      const args = line.split(' ');
-      const [ours, theirs] = await Promise.all([redisCli(['-c', '-p', String(follower.port), ...args]), redisCli(['-p', String(pair.redis.port), ...args])]);
-      expect(ours, line).toBe(theirs);
-    }
-    await redisCli(['-c', '-p', String(follower.port), 'zincrby', 'big', '0.5', 'm7']);
-    const read = async (h: NodeHandle) => {
-      const conn = await RawConn.open(h.port);
-      try {
-        await conn.call('readonly');
-        const out: string[] = [];
-        for (const cmd of [
-          ['zmscore', 'big', 'm1', 'm7', 'm298'],
-          ['zcard', 'big'],
-          ['zmscore', 'z', 'a', 'b'],
-          ['zrank', 'big', 'm7'],
-        ]) {
-          out.push((await conn.call(...cmd)).toString('latin1'));
-        }
-        return out.join('|');
-      } finally {
-        conn.close();
-      }
-    };
-    let views: string[] = [];
-    await waitFor(
-      async () => {
-        views = await Promise.all(cluster.nodes.map(read));
-        return views.every((v) => v === views[0]) && views[0].includes('7.5');
-      },
-      20_000,
-      'every replica to hold the same sorted sets',
-    );
-    expect(new Set(views).size).toBe(1);
-  }, 120_000);
+throughFollower(pair, {
+  what: 'sorted sets',
+  lines: [
+    'flushall',
+    'zadd z 1 a 2 b 3.5 c',
+    'zadd z xx ch incr 1 a',
+    'zincrby z 0.1 b',
+    'zscore z b',
+    'zmscore z a nosuch',
+    'zcard z',
+    'zcount z (1 +inf',
+    'zrank z c',
+    'zrevrank z c',
+    'zrem z nosuch c',
+    'zpopmin z',
+    'zpopmax z 3',
+    'type z',
+    'zadd z 1 a',
+    'object encoding z',
+    `zadd big ${many(300)}`,
+    'object encoding big',
+    'zrem big m0 m299',
+    'zcard big',
+    'zmpop 2 nokey big max count 2',
+    'zrange big 0 4 withscores',
+    'zrange big (5 10 byscore rev limit 1 2 withscores',
+    'zrevrangebyscore big 20 (10',
+    'zremrangebyrank big 0 4',
+    'zremrangebyscore big 10 (12',
+    'zrangestore dst big 0 9',
+    'zrange dst 0 -1',
+    'zrange z - + bylex',
+    'zlexcount z - +',
+    'zunionstore u 2 z big weights 2 1 aggregate max',
+    'zrange u 0 3 withscores',
+    'zinter 2 z big withscores',
+    'zdiff 2 big z',
+    'zrandmember z 100 withscores',
+    'zadd z nan a',
+    'zadd z nx xx 1 a',
+    'zcount z x 1',
+    'get z',
+  ],
+  writes: ['zincrby big 0.5 m7'],
+  reads: [
+    ['zmscore', 'big', 'm1', 'm7', 'm298'],
+    ['zcard', 'big'],
+    ['zmscore', 'z', 'a', 'b'],
+    ['zrank', 'big', 'm7'],
+  ],
+  settled: '7.5',
 });

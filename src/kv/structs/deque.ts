@@ -22,6 +22,7 @@
  * Redis's negative indexes first.
  */
 
+import { Chunk, pack, unpack } from './deque-chunk.ts';
 import type { CollectionImage } from './image.ts';
 
 export const CHUNK = 32;
@@ -29,52 +30,6 @@ export const DEQUE_BASE = 150;
 export const OPEN_ENTRY = 32;
 export const PACKED_ENTRY = 4;
 const MIN_RING = 4;
-
-class Chunk {
-  /** The elements while open, else null. */
-  items: string[] | null;
-  /** The packed elements while packed, else ''. */
-  data = '';
-  n: number;
-
-  constructor(items: string[]) {
-    this.items = items;
-    this.n = items.length;
-  }
-}
-
-function pack(items: string[]): string {
-  const parts: string[] = [];
-  for (const s of items) {
-    let n = s.length;
-    let prefix = '';
-    while (n >= 0x80) {
-      prefix += String.fromCharCode((n & 0x7f) | 0x80);
-      n = Math.floor(n / 0x80);
-    }
-    parts.push(prefix + String.fromCharCode(n) + s);
-  }
-  return parts.join('');
-}
-
-/** Elements from..to-1 of a packed chunk. */
-function unpack(data: string, from = 0, to = Number.POSITIVE_INFINITY): string[] {
-  const out: string[] = [];
-  let pos = 0;
-  for (let k = 0; pos < data.length && k < to; k++) {
-    let n = 0;
-    let mul = 1;
-    for (;;) {
-      const c = data.charCodeAt(pos++);
-      n += (c & 0x7f) * mul;
-      if (c < 0x80) break;
-      mul *= 0x80;
-    }
-    if (k >= from) out.push(data.slice(pos, pos + n));
-    pos += n;
-  }
-  return out;
-}
 
 export class Deque {
   /** Accounted heap bytes, kept up to date on every change. */

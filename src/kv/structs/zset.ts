@@ -31,6 +31,7 @@ import { MemberIndex } from './member-index.ts';
 import { pickIndices } from './random.ts';
 import { type Before, pairLess, ScoreTree } from './score-tree.ts';
 import { withInserted, withInsertedScore, withRemoved, withRemovedScore } from './tight.ts';
+import { type LexBound, type Limit, lexBefore, type ScoreBound, scoreBefore } from './zset-bounds.ts';
 
 /** Redis 7.0 defaults: zset-max-listpack-entries, zset-max-listpack-value. */
 export const ZSET_MAX_LISTPACK_ENTRIES = 128;
@@ -44,21 +45,6 @@ export const ZSET_MAX_LISTPACK_VALUE = 64;
 export const ZSET_BASE = 260;
 export const LISTPACK_ENTRY = 36;
 export const SKIPLIST_ENTRY = 100;
-
-/** A score bound: `1.5` is inclusive, `(1.5` exclusive; -inf/+inf are the infinities. */
-export interface ScoreBound {
-  score: number;
-  exclusive: boolean;
-}
-
-/** A lex bound: `[a` inclusive, `(a` exclusive, `-` below everything, `+` above everything. */
-export type LexBound = { member: string; exclusive: boolean } | '-' | '+';
-
-/** LIMIT offset count; a negative count means all the rest (Redis). */
-export interface Limit {
-  offset: number;
-  count: number;
-}
 
 export type ZEntry = [member: string, score: number];
 
@@ -186,8 +172,8 @@ export class SortedSet {
 
   /** Rank span [from, to) of the members with min <= score <= max (bounds per exclusivity). */
   scoreSpan(min: ScoreBound, max: ScoreBound): [number, number] {
-    const from = this.countBefore(min.exclusive ? (s) => s <= min.score : (s) => s < min.score);
-    const to = this.countBefore(max.exclusive ? (s) => s < max.score : (s) => s <= max.score);
+    const from = this.countBefore(scoreBefore(min, true));
+    const to = this.countBefore(scoreBefore(max, false));
     return [from, Math.max(from, to)];
   }
 
@@ -390,14 +376,4 @@ export class SortedSet {
     this.lpScores = this.lpMembers = null;
     this.bytes = ZSET_BASE + this.memberBytes + tree.size * SKIPLIST_ENTRY;
   }
-}
-
-/** The "before this bound" predicate of a lex bound used as a range's low (or high) end. */
-function lexBefore(b: LexBound, low: boolean): Before {
-  if (b === '-') return () => false;
-  if (b === '+') return () => true;
-  const v = b.member;
-  // Low end: before it are members < v ([v) or <= v ((v). High end: members <= v ([v) or < v ((v).
-  if (low) return b.exclusive ? (_s, m) => m <= v : (_s, m) => m < v;
-  return b.exclusive ? (_s, m) => m < v : (_s, m) => m <= v;
 }

@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../../src/kv/prng.ts';
 import { pairLess } from '../../../src/kv/structs/score-tree.ts';
-import { type LexBound, LISTPACK_ENTRY, type Limit, type ScoreBound, SKIPLIST_ENTRY, SortedSet, type ZEntry, ZSET_BASE } from '../../../src/kv/structs/zset.ts';
+import { LISTPACK_ENTRY, SKIPLIST_ENTRY, SortedSet, type ZEntry, ZSET_BASE } from '../../../src/kv/structs/zset.ts';
+import type { LexBound, Limit, ScoreBound } from '../../../src/kv/structs/zset-bounds.ts';
 import { SplitMix32 } from '../../support/splitmix32.ts';
 
 class Model {

@@ -1,8 +1,8 @@
 /**
  * The differential suites' pair: a one-node RaftKV cluster and a real redis-server 7.0, started
  * before a file's tests and stopped after them. `run` sends one script to both (after a
- * FLUSHALL) and expects the same bytes back; `redisCli` runs Debian's redis-cli for the
- * suites' follower and `-c` steps.
+ * FLUSHALL) and expects the same bytes back; `redisCli` runs Debian's redis-cli, for the
+ * suites' follower step (through-follower.ts) among others.
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, expect } from 'vitest';
