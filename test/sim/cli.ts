@@ -1,6 +1,6 @@
 /**
  * npm run sim -- --seeds N [--seed-start S] [--steps K] [--nodes 1|2|3|5] [--read-mode safe|lease] [--groups G]
- * npm run sim -- --seed S [--steps K] [--nodes N] [--faults a,b,..|none] [--calm] [--no-auto-snapshots] [--clients C] [--quiet]
+ * npm run sim -- --seed S [--steps K] [--nodes N] [--faults a,b,..|none] [--calm] [--no-auto-snapshots] [--whole-log-in-memory] [--clients C] [--quiet]
  *
  * The first form runs N seeds and shrinks any that fail; the second replays one seed with its
  * full trace (and the knobs a shrunk report prints). `--groups G` makes every run a multi-group
@@ -25,6 +25,7 @@ async function main(): Promise<number> {
       faults: { type: 'string' },
       calm: { type: 'boolean' },
       'no-auto-snapshots': { type: 'boolean' },
+      'whole-log-in-memory': { type: 'boolean' },
       clients: { type: 'string' },
       quiet: { type: 'boolean' },
       'no-shrink': { type: 'boolean' },
@@ -70,6 +71,7 @@ async function main(): Promise<number> {
       skipFaults,
       calm: values.calm,
       noAutoSnapshots: values['no-auto-snapshots'],
+      wholeLogInMemory: values['whole-log-in-memory'],
       clients: int('clients', values.clients),
       readMode,
       groups,

@@ -74,6 +74,7 @@ export function replayCommand(o: RunOptions, fired: number[] | undefined): strin
   if (fired) parts.push(`--faults ${fired.join(',') || 'none'}`);
   if (o.calm) parts.push('--calm');
   if (o.noAutoSnapshots) parts.push('--no-auto-snapshots');
+  if (o.wholeLogInMemory) parts.push('--whole-log-in-memory');
   if (o.clients !== undefined) parts.push(`--clients ${o.clients}`);
   return parts.join(' ');
 }
