@@ -20,27 +20,54 @@ export class RedisServer {
     private readonly dir: string,
   ) {}
 
+  /**
+   * Starts one on a free port. freePort() only finds a port free at that moment: another test
+   * process may bind it first, and then redis-server exits saying so; it starts over on another.
+   */
   static async start(extraArgs: string[] = []): Promise<RedisServer> {
-    const port = await freePort();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await RedisServer.startOn(await freePort(), extraArgs);
+      } catch (err) {
+        if (!(err instanceof PortTakenError) || attempt === 3) throw err;
+      }
+    }
+  }
+
+  private static async startOn(port: number, extraArgs: string[]): Promise<RedisServer> {
     const dir = mkdtempSync(join(tmpdir(), 'raftkv-redis-'));
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs];
-    const proc = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    proc.stderr?.on('data', (d) => {
-      stderr += String(d);
-    });
+    // redis-server logs to stdout: keep it for the error.
+    const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const keep = (d: Buffer) => {
+      if (output.length < 16_384) output += String(d);
+    };
+    proc.stdout?.on('data', keep);
+    proc.stderr?.on('data', keep);
     const exited = new Promise<never>((_, reject) => {
       proc.once('error', (err) => reject(new Error(`cannot run redis-server (apt-get install redis-server): ${err.message}`)));
-      proc.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${stderr}`)));
+      proc.once('exit', (code) => {
+        rmSync(dir, { recursive: true, force: true });
+        const why = `redis-server exited with ${code}: ${output.trim()}`;
+        reject(/Address already in use/.test(output) ? new PortTakenError(why) : new Error(why));
+      });
+    });
+    let failed: Error | undefined;
+    exited.catch((err: Error) => {
+      failed = err;
     });
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const up = await Promise.race([canConnect(port), exited]);
-      if (up) break;
-      if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${port}`);
+      if (failed) throw failed;
+      // The log line, not a connection: the port may be someone else's.
+      if (/Ready to accept connections/.test(output) && (await canConnect(port))) break;
+      if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${port}: ${output.trim()}`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    exited.catch(() => {});
+    // Stop reading the log once it is up; nothing else needs it.
+    proc.stdout?.removeListener('data', keep);
+    proc.stdout?.resume();
     return new RedisServer(port, proc, dir);
   }
 
@@ -62,6 +89,8 @@ export class RedisServer {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+class PortTakenError extends Error {}
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
