@@ -258,7 +258,7 @@ export function wireUnits(cfg: NodeConfig, log: Logger, parts: NodeParts, node: 
       afterAdvance: (rd) => {
         if (rd.committedEntries.length === 0) return;
         // The core has counted these applied (advance): its reads start past them.
-        storage.trim(applier.applied, cfg.logMemoryEntries, cfg.logMemoryBytes);
+        storage.trim(applier.applied, raw.followersNeedFrom(), cfg.logMemoryEntries, cfg.logMemoryBytes);
         settings.caughtUp(applier.applied, kv.settings);
         if (isLeader()) duties.afterApply();
         snapshotter.maybeSnapshot(applier.applied);

@@ -229,6 +229,23 @@ export class RawNode {
   }
 
   /**
+   * On a leader, the lowest index a recently heard-from follower or learner still lacks (its
+   * match + 1), if any trails; undefined otherwise. Storage keeps those entries in memory so the
+   * next App need not read them back from disk.
+   */
+  followersNeedFrom(): number | undefined {
+    const r = this.raft;
+    if (r.role !== Role.Leader) return undefined;
+    let need: number | undefined;
+    const last = r.log.lastIndex();
+    for (const [id, pr] of r.trk.progress) {
+      if (id === r.id || !pr.recentActive || pr.match >= last) continue;
+      if (need === undefined || pr.match + 1 < need) need = pr.match + 1;
+    }
+    return need;
+  }
+
+  /**
    * The log from `lo` on, durable and unstable entries alike, at most `maxBytes` per call (but
    * at least one entry); [] past the end. For the runtime to read what it has not applied.
    */

@@ -41,6 +41,9 @@ import { SnapshotCache } from './snapshot-cache.ts';
 import { chunkPut, layOut, writeChunks } from './snapshot-chunks.ts';
 import type { WriteOp, WriteOwner, WriteQueue } from './write-queue.ts';
 
+/** How much more than the tail a trailing follower may hold in memory (trim). */
+const FOLLOWER_HOLD = 4;
+
 export class LevelStorage implements Storage {
   /** Called after every batch with this group's writes, with its duration in ms (fsync histogram). */
   onFsync: ((ms: number) => void) | undefined;
@@ -146,10 +149,15 @@ export class LevelStorage implements Storage {
 
   /**
    * Moves applied entries out of memory beyond a tail of `keepEntries` entries and `keepBytes`
-   * bytes (memory-log.ts trim); none that is not durable yet. Called as the applied index moves.
+   * bytes (memory-log.ts trim); none that is not durable yet, nor (on a leader) one from
+   * `neededFrom` on, which a follower still lacks, while the log in memory stays within
+   * FOLLOWER_HOLD times `keepBytes`: a follower further behind is served from disk.
+   * Called as the applied index moves.
    */
-  trim(applied: number, keepEntries: number, keepBytes: number): void {
-    this.log.trim(Math.min(applied, this.durableTo), keepEntries, keepBytes);
+  trim(applied: number, neededFrom: number | undefined, keepEntries: number, keepBytes: number): void {
+    let bound = Math.min(applied, this.durableTo);
+    if (neededFrom !== undefined && this.log.memoryStats().bytes <= FOLLOWER_HOLD * keepBytes) bound = Math.min(bound, neededFrom - 1);
+    this.log.trim(bound, keepEntries, keepBytes);
   }
 
   term(i: number): number {

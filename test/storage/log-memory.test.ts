@@ -55,7 +55,7 @@ describe('the log memory tail', () => {
   it('moves applied entries out of memory past the tail, keeping every term and size', async () => {
     const h = history();
     const s = await stored(h);
-    s.trim(300, 40, 1 << 20);
+    s.trim(300, undefined, 40, 1 << 20);
     const { memory } = s.stats();
     // Past 40 in memory it trims to three quarters of the tail: 30 stay.
     expect(memory).toEqual({ entries: 30, evicted: 270, bytes: h.slice(270).reduce((n, e) => n + entrySize(e), 0) });
@@ -70,7 +70,7 @@ describe('the log memory tail', () => {
   it('reads them back from disk byte for byte, across the boundary into memory', async () => {
     const h = history();
     const s = await stored(h);
-    s.trim(300, 40, 1 << 20);
+    s.trim(300, undefined, 40, 1 << 20);
     const got = await readAll(s, 7, 301);
     expect(got).toHaveLength(294);
     expect(same(got, h.slice(6))).toEqual(same(h.slice(6), h.slice(6)));
@@ -79,7 +79,7 @@ describe('the log memory tail', () => {
   it('bounds the tail by bytes too', async () => {
     const h = history();
     const s = await stored(h);
-    s.trim(300, 1000, 2000);
+    s.trim(300, undefined, 1000, 2000);
     const { memory } = s.stats();
     expect(memory.bytes).toBeLessThanOrEqual(1500);
     expect(memory.bytes + h[299 - memory.entries].data.length + 16).toBeGreaterThan(1500);
@@ -89,14 +89,14 @@ describe('the log memory tail', () => {
     const h = history();
     const s = await stored(h.slice(0, 100));
     // Applied only to 50: entries 51..100 stay whatever the tail.
-    s.trim(50, 0, 0);
+    s.trim(50, undefined, 0, 0);
     expect(s.stats().memory).toMatchObject({ entries: 50, evicted: 50 });
     const pending = s.save({ entries: h.slice(100, 200), hardState: { term: 2, vote: '', commit: 200 } });
     // 51..100 are durable and now applied; 101..200 not durable yet.
-    s.trim(200, 0, 0);
+    s.trim(200, undefined, 0, 0);
     expect(s.stats().memory).toMatchObject({ entries: 100, evicted: 100 });
     await pending;
-    s.trim(200, 0, 0);
+    s.trim(200, undefined, 0, 0);
     expect(s.stats().memory).toMatchObject({ entries: 0, evicted: 200 });
     expect(s.term(200)).toBe(2);
   });
@@ -104,7 +104,7 @@ describe('the log memory tail', () => {
   it('compaction and a received snapshot forget out-of-memory entries', async () => {
     const h = history();
     const s = await stored(h);
-    s.trim(300, 40, 1 << 20);
+    s.trim(300, undefined, 40, 1 << 20);
     await s.createSnapshot(250, conf, new Uint8Array([1]));
     await s.compact(120);
     expect(s.firstIndex()).toBe(121);
@@ -119,9 +119,26 @@ describe('the log memory tail', () => {
     expect(s.stats().bytes).toBe(h.slice(280).reduce((n, e) => n + entrySize(e), 0));
   });
 
+  it('on a leader, keeps what a follower still lacks, up to four times the tail', async () => {
+    const h = history();
+    const s = await stored(h);
+    // A follower has everything up to 250: 251..300 stay whatever the tail says.
+    s.trim(300, 251, 10, 1 << 20);
+    expect(s.stats().memory).toMatchObject({ entries: 50, evicted: 250 });
+    // One that lacks everything from 2 on is held only while the log in memory is within 4x the
+    // tail's bytes: here it is not, so it is served from disk.
+    const t = await stored(h);
+    const bytes = t.stats().memory.bytes;
+    t.trim(300, 2, 10, Math.floor(bytes / 4) - 1);
+    expect(t.stats().memory.evicted).toBeGreaterThan(0);
+    const u = await stored(h);
+    u.trim(300, 2, 10, Math.ceil(bytes / 4));
+    expect(u.stats().memory).toMatchObject({ entries: 299, evicted: 1 });
+  });
+
   it('refuses to overwrite an entry out of memory (only applied ones leave, and Raft never rewrites those)', async () => {
     const s = await stored(history());
-    s.trim(300, 40, 1 << 20);
+    s.trim(300, undefined, 40, 1 << 20);
     await expect(s.save({ entries: [ent(200, 6)] })).rejects.toThrow(InvalidWriteError);
     expect(s.term(200)).toBe(2);
   });
@@ -129,7 +146,7 @@ describe('the log memory tail', () => {
   it('comes back whole after a reopen', async () => {
     const h = history();
     const s = await stored(h);
-    s.trim(300, 40, 1 << 20);
+    s.trim(300, undefined, 40, 1 << 20);
     const dir = s.dir;
     open.splice(open.indexOf(s), 1);
     await s.close();
