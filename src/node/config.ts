@@ -113,11 +113,11 @@ export const SETTINGS = {
   },
   'log-memory-entries': {
     kind: 'int',
-    default: 4096,
+    default: 1024,
     min: 0,
     help: 'applied log entries kept in memory per group for followers that trail; older ones are read back from disk',
   },
-  'log-memory-bytes': { kind: 'bytes', default: 4 * 1024 * 1024, min: 0, help: 'and at most this many bytes of them' },
+  'log-memory-bytes': { kind: 'bytes', default: 1024 * 1024, min: 0, help: 'and at most this many bytes of them' },
   'max-snapshot-bytes': {
     kind: 'bytes',
     default: 2 * 1024 * 1024 * 1024,

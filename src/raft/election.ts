@@ -13,11 +13,26 @@ export const VOTE_RESPONSE = {
 /** A pre-election asks without raising terms; a transfer skips it and overrides stickiness. */
 export type Campaign = 'pre-election' | 'election' | 'transfer';
 
+/**
+ * A replica that knows no configuration and holds no entry: it has never been part of the
+ * group, or it is a member's earlier self come back empty under the same id (a replica removed,
+ * dropped and added back on the same node, or a node re-added with a wiped disk). Raft's safety
+ * assumes a voter keeps what it acknowledged, so such a replica grants no vote: a candidate whose
+ * stale configuration still counts it as a voter would otherwise win without a committed entry
+ * (found by the simulator: a leader lacking committed entry 49, docs/testing.md). etcd never
+ * reuses a member id and CockroachDB gives each replica incarnation its own ReplicaID; here the
+ * ids are node names, so the empty replica abstains until the leader's snapshot or entries
+ * reach it (a joining replica is a learner until then anyway).
+ */
+function amnesiac(r: Raft): boolean {
+  return r.trk.voters.length === 0 && r.trk.learners.length === 0 && r.log.lastIndex() === 0;
+}
+
 /** Figure 2 RequestVote receiver: one vote per term, only for an up-to-date log (5.4.1). */
 export function handleVoteRequest(r: Raft, m: Message): void {
   const respType = VOTE_RESPONSE[m.type as keyof typeof VOTE_RESPONSE];
   const canVote = r.vote === m.from || (r.vote === NONE && r.lead === NONE) || (m.type === MessageType.PreVote && m.term > r.term);
-  if (canVote && r.log.isUpToDate(m.index, m.logTerm)) {
+  if (canVote && !amnesiac(r) && r.log.isUpToDate(m.index, m.logTerm)) {
     // A grant carries the candidate's term so that a pre-candidate can tell it apart.
     r.send({ type: respType, to: m.from, term: m.term });
     if (m.type === MessageType.Vote) {
@@ -25,7 +40,9 @@ export function handleVoteRequest(r: Raft, m: Message): void {
       r.vote = m.from;
     }
   } else {
-    r.send({ type: respType, to: m.from, term: r.term, reject: true });
+    // Term 0 is an abstaining empty replica's (amnesiac) answer to a pre-vote, which does not
+    // raise its term: refuse in the term the candidate asked for.
+    r.send({ type: respType, to: m.from, term: r.term === 0 ? m.term : r.term, reject: true });
   }
 }
 

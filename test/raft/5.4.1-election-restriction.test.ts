@@ -44,6 +44,30 @@ describe('5.4.1 Election restriction', () => {
     });
   }
 
+  it('an empty replica that knows no configuration grants no vote (an earlier member back without its disk)', () => {
+    // The candidate's stale configuration counts n1 as a voter; n1 came back empty under the
+    // same id, so granting would let a candidate without a committed entry win.
+    const n = soloNode('n1', newStorage([]));
+    for (const type of [MessageType.PreVote, MessageType.Vote]) {
+      n.node.step(msg({ type, from: 'n2', to: 'n1', term: 3, index: 0, logTerm: 0 }));
+      expect(brief(n.drain(), ['reject'])).toMatchObject([{ to: 'n2', reject: true }]);
+    }
+    expect(n.status().vote).toBe('');
+    // Once the leader's snapshot (or entries) reach it, it votes by the usual rule.
+    n.node.step(
+      msg({
+        type: MessageType.Snap,
+        from: 'n3',
+        to: 'n1',
+        term: 3,
+        snapshot: { meta: { index: 5, term: 2, conf: { voters: three, learners: [] } }, data: new Uint8Array(0) },
+      }),
+    );
+    n.drain();
+    n.node.step(msg({ type: MessageType.Vote, from: 'n2', to: 'n1', term: 4, index: 5, logTerm: 2 }));
+    expect(brief(n.drain(), ['reject'])).toMatchObject([{ to: 'n2', reject: false }]);
+  });
+
   it('a node missing a committed entry cannot become leader (leader completeness)', () => {
     const net = new Network(three);
     net.campaign('n1');

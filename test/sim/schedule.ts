@@ -126,7 +126,7 @@ export function makeProfile(seed: number, nodes?: number, readMode?: 'safe' | 'l
     },
     snapshotEvery: rng.pick([0, 10, 25, 60]),
     snapshotTail: rng.pick([0, 0, 2, 10]),
-    // Not drawn: a new draw would move every seed's profile. Far below the runtime's 4096, so
+    // Not drawn: a new draw would move every seed's profile. Far below the runtime's 1024, so
     // trailing followers are often served from the disk.
     logMemoryEntries: SIM_LOG_MEMORY_ENTRIES,
     clients: rng.int(3, 8),
