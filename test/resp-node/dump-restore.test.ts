@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_PAYLOAD, restorePayload } from '../../tools/fuzz/payloads.ts';
 import { Rng } from '../../tools/fuzz/rng.ts';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
+import { replicasAgree } from './support/replicas-agree.ts';
 import { RawConn } from './support/resp-bytes.ts';
 import { c, near, runScript, type Step, unordered } from './support/script.ts';
 import { sideBySide } from './support/side-by-side.ts';
@@ -192,29 +193,12 @@ describe('on a 3-node cluster', () => {
   afterAll(() => cluster.stop());
 
   /** Every node's DUMP of `keys`, read locally (READONLY), once they all agree. */
-  async function replicasAgree(keys: readonly string[]): Promise<string> {
-    const read = async (h: NodeHandle) => {
-      const conn = await RawConn.open(h.port);
-      try {
-        await conn.call('readonly');
-        const out: string[] = [];
-        for (const k of keys) out.push((await conn.call('dump', k)).toString('latin1'));
-        return out.join('|');
-      } finally {
-        conn.close();
-      }
-    };
-    let views: string[] = [];
-    await waitFor(
-      async () => {
-        views = await Promise.all(cluster.nodes.map(read));
-        return views.every((v) => v === views[0]);
-      },
-      20_000,
-      'every replica to hold the same values',
+  const dumpsAgree = (keys: readonly string[]): Promise<string> =>
+    replicasAgree(
+      cluster.nodes,
+      keys.map((k) => ['dump', k]),
+      'values',
     );
-    return views[0];
-  }
 
   it('every type round-trips on the leader and through a follower with redis-cli -c; replicas byte-identical', async () => {
     await cli(['-p', String(pair.redis.port), 'set', 'busy', 'x']);
@@ -241,7 +225,7 @@ describe('on a 3-node cluster', () => {
       expect(busy.toString()).toBe((await cli(['-p', String(pair.redis.port), '-x', 'restore', 'busy', '0'], payload)).toString());
     }
     const all = KEYS.flatMap((k) => [k, `l:${k}`, `f:${k}`]);
-    const agreed = await replicasAgree(all);
+    const agreed = await dumpsAgree(all);
     // Each restored key holds what its source holds, on every replica.
     const parts = agreed.split('|');
     for (let i = 0; i < KEYS.length; i++) {
@@ -301,6 +285,6 @@ describe('on a 3-node cluster', () => {
       c.close();
       expect(h.proc?.exitCode ?? null).toBe(null);
     }
-    await replicasAgree(Array.from({ length: 16 }, (_, i) => `fz:${i}`));
+    await dumpsAgree(Array.from({ length: 16 }, (_, i) => `fz:${i}`));
   }, 120_000);
 });

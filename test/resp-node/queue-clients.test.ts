@@ -9,8 +9,8 @@
 import { Cluster } from 'ioredis';
 import { createCluster } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
-import { RawConn } from './support/resp-bytes.ts';
+import { ClusterHarness, type NodeHandle } from '../support/cluster-harness.ts';
+import { replicasAgree } from './support/replicas-agree.ts';
 
 const cluster = new ClusterHarness({ nodes: 3 });
 let followers: NodeHandle[];
@@ -97,24 +97,15 @@ describe('a job queue on lists through real cluster clients', () => {
     // Every replica applied the same pushes and pops: the same lists (none), the same queue
     // after one more push through the other follower.
     expect(await io.rpush(QUEUE, 'tail:a', 'tail:b')).toBe(2);
-    const read = async (h: NodeHandle) => {
-      const conn = await RawConn.open(h.port);
-      try {
-        await conn.call('readonly');
-        return [(await conn.call('lrange', QUEUE, '0', '-1')).toString('latin1'), (await conn.call('exists', PROCESSING)).toString('latin1')].join('|');
-      } finally {
-        conn.close();
-      }
-    };
-    let views: string[] = [];
-    await waitFor(
-      async () => {
-        views = await Promise.all(cluster.nodes.map(read));
-        return views.every((v) => v === views[0]) && views[0].includes('tail:b');
-      },
-      20_000,
-      'every replica to hold the same queue',
+    const view = await replicasAgree(
+      cluster.nodes,
+      [
+        ['lrange', QUEUE, '0', '-1'],
+        ['exists', PROCESSING],
+      ],
+      'queue',
+      (v) => v.includes('tail:b'),
     );
-    expect(views[0]).toBe('*2\r\n$6\r\ntail:a\r\n$6\r\ntail:b\r\n|:0\r\n');
+    expect(view).toBe('*2\r\n$6\r\ntail:a\r\n$6\r\ntail:b\r\n|:0\r\n');
   }, 120_000);
 });

@@ -6,8 +6,8 @@
  * with READONLY, must come to hold the same data. A suite states only its lines and its reads.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterHarness, type NodeHandle, waitFor } from '../../support/cluster-harness.ts';
-import { RawConn } from './resp-bytes.ts';
+import { ClusterHarness, type NodeHandle } from '../../support/cluster-harness.ts';
+import { replicasAgree } from './replicas-agree.ts';
 import { redisCli, type SideBySide } from './side-by-side.ts';
 
 export interface FollowerScript {
@@ -45,27 +45,7 @@ export function throughFollower(pair: SideBySide, script: FollowerScript): void 
       }
       for (const line of script.writes ?? []) await redisCli(['-c', '-p', String(follower.port), ...line.split(' ')]);
       // Every replica applied the same writes: the same replies to the same reads.
-      const read = async (h: NodeHandle) => {
-        const conn = await RawConn.open(h.port);
-        try {
-          await conn.call('readonly');
-          const out: string[] = [];
-          for (const cmd of script.reads) out.push((await conn.call(...cmd)).toString('latin1'));
-          return out.join('|');
-        } finally {
-          conn.close();
-        }
-      };
-      let views: string[] = [];
-      await waitFor(
-        async () => {
-          views = await Promise.all(cluster.nodes.map(read));
-          return views.every((v) => v === views[0]) && views[0].includes(script.settled);
-        },
-        20_000,
-        `every replica to hold the same ${script.what}`,
-      );
-      expect(new Set(views).size).toBe(1);
+      await replicasAgree(cluster.nodes, script.reads, script.what, (v) => v.includes(script.settled));
     }, 120_000);
   });
 }
