@@ -156,7 +156,7 @@ export class LevelStorage implements Storage {
    */
   trim(applied: number, neededFrom: number | undefined, keepEntries: number, keepBytes: number): void {
     let bound = Math.min(applied, this.durableTo);
-    if (neededFrom !== undefined && this.log.memoryStats().bytes <= FOLLOWER_HOLD * keepBytes) bound = Math.min(bound, neededFrom - 1);
+    if (neededFrom !== undefined && this.log.memoryBytes() <= FOLLOWER_HOLD * keepBytes) bound = Math.min(bound, neededFrom - 1);
     this.log.trim(bound, keepEntries, keepBytes);
   }
 

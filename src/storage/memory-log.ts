@@ -116,7 +116,12 @@ export class MemoryLog {
 
   /** The retained entries in memory and out of it, and the bytes of those in memory. */
   memoryStats(): { entries: number; evicted: number; bytes: number } {
-    return { entries: this.ents.length - 1, evicted: this.evicted.count, bytes: this.size - this.evicted.bytesHeld };
+    return { entries: this.ents.length - 1, evicted: this.evicted.count, bytes: this.memoryBytes() };
+  }
+
+  /** Bytes of the retained entries whose data is in memory. */
+  memoryBytes(): number {
+    return this.size - this.evicted.bytesHeld;
   }
 
   /** Size of retained entry i as entrySize measures it (for the snapshotter's tail). */
@@ -176,7 +181,7 @@ export class MemoryLog {
    */
   trim(bound: number, keepEntries: number, keepBytes: number): void {
     let count = this.ents.length - 1;
-    let bytes = this.size - this.evicted.bytesHeld;
+    let bytes = this.memoryBytes();
     if (count <= keepEntries && bytes <= keepBytes) return;
     const last = Math.min(bound, this.lastIndex());
     const entries = Math.floor(keepEntries * 0.75);
