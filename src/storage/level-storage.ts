@@ -6,11 +6,11 @@
  * The core reads synchronously, so the retained log's terms, the data of its unapplied tail and
  * the latest snapshot's metadata live in memory (memory-log.ts) and every change is written
  * through to LevelDB (records.ts for the layout). Applied entries past a bounded tail leave
- * memory (trim) and are read back for a trailing follower (log-readback.ts). The snapshot's data is read back only when needed
- * (snapshot-cache.ts), and a local snapshot is streamed to disk without ever being whole in
- * memory. A change is visible to readers as soon as its call returns and
- * durable when its promise resolves: writes of one event-loop turn share one fsynced batch
- * (write-queue.ts). The runtime must not acknowledge anything before that promise resolves.
+ * memory (trim) and are read back for a trailing follower (log-readback.ts). The snapshot's
+ * data is read back only when needed (snapshot-cache.ts), and a local snapshot is streamed to
+ * disk without ever being whole in memory. A change is visible to readers as soon as its call
+ * returns and durable when its promise resolves: writes of one event-loop turn share one fsynced
+ * batch (write-queue.ts). The runtime must not acknowledge anything before that promise resolves.
  *
  * Crash safety rests on LevelDB batches being atomic and on a snapshot's chunks being keyed by
  * its index: chunks are written first, under keys nothing points at yet, and one batch then

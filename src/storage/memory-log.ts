@@ -2,7 +2,7 @@
  * The in-memory image of the durable log, with etcd MemoryStorage's semantics. LevelStorage
  * serves the core's synchronous reads from here and writes every change through to LevelDB.
  *
- * Entries applied and durable may move out of memory (evictTo): only their terms and sizes stay
+ * Entries applied and durable may move out of memory (trim): only their terms and sizes stay
  * (evicted-entries.ts), and entries() asks for them to be read back from disk.
  *
  * Every change is planned first (validated against the current state, nothing mutated) and then
@@ -109,11 +109,6 @@ export class MemoryLog {
     return this.start.index + 1;
   }
 
-  /** Index of the first entry whose data is in memory (lastIndex() + 1 when none is). */
-  memoryFirstIndex(): number {
-    return this.ents[0].index + 1;
-  }
-
   /** The retained entries in memory and out of it, and the bytes of those in memory. */
   memoryStats(): { entries: number; evicted: number; bytes: number } {
     return { entries: this.ents.length - 1, evicted: this.evicted.count, bytes: this.memoryBytes() };
@@ -198,7 +193,7 @@ export class MemoryLog {
     this.ents.splice(0, n + 1, dummy({ index: at.index, term: at.term }));
   }
 
-  /** Entries read back from disk for [lo, memoryFirstIndex()); kept if they agree with the log. */
+  /** Entries read back from disk, out of memory ones; kept if they agree with the log's terms. */
   fill(entries: readonly Entry[]): number {
     return this.evicted.fill(entries);
   }
@@ -340,7 +335,7 @@ export class MemoryLog {
     const offset = this.ents[0].index;
     if (start.index >= offset) {
       const removed = this.ents.slice(1, start.index - offset + 1);
-      this.size -= sumSizes(removed) + this.evicted.bytes(this.start.index + 1, offset);
+      this.size -= sumSizes(removed) + this.evicted.bytesHeld;
       this.ents = [dummy(start), ...this.ents.slice(start.index - offset + 1)];
       this.evicted = new EvictedEntries(start.index + 1);
     } else {
