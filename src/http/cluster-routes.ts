@@ -69,6 +69,7 @@ export function registerClusterRoutes(
 ): void {
   app.get('/v1/cluster', { schema: { description: 'Members, roles, term, commit and applied index, leader, disk size, version' } }, async () => {
     const s = node.status();
+    const log = node.storage.stats();
     const view = memberRoles(s, node.cfg.electionTimeout, (id) => node.contact.sinceMs(id));
     const members = node.members.all().map((m) => ({
       id: m.id,
@@ -91,9 +92,9 @@ export function registerClusterRoutes(
       snapshot_index: s.snapshotIndex,
       // The retained log's entry bytes, and those whose data is in memory (the bench's memory
       // breakdown reads them; older applied entries are on disk only: memory-log.ts trim).
-      log_bytes: node.storage.stats().bytes,
-      log_memory_bytes: node.storage.stats().memory.bytes,
-      log_memory_entries: node.storage.stats().memory.entries,
+      log_bytes: log.bytes,
+      log_memory_bytes: log.memory.bytes,
+      log_memory_entries: log.memory.entries,
       voters: s.voters,
       learners: s.learners,
       members,
