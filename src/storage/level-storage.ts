@@ -7,38 +7,25 @@
  * the latest snapshot's metadata live in memory (memory-log.ts) and every change is written
  * through to LevelDB (records.ts for the layout). Applied entries past a bounded tail leave
  * memory (trim) and are read back for a trailing follower (log-readback.ts). The snapshot's
- * data is read back only when needed (snapshot-cache.ts), and a local snapshot is streamed to
- * disk without ever being whole in memory. A change is visible to readers as soon as its call
+ * data is read back only when needed, and a local snapshot is streamed to disk without ever
+ * being whole in memory (group-snapshots.ts). A change is visible to readers as soon as its call
  * returns and durable when its promise resolves: writes of one event-loop turn share one fsynced
  * batch (write-queue.ts). The runtime must not acknowledge anything before that promise resolves.
  *
- * Crash safety rests on LevelDB batches being atomic and on a snapshot's chunks being keyed by
- * its index: chunks are written first, under keys nothing points at yet, and one batch then
- * switches the metadata to them and deletes the previous snapshot's chunks. A crash at any point
- * leaves either the old snapshot or the new one, plus orphan chunks that the next open removes.
+ * Snapshots, and how writing one stays crash safe, are group-snapshots.ts's.
  */
 import type { Storage } from '../raft/storage.ts';
-import {
-  type ConfState,
-  EntriesNotLoadedError,
-  type Entry,
-  type HardState,
-  type Snapshot,
-  type SnapshotMeta,
-  SnapshotTemporarilyUnavailableError,
-} from '../raft/types.ts';
+import { type ConfState, EntriesNotLoadedError, type Entry, type HardState, type Snapshot, type SnapshotMeta } from '../raft/types.ts';
 import { openSingleGroup } from './engine.ts';
 import { InvalidWriteError, StorageClosedError } from './errors.ts';
+import { GroupSnapshots } from './group-snapshots.ts';
 import type { KeySpace } from './keys.ts';
-import { checkConf } from './log-checks.ts';
 import { ReadBack } from './log-readback.ts';
 import { MemoryLog, type SaveRequest } from './memory-log.ts';
 import type { SnapshotInfo, StorageLogger, StorageStats } from './options.ts';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_SNAPSHOT_LINGER_MS, type GroupHost, type LevelStorageOptions, silent } from './options.ts';
-import { clusterIdProblem, encodeClusterId, encodeCompacted, encodeEntry, encodeHardState, encodeSnapMeta, type StoredSnapMeta } from './records.ts';
-import { type LevelDb, type Recovered, readSnapshotData, snapshotChunks, type Where } from './recover.ts';
-import { SnapshotCache } from './snapshot-cache.ts';
-import { chunkPut, layOut, writeChunks } from './snapshot-chunks.ts';
+import { clusterIdProblem, encodeClusterId, encodeCompacted, encodeEntry, encodeHardState, type StoredSnapMeta } from './records.ts';
+import type { LevelDb, Recovered, Where } from './recover.ts';
 import type { WriteOp, WriteOwner, WriteQueue } from './write-queue.ts';
 
 /** How much more than the tail a trailing follower may hold in memory (trim). */
@@ -60,14 +47,7 @@ export class LevelStorage implements Storage {
   private readonly owner: WriteOwner;
   private readonly log: MemoryLog;
   private readonly logger: StorageLogger;
-  private readonly chunkSize: number;
-  /** Where the current snapshot's data is on disk; undefined for the implicit empty snapshot. */
-  private stored: StoredSnapMeta | undefined;
-  private readonly cache: SnapshotCache;
-  /** Settles when the current snapshot's switch batch is durable: its chunks can be read back. */
-  private storedDurable: Promise<void> = Promise.resolve();
-  /** createSnapshot calls run one after another. */
-  private snapshotting: Promise<unknown> = Promise.resolve();
+  private readonly snaps: GroupSnapshots;
   private closed = false;
   private lastFsyncMs = 0;
   private batches = 0;
@@ -99,11 +79,8 @@ export class LevelStorage implements Storage {
     this.readBack = new ReadBack(this.db, this.where, this.log, (msg) => {
       if (!this.closed) this.logger.error(`${this.name}: ${msg}`);
     });
-    this.stored = rec.snapStored;
     this.storedClusterId = rec.clusterId;
-    this.cache = new SnapshotCache(opts.snapshotLingerMs ?? DEFAULT_SNAPSHOT_LINGER_MS);
     this.logger = opts.logger ?? silent;
-    this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
     this.owner = {
       written: (ms) => {
         this.lastFsyncMs = ms;
@@ -111,8 +88,21 @@ export class LevelStorage implements Storage {
         this.onFsync?.(ms);
       },
     };
+    const snapsHost = {
+      db: this.db,
+      queue: this.queue,
+      where: this.where,
+      owner: this.owner,
+      log: this.log,
+      logger: this.logger,
+      name: this.name,
+      closed: () => this.closed,
+      assertWritable: () => this.assertWritable(),
+    };
+    const lingerMs = opts.snapshotLingerMs ?? DEFAULT_SNAPSHOT_LINGER_MS;
+    this.snaps = new GroupSnapshots(snapsHost, rec.snapStored, lingerMs, opts.chunkSize ?? DEFAULT_CHUNK_SIZE);
     // Read (and verified) anyway: the runtime restores its state machine from it right away.
-    if (rec.snapStored) this.cache.keep({ meta: rec.state.snapshot, data: rec.snapData });
+    if (rec.snapStored) this.snaps.keep({ meta: rec.state.snapshot, data: rec.snapData });
   }
 
   /**
@@ -178,12 +168,7 @@ export class LevelStorage implements Storage {
    * is shared, not copied, so callers must not modify it.
    */
   snapshot(): Snapshot {
-    const meta = this.log.snapshotMeta();
-    if (!this.log.snapshotStored()) return { meta, data: new Uint8Array(0) };
-    const hit = this.cache.get(meta.index);
-    if (hit) return hit;
-    void this.loadSnapshot();
-    throw new SnapshotTemporarilyUnavailableError();
+    return this.snaps.snapshot();
   }
 
   /** The latest snapshot's metadata; never touches the data. */
@@ -196,21 +181,7 @@ export class LevelStorage implements Storage {
    * to restore the state machine at start-up. Rejects with CorruptDataError on a damaged chunk.
    */
   loadSnapshot(): Promise<Snapshot> {
-    const meta = this.log.snapshotMeta();
-    const stored = this.stored;
-    if (!this.log.snapshotStored() || !stored) return Promise.resolve({ meta, data: new Uint8Array(0) });
-    const current = () => !this.closed && this.log.snapshotMeta().index === meta.index;
-    const durable = this.storedDurable;
-    const read = async (): Promise<Snapshot> => {
-      await durable;
-      return { meta, data: await readSnapshotData(this.db, this.where, stored) };
-    };
-    const p = this.cache.load(meta.index, read, current);
-    // Callers that only prompt a read (snapshot()) do not wait for it; failures are logged here.
-    p.catch((err: Error) => {
-      if (current()) this.logger.error(`${this.name}: cannot read the snapshot at index ${meta.index}: ${err.message}`);
-    });
-    return p;
+    return this.snaps.load();
   }
 
   /**
@@ -219,18 +190,8 @@ export class LevelStorage implements Storage {
    * resolves, the stream reads from a LevelDB snapshot of that moment: a newer Raft snapshot
    * replacing this one meanwhile does not cut it short. Stop iterating early only with return().
    */
-  async streamSnapshot(): Promise<{ meta: SnapshotMeta; bytes: number; chunks: AsyncIterable<Uint8Array> } | undefined> {
-    for (;;) {
-      const stored = this.stored;
-      if (!this.log.snapshotStored() || !stored) return undefined;
-      // A received snapshot's chunks are queued, not written, when it becomes current.
-      await this.storedDurable;
-      if (this.closed) throw new StorageClosedError(this.dir, this.group);
-      if (this.stored !== stored) continue;
-      const it = this.db.iterator({ ...this.ks.chunkRange(stored.index), highWaterMarkBytes: 1 << 20 });
-      const meta: SnapshotMeta = { index: stored.index, term: stored.term, conf: stored.conf };
-      return { meta, bytes: stored.dataLength, chunks: snapshotChunks(it, this.where, stored) };
-    }
+  streamSnapshot(): Promise<{ meta: SnapshotMeta; bytes: number; chunks: AsyncIterable<Uint8Array> } | undefined> {
+    return this.snaps.stream();
   }
 
   // ---- cluster identity ----
@@ -278,14 +239,10 @@ export class LevelStorage implements Storage {
       const ops: WriteOp[] = [];
       let stored: StoredSnapMeta | undefined;
       if (plan.snapshot) {
-        const { index, term, conf } = plan.snapshot.meta;
-        const meta = this.newLayout(index, term, conf);
-        const pieces = layOut(meta, plan.snapshot.data);
-        // A received snapshot is written in full before anything queued after it, so it can go
-        // as a run of chunk batches; only the final batch makes it current.
-        pieces.forEach((piece, n) => void this.queue.pushAlone(() => [chunkPut(this.ks, index, n, piece)], this.owner).catch(() => {}));
-        ops.push(...this.snapshotSwitch(meta), { type: 'put', key: this.ks.fixed('compacted'), value: encodeCompacted(plan.start!, this.ks) });
-        stored = meta;
+        // Its chunks go as batches of their own; only this save's batch makes it current.
+        const received = this.snaps.receive(plan.snapshot);
+        ops.push(...received.ops, { type: 'put', key: this.ks.fixed('compacted'), value: encodeCompacted(plan.start!, this.ks) });
+        stored = received.stored;
       }
       const ks = this.ks;
       for (const [from, to] of plan.deleted) for (let i = from; i <= to; i++) ops.push({ type: 'del', key: ks.entry(i) });
@@ -307,7 +264,7 @@ export class LevelStorage implements Storage {
           () => {},
         );
       }
-      if (stored) this.replaceStored(stored, done);
+      if (stored) this.snaps.switched(stored, done);
       return done;
     } catch (err) {
       return Promise.reject(err);
@@ -323,12 +280,7 @@ export class LevelStorage implements Storage {
    * on disk, only once all chunks are durable. The log is not touched: see compact().
    */
   createSnapshot(index: number, conf: ConfState, data: Uint8Array | AsyncIterable<Uint8Array>): Promise<SnapshotInfo> {
-    const run = this.snapshotting.then(() => this.writeSnapshot(index, conf, data));
-    this.snapshotting = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
+    return this.snaps.create(index, conf, data);
   }
 
   /**
@@ -369,67 +321,9 @@ export class LevelStorage implements Storage {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.cache.clear();
-    await this.snapshotting;
+    await this.snaps.close();
     await this.queue.drain().catch(() => {});
     await this.host.release(this);
-  }
-
-  private async writeSnapshot(index: number, conf: ConfState, data: Uint8Array | AsyncIterable<Uint8Array>): Promise<SnapshotInfo> {
-    this.assertWritable();
-    checkConf(conf);
-    const source = data instanceof Uint8Array ? [data] : data;
-    if (typeof (source as Partial<AsyncIterable<unknown>>)?.[Symbol.asyncIterator] !== 'function' && !Array.isArray(source)) {
-      throw new InvalidWriteError('snapshot data is neither a Uint8Array nor an async iterable of them');
-    }
-    const term = this.log.checkNewSnapshot(index);
-    const meta = this.newLayout(index, term, conf);
-    try {
-      await writeChunks(this.ks, source, meta, (op) => {
-        this.assertWritable();
-        return this.queue.pushAlone(() => [op], this.owner);
-      });
-      // A received snapshot or a truncation may have landed while the chunks were written.
-      this.assertWritable();
-      if (this.log.checkNewSnapshot(index) !== term) {
-        throw new InvalidWriteError(`entry ${index} changed term while its snapshot was written`);
-      }
-    } catch (err) {
-      if (!this.closed && !this.queue.failedWith()) {
-        const orphans = Array.from({ length: meta.chunkCount }, (_, n) => ({ type: 'del' as const, key: this.ks.chunk(index, n) }));
-        await this.queue.push(orphans, true, this.owner).catch(() => {});
-      }
-      throw err;
-    }
-    const snapMeta: SnapshotMeta = { index, term, conf };
-    const ops = this.snapshotSwitch(meta);
-    this.log.setSnapshot(snapMeta);
-    const done = this.queue.push(ops, true, this.owner);
-    this.replaceStored(meta, done);
-    await done;
-    this.logger.info(`${this.name}: snapshot at index ${index} (term ${term}, ${meta.dataLength} bytes) is durable`);
-    return { meta: snapMeta, bytes: meta.dataLength };
-  }
-
-  /** The current snapshot's data is now `stored`, on disk once `durable`; what was cached is out of date. */
-  private replaceStored(stored: StoredSnapMeta, durable: Promise<void>): void {
-    this.stored = stored;
-    this.storedDurable = durable;
-    durable.catch(() => {}); // the writer's caller sees the failure
-    this.cache.clear();
-  }
-
-  /** The layout of a new snapshot's data, before any of it is cut (snapshot-chunks.ts). */
-  private newLayout(index: number, term: number, conf: ConfState): StoredSnapMeta {
-    return { index, term, conf, dataLength: 0, dataCrc: 0, chunkSize: this.chunkSize, chunkCount: 0 };
-  }
-
-  /** Ops that make `meta` the current snapshot and delete the chunks of the one it replaces. */
-  private snapshotSwitch(meta: StoredSnapMeta): WriteOp[] {
-    const old = this.log.snapshotMeta().index;
-    const ops: WriteOp[] = [{ type: 'put', key: this.ks.fixed('snapMeta'), value: encodeSnapMeta(meta, this.ks) }];
-    for (let n = 0; n < (this.stored?.chunkCount ?? 0); n++) ops.push({ type: 'del', key: this.ks.chunk(old, n) });
-    return ops;
   }
 
   private assertWritable(): void {
