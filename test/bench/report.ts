@@ -83,9 +83,11 @@ export function renderTable(r: BenchResults): string {
     rows.push(['redis', `RSS MiB, ${r.memory.keys} keys`, r.memory.redisRssMiB.toFixed(0), '', '', '', '', '', '']);
   }
   for (const t of r.types ?? []) {
-    const b = (x: number | null) => (x === null ? 'not built' : `${x.toFixed(0)} B`);
-    rows.push(['raftkv leader', `RSS per ${t.type} member, 100k`, b(t.raftkvBytes), '', '', '', '', '', '']);
-    rows.push(['redis', `RSS per ${t.type} member, 100k`, b(t.redisBytes), '', '', '', '', '', '']);
+    // The median of the steps after the first, then every step (memory-types.ts says why).
+    const b = (x: number | null, steps = [] as number[]) =>
+      x === null ? 'not built' : `${x.toFixed(0)} B (steps ${steps.map((s) => s.toFixed(0)).join(' / ')})`;
+    rows.push(['raftkv leader', `RSS per ${t.type} member, 100k`, b(t.raftkvBytes, t.raftkvSteps), '', '', '', '', '', '']);
+    rows.push(['redis', `RSS per ${t.type} member, 100k`, b(t.redisBytes, t.redisSteps), '', '', '', '', '', '']);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)) + 2);
   const lines = rows.map((row) =>

@@ -218,9 +218,8 @@ async function main(): Promise<void> {
     const redisRssMiB = await redisRss(redis.port, redis.proc.pid!, keys);
     memory = { keys, raftkvRssMiB, redisRssMiB };
     if (!skip.has('types')) {
-      // A fresh cluster with the inspector (memory-types.ts); Redis's steps come on top of its keys.
-      const redisProc = { port: redis.port, pid: redis.proc.pid! };
-      types = await retryOnLeaderChange(() => typeMemory(raftMain, redisProc, log, elections), log);
+      // A fresh cluster with the inspector and a fresh redis-server (memory-types.ts says why).
+      types = await retryOnLeaderChange(() => typeMemory(raftMain, log, elections), log);
     }
   }
 

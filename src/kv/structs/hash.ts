@@ -6,7 +6,8 @@
  * - `listpack` (Redis 7.0's name; up to hash-max-listpack-entries 512 fields, none and no value
  *   longer than hash-max-listpack-value 64): two exact-size parallel arrays (tight.ts) in insertion order, lookups
  *   scan. HGETALL then lists fields in Redis's own order, and a small hash has no Map.
- * - `hashtable`: the same arrays plus a Map field -> position. Deleting moves the last field
+ * - `hashtable`: the same arrays plus an index field -> position (position-index.ts: a table
+ *   of positions, ~18 B a field against a Map's ~37 at 100k). Deleting moves the last field
  *   into the hole (O(1)), so the order is a deterministic function of the operations, though not
  *   Redis's (its hashtable order is unspecified anyway).
  * Conversion happens on the add that crosses a limit, and never back (as Redis).
@@ -17,6 +18,7 @@
  */
 import type { Rng } from '../ops.ts';
 import type { CollectionImage } from './image.ts';
+import { PositionIndex } from './position-index.ts';
 import { pickIndices } from './random.ts';
 import { withInserted, withRemoved } from './tight.ts';
 
@@ -26,11 +28,12 @@ export const HASH_MAX_LISTPACK_VALUE = 64;
 /**
  * Per-field estimates beside the field's and value's lengths (measured: node --expose-gc, test/kv/structs/structs.bench.ts; a flat member string costs its length plus ~20 bytes of header and padding): the object with its
  * first arrays (~240 B measured with one field); listpack, two array slots (17 B) and two string
- * headers; hashtable, two slots and a Map entry (50-55 B at 1M-100k) and two headers.
+ * headers; hashtable, two slots and the position index's share (together 34-36 B at 1M-100k)
+ * and two headers.
  */
 export const HASH_BASE = 220;
 export const LISTPACK_FIELD = 56;
-export const HASHTABLE_FIELD = 96;
+export const HASHTABLE_FIELD = 80;
 
 export interface HashLimits {
   maxListpackEntries: number;
@@ -54,7 +57,7 @@ export class Hash {
   bytes = HASH_BASE;
   private fields: string[] = [];
   private values: string[] = [];
-  private index: Map<string, number> | null = null;
+  private index: PositionIndex | null = null;
 
   constructor(private readonly limits: HashLimits = DEFAULT_LIMITS) {}
 
@@ -91,9 +94,9 @@ export class Hash {
       this.convert();
     }
     if (this.index) {
-      this.index.set(field, this.fields.length);
       this.fields.push(field);
       this.values.push(value);
+      this.index.add(this.fields, this.fields.length - 1);
     } else {
       this.fields = withInserted(this.fields, this.fields.length, field);
       this.values = withInserted(this.values, this.values.length, value);
@@ -113,14 +116,13 @@ export class Hash {
       return true;
     }
     const last = this.fields.length - 1;
+    this.index.remove(this.fields, i, last);
     if (i !== last) {
       this.fields[i] = this.fields[last];
       this.values[i] = this.values[last];
-      this.index.set(this.fields[i], i);
     }
     this.fields.pop();
     this.values.pop();
-    this.index.delete(field);
     return true;
   }
 
@@ -156,7 +158,7 @@ export class Hash {
     const h = new Hash(this.limits);
     h.fields = this.fields.slice();
     h.values = this.values.slice();
-    h.index = this.index === null ? null : new Map(this.index);
+    h.index = this.index === null ? null : this.index.clone();
     h.bytes = this.bytes;
     return h;
   }
@@ -180,14 +182,12 @@ export class Hash {
   }
 
   private position(field: string): number {
-    if (this.index) return this.index.get(field) ?? -1;
+    if (this.index) return this.index.find(this.fields, field);
     return this.fields.indexOf(field);
   }
 
   private convert(): void {
-    const index = new Map<string, number>();
-    for (let i = 0; i < this.fields.length; i++) index.set(this.fields[i], i);
-    this.index = index;
+    this.index = new PositionIndex(this.fields);
     this.bytes += this.fields.length * (HASHTABLE_FIELD - LISTPACK_FIELD);
   }
 }

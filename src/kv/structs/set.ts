@@ -7,7 +7,7 @@
  *   set-max-intset-entries (512): a sorted exact-size array (tight.ts) of the members and their values (numbers, or
  *   bigints beyond 2^53; JS compares the two kinds exactly). SMEMBERS then lists them in Redis's
  *   own order, ascending.
- * - `hashtable`: a member array plus a Map member -> position; deleting moves the last member
+ * - `hashtable`: a member array plus an index member -> position (position-index.ts); deleting moves the last member
  *   into the hole, so random picks (SPOP, SRANDMEMBER, from the seeded generator) and SSCAN's
  *   cursor are O(1) by position, and the order is a deterministic function of the operations.
  * Conversion happens on the add that breaks a rule, and never back (as Redis).
@@ -18,6 +18,7 @@
 import { parseInt64 } from '../numbers.ts';
 import type { Rng } from '../ops.ts';
 import type { CollectionImage } from './image.ts';
+import { PositionIndex } from './position-index.ts';
 import { pickIndices } from './random.ts';
 import { withInserted, withRemoved } from './tight.ts';
 
@@ -25,11 +26,12 @@ export const SET_MAX_INTSET_ENTRIES = 512;
 /**
  * Per-member estimates beside the member's length (measured: node --expose-gc, test/kv/structs/structs.bench.ts; a flat member string costs its length plus ~20 bytes of header and padding): the object with its first arrays
  * (~200 B measured with one member); intset, the member's and value's slots (17 B) and the
- * header; hashtable, a slot and a Map entry (40-46 B at 1M-100k) and the header.
+ * header; hashtable, a slot and the position index's share (together 26-28 B at 1M-100k) and
+ * the header.
  */
 export const SET_BASE = 180;
 export const INTSET_MEMBER = 40;
-export const HASHTABLE_MEMBER = 66;
+export const HASHTABLE_MEMBER = 50;
 
 export class MemberSet {
   /** Restores a snapshot's hashtable as one (even of integers): later edits then act as they did. */
@@ -44,7 +46,7 @@ export class MemberSet {
   private members: string[] = [];
   /** Intset only: the members' values, same order. */
   private values: Array<number | bigint> | null = [];
-  private index: Map<string, number> | null = null;
+  private index: PositionIndex | null = null;
 
   constructor(private readonly maxIntsetEntries = SET_MAX_INTSET_ENTRIES) {}
 
@@ -76,9 +78,9 @@ export class MemberSet {
       if (value !== null && this.has(member)) return false;
       this.convert();
     }
-    if (this.index!.has(member)) return false;
-    this.index!.set(member, this.members.length);
+    if (this.index!.find(this.members, member) >= 0) return false;
     this.members.push(member);
+    this.index!.add(this.members, this.members.length - 1);
     this.bytes += member.length + HASHTABLE_MEMBER;
     return true;
   }
@@ -130,7 +132,7 @@ export class MemberSet {
     const s = new MemberSet(this.maxIntsetEntries);
     s.members = this.members.slice();
     s.values = this.values === null ? null : this.values.slice();
-    s.index = this.index === null ? null : new Map(this.index);
+    s.index = this.index === null ? null : this.index.clone();
     s.bytes = this.bytes;
     return s;
   }
@@ -153,17 +155,14 @@ export class MemberSet {
       return;
     }
     const last = this.members.length - 1;
-    if (i !== last) {
-      this.members[i] = this.members[last];
-      this.index.set(this.members[i], i);
-    }
+    this.index.remove(this.members, i, last);
+    this.members[i] = this.members[last];
     this.members.pop();
-    this.index.delete(member);
     this.bytes -= member.length + HASHTABLE_MEMBER;
   }
 
   private position(member: string): number {
-    if (this.index) return this.index.get(member) ?? -1;
+    if (this.index) return this.index.find(this.members, member);
     const value = parseInt64(member);
     if (value === null) return -1;
     const i = this.lowerBound(value);
@@ -184,9 +183,7 @@ export class MemberSet {
   }
 
   private convert(): void {
-    const index = new Map<string, number>();
-    for (let i = 0; i < this.members.length; i++) index.set(this.members[i], i);
-    this.index = index;
+    this.index = new PositionIndex(this.members);
     this.values = null;
     this.bytes += this.members.length * (HASHTABLE_MEMBER - INTSET_MEMBER);
   }
