@@ -13,8 +13,12 @@ const lines = (files: readonly string[]) => files.flatMap((f) => readFileSync(f,
 export function optimizations(files: readonly string[], top: number): [string, number][] {
   const counts = new Map<string, number>();
   for (const line of lines(files)) {
-    const m = /^\[(compiling method|completed compiling|bailout|deoptimizing|marking)[^<]*<JSFunction ([^ >]+)/.exec(line);
-    if (m) counts.set(`${m[1]} ${m[2]}`, (counts.get(`${m[1]} ${m[2]}`) ?? 0) + 1);
+    const m = /^\[(compiling method|completed compiling|bailout|deoptimizing|marking)([^<]*)<JSFunction ([^ >]+)/.exec(line);
+    if (!m) continue;
+    // A bailout's reason says why the optimized code was thrown away (wrong map, not a Smi, ...).
+    const reason = m[1] === 'bailout' ? (/reason: ([^)]*)\)/.exec(m[2]!)?.[1] ?? '') : '';
+    const key = `${m[1]}${reason ? ` (${reason})` : ''} ${m[3]}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   return [...counts].sort((a, b) => b[1] - a[1]).slice(0, top);
 }
