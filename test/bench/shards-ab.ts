@@ -8,7 +8,7 @@
  * compiled like B, the working tree (buildRaftKV); both land under .tmp/ so the compiled files
  * resolve the project's node_modules.
  *
- *   npx tsx test/bench/shards-ab.ts [--base main] [--shards 1,9] [--rounds 2] [--clients 256] [--seconds 5]
+ *   npx tsx test/bench/shards-ab.ts [--base main] [--shards 1,9] [--rounds 2] [--clients 256] [--seconds 5] [--warmup 3]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cleanup, installSignalCleanup, run } from './procs.ts';
-import { type ShardRow, shardRun } from './shards.ts';
+import { type ShardRow, shardRun, WARMUP_S } from './shards.ts';
 import { buildRaftKV } from './systems/raftkv.ts';
 
 const { values } = parseArgs({
@@ -27,6 +27,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     clients: { type: 'string', default: '256' },
     seconds: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: String(WARMUP_S) },
   },
 });
 
@@ -63,7 +64,7 @@ try {
     for (const build of order) {
       for (const n of counts) {
         const load = loadavg()[0]!;
-        const row = await shardRun(builds[build], n, Number(values.clients), Number(values.seconds), log);
+        const row = await shardRun(builds[build], n, Number(values.clients), Number(values.seconds), log, Number(values.warmup));
         rows.push({ round, build, load, row });
         log(
           `round ${round} ${build} shards ${n}: ${row.cpuPerSetUs.toFixed(0)} us/SET, ${row.load.opsPerSec.toFixed(0)} SET/s, ` +

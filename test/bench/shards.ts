@@ -17,8 +17,13 @@ import { run } from './procs.ts';
 import { startRaftKV } from './systems/raftkv.ts';
 
 const LOAD = new URL('./cluster-load.ts', import.meta.url).pathname;
-/** Seconds of load before the measured window: V8 optimizes the write path (as cpu-per-op.ts warms up). */
-const WARMUP_S = 3;
+/**
+ * Seconds of load before the measured window: V8 optimizes the write path (as cpu-per-op.ts
+ * warms up). 3 s is not enough for every shard count on a loaded machine: at 9 shards V8's
+ * compiler threads were still busy after it (shard-threads.ts; docs/performance.md, "Shards"),
+ * so `warmupS` can be raised.
+ */
+export const WARMUP_S = 3;
 
 export interface ShardRow {
   shards: number;
@@ -60,16 +65,23 @@ function ledBy(list: ShardList): Map<string, number> {
 }
 
 /** One shard count: start, wait for the leaders the map hints, warm up and measure, stop. */
-export async function shardRun(main: string, shards: number, clients: number, seconds: number, log: (msg: string) => void): Promise<ShardRow> {
+export async function shardRun(
+  main: string,
+  shards: number,
+  clients: number,
+  seconds: number,
+  log: (msg: string) => void,
+  warmupS = WARMUP_S,
+): Promise<ShardRow> {
   const h = await startRaftKV(main, ['--shards', String(shards)]);
   try {
     const leader = await h.waitLeader();
     let byNode = new Map<string, number>([[leader.id, 1]]);
     // The spread duty hands groups over a few ticks after the elections; measure after it.
     if (shards > 1) await waitShardLeaders(h);
-    log(`shards ${shards}: ${clients} clients, ${WARMUP_S} s warm-up, ${seconds} s measured`);
+    log(`shards ${shards}: ${clients} clients, ${warmupS} s warm-up, ${seconds} s measured`);
     const before = await peerCounts(h);
-    const load = await clusterLoad(h.nodes, clients, seconds);
+    const load = await clusterLoad(h.nodes, clients, seconds, warmupS);
     const after = await peerCounts(h);
     const sets = Math.max(1, load.answered);
     if (shards > 1) byNode = ledBy(await waitShardLeaders(h, { hinted: false }));
@@ -92,7 +104,7 @@ export async function shardRun(main: string, shards: number, clients: number, se
 }
 
 /** cluster-load.ts in its own process against every node, sampling the nodes' CPU. */
-async function clusterLoad(nodes: NodeHandle[], clients: number, seconds: number): Promise<ClusterLoadResult> {
+async function clusterLoad(nodes: NodeHandle[], clients: number, seconds: number, warmupS: number): Promise<ClusterLoadResult> {
   const args = ['--ports', nodes.map((n) => n.port).join(','), '--pids', nodes.map((n) => n.proc!.pid!).join(',')];
   const out = await run(process.execPath, [
     '--import',
@@ -104,7 +116,7 @@ async function clusterLoad(nodes: NodeHandle[], clients: number, seconds: number
     '--seconds',
     String(seconds),
     '--warmup',
-    String(WARMUP_S),
+    String(warmupS),
   ]);
   return JSON.parse(out.trim().split('\n').pop()!) as ClusterLoadResult;
 }
