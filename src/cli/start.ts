@@ -21,7 +21,6 @@ import { startShardedRespServer } from '../resp/sharded-dispatcher.ts';
 import { keyHashSlot } from '../resp/slot.ts';
 import { ShardedDirectoryError } from '../storage/index.ts';
 import { ArgsError, argsProblem, usageError } from './args.ts';
-import { startIdleGc } from './idle-gc.ts';
 import { listenError, openFailure, prepareDataDir, storageOpenError } from './preflight.ts';
 import { missingRuntimeSettings } from './runtime.ts';
 
@@ -90,7 +89,6 @@ export async function runStart(argv: string[]): Promise<void> {
   const served = node instanceof NodeStore ? await serveSharded(node, cfg, log, tls) : await serveSingle(node, cfg, log, tls);
   const { app, resp } = served;
   node.start();
-  startIdleGc(log);
   const missing = missingRuntimeSettings();
   if (missing.length > 0) {
     log.warn({ missing }, 'started without the runtime settings raftkv cluster and the image apply; expect more memory per key (docs/performance.md)');
