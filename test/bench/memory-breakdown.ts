@@ -13,7 +13,7 @@
  *   npx tsx test/bench/memory-breakdown.ts [--keys 1000000] [--passes 1] [--history] [--heap-snapshot] [--dir DIR]
  *                                          [-- extra node args, e.g. --snapshot-keep-entries 100]
  */
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -101,10 +101,6 @@ async function main(): Promise<void> {
         console.log(`${n.id}: heap snapshot ${file}`);
       }
       insp.close();
-    }
-    // What the idle GC (src/cli/idle-gc.ts) did, when the nodes log at info (`-- --log-level info`).
-    for (const n of h.nodes) {
-      for (const line of readFileSync(n.logFile, 'utf8').split('\n')) if (line.includes('"idle: ')) console.log(`${n.id}: ${line}`);
     }
   } finally {
     await h.stop();
