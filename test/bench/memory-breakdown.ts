@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { ClusterHarness } from '../support/cluster-harness.ts';
 import { Inspector, inspectorUrl, memoryOf } from './inspector.ts';
 import { LoadReplyError, loadKeys, raftkvRss } from './memory.ts';
-import { sleep } from './procs.ts';
+import { rssBytes, sleep } from './procs.ts';
 import { RB_CONFIGS, redisBenchmark } from './redis-benchmark.ts';
 import { RespClient } from './resp-client.ts';
 import { buildRaftKV, raftkvLoad } from './systems/raftkv.ts';
@@ -76,15 +76,25 @@ async function main(): Promise<void> {
         }
       }
     }
-    await raftkvRss(h, Number(values.keys));
+    // RSS as the bench samples it (2 s after the last node applied), then later: what garbage
+    // of the load stays resident while the node idles.
+    const rss = { at2s: await raftkvRss(h, Number(values.keys)), at5s: {} as Record<string, number>, at10s: {} as Record<string, number> };
+    await sleep(3000);
+    for (const n of h.nodes) rss.at5s[n.id] = (await rssBytes(n.proc!.pid!)) / 2 ** 20;
+    await sleep(5000);
+    for (const n of h.nodes) rss.at10s[n.id] = (await rssBytes(n.proc!.pid!)) / 2 ** 20;
+    console.log(JSON.stringify({ rssMiB: rss }));
     for (const n of h.nodes) {
       const st = await h.status(n);
       const insp = await Inspector.connect(inspectorUrl(n));
       const before = await memoryOf(insp, n);
+      // The forced GC's round trip: an upper bound on one full GC's pause (it runs two).
+      const t0 = performance.now();
       await insp.call('HeapProfiler.collectGarbage');
+      const gcMs = Math.round(performance.now() - t0);
       await sleep(500);
       const afterGc = await memoryOf(insp, n);
-      console.log(JSON.stringify({ node: n.id, role: st?.role, lastIndex: st?.last_index, snapshotIndex: st?.snapshot_index, before, afterGc }));
+      console.log(JSON.stringify({ node: n.id, role: st?.role, lastIndex: st?.last_index, snapshotIndex: st?.snapshot_index, before, gcMs, afterGc }));
       if (values['heap-snapshot']) {
         const file = join(values.dir, `raftkv-${n.id}-${values.keys}.heapsnapshot`);
         await heapSnapshot(insp, file);

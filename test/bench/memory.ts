@@ -4,7 +4,7 @@
  * they have applied everything the leader committed.
  */
 import type { ClusterHarness } from '../support/cluster-harness.ts';
-import { rssBytes, sleep } from './procs.ts';
+import { cpuSeconds, rssBytes, sleep } from './procs.ts';
 import { encodeCommand, RespClient } from './resp-client.ts';
 
 const BATCH = 1000;
@@ -42,6 +42,8 @@ export interface MemoryResult {
 
 export async function raftkvRss(h: ClusterHarness, keys: number): Promise<Record<string, number>> {
   const leader = await h.waitLeader();
+  const cpu = () => h.nodes.map((n) => cpuSeconds(n.proc!.pid!));
+  const cpuBefore = cpu();
   await loadKeys(leader.port, keys);
   const target = (await h.status(leader))!.commit;
   for (let i = 0; i < 600; i++) {
@@ -49,6 +51,9 @@ export async function raftkvRss(h: ClusterHarness, keys: number): Promise<Record
     if (sts.every((s) => s && s.applied >= target)) break;
     await sleep(100);
   }
+  // What the load cost each node (GC included, which is what heap settings trade against RSS).
+  const perKey = cpu().map((c, i) => `${h.nodes[i]!.id} ${(((c.user + c.system - cpuBefore[i]!.user - cpuBefore[i]!.system) * 1e6) / keys).toFixed(1)}`);
+  console.log(`[memory] CPU us per key loaded (user+system): ${perKey.join(', ')}`);
   // Let the collector settle so RSS reflects retained data, not the last batch's garbage.
   await sleep(2000);
   const out: Record<string, number> = {};
