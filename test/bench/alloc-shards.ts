@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { waitShardLeaders } from '../support/shards.ts';
 import type { ClusterLoadResult } from './load-result.ts';
 import { cleanup, installSignalCleanup, run, tempDir } from './procs.ts';
-import { buildRaftKV, startRaftKV } from './systems/raftkv.ts';
+import { buildRaftKV, startRaftKVWith } from './systems/raftkv.ts';
 
 const { values } = parseArgs({
   options: {
@@ -41,11 +41,8 @@ try {
   const shards = Number(values.shards);
   const main = await buildRaftKV();
   const dir = tempDir('raftkv-bench-heap-');
-  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${fileURLToPath(new URL('./heap-prof-preload.mjs', import.meta.url))}`.trim();
-  process.env.RAFTKV_HEAP_PROF_DIR = dir;
-  const h = await startRaftKV(main, ['--shards', String(shards)]);
-  delete process.env.NODE_OPTIONS;
-  delete process.env.RAFTKV_HEAP_PROF_DIR;
+  const preload = fileURLToPath(new URL('./heap-prof-preload.mjs', import.meta.url));
+  const h = await startRaftKVWith(main, ['--shards', String(shards)], `--import ${preload}`, { RAFTKV_HEAP_PROF_DIR: dir });
   if (shards > 1) await waitShardLeaders(h);
   const args = ['--ports', h.nodes.map((n) => n.port).join(','), '--pids', h.nodes.map((n) => n.proc!.pid!).join(',')];
   await run(process.execPath, ['--import', 'tsx', LOAD, ...args, '--clients', values.clients, '--seconds', '3']);

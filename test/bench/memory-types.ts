@@ -31,7 +31,7 @@ import { Inspector, inspectorUrl } from './inspector.ts';
 import { rssBytes, sleep } from './procs.ts';
 import type { Target } from './report.ts';
 import { encodeCommand, RespClient } from './resp-client.ts';
-import { startRaftKV } from './systems/raftkv.ts';
+import { startRaftKVWith } from './systems/raftkv.ts';
 import { startRedis } from './systems/redis.ts';
 
 export const TYPE_MEMBERS = 100_000;
@@ -111,13 +111,7 @@ const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1
  * redis-server, measured as the header says. Both are stopped afterwards.
  */
 export async function typeMemory(main: string, log: (msg: string) => void, elections: ElectionWindow[], n = TYPE_MEMBERS): Promise<TypeRow[]> {
-  // process.env is what the harness passes to its nodes (as memory-breakdown.ts does).
-  const saved = process.env.NODE_OPTIONS;
-  process.env.NODE_OPTIONS = `${saved ?? ''} --inspect=127.0.0.1:0`;
-  const h = await startRaftKV(main).finally(() => {
-    if (saved === undefined) delete process.env.NODE_OPTIONS;
-    else process.env.NODE_OPTIONS = saved;
-  });
+  const h = await startRaftKVWith(main, [], '--inspect=127.0.0.1:0');
   const redis = await startRedis('redis-types', false);
   const redisClient = await RespClient.connect(redis.port);
   try {

@@ -20,7 +20,7 @@ import { waitShardLeaders } from '../support/shards.ts';
 import type { ClusterLoadResult } from './load-result.ts';
 import { cleanup, installSignalCleanup, run, tempDir } from './procs.ts';
 import { type Profile, summarize } from './profile-summary.ts';
-import { buildRaftKV, startRaftKV } from './systems/raftkv.ts';
+import { buildRaftKV, startRaftKVWith } from './systems/raftkv.ts';
 
 const { values } = parseArgs({
   options: {
@@ -39,11 +39,8 @@ try {
   const shards = Number(values.shards);
   const main = await buildRaftKV();
   const profDir = tempDir('raftkv-bench-prof-');
-  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${fileURLToPath(new URL('./cpu-prof-preload.mjs', import.meta.url))}`.trim();
-  process.env.RAFTKV_CPU_PROF_DIR = profDir;
-  const h = await startRaftKV(main, ['--shards', String(shards)]);
-  delete process.env.NODE_OPTIONS;
-  delete process.env.RAFTKV_CPU_PROF_DIR;
+  const preload = fileURLToPath(new URL('./cpu-prof-preload.mjs', import.meta.url));
+  const h = await startRaftKVWith(main, ['--shards', String(shards)], `--import ${preload}`, { RAFTKV_CPU_PROF_DIR: profDir });
   const on = values['leaders-on'];
   if (shards > 1 && on) {
     for (let g = 1; g <= shards; g++) {

@@ -32,6 +32,30 @@ export async function startRaftKV(main?: string, args: string[] = []): Promise<C
 }
 
 /**
+ * startRaftKV with `nodeOptions` appended to NODE_OPTIONS and `env` set while the nodes start
+ * (the harness passes process.env to them: a preload, the inspector); both are restored after.
+ */
+export async function startRaftKVWith(
+  main: string | undefined,
+  args: string[],
+  nodeOptions: string,
+  env: Record<string, string> = {},
+): Promise<ClusterHarness> {
+  const saved: Record<string, string | undefined> = { NODE_OPTIONS: process.env.NODE_OPTIONS };
+  for (const k of Object.keys(env)) saved[k] = process.env[k];
+  process.env.NODE_OPTIONS = `${saved.NODE_OPTIONS ?? ''} ${nodeOptions}`.trim();
+  Object.assign(process.env, env);
+  try {
+    return await startRaftKV(main, args);
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+/**
  * Runs the Node RESP load generator in its own process against the leader: SETs, or a `mix`
  * (mix.ts); with `pids`, the servers' CPU in the measured window comes back as `nodeCpu`.
  */
