@@ -107,12 +107,27 @@ interface ReadBatch {
 }
 
 /**
- * Reads are grouped per event-loop turn into one ReadIndex request; the core itself shares one
- * confirmation round among all requests waiting at that time.
+ * Reads are grouped into ReadIndex requests, and the core shares one confirmation round among
+ * all requests waiting at that time. While no request is in flight, a read is asked for at the
+ * end of its turn's microtasks, with every read of that turn. While one is in flight, reads are
+ * held and asked for together once its answer is in, a turn later (`defer`), so that the reads
+ * of that turn join too: one request and one round for every read that came in meanwhile,
+ * instead of one request per socket read and a round that starts the moment the last ended.
+ * A round costs the leader a frame to each follower and each follower a wake-up, a step and an
+ * answer (docs/performance.md, "Reads against the Node.js ceiling"); how many reads share it is
+ * what sets ReadIndex's cost per read.
+ *
+ * Safety does not change: a held read is asked for after it arrived, so its index is a commit
+ * index at least as new as the one when it arrived, and its round starts later still. A request
+ * whose answer never comes (a lost forwarded read, a leader change) holds later reads for one
+ * to two ticks at most: `expire` asks for a held batch that a whole tick has passed over.
  */
 export class ReadWaiters {
   private nextId: bigint;
   private open: ReadBatch | undefined;
+  /** Reads that came while a request was in flight; `aged` once a tick has passed over them. */
+  private held: (ReadBatch & { aged: boolean }) | undefined;
+  private releaseArmed = false;
   private pending = new Map<bigint, ReadBatch>();
   private ready: ReadBatch[] = [];
 
@@ -121,10 +136,12 @@ export class ReadWaiters {
    * ReadIndex of a previous run of this node (it queues requests until it can confirm them):
    * counting from 1 again after a restart, a new read could take that stale answer, whose index
    * may be older than the new read (found by the simulator).
+   * `defer`: runs a function after this turn's other input (the Ready loop's scheduler).
    */
   constructor(
     private readonly issue: (ctx: Uint8Array) => void,
     firstId: bigint = randomBytes(8).readBigUInt64BE(0),
+    private readonly defer: (fn: () => void) => void = setImmediate,
   ) {
     this.nextId = firstId;
   }
@@ -132,37 +149,63 @@ export class ReadWaiters {
   get size(): number {
     let n = this.ready.length;
     for (const b of this.pending.values()) n += b.callers.length;
-    return n + (this.open?.callers.length ?? 0);
+    return n + (this.open?.callers.length ?? 0) + (this.held?.callers.length ?? 0);
   }
 
   /** Resolves once the caller may read the state machine linearizably. */
   wait(deadline: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      if (!this.open) {
-        const batch: ReadBatch = { id: this.nextId, deadline, index: undefined, callers: [] };
-        this.nextId = BigInt.asUintN(64, this.nextId + 1n);
-        this.open = batch;
-        queueMicrotask(() => this.flush(batch));
-      }
-      this.open.callers.push({ resolve, reject });
+      this.batchFor(deadline).callers.push({ resolve, reject });
     });
+  }
+
+  private batchFor(deadline: number): ReadBatch {
+    if (this.open) return this.open;
+    // Held reads wait for the request in flight, or for the deferred run that asks for them.
+    if (this.held) return this.held;
+    if (this.pending.size > 0) {
+      this.held ??= { ...this.newBatch(deadline), aged: false };
+      return this.held;
+    }
+    const batch = this.newBatch(deadline);
+    this.open = batch;
+    queueMicrotask(() => this.flush(batch));
+    return batch;
+  }
+
+  private newBatch(deadline: number): ReadBatch {
+    const batch: ReadBatch = { id: this.nextId, deadline, index: undefined, callers: [] };
+    this.nextId = BigInt.asUintN(64, this.nextId + 1n);
+    return batch;
   }
 
   private flush(batch: ReadBatch): void {
     if (this.open === batch) this.open = undefined;
+    if (this.held === batch) this.held = undefined;
     this.pending.set(batch.id, batch);
     this.issue(encodeCtx(batch.id));
   }
 
+  /** Asks for the held reads (if still held) once nothing is in flight, a turn from now. */
+  private releaseHeld(): void {
+    if (this.held === undefined || this.pending.size > 0 || this.releaseArmed) return;
+    this.releaseArmed = true;
+    this.defer(() => {
+      this.releaseArmed = false;
+      if (this.held !== undefined && this.pending.size === 0) this.flush(this.held);
+    });
+  }
+
   /**
-   * Asks again for every batch still waiting for its read index. The core forgets pending
-   * ReadIndex requests when leadership changes (a new leader never heard of them), so without
-   * this a read in flight during a failover would wait out its whole deadline. A late answer
-   * from the old leader is still good (it was confirmed by a quorum when given): the first of
-   * the two answers serves the batch.
+   * Asks again for every batch still waiting for its read index, and for the held reads. The
+   * core forgets pending ReadIndex requests when leadership changes (a new leader never heard of
+   * them), so without this a read in flight during a failover would wait out its whole deadline.
+   * A late answer from the old leader is still good (it was confirmed by a quorum when given):
+   * the first of the two answers serves the batch.
    */
   resend(): void {
     for (const b of this.pending.values()) this.issue(encodeCtx(b.id));
+    if (this.held !== undefined) this.flush(this.held);
   }
 
   onReadState(rs: ReadState): void {
@@ -173,6 +216,7 @@ export class ReadWaiters {
     this.pending.delete(id);
     batch.index = rs.index;
     this.ready.push(batch);
+    this.releaseHeld();
   }
 
   /** Release every batch whose read index has been applied. */
@@ -186,6 +230,7 @@ export class ReadWaiters {
     this.ready = keep;
   }
 
+  /** Called every tick: ends what passed its deadline, and stops holding reads behind a stuck request. */
   expire(now: number): void {
     for (const [id, b] of this.pending) {
       if (b.deadline <= now) {
@@ -198,12 +243,21 @@ export class ReadWaiters {
       for (const c of b.callers) c.reject(new ReadTimeoutError('state machine did not catch up in time'));
       return false;
     });
+    const held = this.held;
+    if (held === undefined) return;
+    if (held.deadline <= now) {
+      this.held = undefined;
+      for (const c of held.callers) c.reject(new ReadTimeoutError('could not confirm leadership with a quorum in time'));
+    } else if (held.aged || this.pending.size === 0) this.flush(held);
+    else held.aged = true;
   }
 
   failAll(err: Error): void {
-    for (const b of [...this.pending.values(), ...this.ready]) for (const c of b.callers) c.reject(err);
+    const held = this.held ? [this.held] : [];
+    for (const b of [...this.pending.values(), ...this.ready, ...held]) for (const c of b.callers) c.reject(err);
     this.pending.clear();
     this.ready = [];
+    this.held = undefined;
   }
 }
 

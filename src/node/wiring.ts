@@ -170,10 +170,18 @@ export function wireUnits(cfg: NodeConfig, log: Logger, parts: NodeParts, node: 
     proposalCounts: () => ({ pending: proposals.size + writes.queued, failed: proposals.failed }),
     transport,
   });
-  const reads: ReadWaiters = new ReadWaiters((ctx) => {
-    raw.readIndex(ctx);
-    scheduleReady();
-  });
+  // Held reads are asked for a turn later, on the Ready loop's scheduler (the shared turn on a
+  // multi-group node); setImmediate without one.
+  const sched = parts.scheduler;
+  const defer = sched ? (fn: () => void) => sched.defer(fn) : undefined;
+  const reads: ReadWaiters = new ReadWaiters(
+    (ctx) => {
+      raw.readIndex(ctx);
+      scheduleReady();
+    },
+    undefined,
+    defer,
+  );
   const snapshotter: Snapshotter = new Snapshotter(
     {
       kv,

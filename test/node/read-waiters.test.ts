@@ -79,3 +79,86 @@ describe('ReadWaiters across a leader change', () => {
     await expect(read).rejects.toBeInstanceOf(ReadTimeoutError);
   });
 });
+
+describe('ReadWaiters holds reads while a request is in flight', () => {
+  /** A `defer` the test runs by hand: the turn after the answer. */
+  function deferred(): { defer: (fn: () => void) => void; run: () => void; queued: () => number } {
+    let fns: (() => void)[] = [];
+    return {
+      defer: (fn) => fns.push(fn),
+      run: () => {
+        const now = fns;
+        fns = [];
+        for (const fn of now) fn();
+      },
+      queued: () => fns.length,
+    };
+  }
+
+  it('reads that come while one request is in flight are asked for as one request, a turn after its answer', async () => {
+    const issued: Uint8Array[] = [];
+    const turn = deferred();
+    const w = new ReadWaiters((ctx) => issued.push(ctx), 1n, turn.defer);
+    const first = w.wait(Date.now() + 60_000);
+    await tick();
+    expect(issued).toHaveLength(1);
+    // Three socket reads in three later turns, while the first request waits for its round.
+    const later: Promise<void>[] = [];
+    for (let i = 0; i < 3; i++) {
+      later.push(w.wait(Date.now() + 60_000));
+      await tick();
+    }
+    expect(issued).toHaveLength(1);
+    expect(w.size).toBe(4);
+    w.onReadState({ index: 5, context: issued[0] });
+    w.serve(5);
+    await first;
+    // Not in the answer's own turn: a read that comes before the deferred run still joins.
+    expect(issued).toHaveLength(1);
+    later.push(w.wait(Date.now() + 60_000));
+    turn.run();
+    expect(issued).toHaveLength(2);
+    w.onReadState({ index: 6, context: issued[1] });
+    w.serve(6);
+    await Promise.all(later);
+    expect(w.size).toBe(0);
+  });
+
+  it('a request that is never answered holds later reads for one to two ticks, not to their deadline', async () => {
+    const issued: Uint8Array[] = [];
+    const w = new ReadWaiters((ctx) => issued.push(ctx), 1n, deferred().defer);
+    void w.wait(60_000).catch(() => undefined);
+    await tick();
+    const held = w.wait(60_000);
+    await tick();
+    w.expire(50); // the held read came during this tick
+    expect(issued).toHaveLength(1);
+    w.expire(100); // a whole tick has passed over it
+    expect(issued).toHaveLength(2);
+    w.onReadState({ index: 2, context: issued[1] });
+    w.serve(2);
+    await held;
+  });
+
+  it('held reads end at their deadline, and are asked for at once after a leader change', async () => {
+    const issued: Uint8Array[] = [];
+    const w = new ReadWaiters((ctx) => issued.push(ctx), 1n, deferred().defer);
+    void w.wait(60_000).catch(() => undefined);
+    await tick();
+    const late = w.wait(1000);
+    await tick();
+    w.expire(1000);
+    await expect(late).rejects.toBeInstanceOf(ReadTimeoutError);
+    const held = w.wait(60_000);
+    await tick();
+    w.resend();
+    expect(issued.map((c) => Buffer.from(c).toString('hex'))).toEqual([
+      Buffer.from(issued[0]).toString('hex'),
+      Buffer.from(issued[0]).toString('hex'),
+      Buffer.from(issued[2]).toString('hex'),
+    ]);
+    w.onReadState({ index: 4, context: issued[2] });
+    w.serve(4);
+    await held;
+  });
+});

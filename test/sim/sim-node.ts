@@ -144,12 +144,17 @@ class Process {
     if (opts.lease) this.lease = new LeaseClock({ now: () => node.hooks.mono(node), durationMs: leaseDurationMs(TICK, ELECTION_TICK) });
     // Read contexts start at a seeded random id per incarnation, as the runtime's start at a random one.
     const firstId = (BigInt(Math.floor(node.rng() * 2 ** 32)) << 32n) | BigInt(Math.floor(node.rng() * 2 ** 32));
-    this.reads = new ReadWaiters((ctx) => {
-      if (!this.alive) return;
-      this.raw.readIndex(ctx);
-      this.schedule();
-    }, firstId);
     const hooks = node.hooks;
+    this.reads = new ReadWaiters(
+      (ctx) => {
+        if (!this.alive) return;
+        this.raw.readIndex(ctx);
+        this.schedule();
+      },
+      firstId,
+      // Held reads are asked for on the event queue's next deferred run, as the runtime's setImmediate.
+      (fn) => hooks.defer(node, () => this.alive && fn()),
+    );
     this.applier = new Applier({
       kv: this.kv,
       proposals: this.proposals,
