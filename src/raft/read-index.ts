@@ -1,4 +1,4 @@
-import { majorityValue } from './quorum.ts';
+import { majorityValue, quorumSize } from './quorum.ts';
 import type { NodeId } from './types.ts';
 
 /**
@@ -57,6 +57,25 @@ export class ReadIndexQueue {
   heartbeatRound(renewLease: boolean): number | undefined {
     if (renewLease || this.pending.some((r) => r.round > this.lastRound)) return this.startRound();
     return this.pending.length > 0 ? this.lastRound : undefined;
+  }
+
+  /**
+   * Whom a read round asks: the fewest voters that make a quorum with `self`, those that
+   * confirmed the latest rounds first (ties in `voters`' order), rather than every follower. A
+   * round costs the leader a frame per follower and each follower a wake-up, a step and an
+   * answer; with three voters, one follower's answer is all a round needs. Safety does not rest
+   * on whom a round asks, only on a quorum's answers; liveness does, so the regular heartbeat
+   * (`heartbeatRound`) still carries the round in flight to every follower, and one that answers
+   * it is asked first from then on: a follower that stopped answering delays reads by at most a
+   * heartbeat interval, once.
+   */
+  askFor(voters: readonly NodeId[], self: NodeId): NodeId[] {
+    const others = voters.filter((id) => id !== self);
+    const needed = quorumSize(voters.length) - (others.length < voters.length ? 1 : 0);
+    if (needed >= others.length) return others;
+    const acked = (id: NodeId) => this.acked.get(id) ?? 0;
+    // A stable sort: equal rounds keep voters' order.
+    return others.sort((a, b) => acked(b) - acked(a)).slice(0, needed);
   }
 
   ack(from: NodeId, round: number): void {

@@ -75,13 +75,20 @@ export function bcastAppend(r: Raft): void {
 
 /** Heartbeats carry the read-confirmation round, if any reads wait for one. */
 export function bcastHeartbeat(r: Raft, round: number | undefined): void {
-  const context = round === undefined ? undefined : encodeRound(round);
-  for (const [id, pr] of r.trk.progress) {
-    if (id === r.id) continue;
-    // Never tell a follower a commit index beyond what it is known to hold.
-    const commit = Math.min(pr.match, r.log.committed);
-    r.send({ type: MessageType.Heartbeat, to: id, commit, ...(context ? { context } : {}) });
-  }
+  for (const id of r.trk.progress.keys()) if (id !== r.id) sendHeartbeat(r, id, round);
+}
+
+/** A read round's heartbeats, to the followers it needs (ReadIndexQueue.askFor), not to all. */
+export function sendReadRound(r: Raft, round: number): void {
+  for (const id of r.reads.askFor(r.trk.voters, r.id)) sendHeartbeat(r, id, round);
+}
+
+function sendHeartbeat(r: Raft, to: NodeId, round: number | undefined): void {
+  const pr = r.trk.progress.get(to);
+  if (pr === undefined) return;
+  // Never tell a follower a commit index beyond what it is known to hold.
+  const commit = Math.min(pr.match, r.log.committed);
+  r.send({ type: MessageType.Heartbeat, to, commit, ...(round === undefined ? {} : { context: encodeRound(round) }) });
 }
 
 export function sendTimeoutNow(r: Raft, to: NodeId): void {

@@ -1,7 +1,7 @@
 import { decodeConfChange, validateConfChange } from './conf-change.ts';
 import type { Raft } from './raft.ts';
 import { decodeRound } from './read-index.ts';
-import { bcastAppend, bcastHeartbeat, maybeSendAppend, sendAppend, sendTimeoutNow } from './replication.ts';
+import { bcastAppend, bcastHeartbeat, maybeSendAppend, sendAppend, sendReadRound, sendTimeoutNow } from './replication.ts';
 import { EntryType, type Message, MessageType, NONE, ProgressState, ProposalDroppedError, ReadOnlyOption } from './types.ts';
 
 /** The leader's step function. Throws ProposalDroppedError for a proposal it cannot take. */
@@ -154,12 +154,12 @@ function handleReadIndex(r: Raft, m: Message): void {
   }
   // Safe mode, or a lease that lapsed: confirm leadership with a round.
   const round = r.reads.add({ from: m.from, context, index });
-  if (round !== undefined) bcastHeartbeat(r, round);
+  if (round !== undefined) sendReadRound(r, round);
   releaseConfirmedReads(r);
 }
 
 function releaseConfirmedReads(r: Raft): void {
   const { released, nextRound } = r.reads.release(r.trk.voters, r.id);
   for (const read of released) r.respondToRead(read, read.index);
-  if (nextRound !== undefined) bcastHeartbeat(r, nextRound);
+  if (nextRound !== undefined) sendReadRound(r, nextRound);
 }

@@ -32,9 +32,9 @@ describe('ReadIndex', () => {
     const n = leader();
     n.node.readIndex(enc('r1'));
     const out = n.drain();
-    expect(rounds(out)).toEqual(['n2:1', 'n3:1']);
+    expect(rounds(out)).toEqual(['n2:1']);
     expect(n.readStates).toEqual([]);
-    ack(n, 'n3', out[1]);
+    ack(n, 'n2', out[0]);
     n.drain();
     expect(n.readStates).toEqual([{ index: 1, context: enc('r1') }]);
   });
@@ -51,7 +51,7 @@ describe('ReadIndex', () => {
     ack(n, 'n2', round1[0]);
     const round2 = n.drain();
     expect(n.readStates.map((r) => dec(r.context))).toEqual(['r1']);
-    expect(rounds(round2)).toEqual(['n2:2', 'n3:2']);
+    expect(rounds(round2)).toEqual(['n2:2']);
 
     ack(n, 'n2', round2[0]);
     n.drain();
@@ -69,6 +69,60 @@ describe('ReadIndex', () => {
     ack(n, 'n3', hb[1]);
     n.drain();
     expect(n.readStates.map((r) => dec(r.context))).toEqual(['r1', 'r2']);
+  });
+
+  it('a read round asks the followers a quorum needs, those that answered the latest round first', () => {
+    const n = leader();
+    n.node.tick(); // a regular heartbeat: every follower, no round (safe mode, no reads)
+    expect(rounds(n.drain())).toEqual(['n2:-', 'n3:-']);
+    n.node.readIndex(enc('r1'));
+    const round1 = n.drain();
+    expect(rounds(round1)).toEqual(['n2:1']); // one follower makes a quorum of three
+    ack(n, 'n2', round1[0]);
+    n.drain();
+    // n3 answers a later round (carried by a regular heartbeat): it is asked first from then on.
+    n.node.readIndex(enc('r2'));
+    n.drain();
+    n.node.readIndex(enc('r3'));
+    n.node.tick();
+    const hb = n.drain();
+    expect(rounds(hb)).toEqual(['n2:3', 'n3:3']);
+    ack(n, 'n3', hb[1]);
+    n.drain();
+    expect(n.readStates.map((r) => dec(r.context))).toEqual(['r1', 'r2', 'r3']);
+    n.node.readIndex(enc('r4'));
+    expect(rounds(n.drain())).toEqual(['n3:4']);
+  });
+
+  it('a follower that stops answering delays reads by one heartbeat, once: the regular heartbeat carries the round to all', () => {
+    const n = leader();
+    n.node.readIndex(enc('r1'));
+    expect(rounds(n.drain())).toEqual(['n2:1']); // n2 is down: lost
+    n.node.tick();
+    const hb = n.drain();
+    expect(rounds(hb)).toEqual(['n2:1', 'n3:1']); // the round in flight, re-sent to every follower
+    ack(n, 'n3', hb[1]);
+    n.drain();
+    expect(n.readStates.map((r) => dec(r.context))).toEqual(['r1']);
+    n.node.readIndex(enc('r2'));
+    expect(rounds(n.drain())).toEqual(['n3:2']);
+  });
+
+  it('with five voters a read round asks two followers', () => {
+    const five = ['n1', 'n2', 'n3', 'n4', 'n5'];
+    const n = soloNode('n1', newStorage(five));
+    electByHand(n);
+    for (const from of ['n2', 'n3']) n.node.step(msg({ type: MessageType.AppResp, from, to: 'n1', term: 1, index: 1 }));
+    n.drain();
+    n.node.readIndex(enc('r1'));
+    const out = n.drain();
+    expect(rounds(out)).toEqual(['n2:1', 'n3:1']);
+    ack(n, 'n2', out[0]);
+    n.drain();
+    expect(n.readStates).toEqual([]); // n1 and n2 are not a quorum of five
+    ack(n, 'n3', out[1]);
+    n.drain();
+    expect(n.readStates.map((r) => dec(r.context))).toEqual(['r1']);
   });
 
   it('a late ack of an older round does not confirm a newer one', () => {
@@ -104,7 +158,7 @@ describe('ReadIndex', () => {
     expect(rounds(n.drain())).toEqual([]);
     n.node.step(msg({ type: MessageType.AppResp, from: 'n2', to: 'n1', term: 1, index: 1 }));
     const out = n.drain();
-    expect(rounds(out)).toEqual(['n2:1', 'n3:1']);
+    expect(rounds(out)).toEqual(['n2:1']);
     ack(n, 'n2', out.find((m) => m.type === MessageType.Heartbeat)!);
     n.drain();
     expect(n.readStates).toEqual([{ index: 1, context: enc('r1') }]);
@@ -193,7 +247,7 @@ describe('Lease reads', () => {
     const { n, send } = leaseLeader();
     n.node.readIndex(enc('r1'));
     const out = send();
-    expect(rounds(out)).toEqual(['n2:1', 'n3:1']);
+    expect(rounds(out)).toEqual(['n2:1']);
     ack(n, 'n2', out[0]);
     send();
     expect(n.readStates.map((r) => dec(r.context))).toEqual(['r1']);
@@ -216,7 +270,7 @@ describe('Lease reads', () => {
     at(1000 + LEASE_MS); // run out, with no tick in between
     expect(n.node.leaseReadIndex()).toBeUndefined();
     n.node.readIndex(enc('lapsed'));
-    expect(rounds(send())).toEqual(['n2:2', 'n3:2']); // readIndex agrees: a round
+    expect(rounds(send())).toEqual(['n2:2']); // readIndex agrees: a round
     // A leadership transfer ends the lease at once.
     const { n: m, send: sendM } = leaseLeader();
     m.node.tick();
@@ -251,7 +305,7 @@ describe('Lease reads', () => {
     ack(n, 'n2', n.drain()[0]);
     n.drain();
     n.node.readIndex(enc('r2'));
-    expect(rounds(n.drain())).toEqual(['n2:2', 'n3:2']);
+    expect(rounds(n.drain())).toEqual(['n2:2']);
   });
 
   it('the lease runs from when the round left, on the clock: a stall without ticks does not stretch it', () => {
@@ -270,7 +324,7 @@ describe('Lease reads', () => {
     // still hold; on the monotonic clock it has run out.
     at(1100 + LEASE_MS);
     n.node.readIndex(enc('lapsed'));
-    expect(rounds(send())).toEqual(['n2:2', 'n3:2']);
+    expect(rounds(send())).toEqual(['n3:2']); // n3 answered the last round: asked first
     expect(n.readStates.map((r) => dec(r.context))).toEqual(['in-lease']);
   });
 
@@ -282,7 +336,7 @@ describe('Lease reads', () => {
     ack(n, 'n2', hb[0]); // arrives a lease later
     send();
     n.node.readIndex(enc('r'));
-    expect(rounds(send())).toEqual(['n2:2', 'n3:2']);
+    expect(rounds(send())).toEqual(['n2:2']);
     expect(n.readStates).toEqual([]);
   });
 
@@ -318,7 +372,7 @@ describe('Lease reads', () => {
     n.node.transferLeadership('n2');
     expect(send().map((m) => `${m.type}:${m.to}`)).toContain(`${MessageType.TimeoutNow}:n2`);
     n.node.readIndex(enc('during'));
-    expect(rounds(send())).toEqual(['n2:2', 'n3:2']); // no longer served from the lease
+    expect(rounds(send())).toEqual(['n2:2']); // no longer served from the lease
     for (let t = 0; t < 10; t++) n.node.tick(); // the transfer times out and is aborted
     const hb = send().filter((m) => m.type === MessageType.Heartbeat);
     expect(n.node.leadTransferee).toBe('');
