@@ -9,7 +9,8 @@
  * every round runs `redis-benchmark -t get` against each system in turn and prints ops/s, the
  * ratio to the ceiling and to Redis, and the CPU time per GET (user + system, from /proc: less
  * sensitive to machine load than ops/s) of the serving process and, for RaftKV, summed over the
- * two followers (a ReadIndex round costs them a heartbeat each, on the same cores).
+ * two followers (a ReadIndex round costs them a heartbeat each, on the same cores), and the
+ * frames the leader wrote to its peers per GET (how many reads a round serves).
  *
  * `--base DIR/cli/main.js` adds a second pair of RaftKV clusters running another compiled
  * build (say the previous commit, `tsc -p scripts/tsconfig.image.json --outDir DIR` in its
@@ -29,7 +30,8 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { ClusterHarness } from '../support/cluster-harness.ts';
+import type { ClusterHarness, NodeHandle } from '../support/cluster-harness.ts';
+import { metricSum } from './metrics-text.ts';
 import { cleanup, cpuSeconds, installSignalCleanup, run, tempDir } from './procs.ts';
 import { type Profile, summarize } from './profile-summary.ts';
 import { RB_CONFIGS, type RbConfig, redisBenchmark } from './redis-benchmark.ts';
@@ -64,6 +66,8 @@ interface System {
   /** RaftKV's followers: their CPU per GET is the ReadIndex round's cost to the cluster. */
   others: number[];
   cluster?: ClusterHarness;
+  /** RaftKV's leader: its peer frames per GET say how many reads a ReadIndex round serves. */
+  leader?: NodeHandle;
 }
 
 /** Writes every key GET will ask for (-r 100000 draws from the same space), 16-byte values. */
@@ -95,11 +99,14 @@ async function onLeader<T>(s: System, load: () => Promise<T>): Promise<T> {
 
 /** Runs one GET load and reports it with the CPU microseconds spent per request. */
 async function measured(s: System, config: RbConfig) {
+  const framesBefore = await peerFrames(s);
   const before = cpu(s.server);
   const othersBefore = s.others.map(cpu);
   const r = await redisBenchmark(s.name, s.port, 'get', config, requests);
   const others = s.others.reduce((sum, pid, i) => sum + cpu(pid) - othersBefore[i], 0);
-  return { ...r, cpuUsPerOp: ((cpu(s.server) - before) * 1e6) / requests, othersUsPerOp: (others * 1e6) / requests };
+  const cpuUsPerOp = ((cpu(s.server) - before) * 1e6) / requests;
+  const frames = (await peerFrames(s)) - framesBefore;
+  return { ...r, cpuUsPerOp, othersUsPerOp: (others * 1e6) / requests, framesPerOp: frames / requests };
 }
 
 const loadAverage = (): string =>
@@ -109,9 +116,16 @@ const loadAverage = (): string =>
 
 const pidOf = (n: { proc?: { pid?: number } }): number => n.proc?.pid as number;
 
-async function roles(h: ClusterHarness): Promise<Pick<System, 'port' | 'server' | 'others'>> {
+async function roles(h: ClusterHarness): Promise<Pick<System, 'port' | 'server' | 'others' | 'leader'>> {
   const leader = await h.waitLeader();
-  return { port: leader.port, server: pidOf(leader), others: h.nodes.filter((n) => n.id !== leader.id).map(pidOf) };
+  return { port: leader.port, server: pidOf(leader), others: h.nodes.filter((n) => n.id !== leader.id).map(pidOf), leader };
+}
+
+/** Frames the leader wrote to its peers (batches and coalesced heartbeats); 0 for the references. */
+async function peerFrames(s: System): Promise<number> {
+  if (!s.cluster || !s.leader) return 0;
+  const text = await (await s.cluster.fetch(s.cluster.url(s.leader, '/metrics'), { signal: AbortSignal.timeout(5000) })).text();
+  return metricSum(text, 'raftkv_network_peer_frames_sent_total');
 }
 
 async function raftkv(name: string, main: string, args: string[]): Promise<System> {
@@ -159,10 +173,13 @@ try {
     for (const s of systems) results.push(byName.get(s.name) as Awaited<ReturnType<typeof measured>>);
     const [top, rd] = results;
     for (const r of results) {
-      const followers = r.system.startsWith('base') || r.system.startsWith('raftkv') ? ` +${r.othersUsPerOp.toFixed(2)}` : '';
+      const isRaftKV = r.system.startsWith('base') || r.system.startsWith('raftkv');
+      const followers = isRaftKV ? ` +${r.othersUsPerOp.toFixed(2)}` : '';
+      // Peer frames per GET: two per round when every follower is asked, so this shows the batching.
+      const frames = isRaftKV ? `  ${r.framesPerOp.toFixed(3)} peer frames/GET` : '';
       console.log(
         `round ${round} ${r.system.padEnd(16)} ${r.opsPerSec.toFixed(0).padStart(7)}/s  ${(r.opsPerSec / top.opsPerSec).toFixed(3)}x ceiling` +
-          `  ${(r.opsPerSec / rd.opsPerSec).toFixed(3)}x redis  p50 ${r.p50Ms} ms  ${r.cpuUsPerOp.toFixed(2)}${followers} us CPU/GET`,
+          `  ${(r.opsPerSec / rd.opsPerSec).toFixed(3)}x redis  p50 ${r.p50Ms} ms  ${r.cpuUsPerOp.toFixed(2)}${followers} us CPU/GET${frames}`,
       );
     }
     console.log(`round ${round}: ${loadAverage()}`);

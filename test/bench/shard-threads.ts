@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { waitShardLeaders } from '../support/shards.ts';
 import type { ClusterLoadResult } from './load-result.ts';
+import { metricSum } from './metrics-text.ts';
 import { cleanup, installSignalCleanup, run } from './procs.ts';
 import { buildRaftKV, startRaftKV } from './systems/raftkv.ts';
 import { gcSummary, optimizations } from './v8-traces.ts';
@@ -74,13 +75,6 @@ function switches(pid: number): { voluntary: number; involuntary: number } {
     }
   }
   return { voluntary, involuntary };
-}
-
-/** Sums a family's series (`name{...} value` or `name value` lines) in a /metrics text. */
-function metricSum(text: string, name: string): number {
-  let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
 }
 
 type Cluster = Awaited<ReturnType<typeof startRaftKV>>;

@@ -13,6 +13,7 @@
 import type { NodeHandle } from '../support/cluster-harness.ts';
 import { dataShards, type ShardList, waitShardLeaders } from '../support/shards.ts';
 import type { ClusterLoadResult } from './load-result.ts';
+import { metricSum } from './metrics-text.ts';
 import { run } from './procs.ts';
 import { startRaftKV } from './systems/raftkv.ts';
 
@@ -41,13 +42,6 @@ export interface ShardRow {
    * for, and how many of them share a frame.
    */
   peer: { messagesPerSet: number; framesPerSet: number };
-}
-
-/** Sums every series of a counter (`name{...} value` lines) in a /metrics text. */
-function metricSum(text: string, name: string): number {
-  let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
 }
 
 /** The counters `peer` is computed from, summed over the nodes. */
