@@ -137,9 +137,11 @@ export class ReadWaiters {
    * counting from 1 again after a restart, a new read could take that stale answer, whose index
    * may be older than the new read (found by the simulator).
    * `defer`: runs a function after this turn's other input (the Ready loop's scheduler).
+   * `issue(ctx, narrow)`: `narrow` for held reads, which came while a request was in flight: the
+   * core's round for them may ask only a quorum of followers (RawNode.readIndex).
    */
   constructor(
-    private readonly issue: (ctx: Uint8Array) => void,
+    private readonly issue: (ctx: Uint8Array, narrow: boolean) => void,
     firstId: bigint = randomBytes(8).readBigUInt64BE(0),
     private readonly defer: (fn: () => void) => void = setImmediate,
   ) {
@@ -179,11 +181,11 @@ export class ReadWaiters {
     return batch;
   }
 
-  private flush(batch: ReadBatch): void {
+  private flush(batch: ReadBatch, narrow = false): void {
     if (this.open === batch) this.open = undefined;
     if (this.held === batch) this.held = undefined;
     this.pending.set(batch.id, batch);
-    this.issue(encodeCtx(batch.id));
+    this.issue(encodeCtx(batch.id), narrow);
   }
 
   /** Asks for the held reads (if still held) once nothing is in flight, a turn from now. */
@@ -192,7 +194,7 @@ export class ReadWaiters {
     this.releaseArmed = true;
     this.defer(() => {
       this.releaseArmed = false;
-      if (this.held !== undefined && this.pending.size === 0) this.flush(this.held);
+      if (this.held !== undefined && this.pending.size === 0) this.flush(this.held, true);
     });
   }
 
@@ -204,7 +206,7 @@ export class ReadWaiters {
    * the first of the two answers serves the batch.
    */
   resend(): void {
-    for (const b of this.pending.values()) this.issue(encodeCtx(b.id));
+    for (const b of this.pending.values()) this.issue(encodeCtx(b.id), false);
     if (this.held !== undefined) this.flush(this.held);
   }
 

@@ -175,8 +175,8 @@ export function wireUnits(cfg: NodeConfig, log: Logger, parts: NodeParts, node: 
   const sched = parts.scheduler;
   const defer = sched ? (fn: () => void) => sched.defer(fn) : undefined;
   const reads: ReadWaiters = new ReadWaiters(
-    (ctx) => {
-      raw.readIndex(ctx);
+    (ctx, narrow) => {
+      raw.readIndex(ctx, narrow);
       scheduleReady();
     },
     undefined,

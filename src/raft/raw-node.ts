@@ -125,10 +125,12 @@ export class RawNode {
 
   /**
    * Requests a linearizable read point. The answer appears in `Ready.readStates` with the same
-   * context; without a leader the request is dropped and the caller times out.
+   * context; without a leader the request is dropped and the caller times out. `narrow`: the
+   * caller's previous request is still in flight (Message.narrow), so the round may ask only a
+   * quorum; off, it asks every follower and takes the fastest answers.
    */
-  readIndex(context: Uint8Array): void {
-    this.raft.step(local(MessageType.ReadIndex, this.raft.id, { context }));
+  readIndex(context: Uint8Array, narrow = false): void {
+    this.raft.step(local(MessageType.ReadIndex, this.raft.id, narrow ? { context, narrow } : { context }));
   }
 
   /**

@@ -25,6 +25,8 @@ export interface PendingRead {
   /** The leader's commit index when the read arrived. */
   index: number;
   round: number;
+  /** Message.narrow: its round may ask only a quorum. */
+  narrow: boolean;
 }
 
 export class ReadIndexQueue {
@@ -60,19 +62,21 @@ export class ReadIndexQueue {
   }
 
   /**
-   * Whom a read round asks: the fewest voters that make a quorum with `self`, those that
-   * confirmed the latest rounds first (ties in `voters`' order), rather than every follower. A
-   * round costs the leader a frame per follower and each follower a wake-up, a step and an
-   * answer; with three voters, one follower's answer is all a round needs. Safety does not rest
-   * on whom a round asks, only on a quorum's answers; liveness does, so the regular heartbeat
-   * (`heartbeatRound`) still carries the round in flight to every follower, and one that answers
-   * it is asked first from then on: a follower that stopped answering delays reads by at most a
-   * heartbeat interval, once.
+   * Whom read round `round` asks. Every follower, so the fastest answers confirm it, unless
+   * every read waiting for it came `narrow` (its caller had a request in flight: reads arrive
+   * faster than rounds complete, and CPU, not a round's latency, is what limits them). Then the
+   * fewest voters that make a quorum with `self`, those that confirmed the latest rounds first
+   * (ties in `voters`' order). A round costs the leader a frame per follower and each follower a
+   * wake-up, a step and an answer; with three voters, one follower's answer is all it needs.
+   * Safety does not rest on whom a round asks, only on a quorum's answers; liveness does, so the
+   * regular heartbeat (`heartbeatRound`) still carries the round in flight to every follower,
+   * and one that answers it is asked first from then on: a follower that stopped answering
+   * delays reads by at most a heartbeat interval, once.
    */
-  askFor(voters: readonly NodeId[], self: NodeId): NodeId[] {
+  askFor(voters: readonly NodeId[], self: NodeId, round: number): NodeId[] {
     const others = voters.filter((id) => id !== self);
     const needed = quorumSize(voters.length) - (others.length < voters.length ? 1 : 0);
-    if (needed >= others.length) return others;
+    if (needed >= others.length || this.pending.some((r) => r.round === round && !r.narrow)) return others;
     const acked = (id: NodeId) => this.acked.get(id) ?? 0;
     // A stable sort: equal rounds keep voters' order.
     return others.sort((a, b) => acked(b) - acked(a)).slice(0, needed);

@@ -78,9 +78,9 @@ export function bcastHeartbeat(r: Raft, round: number | undefined): void {
   for (const id of r.trk.progress.keys()) if (id !== r.id) sendHeartbeat(r, id, round);
 }
 
-/** A read round's heartbeats, to the followers it needs (ReadIndexQueue.askFor), not to all. */
+/** A read round's heartbeats, to the followers ReadIndexQueue.askFor names. */
 export function sendReadRound(r: Raft, round: number): void {
-  for (const id of r.reads.askFor(r.trk.voters, r.id)) sendHeartbeat(r, id, round);
+  for (const id of r.reads.askFor(r.trk.voters, r.id, round)) sendHeartbeat(r, id, round);
 }
 
 function sendHeartbeat(r: Raft, to: NodeId, round: number | undefined): void {

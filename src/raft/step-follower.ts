@@ -27,7 +27,8 @@ export function stepFollower(r: Raft, m: Message): void {
         r.logger('debug', `${r.id} dropped ${m.type}: no leader`);
         return;
       }
-      r.send({ ...m, to: r.lead, term: 0 });
+      // `narrow` is this node's hint and never leaves it (the wire has no field for it).
+      r.send({ ...m, to: r.lead, term: 0, narrow: undefined });
       return;
     case MessageType.TimeoutNow:
       // The leader hands over: campaign at once, skipping PreVote and leader stickiness.

@@ -153,7 +153,7 @@ function handleReadIndex(r: Raft, m: Message): void {
     return;
   }
   // Safe mode, or a lease that lapsed: confirm leadership with a round.
-  const round = r.reads.add({ from: m.from, context, index });
+  const round = r.reads.add({ from: m.from, context, index, narrow: m.narrow === true });
   if (round !== undefined) sendReadRound(r, round);
   releaseConfirmedReads(r);
 }

@@ -105,6 +105,13 @@ export interface Message {
    * the bytes "transfer" when the election was started by TimeoutNow (skips leader stickiness).
    */
   context?: Uint8Array;
+  /**
+   * ReadIndex made on this node (RawNode.readIndex), never sent: the caller asks while a request
+   * of its own is still in flight, so its reads arrive faster than rounds complete, and a round
+   * serving only such requests may ask just a quorum (read-index.ts, `askFor`). A forwarded
+   * request loses it, and a round that serves any request without it asks every follower.
+   */
+  narrow?: boolean;
 }
 
 /** Returned in Ready once a linearizable read may be served at `index` (after apply reaches it). */

@@ -97,8 +97,16 @@ describe('ReadWaiters holds reads while a request is in flight', () => {
 
   it('reads that come while one request is in flight are asked for as one request, a turn after its answer', async () => {
     const issued: Uint8Array[] = [];
+    const narrow: boolean[] = [];
     const turn = deferred();
-    const w = new ReadWaiters((ctx) => issued.push(ctx), 1n, turn.defer);
+    const w = new ReadWaiters(
+      (ctx, n) => {
+        issued.push(ctx);
+        narrow.push(n);
+      },
+      1n,
+      turn.defer,
+    );
     const first = w.wait(Date.now() + 60_000);
     await tick();
     expect(issued).toHaveLength(1);
@@ -118,6 +126,8 @@ describe('ReadWaiters holds reads while a request is in flight', () => {
     later.push(w.wait(Date.now() + 60_000));
     turn.run();
     expect(issued).toHaveLength(2);
+    // The first came with nothing in flight (every follower asked), the held ones did not.
+    expect(narrow).toEqual([false, true]);
     w.onReadState({ index: 6, context: issued[1] });
     w.serve(6);
     await Promise.all(later);

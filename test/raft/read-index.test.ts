@@ -32,9 +32,9 @@ describe('ReadIndex', () => {
     const n = leader();
     n.node.readIndex(enc('r1'));
     const out = n.drain();
-    expect(rounds(out)).toEqual(['n2:1']);
+    expect(rounds(out)).toEqual(['n2:1', 'n3:1']);
     expect(n.readStates).toEqual([]);
-    ack(n, 'n2', out[0]);
+    ack(n, 'n3', out[1]);
     n.drain();
     expect(n.readStates).toEqual([{ index: 1, context: enc('r1') }]);
   });
@@ -51,7 +51,7 @@ describe('ReadIndex', () => {
     ack(n, 'n2', round1[0]);
     const round2 = n.drain();
     expect(n.readStates.map((r) => dec(r.context))).toEqual(['r1']);
-    expect(rounds(round2)).toEqual(['n2:2']);
+    expect(rounds(round2)).toEqual(['n2:2', 'n3:2']);
 
     ack(n, 'n2', round2[0]);
     n.drain();
@@ -71,32 +71,32 @@ describe('ReadIndex', () => {
     expect(n.readStates.map((r) => dec(r.context))).toEqual(['r1', 'r2']);
   });
 
-  it('a read round asks the followers a quorum needs, those that answered the latest round first', () => {
+  it('a read that comes with none of its caller in flight asks every follower; narrow reads ask the followers a quorum needs', () => {
     const n = leader();
-    n.node.tick(); // a regular heartbeat: every follower, no round (safe mode, no reads)
-    expect(rounds(n.drain())).toEqual(['n2:-', 'n3:-']);
     n.node.readIndex(enc('r1'));
     const round1 = n.drain();
-    expect(rounds(round1)).toEqual(['n2:1']); // one follower makes a quorum of three
-    ack(n, 'n2', round1[0]);
+    expect(rounds(round1)).toEqual(['n2:1', 'n3:1']); // the fastest answer confirms it
+    ack(n, 'n3', round1[1]);
     n.drain();
-    // n3 answers a later round (carried by a regular heartbeat): it is asked first from then on.
-    n.node.readIndex(enc('r2'));
+    n.node.readIndex(enc('r2'), true);
+    const round2 = n.drain();
+    expect(rounds(round2)).toEqual(['n3:2']); // one follower makes a quorum of three: n3 answered last
+    ack(n, 'n3', round2[0]);
     n.drain();
-    n.node.readIndex(enc('r3'));
-    n.node.tick();
-    const hb = n.drain();
-    expect(rounds(hb)).toEqual(['n2:3', 'n3:3']);
-    ack(n, 'n3', hb[1]);
-    n.drain();
+    expect(n.readStates.map((r) => dec(r.context))).toEqual(['r1', 'r2']);
+    // A round that also serves a read without the hint asks every follower.
+    n.node.readIndex(enc('r3'), true);
+    const round3 = n.drain();
+    n.node.readIndex(enc('r4'), true);
+    n.node.readIndex(enc('r5'));
+    ack(n, 'n3', round3[0]);
+    expect(rounds(n.drain())).toEqual(['n2:4', 'n3:4']);
     expect(n.readStates.map((r) => dec(r.context))).toEqual(['r1', 'r2', 'r3']);
-    n.node.readIndex(enc('r4'));
-    expect(rounds(n.drain())).toEqual(['n3:4']);
   });
 
-  it('a follower that stops answering delays reads by one heartbeat, once: the regular heartbeat carries the round to all', () => {
+  it('a follower that stops answering delays narrow reads by one heartbeat, once: the regular heartbeat carries the round to all', () => {
     const n = leader();
-    n.node.readIndex(enc('r1'));
+    n.node.readIndex(enc('r1'), true);
     expect(rounds(n.drain())).toEqual(['n2:1']); // n2 is down: lost
     n.node.tick();
     const hb = n.drain();
@@ -104,17 +104,17 @@ describe('ReadIndex', () => {
     ack(n, 'n3', hb[1]);
     n.drain();
     expect(n.readStates.map((r) => dec(r.context))).toEqual(['r1']);
-    n.node.readIndex(enc('r2'));
+    n.node.readIndex(enc('r2'), true);
     expect(rounds(n.drain())).toEqual(['n3:2']);
   });
 
-  it('with five voters a read round asks two followers', () => {
+  it('with five voters a narrow read round asks two followers', () => {
     const five = ['n1', 'n2', 'n3', 'n4', 'n5'];
     const n = soloNode('n1', newStorage(five));
     electByHand(n);
     for (const from of ['n2', 'n3']) n.node.step(msg({ type: MessageType.AppResp, from, to: 'n1', term: 1, index: 1 }));
     n.drain();
-    n.node.readIndex(enc('r1'));
+    n.node.readIndex(enc('r1'), true);
     const out = n.drain();
     expect(rounds(out)).toEqual(['n2:1', 'n3:1']);
     ack(n, 'n2', out[0]);
@@ -123,6 +123,17 @@ describe('ReadIndex', () => {
     ack(n, 'n3', out[1]);
     n.drain();
     expect(n.readStates.map((r) => dec(r.context))).toEqual(['r1']);
+  });
+
+  it('a forwarded read loses the hint: the leader asks every follower for it', () => {
+    const net = new Network(three);
+    net.campaign('n1');
+    net.propose('n1', 'x');
+    net.get('n3').node.readIndex(enc('f1'), true);
+    const fwd = net.get('n3').drain();
+    expect(fwd[0].narrow).toBeUndefined();
+    net.get('n1').node.step(fwd[0]);
+    expect(rounds(net.get('n1').drain())).toEqual(['n2:1', 'n3:1']);
   });
 
   it('a late ack of an older round does not confirm a newer one', () => {
@@ -158,7 +169,7 @@ describe('ReadIndex', () => {
     expect(rounds(n.drain())).toEqual([]);
     n.node.step(msg({ type: MessageType.AppResp, from: 'n2', to: 'n1', term: 1, index: 1 }));
     const out = n.drain();
-    expect(rounds(out)).toEqual(['n2:1']);
+    expect(rounds(out)).toEqual(['n2:1', 'n3:1']);
     ack(n, 'n2', out.find((m) => m.type === MessageType.Heartbeat)!);
     n.drain();
     expect(n.readStates).toEqual([{ index: 1, context: enc('r1') }]);
@@ -247,7 +258,7 @@ describe('Lease reads', () => {
     const { n, send } = leaseLeader();
     n.node.readIndex(enc('r1'));
     const out = send();
-    expect(rounds(out)).toEqual(['n2:1']);
+    expect(rounds(out)).toEqual(['n2:1', 'n3:1']);
     ack(n, 'n2', out[0]);
     send();
     expect(n.readStates.map((r) => dec(r.context))).toEqual(['r1']);
@@ -270,7 +281,7 @@ describe('Lease reads', () => {
     at(1000 + LEASE_MS); // run out, with no tick in between
     expect(n.node.leaseReadIndex()).toBeUndefined();
     n.node.readIndex(enc('lapsed'));
-    expect(rounds(send())).toEqual(['n2:2']); // readIndex agrees: a round
+    expect(rounds(send())).toEqual(['n2:2', 'n3:2']); // readIndex agrees: a round
     // A leadership transfer ends the lease at once.
     const { n: m, send: sendM } = leaseLeader();
     m.node.tick();
@@ -305,7 +316,7 @@ describe('Lease reads', () => {
     ack(n, 'n2', n.drain()[0]);
     n.drain();
     n.node.readIndex(enc('r2'));
-    expect(rounds(n.drain())).toEqual(['n2:2']);
+    expect(rounds(n.drain())).toEqual(['n2:2', 'n3:2']);
   });
 
   it('the lease runs from when the round left, on the clock: a stall without ticks does not stretch it', () => {
@@ -324,7 +335,7 @@ describe('Lease reads', () => {
     // still hold; on the monotonic clock it has run out.
     at(1100 + LEASE_MS);
     n.node.readIndex(enc('lapsed'));
-    expect(rounds(send())).toEqual(['n3:2']); // n3 answered the last round: asked first
+    expect(rounds(send())).toEqual(['n2:2', 'n3:2']);
     expect(n.readStates.map((r) => dec(r.context))).toEqual(['in-lease']);
   });
 
@@ -336,7 +347,7 @@ describe('Lease reads', () => {
     ack(n, 'n2', hb[0]); // arrives a lease later
     send();
     n.node.readIndex(enc('r'));
-    expect(rounds(send())).toEqual(['n2:2']);
+    expect(rounds(send())).toEqual(['n2:2', 'n3:2']);
     expect(n.readStates).toEqual([]);
   });
 
@@ -372,7 +383,7 @@ describe('Lease reads', () => {
     n.node.transferLeadership('n2');
     expect(send().map((m) => `${m.type}:${m.to}`)).toContain(`${MessageType.TimeoutNow}:n2`);
     n.node.readIndex(enc('during'));
-    expect(rounds(send())).toEqual(['n2:2']); // no longer served from the lease
+    expect(rounds(send())).toEqual(['n2:2', 'n3:2']); // no longer served from the lease
     for (let t = 0; t < 10; t++) n.node.tick(); // the transfer times out and is aborted
     const hb = send().filter((m) => m.type === MessageType.Heartbeat);
     expect(n.node.leadTransferee).toBe('');

@@ -146,9 +146,9 @@ class Process {
     const firstId = (BigInt(Math.floor(node.rng() * 2 ** 32)) << 32n) | BigInt(Math.floor(node.rng() * 2 ** 32));
     const hooks = node.hooks;
     this.reads = new ReadWaiters(
-      (ctx) => {
+      (ctx, narrow) => {
         if (!this.alive) return;
-        this.raw.readIndex(ctx);
+        this.raw.readIndex(ctx, narrow);
         this.schedule();
       },
       firstId,
