@@ -166,7 +166,7 @@ export class ReadWaiters {
     // Held reads wait for the request in flight, or for the deferred run that asks for them.
     if (this.held) return this.held;
     if (this.pending.size > 0) {
-      this.held ??= { ...this.newBatch(deadline), aged: false };
+      this.held = { ...this.newBatch(deadline), aged: false };
       return this.held;
     }
     const batch = this.newBatch(deadline);
