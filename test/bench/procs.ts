@@ -93,6 +93,11 @@ export function run(cmd: string, args: string[], opts: SpawnOptions & { input?: 
     });
     p.once('error', reject);
     p.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err.slice(-2000)}`))));
+    // A program that exits without reading its input makes the write an EPIPE; its exit code
+    // says all there is to say (programs.ts drops it the same way).
+    p.stdin?.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') reject(e);
+    });
     if (opts.input) p.stdin?.end(opts.input);
     else p.stdin?.end();
   });

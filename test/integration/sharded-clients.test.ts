@@ -9,13 +9,13 @@
  * DBSIZE, which a sharded node runs over the data group it leads (as Redis Cluster runs it over
  * its own slots).
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { createCluster } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawConn } from '../resp-node/support/resp-bytes.ts';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
+import { redisCli } from '../support/programs.ts';
 import { clusterShards, dataShards, type ShardList, shardList, shardOfSlot, waitShardLeaders, waitShardsCaughtUp } from '../support/shards.ts';
 
 // A fixed layout: these tests place leaders with transfer-leader, which the rebalancer would even
@@ -245,19 +245,6 @@ describe('Redis Cluster clients, unchanged', () => {
     await expectReadableEverywhere(keys);
   });
 });
-
-/** Runs redis-cli with `args` and resolves with its stdout. */
-function redisCli(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.once('error', (e) => reject(new Error(`cannot run redis-cli (apt-get install redis-tools): ${e.message}`)));
-    p.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`redis-cli ${args.join(' ')} exited ${code}: ${err}${out}`))));
-  });
-}
 
 describe('routing', () => {
   it('answers MOVED naming the leader of the owning group, from every other node', async () => {

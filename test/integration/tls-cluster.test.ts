@@ -5,7 +5,6 @@
  * node-redis work against it; redis-cli -c follows MOVED from a follower to the leader's TLS
  * port; clients without a certificate are refused (tls-auth-clients yes, the default).
  */
-import { spawn } from 'node:child_process';
 import { Cluster, Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import { keyHashSlot } from '../../src/resp/slot.ts';
 import { makeCerts, type TestCerts } from '../support/certs.ts';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
 import { httpsFetch } from '../support/https-fetch.ts';
+import { runProgram as run } from '../support/programs.ts';
 
 let certs: TestCerts;
 let cluster: ClusterHarness;
@@ -31,23 +31,6 @@ afterAll(async () => {
   await cluster?.stop();
   certs?.remove();
 });
-
-/** Runs a program; resolves with its exit code and output (never rejects on a non-zero exit). */
-function run(cmd: string, args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => {
-      out += String(d);
-    });
-    p.stderr.on('data', (d) => {
-      err += String(d);
-    });
-    p.once('error', reject);
-    p.once('close', (code) => resolve({ code, out, err }));
-  });
-}
 
 /** `p`, or a failure naming `who` if it neither resolves nor rejects within 25 s. */
 function named<T>(who: string, p: Promise<T>): Promise<T> {

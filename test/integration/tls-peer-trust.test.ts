@@ -13,11 +13,11 @@
  * --http-client-cert-auth refusing API clients without a certificate while its peers link.
  */
 
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCerts, type TestCerts } from '../support/certs.ts';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
+import { runProgram as run } from '../support/programs.ts';
 
 let certs: TestCerts;
 let cluster: ClusterHarness;
@@ -43,31 +43,10 @@ afterAll(async () => {
   certs?.remove();
 });
 
-function run(cmd: string, args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => {
-      out += String(d);
-    });
-    p.once('error', reject);
-    p.once('close', (code) => resolve({ code, out }));
-  });
-}
-
-function redisCli(h: NodeHandle, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('redis-cli', ['-p', String(h.tlsPort), '--tls', '--cacert', certs.ca, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => {
-      out += String(d);
-    });
-    p.stderr.on('data', (d) => {
-      out += String(d);
-    });
-    p.once('error', reject);
-    p.once('close', () => resolve(out));
-  });
+/** redis-cli over TLS to `h`, trusting the test CA; what it printed, errors included, whatever its exit. */
+async function redisCli(h: NodeHandle, args: string[]): Promise<string> {
+  const r = await run('redis-cli', ['-p', String(h.tlsPort), '--tls', '--cacert', certs.ca, ...args]);
+  return r.out + r.err;
 }
 
 describe('a node with plain and TLS ports', () => {

@@ -7,11 +7,11 @@
  * failover; through a follower, `redis-cli -c` follows the MOVED of CONFIG SET. No password
  * ever reaches a log line or /metrics.
  */
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
+import { redisCli } from '../support/programs.ts';
 import { RawConn } from './support/resp-bytes.ts';
 
 /** Snapshots often, and keep little log after one, so a lagging node gets a snapshot. */
@@ -46,12 +46,6 @@ async function ask(h: NodeHandle, password: string | undefined, ...args: string[
 
 const bulk = (s: string) => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
 const configReply = (name: string, value: string) => `*2\r\n${bulk(name)}${bulk(value)}`;
-
-function redisCli(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile('redis-cli', args, (err, out, stderr) => (err ? reject(new Error(`${err.message}: ${stderr}`)) : resolve(out))),
-  );
-}
 
 /** Waits until every running node answers `args` (after AUTH) with `expected`. */
 async function everyNode(password: string, args: string[], expected: string, what: string): Promise<void> {

@@ -8,12 +8,12 @@
  * values (their DUMPs are equal), and corrupted real payloads (tools/fuzz/payloads.ts) are
  * refused with the error and crash no node.
  */
-import { spawn } from 'node:child_process';
 import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_PAYLOAD, restorePayload } from '../../tools/fuzz/payloads.ts';
 import { Rng } from '../../tools/fuzz/rng.ts';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
+import { redisCliBytes } from '../support/programs.ts';
 import { replicasAgree } from './support/replicas-agree.ts';
 import { RawConn } from './support/resp-bytes.ts';
 import { c, near, runScript, type Step, unordered } from './support/script.ts';
@@ -167,18 +167,6 @@ describe('DUMP and RESTORE answer like redis-server 7.0', () => {
   });
 });
 
-/** Runs redis-cli with `stdin` (for -x) and resolves with its stdout bytes. */
-function cli(args: string[], stdin?: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('redis-cli', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    p.stdout.on('data', (d: Buffer) => out.push(d));
-    p.once('error', reject);
-    p.once('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`redis-cli ${args.join(' ')} exited ${code}`))));
-    p.stdin.end(stdin ?? Buffer.alloc(0));
-  });
-}
-
 describe('on a 3-node cluster', () => {
   const cluster = new ClusterHarness({ nodes: 3 });
   let leader: NodeHandle;
@@ -201,7 +189,7 @@ describe('on a 3-node cluster', () => {
     );
 
   it('every type round-trips on the leader and through a follower with redis-cli -c; replicas byte-identical', async () => {
-    await cli(['-p', String(pair.redis.port), 'set', 'busy', 'x']);
+    await redisCliBytes(['-p', String(pair.redis.port), 'set', 'busy', 'x']);
     const conn = await RawConn.open(leader.port);
     try {
       await conn.call('flushall');
@@ -216,13 +204,13 @@ describe('on a 3-node cluster', () => {
     }
     for (const key of KEYS) {
       // redis-cli prints a bulk reply raw, then a newline, when its output is not a terminal.
-      const printed = await cli(['-c', '-p', String(follower.port), 'dump', key]);
+      const printed = await redisCliBytes(['-c', '-p', String(follower.port), 'dump', key]);
       const payload = printed.subarray(0, printed.length - 1);
-      expect((await cli(['-c', '-p', String(follower.port), '-x', 'restore', `f:${key}`, '0'], payload)).toString()).toBe('OK\n');
-      expect((await cli(['-c', '-p', String(follower.port), 'dump', `f:${key}`])).equals(printed), key).toBe(true);
+      expect((await redisCliBytes(['-c', '-p', String(follower.port), '-x', 'restore', `f:${key}`, '0'], payload)).toString()).toBe('OK\n');
+      expect((await redisCliBytes(['-c', '-p', String(follower.port), 'dump', `f:${key}`])).equals(printed), key).toBe(true);
       // An existing key: what redis-cli prints for Redis's BUSYKEY, byte for byte.
-      const busy = await cli(['-c', '-p', String(follower.port), '-x', 'restore', `f:${key}`, '0'], payload);
-      expect(busy.toString()).toBe((await cli(['-p', String(pair.redis.port), '-x', 'restore', 'busy', '0'], payload)).toString());
+      const busy = await redisCliBytes(['-c', '-p', String(follower.port), '-x', 'restore', `f:${key}`, '0'], payload);
+      expect(busy.toString()).toBe((await redisCliBytes(['-p', String(pair.redis.port), '-x', 'restore', 'busy', '0'], payload)).toString());
     }
     const all = KEYS.flatMap((k) => [k, `l:${k}`, `f:${k}`]);
     const agreed = await dumpsAgree(all);

@@ -7,28 +7,15 @@
  * working across a SIGKILL of the leader, only retrying the errors they see, with every
  * acknowledged write in the final state. Without the setting a follower still answers MOVED.
  */
-import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
 import { clientOf, command, Probe, RssSampler, rawSocket, rssMiB, send } from '../support/hostile-clients.ts';
+import { redisCli } from '../support/programs.ts';
 import { encodeCommand, RawConn } from './support/resp-bytes.ts';
 
-/** Runs redis-cli and resolves with its stdout (a missing binary fails the test). */
-function cli(port: number, args: string[], input = ''): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('redis-cli', ['-p', String(port), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => {
-      out += String(d);
-    });
-    p.once('error', (e) => reject(new Error(`cannot run redis-cli: ${e.message}`)));
-    p.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`redis-cli exited ${code}: ${out}`))));
-    p.stdin.on('error', () => {});
-    p.stdin.end(input);
-  });
-}
+const cli = (port: number, args: string[]) => redisCli(['-p', String(port), ...args]);
 
 async function followerOf(cluster: ClusterHarness): Promise<NodeHandle> {
   const leader = await cluster.waitLeader();

@@ -3,9 +3,9 @@
  * against a live 3-node cluster: `-c` follows MOVED from a follower to the leader, TTLs count
  * down and keys expire, `--pipe` mass-inserts 100k keys, and `--scan` lists them.
  */
-import { execFile, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
+import { redisCli } from '../support/programs.ts';
 
 const cluster = new ClusterHarness({ nodes: 3 });
 let leader: NodeHandle;
@@ -19,34 +19,11 @@ beforeAll(async () => {
 
 afterAll(() => cluster.stop());
 
-/** Runs redis-cli and resolves with its stdout (a missing binary fails the test). */
-function cli(args: string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('redis-cli', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => {
-      out += String(d);
-    });
-    p.stderr.on('data', (d) => {
-      err += String(d);
-    });
-    p.once('error', (e) => reject(new Error(`cannot run redis-cli (apt-get install redis-tools): ${e.message}`)));
-    p.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`redis-cli ${args.join(' ')} exited ${code}: ${err}${out}`))));
-    // A redis-cli that does not read stdin may have exited already; writing to it is an EPIPE
-    // that says nothing the exit code and output do not.
-    p.stdin.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EPIPE') reject(e);
-    });
-    p.stdin.end(input ?? '');
-  });
-}
-
-const at = (h: NodeHandle, ...args: string[]) => cli(['-p', String(h.port), ...args]);
+const at = (h: NodeHandle, ...args: string[]) => redisCli(['-p', String(h.port), ...args]);
 
 describe('redis-cli against a 3-node cluster', () => {
   it('is the real redis-cli 7', async () => {
-    const version = await new Promise<string>((resolve, reject) => execFile('redis-cli', ['--version'], (err, out) => (err ? reject(err) : resolve(out))));
+    const version = await redisCli(['--version']);
     expect(version).toMatch(/^redis-cli 7\./);
   });
 
@@ -84,7 +61,7 @@ describe('redis-cli against a 3-node cluster', () => {
       parts.push(`*3\r\n$3\r\nSET\r\n$${k.length}\r\n${k}\r\n$${v.length}\r\n${v}\r\n`);
     }
     const t0 = Date.now();
-    const piped = await cli(['-p', String(leader.port), '--pipe'], parts.join(''));
+    const piped = await redisCli(['-p', String(leader.port), '--pipe'], parts.join(''));
     const pipeMs = Date.now() - t0;
     expect(piped).toContain(`errors: 0, replies: ${n}`);
     expect(await at(leader, 'dbsize')).toBe(`${n}\n`);

@@ -1,10 +1,8 @@
 /**
  * The differential suites' pair: a one-node RaftKV cluster and a real redis-server 7.0, started
  * before a file's tests and stopped after them. `run` sends one script to both (after a
- * FLUSHALL) and expects the same bytes back; `redisCli` runs Debian's redis-cli, for the
- * suites' follower step (through-follower.ts) among others.
+ * FLUSHALL) and expects the same bytes back.
  */
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { ClusterHarness } from '../../support/cluster-harness.ts';
 import { RedisServer } from '../../support/redis-server.ts';
@@ -47,17 +45,4 @@ export function sideBySide(): SideBySide {
     },
   };
   return pair;
-}
-
-/** Runs redis-cli and resolves with its stdout. */
-export function redisCli(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => {
-      out += String(d);
-    });
-    p.once('error', reject);
-    p.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`redis-cli ${args.join(' ')} exited ${code}`))));
-  });
 }

@@ -7,8 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterHarness, type NodeHandle } from '../../support/cluster-harness.ts';
+import { redisCli } from '../../support/programs.ts';
 import { replicasAgree } from './replicas-agree.ts';
-import { redisCli, type SideBySide } from './side-by-side.ts';
+import type { SideBySide } from './side-by-side.ts';
 
 export interface FollowerScript {
   /** What the replicas hold, as the test's name and its wait say it ("hashes", "sorted sets"). */
