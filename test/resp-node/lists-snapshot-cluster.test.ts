@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
+import { type ReplicaView, replicasAgree } from './support/replicas-agree.ts';
 import { RawConn } from './support/resp-bytes.ts';
 
 const cluster = new ClusterHarness({ nodes: 3, extraArgs: ['--snapshot-entries', '40', '--snapshot-keep-entries', '0'] });
@@ -22,22 +23,16 @@ beforeAll(async () => {
 afterAll(() => cluster.stop());
 
 /** What a replica holds: the lists, their encodings and lengths, and its accounted memory. */
-async function view(h: NodeHandle): Promise<string> {
-  const conn = await RawConn.open(h.port);
-  try {
-    await conn.call('readonly');
-    const out: string[] = [];
-    for (const key of ['big', 'front', 'q', 'r', 'gone']) {
-      out.push((await conn.call('lrange', key, '0', '-1')).toString('latin1'));
-      out.push((await conn.call('object', 'encoding', key)).toString('latin1'));
-    }
-    const info = (await conn.call('info', 'memory')).toString('latin1');
-    out.push(/used_memory:\d+/.exec(info)?.[0] ?? 'no used_memory');
-    return out.join('|');
-  } finally {
-    conn.close();
+const view: ReplicaView = async (conn) => {
+  const out: string[] = [];
+  for (const key of ['big', 'front', 'q', 'r', 'gone']) {
+    out.push((await conn.call('lrange', key, '0', '-1')).toString('latin1'));
+    out.push((await conn.call('object', 'encoding', key)).toString('latin1'));
   }
-}
+  const info = (await conn.call('info', 'memory')).toString('latin1');
+  out.push(/used_memory:\d+/.exec(info)?.[0] ?? 'no used_memory');
+  return out.join('|');
+};
 
 describe('lists in a snapshot installed by a lagging follower', () => {
   it('the follower restores them: same lists, same bytes, and later writes apply alike', async () => {
@@ -68,18 +63,9 @@ describe('lists in a snapshot installed by a lagging follower', () => {
       await cluster.restart(lagging);
       await waitFor(async () => ((await cluster.status(lagging))?.snapshot_index ?? 0) >= snapAt, 30_000, 'the follower to install the snapshot');
       await l.call('rpush', 'q', 'after-snapshot');
-      let views: string[] = [];
-      await waitFor(
-        async () => {
-          views = await Promise.all(cluster.nodes.map(view));
-          return views.every((v) => v === views[0]) && views[0].includes('after-snapshot');
-        },
-        30_000,
-        'every replica to hold the same lists',
-      );
-      expect(new Set(views).size).toBe(1);
-      expect(views[0]).toContain('INSERTED');
-      expect(views[0]).toContain('$9\r\nquicklist\r\n');
+      const agreed = await replicasAgree(cluster.nodes, view, 'lists', (v) => v.includes('after-snapshot'), 30_000);
+      expect(agreed).toContain('INSERTED');
+      expect(agreed).toContain('$9\r\nquicklist\r\n');
     } finally {
       l.close();
     }

@@ -7,7 +7,8 @@
  * skiplist's positions, which ZRANDMEMBER's seeded picks index too).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
+import { ClusterHarness, waitFor } from '../support/cluster-harness.ts';
+import { type ReplicaView, replicasAgree } from './support/replicas-agree.ts';
 import { RawConn } from './support/resp-bytes.ts';
 
 const cluster = new ClusterHarness({ extraArgs: ['--snapshot-entries', '100', '--snapshot-keep-entries', '10'] });
@@ -24,27 +25,21 @@ async function call(port: number, ...args: string[]): Promise<string> {
   }
 }
 
-/** Everything a replica answers about the sorted sets, as raw bytes (read with READONLY). */
-async function view(h: NodeHandle): Promise<string> {
-  const conn = await RawConn.open(h.port);
-  try {
-    await conn.call('readonly');
-    const out: string[] = [];
-    for (const key of ['small', 'big', 'neg', 'u']) {
-      out.push((await conn.call('zrange', key, '0', '-1', 'withscores')).toString('latin1'));
-      out.push((await conn.call('object', 'encoding', key)).toString('latin1'));
-    }
-    let cursor = '0';
-    do {
-      const page = (await conn.call('zscan', 'big', cursor, 'count', '97')).toString('latin1');
-      out.push(page);
-      cursor = /^\*2\r\n\$\d+\r\n(\d+)\r\n/.exec(page)![1];
-    } while (cursor !== '0');
-    return out.join('|');
-  } finally {
-    conn.close();
+/** Everything a replica answers about the sorted sets, as raw bytes. */
+const view: ReplicaView = async (conn) => {
+  const out: string[] = [];
+  for (const key of ['small', 'big', 'neg', 'u']) {
+    out.push((await conn.call('zrange', key, '0', '-1', 'withscores')).toString('latin1'));
+    out.push((await conn.call('object', 'encoding', key)).toString('latin1'));
   }
-}
+  let cursor = '0';
+  do {
+    const page = (await conn.call('zscan', 'big', cursor, 'count', '97')).toString('latin1');
+    out.push(page);
+    cursor = /^\*2\r\n\$\d+\r\n(\d+)\r\n/.exec(page)![1];
+  } while (cursor !== '0');
+  return out.join('|');
+};
 
 describe('sorted sets in snapshots, on a real 3-node cluster', () => {
   it('a follower restored from the snapshot answers byte for byte as the others', async () => {
@@ -67,17 +62,8 @@ describe('sorted sets in snapshots, on a real 3-node cluster', () => {
     await cluster.restart(lagger);
     await waitFor(async () => ((await cluster.status(lagger))?.applied ?? 0) >= st!.commit, 30_000, 'the lagging node to catch up');
     expect((await cluster.status(lagger))!.snapshot_index).toBeGreaterThan(0);
-    let views: string[] = [];
-    await waitFor(
-      async () => {
-        views = await Promise.all(cluster.nodes.map(view));
-        return views.every((v) => v === views[0]);
-      },
-      20_000,
-      'every replica to answer the same',
-    );
-    expect(views[0]).toContain('skiplist');
-    expect(views[0]).toContain('-0');
-    expect(new Set(views).size).toBe(1);
+    const agreed = await replicasAgree(cluster.nodes, view, 'sorted sets');
+    expect(agreed).toContain('skiplist');
+    expect(agreed).toContain('-0');
   }, 180_000);
 });
