@@ -36,7 +36,7 @@ import { cleanup, cpuSeconds, installSignalCleanup, run, tempDir } from './procs
 import { type Profile, summarize } from './profile-summary.ts';
 import { RB_CONFIGS, type RbConfig, redisBenchmark } from './redis-benchmark.ts';
 import { startNodeCeiling } from './systems/node-ceiling.ts';
-import { buildRaftKV, startRaftKV } from './systems/raftkv.ts';
+import { buildRaftKV, CPU_PROF_PRELOAD, startRaftKV, startRaftKVWith } from './systems/raftkv.ts';
 import { startRedis } from './systems/redis.ts';
 
 const { values } = parseArgs({
@@ -128,8 +128,9 @@ async function peerFrames(s: System): Promise<number> {
   return metricSum(text, 'raftkv_network_peer_frames_sent_total');
 }
 
-async function raftkv(name: string, main: string, args: string[]): Promise<System> {
-  const h = await startRaftKV(main, args);
+/** With `--profile`, the nodes start with the CPU profiler's preload writing to `profDir`. */
+async function raftkv(name: string, main: string, args: string[], profDir: string | undefined): Promise<System> {
+  const h = profDir === undefined ? await startRaftKV(main, args) : await startRaftKVWith(main, args, CPU_PROF_PRELOAD, { RAFTKV_CPU_PROF_DIR: profDir });
   return { name, ...(await roles(h)), cluster: h };
 }
 
@@ -137,20 +138,14 @@ installSignalCleanup();
 try {
   const profDir = tempDir('raftkv-bench-prof-');
   const current = await buildRaftKV();
-  if (profile) {
-    process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${fileURLToPath(new URL('./cpu-prof-preload.mjs', import.meta.url))}`.trim();
-    process.env.RAFTKV_CPU_PROF_DIR = profDir;
-  }
   const builds: [string, string][] = [['raftkv', current]];
   if (values.base) builds.unshift(['base', resolve(values.base)]);
   const safe: System[] = [];
   const lease: System[] = [];
   for (const [name, main] of builds) {
-    safe.push(await raftkv(`${name} readindex`, main, []));
-    lease.push(await raftkv(`${name} lease`, main, ['--read-mode', 'lease']));
+    safe.push(await raftkv(`${name} readindex`, main, [], profile ? profDir : undefined));
+    lease.push(await raftkv(`${name} lease`, main, ['--read-mode', 'lease'], profile ? profDir : undefined));
   }
-  delete process.env.NODE_OPTIONS;
-  delete process.env.RAFTKV_CPU_PROF_DIR;
   const redis = await startRedis('redis', false);
   const ceiling = await startNodeCeiling();
   const refs: System[] = [

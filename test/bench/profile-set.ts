@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cleanup, installSignalCleanup, tempDir } from './procs.ts';
-import { buildRaftKV, raftkvLoad, startRaftKV } from './systems/raftkv.ts';
+import { buildRaftKV, CPU_PROF_PRELOAD, raftkvLoad, startRaftKVWith } from './systems/raftkv.ts';
 
 interface ProfileNode {
   id: number;
@@ -78,11 +78,7 @@ async function fsyncSummary(url: string): Promise<string> {
 installSignalCleanup();
 try {
   const profDir = tempDir('raftkv-bench-prof-');
-  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${fileURLToPath(new URL('./cpu-prof-preload.mjs', import.meta.url))}`.trim();
-  process.env.RAFTKV_CPU_PROF_DIR = profDir;
-  const h = await startRaftKV(await buildRaftKV());
-  delete process.env.NODE_OPTIONS;
-  delete process.env.RAFTKV_CPU_PROF_DIR;
+  const h = await startRaftKVWith(await buildRaftKV(), [], CPU_PROF_PRELOAD, { RAFTKV_CPU_PROF_DIR: profDir });
   const leader = await h.waitLeader();
   const profiled = values.node === 'follower' ? h.nodes.find((n) => n !== leader)! : leader;
   profiled.proc!.kill('SIGUSR2');

@@ -20,7 +20,7 @@ import { waitShardLeaders } from '../support/shards.ts';
 import type { ClusterLoadResult } from './load-result.ts';
 import { cleanup, installSignalCleanup, run, tempDir } from './procs.ts';
 import { type Profile, summarize } from './profile-summary.ts';
-import { buildRaftKV, startRaftKVWith } from './systems/raftkv.ts';
+import { buildRaftKV, CPU_PROF_PRELOAD, startRaftKVWith } from './systems/raftkv.ts';
 
 const { values } = parseArgs({
   options: {
@@ -39,8 +39,7 @@ try {
   const shards = Number(values.shards);
   const main = await buildRaftKV();
   const profDir = tempDir('raftkv-bench-prof-');
-  const preload = fileURLToPath(new URL('./cpu-prof-preload.mjs', import.meta.url));
-  const h = await startRaftKVWith(main, ['--shards', String(shards)], `--import ${preload}`, { RAFTKV_CPU_PROF_DIR: profDir });
+  const h = await startRaftKVWith(main, ['--shards', String(shards)], CPU_PROF_PRELOAD, { RAFTKV_CPU_PROF_DIR: profDir });
   const on = values['leaders-on'];
   if (shards > 1 && on) {
     for (let g = 1; g <= shards; g++) {

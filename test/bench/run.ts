@@ -46,7 +46,7 @@ import { renderSoak, soak, soakTargets } from './soak.ts';
 import { renderSoakSvg } from './soak-chart.ts';
 import { buildEtcdLoad, etcdAvailable, etcdLoad, startEtcd } from './systems/etcd.ts';
 import { startNodeCeiling } from './systems/node-ceiling.ts';
-import { buildRaftKV, raftkvLoad, startRaftKV } from './systems/raftkv.ts';
+import { buildRaftKV, raftkvLoad, startRaftKV, startRaftKVWith } from './systems/raftkv.ts';
 import { startRedis } from './systems/redis.ts';
 
 const { values } = parseArgs({
@@ -299,9 +299,7 @@ async function shardsMain(startedAt: string, loadAvgBefore: number[], counts: nu
 /** `--soak`: the memory soak alone, on a cluster whose nodes run with the inspector on loopback (for the breakdown). */
 async function soakMain(startedAt: string, loadAvgBefore: number[], minutes: number): Promise<void> {
   const raftMain = await buildRaftKV();
-  // process.env is what the harness passes to its nodes (as memory-breakdown.ts does).
-  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:0`;
-  const [raft, redis] = await Promise.all([startRaftKV(raftMain), startRedis('redis', false)]);
+  const [raft, redis] = await Promise.all([startRaftKVWith(raftMain, [], '--inspect=127.0.0.1:0'), startRedis('redis', false)]);
   log(`soak: ${minutes} min, RSS every 30 s`);
   const r = await soak(raft, { port: redis.port, pid: redis.proc.pid! }, minutes, log);
   const loadAvgAfter = loadavg();

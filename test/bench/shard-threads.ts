@@ -27,7 +27,7 @@ import { waitShardLeaders } from '../support/shards.ts';
 import type { ClusterLoadResult } from './load-result.ts';
 import { metricSum } from './metrics-text.ts';
 import { cleanup, installSignalCleanup, run } from './procs.ts';
-import { buildRaftKV, startRaftKV } from './systems/raftkv.ts';
+import { buildRaftKV, startRaftKV, startRaftKVWith } from './systems/raftkv.ts';
 import { gcSummary, optimizations } from './v8-traces.ts';
 
 const { values } = parseArgs({
@@ -95,13 +95,9 @@ function gcSeries(text: string, what: 'count' | 'sum', kind: string): number {
 }
 
 async function measure(main: string, shards: number): Promise<void> {
-  if (values.v8) {
-    process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${fileURLToPath(new URL('./v8-flags-preload.mjs', import.meta.url))}`.trim();
-    process.env.RAFTKV_V8_FLAGS = values.v8;
-  }
-  const h = await startRaftKV(main, ['--shards', String(shards), ...values.args.split(' ').filter(Boolean)]);
-  delete process.env.NODE_OPTIONS;
-  delete process.env.RAFTKV_V8_FLAGS;
+  const args = ['--shards', String(shards), ...values.args.split(' ').filter(Boolean)];
+  const preload = `--import ${fileURLToPath(new URL('./v8-flags-preload.mjs', import.meta.url))}`;
+  const h = values.v8 ? await startRaftKVWith(main, args, preload, { RAFTKV_V8_FLAGS: values.v8 }) : await startRaftKV(main, args);
   try {
     if (shards > 1) await waitShardLeaders(h);
     const pids = h.nodes.map((n) => n.proc!.pid!);

@@ -31,6 +31,9 @@ export async function startRaftKV(main?: string, args: string[] = []): Promise<C
   return h;
 }
 
+/** NODE_OPTIONS for nodes that run the V8 CPU profiler (cpu-prof-preload.mjs; RAFTKV_CPU_PROF_DIR says where). */
+export const CPU_PROF_PRELOAD = `--import ${fileURLToPath(new URL('../cpu-prof-preload.mjs', import.meta.url))}`;
+
 /**
  * startRaftKV with `nodeOptions` appended to NODE_OPTIONS and `env` set while the nodes start
  * (the harness passes process.env to them: a preload, the inspector); both are restored after.
