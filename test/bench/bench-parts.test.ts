@@ -118,6 +118,46 @@ describe('the mixes', () => {
   });
 });
 
+describe('two mixes alternating (--alternate)', () => {
+  it('give one result each, with the windows, ops and server CPU of their own windows', async () => {
+    await resetStats();
+    const out = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', LOAD, '--port', String(redis.port), '--clients', '8', '--seconds', '2', '--warmup', '0.2', '--pids', String(redis.proc.pid)].concat([
+        '--alternate',
+        'strings,cache',
+        '--window',
+        '0.25',
+        '--rate',
+        '4000',
+      ]),
+      { encoding: 'utf8' },
+    );
+    const [strings, cache] = JSON.parse(out.trim().split('\n').pop()!) as LoadResult[];
+    expect([strings!.system, cache!.system]).toEqual(['raftkv-strings', 'raftkv-cache']);
+    // Four windows each: a second apiece, and the pace's 4000/s in both (enough of Redis's CPU
+    // to show in /proc's 10 ms ticks).
+    for (const r of [strings!, cache!]) {
+      expect(r.errors).toBe(0);
+      expect(r.seconds).toBeGreaterThan(0.9);
+      expect(r.seconds).toBeLessThan(1.2);
+      expect(r.ops).toBeGreaterThan(3000);
+      expect(r.ops).toBeLessThan(4500);
+      expect(r.nodeCpu).toHaveLength(1);
+      expect(cpuPerOpUs(r)).toBeGreaterThan(0);
+    }
+    // The hash commands came from the cache windows only: 2.5 % each of its ops, give or take
+    // the few answers that land in the next window.
+    const calls = await commandCalls();
+    // Preload: HASHES multi-field HSETs for each of the 8 clients.
+    const hsetRun = calls.hset! - 8 * HASHES;
+    expect(hsetRun / cache!.ops).toBeGreaterThan(0.015);
+    expect(hsetRun / cache!.ops).toBeLessThan(0.04);
+    expect(calls.hgetall! / cache!.ops).toBeGreaterThan(0.015);
+    expect(calls.hgetall! / cache!.ops).toBeLessThan(0.04);
+  });
+});
+
 describe('the paced load', () => {
   it('holds --rate when the server is faster', () => {
     // Redis serves far more than 400/s on any machine: the pace, not the server, sets the rate.

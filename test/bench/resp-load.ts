@@ -9,7 +9,15 @@
  *
  *   node --import tsx test/bench/resp-load.ts --port P --clients N --seconds S [--value-bytes 16] [--warmup S]
  *                                             [--mix set|cache|strings] [--pids A,B,C] [--rate OPS_PER_S]
+ *                                             [--alternate strings,cache --window S]
  * Prints one JSON LoadResult line.
+ *
+ * `--alternate A,B` compares two mixes in one run: every client switches between them each
+ * `--window` seconds, and each window's node CPU and answered ops count for the mix it ran.
+ * Back-to-back runs of a few seconds each were at the mercy of slow stretches (a paced round
+ * whose latency rose had bigger batches and half the CPU per op, whichever mix it was); in
+ * one-second windows a slow stretch falls on both. Prints one JSON line: an array of two
+ * LoadResults, A's then B's.
  */
 import { parseArgs } from 'node:util';
 import { type LoadResult, summarize } from './load-result.ts';
@@ -28,6 +36,8 @@ const { values } = parseArgs({
     mix: { type: 'string', default: 'set' },
     pids: { type: 'string', default: '' },
     rate: { type: 'string', default: '0' },
+    alternate: { type: 'string', default: '' },
+    window: { type: 'string', default: '1' },
   },
 });
 const port = Number(values.port);
@@ -35,20 +45,29 @@ const clients = Number(values.clients);
 const seconds = Number(values.seconds);
 const warmupMs = Number(values.warmup) * 1000;
 const value = Buffer.alloc(Number(values['value-bytes']), 'v');
-const mix = parseMix(values.mix);
+const mixes = values.alternate ? values.alternate.split(',').map(parseMix) : [parseMix(values.mix)];
+if (mixes.length < 1 || mixes.length > 2) throw new Error(`--alternate takes two mixes, got ${values.alternate}`);
 const pids = values.pids.split(',').filter(Boolean).map(Number);
 
 // Pre-encoded commands: per-client key space of 1000 keys so the store grows to a steady size.
 const conns = await Promise.all(Array.from({ length: clients }, () => RespClient.connect(port)));
-const encoded = conns.map((_, c) => commandsFor(mix, c, value));
+const encoded = mixes.map((mix) => conns.map((_, c) => commandsFor(mix, c, value)));
 // Every client's preload pipelined at once: one round of replication, not one per client.
-const preloaded = await Promise.all(conns.flatMap((conn, c) => preload(mix, c, value).map((cmd) => conn.sendRaw(cmd))));
+const preloaded = await Promise.all(mixes.flatMap((mix) => conns.flatMap((conn, c) => preload(mix, c, value).map((cmd) => conn.sendRaw(cmd)))));
 const failed = preloaded.find((r) => r instanceof Error);
 if (failed) throw failed;
 
-const latencies = new Float64Array(Math.max(1_000_000, clients * 200_000));
-let n = 0;
-let errors = 0;
+/** One mix's share of the measured window: its latencies, errors and node CPU. */
+class Tally {
+  readonly latencies = new Float64Array(Math.max(1_000_000, clients * 200_000));
+  n = 0;
+  errors = 0;
+  seconds = 0;
+  nodeCpu = pids.map(() => ({ user: 0, system: 0, main: 0 }));
+}
+const tallies = mixes.map(() => new Tally());
+/** Which mix the clients send now. */
+let active = 0;
 let recording = false;
 let stopped = false;
 
@@ -69,11 +88,14 @@ async function loop(c: number): Promise<void> {
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
     const t0 = performance.now();
-    const reply = await client.sendRaw(encoded[c]![k++ % encoded[c]!.length]!);
+    const cmds = encoded[active]![c]!;
+    const reply = await client.sendRaw(cmds[k++ % cmds.length]!);
     const dt = performance.now() - t0;
     if (!recording) continue;
-    if (reply instanceof Error) errors++;
-    else if (n < latencies.length) latencies[n++] = dt;
+    // An answer counts for the window it arrives in, as the CPU of that window does.
+    const t = tallies[active]!;
+    if (reply instanceof Error) t.errors++;
+    else if (t.n < t.latencies.length) t.latencies[t.n++] = dt;
   }
 }
 
@@ -81,17 +103,35 @@ const loops = conns.map((_, c) => loop(c));
 await new Promise((r) => setTimeout(r, warmupMs));
 recording = true;
 const cpu0 = process.cpuUsage();
-const nodes0 = pids.map(cpuSeconds);
 const t0 = performance.now();
-await new Promise((r) => setTimeout(r, seconds * 1000));
+const windowMs = mixes.length > 1 ? Number(values.window) * 1000 : seconds * 1000;
+for (let at = 0; at < seconds * 1000; at += windowMs) {
+  const nodes0 = pids.map(cpuSeconds);
+  const w0 = performance.now();
+  await new Promise((r) => setTimeout(r, Math.min(windowMs, seconds * 1000 - at)));
+  const nodes1 = pids.map(cpuSeconds);
+  const t = tallies[active]!;
+  t.seconds += (performance.now() - w0) / 1000;
+  nodes1.forEach((a, i) => {
+    const b = nodes0[i]!;
+    const into = t.nodeCpu[i]!;
+    into.user += a.user - b.user;
+    into.system += a.system - b.system;
+    into.main += a.main - b.main;
+  });
+  active = (active + 1) % mixes.length;
+}
 recording = false;
-const nodes1 = pids.map(cpuSeconds);
 const elapsed = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(cpu0);
 stopped = true;
 await Promise.allSettled(loops);
 for (const c of conns) c.close();
-const result: LoadResult = summarize(values.system, clients, latencies.subarray(0, n), errors, elapsed, (cpu.user + cpu.system) / 1e6 / elapsed);
-if (pids.length > 0)
-  result.nodeCpu = nodes1.map((a, i) => ({ user: a.user - nodes0[i]!.user, system: a.system - nodes0[i]!.system, main: a.main - nodes0[i]!.main }));
-console.log(JSON.stringify(result));
+const results: LoadResult[] = mixes.map((mix, i) => {
+  const t = tallies[i]!;
+  const system = mixes.length > 1 ? `raftkv-${mix}` : values.system;
+  const r = summarize(system, clients, t.latencies.subarray(0, t.n), t.errors, t.seconds, (cpu.user + cpu.system) / 1e6 / elapsed);
+  if (pids.length > 0) r.nodeCpu = t.nodeCpu;
+  return r;
+});
+console.log(JSON.stringify(mixes.length > 1 ? results : results[0]));

@@ -87,3 +87,35 @@ export async function raftkvLoad(
   ]);
   return JSON.parse(out.trim().split('\n').pop()!) as LoadResult;
 }
+
+/**
+ * Two mixes in one generator run, switching every `windowS` seconds (resp-load.ts
+ * `--alternate`): [A's result, B's result], each with the node CPU of its own windows.
+ */
+export async function raftkvMixLoad(
+  leader: NodeHandle,
+  clients: number,
+  seconds: number,
+  opts: { pids: number[]; mixes: readonly [string, string]; rate: number; windowS?: number },
+): Promise<LoadResult[]> {
+  const out = await run(process.execPath, [
+    '--import',
+    'tsx',
+    LOAD,
+    '--port',
+    String(leader.port),
+    '--clients',
+    String(clients),
+    '--seconds',
+    String(seconds),
+    '--pids',
+    opts.pids.join(','),
+    '--alternate',
+    opts.mixes.join(','),
+    '--window',
+    String(opts.windowS ?? 1),
+    '--rate',
+    String(opts.rate),
+  ]);
+  return JSON.parse(out.trim().split('\n').pop()!) as LoadResult[];
+}
