@@ -58,64 +58,49 @@ export async function startRaftKVWith(
   }
 }
 
+/** Runs resp-load.ts in its own process against `leader` and parses its one JSON line. */
+async function respLoad<T>(leader: NodeHandle, clients: number, seconds: number, extra: string[]): Promise<T> {
+  const args = ['--import', 'tsx', LOAD, '--port', String(leader.port), '--clients', String(clients), '--seconds', String(seconds)];
+  const out = await run(process.execPath, [...args, ...extra]);
+  return JSON.parse(out.trim().split('\n').pop()!) as T;
+}
+
 /**
  * Runs the Node RESP load generator in its own process against the leader: SETs, or a `mix`
  * (mix.ts); with `pids`, the servers' CPU in the measured window comes back as `nodeCpu`.
  */
-export async function raftkvLoad(
+export function raftkvLoad(
   leader: NodeHandle,
   clients: number,
   seconds: number,
   opts: { pids?: number[]; mix?: string; rate?: number } = {},
 ): Promise<LoadResult> {
-  const extra = [
+  return respLoad<LoadResult>(leader, clients, seconds, [
     ...(opts.pids ? ['--pids', opts.pids.join(',')] : []),
     ...(opts.mix ? ['--mix', opts.mix, '--system', `raftkv-${opts.mix}`] : []),
     ...(opts.rate ? ['--rate', String(opts.rate)] : []),
-  ];
-  const out = await run(process.execPath, [
-    '--import',
-    'tsx',
-    LOAD,
-    '--port',
-    String(leader.port),
-    '--clients',
-    String(clients),
-    '--seconds',
-    String(seconds),
-    ...extra,
   ]);
-  return JSON.parse(out.trim().split('\n').pop()!) as LoadResult;
 }
 
 /**
  * Two mixes in one generator run, switching every `windowS` seconds (resp-load.ts
  * `--alternate`): [A's result, B's result], each with the node CPU of its own windows.
  */
-export async function raftkvMixLoad(
+export function raftkvMixLoad(
   leader: NodeHandle,
   clients: number,
   seconds: number,
   opts: { pids: number[]; mixes: readonly [string, string]; rate: number; windowS?: number },
 ): Promise<LoadResult[]> {
-  const out = await run(process.execPath, [
-    '--import',
-    'tsx',
-    LOAD,
-    '--port',
-    String(leader.port),
-    '--clients',
-    String(clients),
-    '--seconds',
-    String(seconds),
+  const window = String(opts.windowS ?? 1);
+  return respLoad<LoadResult[]>(leader, clients, seconds, [
     '--pids',
     opts.pids.join(','),
     '--alternate',
     opts.mixes.join(','),
     '--window',
-    String(opts.windowS ?? 1),
+    window,
     '--rate',
     String(opts.rate),
   ]);
-  return JSON.parse(out.trim().split('\n').pop()!) as LoadResult[];
 }
