@@ -123,7 +123,7 @@ describe('two mixes alternating (--alternate)', () => {
     await resetStats();
     const out = execFileSync(
       process.execPath,
-      ['--import', 'tsx', LOAD, '--port', String(redis.port), '--clients', '8', '--seconds', '2', '--warmup', '0.2', '--pids', String(redis.proc.pid)].concat([
+      ['--import', 'tsx', LOAD, '--port', String(redis.port), '--clients', '8', '--seconds', '4', '--warmup', '0.2', '--pids', String(redis.proc.pid)].concat([
         '--alternate',
         'strings,cache',
         '--window',
@@ -135,17 +135,20 @@ describe('two mixes alternating (--alternate)', () => {
     );
     const [strings, cache] = JSON.parse(out.trim().split('\n').pop()!) as LoadResult[];
     expect([strings!.system, cache!.system]).toEqual(['raftkv-strings', 'raftkv-cache']);
-    // Four windows each: a second apiece, and the pace's 4000/s in both (enough of Redis's CPU
-    // to show in /proc's 10 ms ticks).
+    // Eight 0.25 s windows each (enough of Redis's CPU to show in /proc's 10 ms ticks). What the generator reaches of its 4000/s depends on the
+    // machine (2913 in one window-pair on a loaded CI run), so the two are compared with each
+    // other: equal windows, so about equal time and ops, and each its own server CPU.
     for (const r of [strings!, cache!]) {
       expect(r.errors).toBe(0);
-      expect(r.seconds).toBeGreaterThan(0.9);
-      expect(r.seconds).toBeLessThan(1.2);
-      expect(r.ops).toBeGreaterThan(3000);
-      expect(r.ops).toBeLessThan(4500);
+      expect(r.seconds).toBeGreaterThanOrEqual(1.99);
+      expect(r.ops).toBeGreaterThan(0);
       expect(r.nodeCpu).toHaveLength(1);
       expect(cpuPerOpUs(r)).toBeGreaterThan(0);
     }
+    expect(strings!.seconds / cache!.seconds).toBeGreaterThan(0.8);
+    expect(strings!.seconds / cache!.seconds).toBeLessThan(1.25);
+    expect(strings!.ops / cache!.ops).toBeGreaterThan(0.75);
+    expect(strings!.ops / cache!.ops).toBeLessThan(1.33);
     // The hash commands came from the cache windows only: 2.5 % each of its ops, give or take
     // the few answers that land in the next window.
     const calls = await commandCalls();
