@@ -9,13 +9,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError, parsePeers, resolveConfig, SETTINGS } from '../node/config.ts';
 import { parseCommandArgs } from './args.ts';
-import { NODE_FLAGS, nodeEnv } from './runtime.ts';
+import { nodeEnv, selfCommand } from './runtime.ts';
 import { checkBackup, dataDirProblem, restoredClusterId, writeDataDir } from './snapshot-restore.ts';
-
-const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 
 export interface LocalNodeSpec {
   id: string;
@@ -132,10 +129,7 @@ export async function runCluster(argv: string[]): Promise<void> {
     const child = spawn(
       process.execPath,
       [
-        ...NODE_FLAGS,
-        '--import',
-        'tsx',
-        MAIN,
+        ...selfCommand(),
         'start',
         '--id',
         s.id,

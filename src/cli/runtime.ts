@@ -6,6 +6,7 @@
  * test harness, which starts nodes the way `raftkv cluster` does. A bare `raftkv start` logs a
  * warning when they are missing. Measurements: docs/performance.md ("Memory").
  */
+import { fileURLToPath } from 'node:url';
 
 /**
  * glibc malloc. A node frees large buffers all the time (socket reads, log entries, peer
@@ -30,6 +31,17 @@ export const NODE_ENV_DEFAULTS: Readonly<Record<string, string>> = {
  * to cost more in the old generation than it saved.
  */
 export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
+
+/**
+ * The node arguments that run this same build of `raftkv` again: the sources through tsx (as
+ * `npm start` runs them) or the compiled JavaScript (as the container image does), so that
+ * `raftkv cluster` starts its children from whichever build it was started from.
+ */
+export function selfCommand(): string[] {
+  const fromSources = import.meta.url.endsWith('.ts');
+  const main = fileURLToPath(new URL(fromSources ? './main.ts' : './main.js', import.meta.url));
+  return [...NODE_FLAGS, ...(fromSources ? ['--import', 'tsx'] : ['--enable-source-maps']), main];
+}
 
 /** A node's environment: the defaults, unless `env` sets the variable itself. */
 export function nodeEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

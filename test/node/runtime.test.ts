@@ -1,7 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { missingRuntimeSettings, NODE_ENV_DEFAULTS, NODE_FLAGS, nodeEnv } from '../../src/cli/runtime.ts';
+import { missingRuntimeSettings, NODE_ENV_DEFAULTS, NODE_FLAGS, nodeEnv, selfCommand } from '../../src/cli/runtime.ts';
+import { TEST_BUILD_ENV } from '../support/raftkv-build.ts';
 
 const DOCKERFILE = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
 
@@ -41,5 +44,23 @@ describe('node runtime settings', () => {
       return Number(r.stdout.trim());
     };
     expect(run(NODE_FLAGS)).toBeLessThan(run([]));
+  });
+
+  it('raftkv cluster starts its children from the build it runs from: sources through tsx, or the compiled JavaScript', () => {
+    const fromSources = selfCommand();
+    expect(fromSources.slice(0, NODE_FLAGS.length)).toEqual([...NODE_FLAGS]);
+    expect(fromSources.slice(NODE_FLAGS.length)).toEqual(['--import', 'tsx', fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))]);
+    // The compiled build of this run (compile-raftkv.ts); the image has no tsx to import.
+    const main = process.env[TEST_BUILD_ENV]!;
+    const runtime = join(dirname(main), 'runtime.js');
+    const r = spawnSync(
+      process.execPath,
+      ['--input-type=module', '-e', `console.log(JSON.stringify((await import(${JSON.stringify(runtime)})).selfCommand()))`],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([...NODE_FLAGS, '--enable-source-maps', main]);
   });
 });
