@@ -13,5 +13,8 @@ export default defineConfig({
     // Node 24's default young generation is larger than Node 20's, and a scavenge that copies a
     // restore's surviving objects grows with it: 30-55 ms without the flag, 8-10 ms with it.
     execArgv: [...NODE_FLAGS],
+    // Nodes and the command line run as real processes from src/ compiled once per run
+    // (test/support/raftkv-build.ts), not through tsx in every process.
+    globalSetup: ['test/support/compile-raftkv.ts'],
   },
 });

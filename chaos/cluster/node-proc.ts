@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS, nodeEnv } from '../../src/cli/runtime.ts';
+import { raftkvArgs } from '../../test/support/raftkv-build.ts';
 import type { Slot } from '../net/network.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
@@ -88,9 +88,7 @@ export class ChaosNode {
     const nodeArgs = [
       process.execPath,
       ...NODE_FLAGS,
-      '--import',
-      'tsx',
-      MAIN,
+      ...raftkvArgs(),
       'start',
       '--id',
       spec.id,

@@ -9,11 +9,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freeBasePort, waitFor } from '../support/cluster-harness.ts';
+import { raftkvArgs } from '../support/raftkv-build.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'raftkv-cluster-stop-'));
 let cli: ChildProcess | undefined;
 
@@ -53,13 +52,9 @@ function nodeIdOf(pid: number): string | undefined {
 describe('raftkv cluster after a node is killed', () => {
   it('names the node, pid and signal, and a later stop does not hang', async () => {
     const base = await freeBasePort([0, 1, 2, 10000, 10001, 10002]);
-    const proc = spawn(
-      process.execPath,
-      ['--import', 'tsx', MAIN, 'cluster', '--nodes', '3', '--base-port', String(base), '--data-dir', root, '--log-level', 'warn'],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const proc = spawn(process.execPath, [...raftkvArgs(), 'cluster', '--nodes', '3', '--base-port', String(base), '--data-dir', root, '--log-level', 'warn'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     cli = proc;
     let stdout = '';
     let stderr = '';

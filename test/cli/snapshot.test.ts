@@ -9,14 +9,13 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LevelStorage } from '../../src/storage/index.ts';
 import { ClusterHarness, freeBasePort, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
+import { raftkvArgs } from '../support/raftkv-build.ts';
 import { runRaftkv } from '../support/raftkv-cli.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const PASSWORD = 'backup-test-password';
 const dir = mkdtempSync(join(tmpdir(), 'raftkv-backup-'));
 const file = join(dir, 'backup.snapshot');
@@ -178,22 +177,7 @@ describe('npm start -- --restore FILE', () => {
   it('starts the local cluster from the backup, and refuses folders that hold data', { timeout: 120_000 }, async () => {
     const base = await freeBasePort([0, 1, 2, 10000, 10001, 10002]);
     const root = join(dir, 'local');
-    const args = [
-      '--import',
-      'tsx',
-      MAIN,
-      'cluster',
-      '--nodes',
-      '3',
-      '--base-port',
-      String(base),
-      '--data-dir',
-      root,
-      '--restore',
-      file,
-      '--log-level',
-      'warn',
-    ];
+    const args = [...raftkvArgs(), 'cluster', '--nodes', '3', '--base-port', String(base), '--data-dir', root, '--restore', file, '--log-level', 'warn'];
     // Its own process group, so that the cleanup reaches the nodes whatever happens.
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let out = '';

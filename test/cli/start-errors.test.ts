@@ -10,11 +10,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ClusterHarness, freePort } from '../support/cluster-harness.ts';
+import { raftkvArgs } from '../support/raftkv-build.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'raftkv-start-'));
 /** Long enough for tsx to start on a loaded machine; the hang this replaces never ended. */
 const WITHIN_MS = 10_000;
@@ -32,7 +31,7 @@ async function start(args: string[]): Promise<Run> {
   const httpPort = String(await freePort());
   const defaults = ['--port', port, '--http-port', httpPort, '--data-dir', join(root, `d${port}`), '--log-level', 'error'];
   const t0 = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start', ...defaults, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...raftkvArgs(), 'start', ...defaults, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();

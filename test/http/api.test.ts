@@ -6,7 +6,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildHttpApp } from '../../src/http/app.ts';
@@ -14,6 +13,7 @@ import { resolveConfig } from '../../src/node/config.ts';
 import { createLogger } from '../../src/node/logger.ts';
 import { RaftNode } from '../../src/node/raft-node.ts';
 import { freePort, waitFor } from '../support/cluster-harness.ts';
+import { raftkvArgs } from '../support/raftkv-build.ts';
 
 let node: RaftNode;
 let app: FastifyInstance;
@@ -116,8 +116,7 @@ describe('HTTP API', () => {
 
 describe('raftkv start', () => {
   it('exits non-zero on a bad setting and names it', () => {
-    const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-    const r = spawnSync(process.execPath, ['--import', 'tsx', main, 'start', '--port', 'eighty'], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(process.execPath, [...raftkvArgs(), 'start', '--port', 'eighty'], { encoding: 'utf8', timeout: 20_000 });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("invalid setting 'port'");
   });

@@ -10,7 +10,6 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { NODE_FLAGS, nodeEnv } from '../../src/cli/runtime.ts';
@@ -19,9 +18,9 @@ import { EntryType, type Message, MessageType } from '../../src/raft/types.ts';
 import { encodeBatch, messageSize } from '../../src/transport/codec.ts';
 import { CloseCode } from '../../src/transport/index.ts';
 import { ClusterHarness, type ClusterStatus, freeBasePort, freePort, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
+import { raftkvArgs } from '../support/raftkv-build.ts';
 import { rawClient } from '../transport/harness.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const MiB = 1024 * 1024;
 
 const peerUrl = (h: NodeHandle) => `ws://127.0.0.1:${h.httpPort}/raft/v1`;
@@ -161,7 +160,7 @@ describe('raftkv cluster (npm start)', () => {
   async function startLocal(base: number): Promise<void> {
     proc = spawn(
       process.execPath,
-      [...NODE_FLAGS, '--import', 'tsx', MAIN, 'cluster', '--nodes', '3', '--base-port', String(base), '--data-dir', join(root, 'data'), '--log-level', 'warn'],
+      [...NODE_FLAGS, ...raftkvArgs(), 'cluster', '--nodes', '3', '--base-port', String(base), '--data-dir', join(root, 'data'), '--log-level', 'warn'],
       { stdio: 'ignore', env: nodeEnv(process.env) },
     );
     // Wait for a leader every node agrees on, and a write through it.
@@ -227,7 +226,7 @@ describe('raftkv start without a secret', () => {
 
   async function start(args: string[], env: NodeJS.ProcessEnv = {}) {
     const port = await freePort();
-    const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, 'start', '--port', String(port), '--data-dir', join(dir, 'd'), ...args], {
+    const r = spawnSync(process.execPath, [...raftkvArgs(), 'start', '--port', String(port), '--data-dir', join(dir, 'd'), ...args], {
       encoding: 'utf8',
       timeout: 30_000,
       env: { ...process.env, ...env },

@@ -9,14 +9,13 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_FLAGS } from '../../src/cli/runtime.ts';
 import { ConfigError, parsePeers, resolveConfig } from '../../src/node/config.ts';
 import { makeCerts, type TestCerts } from '../support/certs.ts';
 import { freePort } from '../support/cluster-harness.ts';
+import { raftkvArgs } from '../support/raftkv-build.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 let certs: TestCerts;
 let root: string;
 
@@ -34,7 +33,7 @@ afterAll(() => {
 async function start(args: string[]): Promise<{ code: number | null; stderr: string; touchedData: boolean }> {
   const dataDir = join(root, `data-${Math.random().toString(36).slice(2)}`);
   const port = await freePort();
-  const p = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', MAIN, 'start', '--port', String(port), '--data-dir', dataDir, ...args], {
+  const p = spawn(process.execPath, [...NODE_FLAGS, ...raftkvArgs(), 'start', '--port', String(port), '--data-dir', dataDir, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -9,13 +9,11 @@ import { createWriteStream, mkdtempSync, readFileSync, rmSync, type WriteStream,
 import { createServer } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS, nodeEnv } from '../../src/cli/runtime.ts';
 import type { TestCerts } from './certs.ts';
 import { httpsFetch } from './https-fetch.ts';
 import { PeerProxy } from './peer-proxy.ts';
-
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+import { raftkvArgs } from './raftkv-build.ts';
 
 /**
  * A port that is free now, picked below Linux's ephemeral range (32768+): a port the kernel
@@ -257,7 +255,7 @@ export class ClusterHarness {
   spawn(h: NodeHandle, opts: { join?: boolean; args?: string[] } = {}): void {
     const args = [
       ...NODE_FLAGS,
-      ...(this.opts.main ? ['--enable-source-maps', this.opts.main] : ['--import', 'tsx', MAIN]),
+      ...(this.opts.main ? ['--enable-source-maps', this.opts.main] : raftkvArgs()),
       'start',
       '--id',
       h.id,
@@ -329,6 +327,22 @@ export class ClusterHarness {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Waits until every running node has applied what `leader` had committed when called (a
+   * write is acknowledged once a majority holds it; the last follower may still be saving it).
+   * Returns that commit index.
+   */
+  async waitApplied(leader: NodeHandle, timeoutMs = 10_000): Promise<number> {
+    const commit = (await this.status(leader))?.commit;
+    if (commit === undefined) throw new Error(`${leader.id} does not report its commit index`);
+    await waitFor(
+      async () => (await Promise.all(this.running().map((h) => this.status(h)))).every((s) => s !== undefined && s.applied >= commit),
+      timeoutMs,
+      `every node to apply up to ${commit}`,
+    );
+    return commit;
   }
 
   running(): NodeHandle[] {

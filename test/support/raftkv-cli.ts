@@ -1,14 +1,12 @@
 /**
- * Runs the `raftkv` command line (src/cli/main.ts through tsx) as a real process, for the
+ * Runs the `raftkv` command line (the test run's build: raftkv-build.ts) as a real process, for the
  * tests of its commands: exit code and both outputs. The caller's operator environment
  * (RAFTKV_ENDPOINTS, RAFTKV_HTTP_TOKEN, REDISCLI_AUTH) is cleared, so a developer's own
  * settings cannot point a test at another cluster; `env` sets what a test wants. A command that
  * hangs is killed after `timeoutMs` (exit code null).
  */
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-
-export const RAFTKV_MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+import { raftkvArgs } from './raftkv-build.ts';
 
 export interface CliRun {
   code: number | null;
@@ -17,7 +15,7 @@ export interface CliRun {
 }
 
 export function runRaftkv(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliRun> {
-  const child = spawn(process.execPath, ['--import', 'tsx', RAFTKV_MAIN, ...args], {
+  const child = spawn(process.execPath, [...raftkvArgs(), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RAFTKV_ENDPOINTS: '', RAFTKV_HTTP_TOKEN: '', REDISCLI_AUTH: '', ...env },
   });

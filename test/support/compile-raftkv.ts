@@ -1,0 +1,64 @@
+/**
+ * vitest globalSetup: compiles src/ once per test run, as the container image does
+ * (scripts/tsconfig.image.json: emit only, type checking is `npm run typecheck`'s job), and
+ * points raftkvArgs (raftkv-build.ts) at it through the environment the test workers inherit.
+ *
+ * The output folder is named by a hash of src/, so an unchanged tree reuses the last run's
+ * build, and two runs at once never write into a folder the other's nodes are reading: a new
+ * build is compiled beside it and renamed into place whole.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TEST_BUILD_ENV } from './raftkv-build.ts';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+/** Inside the repository, so the compiled files resolve its node_modules and package.json. */
+const BUILDS = join(REPO, '.tmp', 'test-build');
+/** Builds of other trees are removed once this old (a run still using one is long over). */
+const STALE_MS = 24 * 3600_000;
+
+function sourceHash(): string {
+  const h = createHash('sha256');
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else h.update(relative(REPO, p)).update('\0').update(readFileSync(p)).update('\0');
+    }
+  };
+  walk(join(REPO, 'src'));
+  for (const f of ['tsconfig.json', 'scripts/tsconfig.image.json', 'package.json']) h.update(readFileSync(join(REPO, f)));
+  return h.digest('hex').slice(0, 16);
+}
+
+export default function setup(): void {
+  if (process.env[TEST_BUILD_ENV]) return;
+  const out = join(BUILDS, sourceHash());
+  const main = join(out, 'dist', 'cli', 'main.js');
+  if (!existsSync(main)) {
+    const scratch = `${out}.${process.pid}`;
+    rmSync(scratch, { recursive: true, force: true });
+    mkdirSync(BUILDS, { recursive: true });
+    const tsc = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
+    execFileSync(process.execPath, [tsc, '-p', join(REPO, 'scripts', 'tsconfig.image.json'), '--outDir', join(scratch, 'dist')], {
+      cwd: REPO,
+      stdio: 'inherit',
+    });
+    // The image's layout: package.json beside dist/, where src/node/version.ts reads it.
+    copyFileSync(join(REPO, 'package.json'), join(scratch, 'package.json'));
+    try {
+      renameSync(scratch, out);
+    } catch {
+      // Another run renamed the same build into place first: use it.
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }
+  for (const name of readdirSync(BUILDS)) {
+    const p = join(BUILDS, name);
+    if (p !== out && Date.now() - statSync(p).mtimeMs > STALE_MS) rmSync(p, { recursive: true, force: true });
+  }
+  process.env[TEST_BUILD_ENV] = main;
+}
