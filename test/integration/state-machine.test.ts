@@ -5,9 +5,9 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterHarness, type NodeHandle, waitFor } from '../support/cluster-harness.ts';
+import { raftkvArgs } from '../support/raftkv-build.ts';
 
 let cluster: ClusterHarness | undefined;
 afterEach(async () => {
@@ -63,15 +63,7 @@ describe('replicated expiry and eviction', () => {
     for (let i = 0; i < 60; i++) expect((await cluster.put(leader, `new${i}`, value)).status).toBe(200);
     await waitFor(async () => (await metric(cluster!, leader, 'raftkv_used_memory_bytes')) <= 32000, 5000, 'eviction');
 
-    const commit = (await cluster.status(leader))!.commit;
-    await waitFor(
-      async () => {
-        const sts = await Promise.all(cluster!.nodes.map((h) => cluster!.status(h)));
-        return sts.every((s) => s && s.applied >= commit);
-      },
-      5000,
-      'all nodes to apply',
-    );
+    await cluster.waitApplied(leader, 5000);
     const present = async (h: NodeHandle) => {
       const keys: string[] = [];
       for (const k of [...Array.from({ length: 40 }, (_, i) => `old${i}`), ...Array.from({ length: 60 }, (_, i) => `new${i}`)]) {
@@ -116,10 +108,9 @@ describe('crash safety', () => {
     }
     expect(flipped).toBe(true);
 
-    const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
     const r = spawnSync(
       process.execPath,
-      ['--import', 'tsx', main, 'start', '--id', 'n1', '--port', String(h.port), '--http-port', String(h.httpPort), '--data-dir', h.dataDir],
+      [...raftkvArgs(), 'start', '--id', 'n1', '--port', String(h.port), '--http-port', String(h.httpPort), '--data-dir', h.dataDir],
       { encoding: 'utf8', timeout: 20_000, env: { ...process.env, RAFTKV_LOG_PRETTY: '0' } },
     );
     expect(r.status).not.toBe(0);

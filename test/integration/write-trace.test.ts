@@ -26,6 +26,8 @@ describe('--trace-writes', () => {
     await client.connect();
     for (let i = 0; i < 20; i++) expect(await client.set(`k${i}`, 'v')).toBe('OK');
     client.disconnect();
+    // The reply waited for one follower only: the other may still be saving the last write.
+    await h.waitApplied(leader);
     for (const n of h.nodes) n.proc!.kill('SIGUSR2');
     const files = h.nodes.map((n) => join(dir, `${n.id}.trace.json`));
     await waitFor(() => files.every((f) => existsSync(f)), 5000, 'every node dumps its trace');
