@@ -3,7 +3,7 @@ import { describeWindow, type ElectionWindow, electionsIn } from './elections.ts
 import { cpuPerOpUs, type LoadResult } from './load-result.ts';
 import { type TypeRow, typeTargets } from './memory-types.ts';
 import type { RbResult } from './redis-benchmark.ts';
-import { renderShards, type ShardRow, shardTargets } from './shards.ts';
+import { cpuRatio, renderShards, type ShardRow, shardCount, shardTargets } from './shards.ts';
 
 export interface BenchResults {
   startedAt: string;
@@ -271,14 +271,11 @@ export function mixTarget(rounds: LoadResult[] | undefined): Target {
 
 /** Issue 15 target 7, the shards: CPU per SET with 3 shards over 1 on the string path. */
 export function shardCpuTarget(rows: ShardRow[]): Target {
-  const one = rows.find((x) => x.shards === 1);
-  const three = rows.find((x) => x.shards === 3);
+  const one = shardCount(rows, 1);
+  const three = shardCount(rows, 3);
   return {
     name: 'CPU per SET, 3 shards vs 1',
-    measured:
-      one && three
-        ? `${(three.cpuPerSetUs / one.cpuPerSetUs).toFixed(3)}x (${f1(three.cpuPerSetUs)} vs ${f1(one.cpuPerSetUs)} us)`
-        : 'not measured (--shards 1,3)',
+    measured: one && three ? cpuRatio(three, one, 3) : 'not measured (--shards 1,3)',
     goal: '<= 1.05x',
     pass: one && three ? three.cpuPerSetUs / one.cpuPerSetUs <= 1.05 : null,
   };
