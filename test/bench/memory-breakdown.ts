@@ -17,13 +17,13 @@ import { createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ClusterHarness } from '../support/cluster-harness.ts';
+import type { ClusterHarness } from '../support/cluster-harness.ts';
 import { Inspector, inspectorUrl, memoryOf } from './inspector.ts';
 import { LoadReplyError, loadKeys, raftkvRss } from './memory.ts';
 import { rssBytes, sleep } from './procs.ts';
 import { RB_CONFIGS, redisBenchmark } from './redis-benchmark.ts';
 import { RespClient } from './resp-client.ts';
-import { buildRaftKV, raftkvLoad } from './systems/raftkv.ts';
+import { buildRaftKV, raftkvLoad, startRaftKVWith } from './systems/raftkv.ts';
 
 const { values, positionals } = parseArgs({
   options: {
@@ -55,13 +55,9 @@ async function replayBenchHistory(h: ClusterHarness): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  // process.env is what the harness passes to its nodes.
-  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:0`;
-  const main = await buildRaftKV();
-  const h = new ClusterHarness({ nodes: 3, main, extraArgs: ['--log-level', 'warn', ...positionals] });
+  // Every node serves the inspector on a loopback port of its own.
+  const h = await startRaftKVWith(await buildRaftKV(), positionals, '--inspect=127.0.0.1:0');
   try {
-    await h.start();
-    await h.waitLeader();
     if (values.history) await replayBenchHistory(h);
     for (let i = 1; i < Number(values.passes); i++) {
       // A pass that hits a leader change (MOVED) is simply rewritten on the new leader.
