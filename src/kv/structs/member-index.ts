@@ -3,14 +3,18 @@
  * go. A V8 Map grows by rebuilding its whole table inside the one `set` that fills it: 67 ms of
  * CPU at 2^20 string keys (measured), one event-loop slice well past the 50 ms a snapshot
  * restore may hold it (issue 14). So below SHARD_AT entries this is one Map; the add that
- * reaches SHARD_AT spreads them over SHARDS Maps by a hash of the member (~65k moves, a few
- * ms, once), and each of those then grows and rehashes at 1/SHARDS of the size.
+ * reaches SHARD_AT spreads them over SHARDS Maps by a hash of the member (once), and each of
+ * those then grows and rehashes at 1/SHARDS of the size. The spread is itself one slice: at
+ * 2^16 entries it took 24-63 ms (the longest `set` of a 1M-member fill, three runs; twice that
+ * on a contended 2-core machine), at 2^13 it is below the few ms a shard's own rehash costs, so
+ * no `set` of a 1M-member fill took more than 6-17 ms, collections included. 64 Maps for a set
+ * of 8k members cost a few bytes per member; a small sorted set keeps its one Map.
  *
  * The shard a member lands in is a pure function of its bytes, and nothing observable depends
  * on it (positions live in the sorted set's arrays), so replicas agree whatever it is. Members
  * crafted to share one shard only bring back the one big rehash, never a wrong answer.
  */
-const SHARD_AT = 1 << 16;
+const SHARD_AT = 1 << 13;
 const SHARDS = 64;
 
 /** FNV-1a over the member's chars (latin1 bytes), folded to a shard. */
