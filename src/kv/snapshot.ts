@@ -25,6 +25,7 @@ import { crc32 } from 'node:zlib';
 import { ByteWriter, uvarintSize } from './bytes.ts';
 import { SnapshotAbortedError } from './errors.ts';
 import type { Item } from './item.ts';
+import { ItemMap } from './item-map.ts';
 import { type ItemImage, type Keyspace, type SnapshotHook, VERSION_BUCKETS } from './keyspace.ts';
 import { ALL_SLOTS, type SlotRange, type SlotSet } from './owned.ts';
 import type { SessionRecord } from './sessions.ts';
@@ -89,7 +90,7 @@ export class SnapshotWriter implements AsyncIterable<Uint8Array> {
   private readonly withSeqs: boolean;
   /** Whether records carry a type tag (FORMAT 7: some key held a collection at the start). */
   private readonly typed: boolean;
-  private readonly originals = new Map<Item, ItemImage>();
+  private readonly originals = new ItemMap<ItemImage>();
   private readonly slots: SlotSet | null;
   private readonly splits: readonly SplitRecord[];
   private readonly cleanup: readonly [number, number];
