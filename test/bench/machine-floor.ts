@@ -4,8 +4,11 @@
  * - the loopback round trip between two Node processes (setNoDelay), back to back and after
  *   1 ms idle (a wake-up from sleep, as a lone client's requests see);
  * - a 120-byte `classic-level` put with `sync: true`, by 1, 2 and 3 processes at once on the
- *   same disk (a 3-node cluster on one machine shares one ext4 journal);
- * - raw `write` + `fdatasync` on a file, for what LevelDB adds.
+ *   same disk (a 3-node cluster on one machine shares one ext4 journal), and the CPU each costs
+ *   its process (user + system over all its threads: the libuv thread that writes and syncs);
+ * - raw `write` + `fdatasync` on a file, for what LevelDB adds, with its CPU too.
+ * The CPU of a sync write is what every replication round costs every node that saves, so the
+ * rounds per SET (how many writes share one) set most of CPU per SET (docs/performance.md).
  *
  *   npx tsx test/bench/machine-floor.ts [--seconds 4]
  */
@@ -31,20 +34,28 @@ function echo(): void {
   server.listen(0, '127.0.0.1', () => process.send!((server.address() as net.AddressInfo).port));
 }
 
-/** Child: sync puts for `seconds`; sends back their p50 in µs. */
+/** CPU (user + system, all threads) this process used since `from`, in µs. */
+const cpuSince = (from: NodeJS.CpuUsage) => {
+  const d = process.cpuUsage(from);
+  return d.user + d.system;
+};
+
+/** Child: sync puts for `seconds`; sends back their p50 and CPU per put in µs. */
 async function puts(dir: string): Promise<void> {
   const db = new ClassicLevel<string, Buffer>(dir, { valueEncoding: 'buffer' });
   await db.open();
   const value = Buffer.alloc(120, 'x');
   const xs: number[] = [];
+  const cpu0 = process.cpuUsage();
   const end = Date.now() + seconds * 1000;
   for (let i = 0; Date.now() < end; i++) {
     const t0 = process.hrtime.bigint();
     await db.put(`k${i}`, value, { sync: true });
     xs.push(us(t0));
   }
+  const cpu = cpuSince(cpu0) / xs.length;
   await db.close();
-  process.send!(p50(xs), () => process.exit(0));
+  process.send!({ p50: p50(xs), cpu }, () => process.exit(0));
 }
 
 function child(role: string, args: string[] = []) {
@@ -79,20 +90,24 @@ async function roundTrips(): Promise<void> {
 async function syncPuts(dir: string): Promise<void> {
   for (const n of [1, 2, 3]) {
     const kids = Array.from({ length: n }, (_, i) => child('puts', ['--dir', join(dir, `db-${n}-${i}`)]));
-    const got = await Promise.all(kids.map((k) => new Promise<number>((resolve) => k.once('message', (m) => resolve(m as number)))));
-    console.log(`LevelDB put, sync, 120 B, ${n} process(es) at once: p50 ${got.map((x) => x.toFixed(0)).join(', ')} us`);
+    type Got = { p50: number; cpu: number };
+    const got = await Promise.all(kids.map((k) => new Promise<Got>((resolve) => k.once('message', (m) => resolve(m as Got)))));
+    const list = (f: (g: Got) => number) => got.map((g) => f(g).toFixed(0)).join(', ');
+    console.log(`LevelDB put, sync, 120 B, ${n} process(es) at once: p50 ${list((g) => g.p50)} us, CPU ${list((g) => g.cpu)} us per put`);
   }
   const fd = openSync(join(dir, 'raw'), 'a');
   const xs: number[] = [];
   const block = Buffer.alloc(120, 'x');
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < 2000; i++) {
     const t0 = process.hrtime.bigint();
     writeSync(fd, block);
     fdatasyncSync(fd);
     xs.push(us(t0));
   }
+  const cpu = cpuSince(cpu0) / xs.length;
   closeSync(fd);
-  console.log(`write + fdatasync, 120 B, one process: p50 ${p50(xs).toFixed(0)} us`);
+  console.log(`write + fdatasync, 120 B, one process: p50 ${p50(xs).toFixed(0)} us, CPU ${cpu.toFixed(0)} us per write`);
 }
 
 if (values.role === 'echo') echo();
