@@ -255,7 +255,7 @@ export class ClusterHarness {
   spawn(h: NodeHandle, opts: { join?: boolean; args?: string[] } = {}): void {
     const args = [
       ...NODE_FLAGS,
-      ...(this.opts.main ? ['--enable-source-maps', this.opts.main] : raftkvArgs()),
+      ...raftkvArgs(this.opts.main),
       'start',
       '--id',
       h.id,

@@ -1,7 +1,8 @@
 /**
- * vitest globalSetup: compiles src/ once per test run, as the container image does
- * (scripts/tsconfig.image.json: emit only, type checking is `npm run typecheck`'s job), and
- * points raftkvArgs (raftkv-build.ts) at it through the environment the test workers inherit.
+ * Compiles src/ as the container image does (scripts/tsconfig.image.json: emit only, type
+ * checking is `npm run typecheck`'s job): for vitest's globalSetup, which points raftkvArgs
+ * (raftkv-build.ts) at it through the environment the test workers inherit, and for the bench
+ * (buildRaftKV), which measures the JavaScript that ships.
  *
  * The output folder is named by a hash of src/, so an unchanged tree reuses the last run's
  * build, and two runs at once never write into a folder the other's nodes are reading: a new
@@ -34,8 +35,8 @@ function sourceHash(): string {
   return h.digest('hex').slice(0, 16);
 }
 
-export default function setup(): void {
-  if (process.env[TEST_BUILD_ENV]) return;
+/** The compiled src/cli/main.js of the tree as it is now, compiled if no earlier run did. */
+export function compileRaftKV(): string {
   const out = join(BUILDS, sourceHash());
   const main = join(out, 'dist', 'cli', 'main.js');
   if (!existsSync(main)) {
@@ -60,5 +61,9 @@ export default function setup(): void {
     const p = join(BUILDS, name);
     if (p !== out && Date.now() - statSync(p).mtimeMs > STALE_MS) rmSync(p, { recursive: true, force: true });
   }
-  process.env[TEST_BUILD_ENV] = main;
+  return main;
+}
+
+export default function setup(): void {
+  process.env[TEST_BUILD_ENV] ??= compileRaftKV();
 }

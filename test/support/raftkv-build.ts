@@ -12,8 +12,7 @@ export const RAFTKV_SOURCE_MAIN = fileURLToPath(new URL('../../src/cli/main.ts',
 /** Set to the compiled src/cli/main.js by the test run's global setup (or by hand, to test a given build). */
 export const TEST_BUILD_ENV = 'RAFTKV_TEST_MAIN';
 
-/** The node arguments that run raftkv, before its own arguments. */
-export function raftkvArgs(): string[] {
-  const main = process.env[TEST_BUILD_ENV];
+/** The node arguments that run raftkv (the compiled `main` given, else the run's build), before its own arguments. */
+export function raftkvArgs(main = process.env[TEST_BUILD_ENV]): string[] {
   return main ? ['--enable-source-maps', main] : ['--import', 'tsx', RAFTKV_SOURCE_MAIN];
 }

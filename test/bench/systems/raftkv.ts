@@ -1,25 +1,19 @@
 /** The 3-node RaftKV cluster (fsync on, defaults) via the integration-test harness, plus its write load. */
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ClusterHarness, type NodeHandle } from '../../support/cluster-harness.ts';
+import { compileRaftKV } from '../../support/compile-raftkv.ts';
 import type { LoadResult } from '../load-result.ts';
 import { onCleanup, run } from '../procs.ts';
 
 const LOAD = fileURLToPath(new URL('../resp-load.ts', import.meta.url));
 
-const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-/** Inside the repository, so the compiled files resolve the project's node_modules. */
-const DIST = join(REPO, '.tmp', 'bench', 'dist');
-
 /**
- * Compiles src/ as the container image does (scripts/tsconfig.image.json), so the benchmark
- * measures the JavaScript that ships rather than tsx's on-the-fly transform of the sources.
+ * src/ compiled as the container image does (the test kit's compileRaftKV, reused while src/ is
+ * unchanged), so the benchmark measures the JavaScript that ships rather than tsx's on-the-fly
+ * transform of the sources.
  */
 export async function buildRaftKV(): Promise<string> {
-  await run(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(REPO, 'scripts/tsconfig.image.json'), '--outDir', DIST], {
-    cwd: REPO,
-  });
-  return join(DIST, 'cli', 'main.js');
+  return compileRaftKV();
 }
 
 /** `main` is a compiled entry from buildRaftKV; without it the nodes run the sources via tsx. */
