@@ -5,13 +5,15 @@
  * elections are counted from term rises, and the soak and mix verdicts follow their goals.
  */
 import { execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { electionsIn } from './elections.ts';
 import { cpuPerOpUs, type LoadResult } from './load-result.ts';
 import { loadType, TYPES, TypeNotBuiltError, typeTargets } from './memory-types.ts';
 import { cycleOf, HASH_FIELDS, HASHES, KEYS, parseMix, UnknownMixError } from './mix.ts';
-import { cleanup } from './procs.ts';
+import { cleanup, machineCpuSeconds } from './procs.ts';
 import { electionTarget, mixTarget } from './report.ts';
 import { RespClient } from './resp-client.ts';
 import { soakGrowth, soakTargets } from './soak.ts';
@@ -248,5 +250,25 @@ describe('verdicts', () => {
     ok[3] = round('raftkv-cache', 10_000, 1.2);
     expect(mixTarget(ok).pass).toBe(false);
     expect(mixTarget([]).pass).toBeNull();
+  });
+});
+
+describe('the machine CPU reading', () => {
+  it('counts every core spinning as busy, and the elapsed time of every core as total', async () => {
+    // A worker spins while this thread does: with two cores both busy, nearly all is busy time.
+    const spin = 'const end = performance.now() + 400; while (performance.now() < end);';
+    const before = machineCpuSeconds();
+    const worker = new Worker(spin, { eval: true });
+    const done = new Promise((resolve) => worker.once('exit', resolve));
+    const end = performance.now() + 400;
+    while (performance.now() < end);
+    await done;
+    const after = machineCpuSeconds();
+    const busy = after.busy - before.busy;
+    const total = after.total - before.total;
+    // /proc/stat counts in 10 ms ticks; the worker's start and exit leave a little idle time.
+    expect(total).toBeGreaterThanOrEqual(0.35 * availableParallelism());
+    expect(busy).toBeLessThanOrEqual(total);
+    expect(busy / total).toBeGreaterThan(Math.min(0.7, 1.6 / availableParallelism()));
   });
 });

@@ -124,6 +124,19 @@ export function cpuSeconds(pid: number): { user: number; system: number; main: n
   return { user: Number(all[11]) / 100, system: Number(all[12]) / 100, main: (Number(main[11]) + Number(main[12])) / 100 };
 }
 
+/**
+ * The whole machine's CPU time in seconds from /proc/stat's first line: `busy` (every state but
+ * idle and iowait) and `total`, over all cores. Differenced around a load, busy / total says
+ * whether the load was CPU-bound, and busy / operations is what one operation cost the machine:
+ * server, generator and everything else together.
+ */
+export function machineCpuSeconds(): { busy: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  const idle = fields[3]! + fields[4]!;
+  return { busy: (total - idle) / 100, total: total / 100 };
+}
+
 /** A process's I/O counts from /proc/<pid>/io: bytes handed to write(2) and friends, and read and write syscalls. */
 export function ioCounts(pid: number): { wchar: number; syscr: number; syscw: number } {
   const text = readFileSync(`/proc/${pid}/io`, 'utf8');

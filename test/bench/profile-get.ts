@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { ClusterHarness, NodeHandle } from '../support/cluster-harness.ts';
 import { metricSum } from './metrics-text.ts';
-import { cleanup, cpuSeconds, installSignalCleanup, run, tempDir } from './procs.ts';
+import { cleanup, cpuSeconds, installSignalCleanup, machineCpuSeconds, run, tempDir } from './procs.ts';
 import { type Profile, summarize } from './profile-summary.ts';
 import { RB_CONFIGS, type RbConfig, redisBenchmark } from './redis-benchmark.ts';
 import { startNodeCeiling } from './systems/node-ceiling.ts';
@@ -102,11 +102,17 @@ async function measured(s: System, config: RbConfig) {
   const framesBefore = await peerFrames(s);
   const before = cpu(s.server);
   const othersBefore = s.others.map(cpu);
+  const machineBefore = machineCpuSeconds();
   const r = await redisBenchmark(s.name, s.port, 'get', config, requests);
+  const machine = machineCpuSeconds();
   const others = s.others.reduce((sum, pid, i) => sum + cpu(pid) - othersBefore[i], 0);
   const cpuUsPerOp = ((cpu(s.server) - before) * 1e6) / requests;
   const frames = (await peerFrames(s)) - framesBefore;
-  return { ...r, cpuUsPerOp, othersUsPerOp: (others * 1e6) / requests, framesPerOp: frames / requests };
+  // The whole machine (generator included): when busy is near 100 %, ops/s ratios between
+  // systems are the inverse of these per-GET figures, whatever the latency.
+  const busy = (machine.busy - machineBefore.busy) / (machine.total - machineBefore.total);
+  const machineUsPerOp = ((machine.busy - machineBefore.busy) * 1e6) / requests;
+  return { ...r, cpuUsPerOp, othersUsPerOp: (others * 1e6) / requests, framesPerOp: frames / requests, busy, machineUsPerOp };
 }
 
 const loadAverage = (): string =>
@@ -157,7 +163,9 @@ try {
   for (const s of systems) await onLeader(s, () => fill(s.port));
   // Warm-up: RaftKV's GET paths get optimized before anything is measured.
   for (const s of [...safe, ...lease]) await onLeader(s, () => redisBenchmark(s.name, s.port, 'get', cfg, Math.min(requests, 200000)));
-  console.log(`GET ${cfg.label}, ${requests} requests per run; CPU is user + system per GET, "+N" the two followers'`);
+  console.log(
+    `GET ${cfg.label}, ${requests} requests per run; CPU is user + system per GET, "+N" the two followers'; "machine" is every process on the machine, the generator included`,
+  );
   for (let round = 1; round <= Number(values.rounds); round++) {
     const results = [];
     // Every other round the builds of a mode swap places (base first, then current first), so
@@ -174,7 +182,8 @@ try {
       const frames = isRaftKV ? `  ${r.framesPerOp.toFixed(3)} peer frames/GET` : '';
       console.log(
         `round ${round} ${r.system.padEnd(16)} ${r.opsPerSec.toFixed(0).padStart(7)}/s  ${(r.opsPerSec / top.opsPerSec).toFixed(3)}x ceiling` +
-          `  ${(r.opsPerSec / rd.opsPerSec).toFixed(3)}x redis  p50 ${r.p50Ms} ms  ${r.cpuUsPerOp.toFixed(2)}${followers} us CPU/GET${frames}`,
+          `  ${(r.opsPerSec / rd.opsPerSec).toFixed(3)}x redis  p50 ${r.p50Ms} ms  ${r.cpuUsPerOp.toFixed(2)}${followers} us CPU/GET${frames}` +
+          `  machine ${(r.busy * 100).toFixed(0)}% busy, ${r.machineUsPerOp.toFixed(1)} us/GET`,
       );
     }
     console.log(`round ${round}: ${loadAverage()}`);
