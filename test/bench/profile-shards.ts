@@ -9,7 +9,7 @@
  * `--leaders-on n1` first hints every data group's leadership to one node (POST
  * /v1/shards/:id/transfer-leader): the shard path without the spread, to tell the two apart.
  *
- *   npx tsx test/bench/profile-shards.ts [--shards 3] [--clients 256] [--seconds 8] [--top 25] [--node n1] [--leaders-on n1]
+ *   npx tsx test/bench/profile-shards.ts [--shards 3] [--clients 256] [--seconds 8] [--top 25] [--node n1] [--leaders-on n1] [--no-profile]
  * The .cpuprofile files stay in test/bench/results/ (git-ignored) for Chrome DevTools.
  */
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
@@ -30,6 +30,8 @@ const { values } = parseArgs({
     top: { type: 'string', default: '25' },
     node: { type: 'string' },
     'leaders-on': { type: 'string' },
+    /** Measure only: no profiler (CPU per SET without its overhead, e.g. to compare --leaders-on). */
+    'no-profile': { type: 'boolean', default: false },
   },
 });
 const LOAD = fileURLToPath(new URL('./cluster-load.ts', import.meta.url));
@@ -39,8 +41,10 @@ try {
   const shards = Number(values.shards);
   const main = await buildRaftKV();
   const profDir = tempDir('raftkv-bench-prof-');
-  const h = await startRaftKVWith(main, ['--shards', String(shards)], CPU_PROF_PRELOAD, { RAFTKV_CPU_PROF_DIR: profDir });
   const on = values['leaders-on'];
+  // The rebalancer would spread the leaders again within seconds.
+  const args = ['--shards', String(shards), ...(on ? ['--rebalance', 'no'] : [])];
+  const h = await startRaftKVWith(main, args, CPU_PROF_PRELOAD, { RAFTKV_CPU_PROF_DIR: profDir });
   if (shards > 1 && on) {
     for (let g = 1; g <= shards; g++) {
       const r = await h.fetch(h.url(await h.waitLeader(), `/v1/shards/${g}/transfer-leader`), {
@@ -53,11 +57,11 @@ try {
   }
   // As shards.ts: wait until every group is led where the map hints.
   if (shards > 1) await waitShardLeaders(h);
-  const args = ['--ports', h.nodes.map((n) => n.port).join(','), '--pids', h.nodes.map((n) => n.proc!.pid!).join(',')];
+  const loadArgs = ['--ports', h.nodes.map((n) => n.port).join(','), '--pids', h.nodes.map((n) => n.proc!.pid!).join(',')];
   // Warm up unprofiled, then profile a second run of the same load.
-  await run(process.execPath, ['--import', 'tsx', LOAD, ...args, '--clients', values.clients, '--seconds', '3']);
-  for (const n of h.nodes) n.proc!.kill('SIGUSR2');
-  const out = await run(process.execPath, ['--import', 'tsx', LOAD, ...args, '--clients', values.clients, '--seconds', values.seconds]);
+  await run(process.execPath, ['--import', 'tsx', LOAD, ...loadArgs, '--clients', values.clients, '--seconds', '3']);
+  if (!values['no-profile']) for (const n of h.nodes) n.proc!.kill('SIGUSR2');
+  const out = await run(process.execPath, ['--import', 'tsx', LOAD, ...loadArgs, '--clients', values.clients, '--seconds', values.seconds]);
   const load = JSON.parse(out.trim().split('\n').pop()!) as ClusterLoadResult;
   console.log(
     `--shards ${shards}${on ? ` --leaders-on ${on}` : ''}: ${load.opsPerSec.toFixed(0)} SET/s at ${load.clients} clients, p99 ${load.p99Ms.toFixed(1)} ms`,
@@ -76,8 +80,11 @@ try {
       `${n.id}: CPU per SET ${perSet(cpu.user + cpu.system)} us (user ${perSet(cpu.user)}, system ${perSet(cpu.system)}; main thread ${perSet(cpu.main)}), answered ${load.nodeOps[i]} SETs; per SET: ${per(io.syscr)} reads, ${per(io.syscw)} writes, ${per(io.wchar)} bytes written`,
     );
   });
+  const total = load.nodeCpu.reduce((sum, c) => sum + c.user + c.system, 0);
+  const mainThreads = load.nodeCpu.reduce((sum, c) => sum + c.main, 0);
+  console.log(`all nodes: CPU per SET ${((total * 1e6) / load.ops).toFixed(1)} us (main threads ${((mainThreads * 1e6) / load.ops).toFixed(1)})`);
   for (const [i, n] of h.nodes.entries()) {
-    if (values.node && values.node !== n.id) continue;
+    if (values['no-profile'] || (values.node && values.node !== n.id)) continue;
     const kept = join(dir, `shards${shards}-${n.id}-${stamp}.cpuprofile`);
     copyFileSync(join(profDir, `${pids[i]}.cpuprofile`), kept);
     console.log(`\n== ${n.id} (${kept})\n${summarize(JSON.parse(readFileSync(kept, 'utf8')) as Profile, Number(values.top))}`);
