@@ -7,17 +7,15 @@
  *
  *   npx tsx test/bench/ab-write.ts --a <git rev> [--b <git rev>|worktree] [--rounds 2] [--clients 64] [--seconds 5]
  *
- * A revision is exported with `git archive` and compiled like the image (scripts/
- * tsconfig.image.json) into .tmp/bench/ab-<rev>/ (inside the repository, so the compiled files
- * find its node_modules); "worktree" (the default for --b) compiles src/ as it is.
+ * A revision is exported with `git archive` and compiled like the image by the test kit's
+ * compileRevision (test/support/compile-raftkv.ts), which keeps it by commit under
+ * .tmp/test-build/rev-<sha>/; "worktree" (the default for --b) compiles src/ as it is.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cleanup, installSignalCleanup, run, sleep } from './procs.ts';
+import { compileRevision } from '../support/compile-raftkv.ts';
+import { cleanup, installSignalCleanup, sleep } from './procs.ts';
 import { buildRaftKV, raftkvLoad, startRaftKV } from './systems/raftkv.ts';
 
 const { values } = parseArgs({
@@ -31,20 +29,10 @@ const { values } = parseArgs({
 });
 
 const IDLE_MS = 3000;
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Compiles `rev` (or the work tree) and returns its compiled cli/main.js. */
 async function build(rev: string): Promise<string> {
-  if (rev === 'worktree') return buildRaftKV();
-  const sha = execFileSync('git', ['rev-parse', '--short', rev], { cwd: REPO }).toString().trim();
-  const src = join(REPO, '.tmp', 'bench', `ab-src-${sha}`);
-  const out = join(REPO, '.tmp', 'bench', `ab-${sha}`);
-  rmSync(src, { recursive: true, force: true });
-  mkdirSync(src, { recursive: true });
-  execFileSync('sh', ['-c', `git archive ${sha} src scripts tsconfig.json | tar -x -C ${src}`], { cwd: REPO });
-  symlinkSync(join(REPO, 'node_modules'), join(src, 'node_modules'));
-  await run(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(src, 'scripts/tsconfig.image.json'), '--outDir', out], { cwd: src });
-  return join(out, 'cli', 'main.js');
+  return rev === 'worktree' ? buildRaftKV() : compileRevision(rev);
 }
 
 function cpuTicks(pid: number): number {

@@ -4,11 +4,14 @@
  * commandstats), CPU per op comes from the server processes' /proc over the measured window,
  * elections are counted from term rises, and the soak and mix verdicts follow their goals.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileRevision } from '../support/compile-raftkv.ts';
 import { electionsIn } from './elections.ts';
 import { cpuPerOpUs, type LoadResult } from './load-result.ts';
 import { loadType, TYPES, TypeNotBuiltError, typeTargets } from './memory-types.ts';
@@ -271,4 +274,21 @@ describe('the machine CPU reading', () => {
     expect(busy).toBeLessThanOrEqual(total);
     expect(busy / total).toBeGreaterThan(Math.min(0.7, 1.6 / availableParallelism()));
   });
+});
+
+describe('compileRevision (the A side of ab-write.ts and shards-ab.ts)', () => {
+  it("compiles a git revision once, in the image's layout, and the build runs", () => {
+    const main = compileRevision('HEAD');
+    const sha = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8' }).trim();
+    expect(main.endsWith(`/.tmp/test-build/rev-${sha}/dist/cli/main.js`)).toBe(true);
+    // package.json beside dist/, where src/node/version.ts reads it.
+    expect(existsSync(join(dirname(main), '..', '..', 'package.json'))).toBe(true);
+    const t0 = performance.now();
+    expect(compileRevision('HEAD')).toBe(main);
+    expect(performance.now() - t0).toBeLessThan(1000); // kept by commit, not compiled again
+    const help = spawnSync(process.execPath, [main, 'help'], { encoding: 'utf8' });
+    expect(help.status, help.stderr).toBe(0);
+    expect(help.stdout).toMatch(/^usage: raftkv <command>/);
+    expect(() => compileRevision('no-such-revision')).toThrow();
+  }, 120_000);
 });

@@ -4,19 +4,15 @@
  * the load of a shared machine (the figure to trust there is the ratio within one round, not
  * one build's absolute numbers across runs).
  *
- * A is a git revision of this repository (default `main`), exported with `git archive` and
- * compiled like B, the working tree (buildRaftKV); both land under .tmp/ so the compiled files
- * resolve the project's node_modules.
+ * A is a git revision of this repository (default `main`), compiled like the image by the test
+ * kit's compileRevision; B is the working tree (buildRaftKV).
  *
  *   npx tsx test/bench/shards-ab.ts [--base main] [--shards 1,9] [--rounds 2] [--clients 256] [--seconds 5] [--warmup 3]
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cleanup, installSignalCleanup, run } from './procs.ts';
+import { compileRevision } from '../support/compile-raftkv.ts';
+import { cleanup, installSignalCleanup } from './procs.ts';
 import { type ShardRow, shardRun, WARMUP_S } from './shards.ts';
 import { buildRaftKV } from './systems/raftkv.ts';
 
@@ -31,32 +27,12 @@ const { values } = parseArgs({
   },
 });
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
-
-/** Compiles `rev`'s src/ into .tmp/ab/<rev>/dist (the same depth as buildRaftKV's output). */
-async function buildRevision(rev: string): Promise<string> {
-  const root = join(REPO, '.tmp', 'ab', rev.replaceAll('/', '_'));
-  rmSync(root, { recursive: true, force: true });
-  mkdirSync(root, { recursive: true });
-  execFileSync('sh', ['-c', `git archive ${JSON.stringify(rev)} src | tar -x -C ${JSON.stringify(root)}`], { cwd: REPO });
-  writeFileSync(
-    join(root, 'tsconfig.json'),
-    JSON.stringify({
-      extends: join(REPO, 'tsconfig.json'),
-      compilerOptions: { noEmit: false, noCheck: true, rewriteRelativeImportExtensions: true, rootDir: 'src', outDir: 'dist' },
-      include: ['src'],
-    }),
-  );
-  await run(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { cwd: root });
-  return join(root, 'dist', 'cli', 'main.js');
-}
-
 const log = (msg: string) => console.error(`[ab ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
 installSignalCleanup();
 try {
   const counts = values.shards.split(',').map(Number);
-  const builds = { A: await buildRevision(values.base), B: await buildRaftKV() };
+  const builds = { A: compileRevision(values.base), B: await buildRaftKV() };
   const rows: { round: number; build: 'A' | 'B'; load: number; row: ShardRow }[] = [];
   for (let round = 1; round <= Number(values.rounds); round++) {
     // A first in odd rounds, B first in even ones: neither always gets the quieter minute.

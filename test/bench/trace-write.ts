@@ -7,7 +7,7 @@
  *
  *   npx tsx test/bench/trace-write.ts [--writes 2000] [--warmup 1000] [--tsx] [--main DIST/cli/main.js] [--json FILE]
  *
- * `--main`: another compiled build (ab-write.ts leaves one per revision in .tmp/bench/), for
+ * `--main`: another compiled build (ab-write.ts and shards-ab.ts leave one per revision in .tmp/test-build/rev-<sha>/), for
  * waterfalls of two builds taken in turns.
  *
  * Of the two followers, each write's row is the one whose ack left first: the ack that commits.
