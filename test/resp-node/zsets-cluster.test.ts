@@ -7,7 +7,7 @@
  * skiplist's positions, which ZRANDMEMBER's seeded picks index too).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterHarness, waitFor } from '../support/cluster-harness.ts';
+import { ClusterHarness } from '../support/cluster-harness.ts';
 import { type ReplicaView, replicasAgree } from './support/replicas-agree.ts';
 import { RawConn } from './support/resp-bytes.ts';
 
@@ -56,11 +56,10 @@ describe('sorted sets in snapshots, on a real 3-node cluster', () => {
     for (let i = 0; i < 150; i++) await call(leader.port, 'zrem', 'big', `m${i * 13}`);
     await call(leader.port, 'zadd', 'neg', '-0', 'x');
     await call(leader.port, 'zunionstore', 'u', '2', 'small', 'big', 'weights', '2', '0.5');
-    const st = await cluster.status(leader);
-    expect(st!.snapshot_index).toBeGreaterThan(0);
+    expect((await cluster.status(leader))!.snapshot_index).toBeGreaterThan(0);
 
     await cluster.restart(lagger);
-    await waitFor(async () => ((await cluster.status(lagger))?.applied ?? 0) >= st!.commit, 30_000, 'the lagging node to catch up');
+    await cluster.waitApplied(leader, 30_000);
     expect((await cluster.status(lagger))!.snapshot_index).toBeGreaterThan(0);
     const agreed = await replicasAgree(cluster.nodes, view, 'sorted sets');
     expect(agreed).toContain('skiplist');
