@@ -11,6 +11,7 @@ import { runShard } from './shard.ts';
 import { runSnapshot } from './snapshot.ts';
 import { runStart } from './start.ts';
 import { runStatus } from './status.ts';
+import { versionText } from './version.ts';
 
 const USAGE = `usage: raftkv <command> [flags]
   start     run one node ('raftkv start --help' lists every setting)
@@ -20,6 +21,7 @@ const USAGE = `usage: raftkv <command> [flags]
   member    list|add|remove|promote members ('raftkv member --help')
   leader    transfer [ID]: hand leadership over
   shard     list|split|move-replica|transfer-leader: the shards of a sharded cluster ('raftkv shard --help')
+  version   this binary's version and its peer protocol, storage, slot map and backup formats
   help      this text
 'raftkv <command> --help' prints a command's flags.`;
 
@@ -45,6 +47,11 @@ switch (command) {
     break;
   case 'snapshot':
     await runSnapshot(rest);
+    break;
+  case 'version':
+  case '--version':
+  case '-v':
+    process.stdout.write(`${versionText()}\n`);
     break;
   case 'help':
   case '--help':

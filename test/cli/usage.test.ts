@@ -4,7 +4,12 @@
  * it, exit 2, and no stack trace (was: "unknown command '--help'", and an
  * ERR_PARSE_ARGS_UNKNOWN_OPTION stack trace from `raftkv cluster --help`).
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { BACKUP_VERSION } from '../../src/node/backup-file.ts';
+import { SHARD_CODEC_VERSION } from '../../src/shard/codec.ts';
+import { FORMAT_VERSION } from '../../src/storage/records.ts';
+import { PROTOCOL_VERSION } from '../../src/transport/codec.ts';
 import { runRaftkv } from '../support/raftkv-cli.ts';
 
 const raftkv = (args: string[]) => runRaftkv(args);
@@ -22,7 +27,18 @@ describe('raftkv help and exit codes', () => {
     const r = await raftkv([arg]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('usage: raftkv <command>');
-    for (const c of ['start', 'cluster', 'status', 'snapshot']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+    for (const c of ['start', 'cluster', 'status', 'snapshot', 'version']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+    expect(r.stderr).toBe('');
+  });
+
+  it.each([['version'], ['--version'], ['-v']])('raftkv %s prints the version and the formats an upgrade compares, exit 0', async (arg) => {
+    const r = await raftkv([arg]);
+    expect(r.code, r.stderr).toBe(0);
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(r.stdout).toBe(
+      `raftkv ${version}\npeer protocol ${PROTOCOL_VERSION}\nstorage format ${FORMAT_VERSION}\n` +
+        `slot map format ${SHARD_CODEC_VERSION}\nbackup format ${BACKUP_VERSION}\nnode ${process.version}\n`,
+    );
     expect(r.stderr).toBe('');
   });
 
