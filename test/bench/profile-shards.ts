@@ -7,7 +7,8 @@
  * `--shards 3` to see what the shard path adds per SET.
  *
  * `--leaders-on n1` first hints every data group's leadership to one node (POST
- * /v1/shards/:id/transfer-leader): the shard path without the spread, to tell the two apart.
+ * /v1/shards/:id/transfer-leader), with the rebalancer off: the shard path without the spread,
+ * to tell the two apart. `--no-profile` measures without the profiler's overhead.
  *
  *   npx tsx test/bench/profile-shards.ts [--shards 3] [--clients 256] [--seconds 8] [--top 25] [--node n1] [--leaders-on n1] [--no-profile]
  * The .cpuprofile files stay in test/bench/results/ (git-ignored) for Chrome DevTools.
