@@ -10,7 +10,7 @@
  * --history first replays what the full bench does before its memory part (the closed-loop SET
  * loads at 1-256 clients, redis-benchmark SETs, FLUSHALL), which leaves the leader larger.
  *
- *   npx tsx test/bench/memory-breakdown.ts [--keys 1000000] [--passes 1] [--history] [--heap-snapshot] [--dir DIR]
+ *   npx tsx test/bench/memory-breakdown.ts [--keys 1000000] [--passes 1] [--history] [--heap-snapshot] [--dir DIR] [--main DIST/cli/main.js]
  *                                          [-- extra node args, e.g. --snapshot-keep-entries 100]
  */
 import { createWriteStream } from 'node:fs';
@@ -32,6 +32,8 @@ const { values, positionals } = parseArgs({
     'heap-snapshot': { type: 'boolean', default: false },
     history: { type: 'boolean', default: false },
     dir: { type: 'string', default: tmpdir() },
+    /** Another build's compiled cli/main.js (e.g. from compileRevision), to compare two builds. */
+    main: { type: 'string' },
   },
   allowPositionals: true,
 });
@@ -56,7 +58,7 @@ async function replayBenchHistory(h: ClusterHarness): Promise<void> {
 
 async function main(): Promise<void> {
   // Every node serves the inspector on a loopback port of its own.
-  const h = await startRaftKVWith(await buildRaftKV(), positionals, '--inspect=127.0.0.1:0');
+  const h = await startRaftKVWith(values.main ?? (await buildRaftKV()), positionals, '--inspect=127.0.0.1:0');
   try {
     if (values.history) await replayBenchHistory(h);
     for (let i = 1; i < Number(values.passes); i++) {
