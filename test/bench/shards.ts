@@ -115,7 +115,6 @@ async function clusterLoad(nodes: NodeHandle[], clients: number, seconds: number
   return JSON.parse(out.trim().split('\n').pop()!) as ClusterLoadResult;
 }
 
-/** The issue's two goals, from this run's rows (SKIP when a shard count was not run). */
 /**
  * One shard count's figures over all its runs (a count may run several times, alternating with
  * the others, so that a slow stretch of the machine does not fall on one count only): CPU per
@@ -139,6 +138,7 @@ export function cpuRatio(a: NonNullable<ReturnType<typeof shardCount>>, b: NonNu
   return `${(a.cpuPerSetUs / b.cpuPerSetUs).toFixed(digits)}x (${a.cpuPerSetUs.toFixed(0)} vs ${b.cpuPerSetUs.toFixed(0)} us${runs})`;
 }
 
+/** The issue's two goals, from this run's rows (SKIP when a shard count was not run). */
 export function shardTargets(rows: ShardRow[]): { name: string; measured: string; goal: string; pass: boolean | null }[] {
   const [one, three, nine] = [shardCount(rows, 1), shardCount(rows, 3), shardCount(rows, 9)];
   const pct = (x: number) => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(0)}%`;
