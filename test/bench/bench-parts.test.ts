@@ -16,8 +16,9 @@ import { cpuPerOpUs, type LoadResult } from './load-result.ts';
 import { loadType, TYPES, TypeNotBuiltError, typeTargets } from './memory-types.ts';
 import { cycleOf, HASH_FIELDS, HASHES, KEYS, parseMix, UnknownMixError } from './mix.ts';
 import { cleanup, machineCpuSeconds } from './procs.ts';
-import { electionTarget, mixTarget } from './report.ts';
+import { electionTarget, mixTarget, shardCpuTarget } from './report.ts';
 import { RespClient } from './resp-client.ts';
+import { type ShardRow, shardCount, shardTargets } from './shards.ts';
 import { soakGrowth, soakTargets } from './soak.ts';
 import { startNodeCeiling } from './systems/node-ceiling.ts';
 import { type RedisHandle, startRedis } from './systems/redis.ts';
@@ -252,6 +253,23 @@ describe('verdicts', () => {
     ok[3] = round('raftkv-cache', 10_000, 1.2);
     expect(mixTarget(ok).pass).toBe(false);
     expect(mixTarget([]).pass).toBeNull();
+  });
+});
+
+describe('shard verdicts over repeated runs', () => {
+  const row = (shards: number, cpuPerSetUs: number, ops: number, maxRelative = 1, minRelative = 1) =>
+    ({ shards, cpuPerSetUs, load: { ops }, maxRelative, minRelative }) as unknown as ShardRow;
+
+  it("pools a count's runs by the SETs each answered, and keeps the most uneven node shares", () => {
+    const rows = [row(1, 100, 1000), row(9, 130, 1000, 1.05, 0.97), row(9, 100, 3000, 1.12, 0.9), row(1, 80, 1000)];
+    // 9 shards: (130 * 1000 + 100 * 3000) / 4000 = 107.5; 1 shard: 90. A plain mean would give 115 / 90.
+    expect(shardCount(rows, 9)).toEqual({ cpuPerSetUs: 107.5, maxRelative: 1.12, minRelative: 0.9, runs: 2 });
+    expect(shardCount(rows, 3)).toBeUndefined();
+    const nineVsOne = shardTargets(rows)[1]!;
+    expect(nineVsOne.measured).toBe('1.19x (108 vs 90 us; 2 and 2 runs)');
+    expect(nineVsOne.pass).toBe(false);
+    expect(shardTargets([row(1, 100, 10), row(9, 110, 10)])[1]).toMatchObject({ measured: '1.10x (110 vs 100 us)', pass: true });
+    expect(shardCpuTarget([row(1, 100, 10), row(3, 106, 10)]).pass).toBe(false);
   });
 });
 
